@@ -1,0 +1,134 @@
+# versync — build, test and install.
+#
+# Sources are discovered by folder, so adding a module means adding files, not
+# editing this Makefile:
+#   src/common/*.c  → linked into both programs
+#   src/store/*.c   → verstore   (entry point: src/store/verstore_main.c)
+#   src/bridge/*.c  → versync    (entry point: src/bridge/versync_main.c)
+#   sql/*.sql       → embedded into versync at build time (see sql_embed.h)
+#   tests/unit/test_*.c → one cmocka binary each, linked with every non-main object
+#
+# BUILD selects the output folder; `make asan` builds into build-asan with
+# AddressSanitizer + UBSan and runs the whole suite against those binaries.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+PKGS     := libpq libcurl libcjson libmicrohttpd lmdb
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS)
+CPPFLAGS += -MMD -MP
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+COMMON_SRC := $(wildcard src/common/*.c)
+STORE_SRC  := $(wildcard src/store/*.c)
+BRIDGE_SRC := $(wildcard src/bridge/*.c)
+SQL_FILES  := $(sort $(wildcard sql/*.sql))
+GEN_SRC    := $(BUILD)/gen/sql_embed.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+STORE_OBJ  := $(call obj,$(filter-out src/store/verstore_main.c,$(STORE_SRC)))
+BRIDGE_OBJ := $(call obj,$(filter-out src/bridge/versync_main.c,$(BRIDGE_SRC))) $(BUILD)/obj/gen/sql_embed.o
+LIB_OBJ    := $(COMMON_OBJ) $(STORE_OBJ) $(BRIDGE_OBJ)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps ensure-deps test test-unit test-integration asan valgrind \
+        bench demo clean format install unit-bins
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/versync $(BUILD)/verstore
+
+$(BUILD)/versync: $(call obj,src/bridge/versync_main.c) $(BRIDGE_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/verstore: $(call obj,src/store/verstore_main.c) $(STORE_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Embedded SQL: every sql/*.sql becomes a C string; regenerated when one changes.
+$(GEN_SRC): $(SQL_FILES) scripts/embed_sql.sh
+	@mkdir -p $(dir $@)
+	scripts/embed_sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/sql_embed.o: $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit-bins: $(UNIT_BIN)
+
+# deps installs the Debian packages; ensure-deps does so only when something is
+# missing, so a machine that has everything is never touched.
+deps:
+	@scripts/deps.sh install
+
+ensure-deps:
+	@scripts/deps.sh ensure
+
+test: ensure-deps
+	@$(MAKE) --no-print-directory all unit-bins $(BENCH_BIN)
+	@BUILD=$(BUILD) tests/run.sh all
+
+test-unit: ensure-deps
+	@$(MAKE) --no-print-directory unit-bins
+	@BUILD=$(BUILD) tests/run.sh unit
+
+test-integration: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/run.sh integration
+
+asan: ensure-deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" all unit-bins
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh all
+
+valgrind: ensure-deps
+	@$(MAKE) --no-print-directory unit-bins
+	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh unit
+
+bench: ensure-deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) tests/bench/run.sh
+
+demo: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+format:
+	clang-format -i $$(find include src tests -name '*.[ch]')
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/versync $(BUILD)/verstore $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

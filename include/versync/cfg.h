@@ -1,0 +1,89 @@
+/* cfg — versync's config file: loading, validation and the table mappings. */
+#ifndef VERSYNC_CFG_H
+#define VERSYNC_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Where a mapped table's external version comes from (DESIGN.md, "Version sources"). */
+typedef enum cfg_version_kind {
+    CFG_VERSION_SEQ = 0,   /* no "version" key: the change row's sequence number */
+    CFG_VERSION_COLUMN,    /* {"column": C[, "managed": B]}: an integer column */
+    CFG_VERSION_TIMESTAMP, /* {"timestamp": C[, "managed": B]}: µs since the epoch */
+} cfg_version_kind;
+
+typedef struct cfg_rename {
+    char *from; /* column name */
+    char *to;   /* document field name */
+} cfg_rename;
+
+typedef struct cfg_table {
+    char *schema;   /* "public" of "public.products" (raw identifier, unquoted) */
+    char *name;     /* "products" */
+    char *ident;    /* "public.products": how change rows name the table */
+    char *index;    /* target index; default: name */
+    char **key;     /* key columns in order; NULL/0 until given or resolved */
+    size_t nkey;
+    char **key_types; /* format_type() of each key column; filled by cfg_resolve */
+    cfg_version_kind version_kind;
+    char *version_column; /* NULL for CFG_VERSION_SEQ */
+    bool managed;         /* versync's BEFORE trigger assigns the version */
+    char **columns;       /* NULL: all columns */
+    size_t ncolumns;
+    char **exclude;
+    size_t nexclude;
+    cfg_rename *rename;
+    size_t nrename;
+    bool deletes_ignore;       /* "deletes": "ignore" */
+    char *soft_delete_column;  /* NULL: none */
+    char *index_settings_json; /* raw JSON text of "index_settings", or NULL */
+    char *mappings_json;       /* raw JSON text of "mappings", or NULL */
+    int json_index;            /* position in "tables", for error paths */
+} cfg_table;
+
+typedef struct cfg_store {
+    char *url;      /* default http://127.0.0.1:9200, no trailing slash */
+    char *username; /* NULL: none */
+    char *password; /* secret: never log it */
+    char *api_key;  /* secret: never log it */
+    char *ca_file;
+    bool insecure;
+    long timeout_ms; /* default 10000 */
+} cfg_store;
+
+typedef struct cfg {
+    char *path;     /* the file it was loaded from */
+    char *postgres; /* conninfo or URI; "" = libpq environment defaults. Secret-bearing */
+    cfg_store store;
+    char *schema;  /* default "versync" */
+    char *channel; /* default "versync" */
+    int workers;          /* default 2 */
+    int batch_size;       /* default 500 */
+    int poll_interval_ms; /* default 1000 */
+    bool listen;          /* default true */
+    cfg_table *tables;
+    size_t ntables;
+} cfg;
+
+/* Which file to load: `flag` (from -c) if given, else $VERSYNC_CONFIG, else
+ * "./versync.json". Returns a pointer to one of those (not allocated). */
+const char *cfg_default_path(const char *flag);
+
+/* Parse and validate the file at `path` into `out` (zeroed first). Accepts
+ * JSON with // and block comments; replaces ${NAME} with the environment
+ * variable NAME (unset is an error); rejects unknown keys. On failure returns
+ * false and writes one message naming the file, the JSON path and the problem
+ * into err, e.g. "versync.json: tables[1].version.column: must be a string".
+ * Logs nothing. On success the caller owns `out` and frees it with cfg_free. */
+bool cfg_load(const char *path, cfg *out, char *err, size_t errsz);
+
+/* Parse from memory; `name` stands in for the file name in messages. */
+bool cfg_parse(const char *name, const char *text, cfg *out, char *err, size_t errsz);
+
+/* Free everything cfg_load allocated; cfg_free(NULL) is a no-op. */
+void cfg_free(cfg *c);
+
+/* The mapping whose ident is `ident` ("schema.table"), or NULL. */
+cfg_table *cfg_find_table(const cfg *c, const char *ident);
+
+#endif

@@ -1,0 +1,17 @@
+/* sql_embed — the SQL files of sql/, embedded into the binary at build time. */
+#ifndef VERSYNC_SQL_EMBED_H
+#define VERSYNC_SQL_EMBED_H
+
+typedef struct sql_file {
+    const char *name; /* file name without folder and ".sql" */
+    const char *text; /* whole file, NUL-terminated */
+} sql_file;
+
+/* The text of sql/NAME.sql, or NULL when there is no such file.
+ * Static storage: never free it. */
+const char *sql_text(const char *name);
+
+/* Every embedded file, terminated by an entry whose name is NULL. */
+const sql_file *sql_all(void);
+
+#endif

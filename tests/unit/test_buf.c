@@ -1,0 +1,101 @@
+/* Unit tests for buf: growth, the hard cap, JSON string escaping, ownership. */
+#include "versync/buf.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static void test_append_grows_and_terminates(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    for (int i = 0; i < 1000; i++)
+        assert_true(buf_printf(&b, "%d,", i % 10));
+    assert_int_equal(b.len, 2000);
+    assert_int_equal(b.data[b.len], '\0');
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+}
+
+static void test_cap_refuses_and_keeps_contents(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 8);
+    assert_true(buf_puts(&b, "12345678"));
+    assert_false(b.overflow);
+    assert_false(buf_putc(&b, '9'));
+    assert_true(b.overflow);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "12345678");
+    assert_false(buf_printf(&b, "%s", "x"));
+    buf_reset(&b);
+    assert_false(b.overflow);
+    assert_true(buf_puts(&b, "ab"));
+    assert_string_equal(b.data, "ab");
+    buf_free(&b);
+}
+
+static void test_json_string_escapes(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    const char in[] = "a\"b\\c\nd\x01\te\xc3\xa9";
+    assert_true(buf_put_json_string(&b, in, sizeof in - 1));
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\u0001\\te\xc3\xa9\"");
+    buf_reset(&b);
+    /* Embedded NUL bytes are data, not terminators. */
+    assert_true(buf_put_json_string(&b, "x\0y", 3));
+    assert_string_equal(b.data, "\"x\\u0000y\"");
+    buf_free(&b);
+}
+
+static void test_json_string_all_or_nothing_at_cap(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 6);
+    assert_true(buf_puts(&b, "ab"));
+    assert_false(buf_put_json_string(&b, "cdef", 4)); /* would need 6 more */
+    assert_string_equal(b.data, "ab");
+    assert_int_equal(b.len, 2);
+    buf_free(&b);
+}
+
+static void test_steal_transfers_ownership(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 100);
+    char *empty = buf_steal(&b);
+    assert_non_null(empty);
+    assert_string_equal(empty, "");
+    free(empty);
+    buf_puts(&b, "hello");
+    char *s = buf_steal(&b);
+    assert_string_equal(s, "hello");
+    assert_null(b.data);
+    assert_int_equal(b.max, 100);
+    free(s);
+    buf_free(NULL);
+    buf_free(&b);
+    buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_append_grows_and_terminates),
+        cmocka_unit_test(test_cap_refuses_and_keeps_contents),
+        cmocka_unit_test(test_json_string_escapes),
+        cmocka_unit_test(test_json_string_all_or_nothing_at_cap),
+        cmocka_unit_test(test_steal_transfers_ownership),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
