@@ -14,4 +14,11 @@ const char *sql_text(const char *name);
 /* Every embedded file, terminated by an entry whose name is NULL. */
 const sql_file *sql_all(void);
 
+/* The text of sql/NAME.sql with every "@schema@" replaced by `schema_ident`,
+ * which must already be a quoted identifier (PQescapeIdentifier's output), so
+ * the SQL files name versync's own tables without pasting raw config values.
+ * Returns a heap string the caller frees, or NULL if there is no such file or
+ * memory ran out. */
+char *sql_render(const char *name, const char *schema_ident);
+
 #endif
