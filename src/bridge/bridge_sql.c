@@ -1,4 +1,4 @@
-/* sql_render — the embedded SQL files with versync's schema filled in. */
+/* bridge_sql — the embedded SQL files with versync's schema filled in. */
 #include "versync/buf.h"
 #include "versync/sql_embed.h"
 
