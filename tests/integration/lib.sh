@@ -10,6 +10,7 @@
 #                         reuses the same port and data dir (a restart).
 #   wait_until SECS CMD…  poll CMD until it succeeds or the deadline passes.
 #   TAP helpers: ok, not_ok, check, assert_eq, assert_match, done_testing.
+#   http METHOD PATH [BODY [CTYPE]], jqb, http_header, assert_json: HTTP checks.
 # A failing test prints the PostgreSQL and verstore logs before cleanup.
 set -uo pipefail
 
@@ -228,6 +229,27 @@ http() {
 
 # jqb FILTER — apply a jq filter to the last HTTP_BODY.
 jqb() { printf '%s' "$HTTP_BODY" | jq -c "$1"; }
+
+# http_header NAME — value of response header NAME (any case) of the last http call.
+http_header() {
+  printf '%s\n' "$HTTP_HEADERS" | tr -d '\r' |
+    awk -v n="$1" 'BEGIN{n=tolower(n)} {i=index($0,":"); if (i && tolower(substr($0,1,i-1))==n) {v=substr($0,i+1); sub(/^[ \t]+/,"",v); print v; exit}}'
+}
+
+# assert_json DESC FILTER EXPECTED — jq FILTER over the last HTTP_BODY equals the
+# JSON EXPECTED (both compact with sorted keys: key order is not semantic).
+assert_json() {
+  local exp
+  exp=$(printf '%s' "$3" | jq -cS . 2>/dev/null) || exp=$3
+  assert_eq "$1" "$exp" "$(printf '%s' "$HTTP_BODY" | jq -cS "$2" 2>&1)"
+}
+
+# assert_es_headers DESC — the last response carries what Elasticsearch clients
+# check on every answer: X-Elastic-Product: Elasticsearch and a JSON Content-Type.
+assert_es_headers() {
+  assert_eq "$1: X-Elastic-Product" "Elasticsearch" "$(http_header X-Elastic-Product)"
+  assert_match "$1: Content-Type" '^application/json' "$(http_header Content-Type)"
+}
 
 # ---- versync ---------------------------------------------------------------
 
