@@ -46,6 +46,8 @@ LIB_OBJ    := $(COMMON_OBJ) $(STORE_OBJ) $(BRIDGE_OBJ)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+IT_SRC     := $(wildcard tests/integration/*.c)
+IT_BIN     := $(patsubst tests/integration/%.c,$(BUILD)/itest/%,$(IT_SRC))
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
@@ -78,11 +80,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
+# Small helper programs the integration scripts drive (e.g. a notify socket listener).
+$(BUILD)/itest/%: $(BUILD)/obj/tests/integration/%.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-unit-bins: $(UNIT_BIN)
+unit-bins: $(UNIT_BIN) $(IT_BIN)
 
 # deps installs the Debian packages; ensure-deps does so only when something is
 # missing, so a machine that has everything is never touched.
@@ -101,7 +108,7 @@ test-unit: ensure-deps
 	@BUILD=$(BUILD) tests/run.sh unit
 
 test-integration: ensure-deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(IT_BIN)
 	@BUILD=$(BUILD) tests/run.sh integration
 
 asan: ensure-deps
