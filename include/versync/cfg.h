@@ -17,6 +17,16 @@ typedef struct cfg_rename {
     char *to;   /* document field name */
 } cfg_rename;
 
+/* One column of a mapped table as the live catalog has it; filled by
+ * catalog_resolve (include/versync/catalog.h), in attnum order. */
+typedef struct cfg_column {
+    char *name;  /* raw column name */
+    char *type;  /* format_type(atttypid, atttypmod), e.g. "bigint", "character varying(20)" */
+    char *field; /* document field name (after "rename"); NULL when not mapped */
+    bool mapped; /* part of the document ("columns", or all minus "exclude") */
+    bool key;    /* one of cfg_table.key */
+} cfg_column;
+
 typedef struct cfg_table {
     char *schema;   /* "public" of "public.products" (raw identifier, unquoted) */
     char *name;     /* "products" */
@@ -24,7 +34,7 @@ typedef struct cfg_table {
     char *index;    /* target index; default: name */
     char **key;     /* key columns in order; NULL/0 until given or resolved */
     size_t nkey;
-    char **key_types; /* format_type() of each key column; filled by cfg_resolve */
+    char **key_types; /* format_type() of each key column; filled by catalog_resolve */
     cfg_version_kind version_kind;
     char *version_column; /* NULL for CFG_VERSION_SEQ */
     bool managed;         /* versync's BEFORE trigger assigns the version */
@@ -39,6 +49,11 @@ typedef struct cfg_table {
     char *index_settings_json; /* raw JSON text of "index_settings", or NULL */
     char *mappings_json;       /* raw JSON text of "mappings", or NULL */
     int json_index;            /* position in "tables", for error paths */
+    /* Filled by catalog_resolve from the live catalog (NULL/0 before): */
+    cfg_column *cols; /* every column of the table, in attnum order */
+    size_t ncols;
+    char *version_type;   /* format_type() of version_column, or NULL */
+    bool version_has_tz;  /* CFG_VERSION_TIMESTAMP on a timestamptz column */
 } cfg_table;
 
 typedef struct cfg_store {

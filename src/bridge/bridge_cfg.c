@@ -1,0 +1,840 @@
+/* bridge_cfg — versync's config file: comments, ${ENV}, JSON, validation into struct cfg. */
+#include "versync/cfg.h"
+
+#include "versync/buf.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where an error goes: every message starts with the file name. */
+typedef struct ctx {
+    const char *name;
+    char *err;
+    size_t errsz;
+} ctx;
+
+static bool fail(ctx *x, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool fail(ctx *x, const char *path, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (path && *path)
+        snprintf(x->err, x->errsz, "%s: %s: %s", x->name, path, msg);
+    else
+        snprintf(x->err, x->errsz, "%s: %s", x->name, msg);
+    return false;
+}
+
+const char *cfg_default_path(const char *flag)
+{
+    if (flag && *flag)
+        return flag;
+    const char *env = getenv("VERSYNC_CONFIG");
+    if (env && *env)
+        return env;
+    return "./versync.json";
+}
+
+/* ---- comments ----------------------------------------------------------- */
+
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Overwrite // and block comments outside strings with spaces, in place, so
+ * that offsets (and so line:column of later parse errors) stay those of the
+ * original file. */
+static bool strip_comments(ctx *x, char *s)
+{
+    bool in_str = false;
+    for (size_t i = 0; s[i]; i++) {
+        if (in_str) {
+            if (s[i] == '\\' && s[i + 1])
+                i++;
+            else if (s[i] == '"')
+                in_str = false;
+            continue;
+        }
+        if (s[i] == '"') {
+            in_str = true;
+        } else if (s[i] == '/' && s[i + 1] == '/') {
+            while (s[i] && s[i] != '\n')
+                s[i++] = ' ';
+            if (!s[i])
+                break;
+        } else if (s[i] == '/' && s[i + 1] == '*') {
+            size_t start = i;
+            s[i++] = ' ';
+            s[i++] = ' ';
+            while (s[i] && !(s[i] == '*' && s[i + 1] == '/')) {
+                if (s[i] != '\n')
+                    s[i] = ' ';
+                i++;
+            }
+            if (!s[i]) {
+                int line, col;
+                line_col(s, start, &line, &col);
+                char where[32];
+                snprintf(where, sizeof where, "%d:%d", line, col);
+                return fail(x, where, "unterminated /* comment");
+            }
+            s[i++] = ' ';
+            s[i] = ' ';
+        }
+    }
+    return true;
+}
+
+/* ---- ${NAME} ------------------------------------------------------------ */
+
+/* Replace ${NAME} in `in` by the environment variable NAME; "$${" stands for
+ * a literal "${". Returns a heap string (caller frees) or NULL after writing
+ * the error for `path`. */
+static char *expand_env(ctx *x, const char *path, const char *in)
+{
+    buf b = BUF_INIT;
+    for (const char *p = in; *p;) {
+        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
+            buf_puts(&b, "${");
+            p += 3;
+            continue;
+        }
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end) {
+                fail(x, path, "unterminated ${ in \"%s\"", in);
+                goto bad;
+            }
+            size_t n = (size_t)(end - (p + 2));
+            char name[256];
+            if (n == 0 || n >= sizeof name) {
+                fail(x, path, "bad variable reference in \"%s\"", in);
+                goto bad;
+            }
+            memcpy(name, p + 2, n);
+            name[n] = '\0';
+            for (size_t i = 0; i < n; i++)
+                if (!(isalnum((unsigned char)name[i]) || name[i] == '_')) {
+                    fail(x, path, "bad variable name \"%s\" (letters, digits and _ only)", name);
+                    goto bad;
+                }
+            const char *val = getenv(name);
+            if (!val) {
+                fail(x, path, "environment variable %s is not set", name);
+                goto bad;
+            }
+            buf_puts(&b, val);
+            p = end + 1;
+            continue;
+        }
+        buf_putc(&b, *p++);
+    }
+    char *out = buf_steal(&b);
+    if (!out)
+        out = strdup("");
+    if (!out)
+        fail(x, path, "out of memory");
+    return out;
+bad:
+    buf_free(&b);
+    return NULL;
+}
+
+/* Expand ${NAME} in every string value of the tree (not in keys), so that
+ * values are substituted after JSON parsing and need no JSON escaping. */
+static bool expand_tree(ctx *x, cJSON *node, const char *path)
+{
+    if (cJSON_IsString(node)) {
+        if (!strchr(node->valuestring, '$'))
+            return true;
+        char *v = expand_env(x, path, node->valuestring);
+        if (!v)
+            return false;
+        char *copy = cJSON_malloc(strlen(v) + 1);
+        if (!copy) {
+            free(v);
+            return fail(x, path, "out of memory");
+        }
+        strcpy(copy, v);
+        free(v);
+        cJSON_free(node->valuestring);
+        node->valuestring = copy;
+        return true;
+    }
+    int i = 0;
+    for (cJSON *c = node->child; c; c = c->next, i++) {
+        char sub[512];
+        if (cJSON_IsObject(node))
+            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", c->string);
+        else
+            snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        if (!expand_tree(x, c, sub))
+            return false;
+    }
+    return true;
+}
+
+/* ---- typed getters ------------------------------------------------------ */
+
+static const char *type_name(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    return "invalid";
+}
+
+static void join_path(char *out, size_t n, const char *path, const char *key)
+{
+    /* A path too long for `out` is cut short: it only labels a message. */
+    if (snprintf(out, n, "%s%s%s", path, *path ? "." : "", key) >= (int)n)
+        out[n - 1] = '\0';
+}
+
+/* Every key of `obj` must be in `allowed` (NULL-terminated) and appear once. */
+static bool check_keys(ctx *x, const cJSON *obj, const char *path, const char *const *allowed)
+{
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        char sub[512];
+        join_path(sub, sizeof sub, path, c->string);
+        bool known = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(allowed[i], c->string) == 0)
+                known = true;
+        if (!known) {
+            buf b = BUF_INIT;
+            for (size_t i = 0; allowed[i]; i++)
+                buf_printf(&b, "%s%s", i ? ", " : "", allowed[i]);
+            fail(x, sub, "unknown key (known keys: %s)", b.data ? b.data : "");
+            buf_free(&b);
+            return false;
+        }
+        for (const cJSON *d = obj->child; d != c; d = d->next)
+            if (strcmp(d->string, c->string) == 0)
+                return fail(x, sub, "duplicate key");
+    }
+    return true;
+}
+
+/* A string value at obj.key into *out (heap, replaced). Absent: unchanged. */
+static bool get_str(ctx *x, const cJSON *obj, const char *path, const char *key, char **out, bool nonempty)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    char sub[512];
+    join_path(sub, sizeof sub, path, key);
+    if (!cJSON_IsString(v))
+        return fail(x, sub, "must be a string, not %s", type_name(v));
+    if (nonempty && !*v->valuestring)
+        return fail(x, sub, "must not be empty");
+    char *s = strdup(v->valuestring);
+    if (!s)
+        return fail(x, sub, "out of memory");
+    free(*out);
+    *out = s;
+    return true;
+}
+
+static bool get_bool(ctx *x, const cJSON *obj, const char *path, const char *key, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    if (!cJSON_IsBool(v)) {
+        char sub[512];
+        join_path(sub, sizeof sub, path, key);
+        return fail(x, sub, "must be true or false, not %s", type_name(v));
+    }
+    *out = cJSON_IsTrue(v);
+    return true;
+}
+
+static bool get_int(ctx *x, const cJSON *obj, const char *path, const char *key, long lo, long hi, long *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    char sub[512];
+    join_path(sub, sizeof sub, path, key);
+    if (!cJSON_IsNumber(v))
+        return fail(x, sub, "must be a number, not %s", type_name(v));
+    double d = v->valuedouble;
+    if (d != floor(d))
+        return fail(x, sub, "must be a whole number, not %g", d);
+    if (d < (double)lo || d > (double)hi)
+        return fail(x, sub, "must be between %ld and %ld, not %.0f", lo, hi, d);
+    *out = (long)d;
+    return true;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* An array of distinct non-empty strings at obj.key. Absent: *out stays NULL. */
+static bool get_strv(ctx *x, const cJSON *obj, const char *path, const char *key, bool nonempty_array, char ***out,
+                     size_t *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v)
+        return true;
+    char sub[512];
+    join_path(sub, sizeof sub, path, key);
+    if (!cJSON_IsArray(v))
+        return fail(x, sub, "must be an array of column names, not %s", type_name(v));
+    size_t count = (size_t)cJSON_GetArraySize(v);
+    if (nonempty_array && count == 0)
+        return fail(x, sub, "must name at least one column");
+    char **arr = calloc(count ? count : 1, sizeof *arr);
+    if (!arr)
+        return fail(x, sub, "out of memory");
+    size_t i = 0;
+    for (const cJSON *c = v->child; c; c = c->next, i++) {
+        char el[560];
+        snprintf(el, sizeof el, "%s[%zu]", sub, i);
+        if (!cJSON_IsString(c) || !*c->valuestring) {
+            free_strv(arr, i);
+            return fail(x, el, "must be a non-empty string (a column name), not %s",
+                        cJSON_IsString(c) ? "an empty string" : type_name(c));
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(arr[j], c->valuestring) == 0) {
+                free_strv(arr, i);
+                return fail(x, el, "column \"%s\" is listed twice", c->valuestring);
+            }
+        if (!(arr[i] = strdup(c->valuestring))) {
+            free_strv(arr, i);
+            return fail(x, el, "out of memory");
+        }
+    }
+    *out = arr;
+    *n = count;
+    return true;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+/* One part of "schema.table": "…" quoted (with "" for a quote) or a bare run
+ * of characters without dots and quotes, taken exactly as written. */
+static const char *ident_part(const char *p, char **out, const char **why)
+{
+    buf b = BUF_INIT;
+    if (*p == '"') {
+        p++;
+        for (;;) {
+            if (!*p) {
+                *why = "unterminated quoted name";
+                goto bad;
+            }
+            if (*p == '"') {
+                if (p[1] == '"') {
+                    buf_putc(&b, '"');
+                    p += 2;
+                    continue;
+                }
+                p++;
+                break;
+            }
+            buf_putc(&b, *p++);
+        }
+    } else {
+        while (*p && *p != '.' && *p != '"')
+            buf_putc(&b, *p++);
+        if (*p == '"') {
+            *why = "a double quote may only start a quoted name";
+            goto bad;
+        }
+        if (b.len && (isspace((unsigned char)b.data[0]) || isspace((unsigned char)b.data[b.len - 1]))) {
+            *why = "a name starts or ends with a space; quote it if that is really its name";
+            goto bad;
+        }
+    }
+    if (b.len == 0) {
+        *why = "empty name";
+        goto bad;
+    }
+    *out = buf_steal(&b);
+    return p;
+bad:
+    buf_free(&b);
+    return NULL;
+}
+
+static bool parse_table_name(ctx *x, const char *path, const char *text, char **schema, char **name)
+{
+    const char *why = "must be schema-qualified, like \"public.products\"";
+    const char *p = ident_part(text, schema, &why);
+    if (!p || *p != '.') {
+        free(p ? *schema : NULL);
+        *schema = NULL;
+        if (p)
+            why = "must be schema-qualified, like \"public.products\" or \"\\\"Sales\\\".\\\"Order Items\\\"\"";
+        return fail(x, path, "\"%s\": %s", text, why);
+    }
+    p = ident_part(p + 1, name, &why);
+    if (!p || *p) {
+        free(*schema);
+        *schema = NULL;
+        if (p) {
+            free(*name);
+            why = "more than two dot-separated parts (quote a name that contains a dot)";
+        }
+        *name = NULL;
+        return fail(x, path, "\"%s\": %s", text, why);
+    }
+    if (strlen(*schema) > 63 || strlen(*name) > 63) {
+        free(*schema);
+        free(*name);
+        *schema = *name = NULL;
+        return fail(x, path, "\"%s\": a PostgreSQL name is at most 63 bytes", text);
+    }
+    return true;
+}
+
+/* Elasticsearch's rules for index names; NULL when `s` is valid. */
+static const char *index_name_problem(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return "must not be empty";
+    if (n > 255)
+        return "must be at most 255 bytes";
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return "must not be \".\" or \"..\"";
+    if (s[0] == '-' || s[0] == '_' || s[0] == '+')
+        return "must not start with -, _ or +";
+    for (const char *p = s; *p; p++) {
+        if (isupper((unsigned char)*p))
+            return "must be lowercase";
+        if (strchr("\\/*?\"<>| ,#:", *p))
+            return "must not contain \\ / * ? \" < > | space , # or :";
+    }
+    return NULL;
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+static const char *const top_keys[] = {"postgres", "store",      "schema",           "channel", "workers",
+                                       "batch_size", "poll_interval_ms", "listen", "tables", NULL};
+static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
+                                         NULL};
+static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
+                                         "rename",  "deletes", "soft_delete", "index_settings", "mappings", NULL};
+static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
+static const char *const soft_delete_keys[] = {"column", NULL};
+
+static bool want_object(ctx *x, const cJSON *v, const char *path)
+{
+    if (!cJSON_IsObject(v))
+        return fail(x, path, "must be an object, not %s", type_name(v));
+    return true;
+}
+
+static bool contains(char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+static bool parse_store(ctx *x, const cJSON *o, cfg_store *s)
+{
+    if (!want_object(x, o, "store") || !check_keys(x, o, "store", store_keys))
+        return false;
+    long timeout = s->timeout_ms;
+    if (!get_str(x, o, "store", "url", &s->url, true) || !get_str(x, o, "store", "username", &s->username, false) ||
+        !get_str(x, o, "store", "password", &s->password, false) ||
+        !get_str(x, o, "store", "api_key", &s->api_key, false) ||
+        !get_str(x, o, "store", "ca_file", &s->ca_file, false) || !get_bool(x, o, "store", "insecure", &s->insecure) ||
+        !get_int(x, o, "store", "timeout_ms", 1, 3600000, &timeout))
+        return false;
+    s->timeout_ms = timeout;
+    return true;
+}
+
+static bool parse_version(ctx *x, const cJSON *v, const char *path, cfg_table *t)
+{
+    if (!want_object(x, v, path) || !check_keys(x, v, path, version_keys))
+        return false;
+    const cJSON *col = cJSON_GetObjectItemCaseSensitive(v, "column");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(v, "timestamp");
+    if (col && ts)
+        return fail(x, path, "give either \"column\" (an integer version) or \"timestamp\", not both");
+    if (!col && !ts)
+        return fail(x, path, "needs \"column\" (an integer version column) or \"timestamp\" (a timestamp column)");
+    t->version_kind = col ? CFG_VERSION_COLUMN : CFG_VERSION_TIMESTAMP;
+    if (!get_str(x, v, path, col ? "column" : "timestamp", &t->version_column, true) ||
+        !get_bool(x, v, path, "managed", &t->managed))
+        return false;
+    return true;
+}
+
+static bool parse_rename(ctx *x, const cJSON *v, const char *path, cfg_table *t)
+{
+    if (!want_object(x, v, path))
+        return false;
+    size_t n = (size_t)cJSON_GetArraySize(v);
+    t->rename = calloc(n ? n : 1, sizeof *t->rename);
+    if (!t->rename)
+        return fail(x, path, "out of memory");
+    for (const cJSON *c = v->child; c; c = c->next) {
+        char sub[512];
+        join_path(sub, sizeof sub, path, c->string);
+        if (!*c->string)
+            return fail(x, path, "a column name must not be empty");
+        if (!cJSON_IsString(c) || !*c->valuestring)
+            return fail(x, sub, "must be a non-empty string (the document field name), not %s",
+                        cJSON_IsString(c) ? "an empty string" : type_name(c));
+        for (size_t i = 0; i < t->nrename; i++) {
+            if (strcmp(t->rename[i].from, c->string) == 0)
+                return fail(x, sub, "duplicate key");
+            if (strcmp(t->rename[i].to, c->valuestring) == 0)
+                return fail(x, sub, "field \"%s\" is already the new name of column \"%s\"", c->valuestring,
+                            t->rename[i].from);
+        }
+        cfg_rename *r = &t->rename[t->nrename];
+        r->from = strdup(c->string);
+        r->to = strdup(c->valuestring);
+        t->nrename++;
+        if (!r->from || !r->to)
+            return fail(x, sub, "out of memory");
+    }
+    return true;
+}
+
+static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
+{
+    char path[64];
+    snprintf(path, sizeof path, "tables[%d]", idx);
+    t->json_index = idx;
+    if (!want_object(x, o, path) || !check_keys(x, o, path, table_keys))
+        return false;
+    char sub[512];
+    join_path(sub, sizeof sub, path, "table");
+    char *tname = NULL;
+    if (!cJSON_GetObjectItemCaseSensitive(o, "table"))
+        return fail(x, sub, "required (the schema-qualified table name, e.g. \"public.products\")");
+    if (!get_str(x, o, path, "table", &tname, true))
+        return false;
+    bool ok = parse_table_name(x, sub, tname, &t->schema, &t->name);
+    free(tname);
+    if (!ok)
+        return false;
+    size_t n = strlen(t->schema) + strlen(t->name) + 2;
+    if (!(t->ident = malloc(n)))
+        return fail(x, sub, "out of memory");
+    snprintf(t->ident, n, "%s.%s", t->schema, t->name);
+
+    join_path(sub, sizeof sub, path, "index");
+    bool given = cJSON_GetObjectItemCaseSensitive(o, "index") != NULL;
+    if (!get_str(x, o, path, "index", &t->index, true))
+        return false;
+    if (!t->index && !(t->index = strdup(t->name)))
+        return fail(x, sub, "out of memory");
+    const char *why = index_name_problem(t->index);
+    if (why && given)
+        return fail(x, sub, "\"%s\" is not a valid index name: %s", t->index, why);
+    if (why)
+        return fail(x, sub, "the default index name \"%s\" (the table's name) is not a valid index name: %s; "
+                            "set \"index\"", t->index, why);
+
+    if (!get_strv(x, o, path, "key", true, &t->key, &t->nkey) ||
+        !get_strv(x, o, path, "columns", true, &t->columns, &t->ncolumns) ||
+        !get_strv(x, o, path, "exclude", false, &t->exclude, &t->nexclude))
+        return false;
+    for (size_t i = 0; i < t->nexclude; i++)
+        if (t->columns && !contains(t->columns, t->ncolumns, t->exclude[i])) {
+            char el[560];
+            snprintf(el, sizeof el, "%s.exclude[%zu]", path, i);
+            return fail(x, el, "column \"%s\" is not in \"columns\" anyway", t->exclude[i]);
+        }
+
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
+    join_path(sub, sizeof sub, path, "version");
+    if (v && !parse_version(x, v, sub, t))
+        return false;
+    if (t->managed && contains(t->key, t->nkey, t->version_column))
+        return fail(x, sub, "a managed version column cannot be a key column");
+
+    v = cJSON_GetObjectItemCaseSensitive(o, "rename");
+    join_path(sub, sizeof sub, path, "rename");
+    if (v && !parse_rename(x, v, sub, t))
+        return false;
+
+    v = cJSON_GetObjectItemCaseSensitive(o, "deletes");
+    join_path(sub, sizeof sub, path, "deletes");
+    if (v) {
+        if (!cJSON_IsString(v))
+            return fail(x, sub, "must be \"delete\" or \"ignore\", not %s", type_name(v));
+        if (strcmp(v->valuestring, "ignore") == 0)
+            t->deletes_ignore = true;
+        else if (strcmp(v->valuestring, "delete") != 0)
+            return fail(x, sub, "must be \"delete\" or \"ignore\", not \"%s\"", v->valuestring);
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(o, "soft_delete");
+    join_path(sub, sizeof sub, path, "soft_delete");
+    if (v) {
+        if (!want_object(x, v, sub) || !check_keys(x, v, sub, soft_delete_keys))
+            return false;
+        if (!cJSON_GetObjectItemCaseSensitive(v, "column"))
+            return fail(x, sub, "needs \"column\" (the column that is non-null for a deleted row)");
+        if (!get_str(x, v, sub, "column", &t->soft_delete_column, true))
+            return false;
+    }
+
+    const char *raw_keys[] = {"index_settings", "mappings"};
+    char **raw_out[] = {&t->index_settings_json, &t->mappings_json};
+    for (int i = 0; i < 2; i++) {
+        v = cJSON_GetObjectItemCaseSensitive(o, raw_keys[i]);
+        join_path(sub, sizeof sub, path, raw_keys[i]);
+        if (!v)
+            continue;
+        if (!want_object(x, v, sub))
+            return false;
+        if (!(*raw_out[i] = cJSON_PrintUnformatted(v)))
+            return fail(x, sub, "out of memory");
+    }
+    return true;
+}
+
+static bool parse_root(ctx *x, const cJSON *root, cfg *c)
+{
+    if (!want_object(x, root, "(top level)") || !check_keys(x, root, "", top_keys))
+        return false;
+    long workers = c->workers, batch = c->batch_size, poll = c->poll_interval_ms;
+    if (!get_str(x, root, "", "postgres", &c->postgres, false) ||
+        !get_str(x, root, "", "schema", &c->schema, true) || !get_str(x, root, "", "channel", &c->channel, true) ||
+        !get_int(x, root, "", "workers", 1, 256, &workers) ||
+        !get_int(x, root, "", "batch_size", 1, 100000, &batch) ||
+        !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen))
+        return false;
+    c->workers = (int)workers;
+    c->batch_size = (int)batch;
+    c->poll_interval_ms = (int)poll;
+    if (strlen(c->schema) > 63)
+        return fail(x, "schema", "a PostgreSQL name is at most 63 bytes");
+    if (strlen(c->channel) > 63)
+        return fail(x, "channel", "a NOTIFY channel name is at most 63 bytes");
+
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "store");
+    if (s && !parse_store(x, s, &c->store))
+        return false;
+    size_t n = strlen(c->store.url);
+    while (n > 0 && c->store.url[n - 1] == '/')
+        c->store.url[--n] = '\0';
+    if (strncmp(c->store.url, "http://", 7) != 0 && strncmp(c->store.url, "https://", 8) != 0)
+        return fail(x, "store.url", "\"%s\" must start with http:// or https://", c->store.url);
+
+    const cJSON *tables = cJSON_GetObjectItemCaseSensitive(root, "tables");
+    if (!tables)
+        return fail(x, "tables", "required: the list of tables to sync");
+    if (!cJSON_IsArray(tables))
+        return fail(x, "tables", "must be an array, not %s", type_name(tables));
+    size_t count = (size_t)cJSON_GetArraySize(tables);
+    if (count == 0)
+        return fail(x, "tables", "must list at least one table");
+    if (!(c->tables = calloc(count, sizeof *c->tables)))
+        return fail(x, "tables", "out of memory");
+    int i = 0;
+    for (const cJSON *t = tables->child; t; t = t->next, i++) {
+        c->ntables++;
+        if (!parse_table(x, t, i, &c->tables[i]))
+            return false;
+        for (int j = 0; j < i; j++) {
+            char path[64];
+            if (strcmp(c->tables[j].ident, c->tables[i].ident) == 0) {
+                snprintf(path, sizeof path, "tables[%d].table", i);
+                return fail(x, path, "%s is already mapped by tables[%d]", c->tables[i].ident, j);
+            }
+            if (strcmp(c->tables[j].index, c->tables[i].index) == 0) {
+                snprintf(path, sizeof path, "tables[%d].index", i);
+                return fail(x, path,
+                            "index \"%s\" is already the index of tables[%d] (%s): documents of both tables "
+                            "would share ids and versions",
+                            c->tables[i].index, j, c->tables[j].ident);
+            }
+        }
+    }
+    return true;
+}
+
+static bool set_defaults(cfg *c)
+{
+    c->schema = strdup("versync");
+    c->channel = strdup("versync");
+    c->postgres = strdup("");
+    c->store.url = strdup("http://127.0.0.1:9200");
+    c->store.timeout_ms = 10000;
+    c->workers = 2;
+    c->batch_size = 500;
+    c->poll_interval_ms = 1000;
+    c->listen = true;
+    return c->schema && c->channel && c->postgres && c->store.url;
+}
+
+bool cfg_parse(const char *name, const char *text, cfg *out, char *err, size_t errsz)
+{
+    ctx x = {name ? name : "(config)", err, errsz};
+    memset(out, 0, sizeof *out);
+    cJSON *root = NULL;
+    char *copy = strdup(text);
+    bool ok = false;
+    if (!copy || !(out->path = strdup(x.name)) || !set_defaults(out)) {
+        fail(&x, NULL, "out of memory");
+        goto done;
+    }
+    if (!strip_comments(&x, copy))
+        goto done;
+    const char *p = copy;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (!*p) {
+        fail(&x, NULL, "the file is empty (expected a JSON object)");
+        goto done;
+    }
+    const char *end = NULL;
+    root = cJSON_ParseWithOpts(copy, &end, 1);
+    if (!root) {
+        size_t off = end ? (size_t)(end - copy) : 0;
+        const char *e = cJSON_GetErrorPtr();
+        if (!end && e && e >= copy && e <= copy + strlen(copy))
+            off = (size_t)(e - copy);
+        int line, col;
+        line_col(copy, off, &line, &col);
+        char where[32];
+        snprintf(where, sizeof where, "%d:%d", line, col);
+        fail(&x, where, "invalid JSON%s", copy[off] ? " here" : " (unexpected end of file)");
+        goto done;
+    }
+    if (!expand_tree(&x, root, ""))
+        goto done;
+    ok = parse_root(&x, root, out);
+done:
+    cJSON_Delete(root);
+    free(copy);
+    if (!ok)
+        cfg_free(out);
+    return ok;
+}
+
+bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    buf b;
+    buf_init(&b, 16u << 20);
+    char chunk[8192];
+    size_t n;
+    bool ok = true;
+    while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ok = buf_append(&b, chunk, n);
+    bool rerr = ferror(f);
+    fclose(f);
+    if (!ok || rerr) {
+        snprintf(err, errsz, "%s: %s", path, rerr ? "read error" : "file too large (over 16 MiB) or out of memory");
+        buf_free(&b);
+        return false;
+    }
+    if (b.len && memchr(b.data, '\0', b.len)) {
+        snprintf(err, errsz, "%s: contains a NUL byte; not a JSON text file", path);
+        buf_free(&b);
+        return false;
+    }
+    ok = cfg_parse(path, b.data ? b.data : "", out, err, errsz);
+    buf_free(&b);
+    return ok;
+}
+
+static void free_table(cfg_table *t)
+{
+    free(t->schema);
+    free(t->name);
+    free(t->ident);
+    free(t->index);
+    free_strv(t->key, t->nkey);
+    free_strv(t->key_types, t->key_types ? t->nkey : 0);
+    free(t->version_column);
+    free_strv(t->columns, t->ncolumns);
+    free_strv(t->exclude, t->nexclude);
+    for (size_t i = 0; t->rename && i < t->nrename; i++) {
+        free(t->rename[i].from);
+        free(t->rename[i].to);
+    }
+    free(t->rename);
+    free(t->soft_delete_column);
+    cJSON_free(t->index_settings_json);
+    cJSON_free(t->mappings_json);
+    for (size_t i = 0; t->cols && i < t->ncols; i++) {
+        free(t->cols[i].name);
+        free(t->cols[i].type);
+        free(t->cols[i].field);
+    }
+    free(t->cols);
+    free(t->version_type);
+}
+
+void cfg_free(cfg *c)
+{
+    if (!c)
+        return;
+    free(c->path);
+    free(c->postgres);
+    free(c->store.url);
+    free(c->store.username);
+    free(c->store.password);
+    free(c->store.api_key);
+    free(c->store.ca_file);
+    free(c->schema);
+    free(c->channel);
+    for (size_t i = 0; c->tables && i < c->ntables; i++)
+        free_table(&c->tables[i]);
+    free(c->tables);
+    memset(c, 0, sizeof *c);
+}
+
+cfg_table *cfg_find_table(const cfg *c, const char *ident)
+{
+    for (size_t i = 0; c && ident && i < c->ntables; i++)
+        if (strcmp(c->tables[i].ident, ident) == 0)
+            return &c->tables[i];
+    return NULL;
+}

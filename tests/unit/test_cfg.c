@@ -1,0 +1,333 @@
+/* Unit tests for cfg: comments, ${ENV}, defaults, every validation error and its path. */
+#include "versync/cfg.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char err[1024];
+
+static bool parse(const char *text, cfg *c) { return cfg_parse("t.json", text, c, err, sizeof err); }
+
+/* The config must be rejected with a message containing `want`. */
+static void rejects(const char *text, const char *want)
+{
+    cfg c;
+    err[0] = '\0';
+    bool ok = parse(text, &c);
+    if (ok || !strstr(err, want)) {
+        print_error("config: %s\nexpected error containing: %s\ngot: %s\n", text, want, ok ? "(accepted)" : err);
+        if (ok)
+            cfg_free(&c);
+        fail();
+    }
+    /* A failed parse leaves nothing to free, and freeing again is harmless. */
+    cfg_free(&c);
+}
+
+#define T1 "\"tables\":[{\"table\":\"public.products\"}]"
+
+static void test_minimal_gets_defaults(void **state)
+{
+    (void)state;
+    cfg c;
+    assert_true(parse("{" T1 "}", &c));
+    assert_string_equal(c.path, "t.json");
+    assert_string_equal(c.postgres, "");
+    assert_string_equal(c.schema, "versync");
+    assert_string_equal(c.channel, "versync");
+    assert_string_equal(c.store.url, "http://127.0.0.1:9200");
+    assert_int_equal(c.store.timeout_ms, 10000);
+    assert_null(c.store.username);
+    assert_int_equal(c.workers, 2);
+    assert_int_equal(c.batch_size, 500);
+    assert_int_equal(c.poll_interval_ms, 1000);
+    assert_true(c.listen);
+    assert_int_equal(c.ntables, 1);
+    cfg_table *t = &c.tables[0];
+    assert_string_equal(t->schema, "public");
+    assert_string_equal(t->name, "products");
+    assert_string_equal(t->ident, "public.products");
+    assert_string_equal(t->index, "products");
+    assert_null(t->key);
+    assert_int_equal(t->version_kind, CFG_VERSION_SEQ);
+    assert_null(t->version_column);
+    assert_false(t->managed);
+    assert_null(t->columns);
+    assert_false(t->deletes_ignore);
+    assert_null(t->soft_delete_column);
+    assert_ptr_equal(cfg_find_table(&c, "public.products"), t);
+    assert_null(cfg_find_table(&c, "public.other"));
+    cfg_free(&c);
+    cfg_free(&c);
+    cfg_free(NULL);
+}
+
+static void test_full_config_with_comments_and_env(void **state)
+{
+    (void)state;
+    setenv("VS_TEST_PW", "s3\"cr\\et", 1);
+    const char *text = "// leading comment\n"
+                       "{ /* block\n comment */ \"postgres\": \"postgresql://app@h/app\", // trailing\n"
+                       "  \"store\": {\"url\": \"https://es:9200/\", \"username\": \"u\", \"password\": \"${VS_TEST_PW}\",\n"
+                       "             \"api_key\": \"k-$${literal}\", \"ca_file\": \"/ca.pem\", \"insecure\": true, "
+                       "\"timeout_ms\": 2500},\n"
+                       "  \"schema\": \"vs\", \"channel\": \"chan\", \"workers\": 4, \"batch_size\": 100,\n"
+                       "  \"poll_interval_ms\": 250, \"listen\": false,\n"
+                       "  \"tables\": [\n"
+                       "    {\"table\": \"public.products\", \"index\": \"prod\", \"key\": [\"id\"],\n"
+                       "     \"version\": {\"column\": \"version\", \"managed\": true},\n"
+                       "     \"columns\": [\"id\", \"name\", \"price\", \"secret\"], \"exclude\": [\"secret\"],\n"
+                       "     \"rename\": {\"name\": \"title\"}, \"deletes\": \"ignore\",\n"
+                       "     \"soft_delete\": {\"column\": \"deleted_at\"},\n"
+                       "     \"index_settings\": {\"number_of_shards\": 1}, \"mappings\": {\"properties\": {}}},\n"
+                       "    {\"table\": \"\\\"Sales\\\".\\\"Order \\\"\\\"Items\\\"\\\"\\\"\", \"index\": \"orders\",\n"
+                       "     \"key\": [\"Order Id\", \"line\"], \"version\": {\"timestamp\": \"updated_at\"}},\n"
+                       "    {\"table\": \"s.\\\"a.b\\\"\", \"index\": \"ab\"}\n"
+                       "  ]\n}\n";
+    cfg c;
+    if (!parse(text, &c))
+        print_error("%s\n", err);
+    assert_true(parse(text, &c));
+    assert_string_equal(c.postgres, "postgresql://app@h/app");
+    assert_string_equal(c.store.url, "https://es:9200");
+    assert_string_equal(c.store.password, "s3\"cr\\et");
+    assert_string_equal(c.store.api_key, "k-${literal}");
+    assert_string_equal(c.store.ca_file, "/ca.pem");
+    assert_true(c.store.insecure);
+    assert_int_equal(c.store.timeout_ms, 2500);
+    assert_string_equal(c.schema, "vs");
+    assert_string_equal(c.channel, "chan");
+    assert_int_equal(c.workers, 4);
+    assert_int_equal(c.batch_size, 100);
+    assert_int_equal(c.poll_interval_ms, 250);
+    assert_false(c.listen);
+    assert_int_equal(c.ntables, 3);
+    cfg_table *t = &c.tables[0];
+    assert_string_equal(t->index, "prod");
+    assert_int_equal(t->nkey, 1);
+    assert_string_equal(t->key[0], "id");
+    assert_int_equal(t->version_kind, CFG_VERSION_COLUMN);
+    assert_string_equal(t->version_column, "version");
+    assert_true(t->managed);
+    assert_int_equal(t->ncolumns, 4);
+    assert_int_equal(t->nexclude, 1);
+    assert_int_equal(t->nrename, 1);
+    assert_string_equal(t->rename[0].from, "name");
+    assert_string_equal(t->rename[0].to, "title");
+    assert_true(t->deletes_ignore);
+    assert_string_equal(t->soft_delete_column, "deleted_at");
+    assert_string_equal(t->index_settings_json, "{\"number_of_shards\":1}");
+    assert_string_equal(t->mappings_json, "{\"properties\":{}}");
+    t = &c.tables[1];
+    assert_string_equal(t->schema, "Sales");
+    assert_string_equal(t->name, "Order \"Items\"");
+    assert_string_equal(t->ident, "Sales.Order \"Items\"");
+    assert_int_equal(t->nkey, 2);
+    assert_string_equal(t->key[1], "line");
+    assert_int_equal(t->version_kind, CFG_VERSION_TIMESTAMP);
+    assert_string_equal(t->version_column, "updated_at");
+    assert_false(t->managed);
+    assert_string_equal(c.tables[2].name, "a.b");
+    assert_int_equal(c.tables[2].json_index, 2);
+    cfg_free(&c);
+}
+
+static void test_syntax_errors_give_line_and_column(void **state)
+{
+    (void)state;
+    rejects("", "t.json: the file is empty");
+    rejects("  // only a comment\n", "the file is empty");
+    rejects("{\n  \"tables\": [\n  }\n", "t.json: 3:");
+    rejects("{\"a\": 1} x", "t.json: 1:10: invalid JSON");
+    rejects("{\n/* never closed\n", "t.json: 2:1: unterminated /* comment");
+    rejects("[1]", "(top level): must be an object, not an array");
+}
+
+static void test_unknown_and_duplicate_keys(void **state)
+{
+    (void)state;
+    rejects("{\"tabels\": []}", "t.json: tabels: unknown key (known keys: postgres, store,");
+    rejects("{\"store\": {\"uri\": \"x\"}, " T1 "}", "store.uri: unknown key");
+    rejects("{\"tables\":[{\"table\":\"public.t\",\"verison\":{}}]}", "tables[0].verison: unknown key");
+    rejects("{\"tables\":[{\"table\":\"public.t\",\"version\":{\"column\":\"v\",\"manged\":true}}]}",
+            "tables[0].version.manged: unknown key");
+    rejects("{\"tables\":[{\"table\":\"public.t\",\"soft_delete\":{\"col\":\"d\"}}]}",
+            "tables[0].soft_delete.col: unknown key");
+    rejects("{\"workers\": 1, \"workers\": 2, " T1 "}", "workers: duplicate key");
+}
+
+static void test_env_errors(void **state)
+{
+    (void)state;
+    unsetenv("VS_TEST_UNSET");
+    rejects("{\"store\": {\"password\": \"${VS_TEST_UNSET}\"}, " T1 "}",
+            "t.json: store.password: environment variable VS_TEST_UNSET is not set");
+    rejects("{\"tables\":[{\"table\":\"public.t\",\"columns\":[\"a\",\"${VS_TEST_UNSET}\"]}]}",
+            "tables[0].columns[1]: environment variable VS_TEST_UNSET is not set");
+    rejects("{\"postgres\": \"${oops\"," T1 "}", "postgres: unterminated ${");
+    rejects("{\"postgres\": \"${}\"," T1 "}", "postgres: bad variable reference");
+    rejects("{\"postgres\": \"${A-B}\"," T1 "}", "postgres: bad variable name \"A-B\"");
+}
+
+static void test_types_and_ranges(void **state)
+{
+    (void)state;
+    rejects("{\"postgres\": 5, " T1 "}", "t.json: postgres: must be a string, not a number");
+    rejects("{\"schema\": \"\", " T1 "}", "schema: must not be empty");
+    rejects("{\"channel\": null, " T1 "}", "channel: must be a string, not null");
+    rejects("{\"workers\": 0, " T1 "}", "workers: must be between 1 and 256, not 0");
+    rejects("{\"workers\": 257, " T1 "}", "workers: must be between 1 and 256");
+    rejects("{\"workers\": 1.5, " T1 "}", "workers: must be a whole number");
+    rejects("{\"workers\": \"2\", " T1 "}", "workers: must be a number, not a string");
+    rejects("{\"batch_size\": 100001, " T1 "}", "batch_size: must be between 1 and 100000");
+    rejects("{\"poll_interval_ms\": 0, " T1 "}", "poll_interval_ms: must be between 1");
+    rejects("{\"listen\": 1, " T1 "}", "listen: must be true or false, not a number");
+    rejects("{\"store\": \"http://x\", " T1 "}", "store: must be an object, not a string");
+    rejects("{\"store\": {\"timeout_ms\": 0}, " T1 "}", "store.timeout_ms: must be between 1");
+    rejects("{\"store\": {\"insecure\": \"yes\"}, " T1 "}", "store.insecure: must be true or false");
+    rejects("{\"store\": {\"url\": \"ftp://x\"}, " T1 "}", "store.url: \"ftp://x\" must start with http://");
+    rejects("{\"store\": {\"url\": \"\"}, " T1 "}", "store.url: must not be empty");
+    rejects("{\"schema\": \"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", " T1 "}",
+            "schema: a PostgreSQL name is at most 63 bytes");
+    rejects("{\"channel\": \"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", " T1 "}",
+            "channel: a NOTIFY channel name is at most 63 bytes");
+}
+
+static void test_tables_errors(void **state)
+{
+    (void)state;
+    rejects("{}", "t.json: tables: required");
+    rejects("{\"tables\": {}}", "tables: must be an array, not an object");
+    rejects("{\"tables\": []}", "tables: must list at least one table");
+    rejects("{\"tables\": [1]}", "tables[0]: must be an object, not a number");
+    rejects("{\"tables\": [{}]}", "tables[0].table: required");
+    rejects("{\"tables\": [{\"table\": \"products\"}]}", "tables[0].table: \"products\": must be schema-qualified");
+    rejects("{\"tables\": [{\"table\": \"a.b.c\"}]}", "tables[0].table: \"a.b.c\": more than two");
+    rejects("{\"tables\": [{\"table\": \"a.\"}]}", "tables[0].table: \"a.\": empty name");
+    rejects("{\"tables\": [{\"table\": \"\\\"a.b\"}]}", "unterminated quoted name");
+    rejects("{\"tables\": [{\"table\": \"a\\\"b.c\"}]}", "a double quote may only start a quoted name");
+    rejects("{\"tables\": [{\"table\": \"public. t\"}]}", "starts or ends with a space");
+    rejects("{\"tables\": [{\"table\": \"public.t\"}, {\"table\": \"public.t\", \"index\": \"x\"}]}",
+            "tables[1].table: public.t is already mapped by tables[0]");
+    rejects("{\"tables\": [{\"table\": \"public.t\"}, {\"table\": \"other.t\"}]}",
+            "tables[1].index: index \"t\" is already the index of tables[0] (public.t)");
+}
+
+static void test_index_names(void **state)
+{
+    (void)state;
+    rejects("{\"tables\": [{\"table\": \"public.Products\"}]}",
+            "tables[0].index: the default index name \"Products\" (the table's name) is not a valid index name: "
+            "must be lowercase; set \"index\"");
+    const char *bad[][2] = {{"Up", "must be lowercase"},       {"a b", "must not contain"},
+                            {"a*b", "must not contain"},        {"a,b", "must not contain"},
+                            {"a#b", "must not contain"},        {"a:b", "must not contain"},
+                            {"a/b", "must not contain"},        {"-a", "must not start with -, _ or +"},
+                            {"_a", "must not start with"},      {"+a", "must not start with"},
+                            {".", "must not be \\\".\\\" or"},  {"..", "must not be"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256], want[128];
+        snprintf(text, sizeof text, "{\"tables\": [{\"table\": \"public.t\", \"index\": \"%s\"}]}", bad[i][0]);
+        snprintf(want, sizeof want, "tables[0].index: \"%s\" is not a valid index name", bad[i][0]);
+        rejects(text, want);
+    }
+    char text[512], name[300];
+    memset(name, 'a', 256);
+    name[256] = '\0';
+    snprintf(text, sizeof text, "{\"tables\": [{\"table\": \"public.t\", \"index\": \"%s\"}]}", name);
+    rejects(text, "must be at most 255 bytes");
+    rejects("{\"tables\": [{\"table\": \"public.t\", \"index\": \"\"}]}", "tables[0].index: must not be empty");
+    cfg c;
+    assert_true(parse("{\"tables\": [{\"table\": \"public.t\", \"index\": \"a.b-c_d+e\"}]}", &c));
+    cfg_free(&c);
+}
+
+static void test_table_field_errors(void **state)
+{
+    (void)state;
+#define TBL(x) "{\"tables\": [{\"table\": \"public.t\", " x "}]}"
+    rejects(TBL("\"key\": []"), "tables[0].key: must name at least one column");
+    rejects(TBL("\"key\": \"id\""), "tables[0].key: must be an array of column names, not a string");
+    rejects(TBL("\"key\": [\"id\", 3]"), "tables[0].key[1]: must be a non-empty string (a column name), not a number");
+    rejects(TBL("\"key\": [\"\"]"), "tables[0].key[0]: must be a non-empty string (a column name), not an empty");
+    rejects(TBL("\"columns\": [\"a\", \"a\"]"), "tables[0].columns[1]: column \"a\" is listed twice");
+    rejects(TBL("\"columns\": []"), "tables[0].columns: must name at least one column");
+    rejects(TBL("\"columns\": [\"a\"], \"exclude\": [\"b\"]"),
+            "tables[0].exclude[0]: column \"b\" is not in \"columns\" anyway");
+    rejects(TBL("\"version\": \"v\""), "tables[0].version: must be an object, not a string");
+    rejects(TBL("\"version\": {}"), "tables[0].version: needs \"column\"");
+    rejects(TBL("\"version\": {\"column\": \"a\", \"timestamp\": \"b\"}"), "tables[0].version: give either");
+    rejects(TBL("\"version\": {\"column\": 1}"), "tables[0].version.column: must be a string, not a number");
+    rejects(TBL("\"version\": {\"timestamp\": \"\"}"), "tables[0].version.timestamp: must not be empty");
+    rejects(TBL("\"version\": {\"column\": \"v\", \"managed\": \"yes\"}"),
+            "tables[0].version.managed: must be true or false");
+    rejects(TBL("\"key\": [\"v\"], \"version\": {\"column\": \"v\", \"managed\": true}"),
+            "tables[0].version: a managed version column cannot be a key column");
+    rejects(TBL("\"rename\": []"), "tables[0].rename: must be an object, not an array");
+    rejects(TBL("\"rename\": {\"a\": 1}"), "tables[0].rename.a: must be a non-empty string (the document field name)");
+    rejects(TBL("\"rename\": {\"a\": \"\"}"), "tables[0].rename.a: must be a non-empty string");
+    rejects(TBL("\"rename\": {\"a\": \"x\", \"b\": \"x\"}"),
+            "tables[0].rename.b: field \"x\" is already the new name of column \"a\"");
+    rejects(TBL("\"rename\": {\"a\": \"x\", \"a\": \"y\"}"), "tables[0].rename.a: duplicate key");
+    rejects(TBL("\"rename\": {\"\": \"x\"}"), "tables[0].rename: a column name must not be empty");
+    rejects(TBL("\"deletes\": \"drop\""), "tables[0].deletes: must be \"delete\" or \"ignore\", not \"drop\"");
+    rejects(TBL("\"deletes\": false"), "tables[0].deletes: must be \"delete\" or \"ignore\", not a boolean");
+    rejects(TBL("\"soft_delete\": \"deleted_at\""), "tables[0].soft_delete: must be an object");
+    rejects(TBL("\"soft_delete\": {}"), "tables[0].soft_delete: needs \"column\"");
+    rejects(TBL("\"index_settings\": 1"), "tables[0].index_settings: must be an object, not a number");
+    rejects(TBL("\"mappings\": []"), "tables[0].mappings: must be an object, not an array");
+    cfg c;
+    assert_true(parse(TBL("\"deletes\": \"delete\", \"exclude\": []"), &c));
+    assert_false(c.tables[0].deletes_ignore);
+    cfg_free(&c);
+#undef TBL
+}
+
+static void test_load_file_and_default_path(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/versync-test-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "{\n  \"tables\": [{\"table\": \"public.t\", \"bogus\": 1}]\n}\n";
+    assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    cfg c;
+    assert_false(cfg_load(path, &c, err, sizeof err));
+    char want[256];
+    snprintf(want, sizeof want, "%s: tables[0].bogus: unknown key", path);
+    assert_non_null(strstr(err, want));
+    unlink(path);
+    assert_false(cfg_load(path, &c, err, sizeof err));
+    assert_non_null(strstr(err, "cannot open"));
+
+    assert_string_equal(cfg_default_path("x.json"), "x.json");
+    setenv("VERSYNC_CONFIG", "/etc/vs.json", 1);
+    assert_string_equal(cfg_default_path(NULL), "/etc/vs.json");
+    unsetenv("VERSYNC_CONFIG");
+    assert_string_equal(cfg_default_path(NULL), "./versync.json");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_gets_defaults),
+        cmocka_unit_test(test_full_config_with_comments_and_env),
+        cmocka_unit_test(test_syntax_errors_give_line_and_column),
+        cmocka_unit_test(test_unknown_and_duplicate_keys),
+        cmocka_unit_test(test_env_errors),
+        cmocka_unit_test(test_types_and_ranges),
+        cmocka_unit_test(test_tables_errors),
+        cmocka_unit_test(test_index_names),
+        cmocka_unit_test(test_table_field_errors),
+        cmocka_unit_test(test_load_file_and_default_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
