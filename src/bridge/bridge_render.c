@@ -1,0 +1,345 @@
+/* bridge_render — the SQL that reads mapped rows with PostgreSQL rendering each as a JSON document and its version. */
+#include "versync/render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Append PQescapeIdentifier(name). */
+static bool put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz)
+{
+    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    if (!q) {
+        snprintf(err, errsz, "cannot quote identifier \"%s\": %s", name,
+                 conn ? PQerrorMessage(conn) : "no connection");
+        return false;
+    }
+    bool ok = buf_puts(out, q);
+    PQfreemem(q);
+    if (!ok)
+        snprintf(err, errsz, "out of memory rendering SQL");
+    return ok;
+}
+
+static bool put_literal(PGconn *conn, buf *out, const char *text, char *err, size_t errsz)
+{
+    char *q = PQescapeLiteral(conn, text, strlen(text));
+    if (!q) {
+        snprintf(err, errsz, "cannot quote \"%s\": %s", text, conn ? PQerrorMessage(conn) : "no connection");
+        return false;
+    }
+    bool ok = buf_puts(out, q);
+    PQfreemem(q);
+    if (!ok)
+        snprintf(err, errsz, "out of memory rendering SQL");
+    return ok;
+}
+
+/* alias."column" */
+static bool put_col(PGconn *conn, buf *out, const char *alias, const char *col, char *err, size_t errsz)
+{
+    if (!buf_puts(out, alias) || !buf_putc(out, '.')) {
+        snprintf(err, errsz, "out of memory rendering SQL");
+        return false;
+    }
+    return put_ident(conn, out, col, err, errsz);
+}
+
+static bool in_list(char *const *list, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], name) == 0)
+            return true;
+    return false;
+}
+
+static const char *renamed(const cfg_table *t, const char *col)
+{
+    for (size_t i = 0; i < t->nrename; i++)
+        if (strcmp(t->rename[i].from, col) == 0)
+            return t->rename[i].to;
+    return col;
+}
+
+#define PUTS(s)                                                                                                \
+    do {                                                                                                       \
+        if (!buf_puts(out, (s))) {                                                                             \
+            snprintf(err, errsz, "out of memory rendering SQL");                                               \
+            return false;                                                                                      \
+        }                                                                                                      \
+    } while (0)
+
+/* The document. Naming the fields through a sub-select's column aliases keeps
+ * every name an identifier (no string literals), and alias.* (never a bare
+ * alias) cannot be mistaken for a column of the same name. */
+static bool put_doc(PGconn *conn, const cfg_table *t, const char *alias, buf *out, char *err, size_t errsz)
+{
+    if (t->ncolumns > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < t->ncolumns; i++) {
+            const char *c = t->columns[i];
+            if (in_list(t->exclude, t->nexclude, c))
+                continue;
+            PUTS(kept++ ? ", " : "(SELECT to_jsonb(vs_doc.*) FROM (SELECT ");
+            if (!put_col(conn, out, alias, c, err, errsz))
+                return false;
+            PUTS(" AS ");
+            if (!put_ident(conn, out, renamed(t, c), err, errsz))
+                return false;
+        }
+        PUTS(kept ? ") vs_doc)" : "'{}'::jsonb");
+        return true;
+    }
+    /* All columns: the row minus exclusions and rename sources, plus the renamed ones. */
+    PUTS("(to_jsonb(");
+    PUTS(alias);
+    PUTS(".*)");
+    size_t ndrop = 0;
+    for (size_t i = 0; i < t->nexclude + t->nrename; i++) {
+        const char *c = i < t->nexclude ? t->exclude[i] : t->rename[i - t->nexclude].from;
+        PUTS(ndrop++ ? ", " : " - ARRAY[");
+        if (!put_literal(conn, out, c, err, errsz))
+            return false;
+    }
+    if (ndrop)
+        PUTS("]::text[]");
+    size_t nren = 0;
+    for (size_t i = 0; i < t->nrename; i++) {
+        if (in_list(t->exclude, t->nexclude, t->rename[i].from))
+            continue;
+        PUTS(nren++ ? ", " : " || (SELECT to_jsonb(vs_doc.*) FROM (SELECT ");
+        if (!put_col(conn, out, alias, t->rename[i].from, err, errsz))
+            return false;
+        PUTS(" AS ");
+        if (!put_ident(conn, out, t->rename[i].to, err, errsz))
+            return false;
+    }
+    if (nren)
+        PUTS(") vs_doc)");
+    PUTS(")");
+    return true;
+}
+
+bool render_select_list(PGconn *conn, const cfg_table *t, const char *alias, buf *out, char *err, size_t errsz)
+{
+    if (t->nkey == 0) {
+        snprintf(err, errsz, "table %s has no key (no primary key and no \"key\" in the config)", t->ident);
+        return false;
+    }
+    if (!put_doc(conn, t, alias, out, err, errsz))
+        return false;
+    PUTS("::text AS doc, ");
+    switch (t->version_kind) {
+    case CFG_VERSION_SEQ:
+        PUTS("NULL::text");
+        break;
+    case CFG_VERSION_COLUMN:
+        if (!put_col(conn, out, alias, t->version_column, err, errsz))
+            return false;
+        PUTS("::text");
+        break;
+    case CFG_VERSION_TIMESTAMP:
+        /* Whole microseconds, exactly as the triggers compute them. */
+        PUTS("trunc(extract(epoch FROM ");
+        if (!put_col(conn, out, alias, t->version_column, err, errsz))
+            return false;
+        PUTS(") * 1000000)::text");
+        break;
+    }
+    PUTS(" AS version, ");
+    if (t->soft_delete_column) {
+        /* A boolean true, or any other non-NULL value (deleted_at timestamps). */
+        PUTS("COALESCE(to_jsonb(");
+        if (!put_col(conn, out, alias, t->soft_delete_column, err, errsz))
+            return false;
+        PUTS(") NOT IN ('false'::jsonb, 'null'::jsonb), false)");
+    } else {
+        PUTS("false");
+    }
+    PUTS(" AS soft_deleted, ARRAY[");
+    for (size_t i = 0; i < t->nkey; i++) {
+        if (i)
+            PUTS(", ");
+        if (!put_col(conn, out, alias, t->key[i], err, errsz))
+            return false;
+        PUTS("::text");
+    }
+    PUTS("]::text[] AS key");
+    return true;
+}
+
+bool render_table_name(PGconn *conn, const cfg_table *t, buf *out, char *err, size_t errsz)
+{
+    if (!put_ident(conn, out, t->schema, err, errsz))
+        return false;
+    PUTS(".");
+    return put_ident(conn, out, t->name, err, errsz);
+}
+
+char *render_reread(PGconn *conn, const cfg_table *t, char *err, size_t errsz)
+{
+    static const char alias[] = "vs_r";
+    buf b = BUF_INIT, *out = &b;
+    bool typed = t->key_types != NULL;
+    for (size_t i = 0; typed && i < t->nkey; i++)
+        typed = t->key_types[i] && *t->key_types[i];
+#undef PUTS
+#define PUTS(s)                                                                                                \
+    do {                                                                                                       \
+        if (!buf_puts(out, (s)))                                                                               \
+            goto oom;                                                                                          \
+    } while (0)
+    PUTS("SELECT ");
+    if (!render_select_list(conn, t, alias, out, err, errsz))
+        goto fail;
+    PUTS(" FROM ");
+    if (!render_table_name(conn, t, out, err, errsz))
+        goto fail;
+    PUTS(" ");
+    PUTS(alias);
+    if (t->nkey == 1) {
+        /* PostgreSQL infers $1 as the key column's array type: an index scan. */
+        PUTS(" WHERE ");
+        if (!put_col(conn, out, alias, t->key[0], err, errsz))
+            goto fail;
+        PUTS(" = ANY($1)");
+    } else if (typed) {
+        /* Exact pairs: join the parallel arrays unnested side by side. */
+        PUTS(" JOIN unnest(");
+        for (size_t i = 0; i < t->nkey; i++)
+            if (!buf_printf(out, "%s$%zu::text[]", i ? ", " : "", i + 1))
+                goto oom;
+        PUTS(") AS vs_k(");
+        for (size_t i = 0; i < t->nkey; i++)
+            if (!buf_printf(out, "%sk%zu", i ? ", " : "", i + 1))
+                goto oom;
+        PUTS(") ON ");
+        for (size_t i = 0; i < t->nkey; i++) {
+            if (i)
+                PUTS(" AND ");
+            if (!put_col(conn, out, alias, t->key[i], err, errsz))
+                goto fail;
+            /* format_type() output from the catalog: a type name, already quoted where needed. */
+            if (!buf_printf(out, " = vs_k.k%zu::%s", i + 1, t->key_types[i]))
+                goto oom;
+        }
+    } else {
+        PUTS(" WHERE ");
+        for (size_t i = 0; i < t->nkey; i++) {
+            if (i)
+                PUTS(" AND ");
+            if (!put_col(conn, out, alias, t->key[i], err, errsz))
+                goto fail;
+            if (!buf_printf(out, " = ANY($%zu)", i + 1))
+                goto oom;
+        }
+    }
+    return buf_steal(&b);
+oom:
+    snprintf(err, errsz, "out of memory rendering SQL");
+fail:
+    buf_free(&b);
+    return NULL;
+}
+
+bool render_array_literal(buf *out, const char *const *items, size_t n)
+{
+    if (!buf_putc(out, '{'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (i && !buf_putc(out, ','))
+            return false;
+        if (!items[i]) {
+            if (!buf_puts(out, "NULL"))
+                return false;
+            continue;
+        }
+        if (!buf_putc(out, '"'))
+            return false;
+        for (const char *p = items[i]; *p; p++)
+            if (((*p == '"' || *p == '\\') && !buf_putc(out, '\\')) || !buf_putc(out, *p))
+                return false;
+        if (!buf_putc(out, '"'))
+            return false;
+    }
+    return buf_putc(out, '}');
+}
+
+void render_free_array(char **items, size_t n)
+{
+    if (!items)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+bool render_parse_text_array(const char *text, char ***items, size_t *n)
+{
+    char **v = NULL;
+    size_t count = 0, cap = 0;
+    buf el = BUF_INIT;
+    const char *p = text;
+    *items = NULL;
+    *n = 0;
+    if (!p || *p++ != '{')
+        goto fail;
+    if (*p == '}' && p[1] == '\0')
+        goto ok;
+    for (;;) {
+        bool quoted = false, is_null = false;
+        buf_reset(&el);
+        if (*p == '"') {
+            quoted = true;
+            for (p++; *p != '"'; p++) {
+                if (*p == '\\')
+                    p++;
+                if (!*p || !buf_putc(&el, *p))
+                    goto fail;
+            }
+            p++;
+        } else {
+            while (*p && *p != ',' && *p != '}') {
+                if (*p == '"' || *p == '{')
+                    goto fail;
+                if (*p == '\\')
+                    p++;
+                if (!*p || !buf_putc(&el, *p))
+                    goto fail;
+                p++;
+            }
+            is_null = el.len == 4 && strcmp(el.data, "NULL") == 0;
+            if (el.len == 0)
+                goto fail;
+        }
+        if (count == cap) {
+            cap = cap ? cap * 2 : 4;
+            char **nv = realloc(v, cap * sizeof *nv);
+            if (!nv)
+                goto fail;
+            v = nv;
+        }
+        v[count] = NULL;
+        if (quoted || !is_null) {
+            if (!(v[count] = strdup(el.data ? el.data : "")))
+                goto fail;
+        }
+        count++;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '}' && p[1] == '\0')
+            break;
+        goto fail;
+    }
+ok:
+    buf_free(&el);
+    *items = v;
+    *n = count;
+    return true;
+fail:
+    buf_free(&el);
+    render_free_array(v, count);
+    return false;
+}
