@@ -19,5 +19,6 @@ typedef int (*cli_command_fn)(const cli_globals *g, int argc, char **argv);
 
 /* Implemented by the command modules (one file each under src/bridge/);
  * each is listed in the table in versync_main.c. */
+int cli_demo(const cli_globals *g, int argc, char **argv); /* bridge_demo.c */
 
 #endif

@@ -14,6 +14,7 @@ typedef struct command {
 
 /* One line per subcommand; each lives in its own src/bridge file. */
 static const command commands[] = {
+    {"demo", cli_demo, "race many chaos workers over hot rows, then compare store and PostgreSQL"},
     {NULL, NULL, NULL},
 };
 
