@@ -131,9 +131,34 @@ demo: ensure-deps
 format:
 	clang-format -i $$(find include src tests -name '*.[ch]')
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BUILD)/versync $(BUILD)/verstore $(DESTDIR)$(PREFIX)/bin/
+# install: binaries, man pages made from their --help, systemd units (with
+# ExecStart pointing at $(BINDIR)), and the example config and crontab under
+# $(DATADIR). Nothing is written to /etc: configs there belong to the admin.
+BINDIR  ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR ?= $(PREFIX)/share/versync
+MANDIR  ?= $(PREFIX)/share/man
+
+$(BUILD)/man/versync.1: $(BUILD)/versync scripts/help2man.sh
+	@mkdir -p $(dir $@)
+	scripts/help2man.sh versync $< "keep a search copy of PostgreSQL tables in sync" > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/verstore.1: $(BUILD)/verstore scripts/help2man.sh
+	@mkdir -p $(dir $@)
+	scripts/help2man.sh verstore $< "versioned document store with an Elasticsearch-compatible API" > $@.tmp && mv $@.tmp $@
+
+install: all $(BUILD)/man/versync.1 $(BUILD)/man/verstore.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)
+	install -m 755 $(BUILD)/versync $(BUILD)/verstore $(DESTDIR)$(BINDIR)/
+	install -m 644 $(BUILD)/man/versync.1 $(BUILD)/man/verstore.1 $(DESTDIR)$(MANDIR)/man1/
+	for f in config/systemd/*.service; do \
+	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$f > $(DESTDIR)$(UNITDIR)/$${f##*/} && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$${f##*/} || exit 1; \
+	done
+	for f in $(wildcard config/*.json) config/cron/versync.cron; do \
+	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$f > $(DESTDIR)$(DATADIR)/$${f##*/} && \
+	  chmod 644 $(DESTDIR)$(DATADIR)/$${f##*/} || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan

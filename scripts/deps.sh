@@ -7,9 +7,10 @@ set -euo pipefail
 mode=${1:-install}
 
 # Build libraries and pkg-config, plus the command-line tools the tests drive
-# (curl, jq) and the PostgreSQL server the integration tests start.
+# (curl, jq; systemd for `systemd-analyze verify` of the shipped units) and the
+# PostgreSQL server the integration tests start.
 PKGS=(libpq-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
-      liblmdb-dev pkg-config curl jq procps)
+      liblmdb-dev pkg-config curl jq procps systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do
