@@ -81,7 +81,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
 
 # Small helper programs the integration scripts drive (e.g. a notify socket listener).
-$(BUILD)/itest/%: $(BUILD)/obj/tests/integration/%.o $(COMMON_OBJ)
+$(BUILD)/itest/%: $(BUILD)/obj/tests/integration/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
