@@ -20,5 +20,10 @@ typedef int (*cli_command_fn)(const cli_globals *g, int argc, char **argv);
 /* Implemented by the command modules (one file each under src/bridge/);
  * each is listed in the table in versync_main.c. */
 int cli_demo(const cli_globals *g, int argc, char **argv); /* bridge_demo.c */
+int cli_init(const cli_globals *g, int argc, char **argv);   /* bridge_init.c */
+int cli_check(const cli_globals *g, int argc, char **argv);  /* bridge_check.c */
+int cli_status(const cli_globals *g, int argc, char **argv); /* bridge_status.c */
+int cli_run(const cli_globals *g, int argc, char **argv);  /* bridge_run.c */
+int cli_once(const cli_globals *g, int argc, char **argv); /* bridge_run.c */
 
 #endif

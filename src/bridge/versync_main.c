@@ -1,6 +1,7 @@
 /* versync — command-line entry point: global options, then a subcommand. */
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/proctitle.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,11 @@ typedef struct command {
 
 /* One line per subcommand; each lives in its own src/bridge file. */
 static const command commands[] = {
+    {"check", cli_check, "validate the config against the live database; change nothing"},
+    {"init", cli_init, "create or converge versync's schema, triggers and indexes (--dry-run prints SQL)"},
+    {"status", cli_status, "backlog, oldest waiting change and dead letters per table (--json)"},
+    {"run", cli_run, "run the sync workers under a supervisor (SIGTERM stops, SIGHUP reloads)"},
+    {"once", cli_once, "drain the change table, print a summary, exit (for cron)"},
     {"demo", cli_demo, "race many chaos workers over hot rows, then compare store and PostgreSQL"},
     {NULL, NULL, NULL},
 };
@@ -63,6 +69,7 @@ static bool take_globals(int *argc, char **argv, cli_globals *g)
 
 int main(int argc, char **argv)
 {
+    proctitle_init(argc, argv); /* first: it moves argv and environ */
     /* A store or server that hangs up must not kill us; curl and libpq see EPIPE. */
     signal(SIGPIPE, SIG_IGN);
     cli_globals g = {0};

@@ -1,0 +1,44 @@
+/* supervisor — signal flags, and the parent process that forks N workers and restarts those that die. */
+#ifndef VERSYNC_SUPERVISOR_H
+#define VERSYNC_SUPERVISOR_H
+
+#include "versync/cfg.h"
+#include "versync/worker.h"
+
+#include <signal.h>
+#include <stdbool.h>
+
+/* Set by the signal handlers, which do nothing else. */
+extern volatile sig_atomic_t supervisor_stop;   /* SIGTERM/SIGINT received so far */
+extern volatile sig_atomic_t supervisor_reload; /* SIGHUP received */
+extern volatile sig_atomic_t supervisor_child;  /* SIGCHLD received */
+
+/* Install the flag-setting handlers for SIGTERM, SIGINT, SIGHUP and SIGCHLD,
+ * ignore SIGPIPE, and block the four so they are delivered only while waiting
+ * with `*wait_mask` (ppoll), never in the middle of a libpq or curl call.
+ * Call once per process before forking. */
+void supervisor_signals_init(sigset_t *wait_mask);
+
+/* Deliver any pending signal now (runs the handlers, which only set flags). */
+void supervisor_signals_poll(void);
+
+typedef struct supervisor_options {
+    const char *config_path; /* reloaded on SIGHUP (run only) */
+    int workers;             /* N > 0 */
+    bool once;               /* workers drain and exit; none is restarted */
+    worker_options worker;   /* template: id, stop and wait_mask are set per child */
+} supervisor_options;
+
+/* Fork o->workers workers and supervise them until they are done.
+ * run: restart a worker that dies (capped exponential backoff, its exit
+ * status logged); SIGHUP reloads the config (a bad one is logged and the old
+ * kept) and restarts the workers one batch boundary later; the first
+ * SIGTERM/SIGINT asks workers to finish their batch in flight and returns 0
+ * when they have; a second one kills them at once (their claims roll back)
+ * and returns 1.
+ * once: returns 0 when every worker drained the change table, 1 when one gave
+ * up or died; the workers' counters are summed into *totals.
+ * `*c` may be replaced by a reloaded config (the old one is freed). */
+int supervisor_run(cfg **c, const supervisor_options *o, worker_counters *totals);
+
+#endif
