@@ -9,7 +9,7 @@
 # QUICK=1 makes a short run (smoke test of the benchmark itself).
 # Knobs: BULK_DOCS, BULK_CONNS, PUT_SECONDS, PUT_CONNS.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
 VERSTORE=$BUILD/verstore
 BENCH=$BUILD/bench/store_bench
@@ -36,11 +36,11 @@ trap 'exit 130' INT TERM
 
 # start_store DURABILITY — start verstore on an ephemeral port; sets url.
 start_store() {
-  local log=$tmp/verstore-$1.log i
+  local log=$tmp/verstore-$1.log
   rm -rf "$tmp/data"
   "$VERSTORE" --listen 127.0.0.1:0 --data "$tmp/data" --durability "$1" --log-level warn >"$log" 2>&1 &
   store_pid=$!
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" | head -1)
     [ -n "$url" ] && curl -sf -o /dev/null "$url/" && return 0
     kill -0 "$store_pid" 2>/dev/null || break

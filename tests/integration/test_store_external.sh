@@ -204,7 +204,7 @@ assert_json "after restart: docs kept with their versions" '[._version, ._source
 # ---- index.gc_deletes --------------------------------------------------------
 # A tombstone older than gc_deletes no longer counts: with 0s, a stale write
 # after the delete is accepted and resurrects the doc (as in Elasticsearch).
-# retry_stale IDX — the stale v1 write is eventually accepted (created).
+# stale_accepted IDX — the stale v1 write is accepted (created).
 stale_accepted() {
   http PUT "/$1/_doc/g?version=1&version_type=external" '{"g":"stale"}'
   [ "$HTTP_STATUS" = 201 ]
