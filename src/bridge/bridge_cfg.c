@@ -648,6 +648,9 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
     c->poll_interval_ms = (int)poll;
     if (strlen(c->schema) > 63)
         return fail(x, "schema", "a PostgreSQL name is at most 63 bytes");
+    /* versync's function bodies are dollar-quoted and name this schema. */
+    if (strchr(c->schema, '$'))
+        return fail(x, "schema", "must not contain $");
     if (strlen(c->channel) > 63)
         return fail(x, "channel", "a NOTIFY channel name is at most 63 bytes");
 

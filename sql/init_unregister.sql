@@ -1,0 +1,1 @@
+DELETE FROM @schema@.tables WHERE tbl = @tbl@;

@@ -1,0 +1,66 @@
+-- schema: versync's own tables (schema version 1). Every statement is idempotent, so
+-- `versync init` can run it whenever one of these objects is missing. @schema@ is the
+-- configured schema, already quoted.
+CREATE SCHEMA IF NOT EXISTS @schema@;
+
+-- One row per committed change of a mapped row, written by the capture trigger in the same
+-- transaction as the change; workers claim rows in seq order and delete them once the store
+-- has answered.
+CREATE TABLE IF NOT EXISTS @schema@.changes (
+    seq        bigserial PRIMARY KEY,
+    tbl        text NOT NULL,
+    key        text[],
+    op         "char" NOT NULL,
+    version    bigint,
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+-- Per-table claims and per-table status walk this index in seq order.
+CREATE INDEX IF NOT EXISTS changes_tbl_seq ON @schema@.changes (tbl, seq);
+
+CREATE TABLE IF NOT EXISTS @schema@.dead_letters (
+    seq             bigint PRIMARY KEY,
+    tbl             text NOT NULL,
+    key             text[],
+    op              "char" NOT NULL,
+    version         bigint,
+    changed_at      timestamptz NOT NULL,
+    error           text NOT NULL,
+    http_status     int,
+    attempts        int NOT NULL DEFAULT 1,
+    first_failed_at timestamptz NOT NULL DEFAULT now(),
+    last_failed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS dead_letters_tbl ON @schema@.dead_letters (tbl);
+
+-- schema_version lets later releases migrate; functions_md5 tells init whether the trigger
+-- functions it would install differ from the installed ones.
+CREATE TABLE IF NOT EXISTS @schema@.meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+INSERT INTO @schema@.meta (key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO NOTHING;
+
+-- One row per mapped table: what init installed (spec = md5 of the trigger definitions, so
+-- init can tell whether they need replacing) and whether the table needs a resync.
+CREATE TABLE IF NOT EXISTS @schema@.tables (
+    tbl           text PRIMARY KEY,
+    index_name    text NOT NULL,
+    needs_resync  boolean NOT NULL DEFAULT false,
+    resync_reason text,
+    truncated_at  timestamptz,
+    spec          text,
+    version_seq   text
+);
+
+CREATE TABLE IF NOT EXISTS @schema@.worker_stats (
+    worker       text PRIMARY KEY,
+    tbl          text,
+    started_at   timestamptz,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    applied      bigint NOT NULL DEFAULT 0,
+    stale        bigint NOT NULL DEFAULT 0,
+    coalesced    bigint NOT NULL DEFAULT 0,
+    dead_letters bigint NOT NULL DEFAULT 0,
+    retries      bigint NOT NULL DEFAULT 0,
+    lag_ms       bigint
+);

@@ -1,0 +1,49 @@
+/* bridge_check — `versync check`: validate the config against the live database, changing nothing. */
+#include "versync/catalog.h"
+#include "versync/cfg.h"
+#include "versync/cli.h"
+#include "versync/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cli_check(const cli_globals *g, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: versync [-c FILE] check\n\n"
+                   "Validates the config file and checks it against the live PostgreSQL catalog\n"
+                   "(tables, columns, keys, version types). Changes nothing.\n"
+                   "exit status: 0 valid, 1 invalid or the database is unreachable, 2 usage\n");
+            return 0;
+        }
+        fprintf(stderr, "versync check: unknown argument \"%s\" (see versync check --help)\n", argv[i]);
+        return 2;
+    }
+    cfg c;
+    PGconn *conn;
+    char err[1024];
+    if (!catalog_open(g->config_path, "versync check", &c, &conn, err, sizeof err)) {
+        log_error("%s", err);
+        return 1;
+    }
+    printf("%s: OK, %zu table%s:\n", c.path, c.ntables, c.ntables == 1 ? "" : "s");
+    for (size_t i = 0; i < c.ntables; i++) {
+        const cfg_table *t = &c.tables[i];
+        size_t mapped = 0;
+        for (size_t j = 0; j < t->ncols; j++)
+            mapped += t->cols[j].mapped;
+        const char *version = t->version_kind == CFG_VERSION_COLUMN      ? "column"
+                              : t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp"
+                                                                         : "change sequence";
+        printf("  %s -> index \"%s\": key (", t->ident, t->index);
+        for (size_t k = 0; k < t->nkey; k++)
+            printf("%s%s", k ? ", " : "", t->key[k]);
+        printf("), %zu of %zu columns, version: %s%s%s%s\n", mapped, t->ncols, version,
+               t->version_column ? " " : "", t->version_column ? t->version_column : "",
+               t->managed ? " (managed)" : "");
+    }
+    PQfinish(conn);
+    cfg_free(&c);
+    return 0;
+}

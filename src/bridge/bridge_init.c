@@ -1,0 +1,832 @@
+/* bridge_init — `versync init`: converge the database (schema, trigger functions, triggers) and the store's indexes to the config. */
+#include "versync/buf.h"
+#include "versync/catalog.h"
+#include "versync/cfg.h"
+#include "versync/cli.h"
+#include "versync/esclient.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The names init_triggers_create.sql and init_version_trigger.sql give. */
+static const char *const row_trigger_names[] = {"versync_capture", "versync_notify", "versync_truncate"};
+#define VERSION_TRIGGER_NAME "zz_versync_version"
+
+/* What one run will do: the SQL (one transaction) and one line per change. */
+typedef struct plan {
+    buf sql;
+    buf report;
+    bool oom;
+} plan;
+
+static void plan_add(plan *p, const char *what, const char *sql)
+{
+    if (!buf_printf(&p->sql, "-- %s\n%s\n", what, sql) || !buf_printf(&p->report, "%s\n", what))
+        p->oom = true;
+}
+
+/* sql/NAME.sql with each @var@ of `vars` ({"name", value, …, NULL}) replaced
+ * by its value, which the caller has already quoted as an identifier or a
+ * literal. Tokens that name no var are copied unchanged. Returns a heap
+ * string the caller frees, or NULL if the file is missing or out of memory. */
+static char *render_vars(const char *name, const char *const *vars)
+{
+    const char *text = sql_text(name);
+    if (!text)
+        return NULL;
+    buf b = BUF_INIT;
+    for (const char *p = text; *p;) {
+        bool done = false;
+        if (*p == '@') {
+            for (size_t i = 0; vars[i]; i += 2) {
+                size_t n = strlen(vars[i]);
+                if (strncmp(p + 1, vars[i], n) == 0 && p[1 + n] == '@') {
+                    buf_puts(&b, vars[i + 1]);
+                    p += n + 2;
+                    done = true;
+                    break;
+                }
+            }
+        }
+        if (!done)
+            buf_putc(&b, *p++);
+    }
+    if (b.overflow) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b);
+}
+
+/* Run a query of sql/ with @schema@ filled in. */
+static PGresult *query(PGconn *conn, const char *name, const char *schema_q, int n, const char *const *params,
+                       char *err, size_t errsz)
+{
+    char *sql = sql_render(name, schema_q);
+    if (!sql) {
+        snprintf(err, errsz, "out of memory rendering %s.sql", name);
+        return NULL;
+    }
+    PGresult *r = pg_exec(conn, sql, n, params, err, errsz);
+    free(sql);
+    return r;
+}
+
+static char *md5_of(PGconn *conn, const char *text, char *err, size_t errsz)
+{
+    const char *params[] = {text};
+    PGresult *r = pg_exec(conn, sql_text("init_md5"), 1, params, err, errsz);
+    if (!r)
+        return NULL;
+    char *out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!out)
+        snprintf(err, errsz, "out of memory");
+    return out;
+}
+
+/* Key types whose jsonb text is their ::text form, so the trigger can read
+ * the key from to_jsonb(row) without EXECUTE. */
+static bool jsonb_text_is_text(const char *type)
+{
+    static const char *const exact[] = {"smallint", "integer", "bigint", "text", "uuid", "boolean", NULL};
+    static const char *const prefix[] = {"numeric", "character varying", NULL};
+    for (size_t i = 0; exact[i]; i++)
+        if (strcmp(type, exact[i]) == 0)
+            return true;
+    for (size_t i = 0; prefix[i]; i++) {
+        size_t n = strlen(prefix[i]);
+        if (strncmp(type, prefix[i], n) == 0 && (type[n] == '\0' || type[n] == '('))
+            return true;
+    }
+    return false;
+}
+
+static bool in_list(const char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; v && i < n; i++)
+        if (v[i] && strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Everything one table's triggers are made of, quoted and ready for render_vars. */
+typedef struct table_sql {
+    char *table_q;   /* "schema"."table" */
+    char *args;      /* the literal arguments of capture()/assign_version() */
+    char *seq_name;  /* raw name of the managed version sequence, or NULL */
+    char *seq_q;     /* its quoted qualified name */
+    char *seq_lit;   /* that name as a literal (or NULL) */
+    char *triggers;  /* the CREATE TRIGGER statements */
+    char *spec;      /* md5 of triggers */
+} table_sql;
+
+static void table_sql_free(table_sql *s)
+{
+    free(s->table_q);
+    free(s->args);
+    free(s->seq_name);
+    free(s->seq_q);
+    free(s->seq_lit);
+    free(s->triggers);
+    free(s->spec);
+}
+
+/* Append a literal to `b`; false with err on failure. */
+static bool put_literal(PGconn *conn, buf *b, const char *v, char *err, size_t errsz)
+{
+    char *q = pg_quote_literal(conn, v, err, errsz);
+    if (!q)
+        return false;
+    bool ok = buf_puts(b, q);
+    free(q);
+    if (!ok)
+        snprintf(err, errsz, "out of memory");
+    return ok;
+}
+
+/* The arguments capture() and assign_version() take (see sql/capture.sql). */
+static char *trigger_args(PGconn *conn, const cfg_table *t, const char *seq_text, char *err, size_t errsz)
+{
+    buf keys = BUF_INIT, cmp = BUF_INIT, keyexpr = BUF_INIT, args = BUF_INIT;
+    const char **list = calloc(t->ncols + t->nexclude + 4, sizeof *list);
+    char *out = NULL;
+    if (!list) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    render_array_literal(&keys, (const char *const *)t->key, t->nkey);
+
+    /* ::text of the key without EXECUTE when jsonb shows it the same way. */
+    bool fast = true;
+    for (size_t i = 0; i < t->nkey; i++)
+        fast = fast && jsonb_text_is_text(t->key_types[i]);
+    if (!fast) {
+        buf_puts(&keyexpr, "SELECT ARRAY[");
+        for (size_t i = 0; i < t->nkey; i++) {
+            char *q = pg_quote_ident(conn, t->key[i], err, errsz);
+            if (!q)
+                goto done;
+            buf_printf(&keyexpr, "%s($1).%s::text", i ? ", " : "", q);
+            free(q);
+        }
+        buf_puts(&keyexpr, "]");
+    }
+
+    /* Which columns make an update worth a change row: what the document
+     * shows, the key, the soft-delete flag and an application-set version;
+     * never a managed version, which moves only because of the others. */
+    const char *managed_col = t->managed ? t->version_column : NULL;
+    const char *always[16];
+    size_t nalways = 0;
+    for (size_t i = 0; i < t->nkey && nalways < 14; i++)
+        always[nalways++] = t->key[i];
+    if (t->soft_delete_column)
+        always[nalways++] = t->soft_delete_column;
+    if (t->version_column && !t->managed)
+        always[nalways++] = t->version_column;
+    const char *mode;
+    size_t n = 0;
+    if (!t->columns) {
+        for (size_t i = 0; i < t->nexclude; i++)
+            if (!in_list(always, nalways, t->exclude[i]) && !in_list(list, n, t->exclude[i]))
+                list[n++] = t->exclude[i];
+        if (managed_col && !in_list(list, n, managed_col))
+            list[n++] = managed_col;
+        mode = n ? "except" : "all";
+    } else {
+        for (size_t i = 0; i < t->ncols; i++) {
+            const cfg_column *c = &t->cols[i];
+            if ((c->mapped || in_list(always, nalways, c->name)) && !(managed_col && strcmp(c->name, managed_col) == 0))
+                list[n++] = c->name;
+        }
+        mode = "only";
+    }
+    render_array_literal(&cmp, list, n);
+    if (keys.overflow || cmp.overflow || keyexpr.overflow) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    const char *kind = t->version_kind == CFG_VERSION_COLUMN      ? "column"
+                       : t->version_kind == CFG_VERSION_TIMESTAMP ? (t->version_has_tz ? "timestamptz" : "timestamp")
+                                                                  : "seq";
+    const char *vals[] = {kind,
+                          t->version_column ? t->version_column : "",
+                          t->managed ? "true" : "false",
+                          seq_text ? seq_text : "",
+                          keys.data,
+                          keyexpr.data ? keyexpr.data : "",
+                          mode,
+                          cmp.data,
+                          t->deletes_ignore ? "ignore" : "delete"};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        if (i)
+            buf_puts(&args, ", ");
+        if (!put_literal(conn, &args, vals[i], err, errsz))
+            goto done;
+    }
+    if (!(out = buf_steal(&args)))
+        snprintf(err, errsz, "out of memory");
+done:
+    free(list);
+    buf_free(&keys);
+    buf_free(&cmp);
+    buf_free(&keyexpr);
+    buf_free(&args);
+    return out;
+}
+
+static bool table_sql_build(PGconn *conn, const cfg *c, const cfg_table *t, const char *schema_q, table_sql *s,
+                            char *err, size_t errsz)
+{
+    memset(s, 0, sizeof *s);
+    char *sq = pg_quote_ident(conn, t->schema, err, errsz);
+    char *nq = sq ? pg_quote_ident(conn, t->name, err, errsz) : NULL;
+    char *chan = nq ? pg_quote_literal(conn, c->channel, err, errsz) : NULL;
+    char *vcol = NULL, *comment = NULL;
+    bool ok = false;
+    if (!chan)
+        goto done;
+    size_t len = strlen(sq) + strlen(nq) + 2;
+    if (!(s->table_q = malloc(len)))
+        goto oom;
+    snprintf(s->table_q, len, "%s.%s", sq, nq);
+    if (t->managed && t->version_kind == CFG_VERSION_COLUMN) {
+        /* Deterministic from the table, so every init finds the same one. */
+        char *h = md5_of(conn, t->ident, err, errsz);
+        if (!h)
+            goto done;
+        s->seq_name = malloc(32);
+        if (s->seq_name)
+            snprintf(s->seq_name, 32, "version_%.16s", h);
+        free(h);
+        if (!s->seq_name)
+            goto oom;
+        char *q = pg_quote_ident(conn, s->seq_name, err, errsz);
+        if (!q)
+            goto done;
+        len = strlen(schema_q) + strlen(q) + 2;
+        s->seq_q = malloc(len);
+        if (s->seq_q)
+            snprintf(s->seq_q, len, "%s.%s", schema_q, q);
+        free(q);
+        if (!s->seq_q || !(s->seq_lit = pg_quote_literal(conn, s->seq_q, err, errsz)))
+            goto oom;
+    }
+    if (!(s->args = trigger_args(conn, t, s->seq_q, err, errsz)))
+        goto done;
+    const char *vars[] = {"schema", schema_q, "table", s->table_q, "args", s->args, "channel", chan, NULL};
+    char *rows = render_vars("init_triggers_create", vars);
+    char *ver = t->managed ? render_vars("init_version_trigger", vars) : NULL;
+    buf b = BUF_INIT;
+    if (rows)
+        buf_puts(&b, rows);
+    if (ver)
+        buf_puts(&b, ver);
+    free(rows);
+    free(ver);
+    if (!(s->triggers = buf_steal(&b)))
+        goto oom;
+    if (!(s->spec = md5_of(conn, s->triggers, err, errsz)))
+        goto done;
+    ok = true;
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory");
+done:
+    free(sq);
+    free(nq);
+    free(chan);
+    free(vcol);
+    free(comment);
+    if (!ok)
+        table_sql_free(s);
+    return ok;
+}
+
+/* The names of our triggers on schema.table in the init_triggers answer. */
+static size_t triggers_on(PGresult *trg, const char *schema, const char *name, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < PQntuples(trg); i++)
+        if (strcmp(PQgetvalue(trg, i, 0), schema) == 0 && strcmp(PQgetvalue(trg, i, 1), name) == 0 && n < max)
+            names[n++] = PQgetvalue(trg, i, 2);
+    return n;
+}
+
+static bool add_drops(PGconn *conn, plan *p, const char *schema_q, const char *table_q, const char **names, size_t n,
+                      buf *sql, char *err, size_t errsz)
+{
+    (void)p;
+    for (size_t i = 0; i < n; i++) {
+        char *tq = pg_quote_ident(conn, names[i], err, errsz);
+        if (!tq)
+            return false;
+        const char *vars[] = {"schema", schema_q, "table", table_q, "trigger", tq, NULL};
+        char *s = render_vars("init_drop_trigger", vars);
+        free(tq);
+        if (!s || !buf_puts(sql, s)) {
+            free(s);
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        free(s);
+    }
+    return true;
+}
+
+/* Plan what converges one mapped table. */
+static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const char *schema_q, PGresult *reg,
+                       PGresult *trg, plan *p, char *err, size_t errsz)
+{
+    table_sql s;
+    if (!table_sql_build(conn, c, t, schema_q, &s, err, errsz))
+        return false;
+    bool ok = false;
+    buf sql = BUF_INIT;
+    char *tbl_lit = pg_quote_literal(conn, t->ident, err, errsz);
+    char *index_lit = tbl_lit ? pg_quote_literal(conn, t->index, err, errsz) : NULL;
+    char *spec_lit = index_lit ? pg_quote_literal(conn, s.spec, err, errsz) : NULL;
+    if (!spec_lit)
+        goto done;
+    const char *reg_spec = NULL, *reg_index = NULL;
+    for (int i = 0; reg && i < PQntuples(reg); i++)
+        if (strcmp(PQgetvalue(reg, i, 0), t->ident) == 0) {
+            reg_index = PQgetvalue(reg, i, 1);
+            reg_spec = PQgetisnull(reg, i, 2) ? "" : PQgetvalue(reg, i, 2);
+        }
+    const char *have[64];
+    size_t nhave = trg ? triggers_on(trg, t->schema, t->name, have, 64) : 0;
+    size_t nwant = 3 + (t->managed ? 1 : 0);
+    bool same = reg_spec && strcmp(reg_spec, s.spec) == 0 && nhave == nwant;
+    for (size_t i = 0; same && i < 3; i++)
+        same = in_list(have, nhave, row_trigger_names[i]);
+    if (same && t->managed)
+        same = in_list(have, nhave, VERSION_TRIGGER_NAME);
+    if (same && s.seq_name) {
+        const char *params[] = {c->schema, s.seq_name};
+        PGresult *r = pg_exec(conn, sql_text("init_sequence_exists"), 2, params, err, errsz);
+        if (!r)
+            goto done;
+        same = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+    }
+    const char *vars[] = {"schema", schema_q, "table", s.table_q, "tbl", tbl_lit, "index", index_lit,
+                          "spec", spec_lit, "seq_lit", s.seq_lit ? s.seq_lit : "NULL", NULL};
+    char *regsql = render_vars("init_register", vars);
+    if (!regsql)
+        goto oom;
+    if (!same) {
+        if (!add_drops(conn, p, schema_q, s.table_q, have, nhave, &sql, err, errsz))
+            goto done;
+        if (s.seq_q) {
+            char comment[300];
+            snprintf(comment, sizeof comment, "managed versions of %s (versync)", t->ident);
+            char *comment_lit = pg_quote_literal(conn, comment, err, errsz);
+            char *vq = comment_lit ? pg_quote_ident(conn, t->version_column, err, errsz) : NULL;
+            if (!vq) {
+                free(comment_lit);
+                free(regsql);
+                goto done;
+            }
+            const char *sv[] = {"schema", schema_q, "table", s.table_q, "seq", s.seq_q, "seq_lit", s.seq_lit,
+                                "vcol", vq, "comment", comment_lit, NULL};
+            char *seqsql = render_vars("init_sequence", sv);
+            free(comment_lit);
+            free(vq);
+            if (!seqsql || !buf_puts(&sql, seqsql)) {
+                free(seqsql);
+                free(regsql);
+                goto oom;
+            }
+            free(seqsql);
+        }
+        buf_puts(&sql, s.triggers);
+        buf_puts(&sql, regsql);
+        char what[512];
+        snprintf(what, sizeof what, "%s triggers on %s%s", nhave ? "replaced" : "created", t->ident,
+                 nhave ? " (their definition changed)" : "");
+        if (sql.overflow) {
+            free(regsql);
+            goto oom;
+        }
+        plan_add(p, what, sql.data);
+    } else if (strcmp(reg_index, t->index) != 0) {
+        char what[512];
+        snprintf(what, sizeof what, "index of %s is now \"%s\" (was \"%s\")", t->ident, t->index, reg_index);
+        plan_add(p, what, regsql);
+    }
+    free(regsql);
+    ok = true;
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory");
+done:
+    free(tbl_lit);
+    free(index_lit);
+    free(spec_lit);
+    buf_free(&sql);
+    table_sql_free(&s);
+    return ok;
+}
+
+/* Plan dropping the triggers of tables that left the config. */
+static bool plan_removed(PGconn *conn, const cfg *c, const char *schema_q, PGresult *reg, PGresult *trg, plan *p,
+                         char *err, size_t errsz)
+{
+    int ntrg = trg ? PQntuples(trg) : 0;
+    for (int i = 0; i < ntrg; i++) {
+        const char *sch = PQgetvalue(trg, i, 0), *name = PQgetvalue(trg, i, 1);
+        if (i > 0 && strcmp(PQgetvalue(trg, i - 1, 0), sch) == 0 && strcmp(PQgetvalue(trg, i - 1, 1), name) == 0)
+            continue; /* one entry per table: the rows are ordered */
+        char ident[300];
+        snprintf(ident, sizeof ident, "%s.%s", sch, name);
+        if (cfg_find_table(c, ident))
+            continue;
+        const char *have[64];
+        size_t nhave = triggers_on(trg, sch, name, have, 64);
+        char *sq = pg_quote_ident(conn, sch, err, errsz);
+        char *nq = sq ? pg_quote_ident(conn, name, err, errsz) : NULL;
+        char *lit = nq ? pg_quote_literal(conn, ident, err, errsz) : NULL;
+        if (!lit) {
+            free(sq);
+            free(nq);
+            return false;
+        }
+        char table_q[300];
+        snprintf(table_q, sizeof table_q, "%s.%s", sq, nq);
+        buf sql = BUF_INIT;
+        bool ok = add_drops(conn, p, schema_q, table_q, have, nhave, &sql, err, errsz);
+        const char *vars[] = {"schema", schema_q, "tbl", lit, NULL};
+        char *unreg = render_vars("init_unregister", vars);
+        if (ok && unreg)
+            buf_puts(&sql, unreg);
+        char what[512];
+        snprintf(what, sizeof what, "dropped triggers on %s (no longer in the config)", ident);
+        if (ok && unreg && !sql.overflow)
+            plan_add(p, what, sql.data);
+        free(unreg);
+        free(sq);
+        free(nq);
+        free(lit);
+        buf_free(&sql);
+        if (!ok)
+            return false;
+    }
+    /* Registered tables without triggers (dropped tables, or triggers dropped by hand). */
+    for (int i = 0; reg && i < PQntuples(reg); i++) {
+        const char *ident = PQgetvalue(reg, i, 0);
+        if (cfg_find_table(c, ident))
+            continue;
+        bool had = false;
+        for (int j = 0; j < ntrg && !had; j++) {
+            char id[300];
+            snprintf(id, sizeof id, "%s.%s", PQgetvalue(trg, j, 0), PQgetvalue(trg, j, 1));
+            had = strcmp(id, ident) == 0;
+        }
+        if (had)
+            continue;
+        char *lit = pg_quote_literal(conn, ident, err, errsz);
+        if (!lit)
+            return false;
+        const char *vars[] = {"schema", schema_q, "tbl", lit, NULL};
+        char *unreg = render_vars("init_unregister", vars);
+        free(lit);
+        if (!unreg) {
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        char what[512];
+        snprintf(what, sizeof what, "forgot %s (no longer in the config)", ident);
+        plan_add(p, what, unreg);
+        free(unreg);
+    }
+    return true;
+}
+
+/* Plan the whole database side. Read-only: it only queries. */
+static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan *p, char *err, size_t errsz)
+{
+    bool ok = false;
+    PGresult *st = NULL, *reg = NULL, *trg = NULL, *meta = NULL;
+    char *schema_sql = NULL, *capture_sql = NULL, *md5 = NULL, *meta_sql = NULL, *md5_lit = NULL;
+    const char *sp[] = {c->schema};
+    if (!(st = pg_exec(conn, sql_text("init_state"), 1, sp, err, errsz)))
+        goto done;
+    bool has_schema = strcmp(PQgetvalue(st, 0, 0), "t") == 0;
+    const char *missing = PQgetvalue(st, 0, 1);
+    bool complete = has_schema && strcmp(missing, "{}") == 0;
+    if (!complete) {
+        if (!(schema_sql = sql_render("schema", schema_q)))
+            goto oom;
+        char what[512];
+        if (!has_schema)
+            snprintf(what, sizeof what, "created schema %s with versync's tables (schema version 1)", schema_q);
+        else
+            snprintf(what, sizeof what, "created the missing tables %s in schema %s", missing, schema_q);
+        plan_add(p, what, schema_sql);
+    }
+    /* meta exists unless it is among the missing tables. */
+    bool has_meta = has_schema && !strstr(missing, "meta");
+    bool has_tables = has_schema && !strstr(missing, "tables");
+    const char *installed = NULL;
+    if (has_meta) {
+        const char *k1[] = {"schema_version"};
+        if (!(meta = query(conn, "init_meta_get", schema_q, 1, k1, err, errsz)))
+            goto done;
+        if (PQntuples(meta) == 1 && atoi(PQgetvalue(meta, 0, 0)) > 1) {
+            snprintf(err, errsz, "schema %s was set up by a newer versync (schema version %s; this one knows 1)",
+                     schema_q, PQgetvalue(meta, 0, 0));
+            goto done;
+        }
+        PQclear(meta);
+        const char *k2[] = {"functions_md5"};
+        if (!(meta = query(conn, "init_meta_get", schema_q, 1, k2, err, errsz)))
+            goto done;
+        if (PQntuples(meta) == 1)
+            installed = PQgetvalue(meta, 0, 0);
+    }
+    if (!(capture_sql = sql_render("capture", schema_q)))
+        goto oom;
+    if (!(md5 = md5_of(conn, capture_sql, err, errsz)))
+        goto done;
+    if (!installed || strcmp(installed, md5) != 0) {
+        if (!(md5_lit = pg_quote_literal(conn, md5, err, errsz)))
+            goto done;
+        const char *vars[] = {"schema", schema_q, "key", "'functions_md5'", "value", md5_lit, NULL};
+        if (!(meta_sql = render_vars("init_meta_set", vars)))
+            goto oom;
+        buf b = BUF_INIT;
+        buf_puts(&b, capture_sql);
+        buf_puts(&b, meta_sql);
+        if (b.overflow) {
+            buf_free(&b);
+            goto oom;
+        }
+        plan_add(p, installed ? "updated the trigger functions" : "installed the trigger functions", b.data);
+        buf_free(&b);
+    }
+    if (has_tables && !(reg = query(conn, "init_registered", schema_q, 0, NULL, err, errsz)))
+        goto done;
+    if (!(trg = pg_exec(conn, sql_text("init_triggers"), 1, sp, err, errsz)))
+        goto done;
+    for (size_t i = 0; i < c->ntables; i++)
+        if (!plan_table(conn, c, &c->tables[i], schema_q, reg, trg, p, err, errsz))
+            goto done;
+    if (!plan_removed(conn, c, schema_q, reg, trg, p, err, errsz))
+        goto done;
+    ok = !p->oom;
+    if (p->oom)
+        snprintf(err, errsz, "out of memory");
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory");
+done:
+    PQclear(st);
+    PQclear(reg);
+    PQclear(trg);
+    PQclear(meta);
+    free(schema_sql);
+    free(capture_sql);
+    free(md5);
+    free(meta_sql);
+    free(md5_lit);
+    return ok;
+}
+
+/* ---- the store ---------------------------------------------------------- */
+
+/* Percent-encode an index name for a URL path. */
+static void url_path(buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '.' || *p == '-' || *p == '_')
+            buf_putc(b, (char)*p);
+        else
+            buf_printf(b, "%%%02X", *p);
+    }
+}
+
+/* An Elasticsearch time value ("60s", "1h", "500ms", "2d") in milliseconds, or -1. */
+static long long time_value_ms(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+                 {"d", 86400000}, {"", 1}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0)
+            return (long long)(v * units[i].ms);
+    return -1;
+}
+
+/* Warn when the index forgets delete tombstones within the hour: a stale write
+ * arriving later than that would resurrect a deleted document. */
+static void check_gc_deletes(esc *e, const cfg_table *t)
+{
+    buf path = BUF_INIT, resp;
+    buf_init(&resp, 4u << 20);
+    char err[512];
+    buf_putc(&path, '/');
+    url_path(&path, t->index);
+    buf_puts(&path, "/_settings?include_defaults=true&flat_settings=true");
+    int status = path.data ? esc_request(e, "GET", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err) : -1;
+    cJSON *root = status == 200 ? cJSON_Parse(resp.data ? resp.data : "") : NULL;
+    cJSON *idx = root && root->child ? root->child : NULL;
+    const char *value = NULL;
+    const char *groups[] = {"settings", "defaults"};
+    for (size_t i = 0; idx && !value && i < 2; i++) {
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(idx, groups[i]);
+        cJSON *v = g ? cJSON_GetObjectItemCaseSensitive(g, "index.gc_deletes") : NULL;
+        if (cJSON_IsString(v))
+            value = v->valuestring;
+    }
+    long long ms = value ? time_value_ms(value) : -1;
+    if (status == 200 && !value)
+        ms = 60000; /* not reported: Elasticsearch's default */
+    if (ms >= 0 && ms < 3600000LL)
+        log_warn("index \"%s\": index.gc_deletes is %s, shorter than one hour; a stale write that arrives later "
+                 "than that after a delete would bring the document back. Raise it, e.g. PUT /%s/_settings "
+                 "{\"index.gc_deletes\": \"1h\"}",
+                 t->index, value ? value : "60s (the default)", t->index);
+    cJSON_Delete(root);
+    buf_free(&path);
+    buf_free(&resp);
+}
+
+/* Create missing indexes. Returns false (having logged) when the store fails. */
+static bool init_store(const cfg *c, bool dry_run, bool *changed)
+{
+    char err[512];
+    esc *e = esc_new(&c->store, err, sizeof err);
+    if (!e) {
+        log_error("store: %s", err);
+        return false;
+    }
+    bool ok = false;
+    buf resp, path = BUF_INIT, body = BUF_INIT;
+    buf_init(&resp, 4u << 20);
+    int status = esc_request(e, "GET", "/", NULL, NULL, 0, NULL, &resp, err, sizeof err);
+    if (status == ESC_TRANSPORT_ERROR) {
+        log_error("store at %s is unreachable: %s", esc_url(e), err);
+        goto done;
+    }
+    if (status == 401 || status == 403) {
+        log_error("store at %s refused our credentials (HTTP %d)", esc_url(e), status);
+        goto done;
+    }
+    /* verstore keeps tombstones for good; Elasticsearch/OpenSearch only for gc_deletes. */
+    bool verstore = resp.data && strstr(resp.data, "verstore");
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cfg_table *t = &c->tables[i];
+        buf_reset(&path);
+        buf_reset(&resp);
+        buf_putc(&path, '/');
+        url_path(&path, t->index);
+        status = esc_request(e, "HEAD", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err);
+        if (status == 404) {
+            if (dry_run) {
+                printf("-- store: would create index \"%s\"\n", t->index);
+                continue;
+            }
+            buf_reset(&body);
+            buf_puts(&body, "{");
+            if (t->index_settings_json)
+                buf_printf(&body, "\"settings\":%s", t->index_settings_json);
+            if (t->mappings_json)
+                buf_printf(&body, "%s\"mappings\":%s", t->index_settings_json ? "," : "", t->mappings_json);
+            buf_puts(&body, "}");
+            buf_reset(&resp);
+            status = esc_request(e, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, sizeof err);
+            if (status == 200 || status == 201) {
+                printf("created index \"%s\" on the store\n", t->index);
+                *changed = true;
+            } else if (status == 400 && resp.data && strstr(resp.data, "resource_already_exists")) {
+                /* Another init created it in between: converged all the same. */
+            } else {
+                if (status == ESC_TRANSPORT_ERROR)
+                    log_error("store at %s: creating index \"%s\": %s", esc_url(e), t->index, err);
+                else
+                    log_error("store at %s refused to create index \"%s\" (HTTP %d): %.500s", esc_url(e), t->index,
+                              status, resp.data ? resp.data : "");
+                goto done;
+            }
+        } else if (status == ESC_TRANSPORT_ERROR) {
+            log_error("store at %s: checking index \"%s\": %s", esc_url(e), t->index, err);
+            goto done;
+        } else if (status != 200) {
+            log_error("store at %s: checking index \"%s\" answered HTTP %d", esc_url(e), t->index, status);
+            goto done;
+        }
+        if (!verstore)
+            check_gc_deletes(e, t);
+    }
+    ok = true;
+done:
+    buf_free(&resp);
+    buf_free(&path);
+    buf_free(&body);
+    esc_free(e);
+    return ok;
+}
+
+/* ---- the command -------------------------------------------------------- */
+
+static void init_usage(FILE *out)
+{
+    fprintf(out, "usage: versync [-c FILE] init [--dry-run] [--no-store]\n\n"
+                 "Converges the database to the config: versync's schema and tables, the trigger\n"
+                 "functions, and the triggers of every mapped table (dropping those of tables no\n"
+                 "longer mapped), in one transaction; then creates each missing index on the store.\n"
+                 "Prints one line per change, or \"nothing to change\".\n\n"
+                 "  --dry-run   print the SQL that would run and change nothing\n"
+                 "  --no-store  leave the store alone (PostgreSQL only)\n"
+                 "exit status: 0 converged, 1 invalid config, database or store failure, 2 usage\n");
+}
+
+int cli_init(const cli_globals *g, int argc, char **argv)
+{
+    bool dry_run = false, no_store = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0)
+            dry_run = true;
+        else if (strcmp(argv[i], "--no-store") == 0)
+            no_store = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            init_usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "versync init: unknown argument \"%s\"\n\n", argv[i]);
+            init_usage(stderr);
+            return 2;
+        }
+    }
+    cfg c;
+    PGconn *conn = NULL;
+    char err[1024];
+    int rc = 1;
+    plan p = {BUF_INIT, BUF_INIT, false};
+    char *schema_q = NULL, *lock = NULL;
+    bool in_tx = false;
+    if (!catalog_open(g->config_path, "versync init", &c, &conn, err, sizeof err)) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
+        goto fail;
+    if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
+        goto fail;
+    in_tx = true;
+    const char *sp[] = {c.schema};
+    if (!pg_run(conn, sql_text("init_lock"), 1, sp, err, sizeof err) ||
+        !plan_database(conn, &c, schema_q, &p, err, sizeof err))
+        goto fail;
+    bool changed = p.sql.len > 0;
+    if (dry_run) {
+        printf("%s", changed ? p.sql.data : "-- PostgreSQL: nothing to change\n");
+        pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
+        in_tx = false;
+    } else {
+        if (changed && !pg_run(conn, p.sql.data, 0, NULL, err, sizeof err))
+            goto fail;
+        if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
+            goto fail;
+        in_tx = false;
+        if (changed)
+            printf("%s", p.report.data);
+    }
+    fflush(stdout);
+    rc = 0;
+    if (!no_store && !init_store(&c, dry_run, &changed)) {
+        if (!dry_run)
+            log_error("the PostgreSQL part of init is committed; run versync init again once the store answers");
+        rc = 1;
+    }
+    if (rc == 0 && !changed && !dry_run)
+        printf("nothing to change\n");
+    goto done;
+fail:
+    log_error("init: %s", err);
+    if (in_tx)
+        pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
+done:
+    free(lock);
+    free(schema_q);
+    buf_free(&p.sql);
+    buf_free(&p.report);
+    PQfinish(conn);
+    cfg_free(&c);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* bridge_pg — versync's PostgreSQL connections: connect with a safe error message, run statements. */
+#include "versync/pg.h"
+
+#include "versync/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* libpq messages end with a newline and may span lines; keep them on one. */
+static void one_line(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz)
+{
+    const char *keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {conninfo ? conninfo : "", appname ? appname : "versync", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (conn && PQstatus(conn) == CONNECTION_OK)
+        return conn;
+    char safe[512], msg[768];
+    log_redact(conninfo && *conninfo ? conninfo : "(libpq environment defaults)", safe, sizeof safe);
+    snprintf(msg, sizeof msg, "%s", conn ? PQerrorMessage(conn) : "out of memory");
+    one_line(msg);
+    snprintf(err, errsz, "cannot connect to PostgreSQL (%s): %s", safe, msg);
+    PQfinish(conn);
+    return NULL;
+}
+
+PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err, size_t errsz)
+{
+    PGresult *r = nparams > 0 ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(conn, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    char msg[1024];
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    const char *hint = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) : NULL;
+    if (primary)
+        snprintf(msg, sizeof msg, "%s%s%s%s", primary, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+    else
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+    one_line(msg);
+    if (hint)
+        snprintf(err, errsz, "%s; hint: %s", msg, hint);
+    else
+        snprintf(err, errsz, "%s", msg);
+    PQclear(r);
+    return NULL;
+}
+
+bool pg_run(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err, size_t errsz)
+{
+    PGresult *r = pg_exec(conn, sql, nparams, params, err, errsz);
+    PQclear(r);
+    return r != NULL;
+}
+
+char *pg_quote_ident(PGconn *conn, const char *name, char *err, size_t errsz)
+{
+    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    if (!q) {
+        snprintf(err, errsz, "cannot quote identifier: %s", PQerrorMessage(conn));
+        one_line(err);
+        return NULL;
+    }
+    char *out = strdup(q);
+    PQfreemem(q);
+    if (!out)
+        snprintf(err, errsz, "out of memory");
+    return out;
+}
+
+char *pg_quote_literal(PGconn *conn, const char *value, char *err, size_t errsz)
+{
+    char *q = PQescapeLiteral(conn, value, strlen(value));
+    if (!q) {
+        snprintf(err, errsz, "cannot quote literal: %s", PQerrorMessage(conn));
+        one_line(err);
+        return NULL;
+    }
+    char *out = strdup(q);
+    PQfreemem(q);
+    if (!out)
+        snprintf(err, errsz, "out of memory");
+    return out;
+}

@@ -1,0 +1,167 @@
+/* bridge_status — `versync status`: per table backlog, oldest waiting change, dead letters, resync flag. */
+#include "versync/buf.h"
+#include "versync/cfg.h"
+#include "versync/cli.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A number column as JSON: its text, or null. */
+static void json_num(buf *b, PGresult *r, int row, int col)
+{
+    buf_puts(b, PQgetisnull(r, row, col) ? "null" : PQgetvalue(r, row, col));
+}
+
+static void json_str(buf *b, const char *s)
+{
+    if (s)
+        buf_put_json_string(b, s, strlen(s));
+    else
+        buf_puts(b, "null");
+}
+
+static void human_age(char *out, size_t n, PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col)) {
+        snprintf(out, n, "-");
+        return;
+    }
+    double ms = strtod(PQgetvalue(r, row, col), NULL);
+    if (ms < 1000)
+        snprintf(out, n, "%.0fms", ms);
+    else if (ms < 120000)
+        snprintf(out, n, "%.1fs", ms / 1000);
+    else if (ms < 7200000)
+        snprintf(out, n, "%.1fm", ms / 60000);
+    else
+        snprintf(out, n, "%.1fh", ms / 3600000);
+}
+
+int cli_status(const cli_globals *g, int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: versync [-c FILE] status [--json]\n\n"
+                   "Per mapped table: changes waiting (backlog), age of the oldest waiting change,\n"
+                   "dead letters and whether it needs a resync (after a TRUNCATE); then the workers'\n"
+                   "counters. --json prints one JSON object instead.\n"
+                   "exit status: 0 ok, 1 invalid config, database unreachable or not initialised, 2 usage\n");
+            return 0;
+        } else {
+            fprintf(stderr, "versync status: unknown argument \"%s\" (see versync status --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    cfg c;
+    char err[1024];
+    int rc = 1;
+    PGconn *conn = NULL;
+    PGresult *ready = NULL, *tr = NULL, *wr = NULL;
+    char *schema_q = NULL, *sql = NULL;
+    buf arr = BUF_INIT, out = BUF_INIT;
+    if (!cfg_load(cfg_default_path(g->config_path), &c, err, sizeof err)) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (!(conn = pg_connect(c.postgres, "versync status", err, sizeof err)))
+        goto fail;
+    if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
+        goto fail;
+    const char *sp[] = {c.schema};
+    if (!(ready = pg_exec(conn, sql_text("status_ready"), 1, sp, err, sizeof err)))
+        goto fail;
+    if (strcmp(PQgetvalue(ready, 0, 0), "t") != 0) {
+        snprintf(err, sizeof err, "versync's tables are not in schema %s of this database; run versync init",
+                 schema_q);
+        goto fail;
+    }
+    const char **idents = calloc(c.ntables, sizeof *idents);
+    if (!idents)
+        goto oom;
+    for (size_t i = 0; i < c.ntables; i++)
+        idents[i] = c.tables[i].ident;
+    bool ok = render_array_literal(&arr, idents, c.ntables);
+    free(idents);
+    if (!ok || !(sql = sql_render("status_tables", schema_q)))
+        goto oom;
+    const char *tp[] = {arr.data};
+    if (!(tr = pg_exec(conn, sql, 1, tp, err, sizeof err)))
+        goto fail;
+    free(sql);
+    if (!(sql = sql_render("status_workers", schema_q)))
+        goto oom;
+    if (!(wr = pg_exec(conn, sql, 0, NULL, err, sizeof err)))
+        goto fail;
+
+    if (json) {
+        buf_puts(&out, "{\"tables\":[");
+        for (int i = 0; i < PQntuples(tr); i++) {
+            buf_puts(&out, i ? ",{\"table\":" : "{\"table\":");
+            json_str(&out, PQgetvalue(tr, i, 0));
+            buf_puts(&out, ",\"index\":");
+            json_str(&out, c.tables[i].index);
+            buf_puts(&out, ",\"backlog\":");
+            json_num(&out, tr, i, 1);
+            buf_puts(&out, ",\"oldest_age_ms\":");
+            json_num(&out, tr, i, 2);
+            buf_puts(&out, ",\"dead_letters\":");
+            json_num(&out, tr, i, 3);
+            buf_printf(&out, ",\"needs_resync\":%s", strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? "true" : "false");
+            buf_puts(&out, ",\"resync_reason\":");
+            json_str(&out, PQgetisnull(tr, i, 5) ? NULL : PQgetvalue(tr, i, 5));
+            buf_printf(&out, ",\"initialized\":%s}", strcmp(PQgetvalue(tr, i, 6), "t") == 0 ? "true" : "false");
+        }
+        static const char *const wkeys[] = {"reporting", "applied", "stale", "coalesced", "dead_letters",
+                                            "retries", "max_lag_ms", "last_report_age_ms"};
+        buf_puts(&out, "],\"workers\":{");
+        for (int k = 0; k < 8; k++) {
+            buf_printf(&out, "%s\"%s\":", k ? "," : "", wkeys[k]);
+            json_num(&out, wr, 0, k);
+        }
+        buf_puts(&out, "}}\n");
+    } else {
+        buf_printf(&out, "%-32s %-24s %9s %9s %7s  %s\n", "TABLE", "INDEX", "BACKLOG", "OLDEST", "DEAD", "RESYNC");
+        for (int i = 0; i < PQntuples(tr); i++) {
+            char age[32];
+            human_age(age, sizeof age, tr, i, 2);
+            const char *resync = strcmp(PQgetvalue(tr, i, 6), "t") != 0 ? "not initialised (run versync init)"
+                                 : strcmp(PQgetvalue(tr, i, 4), "t") == 0
+                                     ? (PQgetisnull(tr, i, 5) ? "needed" : PQgetvalue(tr, i, 5))
+                                     : "-";
+            buf_printf(&out, "%-32s %-24s %9s %9s %7s  %s%s\n", PQgetvalue(tr, i, 0), c.tables[i].index,
+                       PQgetvalue(tr, i, 1), age, PQgetvalue(tr, i, 3), resync,
+                       strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? " (run versync backfill --prune)" : "");
+        }
+        buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
+                   PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),
+                   PQgetvalue(wr, 0, 4), PQgetvalue(wr, 0, 5));
+    }
+    if (out.overflow)
+        goto oom;
+    fputs(out.data, stdout);
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, sizeof err, "out of memory");
+fail:
+    log_error("status: %s", err);
+done:
+    PQclear(ready);
+    PQclear(tr);
+    PQclear(wr);
+    free(schema_q);
+    free(sql);
+    buf_free(&arr);
+    buf_free(&out);
+    PQfinish(conn);
+    cfg_free(&c);
+    return rc;
+}
