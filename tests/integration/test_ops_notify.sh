@@ -102,8 +102,14 @@ else
 fi
 
 if grep -q 'notify_ready' src/bridge/*.c 2>/dev/null; then
-  pg_start
-  verstore_start
+  # versync run needs a store that answers; without one this part cannot run.
+  if pg_start && verstore_start; then
+    ok "PostgreSQL and verstore start (for versync run)"
+  else
+    not_ok "PostgreSQL and verstore start (for versync run)"
+    done_testing
+    exit 1
+  fi
   sql "create table items(id int primary key, name text)"
   cat >"$T_DIR/versync.json" <<EOF
 {"postgres": "$PG_CONNINFO", "store": {"url": "$STORE_URL"}, "workers": 2,
