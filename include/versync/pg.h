@@ -10,7 +10,8 @@
  * environment defaults). `appname` becomes application_name unless the
  * conninfo sets one. Returns the connection (the caller owns it and closes it
  * with PQfinish) or NULL with a message in err that names the server with
- * every password redacted. Logs nothing. */
+ * every password redacted. Logs nothing itself; the connection's server
+ * notices go to the log at debug level. */
 PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz);
 
 /* Run `sql` with `nparams` text parameters (NULL items are SQL NULLs).

@@ -18,13 +18,26 @@ static void one_line(char *s)
             *p = ' ';
 }
 
+/* Server notices ("relation … already exists, skipping") are noise for a
+ * command's user; keep them for --log-level debug. */
+static void notice_to_log(void *arg, const char *message)
+{
+    (void)arg;
+    char line[1024];
+    snprintf(line, sizeof line, "%s", message);
+    one_line(line);
+    log_debug("postgres: %s", line);
+}
+
 PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz)
 {
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {conninfo ? conninfo : "", appname ? appname : "versync", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (conn && PQstatus(conn) == CONNECTION_OK)
+    if (conn && PQstatus(conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(conn, notice_to_log, NULL);
         return conn;
+    }
     char safe[512], msg[768];
     log_redact(conninfo && *conninfo ? conninfo : "(libpq environment defaults)", safe, sizeof safe);
     snprintf(msg, sizeof msg, "%s", conn ? PQerrorMessage(conn) : "out of memory");
