@@ -1,0 +1,166 @@
+/* store_engine — verstore's durable engine: LMDB index and document records (tombstones included) and one writer thread that group-commits queued jobs. */
+#ifndef VERSYNC_STORE_ENGINE_H
+#define VERSYNC_STORE_ENGINE_H
+
+#include "versync/buf.h"
+#include "versync/store_version.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store_engine store_engine;
+
+/* gc_deletes value meaning "keep tombstones forever" (verstore's default). */
+#define STORE_GC_FOREVER (-1)
+/* Job field value meaning "gc_deletes not given". */
+#define STORE_GC_UNSET (-2)
+#define STORE_MAX_INDEX_NAME 255
+
+typedef struct store_engine_opts {
+    const char *dir;  /* data directory; must exist */
+    bool durable;     /* true: every commit is fsynced before its jobs complete */
+    int max_readers;  /* concurrent read transactions (0: 126) */
+    size_t map_size;  /* initial LMDB map size (0: 64 GiB); grows when full */
+} store_engine_opts;
+
+/* Open (creating if needed) the engine in opts->dir and start its writer
+ * (and, when not durable, a background syncer every 100 ms). On failure
+ * returns false with a message naming the directory in `err`. The caller
+ * owns *out and releases it with store_engine_close. */
+bool store_engine_open(const store_engine_opts *opts, store_engine **out, char *err, size_t errsz);
+
+/* Finish every queued job, stop the threads, sync and close. NULL is a no-op.
+ * No job may be submitted concurrently with or after this call. */
+void store_engine_close(store_engine *e);
+
+/* The data directory's cluster UUID (stable across restarts). */
+const char *store_engine_cluster_uuid(const store_engine *e);
+
+/* ---- reads (any thread; never block the writer) ------------------------ */
+
+typedef struct store_index_meta {
+    char name[STORE_MAX_INDEX_NAME + 1];
+    char uuid[23];
+    uint32_t number;       /* key prefix of the index's documents */
+    int64_t created_ms;
+    int64_t gc_deletes_ms; /* STORE_GC_FOREVER or milliseconds */
+    int64_t next_seq;      /* next _seq_no to hand out */
+    int64_t docs_count;    /* live documents */
+    int64_t docs_deleted;  /* tombstones */
+    int64_t store_bytes;   /* source bytes of live documents */
+} store_index_meta;
+
+typedef struct store_rtxn store_rtxn;
+
+/* Begin a read snapshot; NULL on failure (logged). End it with read_end. */
+store_rtxn *store_engine_read_begin(store_engine *e);
+void store_engine_read_end(store_rtxn *r);
+
+/* Look up index `name`: 1 found (meta filled; settings/mappings JSON text
+ * appended to the bufs when given, nothing appended when none was set),
+ * 0 missing, -1 engine error. */
+int store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings);
+
+/* Call `fn` for every index in name order; stops early when fn returns
+ * false. Returns false on an engine error. */
+bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m, void *arg), void *arg);
+
+/* A document as stored. `src` points into the snapshot and stays valid
+ * until store_engine_read_end. */
+typedef struct store_doc_view {
+    store_doc_state st; /* exists=false: no record or an expired tombstone */
+    const char *src;
+    size_t src_len;
+} store_doc_view;
+
+/* Read document `id` of index `meta`: 1 when a record in force exists (live
+ * or tombstone: check out->st.deleted), 0 when none, -1 on error. */
+int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
+                         store_doc_view *out);
+
+/* ---- writes (queued to the single writer) ------------------------------ */
+
+typedef enum store_operr {
+    STORE_OPERR_NONE = 0,
+    STORE_OPERR_CONFLICT,      /* op->dec.explain says why */
+    STORE_OPERR_DOC_MISSING,   /* update without upsert on a missing document */
+    STORE_OPERR_INDEX_MISSING, /* the index does not exist and this op does not create it */
+    STORE_OPERR_BAD_SOURCE,    /* update: stored source or merge result is not an object */
+    STORE_OPERR_ENGINE,        /* storage failure */
+} store_operr;
+
+/* An update's body, parsed by the caller (who owns the cJSON trees). */
+typedef struct store_update_spec {
+    cJSON *doc;         /* partial document, or NULL */
+    cJSON *upsert;      /* document to create when missing, or NULL */
+    bool doc_as_upsert;
+    bool detect_noop;
+} store_update_spec;
+
+/* One document operation. Inputs point into caller memory that must stay
+ * valid until the job completes; outputs are filled by the writer. */
+typedef struct store_op {
+    /* in */
+    store_wparams w;
+    const char *index; /* NUL-terminated, already validated */
+    const char *id;
+    size_t id_len;
+    const char *src; /* index/create: the source bytes, stored verbatim */
+    size_t src_len;
+    const store_update_spec *upd; /* update only */
+    /* out */
+    store_operr err;
+    store_decision dec; /* result/status/explain */
+    int64_t version, seq_no, term;
+    char uuid[23];  /* the index's uuid (for error bodies) */
+    char *new_src;  /* update: the source written (heap, freed by store_op_clear) */
+    size_t new_src_len;
+} store_op;
+
+/* Free an op's outputs (new_src); the op may be reused. */
+void store_op_clear(store_op *op);
+
+typedef enum store_job_kind {
+    STORE_JOB_DOCS = 0,
+    STORE_JOB_CREATE_INDEX,
+    STORE_JOB_DELETE_INDEX,
+    STORE_JOB_PUT_SETTINGS,
+} store_job_kind;
+
+typedef struct store_job store_job;
+
+struct store_job {
+    store_job_kind kind;
+    store_op *ops; /* DOCS: executed in order, all in one transaction */
+    size_t nops;
+    const char *index;    /* admin jobs */
+    const char *settings; /* CREATE_INDEX/PUT_SETTINGS: JSON object text or NULL */
+    size_t settings_len;
+    const char *mappings; /* CREATE_INDEX: JSON object text or NULL */
+    size_t mappings_len;
+    int64_t gc_deletes_ms; /* STORE_GC_UNSET when the settings do not name it */
+    /* out: 0 done; 1 already exists (create) / missing (delete, settings); -1 engine failure */
+    int rc;
+    store_index_meta meta; /* admin jobs: the index concerned */
+    /* Called on the writer thread once the job's transaction is committed
+     * (and synced in durable mode), or has failed. Must not block. */
+    void (*done)(store_job *job);
+    void *arg;
+    store_job *next; /* engine's queue link */
+};
+
+/* Queue `job`; job->done runs later on the writer thread. */
+void store_engine_submit(store_engine *e, store_job *job);
+
+/* Queue `job` and wait for it (job->done and job->arg are overwritten).
+ * Returns job->rc. */
+int store_engine_execute(store_engine *e, store_job *job);
+
+/* Deep-merge object `src` into object `dst` the way Elasticsearch applies a
+ * partial update: objects merge key by key, anything else replaces. Returns
+ * whether `dst` changed; *oom is set when a copy failed. */
+bool store_engine_merge(cJSON *dst, const cJSON *src, bool *oom);
+
+#endif

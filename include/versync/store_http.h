@@ -1,0 +1,35 @@
+/* store_http — verstore's HTTP/1.1 front: libmicrohttpd thread pool, capped bodies, writes handed to the engine without blocking a thread. */
+#ifndef VERSYNC_STORE_HTTP_H
+#define VERSYNC_STORE_HTTP_H
+
+#include "versync/store_api.h"
+#include "versync/store_engine.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct store_http store_http;
+
+typedef struct store_http_opts {
+    const char *host; /* IPv4/IPv6 literal or name */
+    int port;         /* 0: an ephemeral port */
+    int threads;      /* worker threads (>= 1) */
+    size_t max_body;  /* larger bodies are answered 413 */
+} store_http_opts;
+
+/* Bind and start serving `api` (writes go to `engine`). On success *out is
+ * the server (caller stops it with store_http_stop) and *bound_port the
+ * port actually bound. On failure false with a message in `err`. */
+bool store_http_start(store_api *api, store_engine *engine, const store_http_opts *opts, store_http **out,
+                      int *bound_port, char *err, size_t errsz);
+
+/* Stop accepting new connections; requests in flight go on. */
+void store_http_quiesce(store_http *h);
+
+/* Number of requests received and not yet answered. */
+long store_http_in_flight(store_http *h);
+
+/* Close every connection and free the server. NULL is a no-op. */
+void store_http_stop(store_http *h);
+
+#endif

@@ -1,0 +1,43 @@
+/* store_util — verstore's small helpers: clock, random UUIDs, auto-generated ids, URL coding, time values. */
+#ifndef VERSYNC_STORE_UTIL_H
+#define VERSYNC_STORE_UTIL_H
+
+#include "versync/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds since the epoch (wall clock). */
+int64_t store_util_now_ms(void);
+
+/* Milliseconds from a monotonic clock, for durations. */
+int64_t store_util_mono_ms(void);
+
+/* Write a fresh random 22-character URL-safe base64 UUID (Elasticsearch's
+ * index_uuid / cluster_uuid form) plus NUL into `out` (23 bytes). */
+void store_util_uuid(char out[23]);
+
+/* Write a new 20-character URL-safe base64 document id plus NUL into `out`
+ * (21 bytes). Ids are unique within the process and ordered by time across
+ * restarts, like Elasticsearch's time-based ids. Thread-safe. */
+void store_util_auto_id(char out[21]);
+
+/* Percent-decode `n` bytes of `s` into `out` (appending). '+' is decoded to a
+ * space only when `plus_is_space` (query strings). False on a malformed
+ * escape or out of memory. */
+bool store_util_url_decode(const char *s, size_t n, bool plus_is_space, buf *out);
+
+/* Append `n` bytes of `s` percent-encoded as a path segment. */
+bool store_util_url_encode(const char *s, size_t n, buf *out);
+
+/* Parse an Elasticsearch time value ("60s", "500ms", "1m", "2h", "1d",
+ * "100micros", "-1") into milliseconds. False when the unit is missing or
+ * unknown. "-1" gives -1. */
+bool store_util_parse_time_ms(const char *s, int64_t *out);
+
+/* Parse a byte size: plain digits or with a k/m/g suffix (powers of 1024,
+ * optional trailing 'b'/'B'). False on anything else or overflow. */
+bool store_util_parse_bytes(const char *s, uint64_t *out);
+
+#endif

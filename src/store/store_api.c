@@ -1,0 +1,1697 @@
+/* store_api — verstore's Elasticsearch REST endpoints: request in, status + JSON body out, writes as engine jobs. */
+#include "versync/store_api.h"
+
+#include "versync/log.h"
+#include "versync/store_bulk.h"
+#include "versync/store_json.h"
+#include "versync/store_router.h"
+#include "versync/store_util.h"
+#include "versync/store_version.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CT_JSON "application/json"
+#define CT_TEXT "text/plain; charset=UTF-8"
+#define ES_VERSION "8.11.0"
+
+struct store_api {
+    store_engine *e;
+    char node_name[128];
+};
+
+typedef enum call_kind {
+    CALL_WRITE = 0,  /* single document write */
+    CALL_BULK,
+    CALL_CREATE_INDEX,
+    CALL_DELETE_INDEX,
+    CALL_PUT_SETTINGS,
+} call_kind;
+
+struct store_call {
+    store_api *api;
+    call_kind kind;
+    store_match m;
+    bool legacy;
+    bool pretty;
+    bool forced_refresh;
+    bool head;
+    store_job job;
+    store_op op;
+    store_update_spec upd;
+    store_bulk bulk;
+    store_op *ops;
+    size_t *op_of_item; /* bulk: index into ops, or SIZE_MAX for a settled item */
+    int64_t start_ms;
+    char auto_id[21];
+    char *settings, *mappings; /* admin jobs: JSON text (heap) */
+};
+
+void store_resp_init(store_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+    r->content_type = CT_JSON;
+}
+
+void store_resp_free(store_resp *r)
+{
+    buf_free(&r->body);
+    free(r->location);
+    r->location = NULL;
+}
+
+store_api *store_api_new(store_engine *engine)
+{
+    store_api *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->e = engine;
+    if (gethostname(a->node_name, sizeof a->node_name - 1) != 0 || !a->node_name[0])
+        snprintf(a->node_name, sizeof a->node_name, "verstore");
+    return a;
+}
+
+void store_api_free(store_api *api) { free(api); }
+
+/* ---- small JSON writers ---------------------------------------------------- */
+
+static void jstr(buf *b, const char *s) { buf_put_json_string(b, s, strlen(s)); }
+static void jstrn(buf *b, const char *s, size_t n) { buf_put_json_string(b, s, n); }
+
+static void shards(buf *b, int total, int ok)
+{
+    buf_printf(b, "\"_shards\":{\"total\":%d,\"successful\":%d,\"failed\":0}", total, ok);
+}
+
+/* An Elasticsearch error object body. `extra` is a JSON fragment of more
+ * members (starting with ',') repeated in root_cause and the error; `caused`
+ * a complete "caused_by" object or NULL. The reason is `reason_len` bytes. */
+static void error_body_n(store_resp *r, int status, const char *type, const char *reason, size_t reason_len,
+                         const char *extra, const char *caused)
+{
+    buf *b = &r->body;
+    buf_reset(b);
+    r->status = status;
+    r->content_type = CT_JSON;
+    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":");
+    jstr(b, type);
+    buf_puts(b, ",\"reason\":");
+    jstrn(b, reason, reason_len);
+    if (extra)
+        buf_puts(b, extra);
+    buf_puts(b, "}],\"type\":");
+    jstr(b, type);
+    buf_puts(b, ",\"reason\":");
+    jstrn(b, reason, reason_len);
+    if (extra)
+        buf_puts(b, extra);
+    if (caused) {
+        buf_puts(b, ",\"caused_by\":");
+        buf_puts(b, caused);
+    }
+    buf_printf(b, "},\"status\":%d}", status);
+}
+
+static void error_body(store_resp *r, int status, const char *type, const char *reason)
+{
+    error_body_n(r, status, type, reason, strlen(reason), NULL, NULL);
+}
+
+static void errorf(store_resp *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void errorf(store_resp *r, int status, const char *type, const char *fmt, ...)
+{
+    char tmp[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    error_body(r, status, type, tmp);
+}
+
+static void flat_error(store_resp *r, int status, const char *msg)
+{
+    buf_reset(&r->body);
+    r->status = status;
+    r->content_type = CT_JSON;
+    buf_puts(&r->body, "{\"error\":");
+    jstr(&r->body, msg);
+    buf_printf(&r->body, ",\"status\":%d}", status);
+}
+
+/* ",\"index_uuid\":…,\"shard\":\"0\",\"index\":…" */
+static void index_extra(buf *x, const char *uuid, const char *index)
+{
+    buf_puts(x, ",\"index_uuid\":");
+    jstr(x, uuid);
+    buf_puts(x, ",\"shard\":\"0\",\"index\":");
+    jstr(x, index);
+}
+
+static void not_found_extra(buf *x, const char *index)
+{
+    buf_puts(x, ",\"resource.type\":\"index_or_alias\",\"resource.id\":");
+    jstr(x, index);
+    buf_puts(x, ",\"index_uuid\":\"_na_\",\"index\":");
+    jstr(x, index);
+}
+
+static void index_not_found(store_resp *r, const char *index)
+{
+    buf x = BUF_INIT, reason = BUF_INIT;
+    not_found_extra(&x, index);
+    buf_printf(&reason, "no such index [%s]", index);
+    error_body_n(r, 404, "index_not_found_exception", reason.data, reason.len, x.data, NULL);
+    buf_free(&x);
+    buf_free(&reason);
+}
+
+static void invalid_index(store_resp *r, const char *index, const char *reason)
+{
+    buf x = BUF_INIT;
+    buf_puts(&x, ",\"index_uuid\":\"_na_\",\"index\":");
+    jstr(&x, index);
+    error_body_n(r, 400, "invalid_index_name_exception", reason, strlen(reason), x.data, NULL);
+    buf_free(&x);
+}
+
+static void storage_error(store_resp *r)
+{
+    error_body(r, 500, "exception", "storage failure, see the verstore log");
+}
+
+/* "[id]: " or "[type][id]: " followed by `rest`. */
+static void id_reason(buf *out, const char *type, const char *id, size_t id_len, const char *rest)
+{
+    if (type) {
+        buf_putc(out, '[');
+        buf_puts(out, type);
+        buf_putc(out, ']');
+    }
+    buf_putc(out, '[');
+    buf_append(out, id, id_len);
+    buf_puts(out, "]: ");
+    buf_puts(out, rest);
+}
+
+static void conflict_error(store_resp *r, const char *type, const char *id, size_t id_len, const char *explain,
+                           const char *uuid, const char *index)
+{
+    buf reason = BUF_INIT, x = BUF_INIT, rest = BUF_INIT;
+    buf_printf(&rest, "version conflict, %s", explain);
+    id_reason(&reason, type, id, id_len, rest.data);
+    index_extra(&x, uuid, index);
+    error_body_n(r, 409, "version_conflict_engine_exception", reason.data, reason.len, x.data, NULL);
+    buf_free(&reason);
+    buf_free(&x);
+    buf_free(&rest);
+}
+
+/* ---- parameters ------------------------------------------------------------ */
+
+static const char *param(const store_req *req, const char *key)
+{
+    for (size_t i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].key, key) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+static bool param_true(const store_req *req, const char *key)
+{
+    const char *v = param(req, key);
+    return v && (strcmp(v, "") == 0 || strcmp(v, "true") == 0);
+}
+
+static bool long_param(const store_req *req, const char *key, int64_t *out, bool *present, store_resp *resp)
+{
+    const char *v = param(req, key);
+    *present = v != NULL;
+    if (!v)
+        return true;
+    if (store_json_parse_long(v, strlen(v), out))
+        return true;
+    buf caused = BUF_INIT, reason = BUF_INIT;
+    buf_puts(&caused, "{\"type\":\"number_format_exception\",\"reason\":");
+    buf msg = BUF_INIT;
+    buf_printf(&msg, "For input string: \"%s\"", v);
+    jstr(&caused, msg.data);
+    buf_putc(&caused, '}');
+    buf_printf(&reason, "Failed to parse long parameter [%s] with value [%s]", key, v);
+    error_body_n(resp, 400, "illegal_argument_exception", reason.data, reason.len, NULL, caused.data);
+    buf_free(&caused);
+    buf_free(&reason);
+    buf_free(&msg);
+    return false;
+}
+
+/* version, version_type, if_seq_no, if_primary_term. */
+static bool write_params(const store_req *req, store_wparams *w, bool *has_version, bool *has_vtype, store_resp *resp)
+{
+    w->vtype = STORE_VT_INTERNAL;
+    w->version = STORE_MATCH_ANY;
+    w->if_seq_no = STORE_UNASSIGNED_SEQ_NO;
+    w->if_primary_term = STORE_UNASSIGNED_TERM;
+    bool present;
+    if (!long_param(req, "version", &w->version, has_version, resp))
+        return false;
+    const char *vt = param(req, "version_type");
+    *has_vtype = vt != NULL;
+    if (vt && !store_vtype_parse(vt, &w->vtype)) {
+        errorf(resp, 400, "illegal_argument_exception", "No version type match [%s]", vt);
+        return false;
+    }
+    if (!long_param(req, "if_seq_no", &w->if_seq_no, &present, resp))
+        return false;
+    if (present && w->if_seq_no < 0) {
+        errorf(resp, 400, "illegal_argument_exception", "sequence numbers must be non negative. got [%" PRId64 "].",
+               w->if_seq_no);
+        return false;
+    }
+    if (!long_param(req, "if_primary_term", &w->if_primary_term, &present, resp))
+        return false;
+    if (present && w->if_primary_term < 0) {
+        errorf(resp, 400, "illegal_argument_exception", "primary term must be non negative. got [%" PRId64 "]",
+               w->if_primary_term);
+        return false;
+    }
+    return true;
+}
+
+/* refresh=true|""|false|wait_for; sets *forced. */
+static bool refresh_param(const store_req *req, bool *forced, store_resp *resp)
+{
+    const char *v = param(req, "refresh");
+    *forced = false;
+    if (!v || strcmp(v, "false") == 0 || strcmp(v, "wait_for") == 0)
+        return true;
+    if (strcmp(v, "true") == 0 || strcmp(v, "") == 0) {
+        *forced = true;
+        return true;
+    }
+    errorf(resp, 400, "illegal_argument_exception", "Unknown value for refresh: [%s].", v);
+    return false;
+}
+
+static void validation_error(store_resp *resp, store_msgs *m)
+{
+    buf reason = BUF_INIT;
+    buf_puts(&reason, "Validation Failed: ");
+    buf_append(&reason, m->text.data, m->text.len);
+    error_body_n(resp, 400, "action_request_validation_exception", reason.data, reason.len, NULL, NULL);
+    buf_free(&reason);
+}
+
+static bool content_type_ok(const char *ct)
+{
+    if (!ct)
+        return true;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && isspace((unsigned char)ct[n - 1]))
+        n--;
+    static const char *ok[] = {"application/json", "application/x-ndjson", "application/vnd.elasticsearch+json",
+                               "application/vnd.elasticsearch+x-ndjson"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* ---- _source filtering ------------------------------------------------------ */
+
+typedef struct srcfilter {
+    bool none;      /* _source=false */
+    char **inc;
+    size_t ninc;
+    char **exc;
+    size_t nexc;
+} srcfilter;
+
+static void srcfilter_free(srcfilter *f)
+{
+    for (size_t i = 0; i < f->ninc; i++)
+        free(f->inc[i]);
+    for (size_t i = 0; i < f->nexc; i++)
+        free(f->exc[i]);
+    free(f->inc);
+    free(f->exc);
+    memset(f, 0, sizeof *f);
+}
+
+static void split_list(const char *s, char ***list, size_t *n)
+{
+    while (s && *s) {
+        size_t len = strcspn(s, ",");
+        if (len) {
+            char **p = realloc(*list, (*n + 1) * sizeof *p);
+            if (!p)
+                return;
+            *list = p;
+            p[(*n)++] = strndup(s, len);
+        }
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+}
+
+static void srcfilter_from_params(const store_req *req, srcfilter *f)
+{
+    memset(f, 0, sizeof *f);
+    const char *s = param(req, "_source");
+    if (s) {
+        if (strcmp(s, "false") == 0)
+            f->none = true;
+        else if (strcmp(s, "true") != 0 && strcmp(s, "") != 0)
+            split_list(s, &f->inc, &f->ninc);
+    }
+    split_list(param(req, "_source_includes"), &f->inc, &f->ninc);
+    split_list(param(req, "_source_excludes"), &f->exc, &f->nexc);
+}
+
+static bool glob(const char *pat, const char *s)
+{
+    if (!*pat)
+        return !*s;
+    if (*pat == '*') {
+        for (;; s++) {
+            if (glob(pat + 1, s))
+                return true;
+            if (!*s)
+                return false;
+        }
+    }
+    return *s == *pat && glob(pat + 1, s + 1);
+}
+
+static bool any_match(char **list, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (glob(list[i], path))
+            return true;
+    return false;
+}
+
+static bool may_match_below(char **list, size_t n, const char *path)
+{
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < n; i++)
+        if (strchr(list[i], '*') || (strncmp(list[i], path, pl) == 0 && list[i][pl] == '.'))
+            return true;
+    return false;
+}
+
+static cJSON *filter_obj(const cJSON *obj, const char *prefix, const srcfilter *f, bool included)
+{
+    cJSON *out = cJSON_CreateObject();
+    for (const cJSON *it = obj->child; it && out; it = it->next) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", it->string);
+        if (f->nexc && any_match(f->exc, f->nexc, path))
+            continue;
+        bool inc = included || !f->ninc || any_match(f->inc, f->ninc, path);
+        if (cJSON_IsObject(it) && (f->nexc || !inc)) {
+            if (!inc && !may_match_below(f->inc, f->ninc, path))
+                continue;
+            cJSON *sub = filter_obj(it, path, f, inc);
+            if (sub && (inc || sub->child))
+                cJSON_AddItemToObject(out, it->string, sub);
+            else
+                cJSON_Delete(sub);
+            continue;
+        }
+        if (inc)
+            cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, true));
+    }
+    return out;
+}
+
+/* Append the source, filtered when asked. */
+static void put_source(buf *b, const char *src, size_t n, const srcfilter *f)
+{
+    if (!f || (!f->ninc && !f->nexc)) {
+        buf_append(b, src, n);
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength(src, n);
+    cJSON *out = j && cJSON_IsObject(j) ? filter_obj(j, "", f, false) : NULL;
+    char *s = out ? cJSON_PrintUnformatted(out) : NULL;
+    if (s)
+        buf_puts(b, s);
+    else
+        buf_append(b, src, n);
+    free(s);
+    cJSON_Delete(out);
+    cJSON_Delete(j);
+}
+
+/* ---- root, cluster ------------------------------------------------------------ */
+
+static void root_body(store_api *api, store_resp *r)
+{
+    buf *b = &r->body;
+    buf_puts(b, "{\"name\":");
+    jstr(b, api->node_name);
+    buf_puts(b, ",\"cluster_name\":\"verstore\",\"cluster_uuid\":");
+    jstr(b, store_engine_cluster_uuid(api->e));
+    buf_puts(b, ",\"version\":{\"number\":\"" ES_VERSION "\",\"build_flavor\":\"default\",\"build_type\":\"tar\","
+                "\"build_hash\":\"verstore\",\"build_date\":\"2026-11-21T00:00:00.000Z\",\"build_snapshot\":false,"
+                "\"lucene_version\":\"9.8.0\",\"minimum_wire_compatibility_version\":\"7.17.0\","
+                "\"minimum_index_compatibility_version\":\"7.0.0\"},\"tagline\":\"You Know, for Search\"}");
+}
+
+typedef struct list_ctx {
+    buf *b;
+    int count;
+    const char *only;
+    bool json;
+    bool header;
+    store_index_meta *metas;
+    size_t n, cap;
+} list_ctx;
+
+static bool collect_index(const store_index_meta *m, void *arg)
+{
+    list_ctx *c = arg;
+    if (c->only && strcmp(c->only, m->name) != 0 && !glob(c->only, m->name))
+        return true;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        store_index_meta *p = realloc(c->metas, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->metas = p;
+        c->cap = cap;
+    }
+    c->metas[c->n++] = *m;
+    return true;
+}
+
+static void human_size(int64_t bytes, char *out, size_t n)
+{
+    if (bytes < 1024)
+        snprintf(out, n, "%" PRId64 "b", bytes);
+    else if (bytes < 1024 * 1024)
+        snprintf(out, n, "%.1fkb", (double)bytes / 1024);
+    else if (bytes < 1024LL * 1024 * 1024)
+        snprintf(out, n, "%.1fmb", (double)bytes / (1024 * 1024));
+    else
+        snprintf(out, n, "%.1fgb", (double)bytes / (1024.0 * 1024 * 1024));
+}
+
+static void cat_indices(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    list_ctx c = {.only = m->index};
+    bool ok = store_engine_index_each(t, collect_index, &c);
+    store_engine_read_end(t);
+    if (!ok) {
+        free(c.metas);
+        storage_error(r);
+        return;
+    }
+    if (m->index && c.n == 0 && !strchr(m->index, '*')) {
+        free(c.metas);
+        index_not_found(r, m->index);
+        return;
+    }
+    const char *fmt = param(req, "format");
+    buf *b = &r->body;
+    if (fmt && strcmp(fmt, "json") == 0) {
+        buf_putc(b, '[');
+        for (size_t i = 0; i < c.n; i++) {
+            char size[32];
+            human_size(c.metas[i].store_bytes, size, sizeof size);
+            buf_puts(b, i ? ",{\"health\":\"green\",\"status\":\"open\",\"index\":" : "{\"health\":\"green\",\"status\":\"open\",\"index\":");
+            jstr(b, c.metas[i].name);
+            buf_puts(b, ",\"uuid\":");
+            jstr(b, c.metas[i].uuid);
+            buf_printf(b,
+                       ",\"pri\":\"1\",\"rep\":\"0\",\"docs.count\":\"%" PRId64 "\",\"docs.deleted\":\"%" PRId64
+                       "\",\"store.size\":\"%s\",\"pri.store.size\":\"%s\"}",
+                       c.metas[i].docs_count, c.metas[i].docs_deleted, size, size);
+        }
+        buf_putc(b, ']');
+    } else {
+        r->content_type = CT_TEXT;
+        size_t w = 5;
+        for (size_t i = 0; i < c.n; i++)
+            if (strlen(c.metas[i].name) > w)
+                w = strlen(c.metas[i].name);
+        if (param_true(req, "v"))
+            buf_printf(b, "health status %-*s uuid                   pri rep docs.count docs.deleted store.size pri.store.size\n",
+                       (int)w, "index");
+        for (size_t i = 0; i < c.n; i++) {
+            char size[32];
+            human_size(c.metas[i].store_bytes, size, sizeof size);
+            buf_printf(b, "green  open   %-*s %s   1   0 %10" PRId64 " %12" PRId64 " %10s %14s\n", (int)w,
+                       c.metas[i].name, c.metas[i].uuid, c.metas[i].docs_count, c.metas[i].docs_deleted, size, size);
+        }
+    }
+    free(c.metas);
+}
+
+static void cluster_health(store_api *api, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    list_ctx c = {0};
+    bool ok = store_engine_index_each(t, collect_index, &c);
+    store_engine_read_end(t);
+    free(c.metas);
+    if (!ok) {
+        storage_error(r);
+        return;
+    }
+    buf_printf(&r->body,
+               "{\"cluster_name\":\"verstore\",\"status\":\"green\",\"timed_out\":false,\"number_of_nodes\":1,"
+               "\"number_of_data_nodes\":1,\"active_primary_shards\":%zu,\"active_shards\":%zu,"
+               "\"relocating_shards\":0,\"initializing_shards\":0,\"unassigned_shards\":0,"
+               "\"delayed_unassigned_shards\":0,\"number_of_pending_tasks\":0,\"number_of_in_flight_fetch\":0,"
+               "\"task_max_waiting_in_queue_millis\":0,\"active_shards_percent_as_number\":100.0}",
+               c.n, c.n);
+}
+
+static void refresh(store_api *api, const store_match *m, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    size_t n = 0;
+    if (m->index) {
+        store_index_meta meta;
+        int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+        store_engine_read_end(t);
+        if (rc < 0) {
+            storage_error(r);
+            return;
+        }
+        if (rc == 0) {
+            index_not_found(r, m->index);
+            return;
+        }
+        n = 1;
+    } else {
+        list_ctx c = {0};
+        bool ok = store_engine_index_each(t, collect_index, &c);
+        store_engine_read_end(t);
+        free(c.metas);
+        if (!ok) {
+            storage_error(r);
+            return;
+        }
+        n = c.n;
+    }
+    buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", n, n);
+}
+
+/* ---- index management ---------------------------------------------------------- */
+
+/* Find index.gc_deletes in a settings object in any of its spellings. */
+static bool settings_gc(const cJSON *settings, int64_t *gc, store_resp *resp)
+{
+    *gc = STORE_GC_UNSET;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, "index.gc_deletes");
+    if (!v) {
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(settings, "index");
+        v = cJSON_IsObject(idx) ? cJSON_GetObjectItemCaseSensitive(idx, "gc_deletes") : NULL;
+    }
+    if (!v)
+        v = cJSON_GetObjectItemCaseSensitive(settings, "gc_deletes");
+    if (!v)
+        return true;
+    char text[64] = "";
+    if (cJSON_IsString(v))
+        snprintf(text, sizeof text, "%s", v->valuestring);
+    else if (cJSON_IsNumber(v))
+        snprintf(text, sizeof text, "%.0f", v->valuedouble);
+    int64_t ms;
+    if (!store_util_parse_time_ms(text, &ms)) {
+        errorf(resp, 400, "illegal_argument_exception",
+               "failed to parse setting [index.gc_deletes] with value [%s] as a time value: unit is missing or "
+               "unrecognized",
+               text);
+        return false;
+    }
+    *gc = ms < 0 ? STORE_GC_FOREVER : ms;
+    return true;
+}
+
+static bool parse_json_body(const store_req *req, cJSON **out, store_resp *resp)
+{
+    *out = NULL;
+    if (!store_json_is_valid(req->body, req->body_len)) {
+        error_body_n(resp, 400, "parse_exception", "failed to parse the request body: malformed JSON", 48, NULL,
+                     "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON\"}");
+        return false;
+    }
+    *out = cJSON_ParseWithLength(req->body, req->body_len);
+    if (!*out) {
+        error_body(resp, 500, "exception", "out of memory");
+        return false;
+    }
+    return true;
+}
+
+static store_call *new_call(store_api *api, store_match *m, const store_req *req)
+{
+    store_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->api = api;
+    c->m = *m;
+    memset(m, 0, sizeof *m); /* the call owns the strings now */
+    c->pretty = param(req, "pretty") && !(strcmp(param(req, "pretty"), "false") == 0);
+    c->start_ms = store_util_mono_ms();
+    return c;
+}
+
+static void call_free(store_call *c)
+{
+    if (!c)
+        return;
+    store_router_free(&c->m);
+    store_op_clear(&c->op);
+    store_bulk_update_free(&c->upd);
+    if (c->ops) {
+        for (size_t i = 0; i < c->job.nops; i++)
+            store_op_clear(&c->ops[i]);
+        free(c->ops);
+    }
+    free(c->op_of_item);
+    store_bulk_free(&c->bulk);
+    free(c->settings);
+    free(c->mappings);
+    free(c);
+}
+
+static store_call *create_index(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    char reason[600];
+    if (!store_router_valid_index(m->index, reason, sizeof reason)) {
+        invalid_index(resp, m->index, reason);
+        return NULL;
+    }
+    cJSON *body = NULL;
+    char *settings = NULL, *mappings = NULL;
+    int64_t gc = STORE_GC_UNSET;
+    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+        if (!parse_json_body(req, &body, resp))
+            return NULL;
+        if (!cJSON_IsObject(body)) {
+            error_body(resp, 400, "parse_exception", "request body must be a JSON object");
+            goto fail;
+        }
+        for (cJSON *it = body->child; it; it = it->next) {
+            if (strcmp(it->string, "settings") == 0 || strcmp(it->string, "mappings") == 0) {
+                if (!cJSON_IsObject(it)) {
+                    errorf(resp, 400, "parse_exception", "[%s] must be an object", it->string);
+                    goto fail;
+                }
+                char *s = cJSON_PrintUnformatted(it);
+                if (it->string[0] == 's')
+                    free(settings), settings = s;
+                else
+                    free(mappings), mappings = s;
+            } else if (strcmp(it->string, "aliases") != 0) {
+                errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
+                goto fail;
+            }
+        }
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "settings");
+        if (st && !settings_gc(st, &gc, resp))
+            goto fail;
+    }
+    store_call *c = new_call(api, m, req);
+    if (!c) {
+        error_body(resp, 500, "exception", "out of memory");
+        goto fail;
+    }
+    c->kind = CALL_CREATE_INDEX;
+    c->settings = settings;
+    c->mappings = mappings;
+    c->job.kind = STORE_JOB_CREATE_INDEX;
+    c->job.index = c->m.index;
+    c->job.settings = settings;
+    c->job.settings_len = settings ? strlen(settings) : 0;
+    c->job.mappings = mappings;
+    c->job.mappings_len = mappings ? strlen(mappings) : 0;
+    c->job.gc_deletes_ms = gc;
+    cJSON_Delete(body);
+    return c;
+fail:
+    free(settings);
+    free(mappings);
+    cJSON_Delete(body);
+    return NULL;
+}
+
+static store_call *put_settings(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    cJSON *body = NULL;
+    if (!parse_json_body(req, &body, resp))
+        return NULL;
+    store_call *c = NULL;
+    if (!cJSON_IsObject(body)) {
+        error_body(resp, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "settings");
+    if (!cJSON_IsObject(st))
+        st = body;
+    int64_t gc;
+    if (!settings_gc(st, &gc, resp))
+        goto done;
+    if (!(c = new_call(api, m, req))) {
+        error_body(resp, 500, "exception", "out of memory");
+        goto done;
+    }
+    c->kind = CALL_PUT_SETTINGS;
+    c->settings = cJSON_PrintUnformatted(st);
+    c->job.kind = STORE_JOB_PUT_SETTINGS;
+    c->job.index = c->m.index;
+    c->job.settings = c->settings;
+    c->job.settings_len = c->settings ? strlen(c->settings) : 0;
+    c->job.gc_deletes_ms = gc;
+done:
+    cJSON_Delete(body);
+    return c;
+}
+
+/* GET /{index}, /{index}/_settings, /{index}/_mapping. */
+static void get_index(store_api *api, const store_match *m, int what, bool head, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    store_index_meta meta;
+    buf settings = BUF_INIT, mappings = BUF_INIT;
+    int rc = store_engine_index_get(t, m->index, &meta, &settings, &mappings);
+    store_engine_read_end(t);
+    if (rc < 0)
+        storage_error(r);
+    else if (rc == 0 && head)
+        r->status = 404;
+    else if (rc == 0)
+        index_not_found(r, m->index);
+    else if (!head) {
+        buf *b = &r->body;
+        buf_putc(b, '{');
+        jstr(b, meta.name);
+        buf_putc(b, ':');
+        buf_putc(b, '{');
+        if (what == 0)
+            buf_puts(b, "\"aliases\":{},");
+        if (what == 0 || what == 2) {
+            buf_puts(b, "\"mappings\":");
+            buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
+        }
+        if (what == 0)
+            buf_putc(b, ',');
+        if (what == 0 || what == 1) {
+            buf_puts(b, "\"settings\":");
+            buf_append(b, settings.len ? settings.data : "{}", settings.len ? settings.len : 2);
+        }
+        buf_puts(b, "}}");
+    }
+    buf_free(&settings);
+    buf_free(&mappings);
+}
+
+static void count_docs(store_api *api, const store_match *m, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    store_index_meta meta;
+    int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+    store_engine_read_end(t);
+    if (rc < 0)
+        storage_error(r);
+    else if (rc == 0)
+        index_not_found(r, m->index);
+    else
+        buf_printf(&r->body,
+                   "{\"count\":%" PRId64 ",\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0}}",
+                   meta.docs_count);
+}
+
+/* ---- document reads ----------------------------------------------------------- */
+
+/* One GET-shaped object (found or not) for index `meta`/`index`. */
+static void doc_object(buf *b, const char *index, const char *type, const char *id, size_t id_len,
+                       const store_doc_view *v, bool found, const srcfilter *f)
+{
+    buf_puts(b, "{\"_index\":");
+    jstr(b, index);
+    if (type) {
+        buf_puts(b, ",\"_type\":");
+        jstr(b, type);
+    }
+    buf_puts(b, ",\"_id\":");
+    jstrn(b, id, id_len);
+    if (!found) {
+        buf_puts(b, ",\"found\":false}");
+        return;
+    }
+    buf_printf(b, ",\"_version\":%" PRId64, v->st.version);
+    if (!type)
+        buf_printf(b, ",\"_seq_no\":%" PRId64 ",\"_primary_term\":%" PRId64, v->st.seq_no, v->st.term);
+    buf_puts(b, ",\"found\":true");
+    if (!f || !f->none) {
+        buf_puts(b, ",\"_source\":");
+        put_source(b, v->src, v->src_len, f);
+    }
+    buf_putc(b, '}');
+}
+
+static void get_doc(store_api *api, const store_req *req, const store_match *m, bool legacy, bool source_only,
+                    bool head, store_resp *r)
+{
+    int64_t version = STORE_MATCH_ANY;
+    bool present;
+    if (!long_param(req, "version", &version, &present, r))
+        return;
+    const char *vt = param(req, "version_type");
+    store_vtype vtype;
+    if (vt && !store_vtype_parse(vt, &vtype)) {
+        errorf(r, 400, "illegal_argument_exception", "No version type match [%s]", vt);
+        return;
+    }
+    if (m->id_len > STORE_MAX_ID_BYTES) {
+        store_msgs msgs = {BUF_INIT, 0};
+        store_msgs_add(&msgs, "id [%.*s] is too long, must be no longer than 512 bytes but was: %zu", (int)m->id_len,
+                       m->id, m->id_len);
+        validation_error(r, &msgs);
+        store_msgs_free(&msgs);
+        return;
+    }
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    store_index_meta meta;
+    store_doc_view v;
+    srcfilter f;
+    srcfilter_from_params(req, &f);
+    int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+    if (rc < 0) {
+        storage_error(r);
+        goto done;
+    }
+    if (rc == 0) {
+        if (head)
+            r->status = 404;
+        else
+            index_not_found(r, m->index);
+        goto done;
+    }
+    rc = store_engine_doc_get(t, &meta, m->id, m->id_len, &v);
+    if (rc < 0) {
+        storage_error(r);
+        goto done;
+    }
+    bool found = rc == 1 && !v.st.deleted;
+    char explain[200];
+    if (found && store_version_read_conflict(version, &v.st, explain, sizeof explain)) {
+        conflict_error(r, legacy ? m->type : NULL, m->id, m->id_len, explain, meta.uuid, meta.name);
+        goto done;
+    }
+    if (head) {
+        r->status = found ? 200 : 404;
+        goto done;
+    }
+    if (source_only) {
+        if (!found || f.none) {
+            buf reason = BUF_INIT;
+            buf_printf(&reason, "Document not found [%s]/[%s]/[", meta.name, legacy ? m->type : "_doc");
+            buf_append(&reason, m->id, m->id_len);
+            buf_putc(&reason, ']');
+            error_body_n(r, 404, "resource_not_found_exception", reason.data, reason.len, NULL, NULL);
+            buf_free(&reason);
+            goto done;
+        }
+        put_source(&r->body, v.src, v.src_len, &f);
+        goto done;
+    }
+    r->status = found ? 200 : 404;
+    doc_object(&r->body, meta.name, legacy ? m->type : NULL, m->id, m->id_len, &v, found, &f);
+done:
+    srcfilter_free(&f);
+    store_engine_read_end(t);
+}
+
+/* One mget entry: a cJSON _source spec into a filter. */
+static void srcfilter_from_json(const cJSON *s, srcfilter *f)
+{
+    if (cJSON_IsFalse(s)) {
+        f->none = true;
+        return;
+    }
+    if (cJSON_IsString(s)) {
+        split_list(s->valuestring, &f->inc, &f->ninc);
+        return;
+    }
+    const cJSON *inc = s, *exc = NULL;
+    if (cJSON_IsObject(s)) {
+        inc = cJSON_GetObjectItemCaseSensitive(s, "includes");
+        if (!inc)
+            inc = cJSON_GetObjectItemCaseSensitive(s, "include");
+        exc = cJSON_GetObjectItemCaseSensitive(s, "excludes");
+        if (!exc)
+            exc = cJSON_GetObjectItemCaseSensitive(s, "exclude");
+    }
+    const cJSON *it;
+    if (cJSON_IsArray(inc))
+        cJSON_ArrayForEach(it, inc) if (cJSON_IsString(it)) split_list(it->valuestring, &f->inc, &f->ninc);
+    if (cJSON_IsString(inc))
+        split_list(inc->valuestring, &f->inc, &f->ninc);
+    if (cJSON_IsArray(exc))
+        cJSON_ArrayForEach(it, exc) if (cJSON_IsString(it)) split_list(it->valuestring, &f->exc, &f->nexc);
+    if (cJSON_IsString(exc))
+        split_list(exc->valuestring, &f->exc, &f->nexc);
+}
+
+/* Text of a string or integral number id (heap), NULL otherwise. */
+static char *id_text(const cJSON *v, size_t *len)
+{
+    char tmp[64];
+    if (cJSON_IsString(v)) {
+        *len = strlen(v->valuestring);
+        return strdup(v->valuestring);
+    }
+    if (cJSON_IsNumber(v)) {
+        snprintf(tmp, sizeof tmp, "%.17g", v->valuedouble);
+        *len = strlen(tmp);
+        return strdup(tmp);
+    }
+    return NULL;
+}
+
+static void mget(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+{
+    cJSON *body = NULL;
+    store_msgs msgs = {BUF_INIT, 0};
+    srcfilter deff;
+    srcfilter_from_params(req, &deff);
+    store_rtxn *t = NULL;
+    if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+        error_body(r, 400, "parse_exception", "request body is required");
+        goto done;
+    }
+    if (!parse_json_body(req, &body, r))
+        goto done;
+    if (!cJSON_IsObject(body)) {
+        error_body(r, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(body, "docs");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "ids");
+    for (const cJSON *it = body->child; it; it = it->next)
+        if (strcmp(it->string, "docs") != 0 && strcmp(it->string, "ids") != 0) {
+            errorf(r, 400, "parsing_exception", "unknown key [%s] for a multi get request", it->string);
+            goto done;
+        }
+    if ((docs && !cJSON_IsArray(docs)) || (ids && !cJSON_IsArray(ids))) {
+        error_body(r, 400, "parsing_exception", "docs and ids must be arrays");
+        goto done;
+    }
+    size_t n = (size_t)(docs ? cJSON_GetArraySize(docs) : 0) + (size_t)(ids ? cJSON_GetArraySize(ids) : 0);
+    if (n == 0)
+        store_msgs_add(&msgs, "no documents to get");
+    const cJSON *it;
+    if (docs)
+        cJSON_ArrayForEach(it, docs)
+        {
+            const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "_index");
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "_id");
+            if (!cJSON_IsObject(it)) {
+                store_msgs_add(&msgs, "id is missing");
+                continue;
+            }
+            if (!cJSON_IsString(ix) && !m->index)
+                store_msgs_add(&msgs, "index is missing");
+            if (!cJSON_IsString(id) && !cJSON_IsNumber(id))
+                store_msgs_add(&msgs, "id is missing");
+        }
+    if (ids) {
+        cJSON_ArrayForEach(it, ids)
+        {
+            if (!m->index)
+                store_msgs_add(&msgs, "index is missing");
+            if (!cJSON_IsString(it) && !cJSON_IsNumber(it))
+                store_msgs_add(&msgs, "id is missing");
+        }
+    }
+    if (msgs.count) {
+        validation_error(r, &msgs);
+        goto done;
+    }
+    if (!(t = store_engine_read_begin(api->e))) {
+        storage_error(r);
+        goto done;
+    }
+    buf *b = &r->body;
+    buf_puts(b, "{\"docs\":[");
+    bool first = true;
+    for (int pass = 0; pass < 2; pass++) {
+        const cJSON *arr = pass == 0 ? docs : ids;
+        if (!arr)
+            continue;
+        cJSON_ArrayForEach(it, arr)
+        {
+            const char *index = m->index;
+            size_t id_len = 0;
+            char *id = NULL;
+            srcfilter f = {0};
+            const srcfilter *fp = &deff;
+            int64_t version = STORE_MATCH_ANY;
+            if (pass == 0) {
+                const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "_index");
+                if (cJSON_IsString(ix))
+                    index = ix->valuestring;
+                id = id_text(cJSON_GetObjectItemCaseSensitive(it, "_id"), &id_len);
+                const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "_source");
+                if (s) {
+                    srcfilter_from_json(s, &f);
+                    fp = &f;
+                }
+                const cJSON *ver = cJSON_GetObjectItemCaseSensitive(it, "version");
+                if (cJSON_IsNumber(ver))
+                    version = (int64_t)ver->valuedouble;
+            } else {
+                id = id_text(it, &id_len);
+            }
+            if (!first)
+                buf_putc(b, ',');
+            first = false;
+            store_index_meta meta;
+            store_doc_view v;
+            int rc = id ? store_engine_index_get(t, index, &meta, NULL, NULL) : -1;
+            if (rc == 1)
+                rc = store_engine_doc_get(t, &meta, id, id_len, &v) < 0 ? -1 : 1;
+            if (rc < 0) {
+                buf_puts(b, "{\"_index\":");
+                jstr(b, index);
+                buf_puts(b, ",\"_id\":");
+                jstrn(b, id ? id : "", id_len);
+                buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"exception\",\"reason\":\"storage failure\"}],"
+                            "\"type\":\"exception\",\"reason\":\"storage failure\"}}");
+            } else if (rc == 0) {
+                buf_puts(b, "{\"_index\":");
+                jstr(b, index);
+                buf_puts(b, ",\"_id\":");
+                jstrn(b, id, id_len);
+                buf x = BUF_INIT, reason = BUF_INIT;
+                not_found_extra(&x, index);
+                buf_printf(&reason, "no such index [%s]", index);
+                buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"index_not_found_exception\",\"reason\":");
+                jstr(b, reason.data);
+                buf_puts(b, x.data);
+                buf_puts(b, "}],\"type\":\"index_not_found_exception\",\"reason\":");
+                jstr(b, reason.data);
+                buf_puts(b, x.data);
+                buf_puts(b, "}}");
+                buf_free(&x);
+                buf_free(&reason);
+            } else {
+                bool found = !v.st.deleted && v.st.exists;
+                char explain[200];
+                if (found && store_version_read_conflict(version, &v.st, explain, sizeof explain)) {
+                    store_resp tmp;
+                    store_resp_init(&tmp);
+                    conflict_error(&tmp, NULL, id, id_len, explain, meta.uuid, meta.name);
+                    buf_puts(b, "{\"_index\":");
+                    jstr(b, meta.name);
+                    buf_puts(b, ",\"_id\":");
+                    jstrn(b, id, id_len);
+                    buf_puts(b, ",");
+                    /* the error object without the outer braces and status */
+                    const char *e = strstr(tmp.body.data, "\"error\":");
+                    const char *s = strstr(tmp.body.data, ",\"status\":");
+                    if (e && s)
+                        buf_append(b, e, (size_t)(s - e));
+                    buf_putc(b, '}');
+                    store_resp_free(&tmp);
+                } else {
+                    doc_object(b, meta.name, NULL, id, id_len, &v, found, fp);
+                }
+            }
+            free(id);
+            srcfilter_free(&f);
+        }
+    }
+    buf_puts(b, "]}");
+done:
+    if (t)
+        store_engine_read_end(t);
+    store_msgs_free(&msgs);
+    srcfilter_free(&deff);
+    cJSON_Delete(body);
+}
+
+/* ---- document writes ------------------------------------------------------------ */
+
+static void source_error(store_resp *r, const char *body, size_t n)
+{
+    if (store_json_ws(body, body + n) == body + n) {
+        error_body(r, 400, "parse_exception", "request body is required");
+        return;
+    }
+    bool valid = store_json_is_valid(body, n);
+    error_body_n(r, 400, "mapper_parsing_exception", "failed to parse", 15, NULL,
+                 valid ? "{\"type\":\"not_x_content_exception\",\"reason\":\"the document source must be a JSON object\"}"
+                       : "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON in the document source\"}");
+}
+
+static store_call *write_doc(store_api *api, const store_req *req, store_match *m, store_opkind kind, bool legacy,
+                             bool auto_id, store_resp *resp)
+{
+    char reason[600];
+    store_wparams w;
+    bool has_version, has_vtype, forced;
+    store_msgs msgs = {BUF_INIT, 0};
+    if (!refresh_param(req, &forced, resp) || !write_params(req, &w, &has_version, &has_vtype, resp))
+        return NULL;
+    const char *op_type = param(req, "op_type");
+    if (op_type && kind == STORE_OP_INDEX) {
+        if (strcmp(op_type, "create") == 0)
+            kind = STORE_OP_CREATE;
+        else if (strcmp(op_type, "index") != 0) {
+            errorf(resp, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%s]", op_type);
+            return NULL;
+        }
+    }
+    w.kind = kind;
+    w.legacy = legacy;
+    w.has_id = !auto_id;
+    if (kind == STORE_OP_UPDATE) {
+        if (!legacy && store_version_update_refused(has_version, has_vtype)) {
+            store_msgs_add(&msgs, "internal versioning can not be used for optimistic concurrency control. "
+                                  "Please use `if_seq_no` and `if_primary_term` instead");
+            validation_error(resp, &msgs);
+            store_msgs_free(&msgs);
+            return NULL;
+        }
+        if (legacy && w.vtype != STORE_VT_INTERNAL) {
+            store_msgs_add(&msgs, "version type [%s] is not supported by the update API", store_vtype_name(w.vtype));
+            validation_error(resp, &msgs);
+            store_msgs_free(&msgs);
+            return NULL;
+        }
+    }
+    store_version_validate(&w, auto_id ? NULL : m->id, m->id_len, &msgs);
+    if (msgs.count) {
+        validation_error(resp, &msgs);
+        store_msgs_free(&msgs);
+        return NULL;
+    }
+    if (kind != STORE_OP_DELETE && kind != STORE_OP_UPDATE &&
+        !store_router_valid_index(m->index, reason, sizeof reason)) {
+        invalid_index(resp, m->index, reason);
+        return NULL;
+    }
+    store_call *c = new_call(api, m, req);
+    if (!c) {
+        error_body(resp, 500, "exception", "out of memory");
+        return NULL;
+    }
+    c->kind = CALL_WRITE;
+    c->legacy = legacy;
+    c->forced_refresh = forced;
+    if (kind == STORE_OP_UPDATE) {
+        store_bulk_error err = {0, NULL, BUF_INIT};
+        if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+            error_body(resp, 400, "parse_exception", "request body is required");
+            call_free(c);
+            return NULL;
+        }
+        if (!store_bulk_parse_update(req->body, req->body_len, &c->upd, &err)) {
+            error_body_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
+            store_bulk_error_free(&err);
+            call_free(c);
+            return NULL;
+        }
+        c->op.upd = &c->upd;
+    } else if (kind != STORE_OP_DELETE) {
+        if (!store_json_is_object(req->body, req->body_len)) {
+            source_error(resp, req->body, req->body_len);
+            call_free(c);
+            return NULL;
+        }
+        c->op.src = req->body;
+        c->op.src_len = req->body_len;
+    }
+    if (auto_id) {
+        store_util_auto_id(c->auto_id);
+        c->op.id = c->auto_id;
+        c->op.id_len = 20;
+        /* auto ids are fresh: the write creates (ES runs it as op_type=create) */
+        if (w.kind == STORE_OP_INDEX && w.vtype == STORE_VT_INTERNAL && w.version == STORE_MATCH_ANY)
+            w.kind = STORE_OP_CREATE;
+    } else {
+        c->op.id = c->m.id;
+        c->op.id_len = c->m.id_len;
+    }
+    c->op.w = w;
+    c->op.index = c->m.index;
+    c->job.kind = STORE_JOB_DOCS;
+    c->job.ops = &c->op;
+    c->job.nops = 1;
+    return c;
+}
+
+/* The success body of a write (modern or legacy form). */
+static void write_body(buf *b, const store_call *c, const store_op *op, bool in_bulk)
+{
+    bool legacy = c->legacy && !in_bulk;
+    bool noop = op->dec.result == STORE_RES_NOOP;
+    if (legacy && op->w.kind == STORE_OP_DELETE)
+        buf_printf(b, "{\"found\":%s,\"_index\":", op->dec.result == STORE_RES_DELETED ? "true" : "false");
+    else
+        buf_puts(b, "{\"_index\":");
+    jstr(b, op->index);
+    if (legacy) {
+        buf_puts(b, ",\"_type\":");
+        jstr(b, c->m.type);
+    }
+    buf_puts(b, ",\"_id\":");
+    jstrn(b, op->id, op->id_len);
+    buf_printf(b, ",\"_version\":%" PRId64 ",\"result\":\"%s\",", op->version, store_result_name(op->dec.result));
+    if (c->forced_refresh && !noop)
+        buf_puts(b, "\"forced_refresh\":true,");
+    shards(b, noop ? 0 : 2, noop ? 0 : 1);
+    if (legacy) {
+        if (op->w.kind == STORE_OP_INDEX || op->w.kind == STORE_OP_CREATE)
+            buf_printf(b, ",\"created\":%s", op->dec.result == STORE_RES_CREATED ? "true" : "false");
+    } else {
+        buf_printf(b, ",\"_seq_no\":%" PRId64 ",\"_primary_term\":%" PRId64, op->seq_no, op->term);
+    }
+    if (in_bulk)
+        buf_printf(b, ",\"status\":%d", op->dec.status);
+    buf_putc(b, '}');
+}
+
+/* The error object (type, reason, extras) of a failed op into `err`, and its status. */
+static int op_error(const store_call *c, const store_op *op, bool in_bulk, const char **type, buf *reason, buf *extra)
+{
+    const char *t = c->legacy && !in_bulk ? c->m.type : NULL;
+    switch (op->err) {
+    case STORE_OPERR_CONFLICT: {
+        buf rest = BUF_INIT;
+        buf_printf(&rest, "version conflict, %s", op->dec.explain);
+        id_reason(reason, t, op->id, op->id_len, rest.data);
+        buf_free(&rest);
+        index_extra(extra, op->uuid, op->index);
+        *type = "version_conflict_engine_exception";
+        return 409;
+    }
+    case STORE_OPERR_DOC_MISSING:
+        id_reason(reason, t, op->id, op->id_len, "document missing");
+        index_extra(extra, op->uuid, op->index);
+        *type = "document_missing_exception";
+        return 404;
+    case STORE_OPERR_INDEX_MISSING:
+        buf_printf(reason, "no such index [%s]", op->index);
+        not_found_extra(extra, op->index);
+        *type = "index_not_found_exception";
+        return 404;
+    case STORE_OPERR_BAD_SOURCE:
+        buf_puts(reason, "failed to parse the stored document");
+        *type = "mapper_parsing_exception";
+        return 400;
+    default:
+        buf_puts(reason, "storage failure, see the verstore log");
+        *type = "exception";
+        return 500;
+    }
+}
+
+static void finish_write(store_call *c, store_resp *r)
+{
+    store_op *op = &c->op;
+    if (op->err != STORE_OPERR_NONE) {
+        const char *type;
+        buf reason = BUF_INIT, extra = BUF_INIT;
+        int status = op_error(c, op, false, &type, &reason, &extra);
+        error_body_n(r, status, type, reason.data, reason.len, extra.data, NULL);
+        buf_free(&reason);
+        buf_free(&extra);
+        return;
+    }
+    r->status = op->dec.status;
+    write_body(&r->body, c, op, false);
+    if (r->status == 201) {
+        buf loc = BUF_INIT;
+        buf_putc(&loc, '/');
+        store_util_url_encode(op->index, strlen(op->index), &loc);
+        buf_putc(&loc, '/');
+        if (c->legacy)
+            store_util_url_encode(c->m.type, strlen(c->m.type), &loc);
+        else
+            buf_puts(&loc, "_doc");
+        buf_putc(&loc, '/');
+        store_util_url_encode(op->id, op->id_len, &loc);
+        r->location = buf_steal(&loc);
+    }
+}
+
+/* ---- bulk ------------------------------------------------------------------------- */
+
+static store_call *bulk(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    bool forced;
+    if (!refresh_param(req, &forced, resp))
+        return NULL;
+    store_call *c = new_call(api, m, req);
+    if (!c) {
+        error_body(resp, 500, "exception", "out of memory");
+        return NULL;
+    }
+    c->kind = CALL_BULK;
+    c->forced_refresh = forced;
+    store_bulk_error err = {0, NULL, BUF_INIT};
+    if (!store_bulk_parse(req->body, req->body_len, c->m.index, &c->bulk, &err)) {
+        error_body_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
+        store_bulk_error_free(&err);
+        call_free(c);
+        return NULL;
+    }
+    store_bulk_error_free(&err);
+    size_t n = c->bulk.n;
+    c->ops = calloc(n ? n : 1, sizeof *c->ops);
+    c->op_of_item = calloc(n ? n : 1, sizeof *c->op_of_item);
+    if (!c->ops || !c->op_of_item) {
+        error_body(resp, 500, "exception", "out of memory");
+        call_free(c);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        store_bulk_item *it = &c->bulk.items[i];
+        if (it->err_status) {
+            c->op_of_item[i] = SIZE_MAX;
+            continue;
+        }
+        store_op *op = &c->ops[k];
+        op->w = it->w;
+        op->index = it->index;
+        op->id = it->id;
+        op->id_len = it->id_len;
+        op->src = it->src;
+        op->src_len = it->src_len;
+        if (it->action == STORE_BULK_UPDATE)
+            op->upd = &it->upd;
+        if (it->id == it->auto_id && op->w.kind == STORE_OP_INDEX)
+            op->w.kind = STORE_OP_CREATE;
+        c->op_of_item[i] = k++;
+    }
+    c->job.kind = STORE_JOB_DOCS;
+    c->job.ops = c->ops;
+    c->job.nops = k;
+    return c;
+}
+
+static void finish_bulk(store_call *c, store_resp *r)
+{
+    buf *b = &r->body;
+    bool errors = false;
+    buf items = BUF_INIT;
+    buf_reserve(&items, c->bulk.n * 160);
+    buf reason = BUF_INIT, extra = BUF_INIT;
+    for (size_t i = 0; i < c->bulk.n; i++) {
+        store_bulk_item *it = &c->bulk.items[i];
+        if (i)
+            buf_putc(&items, ',');
+        buf_puts(&items, "{\"");
+        buf_puts(&items, it->key);
+        buf_puts(&items, "\":");
+        const store_op *op = c->op_of_item[i] == SIZE_MAX ? NULL : &c->ops[c->op_of_item[i]];
+        if (op && op->err == STORE_OPERR_NONE) {
+            write_body(&items, c, op, true);
+        } else {
+            const char *type;
+            int status;
+            buf_reset(&reason);
+            buf_reset(&extra);
+            if (op) {
+                status = op_error(c, op, true, &type, &reason, &extra);
+            } else {
+                status = it->err_status;
+                type = it->err_type;
+                buf_puts(&reason, it->err_reason ? it->err_reason : "");
+                if (strcmp(type, "invalid_index_name_exception") == 0) {
+                    buf_puts(&extra, ",\"index_uuid\":\"_na_\",\"index\":");
+                    jstr(&extra, it->index);
+                }
+            }
+            errors = true;
+            buf_puts(&items, "{\"_index\":");
+            jstr(&items, it->index ? it->index : "");
+            buf_puts(&items, ",\"_id\":");
+            if (it->id)
+                jstrn(&items, it->id, it->id_len);
+            else
+                buf_puts(&items, "null");
+            buf_printf(&items, ",\"status\":%d,\"error\":{\"type\":", status);
+            jstr(&items, type);
+            buf_puts(&items, ",\"reason\":");
+            jstrn(&items, reason.data ? reason.data : "", reason.len);
+            if (extra.len)
+                buf_append(&items, extra.data, extra.len);
+            buf_puts(&items, "}}");
+        }
+        buf_putc(&items, '}');
+    }
+    buf_printf(b, "{\"took\":%" PRId64 ",\"errors\":%s,\"items\":[", store_util_mono_ms() - c->start_ms,
+               errors ? "true" : "false");
+    buf_append(b, items.data, items.len);
+    buf_puts(b, "]}");
+    buf_free(&items);
+    buf_free(&reason);
+    buf_free(&extra);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+static void pretty_body(store_resp *r)
+{
+    if (!r->body.len || strcmp(r->content_type, CT_JSON) != 0)
+        return;
+    buf out = BUF_INIT;
+    if (store_json_pretty(r->body.data, r->body.len, &out)) {
+        buf_free(&r->body);
+        r->body = out;
+    } else {
+        buf_free(&out);
+    }
+}
+
+static void no_handler(store_resp *r, const store_req *req)
+{
+    char msg[1200];
+    snprintf(msg, sizeof msg, "no handler found for uri [%.1000s] and method [%s]", req->path, req->method);
+    flat_error(r, 400, msg);
+}
+
+store_call *store_api_begin(store_api *api, const store_req *req, store_resp *resp)
+{
+    store_match m;
+    store_call *c = NULL;
+    buf_reset(&resp->body);
+    resp->status = 200;
+    resp->content_type = CT_JSON;
+    bool pretty = param(req, "pretty") && strcmp(param(req, "pretty"), "false") != 0;
+    if (!store_router_match(req->method, req->path, &m)) {
+        errorf(resp, 400, "illegal_argument_exception", "unable to decode the path [%.1000s]", req->path);
+        goto out;
+    }
+    if (m.route == STORE_R_NONE) {
+        no_handler(resp, req);
+        goto out;
+    }
+    if (!(m.allowed & m.method)) {
+        char allowed[64], msg[1200];
+        store_router_allowed_text(m.allowed, allowed, sizeof allowed);
+        snprintf(resp->allow, sizeof resp->allow, "%s", allowed);
+        snprintf(msg, sizeof msg, "Incorrect HTTP method for uri [%.1000s] and method [%s], allowed: [%s]", req->path,
+                 req->method, allowed);
+        flat_error(resp, 405, msg);
+        goto out;
+    }
+    if (req->body_len && !content_type_ok(req->content_type)) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "Content-Type header [%.300s] is not supported", req->content_type);
+        flat_error(resp, 406, msg);
+        goto out;
+    }
+    bool head = m.method == STORE_M_HEAD;
+    switch (m.route) {
+    case STORE_R_ROOT:
+        root_body(api, resp);
+        break;
+    case STORE_R_BULK:
+        c = bulk(api, req, &m, resp);
+        break;
+    case STORE_R_MGET:
+        mget(api, req, &m, resp);
+        break;
+    case STORE_R_REFRESH:
+        refresh(api, &m, resp);
+        break;
+    case STORE_R_CAT_INDICES:
+        cat_indices(api, req, &m, resp);
+        break;
+    case STORE_R_HEALTH:
+        cluster_health(api, resp);
+        break;
+    case STORE_R_INDEX:
+        if (m.method == STORE_M_PUT)
+            c = create_index(api, req, &m, resp);
+        else if (m.method == STORE_M_DELETE) {
+            if (!(c = new_call(api, &m, req))) {
+                error_body(resp, 500, "exception", "out of memory");
+                break;
+            }
+            c->kind = CALL_DELETE_INDEX;
+            c->job.kind = STORE_JOB_DELETE_INDEX;
+            c->job.index = c->m.index;
+        } else
+            get_index(api, &m, 0, head, resp);
+        break;
+    case STORE_R_SETTINGS:
+        if (m.method == STORE_M_PUT)
+            c = put_settings(api, req, &m, resp);
+        else
+            get_index(api, &m, 1, false, resp);
+        break;
+    case STORE_R_MAPPING:
+        get_index(api, &m, 2, false, resp);
+        break;
+    case STORE_R_COUNT:
+        count_docs(api, &m, resp);
+        break;
+    case STORE_R_DOC:
+    case STORE_R_LEGACY_DOC: {
+        bool legacy = m.route == STORE_R_LEGACY_DOC;
+        if (m.method == STORE_M_GET || m.method == STORE_M_HEAD)
+            get_doc(api, req, &m, legacy, false, head, resp);
+        else if (m.method == STORE_M_DELETE)
+            c = write_doc(api, req, &m, STORE_OP_DELETE, legacy, false, resp);
+        else
+            c = write_doc(api, req, &m, STORE_OP_INDEX, legacy, false, resp);
+        break;
+    }
+    case STORE_R_DOC_AUTO:
+        c = write_doc(api, req, &m, STORE_OP_INDEX, false, true, resp);
+        break;
+    case STORE_R_LEGACY_AUTO:
+        c = write_doc(api, req, &m, STORE_OP_INDEX, true, true, resp);
+        break;
+    case STORE_R_CREATE:
+    case STORE_R_LEGACY_CREATE:
+        c = write_doc(api, req, &m, STORE_OP_CREATE, m.route == STORE_R_LEGACY_CREATE, false, resp);
+        break;
+    case STORE_R_UPDATE:
+    case STORE_R_LEGACY_UPDATE:
+        c = write_doc(api, req, &m, STORE_OP_UPDATE, m.route == STORE_R_LEGACY_UPDATE, false, resp);
+        break;
+    case STORE_R_SOURCE:
+    case STORE_R_LEGACY_SOURCE:
+        get_doc(api, req, &m, m.route == STORE_R_LEGACY_SOURCE, true, head, resp);
+        break;
+    case STORE_R_NONE:
+        break;
+    }
+    if (c) {
+        c->head = head;
+        store_router_free(&m);
+        return c;
+    }
+    store_router_free(&m);
+out:
+    if (pretty)
+        pretty_body(resp);
+    if (resp->body.data == NULL)
+        buf_reserve(&resp->body, 1);
+    return NULL;
+}
+
+store_job *store_api_call_job(store_call *call) { return &call->job; }
+
+void store_api_finish(store_call *c, store_resp *r)
+{
+    buf_reset(&r->body);
+    r->status = 200;
+    r->content_type = CT_JSON;
+    if (c->job.rc < 0 && c->kind != CALL_WRITE && c->kind != CALL_BULK) {
+        storage_error(r);
+        goto done;
+    }
+    switch (c->kind) {
+    case CALL_WRITE:
+        finish_write(c, r);
+        break;
+    case CALL_BULK:
+        finish_bulk(c, r);
+        break;
+    case CALL_CREATE_INDEX:
+        if (c->job.rc == 1) {
+            buf reason = BUF_INIT, x = BUF_INIT;
+            buf_printf(&reason, "index [%s/%s] already exists", c->job.meta.name, c->job.meta.uuid);
+            buf_puts(&x, ",\"index_uuid\":");
+            jstr(&x, c->job.meta.uuid);
+            buf_puts(&x, ",\"index\":");
+            jstr(&x, c->job.meta.name);
+            error_body_n(r, 400, "resource_already_exists_exception", reason.data, reason.len, x.data, NULL);
+            buf_free(&reason);
+            buf_free(&x);
+        } else {
+            buf_puts(&r->body, "{\"acknowledged\":true,\"shards_acknowledged\":true,\"index\":");
+            jstr(&r->body, c->job.meta.name);
+            buf_putc(&r->body, '}');
+        }
+        break;
+    case CALL_DELETE_INDEX:
+    case CALL_PUT_SETTINGS:
+        if (c->job.rc == 1)
+            index_not_found(r, c->m.index);
+        else
+            buf_puts(&r->body, "{\"acknowledged\":true}");
+        break;
+    }
+done:
+    if (c->pretty)
+        pretty_body(r);
+    call_free(c);
+}
+
+void store_api_handle(store_api *api, const store_req *req, store_resp *resp)
+{
+    store_call *c = store_api_begin(api, req, resp);
+    if (!c)
+        return;
+    store_engine_execute(api->e, store_api_call_job(c));
+    store_api_finish(c, resp);
+}

@@ -1,0 +1,459 @@
+/* store_bulk — parses and validates _bulk NDJSON bodies and _update bodies into engine operations. */
+#include "versync/store_bulk.h"
+
+#include "versync/store_json.h"
+#include "versync/store_router.h"
+#include "versync/store_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store_bulk_block {
+    store_bulk_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+static char *arena_dup(store_bulk *b, const char *s, size_t n)
+{
+    store_bulk_block *blk = b->blocks;
+    if (!blk || blk->cap - blk->used < n + 1) {
+        size_t cap = n + 1 > 65536 ? n + 1 : 65536;
+        blk = malloc(sizeof *blk + cap);
+        if (!blk)
+            return NULL;
+        blk->used = 0;
+        blk->cap = cap;
+        blk->next = b->blocks;
+        b->blocks = blk;
+    }
+    char *p = blk->data + blk->used;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    blk->used += n + 1;
+    return p;
+}
+
+void store_bulk_error_free(store_bulk_error *e) { buf_free(&e->reason); }
+
+static bool fail(store_bulk_error *e, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool fail(store_bulk_error *e, int status, const char *type, const char *fmt, ...)
+{
+    e->status = status;
+    e->type = type;
+    buf_reset(&e->reason);
+    char tmp[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    buf_puts(&e->reason, tmp);
+    return false;
+}
+
+void store_bulk_update_free(store_update_spec *spec)
+{
+    cJSON_Delete(spec->doc);
+    cJSON_Delete(spec->upsert);
+    spec->doc = spec->upsert = NULL;
+}
+
+void store_bulk_free(store_bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        store_bulk_update_free(&b->items[i].upd);
+        free(b->items[i].err_reason);
+    }
+    free(b->items);
+    while (b->blocks) {
+        store_bulk_block *next = b->blocks->next;
+        free(b->blocks);
+        b->blocks = next;
+    }
+    memset(b, 0, sizeof *b);
+}
+
+static const char *token_name(const store_json_tok *t)
+{
+    switch (t->type) {
+    case STORE_JSON_STRING: return "VALUE_STRING";
+    case STORE_JSON_NUMBER: return "VALUE_NUMBER";
+    case STORE_JSON_TRUE:
+    case STORE_JSON_FALSE: return "VALUE_BOOLEAN";
+    case STORE_JSON_NULL: return "VALUE_NULL";
+    case STORE_JSON_ARRAY: return "START_ARRAY";
+    case STORE_JSON_OBJECT: return "START_OBJECT";
+    }
+    return "?";
+}
+
+bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_bulk_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->detect_noop = true;
+    if (!store_json_is_valid(body, len))
+        return fail(err, 400, "x_content_parse_exception", "[1:1] failed to parse the update request: malformed JSON");
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root)
+        return fail(err, 500, "exception", "out of memory parsing the update request");
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return fail(err, 400, "x_content_parse_exception", "[1:1] update request must be a JSON object");
+    }
+    bool ok = true;
+    for (cJSON *it = root->child; it && ok; it = it->next) {
+        const char *k = it->string;
+        if (strcmp(k, "doc") == 0 || strcmp(k, "upsert") == 0) {
+            if (!cJSON_IsObject(it)) {
+                ok = fail(err, 400, "x_content_parse_exception", "[UpdateRequest] failed to parse field [%s]", k);
+                break;
+            }
+            cJSON **slot = k[0] == 'd' ? &spec->doc : &spec->upsert;
+            cJSON_Delete(*slot);
+            *slot = cJSON_Duplicate(it, true);
+            if (!*slot)
+                ok = fail(err, 500, "exception", "out of memory");
+        } else if (strcmp(k, "doc_as_upsert") == 0 || strcmp(k, "detect_noop") == 0 ||
+                   strcmp(k, "scripted_upsert") == 0) {
+            if (!cJSON_IsBool(it)) {
+                ok = fail(err, 400, "x_content_parse_exception", "[UpdateRequest] failed to parse field [%s]", k);
+                break;
+            }
+            if (k[0] == 'd' && k[1] == 'o')
+                spec->doc_as_upsert = cJSON_IsTrue(it);
+            else if (k[0] == 'd')
+                spec->detect_noop = cJSON_IsTrue(it);
+        } else if (strcmp(k, "script") == 0) {
+            ok = fail(err, 400, "illegal_argument_exception", "scripts are not supported by verstore");
+        } else if (strcmp(k, "_source") == 0) {
+            /* accepted, the response does not include the updated source */
+        } else {
+            ok = fail(err, 400, "x_content_parse_exception", "[UpdateRequest] unknown field [%s]", k);
+        }
+    }
+    cJSON_Delete(root);
+    if (ok && !spec->doc && !spec->upsert)
+        ok = fail(err, 400, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;");
+    if (!ok)
+        store_bulk_update_free(spec);
+    return ok;
+}
+
+/* Scalar meta value as text (strings decoded, numbers as written). */
+static bool tok_text(const store_json_tok *t, buf *out)
+{
+    buf_reset(out);
+    if (t->type == STORE_JSON_STRING)
+        return store_json_unescape(t, out);
+    if (t->type == STORE_JSON_NUMBER)
+        return buf_append(out, t->p, t->n);
+    return false;
+}
+
+static bool tok_long(const store_json_tok *t, buf *tmp, int64_t *out)
+{
+    return tok_text(t, tmp) && store_json_parse_long(tmp->data, tmp->len, out);
+}
+
+static bool add_item(store_bulk *b, store_bulk_item **out)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        store_bulk_item *p = realloc(b->items, cap * sizeof *p);
+        if (!p)
+            return false;
+        b->items = p;
+        b->cap = cap;
+    }
+    *out = &b->items[b->n++];
+    memset(*out, 0, sizeof **out);
+    return true;
+}
+
+static void item_error(store_bulk_item *it, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void item_error(store_bulk_item *it, int status, const char *type, const char *fmt, ...)
+{
+    char tmp[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    it->err_status = status;
+    it->err_type = type;
+    free(it->err_reason);
+    it->err_reason = strdup(tmp);
+}
+
+/* Parse one action line into `it`. False with err filled on a request-level error. */
+static bool parse_action(store_bulk *b, const char *p, const char *end, int line, const char *default_index,
+                         const char **last_index, store_bulk_item *it, buf *tmp, store_bulk_error *err)
+{
+    store_json_iter iter;
+    store_json_tok k, v;
+    const char *s = store_json_ws(p, end);
+    if (s >= end || *s != '{') {
+        store_json_tok t;
+        if (s < end && store_json_scan(s, end, &t))
+            return fail(err, 400, "illegal_argument_exception",
+                        "Malformed action/metadata line [%d], expected START_OBJECT but found [%s]", line,
+                        token_name(&t));
+        return fail(err, 400, "x_content_parse_exception",
+                    "[%d:1] Unexpected character in action/metadata line [%d]: not valid JSON", line, line);
+    }
+    if (!store_json_is_object(s, (size_t)(end - s)))
+        return fail(err, 400, "x_content_parse_exception",
+                    "[%d:1] Unexpected character in action/metadata line [%d]: not valid JSON", line, line);
+    store_json_obj_begin(&iter, s, end);
+    int r = store_json_obj_next(&iter, &k, &v);
+    if (r == 0)
+        return fail(err, 400, "illegal_argument_exception",
+                    "Malformed action/metadata line [%d], expected FIELD_NAME but found [END_OBJECT]", line);
+    if (store_json_tok_eq(&k, "index"))
+        it->action = STORE_BULK_INDEX, it->key = "index";
+    else if (store_json_tok_eq(&k, "create"))
+        it->action = STORE_BULK_CREATE, it->key = "create";
+    else if (store_json_tok_eq(&k, "update"))
+        it->action = STORE_BULK_UPDATE, it->key = "update";
+    else if (store_json_tok_eq(&k, "delete"))
+        it->action = STORE_BULK_DELETE, it->key = "delete";
+    else {
+        buf_reset(tmp);
+        store_json_unescape(&k, tmp);
+        return fail(err, 400, "illegal_argument_exception",
+                    "Malformed action/metadata line [%d], expected one of [create, delete, index, update] but "
+                    "found [%.200s]",
+                    line, tmp->data ? tmp->data : "");
+    }
+    if (v.type != STORE_JSON_OBJECT)
+        return fail(err, 400, "illegal_argument_exception",
+                    "Malformed action/metadata line [%d], expected START_OBJECT but found [%s]", line,
+                    token_name(&v));
+    if (store_json_obj_next(&iter, &k, &k) != 0)
+        return fail(err, 400, "illegal_argument_exception",
+                    "Malformed action/metadata line [%d], expected END_OBJECT but found [FIELD_NAME]", line);
+
+    it->line = line;
+    it->w.vtype = STORE_VT_INTERNAL;
+    it->w.version = STORE_MATCH_ANY;
+    it->w.if_seq_no = STORE_UNASSIGNED_SEQ_NO;
+    it->w.if_primary_term = STORE_UNASSIGNED_TERM;
+    it->w.has_id = true;
+    bool has_version = false, has_vtype = false, has_index = false;
+    store_json_iter meta;
+    store_json_obj_begin(&meta, v.p, v.p + v.n);
+    while ((r = store_json_obj_next(&meta, &k, &v)) == 1) {
+        bool scalar = v.type == STORE_JSON_STRING || v.type == STORE_JSON_NUMBER;
+        if (store_json_tok_eq(&k, "_index")) {
+            if (v.type != STORE_JSON_STRING || !tok_text(&v, tmp))
+                return fail(err, 400, "illegal_argument_exception",
+                            "Malformed action/metadata line [%d], expected a simple value for field [_index] but "
+                            "found [%s]",
+                            line, token_name(&v));
+            if (*last_index && strcmp(*last_index, tmp->data ? tmp->data : "") == 0)
+                it->index = *last_index;
+            else if (!(it->index = *last_index = arena_dup(b, tmp->data ? tmp->data : "", tmp->len)))
+                return fail(err, 500, "exception", "out of memory");
+            has_index = true;
+        } else if (store_json_tok_eq(&k, "_id")) {
+            if (!scalar || !tok_text(&v, tmp))
+                return fail(err, 400, "illegal_argument_exception",
+                            "Malformed action/metadata line [%d], expected a simple value for field [_id] but found "
+                            "[%s]",
+                            line, token_name(&v));
+            if (!(it->id = arena_dup(b, tmp->data ? tmp->data : "", tmp->len)))
+                return fail(err, 500, "exception", "out of memory");
+            it->id_len = tmp->len;
+        } else if (store_json_tok_eq(&k, "version")) {
+            if (!scalar || !tok_long(&v, tmp, &it->w.version))
+                return fail(err, 400, "illegal_argument_exception",
+                            "Failed to parse long value [%.*s] for field [version] in action/metadata line [%d]",
+                            (int)(v.n > 100 ? 100 : v.n), v.p, line);
+            has_version = true;
+        } else if (store_json_tok_eq(&k, "version_type")) {
+            if (!tok_text(&v, tmp) || !store_vtype_parse(tmp->data, &it->w.vtype))
+                return fail(err, 400, "illegal_argument_exception", "No version type match [%.*s]",
+                            (int)(v.n > 100 ? 100 : v.n), v.p);
+            has_vtype = true;
+        } else if (store_json_tok_eq(&k, "if_seq_no")) {
+            if (!scalar || !tok_long(&v, tmp, &it->w.if_seq_no))
+                return fail(err, 400, "illegal_argument_exception",
+                            "Failed to parse long value [%.*s] for field [if_seq_no] in action/metadata line [%d]",
+                            (int)(v.n > 100 ? 100 : v.n), v.p, line);
+            if (it->w.if_seq_no < 0 && it->w.if_seq_no != STORE_UNASSIGNED_SEQ_NO)
+                return fail(err, 400, "illegal_argument_exception",
+                            "sequence numbers must be non negative. got [%lld].", (long long)it->w.if_seq_no);
+        } else if (store_json_tok_eq(&k, "if_primary_term")) {
+            if (!scalar || !tok_long(&v, tmp, &it->w.if_primary_term))
+                return fail(err, 400, "illegal_argument_exception",
+                            "Failed to parse long value [%.*s] for field [if_primary_term] in action/metadata line "
+                            "[%d]",
+                            (int)(v.n > 100 ? 100 : v.n), v.p, line);
+            if (it->w.if_primary_term < 0)
+                return fail(err, 400, "illegal_argument_exception", "primary term must be non negative. got [%lld]",
+                            (long long)it->w.if_primary_term);
+        } else if (store_json_tok_eq(&k, "op_type")) {
+            if (!tok_text(&v, tmp))
+                return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%.*s]",
+                            (int)(v.n > 100 ? 100 : v.n), v.p);
+            if (strcmp(tmp->data, "create") == 0) {
+                if (it->action == STORE_BULK_INDEX)
+                    it->action = STORE_BULK_CREATE, it->key = "create";
+            } else if (strcmp(tmp->data, "index") != 0) {
+                return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%.100s]",
+                            tmp->data);
+            }
+        } else if (store_json_tok_eq(&k, "routing") || store_json_tok_eq(&k, "retry_on_conflict") ||
+                   store_json_tok_eq(&k, "pipeline") || store_json_tok_eq(&k, "_source") ||
+                   store_json_tok_eq(&k, "require_alias") || store_json_tok_eq(&k, "require_data_stream") ||
+                   store_json_tok_eq(&k, "dynamic_templates") ||
+                   store_json_tok_eq(&k, "list_executed_pipelines")) {
+            /* accepted; single node, no pipelines */
+        } else {
+            buf_reset(tmp);
+            store_json_unescape(&k, tmp);
+            return fail(err, 400, "illegal_argument_exception",
+                        "Action/metadata line [%d] contains an unknown parameter [%.200s]", line,
+                        tmp->data ? tmp->data : "");
+        }
+    }
+    if (r < 0)
+        return fail(err, 400, "x_content_parse_exception", "[%d:1] malformed action/metadata line [%d]", line, line);
+    if (it->action == STORE_BULK_UPDATE && (has_version || has_vtype))
+        return fail(err, 400, "illegal_argument_exception",
+                    "Update requests do not support versioning. Please use `if_seq_no` and `if_primary_term` instead");
+    if (!has_index && default_index) {
+        if (*last_index && strcmp(*last_index, default_index) == 0)
+            it->index = *last_index;
+        else if (!(it->index = *last_index = arena_dup(b, default_index, strlen(default_index))))
+            return fail(err, 500, "exception", "out of memory");
+    }
+    switch (it->action) {
+    case STORE_BULK_INDEX: it->w.kind = STORE_OP_INDEX; break;
+    case STORE_BULK_CREATE: it->w.kind = STORE_OP_CREATE; break;
+    case STORE_BULK_UPDATE: it->w.kind = STORE_OP_UPDATE; break;
+    case STORE_BULK_DELETE: it->w.kind = STORE_OP_DELETE; break;
+    }
+    return true;
+}
+
+bool store_bulk_parse(const char *body, size_t len, const char *default_index, store_bulk *b, store_bulk_error *err)
+{
+    memset(b, 0, sizeof *b);
+    buf tmp = BUF_INIT;
+    store_msgs msgs = {BUF_INIT, 0};
+    bool ok = false;
+    const char *last_index = NULL;
+    if (len == 0) {
+        fail(err, 400, "parse_exception", "request body is required");
+        goto done;
+    }
+    if (body[len - 1] != '\n') {
+        fail(err, 400, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]");
+        goto done;
+    }
+    const char *p = body, *end = body + len;
+    int line = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        line++;
+        const char *ls = p;
+        p = nl ? nl + 1 : end;
+        if (le > ls && le[-1] == '\r')
+            le--;
+        if (store_json_ws(ls, le) == le)
+            continue; /* empty line */
+        store_bulk_item *it;
+        if (!add_item(b, &it)) {
+            fail(err, 500, "exception", "out of memory");
+            goto done;
+        }
+        if (!parse_action(b, ls, le, line, default_index, &last_index, it, &tmp, err))
+            goto done;
+        if (it->action == STORE_BULK_DELETE)
+            continue;
+        /* the source line */
+        const char *ss = NULL, *se = NULL;
+        while (p < end) {
+            nl = memchr(p, '\n', (size_t)(end - p));
+            le = nl ? nl : end;
+            line++;
+            ls = p;
+            p = nl ? nl + 1 : end;
+            if (le > ls && le[-1] == '\r')
+                le--;
+            if (store_json_ws(ls, le) == le)
+                continue;
+            ss = ls, se = le;
+            break;
+        }
+        if (!ss) {
+            store_msgs_add(&msgs, "source is missing");
+            continue;
+        }
+        if (it->action == STORE_BULK_UPDATE) {
+            store_bulk_error uerr = {0, NULL, BUF_INIT};
+            if (!store_bulk_parse_update(ss, (size_t)(se - ss), &it->upd, &uerr)) {
+                if (uerr.status == 400 && strcmp(uerr.type, "action_request_validation_exception") == 0) {
+                    store_msgs_add(&msgs, "script or doc is missing");
+                    store_bulk_error_free(&uerr);
+                    continue;
+                }
+                *err = uerr;
+                goto done;
+            }
+        } else {
+            it->src = ss;
+            it->src_len = (size_t)(se - ss);
+        }
+    }
+    if (b->n == 0) {
+        fail(err, 400, "action_request_validation_exception", "Validation Failed: 1: no requests added;");
+        goto done;
+    }
+    /* All-or-nothing validation, numbered across items like BulkRequest.validate. */
+    for (size_t i = 0; i < b->n; i++) {
+        store_bulk_item *it = &b->items[i];
+        if (!it->index)
+            store_msgs_add(&msgs, "index is missing");
+        if (!it->id && (it->action == STORE_BULK_DELETE || it->action == STORE_BULK_UPDATE))
+            store_msgs_add(&msgs, "id is missing");
+        it->w.has_id = it->id != NULL;
+        store_version_validate(&it->w, it->id, it->id_len, &msgs);
+    }
+    if (msgs.count) {
+        fail(err, 400, "action_request_validation_exception", "Validation Failed: ");
+        buf_append(&err->reason, msgs.text.data, msgs.text.len);
+        goto done;
+    }
+    /* Execution-time problems settle single items. */
+    for (size_t i = 0; i < b->n; i++) {
+        store_bulk_item *it = &b->items[i];
+        char reason[600];
+        if (!store_router_valid_index(it->index, reason, sizeof reason)) {
+            item_error(it, 400, "invalid_index_name_exception", "%s", reason);
+            continue;
+        }
+        if (it->id && it->id_len == 0) {
+            item_error(it, 400, "illegal_argument_exception", "if _id is specified it must not be empty");
+            continue;
+        }
+        if (!it->id) {
+            store_util_auto_id(it->auto_id);
+            it->id = it->auto_id;
+            it->id_len = 20;
+        }
+        if ((it->action == STORE_BULK_INDEX || it->action == STORE_BULK_CREATE) &&
+            !store_json_is_object(it->src, it->src_len))
+            item_error(it, 400, "mapper_parsing_exception", "failed to parse");
+    }
+    ok = true;
+done:
+    buf_free(&tmp);
+    store_msgs_free(&msgs);
+    return ok;
+}

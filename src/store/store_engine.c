@@ -1,0 +1,1049 @@
+/* store_engine — verstore's durable engine: LMDB records and one group-committing writer thread. */
+#include "versync/store_engine.h"
+
+#include "versync/log.h"
+#include "versync/store_util.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Ids up to this length are stored in the key as they are; longer ones are
+ * cut and followed by a 128-bit hash so every key fits LMDB's 511 bytes. */
+#define ID_INLINE_MAX 480
+#define ID_CUT 481
+#define KEY_MAX (4 + ID_CUT + 16)
+#define DOC_HDR 40
+#define FLAG_DELETED 1u
+#define FLAG_LONG_ID 2u
+#define INDEX_FORMAT 1u
+
+struct store_engine {
+    MDB_env *env;
+    MDB_dbi dbi_meta, dbi_indices, dbi_counters, dbi_docs;
+    bool durable;
+    size_t map_size;
+    pthread_rwlock_t resize_lock; /* readers share it; growing the map takes it alone */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    store_job *head, *tail;
+    bool stopping;
+    pthread_t writer;
+    bool writer_started;
+    pthread_t syncer;
+    bool syncer_started;
+    pthread_mutex_t slock;
+    pthread_cond_t scond;
+    bool sync_stop;
+    atomic_bool dirty; /* async mode: commits not yet synced */
+    char cluster_uuid[23];
+    char dir[4096];
+};
+
+struct store_rtxn {
+    store_engine *e;
+    MDB_txn *txn;
+    int64_t now_ms;
+};
+
+/* ---- encoding ----------------------------------------------------------- */
+
+static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_i64(unsigned char *p, int64_t v) { memcpy(p, &v, 8); }
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static int64_t get_i64(const unsigned char *p)
+{
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8),
+    p[3] = (unsigned char)v;
+}
+
+static uint64_t hash64(const char *s, size_t n, uint64_t seed)
+{
+    uint64_t h = 1469598103934665603ULL ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static size_t doc_key(uint32_t number, const char *id, size_t n, unsigned char *key)
+{
+    be32(key, number);
+    if (n <= ID_INLINE_MAX) {
+        memcpy(key + 4, id, n);
+        return 4 + n;
+    }
+    memcpy(key + 4, id, ID_CUT);
+    uint64_t a = hash64(id, n, 0), b = hash64(id, n, 0x9e3779b97f4a7c15ULL);
+    memcpy(key + 4 + ID_CUT, &a, 8);
+    memcpy(key + 4 + ID_CUT + 8, &b, 8);
+    return KEY_MAX;
+}
+
+/* Index record: format, number, created, gc, uuid[22], settings, mappings. */
+static bool index_decode(const MDB_val *v, store_index_meta *m, buf *settings, buf *mappings)
+{
+    const unsigned char *p = v->mv_data;
+    size_t n = v->mv_size;
+    if (n < 4 + 4 + 8 + 8 + 22 + 4)
+        return false;
+    m->number = get_u32(p + 4);
+    m->created_ms = get_i64(p + 8);
+    m->gc_deletes_ms = get_i64(p + 16);
+    memcpy(m->uuid, p + 24, 22);
+    m->uuid[22] = '\0';
+    size_t off = 46;
+    uint32_t sl = get_u32(p + off);
+    off += 4;
+    if (off + sl + 4 > n)
+        return false;
+    if (settings && sl && !buf_append(settings, p + off, sl))
+        return false;
+    off += sl;
+    uint32_t ml = get_u32(p + off);
+    off += 4;
+    if (off + ml > n)
+        return false;
+    if (mappings && ml && !buf_append(mappings, p + off, ml))
+        return false;
+    return true;
+}
+
+static bool counters_decode(const MDB_val *v, store_index_meta *m)
+{
+    if (v->mv_size < 32)
+        return false;
+    const unsigned char *p = v->mv_data;
+    m->next_seq = get_i64(p);
+    m->docs_count = get_i64(p + 8);
+    m->docs_deleted = get_i64(p + 16);
+    m->store_bytes = get_i64(p + 24);
+    return true;
+}
+
+static void mlog(int rc, const char *what)
+{
+    log_error("storage: %s: %s", what, mdb_strerror(rc));
+}
+
+/* ---- open/close --------------------------------------------------------- */
+
+static void *writer_main(void *arg);
+static void *syncer_main(void *arg);
+
+bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err, size_t errsz)
+{
+    *out = NULL;
+    store_engine *e = calloc(1, sizeof *e);
+    MDB_txn *txn = NULL;
+    int rc;
+    if (!e) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    snprintf(e->dir, sizeof e->dir, "%s", o->dir);
+    e->durable = o->durable;
+    e->map_size = o->map_size ? o->map_size : (size_t)64 << 30;
+    if (sizeof(size_t) < 8 && !o->map_size)
+        e->map_size = (size_t)1 << 30;
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->resize_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&e->qlock, NULL);
+    pthread_cond_init(&e->qcond, NULL);
+    pthread_mutex_init(&e->slock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->scond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if ((rc = mdb_env_create(&e->env))) {
+        snprintf(err, errsz, "cannot create LMDB environment: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    mdb_env_set_maxdbs(e->env, 8);
+    mdb_env_set_maxreaders(e->env, (unsigned)(o->max_readers > 126 ? o->max_readers : 126));
+    mdb_env_set_mapsize(e->env, e->map_size);
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (e->durable ? 0 : MDB_NOSYNC);
+    if ((rc = mdb_env_open(e->env, o->dir, flags, 0644))) {
+        snprintf(err, errsz, "cannot open the data directory %s: %s", o->dir, mdb_strerror(rc));
+        goto fail;
+    }
+    MDB_envinfo info;
+    if (mdb_env_info(e->env, &info) == 0 && info.me_mapsize > e->map_size)
+        e->map_size = info.me_mapsize;
+    if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &e->dbi_meta)) ||
+        (rc = mdb_dbi_open(txn, "indices", MDB_CREATE, &e->dbi_indices)) ||
+        (rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &e->dbi_counters)) ||
+        (rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &e->dbi_docs))) {
+        snprintf(err, errsz, "cannot open the databases in %s: %s", o->dir, mdb_strerror(rc));
+        goto fail;
+    }
+    MDB_val k = {12, "cluster_uuid"}, v;
+    rc = mdb_get(txn, e->dbi_meta, &k, &v);
+    if (rc == 0 && v.mv_size == 22) {
+        memcpy(e->cluster_uuid, v.mv_data, 22);
+    } else {
+        store_util_uuid(e->cluster_uuid);
+        v.mv_size = 22;
+        v.mv_data = e->cluster_uuid;
+        if ((rc = mdb_put(txn, e->dbi_meta, &k, &v, 0))) {
+            snprintf(err, errsz, "cannot initialise %s: %s", o->dir, mdb_strerror(rc));
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) {
+        snprintf(err, errsz, "cannot initialise %s: %s", o->dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if (pthread_create(&e->writer, NULL, writer_main, e)) {
+        snprintf(err, errsz, "cannot start the writer thread");
+        goto fail;
+    }
+    e->writer_started = true;
+    if (!e->durable) {
+        if (pthread_create(&e->syncer, NULL, syncer_main, e)) {
+            snprintf(err, errsz, "cannot start the sync thread");
+            goto fail;
+        }
+        e->syncer_started = true;
+    }
+    *out = e;
+    return true;
+fail:
+    if (txn)
+        mdb_txn_abort(txn);
+    store_engine_close(e);
+    return false;
+}
+
+void store_engine_close(store_engine *e)
+{
+    if (!e)
+        return;
+    if (e->writer_started) {
+        pthread_mutex_lock(&e->qlock);
+        e->stopping = true;
+        pthread_cond_broadcast(&e->qcond);
+        pthread_mutex_unlock(&e->qlock);
+        pthread_join(e->writer, NULL);
+    }
+    if (e->syncer_started) {
+        pthread_mutex_lock(&e->slock);
+        e->sync_stop = true;
+        pthread_cond_broadcast(&e->scond);
+        pthread_mutex_unlock(&e->slock);
+        pthread_join(e->syncer, NULL);
+    }
+    if (e->env) {
+        int rc = mdb_env_sync(e->env, 1);
+        if (rc)
+            mlog(rc, "final sync");
+        mdb_env_close(e->env);
+    }
+    pthread_rwlock_destroy(&e->resize_lock);
+    pthread_mutex_destroy(&e->qlock);
+    pthread_cond_destroy(&e->qcond);
+    pthread_mutex_destroy(&e->slock);
+    pthread_cond_destroy(&e->scond);
+    free(e);
+}
+
+const char *store_engine_cluster_uuid(const store_engine *e) { return e->cluster_uuid; }
+
+static void *syncer_main(void *arg)
+{
+    store_engine *e = arg;
+    pthread_mutex_lock(&e->slock);
+    while (!e->sync_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&e->scond, &e->slock, &ts);
+        if (atomic_exchange(&e->dirty, false)) {
+            pthread_mutex_unlock(&e->slock);
+            int rc = mdb_env_sync(e->env, 1);
+            if (rc)
+                mlog(rc, "background sync");
+            pthread_mutex_lock(&e->slock);
+        }
+    }
+    pthread_mutex_unlock(&e->slock);
+    return NULL;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+store_rtxn *store_engine_read_begin(store_engine *e)
+{
+    store_rtxn *r = malloc(sizeof *r);
+    if (!r) {
+        log_error("out of memory starting a read");
+        return NULL;
+    }
+    pthread_rwlock_rdlock(&e->resize_lock);
+    int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc) {
+        pthread_rwlock_unlock(&e->resize_lock);
+        mlog(rc, "begin read");
+        free(r);
+        return NULL;
+    }
+    r->e = e;
+    r->now_ms = store_util_now_ms();
+    return r;
+}
+
+void store_engine_read_end(store_rtxn *r)
+{
+    if (!r)
+        return;
+    mdb_txn_abort(r->txn);
+    pthread_rwlock_unlock(&r->e->resize_lock);
+    free(r);
+}
+
+static int index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,
+                      buf *mappings)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > STORE_MAX_INDEX_NAME)
+        return 0;
+    MDB_val k = {n, (void *)name}, v;
+    int rc = mdb_get(txn, e->dbi_indices, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc) {
+        mlog(rc, "read index");
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    memcpy(m->name, name, n + 1);
+    if (!index_decode(&v, m, settings, mappings)) {
+        log_error("storage: index record of [%s] is damaged", name);
+        return -1;
+    }
+    unsigned char kb[4];
+    be32(kb, m->number);
+    MDB_val ck = {4, kb};
+    rc = mdb_get(txn, e->dbi_counters, &ck, &v);
+    if (rc == 0 && !counters_decode(&v, m)) {
+        log_error("storage: counters of [%s] are damaged", name);
+        return -1;
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "read counters");
+        return -1;
+    }
+    return 1;
+}
+
+int store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings)
+{
+    return index_load(r->txn, r->e, name, meta, settings, mappings);
+}
+
+bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m, void *arg), void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->e->dbi_indices, &cur);
+    if (rc) {
+        mlog(rc, "list indices");
+        return false;
+    }
+    MDB_val k, v;
+    bool ok = true;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        char name[STORE_MAX_INDEX_NAME + 1];
+        if (k.mv_size > STORE_MAX_INDEX_NAME)
+            continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        store_index_meta m;
+        if (index_load(r->txn, r->e, name, &m, NULL, NULL) != 1) {
+            ok = false;
+            break;
+        }
+        if (!fn(&m, arg))
+            break;
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "list indices");
+        ok = false;
+    }
+    mdb_cursor_close(cur);
+    return ok;
+}
+
+/* Decode a document record into `st` (+ source); false when damaged or,
+ * for a long id, when the record belongs to another id (hash collision). */
+static bool doc_decode(const MDB_val *v, const char *id, size_t id_len, const store_index_meta *m, int64_t now_ms,
+                       store_doc_state *st, bool *raw_deleted, const char **src, size_t *src_len)
+{
+    const unsigned char *p = v->mv_data;
+    if (v->mv_size < DOC_HDR)
+        return false;
+    uint32_t flags = get_u32(p + 32), idl = get_u32(p + 36);
+    size_t off = DOC_HDR;
+    if (flags & FLAG_LONG_ID) {
+        if (off + idl > v->mv_size || idl != id_len || memcmp(p + off, id, id_len) != 0)
+            return false;
+        off += idl;
+    }
+    st->version = get_i64(p);
+    st->seq_no = get_i64(p + 8);
+    st->term = get_i64(p + 16);
+    int64_t deleted_at = get_i64(p + 24);
+    st->deleted = (flags & FLAG_DELETED) != 0;
+    *raw_deleted = st->deleted;
+    st->exists = !st->deleted || store_version_tombstone_live(deleted_at, now_ms, m->gc_deletes_ms);
+    *src = (const char *)p + off;
+    *src_len = v->mv_size - off;
+    return true;
+}
+
+int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
+                         store_doc_view *out)
+{
+    unsigned char kb[KEY_MAX];
+    memset(out, 0, sizeof *out);
+    MDB_val k = {doc_key(meta->number, id, id_len, kb), kb}, v;
+    int rc = mdb_get(r->txn, r->e->dbi_docs, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc) {
+        mlog(rc, "read document");
+        return -1;
+    }
+    bool raw_deleted;
+    if (!doc_decode(&v, id, id_len, meta, r->now_ms, &out->st, &raw_deleted, &out->src, &out->src_len)) {
+        if (id_len > ID_INLINE_MAX) { /* another long id shares the key: this one is absent */
+            memset(out, 0, sizeof *out);
+            return 0;
+        }
+        log_error("storage: document record in [%s] is damaged", meta->name);
+        return -1;
+    }
+    if (!out->st.exists) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- merge -------------------------------------------------------------- */
+
+bool store_engine_merge(cJSON *dst, const cJSON *src, bool *oom)
+{
+    bool changed = false;
+    for (const cJSON *s = src ? src->child : NULL; s; s = s->next) {
+        cJSON *d = cJSON_GetObjectItemCaseSensitive(dst, s->string);
+        if (d && cJSON_IsObject(d) && cJSON_IsObject(s)) {
+            changed |= store_engine_merge(d, s, oom);
+            continue;
+        }
+        if (d && cJSON_Compare(d, s, true))
+            continue;
+        cJSON *copy = cJSON_Duplicate(s, true);
+        if (!copy) {
+            *oom = true;
+            return changed;
+        }
+        if (d)
+            cJSON_ReplaceItemViaPointer(dst, d, copy);
+        else
+            cJSON_AddItemToObject(dst, s->string, copy);
+        changed = true;
+    }
+    return changed;
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+typedef struct cache_ent {
+    store_index_meta m;
+    bool exists;
+    bool dirty; /* counters to write back */
+} cache_ent;
+
+typedef struct wctx {
+    store_engine *e;
+    MDB_txn *txn;
+    cache_ent *ents;
+    size_t n, cap;
+    int64_t now_ms;
+} wctx;
+
+static int cache_get(wctx *c, const char *name, cache_ent **out)
+{
+    for (size_t i = c->n; i-- > 0;)
+        if (strcmp(c->ents[i].m.name, name) == 0) {
+            *out = &c->ents[i];
+            return 0;
+        }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        cache_ent *p = realloc(c->ents, cap * sizeof *p);
+        if (!p)
+            return ENOMEM;
+        c->ents = p;
+        c->cap = cap;
+    }
+    cache_ent *ent = &c->ents[c->n];
+    memset(ent, 0, sizeof *ent);
+    int rc = index_load(c->txn, c->e, name, &ent->m, NULL, NULL);
+    if (rc < 0)
+        return EIO;
+    ent->exists = rc == 1;
+    if (!ent->exists)
+        snprintf(ent->m.name, sizeof ent->m.name, "%s", name);
+    c->n++;
+    *out = ent;
+    return 0;
+}
+
+static int index_write(wctx *c, const store_index_meta *m, const char *settings, size_t sl, const char *mappings,
+                       size_t ml)
+{
+    size_t n = 46 + 4 + sl + 4 + ml;
+    MDB_val k = {strlen(m->name), (void *)m->name}, v = {n, NULL};
+    int rc = mdb_put(c->txn, c->e->dbi_indices, &k, &v, MDB_RESERVE);
+    if (rc)
+        return rc;
+    unsigned char *p = v.mv_data;
+    put_u32(p, INDEX_FORMAT);
+    put_u32(p + 4, m->number);
+    put_i64(p + 8, m->created_ms);
+    put_i64(p + 16, m->gc_deletes_ms);
+    memcpy(p + 24, m->uuid, 22);
+    put_u32(p + 46, (uint32_t)sl);
+    if (sl)
+        memcpy(p + 50, settings, sl);
+    put_u32(p + 50 + sl, (uint32_t)ml);
+    if (ml)
+        memcpy(p + 54 + sl, mappings, ml);
+    return 0;
+}
+
+static int index_create(wctx *c, cache_ent *ent, const char *settings, size_t sl, const char *mappings, size_t ml,
+                        int64_t gc)
+{
+    MDB_val k = {17, "next_index_number"}, v;
+    uint32_t number = 1;
+    int rc = mdb_get(c->txn, c->e->dbi_meta, &k, &v);
+    if (rc == 0 && v.mv_size == 4)
+        number = get_u32(v.mv_data);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    uint32_t next = number + 1;
+    v.mv_size = 4;
+    v.mv_data = &next;
+    if ((rc = mdb_put(c->txn, c->e->dbi_meta, &k, &v, 0)))
+        return rc;
+    store_index_meta *m = &ent->m;
+    m->number = number;
+    store_util_uuid(m->uuid);
+    m->created_ms = c->now_ms;
+    m->gc_deletes_ms = gc == STORE_GC_UNSET ? STORE_GC_FOREVER : gc;
+    m->next_seq = m->docs_count = m->docs_deleted = m->store_bytes = 0;
+    ent->exists = true;
+    ent->dirty = true;
+    return index_write(c, m, settings, sl, mappings, ml);
+}
+
+static int cache_flush(wctx *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        cache_ent *ent = &c->ents[i];
+        if (!ent->exists || !ent->dirty)
+            continue;
+        unsigned char kb[4], vb[32];
+        be32(kb, ent->m.number);
+        put_i64(vb, ent->m.next_seq);
+        put_i64(vb + 8, ent->m.docs_count);
+        put_i64(vb + 16, ent->m.docs_deleted);
+        put_i64(vb + 24, ent->m.store_bytes);
+        MDB_val k = {4, kb}, v = {32, vb};
+        int rc = mdb_put(c->txn, c->e->dbi_counters, &k, &v, 0);
+        if (rc)
+            return rc;
+        ent->dirty = false;
+    }
+    return 0;
+}
+
+static bool op_autocreates(const store_op *op)
+{
+    switch (op->w.kind) {
+    case STORE_OP_INDEX:
+    case STORE_OP_CREATE: return true;
+    case STORE_OP_DELETE: return op->w.vtype != STORE_VT_INTERNAL; /* out-of-order deletes leave a tombstone */
+    case STORE_OP_UPDATE: return op->upd && (op->upd->upsert || (op->upd->doc_as_upsert && op->upd->doc));
+    }
+    return false;
+}
+
+void store_op_clear(store_op *op)
+{
+    free(op->new_src);
+    op->new_src = NULL;
+    op->new_src_len = 0;
+    op->err = STORE_OPERR_NONE;
+    memset(&op->dec, 0, sizeof op->dec);
+    op->version = op->seq_no = op->term = 0;
+    op->uuid[0] = '\0';
+}
+
+static bool print_json(cJSON *j, char **out, size_t *len)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s)
+        return false;
+    *out = s;
+    *len = strlen(s);
+    return true;
+}
+
+/* Compute the new source of an update into op->new_src; sets op->err / a
+ * noop result when nothing is to be written. Returns false when the op is
+ * settled without a write. */
+static bool update_source(store_op *op, const store_doc_state *st, const char *old, size_t old_len, int *rc)
+{
+    const store_update_spec *u = op->upd;
+    if (op->dec.result == STORE_RES_CREATED) {
+        cJSON *doc = u->upsert ? u->upsert : u->doc;
+        if (u->doc_as_upsert && u->doc)
+            doc = u->doc;
+        if (!print_json(doc, &op->new_src, &op->new_src_len)) {
+            *rc = ENOMEM;
+            return false;
+        }
+        return true;
+    }
+    cJSON *cur = cJSON_ParseWithLength(old, old_len);
+    if (!cur || !cJSON_IsObject(cur)) {
+        cJSON_Delete(cur);
+        op->err = STORE_OPERR_BAD_SOURCE;
+        return false;
+    }
+    bool oom = false;
+    bool changed = u->doc ? store_engine_merge(cur, u->doc, &oom) : false;
+    if (oom) {
+        cJSON_Delete(cur);
+        *rc = ENOMEM;
+        return false;
+    }
+    if (!changed && u->detect_noop) {
+        cJSON_Delete(cur);
+        op->dec.result = STORE_RES_NOOP;
+        op->dec.status = 200;
+        op->version = st->version;
+        op->seq_no = st->seq_no;
+        op->term = st->term;
+        return false;
+    }
+    bool ok = print_json(cur, &op->new_src, &op->new_src_len);
+    cJSON_Delete(cur);
+    if (!ok)
+        *rc = ENOMEM;
+    return ok;
+}
+
+static int exec_op(wctx *c, store_op *op)
+{
+    cache_ent *ent;
+    int rc = cache_get(c, op->index, &ent);
+    if (rc)
+        return rc;
+    if (!ent->exists) {
+        if (!op_autocreates(op)) {
+            op->err = STORE_OPERR_INDEX_MISSING;
+            return 0;
+        }
+        if ((rc = index_create(c, ent, NULL, 0, NULL, 0, STORE_GC_UNSET)))
+            return rc;
+    }
+    memcpy(op->uuid, ent->m.uuid, 23);
+    unsigned char kb[KEY_MAX];
+    MDB_val k = {doc_key(ent->m.number, op->id, op->id_len, kb), kb}, v;
+    store_doc_state st = {0};
+    bool raw_live = false, raw_tomb = false;
+    const char *old = NULL;
+    size_t old_len = 0;
+    rc = mdb_get(c->txn, c->e->dbi_docs, &k, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0) {
+        bool raw_deleted;
+        if (!doc_decode(&v, op->id, op->id_len, &ent->m, c->now_ms, &st, &raw_deleted, &old, &old_len)) {
+            log_error("storage: document record in [%s] is damaged or its long id collides", ent->m.name);
+            op->err = STORE_OPERR_ENGINE;
+            return 0;
+        }
+        raw_live = !raw_deleted;
+        raw_tomb = raw_deleted;
+    }
+    bool upsert_ok = op->upd && (op->upd->upsert || (op->upd->doc_as_upsert && op->upd->doc));
+    store_version_decide(&op->w, &st, upsert_ok, &op->dec);
+    if (op->dec.outcome == STORE_DEC_CONFLICT) {
+        op->err = STORE_OPERR_CONFLICT;
+        return 0;
+    }
+    if (op->dec.outcome == STORE_DEC_DOC_MISSING) {
+        op->err = STORE_OPERR_DOC_MISSING;
+        return 0;
+    }
+    const char *src = op->src;
+    size_t src_len = op->src_len;
+    if (op->w.kind == STORE_OP_UPDATE) {
+        rc = 0;
+        if (!update_source(op, &st, old, old_len, &rc))
+            return rc;
+        src = op->new_src;
+        src_len = op->new_src_len;
+    }
+    bool tomb = op->w.kind == STORE_OP_DELETE;
+    bool long_id = op->id_len > ID_INLINE_MAX;
+    size_t vlen = DOC_HDR + (long_id ? op->id_len : 0) + (tomb ? 0 : src_len);
+    int64_t seq = ent->m.next_seq;
+    v.mv_size = vlen;
+    v.mv_data = NULL;
+    if ((rc = mdb_put(c->txn, c->e->dbi_docs, &k, &v, MDB_RESERVE)))
+        return rc;
+    unsigned char *p = v.mv_data;
+    put_i64(p, op->dec.new_version);
+    put_i64(p + 8, seq);
+    put_i64(p + 16, 1);
+    put_i64(p + 24, tomb ? c->now_ms : 0);
+    put_u32(p + 32, (tomb ? FLAG_DELETED : 0) | (long_id ? FLAG_LONG_ID : 0));
+    put_u32(p + 36, long_id ? (uint32_t)op->id_len : 0);
+    size_t off = DOC_HDR;
+    if (long_id) {
+        memcpy(p + off, op->id, op->id_len);
+        off += op->id_len;
+    }
+    if (!tomb && src_len)
+        memcpy(p + off, src, src_len);
+    ent->m.next_seq = seq + 1;
+    ent->m.docs_count += (tomb ? 0 : 1) - (raw_live ? 1 : 0);
+    ent->m.docs_deleted += (tomb ? 1 : 0) - (raw_tomb ? 1 : 0);
+    ent->m.store_bytes += (int64_t)(tomb ? 0 : src_len) - (int64_t)(raw_live ? old_len : 0);
+    ent->dirty = true;
+    op->version = op->dec.new_version;
+    op->seq_no = seq;
+    op->term = 1;
+    return 0;
+}
+
+static int delete_docs(wctx *c, uint32_t number)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(c->txn, c->e->dbi_docs, &cur);
+    if (rc)
+        return rc;
+    unsigned char kb[4];
+    be32(kb, number);
+    MDB_val k = {4, kb}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int exec_admin(wctx *c, store_job *job)
+{
+    cache_ent *ent;
+    int rc = cache_get(c, job->index, &ent);
+    if (rc)
+        return rc;
+    switch (job->kind) {
+    case STORE_JOB_CREATE_INDEX:
+        if (ent->exists) {
+            job->rc = 1;
+        } else {
+            rc = index_create(c, ent, job->settings, job->settings_len, job->mappings, job->mappings_len,
+                              job->gc_deletes_ms);
+            job->rc = 0;
+        }
+        break;
+    case STORE_JOB_DELETE_INDEX:
+        if (!ent->exists) {
+            job->rc = 1;
+            break;
+        }
+        {
+            MDB_val k = {strlen(ent->m.name), ent->m.name};
+            unsigned char kb[4];
+            be32(kb, ent->m.number);
+            MDB_val ck = {4, kb};
+            if ((rc = delete_docs(c, ent->m.number)) || (rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
+                break;
+            rc = mdb_del(c->txn, c->e->dbi_counters, &ck, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            job->meta = ent->m;
+            ent->exists = false;
+            ent->dirty = false;
+            job->rc = 0;
+            return rc;
+        }
+    case STORE_JOB_PUT_SETTINGS: {
+        if (!ent->exists) {
+            job->rc = 1;
+            break;
+        }
+        buf settings = BUF_INIT, mappings = BUF_INIT;
+        store_index_meta m;
+        if (index_load(c->txn, c->e, job->index, &m, &settings, &mappings) != 1) {
+            buf_free(&settings);
+            buf_free(&mappings);
+            return EIO;
+        }
+        cJSON *old = settings.len ? cJSON_ParseWithLength(settings.data, settings.len) : cJSON_CreateObject();
+        cJSON *add = job->settings ? cJSON_ParseWithLength(job->settings, job->settings_len) : NULL;
+        char *merged = NULL;
+        bool oom = false;
+        if (old && add && cJSON_IsObject(old)) {
+            store_engine_merge(old, add, &oom);
+            merged = oom ? NULL : cJSON_PrintUnformatted(old);
+        }
+        if (job->gc_deletes_ms != STORE_GC_UNSET)
+            ent->m.gc_deletes_ms = job->gc_deletes_ms;
+        if (merged)
+            rc = index_write(c, &ent->m, merged, strlen(merged), mappings.data, mappings.len);
+        else
+            rc = index_write(c, &ent->m, settings.data, settings.len, mappings.data, mappings.len);
+        free(merged);
+        cJSON_Delete(old);
+        cJSON_Delete(add);
+        buf_free(&settings);
+        buf_free(&mappings);
+        job->rc = 0;
+        break;
+    }
+    default: break;
+    }
+    job->meta = ent->m;
+    return rc;
+}
+
+static int exec_job(wctx *c, store_job *job)
+{
+    job->rc = 0;
+    if (job->kind != STORE_JOB_DOCS)
+        return exec_admin(c, job);
+    for (size_t i = 0; i < job->nops; i++) {
+        store_op_clear(&job->ops[i]);
+        int rc = exec_op(c, &job->ops[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_txn(store_engine *e, store_job **jobs, size_t n)
+{
+    wctx c = {.e = e, .now_ms = store_util_now_ms()};
+    int rc = mdb_txn_begin(e->env, NULL, 0, &c.txn);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = exec_job(&c, jobs[i]);
+    if (!rc)
+        rc = cache_flush(&c);
+    if (!rc)
+        rc = mdb_txn_commit(c.txn);
+    else
+        mdb_txn_abort(c.txn);
+    free(c.ents);
+    if (rc == 0 && !e->durable)
+        atomic_store(&e->dirty, true);
+    return rc;
+}
+
+static bool grow_map(store_engine *e)
+{
+    pthread_rwlock_wrlock(&e->resize_lock);
+    size_t want = e->map_size * 2;
+    int rc = want > e->map_size ? mdb_env_set_mapsize(e->env, want) : ENOMEM;
+    if (rc == 0)
+        e->map_size = want;
+    pthread_rwlock_unlock(&e->resize_lock);
+    if (rc) {
+        mlog(rc, "grow the map");
+        return false;
+    }
+    log_info("storage map grown to %zu MiB", e->map_size >> 20);
+    return true;
+}
+
+static int run_with_growth(store_engine *e, store_job **jobs, size_t n)
+{
+    int rc;
+    while ((rc = run_txn(e, jobs, n)) == MDB_MAP_FULL && grow_map(e))
+        ;
+    return rc;
+}
+
+static void fail_job(store_job *job)
+{
+    job->rc = -1;
+    for (size_t i = 0; i < job->nops; i++) {
+        store_op_clear(&job->ops[i]);
+        job->ops[i].err = STORE_OPERR_ENGINE;
+    }
+}
+
+static void run_batch(store_engine *e, store_job **jobs, size_t n)
+{
+    int rc = run_with_growth(e, jobs, n);
+    if (rc == 0)
+        return;
+    if (n == 1) {
+        mlog(rc, "write");
+        fail_job(jobs[0]);
+        return;
+    }
+    /* Keep one failing request from failing the others: redo them one by one. */
+    for (size_t i = 0; i < n; i++) {
+        rc = run_with_growth(e, &jobs[i], 1);
+        if (rc) {
+            mlog(rc, "write");
+            fail_job(jobs[i]);
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    store_engine *e = arg;
+    store_job **batch = NULL;
+    size_t cap = 0;
+    for (;;) {
+        pthread_mutex_lock(&e->qlock);
+        while (!e->head && !e->stopping)
+            pthread_cond_wait(&e->qcond, &e->qlock);
+        store_job *list = e->head;
+        e->head = e->tail = NULL;
+        pthread_mutex_unlock(&e->qlock);
+        if (!list)
+            break; /* stopping and drained */
+        size_t n = 0;
+        for (store_job *j = list; j; j = j->next) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                store_job **p = realloc(batch, nc * sizeof *p);
+                if (!p) { /* run what fits; the rest waits for the next round */
+                    pthread_mutex_lock(&e->qlock);
+                    store_job *rest = j;
+                    store_job *last = rest;
+                    while (last->next)
+                        last = last->next;
+                    last->next = e->head;
+                    e->head = rest;
+                    if (!e->tail)
+                        e->tail = last;
+                    pthread_mutex_unlock(&e->qlock);
+                    break;
+                }
+                batch = p;
+                cap = nc;
+            }
+            batch[n++] = j;
+        }
+        if (n == 0) {
+            log_error("out of memory in the writer");
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        /* Unlink before running: done() may free or reuse the job. */
+        for (size_t i = 0; i < n; i++)
+            batch[i]->next = NULL;
+        run_batch(e, batch, n);
+        for (size_t i = 0; i < n; i++)
+            batch[i]->done(batch[i]);
+    }
+    free(batch);
+    return NULL;
+}
+
+void store_engine_submit(store_engine *e, store_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&e->qlock);
+    if (e->tail)
+        e->tail->next = job;
+    else
+        e->head = job;
+    e->tail = job;
+    pthread_cond_signal(&e->qcond);
+    pthread_mutex_unlock(&e->qlock);
+}
+
+typedef struct waiter {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    bool done;
+} waiter;
+
+static void waiter_done(store_job *job)
+{
+    waiter *w = job->arg;
+    pthread_mutex_lock(&w->m);
+    w->done = true;
+    pthread_cond_signal(&w->c);
+    pthread_mutex_unlock(&w->m);
+}
+
+int store_engine_execute(store_engine *e, store_job *job)
+{
+    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    job->done = waiter_done;
+    job->arg = &w;
+    store_engine_submit(e, job);
+    pthread_mutex_lock(&w.m);
+    while (!w.done)
+        pthread_cond_wait(&w.c, &w.m);
+    pthread_mutex_unlock(&w.m);
+    pthread_mutex_destroy(&w.m);
+    pthread_cond_destroy(&w.c);
+    return job->rc;
+}

@@ -1,0 +1,284 @@
+/* store_http — verstore's HTTP/1.1 front on libmicrohttpd. */
+#include "versync/store_http.h"
+
+#include "versync/log.h"
+#include "versync/store_util.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct store_http {
+    struct MHD_Daemon *d;
+    store_api *api;
+    store_engine *engine;
+    size_t max_body;
+    atomic_long in_flight;
+    bool quiesced;
+};
+
+/* Per-request state, from the first header callback to completion. */
+typedef struct conn_ctx {
+    store_http *h;
+    struct MHD_Connection *conn;
+    buf body;
+    bool too_big;
+    bool answered;
+    store_call *call; /* a write waiting for (or back from) the engine */
+    store_resp resp;
+    store_param *params;
+    size_t nparams, pcap;
+    buf pstore; /* decoded parameter text, NUL-separated */
+} conn_ctx;
+
+static void ctx_free(conn_ctx *cx)
+{
+    if (cx->call) { /* cannot happen while suspended; defensive */
+        store_api_finish(cx->call, &cx->resp);
+        cx->call = NULL;
+    }
+    buf_free(&cx->body);
+    store_resp_free(&cx->resp);
+    free(cx->params);
+    buf_free(&cx->pstore);
+    free(cx);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    store_http *h = cls;
+    conn_ctx *cx = *con_cls;
+    if (!cx)
+        return;
+    *con_cls = NULL;
+    ctx_free(cx);
+    atomic_fetch_sub(&h->in_flight, 1);
+}
+
+/* Keep the URL and arguments raw: ids may contain an encoded '/', so the
+ * router splits first and decodes each segment itself. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static enum MHD_Result send_resp(conn_ctx *cx)
+{
+    store_resp *r = &cx->resp;
+    size_t len = r->body.len;
+    char *data = buf_steal(&r->body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    MHD_add_response_header(resp, "X-Elastic-Product", "Elasticsearch");
+    if (r->location)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (r->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    enum MHD_Result ret = MHD_queue_response(cx->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    cx->answered = true;
+    return ret;
+}
+
+static enum MHD_Result too_large(conn_ctx *cx)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "request body is larger than the limit of %zu bytes (--max-body)", cx->h->max_body);
+    buf_reset(&cx->resp.body);
+    cx->resp.status = 413;
+    cx->resp.content_type = "application/json";
+    buf_puts(&cx->resp.body, "{\"error\":{\"root_cause\":[{\"type\":\"content_too_long_exception\",\"reason\":");
+    buf_put_json_string(&cx->resp.body, msg, strlen(msg));
+    buf_puts(&cx->resp.body, "}],\"type\":\"content_too_long_exception\",\"reason\":");
+    buf_put_json_string(&cx->resp.body, msg, strlen(msg));
+    buf_puts(&cx->resp.body, "},\"status\":413}");
+    return send_resp(cx);
+}
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    conn_ctx *cx = cls;
+    if (cx->nparams == cx->pcap) {
+        size_t cap = cx->pcap ? cx->pcap * 2 : 8;
+        store_param *p = realloc(cx->params, cap * sizeof *p);
+        if (!p)
+            return MHD_NO;
+        cx->params = p;
+        cx->pcap = cap;
+    }
+    /* Offsets for now: pstore may move while growing. */
+    size_t koff = cx->pstore.len;
+    if (!store_util_url_decode(key, strlen(key), true, &cx->pstore) || !buf_putc(&cx->pstore, '\0'))
+        return MHD_YES; /* undecodable: ignored */
+    size_t voff = cx->pstore.len;
+    if ((value && !store_util_url_decode(value, strlen(value), true, &cx->pstore)) || !buf_putc(&cx->pstore, '\0')) {
+        cx->pstore.len = koff;
+        return MHD_YES;
+    }
+    cx->params[cx->nparams].key = (const char *)(uintptr_t)koff;
+    cx->params[cx->nparams].value = (const char *)(uintptr_t)voff;
+    cx->nparams++;
+    return MHD_YES;
+}
+
+static void job_done(store_job *job)
+{
+    conn_ctx *cx = job->arg;
+    MHD_resume_connection(cx->conn);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    store_http *h = cls;
+    conn_ctx *cx = *con_cls;
+    if (!cx) {
+        cx = calloc(1, sizeof *cx);
+        if (!cx)
+            return MHD_NO;
+        cx->h = h;
+        cx->conn = conn;
+        buf_init(&cx->body, h->max_body);
+        store_resp_init(&cx->resp);
+        *con_cls = cx;
+        atomic_fetch_add(&h->in_flight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > h->max_body)
+            return too_large(cx); /* before any of the body is read */
+        return MHD_YES;
+    }
+    if (cx->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!cx->too_big && !buf_append(&cx->body, upload_data, *upload_data_size))
+            cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (cx->call) { /* resumed: the engine is done with our job */
+        store_call *call = cx->call;
+        cx->call = NULL;
+        store_api_finish(call, &cx->resp);
+        return send_resp(cx);
+    }
+    if (cx->too_big)
+        return too_large(cx);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, cx);
+    for (size_t i = 0; i < cx->nparams; i++) {
+        cx->params[i].key = cx->pstore.data + (uintptr_t)cx->params[i].key;
+        cx->params[i].value = cx->pstore.data + (uintptr_t)cx->params[i].value;
+    }
+    const char *path = url;
+    char *q = strchr(url, '?'); /* MHD strips it; be safe */
+    buf pathbuf = BUF_INIT;
+    if (q) {
+        buf_append(&pathbuf, url, (size_t)(q - url));
+        path = pathbuf.data ? pathbuf.data : "/";
+    }
+    store_req req = {
+        .method = method,
+        .path = path,
+        .params = cx->params,
+        .nparams = cx->nparams,
+        .body = cx->body.data ? cx->body.data : "",
+        .body_len = cx->body.len,
+        .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+    };
+    store_call *call = store_api_begin(h->api, &req, &cx->resp);
+    buf_free(&pathbuf);
+    if (!call)
+        return send_resp(cx);
+    cx->call = call;
+    store_job *job = store_api_call_job(call);
+    job->done = job_done;
+    job->arg = cx;
+    MHD_suspend_connection(conn);
+    store_engine_submit(h->engine, job);
+    return MHD_YES;
+}
+
+bool store_http_start(store_api *api, store_engine *engine, const store_http_opts *o, store_http **out,
+                      int *bound_port, char *err, size_t errsz)
+{
+    *out = NULL;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", o->port);
+    int grc = getaddrinfo(o->host, port, &hints, &res);
+    if (grc) {
+        snprintf(err, errsz, "--listen: cannot resolve %s: %s", o->host, gai_strerror(grc));
+        return false;
+    }
+    store_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        freeaddrinfo(res);
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    h->api = api;
+    h->engine = engine;
+    h->max_body = o->max_body;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (res->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    unsigned pool = o->threads > 1 ? (unsigned)o->threads : 0;
+    h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                            (unsigned)1, MHD_OPTION_END);
+    freeaddrinfo(res);
+    if (!h->d) {
+        snprintf(err, errsz, "--listen: cannot listen on %s:%d (in use, or not an address of this machine)", o->host,
+                 o->port);
+        free(h);
+        return false;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    *bound_port = info ? info->port : o->port;
+    *out = h;
+    return true;
+}
+
+void store_http_quiesce(store_http *h)
+{
+    if (!h || h->quiesced)
+        return;
+    MHD_socket s = MHD_quiesce_daemon(h->d);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+    h->quiesced = true;
+}
+
+long store_http_in_flight(store_http *h) { return atomic_load(&h->in_flight); }
+
+void store_http_stop(store_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,198 @@
+/* store_util — verstore's small helpers: clock, random UUIDs, auto-generated ids, URL coding, time values. */
+#include "versync/store_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int64_t store_util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t store_util_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void random_bytes(unsigned char *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            /* No entropy source: fall back to clock-seeded bytes, still unique enough for names. */
+            unsigned s = (unsigned)store_util_now_ms() ^ (unsigned)clock();
+            for (; got < n; got++)
+                p[got] = (unsigned char)(rand_r(&s) >> 7);
+            return;
+        }
+        got += (size_t)r;
+    }
+}
+
+/* Encode `n` bytes (a multiple of 3) without padding. */
+static void encode(const unsigned char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+        out[o++] = b64url[v >> 6 & 63];
+        out[o++] = b64url[v & 63];
+    }
+    out[o] = '\0';
+}
+
+void store_util_uuid(char out[23])
+{
+    unsigned char r[18];
+    random_bytes(r, sizeof r);
+    char tmp[25];
+    encode(r, sizeof r, tmp);
+    memcpy(out, tmp, 22);
+    out[22] = '\0';
+}
+
+void store_util_auto_id(char out[21])
+{
+    /* 8 bytes of a counter that starts at the current time in microseconds
+     * (so ids of a later run sort after this one's), then 7 random bytes
+     * drawn once per process. */
+    static atomic_uint_fast64_t counter;
+    static unsigned char node[7];
+    static atomic_int inited;
+    if (!atomic_load(&inited)) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&inited, &expected, 1)) {
+            random_bytes(node, sizeof node);
+            uint64_t start = (uint64_t)store_util_now_ms() * 1000;
+            uint64_t zero = 0;
+            atomic_compare_exchange_strong(&counter, &zero, start);
+            atomic_store(&inited, 2);
+        }
+        while (atomic_load(&inited) != 2)
+            ;
+    }
+    uint64_t c = atomic_fetch_add(&counter, 1);
+    unsigned char b[15];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(c >> (56 - 8 * i));
+    memcpy(b + 8, node, 7);
+    encode(b, sizeof b, out);
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool store_util_url_decode(const char *s, size_t n, bool plus_is_space, buf *out)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && s[run] != '%' && !(plus_is_space && s[run] == '+'))
+            run++;
+        if (!buf_append(out, s + i, run - i))
+            return false;
+        i = run;
+        if (i >= n)
+            break;
+        if (s[i] == '+') {
+            if (!buf_putc(out, ' '))
+                return false;
+            i++;
+            continue;
+        }
+        if (i + 2 >= n)
+            return false;
+        int h = hexv(s[i + 1]), l = hexv(s[i + 2]);
+        if (h < 0 || l < 0)
+            return false;
+        if (!buf_putc(out, (char)(h << 4 | l)))
+            return false;
+        i += 3;
+    }
+    return true;
+}
+
+bool store_util_url_encode(const char *s, size_t n, buf *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool plain = isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+        if (plain ? !buf_putc(out, (char)c)
+                  : !(buf_putc(out, '%') && buf_putc(out, hex[c >> 4]) && buf_putc(out, hex[c & 15])))
+            return false;
+    }
+    return true;
+}
+
+bool store_util_parse_time_ms(const char *s, int64_t *out)
+{
+    if (strcmp(s, "-1") == 0) {
+        *out = -1;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0)
+        return false;
+    static const struct { const char *unit; double ms; } units[] = {
+        {"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            double ms = v * units[i].ms;
+            if (ms > 9.2e18)
+                return false;
+            *out = (int64_t)ms;
+            return true;
+        }
+    return false;
+}
+
+bool store_util_parse_bytes(const char *s, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return false;
+    uint64_t mul = 1;
+    switch (tolower((unsigned char)*end)) {
+    case 'k': mul = 1024; end++; break;
+    case 'm': mul = 1024 * 1024; end++; break;
+    case 'g': mul = 1024ULL * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end || (v && mul > UINT64_MAX / v))
+        return false;
+    *out = v * mul;
+    return true;
+}
