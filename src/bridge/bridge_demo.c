@@ -112,7 +112,8 @@ typedef struct demo_result {
     long long rows_compared, docs_compared;
     long long n_stale, n_version, n_missing, n_extra, mismatches;
     double wall_s;
-    bool drained;
+    bool drained;  /* the change table emptied */
+    bool compared; /* the comparison ran to the end */
 } demo_result;
 
 /* Shared between the writer threads and the main thread. */
@@ -375,7 +376,7 @@ static void show_log_tail(const char *path)
 /* The config the demo's own `versync init` and workers use: the user's
  * PostgreSQL and store, the demo table with a managed version column, and the
  * demo's own sync schema. Secrets go through the environment (${NAME}, which
- * this sets), so the text holds none. Returns a heap string the caller frees
+ * this sets for the child processes), so the text holds none. Returns a heap string the caller frees
  * with cJSON_free, or NULL when out of memory. */
 static char *demo_config_text(const demo_target *t, const demo_opts *o)
 {
@@ -390,8 +391,16 @@ static char *demo_config_text(const demo_target *t, const demo_opts *o)
     cJSON_AddItemToObject(tbl, "key", cJSON_CreateStringArray(key, 1));
     if (!root || !store || !tables || !tbl || !ver)
         goto done;
-    cJSON_AddStringToObject(root, "postgres", "${VERSYNC_DEMO_POSTGRES}");
-    setenv("VERSYNC_DEMO_POSTGRES", t->postgres ? t->postgres : "", 1);
+    /* A conninfo without a password is written as is, so the generated file
+     * also works on its own (e.g. for `versync -c demo.json status`). */
+    const char *pg = t->postgres ? t->postgres : "";
+    char safe[1024];
+    if (strlen(pg) < sizeof safe - 1 && strcmp(log_redact(pg, safe, sizeof safe), pg) == 0) {
+        cJSON_AddStringToObject(root, "postgres", pg);
+    } else {
+        cJSON_AddStringToObject(root, "postgres", "${VERSYNC_DEMO_POSTGRES}");
+        setenv("VERSYNC_DEMO_POSTGRES", pg, 1);
+    }
     cJSON_AddStringToObject(store, "url", t->store.url ? t->store.url : "http://127.0.0.1:9200");
     if (t->store.username)
         cJSON_AddStringToObject(store, "username", t->store.username);
@@ -1226,14 +1235,13 @@ static int race_run(race *r, demo_result *res)
     res->wall_s = now_s() - t0;
     res->drained = true;
     progress_show(&pr, "drained", res->written, &s, true);
+    /* The counters of that last sample are final: each batch added its counts
+     * in the transaction that removed its change rows, and the sample read
+     * "no change row left" and the counters in one snapshot. */
     int wrc = stop_child(r->workers);
     r->workers = 0;
     if (wrc != 0)
         log_warn("demo: the workers exited with status %d after SIGTERM (see %s)", wrc, r->workers_log);
-    /* The counters are final: each batch updated them in the transaction that
-     * removed its change rows, and no change row is left. */
-    if (!sample_progress(r->pg, r->progress_sql, &s))
-        goto done;
     res->applied = s.applied;
     res->stale = s.stale;
     res->coalesced = s.coalesced;
@@ -1241,6 +1249,7 @@ static int race_run(race *r, demo_result *res)
     res->retries = s.retries;
     if (!compare_all(r->pg, r->es, &r->cfg.tables[0], o->rows, !o->no_versions, res, o->json ? stderr : stdout, 5))
         goto done;
+    res->compared = true;
     rc = res->mismatches == 0 ? 0 : 1;
 done:
     if (started > 0 && atomic_load(&sh.running) > 0) {
@@ -1258,7 +1267,6 @@ static int cmd_race(const cli_globals *g, demo_opts *o)
     race r = {.g = g, .o = o};
     demo_result res = {0};
     int rc = 1;
-    bool finished = false;
     char err[256];
     if (!resolve_target(g, o, &r.t))
         return 2;
@@ -1280,8 +1288,7 @@ static int cmd_race(const cli_globals *g, demo_opts *o)
     if (!r.progress_sql)
         goto done;
     rc = race_run(&r, &res);
-    finished = res.drained && res.rows_compared + res.docs_compared > 0;
-    if (finished) {
+    if (res.compared) {
         if (o->json)
             print_json(stdout, o, &res);
         else
