@@ -43,6 +43,13 @@ cp "$F" "$T_DIR/versync.json"
 (cd "$T_DIR" && "$VERSYNC" check >/dev/null)
 assert_eq "which is used when present" 0 "$?"
 
+# The shipped example is a valid config (given its tables and its password variable).
+sql "create table public.orders (id int primary key, updated_at timestamptz);
+     alter table public.products add column price numeric, add column secret text, add column deleted_at timestamptz"
+sed "s|postgresql://app@localhost/app|$PG_CONNINFO|" "$VS_ROOT/config/versync.example.json" >"$T_DIR/example.json"
+out=$(ES_PASSWORD=x "$VERSYNC" -c "$T_DIR/example.json" check 2>&1); rc=$?
+assert_eq "config/versync.example.json passes check" 0 "$rc" || echo "$out" | sed 's/^/# /'
+
 rejects "unknown key" 'tables[0].verison: unknown key' '{"table": "public.products", "verison": {}}'
 rejects "missing table" 'tables[0].table: table public.nope does not exist' '{"table": "public.nope"}'
 rejects "a view is not a table" 'tables[0].table: public.pview is a view; only ordinary tables' \
