@@ -43,7 +43,8 @@ int notify_send(const char *state)
     socklen_t salen = 0;
     int rc = notify_address(name, &sa, &salen);
     if (rc < 0) {
-        log_warn("NOTIFY_SOCKET=%s: not a unix socket path or @abstract name; service manager not told", name);
+        log_warn("NOTIFY_SOCKET=%s: not a unix socket path or @abstract name; service manager not told",
+                 name);
         return rc;
     }
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -67,9 +68,15 @@ int notify_send(const char *state)
     return rc;
 }
 
-int notify_ready(void) { return notify_send("READY=1"); }
+int notify_ready(void)
+{
+    return notify_send("READY=1");
+}
 
-int notify_stopping(void) { return notify_send("STOPPING=1"); }
+int notify_stopping(void)
+{
+    return notify_send("STOPPING=1");
+}
 
 int notify_status(const char *fmt, ...)
 {

@@ -20,7 +20,11 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,7 +36,8 @@ int main(int argc, char **argv)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     size_t n = strlen(name);
     if (n < 2 || n >= sizeof sa.sun_path || (name[0] != '/' && name[0] != '@')) {
-        fprintf(stderr, "notify_listen: %s: want /path or @abstract, under %zu bytes\n", name, sizeof sa.sun_path);
+        fprintf(stderr, "notify_listen: %s: want /path or @abstract, under %zu bytes\n", name,
+                sizeof sa.sun_path);
         return 2;
     }
     memcpy(sa.sun_path, name, n);
@@ -65,8 +70,8 @@ int main(int argc, char **argv)
             char bytes[CMSG_SPACE(sizeof(struct ucred))];
         } ctl;
         struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg - 1};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.bytes,
-                            .msg_controllen = sizeof ctl.bytes};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.bytes, .msg_controllen = sizeof ctl.bytes};
         ssize_t got = recvmsg(fd, &mh, 0);
         if (got < 0) {
             if (errno == EINTR)

@@ -46,7 +46,8 @@ static void listen_abstract(listener *l)
     sa.sun_path[0] = '\0';
     l->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     assert_true(l->fd >= 0);
-    assert_int_equal(bind(l->fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)), 0);
+    assert_int_equal(
+        bind(l->fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)), 0);
     setenv("NOTIFY_SOCKET", l->name, 1);
 }
 
@@ -93,7 +94,8 @@ static const char *logged(void)
     static char out[4096];
     fflush(g_logfile);
     off_t end = lseek(fileno(g_logfile), 0, SEEK_END);
-    ssize_t n = pread(fileno(g_logfile), out, sizeof out - 1, end > (off_t)sizeof out - 1 ? end - (off_t)sizeof out + 1 : 0);
+    ssize_t n = pread(fileno(g_logfile), out, sizeof out - 1,
+                      end > (off_t)sizeof out - 1 ? end - (off_t)sizeof out + 1 : 0);
     out[n > 0 ? n : 0] = '\0';
     return out;
 }
