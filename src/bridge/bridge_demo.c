@@ -108,6 +108,8 @@ typedef struct demo_target {
 /* What the final table reports. */
 typedef struct demo_result {
     long long seeded, updates, deletes, inserts, written;
+    long long captured; /* change rows the triggers wrote: must equal written */
+    long long skipped;  /* changes whose row was gone at re-read (written - sent - coalesced) */
     long long applied, stale, coalesced, dead_letters, retries;
     long long rows_compared, docs_compared;
     long long n_stale, n_version, n_missing, n_extra, mismatches;
@@ -214,6 +216,30 @@ static bool pg_exec_file(PGconn *c, const char *name)
         log_error("demo: sql/%s.sql failed: %s", name, PQresultErrorMessage(r));
     PQclear(r);
 done:
+    free(text);
+    PQfreemem(ident);
+    return ok;
+}
+
+/* Run a rendered, parameterless SQL file that returns one integer. */
+static bool pg_scalar(PGconn *c, const char *name, long long *out)
+{
+    char *ident = sync_schema_ident(c);
+    char *text = ident ? sql_render(name, ident) : NULL;
+    bool ok = false;
+    PGresult *r = NULL;
+    if (!text) {
+        log_error("demo: cannot render sql/%s.sql", name);
+        goto done;
+    }
+    r = PQexec(c, text);
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok)
+        *out = atoll(PQgetvalue(r, 0, 0));
+    else
+        log_error("demo: sql/%s.sql failed: %s", name, PQresultErrorMessage(r));
+done:
+    PQclear(r);
     free(text);
     PQfreemem(ident);
     return ok;
@@ -786,24 +812,38 @@ static void table_line(buf *b, const char *label, long long n, const char *note)
     buf_putc(b, '\n');
 }
 
+/* `n` with thousands separators, in `out` (at least 32 bytes). */
+static const char *count_str(long long n, char *out, size_t outsz)
+{
+    buf b = BUF_INIT;
+    demo_put_count(&b, n);
+    snprintf(out, outsz, "%s", b.data ? b.data : "?");
+    buf_free(&b);
+    return out;
+}
+
 static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
 {
     buf b = BUF_INIT;
-    char note[160];
+    char note[256], n1[32], n2[32], n3[32], n4[32];
     buf_printf(&b, "\nversync demo race — %s\n",
                o->no_versions ? "WITHOUT external versions (plain index requests: last arrival wins)"
-                              : "external versions (version_type=external: greater version wins)");
+                              : "external versions (version_type=external: the greater version wins)");
     buf_printf(&b, "  %d rows, %d writers, %d chaos workers (batches of %d held 0-%d ms, items shuffled), seed %llu\n\n",
                o->rows, o->writers, o->workers, o->batch_size, o->max_delay_ms, o->seed);
-    snprintf(note, sizeof note, "%lld seed inserts, %lld updates, %lld deletes, %lld re-inserts", r->seeded,
-             r->updates, r->deletes, r->inserts);
+    snprintf(note, sizeof note, "%s updates, %s deletes, %s re-inserts, %s seed inserts",
+             count_str(r->updates, n1, sizeof n1), count_str(r->deletes, n2, sizeof n2),
+             count_str(r->inserts, n3, sizeof n3), count_str(r->seeded, n4, sizeof n4));
     table_line(&b, "changes written", r->written, note);
+    if (r->captured != r->written)
+        table_line(&b, "  captured by the triggers", r->captured, "DIFFERS from the changes written");
     table_line(&b, "writes sent", r->applied + r->stale + r->dead_letters, "bulk items the workers sent");
     table_line(&b, "  applied", r->applied, "");
     table_line(&b, "  stale, rejected", r->stale,
-               o->no_versions ? "nothing can be rejected without versions"
-                              : "an older version arrived after a newer one: refused (409)");
-    table_line(&b, "coalesced", r->coalesced, "changes of one row claimed together, sent as one write");
+               o->no_versions ? "none: without versions the store cannot tell old from new"
+                              : "version not greater than the stored one: refused with 409");
+    table_line(&b, "coalesced", r->coalesced, "changes of one row claimed in one batch: one write");
+    table_line(&b, "skipped", r->skipped, "row gone when re-read: its own delete change is sent");
     table_line(&b, "dead letters", r->dead_letters, "");
     if (r->retries)
         table_line(&b, "retries", r->retries, "");
@@ -811,10 +851,11 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
     table_line(&b, "documents compared", r->docs_compared, "");
     table_line(&b, "mismatches", r->mismatches, o->no_versions ? "documents that ended stale" : "must be 0");
     if (r->mismatches) {
-        table_line(&b, "  stale content", r->n_stale, "document is an older state of its row");
-        table_line(&b, "  wrong _version", r->n_version, "");
-        table_line(&b, "  missing", r->n_missing, "row exists, no document (a delete arrived last)");
-        table_line(&b, "  deleted row kept", r->n_extra, "row is gone, its document is not");
+        table_line(&b, "  older content", r->n_stale, "an older state of the row arrived last");
+        if (!o->no_versions)
+            table_line(&b, "  wrong _version", r->n_version, "");
+        table_line(&b, "  missing", r->n_missing, "row exists, its document was deleted last");
+        table_line(&b, "  deleted row kept", r->n_extra, "row is gone, its document came back last");
     }
     buf_printf(&b, "  %-28s %10.1f s\n", "wall time", r->wall_s);
     table_line(&b, "changes/s", r->wall_s > 0 ? (long long)((double)r->written / r->wall_s + 0.5) : 0,
@@ -822,7 +863,7 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
     if (r->mismatches == 0)
         buf_puts(&b, "\nOK: every row equals its document (content and _version), and every document has its row.\n");
     else if (o->no_versions)
-        buf_printf(&b, "\nDIFFERENT: %lld document(s) ended stale: the store no longer equals PostgreSQL.\n",
+        buf_printf(&b, "\nDIFFERENT: %lld document(s) ended stale; the store no longer equals PostgreSQL.\n",
                    r->mismatches);
     else
         buf_printf(&b, "\nFAILED: %lld mismatch(es) between the store and PostgreSQL.\n", r->mismatches);
@@ -846,10 +887,12 @@ static void print_json(FILE *out, const demo_opts *o, const demo_result *r)
     cJSON_AddNumberToObject(j, "updates", (double)r->updates);
     cJSON_AddNumberToObject(j, "deletes", (double)r->deletes);
     cJSON_AddNumberToObject(j, "reinserts", (double)r->inserts);
+    cJSON_AddNumberToObject(j, "changes_captured", (double)r->captured);
     cJSON_AddNumberToObject(j, "writes_sent", (double)(r->applied + r->stale + r->dead_letters));
     cJSON_AddNumberToObject(j, "applied", (double)r->applied);
     cJSON_AddNumberToObject(j, "stale_rejected", (double)r->stale);
     cJSON_AddNumberToObject(j, "coalesced", (double)r->coalesced);
+    cJSON_AddNumberToObject(j, "skipped", (double)r->skipped);
     cJSON_AddNumberToObject(j, "dead_letters", (double)r->dead_letters);
     cJSON_AddNumberToObject(j, "retries", (double)r->retries);
     cJSON_AddNumberToObject(j, "rows_compared", (double)r->rows_compared);
@@ -1247,6 +1290,9 @@ static int race_run(race *r, demo_result *res)
     res->coalesced = s.coalesced;
     res->dead_letters = s.dead_letters;
     res->retries = s.retries;
+    res->skipped = res->written - (res->applied + res->stale + res->dead_letters) - res->coalesced;
+    if (!pg_scalar(r->pg, "demo_captured", &res->captured))
+        goto done;
     if (!compare_all(r->pg, r->es, &r->cfg.tables[0], o->rows, !o->no_versions, res, o->json ? stderr : stdout, 5))
         goto done;
     res->compared = true;

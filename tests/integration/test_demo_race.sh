@@ -42,6 +42,10 @@ assert_eq "the change table drained" true "$(jq .drained <<<"$out")"
 check "the chaos really raced: stale writes were rejected" jqt '.stale_rejected > 0' "$out"
 check "changes written = 20 seed inserts + the budget of 2000, counted exactly" \
   jqt '.changes_written == .seed_inserts + .updates + .deletes + .reinserts and .changes_written == 2020' "$out"
+assert_eq "the triggers captured exactly the changes written" "$(jq .changes_written <<<"$out")" \
+  "$(jq .changes_captured <<<"$out")"
+check "every change was sent, coalesced or skipped (row gone)" \
+  jqt '.changes_written == .writes_sent + .coalesced + .skipped and .skipped >= 0' "$out"
 assert_eq "every change left the change table" 0 "$(sql 'select count(*) from versync_demo_sync.changes')"
 assert_eq "no dead letters" 0 "$(jq .dead_letters <<<"$out")"
 assert_eq "rows compared = rows in the table" "$(sql 'select count(*) from versync_demo.accounts')" \
