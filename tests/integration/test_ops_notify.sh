@@ -74,6 +74,20 @@ wait "$jpid" 2>/dev/null
 first=$(head -1 "$jlog")
 assert_match "verstore under journald: lines start with program[pid], no timestamp" '^verstore\[[0-9]+\] [a-z]+: ' "$first"
 
+# versync: a PostgreSQL that is not there makes it log at once.
+jlog=$T_DIR/journal-versync.log
+: >"$jlog"
+printf '{"postgres": "host=%s/no-such-dir port=1", "store": {"url": "http://127.0.0.1:1"},
+  "tables": [{"table": "public.t", "key": ["id"]}]}\n' "$T_DIR" >"$T_DIR/journal.json"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$jlog") "$VERSYNC" -c "$T_DIR/journal.json" once 2>>"$jlog" >/dev/null &
+jpid=$!
+T_PIDS+=("$jpid")
+wait_until 30 test -s "$jlog"
+kill -TERM "$jpid" 2>/dev/null
+wait "$jpid" 2>/dev/null
+first=$(head -1 "$jlog")
+assert_match "versync under journald: lines start with program[pid], no timestamp" '^versync\[[0-9]+\]( [a-z0-9 ]+)? [a-z]+: ' "$first"
+
 # ---- the real programs -----------------------------------------------------------
 
 # The programs speak once their main() calls notify_ready(); until that is
