@@ -110,7 +110,7 @@ as_pg "$PG_BIN/initdb" -D "$DEMO/pg" -U postgres --auth=trust -E UTF8 --no-sync 
 for try in 1 2 3 4 5; do
   PGPORT=$(free_port)
   if as_pg "$PG_BIN/pg_ctl" -D "$DEMO/pg" -l "$LOGS/postgres.log" -w -t 60 \
-      -o "-p $PGPORT -k $SOCK -c listen_addresses='' -c max_connections=100" start >/dev/null 2>&1; then
+      -o "-p $PGPORT -k $SOCK -c listen_addresses='' -c max_connections=100 -c synchronous_commit=off" start >/dev/null 2>&1; then
     PG_STARTED=1
     break
   fi
@@ -145,4 +145,9 @@ demo: run it again (from fresh state):  make demo
       the counterfactual, without external versions:  DEMO_ARGS=--no-versions make demo
       other budgets:  DEMO_ARGS="--rows 20 --workers 16 --seconds 30" make demo   (see: $VERSYNC demo race --help)
 EOF
+if [ "$rc" = 1 ] && [[ " ${DEMO_ARGS:-} " == *" --no-versions "* ]]; then
+  echo "demo: without external versions the store ended different from PostgreSQL, which is what this"
+  echo "      counterfactual shows (versync demo race exit status 1); make demo counts it a success."
+  rc=0
+fi
 exit "$rc"

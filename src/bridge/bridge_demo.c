@@ -755,37 +755,40 @@ static bool compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool 
         !load_docs(es, rows, nrows, &res->docs_compared))
         goto done;
     res->n_extra += outside;
-    int shown = 0;
+    int shown[8];
+    int nshown = 0;
+    if (examples > (int)(sizeof shown / sizeof shown[0]))
+        examples = (int)(sizeof shown / sizeof shown[0]);
     for (int i = 0; i < nrows; i++) {
         demo_verdict v = demo_compare(rows[i].json, rows[i].version, rows[i].doc, rows[i].doc_version, check_version);
-        switch (v) {
-        case DEMO_EQUAL:
+        long long *counter = v == DEMO_STALE     ? &res->n_stale
+                             : v == DEMO_VERSION ? &res->n_version
+                             : v == DEMO_MISSING ? &res->n_missing
+                             : v == DEMO_EXTRA   ? &res->n_extra
+                                                 : NULL;
+        if (!counter)
             continue;
-        case DEMO_STALE:
-            res->n_stale++;
-            break;
-        case DEMO_VERSION:
-            res->n_version++;
-            break;
-        case DEMO_MISSING:
-            res->n_missing++;
-            break;
-        case DEMO_EXTRA:
-            res->n_extra++;
-            break;
-        }
-        if (out && shown++ < examples) {
-            fprintf(out, "mismatch id %d (%s):\n  postgres: ", i + 1, demo_verdict_name(v));
-            if (rows[i].json)
-                fprintf(out, "version %lld %s\n", rows[i].version, rows[i].json);
-            else
-                fprintf(out, "(no row)\n");
-            fprintf(out, "  store:    ");
-            if (rows[i].doc)
-                fprintf(out, "_version %lld %s\n", rows[i].doc_version, rows[i].doc);
-            else
-                fprintf(out, "(no document)\n");
-        }
+        (*counter)++;
+        if (nshown < examples)
+            shown[nshown++] = i;
+    }
+    long long total = res->n_stale + res->n_version + res->n_missing + res->n_extra;
+    if (out && nshown > 0)
+        fprintf(out, "%s (%d of %lld shown):\n", check_version ? "MISMATCHES" : "documents that ended stale", nshown,
+                total);
+    for (int k = 0; out && k < nshown; k++) {
+        const demo_row *row = &rows[shown[k]];
+        demo_verdict v = demo_compare(row->json, row->version, row->doc, row->doc_version, check_version);
+        fprintf(out, "  id %d, %s\n    postgres: ", shown[k] + 1, demo_verdict_name(v));
+        if (row->json)
+            fprintf(out, "version %lld  %s\n", row->version, row->json);
+        else
+            fprintf(out, "(no row)\n");
+        fprintf(out, "    store:    ");
+        if (row->doc)
+            fprintf(out, "_version %lld  %s\n", row->doc_version, row->doc);
+        else
+            fprintf(out, "(no document)\n");
     }
     res->mismatches = res->n_stale + res->n_version + res->n_missing + res->n_extra;
     ok = true;
@@ -1204,10 +1207,19 @@ static int race_run(race *r, demo_result *res)
     if (!race_setup(r))
         goto done;
     if (!o->quiet)
-        fprintf(stderr, "versync demo: table %s (%d rows), index %s, versync init done (config %s)\n", DEMO_TABLE,
-                o->rows, DEMO_INDEX, r->config);
+        fprintf(stderr, "versync demo: created table %s and index %s; ran `versync -c %s init`\n", DEMO_TABLE,
+                DEMO_INDEX, r->config);
     if (!race_start_workers(r))
         goto done;
+    if (!o->quiet) {
+        char budget[64];
+        if (o->changes > 0)
+            snprintf(budget, sizeof budget, "%lld changes", o->changes);
+        else
+            snprintf(budget, sizeof budget, "%g s", o->seconds);
+        fprintf(stderr, "versync demo: started `versync run --workers %d --chaos-max-delay-ms %d%s`; %d rows, %d writers for %s\n",
+                o->workers, o->max_delay_ms, o->no_versions ? " --no-versions" : "", o->rows, o->writers, budget);
+    }
 
     double t0 = now_s();
     pr.start = t0;

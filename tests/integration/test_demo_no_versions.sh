@@ -60,5 +60,5 @@ cmp=$("$VERSYNC" demo compare --postgres "$PG_CONNINFO" --store "$STORE_URL" --r
 rc=$?
 assert_eq "demo compare reports exactly the mismatches that are there" "$truth" "$(jq .mismatches <<<"$cmp")"
 assert_eq "demo compare exits 1 when the store differs" 1 "$rc"
-check "the forced old write is among the reported mismatches" grep -q "mismatch id $id " "$T_DIR/compare.err"
+check "the forced old write is among the reported mismatches" grep -q "^  id $id, " "$T_DIR/compare.err"
 done_testing
