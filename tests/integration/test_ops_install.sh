@@ -39,7 +39,17 @@ assert_eq "ExecStart names the installed versync" \
 check "crontab example installed" test -f "$p/share/versync/versync.cron"
 for f in config/*.json; do
   [ -f "$f" ] || continue
-  check "example config $(basename "$f") installed" cmp -s "$f" "$p/share/versync/$(basename "$f")"
+  installed=$p/share/versync/$(basename "$f")
+  check "example config $(basename "$f") installed" cmp -s "$f" "$installed"
+  # It must be a config versync accepts, once its ${VARS} are set.
+  vars=()
+  for v in $(grep -o '\${[A-Za-z_][A-Za-z0-9_]*}' "$f" | tr -d '${}' | sort -u); do vars+=("$v=x"); done
+  if [ -x "$VS_BUILD/itest/cfg_check" ]; then
+    check "installed $(basename "$f") passes versync's config loader" \
+      env ${vars[@]+"${vars[@]}"} "$VS_BUILD/itest/cfg_check" "$installed"
+  else
+    not_ok "cfg_check helper built (make BUILD=$BUILD unit-bins)"
+  fi
 done
 leftover=$(cd "$dest" && find . -mindepth 1 -not -path './usr' -not -path './usr/local' -not -path './usr/local/*')
 assert_eq "nothing is written outside PREFIX (no /etc, no /var)" "" "$leftover"
