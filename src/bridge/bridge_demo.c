@@ -319,6 +319,16 @@ static pid_t spawn_versync(const cli_globals *g, const char *config, const char 
         log_error("demo: cannot open %s: %s", log_path, strerror(errno));
         return -1;
     }
+    /* The path, not /proc/self/exe itself: under valgrind that names valgrind,
+     * while readlink answers with the program being run. */
+    char self[PATH_MAX];
+    ssize_t n_self = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n_self <= 0) {
+        log_error("demo: cannot find this program's path (/proc/self/exe): %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    self[n_self] = '\0';
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -334,8 +344,8 @@ static pid_t spawn_versync(const cli_globals *g, const char *config, const char 
         dup2(fd, STDERR_FILENO);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        execv("/proc/self/exe", argv);
-        dprintf(STDERR_FILENO, "versync demo: cannot run /proc/self/exe: %s\n", strerror(errno));
+        execv(self, argv);
+        dprintf(STDERR_FILENO, "versync demo: cannot run %s: %s\n", self, strerror(errno));
         _exit(127);
     }
     close(fd);
