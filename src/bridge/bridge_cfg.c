@@ -782,7 +782,11 @@ bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
         buf_free(&b);
         return false;
     }
-    ok = cfg_parse(path, b.data ? b.data : "", out, err, errsz);
+    /* Editors on some systems start UTF-8 files with a byte-order mark. */
+    const char *text = b.data ? b.data : "";
+    if (b.len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        text += 3;
+    ok = cfg_parse(path, text, out, err, errsz);
     buf_free(&b);
     return ok;
 }

@@ -4,6 +4,7 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/esclient.h"
+#include "versync/init.h"
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
@@ -614,22 +615,39 @@ static void url_path(buf *b, const char *s)
     }
 }
 
-/* An Elasticsearch time value ("60s", "1h", "500ms", "2d") in milliseconds, or -1. */
-static long long time_value_ms(const char *s)
+long long init_time_value_ms(const char *s)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v < 0)
+    if (end == s || v < 0 || !isdigit((unsigned char)*s))
         return -1;
     static const struct {
         const char *unit;
         double ms;
     } units[] = {{"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-                 {"d", 86400000}, {"", 1}};
+                 {"d", 86400000}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(end, units[i].unit) == 0)
             return (long long)(v * units[i].ms);
     return -1;
+}
+
+long long init_gc_deletes_ms(const char *body)
+{
+    cJSON *root = cJSON_Parse(body ? body : "");
+    cJSON *idx = cJSON_IsObject(root) && cJSON_IsObject(root->child) ? root->child : NULL;
+    long long ms = idx ? 60000 : -1; /* not reported: Elasticsearch's default */
+    const char *groups[] = {"settings", "defaults"};
+    for (size_t i = 0; idx && i < 2; i++) {
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(idx, groups[i]);
+        cJSON *v = g ? cJSON_GetObjectItemCaseSensitive(g, "index.gc_deletes") : NULL;
+        if (cJSON_IsString(v)) {
+            ms = init_time_value_ms(v->valuestring);
+            break;
+        }
+    }
+    cJSON_Delete(root);
+    return ms;
 }
 
 /* Warn when the index forgets delete tombstones within the hour: a stale write
@@ -638,30 +656,20 @@ static void check_gc_deletes(esc *e, const cfg_table *t)
 {
     buf path = BUF_INIT, resp;
     buf_init(&resp, 4u << 20);
-    char err[512];
+    char err[512] = "out of memory";
     buf_putc(&path, '/');
     url_path(&path, t->index);
     buf_puts(&path, "/_settings?include_defaults=true&flat_settings=true");
     int status = path.data ? esc_request(e, "GET", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err) : -1;
-    cJSON *root = status == 200 ? cJSON_Parse(resp.data ? resp.data : "") : NULL;
-    cJSON *idx = root && root->child ? root->child : NULL;
-    const char *value = NULL;
-    const char *groups[] = {"settings", "defaults"};
-    for (size_t i = 0; idx && !value && i < 2; i++) {
-        cJSON *g = cJSON_GetObjectItemCaseSensitive(idx, groups[i]);
-        cJSON *v = g ? cJSON_GetObjectItemCaseSensitive(g, "index.gc_deletes") : NULL;
-        if (cJSON_IsString(v))
-            value = v->valuestring;
-    }
-    long long ms = value ? time_value_ms(value) : -1;
-    if (status == 200 && !value)
-        ms = 60000; /* not reported: Elasticsearch's default */
+    long long ms = status == 200 ? init_gc_deletes_ms(resp.data) : -1;
     if (ms >= 0 && ms < 3600000LL)
-        log_warn("index \"%s\": index.gc_deletes is %s, shorter than one hour; a stale write that arrives later "
-                 "than that after a delete would bring the document back. Raise it, e.g. PUT /%s/_settings "
-                 "{\"index.gc_deletes\": \"1h\"}",
-                 t->index, value ? value : "60s (the default)", t->index);
-    cJSON_Delete(root);
+        log_warn("index \"%s\": index.gc_deletes is %lldms, shorter than one hour; a stale write that arrives "
+                 "later than that after a delete would bring the document back. Raise it, e.g. "
+                 "PUT /%s/_settings {\"index.gc_deletes\": \"1h\"}",
+                 t->index, ms, t->index);
+    else if (status != 200)
+        log_warn("index \"%s\": could not read index.gc_deletes (%s); make sure it exceeds the worst lag",
+                 t->index, status < 0 ? err : "unexpected answer");
     buf_free(&path);
     buf_free(&resp);
 }

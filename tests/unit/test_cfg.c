@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -305,6 +306,18 @@ static void test_load_file_and_default_path(void **state)
     char want[256];
     snprintf(want, sizeof want, "%s: tables[0].bogus: unknown key", path);
     assert_non_null(strstr(err, want));
+    /* A byte-order mark is skipped. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    const char *bom = "\xEF\xBB\xBF{\"tables\": [{\"table\": \"public.t\"}]}";
+    assert_int_equal(write(fd, bom, strlen(bom)), (int)strlen(bom));
+    close(fd);
+    bool ok = cfg_load(path, &c, err, sizeof err);
+    if (!ok)
+        print_error("%s\n", err);
+    assert_true(ok);
+    assert_string_equal(c.path, path);
+    cfg_free(&c);
     unlink(path);
     assert_false(cfg_load(path, &c, err, sizeof err));
     assert_non_null(strstr(err, "cannot open"));

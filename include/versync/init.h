@@ -1,0 +1,16 @@
+/* init — `versync init`'s pure helpers, exported for unit tests (the command itself is cli_init). */
+#ifndef VERSYNC_INIT_H
+#define VERSYNC_INIT_H
+
+/* An Elasticsearch time value ("60s", "1h", "500ms", "2d", "1.5m", "100micros")
+ * in milliseconds, or -1 when it is not one. */
+long long init_time_value_ms(const char *value);
+
+/* The index.gc_deletes in force according to the body of
+ * GET /{index}/_settings?include_defaults=true&flat_settings=true (the first
+ * index in it), in milliseconds: the explicit setting, else the reported
+ * default, else Elasticsearch's built-in 60 s. -1 when the body is not such an
+ * answer or the value is not a time value. */
+long long init_gc_deletes_ms(const char *settings_body);
+
+#endif
