@@ -322,10 +322,9 @@ static size_t triggers_on(PGresult *trg, const char *schema, const char *name, c
     return n;
 }
 
-static bool add_drops(PGconn *conn, plan *p, const char *schema_q, const char *table_q, const char **names, size_t n,
-                      buf *sql, char *err, size_t errsz)
+static bool add_drops(PGconn *conn, const char *schema_q, const char *table_q, const char **names, size_t n, buf *sql,
+                      char *err, size_t errsz)
 {
-    (void)p;
     for (size_t i = 0; i < n; i++) {
         char *tq = pg_quote_ident(conn, names[i], err, errsz);
         if (!tq)
@@ -385,7 +384,7 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     if (!regsql)
         goto oom;
     if (!same) {
-        if (!add_drops(conn, p, schema_q, s.table_q, have, nhave, &sql, err, errsz))
+        if (!add_drops(conn, schema_q, s.table_q, have, nhave, &sql, err, errsz))
             goto done;
         if (s.seq_q) {
             char comment[300];
@@ -464,7 +463,7 @@ static bool plan_removed(PGconn *conn, const cfg *c, const char *schema_q, PGres
         char table_q[300];
         snprintf(table_q, sizeof table_q, "%s.%s", sq, nq);
         buf sql = BUF_INIT;
-        bool ok = add_drops(conn, p, schema_q, table_q, have, nhave, &sql, err, errsz);
+        bool ok = add_drops(conn, schema_q, table_q, have, nhave, &sql, err, errsz);
         const char *vars[] = {"schema", schema_q, "tbl", lit, NULL};
         char *unreg = render_vars("init_unregister", vars);
         if (ok && unreg)

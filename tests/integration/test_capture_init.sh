@@ -117,4 +117,20 @@ assert_match "and says to run init" 'run versync init' "$(cat "$T_DIR/err")"
 assert_eq "init converges again after the schema was dropped" 0 "$(vs init --no-store >/dev/null; echo $?)"
 assert_eq "with the triggers restored" "3" "$(sql "select count(*) from pg_trigger where tgrelid = 'public.products'::regclass")"
 
+# A schema and channel that need quoting.
+sql "create table public.other (id int primary key)"
+cat >"$T_DIR/q.json" <<EOF
+{ "postgres": "$PG_CONNINFO", "schema": "My \"Sync\"", "channel": "my chan",
+  "tables": [ {"table": "public.other"} ] }
+EOF
+out=$("$VERSYNC" -c "$T_DIR/q.json" init --no-store); rc=$?
+assert_eq "init into a schema whose name needs quoting exits 0" 0 "$rc"
+assert_match "and names it quoted" 'created schema "My ""Sync"""' "$out"
+out=$(psql -X -c 'LISTEN "my chan"' -c "insert into public.other values (1)" 2>&1)
+assert_match "its trigger notifies the configured channel" 'notification "my chan" with payload "public.other"' "$out"
+assert_eq "and writes to that schema's change table" "public.other|{1}|I" \
+  "$(sql 'select tbl, key, op from "My ""Sync""".changes')"
+assert_eq "a second init there is a no-op" "nothing to change" "$("$VERSYNC" -c "$T_DIR/q.json" init --no-store)"
+assert_eq "status reads that schema" "1" "$("$VERSYNC" -c "$T_DIR/q.json" status --json | jq '.tables[0].backlog')"
+
 done_testing
