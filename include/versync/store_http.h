@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct store_http store_http;
 
@@ -28,6 +29,10 @@ void store_http_quiesce(store_http *h);
 
 /* Number of requests received and not yet answered. */
 long store_http_in_flight(store_http *h);
+
+/* Milliseconds since a request last started or received body bytes: a
+ * shutdown waits for requests in flight, but not for clients that stall. */
+int64_t store_http_idle_ms(store_http *h);
 
 /* Close every connection and free the server. NULL is a no-op. */
 void store_http_stop(store_http *h);

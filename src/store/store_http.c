@@ -19,6 +19,7 @@ struct store_http {
     store_engine *engine;
     size_t max_body;
     atomic_long in_flight;
+    atomic_llong last_activity_ms; /* monotonic time of the last request byte received */
     bool quiesced;
 };
 
@@ -29,6 +30,7 @@ typedef struct conn_ctx {
     buf body;
     bool too_big;
     bool answered;
+    bool counted; /* included in in_flight: the body is complete */
     store_call *call; /* a write waiting for (or back from) the engine */
     store_resp resp;
     store_param *params;
@@ -58,8 +60,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!cx)
         return;
     *con_cls = NULL;
+    if (cx->counted)
+        atomic_fetch_sub(&h->in_flight, 1);
     ctx_free(cx);
-    atomic_fetch_sub(&h->in_flight, 1);
 }
 
 /* Keep the URL and arguments raw: ids may contain an encoded '/', so the
@@ -157,7 +160,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&cx->body, h->max_body);
         store_resp_init(&cx->resp);
         *con_cls = cx;
+        cx->counted = true;
         atomic_fetch_add(&h->in_flight, 1);
+        atomic_store(&h->last_activity_ms, store_util_mono_ms());
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > h->max_body)
             return too_large(cx); /* before any of the body is read */
@@ -168,6 +173,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
+        atomic_store(&h->last_activity_ms, store_util_mono_ms());
         if (!cx->too_big && !buf_append(&cx->body, upload_data, *upload_data_size))
             cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
         *upload_data_size = 0;
@@ -274,6 +280,8 @@ void store_http_quiesce(store_http *h)
 }
 
 long store_http_in_flight(store_http *h) { return atomic_load(&h->in_flight); }
+
+int64_t store_http_idle_ms(store_http *h) { return store_util_mono_ms() - (int64_t)atomic_load(&h->last_activity_ms); }
 
 void store_http_stop(store_http *h)
 {

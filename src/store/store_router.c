@@ -80,10 +80,10 @@ bool store_router_match(const char *method, const char *path, store_match *out)
         if (is_(seg[0], "_bulk"))
             out->route = STORE_R_BULK, out->allowed = STORE_M_POST | STORE_M_PUT;
         else if (is_(seg[0], "_mget"))
-            out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST;
+            out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_PUT;
         else if (is_(seg[0], "_refresh"))
             out->route = STORE_R_REFRESH, out->allowed = STORE_M_GET | STORE_M_POST;
-        else if (!s0_)
+        else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
             out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
             take_index = 0;
         break;
@@ -97,7 +97,7 @@ bool store_router_match(const char *method, const char *path, store_match *out)
         else if (is_(seg[1], "_bulk"))
             out->route = STORE_R_BULK, out->allowed = STORE_M_POST | STORE_M_PUT, take_index = 0;
         else if (is_(seg[1], "_mget"))
-            out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
+            out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_PUT, take_index = 0;
         else if (is_(seg[1], "_refresh"))
             out->route = STORE_R_REFRESH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_settings"))
@@ -179,45 +179,44 @@ void store_router_allowed_text(unsigned allowed, char *out, size_t outsz)
 
 bool store_router_valid_index(const char *name, char *reason, size_t rsz)
 {
+    /* Same checks in the same order as MetadataCreateIndexService. */
     size_t n = strlen(name);
     if (n == 0) {
         snprintf(reason, rsz, "Invalid index name [%s], must not be empty", name);
         return false;
     }
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        snprintf(reason, rsz, "Invalid index name [%s], must not be '.' or '..'", name);
-        return false;
-    }
-    if (name[0] == '_' || name[0] == '-' || name[0] == '+') {
-        snprintf(reason, rsz, "Invalid index name [%.300s], must not start with '_', '-', or '+'", name);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (strchr("\\/*?\"<>| ,", c) || c == '\0') {
+    for (size_t i = 0; i < n; i++)
+        if (strchr("\\/*?\"<>| ,", name[i])) {
             snprintf(reason, rsz,
                      "Invalid index name [%.300s], must not contain the following characters "
                      "[ , \", *, \\, <, |, ,, >, /, ?]",
                      name);
             return false;
         }
-        if (c == '#') {
-            snprintf(reason, rsz, "Invalid index name [%.300s], must not contain '#'", name);
-            return false;
-        }
-        if (c == ':') {
-            snprintf(reason, rsz, "Invalid index name [%.300s], must not contain ':'", name);
-            return false;
-        }
+    if (strchr(name, '#')) {
+        snprintf(reason, rsz, "Invalid index name [%.300s], must not contain '#'", name);
+        return false;
+    }
+    if (strchr(name, ':')) {
+        snprintf(reason, rsz, "Invalid index name [%.300s], must not contain ':'", name);
+        return false;
+    }
+    if (name[0] == '_' || name[0] == '-' || name[0] == '+') {
+        snprintf(reason, rsz, "Invalid index name [%.300s], must not start with '_', '-', or '+'", name);
+        return false;
+    }
+    if (n > 255) {
+        snprintf(reason, rsz, "Invalid index name [%.300s], index name is too long, (%zu > 255)", name, n);
+        return false;
+    }
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        snprintf(reason, rsz, "Invalid index name [%s], must not be '.' or '..'", name);
+        return false;
     }
     for (size_t i = 0; i < n; i++)
         if (name[i] >= 'A' && name[i] <= 'Z') {
             snprintf(reason, rsz, "Invalid index name [%.300s], must be lowercase", name);
             return false;
         }
-    if (n > 255) {
-        snprintf(reason, rsz, "Invalid index name [%.300s], index name is too long, (%zu > 255)", name, n);
-        return false;
-    }
     return true;
 }

@@ -250,8 +250,10 @@ int main(int argc, char **argv)
     }
     log_info("stopping: finishing requests in flight");
     store_http_quiesce(http);
-    int64_t deadline = store_util_mono_ms() + 30000;
-    while (store_http_in_flight(http) > 0 && store_util_mono_ms() < deadline) {
+    /* Requests in flight finish, engine jobs included; a client that has sent
+     * nothing for 5 s (e.g. hung up unnoticed mid-upload) is not waited for. */
+    int64_t deadline = store_util_mono_ms() + 60000;
+    while (store_http_in_flight(http) > 0 && store_util_mono_ms() < deadline && store_http_idle_ms(http) < 5000) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
