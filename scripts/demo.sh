@@ -131,7 +131,7 @@ wait_for 30 curl -sf -o /dev/null "$STORE_URL/" || die "verstore does not answer
 
 # ---- the race ----------------------------------------------------------------
 echo "demo: PostgreSQL on port $PGPORT, verstore at $STORE_URL"
-echo "demo: versync demo race ${DEMO_ARGS:-}"
+echo "demo: versync demo race${DEMO_ARGS:+ $DEMO_ARGS}"
 # shellcheck disable=SC2086 # DEMO_ARGS is a list of options
 "$VERSYNC" demo race --postgres "$PG_CONNINFO" --store "$STORE_URL" --work-dir "$DEMO/run" ${DEMO_ARGS:-}
 rc=$?
