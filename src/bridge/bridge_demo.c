@@ -1367,7 +1367,8 @@ done:
         stop_child(r.workers);
     if (g_stop)
         rc = 130;
-    if (r.temp_dir && rc == 0)
+    /* A temporary folder is kept only when it holds logs worth reading. */
+    if (r.temp_dir && (rc == 0 || (access(r.init_log, F_OK) != 0 && access(r.workers_log, F_OK) != 0)))
         race_remove_dir(&r);
     else if (r.dir[0] && !o->quiet)
         fprintf(stderr, "versync demo: generated config and worker logs are in %s\n", r.dir);
