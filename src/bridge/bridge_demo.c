@@ -664,29 +664,33 @@ typedef struct demo_row {
     long long doc_version;
 } demo_row;
 
-/* Load every row (ids 1..n) into rows[id-1], rendered by the workers' own
- * render module (so a document is compared with exactly what a worker would
- * write for the row now). Ids outside 1..n are counted in *outside: the
- * writers never make one, so one would be a finding. */
-static bool load_rows(PGconn *c, const cfg_table *t, demo_row *rows, int n, long long *count, long long *outside)
+/* Load the rows of ids 1..n (the only ids the writers use) into rows[id-1]
+ * with the workers' own re-read statement (render_reread), so each row is
+ * rendered exactly as a worker would write it now. */
+static bool load_rows(PGconn *c, const cfg_table *t, demo_row *rows, int n, long long *count)
 {
     bool ok = false;
     char err[256];
     PGresult *r = NULL;
-    buf q = BUF_INIT;
-    /* The render module builds the select list and table name; only the
-     * glue words are ours. */
-    if (!buf_puts(&q, "SELECT ") || !render_select_list(c, t, "vs_r", &q, err, sizeof err) ||
-        !buf_puts(&q, " FROM ") || !render_table_name(c, t, &q, err, sizeof err) || !buf_puts(&q, " AS vs_r")) {
-        log_error("demo: cannot build the row query: %s", q.overflow ? "out of memory" : err);
+    buf ids = BUF_INIT;
+    char *q = render_reread(c, t, err, sizeof err);
+    if (!q) {
+        log_error("demo: cannot build the re-read statement: %s", err);
         goto done;
     }
-    r = PQexec(c, q.data);
+    buf_putc(&ids, '{');
+    for (int id = 1; id <= n; id++)
+        buf_printf(&ids, "%s%d", id > 1 ? "," : "", id);
+    if (!buf_putc(&ids, '}')) {
+        log_error("demo: out of memory");
+        goto done;
+    }
+    const char *params[] = {ids.data};
+    r = PQexecParams(c, q, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         log_error("demo: reading the demo rows failed: %s", PQresultErrorMessage(r));
         goto done;
     }
-    *count = PQntuples(r);
     for (int i = 0; i < PQntuples(r); i++) {
         char **key = NULL;
         size_t nkey = 0;
@@ -697,18 +701,20 @@ static bool load_rows(PGconn *c, const cfg_table *t, demo_row *rows, int n, long
         }
         long long id = atoll(key[0]);
         render_free_array(key, nkey);
-        if (id < 1 || id > n) {
-            (*outside)++;
+        if (id < 1 || id > n || rows[id - 1].json)
             continue;
-        }
         rows[id - 1].version = atoll(PQgetvalue(r, i, RENDER_COL_VERSION));
-        if (!(rows[id - 1].json = strdup(PQgetvalue(r, i, RENDER_COL_DOC))))
+        if (!(rows[id - 1].json = strdup(PQgetvalue(r, i, RENDER_COL_DOC)))) {
+            log_error("demo: out of memory");
             goto done;
+        }
+        (*count)++;
     }
     ok = true;
 done:
     PQclear(r);
-    buf_free(&q);
+    buf_free(&ids);
+    free(q);
     return ok;
 }
 
@@ -757,14 +763,12 @@ static bool compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool 
                         FILE *out, int examples)
 {
     bool ok = false;
-    long long outside = 0;
     demo_row *rows = calloc((size_t)nrows, sizeof *rows);
     if (!rows)
         goto done;
-    if (!load_rows(c, t, rows, nrows, &res->rows_compared, &outside) ||
+    if (!load_rows(c, t, rows, nrows, &res->rows_compared) ||
         !load_docs(es, rows, nrows, &res->docs_compared))
         goto done;
-    res->n_extra += outside;
     int shown[8];
     int nshown = 0;
     if (examples > (int)(sizeof shown / sizeof shown[0]))
