@@ -85,9 +85,27 @@ void store_api_free(store_api *api) { free(api); }
 static void jstr(buf *b, const char *s) { buf_put_json_string(b, s, strlen(s)); }
 static void jstrn(buf *b, const char *s, size_t n) { buf_put_json_string(b, s, n); }
 
+/* Decimal text of `v` (printf is a hot spot in bulk responses). */
+static void jint(buf *b, int64_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
 static void shards(buf *b, int total, int ok)
 {
-    buf_printf(b, "\"_shards\":{\"total\":%d,\"successful\":%d,\"failed\":0}", total, ok);
+    if (total == 2 && ok == 1)
+        buf_puts(b, "\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0}");
+    else
+        buf_printf(b, "\"_shards\":{\"total\":%d,\"successful\":%d,\"failed\":0}", total, ok);
 }
 
 /* An Elasticsearch error object body. `extra` is a JSON fragment of more
@@ -1298,7 +1316,11 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
     }
     buf_puts(b, ",\"_id\":");
     jstrn(b, op->id, op->id_len);
-    buf_printf(b, ",\"_version\":%" PRId64 ",\"result\":\"%s\",", op->version, store_result_name(op->dec.result));
+    buf_puts(b, ",\"_version\":");
+    jint(b, op->version);
+    buf_puts(b, ",\"result\":\"");
+    buf_puts(b, store_result_name(op->dec.result));
+    buf_puts(b, "\",");
     if (c->forced_refresh && !noop)
         buf_puts(b, "\"forced_refresh\":true,");
     shards(b, noop ? 0 : 2, noop ? 0 : 1);
@@ -1306,10 +1328,15 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
         if (op->w.kind == STORE_OP_INDEX || op->w.kind == STORE_OP_CREATE)
             buf_printf(b, ",\"created\":%s", op->dec.result == STORE_RES_CREATED ? "true" : "false");
     } else {
-        buf_printf(b, ",\"_seq_no\":%" PRId64 ",\"_primary_term\":%" PRId64, op->seq_no, op->term);
+        buf_puts(b, ",\"_seq_no\":");
+        jint(b, op->seq_no);
+        buf_puts(b, ",\"_primary_term\":");
+        jint(b, op->term);
     }
-    if (in_bulk)
-        buf_printf(b, ",\"status\":%d", op->dec.status);
+    if (in_bulk) {
+        buf_puts(b, ",\"status\":");
+        jint(b, op->dec.status);
+    }
     buf_putc(b, '}');
 }
 
@@ -1474,7 +1501,9 @@ static void finish_bulk(store_call *c, store_resp *r)
                 jstrn(&items, it->id, it->id_len);
             else
                 buf_puts(&items, "null");
-            buf_printf(&items, ",\"status\":%d,\"error\":{\"type\":", status);
+            buf_puts(&items, ",\"status\":");
+            jint(&items, status);
+            buf_puts(&items, ",\"error\":{\"type\":");
             jstr(&items, type);
             buf_puts(&items, ",\"reason\":");
             jstrn(&items, reason.data ? reason.data : "", reason.len);

@@ -164,8 +164,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&h->in_flight, 1);
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > h->max_body)
+        unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        if (len > h->max_body)
             return too_large(cx); /* before any of the body is read */
+        if (len)
+            buf_reserve(&cx->body, (size_t)len); /* one allocation, no copies while growing */
         return MHD_YES;
     }
     if (cx->answered) {

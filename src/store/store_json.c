@@ -48,11 +48,31 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* True when one of the 8 bytes in `v` needs a closer look: a quote, a
+ * backslash, a control character or a byte >= 0x80 (SWAR, no branches). */
+static inline bool special8(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    uint64_t zq = (q - ones) & ~q, zb = (b - ones) & ~b, lt = (v - ones * 0x20) & ~v;
+    return ((zq | zb | lt) & highs) | (v & highs);
+}
+
 /* p points just past the opening quote; returns the byte after the closing quote. */
 static const char *scan_string(const char *p, const char *end, bool *escaped)
 {
     *escaped = false;
     while (p < end) {
+        /* Most string bytes are plain ASCII: skip them eight at a time. */
+        while (end - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            if (special8(v))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
         unsigned char c = (unsigned char)*p;
         if (c == '"')
             return p + 1;

@@ -146,6 +146,12 @@ bool store_router_match(const char *method, const char *path, store_match *out)
     }
     if (out->route == STORE_R_NONE)
         goto done;
+    /* Names are C strings: an encoded NUL cannot be part of one. */
+    if ((take_index >= 0 && strlen(seg[take_index]) != seglen[take_index]) ||
+        (take_type >= 0 && strlen(seg[take_type]) != seglen[take_type])) {
+        ok = false;
+        goto done;
+    }
     if (take_index >= 0)
         out->index = seg[take_index], seg[take_index] = NULL;
     if (take_type >= 0)
