@@ -1,4 +1,5 @@
-/* demo — `versync demo race`: racing writers and chaos workers, then a full store-vs-PostgreSQL comparison. */
+/* demo — `versync demo race`: racing writers and chaos workers, then a full store-vs-PostgreSQL comparison.
+ */
 #ifndef VERSYNC_DEMO_H
 #define VERSYNC_DEMO_H
 
@@ -14,11 +15,11 @@
 
 /* How one id compares between PostgreSQL and the store. */
 typedef enum demo_verdict {
-    DEMO_EQUAL = 0,     /* both absent, or the document equals the row */
-    DEMO_STALE,         /* document content differs from the row */
-    DEMO_VERSION,       /* same content, but _version differs from the row's version */
-    DEMO_MISSING,       /* the row exists, the store has no document */
-    DEMO_EXTRA,         /* the row is gone, the store still has a document */
+    DEMO_EQUAL = 0, /* both absent, or the document equals the row */
+    DEMO_STALE,     /* document content differs from the row */
+    DEMO_VERSION,   /* same content, but _version differs from the row's version */
+    DEMO_MISSING,   /* the row exists, the store has no document */
+    DEMO_EXTRA,     /* the row is gone, the store still has a document */
 } demo_verdict;
 
 /* Compare one row with one document. `row_json` is the row rendered as its

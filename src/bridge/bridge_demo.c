@@ -1,4 +1,5 @@
-/* bridge_demo — `versync demo race`: racing writers and chaos workers, then a full store-vs-PostgreSQL comparison. */
+/* bridge_demo — `versync demo race`: racing writers and chaos workers, then a full store-vs-PostgreSQL
+ * comparison. */
 #include "versync/demo.h"
 
 #include "versync/buf.h"
@@ -91,8 +92,8 @@ typedef struct demo_opts {
     const char *postgres;  /* --postgres: overrides the config's */
     const char *store_url; /* --store: overrides the config's */
     int rows, writers, workers, max_delay_ms, batch_size;
-    double seconds;     /* 0: not a time budget */
-    long long changes;  /* 0: not a change budget */
+    double seconds;    /* 0: not a time budget */
+    long long changes; /* 0: not a change budget */
     bool no_versions, json, quiet;
     unsigned long long seed;
     const char *work_dir; /* NULL: a temporary one */
@@ -122,7 +123,7 @@ typedef struct demo_result {
 typedef struct writer_shared {
     const char *conninfo;
     const demo_opts *o;
-    double deadline; /* monotonic seconds; 0 = none */
+    double deadline;       /* monotonic seconds; 0 = none */
     atomic_llong reserved; /* changes claimed against --changes */
     atomic_llong updates, deletes, inserts;
     atomic_int running;
@@ -178,7 +179,10 @@ static void target_free(demo_target *t)
     memset(t, 0, sizeof *t);
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 /* ---- PostgreSQL helpers ---------------------------------------------------- */
 
@@ -198,7 +202,10 @@ static PGconn *pg_connect(const char *conninfo)
 }
 
 /* The demo's sync schema, quoted for sql_render. Heap string, caller frees with PQfreemem. */
-static char *sync_schema_ident(PGconn *c) { return PQescapeIdentifier(c, DEMO_SYNC_SCHEMA, strlen(DEMO_SYNC_SCHEMA)); }
+static char *sync_schema_ident(PGconn *c)
+{
+    return PQescapeIdentifier(c, DEMO_SYNC_SCHEMA, strlen(DEMO_SYNC_SCHEMA));
+}
 
 /* Run a rendered, parameterless SQL file (may hold several statements). */
 static bool pg_exec_file(PGconn *c, const char *name)
@@ -286,7 +293,8 @@ static bool store_create_index(esc *es)
     int st = store_call(es, "PUT", "/" DEMO_INDEX, "{}", &body);
     bool ok = st == 200 || st == 201;
     if (!ok && st == 400) {
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "error"), "type");
+        const cJSON *type =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "error"), "type");
         ok = cJSON_IsString(type) && strcmp(type->valuestring, "resource_already_exists_exception") == 0;
     }
     if (!ok && st != ESC_TRANSPORT_ERROR)
@@ -734,8 +742,8 @@ static bool load_docs(esc *es, demo_row *rows, int n, long long *found)
         const cJSON *docs = cJSON_GetObjectItemCaseSensitive(resp, "docs");
         if (st != 200 || cJSON_GetArraySize(docs) != hi - lo + 1) {
             if (st != ESC_TRANSPORT_ERROR)
-                log_error("demo: _mget on %s answered HTTP %d without the %d documents asked for", DEMO_INDEX, st,
-                          hi - lo + 1);
+                log_error("demo: _mget on %s answered HTTP %d without the %d documents asked for", DEMO_INDEX,
+                          st, hi - lo + 1);
             cJSON_Delete(resp);
             return false;
         }
@@ -759,8 +767,8 @@ static bool load_docs(esc *es, demo_row *rows, int n, long long *found)
 
 /* Compare PostgreSQL with the store for ids 1..rows; fills the result's
  * comparison fields and prints up to `examples` mismatches to `out`. */
-static bool compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool check_version, demo_result *res,
-                        FILE *out, int examples)
+static bool compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool check_version,
+                        demo_result *res, FILE *out, int examples)
 {
     bool ok = false;
     demo_row *rows = calloc((size_t)nrows, sizeof *rows);
@@ -774,7 +782,8 @@ static bool compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool 
     if (examples > (int)(sizeof shown / sizeof shown[0]))
         examples = (int)(sizeof shown / sizeof shown[0]);
     for (int i = 0; i < nrows; i++) {
-        demo_verdict v = demo_compare(rows[i].json, rows[i].version, rows[i].doc, rows[i].doc_version, check_version);
+        demo_verdict v =
+            demo_compare(rows[i].json, rows[i].version, rows[i].doc, rows[i].doc_version, check_version);
         long long *counter = v == DEMO_STALE     ? &res->n_stale
                              : v == DEMO_VERSION ? &res->n_version
                              : v == DEMO_MISSING ? &res->n_missing
@@ -788,8 +797,8 @@ static bool compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool 
     }
     long long total = res->n_stale + res->n_version + res->n_missing + res->n_extra;
     if (out && nshown > 0)
-        fprintf(out, "%s (%d of %lld shown):\n", check_version ? "MISMATCHES" : "documents that ended stale", nshown,
-                total);
+        fprintf(out, "%s (%d of %lld shown):\n", check_version ? "MISMATCHES" : "documents that ended stale",
+                nshown, total);
     for (int k = 0; out && k < nshown; k++) {
         const demo_row *row = &rows[shown[k]];
         demo_verdict v = demo_compare(row->json, row->version, row->doc, row->doc_version, check_version);
@@ -846,8 +855,10 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
     buf_printf(&b, "\nversync demo race — %s\n",
                o->no_versions ? "WITHOUT external versions (plain index requests: last arrival wins)"
                               : "external versions (version_type=external: the greater version wins)");
-    buf_printf(&b, "  %d rows, %d writers, %d chaos workers (batches of %d held 0-%d ms, items shuffled), seed %llu\n\n",
-               o->rows, o->writers, o->workers, o->batch_size, o->max_delay_ms, o->seed);
+    buf_printf(
+        &b,
+        "  %d rows, %d writers, %d chaos workers (batches of %d held 0-%d ms, items shuffled), seed %llu\n\n",
+        o->rows, o->writers, o->workers, o->batch_size, o->max_delay_ms, o->seed);
     snprintf(note, sizeof note, "%s updates, %s deletes, %s re-inserts, %s seed inserts",
              count_str(r->updates, n1, sizeof n1), count_str(r->deletes, n2, sizeof n2),
              count_str(r->inserts, n3, sizeof n3), count_str(r->seeded, n4, sizeof n4));
@@ -878,7 +889,9 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
     table_line(&b, "changes/s", r->wall_s > 0 ? (long long)((double)r->written / r->wall_s + 0.5) : 0,
                "changes written / wall time (first write to drained)");
     if (r->mismatches == 0)
-        buf_puts(&b, "\nOK: every row equals its document (content and _version), and every document has its row.\n");
+        buf_puts(
+            &b,
+            "\nOK: every row equals its document (content and _version), and every document has its row.\n");
     else if (o->no_versions)
         buf_printf(&b, "\nDIFFERENT: %lld document(s) ended stale; the store no longer equals PostgreSQL.\n",
                    r->mismatches);
@@ -935,29 +948,28 @@ static void print_json(FILE *out, const demo_opts *o, const demo_result *r)
 
 static void demo_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: versync demo race [options]\n"
-            "       versync demo compare [--rows R] [--no-versions] [--json]\n\n"
-            "race: W writers update, delete and re-insert R rows of versync_demo.accounts while N\n"
-            "workers in chaos mode (each claimed batch held a random 0..M ms, items sent shuffled)\n"
-            "sync them to the store; when the change table is drained every row is compared with\n"
-            "its document. Exit 0 only if the store equals PostgreSQL.\n"
-            "compare: only the comparison, on what a previous race left.\n\n"
-            "  --postgres CONNINFO   PostgreSQL to use (default: the config's)\n"
-            "  --store URL           store to use (default: the config's)\n"
-            "  --rows R              rows in the demo table (default 100: few rows, hot races)\n"
-            "  --writers W           writer connections (default 4)\n"
-            "  --workers N           chaos workers (default 8)\n"
-            "  --seconds S           write for S seconds (default 10)\n"
-            "  --changes C           write C changes in total instead\n"
-            "  --max-delay-ms M      longest hold of a claimed batch (default 50)\n"
-            "  --batch-size B        changes a worker claims at once (default 20)\n"
-            "  --no-versions         write without external versions (last arrival wins)\n"
-            "  --seed N              seed of the writers' random choices (default: from the clock)\n"
-            "  --json                print the final table as one JSON object\n"
-            "  --quiet               no progress line\n"
-            "  --work-dir DIR        keep the generated config and the worker logs in DIR\n"
-            "                        (default: a temporary folder, removed unless the race fails)\n");
+    fprintf(out, "usage: versync demo race [options]\n"
+                 "       versync demo compare [--rows R] [--no-versions] [--json]\n\n"
+                 "race: W writers update, delete and re-insert R rows of versync_demo.accounts while N\n"
+                 "workers in chaos mode (each claimed batch held a random 0..M ms, items sent shuffled)\n"
+                 "sync them to the store; when the change table is drained every row is compared with\n"
+                 "its document. Exit 0 only if the store equals PostgreSQL.\n"
+                 "compare: only the comparison, on what a previous race left.\n\n"
+                 "  --postgres CONNINFO   PostgreSQL to use (default: the config's)\n"
+                 "  --store URL           store to use (default: the config's)\n"
+                 "  --rows R              rows in the demo table (default 100: few rows, hot races)\n"
+                 "  --writers W           writer connections (default 4)\n"
+                 "  --workers N           chaos workers (default 8)\n"
+                 "  --seconds S           write for S seconds (default 10)\n"
+                 "  --changes C           write C changes in total instead\n"
+                 "  --max-delay-ms M      longest hold of a claimed batch (default 50)\n"
+                 "  --batch-size B        changes a worker claims at once (default 20)\n"
+                 "  --no-versions         write without external versions (last arrival wins)\n"
+                 "  --seed N              seed of the writers' random choices (default: from the clock)\n"
+                 "  --json                print the final table as one JSON object\n"
+                 "  --quiet               no progress line\n"
+                 "  --work-dir DIR        keep the generated config and the worker logs in DIR\n"
+                 "                        (default: a temporary folder, removed unless the race fails)\n");
 }
 
 static bool parse_num(const char *opt, const char *text, double lo, double hi, double *out)
@@ -976,17 +988,40 @@ static bool parse_num(const char *opt, const char *text, double lo, double hi, d
 /* Returns 0 to go on, or an exit status (2 usage, 0 after --help). */
 static int parse_opts(int argc, char **argv, demo_opts *o)
 {
-    enum { O_PG = 256, O_STORE, O_ROWS, O_WRITERS, O_WORKERS, O_SECONDS, O_CHANGES, O_DELAY, O_BATCH, O_NOVER,
-           O_SEED, O_JSON, O_QUIET, O_WORKDIR, O_HELP };
+    enum {
+        O_PG = 256,
+        O_STORE,
+        O_ROWS,
+        O_WRITERS,
+        O_WORKERS,
+        O_SECONDS,
+        O_CHANGES,
+        O_DELAY,
+        O_BATCH,
+        O_NOVER,
+        O_SEED,
+        O_JSON,
+        O_QUIET,
+        O_WORKDIR,
+        O_HELP
+    };
     static const struct option longs[] = {
-        {"postgres", required_argument, NULL, O_PG},      {"store", required_argument, NULL, O_STORE},
-        {"rows", required_argument, NULL, O_ROWS},        {"writers", required_argument, NULL, O_WRITERS},
-        {"workers", required_argument, NULL, O_WORKERS},  {"seconds", required_argument, NULL, O_SECONDS},
-        {"changes", required_argument, NULL, O_CHANGES},  {"max-delay-ms", required_argument, NULL, O_DELAY},
-        {"batch-size", required_argument, NULL, O_BATCH}, {"no-versions", no_argument, NULL, O_NOVER},
-        {"seed", required_argument, NULL, O_SEED},        {"json", no_argument, NULL, O_JSON},
-        {"quiet", no_argument, NULL, O_QUIET},            {"work-dir", required_argument, NULL, O_WORKDIR},
-        {"help", no_argument, NULL, O_HELP},              {NULL, 0, NULL, 0},
+        {"postgres", required_argument, NULL, O_PG},
+        {"store", required_argument, NULL, O_STORE},
+        {"rows", required_argument, NULL, O_ROWS},
+        {"writers", required_argument, NULL, O_WRITERS},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"seconds", required_argument, NULL, O_SECONDS},
+        {"changes", required_argument, NULL, O_CHANGES},
+        {"max-delay-ms", required_argument, NULL, O_DELAY},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"no-versions", no_argument, NULL, O_NOVER},
+        {"seed", required_argument, NULL, O_SEED},
+        {"json", no_argument, NULL, O_JSON},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"work-dir", required_argument, NULL, O_WORKDIR},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
     };
     *o = (demo_opts){.rows = 100, .writers = 4, .workers = 8, .max_delay_ms = 50, .batch_size = 20};
     bool seeded = false;
@@ -1073,7 +1108,8 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
     if (!seeded) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        o->seed = ((unsigned long long)ts.tv_sec * 1000003ULL ^ (unsigned long long)ts.tv_nsec) % 1000000000ULL;
+        o->seed =
+            ((unsigned long long)ts.tv_sec * 1000003ULL ^ (unsigned long long)ts.tv_nsec) % 1000000000ULL;
     }
     return 0;
 }
@@ -1091,7 +1127,8 @@ static bool resolve_target(const cli_globals *g, const demo_opts *o, demo_target
     char err[512];
     const char *path = cfg_default_path(g->config_path);
     if (!cfg_load(path, &c, err, sizeof err)) {
-        fprintf(stderr, "versync demo: %s\n(give --postgres and --store to run without a config file)\n", err);
+        fprintf(stderr, "versync demo: %s\n(give --postgres and --store to run without a config file)\n",
+                err);
         return false;
     }
     t->postgres = strdup(o->postgres ? o->postgres : c.postgres ? c.postgres : "");
@@ -1121,7 +1158,7 @@ typedef struct race {
     bool temp_dir;
     PGconn *pg;
     esc *es;
-    cfg cfg;       /* the generated demo config, parsed */
+    cfg cfg; /* the generated demo config, parsed */
     bool have_cfg;
     char *progress_sql;
     pid_t workers;
@@ -1186,8 +1223,10 @@ static bool race_start_workers(race *r)
     char workers[16], delay[16];
     snprintf(workers, sizeof workers, "%d", r->o->workers);
     snprintf(delay, sizeof delay, "%d", r->o->max_delay_ms);
-    char *args[] = {"run", "--workers", workers, "--chaos-max-delay-ms", delay,
-                    r->o->no_versions ? "--no-versions" : NULL, NULL};
+    char *args[] = {"run",   "--workers",
+                    workers, "--chaos-max-delay-ms",
+                    delay,   r->o->no_versions ? "--no-versions" : NULL,
+                    NULL};
     r->workers = spawn_versync(r->g, r->config, r->workers_log, args);
     return r->workers > 0;
 }
@@ -1231,8 +1270,11 @@ static int race_run(race *r, demo_result *res)
             snprintf(budget, sizeof budget, "%lld changes", o->changes);
         else
             snprintf(budget, sizeof budget, "%g s", o->seconds);
-        fprintf(stderr, "versync demo: started `versync run --workers %d --chaos-max-delay-ms %d%s`; %d rows, %d writers for %s\n",
-                o->workers, o->max_delay_ms, o->no_versions ? " --no-versions" : "", o->rows, o->writers, budget);
+        fprintf(stderr,
+                "versync demo: started `versync run --workers %d --chaos-max-delay-ms %d%s`; %d rows, %d "
+                "writers for %s\n",
+                o->workers, o->max_delay_ms, o->no_versions ? " --no-versions" : "", o->rows, o->writers,
+                budget);
     }
 
     double t0 = now_s();
@@ -1268,7 +1310,8 @@ static int race_run(race *r, demo_result *res)
             atomic_store(&sh.failed, 1);
             break;
         }
-        long long w = res->seeded + atomic_load(&sh.updates) + atomic_load(&sh.deletes) + atomic_load(&sh.inserts);
+        long long w =
+            res->seeded + atomic_load(&sh.updates) + atomic_load(&sh.deletes) + atomic_load(&sh.inserts);
         progress_show(&pr, "writing", w, &s, false);
         nap_ms(100);
     }
@@ -1293,8 +1336,8 @@ static int race_run(race *r, demo_result *res)
         if (s.backlog != prev.backlog || s.applied != prev.applied || s.stale != prev.stale)
             last_move = now_s();
         else if (now_s() - last_move > 60) {
-            fprintf(stderr, "\nversync demo: the backlog stayed at %lld for 60 s; giving up (see %s)\n", s.backlog,
-                    r->workers_log);
+            fprintf(stderr, "\nversync demo: the backlog stayed at %lld for 60 s; giving up (see %s)\n",
+                    s.backlog, r->workers_log);
             goto done;
         }
         prev = s;
@@ -1319,7 +1362,8 @@ static int race_run(race *r, demo_result *res)
     res->skipped = res->written - (res->applied + res->stale + res->dead_letters) - res->coalesced;
     if (!pg_scalar(r->pg, "demo_captured", &res->captured))
         goto done;
-    if (!compare_all(r->pg, r->es, &r->cfg.tables[0], o->rows, !o->no_versions, res, o->json ? stderr : stdout, 5))
+    if (!compare_all(r->pg, r->es, &r->cfg.tables[0], o->rows, !o->no_versions, res,
+                     o->json ? stderr : stdout, 5))
         goto done;
     res->compared = true;
     rc = res->mismatches == 0 ? 0 : 1;
@@ -1423,10 +1467,11 @@ static int cmd_compare(const cli_globals *g, demo_opts *o)
         cJSON_free(text);
         cJSON_Delete(j);
     } else {
-        printf("rows compared %lld, documents compared %lld, mismatches %lld (stale content %lld, wrong _version "
+        printf("rows compared %lld, documents compared %lld, mismatches %lld (stale content %lld, wrong "
+               "_version "
                "%lld, missing %lld, deleted rows kept %lld)\n",
-               res.rows_compared, res.docs_compared, res.mismatches, res.n_stale, res.n_version, res.n_missing,
-               res.n_extra);
+               res.rows_compared, res.docs_compared, res.mismatches, res.n_stale, res.n_version,
+               res.n_missing, res.n_extra);
     }
     rc = res.mismatches == 0 ? 0 : 1;
 done:

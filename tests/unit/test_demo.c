@@ -12,14 +12,16 @@
 static void test_equal_ignores_key_order_and_spacing(void **state)
 {
     (void)state;
-    assert_int_equal(demo_compare("{\"id\": 1, \"balance\": 10}", 7, "{\"balance\":10,\"id\":1}", 7, true), DEMO_EQUAL);
+    assert_int_equal(demo_compare("{\"id\": 1, \"balance\": 10}", 7, "{\"balance\":10,\"id\":1}", 7, true),
+                     DEMO_EQUAL);
     assert_int_equal(demo_compare(NULL, 0, NULL, 0, true), DEMO_EQUAL);
 }
 
 static void test_content_difference_is_stale(void **state)
 {
     (void)state;
-    assert_int_equal(demo_compare("{\"id\":1,\"balance\":10}", 7, "{\"id\":1,\"balance\":11}", 7, true), DEMO_STALE);
+    assert_int_equal(demo_compare("{\"id\":1,\"balance\":10}", 7, "{\"id\":1,\"balance\":11}", 7, true),
+                     DEMO_STALE);
     assert_int_equal(demo_compare("{\"id\":1,\"balance\":10}", 7, "{\"id\":1}", 7, true), DEMO_STALE);
     assert_int_equal(demo_compare("{\"id\":1}", 7, "{\"id\":1,\"extra\":true}", 7, true), DEMO_STALE);
     /* Not JSON on one side can never count as equal. */
@@ -50,8 +52,9 @@ static void test_put_count_groups_thousands(void **state)
     static const struct {
         long long n;
         const char *text;
-    } cases[] = {{0, "0"},           {999, "999"},         {1000, "1,000"},        {48213, "48,213"},
-                 {123456, "123,456"}, {1234567, "1,234,567"}, {-1234, "-1,234"}};
+    } cases[] = {{0, "0"},          {999, "999"},        {1000, "1,000"},
+                 {48213, "48,213"}, {123456, "123,456"}, {1234567, "1,234,567"},
+                 {-1234, "-1,234"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         buf b = BUF_INIT;
         assert_true(demo_put_count(&b, cases[i].n));
