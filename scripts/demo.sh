@@ -17,7 +17,7 @@ DEMO=$ROOT/.demo
 LOGS=$DEMO/logs
 
 die() { echo "demo: $*" >&2; exit 1; }
-[ -x "$VERSYNC" ] && [ -x "$VERSTORE" ] || die "build first: $VERSYNC and $VERSTORE are missing (make BUILD=$BUILD)"
+if [ ! -x "$VERSYNC" ] || [ ! -x "$VERSTORE" ]; then die "build first: $VERSYNC and $VERSTORE are missing (make BUILD=$BUILD)"; fi
 
 pg_bindir() {
   local d
@@ -107,7 +107,7 @@ fi
 echo "demo: starting a private PostgreSQL (data in .demo/pg)"
 as_pg "$PG_BIN/initdb" -D "$DEMO/pg" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions \
   >"$LOGS/initdb.log" 2>&1 || { cat "$LOGS/initdb.log"; die "initdb failed (log: $LOGS/initdb.log)"; }
-for try in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
   PGPORT=$(free_port)
   if as_pg "$PG_BIN/pg_ctl" -D "$DEMO/pg" -l "$LOGS/postgres.log" -w -t 60 \
       -o "-p $PGPORT -k $SOCK -c listen_addresses='' -c max_connections=100 -c synchronous_commit=off" start >/dev/null 2>&1; then
