@@ -74,6 +74,7 @@ struct worker {
     bool *table_ok; /* per table: key known (resolved or configured) */
     char **table_err; /* per table: why its key is unknown */
     long retry_after_ms;
+    bool missing_schema; /* versync's schema or tables are not there: run `versync init` */
     long long pending_retries; /* retries not yet written to worker_stats */
     worker_counters total;
     /* reused between batches */
@@ -191,9 +192,18 @@ long worker_retry_after_ms(const worker *w) { return w->retry_after_ms; }
 /* One line: libpq messages end with a newline. */
 static void pg_message(worker *w, const char *what, const PGresult *r, char *err, size_t errsz)
 {
-    const char *m = r ? PQresultErrorMessage(r) : "";
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!m || !*m)
+        m = r ? PQresultErrorMessage(r) : NULL;
     if (!m || !*m)
         m = PQerrorMessage(w->pg);
+    if (r) {
+        /* versync's own tables missing: no retry will help until `versync init` ran. */
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0) &&
+            strncmp(what, "worker_", 7) == 0)
+            w->missing_schema = true;
+    }
     snprintf(err, errsz, "%s: %s", what, m);
     size_t n = strlen(err);
     while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
@@ -983,7 +993,21 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
             break;
         int n = worker_connect(w, err, sizeof err) ? worker_batch(w, err, sizeof err) : WORKER_ERR_PG;
         long long now = worker_now_ms();
-        if (n >= 0) {
+        if (n < 0 && w->missing_schema) {
+            const char *schema = c->schema ? c->schema : "versync";
+            if (o->once) {
+                log_error("%s; versync's tables in schema \"%s\" are missing: run `versync init` first", err,
+                          schema);
+                rc = 2;
+                break;
+            }
+            if (!outage_since)
+                log_error("%s; versync's tables in schema \"%s\" are missing: run `versync init`; "
+                          "retrying until they exist", err, schema);
+            w->missing_schema = false;
+            outage_since = outage_since ? outage_since : now;
+            outage_kind = n;
+        } else if (n >= 0) {
             if (outage_since)
                 log_info("%s reachable again after %.1f s", outage_kind == WORKER_ERR_PG ? "PostgreSQL" : "store",
                          (now - outage_since) / 1000.0);
