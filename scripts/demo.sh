@@ -6,6 +6,7 @@
 # also on failure or Ctrl-C. Every run starts from fresh state.
 #
 # Extra race options: DEMO_ARGS="--no-versions" make demo
+# DEMO_DIR moves the state folder (default .demo/; the tests use a temp dir).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,7 @@ BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 VERSYNC=$BUILD/versync
 VERSTORE=$BUILD/verstore
-DEMO=$ROOT/.demo
+DEMO=${DEMO_DIR:-$ROOT/.demo}
 LOGS=$DEMO/logs
 
 die() { echo "demo: $*" >&2; exit 1; }
