@@ -216,6 +216,11 @@ static void test_tables_errors(void **state)
     rejects("{\"tables\": [{\"table\": \"\\\"a.b\"}]}", "unterminated quoted name");
     rejects("{\"tables\": [{\"table\": \"a\\\"b.c\"}]}", "a double quote may only start a quoted name");
     rejects("{\"tables\": [{\"table\": \"public. t\"}]}", "starts or ends with a space");
+    rejects("{\"tables\": [{\"table\": 7}]}", "tables[0].table: must be a string, not a number");
+    rejects("{\"tables\": [{\"table\": \"\"}]}", "tables[0].table: must not be empty");
+    rejects("{\"tables\": [{\"table\": \"public.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}]}",
+            "a PostgreSQL name is at most 63 bytes");
+    rejects("{\"schema\": \"a$b\", " T1 "}", "t.json: schema: must not contain $");
     rejects("{\"tables\": [{\"table\": \"public.t\"}, {\"table\": \"public.t\", \"index\": \"x\"}]}",
             "tables[1].table: public.t is already mapped by tables[0]");
     rejects("{\"tables\": [{\"table\": \"public.t\"}, {\"table\": \"other.t\"}]}",
