@@ -1,0 +1,163 @@
+/* Unit tests for store_json and store_util: the JSON scanner, exact longs, object iteration, pretty output, ids, URL coding, time values. */
+#include "versync/store_json.h"
+#include "versync/store_util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static bool obj(const char *s) { return store_json_is_object(s, strlen(s)); }
+
+static void test_scanner_accepts_and_rejects(void **state)
+{
+    (void)state;
+    assert_true(obj("{}"));
+    assert_true(obj(" {\"a\" : [1, -2.5e3, true, false, null, {\"b\":\"\\u00e9\\n\"}]} \n"));
+    assert_true(obj("{\"a\":\"x\\u0000y\"}"));
+    assert_true(obj("{\"\xc3\xa9\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}"));
+    assert_true(obj("{\"long\":\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghij\"}"));
+    const char *bad[] = {"", "{", "{\"a\":", "{\"a\":1,}", "{\"a\":1}}", "{\"a\":\"\\x\"}", "not json", "[1,2]",
+                         "\"text\"", "42", "{\"a\":01}", "{\"a\":1.}", "{\"a\":\"\x01\"}", "{\"a\":\"\xff\xfe\"}",
+                         "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{a:1}", "{\"a\":tru}", "{\"a\" 1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(obj(bad[i]));
+    assert_true(store_json_is_valid("[1,2]", 5));
+    assert_true(store_json_is_valid("42", 2));
+    /* nesting deeper than the limit is refused, without recursion trouble */
+    size_t n = 5000;
+    char *deep = malloc(2 * n + 1);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\0';
+    assert_false(store_json_is_valid(deep, 2 * n));
+    memset(deep, '[', 500);
+    memset(deep + 500, ']', 500);
+    assert_true(store_json_is_valid(deep, 1000));
+    free(deep);
+}
+
+static void test_object_iteration(void **state)
+{
+    (void)state;
+    const char *s = "{\"index\":{\"_id\":\"a\\\"b\",\"version\":12},\"x\":[1]}";
+    store_json_iter it;
+    store_json_tok k, v;
+    assert_true(store_json_obj_begin(&it, s, s + strlen(s)));
+    assert_int_equal(store_json_obj_next(&it, &k, &v), 1);
+    assert_true(store_json_tok_eq(&k, "index"));
+    assert_int_equal(v.type, STORE_JSON_OBJECT);
+    store_json_iter in;
+    assert_true(store_json_obj_begin(&in, v.p, v.p + v.n));
+    assert_int_equal(store_json_obj_next(&in, &k, &v), 1);
+    assert_true(store_json_tok_eq(&k, "_id"));
+    assert_true(v.escaped);
+    buf b = BUF_INIT;
+    assert_true(store_json_unescape(&v, &b));
+    assert_string_equal(b.data, "a\"b");
+    assert_int_equal(store_json_obj_next(&in, &k, &v), 1);
+    assert_int_equal(v.type, STORE_JSON_NUMBER);
+    assert_int_equal(v.n, 2);
+    assert_int_equal(store_json_obj_next(&in, &k, &v), 0);
+    assert_int_equal(store_json_obj_next(&it, &k, &v), 1);
+    assert_int_equal(v.type, STORE_JSON_ARRAY);
+    assert_int_equal(store_json_obj_next(&it, &k, &v), 0);
+    buf_reset(&b);
+    store_json_tok u = {STORE_JSON_STRING, "\\ud83d\\ude00\\u00e9", 18, true};
+    assert_true(store_json_unescape(&u, &b));
+    assert_string_equal(b.data, "\xf0\x9f\x98\x80\xc3\xa9");
+    buf_free(&b);
+}
+
+static void test_parse_long(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_true(store_json_parse_long("0", 1, &v) && v == 0);
+    assert_true(store_json_parse_long("9223372036854775807", 19, &v) && v == INT64_MAX);
+    assert_true(store_json_parse_long("-9223372036854775808", 20, &v) && v == INT64_MIN);
+    assert_true(store_json_parse_long("+5", 2, &v) && v == 5);
+    assert_true(store_json_parse_long("-3", 2, &v) && v == -3);
+    assert_false(store_json_parse_long("9223372036854775808", 19, &v));
+    assert_false(store_json_parse_long("1.5", 3, &v));
+    assert_false(store_json_parse_long("abc", 3, &v));
+    assert_false(store_json_parse_long("", 0, &v));
+    assert_false(store_json_parse_long("-", 1, &v));
+    assert_false(store_json_parse_long("1e3", 3, &v));
+}
+
+static void test_pretty(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    const char *in = "{\"a\":{\"b\":[1,2]},\"c\":\"x:{y}\",\"d\":{}}";
+    assert_true(store_json_pretty(in, strlen(in), &b));
+    assert_string_equal(b.data, "{\n  \"a\" : {\n    \"b\" : [\n      1,\n      2\n    ]\n  },\n  \"c\" : \"x:{y}\",\n"
+                                "  \"d\" : { }\n}\n");
+    buf_free(&b);
+}
+
+static void test_ids_and_uuids(void **state)
+{
+    (void)state;
+    char a[21], b[21], u[23];
+    store_util_auto_id(a);
+    store_util_auto_id(b);
+    assert_int_equal(strlen(a), 20);
+    assert_string_not_equal(a, b);
+    assert_true(strcmp(a, b) != 0);
+    store_util_uuid(u);
+    assert_int_equal(strlen(u), 22);
+    for (int i = 0; i < 22; i++)
+        assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", u[i]));
+}
+
+static void test_url_and_units(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    assert_true(store_util_url_decode("a%2Fb+c%41", 10, true, &b));
+    assert_string_equal(b.data, "a/b cA");
+    buf_reset(&b);
+    assert_true(store_util_url_decode("a+b", 3, false, &b));
+    assert_string_equal(b.data, "a+b");
+    buf_reset(&b);
+    assert_false(store_util_url_decode("%4", 2, false, &b));
+    buf_reset(&b);
+    assert_true(store_util_url_encode("a/b c\xc3\xa9", 7, &b));
+    assert_string_equal(b.data, "a%2Fb%20c%C3%A9");
+    buf_free(&b);
+    int64_t ms;
+    assert_true(store_util_parse_time_ms("60s", &ms) && ms == 60000);
+    assert_true(store_util_parse_time_ms("500ms", &ms) && ms == 500);
+    assert_true(store_util_parse_time_ms("2m", &ms) && ms == 120000);
+    assert_true(store_util_parse_time_ms("1d", &ms) && ms == 86400000);
+    assert_true(store_util_parse_time_ms("-1", &ms) && ms == -1);
+    assert_false(store_util_parse_time_ms("60", &ms));
+    assert_false(store_util_parse_time_ms("1x", &ms));
+    uint64_t bytes;
+    assert_true(store_util_parse_bytes("1000", &bytes) && bytes == 1000);
+    assert_true(store_util_parse_bytes("100mb", &bytes) && bytes == 100ULL << 20);
+    assert_true(store_util_parse_bytes("2k", &bytes) && bytes == 2048);
+    assert_false(store_util_parse_bytes("x", &bytes));
+    assert_false(store_util_parse_bytes("-1", &bytes));
+    assert_false(store_util_parse_bytes("1q", &bytes));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scanner_accepts_and_rejects),
+        cmocka_unit_test(test_object_iteration),
+        cmocka_unit_test(test_parse_long),
+        cmocka_unit_test(test_pretty),
+        cmocka_unit_test(test_ids_and_uuids),
+        cmocka_unit_test(test_url_and_units),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

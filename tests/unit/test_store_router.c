@@ -1,0 +1,159 @@
+/* Unit tests for store_router: endpoint matching, percent-decoding of path parts, allowed methods, index-name rules. */
+#include "versync/store_router.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static store_route route(const char *method, const char *path, store_match *m)
+{
+    assert_true(store_router_match(method, path, m));
+    return m->route;
+}
+
+static void test_modern_paths(void **state)
+{
+    (void)state;
+    store_match m;
+    assert_int_equal(route("GET", "/", &m), STORE_R_ROOT);
+    store_router_free(&m);
+    assert_int_equal(route("PUT", "/idx/_doc/1", &m), STORE_R_DOC);
+    assert_string_equal(m.index, "idx");
+    assert_string_equal(m.id, "1");
+    assert_null(m.type);
+    assert_true(m.allowed & STORE_M_PUT);
+    store_router_free(&m);
+    assert_int_equal(route("POST", "/idx/_doc", &m), STORE_R_DOC_AUTO);
+    store_router_free(&m);
+    assert_int_equal(route("PUT", "/idx/_create/9", &m), STORE_R_CREATE);
+    assert_true(m.allowed & STORE_M_POST);
+    store_router_free(&m);
+    assert_int_equal(route("POST", "/idx/_update/9", &m), STORE_R_UPDATE);
+    assert_false(m.allowed & STORE_M_PUT);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/idx/_source/9", &m), STORE_R_SOURCE);
+    store_router_free(&m);
+    assert_int_equal(route("PUT", "/_bulk", &m), STORE_R_BULK);
+    assert_null(m.index);
+    store_router_free(&m);
+    assert_int_equal(route("POST", "/idx/_bulk", &m), STORE_R_BULK);
+    assert_string_equal(m.index, "idx");
+    store_router_free(&m);
+    assert_int_equal(route("PUT", "/_mget", &m), STORE_R_MGET);
+    assert_true(m.allowed & STORE_M_PUT);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_refresh", &m), STORE_R_REFRESH);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_cat/indices", &m), STORE_R_CAT_INDICES);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_cluster/health", &m), STORE_R_HEALTH);
+    store_router_free(&m);
+    assert_int_equal(route("HEAD", "/idx", &m), STORE_R_INDEX);
+    assert_int_equal(m.method, STORE_M_HEAD);
+    store_router_free(&m);
+}
+
+static void test_legacy_paths(void **state)
+{
+    (void)state;
+    store_match m;
+    assert_int_equal(route("PUT", "/test_index/test_type/7", &m), STORE_R_LEGACY_DOC);
+    assert_string_equal(m.type, "test_type");
+    assert_string_equal(m.id, "7");
+    store_router_free(&m);
+    assert_int_equal(route("GET", "test_index/test_type/7", &m), STORE_R_LEGACY_DOC); /* no leading slash */
+    store_router_free(&m);
+    assert_int_equal(route("POST", "/i/t", &m), STORE_R_LEGACY_AUTO);
+    store_router_free(&m);
+    assert_int_equal(route("PUT", "/i/t/1/_create", &m), STORE_R_LEGACY_CREATE);
+    store_router_free(&m);
+    assert_int_equal(route("POST", "/i/t/1/_update", &m), STORE_R_LEGACY_UPDATE);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/i/t/1/_source", &m), STORE_R_LEGACY_SOURCE);
+    store_router_free(&m);
+    /* an underscore name is an endpoint, never a type */
+    assert_int_equal(route("GET", "/i/_frob/1", &m), STORE_R_NONE);
+    store_router_free(&m);
+}
+
+static void test_unknown_and_decoding(void **state)
+{
+    (void)state;
+    store_match m;
+    assert_int_equal(route("GET", "/err/_doc/1/extra/more", &m), STORE_R_NONE);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_nosuchapi/x/y/z", &m), STORE_R_NONE);
+    store_router_free(&m);
+    /* an encoded slash stays inside the id */
+    assert_int_equal(route("GET", "/idx/_doc/a%2Fb%20c", &m), STORE_R_DOC);
+    assert_string_equal(m.id, "a/b c");
+    assert_int_equal(m.id_len, 5);
+    store_router_free(&m);
+    /* ids may carry a NUL byte; index names may not */
+    assert_int_equal(route("GET", "/idx/_doc/a%00b", &m), STORE_R_DOC);
+    assert_int_equal(m.id_len, 3);
+    assert_memory_equal(m.id, "a\0b", 3);
+    store_router_free(&m);
+    assert_false(store_router_match("GET", "/i%00x/_doc/1", &m));
+    assert_false(store_router_match("GET", "/idx/_doc/%zz", &m));
+    assert_false(store_router_match("GET", "/idx/_doc/%4", &m));
+    /* repeated slashes are ignored */
+    assert_int_equal(route("GET", "//idx//_doc//1/", &m), STORE_R_DOC);
+    store_router_free(&m);
+    /* method bits */
+    assert_int_equal(route("PATCH", "/idx/_doc/1", &m), STORE_R_DOC);
+    assert_int_equal(m.method, 0);
+    store_router_free(&m);
+    char text[64];
+    store_router_allowed_text(STORE_M_POST | STORE_M_PUT, text, sizeof text);
+    assert_string_equal(text, "POST, PUT");
+}
+
+static void test_index_names(void **state)
+{
+    (void)state;
+    char r[600];
+    assert_true(store_router_valid_index("a-b_c.d+e", r, sizeof r));
+    assert_true(store_router_valid_index(".dotted", r, sizeof r));
+    assert_true(store_router_valid_index("\xc3\xa9", r, sizeof r));
+    assert_false(store_router_valid_index("Upper", r, sizeof r));
+    assert_string_equal(r, "Invalid index name [Upper], must be lowercase");
+    assert_false(store_router_valid_index("-lead", r, sizeof r));
+    assert_string_equal(r, "Invalid index name [-lead], must not start with '_', '-', or '+'");
+    assert_false(store_router_valid_index("_lead", r, sizeof r));
+    assert_false(store_router_valid_index("+lead", r, sizeof r));
+    const char *bad[] = {"a*b", "a?b", "a\"b", "a<b", "a>b", "a|b", "a b", "a,b", "a\\b", "a/b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(store_router_valid_index(bad[i], r, sizeof r));
+        assert_non_null(strstr(r, "must not contain the following characters"));
+    }
+    assert_false(store_router_valid_index("a#b", r, sizeof r));
+    assert_non_null(strstr(r, "must not contain '#'"));
+    assert_false(store_router_valid_index("a:b", r, sizeof r));
+    assert_non_null(strstr(r, "must not contain ':'"));
+    assert_false(store_router_valid_index(".", r, sizeof r));
+    assert_false(store_router_valid_index("..", r, sizeof r));
+    assert_string_equal(r, "Invalid index name [..], must not be '.' or '..'");
+    char name[300];
+    memset(name, 'a', 256);
+    name[256] = '\0';
+    assert_false(store_router_valid_index(name, r, sizeof r));
+    assert_non_null(strstr(r, "index name is too long, (256 > 255)"));
+    name[255] = '\0';
+    assert_true(store_router_valid_index(name, r, sizeof r));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_modern_paths),
+        cmocka_unit_test(test_legacy_paths),
+        cmocka_unit_test(test_unknown_and_decoding),
+        cmocka_unit_test(test_index_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
