@@ -27,6 +27,12 @@
  * `::text` form; a version timestamp is trunc(extract(epoch from col) * 1e6). */
 bool catalog_resolve(cfg *c, PGconn *conn, char *err, size_t errsz);
 
+/* True when the ::text form of a value of `type` (format_type() output)
+ * depends on session settings (TimeZone, DateStyle, IntervalStyle,
+ * extra_float_digits): a key column of such a type gives document ids that
+ * differ between sessions whose settings differ. */
+bool catalog_type_text_varies(const char *type);
+
 /* What a command needs before it starts: load the config at
  * cfg_default_path(config_flag) into `out`, connect to its PostgreSQL
  * (application_name `appname`) and catalog_resolve it. On success the caller

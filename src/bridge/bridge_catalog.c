@@ -260,3 +260,12 @@ bool catalog_open(const char *config_flag, const char *appname, cfg *out, PGconn
     }
     return true;
 }
+
+bool catalog_type_text_varies(const char *type)
+{
+    static const char *const prefixes[] = {"timestamp", "date", "time", "interval", "real", "double precision", NULL};
+    for (size_t i = 0; prefixes[i]; i++)
+        if (strncmp(type, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}

@@ -42,6 +42,11 @@ int cli_check(const cli_globals *g, int argc, char **argv)
         printf("), %zu of %zu columns, version: %s%s%s%s\n", mapped, t->ncols, version,
                t->version_column ? " " : "", t->version_column ? t->version_column : "",
                t->managed ? " (managed)" : "");
+        for (size_t k = 0; k < t->nkey; k++)
+            if (catalog_type_text_varies(t->key_types[k]))
+                printf("  note: key column \"%s\" of %s is %s: its text (the document id) depends on session "
+                       "settings such as TimeZone and DateStyle; keep them the same for every writer\n",
+                       t->key[k], t->ident, t->key_types[k]);
     }
     PQfinish(conn);
     cfg_free(&c);

@@ -791,6 +791,12 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    for (size_t i = 0; i < c.ntables; i++)
+        for (size_t k = 0; k < c.tables[i].nkey; k++)
+            if (catalog_type_text_varies(c.tables[i].key_types[k]))
+                log_warn("key column \"%s\" of %s is %s: its text (the document id) depends on session settings "
+                         "such as TimeZone and DateStyle; keep them the same for every writer",
+                         c.tables[i].key[k], c.tables[i].ident, c.tables[i].key_types[k]);
     if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
         goto fail;
     if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))

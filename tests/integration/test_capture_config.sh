@@ -50,6 +50,13 @@ sed "s|postgresql://app@localhost/app|$PG_CONNINFO|" "$VS_ROOT/config/versync.ex
 out=$(ES_PASSWORD=x "$VERSYNC" -c "$T_DIR/example.json" check 2>&1); rc=$?
 assert_eq "config/versync.example.json passes check" 0 "$rc" || echo "$out" | sed 's/^/# /'
 
+# A key whose text depends on session settings is allowed, with a note.
+sql "create table public.events (at timestamptz primary key)"
+cfg '{"table": "public.events"}'
+out=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
+assert_eq "a timestamptz key passes check" 0 "$rc"
+assert_match "with a note about session settings" 'note: key column "at" of public.events is timestamp with time zone: its text \(the document id\) depends on session settings' "$out"
+
 rejects "unknown key" 'tables[0].verison: unknown key' '{"table": "public.products", "verison": {}}'
 rejects "missing table" 'tables[0].table: table public.nope does not exist' '{"table": "public.nope"}'
 rejects "a view is not a table" 'tables[0].table: public.pview is a view; only ordinary tables' \
