@@ -6,6 +6,7 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,22 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
     (void)cls;
     (void)c;
     return strlen(s);
+}
+
+/* libmicrohttpd's own messages are about misbehaving clients (malformed
+ * requests, hang-ups): route them through our logger at debug level so
+ * they follow --log-format. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (log_get_level() > LOG_DEBUG)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_debug("http: %s", msg);
 }
 
 static enum MHD_Result send_resp(conn_ctx *cx)
@@ -258,7 +275,7 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                            (unsigned)1, MHD_OPTION_END);
+                            (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(res);
     if (!h->d) {
         snprintf(err, errsz, "--listen: cannot listen on %s:%d (in use, or not an address of this machine)", o->host,
