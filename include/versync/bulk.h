@@ -20,7 +20,7 @@ typedef enum bulk_outcome {
 typedef struct bulk_item_result {
     bulk_outcome outcome;
     int status;      /* the item's HTTP status */
-    char error[320]; /* "type: reason" for failures, "" otherwise */
+    char error[1024]; /* "type: reason" for failures, "" otherwise */
 } bulk_item_result;
 
 /* The greatest external version a store accepts (a Java long). */
@@ -58,6 +58,10 @@ bulk_outcome bulk_classify_request(int status);
  * its item count differs (the caller treats that as retryable). */
 bool bulk_parse_response(const char *body, size_t len, const bool *is_delete, bulk_item_result *items,
                          size_t nitems, char *err, size_t errsz);
+
+/* Write "type: reason" of an error answer ({"error":{"type","reason"}}) into
+ * out, or the body itself (truncated) when it is not one. Always terminates out. */
+void bulk_error_summary(const char *body, size_t len, char *out, size_t outsz);
 
 /* Parse a version as PostgreSQL printed it ("42"). True when it is an
  * integer in 0 … 2^63−1; otherwise false with err saying why ("is NULL",

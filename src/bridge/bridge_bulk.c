@@ -122,6 +122,21 @@ done:
     return ok;
 }
 
+void bulk_error_summary(const char *body, size_t len, char *out, size_t outsz)
+{
+    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    const cJSON *e = root ? cJSON_GetObjectItemCaseSensitive(root, "error") : NULL;
+    const cJSON *t = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "type") : NULL;
+    const cJSON *why = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "reason") : NULL;
+    if (cJSON_IsString(t))
+        snprintf(out, outsz, "%s: %s", t->valuestring, cJSON_IsString(why) ? why->valuestring : "");
+    else if (cJSON_IsString(e))
+        snprintf(out, outsz, "%s", e->valuestring);
+    else
+        snprintf(out, outsz, "%.*s", (int)(len < 300 ? len : 300), body ? body : "");
+    cJSON_Delete(root);
+}
+
 bool bulk_parse_version(const char *text, int64_t *out, char *err, size_t errsz)
 {
     if (!text) {

@@ -59,7 +59,7 @@ typedef struct item {
     size_t doc_len;
     bulk_outcome outcome;
     int status; /* HTTP status of the store's answer, 0 if never sent */
-    char error[384];
+    char error[1024];
 } item;
 
 struct worker {
@@ -205,9 +205,10 @@ static void pg_message(worker *w, const char *what, const PGresult *r, char *err
             w->missing_schema = true;
     }
     snprintf(err, errsz, "%s: %s", what, m);
-    size_t n = strlen(err);
-    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-        err[--n] = '\0';
+    /* libpq's connection messages run over several lines; the first says it. */
+    char *nl = strchr(err, '\n');
+    if (nl)
+        *nl = '\0';
 }
 
 static bool exec_ok(worker *w, const char *sql, const char *what, char *err, size_t errsz)
@@ -575,7 +576,9 @@ static int post_bulk(worker *w, const size_t *order, size_t n, int *status, char
                      w->resp.data ? w->resp.data : "");
             return 0;
         }
-        snprintf(err, errsz, "HTTP %d: %.300s", st, w->resp.data ? w->resp.data : "");
+        char why[1024];
+        bulk_error_summary(w->resp.data, w->resp.len, why, sizeof why);
+        snprintf(err, errsz, "HTTP %d: %s", st, why);
         return -1;
     }
     if (!bulk_parse_response(w->resp.data, w->resp.len, w->is_delete, w->results, n, err, errsz))

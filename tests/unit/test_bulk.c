@@ -151,6 +151,23 @@ static void test_parse_version_range(void **state)
     assert_false(bulk_parse_version("", &v, err, sizeof err));
 }
 
+static void test_error_summary(void **state)
+{
+    (void)state;
+    char out[128];
+    const char *e = "{\"error\":{\"root_cause\":[],\"type\":\"action_request_validation_exception\","
+                    "\"reason\":\"Validation Failed: 1: bad;\"},\"status\":400}";
+    bulk_error_summary(e, strlen(e), out, sizeof out);
+    assert_string_equal(out, "action_request_validation_exception: Validation Failed: 1: bad;");
+    const char *flat = "{\"error\":\"Content-Type header [text/plain] is not supported\",\"status\":406}";
+    bulk_error_summary(flat, strlen(flat), out, sizeof out);
+    assert_string_equal(out, "Content-Type header [text/plain] is not supported");
+    bulk_error_summary("<html>oops</html>", 17, out, sizeof out);
+    assert_string_equal(out, "<html>oops</html>");
+    bulk_error_summary(NULL, 0, out, sizeof out);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_parse_response_in_order),
         cmocka_unit_test(test_parse_response_rejects_garbage),
         cmocka_unit_test(test_parse_version_range),
+        cmocka_unit_test(test_error_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
