@@ -25,5 +25,7 @@ int cli_check(const cli_globals *g, int argc, char **argv);  /* bridge_check.c *
 int cli_status(const cli_globals *g, int argc, char **argv); /* bridge_status.c */
 int cli_run(const cli_globals *g, int argc, char **argv);  /* bridge_run.c */
 int cli_once(const cli_globals *g, int argc, char **argv); /* bridge_run.c */
+int cli_backfill(const cli_globals *g, int argc, char **argv); /* bridge_backfill.c */
+int cli_verify(const cli_globals *g, int argc, char **argv);   /* bridge_verify.c */
 
 #endif

@@ -20,6 +20,8 @@ static const command commands[] = {
     {"status", cli_status, "backlog, oldest waiting change and dead letters per table (--json)"},
     {"run", cli_run, "run the sync workers under a supervisor (SIGTERM stops, SIGHUP reloads)"},
     {"once", cli_once, "drain the change table, print a summary, exit (for cron)"},
+    {"backfill", cli_backfill, "copy existing rows to the store (--prune, --index NAME, --resume)"},
+    {"verify", cli_verify, "compare PostgreSQL with the store; exit 1 on drift (--repair, --json)"},
     {"demo", cli_demo, "race many chaos workers over hot rows, then compare store and PostgreSQL"},
     {NULL, NULL, NULL},
 };

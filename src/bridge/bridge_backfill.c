@@ -1,0 +1,1283 @@
+/* bridge_backfill — `versync backfill`: copy existing rows into the store, and the table and index walks verify shares. */
+#include "versync/backfill.h"
+
+#include "versync/catalog.h"
+#include "versync/cli.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+#include "versync/worker.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BULK_BYTES_MAX (8u << 20) /* below every store's default http.max_content_length (100 MB) by far */
+#define RESP_MAX (64u << 20)
+#define PROGRESS_LOG_MS 5000
+#define PRUNE_PAGE 1000
+
+static const char alias[] = "vs_r";
+
+/* ---- SQL builders -------------------------------------------------------------------------- */
+
+static bool put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz)
+{
+    char *q = pg_quote_ident(conn, name, err, errsz);
+    if (!q)
+        return false;
+    bool ok = buf_puts(out, q);
+    free(q);
+    if (!ok)
+        snprintf(err, errsz, "out of memory rendering SQL");
+    return ok;
+}
+
+static bool put_key_list(PGconn *conn, const cfg_table *t, buf *out, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < t->nkey; i++) {
+        if (!buf_puts(out, i ? ", " : "") || !buf_puts(out, alias) || !buf_putc(out, '.')) {
+            snprintf(err, errsz, "out of memory rendering SQL");
+            return false;
+        }
+        if (!put_ident(conn, out, t->key[i], err, errsz))
+            return false;
+    }
+    return true;
+}
+
+char *backfill_page_sql(PGconn *conn, const cfg_table *t, bool after, bool random, char *err, size_t errsz)
+{
+    buf b = BUF_INIT;
+    if (!t->key_types || t->nkey == 0) {
+        snprintf(err, errsz, "table %s: key columns unknown", t->ident);
+        return NULL;
+    }
+    if (!buf_puts(&b, "SELECT ") || !render_select_list(conn, t, alias, &b, err, errsz) || !buf_puts(&b, " FROM ") ||
+        !render_table_name(conn, t, &b, err, errsz) || !buf_printf(&b, " %s", alias))
+        goto fail;
+    if (random) {
+        /* A bounded top-N sort: memory stays at $1 rows whatever the table's size. */
+        if (!buf_puts(&b, " ORDER BY random() LIMIT $1"))
+            goto oom;
+        return buf_steal(&b);
+    }
+    if (after) {
+        /* (k1, k2) > ($1::t1, $2::t2): a row comparison the key's btree index answers as a range scan. */
+        if (!buf_puts(&b, " WHERE (") || !put_key_list(conn, t, &b, err, errsz) || !buf_puts(&b, ") > ("))
+            goto fail;
+        for (size_t i = 0; i < t->nkey; i++)
+            /* format_type() output from the catalog: a type name, already quoted where needed. */
+            if (!buf_printf(&b, "%s$%zu::%s", i ? ", " : "", i + 1, t->key_types[i]))
+                goto oom;
+        if (!buf_puts(&b, ")"))
+            goto oom;
+    }
+    if (!buf_puts(&b, " ORDER BY ") || !put_key_list(conn, t, &b, err, errsz) ||
+        !buf_printf(&b, " LIMIT $%zu", after ? t->nkey + 1 : 1))
+        goto fail;
+    return buf_steal(&b);
+oom:
+    snprintf(err, errsz, "out of memory rendering SQL");
+fail:
+    buf_free(&b);
+    return NULL;
+}
+
+/* ---- ids ------------------------------------------------------------------------------------ */
+
+bool backfill_split_id(const char *id, size_t nkey, char ***parts, size_t *n)
+{
+    *parts = NULL;
+    *n = 0;
+    char **v = calloc(nkey ? nkey : 1, sizeof *v);
+    if (!v)
+        return false;
+    if (nkey == 1) {
+        /* A one-column key's id is its text unchanged (bulk_doc_id). */
+        if (!(v[0] = strdup(id))) {
+            free(v);
+            return false;
+        }
+        *parts = v;
+        *n = 1;
+        return true;
+    }
+    buf part = BUF_INIT;
+    size_t k = 0;
+    for (const char *p = id;; p++) {
+        if (*p == '\\') {
+            if (!p[1])
+                goto fail;
+            p++;
+            if (!buf_putc(&part, *p))
+                goto fail;
+            continue;
+        }
+        if (*p == '|' || !*p) {
+            if (k >= nkey || !(v[k++] = strdup(part.data ? part.data : "")))
+                goto fail;
+            buf_reset(&part);
+            if (!*p)
+                break;
+            continue;
+        }
+        if (!buf_putc(&part, *p))
+            goto fail;
+    }
+    buf_free(&part);
+    if (k != nkey) {
+        render_free_array(v, k);
+        return false;
+    }
+    *parts = v;
+    *n = k;
+    return true;
+fail:
+    buf_free(&part);
+    render_free_array(v, nkey);
+    return false;
+}
+
+/* Document id of a RENDER_COL_KEY value, into `out` (reset first). */
+static bool id_of_key_text(const char *key_text, buf *out)
+{
+    char **key;
+    size_t kn;
+    buf_reset(out);
+    if (!render_parse_text_array(key_text, &key, &kn))
+        return false;
+    bool ok = bulk_doc_id(out, (const char *const *)key, kn);
+    render_free_array(key, kn);
+    return ok;
+}
+
+/* One render_reread of the ids named by idx[0..m): true with *res, or false
+ * with *cast_failed set when the server rejected a value for a key type. */
+static bool present_query(PGconn *conn, const cfg_table *t, const char *sql, const char *const *ids,
+                          const size_t *idx, size_t m, PGresult **res, bool *cast_failed, char *err, size_t errsz)
+{
+    size_t nk = t->nkey;
+    bool ok = false;
+    *res = NULL;
+    *cast_failed = false;
+    buf *arrs = calloc(nk, sizeof *arrs);
+    const char **params = calloc(nk, sizeof *params);
+    const char **col = calloc(m + 1, sizeof *col);
+    char ***parts = calloc(m + 1, sizeof *parts);
+    size_t *np = calloc(m + 1, sizeof *np);
+    size_t used = 0;
+    if (!arrs || !params || !col || !parts || !np) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < m; i++)
+        if (backfill_split_id(ids[idx[i]], nk, &parts[used], &np[used]))
+            used++;
+    if (used == 0) {
+        ok = true;
+        goto done;
+    }
+    for (size_t k = 0; k < nk; k++) {
+        for (size_t i = 0; i < used; i++)
+            col[i] = parts[i][k];
+        if (!render_array_literal(&arrs[k], col, used)) {
+            snprintf(err, errsz, "out of memory");
+            goto done;
+        }
+        params[k] = arrs[k].data;
+    }
+    PGresult *r = PQexecParams(conn, sql, (int)nk, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        *res = r;
+        ok = true;
+        goto done;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    /* Class 22 (data exception): an id that is no value of the key's type, e.g. "x" for an integer key. */
+    *cast_failed = state && strncmp(state, "22", 2) == 0;
+    snprintf(err, errsz, "%s: %s", t->ident, PQresultErrorMessage(r));
+    PQclear(r);
+done:
+    for (size_t i = 0; i < used; i++)
+        render_free_array(parts[i], np[i]);
+    for (size_t k = 0; arrs && k < nk; k++)
+        buf_free(&arrs[k]);
+    free(arrs);
+    free(params);
+    free(col);
+    free(parts);
+    free(np);
+    return ok;
+}
+
+/* Merge the rows of `r` into present[] by id; keep r in *keep (appending is
+ * not possible with PGresult, so the caller passes one result at a time). */
+static bool mark_present(const PGresult *r, const char *const *ids, const size_t *idx, size_t m, bool *present)
+{
+    buf id = BUF_INIT;
+    bool ok = true;
+    for (int row = 0; r && row < PQntuples(r); row++) {
+        if (!id_of_key_text(PQgetvalue(r, row, RENDER_COL_KEY), &id)) {
+            ok = false;
+            break;
+        }
+        for (size_t i = 0; i < m; i++)
+            if (strcmp(ids[idx[i]], id.data) == 0)
+                present[idx[i]] = true;
+    }
+    buf_free(&id);
+    return ok;
+}
+
+bool backfill_present(PGconn *conn, const cfg_table *t, const char *const *ids, size_t n, bool *present,
+                      PGresult **rows, char *err, size_t errsz)
+{
+    bool ok = false, in_tx = PQtransactionStatus(conn) == PQTRANS_INTRANS;
+    char *sql = render_reread(conn, t, err, errsz);
+    size_t *idx = calloc(n + 1, sizeof *idx);
+    PGresult *r = NULL;
+    if (rows)
+        *rows = NULL;
+    memset(present, 0, n * sizeof *present);
+    if (!sql || !idx) {
+        if (sql)
+            snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    bool cast_failed;
+    if (in_tx && !pg_run(conn, "SAVEPOINT vs_present", 0, NULL, err, errsz))
+        goto done;
+    if (present_query(conn, t, sql, ids, idx, n, &r, &cast_failed, err, errsz)) {
+        if (!mark_present(r, ids, idx, n, present)) {
+            snprintf(err, errsz, "%s: cannot parse a key", t->ident);
+            goto done;
+        }
+        if (rows) {
+            *rows = r;
+            r = NULL;
+        }
+        ok = !in_tx || pg_run(conn, "RELEASE SAVEPOINT vs_present", 0, NULL, err, errsz);
+        goto done;
+    }
+    if (!cast_failed)
+        goto done;
+    /* Some id is no value of the key type: ask one id at a time; the ones the
+     * server rejects cannot name a row. Rare (foreign documents only). */
+    if (in_tx && !pg_run(conn, "ROLLBACK TO SAVEPOINT vs_present", 0, NULL, err, errsz))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        PGresult *one = NULL;
+        if (present_query(conn, t, sql, ids, &idx[i], 1, &one, &cast_failed, err, errsz)) {
+            bool parsed = mark_present(one, ids, &idx[i], 1, present);
+            PQclear(one);
+            if (!parsed)
+                goto done;
+        } else if (!cast_failed) {
+            goto done;
+        }
+        if (in_tx && !pg_run(conn, "ROLLBACK TO SAVEPOINT vs_present", 0, NULL, err, errsz))
+            goto done;
+    }
+    if (rows) {
+        /* The caller wants the rendered rows: one more query over the ids that exist. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (present[i])
+                idx[m++] = i;
+        if (m && !present_query(conn, t, sql, ids, idx, m, rows, &cast_failed, err, errsz))
+            goto done;
+    }
+    ok = !in_tx || pg_run(conn, "RELEASE SAVEPOINT vs_present", 0, NULL, err, errsz);
+done:
+    PQclear(r);
+    free(sql);
+    free(idx);
+    return ok;
+}
+
+/* ---- store reads ---------------------------------------------------------------------------- */
+
+void backfill_free_docs(backfill_doc *docs, size_t n)
+{
+    if (!docs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(docs[i].id);
+    free(docs);
+}
+
+static bool index_path(buf *out, const char *index, const char *suffix)
+{
+    /* Index names cannot hold characters that need escaping in a path (ES rules, checked by cfg). */
+    return buf_printf(out, "/%s%s", index, suffix);
+}
+
+int backfill_list_page(esc *store, const char *index, const char *after, size_t size, backfill_doc **docs,
+                       char *err, size_t errsz)
+{
+    buf path = BUF_INIT, body = BUF_INIT, resp = BUF_INIT;
+    cJSON *root = NULL;
+    int ret = BACKFILL_LIST_ERROR;
+    *docs = NULL;
+    buf_init(&resp, RESP_MAX);
+    if (!index_path(&path, index, "/_search") ||
+        !buf_printf(&body, "{\"size\":%zu,\"query\":{\"match_all\":{}},\"sort\":[{\"_id\":\"asc\"}],"
+                           "\"_source\":false,\"version\":true,\"track_total_hits\":false",
+                    size))
+        goto oom;
+    if (after) {
+        if (!buf_puts(&body, ",\"search_after\":[") || !buf_put_json_string(&body, after, strlen(after)) ||
+            !buf_puts(&body, "]"))
+            goto oom;
+    }
+    if (!buf_puts(&body, "}"))
+        goto oom;
+    int st = esc_request(store, "POST", path.data, NULL, body.data, body.len, NULL, &resp, err, errsz);
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st == 400 || st == 404 || st == 405 || st == 501) {
+        /* verstore before its search endpoint: "no handler found"; other stores: no such index. */
+        if (st == 404 && resp.data && strstr(resp.data, "index_not_found_exception")) {
+            ret = 0;
+            goto done;
+        }
+        snprintf(err, errsz, "store answered HTTP %d to POST %s: %.200s", st, path.data, resp.data ? resp.data : "");
+        ret = BACKFILL_LIST_UNSUPPORTED;
+        goto done;
+    }
+    if (st != 200) {
+        snprintf(err, errsz, "store answered HTTP %d to POST %s: %.200s", st, path.data, resp.data ? resp.data : "");
+        goto done;
+    }
+    root = cJSON_ParseWithLength(resp.data, resp.len);
+    cJSON *hits = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "hits"), "hits");
+    if (!cJSON_IsArray(hits)) {
+        snprintf(err, errsz, "store's answer to POST %s has no hits.hits", path.data);
+        goto done;
+    }
+    int nh = cJSON_GetArraySize(hits);
+    backfill_doc *d = calloc((size_t)nh + 1, sizeof *d);
+    if (!d)
+        goto oom;
+    int k = 0;
+    cJSON *h;
+    cJSON_ArrayForEach(h, hits)
+    {
+        cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "_id");
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "_version");
+        if (!cJSON_IsString(id))
+            continue;
+        if (!(d[k].id = strdup(id->valuestring))) {
+            backfill_free_docs(d, (size_t)k);
+            goto oom;
+        }
+        d[k].version = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+        k++;
+    }
+    *docs = d;
+    ret = k;
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory");
+done:
+    cJSON_Delete(root);
+    buf_free(&path);
+    buf_free(&body);
+    buf_free(&resp);
+    return ret;
+}
+
+long long backfill_count(esc *store, const char *index, char *err, size_t errsz)
+{
+    buf path = BUF_INIT, resp = BUF_INIT;
+    long long n = -1;
+    if (!index_path(&path, index, "/_count")) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    int st = esc_request(store, "GET", path.data, NULL, NULL, 0, NULL, &resp, err, errsz);
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st != 200) {
+        snprintf(err, errsz, "store answered HTTP %d to GET %s: %.200s", st, path.data, resp.data ? resp.data : "");
+        goto done;
+    }
+    cJSON *root = cJSON_ParseWithLength(resp.data, resp.len);
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "count");
+    if (cJSON_IsNumber(c))
+        n = (long long)c->valuedouble;
+    else
+        snprintf(err, errsz, "store's answer to GET %s has no count", path.data);
+    cJSON_Delete(root);
+done:
+    buf_free(&path);
+    buf_free(&resp);
+    return n;
+}
+
+/* ---- versions of orphan deletes -------------------------------------------------------------- */
+
+int64_t backfill_delete_version(const cfg_table *t, int64_t doc_version)
+{
+    (void)t; /* one version step is one microsecond for timestamps, one unit otherwise */
+    if (doc_version < 0)
+        doc_version = 0;
+    return doc_version >= BULK_VERSION_MAX ? BULK_VERSION_MAX : doc_version + 1;
+}
+
+bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version, char *err,
+                             size_t errsz)
+{
+    if (t->version_kind != CFG_VERSION_SEQ && !(t->version_kind == CFG_VERSION_COLUMN && t->managed))
+        return true;
+    char *sql = sql_render("backfill_changes_seq", schema_q);
+    PGresult *r = NULL;
+    bool ok = false;
+    if (!sql) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    const char *p[1] = {t->ident};
+    if (!(r = pg_exec(conn, sql, 1, p, err, errsz)))
+        goto done;
+    int col = t->version_kind == CFG_VERSION_SEQ ? 0 : 1;
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, col)) {
+        snprintf(err, errsz, "%s: cannot find the %s sequence (has versync init run?)", t->ident,
+                 col ? "managed version" : "change");
+        goto done;
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%" PRId64, version);
+    const char *bp[2] = {PQgetvalue(r, 0, col), v};
+    ok = pg_run(conn, sql_text("backfill_bump_seq"), 2, bp, err, errsz);
+done:
+    PQclear(r);
+    free(sql);
+    return ok;
+}
+
+/* ---- _bulk with retries ---------------------------------------------------------------------- */
+
+/* One _bulk of the actions whose lines are body[off[i] … off[i+1]) for the chosen items. */
+static int post_once(esc *store, const buf *body, const size_t *off, const size_t *pick, size_t m,
+                     const bool *is_delete, bulk_item_result *res, buf *req, buf *resp, char *err, size_t errsz)
+{
+    bool *del = calloc(m + 1, sizeof *del);
+    bulk_item_result *r = calloc(m + 1, sizeof *r);
+    int rc = 0;
+    if (!del || !r) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    buf_reset(req);
+    for (size_t i = 0; i < m; i++) {
+        del[i] = is_delete[pick[i]];
+        if (!buf_append(req, body->data + off[pick[i]], off[pick[i] + 1] - off[pick[i]])) {
+            snprintf(err, errsz, "out of memory");
+            goto done;
+        }
+    }
+    buf_reset(resp);
+    resp->overflow = false;
+    int st = esc_request(store, "POST", "/_bulk", "application/x-ndjson", req->data, req->len, NULL, resp, err,
+                         errsz);
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st != 200) {
+        snprintf(err, errsz, "store answered HTTP %d to _bulk: %.300s", st, resp->data ? resp->data : "");
+        if (st == 400 || st == 413) {
+            for (size_t i = 0; i < m; i++) {
+                res[pick[i]].outcome = BULK_DEAD;
+                res[pick[i]].status = st;
+                snprintf(res[pick[i]].error, sizeof res[pick[i]].error, "%.300s", err);
+            }
+            rc = 1;
+        }
+        goto done;
+    }
+    if (!bulk_parse_response(resp->data, resp->len, del, r, m, err, errsz))
+        goto done;
+    for (size_t i = 0; i < m; i++)
+        res[pick[i]] = r[i];
+    rc = 1;
+done:
+    free(del);
+    free(r);
+    return rc;
+}
+
+bool backfill_bulk_send(esc *store, const buf *body, const bool *is_delete, bulk_item_result *res, size_t n,
+                        long give_up_ms, volatile int *stop, char *err, size_t errsz)
+{
+    if (n == 0)
+        return true;
+    /* Where each action starts: an index action has two lines, a delete one. */
+    size_t *off = calloc(n + 1, sizeof *off);
+    size_t *pick = calloc(n, sizeof *pick);
+    buf req = BUF_INIT, resp = BUF_INIT;
+    bool ok = false;
+    buf_init(&resp, RESP_MAX);
+    if (!off || !pick) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        off[i] = pos;
+        for (int lines = is_delete[i] ? 1 : 2; lines > 0; lines--) {
+            const char *nl = memchr(body->data + pos, '\n', body->len - pos);
+            if (!nl) {
+                snprintf(err, errsz, "internal error: bulk body has fewer lines than actions");
+                goto done;
+            }
+            pos = (size_t)(nl - body->data) + 1;
+        }
+    }
+    off[n] = pos;
+    for (size_t i = 0; i < n; i++) {
+        pick[i] = i;
+        res[i].outcome = BULK_RETRY;
+    }
+    size_t m = n;
+    long long first_fail = 0;
+    for (int attempt = 0;; attempt++) {
+        int rc = post_once(store, body, off, pick, m, is_delete, res, &req, &resp, err, errsz);
+        size_t again = 0;
+        if (rc == 1) {
+            for (size_t i = 0; i < m; i++)
+                if (res[pick[i]].outcome == BULK_RETRY)
+                    pick[again++] = pick[i];
+            if (again)
+                snprintf(err, errsz, "store answered %d: %s", res[pick[0]].status, res[pick[0]].error);
+        } else {
+            again = m;
+        }
+        if (again == 0) {
+            ok = true;
+            break;
+        }
+        m = again;
+        long long now = worker_now_ms();
+        if (!first_fail) {
+            first_fail = now;
+            log_warn("%s; retrying with backoff", err);
+        }
+        if (now - first_fail >= give_up_ms || (stop && *stop))
+            break;
+        long ms = worker_backoff_ms(attempt);
+        long ra = esc_retry_after_ms(store);
+        if (ra > ms)
+            ms = ra > 30000 ? 30000 : ra;
+        worker_sleep_ms(ms, NULL);
+    }
+done:
+    free(off);
+    free(pick);
+    buf_free(&req);
+    buf_free(&resp);
+    return ok;
+}
+
+/* ---- progress ------------------------------------------------------------------------------- */
+
+static void fmt_duration(char *out, size_t n, double s)
+{
+    if (s < 0 || s > 360000)
+        snprintf(out, n, "--:--");
+    else if (s >= 3600)
+        snprintf(out, n, "%d:%02d:%02d", (int)s / 3600, ((int)s / 60) % 60, (int)s % 60);
+    else
+        snprintf(out, n, "%02d:%02d", (int)s / 60, (int)s % 60);
+}
+
+static void progress_print(backfill_progress *p, long long now, bool final)
+{
+    double secs = (now - p->started_ms) / 1000.0;
+    double rate = secs > 0 ? (p->done - p->start_done) / secs : 0;
+    long long total = p->total;
+    if (total >= 0 && p->done > total)
+        total = p->done; /* the estimate was low */
+    char eta[32] = "--:--";
+    if (final)
+        fmt_duration(eta, sizeof eta, secs);
+    else if (total >= 0 && rate > 0)
+        fmt_duration(eta, sizeof eta, (total - p->done) / rate);
+    if (p->tty) {
+        char bar[31];
+        int fill = total > 0 ? (int)(30.0 * p->done / total) : (final ? 30 : 0);
+        if (fill > 30)
+            fill = 30;
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r%s [%s] %lld/%s%lld rows %.0f rows/s %s %s\033[K%s", p->what, bar, p->done,
+                p->estimated && !final ? "~" : "", total >= 0 ? total : 0, rate, final ? "in" : "ETA", eta,
+                final ? "\n" : "");
+        fflush(stderr);
+    } else {
+        char tot[48] = "?";
+        if (total >= 0)
+            snprintf(tot, sizeof tot, "%s%lld", p->estimated && !final ? "~" : "", total);
+        log_info("%s: %s %lld/%s rows, %.0f rows/s, %s %s", p->what, p->verb, p->done, tot, rate,
+                 final ? "took" : "ETA", eta);
+    }
+}
+
+void backfill_progress_start(backfill_progress *p, const char *what, const char *verb, long long total,
+                             bool estimated, long long done)
+{
+    memset(p, 0, sizeof *p);
+    p->what = what;
+    p->verb = verb;
+    p->total = total;
+    p->estimated = estimated;
+    p->done = p->start_done = done;
+    p->started_ms = p->last_ms = worker_now_ms();
+    p->tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO;
+}
+
+void backfill_progress_update(backfill_progress *p, long long done)
+{
+    p->done = done;
+    long long now = worker_now_ms();
+    if (now - p->last_ms >= (p->tty ? 200 : PROGRESS_LOG_MS)) {
+        p->last_ms = now;
+        progress_print(p, now, false);
+    }
+}
+
+void backfill_progress_end(backfill_progress *p)
+{
+    if (p->tty || log_get_level() <= LOG_INFO)
+        progress_print(p, worker_now_ms(), true);
+}
+
+long long backfill_estimate_rows(PGconn *conn, const cfg_table *t, bool *estimated)
+{
+    char err[512];
+    buf name = BUF_INIT, q = BUF_INIT;
+    long long n = -1;
+    *estimated = true;
+    if (!render_table_name(conn, t, &name, err, sizeof err))
+        goto done;
+    const char *p[1] = {name.data};
+    PGresult *r = pg_exec(conn, sql_text("backfill_estimate"), 1, p, err, sizeof err);
+    if (r && PQntuples(r) == 1)
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (n >= 0)
+        goto done;
+    /* Never analysed (reltuples -1): count, once. */
+    *estimated = false;
+    if (!buf_puts(&q, "SELECT count(*) FROM ") || !buf_puts(&q, name.data))
+        goto done;
+    r = pg_exec(conn, q.data, 0, NULL, err, sizeof err);
+    if (r && PQntuples(r) == 1)
+        n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+done:
+    buf_free(&name);
+    buf_free(&q);
+    return n;
+}
+
+/* ---- versync backfill ------------------------------------------------------------------------- */
+
+static volatile int g_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+typedef struct bf_opts {
+    bool prune, resume;
+    const char *index; /* --index, or NULL */
+    int batch;
+    long give_up_ms;
+} bf_opts;
+
+typedef struct bf_counts {
+    long long rows, applied, stale, errors, deleted;
+} bf_counts;
+
+static const char *index_of(const cfg_table *t, const bf_opts *o)
+{
+    return o->index ? o->index : t->index ? t->index : t->name;
+}
+
+/* Create `index` with the table's settings and mappings when the store lacks it (--index NEW). */
+static bool ensure_index(esc *store, const cfg_table *t, const char *index, char *err, size_t errsz)
+{
+    buf path = BUF_INIT, body = BUF_INIT, resp = BUF_INIT;
+    bool ok = false;
+    if (!index_path(&path, index, "")) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    int st = esc_request(store, "HEAD", path.data, NULL, NULL, 0, NULL, &resp, err, errsz);
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st == 200) {
+        ok = true;
+        goto done;
+    }
+    buf_puts(&body, "{");
+    if (t->index_settings_json)
+        buf_printf(&body, "\"settings\":%s", t->index_settings_json);
+    if (t->mappings_json)
+        buf_printf(&body, "%s\"mappings\":%s", t->index_settings_json ? "," : "", t->mappings_json);
+    if (!buf_puts(&body, "}")) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    buf_reset(&resp);
+    st = esc_request(store, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, errsz);
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st != 200 && !(st == 400 && resp.data && strstr(resp.data, "already_exists"))) {
+        snprintf(err, errsz, "creating index \"%s\": HTTP %d: %.300s", index, st, resp.data ? resp.data : "");
+        goto done;
+    }
+    log_info("created index %s", index);
+    ok = true;
+done:
+    buf_free(&path);
+    buf_free(&body);
+    buf_free(&resp);
+    return ok;
+}
+
+static bool set_progress(PGconn *conn, const char *sql, const cfg_table *t, const char *index, const char *key,
+                         long long rows, const char *mode, char *err, size_t errsz)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%lld", rows);
+    const char *p[5] = {t->ident, index, key, n, mode};
+    return pg_run(conn, sql, 5, p, err, errsz);
+}
+
+/* Copy every row of `t` into `index`, page by page. Returns 0, 1 (errors or stopped) or -1 (fatal). */
+static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_table *t, const char *index,
+                      const bf_opts *o, bf_counts *c)
+{
+    char err[1024];
+    int ret = -1;
+    char *sql_first = NULL, *sql_after = NULL, *sql_get = NULL, *sql_set = NULL;
+    PGresult *page = NULL, *prog = NULL;
+    char **last = NULL;
+    size_t nlast = 0;
+    long long done = 0;
+    buf body = BUF_INIT, id = BUF_INIT, lastkey = BUF_INIT;
+    bool *is_delete = NULL;
+    bulk_item_result *res = NULL;
+    const char **params = NULL;
+    size_t *rowof = NULL;
+    if (!(sql_first = backfill_page_sql(conn, t, false, false, err, sizeof err)) ||
+        !(sql_after = backfill_page_sql(conn, t, true, false, err, sizeof err)))
+        goto fail;
+    if (!(sql_get = sql_render("backfill_progress_get", schema_q)) ||
+        !(sql_set = sql_render("backfill_progress_set", schema_q)) ||
+        !(params = calloc(t->nkey + 1, sizeof *params)))
+        goto oom;
+    if (o->resume) {
+        const char *gp[2] = {t->ident, index};
+        if (!(prog = pg_exec(conn, sql_get, 2, gp, err, sizeof err)))
+            goto fail;
+        if (PQntuples(prog) == 1 && strcmp(PQgetvalue(prog, 0, 2), "t") == 0) {
+            log_info("%s: the last backfill into %s completed at %s; nothing to resume (run without --resume "
+                     "to copy again)",
+                     t->ident, index, PQgetvalue(prog, 0, 3));
+            ret = 0;
+            goto done;
+        }
+        if (PQntuples(prog) == 1 && !PQgetisnull(prog, 0, 0)) {
+            if (!render_parse_text_array(PQgetvalue(prog, 0, 0), &last, &nlast) || nlast != t->nkey) {
+                snprintf(err, sizeof err, "%s: the saved resume key %s does not fit the key; run without --resume",
+                         t->ident, PQgetvalue(prog, 0, 0));
+                goto fail;
+            }
+            done = strtoll(PQgetvalue(prog, 0, 1), NULL, 10);
+            if (!buf_puts(&lastkey, PQgetvalue(prog, 0, 0)))
+                goto oom;
+            log_info("%s: resuming the backfill into %s after key %s (%lld rows done)", t->ident, index,
+                     lastkey.data, done);
+        } else {
+            log_info("%s: no interrupted backfill into %s to resume; starting from the first row", t->ident, index);
+        }
+    }
+    if (!last && !set_progress(conn, sql_set, t, index, NULL, 0, "start", err, sizeof err))
+        goto fail;
+    bool estimated;
+    long long total = backfill_estimate_rows(conn, t, &estimated);
+    backfill_progress pr;
+    backfill_progress_start(&pr, t->ident, "copied", total, estimated, done);
+    size_t batch = (size_t)o->batch;
+    if (!(is_delete = calloc(batch, sizeof *is_delete)) || !(res = calloc(batch, sizeof *res)) ||
+        !(rowof = calloc(batch, sizeof *rowof)))
+        goto oom;
+    buf_init(&body, 0);
+    char limit[24];
+    snprintf(limit, sizeof limit, "%zu", batch);
+    bool interrupted = false;
+    for (;;) {
+        if (g_stop) {
+            interrupted = true;
+            break;
+        }
+        PQclear(page);
+        if (last) {
+            for (size_t k = 0; k < t->nkey; k++)
+                params[k] = last[k];
+            params[t->nkey] = limit;
+            page = pg_exec(conn, sql_after, (int)t->nkey + 1, params, err, sizeof err);
+        } else {
+            params[0] = limit;
+            page = pg_exec(conn, sql_first, 1, params, err, sizeof err);
+        }
+        if (!page)
+            goto fail;
+        int nrows = PQntuples(page);
+        if (nrows == 0)
+            break;
+        /* Build the bulk in chunks under the byte cap; each chunk is sent as it fills. */
+        size_t n = 0;
+        buf_reset(&body);
+        for (int row = 0; row <= nrows; row++) {
+            bool flush = row == nrows || (n > 0 && body.len >= BULK_BYTES_MAX);
+            if (flush && n > 0) {
+                if (!backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err, sizeof err)) {
+                    log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
+                    goto fail;
+                }
+                for (size_t i = 0; i < n; i++) {
+                    switch (res[i].outcome) {
+                    case BULK_APPLIED:
+                        c->applied++;
+                        break;
+                    case BULK_STALE:
+                        c->stale++;
+                        break;
+                    default: {
+                        c->errors++;
+                        const char *kt = PQgetvalue(page, (int)rowof[i], RENDER_COL_KEY);
+                        log_error("%s: key %s: store refused the document (HTTP %d): %s", t->ident, kt,
+                                  res[i].status, res[i].error);
+                    }
+                    }
+                }
+                n = 0;
+                buf_reset(&body);
+            }
+            if (row == nrows)
+                break;
+            c->rows++;
+            if (!id_of_key_text(PQgetvalue(page, row, RENDER_COL_KEY), &id))
+                goto oom;
+            int64_t version = 0;
+            if (t->version_kind != CFG_VERSION_SEQ) {
+                char why[160];
+                const char *v = PQgetisnull(page, row, RENDER_COL_VERSION) ? NULL
+                                                                          : PQgetvalue(page, row, RENDER_COL_VERSION);
+                if (!bulk_parse_version(v, &version, why, sizeof why)) {
+                    c->errors++;
+                    log_error("%s: key %s: version %s \"%s\" %s; not copied", t->ident, id.data,
+                              t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", t->version_column,
+                              why);
+                    continue;
+                }
+            }
+            /* Change-sequence tables: version 0 (see README "versync backfill": every change the
+             * snapshot may have missed has a sequence number >= 1, so it always wins). */
+            bool del = strcmp(PQgetvalue(page, row, RENDER_COL_DELETED), "t") == 0 && !t->deletes_ignore;
+            bool okb = del ? bulk_add_delete(&body, index, id.data, id.len, true, version)
+                           : bulk_add_index(&body, index, id.data, id.len, true, version,
+                                            PQgetvalue(page, row, RENDER_COL_DOC),
+                                            (size_t)PQgetlength(page, row, RENDER_COL_DOC));
+            if (!okb)
+                goto oom;
+            is_delete[n] = del;
+            rowof[n] = (size_t)row;
+            n++;
+        }
+        /* The store answered for the whole page: remember its last key. */
+        render_free_array(last, nlast);
+        last = NULL;
+        const char *kt = PQgetvalue(page, nrows - 1, RENDER_COL_KEY);
+        if (!render_parse_text_array(kt, &last, &nlast))
+            goto oom;
+        done += nrows;
+        buf_reset(&lastkey);
+        if (!buf_puts(&lastkey, kt))
+            goto oom;
+        if (!set_progress(conn, sql_set, t, index, kt, done, "batch", err, sizeof err))
+            goto fail;
+        backfill_progress_update(&pr, done);
+        if ((size_t)nrows < batch)
+            break;
+    }
+    if (interrupted) {
+        backfill_progress_end(&pr);
+        log_warn("%s: stopped after %lld rows; continue with versync backfill --resume", t->ident, done);
+        ret = 1;
+        goto done;
+    }
+    if (!set_progress(conn, sql_set, t, index, lastkey.len ? lastkey.data : NULL, done, "done", err, sizeof err))
+        goto fail;
+    backfill_progress_end(&pr);
+    ret = c->errors ? 1 : 0;
+    goto done;
+oom:
+    snprintf(err, sizeof err, "out of memory");
+fail:
+    log_error("%s", err);
+    ret = -1;
+done:
+    PQclear(page);
+    PQclear(prog);
+    render_free_array(last, nlast);
+    free(sql_first);
+    free(sql_after);
+    free(sql_get);
+    free(sql_set);
+    free(params);
+    free(is_delete);
+    free(res);
+    free(rowof);
+    buf_free(&body);
+    buf_free(&id);
+    buf_free(&lastkey);
+    return ret;
+}
+
+/* Delete the documents of `index` whose rows no longer exist. Returns 0, 1 or -1 as copy_table. */
+static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg_table *t, const char *index,
+                       const bf_opts *o, bf_counts *c)
+{
+    char err[1024];
+    int ret = -1;
+    char *after = NULL, *table_q = NULL;
+    backfill_doc *docs = NULL;
+    int nd = 0;
+    bool *present = NULL, *is_delete = NULL;
+    bulk_item_result *res = NULL;
+    buf body = BUF_INIT, tn = BUF_INIT, lock = BUF_INIT;
+    const char **ids = NULL;
+    size_t *which = NULL;
+    if (t->deletes_ignore) {
+        log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident, index);
+        return 0;
+    }
+    if (!render_table_name(conn, t, &tn, err, sizeof err))
+        goto fail;
+    if (!buf_printf(&lock, "LOCK TABLE %s IN SHARE MODE", tn.data))
+        goto oom;
+    if (!(present = calloc(PRUNE_PAGE, sizeof *present)) || !(is_delete = calloc(PRUNE_PAGE, sizeof *is_delete)) ||
+        !(res = calloc(PRUNE_PAGE, sizeof *res)) || !(ids = calloc(PRUNE_PAGE, sizeof *ids)) ||
+        !(which = calloc(PRUNE_PAGE, sizeof *which)))
+        goto oom;
+    long long walked = 0;
+    backfill_progress pr;
+    backfill_progress_start(&pr, t->ident, "pruning: walked", -1, false, 0);
+    for (;;) {
+        if (g_stop) {
+            log_warn("%s: prune stopped after %lld documents", t->ident, walked);
+            ret = 1;
+            goto done;
+        }
+        backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
+        docs = NULL;
+        nd = backfill_list_page(store, index, after, PRUNE_PAGE, &docs, err, sizeof err);
+        if (nd == BACKFILL_LIST_UNSUPPORTED) {
+            log_error("%s: cannot prune %s: the store cannot list its documents (%s). Rebuild instead: "
+                      "versync backfill --index NEW_INDEX, then switch an alias (see README)",
+                      t->ident, index, err);
+            nd = 0;
+            ret = 1;
+            goto done;
+        }
+        if (nd < 0) {
+            nd = 0;
+            goto fail;
+        }
+        if (nd == 0)
+            break;
+        for (int i = 0; i < nd; i++)
+            ids[i] = docs[i].id;
+        /* The SHARE lock waits for every writer of the table to finish and keeps new ones out
+         * until the deletes are answered: a row absent now stays absent while we delete, and
+         * any later insert draws its version after the sequences were moved past ours. */
+        if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
+            goto fail;
+        if (!pg_run(conn, lock.data, 0, NULL, err, sizeof err) ||
+            !backfill_present(conn, t, ids, (size_t)nd, present, NULL, err, sizeof err))
+            goto rollback;
+        size_t n = 0;
+        int64_t maxv = 0;
+        buf_reset(&body);
+        for (int i = 0; i < nd; i++) {
+            if (present[i])
+                continue;
+            int64_t v = backfill_delete_version(t, docs[i].version);
+            if (v > maxv)
+                maxv = v;
+            if (!bulk_add_delete(&body, index, docs[i].id, strlen(docs[i].id), true, v)) {
+                snprintf(err, sizeof err, "out of memory");
+                goto rollback;
+            }
+            is_delete[n] = true;
+            which[n++] = (size_t)i;
+        }
+        if (n && !backfill_bump_sequences(conn, schema_q, t, maxv, err, sizeof err))
+            goto rollback;
+        if (n && !backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err, sizeof err)) {
+            log_error("%s: %s", t->ident, err);
+            goto rollback;
+        }
+        if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
+            goto fail;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i].outcome == BULK_APPLIED) {
+                c->deleted++;
+                log_debug("%s: pruned %s", t->ident, docs[which[i]].id);
+            } else if (res[i].outcome == BULK_STALE) {
+                c->stale++;
+            } else {
+                c->errors++;
+                log_error("%s: deleting %s from %s: HTTP %d: %s", t->ident, docs[which[i]].id, index, res[i].status,
+                          res[i].error);
+            }
+        }
+        walked += nd;
+        backfill_progress_update(&pr, walked);
+        free(after);
+        if (!(after = strdup(docs[nd - 1].id)))
+            goto oom;
+    }
+    backfill_progress_end(&pr);
+    ret = c->errors ? 1 : 0;
+    goto done;
+rollback:
+    PQclear(PQexec(conn, "ROLLBACK"));
+    goto fail;
+oom:
+    snprintf(err, sizeof err, "out of memory");
+fail:
+    log_error("%s", err);
+    ret = -1;
+done:
+    backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
+    free(after);
+    free(table_q);
+    free(present);
+    free(is_delete);
+    free(res);
+    free(ids);
+    free(which);
+    buf_free(&body);
+    buf_free(&tn);
+    buf_free(&lock);
+    return ret;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: versync [-c FILE] backfill [TABLE...] [--prune] [--index NAME] [--batch N] [--resume]\n\n"
+            "Copies every existing row of the named tables (default: all mapped tables) to the store,\n"
+            "in key order, N rows per query and per _bulk (default 1000), each with its external version;\n"
+            "safe while `versync run` is live (a write that loses to a newer change is counted stale).\n"
+            "  --prune        then delete documents whose rows no longer exist, and clear the table's\n"
+            "                 \"needs resync\" flag (after a TRUNCATE)\n"
+            "  --index NAME   write into index NAME instead (created if missing); one table only. Build\n"
+            "                 a fresh index beside the live one, then switch an alias (see README)\n"
+            "  --batch N      rows per page (1...100000)\n"
+            "  --resume       continue an interrupted backfill after its last completed key\n"
+            "exit status: 0 done, 1 the store refused documents or was unreachable, or interrupted;\n"
+            "2 usage or config error\n");
+}
+
+int cli_backfill(const cli_globals *g, int argc, char **argv)
+{
+    bf_opts o = {.batch = 1000, .give_up_ms = 120000};
+    const char **names = calloc((size_t)argc + 1, sizeof *names);
+    size_t nnames = 0;
+    if (!names)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--prune") == 0) {
+            o.prune = true;
+        } else if (strcmp(a, "--resume") == 0) {
+            o.resume = true;
+        } else if ((strcmp(a, "--index") == 0 || strcmp(a, "--batch") == 0) && i + 1 < argc) {
+            if (a[2] == 'i') {
+                o.index = argv[++i];
+            } else {
+                char *end;
+                long v = strtol(argv[++i], &end, 10);
+                if (*end || v < 1 || v > 100000) {
+                    fprintf(stderr, "versync backfill: --batch: \"%s\" is not a number in 1...100000\n", argv[i]);
+                    free(names);
+                    return 2;
+                }
+                o.batch = (int)v;
+            }
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            free(names);
+            return 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "versync backfill: unknown option \"%s\" (see versync backfill --help)\n", a);
+            free(names);
+            return 2;
+        } else {
+            names[nnames++] = a;
+        }
+    }
+    cfg c;
+    PGconn *conn = NULL;
+    esc *store = NULL;
+    char err[1024];
+    char *schema_q = NULL, *sql = NULL;
+    int rc = 2;
+    cfg_table **todo = NULL;
+    size_t ntodo = 0;
+    if (!catalog_open(g->config_path, "versync backfill", &c, &conn, err, sizeof err)) {
+        log_error("%s", err);
+        free(names);
+        return 2;
+    }
+    if (!(todo = calloc(c.ntables + 1, sizeof *todo)))
+        goto fail;
+    if (nnames == 0) {
+        for (size_t i = 0; i < c.ntables; i++)
+            todo[ntodo++] = &c.tables[i];
+    }
+    for (size_t i = 0; i < nnames; i++) {
+        cfg_table *t = cfg_find_table(&c, names[i]);
+        if (!t && !strchr(names[i], '.')) {
+            char q[512];
+            snprintf(q, sizeof q, "public.%s", names[i]);
+            t = cfg_find_table(&c, q);
+        }
+        if (!t) {
+            log_error("backfill: table %s is not in %s", names[i], c.path);
+            goto fail;
+        }
+        todo[ntodo++] = t;
+    }
+    if (o.index && ntodo != 1) {
+        log_error("backfill: --index names one index, so give exactly one table (%zu selected)", ntodo);
+        goto fail;
+    }
+    rc = 1;
+    if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
+        goto pgfail;
+    const char *sp[1] = {c.schema};
+    PGresult *ready = pg_exec(conn, sql_text("status_ready"), 1, sp, err, sizeof err);
+    bool is_ready = ready && strcmp(PQgetvalue(ready, 0, 0), "t") == 0;
+    PQclear(ready);
+    if (!is_ready) {
+        log_error("versync's tables are not in schema %s of this database; run versync init first", schema_q);
+        goto done;
+    }
+    if (!(sql = sql_render("backfill_schema", schema_q)) || !pg_run(conn, sql, 0, NULL, err, sizeof err))
+        goto pgfail;
+    if (!(store = esc_new(&c.store, err, sizeof err)))
+        goto pgfail;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    rc = 0;
+    for (size_t i = 0; i < ntodo && !g_stop; i++) {
+        cfg_table *t = todo[i];
+        const char *index = index_of(t, &o);
+        bf_counts cnt = {0};
+        char *seen_truncate = NULL;
+        bool flagged = false;
+        long long t0 = worker_now_ms();
+        if (o.prune) {
+            char *gs = sql_render("backfill_resync_get", schema_q);
+            const char *p[1] = {t->ident};
+            PGresult *r = gs ? pg_exec(conn, gs, 1, p, err, sizeof err) : NULL;
+            free(gs);
+            if (!r) {
+                log_error("%s", err);
+                rc = 1;
+                break;
+            }
+            if (PQntuples(r) == 1) {
+                flagged = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+                if (!PQgetisnull(r, 0, 1))
+                    seen_truncate = strdup(PQgetvalue(r, 0, 1));
+            }
+            PQclear(r);
+        }
+        if (o.index && !ensure_index(store, t, index, err, sizeof err)) {
+            log_error("%s", err);
+            free(seen_truncate);
+            rc = 1;
+            break;
+        }
+        log_info("%s: backfilling into %s", t->ident, index);
+        int r1 = copy_table(conn, store, schema_q, t, index, &o, &cnt);
+        int r2 = 0;
+        if (r1 == 0 && o.prune)
+            r2 = prune_table(conn, store, schema_q, t, index, &o, &cnt);
+        if (r1 == 0 && r2 == 0 && o.prune && flagged) {
+            char *cs = sql_render("backfill_resync_clear", schema_q);
+            const char *p[2] = {t->ident, seen_truncate};
+            PGresult *r = cs ? pg_exec(conn, cs, 2, p, err, sizeof err) : NULL;
+            free(cs);
+            if (!r) {
+                log_error("%s", err);
+                r2 = -1;
+            } else if (strcmp(PQcmdTuples(r), "1") == 0) {
+                log_info("%s: cleared the needs-resync flag", t->ident);
+            } else {
+                log_warn("%s: truncated again while backfilling; run versync backfill --prune again", t->ident);
+            }
+            PQclear(r);
+        }
+        free(seen_truncate);
+        printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors in %.1f s\n",
+               t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors, (worker_now_ms() - t0) / 1000.0);
+        if (o.prune)
+            printf("%s -> %s: %lld documents pruned\n", t->ident, index, cnt.deleted);
+        fflush(stdout);
+        if (r1 != 0 || r2 != 0)
+            rc = 1;
+        if (r1 < 0 || r2 < 0)
+            break;
+    }
+    if (g_stop)
+        rc = 1;
+    goto done;
+pgfail:
+    log_error("%s", err);
+    rc = 1;
+    goto done;
+fail:
+    rc = 2;
+done:
+    free(sql);
+    free(schema_q);
+    free(todo);
+    free(names);
+    esc_free(store);
+    PQfinish(conn);
+    cfg_free(&c);
+    return rc;
+}

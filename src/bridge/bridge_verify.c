@@ -1,0 +1,893 @@
+/* bridge_verify — `versync verify`: compare PostgreSQL with the store without stopping either; --repair re-enqueues drift. */
+#include "versync/backfill.h"
+#include "versync/buf.h"
+#include "versync/bulk.h"
+#include "versync/catalog.h"
+#include "versync/cli.h"
+#include "versync/esclient.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+#include "versync/worker.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESP_MAX (256u << 20)
+#define LIST_PAGE 1000
+#define TEXT_SHOW 20   /* drifted keys listed per table in text output */
+#define JSON_SHOW 1000 /* … and in --json */
+
+typedef enum kind {
+    K_OK = 0,
+    K_MISSING, /* row, no document */
+    K_EXTRA,   /* document, no row (or a soft-deleted row) */
+    K_STALE,   /* document at a lower version than its row */
+    K_DIFFERS, /* right version, other content */
+    K_PENDING, /* a change is still waiting: not drift */
+} kind;
+
+static const char *const kind_name[] = {"ok", "missing", "extra", "stale", "differs", "pending"};
+
+typedef struct drift {
+    char *id;
+    char *key_text; /* text[] literal of the key, for --repair */
+    kind k;
+    int64_t row_version; /* -1: none (change-sequence versions, or no row) */
+    int64_t doc_version; /* -1: no document */
+    bool soft;           /* the row exists but is soft-deleted */
+} drift;
+
+typedef struct tstats {
+    long long rows, docs, n[6], extra_unlisted, queued, unrepairable;
+    bool listed; /* extras were looked for by listing the index */
+    drift *d;
+    size_t nd, cap;
+} tstats;
+
+/* What the store holds for one id. */
+typedef struct sdoc {
+    bool found;
+    int64_t version;
+    cJSON *source; /* owned by the parsed answer */
+} sdoc;
+
+typedef struct vctx {
+    const cfg *c;
+    PGconn *conn;
+    esc *store;
+    char *schema_q;
+    int batch;
+    bool repair;
+    char err[1024];
+} vctx;
+
+static bool add_drift(tstats *s, const char *id, const char *key_text, kind k, int64_t rv, int64_t dv, bool soft)
+{
+    s->n[k]++;
+    if (k == K_PENDING)
+        return true;
+    if (s->nd == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 16;
+        drift *nd = realloc(s->d, nc * sizeof *nd);
+        if (!nd)
+            return false;
+        s->d = nd;
+        s->cap = nc;
+    }
+    drift *d = &s->d[s->nd];
+    d->id = strdup(id);
+    d->key_text = key_text ? strdup(key_text) : NULL;
+    if (!d->id || (key_text && !d->key_text)) {
+        free(d->id);
+        free(d->key_text);
+        return false;
+    }
+    d->k = k;
+    d->row_version = rv;
+    d->doc_version = dv;
+    d->soft = soft;
+    s->nd++;
+    return true;
+}
+
+static void free_stats(tstats *s)
+{
+    for (size_t i = 0; i < s->nd; i++) {
+        free(s->d[i].id);
+        free(s->d[i].key_text);
+    }
+    free(s->d);
+}
+
+/* POST /{index}/_mget of ids[0..n): out[i] for each; *root owns the sources. */
+static bool mget(vctx *v, const char *index, const char *const *ids, size_t n, sdoc *out, cJSON **root)
+{
+    buf path = BUF_INIT, body = BUF_INIT, resp = BUF_INIT;
+    bool ok = false;
+    *root = NULL;
+    memset(out, 0, n * sizeof *out);
+    buf_init(&resp, RESP_MAX);
+    if (!buf_printf(&path, "/%s/_mget", index) || !buf_puts(&body, "{\"ids\":["))
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if ((i && !buf_putc(&body, ',')) || !buf_put_json_string(&body, ids[i], strlen(ids[i])))
+            goto oom;
+    if (!buf_puts(&body, "]}"))
+        goto oom;
+    int st = -1;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        buf_reset(&resp);
+        st = esc_request(v->store, "POST", path.data, NULL, body.data, body.len, NULL, &resp, v->err, sizeof v->err);
+        if (st != ESC_TRANSPORT_ERROR && st != 429 && st < 500)
+            break;
+        worker_sleep_ms(worker_backoff_ms(attempt), NULL);
+    }
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st == 404 && resp.data && strstr(resp.data, "index_not_found_exception")) {
+        ok = true; /* no index: nothing is there */
+        goto done;
+    }
+    if (st != 200) {
+        snprintf(v->err, sizeof v->err, "store answered HTTP %d to POST %s: %.300s", st, path.data,
+                 resp.data ? resp.data : "");
+        goto done;
+    }
+    *root = cJSON_ParseWithLength(resp.data, resp.len);
+    cJSON *docs = cJSON_GetObjectItemCaseSensitive(*root, "docs");
+    if (!cJSON_IsArray(docs) || (size_t)cJSON_GetArraySize(docs) != n) {
+        snprintf(v->err, sizeof v->err, "store's answer to POST %s is not an _mget answer for %zu ids", path.data, n);
+        goto done;
+    }
+    size_t i = 0;
+    cJSON *d;
+    cJSON_ArrayForEach(d, docs)
+    {
+        cJSON *f = cJSON_GetObjectItemCaseSensitive(d, "found");
+        cJSON *ver = cJSON_GetObjectItemCaseSensitive(d, "_version");
+        if (cJSON_GetObjectItemCaseSensitive(d, "error") && !cJSON_IsBool(f)) {
+            cJSON *e = cJSON_GetObjectItemCaseSensitive(d, "error");
+            char *txt = cJSON_PrintUnformatted(e);
+            snprintf(v->err, sizeof v->err, "store: _mget of %s failed: %.300s", ids[i], txt ? txt : "");
+            free(txt);
+            goto done;
+        }
+        out[i].found = cJSON_IsTrue(f);
+        out[i].version = cJSON_IsNumber(ver) ? (int64_t)ver->valuedouble : -1;
+        out[i].source = cJSON_GetObjectItemCaseSensitive(d, "_source");
+        i++;
+    }
+    ok = true;
+    goto done;
+oom:
+    snprintf(v->err, sizeof v->err, "out of memory");
+done:
+    buf_free(&path);
+    buf_free(&body);
+    buf_free(&resp);
+    return ok;
+}
+
+/* Compare one rendered row with what the store holds. */
+static kind classify(const cfg_table *t, const PGresult *r, int row, const sdoc *d, int64_t *rv)
+{
+    bool soft = strcmp(PQgetvalue(r, row, RENDER_COL_DELETED), "t") == 0 && !t->deletes_ignore;
+    *rv = -1;
+    if (t->version_kind != CFG_VERSION_SEQ && !PQgetisnull(r, row, RENDER_COL_VERSION)) {
+        char why[160];
+        if (!bulk_parse_version(PQgetvalue(r, row, RENDER_COL_VERSION), rv, why, sizeof why))
+            *rv = -1;
+    }
+    if (soft)
+        return d->found ? K_EXTRA : K_OK;
+    if (!d->found)
+        return K_MISSING;
+    if (*rv >= 0 && d->version < *rv)
+        return K_STALE;
+    cJSON *want = cJSON_Parse(PQgetvalue(r, row, RENDER_COL_DOC));
+    /* As JSON values: key order (and number spelling) is not the store's to keep. */
+    bool same = want && d->source && cJSON_Compare(want, d->source, true);
+    cJSON_Delete(want);
+    return same ? K_OK : K_DIFFERS;
+}
+
+/* Keys (RENDER_COL_KEY texts) among keys[0..n) with changes waiting: pending[i]. */
+static bool find_pending(vctx *v, const cfg_table *t, const char *const *keys, size_t n, bool *pending)
+{
+    buf arg = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+    char *sql = NULL;
+    PGresult *r = NULL;
+    bool ok = false;
+    memset(pending, 0, n * sizeof *pending);
+    if (!buf_putc(&arg, '['))
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        char **parts;
+        size_t np;
+        if (!render_parse_text_array(keys[i], &parts, &np))
+            goto oom;
+        bool okp = buf_puts(&arg, i ? ",[" : "[");
+        for (size_t k = 0; okp && k < np; k++)
+            okp = (!k || buf_putc(&arg, ',')) && parts[k] && buf_put_json_string(&arg, parts[k], strlen(parts[k]));
+        render_free_array(parts, np);
+        if (!okp || !buf_putc(&arg, ']'))
+            goto oom;
+    }
+    if (!buf_putc(&arg, ']') || !(sql = sql_render("verify_pending", v->schema_q)))
+        goto oom;
+    const char *p[2] = {t->ident, arg.data};
+    if (!(r = pg_exec(v->conn, sql, 2, p, v->err, sizeof v->err)))
+        goto done;
+    /* Compare as document ids: the two array texts may quote their elements differently. */
+    for (int row = 0; row < PQntuples(r); row++) {
+        char **parts;
+        size_t np;
+        if (!render_parse_text_array(PQgetvalue(r, row, 0), &parts, &np))
+            continue;
+        buf_reset(&a);
+        bool oka = bulk_doc_id(&a, (const char *const *)parts, np);
+        render_free_array(parts, np);
+        for (size_t i = 0; oka && i < n; i++) {
+            if (pending[i] || !render_parse_text_array(keys[i], &parts, &np))
+                continue;
+            buf_reset(&b);
+            bool okb = bulk_doc_id(&b, (const char *const *)parts, np);
+            render_free_array(parts, np);
+            if (okb && strcmp(a.data, b.data) == 0)
+                pending[i] = true;
+        }
+    }
+    ok = true;
+    goto done;
+oom:
+    snprintf(v->err, sizeof v->err, "out of memory");
+done:
+    PQclear(r);
+    free(sql);
+    buf_free(&arg);
+    buf_free(&a);
+    buf_free(&b);
+    return ok;
+}
+
+/* Rows of one page that looked drifted: read them and their documents again (a
+ * change may have landed between the two reads), then set aside keys whose
+ * changes are still waiting. What is left is drift. */
+static bool confirm_rows(vctx *v, const cfg_table *t, const char *index, char **ids, size_t n, tstats *s)
+{
+    bool ok = false;
+    bool *present = calloc(n + 1, sizeof *present), *pending = calloc(n + 1, sizeof *pending);
+    sdoc *docs = calloc(n + 1, sizeof *docs);
+    kind *k = calloc(n + 1, sizeof *k);
+    int64_t *rv = calloc(n + 1, sizeof *rv);
+    const char **keys = calloc(n + 1, sizeof *keys);
+    int *rowof = calloc(n + 1, sizeof *rowof);
+    PGresult *rows = NULL;
+    cJSON *root = NULL;
+    buf id = BUF_INIT;
+    if (!present || !pending || !docs || !k || !rv || !keys || !rowof) {
+        snprintf(v->err, sizeof v->err, "out of memory");
+        goto done;
+    }
+    if (!backfill_present(v->conn, t, (const char *const *)ids, n, present, &rows, v->err, sizeof v->err) ||
+        !mget(v, index, (const char *const *)ids, n, docs, &root))
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        rowof[i] = -1;
+    for (int row = 0; rows && row < PQntuples(rows); row++) {
+        char **parts;
+        size_t np;
+        if (!render_parse_text_array(PQgetvalue(rows, row, RENDER_COL_KEY), &parts, &np))
+            continue;
+        buf_reset(&id);
+        bool idok = bulk_doc_id(&id, (const char *const *)parts, np);
+        render_free_array(parts, np);
+        for (size_t i = 0; idok && i < n; i++)
+            if (present[i] && rowof[i] < 0 && strcmp(ids[i], id.data) == 0)
+                rowof[i] = row;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rowof[i] < 0) {
+            k[i] = K_OK; /* deleted since: its delete has its own change row; the index walk sees the rest */
+            continue;
+        }
+        k[i] = classify(t, rows, rowof[i], &docs[i], &rv[i]);
+        if (k[i] != K_OK)
+            keys[m++] = PQgetvalue(rows, rowof[i], RENDER_COL_KEY);
+    }
+    if (m && !find_pending(v, t, keys, m, pending))
+        goto done;
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] == K_OK)
+            continue;
+        bool soft = strcmp(PQgetvalue(rows, rowof[i], RENDER_COL_DELETED), "t") == 0;
+        if (pending[m++])
+            k[i] = K_PENDING;
+        if (!add_drift(s, ids[i], PQgetvalue(rows, rowof[i], RENDER_COL_KEY), k[i], rv[i],
+                       docs[i].found ? docs[i].version : -1, soft)) {
+            snprintf(v->err, sizeof v->err, "out of memory");
+            goto done;
+        }
+    }
+    ok = true;
+done:
+    PQclear(rows);
+    cJSON_Delete(root);
+    buf_free(&id);
+    free(present);
+    free(pending);
+    free(docs);
+    free(k);
+    free(rv);
+    free(keys);
+    free(rowof);
+    return ok;
+}
+
+/* Phase 1: every row (or a sample) in key order against its document. */
+static bool check_rows(vctx *v, const cfg_table *t, const char *index, long sample, tstats *s)
+{
+    bool ok = false;
+    char *sql_first = backfill_page_sql(v->conn, t, false, sample > 0, v->err, sizeof v->err);
+    char *sql_after = sample > 0 ? NULL : backfill_page_sql(v->conn, t, true, false, v->err, sizeof v->err);
+    size_t batch = (size_t)v->batch;
+    const char **params = calloc(t->nkey + 1, sizeof *params);
+    char **ids = calloc(batch + 1, sizeof *ids), **sus = calloc(batch + 1, sizeof *sus);
+    sdoc *docs = calloc(batch + 1, sizeof *docs);
+    char **last = NULL;
+    size_t nlast = 0;
+    PGresult *page = NULL;
+    cJSON *root = NULL;
+    buf id = BUF_INIT;
+    if (!sql_first || (sample <= 0 && !sql_after))
+        goto done;
+    if (!params || !ids || !sus || !docs) {
+        snprintf(v->err, sizeof v->err, "out of memory");
+        goto done;
+    }
+    bool estimated = false;
+    long long total = sample > 0 ? sample : backfill_estimate_rows(v->conn, t, &estimated);
+    backfill_progress pr;
+    backfill_progress_start(&pr, t->ident, "checked", total, estimated, 0);
+    char limit[24];
+    snprintf(limit, sizeof limit, "%zu", sample > 0 ? (size_t)sample : batch);
+    for (;;) {
+        PQclear(page);
+        if (last) {
+            for (size_t k = 0; k < t->nkey; k++)
+                params[k] = last[k];
+            params[t->nkey] = limit;
+            page = pg_exec(v->conn, sql_after, (int)t->nkey + 1, params, v->err, sizeof v->err);
+        } else {
+            params[0] = limit;
+            page = pg_exec(v->conn, sql_first, 1, params, v->err, sizeof v->err);
+        }
+        if (!page)
+            goto done;
+        int nrows = PQntuples(page);
+        /* A sample comes in one query; mget it in batches. */
+        for (int lo = 0; lo < nrows; lo += (int)batch) {
+            int hi = lo + (int)batch < nrows ? lo + (int)batch : nrows;
+            size_t n = 0, nsus = 0;
+            for (int row = lo; row < hi; row++) {
+                char **parts;
+                size_t np;
+                if (!render_parse_text_array(PQgetvalue(page, row, RENDER_COL_KEY), &parts, &np))
+                    goto oom;
+                buf_reset(&id);
+                bool okid = bulk_doc_id(&id, (const char *const *)parts, np);
+                render_free_array(parts, np);
+                if (!okid || !(ids[n++] = strdup(id.data)))
+                    goto oom;
+            }
+            cJSON_Delete(root);
+            if (!mget(v, index, (const char *const *)ids, n, docs, &root))
+                goto done;
+            for (size_t i = 0; i < n; i++) {
+                int64_t rv;
+                if (docs[i].found && !(strcmp(PQgetvalue(page, lo + (int)i, RENDER_COL_DELETED), "t") == 0 &&
+                                       !t->deletes_ignore))
+                    s->docs++;
+                if (classify(t, page, lo + (int)i, &docs[i], &rv) != K_OK)
+                    sus[nsus++] = ids[i];
+            }
+            s->rows += (long long)n;
+            if (nsus && !confirm_rows(v, t, index, sus, nsus, s))
+                goto done;
+            for (size_t i = 0; i < n; i++) {
+                free(ids[i]);
+                ids[i] = NULL;
+            }
+            backfill_progress_update(&pr, s->rows);
+        }
+        if (sample > 0 || nrows < (int)batch)
+            break;
+        render_free_array(last, nlast);
+        last = NULL;
+        if (!render_parse_text_array(PQgetvalue(page, nrows - 1, RENDER_COL_KEY), &last, &nlast))
+            goto oom;
+    }
+    backfill_progress_end(&pr);
+    ok = true;
+    goto done;
+oom:
+    snprintf(v->err, sizeof v->err, "out of memory");
+done:
+    for (size_t i = 0; ids && i < batch; i++)
+        free(ids[i]);
+    PQclear(page);
+    cJSON_Delete(root);
+    render_free_array(last, nlast);
+    buf_free(&id);
+    free(sql_first);
+    free(sql_after);
+    free(params);
+    free(ids);
+    free(sus);
+    free(docs);
+    return ok;
+}
+
+/* Phase 2: documents whose rows do not exist, by listing the index. */
+static bool check_extras(vctx *v, const cfg_table *t, const char *index, tstats *s)
+{
+    bool ok = false;
+    char *after = NULL;
+    backfill_doc *docs = NULL;
+    int nd = 0;
+    bool *present = calloc(LIST_PAGE, sizeof *present), *pending = calloc(LIST_PAGE, sizeof *pending);
+    const char **ids = calloc(LIST_PAGE, sizeof *ids), **keys = calloc(LIST_PAGE, sizeof *keys);
+    char **keytext = calloc(LIST_PAGE, sizeof *keytext);
+    int *which = calloc(LIST_PAGE, sizeof *which);
+    sdoc *again = calloc(LIST_PAGE, sizeof *again);
+    cJSON *root = NULL;
+    buf kb = BUF_INIT;
+    size_t nk = 0;
+    if (!present || !pending || !ids || !keys || !keytext || !which || !again) {
+        snprintf(v->err, sizeof v->err, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
+        docs = NULL;
+        nd = backfill_list_page(v->store, index, after, LIST_PAGE, &docs, v->err, sizeof v->err);
+        if (nd == BACKFILL_LIST_UNSUPPORTED) {
+            /* No listing: the count still tells whether there are documents beyond the rows. */
+            log_debug("%s: %s; counting instead", index, v->err);
+            nd = 0;
+            long long cnt = backfill_count(v->store, index, v->err, sizeof v->err);
+            if (cnt < 0)
+                goto done;
+            if (cnt > s->docs)
+                s->extra_unlisted = cnt - s->docs;
+            ok = true;
+            goto done;
+        }
+        if (nd < 0) {
+            nd = 0;
+            goto done;
+        }
+        s->listed = true;
+        if (nd == 0)
+            break;
+        for (int i = 0; i < nd; i++)
+            ids[i] = docs[i].id;
+        if (!backfill_present(v->conn, t, ids, (size_t)nd, present, NULL, v->err, sizeof v->err))
+            goto done;
+        /* Absent rows: skip keys with a change waiting, then look at the document once more. */
+        for (size_t i = 0; i < nk; i++)
+            free(keytext[i]);
+        nk = 0;
+        for (int i = 0; i < nd; i++) {
+            if (present[i])
+                continue;
+            char **parts;
+            size_t np;
+            which[nk] = i;
+            keytext[nk] = NULL;
+            if (backfill_split_id(docs[i].id, t->nkey, &parts, &np)) {
+                buf_reset(&kb);
+                bool okk = render_array_literal(&kb, (const char *const *)parts, np);
+                render_free_array(parts, np);
+                if (!okk || !(keytext[nk] = strdup(kb.data))) {
+                    snprintf(v->err, sizeof v->err, "out of memory");
+                    goto done;
+                }
+            }
+            nk++;
+        }
+        if (nk) {
+            size_t nq = 0;
+            for (size_t i = 0; i < nk; i++)
+                if (keytext[i])
+                    keys[nq++] = keytext[i];
+            bool *pq = pending;
+            if (nq && !find_pending(v, t, keys, nq, pq))
+                goto done;
+            const char **mids = calloc(nk, sizeof *mids);
+            if (!mids) {
+                snprintf(v->err, sizeof v->err, "out of memory");
+                goto done;
+            }
+            for (size_t i = 0; i < nk; i++)
+                mids[i] = docs[which[i]].id;
+            cJSON_Delete(root);
+            bool okm = mget(v, index, mids, nk, again, &root);
+            free(mids);
+            if (!okm)
+                goto done;
+            size_t qi = 0;
+            for (size_t i = 0; i < nk; i++) {
+                bool pend = keytext[i] ? pq[qi++] : false;
+                if (!again[i].found)
+                    continue; /* deleted since the listing */
+                if (!add_drift(s, docs[which[i]].id, keytext[i], pend ? K_PENDING : K_EXTRA, -1, again[i].version,
+                               false)) {
+                    snprintf(v->err, sizeof v->err, "out of memory");
+                    goto done;
+                }
+            }
+        }
+        free(after);
+        if (!(after = strdup(docs[nd - 1].id))) {
+            snprintf(v->err, sizeof v->err, "out of memory");
+            goto done;
+        }
+    }
+    ok = true;
+done:
+    for (size_t i = 0; keytext && i < nk; i++)
+        free(keytext[i]);
+    backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
+    cJSON_Delete(root);
+    buf_free(&kb);
+    free(after);
+    free(present);
+    free(pending);
+    free(ids);
+    free(keys);
+    free(keytext);
+    free(which);
+    free(again);
+    return ok;
+}
+
+/* --repair: one change row per drifted key, so the workers rewrite it with an ordinary versioned write. */
+static bool repair(vctx *v, const cfg_table *t, tstats *s)
+{
+    char *enq = sql_render("verify_enqueue", v->schema_q);
+    buf lock = BUF_INIT, tn = BUF_INIT;
+    bool ok = false, in_tx = false;
+    if (!enq) {
+        snprintf(v->err, sizeof v->err, "out of memory");
+        goto done;
+    }
+    if (!render_table_name(v->conn, t, &tn, v->err, sizeof v->err) ||
+        !buf_printf(&lock, "LOCK TABLE %s IN SHARE MODE", tn.data))
+        goto done;
+    /* The SHARE lock keeps writers of the table out while we look and enqueue: a row absent
+     * now stays absent until our delete is queued, and later writes draw greater versions. */
+    if (!pg_run(v->conn, "BEGIN", 0, NULL, v->err, sizeof v->err))
+        goto done;
+    in_tx = true;
+    if (!pg_run(v->conn, lock.data, 0, NULL, v->err, sizeof v->err))
+        goto done;
+    int64_t maxv = 0;
+    for (size_t i = 0; i < s->nd; i++) {
+        drift *d = &s->d[i];
+        if (d->k == K_PENDING || d->k == K_OK)
+            continue;
+        if (d->doc_version + 1 > maxv)
+            maxv = d->doc_version + 1;
+    }
+    if (maxv > 0 && !backfill_bump_sequences(v->conn, v->schema_q, t, maxv, v->err, sizeof v->err))
+        goto done;
+    for (size_t i = 0; i < s->nd; i++) {
+        drift *d = &s->d[i];
+        if (d->k == K_PENDING || d->k == K_OK)
+            continue;
+        if (!d->key_text) {
+            printf("  cannot repair %s %s: the id is no key of %s; delete it by hand\n", kind_name[d->k], d->id,
+                   t->ident);
+            s->unrepairable++;
+            continue;
+        }
+        const char *op = "U";
+        char ver[32] = "";
+        bool has_ver = false;
+        if (d->k == K_EXTRA && !d->soft) {
+            /* Row gone: a delete that beats the orphan document (backfill_delete_version). */
+            bool present = false;
+            const char *idp[1] = {d->id};
+            if (!backfill_present(v->conn, t, idp, 1, &present, NULL, v->err, sizeof v->err))
+                goto done;
+            if (present) {
+                printf("  %s: row %s came back; nothing queued\n", t->ident, d->id);
+                continue;
+            }
+            op = "D";
+            if (t->version_kind != CFG_VERSION_SEQ) {
+                snprintf(ver, sizeof ver, "%" PRId64, backfill_delete_version(t, d->doc_version));
+                has_ver = true;
+            }
+        } else if (t->version_kind != CFG_VERSION_SEQ) {
+            if (d->row_version >= 0 && d->doc_version >= d->row_version) {
+                /* The store already holds this version (or a greater one): a rewrite at the row's
+                 * version would be refused as stale, whatever the worker does. */
+                printf("  cannot repair %s %s: the store holds version %" PRId64 " >= the row's %" PRId64
+                       "; give the row a greater version, or rebuild the index (backfill --index + alias)\n",
+                       kind_name[d->k], d->id, d->doc_version, d->row_version);
+                s->unrepairable++;
+                continue;
+            }
+            if (d->row_version >= 0) {
+                snprintf(ver, sizeof ver, "%" PRId64, d->row_version);
+                has_ver = true;
+            }
+        }
+        const char *p[4] = {t->ident, d->key_text, op, has_ver ? ver : NULL};
+        PGresult *r = pg_exec(v->conn, enq, 4, p, v->err, sizeof v->err);
+        if (!r)
+            goto done;
+        printf("  queued %s %s (%s) as change %s%s%s\n", op[0] == 'D' ? "delete" : "rewrite", d->id, kind_name[d->k],
+               PQgetvalue(r, 0, 0), has_ver ? ", version " : "", has_ver ? ver : "");
+        PQclear(r);
+        s->queued++;
+    }
+    if (s->queued) {
+        const char *np[2] = {v->c->channel, t->ident};
+        if (!pg_run(v->conn, sql_text("verify_notify"), 2, np, v->err, sizeof v->err))
+            goto done;
+    }
+    if (!pg_run(v->conn, "COMMIT", 0, NULL, v->err, sizeof v->err))
+        goto done;
+    in_tx = false;
+    ok = true;
+done:
+    if (in_tx)
+        PQclear(PQexec(v->conn, "ROLLBACK"));
+    if (!ok)
+        s->queued = 0;
+    free(enq);
+    buf_free(&lock);
+    buf_free(&tn);
+    return ok;
+}
+
+static long long drift_total(const tstats *s)
+{
+    return s->n[K_MISSING] + s->n[K_EXTRA] + s->n[K_STALE] + s->n[K_DIFFERS] + s->extra_unlisted;
+}
+
+static void print_text(const cfg_table *t, const char *index, const tstats *s, long sample)
+{
+    printf("%s -> %s: %lld rows%s, %lld documents: %lld missing, %lld extra, %lld stale, %lld differing; "
+           "%lld with changes still waiting (not drift)%s\n",
+           t->ident, index, s->rows, sample > 0 ? " (sample)" : "", s->docs, s->n[K_MISSING], s->n[K_EXTRA],
+           s->n[K_STALE], s->n[K_DIFFERS], s->n[K_PENDING], drift_total(s) ? "" : " — in sync");
+    if (s->extra_unlisted)
+        printf("  %lld documents beyond the table's rows (the store cannot list its documents, so they are "
+               "counted, not named)\n",
+               s->extra_unlisted);
+    size_t shown = 0;
+    for (size_t i = 0; i < s->nd; i++) {
+        const drift *d = &s->d[i];
+        if (d->k == K_PENDING)
+            continue;
+        if (shown++ == TEXT_SHOW) {
+            printf("  … (--json lists up to %d)\n", JSON_SHOW);
+            break;
+        }
+        if (d->k == K_STALE)
+            printf("  %-8s %s (document version %" PRId64 " < row version %" PRId64 ")\n", kind_name[d->k], d->id,
+                   d->doc_version, d->row_version);
+        else
+            printf("  %-8s %s\n", kind_name[d->k], d->id);
+    }
+}
+
+static void json_table(buf *b, const cfg_table *t, const char *index, const tstats *s, long sample, bool repair)
+{
+    buf_puts(b, "{\"table\":");
+    buf_put_json_string(b, t->ident, strlen(t->ident));
+    buf_puts(b, ",\"index\":");
+    buf_put_json_string(b, index, strlen(index));
+    buf_printf(b,
+               ",\"sample\":%ld,\"rows\":%lld,\"documents\":%lld,\"missing\":%lld,\"extra\":%lld,\"stale\":%lld,"
+               "\"differs\":%lld,\"pending\":%lld,\"extra_unlisted\":%lld,\"extras_listed\":%s,\"in_sync\":%s",
+               sample > 0 ? sample : 0, s->rows, s->docs, s->n[K_MISSING], s->n[K_EXTRA], s->n[K_STALE],
+               s->n[K_DIFFERS], s->n[K_PENDING], s->extra_unlisted, s->listed ? "true" : "false",
+               drift_total(s) ? "false" : "true");
+    if (repair)
+        buf_printf(b, ",\"queued\":%lld,\"unrepairable\":%lld", s->queued, s->unrepairable);
+    buf_puts(b, ",\"drift\":[");
+    size_t shown = 0;
+    for (size_t i = 0; i < s->nd && shown < JSON_SHOW; i++) {
+        const drift *d = &s->d[i];
+        if (d->k == K_PENDING)
+            continue;
+        buf_puts(b, shown++ ? ",{\"id\":" : "{\"id\":");
+        buf_put_json_string(b, d->id, strlen(d->id));
+        buf_printf(b, ",\"kind\":\"%s\"", kind_name[d->k]);
+        if (d->doc_version >= 0)
+            buf_printf(b, ",\"document_version\":%" PRId64, d->doc_version);
+        if (d->row_version >= 0)
+            buf_printf(b, ",\"row_version\":%" PRId64, d->row_version);
+        buf_puts(b, "}");
+    }
+    buf_puts(b, "]}");
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: versync [-c FILE] verify [TABLE...] [--repair] [--sample N] [--json] [--batch N]\n\n"
+                 "Compares PostgreSQL with the store without stopping either: every row (key order, N per\n"
+                 "batch, default 500) against its document (_mget), then every document against its row\n"
+                 "(listing the index with _search). Reports documents missing, extra (no row), stale (a\n"
+                 "lower version than the row's) and differing (same version, other content); rows with\n"
+                 "changes still waiting are counted apart, not as drift.\n"
+                 "  --repair     queue a change row for every drifted key; the workers fix them with\n"
+                 "               ordinary versioned writes. Prints what it queued\n"
+                 "  --sample N   check N random rows instead of all (no search for extra documents)\n"
+                 "  --json       one JSON object on stdout\n"
+                 "exit status: 0 in sync, 1 drift found, 2 error (config, database or store)\n");
+}
+
+int cli_verify(const cli_globals *g, int argc, char **argv)
+{
+    bool json = false, do_repair = false;
+    long sample = 0;
+    int batch = 500;
+    const char **names = calloc((size_t)argc + 1, sizeof *names);
+    size_t nnames = 0;
+    if (!names)
+        return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--repair") == 0) {
+            do_repair = true;
+        } else if ((strcmp(a, "--sample") == 0 || strcmp(a, "--batch") == 0) && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > (a[2] == 's' ? 100000000L : 10000L)) {
+                fprintf(stderr, "versync verify: %s: \"%s\" is not a number in 1...%s\n", a, argv[i],
+                        a[2] == 's' ? "100000000" : "10000");
+                free(names);
+                return 2;
+            }
+            if (a[2] == 's')
+                sample = n;
+            else
+                batch = (int)n;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            free(names);
+            return 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "versync verify: unknown option \"%s\" (see versync verify --help)\n", a);
+            free(names);
+            return 2;
+        } else {
+            names[nnames++] = a;
+        }
+    }
+    cfg c;
+    vctx v = {0};
+    int rc = 2;
+    buf out = BUF_INIT;
+    cfg_table **todo = NULL;
+    size_t ntodo = 0;
+    if (!catalog_open(g->config_path, "versync verify", &c, &v.conn, v.err, sizeof v.err)) {
+        log_error("%s", v.err);
+        free(names);
+        return 2;
+    }
+    v.c = &c;
+    v.batch = batch;
+    v.repair = do_repair;
+    if (!(todo = calloc(c.ntables + 1, sizeof *todo)))
+        goto done;
+    if (nnames == 0)
+        for (size_t i = 0; i < c.ntables; i++)
+            todo[ntodo++] = &c.tables[i];
+    for (size_t i = 0; i < nnames; i++) {
+        cfg_table *t = cfg_find_table(&c, names[i]);
+        if (!t && !strchr(names[i], '.')) {
+            char q[512];
+            snprintf(q, sizeof q, "public.%s", names[i]);
+            t = cfg_find_table(&c, q);
+        }
+        if (!t) {
+            log_error("verify: table %s is not in %s", names[i], c.path);
+            goto done;
+        }
+        todo[ntodo++] = t;
+    }
+    if (!(v.schema_q = pg_quote_ident(v.conn, c.schema, v.err, sizeof v.err)))
+        goto fail;
+    const char *sp[1] = {c.schema};
+    PGresult *ready = pg_exec(v.conn, sql_text("status_ready"), 1, sp, v.err, sizeof v.err);
+    bool is_ready = ready && strcmp(PQgetvalue(ready, 0, 0), "t") == 0;
+    PQclear(ready);
+    if (!is_ready) {
+        snprintf(v.err, sizeof v.err, "versync's tables are not in schema %s of this database; run versync init",
+                 v.schema_q);
+        goto fail;
+    }
+    if (!(v.store = esc_new(&c.store, v.err, sizeof v.err)))
+        goto fail;
+    long long drift = 0;
+    bool failed = false;
+    if (json)
+        buf_puts(&out, "{\"tables\":[");
+    for (size_t i = 0; i < ntodo; i++) {
+        cfg_table *t = todo[i];
+        const char *index = t->index ? t->index : t->name;
+        tstats s = {0};
+        bool ok = check_rows(&v, t, index, sample, &s);
+        if (ok && sample <= 0 && !t->deletes_ignore)
+            ok = check_extras(&v, t, index, &s);
+        if (!ok) {
+            log_error("%s: %s", t->ident, v.err);
+            free_stats(&s);
+            failed = true;
+            break;
+        }
+        if (!json)
+            print_text(t, index, &s, sample);
+        if (do_repair && drift_total(&s) > 0) {
+            if (!repair(&v, t, &s)) {
+                log_error("%s: repair: %s", t->ident, v.err);
+                failed = true;
+            } else if (!json) {
+                printf("  %s: queued %lld changes for the workers%s\n", t->ident, s.queued,
+                       s.unrepairable ? "; some drift cannot be repaired by a versioned write (see above)" : "");
+            }
+            if (s.extra_unlisted && !json)
+                printf("  %lld unlisted extra documents cannot be repaired here: rebuild with versync backfill "
+                       "--index NEW + alias switch\n",
+                       s.extra_unlisted);
+        }
+        if (json) {
+            if (i)
+                buf_putc(&out, ',');
+            json_table(&out, t, index, &s, sample, do_repair);
+        }
+        drift += drift_total(&s);
+        free_stats(&s);
+        fflush(stdout);
+    }
+    if (failed) {
+        rc = 2;
+        goto done;
+    }
+    if (json) {
+        buf_printf(&out, "],\"in_sync\":%s}\n", drift ? "false" : "true");
+        fputs(out.data, stdout);
+    } else {
+        printf(drift ? "drift found\n" : "in sync\n");
+    }
+    rc = drift ? 1 : 0;
+    goto done;
+fail:
+    log_error("%s", v.err);
+    rc = 2;
+done:
+    buf_free(&out);
+    free(todo);
+    free(names);
+    free(v.schema_q);
+    esc_free(v.store);
+    PQfinish(v.conn);
+    cfg_free(&c);
+    return rc;
+}
