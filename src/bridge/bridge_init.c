@@ -251,7 +251,6 @@ static bool table_sql_build(PGconn *conn, const cfg *c, const cfg_table *t, cons
     char *sq = pg_quote_ident(conn, t->schema, err, errsz);
     char *nq = sq ? pg_quote_ident(conn, t->name, err, errsz) : NULL;
     char *chan = nq ? pg_quote_literal(conn, c->channel, err, errsz) : NULL;
-    char *vcol = NULL, *comment = NULL;
     bool ok = false;
     if (!chan)
         goto done;
@@ -305,8 +304,6 @@ done:
     free(sq);
     free(nq);
     free(chan);
-    free(vcol);
-    free(comment);
     if (!ok)
         table_sql_free(s);
     return ok;
@@ -785,7 +782,7 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     char err[1024];
     int rc = 1;
     plan p = {BUF_INIT, BUF_INIT, false};
-    char *schema_q = NULL, *lock = NULL;
+    char *schema_q = NULL;
     bool in_tx = false;
     if (!catalog_open(g->config_path, "versync init", &c, &conn, err, sizeof err)) {
         log_error("%s", err);
@@ -835,7 +832,6 @@ fail:
     if (in_tx)
         pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
 done:
-    free(lock);
     free(schema_q);
     buf_free(&p.sql);
     buf_free(&p.report);
