@@ -1116,7 +1116,7 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
                     fp = &f;
                 }
                 const cJSON *ver = cJSON_GetObjectItemCaseSensitive(it, "version");
-                if (cJSON_IsNumber(ver))
+                if (cJSON_IsNumber(ver) && ver->valuedouble >= -9.2e18 && ver->valuedouble <= 9.2e18)
                     version = (int64_t)ver->valuedouble;
             } else {
                 id = id_text(it, &id_len);
@@ -1558,6 +1558,7 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     }
     if (m.route == STORE_R_NONE) {
         no_handler(resp, req);
+        store_router_free(&m);
         goto out;
     }
     if (!(m.allowed & m.method)) {
@@ -1567,12 +1568,14 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         snprintf(msg, sizeof msg, "Incorrect HTTP method for uri [%.1000s] and method [%s], allowed: [%s]", req->path,
                  req->method, allowed);
         flat_error(resp, 405, msg);
+        store_router_free(&m);
         goto out;
     }
     if (req->body_len && !content_type_ok(req->content_type)) {
         char msg[400];
         snprintf(msg, sizeof msg, "Content-Type header [%.300s] is not supported", req->content_type);
         flat_error(resp, 406, msg);
+        store_router_free(&m);
         goto out;
     }
     bool head = m.method == STORE_M_HEAD;

@@ -143,12 +143,16 @@ static void accept(store_decision *d, store_opkind kind, bool live, int64_t vers
     }
 }
 
+/* v + 1 with Java's wrap-around instead of C's undefined overflow (a
+ * document at external version 2^63-1 written with internal versioning). */
+static int64_t inc(int64_t v) { return (int64_t)((uint64_t)v + 1u); }
+
 void store_version_decide(const store_wparams *w, const store_doc_state *cur, bool upsert, store_decision *d)
 {
     memset(d, 0, sizeof *d);
     bool live = cur->exists && !cur->deleted;
     /* Internal versions continue from a tombstone while it is remembered. */
-    int64_t next_internal = cur->exists ? cur->version + 1 : 1;
+    int64_t next_internal = cur->exists ? inc(cur->version) : 1;
 
     if (w->kind == STORE_OP_UPDATE) {
         if (!live) {
@@ -174,7 +178,7 @@ void store_version_decide(const store_wparams *w, const store_doc_state *cur, bo
                      cur->version, w->version);
             return;
         }
-        accept(d, STORE_OP_UPDATE, true, cur->version + 1);
+        accept(d, STORE_OP_UPDATE, true, inc(cur->version));
         return;
     }
 
@@ -192,7 +196,7 @@ void store_version_decide(const store_wparams *w, const store_doc_state *cur, bo
                      w->if_seq_no, w->if_primary_term, cur->seq_no, cur->term);
             return;
         }
-        accept(d, w->kind, true, cur->version + 1);
+        accept(d, w->kind, true, inc(cur->version));
         return;
     }
 

@@ -256,7 +256,7 @@ static void test_map_grows_when_full(void **state)
     src[sizeof src - 2] = ']';
     enum { N = 300 };
     static store_op ops[N];
-    static char ids[N][8];
+    static char ids[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "%d", i);
         ops[i] = ext_op(STORE_OP_INDEX, "big", ids[i], 1, src);

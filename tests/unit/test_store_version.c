@@ -59,6 +59,10 @@ static void test_internal_unversioned_increments(void **state)
     assert_int_equal(d.result, STORE_RES_CREATED);
     assert_int_equal(d.status, 201);
     assert_string_equal(validate(&w, "1"), "");
+    /* past 2^63-1 the count wraps as Java's long does, without C overflow */
+    decide(&w, live(INT64_MAX, 1), &d);
+    assert_int_equal(d.outcome, STORE_DEC_OK);
+    assert_true(d.new_version == INT64_MIN);
 }
 
 static void test_internal_version_refused_on_modern_paths(void **state)
