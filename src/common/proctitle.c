@@ -10,7 +10,7 @@ extern char **environ;
 
 static char *g_area;      /* start of the original argv strings */
 static size_t g_area_len; /* bytes through the end of the last contiguous string */
-static char **g_argv_copy; /* keeps the moved strings reachable */
+static char **g_argv_copy; /* keeps the moved strings reachable (read below, so it is not optimised away) */
 
 void proctitle_init(int argc, char **argv)
 {
@@ -56,7 +56,7 @@ void proctitle_init(int argc, char **argv)
 
 void proctitle_set(const char *fmt, ...)
 {
-    if (!g_area || g_area_len < 2)
+    if (!g_area || g_area_len < 2 || !g_argv_copy)
         return;
     va_list ap;
     va_start(ap, fmt);
