@@ -244,6 +244,22 @@ assert_json() {
   assert_eq "$1" "$exp" "$(printf '%s' "$HTTP_BODY" | jq -cS "$2" 2>&1)"
 }
 
+# head_body PATH — what a HEAD request to PATH receives after the header block
+# (there should be nothing); curl -I cannot tell, it never reads a HEAD body.
+head_body() {
+  local resp
+  resp=$(
+    exec 3<>"/dev/tcp/127.0.0.1/$STORE_PORT" || exit 1
+    printf 'HEAD %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
+    timeout 5 cat <&3
+    printf .   # keeps $(…) from eating trailing newlines
+  )
+  [[ "$resp" == HTTP/1.?\ * ]] || { printf 'no HTTP response'; return; }
+  local blank=$'\r\n\r\n'
+  resp=${resp%.}
+  printf '%s' "${resp#*"$blank"}"
+}
+
 # assert_es_headers DESC — the last response carries what Elasticsearch clients
 # check on every answer: X-Elastic-Product: Elasticsearch and a JSON Content-Type.
 assert_es_headers() {

@@ -93,7 +93,7 @@ body='{"index":{"_index":"bk","_id":"7","op_type":"create"}}
 {"delete":{"_index":"bk","_id":"3","version":8,"version_type":"external"}}
 '
 http POST /_bulk "$body" $ND
-assert_json "op_type create in meta: item key create" '[.items[0] | keys[0], .items[1] | keys[0]]' '["create","create"]'
+assert_json "op_type create in meta: item key create" '[.items[0], .items[1] | keys[0]]' '["create","create"]'
 assert_json "op_type create twice: 201 then 409" '[.items[0].create.status, .items[1].create.status]' '[201,409]'
 assert_json "bulk doc_as_upsert creates" '.items[2].update | [.status, .result]' '[201,"created"]'
 assert_json "bulk upsert creates from upsert" '.items[3].update | [.status, .result]' '[201,"created"]'

@@ -16,7 +16,7 @@ assert_json "GET /: Elasticsearch 8 shape" \
 http HEAD /
 assert_eq "HEAD /: 200" 200 "$HTTP_STATUS"
 assert_es_headers "HEAD /"
-assert_eq "HEAD /: empty body" "" "$HTTP_BODY"
+assert_eq "HEAD /: empty body" "" "$(head_body '/')"
 
 # ---- index a document --------------------------------------------------------
 # The source is kept byte for byte (key order, spacing, escapes).
@@ -44,7 +44,7 @@ assert_eq "GET _source: the bytes as received" "$src" "$HTTP_BODY"
 http HEAD /docs/_doc/1
 assert_eq "HEAD doc: 200" 200 "$HTTP_STATUS"
 assert_eq "HEAD doc: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
-assert_eq "HEAD doc: empty body" "" "$HTTP_BODY"
+assert_eq "HEAD doc: empty body" "" "$(head_body '/docs/_doc/1')"
 http HEAD /docs/_source/1
 assert_eq "HEAD _source: 200" 200 "$HTTP_STATUS"
 
@@ -65,7 +65,7 @@ assert_json "GET missing doc: no error object" 'has("error")' false
 http HEAD /docs/_doc/nope
 assert_eq "HEAD missing doc: 404" 404 "$HTTP_STATUS"
 assert_eq "HEAD missing doc: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
-assert_eq "HEAD missing doc: empty body" "" "$HTTP_BODY"
+assert_eq "HEAD missing doc: empty body" "" "$(head_body '/docs/_doc/nope')"
 http GET /docs/_source/nope
 assert_eq "GET _source of missing doc: 404" 404 "$HTTP_STATUS"
 assert_json "GET _source of missing doc: resource_not_found_exception" .error.type '"resource_not_found_exception"'
