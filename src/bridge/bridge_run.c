@@ -186,7 +186,9 @@ int cli_once(const cli_globals *g, int argc, char **argv)
         rc = worker_main(c, &wo, &t);
     }
     double secs = (worker_now_ms() - t0) / 1000.0;
-    printf("versync once: %lld changes in %.2f s (%.0f changes/s): %lld applied, %lld stale, %lld coalesced, "
+    /* On stdout for people and scripts; --log-level warn keeps a cron run silent. */
+    if (log_get_level() <= LOG_INFO)
+        printf("versync once: %lld changes in %.2f s (%.0f changes/s): %lld applied, %lld stale, %lld coalesced, "
            "%lld dead letters, %lld skipped, %lld retries\n",
            t.changes, secs, secs > 0 ? t.changes / secs : 0.0, t.applied, t.stale, t.coalesced, t.dead_letters,
            t.skipped, t.retries);

@@ -2,6 +2,7 @@
 #include "versync/supervisor.h"
 
 #include "versync/log.h"
+#include "versync/notify.h"
 #include "versync/proctitle.h"
 
 #include <errno.h>
@@ -194,7 +195,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
     proctitle_set("versync: supervisor (%d workers)", n);
     log_set_role("supervisor");
     log_info("starting %d worker%s%s", n, n == 1 ? "" : "s", o->once ? " (once)" : "");
-    bool stopping = false, killed = false;
+    bool stopping = false, killed = false, ready = false;
     for (;;) {
         supervisor_signals_poll();
         long long now = worker_now_ms();
@@ -204,6 +205,8 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
             killed = true;
             rc = 1;
         } else if (supervisor_stop >= 1 && !stopping) {
+            if (!o->once)
+                notify_stopping();
             log_info("stopping: workers finish their batch in flight");
             signal_all(slots, n, SIGTERM);
             stopping = true;
@@ -299,6 +302,11 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
             s->started_ms = now;
             alive++;
             log_debug("worker %d started (pid %d)", i + 1, (int)c);
+        }
+        if (!ready && !o->once && alive == n) {
+            /* systemd Type=notify: units ordered after us start once the workers run. */
+            notify_ready();
+            ready = true;
         }
         if (alive == 0 && (stopping || o->once)) {
             bool all_done = true;
