@@ -1551,6 +1551,9 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     buf_reset(&resp->body);
     resp->status = 200;
     resp->content_type = CT_JSON;
+    free(resp->location);
+    resp->location = NULL;
+    resp->allow[0] = '\0';
     bool pretty = param(req, "pretty") && strcmp(param(req, "pretty"), "false") != 0;
     if (!store_router_match(req->method, req->path, &m)) {
         errorf(resp, 400, "illegal_argument_exception", "unable to decode the path [%.1000s]", req->path);
@@ -1675,6 +1678,9 @@ store_job *store_api_call_job(store_call *call) { return &call->job; }
 void store_api_finish(store_call *c, store_resp *r)
 {
     buf_reset(&r->body);
+    free(r->location);
+    r->location = NULL;
+    r->allow[0] = '\0';
     r->status = 200;
     r->content_type = CT_JSON;
     if (c->job.rc < 0 && c->kind != CALL_WRITE && c->kind != CALL_BULK) {
