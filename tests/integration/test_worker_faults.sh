@@ -68,6 +68,13 @@ assert_eq "once gives up with exit 1 when the store stays unreachable" 1 "$rc"
 assert_match "with a clear message" 'giving up: the store unreachable for 1 s' "$(cat "$T_DIR/timeout.log")"
 assert_eq "nothing is lost: the change is still queued" 1 "$(backlog)"
 
+# ---- once --timeout: PostgreSQL is not there ------------------------------------
+sed "s|\"postgres\": \"[^\"]*\"|\"postgres\": \"host=$T_DIR/no-such-dir port=1 dbname=x\"|" "$CFG" >"$T_DIR/nopg.json"
+out=$("$VERSYNC" -c "$T_DIR/nopg.json" once --timeout 1 2>"$T_DIR/nopg.log"); rc=$?
+T_LOGS+=("$T_DIR/nopg.log")
+assert_eq "once gives up with exit 1 when PostgreSQL stays unreachable" 1 "$rc"
+assert_match "naming PostgreSQL" 'giving up: PostgreSQL unreachable for 1 s' "$(cat "$T_DIR/nopg.log")"
+
 # ---- verstore stopped mid-run, then restarted ---------------------------------
 RUN_LOG=$T_DIR/run.log
 T_LOGS+=("$RUN_LOG")

@@ -16,6 +16,7 @@ create table t_man  (id int primary key, v bigint, name text);
 create table t_ts   (id int primary key, updated_at timestamptz not null, name text);
 create table t_tsm  (id int primary key, updated_at timestamp, name text);
 create table t_comp (a int, b text, name text, primary key (a, b));
+create table t_comp2 (a int, b date, name text, unique (b, a));
 create table t_map  (id int primary key, title text, secret text, note text);
 create table t_cols (id int primary key, title text, secret text, other int);
 create table t_soft (id int primary key, name text, deleted_at timestamptz);
@@ -27,6 +28,7 @@ ws_config "$CFG" '[
   {"table": "public.t_ts", "version": {"timestamp": "updated_at"}},
   {"table": "public.t_tsm", "version": {"timestamp": "updated_at", "managed": true}},
   {"table": "public.t_comp"},
+  {"table": "public.t_comp2", "key": ["b", "a"]},
   {"table": "public.t_map", "index": "people", "exclude": ["secret"], "rename": {"title": "job_title"}},
   {"table": "public.t_cols", "columns": ["id", "title", "secret"], "exclude": ["secret"], "rename": {"title": "label"}},
   {"table": "public.t_soft", "soft_delete": {"column": "deleted_at"}}
@@ -41,13 +43,14 @@ Q_MAN="select id::text as id, to_jsonb(t) as doc, v from t_man t"
 Q_TS="select id::text as id, to_jsonb(t) as doc, trunc(extract(epoch from updated_at)*1000000)::bigint as v from t_ts t"
 Q_TSM="select id::text as id, to_jsonb(t) as doc, trunc(extract(epoch from updated_at)*1000000)::bigint as v from t_tsm t"
 Q_COMP="select replace(replace(a::text, '\\', '\\\\'), '|', '\\|') || '|' || replace(replace(b, '\\', '\\\\'), '|', '\\|') as id, to_jsonb(t) as doc, null::bigint as v from t_comp t"
+Q_COMP2="select b::text || '|' || a::text as id, to_jsonb(t) as doc, null::bigint as v from t_comp2 t"
 Q_MAP="select id::text as id, jsonb_build_object('id', id, 'job_title', title, 'note', note) as doc, null::bigint as v from t_map"
 Q_COLS="select id::text as id, jsonb_build_object('id', id, 'label', title) as doc, null::bigint as v from t_cols"
 Q_SOFT="select id::text as id, to_jsonb(t) as doc, null::bigint as v from t_soft t where deleted_at is null"
 
 all_converged() {
   converged t_seq "$Q_SEQ" && converged t_col "$Q_COL" && converged t_man "$Q_MAN" &&
-    converged t_ts "$Q_TS" && converged t_tsm "$Q_TSM" && converged t_comp "$Q_COMP" &&
+    converged t_ts "$Q_TS" && converged t_tsm "$Q_TSM" && converged t_comp "$Q_COMP" && converged t_comp2 "$Q_COMP2" &&
     converged people "$Q_MAP" && converged t_cols "$Q_COLS" && converged t_soft "$Q_SOFT"
 }
 
@@ -59,6 +62,7 @@ insert into t_man (id, name) values (1,'a'),(2,'b'),(3,'c');
 insert into t_ts values (1,'2026-01-01 00:00:00.000001+00','a'),(2,'2026-01-02 00:00:00+00','b'),(3,'2026-01-03+00','c');
 insert into t_tsm (id, name) values (1,'a'),(2,'b'),(3,'c');
 insert into t_comp values (1,'x','a'),(1,'y|z','b'),(2,'back\\slash','c');
+insert into t_comp2 values (1,'2026-01-01','a'),(2,'2026-01-01','b'),(1,'2026-01-02','c');
 insert into t_map values (1,'engineer','s3cret','n1'),(2,'cook','pw','n2');
 insert into t_cols values (1,'one','pw',10),(2,'two','pw',20);
 insert into t_soft values (1,'a',null),(2,'b',null),(3,'c',null);
@@ -72,6 +76,7 @@ assert_eq "managed version: _version is the column the trigger set" "$(sql 'sele
 assert_eq "timestamp version: whole microseconds" 1767225600000001 "$(doc_version t_ts 1)"
 assert_eq "composite key: parts joined with |, | escaped" '{"a":1,"b":"y|z","name":"b"}' "$(doc t_comp '1|y\|z')"
 assert_eq "composite key: \\ escaped" '{"a":2,"b":"back\\slash","name":"c"}' "$(doc t_comp '2|back\\slash')"
+assert_eq "a configured composite key in its own order" '{"a":2,"b":"2026-01-01","name":"b"}' "$(doc t_comp2 '2026-01-01|2')"
 assert_eq "rename + exclusion" '{"id":1,"job_title":"engineer","note":"n1"}' "$(doc people 1)"
 assert_eq "column list + exclusion + rename" '{"id":2,"label":"two"}' "$(doc t_cols 2)"
 
@@ -83,6 +88,7 @@ update t_man set name='bb' where id=2; delete from t_man where id=3;
 update t_ts set updated_at='2026-02-01+00', name='bb' where id=2; delete from t_ts where id=3;
 update t_tsm set name='bb' where id=2; delete from t_tsm where id=3;
 update t_comp set name='bb' where a=1 and b='y|z'; delete from t_comp where a=2;
+update t_comp2 set name='bb' where a=2; delete from t_comp2 where a=1 and b='2026-01-02';
 update t_map set title='chef', secret='changed' where id=2; delete from t_map where id=1;
 update t_cols set title='deux' where id=2;
 update t_soft set deleted_at=now() where id=2; delete from t_soft where id=3;
@@ -150,6 +156,11 @@ assert_eq "worker_stats sums the stale writes of every once" 2 "$(sql 'select su
 assert_eq "worker_stats counts the coalesced changes" 2 "$(sql 'select sum(coalesced) from versync.worker_stats')"
 assert_eq "worker_stats counts the dead letter" 1 "$(sql 'select sum(dead_letters) from versync.worker_stats')"
 check "worker_stats has a lag" test "$(sql 'select count(*) from versync.worker_stats where lag_ms is not null')" -gt 0
+
+# ---- versync status shows the same counters ------------------------------------
+st=$(vs status --json 2>/dev/null)
+assert_eq "versync status sums the workers' stale counter" 2 "$(jq .workers.stale <<<"$st")"
+assert_eq "versync status sums the coalesced counter" 2 "$(jq .workers.coalesced <<<"$st")"
 
 # ---- once without versync's schema: a clear error, exit 2 ------------------------
 ws_config "$T_DIR/noschema.json" '[{"table": "public.t_seq"}]' "$STORE_URL" '"schema": "nowhere",'
