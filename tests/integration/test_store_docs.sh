@@ -43,7 +43,7 @@ assert_eq "GET _source: the bytes as received" "$src" "$HTTP_BODY"
 
 http HEAD /docs/_doc/1
 assert_eq "HEAD doc: 200" 200 "$HTTP_STATUS"
-assert_eq "HEAD doc: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
+assert_es_headers "HEAD doc"
 assert_eq "HEAD doc: empty body" "" "$(head_body '/docs/_doc/1')"
 http HEAD /docs/_source/1
 assert_eq "HEAD _source: 200" 200 "$HTTP_STATUS"
@@ -64,7 +64,7 @@ assert_json "GET missing doc: found false, not an error" '{_index,_id,found}' '{
 assert_json "GET missing doc: no error object" 'has("error")' false
 http HEAD /docs/_doc/nope
 assert_eq "HEAD missing doc: 404" 404 "$HTTP_STATUS"
-assert_eq "HEAD missing doc: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
+assert_es_headers "HEAD missing doc"
 assert_eq "HEAD missing doc: empty body" "" "$(head_body '/docs/_doc/nope')"
 http GET /docs/_source/nope
 assert_eq "GET _source of missing doc: 404" 404 "$HTTP_STATUS"

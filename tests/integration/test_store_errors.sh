@@ -53,7 +53,7 @@ for req in "GET /nosuch/_doc/1" "GET /nosuch/_source/1" "DELETE /nosuch/_doc/1" 
 done
 http HEAD /nosuch/_doc/1
 assert_eq "HEAD doc in a missing index: 404" 404 "$HTTP_STATUS"
-assert_eq "HEAD doc in a missing index: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
+assert_es_headers "HEAD doc in a missing index"
 assert_eq "HEAD doc in a missing index: empty body" "" "$(head_body '/nosuch/_doc/1')"
 
 # ---- unknown endpoint, wrong method ----------------------------------------------
@@ -77,7 +77,7 @@ assert_json "wrong methods left the doc alone" '[._version, ._source]' '[1,{"kee
 body_of() { local n=$1; printf '{"p":"%s"}' "$(head -c $((n - 8)) /dev/zero | tr '\0' x)"; }
 http PUT /err/_doc/big "$(body_of $((MAXB + 1)))"
 assert_eq "body one byte over --max-body: 413" 413 "$HTTP_STATUS"
-assert_eq "413: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
+assert_es_headers "413"
 http PUT /err/_doc/big "$(body_of $((MAXB * 5)))"
 assert_eq "body five times --max-body: 413" 413 "$HTTP_STATUS"
 http GET /err/_doc/big

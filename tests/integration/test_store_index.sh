@@ -17,11 +17,11 @@ assert_eq "PUT an existing index: 400" 400 "$HTTP_STATUS"
 assert_json "PUT an existing index: resource_already_exists_exception" '[.error.type, .error.index]' '["resource_already_exists_exception","books"]'
 http HEAD /books
 assert_eq "HEAD /books: 200" 200 "$HTTP_STATUS"
-assert_eq "HEAD /books: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
+assert_es_headers "HEAD /books"
 assert_eq "HEAD /books: empty body" "" "$(head_body '/books')"
 http HEAD /nosuch
 assert_eq "HEAD missing index: 404" 404 "$HTTP_STATUS"
-assert_eq "HEAD missing index: X-Elastic-Product" Elasticsearch "$(http_header X-Elastic-Product)"
+assert_es_headers "HEAD missing index"
 http GET /books
 assert_eq "GET /books: 200" 200 "$HTTP_STATUS"
 assert_es_headers "GET /books"

@@ -406,5 +406,25 @@ seed_match "$s: re-run of version=10 conflicts" 409 '{
   "status": 409
 }'
 
+# ---------------------------------------------------------------------------
+# Beyond the transcripts: the same legacy 5.x/6.x rules on requests the seeds
+# describe in prose (compare-and-set on other operations, a missing document).
+s="legacy typed path"
+http PUT '/test_index/test_type/9?version=5' '{"test_field":"x"}'
+assert_eq "$s: PUT ?version=5 on a missing doc: 409" 409 "$HTTP_STATUS"
+assert_json "$s: PUT ?version=5 on a missing doc: reason" .error.reason \
+  '"[test_type][9]: version conflict, document does not exist (expected version [5])"'
+http GET /test_index/test_type/9
+assert_json "$s: GET of a missing doc: found false with _type" '[.found, ._type, ._id]' '[false,"test_type","9"]'
+assert_eq "$s: GET of a missing doc: 404" 404 "$HTTP_STATUS"
+http PUT /test_index/test_type/9 '{"test_field":"x"}'
+http DELETE '/test_index/test_type/9?version=2'
+assert_eq "$s: DELETE ?version=2 of a v1 doc: 409" 409 "$HTTP_STATUS"
+assert_json "$s: DELETE ?version=2 of a v1 doc: reason" .error.reason \
+  '"[test_type][9]: version conflict, current version [1] is different than the one provided [2]"'
+http DELETE '/test_index/test_type/9?version=1'
+assert_eq "$s: DELETE ?version=1: 200" 200 "$HTTP_STATUS"
+assert_json "$s: DELETE ?version=1: deleted, version 2, _type echoed" '[.result, ._version, ._type]' '["deleted",2,"test_type"]'
+
 check "verstore exits 0 on SIGTERM after the replays" verstore_stop
 done_testing
