@@ -56,14 +56,15 @@ doc_version() {
 # mismatches INDEX SQL — how many rows of SQL (columns id, doc jsonb, v bigint
 # or NULL) differ from the store, plus documents the store has beyond them.
 mismatches() {
-  local rows count got
-  rows=$(sql "select coalesce(json_agg(json_build_object('id', q.id, 'doc', q.doc, 'v', q.v)), '[]') from ($2) q")
+  local rows=$T_DIR/.mm_rows got=$T_DIR/.mm_got count
+  sql "select coalesce(json_agg(json_build_object('id', q.id, 'doc', q.doc, 'v', q.v)), '[]') from ($2) q" >"$rows"
   count=$(curl -s "$STORE_URL/$1/_count" | jq '.count // 0')
-  if [ "$(jq length <<<"$rows")" = 0 ]; then echo "$count"; return; fi
-  got=$(curl -s -X POST -H 'Content-Type: application/json' "$STORE_URL/$1/_mget" \
-        -d "$(jq -c '{ids: [.[].id]}' <<<"$rows")")
-  jq -n --argjson r "$rows" --argjson g "$got" --argjson c "$count" '
-    ([range(0; $r|length) | . as $i
+  if [ "$(jq length "$rows")" = 0 ]; then echo "$count"; return; fi
+  jq -c '{ids: [.[].id]}' "$rows" >"$got.req"
+  curl -s -X POST -H 'Content-Type: application/json' "$STORE_URL/$1/_mget" --data-binary @"$got.req" >"$got"
+  jq -n --slurpfile r "$rows" --slurpfile g "$got" --argjson c "$count" '
+    $r[0] as $r | $g[0] as $g
+    | ([range(0; $r|length) | . as $i
       | select(($g.docs[$i].found != true) or ($g.docs[$i]._source != $r[$i].doc)
                or ($r[$i].v != null and $g.docs[$i]._version != $r[$i].v))] | length)
     + (if $c > ($r|length) then $c - ($r|length) else 0 end)'
