@@ -1195,6 +1195,16 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         goto pgfail;
     if (!(store = esc_new(&c.store, err, sizeof err)))
         goto pgfail;
+    {
+        /* An unreachable store is worth one clear line now rather than two minutes of retries. */
+        buf resp = BUF_INIT;
+        int st = esc_request(store, "GET", "/", NULL, NULL, 0, NULL, &resp, err, sizeof err);
+        buf_free(&resp);
+        if (st == ESC_TRANSPORT_ERROR) {
+            log_error("store at %s is unreachable: %s", esc_url(store), err);
+            goto done;
+        }
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
