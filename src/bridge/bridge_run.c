@@ -2,6 +2,7 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/proctitle.h"
 #include "versync/supervisor.h"
 #include "versync/worker.h"
 
@@ -181,6 +182,7 @@ int cli_once(const cli_globals *g, int argc, char **argv)
     } else {
         sigset_t wait_mask;
         supervisor_signals_init(&wait_mask);
+        proctitle_set("versync: once");
         wo.stop = &supervisor_stop;
         wo.wait_mask = &wait_mask;
         rc = worker_main(c, &wo, &t);
