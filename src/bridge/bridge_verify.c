@@ -829,6 +829,16 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
     }
     if (!(v.store = esc_new(&c.store, v.err, sizeof v.err)))
         goto fail;
+    {
+        buf resp = BUF_INIT;
+        char e2[512];
+        int st = esc_request(v.store, "GET", "/", NULL, NULL, 0, NULL, &resp, e2, sizeof e2);
+        buf_free(&resp);
+        if (st == ESC_TRANSPORT_ERROR) {
+            snprintf(v.err, sizeof v.err, "store at %s is unreachable: %s", esc_url(v.store), e2);
+            goto fail;
+        }
+    }
     long long drift = 0;
     bool failed = false;
     if (json)

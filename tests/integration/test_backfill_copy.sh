@@ -50,6 +50,13 @@ assert_eq "a second backfill exits 0" 0 "$rc"
 assert_match "and every write is stale (the store already holds those versions)" \
   "50000 rows read, 0 written, 50000 stale" "$out"
 
+if command -v script >/dev/null; then
+  out=$(script -qec "$VERSYNC -c $CFG backfill parts --batch 50" /dev/null | tr '\r' '\n')
+  assert_match "on a terminal: a progress bar with rows done/total, rows/s and the time taken" \
+    "public.parts \[#{30}\] 300/300 rows [0-9]+ rows/s in [0-9:]+" "$out"
+else
+  skip "progress bar on a terminal" "script(1) is not installed"
+fi
 out=$(vs backfill items --resume 2>&1 >/dev/null); rc=$?
 assert_eq "--resume after a finished copy exits 0" 0 "$rc"
 grep -q "nothing to resume" "$T_DIR/versync.log"
