@@ -138,6 +138,43 @@ http POST '/_bulk?refresh=true' '{"index":{"_index":"bk","_id":"r1"}}
 ' $ND
 assert_eq "bulk with refresh=true: 200" 200 "$HTTP_STATUS"
 
+# Items of one bulk see the items before them (one transaction, in order).
+body='{"index":{"_index":"bkseq","_id":"s","version":1,"version_type":"external"}}
+{"s":1}
+{"index":{"_index":"bkseq","_id":"s","version":3,"version_type":"external"}}
+{"s":3}
+{"index":{"_index":"bkseq","_id":"s","version":2,"version_type":"external"}}
+{"s":2}
+{"delete":{"_index":"bkseq","_id":"s","version":4,"version_type":"external"}}
+{"create":{"_index":"bkseq","_id":"s"}}
+{"s":5}
+{"create":{"_index":"bkseq","_id":"s"}}
+{"s":6}
+'
+http POST /_bulk "$body" $ND
+assert_json "same id repeated in one bulk: outcomes in order" '[.items[][] | [.status, ._version]]' \
+  '[[201,1],[200,3],[409,null],[200,4],[201,5],[409,null]]'
+assert_json "same id repeated in one bulk: seq_no 0..3 for the four writes" '[.items[][] | ._seq_no | select(. != null)]' '[0,1,2,3]'
+http GET /bkseq/_doc/s
+assert_json "same id repeated in one bulk: the create after the delete won" '[._version, ._source]' '[5,{"s":5}]'
+
+# A large bulk: every item answered, in order.
+big=$(for i in $(seq 1 20000); do printf '{"index":{"_id":"g%d","version":%d,"version_type":"external"}}\n{"i":%d}\n' "$i" "$i" "$i"; done)
+http POST /bkbig/_bulk "$big
+" $ND
+assert_json "20000-item bulk: all applied, in order" '[.errors, (.items | length), .items[0].index._id, .items[19999].index._id, ([.items[].index.status] | unique)]' \
+  '[false,20000,"g1","g20000",[201]]'
+http GET /bkbig/_doc/g20000
+assert_json "20000-item bulk: last doc readable" '[._version, ._source.i]' '[20000,20000]'
+
+# Sources from a bulk are stored byte for byte too (a CR before the newline is framing).
+raw_src='{ "b" :  [1, 2.50, "caf\u00e9"],"a":{"z":null} }'
+http POST /_bulk "{\"index\":{\"_index\":\"bk\",\"_id\":\"raw\"}}
+$raw_src"$'\r\n' $ND
+assert_json "bulk with an odd-spaced source: applied" '.items[0].index.status' 201
+http GET /bk/_source/raw
+assert_eq "bulk source kept byte for byte" "$raw_src" "$HTTP_BODY"
+
 # ---- whole-request failures: nothing is applied ---------------------------------
 assert_nothing_written() { # DESC ID…
   local desc=$1 id; shift

@@ -131,6 +131,10 @@ http GET '/docs/_doc/r?_source=true'
 assert_json "_source=true: full source" '._source' '{"a":1,"b":{"c":2},"d":"y"}'
 http GET '/docs/_doc/r?_source=a,d'
 assert_json "_source=a,d: only those fields" '._source' '{"a":1,"d":"y"}'
+http GET '/docs/_doc/r?_source=b.c'
+assert_json "_source=b.c: a dotted path selects inside objects" '._source' '{"b":{"c":2}}'
+http GET '/docs/_source/r?_source=a'
+assert_json "GET _source with _source=a" '.' '{"a":1}'
 http GET '/docs/_doc/r?version=2'
 assert_eq "GET with the current version: 200" 200 "$HTTP_STATUS"
 http GET '/docs/_doc/r?version=1'
@@ -237,6 +241,13 @@ http POST /docs/_update/ups2 '{"doc":{"d":1},"upsert":{"u":2}}'
 assert_json "upsert on an existing doc applies doc" '[.result, ._version]' '["updated",2]'
 http GET /docs/_doc/ups2
 assert_json "upsert on an existing doc: merged source" '._source' '{"u":1,"d":1}'
+http PUT /docs/_doc/gone '{"a":1}'
+http DELETE /docs/_doc/gone
+http POST /docs/_update/gone '{"doc":{"a":2}}'
+assert_eq "_update of a deleted doc: 404" 404 "$HTTP_STATUS"
+assert_json "_update of a deleted doc: document_missing_exception" .error.type '"document_missing_exception"'
+http POST /docs/_update/gone '{"doc":{"a":3},"doc_as_upsert":true}'
+assert_json "doc_as_upsert over a tombstone: created, the version continues" '[.result, ._version]' '["created",3]'
 http POST '/docs/_update/u?version=3' '{"doc":{"a":9}}'
 assert_eq "_update with version: 400" 400 "$HTTP_STATUS"
 assert_json "_update with version: reason" .error.reason \

@@ -56,6 +56,13 @@ assert_eq "DELETE a missing index: 404" 404 "$HTTP_STATUS"
 assert_json "DELETE a missing index: index_not_found_exception" .error.type '"index_not_found_exception"'
 http PUT /books/_doc/1 '{"title":"again"}'
 assert_json "re-created index starts afresh" '[.result, ._version, ._seq_no]' '["created",1,0]'
+http PUT '/hist/_doc/1?version=50&version_type=external' '{"v":50}'
+http DELETE '/hist/_doc/2?version=60&version_type=external'
+http DELETE /hist
+http PUT '/hist/_doc/1?version=5&version_type=external' '{"v":5}'
+assert_json "a deleted index forgets its documents' versions" '[.result, ._version]' '["created",5]'
+http PUT '/hist/_doc/2?version=6&version_type=external' '{"v":6}'
+assert_json "a deleted index forgets its tombstones" '[.result, ._version]' '["created",6]'
 
 # ---- auto-create on write ----------------------------------------------------
 http HEAD /autoidx
