@@ -77,6 +77,24 @@ http POST '/cas/_update/nothere?if_seq_no=1&if_primary_term=1' '{"doc":{"n":2}}'
 assert_eq "_update with if_seq_no on a missing doc: 404" 404 "$HTTP_STATUS"
 assert_json "_update with if_seq_no on a missing doc: document_missing_exception" .error.type '"document_missing_exception"'
 
+# ---- compare-and-set inside _bulk ----------------------------------------------
+http PUT /cas/_doc/bk '{"n":1}'
+s=$(seq_of)
+http POST /_bulk "{\"index\":{\"_index\":\"cas\",\"_id\":\"bk\",\"if_seq_no\":$s,\"if_primary_term\":1}}
+{\"n\":2}
+{\"index\":{\"_index\":\"cas\",\"_id\":\"bk\",\"if_seq_no\":$s,\"if_primary_term\":1}}
+{\"n\":3}
+{\"delete\":{\"_index\":\"cas\",\"_id\":\"bk\",\"if_seq_no\":$((s + 1)),\"if_primary_term\":1}}
+" application/x-ndjson
+assert_json "bulk CAS: the first matching write passes, the second 409s, the delete sees the new seq_no" \
+  '[.items[][] | .status]' '[200,409,200]'
+assert_json "bulk CAS conflict: reason" '.items[1].index.error.reason' \
+  "\"[bk]: version conflict, required seqNo [$s], primary term [1]. current document has seqNo [$((s + 1))] and primary term [1]\""
+http POST /_bulk '{"index":{"_index":"cas","_id":"bk","if_seq_no":1}}
+{"n":4}
+' application/x-ndjson
+assert_eq "bulk item with if_seq_no alone: the whole bulk is 400" 400 "$HTTP_STATUS"
+
 # ---- validation --------------------------------------------------------------
 http PUT '/cas/_doc/1?if_seq_no=6' '{"n":"x"}'
 assert_eq "if_seq_no alone: 400" 400 "$HTTP_STATUS"

@@ -122,6 +122,12 @@ assert_match "id with an escaped space: Location re-encodes it" '^/docs/_doc/a(%
 http GET '/docs/_doc/a%20b'
 assert_json "id with an escaped space reads back" '._source' '{"sp":1}'
 
+http PUT '/docs/_doc/%C3%A9t%C3%A9' '{"u":1}'
+assert_json "a UTF-8 id is decoded" ._id '"été"'
+assert_eq "a UTF-8 id is percent-encoded in Location" "/docs/_doc/%C3%A9t%C3%A9" "$(http_header Location)"
+http PUT '/docs/_doc/routed?routing=r1' '{"r":1}'
+assert_eq "a routed create: Location carries ?routing=" "/docs/_doc/routed?routing=r1" "$(http_header Location)"
+
 # ---- read parameters ---------------------------------------------------------
 http PUT /docs/_doc/r '{"a":1,"b":{"c":2},"d":"x"}'
 http PUT /docs/_doc/r '{"a":1,"b":{"c":2},"d":"y"}'
