@@ -198,6 +198,10 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
     MDB_envinfo info;
     if (mdb_env_info(e->env, &info) == 0 && info.me_mapsize > e->map_size)
         e->map_size = info.me_mapsize;
+    int dead = 0;
+    mdb_reader_check(e->env, &dead); /* slots left by a killed process would pin old pages */
+    if (dead)
+        log_info("cleared %d stale reader slot(s) left by an earlier process", dead);
     if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &e->dbi_meta)) ||
         (rc = mdb_dbi_open(txn, "indices", MDB_CREATE, &e->dbi_indices)) ||

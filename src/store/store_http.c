@@ -37,6 +37,7 @@ typedef struct conn_ctx {
     store_param *params;
     size_t nparams, pcap;
     buf pstore; /* decoded parameter text, NUL-separated */
+    const char *method, *url; /* MHD's, valid for the request; for the debug log */
 } conn_ctx;
 
 static void ctx_free(conn_ctx *cx)
@@ -94,6 +95,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static enum MHD_Result send_resp(conn_ctx *cx)
 {
     store_resp *r = &cx->resp;
+    if (log_get_level() <= LOG_DEBUG) {
+        log_debug("http: %d %s %s (%zu bytes)", r->status, cx->method ? cx->method : "-", cx->url ? cx->url : "-",
+                  r->body.len);
+    }
     size_t len = r->body.len;
     char *data = buf_steal(&r->body);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
@@ -174,6 +179,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         cx->h = h;
         cx->conn = conn;
+        cx->method = method;
+        cx->url = url;
         buf_init(&cx->body, h->max_body);
         store_resp_init(&cx->resp);
         *con_cls = cx;
@@ -270,12 +277,13 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned pool = o->threads > 1 ? (unsigned)o->threads : 0;
-    h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, res->ai_addr,
+    h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, res->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                            (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                            (unsigned)1, MHD_OPTION_END);
     freeaddrinfo(res);
     if (!h->d) {
         snprintf(err, errsz, "--listen: cannot listen on %s:%d (in use, or not an address of this machine)", o->host,
