@@ -27,7 +27,7 @@ rejects() {
 # rejects_re DESC REGEX TEXT — the same with a regex after "FILE: ".
 rejects_re() {
   printf '%s' "$3" >"$F"
-  local err rc
+  local err rc LC_ALL=C # match bytes: messages may quote invalid UTF-8
   err=$("$VERSYNC" -c "$F" check 2>&1 >/dev/null); rc=$?
   if [ "$rc" -eq 1 ] && [[ "$err" =~ $(printf '%q' "$F")": "$2 ]]; then ok "$1"; else
     not_ok "$1"
