@@ -81,6 +81,15 @@ int64_t backfill_delete_version(const cfg_table *t, int64_t doc_version);
 bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version, char *err,
                              size_t errsz);
 
+/* BEGIN a transaction and LOCK TABLE `t` IN SHARE MODE: it waits for the
+ * table's writers in flight and keeps new ones out until COMMIT/ROLLBACK, so a
+ * row found absent stays absent meanwhile. The wait is bounded (lock_timeout
+ * 2 s) and retried with backoff for up to a minute, so a long application
+ * transaction never queues the application's other writers behind us for
+ * long. On success the caller owns the open transaction; on failure nothing
+ * is open and err says why. */
+bool backfill_lock_table(PGconn *conn, const cfg_table *t, char *err, size_t errsz);
+
 /* POST /_bulk `body` (n actions, is_delete[i] saying which are deletes) and
  * classify each item into res[]. Retryable failures (transport, 429, 5xx, an
  * item answered 429/5xx) are retried with capped exponential backoff for up

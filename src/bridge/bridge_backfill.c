@@ -464,6 +464,51 @@ done:
     return ok;
 }
 
+bool backfill_lock_table(PGconn *conn, const cfg_table *t, char *err, size_t errsz)
+{
+    buf sql = BUF_INIT;
+    bool ok = false;
+    if (!buf_puts(&sql, "LOCK TABLE ")) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    if (!render_table_name(conn, t, &sql, err, errsz))
+        goto done;
+    if (!buf_puts(&sql, " IN SHARE MODE")) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    long long deadline = worker_now_ms() + 60000;
+    for (int attempt = 0;; attempt++) {
+        if (!pg_run(conn, "BEGIN", 0, NULL, err, errsz))
+            goto done;
+        if (pg_run(conn, "SET LOCAL lock_timeout = '2s'", 0, NULL, err, errsz)) {
+            PGresult *r = PQexec(conn, sql.data);
+            ExecStatusType st = PQresultStatus(r);
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            bool busy = state && strcmp(state, "55P03") == 0; /* lock_not_available */
+            if (st != PGRES_COMMAND_OK)
+                snprintf(err, errsz, "%s: %s", t->ident, PQresultErrorMessage(r));
+            PQclear(r);
+            if (st == PGRES_COMMAND_OK && pg_run(conn, "SET LOCAL lock_timeout = 0", 0, NULL, err, errsz)) {
+                ok = true;
+                goto done;
+            }
+            PQclear(PQexec(conn, "ROLLBACK"));
+            if (!busy || worker_now_ms() >= deadline)
+                goto done;
+            log_info("%s: a long transaction holds the table; waiting for it before locking again", t->ident);
+            worker_sleep_ms(worker_backoff_ms(attempt), NULL);
+            continue;
+        }
+        PQclear(PQexec(conn, "ROLLBACK"));
+        goto done;
+    }
+done:
+    buf_free(&sql);
+    return ok;
+}
+
 /* ---- _bulk with retries ---------------------------------------------------------------------- */
 
 /* One _bulk of the actions whose lines are body[off[i] … off[i+1]) for the chosen items. */
@@ -965,22 +1010,18 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
 {
     char err[1024];
     int ret = -1;
-    char *after = NULL, *table_q = NULL;
+    char *after = NULL;
     backfill_doc *docs = NULL;
     int nd = 0;
     bool *present = NULL, *is_delete = NULL;
     bulk_item_result *res = NULL;
-    buf body = BUF_INIT, tn = BUF_INIT, lock = BUF_INIT;
+    buf body = BUF_INIT;
     const char **ids = NULL;
     size_t *which = NULL;
     if (t->deletes_ignore) {
         log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident, index);
         return 0;
     }
-    if (!render_table_name(conn, t, &tn, err, sizeof err))
-        goto fail;
-    if (!buf_printf(&lock, "LOCK TABLE %s IN SHARE MODE", tn.data))
-        goto oom;
     if (!(present = calloc(PRUNE_PAGE, sizeof *present)) || !(is_delete = calloc(PRUNE_PAGE, sizeof *is_delete)) ||
         !(res = calloc(PRUNE_PAGE, sizeof *res)) || !(ids = calloc(PRUNE_PAGE, sizeof *ids)) ||
         !(which = calloc(PRUNE_PAGE, sizeof *which)))
@@ -1016,10 +1057,9 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
         /* The SHARE lock waits for every writer of the table to finish and keeps new ones out
          * until the deletes are answered: a row absent now stays absent while we delete, and
          * any later insert draws its version after the sequences were moved past ours. */
-        if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
+        if (!backfill_lock_table(conn, t, err, sizeof err))
             goto fail;
-        if (!pg_run(conn, lock.data, 0, NULL, err, sizeof err) ||
-            !backfill_present(conn, t, ids, (size_t)nd, present, NULL, err, sizeof err))
+        if (!backfill_present(conn, t, ids, (size_t)nd, present, NULL, err, sizeof err))
             goto rollback;
         size_t n = 0;
         int64_t maxv = 0;
@@ -1077,15 +1117,12 @@ fail:
 done:
     backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
     free(after);
-    free(table_q);
     free(present);
     free(is_delete);
     free(res);
     free(ids);
     free(which);
     buf_free(&body);
-    buf_free(&tn);
-    buf_free(&lock);
     return ret;
 }
 

@@ -527,17 +527,38 @@ static bool check_extras(vctx *v, const cfg_table *t, const char *index, tstats 
             free(mids);
             if (!okm)
                 goto done;
-            size_t qi = 0;
+            /* Still there: has its row appeared meanwhile (a delete and a re-insert)? */
+            const char **still = calloc(nk, sizeof *still);
+            bool *back = calloc(nk, sizeof *back);
+            size_t ns = 0;
+            bool okp = still && back;
+            for (size_t i = 0; okp && i < nk; i++)
+                if (again[i].found)
+                    still[ns++] = docs[which[i]].id;
+            if (okp && ns)
+                okp = backfill_present(v->conn, t, still, ns, back, NULL, v->err, sizeof v->err);
+            else if (!okp)
+                snprintf(v->err, sizeof v->err, "out of memory");
+            free(still);
+            if (!okp) {
+                free(back);
+                goto done;
+            }
+            size_t qi = 0, si = 0;
             for (size_t i = 0; i < nk; i++) {
                 bool pend = keytext[i] ? pq[qi++] : false;
                 if (!again[i].found)
                     continue; /* deleted since the listing */
+                if (back[si++])
+                    continue; /* its row exists now */
                 if (!add_drift(s, docs[which[i]].id, keytext[i], pend ? K_PENDING : K_EXTRA, -1, again[i].version,
                                false)) {
+                    free(back);
                     snprintf(v->err, sizeof v->err, "out of memory");
                     goto done;
                 }
             }
+            free(back);
         }
         free(after);
         if (!(after = strdup(docs[nd - 1].id))) {
@@ -567,22 +588,16 @@ done:
 static bool repair(vctx *v, const cfg_table *t, tstats *s)
 {
     char *enq = sql_render("verify_enqueue", v->schema_q);
-    buf lock = BUF_INIT, tn = BUF_INIT;
     bool ok = false, in_tx = false;
     if (!enq) {
         snprintf(v->err, sizeof v->err, "out of memory");
         goto done;
     }
-    if (!render_table_name(v->conn, t, &tn, v->err, sizeof v->err) ||
-        !buf_printf(&lock, "LOCK TABLE %s IN SHARE MODE", tn.data))
-        goto done;
     /* The SHARE lock keeps writers of the table out while we look and enqueue: a row absent
      * now stays absent until our delete is queued, and later writes draw greater versions. */
-    if (!pg_run(v->conn, "BEGIN", 0, NULL, v->err, sizeof v->err))
+    if (!backfill_lock_table(v->conn, t, v->err, sizeof v->err))
         goto done;
     in_tx = true;
-    if (!pg_run(v->conn, lock.data, 0, NULL, v->err, sizeof v->err))
-        goto done;
     int64_t maxv = 0;
     for (size_t i = 0; i < s->nd; i++) {
         drift *d = &s->d[i];
@@ -660,8 +675,6 @@ done:
     if (!ok)
         s->queued = 0;
     free(enq);
-    buf_free(&lock);
-    buf_free(&tn);
     return ok;
 }
 
