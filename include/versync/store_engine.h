@@ -80,6 +80,14 @@ typedef struct store_doc_view {
 int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
                          store_doc_view *out);
 
+/* Visit the live documents of index `meta` in _id byte order (ascending, or
+ * descending when `desc`), starting strictly after `after` when it is not
+ * NULL. `fn` gets each id and record (valid during the call) and returns
+ * false to stop. Returns false on an engine error. Ids longer than 480
+ * bytes sort by their first 481 bytes. */
+bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const char *after, size_t after_len, bool desc,
+                           bool (*fn)(const char *id, size_t id_len, const store_doc_view *v, void *arg), void *arg);
+
 /* ---- writes (queued to the single writer) ------------------------------ */
 
 typedef enum store_operr {

@@ -17,6 +17,7 @@ typedef enum store_route {
     STORE_R_SETTINGS,      /* /{index}/_settings */
     STORE_R_MAPPING,       /* /{index}/_mapping */
     STORE_R_COUNT,         /* /{index}/_count */
+    STORE_R_SEARCH,        /* /{index}/_search (match_all, sorted by _id) */
     STORE_R_DOC,           /* /{index}/_doc/{id} */
     STORE_R_DOC_AUTO,      /* /{index}/_doc */
     STORE_R_CREATE,        /* /{index}/_create/{id} */

@@ -812,9 +812,47 @@ done:
     return c;
 }
 
-/* GET /{index}, /{index}/_settings, /{index}/_mapping. */
-static void get_index(store_api *api, const store_match *m, int what, bool head, store_resp *r)
+static void flatten(buf *b, const cJSON *o, const char *prefix, bool *first)
 {
+    for (const cJSON *it = o->child; it; it = it->next) {
+        char key[1024];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", it->string);
+        if (cJSON_IsObject(it)) {
+            flatten(b, it, key, first);
+            continue;
+        }
+        buf_puts(b, *first ? "" : ",");
+        *first = false;
+        jstr(b, key);
+        buf_putc(b, ':');
+        if (cJSON_IsString(it)) {
+            jstr(b, it->valuestring);
+        } else {
+            /* Elasticsearch renders every setting value as a string. */
+            char *v = cJSON_PrintUnformatted(it);
+            jstr(b, v ? v : "");
+            free(v);
+        }
+    }
+}
+
+/* ?flat_settings=true: {"index":{"gc_deletes":"1h"}} → {"index.gc_deletes":"1h"}. */
+static void put_flat_settings(buf *b, const char *json, size_t n)
+{
+    cJSON *j = cJSON_ParseWithLength(json, n);
+    bool first = true;
+    buf_putc(b, '{');
+    if (cJSON_IsObject(j))
+        flatten(b, j, "", &first);
+    buf_putc(b, '}');
+    cJSON_Delete(j);
+}
+
+/* GET /{index}, /{index}/_settings, /{index}/_mapping. */
+static void get_index(store_api *api, const store_req *req, const store_match *m, int what, bool head,
+                      store_resp *r)
+{
+    bool flat = param_true(req, "flat_settings"), defaults = param_true(req, "include_defaults");
     store_rtxn *t = store_engine_read_begin(api->e);
     if (!t) {
         storage_error(r);
@@ -846,7 +884,12 @@ static void get_index(store_api *api, const store_match *m, int what, bool head,
             buf_putc(b, ',');
         if (what == 0 || what == 1) {
             buf_puts(b, "\"settings\":");
-            buf_append(b, settings.len ? settings.data : "{}", settings.len ? settings.len : 2);
+            if (flat && settings.len)
+                put_flat_settings(b, settings.data, settings.len);
+            else
+                buf_append(b, settings.len ? settings.data : "{}", settings.len ? settings.len : 2);
+            if (what == 1 && defaults)
+                buf_puts(b, ",\"defaults\":{}");
         }
         buf_puts(b, "}}");
     }
@@ -872,6 +915,243 @@ static void count_docs(store_api *api, const store_match *m, store_resp *r)
         buf_printf(&r->body,
                    "{\"count\":%" PRId64 ",\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0}}",
                    meta.docs_count);
+}
+
+static char *id_text(const cJSON *v, size_t *len);
+static void srcfilter_from_json(const cJSON *s, srcfilter *f);
+
+/* ---- _search: match_all in _id order ---------------------------------------------- */
+
+typedef struct search_ctx {
+    buf *b;
+    const char *index;
+    const srcfilter *f;
+    bool version, seqno, sorted;
+    size_t skip, want, n;
+} search_ctx;
+
+static bool search_hit(const char *id, size_t id_len, const store_doc_view *v, void *arg)
+{
+    search_ctx *c = arg;
+    if (c->skip) {
+        c->skip--;
+        return true;
+    }
+    if (c->n >= c->want)
+        return false;
+    buf *b = c->b;
+    buf_puts(b, c->n ? ",{\"_index\":" : "{\"_index\":");
+    jstr(b, c->index);
+    buf_puts(b, ",\"_id\":");
+    jstrn(b, id, id_len);
+    if (c->version) {
+        buf_puts(b, ",\"_version\":");
+        jint(b, v->st.version);
+    }
+    if (c->seqno) {
+        buf_puts(b, ",\"_seq_no\":");
+        jint(b, v->st.seq_no);
+        buf_puts(b, ",\"_primary_term\":");
+        jint(b, v->st.term);
+    }
+    buf_puts(b, c->sorted ? ",\"_score\":null" : ",\"_score\":1.0");
+    if (!c->f->none) {
+        buf_puts(b, ",\"_source\":");
+        put_source(b, v->src, v->src_len, c->f);
+    }
+    if (c->sorted) {
+        buf_puts(b, ",\"sort\":[");
+        jstrn(b, id, id_len);
+        buf_putc(b, ']');
+    }
+    buf_putc(b, '}');
+    c->n++;
+    return c->n < c->want;
+}
+
+static bool json_count(const cJSON *v, const char *name, int64_t *out, store_resp *r)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9 || v->valuedouble != (double)(int64_t)v->valuedouble) {
+        errorf(r, 400, "parsing_exception", "[%s] must be a non-negative integer", name);
+        return false;
+    }
+    *out = (int64_t)v->valuedouble;
+    return true;
+}
+
+/* Sort spec: absent, "_id", {"_id":"asc"|"desc"} or {"_id":{"order":…}}, alone or in an array. */
+static bool parse_sort(const cJSON *s, bool *sorted, bool *desc, store_resp *r)
+{
+    if (cJSON_IsArray(s)) {
+        if (cJSON_GetArraySize(s) == 0)
+            return true;
+        if (cJSON_GetArraySize(s) > 1)
+            goto unsupported;
+        s = cJSON_GetArrayItem(s, 0);
+    }
+    if (cJSON_IsString(s)) {
+        const char *t = s->valuestring;
+        if (strcmp(t, "_id") == 0 || strcmp(t, "_id:asc") == 0)
+            return *sorted = true, true;
+        if (strcmp(t, "_id:desc") == 0)
+            return *sorted = *desc = true, true;
+        goto unsupported;
+    }
+    if (cJSON_IsObject(s) && s->child && !s->child->next && strcmp(s->child->string, "_id") == 0) {
+        const cJSON *o = s->child;
+        if (cJSON_IsObject(o))
+            o = cJSON_GetObjectItemCaseSensitive(o, "order");
+        if (!o || (cJSON_IsString(o) && strcmp(o->valuestring, "asc") == 0))
+            return *sorted = true, true;
+        if (cJSON_IsString(o) && strcmp(o->valuestring, "desc") == 0)
+            return *sorted = *desc = true, true;
+    }
+unsupported:
+    error_body(r, 400, "illegal_argument_exception", "verstore sorts only by _id (asc or desc)");
+    return false;
+}
+
+static void search(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+{
+    cJSON *body = NULL;
+    srcfilter f;
+    srcfilter_from_params(req, &f);
+    int64_t size = 10, from = 0, track = 10000;
+    bool version = param_true(req, "version"), seqno = param_true(req, "seq_no_primary_term");
+    bool sorted = false, desc = false, track_exact = false;
+    char *after = NULL;
+    size_t after_len = 0;
+    store_rtxn *t = NULL;
+    bool present;
+    if (param(req, "q")) {
+        error_body(r, 400, "illegal_argument_exception", "verstore supports only the match_all query");
+        goto done;
+    }
+    if (!long_param(req, "size", &size, &present, r) || !long_param(req, "from", &from, &present, r))
+        goto done;
+    const char *ps = param(req, "sort");
+    if (ps) {
+        cJSON *tmp = cJSON_CreateString(ps);
+        bool ok = tmp && parse_sort(tmp, &sorted, &desc, r);
+        cJSON_Delete(tmp);
+        if (!ok)
+            goto done;
+    }
+    const char *tt = param(req, "track_total_hits");
+    if (tt && strcmp(tt, "false") == 0)
+        track = -1;
+    else if (tt && (strcmp(tt, "true") == 0 || strcmp(tt, "") == 0))
+        track_exact = true;
+    else if (tt && !store_json_parse_long(tt, strlen(tt), &track)) {
+        errorf(r, 400, "illegal_argument_exception", "Failed to parse track_total_hits [%s]", tt);
+        goto done;
+    }
+    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+        if (!parse_json_body(req, &body, r))
+            goto done;
+        if (!cJSON_IsObject(body)) {
+            error_body(r, 400, "parsing_exception", "the search request must be a JSON object");
+            goto done;
+        }
+        for (const cJSON *it = body->child; it; it = it->next) {
+            const char *k = it->string;
+            if (strcmp(k, "query") == 0) {
+                bool all = cJSON_IsObject(it) && it->child && !it->child->next &&
+                           strcmp(it->child->string, "match_all") == 0;
+                if (!all) {
+                    error_body(r, 400, "illegal_argument_exception", "verstore supports only the match_all query");
+                    goto done;
+                }
+            } else if (strcmp(k, "size") == 0) {
+                if (!json_count(it, k, &size, r))
+                    goto done;
+            } else if (strcmp(k, "from") == 0) {
+                if (!json_count(it, k, &from, r))
+                    goto done;
+            } else if (strcmp(k, "sort") == 0) {
+                if (!parse_sort(it, &sorted, &desc, r))
+                    goto done;
+            } else if (strcmp(k, "search_after") == 0) {
+                const cJSON *a = cJSON_IsArray(it) && cJSON_GetArraySize(it) == 1 ? cJSON_GetArrayItem(it, 0) : NULL;
+                free(after);
+                after = a ? id_text(a, &after_len) : NULL;
+                if (!after) {
+                    error_body(r, 400, "illegal_argument_exception",
+                               "search_after must hold exactly one value, the _id to continue after");
+                    goto done;
+                }
+            } else if (strcmp(k, "_source") == 0) {
+                srcfilter_free(&f);
+                srcfilter_from_json(it, &f);
+            } else if (strcmp(k, "version") == 0) {
+                version = cJSON_IsTrue(it);
+            } else if (strcmp(k, "seq_no_primary_term") == 0) {
+                seqno = cJSON_IsTrue(it);
+            } else if (strcmp(k, "track_total_hits") == 0) {
+                if (cJSON_IsFalse(it))
+                    track = -1;
+                else if (cJSON_IsTrue(it))
+                    track_exact = true;
+                else if (!json_count(it, k, &track, r))
+                    goto done;
+            } else if (strcmp(k, "timeout") != 0 && strcmp(k, "stored_fields") != 0) {
+                errorf(r, 400, "parsing_exception", "Unknown key for a START_OBJECT in [%s].", k);
+                goto done;
+            }
+        }
+    }
+    if (after && !sorted) {
+        error_body(r, 400, "illegal_argument_exception", "Sort must contain at least one field.");
+        goto done;
+    }
+    if (from + size > 10000) {
+        errorf(r, 400, "illegal_argument_exception",
+               "Result window is too large, from + size must be less than or equal to: [10000] but was [%" PRId64
+               "]. See the scroll api for a more efficient way to request large data sets. This limit can be set "
+               "by changing the [index.max_result_window] index level setting.",
+               from + size);
+        goto done;
+    }
+    if (!(t = store_engine_read_begin(api->e))) {
+        storage_error(r);
+        goto done;
+    }
+    store_index_meta meta;
+    int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+    if (rc < 0) {
+        storage_error(r);
+        goto done;
+    }
+    if (rc == 0) {
+        index_not_found(r, m->index);
+        goto done;
+    }
+    int64_t took = 0;
+    buf *b = &r->body;
+    buf_puts(b, "{\"took\":");
+    jint(b, took);
+    buf_puts(b, ",\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0},"
+                "\"hits\":{");
+    if (track >= 0) {
+        int64_t total = meta.docs_count;
+        bool gte = !track_exact && total > track;
+        buf_puts(b, "\"total\":{\"value\":");
+        jint(b, gte ? track : total);
+        buf_puts(b, gte ? ",\"relation\":\"gte\"}," : ",\"relation\":\"eq\"},");
+    }
+    buf_puts(b, sorted ? "\"max_score\":null,\"hits\":[" : "\"max_score\":1.0,\"hits\":[");
+    search_ctx c = {b, meta.name, &f, version, seqno, sorted, (size_t)from, (size_t)size, 0};
+    if (size > 0 && !store_engine_doc_scan(t, &meta, after, after_len, desc, search_hit, &c)) {
+        storage_error(r);
+        goto done;
+    }
+    buf_puts(b, "]}}");
+done:
+    if (t)
+        store_engine_read_end(t);
+    free(after);
+    srcfilter_free(&f);
+    cJSON_Delete(body);
 }
 
 /* ---- document reads ----------------------------------------------------------- */
@@ -1613,19 +1893,22 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
             c->job.kind = STORE_JOB_DELETE_INDEX;
             c->job.index = c->m.index;
         } else
-            get_index(api, &m, 0, head, resp);
+            get_index(api, req, &m, 0, head, resp);
         break;
     case STORE_R_SETTINGS:
         if (m.method == STORE_M_PUT)
             c = put_settings(api, req, &m, resp);
         else
-            get_index(api, &m, 1, false, resp);
+            get_index(api, req, &m, 1, false, resp);
         break;
     case STORE_R_MAPPING:
-        get_index(api, &m, 2, false, resp);
+        get_index(api, req, &m, 2, false, resp);
         break;
     case STORE_R_COUNT:
         count_docs(api, &m, resp);
+        break;
+    case STORE_R_SEARCH:
+        search(api, req, &m, resp);
         break;
     case STORE_R_DOC:
     case STORE_R_LEGACY_DOC: {

@@ -468,6 +468,68 @@ int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char
     return 1;
 }
 
+bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const char *after, size_t after_len, bool desc,
+                           bool (*fn)(const char *id, size_t id_len, const store_doc_view *v, void *arg), void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(r->txn, r->e->dbi_docs, &cur);
+    if (rc) {
+        mlog(rc, "scan documents");
+        return false;
+    }
+    unsigned char kb[KEY_MAX], prefix[4];
+    be32(prefix, meta->number);
+    MDB_val k, v;
+    if (after) {
+        k.mv_size = doc_key(meta->number, after, after_len, kb);
+        k.mv_data = kb;
+    } else if (desc) {
+        be32(kb, meta->number + 1); /* just past this index's keys */
+        k.mv_size = 4;
+        k.mv_data = kb;
+    } else {
+        k.mv_size = 4;
+        k.mv_data = prefix;
+    }
+    MDB_val want = k;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (desc) {
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    } else if (rc == 0 && after && k.mv_size == want.mv_size && memcmp(k.mv_data, want.mv_data, k.mv_size) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    bool ok = true;
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, prefix, 4) == 0) {
+        const unsigned char *p = v.mv_data;
+        if (v.mv_size < DOC_HDR) {
+            ok = false;
+            log_error("storage: document record in [%s] is damaged", meta->name);
+            break;
+        }
+        uint32_t flags = get_u32(p + 32), idl = get_u32(p + 36);
+        if (!(flags & FLAG_DELETED)) {
+            const char *id = (const char *)k.mv_data + 4;
+            size_t id_len = k.mv_size - 4, off = DOC_HDR;
+            if (flags & FLAG_LONG_ID) {
+                id = (const char *)p + DOC_HDR;
+                id_len = idl;
+                off += idl;
+            }
+            store_doc_view dv = {{true, false, get_i64(p), get_i64(p + 8), get_i64(p + 16)}, (const char *)p + off,
+                                 v.mv_size - off};
+            if (!fn(id, id_len, &dv, arg))
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, desc ? MDB_PREV : MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "scan documents");
+        ok = false;
+    }
+    mdb_cursor_close(cur);
+    return ok;
+}
+
 /* ---- merge -------------------------------------------------------------- */
 
 bool store_engine_merge(cJSON *dst, const cJSON *src, bool *oom)

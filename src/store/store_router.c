@@ -104,6 +104,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_SETTINGS, out->allowed = STORE_M_GET | STORE_M_PUT, take_index = 0;
         else if (is_(seg[1], "_mapping"))
             out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET, take_index = 0;
+        else if (is_(seg[1], "_search"))
+            out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_count"))
             out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_doc"))

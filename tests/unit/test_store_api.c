@@ -306,6 +306,39 @@ static void test_index_admin(void **state)
     assert_non_null(strstr(g_r.body.data, "\n  \"name\" : "));
 }
 
+static void test_search_match_all(void **state)
+{
+    (void)state;
+    const char *body = "{\"index\":{\"_index\":\"s\",\"_id\":\"b\",\"version\":5,\"version_type\":\"external\"}}\n{\"x\":2}\n"
+                       "{\"index\":{\"_index\":\"s\",\"_id\":\"a\"}}\n{\"x\":1}\n"
+                       "{\"index\":{\"_index\":\"s\",\"_id\":\"c\"}}\n{\"x\":3}\n"
+                       "{\"delete\":{\"_index\":\"s\",\"_id\":\"c\"}}\n";
+    assert_int_equal(call("POST", "/_bulk", body), 200);
+    assert_int_equal(call("POST", "/s/_search",
+                          "{\"size\":1,\"query\":{\"match_all\":{}},\"sort\":[{\"_id\":\"asc\"}],"
+                          "\"_source\":false,\"version\":true,\"track_total_hits\":false}"),
+                     200);
+    assert_string_equal(at("hits.hits.0._id"), "a");
+    assert_string_equal(at("hits.hits.0.sort.0"), "a");
+    assert_string_equal(at("hits.hits.0._source"), "<missing>");
+    assert_string_equal(at("hits.total"), "<missing>");
+    assert_int_equal(call("POST", "/s/_search", "{\"sort\":[\"_id\"],\"version\":true,\"search_after\":[\"a\"]}"), 200);
+    assert_string_equal(at("hits.hits.0._id"), "b");
+    assert_string_equal(at("hits.hits.0._version"), "5");
+    assert_string_equal(at("hits.hits.1"), "<missing>"); /* c is a tombstone */
+    assert_string_equal(at("hits.total.value"), "2");
+    assert_int_equal(call("GET", "/s/_search?sort=_id:desc", NULL), 200);
+    assert_string_equal(at("hits.hits.0._id"), "b");
+    assert_string_equal(at("hits.hits.0._source.x"), "2");
+    assert_string_equal(at("hits.hits.1._id"), "a");
+    assert_int_equal(call("POST", "/s/_search", "{\"query\":{\"term\":{\"x\":1}}}"), 400);
+    assert_int_equal(call("POST", "/s/_search", "{\"from\":9999,\"size\":2}"), 400);
+    assert_int_equal(call("GET", "/nope/_search", NULL), 404);
+    assert_int_equal(call("PUT", "/fs", "{\"settings\":{\"index\":{\"gc_deletes\":\"1h\",\"number_of_shards\":1}}}"), 200);
+    assert_int_equal(call("GET", "/fs/_settings?flat_settings=true&include_defaults=true", NULL), 200);
+    assert_string_equal(at("fs.settings"), "{\"index.gc_deletes\":\"1h\",\"index.number_of_shards\":\"1\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +348,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_and_updates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_responses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_match_all, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
