@@ -64,6 +64,7 @@ typedef struct cfg_store {
     char *ca_file;
     bool insecure;
     long timeout_ms; /* default 10000 */
+    long max_bulk_bytes; /* one _bulk body at most this big (a batch is split); default 10 MiB */
 } cfg_store;
 
 typedef struct cfg {

@@ -450,7 +450,7 @@ static const char *index_name_problem(const char *s)
 static const char *const top_keys[] = {"postgres", "store",      "schema",           "channel", "workers",
                                        "batch_size", "poll_interval_ms", "listen", "tables", NULL};
 static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
-                                         NULL};
+                                         "max_bulk_bytes", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
                                          "rename",  "deletes", "soft_delete", "index_settings", "mappings", NULL};
 static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
@@ -475,14 +475,16 @@ static bool parse_store(ctx *x, const cJSON *o, cfg_store *s)
 {
     if (!want_object(x, o, "store") || !check_keys(x, o, "store", store_keys))
         return false;
-    long timeout = s->timeout_ms;
+    long timeout = s->timeout_ms, max_bulk = s->max_bulk_bytes;
     if (!get_str(x, o, "store", "url", &s->url, true) || !get_str(x, o, "store", "username", &s->username, false) ||
         !get_str(x, o, "store", "password", &s->password, false) ||
         !get_str(x, o, "store", "api_key", &s->api_key, false) ||
         !get_str(x, o, "store", "ca_file", &s->ca_file, false) || !get_bool(x, o, "store", "insecure", &s->insecure) ||
-        !get_int(x, o, "store", "timeout_ms", 1, 3600000, &timeout))
+        !get_int(x, o, "store", "timeout_ms", 1, 3600000, &timeout) ||
+        !get_int(x, o, "store", "max_bulk_bytes", 1024, 1L << 30, &max_bulk))
         return false;
     s->timeout_ms = timeout;
+    s->max_bulk_bytes = max_bulk;
     return true;
 }
 
@@ -703,6 +705,7 @@ static bool set_defaults(cfg *c)
     c->postgres = strdup("");
     c->store.url = strdup("http://127.0.0.1:9200");
     c->store.timeout_ms = 10000;
+    c->store.max_bulk_bytes = 10L << 20;
     c->workers = 2;
     c->batch_size = 500;
     c->poll_interval_ms = 1000;

@@ -45,6 +45,7 @@ static void test_minimal_gets_defaults(void **state)
     assert_string_equal(c.channel, "versync");
     assert_string_equal(c.store.url, "http://127.0.0.1:9200");
     assert_int_equal(c.store.timeout_ms, 10000);
+    assert_int_equal(c.store.max_bulk_bytes, 10L << 20);
     assert_null(c.store.username);
     assert_int_equal(c.workers, 2);
     assert_int_equal(c.batch_size, 500);
@@ -78,7 +79,7 @@ static void test_full_config_with_comments_and_env(void **state)
                        "{ /* block\n comment */ \"postgres\": \"postgresql://app@h/app\", // trailing\n"
                        "  \"store\": {\"url\": \"https://es:9200/\", \"username\": \"u\", \"password\": \"${VS_TEST_PW}\",\n"
                        "             \"api_key\": \"k-$${literal}\", \"ca_file\": \"/ca.pem\", \"insecure\": true, "
-                       "\"timeout_ms\": 2500},\n"
+                       "\"timeout_ms\": 2500, \"max_bulk_bytes\": 65536},\n"
                        "  \"schema\": \"vs\", \"channel\": \"chan\", \"workers\": 4, \"batch_size\": 100,\n"
                        "  \"poll_interval_ms\": 250, \"listen\": false,\n"
                        "  \"tables\": [\n"
@@ -104,6 +105,7 @@ static void test_full_config_with_comments_and_env(void **state)
     assert_string_equal(c.store.ca_file, "/ca.pem");
     assert_true(c.store.insecure);
     assert_int_equal(c.store.timeout_ms, 2500);
+    assert_int_equal(c.store.max_bulk_bytes, 65536);
     assert_string_equal(c.schema, "vs");
     assert_string_equal(c.channel, "chan");
     assert_int_equal(c.workers, 4);
@@ -193,6 +195,8 @@ static void test_types_and_ranges(void **state)
     rejects("{\"listen\": 1, " T1 "}", "listen: must be true or false, not a number");
     rejects("{\"store\": \"http://x\", " T1 "}", "store: must be an object, not a string");
     rejects("{\"store\": {\"timeout_ms\": 0}, " T1 "}", "store.timeout_ms: must be between 1");
+    rejects("{\"store\": {\"max_bulk_bytes\": 1000}, " T1 "}", "store.max_bulk_bytes: must be between 1024");
+    rejects("{\"store\": {\"max_bulk_bytes\": 2147483648}, " T1 "}", "store.max_bulk_bytes: must be between 1024");
     rejects("{\"store\": {\"insecure\": \"yes\"}, " T1 "}", "store.insecure: must be true or false");
     rejects("{\"store\": {\"url\": \"ftp://x\"}, " T1 "}", "store.url: \"ftp://x\" must start with http://");
     rejects("{\"store\": {\"url\": \"\"}, " T1 "}", "store.url: must not be empty");
