@@ -61,6 +61,7 @@ stop_store() {
 
 rows=()
 status=0
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for dur in async request; do
   start_store "$dur" || exit 1
   bulk=$("$BENCH" --url "$url" --mode bulk --docs "$BULK_DOCS" --batch 1000 --size 1024 --conns "$BULK_CONNS" --index bulk) || status=1
@@ -76,7 +77,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 {
   echo "### verstore benchmark"
   echo
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($cpu), $(uname -sr)."
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($cpu), $(uname -sr), load average $load_before before the run."
   echo "Client and server on the same machine. Bulk: 1 KB documents, version_type=external, _bulk of 1000,"
   echo "$BULK_CONNS connections. PUT: single 1 KB documents, version_type=external, $PUT_CONNS keep-alive connections,"
   echo "${PUT_SECONDS}s.$([ "${QUICK:-0}" = 1 ] && echo ' QUICK=1 (short run).')"
