@@ -1,4 +1,5 @@
-/* backfill — copy existing rows into the store (versync backfill), and the table and index walks verify shares. */
+/* backfill — copy existing rows into the store (versync backfill), and the table and index walks verify
+ * shares. */
 #ifndef VERSYNC_BACKFILL_H
 #define VERSYNC_BACKFILL_H
 
@@ -78,8 +79,8 @@ int64_t backfill_delete_version(const cfg_table *t, int64_t doc_version);
  * greater version. A no-op for application-kept columns and timestamps
  * (their later versions are the application's, or the clock). `schema_q` is
  * the quoted schema. False with err set on a database failure. */
-bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version, char *err,
-                             size_t errsz);
+bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version,
+                             char *err, size_t errsz);
 
 /* BEGIN a transaction and LOCK TABLE `t` IN SHARE MODE: it waits for the
  * table's writers in flight and keeps new ones out until COMMIT/ROLLBACK, so a
@@ -103,10 +104,10 @@ bool backfill_bulk_send(esc *store, const buf *body, const bool *is_delete, bulk
 
 /* Terminal progress bar on stderr when it is a TTY, else a log line every few seconds. */
 typedef struct backfill_progress {
-    const char *what;   /* "public.products" */
-    const char *verb;   /* "copied", "checked" */
-    long long total;    /* expected rows; < 0 unknown */
-    bool estimated;     /* total is the planner's estimate */
+    const char *what; /* "public.products" */
+    const char *verb; /* "copied", "checked" */
+    long long total;  /* expected rows; < 0 unknown */
+    bool estimated;   /* total is the planner's estimate */
     long long done;
     long long start_done; /* done when this run started (resume) */
     long long started_ms, last_ms;

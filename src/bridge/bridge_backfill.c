@@ -1,4 +1,5 @@
-/* bridge_backfill — `versync backfill`: copy existing rows into the store, and the table and index walks verify shares. */
+/* bridge_backfill — `versync backfill`: copy existing rows into the store, and the table and index walks
+ * verify shares. */
 #include "versync/backfill.h"
 
 #include "versync/catalog.h"
@@ -58,8 +59,9 @@ char *backfill_page_sql(PGconn *conn, const cfg_table *t, bool after, bool rando
         snprintf(err, errsz, "table %s: key columns unknown", t->ident);
         return NULL;
     }
-    if (!buf_puts(&b, "SELECT ") || !render_select_list(conn, t, alias, &b, err, errsz) || !buf_puts(&b, " FROM ") ||
-        !render_table_name(conn, t, &b, err, errsz) || !buf_printf(&b, " %s", alias))
+    if (!buf_puts(&b, "SELECT ") || !render_select_list(conn, t, alias, &b, err, errsz) ||
+        !buf_puts(&b, " FROM ") || !render_table_name(conn, t, &b, err, errsz) ||
+        !buf_printf(&b, " %s", alias))
         goto fail;
     if (random) {
         /* A bounded top-N sort: memory stays at $1 rows whatever the table's size. */
@@ -160,7 +162,8 @@ static bool id_of_key_text(const char *key_text, buf *out)
 /* One render_reread of the ids named by idx[0..m): true with *res, or false
  * with *cast_failed set when the server rejected a value for a key type. */
 static bool present_query(PGconn *conn, const cfg_table *t, const char *sql, const char *const *ids,
-                          const size_t *idx, size_t m, PGresult **res, bool *cast_failed, char *err, size_t errsz)
+                          const size_t *idx, size_t m, PGresult **res, bool *cast_failed, char *err,
+                          size_t errsz)
 {
     size_t nk = t->nkey;
     bool ok = false;
@@ -218,7 +221,8 @@ done:
 
 /* Merge the rows of `r` into present[] by id; keep r in *keep (appending is
  * not possible with PGresult, so the caller passes one result at a time). */
-static bool mark_present(const PGresult *r, const char *const *ids, const size_t *idx, size_t m, bool *present)
+static bool mark_present(const PGresult *r, const char *const *ids, const size_t *idx, size_t m,
+                         bool *present)
 {
     buf id = BUF_INIT;
     bool ok = true;
@@ -329,8 +333,9 @@ int backfill_list_page(esc *store, const char *index, const char *after, size_t 
     *docs = NULL;
     buf_init(&resp, RESP_MAX);
     if (!index_path(&path, index, "/_search") ||
-        !buf_printf(&body, "{\"size\":%zu,\"query\":{\"match_all\":{}},\"sort\":[{\"_id\":\"asc\"}],"
-                           "\"_source\":false,\"version\":true,\"track_total_hits\":false",
+        !buf_printf(&body,
+                    "{\"size\":%zu,\"query\":{\"match_all\":{}},\"sort\":[{\"_id\":\"asc\"}],"
+                    "\"_source\":false,\"version\":true,\"track_total_hits\":false",
                     size))
         goto oom;
     if (after) {
@@ -349,12 +354,14 @@ int backfill_list_page(esc *store, const char *index, const char *after, size_t 
             ret = 0;
             goto done;
         }
-        snprintf(err, errsz, "store answered HTTP %d to POST %s: %.200s", st, path.data, resp.data ? resp.data : "");
+        snprintf(err, errsz, "store answered HTTP %d to POST %s: %.200s", st, path.data,
+                 resp.data ? resp.data : "");
         ret = BACKFILL_LIST_UNSUPPORTED;
         goto done;
     }
     if (st != 200) {
-        snprintf(err, errsz, "store answered HTTP %d to POST %s: %.200s", st, path.data, resp.data ? resp.data : "");
+        snprintf(err, errsz, "store answered HTTP %d to POST %s: %.200s", st, path.data,
+                 resp.data ? resp.data : "");
         goto done;
     }
     root = cJSON_ParseWithLength(resp.data, resp.len);
@@ -407,7 +414,8 @@ long long backfill_count(esc *store, const char *index, char *err, size_t errsz)
     if (st == ESC_TRANSPORT_ERROR)
         goto done;
     if (st != 200) {
-        snprintf(err, errsz, "store answered HTTP %d to GET %s: %.200s", st, path.data, resp.data ? resp.data : "");
+        snprintf(err, errsz, "store answered HTTP %d to GET %s: %.200s", st, path.data,
+                 resp.data ? resp.data : "");
         goto done;
     }
     cJSON *root = cJSON_ParseWithLength(resp.data, resp.len);
@@ -433,8 +441,8 @@ int64_t backfill_delete_version(const cfg_table *t, int64_t doc_version)
     return doc_version >= BULK_VERSION_MAX ? BULK_VERSION_MAX : doc_version + 1;
 }
 
-bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version, char *err,
-                             size_t errsz)
+bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version,
+                             char *err, size_t errsz)
 {
     if (t->version_kind != CFG_VERSION_SEQ && !(t->version_kind == CFG_VERSION_COLUMN && t->managed))
         return true;
@@ -513,7 +521,8 @@ done:
 
 /* One _bulk of the actions whose lines are body[off[i] … off[i+1]) for the chosen items. */
 static int post_once(esc *store, const buf *body, const size_t *off, const size_t *pick, size_t m,
-                     const bool *is_delete, bulk_item_result *res, buf *req, buf *resp, char *err, size_t errsz)
+                     const bool *is_delete, bulk_item_result *res, buf *req, buf *resp, char *err,
+                     size_t errsz)
 {
     bool *del = calloc(m + 1, sizeof *del);
     bulk_item_result *r = calloc(m + 1, sizeof *r);
@@ -532,8 +541,8 @@ static int post_once(esc *store, const buf *body, const size_t *off, const size_
     }
     buf_reset(resp);
     resp->overflow = false;
-    int st = esc_request(store, "POST", "/_bulk", "application/x-ndjson", req->data, req->len, NULL, resp, err,
-                         errsz);
+    int st = esc_request(store, "POST", "/_bulk", "application/x-ndjson", req->data, req->len, NULL, resp,
+                         err, errsz);
     if (st == ESC_TRANSPORT_ERROR)
         goto done;
     if (st != 200) {
@@ -802,8 +811,8 @@ done:
     return ok;
 }
 
-static bool set_progress(PGconn *conn, const char *sql, const cfg_table *t, const char *index, const char *key,
-                         long long rows, const char *mode, char *err, size_t errsz)
+static bool set_progress(PGconn *conn, const char *sql, const cfg_table *t, const char *index,
+                         const char *key, long long rows, const char *mode, char *err, size_t errsz)
 {
     char n[32];
     snprintf(n, sizeof n, "%lld", rows);
@@ -847,8 +856,9 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         }
         if (PQntuples(prog) == 1 && !PQgetisnull(prog, 0, 0)) {
             if (!render_parse_text_array(PQgetvalue(prog, 0, 0), &last, &nlast) || nlast != t->nkey) {
-                snprintf(err, sizeof err, "%s: the saved resume key %s does not fit the key; run without --resume",
-                         t->ident, PQgetvalue(prog, 0, 0));
+                snprintf(err, sizeof err,
+                         "%s: the saved resume key %s does not fit the key; run without --resume", t->ident,
+                         PQgetvalue(prog, 0, 0));
                 goto fail;
             }
             done = strtoll(PQgetvalue(prog, 0, 1), NULL, 10);
@@ -857,7 +867,8 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
             log_info("%s: resuming the backfill into %s after key %s (%lld rows done)", t->ident, index,
                      lastkey.data, done);
         } else {
-            log_info("%s: no interrupted backfill into %s to resume; starting from the first row", t->ident, index);
+            log_info("%s: no interrupted backfill into %s to resume; starting from the first row", t->ident,
+                     index);
         }
     }
     if (!last && !set_progress(conn, sql_set, t, index, NULL, 0, "start", err, sizeof err))
@@ -900,7 +911,8 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         for (int row = 0; row <= nrows; row++) {
             bool flush = row == nrows || (n > 0 && body.len >= BULK_BYTES_MAX);
             if (flush && n > 0) {
-                if (!backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err, sizeof err)) {
+                if (!backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err,
+                                        sizeof err)) {
                     log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
                     goto fail;
                 }
@@ -931,13 +943,14 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
             int64_t version = 0;
             if (t->version_kind != CFG_VERSION_SEQ) {
                 char why[160];
-                const char *v = PQgetisnull(page, row, RENDER_COL_VERSION) ? NULL
-                                                                          : PQgetvalue(page, row, RENDER_COL_VERSION);
+                const char *v = PQgetisnull(page, row, RENDER_COL_VERSION)
+                                    ? NULL
+                                    : PQgetvalue(page, row, RENDER_COL_VERSION);
                 if (!bulk_parse_version(v, &version, why, sizeof why)) {
                     c->errors++;
                     log_error("%s: key %s: version %s \"%s\" %s; not copied", t->ident, id.data,
-                              t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", t->version_column,
-                              why);
+                              t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column",
+                              t->version_column, why);
                     continue;
                 }
             }
@@ -976,7 +989,8 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         ret = 1;
         goto done;
     }
-    if (!set_progress(conn, sql_set, t, index, lastkey.len ? lastkey.data : NULL, done, "done", err, sizeof err))
+    if (!set_progress(conn, sql_set, t, index, lastkey.len ? lastkey.data : NULL, done, "done", err,
+                      sizeof err))
         goto fail;
     backfill_progress_end(&pr);
     ret = c->errors ? 1 : 0;
@@ -1019,12 +1033,13 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
     const char **ids = NULL;
     size_t *which = NULL;
     if (t->deletes_ignore) {
-        log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident, index);
+        log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident,
+                 index);
         return 0;
     }
-    if (!(present = calloc(PRUNE_PAGE, sizeof *present)) || !(is_delete = calloc(PRUNE_PAGE, sizeof *is_delete)) ||
-        !(res = calloc(PRUNE_PAGE, sizeof *res)) || !(ids = calloc(PRUNE_PAGE, sizeof *ids)) ||
-        !(which = calloc(PRUNE_PAGE, sizeof *which)))
+    if (!(present = calloc(PRUNE_PAGE, sizeof *present)) ||
+        !(is_delete = calloc(PRUNE_PAGE, sizeof *is_delete)) || !(res = calloc(PRUNE_PAGE, sizeof *res)) ||
+        !(ids = calloc(PRUNE_PAGE, sizeof *ids)) || !(which = calloc(PRUNE_PAGE, sizeof *which)))
         goto oom;
     long long walked = 0;
     backfill_progress pr;
@@ -1079,7 +1094,8 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
         }
         if (n && !backfill_bump_sequences(conn, schema_q, t, maxv, err, sizeof err))
             goto rollback;
-        if (n && !backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err, sizeof err)) {
+        if (n &&
+            !backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err, sizeof err)) {
             log_error("%s: %s", t->ident, err);
             goto rollback;
         }
@@ -1093,8 +1109,8 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
                 c->stale++;
             } else {
                 c->errors++;
-                log_error("%s: deleting %s from %s: HTTP %d: %s", t->ident, docs[which[i]].id, index, res[i].status,
-                          res[i].error);
+                log_error("%s: deleting %s from %s: HTTP %d: %s", t->ident, docs[which[i]].id, index,
+                          res[i].status, res[i].error);
             }
         }
         walked += nd;
@@ -1163,7 +1179,8 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
                 char *end;
                 long v = strtol(argv[++i], &end, 10);
                 if (*end || v < 1 || v > 100000) {
-                    fprintf(stderr, "versync backfill: --batch: \"%s\" is not a number in 1...100000\n", argv[i]);
+                    fprintf(stderr, "versync backfill: --batch: \"%s\" is not a number in 1...100000\n",
+                            argv[i]);
                     free(names);
                     return 2;
                 }
@@ -1294,13 +1311,15 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
             } else if (strcmp(PQcmdTuples(r), "1") == 0) {
                 log_info("%s: cleared the needs-resync flag", t->ident);
             } else {
-                log_warn("%s: truncated again while backfilling; run versync backfill --prune again", t->ident);
+                log_warn("%s: truncated again while backfilling; run versync backfill --prune again",
+                         t->ident);
             }
             PQclear(r);
         }
         free(seen_truncate);
         printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors in %.1f s\n",
-               t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors, (worker_now_ms() - t0) / 1000.0);
+               t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors,
+               (worker_now_ms() - t0) / 1000.0);
         if (o.prune)
             printf("%s -> %s: %lld documents pruned\n", t->ident, index, cnt.deleted);
         fflush(stdout);

@@ -1,4 +1,5 @@
-/* bridge_verify — `versync verify`: compare PostgreSQL with the store without stopping either; --repair re-enqueues drift. */
+/* bridge_verify — `versync verify`: compare PostgreSQL with the store without stopping either; --repair
+ * re-enqueues drift. */
 #include "versync/backfill.h"
 #include "versync/buf.h"
 #include "versync/bulk.h"
@@ -66,7 +67,8 @@ typedef struct vctx {
     char err[1024];
 } vctx;
 
-static bool add_drift(tstats *s, const char *id, const char *key_text, kind k, int64_t rv, int64_t dv, bool soft)
+static bool add_drift(tstats *s, const char *id, const char *key_text, kind k, int64_t rv, int64_t dv,
+                      bool soft)
 {
     s->n[k]++;
     if (k == K_PENDING)
@@ -122,7 +124,8 @@ static bool mget(vctx *v, const char *index, const char *const *ids, size_t n, s
     int st = -1;
     for (int attempt = 0; attempt < 8; attempt++) {
         buf_reset(&resp);
-        st = esc_request(v->store, "POST", path.data, NULL, body.data, body.len, NULL, &resp, v->err, sizeof v->err);
+        st = esc_request(v->store, "POST", path.data, NULL, body.data, body.len, NULL, &resp, v->err,
+                         sizeof v->err);
         if (st != ESC_TRANSPORT_ERROR && st != 429 && st < 500)
             break;
         worker_sleep_ms(worker_backoff_ms(attempt), NULL);
@@ -141,7 +144,8 @@ static bool mget(vctx *v, const char *index, const char *const *ids, size_t n, s
     *root = cJSON_ParseWithLength(resp.data, resp.len);
     cJSON *docs = cJSON_GetObjectItemCaseSensitive(*root, "docs");
     if (!cJSON_IsArray(docs) || (size_t)cJSON_GetArraySize(docs) != n) {
-        snprintf(v->err, sizeof v->err, "store's answer to POST %s is not an _mget answer for %zu ids", path.data, n);
+        snprintf(v->err, sizeof v->err, "store's answer to POST %s is not an _mget answer for %zu ids",
+                 path.data, n);
         goto done;
     }
     size_t i = 0;
@@ -213,7 +217,8 @@ static bool find_pending(vctx *v, const cfg_table *t, const char *const *keys, s
             goto oom;
         bool okp = buf_puts(&arg, i ? ",[" : "[");
         for (size_t k = 0; okp && k < np; k++)
-            okp = (!k || buf_putc(&arg, ',')) && parts[k] && buf_put_json_string(&arg, parts[k], strlen(parts[k]));
+            okp = (!k || buf_putc(&arg, ',')) && parts[k] &&
+                  buf_put_json_string(&arg, parts[k], strlen(parts[k]));
         render_free_array(parts, np);
         if (!okp || !buf_putc(&arg, ']'))
             goto oom;
@@ -551,8 +556,8 @@ static bool check_extras(vctx *v, const cfg_table *t, const char *index, tstats 
                     continue; /* deleted since the listing */
                 if (back[si++])
                     continue; /* its row exists now */
-                if (!add_drift(s, docs[which[i]].id, keytext[i], pend ? K_PENDING : K_EXTRA, -1, again[i].version,
-                               false)) {
+                if (!add_drift(s, docs[which[i]].id, keytext[i], pend ? K_PENDING : K_EXTRA, -1,
+                               again[i].version, false)) {
                     free(back);
                     snprintf(v->err, sizeof v->err, "out of memory");
                     goto done;
@@ -613,8 +618,8 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         if (d->k == K_PENDING || d->k == K_OK)
             continue;
         if (!d->key_text) {
-            printf("  cannot repair %s %s: the id is no key of %s; delete it by hand\n", kind_name[d->k], d->id,
-                   t->ident);
+            printf("  cannot repair %s %s: the id is no key of %s; delete it by hand\n", kind_name[d->k],
+                   d->id, t->ident);
             s->unrepairable++;
             continue;
         }
@@ -655,8 +660,8 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         PGresult *r = pg_exec(v->conn, enq, 4, p, v->err, sizeof v->err);
         if (!r)
             goto done;
-        printf("  queued %s %s (%s) as change %s%s%s\n", op[0] == 'D' ? "delete" : "rewrite", d->id, kind_name[d->k],
-               PQgetvalue(r, 0, 0), has_ver ? ", version " : "", has_ver ? ver : "");
+        printf("  queued %s %s (%s) as change %s%s%s\n", op[0] == 'D' ? "delete" : "rewrite", d->id,
+               kind_name[d->k], PQgetvalue(r, 0, 0), has_ver ? ", version " : "", has_ver ? ver : "");
         PQclear(r);
         s->queued++;
     }
@@ -703,25 +708,27 @@ static void print_text(const cfg_table *t, const char *index, const tstats *s, l
             break;
         }
         if (d->k == K_STALE)
-            printf("  %-8s %s (document version %" PRId64 " < row version %" PRId64 ")\n", kind_name[d->k], d->id,
-                   d->doc_version, d->row_version);
+            printf("  %-8s %s (document version %" PRId64 " < row version %" PRId64 ")\n", kind_name[d->k],
+                   d->id, d->doc_version, d->row_version);
         else
             printf("  %-8s %s\n", kind_name[d->k], d->id);
     }
 }
 
-static void json_table(buf *b, const cfg_table *t, const char *index, const tstats *s, long sample, bool repair)
+static void json_table(buf *b, const cfg_table *t, const char *index, const tstats *s, long sample,
+                       bool repair)
 {
     buf_puts(b, "{\"table\":");
     buf_put_json_string(b, t->ident, strlen(t->ident));
     buf_puts(b, ",\"index\":");
     buf_put_json_string(b, index, strlen(index));
-    buf_printf(b,
-               ",\"sample\":%ld,\"rows\":%lld,\"documents\":%lld,\"missing\":%lld,\"extra\":%lld,\"stale\":%lld,"
-               "\"differs\":%lld,\"pending\":%lld,\"extra_unlisted\":%lld,\"extras_listed\":%s,\"in_sync\":%s",
-               sample > 0 ? sample : 0, s->rows, s->docs, s->n[K_MISSING], s->n[K_EXTRA], s->n[K_STALE],
-               s->n[K_DIFFERS], s->n[K_PENDING], s->extra_unlisted, s->listed ? "true" : "false",
-               drift_total(s) ? "false" : "true");
+    buf_printf(
+        b,
+        ",\"sample\":%ld,\"rows\":%lld,\"documents\":%lld,\"missing\":%lld,\"extra\":%lld,\"stale\":%lld,"
+        "\"differs\":%lld,\"pending\":%lld,\"extra_unlisted\":%lld,\"extras_listed\":%s,\"in_sync\":%s",
+        sample > 0 ? sample : 0, s->rows, s->docs, s->n[K_MISSING], s->n[K_EXTRA], s->n[K_STALE],
+        s->n[K_DIFFERS], s->n[K_PENDING], s->extra_unlisted, s->listed ? "true" : "false",
+        drift_total(s) ? "false" : "true");
     if (repair)
         buf_printf(b, ",\"queued\":%lld,\"unrepairable\":%lld", s->queued, s->unrepairable);
     buf_puts(b, ",\"drift\":[");
@@ -836,8 +843,8 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
     bool is_ready = ready && strcmp(PQgetvalue(ready, 0, 0), "t") == 0;
     PQclear(ready);
     if (!is_ready) {
-        snprintf(v.err, sizeof v.err, "versync's tables are not in schema %s of this database; run versync init",
-                 v.schema_q);
+        snprintf(v.err, sizeof v.err,
+                 "versync's tables are not in schema %s of this database; run versync init", v.schema_q);
         goto fail;
     }
     if (!(v.store = esc_new(&c.store, v.err, sizeof v.err)))
@@ -877,12 +884,14 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
                 failed = true;
             } else if (!json) {
                 printf("  %s: queued %lld changes for the workers%s\n", t->ident, s.queued,
-                       s.unrepairable ? "; some drift cannot be repaired by a versioned write (see above)" : "");
+                       s.unrepairable ? "; some drift cannot be repaired by a versioned write (see above)"
+                                      : "");
             }
             if (s.extra_unlisted && !json)
-                printf("  %lld unlisted extra documents cannot be repaired here: rebuild with versync backfill "
-                       "--index NEW + alias switch\n",
-                       s.extra_unlisted);
+                printf(
+                    "  %lld unlisted extra documents cannot be repaired here: rebuild with versync backfill "
+                    "--index NEW + alias switch\n",
+                    s.extra_unlisted);
         }
         if (json) {
             if (i)

@@ -1,4 +1,5 @@
-/* Unit tests for backfill: document ids back to key parts, the keyset page statement, orphan delete versions. */
+/* Unit tests for backfill: document ids back to key parts, the keyset page statement, orphan delete versions.
+ */
 #include "versync/backfill.h"
 #include "versync/render.h"
 
@@ -65,7 +66,8 @@ static void test_page_sql(void **state)
 {
     char *key[] = {"id", "At"};
     char *types[] = {"integer", "timestamp with time zone"};
-    cfg_table t = {.schema = "public", .name = "t", .ident = "public.t", .key = key, .nkey = 2, .key_types = types};
+    cfg_table t = {
+        .schema = "public", .name = "t", .ident = "public.t", .key = key, .nkey = 2, .key_types = types};
     char err[256];
     char *first = backfill_page_sql(*state, &t, false, false, err, sizeof err);
     char *after = backfill_page_sql(*state, &t, true, false, err, sizeof err);
@@ -74,8 +76,9 @@ static void test_page_sql(void **state)
     assert_non_null(after);
     assert_non_null(rnd);
     assert_non_null(strstr(first, " FROM \"public\".\"t\" vs_r ORDER BY vs_r.\"id\", vs_r.\"At\" LIMIT $1"));
-    assert_non_null(strstr(after, " WHERE (vs_r.\"id\", vs_r.\"At\") > ($1::integer, $2::timestamp with time zone) "
-                                  "ORDER BY vs_r.\"id\", vs_r.\"At\" LIMIT $3"));
+    assert_non_null(strstr(after,
+                           " WHERE (vs_r.\"id\", vs_r.\"At\") > ($1::integer, $2::timestamp with time zone) "
+                           "ORDER BY vs_r.\"id\", vs_r.\"At\" LIMIT $3"));
     assert_non_null(strstr(rnd, " ORDER BY random() LIMIT $1"));
     free(first);
     free(after);
