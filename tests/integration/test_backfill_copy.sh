@@ -104,7 +104,7 @@ st=$(curl -s -o "$T_DIR/alias.out" -w '%{http_code}' -X POST -H 'Content-Type: a
 if [ "$st" = 200 ]; then
   assert_eq "after the alias switch, searches of the alias see the fresh index" 50000 "$(count items_live)"
 else
-  skip "alias switch to the fresh index" "the store answered HTTP $st to POST /_aliases (verstore has no aliases yet)"
+  skip "alias switch to the fresh index" "the store answered HTTP $st to POST /_aliases (no alias support)"
 fi
 
 done_testing

@@ -52,7 +52,7 @@ else
   check "saying why and what to do instead" grep -q "cannot list its documents.*--index" "$T_DIR/versync.log"
   assert_eq "the copy itself still ran" 510 "$(count t)"
   assert_eq "and the needs-resync flag stays set" true "$(resync)"
-  skip "prune deletes the documents of truncated rows" "verstore answers 400 to _search (no search endpoint yet)"
+  skip "prune deletes the documents of truncated rows" "the store cannot list documents (no _search)"
 fi
 
 done_testing
