@@ -62,6 +62,15 @@ kill -TERM "$cwd_pid"
 wait "$cwd_pid"
 assert_eq "that store exits 0 on SIGTERM" 0 "$?"
 
+# SIGINT stops it cleanly too.
+(cd "$T_DIR/cwd" && exec "$VERSTORE" --listen 127.0.0.1:0 >"$T_DIR/int.log" 2>&1) &
+int_pid=$!
+T_PIDS+=("$int_pid")
+check "a second store in that dir gets ready" wait_until 30 grep -q 'verstore listening on' "$T_DIR/int.log"
+kill -INT "$int_pid"
+wait "$int_pid"
+assert_eq "verstore exits 0 on SIGINT" 0 "$?"
+
 # ---- the data-dir lock ---------------------------------------------------------
 http PUT /cli/_doc/1 '{"a":1}'
 assert_eq "first store writes" 201 "$HTTP_STATUS"

@@ -28,6 +28,19 @@ writer() {
   done
 }
 
+# put_writer BASE — single-document PUTs (one new document each, external
+# version BASE+k) until the store stops answering; "id version" of every 2xx
+# answer goes to putacked.
+put_writer() {
+  local k=0 st
+  while :; do
+    k=$((k + 1))
+    st=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X PUT -H 'Content-Type: application/json' \
+      --data-binary "{\"k\":$k,\"v\":$(($1 + k))}" "$STORE_URL/crash/_doc/p$1-$k?version=$(($1 + k))&version_type=external")
+    case "$st" in 2??) echo "p$1-$k $(($1 + k))" >>"$T_DIR/putacked" ;; *) break ;; esac
+  done
+}
+
 acked_total() { cat "$T_DIR"/acked.* 2>/dev/null | wc -l; }
 acked_at_least() { [ "$(acked_total)" -ge "$1" ]; }
 writers_running() { ! writers_done; }
@@ -65,6 +78,17 @@ verify() {
     grep -q " $(cat "$T_DIR/sent.$c")\$" "$T_DIR/acked.$c" 2>/dev/null || inflight=$((inflight + 1))
   done
   echo "# cycle $cyc: $inflight of $NCLIENT writers had a bulk unanswered when the store was killed"
+  local pbad=0 pn=0 pid_ v
+  while read -r pid_ v; do
+    pn=$((pn + 1))
+    http GET "/crash/_doc/$pid_"
+    [ "$(printf '%s' "$HTTP_BODY" | jq -c '[.found, ._version, ._source.v]')" = "[true,$v,$v]" ] || {
+      pbad=$((pbad + 1))
+      [ "$pbad" -le 5 ] && echo "#   $pid_: acknowledged v$v, store has: $HTTP_STATUS $HTTP_BODY"
+    }
+  done <"$T_DIR/putacked"
+  check "cycle $cyc: some acknowledged single PUTs to check ($pn)" test "$pn" -gt 0
+  assert_eq "cycle $cyc: every acknowledged single PUT survived kill -9" 0 "$pbad"
   check "cycle $cyc: some acknowledged documents to check ($n)" test "$n" -gt 0
   assert_eq "cycle $cyc: no bulk was half applied (one transaction per _bulk)" 0 "$torn"
   assert_eq "cycle $cyc: every acknowledged document survived kill -9 with its version ($n checked)" 0 "$bad"
@@ -72,13 +96,17 @@ verify() {
 
 base=0
 for cyc in 1 2; do
-  rm -f "$T_DIR"/acked.* "$T_DIR"/sent.*
+  rm -f "$T_DIR"/acked.* "$T_DIR"/sent.* "$T_DIR/putacked"
+  touch "$T_DIR/putacked"
   WPIDS=()
   for ((c = 0; c < NCLIENT; c++)); do
     writer "$c" "$base" &
     WPIDS+=($!)
     T_PIDS+=($!)
   done
+  put_writer $((base * 1000)) &
+  WPIDS+=($!)
+  T_PIDS+=($!)
   # Let a good number of bulks be acknowledged, then crash with writers mid-request.
   check "cycle $cyc: writers get acknowledgements" wait_until 60 acked_at_least $((NCLIENT * NDOC * 4))
   http DELETE "/crash/_doc/tomb$cyc?version=$((base + 1000000))&version_type=external"

@@ -23,6 +23,10 @@ assert_es_headers "external conflict"
 assert_json "external v5 again: the 409 body" \
   '[.status, .error.type, .error.reason, .error.index, (.error.index_uuid|type), (.error.shard|type), .error.root_cause[0].type, .error.root_cause[0].reason, .error.root_cause[0].index]' \
   '[409,"version_conflict_engine_exception","[a]: version conflict, current version [5] is higher or equal to the one provided [5]","ext","string","string","version_conflict_engine_exception","[a]: version conflict, current version [5] is higher or equal to the one provided [5]","ext"]'
+uuid409=$(printf '%s' "$HTTP_BODY" | jq -r .error.index_uuid)
+http GET '/_cat/indices?format=json'
+assert_eq "the 409's index_uuid is the index's uuid (as _cat/indices lists it)" "$uuid409" \
+  "$(printf '%s' "$HTTP_BODY" | jq -r '.[] | select(.index == "ext") | .uuid')"
 put_ext a 3
 assert_eq "external v3 below v5: 409" 409 "$HTTP_STATUS"
 assert_json "external v3 below v5: reason" .error.reason '"[a]: version conflict, current version [5] is higher or equal to the one provided [3]"'
@@ -232,6 +236,19 @@ http PUT "/gclong/_doc/g?version=5&version_type=external" '{"g":5}'
 http DELETE "/gclong/_doc/g?version=6&version_type=external"
 http PUT "/gclong/_doc/g?version=1&version_type=external" '{"g":"stale"}'
 assert_eq "gc_deletes 1h: the stale write is refused" 409 "$HTTP_STATUS"
+
+# gc_deletes is part of the index: it still holds after a restart.
+check "verstore stops before the gc_deletes restart check" verstore_stop
+check "verstore restarts" verstore_start
+http PUT "/gcnested/_doc/h?version=5&version_type=external" '{"g":5}'
+http DELETE "/gcnested/_doc/h?version=6&version_type=external"
+stale_h() {
+  http PUT "/gcnested/_doc/h?version=2&version_type=external" '{"g":"stale"}'
+  [ "$HTTP_STATUS" = 201 ]
+}
+check "after a restart gc_deletes 0s still lets a stale write through" wait_until 10 stale_h
+http PUT "/gclong/_doc/g?version=2&version_type=external" '{"g":"stale"}'
+assert_eq "after a restart gc_deletes 1h still keeps the tombstone" 409 "$HTTP_STATUS"
 
 check "verstore exits 0 on SIGTERM" verstore_stop
 done_testing
