@@ -1,0 +1,167 @@
+/* fuzz_store_api — libFuzzer target for verstore's whole request handling (router, parameters, bodies, engine) without the network. */
+#include "versync/buf.h"
+#include "versync/log.h"
+#include "versync/store_api.h"
+#include "versync/store_engine.h"
+#include "versync/store_json.h"
+#include "versync/store_util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Input: "METHOD PATH[?QUERY]\n" then the body. The query is split and
+ * percent-decoded the way the HTTP front does (store_http.c), and the request
+ * goes through store_api_handle against a real engine whose data directory is
+ * a fresh folder under $TMPDIR (make fuzz-smoke points TMPDIR at a temporary
+ * folder it removes). The engine lives for the whole run, so inputs see the
+ * indexes and documents earlier inputs made.
+ *
+ * Checked: no crash, leak or sanitizer report; the status is a real HTTP
+ * status and never 500 (a client cannot cause an internal error); a JSON
+ * answer (not HEAD) is one valid JSON value, as clients parse it. */
+
+static store_engine *engine;
+static store_api *api;
+static char datadir[4096];
+
+/* Remove the data directory at a normal exit (-runs, -max_total_time). */
+static void remove_datadir(void)
+{
+    char f[4200];
+    snprintf(f, sizeof f, "%s/data.mdb", datadir);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/lock.mdb", datadir);
+    unlink(f);
+    rmdir(datadir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    log_init("fuzz_store_api", LOG_ERROR, LOG_FORMAT_TEXT);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(datadir, sizeof datadir, "%s/fuzz_store_api.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(datadir))
+        abort();
+    atexit(remove_datadir);
+    store_engine_opts o = {.dir = datadir, .durable = false, .map_size = (size_t)64 << 20};
+    char err[512];
+    if (!store_engine_open(&o, &engine, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        abort();
+    }
+    if (!(api = store_api_new(engine)))
+        abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *nl = memchr(data, '\n', size);
+    if (!nl)
+        return 0;
+    size_t hlen = (size_t)(nl - data);
+    char *head = malloc(hlen + 1);
+    if (!head)
+        return 0;
+    memcpy(head, data, hlen);
+    head[hlen] = '\0';
+    if (strlen(head) != hlen) { /* the HTTP front never hands over a NUL */
+        free(head);
+        return 0;
+    }
+    char *sp = strchr(head, ' ');
+    const char *method = head, *target = "/";
+    if (sp) {
+        *sp = '\0';
+        target = sp + 1;
+    }
+    char *path = strdup(target);
+    char *q = path ? strchr(path, '?') : NULL;
+    store_param params[32];
+    size_t np = 0;
+    buf pstore = BUF_INIT;
+    size_t offs[64];
+    if (q) {
+        *q++ = '\0';
+        /* Decode into one buffer first (it may move), then point into it. */
+        for (char *tok = strtok(q, "&"); tok && np < 32; tok = strtok(NULL, "&")) {
+            char *eq = strchr(tok, '=');
+            size_t klen = eq ? (size_t)(eq - tok) : strlen(tok);
+            size_t koff = pstore.len;
+            if (!store_util_url_decode(tok, klen, true, &pstore) || !buf_putc(&pstore, '\0')) {
+                pstore.len = koff;
+                continue;
+            }
+            size_t voff = pstore.len;
+            if ((eq && !store_util_url_decode(eq + 1, strlen(eq + 1), true, &pstore)) || !buf_putc(&pstore, '\0')) {
+                pstore.len = koff;
+                continue;
+            }
+            offs[2 * np] = koff;
+            offs[2 * np + 1] = voff;
+            np++;
+        }
+        for (size_t i = 0; i < np; i++) {
+            params[i].key = pstore.data + offs[2 * i];
+            params[i].value = pstore.data + offs[2 * i + 1];
+        }
+    }
+    size_t blen = size - hlen - 1;
+    char *body = malloc(blen ? blen : 1); /* exact size: overreads trap */
+    if (!body || !path)
+        abort();
+    memcpy(body, nl + 1, blen);
+    store_req req = {
+        .method = method,
+        .path = path[0] ? path : "/",
+        .params = params,
+        .nparams = np,
+        .body = body,
+        .body_len = blen,
+        .content_type = "application/json",
+    };
+#ifdef FUZZ_SKIP_KNOWN_BUGS
+    /* Only to explore past known verstore bugs (their inputs are not run at
+     * all, as the engine keeps state): lone surrogate escapes in bodies (500),
+     * non-UTF-8 path or parameter bytes stored and echoed into answers. */
+    bool skip = memmem(body, blen, "\\u", 2) != NULL;
+    for (size_t i = 0; i < hlen; i++)
+        if (data[i] >= 0x80 || data[i] == '%')
+            skip = true;
+    if (skip) {
+        free(body);
+        free(path);
+        buf_free(&pstore);
+        free(head);
+        return 0;
+    }
+#endif
+    store_resp resp;
+    store_resp_init(&resp);
+    store_api_handle(api, &req, &resp);
+    if (resp.status < 200 || resp.status > 599)
+        abort();
+    if (resp.status == 500) {
+        fprintf(stderr, "fuzz_store_api: 500: %.400s\n", resp.body.data ? resp.body.data : "");
+        abort(); /* an internal error caused by a request */
+    }
+    if (strcmp(method, "HEAD") != 0 && resp.content_type && strncmp(resp.content_type, "application/json", 16) == 0 &&
+        !store_json_is_valid(resp.body.data ? resp.body.data : "", resp.body.len)) {
+        fprintf(stderr, "fuzz_store_api: %d answer is not valid JSON: %.400s\n", resp.status,
+                resp.body.data ? resp.body.data : "");
+        abort(); /* an answer clients cannot parse */
+    }
+    store_resp_free(&resp);
+    free(body);
+    free(path);
+    buf_free(&pstore);
+    free(head);
+    return 0;
+}
