@@ -761,7 +761,7 @@ typedef struct bf_opts {
 } bf_opts;
 
 typedef struct bf_counts {
-    long long rows, applied, stale, errors, deleted;
+    long long rows, applied, stale, errors, deleted, prune_stale;
 } bf_counts;
 
 static const char *index_of(const cfg_table *t, const bf_opts *o)
@@ -1106,7 +1106,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
                 c->deleted++;
                 log_debug("%s: pruned %s", t->ident, docs[which[i]].id);
             } else if (res[i].outcome == BULK_STALE) {
-                c->stale++;
+                c->prune_stale++;
             } else {
                 c->errors++;
                 log_error("%s: deleting %s from %s: HTTP %d: %s", t->ident, docs[which[i]].id, index,
@@ -1321,7 +1321,8 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
                t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors,
                (worker_now_ms() - t0) / 1000.0);
         if (o.prune)
-            printf("%s -> %s: %lld documents pruned\n", t->ident, index, cnt.deleted);
+            printf("%s -> %s: %lld documents pruned, %lld rewritten meanwhile (stale delete)\n", t->ident,
+                   index, cnt.deleted, cnt.prune_stale);
         fflush(stdout);
         if (r1 != 0 || r2 != 0)
             rc = 1;
