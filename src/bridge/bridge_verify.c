@@ -41,6 +41,9 @@ typedef struct drift {
     int64_t row_version; /* -1: none (change-sequence versions, or no row) */
     int64_t doc_version; /* -1: no document */
     bool soft;           /* the row exists but is soft-deleted */
+    long long change;    /* --repair: the change row queued for it, 0 none */
+    char k_op;           /* --repair: its op, 'U' or 'D' */
+    char note[200];      /* --repair: why nothing was queued, "" otherwise */
 } drift;
 
 typedef struct tstats {
@@ -63,7 +66,7 @@ typedef struct vctx {
     esc *store;
     char *schema_q;
     int batch;
-    bool repair;
+    bool repair, json;
     char err[1024];
 } vctx;
 
@@ -93,6 +96,8 @@ static bool add_drift(tstats *s, const char *id, const char *key_text, kind k, i
     d->row_version = rv;
     d->doc_version = dv;
     d->soft = soft;
+    d->change = 0;
+    d->note[0] = '\0';
     s->nd++;
     return true;
 }
@@ -618,8 +623,7 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         if (d->k == K_PENDING || d->k == K_OK)
             continue;
         if (!d->key_text) {
-            printf("  cannot repair %s %s: the id is no key of %s; delete it by hand\n", kind_name[d->k],
-                   d->id, t->ident);
+            snprintf(d->note, sizeof d->note, "the id is no key of %s; delete it by hand", t->ident);
             s->unrepairable++;
             continue;
         }
@@ -633,7 +637,7 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
             if (!backfill_present(v->conn, t, idp, 1, &present, NULL, v->err, sizeof v->err))
                 goto done;
             if (present) {
-                printf("  %s: row %s came back; nothing queued\n", t->ident, d->id);
+                snprintf(d->note, sizeof d->note, "its row exists again; nothing to do");
                 continue;
             }
             op = "D";
@@ -645,9 +649,10 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
             if (d->row_version >= 0 && d->doc_version >= d->row_version) {
                 /* The store already holds this version (or a greater one): a rewrite at the row's
                  * version would be refused as stale, whatever the worker does. */
-                printf("  cannot repair %s %s: the store holds version %" PRId64 " >= the row's %" PRId64
-                       "; give the row a greater version, or rebuild the index (backfill --index + alias)\n",
-                       kind_name[d->k], d->id, d->doc_version, d->row_version);
+                snprintf(d->note, sizeof d->note,
+                         "the store holds version %" PRId64 " >= the row's %" PRId64
+                         "; give the row a greater version, or rebuild the index (backfill --index + alias)",
+                         d->doc_version, d->row_version);
                 s->unrepairable++;
                 continue;
             }
@@ -660,8 +665,9 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         PGresult *r = pg_exec(v->conn, enq, 4, p, v->err, sizeof v->err);
         if (!r)
             goto done;
-        printf("  queued %s %s (%s) as change %s%s%s\n", op[0] == 'D' ? "delete" : "rewrite", d->id,
-               kind_name[d->k], PQgetvalue(r, 0, 0), has_ver ? ", version " : "", has_ver ? ver : "");
+        d->change = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        d->k_op = op[0];
+        snprintf(d->note, sizeof d->note, "%s", has_ver ? ver : "");
         PQclear(r);
         s->queued++;
     }
@@ -674,6 +680,17 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         goto done;
     in_tx = false;
     ok = true;
+    /* Printed only now: nothing is "queued" before the commit made it so. */
+    for (size_t i = 0; !v->json && i < s->nd; i++) {
+        const drift *d = &s->d[i];
+        if (d->k == K_PENDING || d->k == K_OK)
+            continue;
+        if (d->change)
+            printf("  queued %s %s (%s) as change %lld%s%s\n", d->k_op == 'D' ? "delete" : "rewrite", d->id,
+                   kind_name[d->k], d->change, d->note[0] ? ", version " : "", d->note);
+        else if (d->note[0])
+            printf("  not repaired: %s %s: %s\n", kind_name[d->k], d->id, d->note);
+    }
 done:
     if (in_tx)
         PQclear(PQexec(v->conn, "ROLLBACK"));
@@ -744,6 +761,12 @@ static void json_table(buf *b, const cfg_table *t, const char *index, const tsta
             buf_printf(b, ",\"document_version\":%" PRId64, d->doc_version);
         if (d->row_version >= 0)
             buf_printf(b, ",\"row_version\":%" PRId64, d->row_version);
+        if (d->change)
+            buf_printf(b, ",\"queued_change\":%lld,\"queued_op\":\"%c\"", d->change, d->k_op);
+        else if (repair && d->note[0]) {
+            buf_puts(b, ",\"not_repaired\":");
+            buf_put_json_string(b, d->note, strlen(d->note));
+        }
         buf_puts(b, "}");
     }
     buf_puts(b, "]}");
@@ -818,6 +841,7 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
     v.c = &c;
     v.batch = batch;
     v.repair = do_repair;
+    v.json = json;
     if (!(todo = calloc(c.ntables + 1, sizeof *todo)))
         goto done;
     if (nnames == 0)

@@ -84,6 +84,16 @@ assert_eq "the missing document is back" '"item 7"' "$(doc_field items 7 '._sour
 assert_eq "the tampered field is restored" '"item 8"' "$(doc_field items 8 '._source.name')"
 assert_eq "the stale document is at the row's version" 9999 "$(doc_field cv 'k3|3' '._version')"
 
+# ---- --repair --json: stdout stays one JSON object ----
+curl -s -o /dev/null -X DELETE "$STORE_URL/items/_doc/5"
+json=$(vs verify --repair --json items); rc=$?
+assert_eq "--repair --json: exit 1" 1 "$rc"
+assert_eq "--repair --json: one object naming the change it queued" "1 missing U true" \
+  "$(jq -r '.tables[0] | [.queued, .drift[0].kind, .drift[0].queued_op, (.drift[0].queued_change > 0)] | map(tostring) | join(" ")' <<<"$json")"
+vs once >/dev/null
+vs verify items >/dev/null
+assert_eq "and the workers repair it" 0 "$?"
+
 # ---- errors ----
 bf_config "$T_DIR/bad.json" '[{"table": "public.items"}]'
 sed -i "s#$STORE_URL#http://127.0.0.1:$(free_port)#" "$T_DIR/bad.json"
