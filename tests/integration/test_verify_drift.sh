@@ -94,6 +94,20 @@ vs once >/dev/null
 vs verify items >/dev/null
 assert_eq "and the workers repair it" 0 "$?"
 
+# ---- drift a versioned write cannot fix: other content at a version above the row's ----
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' -d '{"a":"k5","b":5,"ver":51}' \
+  "$STORE_URL/cv/_doc/k5%7C5?version=51&version_type=external"
+out=$(vs verify --repair cv); rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "unrepairable drift: exit 1" 1 "$rc"
+assert_match "it is reported, not queued, with what to do instead" \
+  "not repaired: differs k5\|5: the store holds version 51 >= the row's 50; give the row a greater version" "$out"
+assert_eq "and nothing was queued for it" 0 "$(backlog)"
+sql "update cv set ver = 52 where b = 5"
+vs once >/dev/null
+vs verify cv >/dev/null
+assert_eq "a greater version on the row repairs it" 0 "$?"
+
 # ---- errors ----
 bf_config "$T_DIR/bad.json" '[{"table": "public.items"}]'
 sed -i "s#$STORE_URL#http://127.0.0.1:$(free_port)#" "$T_DIR/bad.json"
