@@ -187,6 +187,15 @@ assert_eq "Content-Type application/json; charset=UTF-8 accepted" 201 "$HTTP_STA
 http PUT /docs/_doc/ct3 '{"ct":3}' 'application/vnd.elasticsearch+json;compatible-with=7'
 assert_eq "Content-Type compatible-with=7 accepted" 201 "$HTTP_STATUS"
 
+# ES 8 clients send both headers on every request, reads included.
+st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.elasticsearch+json; compatible-with=8' \
+  -H 'Content-Type: application/vnd.elasticsearch+json; compatible-with=8' "$STORE_URL/docs/_doc/ct1")
+assert_eq "GET with the ES 8 client's Accept and Content-Type: 200" 200 "$st"
+st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.elasticsearch+json; compatible-with=8' \
+  -H 'Content-Type: application/vnd.elasticsearch+x-ndjson; compatible-with=8' --data-binary $'{"index":{"_index":"docs","_id":"ct4"}}\n{"ct":4}\n' \
+  "$STORE_URL/_bulk")
+assert_eq "_bulk with the ES 8 client's headers: 200" 200 "$st"
+
 # ---- delete ------------------------------------------------------------------
 http DELETE /docs/_doc/1
 assert_eq "DELETE existing: 200" 200 "$HTTP_STATUS"
