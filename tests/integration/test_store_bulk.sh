@@ -169,8 +169,7 @@ assert_json "20000-item bulk: last doc readable" '[._version, ._source.i]' '[200
 
 # Sources from a bulk are stored byte for byte too (a CR before the newline is framing).
 raw_src='{ "b" :  [1, 2.50, "caf\u00e9"],"a":{"z":null} }'
-http POST /_bulk "{\"index\":{\"_index\":\"bk\",\"_id\":\"raw\"}}
-$raw_src"$'\r\n' $ND
+http POST /_bulk "$(printf '{"index":{"_index":"bk","_id":"raw"}}\n%s\r' "$raw_src")"$'\n' $ND
 assert_json "bulk with an odd-spaced source: applied" '.items[0].index.status' 201
 http GET /bk/_source/raw
 assert_eq "bulk source kept byte for byte" "$raw_src" "$HTTP_BODY"
