@@ -56,6 +56,13 @@ http POST /docs/_doc/1 '{"title":"third"}'
 assert_json "POST /_doc/{id} indexes too" '[.result, ._version]' '["updated",3]'
 assert_eq "POST /_doc/{id} existing: 200" 200 "$HTTP_STATUS"
 
+# A 2 MB document round-trips byte for byte.
+printf '{"big":"%s","n":[%s1]}' "$(head -c 2000000 /dev/zero | tr '\0' z)" "$(printf '%.0s1,' $(seq 1 1000))" >"$T_DIR/big.json"
+st=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' --data-binary @"$T_DIR/big.json" "$STORE_URL/docs/_doc/big")
+assert_eq "PUT a 2 MB document: 201" 201 "$st"
+curl -s -o "$T_DIR/big.out" "$STORE_URL/docs/_source/big"
+check "GET _source of the 2 MB document: the same bytes" cmp -s "$T_DIR/big.json" "$T_DIR/big.out"
+
 # ---- missing documents -------------------------------------------------------
 http GET /docs/_doc/nope
 assert_eq "GET missing doc: 404" 404 "$HTTP_STATUS"
