@@ -12,6 +12,12 @@ typedef enum cfg_version_kind {
     CFG_VERSION_TIMESTAMP, /* {"timestamp": C[, "managed": B]}: µs since the epoch */
 } cfg_version_kind;
 
+/* How changes of a mapped table are found ("capture"). */
+typedef enum cfg_capture {
+    CFG_CAPTURE_TRIGGER = 0, /* default: versync's triggers write change rows (DESIGN.md) */
+    CFG_CAPTURE_CURSOR,      /* "cursor": no triggers; the table is polled in snapshot-bounded passes (cursor.h) */
+} cfg_capture;
+
 typedef struct cfg_rename {
     char *from; /* column name */
     char *to;   /* document field name */
@@ -49,6 +55,7 @@ typedef struct cfg_table {
     char *index_settings_json; /* raw JSON text of "index_settings", or NULL */
     char *mappings_json;       /* raw JSON text of "mappings", or NULL */
     int json_index;            /* position in "tables", for error paths */
+    cfg_capture capture;       /* "capture": "trigger" (default) or "cursor" */
     /* Filled by catalog_resolve from the live catalog (NULL/0 before): */
     cfg_column *cols; /* every column of the table, in attnum order */
     size_t ncols;

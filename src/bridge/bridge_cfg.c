@@ -452,7 +452,8 @@ static const char *const top_keys[] = {"postgres", "store",      "schema",      
 static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
                                          "max_bulk_bytes", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
-                                         "rename",  "deletes", "soft_delete", "index_settings", "mappings", NULL};
+                                         "rename",  "deletes", "soft_delete", "index_settings", "mappings", "capture",
+                                         NULL};
 static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
 static const char *const soft_delete_keys[] = {"column", NULL};
 
@@ -591,6 +592,29 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
         return false;
     if (t->managed && contains(t->key, t->nkey, t->version_column))
         return fail(x, sub, "a managed version column cannot be a key column");
+
+    v = cJSON_GetObjectItemCaseSensitive(o, "capture");
+    join_path(sub, sizeof sub, path, "capture");
+    if (v) {
+        if (!cJSON_IsString(v))
+            return fail(x, sub, "must be \"trigger\" or \"cursor\", not %s", type_name(v));
+        if (strcmp(v->valuestring, "cursor") == 0)
+            t->capture = CFG_CAPTURE_CURSOR;
+        else if (strcmp(v->valuestring, "trigger") != 0)
+            return fail(x, sub, "must be \"trigger\" or \"cursor\", not \"%s\"", v->valuestring);
+    }
+    /* Cursor mode installs no triggers: no change sequence, no managed version. */
+    if (t->capture == CFG_CAPTURE_CURSOR && t->version_kind == CFG_VERSION_SEQ)
+        return fail(x, sub,
+                    "\"cursor\" needs a \"version\" ({\"column\": C} or {\"timestamp\": C}): without "
+                    "triggers there is no change sequence to label the documents' versions with");
+    if (t->capture == CFG_CAPTURE_CURSOR && t->managed) {
+        join_path(sub, sizeof sub, path, "version.managed");
+        return fail(x, sub,
+                    "cannot be true with \"capture\": \"cursor\": versync's trigger sets a managed version, "
+                    "and cursor mode installs no triggers; use a column the application (or your own "
+                    "trigger) keeps increasing");
+    }
 
     v = cJSON_GetObjectItemCaseSensitive(o, "rename");
     join_path(sub, sizeof sub, path, "rename");

@@ -338,6 +338,37 @@ static void test_load_file_and_default_path(void **state)
     assert_string_equal(cfg_default_path(NULL), "./versync.json");
 }
 
+/* "capture": trigger by default; cursor needs an unmanaged version column or timestamp. */
+#define TBL(x) "{\"tables\": [{\"table\": \"public.t\", " x "}]}"
+static void test_capture(void **state)
+{
+    (void)state;
+    cfg c;
+    assert_true(parse(TBL("\"version\": {\"column\": \"v\"}"), &c));
+    assert_int_equal(c.tables[0].capture, CFG_CAPTURE_TRIGGER);
+    cfg_free(&c);
+    assert_true(parse(TBL("\"capture\": \"cursor\", \"version\": {\"timestamp\": \"updated_at\"}"), &c));
+    assert_int_equal(c.tables[0].capture, CFG_CAPTURE_CURSOR);
+    assert_int_equal(c.tables[0].version_kind, CFG_VERSION_TIMESTAMP);
+    cfg_free(&c);
+    assert_true(parse(TBL("\"capture\": \"trigger\""), &c));
+    assert_int_equal(c.tables[0].capture, CFG_CAPTURE_TRIGGER);
+    cfg_free(&c);
+    assert_true(parse(TBL("\"capture\": \"cursor\", \"version\": {\"column\": \"v\"}, "
+                          "\"soft_delete\": {\"column\": \"gone\"}"),
+                      &c));
+    assert_int_equal(c.tables[0].capture, CFG_CAPTURE_CURSOR);
+    cfg_free(&c);
+    rejects(TBL("\"capture\": \"poll\""), "tables[0].capture: must be \"trigger\" or \"cursor\", not \"poll\"");
+    rejects(TBL("\"capture\": true"), "tables[0].capture: must be \"trigger\" or \"cursor\", not a boolean");
+    rejects(TBL("\"capture\": \"cursor\""), "tables[0].capture: \"cursor\" needs a \"version\"");
+    rejects(TBL("\"capture\": \"cursor\", \"version\": {\"column\": \"v\", \"managed\": true}"),
+            "tables[0].version.managed: cannot be true with \"capture\": \"cursor\"");
+    rejects(TBL("\"capture\": \"cursor\", \"version\": {\"timestamp\": \"t\", \"managed\": true}"),
+            "cursor mode installs no triggers");
+}
+#undef TBL
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_index_names),
         cmocka_unit_test(test_table_field_errors),
         cmocka_unit_test(test_load_file_and_default_path),
+        cmocka_unit_test(test_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
