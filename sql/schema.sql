@@ -64,3 +64,24 @@ CREATE TABLE IF NOT EXISTS @schema@.worker_stats (
     retries      bigint NOT NULL DEFAULT 0,
     lag_ms       bigint
 );
+
+-- One row per table captured without triggers ("capture": "cursor"): the checkpoint of its
+-- snapshot-bounded passes (README, "Trigger-free capture (cursor mode)"). base_xmin: every row
+-- committed by a transaction older than this xid8 (as bigint) has been sent; pass_*: the pass
+-- under way, its own snapshot xmin and the last key the store acknowledged. Written only by the
+-- poller, after the store answered. A replica keeps these in a state file instead (--state).
+CREATE TABLE IF NOT EXISTS @schema@.cursors (
+    tbl          text PRIMARY KEY,
+    key_cols     text[] NOT NULL,
+    base_xmin    bigint,
+    base_at      timestamptz,
+    pass_xmin    bigint,
+    pass_at      timestamptz,
+    pass_key     text[],
+    passes       bigint NOT NULL DEFAULT 0,
+    rows         bigint NOT NULL DEFAULT 0,
+    applied      bigint NOT NULL DEFAULT 0,
+    stale        bigint NOT NULL DEFAULT 0,
+    dead_letters bigint NOT NULL DEFAULT 0,
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);

@@ -339,10 +339,63 @@ static bool add_drops(PGconn *conn, const char *schema_q, const char *table_q, c
     return true;
 }
 
+/* A table captured without triggers ("capture": "cursor") gets none: any of ours are
+ * dropped (it moved from trigger mode); it is only registered, with spec 'cursor'. */
+static bool plan_cursor_table(PGconn *conn, const cfg_table *t, const char *schema_q, PGresult *reg, PGresult *trg,
+                              plan *p, char *err, size_t errsz)
+{
+    const char *reg_spec = NULL, *reg_index = NULL;
+    for (int i = 0; reg && i < PQntuples(reg); i++)
+        if (strcmp(PQgetvalue(reg, i, 0), t->ident) == 0) {
+            reg_index = PQgetvalue(reg, i, 1);
+            reg_spec = PQgetisnull(reg, i, 2) ? "" : PQgetvalue(reg, i, 2);
+        }
+    const char *have[64];
+    size_t nhave = trg ? triggers_on(trg, t->schema, t->name, have, 64) : 0;
+    if (nhave == 0 && reg_spec && strcmp(reg_spec, "cursor") == 0 && strcmp(reg_index, t->index) == 0)
+        return true;
+    bool ok = false;
+    buf sql = BUF_INIT;
+    char *sq = pg_quote_ident(conn, t->schema, err, errsz);
+    char *nq = sq ? pg_quote_ident(conn, t->name, err, errsz) : NULL;
+    char *tbl_lit = nq ? pg_quote_literal(conn, t->ident, err, errsz) : NULL;
+    char *index_lit = tbl_lit ? pg_quote_literal(conn, t->index, err, errsz) : NULL;
+    char *regsql = NULL;
+    if (!index_lit)
+        goto done;
+    char table_q[300];
+    snprintf(table_q, sizeof table_q, "%s.%s", sq, nq);
+    if (!add_drops(conn, schema_q, table_q, have, nhave, &sql, err, errsz))
+        goto done;
+    const char *vars[] = {"schema", schema_q, "table", table_q, "tbl", tbl_lit, "index", index_lit,
+                          "spec", "'cursor'", "seq_lit", "NULL", NULL};
+    if (!(regsql = render_vars("init_register", vars)) || !buf_puts(&sql, regsql)) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    char what[512];
+    if (nhave)
+        snprintf(what, sizeof what, "dropped triggers on %s (\"capture\": \"cursor\")", t->ident);
+    else
+        snprintf(what, sizeof what, "registered %s (\"capture\": \"cursor\": no triggers)", t->ident);
+    plan_add(p, what, sql.data);
+    ok = true;
+done:
+    free(sq);
+    free(nq);
+    free(tbl_lit);
+    free(index_lit);
+    free(regsql);
+    buf_free(&sql);
+    return ok;
+}
+
 /* Plan what converges one mapped table. */
 static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const char *schema_q, PGresult *reg,
                        PGresult *trg, plan *p, char *err, size_t errsz)
 {
+    if (t->capture == CFG_CAPTURE_CURSOR)
+        return plan_cursor_table(conn, t, schema_q, reg, trg, p, err, errsz);
     table_sql s;
     if (!table_sql_build(conn, c, t, schema_q, &s, err, errsz))
         return false;
