@@ -519,7 +519,10 @@ done:
 
 /* ---- _bulk with retries ---------------------------------------------------------------------- */
 
-/* One _bulk of the actions whose lines are body[off[i] … off[i+1]) for the chosen items. */
+/* One _bulk of the actions whose lines are body[off[i] … off[i+1]) for the chosen items.
+ * Returns 1 when every chosen item has an outcome in res[], 0 when the request is
+ * retryable (err set), 2 when the store refused a request of several items as a
+ * whole (400/413; a single refused item is marked BULK_DEAD and returns 1). */
 static int post_once(esc *store, const buf *body, const size_t *off, const size_t *pick, size_t m,
                      const bool *is_delete, bulk_item_result *res, buf *req, buf *resp, char *err,
                      size_t errsz)
@@ -546,8 +549,20 @@ static int post_once(esc *store, const buf *body, const size_t *off, const size_
     if (st == ESC_TRANSPORT_ERROR)
         goto done;
     if (st != 200) {
-        snprintf(err, errsz, "store answered HTTP %d to _bulk: %.300s", st, resp->data ? resp->data : "");
-        if (st == 400 || st == 413) {
+        /* "type: reason" when the answer is Elasticsearch's error object, else its first bytes. */
+        cJSON *root = cJSON_ParseWithLength(resp->data ? resp->data : "", resp->len);
+        cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+        cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+        cJSON *reason = cJSON_GetObjectItemCaseSensitive(e, "reason");
+        if (cJSON_IsString(type))
+            snprintf(err, errsz, "store answered HTTP %d to _bulk: %s: %s", st, type->valuestring,
+                     cJSON_IsString(reason) ? reason->valuestring : "");
+        else
+            snprintf(err, errsz, "store answered HTTP %d to _bulk: %.300s", st, resp->data ? resp->data : "");
+        cJSON_Delete(root);
+        if ((st == 400 || st == 413) && m > 1) {
+            rc = 2; /* the caller finds the culprits one by one */
+        } else if (st == 400 || st == 413) {
             for (size_t i = 0; i < m; i++) {
                 res[pick[i]].outcome = BULK_DEAD;
                 res[pick[i]].status = st;
@@ -605,6 +620,15 @@ bool backfill_bulk_send(esc *store, const buf *body, const bool *is_delete, bulk
     for (int attempt = 0;; attempt++) {
         int rc = post_once(store, body, off, pick, m, is_delete, res, &req, &resp, err, errsz);
         size_t again = 0;
+        if (rc == 2) {
+            /* The store refused the whole request (validation, size): one bad document must not
+             * take the rest of the page with it. */
+            log_warn("%s; sending the %zu items one by one", err, m);
+            for (size_t i = 0; i < m; i++)
+                if (post_once(store, body, off, &pick[i], 1, is_delete, res, &req, &resp, err, errsz) == 0)
+                    res[pick[i]].outcome = BULK_RETRY;
+            rc = 1;
+        }
         if (rc == 1) {
             for (size_t i = 0; i < m; i++)
                 if (res[pick[i]].outcome == BULK_RETRY)
