@@ -77,4 +77,13 @@ bool store_json_key(buf *b, const char *key);
  * spaces, " : " separators) into `out`. Strings are copied untouched. */
 bool store_json_pretty(const char *in, size_t n, buf *out);
 
+/* Apply Elasticsearch's ?filter_path to the JSON document `in`: a comma
+ * list of dotted paths where `*` matches within one name and `**` any number
+ * of levels; array indices are transparent. Matched values are copied
+ * verbatim (numbers keep every digit); objects and arrays left empty are
+ * dropped, and an empty result is `{}`. Exclusions (`-path`) are not
+ * supported: such a filter leaves the document as it is. False only out of
+ * memory or when `in` is not JSON. */
+bool store_json_filter(const char *in, size_t n, const char *filter_path, buf *out);
+
 #endif

@@ -2,6 +2,8 @@
 #ifndef VERSYNC_STORE_ROUTER_H
 #define VERSYNC_STORE_ROUTER_H
 
+#include "versync/buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -64,7 +66,8 @@ void store_router_free(store_match *m);
 void store_router_allowed_text(unsigned allowed, char *out, size_t outsz);
 
 /* Elasticsearch's index-name rules. False with the complete reason (e.g.
- * "Invalid index name [Foo], must be lowercase") when `name` is not valid. */
-bool store_router_valid_index(const char *name, char *reason, size_t reasonsz);
+ * "Invalid index name [Foo], must be lowercase") appended to `reason` when
+ * `name` is not valid. */
+bool store_router_valid_index(const char *name, buf *reason);
 
 #endif

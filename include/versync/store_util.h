@@ -4,6 +4,7 @@
 
 #include "versync/buf.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +24,15 @@ void store_util_uuid(char out[23]);
  * restarts, like Elasticsearch's time-based ids. Thread-safe. */
 void store_util_auto_id(char out[21]);
 
-/* Percent-decode `n` bytes of `s` into `out` (appending). '+' is decoded to a
+/* Append printf-style text of any length to `b`. False out of memory. */
+bool store_util_vappend(buf *b, const char *fmt, va_list ap);
+
+/* Append `n` bytes of `s` to `out` as valid UTF-8: every byte that does not
+ * start a well-formed sequence becomes U+FFFD, as Java's decoder does. */
+bool store_util_utf8_sanitize(const char *s, size_t n, buf *out);
+
+/* Percent-decode `n` bytes of `s` into `out` (appending), then make the
+ * decoded text valid UTF-8 (store_util_utf8_sanitize). '+' is decoded to a
  * space only when `plus_is_space` (query strings). False on a malformed
  * escape or out of memory. */
 bool store_util_url_decode(const char *s, size_t n, bool plus_is_space, buf *out);

@@ -51,6 +51,8 @@ struct store_call {
     int64_t start_ms;
     char auto_id[21];
     char *settings, *mappings; /* admin jobs: JSON text (heap) */
+    char *filter_path;         /* ?filter_path (heap) or NULL */
+    char *routing;             /* ?routing (heap) or NULL: echoed in Location */
 };
 
 void store_resp_init(store_resp *r)
@@ -146,12 +148,13 @@ static void errorf(store_resp *r, int status, const char *type, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 static void errorf(store_resp *r, int status, const char *type, const char *fmt, ...)
 {
-    char tmp[2048];
+    buf tmp = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    bool ok = store_util_vappend(&tmp, fmt, ap);
     va_end(ap);
-    error_body(r, status, type, tmp);
+    error_body_n(r, status, type, ok ? tmp.data : "out of memory", ok ? tmp.len : 13, NULL, NULL);
+    buf_free(&tmp);
 }
 
 static void flat_error(store_resp *r, int status, const char *msg)
@@ -191,13 +194,29 @@ static void index_not_found(store_resp *r, const char *index)
     buf_free(&reason);
 }
 
-static void invalid_index(store_resp *r, const char *index, const char *reason)
+static void invalid_index(store_resp *r, const char *index, const buf *reason)
 {
     buf x = BUF_INIT;
     buf_puts(&x, ",\"index_uuid\":\"_na_\",\"index\":");
     jstr(&x, index);
-    error_body_n(r, 400, "invalid_index_name_exception", reason, strlen(reason), x.data, NULL);
+    error_body_n(r, 400, "invalid_index_name_exception", reason->data, reason->len, x.data, NULL);
     buf_free(&x);
+}
+
+/* A flat {"error":"…","status":N} whose message quotes request text: made
+ * valid UTF-8 whatever bytes the client sent. */
+static void flat_errorf(store_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void flat_errorf(store_resp *r, int status, const char *fmt, ...)
+{
+    buf raw = BUF_INIT, msg = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    store_util_vappend(&raw, fmt, ap);
+    va_end(ap);
+    store_util_utf8_sanitize(raw.data ? raw.data : "", raw.len, &msg);
+    flat_error(r, status, msg.data ? msg.data : "");
+    buf_free(&raw);
+    buf_free(&msg);
 }
 
 static void storage_error(store_resp *r)
@@ -697,6 +716,11 @@ static store_call *new_call(store_api *api, store_match *m, const store_req *req
     memset(m, 0, sizeof *m); /* the call owns the strings now */
     c->pretty = param(req, "pretty") && !(strcmp(param(req, "pretty"), "false") == 0);
     c->start_ms = store_util_mono_ms();
+    if (param(req, "filter_path") && !(c->filter_path = strdup(param(req, "filter_path")))) {
+        store_router_free(&c->m);
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -716,16 +740,20 @@ static void call_free(store_call *c)
     store_bulk_free(&c->bulk);
     free(c->settings);
     free(c->mappings);
+    free(c->filter_path);
+    free(c->routing);
     free(c);
 }
 
 static store_call *create_index(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
-    char reason[600];
-    if (!store_router_valid_index(m->index, reason, sizeof reason)) {
-        invalid_index(resp, m->index, reason);
+    buf reason = BUF_INIT;
+    if (!store_router_valid_index(m->index, &reason)) {
+        invalid_index(resp, m->index, &reason);
+        buf_free(&reason);
         return NULL;
     }
+    buf_free(&reason);
     cJSON *body = NULL;
     char *settings = NULL, *mappings = NULL;
     int64_t gc = STORE_GC_UNSET;
@@ -1486,7 +1514,6 @@ static void source_error(store_resp *r, const char *body, size_t n)
 static store_call *write_doc(store_api *api, const store_req *req, store_match *m, store_opkind kind, bool legacy,
                              bool auto_id, store_resp *resp)
 {
-    char reason[600];
     store_wparams w;
     bool has_version, has_vtype, forced;
     store_msgs msgs = {BUF_INIT, 0};
@@ -1525,10 +1552,14 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         store_msgs_free(&msgs);
         return NULL;
     }
-    if (kind != STORE_OP_DELETE && kind != STORE_OP_UPDATE &&
-        !store_router_valid_index(m->index, reason, sizeof reason)) {
-        invalid_index(resp, m->index, reason);
-        return NULL;
+    if (kind != STORE_OP_DELETE && kind != STORE_OP_UPDATE) {
+        buf reason = BUF_INIT;
+        bool valid = store_router_valid_index(m->index, &reason);
+        if (!valid)
+            invalid_index(resp, m->index, &reason);
+        buf_free(&reason);
+        if (!valid)
+            return NULL;
     }
     store_call *c = new_call(api, m, req);
     if (!c) {
@@ -1538,6 +1569,11 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
     c->kind = CALL_WRITE;
     c->legacy = legacy;
     c->forced_refresh = forced;
+    if (param(req, "routing") && !(c->routing = strdup(param(req, "routing")))) {
+        error_body(resp, 500, "exception", "out of memory");
+        call_free(c);
+        return NULL;
+    }
     if (kind == STORE_OP_UPDATE) {
         store_bulk_error err = {0, NULL, BUF_INIT};
         if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
@@ -1680,6 +1716,10 @@ static void finish_write(store_call *c, store_resp *r)
             buf_puts(&loc, "_doc");
         buf_putc(&loc, '/');
         store_util_url_encode(op->id, op->id_len, &loc);
+        if (c->routing) {
+            buf_puts(&loc, "?routing=");
+            store_util_url_encode(c->routing, strlen(c->routing), &loc);
+        }
         r->location = buf_steal(&loc);
     }
 }
@@ -1817,11 +1857,207 @@ static void pretty_body(store_resp *r)
     }
 }
 
+/* ---- query parameters each endpoint knows (Elasticsearch's REST spec) ------------------ */
+
+#define P_SRC "_source", "_source_excludes", "_source_includes"
+#define P_WRITE "refresh", "routing", "timeout", "wait_for_active_shards", "if_seq_no", "if_primary_term", \
+    "version", "version_type"
+static const char *const p_global[] = {"pretty", "human", "error_trace", "filter_path", "source", "source_content_type",
+                                       NULL};
+static const char *const p_bulk[] = {"pipeline", "refresh", "routing", "timeout", "type", P_SRC, "wait_for_active_shards",
+                                     "require_alias", "require_data_stream", "list_executed_pipelines",
+                                     "include_source_on_error", NULL};
+static const char *const p_get[] = {"preference", "realtime", "refresh", "routing", "stored_fields", P_SRC, "version",
+                                    "version_type", "force_synthetic_source", NULL};
+static const char *const p_mget[] = {"preference", "realtime", "refresh", "routing", "stored_fields", P_SRC,
+                                     "force_synthetic_source", NULL};
+static const char *const p_refresh[] = {"allow_no_indices", "expand_wildcards", "ignore_unavailable", "ignore_throttled",
+                                        NULL};
+static const char *const p_cat[] = {"bytes", "expand_wildcards", "format", "h", "help", "health",
+                                    "include_unloaded_segments", "master_timeout", "pri", "s", "time", "v", "local",
+                                    NULL};
+static const char *const p_health[] = {"expand_wildcards", "level", "local", "master_timeout", "timeout",
+                                       "wait_for_active_shards", "wait_for_events", "wait_for_nodes",
+                                       "wait_for_no_initializing_shards", "wait_for_no_relocating_shards",
+                                       "wait_for_status", NULL};
+static const char *const p_index_put[] = {"master_timeout", "timeout", "wait_for_active_shards", "include_type_name",
+                                          NULL};
+static const char *const p_index_delete[] = {"allow_no_indices", "expand_wildcards", "ignore_unavailable",
+                                             "master_timeout", "timeout", NULL};
+static const char *const p_index_get[] = {"allow_no_indices", "expand_wildcards", "flat_settings", "ignore_unavailable",
+                                          "include_defaults", "local", "master_timeout", "features", NULL};
+static const char *const p_settings_get[] = {"allow_no_indices", "expand_wildcards", "flat_settings",
+                                             "ignore_unavailable", "include_defaults", "local", "master_timeout",
+                                             "name", NULL};
+static const char *const p_settings_put[] = {"allow_no_indices", "expand_wildcards", "flat_settings",
+                                             "ignore_unavailable", "master_timeout", "preserve_existing", "timeout",
+                                             "reopen", NULL};
+static const char *const p_mapping[] = {"allow_no_indices", "expand_wildcards", "ignore_unavailable", "local",
+                                        "master_timeout", NULL};
+static const char *const p_count[] = {"allow_no_indices", "analyzer", "analyze_wildcard", "default_operator", "df",
+                                      "expand_wildcards", "ignore_throttled", "ignore_unavailable", "lenient",
+                                      "min_score", "preference", "q", "routing", "terminate_after", NULL};
+static const char *const p_search[] = {
+    "allow_no_indices", "allow_partial_search_results", "analyzer", "analyze_wildcard", "batched_reduce_size",
+    "ccs_minimize_roundtrips", "default_operator", "df", "docvalue_fields", "expand_wildcards", "explain", "from",
+    "ignore_throttled", "ignore_unavailable", "include_named_queries_score", "lenient",
+    "max_concurrent_shard_requests", "preference", "pre_filter_shard_size", "request_cache", "routing", "scroll",
+    "search_type", "seq_no_primary_term", "size", "sort", P_SRC, "stats", "stored_fields", "suggest_field",
+    "suggest_mode", "suggest_size", "suggest_text", "terminate_after", "timeout", "track_scores", "track_total_hits",
+    "typed_keys", "rest_total_hits_as_int", "version", "q", "force_synthetic_source", NULL};
+static const char *const p_index_doc[] = {P_WRITE, "op_type", "pipeline", "require_alias", "require_data_stream",
+                                          "include_source_on_error", "list_executed_pipelines", NULL};
+static const char *const p_delete_doc[] = {P_WRITE, NULL};
+static const char *const p_update[] = {P_WRITE, "lang", "require_alias", "retry_on_conflict", P_SRC,
+                                       "include_source_on_error", NULL};
+static const char *const p_none[] = {NULL};
+
+static const char *const *known_params(const store_match *m)
+{
+    bool get = m->method == STORE_M_GET || m->method == STORE_M_HEAD;
+    switch (m->route) {
+    case STORE_R_BULK: return p_bulk;
+    case STORE_R_MGET: return p_mget;
+    case STORE_R_REFRESH: return p_refresh;
+    case STORE_R_CAT_INDICES: return p_cat;
+    case STORE_R_HEALTH: return p_health;
+    case STORE_R_INDEX:
+        return m->method == STORE_M_PUT ? p_index_put : m->method == STORE_M_DELETE ? p_index_delete : p_index_get;
+    case STORE_R_SETTINGS: return m->method == STORE_M_PUT ? p_settings_put : p_settings_get;
+    case STORE_R_MAPPING: return p_mapping;
+    case STORE_R_COUNT: return p_count;
+    case STORE_R_SEARCH: return p_search;
+    case STORE_R_DOC:
+    case STORE_R_LEGACY_DOC:
+        return get ? p_get : m->method == STORE_M_DELETE ? p_delete_doc : p_index_doc;
+    case STORE_R_SOURCE:
+    case STORE_R_LEGACY_SOURCE: return p_get;
+    case STORE_R_DOC_AUTO:
+    case STORE_R_LEGACY_AUTO:
+    case STORE_R_CREATE:
+    case STORE_R_LEGACY_CREATE: return p_index_doc;
+    case STORE_R_UPDATE:
+    case STORE_R_LEGACY_UPDATE: return p_update;
+    default: return p_none;
+    }
+}
+
+static bool in_list(const char *const *list, const char *k)
+{
+    for (; *list; list++)
+        if (strcmp(*list, k) == 0)
+            return true;
+    return false;
+}
+
+/* Lucene's LevenshteinDistance.getDistance: 1 - edits / longer length. */
+static float similarity(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n == 0 || m == 0)
+        return n == m ? 1.0f : 0.0f;
+    if (n > 64 || m > 64)
+        return 0.0f;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= m; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (m + 1) * sizeof prev[0]);
+    }
+    return 1.0f - (float)prev[m] / (float)(n > m ? n : m);
+}
+
+typedef struct scored {
+    float score;
+    const char *name;
+} scored;
+
+static int scored_cmp(const void *x, const void *y)
+{
+    const scored *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+static int str_cmp(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
+
+/* BaseRestHandler.unrecognized: 400 when the request carries parameters the
+ * endpoint does not know. Returns false (resp filled) in that case. */
+static bool check_params(const store_req *req, const store_match *m, store_resp *resp)
+{
+    const char *const *known = known_params(m);
+    const char *bad[32];
+    size_t nbad = 0;
+    for (size_t i = 0; i < req->nparams && nbad < 32; i++) {
+        const char *k = req->params[i].key;
+        if (in_list(known, k) || in_list(p_global, k))
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < nbad; j++)
+            dup |= strcmp(bad[j], k) == 0;
+        if (!dup)
+            bad[nbad++] = k;
+    }
+    if (!nbad)
+        return true;
+    qsort(bad, nbad, sizeof bad[0], str_cmp);
+    buf path = BUF_INIT, msg = BUF_INIT, reason = BUF_INIT;
+    store_util_url_decode(req->path, strlen(req->path), false, &path);
+    buf_printf(&msg, "request [%s] contains unrecognized parameter%s: ", path.data ? path.data : req->path,
+               nbad > 1 ? "s" : "");
+    for (size_t i = 0; i < nbad; i++) {
+        scored cand[128];
+        size_t nc = 0;
+        const char *const *lists[2] = {known, p_global};
+        for (int l = 0; l < 2; l++)
+            for (const char *const *c = lists[l]; *c && nc < 128; c++) {
+                float sc = similarity(bad[i], *c);
+                if (sc > 0.5f)
+                    cand[nc++] = (scored){sc, *c};
+            }
+        qsort(cand, nc, sizeof cand[0], scored_cmp);
+        buf_printf(&msg, "%s[%s]", i ? ", " : "", bad[i]);
+        if (nc == 1) {
+            buf_printf(&msg, " -> did you mean [%s]?", cand[0].name);
+        } else if (nc > 1) {
+            buf_puts(&msg, " -> did you mean any of [");
+            for (size_t j = 0; j < nc; j++)
+                buf_printf(&msg, "%s%s", j ? ", " : "", cand[j].name);
+            buf_puts(&msg, "]?");
+        }
+    }
+    store_util_utf8_sanitize(msg.data, msg.len, &reason);
+    error_body_n(resp, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
+    buf_free(&path);
+    buf_free(&msg);
+    buf_free(&reason);
+    return false;
+}
+
+/* ?filter_path on a JSON body (errors included, as Elasticsearch does). */
+static void filter_body(store_resp *r, const char *filter)
+{
+    if (!filter || !*filter || !r->body.len || strcmp(r->content_type, CT_JSON) != 0)
+        return;
+    buf out = BUF_INIT;
+    if (store_json_filter(r->body.data, r->body.len, filter, &out)) {
+        buf_free(&r->body);
+        r->body = out;
+    } else {
+        buf_free(&out);
+    }
+}
+
 static void no_handler(store_resp *r, const store_req *req)
 {
-    char msg[1200];
-    snprintf(msg, sizeof msg, "no handler found for uri [%.1000s] and method [%s]", req->path, req->method);
-    flat_error(r, 400, msg);
+    flat_errorf(r, 400, "no handler found for uri [%s] and method [%s]", req->path, req->method);
 }
 
 store_call *store_api_begin(store_api *api, const store_req *req, store_resp *resp)
@@ -1836,7 +2072,10 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     resp->allow[0] = '\0';
     bool pretty = param(req, "pretty") && strcmp(param(req, "pretty"), "false") != 0;
     if (!store_router_match(req->method, req->path, &m)) {
-        errorf(resp, 400, "illegal_argument_exception", "unable to decode the path [%.1000s]", req->path);
+        buf p = BUF_INIT;
+        store_util_utf8_sanitize(req->path, strlen(req->path), &p);
+        errorf(resp, 400, "illegal_argument_exception", "unable to decode the path [%s]", p.data ? p.data : "");
+        buf_free(&p);
         goto out;
     }
     if (m.route == STORE_R_NONE) {
@@ -1845,19 +2084,20 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         goto out;
     }
     if (!(m.allowed & m.method)) {
-        char allowed[64], msg[1200];
+        char allowed[64];
         store_router_allowed_text(m.allowed, allowed, sizeof allowed);
         snprintf(resp->allow, sizeof resp->allow, "%s", allowed);
-        snprintf(msg, sizeof msg, "Incorrect HTTP method for uri [%.1000s] and method [%s], allowed: [%s]", req->path,
-                 req->method, allowed);
-        flat_error(resp, 405, msg);
+        flat_errorf(resp, 405, "Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]", req->path,
+                    req->method, allowed);
         store_router_free(&m);
         goto out;
     }
     if (req->body_len && !content_type_ok(req->content_type)) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "Content-Type header [%.300s] is not supported", req->content_type);
-        flat_error(resp, 406, msg);
+        flat_errorf(resp, 406, "Content-Type header [%s] is not supported", req->content_type);
+        store_router_free(&m);
+        goto out;
+    }
+    if (!check_params(req, &m, resp)) {
         store_router_free(&m);
         goto out;
     }
@@ -1949,6 +2189,7 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     }
     store_router_free(&m);
 out:
+    filter_body(resp, param(req, "filter_path"));
     if (pretty)
         pretty_body(resp);
     if (resp->body.data == NULL)
@@ -2003,6 +2244,7 @@ void store_api_finish(store_call *c, store_resp *r)
         break;
     }
 done:
+    filter_body(r, c->filter_path);
     if (c->pretty)
         pretty_body(r);
     call_free(c);

@@ -45,12 +45,10 @@ static bool fail(store_bulk_error *e, int status, const char *type, const char *
     e->status = status;
     e->type = type;
     buf_reset(&e->reason);
-    char tmp[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    store_util_vappend(&e->reason, fmt, ap);
     va_end(ap);
-    buf_puts(&e->reason, tmp);
     return false;
 }
 
@@ -177,15 +175,15 @@ static void item_error(store_bulk_item *it, int status, const char *type, const 
     __attribute__((format(printf, 4, 5)));
 static void item_error(store_bulk_item *it, int status, const char *type, const char *fmt, ...)
 {
-    char tmp[1200];
+    buf tmp = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    store_util_vappend(&tmp, fmt, ap);
     va_end(ap);
     it->err_status = status;
     it->err_type = type;
     free(it->err_reason);
-    it->err_reason = strdup(tmp);
+    it->err_reason = buf_steal(&tmp);
 }
 
 /* Parse one action line into `it`. False with err filled on a request-level error. */
@@ -225,7 +223,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
         store_json_unescape(&k, tmp);
         return fail(err, 400, "illegal_argument_exception",
                     "Malformed action/metadata line [%d], expected one of [create, delete, index, update] but "
-                    "found [%.200s]",
+                    "found [%s]",
                     line, tmp->data ? tmp->data : "");
     }
     if (v.type != STORE_JSON_OBJECT)
@@ -271,18 +269,18 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (!scalar || !tok_long(&v, tmp, &it->w.version))
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse long value [%.*s] for field [version] in action/metadata line [%d]",
-                            (int)(v.n > 100 ? 100 : v.n), v.p, line);
+                            (int)v.n, v.p, line);
             has_version = true;
         } else if (store_json_tok_eq(&k, "version_type")) {
             if (!tok_text(&v, tmp) || !store_vtype_parse(tmp->data, &it->w.vtype))
                 return fail(err, 400, "illegal_argument_exception", "No version type match [%.*s]",
-                            (int)(v.n > 100 ? 100 : v.n), v.p);
+                            (int)v.n, v.p);
             has_vtype = true;
         } else if (store_json_tok_eq(&k, "if_seq_no")) {
             if (!scalar || !tok_long(&v, tmp, &it->w.if_seq_no))
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse long value [%.*s] for field [if_seq_no] in action/metadata line [%d]",
-                            (int)(v.n > 100 ? 100 : v.n), v.p, line);
+                            (int)v.n, v.p, line);
             if (it->w.if_seq_no < 0 && it->w.if_seq_no != STORE_UNASSIGNED_SEQ_NO)
                 return fail(err, 400, "illegal_argument_exception",
                             "sequence numbers must be non negative. got [%lld].", (long long)it->w.if_seq_no);
@@ -291,19 +289,19 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse long value [%.*s] for field [if_primary_term] in action/metadata line "
                             "[%d]",
-                            (int)(v.n > 100 ? 100 : v.n), v.p, line);
+                            (int)v.n, v.p, line);
             if (it->w.if_primary_term < 0)
                 return fail(err, 400, "illegal_argument_exception", "primary term must be non negative. got [%lld]",
                             (long long)it->w.if_primary_term);
         } else if (store_json_tok_eq(&k, "op_type")) {
             if (!tok_text(&v, tmp))
                 return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%.*s]",
-                            (int)(v.n > 100 ? 100 : v.n), v.p);
+                            (int)v.n, v.p);
             if (strcmp(tmp->data, "create") == 0) {
                 if (it->action == STORE_BULK_INDEX)
                     it->action = STORE_BULK_CREATE, it->key = "create";
             } else if (strcmp(tmp->data, "index") != 0) {
-                return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%.100s]",
+                return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%s]",
                             tmp->data);
             }
         } else if (store_json_tok_eq(&k, "routing") || store_json_tok_eq(&k, "retry_on_conflict") ||
@@ -316,7 +314,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             buf_reset(tmp);
             store_json_unescape(&k, tmp);
             return fail(err, 400, "illegal_argument_exception",
-                        "Action/metadata line [%d] contains an unknown parameter [%.200s]", line,
+                        "Action/metadata line [%d] contains an unknown parameter [%s]", line,
                         tmp->data ? tmp->data : "");
         }
     }
@@ -433,11 +431,13 @@ bool store_bulk_parse(const char *body, size_t len, const char *default_index, s
     /* Execution-time problems settle single items. */
     for (size_t i = 0; i < b->n; i++) {
         store_bulk_item *it = &b->items[i];
-        char reason[600];
-        if (!store_router_valid_index(it->index, reason, sizeof reason)) {
-            item_error(it, 400, "invalid_index_name_exception", "%s", reason);
+        buf reason = BUF_INIT;
+        if (!store_router_valid_index(it->index, &reason)) {
+            item_error(it, 400, "invalid_index_name_exception", "%s", reason.data);
+            buf_free(&reason);
             continue;
         }
+        buf_free(&reason);
         if (it->id && it->id_len == 0) {
             item_error(it, 400, "illegal_argument_exception", "if _id is specified it must not be empty");
             continue;

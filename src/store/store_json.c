@@ -1,6 +1,7 @@
 /* store_json — allocation-free JSON scanning, exact integers and small helpers for verstore. */
 #include "versync/store_json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *store_json_ws(const char *p, const char *end)
@@ -19,6 +20,21 @@ static int hexval(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+static bool hex4(const char *p, const char *end, unsigned *out)
+{
+    if (end - p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return false;
+        v = v << 4 | (unsigned)h;
+    }
+    *out = v;
+    return true;
 }
 
 /* Length of the valid UTF-8 sequence at p (>= 0x80 lead byte), 0 if invalid. */
@@ -86,14 +102,24 @@ static const char *scan_string(const char *p, const char *end, bool *escaped)
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
                 p++;
                 break;
-            case 'u':
-                if (end - p < 5)
+            case 'u': {
+                unsigned cp;
+                if (!hex4(p + 1, end, &cp))
                     return NULL;
-                for (int i = 1; i <= 4; i++)
-                    if (hexval(p[i]) < 0)
-                        return NULL;
                 p += 5;
+                /* Surrogates must come in pairs: a lone one is no character
+                 * (cJSON, used later on the same text, refuses it too). */
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return NULL;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    unsigned lo;
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, end, &lo) || lo < 0xdc00 ||
+                        lo > 0xdfff)
+                        return NULL;
+                    p += 6;
+                }
                 break;
+            }
             default:
                 return NULL;
             }
@@ -428,4 +454,212 @@ bool store_json_pretty(const char *in, size_t n, buf *out)
         }
     }
     return ok && buf_putc(out, '\n');
+}
+
+/* ---- filter_path ---------------------------------------------------------------- */
+
+#define FP_MAX_PATTERNS 16
+#define FP_MAX_SEGS 16
+
+typedef struct fp_pattern {
+    char *segs[FP_MAX_SEGS];
+    int n;
+} fp_pattern;
+
+typedef struct fp_state {
+    unsigned char pat, pos;
+} fp_state;
+
+typedef struct fp_set {
+    fp_state s[FP_MAX_PATTERNS * FP_MAX_SEGS];
+    int n;
+} fp_set;
+
+static bool fp_glob(const char *pat, const char *s, size_t n)
+{
+    if (!*pat)
+        return n == 0;
+    if (*pat == '*') {
+        for (size_t i = 0; i <= n; i++)
+            if (fp_glob(pat + 1, s + i, n - i))
+                return true;
+        return false;
+    }
+    return n > 0 && *s == *pat && fp_glob(pat + 1, s + 1, n - 1);
+}
+
+static void fp_add(fp_set *set, int pat, int pos)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->s[i].pat == pat && set->s[i].pos == pos)
+            return;
+    if (set->n < (int)(sizeof set->s / sizeof set->s[0]))
+        set->s[set->n++] = (fp_state){(unsigned char)pat, (unsigned char)pos};
+}
+
+/* Positions reachable from `pos` without consuming a name ("**" may match nothing). */
+static void fp_close(const fp_pattern *pats, fp_set *set)
+{
+    for (int i = 0; i < set->n; i++) {
+        const fp_pattern *p = &pats[set->s[i].pat];
+        int pos = set->s[i].pos;
+        if (pos < p->n && strcmp(p->segs[pos], "**") == 0)
+            fp_add(set, set->s[i].pat, pos + 1);
+    }
+}
+
+/* States after consuming `key`; *full when some pattern is complete. */
+static void fp_step(const fp_pattern *pats, const fp_set *in, const char *key, size_t klen, fp_set *out, bool *full)
+{
+    out->n = 0;
+    *full = false;
+    for (int i = 0; i < in->n; i++) {
+        const fp_pattern *p = &pats[in->s[i].pat];
+        int pos = in->s[i].pos;
+        if (pos >= p->n)
+            continue;
+        if (strcmp(p->segs[pos], "**") == 0)
+            fp_add(out, in->s[i].pat, pos); /* ** eats this name too */
+        else if (fp_glob(p->segs[pos], key, klen))
+            fp_add(out, in->s[i].pat, pos + 1);
+    }
+    fp_close(pats, out);
+    for (int i = 0; i < out->n; i++)
+        if (out->s[i].pos >= pats[out->s[i].pat].n)
+            *full = true;
+}
+
+/* Filter one value (object or array) into `out`; returns false on bad JSON.
+ * *wrote says whether anything was kept. */
+static bool fp_value(const fp_pattern *pats, const fp_set *set, const char *p, const char *end, buf *out,
+                     bool *wrote, int depth)
+{
+    *wrote = false;
+    if (depth > STORE_JSON_MAX_DEPTH)
+        return false;
+    size_t start = out->len;
+    if (*p == '{') {
+        store_json_iter it;
+        store_json_tok k, v;
+        int r;
+        buf key = BUF_INIT;
+        bool first = true, ok = true;
+        store_json_obj_begin(&it, p, end);
+        buf_putc(out, '{');
+        while (ok && (r = store_json_obj_next(&it, &k, &v)) == 1) {
+            buf_reset(&key);
+            if (!store_json_unescape(&k, &key) || !buf_putc(&key, '\0')) {
+                ok = false;
+                break;
+            }
+            fp_set next;
+            bool full;
+            fp_step(pats, set, key.data, key.len - 1, &next, &full);
+            if (!full && next.n == 0)
+                continue;
+            size_t mark = out->len;
+            if (!first)
+                buf_putc(out, ',');
+            buf_putc(out, '"');
+            buf_append(out, k.p, k.n);
+            buf_append(out, "\":", 2);
+            bool kept = full;
+            if (full) {
+                buf_append(out, v.p - (v.type == STORE_JSON_STRING), v.n + (v.type == STORE_JSON_STRING ? 2 : 0));
+            } else if (v.type == STORE_JSON_OBJECT || v.type == STORE_JSON_ARRAY) {
+                ok = fp_value(pats, &next, v.p, v.p + v.n, out, &kept, depth + 1);
+            }
+            if (!kept) {
+                out->len = mark;
+                out->data[mark] = '\0';
+            } else {
+                first = false;
+            }
+        }
+        buf_free(&key);
+        if (!ok || r < 0)
+            return false;
+        buf_putc(out, '}');
+        *wrote = !first;
+    } else if (*p == '[') {
+        const char *q = store_json_ws(p + 1, end);
+        bool first = true;
+        buf_putc(out, '[');
+        while (q < end && *q != ']') {
+            store_json_tok v;
+            const char *after = store_json_scan(q, end, &v);
+            if (!after)
+                return false;
+            if (v.type == STORE_JSON_OBJECT || v.type == STORE_JSON_ARRAY) {
+                size_t mark = out->len;
+                if (!first)
+                    buf_putc(out, ',');
+                bool kept;
+                if (!fp_value(pats, set, v.p, v.p + v.n, out, &kept, depth + 1))
+                    return false;
+                if (kept)
+                    first = false;
+                else {
+                    out->len = mark;
+                    out->data[mark] = '\0';
+                }
+            }
+            q = store_json_ws(after, end);
+            if (q < end && *q == ',')
+                q = store_json_ws(q + 1, end);
+        }
+        buf_putc(out, ']');
+        *wrote = !first;
+    }
+    if (!*wrote) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
+    return true;
+}
+
+bool store_json_filter(const char *in, size_t n, const char *filter_path, buf *out)
+{
+    fp_pattern pats[FP_MAX_PATTERNS];
+    int np = 0;
+    char *copy = strdup(filter_path);
+    bool ok = false, exclusions = false;
+    if (!copy)
+        return false;
+    char *outer;
+    for (char *tok = strtok_r(copy, ",", &outer); tok && np < FP_MAX_PATTERNS; tok = strtok_r(NULL, ",", &outer)) {
+        while (*tok == ' ')
+            tok++;
+        if (*tok == '-')
+            exclusions = true;
+        if (!*tok)
+            continue;
+        fp_pattern *p = &pats[np++];
+        p->n = 0;
+        char *inner;
+        for (char *seg = strtok_r(tok, ".", &inner); seg && p->n < FP_MAX_SEGS; seg = strtok_r(NULL, ".", &inner))
+            p->segs[p->n++] = seg;
+        if (p->n == 0)
+            np--;
+    }
+    const char *end = in + n, *p = store_json_ws(in, end);
+    if (exclusions || np == 0 || p >= end || (*p != '{' && *p != '[')) {
+        ok = buf_append(out, in, n);
+        goto done;
+    }
+    if (!store_json_is_valid(in, n))
+        goto done;
+    fp_set set = {.n = 0};
+    for (int i = 0; i < np; i++)
+        fp_add(&set, i, 0);
+    fp_close(pats, &set);
+    bool wrote;
+    size_t start = out->len;
+    ok = fp_value(pats, &set, p, end, out, &wrote, 1);
+    if (ok && !wrote && out->len == start)
+        ok = buf_append(out, "{}", 2);
+done:
+    free(copy);
+    return ok;
 }

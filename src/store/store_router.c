@@ -185,46 +185,37 @@ void store_router_allowed_text(unsigned allowed, char *out, size_t outsz)
         }
 }
 
-bool store_router_valid_index(const char *name, char *reason, size_t rsz)
+bool store_router_valid_index(const char *name, buf *reason)
 {
     /* Same checks in the same order as MetadataCreateIndexService. */
     size_t n = strlen(name);
-    if (n == 0) {
-        snprintf(reason, rsz, "Invalid index name [%s], must not be empty", name);
-        return false;
+    const char *why = NULL;
+    char toolong[64];
+    if (n == 0)
+        why = "must not be empty";
+    for (size_t i = 0; !why && i < n; i++)
+        if (strchr("\\/*?\"<>| ,", name[i]))
+            why = "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]";
+    if (!why && strchr(name, '#'))
+        why = "must not contain '#'";
+    if (!why && strchr(name, ':'))
+        why = "must not contain ':'";
+    if (!why && (name[0] == '_' || name[0] == '-' || name[0] == '+'))
+        why = "must not start with '_', '-', or '+'";
+    if (!why && n > 255) {
+        snprintf(toolong, sizeof toolong, "index name is too long, (%zu > 255)", n);
+        why = toolong;
     }
-    for (size_t i = 0; i < n; i++)
-        if (strchr("\\/*?\"<>| ,", name[i])) {
-            snprintf(reason, rsz,
-                     "Invalid index name [%.300s], must not contain the following characters "
-                     "[ , \", *, \\, <, |, ,, >, /, ?]",
-                     name);
-            return false;
-        }
-    if (strchr(name, '#')) {
-        snprintf(reason, rsz, "Invalid index name [%.300s], must not contain '#'", name);
-        return false;
-    }
-    if (strchr(name, ':')) {
-        snprintf(reason, rsz, "Invalid index name [%.300s], must not contain ':'", name);
-        return false;
-    }
-    if (name[0] == '_' || name[0] == '-' || name[0] == '+') {
-        snprintf(reason, rsz, "Invalid index name [%.300s], must not start with '_', '-', or '+'", name);
-        return false;
-    }
-    if (n > 255) {
-        snprintf(reason, rsz, "Invalid index name [%.300s], index name is too long, (%zu > 255)", name, n);
-        return false;
-    }
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        snprintf(reason, rsz, "Invalid index name [%s], must not be '.' or '..'", name);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (name[i] >= 'A' && name[i] <= 'Z') {
-            snprintf(reason, rsz, "Invalid index name [%.300s], must be lowercase", name);
-            return false;
-        }
-    return true;
+    if (!why && (strcmp(name, ".") == 0 || strcmp(name, "..") == 0))
+        why = "must not be '.' or '..'";
+    for (size_t i = 0; !why && i < n; i++)
+        if (name[i] >= 'A' && name[i] <= 'Z')
+            why = "must be lowercase";
+    if (!why)
+        return true;
+    buf_puts(reason, "Invalid index name [");
+    buf_puts(reason, name);
+    buf_puts(reason, "], ");
+    buf_puts(reason, why);
+    return false;
 }

@@ -3,11 +3,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+static bool url_decode_raw(const char *s, size_t n, bool plus_is_space, buf *out);
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -105,7 +109,75 @@ static int hexv(char c)
     return -1;
 }
 
+bool store_util_vappend(buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || !buf_reserve(b, (size_t)n + 1))
+        return false;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return true;
+}
+
+static size_t utf8_seq(const unsigned char *p, size_t avail)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if (avail < n)
+        return 0;
+    unsigned cp = c & (0x3f >> (n - 1));
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+bool store_util_utf8_sanitize(const char *s, size_t n, buf *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k) {
+            i += k;
+            run += k;
+            continue;
+        }
+        if (!buf_append(out, s + i - run, run) || !buf_append(out, "\xef\xbf\xbd", 3))
+            return false;
+        run = 0;
+        i++;
+    }
+    return buf_append(out, s + n - run, run);
+}
+
 bool store_util_url_decode(const char *s, size_t n, bool plus_is_space, buf *out)
+{
+    buf raw = BUF_INIT;
+    bool ok = url_decode_raw(s, n, plus_is_space, &raw) && store_util_utf8_sanitize(raw.data ? raw.data : "", raw.len, out);
+    buf_free(&raw);
+    return ok;
+}
+
+static bool url_decode_raw(const char *s, size_t n, bool plus_is_space, buf *out)
 {
     size_t i = 0;
     while (i < n) {

@@ -8,13 +8,21 @@
 
 bool store_msgs_add(store_msgs *m, const char *fmt, ...)
 {
-    char tmp[1024];
+    /* Formatted straight into the buffer: messages quote ids of any length. */
+    m->count++;
+    if (!buf_printf(&m->text, "%d: ", m->count))
+        return false;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    m->count++;
-    return buf_printf(&m->text, "%d: %s;", m->count, tmp);
+    if (n < 0 || !buf_reserve(&m->text, (size_t)n + 1))
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(m->text.data + m->text.len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    m->text.len += (size_t)n;
+    return buf_putc(&m->text, ';');
 }
 
 void store_msgs_free(store_msgs *m)

@@ -149,6 +149,32 @@ static void test_url_and_units(void **state)
     assert_false(store_util_parse_bytes("1q", &bytes));
 }
 
+static const char *filt(const char *in, const char *fp)
+{
+    static char out[1024];
+    buf b = BUF_INIT;
+    assert_true(store_json_filter(in, strlen(in), fp, &b));
+    snprintf(out, sizeof out, "%s", b.data);
+    buf_free(&b);
+    return out;
+}
+
+static void test_filter_path(void **state)
+{
+    (void)state;
+    const char *bulk = "{\"took\":3,\"errors\":true,\"items\":[{\"index\":{\"_id\":\"1\",\"_version\":9223372036854775807,"
+                       "\"status\":201}},{\"index\":{\"_id\":\"2\",\"status\":409,\"error\":{\"type\":\"x\"}}}]}";
+    assert_string_equal(filt(bulk, "errors"), "{\"errors\":true}");
+    assert_string_equal(filt(bulk, "errors,items.*.error"),
+                        "{\"errors\":true,\"items\":[{\"index\":{\"error\":{\"type\":\"x\"}}}]}");
+    assert_string_equal(filt(bulk, "items.*._version"), "{\"items\":[{\"index\":{\"_version\":9223372036854775807}}]}");
+    assert_string_equal(filt(bulk, "**.status"),
+                        "{\"items\":[{\"index\":{\"status\":201}},{\"index\":{\"status\":409}}]}");
+    assert_string_equal(filt(bulk, "nothing"), "{}");
+    assert_string_equal(filt(bulk, "-took"), bulk);
+    assert_string_equal(filt("{\"a\\\"b\":\"x\"}", "a\"b"), "{\"a\\\"b\":\"x\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_pretty),
         cmocka_unit_test(test_ids_and_uuids),
         cmocka_unit_test(test_url_and_units),
+        cmocka_unit_test(test_filter_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

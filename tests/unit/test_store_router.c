@@ -99,6 +99,10 @@ static void test_unknown_and_decoding(void **state)
     assert_memory_equal(m.id, "a\0b", 3);
     store_router_free(&m);
     assert_false(store_router_match("GET", "/i%00x/_doc/1", &m));
+    /* bytes that are not UTF-8 become U+FFFD, as Java decodes them */
+    assert_int_equal(route("PUT", "/x/_doc/%FFa\xbe", &m), STORE_R_DOC);
+    assert_string_equal(m.id, "\xef\xbf\xbd" "a" "\xef\xbf\xbd");
+    store_router_free(&m);
     assert_false(store_router_match("GET", "/idx/_doc/%zz", &m));
     assert_false(store_router_match("GET", "/idx/_doc/%4", &m));
     /* repeated slashes are ignored */
@@ -116,35 +120,37 @@ static void test_unknown_and_decoding(void **state)
 static void test_index_names(void **state)
 {
     (void)state;
-    char r[600];
-    assert_true(store_router_valid_index("a-b_c.d+e", r, sizeof r));
-    assert_true(store_router_valid_index(".dotted", r, sizeof r));
-    assert_true(store_router_valid_index("\xc3\xa9", r, sizeof r));
-    assert_false(store_router_valid_index("Upper", r, sizeof r));
-    assert_string_equal(r, "Invalid index name [Upper], must be lowercase");
-    assert_false(store_router_valid_index("-lead", r, sizeof r));
-    assert_string_equal(r, "Invalid index name [-lead], must not start with '_', '-', or '+'");
-    assert_false(store_router_valid_index("_lead", r, sizeof r));
-    assert_false(store_router_valid_index("+lead", r, sizeof r));
+    buf rb = BUF_INIT;
+#define VALID(n) (buf_reset(&rb), store_router_valid_index((n), &rb))
+    assert_true(VALID("a-b_c.d+e"));
+    assert_true(VALID(".dotted"));
+    assert_true(VALID("\xc3\xa9"));
+    assert_false(VALID("Upper"));
+    assert_string_equal(rb.data, "Invalid index name [Upper], must be lowercase");
+    assert_false(VALID("-lead"));
+    assert_string_equal(rb.data, "Invalid index name [-lead], must not start with '_', '-', or '+'");
+    assert_false(VALID("_lead"));
+    assert_false(VALID("+lead"));
     const char *bad[] = {"a*b", "a?b", "a\"b", "a<b", "a>b", "a|b", "a b", "a,b", "a\\b", "a/b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_false(store_router_valid_index(bad[i], r, sizeof r));
-        assert_non_null(strstr(r, "must not contain the following characters"));
+        assert_false(VALID(bad[i]));
+        assert_non_null(strstr(rb.data, "must not contain the following characters"));
     }
-    assert_false(store_router_valid_index("a#b", r, sizeof r));
-    assert_non_null(strstr(r, "must not contain '#'"));
-    assert_false(store_router_valid_index("a:b", r, sizeof r));
-    assert_non_null(strstr(r, "must not contain ':'"));
-    assert_false(store_router_valid_index(".", r, sizeof r));
-    assert_false(store_router_valid_index("..", r, sizeof r));
-    assert_string_equal(r, "Invalid index name [..], must not be '.' or '..'");
+    assert_false(VALID("a#b"));
+    assert_non_null(strstr(rb.data, "must not contain '#'"));
+    assert_false(VALID("a:b"));
+    assert_non_null(strstr(rb.data, "must not contain ':'"));
+    assert_false(VALID("."));
+    assert_false(VALID(".."));
+    assert_string_equal(rb.data, "Invalid index name [..], must not be '.' or '..'");
     char name[300];
     memset(name, 'a', 256);
     name[256] = '\0';
-    assert_false(store_router_valid_index(name, r, sizeof r));
-    assert_non_null(strstr(r, "index name is too long, (256 > 255)"));
+    assert_false(VALID(name));
+    assert_non_null(strstr(rb.data, "index name is too long, (256 > 255)"));
     name[255] = '\0';
-    assert_true(store_router_valid_index(name, r, sizeof r));
+    assert_true(VALID(name));
+    buf_free(&rb);
 }
 
 int main(void)
