@@ -1306,7 +1306,8 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
                 rc = 1;
                 break;
             }
-            if (PQntuples(r) == 1) {
+            /* The flag speaks of the table's live index: a prune of another one does not clear it. */
+            if (PQntuples(r) == 1 && strcmp(index, t->index ? t->index : t->name) == 0) {
                 flagged = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
                 if (!PQgetisnull(r, 0, 1))
                     seen_truncate = strdup(PQgetvalue(r, 0, 1));
