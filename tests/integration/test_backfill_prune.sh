@@ -46,6 +46,21 @@ if can_list t; then
   assert_eq "--prune on an application-versioned table exits 0" 0 "$rc"
   assert_match "and deletes the document without a row" "1 documents pruned" "$out"
   assert_eq "leaving the table's documents" 50 "$(count cv)"
+  # A long application transaction on the table: prune's lock attempts time out (2 s each, so
+  # the application's other writers never queue long behind it) and retry until it ends.
+  curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' -d '{"id":777777,"name":"ghost"}' \
+    "$STORE_URL/t/_doc/777777?version=1&version_type=external"
+  psql -Xq -c "begin; update t set name = name where id = 1001; select pg_sleep(4); commit" >/dev/null 2>&1 &
+  hpid=$!
+  T_PIDS+=("$hpid")
+  holding() { [ "$(sql "select count(*) from pg_locks l join pg_class c on c.oid = l.relation
+                        where c.relname = 't' and l.mode = 'RowExclusiveLock' and l.granted")" -ge 1 ]; }
+  wait_until 10 holding
+  out=$(vs backfill --prune t); rc=$?
+  assert_eq "--prune behind a long transaction exits 0" 0 "$rc"
+  check "logging that it waits for the transaction" grep -q "a long transaction holds the table" "$T_DIR/versync.log"
+  assert_match "and then pruned the orphan" "1 documents pruned" "$out"
+  wait "$hpid"
 else
   out=$(vs backfill --prune t); rc=$?
   assert_eq "without a document listing (_search), --prune exits 1" 1 "$rc"
