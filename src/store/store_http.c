@@ -112,6 +112,10 @@ static enum MHD_Result send_resp(conn_ctx *cx)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    /* Elasticsearch echoes the client's tracing id. */
+    const char *opaque = MHD_lookup_connection_value(cx->conn, MHD_HEADER_KIND, "X-Opaque-Id");
+    if (opaque)
+        MHD_add_response_header(resp, "X-Opaque-Id", opaque);
     enum MHD_Result ret = MHD_queue_response(cx->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     cx->answered = true;
