@@ -34,6 +34,14 @@ long store_http_in_flight(store_http *h);
  * shutdown waits for requests in flight, but not for clients that stall. */
 int64_t store_http_idle_ms(store_http *h);
 
+/* From now on requests that arrive complete are answered 503 instead of
+ * being run; used once the requests in flight are done. */
+void store_http_refuse_new(store_http *h);
+
+/* Requests being handled right now, engine jobs included. While it is not
+ * zero the engine may still call back into the server: stop only at 0. */
+long store_http_busy(store_http *h);
+
 /* Close every connection and free the server. NULL is a no-op. */
 void store_http_stop(store_http *h);
 

@@ -20,6 +20,8 @@ struct store_http {
     store_engine *engine;
     size_t max_body;
     atomic_long in_flight;
+    atomic_long busy;     /* requests being dispatched or waiting on the engine */
+    atomic_bool stopping; /* no new dispatches: answer 503 */
     atomic_llong last_activity_ms; /* monotonic time of the last request byte received */
     bool quiesced;
 };
@@ -167,7 +169,21 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 static void job_done(store_job *job)
 {
     conn_ctx *cx = job->arg;
+    store_http *h = cx->h;
     MHD_resume_connection(cx->conn);
+    /* Last: once busy drops, the daemon may be stopped. */
+    atomic_fetch_sub(&h->busy, 1);
+}
+
+static enum MHD_Result shutting_down(conn_ctx *cx)
+{
+    static const char body[] = "{\"error\":{\"root_cause\":[{\"type\":\"node_closed_exception\",\"reason\":\"node closed\"}],"
+                               "\"type\":\"node_closed_exception\",\"reason\":\"node closed\"},\"status\":503}";
+    buf_reset(&cx->resp.body);
+    buf_puts(&cx->resp.body, body);
+    cx->resp.status = 503;
+    cx->resp.content_type = "application/json";
+    return send_resp(cx);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -239,10 +255,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .body_len = cx->body.len,
         .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
     };
+    /* Count ourselves busy before looking at the flag, so a shutdown either
+     * sees us or we see it (both sequentially consistent). */
+    atomic_fetch_add(&h->busy, 1);
+    if (atomic_load(&h->stopping)) {
+        atomic_fetch_sub(&h->busy, 1);
+        buf_free(&pathbuf);
+        return shutting_down(cx);
+    }
     store_call *call = store_api_begin(h->api, &req, &cx->resp);
     buf_free(&pathbuf);
-    if (!call)
+    if (!call) {
+        atomic_fetch_sub(&h->busy, 1);
         return send_resp(cx);
+    }
     cx->call = call;
     store_job *job = store_api_call_job(call);
     job->done = job_done;
@@ -312,6 +338,10 @@ void store_http_quiesce(store_http *h)
 }
 
 long store_http_in_flight(store_http *h) { return atomic_load(&h->in_flight); }
+
+void store_http_refuse_new(store_http *h) { atomic_store(&h->stopping, true); }
+
+long store_http_busy(store_http *h) { return atomic_load(&h->busy); }
 
 int64_t store_http_idle_ms(store_http *h) { return store_util_mono_ms() - (int64_t)atomic_load(&h->last_activity_ms); }
 

@@ -257,6 +257,18 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    /* Whatever still arrives is refused; what is already with the engine
+     * must come back before the server may close its connections. */
+    store_http_refuse_new(http);
+    deadline = store_util_mono_ms() + 120000;
+    while (store_http_busy(http) > 0) {
+        if (store_util_mono_ms() > deadline) {
+            log_error("the engine did not finish its work within 2 minutes; exiting without a clean close");
+            _exit(1);
+        }
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     rc = 0;
 done:
     store_http_stop(http);
