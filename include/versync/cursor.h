@@ -56,6 +56,17 @@ bool cursor_state_load(const char *path, const char *ident, cursor_checkpoint *c
  * old file is then unchanged). */
 bool cursor_state_save(const char *path, const char *ident, const cursor_checkpoint *cp, char *err, size_t errsz);
 
+/* Read the checkpoint of table `ident` from <schema>.cursors (`schema_q`: the
+ * quoted schema) into *cp (zeroed first; empty when the table has none yet).
+ * Returns 0, CURSOR_ERR_CONFIG when the cursors table is missing (err says to
+ * run init or give --state), or CURSOR_ERR_PG. The caller clears *cp. */
+int cursor_checkpoint_get(PGconn *pg, const char *schema_q, const char *ident, cursor_checkpoint *cp, char *err,
+                          size_t errsz);
+
+/* Milliseconds from the UTC time `iso` ("2026-11-21T22:44:19.830123Z", as
+ * checkpoints keep it) to now, or -1 when it is empty or unparsable. */
+long long cursor_age_ms(const char *iso);
+
 /* How many tables of `c` use "capture": "cursor". */
 size_t cursor_table_count(const cfg *c);
 

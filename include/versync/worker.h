@@ -28,6 +28,7 @@ typedef struct worker_options {
     long timeout_ms;        /* once: give up after the store or PostgreSQL is unreachable this long */
     int chaos_max_delay_ms; /* demo/test: hold each claimed batch 0…N ms and shuffle its items */
     bool no_versions;       /* demo/test: plain index/delete, last arrival wins (the counterfactual) */
+    const char *state_path; /* cursor tables: keep their checkpoints in this file (--state), not in PostgreSQL */
     volatile sig_atomic_t *stop; /* > 0: finish the batch in flight, then return */
     const sigset_t *wait_mask;   /* signal mask while waiting (stop signals unblocked), or NULL */
 } worker_options;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STATE_MAX (64u << 20)
@@ -55,6 +56,23 @@ static bool dup_strv(char *const *in, size_t n, char ***out)
         }
     *out = v;
     return true;
+}
+
+long long cursor_age_ms(const char *iso)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = iso && *iso ? strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest)
+        return -1;
+    double frac = 0;
+    if (*rest == '.')
+        frac = strtod(rest, NULL);
+    time_t t = timegm(&tm);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long ms = ((long long)now.tv_sec - (long long)t) * 1000 + now.tv_nsec / 1000000 - (long long)(frac * 1000);
+    return ms < 0 ? 0 : ms;
 }
 
 /* ---- the state file ------------------------------------------------------- */
@@ -486,25 +504,24 @@ static bool key_cols_equal(const cursor_checkpoint *cp, const cfg_table *t)
     return true;
 }
 
-/* Load the checkpoint from <schema>.cursors. 0 ok, else CURSOR_ERR_*. */
-static int db_load(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
+int cursor_checkpoint_get(PGconn *pg, const char *schema_q, const char *ident, cursor_checkpoint *cp, char *err,
+                          size_t errsz)
 {
-    char *sql = sql_render("cursor_get", cu->schema_q);
+    memset(cp, 0, sizeof *cp);
+    char *sql = sql_render("cursor_get", schema_q);
     if (!sql) {
         snprintf(err, errsz, "out of memory");
         return CURSOR_ERR_PG;
     }
-    const char *p[] = {ct->t->ident};
+    const char *p[] = {ident};
     PGresult *r = PQexecParams(pg, sql, 1, NULL, p, NULL, NULL, 0);
     free(sql);
     int rc = 0;
-    cursor_checkpoint *cp = &ct->cp;
-    cursor_checkpoint_clear(cp);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         if (strcmp(sqlstate(r), "42P01") == 0 || strcmp(sqlstate(r), "3F000") == 0) {
             snprintf(err, errsz, "%s: versync's cursors table is missing in schema %s: run `versync init` "
                                  "(PostgreSQL keeps the checkpoint), or give --state FILE (on a replica)",
-                     ct->t->ident, cu->schema_q);
+                     ident, schema_q);
             rc = CURSOR_ERR_CONFIG;
         } else {
             pg_err(pg, r, "reading the cursor checkpoint", err, errsz);
@@ -516,7 +533,8 @@ static int db_load(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
         goto done;
     if ((!PQgetisnull(r, 0, 0) && !render_parse_text_array(PQgetvalue(r, 0, 0), &cp->key_cols, &cp->nkey_cols)) ||
         (!PQgetisnull(r, 0, 5) && !render_parse_text_array(PQgetvalue(r, 0, 5), &cp->pass_key, &cp->npass_key))) {
-        snprintf(err, errsz, "%s: cannot parse the cursor checkpoint", ct->t->ident);
+        snprintf(err, errsz, "%s: cannot parse the cursor checkpoint", ident);
+        cursor_checkpoint_clear(cp);
         rc = CURSOR_ERR_PG;
         goto done;
     }
@@ -534,6 +552,13 @@ static int db_load(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
 done:
     PQclear(r);
     return rc;
+}
+
+/* Load the checkpoint from <schema>.cursors. 0 ok, else CURSOR_ERR_*. */
+static int db_load(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
+{
+    cursor_checkpoint_clear(&ct->cp);
+    return cursor_checkpoint_get(pg, cu->schema_q, ct->t->ident, &ct->cp, err, errsz);
 }
 
 static PGresult *run_file(cursor *cu, PGconn *pg, const char *file, int n, const char *const *params)

@@ -20,6 +20,10 @@ typedef struct run_args {
     bool no_versions;
 } run_args;
 
+/* --state FILE (run and once): cursor tables keep their checkpoints in this file. */
+static const char *state_path;
+enum { O_STATE = 100 };
+
 static void usage(FILE *out, bool once)
 {
     if (once)
@@ -28,7 +32,9 @@ static void usage(FILE *out, bool once)
                      "exit 0 and print a summary. For cron; safe beside other `once` or `run` processes.\n\n"
                      "  --workers N         worker processes sharing the work (default 1)\n"
                      "  --timeout SECONDS   give up (exit 1) when the store or PostgreSQL stays\n"
-                     "                      unreachable this long (default 60); nothing is lost\n");
+                     "                      unreachable this long (default 60); nothing is lost\n"
+                     "  --state FILE        keep the checkpoints of cursor tables (\"capture\": \"cursor\")\n"
+                     "                      in FILE instead of PostgreSQL (a read replica)\n");
     else
         fprintf(out, "usage: versync [-c FILE] run [--workers N]\n\n"
                      "Run N worker processes under a supervisor until SIGTERM/SIGINT (finish the\n"
@@ -56,6 +62,7 @@ static int parse_args(int argc, char **argv, bool once, run_args *a)
     static const struct option opts[] = {
         {"workers", required_argument, NULL, O_WORKERS},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"state", required_argument, NULL, O_STATE},
         /* Hidden, for tests and `versync demo`: never for production. */
         {"chaos-max-delay-ms", required_argument, NULL, O_CHAOS},
         {"no-versions", no_argument, NULL, O_NOVER},
@@ -64,6 +71,7 @@ static int parse_args(int argc, char **argv, bool once, run_args *a)
     };
     *a = (run_args){0, 60, 0, false};
     optind = 1;
+    state_path = NULL;
     opterr = 0;
     int ch;
     long v;
@@ -82,6 +90,9 @@ static int parse_args(int argc, char **argv, bool once, run_args *a)
             if (!parse_long("--timeout", optarg, 1, 86400 * 365, &v))
                 return 2;
             a->timeout_s = v;
+            break;
+        case O_STATE:
+            state_path = optarg;
             break;
         case O_CHAOS:
             if (!parse_long("--chaos-max-delay-ms", optarg, 0, 600000, &v))
@@ -147,7 +158,7 @@ int cli_run(const cli_globals *g, int argc, char **argv)
         .config_path = path,
         .workers = a.workers > 0 ? a.workers : (c->workers > 0 ? c->workers : 2),
         .once = false,
-        .worker = {.chaos_max_delay_ms = a.chaos_ms, .no_versions = a.no_versions},
+        .worker = {.chaos_max_delay_ms = a.chaos_ms, .no_versions = a.no_versions, .state_path = state_path},
     };
     int rc = supervisor_run(&c, &o, NULL);
     cfg_free(c);
@@ -174,7 +185,8 @@ int cli_once(const cli_globals *g, int argc, char **argv)
                          .once = true,
                          .timeout_ms = a.timeout_s * 1000,
                          .chaos_max_delay_ms = a.chaos_ms,
-                         .no_versions = a.no_versions};
+                         .no_versions = a.no_versions,
+                         .state_path = state_path};
     int rc;
     if (a.workers > 1) {
         supervisor_options o = {.config_path = path, .workers = a.workers, .once = true, .worker = wo};

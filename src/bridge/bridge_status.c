@@ -2,6 +2,7 @@
 #include "versync/buf.h"
 #include "versync/cfg.h"
 #include "versync/cli.h"
+#include "versync/cursor.h"
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
@@ -42,17 +43,72 @@ static void human_age(char *out, size_t n, PGresult *r, int row, int col)
         snprintf(out, n, "%.1fh", ms / 3600000);
 }
 
+/* The checkpoints of the cursor tables ("capture": "cursor"), from the state file or
+ * <schema>.cursors; cps[i] stays empty for trigger tables. False with err set. */
+static bool load_cursors(const cfg *c, PGconn *conn, const char *schema_q, const char *state, cursor_checkpoint *cps,
+                         char *err, size_t errsz)
+{
+    for (size_t i = 0; i < c->ntables; i++) {
+        if (c->tables[i].capture != CFG_CAPTURE_CURSOR)
+            continue;
+        if (state ? !cursor_state_load(state, c->tables[i].ident, &cps[i], err, errsz)
+                  : cursor_checkpoint_get(conn, schema_q, c->tables[i].ident, &cps[i], err, errsz) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* ,"capture":…[,"cursor":{…}] of table i. */
+static void json_cursor(buf *b, const cfg *c, size_t i, const cursor_checkpoint *cp)
+{
+    bool cur = c->tables[i].capture == CFG_CAPTURE_CURSOR;
+    buf_printf(b, ",\"capture\":\"%s\"", cur ? "cursor" : "trigger");
+    if (!cur)
+        return;
+    buf_printf(b, ",\"cursor\":{\"passes\":%lld,\"rows\":%lld,\"applied\":%lld,\"stale\":%lld,"
+                  "\"dead_letters\":%lld,\"pass_under_way\":%s,\"checkpoint_at\":",
+               cp->passes, cp->rows, cp->applied, cp->stale, cp->dead_letters, cp->in_pass ? "true" : "false");
+    json_str(b, cp->has_base ? cp->base_at : NULL);
+    long long age = cp->has_base ? cursor_age_ms(cp->base_at) : -1;
+    if (age >= 0)
+        buf_printf(b, ",\"age_ms\":%lld}", age);
+    else
+        buf_puts(b, ",\"age_ms\":null}");
+}
+
+/* One line per cursor table: how old its checkpoint is (everything committed before it is in the store). */
+static void text_cursors(buf *b, const cfg *c, const cursor_checkpoint *cps)
+{
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cursor_checkpoint *cp = &cps[i];
+        if (c->tables[i].capture != CFG_CAPTURE_CURSOR)
+            continue;
+        long long age = cp->has_base ? cursor_age_ms(cp->base_at) : -1;
+        char agebuf[32] = "-";
+        if (age >= 0)
+            snprintf(agebuf, sizeof agebuf, "%.1fs", age / 1000.0);
+        buf_printf(b, "cursor %s: %s%s (age %s), %lld passes, %lld rows read: %lld applied, %lld stale, %lld refused%s\n",
+                   c->tables[i].ident, cp->has_base ? "everything committed before " : "no pass completed yet",
+                   cp->has_base ? cp->base_at : "", agebuf, cp->passes, cp->rows, cp->applied, cp->stale,
+                   cp->dead_letters, cp->in_pass ? "; a pass is under way" : "");
+    }
+}
+
 int cli_status(const cli_globals *g, int argc, char **argv)
 {
     bool json = false;
+    const char *state = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
+        if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+            state = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: versync [-c FILE] status [--json]\n\n"
+            printf("usage: versync [-c FILE] status [--json] [--state FILE]\n\n"
                    "Per mapped table: changes waiting (backlog), age of the oldest waiting change,\n"
                    "dead letters and whether it needs a resync (after a TRUNCATE); then the workers'\n"
-                   "counters. --json prints one JSON object instead.\n"
+                   "counters. --json prints one JSON object instead. Cursor tables (\"capture\":\n"
+                   "\"cursor\") show their checkpoint, from PostgreSQL or the --state FILE of run/once.\n"
                    "exit status: 0 ok, 1 invalid config, database unreachable or not initialised, 2 usage\n");
             return 0;
         } else {
@@ -65,6 +121,7 @@ int cli_status(const cli_globals *g, int argc, char **argv)
     int rc = 1;
     PGconn *conn = NULL;
     PGresult *ready = NULL, *tr = NULL, *wr = NULL;
+    cursor_checkpoint *cps = NULL;
     char *schema_q = NULL, *sql = NULL;
     buf arr = BUF_INIT, out = BUF_INIT;
     if (!cfg_load(cfg_default_path(g->config_path), &c, err, sizeof err)) {
@@ -78,6 +135,33 @@ int cli_status(const cli_globals *g, int argc, char **argv)
     const char *sp[] = {c.schema};
     if (!(ready = pg_exec(conn, sql_text("status_ready"), 1, sp, err, sizeof err)))
         goto fail;
+    cps = calloc(c.ntables ? c.ntables : 1, sizeof *cps);
+    if (!cps)
+        goto oom;
+    if (strcmp(PQgetvalue(ready, 0, 0), "t") != 0 && state && cursor_table_count(&c) == c.ntables) {
+        /* A replica synced in cursor mode alone: no versync schema, only the state file. */
+        if (!load_cursors(&c, conn, schema_q, state, cps, err, sizeof err))
+            goto fail;
+        if (json) {
+            buf_puts(&out, "{\"tables\":[");
+            for (size_t i = 0; i < c.ntables; i++) {
+                buf_puts(&out, i ? ",{\"table\":" : "{\"table\":");
+                json_str(&out, c.tables[i].ident);
+                buf_puts(&out, ",\"index\":");
+                json_str(&out, c.tables[i].index);
+                json_cursor(&out, &c, i, &cps[i]);
+                buf_puts(&out, "}");
+            }
+            buf_puts(&out, "],\"workers\":null}\n");
+        } else {
+            text_cursors(&out, &c, cps);
+        }
+        if (out.overflow)
+            goto oom;
+        fputs(out.data, stdout);
+        rc = 0;
+        goto done;
+    }
     if (strcmp(PQgetvalue(ready, 0, 0), "t") != 0) {
         snprintf(err, sizeof err, "versync's tables are not in schema %s of this database; run versync init",
                  schema_q);
@@ -100,6 +184,8 @@ int cli_status(const cli_globals *g, int argc, char **argv)
         goto oom;
     if (!(wr = pg_exec(conn, sql, 0, NULL, err, sizeof err)))
         goto fail;
+    if (!load_cursors(&c, conn, schema_q, state, cps, err, sizeof err))
+        goto fail;
 
     if (json) {
         buf_puts(&out, "{\"tables\":[");
@@ -117,7 +203,9 @@ int cli_status(const cli_globals *g, int argc, char **argv)
             buf_printf(&out, ",\"needs_resync\":%s", strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? "true" : "false");
             buf_puts(&out, ",\"resync_reason\":");
             json_str(&out, PQgetisnull(tr, i, 5) ? NULL : PQgetvalue(tr, i, 5));
-            buf_printf(&out, ",\"initialized\":%s}", strcmp(PQgetvalue(tr, i, 6), "t") == 0 ? "true" : "false");
+            buf_printf(&out, ",\"initialized\":%s", strcmp(PQgetvalue(tr, i, 6), "t") == 0 ? "true" : "false");
+            json_cursor(&out, &c, (size_t)i, &cps[i]);
+            buf_puts(&out, "}");
         }
         static const char *const wkeys[] = {"reporting", "applied", "stale", "coalesced", "dead_letters",
                                             "retries", "max_lag_ms", "last_report_age_ms"};
@@ -140,6 +228,7 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                        PQgetvalue(tr, i, 1), age, PQgetvalue(tr, i, 3), resync,
                        strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? " (run versync backfill --prune)" : "");
         }
+        text_cursors(&out, &c, cps);
         buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
                    PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),
                    PQgetvalue(wr, 0, 4), PQgetvalue(wr, 0, 5));
@@ -162,6 +251,9 @@ done:
     buf_free(&arr);
     buf_free(&out);
     PQfinish(conn);
+    for (size_t i = 0; cps && i < c.ntables; i++)
+        cursor_checkpoint_clear(&cps[i]);
+    free(cps);
     cfg_free(&c);
     return rc;
 }

@@ -3,6 +3,7 @@
 
 #include "versync/buf.h"
 #include "versync/bulk.h"
+#include "versync/cursor.h"
 #include "versync/esclient.h"
 #include "versync/log.h"
 #include "versync/render.h"
@@ -77,6 +78,9 @@ struct worker {
     bool missing_schema; /* versync's schema or tables are not there: run `versync init` */
     long long pending_retries; /* retries not yet written to worker_stats */
     worker_counters total;
+    cursor *cur;      /* worker 1: polls the cursor tables ("capture": "cursor"), or NULL */
+    bool any_trigger; /* some table is captured by triggers: claim change rows */
+    bool cursor_config; /* the missing_schema error came from the cursor poller, whose message says it all */
     /* reused between batches */
     buf body, resp, tmp;
     change *changes;
@@ -136,6 +140,11 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
         goto oom;
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
+    w->any_trigger = cursor_table_count(c) < c->ntables;
+    /* One poller per process tree: worker 1 (or the single once process). */
+    if (o->id <= 1 && cursor_table_count(c) > 0 &&
+        !(w->cur = cursor_new(c, o->state_path, o->once, w->name, err, errsz)))
+        goto fail;
     return w;
 oom:
     snprintf(err, errsz, "out of memory");
@@ -171,6 +180,7 @@ void worker_free(worker *w)
         return;
     disconnect(w);
     esc_free(w->store);
+    cursor_free(w->cur);
     buf_free(&w->body);
     buf_free(&w->resp);
     buf_free(&w->tmp);
@@ -315,10 +325,11 @@ bool worker_connect(worker *w, char *err, size_t errsz)
         pg_message(w, "quoting the schema", NULL, err, errsz);
         goto fail;
     }
-    if (!prepare_file(w, "claim", "worker_claim", err, errsz) ||
+    /* Only cursor tables (perhaps on a replica without versync's schema): no change table to claim from. */
+    if (w->any_trigger && (!prepare_file(w, "claim", "worker_claim", err, errsz) ||
         !prepare_file(w, "dead_letter", "worker_dead_letter", err, errsz) ||
         !prepare_file(w, "stats", "worker_stats", err, errsz) ||
-        !prepare_file(w, "backlog", "worker_backlog", err, errsz))
+        !prepare_file(w, "backlog", "worker_backlog", err, errsz)))
         goto fail;
     for (size_t i = 0; i < w->c->ntables; i++) {
         cfg_table *t = &w->c->tables[i];
@@ -334,7 +345,7 @@ bool worker_connect(worker *w, char *err, size_t errsz)
         }
         w->table_ok[i] = true;
     }
-    if (w->c->listen) {
+    if (w->c->listen && w->any_trigger) {
         const char *chan = w->c->channel ? w->c->channel : "versync";
         char *q = PQescapeIdentifier(w->pg, chan, strlen(chan));
         if (!q) {
@@ -949,7 +960,7 @@ static void log_summary(worker *w, worker_counters *last)
 {
     const worker_counters *t = &w->total;
     char backlog[32] = "?";
-    if (w->pg) {
+    if (w->pg && w->any_trigger) {
         PGresult *r = PQexecPrepared(w->pg, "backlog", 0, NULL, NULL, NULL, 0);
         if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
             snprintf(backlog, sizeof backlog, "%s", PQgetvalue(r, 0, 0));
@@ -976,6 +987,39 @@ static void deliver_signals(const worker_options *o)
     sigprocmask(SIG_SETMASK, &cur, NULL);
 }
 
+/* One unit of work: a batch of change rows, then (worker 1) a page of a cursor table.
+ * Returns what worker_batch returns, counting cursor pages as work done. */
+static int work_step(worker *w, char *err, size_t errsz)
+{
+    int n = w->any_trigger ? worker_batch(w, err, errsz) : 0;
+    if (n < 0 || !w->cur)
+        return n;
+    if (!w->started_at[0]) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->started_at, sizeof w->started_at, "%Y-%m-%d %H:%M:%S+00", &tm);
+    }
+    worker_counters d = {0};
+    int m = cursor_step(w->cur, w->pg, w->store, w->started_at, &d, err, errsz);
+    w->total.applied += d.applied;
+    w->total.stale += d.stale;
+    w->total.dead_letters += d.dead_letters;
+    w->total.changes += d.changes;
+    w->total.batches += d.batches;
+    if (m == CURSOR_ERR_CONFIG) {
+        w->missing_schema = w->cursor_config = true; /* no place for the checkpoint: err says what to do */
+        return WORKER_ERR_PG;
+    }
+    if (m < 0) {
+        w->total.retries++;
+        if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
+            disconnect(w);
+        return m == CURSOR_ERR_STORE ? WORKER_ERR_STORE : WORKER_ERR_PG;
+    }
+    return n + m;
+}
+
 int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
 {
     char err[1024];
@@ -994,19 +1038,27 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         deliver_signals(o);
         if (o->stop && *o->stop)
             break;
-        int n = worker_connect(w, err, sizeof err) ? worker_batch(w, err, sizeof err) : WORKER_ERR_PG;
+        int n = worker_connect(w, err, sizeof err) ? work_step(w, err, sizeof err) : WORKER_ERR_PG;
         long long now = worker_now_ms();
         if (n < 0 && w->missing_schema) {
             const char *schema = c->schema ? c->schema : "versync";
+            if (o->once && w->cursor_config) {
+                log_error("%s", err);
+                rc = 2;
+                break;
+            }
             if (o->once) {
                 log_error("%s; versync's tables in schema \"%s\" are missing: run `versync init` first", err,
                           schema);
                 rc = 2;
                 break;
             }
-            if (!outage_since)
+            if (!outage_since && w->cursor_config)
+                log_error("%s; retrying", err);
+            else if (!outage_since)
                 log_error("%s; versync's tables in schema \"%s\" are missing: run `versync init`; "
                           "retrying until they exist", err, schema);
+            w->cursor_config = false;
             w->missing_schema = false;
             outage_since = outage_since ? outage_since : now;
             outage_kind = n;
@@ -1052,7 +1104,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         worker_sleep_ms(ms, o->wait_mask);
     }
     /* Retries of a failed tail are still worth recording. */
-    if (w->pending_retries && w->pg) {
+    if (w->pending_retries && w->pg && w->any_trigger) {
         worker_counters zero = {0};
         if (write_stats(w, &zero, w->pending_retries, NULL, NULL, err, sizeof err))
             w->pending_retries = 0;
