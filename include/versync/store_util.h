@@ -49,4 +49,8 @@ bool store_util_parse_time_ms(const char *s, int64_t *out);
  * optional trailing 'b'/'B'). False on anything else or overflow. */
 bool store_util_parse_bytes(const char *s, uint64_t *out);
 
+/* Lucene's LevenshteinDistance.getDistance, which Elasticsearch uses for its
+ * "did you mean" hints: 1 - edits / length of the longer string. */
+float store_util_similarity(const char *a, const char *b);
+
 #endif

@@ -1950,29 +1950,6 @@ static bool in_list(const char *const *list, const char *k)
     return false;
 }
 
-/* Lucene's LevenshteinDistance.getDistance: 1 - edits / longer length. */
-static float similarity(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n == 0 || m == 0)
-        return n == m ? 1.0f : 0.0f;
-    if (n > 64 || m > 64)
-        return 0.0f;
-    size_t prev[65], cur[65];
-    for (size_t j = 0; j <= m; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= m; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (m + 1) * sizeof prev[0]);
-    }
-    return 1.0f - (float)prev[m] / (float)(n > m ? n : m);
-}
-
 typedef struct scored {
     float score;
     const char *name;
@@ -2018,7 +1995,7 @@ static bool check_params(const store_req *req, const store_match *m, store_resp 
         const char *const *lists[2] = {known, p_global};
         for (int l = 0; l < 2; l++)
             for (const char *const *c = lists[l]; *c && nc < 128; c++) {
-                float sc = similarity(bad[i], *c);
+                float sc = store_util_similarity(bad[i], *c);
                 if (sc > 0.5f)
                     cand[nc++] = (scored){sc, *c};
             }

@@ -88,8 +88,41 @@ static const char *token_name(const store_json_tok *t)
     return "?";
 }
 
+/* SuggestingErrorOnUnknown: " did you mean [x]?" / " did you mean any of [x, y]?" or "". */
+static const char *did_you_mean(const char *field, char *out, size_t outsz)
+{
+    static const char *const fields[] = {"_source", "detect_noop", "doc", "doc_as_upsert", "script",
+                                         "scripted_upsert", "upsert"};
+    const char *hits[8];
+    float score[8];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        float sc = store_util_similarity(field, fields[i]);
+        if (sc <= 0.5f)
+            continue;
+        size_t j = n++; /* insertion sort: score descending, then name */
+        while (j > 0 && (score[j - 1] < sc || (score[j - 1] == sc && strcmp(hits[j - 1], fields[i]) > 0))) {
+            hits[j] = hits[j - 1], score[j] = score[j - 1];
+            j--;
+        }
+        hits[j] = fields[i], score[j] = sc;
+    }
+    out[0] = '\0';
+    if (n == 1)
+        snprintf(out, outsz, " did you mean [%s]?", hits[0]);
+    else if (n > 1) {
+        size_t o = (size_t)snprintf(out, outsz, " did you mean any of [");
+        for (size_t i = 0; i < n && o < outsz; i++)
+            o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? ", " : "", hits[i]);
+        if (o < outsz)
+            snprintf(out + o, outsz - o, "]?");
+    }
+    return out;
+}
+
 bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_bulk_error *err)
 {
+    char hint[256];
     memset(spec, 0, sizeof *spec);
     spec->detect_noop = true;
     if (!store_json_is_valid(body, len))
@@ -129,7 +162,8 @@ bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *sp
         } else if (strcmp(k, "_source") == 0) {
             /* accepted, the response does not include the updated source */
         } else {
-            ok = fail(err, 400, "x_content_parse_exception", "[UpdateRequest] unknown field [%s]", k);
+            ok = fail(err, 400, "x_content_parse_exception", "[UpdateRequest] unknown field [%s]%s", k,
+                      did_you_mean(k, hint, sizeof hint));
         }
     }
     cJSON_Delete(root);

@@ -268,3 +268,26 @@ bool store_util_parse_bytes(const char *s, uint64_t *out)
     *out = v * mul;
     return true;
 }
+
+/* Lucene's LevenshteinDistance.getDistance: 1 - edits / longer length. */
+float store_util_similarity(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n == 0 || m == 0)
+        return n == m ? 1.0f : 0.0f;
+    if (n > 64 || m > 64)
+        return 0.0f;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= m; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (m + 1) * sizeof prev[0]);
+    }
+    return 1.0f - (float)prev[m] / (float)(n > m ? n : m);
+}

@@ -160,7 +160,10 @@ static void test_update_bodies(void **state)
     const char *unknown = "{\"dac\":{}}";
     assert_false(store_bulk_parse_update(unknown, strlen(unknown), &s, &e));
     assert_string_equal(e.type, "x_content_parse_exception");
-    assert_string_equal(e.reason.data, "[UpdateRequest] unknown field [dac]");
+    assert_string_equal(e.reason.data, "[UpdateRequest] unknown field [dac] did you mean [doc]?");
+    const char *far = "{\"zzzzzz\":{}}";
+    assert_false(store_bulk_parse_update(far, strlen(far), &s, &e));
+    assert_string_equal(e.reason.data, "[UpdateRequest] unknown field [zzzzzz]");
     const char *script = "{\"script\":\"ctx._source.a++\"}";
     assert_false(store_bulk_parse_update(script, strlen(script), &s, &e));
     assert_int_equal(e.status, 400);
