@@ -36,13 +36,17 @@ typedef struct store_resp {
     char allow[64];           /* Allow header for 405, "" otherwise */
 } store_resp;
 
-/* Release a response's memory (it may be reused after store_resp_init). */
+/* Start an empty 200 JSON response. */
 void store_resp_init(store_resp *r);
+
+/* Release a response's memory (body, Location); init it again to reuse it. */
 void store_resp_free(store_resp *r);
 
 /* An API over `engine` (borrowed; must outlive the api). Caller owns the
  * result (store_api_free). NULL out of memory. */
 store_api *store_api_new(store_engine *engine);
+
+/* Free an api from store_api_new; NULL is a no-op. */
 void store_api_free(store_api *api);
 
 typedef struct store_call store_call;
@@ -53,6 +57,8 @@ typedef struct store_call store_call;
  * and frees the call. `req` (body included) must stay valid until then. */
 store_call *store_api_begin(store_api *api, const store_req *req, store_resp *resp);
 
+/* The engine job of `call` (owned by the call). The caller sets job->done
+ * and job->arg, then submits it with store_engine_submit. */
 store_job *store_api_call_job(store_call *call);
 
 /* Build the response of a call whose job has completed; frees the call. */

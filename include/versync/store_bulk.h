@@ -51,6 +51,7 @@ typedef struct store_bulk_error {
     buf reason;
 } store_bulk_error;
 
+/* Release err->reason; NULL-safe on a zeroed error. */
 void store_bulk_error_free(store_bulk_error *e);
 
 /* Parse and validate a _bulk body. `default_index` (may be NULL) applies to
@@ -61,6 +62,7 @@ void store_bulk_error_free(store_bulk_error *e);
 bool store_bulk_parse(const char *body, size_t len, const char *default_index, store_bulk *out,
                       store_bulk_error *err);
 
+/* Release everything a parse put in `b` (items, update trees, strings). */
 void store_bulk_free(store_bulk *b);
 
 /* Parse an update body ({"doc":…,"upsert":…,"doc_as_upsert":…,
@@ -68,6 +70,7 @@ void store_bulk_free(store_bulk *b);
  * False with err filled (400) for malformed JSON, unknown fields or scripts. */
 bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_bulk_error *err);
 
+/* Free the cJSON trees of a parsed update body; the spec may be reused. */
 void store_bulk_update_free(store_update_spec *spec);
 
 #endif

@@ -56,6 +56,8 @@ typedef struct store_rtxn store_rtxn;
 
 /* Begin a read snapshot; NULL on failure (logged). End it with read_end. */
 store_rtxn *store_engine_read_begin(store_engine *e);
+
+/* End a read snapshot (pointers obtained from it become invalid); NULL is a no-op. */
 void store_engine_read_end(store_rtxn *r);
 
 /* Look up index `name`: 1 found (meta filled; settings/mappings JSON text

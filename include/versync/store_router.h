@@ -60,6 +60,7 @@ unsigned store_router_method(const char *method);
  * The caller owns the strings in `out` (store_router_free). */
 bool store_router_match(const char *method, const char *path, store_match *out);
 
+/* Free the strings of a match (safe to call twice). */
 void store_router_free(store_match *m);
 
 /* "GET, HEAD, ..." for an Allow header / 405 message, into `out`. */

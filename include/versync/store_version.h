@@ -85,6 +85,8 @@ typedef struct store_msgs {
 
 /* Append one message. False only out of memory. */
 bool store_msgs_add(store_msgs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Release the messages' text; the list may be reused afterwards. */
 void store_msgs_free(store_msgs *m);
 
 /* Name of a version type as Elasticsearch prints it ("INTERNAL", "EXTERNAL", "EXTERNAL_GTE"). */
