@@ -1,4 +1,5 @@
 /* fuzz_cfg — libFuzzer target for versync's config loader (comments, ${VAR}, validation, error messages). */
+#include "versync/buf.h"
 #include "versync/cfg.h"
 #include "versync/store_router.h"
 
@@ -50,9 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cfg_table *t = &c.tables[i];
             if (!t->schema || !t->name || !t->ident || !t->index)
                 abort();
-            char reason[600];
-            if (!store_router_valid_index(t->index, reason, sizeof reason))
+            buf reason = BUF_INIT;
+            if (!store_router_valid_index(t->index, &reason))
                 abort(); /* versync must refuse an index the store refuses */
+            buf_free(&reason);
             for (size_t j = 0; j < i; j++)
                 if (strcmp(c.tables[j].index, t->index) == 0)
                     abort(); /* two tables may not share an index */

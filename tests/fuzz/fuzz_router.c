@@ -32,13 +32,15 @@ static bool rules_accept(const char *s)
 
 static void check_index_name(const char *name)
 {
-    char reason[512];
-    reason[0] = '\0';
-    bool valid = store_router_valid_index(name, reason, sizeof reason);
+    buf reason = BUF_INIT;
+    bool valid = store_router_valid_index(name, &reason);
     if (valid != rules_accept(name))
         abort();
-    if (!valid && strncmp(reason, "Invalid index name [", 20) != 0)
+    if (!valid && (!reason.data || strncmp(reason.data, "Invalid index name [", 20) != 0))
         abort();
+    if (valid && reason.len)
+        abort();
+    buf_free(&reason);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -44,9 +44,10 @@ static void check_bulk(const store_bulk *b, const char *body, size_t len)
                 abort();
             continue;
         }
-        char reason[600];
-        if (!store_router_valid_index(it->index, reason, sizeof reason))
+        buf reason = BUF_INIT;
+        if (!store_router_valid_index(it->index, &reason))
             abort(); /* an item that runs must name a valid index */
+        buf_free(&reason);
         if (!it->id || it->id_len == 0 || it->id_len > 512)
             abort();
         if (it->action == STORE_BULK_INDEX || it->action == STORE_BULK_CREATE) {
