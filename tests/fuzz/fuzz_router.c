@@ -3,6 +3,7 @@
 #include "versync/store_router.h"
 #include "versync/store_util.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,41 @@ static bool rules_accept(const char *s)
     for (size_t i = 0; i < n; i++)
         if (strchr("\\/*?\"<>| ,#:", s[i]) || (s[i] >= 'A' && s[i] <= 'Z'))
             return false;
+    return true;
+}
+
+/* True when [s, s+n) is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates). */
+static bool utf8_ok(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0)
+            len = 2, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
+        if (i + len > n)
+            return false;
+        for (size_t j = 1; j < len; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
     return true;
 }
 
@@ -63,10 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (m.route != STORE_R_NONE && m.allowed == 0)
             abort();
-        /* Decoding never grows a segment. */
-        if (m.index && strlen(m.index) > plen)
+        /* Decoding grows a segment at most by replacing each invalid byte
+         * with U+FFFD (3 bytes), and what comes out is valid UTF-8: these
+         * names are echoed in JSON answers. */
+        if (m.index && (strlen(m.index) > 3 * plen || !utf8_ok(m.index, strlen(m.index))))
             abort();
-        if (m.id && m.id_len > plen)
+        if (m.type && (strlen(m.type) > 3 * plen || !utf8_ok(m.type, strlen(m.type))))
+            abort();
+        if (m.id && (m.id_len > 3 * plen || !utf8_ok(m.id, m.id_len)))
             abort();
         if (m.index)
             check_index_name(m.index);
@@ -82,12 +122,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_index_name(path);
 
-    /* Percent-decoding, then encoding a segment and decoding it again, gives
-     * the same bytes back. */
-    buf dec = BUF_INIT, enc = BUF_INIT, back = BUF_INIT;
+    /* Percent-decoding gives valid UTF-8 (invalid bytes become U+FFFD);
+     * encoding that as a segment and decoding it again gives it back. */
+    buf dec = BUF_INIT, enc = BUF_INIT, back = BUF_INIT, san = BUF_INIT, san2 = BUF_INIT;
     bool plus = data[0] & 0x80;
     if (store_util_url_decode(path, plen, plus, &dec)) {
-        if (dec.len > plen)
+        if (dec.len > 3 * plen || !utf8_ok(dec.data ? dec.data : "", dec.len))
             abort();
         if (!store_util_url_encode(dec.data ? dec.data : "", dec.len, &enc))
             abort();
@@ -100,9 +140,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (unsigned char)enc.data[i] >= 0x7f)
                 abort(); /* an encoded segment must survive being put in a path */
     }
+    /* Sanitizing gives valid UTF-8, leaves valid UTF-8 alone, and is idempotent. */
+    if (!store_util_utf8_sanitize(path, plen, &san) || !utf8_ok(san.data ? san.data : "", san.len))
+        abort();
+    if (utf8_ok(path, plen) && (san.len != plen || (plen && memcmp(san.data, path, plen) != 0)))
+        abort();
+    if (!store_util_utf8_sanitize(san.data ? san.data : "", san.len, &san2) || san2.len != san.len ||
+        (san.len && memcmp(san.data, san2.data, san.len) != 0))
+        abort();
     buf_free(&dec);
     buf_free(&enc);
     buf_free(&back);
+    buf_free(&san);
+    buf_free(&san2);
 
     /* The option parsers run on the same text (verstore --max-body, index.gc_deletes). */
     uint64_t bytes;
