@@ -690,6 +690,7 @@ static int activate(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
     }
     ct->active = true;
     int rc = 0;
+    cursor_checkpoint_clear(&ct->cp); /* the last pass's copy; both loaders start from zero */
     if (cu->state_path) {
         if (!cursor_state_load(cu->state_path, ct->t->ident, &ct->cp, err, errsz))
             rc = CURSOR_ERR_CONFIG;
