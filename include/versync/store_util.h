@@ -53,4 +53,9 @@ bool store_util_parse_bytes(const char *s, uint64_t *out);
  * "did you mean" hints: 1 - edits / length of the longer string. */
 float store_util_similarity(const char *a, const char *b);
 
+/* Whether `s` (n bytes) matches `pat` (plen bytes), where '*' matches any
+ * run of bytes (Elasticsearch's Regex.simpleMatch). Linear-time: a pattern
+ * of many stars cannot make it backtrack exponentially. */
+bool store_util_glob(const char *pat, size_t plen, const char *s, size_t n);
+
 #endif

@@ -413,20 +413,7 @@ static void srcfilter_from_params(const store_req *req, srcfilter *f)
     split_list(param(req, "_source_excludes"), &f->exc, &f->nexc);
 }
 
-static bool glob(const char *pat, const char *s)
-{
-    if (!*pat)
-        return !*s;
-    if (*pat == '*') {
-        for (;; s++) {
-            if (glob(pat + 1, s))
-                return true;
-            if (!*s)
-                return false;
-        }
-    }
-    return *s == *pat && glob(pat + 1, s + 1);
-}
+static bool glob(const char *pat, const char *s) { return store_util_glob(pat, strlen(pat), s, strlen(s)); }
 
 static bool any_match(char **list, size_t n, const char *path)
 {

@@ -1,6 +1,8 @@
 /* store_json — allocation-free JSON scanning, exact integers and small helpers for verstore. */
 #include "versync/store_json.h"
 
+#include "versync/store_util.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -475,18 +477,7 @@ typedef struct fp_set {
     int n;
 } fp_set;
 
-static bool fp_glob(const char *pat, const char *s, size_t n)
-{
-    if (!*pat)
-        return n == 0;
-    if (*pat == '*') {
-        for (size_t i = 0; i <= n; i++)
-            if (fp_glob(pat + 1, s + i, n - i))
-                return true;
-        return false;
-    }
-    return n > 0 && *s == *pat && fp_glob(pat + 1, s + 1, n - 1);
-}
+static bool fp_glob(const char *pat, const char *s, size_t n) { return store_util_glob(pat, strlen(pat), s, n); }
 
 static void fp_add(fp_set *set, int pat, int pos)
 {

@@ -291,3 +291,24 @@ float store_util_similarity(const char *a, const char *b)
     }
     return 1.0f - (float)prev[m] / (float)(n > m ? n : m);
 }
+
+bool store_util_glob(const char *pat, size_t plen, const char *s, size_t n)
+{
+    size_t p = 0, i = 0, star = SIZE_MAX, mark = 0;
+    while (i < n) {
+        if (p < plen && pat[p] == '*') {
+            star = p++; /* remember the star; first let it match nothing */
+            mark = i;
+        } else if (p < plen && pat[p] == s[i]) {
+            p++, i++;
+        } else if (star != SIZE_MAX) {
+            p = star + 1; /* let the last star eat one more byte */
+            i = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < plen && pat[p] == '*')
+        p++;
+    return p == plen;
+}

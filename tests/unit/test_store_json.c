@@ -140,6 +140,21 @@ static void test_url_and_units(void **state)
     assert_true(store_util_parse_time_ms("-1", &ms) && ms == -1);
     assert_false(store_util_parse_time_ms("60", &ms));
     assert_false(store_util_parse_time_ms("1x", &ms));
+    assert_true(store_util_glob("a*c", 3, "abbbc", 5));
+    assert_true(store_util_glob("*", 1, "", 0));
+    assert_true(store_util_glob("**a**", 5, "xxa", 3));
+    assert_false(store_util_glob("a*c", 3, "abbb", 4));
+    assert_true(store_util_glob("*ab", 3, "aab", 3));
+    /* many stars and no match: answered at once, not after 2^n steps */
+    char pat[301], subj[4001];
+    memset(pat, '*', 299);
+    pat[299] = 'b';
+    memset(subj, 'a', 4000);
+    assert_false(store_util_glob(pat, 300, subj, 4000));
+    for (int i = 0; i < 150; i++)
+        pat[2 * i] = '*', pat[2 * i + 1] = 'a';
+    pat[300] = 'b';
+    assert_false(store_util_glob(pat, 301, subj, 4000));
     uint64_t bytes;
     assert_true(store_util_parse_bytes("1000", &bytes) && bytes == 1000);
     assert_true(store_util_parse_bytes("100mb", &bytes) && bytes == 100ULL << 20);
