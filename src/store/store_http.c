@@ -309,14 +309,15 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
     unsigned pool = o->threads > 1 ? (unsigned)o->threads : 0;
     /* Per-connection memory: headers plus the read buffer. libmicrohttpd
      * clears the whole pool between requests, so a big pool costs every
-     * keep-alive request; 64 KiB holds 4x Elasticsearch's 16 KiB header
-     * limit and reads uploads in ample chunks. */
+     * keep-alive request. 128 KiB holds many times Elasticsearch's 16 KiB
+     * header limit, lets an over-long URL or header be answered 414/431
+     * rather than dropped, and reads uploads in ample chunks. */
     h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                             MHD_OPTION_SOCK_ADDR, res->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
                             (unsigned)1, MHD_OPTION_END);
     freeaddrinfo(res);
     if (!h->d) {
