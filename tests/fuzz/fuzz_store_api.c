@@ -58,6 +58,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     if (!(api = store_api_new(engine)))
         abort();
+    /* One index and document from the start, so that every input (and a
+     * regression file on its own) meets something to read and match. */
+    static const char doc[] = "{\"title\":\"some words here\",\"n\":1}";
+    store_req req = {.method = "PUT", .path = "/books/_doc/1", .body = doc, .body_len = sizeof doc - 1,
+                     .content_type = "application/json"};
+    store_resp resp;
+    store_resp_init(&resp);
+    store_api_handle(api, &req, &resp);
+    if (resp.status != 201)
+        abort();
+    store_resp_free(&resp);
     return 0;
 }
 

@@ -366,4 +366,18 @@ check "verstore exits 0 on SIGTERM" verstore_stop
 check "verstore restarts on the same data" verstore_start --max-body $MAXB
 assert_eq "protected data intact after a restart" "$(expected_now)" "$(safe_state)"
 check "verstore exits 0 on SIGTERM again" verstore_stop
+
+# ---- wildcard patterns that backtrack (last: a hang would hold the server) ------------------
+# Elasticsearch matches these in linear time; 5 s is a deadline for a hang, not a speed goal.
+check "verstore starts again" verstore_start --max-body $MAXB
+stars=$(big 300 '*')
+long=$(big 40 a)
+http PUT "/globs/_doc/1" "{\"$long\":1}"
+starsa=$(for i in $(seq 1 25); do printf '*a'; done)
+for req in "/_cat/indices/${stars}x" "/globs/_doc/1?_source_includes=${stars}x" \
+  "/globs/_doc/1?_source_excludes=${starsa}b"; do
+  st=$(curl -s -m 5 -o "$T_DIR/.b" -w '%{http_code}' "$STORE_URL$req")
+  assert_match "wildcard pattern ${req:0:30}…: answered" '^(200|404)$' "$st"
+  still_up "wildcard pattern ${req:0:30}…"
+done
 done_testing
