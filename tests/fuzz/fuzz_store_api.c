@@ -139,14 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .content_type = "application/json",
     };
 #ifdef FUZZ_SKIP_KNOWN_BUGS
-    /* Only to explore past known verstore bugs (their inputs are not run at
-     * all, as the engine keeps state): lone surrogate escapes in bodies (500),
-     * non-UTF-8 path or parameter bytes stored and echoed into answers. */
-    bool skip = memmem(body, blen, "\\u", 2) != NULL;
-    for (size_t i = 0; i < hlen; i++)
-        if (data[i] >= 0x80 || data[i] == '%')
-            skip = true;
-    if (skip) {
+    /* Only to explore past a known verstore bug (exponential wildcard
+     * matching): requests with a '*' in the path or query are not run. */
+    if (memchr(data, '*', hlen)) {
         free(body);
         free(path);
         buf_free(&pstore);
