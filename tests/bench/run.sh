@@ -1,91 +1,360 @@
 #!/usr/bin/env bash
-# run.sh — `make bench`: verstore throughput and latency.
+# run.sh — `make bench`: is versync both correct and fast? One Markdown table.
 #
-# For each durability mode (async, request) starts $BUILD/verstore on a free
-# port with a fresh temp data dir, runs $BUILD/bench/store_bench in bulk mode
-# (1 KB docs, external versions, _bulk of 1000) and in single-PUT mode
-# (keep-alive connections, p50/p99 latency), stops the store, and prints a
-# Markdown table that is also written to $BUILD/bench.md.
-# QUICK=1 makes a short run (smoke test of the benchmark itself).
-# Knobs: BULK_DOCS, BULK_CONNS, PUT_SECONDS, PUT_CONNS. The connection defaults
-# (4 and 4) were the fastest on a 2-core machine, where client and server share
-# the cores: more connections only add contention.
+# Starts its own throwaway PostgreSQL (tests/integration/lib.sh pg_start) and
+# verstore (a fresh data dir for every run, default durability `request`), and
+# measures, every figure the median of $RUNS runs:
+#   1. drain: $N changes already waiting (one INSERT … SELECT generate_series
+#      into the mapped table), `versync once --workers 1/2/4`, changes/s until
+#      it exits (the store then holds them all: checked with _count); beside
+#      it the PostgreSQL-side limit (bench/drain_probe --mode claim: the
+#      worker's claim + re-read + commit, no HTTP, 2 processes) and the
+#      store-side limit (bench/store_bench --file: the same documents as
+#      pre-built _bulk bodies of batch_size, 2 connections);
+#   2. lag under load: pgbench writes a steady R rows/s for $LAG_SECONDS while
+#      `versync run --workers 2` (LISTEN) syncs. A deferred constraint trigger
+#      on versync.changes fires inside the worker's COMMIT, i.e. after the
+#      store acknowledged the batch, and records clock_timestamp() −
+#      changed_at for every 10th change: p50/p99/max lag; the backlog is
+#      sampled every 0.25 s ("bounded" = never more than one second of writes);
+#   3. versioning overhead: the 2-worker drain with --no-versions;
+#   4. naive baseline: drain_probe --mode naive (one change per transaction,
+#      one PUT per change, 2 processes), on the first $NAIVE_MAX changes;
+#   5. footprint: peak RSS (VmHWM) of every worker during the drains and of verstore;
+#   6. store: bench/store_bench bulk and single PUT against verstore.
+# Prints the table and writes it to $BUILD/bench.md. QUICK=1: a small run (one
+# run per figure) that only proves the benchmark works (make test runs it).
+# Exit status 1 when a step failed (its cells say "failed").
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
-VERSTORE=$BUILD/verstore
-BENCH=$BUILD/bench/store_bench
-for b in "$VERSTORE" "$BENCH"; do
+. tests/integration/lib.sh
+BENCH_BIN=$VS_BUILD/bench
+for b in "$VERSYNC" "$VERSTORE" "$BENCH_BIN/store_bench" "$BENCH_BIN/drain_probe"; do
   [ -x "$b" ] || { echo "run.sh: $b is missing; run make bench" >&2; exit 2; }
 done
+command -v pgbench >/dev/null || PATH=$PG_BIN:$PATH
 
-if [ "${QUICK:-0}" = 1 ]; then
-  BULK_DOCS=${BULK_DOCS:-20000} PUT_SECONDS=${PUT_SECONDS:-2}
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  N=${N:-20000} RUNS=${RUNS:-1} LAG_RATES=${LAG_RATES:-"1000 5000"} LAG_SECONDS=${LAG_SECONDS:-2}
+  NAIVE_MAX=${NAIVE_MAX:-500} BULK_DOCS=${BULK_DOCS:-20000} PUT_SECONDS=${PUT_SECONDS:-1}
 else
-  BULK_DOCS=${BULK_DOCS:-400000} PUT_SECONDS=${PUT_SECONDS:-10}
+  N=${N:-1000000} RUNS=${RUNS:-3} LAG_RATES=${LAG_RATES:-"1000 5000 20000"} LAG_SECONDS=${LAG_SECONDS:-20}
+  NAIVE_MAX=${NAIVE_MAX:-5000} BULK_DOCS=${BULK_DOCS:-200000} PUT_SECONDS=${PUT_SECONDS:-5}
 fi
-BULK_CONNS=${BULK_CONNS:-4}
-PUT_CONNS=${PUT_CONNS:-4}
-
-tmp=$(mktemp -d /tmp/verstore-bench.XXXXXX)
-store_pid=""
-cleanup() {
-  [ -n "$store_pid" ] && kill -TERM "$store_pid" 2>/dev/null && wait "$store_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start_store DURABILITY — start verstore on an ephemeral port; sets url.
-start_store() {
-  local log=$tmp/verstore-$1.log
-  rm -rf "$tmp/data"
-  "$VERSTORE" --listen 127.0.0.1:0 --data "$tmp/data" --durability "$1" --log-level warn >"$log" 2>&1 &
-  store_pid=$!
-  for _ in $(seq 1 600); do
-    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$log" | head -1)
-    [ -n "$url" ] && curl -sf -o /dev/null "$url/" && return 0
-    kill -0 "$store_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "run.sh: verstore did not start:" >&2
-  cat "$log" >&2
-  return 1
-}
-
-stop_store() {
-  kill -TERM "$store_pid" 2>/dev/null
-  wait "$store_pid" 2>/dev/null
-  store_pid=""
-}
-
-rows=()
+BATCH=${BATCH:-500}
 status=0
+t_start=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-for dur in async request; do
-  start_store "$dur" || exit 1
-  bulk=$("$BENCH" --url "$url" --mode bulk --docs "$BULK_DOCS" --batch 1000 --size 1024 --conns "$BULK_CONNS" --index bulk) || status=1
-  put=$("$BENCH" --url "$url" --mode put --seconds "$PUT_SECONDS" --size 1024 --conns "$PUT_CONNS" --index put) || status=1
-  stop_store
-  echo "# $dur: $bulk" >&2
-  echo "# $dur: $put" >&2
-  rows+=("$(jq -rn --arg d "$dur" --argjson b "${bulk:-null}" --argjson p "${put:-null}" \
-    '"| \($d) | \($b.rate // "failed") | \($b.docs // 0) | \($p.rate // "failed") | \($p.p50_ms // "-") | \($p.p99_ms // "-") | \($p.max_ms // "-") |"')")
+say() { echo "# [$((SECONDS - t_start))s] $*" >&2; }
+
+# ---- helpers -----------------------------------------------------------------
+
+# median — of the numbers on stdin (one a line); "failed" when there are none.
+median() {
+  sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "failed"; else if (NR % 2) print a[(NR+1)/2];
+                                 else printf "%.6g\n", (a[NR/2] + a[NR/2+1]) / 2}'
+}
+now() { date +%s.%N; }
+# fmt N — thousands with a thin space as the README does (1 234 567); "failed" stays.
+fmt() {
+  [[ "${1:-}" =~ ^[0-9.]+$ ]] || { echo "${1:-failed}"; return; }
+  awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); o = ""
+    while (length(s) > 3) { o = " " substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }'
+}
+# ms X — milliseconds with one decimal; "failed" stays.
+ms() { [[ "${1:-}" =~ ^[0-9.]+$ ]] && printf '%.1f' "$1" || echo "${1:-failed}"; }
+mb() { [[ "$1" =~ ^[0-9]+$ ]] && awk -v k="$1" 'BEGIN{printf "%.1f MB", k/1024}' || echo "${1:-failed}"; }
+
+STORE_PORT=$(free_port)
+# store_fresh — (re)start verstore on the same port with an empty data dir.
+store_fresh() {
+  [ -n "$STORE_PID" ] && verstore_stop >/dev/null 2>&1
+  rm -rf "$T_DIR/store"
+  STORE_DATA=$T_DIR/store
+  verstore_start --log-level warn "$@" || { echo "run.sh: verstore did not start" >&2; exit 1; }
+  curl -sf -o /dev/null -X PUT "$STORE_URL/bench" || { echo "run.sh: cannot create index" >&2; exit 1; }
+}
+store_count() { curl -s "$STORE_URL/bench/_count" | jq -r '.count // 0'; }
+store_hwm() { awk '/^VmHWM/ {print $2}' "/proc/$STORE_PID/status" 2>/dev/null; }
+
+# ---- world -----------------------------------------------------------------
+
+say "starting PostgreSQL and verstore"
+pg_start || exit 1
+store_fresh
+CFG=$T_DIR/versync.json
+cat >"$CFG" <<JSON
+{
+  "postgres": "$PG_CONNINFO",
+  "store": {"url": "$STORE_URL", "timeout_ms": 30000},
+  "batch_size": $BATCH,
+  "poll_interval_ms": 1000,
+  "tables": [{"table": "public.bench", "index": "bench"}]
+}
+JSON
+sql "create table public.bench (id bigint primary key, sku text not null, name text not null,
+       price numeric(10,2) not null, qty int not null, tags text[] not null,
+       updated_at timestamptz not null default now());
+     create sequence public.bench_ids start 100000000;" || exit 1
+"$VERSYNC" -c "$CFG" --log-level warn init >/dev/null || { echo "run.sh: versync init failed" >&2; exit 1; }
+
+# Rows for the mapped table, numbered by the column g of the FROM item %s
+# (one statement: the capture trigger fires per row, the notify one per statement).
+ROWS_SQL="insert into public.bench (id, sku, name, price, qty, tags)
+  select g, 'SKU-' || lpad(g::text, 9, '0'), 'product number ' || g || ' of the benchmark catalogue',
+         (g %% 100000) / 100.0, g %% 1000, array['bench', 'tag' || (g %% 7)]
+  from %s"
+
+say "filling the backlog: $N changes"
+t0=$(now)
+sql "$(printf "$ROWS_SQL" "generate_series(1, $N) g")" || exit 1
+fill_s=$(echo "$(now) - $t0" | bc)
+# Every later drain starts from the very same change rows (fresh seqs), copied
+# back in one statement: far quicker than firing the triggers again.
+sql "create table public.bench_saved as select tbl, key, op, version, changed_at from versync.changes order by seq" || exit 1
+have_backlog=1
+restore_backlog() {
+  if [ "$have_backlog" = 0 ]; then
+    sql "truncate versync.changes; insert into versync.changes (tbl, key, op, version, changed_at)
+         select tbl, key, op, version, changed_at from public.bench_saved" || return 1
+  fi
+  have_backlog=0
+  sql "analyze versync.changes" >/dev/null 2>&1
+}
+
+# The documents versync sends, as one NDJSON bulk body file for the store-side limit.
+psql -XAtq -v ON_ERROR_STOP=1 -o "$T_DIR/docs.ndjson" -c \
+  "select format('{\"index\":{\"_index\":\"bench\",\"_id\":\"%s\",\"version\":%s,\"version_type\":\"external\"}}', b.id, b.id)
+          || chr(10) || to_jsonb(b)::text from public.bench b order by b.id" || exit 1
+
+worker_hwm_max=0
+# sample_hwm PID OUTFILE — until PID exits, keep the largest VmHWM (kB) of its
+# child processes (the workers) in OUTFILE, or of PID itself when it has none.
+sample_hwm() {
+  local pid=$1 out=$2 best=0 kids k v
+  while kill -0 "$pid" 2>/dev/null; do
+    kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
+    for k in ${kids:-$pid}; do
+      v=$(awk '/^VmHWM/ {print $2}' "/proc/$k/status" 2>/dev/null)
+      [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v
+    done
+    echo "$best" >"$out"
+    sleep 0.1
+  done
+}
+
+# drain_once WORKERS [ARGS…] — restore the backlog, run versync once on a fresh
+# store; sets DRAIN_RATE (changes/s), or returns 1 (a wrong count is a failure).
+# Not to be called in $(…): it restarts the store, whose pid this shell keeps.
+drain_once() {
+  local w=$1; shift
+  DRAIN_RATE=""
+  restore_backlog || return 1
+  store_fresh
+  local t0 t1 pid rc hwm
+  t0=$(now)
+  "$VERSYNC" -c "$CFG" --log-level warn once --workers "$w" "$@" >"$T_DIR/once.out" 2>"$T_DIR/once.err" &
+  pid=$!
+  sample_hwm "$pid" "$T_DIR/hwm" &
+  local spid=$!
+  wait "$pid"; rc=$?
+  t1=$(now)
+  wait "$spid"
+  hwm=$(cat "$T_DIR/hwm" 2>/dev/null || echo 0)
+  [ "$hwm" -gt "$worker_hwm_max" ] && worker_hwm_max=$hwm
+  local got
+  got=$(store_count)
+  local sh; sh=$(store_hwm); [ -n "$sh" ] && echo "$sh" >>"$T_DIR/store_hwm"
+  if [ "$rc" != 0 ] || [ "$got" != "$N" ]; then
+    echo "run.sh: once --workers $w $* exited $rc, store holds $got of $N" >&2
+    cat "$T_DIR/once.err" >&2
+    return 1
+  fi
+  DRAIN_RATE=$(echo "$N / ($t1 - $t0)" | bc -l)
+}
+
+# ---- 1, 3, 5: drains -------------------------------------------------------------
+
+declare -A rate
+for w in 1 2 4; do
+  : >"$T_DIR/r"
+  for i in $(seq 1 "$RUNS"); do
+    drain_once "$w" || status=1; r=$DRAIN_RATE
+    say "drain, $w worker(s), run $i: $(fmt "$r") changes/s"
+    [ -n "$r" ] && echo "$r" >>"$T_DIR/r"
+  done
+  rate[w$w]=$(median <"$T_DIR/r")
+done
+: >"$T_DIR/r"
+for i in $(seq 1 "$RUNS"); do
+  drain_once 2 --no-versions 2>/dev/null || status=1; r=$DRAIN_RATE
+  say "drain --no-versions, 2 workers, run $i: $(fmt "$r") changes/s"
+  [ -n "$r" ] && echo "$r" >>"$T_DIR/r"
+done
+rate[nover]=$(median <"$T_DIR/r")
+
+# PostgreSQL-side limit: the same backlog, claim + re-read + commit only.
+: >"$T_DIR/r"
+for i in $(seq 1 "$RUNS"); do
+  restore_backlog || status=1
+  out=$("$BENCH_BIN/drain_probe" -c "$CFG" --mode claim --workers 2 --batch "$BATCH") || status=1
+  say "PostgreSQL-side limit, run $i: $out"
+  r=$(jq -r --argjson n "$N" 'select(.changes == $n) | .rate' <<<"${out:-null}" 2>/dev/null)
+  [ -n "$r" ] && echo "$r" >>"$T_DIR/r"
+done
+rate[pg]=$(median <"$T_DIR/r")
+
+# Store-side limit: the same documents, pre-built _bulk bodies.
+: >"$T_DIR/r"
+for i in $(seq 1 "$RUNS"); do
+  store_fresh
+  out=$("$BENCH_BIN/store_bench" --url "$STORE_URL" --mode bulk --file "$T_DIR/docs.ndjson" --batch "$BATCH" \
+    --conns 2 --index bench) || status=1
+  say "store-side limit, run $i: $out"
+  r=$(jq -r --argjson n "$N" 'select(.docs == $n) | .rate' <<<"${out:-null}" 2>/dev/null)
+  [ -n "$r" ] && echo "$r" >>"$T_DIR/r"
+  sh=$(store_hwm); [ -n "$sh" ] && echo "$sh" >>"$T_DIR/store_hwm"
+done
+rate[store]=$(median <"$T_DIR/r")
+
+# Naive baseline: one change per transaction, one PUT per change; each run
+# takes the next $NAIVE_MAX changes of one restored backlog (a fresh store each).
+: >"$T_DIR/r"
+restore_backlog || status=1
+for i in $(seq 1 "$RUNS"); do
+  store_fresh
+  out=$("$BENCH_BIN/drain_probe" -c "$CFG" --mode naive --workers 2 --max "$NAIVE_MAX") || status=1
+  say "naive, run $i: $out"
+  r=$(jq -r 'select(.changes > 0) | .rate' <<<"${out:-null}" 2>/dev/null)
+  [ -n "$r" ] && echo "$r" >>"$T_DIR/r"
+done
+rate[naive]=$(median <"$T_DIR/r")
+sql "truncate versync.changes" >/dev/null
+
+# ---- 2: lag under load -----------------------------------------------------
+
+sql "create unlogged table public.bench_lag (seq bigint, lag_us bigint);
+     create function public.bench_lag_rec() returns trigger language plpgsql as \$\$
+     begin
+       insert into public.bench_lag values (old.seq, (extract(epoch from clock_timestamp() - old.changed_at) * 1e6)::bigint);
+       return null;
+     end \$\$;
+     -- Deferred: fires inside the claiming transaction's COMMIT, after the store answered.
+     create constraint trigger bench_lag after delete on versync.changes
+       deferrable initially deferred for each row when (old.seq % 10 = 0)
+       execute function public.bench_lag_rec();" || exit 1
+declare -A lag
+for R in $LAG_RATES; do
+  # 200 transactions a second (fewer for slow rates), each inserting R/tps rows.
+  tps=$((R < 200 ? R : 200)); per=$((R / tps))
+  printf "$ROWS_SQL;\n" "(select nextval('public.bench_ids') as g from generate_series(1, :per)) s" >"$T_DIR/writer.sql"
+  : >"$T_DIR/p50"; : >"$T_DIR/p99"; : >"$T_DIR/pmax"; : >"$T_DIR/bmax"; : >"$T_DIR/achieved"
+  for i in $(seq 1 "$RUNS"); do
+    sql "truncate public.bench_lag" >/dev/null
+    store_fresh
+    "$VERSYNC" -c "$CFG" --log-level warn run --workers 2 >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
+    run_pid=$!
+    T_PIDS+=("$run_pid")
+    wait_until 30 test "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker%'")" = 2 ||
+      { status=1; echo "run.sh: versync run did not start" >&2; cat "$T_DIR/run.err" >&2; }
+    pgbench -n -f "$T_DIR/writer.sql" -D per="$per" -R "$tps" -T "$LAG_SECONDS" -c 4 -j 2 >"$T_DIR/pgbench.out" 2>&1 &
+    pg_pid=$!
+    bmax=0
+    while kill -0 "$pg_pid" 2>/dev/null; do
+      b=$(sql "select count(*) from versync.changes" 2>/dev/null)
+      [ -n "$b" ] && [ "$b" -gt "$bmax" ] && bmax=$b
+      sleep 0.25
+    done
+    wait "$pg_pid" || { status=1; cat "$T_DIR/pgbench.out" >&2; }
+    wait_until 120 test "$(sql "select count(*) from versync.changes")" = 0 || status=1
+    kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
+    achieved=$(awk -v per="$per" '/^tps = / {printf "%.0f", $3 * per}' "$T_DIR/pgbench.out")
+    read -r p50 p99 pmax n < <(sql "select percentile_disc(0.5) within group (order by lag_us) / 1000.0,
+        percentile_disc(0.99) within group (order by lag_us) / 1000.0, max(lag_us) / 1000.0, count(*)
+        from public.bench_lag" | tr '|' ' ')
+    say "lag at $R rows/s, run $i: achieved ${achieved:-?} rows/s, ${n:-0} samples, p50 $(ms "${p50:-}") ms, p99 $(ms "${p99:-}") ms, max $(ms "${pmax:-}") ms, max backlog $bmax"
+    if [ "${n:-0}" -gt 0 ]; then
+      echo "$p50" >>"$T_DIR/p50"; echo "$p99" >>"$T_DIR/p99"; echo "$pmax" >>"$T_DIR/pmax"
+      echo "$bmax" >>"$T_DIR/bmax"; echo "${achieved:-0}" >>"$T_DIR/achieved"
+    else
+      status=1
+    fi
+  done
+  lag[$R]="$(median <"$T_DIR/p50") $(median <"$T_DIR/p99") $(median <"$T_DIR/pmax") $(median <"$T_DIR/bmax") $(median <"$T_DIR/achieved")"
 done
 
+# ---- 6: verstore's own benchmark -------------------------------------------------
+
+declare -A st
+for dur in request async; do
+  : >"$T_DIR/b"; : >"$T_DIR/p"; : >"$T_DIR/p99"
+  for i in $(seq 1 "$RUNS"); do
+    store_fresh --durability "$dur"
+    b=$("$BENCH_BIN/store_bench" --url "$STORE_URL" --mode bulk --docs "$BULK_DOCS" --batch 1000 --size 1024 --conns 4 --index sb) || status=1
+    p=$("$BENCH_BIN/store_bench" --url "$STORE_URL" --mode put --seconds "$PUT_SECONDS" --size 1024 --conns 4 --index sp) || status=1
+    say "store $dur, run $i: $b $p"
+    jq -r '.rate' <<<"${b:-null}" | grep -v null >>"$T_DIR/b"
+    jq -r '.rate' <<<"${p:-null}" | grep -v null >>"$T_DIR/p"
+    jq -r '.p99_ms' <<<"${p:-null}" | grep -v null >>"$T_DIR/p99"
+  done
+  st[$dur]="$(median <"$T_DIR/b") $(median <"$T_DIR/p") $(median <"$T_DIR/p99")"
+done
+store_peak=$(sort -n "$T_DIR/store_hwm" 2>/dev/null | tail -1)
+verstore_stop >/dev/null 2>&1
+
+# ---- the table -------------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "failed" }'; }
+min2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 <= 0 || b+0 <= 0) print "failed"; else print (a < b ? a : b) }'; }
+# goal VALUE OP LIMIT — "met" / "missed" (numeric comparison), "failed" when VALUE is not a number.
+goal() {
+  [[ "$1" =~ ^-?[0-9.]+$ ]] || { echo failed; return; }
+  awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "missed" }'
+}
+limit=$(min2 "${rate[pg]}" "${rate[store]}")
+frac=$(ratio "${rate[w2]}" "$limit")
+overhead=$(awk -v v="${rate[w2]}" -v p="${rate[nover]}" 'BEGIN { if (v+0 > 0 && p+0 > 0) printf "%.1f", (p / v - 1) * 100; else print "failed" }')
+naive_x=$(ratio "${rate[w2]}" "${rate[naive]}")
+hwm_mb=$(awk -v k="$worker_hwm_max" 'BEGIN { if (k > 0) printf "%.1f", k / 1024; else print "failed" }')
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+lag_row() {
+  local R=$1 p50 p99 pmax bmax ach bounded g=""
+  read -r p50 p99 pmax bmax ach <<<"${lag[$R]:-failed failed failed failed failed}"
+  bounded=failed
+  [[ "$bmax" =~ ^[0-9.]+$ ]] && bounded=$(awk -v b="$bmax" -v r="$R" 'BEGIN { print (b <= r) ? "yes" : "no" }')
+  [ "$R" = 5000 ] && g=" | p99 ≤ 50 ms | $(goal "$p99" '<=' 50)" || g=" | – | –"
+  echo "| lag at $(fmt "$R") rows/s (achieved $(fmt "$ach")): p50 / p99 / max | $(ms "$p50") / $(ms "$p99") / $(ms "$pmax") ms; backlog max $(fmt "$bmax"), bounded: $bounded$g |"
+}
+read -r sb_req sp_req sp99_req <<<"${st[request]}"
+read -r sb_async sp_async sp99_async <<<"${st[async]}"
 {
-  echo "### verstore benchmark"
+  echo "### versync benchmark"
   echo
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($cpu), $(uname -sr), load average $load_before before the run."
-  echo "Client and server on the same machine. Bulk: 1 KB documents, version_type=external, _bulk of 1000,"
-  echo "$BULK_CONNS connections. PUT: single 1 KB documents, version_type=external, $PUT_CONNS keep-alive connections,"
-  echo "${PUT_SECONDS}s.$([ "${QUICK:-0}" = 1 ] && echo ' QUICK=1 (short run).')"
+  echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "Cores: $(nproc) ($cpu), $(uname -sr); load average $load_before before, $load_after after; $((SECONDS - t_start)) s."
+  echo "Backlog: $(fmt "$N") changes (filled in $(printf '%.1f' "$fill_s") s); every figure is the median of $RUNS run(s);"
+  echo "batch_size $BATCH, verstore --durability request (its default) unless noted.$([ "$QUICK" = 1 ] && echo ' QUICK=1: a small smoke run, not a measurement.')"
   echo
-  echo "| durability | bulk docs/s | bulk docs | PUT req/s | PUT p50 ms | PUT p99 ms | PUT max ms |"
-  echo "|---|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
-  echo
-  echo "Goals (issue 3): bulk ≥ 200,000 docs/s with async, ≥ 100,000 with request; single PUT ≥ 20,000 req/s."
-} | tee "$BUILD/bench.md"
+  echo "| measure | figure | goal | |"
+  echo "|---|---|---|---|"
+  echo "| drain, versync once --workers 1 | $(fmt "${rate[w1]}") changes/s | – | – |"
+  echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | ≥ 50 000 | $(goal "${rate[w2]}" '>=' 50000) |"
+  echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s | – | – |"
+  echo "| PostgreSQL-side limit: claim + re-read + commit, no HTTP, 2 processes | $(fmt "${rate[pg]}") changes/s | – | – |"
+  echo "| store-side limit: the same documents as pre-built _bulk bodies, 2 connections | $(fmt "${rate[store]}") docs/s | – | – |"
+  echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.5 | $(goal "$frac" '>=' 0.5) |"
+  for R in $LAG_RATES; do lag_row "$R"; done
+  echo "| drain with --no-versions, 2 workers | $(fmt "${rate[nover]}") changes/s | – | – |"
+  echo "| versioning overhead: no-versions rate / versioned rate − 1 | $overhead % | ≤ 5 % | $(goal "$overhead" '<=' 5) |"
+  echo "| naive: one transaction and one PUT per change, 2 processes | $(fmt "${rate[naive]}") changes/s | – | – |"
+  echo "| versync (2 workers) / naive | $naive_x × | – | – |"
+  echo "| worker peak RSS (VmHWM) over all drains | $hwm_mb MB | ≤ 32 MB | $(goal "$hwm_mb" '<=' 32) |"
+  echo "| verstore peak RSS (VmHWM) | $(mb "$store_peak") | – | – |"
+  echo "| store: bulk 1 KB docs, _bulk of 1000, 4 connections (request / async) | $(fmt "$sb_req") / $(fmt "$sb_async") docs/s | – | – |"
+  echo "| store: single PUT, 4 connections (request / async) | $(fmt "$sp_req") / $(fmt "$sp_async") req/s | – | – |"
+  echo "| store: single PUT p99 (request / async) | $(ms "$sp99_req") / $(ms "$sp99_async") ms | – | – |"
+} | tee "$VS_BUILD/bench.md"
 exit "$status"

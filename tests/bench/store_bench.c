@@ -2,9 +2,13 @@
  *
  *   store_bench --url URL --mode bulk [--docs N] [--batch B] [--size BYTES] [--conns C] [--index NAME]
  *   store_bench --url URL --mode put  [--seconds S] [--size BYTES] [--conns C] [--index NAME]
+ *   store_bench --url URL --mode bulk --file NDJSON [--batch B] [--conns C]
  *
  * bulk: N documents of about BYTES each, sent as _bulk requests of B documents
  *       with version_type=external, over C keep-alive connections (one thread each).
+ *       With --file the bodies are slices of B action/source line pairs of the
+ *       file, loaded before the clock starts (the store-side limit of a drain:
+ *       the very documents versync would send, pre-built).
  * put:  single-document PUT /{index}/_doc/{id}?version=1&version_type=external
  *       over C keep-alive connections for S seconds; reports req/s and latency.
  *
@@ -28,6 +32,7 @@ typedef struct bench_opts {
     const char *url;
     const char *mode;
     const char *index;
+    const char *file;
     long docs;
     long batch;
     long size;
@@ -43,6 +48,8 @@ typedef struct bench_shared {
     atomic_long done;
     double deadline;
     char *pad; /* the padding string that makes a document about o->size bytes */
+    char *file;        /* --file: its bytes (owned), or NULL */
+    size_t *file_docs; /* --file: offset of each document's action line, plus the end (owned) */
 } bench_shared;
 
 /* One worker thread's state; lat (owned here, freed by main) holds put latencies in µs. */
@@ -116,7 +123,7 @@ static void *bench_bulk_worker(void *arg)
     bench_worker *w = arg;
     bench_shared *sh = w->sh;
     const bench_opts *o = sh->o;
-    size_t cap = (size_t)o->batch * ((size_t)o->size + 160) + 1;
+    size_t cap = sh->file ? 1 : (size_t)o->batch * ((size_t)o->size + 160) + 1;
     char *body = malloc(cap);
     char url[1024];
     bench_resp resp;
@@ -138,11 +145,17 @@ static void *bench_bulk_worker(void *arg)
         long first = b * o->batch;
         long last = first + o->batch < o->docs ? first + o->batch : o->docs;
         size_t len = 0;
-        for (long n = first; n < last; n++)
-            len += bench_bulk_doc(body + len, sh, n);
+        const char *send = body;
+        if (sh->file) {
+            send = sh->file + sh->file_docs[first];
+            len = sh->file_docs[last] - sh->file_docs[first];
+        } else {
+            for (long n = first; n < last; n++)
+                len += bench_bulk_doc(body + len, sh, n);
+        }
         resp.len = 0;
         resp.head[0] = '\0';
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, send);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         CURLcode rc = curl_easy_perform(c);
         long status = 0;
@@ -283,6 +296,8 @@ static bool bench_parse(int argc, char **argv, bench_opts *o)
             o->mode = v;
         else if (!strcmp(a, "--index"))
             o->index = v;
+        else if (!strcmp(a, "--file"))
+            o->file = v;
         else if (!strcmp(a, "--docs") && bench_parse_long(a, v, 1, &n))
             o->docs = n;
         else if (!strcmp(a, "--batch") && bench_parse_long(a, v, 1, &n))
@@ -320,6 +335,50 @@ static void bench_create_index(const bench_opts *o)
     curl_easy_cleanup(c);
 }
 
+/* --file: read the whole NDJSON file and index its documents (pairs of lines);
+ * o->docs becomes their count. False with a message on failure. */
+static bool bench_load_file(bench_shared *sh, bench_opts *o)
+{
+    FILE *f = fopen(o->file, "rb");
+    if (!f) {
+        fprintf(stderr, "store_bench: %s: %s\n", o->file, strerror(errno));
+        return false;
+    }
+    size_t cap = 1 << 20, len = 0, n;
+    sh->file = malloc(cap);
+    while (sh->file && (n = fread(sh->file + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            char *p = realloc(sh->file, cap *= 2);
+            if (!p) {
+                free(sh->file);
+                sh->file = NULL;
+            } else
+                sh->file = p;
+        }
+    }
+    fclose(f);
+    size_t lines = 0;
+    for (size_t i = 0; sh->file && i < len; i++)
+        lines += sh->file[i] == '\n';
+    if (!sh->file || lines < 2 || lines % 2 || sh->file[len - 1] != '\n') {
+        fprintf(stderr, "store_bench: %s: not an NDJSON bulk body of action/source line pairs\n", o->file);
+        return false;
+    }
+    sh->file_docs = malloc((lines / 2 + 1) * sizeof *sh->file_docs);
+    if (!sh->file_docs) {
+        fprintf(stderr, "store_bench: out of memory\n");
+        return false;
+    }
+    size_t d = 0, line = 0;
+    sh->file_docs[d++] = 0;
+    for (size_t i = 0; i < len; i++)
+        if (sh->file[i] == '\n' && ++line % 2 == 0)
+            sh->file_docs[d++] = i + 1;
+    o->docs = (long)(lines / 2);
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     bench_opts o;
@@ -341,6 +400,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < padlen; i++)
         sh.pad[i] = (char)('a' + i % 26);
     sh.pad[padlen] = '\0';
+    if (o.file && !bench_load_file(&sh, &o))
+        goto done;
     bench_create_index(&o);
 
     bool bulk = !strcmp(o.mode, "bulk");
@@ -399,6 +460,8 @@ done:
             free(ws[i].lat);
     free(ws);
     free(sh.pad);
+    free(sh.file);
+    free(sh.file_docs);
     curl_global_cleanup();
     return rc;
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# test_bench_quick.sh — `make bench QUICK=1` produces a complete table: every
+# row present with a number, the cores and date lines. It asserts nothing about
+# speed (speed lives in the benchmark's own figures, never in a test).
+. "$(dirname "$0")/lib.sh"
+
+for b in "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe"; do
+  [ -x "$b" ] || { echo "1..0 # SKIP $b not built (make test builds it)"; exit 0; }
+done
+# A private copy of the build dir's binaries keeps a real $BUILD/bench.md untouched.
+B=$T_DIR/build
+mkdir -p "$B/bench"
+cp "$VERSYNC" "$VERSTORE" "$B/" && cp "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$B/bench/"
+out=$T_DIR/bench.out
+BUILD=$B QUICK=1 "$VS_ROOT/tests/bench/run.sh" >"$out" 2>"$T_DIR/bench.err"
+rc=$?
+T_LOGS+=("$T_DIR/bench.err")
+assert_eq "run.sh QUICK=1 exits 0" 0 "$rc"
+check "the table is written to \$BUILD/bench.md" cmp -s "$out" "$B/bench.md"
+table=$(cat "$B/bench.md" 2>/dev/null)
+assert_match "a Date line" $'(^|\n)Date: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC' "$table"
+assert_match "a Cores line with the core count" $'(^|\n)Cores: [0-9]+ ' "$table"
+
+num='[0-9][0-9 ]*(\.[0-9]+)?'
+row() { # row DESC LABEL-REGEX — one table row whose label matches and whose figure starts with a number
+  assert_match "$1" $'(^|\n)\\| '"$2"' \\| -?'"$num"'[^|]* \\|' "$table"
+}
+row "drain, 1 worker" 'drain, versync once --workers 1'
+row "drain, 2 workers" 'drain, versync once --workers 2'
+row "drain, 4 workers" 'drain, versync once --workers 4'
+row "PostgreSQL-side limit" 'PostgreSQL-side limit[^|]*'
+row "store-side limit" 'store-side limit[^|]*'
+row "fraction of the smaller limit" 'versync \(2 workers\) / smaller limit'
+row "lag at 1 000 rows/s" 'lag at 1 000 rows/s[^|]*'
+row "lag at 5 000 rows/s" 'lag at 5 000 rows/s[^|]*'
+row "drain with --no-versions" 'drain with --no-versions[^|]*'
+row "versioning overhead" 'versioning overhead[^|]*'
+row "naive baseline" 'naive: [^|]*'
+row "versync / naive ratio" 'versync \(2 workers\) / naive'
+row "worker peak RSS" 'worker peak RSS[^|]*'
+row "verstore peak RSS" 'verstore peak RSS[^|]*'
+row "store bulk" 'store: bulk[^|]*'
+row "store single PUT" 'store: single PUT, [^|]*'
+row "store PUT p99" 'store: single PUT p99[^|]*'
+check "no cell says failed" bash -c '! grep -q failed "$1"' _ "$B/bench.md"
+check "every goal cell is met or missed" bash -c '! grep -E "^\|" "$1" | grep -E "≥|≤" | grep -vqE "\| (met|missed) \|$"' _ "$B/bench.md"
+done_testing
