@@ -27,6 +27,7 @@ typedef struct supervisor_options {
     int workers;             /* N > 0 */
     bool once;               /* workers drain and exit; none is restarted */
     worker_options worker;   /* template: id, stop and wait_mask are set per child */
+    const char *metrics_listen; /* run: serve /metrics and /health there (metrics.h), or NULL */
 } supervisor_options;
 
 /* Fork o->workers workers and supervise them until they are done.

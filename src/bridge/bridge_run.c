@@ -2,6 +2,7 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/metrics.h"
 #include "versync/proctitle.h"
 #include "versync/supervisor.h"
 #include "versync/worker.h"
@@ -18,6 +19,7 @@ typedef struct run_args {
     long timeout_s;    /* once */
     int chaos_ms;
     bool no_versions;
+    const char *metrics; /* run: --metrics [HOST:]PORT */
 } run_args;
 
 /* --state FILE (run and once): cursor tables keep their checkpoints in this file. */
@@ -36,10 +38,12 @@ static void usage(FILE *out, bool once)
                      "  --state FILE        keep the checkpoints of cursor tables (\"capture\": \"cursor\")\n"
                      "                      in FILE instead of PostgreSQL (a read replica)\n");
     else
-        fprintf(out, "usage: versync [-c FILE] run [--workers N]\n\n"
+        fprintf(out, "usage: versync [-c FILE] run [--workers N] [--metrics [HOST:]PORT]\n\n"
                      "Run N worker processes under a supervisor until SIGTERM/SIGINT (finish the\n"
                      "batch in flight, exit 0; a second signal stops at once). SIGHUP reloads the config.\n\n"
-                     "  --workers N         worker processes (default: the config's \"workers\")\n");
+                     "  --workers N         worker processes (default: the config's \"workers\")\n"
+                     "  --metrics [HOST:]PORT  serve Prometheus GET /metrics and GET /health there\n"
+                     "                      (a bare PORT listens on 127.0.0.1 only)\n");
 }
 
 static bool parse_long(const char *opt, const char *text, long lo, long hi, long *out)
@@ -58,18 +62,19 @@ static bool parse_long(const char *opt, const char *text, long lo, long hi, long
 /* 0 ok, 1 help printed, 2 usage error. */
 static int parse_args(int argc, char **argv, bool once, run_args *a)
 {
-    enum { O_WORKERS = 1, O_TIMEOUT, O_CHAOS, O_NOVER, O_HELP };
+    enum { O_WORKERS = 1, O_TIMEOUT, O_CHAOS, O_NOVER, O_HELP, O_METRICS };
     static const struct option opts[] = {
         {"workers", required_argument, NULL, O_WORKERS},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"state", required_argument, NULL, O_STATE},
+        {"metrics", required_argument, NULL, O_METRICS},
         /* Hidden, for tests and `versync demo`: never for production. */
         {"chaos-max-delay-ms", required_argument, NULL, O_CHAOS},
         {"no-versions", no_argument, NULL, O_NOVER},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
-    *a = (run_args){0, 60, 0, false};
+    *a = (run_args){0, 60, 0, false, NULL};
     optind = 1;
     state_path = NULL;
     opterr = 0;
@@ -90,6 +95,21 @@ static int parse_args(int argc, char **argv, bool once, run_args *a)
             if (!parse_long("--timeout", optarg, 1, 86400 * 365, &v))
                 return 2;
             a->timeout_s = v;
+            break;
+        case O_METRICS:
+            if (once) {
+                fprintf(stderr, "versync once: --metrics is an option of `versync run`\n");
+                return 2;
+            }
+            {
+                char host[256], err[512];
+                int port;
+                if (!metrics_parse_listen(optarg, host, sizeof host, &port, err, sizeof err)) {
+                    fprintf(stderr, "versync run: %s\n", err);
+                    return 2;
+                }
+            }
+            a->metrics = optarg;
             break;
         case O_STATE:
             state_path = optarg;
@@ -159,6 +179,7 @@ int cli_run(const cli_globals *g, int argc, char **argv)
         .workers = a.workers > 0 ? a.workers : (c->workers > 0 ? c->workers : 2),
         .once = false,
         .worker = {.chaos_max_delay_ms = a.chaos_ms, .no_versions = a.no_versions, .state_path = state_path},
+        .metrics_listen = a.metrics,
     };
     int rc = supervisor_run(&c, &o, NULL);
     cfg_free(c);

@@ -2,6 +2,7 @@
 #include "versync/supervisor.h"
 
 #include "versync/log.h"
+#include "versync/metrics.h"
 #include "versync/notify.h"
 #include "versync/proctitle.h"
 
@@ -188,6 +189,23 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
         free(slots);
         return 1;
     }
+    metrics *mx = NULL;
+    if (o->metrics_listen) {
+        /* After the signal mask is set, so the endpoint thread never takes our signals. */
+        char err[1024];
+        if (!(mx = metrics_new(n, err, sizeof err))) {
+            log_error("%s", err);
+            free(slots);
+            return 1;
+        }
+        metrics_set_config(mx, *cp);
+        if (!metrics_start(mx, o->metrics_listen, *cp, err, sizeof err)) {
+            log_error("%s", err);
+            metrics_free(mx);
+            free(slots);
+            return 1;
+        }
+    }
     if (totals) {
         memset(totals, 0, sizeof *totals);
         totals->lag_ms = -1;
@@ -224,6 +242,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
                 cfg_free(*cp);
                 free(*cp);
                 *cp = fresh;
+                metrics_set_config(mx, fresh);
                 log_info("config %s reloaded: restarting workers after their batch in flight", o->config_path);
                 for (int i = 0; i < n; i++)
                     if (slots[i].pid > 0) {
@@ -244,6 +263,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
                 if (s->pid != pid)
                     continue;
                 s->pid = 0;
+                metrics_worker_pid(mx, i, 0);
                 char how[96];
                 describe_status(status, how, sizeof how);
                 bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -296,9 +316,11 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
                 free(slots);
                 if (pipefd[0] >= 0)
                     close(pipefd[0]);
+                metrics_child_attach(mx, i, *cp);
                 child_main(*cp, o, i + 1, pipefd[1], &wait_mask);
             }
             s->pid = c;
+            metrics_worker_pid(mx, i, c);
             s->started_ms = now;
             alive++;
             log_debug("worker %d started (pid %d)", i + 1, (int)c);
@@ -327,6 +349,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
         close(pipefd[1]);
     }
     log_info("all workers stopped");
+    metrics_free(mx);
     free(slots);
     return rc;
 }

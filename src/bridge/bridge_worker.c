@@ -6,6 +6,7 @@
 #include "versync/cursor.h"
 #include "versync/esclient.h"
 #include "versync/log.h"
+#include "versync/metrics.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
 
@@ -77,6 +78,8 @@ struct worker {
     long retry_after_ms;
     bool missing_schema; /* versync's schema or tables are not there: run `versync init` */
     long long pending_retries; /* retries not yet written to worker_stats */
+    long long batch_no;        /* worker_batch calls so far, for X-Opaque-Id */
+    char opaque_id[340];       /* X-Opaque-Id of this batch's _bulk requests: versync-HOST-PID-BATCH */
     worker_counters total;
     cursor *cur;      /* worker 1: polls the cursor tables ("capture": "cursor"), or NULL */
     bool any_trigger; /* some table is captured by triggers: claim change rows */
@@ -165,6 +168,7 @@ static void free_changes(worker *w, size_t n)
 
 static void disconnect(worker *w)
 {
+    metrics_pg_state(false);
     if (w->pg)
         PQfinish(w->pg);
     w->pg = NULL;
@@ -358,6 +362,7 @@ bool worker_connect(worker *w, char *err, size_t errsz)
         if (!ok || !exec_ok(w, w->tmp.data, "LISTEN", err, errsz))
             goto fail;
     }
+    metrics_pg_state(true);
     return true;
 fail:
     disconnect(w);
@@ -559,23 +564,36 @@ static bool add_item(worker *w, buf *body, const item *it)
     return bulk_add_index(body, index, id, strlen(id), versioned, it->version, it->doc, it->doc_len);
 }
 
-/* POST one _bulk of items[order[0..n)] and classify each. Returns 1 when every
- * item has an outcome, 0 when the request is retryable (err set), -1 when the
- * whole request was refused with `*status` (400/413 …) and nothing applied. */
-static int post_bulk(worker *w, const size_t *order, size_t n, int *status, char *err, size_t errsz)
+/* POST one _bulk of the first items of items[order[0..n)] that fit in
+ * store.max_bulk_bytes (at least one), setting *sent to how many, and classify
+ * each. Returns 1 when every sent item has an outcome, 0 when the request is
+ * retryable (err set), -1 when the whole request was refused with `*status`
+ * (400/413 …) and nothing applied. */
+static int post_bulk(worker *w, const size_t *order, size_t n, size_t *sent, int *status, char *err, size_t errsz)
 {
+    size_t cap = w->c->store.max_bulk_bytes > 0 ? (size_t)w->c->store.max_bulk_bytes : (size_t)10 << 20;
     buf_reset(&w->body);
     for (size_t i = 0; i < n; i++) {
+        size_t mark = w->body.len;
         w->is_delete[i] = w->items[order[i]].act == ACT_DELETE;
         if (!add_item(w, &w->body, &w->items[order[i]])) {
             snprintf(err, errsz, "out of memory building the bulk body");
             return 0;
         }
+        if (i > 0 && w->body.len > cap) {
+            /* The rest goes in the next request of the same claim. */
+            w->body.len = mark;
+            w->body.data[mark] = '\0';
+            n = i;
+            break;
+        }
     }
+    *sent = n;
     buf_reset(&w->resp);
     w->resp.overflow = false;
     int st = esc_request(w->store, "POST", "/_bulk", "application/x-ndjson", w->body.data, w->body.len,
-                         NULL, &w->resp, err, errsz);
+                         w->opaque_id, &w->resp, err, errsz);
+    metrics_store_answer(st);
     *status = st;
     w->retry_after_ms = esc_retry_after_ms(w->store);
     if (st == ESC_TRANSPORT_ERROR)
@@ -621,40 +639,54 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
         worker_sleep_ms(random() % (w->o.chaos_max_delay_ms + 1), NULL);
         shuffle(w->order, n);
     }
-    int status = 0;
-    int rc = post_bulk(w, w->order, n, &status, err, errsz);
-    if (rc >= 0)
-        return rc == 1;
-    if (n == 1) {
-        item *it = &w->items[w->order[0]];
-        it->outcome = BULK_DEAD;
-        it->status = status;
-        snprintf(it->error, sizeof it->error, "%s", err);
-        return true;
-    }
-    /* The store refused the whole request (validation, size): find the culprits
-     * one by one, so one bad document never blocks the others. */
-    log_warn("store refused a bulk of %zu items (%s); sending them one by one", n, err);
-    size_t *one = malloc(n * sizeof *one);
-    if (!one) {
-        snprintf(err, errsz, "out of memory");
-        return false;
-    }
-    memcpy(one, w->order, n * sizeof *one);
-    bool ok = true;
-    for (size_t i = 0; ok && i < n; i++) {
-        rc = post_bulk(w, &one[i], 1, &status, err, errsz);
+    /* Over store.max_bulk_bytes the batch goes out in several _bulk requests,
+     * all inside this claim's transaction: a failure of any rolls it all back. */
+    for (size_t off = 0; off < n;) {
+        int status = 0;
+        size_t sent = 0;
+        int rc = post_bulk(w, w->order + off, n - off, &sent, &status, err, errsz);
         if (rc == 0)
-            ok = false;
-        else if (rc < 0) {
-            item *it = &w->items[one[i]];
+            return false;
+        if (rc > 0) {
+            off += sent;
+            continue;
+        }
+        if (sent == 1) {
+            item *it = &w->items[w->order[off]];
             it->outcome = BULK_DEAD;
             it->status = status;
             snprintf(it->error, sizeof it->error, "%s", err);
+            off += 1;
+            continue;
         }
+        /* The store refused the whole request (validation, size): find the culprits
+         * one by one, so one bad document never blocks the others. */
+        log_warn("store refused a bulk of %zu items (%s); sending them one by one", sent, err);
+        size_t *one = malloc(sent * sizeof *one);
+        if (!one) {
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        memcpy(one, w->order + off, sent * sizeof *one);
+        bool ok = true;
+        for (size_t i = 0; ok && i < sent; i++) {
+            size_t one_sent;
+            rc = post_bulk(w, &one[i], 1, &one_sent, &status, err, errsz);
+            if (rc == 0)
+                ok = false;
+            else if (rc < 0) {
+                item *it = &w->items[one[i]];
+                it->outcome = BULK_DEAD;
+                it->status = status;
+                snprintf(it->error, sizeof it->error, "%s", err);
+            }
+        }
+        free(one);
+        if (!ok)
+            return false;
+        off += sent;
     }
-    free(one);
-    return ok;
+    return true;
 }
 
 static bool insert_dead_letter(worker *w, const item *it, char *err, size_t errsz)
@@ -710,6 +742,11 @@ int worker_batch(worker *w, char *err, size_t errsz)
     PGresult **reads = NULL;
     size_t nchanges = 0, nitems = 0;
     w->retry_after_ms = -1;
+    snprintf(w->opaque_id, sizeof w->opaque_id, "versync-%s-%lld", w->name, ++w->batch_no);
+    for (char *p = w->opaque_id; *p; p++)
+        if (*p == ':')
+            *p = '-'; /* w->name is host:pid */
+    metrics_batch_begin();
     if (!w->pg && !worker_connect(w, err, errsz))
         return WORKER_ERR_PG;
     if (!w->started_at[0]) {
@@ -804,6 +841,8 @@ int worker_batch(worker *w, char *err, size_t errsz)
         d.coalesced += (long long)(j - i - 1);
         size_t tidx = 0;
         it->t = find_table(w, it->rep->tbl, &tidx);
+        if (j - i > 1)
+            metrics_batch_count(it->t ? tidx : w->c->ntables, METRICS_COALESCED, (long long)(j - i - 1));
         for (size_t k = i; k < j; k++) {
             int64_t v = w->changes[k].seq;
             if (w->changes[k].version_text)
@@ -874,15 +913,19 @@ int worker_batch(worker *w, char *err, size_t errsz)
             d.skipped++;
             continue;
         }
+        size_t mt = it->t ? (size_t)(it->t - w->c->tables) : w->c->ntables;
         switch (it->outcome) {
         case BULK_APPLIED:
             d.applied++;
+            metrics_batch_count(mt, METRICS_APPLIED, 1);
             break;
         case BULK_STALE:
             d.stale++;
+            metrics_batch_count(mt, METRICS_STALE, 1);
             break;
         case BULK_DEAD:
             d.dead_letters++;
+            metrics_batch_count(mt, METRICS_DEAD, 1);
             log_warn("dead letter: table %s key %s seq %" PRId64 ": %s", it->rep->tbl, it->rep->id ? it->rep->id : "",
                      it->rep->seq, it->error);
             if (!insert_dead_letter(w, it, err, errsz))
@@ -898,6 +941,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
     if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
         goto pg_fail;
     w->pending_retries = 0;
+    metrics_batch_commit();
     w->total.applied += d.applied;
     w->total.stale += d.stale;
     w->total.coalesced += d.coalesced;
@@ -920,6 +964,7 @@ done:
     if (ret < 0) {
         w->pending_retries++;
         w->total.retries++;
+        metrics_retry();
     }
     for (size_t i = 0; reads && i <= w->c->ntables; i++)
         PQclear(reads[i]);

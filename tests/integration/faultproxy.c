@@ -1,14 +1,18 @@
 /* faultproxy — a tiny HTTP proxy for integration tests that answers some _bulk requests with injected faults.
  *
- * usage: faultproxy --listen 127.0.0.1:0 --upstream 127.0.0.1:PORT [--fault STATUS:COUNT]...
+ * usage: faultproxy --listen 127.0.0.1:0 --upstream 127.0.0.1:PORT [--fault STATUS:COUNT]... [--retry-after SECS]
  *
  * Prints "faultproxy listening on http://127.0.0.1:PORT" once it accepts.
  * The first COUNT requests whose path contains "_bulk" are answered STATUS
  * (faults apply in the order given: --fault 429:3 --fault 500:2 → 3×429,
  * then 2×500), without reaching the upstream; every other request is
  * forwarded unchanged on a fresh upstream connection. Each injected fault is
- * logged to stderr as "fault STATUS #N". One thread per client connection
- * (clients keep their connections alive). */
+ * logged to stderr as "fault STATUS #N"; injected faults carry
+ * "Retry-After: SECS" (default 0). Every request is logged to stderr before
+ * it is answered as "req MS METHOD PATH opaque=ID bytes=N", MS being
+ * milliseconds since the epoch when it arrived and ID its X-Opaque-Id ("-"
+ * when none). One thread per client connection (clients keep their
+ * connections alive). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FAULTS 16
@@ -32,6 +37,7 @@ static struct {
 } g_faults[MAX_FAULTS];
 static int g_nfaults;
 static atomic_int g_bulk_seen;
+static int g_retry_after;
 static struct sockaddr_in g_upstream;
 
 typedef struct msg {
@@ -143,6 +149,37 @@ static int fault_for_request(const char *req)
     return 0;
 }
 
+/* One "req …" line per request, written with one call so threads do not interleave. */
+static void log_request(const char *req, size_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    const char *eol = strstr(req, "\r\n");
+    const char *hdr_end = strstr(req, "\r\n\r\n");
+    if (!eol || !hdr_end)
+        return;
+    char line[2048];
+    int n = (int)(eol - req);
+    const char *sp2 = memrchr(req, ' ', (size_t)n); /* drop " HTTP/1.1" */
+    if (sp2 && sp2 > req)
+        n = (int)(sp2 - req);
+    char opaque[512] = "-";
+    for (const char *l = eol + 2; l < hdr_end; l = strstr(l, "\r\n") + 2) {
+        if (strncasecmp(l, "x-opaque-id:", 12) == 0) {
+            const char *v = l + 12;
+            while (*v == ' ')
+                v++;
+            int vl = (int)(strstr(v, "\r\n") - v);
+            snprintf(opaque, sizeof opaque, "%.*s", vl, v);
+        }
+    }
+    int ll = snprintf(line, sizeof line, "req %lld %.*s opaque=%s bytes=%zu\n", ms, n > 1000 ? 1000 : n, req, opaque,
+                      len - (size_t)(hdr_end + 4 - req));
+    if (ll > 0)
+        write_all(2, line, (size_t)ll < sizeof line ? (size_t)ll : sizeof line - 1);
+}
+
 static bool forward(int client, const char *req, size_t len)
 {
     int up = socket(AF_INET, SOCK_STREAM, 0);
@@ -170,6 +207,7 @@ static void *serve(void *arg)
         size_t n = read_message(fd, &m, false);
         if (n == 0)
             break;
+        log_request(m.data, n);
         int status = fault_for_request(m.data);
         bool ok;
         if (status) {
@@ -180,8 +218,8 @@ static void *serve(void *arg)
                               status, status);
             int hl = snprintf(head, sizeof head,
                               "HTTP/1.1 %d Injected\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                              "Retry-After: 0\r\n\r\n",
-                              status, bl);
+                              "Retry-After: %d\r\n\r\n",
+                              status, bl, g_retry_after);
             ok = write_all(fd, head, (size_t)hl) && write_all(fd, body, (size_t)bl);
         } else {
             ok = forward(fd, m.data, n);
@@ -228,6 +266,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_nfaults++;
+        } else if (strcmp(argv[i], "--retry-after") == 0 && i + 1 < argc) {
+            g_retry_after = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: faultproxy --listen HOST:PORT --upstream HOST:PORT [--fault STATUS:COUNT]...\n");
             return 2;

@@ -1,0 +1,714 @@
+/* bridge_metrics — worker counters shared with the supervisor through shared memory, and the /metrics and /health endpoint. */
+#include "versync/metrics.h"
+
+#include "versync/buf.h"
+#include "versync/esclient.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MT_MAX_TABLES 128          /* labels a segment can hold; later tables share the overflow label */
+#define MT_OTHER MT_MAX_TABLES      /* counters of tables not in the config (or beyond the limit) */
+#define MT_NAME_MAX 256
+#define MT_CACHE_MS 1000            /* backlog query and store probe: at most once a second */
+
+/* Histogram bucket bounds in seconds; a last, implicit +Inf bucket follows. */
+static const double mt_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define MT_NBOUNDS (sizeof mt_bounds / sizeof mt_bounds[0])
+
+/* One table's counters in one worker slot. Written by that slot's worker
+ * only; read by the supervisor's endpoint thread. Relaxed atomics suffice:
+ * each value is monotonic on its own and a scrape is a snapshot anyway. */
+typedef struct mt_table {
+    _Atomic long long kind[METRICS_NKINDS];
+    _Atomic long long batches;   /* histogram _count */
+    _Atomic long long sum_us;    /* histogram _sum, in microseconds */
+    _Atomic long long bucket[MT_NBOUNDS + 1]; /* not cumulative: rendered as running sums */
+} mt_table;
+
+typedef struct mt_slot {
+    _Atomic int pid;  /* written by the supervisor; 0: not running */
+    _Atomic int pg;   /* worker: its PostgreSQL connection is up */
+    _Atomic int store; /* worker: the store answered its last request (status < 500) */
+    _Atomic int store_status; /* that status, or -1 for no answer */
+    _Atomic long long store_fail_ms; /* CLOCK_MONOTONIC ms of that failed request; 0 when it succeeded */
+    _Atomic long long retries;
+    mt_table t[MT_MAX_TABLES + 1];
+} mt_slot;
+
+typedef struct mt_shared {
+    _Atomic int ntables; /* names[0..ntables) are written once, before the count is raised */
+    char names[MT_MAX_TABLES][MT_NAME_MAX];
+    mt_slot slot[];
+} mt_shared;
+
+/* Backlog per table from the endpoint's own PostgreSQL connection. */
+typedef struct mt_backlog {
+    bool ok;
+    char err[512];
+    size_t n;
+    char (*names)[MT_NAME_MAX];
+    long long *backlog;
+    double *age_s;
+    long long *dead;
+} mt_backlog;
+
+struct metrics {
+    mt_shared *sh;
+    size_t shsize;
+    int nworkers;
+    struct MHD_Daemon *d;
+    /* endpoint state: touched only by the (single) endpoint thread after start */
+    pthread_mutex_t lock;
+    char *conninfo;
+    char *schema;
+    PGconn *pg;
+    _Atomic int pg_fd; /* its socket, for children to close */
+    long long backlog_at;
+    mt_backlog bl;
+    cfg_store store;
+    esc *probe;
+    long long probe_at;
+    long long probe_ok_at; /* when the last successful probe started */
+    bool probe_ok;
+    char probe_err[512];
+};
+
+/* The worker side: this process's slot and its uncommitted batch. */
+static struct {
+    mt_slot *slot;
+    size_t ntables;  /* config tables */
+    int *map;        /* config table index → shared index */
+    long long delta[MT_MAX_TABLES + 1][METRICS_NKINDS];
+    bool touched[MT_MAX_TABLES + 1];
+    struct timespec start;
+} g_self;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool metrics_parse_listen(const char *text, char *host, size_t hostsz, int *port, char *err, size_t errsz)
+{
+    const char *colon = strrchr(text, ':');
+    const char *p = colon ? colon + 1 : text;
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (!*p || *end || v < 0 || v > 65535) {
+        snprintf(err, errsz, "--metrics: expected PORT or HOST:PORT, got \"%s\"", text);
+        return false;
+    }
+    const char *h = "127.0.0.1";
+    size_t hl = strlen(h);
+    if (colon) {
+        h = text;
+        hl = (size_t)(colon - text);
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+            h++;
+            hl -= 2;
+        }
+        if (hl == 0) {
+            snprintf(err, errsz, "--metrics: empty host in \"%s\"", text);
+            return false;
+        }
+    }
+    if (hl >= hostsz) {
+        snprintf(err, errsz, "--metrics: host too long in \"%s\"", text);
+        return false;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)v;
+    return true;
+}
+
+metrics *metrics_new(int nworkers, char *err, size_t errsz)
+{
+    metrics *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    m->nworkers = nworkers > 0 ? nworkers : 1;
+    m->shsize = sizeof(mt_shared) + (size_t)m->nworkers * sizeof(mt_slot);
+    void *p = mmap(NULL, m->shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err, errsz, "metrics: shared memory of %zu bytes: %s", m->shsize, strerror(errno));
+        free(m);
+        return NULL;
+    }
+    m->sh = p; /* zero-filled by the kernel */
+    for (int i = 0; i < m->nworkers; i++)
+        atomic_store(&m->sh->slot[i].store_status, -1);
+    pthread_mutex_init(&m->lock, NULL);
+    atomic_store(&m->pg_fd, -1);
+    return m;
+}
+
+static void backlog_clear(mt_backlog *b)
+{
+    free(b->names);
+    free(b->backlog);
+    free(b->age_s);
+    free(b->dead);
+    memset(b, 0, sizeof *b);
+}
+
+void metrics_free(metrics *m)
+{
+    if (!m)
+        return;
+    if (m->d)
+        MHD_stop_daemon(m->d);
+    if (m->pg)
+        PQfinish(m->pg);
+    esc_free(m->probe);
+    free(m->conninfo);
+    free(m->schema);
+    free(m->store.url);
+    free(m->store.username);
+    free(m->store.password);
+    free(m->store.api_key);
+    free(m->store.ca_file);
+    backlog_clear(&m->bl);
+    pthread_mutex_destroy(&m->lock);
+    munmap(m->sh, m->shsize);
+    free(m);
+}
+
+/* Index of `ident` among the registered names, or -1. */
+static int find_name(const mt_shared *sh, const char *ident)
+{
+    int n = atomic_load_explicit(&sh->ntables, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (strcmp(sh->names[i], ident) == 0)
+            return i;
+    return -1;
+}
+
+void metrics_set_config(metrics *m, const cfg *c)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < c->ntables; i++) {
+        const char *ident = c->tables[i].ident;
+        int n = atomic_load(&m->sh->ntables);
+        if (find_name(m->sh, ident) >= 0 || n >= MT_MAX_TABLES)
+            continue;
+        snprintf(m->sh->names[n], MT_NAME_MAX, "%s", ident);
+        atomic_store_explicit(&m->sh->ntables, n + 1, memory_order_release);
+    }
+}
+
+void metrics_worker_pid(metrics *m, int slot, pid_t pid)
+{
+    if (!m || slot < 0 || slot >= m->nworkers)
+        return;
+    atomic_store(&m->sh->slot[slot].pid, (int)pid);
+}
+
+void metrics_child_attach(metrics *m, int slot, const cfg *c)
+{
+    if (!m || slot < 0 || slot >= m->nworkers)
+        return;
+    /* The endpoint thread does not exist in this process: drop what it owned. */
+    if (m->d) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_LISTEN_FD);
+        if (di)
+            close(di->listen_fd);
+    }
+    int fd = atomic_load(&m->pg_fd);
+    if (fd >= 0)
+        close(fd);
+    free(g_self.map);
+    g_self.map = calloc(c->ntables + 1, sizeof *g_self.map);
+    if (!g_self.map)
+        return; /* counting is best effort; the worker itself must not fail for it */
+    for (size_t i = 0; i < c->ntables; i++) {
+        int k = find_name(m->sh, c->tables[i].ident);
+        g_self.map[i] = k >= 0 ? k : MT_OTHER;
+    }
+    g_self.ntables = c->ntables;
+    g_self.slot = &m->sh->slot[slot];
+    /* A new process has connected nowhere yet (the parent sets only the pid,
+     * which may land after we connect: the states are ours to write). */
+    atomic_store(&g_self.slot->pg, 0);
+    atomic_store(&g_self.slot->store, 1);
+    atomic_store(&g_self.slot->store_status, -1);
+}
+
+void metrics_pg_state(bool connected)
+{
+    if (g_self.slot)
+        atomic_store_explicit(&g_self.slot->pg, connected ? 1 : 0, memory_order_relaxed);
+}
+
+void metrics_store_answer(int status)
+{
+    if (!g_self.slot)
+        return;
+    bool ok = status != ESC_TRANSPORT_ERROR && status < 500;
+    atomic_store_explicit(&g_self.slot->store_fail_ms, ok ? 0 : now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&g_self.slot->store, ok ? 1 : 0, memory_order_relaxed);
+    atomic_store_explicit(&g_self.slot->store_status, status, memory_order_relaxed);
+}
+
+void metrics_batch_begin(void)
+{
+    if (!g_self.slot)
+        return;
+    memset(g_self.delta, 0, sizeof g_self.delta);
+    memset(g_self.touched, 0, sizeof g_self.touched);
+    clock_gettime(CLOCK_MONOTONIC, &g_self.start);
+}
+
+void metrics_batch_count(size_t table, metrics_kind kind, long long n)
+{
+    if (!g_self.slot || kind >= METRICS_NKINDS)
+        return;
+    int k = table < g_self.ntables ? g_self.map[table] : MT_OTHER;
+    g_self.delta[k][kind] += n;
+    g_self.touched[k] = true;
+}
+
+void metrics_batch_commit(void)
+{
+    if (!g_self.slot)
+        return;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    long long us = (long long)(end.tv_sec - g_self.start.tv_sec) * 1000000 +
+                   (end.tv_nsec - g_self.start.tv_nsec) / 1000;
+    double secs = us / 1e6;
+    size_t b = 0;
+    while (b < MT_NBOUNDS && secs > mt_bounds[b])
+        b++;
+    for (int k = 0; k <= MT_MAX_TABLES; k++) {
+        if (!g_self.touched[k])
+            continue;
+        mt_table *t = &g_self.slot->t[k];
+        for (int i = 0; i < METRICS_NKINDS; i++)
+            if (g_self.delta[k][i])
+                atomic_fetch_add_explicit(&t->kind[i], g_self.delta[k][i], memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->bucket[b], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->sum_us, us, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->batches, 1, memory_order_relaxed);
+    }
+    memset(g_self.touched, 0, sizeof g_self.touched);
+}
+
+void metrics_retry(void)
+{
+    if (g_self.slot)
+        atomic_fetch_add_explicit(&g_self.slot->retries, 1, memory_order_relaxed);
+}
+
+/* ---- the endpoint ------------------------------------------------------- */
+
+/* Refresh m->bl from PostgreSQL when it is older than MT_CACHE_MS. Endpoint thread only. */
+static void refresh_backlog(metrics *m)
+{
+    long long now = now_ms();
+    if (m->backlog_at && now - m->backlog_at < MT_CACHE_MS)
+        return;
+    m->backlog_at = now;
+    mt_backlog *b = &m->bl;
+    char err[512] = "";
+    char *schema_q = NULL, *sql = NULL;
+    PGresult *r = NULL;
+    buf arr = BUF_INIT;
+    int n = atomic_load_explicit(&m->sh->ntables, memory_order_acquire);
+    const char *names[MT_MAX_TABLES];
+    for (int i = 0; i < n; i++)
+        names[i] = m->sh->names[i];
+    if (m->pg && PQstatus(m->pg) != CONNECTION_OK) {
+        atomic_store(&m->pg_fd, -1);
+        PQfinish(m->pg);
+        m->pg = NULL;
+    }
+    if (!m->pg) {
+        if (!(m->pg = pg_connect(m->conninfo, "versync metrics", err, sizeof err)))
+            goto fail;
+        atomic_store(&m->pg_fd, PQsocket(m->pg));
+    }
+    if (!(schema_q = pg_quote_ident(m->pg, m->schema, err, sizeof err)))
+        goto fail;
+    if (!(sql = sql_render("status_tables", schema_q)) || !render_array_literal(&arr, names, (size_t)n)) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    const char *params[1] = {arr.data ? arr.data : "{}"};
+    if (!(r = pg_exec(m->pg, sql, 1, params, err, sizeof err)))
+        goto fail;
+    backlog_clear(b);
+    size_t rows = (size_t)PQntuples(r);
+    b->names = calloc(rows + 1, sizeof *b->names);
+    b->backlog = calloc(rows + 1, sizeof *b->backlog);
+    b->age_s = calloc(rows + 1, sizeof *b->age_s);
+    b->dead = calloc(rows + 1, sizeof *b->dead);
+    if (!b->names || !b->backlog || !b->age_s || !b->dead) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < rows; i++) {
+        int row = (int)i;
+        snprintf(b->names[i], MT_NAME_MAX, "%s", PQgetvalue(r, row, 0));
+        b->backlog[i] = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+        b->age_s[i] = PQgetisnull(r, row, 2) ? 0 : strtod(PQgetvalue(r, row, 2), NULL) / 1000.0;
+        b->dead[i] = strtoll(PQgetvalue(r, row, 3), NULL, 10);
+    }
+    b->n = rows;
+    b->ok = true;
+    goto done;
+fail:
+    backlog_clear(b);
+    snprintf(b->err, sizeof b->err, "%s", err);
+    if (m->pg && PQstatus(m->pg) != CONNECTION_OK) {
+        atomic_store(&m->pg_fd, -1);
+        PQfinish(m->pg);
+        m->pg = NULL;
+    }
+done:
+    PQclear(r);
+    free(sql);
+    free(schema_q);
+    buf_free(&arr);
+}
+
+/* Probe the store with GET / when the last probe is older than MT_CACHE_MS. Endpoint thread only. */
+static void refresh_probe(metrics *m)
+{
+    long long now = now_ms();
+    if (m->probe_at && now - m->probe_at < MT_CACHE_MS)
+        return;
+    m->probe_at = now;
+    char err[512] = "";
+    if (!m->probe && !(m->probe = esc_new(&m->store, err, sizeof err))) {
+        m->probe_ok = false;
+        snprintf(m->probe_err, sizeof m->probe_err, "%s", err);
+        return;
+    }
+    buf resp;
+    buf_init(&resp, 1 << 16);
+    int st = esc_request(m->probe, "GET", "/", NULL, NULL, 0, NULL, &resp, err, sizeof err);
+    buf_free(&resp);
+    m->probe_ok = st >= 200 && st < 300;
+    if (m->probe_ok)
+        m->probe_ok_at = now;
+    if (st == ESC_TRANSPORT_ERROR)
+        snprintf(m->probe_err, sizeof m->probe_err, "store unreachable: %s", err);
+    else if (!m->probe_ok)
+        snprintf(m->probe_err, sizeof m->probe_err, "store at %s answered HTTP %d to GET /", esc_url(m->probe), st);
+}
+
+static void put_label(buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            buf_putc(b, '\\');
+        if (*v == '\n')
+            buf_puts(b, "\\n");
+        else
+            buf_putc(b, *v);
+    }
+}
+
+static void family(buf *b, const char *name, const char *type, const char *help)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *table_label(const metrics *m, int k)
+{
+    return k == MT_OTHER ? "(not in config)" : m->sh->names[k];
+}
+
+/* Sum of one table's counters over every slot. */
+static void sum_table(const metrics *m, int k, mt_table *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int s = 0; s < m->nworkers; s++) {
+        const mt_table *t = &m->sh->slot[s].t[k];
+        for (int i = 0; i < METRICS_NKINDS; i++)
+            out->kind[i] += atomic_load_explicit(&t->kind[i], memory_order_relaxed);
+        out->batches += atomic_load_explicit(&t->batches, memory_order_relaxed);
+        out->sum_us += atomic_load_explicit(&t->sum_us, memory_order_relaxed);
+        for (size_t i = 0; i <= MT_NBOUNDS; i++)
+            out->bucket[i] += atomic_load_explicit(&t->bucket[i], memory_order_relaxed);
+    }
+}
+
+char *metrics_render(metrics *m)
+{
+    buf b = BUF_INIT;
+    int n = atomic_load_explicit(&m->sh->ntables, memory_order_acquire);
+    /* The tables to show: every registered one, plus "not in config" once it counted something. */
+    int ks[MT_MAX_TABLES + 1];
+    int nk = 0;
+    for (int k = 0; k < n; k++)
+        ks[nk++] = k;
+    mt_table other;
+    sum_table(m, MT_OTHER, &other);
+    if (other.batches)
+        ks[nk++] = MT_OTHER;
+    mt_table *sums = calloc((size_t)nk + 1, sizeof *sums);
+    if (!sums)
+        return NULL;
+    for (int i = 0; i < nk; i++)
+        sum_table(m, ks[i], &sums[i]);
+
+    static const struct {
+        const char *name, *help;
+    } kinds[METRICS_NKINDS] = {
+        {"versync_changes_applied_total", "Writes the store took (2xx; 404 on a delete), per table."},
+        {"versync_changes_stale_total", "Writes answered 409: the store already held that version or a newer one."},
+        {"versync_changes_coalesced_total", "Change rows folded into a later change of the same key in a batch."},
+        {"versync_changes_dead_lettered_total", "Writes moved into dead_letters."},
+    };
+    for (int i = 0; i < METRICS_NKINDS; i++) {
+        family(&b, kinds[i].name, "counter", kinds[i].help);
+        for (int j = 0; j < nk; j++) {
+            buf_printf(&b, "%s{table=\"", kinds[i].name);
+            put_label(&b, table_label(m, ks[j]));
+            buf_printf(&b, "\"} %lld\n", (long long)sums[j].kind[i]);
+        }
+    }
+    family(&b, "versync_batch_duration_seconds", "histogram",
+           "Committed batches by duration (claim to commit), observed once for each table a batch wrote.");
+    for (int j = 0; j < nk; j++) {
+        long long cum = 0;
+        for (size_t i = 0; i <= MT_NBOUNDS; i++) {
+            cum += sums[j].bucket[i];
+            buf_puts(&b, "versync_batch_duration_seconds_bucket{table=\"");
+            put_label(&b, table_label(m, ks[j]));
+            if (i < MT_NBOUNDS)
+                buf_printf(&b, "\",le=\"%g\"} %lld\n", mt_bounds[i], cum);
+            else
+                buf_printf(&b, "\",le=\"+Inf\"} %lld\n", cum);
+        }
+        buf_puts(&b, "versync_batch_duration_seconds_sum{table=\"");
+        put_label(&b, table_label(m, ks[j]));
+        buf_printf(&b, "\"} %.6f\n", sums[j].sum_us / 1e6);
+        buf_puts(&b, "versync_batch_duration_seconds_count{table=\"");
+        put_label(&b, table_label(m, ks[j]));
+        buf_printf(&b, "\"} %lld\n", (long long)sums[j].batches);
+    }
+    free(sums);
+
+    long long retries = 0;
+    int running = 0, pg_ok = 0, store_ok = 0;
+    for (int s = 0; s < m->nworkers; s++) {
+        const mt_slot *sl = &m->sh->slot[s];
+        retries += atomic_load_explicit(&sl->retries, memory_order_relaxed);
+        if (atomic_load(&sl->pid)) {
+            running++;
+            pg_ok += atomic_load(&sl->pg) != 0;
+            store_ok += atomic_load(&sl->store) != 0;
+        }
+    }
+    family(&b, "versync_retries_total", "counter", "Claims rolled back for a retryable store or PostgreSQL failure.");
+    buf_printf(&b, "versync_retries_total %lld\n", retries);
+    family(&b, "versync_workers", "gauge", "Worker processes the supervisor keeps running.");
+    buf_printf(&b, "versync_workers %d\n", m->nworkers);
+    family(&b, "versync_workers_running", "gauge", "Worker processes running now.");
+    buf_printf(&b, "versync_workers_running %d\n", running);
+    family(&b, "versync_workers_postgres_connected", "gauge", "Running workers connected to PostgreSQL.");
+    buf_printf(&b, "versync_workers_postgres_connected %d\n", pg_ok);
+    family(&b, "versync_workers_store_ok", "gauge", "Running workers whose last store request was answered (< 500).");
+    buf_printf(&b, "versync_workers_store_ok %d\n", store_ok);
+
+    pthread_mutex_lock(&m->lock);
+    refresh_backlog(m);
+    family(&b, "versync_backlog", "gauge", "Change rows waiting to be claimed, per table.");
+    for (size_t i = 0; m->bl.ok && i < m->bl.n; i++) {
+        buf_puts(&b, "versync_backlog{table=\"");
+        put_label(&b, m->bl.names[i]);
+        buf_printf(&b, "\"} %lld\n", m->bl.backlog[i]);
+    }
+    family(&b, "versync_oldest_change_age_seconds", "gauge",
+           "Age of the oldest change row waiting, per table (0 when none waits).");
+    for (size_t i = 0; m->bl.ok && i < m->bl.n; i++) {
+        buf_puts(&b, "versync_oldest_change_age_seconds{table=\"");
+        put_label(&b, m->bl.names[i]);
+        buf_printf(&b, "\"} %.3f\n", m->bl.age_s[i]);
+    }
+    family(&b, "versync_dead_letters", "gauge", "Rows in the dead_letters table, per table.");
+    for (size_t i = 0; m->bl.ok && i < m->bl.n; i++) {
+        buf_puts(&b, "versync_dead_letters{table=\"");
+        put_label(&b, m->bl.names[i]);
+        buf_printf(&b, "\"} %lld\n", m->bl.dead[i]);
+    }
+    family(&b, "versync_backlog_query_ok", "gauge",
+           "1 when the backlog figures above are fresh (the metrics connection to PostgreSQL works).");
+    buf_printf(&b, "versync_backlog_query_ok %d\n", m->bl.ok ? 1 : 0);
+    pthread_mutex_unlock(&m->lock);
+    family(&b, "versync_up", "gauge", "1: the supervisor answers.");
+    buf_puts(&b, "versync_up 1\n");
+    if (b.overflow || !b.data) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b);
+}
+
+/* /health: 200 only when every worker runs, is connected to PostgreSQL and
+ * had its last store request answered, and the store answers our probe. */
+static char *render_health(metrics *m, unsigned *status)
+{
+    buf b = BUF_INIT;
+    buf reasons = BUF_INIT;
+    int nreasons = 0;
+    char line[768];
+    pthread_mutex_lock(&m->lock);
+    refresh_probe(m);
+    bool probe_ok = m->probe_ok;
+    long long probe_ok_at = m->probe_ok_at;
+    char probe_err[512];
+    snprintf(probe_err, sizeof probe_err, "%s", m->probe_err);
+    pthread_mutex_unlock(&m->lock);
+    for (int s = 0; s < m->nworkers; s++) {
+        const mt_slot *sl = &m->sh->slot[s];
+        line[0] = '\0';
+        if (!atomic_load(&sl->pid))
+            snprintf(line, sizeof line, "worker %d is not running", s + 1);
+        else if (!atomic_load(&sl->pg))
+            snprintf(line, sizeof line, "worker %d is not connected to PostgreSQL", s + 1);
+        else if (!atomic_load(&sl->store) && !(probe_ok && atomic_load(&sl->store_fail_ms) < probe_ok_at)) {
+            /* An idle worker keeps its last failure until its next batch; a
+             * later successful probe of ours says the store is back. */
+            int st = atomic_load(&sl->store_status);
+            if (st < 0)
+                snprintf(line, sizeof line, "worker %d: the store did not answer its last request", s + 1);
+            else
+                snprintf(line, sizeof line, "worker %d: the store answered its last request with HTTP %d", s + 1, st);
+        }
+        if (line[0]) {
+            buf_puts(&reasons, nreasons++ ? "," : "");
+            buf_put_json_string(&reasons, line, strlen(line));
+        }
+    }
+    if (!probe_ok) {
+        buf_puts(&reasons, nreasons++ ? "," : "");
+        buf_put_json_string(&reasons, probe_err, strlen(probe_err));
+    }
+    if (nreasons == 0) {
+        *status = MHD_HTTP_OK;
+        buf_printf(&b, "{\"status\":\"ok\",\"workers\":%d}\n", m->nworkers);
+    } else {
+        *status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        buf_printf(&b, "{\"status\":\"unavailable\",\"workers\":%d,\"reasons\":[%s]}\n", m->nworkers,
+                   reasons.data ? reasons.data : "");
+    }
+    buf_free(&reasons);
+    if (b.overflow || !b.data) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b);
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *ctype, char *body)
+{
+    struct MHD_Response *r =
+        body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(strlen("out of memory\n"), (void *)"out of memory\n",
+                                               MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    enum MHD_Result ret = MHD_queue_response(conn, body ? status : MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    metrics *m = cls;
+    if (!*con_cls) { /* first call: headers only */
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* ignore any body */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET /metrics or GET /health\n"));
+    if (strcmp(url, "/metrics") == 0)
+        return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", metrics_render(m));
+    if (strcmp(url, "/health") == 0) {
+        unsigned st = MHD_HTTP_OK;
+        char *body = render_health(m, &st);
+        return respond(conn, st, "application/json", body);
+    }
+    return respond(conn, MHD_HTTP_NOT_FOUND, "text/plain", strdup("not found: GET /metrics or GET /health\n"));
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size_t errsz)
+{
+    char host[256];
+    int port;
+    if (!metrics_parse_listen(listen, host, sizeof host, &port, err, errsz))
+        return false;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int gai = getaddrinfo(host, ps, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(err, errsz, "--metrics %s: cannot resolve \"%s\": %s", listen, host, gai_strerror(gai));
+        return false;
+    }
+    m->conninfo = dup_or_null(c->postgres ? c->postgres : "");
+    m->schema = dup_or_null(c->schema ? c->schema : "versync");
+    m->store = c->store;
+    m->store.url = dup_or_null(c->store.url);
+    m->store.username = dup_or_null(c->store.username);
+    m->store.password = dup_or_null(c->store.password);
+    m->store.api_key = dup_or_null(c->store.api_key);
+    m->store.ca_file = dup_or_null(c->store.ca_file);
+    /* /health must answer quickly even when the store hangs. */
+    if (m->store.timeout_ms <= 0 || m->store.timeout_ms > 2000)
+        m->store.timeout_ms = 2000;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                            MHD_OPTION_END);
+    bool v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    if (!m->d) {
+        snprintf(err, errsz, "--metrics %s: cannot listen on %s port %d (in use, or not an address of this host?)",
+                 listen, host, port);
+        return false;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
+    int bound = di ? di->port : port;
+    log_info("metrics on http://%s%s%s:%d/metrics and /health", v6 ? "[" : "", host, v6 ? "]" : "", bound);
+    return true;
+}
