@@ -38,12 +38,14 @@ static void usage(FILE *out, bool once)
                      "  --state FILE        keep the checkpoints of cursor tables (\"capture\": \"cursor\")\n"
                      "                      in FILE instead of PostgreSQL (a read replica)\n");
     else
-        fprintf(out, "usage: versync [-c FILE] run [--workers N] [--metrics [HOST:]PORT]\n\n"
+        fprintf(out, "usage: versync [-c FILE] run [--workers N] [--metrics [HOST:]PORT] [--state FILE]\n\n"
                      "Run N worker processes under a supervisor until SIGTERM/SIGINT (finish the\n"
                      "batch in flight, exit 0; a second signal stops at once). SIGHUP reloads the config.\n\n"
                      "  --workers N         worker processes (default: the config's \"workers\")\n"
                      "  --metrics [HOST:]PORT  serve Prometheus GET /metrics and GET /health there\n"
-                     "                      (a bare PORT listens on 127.0.0.1 only)\n");
+                     "                      (a bare PORT listens on 127.0.0.1 only)\n"
+                     "  --state FILE        keep the checkpoints of cursor tables (\"capture\": \"cursor\")\n"
+                     "                      in FILE instead of PostgreSQL (a read replica)\n");
 }
 
 static bool parse_long(const char *opt, const char *text, long lo, long hi, long *out)
