@@ -83,5 +83,6 @@ CREATE TABLE IF NOT EXISTS @schema@.cursors (
     applied      bigint NOT NULL DEFAULT 0,
     stale        bigint NOT NULL DEFAULT 0,
     dead_letters bigint NOT NULL DEFAULT 0,
+    system_id    text,
     updated_at   timestamptz NOT NULL DEFAULT now()
 );

@@ -37,6 +37,7 @@ typedef struct cursor_checkpoint {
     long long passes;       /* completed passes */
     long long rows;         /* rows sent, over all passes */
     long long applied, stale, dead_letters; /* the store's answers, over all passes */
+    char system_id[32];     /* the cluster's system identifier: xids of another cluster mean nothing here */
 } cursor_checkpoint;
 
 /* Free what a checkpoint owns (pass_key, key_cols) and zero it; NULL is a no-op. */

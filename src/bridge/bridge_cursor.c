@@ -206,6 +206,7 @@ bool cursor_state_load(const char *path, const char *ident, cursor_checkpoint *c
         if (ok) {
             json_text(t, "base_at", cp->base_at, sizeof cp->base_at);
             json_text(t, "pass_at", cp->pass_at, sizeof cp->pass_at);
+            json_text(t, "system_id", cp->system_id, sizeof cp->system_id);
         } else {
             snprintf(err, errsz, "state file %s: tables.%s: malformed checkpoint", path, ident);
             cursor_checkpoint_clear(cp);
@@ -270,7 +271,8 @@ bool cursor_state_save(const char *path, const char *ident, const cursor_checkpo
         !cJSON_AddItemToObject(t, "pass_key", strv_json(cp->in_pass ? cp->pass_key : NULL, cp->npass_key)) ||
         !add_ll(t, "passes", true, cp->passes) || !add_ll(t, "rows", true, cp->rows) ||
         !add_ll(t, "applied", true, cp->applied) || !add_ll(t, "stale", true, cp->stale) ||
-        !add_ll(t, "dead_letters", true, cp->dead_letters))
+        !add_ll(t, "dead_letters", true, cp->dead_letters) ||
+        !cJSON_AddStringToObject(t, "system_id", cp->system_id))
         goto oom;
     if (!(text = cJSON_Print(root)))
         goto oom;
@@ -549,6 +551,7 @@ int cursor_checkpoint_get(PGconn *pg, const char *schema_q, const char *ident, c
     cp->applied = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
     cp->stale = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
     cp->dead_letters = strtoll(PQgetvalue(r, 0, 10), NULL, 10);
+    snprintf(cp->system_id, sizeof cp->system_id, "%s", PQgetvalue(r, 0, 11));
 done:
     PQclear(r);
     return rc;
@@ -602,14 +605,14 @@ static int db_save(cursor *cu, PGconn *pg, ctab *ct, const worker_counters *d, c
                        cp->in_pass ? v[1] : NULL,
                        cp->in_pass ? cp->pass_at : NULL,
                        cp->in_pass && cp->pass_key ? pk.data : NULL,
-                       v[2], v[3], v[4], v[5], v[6]};
+                       v[2], v[3], v[4], v[5], v[6], cp->system_id[0] ? cp->system_id : NULL};
     r = PQexec(pg, "BEGIN");
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         pg_err(pg, r, "BEGIN", err, errsz);
         goto done;
     }
     PQclear(r);
-    r = run_file(cu, pg, "cursor_set", 12, p);
+    r = run_file(cu, pg, "cursor_set", 13, p);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         if (strcmp(sqlstate(r), "25006") == 0) {
             snprintf(err, errsz, "%s: the database is read-only (a replica, or default_transaction_read_only): "
@@ -702,6 +705,22 @@ static int activate(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
         return rc;
     }
     cursor_checkpoint *cp = &ct->cp;
+    PGresult *sr = PQexec(pg, sql_text("cursor_system"));
+    if (PQresultStatus(sr) != PGRES_TUPLES_OK || PQntuples(sr) != 1) {
+        pg_err(pg, sr, "reading the system identifier", err, errsz);
+        PQclear(sr);
+        deactivate(cu, pg, ct);
+        return CURSOR_ERR_PG;
+    }
+    if (cp->system_id[0] && strcmp(cp->system_id, PQgetvalue(sr, 0, 0)) != 0 && (cp->has_base || cp->in_pass)) {
+        log_warn("%s: the checkpoint was taken on another database cluster (system identifier %s, this one is %s): "
+                 "its transaction ids mean nothing here, so the whole table is read again",
+                 ct->t->ident, cp->system_id, PQgetvalue(sr, 0, 0));
+        cp->has_base = false;
+        cp->in_pass = false;
+    }
+    snprintf(cp->system_id, sizeof cp->system_id, "%s", PQgetvalue(sr, 0, 0));
+    PQclear(sr);
     if (cp->in_pass && !key_cols_equal(cp, ct->t)) {
         /* The key changed: the base stays sound, only this pass's position is meaningless. */
         log_info("%s: the key columns changed since the checkpoint; starting a new pass", ct->t->ident);

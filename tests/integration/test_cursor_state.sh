@@ -64,6 +64,16 @@ check "status: the checkpoint's age" test "$(jq '.tables[0].cursor.age_ms' <<<"$
 assert_match "status text names the cursor table" 'cursor public.docs: everything committed before' \
   "$(vs status --state "$STATE" 2>&1)"
 
+# ---- a checkpoint from another cluster is not trusted ---------------------------------
+jq '.tables["public.docs"].system_id = "12345"' "$STATE" >"$STATE.edit" && mv "$STATE.edit" "$STATE"
+check "once with a state file from another cluster" once_state foreign
+assert_eq "the whole table is read again (nothing new to apply)" "3000 0" \
+  "$(grep -o '[0-9]* changes in' <<<"$ONCE_OUT" | cut -d' ' -f1) $(summary_field applied)"
+assert_match "and the log says why" 'checkpoint was taken on another database cluster \(system identifier 12345' \
+  "$(cat "$T_DIR/foreign.log")"
+check "the checkpoint now names this cluster" \
+  test "$(jq -r '.tables["public.docs"].system_id' "$STATE")" = "$(sql 'select system_identifier from pg_control_system()')"
+
 # ---- a kill -9 mid-pass, then a restart from the checkpoint -------------------------
 sql "insert into docs select g, 'bulk ' || g, 1, false from generate_series(5001, 25000) g"
 T_LOGS+=("$T_DIR/killed.log")
@@ -84,13 +94,14 @@ applied=$(summary_field applied); stale=$(summary_field stale)
 check "resends of acknowledged rows are at most one page (batch_size 50): $stale" test "$stale" -le 50
 assert_eq "every row not yet in the store is applied: nothing lost" $((22999 - before)) "$applied"
 check "docs converged after the restart" converged docs "$Q_DOCS"
-assert_eq "the checkpoint's pass count" 4 "$(jq -r '.tables["public.docs"].passes' "$STATE")"
+assert_eq "the checkpoint's pass count" 5 "$(jq -r '.tables["public.docs"].passes' "$STATE")"
 
 # ---- a read-only connection without --state to a database where versync's cursors table exists
-sql "create schema versync_ro; create table versync_ro.cursors (tbl text primary key, key_cols text[] not null,
-     base_xmin bigint, base_at timestamptz, pass_xmin bigint, pass_at timestamptz, pass_key text[],
-     passes bigint not null default 0, rows bigint not null default 0, applied bigint not null default 0,
-     stale bigint not null default 0, dead_letters bigint not null default 0, updated_at timestamptz not null default now())"
+# (created by a real init over a writable connection, as on the primary of a replica)
+sed -e 's/versync_never_created/versync_ro/' -e "s/ options='-c default_transaction_read_only=on'//" "$CFG" >"$T_DIR/rw.json"
+T_LOGS+=("$T_DIR/init.log")
+check "init of schema versync_ro over a writable connection" \
+  bash -c "'$VERSYNC' -c '$T_DIR/rw.json' init --no-store >'$T_DIR/init.log' 2>&1"
 sed 's/versync_never_created/versync_ro/' "$CFG" >"$T_DIR/ro2.json"
 out=$("$VERSYNC" -c "$T_DIR/ro2.json" once 2>&1); rc=$?
 assert_eq "read-only without --state: exit 2" 2 "$rc"
@@ -105,6 +116,6 @@ check "run --state syncs on the read-only connection" wait_until 30 converged do
 kill -TERM "$RUN_PID"
 rc=0; wait "$RUN_PID" || rc=$?
 assert_eq "run exits 0 on SIGTERM" 0 "$rc"
-check "the state file is whole after run" json_ok '.tables["public.docs"].passes | tonumber > 4' "$STATE"
+check "the state file is whole after run" json_ok '.tables["public.docs"].passes | tonumber > 5' "$STATE"
 
 done_testing

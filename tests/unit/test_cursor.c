@@ -67,6 +67,7 @@ static void test_round_trip_keeps_other_tables(void **state)
     a.applied = 5;
     a.stale = 6;
     a.dead_letters = 1;
+    snprintf(a.system_id, sizeof a.system_id, "7310769051319547510");
     b.key_cols = key_id;
     b.nkey_cols = 1;
     b.passes = 1;
@@ -89,6 +90,7 @@ static void test_round_trip_keeps_other_tables(void **state)
     assert_int_equal(got.applied, 5);
     assert_int_equal(got.stale, 6);
     assert_int_equal(got.dead_letters, 1);
+    assert_string_equal(got.system_id, "7310769051319547510");
     cursor_checkpoint_clear(&got);
 
     assert_true(cursor_state_load(path, "public.b", &got, err, sizeof err));
