@@ -688,7 +688,11 @@ static int activate(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
     if (!lock_table(cu, pg, ct, true, &got, err, errsz))
         return CURSOR_ERR_PG;
     if (!got) {
-        log_debug("%s: another versync is polling it; skipping this round", ct->t->ident);
+        if (cu->once)
+            log_info("%s: another versync is polling it (its advisory lock is taken); leaving it to that one",
+                     ct->t->ident);
+        else
+            log_debug("%s: another versync is polling it; skipping this round", ct->t->ident);
         return 0;
     }
     ct->active = true;
