@@ -113,6 +113,22 @@ check "status: passes counted" test "$(jq '.tables[] | select(.table == "public.
 check "status: checkpoint age is known" test "$(jq '.tables[] | select(.table == "public.items") | .cursor.age_ms' <<<"$st")" -ge 0
 check "worker_stats counts the cursor writes" test "$(sql 'select sum(applied) from versync.worker_stats')" -ge 360
 
+# ---- one poller per table: a held poll lock makes once leave the table alone -------------
+LOCKF=$T_DIR/lock.fifo
+mkfifo "$LOCKF"
+psql -XAtq -v ON_ERROR_STOP=1 <"$LOCKF" >"$T_DIR/lock.out" 2>&1 &
+T_PIDS+=("$!")
+exec 8>"$LOCKF"
+echo "select pg_advisory_lock(hashtext('versync cursor versync'), hashtext('public.items')); select 'locked';" >&8
+check "another session holds the poll lock of public.items" wait_until 20 grep -q locked "$T_DIR/lock.out"
+sql "update items set name = 'while locked', updated_at = clock_timestamp() where id = 12"
+check "once while the lock is held" once_ok once10
+assert_eq "the locked table is left alone" "0" "$(summary_field applied)"
+assert_match "and once says why" 'public.items: another versync is polling it' "$(cat "$T_DIR/once10.log")"
+exec 8>&-
+check "once after the lock is released" once_ok once11
+assert_eq "now the change is synced" '"while locked"' "$(doc items 12 | jq -c .name)"
+
 # ---- versync run polls the cursor table beside the trigger table ---------------------
 T_LOGS+=("$T_DIR/run.log")
 bg "$VERSYNC" -c "$CFG" run --workers 2 >"$T_DIR/run.log" 2>&1
