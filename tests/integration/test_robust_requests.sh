@@ -325,6 +325,13 @@ curl_path PUT "/$(big 256 n)/_doc/1" '{"n":0}'
 es_error "256-byte index name" 400 invalid_index_name_exception 'index name is too long, \(256 > 255\)'
 curl_path PUT '/a%00b/_doc/1' '{"n":0}'
 es_error "encoded NUL in an index name" 400 illegal_argument_exception 'unable to decode the path'
+# An upsert auto-creates its index: the same name rules apply.
+for n in Upper "$(big 300 u)" "bo$(for i in $(seq 1 85); do printf '%%FF'; done)"; do
+  curl_path POST "/$n/_update/1" '{"doc":{"n":0},"doc_as_upsert":true}'
+  es_error "_update upsert into an invalid index [${n:0:12}…]" 400 invalid_index_name_exception
+done
+http GET '/_cat/indices?format=json'
+utf8_answer "_cat/indices after invalid upserts"
 http POST /_bulk $'{"index":{"_index":"../x","_id":"1"}}\n{"n":0}\n' application/x-ndjson
 item_error "_bulk into index ../x" 400 invalid_index_name_exception
 http POST /_bulk $'{"index":{"_index":"UP","_id":"1"}}\n{"n":0}\n' application/x-ndjson
