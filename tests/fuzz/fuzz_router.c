@@ -66,6 +66,32 @@ static bool utf8_ok(const char *str, size_t n)
     return true;
 }
 
+/* Reference wildcard match ('*' = any run of bytes) by dynamic programming,
+ * to check store_util_glob's linear-time matcher against. */
+static bool glob_ref(const char *p, size_t pn, const char *s, size_t sn)
+{
+    bool *row = calloc(sn + 1, sizeof *row), *next = calloc(sn + 1, sizeof *next);
+    if (!row || !next)
+        abort();
+    row[0] = true; /* empty pattern matches empty subject */
+    for (size_t i = 0; i < pn; i++) {
+        memset(next, 0, (sn + 1) * sizeof *next);
+        for (size_t j = 0; j <= sn; j++) {
+            if (p[i] == '*')
+                next[j] = row[j] || (j > 0 && next[j - 1]);
+            else
+                next[j] = j > 0 && row[j - 1] && s[j - 1] == p[i];
+        }
+        bool *t = row;
+        row = next;
+        next = t;
+    }
+    bool r = row[sn];
+    free(row);
+    free(next);
+    return r;
+}
+
 static void check_index_name(const char *name)
 {
     buf reason = BUF_INIT;
@@ -153,6 +179,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_free(&back);
     buf_free(&san);
     buf_free(&san2);
+
+    /* Wildcards: the raw input split in two is a pattern and a subject. */
+    if (size > 1 && size <= 2001) {
+        const char *pat = (const char *)data + 1;
+        size_t half = (size - 1) / 2;
+        bool got = store_util_glob(pat, half, pat + half, size - 1 - half);
+        if (got != glob_ref(pat, half, pat + half, size - 1 - half))
+            abort();
+    }
+    /* "Did you mean" similarity: within [0, 1], symmetric, 1 for equal names (it only
+     * compares names of up to 64 bytes). */
+    if (plen <= 200) {
+        const char *other = methods[data[0] % (sizeof methods / sizeof methods[0])];
+        float a = store_util_similarity(path, other), b = store_util_similarity(other, path);
+        if (!(a >= 0.0f && a <= 1.0f) || a != b || (plen <= 64 && store_util_similarity(path, path) != 1.0f))
+            abort();
+    }
 
     /* The option parsers run on the same text (verstore --max-body, index.gc_deletes). */
     uint64_t bytes;
