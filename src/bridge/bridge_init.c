@@ -9,6 +9,7 @@
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
+#include "versync/target.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -735,6 +736,11 @@ static bool init_store(const cfg *c, bool dry_run, bool *changed)
     bool ok = false;
     buf resp, path = BUF_INIT, body = BUF_INIT;
     buf_init(&resp, 4u << 20);
+    char terr[1024];
+    if (target_check(c, terr, sizeof terr) != TARGET_OK) {
+        log_error("%s", terr);
+        goto done;
+    }
     int status = esc_request(e, "GET", "/", NULL, NULL, 0, NULL, &resp, err, sizeof err);
     if (status == ESC_TRANSPORT_ERROR) {
         log_error("store at %s is unreachable: %s", esc_url(e), err);

@@ -5,6 +5,7 @@
 #include "versync/metrics.h"
 #include "versync/proctitle.h"
 #include "versync/supervisor.h"
+#include "versync/target.h"
 #include "versync/worker.h"
 
 #include <errno.h>
@@ -157,6 +158,21 @@ static cfg *load(const cli_globals *g, const char **path)
     return c;
 }
 
+/* The start-up check of the store: 0 to go on, 2 when it can never work as
+ * configured. An unreachable store is only logged: the workers retry. */
+static int target_gate(const cfg *c)
+{
+    char err[1024];
+    target_result r = target_check(c, err, sizeof err);
+    if (r == TARGET_UNREACHABLE)
+        log_error("%s (the workers keep trying until it answers)", err);
+    else if (r == TARGET_REFUSED) {
+        log_error("%s", err);
+        return 2;
+    }
+    return 0;
+}
+
 static void options_note(const run_args *a)
 {
     if (a->chaos_ms > 0)
@@ -176,6 +192,11 @@ int cli_run(const cli_globals *g, int argc, char **argv)
     if (!c)
         return 2;
     options_note(&a);
+    if (target_gate(c)) {
+        cfg_free(c);
+        free(c);
+        return 2;
+    }
     supervisor_options o = {
         .config_path = path,
         .workers = a.workers > 0 ? a.workers : (c->workers > 0 ? c->workers : 2),
@@ -200,6 +221,12 @@ int cli_once(const cli_globals *g, int argc, char **argv)
     if (!c)
         return 2;
     options_note(&a);
+    if (target_gate(c)) {
+        fprintf(stderr, "versync once: configuration problem (see the log above)\n");
+        cfg_free(c);
+        free(c);
+        return 2;
+    }
     long long t0 = worker_now_ms();
     worker_counters t;
     memset(&t, 0, sizeof t);
