@@ -62,6 +62,10 @@ bulk_outcome bulk_classify(int status, bool is_delete, const char *result, const
         return BULK_STALE;
     if (status == 408 || status == 429 || status >= 500)
         return BULK_RETRY;
+    /* A read-only index (403 cluster_block_exception, e.g. a full disk) refuses
+     * every write until an operator clears it: keep the changes queued. */
+    if (error_type && strcmp(error_type, "cluster_block_exception") == 0)
+        return BULK_RETRY;
     return BULK_DEAD;
 }
 

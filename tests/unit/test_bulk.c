@@ -75,6 +75,8 @@ static void test_classify(void **state)
     assert_int_equal(bulk_classify(404, true, "not_found", NULL), BULK_APPLIED);
     assert_int_equal(bulk_classify(404, false, NULL, "index_not_found_exception"), BULK_DEAD);
     assert_int_equal(bulk_classify(409, false, NULL, "version_conflict_engine_exception"), BULK_STALE);
+    assert_int_equal(bulk_classify(403, false, NULL, "cluster_block_exception"), BULK_RETRY);
+    assert_int_equal(bulk_classify(403, true, NULL, "cluster_block_exception"), BULK_RETRY);
     assert_int_equal(bulk_classify(409, true, NULL, "version_conflict_engine_exception"), BULK_STALE);
     assert_int_equal(bulk_classify(409, false, NULL, "other_conflict"), BULK_DEAD);
     assert_int_equal(bulk_classify(400, false, NULL, "mapper_parsing_exception"), BULK_DEAD);
