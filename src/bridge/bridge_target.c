@@ -105,6 +105,14 @@ target_result target_check(const cfg *c, char *err, size_t errsz)
     const char *url = esc_url(e);
     char terr[512];
     int st = esc_request(e, "GET", "/", NULL, NULL, 0, NULL, &resp, terr, sizeof terr);
+    if (st == ESC_TRANSPORT_ERROR && strstr(terr, "certificate")) {
+        /* Waiting will not make an untrusted certificate trusted. */
+        snprintf(err, errsz,
+                 "store at %s: TLS error: %s (set store.ca_file to the CA that signed the store's certificate; "
+                 "store.insecure skips the check, for test clusters only)",
+                 url, terr);
+        goto done;
+    }
     if (st == ESC_TRANSPORT_ERROR) {
         snprintf(err, errsz, "store at %s is unreachable: %s", url, terr);
         rc = TARGET_UNREACHABLE;
