@@ -138,17 +138,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .body_len = blen,
         .content_type = "application/json",
     };
-#ifdef FUZZ_SKIP_KNOWN_BUGS
-    /* Only to explore past a known verstore bug (exponential wildcard
-     * matching): requests with a '*' in the path or query are not run. */
-    if (memchr(data, '*', hlen)) {
-        free(body);
-        free(path);
-        buf_free(&pstore);
-        free(head);
-        return 0;
-    }
-#endif
     store_resp resp;
     store_resp_init(&resp);
     store_api_handle(api, &req, &resp);

@@ -5,8 +5,6 @@
 # sanitizer or an invariant (abort). Prints one line per target with the number
 # of inputs executed; a failing target's reproducer is kept in
 # build-fuzz/artifacts/<name>/ (reproduce: build-fuzz/<name> <file>).
-# To look past a known, reported bug, build with -DFUZZ_SKIP_KNOWN_BUGS by hand;
-# make fuzz never does.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-30}
