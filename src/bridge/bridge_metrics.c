@@ -414,7 +414,7 @@ static void refresh_probe(metrics *m)
     if (m->probe_ok)
         m->probe_ok_at = now;
     if (st == ESC_TRANSPORT_ERROR)
-        snprintf(m->probe_err, sizeof m->probe_err, "store unreachable: %s", err);
+        snprintf(m->probe_err, sizeof m->probe_err, "store unreachable: %.400s", err);
     else if (!m->probe_ok)
         snprintf(m->probe_err, sizeof m->probe_err, "store at %s answered HTTP %d to GET /", esc_url(m->probe), st);
 }
