@@ -190,6 +190,10 @@ void metrics_free(metrics *m)
     free(m->store.ca_file);
     backlog_clear(&m->bl);
     pthread_mutex_destroy(&m->lock);
+    if ((char *)g_self.slot >= (char *)m->sh && (char *)g_self.slot < (char *)m->sh + m->shsize) {
+        free(g_self.map); /* this process wrote into the segment going away */
+        memset(&g_self, 0, sizeof g_self);
+    }
     munmap(m->sh, m->shsize);
     free(m);
 }
@@ -327,8 +331,8 @@ void metrics_retry(void)
 static void refresh_backlog(metrics *m)
 {
     long long now = now_ms();
-    if (m->backlog_at && now - m->backlog_at < MT_CACHE_MS)
-        return;
+    if (!m->conninfo || (m->backlog_at && now - m->backlog_at < MT_CACHE_MS))
+        return; /* not serving (metrics_start not called), or fresh enough */
     m->backlog_at = now;
     mt_backlog *b = &m->bl;
     char err[512] = "";
