@@ -1539,7 +1539,10 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         store_msgs_free(&msgs);
         return NULL;
     }
-    if (kind != STORE_OP_DELETE && kind != STORE_OP_UPDATE) {
+    /* Every write that may create the index checks its name first. */
+    bool creates = kind == STORE_OP_INDEX || kind == STORE_OP_CREATE ||
+                   (kind == STORE_OP_DELETE && w.vtype != STORE_VT_INTERNAL) || kind == STORE_OP_UPDATE;
+    if (creates) {
         buf reason = BUF_INIT;
         bool valid = store_router_valid_index(m->index, &reason);
         if (!valid)

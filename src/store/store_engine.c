@@ -751,6 +751,10 @@ static bool update_source(store_op *op, const store_doc_state *st, const char *o
 static int exec_op(wctx *c, store_op *op)
 {
     cache_ent *ent;
+    if (strlen(op->index) > STORE_MAX_INDEX_NAME) { /* never cut a name: such an index cannot exist */
+        op->err = STORE_OPERR_INDEX_MISSING;
+        return 0;
+    }
     int rc = cache_get(c, op->index, &ent);
     if (rc)
         return rc;
@@ -856,6 +860,11 @@ static int delete_docs(wctx *c, uint32_t number)
 static int exec_admin(wctx *c, store_job *job)
 {
     cache_ent *ent;
+    if (strlen(job->index) > STORE_MAX_INDEX_NAME) {
+        memset(&job->meta, 0, sizeof job->meta);
+        job->rc = job->kind == STORE_JOB_CREATE_INDEX ? -1 : 1;
+        return 0;
+    }
     int rc = cache_get(c, job->index, &ent);
     if (rc)
         return rc;

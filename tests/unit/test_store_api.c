@@ -231,6 +231,10 @@ static void test_reads_and_updates(void **state)
     assert_string_equal(at("error.reason"), "[2]: document missing");
     assert_int_equal(call("POST", "/r/_update/2", "{\"doc\":{\"a\":2},\"doc_as_upsert\":true}"), 201);
     assert_int_equal(call("POST", "/r/_update/2?version=2", "{\"doc\":{}}"), 400);
+    assert_int_equal(call("POST", "/UPPER/_update/1", "{\"doc\":{\"a\":1},\"doc_as_upsert\":true}"), 400);
+    assert_string_equal(at("error.type"), "invalid_index_name_exception");
+    assert_int_equal(call("DELETE", "/UPPER/_doc/1?version=3&version_type=external", NULL), 400);
+    assert_int_equal(call("HEAD", "/UPPER", NULL), 404);
     assert_int_equal(call("POST", "/_mget", "{\"docs\":[{\"_index\":\"r\",\"_id\":\"1\"},{\"_index\":\"r\",\"_id\":\"x\"},"
                                             "{\"_index\":\"nope\",\"_id\":\"1\"}]}"),
                      200);
