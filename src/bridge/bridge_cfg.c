@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Where an error goes: every message starts with the file name. */
 typedef struct ctx {
@@ -61,6 +62,45 @@ static void line_col(const char *text, size_t off, int *line, int *col)
     }
 }
 
+/* Offset of the first byte that is not part of well-formed UTF-8 (no
+ * overlongs, no surrogates, at most U+10FFFF), or -1 when `s` is valid. */
+static long invalid_utf8_at(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; s[i];) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return (long)i;
+        }
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return (long)i;
+        for (size_t k = 2; k <= n; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return (long)i;
+        i += n + 1;
+    }
+    return -1;
+}
+
 /* Overwrite // and block comments outside strings with spaces, in place, so
  * that offsets (and so line:column of later parse errors) stay those of the
  * original file. */
@@ -69,6 +109,15 @@ static bool strip_comments(ctx *x, char *s)
     bool in_str = false;
     for (size_t i = 0; s[i]; i++) {
         if (in_str) {
+            /* cJSON decodes \u0000 into a NUL that silently ends the C string,
+             * so "a\u0000b" would load as "a": refuse it where it stands. */
+            if (s[i] == '\\' && s[i + 1] == 'u' && strncmp(s + i + 2, "0000", 4) == 0) {
+                int line, col;
+                line_col(s, i, &line, &col);
+                char where[32];
+                snprintf(where, sizeof where, "%d:%d", line, col);
+                return fail(x, where, "\\u0000 (a NUL character) is not allowed in the config");
+            }
             if (s[i] == '\\' && s[i + 1])
                 i++;
             else if (s[i] == '"')
@@ -570,9 +619,10 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
         return fail(x, sub, "out of memory");
     const char *why = index_name_problem(t->index);
     if (why && given)
-        return fail(x, sub, "\"%s\" is not a valid index name: %s", t->index, why);
+        return fail(x, sub, "\"%.64s%s\" is not a valid index name: %s", t->index,
+                    strlen(t->index) > 64 ? "…" : "", why);
     if (why)
-        return fail(x, sub, "the default index name \"%s\" (the table's name) is not a valid index name: %s; "
+        return fail(x, sub, "the default index name \"%.64s\" (the table's name) is not a valid index name: %s; "
                             "set \"index\"", t->index, why);
 
     if (!get_strv(x, o, path, "key", true, &t->key, &t->nkey) ||
@@ -748,6 +798,15 @@ bool cfg_parse(const char *name, const char *text, cfg *out, char *err, size_t e
         fail(&x, NULL, "out of memory");
         goto done;
     }
+    long bad = invalid_utf8_at(copy);
+    if (bad >= 0) {
+        int line, col;
+        line_col(copy, (size_t)bad, &line, &col);
+        char where[32];
+        snprintf(where, sizeof where, "%d:%d", line, col);
+        fail(&x, where, "invalid UTF-8 (byte 0x%02X); the config must be UTF-8 text", (unsigned char)copy[bad]);
+        goto done;
+    }
     if (!strip_comments(&x, copy))
         goto done;
     const char *p = copy;
@@ -790,6 +849,12 @@ bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
         snprintf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
         return false;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errsz, "%s: is a directory, not a config file", path);
+        fclose(f);
+        return false;
+    }
     buf b;
     buf_init(&b, 16u << 20);
     char chunk[8192];
@@ -804,8 +869,11 @@ bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
         buf_free(&b);
         return false;
     }
-    if (b.len && memchr(b.data, '\0', b.len)) {
-        snprintf(err, errsz, "%s: contains a NUL byte; not a JSON text file", path);
+    const char *nul = b.len ? memchr(b.data, '\0', b.len) : NULL;
+    if (nul) {
+        int line, col;
+        line_col(b.data, (size_t)(nul - b.data), &line, &col);
+        snprintf(err, errsz, "%s: %d:%d: NUL byte in the file; not a JSON text file", path, line, col);
         buf_free(&b);
         return false;
     }

@@ -340,6 +340,21 @@ static void test_load_file_and_default_path(void **state)
 
 /* "capture": trigger by default; cursor needs an unmanaged version column or timestamp. */
 #define TBL(x) "{\"tables\": [{\"table\": \"public.t\", " x "}]}"
+static void test_bytes_cjson_would_hide(void **state)
+{
+    (void)state;
+    /* cJSON would load "a\u0000b" as "a" and pass invalid UTF-8 through. */
+    rejects("{\"tables\": [{\"table\": \"public.t\", \"index\": \"a\\u0000b\"}]}",
+            "t.json: 1:46: \\u0000 (a NUL character) is not allowed in the config");
+    rejects("{\"tables\": [{\"table\": \"public.t\", \"index\": \"a\xff\"}]}",
+            "t.json: 1:46: invalid UTF-8 (byte 0xFF)");
+    rejects("{\"x\": \"\xed\xa0\x80\"}", "t.json: 1:8: invalid UTF-8 (byte 0xED)"); /* a surrogate */
+    rejects("{\"x\": \"\xc0\xaf\"}", "t.json: 1:8: invalid UTF-8 (byte 0xC0)");     /* overlong */
+    cfg c;
+    assert_true(parse("{\"tables\": [{\"table\": \"public.t\", \"index\": \"caf\xc3\xa9\"}]}", &c));
+    cfg_free(&c);
+}
+
 static void test_capture(void **state)
 {
     (void)state;
@@ -383,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_table_field_errors),
         cmocka_unit_test(test_load_file_and_default_path),
         cmocka_unit_test(test_capture),
+        cmocka_unit_test(test_bytes_cjson_would_hide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
