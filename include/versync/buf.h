@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* A buffer holds `len` bytes at `data`, always followed by a NUL byte that is
  * not counted (so text can be used as a C string). It never grows past `max`
@@ -35,6 +36,11 @@ bool buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * Control characters are escaped as \uXXXX (\n, \t… in short form); bytes
  * >= 0x80 are copied unchanged, so valid UTF-8 stays valid. */
 bool buf_put_json_string(buf *b, const char *s, size_t n);
+
+/* Append everything left to read from `f` (which stays open). False on a
+ * read error (errno set by stdio), on the cap (`overflow` set) or out of
+ * memory; what was read so far stays in the buffer. */
+bool buf_read_stream(buf *b, FILE *f);
 
 /* Drop the contents but keep the allocation (and the cap). */
 void buf_reset(buf *b);

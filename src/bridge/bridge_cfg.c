@@ -857,11 +857,7 @@ bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
     }
     buf b;
     buf_init(&b, 16u << 20);
-    char chunk[8192];
-    size_t n;
-    bool ok = true;
-    while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        ok = buf_append(&b, chunk, n);
+    bool ok = buf_read_stream(&b, f);
     bool rerr = ferror(f);
     fclose(f);
     if (!ok || rerr) {

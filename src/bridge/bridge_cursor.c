@@ -161,11 +161,7 @@ static cJSON *state_read(const char *path, char *err, size_t errsz)
     }
     buf b;
     buf_init(&b, STATE_MAX);
-    char chunk[8192];
-    size_t n;
-    bool ok = true;
-    while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        ok = buf_append(&b, chunk, n);
+    bool ok = buf_read_stream(&b, f);
     bool rerr = ferror(f);
     fclose(f);
     cJSON *root = NULL;
@@ -429,34 +425,6 @@ static const char *sqlstate(const PGresult *r)
     return s ? s : "";
 }
 
-/* Replace @name@ tokens of sql/NAME.sql by the given texts. Heap string or NULL. */
-static char *fill(const char *name, const char *const *vars)
-{
-    const char *text = sql_text(name);
-    if (!text)
-        return NULL;
-    buf b = BUF_INIT;
-    for (const char *p = text; *p;) {
-        bool done = false;
-        for (size_t i = 0; *p == '@' && vars[i]; i += 2) {
-            size_t n = strlen(vars[i]);
-            if (strncmp(p + 1, vars[i], n) == 0 && p[1 + n] == '@') {
-                buf_puts(&b, vars[i + 1]);
-                p += n + 2;
-                done = true;
-                break;
-            }
-        }
-        if (!done)
-            buf_putc(&b, *p++);
-    }
-    if (b.overflow) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_steal(&b);
-}
-
 /* Build the page statements of one table (its key is resolved by now). */
 static bool build_sql(PGconn *pg, ctab *ct, char *err, size_t errsz)
 {
@@ -482,7 +450,7 @@ static bool build_sql(PGconn *pg, ctab *ct, char *err, size_t errsz)
     }
     const char *first[] = {"select", sel.data, "table", tbl.data, "after", "true", "order", keys.data, NULL};
     const char *next[] = {"select", sel.data, "table", tbl.data, "after", after.data, "order", keys.data, NULL};
-    if (!(ct->sql_first = fill("cursor_page", first)) || !(ct->sql_next = fill("cursor_page", next))) {
+    if (!(ct->sql_first = sql_render_vars("cursor_page", first)) || !(ct->sql_next = sql_render_vars("cursor_page", next))) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }

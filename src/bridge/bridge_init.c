@@ -34,39 +34,6 @@ static void plan_add(plan *p, const char *what, const char *sql)
         p->oom = true;
 }
 
-/* sql/NAME.sql with each @var@ of `vars` ({"name", value, …, NULL}) replaced
- * by its value, which the caller has already quoted as an identifier or a
- * literal. Tokens that name no var are copied unchanged. Returns a heap
- * string the caller frees, or NULL if the file is missing or out of memory. */
-static char *render_vars(const char *name, const char *const *vars)
-{
-    const char *text = sql_text(name);
-    if (!text)
-        return NULL;
-    buf b = BUF_INIT;
-    for (const char *p = text; *p;) {
-        bool done = false;
-        if (*p == '@') {
-            for (size_t i = 0; vars[i]; i += 2) {
-                size_t n = strlen(vars[i]);
-                if (strncmp(p + 1, vars[i], n) == 0 && p[1 + n] == '@') {
-                    buf_puts(&b, vars[i + 1]);
-                    p += n + 2;
-                    done = true;
-                    break;
-                }
-            }
-        }
-        if (!done)
-            buf_putc(&b, *p++);
-    }
-    if (b.overflow) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_steal(&b);
-}
-
 /* Run a query of sql/ with @schema@ filled in. */
 static PGresult *query(PGconn *conn, const char *name, const char *schema_q, int n, const char *const *params,
                        char *err, size_t errsz)
@@ -119,7 +86,7 @@ static bool in_list(const char *const *v, size_t n, const char *s)
     return false;
 }
 
-/* Everything one table's triggers are made of, quoted and ready for render_vars. */
+/* Everything one table's triggers are made of, quoted and ready for sql_render_vars. */
 typedef struct table_sql {
     char *table_q;   /* "schema"."table" */
     char *args;      /* the literal arguments of capture()/assign_version() */
@@ -284,8 +251,8 @@ static bool table_sql_build(PGconn *conn, const cfg *c, const cfg_table *t, cons
     if (!(s->args = trigger_args(conn, t, s->seq_q, err, errsz)))
         goto done;
     const char *vars[] = {"schema", schema_q, "table", s->table_q, "args", s->args, "channel", chan, NULL};
-    char *rows = render_vars("init_triggers_create", vars);
-    char *ver = t->managed ? render_vars("init_version_trigger", vars) : NULL;
+    char *rows = sql_render_vars("init_triggers_create", vars);
+    char *ver = t->managed ? sql_render_vars("init_version_trigger", vars) : NULL;
     buf b = BUF_INIT;
     if (rows)
         buf_puts(&b, rows);
@@ -328,7 +295,7 @@ static bool add_drops(PGconn *conn, const char *schema_q, const char *table_q, c
         if (!tq)
             return false;
         const char *vars[] = {"schema", schema_q, "table", table_q, "trigger", tq, NULL};
-        char *s = render_vars("init_drop_trigger", vars);
+        char *s = sql_render_vars("init_drop_trigger", vars);
         free(tq);
         if (!s || !buf_puts(sql, s)) {
             free(s);
@@ -370,7 +337,7 @@ static bool plan_cursor_table(PGconn *conn, const cfg_table *t, const char *sche
         goto done;
     const char *vars[] = {"schema", schema_q, "table", table_q, "tbl", tbl_lit, "index", index_lit,
                           "spec", "'cursor'", "seq_lit", "NULL", NULL};
-    if (!(regsql = render_vars("init_register", vars)) || !buf_puts(&sql, regsql)) {
+    if (!(regsql = sql_render_vars("init_register", vars)) || !buf_puts(&sql, regsql)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
@@ -431,7 +398,7 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     }
     const char *vars[] = {"schema", schema_q, "table", s.table_q, "tbl", tbl_lit, "index", index_lit,
                           "spec", spec_lit, "seq_lit", s.seq_lit ? s.seq_lit : "NULL", NULL};
-    char *regsql = render_vars("init_register", vars);
+    char *regsql = sql_render_vars("init_register", vars);
     if (!regsql)
         goto oom;
     if (!same) {
@@ -449,7 +416,7 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
             }
             const char *sv[] = {"schema", schema_q, "table", s.table_q, "seq", s.seq_q, "seq_lit", s.seq_lit,
                                 "vcol", vq, "comment", comment_lit, NULL};
-            char *seqsql = render_vars("init_sequence", sv);
+            char *seqsql = sql_render_vars("init_sequence", sv);
             free(comment_lit);
             free(vq);
             if (!seqsql || !buf_puts(&sql, seqsql)) {
@@ -516,7 +483,7 @@ static bool plan_removed(PGconn *conn, const cfg *c, const char *schema_q, PGres
         buf sql = BUF_INIT;
         bool ok = add_drops(conn, schema_q, table_q, have, nhave, &sql, err, errsz);
         const char *vars[] = {"schema", schema_q, "tbl", lit, NULL};
-        char *unreg = render_vars("init_unregister", vars);
+        char *unreg = sql_render_vars("init_unregister", vars);
         if (ok && unreg)
             buf_puts(&sql, unreg);
         char what[512];
@@ -548,7 +515,7 @@ static bool plan_removed(PGconn *conn, const cfg *c, const char *schema_q, PGres
         if (!lit)
             return false;
         const char *vars[] = {"schema", schema_q, "tbl", lit, NULL};
-        char *unreg = render_vars("init_unregister", vars);
+        char *unreg = sql_render_vars("init_unregister", vars);
         free(lit);
         if (!unreg) {
             snprintf(err, errsz, "out of memory");
@@ -612,7 +579,7 @@ static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan
         if (!(md5_lit = pg_quote_literal(conn, md5, err, errsz)))
             goto done;
         const char *vars[] = {"schema", schema_q, "key", "'functions_md5'", "value", md5_lit, NULL};
-        if (!(meta_sql = render_vars("init_meta_set", vars)))
+        if (!(meta_sql = sql_render_vars("init_meta_set", vars)))
             goto oom;
         buf b = BUF_INIT;
         buf_puts(&b, capture_sql);

@@ -4,23 +4,35 @@
 
 #include <string.h>
 
-char *sql_render(const char *name, const char *schema_ident)
+char *sql_render_vars(const char *name, const char *const *vars)
 {
-    static const char token[] = "@schema@";
     const char *text = sql_text(name);
     if (!text)
         return NULL;
     buf b = BUF_INIT;
-    bool ok = true;
-    for (const char *p = text; ok && *p;) {
-        const char *hit = strstr(p, token);
-        size_t n = hit ? (size_t)(hit - p) : strlen(p);
-        ok = buf_append(&b, p, n) && (!hit || buf_puts(&b, schema_ident));
-        p += n + (hit ? sizeof token - 1 : 0);
-    }
-    if (!ok) {
-        buf_free(&b);
-        return NULL;
+    for (const char *p = text; *p;) {
+        bool done = false;
+        for (size_t i = 0; *p == '@' && vars[i]; i += 2) {
+            size_t n = strlen(vars[i]);
+            if (strncmp(p + 1, vars[i], n) == 0 && p[1 + n] == '@') {
+                if (!buf_puts(&b, vars[i + 1]))
+                    goto oom;
+                p += n + 2;
+                done = true;
+                break;
+            }
+        }
+        if (!done && !buf_putc(&b, *p++))
+            goto oom;
     }
     return buf_steal(&b);
+oom:
+    buf_free(&b);
+    return NULL;
+}
+
+char *sql_render(const char *name, const char *schema_ident)
+{
+    const char *const vars[] = {"schema", schema_ident, NULL};
+    return sql_render_vars(name, vars);
 }

@@ -106,6 +106,16 @@ bool buf_put_json_string(buf *b, const char *s, size_t n)
     return ok;
 }
 
+bool buf_read_stream(buf *b, FILE *f)
+{
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (!buf_append(b, chunk, n))
+            return false;
+    return !ferror(f);
+}
+
 void buf_reset(buf *b)
 {
     b->len = 0;

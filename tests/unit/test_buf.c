@@ -88,6 +88,28 @@ static void test_steal_transfers_ownership(void **state)
     buf_free(&b);
 }
 
+static void test_read_stream_respects_cap(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    for (int i = 0; i < 3000; i++)
+        fputs("0123456789", f);
+    rewind(f);
+    buf b = BUF_INIT;
+    assert_true(buf_read_stream(&b, f));
+    assert_int_equal(b.len, 30000);
+    assert_memory_equal(b.data + 29990, "0123456789", 10);
+    buf_free(&b);
+    rewind(f);
+    buf_init(&b, 1000);
+    assert_false(buf_read_stream(&b, f));
+    assert_true(b.overflow);
+    assert_true(b.len <= 1000);
+    buf_free(&b);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -96,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_json_string_all_or_nothing_at_cap),
         cmocka_unit_test(test_steal_transfers_ownership),
+        cmocka_unit_test(test_read_stream_respects_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
