@@ -1,5 +1,6 @@
 /* verstore — command line, data-directory lock, signals and the serve loop. */
 #include "versync/log.h"
+#include "versync/notify.h"
 #include "versync/store_api.h"
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
@@ -241,6 +242,7 @@ int main(int argc, char **argv)
              threads, (unsigned long long)max_body);
     printf("verstore listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", bound);
     fflush(stdout);
+    notify_ready();
 
     while (!g_stop) {
         struct pollfd pfd = {g_pipe[0], POLLIN, 0};
@@ -249,6 +251,7 @@ int main(int argc, char **argv)
             break;
     }
     log_info("stopping: finishing requests in flight");
+    notify_stopping();
     store_http_quiesce(http);
     /* Requests in flight finish, engine jobs included; a client that has sent
      * nothing for 5 s (e.g. hung up unnoticed mid-upload) is not waited for. */
