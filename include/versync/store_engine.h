@@ -69,6 +69,24 @@ int store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *me
  * false. Returns false on an engine error. */
 bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m, void *arg), void *arg);
 
+/* Look up `name`, an index or an alias, as Elasticsearch resolves a request
+ * path: an index first; else an alias. For a read (`write` false) an alias
+ * must name exactly one index; for a write it must have a write index (one
+ * flagged is_write_index, or its only index when that one is not flagged
+ * false). Returns as store_engine_index_get, with meta->name the concrete
+ * index, or -2 when `name` is an alias that cannot be resolved that way. */
+int store_engine_index_resolve(store_rtxn *r, const char *name, bool write, store_index_meta *meta, buf *settings,
+                               buf *mappings);
+
+/* is_write_index of an alias on one index: not given, false, true. */
+#define STORE_ALIAS_WRITE_UNSET (-1)
+
+/* Call `fn` for every (alias, index) pair, in alias then index byte order;
+ * `is_write` is STORE_ALIAS_WRITE_UNSET, 0 or 1. Stops early when fn returns
+ * false. Returns false on an engine error. */
+bool store_engine_alias_each(store_rtxn *r, bool (*fn)(const char *alias, const char *index, int is_write, void *arg),
+                             void *arg);
+
 /* A document as stored. `src` points into the snapshot and stays valid
  * until store_engine_read_end. */
 typedef struct store_doc_view {
@@ -99,6 +117,7 @@ typedef enum store_operr {
     STORE_OPERR_INDEX_MISSING, /* the index does not exist and this op does not create it */
     STORE_OPERR_BAD_SOURCE,    /* update: stored source or merge result is not an object */
     STORE_OPERR_ENGINE,        /* storage failure */
+    STORE_OPERR_NO_WRITE_INDEX, /* the target is an alias without a write index */
 } store_operr;
 
 /* An update's body, parsed by the caller (who owns the cJSON trees). */
@@ -127,6 +146,9 @@ typedef struct store_op {
     char uuid[23];  /* the index's uuid (for error bodies) */
     char *new_src;  /* update: the source written (heap, freed by store_op_clear) */
     size_t new_src_len;
+    /* When `index` names an alias the writer points `index` here, at the
+     * concrete index written (what responses report as _index). */
+    char index_buf[STORE_MAX_INDEX_NAME + 1];
 } store_op;
 
 /* Free an op's outputs (new_src); the op may be reused. */
@@ -137,7 +159,31 @@ typedef enum store_job_kind {
     STORE_JOB_CREATE_INDEX,
     STORE_JOB_DELETE_INDEX,
     STORE_JOB_PUT_SETTINGS,
+    STORE_JOB_ALIASES, /* apply alias actions, all or none */
 } store_job_kind;
+
+typedef enum store_alias_act {
+    STORE_ALIAS_ADD = 0,
+    STORE_ALIAS_REMOVE,
+    STORE_ALIAS_REMOVE_INDEX, /* delete the index (and so its aliases) */
+} store_alias_act;
+
+/* One alias action; names are NUL-terminated and already validated. */
+typedef struct store_alias_action {
+    store_alias_act act;
+    const char *index;
+    const char *alias; /* NULL for REMOVE_INDEX */
+    int is_write;      /* ADD: STORE_ALIAS_WRITE_UNSET, 0 or 1 */
+} store_alias_action;
+
+/* Why an ALIASES job was refused (job->rc 1, nothing applied). */
+typedef enum store_alias_err {
+    STORE_ALIASERR_NONE = 0,
+    STORE_ALIASERR_INDEX_MISSING, /* the action's index does not exist */
+    STORE_ALIASERR_ALIAS_MISSING, /* remove: the alias is not on that index */
+    STORE_ALIASERR_NAME_IS_INDEX, /* add: an index has the alias's name */
+    STORE_ALIASERR_MANY_WRITE,    /* add: the alias would get two write indices */
+} store_alias_err;
 
 typedef struct store_job store_job;
 
@@ -151,8 +197,14 @@ struct store_job {
     const char *mappings; /* CREATE_INDEX: JSON object text or NULL */
     size_t mappings_len;
     int64_t gc_deletes_ms; /* STORE_GC_UNSET when the settings do not name it */
-    /* out: 0 done; 1 already exists (create) / missing (delete, settings); -1 engine failure */
+    const store_alias_action *actions; /* ALIASES: applied in order in one transaction */
+    size_t nactions;
+    /* out: 0 done; 1 already exists (create) / missing (delete, settings) /
+     * refused (aliases: alias_err, alias_err_at); 2 (create) the name is an
+     * alias's; -1 engine failure */
     int rc;
+    store_alias_err alias_err;
+    size_t alias_err_at; /* the action refused */
     store_index_meta meta; /* admin jobs: the index concerned */
     /* Called on the writer thread once the job's transaction is committed
      * (and synced in durable mode), or has failed. Must not block. */

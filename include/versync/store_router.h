@@ -30,6 +30,8 @@ typedef enum store_route {
     STORE_R_LEGACY_CREATE, /* /{index}/{type}/{id}/_create */
     STORE_R_LEGACY_UPDATE, /* /{index}/{type}/{id}/_update */
     STORE_R_LEGACY_SOURCE, /* /{index}/{type}/{id}/_source */
+    STORE_R_ALIASES,       /* /_aliases (POST: actions; GET: list) */
+    STORE_R_ALIAS,         /* /_alias[/{alias}], /{index}/_alias[es][/{alias}] */
 } store_route;
 
 /* Method bits. */
@@ -48,7 +50,8 @@ typedef struct store_match {
     char *index;      /* percent-decoded path parts (heap) or NULL */
     char *type;
     char *id;
-    size_t id_len; /* ids may hold any byte, NUL included */
+    size_t id_len;
+    char *alias; /* STORE_R_ALIAS: the alias name, or NULL */ /* ids may hold any byte, NUL included */
 } store_match;
 
 /* The method's bit, 0 when it is none of GET HEAD POST PUT DELETE. */

@@ -32,6 +32,7 @@ typedef enum call_kind {
     CALL_CREATE_INDEX,
     CALL_DELETE_INDEX,
     CALL_PUT_SETTINGS,
+    CALL_ALIASES,
 } call_kind;
 
 struct store_call {
@@ -53,6 +54,9 @@ struct store_call {
     char *settings, *mappings; /* admin jobs: JSON text (heap) */
     char *filter_path;         /* ?filter_path (heap) or NULL */
     char *routing;             /* ?routing (heap) or NULL: echoed in Location */
+    store_alias_action *actions; /* aliases job (heap); names point into m or alias_body */
+    size_t nactions, actions_cap;
+    cJSON *alias_body; /* POST /_aliases body (owned) */
 };
 
 void store_resp_init(store_resp *r)
@@ -610,6 +614,112 @@ static void cluster_health(store_api *api, store_resp *r)
                c.n, c.n);
 }
 
+/* ---- aliases ------------------------------------------------------------------------ */
+
+typedef struct alias_row {
+    char *alias, *index;
+    int w;
+} alias_row;
+
+typedef struct alias_list {
+    alias_row *rows;
+    size_t n, cap;
+    bool oom;
+} alias_list;
+
+static bool collect_alias(const char *alias, const char *index, int w, void *arg)
+{
+    alias_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        alias_row *p = realloc(l->rows, cap * sizeof *p);
+        if (!p) {
+            l->oom = true;
+            return false;
+        }
+        l->rows = p;
+        l->cap = cap;
+    }
+    alias_row *r = &l->rows[l->n];
+    r->alias = strdup(alias);
+    r->index = strdup(index);
+    r->w = w;
+    if (!r->alias || !r->index) {
+        free(r->alias);
+        free(r->index);
+        l->oom = true;
+        return false;
+    }
+    l->n++;
+    return true;
+}
+
+static void alias_list_free(alias_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->rows[i].alias);
+        free(l->rows[i].index);
+    }
+    free(l->rows);
+    memset(l, 0, sizeof *l);
+}
+
+/* `{"a":{},"b":{"is_write_index":true}}` of index `index`, aliases matching `only` (NULL: all). */
+static size_t put_index_aliases(buf *b, const alias_list *l, const char *index, const char *only)
+{
+    size_t n = 0;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->rows[i].index, index) != 0)
+            continue;
+        if (only) {
+            bool hit = false;
+            char *list = strdup(only), *save = NULL;
+            for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok && !hit; tok = strtok_r(NULL, ",", &save))
+                hit = strcmp(tok, "_all") == 0 || glob(tok, l->rows[i].alias);
+            free(list);
+            if (!hit)
+                continue;
+        }
+        if (n++)
+            buf_putc(b, ',');
+        jstr(b, l->rows[i].alias);
+        if (l->rows[i].w == 1)
+            buf_puts(b, ":{\"is_write_index\":true}");
+        else if (l->rows[i].w == 0)
+            buf_puts(b, ":{\"is_write_index\":false}");
+        else
+            buf_puts(b, ":{}");
+    }
+    buf_putc(b, '}');
+    return n;
+}
+
+static bool load_aliases(store_rtxn *t, alias_list *l)
+{
+    return store_engine_alias_each(t, collect_alias, l) && !l->oom;
+}
+
+/* An alias that names several indices used where one index is needed. */
+static void alias_multi(store_api *api, store_resp *r, const char *name)
+{
+    alias_list l = {0};
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (t)
+        load_aliases(t, &l);
+    store_engine_read_end(t);
+    buf reason = BUF_INIT;
+    buf_printf(&reason, "alias [%s] has more than one index associated with it [", name);
+    size_t k = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.rows[i].alias, name) == 0)
+            buf_printf(&reason, "%s%s", k++ ? ", " : "", l.rows[i].index);
+    buf_puts(&reason, "], can't execute a single index op");
+    error_body_n(r, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
+    buf_free(&reason);
+    alias_list_free(&l);
+}
+
 static void refresh(store_api *api, const store_match *m, store_resp *r)
 {
     store_rtxn *t = store_engine_read_begin(api->e);
@@ -620,8 +730,12 @@ static void refresh(store_api *api, const store_match *m, store_resp *r)
     size_t n = 0;
     if (m->index) {
         store_index_meta meta;
-        int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+        int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
         store_engine_read_end(t);
+        if (rc == -2) {
+            alias_multi(api, r, m->index);
+            return;
+        }
         if (rc < 0) {
             storage_error(r);
             return;
@@ -729,6 +843,8 @@ static void call_free(store_call *c)
     free(c->mappings);
     free(c->filter_path);
     free(c->routing);
+    free(c->actions);
+    cJSON_Delete(c->alias_body);
     free(c);
 }
 
@@ -875,9 +991,14 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
     }
     store_index_meta meta;
     buf settings = BUF_INIT, mappings = BUF_INIT;
-    int rc = store_engine_index_get(t, m->index, &meta, &settings, &mappings);
+    int rc = store_engine_index_resolve(t, m->index, false, &meta, &settings, &mappings);
+    alias_list al = {0};
+    if (rc == 1 && what == 0 && !head && !load_aliases(t, &al))
+        rc = -1;
     store_engine_read_end(t);
-    if (rc < 0)
+    if (rc == -2)
+        alias_multi(api, r, m->index);
+    else if (rc < 0)
         storage_error(r);
     else if (rc == 0 && head)
         r->status = 404;
@@ -889,8 +1010,11 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
         jstr(b, meta.name);
         buf_putc(b, ':');
         buf_putc(b, '{');
-        if (what == 0)
-            buf_puts(b, "\"aliases\":{},");
+        if (what == 0) {
+            buf_puts(b, "\"aliases\":");
+            put_index_aliases(b, &al, meta.name, NULL);
+            buf_putc(b, ',');
+        }
         if (what == 0 || what == 2) {
             buf_puts(b, "\"mappings\":");
             buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
@@ -910,6 +1034,7 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
     }
     buf_free(&settings);
     buf_free(&mappings);
+    alias_list_free(&al);
 }
 
 static void count_docs(store_api *api, const store_match *m, store_resp *r)
@@ -920,9 +1045,11 @@ static void count_docs(store_api *api, const store_match *m, store_resp *r)
         return;
     }
     store_index_meta meta;
-    int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+    int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
     store_engine_read_end(t);
-    if (rc < 0)
+    if (rc == -2)
+        alias_multi(api, r, m->index);
+    else if (rc < 0)
         storage_error(r);
     else if (rc == 0)
         index_not_found(r, m->index);
@@ -1132,7 +1259,11 @@ static void search(store_api *api, const store_req *req, const store_match *m, s
         goto done;
     }
     store_index_meta meta;
-    int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+    int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
+    if (rc == -2) {
+        alias_multi(api, r, m->index);
+        goto done;
+    }
     if (rc < 0) {
         storage_error(r);
         goto done;
@@ -1228,7 +1359,11 @@ static void get_doc(store_api *api, const store_req *req, const store_match *m, 
     store_doc_view v;
     srcfilter f;
     srcfilter_from_params(req, &f);
-    int rc = store_engine_index_get(t, m->index, &meta, NULL, NULL);
+    int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
+    if (rc == -2) {
+        alias_multi(api, r, m->index);
+        goto done;
+    }
     if (rc < 0) {
         storage_error(r);
         goto done;
@@ -1421,10 +1556,18 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
             first = false;
             store_index_meta meta;
             store_doc_view v;
-            int rc = id ? store_engine_index_get(t, index, &meta, NULL, NULL) : -1;
+            int rc = id ? store_engine_index_resolve(t, index, false, &meta, NULL, NULL) : -1;
             if (rc == 1)
                 rc = store_engine_doc_get(t, &meta, id, id_len, &v) < 0 ? -1 : 1;
-            if (rc < 0) {
+            if (rc == -2) {
+                buf_puts(b, "{\"_index\":");
+                jstr(b, index);
+                buf_puts(b, ",\"_id\":");
+                jstrn(b, id ? id : "", id_len);
+                buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"alias has "
+                            "more than one index associated with it\"}],\"type\":\"illegal_argument_exception\","
+                            "\"reason\":\"alias has more than one index associated with it\"}}");
+            } else if (rc < 0) {
                 buf_puts(b, "{\"_index\":");
                 jstr(b, index);
                 buf_puts(b, ",\"_id\":");
@@ -1670,6 +1813,14 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
         not_found_extra(extra, op->index);
         *type = "index_not_found_exception";
         return 404;
+    case STORE_OPERR_NO_WRITE_INDEX:
+        buf_printf(reason,
+                   "no write index is defined for alias [%s]. The write index may be explicitly disabled using "
+                   "is_write_index=false or the alias points to multiple indices without one being designated as a "
+                   "write index",
+                   op->index);
+        *type = "illegal_argument_exception";
+        return 400;
     case STORE_OPERR_BAD_SOURCE:
         buf_puts(reason, "failed to parse the stored document");
         *type = "mapper_parsing_exception";
@@ -1901,6 +2052,8 @@ static const char *const p_delete_doc[] = {P_WRITE, NULL};
 static const char *const p_update[] = {P_WRITE, "lang", "require_alias", "retry_on_conflict", P_SRC,
                                        "include_source_on_error", NULL};
 static const char *const p_none[] = {NULL};
+static const char *const p_alias[] = {"master_timeout", "timeout", "local", "expand_wildcards", "ignore_unavailable",
+                                      "allow_no_indices", NULL};
 
 static const char *const *known_params(const store_match *m)
 {
@@ -1928,6 +2081,8 @@ static const char *const *known_params(const store_match *m)
     case STORE_R_LEGACY_CREATE: return p_index_doc;
     case STORE_R_UPDATE:
     case STORE_R_LEGACY_UPDATE: return p_update;
+    case STORE_R_ALIASES:
+    case STORE_R_ALIAS: return p_alias;
     default: return p_none;
     }
 }
@@ -2020,6 +2175,295 @@ static void filter_body(store_resp *r, const char *filter)
     } else {
         buf_free(&out);
     }
+}
+
+/* GET|HEAD /_alias[/{alias}], /_aliases, /{index}/_alias[/{alias}]. */
+static void get_aliases(store_api *api, const store_match *m, bool head, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    alias_list l = {0};
+    list_ctx ix = {.only = m->index};
+    bool ok = load_aliases(t, &l) && store_engine_index_each(t, collect_index, &ix);
+    store_engine_read_end(t);
+    if (!ok) {
+        storage_error(r);
+        goto done;
+    }
+    if (m->index && ix.n == 0 && !strchr(m->index, '*')) {
+        if (head)
+            r->status = 404;
+        else
+            index_not_found(r, m->index);
+        goto done;
+    }
+    buf *b = &r->body;
+    size_t found = 0, listed = 0;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < ix.n; i++) {
+        size_t mark = b->len;
+        buf_puts(b, listed ? "," : "");
+        jstr(b, ix.metas[i].name);
+        buf_puts(b, ":{\"aliases\":");
+        size_t n = put_index_aliases(b, &l, ix.metas[i].name, m->alias);
+        buf_putc(b, '}');
+        if (m->alias && n == 0) { /* with an alias filter only indices that have it are shown */
+            b->len = mark;
+            b->data[b->len] = '\0';
+            continue;
+        }
+        listed++;
+        found += n;
+    }
+    buf_putc(b, '}');
+    if (m->alias && found == 0) {
+        if (head) {
+            buf_reset(b);
+            r->status = 404;
+        } else {
+            buf msg = BUF_INIT;
+            buf_printf(&msg, "alias [%s] missing", m->alias);
+            flat_error(r, 404, msg.data);
+            buf_free(&msg);
+        }
+    } else if (head) {
+        buf_reset(b);
+    }
+done:
+    free(ix.metas);
+    alias_list_free(&l);
+}
+
+static bool valid_alias_name(const char *name, store_resp *resp)
+{
+    buf reason = BUF_INIT, msg = BUF_INIT;
+    bool ok = store_router_valid_index(name, &reason);
+    if (!ok) {
+        /* Elasticsearch checks alias names with the index-name rules. */
+        const char *why = strstr(reason.data, "], ");
+        buf_printf(&msg, "Invalid alias name [%s]%s", name, why ? why + 1 : "");
+        error_body_n(resp, 400, "invalid_alias_name_exception", msg.data, msg.len, NULL, NULL);
+    }
+    buf_free(&reason);
+    buf_free(&msg);
+    return ok;
+}
+
+static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w)
+{
+    if (c->nactions == c->actions_cap) {
+        size_t cap = c->actions_cap ? c->actions_cap * 2 : 8;
+        store_alias_action *p = realloc(c->actions, cap * sizeof *p);
+        if (!p)
+            return false;
+        c->actions = p;
+        c->actions_cap = cap;
+    }
+    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w};
+    return true;
+}
+
+/* The names of `key` (a string) or `keys` (an array of strings) in `o`,
+ * pointing into `o`. Returns the count, -1 after an error response. */
+static int name_list(const cJSON *o, const char *key, const char *keys, const char **out, int max, store_resp *resp)
+{
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(o, key);
+    const cJSON *many = cJSON_GetObjectItemCaseSensitive(o, keys);
+    int n = 0;
+    if (one) {
+        if (!cJSON_IsString(one)) {
+            errorf(resp, 400, "parsing_exception", "[%s] must be a string", key);
+            return -1;
+        }
+        out[n++] = one->valuestring;
+    }
+    if (many) {
+        const cJSON *it;
+        if (cJSON_IsString(many)) {
+            out[n++] = many->valuestring;
+        } else if (cJSON_IsArray(many)) {
+            cJSON_ArrayForEach(it, many)
+            {
+                if (!cJSON_IsString(it)) {
+                    errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
+                    return -1;
+                }
+                if (n == max) {
+                    errorf(resp, 400, "illegal_argument_exception", "too many [%s] in one action", keys);
+                    return -1;
+                }
+                out[n++] = it->valuestring;
+            }
+        } else {
+            errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
+            return -1;
+        }
+    }
+    return n;
+}
+
+#define ALIAS_MAX_NAMES 256
+
+/* POST /_aliases {"actions":[{"add":{…}},{"remove":{…}},{"remove_index":{…}}]}. */
+static store_call *update_aliases(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    cJSON *body = NULL;
+    store_call *c = NULL;
+    if (!parse_json_body(req, &body, resp))
+        return NULL;
+    const cJSON *actions = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "actions") : NULL;
+    if (!cJSON_IsArray(actions) || cJSON_GetArraySize(actions) == 0) {
+        error_body(resp, 400, "action_request_validation_exception", "Validation Failed: 1: no action specified;");
+        goto fail;
+    }
+    if (!(c = new_call(api, m, req))) {
+        error_body(resp, 500, "exception", "out of memory");
+        goto fail;
+    }
+    c->kind = CALL_ALIASES;
+    c->alias_body = body;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, actions)
+    {
+        const cJSON *spec = cJSON_IsObject(item) ? item->child : NULL;
+        if (!spec || spec->next || !cJSON_IsObject(spec)) {
+            error_body(resp, 400, "parsing_exception", "an alias action must be an object with one of [add], "
+                                                       "[remove] or [remove_index]");
+            goto fail_call;
+        }
+        store_alias_act act;
+        if (strcmp(spec->string, "add") == 0)
+            act = STORE_ALIAS_ADD;
+        else if (strcmp(spec->string, "remove") == 0)
+            act = STORE_ALIAS_REMOVE;
+        else if (strcmp(spec->string, "remove_index") == 0)
+            act = STORE_ALIAS_REMOVE_INDEX;
+        else {
+            errorf(resp, 400, "parsing_exception", "unknown alias action [%s]; expected add, remove or remove_index",
+                   spec->string);
+            goto fail_call;
+        }
+        const char *indices[ALIAS_MAX_NAMES], *aliases[ALIAS_MAX_NAMES];
+        int ni = name_list(spec, "index", "indices", indices, ALIAS_MAX_NAMES, resp);
+        if (ni < 0)
+            goto fail_call;
+        int na = act == STORE_ALIAS_REMOVE_INDEX ? 0 : name_list(spec, "alias", "aliases", aliases, ALIAS_MAX_NAMES, resp);
+        if (na < 0)
+            goto fail_call;
+        if (ni == 0 || (act != STORE_ALIAS_REMOVE_INDEX && na == 0)) {
+            error_body(resp, 400, "action_request_validation_exception",
+                       ni == 0 ? "Validation Failed: 1: One of [index] or [indices] is required;"
+                               : "Validation Failed: 1: One of [alias] or [aliases] is required;");
+            goto fail_call;
+        }
+        int w = STORE_ALIAS_WRITE_UNSET;
+        const cJSON *iw = cJSON_GetObjectItemCaseSensitive(spec, "is_write_index");
+        if (iw) {
+            if (!cJSON_IsBool(iw) || act != STORE_ALIAS_ADD) {
+                error_body(resp, 400, "parsing_exception",
+                           "[is_write_index] must be true or false and is only allowed in [add]");
+                goto fail_call;
+            }
+            w = cJSON_IsTrue(iw) ? 1 : 0;
+        }
+        for (int i = 0; i < ni; i++) {
+            if (act == STORE_ALIAS_REMOVE_INDEX) {
+                if (!add_action(c, act, indices[i], NULL, w))
+                    goto oom;
+                continue;
+            }
+            for (int j = 0; j < na; j++) {
+                if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
+                    goto fail_call;
+                if (!add_action(c, act, indices[i], aliases[j], w))
+                    goto oom;
+            }
+        }
+    }
+    c->job.kind = STORE_JOB_ALIASES;
+    c->job.actions = c->actions;
+    c->job.nactions = c->nactions;
+    return c;
+oom:
+    error_body(resp, 500, "exception", "out of memory");
+fail_call:
+    call_free(c);
+    return NULL;
+fail:
+    cJSON_Delete(body);
+    return NULL;
+}
+
+/* PUT|POST|DELETE /{index}/_alias/{alias}. */
+static store_call *one_alias(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    bool del = m->method == STORE_M_DELETE;
+    int w = STORE_ALIAS_WRITE_UNSET;
+    cJSON *body = NULL;
+    if (!del && !valid_alias_name(m->alias, resp))
+        return NULL;
+    if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+        if (!parse_json_body(req, &body, resp))
+            return NULL;
+        const cJSON *iw = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "is_write_index") : NULL;
+        if (!cJSON_IsObject(body) || (iw && !cJSON_IsBool(iw))) {
+            error_body(resp, 400, "parsing_exception", "the body must be an object; [is_write_index] true or false");
+            cJSON_Delete(body);
+            return NULL;
+        }
+        if (iw)
+            w = cJSON_IsTrue(iw) ? 1 : 0;
+        cJSON_Delete(body);
+    }
+    store_call *c = new_call(api, m, req);
+    if (!c || !add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
+        call_free(c);
+        error_body(resp, 500, "exception", "out of memory");
+        return NULL;
+    }
+    c->kind = CALL_ALIASES;
+    c->job.kind = STORE_JOB_ALIASES;
+    c->job.actions = c->actions;
+    c->job.nactions = c->nactions;
+    return c;
+}
+
+static void finish_aliases(store_call *c, store_resp *r)
+{
+    if (c->job.rc == 0) {
+        buf_puts(&r->body, "{\"acknowledged\":true}");
+        return;
+    }
+    const store_alias_action *a = &c->actions[c->job.alias_err_at];
+    buf reason = BUF_INIT, x = BUF_INIT;
+    switch (c->job.alias_err) {
+    case STORE_ALIASERR_INDEX_MISSING:
+        index_not_found(r, a->index);
+        break;
+    case STORE_ALIASERR_ALIAS_MISSING:
+        buf_printf(&reason, "aliases [%s] missing", a->alias);
+        buf_puts(&x, ",\"resource.type\":\"aliases\",\"resource.id\":");
+        jstr(&x, a->alias);
+        error_body_n(r, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
+        break;
+    case STORE_ALIASERR_NAME_IS_INDEX:
+        buf_printf(&reason, "Invalid alias name [%s]: an index or data stream exists with the same name as the alias",
+                   a->alias);
+        buf_puts(&x, ",\"index_uuid\":\"_na_\",\"index\":");
+        jstr(&x, a->alias);
+        error_body_n(r, 400, "invalid_alias_name_exception", reason.data, reason.len, x.data, NULL);
+        break;
+    case STORE_ALIASERR_MANY_WRITE:
+        buf_printf(&reason, "alias [%s] has more than one write index", a->alias);
+        error_body_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
+        break;
+    default: storage_error(r); break;
+    }
+    buf_free(&reason);
+    buf_free(&x);
 }
 
 static void no_handler(store_resp *r, const store_req *req)
@@ -2146,6 +2590,18 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     case STORE_R_LEGACY_SOURCE:
         get_doc(api, req, &m, m.route == STORE_R_LEGACY_SOURCE, true, head, resp);
         break;
+    case STORE_R_ALIASES:
+        if (m.method == STORE_M_POST)
+            c = update_aliases(api, req, &m, resp);
+        else
+            get_aliases(api, &m, false, resp);
+        break;
+    case STORE_R_ALIAS:
+        if (m.method == STORE_M_GET || m.method == STORE_M_HEAD)
+            get_aliases(api, &m, head, resp);
+        else
+            c = one_alias(api, req, &m, resp);
+        break;
     case STORE_R_NONE:
         break;
     }
@@ -2186,7 +2642,12 @@ void store_api_finish(store_call *c, store_resp *r)
         finish_bulk(c, r);
         break;
     case CALL_CREATE_INDEX:
-        if (c->job.rc == 1) {
+        if (c->job.rc == 2) {
+            buf reason = BUF_INIT;
+            buf_printf(&reason, "Invalid index name [%s], already exists as alias", c->m.index);
+            invalid_index(r, c->m.index, &reason);
+            buf_free(&reason);
+        } else if (c->job.rc == 1) {
             buf reason = BUF_INIT, x = BUF_INIT;
             buf_printf(&reason, "index [%s/%s] already exists", c->job.meta.name, c->job.meta.uuid);
             buf_puts(&x, ",\"index_uuid\":");
@@ -2201,6 +2662,9 @@ void store_api_finish(store_call *c, store_resp *r)
             jstr(&r->body, c->job.meta.name);
             buf_putc(&r->body, '}');
         }
+        break;
+    case CALL_ALIASES:
+        finish_aliases(c, r);
         break;
     case CALL_DELETE_INDEX:
     case CALL_PUT_SETTINGS:

@@ -25,7 +25,7 @@
 
 struct store_engine {
     MDB_env *env;
-    MDB_dbi dbi_meta, dbi_indices, dbi_counters, dbi_docs;
+    MDB_dbi dbi_meta, dbi_indices, dbi_counters, dbi_docs, dbi_aliases;
     bool durable;
     size_t map_size;
     pthread_rwlock_t resize_lock; /* readers share it; growing the map takes it alone */
@@ -206,7 +206,8 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &e->dbi_meta)) ||
         (rc = mdb_dbi_open(txn, "indices", MDB_CREATE, &e->dbi_indices)) ||
         (rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &e->dbi_counters)) ||
-        (rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &e->dbi_docs))) {
+        (rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &e->dbi_docs)) ||
+        (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases))) {
         snprintf(err, errsz, "cannot open the databases in %s: %s", o->dir, mdb_strerror(rc));
         goto fail;
     }
@@ -378,6 +379,118 @@ static int index_load(MDB_txn *txn, store_engine *e, const char *name, store_ind
 int store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings)
 {
     return index_load(r->txn, r->e, name, meta, settings, mappings);
+}
+
+/* ---- aliases ----------------------------------------------------------- */
+
+/* Alias record: key "alias\0index", value one byte: is_write + 1 (0 unset,
+ * 1 false, 2 true). One row per pair keeps add/remove a single put/del and
+ * lists an alias's indices with one range scan. */
+typedef bool (*alias_row_fn)(const char *alias, const char *index, int is_write, void *arg);
+
+/* Visit the rows of `alias` (NULL: all rows). Returns 0 or an LMDB error. */
+static int alias_rows(MDB_txn *txn, store_engine *e, const char *alias, alias_row_fn fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, e->dbi_aliases, &cur);
+    if (rc)
+        return rc;
+    size_t al = alias ? strlen(alias) + 1 : 0; /* the NUL is part of the prefix */
+    MDB_val k = {al, (void *)alias}, v;
+    rc = alias ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (alias && (k.mv_size < al || memcmp(k.mv_data, alias, al) != 0))
+            break;
+        char key[2 * (STORE_MAX_INDEX_NAME + 1)];
+        if (k.mv_size < sizeof key) {
+            memcpy(key, k.mv_data, k.mv_size);
+            key[k.mv_size] = '\0';
+            size_t nl = strlen(key);
+            int w = v.mv_size ? ((const unsigned char *)v.mv_data)[0] - 1 : STORE_ALIAS_WRITE_UNSET;
+            if (nl < k.mv_size && !fn(key, key + nl + 1, w, arg))
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct resolve_st {
+    int count;
+    bool has_write;
+    char first[STORE_MAX_INDEX_NAME + 1];
+    int first_w;
+    char write[STORE_MAX_INDEX_NAME + 1];
+} resolve_st;
+
+static bool resolve_row(const char *alias, const char *index, int w, void *arg)
+{
+    (void)alias;
+    resolve_st *s = arg;
+    if (s->count++ == 0) {
+        snprintf(s->first, sizeof s->first, "%s", index);
+        s->first_w = w;
+    }
+    if (w == 1) {
+        snprintf(s->write, sizeof s->write, "%s", index);
+        s->has_write = true;
+    }
+    return true;
+}
+
+/* The index alias `name` stands for into `out`: 1 resolved, 0 not an alias,
+ * -2 not resolvable (see store_engine_index_resolve), -1 engine error. */
+static int alias_resolve(MDB_txn *txn, store_engine *e, const char *name, bool write, char *out, size_t outsz)
+{
+    resolve_st s = {0};
+    if (strlen(name) > STORE_MAX_INDEX_NAME)
+        return 0;
+    int rc = alias_rows(txn, e, name, resolve_row, &s);
+    if (rc) {
+        mlog(rc, "read aliases");
+        return -1;
+    }
+    if (s.count == 0)
+        return 0;
+    const char *pick = NULL;
+    if (write)
+        pick = s.has_write ? s.write : s.count == 1 && s.first_w != 0 ? s.first : NULL;
+    else
+        pick = s.count == 1 ? s.first : NULL;
+    if (!pick)
+        return -2;
+    snprintf(out, outsz, "%s", pick);
+    return 1;
+}
+
+static bool alias_exists(MDB_txn *txn, store_engine *e, const char *name, int *rc)
+{
+    resolve_st s = {0};
+    *rc = alias_rows(txn, e, name, resolve_row, &s);
+    return s.count > 0;
+}
+
+int store_engine_index_resolve(store_rtxn *r, const char *name, bool write, store_index_meta *meta, buf *settings,
+                               buf *mappings)
+{
+    int rc = index_load(r->txn, r->e, name, meta, settings, mappings);
+    if (rc != 0)
+        return rc;
+    char concrete[STORE_MAX_INDEX_NAME + 1];
+    rc = alias_resolve(r->txn, r->e, name, write, concrete, sizeof concrete);
+    if (rc != 1)
+        return rc;
+    return index_load(r->txn, r->e, concrete, meta, settings, mappings);
+}
+
+bool store_engine_alias_each(store_rtxn *r, bool (*fn)(const char *alias, const char *index, int is_write, void *arg),
+                             void *arg)
+{
+    int rc = alias_rows(r->txn, r->e, NULL, fn, arg);
+    if (rc)
+        mlog(rc, "list aliases");
+    return rc == 0;
 }
 
 bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m, void *arg), void *arg)
@@ -759,6 +872,22 @@ static int exec_op(wctx *c, store_op *op)
     if (rc)
         return rc;
     if (!ent->exists) {
+        char concrete[STORE_MAX_INDEX_NAME + 1];
+        int ar = alias_resolve(c->txn, c->e, op->index, true, concrete, sizeof concrete);
+        if (ar == -1)
+            return EIO;
+        if (ar == -2) {
+            op->err = STORE_OPERR_NO_WRITE_INDEX;
+            return 0;
+        }
+        if (ar == 1) {
+            memcpy(op->index_buf, concrete, sizeof concrete);
+            op->index = op->index_buf;
+            if ((rc = cache_get(c, op->index, &ent)))
+                return rc;
+        }
+    }
+    if (!ent->exists) {
         if (!op_autocreates(op)) {
             op->err = STORE_OPERR_INDEX_MISSING;
             return 0;
@@ -857,6 +986,189 @@ static int delete_docs(wctx *c, uint32_t number)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+typedef struct rowlist {
+    char (*keys)[2 * (STORE_MAX_INDEX_NAME + 1)];
+    size_t n, cap;
+    const char *index; /* only rows of this index */
+    bool oom;
+} rowlist;
+
+static bool collect_row(const char *alias, const char *index, int w, void *arg)
+{
+    (void)w;
+    rowlist *l = arg;
+    if (l->index && strcmp(index, l->index) != 0)
+        return true;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        void *p = realloc(l->keys, cap * sizeof *l->keys);
+        if (!p) {
+            l->oom = true;
+            return false;
+        }
+        l->keys = p;
+        l->cap = cap;
+    }
+    size_t al = strlen(alias), il = strlen(index);
+    memcpy(l->keys[l->n], alias, al + 1);
+    memcpy(l->keys[l->n] + al + 1, index, il + 1);
+    l->n++;
+    return true;
+}
+
+/* Delete index `ent`: its documents, records and aliases. */
+static int index_drop(wctx *c, cache_ent *ent)
+{
+    MDB_val k = {strlen(ent->m.name), ent->m.name};
+    unsigned char kb[4];
+    be32(kb, ent->m.number);
+    MDB_val ck = {4, kb};
+    int rc;
+    if ((rc = delete_docs(c, ent->m.number)) || (rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
+        return rc;
+    rc = mdb_del(c->txn, c->e->dbi_counters, &ck, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    /* Aliases are few: a full scan beats an index-to-alias table to keep in step. */
+    rowlist l = {.index = ent->m.name};
+    rc = alias_rows(c->txn, c->e, NULL, collect_row, &l);
+    if (!rc && l.oom)
+        rc = ENOMEM;
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        size_t al = strlen(l.keys[i]);
+        MDB_val ak = {al + 1 + strlen(l.keys[i] + al + 1), l.keys[i]};
+        rc = mdb_del(c->txn, c->e->dbi_aliases, &ak, NULL);
+    }
+    free(l.keys);
+    if (rc)
+        return rc;
+    ent->exists = false;
+    ent->dirty = false;
+    return 0;
+}
+
+static int alias_put(MDB_txn *txn, store_engine *e, const char *alias, const char *index, int w, bool del)
+{
+    char key[2 * (STORE_MAX_INDEX_NAME + 1)];
+    size_t al = strlen(alias), il = strlen(index);
+    memcpy(key, alias, al + 1);
+    memcpy(key + al + 1, index, il);
+    MDB_val k = {al + 1 + il, key};
+    unsigned char b = (unsigned char)(w + 1);
+    MDB_val v = {1, &b};
+    if (del)
+        return mdb_del(txn, e->dbi_aliases, &k, NULL);
+    return mdb_put(txn, e->dbi_aliases, &k, &v, 0);
+}
+
+static bool index_exists(wctx *c, const char *name, int *rc)
+{
+    *rc = 0;
+    size_t n = strlen(name);
+    if (n == 0 || n > STORE_MAX_INDEX_NAME)
+        return false;
+    MDB_val k = {n, (void *)name}, v;
+    int r = mdb_get(c->txn, c->e->dbi_indices, &k, &v);
+    if (r && r != MDB_NOTFOUND)
+        *rc = r;
+    return r == 0;
+}
+
+static bool removed_later(const store_job *job, const char *name)
+{
+    for (size_t i = 0; i < job->nactions; i++)
+        if (job->actions[i].act == STORE_ALIAS_REMOVE_INDEX && strcmp(job->actions[i].index, name) == 0)
+            return true;
+    return false;
+}
+
+/* Apply alias actions all or none: every action is checked before anything
+ * is written, alias rows go through a child transaction that is dropped when
+ * the write-index rule breaks, index removals come last (they only remove). */
+static int exec_aliases(wctx *c, store_job *job)
+{
+    int rc = 0;
+    job->rc = 0;
+    job->alias_err = STORE_ALIASERR_NONE;
+    for (size_t i = 0; i < job->nactions; i++) {
+        const store_alias_action *a = &job->actions[i];
+        store_alias_err err = STORE_ALIASERR_NONE;
+        if (!index_exists(c, a->index, &rc))
+            err = STORE_ALIASERR_INDEX_MISSING;
+        else if (a->act == STORE_ALIAS_ADD && (index_exists(c, a->alias, &rc) || rc) && !removed_later(job, a->alias))
+            err = STORE_ALIASERR_NAME_IS_INDEX;
+        else if (a->act == STORE_ALIAS_REMOVE && !rc) {
+            rowlist l = {.index = a->index};
+            rc = alias_rows(c->txn, c->e, a->alias, collect_row, &l);
+            if (!rc && l.n == 0)
+                err = STORE_ALIASERR_ALIAS_MISSING;
+            if (!rc && l.oom)
+                rc = ENOMEM;
+            free(l.keys);
+        }
+        if (rc)
+            return rc;
+        if (err) {
+            job->rc = 1;
+            job->alias_err = err;
+            job->alias_err_at = i;
+            return 0;
+        }
+    }
+    MDB_txn *child;
+    if ((rc = mdb_txn_begin(c->e->env, c->txn, 0, &child)))
+        return rc;
+    for (size_t i = 0; !rc && i < job->nactions; i++) {
+        const store_alias_action *a = &job->actions[i];
+        if (a->act == STORE_ALIAS_ADD)
+            rc = alias_put(child, c->e, a->alias, a->index, a->is_write, false);
+        else if (a->act == STORE_ALIAS_REMOVE) {
+            rc = alias_put(child, c->e, a->alias, a->index, 0, true);
+            if (rc == MDB_NOTFOUND) /* removed twice in one request */
+                rc = 0;
+        }
+    }
+    for (size_t i = 0; !rc && i < job->nactions; i++) {
+        const store_alias_action *a = &job->actions[i];
+        if (a->act != STORE_ALIAS_ADD)
+            continue;
+        rowlist l = {0};
+        rc = alias_rows(child, c->e, a->alias, collect_row, &l);
+        int writers = 0;
+        for (size_t j = 0; !rc && j < l.n; j++) {
+            size_t al = strlen(l.keys[j]);
+            MDB_val k = {al + 1 + strlen(l.keys[j] + al + 1), l.keys[j]}, v;
+            if (mdb_get(child, c->e->dbi_aliases, &k, &v) == 0 && v.mv_size && ((unsigned char *)v.mv_data)[0] == 2)
+                writers++;
+        }
+        free(l.keys);
+        if (!rc && writers > 1) {
+            mdb_txn_abort(child);
+            job->rc = 1;
+            job->alias_err = STORE_ALIASERR_MANY_WRITE;
+            job->alias_err_at = i;
+            return 0;
+        }
+    }
+    if (rc) {
+        mdb_txn_abort(child);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(child)))
+        return rc;
+    for (size_t i = 0; i < job->nactions; i++) {
+        const store_alias_action *a = &job->actions[i];
+        if (a->act != STORE_ALIAS_REMOVE_INDEX)
+            continue;
+        cache_ent *ent;
+        if ((rc = cache_get(c, a->index, &ent)))
+            return rc;
+        if (ent->exists && (rc = index_drop(c, ent)))
+            return rc;
+    }
+    return 0;
+}
+
 static int exec_admin(wctx *c, store_job *job)
 {
     cache_ent *ent;
@@ -872,6 +1184,11 @@ static int exec_admin(wctx *c, store_job *job)
     case STORE_JOB_CREATE_INDEX:
         if (ent->exists) {
             job->rc = 1;
+        } else if (alias_exists(c->txn, c->e, job->index, &rc) || rc) {
+            memset(&job->meta, 0, sizeof job->meta);
+            snprintf(job->meta.name, sizeof job->meta.name, "%s", job->index);
+            job->rc = 2;
+            return rc;
         } else {
             rc = index_create(c, ent, job->settings, job->settings_len, job->mappings, job->mappings_len,
                               job->gc_deletes_ms);
@@ -883,22 +1200,9 @@ static int exec_admin(wctx *c, store_job *job)
             job->rc = 1;
             break;
         }
-        {
-            MDB_val k = {strlen(ent->m.name), ent->m.name};
-            unsigned char kb[4];
-            be32(kb, ent->m.number);
-            MDB_val ck = {4, kb};
-            if ((rc = delete_docs(c, ent->m.number)) || (rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
-                break;
-            rc = mdb_del(c->txn, c->e->dbi_counters, &ck, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
-            job->meta = ent->m;
-            ent->exists = false;
-            ent->dirty = false;
-            job->rc = 0;
-            return rc;
-        }
+        job->meta = ent->m;
+        job->rc = 0;
+        return index_drop(c, ent);
     case STORE_JOB_PUT_SETTINGS: {
         if (!ent->exists) {
             job->rc = 1;
@@ -942,6 +1246,8 @@ static int exec_admin(wctx *c, store_job *job)
 static int exec_job(wctx *c, store_job *job)
 {
     job->rc = 0;
+    if (job->kind == STORE_JOB_ALIASES)
+        return exec_aliases(c, job);
     if (job->kind != STORE_JOB_DOCS)
         return exec_admin(c, job);
     for (size_t i = 0; i < job->nops; i++) {

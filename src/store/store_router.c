@@ -30,7 +30,8 @@ void store_router_free(store_match *m)
     free(m->index);
     free(m->type);
     free(m->id);
-    m->index = m->type = m->id = NULL;
+    free(m->alias);
+    m->index = m->type = m->id = m->alias = NULL;
 }
 
 static bool is_(const char *s, const char *lit) { return strcmp(s, lit) == 0; }
@@ -68,7 +69,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
     if (too_many)
         goto done;
     const unsigned RW = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_POST | STORE_M_DELETE;
-    int take_index = -1, take_type = -1, take_id = -1;
+    int take_index = -1, take_type = -1, take_id = -1, take_alias = -1;
+    const unsigned ALIAS_RW = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_POST | STORE_M_DELETE;
     /* A name starting with '_' is an endpoint, never an index or a type. */
     bool s0_ = n > 0 && seg[0][0] == '_';
     bool s1_ = n > 1 && seg[1][0] == '_';
@@ -83,6 +85,10 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_PUT;
         else if (is_(seg[0], "_refresh"))
             out->route = STORE_R_REFRESH, out->allowed = STORE_M_GET | STORE_M_POST;
+        else if (is_(seg[0], "_aliases"))
+            out->route = STORE_R_ALIASES, out->allowed = STORE_M_GET | STORE_M_POST;
+        else if (is_(seg[0], "_alias"))
+            out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET;
         else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
             out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
             take_index = 0;
@@ -92,8 +98,12 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_CAT_INDICES, out->allowed = STORE_M_GET;
         else if (is_(seg[0], "_cluster") && is_(seg[1], "health"))
             out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_alias"))
+            out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET | STORE_M_HEAD, take_alias = 1;
         else if (s0_)
             break;
+        else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))
+            out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET, take_index = 0;
         else if (is_(seg[1], "_bulk"))
             out->route = STORE_R_BULK, out->allowed = STORE_M_POST | STORE_M_PUT, take_index = 0;
         else if (is_(seg[1], "_mget"))
@@ -120,6 +130,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET, take_index = 2;
         else if (s0_)
             break;
+        else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))
+            out->route = STORE_R_ALIAS, out->allowed = ALIAS_RW, take_index = 0, take_alias = 2;
         else if (is_(seg[1], "_doc"))
             out->route = STORE_R_DOC, out->allowed = RW, take_index = 0, take_id = 2;
         else if (is_(seg[1], "_create"))
@@ -150,7 +162,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
         goto done;
     /* Names are C strings: an encoded NUL cannot be part of one. */
     if ((take_index >= 0 && strlen(seg[take_index]) != seglen[take_index]) ||
-        (take_type >= 0 && strlen(seg[take_type]) != seglen[take_type])) {
+        (take_type >= 0 && strlen(seg[take_type]) != seglen[take_type]) ||
+        (take_alias >= 0 && strlen(seg[take_alias]) != seglen[take_alias])) {
         ok = false;
         goto done;
     }
@@ -158,6 +171,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
         out->index = seg[take_index], seg[take_index] = NULL;
     if (take_type >= 0)
         out->type = seg[take_type], seg[take_type] = NULL;
+    if (take_alias >= 0)
+        out->alias = seg[take_alias], seg[take_alias] = NULL;
     if (take_id >= 0)
         out->id_len = seglen[take_id], out->id = seg[take_id], seg[take_id] = NULL;
 done:

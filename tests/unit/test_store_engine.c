@@ -171,6 +171,93 @@ static void test_gc_deletes_honoured(void **state)
     store_engine_close(e);
 }
 
+static int aliases(store_engine *e, const store_alias_action *acts, size_t n, store_alias_err *err)
+{
+    store_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_ALIASES;
+    job.actions = acts;
+    job.nactions = n;
+    int rc = store_engine_execute(e, &job);
+    *err = job.alias_err;
+    return rc;
+}
+
+/* The concrete index `name` resolves to for a read or write, "" when none, "-2" when ambiguous. */
+static void resolve(store_engine *e, const char *name, bool write, char *out, size_t outsz)
+{
+    store_rtxn *r = store_engine_read_begin(e);
+    assert_non_null(r);
+    store_index_meta m;
+    int rc = store_engine_index_resolve(r, name, write, &m, NULL, NULL);
+    snprintf(out, outsz, "%s", rc == 1 ? m.name : rc == -2 ? "-2" : "");
+    store_engine_read_end(r);
+}
+
+static void test_aliases_atomic_and_durable(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine(true);
+    store_op ops[2] = {ext_op(STORE_OP_INDEX, "a1", "1", 1, "{}"), ext_op(STORE_OP_INDEX, "a2", "1", 1, "{}")};
+    run(e, ops, 2);
+    store_alias_err err;
+    char got[300];
+    store_alias_action add = {STORE_ALIAS_ADD, "a1", "al", STORE_ALIAS_WRITE_UNSET};
+    assert_int_equal(aliases(e, &add, 1, &err), 0);
+    resolve(e, "al", false, got, sizeof got);
+    assert_string_equal(got, "a1");
+    /* all or nothing: the second action fails, so the first is not applied */
+    store_alias_action bad[2] = {{STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET},
+                                 {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET}};
+    assert_int_equal(aliases(e, bad, 2, &err), 1);
+    assert_int_equal(err, STORE_ALIASERR_ALIAS_MISSING);
+    resolve(e, "al", false, got, sizeof got);
+    assert_string_equal(got, "a1");
+    /* two write indices are refused and change nothing */
+    store_alias_action w2[2] = {{STORE_ALIAS_ADD, "a1", "al", 1}, {STORE_ALIAS_ADD, "a2", "al", 1}};
+    assert_int_equal(aliases(e, w2, 2, &err), 1);
+    assert_int_equal(err, STORE_ALIASERR_MANY_WRITE);
+    resolve(e, "al", true, got, sizeof got);
+    assert_string_equal(got, "a1");
+    /* two indices, no write index: reads and writes cannot resolve */
+    store_alias_action both = {STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET};
+    assert_int_equal(aliases(e, &both, 1, &err), 0);
+    resolve(e, "al", false, got, sizeof got);
+    assert_string_equal(got, "-2");
+    store_op w = ext_op(STORE_OP_INDEX, "al", "2", 1, "{}");
+    run(e, &w, 1);
+    assert_int_equal(w.err, STORE_OPERR_NO_WRITE_INDEX);
+    store_alias_action flag = {STORE_ALIAS_ADD, "a2", "al", 1};
+    assert_int_equal(aliases(e, &flag, 1, &err), 0);
+    store_op_clear(&w);
+    w = ext_op(STORE_OP_INDEX, "al", "2", 1, "{}");
+    run(e, &w, 1);
+    assert_int_equal(w.err, STORE_OPERR_NONE);
+    assert_string_equal(w.index, "a2");
+    /* names: an alias may not be an index's name, nor the other way round */
+    store_alias_action clash = {STORE_ALIAS_ADD, "a1", "a2", STORE_ALIAS_WRITE_UNSET};
+    assert_int_equal(aliases(e, &clash, 1, &err), 1);
+    assert_int_equal(err, STORE_ALIASERR_NAME_IS_INDEX);
+    store_job cj;
+    memset(&cj, 0, sizeof cj);
+    cj.kind = STORE_JOB_CREATE_INDEX;
+    cj.index = "al";
+    cj.gc_deletes_ms = STORE_GC_UNSET;
+    assert_int_equal(store_engine_execute(e, &cj), 2);
+    /* durable, and dropped with the index */
+    store_engine_close(e);
+    e = open_engine(true);
+    resolve(e, "al", true, got, sizeof got);
+    assert_string_equal(got, "a2");
+    store_alias_action drop = {STORE_ALIAS_REMOVE_INDEX, "a2", NULL, STORE_ALIAS_WRITE_UNSET};
+    assert_int_equal(aliases(e, &drop, 1, &err), 0);
+    resolve(e, "al", false, got, sizeof got);
+    assert_string_equal(got, "a1");
+    resolve(e, "a2", false, got, sizeof got);
+    assert_string_equal(got, "");
+    store_engine_close(e);
+}
+
 static void test_long_ids_and_missing_index(void **state)
 {
     (void)state;
@@ -276,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_is_one_step_and_seq_nos, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_deletes_honoured, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aliases_atomic_and_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_ids_and_missing_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates_merge_and_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_when_full, setup, teardown),

@@ -117,6 +117,38 @@ static void test_unknown_and_decoding(void **state)
     assert_string_equal(text, "POST, PUT");
 }
 
+static void test_alias_paths(void **state)
+{
+    (void)state;
+    store_match m;
+    assert_int_equal(route("POST", "/_aliases", &m), STORE_R_ALIASES);
+    assert_null(m.index);
+    assert_null(m.alias);
+    assert_true(m.allowed & STORE_M_GET);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_alias", &m), STORE_R_ALIAS);
+    assert_false(m.allowed & STORE_M_PUT);
+    store_router_free(&m);
+    assert_int_equal(route("HEAD", "/_alias/a%2Cb", &m), STORE_R_ALIAS);
+    assert_string_equal(m.alias, "a,b");
+    assert_null(m.index);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/idx/_alias", &m), STORE_R_ALIAS);
+    assert_string_equal(m.index, "idx");
+    assert_null(m.alias);
+    store_router_free(&m);
+    assert_int_equal(route("PUT", "/idx/_aliases/al", &m), STORE_R_ALIAS);
+    assert_string_equal(m.index, "idx");
+    assert_string_equal(m.alias, "al");
+    assert_true(m.allowed & STORE_M_DELETE);
+    store_router_free(&m);
+    assert_int_equal(route("DELETE", "/idx/_alias/al", &m), STORE_R_ALIAS);
+    store_router_free(&m);
+    store_router_free(&m); /* twice is safe */
+    /* an encoded NUL cannot be part of an alias name */
+    assert_false(store_router_match("PUT", "/idx/_alias/a%00b", &m));
+}
+
 static void test_index_names(void **state)
 {
     (void)state;
@@ -159,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_modern_paths),
         cmocka_unit_test(test_legacy_paths),
         cmocka_unit_test(test_unknown_and_decoding),
+        cmocka_unit_test(test_alias_paths),
         cmocka_unit_test(test_index_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
