@@ -32,6 +32,7 @@ typedef enum store_route {
     STORE_R_LEGACY_SOURCE, /* /{index}/{type}/{id}/_source */
     STORE_R_ALIASES,       /* /_aliases (POST: actions; GET: list) */
     STORE_R_ALIAS,         /* /_alias[/{alias}], /{index}/_alias[es][/{alias}] */
+    STORE_R_METRICS,       /* /_prometheus/metrics */
 } store_route;
 
 /* Method bits. */

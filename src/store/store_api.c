@@ -1,5 +1,6 @@
 /* store_api — verstore's Elasticsearch REST endpoints: request in, status + JSON body out, writes as engine jobs. */
 #include "versync/store_api.h"
+#include "versync/store_metrics.h"
 
 #include "versync/log.h"
 #include "versync/store_bulk.h"
@@ -1835,6 +1836,8 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
 static void finish_write(store_call *c, store_resp *r)
 {
     store_op *op = &c->op;
+    if (op->err == STORE_OPERR_CONFLICT)
+        store_metrics_conflict();
     if (op->err != STORE_OPERR_NONE) {
         const char *type;
         buf reason = BUF_INIT, extra = BUF_INIT;
@@ -1921,6 +1924,8 @@ static store_call *bulk(store_api *api, const store_req *req, store_match *m, st
     return c;
 }
 
+static store_metrics_res metrics_result(const store_op *op);
+
 static void finish_bulk(store_call *c, store_resp *r)
 {
     buf *b = &r->body;
@@ -1936,6 +1941,10 @@ static void finish_bulk(store_call *c, store_resp *r)
         buf_puts(&items, it->key);
         buf_puts(&items, "\":");
         const store_op *op = c->op_of_item[i] == SIZE_MAX ? NULL : &c->ops[c->op_of_item[i]];
+        store_metrics_res mres = metrics_result(op);
+        store_metrics_bulk_item((int)it->action, mres);
+        if (mres == STORE_MRES_CONFLICT)
+            store_metrics_conflict();
         if (op && op->err == STORE_OPERR_NONE) {
             write_body(&items, c, op, true);
         } else {
@@ -2466,6 +2475,68 @@ static void finish_aliases(store_call *c, store_resp *r)
     buf_free(&x);
 }
 
+/* ---- metrics ------------------------------------------------------------------------ */
+
+static store_metrics_ep endpoint_of(store_route route, unsigned method)
+{
+    switch (route) {
+    case STORE_R_ROOT: return STORE_EP_ROOT;
+    case STORE_R_BULK: return STORE_EP_BULK;
+    case STORE_R_MGET: return STORE_EP_MGET;
+    case STORE_R_REFRESH:
+    case STORE_R_CAT_INDICES:
+    case STORE_R_HEALTH: return STORE_EP_CAT;
+    case STORE_R_INDEX:
+    case STORE_R_SETTINGS:
+    case STORE_R_MAPPING: return STORE_EP_INDEX;
+    case STORE_R_COUNT: return STORE_EP_COUNT;
+    case STORE_R_SEARCH: return STORE_EP_SEARCH;
+    case STORE_R_DOC:
+    case STORE_R_LEGACY_DOC:
+        return method == STORE_M_GET || method == STORE_M_HEAD ? STORE_EP_DOC_READ : STORE_EP_DOC_WRITE;
+    case STORE_R_DOC_AUTO:
+    case STORE_R_LEGACY_AUTO:
+    case STORE_R_CREATE:
+    case STORE_R_LEGACY_CREATE: return STORE_EP_DOC_WRITE;
+    case STORE_R_UPDATE:
+    case STORE_R_LEGACY_UPDATE: return STORE_EP_UPDATE;
+    case STORE_R_SOURCE:
+    case STORE_R_LEGACY_SOURCE: return STORE_EP_DOC_READ;
+    case STORE_R_ALIASES:
+    case STORE_R_ALIAS: return STORE_EP_ALIASES;
+    case STORE_R_METRICS: return STORE_EP_METRICS;
+    case STORE_R_NONE: break;
+    }
+    return STORE_EP_OTHER;
+}
+
+static void metrics(store_api *api, store_resp *r)
+{
+    if (!store_metrics_render(&r->body, api->e)) {
+        storage_error(r);
+        return;
+    }
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+static store_metrics_res metrics_result(const store_op *op)
+{
+    if (!op)
+        return STORE_MRES_ERROR;
+    if (op->err == STORE_OPERR_CONFLICT)
+        return STORE_MRES_CONFLICT;
+    if (op->err != STORE_OPERR_NONE)
+        return STORE_MRES_ERROR;
+    switch (op->dec.result) {
+    case STORE_RES_CREATED: return STORE_MRES_CREATED;
+    case STORE_RES_UPDATED: return STORE_MRES_UPDATED;
+    case STORE_RES_DELETED: return STORE_MRES_DELETED;
+    case STORE_RES_NOT_FOUND: return STORE_MRES_NOT_FOUND;
+    case STORE_RES_NOOP: return STORE_MRES_NOOP;
+    default: return STORE_MRES_ERROR;
+    }
+}
+
 static void no_handler(store_resp *r, const store_req *req)
 {
     flat_errorf(r, 400, "no handler found for uri [%s] and method [%s]", req->path, req->method);
@@ -2602,6 +2673,9 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         else
             c = one_alias(api, req, &m, resp);
         break;
+    case STORE_R_METRICS:
+        metrics(api, resp);
+        break;
     case STORE_R_NONE:
         break;
     }
@@ -2612,6 +2686,7 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     }
     store_router_free(&m);
 out:
+    store_metrics_request(endpoint_of(m.route, m.method), resp->status);
     filter_body(resp, param(req, "filter_path"));
     if (pretty)
         pretty_body(resp);
@@ -2675,6 +2750,7 @@ void store_api_finish(store_call *c, store_resp *r)
         break;
     }
 done:
+    store_metrics_request(endpoint_of(c->m.route, c->m.method), r->status);
     filter_body(r, c->filter_path);
     if (c->pretty)
         pretty_body(r);

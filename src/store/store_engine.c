@@ -2,6 +2,7 @@
 #include "versync/store_engine.h"
 
 #include "versync/log.h"
+#include "versync/store_metrics.h"
 #include "versync/store_util.h"
 
 #include <errno.h>
@@ -142,6 +143,13 @@ static bool counters_decode(const MDB_val *v, store_index_meta *m)
     m->docs_deleted = get_i64(p + 16);
     m->store_bytes = get_i64(p + 24);
     return true;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void mlog(int rc, const char *what)
@@ -300,7 +308,9 @@ static void *syncer_main(void *arg)
         pthread_cond_timedwait(&e->scond, &e->slock, &ts);
         if (atomic_exchange(&e->dirty, false)) {
             pthread_mutex_unlock(&e->slock);
+            int64_t t0 = mono_ns();
             int rc = mdb_env_sync(e->env, 1);
+            store_metrics_fsync((double)(mono_ns() - t0) / 1e9);
             if (rc)
                 mlog(rc, "background sync");
             pthread_mutex_lock(&e->slock);
@@ -1269,9 +1279,11 @@ static int run_txn(store_engine *e, store_job **jobs, size_t n)
         rc = exec_job(&c, jobs[i]);
     if (!rc)
         rc = cache_flush(&c);
-    if (!rc)
+    if (!rc) {
+        int64_t t0 = mono_ns();
         rc = mdb_txn_commit(c.txn);
-    else
+        store_metrics_fsync((double)(mono_ns() - t0) / 1e9);
+    } else
         mdb_txn_abort(c.txn);
     free(c.ents);
     if (rc == 0 && !e->durable)
@@ -1315,8 +1327,10 @@ static void fail_job(store_job *job)
 static void run_batch(store_engine *e, store_job **jobs, size_t n)
 {
     int rc = run_with_growth(e, jobs, n);
-    if (rc == 0)
+    if (rc == 0) {
+        store_metrics_batch(n);
         return;
+    }
     if (n == 1) {
         mlog(rc, "write");
         fail_job(jobs[0]);

@@ -100,6 +100,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET;
         else if (is_(seg[0], "_alias"))
             out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET | STORE_M_HEAD, take_alias = 1;
+        else if (is_(seg[0], "_prometheus") && is_(seg[1], "metrics"))
+            out->route = STORE_R_METRICS, out->allowed = STORE_M_GET;
         else if (s0_)
             break;
         else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))

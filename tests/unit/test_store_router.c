@@ -145,6 +145,9 @@ static void test_alias_paths(void **state)
     assert_int_equal(route("DELETE", "/idx/_alias/al", &m), STORE_R_ALIAS);
     store_router_free(&m);
     store_router_free(&m); /* twice is safe */
+    assert_int_equal(route("GET", "/_prometheus/metrics", &m), STORE_R_METRICS);
+    assert_int_equal(m.allowed, STORE_M_GET);
+    store_router_free(&m);
     /* an encoded NUL cannot be part of an alias name */
     assert_false(store_router_match("PUT", "/idx/_alias/a%00b", &m));
 }
