@@ -126,7 +126,7 @@ assert_eq "DELETE it again: 404" 404 "$HTTP_STATUS"
 assert_json "DELETE a missing alias: aliases_not_found_exception" .error.type '"aliases_not_found_exception"'
 
 # ---- durable ---------------------------------------------------------------
-verstore_stop
+check "verstore stops cleanly (exit 0)" verstore_stop
 check "verstore comes back" verstore_start
 http GET /live/_doc/1
 assert_json "aliases survive a restart" ._index '"v2"'
