@@ -109,4 +109,12 @@ void cfg_free(cfg *c);
 /* The mapping whose ident is `ident` ("schema.table"), or NULL. */
 cfg_table *cfg_find_table(const cfg *c, const char *ident);
 
+/* The mappings named on a command line (TABLE… of backfill and verify), in
+ * order; a name without a schema means "public.NAME". No names selects every
+ * mapping. On success *out is a heap array of *nout pointers into `c` that the
+ * caller frees (the mappings stay owned by `c`). On an unknown name returns
+ * false with "table X is not in FILE" in err. */
+bool cfg_select_tables(const cfg *c, const char *const *names, size_t nnames, cfg_table ***out, size_t *nout, char *err,
+                       size_t errsz);
+
 #endif

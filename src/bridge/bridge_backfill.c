@@ -1235,24 +1235,10 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         free(names);
         return 2;
     }
-    if (!(todo = calloc(c.ntables + 1, sizeof *todo)))
+    char sel_err[600];
+    if (!cfg_select_tables(&c, names, nnames, &todo, &ntodo, sel_err, sizeof sel_err)) {
+        log_error("backfill: %s", sel_err);
         goto fail;
-    if (nnames == 0) {
-        for (size_t i = 0; i < c.ntables; i++)
-            todo[ntodo++] = &c.tables[i];
-    }
-    for (size_t i = 0; i < nnames; i++) {
-        cfg_table *t = cfg_find_table(&c, names[i]);
-        if (!t && !strchr(names[i], '.')) {
-            char q[512];
-            snprintf(q, sizeof q, "public.%s", names[i]);
-            t = cfg_find_table(&c, q);
-        }
-        if (!t) {
-            log_error("backfill: table %s is not in %s", names[i], c.path);
-            goto fail;
-        }
-        todo[ntodo++] = t;
     }
     if (o.index && ntodo != 1) {
         log_error("backfill: --index names one index, so give exactly one table (%zu selected)", ntodo);

@@ -936,3 +936,33 @@ cfg_table *cfg_find_table(const cfg *c, const char *ident)
             return &c->tables[i];
     return NULL;
 }
+
+bool cfg_select_tables(const cfg *c, const char *const *names, size_t nnames, cfg_table ***out, size_t *nout, char *err,
+                       size_t errsz)
+{
+    *nout = 0;
+    if (!(*out = calloc(c->ntables + nnames + 1, sizeof **out))) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    if (nnames == 0)
+        for (size_t i = 0; i < c->ntables; i++)
+            (*out)[(*nout)++] = &c->tables[i];
+    for (size_t i = 0; i < nnames; i++) {
+        cfg_table *t = cfg_find_table(c, names[i]);
+        if (!t && !strchr(names[i], '.')) {
+            char q[512];
+            snprintf(q, sizeof q, "public.%s", names[i]);
+            t = cfg_find_table(c, q);
+        }
+        if (!t) {
+            snprintf(err, errsz, "table %s is not in %s", names[i], c->path);
+            free(*out);
+            *out = NULL;
+            *nout = 0;
+            return false;
+        }
+        (*out)[(*nout)++] = t;
+    }
+    return true;
+}

@@ -842,23 +842,10 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
     v.batch = batch;
     v.repair = do_repair;
     v.json = json;
-    if (!(todo = calloc(c.ntables + 1, sizeof *todo)))
+    char sel_err[600];
+    if (!cfg_select_tables(&c, names, nnames, &todo, &ntodo, sel_err, sizeof sel_err)) {
+        log_error("verify: %s", sel_err);
         goto done;
-    if (nnames == 0)
-        for (size_t i = 0; i < c.ntables; i++)
-            todo[ntodo++] = &c.tables[i];
-    for (size_t i = 0; i < nnames; i++) {
-        cfg_table *t = cfg_find_table(&c, names[i]);
-        if (!t && !strchr(names[i], '.')) {
-            char q[512];
-            snprintf(q, sizeof q, "public.%s", names[i]);
-            t = cfg_find_table(&c, q);
-        }
-        if (!t) {
-            log_error("verify: table %s is not in %s", names[i], c.path);
-            goto done;
-        }
-        todo[ntodo++] = t;
     }
     if (!(v.schema_q = pg_quote_ident(v.conn, c.schema, v.err, sizeof v.err)))
         goto fail;

@@ -355,6 +355,31 @@ static void test_bytes_cjson_would_hide(void **state)
     cfg_free(&c);
 }
 
+static void test_select_tables(void **state)
+{
+    (void)state;
+    cfg c;
+    assert_true(parse("{\"tables\": [{\"table\": \"public.a\"}, {\"table\": \"s.b\"}]}", &c));
+    cfg_table **sel = NULL;
+    size_t n = 0;
+    assert_true(cfg_select_tables(&c, NULL, 0, &sel, &n, err, sizeof err));
+    assert_int_equal(n, 2);
+    assert_ptr_equal(sel[1], &c.tables[1]);
+    free(sel);
+    /* no schema means public; repeats are kept in order */
+    const char *names[] = {"s.b", "a", "a", "public.a"};
+    assert_true(cfg_select_tables(&c, names, 4, &sel, &n, err, sizeof err));
+    assert_int_equal(n, 4);
+    assert_ptr_equal(sel[0], &c.tables[1]);
+    assert_ptr_equal(sel[3], &c.tables[0]);
+    free(sel);
+    const char *bad[] = {"b"};
+    assert_false(cfg_select_tables(&c, bad, 1, &sel, &n, err, sizeof err));
+    assert_null(sel);
+    assert_string_equal(err, "table b is not in t.json");
+    cfg_free(&c);
+}
+
 static void test_capture(void **state)
 {
     (void)state;
@@ -399,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_load_file_and_default_path),
         cmocka_unit_test(test_capture),
         cmocka_unit_test(test_bytes_cjson_would_hide),
+        cmocka_unit_test(test_select_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
