@@ -1,6 +1,7 @@
 /* faultproxy — a tiny HTTP proxy for integration tests that answers some _bulk requests with injected faults.
  *
  * usage: faultproxy --listen 127.0.0.1:0 --upstream 127.0.0.1:PORT [--fault STATUS:COUNT]... [--retry-after SECS]
+ *                   [--hang]
  *
  * Prints "faultproxy listening on http://127.0.0.1:PORT" once it accepts.
  * The first COUNT requests whose path contains "_bulk" are answered STATUS
@@ -12,7 +13,13 @@
  * it is answered as "req MS METHOD PATH opaque=ID bytes=N", MS being
  * milliseconds since the epoch when it arrived and ID its X-Opaque-Id ("-"
  * when none). One thread per client connection (clients keep their
- * connections alive). */
+ * connections alive).
+ *
+ * --hang: accept connections and read requests but never answer them (a
+ * store that is up but stuck), until SIGUSR1 switches the proxy to
+ * pass-through for requests that arrive afterwards. Every accepted and closed
+ * client connection is logged as "conn open N" / "conn close N", N being the
+ * number open right after, so a test can tell the most open at once. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -39,6 +46,22 @@ static int g_nfaults;
 static atomic_int g_bulk_seen;
 static int g_retry_after;
 static struct sockaddr_in g_upstream;
+static atomic_bool g_hang;
+static atomic_int g_open;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    atomic_store(&g_hang, false);
+}
+
+static void log_conn(const char *what, int now)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "conn %s %d\n", what, now);
+    if (n > 0)
+        (void)!write(2, line, (size_t)n);
+}
 
 typedef struct msg {
     char *data;
@@ -208,6 +231,15 @@ static void *serve(void *arg)
         if (n == 0)
             break;
         log_request(m.data, n);
+        if (atomic_load(&g_hang)) {
+            /* Never answer: hold the connection until the client gives up and closes it. */
+            char sink[4096];
+            ssize_t r;
+            while ((r = read(fd, sink, sizeof sink)) != 0)
+                if (r < 0 && errno != EINTR)
+                    break;
+            break;
+        }
         int status = fault_for_request(m.data);
         bool ok;
         if (status) {
@@ -233,6 +265,7 @@ static void *serve(void *arg)
     }
     free(m.data);
     close(fd);
+    log_conn("close", atomic_fetch_sub(&g_open, 1) - 1);
     return NULL;
 }
 
@@ -253,6 +286,8 @@ static bool parse_hostport(const char *s, struct sockaddr_in *out)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART needed: accept() retries on EINTR */
     struct sockaddr_in listen_addr;
     bool have_listen = false, have_up = false;
     for (int i = 1; i < argc; i++) {
@@ -266,10 +301,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_nfaults++;
+        } else if (strcmp(argv[i], "--hang") == 0) {
+            atomic_store(&g_hang, true);
         } else if (strcmp(argv[i], "--retry-after") == 0 && i + 1 < argc) {
             g_retry_after = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: faultproxy --listen HOST:PORT --upstream HOST:PORT [--fault STATUS:COUNT]...\n");
+            fprintf(stderr, "usage: faultproxy --listen HOST:PORT --upstream HOST:PORT [--fault STATUS:COUNT]... [--retry-after SECS] [--hang]\n");
             return 2;
         }
     }
@@ -297,9 +334,11 @@ int main(int argc, char **argv)
             return 1;
         }
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        log_conn("open", atomic_fetch_add(&g_open, 1) + 1);
         pthread_t t;
         if (pthread_create(&t, NULL, serve, (void *)(intptr_t)c) != 0) {
             close(c);
+            log_conn("close", atomic_fetch_sub(&g_open, 1) - 1);
             continue;
         }
         pthread_detach(t);
