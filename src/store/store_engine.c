@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* Ids up to this length are stored in the key as they are; longer ones are
@@ -36,6 +37,7 @@ struct store_engine {
     bool stopping;
     pthread_t writer;
     bool writer_started;
+    bool env_opened; /* mdb_env_open succeeded: the env may be synced at close */
     pthread_t syncer;
     bool syncer_started;
     pthread_mutex_t slock;
@@ -162,6 +164,81 @@ static void mlog(int rc, const char *what)
 static void *writer_main(void *arg);
 static void *syncer_main(void *arg);
 
+/* LMDB has no page checksums, and it maps whatever file it finds: an existing
+ * but empty data.mdb is silently re-initialised as a new store, and a data
+ * file cut short is mapped anyway and the process dies of SIGBUS on the first
+ * read past the end. So before opening, an existing data.mdb must hold at
+ * least its two meta pages. */
+static bool precheck_data_file(const char *dir, char *err, size_t errsz)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) != 0)
+        return true; /* a new store */
+    if (S_ISREG(st.st_mode) && st.st_size < 2 * 4096) {
+        snprintf(err, errsz,
+                 "the data file %s is corrupt: %lld bytes, too short to hold LMDB's meta pages "
+                 "(truncated?); restore it from a backup, or remove it to start an empty store",
+                 path, (long long)st.st_size);
+        return false;
+    }
+    return true;
+}
+
+/* Cheap checks after mdb_env_open (which itself refuses bad meta pages with
+ * MDB_INVALID / MDB_VERSION_MISMATCH): the file must reach the last page the
+ * newest meta page says is in use, and the small catalogue databases (meta,
+ * indices, counters, aliases) are read end to end. Not detected here: garbage
+ * inside document pages (LMDB keeps no checksums); reading such a page later
+ * fails that request with MDB_CORRUPTED or returns the damaged bytes. The cost
+ * is one fstat and a walk of the catalogue, independent of the number of
+ * documents. */
+static bool check_data_file(store_engine *e, MDB_txn *txn, char *err, size_t errsz)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    struct stat st;
+    int fd = -1, rc;
+    if ((rc = mdb_env_info(e->env, &info)) || (rc = mdb_env_stat(e->env, &ms)) || (rc = mdb_env_get_fd(e->env, &fd))) {
+        snprintf(err, errsz, "cannot inspect the data file %s/data.mdb: %s", e->dir, mdb_strerror(rc));
+        return false;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errsz, "cannot stat the data file %s/data.mdb: %s", e->dir, strerror(errno));
+        return false;
+    }
+    long long need = ((long long)info.me_last_pgno + 1) * (long long)ms.ms_psize;
+    if ((long long)st.st_size < need) {
+        snprintf(err, errsz,
+                 "the data file %s/data.mdb is corrupt: %lld bytes, but its pages in use reach %lld bytes "
+                 "(truncated?); restore it from a backup",
+                 e->dir, (long long)st.st_size, need);
+        return false;
+    }
+    MDB_dbi dbis[] = {e->dbi_meta, e->dbi_indices, e->dbi_counters, e->dbi_aliases};
+    const char *names[] = {"meta", "indices", "counters", "aliases"};
+    for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
+        MDB_cursor *c = NULL;
+        MDB_val k, v;
+        if ((rc = mdb_cursor_open(txn, dbis[i], &c)) == 0) {
+            while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+                ;
+            mdb_cursor_close(c);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if (rc == 0)
+            rc = mdb_stat(txn, e->dbi_docs, &ms);
+        if (rc) {
+            snprintf(err, errsz, "the data file %s/data.mdb is corrupt: reading its %s database: %s", e->dir,
+                     names[i], mdb_strerror(rc));
+            return false;
+        }
+    }
+    return true;
+}
+
 bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err, size_t errsz)
 {
     *out = NULL;
@@ -199,10 +276,17 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
     mdb_env_set_maxreaders(e->env, (unsigned)(o->max_readers > 126 ? o->max_readers : 126));
     mdb_env_set_mapsize(e->env, e->map_size);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (e->durable ? 0 : MDB_NOSYNC);
+    if (!precheck_data_file(o->dir, err, errsz))
+        goto fail;
     if ((rc = mdb_env_open(e->env, o->dir, flags, 0644))) {
-        snprintf(err, errsz, "cannot open the data directory %s: %s", o->dir, mdb_strerror(rc));
+        if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH)
+            snprintf(err, errsz, "the data file %s/data.mdb is corrupt or not a verstore data file: %s", o->dir,
+                     mdb_strerror(rc));
+        else
+            snprintf(err, errsz, "cannot open the data directory %s: %s", o->dir, mdb_strerror(rc));
         goto fail;
     }
+    e->env_opened = true;
     MDB_envinfo info;
     if (mdb_env_info(e->env, &info) == 0 && info.me_mapsize > e->map_size)
         e->map_size = info.me_mapsize;
@@ -216,9 +300,11 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &e->dbi_counters)) ||
         (rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &e->dbi_docs)) ||
         (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases))) {
-        snprintf(err, errsz, "cannot open the databases in %s: %s", o->dir, mdb_strerror(rc));
+        snprintf(err, errsz, "cannot open the databases in %s/data.mdb: %s", o->dir, mdb_strerror(rc));
         goto fail;
     }
+    if (!check_data_file(e, txn, err, errsz))
+        goto fail;
     MDB_val k = {12, "cluster_uuid"}, v;
     rc = mdb_get(txn, e->dbi_meta, &k, &v);
     if (rc == 0 && v.mv_size == 22) {
@@ -278,7 +364,7 @@ void store_engine_close(store_engine *e)
         pthread_join(e->syncer, NULL);
     }
     if (e->env) {
-        int rc = mdb_env_sync(e->env, 1);
+        int rc = e->env_opened ? mdb_env_sync(e->env, 1) : 0;
         if (rc)
             mlog(rc, "final sync");
         mdb_env_close(e->env);
