@@ -27,8 +27,12 @@ typedef struct store_engine_opts {
 
 /* Open (creating if needed) the engine in opts->dir and start its writer
  * (and, when not durable, a background syncer every 100 ms). On failure
- * returns false with a message naming the directory in `err`. The caller
- * owns *out and releases it with store_engine_close. */
+ * returns false with a message naming the directory in `err`. A damaged
+ * data.mdb (emptied, shorter than its last page in use, bad meta pages, an
+ * unreadable catalogue) is refused here, naming the file, rather than
+ * re-initialised or served; garbage inside document pages is not detected
+ * (LMDB keeps no checksums). The caller owns *out and releases it with
+ * store_engine_close. */
 bool store_engine_open(const store_engine_opts *opts, store_engine **out, char *err, size_t errsz);
 
 /* Finish every queued job, stop the threads, sync and close. NULL is a no-op.

@@ -53,6 +53,7 @@ LAST=0
 progressed() { [ "$(commits)" -ge $((LAST + 40)) ] && [ "$(docs)" -gt 0 ]; }
 
 survived=0
+worker_kills=0
 pg_round=$((ROUNDS / 2))
 for round in $(seq 1 "$ROUNDS"); do
   if ! wait_until 60 progressed; then
@@ -74,7 +75,7 @@ for round in $(seq 1 "$ROUNDS"); do
     else
       victim=${kids[$((RANDOM % ${#kids[@]}))]}
       echo "# round $round: SIGKILL worker pid $victim"
-      kill -KILL "$victim"
+      kill -KILL "$victim" && worker_kills=$((worker_kills + 1))
     fi
   fi
   survived=$((survived + 1))
@@ -94,6 +95,8 @@ T_LOGS+=("$T_DIR/verify.log")
 echo "$out" | sed 's/^/# /'
 assert_eq "versync verify finds no drift" 0 "$rc"
 killed=$(grep -c 'died with' "$RUN_LOG")
+check "the supervisor saw every killed worker die ($worker_kills killed, $killed deaths logged)" \
+  test "$killed" -ge "$worker_kills"
 echo "# chaos: $survived rounds survived, $written transactions committed" \
   "($(sql 'select count(*) from t') rows left), $killed worker deaths seen by the supervisor, 0 lost"
 kill -TERM "$RUN"
