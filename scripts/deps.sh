@@ -10,7 +10,7 @@ mode=${1:-install}
 # (curl, jq; systemd for `systemd-analyze verify` of the shipped units) and the
 # PostgreSQL server the integration tests start.
 PKGS=(libpq-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
-      liblmdb-dev pkg-config curl jq procps systemd)
+      liblmdb-dev libcrypt-dev pkg-config curl jq procps systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,6 +3,7 @@
 #define VERSYNC_STORE_HTTP_H
 
 #include "versync/store_api.h"
+#include "versync/store_auth.h"
 #include "versync/store_engine.h"
 
 #include <stdbool.h>
@@ -16,6 +17,8 @@ typedef struct store_http_opts {
     int port;         /* 0: an ephemeral port */
     int threads;      /* worker threads (>= 1) */
     size_t max_body;  /* larger bodies are answered 413 */
+    store_auth *auth; /* NULL: no authentication; else every request needs it (borrowed) */
+    const char *tls_cert_pem, *tls_key_pem; /* both set: serve HTTPS (PEM text, copied by libmicrohttpd) */
 } store_http_opts;
 
 /* Bind and start serving `api` (writes go to `engine`). On success *out is

@@ -19,6 +19,7 @@ struct store_http {
     store_api *api;
     store_engine *engine;
     size_t max_body;
+    store_auth *auth;
     atomic_long in_flight;
     atomic_long busy;     /* requests being dispatched or waiting on the engine */
     atomic_bool stopping; /* no new dispatches: answer 503 */
@@ -34,6 +35,7 @@ typedef struct conn_ctx {
     bool too_big;
     bool answered;
     bool counted; /* included in in_flight: the body is complete */
+    bool unauthorized; /* the answer is a 401: add WWW-Authenticate */
     store_call *call; /* a write waiting for (or back from) the engine */
     store_resp resp;
     store_param *params;
@@ -114,6 +116,10 @@ static enum MHD_Result send_resp(conn_ctx *cx)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (cx->unauthorized) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"verstore\" charset=\"UTF-8\"");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "ApiKey");
+    }
     /* Elasticsearch echoes the client's tracing id. */
     const char *opaque = MHD_lookup_connection_value(cx->conn, MHD_HEADER_KIND, "X-Opaque-Id");
     if (opaque)
@@ -136,6 +142,32 @@ static enum MHD_Result too_large(conn_ctx *cx)
     buf_puts(&cx->resp.body, "}],\"type\":\"content_too_long_exception\",\"reason\":");
     buf_put_json_string(&cx->resp.body, msg, strlen(msg));
     buf_puts(&cx->resp.body, "},\"status\":413}");
+    return send_resp(cx);
+}
+
+/* Elasticsearch's answer to a request without valid credentials. */
+static enum MHD_Result unauthorized(conn_ctx *cx, const char *url, store_auth_result ar, const char *who)
+{
+    char msg[512];
+    if (ar == STORE_AUTH_MISSING)
+        snprintf(msg, sizeof msg, "missing authentication credentials for REST request [%.300s]", url);
+    else
+        snprintf(msg, sizeof msg, "unable to authenticate user [%.100s] for REST request [%.300s]", who, url);
+    static const char hdr[] = ",\"header\":{\"WWW-Authenticate\":[\"Basic realm=\\\"verstore\\\" "
+                              "charset=\\\"UTF-8\\\"\",\"ApiKey\"]}";
+    buf *b = &cx->resp.body;
+    buf_reset(b);
+    cx->resp.status = 401;
+    cx->resp.content_type = "application/json";
+    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":");
+    buf_put_json_string(b, msg, strlen(msg));
+    buf_puts(b, hdr);
+    buf_puts(b, "}],\"type\":\"security_exception\",\"reason\":");
+    buf_put_json_string(b, msg, strlen(msg));
+    buf_puts(b, hdr);
+    buf_puts(b, "},\"status\":401}");
+    cx->unauthorized = true;
+    log_debug("http: 401 for %s (%s)", url, ar == STORE_AUTH_MISSING ? "no credentials" : "bad credentials");
     return send_resp(cx);
 }
 
@@ -207,6 +239,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cx->counted = true;
         atomic_fetch_add(&h->in_flight, 1);
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
+        if (h->auth) { /* before the body is read: strangers do not get to upload */
+            char who[128];
+            const char *az = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+            store_auth_result ar = store_auth_check(h->auth, az, who, sizeof who);
+            if (ar != STORE_AUTH_OK)
+                return unauthorized(cx, url, ar, who);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
         if (len > h->max_body)
@@ -302,11 +341,21 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
     h->api = api;
     h->engine = engine;
     h->max_body = o->max_body;
+    h->auth = o->auth;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (res->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned pool = o->threads > 1 ? (unsigned)o->threads : 0;
+    bool tls = o->tls_cert_pem && o->tls_key_pem;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    /* The TLS options only exist when serving TLS, hence an option array. */
+    struct MHD_OptionItem tlsopts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)(uintptr_t)o->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)o->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
     /* Per-connection memory: headers plus the read buffer. libmicrohttpd
      * clears the whole pool between requests, so a big pool costs every
      * keep-alive request. 128 KiB holds many times Elasticsearch's 16 KiB
@@ -318,11 +367,17 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                            (unsigned)1, MHD_OPTION_END);
+                            (unsigned)1, MHD_OPTION_ARRAY, tlsopts, MHD_OPTION_END);
     freeaddrinfo(res);
     if (!h->d) {
-        snprintf(err, errsz, "--listen: cannot listen on %s:%d (in use, or not an address of this machine)", o->host,
-                 o->port);
+        if (tls)
+            snprintf(err, errsz,
+                     "cannot serve HTTPS on %s:%d: the address is in use or not of this machine, or --tls-cert/--tls-key "
+                     "are not a matching PEM certificate and private key",
+                     o->host, o->port);
+        else
+            snprintf(err, errsz, "--listen: cannot listen on %s:%d (in use, or not an address of this machine)",
+                     o->host, o->port);
         free(h);
         return false;
     }

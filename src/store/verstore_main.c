@@ -2,6 +2,7 @@
 #include "versync/log.h"
 #include "versync/notify.h"
 #include "versync/store_api.h"
+#include "versync/store_auth.h"
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
 #include "versync/store_util.h"
@@ -38,11 +39,19 @@ static const char usage_text[] =
     "  --max-body BYTES        largest request body accepted; larger ones get 413\n"
     "                          (default 104857600; k/m/g suffixes allowed)\n"
     "  --threads N             HTTP worker threads (default: number of CPUs)\n"
+    "  --users FILE            require authentication: HTTP basic auth for the users and\n"
+    "                          Authorization: ApiKey for the keys listed in FILE (lines\n"
+    "                          name:HASH or apikey:ID:HASH, HASH from --hash-password);\n"
+    "                          read once at start\n"
+    "  --tls-cert FILE         serve HTTPS with this PEM certificate (chain)\n"
+    "  --tls-key FILE          ... and this PEM private key (both or neither)\n"
+    "  --insecure-no-auth      allow a non-loopback --listen without --users\n"
+    "  --hash-password         read a password from stdin, print its yescrypt hash, exit\n"
     "  --log-level LEVEL       debug, info, warn or error (default info)\n"
     "  --log-format FORMAT     text or json (default text)\n"
     "  --help                  show this help and exit\n"
     "\n"
-    "When ready it prints one line: verstore listening on http://HOST:PORT\n"
+    "When ready it prints one line: verstore listening on http://HOST:PORT (https:// with TLS)\n"
     "SIGTERM or SIGINT stops accepting, finishes requests in flight and closes cleanly.\n"
     "Exit status: 0 clean stop, 1 runtime failure, 2 bad option or unusable data directory.\n";
 
@@ -95,6 +104,55 @@ static bool parse_listen(const char *s, char *host, size_t hostsz, int *port)
     return true;
 }
 
+/* Addresses only this machine can reach: serving them without auth is safe. */
+static bool is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
+/* Read a whole PEM file into a NUL-terminated string the caller frees. */
+static char *read_pem(const char *opt, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *text = NULL;
+    if (!f) {
+        fprintf(stderr, "verstore: %s %s: cannot read the file: %s\n", opt, path, strerror(errno));
+        return NULL;
+    }
+    buf b = BUF_INIT;
+    if (!buf_read_stream(&b, f) || !buf_putc(&b, '\0'))
+        fprintf(stderr, "verstore: %s %s: cannot read the file\n", opt, path);
+    else if (!strstr(b.data, "-----BEGIN "))
+        fprintf(stderr, "verstore: %s %s: not a PEM file (no -----BEGIN line)\n", opt, path);
+    else
+        text = buf_steal(&b);
+    buf_free(&b);
+    fclose(f);
+    return text;
+}
+
+/* --hash-password: one line from stdin (without its newline) -> hash on stdout. */
+static int hash_password(void)
+{
+    char line[4096];
+    if (!fgets(line, sizeof line, stdin)) {
+        fprintf(stderr, "verstore: --hash-password: expected a password on stdin\n");
+        return 2;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!line[0]) {
+        fprintf(stderr, "verstore: --hash-password: the password is empty\n");
+        return 2;
+    }
+    char *h = store_auth_hash_password(line);
+    explicit_bzero(line, sizeof line);
+    if (!h)
+        return 1;
+    printf("%s\n", h);
+    free(h);
+    return 0;
+}
+
 /* mkdir -p */
 static bool make_dirs(const char *dir)
 {
@@ -115,6 +173,8 @@ int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9200", *data = "./verstore-data", *durability = "request";
     const char *level_s = "info", *format_s = "text";
+    const char *users = NULL, *tls_cert = NULL, *tls_key = NULL;
+    bool insecure = false, want_hash = false;
     uint64_t max_body = 104857600;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
@@ -124,6 +184,9 @@ int main(int argc, char **argv)
         {"durability", required_argument, NULL, 'D'}, {"max-body", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},    {"log-level", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
+        {"users", required_argument, NULL, 'u'},      {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},    {"insecure-no-auth", no_argument, NULL, 'I'},
+        {"hash-password", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -147,6 +210,11 @@ int main(int argc, char **argv)
         }
         case 'L': level_s = optarg; break;
         case 'F': format_s = optarg; break;
+        case 'u': users = optarg; break;
+        case 'C': tls_cert = optarg; break;
+        case 'K': tls_key = optarg; break;
+        case 'I': insecure = true; break;
+        case 'H': want_hash = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case ':': return bad_usage("option '%s' needs a value", argv[optind - 1]);
         default: return bad_usage("unknown option '%s'", argv[optind - 1]);
@@ -154,6 +222,8 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return bad_usage("unexpected argument '%s'", argv[optind]);
+    if (want_hash)
+        return hash_password();
     log_level level;
     log_format format;
     if (!log_parse_level(level_s, &level))
@@ -173,42 +243,66 @@ int main(int argc, char **argv)
         return bad_usage("--listen: expected HOST:PORT (e.g. 127.0.0.1:9200), got '%s'", listen);
     if (!*data)
         return bad_usage("--data: the directory name is empty%s", "");
+    if (!tls_cert != !tls_key)
+        return bad_usage("--tls-cert and --tls-key go together%s", "");
+    if (!users && !insecure && !is_loopback(host)) {
+        fprintf(stderr,
+                "verstore: --listen %s: refusing to serve a non-loopback address without authentication; give "
+                "--users FILE, or --insecure-no-auth to serve it open anyway\n",
+                listen);
+        return 2;
+    }
     log_init("verstore", level, format);
     signal(SIGPIPE, SIG_IGN);
+    char aerr[512];
+    store_auth *auth = NULL;
+    char *cert_pem = NULL, *key_pem = NULL;
+    if (users && !(auth = store_auth_load(users, aerr, sizeof aerr))) {
+        fprintf(stderr, "verstore: --users %s\n", aerr);
+        return 2;
+    }
+    if (tls_cert && (!(cert_pem = read_pem("--tls-cert", tls_cert)) || !(key_pem = read_pem("--tls-key", tls_key)))) {
+        free(cert_pem);
+        store_auth_free(auth);
+        return 2;
+    }
 
     /* The data directory: create, check, lock. */
+    int rc = 1, lockfd = -1;
+    store_engine *engine = NULL;
+    store_api *api = NULL;
+    store_http *http = NULL;
     struct stat st;
+    char lockpath[4200];
     if (stat(data, &st) == 0 && !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "verstore: --data %s: not a directory\n", data);
-        return 2;
+        rc = 2;
+        goto done;
     }
     if (!make_dirs(data)) {
         fprintf(stderr, "verstore: --data %s: cannot create the directory: %s\n", data, strerror(errno));
-        return 2;
+        rc = 2;
+        goto done;
     }
-    char lockpath[4200];
     snprintf(lockpath, sizeof lockpath, "%s/verstore.lock", data);
-    int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lockfd < 0) {
         fprintf(stderr, "verstore: --data %s: cannot use the data directory: %s\n", data, strerror(errno));
-        return 2;
+        rc = 2;
+        goto done;
     }
     if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr,
                 "verstore: --data %s: the data directory is in use by another verstore process (lock %s is held)\n",
                 data, lockpath);
-        close(lockfd);
-        return 2;
+        rc = 2;
+        goto done;
     }
     char pidline[32];
     int pl = snprintf(pidline, sizeof pidline, "%ld\n", (long)getpid());
     if (ftruncate(lockfd, 0) == 0 && write(lockfd, pidline, (size_t)pl) < 0)
         log_debug("cannot write the pid to %s", lockpath);
 
-    int rc = 1;
-    store_engine *engine = NULL;
-    store_api *api = NULL;
-    store_http *http = NULL;
     char err[512];
     store_engine_opts eo = {.dir = data, .durable = durable, .max_readers = (int)threads * 2 + 16};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
@@ -230,7 +324,13 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    store_http_opts ho = {.host = host, .port = port, .threads = (int)threads, .max_body = (size_t)max_body};
+    store_http_opts ho = {.host = host,
+                          .port = port,
+                          .threads = (int)threads,
+                          .max_body = (size_t)max_body,
+                          .auth = auth,
+                          .tls_cert_pem = cert_pem,
+                          .tls_key_pem = key_pem};
     int bound;
     if (!store_http_start(api, engine, &ho, &http, &bound, err, sizeof err)) {
         fprintf(stderr, "verstore: %s\n", err);
@@ -240,7 +340,9 @@ int main(int argc, char **argv)
     bool v6 = strchr(host, ':') != NULL;
     log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", data, durability,
              threads, (unsigned long long)max_body);
-    printf("verstore listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", bound);
+    if (auth)
+        log_info("authentication required: %zu users and API keys from %s", store_auth_count(auth), users);
+    printf("verstore listening on %s://%s%s%s:%d\n", cert_pem ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", bound);
     fflush(stdout);
     notify_ready();
 
@@ -283,6 +385,12 @@ done:
     }
     if (rc == 0)
         log_info("stopped cleanly");
-    close(lockfd);
+    if (lockfd >= 0)
+        close(lockfd);
+    store_auth_free(auth);
+    free(cert_pem);
+    if (key_pem)
+        explicit_bzero(key_pem, strlen(key_pem));
+    free(key_pem);
     return rc;
 }
