@@ -721,6 +721,24 @@ static void alias_multi(store_api *api, store_resp *r, const char *name)
     alias_list_free(&l);
 }
 
+/* Answer a failed index lookup, given store_engine_index_resolve's result,
+ * and return false; true when the index (or its alias) was found. HEAD
+ * requests get a bare 404 for a missing index. */
+static bool index_found(store_api *api, store_resp *r, int rc, const char *index, bool head)
+{
+    if (rc == 1)
+        return true;
+    if (rc == -2)
+        alias_multi(api, r, index);
+    else if (rc < 0)
+        storage_error(r);
+    else if (head)
+        r->status = 404;
+    else
+        index_not_found(r, index);
+    return false;
+}
+
 static void refresh(store_api *api, const store_match *m, store_resp *r)
 {
     store_rtxn *t = store_engine_read_begin(api->e);
@@ -733,18 +751,8 @@ static void refresh(store_api *api, const store_match *m, store_resp *r)
         store_index_meta meta;
         int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
         store_engine_read_end(t);
-        if (rc == -2) {
-            alias_multi(api, r, m->index);
+        if (!index_found(api, r, rc, m->index, false))
             return;
-        }
-        if (rc < 0) {
-            storage_error(r);
-            return;
-        }
-        if (rc == 0) {
-            index_not_found(r, m->index);
-            return;
-        }
         n = 1;
     } else {
         list_ctx c = {0};
@@ -997,15 +1005,7 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
     if (rc == 1 && what == 0 && !head && !load_aliases(t, &al))
         rc = -1;
     store_engine_read_end(t);
-    if (rc == -2)
-        alias_multi(api, r, m->index);
-    else if (rc < 0)
-        storage_error(r);
-    else if (rc == 0 && head)
-        r->status = 404;
-    else if (rc == 0)
-        index_not_found(r, m->index);
-    else if (!head) {
+    if (index_found(api, r, rc, m->index, head) && !head) {
         buf *b = &r->body;
         buf_putc(b, '{');
         jstr(b, meta.name);
@@ -1048,13 +1048,7 @@ static void count_docs(store_api *api, const store_match *m, store_resp *r)
     store_index_meta meta;
     int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
     store_engine_read_end(t);
-    if (rc == -2)
-        alias_multi(api, r, m->index);
-    else if (rc < 0)
-        storage_error(r);
-    else if (rc == 0)
-        index_not_found(r, m->index);
-    else
+    if (index_found(api, r, rc, m->index, false))
         buf_printf(&r->body,
                    "{\"count\":%" PRId64 ",\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0}}",
                    meta.docs_count);
@@ -1261,18 +1255,8 @@ static void search(store_api *api, const store_req *req, const store_match *m, s
     }
     store_index_meta meta;
     int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
-    if (rc == -2) {
-        alias_multi(api, r, m->index);
+    if (!index_found(api, r, rc, m->index, false))
         goto done;
-    }
-    if (rc < 0) {
-        storage_error(r);
-        goto done;
-    }
-    if (rc == 0) {
-        index_not_found(r, m->index);
-        goto done;
-    }
     int64_t took = 0;
     buf *b = &r->body;
     buf_puts(b, "{\"took\":");
@@ -1361,21 +1345,8 @@ static void get_doc(store_api *api, const store_req *req, const store_match *m, 
     srcfilter f;
     srcfilter_from_params(req, &f);
     int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
-    if (rc == -2) {
-        alias_multi(api, r, m->index);
+    if (!index_found(api, r, rc, m->index, head))
         goto done;
-    }
-    if (rc < 0) {
-        storage_error(r);
-        goto done;
-    }
-    if (rc == 0) {
-        if (head)
-            r->status = 404;
-        else
-            index_not_found(r, m->index);
-        goto done;
-    }
     rc = store_engine_doc_get(t, &meta, m->id, m->id_len, &v);
     if (rc < 0) {
         storage_error(r);
