@@ -2,6 +2,7 @@
 #include "versync/cfg.h"
 
 #include "versync/buf.h"
+#include "versync/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -62,41 +63,16 @@ static void line_col(const char *text, size_t off, int *line, int *col)
     }
 }
 
-/* Offset of the first byte that is not part of well-formed UTF-8 (no
- * overlongs, no surrogates, at most U+10FFFF), or -1 when `s` is valid. */
+/* Offset of the first byte that is not part of well-formed UTF-8, or -1. */
 static long invalid_utf8_at(const char *text)
 {
     const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; s[i];) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            if (c == 0xF4)
-                hi = 0x8F;
-        } else {
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len(s + i, n - i);
+        if (!k)
             return (long)i;
-        }
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return (long)i;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return (long)i;
-        i += n + 1;
+        i += k;
     }
     return -1;
 }

@@ -1,5 +1,6 @@
 /* store_json — allocation-free JSON scanning, exact integers and small helpers for verstore. */
 #include "versync/store_json.h"
+#include "versync/utf8.h"
 
 #include "versync/store_util.h"
 
@@ -37,33 +38,6 @@ static bool hex4(const char *p, const char *end, unsigned *out)
     }
     *out = v;
     return true;
-}
-
-/* Length of the valid UTF-8 sequence at p (>= 0x80 lead byte), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    unsigned cp = c & (0x3f >> (n - 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
 }
 
 /* True when one of the 8 bytes in `v` needs a closer look: a quote, a
@@ -131,7 +105,7 @@ static const char *scan_string(const char *p, const char *end, bool *escaped)
             p++;
             continue;
         }
-        size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+        size_t n = utf8_seq_len((const unsigned char *)p, (size_t)(end - p));
         if (!n)
             return NULL;
         p += n;

@@ -1,5 +1,6 @@
 /* store_util — verstore's small helpers: clock, random UUIDs, auto-generated ids, URL coding, time values. */
 #include "versync/store_util.h"
+#include "versync/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -122,40 +123,12 @@ bool store_util_vappend(buf *b, const char *fmt, va_list ap)
     return true;
 }
 
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    unsigned cp = c & (0x3f >> (n - 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 bool store_util_utf8_sanitize(const char *s, size_t n, buf *out)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, run = 0;
     while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = utf8_seq_len(p + i, n - i);
         if (k) {
             i += k;
             run += k;
