@@ -109,7 +109,8 @@ if grep -q 'notify_ready' src/store/*.c 2>/dev/null; then
   kill -TERM "$vpid"
   rc=0; wait "$vpid" || rc=$?
   assert_eq "verstore: SIGTERM gives a clean exit" 0 "$rc"
-  check "verstore: STOPPING=1 arrives before it exits" grep -q 'STOPPING=1' "$NOTES"
+  # The listener records datagrams on its own schedule: wait for it, bounded.
+  check "verstore: STOPPING=1 arrives before it exits" wait_until 10 grep -q 'STOPPING=1' "$NOTES"
   assert_eq "verstore: only the main process speaks" "$vpid" "$(senders)"
 else
   skip "verstore sends READY=1/STOPPING=1" "verstore does not call notify_ready() yet"
@@ -144,7 +145,7 @@ EOF
   kill -TERM "$spid"
   rc=0; wait "$spid" || rc=$?
   assert_eq "versync run: SIGTERM gives a clean exit" 0 "$rc"
-  check "versync run: STOPPING=1 arrives before it exits" grep -q 'STOPPING=1' "$NOTES"
+  check "versync run: STOPPING=1 arrives before it exits" wait_until 10 grep -q 'STOPPING=1' "$NOTES"
   assert_eq "versync run: only the supervisor (main pid) speaks, not its workers" "$spid" "$(senders)"
 else
   skip "versync run sends READY=1/STOPPING=1" "versync does not call notify_ready() yet"
