@@ -112,6 +112,74 @@ int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char
 bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const char *after, size_t after_len, bool desc,
                            bool (*fn)(const char *id, size_t id_len, const store_doc_view *v, void *arg), void *arg);
 
+/* ---- search structures (read side) ---------------------------------------
+ *
+ * Every live document has a search ordinal: its _seq_no (store_doc_state
+ * .seq_no), which changes whenever the document is rewritten. The writer
+ * keeps three structures in step with each document, in the transaction
+ * that writes it, using the index's mapping (store_index.h):
+ *  - postings for text fields: (field, term) → (seq, tf, field length);
+ *  - an exact-value index for keyword/long/double/boolean/date fields:
+ *    (field, encoded value) → seq, ordered by value (store_index_enc_*);
+ *  - field presence: field → seq, for every leaf field with a value and
+ *    every object path above one.
+ * Paths are dotted ("user.name", "title.keyword"). All visitors below go
+ * in ascending seq order within one key unless said otherwise, and stop
+ * early when `fn` returns false. They return false on an engine error
+ * (logged). */
+
+typedef struct store_posting {
+    int64_t seq;
+    uint32_t tf;  /* occurrences of the term in the field */
+    uint32_t len; /* field length in tokens (exact; see store_index_norm_len) */
+} store_posting;
+
+/* Postings of `term` in text field `path`. */
+bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                           size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg);
+
+/* Number of documents with `term` in text field `path` (0 when none); -1 on error. */
+int64_t store_engine_term_docs(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                               size_t term_len);
+
+/* Distinct terms of text field `path` in byte order, from `from` (inclusive;
+ * NULL/0 from the first). */
+bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *path, const char *from, size_t from_len,
+                        bool (*fn)(const char *term, size_t len, void *arg), void *arg);
+
+/* Statistics of field `path`: documents having it and, for text fields, the
+ * sum of their lengths in tokens (BM25's avgdl = sum_len / docs). Zeros when
+ * the field has no values. */
+bool store_engine_field_stats(store_rtxn *r, const store_index_meta *m, const char *path, int64_t *docs,
+                              int64_t *sum_len);
+
+/* Entries of exact-value field `path` in value order (descending when
+ * `desc`; ties in seq order either way), within [lo, hi] where a NULL bound
+ * is open and `*_incl` says whether the bound itself is in. A document with
+ * several values is visited once per value. */
+bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
+                         bool lo_incl, const void *hi, size_t hi_len, bool hi_incl, bool desc,
+                         bool (*fn)(const void *val, size_t len, int64_t seq, void *arg), void *arg);
+
+/* Number of documents holding exactly `val` in field `path`; -1 on error. */
+int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const char *path, const void *val,
+                                size_t len);
+
+/* Documents that have field `path` (a leaf with a value, or an object with
+ * one below it). */
+bool store_engine_exists(store_rtxn *r, const store_index_meta *m, const char *path,
+                         bool (*fn)(int64_t seq, void *arg), void *arg);
+
+/* Every live document in seq order, starting after `after` (-1: from the
+ * first). */
+bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t after,
+                           bool (*fn)(int64_t seq, void *arg), void *arg);
+
+/* The live document with search ordinal `seq`: 1 found (id and view point
+ * into the snapshot), 0 none, -1 error. */
+int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id, size_t *id_len,
+                            store_doc_view *out);
+
 /* ---- writes (queued to the single writer) ------------------------------ */
 
 typedef enum store_operr {
@@ -122,6 +190,7 @@ typedef enum store_operr {
     STORE_OPERR_BAD_SOURCE,    /* update: stored source or merge result is not an object */
     STORE_OPERR_ENGINE,        /* storage failure */
     STORE_OPERR_NO_WRITE_INDEX, /* the target is an alias without a write index */
+    STORE_OPERR_MAPPING,        /* the source does not fit the index's mapping: see op->reason */
 } store_operr;
 
 /* An update's body, parsed by the caller (who owns the cJSON trees). */
@@ -149,6 +218,11 @@ typedef struct store_op {
     int64_t version, seq_no, term;
     char uuid[23];  /* the index's uuid (for error bodies) */
     char *new_src;  /* update: the source written (heap, freed by store_op_clear) */
+    /* STORE_OPERR_MAPPING: Elasticsearch's error type (static string:
+     * "document_parsing_exception", "strict_dynamic_mapping_exception") and
+     * reason (heap, freed by store_op_clear). */
+    const char *reason_type;
+    char *reason;
     size_t new_src_len;
     /* When `index` names an alias the writer points `index` here, at the
      * concrete index written (what responses report as _index). */
@@ -164,6 +238,7 @@ typedef enum store_job_kind {
     STORE_JOB_DELETE_INDEX,
     STORE_JOB_PUT_SETTINGS,
     STORE_JOB_ALIASES, /* apply alias actions, all or none */
+    STORE_JOB_PUT_MAPPING, /* merge `mappings` into the index's mapping (store_mapping_merge) */
 } store_job_kind;
 
 typedef enum store_alias_act {
@@ -198,15 +273,17 @@ struct store_job {
     const char *index;    /* admin jobs */
     const char *settings; /* CREATE_INDEX/PUT_SETTINGS: JSON object text or NULL */
     size_t settings_len;
-    const char *mappings; /* CREATE_INDEX: JSON object text or NULL */
+    const char *mappings; /* CREATE_INDEX, PUT_MAPPING: JSON object text or NULL */
     size_t mappings_len;
     int64_t gc_deletes_ms; /* STORE_GC_UNSET when the settings do not name it */
     const store_alias_action *actions; /* ALIASES: applied in order in one transaction */
     size_t nactions;
     /* out: 0 done; 1 already exists (create) / missing (delete, settings) /
      * refused (aliases: alias_err, alias_err_at); 2 (create) the name is an
-     * alias's; -1 engine failure */
+     * alias's; 3 (create, put mapping) the mappings are refused, `reason`
+     * says why; -1 engine failure */
     int rc;
+    char reason[512];
     store_alias_err alias_err;
     size_t alias_err_at; /* the action refused */
     store_index_meta meta; /* admin jobs: the index concerned */

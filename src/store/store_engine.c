@@ -2,10 +2,12 @@
 #include "versync/store_engine.h"
 
 #include "versync/log.h"
+#include "versync/store_index.h"
 #include "versync/store_metrics.h"
 #include "versync/store_util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +30,9 @@
 struct store_engine {
     MDB_env *env;
     MDB_dbi dbi_meta, dbi_indices, dbi_counters, dbi_docs, dbi_aliases;
+    /* Search structures (see store_engine.h): postings, exact values, field
+     * presence, seq → id, and per-field statistics. */
+    MDB_dbi dbi_post, dbi_vals, dbi_exists, dbi_seqs, dbi_fstats;
     bool durable;
     size_t map_size;
     pthread_rwlock_t resize_lock; /* readers share it; growing the map takes it alone */
@@ -163,6 +168,7 @@ static void mlog(int rc, const char *what)
 
 static void *writer_main(void *arg);
 static void *syncer_main(void *arg);
+static int search_upgrade(store_engine *e, MDB_txn *txn);
 
 /* LMDB has no page checksums, and it maps whatever file it finds: an existing
  * but empty data.mdb is silently re-initialised as a new store, and a data
@@ -272,7 +278,7 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         snprintf(err, errsz, "cannot create LMDB environment: %s", mdb_strerror(rc));
         goto fail;
     }
-    mdb_env_set_maxdbs(e->env, 8);
+    mdb_env_set_maxdbs(e->env, 16);
     mdb_env_set_maxreaders(e->env, (unsigned)(o->max_readers > 126 ? o->max_readers : 126));
     mdb_env_set_mapsize(e->env, e->map_size);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (e->durable ? 0 : MDB_NOSYNC);
@@ -299,12 +305,21 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "indices", MDB_CREATE, &e->dbi_indices)) ||
         (rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &e->dbi_counters)) ||
         (rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &e->dbi_docs)) ||
-        (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases))) {
+        (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases)) ||
+        (rc = mdb_dbi_open(txn, "postings", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_post)) ||
+        (rc = mdb_dbi_open(txn, "values", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_vals)) ||
+        (rc = mdb_dbi_open(txn, "exists", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_exists)) ||
+        (rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &e->dbi_seqs)) ||
+        (rc = mdb_dbi_open(txn, "fieldstats", MDB_CREATE, &e->dbi_fstats))) {
         snprintf(err, errsz, "cannot open the databases in %s/data.mdb: %s", o->dir, mdb_strerror(rc));
         goto fail;
     }
     if (!check_data_file(e, txn, err, errsz))
         goto fail;
+    if ((rc = search_upgrade(e, txn))) {
+        snprintf(err, errsz, "cannot build the search structures in %s/data.mdb: %s", o->dir, mdb_strerror(rc));
+        goto fail;
+    }
     MDB_val k = {12, "cluster_uuid"}, v;
     rc = mdb_get(txn, e->dbi_meta, &k, &v);
     if (rc == 0 && v.mv_size == 22) {
@@ -739,6 +754,502 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
     return ok;
 }
 
+/* ---- search structures ---------------------------------------------------- */
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Search key: number | path [| 0x00 | value]. 0 when it would not fit an
+ * LMDB key (such values are not indexed) or the path holds a NUL. */
+static size_t skey(unsigned char *kb, uint32_t number, const char *path, bool sep, const void *val, size_t vl)
+{
+    size_t pl = strlen(path);
+    size_t n = 4 + pl + (sep ? 1 + vl : 0);
+    if (n > STORE_INDEX_MAX_KEY)
+        return 0;
+    be32(kb, number);
+    memcpy(kb + 4, path, pl);
+    if (sep) {
+        kb[4 + pl] = 0;
+        if (vl)
+            memcpy(kb + 5 + pl, val, vl);
+    }
+    return n;
+}
+
+static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static bool cursor_open(store_rtxn *r, MDB_dbi dbi, MDB_cursor **cur, const char *what)
+{
+    int rc = mdb_cursor_open(r->txn, dbi, cur);
+    if (rc)
+        mlog(rc, what);
+    return rc == 0;
+}
+
+/* Visit every dup of the key the cursor is on (ascending), `size` bytes each. */
+static int each_dup(MDB_cursor *cur, size_t size, bool (*fn)(const unsigned char *d, void *arg), void *arg,
+                    bool *stopped)
+{
+    MDB_val k, v = {0, NULL};
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+    if (rc == 0 && !v.mv_data) {
+        /* A key with a single value keeps it inline, and GET_MULTIPLE then
+         * succeeds without returning anything: read that one value. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (rc == 0 && v.mv_size == size && !fn(v.mv_data, arg))
+            *stopped = true;
+        return rc;
+    }
+    while (rc == 0) {
+        const unsigned char *p = v.mv_data;
+        for (size_t off = 0; off + size <= v.mv_size; off += size)
+            if (!fn(p + off, arg)) {
+                *stopped = true;
+                return 0;
+            }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+typedef struct post_cb {
+    bool (*fn)(const store_posting *p, void *arg);
+    void *arg;
+} post_cb;
+
+static bool post_one(const unsigned char *d, void *arg)
+{
+    post_cb *c = arg;
+    store_posting p = {(int64_t)get_be64(d), get_be32(d + 8), get_be32(d + 12)};
+    return c->fn(&p, c->arg);
+}
+
+bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                           size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    MDB_val k = {skey(kb, m->number, path, true, term, term_len), kb}, v;
+    if (!k.mv_size)
+        return true;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_post, &cur, "read postings"))
+        return false;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    bool stopped = false;
+    post_cb c = {fn, arg};
+    if (rc == 0)
+        rc = each_dup(cur, 16, post_one, &c, &stopped);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "read postings");
+        return false;
+    }
+    return true;
+}
+
+static int64_t key_count(store_rtxn *r, MDB_dbi dbi, const unsigned char *kb, size_t kn)
+{
+    if (!kn)
+        return 0;
+    MDB_cursor *cur;
+    if (!cursor_open(r, dbi, &cur, "count entries"))
+        return -1;
+    MDB_val k = {kn, (void *)kb}, v;
+    size_t n = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    if (rc == 0)
+        rc = mdb_cursor_count(cur, &n);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "count entries");
+        return -1;
+    }
+    return rc ? 0 : (int64_t)n;
+}
+
+int64_t store_engine_term_docs(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                               size_t term_len)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    return key_count(r, r->e->dbi_post, kb, skey(kb, m->number, path, true, term, term_len));
+}
+
+int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const char *path, const void *val,
+                                size_t len)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    return key_count(r, r->e->dbi_vals, kb, skey(kb, m->number, path, true, val, len));
+}
+
+bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *path, const char *from, size_t from_len,
+                        bool (*fn)(const char *term, size_t len, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    size_t pre = skey(kb, m->number, path, true, NULL, 0);
+    size_t kn = skey(kb, m->number, path, true, from, from ? from_len : 0);
+    if (!pre || !kn)
+        return true;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_post, &cur, "list terms"))
+        return false;
+    unsigned char prefix[STORE_INDEX_MAX_KEY];
+    memcpy(prefix, kb, pre);
+    MDB_val k = {kn, kb}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
+        if (!fn((const char *)k.mv_data + pre, k.mv_size - pre, arg))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "list terms");
+        return false;
+    }
+    return true;
+}
+
+bool store_engine_field_stats(store_rtxn *r, const store_index_meta *m, const char *path, int64_t *docs,
+                              int64_t *sum_len)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    *docs = *sum_len = 0;
+    MDB_val k = {skey(kb, m->number, path, false, NULL, 0), kb}, v;
+    if (!k.mv_size)
+        return true;
+    int rc = mdb_get(r->txn, r->e->dbi_fstats, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return true;
+    if (rc || v.mv_size != 16) {
+        mlog(rc ? rc : MDB_CORRUPTED, "read field statistics");
+        return false;
+    }
+    *docs = get_i64(v.mv_data);
+    *sum_len = get_i64((const unsigned char *)v.mv_data + 8);
+    return true;
+}
+
+typedef struct val_cb {
+    bool (*fn)(const void *val, size_t len, int64_t seq, void *arg);
+    void *arg;
+    const void *val;
+    size_t len;
+} val_cb;
+
+static bool val_one(const unsigned char *d, void *arg)
+{
+    val_cb *c = arg;
+    return c->fn(c->val, c->len, (int64_t)get_be64(d), c->arg);
+}
+
+bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
+                         bool lo_incl, const void *hi, size_t hi_len, bool hi_incl, bool desc,
+                         bool (*fn)(const void *val, size_t len, int64_t seq, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY], prefix[STORE_INDEX_MAX_KEY];
+    size_t pre = skey(prefix, m->number, path, true, NULL, 0);
+    if (!pre)
+        return true;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_vals, &cur, "read values"))
+        return false;
+    MDB_val k, v;
+    int rc;
+    const void *start = desc ? hi : lo;
+    size_t start_len = desc ? hi_len : lo_len;
+    bool start_incl = desc ? hi_incl : lo_incl;
+    if (start) {
+        k.mv_size = skey(kb, m->number, path, true, start, start_len);
+        if (!k.mv_size) { /* a bound longer than any key: compare against the longest prefix */
+            k.mv_size = STORE_INDEX_MAX_KEY;
+            memcpy(kb, prefix, pre);
+            memcpy(kb + pre, start, STORE_INDEX_MAX_KEY - pre);
+        }
+    } else {
+        memcpy(kb, prefix, pre);
+        k.mv_size = pre;
+        if (desc)
+            kb[pre - 1] = 1; /* just past this field's values */
+    }
+    k.mv_data = kb;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (desc) {
+        if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        else if (rc == 0 && !(start && start_incl && bytes_cmp((const char *)k.mv_data + pre, k.mv_size - pre,
+                                                                 start, start_len) == 0))
+            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_NODUP);
+    } else if (rc == 0 && start && !start_incl &&
+               bytes_cmp((const char *)k.mv_data + pre, k.mv_size - pre, start, start_len) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+    }
+    const void *end = desc ? lo : hi;
+    size_t end_len = desc ? lo_len : hi_len;
+    bool end_incl = desc ? lo_incl : hi_incl;
+    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
+        const char *val = (const char *)k.mv_data + pre;
+        size_t vl = k.mv_size - pre;
+        if (end) {
+            int c = bytes_cmp(val, vl, end, end_len);
+            if (desc ? (c < 0 || (c == 0 && !end_incl)) : (c > 0 || (c == 0 && !end_incl)))
+                break;
+        }
+        bool stopped = false;
+        val_cb cb = {fn, arg, val, vl};
+        if (desc && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP)))
+            break;
+        if ((rc = each_dup(cur, 8, val_one, &cb, &stopped)) || stopped)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, desc ? MDB_PREV_NODUP : MDB_NEXT_NODUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "read values");
+        return false;
+    }
+    return true;
+}
+
+typedef struct seq_cb {
+    bool (*fn)(int64_t seq, void *arg);
+    void *arg;
+} seq_cb;
+
+static bool seq_one(const unsigned char *d, void *arg)
+{
+    seq_cb *c = arg;
+    return c->fn((int64_t)get_be64(d), c->arg);
+}
+
+bool store_engine_exists(store_rtxn *r, const store_index_meta *m, const char *path,
+                         bool (*fn)(int64_t seq, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    MDB_val k = {skey(kb, m->number, path, false, NULL, 0), kb}, v;
+    if (!k.mv_size)
+        return true;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_exists, &cur, "read field presence"))
+        return false;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    bool stopped = false;
+    seq_cb c = {fn, arg};
+    if (rc == 0)
+        rc = each_dup(cur, 8, seq_one, &c, &stopped);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "read field presence");
+        return false;
+    }
+    return true;
+}
+
+bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t after,
+                           bool (*fn)(int64_t seq, void *arg), void *arg)
+{
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_seqs, &cur, "scan documents"))
+        return false;
+    unsigned char kb[12];
+    be32(kb, m->number);
+    be64(kb + 4, (uint64_t)(after < 0 ? 0 : after + 1));
+    MDB_val k = {12, kb}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, kb, 4) == 0) {
+        if (!fn((int64_t)get_be64((const unsigned char *)k.mv_data + 4), arg))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "scan documents");
+        return false;
+    }
+    return true;
+}
+
+int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id, size_t *id_len,
+                            store_doc_view *out)
+{
+    unsigned char kb[12];
+    be32(kb, m->number);
+    be64(kb + 4, (uint64_t)seq);
+    MDB_val k = {12, kb}, v;
+    int rc = mdb_get(r->txn, r->e->dbi_seqs, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc) {
+        mlog(rc, "read document by seq");
+        return -1;
+    }
+    int found = store_engine_doc_get(r, m, v.mv_data, v.mv_size, out);
+    if (found != 1 || out->st.seq_no != seq)
+        return found < 0 ? -1 : 0;
+    *id = v.mv_data;
+    *id_len = v.mv_size;
+    return 1;
+}
+
+/* ---- search structures: the writer's side --------------------------------- */
+
+/* Add (or remove) the entries of document `seq` in index `number`. On
+ * removal a field's statistics drop only when its entries were there (a
+ * field mapped after the document was written never counted it). */
+static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t seq, const store_doc_index *d,
+                        bool add)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY], data[16];
+    const char *t = d->text.data;
+    int rc = 0;
+    bool *hit = NULL;
+    if (!add && d->n && !(hit = calloc(d->n, 1)))
+        return ENOMEM;
+    for (size_t i = 0; i < d->n && !rc; i++) {
+        const store_ent *x = &d->ents[i];
+        const char *path = t + x->path;
+        MDB_val k, v = {8, data};
+        MDB_dbi dbi;
+        be64(data, (uint64_t)seq);
+        switch (x->kind) {
+        case STORE_ENT_POSTING:
+            dbi = e->dbi_post;
+            k.mv_size = skey(kb, number, path, true, t + x->val, x->val_len);
+            be32(data + 8, x->tf);
+            be32(data + 12, x->len);
+            v.mv_size = 16;
+            break;
+        case STORE_ENT_VALUE:
+            dbi = e->dbi_vals;
+            k.mv_size = skey(kb, number, path, true, t + x->val, x->val_len);
+            break;
+        case STORE_ENT_EXISTS:
+            dbi = e->dbi_exists;
+            k.mv_size = skey(kb, number, path, false, NULL, 0);
+            break;
+        default: continue;
+        }
+        k.mv_data = kb;
+        if (!k.mv_size)
+            continue;
+        if (add) {
+            rc = mdb_put(txn, dbi, &k, &v, 0);
+            if (rc == MDB_KEYEXIST)
+                rc = 0;
+            continue;
+        }
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, dbi, &cur)))
+            break;
+        if (x->kind == STORE_ENT_POSTING)
+            memset(data + 8, 0, 8); /* find the doc's posting whatever its tf/len */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && v.mv_size >= 8 && get_be64(v.mv_data) == (uint64_t)seq) {
+            rc = mdb_cursor_del(cur, 0);
+            hit[i] = true;
+        } else if (rc == 0 || rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+        mdb_cursor_close(cur);
+    }
+    for (size_t i = 0; i < d->n && !rc; i++) {
+        const store_ent *x = &d->ents[i];
+        if (x->kind != STORE_ENT_STAT)
+            continue;
+        const char *path = t + x->path;
+        if (!add) {
+            bool any = false;
+            for (size_t j = 0; j < d->n && !any; j++)
+                any = hit[j] && d->ents[j].kind != STORE_ENT_EXISTS && strcmp(t + d->ents[j].path, path) == 0;
+            if (!any)
+                continue;
+        }
+        MDB_val k = {skey(kb, number, path, false, NULL, 0), kb}, v;
+        if (!k.mv_size)
+            continue;
+        int64_t docs = 0, sum = 0;
+        rc = mdb_get(txn, e->dbi_fstats, &k, &v);
+        if (rc == 0 && v.mv_size == 16) {
+            docs = get_i64(v.mv_data);
+            sum = get_i64((const unsigned char *)v.mv_data + 8);
+        } else if (rc && rc != MDB_NOTFOUND) {
+            break;
+        }
+        docs += add ? 1 : -1;
+        sum += add ? (int64_t)x->len : -(int64_t)x->len;
+        if (docs <= 0) {
+            rc = mdb_del(txn, e->dbi_fstats, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            continue;
+        }
+        unsigned char vb[16];
+        put_i64(vb, docs);
+        put_i64(vb + 8, sum < 0 ? 0 : sum);
+        v.mv_size = 16;
+        v.mv_data = vb;
+        rc = mdb_put(txn, e->dbi_fstats, &k, &v, 0);
+    }
+    free(hit);
+    return rc;
+}
+
+/* Record (or forget) which id has search ordinal `seq`. */
+static int seq_put(MDB_txn *txn, store_engine *e, uint32_t number, int64_t seq, const char *id, size_t id_len)
+{
+    unsigned char kb[12];
+    be32(kb, number);
+    be64(kb + 4, (uint64_t)seq);
+    MDB_val k = {12, kb}, v = {id_len, (void *)id};
+    if (id)
+        return mdb_put(txn, e->dbi_seqs, &k, &v, 0);
+    int rc = mdb_del(txn, e->dbi_seqs, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete every entry of index `number` in `dbi` (all dups of each key). */
+static int delete_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t number, bool dups)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return rc;
+    unsigned char kb[4];
+    be32(kb, number);
+    MDB_val k = {4, kb}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
+        if ((rc = mdb_cursor_del(cur, dups ? MDB_NODUPDATA : 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* ---- merge -------------------------------------------------------------- */
 
 bool store_engine_merge(cJSON *dst, const cJSON *src, bool *oom)
@@ -771,7 +1282,10 @@ bool store_engine_merge(cJSON *dst, const cJSON *src, bool *oom)
 typedef struct cache_ent {
     store_index_meta m;
     bool exists;
-    bool dirty; /* counters to write back */
+    bool dirty;      /* counters to write back */
+    bool map_loaded; /* `map` holds the index's mapping */
+    bool map_dirty;  /* fields were added: the index record is rewritten */
+    store_mapping map;
 } cache_ent;
 
 typedef struct wctx {
@@ -780,7 +1294,42 @@ typedef struct wctx {
     cache_ent *ents;
     size_t n, cap;
     int64_t now_ms;
+    store_doc_index dnew, dold; /* reused for every document of the transaction */
+    buf reason;
 } wctx;
+
+static void wctx_free(wctx *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        store_mapping_free(&c->ents[i].map);
+    free(c->ents);
+    store_doc_index_free(&c->dnew);
+    store_doc_index_free(&c->dold);
+    buf_free(&c->reason);
+}
+
+/* The mapping of index `ent` (loaded once per transaction). */
+static int ent_mapping(wctx *c, cache_ent *ent, store_mapping **out)
+{
+    if (!ent->map_loaded) {
+        buf mappings = BUF_INIT;
+        store_index_meta m;
+        char err[256];
+        int rc = index_load(c->txn, c->e, ent->m.name, &m, NULL, &mappings);
+        if (rc != 1) {
+            buf_free(&mappings);
+            return EIO;
+        }
+        if (!store_mapping_parse(mappings.data, mappings.len, &ent->map, err, sizeof err)) {
+            log_error("storage: the mapping of [%s] is unreadable (%s); indexing it as empty", ent->m.name, err);
+            store_mapping_parse(NULL, 0, &ent->map, err, sizeof err);
+        }
+        buf_free(&mappings);
+        ent->map_loaded = true;
+    }
+    *out = &ent->map;
+    return 0;
+}
 
 static int cache_get(wctx *c, const char *name, cache_ent **out)
 {
@@ -863,6 +1412,20 @@ static int cache_flush(wctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         cache_ent *ent = &c->ents[i];
+        if (ent->exists && ent->map_dirty) {
+            buf settings = BUF_INIT, mappings = BUF_INIT;
+            store_index_meta m;
+            int rc = index_load(c->txn, c->e, ent->m.name, &m, &settings, NULL) == 1 ? 0 : EIO;
+            if (!rc && !store_mapping_print(&ent->map, &mappings))
+                rc = ENOMEM;
+            if (!rc)
+                rc = index_write(c, &ent->m, settings.data, settings.len, mappings.data, mappings.len);
+            buf_free(&settings);
+            buf_free(&mappings);
+            if (rc)
+                return rc;
+            ent->map_dirty = false;
+        }
         if (!ent->exists || !ent->dirty)
             continue;
         unsigned char kb[4], vb[32];
@@ -894,6 +1457,9 @@ static bool op_autocreates(const store_op *op)
 void store_op_clear(store_op *op)
 {
     free(op->new_src);
+    free(op->reason);
+    op->reason = NULL;
+    op->reason_type = NULL;
     op->new_src = NULL;
     op->new_src_len = 0;
     op->err = STORE_OPERR_NONE;
@@ -1031,6 +1597,32 @@ static int exec_op(wctx *c, store_op *op)
         src_len = op->new_src_len;
     }
     bool tomb = op->w.kind == STORE_OP_DELETE;
+    /* Check the new source against the mapping before anything is written,
+     * and take the old document's entries while `old` (a pointer into the
+     * map) is still valid. */
+    store_mapping *map;
+    if ((rc = ent_mapping(c, ent, &map)))
+        return rc;
+    if (!tomb) {
+        const char *etype = NULL;
+        buf_reset(&c->reason);
+        if (!store_index_doc(map, src, src_len, op->id, op->id_len, false, &c->dnew, &etype, &c->reason)) {
+            op->err = STORE_OPERR_MAPPING;
+            op->reason_type = etype;
+            op->reason = strndup(c->reason.data ? c->reason.data : "", c->reason.len);
+            return op->reason ? 0 : ENOMEM;
+        }
+        if (c->dnew.mapping_changed)
+            ent->map_dirty = true;
+    }
+    if (raw_live) {
+        const char *etype = NULL;
+        if (!store_index_doc(map, old, old_len, op->id, op->id_len, true, &c->dold, &etype, &c->reason))
+            return ENOMEM;
+        if ((rc = search_apply(c->txn, c->e, ent->m.number, st.seq_no, &c->dold, false)) ||
+            (rc = seq_put(c->txn, c->e, ent->m.number, st.seq_no, NULL, 0)))
+            return rc;
+    }
     bool long_id = op->id_len > ID_INLINE_MAX;
     size_t vlen = DOC_HDR + (long_id ? op->id_len : 0) + (tomb ? 0 : src_len);
     int64_t seq = ent->m.next_seq;
@@ -1052,6 +1644,9 @@ static int exec_op(wctx *c, store_op *op)
     }
     if (!tomb && src_len)
         memcpy(p + off, src, src_len);
+    if (!tomb && ((rc = search_apply(c->txn, c->e, ent->m.number, seq, &c->dnew, true)) ||
+                  (rc = seq_put(c->txn, c->e, ent->m.number, seq, op->id, op->id_len))))
+        return rc;
     ent->m.next_seq = seq + 1;
     ent->m.docs_count += (tomb ? 0 : 1) - (raw_live ? 1 : 0);
     ent->m.docs_deleted += (tomb ? 1 : 0) - (raw_tomb ? 1 : 0);
@@ -1061,25 +1656,6 @@ static int exec_op(wctx *c, store_op *op)
     op->seq_no = seq;
     op->term = 1;
     return 0;
-}
-
-static int delete_docs(wctx *c, uint32_t number)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(c->txn, c->e->dbi_docs, &cur);
-    if (rc)
-        return rc;
-    unsigned char kb[4];
-    be32(kb, number);
-    MDB_val k = {4, kb}, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
-        if ((rc = mdb_cursor_del(cur, 0)))
-            break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 typedef struct rowlist {
@@ -1120,7 +1696,12 @@ static int index_drop(wctx *c, cache_ent *ent)
     be32(kb, ent->m.number);
     MDB_val ck = {4, kb};
     int rc;
-    if ((rc = delete_docs(c, ent->m.number)) || (rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
+    MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_post, c->e->dbi_vals, c->e->dbi_exists, c->e->dbi_seqs,
+                      c->e->dbi_fstats};
+    for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
+        if ((rc = delete_prefix(c->txn, dbis[i], ent->m.number, i >= 1 && i <= 3))) /* the DUPSORT ones */
+            return rc;
+    if ((rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
         return rc;
     rc = mdb_del(c->txn, c->e->dbi_counters, &ck, NULL);
     if (rc && rc != MDB_NOTFOUND)
@@ -1286,11 +1867,53 @@ static int exec_admin(wctx *c, store_job *job)
             job->rc = 2;
             return rc;
         } else {
-            rc = index_create(c, ent, job->settings, job->settings_len, job->mappings, job->mappings_len,
-                              job->gc_deletes_ms);
+            /* Refuse a mapping verstore cannot apply, and store it in the
+             * form the writer later rewrites it in (legacy type unwrapped). */
+            store_mapping map;
+            buf text = BUF_INIT;
+            if (!store_mapping_parse(job->mappings, job->mappings ? job->mappings_len : 0, &map, job->reason,
+                                     sizeof job->reason)) {
+                job->rc = 3;
+                break;
+            }
+            if (!store_mapping_print(&map, &text))
+                rc = ENOMEM;
+            store_mapping_free(&map);
+            if (!rc)
+                rc = index_create(c, ent, job->settings, job->settings_len, job->mappings ? text.data : NULL,
+                                  job->mappings ? text.len : 0, job->gc_deletes_ms);
+            buf_free(&text);
             job->rc = 0;
         }
         break;
+    case STORE_JOB_PUT_MAPPING: {
+        if (!ent->exists) {
+            char concrete[STORE_MAX_INDEX_NAME + 1];
+            int ar = alias_resolve(c->txn, c->e, job->index, true, concrete, sizeof concrete);
+            if (ar == -1)
+                return EIO;
+            if (ar != 1 || (rc = cache_get(c, concrete, &ent)) || !ent->exists) {
+                job->rc = 1;
+                return rc;
+            }
+        }
+        store_mapping *map;
+        cJSON *add = job->mappings ? cJSON_ParseWithLength(job->mappings, job->mappings_len) : NULL;
+        if ((rc = ent_mapping(c, ent, &map))) {
+            cJSON_Delete(add);
+            return rc;
+        }
+        if (!add || !store_mapping_merge(map, add, job->reason, sizeof job->reason)) {
+            if (!add)
+                snprintf(job->reason, sizeof job->reason, "mappings must be a JSON object");
+            job->rc = 3;
+        } else {
+            ent->map_dirty = true;
+            job->rc = 0;
+        }
+        cJSON_Delete(add);
+        break;
+    }
     case STORE_JOB_DELETE_INDEX:
         if (!ent->exists) {
             job->rc = 1;
@@ -1342,6 +1965,7 @@ static int exec_admin(wctx *c, store_job *job)
 static int exec_job(wctx *c, store_job *job)
 {
     job->rc = 0;
+    job->reason[0] = '\0';
     if (job->kind == STORE_JOB_ALIASES)
         return exec_aliases(c, job);
     if (job->kind != STORE_JOB_DOCS)
@@ -1371,9 +1995,98 @@ static int run_txn(store_engine *e, store_job **jobs, size_t n)
         store_metrics_fsync((double)(mono_ns() - t0) / 1e9);
     } else
         mdb_txn_abort(c.txn);
-    free(c.ents);
+    wctx_free(&c);
     if (rc == 0 && !e->durable)
         atomic_store(&e->dirty, true);
+    return rc;
+}
+
+/* Index every live document of `ent` into the search structures. */
+static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
+{
+    store_mapping *map;
+    MDB_cursor *cur;
+    int rc = ent_mapping(c, ent, &map);
+    if (rc || (rc = mdb_cursor_open(c->txn, c->e->dbi_docs, &cur)))
+        return rc;
+    unsigned char prefix[4];
+    be32(prefix, ent->m.number);
+    MDB_val k = {4, prefix}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, prefix, 4) == 0) {
+        const unsigned char *p = v.mv_data;
+        if (v.mv_size < DOC_HDR) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint32_t flags = get_u32(p + 32), idl = get_u32(p + 36);
+        if (!(flags & FLAG_DELETED)) {
+            const char *id = (const char *)k.mv_data + 4, *etype;
+            size_t id_len = k.mv_size - 4, off = DOC_HDR;
+            if (flags & FLAG_LONG_ID) {
+                id = (const char *)p + DOC_HDR;
+                id_len = idl;
+                off += idl;
+            }
+            buf_reset(&c->reason);
+            /* A document the inferred mapping cannot take is indexed as far as it fits. */
+            if (!store_index_doc(map, (const char *)p + off, v.mv_size - off, id, id_len, false, &c->dnew, &etype,
+                                 &c->reason) &&
+                !store_index_doc(map, (const char *)p + off, v.mv_size - off, id, id_len, true, &c->dnew, &etype,
+                                 &c->reason)) {
+                rc = ENOMEM;
+                break;
+            }
+            ent->map_dirty |= c->dnew.mapping_changed;
+            int64_t seq = get_i64(p + 8);
+            if ((rc = search_apply(c->txn, c->e, ent->m.number, seq, &c->dnew, true)) ||
+                (rc = seq_put(c->txn, c->e, ent->m.number, seq, id, id_len)))
+                break;
+            ++*docs;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Data directories written before verstore kept search structures get them
+ * built once, at the first start of a version that has them. */
+static int search_upgrade(store_engine *e, MDB_txn *txn)
+{
+    MDB_val k = {13, "search_format"}, v;
+    int rc = mdb_get(txn, e->dbi_meta, &k, &v);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    wctx c = {.e = e, .txn = txn, .now_ms = store_util_now_ms()};
+    MDB_cursor *cur;
+    int64_t docs = 0;
+    if ((rc = mdb_cursor_open(txn, e->dbi_indices, &cur)))
+        return rc;
+    MDB_val ik, iv;
+    for (rc = mdb_cursor_get(cur, &ik, &iv, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &ik, &iv, MDB_NEXT)) {
+        char name[STORE_MAX_INDEX_NAME + 1];
+        cache_ent *ent;
+        if (ik.mv_size > STORE_MAX_INDEX_NAME)
+            continue;
+        memcpy(name, ik.mv_data, ik.mv_size);
+        name[ik.mv_size] = '\0';
+        if ((rc = cache_get(&c, name, &ent)) || (rc = upgrade_index(&c, ent, &docs)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (!rc)
+        rc = cache_flush(&c);
+    uint32_t format = 1;
+    v.mv_size = 4;
+    v.mv_data = &format;
+    if (!rc)
+        rc = mdb_put(txn, e->dbi_meta, &k, &v, 0);
+    if (!rc && c.n)
+        log_info("built the search structures of %zu existing index(es), %" PRId64 " document(s)", c.n, docs);
+    wctx_free(&c);
     return rc;
 }
 

@@ -168,7 +168,7 @@ http GET /bkbig/_doc/g20000
 assert_json "20000-item bulk: last doc readable" '[._version, ._source.i]' '[20000,20000]'
 
 # Sources from a bulk are stored byte for byte too (a CR before the newline is framing).
-raw_src='{ "b" :  [1, 2.50, "caf\u00e9"],"a":{"z":null} }'
+raw_src='{ "b" :  [1, 2.50, 3],"s":"caf\u00e9","o":{"z":null} }'
 http POST /_bulk "$(printf '{"index":{"_index":"bk","_id":"raw"}}\n%s\r' "$raw_src")"$'\n' $ND
 assert_json "bulk with an odd-spaced source: applied" '.items[0].index.status' 201
 http GET /bk/_source/raw

@@ -8,23 +8,23 @@ check "verstore starts" verstore_start || { done_testing; exit 1; }
 seq_of() { printf '%s' "$HTTP_BODY" | jq -r ._seq_no; }
 
 # ---- _seq_no per index -------------------------------------------------------
-http PUT /cas/_doc/1 '{"n":1}'
+http PUT /cas/_doc/1 '{"n":"1"}'
 assert_json "first write on a new index: _seq_no 0, _primary_term 1" '[._seq_no, ._primary_term]' '[0,1]'
-http PUT /cas/_doc/2 '{"n":2}'
+http PUT /cas/_doc/2 '{"n":"2"}'
 assert_json "second write: _seq_no 1" ._seq_no 1
-http PUT /cas2/_doc/1 '{"n":1}'
+http PUT /cas2/_doc/1 '{"n":"1"}'
 assert_json "another index counts on its own: _seq_no 0" ._seq_no 0
-http PUT /cas/_doc/1 '{"n":3}'
+http PUT /cas/_doc/1 '{"n":"3"}'
 assert_json "overwrite: _seq_no 2" ._seq_no 2
-http PUT /cas/_create/1 '{"n":4}'
+http PUT /cas/_create/1 '{"n":"4"}'
 assert_eq "create conflict: 409" 409 "$HTTP_STATUS"
-http PUT /cas/_doc/3 '{"n":5}'
+http PUT /cas/_doc/3 '{"n":"5"}'
 assert_json "a conflict consumed no _seq_no: next is 3" ._seq_no 3
 http DELETE /cas/_doc/missing
 assert_json "delete of a missing doc: 404 not_found with _seq_no 4" '[.result, ._seq_no]' '["not_found",4]'
-http POST /cas/_update/3 '{"doc":{"n":5}}'
+http POST /cas/_update/3 '{"doc":{"n":"5"}}'
 assert_json "noop update: _seq_no unchanged" '[.result, ._seq_no]' '["noop",3]'
-http PUT /cas/_doc/4 '{"n":6}'
+http PUT /cas/_doc/4 '{"n":"6"}'
 assert_json "after delete-missing and a noop: _seq_no 5" ._seq_no 5
 http GET /cas/_doc/1
 assert_json "GET reports the doc's own _seq_no and _primary_term" '[._seq_no, ._primary_term, ._version]' '[2,1,2]'
@@ -44,7 +44,7 @@ assert_json "wrong if_primary_term: reason" .error.reason \
   '"[1]: version conflict, required seqNo [6], primary term [2]. current document has seqNo [6] and primary term [1]"'
 http GET /cas/_doc/1
 assert_json "refused CAS writes left the doc alone" '[._version, ._seq_no, ._source.n]' '[3,6,"cas1"]'
-http PUT '/cas/_doc/nodoc?if_seq_no=0&if_primary_term=1' '{"n":1}'
+http PUT '/cas/_doc/nodoc?if_seq_no=0&if_primary_term=1' '{"n":"1"}'
 assert_eq "CAS on a missing doc: 409" 409 "$HTTP_STATUS"
 assert_json "CAS on a missing doc: reason" .error.reason \
   '"[nodoc]: version conflict, required seqNo [0], primary term [1]. but no document was found"'
@@ -52,7 +52,7 @@ http GET /cas/_doc/nodoc
 assert_eq "CAS on a missing doc wrote nothing" 404 "$HTTP_STATUS"
 
 # ---- compare-and-set on delete and against tombstones ------------------------
-http PUT /cas/_doc/del '{"n":1}'
+http PUT /cas/_doc/del '{"n":"1"}'
 s=$(seq_of)
 http DELETE "/cas/_doc/del?if_seq_no=$((s + 100))&if_primary_term=1"
 assert_eq "delete with a stale if_seq_no: 409" 409 "$HTTP_STATUS"
@@ -60,13 +60,13 @@ http DELETE "/cas/_doc/del?if_seq_no=$s&if_primary_term=1"
 assert_eq "delete with the matching if_seq_no: 200" 200 "$HTTP_STATUS"
 assert_json "delete with CAS: deleted" .result '"deleted"'
 ds=$(seq_of)
-http PUT "/cas/_doc/del?if_seq_no=$ds&if_primary_term=1" '{"n":2}'
+http PUT "/cas/_doc/del?if_seq_no=$ds&if_primary_term=1" '{"n":"2"}'
 assert_eq "CAS against a tombstone: 409" 409 "$HTTP_STATUS"
 assert_json "CAS against a tombstone: no document was found" .error.reason \
   "\"[del]: version conflict, required seqNo [$ds], primary term [1]. but no document was found\""
 
 # ---- compare-and-set on update -----------------------------------------------
-http PUT /cas/_doc/up '{"n":1}'
+http PUT /cas/_doc/up '{"n":"1"}'
 s=$(seq_of)
 http POST "/cas/_update/up?if_seq_no=$((s + 50))&if_primary_term=1" '{"doc":{"n":2}}'
 assert_eq "_update with a stale if_seq_no: 409" 409 "$HTTP_STATUS"
@@ -78,7 +78,7 @@ assert_eq "_update with if_seq_no on a missing doc: 404" 404 "$HTTP_STATUS"
 assert_json "_update with if_seq_no on a missing doc: document_missing_exception" .error.type '"document_missing_exception"'
 
 # ---- compare-and-set inside _bulk ----------------------------------------------
-http PUT /cas/_doc/bk '{"n":1}'
+http PUT /cas/_doc/bk '{"n":"1"}'
 s=$(seq_of)
 http POST /_bulk "{\"index\":{\"_index\":\"cas\",\"_id\":\"bk\",\"if_seq_no\":$s,\"if_primary_term\":1}}
 {\"n\":2}
@@ -120,13 +120,13 @@ http GET /cas/_doc/1
 assert_json "refused requests left the doc alone" '[._version, ._seq_no, ._source.n]' '[3,6,"cas1"]'
 
 # ---- seq_no survives a restart -----------------------------------------------
-http PUT /cas/_doc/last '{"n":1}'
+http PUT /cas/_doc/last '{"n":"1"}'
 last=$(seq_of)
 check "verstore stops cleanly" verstore_stop
 check "verstore restarts" verstore_start
-http PUT /cas/_doc/after '{"n":1}'
+http PUT /cas/_doc/after '{"n":"1"}'
 assert_eq "_seq_no continues after a restart" "$((last + 1))" "$(seq_of)"
-http PUT "/cas/_doc/last?if_seq_no=$last&if_primary_term=1" '{"n":2}'
+http PUT "/cas/_doc/last?if_seq_no=$last&if_primary_term=1" '{"n":"2"}'
 assert_eq "CAS with a pre-restart seq_no: 200" 200 "$HTTP_STATUS"
 
 check "verstore exits 0 on SIGTERM" verstore_stop

@@ -218,7 +218,7 @@ for form in nested flat; do
   if [ $form = nested ]; then set_body='{"settings":{"index":{"gc_deletes":"0s"}}}'; else set_body='{"settings":{"index.gc_deletes":"0s"}}'; fi
   http PUT "/$idx" "$set_body"
   assert_eq "PUT /$idx with gc_deletes 0s ($form form): 200" 200 "$HTTP_STATUS"
-  http PUT "/$idx/_doc/g?version=5&version_type=external" '{"g":5}'
+  http PUT "/$idx/_doc/g?version=5&version_type=external" '{"g":"five"}'
   http DELETE "/$idx/_doc/g?version=6&version_type=external"
   assert_json "$idx: delete v6" .result '"deleted"'
   check "$idx: a stale write after the delete is accepted (gc_deletes 0s)" wait_until 10 stale_accepted "$idx"
@@ -226,13 +226,13 @@ for form in nested flat; do
   assert_json "$idx: the stale write resurrected the doc at v1" '[._version, ._source.g]' '[1,"stale"]'
 done
 # The default index keeps tombstones: the same sequence is refused.
-http PUT "/gcdefault/_doc/g?version=5&version_type=external" '{"g":5}'
+http PUT "/gcdefault/_doc/g?version=5&version_type=external" '{"g":"five"}'
 http DELETE "/gcdefault/_doc/g?version=6&version_type=external"
 http PUT "/gcdefault/_doc/g?version=1&version_type=external" '{"g":"stale"}'
 assert_eq "default index: the stale write after the delete is refused" 409 "$HTTP_STATUS"
 # A long gc_deletes keeps the tombstone too.
 http PUT /gclong '{"settings":{"index":{"gc_deletes":"1h"}}}'
-http PUT "/gclong/_doc/g?version=5&version_type=external" '{"g":5}'
+http PUT "/gclong/_doc/g?version=5&version_type=external" '{"g":"five"}'
 http DELETE "/gclong/_doc/g?version=6&version_type=external"
 http PUT "/gclong/_doc/g?version=1&version_type=external" '{"g":"stale"}'
 assert_eq "gc_deletes 1h: the stale write is refused" 409 "$HTTP_STATUS"
@@ -240,7 +240,7 @@ assert_eq "gc_deletes 1h: the stale write is refused" 409 "$HTTP_STATUS"
 # gc_deletes is part of the index: it still holds after a restart.
 check "verstore stops before the gc_deletes restart check" verstore_stop
 check "verstore restarts" verstore_start
-http PUT "/gcnested/_doc/h?version=5&version_type=external" '{"g":5}'
+http PUT "/gcnested/_doc/h?version=5&version_type=external" '{"g":"five"}'
 http DELETE "/gcnested/_doc/h?version=6&version_type=external"
 stale_h() {
   http PUT "/gcnested/_doc/h?version=2&version_type=external" '{"g":"stale"}'

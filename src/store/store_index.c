@@ -1,0 +1,1295 @@
+/* store_index — mappings, analysis, value encodings and a document's index entries. */
+#include "versync/store_index.h"
+
+#include "versync/store_json.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- mappings ------------------------------------------------------------ */
+
+static void sort_props(cJSON *o);
+
+/* Longest dotted field path handled (mapping or document). */
+#define PATH_MAX_LEN 1023
+
+/* prefix + "." + name into out[PATH_MAX_LEN + 1]; false when too long. */
+static bool path_join(char *out, const char *prefix, const char *name, size_t name_len)
+{
+    size_t pl = strlen(prefix);
+    if (pl + 1 + name_len > PATH_MAX_LEN)
+        return false;
+    memcpy(out, prefix, pl);
+    if (pl)
+        out[pl++] = '.';
+    memcpy(out + pl, name, name_len);
+    out[pl + name_len] = '\0';
+    return true;
+}
+
+static const struct {
+    const char *name;
+    store_ftype type;
+} type_names[] = {
+    {"text", STORE_FT_TEXT},          {"match_only_text", STORE_FT_TEXT}, {"keyword", STORE_FT_KEYWORD},
+    {"constant_keyword", STORE_FT_KEYWORD}, {"wildcard", STORE_FT_KEYWORD}, {"long", STORE_FT_LONG},
+    {"integer", STORE_FT_LONG},       {"short", STORE_FT_LONG},           {"byte", STORE_FT_LONG},
+    {"unsigned_long", STORE_FT_LONG}, {"double", STORE_FT_DOUBLE},        {"float", STORE_FT_DOUBLE},
+    {"half_float", STORE_FT_DOUBLE},  {"scaled_float", STORE_FT_DOUBLE},  {"boolean", STORE_FT_BOOLEAN},
+    {"date", STORE_FT_DATE},          {"object", STORE_FT_OBJECT},
+};
+
+static store_ftype type_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof type_names / sizeof *type_names; i++)
+        if (strcmp(type_names[i].name, name) == 0)
+            return type_names[i].type;
+    return STORE_FT_NONE;
+}
+
+typedef struct flat {
+    store_field *f;
+    size_t n, cap;
+    bool oom;
+} flat;
+
+static store_field *flat_add(flat *fl, const char *path, const char *type_name, store_ftype t)
+{
+    if (fl->n == fl->cap) {
+        size_t cap = fl->cap ? fl->cap * 2 : 16;
+        store_field *p = realloc(fl->f, cap * sizeof *p);
+        if (!p) {
+            fl->oom = true;
+            return NULL;
+        }
+        fl->f = p;
+        fl->cap = cap;
+    }
+    store_field *f = &fl->f[fl->n];
+    memset(f, 0, sizeof *f);
+    f->path = strdup(path);
+    f->type_name = strdup(type_name);
+    if (!f->path || !f->type_name) {
+        free(f->path);
+        free(f->type_name);
+        fl->oom = true;
+        return NULL;
+    }
+    f->type = t;
+    f->index = true;
+    fl->n++;
+    return f;
+}
+
+static int dynamic_of(const cJSON *o, int inherited, char *err, size_t errsz, const char *path)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "dynamic");
+    if (!d)
+        return inherited;
+    if (cJSON_IsTrue(d) || (cJSON_IsString(d) && strcmp(d->valuestring, "true") == 0))
+        return STORE_DYN_TRUE;
+    if (cJSON_IsFalse(d) || (cJSON_IsString(d) && strcmp(d->valuestring, "false") == 0))
+        return STORE_DYN_FALSE;
+    if (cJSON_IsString(d) && strcmp(d->valuestring, "strict") == 0)
+        return STORE_DYN_STRICT;
+    snprintf(err, errsz, "Could not convert [%s.dynamic] to boolean", path[0] ? path : "_doc");
+    return -1;
+}
+
+static bool walk_props(const cJSON *props, const char *prefix, int dyn, flat *fl, char *err, size_t errsz);
+
+/* One property `name` (JSON `def`) under `prefix`. */
+static bool walk_field(const cJSON *def, const char *prefix, const char *name, int dyn, bool sub, flat *fl, char *err,
+                       size_t errsz)
+{
+    char path[PATH_MAX_LEN + 1];
+    if (!name[0] || !path_join(path, prefix, name, strlen(name))) {
+        snprintf(err, errsz, "field name cannot be an empty string, and paths are limited to %d bytes",
+                 PATH_MAX_LEN);
+        return false;
+    }
+    if (!cJSON_IsObject(def)) {
+        snprintf(err, errsz, "Expected map for property [fields] on field [%s] but got a class java.lang.String", name);
+        return false;
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(def, "type");
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(def, "properties");
+    const char *tn = cJSON_IsString(t) ? t->valuestring : props || !t ? "object" : NULL;
+    if (!tn) {
+        snprintf(err, errsz, "No type specified for field [%s]", name);
+        return false;
+    }
+    store_ftype ft = type_of(tn);
+    if (ft == STORE_FT_NONE) {
+        if (strcmp(tn, "nested") == 0 || strcmp(tn, "flattened") == 0 || strcmp(tn, "geo_point") == 0)
+            snprintf(err, errsz, "verstore does not support fields of type [%s] (field [%s])", tn, name);
+        else
+            snprintf(err, errsz, "No handler for type [%s] declared on field [%s]", tn, name);
+        return false;
+    }
+    if (sub && ft == STORE_FT_OBJECT) {
+        snprintf(err, errsz, "Type [object] cannot be used in multi field [%s]", name);
+        return false;
+    }
+    store_field *f = flat_add(fl, path, tn, ft);
+    if (!f)
+        return false;
+    f->subfield = sub;
+    f->dynamic = dyn;
+    if (ft == STORE_FT_OBJECT) {
+        int d = dynamic_of(def, dyn, err, errsz, path);
+        if (d < 0)
+            return false;
+        fl->f[fl->n - 1].dynamic = d;
+        return !props || walk_props(props, path, d, fl, err, errsz);
+    }
+    const cJSON *ia = cJSON_GetObjectItemCaseSensitive(def, "ignore_above");
+    if (ia) {
+        if (!cJSON_IsNumber(ia) || ia->valuedouble < 0 || ia->valuedouble > 2147483647.0) {
+            snprintf(err, errsz, "[ignore_above] on field [%s] must be a non-negative integer", name);
+            return false;
+        }
+        f->ignore_above = (int)ia->valuedouble;
+    }
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(def, "index");
+    if (ix && cJSON_IsFalse(ix))
+        f->index = false;
+    const cJSON *fields = cJSON_GetObjectItemCaseSensitive(def, "fields");
+    if (fields) {
+        if (!cJSON_IsObject(fields)) {
+            snprintf(err, errsz, "Expected map for property [fields] on field [%s]", name);
+            return false;
+        }
+        for (const cJSON *s = fields->child; s; s = s->next)
+            if (!walk_field(s, path, s->string, dyn, true, fl, err, errsz))
+                return false;
+    }
+    return true;
+}
+
+static bool walk_props(const cJSON *props, const char *prefix, int dyn, flat *fl, char *err, size_t errsz)
+{
+    if (!cJSON_IsObject(props)) {
+        snprintf(err, errsz, "Expected map for property [properties] on field [%s]", prefix[0] ? prefix : "_doc");
+        return false;
+    }
+    for (const cJSON *p = props->child; p; p = p->next)
+        if (!walk_field(p, prefix, p->string, dyn, false, fl, err, errsz))
+            return false;
+    return true;
+}
+
+static int field_cmp(const void *a, const void *b)
+{
+    return strcmp(((const store_field *)a)->path, ((const store_field *)b)->path);
+}
+
+static void fields_free(store_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].path);
+        free(f[i].type_name);
+    }
+    free(f);
+}
+
+/* Rebuild m->fields/dynamic from m->json. */
+static bool mapping_flatten(store_mapping *m, char *err, size_t errsz)
+{
+    flat fl = {0};
+    int dyn = dynamic_of(m->json, STORE_DYN_TRUE, err, errsz, "");
+    if (dyn < 0)
+        return false;
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(m->json, "properties");
+    if (props && !walk_props(props, "", dyn, &fl, err, errsz)) {
+        if (fl.oom)
+            snprintf(err, errsz, "out of memory");
+        fields_free(fl.f, fl.n);
+        return false;
+    }
+    qsort(fl.f, fl.n, sizeof *fl.f, field_cmp);
+    for (size_t i = 1; i < fl.n; i++)
+        if (strcmp(fl.f[i - 1].path, fl.f[i].path) == 0) {
+            snprintf(err, errsz, "Field [%s] is defined more than once", fl.f[i].path);
+            fields_free(fl.f, fl.n);
+            return false;
+        }
+    fields_free(m->fields, m->n);
+    m->fields = fl.f;
+    m->n = fl.n;
+    m->dynamic = (store_dynamic)dyn;
+    return true;
+}
+
+static const char *const root_keys[] = {"properties", "dynamic", "_source", "date_detection", "numeric_detection",
+                                        "_meta", "_routing", "dynamic_templates", "_field_names", NULL};
+
+static bool root_key(const char *k)
+{
+    for (size_t i = 0; root_keys[i]; i++)
+        if (strcmp(root_keys[i], k) == 0)
+            return true;
+    return false;
+}
+
+bool store_mapping_parse(const char *json, size_t len, store_mapping *out, char *err, size_t errsz)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *j = len ? cJSON_ParseWithLength(json, len) : cJSON_CreateObject();
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        snprintf(err, errsz, "mappings must be a JSON object");
+        return false;
+    }
+    /* A legacy type name wrapping the mapping ({"_doc":{"properties":…}}). */
+    if (j->child && !j->child->next && !root_key(j->child->string) && cJSON_IsObject(j->child)) {
+        cJSON *inner = cJSON_DetachItemViaPointer(j, j->child);
+        cJSON_Delete(j);
+        j = inner;
+    }
+    for (const cJSON *k = j->child; k; k = k->next)
+        if (!root_key(k->string)) {
+            snprintf(err, errsz, "Root mapping definition has unsupported parameters:  [%s : ...]", k->string);
+            cJSON_Delete(j);
+            return false;
+        }
+    sort_props(j);
+    out->json = j;
+    if (!mapping_flatten(out, err, errsz)) {
+        store_mapping_free(out);
+        return false;
+    }
+    return true;
+}
+
+const store_field *store_mapping_find(const store_mapping *m, const char *path)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(m->fields[mid].path, path);
+        if (c == 0)
+            return &m->fields[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static const char *def_type(const cJSON *def)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(def, "type");
+    if (cJSON_IsString(t))
+        return t->valuestring;
+    return "object";
+}
+
+/* Merge property map `add` into `dst` (both {"name": def}). */
+static bool merge_props(cJSON *dst, const cJSON *add, const char *prefix, char *err, size_t errsz)
+{
+    for (const cJSON *a = add->child; a; a = a->next) {
+        char path[PATH_MAX_LEN + 1];
+        if (!path_join(path, prefix, a->string, strlen(a->string))) {
+            snprintf(err, errsz, "field paths are limited to %d bytes", PATH_MAX_LEN);
+            return false;
+        }
+        cJSON *d = cJSON_GetObjectItemCaseSensitive(dst, a->string);
+        if (!d) {
+            cJSON *copy = cJSON_Duplicate(a, true);
+            if (!copy || !cJSON_AddItemToObject(dst, a->string, copy)) {
+                cJSON_Delete(copy);
+                snprintf(err, errsz, "out of memory");
+                return false;
+            }
+            continue;
+        }
+        if (!cJSON_IsObject(a) || !cJSON_IsObject(d)) {
+            snprintf(err, errsz, "Expected map for property [%s]", path);
+            return false;
+        }
+        const char *ta = def_type(a), *td = def_type(d);
+        if (strcmp(ta, td) != 0) {
+            snprintf(err, errsz, "mapper [%s] cannot be changed from type [%s] to [%s]", path, td, ta);
+            return false;
+        }
+        for (const cJSON *k = a->child; k; k = k->next) {
+            cJSON *dk = cJSON_GetObjectItemCaseSensitive(d, k->string);
+            bool nested = strcmp(k->string, "properties") == 0 || strcmp(k->string, "fields") == 0;
+            if (nested && dk && cJSON_IsObject(k) && cJSON_IsObject(dk)) {
+                if (!merge_props(dk, k, path, err, errsz))
+                    return false;
+                continue;
+            }
+            cJSON *copy = cJSON_Duplicate(k, true);
+            if (!copy) {
+                snprintf(err, errsz, "out of memory");
+                return false;
+            }
+            if (dk)
+                cJSON_ReplaceItemViaPointer(d, dk, copy);
+            else
+                cJSON_AddItemToObject(d, k->string, copy);
+        }
+    }
+    return true;
+}
+
+/* Order every "properties" and "fields" map by name, as Elasticsearch prints mappings. */
+static void sort_props(cJSON *o)
+{
+    for (cJSON *k = o ? o->child : NULL; k; k = k->next) {
+        if (!cJSON_IsObject(k))
+            continue;
+        if (strcmp(k->string, "properties") == 0 || strcmp(k->string, "fields") == 0) {
+            cJSON *sorted = NULL;
+            while (k->child) { /* insertion sort of a short linked list */
+                cJSON *it = cJSON_DetachItemViaPointer(k, k->child);
+                cJSON **at = &sorted;
+                while (*at && strcmp((*at)->string, it->string) <= 0)
+                    at = &(*at)->next;
+                it->next = *at;
+                *at = it;
+            }
+            cJSON *prev = NULL;
+            for (cJSON *c = sorted; c; c = c->next) {
+                c->prev = prev;
+                prev = c;
+            }
+            if (sorted)
+                sorted->prev = prev; /* cJSON keeps the tail in the head's prev */
+            k->child = sorted;
+            for (cJSON *c = sorted; c; c = c->next)
+                sort_props(c);
+        } else {
+            sort_props(k);
+        }
+    }
+}
+
+bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t errsz)
+{
+    if (!cJSON_IsObject(add)) {
+        snprintf(err, errsz, "mappings must be a JSON object");
+        return false;
+    }
+    const cJSON *src = add;
+    if (add->child && !add->child->next && !root_key(add->child->string) && cJSON_IsObject(add->child))
+        src = add->child; /* legacy type wrapper */
+    for (const cJSON *k = src->child; k; k = k->next)
+        if (!root_key(k->string)) {
+            snprintf(err, errsz, "Root mapping definition has unsupported parameters:  [%s : ...]", k->string);
+            return false;
+        }
+    cJSON *j = m->json ? cJSON_Duplicate(m->json, true) : cJSON_CreateObject();
+    if (!j) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    for (const cJSON *k = src->child; ok && k; k = k->next) {
+        cJSON *dk = cJSON_GetObjectItemCaseSensitive(j, k->string);
+        if (strcmp(k->string, "properties") == 0) {
+            if (!cJSON_IsObject(k)) {
+                snprintf(err, errsz, "Expected map for property [properties] on field [_doc]");
+                ok = false;
+            } else if (!dk) {
+                cJSON *copy = cJSON_Duplicate(k, true);
+                ok = copy && cJSON_AddItemToObject(j, "properties", copy);
+            } else {
+                ok = merge_props(dk, k, "", err, errsz);
+            }
+        } else {
+            cJSON *copy = cJSON_Duplicate(k, true);
+            ok = copy != NULL;
+            if (ok && dk)
+                cJSON_ReplaceItemViaPointer(j, dk, copy);
+            else if (ok)
+                cJSON_AddItemToObject(j, k->string, copy);
+        }
+    }
+    if (!ok) {
+        cJSON_Delete(j);
+        return false;
+    }
+    sort_props(j);
+    store_mapping next = {NULL, 0, STORE_DYN_TRUE, j};
+    if (!mapping_flatten(&next, err, errsz)) {
+        cJSON_Delete(j);
+        return false;
+    }
+    store_mapping_free(m);
+    *m = next;
+    return true;
+}
+
+bool store_mapping_print(const store_mapping *m, buf *out)
+{
+    if (!m->json)
+        return buf_puts(out, "{}");
+    char *s = cJSON_PrintUnformatted(m->json);
+    if (!s)
+        return false;
+    bool ok = buf_puts(out, s);
+    free(s);
+    return ok;
+}
+
+void store_mapping_free(store_mapping *m)
+{
+    if (!m)
+        return;
+    fields_free(m->fields, m->n);
+    cJSON_Delete(m->json);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- analysis ------------------------------------------------------------ */
+
+static bool tok_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+bool store_index_analyze(const char *text, size_t len, store_token_fn fn, void *arg)
+{
+    char tok[STORE_MAX_TOKEN + 4];
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && !tok_byte((unsigned char)text[i]))
+            i++;
+        size_t n = 0;
+        while (i < len && tok_byte((unsigned char)text[i])) {
+            unsigned char c = (unsigned char)text[i];
+            /* Split before a character that would not fit, never inside one. */
+            size_t clen = 1;
+            if (c >= 0xf0)
+                clen = 4;
+            else if (c >= 0xe0)
+                clen = 3;
+            else if (c >= 0xc0)
+                clen = 2;
+            if (clen > len - i)
+                clen = len - i;
+            if (n + clen > STORE_MAX_TOKEN) {
+                if (!fn(tok, n, arg))
+                    return false;
+                n = 0;
+            }
+            for (size_t k = 0; k < clen; k++) {
+                char ch = text[i + k];
+                tok[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+            }
+            i += clen;
+        }
+        if (n && !fn(tok, n, arg))
+            return false;
+    }
+    return true;
+}
+
+uint32_t store_index_norm_len(uint32_t len)
+{
+    /* SmallFloat.intToByte4 then byte4ToInt. */
+    int bits = 0;
+    for (uint32_t v = len; v; v >>= 1)
+        bits++;
+    if (bits < 4)
+        return len;
+    int shift = bits - 4;
+    uint32_t enc = (len >> shift) & 0x07;
+    enc |= (uint32_t)(shift + 1) << 3;
+    uint32_t mant = enc & 0x07;
+    int sh = (int)(enc >> 3) - 1;
+    return (mant | 0x08) << sh;
+}
+
+/* ---- encodings ------------------------------------------------------------ */
+
+static void be64(unsigned char *o, uint64_t u)
+{
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        o[i] = (unsigned char)u;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | p[i];
+    return u;
+}
+
+void store_index_enc_long(int64_t v, unsigned char out[STORE_VAL_NUM_LEN])
+{
+    be64(out, (uint64_t)v ^ (1ULL << 63));
+}
+
+int64_t store_index_dec_long(const unsigned char in[STORE_VAL_NUM_LEN])
+{
+    return (int64_t)(get_be64(in) ^ (1ULL << 63));
+}
+
+void store_index_enc_double(double v, unsigned char out[STORE_VAL_NUM_LEN])
+{
+    if (v == 0)
+        v = 0.0; /* -0.0 and 0.0 are one value */
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    u = (u >> 63) ? ~u : u ^ (1ULL << 63);
+    be64(out, u);
+}
+
+double store_index_dec_double(const unsigned char in[STORE_VAL_NUM_LEN])
+{
+    uint64_t u = get_be64(in);
+    u = (u >> 63) ? u ^ (1ULL << 63) : ~u;
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+static bool digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return n > 0;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return dm[m - 1];
+}
+
+/* yyyy[-MM[-dd['T'HH[:mm[:ss[.f…]]][Z|±HH[:]mm]]]]; `full_date` demands the day. */
+static bool parse_iso(const char *s, size_t n, bool full_date, int64_t *ms)
+{
+    int y, mo = 1, d = 1, h = 0, mi = 0, sec = 0, frac = 0;
+    size_t i = 4;
+    if (n < 4 || !digits(s, 4, &y))
+        return false;
+    if (i < n) {
+        if (s[i] != '-' || n < i + 3 || !digits(s + i + 1, 2, &mo))
+            return false;
+        i += 3;
+        if (i < n) {
+            if (s[i] != '-' || n < i + 3 || !digits(s + i + 1, 2, &d))
+                return false;
+            i += 3;
+        } else if (full_date) {
+            return false;
+        }
+    } else if (full_date) {
+        return false;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return false;
+    int off_min = 0;
+    if (i < n) {
+        if (s[i] != 'T' || n < i + 3 || !digits(s + i + 1, 2, &h))
+            return false;
+        i += 3;
+        if (i < n && s[i] == ':') {
+            if (n < i + 3 || !digits(s + i + 1, 2, &mi))
+                return false;
+            i += 3;
+            if (i < n && s[i] == ':') {
+                if (n < i + 3 || !digits(s + i + 1, 2, &sec))
+                    return false;
+                i += 3;
+                if (i < n && (s[i] == '.' || s[i] == ',')) {
+                    size_t k = ++i;
+                    int scale = 100;
+                    while (i < n && s[i] >= '0' && s[i] <= '9') {
+                        if (scale) {
+                            frac += (s[i] - '0') * scale;
+                            scale /= 10;
+                        }
+                        i++;
+                    }
+                    if (i == k || i - k > 9)
+                        return false;
+                }
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            return false;
+        if (i < n) {
+            if (s[i] == 'Z') {
+                i++;
+            } else if (s[i] == '+' || s[i] == '-') {
+                int oh, om = 0;
+                int sign = s[i] == '-' ? -1 : 1;
+                if (n < i + 3 || !digits(s + i + 1, 2, &oh))
+                    return false;
+                i += 3;
+                if (i < n && s[i] == ':')
+                    i++;
+                if (i < n) {
+                    if (n < i + 2 || !digits(s + i, 2, &om))
+                        return false;
+                    i += 2;
+                }
+                if (oh > 18 || om > 59)
+                    return false;
+                off_min = sign * (oh * 60 + om);
+            } else {
+                return false;
+            }
+        }
+    }
+    if (i != n)
+        return false;
+    int64_t days = days_from_civil(y, mo, d);
+    *ms = ((days * 24 + h) * 60 + mi - off_min) * 60000LL + sec * 1000LL + frac;
+    return true;
+}
+
+bool store_index_parse_date(const char *s, size_t n, int64_t *ms)
+{
+    if (n > 0 && n <= 19) {
+        size_t i = s[0] == '-' ? 1 : 0;
+        bool all = i < n;
+        for (size_t k = i; k < n; k++)
+            if (s[k] < '0' || s[k] > '9')
+                all = false;
+        if (all && n - i != 4 && store_json_parse_long(s, n, ms))
+            return true; /* epoch_millis; four digits read as a year, as strict_date_optional_time comes first */
+    }
+    return parse_iso(s, n, false, ms);
+}
+
+void store_index_format_date(int64_t ms, char *out, size_t outsz)
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int msec = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(out, outsz, "%" PRId64, ms);
+        return;
+    }
+    snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
+}
+
+/* ---- document extraction -------------------------------------------------- */
+
+/* A field the document introduces (dynamic mapping), by path. */
+typedef struct newf {
+    char *path;
+    store_ftype type;
+} newf;
+
+typedef struct xctx {
+    store_mapping *m;
+    const char *src;
+    const char *id;
+    size_t id_len;
+    bool lenient;
+    store_doc_index *out;
+    const char **err_type;
+    buf *reason;
+    newf *nf;
+    size_t nnf, nfcap;
+    bool oom;
+    /* text tokens of the current value: collected as POSTING entries with tf 1 */
+    size_t cur_path;
+} xctx;
+
+static bool ent_add(xctx *x, store_ent_kind k, size_t path, const void *val, size_t len)
+{
+    store_doc_index *d = x->out;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 32;
+        store_ent *p = realloc(d->ents, cap * sizeof *p);
+        if (!p)
+            return !(x->oom = true);
+        d->ents = p;
+        d->cap = cap;
+    }
+    size_t off = d->text.len;
+    if (len && !buf_append(&d->text, val, len))
+        return !(x->oom = true);
+    d->ents[d->n++] = (store_ent){k, path, off, len, 1, 0};
+    return true;
+}
+
+static size_t path_put(xctx *x, const char *path)
+{
+    size_t off = x->out->text.len;
+    if (!buf_append(&x->out->text, path, strlen(path) + 1)) {
+        x->oom = true;
+        return (size_t)-1;
+    }
+    return off;
+}
+
+static void where(xctx *x, const char *at, buf *b)
+{
+    int line = 1, col = 1;
+    if (at > x->src && at[-1] == '"')
+        at--; /* a string's position is its opening quote */
+    for (const char *p = x->src; p < at; p++) {
+        if (*p == '\n')
+            line++, col = 1;
+        else
+            col++;
+    }
+    buf_printf(b, "[%d:%d] ", line, col);
+}
+
+static bool fail_value(xctx *x, const char *at, const char *path, const store_field *f, const char *val, size_t n)
+{
+    if (x->lenient)
+        return true;
+    *x->err_type = "document_parsing_exception";
+    where(x, at, x->reason);
+    buf_printf(x->reason, "failed to parse field [%s] of type [%s] in document with id '%.*s'. Preview of field's value: '%.*s'",
+               path, f ? f->type_name : "object", (int)(x->id_len > 512 ? 512 : x->id_len), x->id,
+               (int)(n > 200 ? 200 : n), val);
+    return false;
+}
+
+static const store_field *lookup(xctx *x, const char *path, store_ftype *type)
+{
+    const store_field *f = store_mapping_find(x->m, path);
+    if (f) {
+        *type = f->type;
+        return f;
+    }
+    for (size_t i = 0; i < x->nnf; i++)
+        if (strcmp(x->nf[i].path, path) == 0) {
+            *type = x->nf[i].type;
+            return NULL;
+        }
+    *type = STORE_FT_NONE;
+    return NULL;
+}
+
+/* The dynamic setting in force for a new field at `path`. */
+static int dyn_for(xctx *x, const char *path)
+{
+    char parent[PATH_MAX_LEN + 1];
+    path_join(parent, "", path, strlen(path));
+    for (char *dot = strrchr(parent, '.'); dot; dot = strrchr(parent, '.')) {
+        *dot = '\0';
+        const store_field *f = store_mapping_find(x->m, parent);
+        if (f && f->type == STORE_FT_OBJECT)
+            return f->dynamic;
+        if (f)
+            break;
+    }
+    return x->m->dynamic;
+}
+
+static bool add_new(xctx *x, const char *path, store_ftype t)
+{
+    if (x->nnf == x->nfcap) {
+        size_t cap = x->nfcap ? x->nfcap * 2 : 8;
+        newf *p = realloc(x->nf, cap * sizeof *p);
+        if (!p)
+            return !(x->oom = true);
+        x->nf = p;
+        x->nfcap = cap;
+    }
+    char *dup = strdup(path);
+    if (!dup)
+        return !(x->oom = true);
+    x->nf[x->nnf++] = (newf){dup, t};
+    return true;
+}
+
+/* Decide what to do with an unmapped field: 1 index as `*t`, 0 skip, -1 fail. */
+static int unmapped(xctx *x, const char *at, const char *path, store_ftype inferred, store_ftype *t)
+{
+    if (x->lenient)
+        return 0;
+    int dyn = dyn_for(x, path);
+    if (dyn == STORE_DYN_FALSE)
+        return 0;
+    if (dyn == STORE_DYN_STRICT) {
+        *x->err_type = "strict_dynamic_mapping_exception";
+        where(x, at, x->reason);
+        const char *dot = strrchr(path, '.');
+        buf_printf(x->reason, "mapping set to strict, dynamic introduction of [%s] within [%.*s] is not allowed",
+                   dot ? dot + 1 : path, dot ? (int)(dot - path) : 4, dot ? path : "_doc");
+        return -1;
+    }
+    if (!add_new(x, path, inferred))
+        return -1;
+    *t = inferred;
+    return 1;
+}
+
+typedef struct tokctx {
+    xctx *x;
+    size_t path;
+} tokctx;
+
+static bool on_token(const char *tok, size_t len, void *arg)
+{
+    tokctx *t = arg;
+    return ent_add(t->x, STORE_ENT_POSTING, t->path, tok, len);
+}
+
+static size_t utf8_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            c++;
+    return c;
+}
+
+/* Index one scalar (its text `v`/`vn`: decoded string or raw literal) into
+ * field `f`/type `t` at `path`. */
+static bool index_scalar(xctx *x, const char *at, const char *path, const store_field *f, store_ftype t,
+                         store_json_type jt, const char *v, size_t vn)
+{
+    if (f && !f->index)
+        return true;
+    size_t po = path_put(x, path);
+    if (po == (size_t)-1)
+        return false;
+    unsigned char enc[STORE_VAL_NUM_LEN];
+    bool ok = true;
+    switch (t) {
+    case STORE_FT_TEXT: {
+        tokctx tc = {x, po};
+        if (!store_index_analyze(v, vn, on_token, &tc))
+            return false;
+        /* A STAT entry per value marks the field as present even for "". */
+        return ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
+    }
+    case STORE_FT_KEYWORD: {
+        int ia = f ? f->ignore_above : 256;
+        if (ia && utf8_chars(v, vn) > (size_t)ia)
+            return true;
+        return ent_add(x, STORE_ENT_VALUE, po, v, vn) && ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
+    }
+    case STORE_FT_LONG: {
+        int64_t l;
+        if (jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE)
+            ok = false;
+        else if (!store_json_parse_long(v, vn, &l)) {
+            char tmp[64];
+            char *end;
+            if (vn == 0 || vn >= sizeof tmp) {
+                ok = false;
+            } else {
+                memcpy(tmp, v, vn);
+                tmp[vn] = '\0';
+                errno = 0;
+                double d = strtod(tmp, &end);
+                ok = *end == '\0' && errno == 0 && isfinite(d) && d >= -9223372036854775808.0 &&
+                     d < 9223372036854775808.0;
+                l = ok ? (int64_t)d : 0; /* coerce: the fraction is dropped */
+            }
+        }
+        if (!ok)
+            return fail_value(x, at, path, f, v, vn);
+        store_index_enc_long(l, enc);
+        break;
+    }
+    case STORE_FT_DOUBLE: {
+        char tmp[400];
+        char *end;
+        if (jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE || vn == 0 || vn >= sizeof tmp)
+            return fail_value(x, at, path, f, v, vn);
+        memcpy(tmp, v, vn);
+        tmp[vn] = '\0';
+        errno = 0;
+        double d = strtod(tmp, &end);
+        if (*end || !isfinite(d))
+            return fail_value(x, at, path, f, v, vn);
+        store_index_enc_double(d, enc);
+        break;
+    }
+    case STORE_FT_BOOLEAN: {
+        bool b;
+        if (vn == 4 && memcmp(v, "true", 4) == 0)
+            b = true;
+        else if ((vn == 5 && memcmp(v, "false", 5) == 0) || (vn == 0 && jt == STORE_JSON_STRING))
+            b = false;
+        else
+            return fail_value(x, at, path, f, v, vn);
+        enc[0] = b ? 'T' : 'F';
+        return ent_add(x, STORE_ENT_VALUE, po, enc, 1) && ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
+    }
+    case STORE_FT_DATE: {
+        int64_t ms;
+        if (jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms) : !store_index_parse_date(v, vn, &ms))
+            return fail_value(x, at, path, f, v, vn);
+        store_index_enc_long(ms, enc);
+        break;
+    }
+    default: return fail_value(x, at, path, f, v, vn);
+    }
+    return ent_add(x, STORE_ENT_VALUE, po, enc, STORE_VAL_NUM_LEN) && ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
+}
+
+static bool looks_integer(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == '.' || v[i] == 'e' || v[i] == 'E')
+            return false;
+    return true;
+}
+
+static bool leaf(xctx *x, const char *path, const store_json_tok *tok)
+{
+    buf dec = BUF_INIT;
+    const char *v = tok->p;
+    size_t vn = tok->n;
+    bool ok = false;
+    if (tok->type == STORE_JSON_STRING && tok->escaped) {
+        if (!store_json_unescape(tok, &dec)) {
+            x->oom = true;
+            goto done;
+        }
+        v = dec.data ? dec.data : "";
+        vn = dec.len;
+    }
+    store_ftype t;
+    const store_field *f = lookup(x, path, &t);
+    if (t == STORE_FT_NONE) {
+        store_ftype inf;
+        int64_t ms;
+        if (tok->type == STORE_JSON_STRING)
+            inf = vn >= 10 && store_index_parse_date(v, vn, &ms) && parse_iso(v, vn, true, &ms) ? STORE_FT_DATE
+                                                                                               : STORE_FT_TEXT;
+        else if (tok->type == STORE_JSON_NUMBER)
+            inf = looks_integer(v, vn) ? STORE_FT_LONG : STORE_FT_DOUBLE;
+        else
+            inf = STORE_FT_BOOLEAN;
+        int r = unmapped(x, tok->p, path, inf, &t);
+        if (r <= 0) {
+            ok = r == 0;
+            goto done;
+        }
+    }
+    if (t == STORE_FT_OBJECT) {
+        if (!x->lenient) {
+            *x->err_type = "document_parsing_exception";
+            where(x, tok->p, x->reason);
+            buf_printf(x->reason, "object mapping for [%s] tried to parse field [%s] as object, but found a concrete value",
+                       path, path);
+        }
+        ok = x->lenient;
+        goto done;
+    }
+    if (!index_scalar(x, tok->p, path, f, t, tok->type, v, vn))
+        goto done;
+    /* Multi-fields: mapped ones follow their parent in path order; a
+     * dynamically inferred text field gets its keyword sub-field. */
+    char sub[PATH_MAX_LEN + 1];
+    if (f) {
+        size_t pl = strlen(path);
+        for (const store_field *s = f + 1; s < x->m->fields + x->m->n && strncmp(s->path, path, pl) == 0; s++) {
+            if (!s->subfield || s->path[pl] != '.' || strchr(s->path + pl + 1, '.'))
+                continue;
+            if (!index_scalar(x, tok->p, s->path, s, s->type, tok->type, v, vn))
+                goto done;
+        }
+    } else if (t == STORE_FT_TEXT && path_join(sub, path, "keyword", 7)) {
+        if (!index_scalar(x, tok->p, sub, NULL, STORE_FT_KEYWORD, tok->type, v, vn))
+            goto done;
+    }
+    ok = true;
+done:
+    buf_free(&dec);
+    return ok;
+}
+
+static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int depth);
+
+static bool walk_object(xctx *x, const char *prefix, const char *p, const char *end, int depth)
+{
+    store_json_iter it;
+    if (!store_json_obj_begin(&it, p, end))
+        return false;
+    store_json_tok k, v;
+    int r;
+    buf key = BUF_INIT;
+    bool ok = true;
+    while (ok && (r = store_json_obj_next(&it, &k, &v)) == 1) {
+        buf_reset(&key);
+        if (!store_json_unescape(&k, &key)) {
+            x->oom = true;
+            ok = false;
+            break;
+        }
+        const char *name = key.data ? key.data : "";
+        char path[PATH_MAX_LEN + 1];
+        bool bad = !key.len || memchr(name, '\0', key.len) || !path_join(path, prefix, name, key.len);
+        for (size_t i = 0; !bad && i < key.len; i++)
+            bad = name[i] == '.' && (i == 0 || i + 1 == key.len || name[i + 1] == '.');
+        if (bad) {
+            if (x->lenient)
+                continue;
+            *x->err_type = "document_parsing_exception";
+            where(x, k.p, x->reason);
+            buf_printf(x->reason, "field name cannot be an empty string or contain only dots, and paths are limited "
+                                  "to %d bytes", PATH_MAX_LEN);
+            ok = false;
+            break;
+        }
+        ok = walk_value(x, path, &v, depth);
+    }
+    if (ok && r < 0)
+        ok = false;
+    buf_free(&key);
+    return ok;
+}
+
+static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int depth)
+{
+    if (depth > STORE_JSON_MAX_DEPTH)
+        return false;
+    switch (tok->type) {
+    case STORE_JSON_NULL: return true;
+    case STORE_JSON_OBJECT: {
+        store_ftype t;
+        const store_field *f = lookup(x, path, &t);
+        if (t == STORE_FT_NONE) {
+            int r = unmapped(x, tok->p, path, STORE_FT_OBJECT, &t);
+            if (r <= 0)
+                return r == 0;
+        } else if (t != STORE_FT_OBJECT) {
+            if (x->lenient)
+                return true;
+            *x->err_type = "document_parsing_exception";
+            where(x, tok->p, x->reason);
+            buf_printf(x->reason, "failed to parse field [%s] of type [%s] in document with id '%.*s'. Preview of "
+                                  "field's value: '%.*s'",
+                       path, f ? f->type_name : "text", (int)(x->id_len > 512 ? 512 : x->id_len), x->id,
+                       (int)(tok->n > 200 ? 200 : tok->n), tok->p);
+            return false;
+        }
+        return walk_object(x, path, tok->p, tok->p + tok->n, depth + 1);
+    }
+    case STORE_JSON_ARRAY: {
+        const char *p = store_json_ws(tok->p + 1, tok->p + tok->n);
+        const char *end = tok->p + tok->n;
+        if (p < end && *p == ']')
+            return true;
+        for (;;) {
+            store_json_tok e;
+            const char *after = store_json_scan(p, end, &e);
+            if (!after || !walk_value(x, path, &e, depth + 1))
+                return false;
+            p = store_json_ws(after, end);
+            if (p < end && *p == ',') {
+                p = store_json_ws(p + 1, end);
+                continue;
+            }
+            return p < end && *p == ']';
+        }
+    }
+    default: return leaf(x, path, tok);
+    }
+}
+
+static const char *ent_text;
+
+static int ent_cmp(const void *a, const void *b)
+{
+    const store_ent *x = a, *y = b;
+    if (x->kind != y->kind)
+        return (int)x->kind - (int)y->kind;
+    int c = strcmp(ent_text + x->path, ent_text + y->path);
+    if (c)
+        return c;
+    size_t n = x->val_len < y->val_len ? x->val_len : y->val_len;
+    c = n ? memcmp(ent_text + x->val, ent_text + y->val, n) : 0;
+    if (c)
+        return c;
+    return x->val_len < y->val_len ? -1 : x->val_len > y->val_len;
+}
+
+static bool same_key(const char *t, const store_ent *a, const store_ent *b)
+{
+    return a->kind == b->kind && strcmp(t + a->path, t + b->path) == 0 && a->val_len == b->val_len &&
+           (!a->val_len || memcmp(t + a->val, t + b->val, a->val_len) == 0);
+}
+
+/* Sort entries, fold repeated terms into tf, set field lengths, add the
+ * object paths above each present field, and one STAT entry per field. */
+static bool finish(xctx *x)
+{
+    store_doc_index *d = x->out;
+    /* Object paths above present fields. */
+    size_t n0 = d->n;
+    for (size_t i = 0; i < n0; i++) {
+        if (d->ents[i].kind != STORE_ENT_EXISTS)
+            continue;
+        char path[PATH_MAX_LEN + 1];
+        const char *full = d->text.data + d->ents[i].path;
+        path_join(path, "", full, strlen(full));
+        for (char *dot = strrchr(path, '.'); dot; dot = strrchr(path, '.')) {
+            *dot = '\0';
+            store_ftype t;
+            lookup(x, path, &t);
+            if (t != STORE_FT_OBJECT)
+                continue; /* a multi-field's parent, which has its own entry */
+            size_t po = path_put(x, path);
+            if (po == (size_t)-1 || !ent_add(x, STORE_ENT_EXISTS, po, NULL, 0))
+                return false;
+        }
+    }
+    if (!d->n)
+        return true;
+    ent_text = d->text.data; /* the writer is one thread */
+    qsort(d->ents, d->n, sizeof *d->ents, ent_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (w && same_key(d->text.data, &d->ents[w - 1], &d->ents[i])) {
+            d->ents[w - 1].tf++;
+            continue;
+        }
+        d->ents[w++] = d->ents[i];
+    }
+    d->n = w;
+    /* Field lengths and statistics: postings and values come sorted by path. */
+    size_t nstat = d->n;
+    for (size_t i = 0; i < nstat;) {
+        store_ent_kind k = d->ents[i].kind;
+        if (k != STORE_ENT_POSTING && k != STORE_ENT_VALUE) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        uint32_t len = 0;
+        while (j < nstat && d->ents[j].kind == k && strcmp(d->text.data + d->ents[j].path, d->text.data + d->ents[i].path) == 0) {
+            len += k == STORE_ENT_POSTING ? d->ents[j].tf : 1;
+            j++;
+        }
+        for (size_t q = i; q < j; q++)
+            d->ents[q].len = len;
+        if (!ent_add(x, STORE_ENT_STAT, d->ents[i].path, NULL, 0))
+            return false;
+        d->ents[d->n - 1].len = len;
+        i = j;
+    }
+    return true;
+}
+
+/* Add the fields the document introduced to the mapping. */
+static bool apply_new(xctx *x)
+{
+    if (!x->nnf)
+        return true;
+    cJSON *add = cJSON_CreateObject(), *props = add ? cJSON_AddObjectToObject(add, "properties") : NULL;
+    bool ok = props != NULL;
+    for (size_t i = 0; ok && i < x->nnf; i++) {
+        cJSON *level = props;
+        char *path = x->nf[i].path;
+        for (char *seg = path, *dot; ok; seg = dot + 1) {
+            dot = strchr(seg, '.');
+            if (dot)
+                *dot = '\0';
+            cJSON *node = cJSON_GetObjectItemCaseSensitive(level, seg);
+            if (!node)
+                ok = (node = cJSON_AddObjectToObject(level, seg)) != NULL;
+            if (dot)
+                *dot = '.';
+            if (!ok)
+                break;
+            if (!dot) {
+                const char *tn = NULL;
+                switch (x->nf[i].type) {
+                case STORE_FT_TEXT: {
+                    tn = "text";
+                    ok = cJSON_AddStringToObject(node, "type", tn) != NULL;
+                    cJSON *kw = cJSON_AddObjectToObject(cJSON_AddObjectToObject(node, "fields"), "keyword");
+                    ok = kw && cJSON_AddStringToObject(kw, "type", "keyword") &&
+                         cJSON_AddNumberToObject(kw, "ignore_above", 256);
+                    break;
+                }
+                case STORE_FT_LONG: tn = "long"; break;
+                case STORE_FT_DOUBLE: tn = "float"; break;
+                case STORE_FT_BOOLEAN: tn = "boolean"; break;
+                case STORE_FT_DATE: tn = "date"; break;
+                default: break; /* object: no type key, like Elasticsearch prints it */
+                }
+                if (ok && tn && !cJSON_GetObjectItemCaseSensitive(node, "type"))
+                    ok = cJSON_AddStringToObject(node, "type", tn) != NULL;
+                if (ok && !tn && !cJSON_GetObjectItemCaseSensitive(node, "properties"))
+                    ok = cJSON_AddObjectToObject(node, "properties") != NULL;
+                break;
+            }
+            cJSON *sub = cJSON_GetObjectItemCaseSensitive(node, "properties");
+            if (!sub)
+                ok = (sub = cJSON_AddObjectToObject(node, "properties")) != NULL;
+            level = sub;
+        }
+    }
+    char err[256];
+    if (ok)
+        ok = store_mapping_merge(x->m, add, err, sizeof err);
+    cJSON_Delete(add);
+    if (!ok)
+        x->oom = true;
+    return ok;
+}
+
+bool store_index_doc(store_mapping *m, const char *src, size_t n, const char *id, size_t id_len, bool lenient,
+                     store_doc_index *out, const char **err_type, buf *reason)
+{
+    xctx x = {.m = m, .src = src, .id = id, .id_len = id_len, .lenient = lenient, .out = out,
+              .err_type = err_type, .reason = reason};
+    buf_reset(&out->text);
+    out->n = 0;
+    out->mapping_changed = false;
+    const char *end = src + n;
+    bool ok = walk_object(&x, "", src, end, 1) && finish(&x);
+    if (ok && !lenient) {
+        ok = apply_new(&x);
+        out->mapping_changed = ok && x.nnf > 0;
+    }
+    if (!ok && (x.oom || !reason->len)) {
+        *err_type = "document_parsing_exception";
+        buf_reset(reason);
+        buf_puts(reason, x.oom ? "out of memory while indexing the document" : "failed to parse the document");
+    }
+    for (size_t i = 0; i < x.nnf; i++)
+        free(x.nf[i].path);
+    free(x.nf);
+    if (!ok)
+        out->n = 0;
+    return ok;
+}
+
+void store_doc_index_free(store_doc_index *d)
+{
+    if (!d)
+        return;
+    buf_free(&d->text);
+    free(d->ents);
+    memset(d, 0, sizeof *d);
+}

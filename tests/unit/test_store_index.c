@@ -1,0 +1,537 @@
+/* Unit tests for store_index and the engine's search structures: analysis, norms, encodings, dates, mappings, a document's entries, and postings kept in step with writes. */
+#include "versync/store_engine.h"
+#include "versync/store_index.h"
+#include "versync/log.h"
+
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* ---- analysis, norms, encodings, dates ------------------------------------ */
+
+typedef struct toks {
+    char all[512];
+    int n;
+} toks;
+
+static bool collect(const char *t, size_t n, void *arg)
+{
+    toks *c = arg;
+    size_t l = strlen(c->all);
+    snprintf(c->all + l, sizeof c->all - l, "%s%.*s", c->n++ ? "|" : "", (int)n, t);
+    return true;
+}
+
+static void test_analyze(void **state)
+{
+    (void)state;
+    toks t = {{0}, 0};
+    const char *s = "Hello, WORLD! it's 2024-01-02 caf\xc3\xa9 x_y";
+    assert_true(store_index_analyze(s, strlen(s), collect, &t));
+    assert_string_equal(t.all, "hello|world|it|s|2024|01|02|caf\xc3\xa9|x|y");
+    /* A run longer than 255 bytes is split, never inside a character. */
+    char longer[600];
+    memset(longer, 'a', 300);
+    longer[300] = '\0';
+    toks u = {{0}, 0};
+    assert_true(store_index_analyze(longer, 300, collect, &u));
+    assert_int_equal(u.n, 2);
+    toks e = {{0}, 0};
+    assert_true(store_index_analyze(" ,.; ", 5, collect, &e));
+    assert_int_equal(e.n, 0);
+}
+
+static void test_norm_len(void **state)
+{
+    (void)state;
+    /* Lucene's SmallFloat.intToByte4/byte4ToInt round trip. */
+    for (uint32_t i = 0; i < 16; i++)
+        assert_int_equal(store_index_norm_len(i), i);
+    assert_int_equal(store_index_norm_len(16), 16);
+    assert_int_equal(store_index_norm_len(17), 16);
+    assert_int_equal(store_index_norm_len(100), 96);
+    assert_int_equal(store_index_norm_len(1000), 960);
+}
+
+static void test_encodings_sort(void **state)
+{
+    (void)state;
+    int64_t longs[] = {INT64_MIN, -5, -1, 0, 1, 7, INT64_MAX};
+    for (size_t i = 0; i + 1 < sizeof longs / sizeof *longs; i++) {
+        unsigned char a[8], b[8];
+        store_index_enc_long(longs[i], a);
+        store_index_enc_long(longs[i + 1], b);
+        assert_true(memcmp(a, b, 8) < 0);
+        assert_int_equal(store_index_dec_long(a), longs[i]);
+    }
+    double dbl[] = {-1e300, -2.5, -0.0001, 0.0, 1e-300, 3.25, 1e300};
+    for (size_t i = 0; i + 1 < sizeof dbl / sizeof *dbl; i++) {
+        unsigned char a[8], b[8];
+        store_index_enc_double(dbl[i], a);
+        store_index_enc_double(dbl[i + 1], b);
+        assert_true(memcmp(a, b, 8) < 0);
+        assert_true(store_index_dec_double(a) == dbl[i]);
+    }
+    unsigned char z1[8], z2[8];
+    store_index_enc_double(-0.0, z1);
+    store_index_enc_double(0.0, z2);
+    assert_memory_equal(z1, z2, 8);
+}
+
+static void test_dates(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_true(store_index_parse_date("1970-01-01", 10, &ms));
+    assert_int_equal(ms, 0);
+    assert_true(store_index_parse_date("2024-01-31T12:00:00Z", 20, &ms));
+    assert_int_equal(ms, 1706702400000LL);
+    assert_true(store_index_parse_date("2024-01-31T12:00:00.123456+01:00", 32, &ms));
+    assert_int_equal(ms, 1706702400000LL - 3600000 + 123);
+    assert_true(store_index_parse_date("2024", 4, &ms)); /* a year, not epoch millis */
+    assert_int_equal(ms, 1704067200000LL);
+    assert_true(store_index_parse_date("1706702400000", 13, &ms));
+    assert_int_equal(ms, 1706702400000LL);
+    assert_true(store_index_parse_date("1969-12-31T23:59:59.999Z", 24, &ms));
+    assert_int_equal(ms, -1);
+    assert_false(store_index_parse_date("2024-02-30", 10, &ms));
+    assert_false(store_index_parse_date("2024-01-31 12:00:00", 19, &ms));
+    assert_false(store_index_parse_date("hello", 5, &ms));
+    assert_false(store_index_parse_date("2024-01-31T25:00", 16, &ms));
+    char out[40];
+    store_index_format_date(1706702400123LL, out, sizeof out);
+    assert_string_equal(out, "2024-01-31T12:00:00.123Z");
+    store_index_format_date(-1, out, sizeof out);
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+}
+
+/* ---- mappings ------------------------------------------------------------- */
+
+static void test_mapping_parse(void **state)
+{
+    (void)state;
+    store_mapping m;
+    char err[256];
+    const char *j = "{\"dynamic\":\"strict\",\"properties\":{\"t\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":"
+                    "\"keyword\",\"ignore_above\":10}}},\"n\":{\"type\":\"integer\"},\"o\":{\"properties\":{\"d\":{"
+                    "\"type\":\"date\"}}},\"x\":{\"type\":\"keyword\",\"index\":false}}}";
+    assert_true(store_mapping_parse(j, strlen(j), &m, err, sizeof err));
+    assert_int_equal(m.dynamic, STORE_DYN_STRICT);
+    assert_int_equal(m.n, 6);
+    const store_field *f = store_mapping_find(&m, "t.raw");
+    assert_non_null(f);
+    assert_int_equal(f->type, STORE_FT_KEYWORD);
+    assert_true(f->subfield);
+    assert_int_equal(f->ignore_above, 10);
+    assert_int_equal(store_mapping_find(&m, "n")->type, STORE_FT_LONG);
+    assert_string_equal(store_mapping_find(&m, "n")->type_name, "integer");
+    assert_int_equal(store_mapping_find(&m, "o")->type, STORE_FT_OBJECT);
+    assert_int_equal(store_mapping_find(&m, "o.d")->type, STORE_FT_DATE);
+    assert_false(store_mapping_find(&m, "x")->index);
+    assert_null(store_mapping_find(&m, "nope"));
+
+    /* Merge: new fields in, a type change refused with m unchanged. */
+    cJSON *add = cJSON_Parse("{\"properties\":{\"z\":{\"type\":\"boolean\"}}}");
+    assert_true(store_mapping_merge(&m, add, err, sizeof err));
+    cJSON_Delete(add);
+    assert_int_equal(store_mapping_find(&m, "z")->type, STORE_FT_BOOLEAN);
+    add = cJSON_Parse("{\"properties\":{\"n\":{\"type\":\"text\"}}}");
+    assert_false(store_mapping_merge(&m, add, err, sizeof err));
+    cJSON_Delete(add);
+    assert_string_equal(err, "mapper [n] cannot be changed from type [integer] to [text]");
+    assert_int_equal(store_mapping_find(&m, "n")->type, STORE_FT_LONG);
+    buf out = BUF_INIT;
+    assert_true(store_mapping_print(&m, &out));
+    assert_non_null(strstr(out.data, "\"z\":{\"type\":\"boolean\"}"));
+    buf_free(&out);
+    store_mapping_free(&m);
+    store_mapping_free(&m); /* a zeroed mapping is a no-op */
+
+    const char *bad[] = {"{\"properties\":{\"a\":{\"type\":\"foo\"}}}", "[1]", "{\"bogus\":1}",
+                         "{\"properties\":{\"a\":{\"type\":\"nested\"}}}", "{\"dynamic\":\"maybe\"}"};
+    const char *why[] = {"No handler for type [foo] declared on field [a]", "mappings must be a JSON object",
+                         "Root mapping definition has unsupported parameters:  [bogus : ...]",
+                         "verstore does not support fields of type [nested] (field [a])",
+                         "Could not convert [_doc.dynamic] to boolean"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_false(store_mapping_parse(bad[i], strlen(bad[i]), &m, err, sizeof err));
+        assert_string_equal(err, why[i]);
+    }
+    /* A legacy type name wrapping the mapping. */
+    const char *legacy = "{\"_doc\":{\"properties\":{\"a\":{\"type\":\"long\"}}}}";
+    assert_true(store_mapping_parse(legacy, strlen(legacy), &m, err, sizeof err));
+    assert_int_equal(store_mapping_find(&m, "a")->type, STORE_FT_LONG);
+    store_mapping_free(&m);
+}
+
+static int count_kind(const store_doc_index *d, store_ent_kind k, const char *path)
+{
+    int n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->ents[i].kind == k && (!path || strcmp(d->text.data + d->ents[i].path, path) == 0))
+            n++;
+    return n;
+}
+
+static const store_ent *find_posting(const store_doc_index *d, const char *path, const char *term)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const store_ent *e = &d->ents[i];
+        if (e->kind == STORE_ENT_POSTING && strcmp(d->text.data + e->path, path) == 0 &&
+            e->val_len == strlen(term) && memcmp(d->text.data + e->val, term, e->val_len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static void test_doc_entries_dynamic(void **state)
+{
+    (void)state;
+    store_mapping m;
+    char err[256];
+    assert_true(store_mapping_parse(NULL, 0, &m, err, sizeof err));
+    store_doc_index d;
+    memset(&d, 0, sizeof d);
+    buf reason = BUF_INIT;
+    const char *type = NULL;
+    const char *src = "{\"title\":\"The quick fox, the end\",\"n\":3,\"f\":1.5,\"ok\":true,\"when\":\"2024-01-31\","
+                      "\"user\":{\"name\":\"Bo\",\"tags\":[\"a\",\"b\",\"a\"]},\"nothing\":null}";
+    assert_true(store_index_doc(&m, src, strlen(src), "1", 1, false, &d, &type, &reason));
+    assert_true(d.mapping_changed);
+    assert_int_equal(store_mapping_find(&m, "title")->type, STORE_FT_TEXT);
+    assert_int_equal(store_mapping_find(&m, "title.keyword")->type, STORE_FT_KEYWORD);
+    assert_string_equal(store_mapping_find(&m, "f")->type_name, "float");
+    assert_int_equal(store_mapping_find(&m, "n")->type, STORE_FT_LONG);
+    assert_int_equal(store_mapping_find(&m, "ok")->type, STORE_FT_BOOLEAN);
+    assert_int_equal(store_mapping_find(&m, "when")->type, STORE_FT_DATE);
+    assert_int_equal(store_mapping_find(&m, "user")->type, STORE_FT_OBJECT);
+    assert_null(store_mapping_find(&m, "nothing"));
+    /* "the" twice: one posting with tf 2; the field is 5 tokens long. */
+    const store_ent *the = find_posting(&d, "title", "the");
+    assert_non_null(the);
+    assert_int_equal(the->tf, 2);
+    assert_int_equal(the->len, 5);
+    assert_int_equal(count_kind(&d, STORE_ENT_POSTING, "title"), 4);
+    /* Repeated keyword values collapse; exists for leaves and the object. */
+    assert_int_equal(count_kind(&d, STORE_ENT_VALUE, "user.tags.keyword"), 2);
+    assert_int_equal(count_kind(&d, STORE_ENT_EXISTS, "user"), 1);
+    assert_int_equal(count_kind(&d, STORE_ENT_EXISTS, "nothing"), 0);
+    assert_int_equal(count_kind(&d, STORE_ENT_STAT, "title"), 1);
+
+    /* A value that does not fit: refused, mapping untouched. */
+    size_t nfields = m.n;
+    src = "{\"n\":\"abc\",\"newfield\":1}";
+    buf_reset(&reason);
+    assert_false(store_index_doc(&m, src, strlen(src), "7", 1, false, &d, &type, &reason));
+    assert_string_equal(type, "document_parsing_exception");
+    assert_string_equal(reason.data, "[1:6] failed to parse field [n] of type [long] in document with id '7'. "
+                                     "Preview of field's value: 'abc'");
+    assert_int_equal(m.n, nfields);
+    /* Coercion as Elasticsearch does it: "12" and 1.9 into a long. */
+    src = "{\"n\":\"12\",\"f\":\"2.5\",\"ok\":\"false\"}";
+    assert_true(store_index_doc(&m, src, strlen(src), "8", 1, false, &d, &type, &reason));
+    assert_false(d.mapping_changed);
+    /* An object where a leaf is mapped, and the reverse. */
+    src = "{\"user\":\"flat\"}";
+    buf_reset(&reason);
+    assert_false(store_index_doc(&m, src, strlen(src), "9", 1, false, &d, &type, &reason));
+    assert_non_null(strstr(reason.data, "tried to parse field [user] as object, but found a concrete value"));
+    /* Lenient: nothing fails, nothing is added. */
+    src = "{\"n\":\"abc\",\"brand_new\":\"x\",\"title\":\"fox\"}";
+    assert_true(store_index_doc(&m, src, strlen(src), "9", 1, true, &d, &type, &reason));
+    assert_false(d.mapping_changed);
+    assert_null(store_mapping_find(&m, "brand_new"));
+    assert_non_null(find_posting(&d, "title", "fox"));
+    store_doc_index_free(&d);
+    buf_free(&reason);
+    store_mapping_free(&m);
+}
+
+static void test_doc_entries_strict(void **state)
+{
+    (void)state;
+    store_mapping m;
+    char err[256];
+    const char *j = "{\"dynamic\":\"strict\",\"properties\":{\"a\":{\"type\":\"keyword\",\"ignore_above\":3},"
+                    "\"o\":{\"dynamic\":false,\"properties\":{}}}}";
+    assert_true(store_mapping_parse(j, strlen(j), &m, err, sizeof err));
+    store_doc_index d;
+    memset(&d, 0, sizeof d);
+    buf reason = BUF_INIT;
+    const char *type = NULL;
+    const char *src = "{\"a\":\"abcd\",\"o\":{\"free\":1}}";
+    assert_true(store_index_doc(&m, src, strlen(src), "1", 1, false, &d, &type, &reason));
+    assert_int_equal(count_kind(&d, STORE_ENT_VALUE, "a"), 0); /* over ignore_above */
+    assert_null(store_mapping_find(&m, "o.free"));           /* dynamic false below o */
+    src = "{\"b\":1}";
+    assert_false(store_index_doc(&m, src, strlen(src), "1", 1, false, &d, &type, &reason));
+    assert_string_equal(type, "strict_dynamic_mapping_exception");
+    assert_string_equal(reason.data, "[1:6] mapping set to strict, dynamic introduction of [b] within [_doc] is not "
+                                     "allowed");
+    store_doc_index_free(&d);
+    buf_free(&reason);
+    store_mapping_free(&m);
+}
+
+/* ---- the engine keeps the structures in step ------------------------------- */
+
+static char g_dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/test_store_index.XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    log_init("test", LOG_ERROR, LOG_FORMAT_TEXT);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static store_engine *open_engine(void)
+{
+    store_engine *e = NULL;
+    char err[256];
+    store_engine_opts o = {.dir = g_dir, .durable = false, .map_size = (size_t)64 << 20};
+    assert_true(store_engine_open(&o, &e, err, sizeof err));
+    return e;
+}
+
+static store_op put_op(store_opkind kind, const char *id, int64_t v, const char *src)
+{
+    store_op op;
+    memset(&op, 0, sizeof op);
+    op.w = (store_wparams){kind, STORE_VT_EXTERNAL, v, STORE_UNASSIGNED_SEQ_NO, STORE_UNASSIGNED_TERM, false, true};
+    op.index = "idx";
+    op.id = id;
+    op.id_len = strlen(id);
+    op.src = src;
+    op.src_len = src ? strlen(src) : 0;
+    return op;
+}
+
+static store_operr run1(store_engine *e, store_opkind kind, const char *id, int64_t v, const char *src)
+{
+    store_op op = put_op(kind, id, v, src);
+    store_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = &op;
+    job.nops = 1;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    store_operr err = op.err;
+    store_op_clear(&op);
+    return err;
+}
+
+typedef struct ids {
+    char list[1024];
+    store_rtxn *r;
+    store_index_meta *m;
+} ids;
+
+static void add_id(ids *c, int64_t seq)
+{
+    const char *id;
+    size_t n;
+    store_doc_view v;
+    assert_int_equal(store_engine_doc_by_seq(c->r, c->m, seq, &id, &n, &v), 1);
+    size_t l = strlen(c->list);
+    snprintf(c->list + l, sizeof c->list - l, "%s%.*s", l ? "," : "", (int)n, id);
+}
+
+static bool on_posting(const store_posting *p, void *arg)
+{
+    add_id(arg, p->seq);
+    return true;
+}
+
+static bool on_value(const void *val, size_t len, int64_t seq, void *arg)
+{
+    (void)val, (void)len;
+    add_id(arg, seq);
+    return true;
+}
+
+static bool on_seq(int64_t seq, void *arg)
+{
+    add_id(arg, seq);
+    return true;
+}
+
+/* Ids (comma list, in visit order) with `term` in text field `path`. */
+static void term_ids(store_engine *e, const char *path, const char *term, char *out)
+{
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    ids c = {{0}, r, &m};
+    assert_true(store_engine_postings(r, &m, path, term, strlen(term), on_posting, &c));
+    strcpy(out, c.list);
+    store_engine_read_end(r);
+}
+
+static void range_ids(store_engine *e, const char *path, int64_t lo, int64_t hi, bool desc, char *out)
+{
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    ids c = {{0}, r, &m};
+    unsigned char a[8], b[8];
+    store_index_enc_long(lo, a);
+    store_index_enc_long(hi, b);
+    assert_true(store_engine_values(r, &m, path, a, 8, true, b, 8, false, desc, on_value, &c));
+    strcpy(out, c.list);
+    store_engine_read_end(r);
+}
+
+static void test_engine_postings(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    char got[1024];
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"t\":\"red fox\",\"n\":5,\"k\":\"x\"}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "b", 1, "{\"t\":\"red dog\",\"n\":1}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "c", 1, "{\"t\":\"blue fox fox\",\"n\":9}"), STORE_OPERR_NONE);
+    term_ids(e, "t", "fox", got);
+    assert_string_equal(got, "a,c");
+    range_ids(e, "n", 1, 9, false, got);
+    assert_string_equal(got, "b,a");
+    range_ids(e, "n", 0, 100, true, got);
+    assert_string_equal(got, "c,a,b");
+
+    /* Stats: 3 docs with t, 2+2+3 tokens; term_docs; exists. */
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    int64_t docs, sum;
+    assert_true(store_engine_field_stats(r, &m, "t", &docs, &sum));
+    assert_int_equal(docs, 3);
+    assert_int_equal(sum, 7);
+    assert_int_equal(store_engine_term_docs(r, &m, "t", "fox", 3), 2);
+    assert_int_equal(store_engine_value_docs(r, &m, "k.keyword", "x", 1), 1);
+    ids c = {{0}, r, &m};
+    assert_true(store_engine_exists(r, &m, "k", on_seq, &c));
+    assert_string_equal(c.list, "a");
+    store_engine_read_end(r);
+
+    /* Overwrite: the old terms go, the new come; a stale external write changes nothing. */
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 2, "{\"t\":\"green\",\"n\":50}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"t\":\"stale fox\",\"n\":3}"), STORE_OPERR_CONFLICT);
+    term_ids(e, "t", "fox", got);
+    assert_string_equal(got, "c");
+    term_ids(e, "t", "green", got);
+    assert_string_equal(got, "a");
+    term_ids(e, "t", "stale", got);
+    assert_string_equal(got, "");
+    range_ids(e, "n", 0, 100, false, got);
+    assert_string_equal(got, "b,c,a");
+    /* A document that does not fit the mapping is refused and changes nothing. */
+    assert_int_equal(run1(e, STORE_OP_INDEX, "b", 5, "{\"t\":\"gone\",\"n\":\"many\"}"), STORE_OPERR_MAPPING);
+    term_ids(e, "t", "dog", got);
+    assert_string_equal(got, "b");
+    /* Delete: the document leaves every structure. */
+    assert_int_equal(run1(e, STORE_OP_DELETE, "c", 2, NULL), STORE_OPERR_NONE);
+    term_ids(e, "t", "fox", got);
+    assert_string_equal(got, "");
+    r = store_engine_read_begin(e);
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    assert_true(store_engine_field_stats(r, &m, "t", &docs, &sum));
+    assert_int_equal(docs, 2);
+    assert_int_equal(sum, 3);
+    ids all = {{0}, r, &m};
+    assert_true(store_engine_seq_scan(r, &m, -1, on_seq, &all));
+    assert_string_equal(all.list, "b,a");
+    store_engine_read_end(r);
+    store_engine_close(e);
+}
+
+static void test_engine_upgrade_and_drop(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    char got[1024];
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"t\":\"old data\"}"), STORE_OPERR_NONE);
+    store_engine_close(e);
+    /* Make the directory look like one from before search structures. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, post, seqs;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "postings", MDB_DUPSORT | MDB_DUPFIXED, &post), 0);
+    assert_int_equal(mdb_dbi_open(txn, "seqs", 0, &seqs), 0);
+    MDB_val k = {13, "search_format"};
+    assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+    assert_int_equal(mdb_drop(txn, post, 0), 0);
+    assert_int_equal(mdb_drop(txn, seqs, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    e = open_engine();
+    term_ids(e, "t", "old", got);
+    assert_string_equal(got, "a");
+    /* Dropping the index removes its entries: a new index of that name starts empty. */
+    store_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DELETE_INDEX;
+    job.index = "idx";
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "z", 1, "{\"u\":1}"), STORE_OPERR_NONE);
+    term_ids(e, "t", "old", got);
+    assert_string_equal(got, "");
+    /* PUT mapping: a conflict is refused with Elasticsearch's reason. */
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_PUT_MAPPING;
+    job.index = "idx";
+    job.mappings = "{\"properties\":{\"u\":{\"type\":\"keyword\"}}}";
+    job.mappings_len = strlen(job.mappings);
+    assert_int_equal(store_engine_execute(e, &job), 3);
+    assert_string_equal(job.reason, "mapper [u] cannot be changed from type [long] to [keyword]");
+    job.mappings = "{\"properties\":{\"v\":{\"type\":\"keyword\"}}}";
+    job.mappings_len = strlen(job.mappings);
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "y", 1, "{\"v\":5}"), STORE_OPERR_NONE); /* 5 → "5" */
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    buf mappings = BUF_INIT;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, &mappings), 1);
+    assert_int_equal(store_engine_value_docs(r, &m, "v", "5", 1), 1);
+    assert_non_null(strstr(mappings.data, "\"v\":{\"type\":\"keyword\"}"));
+    buf_free(&mappings);
+    store_engine_read_end(r);
+    store_engine_close(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_analyze),
+        cmocka_unit_test(test_norm_len),
+        cmocka_unit_test(test_encodings_sort),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_mapping_parse),
+        cmocka_unit_test(test_doc_entries_dynamic),
+        cmocka_unit_test(test_doc_entries_strict),
+        cmocka_unit_test_setup_teardown(test_engine_postings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_upgrade_and_drop, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
