@@ -17,9 +17,10 @@ typedef enum store_route {
     STORE_R_HEALTH,        /* /_cluster/health[/{index}] */
     STORE_R_INDEX,         /* /{index} */
     STORE_R_SETTINGS,      /* /{index}/_settings */
-    STORE_R_MAPPING,       /* /{index}/_mapping */
-    STORE_R_COUNT,         /* /{index}/_count */
-    STORE_R_SEARCH,        /* /{index}/_search (match_all, sorted by _id) */
+    STORE_R_MAPPING,       /* /{index}/_mapping (GET; PUT/POST merge) */
+    STORE_R_COUNT,         /* /_count, /{index}/_count */
+    STORE_R_SEARCH,        /* /_search, /{index}/_search ({index}: a list, wildcards, aliases) */
+    STORE_R_SCROLL,        /* /_search/scroll[/{id}]: id in `id` */
     STORE_R_DOC,           /* /{index}/_doc/{id} */
     STORE_R_DOC_AUTO,      /* /{index}/_doc */
     STORE_R_CREATE,        /* /{index}/_create/{id} */

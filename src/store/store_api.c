@@ -6,6 +6,8 @@
 #include "versync/store_bulk.h"
 #include "versync/store_json.h"
 #include "versync/store_router.h"
+#include "versync/store_search.h"
+#include "versync/store_srcfilter.h"
 #include "versync/store_util.h"
 #include "versync/store_version.h"
 
@@ -24,6 +26,7 @@
 
 struct store_api {
     store_engine *e;
+    store_search *search; /* scroll contexts */
     char node_name[128];
 };
 
@@ -34,6 +37,7 @@ typedef enum call_kind {
     CALL_DELETE_INDEX,
     CALL_PUT_SETTINGS,
     CALL_ALIASES,
+    CALL_PUT_MAPPING,
 } call_kind;
 
 struct store_call {
@@ -80,12 +84,22 @@ store_api *store_api_new(store_engine *engine)
     if (!a)
         return NULL;
     a->e = engine;
+    if (!(a->search = store_search_new(engine))) {
+        free(a);
+        return NULL;
+    }
     if (gethostname(a->node_name, sizeof a->node_name - 1) != 0 || !a->node_name[0])
         snprintf(a->node_name, sizeof a->node_name, "verstore");
     return a;
 }
 
-void store_api_free(store_api *api) { free(api); }
+void store_api_free(store_api *api)
+{
+    if (!api)
+        return;
+    store_search_free(api->search);
+    free(api);
+}
 
 /* ---- small JSON writers ---------------------------------------------------- */
 
@@ -366,120 +380,7 @@ static bool content_type_ok(const char *ct)
     return false;
 }
 
-/* ---- _source filtering ------------------------------------------------------ */
-
-typedef struct srcfilter {
-    bool none;      /* _source=false */
-    char **inc;
-    size_t ninc;
-    char **exc;
-    size_t nexc;
-} srcfilter;
-
-static void srcfilter_free(srcfilter *f)
-{
-    for (size_t i = 0; i < f->ninc; i++)
-        free(f->inc[i]);
-    for (size_t i = 0; i < f->nexc; i++)
-        free(f->exc[i]);
-    free(f->inc);
-    free(f->exc);
-    memset(f, 0, sizeof *f);
-}
-
-static void split_list(const char *s, char ***list, size_t *n)
-{
-    while (s && *s) {
-        size_t len = strcspn(s, ",");
-        if (len) {
-            char **p = realloc(*list, (*n + 1) * sizeof *p);
-            if (!p)
-                return;
-            *list = p;
-            p[(*n)++] = strndup(s, len);
-        }
-        s += len;
-        if (*s == ',')
-            s++;
-    }
-}
-
-static void srcfilter_from_params(const store_req *req, srcfilter *f)
-{
-    memset(f, 0, sizeof *f);
-    const char *s = param(req, "_source");
-    if (s) {
-        if (strcmp(s, "false") == 0)
-            f->none = true;
-        else if (strcmp(s, "true") != 0 && strcmp(s, "") != 0)
-            split_list(s, &f->inc, &f->ninc);
-    }
-    split_list(param(req, "_source_includes"), &f->inc, &f->ninc);
-    split_list(param(req, "_source_excludes"), &f->exc, &f->nexc);
-}
-
 static bool glob(const char *pat, const char *s) { return store_util_glob(pat, strlen(pat), s, strlen(s)); }
-
-static bool any_match(char **list, size_t n, const char *path)
-{
-    for (size_t i = 0; i < n; i++)
-        if (glob(list[i], path))
-            return true;
-    return false;
-}
-
-static bool may_match_below(char **list, size_t n, const char *path)
-{
-    size_t pl = strlen(path);
-    for (size_t i = 0; i < n; i++)
-        if (strchr(list[i], '*') || (strncmp(list[i], path, pl) == 0 && list[i][pl] == '.'))
-            return true;
-    return false;
-}
-
-static cJSON *filter_obj(const cJSON *obj, const char *prefix, const srcfilter *f, bool included)
-{
-    cJSON *out = cJSON_CreateObject();
-    for (const cJSON *it = obj->child; it && out; it = it->next) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", it->string);
-        if (f->nexc && any_match(f->exc, f->nexc, path))
-            continue;
-        bool inc = included || !f->ninc || any_match(f->inc, f->ninc, path);
-        if (cJSON_IsObject(it) && (f->nexc || !inc)) {
-            if (!inc && !may_match_below(f->inc, f->ninc, path))
-                continue;
-            cJSON *sub = filter_obj(it, path, f, inc);
-            if (sub && (inc || sub->child))
-                cJSON_AddItemToObject(out, it->string, sub);
-            else
-                cJSON_Delete(sub);
-            continue;
-        }
-        if (inc)
-            cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, true));
-    }
-    return out;
-}
-
-/* Append the source, filtered when asked. */
-static void put_source(buf *b, const char *src, size_t n, const srcfilter *f)
-{
-    if (!f || (!f->ninc && !f->nexc)) {
-        buf_append(b, src, n);
-        return;
-    }
-    cJSON *j = cJSON_ParseWithLength(src, n);
-    cJSON *out = j && cJSON_IsObject(j) ? filter_obj(j, "", f, false) : NULL;
-    char *s = out ? cJSON_PrintUnformatted(out) : NULL;
-    if (s)
-        buf_puts(b, s);
-    else
-        buf_append(b, src, n);
-    free(s);
-    cJSON_Delete(out);
-    cJSON_Delete(j);
-}
 
 /* ---- root, cluster ------------------------------------------------------------ */
 
@@ -1038,258 +939,124 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
     alias_list_free(&al);
 }
 
-static void count_docs(store_api *api, const store_match *m, store_resp *r)
+/* ---- _search, _count, scroll ------------------------------------------------------- */
+
+/* A search failure as Elasticsearch answers it: per-shard failures wrapped
+ * in search_phase_execution_exception "all shards failed". */
+static void search_error(store_api *api, store_resp *r, const store_search_err *e)
 {
-    store_rtxn *t = store_engine_read_begin(api->e);
-    if (!t) {
-        storage_error(r);
+    const char *reason = e->reason.data ? e->reason.data : "";
+    if (e->index_missing) {
+        index_not_found(r, reason);
         return;
     }
-    store_index_meta meta;
-    int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
-    store_engine_read_end(t);
-    if (index_found(api, r, rc, m->index, false))
-        buf_printf(&r->body,
-                   "{\"count\":%" PRId64 ",\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0}}",
-                   meta.docs_count);
+    if (!e->shard) {
+        error_body_n(r, e->status, e->type, reason, e->reason.len, NULL, NULL);
+        return;
+    }
+    buf cause = BUF_INIT, *b = &r->body;
+    buf_puts(&cause, "{\"type\":");
+    jstr(&cause, e->type);
+    buf_puts(&cause, ",\"reason\":");
+    jstrn(&cause, reason, e->reason.len);
+    if (e->shard_index[0]) {
+        buf_puts(&cause, ",\"index\":");
+        jstr(&cause, e->shard_index);
+    }
+    buf_putc(&cause, '}');
+    buf_reset(b);
+    r->status = e->status;
+    r->content_type = CT_JSON;
+    buf_puts(b, "{\"error\":{\"root_cause\":[");
+    buf_append(b, cause.data, cause.len);
+    buf_puts(b, "],\"type\":\"search_phase_execution_exception\",\"reason\":\"all shards failed\",\"phase\":"
+                "\"query\",\"grouped\":true,\"failed_shards\":[{\"shard\":");
+    if (e->shard_index[0]) {
+        buf_puts(b, "0,\"index\":");
+        jstr(b, e->shard_index);
+        buf_puts(b, ",\"node\":");
+        jstr(b, api->node_name);
+    } else {
+        buf_puts(b, "-1,\"index\":null");
+    }
+    buf_puts(b, ",\"reason\":");
+    buf_append(b, cause.data, cause.len);
+    buf_puts(b, "}],\"caused_by\":");
+    buf_append(b, cause.data, cause.len);
+    buf_printf(b, "},\"status\":%d}", e->status);
+    buf_free(&cause);
 }
 
-static char *id_text(const cJSON *v, size_t *len);
-static void srcfilter_from_json(const cJSON *s, srcfilter *f);
-
-/* ---- _search: match_all in _id order ---------------------------------------------- */
-
-typedef struct search_ctx {
-    buf *b;
-    const char *index;
-    const srcfilter *f;
-    bool version, seqno, sorted;
-    size_t skip, want, n;
-} search_ctx;
-
-static bool search_hit(const char *id, size_t id_len, const store_doc_view *v, void *arg)
-{
-    search_ctx *c = arg;
-    if (c->skip) {
-        c->skip--;
-        return true;
-    }
-    if (c->n >= c->want)
-        return false;
-    buf *b = c->b;
-    buf_puts(b, c->n ? ",{\"_index\":" : "{\"_index\":");
-    jstr(b, c->index);
-    buf_puts(b, ",\"_id\":");
-    jstrn(b, id, id_len);
-    if (c->version) {
-        buf_puts(b, ",\"_version\":");
-        jint(b, v->st.version);
-    }
-    if (c->seqno) {
-        buf_puts(b, ",\"_seq_no\":");
-        jint(b, v->st.seq_no);
-        buf_puts(b, ",\"_primary_term\":");
-        jint(b, v->st.term);
-    }
-    buf_puts(b, c->sorted ? ",\"_score\":null" : ",\"_score\":1.0");
-    if (!c->f->none) {
-        buf_puts(b, ",\"_source\":");
-        put_source(b, v->src, v->src_len, c->f);
-    }
-    if (c->sorted) {
-        buf_puts(b, ",\"sort\":[");
-        jstrn(b, id, id_len);
-        buf_putc(b, ']');
-    }
-    buf_putc(b, '}');
-    c->n++;
-    return c->n < c->want;
-}
-
-static bool json_count(const cJSON *v, const char *name, int64_t *out, store_resp *r)
-{
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e9 || v->valuedouble != (double)(int64_t)v->valuedouble) {
-        errorf(r, 400, "parsing_exception", "[%s] must be a non-negative integer", name);
-        return false;
-    }
-    *out = (int64_t)v->valuedouble;
-    return true;
-}
-
-/* Sort spec: absent, "_id", {"_id":"asc"|"desc"} or {"_id":{"order":…}}, alone or in an array. */
-static bool parse_sort(const cJSON *s, bool *sorted, bool *desc, store_resp *r)
-{
-    if (cJSON_IsArray(s)) {
-        if (cJSON_GetArraySize(s) == 0)
-            return true;
-        if (cJSON_GetArraySize(s) > 1)
-            goto unsupported;
-        s = cJSON_GetArrayItem(s, 0);
-    }
-    if (cJSON_IsString(s)) {
-        const char *t = s->valuestring;
-        if (strcmp(t, "_id") == 0 || strcmp(t, "_id:asc") == 0)
-            return *sorted = true, true;
-        if (strcmp(t, "_id:desc") == 0)
-            return *sorted = *desc = true, true;
-        goto unsupported;
-    }
-    if (cJSON_IsObject(s) && s->child && !s->child->next && strcmp(s->child->string, "_id") == 0) {
-        const cJSON *o = s->child;
-        if (cJSON_IsObject(o))
-            o = cJSON_GetObjectItemCaseSensitive(o, "order");
-        if (!o || (cJSON_IsString(o) && strcmp(o->valuestring, "asc") == 0))
-            return *sorted = true, true;
-        if (cJSON_IsString(o) && strcmp(o->valuestring, "desc") == 0)
-            return *sorted = *desc = true, true;
-    }
-unsupported:
-    error_body(r, 400, "illegal_argument_exception", "verstore sorts only by _id (asc or desc)");
-    return false;
-}
-
-static void search(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+/* _search, _count, /_search/scroll: the body parsed (when there is one)
+ * and handed to store_search. */
+static void search_call(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
     cJSON *body = NULL;
-    srcfilter f;
-    srcfilter_from_params(req, &f);
-    int64_t size = 10, from = 0, track = 10000;
-    bool version = param_true(req, "version"), seqno = param_true(req, "seq_no_primary_term");
-    bool sorted = false, desc = false, track_exact = false;
-    char *after = NULL;
-    size_t after_len = 0;
-    store_rtxn *t = NULL;
-    bool present;
-    if (param(req, "q")) {
-        error_body(r, 400, "illegal_argument_exception", "verstore supports only the match_all query");
-        goto done;
-    }
-    if (!long_param(req, "size", &size, &present, r) || !long_param(req, "from", &from, &present, r))
-        goto done;
-    const char *ps = param(req, "sort");
-    if (ps) {
-        cJSON *tmp = cJSON_CreateString(ps);
-        bool ok = tmp && parse_sort(tmp, &sorted, &desc, r);
-        cJSON_Delete(tmp);
-        if (!ok)
-            goto done;
-    }
-    const char *tt = param(req, "track_total_hits");
-    if (tt && strcmp(tt, "false") == 0)
-        track = -1;
-    else if (tt && (strcmp(tt, "true") == 0 || strcmp(tt, "") == 0))
-        track_exact = true;
-    else if (tt && !store_json_parse_long(tt, strlen(tt), &track)) {
-        errorf(r, 400, "illegal_argument_exception", "Failed to parse track_total_hits [%s]", tt);
-        goto done;
-    }
-    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
-        if (!parse_json_body(req, &body, r))
-            goto done;
-        if (!cJSON_IsObject(body)) {
-            error_body(r, 400, "parsing_exception", "the search request must be a JSON object");
-            goto done;
+    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len &&
+        !parse_json_body(req, &body, r))
+        return;
+    store_search_req sr = {m->index, req->params, req->nparams, body, NULL};
+    if (m->route == STORE_R_SCROLL && m->id) {
+        if (strlen(m->id) != m->id_len) {
+            error_body(r, 400, "illegal_argument_exception", "Cannot parse scroll id");
+            cJSON_Delete(body);
+            return;
         }
-        for (const cJSON *it = body->child; it; it = it->next) {
-            const char *k = it->string;
-            if (strcmp(k, "query") == 0) {
-                bool all = cJSON_IsObject(it) && it->child && !it->child->next &&
-                           strcmp(it->child->string, "match_all") == 0;
-                if (!all) {
-                    error_body(r, 400, "illegal_argument_exception", "verstore supports only the match_all query");
-                    goto done;
-                }
-            } else if (strcmp(k, "size") == 0) {
-                if (!json_count(it, k, &size, r))
-                    goto done;
-            } else if (strcmp(k, "from") == 0) {
-                if (!json_count(it, k, &from, r))
-                    goto done;
-            } else if (strcmp(k, "sort") == 0) {
-                if (!parse_sort(it, &sorted, &desc, r))
-                    goto done;
-            } else if (strcmp(k, "search_after") == 0) {
-                const cJSON *a = cJSON_IsArray(it) && cJSON_GetArraySize(it) == 1 ? cJSON_GetArrayItem(it, 0) : NULL;
-                free(after);
-                after = a ? id_text(a, &after_len) : NULL;
-                if (!after) {
-                    error_body(r, 400, "illegal_argument_exception",
-                               "search_after must hold exactly one value, the _id to continue after");
-                    goto done;
-                }
-            } else if (strcmp(k, "_source") == 0) {
-                srcfilter_free(&f);
-                srcfilter_from_json(it, &f);
-            } else if (strcmp(k, "version") == 0) {
-                version = cJSON_IsTrue(it);
-            } else if (strcmp(k, "seq_no_primary_term") == 0) {
-                seqno = cJSON_IsTrue(it);
-            } else if (strcmp(k, "track_total_hits") == 0) {
-                if (cJSON_IsFalse(it))
-                    track = -1;
-                else if (cJSON_IsTrue(it))
-                    track_exact = true;
-                else if (!json_count(it, k, &track, r))
-                    goto done;
-            } else if (strcmp(k, "timeout") != 0 && strcmp(k, "stored_fields") != 0) {
-                errorf(r, 400, "parsing_exception", "Unknown key for a START_OBJECT in [%s].", k);
-                goto done;
-            }
-        }
+        sr.scroll_id = m->id;
     }
-    if (after && !sorted) {
-        error_body(r, 400, "illegal_argument_exception", "Sort must contain at least one field.");
-        goto done;
-    }
-    if (from + size > 10000) {
-        errorf(r, 400, "illegal_argument_exception",
-               "Result window is too large, from + size must be less than or equal to: [10000] but was [%" PRId64
-               "]. See the scroll api for a more efficient way to request large data sets. This limit can be set "
-               "by changing the [index.max_result_window] index level setting.",
-               from + size);
-        goto done;
-    }
-    if (!(t = store_engine_read_begin(api->e))) {
-        storage_error(r);
-        goto done;
-    }
-    store_index_meta meta;
-    int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
-    if (!index_found(api, r, rc, m->index, false))
-        goto done;
-    int64_t took = 0;
-    buf *b = &r->body;
-    buf_puts(b, "{\"took\":");
-    jint(b, took);
-    buf_puts(b, ",\"timed_out\":false,\"_shards\":{\"total\":1,\"successful\":1,\"skipped\":0,\"failed\":0},"
-                "\"hits\":{");
-    if (track >= 0) {
-        int64_t total = meta.docs_count;
-        bool gte = !track_exact && total > track;
-        buf_puts(b, "\"total\":{\"value\":");
-        jint(b, gte ? track : total);
-        buf_puts(b, gte ? ",\"relation\":\"gte\"}," : ",\"relation\":\"eq\"},");
-    }
-    buf_puts(b, sorted ? "\"max_score\":null,\"hits\":[" : "\"max_score\":1.0,\"hits\":[");
-    search_ctx c = {b, meta.name, &f, version, seqno, sorted, (size_t)from, (size_t)size, 0};
-    if (size > 0 && !store_engine_doc_scan(t, &meta, after, after_len, desc, search_hit, &c)) {
-        storage_error(r);
-        goto done;
-    }
-    buf_puts(b, "]}}");
-done:
-    if (t)
-        store_engine_read_end(t);
-    free(after);
-    srcfilter_free(&f);
+    store_search_err err = {0};
+    bool ok;
+    int status = 200;
+    if (m->route == STORE_R_COUNT)
+        ok = store_search_count(api->search, &sr, &r->body, &err);
+    else if (m->route == STORE_R_SEARCH)
+        ok = store_search_run(api->search, &sr, &r->body, &err);
+    else if (m->method == STORE_M_DELETE)
+        ok = store_search_clear_scroll(api->search, &sr, &status, &r->body, &err);
+    else
+        ok = store_search_scroll(api->search, &sr, &r->body, &err);
+    if (ok)
+        r->status = status;
+    else
+        search_error(api, r, &err);
+    store_search_err_free(&err);
     cJSON_Delete(body);
+}
+
+static store_call *put_mapping(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    cJSON *body = NULL;
+    if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+        error_body(resp, 400, "action_request_validation_exception", "Validation Failed: 1: mapping source is required;");
+        return NULL;
+    }
+    if (!parse_json_body(req, &body, resp))
+        return NULL;
+    store_call *c = NULL;
+    if (!cJSON_IsObject(body)) {
+        error_body(resp, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    if (!(c = new_call(api, m, req))) {
+        error_body(resp, 500, "exception", "out of memory");
+        goto done;
+    }
+    c->kind = CALL_PUT_MAPPING;
+    c->mappings = cJSON_PrintUnformatted(body);
+    c->job.kind = STORE_JOB_PUT_MAPPING;
+    c->job.index = c->m.index;
+    c->job.mappings = c->mappings;
+    c->job.mappings_len = c->mappings ? strlen(c->mappings) : 0;
+done:
+    cJSON_Delete(body);
+    return c;
 }
 
 /* ---- document reads ----------------------------------------------------------- */
 
 /* One GET-shaped object (found or not) for index `meta`/`index`. */
 static void doc_object(buf *b, const char *index, const char *type, const char *id, size_t id_len,
-                       const store_doc_view *v, bool found, const srcfilter *f)
+                       const store_doc_view *v, bool found, const store_srcfilter *f)
 {
     buf_puts(b, "{\"_index\":");
     jstr(b, index);
@@ -1309,7 +1076,7 @@ static void doc_object(buf *b, const char *index, const char *type, const char *
     buf_puts(b, ",\"found\":true");
     if (!f || !f->none) {
         buf_puts(b, ",\"_source\":");
-        put_source(b, v->src, v->src_len, f);
+        store_srcfilter_put(b, v->src, v->src_len, f);
     }
     buf_putc(b, '}');
 }
@@ -1342,8 +1109,8 @@ static void get_doc(store_api *api, const store_req *req, const store_match *m, 
     }
     store_index_meta meta;
     store_doc_view v;
-    srcfilter f;
-    srcfilter_from_params(req, &f);
+    store_srcfilter f;
+    store_srcfilter_from_params(&f, param(req, "_source"), param(req, "_source_includes"), param(req, "_source_excludes"));
     int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
     if (!index_found(api, r, rc, m->index, head))
         goto done;
@@ -1372,45 +1139,14 @@ static void get_doc(store_api *api, const store_req *req, const store_match *m, 
             buf_free(&reason);
             goto done;
         }
-        put_source(&r->body, v.src, v.src_len, &f);
+        store_srcfilter_put(&r->body, v.src, v.src_len, &f);
         goto done;
     }
     r->status = found ? 200 : 404;
     doc_object(&r->body, meta.name, legacy ? m->type : NULL, m->id, m->id_len, &v, found, &f);
 done:
-    srcfilter_free(&f);
+    store_srcfilter_free(&f);
     store_engine_read_end(t);
-}
-
-/* One mget entry: a cJSON _source spec into a filter. */
-static void srcfilter_from_json(const cJSON *s, srcfilter *f)
-{
-    if (cJSON_IsFalse(s)) {
-        f->none = true;
-        return;
-    }
-    if (cJSON_IsString(s)) {
-        split_list(s->valuestring, &f->inc, &f->ninc);
-        return;
-    }
-    const cJSON *inc = s, *exc = NULL;
-    if (cJSON_IsObject(s)) {
-        inc = cJSON_GetObjectItemCaseSensitive(s, "includes");
-        if (!inc)
-            inc = cJSON_GetObjectItemCaseSensitive(s, "include");
-        exc = cJSON_GetObjectItemCaseSensitive(s, "excludes");
-        if (!exc)
-            exc = cJSON_GetObjectItemCaseSensitive(s, "exclude");
-    }
-    const cJSON *it;
-    if (cJSON_IsArray(inc))
-        cJSON_ArrayForEach(it, inc) if (cJSON_IsString(it)) split_list(it->valuestring, &f->inc, &f->ninc);
-    if (cJSON_IsString(inc))
-        split_list(inc->valuestring, &f->inc, &f->ninc);
-    if (cJSON_IsArray(exc))
-        cJSON_ArrayForEach(it, exc) if (cJSON_IsString(it)) split_list(it->valuestring, &f->exc, &f->nexc);
-    if (cJSON_IsString(exc))
-        split_list(exc->valuestring, &f->exc, &f->nexc);
 }
 
 /* Text of a string or integral number id (heap), NULL otherwise. */
@@ -1433,8 +1169,8 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
 {
     cJSON *body = NULL;
     store_msgs msgs = {BUF_INIT, 0};
-    srcfilter deff;
-    srcfilter_from_params(req, &deff);
+    store_srcfilter deff;
+    store_srcfilter_from_params(&deff, param(req, "_source"), param(req, "_source_includes"), param(req, "_source_excludes"));
     store_rtxn *t = NULL;
     if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
         error_body(r, 400, "parse_exception", "request body is required");
@@ -1504,8 +1240,8 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
             const char *index = m->index;
             size_t id_len = 0;
             char *id = NULL;
-            srcfilter f = {0};
-            const srcfilter *fp = &deff;
+            store_srcfilter f = {0};
+            const store_srcfilter *fp = &deff;
             int64_t version = STORE_MATCH_ANY;
             if (pass == 0) {
                 const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "_index");
@@ -1514,7 +1250,7 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
                 id = id_text(cJSON_GetObjectItemCaseSensitive(it, "_id"), &id_len);
                 const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "_source");
                 if (s) {
-                    srcfilter_from_json(s, &f);
+                    store_srcfilter_from_json(s, &f);
                     fp = &f;
                 }
                 const cJSON *ver = cJSON_GetObjectItemCaseSensitive(it, "version");
@@ -1587,7 +1323,7 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
                 }
             }
             free(id);
-            srcfilter_free(&f);
+            store_srcfilter_free(&f);
         }
     }
     buf_puts(b, "]}");
@@ -1595,7 +1331,7 @@ done:
     if (t)
         store_engine_read_end(t);
     store_msgs_free(&msgs);
-    srcfilter_free(&deff);
+    store_srcfilter_free(&deff);
     cJSON_Delete(body);
 }
 
@@ -1792,6 +1528,10 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
                    "write index",
                    op->index);
         *type = "illegal_argument_exception";
+        return 400;
+    case STORE_OPERR_MAPPING:
+        buf_puts(reason, op->reason ? op->reason : "failed to parse");
+        *type = op->reason_type ? op->reason_type : "document_parsing_exception";
         return 400;
     case STORE_OPERR_BAD_SOURCE:
         buf_puts(reason, "failed to parse the stored document");
@@ -2014,7 +1754,8 @@ static const char *const p_settings_put[] = {"allow_no_indices", "expand_wildcar
                                              "ignore_unavailable", "master_timeout", "preserve_existing", "timeout",
                                              "reopen", NULL};
 static const char *const p_mapping[] = {"allow_no_indices", "expand_wildcards", "ignore_unavailable", "local",
-                                        "master_timeout", NULL};
+                                        "master_timeout", "timeout", "write_index_only", NULL};
+static const char *const p_scroll[] = {"scroll", "scroll_id", "rest_total_hits_as_int", NULL};
 static const char *const p_count[] = {"allow_no_indices", "analyzer", "analyze_wildcard", "default_operator", "df",
                                       "expand_wildcards", "ignore_throttled", "ignore_unavailable", "lenient",
                                       "min_score", "preference", "q", "routing", "terminate_after", NULL};
@@ -2050,6 +1791,7 @@ static const char *const *known_params(const store_match *m)
     case STORE_R_MAPPING: return p_mapping;
     case STORE_R_COUNT: return p_count;
     case STORE_R_SEARCH: return p_search;
+    case STORE_R_SCROLL: return p_scroll;
     case STORE_R_DOC:
     case STORE_R_LEGACY_DOC:
         return get ? p_get : m->method == STORE_M_DELETE ? p_delete_doc : p_index_doc;
@@ -2461,7 +2203,8 @@ static store_metrics_ep endpoint_of(store_route route, unsigned method)
     case STORE_R_SETTINGS:
     case STORE_R_MAPPING: return STORE_EP_INDEX;
     case STORE_R_COUNT: return STORE_EP_COUNT;
-    case STORE_R_SEARCH: return STORE_EP_SEARCH;
+    case STORE_R_SEARCH:
+    case STORE_R_SCROLL: return STORE_EP_SEARCH;
     case STORE_R_DOC:
     case STORE_R_LEGACY_DOC:
         return method == STORE_M_GET || method == STORE_M_HEAD ? STORE_EP_DOC_READ : STORE_EP_DOC_WRITE;
@@ -2595,13 +2338,15 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
             get_index(api, req, &m, 1, false, resp);
         break;
     case STORE_R_MAPPING:
-        get_index(api, req, &m, 2, false, resp);
+        if (m.method == STORE_M_PUT || m.method == STORE_M_POST)
+            c = put_mapping(api, req, &m, resp);
+        else
+            get_index(api, req, &m, 2, false, resp);
         break;
     case STORE_R_COUNT:
-        count_docs(api, &m, resp);
-        break;
     case STORE_R_SEARCH:
-        search(api, req, &m, resp);
+    case STORE_R_SCROLL:
+        search_call(api, req, &m, resp);
         break;
     case STORE_R_DOC:
     case STORE_R_LEGACY_DOC: {
@@ -2688,7 +2433,16 @@ void store_api_finish(store_call *c, store_resp *r)
         finish_bulk(c, r);
         break;
     case CALL_CREATE_INDEX:
-        if (c->job.rc == 2) {
+        if (c->job.rc == 3) {
+            buf reason = BUF_INIT, caused = BUF_INIT;
+            buf_printf(&reason, "Failed to parse mapping: %s", c->job.reason);
+            buf_puts(&caused, "{\"type\":\"mapper_parsing_exception\",\"reason\":");
+            jstr(&caused, c->job.reason);
+            buf_putc(&caused, '}');
+            error_body_n(r, 400, "mapper_parsing_exception", reason.data, reason.len, NULL, caused.data);
+            buf_free(&reason);
+            buf_free(&caused);
+        } else if (c->job.rc == 2) {
             buf reason = BUF_INIT;
             buf_printf(&reason, "Invalid index name [%s], already exists as alias", c->m.index);
             invalid_index(r, c->m.index, &reason);
@@ -2714,7 +2468,10 @@ void store_api_finish(store_call *c, store_resp *r)
         break;
     case CALL_DELETE_INDEX:
     case CALL_PUT_SETTINGS:
-        if (c->job.rc == 1)
+    case CALL_PUT_MAPPING:
+        if (c->job.rc == 3)
+            error_body(r, 400, "illegal_argument_exception", c->job.reason);
+        else if (c->job.rc == 1)
             index_not_found(r, c->m.index);
         else
             buf_puts(&r->body, "{\"acknowledged\":true}");

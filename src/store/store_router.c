@@ -89,6 +89,10 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_ALIASES, out->allowed = STORE_M_GET | STORE_M_POST;
         else if (is_(seg[0], "_alias"))
             out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_search"))
+            out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST;
+        else if (is_(seg[0], "_count"))
+            out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST;
         else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
             out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
             take_index = 0;
@@ -102,6 +106,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET | STORE_M_HEAD, take_alias = 1;
         else if (is_(seg[0], "_prometheus") && is_(seg[1], "metrics"))
             out->route = STORE_R_METRICS, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_search") && is_(seg[1], "scroll"))
+            out->route = STORE_R_SCROLL, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_DELETE;
         else if (s0_)
             break;
         else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))
@@ -114,8 +120,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_REFRESH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_settings"))
             out->route = STORE_R_SETTINGS, out->allowed = STORE_M_GET | STORE_M_PUT, take_index = 0;
-        else if (is_(seg[1], "_mapping"))
-            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET, take_index = 0;
+        else if (is_(seg[1], "_mapping") || is_(seg[1], "_mappings"))
+            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET | STORE_M_PUT | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_search"))
             out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_count"))
@@ -130,6 +136,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_CAT_INDICES, out->allowed = STORE_M_GET, take_index = 2;
         else if (is_(seg[0], "_cluster") && is_(seg[1], "health"))
             out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET, take_index = 2;
+        else if (is_(seg[0], "_search") && is_(seg[1], "scroll"))
+            out->route = STORE_R_SCROLL, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_DELETE, take_id = 2;
         else if (s0_)
             break;
         else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))

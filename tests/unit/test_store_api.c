@@ -335,7 +335,9 @@ static void test_search_match_all(void **state)
     assert_string_equal(at("hits.hits.0._id"), "b");
     assert_string_equal(at("hits.hits.0._source.x"), "2");
     assert_string_equal(at("hits.hits.1._id"), "a");
-    assert_int_equal(call("POST", "/s/_search", "{\"query\":{\"term\":{\"x\":1}}}"), 400);
+    assert_int_equal(call("POST", "/s/_search", "{\"query\":{\"term\":{\"x\":1}}}"), 200);
+    assert_string_equal(at("hits.total.value"), "1");
+    assert_int_equal(call("POST", "/s/_search", "{\"query\":{\"nosuch\":{\"x\":1}}}"), 400);
     assert_int_equal(call("POST", "/s/_search", "{\"from\":9999,\"size\":2}"), 400);
     assert_int_equal(call("GET", "/nope/_search", NULL), 404);
     assert_int_equal(call("PUT", "/fs", "{\"settings\":{\"index\":{\"gc_deletes\":\"1h\",\"number_of_shards\":1}}}"), 200);
