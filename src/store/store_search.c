@@ -204,15 +204,17 @@ static float bm25_avgdl(int64_t docs, int64_t sum_len)
     return docs > 0 ? (float)((double)sum_len / (double)docs) : 1.0f;
 }
 
-static double bm25_norm_inverse(float avgdl, uint32_t len)
+/* BM25Similarity's per-length cache entry; float throughout, as in Lucene. */
+static float bm25_norm_inverse(float avgdl, uint32_t len)
 {
     float dl = (float)store_index_norm_len(len);
     return 1.0f / (BM25_K1 * ((1 - BM25_B) + BM25_B * dl / avgdl));
 }
 
-static float bm25(float weight, float freq, double norm_inverse)
+/* BM25Scorer.score: weight - weight / (1 + freq × normInverse), in float. */
+static float bm25(float weight, float freq, float norm_inverse)
 {
-    return (float)(weight - weight / (1.0f + freq * norm_inverse));
+    return weight - weight / (1.0f + freq * norm_inverse);
 }
 
 /* ---- searched indices ---------------------------------------------------------------- */
