@@ -118,7 +118,12 @@ check "the store equals the tables: the killed batch was not lost" wait_until 30
 
 # ---- a second signal stops at once; the claims roll back ---------------------
 churn 5
-in_any_batch() { [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker %' and state = 'idle in transaction'")" -ge 1 ]; }
+# Five changes can drain between two polls on a loaded machine: queue more
+# whenever the backlog runs dry, so a worker is eventually caught mid-batch.
+in_any_batch() {
+  [ "$(backlog)" -gt 0 ] || churn 5
+  [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker %' and state = 'idle in transaction'")" -ge 1 ]
+}
 check "a worker holds a batch" wait_until 30 in_any_batch
 kill -TERM "$RUN2"
 kill -INT "$RUN2"
