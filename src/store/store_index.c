@@ -212,7 +212,8 @@ static bool mapping_flatten(store_mapping *m, char *err, size_t errsz)
         fields_free(fl.f, fl.n);
         return false;
     }
-    qsort(fl.f, fl.n, sizeof *fl.f, field_cmp);
+    if (fl.n)
+        qsort(fl.f, fl.n, sizeof *fl.f, field_cmp);
     for (size_t i = 1; i < fl.n; i++)
         if (strcmp(fl.f[i - 1].path, fl.f[i].path) == 0) {
             snprintf(err, errsz, "Field [%s] is defined more than once", fl.f[i].path);
@@ -839,6 +840,27 @@ static int unmapped(xctx *x, const char *at, const char *path, store_ftype infer
         buf_printf(x->reason, "mapping set to strict, dynamic introduction of [%s] within [%.*s] is not allowed",
                    dot ? dot + 1 : path, dot ? (int)(dot - path) : 4, dot ? path : "_doc");
         return -1;
+    }
+    /* A dotted name ("a.b": 1) introduces its parents as objects too. */
+    char parent[PATH_MAX_LEN + 1];
+    for (const char *dot = strchr(path, '.'); dot; dot = strchr(dot + 1, '.')) {
+        store_ftype pt;
+        memcpy(parent, path, (size_t)(dot - path));
+        parent[dot - path] = '\0';
+        lookup(x, parent, &pt);
+        if (pt == STORE_FT_OBJECT)
+            continue;
+        if (pt != STORE_FT_NONE) {
+            *x->err_type = "document_parsing_exception";
+            where(x, at, x->reason);
+            buf_printf(x->reason, "Could not dynamically add mapping for field [%s]. Existing mapping for [%s] must "
+                                  "be of type object but found [%s].",
+                       path, parent, store_mapping_find(x->m, parent) ? store_mapping_find(x->m, parent)->type_name
+                                                                       : "text");
+            return -1;
+        }
+        if (!add_new(x, parent, STORE_FT_OBJECT))
+            return -1;
     }
     if (!add_new(x, path, inferred))
         return -1;

@@ -244,6 +244,16 @@ static void test_doc_entries_dynamic(void **state)
     buf_reset(&reason);
     assert_false(store_index_doc(&m, src, strlen(src), "9", 1, false, &d, &type, &reason));
     assert_non_null(strstr(reason.data, "tried to parse field [user] as object, but found a concrete value"));
+    /* A dotted name under a leaf cannot make that leaf an object. */
+    src = "{\"n.sub\":1}";
+    buf_reset(&reason);
+    assert_false(store_index_doc(&m, src, strlen(src), "9", 1, false, &d, &type, &reason));
+    assert_non_null(strstr(reason.data, "Existing mapping for [n] must be of type object but found [long]"));
+    /* A dotted name makes its parents objects, present like any object. */
+    src = "{\"p.q\":1}";
+    assert_true(store_index_doc(&m, src, strlen(src), "9", 1, false, &d, &type, &reason));
+    assert_int_equal(store_mapping_find(&m, "p")->type, STORE_FT_OBJECT);
+    assert_int_equal(count_kind(&d, STORE_ENT_EXISTS, "p"), 1);
     /* Lenient: nothing fails, nothing is added. */
     src = "{\"n\":\"abc\",\"brand_new\":\"x\",\"title\":\"fox\"}";
     assert_true(store_index_doc(&m, src, strlen(src), "9", 1, true, &d, &type, &reason));
