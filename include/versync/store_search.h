@@ -26,6 +26,11 @@ typedef struct store_search_err {
     bool index_missing; /* reason holds the missing index's name: index_not_found_exception */
 } store_search_err;
 
+/* Fill `e` (status, type, printf-style reason made valid UTF-8) unless it
+ * already holds an error: the first one is reported. Returns false. */
+bool store_search_err_set(store_search_err *e, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Release an error's text; the error may be reused. */
 void store_search_err_free(store_search_err *e);
 

@@ -22,12 +22,11 @@ void store_search_err_free(store_search_err *e)
     memset(e, 0, sizeof *e);
 }
 
-static bool fail(store_search_err *err, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(store_search_err *err, const char *type, const char *fmt, ...)
+bool store_search_err_set(store_search_err *err, int status, const char *type, const char *fmt, ...)
 {
     if (err->status)
         return false; /* the first error is the one reported */
-    err->status = 400;
+    err->status = status;
     err->type = type;
     buf raw = BUF_INIT;
     va_list ap;
@@ -39,6 +38,8 @@ static bool fail(store_search_err *err, const char *type, const char *fmt, ...)
     buf_free(&raw);
     return false;
 }
+
+#define fail(err, type, ...) store_search_err_set((err), 400, (type), __VA_ARGS__)
 
 static void qval_free(store_qval *v)
 {
@@ -285,23 +286,37 @@ static store_query *field_query(store_qtype t, const char *field, store_search_e
 
 static store_query *parse_depth(const cJSON *q, int depth, store_search_err *err);
 
-/* term, prefix, wildcard. */
-static store_query *parse_termlike(const cJSON *body, const char *qname, store_qtype t, store_search_err *err)
+/* The common start of {"query":{"field": value | {options}}}: the node with
+ * its field, outer boost and (short form) value. *opts is the options
+ * object to read, or NULL when the short form completed the node. */
+static store_query *field_start(const cJSON *body, const char *qname, store_qtype t, const cJSON **opts,
+                                store_search_err *err)
 {
     const cJSON *f;
+    *opts = NULL;
     if (!one_field(body, qname, &f, err))
         return NULL;
     store_query *q = field_query(t, f->string, err);
     if (!q)
         return NULL;
     const cJSON *bb = cJSON_GetObjectItemCaseSensitive(body, "boost");
-    if (bb && !get_boost(bb, &q->boost, qname, err))
-        goto fail;
-    if (!cJSON_IsObject(f)) {
-        if (!add_val(q, f, qname, err))
-            goto fail;
-        return q;
+    if ((bb && !get_boost(bb, &q->boost, qname, err)) || (!cJSON_IsObject(f) && !add_val(q, f, qname, err))) {
+        store_query_free(q);
+        return NULL;
     }
+    if (cJSON_IsObject(f))
+        *opts = f;
+    return q;
+}
+
+
+/* term, prefix, wildcard. */
+static store_query *parse_termlike(const cJSON *body, const char *qname, store_qtype t, store_search_err *err)
+{
+    const cJSON *f;
+    store_query *q = field_start(body, qname, t, &f, err);
+    if (!q || !f)
+        return q;
     for (const cJSON *it = f->child; it; it = it->next) {
         const char *k = it->string;
         if (is_(k, "value") || (t == STORE_Q_WILDCARD && is_(k, "wildcard"))) {
@@ -589,19 +604,9 @@ static bool fuzziness_opt(const cJSON *v, const char *qname, store_search_err *e
 static store_query *parse_match(const cJSON *body, const char *qname, store_qtype t, store_search_err *err)
 {
     const cJSON *f;
-    if (!one_field(body, qname, &f, err))
-        return NULL;
-    store_query *q = field_query(t, f->string, err);
-    if (!q)
-        return NULL;
-    const cJSON *bb = cJSON_GetObjectItemCaseSensitive(body, "boost");
-    if (bb && !get_boost(bb, &q->boost, qname, err))
-        goto fail;
-    if (!cJSON_IsObject(f)) {
-        if (!add_val(q, f, qname, err))
-            goto fail;
+    store_query *q = field_start(body, qname, t, &f, err);
+    if (!q || !f)
         return q;
-    }
     for (const cJSON *it = f->child; it; it = it->next) {
         const char *k = it->string;
         bool ok = true;

@@ -26,24 +26,7 @@
 
 /* ---- errors ------------------------------------------------------------------ */
 
-static bool seterr(store_search_err *err, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static bool seterr(store_search_err *err, int status, const char *type, const char *fmt, ...)
-{
-    if (err->status)
-        return false;
-    err->status = status;
-    err->type = type;
-    buf raw = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    store_util_vappend(&raw, fmt, ap);
-    va_end(ap);
-    buf_reset(&err->reason);
-    store_util_utf8_sanitize(raw.data ? raw.data : "", raw.len, &err->reason);
-    buf_free(&raw);
-    return false;
-}
+#define seterr store_search_err_set
 
 static bool storage_err(store_search_err *err)
 {
@@ -263,25 +246,15 @@ typedef struct name_list {
     bool oom;
 } name_list;
 
+static void pair_add(name_list *l, const char *s);
+
+/* Add `s` unless the list holds it. */
 static void nl_add(name_list *l, const char *s)
 {
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->v[i], s) == 0)
             return;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        char **nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv) {
-            l->oom = true;
-            return;
-        }
-        l->v = nv;
-        l->cap = nc;
-    }
-    if (!(l->v[l->n] = strdup(s)))
-        l->oom = true;
-    else
-        l->n++;
+    pair_add(l, s);
 }
 
 static void nl_remove(name_list *l, const char *s)
@@ -314,6 +287,7 @@ static bool cat_index(const store_index_meta *m, void *arg)
     return true;
 }
 
+/* Append `s` (repeats kept: alias/index pairs are parallel lists). */
 static void pair_add(name_list *l, const char *s)
 {
     if (l->n == l->cap) {
