@@ -150,6 +150,19 @@ typedef struct store_search_req {
     const char *scroll_id; /* scroll endpoints: the id from the path, or NULL */
 } store_search_req;
 
+/* The concrete indices index expression `expr` names, resolved as _search
+ * does: comma lists, wildcards over indices and aliases (dot-indices only
+ * for a pattern starting with '.'), -exclusions after a wildcard, _all or
+ * NULL for every index, aliases over several indices. Sorted, no repeats.
+ * A missing name is a 404 index_not_found_exception (err->index_missing)
+ * unless `ignore_unavailable`; so is an empty result unless
+ * `allow_no_indices`. Caller owns *names (store_search_indices_free). */
+bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
+                          char ***names, size_t *n, store_search_err *err);
+
+/* Free a list from store_search_indices; NULL is a no-op. */
+void store_search_indices_free(char **names, size_t n);
+
 /* GET|POST /{index}/_search: the response body into `out` (200), or false
  * with `err` filled. */
 bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_search_err *err);

@@ -889,7 +889,7 @@ static void put_flat_settings(buf *b, const char *json, size_t n)
     cJSON_Delete(j);
 }
 
-/* GET /{index}, /{index}/_settings, /{index}/_mapping. */
+/* GET /{index} (what 0), /{index}/_settings (what 1). */
 static void get_index(store_api *api, const store_req *req, const store_match *m, int what, bool head,
                       store_resp *r)
 {
@@ -917,7 +917,7 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
             put_index_aliases(b, &al, meta.name, NULL);
             buf_putc(b, ',');
         }
-        if (what == 0 || what == 2) {
+        if (what == 0) {
             buf_puts(b, "\"mappings\":");
             buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
         }
@@ -937,6 +937,54 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
     buf_free(&settings);
     buf_free(&mappings);
     alias_list_free(&al);
+}
+
+static void search_error(store_api *api, store_resp *r, const store_search_err *e);
+
+/* GET /_mapping, /{index}/_mapping: one entry per concrete index, the
+ * expression resolved as _search resolves it (lists, wildcards, aliases). */
+static void get_mappings(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+{
+    const char *ani = param(req, "allow_no_indices");
+    store_search_err err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        storage_error(r);
+        return;
+    }
+    if (!store_search_indices(t, m->index, param_true(req, "ignore_unavailable"), !ani || strcmp(ani, "false") != 0,
+                              &names, &n, &err)) {
+        search_error(api, r, &err);
+        goto done;
+    }
+    buf *b = &r->body;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        store_index_meta meta;
+        buf settings = BUF_INIT, mappings = BUF_INIT;
+        int rc = store_engine_index_get(t, names[i], &meta, &settings, &mappings);
+        if (rc == 1) {
+            if (b->len > 1)
+                buf_putc(b, ',');
+            jstr(b, meta.name);
+            buf_puts(b, ":{\"mappings\":");
+            buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
+            buf_putc(b, '}');
+        }
+        buf_free(&settings);
+        buf_free(&mappings);
+        if (rc < 0) {
+            storage_error(r);
+            goto done;
+        }
+    }
+    buf_putc(b, '}');
+done:
+    store_search_indices_free(names, n);
+    store_search_err_free(&err);
+    store_engine_read_end(t);
 }
 
 /* ---- _search, _count, scroll ------------------------------------------------------- */
@@ -2341,7 +2389,7 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         if (m.method == STORE_M_PUT || m.method == STORE_M_POST)
             c = put_mapping(api, req, &m, resp);
         else
-            get_index(api, req, &m, 2, false, resp);
+            get_mappings(api, req, &m, resp);
         break;
     case STORE_R_COUNT:
     case STORE_R_SEARCH:

@@ -93,6 +93,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST;
         else if (is_(seg[0], "_count"))
             out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST;
+        else if (is_(seg[0], "_mapping") || is_(seg[0], "_mappings"))
+            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET;
         else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
             out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
             take_index = 0;
@@ -108,6 +110,12 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_METRICS, out->allowed = STORE_M_GET;
         else if (is_(seg[0], "_search") && is_(seg[1], "scroll"))
             out->route = STORE_R_SCROLL, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_DELETE;
+        else if (is_(seg[0], "_all") && is_(seg[1], "_search"))
+            out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
+        else if (is_(seg[0], "_all") && is_(seg[1], "_count"))
+            out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
+        else if (is_(seg[0], "_all") && (is_(seg[1], "_mapping") || is_(seg[1], "_mappings")))
+            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET, take_index = 0;
         else if (s0_)
             break;
         else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))

@@ -321,17 +321,14 @@ static bool glob_s(const char *pat, const char *s) { return store_util_glob(pat,
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Resolve an index expression as Elasticsearch does for searches: comma
- * lists, wildcards over indices and aliases, -exclusions after a wildcard,
- * _all, aliases over several indices. */
-static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices, sidx **out,
-                    size_t *nout, store_search_err *err)
+bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
+                          char ***names, size_t *n, store_search_err *err)
 {
     catalog c = {0};
     name_list sel = {0};
     bool ok = false;
-    *out = NULL;
-    *nout = 0;
+    *names = NULL;
+    *n = 0;
     if (!store_engine_index_each(r, cat_index, &c) || !store_engine_alias_each(r, cat_alias, &c)) {
         storage_err(err);
         goto done;
@@ -409,19 +406,44 @@ static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bo
         goto done;
     }
     qsort(sel.v, sel.n, sizeof *sel.v, name_cmp);
-    sidx *ix = calloc(sel.n ? sel.n : 1, sizeof *ix);
-    if (!ix) {
-        oom_err(err);
-        goto done;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < sel.n; i++) {
+    *names = sel.v;
+    *n = sel.n;
+    memset(&sel, 0, sizeof sel);
+    ok = true;
+done:
+    nl_free(&c.indices);
+    nl_free(&c.alias);
+    nl_free(&c.alias_index);
+    nl_free(&sel);
+    return ok;
+}
+
+void store_search_indices_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The indices an expression names, loaded: meta, parsed mapping, window. */
+static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices, sidx **out,
+                    size_t *nout, store_search_err *err)
+{
+    char **names;
+    size_t nn, n = 0;
+    *out = NULL;
+    *nout = 0;
+    if (!store_search_indices(r, expr, ignore_unavailable, allow_no_indices, &names, &nn, err))
+        return false;
+    sidx *ix = calloc(nn ? nn : 1, sizeof *ix);
+    bool ok = ix || oom_err(err);
+    for (size_t i = 0; ok && i < nn; i++) {
         buf settings = BUF_INIT, mappings = BUF_INIT;
-        int rc = store_engine_index_get(r, sel.v[i], &ix[n].meta, &settings, &mappings);
+        int rc = store_engine_index_get(r, names[i], &ix[n].meta, &settings, &mappings);
         if (rc == 1) {
             char why[256] = "";
             if (!store_mapping_parse(mappings.data ? mappings.data : "", mappings.len, &ix[n].map, why, sizeof why)) {
-                log_error("verstore: index [%s]: stored mapping does not parse: %s", sel.v[i], why);
+                log_error("verstore: index [%s]: stored mapping does not parse: %s", names[i], why);
                 rc = -1;
             } else {
                 ix[n].window = window_of(settings.data, settings.len);
@@ -430,21 +452,17 @@ static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bo
         }
         buf_free(&settings);
         buf_free(&mappings);
-        if (rc < 0) {
-            sidx_free(ix, n);
-            storage_err(err);
-            goto done;
-        }
+        if (rc < 0)
+            ok = storage_err(err);
+    }
+    store_search_indices_free(names, nn);
+    if (!ok) {
+        sidx_free(ix, n);
+        return false;
     }
     *out = ix;
     *nout = n;
-    ok = true;
-done:
-    nl_free(&c.indices);
-    nl_free(&c.alias);
-    nl_free(&c.alias_index);
-    nl_free(&sel);
-    return ok;
+    return true;
 }
 
 /* ---- evaluation ------------------------------------------------------------------------ */

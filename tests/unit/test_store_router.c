@@ -57,6 +57,36 @@ static void test_modern_paths(void **state)
     store_router_free(&m);
 }
 
+/* Search-side paths: /_mapping for every index, and _all as an index
+ * expression where Elasticsearch takes one. */
+static void test_search_paths(void **state)
+{
+    (void)state;
+    store_match m;
+    assert_int_equal(route("GET", "/_mapping", &m), STORE_R_MAPPING);
+    assert_null(m.index);
+    assert_int_equal(m.allowed, STORE_M_GET);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_mappings", &m), STORE_R_MAPPING);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/a,b*/_mapping", &m), STORE_R_MAPPING);
+    assert_string_equal(m.index, "a,b*");
+    assert_true(m.allowed & STORE_M_PUT);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_all/_mapping", &m), STORE_R_MAPPING);
+    assert_string_equal(m.index, "_all");
+    assert_int_equal(m.allowed, STORE_M_GET);
+    store_router_free(&m);
+    assert_int_equal(route("POST", "/_all/_search", &m), STORE_R_SEARCH);
+    assert_string_equal(m.index, "_all");
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_all/_count", &m), STORE_R_COUNT);
+    assert_string_equal(m.index, "_all");
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_all/_doc", &m), STORE_R_NONE);
+    store_router_free(&m);
+}
+
 static void test_legacy_paths(void **state)
 {
     (void)state;
@@ -192,6 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_modern_paths),
+        cmocka_unit_test(test_search_paths),
         cmocka_unit_test(test_legacy_paths),
         cmocka_unit_test(test_unknown_and_decoding),
         cmocka_unit_test(test_alias_paths),
