@@ -405,7 +405,8 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
         seterr(err, 404, "index_not_found_exception", "%s", expr);
         goto done;
     }
-    qsort(sel.v, sel.n, sizeof *sel.v, name_cmp);
+    if (sel.n)
+        qsort(sel.v, sel.n, sizeof *sel.v, name_cmp);
     *names = sel.v;
     *n = sel.n;
     memset(&sel, 0, sizeof sel);
@@ -3295,12 +3296,12 @@ static bool make_scroll(store_search *s, store_rtxn *r, const sreq *q, sidx *ix,
         }
         e->id = h->id;
         e->idn = h->idn;
-        h->id = NULL;
-        if (q->nkeys) {
+        if (q->nkeys) { /* before the id moves to the context: an _id sort key prints it */
             buf sb = BUF_INIT;
             put_sort(&sb, q, h);
             e->sort = buf_steal(&sb);
         }
+        h->id = NULL;
     }
     if (!ok) {
         sctx_free(c);
