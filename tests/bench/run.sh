@@ -21,7 +21,10 @@
 #   4. naive baseline: drain_probe --mode naive (one change per transaction,
 #      one PUT per change, 2 processes), on the first $NAIVE_MAX changes;
 #   5. footprint: peak RSS (VmHWM) of every worker during the drains and of verstore;
-#   6. store: bench/store_bench bulk and single PUT against verstore.
+#   6. store: bench/store_bench bulk and single PUT against verstore;
+#   7. search: tests/bench/search.sh (bench/search_bench): ingest with and
+#      without a text field and with no indexing at all, data dir size, term
+#      and match latency against its own fresh verstores.
 # Prints the table and writes it to $BUILD/bench.md. QUICK=1: a small run (one
 # run per figure) that only proves the benchmark works (make test runs it).
 # Exit status 1 when a step failed (its cells say "failed").
@@ -30,7 +33,7 @@ cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
 . tests/integration/lib.sh
 BENCH_BIN=$VS_BUILD/bench
-for b in "$VERSYNC" "$VERSTORE" "$BENCH_BIN/store_bench" "$BENCH_BIN/drain_probe"; do
+for b in "$VERSYNC" "$VERSTORE" "$BENCH_BIN/store_bench" "$BENCH_BIN/drain_probe" "$BENCH_BIN/search_bench"; do
   [ -x "$b" ] || { echo "run.sh: $b is missing; run make bench" >&2; exit 2; }
 done
 command -v pgbench >/dev/null || PATH=$PG_BIN:$PATH
@@ -51,21 +54,7 @@ say() { echo "# [$((SECONDS - t_start))s] $*" >&2; }
 
 # ---- helpers -----------------------------------------------------------------
 
-# median — of the numbers on stdin (one a line); "failed" when there are none.
-median() {
-  sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "failed"; else if (NR % 2) print a[(NR+1)/2];
-                                 else printf "%.6g\n", (a[NR/2] + a[NR/2+1]) / 2}'
-}
-now() { date +%s.%N; }
-# fmt N — thousands with a thin space as the README does (1 234 567); "failed" stays.
-fmt() {
-  [[ "${1:-}" =~ ^[0-9.]+$ ]] || { echo "${1:-failed}"; return; }
-  awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); o = ""
-    while (length(s) > 3) { o = " " substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }'
-}
-# ms X — milliseconds with one decimal; "failed" stays.
-ms() { [[ "${1:-}" =~ ^[0-9.]+$ ]] && printf '%.1f' "$1" || echo "${1:-failed}"; }
-mb() { [[ "$1" =~ ^[0-9]+$ ]] && awk -v k="$1" 'BEGIN{printf "%.1f MB", k/1024}' || echo "${1:-failed}"; }
+. tests/bench/bench_lib.sh
 
 STORE_PORT=$(free_port)
 # store_fresh — (re)start verstore on the same port with an empty data dir.
@@ -331,15 +320,15 @@ done
 store_peak=$(sort -n "$T_DIR/store_hwm" 2>/dev/null | tail -1)
 verstore_stop >/dev/null 2>&1
 
+# ---- 7: search -------------------------------------------------------------------
+
+say "search: tests/bench/search.sh"
+search_rows=$(SEARCH_ROWS_ONLY=1 BUILD="$BUILD" QUICK="$QUICK" RUNS="$RUNS" tests/bench/search.sh) || status=1
+
 # ---- the table -------------------------------------------------------------------
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "failed" }'; }
 min2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 <= 0 || b+0 <= 0) print "failed"; else print (a < b ? a : b) }'; }
-# goal VALUE OP LIMIT — "met" / "missed" (numeric comparison), "failed" when VALUE is not a number.
-goal() {
-  [[ "$1" =~ ^-?[0-9.]+$ ]] || { echo failed; return; }
-  awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= l : v <= l; print ok ? "met" : "missed" }'
-}
 limit=$(min2 "${rate[pg]}" "${rate[store]}")
 frac=$(ratio "${rate[w2]}" "$limit")
 overhead=$(awk -v o="${rate[overhead]}" 'BEGIN { if (o ~ /^-?[0-9.e+-]+$/) printf "%.1f", o; else print "failed" }')
@@ -384,5 +373,6 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "| store: bulk 1 KB docs, _bulk of 1000, 4 connections (request / async) | $(fmt "$sb_req") / $(fmt "$sb_async") docs/s | – | – |"
   echo "| store: single PUT, 4 connections (request / async) | $(fmt "$sp_req") / $(fmt "$sp_async") req/s | – | – |"
   echo "| store: single PUT p99 (request / async) | $(ms "$sp99_req") / $(ms "$sp99_async") ms | – | – |"
+  echo "$search_rows"
 } | tee "$VS_BUILD/bench.md"
 exit "$status"

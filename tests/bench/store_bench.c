@@ -15,6 +15,8 @@
  * Prints one JSON line with the figures (run.sh turns them into a table) and
  * exits 1 if any request failed (a benchmark of failing requests is no benchmark).
  */
+#include "bench_util.h"
+
 #include <curl/curl.h>
 
 #include <errno.h>
@@ -68,13 +70,6 @@ typedef struct bench_resp {
     size_t len;
 } bench_resp;
 
-static double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static size_t bench_on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     bench_resp *r = userp;
@@ -85,21 +80,6 @@ static size_t bench_on_body(char *data, size_t size, size_t nmemb, void *userp)
     r->len += take;
     r->head[r->len] = '\0';
     return n;
-}
-
-/* A keep-alive easy handle for this thread, or NULL. Caller owns it (curl_easy_cleanup). */
-static CURL *bench_easy(struct curl_slist *hdrs, bench_resp *resp)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return NULL;
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    return c;
 }
 
 static void bench_fail(bench_worker *w, const char *what, long status, const char *body)
@@ -129,7 +109,7 @@ static void *bench_bulk_worker(void *arg)
     bench_resp resp;
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/x-ndjson");
     hdrs = curl_slist_append(hdrs, "Expect:");
-    CURL *c = bench_easy(hdrs, &resp);
+    CURL *c = bench_easy_with(hdrs, bench_on_body, &resp);
     if (!body || !c) {
         bench_fail(w, "setup", 0, "out of memory");
         goto done;
@@ -203,7 +183,7 @@ static void *bench_put_worker(void *arg)
     bench_resp resp;
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
-    CURL *c = bench_easy(hdrs, &resp);
+    CURL *c = bench_easy_with(hdrs, bench_on_body, &resp);
     if (!body || !c) {
         bench_fail(w, "setup", 0, "out of memory");
         goto done;
@@ -246,12 +226,6 @@ done:
     return NULL;
 }
 
-static int bench_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: store_bench --url URL --mode bulk|put [--docs N] [--batch B] [--size BYTES]\n"
@@ -259,19 +233,6 @@ static void bench_usage(FILE *f)
                "  bulk: N docs (default 200000) in _bulk requests of B (default 1000), external versions\n"
                "  put:  single-doc PUTs for S seconds (default 5); prints req/s and p50/p99 latency\n"
                "  --size: approximate document size in bytes (default 1024); --conns: connections (default 2)\n");
-}
-
-static bool bench_parse_long(const char *opt, const char *text, long min, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || *end || end == text || v < min) {
-        fprintf(stderr, "store_bench: %s: bad value [%s]\n", opt, text);
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 static bool bench_parse(int argc, char **argv, bench_opts *o)
@@ -298,15 +259,15 @@ static bool bench_parse(int argc, char **argv, bench_opts *o)
             o->index = v;
         else if (!strcmp(a, "--file"))
             o->file = v;
-        else if (!strcmp(a, "--docs") && bench_parse_long(a, v, 1, &n))
+        else if (!strcmp(a, "--docs") && bench_parse_long("store_bench", a, v, 1, &n))
             o->docs = n;
-        else if (!strcmp(a, "--batch") && bench_parse_long(a, v, 1, &n))
+        else if (!strcmp(a, "--batch") && bench_parse_long("store_bench", a, v, 1, &n))
             o->batch = n;
-        else if (!strcmp(a, "--size") && bench_parse_long(a, v, 64, &n))
+        else if (!strcmp(a, "--size") && bench_parse_long("store_bench", a, v, 64, &n))
             o->size = n;
-        else if (!strcmp(a, "--conns") && bench_parse_long(a, v, 1, &n))
+        else if (!strcmp(a, "--conns") && bench_parse_long("store_bench", a, v, 1, &n))
             o->conns = n;
-        else if (!strcmp(a, "--seconds") && bench_parse_long(a, v, 1, &n))
+        else if (!strcmp(a, "--seconds") && bench_parse_long("store_bench", a, v, 1, &n))
             o->seconds = (double)n;
         else {
             fprintf(stderr, "store_bench: bad option or value: %s %s\n", a, v);
@@ -325,7 +286,7 @@ static void bench_create_index(const bench_opts *o)
 {
     char url[1024];
     bench_resp resp = {0};
-    CURL *c = bench_easy(NULL, &resp);
+    CURL *c = bench_easy_with(NULL, bench_on_body, &resp);
     if (!c)
         return;
     snprintf(url, sizeof(url), "%s/%s", o->url, o->index);

@@ -4,13 +4,14 @@
 # speed (speed lives in the benchmark's own figures, never in a test).
 . "$(dirname "$0")/lib.sh"
 
-for b in "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe"; do
+for b in "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$VS_BUILD/bench/search_bench"; do
   [ -x "$b" ] || { echo "1..0 # SKIP $b not built (make test builds it)"; exit 0; }
 done
 # A private copy of the build dir's binaries keeps a real $BUILD/bench.md untouched.
 B=$T_DIR/build
 mkdir -p "$B/bench"
-cp "$VERSYNC" "$VERSTORE" "$B/" && cp "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$B/bench/"
+cp "$VERSYNC" "$VERSTORE" "$B/" &&
+  cp "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$VS_BUILD/bench/search_bench" "$B/bench/"
 out=$T_DIR/bench.out
 BUILD=$B QUICK=1 "$VS_ROOT/tests/bench/run.sh" >"$out" 2>"$T_DIR/bench.err"
 rc=$?
@@ -42,6 +43,11 @@ row "verstore peak RSS" 'verstore peak RSS[^|]*'
 row "store bulk" 'store: bulk[^|]*'
 row "store single PUT" 'store: single PUT, [^|]*'
 row "store PUT p99" 'store: single PUT p99[^|]*'
+row "search ingest" 'search: _bulk ingest[^|]*'
+row "search data dir size" 'search: data dir[^|]*'
+row "search term latency" 'search: term [^|]*'
+row "search match latency" 'search: match [^|]*'
+row "search verstore RSS" 'search: verstore peak RSS[^|]*'
 check "no cell says failed" bash -c '! grep -q failed "$1"' _ "$B/bench.md"
 check "every goal cell is met or missed" bash -c '! grep -E "^\|" "$1" | grep -E "≥|≤" | grep -vqE "\| (met|missed) \|$"' _ "$B/bench.md"
 done_testing

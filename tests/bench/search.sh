@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# search.sh — verstore's search benchmark (issue 8): what keeping the search
+# structures in step with every write costs on ingest and on disk, and how fast
+# term and match queries answer. run.sh runs it as the last part of `make bench`.
+#
+# Every run, for each document shape, a fresh verstore (its default durability
+# `request`, an empty data dir) and bench/search_bench --mode ingest of
+# $SEARCH_DOCS documents (_bulk of $SEARCH_BATCH over $SEARCH_CONNS connections):
+#   noindex  mapping {"dynamic":false}: stored, nothing indexed (the document store alone)
+#   notext   status, user keyword; n long; ts date; no text field in the documents
+#   text     the same plus an 8-word text field (postings, BM25 field statistics)
+# then `du -sk` of the data dir. With shape text, bench/search_bench --mode
+# query follows: $SEARCH_WARMUP warm-up queries of each kind, then
+# $SEARCH_QUERIES term and $SEARCH_QUERIES match queries over one keep-alive
+# connection, every answer checked against the counts the document generator
+# predicts. Every figure is the median of $RUNS runs.
+#
+# Standalone (`BUILD=… tests/bench/search.sh`): prints a table and writes it to
+# $BUILD/bench-search.md. SEARCH_ROWS_ONLY=1 (run.sh): prints only the rows.
+# QUICK=1: 20 000 documents, one run: proves the benchmark works, measures nothing.
+# Exit status 1 when a step failed (its cells say "failed").
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+BUILD=${BUILD:-build}
+. tests/integration/lib.sh
+. tests/bench/bench_lib.sh
+SB=$VS_BUILD/bench/search_bench
+for b in "$VERSTORE" "$SB"; do
+  [ -x "$b" ] || { echo "search.sh: $b is missing; run make bench" >&2; exit 2; }
+done
+
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  RUNS=${RUNS:-1} SEARCH_DOCS=${SEARCH_DOCS:-20000} SEARCH_QUERIES=${SEARCH_QUERIES:-500} SEARCH_WARMUP=${SEARCH_WARMUP:-50}
+else
+  RUNS=${RUNS:-3} SEARCH_DOCS=${SEARCH_DOCS:-1000000} SEARCH_QUERIES=${SEARCH_QUERIES:-3000} SEARCH_WARMUP=${SEARCH_WARMUP:-300}
+fi
+SEARCH_BATCH=${SEARCH_BATCH:-2000}
+SEARCH_CONNS=${SEARCH_CONNS:-4}
+GOAL_MS=10
+status=0
+t_start=$SECONDS
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+say() { echo "# [search $((SECONDS - t_start))s] $*" >&2; }
+
+STORE_PORT=$(free_port)
+store_fresh() {
+  [ -n "$STORE_PID" ] && verstore_stop >/dev/null 2>&1
+  rm -rf "$T_DIR/store"
+  STORE_DATA=$T_DIR/store
+  verstore_start --log-level warn || { echo "search.sh: verstore did not start" >&2; exit 1; }
+}
+
+shapes="noindex notext text"
+for s in $shapes; do : >"$T_DIR/rate_$s"; : >"$T_DIR/du_$s"; done
+for k in term match; do for f in p50 p99 max qps cp99 rp99; do : >"$T_DIR/${k}_$f"; done; done
+: >"$T_DIR/hwm"
+for i in $(seq 1 "$RUNS"); do
+  for s in $shapes; do
+    store_fresh
+    out=$("$SB" --url "$STORE_URL" --mode ingest --shape "$s" --index sb --docs "$SEARCH_DOCS" \
+      --batch "$SEARCH_BATCH" --conns "$SEARCH_CONNS") || status=1
+    kb=$(du -sk "$STORE_DATA" | cut -f1)
+    say "ingest $s, run $i: $out; data dir $kb kB"
+    jq -r --argjson n "$SEARCH_DOCS" 'select(.failed == 0 and .docs == $n) | .rate' <<<"${out:-null}" >>"$T_DIR/rate_$s"
+    echo "$kb" >>"$T_DIR/du_$s"
+    [ "$s" = text ] || continue
+    out=$("$SB" --url "$STORE_URL" --mode query --index sb --docs "$SEARCH_DOCS" \
+      --queries "$SEARCH_QUERIES" --warmup "$SEARCH_WARMUP") || status=1
+    say "queries, run $i: $out"
+    for k in term match; do
+      read -r p50 p99 max qps cp99 rp99 < <(jq -r --arg k "$k" 'select(.failed == 0) | .[$k]
+        | [.p50_ms, .p99_ms, .max_ms, .qps, .common_p99_ms, .rare_p99_ms] | @tsv' <<<"${out:-null}")
+      [ -n "${p50:-}" ] || continue
+      for f in p50 p99 max qps cp99 rp99; do echo "${!f}" >>"$T_DIR/${k}_$f"; done
+    done
+    awk '/^VmHWM/ {print $2}' "/proc/$STORE_PID/status" >>"$T_DIR/hwm" 2>/dev/null
+  done
+done
+verstore_stop >/dev/null 2>&1 || status=1
+
+# whole numbers (a median of an even count may come back as 1.2e+06); "failed" stays
+whole() { awk '$1 + 0 > 0 { printf "%.0f\n", $1; next } { print }'; }
+declare -A m
+for s in $shapes; do
+  m[rate_$s]=$(median <"$T_DIR/rate_$s")
+  # per million documents, so runs of different sizes compare
+  m[du_$s]=$(median <"$T_DIR/du_$s" | awk -v n="$SEARCH_DOCS" '$1 + 0 > 0 { printf "%.0f\n", $1 * 1e6 / n; next } { print }')
+done
+for k in term match; do for f in p50 p99 max qps cp99 rp99; do m[${k}_$f]=$(median <"$T_DIR/${k}_$f"); done; done
+hwm=$(median <"$T_DIR/hwm" | whole)
+
+query_row() { # query_row KIND LABEL
+  local k=$1
+  echo "| search: $2, 1 connection: p50 / p99 / max (p99 of common / rare) | $(ms "${m[${k}_p50]}" 2) / $(ms "${m[${k}_p99]}" 2) / $(ms "${m[${k}_max]}" 2) ms, $(fmt "${m[${k}_qps]}") queries/s (p99 $(ms "${m[${k}_cp99]}" 2) / $(ms "${m[${k}_rp99]}" 2) ms) | p99 ≤ $GOAL_MS ms | $(goal "${m[${k}_p99]}" '<=' "$GOAL_MS") |"
+}
+rows() {
+  echo "| search: _bulk ingest of $(fmt "$SEARCH_DOCS") small docs, $SEARCH_CONNS connections: with text / without text / no indexing | $(fmt "${m[rate_text]}") / $(fmt "${m[rate_notext]}") / $(fmt "${m[rate_noindex]}") docs/s | – | – |"
+  echo "| search: data dir (du) per 1 000 000 docs: with text / without text / no indexing | $(mb "${m[du_text]}") / $(mb "${m[du_notext]}") / $(mb "${m[du_noindex]}") | – | – |"
+  query_row term "term (keyword)"
+  query_row match "match (1–2 words)"
+  echo "| search: verstore peak RSS (VmHWM) after ingest with text and the queries | $(mb "$hwm") | – | – |"
+}
+
+if [ "${SEARCH_ROWS_ONLY:-0}" = 1 ]; then
+  rows
+  exit "$status"
+fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+{
+  echo "### verstore search benchmark"
+  echo
+  echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "Cores: $(nproc) ($cpu), $(uname -sr); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; $((SECONDS - t_start)) s."
+  echo "$(fmt "$SEARCH_DOCS") documents per index, _bulk of $SEARCH_BATCH; $SEARCH_QUERIES term and $SEARCH_QUERIES match queries after $SEARCH_WARMUP warm-up queries of each;"
+  echo "every figure is the median of $RUNS run(s); verstore --durability request (its default).$([ "$QUICK" = 1 ] && echo ' QUICK=1: a small smoke run, not a measurement.')"
+  echo
+  echo "| measure | figure | goal | |"
+  echo "|---|---|---|---|"
+  rows
+} | tee "$VS_BUILD/bench-search.md"
+exit "$status"
