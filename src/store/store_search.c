@@ -59,6 +59,19 @@ static void hv_free(hitv *h)
     memset(h, 0, sizeof *h);
 }
 
+/* Room for `more` hits beyond the current ones, in one allocation. */
+static bool hv_reserve(hitv *h, size_t more)
+{
+    if (h->cap - h->n >= more)
+        return true;
+    hit *nv = realloc(h->v, (h->n + more) * sizeof *nv);
+    if (!nv)
+        return false;
+    h->v = nv;
+    h->cap = h->n + more;
+    return true;
+}
+
 static bool hv_push(hitv *h, int64_t seq, double score)
 {
     if (h->n == h->cap) {
@@ -77,6 +90,55 @@ static int hit_seq_cmp(const void *a, const void *b)
 {
     int64_t x = ((const hit *)a)->seq, y = ((const hit *)b)->seq;
     return x < y ? -1 : x > y;
+}
+
+/* Rank within one index when the page is ordered by _score alone: score
+ * descending (compared as the float it is reported as), then document order. */
+static int hit_rank_cmp(const hit *a, const hit *b)
+{
+    float x = (float)a->score, y = (float)b->score;
+    if (x != y)
+        return x > y ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void rank_down(hit *v, size_t n, size_t i)
+{
+    for (;;) { /* the root holds the worst of the best so far */
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && hit_rank_cmp(&v[l], &v[w]) > 0)
+            w = l;
+        if (r < n && hit_rank_cmp(&v[r], &v[w]) > 0)
+            w = r;
+        if (w == i)
+            return;
+        hit t = v[i];
+        v[i] = v[w];
+        v[w] = t;
+        i = w;
+    }
+}
+
+/* Keep the `k` best hits by hit_rank_cmp, in seq order again. Only these
+ * can reach a _score-ordered page: the global order ranks by score, then
+ * index, then document, so each index's own best k contain its share of the
+ * page. Saves building sort records for every match of a common term. */
+static void hv_keep_best(hitv *h, size_t k)
+{
+    if (k >= h->n)
+        return;
+    hit *v = h->v;
+    if (k) {
+        for (size_t i = k / 2; i-- > 0;)
+            rank_down(v, k, i);
+        for (size_t i = k; i < h->n; i++)
+            if (hit_rank_cmp(&v[i], &v[0]) < 0) {
+                v[0] = v[i];
+                rank_down(v, k, 0);
+            }
+        qsort(v, k, sizeof *v, hit_seq_cmp);
+    }
+    h->n = k;
 }
 
 /* Sort by seq and drop repeats (a multi-valued document found twice). */
@@ -523,17 +585,23 @@ static bool all_docs(ex *x, double score, hitv *out)
     return true;
 }
 
+/* Field lengths below this get their BM25 length factor from a table, as
+ * Lucene's BM25Scorer caches it per norm byte. */
+#define NORM_CACHE 256
+
 typedef struct postc {
     hitv *out;
     float weight;
     float avgdl;
     bool oom;
+    float norm_inv[NORM_CACHE];
 } postc;
 
 static bool on_posting(const store_posting *p, void *arg)
 {
     postc *c = arg;
-    double s = bm25(c->weight, (float)p->tf, bm25_norm_inverse(c->avgdl, p->len));
+    float ni = p->len < NORM_CACHE ? c->norm_inv[p->len] : bm25_norm_inverse(c->avgdl, p->len);
+    double s = bm25(c->weight, (float)p->tf, ni);
     if (!hv_push(c->out, p->seq, s))
         return c->oom = true, false;
     c->out->v[c->out->n - 1].aux = p->len;
@@ -553,7 +621,11 @@ static bool text_term(ex *x, const char *path, const char *term, size_t len, flo
         return storage_err(x->err);
     if (df == 0)
         return true;
-    postc c = {out, boost * bm25_idf(docs, df), bm25_avgdl(docs, sum), false};
+    postc c = {out, boost * bm25_idf(docs, df), bm25_avgdl(docs, sum), false, {0}};
+    for (uint32_t l = 0; l < NORM_CACHE; l++)
+        c.norm_inv[l] = bm25_norm_inverse(c.avgdl, l);
+    if (!hv_reserve(out, (size_t)df)) /* one allocation, not a doubling series of copies */
+        return oom_err(x->err);
     if (!store_engine_postings(x->r, &x->ix->meta, path, term, len, on_posting, &c) || c.oom)
         return c.oom ? oom_err(x->err) : storage_err(x->err);
     return true;
@@ -929,7 +1001,7 @@ static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hi
         }
         idf += bm25_idf(docs, df);
         hitv t = {0};
-        postc c = {&t, 0, 1, false};
+        postc c = {&t, 0, 1, false, {0}};
         if (!store_engine_postings(x->r, &x->ix->meta, path, ph->v[i], tl, on_posting, &c) || c.oom) {
             hv_free(&t);
             hv_free(&cand);
@@ -3375,6 +3447,20 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         hv_intersect(&ix[i].res, &pf);
         hv_free(&pf);
     }
+    size_t total = 0; /* every match, whatever is pruned below */
+    for (size_t i = 0; i < nix; i++)
+        total += ix[i].res.n;
+    bool score_only = q.nkeys == 0 || (q.nkeys == 1 && q.keys[0].kind == SK_SCORE && q.keys[0].desc);
+    float top_score = -INFINITY;
+    if (score_only && !q.scroll && !q.after) {
+        uint64_t want = (uint64_t)q.from + (uint64_t)q.size;
+        for (size_t i = 0; i < nix; i++) {
+            for (size_t k = 0; k < ix[i].res.n; k++)
+                if ((float)ix[i].res.v[k].score > top_score)
+                    top_score = (float)ix[i].res.v[k].score;
+            hv_keep_best(&ix[i].res, want < ix[i].res.n ? (size_t)want : ix[i].res.n);
+        }
+    }
     for (size_t i = 0; i < nix; i++)
         nh += ix[i].res.n;
     size_t nk = q.nkeys;
@@ -3483,13 +3569,15 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         put_hit(&page, ix[h->ix].meta.name, id, idn, &v, &q, want_score, h->score, nk ? sort.data : NULL, sort.len);
         buf_free(&sort);
     }
-    bool has_max = want_score && nh > 0 && q.size > 0;
+    if (top_score > max_score)
+        max_score = top_score; /* the best hit may be pruned when the page is empty (from past the end) */
+    bool has_max = want_score && total > 0 && q.size > 0;
     sctx *ctx = NULL;
     if (q.scroll && !make_scroll(s, r, &q, ix, nix, hits, nh, end, max_score, has_max, &ctx, err))
         goto done;
     put_head(out, ctx ? ctx->id : NULL, store_util_mono_ms() - t0, terminated, nix);
     buf_puts(out, "\"hits\":{");
-    put_total(out, &q, (int64_t)nh);
+    put_total(out, &q, (int64_t)total);
     buf_puts(out, "\"max_score\":");
     if (has_max)
         jfloat(out, max_score);
