@@ -3185,8 +3185,9 @@ typedef struct fastc {
     const sidx *ix;
     store_rtxn *r;
     int64_t skip, want, n;
-    int mode; /* 0 unsorted (score 1.0), 1 _doc, 2 _id */
+    int mode; /* 0 unsorted (score 1.0), 1 _doc, 2 _id, 3 keyword term by _score */
     bool failed;
+    float score; /* every hit's */
 } fastc;
 
 static void fast_emit(fastc *c, const char *id, size_t idn, const store_doc_view *v)
@@ -3201,8 +3202,9 @@ static void fast_emit(fastc *c, const char *id, size_t idn, const store_doc_view
     }
     if (c->n++)
         buf_putc(c->b, ',');
-    put_hit(c->b, c->ix->meta.name, id, idn, v, c->q, c->mode == 0 || c->q->track_scores, 1.0f,
-            c->mode ? sort.data : NULL, sort.len);
+    bool by_score = c->mode == 0 || c->mode == 3;
+    put_hit(c->b, c->ix->meta.name, id, idn, v, c->q, by_score || c->q->track_scores, c->score,
+            by_score ? NULL : sort.data, sort.len);
     buf_free(&sort);
 }
 
@@ -3226,6 +3228,12 @@ static bool on_fast_seq(int64_t seq, void *arg)
     return c->n < c->want;
 }
 
+static bool on_fast_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    (void)val, (void)len;
+    return on_fast_seq(seq, arg);
+}
+
 static bool on_fast_id(const char *id, size_t idn, const store_doc_view *v, void *arg)
 {
     fastc *c = arg;
@@ -3239,13 +3247,31 @@ static bool on_fast_id(const char *id, size_t idn, const store_doc_view *v, void
     return c->n < c->want;
 }
 
+/* A term on a keyword field scores every match alike (tf 1, norms off), so
+ * a _score-ordered page is its first hits in document order. */
+static bool keyword_term(const sreq *q, const sidx *ix)
+{
+    const store_query *t = q->query;
+    if (!t || t->type != STORE_Q_TERM || !t->field || t->nvals != 1 || q->after)
+        return false;
+    const store_field *f = store_mapping_find(&ix->map, t->field);
+    if (!f || f->type != STORE_FT_KEYWORD || !f->index || strlen(t->vals[0].s) > STORE_INDEX_MAX_KEY)
+        return false;
+    return !q->nkeys; /* an explicit sort prints sort values: the general path does */
+}
+
 /* match_all in _doc or _id order over one index: total from the index's
  * document count, the page straight off the scan (no per-hit arrays), so
- * listing a million-document index stays cheap. */
-static int fast_mode(const sreq *q, size_t nix)
+ * listing a million-document index stays cheap. Likewise a keyword term:
+ * total from the value's document count, the page off its entries. */
+static int fast_mode(const sreq *q, const sidx *ix, size_t nix)
 {
-    if (nix != 1 || !plain_all(q->query) || q->post_filter || q->has_min_score || q->naggs || q->terminate_after ||
-        q->scroll || q->nkeys > 1)
+    if (nix != 1 || q->post_filter || q->has_min_score || q->naggs || q->terminate_after || q->scroll ||
+        q->nkeys > 1)
+        return -1;
+    if (keyword_term(q, ix))
+        return 3;
+    if (!plain_all(q->query))
         return -1;
     if (!q->nkeys)
         return q->after ? -1 : 0;
@@ -3263,9 +3289,27 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
                         store_search_err *err)
 {
     buf hits = BUF_INIT;
-    fastc c = {&hits, q, ix, r, q->from, q->size, 0, mode, false};
+    fastc c = {&hits, q, ix, r, q->from, q->size, 0, mode, false, 1.0f};
     bool ok = true;
-    if (q->size > 0) {
+    int64_t total = ix->meta.docs_count;
+    if (mode == 3) {
+        const char *path = q->query->field, *val = q->query->vals[0].s;
+        size_t len = strlen(val);
+        int64_t docs, sum;
+        total = store_engine_value_docs(r, &ix->meta, path, val, len);
+        if (total < 0 || !store_engine_field_stats(r, &ix->meta, path, &docs, &sum)) {
+            buf_free(&hits);
+            return storage_err(err);
+        }
+        if (total > 0) /* as exact_term scores it */
+            c.score = bm25(q->query->boost * bm25_idf(docs, total), 1.0f,
+                           bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
+        if (q->size > 0)
+            ok = store_engine_values(r, &ix->meta, path, val, len, true, val, len, true, false, on_fast_val, &c) ||
+                 storage_err(err);
+        if (ok && c.failed)
+            ok = storage_err(err);
+    } else if (q->size > 0) {
         if (mode == 2) {
             const cJSON *a = q->after ? q->after->child : NULL;
             if (a && !cJSON_IsString(a))
@@ -3290,9 +3334,14 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
     if (ok) {
         put_head(out, NULL, store_util_mono_ms() - t0, -1, 1);
         buf_puts(out, "\"hits\":{");
-        put_total(out, q, ix->meta.docs_count);
-        bool show = (mode == 0 || q->track_scores) && q->size > 0 && ix->meta.docs_count > 0;
-        buf_puts(out, show ? "\"max_score\":1.0,\"hits\":[" : "\"max_score\":null,\"hits\":[");
+        put_total(out, q, total);
+        bool show = (mode == 0 || mode == 3 || q->track_scores) && q->size > 0 && total > 0;
+        buf_puts(out, "\"max_score\":");
+        if (show)
+            jfloat(out, c.score);
+        else
+            buf_puts(out, "null");
+        buf_puts(out, ",\"hits\":[");
         buf_append(out, hits.data ? hits.data : "", hits.len);
         buf_puts(out, "]}}");
     }
@@ -3425,7 +3474,7 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
     if (!resolve(r, req->index, q.ignore_unavailable, q.allow_no_indices, &ix, &nix, err) ||
         !window_check(r, &q, ix, nix, err))
         goto done;
-    int mode = fast_mode(&q, nix);
+    int mode = fast_mode(&q, ix, nix);
     if (mode >= 0) {
         ok = fast_search(r, &q, &ix[0], mode, t0, out, err);
         goto done;

@@ -120,4 +120,15 @@ done
 assert_eq "scroll pages concatenate to the full order" "$full" "$got"
 http DELETE /_search/scroll "{\"scroll_id\":\"$sid\"}"
 
+# A keyword term on one index is answered off the value's entries (every
+# match scores alike): the same page, scores, total and max_score as the
+# general path, reached by wrapping the term in a bool.
+for win in '"size":10' '"from":40,"size":7' '"size":3,"track_total_hits":5' '"size":0'; do
+  http POST /p1/_search "{\"query\":{\"term\":{\"grp.keyword\":\"g1\"}},$win}"
+  fast=$(jqb '[.hits.total, .hits.max_score, [.hits.hits[] | [._id, ._score]]]')
+  http POST /p1/_search "{\"query\":{\"bool\":{\"must\":[{\"term\":{\"grp.keyword\":\"g1\"}}]}},$win}"
+  general=$(jqb '[.hits.total, .hits.max_score, [.hits.hits[] | [._id, ._score]]]')
+  assert_eq "keyword term ($win): same answer as the general path" "$general" "$fast"
+done
+check "keyword term: the answer is not empty" test "$(printf '%s' "$fast" | jq '.[0].value')" -gt 0
 done_testing
