@@ -3,6 +3,7 @@
 #define VERSYNC_STORE_ENGINE_H
 
 #include "versync/buf.h"
+#include "versync/store_disk.h"
 #include "versync/store_version.h"
 
 #include <cjson/cJSON.h>
@@ -23,6 +24,8 @@ typedef struct store_engine_opts {
     bool durable;     /* true: every commit is fsynced before its jobs complete */
     int max_readers;  /* concurrent read transactions (0: 126) */
     size_t map_size;  /* initial LMDB map size (0: 64 GiB); grows when full */
+    size_t max_size;  /* the map (so data.mdb) never grows past this (0: no limit) */
+    store_disk_watermark flood_stage; /* refuse writes past it (zero: never) */
 } store_engine_opts;
 
 /* Open (creating if needed) the engine in opts->dir and start its writer
@@ -191,6 +194,7 @@ typedef enum store_operr {
     STORE_OPERR_ENGINE,        /* storage failure */
     STORE_OPERR_NO_WRITE_INDEX, /* the target is an alias without a write index */
     STORE_OPERR_MAPPING,        /* the source does not fit the index's mapping: see op->reason */
+    STORE_OPERR_DISK_FULL,      /* no room (flood stage, --max-disk or the disk): nothing written, retry later */
 } store_operr;
 
 /* An update's body, parsed by the caller (who owns the cJSON trees). */
@@ -284,6 +288,7 @@ struct store_job {
      * says why; -1 engine failure */
     int rc;
     char reason[512];
+    bool disk_full; /* rc -1 because there was no room (see STORE_OPERR_DISK_FULL) */
     store_alias_err alias_err;
     size_t alias_err_at; /* the action refused */
     store_index_meta meta; /* admin jobs: the index concerned */

@@ -243,6 +243,12 @@ static void storage_error(store_resp *r)
     error_body(r, 500, "exception", "storage failure, see the verstore log");
 }
 
+/* Elasticsearch's answer to a write while the flood-stage watermark is
+ * exceeded (a 429 clients retry); verstore also gives it when a commit
+ * found no room. */
+#define DISK_BLOCK_REASON "index [%s] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"
+#define DISK_BLOCK_STATUS 429
+
 /* "[id]: " or "[type][id]: " followed by `rest`. */
 static void id_reason(buf *out, const char *type, const char *id, size_t id_len, const char *rest)
 {
@@ -1585,6 +1591,10 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
         buf_puts(reason, "failed to parse the stored document");
         *type = "mapper_parsing_exception";
         return 400;
+    case STORE_OPERR_DISK_FULL:
+        buf_printf(reason, DISK_BLOCK_REASON, op->index);
+        *type = "cluster_block_exception";
+        return DISK_BLOCK_STATUS;
     default:
         buf_puts(reason, "storage failure, see the verstore log");
         *type = "exception";
@@ -2470,7 +2480,11 @@ void store_api_finish(store_call *c, store_resp *r)
     r->status = 200;
     r->content_type = CT_JSON;
     if (c->job.rc < 0 && c->kind != CALL_WRITE && c->kind != CALL_BULK) {
-        storage_error(r);
+        if (c->job.disk_full)
+            errorf(r, DISK_BLOCK_STATUS, "cluster_block_exception", DISK_BLOCK_REASON,
+                   c->m.index ? c->m.index : c->job.nactions ? c->job.actions[0].index : "_all");
+        else
+            storage_error(r);
         goto done;
     }
     switch (c->kind) {

@@ -35,6 +35,9 @@ struct store_engine {
     MDB_dbi dbi_post, dbi_vals, dbi_exists, dbi_seqs, dbi_fstats;
     bool durable;
     size_t map_size;
+    size_t max_size;             /* --max-disk: the map's ceiling (0: none) */
+    store_disk_watermark flood;  /* --flood-stage */
+    atomic_bool disk_full;       /* writes are being refused for lack of room (logged once per episode) */
     pthread_rwlock_t resize_lock; /* readers share it; growing the map takes it alone */
     pthread_mutex_t qlock;
     pthread_cond_t qcond;
@@ -260,6 +263,10 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
     e->map_size = o->map_size ? o->map_size : (size_t)64 << 30;
     if (sizeof(size_t) < 8 && !o->map_size)
         e->map_size = (size_t)1 << 30;
+    e->max_size = o->max_size;
+    e->flood = o->flood_stage;
+    if (e->max_size && e->map_size > e->max_size)
+        e->map_size = e->max_size;
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -293,6 +300,10 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         goto fail;
     }
     e->env_opened = true;
+    char lockfile[sizeof e->dir + 16];
+    snprintf(lockfile, sizeof lockfile, "%s/lock.mdb", o->dir);
+    if (!store_disk_preallocate(lockfile))
+        log_warn("cannot allocate %s ahead (%s): a full disk could then stop verstore", lockfile, strerror(errno));
     MDB_envinfo info;
     if (mdb_env_info(e->env, &info) == 0 && info.me_mapsize > e->map_size)
         e->map_size = info.me_mapsize;
@@ -1966,6 +1977,7 @@ static int exec_job(wctx *c, store_job *job)
 {
     job->rc = 0;
     job->reason[0] = '\0';
+    job->disk_full = false;
     if (job->kind == STORE_JOB_ALIASES)
         return exec_aliases(c, job);
     if (job->kind != STORE_JOB_DOCS)
@@ -2090,10 +2102,17 @@ static int search_upgrade(store_engine *e, MDB_txn *txn)
     return rc;
 }
 
-static bool grow_map(store_engine *e)
+/* Double the map, up to `limit` (0: none). */
+static bool grow_map(store_engine *e, size_t limit)
 {
     pthread_rwlock_wrlock(&e->resize_lock);
     size_t want = e->map_size * 2;
+    if (limit && want > limit)
+        want = limit;
+    if (limit && want <= e->map_size) { /* at --max-disk: the caller reports a full disk */
+        pthread_rwlock_unlock(&e->resize_lock);
+        return false;
+    }
     int rc = want > e->map_size ? mdb_env_set_mapsize(e->env, want) : ENOMEM;
     if (rc == 0)
         e->map_size = want;
@@ -2106,42 +2125,111 @@ static bool grow_map(store_engine *e)
     return true;
 }
 
+/* Back to the --max-disk ceiling after an index delete used the headroom
+ * (LMDB keeps the map at least as large as the pages in use). */
+static void shrink_map(store_engine *e)
+{
+    pthread_rwlock_wrlock(&e->resize_lock);
+    MDB_envinfo info;
+    if (mdb_env_set_mapsize(e->env, e->max_size) == 0 && mdb_env_info(e->env, &info) == 0)
+        e->map_size = info.me_mapsize;
+    pthread_rwlock_unlock(&e->resize_lock);
+}
+
 static int run_with_growth(store_engine *e, store_job **jobs, size_t n)
 {
+    /* Deleting frees room only after LMDB has copied the pages it touches,
+     * so at --max-disk an index delete (the way out of a full store) may
+     * use 1/8 more. */
+    bool headroom = e->max_size && n == 1 && jobs[0]->kind == STORE_JOB_DELETE_INDEX;
+    size_t limit = e->max_size + (headroom ? e->max_size / 8 : 0);
     int rc;
-    while ((rc = run_txn(e, jobs, n)) == MDB_MAP_FULL && grow_map(e))
+    while ((rc = run_txn(e, jobs, n)) == MDB_MAP_FULL && grow_map(e, limit))
         ;
+    if (headroom && rc == 0) {
+        /* LMDB hands the pages a transaction freed to the one after next:
+         * one small commit now, so the next write finds the room. */
+        MDB_txn *t;
+        MDB_val k = {9, "last_drop"}, v = {sizeof e->map_size, &e->map_size};
+        if (mdb_txn_begin(e->env, NULL, 0, &t) == 0) { /* failing costs only one more 429 */
+            if (mdb_put(t, e->dbi_meta, &k, &v, 0) == 0)
+                mdb_txn_commit(t);
+            else
+                mdb_txn_abort(t);
+        }
+        if (e->map_size > e->max_size)
+            shrink_map(e);
+    }
     return rc;
 }
 
-static void fail_job(store_job *job)
+static void fail_job(store_job *job, bool disk_full)
 {
     job->rc = -1;
+    job->disk_full = disk_full;
     for (size_t i = 0; i < job->nops; i++) {
         store_op_clear(&job->ops[i]);
-        job->ops[i].err = STORE_OPERR_ENGINE;
+        job->ops[i].err = disk_full ? STORE_OPERR_DISK_FULL : STORE_OPERR_ENGINE;
     }
+}
+
+/* A full disk is logged when writes start being refused and when they are
+ * accepted again, not once per refused request. The failed transaction was
+ * aborted, so the environment stays usable. */
+static void note_disk_full(store_engine *e, const char *why)
+{
+    if (!atomic_exchange(&e->disk_full, true))
+        log_warn("writes refused until space is freed in %s: %s", e->dir, why);
+}
+
+static void note_written(store_engine *e)
+{
+    if (atomic_exchange(&e->disk_full, false))
+        log_info("writes accepted again in %s", e->dir);
+}
+
+static void write_failed(store_engine *e, store_job *job, int rc)
+{
+    bool full = store_disk_is_full_error(rc, e->dir);
+    if (full)
+        note_disk_full(e, rc == MDB_MAP_FULL && e->max_size ? "--max-disk reached"
+                          : rc == EIO                    ? "a short write: no space left on device"
+                                                         : mdb_strerror(rc));
+    else
+        mlog(rc, "write");
+    fail_job(job, full);
 }
 
 static void run_batch(store_engine *e, store_job **jobs, size_t n)
 {
+    char why[96];
+    if (store_disk_over(e->dir, &e->flood, why, sizeof why)) {
+        /* Elasticsearch's read-only-allow-delete block: deleting an index is the way out. */
+        note_disk_full(e, why);
+        for (size_t i = 0; i < n; i++) {
+            int rc = jobs[i]->kind == STORE_JOB_DELETE_INDEX ? run_with_growth(e, &jobs[i], 1) : ENOSPC;
+            if (rc)
+                write_failed(e, jobs[i], rc);
+        }
+        return;
+    }
     int rc = run_with_growth(e, jobs, n);
     if (rc == 0) {
+        note_written(e);
         store_metrics_batch(n);
         return;
     }
     if (n == 1) {
-        mlog(rc, "write");
-        fail_job(jobs[0]);
+        write_failed(e, jobs[0], rc);
         return;
     }
     /* Keep one failing request from failing the others: redo them one by one. */
     for (size_t i = 0; i < n; i++) {
         rc = run_with_growth(e, &jobs[i], 1);
-        if (rc) {
-            mlog(rc, "write");
-            fail_job(jobs[i]);
-        }
+        if (rc)
+            write_failed(e, jobs[i], rc);
+        else
+            note_written(e);
     }
 }
 

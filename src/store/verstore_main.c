@@ -39,6 +39,13 @@ static const char usage_text[] =
     "  --max-body BYTES        largest request body accepted; larger ones get 413\n"
     "                          (default 104857600; k/m/g suffixes allowed)\n"
     "  --threads N             HTTP worker threads (default: number of CPUs)\n"
+    "  --flood-stage WATERMARK refuse writes while the data directory's filesystem is more\n"
+    "                          than P% used (e.g. 95%) or has less than SIZE free (e.g.\n"
+    "                          500m), as Elasticsearch's flood-stage watermark: 429\n"
+    "                          cluster_block_exception; reads and index deletes go on\n"
+    "                          (default: off; writes that find the disk full get the same)\n"
+    "  --max-disk BYTES        never let the data file grow past BYTES; writes that need\n"
+    "                          more get the same 429 (default: no limit)\n"
     "  --users FILE            require authentication: HTTP basic auth for the users and\n"
     "                          Authorization: ApiKey for the keys listed in FILE (lines\n"
     "                          name:HASH or apikey:ID:HASH, HASH from --hash-password);\n"
@@ -175,7 +182,8 @@ int main(int argc, char **argv)
     const char *level_s = "info", *format_s = "text";
     const char *users = NULL, *tls_cert = NULL, *tls_key = NULL;
     bool insecure = false, want_hash = false;
-    uint64_t max_body = 104857600;
+    uint64_t max_body = 104857600, max_disk = 0;
+    store_disk_watermark flood = {0};
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
@@ -186,7 +194,8 @@ int main(int argc, char **argv)
         {"log-format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
         {"users", required_argument, NULL, 'u'},      {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},    {"insecure-no-auth", no_argument, NULL, 'I'},
-        {"hash-password", no_argument, NULL, 'H'},
+        {"hash-password", no_argument, NULL, 'H'},    {"flood-stage", required_argument, NULL, 'f'},
+        {"max-disk", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -199,6 +208,15 @@ int main(int argc, char **argv)
         case 'm':
             if (!store_util_parse_bytes(optarg, &max_body) || max_body == 0)
                 return bad_usage("--max-body: expected a positive number of bytes, got '%s'", optarg);
+            break;
+        case 'f':
+            if (!store_disk_parse_watermark(optarg, &flood))
+                return bad_usage("--flood-stage: expected a percentage of the disk in use (e.g. 95%%) or the space "
+                                 "to keep free (e.g. 500m), got '%s'", optarg);
+            break;
+        case 'M':
+            if (!store_util_parse_bytes(optarg, &max_disk) || max_disk < 65536 || max_disk > SIZE_MAX)
+                return bad_usage("--max-disk: expected a number of bytes of at least 64k, got '%s'", optarg);
             break;
         case 't': {
             char *end;
@@ -304,7 +322,11 @@ int main(int argc, char **argv)
         log_debug("cannot write the pid to %s", lockpath);
 
     char err[512];
-    store_engine_opts eo = {.dir = data, .durable = durable, .max_readers = (int)threads * 2 + 16};
+    store_engine_opts eo = {.dir = data,
+                            .durable = durable,
+                            .max_readers = (int)threads * 2 + 16,
+                            .max_size = (size_t)max_disk,
+                            .flood_stage = flood};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
         fprintf(stderr, "verstore: --data %s: %s\n", data, err);
         rc = 2;
@@ -340,6 +362,12 @@ int main(int argc, char **argv)
     bool v6 = strchr(host, ':') != NULL;
     log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", data, durability,
              threads, (unsigned long long)max_body);
+    if (max_disk)
+        log_info("--max-disk: the data file stops growing at %llu bytes", (unsigned long long)max_disk);
+    if (flood.max_used_pct > 0)
+        log_info("--flood-stage: writes refused while the disk is more than %g%% used", flood.max_used_pct);
+    else if (flood.min_free)
+        log_info("--flood-stage: writes refused while less than %llu bytes are free", (unsigned long long)flood.min_free);
     if (auth)
         log_info("authentication required: %zu users and API keys from %s", store_auth_count(auth), users);
     printf("verstore listening on %s://%s%s%s:%d\n", cert_pem ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", bound);
