@@ -86,6 +86,9 @@ typedef struct cfg {
     bool listen;          /* default true */
     cfg_table *tables;
     size_t ntables;
+    /* JSON path ("store.password", "postgres", …) of the first secret written
+     * into the file itself rather than through ${NAME}, or NULL. Static text. */
+    const char *literal_secret;
 } cfg;
 
 /* Which file to load: `flag` (from -c) if given, else $VERSYNC_CONFIG, else
@@ -97,7 +100,8 @@ const char *cfg_default_path(const char *flag);
  * variable NAME (unset is an error); rejects unknown keys. On failure returns
  * false and writes one message naming the file, the JSON path and the problem
  * into err, e.g. "versync.json: tables[1].version.column: must be a string".
- * Logs nothing. On success the caller owns `out` and frees it with cfg_free. */
+ * A file readable by group or others that holds a literal secret (see
+ * cfg.literal_secret) is refused, naming the field. Logs nothing. On success the caller owns `out` and frees it with cfg_free. */
 bool cfg_load(const char *path, cfg *out, char *err, size_t errsz);
 
 /* Parse from memory; `name` stands in for the file name in messages. */

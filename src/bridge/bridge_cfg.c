@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <libpq-fe.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -217,6 +218,97 @@ static bool expand_tree(ctx *x, cJSON *node, const char *path)
             return false;
     }
     return true;
+}
+
+/* ---- literal secrets ----------------------------------------------------- */
+
+/* Stands in for a ${NAME} reference while looking for secrets: letters only,
+ * so a conninfo or URL parser takes it as ordinary text. */
+#define ENV_MARK "VERSYNCENVREF"
+
+/* `raw` with every ${NAME} replaced by ENV_MARK (heap, caller frees; NULL
+ * when out of memory). */
+static char *mark_env_refs(const char *raw)
+{
+    buf b = BUF_INIT;
+    for (const char *p = raw; *p;) {
+        const char *end;
+        if (p[0] == '$' && p[1] == '{' && (end = strchr(p + 2, '}'))) {
+            buf_puts(&b, ENV_MARK);
+            p = end + 1;
+        } else {
+            buf_putc(&b, *p++);
+        }
+    }
+    char *out = buf_steal(&b);
+    return out ? out : strdup("");
+}
+
+/* Whether `s` holds anything besides ENV_MARKs. */
+static bool has_literal(const char *s)
+{
+    while (strncmp(s, ENV_MARK, strlen(ENV_MARK)) == 0)
+        s += strlen(ENV_MARK);
+    return *s != '\0';
+}
+
+/* The password a conninfo string or postgres:// URI gives, as libpq reads it
+ * (heap), or NULL. */
+static char *conninfo_password(const char *conninfo)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    PQfreemem(perr);
+    char *pw = NULL;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+            pw = strdup(o->val);
+    PQconninfoFree(opts);
+    return pw;
+}
+
+/* The password of scheme://user:PASSWORD@host… (heap), or NULL. */
+static char *url_password(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return NULL;
+    p += 3;
+    size_t authority = strcspn(p, "/?#");
+    const char *at = memrchr(p, '@', authority);
+    const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    return colon ? strndup(colon + 1, (size_t)(at - colon - 1)) : NULL;
+}
+
+/* Path of the first secret-bearing field whose secret is written literally
+ * (checked before ${NAME} expansion), or NULL. */
+static const char *find_literal_secret(const cJSON *root)
+{
+    const cJSON *store = cJSON_GetObjectItemCaseSensitive(root, "store");
+    if (!cJSON_IsObject(store))
+        store = NULL;
+    const struct {
+        const char *path;
+        const cJSON *v;
+        char *(*extract)(const char *);
+    } fields[] = {
+        {"postgres", cJSON_GetObjectItemCaseSensitive(root, "postgres"), conninfo_password},
+        {"store.url", store ? cJSON_GetObjectItemCaseSensitive(store, "url") : NULL, url_password},
+        {"store.password", store ? cJSON_GetObjectItemCaseSensitive(store, "password") : NULL, strdup},
+        {"store.api_key", store ? cJSON_GetObjectItemCaseSensitive(store, "api_key") : NULL, strdup},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        if (!cJSON_IsString(fields[i].v) || !*fields[i].v->valuestring)
+            continue;
+        char *marked = mark_env_refs(fields[i].v->valuestring);
+        char *secret = marked ? fields[i].extract(marked) : NULL;
+        bool literal = secret && has_literal(secret);
+        free(secret);
+        free(marked);
+        if (literal)
+            return fields[i].path;
+    }
+    return NULL;
 }
 
 /* ---- typed getters ------------------------------------------------------ */
@@ -806,9 +898,11 @@ bool cfg_parse(const char *name, const char *text, cfg *out, char *err, size_t e
         fail(&x, where, "invalid JSON%s", copy[off] ? " here" : " (unexpected end of file)");
         goto done;
     }
+    const char *literal_secret = find_literal_secret(root);
     if (!expand_tree(&x, root, ""))
         goto done;
     ok = parse_root(&x, root, out);
+    out->literal_secret = literal_secret;
 done:
     cJSON_Delete(root);
     free(copy);
@@ -826,7 +920,9 @@ bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
         return false;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0)
+        st.st_mode = S_IFREG | 0600; /* unknown: leave the refusal to what can be seen */
+    if (S_ISDIR(st.st_mode)) {
         snprintf(err, errsz, "%s: is a directory, not a config file", path);
         fclose(f);
         return false;
@@ -855,6 +951,15 @@ bool cfg_load(const char *path, cfg *out, char *err, size_t errsz)
         text += 3;
     ok = cfg_parse(path, text, out, err, errsz);
     buf_free(&b);
+    if (ok && out->literal_secret && (st.st_mode & (S_IRGRP | S_IROTH))) {
+        snprintf(err, errsz,
+                 "%s: %s: holds a password or key written in the file, and the file is readable by %s (mode %04o); "
+                 "write \"${NAME}\" there and set the environment variable NAME instead, or chmod 600 %s",
+                 path, out->literal_secret, st.st_mode & S_IROTH ? "others" : "its group",
+                 (unsigned)(st.st_mode & 07777), path);
+        cfg_free(out);
+        return false;
+    }
     return ok;
 }
 

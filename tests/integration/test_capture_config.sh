@@ -108,6 +108,7 @@ cat >"$F" <<EOF
 { "postgres": "host=$PGHOST port=1 user=postgres password=hunter2 dbname=postgres",
   "tables": [ {"table": "public.products"} ] }
 EOF
+chmod 600 "$F" # a literal password is refused in a file others can read
 err=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
 assert_eq "an unreachable database exits 1" 1 "$rc"
 assert_match "and is reported" "$F: postgres: cannot connect to PostgreSQL" "$err"

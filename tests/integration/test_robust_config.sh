@@ -200,6 +200,7 @@ rejects "second table's mistake names tables[1]" 'tables[1].columns[0]: column "
 
 # ---- every message is one line and carries no secret ----------------------------------------------
 printf '{"postgres": "host=%s port=1 user=postgres password=hunter2 dbname=postgres", %s}' "$PGHOST" "$OKT" >"$F"
+chmod 600 "$F" # else refused for the literal password before connecting (test_secrets.sh)
 err=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
 assert_eq "unreachable database: exit 1" 1 "$rc"
 assert_match "unreachable database: names the file and the postgres key" "$F: postgres: cannot connect" "$err"

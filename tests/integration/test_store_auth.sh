@@ -134,6 +134,7 @@ cat >"$T_DIR/v.json" <<JSON
   "store": {"url": "$STORE_URL", "username": "alice", "password": "s3cret pass", "ca_file": "$P/ca.pem"},
   "tables": [ {"table": "public.items"} ] }
 JSON
+chmod 600 "$T_DIR/v.json" # a literal password is refused in a file others can read
 out=$("$VERSYNC" -c "$T_DIR/v.json" init 2>&1); rc=$?
 assert_eq "versync init against HTTPS+auth exits 0" 0 "$rc"
 sql "insert into public.items values (1, 'one'), (2, 'two')"

@@ -31,7 +31,7 @@ try() { OUT=$("$VERSYNC" -c "$T_DIR/t.json" "$@" 2>&1); RC=$?; }
 store_cfg() {
   ws_config "$T_DIR/t.json" '[{"table": "public.s_t", "index": "s_idx"}]' "$1"
   [ -n "${2:-}" ] && sed -i "s|\"timeout_ms\": 5000}|\"timeout_ms\": 5000, $2}|" "$T_DIR/t.json"
-  return 0
+  chmod 600 "$T_DIR/t.json" # it may hold a literal password: refused if others can read it
 }
 
 ES8='{"name":"n","cluster_name":"c","version":{"number":"8.13.0","build_flavor":"default"},"tagline":"You Know, for Search"}'

@@ -41,6 +41,7 @@ Q="select id::text as id, to_jsonb(t) as doc, null::bigint as v from tls_t t"
 tls_cfg() {
   ws_config "$1" '[{"table": "public.tls_t"}]' "$TLS_URL"
   sed -i "s|\"timeout_ms\": 5000}|\"timeout_ms\": 5000, $2}|" "$1"
+  chmod 600 "$1" # a literal password is refused in a file others can read
 }
 # vsc FILE ARGS… — versync with that config; sets RC and OUT (stdout+stderr).
 vsc() { local f=$1; shift; OUT=$("$VERSYNC" -c "$f" "$@" 2>&1); RC=$?; }

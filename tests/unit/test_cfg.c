@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -338,6 +339,107 @@ static void test_load_file_and_default_path(void **state)
     assert_string_equal(cfg_default_path(NULL), "./versync.json");
 }
 
+/* Which field, if any, carries a secret written into the file itself. */
+static void test_literal_secret_detection(void **state)
+{
+    (void)state;
+    setenv("VS_T_PW", "from-env", 1);
+    static const struct {
+        const char *fields; /* members before "tables" */
+        const char *want;   /* expected literal_secret, NULL: none */
+    } cases[] = {
+        {"", NULL},
+        {"\"postgres\": \"host=/tmp dbname=x user=u\",", NULL},
+        {"\"postgres\": \"host=/tmp password=hunter2\",", "postgres"},
+        {"\"postgres\": \"host=/tmp password='two words'\",", "postgres"},
+        {"\"postgres\": \"host=/tmp password=${VS_T_PW}\",", NULL},
+        {"\"postgres\": \"host=/tmp password=x${VS_T_PW}\",", "postgres"},
+        {"\"postgres\": \"postgresql://u:hunter2@db/x\",", "postgres"},
+        {"\"postgres\": \"postgresql://u:${VS_T_PW}@db/x\",", NULL},
+        {"\"postgres\": \"postgresql://u@db/x?password=hunter2\",", "postgres"},
+        {"\"postgres\": \"postgresql://u@db/x\",", NULL},
+        {"\"postgres\": \"${VS_T_PW}\",", NULL}, /* the whole conninfo from the environment */
+        {"\"store\": {\"password\": \"s3cret\"},", "store.password"},
+        {"\"store\": {\"password\": \"${VS_T_PW}\"},", NULL},
+        {"\"store\": {\"password\": \"${VS_T_PW}${VS_T_PW}\"},", NULL},
+        {"\"store\": {\"password\": \"\"},", NULL},
+        {"\"store\": {\"api_key\": \"a2V5\"},", "store.api_key"},
+        {"\"store\": {\"api_key\": \"${VS_T_PW}\"},", NULL},
+        {"\"store\": {\"url\": \"https://vs:pw@es:9200\"},", "store.url"},
+        {"\"store\": {\"url\": \"https://vs:${VS_T_PW}@es:9200\"},", NULL},
+        {"\"store\": {\"url\": \"https://es:9200/a@b\"},", NULL},
+        {"\"store\": {\"url\": \"https://vs@es:9200\"},", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "{%s " T1 "}", cases[i].fields);
+        cfg c;
+        if (!parse(text, &c))
+            fail_msg("%s: %s", text, err);
+        const char *got = c.literal_secret;
+        if (cases[i].want ? !got || strcmp(got, cases[i].want) != 0 : got != NULL)
+            fail_msg("%s: literal_secret %s, expected %s", text, got ? got : "NULL",
+                     cases[i].want ? cases[i].want : "NULL");
+        cfg_free(&c);
+    }
+    unsetenv("VS_T_PW");
+}
+
+/* cfg_load refuses a literal secret in a file group or others can read,
+ * naming the file and the field and pointing to ${NAME}; 0600 is fine, and
+ * so is any mode when the secret comes from the environment. */
+static void test_load_refuses_readable_secrets(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/versync-test-cfg-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "{\"store\": {\"username\": \"vs\", \"password\": \"hunter2\"}, " T1 "}";
+    assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    cfg c;
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_false(cfg_load(path, &c, err, sizeof err));
+    char want[512];
+    snprintf(want, sizeof want, "%s: store.password: ", path);
+    if (!strstr(err, want) || !strstr(err, "readable by others (mode 0644)") || !strstr(err, "\"${NAME}\"") ||
+        !strstr(err, "chmod 600 "))
+        fail_msg("message: %s", err);
+    assert_null(strstr(err, "hunter2"));
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_false(cfg_load(path, &c, err, sizeof err));
+    assert_non_null(strstr(err, "readable by its group (mode 0640)"));
+    assert_int_equal(chmod(path, 0600), 0);
+    bool ok = cfg_load(path, &c, err, sizeof err);
+    if (!ok)
+        fail_msg("%s", err);
+    assert_string_equal(c.store.password, "hunter2");
+    cfg_free(&c);
+    assert_int_equal(chmod(path, 0400), 0);
+    assert_true(cfg_load(path, &c, err, sizeof err));
+    cfg_free(&c);
+
+    /* Through the environment: readable files are fine. */
+    setenv("VS_T_PW", "hunter2", 1);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0) { /* 0400: root may still open it; anyone else makes it writable first */
+        assert_int_equal(chmod(path, 0600), 0);
+        fd = open(path, O_WRONLY | O_TRUNC);
+    }
+    assert_true(fd >= 0);
+    text = "{\"postgres\": \"host=/tmp password=${VS_T_PW}\", \"store\": {\"password\": \"${VS_T_PW}\"}, " T1 "}";
+    assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    assert_int_equal(chmod(path, 0644), 0);
+    ok = cfg_load(path, &c, err, sizeof err);
+    if (!ok)
+        fail_msg("%s", err);
+    assert_string_equal(c.store.password, "hunter2");
+    cfg_free(&c);
+    unsetenv("VS_T_PW");
+    unlink(path);
+}
+
 /* "capture": trigger by default; cursor needs an unmanaged version column or timestamp. */
 #define TBL(x) "{\"tables\": [{\"table\": \"public.t\", " x "}]}"
 static void test_bytes_cjson_would_hide(void **state)
@@ -422,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_index_names),
         cmocka_unit_test(test_table_field_errors),
         cmocka_unit_test(test_load_file_and_default_path),
+        cmocka_unit_test(test_literal_secret_detection),
+        cmocka_unit_test(test_load_refuses_readable_secrets),
         cmocka_unit_test(test_capture),
         cmocka_unit_test(test_bytes_cjson_would_hide),
         cmocka_unit_test(test_select_tables),
