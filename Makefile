@@ -51,7 +51,7 @@ IT_BIN     := $(patsubst tests/integration/%.c,$(BUILD)/itest/%,$(IT_SRC))
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps ensure-deps test test-unit test-integration asan valgrind \
+.PHONY: all deps ensure-deps test test-unit test-integration asan asan-bins valgrind \
         bench demo clean format install unit-bins
 .DEFAULT_GOAL := all
 
@@ -99,9 +99,19 @@ deps:
 ensure-deps:
 	@scripts/deps.sh ensure
 
+# CI=true (or EXTENDED=1) makes `make test` the extended run of tests/extended.sh:
+# the suite, then again under ASan + UBSan, the unit tests under valgrind and
+# fuzz-smoke; one summary line over all of them.
+EXTENDED ?= $(if $(filter true 1,$(CI)),1,0)
+export EXTENDED
+
 test: ensure-deps
 	@$(MAKE) --no-print-directory all unit-bins $(BENCH_BIN)
+ifeq ($(EXTENDED),1)
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/extended.sh
+else
 	@BUILD=$(BUILD) tests/run.sh all
+endif
 
 test-unit: ensure-deps
 	@$(MAKE) --no-print-directory unit-bins
@@ -111,10 +121,12 @@ test-integration: ensure-deps
 	@$(MAKE) --no-print-directory all $(IT_BIN)
 	@BUILD=$(BUILD) tests/run.sh integration
 
-asan: ensure-deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" all unit-bins
+asan: ensure-deps asan-bins
 	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh all
+
+asan-bins:
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 CFLAGS="-O1 -g" all unit-bins
 
 valgrind: ensure-deps
 	@$(MAKE) --no-print-directory unit-bins

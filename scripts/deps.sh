@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh install|ensure — install the Debian packages versync needs.
-#   install: install whatever is missing (says so when nothing is).
-#   ensure:  the same, but silent when nothing is missing (used by make test/demo).
+#   install: install whatever is missing (says so when nothing is), including
+#            what `make test`'s extended mode (CI=true or EXTENDED=1) needs.
+#   ensure:  the same, but silent when nothing is missing (used by make test/demo);
+#            the extended mode's tools only when EXTENDED=1.
 # As root it runs apt-get; otherwise it prints the exact sudo line and fails.
 set -euo pipefail
 mode=${1:-install}
@@ -11,6 +13,11 @@ mode=${1:-install}
 # PostgreSQL server the integration tests start.
 PKGS=(libpq-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
       liblmdb-dev libcrypt-dev pkg-config curl jq procps systemd)
+# The extended mode: clang and its libFuzzer runtime for `make fuzz-smoke`,
+# valgrind for the unit tests.
+if [ "$mode" = install ] || [ "${EXTENDED:-0}" = 1 ]; then
+  PKGS+=(clang libclang-rt-14-dev valgrind)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -23,7 +23,7 @@ run_unit() {
     [ -n "${TESTS:-}" ] && [[ "$bin" != *"$TESTS"* ]] && continue
     echo "== unit: $(basename "$bin")"
     if [ "${VALGRIND:-0}" = 1 ]; then
-      out=$(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+      out=$(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
             "$bin" 2>&1); rc=$?
     else
       out=$("$bin" 2>&1); rc=$?
