@@ -97,8 +97,8 @@ static int put(store_engine *e, const char *index, int n, store_op *op, store_jo
     static char src[10001];
     static char ids[64];
     memset(src, 'x', sizeof src - 1);
-    src[0] = '[';
-    src[sizeof src - 2] = ']';
+    memcpy(src, "{\"p\":\"", 6);
+    memcpy(src + sizeof src - 3, "\"}", 2);
     snprintf(ids, sizeof ids, "d%d", n);
     memset(op, 0, sizeof *op);
     op->w = (store_wparams){STORE_OP_INDEX, STORE_VT_EXTERNAL, n + 1, STORE_UNASSIGNED_SEQ_NO,
