@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Big-endian 64-bit integers: index keys that sort bytewise as the numbers do. */
+void store_util_put_be64(unsigned char *p, uint64_t v);
+uint64_t store_util_get_be64(const unsigned char *p);
+
 /* Milliseconds since the epoch (wall clock). */
 int64_t store_util_now_ms(void);
 

@@ -767,20 +767,6 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
 
 /* ---- search structures ---------------------------------------------------- */
 
-static void be64(unsigned char *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static uint32_t get_be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -855,7 +841,7 @@ typedef struct post_cb {
 static bool post_one(const unsigned char *d, void *arg)
 {
     post_cb *c = arg;
-    store_posting p = {(int64_t)get_be64(d), get_be32(d + 8), get_be32(d + 12)};
+    store_posting p = {(int64_t)store_util_get_be64(d), get_be32(d + 8), get_be32(d + 12)};
     return c->fn(&p, c->arg);
 }
 
@@ -974,7 +960,7 @@ typedef struct val_cb {
 static bool val_one(const unsigned char *d, void *arg)
 {
     val_cb *c = arg;
-    return c->fn(c->val, c->len, (int64_t)get_be64(d), c->arg);
+    return c->fn(c->val, c->len, (int64_t)store_util_get_be64(d), c->arg);
 }
 
 bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
@@ -1053,7 +1039,7 @@ typedef struct seq_cb {
 static bool seq_one(const unsigned char *d, void *arg)
 {
     seq_cb *c = arg;
-    return c->fn((int64_t)get_be64(d), c->arg);
+    return c->fn((int64_t)store_util_get_be64(d), c->arg);
 }
 
 bool store_engine_exists(store_rtxn *r, const store_index_meta *m, const char *path,
@@ -1087,11 +1073,11 @@ bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t aft
         return false;
     unsigned char kb[12];
     be32(kb, m->number);
-    be64(kb + 4, (uint64_t)(after < 0 ? 0 : after + 1));
+    store_util_put_be64(kb + 4, (uint64_t)(after < 0 ? 0 : after + 1));
     MDB_val k = {12, kb}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, kb, 4) == 0) {
-        if (!fn((int64_t)get_be64((const unsigned char *)k.mv_data + 4), arg))
+        if (!fn((int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 4), arg))
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -1108,7 +1094,7 @@ int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t se
 {
     unsigned char kb[12];
     be32(kb, m->number);
-    be64(kb + 4, (uint64_t)seq);
+    store_util_put_be64(kb + 4, (uint64_t)seq);
     MDB_val k = {12, kb}, v;
     int rc = mdb_get(r->txn, r->e->dbi_seqs, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -1144,7 +1130,7 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         const char *path = t + x->path;
         MDB_val k, v = {8, data};
         MDB_dbi dbi;
-        be64(data, (uint64_t)seq);
+        store_util_put_be64(data, (uint64_t)seq);
         switch (x->kind) {
         case STORE_ENT_POSTING:
             dbi = e->dbi_post;
@@ -1178,7 +1164,7 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         if (x->kind == STORE_ENT_POSTING)
             memset(data + 8, 0, 8); /* find the doc's posting whatever its tf/len */
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-        if (rc == 0 && v.mv_size >= 8 && get_be64(v.mv_data) == (uint64_t)seq) {
+        if (rc == 0 && v.mv_size >= 8 && store_util_get_be64(v.mv_data) == (uint64_t)seq) {
             rc = mdb_cursor_del(cur, 0);
             hit[i] = true;
         } else if (rc == 0 || rc == MDB_NOTFOUND) {
@@ -1233,7 +1219,7 @@ static int seq_put(MDB_txn *txn, store_engine *e, uint32_t number, int64_t seq, 
 {
     unsigned char kb[12];
     be32(kb, number);
-    be64(kb + 4, (uint64_t)seq);
+    store_util_put_be64(kb + 4, (uint64_t)seq);
     MDB_val k = {12, kb}, v = {id_len, (void *)id};
     if (id)
         return mdb_put(txn, e->dbi_seqs, &k, &v, 0);

@@ -2,6 +2,7 @@
 #include "versync/store_index.h"
 
 #include "versync/store_json.h"
+#include "versync/store_util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -513,28 +514,14 @@ uint32_t store_index_norm_len(uint32_t len)
 
 /* ---- encodings ------------------------------------------------------------ */
 
-static void be64(unsigned char *o, uint64_t u)
-{
-    for (int i = 7; i >= 0; i--, u >>= 8)
-        o[i] = (unsigned char)u;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = u << 8 | p[i];
-    return u;
-}
-
 void store_index_enc_long(int64_t v, unsigned char out[STORE_VAL_NUM_LEN])
 {
-    be64(out, (uint64_t)v ^ (1ULL << 63));
+    store_util_put_be64(out, (uint64_t)v ^ (1ULL << 63));
 }
 
 int64_t store_index_dec_long(const unsigned char in[STORE_VAL_NUM_LEN])
 {
-    return (int64_t)(get_be64(in) ^ (1ULL << 63));
+    return (int64_t)(store_util_get_be64(in) ^ (1ULL << 63));
 }
 
 void store_index_enc_double(double v, unsigned char out[STORE_VAL_NUM_LEN])
@@ -544,12 +531,12 @@ void store_index_enc_double(double v, unsigned char out[STORE_VAL_NUM_LEN])
     uint64_t u;
     memcpy(&u, &v, 8);
     u = (u >> 63) ? ~u : u ^ (1ULL << 63);
-    be64(out, u);
+    store_util_put_be64(out, u);
 }
 
 double store_index_dec_double(const unsigned char in[STORE_VAL_NUM_LEN])
 {
-    uint64_t u = get_be64(in);
+    uint64_t u = store_util_get_be64(in);
     u = (u >> 63) ? u ^ (1ULL << 63) : ~u;
     double v;
     memcpy(&v, &u, 8);

@@ -285,3 +285,17 @@ bool store_util_glob(const char *pat, size_t plen, const char *s, size_t n)
         p++;
     return p == plen;
 }
+
+void store_util_put_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+uint64_t store_util_get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
