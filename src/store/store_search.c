@@ -20,6 +20,7 @@
 #define BM25_K1 1.2f
 #define BM25_B 0.75f
 #define DEFAULT_WINDOW 10000
+#define DEFAULT_MAX_TERMS 65536 /* index.max_terms_count */
 #define MAX_SCROLLS 500
 #define MAX_KEEP_ALIVE_MS (24LL * 3600 * 1000)
 #define TRACK_DEFAULT 10000
@@ -69,6 +70,18 @@ static bool hv_reserve(hitv *h, size_t more)
         return false;
     h->v = nv;
     h->cap = h->n + more;
+    return true;
+}
+
+/* b's hits after a's (unsorted until hv_norm). */
+static bool hv_append(hitv *a, const hitv *b)
+{
+    if (!b->n)
+        return true;
+    if (!hv_reserve(a, b->n))
+        return false;
+    memcpy(a->v + a->n, b->v, b->n * sizeof *b->v);
+    a->n += b->n;
     return true;
 }
 
@@ -267,7 +280,8 @@ static float bm25(float weight, float freq, float norm_inverse)
 typedef struct sidx {
     store_index_meta meta;
     store_mapping map;
-    int64_t window; /* index.max_result_window */
+    int64_t window;    /* index.max_result_window */
+    int64_t max_terms; /* index.max_terms_count */
     hitv res;
     unsigned char *bits; /* aggregations: membership by seq */
 } sidx;
@@ -282,18 +296,21 @@ static void sidx_free(sidx *ix, size_t n)
     free(ix);
 }
 
-/* index.max_result_window from the settings JSON in any spelling. */
-static int64_t window_of(const char *json, size_t n)
+/* Index setting `name` (as "index.name", {"index":{"name"}} or "name")
+ * from the settings JSON, or `def`. */
+static int64_t setting_of(const char *json, size_t n, const char *name, int64_t def)
 {
-    int64_t w = DEFAULT_WINDOW;
+    int64_t w = def;
+    char flat[64];
+    snprintf(flat, sizeof flat, "index.%s", name);
     cJSON *s = n ? cJSON_ParseWithLength(json, n) : NULL;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, "index.max_result_window");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, flat);
     if (!v) {
         const cJSON *idx = cJSON_GetObjectItemCaseSensitive(s, "index");
-        v = cJSON_GetObjectItemCaseSensitive(idx, "max_result_window");
+        v = cJSON_GetObjectItemCaseSensitive(idx, name);
     }
     if (!v)
-        v = cJSON_GetObjectItemCaseSensitive(s, "max_result_window");
+        v = cJSON_GetObjectItemCaseSensitive(s, name);
     if (cJSON_IsNumber(v))
         w = (int64_t)v->valuedouble;
     else if (cJSON_IsString(v))
@@ -509,7 +526,8 @@ static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bo
                 log_error("verstore: index [%s]: stored mapping does not parse: %s", names[i], why);
                 rc = -1;
             } else {
-                ix[n].window = window_of(settings.data, settings.len);
+                ix[n].window = setting_of(settings.data, settings.len, "max_result_window", DEFAULT_WINDOW);
+                ix[n].max_terms = setting_of(settings.data, settings.len, "max_terms_count", DEFAULT_MAX_TERMS);
                 n++;
             }
         }
@@ -1064,6 +1082,12 @@ static void lower(char *s)
 
 static bool ev_field(ex *x, const store_query *q, const char *path, float boost, bool lenient, hitv *out)
 {
+    if (q->type == STORE_Q_TERMS && (int64_t)q->nvals > x->ix->max_terms) /* checked first, mapped or not */
+        return shard_fail(x, "query_shard_exception",
+                          "failed to create query: The number of terms [%zu] used in the Terms Query request has "
+                          "exceeded the allowed maximum of [%" PRId64 "]. This maximum can be set by changing the "
+                          "[index.max_terms_count] index level setting.",
+                          q->nvals, x->ix->max_terms);
     const store_field *f = store_mapping_find(&x->ix->map, path);
     if (q->type == STORE_Q_EXISTS) {
         if (!store_engine_exists(x->r, &x->ix->meta, path, push_seq, out))
@@ -1098,15 +1122,18 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
             bool scored = q->type == STORE_Q_TERM;
             bool ok = text ? text_term(x, path, (const char *)key, kl, boost, &one)
                            : exact_term(x, path, key, kl, scored && f->type == STORE_FT_KEYWORD, boost, &one);
-            if (ok && !scored)
-                hv_norm(&one, boost);
-            if (!ok || !hv_union(&acc, &one, MERGE_MAX)) {
+            /* terms scores every match alike: collect, then sort once
+             * (a union per value would copy the growing list each time). */
+            bool merged = ok && (scored ? hv_union(&acc, &one, MERGE_MAX) : hv_append(&acc, &one));
+            if (!merged) {
                 hv_free(&one);
                 hv_free(&acc);
                 return ok ? oom_err(x->err) : false;
             }
             hv_free(&one);
         }
+        if (q->type == STORE_Q_TERMS)
+            hv_norm(&acc, boost);
         hv_free(out);
         *out = acc;
         return true;

@@ -131,4 +131,14 @@ for win in '"size":10' '"from":40,"size":7' '"size":3,"track_total_hits":5' '"si
   assert_eq "keyword term ($win): same answer as the general path" "$general" "$fast"
 done
 check "keyword term: the answer is not empty" test "$(printf '%s' "$fast" | jq '.[0].value')" -gt 0
+# terms: many values (repeats and misses included) collect once; the index's
+# max_terms_count is enforced with Elasticsearch's error.
+vals=$(for i in $(seq 0 2999); do printf '"g%d",' $((i % 7)); done)
+http POST /p1/_search "{\"query\":{\"terms\":{\"grp.keyword\":[${vals%,}]}},\"size\":0}"
+assert_json "terms with 3000 values (5 distinct that match): every document once" .hits.total.value 300
+http PUT /capped '{"settings":{"index.max_terms_count":2}}'
+http POST /capped/_search '{"query":{"terms":{"k":["a","b","c"]}}}'
+assert_json "terms over index.max_terms_count: 400 with Elasticsearch's reason" \
+  '[.status, .error.type, .error.root_cause[0].type, (.error.root_cause[0].reason | startswith("failed to create query: The number of terms [3] used in the Terms Query request has exceeded the allowed maximum of [2]."))]' \
+  '[400,"search_phase_execution_exception","query_shard_exception",true]'
 done_testing
