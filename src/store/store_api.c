@@ -723,11 +723,15 @@ static bool parse_json_body(const store_req *req, cJSON **out, store_resp *resp)
     return true;
 }
 
-static store_call *new_call(store_api *api, store_match *m, const store_req *req)
+/* A call taking over the match's strings. Out of memory: NULL, with the
+ * 500 already in `resp`. The caller owns the call (call_free). */
+static store_call *new_call(store_api *api, store_match *m, const store_req *req, store_resp *resp)
 {
     store_call *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        error_body(resp, 500, "exception", "out of memory");
         return NULL;
+    }
     c->api = api;
     c->m = *m;
     memset(m, 0, sizeof *m); /* the call owns the strings now */
@@ -736,6 +740,7 @@ static store_call *new_call(store_api *api, store_match *m, const store_req *req
     if (param(req, "filter_path") && !(c->filter_path = strdup(param(req, "filter_path")))) {
         store_router_free(&c->m);
         free(c);
+        error_body(resp, 500, "exception", "out of memory");
         return NULL;
     }
     return c;
@@ -803,11 +808,9 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
         if (st && !settings_gc(st, &gc, resp))
             goto fail;
     }
-    store_call *c = new_call(api, m, req);
-    if (!c) {
-        error_body(resp, 500, "exception", "out of memory");
+    store_call *c = new_call(api, m, req, resp);
+    if (!c)
         goto fail;
-    }
     c->kind = CALL_CREATE_INDEX;
     c->settings = settings;
     c->mappings = mappings;
@@ -843,10 +846,8 @@ static store_call *put_settings(store_api *api, const store_req *req, store_matc
     int64_t gc;
     if (!settings_gc(st, &gc, resp))
         goto done;
-    if (!(c = new_call(api, m, req))) {
-        error_body(resp, 500, "exception", "out of memory");
+    if (!(c = new_call(api, m, req, resp)))
         goto done;
-    }
     c->kind = CALL_PUT_SETTINGS;
     c->settings = cJSON_PrintUnformatted(st);
     c->job.kind = STORE_JOB_PUT_SETTINGS;
@@ -1091,10 +1092,8 @@ static store_call *put_mapping(store_api *api, const store_req *req, store_match
         error_body(resp, 400, "parse_exception", "request body must be a JSON object");
         goto done;
     }
-    if (!(c = new_call(api, m, req))) {
-        error_body(resp, 500, "exception", "out of memory");
+    if (!(c = new_call(api, m, req, resp)))
         goto done;
-    }
     c->kind = CALL_PUT_MAPPING;
     c->mappings = cJSON_PrintUnformatted(body);
     c->job.kind = STORE_JOB_PUT_MAPPING;
@@ -1456,11 +1455,9 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         if (!valid)
             return NULL;
     }
-    store_call *c = new_call(api, m, req);
-    if (!c) {
-        error_body(resp, 500, "exception", "out of memory");
+    store_call *c = new_call(api, m, req, resp);
+    if (!c)
         return NULL;
-    }
     c->kind = CALL_WRITE;
     c->legacy = legacy;
     c->forced_refresh = forced;
@@ -1644,11 +1641,9 @@ static store_call *bulk(store_api *api, const store_req *req, store_match *m, st
     bool forced;
     if (!refresh_param(req, &forced, resp))
         return NULL;
-    store_call *c = new_call(api, m, req);
-    if (!c) {
-        error_body(resp, 500, "exception", "out of memory");
+    store_call *c = new_call(api, m, req, resp);
+    if (!c)
         return NULL;
-    }
     c->kind = CALL_BULK;
     c->forced_refresh = forced;
     store_bulk_error err = {0, NULL, BUF_INIT};
@@ -2099,10 +2094,8 @@ static store_call *update_aliases(store_api *api, const store_req *req, store_ma
         error_body(resp, 400, "action_request_validation_exception", "Validation Failed: 1: no action specified;");
         goto fail;
     }
-    if (!(c = new_call(api, m, req))) {
-        error_body(resp, 500, "exception", "out of memory");
+    if (!(c = new_call(api, m, req, resp)))
         goto fail;
-    }
     c->kind = CALL_ALIASES;
     c->alias_body = body;
     const cJSON *item;
@@ -2198,8 +2191,10 @@ static store_call *one_alias(store_api *api, const store_req *req, store_match *
             w = cJSON_IsTrue(iw) ? 1 : 0;
         cJSON_Delete(body);
     }
-    store_call *c = new_call(api, m, req);
-    if (!c || !add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
+    store_call *c = new_call(api, m, req, resp);
+    if (!c)
+        return NULL;
+    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
         call_free(c);
         error_body(resp, 500, "exception", "out of memory");
         return NULL;
@@ -2379,10 +2374,8 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         if (m.method == STORE_M_PUT)
             c = create_index(api, req, &m, resp);
         else if (m.method == STORE_M_DELETE) {
-            if (!(c = new_call(api, &m, req))) {
-                error_body(resp, 500, "exception", "out of memory");
+            if (!(c = new_call(api, &m, req, resp)))
                 break;
-            }
             c->kind = CALL_DELETE_INDEX;
             c->job.kind = STORE_JOB_DELETE_INDEX;
             c->job.index = c->m.index;
