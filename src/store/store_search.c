@@ -2352,6 +2352,12 @@ static bool fetch_id(store_rtxn *r, const sidx *ix, rh *h)
     return true;
 }
 
+/* Elasticsearch's answer to a search_after value that does not fit its sort key. */
+static bool after_err(store_search_err *err, const char *field)
+{
+    return seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field [%s].", field);
+}
+
 /* search_after's values as a pseudo-hit. */
 static bool after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_search_err *err)
 {
@@ -2362,20 +2368,17 @@ static bool after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_
         switch (key->kind) {
         case SK_SCORE:
             if (!cJSON_IsNumber(v))
-                return seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field "
-                                                                      "[_score].");
+                return after_err(err, "_score");
             out->score = (float)v->valuedouble;
             break;
         case SK_DOC:
             if (!cJSON_IsNumber(v))
-                return seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field "
-                                                                      "[_doc].");
+                return after_err(err, "_doc");
             out->seq = (int64_t)v->valuedouble;
             break;
         case SK_ID:
             if (!cJSON_IsString(v))
-                return seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field "
-                                                                      "[_id].");
+                return after_err(err, "_id");
             out->id = v->valuestring;
             out->idn = strlen(v->valuestring);
             break;
@@ -2414,8 +2417,7 @@ static bool after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_
                 else
                     sv->kind = 3, sv->s = (char *)s, sv->n = strlen(s);
             } else
-                return seterr(err, 400, "illegal_argument_exception",
-                              "Failed to parse search_after value for field [%s].", key->field);
+                return after_err(err, key->field);
             break;
         }
         }
@@ -3340,8 +3342,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
         if (mode == 2) {
             const cJSON *a = q->after ? q->after->child : NULL;
             if (a && !cJSON_IsString(a))
-                ok = seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field "
-                                                                    "[_id].");
+                ok = after_err(err, "_id");
             else
                 ok = store_engine_doc_scan(r, &ix->meta, a ? a->valuestring : NULL, a ? strlen(a->valuestring) : 0,
                                            q->keys[0].desc, on_fast_id, &c) ||
@@ -3349,8 +3350,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
         } else {
             const cJSON *a = q->after ? q->after->child : NULL;
             if (a && !cJSON_IsNumber(a))
-                ok = seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field "
-                                                                    "[_doc].");
+                ok = after_err(err, "_doc");
             else
                 ok = store_engine_seq_scan(r, &ix->meta, a ? (int64_t)a->valuedouble : -1, on_fast_seq, &c) ||
                      storage_err(err);
