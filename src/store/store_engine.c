@@ -1123,6 +1123,7 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
     const char *t = d->text.data;
     int rc = 0;
     bool *hit = NULL;
+    MDB_cursor *curs[STORE_ENT_EXISTS + 1] = {NULL}; /* removal: one per database, opened when first needed */
     if (!add && d->n && !(hit = calloc(d->n, 1)))
         return ENOMEM;
     for (size_t i = 0; i < d->n && !rc; i++) {
@@ -1158,9 +1159,10 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
                 rc = 0;
             continue;
         }
-        MDB_cursor *cur;
-        if ((rc = mdb_cursor_open(txn, dbi, &cur)))
+        MDB_cursor *cur = curs[x->kind];
+        if (!cur && (rc = mdb_cursor_open(txn, dbi, &curs[x->kind])))
             break;
+        cur = curs[x->kind];
         if (x->kind == STORE_ENT_POSTING)
             memset(data + 8, 0, 8); /* find the doc's posting whatever its tf/len */
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
@@ -1170,8 +1172,10 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         } else if (rc == 0 || rc == MDB_NOTFOUND) {
             rc = 0;
         }
-        mdb_cursor_close(cur);
     }
+    for (size_t i = 0; i < sizeof curs / sizeof *curs; i++)
+        if (curs[i])
+            mdb_cursor_close(curs[i]);
     for (size_t i = 0; i < d->n && !rc; i++) {
         const store_ent *x = &d->ents[i];
         if (x->kind != STORE_ENT_STAT)
