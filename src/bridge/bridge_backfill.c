@@ -814,7 +814,7 @@ static bool ensure_index(esc *store, const cfg_table *t, const char *index, char
         buf_printf(&body, "\"settings\":%s", t->index_settings_json);
     if (t->mappings_json)
         buf_printf(&body, "%s\"mappings\":%s", t->index_settings_json ? "," : "", t->mappings_json);
-    if (!buf_puts(&body, "}")) {
+    if (!buf_puts(&body, "}") || !buf_ok(&body)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }

@@ -444,7 +444,7 @@ static bool build_sql(PGconn *pg, ctab *ct, char *err, size_t errsz)
         PQfreemem(q);
     }
     buf_printf(&after, "(%s) > (%s)", keys.data, params.data);
-    if (sel.overflow || tbl.overflow || keys.overflow || params.overflow || after.overflow) {
+    if (!buf_ok(&sel) || !buf_ok(&tbl) || !buf_ok(&keys) || !buf_ok(&params) || !buf_ok(&after)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
@@ -555,7 +555,7 @@ static int db_save(cursor *cu, PGconn *pg, ctab *ct, const worker_counters *d, c
     render_array_literal(&keys, (const char *const *)ct->t->key, ct->t->nkey);
     if (cp->in_pass && cp->pass_key)
         render_array_literal(&pk, (const char *const *)cp->pass_key, cp->npass_key);
-    if (keys.overflow || pk.overflow) {
+    if (!buf_ok(&keys) || !buf_ok(&pk)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }

@@ -179,7 +179,7 @@ static char *trigger_args(PGconn *conn, const cfg_table *t, const char *seq_text
         mode = "only";
     }
     render_array_literal(&cmp, list, n);
-    if (keys.overflow || cmp.overflow || keyexpr.overflow) {
+    if (!buf_ok(&keys) || !buf_ok(&cmp) || !buf_ok(&keyexpr)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
@@ -431,7 +431,7 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
         char what[512];
         snprintf(what, sizeof what, "%s triggers on %s%s", nhave ? "replaced" : "created", t->ident,
                  nhave ? " (their definition changed)" : "");
-        if (sql.overflow) {
+        if (!buf_ok(&sql)) {
             free(regsql);
             goto oom;
         }
@@ -488,7 +488,7 @@ static bool plan_removed(PGconn *conn, const cfg *c, const char *schema_q, PGres
             buf_puts(&sql, unreg);
         char what[512];
         snprintf(what, sizeof what, "dropped triggers on %s (no longer in the config)", ident);
-        if (ok && unreg && !sql.overflow)
+        if (ok && unreg && buf_ok(&sql))
             plan_add(p, what, sql.data);
         free(unreg);
         free(sq);
@@ -584,7 +584,7 @@ static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan
         buf b = BUF_INIT;
         buf_puts(&b, capture_sql);
         buf_puts(&b, meta_sql);
-        if (b.overflow) {
+        if (!buf_ok(&b)) {
             buf_free(&b);
             goto oom;
         }
@@ -725,6 +725,10 @@ static bool init_store(const cfg *c, bool dry_run, bool *changed)
         buf_reset(&resp);
         buf_putc(&path, '/');
         url_path(&path, t->index);
+        if (!buf_ok(&path)) {
+            log_error("store at %s: checking index \"%s\": out of memory", esc_url(e), t->index);
+            goto done;
+        }
         status = esc_request(e, "HEAD", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err);
         if (status == 404) {
             if (dry_run) {
@@ -738,6 +742,10 @@ static bool init_store(const cfg *c, bool dry_run, bool *changed)
             if (t->mappings_json)
                 buf_printf(&body, "%s\"mappings\":%s", t->index_settings_json ? "," : "", t->mappings_json);
             buf_puts(&body, "}");
+            if (!buf_ok(&body)) { /* never create an index without the settings or mappings asked for */
+                log_error("store at %s: creating index \"%s\": out of memory", esc_url(e), t->index);
+                goto done;
+            }
             buf_reset(&resp);
             status = esc_request(e, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, sizeof err);
             if (status == 200 || status == 201) {

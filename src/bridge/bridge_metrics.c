@@ -566,7 +566,7 @@ char *metrics_render(metrics *m)
     pthread_mutex_unlock(&m->lock);
     family(&b, "versync_up", "gauge", "1: the supervisor answers.");
     buf_puts(&b, "versync_up 1\n");
-    if (b.overflow || !b.data) {
+    if (!buf_ok(&b) || !b.data) {
         buf_free(&b);
         return NULL;
     }
@@ -622,7 +622,7 @@ static char *render_health(metrics *m, unsigned *status)
                    reasons.data ? reasons.data : "");
     }
     buf_free(&reasons);
-    if (b.overflow || !b.data) {
+    if (!buf_ok(&b) || !b.data) {
         buf_free(&b);
         return NULL;
     }

@@ -156,7 +156,7 @@ int cli_status(const cli_globals *g, int argc, char **argv)
         } else {
             text_cursors(&out, &c, cps);
         }
-        if (out.overflow)
+        if (!buf_ok(&out))
             goto oom;
         fputs(out.data, stdout);
         rc = 0;
@@ -233,7 +233,7 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                    PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),
                    PQgetvalue(wr, 0, 4), PQgetvalue(wr, 0, 5));
     }
-    if (out.overflow)
+    if (!buf_ok(&out))
         goto oom;
     fputs(out.data, stdout);
     rc = 0;

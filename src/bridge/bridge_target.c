@@ -91,7 +91,7 @@ static bool index_path(buf *b, const char *index, const char *suffix)
         else
             buf_printf(b, "%%%02X", *p);
     }
-    return buf_puts(b, suffix) && !b->overflow;
+    return buf_puts(b, suffix) && buf_ok(b);
 }
 
 target_result target_check(const cfg *c, char *err, size_t errsz)

@@ -7,6 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Allocation-failure injection for the unit tests: a test binary that
+ * defines buf_test_realloc gets every buffer (re)allocation routed through
+ * it. No program defines it, so there it is NULL and realloc is called. */
+extern void *buf_test_realloc(void *p, size_t n) __attribute__((weak));
+
+static _Thread_local unsigned long alloc_failures;
+
+unsigned long buf_alloc_failures(void) { return alloc_failures; }
+
+static bool alloc_failed(buf *b)
+{
+    b->failed = true;
+    alloc_failures++;
+    return false;
+}
+
 void buf_init(buf *b, size_t max)
 {
     *b = (buf)BUF_INIT;
@@ -16,7 +32,7 @@ void buf_init(buf *b, size_t max)
 bool buf_reserve(buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len - 1)
-        return false;
+        return alloc_failed(b);
     size_t need = b->len + extra;
     if (b->max && need > b->max) {
         b->overflow = true;
@@ -28,9 +44,9 @@ bool buf_reserve(buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need + 1)
         cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-    char *p = realloc(b->data, cap);
+    char *p = buf_test_realloc ? buf_test_realloc(b->data, cap) : realloc(b->data, cap);
     if (!p)
-        return false;
+        return alloc_failed(b);
     b->data = p;
     b->cap = cap;
     return true;
@@ -120,6 +136,7 @@ void buf_reset(buf *b)
 {
     b->len = 0;
     b->overflow = false;
+    b->failed = false;
     if (b->data)
         b->data[0] = '\0';
 }
@@ -127,8 +144,8 @@ void buf_reset(buf *b)
 char *buf_steal(buf *b)
 {
     char *p = b->data;
-    if (!p)
-        p = calloc(1, 1);
+    if (!p && !(p = calloc(1, 1)))
+        alloc_failures++;
     size_t max = b->max;
     buf_init(b, max);
     return p;

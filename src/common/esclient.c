@@ -174,7 +174,9 @@ int esc_request(esc *c, const char *method, const char *path, const char *conten
     }
     CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
-        if (s.overflow)
+        if (s.overflow && resp->failed)
+            snprintf(err, errsz, "%s %s: out of memory reading the response", method, c->safe_base);
+        else if (s.overflow)
             snprintf(err, errsz, "%s %s: response larger than %zu bytes", method, c->safe_base, resp->max);
         else
             snprintf(err, errsz, "%s %s%s: %s", method, c->safe_base, path,

@@ -1556,7 +1556,7 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
     case STORE_OPERR_CONFLICT: {
         buf rest = BUF_INIT;
         buf_printf(&rest, "version conflict, %s", op->dec.explain);
-        id_reason(reason, t, op->id, op->id_len, rest.data);
+        id_reason(reason, t, op->id, op->id_len, rest.data ? rest.data : ""); /* NULL out of memory */
         buf_free(&rest);
         index_extra(extra, op->uuid, op->index);
         *type = "version_conflict_engine_exception";
@@ -2304,6 +2304,32 @@ static store_metrics_res metrics_result(const store_op *op)
     }
 }
 
+/* The one check that no text was lost while `r` was built (since
+ * buf_alloc_failures() was `fails0`): appends are not checked one by one, so
+ * a refused one is caught here, and the client gets a 500 (or, for the body's
+ * cap, Elasticsearch's 429 circuit_breaking_exception) instead of a 200 whose
+ * JSON is cut short. Should the error body itself not fit, the HTTP front
+ * answers its fixed 500 (store_http's send_resp). */
+static void seal_body(store_resp *r, unsigned long fails0)
+{
+    if (r->body.overflow && buf_alloc_failures() == fails0 && !r->body.failed) {
+        size_t limit = r->body.max;
+        char reason[160], extra[96];
+        snprintf(reason, sizeof reason, "[response] Data too large, the response would be larger than the limit of [%zu/%zub]",
+                 limit, limit);
+        snprintf(extra, sizeof extra, ",\"bytes_limit\":%zu,\"durability\":\"TRANSIENT\"", limit);
+        log_warn("api: a response exceeded its limit of %zu bytes; answered 429", limit);
+        free(r->location);
+        r->location = NULL;
+        error_body_n(r, 429, "circuit_breaking_exception", reason, strlen(reason), extra, NULL);
+    } else if (!buf_ok(&r->body) || buf_alloc_failures() != fails0) {
+        log_error("api: out of memory while writing a response; answered 500");
+        free(r->location);
+        r->location = NULL;
+        error_body(r, 500, "exception", "out of memory");
+    }
+}
+
 static void no_handler(store_resp *r, const store_req *req)
 {
     flat_errorf(r, 400, "no handler found for uri [%s] and method [%s]", req->path, req->method);
@@ -2313,6 +2339,7 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
 {
     store_match m;
     store_call *c = NULL;
+    unsigned long fails0 = buf_alloc_failures();
     buf_reset(&resp->body);
     resp->status = 200;
     resp->content_type = CT_JSON;
@@ -2453,12 +2480,13 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     }
     store_router_free(&m);
 out:
-    store_metrics_request(endpoint_of(m.route, m.method), resp->status);
     filter_body(resp, param(req, "filter_path"));
     if (pretty)
         pretty_body(resp);
     if (resp->body.data == NULL)
         buf_reserve(&resp->body, 1);
+    seal_body(resp, fails0);
+    store_metrics_request(endpoint_of(m.route, m.method), resp->status);
     return NULL;
 }
 
@@ -2466,6 +2494,7 @@ store_job *store_api_call_job(store_call *call) { return &call->job; }
 
 void store_api_finish(store_call *c, store_resp *r)
 {
+    unsigned long fails0 = buf_alloc_failures();
     buf_reset(&r->body);
     free(r->location);
     r->location = NULL;
@@ -2533,10 +2562,11 @@ void store_api_finish(store_call *c, store_resp *r)
         break;
     }
 done:
-    store_metrics_request(endpoint_of(c->m.route, c->m.method), r->status);
     filter_body(r, c->filter_path);
     if (c->pretty)
         pretty_body(r);
+    seal_body(r, fails0);
+    store_metrics_request(endpoint_of(c->m.route, c->m.method), r->status);
     call_free(c);
 }
 

@@ -4,10 +4,46 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+/* Allocation-failure injection (see buf.c): fails while g_fail is set. */
+static bool g_fail;
+void *buf_test_realloc(void *p, size_t n);
+void *buf_test_realloc(void *p, size_t n) { return g_fail ? NULL : realloc(p, n); }
+
+static void test_failed_allocation_is_sticky(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    unsigned long before = buf_alloc_failures();
+    assert_true(buf_puts(&b, "{\"a\":"));
+    assert_true(buf_ok(&b));
+    g_fail = true;
+    char big[600];
+    memset(big, 'x', sizeof big);
+    assert_false(buf_append(&b, big, sizeof big)); /* needs more than the first 256 bytes */
+    g_fail = false;
+    assert_true(b.failed);
+    assert_false(b.overflow);
+    assert_int_equal(buf_alloc_failures(), before + 1);
+    /* Later appends that fit succeed, but the buffer stays marked: the text
+     * has a hole, and whoever sends it checks buf_ok once. */
+    assert_true(buf_puts(&b, "1}"));
+    assert_string_equal(b.data, "{\"a\":1}");
+    assert_false(buf_ok(&b));
+    buf_reset(&b);
+    assert_true(buf_ok(&b));
+    /* A size that cannot be represented counts as an allocation failure too. */
+    assert_false(buf_reserve(&b, SIZE_MAX));
+    assert_true(b.failed);
+    assert_int_equal(buf_alloc_failures(), before + 2);
+    buf_free(&b);
+    assert_true(buf_ok(&b));
+}
 
 static void test_append_grows_and_terminates(void **state)
 {
@@ -114,6 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_grows_and_terminates),
+        cmocka_unit_test(test_failed_allocation_is_sticky),
         cmocka_unit_test(test_cap_refuses_and_keeps_contents),
         cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_json_string_all_or_nothing_at_cap),
