@@ -2,7 +2,7 @@
 #ifndef VERSYNC_INIT_H
 #define VERSYNC_INIT_H
 
-/* An Elasticsearch time value ("60s", "1h", "500ms", "2d", "1.5m", "100micros")
+/* An Elasticsearch time value ("60s", "1h", "500ms", "2d", "1.5m", "100micros"; scan_duration_ms)
  * in milliseconds, or -1 when it is not one. */
 long long init_time_value_ms(const char *value);
 

@@ -45,12 +45,13 @@ bool store_util_url_decode(const char *s, size_t n, bool plus_is_space, buf *out
 bool store_util_url_encode(const char *s, size_t n, buf *out);
 
 /* Parse an Elasticsearch time value ("60s", "500ms", "1m", "2h", "1d",
- * "100micros", "-1") into milliseconds. False when the unit is missing or
- * unknown. "-1" gives -1. */
+ * "100micros", "-1") into milliseconds: scan_duration_ms without fractions,
+ * as Elasticsearch 7 and later. False when it is not one. "-1" gives -1. */
 bool store_util_parse_time_ms(const char *s, int64_t *out);
 
-/* Parse a byte size: plain digits or with a k/m/g suffix (powers of 1024,
- * optional trailing 'b'/'B'). False on anything else or overflow. */
+/* Parse a byte size: plain digits or an Elasticsearch size ("64kb", "2g",
+ * "1.5gb"; powers of 1024): scan_bytes with SCAN_BARE. False on anything
+ * else or overflow. */
 bool store_util_parse_bytes(const char *s, uint64_t *out);
 
 /* Lucene's LevenshteinDistance.getDistance, which Elasticsearch uses for its

@@ -7,6 +7,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
+#include "versync/scan.h"
 #include "versync/sql_embed.h"
 #include "versync/worker.h"
 
@@ -1200,9 +1201,8 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
             if (a[2] == 'i') {
                 o.index = argv[++i];
             } else {
-                char *end;
-                long v = strtol(argv[++i], &end, 10);
-                if (*end || v < 1 || v > 100000) {
+                int64_t v;
+                if (!scan_int64(argv[++i], 1, 100000, &v)) {
                     fprintf(stderr, "versync backfill: --batch: \"%s\" is not a number in 1...100000\n",
                             argv[i]);
                     free(names);

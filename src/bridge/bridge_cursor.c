@@ -5,6 +5,7 @@
 #include "versync/bulk.h"
 #include "versync/log.h"
 #include "versync/render.h"
+#include "versync/scan.h"
 #include "versync/sql_embed.h"
 
 #include <cjson/cJSON.h>
@@ -130,10 +131,11 @@ static bool json_ll(const cJSON *o, const char *key, long long *out, bool *prese
     }
     if (!cJSON_IsString(v))
         return false;
-    char *end;
-    errno = 0;
-    *out = strtoll(v->valuestring, &end, 10);
-    return !errno && end != v->valuestring && !*end;
+    int64_t x;
+    if (!scan_int64(v->valuestring, INT64_MIN, INT64_MAX, &x))
+        return false;
+    *out = x;
+    return true;
 }
 
 static void json_text(const cJSON *o, const char *key, char *out, size_t n)

@@ -8,6 +8,7 @@
 #include "versync/esclient.h"
 #include "versync/log.h"
 #include "versync/render.h"
+#include "versync/scan.h"
 #include "versync/sql_embed.h"
 
 #include <cjson/cJSON.h>
@@ -974,10 +975,8 @@ static void demo_usage(FILE *out)
 
 static bool parse_num(const char *opt, const char *text, double lo, double hi, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || v < lo || v > hi) {
+    double v;
+    if (!scan_double(text, &v) || v < lo || v > hi) {
         fprintf(stderr, "versync demo: %s: expected a number from %g to %g, not \"%s\"\n", opt, lo, hi, text);
         return false;
     }

@@ -8,6 +8,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
+#include "versync/scan.h"
 #include "versync/sql_embed.h"
 #include "versync/target.h"
 
@@ -634,19 +635,9 @@ static void url_path(buf *b, const char *s)
 
 long long init_time_value_ms(const char *s)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v < 0 || !isdigit((unsigned char)*s))
-        return -1;
-    static const struct {
-        const char *unit;
-        double ms;
-    } units[] = {{"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-                 {"d", 86400000}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].unit) == 0)
-            return (long long)(v * units[i].ms);
-    return -1;
+    /* Fractions allowed: a store older than Elasticsearch 7 may report "1.5m". */
+    int64_t ms;
+    return scan_duration_ms(s, SCAN_FRACTION, &ms) ? (long long)ms : -1;
 }
 
 long long init_gc_deletes_ms(const char *body)

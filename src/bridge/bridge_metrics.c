@@ -6,6 +6,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
+#include "versync/scan.h"
 #include "versync/sql_embed.h"
 
 #include <arpa/inet.h>
@@ -110,9 +111,8 @@ bool metrics_parse_listen(const char *text, char *host, size_t hostsz, int *port
 {
     const char *colon = strrchr(text, ':');
     const char *p = colon ? colon + 1 : text;
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (!*p || *end || v < 0 || v > 65535) {
+    int64_t v;
+    if (!scan_int64(p, 0, 65535, &v)) {
         snprintf(err, errsz, "--metrics: expected PORT or HOST:PORT, got \"%s\"", text);
         return false;
     }

@@ -4,6 +4,7 @@
 #include "versync/log.h"
 #include "versync/metrics.h"
 #include "versync/proctitle.h"
+#include "versync/scan.h"
 #include "versync/supervisor.h"
 #include "versync/target.h"
 #include "versync/worker.h"
@@ -51,10 +52,8 @@ static void usage(FILE *out, bool once)
 
 static bool parse_long(const char *opt, const char *text, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi) {
+    int64_t v;
+    if (!scan_int64(text, lo, hi, &v)) {
         fprintf(stderr, "versync: %s: expected an integer from %ld to %ld, got \"%s\"\n", opt, lo, hi, text);
         return false;
     }

@@ -9,6 +9,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
+#include "versync/scan.h"
 #include "versync/sql_embed.h"
 #include "versync/worker.h"
 
@@ -803,9 +804,8 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
         } else if (strcmp(a, "--repair") == 0) {
             do_repair = true;
         } else if ((strcmp(a, "--sample") == 0 || strcmp(a, "--batch") == 0) && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > (a[2] == 's' ? 100000000L : 10000L)) {
+            int64_t n;
+            if (!scan_int64(argv[++i], 1, a[2] == 's' ? 100000000L : 10000L, &n)) {
                 fprintf(stderr, "versync verify: %s: \"%s\" is not a number in 1...%s\n", a, argv[i],
                         a[2] == 's' ? "100000000" : "10000");
                 free(names);

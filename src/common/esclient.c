@@ -2,6 +2,7 @@
 #include "versync/esclient.h"
 
 #include "versync/log.h"
+#include "versync/scan.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -119,9 +120,19 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     static const char name[] = "retry-after:";
     if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
         /* Only the delta-seconds form; an HTTP-date is rare from these servers. */
-        long secs = strtol(data + sizeof name - 1, NULL, 10);
-        if (secs >= 0 && secs < 86400)
-            c->retry_after_ms = secs * 1000;
+        char v[32];
+        const char *p = data + sizeof name - 1, *e = data + n;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        while (e > p && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        int64_t secs;
+        if ((size_t)(e - p) < sizeof v) {
+            memcpy(v, p, (size_t)(e - p));
+            v[e - p] = '\0';
+            if (scan_int64(v, 0, 86399, &secs))
+                c->retry_after_ms = (long)secs * 1000;
+        }
     }
     return n;
 }

@@ -1,5 +1,6 @@
 /* store_disk — verstore's disk-space guard: the flood-stage watermark and out-of-space errors. */
 #include "versync/store_disk.h"
+#include "versync/scan.h"
 
 #include "versync/store_util.h"
 
@@ -19,12 +20,13 @@ bool store_disk_parse_watermark(const char *s, store_disk_watermark *out)
     size_t n = s ? strlen(s) : 0;
     if (n >= 2 && s[n - 1] == '%') {
         /* digits and one dot only: strtod alone would take " 5", "1e2", "inf" */
-        if (strspn(s, "0123456789.") != n - 1 || strchr(s, '.') != strrchr(s, '.') || s[0] == '.')
+        char num[32];
+        double p;
+        if (n - 1 >= sizeof num || strspn(s, "0123456789.") != n - 1)
             return false;
-        char *end;
-        errno = 0;
-        double p = strtod(s, &end);
-        if (errno || end != s + n - 1 || !(p > 0 && p <= 100))
+        memcpy(num, s, n - 1);
+        num[n - 1] = '\0';
+        if (!scan_double(num, &p) || !(p > 0 && p <= 100))
             return false;
         out->max_used_pct = p;
         return true;

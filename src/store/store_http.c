@@ -2,6 +2,7 @@
 #include "versync/store_http.h"
 
 #include "versync/log.h"
+#include "versync/scan.h"
 #include "versync/store_util.h"
 
 #include <microhttpd.h>
@@ -264,7 +265,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return unauthorized(cx, url, ar, who);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        uint64_t len = 0;
+        if (cl && !scan_uint64(cl, UINT64_MAX, &len))
+            len = UINT64_MAX; /* libmicrohttpd vetted the digits: a number past 64 bits is too large */
         if (len > h->max_body)
             return too_large(cx); /* before any of the body is read */
         if (len)

@@ -1,5 +1,7 @@
 /* store_util — verstore's small helpers: clock, random UUIDs, auto-generated ids, URL coding, time values. */
 #include "versync/store_util.h"
+
+#include "versync/scan.h"
 #include "versync/utf8.h"
 
 #include <ctype.h>
@@ -193,54 +195,9 @@ bool store_util_url_encode(const char *s, size_t n, buf *out)
     return true;
 }
 
-bool store_util_parse_time_ms(const char *s, int64_t *out)
-{
-    if (strcmp(s, "-1") == 0) {
-        *out = -1;
-        return true;
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
-        return false;
-    static const struct { const char *unit; double ms; } units[] = {
-        {"nanos", 1e-6}, {"micros", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].unit) == 0) {
-            double ms = v * units[i].ms;
-            if (ms > 9.2e18)
-                return false;
-            *out = (int64_t)ms;
-            return true;
-        }
-    return false;
-}
+bool store_util_parse_time_ms(const char *s, int64_t *out) { return scan_duration_ms(s, 0, out); }
 
-bool store_util_parse_bytes(const char *s, uint64_t *out)
-{
-    if (!s || !isdigit((unsigned char)*s))
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return false;
-    uint64_t mul = 1;
-    switch (tolower((unsigned char)*end)) {
-    case 'k': mul = 1024; end++; break;
-    case 'm': mul = 1024 * 1024; end++; break;
-    case 'g': mul = 1024ULL * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end || (v && mul > UINT64_MAX / v))
-        return false;
-    *out = v * mul;
-    return true;
-}
+bool store_util_parse_bytes(const char *s, uint64_t *out) { return scan_bytes(s, SCAN_BARE, out); }
 
 /* Lucene's LevenshteinDistance.getDistance: 1 - edits / longer length. */
 float store_util_similarity(const char *a, const char *b)

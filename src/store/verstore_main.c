@@ -1,6 +1,7 @@
 /* verstore — command line, data-directory lock, signals and the serve loop. */
 #include "versync/log.h"
 #include "versync/notify.h"
+#include "versync/scan.h"
 #include "versync/store_api.h"
 #include "versync/store_auth.h"
 #include "versync/store_engine.h"
@@ -102,10 +103,8 @@ static bool parse_listen(const char *s, char *host, size_t hostsz, int *port)
         return false;
     memcpy(host, h, hl);
     host[hl] = '\0';
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+    int64_t p;
+    if (!scan_int64(colon + 1, 0, 65535, &p))
         return false;
     *port = (int)p;
     return true;
@@ -219,11 +218,10 @@ int main(int argc, char **argv)
                 return bad_usage("--max-disk: expected a number of bytes of at least 64k, got '%s'", optarg);
             break;
         case 't': {
-            char *end;
-            errno = 0;
-            threads = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || threads < 1 || threads > 1024)
+            int64_t t;
+            if (!scan_int64(optarg, 1, 1024, &t))
                 return bad_usage("--threads: expected a number from 1 to 1024, got '%s'", optarg);
+            threads = (long)t;
             break;
         }
         case 'L': level_s = optarg; break;
