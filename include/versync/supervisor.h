@@ -1,4 +1,4 @@
-/* supervisor — signal flags, and the parent process that forks N workers and restarts those that die. */
+/* supervisor — the parent process that forks N workers and restarts those that die. */
 #ifndef VERSYNC_SUPERVISOR_H
 #define VERSYNC_SUPERVISOR_H
 
@@ -7,20 +7,6 @@
 
 #include <signal.h>
 #include <stdbool.h>
-
-/* Set by the signal handlers, which do nothing else. */
-extern volatile sig_atomic_t supervisor_stop;   /* SIGTERM/SIGINT received so far */
-extern volatile sig_atomic_t supervisor_reload; /* SIGHUP received */
-extern volatile sig_atomic_t supervisor_child;  /* SIGCHLD received */
-
-/* Install the flag-setting handlers for SIGTERM, SIGINT, SIGHUP and SIGCHLD,
- * ignore SIGPIPE, and block the four so they are delivered only while waiting
- * with `*wait_mask` (ppoll), never in the middle of a libpq or curl call.
- * Call once per process before forking. */
-void supervisor_signals_init(sigset_t *wait_mask);
-
-/* Deliver any pending signal now (runs the handlers, which only set flags). */
-void supervisor_signals_poll(void);
 
 typedef struct supervisor_options {
     const char *config_path; /* reloaded on SIGHUP (run only) */

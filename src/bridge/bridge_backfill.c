@@ -8,6 +8,7 @@
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/scan.h"
+#include "versync/signals.h"
 #include "versync/sql_embed.h"
 #include "versync/worker.h"
 
@@ -770,14 +771,6 @@ done:
 
 /* ---- versync backfill ------------------------------------------------------------------------- */
 
-static volatile int g_stop;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 typedef struct bf_opts {
     bool prune, resume;
     const char *index; /* --index, or NULL */
@@ -911,7 +904,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     snprintf(limit, sizeof limit, "%zu", batch);
     bool interrupted = false;
     for (;;) {
-        if (g_stop) {
+        if (signals_stop) {
             interrupted = true;
             break;
         }
@@ -936,7 +929,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         for (int row = 0; row <= nrows; row++) {
             bool flush = row == nrows || (n > 0 && body.len >= BULK_BYTES_MAX);
             if (flush && n > 0) {
-                if (!backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err,
+                if (!backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &signals_stop, err,
                                         sizeof err)) {
                     log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
                     goto fail;
@@ -1070,7 +1063,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
     backfill_progress pr;
     backfill_progress_start(&pr, t->ident, "pruning: walked", -1, false, 0);
     for (;;) {
-        if (g_stop) {
+        if (signals_stop) {
             log_warn("%s: prune stopped after %lld documents", t->ident, walked);
             ret = 1;
             goto done;
@@ -1120,7 +1113,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
         if (n && !backfill_bump_sequences(conn, schema_q, t, maxv, err, sizeof err))
             goto rollback;
         if (n &&
-            !backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &g_stop, err, sizeof err)) {
+            !backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &signals_stop, err, sizeof err)) {
             log_error("%s: %s", t->ident, err);
             goto rollback;
         }
@@ -1269,13 +1262,11 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
             goto done;
         }
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* The first SIGTERM/SIGINT finishes the batch in flight; a second ends the copy now. */
+    (void)signals_init(SIGNALS_SECOND_EXITS, NULL, NULL, 0);
 
     rc = 0;
-    for (size_t i = 0; i < ntodo && !g_stop; i++) {
+    for (size_t i = 0; i < ntodo && !signals_stop; i++) {
         cfg_table *t = todo[i];
         const char *index = index_of(t, &o);
         bf_counts cnt = {0};
@@ -1340,7 +1331,7 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         if (r1 < 0 || r2 < 0)
             break;
     }
-    if (g_stop)
+    if (signals_stop)
         rc = 1;
     goto done;
 pgfail:

@@ -9,6 +9,7 @@
 #include "versync/log.h"
 #include "versync/render.h"
 #include "versync/scan.h"
+#include "versync/signals.h"
 #include "versync/sql_embed.h"
 
 #include <cjson/cJSON.h>
@@ -136,14 +137,6 @@ typedef struct writer_arg {
     int index;
 } writer_arg;
 
-static volatile sig_atomic_t g_stop; /* SIGINT/SIGTERM: wind down and exit */
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -154,7 +147,7 @@ static double now_s(void)
 static void nap_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop)
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !signals_stop)
         ;
 }
 
@@ -562,7 +555,7 @@ static void *writer_main(void *arg)
             log_error("demo: preparing sql/%s.sql failed: %s", names[i], PQresultErrorMessage(r));
         PQclear(r);
     }
-    while (ok && !g_stop && atomic_load(&sh->failed) == 0) {
+    while (ok && !signals_stop && atomic_load(&sh->failed) == 0) {
         if (sh->deadline > 0 && now_s() >= sh->deadline)
             break;
         char id[16], amount[24];
@@ -1304,7 +1297,7 @@ static int race_run(race *r, demo_result *res)
         }
     }
     /* Writing: sample the workers' counters while the writers run. */
-    while (atomic_load(&sh.running) > 0 && !g_stop) {
+    while (atomic_load(&sh.running) > 0 && !signals_stop) {
         if (!workers_alive(r) || !sample_progress(r->pg, r->progress_sql, &s)) {
             atomic_store(&sh.failed, 1);
             break;
@@ -1320,7 +1313,7 @@ static int race_run(race *r, demo_result *res)
     res->deletes = atomic_load(&sh.deletes);
     res->inserts = atomic_load(&sh.inserts);
     res->written = res->seeded + res->updates + res->deletes + res->inserts;
-    if (atomic_load(&sh.failed) || g_stop)
+    if (atomic_load(&sh.failed) || signals_stop)
         goto done;
 
     /* Draining: wait until the workers have answered for every change. A
@@ -1328,7 +1321,7 @@ static int race_run(race *r, demo_result *res)
     double last_move = now_s();
     demo_sample prev = s;
     for (;;) {
-        if (g_stop || !workers_alive(r) || !sample_progress(r->pg, r->progress_sql, &s))
+        if (signals_stop || !workers_alive(r) || !sample_progress(r->pg, r->progress_sql, &s))
             goto done;
         if (s.backlog == 0)
             break;
@@ -1385,10 +1378,8 @@ static int cmd_race(const cli_globals *g, demo_opts *o)
     char err[256];
     if (!resolve_target(g, o, &r.t))
         return 2;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* SIGINT/SIGTERM: wind down and exit; a second one: at once. */
+    (void)signals_init(SIGNALS_SECOND_EXITS, NULL, NULL, 0);
     if (!race_prepare_dir(&r))
         goto done;
     if (!(r.pg = pg_connect(r.t.postgres)))
@@ -1412,7 +1403,7 @@ static int cmd_race(const cli_globals *g, demo_opts *o)
 done:
     if (r.workers > 0)
         stop_child(r.workers);
-    if (g_stop)
+    if (signals_stop)
         rc = 130;
     /* A temporary folder is kept only when it holds logs worth reading. */
     if (r.temp_dir && (rc == 0 || (access(r.init_log, F_OK) != 0 && access(r.workers_log, F_OK) != 0)))

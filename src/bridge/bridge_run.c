@@ -5,6 +5,7 @@
 #include "versync/metrics.h"
 #include "versync/proctitle.h"
 #include "versync/scan.h"
+#include "versync/signals.h"
 #include "versync/supervisor.h"
 #include "versync/target.h"
 #include "versync/worker.h"
@@ -242,9 +243,10 @@ int cli_once(const cli_globals *g, int argc, char **argv)
         rc = supervisor_run(&c, &o, &t);
     } else {
         sigset_t wait_mask;
-        supervisor_signals_init(&wait_mask);
+        /* Cannot fail without SIGNALS_WAKE_PIPE. */
+        (void)signals_init(SIGNALS_RELOAD | SIGNALS_CHILD | SIGNALS_BLOCK, &wait_mask, NULL, 0);
         proctitle_set("versync: once");
-        wo.stop = &supervisor_stop;
+        wo.stop = &signals_stop;
         wo.wait_mask = &wait_mask;
         rc = worker_main(c, &wo, &t);
     }

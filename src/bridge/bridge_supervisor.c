@@ -1,10 +1,11 @@
-/* bridge_supervisor — signal flags, and the parent process that forks N workers and restarts those that die. */
+/* bridge_supervisor — the parent process that forks N workers and restarts those that die. */
 #include "versync/supervisor.h"
 
 #include "versync/log.h"
 #include "versync/metrics.h"
 #include "versync/notify.h"
 #include "versync/proctitle.h"
+#include "versync/signals.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -15,71 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-volatile sig_atomic_t supervisor_stop;
-volatile sig_atomic_t supervisor_reload;
-volatile sig_atomic_t supervisor_child;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    if (supervisor_stop < 100)
-        supervisor_stop++;
-}
-static void on_hup(int sig)
-{
-    (void)sig;
-    supervisor_reload = 1;
-}
-static void on_chld(int sig)
-{
-    (void)sig;
-    supervisor_child = 1;
-}
-
-static sigset_t g_blocked;
-
-void supervisor_signals_init(sigset_t *wait_mask)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = on_chld;
-    sa.sa_flags = SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&g_blocked);
-    sigaddset(&g_blocked, SIGTERM);
-    sigaddset(&g_blocked, SIGINT);
-    sigaddset(&g_blocked, SIGHUP);
-    sigaddset(&g_blocked, SIGCHLD);
-    sigset_t old;
-    sigprocmask(SIG_BLOCK, &g_blocked, &old);
-    *wait_mask = old;
-    sigdelset(wait_mask, SIGTERM);
-    sigdelset(wait_mask, SIGINT);
-    sigdelset(wait_mask, SIGHUP);
-    sigdelset(wait_mask, SIGCHLD);
-}
-
-void supervisor_signals_poll(void)
-{
-    sigset_t pending;
-    sigpending(&pending);
-    bool any = false;
-    for (int s = 1; s < NSIG; s++)
-        if (sigismember(&g_blocked, s) && sigismember(&pending, s))
-            any = true;
-    if (any) {
-        sigprocmask(SIG_UNBLOCK, &g_blocked, NULL);
-        sigprocmask(SIG_BLOCK, &g_blocked, NULL);
-    }
-}
 
 typedef struct slot {
     pid_t pid;            /* 0: not running */
@@ -101,9 +37,7 @@ static void child_main(const cfg *c, const supervisor_options *o, int id, int re
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() == 1)
         _exit(1);
-    signal(SIGHUP, SIG_IGN); /* the supervisor reloads; a terminal hangup is its business */
-    signal(SIGCHLD, SIG_DFL);
-    supervisor_stop = 0;
+    signals_in_child();
     proctitle_set("versync: worker %d", id);
     char role[32];
     snprintf(role, sizeof role, "worker %d", id);
@@ -111,7 +45,7 @@ static void child_main(const cfg *c, const supervisor_options *o, int id, int re
     worker_options wo = o->worker;
     wo.id = id;
     wo.once = o->once;
-    wo.stop = &supervisor_stop;
+    wo.stop = &signals_stop;
     wo.wait_mask = wait_mask;
     worker_counters totals;
     memset(&totals, 0, sizeof totals);
@@ -179,7 +113,8 @@ static void drain_reports(int fd, worker_counters *totals)
 int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *totals)
 {
     sigset_t wait_mask;
-    supervisor_signals_init(&wait_mask);
+    /* Cannot fail without SIGNALS_WAKE_PIPE. */
+    (void)signals_init(SIGNALS_RELOAD | SIGNALS_CHILD | SIGNALS_BLOCK, &wait_mask, NULL, 0);
     int n = o->workers > 0 ? o->workers : 1;
     int rc = 0;
     slot *slots = calloc((size_t)n, sizeof *slots);
@@ -215,22 +150,22 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
     log_info("starting %d worker%s%s", n, n == 1 ? "" : "s", o->once ? " (once)" : "");
     bool stopping = false, killed = false, ready = false;
     for (;;) {
-        supervisor_signals_poll();
+        signals_poll();
         long long now = worker_now_ms();
-        if (supervisor_stop >= 2 && !killed) {
+        if (signals_stop >= 2 && !killed) {
             log_warn("second stop signal: stopping workers now (their claims roll back)");
             signal_all(slots, n, SIGKILL);
             killed = true;
             rc = 1;
-        } else if (supervisor_stop >= 1 && !stopping) {
+        } else if (signals_stop >= 1 && !stopping) {
             if (!o->once)
                 notify_stopping();
             log_info("stopping: workers finish their batch in flight");
             signal_all(slots, n, SIGTERM);
             stopping = true;
         }
-        if (supervisor_reload && !o->once) {
-            supervisor_reload = 0;
+        if (signals_reload && !o->once) {
+            signals_reload = 0;
             cfg *fresh = calloc(1, sizeof *fresh);
             char err[1024];
             if (!fresh || !cfg_load(o->config_path, fresh, err, sizeof err)) {
@@ -254,7 +189,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
                 free(fresh);
             }
         }
-        supervisor_child = 0;
+        signals_child = 0;
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -340,7 +275,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
         long wait_ms = 1000;
         if (next_due >= 0 && next_due - now < wait_ms)
             wait_ms = (long)(next_due - now);
-        if (!supervisor_child)
+        if (!signals_child)
             worker_sleep_ms(wait_ms > 0 ? wait_ms : 1, &wait_mask);
     }
     drain_reports(pipefd[0], totals);

@@ -2,6 +2,7 @@
 #include "versync/cli.h"
 #include "versync/log.h"
 #include "versync/proctitle.h"
+#include "versync/signals.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -72,8 +73,7 @@ static bool take_globals(int *argc, char **argv, cli_globals *g)
 int main(int argc, char **argv)
 {
     proctitle_init(argc, argv); /* first: it moves argv and environ */
-    /* A store or server that hangs up must not kill us; curl and libpq see EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    signals_ignore_pipe(); /* a store or server that hangs up must not kill us */
     cli_globals g = {0};
     if (!take_globals(&argc, argv, &g))
         return 2;

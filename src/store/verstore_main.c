@@ -2,6 +2,7 @@
 #include "versync/log.h"
 #include "versync/notify.h"
 #include "versync/scan.h"
+#include "versync/signals.h"
 #include "versync/store_api.h"
 #include "versync/store_auth.h"
 #include "versync/store_engine.h"
@@ -62,21 +63,6 @@ static const char usage_text[] =
     "When ready it prints one line: verstore listening on http://HOST:PORT (https:// with TLS)\n"
     "SIGTERM or SIGINT stops accepting, finishes requests in flight and closes cleanly.\n"
     "Exit status: 0 clean stop, 1 runtime failure, 2 bad option or unusable data directory.\n";
-
-static volatile sig_atomic_t g_stop;
-static int g_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    g_stop = 1;
-    if (g_pipe[1] >= 0) {
-        ssize_t w = write(g_pipe[1], "x", 1);
-        (void)w;
-    }
-    errno = saved;
-}
 
 static int bad_usage(const char *fmt, const char *arg)
 {
@@ -269,7 +255,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("verstore", level, format);
-    signal(SIGPIPE, SIG_IGN);
+    signals_ignore_pipe();
     char aerr[512];
     store_auth *auth = NULL;
     char *cert_pem = NULL, *key_pem = NULL;
@@ -334,16 +320,11 @@ int main(int argc, char **argv)
         log_error("out of memory");
         goto done;
     }
-    if (pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-        log_error("cannot create the signal pipe: %s", strerror(errno));
+    /* SIGTERM/SIGINT wake the main loop below through the signal pipe. */
+    if (!signals_init(SIGNALS_WAKE_PIPE, NULL, err, sizeof err)) {
+        log_error("%s", err);
         goto done;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     store_http_opts ho = {.host = host,
                           .port = port,
                           .threads = (int)threads,
@@ -372,8 +353,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     notify_ready();
 
-    while (!g_stop) {
-        struct pollfd pfd = {g_pipe[0], POLLIN, 0};
+    while (!signals_stop) {
+        struct pollfd pfd = {signals_wake_fd(), POLLIN, 0};
         int pr = poll(&pfd, 1, 1000);
         if (pr < 0 && errno != EINTR)
             break;
@@ -405,10 +386,6 @@ done:
     store_http_stop(http);
     store_engine_close(engine);
     store_api_free(api);
-    if (g_pipe[0] >= 0) {
-        close(g_pipe[0]);
-        close(g_pipe[1]);
-    }
     if (rc == 0)
         log_info("stopped cleanly");
     if (lockfd >= 0)
