@@ -1,6 +1,8 @@
 /* bridge_render — the SQL that reads mapped rows with PostgreSQL rendering each as a JSON document and its version. */
 #include "versync/render.h"
 
+#include "versync/grow.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,13 +314,8 @@ bool render_parse_text_array(const char *text, char ***items, size_t *n)
             if (el.len == 0)
                 goto fail;
         }
-        if (count == cap) {
-            cap = cap ? cap * 2 : 4;
-            char **nv = realloc(v, cap * sizeof *nv);
-            if (!nv)
-                goto fail;
-            v = nv;
-        }
+        if (count == cap && !GROW_ARRAY(v, cap, count + 1, 4))
+            goto fail;
         v[count] = NULL;
         if (quoted || !is_null) {
             if (!(v[count] = strdup(el.data ? el.data : "")))

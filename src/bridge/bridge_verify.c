@@ -6,6 +6,7 @@
 #include "versync/catalog.h"
 #include "versync/cli.h"
 #include "versync/esclient.h"
+#include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
@@ -77,14 +78,8 @@ static bool add_drift(tstats *s, const char *id, const char *key_text, kind k, i
     s->n[k]++;
     if (k == K_PENDING)
         return true;
-    if (s->nd == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        drift *nd = realloc(s->d, nc * sizeof *nd);
-        if (!nd)
-            return false;
-        s->d = nd;
-        s->cap = nc;
-    }
+    if (s->nd == s->cap && !GROW_ARRAY(s->d, s->cap, s->nd + 1, 16))
+        return false;
     drift *d = &s->d[s->nd];
     d->id = strdup(id);
     d->key_text = key_text ? strdup(key_text) : NULL;

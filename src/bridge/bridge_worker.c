@@ -5,6 +5,7 @@
 #include "versync/bulk.h"
 #include "versync/cursor.h"
 #include "versync/esclient.h"
+#include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/metrics.h"
 #include "versync/render.h"
@@ -367,21 +368,6 @@ bool worker_connect(worker *w, char *err, size_t errsz)
 fail:
     disconnect(w);
     return false;
-}
-
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = n;
-    return true;
 }
 
 static int cmp_change(const void *a, const void *b)
@@ -774,8 +760,8 @@ int worker_batch(worker *w, char *err, size_t errsz)
         ret = 0;
         goto done;
     }
-    if (!grow((void **)&w->changes, &w->changes_cap, nchanges, sizeof *w->changes) ||
-        !grow((void **)&w->items, &w->items_cap, nchanges, sizeof *w->items) ||
+    if (!GROW_ARRAY(w->changes, w->changes_cap, nchanges, 64) ||
+        !GROW_ARRAY(w->items, w->items_cap, nchanges, 64) ||
         !(reads = calloc(w->c->ntables + 1, sizeof *reads)))
         goto oom;
     if (w->send_cap < nchanges) {

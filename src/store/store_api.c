@@ -2,6 +2,7 @@
 #include "versync/store_api.h"
 #include "versync/store_metrics.h"
 
+#include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_bulk.h"
 #include "versync/store_json.h"
@@ -418,14 +419,8 @@ static bool collect_index(const store_index_meta *m, void *arg)
     list_ctx *c = arg;
     if (c->only && strcmp(c->only, m->name) != 0 && !glob(c->only, m->name))
         return true;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        store_index_meta *p = realloc(c->metas, cap * sizeof *p);
-        if (!p)
-            return false;
-        c->metas = p;
-        c->cap = cap;
-    }
+    if (c->n == c->cap && !GROW_ARRAY(c->metas, c->cap, c->n + 1, 16))
+        return false;
     c->metas[c->n++] = *m;
     return true;
 }
@@ -538,15 +533,9 @@ typedef struct alias_list {
 static bool collect_alias(const char *alias, const char *index, int w, void *arg)
 {
     alias_list *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        alias_row *p = realloc(l->rows, cap * sizeof *p);
-        if (!p) {
-            l->oom = true;
-            return false;
-        }
-        l->rows = p;
-        l->cap = cap;
+    if (l->n == l->cap && !GROW_ARRAY(l->rows, l->cap, l->n + 1, 16)) {
+        l->oom = true;
+        return false;
     }
     alias_row *r = &l->rows[l->n];
     r->alias = strdup(alias);
@@ -2029,14 +2018,8 @@ static bool valid_alias_name(const char *name, store_resp *resp)
 
 static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w)
 {
-    if (c->nactions == c->actions_cap) {
-        size_t cap = c->actions_cap ? c->actions_cap * 2 : 8;
-        store_alias_action *p = realloc(c->actions, cap * sizeof *p);
-        if (!p)
-            return false;
-        c->actions = p;
-        c->actions_cap = cap;
-    }
+    if (c->nactions == c->actions_cap && !GROW_ARRAY(c->actions, c->actions_cap, c->nactions + 1, 8))
+        return false;
     c->actions[c->nactions++] = (store_alias_action){act, index, alias, w};
     return true;
 }

@@ -1,6 +1,7 @@
 /* store_auth — users file, basic auth and API keys for verstore. */
 #include "versync/store_auth.h"
 
+#include "versync/grow.h"
 #include "versync/log.h"
 
 #include <crypt.h>
@@ -67,14 +68,8 @@ size_t store_auth_count(const store_auth *a) { return a ? a->n : 0; }
 
 static bool add_entry(store_auth *a, const char *name, size_t nlen, const char *hash, size_t hlen, bool apikey)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        auth_entry *e = realloc(a->e, cap * sizeof *e);
-        if (!e)
-            return false;
-        a->e = e;
-        a->cap = cap;
-    }
+    if (a->n == a->cap && !GROW_ARRAY(a->e, a->cap, a->n + 1, 8))
+        return false;
     auth_entry *e = &a->e[a->n];
     e->name = strndup(name, nlen);
     e->hash = strndup(hash, hlen);

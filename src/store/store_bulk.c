@@ -1,6 +1,7 @@
 /* store_bulk — parses and validates _bulk NDJSON bodies and _update bodies into engine operations. */
 #include "versync/store_bulk.h"
 
+#include "versync/grow.h"
 #include "versync/store_json.h"
 #include "versync/store_router.h"
 #include "versync/store_util.h"
@@ -192,14 +193,8 @@ static bool tok_long(const store_json_tok *t, buf *tmp, int64_t *out)
 
 static bool add_item(store_bulk *b, store_bulk_item **out)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        store_bulk_item *p = realloc(b->items, cap * sizeof *p);
-        if (!p)
-            return false;
-        b->items = p;
-        b->cap = cap;
-    }
+    if (b->n == b->cap && !GROW_ARRAY(b->items, b->cap, b->n + 1, 64))
+        return false;
     *out = &b->items[b->n++];
     memset(*out, 0, sizeof **out);
     return true;

@@ -1,6 +1,7 @@
 /* store_engine — verstore's durable engine: LMDB records and one group-committing writer thread. */
 #include "versync/store_engine.h"
 
+#include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_index.h"
 #include "versync/store_metrics.h"
@@ -1339,14 +1340,8 @@ static int cache_get(wctx *c, const char *name, cache_ent **out)
             *out = &c->ents[i];
             return 0;
         }
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        cache_ent *p = realloc(c->ents, cap * sizeof *p);
-        if (!p)
-            return ENOMEM;
-        c->ents = p;
-        c->cap = cap;
-    }
+    if (c->n == c->cap && !GROW_ARRAY(c->ents, c->cap, c->n + 1, 8))
+        return ENOMEM;
     cache_ent *ent = &c->ents[c->n];
     memset(ent, 0, sizeof *ent);
     int rc = index_load(c->txn, c->e, name, &ent->m, NULL, NULL);
@@ -1672,15 +1667,9 @@ static bool collect_row(const char *alias, const char *index, int w, void *arg)
     rowlist *l = arg;
     if (l->index && strcmp(index, l->index) != 0)
         return true;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        void *p = realloc(l->keys, cap * sizeof *l->keys);
-        if (!p) {
-            l->oom = true;
-            return false;
-        }
-        l->keys = p;
-        l->cap = cap;
+    if (l->n == l->cap && !GROW_ARRAY(l->keys, l->cap, l->n + 1, 8)) {
+        l->oom = true;
+        return false;
     }
     size_t al = strlen(alias), il = strlen(index);
     memcpy(l->keys[l->n], alias, al + 1);
@@ -2239,24 +2228,18 @@ static void *writer_main(void *arg)
             break; /* stopping and drained */
         size_t n = 0;
         for (store_job *j = list; j; j = j->next) {
-            if (n == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                store_job **p = realloc(batch, nc * sizeof *p);
-                if (!p) { /* run what fits; the rest waits for the next round */
-                    pthread_mutex_lock(&e->qlock);
-                    store_job *rest = j;
-                    store_job *last = rest;
-                    while (last->next)
-                        last = last->next;
-                    last->next = e->head;
-                    e->head = rest;
-                    if (!e->tail)
-                        e->tail = last;
-                    pthread_mutex_unlock(&e->qlock);
-                    break;
-                }
-                batch = p;
-                cap = nc;
+            if (n == cap && !GROW_ARRAY(batch, cap, n + 1, 64)) { /* run what fits; the rest waits for the next round */
+                pthread_mutex_lock(&e->qlock);
+                store_job *rest = j;
+                store_job *last = rest;
+                while (last->next)
+                    last = last->next;
+                last->next = e->head;
+                e->head = rest;
+                if (!e->tail)
+                    e->tail = last;
+                pthread_mutex_unlock(&e->qlock);
+                break;
             }
             batch[n++] = j;
         }

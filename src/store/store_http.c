@@ -1,6 +1,7 @@
 /* store_http — verstore's HTTP/1.1 front on libmicrohttpd. */
 #include "versync/store_http.h"
 
+#include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/scan.h"
 #include "versync/store_util.h"
@@ -193,14 +194,8 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 {
     (void)kind;
     conn_ctx *cx = cls;
-    if (cx->nparams == cx->pcap) {
-        size_t cap = cx->pcap ? cx->pcap * 2 : 8;
-        store_param *p = realloc(cx->params, cap * sizeof *p);
-        if (!p)
-            return MHD_NO;
-        cx->params = p;
-        cx->pcap = cap;
-    }
+    if (cx->nparams == cx->pcap && !GROW_ARRAY(cx->params, cx->pcap, cx->nparams + 1, 8))
+        return MHD_NO;
     /* Offsets for now: pstore may move while growing. */
     size_t koff = cx->pstore.len;
     if (!store_util_url_decode(key, strlen(key), true, &cx->pstore) || !buf_putc(&cx->pstore, '\0'))

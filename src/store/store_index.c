@@ -1,6 +1,7 @@
 /* store_index — mappings, analysis, value encodings and a document's index entries. */
 #include "versync/store_index.h"
 
+#include "versync/grow.h"
 #include "versync/store_json.h"
 #include "versync/store_util.h"
 
@@ -61,15 +62,9 @@ typedef struct flat {
 
 static store_field *flat_add(flat *fl, const char *path, const char *type_name, store_ftype t)
 {
-    if (fl->n == fl->cap) {
-        size_t cap = fl->cap ? fl->cap * 2 : 16;
-        store_field *p = realloc(fl->f, cap * sizeof *p);
-        if (!p) {
-            fl->oom = true;
-            return NULL;
-        }
-        fl->f = p;
-        fl->cap = cap;
+    if (fl->n == fl->cap && !GROW_ARRAY(fl->f, fl->cap, fl->n + 1, 16)) {
+        fl->oom = true;
+        return NULL;
     }
     store_field *f = &fl->f[fl->n];
     memset(f, 0, sizeof *f);
@@ -712,14 +707,8 @@ typedef struct xctx {
 static bool ent_add(xctx *x, store_ent_kind k, size_t path, const void *val, size_t len)
 {
     store_doc_index *d = x->out;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 32;
-        store_ent *p = realloc(d->ents, cap * sizeof *p);
-        if (!p)
-            return !(x->oom = true);
-        d->ents = p;
-        d->cap = cap;
-    }
+    if (d->n == d->cap && !GROW_ARRAY(d->ents, d->cap, d->n + 1, 32))
+        return !(x->oom = true);
     size_t off = d->text.len;
     if (len && !buf_append(&d->text, val, len))
         return !(x->oom = true);
@@ -797,14 +786,8 @@ static int dyn_for(xctx *x, const char *path)
 
 static bool add_new(xctx *x, const char *path, store_ftype t)
 {
-    if (x->nnf == x->nfcap) {
-        size_t cap = x->nfcap ? x->nfcap * 2 : 8;
-        newf *p = realloc(x->nf, cap * sizeof *p);
-        if (!p)
-            return !(x->oom = true);
-        x->nf = p;
-        x->nfcap = cap;
-    }
+    if (x->nnf == x->nfcap && !GROW_ARRAY(x->nf, x->nfcap, x->nnf + 1, 8))
+        return !(x->oom = true);
     char *dup = strdup(path);
     if (!dup)
         return !(x->oom = true);

@@ -1,6 +1,7 @@
 /* store_search — runs parsed queries against verstore's index structures: BM25 scoring, sorting, paging, aggregations, scroll contexts and the Elasticsearch response shapes. */
 #include "versync/store_search.h"
 
+#include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
@@ -87,14 +88,8 @@ static bool hv_append(hitv *a, const hitv *b)
 
 static bool hv_push(hitv *h, int64_t seq, double score)
 {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        hit *nv = realloc(h->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
-        h->v = nv;
-        h->cap = nc;
-    }
+    if (h->n == h->cap && !GROW_ARRAY(h->v, h->cap, h->n + 1, 64))
+        return false;
     h->v[h->n++] = (hit){seq, score, 0, 1};
     return true;
 }
@@ -369,15 +364,9 @@ static bool cat_index(const store_index_meta *m, void *arg)
 /* Append `s` (repeats kept: alias/index pairs are parallel lists). */
 static void pair_add(name_list *l, const char *s)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        char **nv = realloc(l->v, nc * sizeof *nv);
-        if (!nv) {
-            l->oom = true;
-            return;
-        }
-        l->v = nv;
-        l->cap = nc;
+    if (l->n == l->cap && !GROW_ARRAY(l->v, l->cap, l->n + 1, 16)) {
+        l->oom = true;
+        return;
     }
     if (!(l->v[l->n] = strdup(s)))
         l->oom = true;
@@ -900,14 +889,8 @@ typedef struct toks {
 static bool on_tok(const char *t, size_t len, void *arg)
 {
     toks *k = arg;
-    if (k->n == k->cap) {
-        size_t nc = k->cap ? k->cap * 2 : 16;
-        char **nv = realloc(k->v, nc * sizeof *nv);
-        if (!nv)
-            return k->oom = true, false;
-        k->v = nv;
-        k->cap = nc;
-    }
+    if (k->n == k->cap && !GROW_ARRAY(k->v, k->cap, k->n + 1, 16))
+        return k->oom = true, false;
     if (!(k->v[k->n] = strndup(t, len)))
         return k->oom = true, false;
     k->n++;
@@ -2595,14 +2578,8 @@ static bool on_term_val(const void *val, size_t len, int64_t seq, void *arg)
         b->v[b->n - 1].count++;
         return true;
     }
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 64;
-        bucket *nv = realloc(b->v, nc * sizeof *nv);
-        if (!nv)
-            return b->oom = true, false;
-        b->v = nv;
-        b->cap = nc;
-    }
+    if (b->n == b->cap && !GROW_ARRAY(b->v, b->cap, b->n + 1, 64))
+        return b->oom = true, false;
     unsigned char *k = malloc(len ? len : 1);
     if (!k)
         return b->oom = true, false;
@@ -2731,14 +2708,8 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         else if (one.oom)
             ok = oom_err(c->err);
         for (size_t k = 0; k < one.n; k++) {
-            if (ok && all.n == all.cap) {
-                size_t nc = all.cap ? all.cap * 2 : 64;
-                bucket *nv = realloc(all.v, nc * sizeof *nv);
-                if (!nv)
-                    ok = oom_err(c->err);
-                else
-                    all.v = nv, all.cap = nc;
-            }
+            if (ok && all.n == all.cap && !GROW_ARRAY(all.v, all.cap, all.n + 1, 64))
+                ok = oom_err(c->err);
             if (ok)
                 all.v[all.n++] = one.v[k];
             else
@@ -3541,7 +3512,7 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         nh += ix[i].res.n;
     size_t nk = q.nkeys;
     hits = calloc(nh ? nh : 1, sizeof *hits);
-    svs = nk ? calloc(nh ? nh * nk : 1, sizeof *svs) : NULL;
+    svs = nk ? calloc(nh ? grow_mul(nh, nk) : 1, sizeof *svs) : NULL;
     if (!hits || (nk && !svs)) {
         oom_err(err);
         goto done;
