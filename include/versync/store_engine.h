@@ -259,7 +259,7 @@ typedef struct store_alias_action {
     int is_write;      /* ADD: STORE_ALIAS_WRITE_UNSET, 0 or 1 */
 } store_alias_action;
 
-/* Why an ALIASES job was refused (job->rc 1, nothing applied). */
+/* Why an ALIASES job was refused (STORE_JOB_REFUSED, nothing applied). */
 typedef enum store_alias_err {
     STORE_ALIASERR_NONE = 0,
     STORE_ALIASERR_INDEX_MISSING, /* the action's index does not exist */
@@ -267,6 +267,19 @@ typedef enum store_alias_err {
     STORE_ALIASERR_NAME_IS_INDEX, /* add: an index has the alias's name */
     STORE_ALIASERR_MANY_WRITE,    /* add: the alias would get two write indices */
 } store_alias_err;
+
+/* What became of a job (job->rc), named as LMDB names its codes. The
+ * values are fixed (store_engine_execute returns them as an int); three
+ * names share 1, each the meaning for its kinds of job. */
+typedef enum store_job_rc {
+    STORE_JOB_FAILED = -1,      /* engine failure; disk_full says whether for want of room */
+    STORE_JOB_OK = 0,           /* done */
+    STORE_JOB_EXISTS = 1,       /* CREATE_INDEX: the index already exists */
+    STORE_JOB_MISSING = 1,      /* DELETE_INDEX, PUT_SETTINGS, PUT_MAPPING: no such index */
+    STORE_JOB_REFUSED = 1,      /* ALIASES: nothing applied; alias_err and alias_err_at say why */
+    STORE_JOB_NAME_IS_ALIAS = 2, /* CREATE_INDEX: the name is an alias's */
+    STORE_JOB_BAD_MAPPING = 3,  /* CREATE_INDEX, PUT_MAPPING: the mappings are refused; `reason` says why */
+} store_job_rc;
 
 typedef struct store_job store_job;
 
@@ -282,13 +295,9 @@ struct store_job {
     int64_t gc_deletes_ms; /* STORE_GC_UNSET when the settings do not name it */
     const store_alias_action *actions; /* ALIASES: applied in order in one transaction */
     size_t nactions;
-    /* out: 0 done; 1 already exists (create) / missing (delete, settings) /
-     * refused (aliases: alias_err, alias_err_at); 2 (create) the name is an
-     * alias's; 3 (create, put mapping) the mappings are refused, `reason`
-     * says why; -1 engine failure */
-    int rc;
+    store_job_rc rc; /* out */
     char reason[512];
-    bool disk_full; /* rc -1 because there was no room (see STORE_OPERR_DISK_FULL) */
+    bool disk_full; /* STORE_JOB_FAILED because there was no room (see STORE_OPERR_DISK_FULL) */
     store_alias_err alias_err;
     size_t alias_err_at; /* the action refused */
     store_index_meta meta; /* admin jobs: the index concerned */

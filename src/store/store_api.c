@@ -2191,7 +2191,7 @@ static store_call *one_alias(store_api *api, const store_req *req, store_match *
 
 static void finish_aliases(store_call *c, store_resp *r)
 {
-    if (c->job.rc == 0) {
+    if (c->job.rc == STORE_JOB_OK) {
         buf_puts(&r->body, "{\"acknowledged\":true}");
         return;
     }
@@ -2484,7 +2484,7 @@ void store_api_finish(store_call *c, store_resp *r)
     r->allow[0] = '\0';
     r->status = 200;
     r->content_type = CT_JSON;
-    if (c->job.rc < 0 && c->kind != CALL_WRITE && c->kind != CALL_BULK) {
+    if (c->job.rc == STORE_JOB_FAILED && c->kind != CALL_WRITE && c->kind != CALL_BULK) {
         if (c->job.disk_full)
             errorf(r, DISK_BLOCK_STATUS, "cluster_block_exception", DISK_BLOCK_REASON,
                    c->m.index ? c->m.index : c->job.nactions ? c->job.actions[0].index : "_all");
@@ -2500,7 +2500,7 @@ void store_api_finish(store_call *c, store_resp *r)
         finish_bulk(c, r);
         break;
     case CALL_CREATE_INDEX:
-        if (c->job.rc == 3) {
+        if (c->job.rc == STORE_JOB_BAD_MAPPING) {
             buf reason = BUF_INIT, caused = BUF_INIT;
             buf_printf(&reason, "Failed to parse mapping: %s", c->job.reason);
             buf_puts(&caused, "{\"type\":\"mapper_parsing_exception\",\"reason\":");
@@ -2509,12 +2509,12 @@ void store_api_finish(store_call *c, store_resp *r)
             error_body_n(r, 400, "mapper_parsing_exception", reason.data, reason.len, NULL, caused.data);
             buf_free(&reason);
             buf_free(&caused);
-        } else if (c->job.rc == 2) {
+        } else if (c->job.rc == STORE_JOB_NAME_IS_ALIAS) {
             buf reason = BUF_INIT;
             buf_printf(&reason, "Invalid index name [%s], already exists as alias", c->m.index);
             invalid_index(r, c->m.index, &reason);
             buf_free(&reason);
-        } else if (c->job.rc == 1) {
+        } else if (c->job.rc == STORE_JOB_EXISTS) {
             buf reason = BUF_INIT, x = BUF_INIT;
             buf_printf(&reason, "index [%s/%s] already exists", c->job.meta.name, c->job.meta.uuid);
             buf_puts(&x, ",\"index_uuid\":");
@@ -2536,9 +2536,9 @@ void store_api_finish(store_call *c, store_resp *r)
     case CALL_DELETE_INDEX:
     case CALL_PUT_SETTINGS:
     case CALL_PUT_MAPPING:
-        if (c->job.rc == 3)
+        if (c->job.rc == STORE_JOB_BAD_MAPPING)
             error_body(r, 400, "illegal_argument_exception", c->job.reason);
-        else if (c->job.rc == 1)
+        else if (c->job.rc == STORE_JOB_MISSING)
             index_not_found(r, c->m.index);
         else
             buf_puts(&r->body, "{\"acknowledged\":true}");

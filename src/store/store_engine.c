@@ -1755,7 +1755,7 @@ static bool removed_later(const store_job *job, const char *name)
 static int exec_aliases(wctx *c, store_job *job)
 {
     int rc = 0;
-    job->rc = 0;
+    job->rc = STORE_JOB_OK;
     job->alias_err = STORE_ALIASERR_NONE;
     for (size_t i = 0; i < job->nactions; i++) {
         const store_alias_action *a = &job->actions[i];
@@ -1776,7 +1776,7 @@ static int exec_aliases(wctx *c, store_job *job)
         if (rc)
             return rc;
         if (err) {
-            job->rc = 1;
+            job->rc = STORE_JOB_REFUSED;
             job->alias_err = err;
             job->alias_err_at = i;
             return 0;
@@ -1811,7 +1811,7 @@ static int exec_aliases(wctx *c, store_job *job)
         free(l.keys);
         if (!rc && writers > 1) {
             mdb_txn_abort(child);
-            job->rc = 1;
+            job->rc = STORE_JOB_REFUSED;
             job->alias_err = STORE_ALIASERR_MANY_WRITE;
             job->alias_err_at = i;
             return 0;
@@ -1841,7 +1841,7 @@ static int exec_admin(wctx *c, store_job *job)
     cache_ent *ent;
     if (strlen(job->index) > STORE_MAX_INDEX_NAME) {
         memset(&job->meta, 0, sizeof job->meta);
-        job->rc = job->kind == STORE_JOB_CREATE_INDEX ? -1 : 1;
+        job->rc = job->kind == STORE_JOB_CREATE_INDEX ? STORE_JOB_FAILED : STORE_JOB_MISSING;
         return 0;
     }
     int rc = cache_get(c, job->index, &ent);
@@ -1850,11 +1850,11 @@ static int exec_admin(wctx *c, store_job *job)
     switch (job->kind) {
     case STORE_JOB_CREATE_INDEX:
         if (ent->exists) {
-            job->rc = 1;
+            job->rc = STORE_JOB_EXISTS;
         } else if (alias_exists(c->txn, c->e, job->index, &rc) || rc) {
             memset(&job->meta, 0, sizeof job->meta);
             snprintf(job->meta.name, sizeof job->meta.name, "%s", job->index);
-            job->rc = 2;
+            job->rc = STORE_JOB_NAME_IS_ALIAS;
             return rc;
         } else {
             /* Refuse a mapping verstore cannot apply, and store it in the
@@ -1863,7 +1863,7 @@ static int exec_admin(wctx *c, store_job *job)
             buf text = BUF_INIT;
             if (!store_mapping_parse(job->mappings, job->mappings ? job->mappings_len : 0, &map, job->reason,
                                      sizeof job->reason)) {
-                job->rc = 3;
+                job->rc = STORE_JOB_BAD_MAPPING;
                 break;
             }
             if (!store_mapping_print(&map, &text))
@@ -1873,7 +1873,7 @@ static int exec_admin(wctx *c, store_job *job)
                 rc = index_create(c, ent, job->settings, job->settings_len, job->mappings ? text.data : NULL,
                                   job->mappings ? text.len : 0, job->gc_deletes_ms);
             buf_free(&text);
-            job->rc = 0;
+            job->rc = STORE_JOB_OK;
         }
         break;
     case STORE_JOB_PUT_MAPPING: {
@@ -1883,7 +1883,7 @@ static int exec_admin(wctx *c, store_job *job)
             if (ar == -1)
                 return EIO;
             if (ar != 1 || (rc = cache_get(c, concrete, &ent)) || !ent->exists) {
-                job->rc = 1;
+                job->rc = STORE_JOB_MISSING;
                 return rc;
             }
         }
@@ -1896,25 +1896,25 @@ static int exec_admin(wctx *c, store_job *job)
         if (!add || !store_mapping_merge(map, add, job->reason, sizeof job->reason)) {
             if (!add)
                 snprintf(job->reason, sizeof job->reason, "mappings must be a JSON object");
-            job->rc = 3;
+            job->rc = STORE_JOB_BAD_MAPPING;
         } else {
             ent->map_dirty = true;
-            job->rc = 0;
+            job->rc = STORE_JOB_OK;
         }
         cJSON_Delete(add);
         break;
     }
     case STORE_JOB_DELETE_INDEX:
         if (!ent->exists) {
-            job->rc = 1;
+            job->rc = STORE_JOB_MISSING;
             break;
         }
         job->meta = ent->m;
-        job->rc = 0;
+        job->rc = STORE_JOB_OK;
         return index_drop(c, ent);
     case STORE_JOB_PUT_SETTINGS: {
         if (!ent->exists) {
-            job->rc = 1;
+            job->rc = STORE_JOB_MISSING;
             break;
         }
         buf settings = BUF_INIT, mappings = BUF_INIT;
@@ -1943,7 +1943,7 @@ static int exec_admin(wctx *c, store_job *job)
         cJSON_Delete(add);
         buf_free(&settings);
         buf_free(&mappings);
-        job->rc = 0;
+        job->rc = STORE_JOB_OK;
         break;
     }
     default: break;
@@ -1954,7 +1954,7 @@ static int exec_admin(wctx *c, store_job *job)
 
 static int exec_job(wctx *c, store_job *job)
 {
-    job->rc = 0;
+    job->rc = STORE_JOB_OK;
     job->reason[0] = '\0';
     job->disk_full = false;
     if (job->kind == STORE_JOB_ALIASES)
@@ -2144,7 +2144,7 @@ static int run_with_growth(store_engine *e, store_job **jobs, size_t n)
 
 static void fail_job(store_job *job, bool disk_full)
 {
-    job->rc = -1;
+    job->rc = STORE_JOB_FAILED;
     job->disk_full = disk_full;
     for (size_t i = 0; i < job->nops; i++) {
         store_op_clear(&job->ops[i]);
