@@ -7,14 +7,34 @@
 # print TAP lines ("ok - …" / "not ok - …"); a script that dies without
 # reporting a failure counts as one failed test.
 # TESTS=pattern limits the run to files whose name contains the pattern.
+#
+# So that one failure in CI explains itself, the summary at the end repeats,
+# for each failing file, the name of each failing check (the TAP "not ok"
+# line, or cmocka's "[  FAILED  ] test_x" with its assertion) and the last
+# $TAIL_LINES (default 40) lines of that file's output, between the lines
+# "==== failed checks" and "==== end of failed checks" (tests/extended.sh
+# collects them). The last line stays "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export BUILD
 what=${1:-all}
+TAIL_LINES=${TAIL_LINES:-40}
 passed=0
 failed=0
 failures=()
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+
+# note_failure NAME LOGFILE CHECKS — remember a failing file for the summary.
+note_failure() {
+  {
+    echo "---- $1"
+    printf '%s\n' "$3"
+    echo "  last $TAIL_LINES lines of its output:"
+    tail -n "$TAIL_LINES" "$2" | sed 's/^/  | /'
+  } >>"$report"
+}
 
 run_unit() {
   local bin out rc p f
@@ -37,7 +57,17 @@ run_unit() {
       echo "$out" | tail -30
     fi
     passed=$((passed + p)); failed=$((failed + f))
-    [ "$f" -gt 0 ] && failures+=("unit/$(basename "$bin")")
+    if [ "$f" -gt 0 ]; then
+      failures+=("unit/$(basename "$bin")")
+      local log checks
+      log=$(mktemp)
+      printf '%s\n' "$out" >"$log"
+      # cmocka names each failed test and the assertion that stopped it.
+      checks=$(grep -E '^\[  (FAILED|ERROR) +\] |^\[   LINE   \] ' "$log" | grep -vE '^\[  FAILED  \] [0-9]+ test' | awk '!seen[$0]++' || true)
+      [ -n "$checks" ] || checks="$(basename "$bin") exited with status $rc"
+      note_failure "unit/$(basename "$bin")" "$log" "$checks"
+      rm -f "$log"
+    fi
   done
 }
 
@@ -52,10 +82,13 @@ run_integration() {
     p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
       f=1
-      echo "not ok - $(basename "$t") exited with status $rc"
+      echo "not ok - $(basename "$t") exited with status $rc" | tee -a "$log"
     fi
     passed=$((passed + p)); failed=$((failed + f))
-    [ "$f" -gt 0 ] && failures+=("integration/$(basename "$t")")
+    if [ "$f" -gt 0 ]; then
+      failures+=("integration/$(basename "$t")")
+      note_failure "integration/$(basename "$t")" "$log" "$(grep '^not ok ' "$log")"
+    fi
     rm -f "$log"
   done
 }
@@ -68,6 +101,9 @@ case "$what" in
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then
+  echo "==== failed checks"
+  cat "$report"
+  echo "==== end of failed checks"
   echo "failed: ${failures[*]}"
 fi
 echo "$passed passed, $failed failed"
