@@ -14,7 +14,7 @@ fi
 
 # timed METHOD PATH [BODYFILE] — sets T_STATUS and T_SECS (wall time), body in $T_DIR/t.out.
 timed() {
-  local args=(-s -o "$T_DIR/t.out" -w '%{http_code} %{time_total}' --max-time 120 -X "$1")
+  local args=(-s -o "$T_DIR/t.out" -w '%{http_code} %{time_total}' --max-time "${T_MAX:-120}" -X "$1")
   [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "@$3")
   local r
   r=$(curl "${args[@]}" "$STORE_URL$2")
@@ -58,4 +58,40 @@ assert_match "3: ... naming the bound" 'allowed maximum of \[1000\]' "$(tbody .e
 timed POST /w/_search "$T_DIR/w4.json"
 assert_eq "3: *aaa…ab answers 200" 200 "$T_STATUS"
 within "3: *aaa…ab (1000 characters) costs about what *z7 costs" "$T_SECS" "$base" 20 1.0
+# ---- 7: thousands of query parameters ----------------------------------------------
+q=$(seq 1 2000 | sed 's/^/p/; s/$/=1/' | paste -sd'&')
+T_MAX=15 timed GET "/?$q"
+assert_eq "7: 2000 query parameters: 400 at once (not the 300 s timeout)" 400 "$T_STATUS"
+assert_eq "7: ... illegal_argument_exception" '"illegal_argument_exception"' "$(tbody .error.type)"
+assert_match "7: ... naming the limit" 'more than the limit of 1000' "$(tbody .error.reason)"
+q=$(seq 1 800 | sed "s/^/p/; s/\$/=$(head -c 100 /dev/zero | tr '\0' v)/" | paste -sd'&')
+T_MAX=15 timed GET "/?$q"
+assert_eq "7: 800 parameters in an 84 kB target: 400 at once" 400 "$T_STATUS"
+assert_match "7: ... naming the size" 'larger than the limit of 98304 bytes' "$(tbody .error.reason)"
+timed GET "/?pretty&human"
+assert_eq "7: a few parameters are still fine" 200 "$T_STATUS"
+
+# ---- 8: a body trickling in does not hold SIGTERM ----------------------------------
+# The client sends the headers and then one body byte every half second.
+exec 5<>"/dev/tcp/127.0.0.1/$STORE_PORT"
+printf 'PUT /slow/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{' >&5
+bg bash -c 'for i in $(seq 1 240); do printf " " || exit; sleep 0.5; done' >&5
+# verstore has read the headers once its socket's receive queue is empty
+server_read_all() { ss -Htn state established "( sport = :$STORE_PORT )" | awk '$1 == 0 {n++} END {exit !n}'; }
+wait_until 10 server_read_all
+t0=$(date +%s.%N)
+kill -TERM "$STORE_PID"
+rc=0
+wait "$STORE_PID" || rc=$?
+STORE_PID=""
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
+assert_eq "8: SIGTERM with a body trickling in: clean exit" 0 "$rc"
+within "8: ... within the 5 s upload grace, not 60 s" "$secs" 0 1 12
+exec 5>&-
+kill "$BG_PID" 2>/dev/null
+check "8: ... the log says the upload was cut" grep -q 'closing 1 connection(s) still sending a request body' "$STORE_LOG"
+verstore_start
+http GET /slow/_doc/1
+assert_eq "8: the cut upload wrote nothing" 404 "$HTTP_STATUS"
+
 done_testing
