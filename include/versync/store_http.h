@@ -2,6 +2,14 @@
 #ifndef VERSYNC_STORE_HTTP_H
 #define VERSYNC_STORE_HTTP_H
 
+/* Most query parameters in one request; more are a 400 at once. Elasticsearch
+ * bounds the request line at 4 KB (http.max_initial_line_length), about 2 000
+ * one-letter parameters; no API takes more than a few dozen. */
+#define STORE_HTTP_MAX_PARAMS 1000
+/* Largest request target with parameters, counting 64 bytes per parameter:
+ * what libmicrohttpd's 128 KiB connection pool surely holds. */
+#define STORE_HTTP_MAX_QUERY_MEM (96 * 1024)
+
 #include "versync/store_api.h"
 #include "versync/store_auth.h"
 #include "versync/store_engine.h"
@@ -32,6 +40,10 @@ void store_http_quiesce(store_http *h);
 
 /* Number of requests received and not yet answered. */
 long store_http_in_flight(store_http *h);
+
+/* Of those, requests whose body is still arriving (or being discarded after
+ * an early answer): a shutdown gives them a short grace, then closes them. */
+long store_http_uploading(store_http *h);
 
 /* Milliseconds since a request last started or received body bytes: a
  * shutdown waits for requests in flight, but not for clients that stall. */

@@ -23,6 +23,7 @@ struct store_http {
     size_t max_body;
     store_auth *auth;
     atomic_long in_flight;
+    atomic_long uploading; /* of those, requests whose body is still arriving */
     atomic_long busy;     /* requests being dispatched or waiting on the engine */
     atomic_bool stopping; /* no new dispatches: answer 503 */
     atomic_llong last_activity_ms; /* monotonic time of the last request byte received */
@@ -44,6 +45,10 @@ typedef struct conn_ctx {
     size_t nparams, pcap;
     buf pstore; /* decoded parameter text, NUL-separated */
     const char *method, *url; /* MHD's, valid for the request; for the debug log */
+    bool started;        /* on_request has seen this request */
+    bool uploading;      /* counted in h->uploading */
+    size_t excess_params; /* the query had this many parameters, over the bound: 400 */
+    size_t excess_bytes;  /* ... in a request target this long */
 } conn_ctx;
 
 static void ctx_free(conn_ctx *cx)
@@ -70,6 +75,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (cx->counted)
         atomic_fetch_sub(&h->in_flight, 1);
+    if (cx->uploading)
+        atomic_fetch_sub(&h->uploading, 1);
     ctx_free(cx);
 }
 
@@ -211,6 +218,59 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+/* libmicrohttpd (0.9.75) keeps each query parameter as a header record in the
+ * connection's memory pool; when they do not fit it logs a 431 it never
+ * sends, and the client waits for the connection timeout. This callback sees
+ * the request line before the parameters are parsed: with too many of them it
+ * ends the parameter string right after the '?' (MHD then parses none) and
+ * marks the request for a 400. The URI is MHD's writable read buffer. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    conn_ctx *cx = calloc(1, sizeof *cx);
+    if (!cx)
+        return NULL; /* on_request allocates again and answers 500 if it cannot */
+    cx->conn = conn;
+    char *q = strchr(uri, '?');
+    if (q && q[1]) {
+        size_t n = 1;
+        const char *p = q + 1;
+        for (; *p; p++)
+            n += *p == '&';
+        /* Each parameter costs MHD a record of about 64 bytes besides its
+         * text; past this the 128 KiB pool may not hold them. */
+        if (n > STORE_HTTP_MAX_PARAMS || (size_t)(p - uri) + n * 64 > STORE_HTTP_MAX_QUERY_MEM) {
+            cx->excess_params = n;
+            cx->excess_bytes = (size_t)(p - uri);
+            q[1] = '\0';
+        }
+    }
+    return cx;
+}
+
+static enum MHD_Result too_many_params(conn_ctx *cx)
+{
+    char msg[160];
+    if (cx->excess_params > STORE_HTTP_MAX_PARAMS)
+        snprintf(msg, sizeof msg, "the request has %zu query parameters, more than the limit of %d",
+                 cx->excess_params, STORE_HTTP_MAX_PARAMS);
+    else
+        snprintf(msg, sizeof msg,
+                 "the request target of %zu bytes with %zu query parameters is larger than the limit of %d bytes "
+                 "(counting 64 bytes per parameter)",
+                 cx->excess_bytes, cx->excess_params, STORE_HTTP_MAX_QUERY_MEM);
+    buf *b = &cx->resp.body;
+    buf_reset(b);
+    cx->resp.status = 400;
+    cx->resp.content_type = "application/json";
+    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":");
+    buf_put_json_string(b, msg, strlen(msg));
+    buf_puts(b, "}],\"type\":\"illegal_argument_exception\",\"reason\":");
+    buf_put_json_string(b, msg, strlen(msg));
+    buf_puts(b, "},\"status\":400}");
+    return send_resp(cx);
+}
+
 static void job_done(store_job *job)
 {
     conn_ctx *cx = job->arg;
@@ -238,10 +298,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     store_http *h = cls;
     conn_ctx *cx = *con_cls;
-    if (!cx) {
-        cx = calloc(1, sizeof *cx);
-        if (!cx)
-            return MHD_NO;
+    if (!cx || !cx->started) {
+        if (!cx) {
+            cx = calloc(1, sizeof *cx);
+            if (!cx)
+                return MHD_NO;
+        }
+        cx->started = true;
         cx->h = h;
         cx->conn = conn;
         cx->method = method;
@@ -251,6 +314,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = cx;
         cx->counted = true;
         atomic_fetch_add(&h->in_flight, 1);
+        cx->uploading = true;
+        atomic_fetch_add(&h->uploading, 1);
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
         if (h->auth) { /* before the body is read: strangers do not get to upload */
             char who[128];
@@ -259,6 +324,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (ar != STORE_AUTH_OK)
                 return unauthorized(cx, url, ar, who);
         }
+        if (cx->excess_params)
+            return too_many_params(cx);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         uint64_t len = 0;
         if (cl && !scan_uint64(cl, UINT64_MAX, &len))
@@ -279,6 +346,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (cx->uploading) { /* the body is complete */
+        cx->uploading = false;
+        atomic_fetch_sub(&h->uploading, 1);
     }
     if (cx->call) { /* resumed: the engine is done with our job */
         store_call *call = cx->call;
@@ -378,7 +449,7 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
      * rather than dropped, and reads uploads in ample chunks. */
     h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                             MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
@@ -413,6 +484,8 @@ void store_http_quiesce(store_http *h)
 }
 
 long store_http_in_flight(store_http *h) { return atomic_load(&h->in_flight); }
+
+long store_http_uploading(store_http *h) { return atomic_load(&h->uploading); }
 
 void store_http_refuse_new(store_http *h) { atomic_store(&h->stopping, true); }
 

@@ -7,6 +7,7 @@
 #include "versync/store_json.h"
 #include "versync/store_srcfilter.h"
 #include "versync/store_util.h"
+#include "versync/store_wildcard.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -759,37 +760,10 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
 
 /* ---- term expansion (prefix, wildcard, text ranges) ---- */
 
-/* '*' any run, '?' one UTF-8 character; iterative with one backtrack point. */
-static bool wmatch(const char *p, size_t pn, const char *s, size_t sn)
-{
-    size_t pi = 0, si = 0, star = (size_t)-1, mark = 0;
-    while (si < sn) {
-        if (pi < pn && p[pi] == '?') {
-            si++;
-            while (si < sn && ((unsigned char)s[si] & 0xC0) == 0x80)
-                si++;
-            pi++;
-        } else if (pi < pn && p[pi] == '*') {
-            star = pi++;
-            mark = si;
-        } else if (pi < pn && p[pi] == s[si]) {
-            pi++, si++;
-        } else if (star != (size_t)-1) {
-            pi = star + 1;
-            si = ++mark;
-        } else
-            return false;
-    }
-    while (pi < pn && p[pi] == '*')
-        pi++;
-    return pi == pn;
-}
-
 typedef struct expand {
     ex *x;
     int kind; /* 0 prefix, 1 wildcard, 2 range */
-    const char *pat;
-    size_t pn;
+    const store_wildcard *w; /* kind 1 */
     const char *lit; /* literal prefix: the walk ends once a term leaves it */
     size_t litn;
     const char *hi;
@@ -819,7 +793,7 @@ static bool expand_hit(expand *e, const char *t, size_t n, bool *stop)
     }
     switch (e->kind) {
     case 0: return true;
-    case 1: return wmatch(e->pat, e->pn, t, n);
+    case 1: return store_wildcard_match(e->w, t, n);
     default:
         if (e->lo_excl && bytes_cmp(t, n, e->lo, e->lon) == 0)
             return false;
@@ -1163,10 +1137,25 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
         if (text && q->normalize)
             lower(pat);
         size_t pn = strlen(pat);
-        expand e = {.x = x, .kind = q->type == STORE_Q_PREFIX ? 0 : 1, .pat = pat, .pn = pn, .lit = pat,
-                    .path = path, .out = out, .text = text};
+        store_wildcard *w = NULL;
+        if (q->type == STORE_Q_WILDCARD) {
+            size_t wl;
+            w = store_wildcard_compile(pat, pn, &wl);
+            if (!w) {
+                free(pat);
+                if (!wl)
+                    return oom_err(x->err);
+                return shard_fail(x, "illegal_argument_exception",
+                                  "The length of wildcard pattern [%zu] used in the Wildcard Query request has "
+                                  "exceeded the allowed maximum of [%d] characters (runs of '*' count once)",
+                                  wl, STORE_WILDCARD_MAX_LEN);
+            }
+        }
+        expand e = {.x = x, .kind = q->type == STORE_Q_PREFIX ? 0 : 1, .w = w, .lit = pat, .path = path,
+                    .out = out, .text = text};
         e.litn = q->type == STORE_Q_PREFIX ? pn : strcspn(pat, "*?");
         bool ok = run_expand(&e, boost);
+        store_wildcard_free(w);
         free(pat);
         return ok;
     }

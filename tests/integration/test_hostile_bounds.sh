@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Hostile clients against the real verstore, bounded work and memory (issue 19,
+# items 3-11): one request must not stall the others nor grow the process
+# without bound. Loopback only; every case is bounded in count and time.
+# Latency checks compare with a baseline measured in the same run and allow
+# generous factors (the machine is shared), never fixed sleeps.
+. "$(dirname "$0")/lib.sh"
+
+if verstore_start; then ok "verstore starts"; else
+  not_ok "verstore starts"
+  done_testing
+  exit 1
+fi
+
+# timed METHOD PATH [BODYFILE] — sets T_STATUS and T_SECS (wall time), body in $T_DIR/t.out.
+timed() {
+  local args=(-s -o "$T_DIR/t.out" -w '%{http_code} %{time_total}' --max-time "${T_MAX:-120}" -X "$1")
+  [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "@$3")
+  local r
+  r=$(curl "${args[@]}" "$STORE_URL$2")
+  T_STATUS=${r% *}
+  T_SECS=${r#* }
+}
+# within DESC SECS BASE FACTOR FLOOR — SECS <= max(BASE*FACTOR, FLOOR).
+within() {
+  local lim
+  lim=$(awk -v b="$3" -v f="$4" -v fl="$5" 'BEGIN{l=b*f; if (l<fl) l=fl; print l}')
+  if awk -v s="$2" -v l="$lim" 'BEGIN{exit !(s<=l)}'; then ok "$1 (${2}s <= ${lim}s)"; else
+    not_ok "$1 (${2}s > ${lim}s)"; fi
+}
+tbody() { jq -c "$1" "$T_DIR/t.out" 2>&1; }
+
+# ---- 3: wildcard patterns ----------------------------------------------------------
+# 2000 keyword values of 400 'a's plus a distinct tail.
+jq -nrc 'range(0;2000) | ({index:{_index:"w",_id:"\(.)"}}, {k: ("a" * 400 + "z\(.)")})' >"$T_DIR/w.ndjson"
+curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @"$T_DIR/w.ndjson" "$STORE_URL/_bulk?refresh=true"
+http GET /w/_count
+assert_json "3: 2000 documents indexed" .count 2000
+
+printf '{"query":{"wildcard":{"k":{"value":"*z7"}}},"size":0,"track_total_hits":true}' >"$T_DIR/w1.json"
+timed POST /w/_search "$T_DIR/w1.json"
+assert_eq "3: *z7 answers 200" 200 "$T_STATUS"
+assert_eq "3: *z7 matches one document" 1 "$(tbody .hits.total.value)"
+base=$T_SECS
+{ printf '{"query":{"wildcard":{"k":{"value":"'; head -c 1200000 /dev/zero | tr '\0' '*'; printf 'z7"}}},"size":0,"track_total_hits":true}'; } >"$T_DIR/w2.json"
+timed POST /w/_search "$T_DIR/w2.json"
+assert_eq "3: 1.2 MB of '*' then z7 answers 200 (runs of * merge)" 200 "$T_STATUS"
+assert_eq "3: ... and matches what *z7 matches" 1 "$(tbody .hits.total.value)"
+within "3: 1.2 MB of '*' costs about what one '*' costs" "$T_SECS" "$base" 10 1.0
+{ printf '{"query":{"wildcard":{"k":"'; head -c 1001 /dev/zero | tr '\0' 'a'; printf '"}}}'; } >"$T_DIR/w3.json"
+timed POST /w/_search "$T_DIR/w3.json"
+assert_eq "3: a 1001-character pattern is refused with 400" 400 "$T_STATUS"
+assert_eq "3: ... illegal_argument_exception" '"illegal_argument_exception"' "$(tbody .error.root_cause[0].type)"
+assert_match "3: ... naming the bound" 'allowed maximum of \[1000\]' "$(tbody .error.root_cause[0].reason)"
+# "*aaa…ab" (1000 characters): a backtracking matcher retries the 999 'a's at
+# every position of every value.
+{ printf '{"query":{"wildcard":{"k":"*'; head -c 998 /dev/zero | tr '\0' 'a'; printf 'b"}},"size":0}'; } >"$T_DIR/w4.json"
+timed POST /w/_search "$T_DIR/w4.json"
+assert_eq "3: *aaa…ab answers 200" 200 "$T_STATUS"
+within "3: *aaa…ab (1000 characters) costs about what *z7 costs" "$T_SECS" "$base" 20 1.0
+# ---- 7: thousands of query parameters ----------------------------------------------
+q=$(seq 1 2000 | sed 's/^/p/; s/$/=1/' | paste -sd'&')
+T_MAX=15 timed GET "/?$q"
+assert_eq "7: 2000 query parameters: 400 at once (not the 300 s timeout)" 400 "$T_STATUS"
+assert_eq "7: ... illegal_argument_exception" '"illegal_argument_exception"' "$(tbody .error.type)"
+assert_match "7: ... naming the limit" 'more than the limit of 1000' "$(tbody .error.reason)"
+q=$(seq 1 800 | sed "s/^/p/; s/\$/=$(head -c 100 /dev/zero | tr '\0' v)/" | paste -sd'&')
+T_MAX=15 timed GET "/?$q"
+assert_eq "7: 800 parameters in an 84 kB target: 400 at once" 400 "$T_STATUS"
+assert_match "7: ... naming the size" 'larger than the limit of 98304 bytes' "$(tbody .error.reason)"
+timed GET "/?pretty&human"
+assert_eq "7: a few parameters are still fine" 200 "$T_STATUS"
+
+# ---- 8: a body trickling in does not hold SIGTERM ----------------------------------
+# The client sends the headers and then one body byte every half second.
+exec 5<>"/dev/tcp/127.0.0.1/$STORE_PORT"
+printf 'PUT /slow/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{' >&5
+bg bash -c 'for i in $(seq 1 240); do printf " " || exit; sleep 0.5; done' >&5
+# verstore has read the headers once its socket's receive queue is empty
+server_read_all() { ss -Htn state established "( sport = :$STORE_PORT )" | awk '$1 == 0 {n++} END {exit !n}'; }
+wait_until 10 server_read_all
+t0=$(date +%s.%N)
+kill -TERM "$STORE_PID"
+rc=0
+wait "$STORE_PID" || rc=$?
+STORE_PID=""
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
+assert_eq "8: SIGTERM with a body trickling in: clean exit" 0 "$rc"
+within "8: ... within the 5 s upload grace, not 60 s" "$secs" 0 1 12
+exec 5>&-
+kill "$BG_PID" 2>/dev/null
+check "8: ... the log says the upload was cut" grep -q 'closing 1 connection(s) still sending a request body' "$STORE_LOG"
+verstore_start
+http GET /slow/_doc/1
+assert_eq "8: the cut upload wrote nothing" 404 "$HTTP_STATUS"
+
+done_testing
