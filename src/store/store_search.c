@@ -1074,6 +1074,65 @@ static bool combine_terms(hitv *lists, size_t n, int need, hitv *out, store_sear
     return true;
 }
 
+/* Does `name` match an index-name pattern of a `_index` query (`*`, `?`)?
+ * Greedy with one backtrack point: O(pattern × name), never exponential. */
+static bool index_glob(const char *pat, const char *name)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = name;
+        } else if (*pat == '?' || *pat == *name) {
+            pat++;
+            name++;
+        } else if (star) {
+            pat = star + 1;
+            name = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return !*pat;
+}
+
+/* `_id` and `_index` are metadata fields with no index entries: Elasticsearch
+ * answers term/terms/match on `_id` as an ids query and on `_index` by the
+ * searched index's own name, both constant-scored (the boost). Returns -1 when
+ * `path` is neither or the query type is not one of these, else ok (0/1). */
+static int ev_meta_field(ex *x, const store_query *q, const char *path, float boost, hitv *out)
+{
+    bool is_id = strcmp(path, "_id") == 0, is_index = strcmp(path, "_index") == 0;
+    if (!is_id && !is_index)
+        return -1;
+    bool prefix = q->type == STORE_Q_PREFIX, wild = q->type == STORE_Q_WILDCARD;
+    if (q->type != STORE_Q_TERM && q->type != STORE_Q_TERMS && q->type != STORE_Q_MATCH &&
+        !(is_index && (prefix || wild)))
+        return -1;
+    if (is_id) {
+        for (size_t i = 0; i < q->nvals; i++) {
+            store_doc_view v;
+            int rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
+            if (rc < 0)
+                return storage_err(x->err);
+            if (rc == 1 && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
+                return oom_err(x->err);
+        }
+        hv_norm(out, boost);
+        return 1;
+    }
+    const char *name = x->ix->meta.name;
+    for (size_t i = 0; i < q->nvals; i++) {
+        const char *v = q->vals[i].s;
+        bool hit = prefix ? strncmp(name, v, strlen(v)) == 0 : wild ? index_glob(v, name) : strcmp(name, v) == 0;
+        if (hit)
+            return all_docs(x, boost, out);
+    }
+    return 1;
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)
@@ -1088,6 +1147,9 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
                           "exceeded the allowed maximum of [%" PRId64 "]. This maximum can be set by changing the "
                           "[index.max_terms_count] index level setting.",
                           q->nvals, x->ix->max_terms);
+    int meta = ev_meta_field(x, q, path, boost, out);
+    if (meta >= 0)
+        return meta;
     const store_field *f = store_mapping_find(&x->ix->map, path);
     if (q->type == STORE_Q_EXISTS) {
         if (!store_engine_exists(x->r, &x->ix->meta, path, push_seq, out))
