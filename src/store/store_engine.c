@@ -1517,6 +1517,14 @@ static bool update_source(store_op *op, const store_doc_state *st, const char *o
     }
     if (!changed && u->detect_noop) {
         cJSON_Delete(cur);
+        if (u->fetch_source) { /* the response's get._source is the unchanged source */
+            if (!(op->new_src = malloc(old_len ? old_len : 1))) {
+                *rc = ENOMEM;
+                return false;
+            }
+            memcpy(op->new_src, old, old_len);
+            op->new_src_len = old_len;
+        }
         op->dec.result = STORE_RES_NOOP;
         op->dec.status = 200;
         op->version = st->version;
