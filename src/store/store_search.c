@@ -250,7 +250,13 @@ static void hv_minus(hitv *a, const hitv *b)
     a->n = o;
 }
 
-/* ---- BM25 as Lucene 9 computes it ---------------------------------------------------- */
+/* ---- BM25 as Elasticsearch 8 computes it --------------------------------------------- */
+
+/* Elasticsearch 7 and 8 score with LegacyBM25Similarity, which hands Lucene's
+ * BM25Similarity the query boost times (k1 + 1): the numerator factor Lucene 8
+ * dropped. Multiplied in float before the idf, as LegacyBM25Similarity.scorer
+ * does, so scores match to the last digit. */
+static float bm25_boost(float boost) { return boost * (1 + BM25_K1); }
 
 static float bm25_idf(int64_t docs, int64_t df)
 {
@@ -639,7 +645,7 @@ static bool text_term(ex *x, const char *path, const char *term, size_t len, flo
         return storage_err(x->err);
     if (df == 0)
         return true;
-    postc c = {out, boost * bm25_idf(docs, df), bm25_avgdl(docs, sum), false, {0}};
+    postc c = {out, bm25_boost(boost) * bm25_idf(docs, df), bm25_avgdl(docs, sum), false, {0}};
     for (uint32_t l = 0; l < NORM_CACHE; l++)
         c.norm_inv[l] = bm25_norm_inverse(c.avgdl, l);
     if (!hv_reserve(out, (size_t)df)) /* one allocation, not a doubling series of copies */
@@ -666,7 +672,7 @@ static bool exact_term(ex *x, const char *path, const void *val, size_t len, boo
             return storage_err(x->err);
         }
         hv_norm(&tmp, 0);
-        score = bm25(boost * bm25_idf(docs, (int64_t)tmp.n), 1.0f, bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
+        score = bm25(bm25_boost(boost) * bm25_idf(docs, (int64_t)tmp.n), 1.0f, bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
     }
     hv_norm(&tmp, score);
     hv_free(out);
@@ -1032,7 +1038,7 @@ static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hi
             hv_free(&t);
         }
     }
-    float weight = boost * (float)idf, avgdl = bm25_avgdl(docs, sum);
+    float weight = bm25_boost(boost) * (float)idf, avgdl = bm25_avgdl(docs, sum);
     bool failed = false;
     for (size_t i = 0; i < cand.n && !failed; i++) {
         int64_t pf = phrase_freq(x, cand.v[i].seq, path, ph, &failed);
@@ -2095,8 +2101,20 @@ static bool parse_request(const store_search_req *r, bool count, sreq *q, store_
         return false;
     if (!long_param(r, "terminate_after", &q->terminate_after, err))
         return false;
-    if (count)
+    if (count) {
+        /* RestCountAction's ?min_score: counts only documents scoring at least that */
+        const char *ms = param(r, "min_score");
+        if (ms) {
+            char *end;
+            double d = strtod(ms, &end);
+            if (!*ms || *end || !isfinite(d))
+                return seterr(err, 400, "illegal_argument_exception",
+                              "Failed to parse float parameter [min_score] with value [%s]", ms);
+            q->has_min_score = true;
+            q->min_score = (float)d;
+        }
         return true;
+    }
     if (param(r, "from"))
         q->from_given = true;
     if (!long_param(r, "from", &q->from, err) || !long_param(r, "size", &q->size, err))
@@ -3393,7 +3411,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
             return storage_err(err);
         }
         if (total > 0) /* as exact_term scores it */
-            c.score = bm25(q->query->boost * bm25_idf(docs, total), 1.0f,
+            c.score = bm25(bm25_boost(q->query->boost) * bm25_idf(docs, total), 1.0f,
                            bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
         if (q->size > 0)
             ok = store_engine_values(r, &ix->meta, path, val, len, true, val, len, true, false, on_fast_val, &c) ||
@@ -3754,7 +3772,7 @@ bool store_search_count(store_search *s, const store_search_req *req, buf *out, 
         goto done;
     int64_t total = 0;
     int terminated = q.terminate_after > 0 ? 0 : -1;
-    if (plain_all(q.query) && !q.terminate_after) {
+    if (plain_all(q.query) && !q.terminate_after && !q.has_min_score) {
         for (size_t i = 0; i < nix; i++)
             total += ix[i].meta.docs_count;
     } else {
