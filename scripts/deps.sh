@@ -9,10 +9,11 @@ set -euo pipefail
 mode=${1:-install}
 
 # Build libraries and pkg-config, plus the command-line tools the tests drive
-# (curl, jq; systemd for `systemd-analyze verify` of the shipped units) and the
-# PostgreSQL server the integration tests start.
+# (curl, jq; python3-yaml for the REST YAML conformance runner; systemd for
+# `systemd-analyze verify` of the shipped units) and the PostgreSQL server the
+# integration tests start.
 PKGS=(libpq-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
-      liblmdb-dev libcrypt-dev pkg-config curl jq procps systemd)
+      liblmdb-dev libcrypt-dev pkg-config curl jq python3-yaml procps systemd)
 # The extended mode: clang and its libFuzzer runtime for `make fuzz-smoke`,
 # valgrind for the unit tests.
 if [ "$mode" = install ] || [ "${EXTENDED:-0}" = 1 ]; then

@@ -203,6 +203,7 @@ typedef struct store_update_spec {
     cJSON *upsert;      /* document to create when missing, or NULL */
     bool doc_as_upsert;
     bool detect_noop;
+    cJSON *fetch_source; /* the body's `_source` (owned): what the response's `get` returns, or NULL */
 } store_update_spec;
 
 /* One document operation. Inputs point into caller memory that must stay

@@ -63,6 +63,8 @@ struct store_call {
     store_alias_action *actions; /* aliases job (heap); names point into m or alias_body */
     size_t nactions, actions_cap;
     cJSON *alias_body; /* POST /_aliases body (owned) */
+    bool upd_src_params;         /* update: ?_source… given; upd_filter holds them */
+    store_srcfilter upd_filter;  /* update: the response's get._source filter (owned) */
 };
 
 void store_resp_init(store_resp *r)
@@ -742,6 +744,7 @@ static void call_free(store_call *c)
     store_router_free(&c->m);
     store_op_clear(&c->op);
     store_bulk_update_free(&c->upd);
+    store_srcfilter_free(&c->upd_filter);
     if (c->ops) {
         for (size_t i = 0; i < c->job.nops; i++)
             store_op_clear(&c->ops[i]);
@@ -1469,6 +1472,18 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
             return NULL;
         }
         c->op.upd = &c->upd;
+        const char *ps = param(req, "_source"), *pi = param(req, "_source_includes"),
+                   *pe = param(req, "_source_excludes");
+        if (ps || pi || pe) { /* the URL's _source wins over the body's, as in Elasticsearch */
+            c->upd_src_params = true;
+            store_srcfilter_from_params(&c->upd_filter, ps, pi, pe);
+            /* tells the writer to keep a noop's source for the response */
+            if (!c->upd.fetch_source && !(c->upd.fetch_source = cJSON_CreateTrue())) {
+                error_body(resp, 500, "exception", "out of memory");
+                call_free(c);
+                return NULL;
+            }
+        }
     } else if (kind != STORE_OP_DELETE) {
         if (!store_json_is_object(req->body, req->body_len)) {
             source_error(resp, req->body, req->body_len);
@@ -1495,6 +1510,33 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
     c->job.ops = &c->op;
     c->job.nops = 1;
     return c;
+}
+
+/* An update's "get" object, when the request asked for the source (`_source`
+ * in the URL or the body, as Elasticsearch's UpdateResponse): the document as
+ * written (or left, for a noop), filtered as asked. */
+static void update_get(buf *b, const store_call *c, const store_op *op, bool in_bulk)
+{
+    if (op->w.kind != STORE_OP_UPDATE || !op->upd || !op->new_src)
+        return;
+    store_srcfilter body = {0};
+    const store_srcfilter *f = &body;
+    if (!in_bulk && c->upd_src_params)
+        f = &c->upd_filter;
+    else if (op->upd->fetch_source)
+        store_srcfilter_from_json(op->upd->fetch_source, &body);
+    else
+        return;
+    if (!f->none) {
+        buf_puts(b, ",\"get\":{\"_seq_no\":");
+        jint(b, op->seq_no);
+        buf_puts(b, ",\"_primary_term\":");
+        jint(b, op->term);
+        buf_puts(b, ",\"found\":true,\"_source\":");
+        store_srcfilter_put(b, op->new_src, op->new_src_len, f);
+        buf_putc(b, '}');
+    }
+    store_srcfilter_free(&body);
 }
 
 /* The success body of a write (modern or legacy form). */
@@ -1530,6 +1572,7 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
         buf_puts(b, ",\"_primary_term\":");
         jint(b, op->term);
     }
+    update_get(b, c, op, in_bulk);
     if (in_bulk) {
         buf_puts(b, ",\"status\":");
         jint(b, op->dec.status);

@@ -57,7 +57,8 @@ void store_bulk_update_free(store_update_spec *spec)
 {
     cJSON_Delete(spec->doc);
     cJSON_Delete(spec->upsert);
-    spec->doc = spec->upsert = NULL;
+    cJSON_Delete(spec->fetch_source);
+    spec->doc = spec->upsert = spec->fetch_source = NULL;
 }
 
 void store_bulk_free(store_bulk *b)
@@ -161,7 +162,10 @@ bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *sp
         } else if (strcmp(k, "script") == 0) {
             ok = fail(err, 400, "illegal_argument_exception", "scripts are not supported by verstore");
         } else if (strcmp(k, "_source") == 0) {
-            /* accepted, the response does not include the updated source */
+            /* the response's get._source: kept for the response writer */
+            cJSON_Delete(spec->fetch_source);
+            if (!(spec->fetch_source = cJSON_Duplicate(it, true)))
+                ok = fail(err, 500, "exception", "out of memory");
         } else {
             ok = fail(err, 400, "x_content_parse_exception", "[UpdateRequest] unknown field [%s]%s", k,
                       did_you_mean(k, hint, sizeof hint));

@@ -813,15 +813,22 @@ static int each_dup(MDB_cursor *cur, size_t size, bool (*fn)(const unsigned char
                     bool *stopped)
 {
     MDB_val k, v = {0, NULL};
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
-    if (rc == 0 && !v.mv_data) {
-        /* A key with a single value keeps it inline, and GET_MULTIPLE then
-         * succeeds without returning anything: read that one value. */
+    size_t n = 0;
+    int rc = mdb_cursor_count(cur, &n);
+    if (rc)
+        return rc;
+    if (n == 1) {
+        /* A key with a single value keeps it inline, without a sub-database.
+         * GET_MULTIPLE must not be asked then: LMDB answers from the
+         * sub-cursor, which after MDB_PREV_NODUP still holds the previous
+         * key's duplicates (a descending walk would report them as this
+         * key's). Read the one value itself. */
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
         if (rc == 0 && v.mv_size == size && !fn(v.mv_data, arg))
             *stopped = true;
         return rc;
     }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
     while (rc == 0) {
         const unsigned char *p = v.mv_data;
         for (size_t off = 0; off + size <= v.mv_size; off += size)
@@ -1505,6 +1512,14 @@ static bool update_source(store_op *op, const store_doc_state *st, const char *o
     }
     if (!changed && u->detect_noop) {
         cJSON_Delete(cur);
+        if (u->fetch_source) { /* the response's get._source is the unchanged source */
+            if (!(op->new_src = malloc(old_len ? old_len : 1))) {
+                *rc = ENOMEM;
+                return false;
+            }
+            memcpy(op->new_src, old, old_len);
+            op->new_src_len = old_len;
+        }
         op->dec.result = STORE_RES_NOOP;
         op->dec.status = 200;
         op->version = st->version;

@@ -246,7 +246,13 @@ static void hv_minus(hitv *a, const hitv *b)
     a->n = o;
 }
 
-/* ---- BM25 as Lucene 9 computes it ---------------------------------------------------- */
+/* ---- BM25 as Elasticsearch 8 computes it --------------------------------------------- */
+
+/* Elasticsearch 7 and 8 score with LegacyBM25Similarity, which hands Lucene's
+ * BM25Similarity the query boost times (k1 + 1): the numerator factor Lucene 8
+ * dropped. Multiplied in float before the idf, as LegacyBM25Similarity.scorer
+ * does, so scores match to the last digit. */
+static float bm25_boost(float boost) { return boost * (1 + BM25_K1); }
 
 static float bm25_idf(int64_t docs, int64_t df)
 {
@@ -629,7 +635,7 @@ static bool text_term(ex *x, const char *path, const char *term, size_t len, flo
         return storage_err(x->err);
     if (df == 0)
         return true;
-    postc c = {out, boost * bm25_idf(docs, df), bm25_avgdl(docs, sum), false, {0}};
+    postc c = {out, bm25_boost(boost) * bm25_idf(docs, df), bm25_avgdl(docs, sum), false, {0}};
     for (uint32_t l = 0; l < NORM_CACHE; l++)
         c.norm_inv[l] = bm25_norm_inverse(c.avgdl, l);
     if (!hv_reserve(out, (size_t)df)) /* one allocation, not a doubling series of copies */
@@ -656,7 +662,7 @@ static bool exact_term(ex *x, const char *path, const void *val, size_t len, boo
             return storage_err(x->err);
         }
         hv_norm(&tmp, 0);
-        score = bm25(boost * bm25_idf(docs, (int64_t)tmp.n), 1.0f, bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
+        score = bm25(bm25_boost(boost) * bm25_idf(docs, (int64_t)tmp.n), 1.0f, bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
     }
     hv_norm(&tmp, score);
     hv_free(out);
@@ -989,7 +995,7 @@ static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hi
             hv_free(&t);
         }
     }
-    float weight = boost * (float)idf, avgdl = bm25_avgdl(docs, sum);
+    float weight = bm25_boost(boost) * (float)idf, avgdl = bm25_avgdl(docs, sum);
     bool failed = false;
     for (size_t i = 0; i < cand.n && !failed; i++) {
         int64_t pf = phrase_freq(x, cand.v[i].seq, path, ph, &failed);
@@ -1031,6 +1037,65 @@ static bool combine_terms(hitv *lists, size_t n, int need, hitv *out, store_sear
     return true;
 }
 
+/* Does `name` match an index-name pattern of a `_index` query (`*`, `?`)?
+ * Greedy with one backtrack point: O(pattern × name), never exponential. */
+static bool index_glob(const char *pat, const char *name)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = name;
+        } else if (*pat == '?' || *pat == *name) {
+            pat++;
+            name++;
+        } else if (star) {
+            pat = star + 1;
+            name = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return !*pat;
+}
+
+/* `_id` and `_index` are metadata fields with no index entries: Elasticsearch
+ * answers term/terms/match on `_id` as an ids query and on `_index` by the
+ * searched index's own name, both constant-scored (the boost). Returns -1 when
+ * `path` is neither or the query type is not one of these, else ok (0/1). */
+static int ev_meta_field(ex *x, const store_query *q, const char *path, float boost, hitv *out)
+{
+    bool is_id = strcmp(path, "_id") == 0, is_index = strcmp(path, "_index") == 0;
+    if (!is_id && !is_index)
+        return -1;
+    bool prefix = q->type == STORE_Q_PREFIX, wild = q->type == STORE_Q_WILDCARD;
+    if (q->type != STORE_Q_TERM && q->type != STORE_Q_TERMS && q->type != STORE_Q_MATCH &&
+        !(is_index && (prefix || wild)))
+        return -1;
+    if (is_id) {
+        for (size_t i = 0; i < q->nvals; i++) {
+            store_doc_view v;
+            int rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
+            if (rc < 0)
+                return storage_err(x->err);
+            if (rc == 1 && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
+                return oom_err(x->err);
+        }
+        hv_norm(out, boost);
+        return 1;
+    }
+    const char *name = x->ix->meta.name;
+    for (size_t i = 0; i < q->nvals; i++) {
+        const char *v = q->vals[i].s;
+        bool hit = prefix ? strncmp(name, v, strlen(v)) == 0 : wild ? index_glob(v, name) : strcmp(name, v) == 0;
+        if (hit)
+            return all_docs(x, boost, out);
+    }
+    return 1;
+}
+
 static void lower(char *s)
 {
     for (; *s; s++)
@@ -1045,6 +1110,9 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
                           "exceeded the allowed maximum of [%" PRId64 "]. This maximum can be set by changing the "
                           "[index.max_terms_count] index level setting.",
                           q->nvals, x->ix->max_terms);
+    int meta = ev_meta_field(x, q, path, boost, out);
+    if (meta >= 0)
+        return meta;
     const store_field *f = store_mapping_find(&x->ix->map, path);
     if (q->type == STORE_Q_EXISTS) {
         if (!store_engine_exists(x->r, &x->ix->meta, path, push_seq, out))
@@ -2005,8 +2073,20 @@ static bool parse_request(const store_search_req *r, bool count, sreq *q, store_
         return false;
     if (!long_param(r, "terminate_after", &q->terminate_after, err))
         return false;
-    if (count)
+    if (count) {
+        /* RestCountAction's ?min_score: counts only documents scoring at least that */
+        const char *ms = param(r, "min_score");
+        if (ms) {
+            char *end;
+            double d = strtod(ms, &end);
+            if (!*ms || *end || !isfinite(d))
+                return seterr(err, 400, "illegal_argument_exception",
+                              "Failed to parse float parameter [min_score] with value [%s]", ms);
+            q->has_min_score = true;
+            q->min_score = (float)d;
+        }
         return true;
+    }
     if (param(r, "from"))
         q->from_given = true;
     if (!long_param(r, "from", &q->from, err) || !long_param(r, "size", &q->size, err))
@@ -3291,7 +3371,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
             return storage_err(err);
         }
         if (total > 0) /* as exact_term scores it */
-            c.score = bm25(q->query->boost * bm25_idf(docs, total), 1.0f,
+            c.score = bm25(bm25_boost(q->query->boost) * bm25_idf(docs, total), 1.0f,
                            bm25_norm_inverse(bm25_avgdl(docs, sum), 1));
         if (q->size > 0)
             ok = store_engine_values(r, &ix->meta, path, val, len, true, val, len, true, false, on_fast_val, &c) ||
@@ -3652,7 +3732,7 @@ bool store_search_count(store_search *s, const store_search_req *req, buf *out, 
         goto done;
     int64_t total = 0;
     int terminated = q.terminate_after > 0 ? 0 : -1;
-    if (plain_all(q.query) && !q.terminate_after) {
+    if (plain_all(q.query) && !q.terminate_after && !q.has_min_score) {
         for (size_t i = 0; i < nix; i++)
             total += ix[i].meta.docs_count;
     } else {
