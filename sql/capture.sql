@@ -69,10 +69,18 @@ BEGIN
         END IF;
         v := (o ->> vcol)::bigint;
         RETURN CASE WHEN v < 9223372036854775807 THEN v + 1 END;
-    ELSIF kind = 'timestamp' THEN
-        RETURN greatest(@schema@.us(clock_timestamp()::timestamp), @schema@.us((o ->> vcol)::timestamp) + 1);
-    ELSIF kind = 'timestamptz' THEN
-        RETURN greatest(@schema@.us(clock_timestamp()), @schema@.us((o ->> vcol)::timestamptz) + 1);
+    ELSIF kind = 'timestamp' OR kind = 'timestamptz' THEN
+        v := CASE kind WHEN 'timestamp' THEN @schema@.us((o ->> vcol)::timestamp)
+                       ELSE @schema@.us((o ->> vcol)::timestamptz) END;
+        IF managed THEN
+            -- Our own stamps come from the clock too, so the clock keeps deletes in step with them.
+            RETURN greatest(CASE kind WHEN 'timestamp' THEN @schema@.us(clock_timestamp()::timestamp)
+                                      ELSE @schema@.us(clock_timestamp()) END, v + 1);
+        END IF;
+        -- The application's stamps: one microsecond past the deleted row's, never the clock,
+        -- which runs ahead of a re-insert's now() in the same (or a later, long-started)
+        -- transaction and would make the tombstone win over the row that exists.
+        RETURN CASE WHEN v < 9223372036854775807 THEN v + 1 END;
     END IF;
     RETURN NULL;
 END

@@ -91,17 +91,6 @@ bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table
  * is open and err says why. */
 bool backfill_lock_table(PGconn *conn, const cfg_table *t, char *err, size_t errsz);
 
-/* POST /_bulk `body` (n actions, is_delete[i] saying which are deletes) and
- * classify each item into res[]. Retryable failures (transport, 429, 5xx, an
- * item answered 429/5xx) are retried with capped exponential backoff for up
- * to `give_up_ms`, resending only the items that need it; a whole request
- * refused with 400/413 marks every item BULK_DEAD with that message.
- * `stop`, when not NULL and set, ends the retries early. Returns true when
- * every item has an outcome, false (err set) when the store stayed
- * unreachable. */
-bool backfill_bulk_send(esc *store, const buf *body, const bool *is_delete, bulk_item_result *res, size_t n,
-                        long give_up_ms, volatile int *stop, char *err, size_t errsz);
-
 /* Terminal progress bar on stderr when it is a TTY, else a log line every few seconds. */
 typedef struct backfill_progress {
     const char *what; /* "public.products" */

@@ -3,6 +3,7 @@
 #define VERSYNC_BULK_H
 
 #include "versync/buf.h"
+#include "versync/esclient.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,8 +21,16 @@ typedef enum bulk_outcome {
 typedef struct bulk_item_result {
     bulk_outcome outcome;
     int status;      /* the item's HTTP status */
+    int64_t store_version; /* 409: the version the store holds (from its reason), -1 unknown */
     char error[1024]; /* "type: reason" for failures, "" otherwise */
 } bulk_item_result;
+
+/* How a write is versioned (es-versioning.md §3). */
+typedef enum bulk_vtype {
+    BULK_VT_NONE = 0,     /* no version: last arrival wins (the demo's counterfactual) */
+    BULK_VT_EXTERNAL,     /* kept only when greater than the stored version: the live stream */
+    BULK_VT_EXTERNAL_GTE, /* kept when greater or equal: re-rendering the current row (backfill, repair) */
+} bulk_vtype;
 
 /* The greatest external version a store accepts (a Java long). */
 #define BULK_VERSION_MAX INT64_MAX
@@ -43,6 +52,10 @@ bool bulk_add_index(buf *body, const char *index, const char *id, size_t id_len,
 /* Append a delete action (no document line). Same contract as bulk_add_index. */
 bool bulk_add_delete(buf *body, const char *index, const char *id, size_t id_len, bool versioned,
                      int64_t version);
+
+/* Append the action (and, for an index, the document line) with an explicit version type. */
+bool bulk_add(buf *body, const char *index, const char *id, size_t id_len, bool is_delete, bulk_vtype vtype,
+              int64_t version, const char *doc, size_t doc_len);
 
 /* Classify one item from its status, whether it was a delete, its "result"
  * (may be NULL) and its error type (NULL when it has no error object). */
@@ -67,5 +80,66 @@ void bulk_error_summary(const char *body, size_t len, char *out, size_t outsz);
  * integer in 0 … 2^63−1; otherwise false with err saying why ("is NULL",
  * "is negative (-5)", "is not an integer (4.5)", "exceeds 2^63-1 (…)"). */
 bool bulk_parse_version(const char *text, int64_t *out, char *err, size_t errsz);
+
+/* The version the store holds, from a version conflict's reason
+ * ("... current version [C] is higher ..."), or -1 when it does not say. */
+int64_t bulk_conflict_version(const char *reason);
+
+/* ---- the one _bulk sender (worker, cursor poller, backfill, verify --repair) ---------------- */
+
+/* One write. The caller sets the inputs (strings are borrowed until the send
+ * returns); bulk_send sets the outcome fields. */
+typedef struct bulk_op {
+    const char *index;
+    const char *id;
+    size_t id_len;
+    bool is_delete;
+    bulk_vtype vtype;
+    int64_t version;
+    const char *doc; /* index only: one line of JSON */
+    size_t doc_len;
+    /* set by bulk_send */
+    bulk_outcome outcome; /* BULK_RETRY until the store answered for it */
+    int status;           /* HTTP status of the answer for it, 0 if none */
+    int64_t store_version; /* on a conflict, the store's version (-1 unknown) */
+    char error[1024];
+} bulk_op;
+
+/* Sender state kept between sends (bodies, answers); zero it, then bulk_sender_init. */
+typedef struct bulk_sender {
+    esc *store;           /* borrowed */
+    size_t max_bytes;     /* one request body at most this big (at least one action each) */
+    const char *opaque_id; /* X-Opaque-Id, or NULL; borrowed */
+    long retry_after_ms;  /* Retry-After of the last answer, -1 none */
+    buf body, resp;
+    bool *is_delete;
+    bulk_item_result *results;
+    size_t cap;
+} bulk_sender;
+
+void bulk_sender_init(bulk_sender *s, esc *store, size_t max_bytes);
+/* Frees what the sender holds (not the store); a zeroed sender is a no-op. */
+void bulk_sender_free(bulk_sender *s);
+
+/* POST ops[0..n) in as many _bulk requests as max_bytes needs, and classify
+ * each op with one rule for every caller:
+ *   2xx, or 404 not_found on a delete      → BULK_APPLIED
+ *   409 version_conflict_engine_exception  → BULK_STALE (store_version set when the reason says it)
+ *   408, 429, 5xx, cluster_block, transport, an unparsable answer, or a whole
+ *   request refused with anything but 400/413 (401/403/404 are configuration,
+ *   not the documents)                     → BULK_RETRY, and bulk_send stops
+ *   any other item 4xx                      → BULK_DEAD
+ * A whole request refused with 400/413 is resent one op at a time, so one bad
+ * document never takes the others with it; a single op refused so is BULK_DEAD.
+ * True when every op has an outcome other than BULK_RETRY; false (err set)
+ * when some are left BULK_RETRY: the caller rolls back (worker, cursor) or
+ * resends just those (bulk_send_retrying). Logs only the one-by-one fallback. */
+bool bulk_send(bulk_sender *s, bulk_op *ops, size_t n, char *err, size_t errsz);
+
+/* bulk_send, resending only the ops left BULK_RETRY with capped exponential
+ * backoff (honouring Retry-After) for up to give_up_ms; `stop`, when set, ends
+ * the retries early. True when every op has a final outcome. */
+bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms, volatile int *stop, char *err,
+                        size_t errsz);
 
 #endif

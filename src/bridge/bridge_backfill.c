@@ -519,153 +519,6 @@ done:
     return ok;
 }
 
-/* ---- _bulk with retries ---------------------------------------------------------------------- */
-
-/* One _bulk of the actions whose lines are body[off[i] … off[i+1]) for the chosen items.
- * Returns 1 when every chosen item has an outcome in res[], 0 when the request is
- * retryable (err set), 2 when the store refused a request of several items as a
- * whole (400/413; a single refused item is marked BULK_DEAD and returns 1). */
-static int post_once(esc *store, const buf *body, const size_t *off, const size_t *pick, size_t m,
-                     const bool *is_delete, bulk_item_result *res, buf *req, buf *resp, char *err,
-                     size_t errsz)
-{
-    bool *del = calloc(m + 1, sizeof *del);
-    bulk_item_result *r = calloc(m + 1, sizeof *r);
-    int rc = 0;
-    if (!del || !r) {
-        snprintf(err, errsz, "out of memory");
-        goto done;
-    }
-    buf_reset(req);
-    for (size_t i = 0; i < m; i++) {
-        del[i] = is_delete[pick[i]];
-        if (!buf_append(req, body->data + off[pick[i]], off[pick[i] + 1] - off[pick[i]])) {
-            snprintf(err, errsz, "out of memory");
-            goto done;
-        }
-    }
-    buf_reset(resp);
-    resp->overflow = false;
-    int st = esc_request(store, "POST", "/_bulk", "application/x-ndjson", req->data, req->len, NULL, resp,
-                         err, errsz);
-    if (st == ESC_TRANSPORT_ERROR)
-        goto done;
-    if (st != 200) {
-        /* "type: reason" when the answer is Elasticsearch's error object, else its first bytes. */
-        cJSON *root = cJSON_ParseWithLength(resp->data ? resp->data : "", resp->len);
-        cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-        cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
-        cJSON *reason = cJSON_GetObjectItemCaseSensitive(e, "reason");
-        if (cJSON_IsString(type))
-            snprintf(err, errsz, "store answered HTTP %d to _bulk: %s: %s", st, type->valuestring,
-                     cJSON_IsString(reason) ? reason->valuestring : "");
-        else
-            snprintf(err, errsz, "store answered HTTP %d to _bulk: %.300s", st, resp->data ? resp->data : "");
-        cJSON_Delete(root);
-        if ((st == 400 || st == 413) && m > 1) {
-            rc = 2; /* the caller finds the culprits one by one */
-        } else if (st == 400 || st == 413) {
-            for (size_t i = 0; i < m; i++) {
-                res[pick[i]].outcome = BULK_DEAD;
-                res[pick[i]].status = st;
-                snprintf(res[pick[i]].error, sizeof res[pick[i]].error, "%.300s", err);
-            }
-            rc = 1;
-        }
-        goto done;
-    }
-    if (!bulk_parse_response(resp->data, resp->len, del, r, m, err, errsz))
-        goto done;
-    for (size_t i = 0; i < m; i++)
-        res[pick[i]] = r[i];
-    rc = 1;
-done:
-    free(del);
-    free(r);
-    return rc;
-}
-
-bool backfill_bulk_send(esc *store, const buf *body, const bool *is_delete, bulk_item_result *res, size_t n,
-                        long give_up_ms, volatile int *stop, char *err, size_t errsz)
-{
-    if (n == 0)
-        return true;
-    /* Where each action starts: an index action has two lines, a delete one. */
-    size_t *off = calloc(n + 1, sizeof *off);
-    size_t *pick = calloc(n, sizeof *pick);
-    buf req = BUF_INIT, resp = BUF_INIT;
-    bool ok = false;
-    buf_init(&resp, RESP_MAX);
-    if (!off || !pick) {
-        snprintf(err, errsz, "out of memory");
-        goto done;
-    }
-    size_t pos = 0;
-    for (size_t i = 0; i < n; i++) {
-        off[i] = pos;
-        for (int lines = is_delete[i] ? 1 : 2; lines > 0; lines--) {
-            const char *nl = memchr(body->data + pos, '\n', body->len - pos);
-            if (!nl) {
-                snprintf(err, errsz, "internal error: bulk body has fewer lines than actions");
-                goto done;
-            }
-            pos = (size_t)(nl - body->data) + 1;
-        }
-    }
-    off[n] = pos;
-    for (size_t i = 0; i < n; i++) {
-        pick[i] = i;
-        res[i].outcome = BULK_RETRY;
-    }
-    size_t m = n;
-    long long first_fail = 0;
-    for (int attempt = 0;; attempt++) {
-        int rc = post_once(store, body, off, pick, m, is_delete, res, &req, &resp, err, errsz);
-        size_t again = 0;
-        if (rc == 2) {
-            /* The store refused the whole request (validation, size): one bad document must not
-             * take the rest of the page with it. */
-            log_warn("%s; sending the %zu items one by one", err, m);
-            for (size_t i = 0; i < m; i++)
-                if (post_once(store, body, off, &pick[i], 1, is_delete, res, &req, &resp, err, errsz) == 0)
-                    res[pick[i]].outcome = BULK_RETRY;
-            rc = 1;
-        }
-        if (rc == 1) {
-            for (size_t i = 0; i < m; i++)
-                if (res[pick[i]].outcome == BULK_RETRY)
-                    pick[again++] = pick[i];
-            if (again)
-                snprintf(err, errsz, "store answered %d: %s", res[pick[0]].status, res[pick[0]].error);
-        } else {
-            again = m;
-        }
-        if (again == 0) {
-            ok = true;
-            break;
-        }
-        m = again;
-        long long now = worker_now_ms();
-        if (!first_fail) {
-            first_fail = now;
-            log_warn("%s; retrying with backoff", err);
-        }
-        if (now - first_fail >= give_up_ms || (stop && *stop))
-            break;
-        long ms = worker_backoff_ms(attempt);
-        long ra = esc_retry_after_ms(store);
-        if (ra > ms)
-            ms = ra > 30000 ? 30000 : ra;
-        worker_sleep_ms(ms, NULL);
-    }
-done:
-    free(off);
-    free(pick);
-    buf_free(&req);
-    buf_free(&resp);
-    return ok;
-}
-
 /* ---- progress ------------------------------------------------------------------------------- */
 
 static void fmt_duration(char *out, size_t n, double s)
@@ -771,6 +624,7 @@ done:
 
 /* ---- versync backfill ------------------------------------------------------------------------- */
 
+
 typedef struct bf_opts {
     bool prune, resume;
     const char *index; /* --index, or NULL */
@@ -850,10 +704,12 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     size_t nlast = 0;
     long long done = 0;
     buf body = BUF_INIT, id = BUF_INIT, lastkey = BUF_INIT;
-    bool *is_delete = NULL;
-    bulk_item_result *res = NULL;
+    bulk_op *ops = NULL;
+    size_t *idoff = NULL;
     const char **params = NULL;
     size_t *rowof = NULL;
+    bulk_sender sender;
+    bulk_sender_init(&sender, store, BULK_BYTES_MAX);
     if (!(sql_first = backfill_page_sql(conn, t, false, false, err, sizeof err)) ||
         !(sql_after = backfill_page_sql(conn, t, true, false, err, sizeof err)))
         goto fail;
@@ -896,7 +752,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     backfill_progress pr;
     backfill_progress_start(&pr, t->ident, "copied", total, estimated, done);
     size_t batch = (size_t)o->batch;
-    if (!(is_delete = calloc(batch, sizeof *is_delete)) || !(res = calloc(batch, sizeof *res)) ||
+    if (!(ops = calloc(batch, sizeof *ops)) || !(idoff = calloc(batch, sizeof *idoff)) ||
         !(rowof = calloc(batch, sizeof *rowof)))
         goto oom;
     buf_init(&body, 0);
@@ -923,38 +779,10 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         int nrows = PQntuples(page);
         if (nrows == 0)
             break;
-        /* Build the bulk in chunks under the byte cap; each chunk is sent as it fills. */
+        /* One op per row, sent through the one sender (which splits at the byte cap). */
         size_t n = 0;
         buf_reset(&body);
-        for (int row = 0; row <= nrows; row++) {
-            bool flush = row == nrows || (n > 0 && body.len >= BULK_BYTES_MAX);
-            if (flush && n > 0) {
-                if (!backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &signals_stop, err,
-                                        sizeof err)) {
-                    log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
-                    goto fail;
-                }
-                for (size_t i = 0; i < n; i++) {
-                    switch (res[i].outcome) {
-                    case BULK_APPLIED:
-                        c->applied++;
-                        break;
-                    case BULK_STALE:
-                        c->stale++;
-                        break;
-                    default: {
-                        c->errors++;
-                        const char *kt = PQgetvalue(page, (int)rowof[i], RENDER_COL_KEY);
-                        log_error("%s: key %s: store refused the document (HTTP %d): %s", t->ident, kt,
-                                  res[i].status, res[i].error);
-                    }
-                    }
-                }
-                n = 0;
-                buf_reset(&body);
-            }
-            if (row == nrows)
-                break;
+        for (int row = 0; row < nrows; row++) {
             c->rows++;
             if (!id_of_key_text(PQgetvalue(page, row, RENDER_COL_KEY), &id))
                 goto oom;
@@ -974,16 +802,42 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
             }
             /* Change-sequence tables: version 0 (see README "versync backfill": every change the
              * snapshot may have missed has a sequence number >= 1, so it always wins). */
-            bool del = strcmp(PQgetvalue(page, row, RENDER_COL_DELETED), "t") == 0 && !t->deletes_ignore;
-            bool okb = del ? bulk_add_delete(&body, index, id.data, id.len, true, version)
-                           : bulk_add_index(&body, index, id.data, id.len, true, version,
-                                            PQgetvalue(page, row, RENDER_COL_DOC),
-                                            (size_t)PQgetlength(page, row, RENDER_COL_DOC));
-            if (!okb)
+            bulk_op *op = &ops[n];
+            memset(op, 0, sizeof *op);
+            op->index = index;
+            op->id_len = id.len;
+            idoff[n] = body.len; /* ids live in `body`, pointed at once the page is built */
+            if (!buf_append(&body, id.data, id.len + 1))
                 goto oom;
-            is_delete[n] = del;
+            op->is_delete = strcmp(PQgetvalue(page, row, RENDER_COL_DELETED), "t") == 0 && !t->deletes_ignore;
+            op->vtype = BULK_VT_EXTERNAL;
+            op->version = version;
+            op->doc = PQgetvalue(page, row, RENDER_COL_DOC);
+            op->doc_len = (size_t)PQgetlength(page, row, RENDER_COL_DOC);
             rowof[n] = (size_t)row;
             n++;
+        }
+        for (size_t i = 0; i < n; i++)
+            ops[i].id = body.data + idoff[i];
+        if (n && !bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, sizeof err)) {
+            log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            switch (ops[i].outcome) {
+            case BULK_APPLIED:
+                c->applied++;
+                break;
+            case BULK_STALE:
+                c->stale++;
+                break;
+            default: {
+                c->errors++;
+                const char *kt = PQgetvalue(page, (int)rowof[i], RENDER_COL_KEY);
+                log_error("%s: key %s: store refused the document (HTTP %d): %s", t->ident, kt, ops[i].status,
+                          ops[i].error);
+            }
+            }
         }
         /* The store answered for the whole page: remember its last key. */
         render_free_array(last, nlast);
@@ -1027,9 +881,10 @@ done:
     free(sql_get);
     free(sql_set);
     free(params);
-    free(is_delete);
-    free(res);
+    free(ops);
+    free(idoff);
     free(rowof);
+    bulk_sender_free(&sender);
     buf_free(&body);
     buf_free(&id);
     buf_free(&lastkey);
@@ -1045,18 +900,18 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
     char *after = NULL;
     backfill_doc *docs = NULL;
     int nd = 0;
-    bool *present = NULL, *is_delete = NULL;
-    bulk_item_result *res = NULL;
-    buf body = BUF_INIT;
+    bool *present = NULL;
+    bulk_op *ops = NULL;
     const char **ids = NULL;
     size_t *which = NULL;
+    bulk_sender sender;
+    bulk_sender_init(&sender, store, BULK_BYTES_MAX);
     if (t->deletes_ignore) {
         log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident,
                  index);
         return 0;
     }
-    if (!(present = calloc(PRUNE_PAGE, sizeof *present)) ||
-        !(is_delete = calloc(PRUNE_PAGE, sizeof *is_delete)) || !(res = calloc(PRUNE_PAGE, sizeof *res)) ||
+    if (!(present = calloc(PRUNE_PAGE, sizeof *present)) || !(ops = calloc(PRUNE_PAGE, sizeof *ops)) ||
         !(ids = calloc(PRUNE_PAGE, sizeof *ids)) || !(which = calloc(PRUNE_PAGE, sizeof *which)))
         goto oom;
     long long walked = 0;
@@ -1096,39 +951,40 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
             goto rollback;
         size_t n = 0;
         int64_t maxv = 0;
-        buf_reset(&body);
         for (int i = 0; i < nd; i++) {
             if (present[i])
                 continue;
             int64_t v = backfill_delete_version(t, docs[i].version);
             if (v > maxv)
                 maxv = v;
-            if (!bulk_add_delete(&body, index, docs[i].id, strlen(docs[i].id), true, v)) {
-                snprintf(err, sizeof err, "out of memory");
-                goto rollback;
-            }
-            is_delete[n] = true;
+            bulk_op *op = &ops[n];
+            memset(op, 0, sizeof *op);
+            op->index = index;
+            op->id = docs[i].id;
+            op->id_len = strlen(docs[i].id);
+            op->is_delete = true;
+            op->vtype = BULK_VT_EXTERNAL;
+            op->version = v;
             which[n++] = (size_t)i;
         }
         if (n && !backfill_bump_sequences(conn, schema_q, t, maxv, err, sizeof err))
             goto rollback;
-        if (n &&
-            !backfill_bulk_send(store, &body, is_delete, res, n, o->give_up_ms, &signals_stop, err, sizeof err)) {
+        if (n && !bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, sizeof err)) {
             log_error("%s: %s", t->ident, err);
             goto rollback;
         }
         if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
             goto fail;
         for (size_t i = 0; i < n; i++) {
-            if (res[i].outcome == BULK_APPLIED) {
+            if (ops[i].outcome == BULK_APPLIED) {
                 c->deleted++;
                 log_debug("%s: pruned %s", t->ident, docs[which[i]].id);
-            } else if (res[i].outcome == BULK_STALE) {
+            } else if (ops[i].outcome == BULK_STALE) {
                 c->prune_stale++;
             } else {
                 c->errors++;
                 log_error("%s: deleting %s from %s: HTTP %d: %s", t->ident, docs[which[i]].id, index,
-                          res[i].status, res[i].error);
+                          ops[i].status, ops[i].error);
             }
         }
         walked += nd;
@@ -1152,11 +1008,10 @@ done:
     backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
     free(after);
     free(present);
-    free(is_delete);
-    free(res);
+    free(ops);
     free(ids);
     free(which);
-    buf_free(&body);
+    bulk_sender_free(&sender);
     return ret;
 }
 

@@ -1,6 +1,10 @@
 /* bridge_bulk — _bulk request bodies (NDJSON), document ids, and classifying the store's answers. */
 #include "versync/bulk.h"
 
+#include "versync/log.h"
+#include "versync/metrics.h"
+#include "versync/worker.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define BULK_RESP_MAX (64u << 20) /* a _bulk answer for a batch is far smaller */
 
 bool bulk_doc_id(buf *out, const char *const *parts, size_t nparts)
 {
@@ -27,27 +33,54 @@ bool bulk_doc_id(buf *out, const char *const *parts, size_t nparts)
 }
 
 static bool add_action(buf *body, const char *action, const char *index, const char *id, size_t id_len,
-                       bool versioned, int64_t version)
+                       bulk_vtype vtype, int64_t version)
 {
     bool ok = buf_printf(body, "{\"%s\":{\"_index\":", action) &&
               buf_put_json_string(body, index, strlen(index)) && buf_puts(body, ",\"_id\":") &&
               buf_put_json_string(body, id, id_len);
-    if (ok && versioned)
-        ok = buf_printf(body, ",\"version\":%" PRId64 ",\"version_type\":\"external\"", version);
+    if (ok && vtype != BULK_VT_NONE)
+        ok = buf_printf(body, ",\"version\":%" PRId64 ",\"version_type\":\"%s\"", version,
+                        vtype == BULK_VT_EXTERNAL_GTE ? "external_gte" : "external");
     return ok && buf_puts(body, "}}\n");
+}
+
+bool bulk_add(buf *body, const char *index, const char *id, size_t id_len, bool is_delete, bulk_vtype vtype,
+              int64_t version, const char *doc, size_t doc_len)
+{
+    if (is_delete)
+        return add_action(body, "delete", index, id, id_len, vtype, version);
+    return add_action(body, "index", index, id, id_len, vtype, version) && buf_append(body, doc, doc_len) &&
+           buf_putc(body, '\n');
 }
 
 bool bulk_add_index(buf *body, const char *index, const char *id, size_t id_len, bool versioned, int64_t version,
                     const char *doc, size_t doc_len)
 {
-    return add_action(body, "index", index, id, id_len, versioned, version) && buf_append(body, doc, doc_len) &&
-           buf_putc(body, '\n');
+    return bulk_add(body, index, id, id_len, false, versioned ? BULK_VT_EXTERNAL : BULK_VT_NONE, version, doc,
+                    doc_len);
 }
 
 bool bulk_add_delete(buf *body, const char *index, const char *id, size_t id_len, bool versioned,
                      int64_t version)
 {
-    return add_action(body, "delete", index, id, id_len, versioned, version);
+    return bulk_add(body, index, id, id_len, true, versioned ? BULK_VT_EXTERNAL : BULK_VT_NONE, version, NULL, 0);
+}
+
+int64_t bulk_conflict_version(const char *reason)
+{
+    /* Elasticsearch, OpenSearch and verstore all say "current version [C] is higher ..." (§4). */
+    const char *p = reason ? strstr(reason, "current version [") : NULL;
+    if (!p)
+        return -1;
+    p += strlen("current version [");
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno == ERANGE || *end != ']' || v > (unsigned long long)BULK_VERSION_MAX)
+        return -1;
+    return (int64_t)v;
 }
 
 bulk_outcome bulk_classify(int status, bool is_delete, const char *result, const char *error_type)
@@ -102,6 +135,7 @@ bool bulk_parse_response(const char *body, size_t len, const bool *is_delete, bu
             goto done;
         }
         r->status = st->valueint;
+        r->store_version = -1;
         r->error[0] = '\0';
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(item, "result");
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "error");
@@ -111,6 +145,8 @@ bool bulk_parse_response(const char *body, size_t len, const bool *is_delete, bu
             const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "reason");
             etype = cJSON_IsString(t) ? t->valuestring : "error";
             snprintf(r->error, sizeof r->error, "%s: %s", etype, cJSON_IsString(why) ? why->valuestring : "");
+            if (cJSON_IsString(why))
+                r->store_version = bulk_conflict_version(why->valuestring);
         } else if (cJSON_IsString(e)) {
             etype = e->valuestring;
             snprintf(r->error, sizeof r->error, "%s", etype);
@@ -181,4 +217,189 @@ bool bulk_parse_version(const char *text, int64_t *out, char *err, size_t errsz)
     }
     *out = (int64_t)v;
     return true;
+}
+
+/* ---- the one sender ------------------------------------------------------------------------ */
+
+void bulk_sender_init(bulk_sender *s, esc *store, size_t max_bytes)
+{
+    memset(s, 0, sizeof *s);
+    s->store = store;
+    s->max_bytes = max_bytes > 0 ? max_bytes : (size_t)10 << 20;
+    s->retry_after_ms = -1;
+    buf_init(&s->resp, BULK_RESP_MAX);
+}
+
+void bulk_sender_free(bulk_sender *s)
+{
+    if (!s)
+        return;
+    buf_free(&s->body);
+    buf_free(&s->resp);
+    free(s->is_delete);
+    free(s->results);
+    s->is_delete = NULL;
+    s->results = NULL;
+    s->cap = 0;
+}
+
+static bool sender_room(bulk_sender *s, size_t n)
+{
+    if (n <= s->cap)
+        return true;
+    bool *d = realloc(s->is_delete, n * sizeof *d);
+    if (d)
+        s->is_delete = d;
+    bulk_item_result *r = realloc(s->results, n * sizeof *r);
+    if (r)
+        s->results = r;
+    if (!d || !r)
+        return false;
+    s->cap = n;
+    return true;
+}
+
+static void set_outcome(bulk_op *op, bulk_outcome o, int status, int64_t store_version, const char *error)
+{
+    op->outcome = o;
+    op->status = status;
+    op->store_version = store_version;
+    snprintf(op->error, sizeof op->error, "%s", error);
+}
+
+/* POST one _bulk of the first ops that fit in max_bytes (at least one), *sent
+ * saying how many. 1: each sent op classified, none BULK_RETRY; 0: retryable
+ * (err set; the sent ops stay or become BULK_RETRY); -1: the whole request
+ * was refused with 400/413 (*status, err say why) and nothing applied. */
+static int post_one(bulk_sender *s, bulk_op *ops, size_t n, size_t *sent, int *status, char *err, size_t errsz)
+{
+    buf_reset(&s->body);
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = s->body.len;
+        if (!bulk_add(&s->body, ops[i].index, ops[i].id, ops[i].id_len, ops[i].is_delete, ops[i].vtype,
+                      ops[i].version, ops[i].doc, ops[i].doc_len)) {
+            snprintf(err, errsz, "out of memory building the bulk body");
+            *sent = i;
+            return 0;
+        }
+        if (i > 0 && s->body.len > s->max_bytes) {
+            /* The rest goes in the next request. */
+            s->body.len = mark;
+            s->body.data[mark] = '\0';
+            n = i;
+            break;
+        }
+    }
+    *sent = n;
+    if (!sender_room(s, n)) {
+        snprintf(err, errsz, "out of memory");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->is_delete[i] = ops[i].is_delete;
+    buf_reset(&s->resp);
+    s->resp.overflow = false;
+    int st = esc_request(s->store, "POST", "/_bulk", "application/x-ndjson", s->body.data, s->body.len,
+                         s->opaque_id, &s->resp, err, errsz);
+    metrics_store_answer(st);
+    *status = st;
+    s->retry_after_ms = esc_retry_after_ms(s->store);
+    if (st == ESC_TRANSPORT_ERROR)
+        return 0;
+    if (st != 200) {
+        char why[1024];
+        bulk_error_summary(s->resp.data, s->resp.len, why, sizeof why);
+        if (bulk_classify_request(st) == BULK_RETRY || (st != 400 && st != 413)) {
+            /* 401/403/404… are a configuration problem, not the documents': retry, never dead-letter. */
+            snprintf(err, errsz, "store %s answered HTTP %d to _bulk: %s", esc_url(s->store), st, why);
+            return 0;
+        }
+        snprintf(err, errsz, "HTTP %d: %s", st, why);
+        return -1;
+    }
+    if (!bulk_parse_response(s->resp.data, s->resp.len, s->is_delete, s->results, n, err, errsz))
+        return 0;
+    int rc = 1;
+    for (size_t i = 0; i < n; i++) {
+        const bulk_item_result *r = &s->results[i];
+        set_outcome(&ops[i], r->outcome, r->status, r->store_version, r->error);
+        if (r->outcome == BULK_RETRY && rc == 1) {
+            snprintf(err, errsz, "store answered %d for %s/%.*s: %s", r->status, ops[i].index, (int)ops[i].id_len,
+                     ops[i].id, r->error);
+            rc = 0;
+        }
+    }
+    return rc;
+}
+
+bool bulk_send(bulk_sender *s, bulk_op *ops, size_t n, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < n; i++)
+        set_outcome(&ops[i], BULK_RETRY, 0, -1, "");
+    for (size_t off = 0; off < n;) {
+        int status = 0;
+        size_t sent = 0;
+        int rc = post_one(s, ops + off, n - off, &sent, &status, err, errsz);
+        if (rc == 0)
+            return false;
+        if (rc < 0 && sent == 1) {
+            set_outcome(&ops[off], BULK_DEAD, status, -1, err);
+        } else if (rc < 0) {
+            /* The store refused the whole request (validation, size): find the culprits
+             * one by one, so one bad document never blocks the others. */
+            log_warn("store refused a bulk of %zu items (%s); sending them one by one", sent, err);
+            for (size_t i = 0; i < sent; i++) {
+                size_t one;
+                rc = post_one(s, ops + off + i, 1, &one, &status, err, errsz);
+                if (rc == 0)
+                    return false;
+                if (rc < 0)
+                    set_outcome(&ops[off + i], BULK_DEAD, status, -1, err);
+            }
+        }
+        off += sent;
+    }
+    return true;
+}
+
+bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms, volatile int *stop, char *err,
+                        size_t errsz)
+{
+    bulk_op *again = NULL;
+    size_t *where = NULL;
+    bool ok = false;
+    if (bulk_send(s, ops, n, err, errsz))
+        return true;
+    if (!(again = malloc(n * sizeof *again)) || !(where = malloc(n * sizeof *where))) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    long long first_fail = worker_now_ms();
+    log_warn("%s; retrying with backoff", err);
+    for (int attempt = 0;; attempt++) {
+        if (worker_now_ms() - first_fail >= give_up_ms || (stop && *stop))
+            goto done;
+        long ms = worker_backoff_ms(attempt);
+        if (s->retry_after_ms > ms)
+            ms = s->retry_after_ms > 30000 ? 30000 : s->retry_after_ms;
+        worker_sleep_ms(ms, NULL);
+        /* Resend only what the store has not answered for. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ops[i].outcome == BULK_RETRY) {
+                again[m] = ops[i];
+                where[m++] = i;
+            }
+        bool sent = bulk_send(s, again, m, err, errsz);
+        for (size_t i = 0; i < m; i++)
+            ops[where[i]] = again[i];
+        if (sent) {
+            ok = true;
+            goto done;
+        }
+    }
+done:
+    free(again);
+    free(where);
+    return ok;
 }

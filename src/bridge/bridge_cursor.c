@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #define STATE_MAX (64u << 20)
-#define RESP_MAX (64u << 20)
 
 /* ---- checkpoints ---------------------------------------------------------- */
 
@@ -350,7 +349,7 @@ struct cursor {
     size_t ntabs;
     size_t rr; /* round robin over the tables */
     char *schema_q;
-    buf body, resp;
+    bulk_sender sender; /* its store is set per step */
 };
 
 size_t cursor_table_count(const cfg *c)
@@ -375,7 +374,7 @@ cursor *cursor_new(const cfg *c, const char *state_path, bool once, const char *
     cu->c = c;
     cu->once = once;
     snprintf(cu->worker_name, sizeof cu->worker_name, "%s", worker_name ? worker_name : "versync");
-    buf_init(&cu->resp, RESP_MAX);
+    bulk_sender_init(&cu->sender, NULL, c->store.max_bulk_bytes > 0 ? (size_t)c->store.max_bulk_bytes : 0);
     for (size_t i = 0; i < c->ntables; i++) {
         cfg_table *t = &c->tables[i];
         if (t->capture != CFG_CAPTURE_CURSOR)
@@ -402,8 +401,7 @@ void cursor_free(cursor *cu)
     free(cu->tabs);
     free(cu->state_path);
     free(cu->schema_q);
-    buf_free(&cu->body);
-    buf_free(&cu->resp);
+    bulk_sender_free(&cu->sender);
     free(cu);
 }
 
@@ -732,117 +730,41 @@ static int activate(cursor *cu, PGconn *pg, ctab *ct, char *err, size_t errsz)
     return 1;
 }
 
-/* POST items[idx[0..n)] as one _bulk. 1 every item classified, 0 retryable (err),
- * -1 the whole request refused with *status (400/413). */
-static int post(cursor *cu, esc *store, ctab *ct, pitem *items, const size_t *idx, size_t n, PGresult *rows,
-                int *status, char *err, size_t errsz)
-{
-    buf_reset(&cu->body);
-    bool *is_delete = calloc(n ? n : 1, sizeof *is_delete);
-    bulk_item_result *res = calloc(n ? n : 1, sizeof *res);
-    int rc = 0;
-    if (!is_delete || !res) {
-        snprintf(err, errsz, "out of memory");
-        goto done;
-    }
-    const char *index = ct->t->index ? ct->t->index : ct->t->name;
-    for (size_t i = 0; i < n; i++) {
-        pitem *it = &items[idx[i]];
-        is_delete[i] = it->del;
-        bool ok = it->del ? bulk_add_delete(&cu->body, index, it->id, strlen(it->id), true, it->version)
-                          : bulk_add_index(&cu->body, index, it->id, strlen(it->id), true, it->version,
-                                           PQgetvalue(rows, it->row, RENDER_COL_DOC),
-                                           (size_t)PQgetlength(rows, it->row, RENDER_COL_DOC));
-        if (!ok) {
-            snprintf(err, errsz, "out of memory building the bulk body");
-            goto done;
-        }
-    }
-    buf_reset(&cu->resp);
-    cu->resp.overflow = false;
-    char opaque[340];
-    snprintf(opaque, sizeof opaque, "versync-cursor-%.300s", cu->worker_name);
-    int st = esc_request(store, "POST", "/_bulk", "application/x-ndjson", cu->body.data, cu->body.len, opaque,
-                         &cu->resp, err, errsz);
-    *status = st;
-    if (st == ESC_TRANSPORT_ERROR)
-        goto done;
-    if (st != 200) {
-        if (st == 400 || st == 413) {
-            char why[1024];
-            bulk_error_summary(cu->resp.data, cu->resp.len, why, sizeof why);
-            snprintf(err, errsz, "HTTP %d: %s", st, why);
-            rc = -1;
-        } else {
-            snprintf(err, errsz, "store %s answered HTTP %d to _bulk: %.300s", esc_url(store), st,
-                     cu->resp.data ? cu->resp.data : "");
-        }
-        goto done;
-    }
-    if (!bulk_parse_response(cu->resp.data, cu->resp.len, is_delete, res, n, err, errsz))
-        goto done;
-    for (size_t i = 0; i < n; i++) {
-        pitem *it = &items[idx[i]];
-        it->outcome = res[i].outcome;
-        if (it->outcome == BULK_RETRY) {
-            snprintf(err, errsz, "store answered %d for %s/%s: %s", res[i].status, ct->t->ident, it->id,
-                     res[i].error);
-            goto done;
-        }
-        if (it->outcome == BULK_DEAD)
-            log_warn("%s key %s: the store refused the write for good (HTTP %d: %s); it is not retried",
-                     ct->t->ident, it->id, res[i].status, res[i].error);
-    }
-    rc = 1;
-done:
-    free(is_delete);
-    free(res);
-    return rc;
-}
-
-/* Send the page's writes, split at store.max_bulk_bytes (estimated from the documents);
- * a request refused whole (400/413) is retried item by item so only the culprit is lost.
- * True when every item has an outcome. */
+/* Send the page's writes through the one sender (split at store.max_bulk_bytes; a request
+ * refused whole is resent item by item so only the culprit is lost). True when every item
+ * has an outcome. */
 static bool send_page(cursor *cu, esc *store, ctab *ct, pitem *items, size_t n, PGresult *rows, char *err,
                       size_t errsz)
 {
-    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    if (!idx) {
+    bulk_op *ops = calloc(n ? n : 1, sizeof *ops);
+    if (!ops) {
         snprintf(err, errsz, "out of memory");
         return false;
     }
-    long cap = cu->c->store.max_bulk_bytes > 0 ? cu->c->store.max_bulk_bytes : 10L << 20;
-    bool ok = true;
-    for (size_t lo = 0; ok && lo < n;) {
-        size_t hi = lo, bytes = 0;
-        while (hi < n && (hi == lo || bytes + (size_t)PQgetlength(rows, items[hi].row, RENDER_COL_DOC) + 256 <=
-                                          (size_t)cap)) {
-            bytes += (size_t)PQgetlength(rows, items[hi].row, RENDER_COL_DOC) + 256;
-            hi++;
-        }
-        size_t m = 0;
-        for (size_t i = lo; i < hi; i++)
-            idx[m++] = i;
-        int status = 0;
-        int rc = post(cu, store, ct, items, idx, m, rows, &status, err, errsz);
-        if (rc == 0) {
-            ok = false;
-        } else if (rc < 0) {
-            log_warn("store refused a bulk of %zu items (%s); sending them one by one", m, err);
-            for (size_t i = 0; ok && i < m; i++) {
-                rc = post(cu, store, ct, items, &idx[i], 1, rows, &status, err, errsz);
-                if (rc == 0)
-                    ok = false;
-                else if (rc < 0) {
-                    items[idx[i]].outcome = BULK_DEAD;
-                    log_warn("%s key %s: the store refused the write for good (%s); it is not retried",
-                             ct->t->ident, items[idx[i]].id, err);
-                }
-            }
-        }
-        lo = hi;
+    const char *index = ct->t->index ? ct->t->index : ct->t->name;
+    for (size_t i = 0; i < n; i++) {
+        ops[i].index = index;
+        ops[i].id = items[i].id;
+        ops[i].id_len = strlen(items[i].id);
+        ops[i].is_delete = items[i].del;
+        ops[i].vtype = BULK_VT_EXTERNAL;
+        ops[i].version = items[i].version;
+        ops[i].doc = PQgetvalue(rows, items[i].row, RENDER_COL_DOC);
+        ops[i].doc_len = (size_t)PQgetlength(rows, items[i].row, RENDER_COL_DOC);
     }
-    free(idx);
+    char opaque[340];
+    snprintf(opaque, sizeof opaque, "versync-cursor-%.300s", cu->worker_name);
+    cu->sender.store = store;
+    cu->sender.opaque_id = opaque;
+    bool ok = bulk_send(&cu->sender, ops, n, err, errsz);
+    cu->sender.opaque_id = NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        items[i].outcome = ops[i].outcome;
+        if (ops[i].outcome == BULK_DEAD)
+            log_warn("%s key %s: the store refused the write for good (HTTP %d: %s); it is not retried",
+                     ct->t->ident, items[i].id, ops[i].status, ops[i].error);
+    }
+    free(ops);
     return ok;
 }
 

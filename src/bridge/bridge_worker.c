@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RESP_MAX (64u << 20) /* a _bulk answer for batch_size items is far smaller */
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_CAP_MS 30000
 #define SUMMARY_EVERY_MS 10000
@@ -86,15 +85,15 @@ struct worker {
     bool any_trigger; /* some table is captured by triggers: claim change rows */
     bool cursor_config; /* the missing_schema error came from the cursor poller, whose message says it all */
     /* reused between batches */
-    buf body, resp, tmp;
+    buf tmp;
     change *changes;
     size_t changes_cap;
     item *items;
     size_t items_cap;
     size_t *order;
-    bool *is_delete;
-    bulk_item_result *results;
+    bulk_op *ops;
     size_t send_cap;
+    bulk_sender sender;
 };
 
 long long worker_now_ms(void)
@@ -136,7 +135,6 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(w->name, sizeof w->name, "%s:%ld", host, (long)getpid());
-    buf_init(&w->resp, RESP_MAX);
     w->prepared = calloc(c->ntables + 1, sizeof *w->prepared);
     w->table_ok = calloc(c->ntables + 1, sizeof *w->table_ok);
     w->table_err = calloc(c->ntables + 1, sizeof *w->table_err);
@@ -144,6 +142,7 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
         goto oom;
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
+    bulk_sender_init(&w->sender, w->store, c->store.max_bulk_bytes > 0 ? (size_t)c->store.max_bulk_bytes : 0);
     w->any_trigger = cursor_table_count(c) < c->ntables;
     /* One poller per process tree: worker 1 (or the single once process). */
     if (o->id <= 1 && cursor_table_count(c) > 0 &&
@@ -186,14 +185,12 @@ void worker_free(worker *w)
     disconnect(w);
     esc_free(w->store);
     cursor_free(w->cur);
-    buf_free(&w->body);
-    buf_free(&w->resp);
+    bulk_sender_free(&w->sender);
     buf_free(&w->tmp);
     free(w->changes);
     free(w->items);
     free(w->order);
-    free(w->is_delete);
-    free(w->results);
+    free(w->ops);
     free(w->prepared);
     free(w->table_ok);
     for (size_t i = 0; w->table_err && i < w->c->ntables; i++)
@@ -540,79 +537,7 @@ static void shuffle(size_t *v, size_t n)
     }
 }
 
-static bool add_item(worker *w, buf *body, const item *it)
-{
-    const char *index = it->t->index ? it->t->index : it->t->name;
-    bool versioned = !w->o.no_versions;
-    const char *id = it->rep->id;
-    if (it->act == ACT_DELETE)
-        return bulk_add_delete(body, index, id, strlen(id), versioned, it->version);
-    return bulk_add_index(body, index, id, strlen(id), versioned, it->version, it->doc, it->doc_len);
-}
-
-/* POST one _bulk of the first items of items[order[0..n)] that fit in
- * store.max_bulk_bytes (at least one), setting *sent to how many, and classify
- * each. Returns 1 when every sent item has an outcome, 0 when the request is
- * retryable (err set), -1 when the whole request was refused with `*status`
- * (400/413 …) and nothing applied. */
-static int post_bulk(worker *w, const size_t *order, size_t n, size_t *sent, int *status, char *err, size_t errsz)
-{
-    size_t cap = w->c->store.max_bulk_bytes > 0 ? (size_t)w->c->store.max_bulk_bytes : (size_t)10 << 20;
-    buf_reset(&w->body);
-    for (size_t i = 0; i < n; i++) {
-        size_t mark = w->body.len;
-        w->is_delete[i] = w->items[order[i]].act == ACT_DELETE;
-        if (!add_item(w, &w->body, &w->items[order[i]])) {
-            snprintf(err, errsz, "out of memory building the bulk body");
-            return 0;
-        }
-        if (i > 0 && w->body.len > cap) {
-            /* The rest goes in the next request of the same claim. */
-            w->body.len = mark;
-            w->body.data[mark] = '\0';
-            n = i;
-            break;
-        }
-    }
-    *sent = n;
-    buf_reset(&w->resp);
-    w->resp.overflow = false;
-    int st = esc_request(w->store, "POST", "/_bulk", "application/x-ndjson", w->body.data, w->body.len,
-                         w->opaque_id, &w->resp, err, errsz);
-    metrics_store_answer(st);
-    *status = st;
-    w->retry_after_ms = esc_retry_after_ms(w->store);
-    if (st == ESC_TRANSPORT_ERROR)
-        return 0;
-    if (st != 200) {
-        if (bulk_classify_request(st) == BULK_RETRY || (st != 400 && st != 413)) {
-            /* 401/403/404… are a configuration problem, not the documents': retry, do not dead-letter. */
-            snprintf(err, errsz, "store %s answered HTTP %d to _bulk: %.300s", esc_url(w->store), st,
-                     w->resp.data ? w->resp.data : "");
-            return 0;
-        }
-        char why[1024];
-        bulk_error_summary(w->resp.data, w->resp.len, why, sizeof why);
-        snprintf(err, errsz, "HTTP %d: %s", st, why);
-        return -1;
-    }
-    if (!bulk_parse_response(w->resp.data, w->resp.len, w->is_delete, w->results, n, err, errsz))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        item *it = &w->items[order[i]];
-        it->outcome = w->results[i].outcome;
-        it->status = w->results[i].status;
-        snprintf(it->error, sizeof it->error, "%s", w->results[i].error);
-        if (it->outcome == BULK_RETRY) {
-            snprintf(err, errsz, "store answered %d for %s/%s: %s", it->status, it->t->ident, it->rep->id,
-                     it->error);
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Send all writable items; false when the claim must be rolled back and retried. */
+/* Send all writable items through the one sender; false when the claim must be rolled back and retried. */
 static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
 {
     size_t n = 0;
@@ -625,54 +550,31 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
         worker_sleep_ms(random() % (w->o.chaos_max_delay_ms + 1), NULL);
         shuffle(w->order, n);
     }
+    for (size_t i = 0; i < n; i++) {
+        const item *it = &w->items[w->order[i]];
+        bulk_op *op = &w->ops[i];
+        memset(op, 0, sizeof *op);
+        op->index = it->t->index ? it->t->index : it->t->name;
+        op->id = it->rep->id;
+        op->id_len = strlen(it->rep->id);
+        op->is_delete = it->act == ACT_DELETE;
+        op->vtype = w->o.no_versions ? BULK_VT_NONE : BULK_VT_EXTERNAL;
+        op->version = it->version;
+        op->doc = it->doc;
+        op->doc_len = it->doc_len;
+    }
     /* Over store.max_bulk_bytes the batch goes out in several _bulk requests,
      * all inside this claim's transaction: a failure of any rolls it all back. */
-    for (size_t off = 0; off < n;) {
-        int status = 0;
-        size_t sent = 0;
-        int rc = post_bulk(w, w->order + off, n - off, &sent, &status, err, errsz);
-        if (rc == 0)
-            return false;
-        if (rc > 0) {
-            off += sent;
-            continue;
-        }
-        if (sent == 1) {
-            item *it = &w->items[w->order[off]];
-            it->outcome = BULK_DEAD;
-            it->status = status;
-            snprintf(it->error, sizeof it->error, "%s", err);
-            off += 1;
-            continue;
-        }
-        /* The store refused the whole request (validation, size): find the culprits
-         * one by one, so one bad document never blocks the others. */
-        log_warn("store refused a bulk of %zu items (%s); sending them one by one", sent, err);
-        size_t *one = malloc(sent * sizeof *one);
-        if (!one) {
-            snprintf(err, errsz, "out of memory");
-            return false;
-        }
-        memcpy(one, w->order + off, sent * sizeof *one);
-        bool ok = true;
-        for (size_t i = 0; ok && i < sent; i++) {
-            size_t one_sent;
-            rc = post_bulk(w, &one[i], 1, &one_sent, &status, err, errsz);
-            if (rc == 0)
-                ok = false;
-            else if (rc < 0) {
-                item *it = &w->items[one[i]];
-                it->outcome = BULK_DEAD;
-                it->status = status;
-                snprintf(it->error, sizeof it->error, "%s", err);
-            }
-        }
-        free(one);
-        if (!ok)
-            return false;
-        off += sent;
+    w->sender.opaque_id = w->opaque_id;
+    bool ok = bulk_send(&w->sender, w->ops, n, err, errsz);
+    w->retry_after_ms = w->sender.retry_after_ms;
+    for (size_t i = 0; i < n; i++) {
+        item *it = &w->items[w->order[i]];
+        it->outcome = w->ops[i].outcome;
+        it->status = w->ops[i].status;
+        snprintf(it->error, sizeof it->error, "%s", w->ops[i].error);
     }
-    return true;
+    return ok;
 }
 
 static bool insert_dead_letter(worker *w, const item *it, char *err, size_t errsz)
@@ -768,13 +670,10 @@ int worker_batch(worker *w, char *err, size_t errsz)
         size_t *o = realloc(w->order, nchanges * sizeof *o);
         if (o)
             w->order = o;
-        bool *d = realloc(w->is_delete, nchanges * sizeof *d);
-        if (d)
-            w->is_delete = d;
-        bulk_item_result *r = realloc(w->results, nchanges * sizeof *r);
-        if (r)
-            w->results = r;
-        if (!o || !d || !r)
+        bulk_op *ops = realloc(w->ops, nchanges * sizeof *ops);
+        if (ops)
+            w->ops = ops;
+        if (!o || !ops)
             goto oom;
         w->send_cap = nchanges;
     }
