@@ -30,6 +30,12 @@ int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_re
  * `report`. Returns how many, or -1 with err set on a database error. */
 int setup_uninitialized(const cfg *c, PGconn *conn, setup_report_fn report, void *ctx, char *err, size_t errsz);
 
+/* How many rows table `t` holds: counted exactly up to `limit`; beyond
+ * that *estimated is set and *rows is the planner's estimate (at least
+ * limit + 1). Returns false with err set on a database error. */
+bool setup_existing_rows(PGconn *conn, const cfg_table *t, long long limit, long long *rows, bool *estimated,
+                         char *err, size_t errsz);
+
 /* For `run` and `once`: connect with c's conninfo and log a warning for each
  * table `init` has not set up. Best effort: an unreachable database is left
  * to the workers, which retry it. */

@@ -8,6 +8,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
+#include "versync/setup.h"
 #include "versync/sql_embed.h"
 #include "versync/target.h"
 
@@ -26,6 +27,8 @@ typedef struct plan {
     buf sql;
     buf report;
     bool oom;
+    const cfg_table **fresh; /* tables this run starts capturing (no capture trigger before) */
+    size_t nfresh;
 } plan;
 
 static void plan_add(plan *p, const char *what, const char *sql)
@@ -401,6 +404,8 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     char *regsql = sql_render_vars("init_register", vars);
     if (!regsql)
         goto oom;
+    if (!same && nhave == 0 && p->fresh)
+        p->fresh[p->nfresh++] = t;
     if (!same) {
         if (!add_drops(conn, schema_q, s.table_q, have, nhave, &sql, err, errsz))
             goto done;
@@ -772,26 +777,93 @@ done:
     return ok;
 }
 
+/* ---- existing rows ---------------------------------------------------------- */
+
+/* Counting stops here; beyond, the planner's estimate is reported. */
+#define EXISTING_COUNT_LIMIT 1000000LL
+
+/* For each table this run starts capturing: count its rows (inside init's
+ * transaction) and say how many no change will carry. Tables with rows are
+ * appended to copy (heap strings) for --backfill. */
+static bool count_existing(PGconn *conn, const plan *p, buf *notes, const char **copy, int *ncopy, char *err,
+                           size_t errsz)
+{
+    for (size_t i = 0; i < p->nfresh; i++) {
+        const cfg_table *t = p->fresh[i];
+        long long rows;
+        bool estimated;
+        if (!setup_existing_rows(conn, t, EXISTING_COUNT_LIMIT, &rows, &estimated, err, errsz))
+            return false;
+        if (rows == 0)
+            continue;
+        char *id = strdup(t->ident);
+        if (!id) {
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        copy[(*ncopy)++] = id;
+        if (!buf_printf(notes,
+                        "%s: %s%lld existing row%s, not yet in the index \"%s\": changes from now on are "
+                        "captured, these rows only reach the index when copied\n",
+                        t->ident, estimated ? "about " : "", rows, rows == 1 ? "" : "s", t->index)) {
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* After init: copy the existing rows (--backfill) or say how. Returns the exit status. */
+static int report_existing(const cli_globals *g, const buf *notes, const char **copy, int ncopy, bool backfill,
+                           bool no_store, int rc)
+{
+    if (ncopy <= 1)
+        return rc;
+    printf("%s", notes->data);
+    buf names = BUF_INIT;
+    for (int i = 1; i < ncopy; i++)
+        buf_printf(&names, " %s", copy[i]);
+    if (!backfill || no_store || rc != 0) {
+        printf("copy them with: versync backfill%s   (or run versync init --backfill)\n",
+               names.data ? names.data : "");
+        fflush(stdout);
+        buf_free(&names);
+        return rc;
+    }
+    printf("--backfill: copying the existing rows of%s\n", names.data ? names.data : "");
+    fflush(stdout);
+    int brc = cli_backfill(g, ncopy, (char **)copy);
+    if (brc != 0)
+        log_error("init is done, but the copy of the existing rows failed; run versync backfill%s to finish it",
+                  names.data ? names.data : "");
+    buf_free(&names);
+    return brc == 0 ? 0 : 1;
+}
+
 /* ---- the command -------------------------------------------------------- */
 
 static void init_usage(FILE *out)
 {
-    fprintf(out, "usage: versync [-c FILE] init [--dry-run] [--no-store]\n\n"
+    fprintf(out, "usage: versync [-c FILE] init [--dry-run] [--no-store] [--backfill]\n\n"
                  "Converges the database to the config: versync's schema and tables, the trigger\n"
                  "functions, and the triggers of every mapped table (dropping those of tables no\n"
                  "longer mapped), in one transaction; then creates each missing index on the store.\n"
-                 "Prints one line per change, or \"nothing to change\".\n\n"
+                 "Prints one line per change, or \"nothing to change\", and for each table it starts\n"
+                 "capturing, how many existing rows no change will carry to the index.\n\n"
                  "  --dry-run   print the SQL that would run and change nothing\n"
                  "  --no-store  leave the store alone (PostgreSQL only)\n"
+                 "  --backfill  then copy those existing rows (versync backfill TABLE...)\n"
                  "exit status: 0 converged, 1 invalid config, database or store failure, 2 usage\n");
 }
 
 int cli_init(const cli_globals *g, int argc, char **argv)
 {
-    bool dry_run = false, no_store = false;
+    bool dry_run = false, no_store = false, backfill = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dry-run") == 0)
             dry_run = true;
+        else if (strcmp(argv[i], "--backfill") == 0)
+            backfill = true;
         else if (strcmp(argv[i], "--no-store") == 0)
             no_store = true;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -807,7 +879,10 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     PGconn *conn = NULL;
     char err[1024];
     int rc = 1;
-    plan p = {BUF_INIT, BUF_INIT, false};
+    plan p = {BUF_INIT, BUF_INIT, false, NULL, 0};
+    buf notes = BUF_INIT;     /* one line per table with existing rows */
+    const char **copy = NULL; /* argv of the backfill of --backfill */
+    int ncopy = 0;
     char *schema_q = NULL;
     bool in_tx = false;
     if (!catalog_open(g->config_path, "versync init", &c, &conn, err, sizeof err)) {
@@ -822,6 +897,11 @@ int cli_init(const cli_globals *g, int argc, char **argv)
                          c.tables[i].key[k], c.tables[i].ident, c.tables[i].key_types[k]);
     if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
         goto fail;
+    if (!(p.fresh = calloc(c.ntables + 1, sizeof *p.fresh)) || !(copy = calloc(c.ntables + 2, sizeof *copy))) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    copy[ncopy++] = "backfill";
     if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
         goto fail;
     in_tx = true;
@@ -836,6 +916,9 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         in_tx = false;
     } else {
         if (changed && !pg_run(conn, p.sql.data, 0, NULL, err, sizeof err))
+            goto fail;
+        /* Counted under the lock CREATE TRIGGER took: exactly the rows no change row will carry. */
+        if (!count_existing(conn, &p, &notes, copy, &ncopy, err, sizeof err))
             goto fail;
         if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
             goto fail;
@@ -852,12 +935,19 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     }
     if (rc == 0 && !changed && !dry_run)
         printf("nothing to change\n");
+    if (!dry_run)
+        rc = report_existing(g, &notes, copy, ncopy, backfill, no_store, rc);
     goto done;
 fail:
     log_error("init: %s", err);
     if (in_tx)
         pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
 done:
+    for (int i = 1; copy && i < ncopy; i++)
+        free((char *)copy[i]);
+    free(copy);
+    buf_free(&notes);
+    free(p.fresh);
     free(schema_q);
     buf_free(&p.sql);
     buf_free(&p.report);

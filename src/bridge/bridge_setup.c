@@ -164,6 +164,48 @@ done:
     return found;
 }
 
+bool setup_existing_rows(PGconn *conn, const cfg_table *t, long long limit, long long *rows, bool *estimated,
+                         char *err, size_t errsz)
+{
+    char *sq = pg_quote_ident(conn, t->schema, err, errsz);
+    char *nq = sq ? pg_quote_ident(conn, t->name, err, errsz) : NULL;
+    char *table_q = NULL, *sql = NULL;
+    bool ok = false;
+    if (!nq)
+        goto done;
+    size_t len = strlen(sq) + strlen(nq) + 2;
+    if (!(table_q = malloc(len))) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    snprintf(table_q, len, "%s.%s", sq, nq);
+    const char *vars[] = {"table", table_q, NULL};
+    if (!(sql = sql_render_vars("setup_existing_rows", vars))) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    char lim[32];
+    snprintf(lim, sizeof lim, "%lld", limit + 1);
+    const char *params[] = {lim, t->schema, t->name};
+    PGresult *r = pg_exec(conn, sql, 3, params, err, errsz);
+    if (!r)
+        goto done;
+    *rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *estimated = *rows > limit;
+    if (*estimated) {
+        long long est = PQgetisnull(r, 0, 1) ? 0 : strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        *rows = est > limit ? est : limit + 1;
+    }
+    PQclear(r);
+    ok = true;
+done:
+    free(sql);
+    free(table_q);
+    free(nq);
+    free(sq);
+    return ok;
+}
+
 static void log_warning(void *ctx, const char *msg)
 {
     (void)ctx;
