@@ -1,4 +1,5 @@
-/* park — one worker's parked tables: a table whose rows cannot be re-read (a renamed or dropped column, a dropped table, a revoked grant) stops alone while the others keep flowing. */
+/* park — one worker's parked tables: a table whose rows cannot be re-read (a renamed or dropped column, a
+ * dropped table, a revoked grant) stops alone while the others keep flowing. */
 #ifndef VERSYNC_PARK_H
 #define VERSYNC_PARK_H
 

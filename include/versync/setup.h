@@ -1,4 +1,5 @@
-/* setup — checks of a capture setup that would lose data without a word: risky version sources and tables `init` has not set up. */
+/* setup — checks of a capture setup that would lose data without a word: risky version sources and tables
+ * `init` has not set up. */
 #ifndef VERSYNC_SETUP_H
 #define VERSYNC_SETUP_H
 
@@ -22,13 +23,14 @@ typedef void (*setup_report_fn)(void *ctx, const char *msg);
  *    bumps: no BEFORE UPDATE row trigger of the application's mentions the
  *    column, so every UPDATE of the application must set it.
  * Returns the number of findings, or -1 with err set on a database error. */
-int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_report_fn report, void *ctx, char *err,
-                        size_t errsz);
+int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_report_fn report, void *ctx,
+                        char *err, size_t errsz);
 
 /* The trigger-captured tables of `c` that `versync init` has not set up (no
  * capture trigger of c's schema on them), each reported once through
  * `report`. Returns how many, or -1 with err set on a database error. */
-int setup_uninitialized(const cfg *c, PGconn *conn, setup_report_fn report, void *ctx, char *err, size_t errsz);
+int setup_uninitialized(const cfg *c, PGconn *conn, setup_report_fn report, void *ctx, char *err,
+                        size_t errsz);
 
 /* How many rows table `t` holds: counted exactly up to `limit`; beyond
  * that *estimated is set and *rows is the planner's estimate (at least

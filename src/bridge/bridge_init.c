@@ -14,13 +14,39 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The names init_triggers_create.sql and init_version_trigger.sql give. */
+/* The base names of our triggers (init_triggers_create.sql, init_version_trigger.sql). */
 static const char *const row_trigger_names[] = {"versync_capture", "versync_notify", "versync_truncate"};
 #define VERSION_TRIGGER_NAME "zz_versync_version"
+
+/* The name of our trigger `base` for config schema `schema`: `base` itself
+ * for the default schema "versync" (as every earlier release named it), else
+ * base_SCHEMA, so that two configs with their own schemas can capture one
+ * table side by side (one table feeding two stores). Within PostgreSQL's 63
+ * bytes: a long schema is cut (at a UTF-8 boundary) and a hash of it added. */
+static void trigger_name(const char *schema, const char *base, char out[64])
+{
+    if (strcmp(schema, "versync") == 0) {
+        snprintf(out, 64, "%s", base);
+        return;
+    }
+    size_t bl = strlen(base), sl = strlen(schema);
+    if (bl + 1 + sl <= 63) {
+        snprintf(out, 64, "%.*s_%.*s", (int)bl, base, (int)(62 - bl), schema);
+        return;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)schema; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    size_t keep = 63 - bl - 1 - 9; /* base_SCHEMA…_hhhhhhhh */
+    while (keep > 0 && ((unsigned char)schema[keep] & 0xC0) == 0x80)
+        keep--;
+    snprintf(out, 64, "%s_%.*s_%08x", base, (int)keep, schema, (unsigned)h);
+}
 
 /* What one run will do: the SQL (one transaction) and one line per change. */
 typedef struct plan {
@@ -253,9 +279,29 @@ static bool table_sql_build(PGconn *conn, const cfg *c, const cfg_table *t, cons
     }
     if (!(s->args = trigger_args(conn, t, s->seq_q, err, errsz)))
         goto done;
-    const char *vars[] = {"schema", schema_q, "table", s->table_q, "args", s->args, "channel", chan, NULL};
+    char names[4][64];
+    char *names_q[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        trigger_name(c->schema, i < 3 ? row_trigger_names[i] : VERSION_TRIGGER_NAME, names[i]);
+        /* A plain name stays bare, so the default schema's triggers (and their spec hash) are as before. */
+        bool plain = names[i][0] != '\0' && !isdigit((unsigned char)names[i][0]) &&
+                     strspn(names[i], "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(names[i]);
+        if (!(names_q[i] = plain ? strdup(names[i]) : pg_quote_ident(conn, names[i], err, errsz))) {
+            if (plain)
+                snprintf(err, errsz, "out of memory");
+            for (int j = 0; j < i; j++)
+                free(names_q[j]);
+            goto done;
+        }
+    }
+    const char *vars[] = {"schema",        schema_q,    "table",        s->table_q,  "args",
+                          s->args,         "channel",   chan,           "capture_name", names_q[0],
+                          "notify_name",   names_q[1],  "truncate_name", names_q[2], "version_name",
+                          names_q[3],      NULL};
     char *rows = sql_render_vars("init_triggers_create", vars);
     char *ver = t->managed ? sql_render_vars("init_version_trigger", vars) : NULL;
+    for (int i = 0; i < 4; i++)
+        free(names_q[i]);
     buf b = BUF_INIT;
     if (rows)
         buf_puts(&b, rows);
@@ -277,6 +323,39 @@ done:
     free(chan);
     if (!ok)
         table_sql_free(s);
+    return ok;
+}
+
+/* Another config (another schema) may capture the same table: each has its
+ * own triggers, change table and store. Only one may manage its version:
+ * two BEFORE triggers drawing versions from two sequences would overwrite
+ * each other's, and deletes versioned from one sequence could lose to rows
+ * versioned from the other. False with err naming the other schema. */
+static bool shared_capture_ok(PGconn *conn, const cfg *c, const cfg_table *t, char *err, size_t errsz)
+{
+    const char *params[] = {t->schema, t->name, c->schema};
+    PGresult *r = pg_exec(conn, sql_text("init_other_captures"), 3, params, err, errsz);
+    if (!r)
+        return false;
+    bool ok = true;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        const char *other = PQgetvalue(r, i, 0);
+        bool other_managed = strcmp(PQgetvalue(r, i, 1), "t") == 0;
+        if (t->managed && other_managed) {
+            snprintf(err, errsz,
+                     "%s: tables[%d].version: %s is already captured with a managed version by the config of "
+                     "schema \"%s\"; two managed versions on one table would overwrite each other. Let one "
+                     "config manage it and give the other the same column unmanaged "
+                     "(\"version\": {\"%s\": \"%s\"})",
+                     c->path ? c->path : "(config)", t->json_index, t->ident, other,
+                     t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", t->version_column);
+            ok = false;
+        } else {
+            log_info("%s is also captured by the config of schema \"%s\": each has its own triggers and change "
+                     "table", t->ident, other);
+        }
+    }
+    PQclear(r);
     return ok;
 }
 
@@ -387,10 +466,17 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     size_t nhave = trg ? triggers_on(trg, t->schema, t->name, have, 64) : 0;
     size_t nwant = 3 + (t->managed ? 1 : 0);
     bool same = reg_spec && strcmp(reg_spec, s.spec) == 0 && nhave == nwant;
-    for (size_t i = 0; same && i < 3; i++)
-        same = in_list(have, nhave, row_trigger_names[i]);
-    if (same && t->managed)
-        same = in_list(have, nhave, VERSION_TRIGGER_NAME);
+    char name[64];
+    for (size_t i = 0; same && i < 3; i++) {
+        trigger_name(c->schema, row_trigger_names[i], name);
+        same = in_list(have, nhave, name);
+    }
+    if (same && t->managed) {
+        trigger_name(c->schema, VERSION_TRIGGER_NAME, name);
+        same = in_list(have, nhave, name);
+    }
+    if (!same && !shared_capture_ok(conn, c, t, err, errsz))
+        goto done;
     if (same && s.seq_name) {
         const char *params[] = {c->schema, s.seq_name};
         PGresult *r = pg_exec(conn, sql_text("init_sequence_exists"), 2, params, err, errsz);

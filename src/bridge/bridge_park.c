@@ -1,4 +1,5 @@
-/* bridge_park — one worker's parked tables: a table whose rows cannot be re-read (a renamed or dropped column, a dropped table, a revoked grant) stops alone while the others keep flowing. */
+/* bridge_park — one worker's parked tables: a table whose rows cannot be re-read (a renamed or dropped
+ * column, a dropped table, a revoked grant) stops alone while the others keep flowing. */
 #include "versync/park.h"
 
 #include "versync/log.h"
@@ -16,10 +17,10 @@
 #define PROBE_MAX_MS 30000
 
 typedef struct park_slot {
-    long long since_ms;    /* 0: not parked */
-    long long next_probe;  /* monotonic ms */
-    long long delay_ms;    /* until the next probe; doubles up to PROBE_MAX_MS */
-    bool recorded;         /* a parked row of ours or an earlier worker's may exist */
+    long long since_ms;   /* 0: not parked */
+    long long next_probe; /* monotonic ms */
+    long long delay_ms;   /* until the next probe; doubles up to PROBE_MAX_MS */
+    bool recorded;        /* a parked row of ours or an earlier worker's may exist */
 } park_slot;
 
 struct park {
@@ -92,10 +93,11 @@ void park_table(park *p, PGconn *conn, const char *schema_q, const char *worker_
     if (!s->since_ms) {
         s->since_ms = now;
         s->delay_ms = PROBE_FIRST_MS;
-        log_error("table %s parked: re-reading its rows fails: %s (SQLSTATE %s). Its changes wait in the change "
-                  "table, nothing is lost, and the other tables keep flowing. Fix the config (then SIGHUP) or the "
-                  "table; it is retried every %d s at most and resumes by itself",
-                  t->ident, err, sqlstate ? sqlstate : "?", PROBE_MAX_MS / 1000);
+        log_error(
+            "table %s parked: re-reading its rows fails: %s (SQLSTATE %s). Its changes wait in the change "
+            "table, nothing is lost, and the other tables keep flowing. Fix the config (then SIGHUP) or the "
+            "table; it is retried every %d s at most and resumes by itself",
+            t->ident, err, sqlstate ? sqlstate : "?", PROBE_MAX_MS / 1000);
     } else {
         log_debug("table %s still parked: %s", t->ident, err);
         s->delay_ms = s->delay_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : s->delay_ms * 2;
@@ -107,7 +109,10 @@ void park_table(park *p, PGconn *conn, const char *schema_q, const char *worker_
     metrics_table_parked(tidx, err);
 }
 
-bool park_is_parked(const park *p, size_t tidx) { return p && tidx < p->n && p->t[tidx].since_ms != 0; }
+bool park_is_parked(const park *p, size_t tidx)
+{
+    return p && tidx < p->n && p->t[tidx].since_ms != 0;
+}
 
 size_t park_count(const park *p)
 {

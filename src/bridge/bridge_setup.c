@@ -1,4 +1,5 @@
-/* bridge_setup — checks of a capture setup that would lose data without a word: risky version sources and tables `init` has not set up. */
+/* bridge_setup — checks of a capture setup that would lose data without a word: risky version sources and
+ * tables `init` has not set up. */
 #include "versync/setup.h"
 
 #include "versync/buf.h"
@@ -9,12 +10,13 @@
 
 #include <ctype.h>
 #include <stdarg.h>
-#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...)
 {
@@ -39,8 +41,8 @@ static bool contains_ci(const char *hay, const char *needle)
 /* Does `expr` stamp with the start of the transaction or statement rather than the clock? */
 static const char *start_time_function(const char *expr)
 {
-    static const char *const fns[] = {"transaction_timestamp", "statement_timestamp", "current_timestamp",
-                                      "localtimestamp",        "now()",               NULL};
+    static const char *const fns[] = {
+        "transaction_timestamp", "statement_timestamp", "current_timestamp", "localtimestamp", "now()", NULL};
     for (size_t i = 0; fns[i]; i++)
         if (contains_ci(expr, fns[i]))
             return fns[i];
@@ -61,8 +63,8 @@ static bool mentions_column(const char *src, const char *col)
     return false;
 }
 
-int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_report_fn report, void *ctx, char *err,
-                        size_t errsz)
+int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_report_fn report, void *ctx,
+                        char *err, size_t errsz)
 {
     if (t->version_kind == CFG_VERSION_SEQ || t->managed || !t->version_column)
         return 0;
@@ -76,11 +78,12 @@ int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_re
             return -1;
         const char *fn = PQntuples(def) ? start_time_function(PQgetvalue(def, 0, 0)) : NULL;
         if (fn) {
-            reportf(report, ctx,
-                    "%s: version timestamp \"%s\" defaults to %s, the start of the transaction: a transaction "
-                    "that commits later can carry an older stamp, and its write is then refused as stale. "
-                    "Default it to clock_timestamp(), or set \"managed\": true",
-                    t->ident, t->version_column, PQgetvalue(def, 0, 0));
+            reportf(
+                report, ctx,
+                "%s: version timestamp \"%s\" defaults to %s, the start of the transaction: a transaction "
+                "that commits later can carry an older stamp, and its write is then refused as stale. "
+                "Default it to clock_timestamp(), or set \"managed\": true",
+                t->ident, t->version_column, PQgetvalue(def, 0, 0));
             found++;
         }
     }
@@ -100,11 +103,12 @@ int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_re
         bumped = true;
         const char *fn = ts ? start_time_function(src) : NULL;
         if (fn && !contains_ci(src, "clock_timestamp")) {
-            reportf(report, ctx,
-                    "%s: trigger \"%s\" stamps the version timestamp \"%s\" with %s, the start of the "
-                    "transaction: a transaction that commits later can carry an older stamp, and its write is "
-                    "then refused as stale. Use clock_timestamp(), or set \"managed\": true",
-                    t->ident, PQgetvalue(trg, i, 0), t->version_column, fn);
+            reportf(
+                report, ctx,
+                "%s: trigger \"%s\" stamps the version timestamp \"%s\" with %s, the start of the "
+                "transaction: a transaction that commits later can carry an older stamp, and its write is "
+                "then refused as stale. Use clock_timestamp(), or set \"managed\": true",
+                t->ident, PQgetvalue(trg, i, 0), t->version_column, fn);
             found++;
         }
     }
@@ -121,7 +125,8 @@ int setup_version_risks(const cfg *c, const cfg_table *t, PGconn *conn, setup_re
     return found;
 }
 
-int setup_uninitialized(const cfg *c, PGconn *conn, setup_report_fn report, void *ctx, char *err, size_t errsz)
+int setup_uninitialized(const cfg *c, PGconn *conn, setup_report_fn report, void *ctx, char *err,
+                        size_t errsz)
 {
     const char *schema = c->schema ? c->schema : "versync";
     const char **idents = calloc(c->ntables ? c->ntables : 1, sizeof *idents);
@@ -151,10 +156,11 @@ int setup_uninitialized(const cfg *c, PGconn *conn, setup_report_fn report, void
     for (int i = 0; i < PQntuples(r); i++) {
         if (strcmp(PQgetvalue(r, i, 1), "t") == 0)
             continue;
-        reportf(report, ctx,
-                "%s is in the config but `versync init` has not set it up (no capture trigger of schema \"%s\"): "
-                "none of its changes reach the index; run `versync init`",
-                PQgetvalue(r, i, 0), schema);
+        reportf(
+            report, ctx,
+            "%s is in the config but `versync init` has not set it up (no capture trigger of schema \"%s\"): "
+            "none of its changes reach the index; run `versync init`",
+            PQgetvalue(r, i, 0), schema);
         found++;
     }
     PQclear(r);
