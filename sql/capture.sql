@@ -39,7 +39,9 @@ BEGIN
         RETURN (o - cols) IS DISTINCT FROM (n - cols);
     END IF;
     FOREACH k IN ARRAY cols LOOP
-        IF (o -> k) IS DISTINCT FROM (n -> k) THEN
+        -- A column the mapping names is gone (renamed or dropped): the mapping is out of date and
+        -- this update may change what the fixed mapping will show, so record it rather than lose it.
+        IF (o -> k) IS DISTINCT FROM (n -> k) OR NOT (n ? k) THEN
             RETURN true;
         END IF;
     END LOOP;

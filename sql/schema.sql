@@ -52,6 +52,18 @@ CREATE TABLE IF NOT EXISTS @schema@.tables (
     version_seq   text
 );
 
+-- One row per parked table: a worker could not re-read its rows (a renamed or dropped column,
+-- a dropped table, a revoked grant), so its changes wait unclaimed while every other table
+-- keeps flowing. The worker deletes the row when the table can be read again.
+CREATE TABLE IF NOT EXISTS @schema@.parked (
+    tbl        text PRIMARY KEY,
+    error      text NOT NULL,
+    sqlstate   text,
+    worker     text,
+    parked_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE IF NOT EXISTS @schema@.worker_stats (
     worker       text PRIMARY KEY,
     tbl          text,

@@ -73,6 +73,10 @@ void metrics_batch_count(size_t table, metrics_kind kind, long long n);
  * histogram of every table it touched. */
 void metrics_batch_commit(void);
 
+/* Config table `table` is parked with `error` (NULL: resumed). /health then
+ * answers 200 "degraded" naming it, unless something makes it unavailable. */
+void metrics_table_parked(size_t table, const char *error);
+
 /* A claim was rolled back for a retryable failure. */
 void metrics_retry(void);
 

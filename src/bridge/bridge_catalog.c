@@ -1,7 +1,9 @@
 /* bridge_catalog — checks the config's tables against the live PostgreSQL catalog and fills in what it implies. */
 #include "versync/catalog.h"
 
+#include "versync/buf.h"
 #include "versync/pg.h"
+#include "versync/render.h"
 #include "versync/sql_embed.h"
 
 #include <stdarg.h>
@@ -84,6 +86,34 @@ static const char *renamed(const cfg_table *t, const char *col)
     return col;
 }
 
+/* A configured key must be unique in PostgreSQL: two rows sharing a key
+ * would share one document id, and one of them would silently be missing. */
+static bool key_is_unique(const cfg *c, const cfg_table *t, PGconn *conn, char *err, size_t errsz)
+{
+    buf arr = {0};
+    if (!render_array_literal(&arr, (const char *const *)t->key, t->nkey))
+        return fail(c, err, errsz, "tables[%d]: out of memory", t->json_index);
+    const char *params[] = {t->schema, t->name, arr.data};
+    char dberr[768];
+    PGresult *r = pg_exec(conn, sql_text("catalog_key_unique"), 3, params, dberr, sizeof dberr);
+    buf_free(&arr);
+    if (!r)
+        return fail(c, err, errsz, "tables[%d].key: cannot read the indexes of %s: %s", t->json_index, t->ident,
+                    dberr);
+    bool unique = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (unique)
+        return true;
+    char cols[512] = "";
+    for (size_t k = 0; k < t->nkey; k++)
+        snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%s", k ? ", " : "", t->key[k]);
+    return fail(c, err, errsz,
+                "tables[%d].key: (%s) is not backed by a primary key or unique index of %s: rows sharing a key "
+                "would share one document and all but one would be missing from the index; add one "
+                "(CREATE UNIQUE INDEX ON %s (%s)) or name columns that have one",
+                t->json_index, cols, t->ident, t->ident, cols);
+}
+
 static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t errsz)
 {
     bool ok = false;
@@ -115,7 +145,7 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
 
     /* The key: as configured, else the primary key in its index order. */
     if (t->key) {
-        if (!check_list(c, t, r, t->key, t->nkey, "key", err, errsz))
+        if (!check_list(c, t, r, t->key, t->nkey, "key", err, errsz) || !key_is_unique(c, t, conn, err, errsz))
             goto done;
     } else {
         size_t nk = 0;

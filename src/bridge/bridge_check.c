@@ -3,9 +3,17 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/setup.h"
+#include "versync/target.h"
 
 #include <stdio.h>
 #include <string.h>
+
+static void print_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    printf("  warning: %s\n", msg);
+}
 
 int cli_check(const cli_globals *g, int argc, char **argv)
 {
@@ -13,8 +21,12 @@ int cli_check(const cli_globals *g, int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: versync [-c FILE] check\n\n"
                    "Validates the config file and checks it against the live PostgreSQL catalog\n"
-                   "(tables, columns, keys, version types). Changes nothing.\n"
-                   "exit status: 0 valid, 1 invalid or the database is unreachable, 2 usage\n");
+                   "(tables, columns, keys backed by a unique index, version types), warns about\n"
+                   "version sources that lose changes (a timestamp stamped with now(), a version\n"
+                   "nothing bumps) and tables `versync init` has not set up, and checks that the\n"
+                   "store answers with the configured credentials. Changes nothing.\n"
+                   "exit status: 0 valid (warnings are printed), 1 invalid, the database is\n"
+                   "unreachable or the store refuses the credentials, 2 usage\n");
             return 0;
         }
         fprintf(stderr, "versync check: unknown argument \"%s\" (see versync check --help)\n", argv[i]);
@@ -48,7 +60,41 @@ int cli_check(const cli_globals *g, int argc, char **argv)
                        "settings such as TimeZone and DateStyle; keep them the same for every writer\n",
                        t->key[k], t->ident, t->key_types[k]);
     }
+    /* Findings that do not make the config invalid but would lose changes. */
+    int warnings = 0, rc = 0;
+    for (size_t i = 0; i < c.ntables; i++) {
+        int n = setup_version_risks(&c, &c.tables[i], conn, print_warning, NULL, err, sizeof err);
+        if (n < 0) {
+            log_error("%s", err);
+            rc = 1;
+            goto done;
+        }
+        warnings += n;
+    }
+    int n = setup_uninitialized(&c, conn, print_warning, NULL, err, sizeof err);
+    if (n < 0) {
+        log_error("%s", err);
+        rc = 1;
+        goto done;
+    }
+    warnings += n;
+    /* The store, with the configured credentials. */
+    target_result tr = target_check(&c, err, sizeof err);
+    char url[512];
+    if (tr == TARGET_OK)
+        printf("  store: %s answers with the configured credentials\n", log_redact(c.store.url, url, sizeof url));
+    else if (tr == TARGET_UNREACHABLE) {
+        printf("  warning: %s\n", err);
+        warnings++;
+    } else {
+        log_error("%s", err);
+        rc = 1;
+        goto done;
+    }
+    if (warnings)
+        printf("%d warning%s\n", warnings, warnings == 1 ? "" : "s");
+done:
     PQfinish(conn);
     cfg_free(&c);
-    return 0;
+    return rc;
 }

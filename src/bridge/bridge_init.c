@@ -9,24 +9,53 @@
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/scan.h"
+#include "versync/setup.h"
 #include "versync/sql_embed.h"
 #include "versync/target.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The names init_triggers_create.sql and init_version_trigger.sql give. */
+/* The base names of our triggers (init_triggers_create.sql, init_version_trigger.sql). */
 static const char *const row_trigger_names[] = {"versync_capture", "versync_notify", "versync_truncate"};
 #define VERSION_TRIGGER_NAME "zz_versync_version"
+
+/* The name of our trigger `base` for config schema `schema`: `base` itself
+ * for the default schema "versync" (as every earlier release named it), else
+ * base_SCHEMA, so that two configs with their own schemas can capture one
+ * table side by side (one table feeding two stores). Within PostgreSQL's 63
+ * bytes: a long schema is cut (at a UTF-8 boundary) and a hash of it added. */
+static void trigger_name(const char *schema, const char *base, char out[64])
+{
+    if (strcmp(schema, "versync") == 0) {
+        snprintf(out, 64, "%s", base);
+        return;
+    }
+    size_t bl = strlen(base), sl = strlen(schema);
+    if (bl + 1 + sl <= 63) {
+        snprintf(out, 64, "%.*s_%.*s", (int)bl, base, (int)(62 - bl), schema);
+        return;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)schema; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    size_t keep = 63 - bl - 1 - 9; /* base_SCHEMA…_hhhhhhhh */
+    while (keep > 0 && ((unsigned char)schema[keep] & 0xC0) == 0x80)
+        keep--;
+    snprintf(out, 64, "%s_%.*s_%08x", base, (int)keep, schema, (unsigned)h);
+}
 
 /* What one run will do: the SQL (one transaction) and one line per change. */
 typedef struct plan {
     buf sql;
     buf report;
     bool oom;
+    const cfg_table **fresh; /* tables this run starts capturing (no capture trigger before) */
+    size_t nfresh;
 } plan;
 
 static void plan_add(plan *p, const char *what, const char *sql)
@@ -251,9 +280,29 @@ static bool table_sql_build(PGconn *conn, const cfg *c, const cfg_table *t, cons
     }
     if (!(s->args = trigger_args(conn, t, s->seq_q, err, errsz)))
         goto done;
-    const char *vars[] = {"schema", schema_q, "table", s->table_q, "args", s->args, "channel", chan, NULL};
+    char names[4][64];
+    char *names_q[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        trigger_name(c->schema, i < 3 ? row_trigger_names[i] : VERSION_TRIGGER_NAME, names[i]);
+        /* A plain name stays bare, so the default schema's triggers (and their spec hash) are as before. */
+        bool plain = names[i][0] != '\0' && !isdigit((unsigned char)names[i][0]) &&
+                     strspn(names[i], "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(names[i]);
+        if (!(names_q[i] = plain ? strdup(names[i]) : pg_quote_ident(conn, names[i], err, errsz))) {
+            if (plain)
+                snprintf(err, errsz, "out of memory");
+            for (int j = 0; j < i; j++)
+                free(names_q[j]);
+            goto done;
+        }
+    }
+    const char *vars[] = {"schema",        schema_q,    "table",        s->table_q,  "args",
+                          s->args,         "channel",   chan,           "capture_name", names_q[0],
+                          "notify_name",   names_q[1],  "truncate_name", names_q[2], "version_name",
+                          names_q[3],      NULL};
     char *rows = sql_render_vars("init_triggers_create", vars);
     char *ver = t->managed ? sql_render_vars("init_version_trigger", vars) : NULL;
+    for (int i = 0; i < 4; i++)
+        free(names_q[i]);
     buf b = BUF_INIT;
     if (rows)
         buf_puts(&b, rows);
@@ -275,6 +324,39 @@ done:
     free(chan);
     if (!ok)
         table_sql_free(s);
+    return ok;
+}
+
+/* Another config (another schema) may capture the same table: each has its
+ * own triggers, change table and store. Only one may manage its version:
+ * two BEFORE triggers drawing versions from two sequences would overwrite
+ * each other's, and deletes versioned from one sequence could lose to rows
+ * versioned from the other. False with err naming the other schema. */
+static bool shared_capture_ok(PGconn *conn, const cfg *c, const cfg_table *t, char *err, size_t errsz)
+{
+    const char *params[] = {t->schema, t->name, c->schema};
+    PGresult *r = pg_exec(conn, sql_text("init_other_captures"), 3, params, err, errsz);
+    if (!r)
+        return false;
+    bool ok = true;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        const char *other = PQgetvalue(r, i, 0);
+        bool other_managed = strcmp(PQgetvalue(r, i, 1), "t") == 0;
+        if (t->managed && other_managed) {
+            snprintf(err, errsz,
+                     "%s: tables[%d].version: %s is already captured with a managed version by the config of "
+                     "schema \"%s\"; two managed versions on one table would overwrite each other. Let one "
+                     "config manage it and give the other the same column unmanaged "
+                     "(\"version\": {\"%s\": \"%s\"})",
+                     c->path ? c->path : "(config)", t->json_index, t->ident, other,
+                     t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", t->version_column);
+            ok = false;
+        } else {
+            log_info("%s is also captured by the config of schema \"%s\": each has its own triggers and change "
+                     "table", t->ident, other);
+        }
+    }
+    PQclear(r);
     return ok;
 }
 
@@ -385,10 +467,17 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     size_t nhave = trg ? triggers_on(trg, t->schema, t->name, have, 64) : 0;
     size_t nwant = 3 + (t->managed ? 1 : 0);
     bool same = reg_spec && strcmp(reg_spec, s.spec) == 0 && nhave == nwant;
-    for (size_t i = 0; same && i < 3; i++)
-        same = in_list(have, nhave, row_trigger_names[i]);
-    if (same && t->managed)
-        same = in_list(have, nhave, VERSION_TRIGGER_NAME);
+    char name[64];
+    for (size_t i = 0; same && i < 3; i++) {
+        trigger_name(c->schema, row_trigger_names[i], name);
+        same = in_list(have, nhave, name);
+    }
+    if (same && t->managed) {
+        trigger_name(c->schema, VERSION_TRIGGER_NAME, name);
+        same = in_list(have, nhave, name);
+    }
+    if (!same && !shared_capture_ok(conn, c, t, err, errsz))
+        goto done;
     if (same && s.seq_name) {
         const char *params[] = {c->schema, s.seq_name};
         PGresult *r = pg_exec(conn, sql_text("init_sequence_exists"), 2, params, err, errsz);
@@ -402,6 +491,8 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     char *regsql = sql_render_vars("init_register", vars);
     if (!regsql)
         goto oom;
+    if (!same && nhave == 0 && p->fresh)
+        p->fresh[p->nfresh++] = t;
     if (!same) {
         if (!add_drops(conn, schema_q, s.table_q, have, nhave, &sql, err, errsz))
             goto done;
@@ -771,26 +862,93 @@ done:
     return ok;
 }
 
+/* ---- existing rows ---------------------------------------------------------- */
+
+/* Counting stops here; beyond, the planner's estimate is reported. */
+#define EXISTING_COUNT_LIMIT 1000000LL
+
+/* For each table this run starts capturing: count its rows (inside init's
+ * transaction) and say how many no change will carry. Tables with rows are
+ * appended to copy (heap strings) for --backfill. */
+static bool count_existing(PGconn *conn, const plan *p, buf *notes, const char **copy, int *ncopy, char *err,
+                           size_t errsz)
+{
+    for (size_t i = 0; i < p->nfresh; i++) {
+        const cfg_table *t = p->fresh[i];
+        long long rows;
+        bool estimated;
+        if (!setup_existing_rows(conn, t, EXISTING_COUNT_LIMIT, &rows, &estimated, err, errsz))
+            return false;
+        if (rows == 0)
+            continue;
+        char *id = strdup(t->ident);
+        if (!id) {
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        copy[(*ncopy)++] = id;
+        if (!buf_printf(notes,
+                        "%s: %s%lld existing row%s, not yet in the index \"%s\": changes from now on are "
+                        "captured, these rows only reach the index when copied\n",
+                        t->ident, estimated ? "about " : "", rows, rows == 1 ? "" : "s", t->index)) {
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* After init: copy the existing rows (--backfill) or say how. Returns the exit status. */
+static int report_existing(const cli_globals *g, const buf *notes, const char **copy, int ncopy, bool backfill,
+                           bool no_store, int rc)
+{
+    if (ncopy <= 1)
+        return rc;
+    printf("%s", notes->data);
+    buf names = BUF_INIT;
+    for (int i = 1; i < ncopy; i++)
+        buf_printf(&names, " %s", copy[i]);
+    if (!backfill || no_store || rc != 0) {
+        printf("copy them with: versync backfill%s   (or run versync init --backfill)\n",
+               names.data ? names.data : "");
+        fflush(stdout);
+        buf_free(&names);
+        return rc;
+    }
+    printf("--backfill: copying the existing rows of%s\n", names.data ? names.data : "");
+    fflush(stdout);
+    int brc = cli_backfill(g, ncopy, (char **)copy);
+    if (brc != 0)
+        log_error("init is done, but the copy of the existing rows failed; run versync backfill%s to finish it",
+                  names.data ? names.data : "");
+    buf_free(&names);
+    return brc == 0 ? 0 : 1;
+}
+
 /* ---- the command -------------------------------------------------------- */
 
 static void init_usage(FILE *out)
 {
-    fprintf(out, "usage: versync [-c FILE] init [--dry-run] [--no-store]\n\n"
+    fprintf(out, "usage: versync [-c FILE] init [--dry-run] [--no-store] [--backfill]\n\n"
                  "Converges the database to the config: versync's schema and tables, the trigger\n"
                  "functions, and the triggers of every mapped table (dropping those of tables no\n"
                  "longer mapped), in one transaction; then creates each missing index on the store.\n"
-                 "Prints one line per change, or \"nothing to change\".\n\n"
+                 "Prints one line per change, or \"nothing to change\", and for each table it starts\n"
+                 "capturing, how many existing rows no change will carry to the index.\n\n"
                  "  --dry-run   print the SQL that would run and change nothing\n"
                  "  --no-store  leave the store alone (PostgreSQL only)\n"
+                 "  --backfill  then copy those existing rows (versync backfill TABLE...)\n"
                  "exit status: 0 converged, 1 invalid config, database or store failure, 2 usage\n");
 }
 
 int cli_init(const cli_globals *g, int argc, char **argv)
 {
-    bool dry_run = false, no_store = false;
+    bool dry_run = false, no_store = false, backfill = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dry-run") == 0)
             dry_run = true;
+        else if (strcmp(argv[i], "--backfill") == 0)
+            backfill = true;
         else if (strcmp(argv[i], "--no-store") == 0)
             no_store = true;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -806,7 +964,10 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     PGconn *conn = NULL;
     char err[1024];
     int rc = 1;
-    plan p = {BUF_INIT, BUF_INIT, false};
+    plan p = {BUF_INIT, BUF_INIT, false, NULL, 0};
+    buf notes = BUF_INIT;     /* one line per table with existing rows */
+    const char **copy = NULL; /* argv of the backfill of --backfill */
+    int ncopy = 0;
     char *schema_q = NULL;
     bool in_tx = false;
     if (!catalog_open(g->config_path, "versync init", &c, &conn, err, sizeof err)) {
@@ -821,6 +982,11 @@ int cli_init(const cli_globals *g, int argc, char **argv)
                          c.tables[i].key[k], c.tables[i].ident, c.tables[i].key_types[k]);
     if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
         goto fail;
+    if (!(p.fresh = calloc(c.ntables + 1, sizeof *p.fresh)) || !(copy = calloc(c.ntables + 2, sizeof *copy))) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    copy[ncopy++] = "backfill";
     if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
         goto fail;
     in_tx = true;
@@ -835,6 +1001,9 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         in_tx = false;
     } else {
         if (changed && !pg_run(conn, p.sql.data, 0, NULL, err, sizeof err))
+            goto fail;
+        /* Counted under the lock CREATE TRIGGER took: exactly the rows no change row will carry. */
+        if (!count_existing(conn, &p, &notes, copy, &ncopy, err, sizeof err))
             goto fail;
         if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
             goto fail;
@@ -851,12 +1020,19 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     }
     if (rc == 0 && !changed && !dry_run)
         printf("nothing to change\n");
+    if (!dry_run)
+        rc = report_existing(g, &notes, copy, ncopy, backfill, no_store, rc);
     goto done;
 fail:
     log_error("init: %s", err);
     if (in_tx)
         pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
 done:
+    for (int i = 1; copy && i < ncopy; i++)
+        free((char *)copy[i]);
+    free(copy);
+    buf_free(&notes);
+    free(p.fresh);
     free(schema_q);
     buf_free(&p.sql);
     buf_free(&p.report);

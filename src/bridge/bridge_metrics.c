@@ -50,6 +50,10 @@ typedef struct mt_slot {
     _Atomic long long store_fail_ms; /* CLOCK_MONOTONIC ms of that failed request; 0 when it succeeded */
     _Atomic long long retries;
     mt_table t[MT_MAX_TABLES + 1];
+    /* worker: table k is parked (its rows cannot be re-read), and why; the
+     * text is written before the flag is raised */
+    _Atomic int parked[MT_MAX_TABLES];
+    char park_err[MT_MAX_TABLES][200];
 } mt_slot;
 
 typedef struct mt_shared {
@@ -257,6 +261,20 @@ void metrics_child_attach(metrics *m, int slot, const cfg *c)
     atomic_store(&g_self.slot->pg, 0);
     atomic_store(&g_self.slot->store, 1);
     atomic_store(&g_self.slot->store_status, -1);
+    for (size_t k = 0; k < MT_MAX_TABLES; k++)
+        atomic_store(&g_self.slot->parked[k], 0);
+}
+
+void metrics_table_parked(size_t table, const char *error)
+{
+    if (!g_self.slot || table >= g_self.ntables || g_self.map[table] >= MT_MAX_TABLES)
+        return;
+    int k = g_self.map[table];
+    if (error) {
+        atomic_store(&g_self.slot->parked[k], 0);
+        snprintf(g_self.slot->park_err[k], sizeof g_self.slot->park_err[k], "%s", error);
+    }
+    atomic_store(&g_self.slot->parked[k], error ? 1 : 0);
 }
 
 void metrics_pg_state(bool connected)
@@ -573,6 +591,27 @@ char *metrics_render(metrics *m)
     return buf_steal(&b);
 }
 
+/* One reason per parked table (parked by any worker), appended to the JSON
+ * array items in `reasons`; returns how many. */
+static int parked_reasons(metrics *m, buf *reasons)
+{
+    int n = 0;
+    int ntables = atomic_load(&m->sh->ntables);
+    for (int k = 0; k < ntables && k < MT_MAX_TABLES; k++)
+        for (int s = 0; s < m->nworkers; s++) {
+            const mt_slot *sl = &m->sh->slot[s];
+            if (!atomic_load(&sl->pid) || !atomic_load(&sl->parked[k]))
+                continue;
+            char line[600];
+            snprintf(line, sizeof line, "table %s is parked: %.*s", m->sh->names[k], (int)sizeof sl->park_err[k],
+                     sl->park_err[k]);
+            buf_puts(reasons, n++ ? "," : "");
+            buf_put_json_string(reasons, line, strlen(line));
+            break;
+        }
+    return n;
+}
+
 /* /health: 200 only when every worker runs, is connected to PostgreSQL and
  * had its last store request answered, and the store answers our probe. */
 static char *render_health(metrics *m, unsigned *status)
@@ -588,6 +627,8 @@ static char *render_health(metrics *m, unsigned *status)
     char probe_err[512];
     snprintf(probe_err, sizeof probe_err, "%s", m->probe_err);
     pthread_mutex_unlock(&m->lock);
+    int nparked = parked_reasons(m, &reasons);
+    nreasons += nparked;
     for (int s = 0; s < m->nworkers; s++) {
         const mt_slot *sl = &m->sh->slot[s];
         line[0] = '\0';
@@ -616,6 +657,11 @@ static char *render_health(metrics *m, unsigned *status)
     if (nreasons == 0) {
         *status = MHD_HTTP_OK;
         buf_printf(&b, "{\"status\":\"ok\",\"workers\":%d}\n", m->nworkers);
+    } else if (nreasons == nparked) {
+        /* The other tables flow: degraded, not down (a restart would not help). */
+        *status = MHD_HTTP_OK;
+        buf_printf(&b, "{\"status\":\"degraded\",\"workers\":%d,\"reasons\":[%s]}\n", m->nworkers,
+                   reasons.data ? reasons.data : "");
     } else {
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
         buf_printf(&b, "{\"status\":\"unavailable\",\"workers\":%d,\"reasons\":[%s]}\n", m->nworkers,

@@ -6,6 +6,7 @@
 #include "versync/proctitle.h"
 #include "versync/scan.h"
 #include "versync/signals.h"
+#include "versync/setup.h"
 #include "versync/supervisor.h"
 #include "versync/target.h"
 #include "versync/worker.h"
@@ -192,6 +193,7 @@ int cli_run(const cli_globals *g, int argc, char **argv)
     if (!c)
         return 2;
     options_note(&a);
+    setup_warn_uninitialized(c);
     if (target_gate(c)) {
         cfg_free(c);
         free(c);
@@ -221,6 +223,7 @@ int cli_once(const cli_globals *g, int argc, char **argv)
     if (!c)
         return 2;
     options_note(&a);
+    setup_warn_uninitialized(c);
     if (target_gate(c)) {
         fprintf(stderr, "versync once: configuration problem (see the log above)\n");
         cfg_free(c);

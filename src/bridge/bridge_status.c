@@ -94,6 +94,15 @@ static void text_cursors(buf *b, const cfg *c, const cursor_checkpoint *cps)
     }
 }
 
+/* The row of table `tbl` in the status_parked result, or -1. */
+static int parked_row(const PGresult *pk, const char *tbl)
+{
+    for (int i = 0; pk && i < PQntuples(pk); i++)
+        if (strcmp(PQgetvalue(pk, i, 0), tbl) == 0)
+            return i;
+    return -1;
+}
+
 int cli_status(const cli_globals *g, int argc, char **argv)
 {
     bool json = false;
@@ -120,7 +129,7 @@ int cli_status(const cli_globals *g, int argc, char **argv)
     char err[1024];
     int rc = 1;
     PGconn *conn = NULL;
-    PGresult *ready = NULL, *tr = NULL, *wr = NULL;
+    PGresult *ready = NULL, *tr = NULL, *wr = NULL, *pk = NULL;
     cursor_checkpoint *cps = NULL;
     char *schema_q = NULL, *sql = NULL;
     buf arr = BUF_INIT, out = BUF_INIT;
@@ -186,6 +195,12 @@ int cli_status(const cli_globals *g, int argc, char **argv)
         goto fail;
     if (!load_cursors(&c, conn, schema_q, state, cps, err, sizeof err))
         goto fail;
+    free(sql);
+    if (!(sql = sql_render("status_parked", schema_q)))
+        goto oom;
+    /* Older schemas have no parked table until the next init: then nothing is parked. */
+    char perr[256];
+    pk = pg_exec(conn, sql, 0, NULL, perr, sizeof perr);
 
     if (json) {
         buf_puts(&out, "{\"tables\":[");
@@ -204,6 +219,19 @@ int cli_status(const cli_globals *g, int argc, char **argv)
             buf_puts(&out, ",\"resync_reason\":");
             json_str(&out, PQgetisnull(tr, i, 5) ? NULL : PQgetvalue(tr, i, 5));
             buf_printf(&out, ",\"initialized\":%s", strcmp(PQgetvalue(tr, i, 6), "t") == 0 ? "true" : "false");
+            int p = parked_row(pk, PQgetvalue(tr, i, 0));
+            buf_puts(&out, ",\"parked\":");
+            if (p < 0) {
+                buf_puts(&out, "null");
+            } else {
+                buf_puts(&out, "{\"error\":");
+                json_str(&out, PQgetvalue(pk, p, 1));
+                buf_puts(&out, ",\"sqlstate\":");
+                json_str(&out, PQgetisnull(pk, p, 2) ? NULL : PQgetvalue(pk, p, 2));
+                buf_puts(&out, ",\"since\":");
+                json_str(&out, PQgetvalue(pk, p, 3));
+                buf_puts(&out, "}");
+            }
             json_cursor(&out, &c, (size_t)i, &cps[i]);
             buf_puts(&out, "}");
         }
@@ -228,6 +256,11 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                        PQgetvalue(tr, i, 1), age, PQgetvalue(tr, i, 3), resync,
                        strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? " (run versync backfill --prune)" : "");
         }
+        for (int i = 0; pk && i < PQntuples(pk); i++)
+            buf_printf(&out,
+                       "parked: %s since %s: %s. Its changes wait (nothing is lost) while the other tables flow; "
+                       "fix the config (then SIGHUP) or the table and it resumes by itself\n",
+                       PQgetvalue(pk, i, 0), PQgetvalue(pk, i, 3), PQgetvalue(pk, i, 1));
         text_cursors(&out, &c, cps);
         buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
                    PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),
@@ -246,6 +279,7 @@ done:
     PQclear(ready);
     PQclear(tr);
     PQclear(wr);
+    PQclear(pk);
     free(schema_q);
     free(sql);
     buf_free(&arr);

@@ -8,6 +8,7 @@
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/metrics.h"
+#include "versync/park.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
 
@@ -84,6 +85,9 @@ struct worker {
     cursor *cur;      /* worker 1: polls the cursor tables ("capture": "cursor"), or NULL */
     bool any_trigger; /* some table is captured by triggers: claim change rows */
     bool cursor_config; /* the missing_schema error came from the cursor poller, whose message says it all */
+    park *park;               /* tables whose rows cannot be re-read: their changes wait */
+    char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
+    buf parked_arr;           /* the claim's exclusion list */
     /* reused between batches */
     buf tmp;
     change *changes;
@@ -138,7 +142,7 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
     w->prepared = calloc(c->ntables + 1, sizeof *w->prepared);
     w->table_ok = calloc(c->ntables + 1, sizeof *w->table_ok);
     w->table_err = calloc(c->ntables + 1, sizeof *w->table_err);
-    if (!w->prepared || !w->table_ok || !w->table_err)
+    if (!w->prepared || !w->table_ok || !w->table_err || !(w->park = park_new(c)))
         goto oom;
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
@@ -196,6 +200,8 @@ void worker_free(worker *w)
     for (size_t i = 0; w->table_err && i < w->c->ntables; i++)
         free(w->table_err[i]);
     free(w->table_err);
+    park_free(w->park);
+    buf_free(&w->parked_arr);
     free(w);
 }
 
@@ -249,6 +255,13 @@ static bool prepare_file(worker *w, const char *stmt, const char *file, char *er
     return ok;
 }
 
+/* Keep the SQLSTATE of a failed re-read: some speak of one table alone (park.h). */
+static void note_state(worker *w, const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(w->reread_state, sizeof w->reread_state, "%s", st ? st : "");
+}
+
 /* Fill the key of a table whose config gives none from its primary key. */
 static bool resolve_key(worker *w, cfg_table *t, char *err, size_t errsz)
 {
@@ -257,6 +270,7 @@ static bool resolve_key(worker *w, cfg_table *t, char *err, size_t errsz)
     bool ok = false;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_message(w, t->ident, r, err, errsz);
+        note_state(w, r);
         goto done;
     }
     int n = PQntuples(r);
@@ -338,7 +352,13 @@ bool worker_connect(worker *w, char *err, size_t errsz)
         if (w->table_ok[i])
             continue;
         char why[512];
+        w->reread_state[0] = '\0';
         if (!resolve_key(w, t, why, sizeof why)) {
+            if (park_sqlstate_parks(w->reread_state)) {
+                /* A dropped table (or a revoked grant): park it, do not dead-letter its changes. */
+                park_table(w->park, w->pg, w->schema_ident, w->name, i, w->reread_state, why);
+                continue;
+            }
             /* Its changes become dead letters naming this; other tables go on. */
             log_warn("%s", why);
             free(w->table_err[i]);
@@ -420,6 +440,84 @@ static item *find_item(item *items, size_t lo, size_t hi, const char *id)
     return NULL;
 }
 
+/* Prepare table tidx's re-read statement (reread_N) unless it is. */
+static bool prepare_reread(worker *w, size_t tidx, char *err, size_t errsz)
+{
+    if (w->prepared[tidx])
+        return true;
+    cfg_table *t = &w->c->tables[tidx];
+    char stmt[32];
+    snprintf(stmt, sizeof stmt, "reread_%zu", tidx);
+    char *sql = render_reread(w->pg, t, err, errsz);
+    if (!sql)
+        return false;
+    PGresult *r = PQprepare(w->pg, stmt, sql, (int)t->nkey, NULL);
+    free(sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        pg_message(w, t->ident, r, err, errsz);
+        note_state(w, r);
+    }
+    PQclear(r);
+    w->prepared[tidx] = ok;
+    return ok;
+}
+
+/* Forget table tidx's re-read statement, so the next use plans it against
+ * the table as it is now. Outside a failed transaction only. */
+static void unprepare_reread(worker *w, size_t tidx)
+{
+    if (!w->prepared[tidx])
+        return;
+    char sql[48];
+    snprintf(sql, sizeof sql, "DEALLOCATE reread_%zu", tidx);
+    PQclear(PQexec(w->pg, sql));
+    w->prepared[tidx] = false;
+}
+
+/* Probe the parked tables whose turn has come: their re-read, prepared
+ * afresh and run with no keys outside any transaction, shows whether the
+ * column, table or grant is back. A table that reads again resumes; one that
+ * still fails is parked for longer. False (err set) when PostgreSQL itself failed. */
+static bool probe_parked(worker *w, char *err, size_t errsz)
+{
+    for (size_t i = park_next_due(w->park, 0); i != SIZE_MAX; i = park_next_due(w->park, i + 1)) {
+        cfg_table *t = &w->c->tables[i];
+        unprepare_reread(w, i);
+        w->reread_state[0] = '\0';
+        bool ok = w->table_ok[i] || (w->table_ok[i] = resolve_key(w, t, err, errsz));
+        ok = ok && prepare_reread(w, i, err, errsz);
+        if (ok) {
+            char stmt[32];
+            snprintf(stmt, sizeof stmt, "reread_%zu", i);
+            const char **params = calloc(t->nkey ? t->nkey : 1, sizeof *params);
+            if (!params) {
+                snprintf(err, errsz, "out of memory");
+                return false;
+            }
+            for (size_t k = 0; k < t->nkey; k++)
+                params[k] = "{}";
+            PGresult *r = PQexecPrepared(w->pg, stmt, (int)t->nkey, params, NULL, NULL, 0);
+            free(params);
+            ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+            if (!ok) {
+                pg_message(w, t->ident, r, err, errsz);
+                note_state(w, r);
+            }
+            PQclear(r);
+        }
+        if (ok) {
+            park_resume(w->park, w->pg, w->schema_ident, i);
+            continue;
+        }
+        if (!park_sqlstate_parks(w->reread_state) && PQstatus(w->pg) != CONNECTION_OK)
+            return false; /* PostgreSQL itself: the outage path retries */
+        unprepare_reread(w, i);
+        park_table(w->park, w->pg, w->schema_ident, w->name, i, w->reread_state, err);
+    }
+    return true;
+}
+
 /* Re-read the rows of table `t` named by items[lo, hi) that need it, in one
  * statement; fill doc/version/action. The result is kept in *res until the
  * batch ends because items point into it. */
@@ -429,20 +527,8 @@ static bool reread(worker *w, size_t tidx, item *items, size_t lo, size_t hi, PG
     cfg_table *t = &w->c->tables[tidx];
     char stmt[32];
     snprintf(stmt, sizeof stmt, "reread_%zu", tidx);
-    if (!w->prepared[tidx]) {
-        char *sql = render_reread(w->pg, t, err, errsz);
-        if (!sql)
-            return false;
-        PGresult *r = PQprepare(w->pg, stmt, sql, (int)t->nkey, NULL);
-        free(sql);
-        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            pg_message(w, t->ident, r, err, errsz);
-        PQclear(r);
-        if (!ok)
-            return false;
-        w->prepared[tidx] = true;
-    }
+    if (!prepare_reread(w, tidx, err, errsz))
+        return false;
     /* One text-array literal per key column, parallel. */
     size_t nk = t->nkey, n = 0;
     buf *arrs = calloc(nk, sizeof *arrs);
@@ -472,6 +558,7 @@ static bool reread(worker *w, size_t tidx, item *items, size_t lo, size_t hi, PG
     *res = r;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_message(w, t->ident, r, err, errsz);
+        note_state(w, r);
         goto done;
     }
     /* Mark every row we asked for as gone; the rows that come back revive. */
@@ -643,14 +730,20 @@ int worker_batch(worker *w, char *err, size_t errsz)
         gmtime_r(&now, &tm);
         strftime(w->started_at, sizeof w->started_at, "%Y-%m-%d %H:%M:%S+00", &tm);
     }
+    if (park_count(w->park) && !probe_parked(w, err, errsz))
+        return pg_failure(w);
+    if (!park_exclusion(w->park, &w->parked_arr)) {
+        snprintf(err, errsz, "out of memory");
+        return pg_failure(w);
+    }
     if (!exec_ok(w, "BEGIN", "BEGIN", err, errsz))
         return pg_failure(w);
 
-    /* 1. Claim. */
+    /* 1. Claim (never the changes of a parked table). */
     char limit[16];
     snprintf(limit, sizeof limit, "%d", w->c->batch_size > 0 ? w->c->batch_size : 500);
-    const char *cp[1] = {limit};
-    claim = PQexecPrepared(w->pg, "claim", 1, cp, NULL, NULL, 0);
+    const char *cp[2] = {limit, w->parked_arr.data};
+    claim = PQexecPrepared(w->pg, "claim", 2, cp, NULL, NULL, 0);
     if (PQresultStatus(claim) != PGRES_TUPLES_OK) {
         pg_message(w, "claiming changes", claim, err, errsz);
         goto pg_fail;
@@ -768,7 +861,10 @@ int worker_batch(worker *w, char *err, size_t errsz)
         }
     }
 
-    /* 3. Re-read, one statement per table (items are grouped by table). */
+    /* 3. Re-read, one statement per table (items are grouped by table). A
+     * table whose re-read fails for a reason of its own (park.h) is parked
+     * and the batch claimed again without it. */
+    size_t park_tidx = SIZE_MAX;
     for (size_t lo = 0; lo < nitems;) {
         size_t hi = lo + 1;
         while (hi < nitems && strcmp(w->items[hi].rep->tbl, w->items[lo].rep->tbl) == 0)
@@ -778,8 +874,12 @@ int worker_batch(worker *w, char *err, size_t errsz)
             bool any = false;
             for (size_t i = lo; i < hi; i++)
                 any |= w->items[i].act == ACT_INDEX;
-            if (any && !reread(w, tidx, w->items, lo, hi, &reads[tidx], err, errsz))
+            w->reread_state[0] = '\0';
+            if (any && !reread(w, tidx, w->items, lo, hi, &reads[tidx], err, errsz)) {
+                if (park_sqlstate_parks(w->reread_state))
+                    park_tidx = tidx;
                 goto pg_fail;
+            }
         }
         lo = hi;
     }
@@ -827,6 +927,9 @@ int worker_batch(worker *w, char *err, size_t errsz)
         goto pg_fail;
     w->pending_retries = 0;
     metrics_batch_commit();
+    for (size_t i = 0; i < w->c->ntables; i++)
+        if (reads[i])
+            park_confirm(w->park, w->pg, w->schema_ident, i);
     w->total.applied += d.applied;
     w->total.stale += d.stale;
     w->total.coalesced += d.coalesced;
@@ -845,6 +948,12 @@ oom:
     snprintf(err, errsz, "out of memory");
 pg_fail:
     ret = pg_failure(w);
+    if (park_tidx != SIZE_MAX && w->pg) {
+        /* Rolled back: nothing of the batch is lost, the rest is claimed again at once. */
+        unprepare_reread(w, park_tidx);
+        park_table(w->park, w->pg, w->schema_ident, w->name, park_tidx, w->reread_state, err);
+        ret = 1;
+    }
 done:
     if (ret < 0) {
         w->pending_retries++;
@@ -1032,6 +1141,12 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         if (w->retry_after_ms > ms)
             ms = w->retry_after_ms > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : w->retry_after_ms;
         worker_sleep_ms(ms, o->wait_mask);
+    }
+    /* A parked table's changes are still queued: once did not drain everything. */
+    if (o->once && rc == 0 && park_count(w->park)) {
+        log_error("%zu table%s parked (see above): their changes stay queued; fix the config or the table and run "
+                  "once again", park_count(w->park), park_count(w->park) == 1 ? " is" : "s are");
+        rc = 1;
     }
     /* Retries of a failed tail are still worth recording. */
     if (w->pending_retries && w->pg && w->any_trigger) {

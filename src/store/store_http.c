@@ -6,7 +6,10 @@
 #include "versync/scan.h"
 #include "versync/store_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -403,6 +406,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* The listening socket, bound by us rather than by libmicrohttpd so that the
+ * reuse options are ours to choose and a refusal names its cause.
+ * SO_REUSEPORT is never set: with it a second verstore binds the same port
+ * and the kernel splits connections between two data directories.
+ * SO_REUSEADDR is set: on Linux it never lets a socket bind an address that
+ * another socket is listening on (socket(7)); it only lets a restarted
+ * verstore bind its port while connections of the previous run sit in
+ * TIME_WAIT. Returns the socket, or -1 with err set. */
+static int open_listener(const struct addrinfo *ai, char *err, size_t errsz, const char *host, int port)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        snprintf(err, errsz, "--listen %s:%d: cannot create a socket: %s", host, port, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        log_debug("SO_REUSEADDR: %s", strerror(errno));
+    if (ai->ai_family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        if (e == EADDRINUSE)
+            snprintf(err, errsz, "--listen %s:%d: address already in use (another process is listening there)", host,
+                     port);
+        else if (e == EADDRNOTAVAIL)
+            snprintf(err, errsz, "--listen %s:%d: not an address of this machine", host, port);
+        else
+            snprintf(err, errsz, "--listen %s:%d: cannot listen: %s", host, port, strerror(e));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 bool store_http_start(store_api *api, store_engine *engine, const store_http_opts *o, store_http **out,
                       int *bound_port, char *err, size_t errsz)
 {
@@ -418,9 +456,13 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
         snprintf(err, errsz, "--listen: cannot resolve %s: %s", o->host, gai_strerror(grc));
         return false;
     }
+    int lfd = open_listener(res, err, errsz, o->host, o->port);
+    freeaddrinfo(res);
+    if (lfd < 0)
+        return false;
     store_http *h = calloc(1, sizeof *h);
     if (!h) {
-        freeaddrinfo(res);
+        close(lfd);
         snprintf(err, errsz, "out of memory");
         return false;
     }
@@ -430,7 +472,9 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
     h->auth = o->auth;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
-    if (res->ai_family == AF_INET6)
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned pool = o->threads > 1 ? (unsigned)o->threads : 0;
     bool tls = o->tls_cert_pem && o->tls_key_pem;
@@ -448,27 +492,32 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
      * header limit, lets an over-long URL or header be answered 414/431
      * rather than dropped, and reads uploads in ample chunks. */
     h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd, MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                            (unsigned)1, MHD_OPTION_ARRAY, tlsopts, MHD_OPTION_END);
-    freeaddrinfo(res);
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_ARRAY, tlsopts,
+                            MHD_OPTION_END);
     if (!h->d) {
         if (tls)
             snprintf(err, errsz,
-                     "cannot serve HTTPS on %s:%d: the address is in use or not of this machine, or --tls-cert/--tls-key "
-                     "are not a matching PEM certificate and private key",
+                     "cannot serve HTTPS on %s:%d: --tls-cert/--tls-key are not a matching PEM certificate and "
+                     "private key",
                      o->host, o->port);
         else
-            snprintf(err, errsz, "--listen: cannot listen on %s:%d (in use, or not an address of this machine)",
-                     o->host, o->port);
+            snprintf(err, errsz, "--listen %s:%d: cannot start the HTTP server (see the log above)", o->host, o->port);
+        /* libmicrohttpd closes a listening socket it was given only once it
+         * has taken it over; close it here if it is still ours. */
+        if (fcntl(lfd, F_GETFD) != -1)
+            close(lfd);
         free(h);
         return false;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    *bound_port = info ? info->port : o->port;
+    *bound_port = o->port;
+    sl = sizeof ss;
+    if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0)
+        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
     *out = h;
     return true;
 }

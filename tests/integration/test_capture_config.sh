@@ -64,6 +64,9 @@ rejects "a view is not a table" 'tables[0].table: public.pview is a view; only o
 rejects "no primary key and no key" 'tables[0].key: public.nokey has no primary key' '{"table": "public.nokey"}'
 rejects "key column missing" 'tables[0].key[1]: column "c" does not exist in public.nokey' \
   '{"table": "public.nokey", "key": ["a", "c"]}'
+rejects "key without a unique index" 'tables[0].key: (a) is not backed by a primary key or unique index of public.nokey' \
+  '{"table": "public.nokey", "key": ["a"]}'
+sql "create unique index nokey_a on public.nokey (a)"
 rejects "version column missing" 'tables[1].version.column: column "vers" does not exist in public.products' \
   '{"table": "public.nokey", "key": ["a"]}, {"table": "public.products", "version": {"column": "vers"}}'
 rejects "version column not an integer" 'tables[0].version.column: column "ver" of public.products is text, not an integer type' \
