@@ -3,6 +3,7 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/nested.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +49,19 @@ int cli_check(const cli_globals *g, int argc, char **argv)
                        "settings such as TimeZone and DateStyle; keep them the same for every writer\n",
                        t->key[k], t->ident, t->key_types[k]);
     }
+    /* Nested documents: every join was checked by catalog_open; say where it will scan. */
+    buf warn = BUF_INIT;
+    for (size_t i = 0; i < c.ntables; i++)
+        if (!nested_catalog_resolve(&c, &c.tables[i], conn, &warn, err, sizeof err)) {
+            log_error("%s", err);
+            buf_free(&warn);
+            PQfinish(conn);
+            cfg_free(&c);
+            return 1;
+        }
+    if (warn.data)
+        printf("%s", warn.data);
+    buf_free(&warn);
     PQfinish(conn);
     cfg_free(&c);
     return 0;
