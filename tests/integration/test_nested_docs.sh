@@ -140,4 +140,57 @@ assert_eq "300 review inserts touching 3 books: 3 change rows" 3 "$(sql "select 
 check "once drains the bulk insert" once_ok once10
 check "after the bulk insert: converged" books_converged
 
+# ---- verify and verify --repair read nested documents ----------------------------
+out=$(vs verify); rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "verify on synced nested documents exits 0" 0 "$rc"
+curl -s -o /dev/null -X DELETE "$STORE_URL/books/_doc/2"
+v1=$(doc_version books 1)
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' \
+  -d '{"id":1,"title":"Dune","publisher_id":1,"publisher":null,"authors":[],"reviews":[]}' \
+  "$STORE_URL/books/_doc/1?version=$((v1 + 1))&version_type=external"
+json=$(vs verify --json); rc=$?
+assert_eq "drift in nested documents: exit 1" 1 "$rc"
+assert_eq "a missing and a differing nested document" '[{"id":"1","kind":"differs"},{"id":"2","kind":"missing"}]' \
+  "$(jq -c '[.tables[0].drift[] | {id, kind}] | sort_by(.id)' <<<"$json")"
+vs verify --repair >/dev/null
+check "once applies the repair" once_ok once11
+assert_eq "the repair was not refused as stale" 0 "$(summary_field stale)"
+out=$(vs verify); rc=$?
+assert_eq "verify after --repair exits 0" 0 "$rc"
+check "after the repair: converged" books_converged
+
+# ---- backfill builds nested documents -------------------------------------------
+curl -s -o /dev/null -X DELETE "$STORE_URL/books"
+vs init >/dev/null
+out=$(vs backfill 2>&1); rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "backfill exits 0" 0 "$rc"
+check "backfill wrote every nested document" books_converged
+sql "update users set username = 'ann2' where id = 1"
+check "once after backfill" once_ok once12
+assert_eq "a change after the backfill wins over its copy" 0 "$(summary_field stale)"
+check "after backfill and a change: converged" books_converged
+
+# ---- check validates every join against the catalogue ----------------------------
+BAD=$T_DIR/bad.json
+bad_child() {
+  ws_config "$BAD" "[{\"table\": \"public.book\", \"children\": [$1]}]"
+  "$VERSYNC" -c "$BAD" check 2>&1
+}
+out=$(bad_child '{"name": "publisher", "table": "public.publisher", "relationship": "one", "join": {"publisher": "id"}}')
+assert_match "a join column missing on the parent side" "tables\[0\]\.children\[0\]\.join: column \"publisher\" does not exist in public.book" "$out"
+out=$(bad_child '{"name": "publisher", "table": "public.publisher", "relationship": "one", "join": {"publisher_id": "name"}}')
+assert_match "join columns of different types" "children\[0\]\.join\.publisher_id: public.book.publisher_id is integer and public.publisher.name is text" "$out"
+out=$(bad_child '{"name": "title", "table": "public.publisher", "relationship": "one", "join": {"publisher_id": "id"}}')
+assert_match "a child named like a field of the parent" "children\[0\]\.name: \"title\" is already a field of the parent document" "$out"
+out=$(bad_child '{"name": "p", "table": "public.nosuch", "relationship": "one", "join": {"publisher_id": "id"}}')
+assert_match "a child table that does not exist" "children\[0\]\.table: public.nosuch does not exist" "$out"
+out=$(bad_child '{"name": "authors", "table": "public.author", "relationship": "many", "through": {"table": "public.book_author", "join": {"id": "book_id"}, "to": {"author_id": "nosuch"}}}')
+assert_match "a through.to column missing on the child" "children\[0\]\.through\.to: column \"nosuch\" does not exist in public.author" "$out"
+sql "create table note (id int primary key, book_ref int, body text)"
+out=$(bad_child '{"name": "notes", "table": "public.note", "relationship": "many", "join": {"id": "book_ref"}}'); rc=$?
+assert_eq "a join without an index is accepted" 0 "$rc"
+assert_match "with a warning that the re-read will scan" "warning: tables\[0\]\.children\[0\]\.join: no index of public.note starts with \(book_ref\): the re-read of each document will scan the table" "$out"
+
 done_testing
