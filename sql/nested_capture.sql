@@ -91,7 +91,10 @@ BEGIN
     IF TG_OP <> 'INSERT' THEN
         SELECT jsonb_agg(to_jsonb(o)) INTO orows FROM vs_old o;
     END IF;
-    IF TG_OP = 'UPDATE' THEN
+    nhops := jsonb_array_length(COALESCE(spec -> 'up', '[]'));
+    IF nhops = 0 THEN
+        cur := '[]'; -- the root itself: its row trigger records its changes; only lock below
+    ELSIF TG_OP = 'UPDATE' THEN
         -- Only rows that changed what matters ("watch": the columns the document shows, and
         -- those rows join and order by; absent: all), in both versions: the old one reaches
         -- the old parents.
@@ -112,7 +115,7 @@ BEGIN
     ELSE
         cur := COALESCE(nrows, orows);
     END IF;
-    IF cur IS NULL OR jsonb_array_length(cur) = 0 THEN
+    IF nhops > 0 AND (cur IS NULL OR jsonb_array_length(cur) = 0) THEN
         RETURN NULL;
     END IF;
 
@@ -125,9 +128,8 @@ BEGIN
         PERFORM @schema@.nested_lock(d ->> 'lock', d ->> 'mode', vals);
     END LOOP;
 
-    nhops := jsonb_array_length(COALESCE(spec -> 'up', '[]'));
     IF nhops = 0 THEN
-        RETURN NULL; -- the root itself: its row trigger records its changes
+        RETURN NULL;
     END IF;
     FOR hop IN SELECT x FROM jsonb_array_elements(spec -> 'up') x LOOP
         h := h + 1;
