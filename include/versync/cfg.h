@@ -56,6 +56,8 @@ typedef struct cfg_table {
     char *mappings_json;       /* raw JSON text of "mappings", or NULL */
     int json_index;            /* position in "tables", for error paths */
     cfg_capture capture;       /* "capture": "trigger" (default) or "cursor" */
+    struct cfg_child *children; /* "children": nested documents (nested.h), NULL: none */
+    size_t nchildren;
     /* Filled by catalog_resolve from the live catalog (NULL/0 before): */
     cfg_column *cols; /* every column of the table, in attnum order */
     size_t ncols;

@@ -30,6 +30,11 @@ enum {
  * err when `t` has no key or memory runs out. */
 bool render_select_list(PGconn *conn, const cfg_table *t, const char *alias, buf *out, char *err, size_t errsz);
 
+/* Append the jsonb expression of the document of one row of `t` read under
+ * `alias` (columns/exclude/rename applied), without its children: the part
+ * nested documents (nested.h) build on. */
+bool render_doc_expr(PGconn *conn, const cfg_table *t, const char *alias, buf *out, char *err, size_t errsz);
+
 /* Append the quoted "schema"."table" of `t`. */
 bool render_table_name(PGconn *conn, const cfg_table *t, buf *out, char *err, size_t errsz);
 

@@ -2,6 +2,7 @@
 #include "versync/catalog.h"
 
 #include "versync/buf.h"
+#include "versync/nested.h"
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
@@ -265,7 +266,8 @@ bool catalog_resolve(cfg *c, PGconn *conn, char *err, size_t errsz)
 {
     for (size_t i = 0; i < c->ntables; i++) {
         clear_fills(&c->tables[i]);
-        if (!resolve_table(c, &c->tables[i], conn, err, errsz))
+        if (!resolve_table(c, &c->tables[i], conn, err, errsz) ||
+            !nested_catalog_resolve(c, &c->tables[i], conn, NULL, err, errsz))
             return false;
     }
     return true;

@@ -2,6 +2,8 @@
 #include "versync/cfg.h"
 
 #include "versync/buf.h"
+#include "versync/cfg_json.h"
+#include "versync/nested.h"
 #include "versync/utf8.h"
 
 #include <cjson/cJSON.h>
@@ -570,7 +572,7 @@ static const char *const store_keys[] = {"url", "username", "password", "api_key
                                          "max_bulk_bytes", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
                                          "rename",  "deletes", "soft_delete", "index_settings", "mappings", "capture",
-                                         NULL};
+                                         "children", NULL};
 static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
 static const char *const soft_delete_keys[] = {"column", NULL};
 
@@ -760,6 +762,11 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
         if (!get_str(x, v, sub, "column", &t->soft_delete_column, true))
             return false;
     }
+
+    v = cJSON_GetObjectItemCaseSensitive(o, "children");
+    join_path(sub, sizeof sub, path, "children");
+    if (v && !nested_cfg_parse(x, v, sub, t, t->ident, 1))
+        return false;
 
     const char *raw_keys[] = {"index_settings", "mappings"};
     char **raw_out[] = {&t->index_settings_json, &t->mappings_json};
@@ -989,6 +996,7 @@ static void free_table(cfg_table *t)
     }
     free(t->cols);
     free(t->version_type);
+    nested_cfg_free(t->children, t->nchildren);
 }
 
 void cfg_free(cfg *c)
@@ -1047,3 +1055,47 @@ bool cfg_select_tables(const cfg *c, const char *const *names, size_t nnames, cf
     }
     return true;
 }
+
+/* ---- cfg_json.h: the helpers above, for the nested-document parser ------ */
+
+bool cfg_json_fail(struct ctx *x, const char *path, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fail(x, path, "%s", msg);
+}
+
+const char *cfg_json_type_name(const cJSON *v) { return type_name(v); }
+void cfg_json_path(char *out, size_t n, const char *path, const char *key) { join_path(out, n, path, key); }
+bool cfg_json_object(struct ctx *x, const cJSON *v, const char *path) { return want_object(x, v, path); }
+
+bool cfg_json_keys(struct ctx *x, const cJSON *obj, const char *path, const char *const *allowed)
+{
+    return check_keys(x, obj, path, allowed);
+}
+
+bool cfg_json_str(struct ctx *x, const cJSON *obj, const char *path, const char *key, char **out, bool nonempty)
+{
+    return get_str(x, obj, path, key, out, nonempty);
+}
+
+bool cfg_json_strv(struct ctx *x, const cJSON *obj, const char *path, const char *key, bool nonempty_array,
+                   char ***out, size_t *n)
+{
+    return get_strv(x, obj, path, key, nonempty_array, out, n);
+}
+
+bool cfg_json_table_name(struct ctx *x, const char *path, const char *text, char **schema, char **name)
+{
+    return parse_table_name(x, path, text, schema, name);
+}
+
+bool cfg_json_rename(struct ctx *x, const cJSON *v, const char *path, cfg_table *t)
+{
+    return parse_rename(x, v, path, t);
+}
+
+void cfg_json_free_table(cfg_table *t) { free_table(t); }

@@ -5,6 +5,7 @@
 #include "versync/log.h"
 #include "versync/setup.h"
 #include "versync/target.h"
+#include "versync/nested.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +63,18 @@ int cli_check(const cli_globals *g, int argc, char **argv)
     }
     /* Findings that do not make the config invalid but would lose changes. */
     int warnings = 0, rc = 0;
+    /* Nested documents: every join was checked by catalog_open; say where it will scan. */
+    buf warn = BUF_INIT;
+    for (size_t i = 0; i < c.ntables; i++)
+        if (!nested_catalog_resolve(&c, &c.tables[i], conn, &warn, err, sizeof err)) {
+            log_error("%s", err);
+            buf_free(&warn);
+            rc = 1;
+            goto done;
+        }
+    if (warn.data)
+        printf("%s", warn.data);
+    buf_free(&warn);
     for (size_t i = 0; i < c.ntables; i++) {
         int n = setup_version_risks(&c, &c.tables[i], conn, print_warning, NULL, err, sizeof err);
         if (n < 0) {

@@ -6,6 +6,7 @@
 #include "versync/esclient.h"
 #include "versync/init.h"
 #include "versync/log.h"
+#include "versync/nested.h"
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/scan.h"
@@ -365,8 +366,9 @@ static size_t triggers_on(PGresult *trg, const char *schema, const char *name, c
 {
     size_t n = 0;
     for (int i = 0; i < PQntuples(trg); i++)
-        if (strcmp(PQgetvalue(trg, i, 0), schema) == 0 && strcmp(PQgetvalue(trg, i, 1), name) == 0 && n < max)
-            names[n++] = PQgetvalue(trg, i, 2);
+        if (strcmp(PQgetvalue(trg, i, 0), schema) == 0 && strcmp(PQgetvalue(trg, i, 1), name) == 0 && n < max &&
+            strncmp(PQgetvalue(trg, i, 2), NESTED_TRIGGER_PREFIX, strlen(NESTED_TRIGGER_PREFIX)) != 0)
+            names[n++] = PQgetvalue(trg, i, 2); /* nested capture triggers are nested_init_plan's */
     return n;
 }
 
@@ -562,6 +564,8 @@ static bool plan_removed(PGconn *conn, const cfg *c, const char *schema_q, PGres
             continue;
         const char *have[64];
         size_t nhave = triggers_on(trg, sch, name, have, 64);
+        if (nhave == 0)
+            continue; /* only nested capture triggers: nested_init_plan's */
         char *sq = pg_quote_ident(conn, sch, err, errsz);
         char *nq = sq ? pg_quote_ident(conn, name, err, errsz) : NULL;
         char *lit = nq ? pg_quote_literal(conn, ident, err, errsz) : NULL;
@@ -665,6 +669,19 @@ static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan
     }
     if (!(capture_sql = sql_render("capture", schema_q)))
         goto oom;
+    {
+        /* The nested-document capture functions are part of the trigger functions. */
+        char *nested_sql = sql_render("nested_capture", schema_q);
+        size_t n1 = strlen(capture_sql), n2 = nested_sql ? strlen(nested_sql) : 0;
+        char *both = nested_sql ? realloc(capture_sql, n1 + n2 + 2) : NULL;
+        if (both) {
+            capture_sql = both;
+            snprintf(capture_sql + n1, n2 + 2, "\n%s", nested_sql);
+        }
+        free(nested_sql);
+        if (!both)
+            goto oom;
+    }
     if (!(md5 = md5_of(conn, capture_sql, err, errsz)))
         goto done;
     if (!installed || strcmp(installed, md5) != 0) {
@@ -692,6 +709,14 @@ static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan
             goto done;
     if (!plan_removed(conn, c, schema_q, reg, trg, p, err, errsz))
         goto done;
+    {
+        char *nested_sql = NULL, what[256];
+        if (!nested_init_plan(conn, c, schema_q, trg, has_meta, &nested_sql, what, sizeof what, err, errsz))
+            goto done;
+        if (nested_sql)
+            plan_add(p, what, nested_sql);
+        free(nested_sql);
+    }
     ok = !p->oom;
     if (p->oom)
         snprintf(err, errsz, "out of memory");

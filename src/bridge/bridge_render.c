@@ -2,6 +2,7 @@
 #include "versync/render.h"
 
 #include "versync/grow.h"
+#include "versync/nested.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +129,8 @@ bool render_select_list(PGconn *conn, const cfg_table *t, const char *alias, buf
         snprintf(err, errsz, "table %s has no key (no primary key and no \"key\" in the config)", t->ident);
         return false;
     }
-    if (!put_doc(conn, t, alias, out, err, errsz))
+    if (!(nested_is_tree(t) ? nested_doc_expr(conn, t, alias, out, err, errsz)
+                            : put_doc(conn, t, alias, out, err, errsz)))
         return false;
     PUTS("::text AS doc, ");
     switch (t->version_kind) {
@@ -168,6 +170,11 @@ bool render_select_list(PGconn *conn, const cfg_table *t, const char *alias, buf
     }
     PUTS("]::text[] AS key");
     return true;
+}
+
+bool render_doc_expr(PGconn *conn, const cfg_table *t, const char *alias, buf *out, char *err, size_t errsz)
+{
+    return put_doc(conn, t, alias, out, err, errsz);
 }
 
 bool render_table_name(PGconn *conn, const cfg_table *t, buf *out, char *err, size_t errsz)

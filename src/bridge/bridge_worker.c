@@ -9,6 +9,7 @@
 #include "versync/log.h"
 #include "versync/metrics.h"
 #include "versync/park.h"
+#include "versync/nested.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
 
@@ -353,7 +354,7 @@ bool worker_connect(worker *w, char *err, size_t errsz)
             continue;
         char why[512];
         w->reread_state[0] = '\0';
-        if (!resolve_key(w, t, why, sizeof why)) {
+        if (!resolve_key(w, t, why, sizeof why) || !nested_catalog_resolve(w->c, t, w->pg, NULL, why, sizeof why)) {
             if (park_sqlstate_parks(w->reread_state)) {
                 /* A dropped table (or a revoked grant): park it, do not dead-letter its changes. */
                 park_table(w->park, w->pg, w->schema_ident, w->name, i, w->reread_state, why);
@@ -710,6 +711,27 @@ static int pg_failure(worker *w)
     return WORKER_ERR_PG;
 }
 
+/* When the batch holds a nested document, draw its version (sql/nested_version.sql). */
+static bool nested_draw_version(worker *w, size_t nitems, int64_t *v, char *err, size_t errsz)
+{
+    bool any = false;
+    for (size_t i = 0; i < nitems && !any; i++)
+        any = nested_is_tree(w->items[i].t) && (w->items[i].act == ACT_INDEX || w->items[i].act == ACT_DELETE);
+    if (!any)
+        return true;
+    char changes[400];
+    snprintf(changes, sizeof changes, "%s.changes", w->schema_ident);
+    const char *params[] = {changes};
+    PGresult *r = PQexecParams(w->pg, sql_text("nested_version"), 1, NULL, params, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok)
+        *v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        pg_message(w, "drawing the version of nested documents", r, err, errsz);
+    PQclear(r);
+    return ok;
+}
+
 int worker_batch(worker *w, char *err, size_t errsz)
 {
     int ret = WORKER_ERR_PG;
@@ -736,7 +758,8 @@ int worker_batch(worker *w, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         return pg_failure(w);
     }
-    if (!exec_ok(w, "BEGIN", "BEGIN", err, errsz))
+    /* READ COMMITTED whatever the role's default: nested versions need each statement's own snapshot. */
+    if (!exec_ok(w, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err, errsz))
         return pg_failure(w);
 
     /* 1. Claim (never the changes of a parked table). */
@@ -861,6 +884,11 @@ int worker_batch(worker *w, char *err, size_t errsz)
         }
     }
 
+    /* Nested documents take a version drawn now, between the claim and the re-reads. */
+    int64_t nested_version = -1;
+    if (!nested_draw_version(w, nitems, &nested_version, err, errsz))
+        goto pg_fail;
+
     /* 3. Re-read, one statement per table (items are grouped by table). A
      * table whose re-read fails for a reason of its own (park.h) is parked
      * and the batch claimed again without it. */
@@ -883,6 +911,10 @@ int worker_batch(worker *w, char *err, size_t errsz)
         }
         lo = hi;
     }
+
+    for (size_t i = 0; nested_version >= 0 && i < nitems; i++)
+        if (nested_is_tree(w->items[i].t) && (w->items[i].act == ACT_INDEX || w->items[i].act == ACT_DELETE))
+            w->items[i].version = nested_version;
 
     /* 4–5. One _bulk; classify. */
     if (!send_items(w, nitems, err, errsz)) {
