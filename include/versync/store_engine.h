@@ -195,6 +195,7 @@ typedef enum store_operr {
     STORE_OPERR_NO_WRITE_INDEX, /* the target is an alias without a write index */
     STORE_OPERR_MAPPING,        /* the source does not fit the index's mapping: see op->reason */
     STORE_OPERR_DISK_FULL,      /* no room (flood stage, --max-disk or the disk): nothing written, retry later */
+    STORE_OPERR_NOT_ALIAS,      /* require_alias: the target is not an alias */
 } store_operr;
 
 /* An update's body, parsed by the caller (who owns the cJSON trees). */

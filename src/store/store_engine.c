@@ -1534,11 +1534,19 @@ static int exec_op(wctx *c, store_op *op)
     int rc = cache_get(c, op->index, &ent);
     if (rc)
         return rc;
+    if (ent->exists && op->w.require_alias) {
+        op->err = STORE_OPERR_NOT_ALIAS;
+        return 0;
+    }
     if (!ent->exists) {
         char concrete[STORE_MAX_INDEX_NAME + 1];
         int ar = alias_resolve(c->txn, c->e, op->index, true, concrete, sizeof concrete);
         if (ar == -1)
             return EIO;
+        if (ar == 0 && op->w.require_alias) {
+            op->err = STORE_OPERR_NOT_ALIAS;
+            return 0;
+        }
         if (ar == -2) {
             op->err = STORE_OPERR_NO_WRITE_INDEX;
             return 0;

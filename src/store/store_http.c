@@ -44,6 +44,7 @@ typedef struct conn_ctx {
     size_t nparams, pcap;
     buf pstore; /* decoded parameter text, NUL-separated */
     char *bad_param; /* heap: why the query string is refused (400), or NULL */
+    const char *bad_framing; /* static: why the request's framing is refused (400), or NULL */
     bool close_after; /* answer with Connection: close (the framing is not to be trusted) */
     const char *method, *url; /* MHD's, valid for the request; for the debug log */
 } conn_ctx;
@@ -341,12 +342,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cx->counted = true;
         atomic_fetch_add(&h->in_flight, 1);
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
-        const char *why;
-        if (!framing_ok(cx, &why)) {
-            cx->close_after = true;
-            log_debug("http: 400 for %s: %s", url, why);
-            return bad_request(cx, "illegal_argument_exception", why);
-        }
+        if (!framing_ok(cx, &cx->bad_framing))
+            cx->close_after = true; /* answered once the body is drained, so the close is not a reset */
         if (h->auth) { /* before the body is read: strangers do not get to upload */
             char who[128];
             const char *az = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -368,7 +365,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
-        if (!cx->too_big && !buf_append(&cx->body, upload_data, *upload_data_size))
+        if (!cx->too_big && !cx->bad_framing && !buf_append(&cx->body, upload_data, *upload_data_size))
             cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
         *upload_data_size = 0;
         return MHD_YES;
@@ -378,6 +375,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cx->call = NULL;
         store_api_finish(call, &cx->resp);
         return send_resp(cx);
+    }
+    if (cx->bad_framing) {
+        log_debug("http: 400 for %s: %s", url, cx->bad_framing);
+        return bad_request(cx, "illegal_argument_exception", cx->bad_framing);
     }
     if (cx->too_big)
         return too_large(cx);
