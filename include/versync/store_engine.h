@@ -217,6 +217,7 @@ typedef struct store_op {
     const char *src; /* index/create: the source bytes, stored verbatim */
     size_t src_len;
     const store_update_spec *upd; /* update only */
+    bool require_alias; /* ?require_alias=true: `index` must name an alias */
     /* out */
     store_operr err;
     store_decision dec; /* result/status/explain */

@@ -50,7 +50,6 @@ typedef struct store_wparams {
     int64_t if_primary_term;
     bool legacy;
     bool has_id; /* false for auto-id index requests */
-    bool require_alias; /* ?require_alias=true: the target must be an alias */
 } store_wparams;
 
 /* The stored state a write is checked against. `exists` is false when there

@@ -317,7 +317,6 @@ static bool long_param(const store_req *req, const char *key, int64_t *out, bool
 /* version, version_type, if_seq_no, if_primary_term. */
 static bool write_params(const store_req *req, store_wparams *w, bool *has_version, bool *has_vtype, store_resp *resp)
 {
-    memset(w, 0, sizeof *w);
     w->vtype = STORE_VT_INTERNAL;
     w->version = STORE_MATCH_ANY;
     w->if_seq_no = STORE_UNASSIGNED_SEQ_NO;
@@ -1462,10 +1461,10 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
                              bool auto_id, store_resp *resp)
 {
     store_wparams w;
-    bool has_version, has_vtype, forced;
+    bool has_version, has_vtype, forced, require_alias;
     store_msgs msgs = {BUF_INIT, 0};
     if (!refresh_param(req, &forced, resp) || !write_params(req, &w, &has_version, &has_vtype, resp) ||
-        !bool_param(req, "require_alias", false, &w.require_alias, resp) || !pipeline_param(req, resp))
+        !bool_param(req, "require_alias", false, &require_alias, resp) || !pipeline_param(req, resp))
         return NULL;
     if (kind == STORE_OP_UPDATE && param(req, "retry_on_conflict")) {
         /* Honoured trivially (one writer: an update never conflicts with a
@@ -1569,6 +1568,7 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         c->op.id_len = c->m.id_len;
     }
     c->op.w = w;
+    c->op.require_alias = require_alias;
     c->op.index = c->m.index;
     c->job.kind = STORE_JOB_DOCS;
     c->job.ops = &c->op;
@@ -1746,7 +1746,7 @@ static store_call *bulk(store_api *api, const store_req *req, store_match *m, st
         }
         store_op *op = &c->ops[k];
         op->w = it->w;
-        op->w.require_alias = it->require_alias >= 0 ? it->require_alias != 0 : require_alias;
+        op->require_alias = it->require_alias >= 0 ? it->require_alias != 0 : require_alias;
         op->index = it->index;
         op->id = it->id;
         op->id_len = it->id_len;

@@ -1534,7 +1534,7 @@ static int exec_op(wctx *c, store_op *op)
     int rc = cache_get(c, op->index, &ent);
     if (rc)
         return rc;
-    if (ent->exists && op->w.require_alias) {
+    if (ent->exists && op->require_alias) {
         op->err = STORE_OPERR_NOT_ALIAS;
         return 0;
     }
@@ -1543,7 +1543,7 @@ static int exec_op(wctx *c, store_op *op)
         int ar = alias_resolve(c->txn, c->e, op->index, true, concrete, sizeof concrete);
         if (ar == -1)
             return EIO;
-        if (ar == 0 && op->w.require_alias) {
+        if (ar == 0 && op->require_alias) {
             op->err = STORE_OPERR_NOT_ALIAS;
             return 0;
         }
