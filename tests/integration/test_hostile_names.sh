@@ -77,4 +77,51 @@ assert_eq "retry_on_conflict abc in an action line: 400" 400 "$HTTP_STATUS"
 http POST /_bulk $'{"index":{"_index":"jz","_id":"8","pipeline":"p"}}\n{"a":1}\n'
 assert_json "pipeline in an action line: that item fails" '.items[0].index | [.status, .error.type]' '[400,"illegal_argument_exception"]'
 
+# ---- item 2: long keyword values and long field paths ---------------------------
+http PUT /kw '{"mappings":{"properties":{"k":{"type":"keyword"},"s":{"type":"keyword","ignore_above":1000}}}}'
+A600=$(printf 'a%.0s' $(seq 600)); B601="${A600}b"; C32766=$(head -c 32766 /dev/zero | tr '\0' c); C32767="${C32766}c"
+http PUT '/kw/_doc/1?refresh=true' "{\"k\":\"$A600\"}"
+assert_eq "a 600-byte keyword: indexed" 201 "$HTTP_STATUS"
+http PUT '/kw/_doc/2?refresh=true' "{\"k\":\"$B601\"}"
+http PUT '/kw/_doc/3?refresh=true' "{\"k\":\"$C32766\"}"
+assert_eq "a 32 766-byte keyword: indexed" 201 "$HTTP_STATUS"
+http PUT '/kw/_doc/4?refresh=true' '{"k":"b"}'
+http PUT '/kw/_doc/5?refresh=true' "{\"k\":\"$C32767\"}"
+assert_eq "a 32 767-byte keyword: 400" 400 "$HTTP_STATUS"
+assert_json "a 32 767-byte keyword: Lucene's immense-term error" \
+  '[.error.type, (.error.reason | test("immense term in field=\"k\".*got 32767"))]' '["illegal_argument_exception",true]'
+http PUT '/kw/_doc/6?refresh=true' "{\"s\":\"$C32767\"}"
+assert_eq "over ignore_above: accepted, the value is skipped" 201 "$HTTP_STATUS"
+http POST /kw/_search "{\"query\":{\"term\":{\"k\":\"$A600\"}}}"
+assert_json "term finds a 600-byte value" '[.hits.hits[]._id]' '["1"]'
+http POST /kw/_search "{\"query\":{\"term\":{\"k\":\"$B601\"}}}"
+assert_json "term tells two long values with a common 600-byte prefix apart" '[.hits.hits[]._id]' '["2"]'
+http POST /kw/_search "{\"query\":{\"terms\":{\"k\":[\"$C32766\",\"b\"]}}}"
+assert_json "terms finds a 32 766-byte value" '[.hits.hits[]._id] | sort' '["3","4"]'
+http POST /kw/_search '{"query":{"prefix":{"k":"aaaa"}}}'
+assert_json "prefix finds long values" '[.hits.hits[]._id] | sort' '["1","2"]'
+http POST /kw/_search "{\"query\":{\"range\":{\"k\":{\"gt\":\"$A600\",\"lte\":\"$B601\"}}}}"
+assert_json "range with long bounds" '[.hits.hits[]._id]' '["2"]'
+http POST /kw/_search '{"query":{"range":{"k":{"gte":"b"}}}}'
+assert_json "range with a short bound sees long values" '[.hits.hits[]._id] | sort' '["3","4"]'
+http POST /kw/_search '{"query":{"wildcard":{"k":"a*b"}}}'
+assert_json "wildcard sees long values" '[.hits.hits[]._id]' '["2"]'
+http POST /kw/_search '{"size":0,"aggs":{"t":{"terms":{"field":"k","size":10}}}}'
+assert_json "terms aggregation counts long values" '[.aggregations.t.buckets[] | .key | length] | sort' '[1,600,601,32766]'
+http POST /kw/_search '{"sort":[{"k":"asc"}],"_source":false}'
+assert_json "sort orders long values" '[.hits.hits[]._id]' '["1","2","4","3","6"]'
+http POST /kw/_search '{"query":{"exists":{"field":"s"}}}'
+assert_json "a value over ignore_above is not indexed" '.hits.total.value' 0
+http DELETE '/kw/_doc/2?refresh=true'
+http POST /kw/_search "{\"query\":{\"term\":{\"k\":\"$B601\"}}}"
+assert_json "a deleted long value is gone" '.hits.total.value' 0
+http POST /kw/_search "{\"query\":{\"term\":{\"k\":\"$A600\"}}}"
+assert_json "the other long value is still there" '[.hits.hits[]._id]' '["1"]'
+F600=$(printf 'f%.0s' $(seq 600))
+http PUT '/kw/_doc/7?refresh=true' "{\"o\":{\"$F600\":\"x\"}}"
+http POST /kw/_search "{\"query\":{\"term\":{\"o.$F600\":\"x\"}}}"
+assert_json "a 602-byte field path is indexed" '[.hits.hits[]._id]' '["7"]'
+http POST /kw/_search "{\"query\":{\"exists\":{\"field\":\"o.$F600\"}}}"
+assert_json "exists on a long field path" '[.hits.hits[]._id]' '["7"]'
+
 done_testing
