@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -189,6 +190,48 @@ static void refuse_param(conn_ctx *cx, const char *fmt, const char *what)
     cx->bad_param = b.data ? buf_steal(&b) : strdup("malformed query string");
 }
 
+/* The client's address as the auth throttle keys it: IPv4 bytes, or the
+ * /64 of an IPv6 address (one host usually owns a whole /64). 0 if unknown. */
+static size_t client_addr(struct MHD_Connection *conn, unsigned char out[16])
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            memcpy(out, a6->s6_addr + 12, 4);
+            return 4;
+        }
+        memcpy(out, a6->s6_addr, 8);
+        return 8;
+    }
+    return 0;
+}
+
+/* 429 for a client whose failed logins used up its budget: retryable, and
+ * no password hashing was spent on it. */
+static enum MHD_Result throttled(conn_ctx *cx, const char *url)
+{
+    static const char msg[] = "too many failed authentication attempts from this address; retry later";
+    buf *b = &cx->resp.body;
+    buf_reset(b);
+    cx->resp.status = 429;
+    cx->resp.content_type = "application/json";
+    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":\"");
+    buf_puts(b, msg);
+    buf_puts(b, "\"}],\"type\":\"security_exception\",\"reason\":\"");
+    buf_puts(b, msg);
+    buf_puts(b, "\"},\"status\":429}");
+    log_debug("http: 429 for %s (failed logins from this address)", url);
+    return send_resp(cx);
+}
+
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
@@ -347,7 +390,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (h->auth) { /* before the body is read: strangers do not get to upload */
             char who[128];
             const char *az = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-            store_auth_result ar = store_auth_check(h->auth, az, who, sizeof who);
+            unsigned char ab[16];
+            size_t al = client_addr(conn, ab);
+            store_auth_result ar = store_auth_check_from(h->auth, az, al ? ab : NULL, al, who, sizeof who);
+            if (ar == STORE_AUTH_THROTTLED)
+                return throttled(cx, url);
             if (ar != STORE_AUTH_OK)
                 return unauthorized(cx, url, ar, who);
         }
