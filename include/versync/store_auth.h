@@ -11,10 +11,13 @@ typedef enum store_auth_result {
     STORE_AUTH_OK = 0,
     STORE_AUTH_MISSING = 1, /* no (usable) Authorization header */
     STORE_AUTH_FAILED = 2,  /* credentials given but wrong */
+    STORE_AUTH_THROTTLED = 3, /* too many failures from this client address: not checked (429) */
 } store_auth_result;
 
 /* Parse users-file text: lines `name:HASH` or `apikey:ID:HASH` where HASH is a
- * crypt(3) string; blank lines and lines starting with '#' are skipped.
+ * crypt(3) string this system can verify (each is tried once: a hash it
+ * cannot use is refused with its line number); blank lines and lines
+ * starting with '#' are skipped.
  * `name` is the file name used in errors ("FILE:LINE: ..."). On success the
  * caller owns the result (store_auth_free); on failure NULL and `err`. */
 store_auth *store_auth_parse(const char *text, size_t len, const char *name, char *err, size_t errsz);
@@ -30,6 +33,14 @@ size_t store_auth_count(const store_auth *a);
  * Successful headers are cached (bounded, compared in full in constant
  * time), so yescrypt's cost is paid once per credential. Thread-safe. */
 store_auth_result store_auth_check(store_auth *a, const char *header, char *who, size_t whosz);
+
+/* As store_auth_check, for a client at address bytes `addr` (an IPv4
+ * address, or the /64 of an IPv6 one; NULL: no throttle). Failed checks
+ * drain a per-address budget (8, refilled at one every 2 seconds); once it is empty
+ * uncached credentials from that address get STORE_AUTH_THROTTLED without
+ * any hashing, while cached ones still pass. */
+store_auth_result store_auth_check_from(store_auth *a, const char *header, const void *addr, size_t addrlen,
+                                        char *who, size_t whosz);
 
 /* Constant-time equality: the time depends only on the lengths, never on
  * where the contents differ. */

@@ -25,6 +25,7 @@ typedef struct store_bulk_item {
     size_t id_len;
     char auto_id[21];
     store_wparams w;
+    signed char require_alias; /* the action line's require_alias: -1 not given, 0, 1 */
     const char *src; /* source line (index/create), pointing into the body */
     size_t src_len;
     store_update_spec upd; /* update: the parsed body (owned) */

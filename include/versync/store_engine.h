@@ -195,6 +195,7 @@ typedef enum store_operr {
     STORE_OPERR_NO_WRITE_INDEX, /* the target is an alias without a write index */
     STORE_OPERR_MAPPING,        /* the source does not fit the index's mapping: see op->reason */
     STORE_OPERR_DISK_FULL,      /* no room (flood stage, --max-disk or the disk): nothing written, retry later */
+    STORE_OPERR_NOT_ALIAS,      /* require_alias: the target is not an alias */
 } store_operr;
 
 /* An update's body, parsed by the caller (who owns the cJSON trees). */
@@ -217,6 +218,7 @@ typedef struct store_op {
     const char *src; /* index/create: the source bytes, stored verbatim */
     size_t src_len;
     const store_update_spec *upd; /* update only */
+    bool require_alias; /* ?require_alias=true: `index` must name an alias */
     /* out */
     store_operr err;
     store_decision dec; /* result/status/explain */

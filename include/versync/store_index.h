@@ -115,10 +115,14 @@ bool store_index_parse_date(const char *s, size_t n, int64_t *ms);
  * (2024-01-31T12:00:00.000Z) into out (at least 32 bytes). */
 void store_index_format_date(int64_t ms, char *out, size_t outsz);
 
-/* Longest exact value or term that is indexed: LMDB keys are limited to 511
- * bytes and hold the index number and field path too. Longer values stay in
- * _source and are not searchable, like keyword values over ignore_above. */
+/* LMDB's key size limit. Keys hold the index number, the field path (or a
+ * digest of a long one) and the value: longer exact values are keyed by a
+ * cut and a digest, their whole bytes kept beside (store_engine); text terms
+ * that do not fit are not indexed. */
 #define STORE_INDEX_MAX_KEY 511
+
+/* Longest keyword value indexed, in bytes (Lucene's IndexWriter.MAX_TERM_LENGTH). */
+#define STORE_INDEX_MAX_TERM 32766
 
 /* ---- document extraction (the writer's side) ------------------------------ */
 

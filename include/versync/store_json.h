@@ -70,6 +70,17 @@ bool store_json_unescape(const store_json_tok *t, buf *out);
  * digits only, within [-2^63, 2^63-1]. */
 bool store_json_parse_long(const char *s, size_t n, int64_t *out);
 
+/* cJSON stops a string at a NUL, so "victim\u0000x" would read as "victim".
+ * Bodies parsed with cJSON first get every \u0000 escape inside a string
+ * rewritten to U+10FFFF (a noncharacter): a name holding it is then refused
+ * or found nowhere, never taken for a shorter one. This is its UTF-8. */
+#define STORE_JSON_NUL_MARK "\xF4\x8F\xBF\xBF"
+
+/* When the JSON text [s, s+n) holds a \u0000 escape inside a string, set
+ * *found and write a copy with each one replaced by \uDBFF\uDFFF (U+10FFFF)
+ * to `out`; otherwise leave `out` alone. False only out of memory. */
+bool store_json_mark_nul(const char *s, size_t n, buf *out, bool *found);
+
 /* Append "key": to `b`, `key` being a plain ASCII literal. */
 bool store_json_key(buf *b, const char *key);
 

@@ -350,6 +350,38 @@ static bool write_params(const store_req *req, store_wparams *w, bool *has_versi
     return true;
 }
 
+/* A boolean parameter as Elasticsearch's paramAsBoolean reads it: absent →
+ * `dflt`; "", "true" → true; "false" → false; anything else is a 400. */
+static bool bool_param(const store_req *req, const char *key, bool dflt, bool *out, store_resp *resp)
+{
+    const char *v = param(req, key);
+    *out = dflt;
+    if (!v)
+        return true;
+    if (strcmp(v, "") == 0 || strcmp(v, "true") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0)
+        *out = false;
+    else {
+        errorf(resp, 400, "illegal_argument_exception",
+               "Failed to parse value [%s] as only [true] or [false] are allowed.", v);
+        return false;
+    }
+    return true;
+}
+
+/* Parameters verstore cannot honour are refused, never ignored: ?pipeline
+ * names an ingest pipeline, and verstore has none ("_none" asks for none,
+ * as in Elasticsearch). */
+static bool pipeline_param(const store_req *req, store_resp *resp)
+{
+    const char *v = param(req, "pipeline");
+    if (!v || strcmp(v, "_none") == 0)
+        return true;
+    errorf(resp, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist", v);
+    return false;
+}
+
 /* refresh=true|""|false|wait_for; sets *forced. */
 static bool refresh_param(const store_req *req, bool *forced, store_resp *resp)
 {
@@ -706,7 +738,15 @@ static bool parse_json_body(const store_req *req, cJSON **out, store_resp *resp)
                      "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON\"}");
         return false;
     }
-    *out = cJSON_ParseWithLength(req->body, req->body_len);
+    buf marked = BUF_INIT;
+    bool nul = false;
+    if (!store_json_mark_nul(req->body, req->body_len, &marked, &nul)) {
+        buf_free(&marked);
+        error_body(resp, 500, "exception", "out of memory");
+        return false;
+    }
+    *out = nul ? cJSON_ParseWithLength(marked.data, marked.len) : cJSON_ParseWithLength(req->body, req->body_len);
+    buf_free(&marked);
     if (!*out) {
         error_body(resp, 500, "exception", "out of memory");
         return false;
@@ -1199,8 +1239,23 @@ static char *id_text(const cJSON *v, size_t *len)
 {
     char tmp[64];
     if (cJSON_IsString(v)) {
-        *len = strlen(v->valuestring);
-        return strdup(v->valuestring);
+        /* Ids are bytes, NUL included: put back the NULs the body had
+         * (parse_json_body marked them). */
+        buf id = BUF_INIT;
+        const char *s = v->valuestring, *mk;
+        size_t ml = strlen(STORE_JSON_NUL_MARK);
+        while ((mk = strstr(s, STORE_JSON_NUL_MARK))) {
+            buf_append(&id, s, (size_t)(mk - s));
+            buf_putc(&id, '\0');
+            s = mk + ml;
+        }
+        buf_puts(&id, s);
+        if (!buf_reserve(&id, 1)) {
+            buf_free(&id);
+            return NULL;
+        }
+        *len = id.len;
+        return buf_steal(&id);
     }
     if (cJSON_IsNumber(v)) {
         snprintf(tmp, sizeof tmp, "%.17g", v->valuedouble);
@@ -1398,10 +1453,22 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
                              bool auto_id, store_resp *resp)
 {
     store_wparams w;
-    bool has_version, has_vtype, forced;
+    bool has_version, has_vtype, forced, require_alias;
     store_msgs msgs = {BUF_INIT, 0};
-    if (!refresh_param(req, &forced, resp) || !write_params(req, &w, &has_version, &has_vtype, resp))
+    if (!refresh_param(req, &forced, resp) || !write_params(req, &w, &has_version, &has_vtype, resp) ||
+        !bool_param(req, "require_alias", false, &require_alias, resp) || !pipeline_param(req, resp))
         return NULL;
+    if (kind == STORE_OP_UPDATE && param(req, "retry_on_conflict")) {
+        /* Honoured trivially (one writer: an update never conflicts with a
+         * concurrent one mid-way), but the value must be an int. */
+        int64_t n;
+        const char *v = param(req, "retry_on_conflict");
+        if (!store_json_parse_long(v, strlen(v), &n) || n < INT32_MIN || n > INT32_MAX) {
+            errorf(resp, 400, "illegal_argument_exception",
+                   "Failed to parse int parameter [retry_on_conflict] with value [%s]", v);
+            return NULL;
+        }
+    }
     const char *op_type = param(req, "op_type");
     if (op_type && kind == STORE_OP_INDEX) {
         if (strcmp(op_type, "create") == 0)
@@ -1505,6 +1572,7 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         c->op.id_len = c->m.id_len;
     }
     c->op.w = w;
+    c->op.require_alias = require_alias;
     c->op.index = c->m.index;
     c->job.kind = STORE_JOB_DOCS;
     c->job.ops = &c->op;
@@ -1612,6 +1680,12 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
                    op->index);
         *type = "illegal_argument_exception";
         return 400;
+    case STORE_OPERR_NOT_ALIAS:
+        buf_printf(reason, "no such index [%s] and [require_alias] request flag is [true] and [%s] is not an alias",
+                   op->index, op->index);
+        not_found_extra(extra, op->index);
+        *type = "index_not_found_exception";
+        return 404;
     case STORE_OPERR_MAPPING:
         buf_puts(reason, op->reason ? op->reason : "failed to parse");
         *type = op->reason_type ? op->reason_type : "document_parsing_exception";
@@ -1670,8 +1744,9 @@ static void finish_write(store_call *c, store_resp *r)
 
 static store_call *bulk(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
-    bool forced;
-    if (!refresh_param(req, &forced, resp))
+    bool forced, require_alias;
+    if (!refresh_param(req, &forced, resp) || !bool_param(req, "require_alias", false, &require_alias, resp) ||
+        !pipeline_param(req, resp))
         return NULL;
     store_call *c = new_call(api, m, req, resp);
     if (!c)
@@ -1703,6 +1778,7 @@ static store_call *bulk(store_api *api, const store_req *req, store_match *m, st
         }
         store_op *op = &c->ops[k];
         op->w = it->w;
+        op->require_alias = it->require_alias >= 0 ? it->require_alias != 0 : require_alias;
         op->index = it->index;
         op->id = it->id;
         op->id_len = it->id_len;

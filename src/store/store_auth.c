@@ -11,15 +11,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define AUTH_CACHE_SLOTS 64
 #define AUTH_CACHE_HDR 512 /* longer headers are verified every time */
+/* Failed-login throttle, per client address (IPv4, or an IPv6 /64): a
+ * bucket of AUTH_BURST attempts refilled at AUTH_REFILL_PER_S. Each
+ * verification takes a token first and a success gives it back, so only
+ * failures drain it: a client guessing passwords gets 429s instead of
+ * making the server hash for it. */
+#define AUTH_BUCKETS 1024
+#define AUTH_BURST 8.0
+#define AUTH_REFILL_PER_S 0.5
 
 typedef struct auth_entry {
     char *name;  /* user name, or the API key id */
     char *hash;  /* crypt(3) string */
     bool apikey;
+    size_t group; /* index in store_auth.groups: entries hashed at the same cost */
+    int line;     /* in the users file, for errors */
 } auth_entry;
+
+/* Entries whose hashes cost the same to verify (same scheme and cost
+ * parameters). Every uncached check verifies once per group, so a check
+ * costs the same whoever the claimed user is, known or not. */
+typedef struct auth_group {
+    char *sig;  /* "$y$j9T", "$6$rounds=9000", "$2b$12", ... */
+    size_t rep; /* an entry of the group: its hash stands in for the others */
+} auth_group;
+
+typedef struct auth_bucket {
+    uint64_t key; /* hash of the address; 0: free */
+    double tokens;
+    int64_t last_ms;
+} auth_bucket;
 
 typedef struct auth_cache_slot {
     size_t len; /* 0: empty */
@@ -30,8 +55,11 @@ typedef struct auth_cache_slot {
 struct store_auth {
     auth_entry *e;
     size_t n, cap;
+    auth_group *groups;
+    size_t ngroups;
     pthread_mutex_t mu;
     auth_cache_slot cache[AUTH_CACHE_SLOTS];
+    auth_bucket buckets[AUTH_BUCKETS];
 };
 
 bool store_auth_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
@@ -59,6 +87,9 @@ void store_auth_free(store_auth *a)
         free(a->e[i].hash);
     }
     free(a->e);
+    for (size_t i = 0; i < a->ngroups; i++)
+        free(a->groups[i].sig);
+    free(a->groups);
     pthread_mutex_destroy(&a->mu);
     memset(a->cache, 0, sizeof a->cache);
     free(a);
@@ -99,6 +130,61 @@ static bool hash_ok(const char *h, size_t n)
     for (size_t i = 0; i < n; i++)
         if (h[i] <= ' ' || h[i] > '~' || h[i] == ':')
             return false;
+    return true;
+}
+
+/* The part of a crypt(3) hash that sets its cost: the scheme and its
+ * parameters, without salt and digest. bcrypt ("$2b$12$<salt+digest>")
+ * keeps three fields, the others drop their last two ("$6$salt$digest",
+ * "$y$j9T$salt$digest"). */
+static size_t cost_sig_len(const char *h)
+{
+    size_t n = strlen(h);
+    if (n > 4 && h[1] == '2' && (h[2] == '$' || h[3] == '$')) {
+        const char *p = strchr(h + 1, '$');
+        p = p ? strchr(p + 1, '$') : NULL;
+        return p ? (size_t)(p - h) : n;
+    }
+    size_t drop = 0, i = n;
+    while (i > 0 && drop < 2)
+        if (h[--i] == '$')
+            drop++;
+    return drop == 2 ? i : n;
+}
+
+static bool verify(const char *secret, const char *hash);
+
+/* Whether this system's crypt(3) can verify `hash`: a probe must come out
+ * as a string of the same shape (not a failure token, same length). */
+static bool hash_usable(const char *hash)
+{
+    struct crypt_data *cd = calloc(1, sizeof *cd);
+    if (!cd)
+        return false;
+    const char *r = crypt_rn("verstore-probe", hash, cd, (int)sizeof *cd);
+    bool ok = r && r[0] != '*' && strlen(r) == strlen(hash);
+    explicit_bzero(cd, sizeof *cd);
+    free(cd);
+    return ok;
+}
+
+static bool assign_group(store_auth *a, size_t i)
+{
+    const char *h = a->e[i].hash;
+    size_t sl = cost_sig_len(h);
+    for (size_t g = 0; g < a->ngroups; g++)
+        if (strlen(a->groups[g].sig) == sl && memcmp(a->groups[g].sig, h, sl) == 0) {
+            a->e[i].group = g;
+            return true;
+        }
+    auth_group *p = realloc(a->groups, (a->ngroups + 1) * sizeof *p);
+    if (!p)
+        return false;
+    a->groups = p;
+    if (!(p[a->ngroups].sig = strndup(h, sl)))
+        return false;
+    p[a->ngroups].rep = i;
+    a->e[i].group = a->ngroups++;
     return true;
 }
 
@@ -165,11 +251,22 @@ store_auth *store_auth_parse(const char *text, size_t len, const char *fname, ch
                      (int)nlen, name);
             goto fail;
         }
-        if (!add_entry(a, name, nlen, hash, hlen, apikey)) {
+        if (!add_entry(a, name, nlen, hash, hlen, apikey) || !assign_group(a, a->n - 1)) {
             snprintf(err, errsz, "%s: out of memory", fname);
             goto fail;
         }
+        a->e[a->n - 1].line = lineno;
     }
+    /* Then try each hash once (the file's syntax is reported first: this
+     * costs one verification per entry). */
+    for (size_t i = 0; i < a->n; i++)
+        if (!hash_usable(a->e[i].hash)) {
+            snprintf(err, errsz,
+                     "%s:%d: the hash of '%s' cannot be used: this system's crypt(3) does not support its scheme, "
+                     "or it is cut short or malformed (make one with verstore --hash-password)",
+                     fname, a->e[i].line, a->e[i].name);
+            goto fail;
+        }
     if (a->n == 0) {
         snprintf(err, errsz, "%s: no users or API keys in the file", fname);
         goto fail;
@@ -296,7 +393,50 @@ static void put_who(char *who, size_t whosz, const char *s, size_t n)
     who[n] = '\0';
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Take one token from the bucket of address key `k` (0: unthrottled).
+ * False when it is empty. Called with a->mu held. */
+static bool bucket_take(store_auth *a, uint64_t k)
+{
+    if (!k)
+        return true;
+    auth_bucket *b = &a->buckets[k % AUTH_BUCKETS];
+    int64_t now = mono_ms();
+    if (b->key != k) { /* free, or another address's: start this one full */
+        b->key = k;
+        b->tokens = AUTH_BURST;
+        b->last_ms = now;
+    }
+    b->tokens += (double)(now - b->last_ms) * AUTH_REFILL_PER_S / 1000.0;
+    if (b->tokens > AUTH_BURST)
+        b->tokens = AUTH_BURST;
+    b->last_ms = now;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+static void bucket_refund(store_auth *a, uint64_t k)
+{
+    auth_bucket *b = &a->buckets[k % AUTH_BUCKETS];
+    if (k && b->key == k && (b->tokens += 1.0) > AUTH_BURST)
+        b->tokens = AUTH_BURST;
+}
+
 store_auth_result store_auth_check(store_auth *a, const char *header, char *who, size_t whosz)
+{
+    return store_auth_check_from(a, header, NULL, 0, who, whosz);
+}
+
+store_auth_result store_auth_check_from(store_auth *a, const char *header, const void *addr, size_t addrlen,
+                                        char *who, size_t whosz)
 {
     put_who(who, whosz, "", 0);
     if (!header)
@@ -335,13 +475,38 @@ store_auth_result store_auth_check(store_auth *a, const char *header, char *who,
     char whobuf[128];
     snprintf(whobuf, sizeof whobuf, "%s%.*s", apikey ? "apikey:" : "", (int)(nlen < 100 ? nlen : 100), dec);
     put_who(who, whosz, whobuf, strlen(whobuf));
+    uint64_t key = 0;
+    if (addr && addrlen) {
+        key = 1469598103934665603ULL;
+        for (size_t i = 0; i < addrlen; i++)
+            key = (key ^ ((const unsigned char *)addr)[i]) * 1099511628211ULL;
+        key |= 1; /* never 0, which means unthrottled */
+    }
+    pthread_mutex_lock(&a->mu);
+    bool allowed = bucket_take(a, key);
+    pthread_mutex_unlock(&a->mu);
+    if (!allowed) {
+        explicit_bzero(dec, sizeof dec);
+        return STORE_AUTH_THROTTLED;
+    }
     const auth_entry *e = find(a, dec, nlen, apikey);
-    /* An unknown name still pays for one hash, so timing does not tell
-     * which names exist (the first entry's hash stands in). */
-    bool ok = verify(colon + 1, e ? e->hash : a->e[0].hash) && e != NULL;
+    /* One verification per cost group whoever the name is: the claimed
+     * entry's own hash in its group, a stand-in elsewhere. A wrong password
+     * and an unknown name then take the same time, for every scheme in the
+     * file, and so do the users of a cheap scheme and of a costly one. */
+    bool ok = false;
+    for (size_t g = 0; g < a->ngroups; g++) {
+        bool own = e && e->group == g;
+        bool match = verify(colon + 1, own ? e->hash : a->e[a->groups[g].rep].hash);
+        if (own)
+            ok = match;
+    }
     explicit_bzero(dec, sizeof dec);
     if (!ok)
         return STORE_AUTH_FAILED;
+    pthread_mutex_lock(&a->mu);
+    bucket_refund(a, key);
+    pthread_mutex_unlock(&a->mu);
     if (cacheable) {
         pthread_mutex_lock(&a->mu);
         auth_cache_slot *cs = &a->cache[slot];

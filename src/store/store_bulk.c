@@ -7,6 +7,7 @@
 #include "versync/store_util.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,39 @@ static bool tok_long(const store_json_tok *t, buf *tmp, int64_t *out)
     return tok_text(t, tmp) && store_json_parse_long(tmp->data, tmp->len, out);
 }
 
+/* A name or enumerated value: decoded text without NUL bytes (C strings
+ * from here on; "external\u0000x" must not read as "external"). */
+static bool tok_name(const store_json_tok *t, buf *out)
+{
+    return tok_text(t, out) && !memchr(out->data ? out->data : "", '\0', out->len);
+}
+
+/* Strict boolean as Elasticsearch parses one: true, false or "true", "false". */
+static int tok_bool(const store_json_tok *t, buf *tmp)
+{
+    if (t->type == STORE_JSON_TRUE)
+        return 1;
+    if (t->type == STORE_JSON_FALSE)
+        return 0;
+    if (t->type == STORE_JSON_STRING && tok_name(t, tmp))
+        return strcmp(tmp->data ? tmp->data : "", "true") == 0 ? 1 : strcmp(tmp->data ? tmp->data : "", "false") == 0 ? 0 : -1;
+    return -1;
+}
+
+/* `text` with each NUL shown as \u0000, for messages (arena copy). */
+static char *shown_name(store_bulk *b, const char *text, size_t n)
+{
+    buf s = BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        if (text[i])
+            buf_putc(&s, text[i]);
+        else
+            buf_puts(&s, "\\u0000");
+    char *out = arena_dup(b, s.data ? s.data : "", s.len);
+    buf_free(&s);
+    return out;
+}
+
 static bool add_item(store_bulk *b, store_bulk_item **out)
 {
     if (b->n == b->cap && !GROW_ARRAY(b->items, b->cap, b->n + 1, 64))
@@ -274,16 +308,44 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
     it->w.if_primary_term = STORE_UNASSIGNED_TERM;
     it->w.has_id = true;
     bool has_version = false, has_vtype = false, has_index = false;
+    it->require_alias = -1;
     store_json_iter meta;
     store_json_obj_begin(&meta, v.p, v.p + v.n);
+    store_json_tok seen[32];
+    size_t nseen = 0;
     while ((r = store_json_obj_next(&meta, &k, &v)) == 1) {
         bool scalar = v.type == STORE_JSON_STRING || v.type == STORE_JSON_NUMBER;
+        /* Elasticsearch 8 parses with strict duplicate detection: a second
+         * "_index" must not silently override the first. */
+        for (size_t i = 0; i < nseen; i++) {
+            buf_reset(tmp);
+            if (store_json_unescape(&k, tmp) && store_json_tok_eq(&seen[i], tmp->data ? tmp->data : "") &&
+                !memchr(tmp->data ? tmp->data : "", '\0', tmp->len))
+                return fail(err, 400, "x_content_parse_exception", "[%d:%d] Duplicate field '%s'", line,
+                            (int)(k.p + k.n + 1 - p) + 1, tmp->data ? tmp->data : "");
+        }
+        if (nseen < sizeof seen / sizeof *seen)
+            seen[nseen++] = k;
         if (store_json_tok_eq(&k, "_index")) {
             if (v.type != STORE_JSON_STRING || !tok_text(&v, tmp))
                 return fail(err, 400, "illegal_argument_exception",
                             "Malformed action/metadata line [%d], expected a simple value for field [_index] but "
                             "found [%s]",
                             line, token_name(&v));
+            if (memchr(tmp->data ? tmp->data : "", '\0', tmp->len)) {
+                /* No index can hold a NUL in its name: never act on the
+                 * name cut at the NUL. Deleting from it finds nothing;
+                 * creating it is refused. */
+                if (!(it->index = shown_name(b, tmp->data, tmp->len)))
+                    return fail(err, 500, "exception", "out of memory");
+                if (it->action == STORE_BULK_DELETE)
+                    item_error(it, 404, "index_not_found_exception", "no such index [%s]", it->index);
+                else
+                    item_error(it, 400, "invalid_index_name_exception",
+                               "Invalid index name [%s], must not contain a NUL character", it->index);
+                has_index = true;
+                continue;
+            }
             if (*last_index && strcmp(*last_index, tmp->data ? tmp->data : "") == 0)
                 it->index = *last_index;
             else if (!(it->index = *last_index = arena_dup(b, tmp->data ? tmp->data : "", tmp->len)))
@@ -305,7 +367,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
                             (int)v.n, v.p, line);
             has_version = true;
         } else if (store_json_tok_eq(&k, "version_type")) {
-            if (!tok_text(&v, tmp) || !store_vtype_parse(tmp->data, &it->w.vtype))
+            if (!tok_name(&v, tmp) || !store_vtype_parse(tmp->data, &it->w.vtype))
                 return fail(err, 400, "illegal_argument_exception", "No version type match [%.*s]",
                             (int)v.n, v.p);
             has_vtype = true;
@@ -327,7 +389,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
                 return fail(err, 400, "illegal_argument_exception", "primary term must be non negative. got [%lld]",
                             (long long)it->w.if_primary_term);
         } else if (store_json_tok_eq(&k, "op_type")) {
-            if (!tok_text(&v, tmp))
+            if (!tok_name(&v, tmp))
                 return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%.*s]",
                             (int)v.n, v.p);
             if (strcmp(tmp->data, "create") == 0) {
@@ -337,12 +399,35 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
                 return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%s]",
                             tmp->data);
             }
-        } else if (store_json_tok_eq(&k, "routing") || store_json_tok_eq(&k, "retry_on_conflict") ||
-                   store_json_tok_eq(&k, "pipeline") || store_json_tok_eq(&k, "_source") ||
-                   store_json_tok_eq(&k, "require_alias") || store_json_tok_eq(&k, "require_data_stream") ||
-                   store_json_tok_eq(&k, "dynamic_templates") ||
+        } else if (store_json_tok_eq(&k, "retry_on_conflict")) {
+            int64_t n;
+            if (!scalar || !tok_long(&v, tmp, &n) || n < INT32_MIN || n > INT32_MAX)
+                return fail(err, 400, "illegal_argument_exception",
+                            "Failed to parse int value [%.*s] for field [retry_on_conflict] in action/metadata line "
+                            "[%d]",
+                            (int)v.n, v.p, line);
+        } else if (store_json_tok_eq(&k, "require_alias")) {
+            int ra = tok_bool(&v, tmp);
+            if (ra < 0)
+                return fail(err, 400, "illegal_argument_exception",
+                            "Failed to parse value [%.*s] as only [true] or [false] are allowed.", (int)v.n, v.p);
+            it->require_alias = (signed char)ra;
+        } else if (store_json_tok_eq(&k, "pipeline")) {
+            /* verstore has no ingest pipelines: a named one does not exist
+             * (as Elasticsearch answers for an unknown pipeline); "_none"
+             * asks for none. */
+            if (!tok_name(&v, tmp))
+                return fail(err, 400, "illegal_argument_exception",
+                            "Malformed action/metadata line [%d], expected a simple value for field [pipeline] but "
+                            "found [%s]",
+                            line, token_name(&v));
+            if (strcmp(tmp->data ? tmp->data : "", "_none") != 0)
+                item_error(it, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist",
+                           tmp->data ? tmp->data : "");
+        } else if (store_json_tok_eq(&k, "routing") || store_json_tok_eq(&k, "_source") ||
+                   store_json_tok_eq(&k, "require_data_stream") || store_json_tok_eq(&k, "dynamic_templates") ||
                    store_json_tok_eq(&k, "list_executed_pipelines")) {
-            /* accepted; single node, no pipelines */
+            /* accepted; single node */
         } else {
             buf_reset(tmp);
             store_json_unescape(&k, tmp);
@@ -465,6 +550,14 @@ bool store_bulk_parse(const char *body, size_t len, const char *default_index, s
     for (size_t i = 0; i < b->n; i++) {
         store_bulk_item *it = &b->items[i];
         buf reason = BUF_INIT;
+        if (it->err_status) { /* settled while parsing its action line */
+            if (!it->id) {
+                store_util_auto_id(it->auto_id);
+                it->id = it->auto_id;
+                it->id_len = 20;
+            }
+            continue;
+        }
         if (!store_router_valid_index(it->index, &reason)) {
             item_error(it, 400, "invalid_index_name_exception", "%s", reason.data);
             buf_free(&reason);

@@ -34,6 +34,7 @@ struct store_engine {
     /* Search structures (see store_engine.h): postings, exact values, field
      * presence, seq → id, and per-field statistics. */
     MDB_dbi dbi_post, dbi_vals, dbi_exists, dbi_seqs, dbi_fstats;
+    MDB_dbi dbi_longvals; /* cut exact-value key → the whole value (see vkey) */
     bool durable;
     size_t map_size;
     size_t max_size;             /* --max-disk: the map's ceiling (0: none) */
@@ -322,7 +323,8 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "values", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_vals)) ||
         (rc = mdb_dbi_open(txn, "exists", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_exists)) ||
         (rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &e->dbi_seqs)) ||
-        (rc = mdb_dbi_open(txn, "fieldstats", MDB_CREATE, &e->dbi_fstats))) {
+        (rc = mdb_dbi_open(txn, "fieldstats", MDB_CREATE, &e->dbi_fstats)) ||
+        (rc = mdb_dbi_open(txn, "longvalues", MDB_CREATE, &e->dbi_longvals))) {
         snprintf(err, errsz, "cannot open the databases in %s/data.mdb: %s", o->dir, mdb_strerror(rc));
         goto fail;
     }
@@ -773,22 +775,81 @@ static uint32_t get_be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Search key: number | path [| 0x00 | value]. 0 when it would not fit an
- * LMDB key (such values are not indexed) or the path holds a NUL. */
-static size_t skey(unsigned char *kb, uint32_t number, const char *path, bool sep, const void *val, size_t vl)
+/* Search key: number | path [| 0x00 | value]. A path longer than
+ * PATH_INLINE_MAX is replaced by 0xFF and a 128-bit digest of it (0xFF
+ * never starts UTF-8 text), so fields of any path length are indexed. 0 when
+ * the value would not fit an LMDB key (postings: such terms are not
+ * indexed; exact values use vkey instead). */
+#define PATH_INLINE_MAX 200
+#define HASH_LEN 16
+/* Exact-value keys longer than this are cut to it and followed by a digest
+ * of the whole value: such keys are exactly STORE_INDEX_MAX_KEY bytes, and
+ * the whole value is kept in dbi_longvals under the same key. */
+#define VKEY_INLINE_MAX (STORE_INDEX_MAX_KEY - HASH_LEN)
+
+static void hash128(const void *s, size_t n, unsigned char *out)
+{
+    uint64_t a = hash64(s, n, 0), b = hash64(s, n, 0x9e3779b97f4a7c15ULL);
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+}
+
+static size_t skey_path(unsigned char *kb, uint32_t number, const char *path)
 {
     size_t pl = strlen(path);
-    size_t n = 4 + pl + (sep ? 1 + vl : 0);
-    if (n > STORE_INDEX_MAX_KEY)
-        return 0;
     be32(kb, number);
-    memcpy(kb + 4, path, pl);
-    if (sep) {
-        kb[4 + pl] = 0;
-        if (vl)
-            memcpy(kb + 5 + pl, val, vl);
+    if (pl <= PATH_INLINE_MAX) {
+        memcpy(kb + 4, path, pl);
+        return 4 + pl;
     }
-    return n;
+    kb[4] = 0xFF;
+    hash128(path, pl, kb + 5);
+    return 5 + HASH_LEN;
+}
+
+static size_t skey(unsigned char *kb, uint32_t number, const char *path, bool sep, const void *val, size_t vl)
+{
+    size_t o = skey_path(kb, number, path);
+    if (!sep)
+        return o;
+    kb[o++] = 0;
+    if (o + vl > STORE_INDEX_MAX_KEY)
+        return 0;
+    if (vl)
+        memcpy(kb + o, val, vl);
+    return o + vl;
+}
+
+/* Exact-value key: as skey, but a value too long for the key is cut and
+ * followed by its digest (*cut set); the key is then STORE_INDEX_MAX_KEY
+ * bytes long. Shorter keys always hold their whole value. */
+static size_t vkey(unsigned char *kb, uint32_t number, const char *path, const void *val, size_t vl, bool *cut)
+{
+    size_t o = skey_path(kb, number, path);
+    kb[o++] = 0;
+    *cut = o + vl > VKEY_INLINE_MAX;
+    if (!*cut) {
+        if (vl)
+            memcpy(kb + o, val, vl);
+        return o + vl;
+    }
+    memcpy(kb + o, val, VKEY_INLINE_MAX - o);
+    hash128(val, vl, kb + VKEY_INLINE_MAX);
+    return STORE_INDEX_MAX_KEY;
+}
+
+/* The whole value of exact-value key `k` (prefix length `pre`): from
+ * dbi_longvals for a cut key, else the key's own bytes. */
+static void vkey_value(MDB_txn *txn, store_engine *e, const MDB_val *k, size_t pre, const char **val, size_t *vl)
+{
+    MDB_val lv;
+    if (k->mv_size == STORE_INDEX_MAX_KEY && mdb_get(txn, e->dbi_longvals, (MDB_val *)k, &lv) == 0) {
+        *val = lv.mv_data;
+        *vl = lv.mv_size;
+        return;
+    }
+    *val = (const char *)k->mv_data + pre;
+    *vl = k->mv_size - pre;
 }
 
 static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
@@ -907,7 +968,19 @@ int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const 
                                 size_t len)
 {
     unsigned char kb[STORE_INDEX_MAX_KEY];
-    return key_count(r, r->e->dbi_vals, kb, skey(kb, m->number, path, true, val, len));
+    bool cut;
+    size_t kn = vkey(kb, m->number, path, val, len, &cut);
+    if (cut) { /* the digest stands for the value: make sure it is this one */
+        MDB_val k = {kn, kb}, lv;
+        int rc = mdb_get(r->txn, r->e->dbi_longvals, &k, &lv);
+        if (rc == MDB_NOTFOUND || (rc == 0 && bytes_cmp(lv.mv_data, lv.mv_size, val, len) != 0))
+            return 0;
+        if (rc) {
+            mlog(rc, "count entries");
+            return -1;
+        }
+    }
+    return key_count(r, r->e->dbi_vals, kb, kn);
 }
 
 bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *path, const char *from, size_t from_len,
@@ -971,6 +1044,18 @@ static bool val_one(const unsigned char *d, void *arg)
     return c->fn(c->val, c->len, (int64_t)store_util_get_be64(d), c->arg);
 }
 
+/* Where a cut key (whose value starts with `cut`, c bytes, and goes on)
+ * stands against `bound`: -1 every such value is below it, 1 every one is
+ * above, 0 undecided. */
+static int cut_vs_bound(const char *cut, size_t c, const void *bound, size_t bl)
+{
+    size_t m = c < bl ? c : bl;
+    int d = m ? memcmp(cut, bound, m) : 0;
+    if (d)
+        return d < 0 ? -1 : 1;
+    return bl <= c ? 1 : 0; /* the bound is a prefix of the cut part: every value is longer, so above */
+}
+
 bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
                          bool lo_incl, const void *hi, size_t hi_len, bool hi_incl, bool desc,
                          bool (*fn)(const void *val, size_t len, int64_t seq, void *arg), void *arg)
@@ -979,6 +1064,11 @@ bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *p
     size_t pre = skey(prefix, m->number, path, true, NULL, 0);
     if (!pre)
         return true;
+    /* Keys are in byte order of their value, except that values sharing
+     * their first `cutn` bytes (cut keys) follow their digests: bounds are
+     * checked against each whole value, and the walk stops only once a
+     * key's visible part is past the end bound. */
+    size_t cutn = VKEY_INLINE_MAX - pre;
     MDB_cursor *cur;
     if (!cursor_open(r, r->e->dbi_vals, &cur, "read values"))
         return false;
@@ -987,48 +1077,63 @@ bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *p
     const void *start = desc ? hi : lo;
     size_t start_len = desc ? hi_len : lo_len;
     bool start_incl = desc ? hi_incl : lo_incl;
+    memcpy(kb, prefix, pre);
+    k.mv_size = pre;
     if (start) {
-        k.mv_size = skey(kb, m->number, path, true, start, start_len);
-        if (!k.mv_size) { /* a bound longer than any key: compare against the longest prefix */
-            k.mv_size = STORE_INDEX_MAX_KEY;
-            memcpy(kb, prefix, pre);
-            memcpy(kb + pre, start, STORE_INDEX_MAX_KEY - pre);
+        /* At or before every key whose value can be in range: the start cut
+         * to the inline length (descending: followed by the largest digest). */
+        size_t sl = start_len < cutn ? start_len : cutn;
+        memcpy(kb + pre, start, sl);
+        k.mv_size = pre + sl;
+        if (desc && start_len >= cutn) {
+            memset(kb + pre + sl, 0xFF, HASH_LEN);
+            k.mv_size += HASH_LEN;
         }
-    } else {
-        memcpy(kb, prefix, pre);
-        k.mv_size = pre;
-        if (desc)
-            kb[pre - 1] = 1; /* just past this field's values */
+    } else if (desc) {
+        kb[pre - 1] = 1; /* just past this field's values */
     }
     k.mv_data = kb;
+    unsigned char seek[STORE_INDEX_MAX_KEY];
+    size_t seekn = k.mv_size;
+    memcpy(seek, kb, seekn);
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (desc) {
         if (rc == MDB_NOTFOUND)
             rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        else if (rc == 0 && !(start && start_incl && bytes_cmp((const char *)k.mv_data + pre, k.mv_size - pre,
-                                                                 start, start_len) == 0))
+        else if (rc == 0 && bytes_cmp(k.mv_data, k.mv_size, seek, seekn) != 0)
             rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_NODUP);
-    } else if (rc == 0 && start && !start_incl &&
-               bytes_cmp((const char *)k.mv_data + pre, k.mv_size - pre, start, start_len) == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
     }
     const void *end = desc ? lo : hi;
     size_t end_len = desc ? lo_len : hi_len;
     bool end_incl = desc ? lo_incl : hi_incl;
     while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
-        const char *val = (const char *)k.mv_data + pre;
-        size_t vl = k.mv_size - pre;
-        if (end) {
+        const char *val;
+        size_t vl;
+        bool cut = k.mv_size == STORE_INDEX_MAX_KEY;
+        vkey_value(r->txn, r->e, &k, pre, &val, &vl);
+        bool skip = false;
+        if (start) {
+            int c = bytes_cmp(val, vl, start, start_len);
+            skip = desc ? (c > 0 || (c == 0 && !start_incl)) : (c < 0 || (c == 0 && !start_incl));
+        }
+        if (!skip && end) {
             int c = bytes_cmp(val, vl, end, end_len);
-            if (desc ? (c < 0 || (c == 0 && !end_incl)) : (c > 0 || (c == 0 && !end_incl)))
+            if (desc ? (c < 0 || (c == 0 && !end_incl)) : (c > 0 || (c == 0 && !end_incl))) {
+                const char *vis = (const char *)k.mv_data + pre;
+                int side = cut ? cut_vs_bound(vis, cutn, end, end_len) : 0;
+                if (!cut || (desc ? side < 0 : side > 0))
+                    break;
+                skip = true;
+            }
+        }
+        if (!skip) {
+            bool stopped = false;
+            val_cb cb = {fn, arg, val, vl};
+            if (desc && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP)))
+                break;
+            if ((rc = each_dup(cur, 8, val_one, &cb, &stopped)) || stopped)
                 break;
         }
-        bool stopped = false;
-        val_cb cb = {fn, arg, val, vl};
-        if (desc && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP)))
-            break;
-        if ((rc = each_dup(cur, 8, val_one, &cb, &stopped)) || stopped)
-            break;
         rc = mdb_cursor_get(cur, &k, &v, desc ? MDB_PREV_NODUP : MDB_NEXT_NODUP);
     }
     mdb_cursor_close(cur);
@@ -1139,6 +1244,7 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         const char *path = t + x->path;
         MDB_val k, v = {8, data};
         MDB_dbi dbi;
+        bool cut = false;
         store_util_put_be64(data, (uint64_t)seq);
         switch (x->kind) {
         case STORE_ENT_POSTING:
@@ -1150,7 +1256,7 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
             break;
         case STORE_ENT_VALUE:
             dbi = e->dbi_vals;
-            k.mv_size = skey(kb, number, path, true, t + x->val, x->val_len);
+            k.mv_size = vkey(kb, number, path, t + x->val, x->val_len, &cut);
             break;
         case STORE_ENT_EXISTS:
             dbi = e->dbi_exists;
@@ -1165,6 +1271,10 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
             rc = mdb_put(txn, dbi, &k, &v, 0);
             if (rc == MDB_KEYEXIST)
                 rc = 0;
+            if (!rc && cut) {
+                MDB_val lv = {x->val_len, (void *)(uintptr_t)(t + x->val)};
+                rc = mdb_put(txn, e->dbi_longvals, &k, &lv, 0);
+            }
             continue;
         }
         MDB_cursor *cur = curs[x->kind];
@@ -1177,6 +1287,11 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         if (rc == 0 && v.mv_size >= 8 && store_util_get_be64(v.mv_data) == (uint64_t)seq) {
             rc = mdb_cursor_del(cur, 0);
             hit[i] = true;
+            MDB_val kk = {k.mv_size, kb}, any;
+            if (!rc && cut && (rc = mdb_get(txn, dbi, &kk, &any)) == MDB_NOTFOUND) /* the value's last document */
+                rc = mdb_del(txn, e->dbi_longvals, &kk, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
         } else if (rc == 0 || rc == MDB_NOTFOUND) {
             rc = 0;
         }
@@ -1544,11 +1659,19 @@ static int exec_op(wctx *c, store_op *op)
     int rc = cache_get(c, op->index, &ent);
     if (rc)
         return rc;
+    if (ent->exists && op->require_alias) {
+        op->err = STORE_OPERR_NOT_ALIAS;
+        return 0;
+    }
     if (!ent->exists) {
         char concrete[STORE_MAX_INDEX_NAME + 1];
         int ar = alias_resolve(c->txn, c->e, op->index, true, concrete, sizeof concrete);
         if (ar == -1)
             return EIO;
+        if (ar == 0 && op->require_alias) {
+            op->err = STORE_OPERR_NOT_ALIAS;
+            return 0;
+        }
         if (ar == -2) {
             op->err = STORE_OPERR_NO_WRITE_INDEX;
             return 0;
@@ -1702,7 +1825,7 @@ static int index_drop(wctx *c, cache_ent *ent)
     MDB_val ck = {4, kb};
     int rc;
     MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_post, c->e->dbi_vals, c->e->dbi_exists, c->e->dbi_seqs,
-                      c->e->dbi_fstats};
+                      c->e->dbi_fstats, c->e->dbi_longvals};
     for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
         if ((rc = delete_prefix(c->txn, dbis[i], ent->m.number, i >= 1 && i <= 3))) /* the DUPSORT ones */
             return rc;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netdb.h>
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,6 +50,9 @@ typedef struct conn_ctx {
     store_param *params;
     size_t nparams, pcap;
     buf pstore; /* decoded parameter text, NUL-separated */
+    char *bad_param; /* heap: why the query string is refused (400), or NULL */
+    const char *bad_framing; /* static: why the request's framing is refused (400), or NULL */
+    bool close_after; /* answer with Connection: close (the framing is not to be trusted) */
     const char *method, *url; /* MHD's, valid for the request; for the debug log */
     bool started;        /* on_request has seen this request */
     bool uploading;      /* counted in h->uploading */
@@ -64,6 +70,7 @@ static void ctx_free(conn_ctx *cx)
     store_resp_free(&cx->resp);
     free(cx->params);
     buf_free(&cx->pstore);
+    free(cx->bad_param);
     free(cx);
 }
 
@@ -145,6 +152,8 @@ static enum MHD_Result send_resp(conn_ctx *cx)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (cx->close_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (cx->unauthorized) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"verstore\" charset=\"UTF-8\"");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "ApiKey");
@@ -200,25 +209,162 @@ static enum MHD_Result unauthorized(conn_ctx *cx, const char *url, store_auth_re
     return send_resp(cx);
 }
 
+/* Remember the first reason the query string is refused. */
+static void refuse_param(conn_ctx *cx, const char *fmt, const char *what)
+{
+    if (cx->bad_param)
+        return;
+    buf b = BUF_INIT;
+    buf_printf(&b, fmt, what);
+    cx->bad_param = b.data ? buf_steal(&b) : strdup("malformed query string");
+}
+
+/* The client's address as the auth throttle keys it: IPv4 bytes, or the
+ * /64 of an IPv6 address (one host usually owns a whole /64). 0 if unknown. */
+static size_t client_addr(struct MHD_Connection *conn, unsigned char out[16])
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            memcpy(out, a6->s6_addr + 12, 4);
+            return 4;
+        }
+        memcpy(out, a6->s6_addr, 8);
+        return 8;
+    }
+    return 0;
+}
+
+/* 429 for a client whose failed logins used up its budget: retryable, and
+ * no password hashing was spent on it. */
+static enum MHD_Result throttled(conn_ctx *cx, const char *url)
+{
+    static const char msg[] = "too many failed authentication attempts from this address; retry later";
+    buf *b = &cx->resp.body;
+    buf_reset(b);
+    cx->resp.status = 429;
+    cx->resp.content_type = "application/json";
+    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":\"");
+    buf_puts(b, msg);
+    buf_puts(b, "\"}],\"type\":\"security_exception\",\"reason\":\"");
+    buf_puts(b, msg);
+    buf_puts(b, "\"},\"status\":429}");
+    log_debug("http: 429 for %s (failed logins from this address)", url);
+    return send_resp(cx);
+}
+
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     conn_ctx *cx = cls;
+    if (cx->bad_param)
+        return MHD_NO;
     if (cx->nparams == cx->pcap && !GROW_ARRAY(cx->params, cx->pcap, cx->nparams + 1, 8))
         return MHD_NO;
-    /* Offsets for now: pstore may move while growing. */
+    /* Offsets for now: pstore may move while growing. Names and values are
+     * C strings from here on, so an encoded NUL is refused rather than
+     * letting "external%00junk" read as "external". */
     size_t koff = cx->pstore.len;
-    if (!store_util_url_decode(key, strlen(key), true, &cx->pstore) || !buf_putc(&cx->pstore, '\0'))
-        return MHD_YES; /* undecodable: ignored */
+    if (!store_util_url_decode(key, strlen(key), true, &cx->pstore) || !buf_putc(&cx->pstore, '\0')) {
+        refuse_param(cx, "invalid escape sequence in the query parameter name [%s]", key);
+        return MHD_NO;
+    }
     size_t voff = cx->pstore.len;
     if ((value && !store_util_url_decode(value, strlen(value), true, &cx->pstore)) || !buf_putc(&cx->pstore, '\0')) {
-        cx->pstore.len = koff;
-        return MHD_YES;
+        refuse_param(cx, "invalid escape sequence in the value of query parameter [%s]", key);
+        return MHD_NO;
     }
+    const char *k = cx->pstore.data + koff, *v = cx->pstore.data + voff;
+    if (strlen(k) != voff - koff - 1 || strlen(v) != cx->pstore.len - voff - 1) {
+        refuse_param(cx, "query parameter [%s] contains a NUL byte (%%00)", k);
+        return MHD_NO;
+    }
+    /* A repeated parameter takes the last value, as Elasticsearch does. */
+    for (size_t i = 0; i < cx->nparams; i++)
+        if (strcmp(cx->pstore.data + (uintptr_t)cx->params[i].key, k) == 0) {
+            cx->params[i].value = (const char *)(uintptr_t)voff;
+            return MHD_YES;
+        }
     cx->params[cx->nparams].key = (const char *)(uintptr_t)koff;
     cx->params[cx->nparams].value = (const char *)(uintptr_t)voff;
     cx->nparams++;
     return MHD_YES;
+}
+
+/* A 400 with an Elasticsearch error body, built here (no api call). */
+static enum MHD_Result bad_request(conn_ctx *cx, const char *type, const char *reason)
+{
+    buf *b = &cx->resp.body;
+    buf_reset(b);
+    cx->resp.status = 400;
+    cx->resp.content_type = "application/json";
+    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":");
+    buf_put_json_string(b, type, strlen(type));
+    buf_puts(b, ",\"reason\":");
+    buf_put_json_string(b, reason, strlen(reason));
+    buf_puts(b, "}],\"type\":");
+    buf_put_json_string(b, type, strlen(type));
+    buf_puts(b, ",\"reason\":");
+    buf_put_json_string(b, reason, strlen(reason));
+    buf_puts(b, "},\"status\":400}");
+    return send_resp(cx);
+}
+
+typedef struct framing {
+    int content_lengths;  /* Content-Length headers seen */
+    bool conflict;        /* they disagree, or one is not a plain number */
+    bool chunked;         /* a Transfer-Encoding header is present */
+    unsigned long long cl;
+} framing;
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->chunked = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        const char *p = value ? value : "";
+        unsigned long long v = 0;
+        bool digits = *p != '\0';
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9' || v > (ULLONG_MAX - 9) / 10) {
+                digits = false;
+                break;
+            }
+            v = v * 10 + (unsigned)(*p - '0');
+        }
+        if (!digits || (f->content_lengths && v != f->cl))
+            f->conflict = true;
+        f->cl = v;
+        f->content_lengths++;
+    }
+    return MHD_YES;
+}
+
+/* Request smuggling guard: libmicrohttpd 0.9.75 reads the first of several
+ * Content-Length headers and lets Transfer-Encoding win over Content-Length,
+ * while a proxy in front may have framed the request the other way. Such a
+ * request is refused and the connection closed (RFC 9112 section 6.3). */
+static bool framing_ok(conn_ctx *cx, const char **why)
+{
+    framing f = {0};
+    MHD_get_connection_values(cx->conn, MHD_HEADER_KIND, scan_framing, &f);
+    if (f.conflict)
+        *why = "the request has conflicting or malformed Content-Length headers";
+    else if (f.chunked && f.content_lengths)
+        *why = "the request has both Content-Length and Transfer-Encoding headers";
+    else
+        return true;
+    return false;
 }
 
 /* libmicrohttpd (0.9.75) keeps each query parameter as a header record in the
@@ -262,16 +408,7 @@ static enum MHD_Result too_many_params(conn_ctx *cx)
                  "the request target of %zu bytes with %zu query parameters is larger than the limit of %d bytes "
                  "(counting 64 bytes per parameter)",
                  cx->excess_bytes, cx->excess_params, STORE_HTTP_MAX_QUERY_MEM);
-    buf *b = &cx->resp.body;
-    buf_reset(b);
-    cx->resp.status = 400;
-    cx->resp.content_type = "application/json";
-    buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":");
-    buf_put_json_string(b, msg, strlen(msg));
-    buf_puts(b, "}],\"type\":\"illegal_argument_exception\",\"reason\":");
-    buf_put_json_string(b, msg, strlen(msg));
-    buf_puts(b, "},\"status\":400}");
-    return send_resp(cx);
+    return bad_request(cx, "illegal_argument_exception", msg);
 }
 
 static void job_done(store_job *job)
@@ -320,10 +457,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cx->uploading = true;
         atomic_fetch_add(&h->uploading, 1);
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
+        if (!framing_ok(cx, &cx->bad_framing))
+            cx->close_after = true; /* answered once the body is drained, so the close is not a reset */
         if (h->auth) { /* before the body is read: strangers do not get to upload */
             char who[128];
             const char *az = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-            store_auth_result ar = store_auth_check(h->auth, az, who, sizeof who);
+            unsigned char ab[16];
+            size_t al = client_addr(conn, ab);
+            store_auth_result ar = store_auth_check_from(h->auth, az, al ? ab : NULL, al, who, sizeof who);
+            if (ar == STORE_AUTH_THROTTLED)
+                return throttled(cx, url);
             if (ar != STORE_AUTH_OK)
                 return unauthorized(cx, url, ar, who);
         }
@@ -345,7 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
-        if (!cx->too_big && !buf_append(&cx->body, upload_data, *upload_data_size))
+        if (!cx->too_big && !cx->bad_framing && !buf_append(&cx->body, upload_data, *upload_data_size))
             cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
         *upload_data_size = 0;
         return MHD_YES;
@@ -360,9 +503,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         store_api_finish(call, &cx->resp);
         return send_resp(cx);
     }
+    if (cx->bad_framing) {
+        log_debug("http: 400 for %s: %s", url, cx->bad_framing);
+        return bad_request(cx, "illegal_argument_exception", cx->bad_framing);
+    }
     if (cx->too_big)
         return too_large(cx);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, cx);
+    if (cx->bad_param)
+        return bad_request(cx, "illegal_argument_exception", cx->bad_param);
     for (size_t i = 0; i < cx->nparams; i++) {
         cx->params[i].key = cx->pstore.data + (uintptr_t)cx->params[i].key;
         cx->params[i].value = cx->pstore.data + (uintptr_t)cx->params[i].value;

@@ -752,6 +752,27 @@ static bool fail_value(xctx *x, const char *at, const char *path, const store_fi
     return false;
 }
 
+/* A keyword longer than Lucene's 32 766-byte term limit: Elasticsearch
+ * refuses the document with IndexWriter's message (no ignore_above said to
+ * skip the value). */
+static bool fail_immense(xctx *x, const char *path, const char *val, size_t n)
+{
+    if (x->lenient)
+        return true;
+    *x->err_type = "illegal_argument_exception";
+    buf_reset(x->reason);
+    buf_printf(x->reason,
+               "Document contains at least one immense term in field=\"%s\" (whose UTF8 encoding is longer than the "
+               "max length %d), all of which were skipped.  Please correct the analyzer to not produce such terms.  "
+               "The prefix of the first immense term is: '[",
+               path, STORE_INDEX_MAX_TERM);
+    for (size_t i = 0; i < 30 && i < n; i++)
+        buf_printf(x->reason, "%s%d", i ? ", " : "", (int)(signed char)val[i]);
+    buf_printf(x->reason, "]...', original message: bytes can be at most %d in length; got %zu",
+               STORE_INDEX_MAX_TERM, n);
+    return false;
+}
+
 static const store_field *lookup(xctx *x, const char *path, store_ftype *type)
 {
     const store_field *f = store_mapping_find(x->m, path);
@@ -882,6 +903,8 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         int ia = f ? f->ignore_above : 256;
         if (ia && utf8_chars(v, vn) > (size_t)ia)
             return true;
+        if (vn > STORE_INDEX_MAX_TERM) /* Lucene's limit on one term, as Elasticsearch answers it */
+            return fail_immense(x, path, v, vn);
         return ent_add(x, STORE_ENT_VALUE, po, v, vn) && ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
     }
     case STORE_FT_LONG: {

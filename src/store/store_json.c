@@ -628,3 +628,41 @@ done:
     free(copy);
     return ok;
 }
+
+/* True when the six bytes at p are the escape \u0000. */
+static bool nul_escape_at(const char *p, const char *end)
+{
+    return end - p >= 6 && p[0] == '\\' && p[1] == 'u' && p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0';
+}
+
+bool store_json_mark_nul(const char *s, size_t n, buf *out, bool *found)
+{
+    const char *end = s + n, *p = s, *copied = s;
+    bool in_str = false;
+    *found = false;
+    while (p < end) {
+        char c = *p;
+        if (!in_str) {
+            in_str = c == '"';
+            p++;
+            continue;
+        }
+        if (c == '"') {
+            in_str = false;
+            p++;
+        } else if (c != '\\') {
+            p++;
+        } else if (nul_escape_at(p, end)) {
+            *found = true;
+            if (!buf_append(out, copied, (size_t)(p - copied)) || !buf_puts(out, "\\udbff\\udfff"))
+                return false;
+            p += 6;
+            copied = p;
+        } else {
+            p += 2; /* any other escape: its second byte is never a quote that ends the string */
+        }
+    }
+    if (*found && !buf_append(out, copied, (size_t)(end - copied)))
+        return false;
+    return true;
+}

@@ -2,6 +2,7 @@
 #include "versync/store_router.h"
 
 #include "versync/buf.h"
+#include "versync/store_json.h"
 #include "versync/store_util.h"
 
 #include <stdio.h>
@@ -229,6 +230,9 @@ bool store_router_valid_index(const char *name, buf *reason)
     for (size_t i = 0; !why && i < n; i++)
         if (strchr("\\/*?\"<>| ,", name[i]))
             why = "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]";
+    /* A NUL from a JSON body arrives as U+10FFFF (store_json_mark_nul). */
+    if (!why && strstr(name, STORE_JSON_NUL_MARK))
+        why = "must not contain a NUL character";
     if (!why && strchr(name, '#'))
         why = "must not contain '#'";
     if (!why && strchr(name, ':'))

@@ -675,15 +675,18 @@ static bool exact_term(ex *x, const char *path, const void *val, size_t len, boo
  * long field rounds inward and makes the bound inclusive). Returns 1, 0 when
  * no indexed value can equal it, -1 on error (reported unless lenient). */
 static int enc_val(ex *x, const char *path, const store_field *f, const store_qval *v, int bound, bool *incl,
-                   bool lenient, unsigned char *out, size_t *len)
+                   bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
 {
+    *res = out;
     switch (f->type) {
     case STORE_FT_KEYWORD:
     case STORE_FT_TEXT: {
+        /* Strings are used where they are (keywords are indexed up to
+         * STORE_INDEX_MAX_TERM bytes; a bound may be longer). */
         size_t n = strlen(v->s);
-        if (n > STORE_INDEX_MAX_KEY)
+        if (bound == 0 && n > (f->type == STORE_FT_TEXT ? STORE_INDEX_MAX_KEY : STORE_INDEX_MAX_TERM))
             return 0;
-        memcpy(out, v->s, n);
+        *res = (const unsigned char *)v->s;
         *len = n;
         return 1;
     }
@@ -1129,14 +1132,15 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
                                                        "is not indexed.", path);
     }
     bool text = f->type == STORE_FT_TEXT;
-    unsigned char key[STORE_INDEX_MAX_KEY + 1], key2[STORE_INDEX_MAX_KEY + 1];
+    unsigned char kbuf[STORE_INDEX_MAX_KEY + 1], kbuf2[STORE_INDEX_MAX_KEY + 1];
+    const unsigned char *key = kbuf, *key2 = kbuf2;
     size_t kl, kl2;
     switch (q->type) {
     case STORE_Q_TERM:
     case STORE_Q_TERMS: {
         hitv acc = {0};
         for (size_t i = 0; i < q->nvals; i++) {
-            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, lenient, key, &kl);
+            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, lenient, kbuf, &kl, &key);
             if (rc < 0) {
                 hv_free(&acc);
                 return false;
@@ -1166,9 +1170,9 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_RANGE: {
         bool lo_incl = q->lo_incl, hi_incl = q->hi_incl;
         int rl = 1, rh = 1;
-        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, lenient, key, &kl)) < 0)
+        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, lenient, kbuf, &kl, &key)) < 0)
             return false;
-        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, lenient, key2, &kl2)) < 0)
+        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, lenient, kbuf2, &kl2, &key2)) < 0)
             return false;
         if (rl == 0 || rh == 0)
             return true;
@@ -1230,7 +1234,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_MATCH:
     case STORE_Q_PHRASE: {
         if (!text) {
-            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, lenient || q->lenient, key, &kl);
+            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, lenient || q->lenient, kbuf, &kl, &key);
             if (rc <= 0)
                 return rc == 0;
             return exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);
@@ -3324,7 +3328,7 @@ static bool keyword_term(const sreq *q, const sidx *ix)
     if (!t || t->type != STORE_Q_TERM || !t->field || t->nvals != 1 || q->after)
         return false;
     const store_field *f = store_mapping_find(&ix->map, t->field);
-    if (!f || f->type != STORE_FT_KEYWORD || !f->index || strlen(t->vals[0].s) > STORE_INDEX_MAX_KEY)
+    if (!f || f->type != STORE_FT_KEYWORD || !f->index || strlen(t->vals[0].s) > STORE_INDEX_MAX_TERM)
         return false;
     return !q->nkeys; /* an explicit sort prints sort values: the general path does */
 }

@@ -9,9 +9,11 @@
 #include "versync/store_http.h"
 #include "versync/store_util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,10 +102,21 @@ static bool parse_listen(const char *s, char *host, size_t hostsz, int *port)
     return true;
 }
 
-/* Addresses only this machine can reach: serving them without auth is safe. */
+/* Addresses only this machine can reach: serving them without auth is safe.
+ * Only numeric addresses count (127.0.0.0/8, ::1, ::ffff:127.x.x.x): a name
+ * such as "127.evil.example" resolves to whatever its owner likes. The one
+ * name accepted is "localhost", which resolvers answer locally. */
 static bool is_loopback(const char *host)
 {
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return false;
 }
 
 /* Read a whole PEM file into a NUL-terminated string the caller frees. */
