@@ -48,7 +48,25 @@ typedef struct store_mapping {
     size_t n;
     store_dynamic dynamic; /* of the root object */
     cJSON *json;           /* {"properties":{...},...}; owned */
+    /* The index's index.mapping.* limits, enforced when fields are added
+     * (a mapping already past a lowered limit stays usable). 0: the default. */
+    int64_t total_fields_limit; /* fields, objects and sub-fields; default 1000 */
+    int64_t depth_limit;        /* object nesting, the root counting 1; default 20 */
+    int64_t name_length_limit;  /* characters of a field's own name; default none */
 } store_mapping;
+
+#define STORE_DEFAULT_TOTAL_FIELDS 1000
+#define STORE_DEFAULT_MAPPING_DEPTH 20
+
+/* Set m's limits from an index's settings JSON (any spelling: flat
+ * "index.mapping.total_fields.limit", nested, or without "index."). */
+void store_mapping_limits_from_settings(store_mapping *m, const char *settings, size_t n);
+
+/* Whether `next` may replace `prev` (NULL: a new mapping) under next's
+ * limits: only fields `prev` lacks are held to them. On refusal writes
+ * Elasticsearch's reason ("Limit of total fields [1000] has been exceeded
+ * while adding new fields [3]") into err. */
+bool store_mapping_check_limits(const store_mapping *prev, const store_mapping *next, char *err, size_t errsz);
 
 /* Parse mappings JSON (`{"properties":{…}}`, also with "dynamic", "_source",
  * "date_detection", "numeric_detection", a legacy type name wrapping it, or

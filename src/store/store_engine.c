@@ -1436,19 +1436,22 @@ static void wctx_free(wctx *c)
 static int ent_mapping(wctx *c, cache_ent *ent, store_mapping **out)
 {
     if (!ent->map_loaded) {
-        buf mappings = BUF_INIT;
+        buf mappings = BUF_INIT, settings = BUF_INIT;
         store_index_meta m;
         char err[256];
-        int rc = index_load(c->txn, c->e, ent->m.name, &m, NULL, &mappings);
+        int rc = index_load(c->txn, c->e, ent->m.name, &m, &settings, &mappings);
         if (rc != 1) {
             buf_free(&mappings);
+            buf_free(&settings);
             return EIO;
         }
         if (!store_mapping_parse(mappings.data, mappings.len, &ent->map, err, sizeof err)) {
             log_error("storage: the mapping of [%s] is unreadable (%s); indexing it as empty", ent->m.name, err);
             store_mapping_parse(NULL, 0, &ent->map, err, sizeof err);
         }
+        store_mapping_limits_from_settings(&ent->map, settings.data, settings.len);
         buf_free(&mappings);
+        buf_free(&settings);
         ent->map_loaded = true;
     }
     *out = &ent->map;
@@ -2004,6 +2007,12 @@ static int exec_admin(wctx *c, store_job *job)
                 job->rc = STORE_JOB_BAD_MAPPING;
                 break;
             }
+            store_mapping_limits_from_settings(&map, job->settings, job->settings ? job->settings_len : 0);
+            if (!store_mapping_check_limits(NULL, &map, job->reason, sizeof job->reason)) {
+                store_mapping_free(&map);
+                job->rc = 3;
+                break;
+            }
             if (!store_mapping_print(&map, &text))
                 rc = ENOMEM;
             store_mapping_free(&map);
@@ -2072,6 +2081,8 @@ static int exec_admin(wctx *c, store_job *job)
         }
         if (job->gc_deletes_ms != STORE_GC_UNSET)
             ent->m.gc_deletes_ms = job->gc_deletes_ms;
+        if (merged && ent->map_loaded) /* the limits may have changed */
+            store_mapping_limits_from_settings(&ent->map, merged, strlen(merged));
         if (merged)
             rc = index_write(c, &ent->m, merged, strlen(merged), mappings.data, mappings.len);
         else

@@ -338,6 +338,40 @@ static bool merge_props(cJSON *dst, const cJSON *add, const char *prefix, char *
     return true;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return strcmp(x->string, y->string);
+}
+
+/* Sort the members of `k` by name: O(n) when they already are (a stored
+ * mapping), O(n log n) otherwise. Returns false when out of memory (the
+ * members are then left as they were). */
+static bool sort_members(cJSON *k)
+{
+    size_t n = 0;
+    bool sorted = true;
+    for (cJSON *c = k->child; c; c = c->next, n++)
+        if (c->next && strcmp(c->string, c->next->string) > 0)
+            sorted = false;
+    if (sorted)
+        return true;
+    cJSON **v = malloc(n * sizeof *v);
+    if (!v)
+        return false;
+    n = 0;
+    for (cJSON *c = k->child; c; c = c->next)
+        v[n++] = c;
+    qsort(v, n, sizeof *v, by_name);
+    for (size_t i = 0; i < n; i++) {
+        v[i]->prev = i ? v[i - 1] : v[n - 1]; /* cJSON keeps the tail in the head's prev */
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+    }
+    k->child = v[0];
+    free(v);
+    return true;
+}
+
 /* Order every "properties" and "fields" map by name, as Elasticsearch prints mappings. */
 static void sort_props(cJSON *o)
 {
@@ -345,24 +379,8 @@ static void sort_props(cJSON *o)
         if (!cJSON_IsObject(k))
             continue;
         if (strcmp(k->string, "properties") == 0 || strcmp(k->string, "fields") == 0) {
-            cJSON *sorted = NULL;
-            while (k->child) { /* insertion sort of a short linked list */
-                cJSON *it = cJSON_DetachItemViaPointer(k, k->child);
-                cJSON **at = &sorted;
-                while (*at && strcmp((*at)->string, it->string) <= 0)
-                    at = &(*at)->next;
-                it->next = *at;
-                *at = it;
-            }
-            cJSON *prev = NULL;
-            for (cJSON *c = sorted; c; c = c->next) {
-                c->prev = prev;
-                prev = c;
-            }
-            if (sorted)
-                sorted->prev = prev; /* cJSON keeps the tail in the head's prev */
-            k->child = sorted;
-            for (cJSON *c = sorted; c; c = c->next)
+            sort_members(k); /* out of memory: printed unsorted, still correct */
+            for (cJSON *c = k->child; c; c = c->next)
                 sort_props(c);
         } else {
             sort_props(k);
@@ -416,13 +434,104 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
         return false;
     }
     sort_props(j);
-    store_mapping next = {NULL, 0, STORE_DYN_TRUE, j};
+    store_mapping next = {NULL, 0, STORE_DYN_TRUE, j, m->total_fields_limit, m->depth_limit, m->name_length_limit};
     if (!mapping_flatten(&next, err, errsz)) {
         cJSON_Delete(j);
         return false;
     }
+    if (!store_mapping_check_limits(m, &next, err, errsz)) {
+        store_mapping_free(&next);
+        return false;
+    }
     store_mapping_free(m);
     *m = next;
+    return true;
+}
+
+/* The setting at dotted `path` under `o`, whatever mix of nesting and
+ * dotted keys spells it ({"index":{"mapping.total_fields":{"limit":5}}}). */
+static const cJSON *setting_at(const cJSON *o, const char *path)
+{
+    for (const cJSON *k = o ? o->child : NULL; k; k = k->next) {
+        size_t kl = strlen(k->string);
+        if (strcmp(k->string, path) == 0)
+            return k;
+        if (cJSON_IsObject(k) && strncmp(k->string, path, kl) == 0 && path[kl] == '.') {
+            const cJSON *v = setting_at(k, path + kl + 1);
+            if (v)
+                return v;
+        }
+    }
+    return NULL;
+}
+
+static int64_t limit_setting(const cJSON *s, const char *name, int64_t def)
+{
+    char full[96];
+    snprintf(full, sizeof full, "index.%s", name);
+    const cJSON *v = setting_at(s, full);
+    if (!v)
+        v = setting_at(s, name);
+    if (cJSON_IsNumber(v))
+        return v->valuedouble < 0 ? def : (int64_t)v->valuedouble;
+    if (cJSON_IsString(v)) {
+        char *end;
+        long long n = strtoll(v->valuestring, &end, 10);
+        if (end != v->valuestring && !*end && n >= 0)
+            return n;
+    }
+    return def;
+}
+
+void store_mapping_limits_from_settings(store_mapping *m, const char *settings, size_t n)
+{
+    cJSON *s = n ? cJSON_ParseWithLength(settings, n) : NULL;
+    m->total_fields_limit = limit_setting(s, "mapping.total_fields.limit", 0);
+    m->depth_limit = limit_setting(s, "mapping.depth.limit", 0);
+    m->name_length_limit = limit_setting(s, "mapping.field_name_length.limit", 0);
+    cJSON_Delete(s);
+}
+
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+bool store_mapping_check_limits(const store_mapping *prev, const store_mapping *next, char *err, size_t errsz)
+{
+    int64_t total = next->total_fields_limit ? next->total_fields_limit : STORE_DEFAULT_TOTAL_FIELDS;
+    int64_t depth = next->depth_limit ? next->depth_limit : STORE_DEFAULT_MAPPING_DEPTH;
+    size_t before = prev ? prev->n : 0;
+    if ((int64_t)next->n > total && next->n > before) {
+        snprintf(err, errsz, "Limit of total fields [%" PRId64 "] has been exceeded while adding new fields [%zu]",
+                 total, next->n - before);
+        return false;
+    }
+    for (size_t i = 0; i < next->n; i++) {
+        const store_field *f = &next->fields[i];
+        if (prev && store_mapping_find(prev, f->path))
+            continue; /* only what is added is held to the limits */
+        const char *leaf = strrchr(f->path, '.');
+        leaf = leaf ? leaf + 1 : f->path;
+        if (next->name_length_limit && (int64_t)utf8_len(leaf) > next->name_length_limit) {
+            snprintf(err, errsz, "Field name [%s] is longer than the limit of [%" PRId64 "] characters", leaf,
+                     next->name_length_limit);
+            return false;
+        }
+        if (f->type == STORE_FT_OBJECT) {
+            int64_t d = 2; /* the root is depth 1, an object under it 2 */
+            for (const char *c = f->path; *c; c++)
+                d += *c == '.';
+            if (d > depth) {
+                snprintf(err, errsz, "Limit of mapping depth [%" PRId64 "] has been exceeded due to object field [%s]",
+                         depth, f->path);
+                return false;
+            }
+        }
+    }
     return true;
 }
 
@@ -699,6 +808,8 @@ typedef struct xctx {
     buf *reason;
     newf *nf;
     size_t nnf, nfcap;
+    size_t *nfh; /* open-addressing table of nf indices + 1, nfhcap slots */
+    size_t nfhcap;
     bool oom;
     /* text tokens of the current value: collected as POSTING entries with tf 1 */
     size_t cur_path;
@@ -773,6 +884,24 @@ static bool fail_immense(xctx *x, const char *path, const char *val, size_t n)
     return false;
 }
 
+static size_t path_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The slot of `path` in the new-field table: where it is, or the empty
+ * slot it would go in. A table is kept at most half full. */
+static size_t nf_slot(const xctx *x, const char *path)
+{
+    size_t i = path_hash(path) & (x->nfhcap - 1);
+    while (x->nfh[i] && strcmp(x->nf[x->nfh[i] - 1].path, path) != 0)
+        i = (i + 1) & (x->nfhcap - 1);
+    return i;
+}
+
 static const store_field *lookup(xctx *x, const char *path, store_ftype *type)
 {
     const store_field *f = store_mapping_find(x->m, path);
@@ -780,11 +909,13 @@ static const store_field *lookup(xctx *x, const char *path, store_ftype *type)
         *type = f->type;
         return f;
     }
-    for (size_t i = 0; i < x->nnf; i++)
-        if (strcmp(x->nf[i].path, path) == 0) {
-            *type = x->nf[i].type;
+    if (x->nnf) {
+        size_t i = x->nfh[nf_slot(x, path)];
+        if (i) {
+            *type = x->nf[i - 1].type;
             return NULL;
         }
+    }
     *type = STORE_FT_NONE;
     return NULL;
 }
@@ -809,10 +940,22 @@ static bool add_new(xctx *x, const char *path, store_ftype t)
 {
     if (x->nnf == x->nfcap && !GROW_ARRAY(x->nf, x->nfcap, x->nnf + 1, 8))
         return !(x->oom = true);
+    if (2 * (x->nnf + 1) > x->nfhcap) {
+        size_t cap = x->nfhcap ? x->nfhcap * 2 : 16;
+        size_t *h = calloc(cap, sizeof *h);
+        if (!h)
+            return !(x->oom = true);
+        free(x->nfh);
+        x->nfh = h;
+        x->nfhcap = cap;
+        for (size_t i = 0; i < x->nnf; i++)
+            x->nfh[nf_slot(x, x->nf[i].path)] = i + 1;
+    }
     char *dup = strdup(path);
     if (!dup)
         return !(x->oom = true);
     x->nf[x->nnf++] = (newf){dup, t};
+    x->nfh[nf_slot(x, dup)] = x->nnf;
     return true;
 }
 
@@ -1264,12 +1407,19 @@ static bool apply_new(xctx *x)
             level = sub;
         }
     }
-    char err[256];
+    char err[512];
+    err[0] = '\0';
+    bool built = ok;
     if (ok)
         ok = store_mapping_merge(x->m, add, err, sizeof err);
     cJSON_Delete(add);
-    if (!ok)
+    if (!ok && built && err[0] && strcmp(err, "out of memory") != 0) {
+        *x->err_type = "illegal_argument_exception";
+        buf_reset(x->reason);
+        buf_puts(x->reason, err);
+    } else if (!ok) {
         x->oom = true;
+    }
     return ok;
 }
 
@@ -1283,7 +1433,16 @@ bool store_index_doc(store_mapping *m, const char *src, size_t n, const char *id
     out->mapping_changed = false;
     const char *end = src + n;
     bool ok = walk_object(&x, "", src, end, 1) && finish(&x);
-    if (ok && !lenient) {
+    int64_t limit = m->total_fields_limit ? m->total_fields_limit : STORE_DEFAULT_TOTAL_FIELDS;
+    if (ok && !lenient && x.nnf && (int64_t)(m->n + x.nnf) > limit) {
+        /* Refused before the new fields are built into a mapping: the cost
+         * of a wide document stays linear in its size. */
+        *err_type = "illegal_argument_exception";
+        buf_reset(reason);
+        buf_printf(reason, "Limit of total fields [%" PRId64 "] has been exceeded while adding new fields [%zu]", limit,
+                   x.nnf);
+        ok = false;
+    } else if (ok && !lenient) {
         ok = apply_new(&x);
         out->mapping_changed = ok && x.nnf > 0;
     }
@@ -1295,6 +1454,7 @@ bool store_index_doc(store_mapping *m, const char *src, size_t n, const char *id
     for (size_t i = 0; i < x.nnf; i++)
         free(x.nf[i].path);
     free(x.nf);
+    free(x.nfh);
     if (!ok)
         out->n = 0;
     return ok;

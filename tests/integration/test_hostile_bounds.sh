@@ -94,4 +94,48 @@ verstore_start
 http GET /slow/_doc/1
 assert_eq "8: the cut upload wrote nothing" 404 "$HTTP_STATUS"
 
+# ---- 5: mapping limits, and one index's slow writes do not hold the others ---------
+jq -nc '[range(0;20000) | {key: "f\(.)", value: .}] | from_entries' >"$T_DIR/f20k.json"
+timed PUT /wide/_doc/1 "$T_DIR/f20k.json"
+assert_eq "5: a 20 000-field document: 400" 400 "$T_STATUS"
+assert_eq "5: ... Elasticsearch's total fields error" \
+  '["illegal_argument_exception","Limit of total fields [1000] has been exceeded while adding new fields [20000]"]' \
+  "$(tbody '[.error.type, .error.reason]')"
+within "5: ... refused quickly" "$T_SECS" 0 1 5
+jq -nc '[range(0;999) | {key: "f\(.)", value: .}] | from_entries' >"$T_DIR/f999.json"
+timed PUT /wide/_doc/2 "$T_DIR/f999.json"
+assert_eq "5: 999 fields are accepted" 201 "$T_STATUS"
+http PUT /wide/_doc/3 '{"g1":1}'
+assert_eq "5: the 1000th field is accepted" 201 "$HTTP_STATUS"
+http PUT /wide/_doc/4 '{"g2":1}'
+assert_eq "5: the 1001st field is refused" '[400,"Limit of total fields [1000] has been exceeded while adding new fields [1]"]' \
+  "$(jqb '[.status, .error.reason]')"
+http PUT /deep '{"settings":{"index":{"mapping":{"depth":{"limit":3},"field_name_length":{"limit":5}}}}}'
+http PUT /deep/_doc/1 '{"a":{"b":{"c":1}}}'
+assert_eq "5: depth 3 under index.mapping.depth.limit 3 is accepted" 201 "$HTTP_STATUS"
+http PUT /deep/_doc/2 '{"x":{"y":{"z":{"w":1}}}}'
+assert_eq "5: depth 4 is refused" '["illegal_argument_exception","Limit of mapping depth [3] has been exceeded due to object field [x.y.z]"]' \
+  "$(jqb '[.error.type, .error.reason]')"
+http PUT /deep/_doc/3 '{"abcdef":1}'
+assert_eq "5: index.mapping.field_name_length.limit is honoured" \
+  '["illegal_argument_exception","Field name [abcdef] is longer than the limit of [5] characters"]' "$(jqb '[.error.type, .error.reason]')"
+http PUT /deep/_mapping '{"properties":{"toolong":{"type":"long"}}}'
+assert_eq "5: ... also by PUT _mapping" '[400,"Field name [toolong] is longer than the limit of [5] characters"]' \
+  "$(jqb '[.status, .error.reason]')"
+http PUT /deep/_doc/4 '{"abcde":1}'
+assert_eq "5: a 5-character name is fine" 201 "$HTTP_STATUS"
+# With the limit raised, a 20 000-field mapping: later writes to it must not
+# hold writes to another index for seconds.
+http PUT /wide2 '{"settings":{"index.mapping.total_fields.limit":30000}}'
+T_MAX=300 timed PUT /wide2/_doc/1 "$T_DIR/f20k.json"
+assert_eq "5: with the limit raised to 30 000, the 20 000-field document is accepted" 201 "$T_STATUS"
+other_write() { curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -X PUT -d '{"n":1}' "$STORE_URL/calm/_doc/$1"; }
+other_write 0 >/dev/null
+base=$( { for i in 1 2 3 4 5; do other_write "b$i"; done; } | sort -n | sed -n 3p)
+bg bash -c 'for i in $(seq 1 20); do curl -s -o /dev/null -H "Content-Type: application/json" -X PUT -d "{\"n$i\":1}" "$0/wide2/_doc/w$i"; done' "$STORE_URL"
+wide_pid=$BG_PID
+med=$( { for i in 1 2 3 4 5; do other_write "c$i"; done; } | sort -n | sed -n 3p)
+wait "$wide_pid"
+within "5: writes to another index while a 20 000-field index takes writes (median)" "$med" "$base" 20 1.0
+
 done_testing
