@@ -284,7 +284,7 @@ struct store_job {
     size_t nactions;
     /* out: 0 done; 1 already exists (create) / missing (delete, settings) /
      * refused (aliases: alias_err, alias_err_at); 2 (create) the name is an
-     * alias's; 3 (create, put mapping) the mappings are refused, `reason`
+     * alias's; 3 (create, put mapping) the mappings are refused, (put settings) a setting fixed at creation is changed, `reason`
      * says why; -1 engine failure */
     int rc;
     char reason[512];
