@@ -15,7 +15,7 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
-PKGS     := libpq libcurl libcjson libmicrohttpd lmdb
+PKGS     := libpq libcurl libcjson libmicrohttpd lmdb icu-uc icu-i18n
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -24,7 +24,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS)
 CPPFLAGS += -MMD -MP
-LDLIBS   += $(PKG_LIBS) -lcrypt -lpthread -lm
+LDLIBS   += $(PKG_LIBS) -lstemmer -lcrypt -lpthread -lm
 
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -13,7 +13,7 @@ mode=${1:-install}
 # `systemd-analyze verify` of the shipped units) and the PostgreSQL server the
 # integration tests start.
 PKGS=(libpq-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmicrohttpd-dev
-      liblmdb-dev libcrypt-dev pkg-config curl jq python3-yaml procps systemd)
+      liblmdb-dev libcrypt-dev libicu-dev libstemmer-dev unicode-data pkg-config curl jq python3-yaml procps systemd)
 # The extended mode: clang and its libFuzzer runtime for `make fuzz-smoke`,
 # valgrind for the unit tests.
 if [ "$mode" = install ] || [ "${EXTENDED:-0}" = 1 ]; then

@@ -281,7 +281,8 @@ typedef enum store_job_rc {
     STORE_JOB_MISSING = 1,      /* DELETE_INDEX, PUT_SETTINGS, PUT_MAPPING: no such index */
     STORE_JOB_REFUSED = 1,      /* ALIASES: nothing applied; alias_err and alias_err_at say why */
     STORE_JOB_NAME_IS_ALIAS = 2, /* CREATE_INDEX: the name is an alias's */
-    STORE_JOB_BAD_MAPPING = 3,  /* CREATE_INDEX, PUT_MAPPING: the mappings are refused; `reason` says why */
+    STORE_JOB_BAD_MAPPING = 3,  /* CREATE_INDEX, PUT_MAPPING: the mappings are refused; PUT_SETTINGS: a setting
+                                 * fixed at creation is changed; `reason` says why */
 } store_job_rc;
 
 typedef struct store_job store_job;

@@ -3,6 +3,7 @@
 #define VERSYNC_STORE_INDEX_H
 
 #include "versync/buf.h"
+#include "versync/store_analysis.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -34,6 +35,8 @@ typedef struct store_field {
     bool index;       /* false: "index": false, kept in _source only */
     bool subfield;    /* one of a field's "fields" (title.keyword), not an object member */
     int dynamic;      /* objects: their store_dynamic, inherited when not given */
+    /* text: the analyzers named in the mapping (heap), NULL for the index's default */
+    char *analyzer, *search_analyzer, *search_quote_analyzer;
 } store_field;
 
 typedef enum store_dynamic {
@@ -53,6 +56,9 @@ typedef struct store_mapping {
     int64_t total_fields_limit; /* fields, objects and sub-fields; default 1000 */
     int64_t depth_limit;        /* object nesting, the root counting 1; default 20 */
     int64_t name_length_limit;  /* characters of a field's own name; default none */
+    /* The index's analyzers (from its settings), owned; NULL until
+     * store_mapping_set_analysis or the first text value (then built-ins). */
+    analysis_registry *an;
 } store_mapping;
 
 #define STORE_DEFAULT_TOTAL_FIELDS 1000
@@ -87,22 +93,31 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
 /* Append the mapping's JSON (compact) to `out`. */
 bool store_mapping_print(const store_mapping *m, buf *out);
 
+/* Give the mapping the analyzers of its index's settings JSON (NULL: the
+ * built-ins only). Settings the index was created with were checked then;
+ * should they not build now, the built-ins are used and false returned with
+ * the reason in `err`. */
+bool store_mapping_set_analysis(store_mapping *m, const char *settings, size_t n, char *err, size_t errsz);
+
+/* Check that every analyzer the mapping names exists in m->an, with
+ * Elasticsearch's reason ("analyzer [x] has not been configured in
+ * mappings") in `err` when one does not. */
+bool store_mapping_check_analysis(store_mapping *m, char *err, size_t errsz);
+
 /* Release a mapping's memory; NULL and a zeroed mapping are no-ops. */
 void store_mapping_free(store_mapping *m);
 
 /* ---- text analysis -------------------------------------------------------- */
 
-/* Longest token the analyser emits; longer runs are split, as the standard
- * tokenizer does at max_token_length 255. */
-#define STORE_MAX_TOKEN 255
-
 typedef bool (*store_token_fn)(const char *tok, size_t len, void *arg);
 
-/* Analyse text the way verstore's `standard` analyser does: split on every
- * byte that is not an ASCII letter or digit (bytes of multi-byte UTF-8
- * characters count as letters), lowercase ASCII letters, and call `fn` for
- * each token in order. Stops and returns false when fn does. */
-bool store_index_analyze(const char *text, size_t len, store_token_fn fn, void *arg);
+/* Analyse `text` the way field `f` (NULL: an unmapped field) of mapping `m`
+ * is analysed: at index time (`search` false: its analyzer), or for a query
+ * (its search_analyzer, else its analyzer; `quote`: search_quote_analyzer
+ * first, for phrases). Calls `fn` for each token in order; returns false
+ * when fn does or memory runs out. Analysis is in store_analysis. */
+bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bool quote, const char *text,
+                         size_t len, store_token_fn fn, void *arg);
 
 /* The field length BM25 sees for a field of `len` tokens: Lucene stores
  * norms in one byte (SmallFloat.intToByte4) and decodes them back, so long

@@ -34,6 +34,7 @@ typedef enum store_route {
     STORE_R_ALIASES,       /* /_aliases (POST: actions; GET: list) */
     STORE_R_ALIAS,         /* /_alias[/{alias}], /{index}/_alias[es][/{alias}] */
     STORE_R_METRICS,       /* /_prometheus/metrics */
+    STORE_R_ANALYZE,       /* /_analyze, /{index}/_analyze */
 } store_route;
 
 /* Method bits. */

@@ -5,6 +5,8 @@
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_bulk.h"
+#include "versync/store_analysis.h"
+#include "versync/store_index.h"
 #include "versync/store_json.h"
 #include "versync/store_router.h"
 #include "versync/store_search.h"
@@ -839,6 +841,15 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "settings");
         if (st && !settings_gc(st, &gc, resp))
             goto fail;
+        /* Analysis settings are checked now: a broken analyzer is refused
+         * with the index, never found later by a document or a query. */
+        char why[512];
+        analysis_registry *an = settings ? analysis_registry_new(settings, strlen(settings), why, sizeof why) : NULL;
+        if (settings && !an) {
+            error_body(resp, 400, "illegal_argument_exception", why);
+            goto fail;
+        }
+        analysis_registry_free(an);
     }
     store_call *c = new_call(api, m, req, resp);
     if (!c)
@@ -979,6 +990,52 @@ static void get_index(store_api *api, const store_req *req, const store_match *m
 }
 
 static void search_error(store_api *api, store_resp *r, const store_search_err *e);
+
+static const char *analyze_field(const char *field, void *arg)
+{
+    store_mapping *map = arg;
+    const store_field *f = store_mapping_find(map, field);
+    return f && f->type == STORE_FT_TEXT ? (f->analyzer ? f->analyzer : "default") : f ? "keyword" : NULL;
+}
+
+/* GET/POST /_analyze, /{index}/_analyze: the work is store_analysis's. */
+static void analyze_call(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+{
+    cJSON *body = NULL;
+    if (req->body_len == 0 ? !(body = cJSON_CreateObject()) : !parse_json_body(req, &body, r)) {
+        if (!body && req->body_len == 0)
+            error_body(r, 500, "exception", "out of memory");
+        return;
+    }
+    store_mapping map = {0};
+    buf settings = BUF_INIT, mappings = BUF_INIT, reason = BUF_INIT;
+    if (m->index) {
+        store_rtxn *t = store_engine_read_begin(api->e);
+        if (!t) {
+            storage_error(r);
+            goto done;
+        }
+        store_index_meta meta;
+        int rc = store_engine_index_resolve(t, m->index, false, &meta, &settings, &mappings);
+        store_engine_read_end(t);
+        if (!index_found(api, r, rc, m->index, false))
+            goto done;
+        char why[256];
+        if (!store_mapping_parse(mappings.data ? mappings.data : "", mappings.len, &map, why, sizeof why))
+            store_mapping_parse(NULL, 0, &map, why, sizeof why);
+        store_mapping_set_analysis(&map, settings.data, settings.len, why, sizeof why);
+    }
+    const char *etype = NULL;
+    int st = analysis_api(map.an, body, m->index ? analyze_field : NULL, &map, &r->body, &etype, &reason);
+    if (st != 200)
+        error_body(r, st, etype, reason.data ? reason.data : "");
+done:
+    cJSON_Delete(body);
+    store_mapping_free(&map);
+    buf_free(&settings);
+    buf_free(&mappings);
+    buf_free(&reason);
+}
 
 /* GET /_mapping, /{index}/_mapping: one entry per concrete index, the
  * expression resolved as _search resolves it (lists, wildcards, aliases). */
@@ -1934,6 +1991,7 @@ static const char *const p_delete_doc[] = {P_WRITE, NULL};
 static const char *const p_update[] = {P_WRITE, "lang", "require_alias", "retry_on_conflict", P_SRC,
                                        "include_source_on_error", NULL};
 static const char *const p_none[] = {NULL};
+static const char *const p_analyze[] = {"index", NULL};
 static const char *const p_alias[] = {"master_timeout", "timeout", "local", "expand_wildcards", "ignore_unavailable",
                                       "allow_no_indices", NULL};
 
@@ -1951,6 +2009,7 @@ static const char *const *known_params(const store_match *m)
     case STORE_R_SETTINGS: return m->method == STORE_M_PUT ? p_settings_put : p_settings_get;
     case STORE_R_MAPPING: return p_mapping;
     case STORE_R_COUNT: return p_count;
+    case STORE_R_ANALYZE: return p_analyze;
     case STORE_R_SEARCH: return p_search;
     case STORE_R_SCROLL: return p_scroll;
     case STORE_R_DOC:
@@ -2374,6 +2433,7 @@ static store_metrics_ep endpoint_of(store_route route, unsigned method)
     case STORE_R_ALIASES:
     case STORE_R_ALIAS: return STORE_EP_ALIASES;
     case STORE_R_METRICS: return STORE_EP_METRICS;
+    case STORE_R_ANALYZE: return STORE_EP_SEARCH;
     case STORE_R_NONE: break;
     }
     return STORE_EP_OTHER;
@@ -2571,6 +2631,9 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         break;
     case STORE_R_METRICS:
         metrics(api, resp);
+        break;
+    case STORE_R_ANALYZE:
+        analyze_call(api, req, &m, resp);
         break;
     case STORE_R_NONE:
         break;

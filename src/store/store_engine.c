@@ -1450,6 +1450,9 @@ static int ent_mapping(wctx *c, cache_ent *ent, store_mapping **out)
             store_mapping_parse(NULL, 0, &ent->map, err, sizeof err);
         }
         store_mapping_limits_from_settings(&ent->map, settings.data, settings.len);
+        if (!store_mapping_set_analysis(&ent->map, settings.data, settings.len, err, sizeof err))
+            log_error("storage: the analysis settings of [%s] do not build (%s); using the built-in analyzers",
+                      ent->m.name, err);
         buf_free(&mappings);
         buf_free(&settings);
         ent->map_loaded = true;
@@ -2010,7 +2013,16 @@ static int exec_admin(wctx *c, store_job *job)
             store_mapping_limits_from_settings(&map, job->settings, job->settings ? job->settings_len : 0);
             if (!store_mapping_check_limits(NULL, &map, job->reason, sizeof job->reason)) {
                 store_mapping_free(&map);
-                job->rc = 3;
+                job->rc = STORE_JOB_BAD_MAPPING;
+                break;
+            }
+            /* The analyzers a mapping names must exist in the new index's
+             * settings (which the API checked) or be built-in. */
+            store_mapping_set_analysis(&map, job->settings, job->settings ? job->settings_len : 0, job->reason,
+                                       sizeof job->reason);
+            if (!store_mapping_check_analysis(&map, job->reason, sizeof job->reason)) {
+                store_mapping_free(&map);
+                job->rc = STORE_JOB_BAD_MAPPING;
                 break;
             }
             if (!store_mapping_print(&map, &text))
@@ -2062,6 +2074,18 @@ static int exec_admin(wctx *c, store_job *job)
     case STORE_JOB_PUT_SETTINGS: {
         if (!ent->exists) {
             job->rc = STORE_JOB_MISSING;
+            break;
+        }
+        /* Analysis is fixed at creation, as in Elasticsearch (an index is
+         * never closed here): reindex into a new index to change it. */
+        cJSON *set = job->settings ? cJSON_ParseWithLength(job->settings, job->settings_len) : NULL;
+        char key[256];
+        bool touched = analysis_settings_touched(set, key, sizeof key);
+        cJSON_Delete(set);
+        if (touched) {
+            snprintf(job->reason, sizeof job->reason, "Can't update non dynamic settings [[%.150s]] for open indices [[%.255s/%.22s]]",
+                     key, ent->m.name, ent->m.uuid);
+            job->rc = STORE_JOB_BAD_MAPPING;
             break;
         }
         buf settings = BUF_INIT, mappings = BUF_INIT;
@@ -2192,12 +2216,29 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
 
 /* Data directories written before verstore kept search structures get them
  * built once, at the first start of a version that has them. */
+/* search_format 1: text analysed by the ASCII analyser verstore had before
+ * store_analysis; 2: by store_analysis. A directory at 1 drops its search
+ * structures and builds them again, once. */
+#define SEARCH_FORMAT 2
+
 static int search_upgrade(store_engine *e, MDB_txn *txn)
 {
     MDB_val k = {13, "search_format"}, v;
     int rc = mdb_get(txn, e->dbi_meta, &k, &v);
-    if (rc != MDB_NOTFOUND)
+    uint32_t had = 0;
+    if (rc == 0 && v.mv_size == 4)
+        memcpy(&had, v.mv_data, 4);
+    if (rc == 0 && had >= SEARCH_FORMAT)
+        return 0;
+    if (rc && rc != MDB_NOTFOUND)
         return rc;
+    if (rc == 0) {
+        log_info("the search structures were built by an older analyser: rebuilding them with the Unicode one");
+        MDB_dbi dbis[] = {e->dbi_post, e->dbi_vals, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
+        for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
+            if ((rc = mdb_drop(txn, dbis[i], 0)))
+                return rc;
+    }
     wctx c = {.e = e, .txn = txn, .now_ms = store_util_now_ms()};
     MDB_cursor *cur;
     int64_t docs = 0;
@@ -2219,7 +2260,7 @@ static int search_upgrade(store_engine *e, MDB_txn *txn)
         rc = 0;
     if (!rc)
         rc = cache_flush(&c);
-    uint32_t format = 1;
+    uint32_t format = SEARCH_FORMAT;
     v.mv_size = 4;
     v.mv_data = &format;
     if (!rc)

@@ -99,6 +99,40 @@ static int dynamic_of(const cJSON *o, int inherited, char *err, size_t errsz, co
 
 static bool walk_props(const cJSON *props, const char *prefix, int dyn, flat *fl, char *err, size_t errsz);
 
+/* analyzer, search_analyzer, search_quote_analyzer of a text field. */
+static bool field_analyzers(const cJSON *def, const char *name, store_field *f, char *err, size_t errsz)
+{
+    static const char *const keys[] = {"analyzer", "search_analyzer", "search_quote_analyzer"};
+    char **dst[] = {&f->analyzer, &f->search_analyzer, &f->search_quote_analyzer};
+    for (size_t i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(def, keys[i]);
+        if (!v)
+            continue;
+        if (f->type != STORE_FT_TEXT) {
+            snprintf(err, errsz, "unknown parameter [%s] on mapper [%s] of type [%s]", keys[i], name, f->type_name);
+            return false;
+        }
+        if (!cJSON_IsString(v) || !v->valuestring[0]) {
+            snprintf(err, errsz, "[%s] on field [%s] must be an analyzer name", keys[i], name);
+            return false;
+        }
+        if (!(*dst[i] = strdup(v->valuestring))) {
+            err[0] = '\0';
+            return false;
+        }
+    }
+    if (f->search_analyzer && !f->analyzer) {
+        snprintf(err, errsz, "analyzer on field [%s] must be set when search_analyzer is set", name);
+        return false;
+    }
+    if (f->search_quote_analyzer && !f->search_analyzer) {
+        snprintf(err, errsz, "analyzer and search_analyzer on field [%s] must be set when search_quote_analyzer is set",
+                 name);
+        return false;
+    }
+    return true;
+}
+
 /* One property `name` (JSON `def`) under `prefix`. */
 static bool walk_field(const cJSON *def, const char *prefix, const char *name, int dyn, bool sub, flat *fl, char *err,
                        size_t errsz)
@@ -155,6 +189,10 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(def, "index");
     if (ix && cJSON_IsFalse(ix))
         f->index = false;
+    if (!field_analyzers(def, name, f, err, errsz)) {
+        fl->oom = !err[0];
+        return false;
+    }
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(def, "fields");
     if (fields) {
         if (!cJSON_IsObject(fields)) {
@@ -190,6 +228,9 @@ static void fields_free(store_field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(f[i].path);
         free(f[i].type_name);
+        free(f[i].analyzer);
+        free(f[i].search_analyzer);
+        free(f[i].search_quote_analyzer);
     }
     free(f);
 }
@@ -324,6 +365,17 @@ static bool merge_props(cJSON *dst, const cJSON *add, const char *prefix, char *
                     return false;
                 continue;
             }
+            /* The index analyzer is fixed once a field has one (the
+             * search analyzers may change), as in Elasticsearch. */
+            if (strcmp(k->string, "analyzer") == 0 && strcmp(ta, "text") == 0 &&
+                !(cJSON_IsString(k) && cJSON_IsString(dk) && strcmp(k->valuestring, dk->valuestring) == 0)) {
+                snprintf(err, errsz,
+                         "Mapper for [%s] conflicts with existing mapper:\n\tCannot update parameter [analyzer] "
+                         "from [%s] to [%s]",
+                         path, cJSON_IsString(dk) ? dk->valuestring : "default",
+                         cJSON_IsString(k) ? k->valuestring : "?");
+                return false;
+            }
             cJSON *copy = cJSON_Duplicate(k, true);
             if (!copy) {
                 snprintf(err, errsz, "out of memory");
@@ -434,15 +486,22 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
         return false;
     }
     sort_props(j);
-    store_mapping next = {NULL, 0, STORE_DYN_TRUE, j, m->total_fields_limit, m->depth_limit, m->name_length_limit};
+    store_mapping next = {NULL, 0, STORE_DYN_TRUE, j, m->total_fields_limit, m->depth_limit, m->name_length_limit, m->an};
     if (!mapping_flatten(&next, err, errsz)) {
         cJSON_Delete(j);
         return false;
     }
     if (!store_mapping_check_limits(m, &next, err, errsz)) {
+        next.an = NULL; /* still m's */
         store_mapping_free(&next);
         return false;
     }
+    if (m->an && !store_mapping_check_analysis(&next, err, errsz)) {
+        fields_free(next.fields, next.n);
+        cJSON_Delete(j);
+        return false;
+    }
+    m->an = NULL;
     store_mapping_free(m);
     *m = next;
     return true;
@@ -553,51 +612,69 @@ void store_mapping_free(store_mapping *m)
         return;
     fields_free(m->fields, m->n);
     cJSON_Delete(m->json);
+    analysis_registry_free(m->an);
     memset(m, 0, sizeof *m);
+}
+
+bool store_mapping_set_analysis(store_mapping *m, const char *settings, size_t n, char *err, size_t errsz)
+{
+    analysis_registry_free(m->an);
+    m->an = analysis_registry_new(settings, n, err, errsz);
+    if (m->an)
+        return true;
+    char ignored[64];
+    m->an = analysis_registry_new(NULL, 0, ignored, sizeof ignored);
+    return false;
+}
+
+bool store_mapping_check_analysis(store_mapping *m, char *err, size_t errsz)
+{
+    char tmp[64];
+    if (!m->an && !(m->an = analysis_registry_new(NULL, 0, tmp, sizeof tmp))) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const char *names[] = {m->fields[i].analyzer, m->fields[i].search_analyzer, m->fields[i].search_quote_analyzer};
+        for (size_t k = 0; k < 3; k++)
+            if (names[k] && !analysis_get(m->an, names[k])) {
+                snprintf(err, errsz, "analyzer [%s] has not been configured in mappings", names[k]);
+                return false;
+            }
+    }
+    return true;
 }
 
 /* ---- analysis ------------------------------------------------------------ */
 
-static bool tok_byte(unsigned char c)
+/* The analyzer for field `f`: see store_index_analyze. */
+static analysis_analyzer *field_analyzer(store_mapping *m, const store_field *f, bool search, bool quote)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+    char err[64];
+    if (!m->an && !(m->an = analysis_registry_new(NULL, 0, err, sizeof err)))
+        return NULL;
+    const char *name = NULL;
+    if (f && search && quote && f->search_quote_analyzer)
+        name = f->search_quote_analyzer;
+    else if (f && search && f->search_analyzer)
+        name = f->search_analyzer;
+    else if (f && f->analyzer)
+        name = f->analyzer;
+    analysis_analyzer *a = name ? analysis_get(m->an, name) : NULL;
+    return a ? a : analysis_default(m->an, search);
 }
 
-bool store_index_analyze(const char *text, size_t len, store_token_fn fn, void *arg)
+bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bool quote, const char *text,
+                         size_t len, store_token_fn fn, void *arg)
 {
-    char tok[STORE_MAX_TOKEN + 4];
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && !tok_byte((unsigned char)text[i]))
-            i++;
-        size_t n = 0;
-        while (i < len && tok_byte((unsigned char)text[i])) {
-            unsigned char c = (unsigned char)text[i];
-            /* Split before a character that would not fit, never inside one. */
-            size_t clen = 1;
-            if (c >= 0xf0)
-                clen = 4;
-            else if (c >= 0xe0)
-                clen = 3;
-            else if (c >= 0xc0)
-                clen = 2;
-            if (clen > len - i)
-                clen = len - i;
-            if (n + clen > STORE_MAX_TOKEN) {
-                if (!fn(tok, n, arg))
-                    return false;
-                n = 0;
-            }
-            for (size_t k = 0; k < clen; k++) {
-                char ch = text[i + k];
-                tok[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-            }
-            i += clen;
-        }
-        if (n && !fn(tok, n, arg))
-            return false;
-    }
-    return true;
+    analysis_analyzer *a = field_analyzer(m, f, search, quote);
+    analysis_tokens t = {0};
+    bool ok = a && analysis_run(a, text, len, 0, 0, &t, NULL);
+    for (size_t i = 0; ok && i < t.n; i++)
+        if (t.v[i].len)
+            ok = fn(t.v[i].term, t.v[i].len, arg);
+    analysis_tokens_free(&t);
+    return ok;
 }
 
 uint32_t store_index_norm_len(uint32_t len)
@@ -1037,8 +1114,8 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     switch (t) {
     case STORE_FT_TEXT: {
         tokctx tc = {x, po};
-        if (!store_index_analyze(v, vn, on_token, &tc))
-            return false;
+        if (!store_index_analyze(x->m, f, false, false, v, vn, on_token, &tc))
+            return x->oom = true, false;
         /* A STAT entry per value marks the field as present even for "". */
         return ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
     }

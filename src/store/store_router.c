@@ -96,6 +96,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST;
         else if (is_(seg[0], "_mapping") || is_(seg[0], "_mappings"))
             out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_analyze"))
+            out->route = STORE_R_ANALYZE, out->allowed = STORE_M_GET | STORE_M_POST;
         else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
             out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
             take_index = 0;
@@ -135,6 +137,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_count"))
             out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
+        else if (is_(seg[1], "_analyze"))
+            out->route = STORE_R_ANALYZE, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[1], "_doc"))
             out->route = STORE_R_DOC_AUTO, out->allowed = STORE_M_POST, take_index = 0;
         else if (!s1_)

@@ -524,6 +524,8 @@ static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bo
             } else {
                 ix[n].window = setting_of(settings.data, settings.len, "max_result_window", DEFAULT_WINDOW);
                 ix[n].max_terms = setting_of(settings.data, settings.len, "max_terms_count", DEFAULT_MAX_TERMS);
+                if (!store_mapping_set_analysis(&ix[n].map, settings.data, settings.len, why, sizeof why))
+                    log_error("verstore: index [%s]: analysis settings do not build: %s", names[i], why);
                 n++;
             }
         }
@@ -888,9 +890,12 @@ static void toks_free(toks *k)
     memset(k, 0, sizeof *k);
 }
 
-static bool analyze(const char *text, toks *out)
+/* Analyse `text` as field `path` of the index is: as indexed (search
+ * false) or as queried (quote: a phrase query). */
+static bool analyze(sidx *ix, const char *path, bool search, bool quote, const char *text, toks *out)
 {
-    return store_index_analyze(text, strlen(text), on_tok, out) && !out->oom;
+    const store_field *f = store_mapping_find(&ix->map, path);
+    return store_index_analyze(&ix->map, f, search, quote, text, strlen(text), on_tok, out) && !out->oom;
 }
 
 /* Text values of `path` in a source object (nested objects, dotted keys, arrays). */
@@ -953,7 +958,7 @@ static int64_t phrase_freq(ex *x, int64_t seq, const char *path, const toks *ph,
     int64_t freq = 0;
     for (size_t i = 0; i < vals.n; i++) {
         toks t = {0};
-        analyze(vals.v[i], &t);
+        analyze(x->ix, path, false, false, vals.v[i], &t);
         for (size_t s = 0; s + ph->n <= t.n; s++) {
             size_t k = 0;
             while (k < ph->n && strcmp(t.v[s + k], ph->v[k]) == 0)
@@ -1240,7 +1245,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
             return exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);
         }
         toks t = {0};
-        if (!analyze(q->vals[0].s, &t)) {
+        if (!analyze(x->ix, path, true, q->type == STORE_Q_PHRASE, q->vals[0].s, &t)) {
             toks_free(&t);
             return oom_err(x->err);
         }

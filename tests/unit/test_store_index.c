@@ -33,20 +33,56 @@ static bool collect(const char *t, size_t n, void *arg)
 static void test_analyze(void **state)
 {
     (void)state;
+    store_mapping m;
+    char err[128];
+    assert_true(store_mapping_parse(NULL, 0, &m, err, sizeof err));
     toks t = {{0}, 0};
-    const char *s = "Hello, WORLD! it's 2024-01-02 caf\xc3\xa9 x_y";
-    assert_true(store_index_analyze(s, strlen(s), collect, &t));
-    assert_string_equal(t.all, "hello|world|it|s|2024|01|02|caf\xc3\xa9|x|y");
-    /* A run longer than 255 bytes is split, never inside a character. */
+    const char *s = "Hello, WORLD! it's 2024-01-02 CAF\xc3\x89 x_y \xe4\xb9\x90\xe8\xa7\x82";
+    assert_true(store_index_analyze(&m, NULL, false, false, s, strlen(s), collect, &t));
+    /* The standard analyzer: Unicode words, lowercased; one token per ideograph. */
+    assert_string_equal(t.all, "hello|world|it's|2024|01|02|caf\xc3\xa9|x_y|\xe4\xb9\x90|\xe8\xa7\x82");
+    /* A run longer than max_token_length (255) is split. */
     char longer[600];
     memset(longer, 'a', 300);
     longer[300] = '\0';
     toks u = {{0}, 0};
-    assert_true(store_index_analyze(longer, 300, collect, &u));
+    assert_true(store_index_analyze(&m, NULL, false, false, longer, 300, collect, &u));
     assert_int_equal(u.n, 2);
     toks e = {{0}, 0};
-    assert_true(store_index_analyze(" ,.; ", 5, collect, &e));
+    assert_true(store_index_analyze(&m, NULL, false, false, " ,.; ", 5, collect, &e));
     assert_int_equal(e.n, 0);
+    store_mapping_free(&m);
+
+    /* A field's analyzer at index time, its search_analyzer for queries. */
+    const char *map = "{\"properties\":{\"t\":{\"type\":\"text\",\"analyzer\":\"english\","
+                      "\"search_analyzer\":\"whitespace\"}}}";
+    assert_true(store_mapping_parse(map, strlen(map), &m, err, sizeof err));
+    assert_true(store_mapping_check_analysis(&m, err, sizeof err));
+    const store_field *f = store_mapping_find(&m, "t");
+    assert_non_null(f);
+    toks ix = {{0}, 0}, q = {{0}, 0};
+    assert_true(store_index_analyze(&m, f, false, false, "The Running Dogs", 16, collect, &ix));
+    assert_string_equal(ix.all, "run|dog");
+    assert_true(store_index_analyze(&m, f, true, false, "The Running Dogs", 16, collect, &q));
+    assert_string_equal(q.all, "The|Running|Dogs");
+    store_mapping_free(&m);
+
+    /* An analyzer the index does not have is refused as Elasticsearch does. */
+    const char *bad = "{\"properties\":{\"t\":{\"type\":\"text\",\"analyzer\":\"nope\"}}}";
+    assert_true(store_mapping_parse(bad, strlen(bad), &m, err, sizeof err));
+    assert_false(store_mapping_check_analysis(&m, err, sizeof err));
+    assert_string_equal(err, "analyzer [nope] has not been configured in mappings");
+    store_mapping_free(&m);
+    const char *nosa = "{\"properties\":{\"t\":{\"type\":\"text\",\"search_analyzer\":\"simple\"}}}";
+    assert_false(store_mapping_parse(nosa, strlen(nosa), &m, err, sizeof err));
+    assert_string_equal(err, "analyzer on field [t] must be set when search_analyzer is set");
+    /* The index analyzer of a field cannot change. */
+    assert_true(store_mapping_parse(map, strlen(map), &m, err, sizeof err));
+    cJSON *add = cJSON_Parse("{\"properties\":{\"t\":{\"type\":\"text\",\"analyzer\":\"simple\"}}}");
+    assert_false(store_mapping_merge(&m, add, err, sizeof err));
+    assert_non_null(strstr(err, "Cannot update parameter [analyzer] from [english] to [simple]"));
+    cJSON_Delete(add);
+    store_mapping_free(&m);
 }
 
 static void test_norm_len(void **state)
@@ -530,6 +566,45 @@ static void test_engine_upgrade_and_drop(void **state)
     store_engine_close(e);
 }
 
+/* A directory indexed by the ASCII analyser (search_format 1) is analysed
+ * again, once, at the first start: its CJK text becomes searchable. */
+static void test_engine_reanalyse(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    char got[1024];
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"t\":\"\xe4\xb9\x90\xe8\xa7\x82 CAF\xc3\x89\"}"),
+                     STORE_OPERR_NONE);
+    store_engine_close(e);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, post;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "postings", MDB_DUPSORT | MDB_DUPFIXED, &post), 0);
+    uint32_t one = 1;
+    MDB_val k = {13, "search_format"}, v = {4, &one};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_drop(txn, post, 0), 0); /* stands for postings the old analyser wrote */
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    e = open_engine();
+    term_ids(e, "t", "\xe4\xb9\x90", got);
+    assert_string_equal(got, "a");
+    term_ids(e, "t", "caf\xc3\xa9", got);
+    assert_string_equal(got, "a");
+    store_engine_close(e);
+    /* and only once: the marker now says format 2 */
+    e = open_engine();
+    term_ids(e, "t", "\xe8\xa7\x82", got);
+    assert_string_equal(got, "a");
+    store_engine_close(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_doc_entries_strict),
         cmocka_unit_test_setup_teardown(test_engine_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_upgrade_and_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
