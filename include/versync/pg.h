@@ -2,13 +2,17 @@
 #ifndef VERSYNC_PG_H
 #define VERSYNC_PG_H
 
+#include "versync/buf.h"
+
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Connect with `conninfo` (key=value or a postgres:// URI; "" uses libpq's
- * environment defaults). `appname` becomes application_name unless the
- * conninfo sets one. Returns the connection (the caller owns it and closes it
+/* The one way versync connects (the workers keep their own reconnecting
+ * loop). Connect with `conninfo` (key=value or a postgres:// URI; "" uses
+ * libpq's environment defaults). `appname` becomes application_name unless
+ * the conninfo sets one, and connect_timeout is 10 s unless it (or
+ * PGCONNECT_TIMEOUT) sets one. Returns the connection (the caller owns it and closes it
  * with PQfinish) or NULL with a message in err that names the server with
  * every password redacted. Logs nothing itself; the connection's server
  * notices go to the log at debug level. */
@@ -23,11 +27,20 @@ PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const 
 /* As pg_exec for statements whose result is not needed. */
 bool pg_run(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err, size_t errsz);
 
+/* The one quoting of SQL identifiers and literals (PQescapeIdentifier,
+ * PQescapeLiteral with the connection's encoding): for SQL built at run time
+ * from names that are not in the sql files; values go as parameters instead. */
+
 /* PQescapeIdentifier of `name` as a heap string the caller frees with free(),
- * or NULL (with err set) on failure. */
+ * or NULL (with err set, naming `name`) on failure. */
 char *pg_quote_ident(PGconn *conn, const char *name, char *err, size_t errsz);
 
 /* PQescapeLiteral of `value`, as a heap string the caller frees with free(). */
 char *pg_quote_literal(PGconn *conn, const char *value, char *err, size_t errsz);
+
+/* The same, appended to `out`. False with err set (conn NULL, bad
+ * encoding, out of memory). */
+bool pg_put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz);
+bool pg_put_literal(PGconn *conn, buf *out, const char *value, char *err, size_t errsz);
 
 #endif

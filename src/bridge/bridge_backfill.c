@@ -29,18 +29,6 @@ static const char alias[] = "vs_r";
 
 /* ---- SQL builders -------------------------------------------------------------------------- */
 
-static bool put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz)
-{
-    char *q = pg_quote_ident(conn, name, err, errsz);
-    if (!q)
-        return false;
-    bool ok = buf_puts(out, q);
-    free(q);
-    if (!ok)
-        snprintf(err, errsz, "out of memory rendering SQL");
-    return ok;
-}
-
 static bool put_key_list(PGconn *conn, const cfg_table *t, buf *out, char *err, size_t errsz)
 {
     for (size_t i = 0; i < t->nkey; i++) {
@@ -48,7 +36,7 @@ static bool put_key_list(PGconn *conn, const cfg_table *t, buf *out, char *err, 
             snprintf(err, errsz, "out of memory rendering SQL");
             return false;
         }
-        if (!put_ident(conn, out, t->key[i], err, errsz))
+        if (!pg_put_ident(conn, out, t->key[i], err, errsz))
             return false;
     }
     return true;

@@ -4,6 +4,7 @@
 #include "versync/buf.h"
 #include "versync/bulk.h"
 #include "versync/log.h"
+#include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/scan.h"
 #include "versync/sql_embed.h"
@@ -434,14 +435,10 @@ static bool build_sql(PGconn *pg, ctab *ct, char *err, size_t errsz)
     if (!render_select_list(pg, t, "vs_c", &sel, err, errsz) || !render_table_name(pg, t, &tbl, err, errsz))
         goto done;
     for (size_t i = 0; i < t->nkey; i++) {
-        char *q = PQescapeIdentifier(pg, t->key[i], strlen(t->key[i]));
-        if (!q) {
-            pg_err(pg, NULL, "quoting a key column", err, errsz);
+        buf_puts(&keys, i ? ", vs_c." : "vs_c.");
+        if (!pg_put_ident(pg, &keys, t->key[i], err, errsz))
             goto done;
-        }
-        buf_printf(&keys, "%svs_c.%s", i ? ", " : "", q);
         buf_printf(&params, "%s$%zu", i ? ", " : "", i + 3);
-        PQfreemem(q);
     }
     buf_printf(&after, "(%s) > (%s)", keys.data, params.data);
     if (!buf_ok(&sel) || !buf_ok(&tbl) || !buf_ok(&keys) || !buf_ok(&params) || !buf_ok(&after)) {
@@ -926,13 +923,8 @@ int cursor_step(cursor *cu, PGconn *pg, esc *store, const char *started_at, work
     }
     if (!cu->schema_q) {
         const char *s = cu->c->schema ? cu->c->schema : "versync";
-        char *q = PQescapeIdentifier(pg, s, strlen(s));
-        if (!q || !(cu->schema_q = strdup(q))) {
-            PQfreemem(q);
-            snprintf(err, errsz, "out of memory quoting the schema");
+        if (!(cu->schema_q = pg_quote_ident(pg, s, err, errsz)))
             return CURSOR_ERR_PG;
-        }
-        PQfreemem(q);
     }
     long long now = worker_now_ms();
     long poll = cu->c->poll_interval_ms > 0 ? cu->c->poll_interval_ms : 1000;

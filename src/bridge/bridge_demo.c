@@ -7,6 +7,7 @@
 #include "versync/cli.h"
 #include "versync/esclient.h"
 #include "versync/log.h"
+#include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/scan.h"
 #include "versync/signals.h"
@@ -180,14 +181,12 @@ static char *dup_or_null(const char *s)
 
 /* ---- PostgreSQL helpers ---------------------------------------------------- */
 
-static PGconn *pg_connect(const char *conninfo)
+static PGconn *demo_connect(const char *conninfo)
 {
-    PGconn *c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        char safe[512];
-        log_error("demo: cannot connect to PostgreSQL (%s): %s", log_redact(conninfo, safe, sizeof safe),
-                  PQerrorMessage(c));
-        PQfinish(c);
+    char err[1024];
+    PGconn *c = pg_connect(conninfo, "versync demo", err, sizeof err);
+    if (!c) {
+        log_error("demo: %s", err);
         return NULL;
     }
     PGresult *r = PQexec(c, "SET client_min_messages = warning");
@@ -544,7 +543,7 @@ static void *writer_main(void *arg)
     writer_shared *sh = wa->sh;
     const demo_opts *o = sh->o;
     uint64_t rs = o->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)wa->index * 0xBF58476D1CE4E5B9ULL + 1;
-    PGconn *c = pg_connect(sh->conninfo);
+    PGconn *c = demo_connect(sh->conninfo);
     bool ok = c != NULL;
     static const char *const names[] = {"demo_update", "demo_delete", "demo_insert"};
     static const int nparams[] = {2, 1, 2};
@@ -1382,7 +1381,7 @@ static int cmd_race(const cli_globals *g, demo_opts *o)
     (void)signals_init(SIGNALS_SECOND_EXITS, NULL, NULL, 0);
     if (!race_prepare_dir(&r))
         goto done;
-    if (!(r.pg = pg_connect(r.t.postgres)))
+    if (!(r.pg = demo_connect(r.t.postgres)))
         goto done;
     if (!(r.es = esc_new(&r.t.store, err, sizeof err))) {
         log_error("demo: %s", err);
@@ -1434,7 +1433,7 @@ static int cmd_compare(const cli_globals *g, demo_opts *o)
         return 2;
     if (!(have_cfg = demo_config(NULL, &t, o, &c)))
         goto done;
-    if (!(pg = pg_connect(t.postgres)))
+    if (!(pg = demo_connect(t.postgres)))
         goto done;
     if (!(es = esc_new(&t.store, err, sizeof err))) {
         log_error("demo: %s", err);

@@ -139,19 +139,6 @@ static void table_sql_free(table_sql *s)
     free(s->spec);
 }
 
-/* Append a literal to `b`; false with err on failure. */
-static bool put_literal(PGconn *conn, buf *b, const char *v, char *err, size_t errsz)
-{
-    char *q = pg_quote_literal(conn, v, err, errsz);
-    if (!q)
-        return false;
-    bool ok = buf_puts(b, q);
-    free(q);
-    if (!ok)
-        snprintf(err, errsz, "out of memory");
-    return ok;
-}
-
 /* The arguments capture() and assign_version() take (see sql/capture.sql). */
 static char *trigger_args(PGconn *conn, const cfg_table *t, const char *seq_text, char *err, size_t errsz)
 {
@@ -229,7 +216,7 @@ static char *trigger_args(PGconn *conn, const cfg_table *t, const char *seq_text
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         if (i)
             buf_puts(&args, ", ");
-        if (!put_literal(conn, &args, vals[i], err, errsz))
+        if (!pg_put_literal(conn, &args, vals[i], err, errsz))
             goto done;
     }
     if (!(out = buf_steal(&args)))

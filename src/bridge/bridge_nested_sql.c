@@ -7,23 +7,11 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include "versync/pg.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static bool put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz)
-{
-    char *q = PQescapeIdentifier(conn, name, strlen(name));
-    if (!q) {
-        snprintf(err, errsz, "cannot quote identifier \"%s\": %s", name, conn ? PQerrorMessage(conn) : "no connection");
-        return false;
-    }
-    bool ok = buf_puts(out, q);
-    PQfreemem(q);
-    if (!ok)
-        snprintf(err, errsz, "out of memory rendering SQL");
-    return ok;
-}
 
 /* alias."col" */
 static bool put_col(PGconn *conn, buf *out, const char *alias, const char *col, char *err, size_t errsz)
@@ -32,17 +20,17 @@ static bool put_col(PGconn *conn, buf *out, const char *alias, const char *col, 
         snprintf(err, errsz, "out of memory rendering SQL");
         return false;
     }
-    return put_ident(conn, out, col, err, errsz);
+    return pg_put_ident(conn, out, col, err, errsz);
 }
 
 /* "schema"."name" */
 static bool put_table(PGconn *conn, buf *out, const char *schema, const char *name, char *err, size_t errsz)
 {
-    if (!put_ident(conn, out, schema, err, errsz) || !buf_putc(out, '.')) {
+    if (!pg_put_ident(conn, out, schema, err, errsz) || !buf_putc(out, '.')) {
         snprintf(err, errsz, "out of memory rendering SQL");
         return false;
     }
-    return put_ident(conn, out, name, err, errsz);
+    return pg_put_ident(conn, out, name, err, errsz);
 }
 
 #define PUTS(s)                                                                                                \
@@ -153,7 +141,7 @@ static bool node_doc(PGconn *conn, const cfg_table *t, const char *alias, int de
         if (!child_expr(conn, &t->children[i], alias, depth + 1, out, err, errsz))
             return false;
         PUTS(" AS ");
-        if (!put_ident(conn, out, t->children[i].name, err, errsz))
+        if (!pg_put_ident(conn, out, t->children[i].name, err, errsz))
             return false;
     }
     PUTS(") ");

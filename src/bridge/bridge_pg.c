@@ -31,8 +31,10 @@ static void notice_to_log(void *arg, const char *message)
 
 PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz)
 {
-    const char *keys[] = {"dbname", "fallback_application_name", NULL};
-    const char *vals[] = {conninfo ? conninfo : "", appname ? appname : "versync", NULL};
+    /* Our defaults first: what the conninfo says (expanded from dbname, last) wins. */
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *timeout = getenv("PGCONNECT_TIMEOUT") ? "" : "10"; /* "": libpq reads the variable */
+    const char *vals[] = {timeout, appname ? appname : "versync", conninfo ? conninfo : "", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, notice_to_log, NULL);
@@ -77,14 +79,24 @@ bool pg_run(PGconn *conn, const char *sql, int nparams, const char *const *param
     return r != NULL;
 }
 
-char *pg_quote_ident(PGconn *conn, const char *name, char *err, size_t errsz)
+/* PQescapeIdentifier or PQescapeLiteral of `s` (libpq memory: PQfreemem),
+ * or NULL with err set. */
+static char *escape(PGconn *conn, const char *s, bool ident, char *err, size_t errsz)
 {
-    char *q = PQescapeIdentifier(conn, name, strlen(name));
+    char *q = conn ? (ident ? PQescapeIdentifier : PQescapeLiteral)(conn, s, strlen(s)) : NULL;
     if (!q) {
-        snprintf(err, errsz, "cannot quote identifier: %s", PQerrorMessage(conn));
+        snprintf(err, errsz, "cannot quote %s \"%s\": %s", ident ? "identifier" : "literal", s,
+                 conn ? PQerrorMessage(conn) : "no connection");
         one_line(err);
-        return NULL;
     }
+    return q;
+}
+
+static char *quote_dup(PGconn *conn, const char *s, bool ident, char *err, size_t errsz)
+{
+    char *q = escape(conn, s, ident, err, errsz);
+    if (!q)
+        return NULL;
     char *out = strdup(q);
     PQfreemem(q);
     if (!out)
@@ -92,17 +104,34 @@ char *pg_quote_ident(PGconn *conn, const char *name, char *err, size_t errsz)
     return out;
 }
 
+static bool quote_put(PGconn *conn, buf *out, const char *s, bool ident, char *err, size_t errsz)
+{
+    char *q = escape(conn, s, ident, err, errsz);
+    if (!q)
+        return false;
+    bool ok = buf_puts(out, q);
+    PQfreemem(q);
+    if (!ok)
+        snprintf(err, errsz, "out of memory rendering SQL");
+    return ok;
+}
+
+char *pg_quote_ident(PGconn *conn, const char *name, char *err, size_t errsz)
+{
+    return quote_dup(conn, name, true, err, errsz);
+}
+
 char *pg_quote_literal(PGconn *conn, const char *value, char *err, size_t errsz)
 {
-    char *q = PQescapeLiteral(conn, value, strlen(value));
-    if (!q) {
-        snprintf(err, errsz, "cannot quote literal: %s", PQerrorMessage(conn));
-        one_line(err);
-        return NULL;
-    }
-    char *out = strdup(q);
-    PQfreemem(q);
-    if (!out)
-        snprintf(err, errsz, "out of memory");
-    return out;
+    return quote_dup(conn, value, false, err, errsz);
+}
+
+bool pg_put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz)
+{
+    return quote_put(conn, out, name, true, err, errsz);
+}
+
+bool pg_put_literal(PGconn *conn, buf *out, const char *value, char *err, size_t errsz)
+{
+    return quote_put(conn, out, value, false, err, errsz);
 }

@@ -3,40 +3,11 @@
 
 #include "versync/grow.h"
 #include "versync/nested.h"
+#include "versync/pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Append PQescapeIdentifier(name). */
-static bool put_ident(PGconn *conn, buf *out, const char *name, char *err, size_t errsz)
-{
-    char *q = PQescapeIdentifier(conn, name, strlen(name));
-    if (!q) {
-        snprintf(err, errsz, "cannot quote identifier \"%s\": %s", name,
-                 conn ? PQerrorMessage(conn) : "no connection");
-        return false;
-    }
-    bool ok = buf_puts(out, q);
-    PQfreemem(q);
-    if (!ok)
-        snprintf(err, errsz, "out of memory rendering SQL");
-    return ok;
-}
-
-static bool put_literal(PGconn *conn, buf *out, const char *text, char *err, size_t errsz)
-{
-    char *q = PQescapeLiteral(conn, text, strlen(text));
-    if (!q) {
-        snprintf(err, errsz, "cannot quote \"%s\": %s", text, conn ? PQerrorMessage(conn) : "no connection");
-        return false;
-    }
-    bool ok = buf_puts(out, q);
-    PQfreemem(q);
-    if (!ok)
-        snprintf(err, errsz, "out of memory rendering SQL");
-    return ok;
-}
 
 /* alias."column" */
 static bool put_col(PGconn *conn, buf *out, const char *alias, const char *col, char *err, size_t errsz)
@@ -45,7 +16,7 @@ static bool put_col(PGconn *conn, buf *out, const char *alias, const char *col, 
         snprintf(err, errsz, "out of memory rendering SQL");
         return false;
     }
-    return put_ident(conn, out, col, err, errsz);
+    return pg_put_ident(conn, out, col, err, errsz);
 }
 
 static bool in_list(char *const *list, size_t n, const char *name)
@@ -87,7 +58,7 @@ static bool put_doc(PGconn *conn, const cfg_table *t, const char *alias, buf *ou
             if (!put_col(conn, out, alias, c, err, errsz))
                 return false;
             PUTS(" AS ");
-            if (!put_ident(conn, out, renamed(t, c), err, errsz))
+            if (!pg_put_ident(conn, out, renamed(t, c), err, errsz))
                 return false;
         }
         PUTS(kept ? ") vs_doc)" : "'{}'::jsonb");
@@ -101,7 +72,7 @@ static bool put_doc(PGconn *conn, const cfg_table *t, const char *alias, buf *ou
     for (size_t i = 0; i < t->nexclude + t->nrename; i++) {
         const char *c = i < t->nexclude ? t->exclude[i] : t->rename[i - t->nexclude].from;
         PUTS(ndrop++ ? ", " : " - ARRAY[");
-        if (!put_literal(conn, out, c, err, errsz))
+        if (!pg_put_literal(conn, out, c, err, errsz))
             return false;
     }
     if (ndrop)
@@ -114,7 +85,7 @@ static bool put_doc(PGconn *conn, const cfg_table *t, const char *alias, buf *ou
         if (!put_col(conn, out, alias, t->rename[i].from, err, errsz))
             return false;
         PUTS(" AS ");
-        if (!put_ident(conn, out, t->rename[i].to, err, errsz))
+        if (!pg_put_ident(conn, out, t->rename[i].to, err, errsz))
             return false;
     }
     if (nren)
@@ -179,10 +150,10 @@ bool render_doc_expr(PGconn *conn, const cfg_table *t, const char *alias, buf *o
 
 bool render_table_name(PGconn *conn, const cfg_table *t, buf *out, char *err, size_t errsz)
 {
-    if (!put_ident(conn, out, t->schema, err, errsz))
+    if (!pg_put_ident(conn, out, t->schema, err, errsz))
         return false;
     PUTS(".");
-    return put_ident(conn, out, t->name, err, errsz);
+    return pg_put_ident(conn, out, t->name, err, errsz);
 }
 
 char *render_reread(PGconn *conn, const cfg_table *t, char *err, size_t errsz)

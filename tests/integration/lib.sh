@@ -174,18 +174,40 @@ sql() { psql -XAtq -v ON_ERROR_STOP=1 -c "$@"; }
 
 # ---- verstore --------------------------------------------------------------
 
+# How many "verstore listening" lines $STORE_LOG holds (0 before it exists).
+_verstore_ready_lines() {
+  local n
+  n=$(grep -c 'verstore listening on http://' "$STORE_LOG" 2>/dev/null)
+  echo "${n:-0}"
+}
+
 # verstore_start [ARGS…] — start (or restart) verstore; waits until it answers.
 verstore_start() {
   STORE_DATA=${STORE_DATA:-$T_DIR/store}
   STORE_LOG=$T_DIR/verstore.log
-  local port=${STORE_PORT:-0}
+  local port=${STORE_PORT:-0} before deadline=$((SECONDS + 30))
+  # Wait for this process's own "listening" line, not an earlier run's in the
+  # same log; and on a restart on a fixed port, notice at once that it could
+  # not bind (another program on this shared machine took the port meanwhile)
+  # instead of taking whoever answers there for it.
+  before=$(_verstore_ready_lines)
   "$VERSTORE" --listen "127.0.0.1:$port" --data "$STORE_DATA" "$@" >>"$STORE_LOG" 2>&1 &
   STORE_PID=$!
   [[ " ${T_LOGS[*]-} " == *" $STORE_LOG "* ]] || T_LOGS+=("$STORE_LOG")
-  if [ "$port" = 0 ]; then
-    wait_until 30 grep -q 'verstore listening on http://' "$STORE_LOG" || return 1
-    STORE_PORT=$(grep -o 'verstore listening on http://[^ ]*' "$STORE_LOG" | tail -1 | sed 's/.*://')
-  fi
+  until [ "$(_verstore_ready_lines)" -gt "$before" ]; do
+    if ! kill -0 "$STORE_PID" 2>/dev/null; then
+      echo "# verstore_start: verstore exited before listening on port $port (see $STORE_LOG)" >&2
+      wait "$STORE_PID" 2>/dev/null
+      STORE_PID=""
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "# verstore_start: not listening after 30 s" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  STORE_PORT=$(grep -o 'verstore listening on http://[^ ]*' "$STORE_LOG" | tail -1 | sed 's/.*://')
   STORE_URL=http://127.0.0.1:$STORE_PORT
   export STORE_URL
   wait_until 30 curl -sf -o /dev/null "$STORE_URL/"
