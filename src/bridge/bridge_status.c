@@ -204,6 +204,8 @@ int cli_status(const cli_globals *g, int argc, char **argv)
             buf_puts(&out, ",\"resync_reason\":");
             json_str(&out, PQgetisnull(tr, i, 5) ? NULL : PQgetvalue(tr, i, 5));
             buf_printf(&out, ",\"initialized\":%s", strcmp(PQgetvalue(tr, i, 6), "t") == 0 ? "true" : "false");
+            buf_puts(&out, ",\"version_regressed\":");
+            json_num(&out, tr, i, PQfnumber(tr, "version_regressed"));
             json_cursor(&out, &c, (size_t)i, &cps[i]);
             buf_puts(&out, "}");
         }
@@ -227,6 +229,16 @@ int cli_status(const cli_globals *g, int argc, char **argv)
             buf_printf(&out, "%-32s %-24s %9s %9s %7s  %s%s\n", PQgetvalue(tr, i, 0), c.tables[i].index,
                        PQgetvalue(tr, i, 1), age, PQgetvalue(tr, i, 3), resync,
                        strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? " (run versync backfill --prune)" : "");
+        }
+        for (int i = 0; i < PQntuples(tr); i++) {
+            const char *reg = PQgetvalue(tr, i, PQfnumber(tr, "version_regressed"));
+            if (strcmp(reg, "0") != 0)
+                buf_printf(&out,
+                           "%s: %s dead letters are version_regressed: the store refused the row's current state "
+                           "because its version did not advance (see dead_letters.error; remedy: \"managed\": "
+                           "true, or make the application bump %s)\n",
+                           PQgetvalue(tr, i, 0), reg,
+                           c.tables[i].version_column ? c.tables[i].version_column : "the version");
         }
         text_cursors(&out, &c, cps);
         buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
