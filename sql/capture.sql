@@ -81,7 +81,12 @@ BEGIN
         END IF;
         -- The application's stamps: one microsecond past the deleted row's, never the clock,
         -- which runs ahead of a re-insert's now() in the same (or a later, long-started)
-        -- transaction and would make the tombstone win over the row that exists.
+        -- transaction and would make the tombstone win over the row that exists. A row without
+        -- a stamp was never written with one (a dead letter): the clock is as good as any.
+        IF v IS NULL THEN
+            RETURN CASE kind WHEN 'timestamp' THEN @schema@.us(clock_timestamp()::timestamp)
+                             ELSE @schema@.us(clock_timestamp()) END;
+        END IF;
         RETURN CASE WHEN v < 9223372036854775807 THEN v + 1 END;
     END IF;
     RETURN NULL;

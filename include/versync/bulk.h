@@ -15,6 +15,8 @@ typedef enum bulk_outcome {
     BULK_STALE,       /* 409 version_conflict_engine_exception: already newer; never retried */
     BULK_DEAD,        /* any other 4xx: the store will never take it; goes to dead_letters */
     BULK_RETRY,       /* 408, 429, 5xx: roll the whole claim back and try again later */
+    BULK_REGRESSED,   /* 409 although the row just re-read is current: the application's version did
+                       * not advance (bulk_judge_conflicts); a dead letter of its own kind */
 } bulk_outcome;
 
 /* One item of a parsed _bulk answer. */
@@ -98,6 +100,8 @@ typedef struct bulk_op {
     int64_t version;
     const char *doc; /* index only: one line of JSON */
     size_t doc_len;
+    bool row_current; /* for bulk_judge_conflicts: the caller checked that the row it rendered is
+                       * still the row's current state (same version, same document) */
     /* set by bulk_send */
     bulk_outcome outcome; /* BULK_RETRY until the store answered for it */
     int status;           /* HTTP status of the answer for it, 0 if none */
@@ -135,6 +139,24 @@ void bulk_sender_free(bulk_sender *s);
  * when some are left BULK_RETRY: the caller rolls back (worker, cursor) or
  * resends just those (bulk_send_retrying). Logs only the one-by-one fallback. */
 bool bulk_send(bulk_sender *s, bulk_op *ops, size_t n, char *err, size_t errsz);
+
+/* What a refused write (409) of the row's current state means: the store holds
+ * `store_version` (< 0: unknown), we sent `sent`. Greater than ours: no state of
+ * a row that keeps the contract can carry a lower version than an earlier one,
+ * so the version regressed. Equal: a replay or another worker's write of the
+ * same state (same_content > 0) is stale; other content at the same version
+ * (same_content == 0, including a tombstone) is a version that did not advance.
+ * same_content < 0: not known, so stale. */
+bulk_outcome bulk_classify_conflict(int64_t sent, int64_t store_version, int same_content);
+
+/* For every op of ops[0..n) that bulk_send left BULK_STALE, is not a delete and
+ * has row_current set, decide with bulk_classify_conflict whether it is
+ * BULK_REGRESSED; an equal version is settled by reading the store's document
+ * (one _mget for all of them) and comparing it as JSON with op->doc. Sets
+ * op->error to a "version_regressed: …" line naming the versions for the ops
+ * it changes. False (err set) when the store could not be read: the caller
+ * retries as for any store failure. */
+bool bulk_judge_conflicts(bulk_sender *s, bulk_op *ops, size_t n, char *err, size_t errsz);
 
 /* bulk_send, resending only the ops left BULK_RETRY with capped exponential
  * backoff (honouring Retry-After) for up to give_up_ms; `stop`, when set, ends

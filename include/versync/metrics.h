@@ -17,6 +17,7 @@ typedef enum metrics_kind {
     METRICS_STALE,
     METRICS_COALESCED,
     METRICS_DEAD,
+    METRICS_REGRESSED, /* dead letters of kind version_regressed (also counted in METRICS_DEAD) */
     METRICS_NKINDS,
 } metrics_kind;
 

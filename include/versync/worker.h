@@ -14,7 +14,8 @@ typedef struct worker_counters {
     long long applied;      /* writes the store took (2xx; 404 on a delete) */
     long long stale;        /* 409: the store already held a newer version */
     long long coalesced;    /* change rows folded into a later change of the same key */
-    long long dead_letters; /* writes moved into dead_letters */
+    long long dead_letters; /* writes moved into dead_letters (version_regressed ones included) */
+    long long version_regressed; /* of those: refused although the row re-read was current (issue 16) */
     long long skipped;      /* rows gone by the re-read (their delete has its own row), truncates */
     long long retries;      /* claims rolled back for a retryable store/PostgreSQL failure */
     long long changes;      /* change rows consumed by committed batches */

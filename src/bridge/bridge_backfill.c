@@ -621,8 +621,101 @@ typedef struct bf_opts {
 } bf_opts;
 
 typedef struct bf_counts {
-    long long rows, applied, stale, errors, deleted, prune_stale;
+    long long rows, applied, same, stale, regressed, errors, deleted, prune_stale;
 } bf_counts;
+
+/* Send ops[pick[0..m)] again (they are set up to be resent) and copy the outcomes back. */
+static bool resend(bulk_sender *s, bulk_op *ops, const size_t *pick, size_t m, long give_up_ms, char *err,
+                   size_t errsz)
+{
+    bulk_op *tmp = malloc((m ? m : 1) * sizeof *tmp);
+    if (!tmp) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < m; i++)
+        tmp[i] = ops[pick[i]];
+    bool ok = bulk_send_retrying(s, tmp, m, give_up_ms, &signals_stop, err, errsz);
+    for (size_t i = 0; i < m; i++)
+        ops[pick[i]] = tmp[i];
+    free(tmp);
+    return ok;
+}
+
+/* The page's refusals, settled: a refusal at the same version is rewritten with external_gte (an
+ * equal version names the same row state under the contract, so this repairs a document left
+ * behind by a schema change or an unbumped update); a refusal at a greater version is "already
+ * newer" unless the row, read again now, is still what we sent and its version is the
+ * application's: then its version went backwards (BULK_REGRESSED). ops[i] left BULK_APPLIED after
+ * a rewrite are flagged in same[i]. */
+static bool settle_refused(PGconn *conn, const cfg_table *t, bulk_sender *s, bulk_op *ops, size_t n, bool *same,
+                           long give_up_ms, char *err, size_t errsz)
+{
+    bool ok = false;
+    size_t *pick = malloc((n ? n : 1) * sizeof *pick);
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    bool *present = calloc(n ? n : 1, sizeof *present);
+    PGresult *rows = NULL;
+    buf id = BUF_INIT;
+    if (!pick || !ids || !present) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        same[i] = false;
+        if (ops[i].outcome == BULK_STALE && ops[i].store_version == ops[i].version) {
+            ops[i].vtype = BULK_VT_EXTERNAL_GTE;
+            pick[m++] = i;
+        }
+    }
+    if (m && !resend(s, ops, pick, m, give_up_ms, err, errsz))
+        goto done;
+    for (size_t i = 0; i < m; i++)
+        same[pick[i]] = ops[pick[i]].outcome == BULK_APPLIED;
+    bool app = !t->managed && (t->version_kind == CFG_VERSION_COLUMN || t->version_kind == CFG_VERSION_TIMESTAMP);
+    m = 0;
+    for (size_t i = 0; app && i < n; i++)
+        if (ops[i].outcome == BULK_STALE && !ops[i].is_delete && ops[i].store_version > ops[i].version) {
+            pick[m] = i;
+            ids[m++] = ops[i].id;
+        }
+    if (m == 0) {
+        ok = true;
+        goto done;
+    }
+    if (!backfill_present(conn, t, ids, m, present, &rows, err, errsz))
+        goto done;
+    for (int r = 0; rows && r < PQntuples(rows); r++) {
+        char **key;
+        size_t kn;
+        int64_t v;
+        char why[160];
+        const char *vt = PQgetisnull(rows, r, RENDER_COL_VERSION) ? NULL : PQgetvalue(rows, r, RENDER_COL_VERSION);
+        if (!bulk_parse_version(vt, &v, why, sizeof why) ||
+            !render_parse_text_array(PQgetvalue(rows, r, RENDER_COL_KEY), &key, &kn))
+            continue;
+        buf_reset(&id);
+        bool idok = bulk_doc_id(&id, (const char *const *)key, kn);
+        render_free_array(key, kn);
+        const char *doc = PQgetvalue(rows, r, RENDER_COL_DOC);
+        size_t doc_len = (size_t)PQgetlength(rows, r, RENDER_COL_DOC);
+        for (size_t k = 0; idok && k < m; k++) {
+            bulk_op *op = &ops[pick[k]];
+            if (strcmp(op->id, id.data) == 0 && op->version == v && op->doc_len == doc_len &&
+                memcmp(op->doc, doc, doc_len) == 0)
+                op->row_current = true;
+        }
+    }
+    ok = bulk_judge_conflicts(s, ops, n, err, errsz);
+done:
+    PQclear(rows);
+    buf_free(&id);
+    free(pick);
+    free(ids);
+    free(present);
+    return ok;
+}
 
 static const char *index_of(const cfg_table *t, const bf_opts *o)
 {
@@ -693,6 +786,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     long long done = 0;
     buf body = BUF_INIT, id = BUF_INIT, lastkey = BUF_INIT;
     bulk_op *ops = NULL;
+    bool *same = NULL;
     size_t *idoff = NULL;
     const char **params = NULL;
     size_t *rowof = NULL;
@@ -741,6 +835,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     backfill_progress_start(&pr, t->ident, "copied", total, estimated, done);
     size_t batch = (size_t)o->batch;
     if (!(ops = calloc(batch, sizeof *ops)) || !(idoff = calloc(batch, sizeof *idoff)) ||
+        !(same = calloc(batch, sizeof *same)) ||
         !(rowof = calloc(batch, sizeof *rowof)))
         goto oom;
     buf_init(&body, 0);
@@ -807,18 +902,31 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         }
         for (size_t i = 0; i < n; i++)
             ops[i].id = body.data + idoff[i];
-        if (n && !bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, sizeof err)) {
+        if (n && (!bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, sizeof err) ||
+                  !settle_refused(conn, t, &sender, ops, n, same, o->give_up_ms, err, sizeof err))) {
             log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
             goto fail;
         }
         for (size_t i = 0; i < n; i++) {
             switch (ops[i].outcome) {
             case BULK_APPLIED:
-                c->applied++;
+                if (same[i])
+                    c->same++;
+                else
+                    c->applied++;
                 break;
             case BULK_STALE:
                 c->stale++;
                 break;
+            case BULK_REGRESSED: {
+                c->regressed++;
+                const char *kt = PQgetvalue(page, (int)rowof[i], RENDER_COL_KEY);
+                log_warn("%s: key %s: %s; the application's %s \"%s\" must grow with every change of a row: "
+                         "set \"managed\": true, or bump it (versync verify --repair prints the UPDATE)",
+                         t->ident, kt, ops[i].error,
+                         t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", t->version_column);
+                break;
+            }
             default: {
                 c->errors++;
                 const char *kt = PQgetvalue(page, (int)rowof[i], RENDER_COL_KEY);
@@ -853,7 +961,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
                       sizeof err))
         goto fail;
     backfill_progress_end(&pr);
-    ret = c->errors ? 1 : 0;
+    ret = c->errors || c->regressed ? 1 : 0;
     goto done;
 oom:
     snprintf(err, sizeof err, "out of memory");
@@ -870,6 +978,7 @@ done:
     free(sql_set);
     free(params);
     free(ops);
+    free(same);
     free(idoff);
     free(rowof);
     bulk_sender_free(&sender);
@@ -1162,9 +1271,15 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
             PQclear(r);
         }
         free(seen_truncate);
-        printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors in %.1f s\n",
-               t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors,
+        printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors, %lld rewritten "
+               "at the same version, %lld version_regressed in %.1f s\n",
+               t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors, cnt.same, cnt.regressed,
                (worker_now_ms() - t0) / 1000.0);
+        if (cnt.stale && t->version_kind == CFG_VERSION_SEQ)
+            log_info("%s: %lld documents were written by the workers at a change sequence number, above the "
+                     "backfill's version 0, and were kept; to re-render them (after a schema change, say) run "
+                     "versync verify --repair",
+                     t->ident, cnt.stale);
         if (o.prune)
             printf("%s -> %s: %lld documents pruned, %lld rewritten meanwhile (stale delete)\n", t->ident,
                    index, cnt.deleted, cnt.prune_stale);

@@ -403,3 +403,110 @@ done:
     free(where);
     return ok;
 }
+
+/* ---- refused writes of the current row ------------------------------------------------------ */
+
+bulk_outcome bulk_classify_conflict(int64_t sent, int64_t store_version, int same_content)
+{
+    if (store_version < 0 || store_version < sent)
+        return BULK_STALE;
+    if (store_version > sent)
+        return BULK_REGRESSED;
+    return same_content == 0 ? BULK_REGRESSED : BULK_STALE;
+}
+
+static bool judged(const bulk_op *op)
+{
+    return op->outcome == BULK_STALE && op->row_current && !op->is_delete && op->store_version >= 0;
+}
+
+static void regressed(bulk_op *op, bool tombstone)
+{
+    op->outcome = BULK_REGRESSED;
+    if (op->store_version > op->version)
+        snprintf(op->error, sizeof op->error,
+                 "version_regressed: the store holds version %" PRId64 "%s, the current row has %" PRId64
+                 " (lower: its version went backwards, e.g. restarted after a delete and re-insert)",
+                 op->store_version, tombstone ? " (a delete)" : "", op->version);
+    else
+        snprintf(op->error, sizeof op->error,
+                 "version_regressed: the store holds version %" PRId64 " with %s, the current row has the "
+                 "same version (a change that did not advance the version)",
+                 op->store_version, tombstone ? "a delete" : "other content");
+}
+
+bool bulk_judge_conflicts(bulk_sender *s, bulk_op *ops, size_t n, char *err, size_t errsz)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!judged(&ops[i]))
+            continue;
+        if (ops[i].store_version > ops[i].version)
+            regressed(&ops[i], false);
+        else if (ops[i].store_version == ops[i].version)
+            need++;
+    }
+    if (need == 0)
+        return true;
+    /* Equal versions: read the store's documents, one _mget for all of them. */
+    bool ok = false;
+    cJSON *root = NULL;
+    buf_reset(&s->body);
+    bool built = buf_puts(&s->body, "{\"docs\":[");
+    size_t k = 0;
+    for (size_t i = 0; built && i < n; i++) {
+        if (!judged(&ops[i]) || ops[i].store_version != ops[i].version)
+            continue;
+        built = (k++ == 0 || buf_putc(&s->body, ',')) && buf_puts(&s->body, "{\"_index\":") &&
+                buf_put_json_string(&s->body, ops[i].index, strlen(ops[i].index)) &&
+                buf_puts(&s->body, ",\"_id\":") && buf_put_json_string(&s->body, ops[i].id, ops[i].id_len) &&
+                buf_putc(&s->body, '}');
+    }
+    if (!built || !buf_puts(&s->body, "]}")) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    buf_reset(&s->resp);
+    s->resp.overflow = false;
+    int st = esc_request(s->store, "POST", "/_mget", NULL, s->body.data, s->body.len, s->opaque_id, &s->resp,
+                         err, errsz);
+    metrics_store_answer(st);
+    if (st == ESC_TRANSPORT_ERROR)
+        goto done;
+    if (st != 200) {
+        char why[512];
+        bulk_error_summary(s->resp.data, s->resp.len, why, sizeof why);
+        snprintf(err, errsz, "store %s answered HTTP %d to _mget (reading refused documents): %s",
+                 esc_url(s->store), st, why);
+        goto done;
+    }
+    root = cJSON_ParseWithLength(s->resp.data, s->resp.len);
+    const cJSON *docs = root ? cJSON_GetObjectItemCaseSensitive(root, "docs") : NULL;
+    if (!cJSON_IsArray(docs) || (size_t)cJSON_GetArraySize(docs) != need) {
+        snprintf(err, errsz, "store answered _mget without one doc per id");
+        goto done;
+    }
+    const cJSON *d = docs->child;
+    for (size_t i = 0; i < n; i++) {
+        if (!judged(&ops[i]) || ops[i].store_version != ops[i].version)
+            continue;
+        const cJSON *found = cJSON_GetObjectItemCaseSensitive(d, "found");
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(d, "_source");
+        int same = 0;
+        if (cJSON_IsTrue(found) && src) {
+            cJSON *mine = cJSON_ParseWithLength(ops[i].doc, ops[i].doc_len);
+            /* As JSON values: key order and number spelling are not the store's to keep. */
+            same = mine && cJSON_Compare(mine, src, true);
+            cJSON_Delete(mine);
+        } else if (cJSON_GetObjectItemCaseSensitive(d, "error")) {
+            same = -1; /* the store could not say: leave it stale */
+        }
+        if (bulk_classify_conflict(ops[i].version, ops[i].store_version, same) == BULK_REGRESSED)
+            regressed(&ops[i], !cJSON_IsTrue(found));
+        d = d->next;
+    }
+    ok = true;
+done:
+    cJSON_Delete(root);
+    return ok;
+}

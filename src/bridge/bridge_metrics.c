@@ -71,6 +71,7 @@ typedef struct mt_backlog {
     long long *backlog;
     double *age_s;
     long long *dead;
+    long long *regressed; /* of the dead letters, version_regressed ones */
 } mt_backlog;
 
 struct metrics {
@@ -173,6 +174,7 @@ static void backlog_clear(mt_backlog *b)
     free(b->backlog);
     free(b->age_s);
     free(b->dead);
+    free(b->regressed);
     memset(b, 0, sizeof *b);
 }
 
@@ -386,7 +388,8 @@ static void refresh_backlog(metrics *m)
     b->backlog = calloc(rows + 1, sizeof *b->backlog);
     b->age_s = calloc(rows + 1, sizeof *b->age_s);
     b->dead = calloc(rows + 1, sizeof *b->dead);
-    if (!b->names || !b->backlog || !b->age_s || !b->dead) {
+    b->regressed = calloc(rows + 1, sizeof *b->regressed);
+    if (!b->names || !b->backlog || !b->age_s || !b->dead || !b->regressed) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
@@ -396,6 +399,7 @@ static void refresh_backlog(metrics *m)
         b->backlog[i] = strtoll(PQgetvalue(r, row, 1), NULL, 10);
         b->age_s[i] = PQgetisnull(r, row, 2) ? 0 : strtod(PQgetvalue(r, row, 2), NULL) / 1000.0;
         b->dead[i] = strtoll(PQgetvalue(r, row, 3), NULL, 10);
+        b->regressed[i] = strtoll(PQgetvalue(r, row, PQfnumber(r, "version_regressed")), NULL, 10);
     }
     b->n = rows;
     b->ok = true;
@@ -504,6 +508,8 @@ char *metrics_render(metrics *m)
         {"versync_changes_stale_total", "Writes answered 409: the store already held that version or a newer one."},
         {"versync_changes_coalesced_total", "Change rows folded into a later change of the same key in a batch."},
         {"versync_changes_dead_lettered_total", "Writes moved into dead_letters."},
+        {"versync_changes_version_regressed_total",
+         "Of the dead letters: writes refused although the row re-read was current (its version did not advance)."},
     };
     for (int i = 0; i < METRICS_NKINDS; i++) {
         family(&b, kinds[i].name, "counter", kinds[i].help);
@@ -578,6 +584,13 @@ char *metrics_render(metrics *m)
         put_label(&b, m->bl.names[i]);
         buf_printf(&b, "\"} %lld\n", m->bl.dead[i]);
     }
+    family(&b, "versync_version_regressed", "gauge",
+           "Rows in dead_letters of kind version_regressed, per table (the application's version did not advance).");
+    for (size_t i = 0; m->bl.ok && i < m->bl.n; i++) {
+        buf_puts(&b, "versync_version_regressed{table=\"");
+        put_label(&b, m->bl.names[i]);
+        buf_printf(&b, "\"} %lld\n", m->bl.regressed[i]);
+    }
     family(&b, "versync_backlog_query_ok", "gauge",
            "1 when the backlog figures above are fresh (the metrics connection to PostgreSQL works).");
     buf_printf(&b, "versync_backlog_query_ok %d\n", m->bl.ok ? 1 : 0);
@@ -622,6 +635,21 @@ static char *render_health(metrics *m, unsigned *status)
     char line[768];
     pthread_mutex_lock(&m->lock);
     refresh_probe(m);
+    refresh_backlog(m);
+    /* Version-regressed dead letters do not stop the stream, but rows are missing from the
+     * copy until the application fixes its versions: degraded, not unavailable. */
+    buf degraded = BUF_INIT;
+    int ndegraded = 0;
+    for (size_t i = 0; m->bl.ok && i < m->bl.n; i++) {
+        if (m->bl.regressed[i] <= 0)
+            continue;
+        snprintf(line, sizeof line,
+                 "%s: %lld writes refused as version_regressed (the application's version did not advance; "
+                 "see versync status and dead_letters)",
+                 m->bl.names[i], m->bl.regressed[i]);
+        buf_puts(&degraded, ndegraded++ ? "," : "");
+        buf_put_json_string(&degraded, line, strlen(line));
+    }
     bool probe_ok = m->probe_ok;
     long long probe_ok_at = m->probe_ok_at;
     char probe_err[512];
@@ -654,20 +682,25 @@ static char *render_health(metrics *m, unsigned *status)
         buf_puts(&reasons, nreasons++ ? "," : "");
         buf_put_json_string(&reasons, probe_err, strlen(probe_err));
     }
-    if (nreasons == 0) {
+    if (nreasons == 0 && ndegraded > 0) {
+        *status = MHD_HTTP_OK;
+        buf_printf(&b, "{\"status\":\"degraded\",\"workers\":%d,\"reasons\":[%s]}\n", m->nworkers,
+                   degraded.data ? degraded.data : "");
+    } else if (nreasons == 0) {
         *status = MHD_HTTP_OK;
         buf_printf(&b, "{\"status\":\"ok\",\"workers\":%d}\n", m->nworkers);
     } else if (nreasons == nparked) {
         /* The other tables flow: degraded, not down (a restart would not help). */
         *status = MHD_HTTP_OK;
-        buf_printf(&b, "{\"status\":\"degraded\",\"workers\":%d,\"reasons\":[%s]}\n", m->nworkers,
-                   reasons.data ? reasons.data : "");
+        buf_printf(&b, "{\"status\":\"degraded\",\"workers\":%d,\"reasons\":[%s%s%s]}\n", m->nworkers,
+                   reasons.data ? reasons.data : "", ndegraded ? "," : "", degraded.data ? degraded.data : "");
     } else {
         *status = MHD_HTTP_SERVICE_UNAVAILABLE;
         buf_printf(&b, "{\"status\":\"unavailable\",\"workers\":%d,\"reasons\":[%s]}\n", m->nworkers,
                    reasons.data ? reasons.data : "");
     }
     buf_free(&reasons);
+    buf_free(&degraded);
     if (!buf_ok(&b) || !b.data) {
         buf_free(&b);
         return NULL;

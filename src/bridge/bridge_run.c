@@ -257,9 +257,9 @@ int cli_once(const cli_globals *g, int argc, char **argv)
     /* On stdout for people and scripts; --log-level warn keeps a cron run silent. */
     if (log_get_level() <= LOG_INFO)
         printf("versync once: %lld changes in %.2f s (%.0f changes/s): %lld applied, %lld stale, %lld coalesced, "
-           "%lld dead letters, %lld skipped, %lld retries\n",
+           "%lld dead letters (%lld version_regressed), %lld skipped, %lld retries\n",
            t.changes, secs, secs > 0 ? t.changes / secs : 0.0, t.applied, t.stale, t.coalesced, t.dead_letters,
-           t.skipped, t.retries);
+           t.version_regressed, t.skipped, t.retries);
     fflush(stdout);
     if (rc == 2)
         fprintf(stderr, "versync once: configuration problem (see the log above)\n");

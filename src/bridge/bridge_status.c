@@ -232,6 +232,8 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                 json_str(&out, PQgetvalue(pk, p, 3));
                 buf_puts(&out, "}");
             }
+            buf_puts(&out, ",\"version_regressed\":");
+            json_num(&out, tr, i, PQfnumber(tr, "version_regressed"));
             json_cursor(&out, &c, (size_t)i, &cps[i]);
             buf_puts(&out, "}");
         }
@@ -261,6 +263,16 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                        "parked: %s since %s: %s. Its changes wait (nothing is lost) while the other tables flow; "
                        "fix the config (then SIGHUP) or the table and it resumes by itself\n",
                        PQgetvalue(pk, i, 0), PQgetvalue(pk, i, 3), PQgetvalue(pk, i, 1));
+        for (int i = 0; i < PQntuples(tr); i++) {
+            const char *reg = PQgetvalue(tr, i, PQfnumber(tr, "version_regressed"));
+            if (strcmp(reg, "0") != 0)
+                buf_printf(&out,
+                           "%s: %s dead letters are version_regressed: the store refused the row's current state "
+                           "because its version did not advance (see dead_letters.error; remedy: \"managed\": "
+                           "true, or make the application bump %s)\n",
+                           PQgetvalue(tr, i, 0), reg,
+                           c.tables[i].version_column ? c.tables[i].version_column : "the version");
+        }
         text_cursors(&out, &c, cps);
         buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
                    PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),

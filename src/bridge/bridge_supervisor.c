@@ -89,6 +89,7 @@ static void add_totals(worker_counters *t, const worker_counters *d)
     t->stale += d->stale;
     t->coalesced += d->coalesced;
     t->dead_letters += d->dead_letters;
+    t->version_regressed += d->version_regressed;
     t->skipped += d->skipped;
     t->retries += d->retries;
     t->changes += d->changes;

@@ -1,5 +1,5 @@
 /* bridge_verify — `versync verify`: compare PostgreSQL with the store without stopping either; --repair
- * re-enqueues drift. */
+ * rewrites the drifted current rows (external_gte) or names what it cannot fix. */
 #include "versync/backfill.h"
 #include "versync/buf.h"
 #include "versync/bulk.h"
@@ -44,12 +44,14 @@ typedef struct drift {
     int64_t doc_version; /* -1: no document */
     bool soft;           /* the row exists but is soft-deleted */
     long long change;    /* --repair: the change row queued for it, 0 none */
+    bool repaired;       /* --repair: rewritten (or deleted) in the store directly */
+    int64_t wrote;       /* --repair: the version it was written with */
     char k_op;           /* --repair: its op, 'U' or 'D' */
-    char note[200];      /* --repair: why nothing was queued, "" otherwise */
+    char note[1024];     /* --repair: why it was not repaired, "" otherwise */
 } drift;
 
 typedef struct tstats {
-    long long rows, docs, n[6], extra_unlisted, queued, unrepairable;
+    long long rows, docs, n[6], extra_unlisted, queued, repaired, unrepairable;
     bool listed; /* extras were looked for by listing the index */
     drift *d;
     size_t nd, cap;
@@ -93,6 +95,8 @@ static bool add_drift(tstats *s, const char *id, const char *key_text, kind k, i
     d->doc_version = dv;
     d->soft = soft;
     d->change = 0;
+    d->repaired = false;
+    d->wrote = -1;
     d->note[0] = '\0';
     s->nd++;
     return true;
@@ -590,83 +594,191 @@ done:
     return ok;
 }
 
-/* --repair: one change row per drifted key, so the workers rewrite it with an ordinary versioned write. */
+/* The statement that lifts a regressed row's version above the store's: printed, never run. */
+static void bump_command(const cfg_table *t, const drift *d, int64_t store_version, char *out, size_t outsz)
+{
+    buf b = BUF_INIT;
+    char **key = NULL;
+    size_t nk = 0;
+    const char *col = t->version_column ? t->version_column : "";
+    buf_printf(&b, "UPDATE %s SET \"%s\" = ", t->ident, col);
+    if (t->version_kind == CFG_VERSION_TIMESTAMP)
+        buf_printf(&b, "'epoch'::%s + interval '%" PRId64 " microseconds'",
+                   t->version_has_tz ? "timestamptz" : "timestamp", store_version + 1);
+    else
+        buf_printf(&b, "%" PRId64, store_version + 1);
+    if (d->key_text && render_parse_text_array(d->key_text, &key, &nk) && nk == t->nkey) {
+        for (size_t i = 0; i < nk; i++) {
+            buf_printf(&b, "%s\"%s\" = '", i ? " AND " : " WHERE ", t->key[i]);
+            for (const char *p = key[i] ? key[i] : ""; *p; p++) {
+                if (*p == '\'')
+                    buf_putc(&b, '\''); /* a literal's quote is doubled */
+                buf_putc(&b, *p);
+            }
+            buf_putc(&b, '\'');
+        }
+    }
+    render_free_array(key, nk);
+    snprintf(out, outsz, "%s", b.data && !b.overflow ? b.data : "UPDATE … (out of memory)");
+    buf_free(&b);
+}
+
+/* --repair of a change-sequence table: one change row per drifted key, so the workers rewrite it
+ * with a new sequence number (greater than anything the store holds). */
+static bool enqueue_one(vctx *v, const cfg_table *t, const char *enq, drift *d, const char *op, const char *ver,
+                        tstats *s)
+{
+    const char *p[4] = {t->ident, d->key_text, op, ver};
+    PGresult *r = pg_exec(v->conn, enq, 4, p, v->err, sizeof v->err);
+    if (!r)
+        return false;
+    d->change = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    d->k_op = op[0];
+    snprintf(d->note, sizeof d->note, "%s", ver ? ver : "");
+    PQclear(r);
+    s->queued++;
+    return true;
+}
+
+/* --repair: under a SHARE lock (writers of the table wait; a row found now stays as it is until
+ * we commit) re-read each drifted row and write its current state with version_type=external_gte
+ * at the row's own version: an equal version names the same row state under the contract, so
+ * this rewrites a document left behind by a schema change or an unbumped update, and can never
+ * put an older state over a newer one. A document whose row is gone is deleted one version above
+ * the document's. Change-sequence tables queue a change row instead (a new sequence number). A
+ * refusal of the current row at a greater version is a regressed version: named, with the
+ * statement that fixes it. */
 static bool repair(vctx *v, const cfg_table *t, tstats *s)
 {
     char *enq = sql_render("verify_enqueue", v->schema_q);
+    const char *index = t->index ? t->index : t->name;
     bool ok = false, in_tx = false;
-    if (!enq) {
+    const char **ids = calloc(s->nd + 1, sizeof *ids);
+    bool *present = calloc(s->nd + 1, sizeof *present);
+    bulk_op *ops = calloc(s->nd + 1, sizeof *ops);
+    size_t *opd = calloc(s->nd + 1, sizeof *opd);
+    PGresult *rows = NULL;
+    bulk_sender sender;
+    bulk_sender_init(&sender, v->store, 8u << 20);
+    if (!enq || !ids || !present || !ops || !opd) {
         snprintf(v->err, sizeof v->err, "out of memory");
         goto done;
     }
-    /* The SHARE lock keeps writers of the table out while we look and enqueue: a row absent
-     * now stays absent until our delete is queued, and later writes draw greater versions. */
     if (!backfill_lock_table(v->conn, t, v->err, sizeof v->err))
         goto done;
     in_tx = true;
     int64_t maxv = 0;
+    size_t nids = 0;
     for (size_t i = 0; i < s->nd; i++) {
         drift *d = &s->d[i];
         if (d->k == K_PENDING || d->k == K_OK)
             continue;
         if (d->doc_version + 1 > maxv)
             maxv = d->doc_version + 1;
+        ids[nids++] = d->id;
     }
     if (maxv > 0 && !backfill_bump_sequences(v->conn, v->schema_q, t, maxv, v->err, sizeof v->err))
         goto done;
+    /* The drifted rows as they are now, rendered as the workers render them. */
+    if (nids && !backfill_present(v->conn, t, ids, nids, present, &rows, v->err, sizeof v->err))
+        goto done;
+    size_t nops = 0, j = 0;
+    buf id = BUF_INIT;
     for (size_t i = 0; i < s->nd; i++) {
         drift *d = &s->d[i];
         if (d->k == K_PENDING || d->k == K_OK)
             continue;
+        bool here = present[j++];
         if (!d->key_text) {
             snprintf(d->note, sizeof d->note, "the id is no key of %s; delete it by hand", t->ident);
             s->unrepairable++;
             continue;
         }
-        const char *op = "U";
-        char ver[32] = "";
-        bool has_ver = false;
-        if (d->k == K_EXTRA && !d->soft) {
-            /* Row gone: a delete that beats the orphan document (backfill_delete_version). */
-            bool present = false;
-            const char *idp[1] = {d->id};
-            if (!backfill_present(v->conn, t, idp, 1, &present, NULL, v->err, sizeof v->err))
-                goto done;
-            if (present) {
+        int row = -1;
+        for (int r = 0; here && rows && r < PQntuples(rows) && row < 0; r++) {
+            char **key;
+            size_t kn;
+            if (!render_parse_text_array(PQgetvalue(rows, r, RENDER_COL_KEY), &key, &kn))
+                continue;
+            buf_reset(&id);
+            bool idok = bulk_doc_id(&id, (const char *const *)key, kn);
+            render_free_array(key, kn);
+            if (idok && strcmp(id.data, d->id) == 0)
+                row = r;
+        }
+        bool soft = row >= 0 && strcmp(PQgetvalue(rows, row, RENDER_COL_DELETED), "t") == 0 && !t->deletes_ignore;
+        if (t->version_kind == CFG_VERSION_SEQ) {
+            bool del = row < 0 || soft;
+            if (d->k == K_EXTRA && !del) {
                 snprintf(d->note, sizeof d->note, "its row exists again; nothing to do");
                 continue;
             }
-            op = "D";
-            if (t->version_kind != CFG_VERSION_SEQ) {
-                snprintf(ver, sizeof ver, "%" PRId64, backfill_delete_version(t, d->doc_version));
-                has_ver = true;
+            if (!enqueue_one(v, t, enq, d, del ? "D" : "U", NULL, s))
+                goto fail_id;
+            continue;
+        }
+        bulk_op *op = &ops[nops];
+        memset(op, 0, sizeof *op);
+        op->index = index;
+        op->id = d->id;
+        op->id_len = strlen(d->id);
+        op->vtype = BULK_VT_EXTERNAL_GTE;
+        if (row < 0) {
+            if (d->k != K_EXTRA) {
+                snprintf(d->note, sizeof d->note, "its row was deleted meanwhile; its delete is on its way");
+                continue;
             }
-        } else if (t->version_kind != CFG_VERSION_SEQ) {
-            if (d->row_version >= 0 && d->doc_version >= d->row_version) {
-                /* The store already holds this version (or a greater one): a rewrite at the row's
-                 * version would be refused as stale, whatever the worker does. */
-                snprintf(d->note, sizeof d->note,
-                         "the store holds version %" PRId64 " >= the row's %" PRId64
-                         "; give the row a greater version, or rebuild the index (backfill --index + alias)",
-                         d->doc_version, d->row_version);
+            /* Row gone: a delete that beats the orphan document (backfill_delete_version). */
+            op->is_delete = true;
+            op->version = backfill_delete_version(t, d->doc_version);
+        } else {
+            char why[160];
+            const char *vt = PQgetisnull(rows, row, RENDER_COL_VERSION) ? NULL : PQgetvalue(rows, row, RENDER_COL_VERSION);
+            if (!bulk_parse_version(vt, &op->version, why, sizeof why)) {
+                snprintf(d->note, sizeof d->note, "its version %s; fix the row's \"%s\"", why,
+                         t->version_column ? t->version_column : "");
                 s->unrepairable++;
                 continue;
             }
-            if (d->row_version >= 0) {
-                snprintf(ver, sizeof ver, "%" PRId64, d->row_version);
-                has_ver = true;
+            if (d->k == K_EXTRA && !soft) {
+                snprintf(d->note, sizeof d->note, "its row exists again; nothing to do");
+                continue;
             }
+            op->is_delete = soft;
+            op->doc = PQgetvalue(rows, row, RENDER_COL_DOC);
+            op->doc_len = (size_t)PQgetlength(rows, row, RENDER_COL_DOC);
+            op->row_current = true; /* the SHARE lock keeps it so until COMMIT */
         }
-        const char *p[4] = {t->ident, d->key_text, op, has_ver ? ver : NULL};
-        PGresult *r = pg_exec(v->conn, enq, 4, p, v->err, sizeof v->err);
-        if (!r)
-            goto done;
-        d->change = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        d->k_op = op[0];
-        snprintf(d->note, sizeof d->note, "%s", has_ver ? ver : "");
-        PQclear(r);
-        s->queued++;
+        opd[nops++] = i;
     }
+    if (nops && (!bulk_send_retrying(&sender, ops, nops, 60000, NULL, v->err, sizeof v->err) ||
+                 !bulk_judge_conflicts(&sender, ops, nops, v->err, sizeof v->err)))
+        goto fail_id;
+    for (size_t k = 0; k < nops; k++) {
+        drift *d = &s->d[opd[k]];
+        const bulk_op *op = &ops[k];
+        d->wrote = op->version;
+        d->k_op = op->is_delete ? 'D' : 'U';
+        if (op->outcome == BULK_APPLIED) {
+            d->repaired = true;
+            s->repaired++;
+            continue;
+        }
+        s->unrepairable++;
+        if (op->outcome == BULK_REGRESSED || (op->outcome == BULK_STALE && op->store_version > op->version)) {
+            char cmd[400];
+            bump_command(t, d, op->store_version, cmd, sizeof cmd);
+            snprintf(d->note, sizeof d->note,
+                     "version_regressed: the store holds version %" PRId64 " and the row has %" PRId64
+                     ", lower; no versioned write of this row can win until its version exceeds the store's. "
+                     "Fix: %s; or rebuild the index with versync backfill --index NEW and switch an alias. "
+                     "To stop it recurring: \"managed\": true, or make the application bump the column",
+                     op->store_version, op->version, cmd);
+        } else {
+            snprintf(d->note, sizeof d->note, "the store refused it (HTTP %d): %.900s", op->status, op->error);
+        }
+    }
+    buf_free(&id);
     if (s->queued) {
         const char *np[2] = {v->c->channel, t->ident};
         if (!pg_run(v->conn, sql_text("verify_notify"), 2, np, v->err, sizeof v->err))
@@ -681,17 +793,29 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         const drift *d = &s->d[i];
         if (d->k == K_PENDING || d->k == K_OK)
             continue;
-        if (d->change)
+        if (d->repaired)
+            printf("  repaired %s %s (%s) at version %" PRId64 "\n", d->k_op == 'D' ? "delete" : "rewrite", d->id,
+                   kind_name[d->k], d->wrote);
+        else if (d->change)
             printf("  queued %s %s (%s) as change %lld%s%s\n", d->k_op == 'D' ? "delete" : "rewrite", d->id,
                    kind_name[d->k], d->change, d->note[0] ? ", version " : "", d->note);
         else if (d->note[0])
             printf("  not repaired: %s %s: %s\n", kind_name[d->k], d->id, d->note);
     }
+    goto done;
+fail_id:
+    buf_free(&id);
 done:
     if (in_tx)
         PQclear(PQexec(v->conn, "ROLLBACK"));
     if (!ok)
         s->queued = 0;
+    PQclear(rows);
+    bulk_sender_free(&sender);
+    free(ids);
+    free(present);
+    free(ops);
+    free(opd);
     free(enq);
     return ok;
 }
@@ -743,7 +867,8 @@ static void json_table(buf *b, const cfg_table *t, const char *index, const tsta
         s->n[K_DIFFERS], s->n[K_PENDING], s->extra_unlisted, s->listed ? "true" : "false",
         drift_total(s) ? "false" : "true");
     if (repair)
-        buf_printf(b, ",\"queued\":%lld,\"unrepairable\":%lld", s->queued, s->unrepairable);
+        buf_printf(b, ",\"repaired\":%lld,\"queued\":%lld,\"unrepairable\":%lld", s->repaired, s->queued,
+                   s->unrepairable);
     buf_puts(b, ",\"drift\":[");
     size_t shown = 0;
     for (size_t i = 0; i < s->nd && shown < JSON_SHOW; i++) {
@@ -757,7 +882,10 @@ static void json_table(buf *b, const cfg_table *t, const char *index, const tsta
             buf_printf(b, ",\"document_version\":%" PRId64, d->doc_version);
         if (d->row_version >= 0)
             buf_printf(b, ",\"row_version\":%" PRId64, d->row_version);
-        if (d->change)
+        if (d->repaired)
+            buf_printf(b, ",\"repaired\":\"%s\",\"repaired_version\":%" PRId64, d->k_op == 'D' ? "delete" : "rewrite",
+                       d->wrote);
+        else if (d->change)
             buf_printf(b, ",\"queued_change\":%lld,\"queued_op\":\"%c\"", d->change, d->k_op);
         else if (repair && d->note[0]) {
             buf_puts(b, ",\"not_repaired\":");
@@ -776,8 +904,10 @@ static void usage(FILE *out)
                  "(listing the index with _search). Reports documents missing, extra (no row), stale (a\n"
                  "lower version than the row's) and differing (same version, other content); rows with\n"
                  "changes still waiting are counted apart, not as drift.\n"
-                 "  --repair     queue a change row for every drifted key; the workers fix them with\n"
-                 "               ordinary versioned writes. Prints what it queued\n"
+                 "  --repair     rewrite every drifted row's current state at its own version\n"
+                 "               (external_gte, under a SHARE lock of the table), delete documents whose\n"
+                 "               row is gone; change-sequence tables queue a change row for the workers.\n"
+                 "               Prints what it repaired, and for what it cannot, why and what does\n"
                  "  --sample N   check N random rows instead of all (no search for extra documents)\n"
                  "  --json       one JSON object on stdout\n"
                  "exit status: 0 in sync, 1 drift found, 2 error (config, database or store)\n");
@@ -889,7 +1019,8 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
                 log_error("%s: repair: %s", t->ident, v.err);
                 failed = true;
             } else if (!json) {
-                printf("  %s: queued %lld changes for the workers%s\n", t->ident, s.queued,
+                printf("  %s: repaired %lld, queued %lld changes for the workers%s\n", t->ident, s.repaired,
+                       s.queued,
                        s.unrepairable ? "; some drift cannot be repaired by a versioned write (see above)"
                                       : "");
             }

@@ -625,6 +625,110 @@ static void shuffle(size_t *v, size_t n)
     }
 }
 
+/* Does this item's version come from the application (a contract versync cannot keep for it)? */
+static bool app_versioned(const worker *w, const item *it)
+{
+    return !w->o.no_versions && it->t && !it->t->managed &&
+           (it->t->version_kind == CFG_VERSION_COLUMN || it->t->version_kind == CFG_VERSION_TIMESTAMP);
+}
+
+/* The ops the store refused (409) whose version the application keeps: re-read just those rows,
+ * in this claim's transaction, and mark row_current where the row still has the version and the
+ * document we sent. A row that moved on since has a newer change waiting (the trigger wrote it
+ * with the change), so its refusal is an ordinary stale; a row that did not is the current row,
+ * and the store's refusal then means its version did not advance (bulk_judge_conflicts). */
+static bool mark_current(worker *w, size_t n, char *err, size_t errsz)
+{
+    bool ok = false;
+    const char **parts = NULL;
+    size_t *cand = NULL;
+    buf *arrs = NULL;
+    size_t narrs = 0;
+    const char **params = NULL;
+    PGresult *r = NULL;
+    for (size_t tidx = 0; tidx < w->c->ntables; tidx++) {
+        const cfg_table *t = &w->c->tables[tidx];
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            const item *it = &w->items[w->order[i]];
+            if (w->ops[i].outcome == BULK_STALE && !w->ops[i].is_delete && it->t == t && app_versioned(w, it) &&
+                w->prepared[tidx] && it->rep->nkey == t->nkey) {
+                if (!cand && !(cand = malloc(n * sizeof *cand)))
+                    goto oom;
+                cand[m++] = i;
+            }
+        }
+        if (m == 0)
+            continue;
+        size_t nk = t->nkey;
+        free(parts);
+        free(params);
+        for (size_t k = 0; k < narrs; k++)
+            buf_free(&arrs[k]);
+        free(arrs);
+        parts = calloc(m, sizeof *parts);
+        params = calloc(nk, sizeof *params);
+        arrs = calloc(nk, sizeof *arrs);
+        narrs = arrs ? nk : 0;
+        if (!parts || !params || !arrs)
+            goto oom;
+        for (size_t k = 0; k < nk; k++) {
+            for (size_t j = 0; j < m; j++)
+                parts[j] = w->items[w->order[cand[j]]].rep->key[k];
+            if (!render_array_literal(&arrs[k], parts, m))
+                goto oom;
+            params[k] = arrs[k].data;
+        }
+        char stmt[32];
+        snprintf(stmt, sizeof stmt, "reread_%zu", tidx);
+        PQclear(r);
+        r = PQexecPrepared(w->pg, stmt, (int)nk, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            pg_message(w, t->ident, r, err, errsz);
+            goto done;
+        }
+        for (int row = 0; row < PQntuples(r); row++) {
+            char **key;
+            size_t kn;
+            if (!render_parse_text_array(PQgetvalue(r, row, RENDER_COL_KEY), &key, &kn)) {
+                snprintf(err, errsz, "%s: cannot parse key %s", t->ident, PQgetvalue(r, row, RENDER_COL_KEY));
+                goto done;
+            }
+            buf_reset(&w->tmp);
+            bool idok = bulk_doc_id(&w->tmp, (const char *const *)key, kn);
+            render_free_array(key, kn);
+            if (!idok)
+                goto oom;
+            int64_t v;
+            char why[160];
+            const char *vt = PQgetisnull(r, row, RENDER_COL_VERSION) ? NULL : PQgetvalue(r, row, RENDER_COL_VERSION);
+            if (strcmp(PQgetvalue(r, row, RENDER_COL_DELETED), "t") == 0 || !bulk_parse_version(vt, &v, why, sizeof why))
+                continue;
+            const char *doc = PQgetvalue(r, row, RENDER_COL_DOC);
+            size_t doc_len = (size_t)PQgetlength(r, row, RENDER_COL_DOC);
+            for (size_t j = 0; j < m; j++) {
+                bulk_op *op = &w->ops[cand[j]];
+                if (strcmp(op->id, w->tmp.data) == 0 && op->version == v && op->doc_len == doc_len &&
+                    memcmp(op->doc, doc, doc_len) == 0)
+                    op->row_current = true;
+            }
+        }
+    }
+    ok = true;
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory");
+done:
+    PQclear(r);
+    for (size_t k = 0; k < narrs; k++)
+        buf_free(&arrs[k]);
+    free(arrs);
+    free(parts);
+    free(params);
+    free(cand);
+    return ok;
+}
+
 /* Send all writable items through the one sender; false when the claim must be rolled back and retried. */
 static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
 {
@@ -654,7 +758,8 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
     /* Over store.max_bulk_bytes the batch goes out in several _bulk requests,
      * all inside this claim's transaction: a failure of any rolls it all back. */
     w->sender.opaque_id = w->opaque_id;
-    bool ok = bulk_send(&w->sender, w->ops, n, err, errsz);
+    bool ok = bulk_send(&w->sender, w->ops, n, err, errsz) && mark_current(w, n, err, errsz) &&
+              bulk_judge_conflicts(&w->sender, w->ops, n, err, errsz);
     w->retry_after_ms = w->sender.retry_after_ms;
     for (size_t i = 0; i < n; i++) {
         item *it = &w->items[w->order[i]];
@@ -663,6 +768,22 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
         snprintf(it->error, sizeof it->error, "%s", w->ops[i].error);
     }
     return ok;
+}
+
+/* The dead letter of a regressed write: table, key, both versions (in the sender's text) and the remedy. */
+static void regressed_message(item *it)
+{
+    char why[sizeof it->error];
+    snprintf(why, sizeof why, "%s", it->error);
+    const char *col = it->t->version_column ? it->t->version_column : "";
+    snprintf(it->error, sizeof it->error,
+             "%.400s; table %.100s, key %.100s, row version %" PRId64 ". The application's %s \"%s\" must grow with every "
+             "change of a row. Remedy: set \"managed\": true on this table's version (versync then keeps it) and "
+             "run versync init, or make the application bump \"%.60s\" on every change; the row is written again "
+             "once its version exceeds the store's (versync verify --repair rewrites an equal version and prints "
+             "the UPDATE that lifts a lower one)",
+             why, it->t->ident, it->rep->id, it->version,
+             it->t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", col, col);
 }
 
 static bool insert_dead_letter(worker *w, const item *it, char *err, size_t errsz)
@@ -940,6 +1061,12 @@ int worker_batch(worker *w, char *err, size_t errsz)
             d.stale++;
             metrics_batch_count(mt, METRICS_STALE, 1);
             break;
+        case BULK_REGRESSED:
+            /* Loud, never a silent stale: the application's version did not advance. */
+            d.version_regressed++;
+            metrics_batch_count(mt, METRICS_REGRESSED, 1);
+            regressed_message(it);
+            __attribute__((fallthrough)); /* it is a dead letter, of its own kind */
         case BULK_DEAD:
             d.dead_letters++;
             metrics_batch_count(mt, METRICS_DEAD, 1);
@@ -966,6 +1093,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
     w->total.stale += d.stale;
     w->total.coalesced += d.coalesced;
     w->total.dead_letters += d.dead_letters;
+    w->total.version_regressed += d.version_regressed;
     w->total.skipped += d.skipped;
     w->total.changes += (long long)nchanges;
     w->total.batches++;
@@ -1040,10 +1168,11 @@ static void log_summary(worker *w, worker_counters *last)
     char lag[32] = "-";
     if (t->lag_ms >= 0)
         snprintf(lag, sizeof lag, "%lldms", t->lag_ms);
-    log_info("last 10s: %lld applied, %lld stale, %lld coalesced, %lld dead letters, %lld retries; backlog %s, "
-             "lag %s",
+    log_info("last 10s: %lld applied, %lld stale, %lld coalesced, %lld dead letters (%lld version_regressed), "
+             "%lld retries; backlog %s, lag %s",
              t->applied - last->applied, t->stale - last->stale, t->coalesced - last->coalesced,
-             t->dead_letters - last->dead_letters, t->retries - last->retries, backlog, lag);
+             t->dead_letters - last->dead_letters, t->version_regressed - last->version_regressed,
+             t->retries - last->retries, backlog, lag);
     *last = *t;
 }
 

@@ -71,7 +71,8 @@ out=$(vs verify --repair); rc=$?
 echo "$out" | sed 's/^/# /'
 assert_eq "--repair still exits 1 (drift was found)" 1 "$rc"
 assert_match "--repair prints what it queued" "queued rewrite 7 \(missing\)" "$out"
-assert_match "a rewrite of a stale document carries the row's version" "queued rewrite k3\|3 \(stale\) as change [0-9]+, version 9999" "$out"
+assert_match "a versioned table's stale document is rewritten directly at the row's version (external_gte)" \
+  "repaired rewrite k3\|3 \(stale\) at version 9999" "$out"
 vs once >/dev/null
 if ! can_list items; then
   curl -s -o /dev/null -X DELETE "$STORE_URL/items/_doc/424242"
@@ -100,8 +101,8 @@ curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' -d '{"a":"k5","b
 out=$(vs verify --repair cv); rc=$?
 echo "$out" | sed 's/^/# /'
 assert_eq "unrepairable drift: exit 1" 1 "$rc"
-assert_match "it is reported, not queued, with what to do instead" \
-  "not repaired: differs k5\|5: the store holds version 51 >= the row's 50; give the row a greater version" "$out"
+assert_match "it is reported as version_regressed, not queued, with the statement that fixes it" \
+  "not repaired: differs k5\|5: version_regressed: the store holds version 51 and the row has 50, lower.*Fix: UPDATE public.cv SET \"ver\" = 52 WHERE \"a\" = 'k5' AND \"b\" = '5'" "$out"
 assert_eq "and nothing was queued for it" 0 "$(backlog)"
 sql "update cv set ver = 52 where b = 5"
 vs once >/dev/null

@@ -123,13 +123,15 @@ assert_eq "three changes of one key: one write, two coalesced" "1 2" "$(summary_
 check "coalesced write carries the newest row" converged t_seq "$Q_SEQ"
 
 # ---- stale changes -----------------------------------------------------------
-# The application lowers a version (5 → 3): the store already holds 5, so the
-# write at 3 is answered 409, counted stale, and the newer document stays.
+# The application lowers a version (30 → 3): the store already holds 30, so the
+# write at 3 is answered 409; the row re-read is current, so it is a broken
+# contract: a version_regressed dead letter (issue 16), not a silent stale.
 sql "update t_col set v=30, name='newest' where id=1"
 check "once at v30" once_ok once5
 sql "update t_col set v=3, name='older' where id=1"
 check "once with a lower version" once_ok once6
-assert_eq "the lower version is counted stale" 1 "$(summary_field stale)"
+assert_eq "the lower version is counted version_regressed, not stale" "1 0" \
+  "$(summary_field version_regressed) $(summary_field stale)"
 assert_eq "the newer document stays" '{"id":1,"name":"newest","v":30}' "$(doc t_col 1)"
 assert_eq "the newer _version stays" 30 "$(doc_version t_col 1)"
 # A replayed (old) delete of a live document: its version 2 < 30 is stale too.
@@ -152,14 +154,14 @@ assert_eq "the good row of the batch is applied" '{"id":51,"name":"fine","v":51}
 assert_eq "the bad row is not written" missing "$(doc t_col 50)"
 
 # ---- counters ----------------------------------------------------------------
-assert_eq "worker_stats sums the stale writes of every once" 2 "$(sql 'select sum(stale) from versync.worker_stats')"
+assert_eq "worker_stats sums the stale writes of every once" 1 "$(sql 'select sum(stale) from versync.worker_stats')"
 assert_eq "worker_stats counts the coalesced changes" 2 "$(sql 'select sum(coalesced) from versync.worker_stats')"
-assert_eq "worker_stats counts the dead letter" 1 "$(sql 'select sum(dead_letters) from versync.worker_stats')"
+assert_eq "worker_stats counts the dead letters (one version_regressed)" 2 "$(sql 'select sum(dead_letters) from versync.worker_stats')"
 check "worker_stats has a lag" test "$(sql 'select count(*) from versync.worker_stats where lag_ms is not null')" -gt 0
 
 # ---- versync status shows the same counters ------------------------------------
 st=$(vs status --json 2>/dev/null)
-assert_eq "versync status sums the workers' stale counter" 2 "$(jq .workers.stale <<<"$st")"
+assert_eq "versync status sums the workers' stale counter" 1 "$(jq .workers.stale <<<"$st")"
 assert_eq "versync status sums the coalesced counter" 2 "$(jq .workers.coalesced <<<"$st")"
 
 # ---- once without versync's schema: a clear error, exit 2 ------------------------
