@@ -53,7 +53,10 @@ bool worker_connect(worker *w, char *err, size_t errsz);
 
 /* Run one batch: claim → coalesce → re-read → bulk → classify → commit.
  * Returns how many change rows it claimed and committed (0: the change table
- * had nothing claimable), or WORKER_ERR_* with err set. */
+ * had nothing claimable), 1 when it rolled the batch back to park a table
+ * whose re-read fails for a reason of its own (park.h; claim again at once),
+ * or WORKER_ERR_* with err set. A parked table's changes are never claimed;
+ * each batch first probes the parked tables whose turn has come. */
 int worker_batch(worker *w, char *err, size_t errsz);
 
 /* Milliseconds the store asked us to wait (Retry-After) on the last batch, or -1. */

@@ -256,7 +256,11 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                                      : "-";
             buf_printf(&out, "%-32s %-24s %9s %9s %7s  %s%s\n", PQgetvalue(tr, i, 0), c.tables[i].index,
                        PQgetvalue(tr, i, 1), age, PQgetvalue(tr, i, 3), resync,
-                       strcmp(PQgetvalue(tr, i, 4), "t") == 0 ? " (run versync backfill --prune)" : "");
+                       strcmp(PQgetvalue(tr, i, 4), "t") == 0
+                           ? (strcmp(PQgetvalue(tr, i, 1), "0") != 0
+                                  ? " (the workers apply it from the backlog)"
+                                  : " (run versync backfill --prune)")
+                           : "");
         }
         for (int i = 0; pk && i < PQntuples(pk); i++)
             buf_printf(&out,

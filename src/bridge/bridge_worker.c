@@ -12,6 +12,7 @@
 #include "versync/nested.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
+#include "versync/truncate.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -974,7 +975,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
         }
         i = j;
         if (!it->rep->id) {
-            it->act = ACT_NONE; /* truncate: only marks the table for resync */
+            it->act = ACT_NONE; /* truncate: applied after the re-reads (3b) */
             continue;
         }
         if (!it->t) {
@@ -1036,6 +1037,26 @@ int worker_batch(worker *w, char *err, size_t errsz)
     for (size_t i = 0; nested_version >= 0 && i < nitems; i++)
         if (nested_is_tree(w->items[i].t) && (w->items[i].act == ACT_INDEX || w->items[i].act == ACT_DELETE))
             w->items[i].version = nested_version;
+
+    /* 3b. Truncates: delete the documents of rows that no longer exist (truncate.h). */
+    for (size_t i = 0; i < nitems; i++) {
+        item *it = &w->items[i];
+        if (it->rep->id || !it->t || (i > 0 && !w->items[i - 1].rep->id && w->items[i - 1].t == it->t))
+            continue;
+        truncate_counts tc;
+        int tr = truncate_apply(w->pg, w->store, w->schema_ident, it->t, &tc, err, errsz);
+        if (tr == TRUNCATE_ERR_STORE) {
+            PQclear(PQexec(w->pg, "ROLLBACK"));
+            if (PQstatus(w->pg) != CONNECTION_OK)
+                disconnect(w);
+            ret = WORKER_ERR_STORE;
+            goto done;
+        }
+        if (tr == TRUNCATE_ERR_PG)
+            goto pg_fail;
+        d.applied += tc.deleted;
+        metrics_batch_count((size_t)(it->t - w->c->tables), METRICS_APPLIED, tc.deleted);
+    }
 
     /* 4–5. One _bulk; classify. */
     if (!send_items(w, nitems, err, errsz)) {

@@ -99,7 +99,7 @@ assert_eq "truncate records one T change" "T|" "$(sql "select op, key from versy
 json=$(vs status --json)
 assert_eq "status shows the table needs a resync" "true" "$(printf '%s' "$json" | jq '.tables[0].needs_resync')"
 assert_eq "status counts the dead letter" "1" "$(printf '%s' "$json" | jq '.tables[0].dead_letters')"
-assert_match "text status says how to resync" 'truncated \(run versync backfill --prune\)' "$(vs status)"
+assert_match "text status says the workers apply it" 'truncated \(the workers apply it from the backlog\)' "$(vs status)"
 
 # A store that is down: the PostgreSQL part is committed, init says so and exits 1.
 write_cfg ', "exclude": ["secret", "price"]'
