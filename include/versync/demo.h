@@ -38,4 +38,19 @@ const char *demo_verdict_name(demo_verdict v);
 /* Append `n` with thousands separators ("48,213") to `b`. False on overflow. */
 bool demo_put_count(buf *b, long long n);
 
+/* ---- --nested (bridge_demo_nested.c) ---- */
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+/* The "children" of the demo's accounts in the --nested race: a heap cJSON array the
+ * caller adds to the generated config (or frees), NULL when out of memory. */
+cJSON *demo_nested_children(void);
+
+/* One random change below (or of) an account of the --nested race, picked by the random
+ * numbers r1 and r2 among `rows` accounts, in its own transaction on `c`. Returns the
+ * rows changed, 0 when a deadlock or serialization failure rolled it back, -1 (logged)
+ * on any other error. */
+int demo_nested_step(PGconn *c, unsigned long long r1, unsigned long long r2, int rows);
+
 #endif

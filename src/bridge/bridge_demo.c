@@ -98,6 +98,7 @@ typedef struct demo_opts {
     double seconds;    /* 0: not a time budget */
     long long changes; /* 0: not a change budget */
     bool no_versions, json, quiet;
+    bool nested; /* --nested: accounts as nested documents (bridge_demo_nested.c) */
     unsigned long long seed;
     const char *work_dir; /* NULL: a temporary one */
 } demo_opts;
@@ -463,6 +464,15 @@ static char *demo_config_text(const demo_target *t, const demo_opts *o)
     cJSON_AddStringToObject(tbl, "index", DEMO_INDEX);
     cJSON_AddStringToObject(ver, "column", "version");
     cJSON_AddBoolToObject(ver, "managed", true);
+    if (o->nested) {
+        /* Nested documents take the worker's drawn version: no "version" key. */
+        cJSON_DeleteItemFromObjectCaseSensitive(tbl, "version");
+        cJSON *children = demo_nested_children();
+        if (!children || !cJSON_AddItemToObject(tbl, "children", children)) {
+            cJSON_Delete(children);
+            goto done;
+        }
+    }
     text = cJSON_Print(root);
 done:
     cJSON_Delete(root);
@@ -557,6 +567,19 @@ static void *writer_main(void *arg)
     while (ok && !signals_stop && atomic_load(&sh->failed) == 0) {
         if (sh->deadline > 0 && now_s() >= sh->deadline)
             break;
+        if (o->nested && rnd_next(&rs) % 3 != 0) {
+            /* --nested: two changes in three below the root, the rest as the flat demo's. */
+            if (!budget_take(sh, 1))
+                break;
+            uint64_t r1 = rnd_next(&rs), r2 = rnd_next(&rs);
+            int n = demo_nested_step(c, r1, r2, o->rows);
+            if (n < 0) {
+                ok = false;
+                break;
+            }
+            atomic_fetch_add(&sh->updates, n);
+            continue;
+        }
         char id[16], amount[24];
         snprintf(id, sizeof id, "%d", 1 + (int)(rnd_next(&rs) % (uint64_t)o->rows));
         bool del = rnd_next(&rs) % 10 == 0;
@@ -856,7 +879,7 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
              count_str(r->updates, n1, sizeof n1), count_str(r->deletes, n2, sizeof n2),
              count_str(r->inserts, n3, sizeof n3), count_str(r->seeded, n4, sizeof n4));
     table_line(&b, "changes written", r->written, note);
-    if (r->captured != r->written)
+    if (r->captured != r->written && !o->nested) /* nested: one change row per root a change reaches */
         table_line(&b, "  captured by the triggers", r->captured, "DIFFERS from the changes written");
     table_line(&b, "writes sent", r->applied + r->stale + r->dead_letters, "bulk items the workers sent");
     table_line(&b, "  applied", r->applied, "");
@@ -864,7 +887,8 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
                o->no_versions ? "none: without versions the store cannot tell old from new"
                               : "version not greater than the stored one: refused with 409");
     table_line(&b, "coalesced", r->coalesced, "changes of one row claimed in one batch: one write");
-    table_line(&b, "skipped", r->skipped, "row gone when re-read: its own delete change is sent");
+    if (!o->nested) /* nested: a change reaches several roots, so writes are not changes minus skips */
+        table_line(&b, "skipped", r->skipped, "row gone when re-read: its own delete change is sent");
     table_line(&b, "dead letters", r->dead_letters, "");
     if (r->retries)
         table_line(&b, "retries", r->retries, "");
@@ -884,7 +908,8 @@ static void print_table(FILE *out, const demo_opts *o, const demo_result *r)
     if (r->mismatches == 0)
         buf_puts(
             &b,
-            "\nOK: every row equals its document (content and _version), and every document has its row.\n");
+            o->nested ? "\nOK: every account's nested document equals its rows, and every document has its row.\n"
+                      : "\nOK: every row equals its document (content and _version), and every document has its row.\n");
     else if (o->no_versions)
         buf_printf(&b, "\nDIFFERENT: %lld document(s) ended stale; the store no longer equals PostgreSQL.\n",
                    r->mismatches);
@@ -958,6 +983,9 @@ static void demo_usage(FILE *out)
                  "  --max-delay-ms M      longest hold of a claimed batch (default 50)\n"
                  "  --batch-size B        changes a worker claims at once (default 20)\n"
                  "  --no-versions         write without external versions (last arrival wins)\n"
+                 "  --nested              accounts as nested documents: writers also change their\n"
+                 "                        branch, transactions (moved between accounts), merchants\n"
+                 "                        and tags, renaming rows many documents share\n"
                  "  --seed N              seed of the writers' random choices (default: from the clock)\n"
                  "  --json                print the final table as one JSON object\n"
                  "  --quiet               no progress line\n"
@@ -994,6 +1022,7 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
         O_JSON,
         O_QUIET,
         O_WORKDIR,
+        O_NESTED,
         O_HELP
     };
     static const struct option longs[] = {
@@ -1011,6 +1040,7 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
         {"json", no_argument, NULL, O_JSON},
         {"quiet", no_argument, NULL, O_QUIET},
         {"work-dir", required_argument, NULL, O_WORKDIR},
+        {"nested", no_argument, NULL, O_NESTED},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1024,6 +1054,9 @@ static int parse_opts(int argc, char **argv, demo_opts *o)
         switch (ch) {
         case O_PG:
             o->postgres = optarg;
+            break;
+        case O_NESTED:
+            o->nested = true;
             break;
         case O_STORE:
             o->store_url = optarg;
@@ -1191,7 +1224,7 @@ static void race_remove_dir(race *r)
 /* Fresh table, fresh versync schema (via `versync init`), fresh index. */
 static bool race_setup(race *r)
 {
-    if (!pg_exec_file(r->pg, "demo_setup") || !store_reset_index(r->es))
+    if (!pg_exec_file(r->pg, r->o->nested ? "demo_nested_setup" : "demo_setup") || !store_reset_index(r->es))
         return false;
     if (!demo_config(r->config, &r->t, r->o, &r->cfg))
         return false;
@@ -1353,7 +1386,7 @@ static int race_run(race *r, demo_result *res)
     res->skipped = res->written - (res->applied + res->stale + res->dead_letters) - res->coalesced;
     if (!pg_scalar(r->pg, "demo_captured", &res->captured))
         goto done;
-    if (!compare_all(r->pg, r->es, &r->cfg.tables[0], o->rows, !o->no_versions, res,
+    if (!compare_all(r->pg, r->es, &r->cfg.tables[0], o->rows, !o->no_versions && !o->nested, res,
                      o->json ? stderr : stdout, 5))
         goto done;
     res->compared = true;

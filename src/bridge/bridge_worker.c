@@ -833,12 +833,19 @@ static int pg_failure(worker *w)
     return WORKER_ERR_PG;
 }
 
-/* When the batch holds a nested document, draw its version (sql/nested_version.sql). */
+/* When the batch holds a nested document, draw its version (sql/nested_version.sql). A
+ * nested root's write, index or delete, must show a snapshot taken after that draw, so a
+ * delete is re-read too: the row's absence then is what deletes the document. */
 static bool nested_draw_version(worker *w, size_t nitems, int64_t *v, char *err, size_t errsz)
 {
     bool any = false;
-    for (size_t i = 0; i < nitems && !any; i++)
-        any = nested_is_tree(w->items[i].t) && (w->items[i].act == ACT_INDEX || w->items[i].act == ACT_DELETE);
+    for (size_t i = 0; i < nitems; i++) {
+        item *it = &w->items[i];
+        if (!nested_is_tree(it->t) || (it->act != ACT_INDEX && it->act != ACT_DELETE))
+            continue;
+        it->act = ACT_INDEX;
+        any = true;
+    }
     if (!any)
         return true;
     char changes[400];
@@ -1034,9 +1041,17 @@ int worker_batch(worker *w, char *err, size_t errsz)
         lo = hi;
     }
 
-    for (size_t i = 0; nested_version >= 0 && i < nitems; i++)
-        if (nested_is_tree(w->items[i].t) && (w->items[i].act == ACT_INDEX || w->items[i].act == ACT_DELETE))
-            w->items[i].version = nested_version;
+    for (size_t i = 0; nested_version >= 0 && i < nitems; i++) {
+        item *it = &w->items[i];
+        if (!nested_is_tree(it->t))
+            continue;
+        /* Gone at the re-read: delete, whatever the batch's last change said (a child's change
+         * can name a root after the root's delete, its walk having run before that committed). */
+        if (it->act == ACT_NONE && it->want && !it->t->deletes_ignore)
+            it->act = ACT_DELETE;
+        if (it->act == ACT_INDEX || it->act == ACT_DELETE)
+            it->version = nested_version;
+    }
 
     /* 3b. Truncates: delete the documents of rows that no longer exist (truncate.h). */
     for (size_t i = 0; i < nitems; i++) {

@@ -44,7 +44,9 @@ cp "$F" "$T_DIR/versync.json"
 assert_eq "which is used when present" 0 "$?"
 
 # The shipped example is a valid config (given its tables and its password variable).
-sql "create table public.orders (id int primary key, updated_at timestamptz);
+sql "create table public.orders (id int primary key, updated_at timestamptz, customer_id int);
+     create table public.customers (id int primary key, name text);
+     create table public.order_lines (order_id int, product_id int, primary key (order_id, product_id));
      alter table public.products add column price numeric, add column secret text, add column deleted_at timestamptz"
 sed "s|postgresql://app@localhost/app|$PG_CONNINFO|" "$VS_ROOT/config/versync.example.json" >"$T_DIR/example.json"
 out=$(ES_PASSWORD=x "$VERSYNC" -c "$T_DIR/example.json" check 2>&1); rc=$?

@@ -134,6 +134,30 @@ assert_eq "A's change, numbered before B's, is in the document" '"late"' "$(doc 
 assert_eq "nothing was refused as stale" 0 "$(summary_field stale)"
 check "after the late commit: converged" books_converged
 
+# ---- a root deleted while a child change walks up to it --------------------------
+# The delete is numbered first; the child change, numbered after it, names the root too.
+# Coalesced, the batch's latest change of the root is the child's, yet the root is gone:
+# the document must be deleted all the same.
+sql "insert into book values (5, 'Doomed', 1); insert into review values (50, 5, 1, 1, 'x')"
+check "once syncs the doomed book" once_ok once_d1
+assert_eq "the doomed book is in the store" '"Doomed"' "$(doc books 5 | jq -c .title)"
+mkfifo "$T_DIR/d.fifo"
+psql -XAtq -v ON_ERROR_STOP=1 <"$T_DIR/d.fifo" >"$T_DIR/d.out" 2>&1 &
+T_PIDS+=($!)
+exec 8>"$T_DIR/d.fifo"
+echo "begin; delete from book where id = 5; select 'held';" >&8
+check "transaction D holds the root delete" wait_until 20 grep -q held "$T_DIR/d.out"
+sql "update review set body = 'y' where id = 50"
+echo "commit; select 'committed';" >&8
+check "D commits after the child change" wait_until 20 grep -q committed "$T_DIR/d.out"
+exec 8>&-
+assert_eq "the child change names the deleted root after the delete" "D,U" \
+  "$(sql "select string_agg(op::text, ',' order by seq) from versync.changes where key = '{5}'")"
+check "once drains both" once_ok once_d2
+assert_eq "the deleted root's document is gone" missing "$(doc books 5)"
+sql "delete from review where id = 50"
+check "once drains the orphan review" once_ok once_d3
+
 # ---- a statement touching many rows writes one change row per root ---------------
 sql "insert into review select g, 1 + g % 3, 1, g % 5, 'bulk' from generate_series(100, 399) g"
 assert_eq "300 review inserts touching 3 books: 3 change rows" 3 "$(sql "select count(*) from versync.changes")"
