@@ -374,10 +374,19 @@ static bool bool_param(const store_req *req, const char *key, bool dflt, bool *o
 
 /* Parameters verstore cannot honour are refused, never ignored: ?pipeline
  * names an ingest pipeline, and verstore has none ("_none" asks for none,
- * as in Elasticsearch). */
+ * as in Elasticsearch); ?require_data_stream=true asks for a data stream,
+ * and verstore has none either. */
 static bool pipeline_param(const store_req *req, store_resp *resp)
 {
     const char *v = param(req, "pipeline");
+    bool ds;
+    if (!bool_param(req, "require_data_stream", false, &ds, resp))
+        return false;
+    if (ds) {
+        error_body(resp, 400, "illegal_argument_exception",
+                   "[require_data_stream] is true, and verstore has no data streams");
+        return false;
+    }
     if (!v || strcmp(v, "_none") == 0)
         return true;
     errorf(resp, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist", v);

@@ -424,8 +424,25 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (strcmp(tmp->data ? tmp->data : "", "_none") != 0)
                 item_error(it, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist",
                            tmp->data ? tmp->data : "");
+        } else if (store_json_tok_eq(&k, "require_data_stream")) {
+            int rd = tok_bool(&v, tmp);
+            if (rd < 0)
+                return fail(err, 400, "illegal_argument_exception",
+                            "Failed to parse value [%.*s] as only [true] or [false] are allowed.", (int)v.n, v.p);
+            if (rd)
+                item_error(it, 400, "illegal_argument_exception",
+                           "[require_data_stream] is true, and verstore has no data streams");
+        } else if (store_json_tok_eq(&k, "dynamic_templates")) {
+            store_json_iter dt;
+            store_json_tok dk, dv;
+            if (v.type != STORE_JSON_OBJECT)
+                return fail(err, 400, "illegal_argument_exception",
+                            "Malformed action/metadata line [%d], expected an object for field [dynamic_templates]",
+                            line);
+            store_json_obj_begin(&dt, v.p, v.p + v.n);
+            if (store_json_obj_next(&dt, &dk, &dv) == 1) /* an empty map asks for nothing */
+                item_error(it, 400, "illegal_argument_exception", "verstore does not support dynamic templates");
         } else if (store_json_tok_eq(&k, "routing") || store_json_tok_eq(&k, "_source") ||
-                   store_json_tok_eq(&k, "require_data_stream") || store_json_tok_eq(&k, "dynamic_templates") ||
                    store_json_tok_eq(&k, "list_executed_pipelines")) {
             /* accepted; single node */
         } else {

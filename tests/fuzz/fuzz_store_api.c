@@ -23,9 +23,92 @@
  *
  * Checked: no crash, leak or sanitizer report; the status is a real HTTP
  * status and never 500 (a client cannot cause an internal error); a JSON
- * answer (not HEAD) is one valid JSON value, as clients parse it. */
+ * answer (not HEAD) is one valid JSON value, as clients parse it. Names
+ * are exact (issue 19): POST /_aliases naming an index or alias that holds
+ * a NUL never succeeds (no index can have such a name, none may be
+ * created), and every document an _mget answers carries exactly the _id
+ * asked for, NUL bytes and all. */
+
+#include <cjson/cJSON.h>
 
 static store_engine *engine;
+
+/* `text` parsed with each \u0000 escape turned into STORE_JSON_NUL_MARK, so
+ * that cJSON keeps whole strings (NULL when it is not JSON). */
+static cJSON *parse_marked(const char *text, size_t n)
+{
+    buf m = BUF_INIT;
+    bool nul = false;
+    if (!store_json_is_valid(text, n) || !store_json_mark_nul(text, n, &m, &nul)) {
+        buf_free(&m);
+        return NULL;
+    }
+    cJSON *j = nul ? cJSON_ParseWithLength(m.data, m.len) : cJSON_ParseWithLength(text, n);
+    buf_free(&m);
+    return j;
+}
+
+static bool str_has_nul(const cJSON *v) { return cJSON_IsString(v) && strstr(v->valuestring, STORE_JSON_NUL_MARK); }
+
+static bool names_have_nul(const cJSON *spec, const char *one, const char *many)
+{
+    if (str_has_nul(cJSON_GetObjectItemCaseSensitive(spec, one)))
+        return true;
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(spec, many), *it;
+    if (str_has_nul(arr))
+        return true;
+    if (cJSON_IsArray(arr))
+        cJSON_ArrayForEach(it, arr) if (str_has_nul(it)) return true;
+    return false;
+}
+
+/* POST /_aliases with an index or alias name holding a NUL must fail. */
+static void check_aliases(const store_req *req, const store_resp *resp)
+{
+    if (strcmp(req->method, "POST") != 0 || strcmp(req->path, "/_aliases") != 0 || resp->status >= 300)
+        return;
+    cJSON *b = parse_marked(req->body, req->body_len), *it;
+    const cJSON *acts = cJSON_GetObjectItemCaseSensitive(b, "actions");
+    if (cJSON_IsArray(acts))
+        cJSON_ArrayForEach(it, acts)
+        {
+            const cJSON *spec = cJSON_IsObject(it) ? it->child : NULL;
+            if (cJSON_IsObject(spec) && (names_have_nul(spec, "index", "indices") || names_have_nul(spec, "alias", "aliases"))) {
+                fprintf(stderr, "fuzz_store_api: _aliases with a NUL in a name answered %d\n", resp->status);
+                abort();
+            }
+        }
+    cJSON_Delete(b);
+}
+
+/* The ids an _mget asked for, in answer order (docs, then ids), as marked strings. */
+static void check_mget(const store_req *req, const store_resp *resp)
+{
+    const char *p = strstr(req->path, "_mget");
+    if (!p || p[5] || resp->status != 200)
+        return;
+    cJSON *b = parse_marked(req->body, req->body_len), *r = parse_marked(resp->body.data, resp->body.len);
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(b, "docs"), *ids = cJSON_GetObjectItemCaseSensitive(b, "ids");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(r, "docs");
+    const cJSON *o = cJSON_IsArray(out) ? out->child : NULL;
+    for (int pass = 0; pass < 2 && cJSON_IsArray(out); pass++) {
+        const cJSON *arr = pass ? ids : docs, *it;
+        if (!cJSON_IsArray(arr))
+            continue;
+        cJSON_ArrayForEach(it, arr)
+        {
+            const cJSON *want = pass ? it : cJSON_GetObjectItemCaseSensitive(it, "_id");
+            const cJSON *got = o ? cJSON_GetObjectItemCaseSensitive(o, "_id") : NULL;
+            if (cJSON_IsString(want) && cJSON_IsString(got) && strcmp(want->valuestring, got->valuestring) != 0) {
+                fprintf(stderr, "fuzz_store_api: _mget asked for one _id and answered another\n");
+                abort();
+            }
+            o = o ? o->next : NULL;
+        }
+    }
+    cJSON_Delete(b);
+    cJSON_Delete(r);
+}
 static store_api *api;
 static char datadir[4096];
 
@@ -153,6 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 resp.body.data ? resp.body.data : "");
         abort(); /* an answer clients cannot parse */
     }
+    check_aliases(&req, &resp);
+    check_mget(&req, &resp);
     store_resp_free(&resp);
     free(body);
     free(path);

@@ -93,6 +93,12 @@ http POST '/_bulk?require_alias=true' $'{"index":{"_index":"t","_id":"15"}}\n{"a
 assert_json "require_alias on _bulk: the item fails" '.items[0].index | [.status, .error.type]' '[404,"index_not_found_exception"]'
 http POST '/_bulk' $'{"index":{"_index":"t","_id":"16","require_alias":true}}\n{"a":1}\n'
 assert_json "require_alias in an action line: the item fails" '.items[0].index | [.status, .error.type]' '[404,"index_not_found_exception"]'
+http PUT '/t/_doc/17?require_data_stream=true' '{"a":1}'
+assert_eq "require_data_stream=true: 400 (no data streams), not ignored" 400 "$HTTP_STATUS"
+http POST '/_bulk' $'{"index":{"_index":"t","_id":"18","require_data_stream":true}}\n{"a":1}\n{"index":{"_index":"t","_id":"19","dynamic_templates":{"a":"t1"}}}\n{"a":1}\n'
+assert_json "require_data_stream and dynamic_templates in action lines: the items fail" '[.items[].index.status]' '[400,400]'
+http GET /t/_doc/18
+assert_eq "  ... nothing written" 404 "$HTTP_STATUS"
 
 # ---- item 14: loopback is numeric ----------------------------------------------
 out=$(timeout 20 "$VERSTORE" --listen 127.evil.example:0 --data "$T_DIR/evil" 2>&1)

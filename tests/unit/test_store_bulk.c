@@ -145,6 +145,47 @@ static void test_per_item_errors(void **state)
     store_bulk_error_free(&e);
 }
 
+/* Issue 19: names are exact, duplicate keys refused, parameters honoured or refused. */
+static void test_hostile_action_lines(void **state)
+{
+    (void)state;
+    assert_string_equal(fails("{\"index\":{\"_index\":\"a\",\"_id\":\"1\",\"_index\":\"b\"}}\n{}\n", 400,
+                              "x_content_parse_exception"),
+                        "[1:42] Duplicate field '_index'");
+    fails("{\"delete\":{\"_id\":\"1\",\"_index\":\"a\",\"_id\":\"2\"}}\n", 400, "x_content_parse_exception");
+    fails("{\"delete\":{\"_index\":\"a\",\"_id\":\"1\",\"\\u005fid\":\"2\"}}\n", 400, "x_content_parse_exception");
+    fails("{\"index\":{\"_index\":\"a\",\"version\":2,\"version_type\":\"external\\u0000x\"}}\n{}\n", 400,
+          "illegal_argument_exception");
+    fails("{\"index\":{\"_index\":\"a\",\"op_type\":\"create\\u0000\"}}\n{}\n", 400, "illegal_argument_exception");
+    fails("{\"update\":{\"_index\":\"a\",\"_id\":\"1\",\"retry_on_conflict\":\"abc\"}}\n{\"doc\":{}}\n", 400,
+          "illegal_argument_exception");
+    fails("{\"index\":{\"_index\":\"a\",\"require_alias\":\"yes\"}}\n{}\n", 400, "illegal_argument_exception");
+    const char *body = "{\"delete\":{\"_index\":\"jz\\u0000zzz\",\"_id\":\"1\"}}\n"
+                       "{\"index\":{\"_index\":\"jz\\u0000\",\"_id\":\"2\"}}\n{}\n"
+                       "{\"index\":{\"_index\":\"jz\",\"_id\":\"3\\u0000x\",\"require_alias\":true}}\n{}\n"
+                       "{\"index\":{\"_index\":\"jz\",\"_id\":\"4\",\"pipeline\":\"p\"}}\n{}\n"
+                       "{\"index\":{\"_index\":\"jz\",\"_id\":\"5\",\"pipeline\":\"_none\",\"retry_on_conflict\":3}}\n{}\n";
+    store_bulk b;
+    store_bulk_error e;
+    assert_true(parse(body, NULL, &b, &e));
+    assert_int_equal(b.n, 5);
+    assert_int_equal(b.items[0].err_status, 404);
+    assert_string_equal(b.items[0].err_type, "index_not_found_exception");
+    assert_string_equal(b.items[0].index, "jz\\u0000zzz"); /* shown, never cut to "jz" */
+    assert_int_equal(b.items[1].err_status, 400);
+    assert_string_equal(b.items[1].err_type, "invalid_index_name_exception");
+    assert_int_equal(b.items[2].err_status, 0);
+    assert_int_equal(b.items[2].id_len, 3); /* ids are bytes */
+    assert_memory_equal(b.items[2].id, "3\0x", 3);
+    assert_int_equal(b.items[2].require_alias, 1);
+    assert_int_equal(b.items[3].err_status, 400);
+    assert_string_equal(b.items[3].err_reason, "pipeline with id [p] does not exist");
+    assert_int_equal(b.items[4].err_status, 0);
+    assert_int_equal(b.items[4].require_alias, -1);
+    store_bulk_free(&b);
+    store_bulk_error_free(&e);
+}
+
 static void test_update_bodies(void **state)
 {
     (void)state;
@@ -184,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_all_or_nothing_validation),
         cmocka_unit_test(test_per_item_errors),
         cmocka_unit_test(test_update_bodies),
+        cmocka_unit_test(test_hostile_action_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

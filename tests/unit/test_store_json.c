@@ -174,6 +174,24 @@ static const char *filt(const char *in, const char *fp)
     return out;
 }
 
+/* \u0000 escapes inside strings become U+10FFFF before cJSON sees them. */
+static void test_mark_nul(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT;
+    bool found = true;
+    const char *plain = "{\"a\":\"b\\\\u0000\",\"c\":\"\\u0001\"}"; /* an escaped backslash, then u0000: no NUL */
+    assert_true(store_json_mark_nul(plain, strlen(plain), &out, &found));
+    assert_false(found);
+    assert_int_equal(out.len, 0);
+    const char *t = "{\"k\\u0000\":[\"x\\u0000y\",\"\\\"\\u0000\"]}";
+    assert_true(store_json_mark_nul(t, strlen(t), &out, &found));
+    assert_true(found);
+    assert_string_equal(out.data, "{\"k\\udbff\\udfff\":[\"x\\udbff\\udfffy\",\"\\\"\\udbff\\udfff\"]}");
+    assert_true(store_json_is_valid(out.data, out.len));
+    buf_free(&out);
+}
+
 static void test_filter_path(void **state)
 {
     (void)state;
@@ -200,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_ids_and_uuids),
         cmocka_unit_test(test_url_and_units),
         cmocka_unit_test(test_filter_path),
+        cmocka_unit_test(test_mark_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
