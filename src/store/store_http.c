@@ -2,6 +2,7 @@
 #include "versync/store_http.h"
 
 #include "versync/log.h"
+#include "versync/store_breaker.h"
 #include "versync/store_util.h"
 
 #include <microhttpd.h>
@@ -47,6 +48,9 @@ typedef struct conn_ctx {
     bool uploading;      /* counted in h->uploading */
     size_t excess_params; /* the query had this many parameters, over the bound: 400 */
     size_t excess_bytes;  /* ... in a request target this long */
+    uint64_t reserved;    /* bytes held in the memory breaker: body, then answer */
+    bool breaker_tripped; /* the body outgrew the memory budget: 429 at the end */
+    char breaker_reason[320];
 } conn_ctx;
 
 static void ctx_free(conn_ctx *cx)
@@ -55,6 +59,7 @@ static void ctx_free(conn_ctx *cx)
         store_api_finish(cx->call, &cx->resp);
         cx->call = NULL;
     }
+    store_breaker_release(cx->reserved);
     buf_free(&cx->body);
     store_resp_free(&cx->resp);
     free(cx->params);
@@ -111,6 +116,11 @@ static enum MHD_Result send_resp(conn_ctx *cx)
                   r->body.len);
     }
     size_t len = r->body.len;
+    /* The answer is built: account it until it is sent (released with the
+     * request), so the budget sees what waits in MHD's queues. */
+    store_breaker_release(cx->reserved);
+    cx->reserved = len;
+    store_breaker_force(len);
     char *data = buf_steal(&r->body);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -135,6 +145,31 @@ static enum MHD_Result send_resp(conn_ctx *cx)
     MHD_destroy_response(resp);
     cx->answered = true;
     return ret;
+}
+
+/* The memory budget (--max-memory) cannot take this request: Elasticsearch's
+ * 429 from its parent breaker. */
+static enum MHD_Result breaker_refuse(conn_ctx *cx)
+{
+    store_breaker_error_body(&cx->resp.body, cx->breaker_reason);
+    cx->resp.status = 429;
+    cx->resp.content_type = "application/json";
+    return send_resp(cx);
+}
+
+/* Hold the body's bytes in the breaker, in 64 KiB steps for bodies without
+ * a Content-Length. False (reason kept) when the budget cannot take them. */
+static bool reserve_body(conn_ctx *cx, uint64_t total)
+{
+    if (total <= cx->reserved)
+        return true;
+    uint64_t want = total - cx->reserved;
+    if (want < 65536)
+        want = 65536;
+    if (!store_breaker_add(want, "<http_request>", cx->breaker_reason, sizeof cx->breaker_reason))
+        return false;
+    cx->reserved += want;
+    return true;
 }
 
 static enum MHD_Result too_large(conn_ctx *cx)
@@ -317,6 +352,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
         if (len > h->max_body)
             return too_large(cx); /* before any of the body is read */
+        if (len && !reserve_body(cx, len))
+            return breaker_refuse(cx); /* before any of the body is read */
         if (len)
             buf_reserve(&cx->body, (size_t)len); /* one allocation, no copies while growing */
         return MHD_YES;
@@ -327,7 +364,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
-        if (!cx->too_big && !buf_append(&cx->body, upload_data, *upload_data_size))
+        if (!cx->too_big && !cx->breaker_tripped && !reserve_body(cx, cx->body.len + *upload_data_size)) {
+            cx->breaker_tripped = true;
+            buf_free(&cx->body);
+        }
+        if (!cx->too_big && !cx->breaker_tripped && !buf_append(&cx->body, upload_data, *upload_data_size))
             cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
         *upload_data_size = 0;
         return MHD_YES;
@@ -344,6 +385,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (cx->too_big)
         return too_large(cx);
+    if (cx->breaker_tripped)
+        return breaker_refuse(cx);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, cx);
     for (size_t i = 0; i < cx->nparams; i++) {
         cx->params[i].key = cx->pstore.data + (uintptr_t)cx->params[i].key;

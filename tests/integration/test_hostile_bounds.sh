@@ -29,6 +29,7 @@ within() {
     not_ok "$1 (${2}s > ${lim}s)"; fi
 }
 tbody() { jq -c "$1" "$T_DIR/t.out" 2>&1; }
+tbody_r() { jq -r "$1" "$T_DIR/t.out" 2>&1; }
 
 # ---- 3: wildcard patterns ----------------------------------------------------------
 # 2000 keyword values of 400 'a's plus a distinct tail.
@@ -137,5 +138,41 @@ wide_pid=$BG_PID
 med=$( { for i in 1 2 3 4 5; do other_write "c$i"; done; } | sort -n | sed -n 3p)
 wait "$wide_pid"
 within "5: writes to another index while a 20 000-field index takes writes (median)" "$med" "$base" 20 1.0
+
+# ---- 10, 11: _mget bounds and the memory budget (--max-memory) -------------------
+jq -nc '{ids: [range(0;100001) | tostring]}' >"$T_DIR/ids.json"
+timed POST /w/_mget "$T_DIR/ids.json"
+assert_eq "10: _mget of 100 001 ids: 400 before building anything" 400 "$T_STATUS"
+assert_match "10: ... naming the limit" 'at most 100000 documents' "$(tbody .error.reason)"
+verstore_stop
+if verstore_start --max-memory 16m; then ok "11: verstore restarts with --max-memory 16m"; else not_ok "11: verstore restarts with --max-memory 16m"; fi
+jq -nc '{big: ("x" * 100000)}' >"$T_DIR/doc100k.json"
+timed PUT /m/_doc/1 "$T_DIR/doc100k.json"
+assert_eq "10: a 100 kB document is stored" 201 "$T_STATUS"
+jq -nc '{ids: [range(0;5000) | "1"]}' >"$T_DIR/ids5k.json"
+timed POST /m/_mget "$T_DIR/ids5k.json"
+assert_eq "10: 5000 repeats of a 100 kB document (500 MB) under a 16 MB budget: 429" 429 "$T_STATUS"
+assert_eq "10: ... circuit_breaking_exception with Elasticsearch's fields" \
+  '["circuit_breaking_exception","circuit_breaking_exception",16777216,"TRANSIENT",429]' \
+  "$(tbody '[.error.type, .error.root_cause[0].type, .error.bytes_limit, .error.durability, .status]')"
+assert_match "10: ... its reason" '^\[parent\] Data too large, data for \[<mget_response>\] would be \[[0-9]+/[0-9.]+mb\], which is larger than the limit of \[16777216/16mb\]' "$(tbody_r .error.reason)"
+jq -nc '{ids: ["1","1"]}' >"$T_DIR/ids2.json"
+timed POST /m/_mget "$T_DIR/ids2.json"
+assert_eq "11: ... then a small _mget is served" '[200,2]' "[$T_STATUS,$(tbody '.docs | length')]"
+# A request body larger than the budget: refused from its Content-Length, before the upload.
+head -c 20000000 /dev/zero | tr '\0' ' ' >"$T_DIR/body20m"
+timed POST /m/_search "$T_DIR/body20m"
+assert_eq "11: a 20 MB body under a 16 MB budget: 429" 429 "$T_STATUS"
+assert_match "11: ... [parent] for <http_request>" '^\[parent\] Data too large, data for \[<http_request>\]' "$(tbody_r .error.reason)"
+# ... and without a Content-Length (chunked): refused once it outgrows the budget.
+st=$(curl -s -o "$T_DIR/t.out" -w '%{http_code}' --max-time 60 -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' \
+  --data-binary @"$T_DIR/body20m" "$STORE_URL/m/_search")
+assert_eq "11: a chunked 20 MB body: 429" 429 "$st"
+for what in "/" "/_cluster/health" "/m/_doc/1"; do
+  timed GET "$what"
+  assert_eq "11: after the refusals GET $what answers 200" 200 "$T_STATUS"
+done
+timed PUT /m/_doc/2 "$T_DIR/doc100k.json"
+assert_eq "11: ... and writes go on" 201 "$T_STATUS"
 
 done_testing
