@@ -175,4 +175,42 @@ done
 timed PUT /m/_doc/2 "$T_DIR/doc100k.json"
 assert_eq "11: ... and writes go on" 201 "$T_STATUS"
 
+# ---- 4: search.max_buckets ---------------------------------------------------------
+# One document with 260 values in each of two fields: a terms aggregation
+# nested in another makes 260 × 260 = 67 600 buckets, past 65 536.
+jq -nc '{a: [range(0;260)], b: [range(0;260)]}' >"$T_DIR/arr.json"
+timed PUT "/agg/_doc/1?refresh=true" "$T_DIR/arr.json"
+assert_eq "4: a document with 2 × 260 values is stored" 201 "$T_STATUS"
+printf '{"size":0,"aggs":{"x":{"terms":{"field":"a","size":300},"aggs":{"y":{"terms":{"field":"b","size":300}}}}}}' >"$T_DIR/agg1.json"
+timed POST /agg/_search "$T_DIR/agg1.json"
+assert_eq "4: 67 600 nested buckets: 400 too_many_buckets_exception" '[400,"too_many_buckets_exception"]' "[$T_STATUS,$(tbody .error.type)]"
+assert_eq "4: ... Elasticsearch's reason" '"Trying to create too many buckets. Must be less than or equal to: [65536]. This limit can be set by changing the [search.max_buckets] cluster level setting."' "$(tbody .error.reason)"
+printf '{"size":0,"aggs":{"x":{"terms":{"field":"a","size":250},"aggs":{"y":{"terms":{"field":"b","size":250}}}}}}' >"$T_DIR/agg2.json"
+timed POST /agg/_search "$T_DIR/agg2.json"
+assert_eq "4: 62 750 buckets are answered" '[200,250,250]' "[$T_STATUS,$(tbody '.aggregations.x.buckets | length'),$(tbody '.aggregations.x.buckets[0].y.buckets | length')]"
+
+# ---- 9: scroll contexts count against the memory budget ---------------------------
+# 3000 documents with 200-byte ids: each scroll context holds ~0.7 MB of ids,
+# so the 16 MB budget takes about twenty.
+jq -nrc 'range(0;3000) | ({index:{_index:"sc",_id:("\(.)-" + "i" * 200)}}, {n: .})' >"$T_DIR/sc.ndjson"
+curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @"$T_DIR/sc.ndjson" "$STORE_URL/_bulk?refresh=true"
+http GET /sc/_count
+assert_json "9: 3000 documents indexed" .count 3000
+printf '{"size":10,"query":{"match_all":{}}}' >"$T_DIR/scq.json"
+opened=0 refused=""
+for i in $(seq 1 80); do
+  timed POST "/sc/_search?scroll=5m" "$T_DIR/scq.json"
+  if [ "$T_STATUS" = 200 ]; then opened=$((opened + 1)); else refused=$T_STATUS; break; fi
+done
+assert_eq "9: scrolls past the budget are refused with 429" 429 "$refused"
+assert_match "9: ... circuit_breaking_exception for the scroll context" \
+  'circuit_breaking_exception .*\[<scroll_context>\]' "$(tbody_r '.error.type + " " + .error.reason')"
+check "9: ... after some were opened ($opened)" [ "$opened" -ge 3 ]
+timed GET /_cluster/health
+assert_eq "9: cheap requests are still served" 200 "$T_STATUS"
+http DELETE /_search/scroll/_all
+assert_eq "9: clearing all scrolls frees them" "[200,$opened]" "[$HTTP_STATUS,$(jqb .num_freed)]"
+timed POST "/sc/_search?scroll=5m" "$T_DIR/scq.json"
+assert_eq "9: ... and their memory: a new scroll opens" 200 "$T_STATUS"
+
 done_testing
