@@ -28,6 +28,11 @@ typedef struct store_req {
 } store_req;
 
 /* A response. `body` is JSON unless content_type says otherwise. */
+/* Most documents one _mget may ask for. Elasticsearch bounds a multi get only
+ * through its circuit breakers; this refuses at once (400) what would only
+ * build a huge answer, before the body is parsed. */
+#define STORE_MGET_MAX_DOCS 100000
+
 typedef struct store_resp {
     int status;
     buf body;

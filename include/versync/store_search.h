@@ -14,6 +14,10 @@
 /* ---- errors ---------------------------------------------------------------- */
 
 /* An Elasticsearch error to answer with. `status` 0 means none. */
+/* Most aggregation buckets one search may answer with: Elasticsearch's
+ * search.max_buckets default (a cluster setting there, fixed here). */
+#define STORE_SEARCH_MAX_BUCKETS 65536
+
 typedef struct store_search_err {
     int status;
     const char *type; /* exception type (static string) */

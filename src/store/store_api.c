@@ -4,6 +4,7 @@
 
 #include "versync/grow.h"
 #include "versync/log.h"
+#include "versync/store_breaker.h"
 #include "versync/store_bulk.h"
 #include "versync/store_analysis.h"
 #include "versync/store_index.h"
@@ -1331,8 +1332,33 @@ static char *id_text(const cJSON *v, size_t *len)
     return NULL;
 }
 
+/* Elements of the top-level "docs" and "ids" arrays, counted without
+ * building the JSON tree (what a body of millions of ids would cost). */
+static size_t mget_count(const char *s, size_t n)
+{
+    store_json_iter it;
+    store_json_tok k, v;
+    size_t count = 0;
+    if (!store_json_obj_begin(&it, s, s + n))
+        return 0;
+    while (store_json_obj_next(&it, &k, &v) == 1) {
+        if (v.type != STORE_JSON_ARRAY || (!store_json_tok_eq(&k, "docs") && !store_json_tok_eq(&k, "ids")))
+            continue;
+        const char *p = store_json_ws(v.p + 1, v.p + v.n), *end = v.p + v.n - 1;
+        while (p && p < end) {
+            p = store_json_scan(p, end, NULL);
+            count++;
+            p = p ? store_json_ws(p, end) : NULL;
+            if (p && *p == ',')
+                p = store_json_ws(p + 1, end);
+        }
+    }
+    return count;
+}
+
 static void mget(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
+    uint64_t held = 0; /* bytes of the answer reserved in the memory breaker */
     cJSON *body = NULL;
     store_msgs msgs = {BUF_INIT, 0};
     store_srcfilter deff;
@@ -1340,6 +1366,13 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
     store_rtxn *t = NULL;
     if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
         error_body(r, 400, "parse_exception", "request body is required");
+        goto done;
+    }
+    size_t count = mget_count(req->body, req->body_len);
+    if (count > STORE_MGET_MAX_DOCS) {
+        errorf(r, 400, "illegal_argument_exception",
+               "a multi get request may ask for at most %d documents, this one asks for %zu", STORE_MGET_MAX_DOCS,
+               count);
         goto done;
     }
     if (!parse_json_body(req, &body, r))
@@ -1490,10 +1523,23 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
             }
             free(id);
             store_srcfilter_free(&f);
+            /* The answer grows with each document: hold it in the memory
+             * breaker, in 1 MiB steps, and refuse rather than grow past it. */
+            if (b->len > held) {
+                char reason[320];
+                uint64_t step = b->len - held < 1048576 ? 1048576 : b->len - held;
+                if (!store_breaker_add(step, "<mget_response>", reason, sizeof reason)) {
+                    store_breaker_error_body(b, reason);
+                    r->status = 429;
+                    goto done;
+                }
+                held += step;
+            }
         }
     }
     buf_puts(b, "]}");
 done:
+    store_breaker_release(held); /* the HTTP layer accounts the finished answer */
     if (t)
         store_engine_read_end(t);
     store_msgs_free(&msgs);

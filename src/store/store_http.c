@@ -4,6 +4,7 @@
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/scan.h"
+#include "versync/store_breaker.h"
 #include "versync/store_util.h"
 
 #include <errno.h>
@@ -58,6 +59,9 @@ typedef struct conn_ctx {
     bool uploading;      /* counted in h->uploading */
     size_t excess_params; /* the query had this many parameters, over the bound: 400 */
     size_t excess_bytes;  /* ... in a request target this long */
+    uint64_t reserved;    /* bytes held in the memory breaker: body, then answer */
+    bool breaker_tripped; /* the body outgrew the memory budget: 429 at the end */
+    char breaker_reason[320];
 } conn_ctx;
 
 static void ctx_free(conn_ctx *cx)
@@ -66,6 +70,7 @@ static void ctx_free(conn_ctx *cx)
         store_api_finish(cx->call, &cx->resp);
         cx->call = NULL;
     }
+    store_breaker_release(cx->reserved);
     buf_free(&cx->body);
     store_resp_free(&cx->resp);
     free(cx->params);
@@ -139,6 +144,11 @@ static enum MHD_Result send_resp(conn_ctx *cx)
         resp = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
     } else {
         size_t len = r->body.len;
+        /* The answer is built: account it until it is sent (released with the
+         * request), so the budget sees what waits in MHD's queues. */
+        store_breaker_release(cx->reserved);
+        cx->reserved = len;
+        store_breaker_force(len);
         char *data = buf_steal(&r->body);
         resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
         if (!resp)
@@ -166,6 +176,31 @@ static enum MHD_Result send_resp(conn_ctx *cx)
     MHD_destroy_response(resp);
     cx->answered = true;
     return ret;
+}
+
+/* The memory budget (--max-memory) cannot take this request: Elasticsearch's
+ * 429 from its parent breaker. */
+static enum MHD_Result breaker_refuse(conn_ctx *cx)
+{
+    store_breaker_error_body(&cx->resp.body, cx->breaker_reason);
+    cx->resp.status = 429;
+    cx->resp.content_type = "application/json";
+    return send_resp(cx);
+}
+
+/* Hold the body's bytes in the breaker, in 64 KiB steps for bodies without
+ * a Content-Length. False (reason kept) when the budget cannot take them. */
+static bool reserve_body(conn_ctx *cx, uint64_t total)
+{
+    if (total <= cx->reserved)
+        return true;
+    uint64_t want = total - cx->reserved;
+    if (want < 65536)
+        want = 65536;
+    if (!store_breaker_add(want, "<http_request>", cx->breaker_reason, sizeof cx->breaker_reason))
+        return false;
+    cx->reserved += want;
+    return true;
 }
 
 static enum MHD_Result too_large(conn_ctx *cx)
@@ -478,6 +513,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             len = UINT64_MAX; /* libmicrohttpd vetted the digits: a number past 64 bits is too large */
         if (len > h->max_body)
             return too_large(cx); /* before any of the body is read */
+        if (len && !reserve_body(cx, len))
+            return breaker_refuse(cx); /* before any of the body is read */
         if (len)
             buf_reserve(&cx->body, (size_t)len); /* one allocation, no copies while growing */
         return MHD_YES;
@@ -488,7 +525,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         atomic_store(&h->last_activity_ms, store_util_mono_ms());
-        if (!cx->too_big && !cx->bad_framing && !buf_append(&cx->body, upload_data, *upload_data_size))
+        if (!cx->too_big && !cx->bad_framing && !cx->breaker_tripped && !reserve_body(cx, cx->body.len + *upload_data_size)) {
+            cx->breaker_tripped = true;
+            buf_free(&cx->body);
+        }
+        if (!cx->too_big && !cx->bad_framing && !cx->breaker_tripped && !buf_append(&cx->body, upload_data, *upload_data_size))
             cx->too_big = true; /* keep reading and dropping: the answer comes at the end */
         *upload_data_size = 0;
         return MHD_YES;
@@ -509,6 +550,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (cx->too_big)
         return too_large(cx);
+    if (cx->breaker_tripped)
+        return breaker_refuse(cx);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, cx);
     if (cx->bad_param)
         return bad_request(cx, "illegal_argument_exception", cx->bad_param);

@@ -3,6 +3,7 @@
 
 #include "versync/grow.h"
 #include "versync/log.h"
+#include "versync/store_breaker.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
 #include "versync/store_srcfilter.h"
@@ -11,6 +12,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -2698,6 +2700,7 @@ typedef struct aggctx {
     unsigned char **bits; /* per index */
     bool typed;
     store_search_err *err;
+    int64_t *buckets; /* buckets in the answer so far, against search.max_buckets */
 } aggctx;
 
 static bool agg_render(aggctx *c, const agg *a, buf *b);
@@ -2822,6 +2825,15 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         size_t shown = all.n < (size_t)a->size ? all.n : (size_t)a->size;
         for (size_t k = shown; k < all.n; k++)
             other += all.v[k].count;
+        if (c->buckets && (*c->buckets += (int64_t)shown) > STORE_SEARCH_MAX_BUCKETS) {
+            /* counted before the buckets (and their sub-aggregations) are
+             * built: a nested request past the limit costs nothing more */
+            ok = seterr(c->err, 400, "too_many_buckets_exception",
+                        "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be set "
+                        "by changing the [search.max_buckets] cluster level setting.",
+                        STORE_SEARCH_MAX_BUCKETS);
+            shown = 0;
+        }
         buf_printf(b, "{\"doc_count_error_upper_bound\":0,\"sum_other_doc_count\":%" PRId64 ",\"buckets\":[", other);
         for (size_t k = 0; ok && k < shown; k++) {
             buf_puts(b, k ? ",{" : "{");
@@ -2932,7 +2944,8 @@ static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *ou
             if (ix[i].res.v[k].seq >= 0 && ix[i].res.v[k].seq < next)
                 bit_set(bits[i], ix[i].res.v[k].seq);
     }
-    aggctx c = {r, ix, nix, bits, q->typed_keys, err};
+    int64_t nbuckets = 0;
+    aggctx c = {r, ix, nix, bits, q->typed_keys, err, &nbuckets};
     buf_puts(out, ",\"aggregations\":{");
     for (size_t a = 0; ok && a < q->naggs; a++) {
         if (a)
@@ -2970,6 +2983,7 @@ typedef struct sctx {
     bool with_score, has_max;
     float max_score;
     sreq opts; /* _source filter, version, seq_no, total tracking */
+    uint64_t held; /* bytes reserved in the memory breaker (--max-memory) */
     struct sctx *next;
 } sctx;
 
@@ -2991,6 +3005,7 @@ static void sctx_free(sctx *c)
     free(c->e);
     nl_free(&c->indices);
     sreq_free(&c->opts);
+    store_breaker_release(c->held);
     free(c);
 }
 
@@ -3224,6 +3239,8 @@ bool store_search_clear_scroll(store_search *s, const store_search_req *req, int
             pp = &(*pp)->next;
     }
     pthread_mutex_unlock(&s->mu);
+    if (freed)
+        malloc_trim(0); /* give the contexts' many small blocks back to the system, not just to malloc */
     *status = freed || all ? 200 : 404;
     buf_printf(out, "{\"succeeded\":true,\"num_freed\":%zu}", freed);
     ok = true;
@@ -3504,6 +3521,17 @@ static bool make_scroll(store_search *s, store_rtxn *r, const sreq *q, sidx *ix,
         sctx_free(c);
         return oom_err(err);
     }
+    /* The context's ids stay until it is cleared or expires: hold them in
+     * the memory budget so that many open scrolls get 429, not the OOM killer. */
+    uint64_t bytes = sizeof *c + c->n * sizeof *c->e;
+    for (size_t k = 0; k < c->n; k++)
+        bytes += c->e[k].idn + 1 + (c->e[k].sort ? strlen(c->e[k].sort) + 1 : 0);
+    char reason[320];
+    if (!store_breaker_add(bytes, "<scroll_context>", reason, sizeof reason)) {
+        sctx_free(c);
+        return seterr(err, 429, "circuit_breaking_exception", "%s", reason);
+    }
+    c->held = bytes;
     store_util_uuid(c->id + 2);
     c->id[0] = 'V';
     c->id[1] = 'S';

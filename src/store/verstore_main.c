@@ -5,6 +5,7 @@
 #include "versync/signals.h"
 #include "versync/store_api.h"
 #include "versync/store_auth.h"
+#include "versync/store_breaker.h"
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
 #include "versync/store_util.h"
@@ -50,6 +51,9 @@ static const char usage_text[] =
     "                          (default: off; writes that find the disk full get the same)\n"
     "  --max-disk BYTES        never let the data file grow past BYTES; writes that need\n"
     "                          more get the same 429 (default: no limit)\n"
+    "  --max-memory BYTES      memory budget for request bodies, answers and search state;\n"
+    "                          a request that would exceed it gets 429\n"
+    "                          circuit_breaking_exception (default: half the RAM)\n"
     "  --users FILE            require authentication: HTTP basic auth for the users and\n"
     "                          Authorization: ApiKey for the keys listed in FILE (lines\n"
     "                          name:HASH or apikey:ID:HASH, HASH from --hash-password);\n"
@@ -184,7 +188,8 @@ int main(int argc, char **argv)
     const char *level_s = "info", *format_s = "text";
     const char *users = NULL, *tls_cert = NULL, *tls_key = NULL;
     bool insecure = false, want_hash = false;
-    uint64_t max_body = 104857600, max_disk = 0;
+    uint64_t max_body = 104857600, max_disk = 0, max_memory = 0;
+    bool max_memory_set = false;
     store_disk_watermark flood = {0};
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
@@ -197,7 +202,7 @@ int main(int argc, char **argv)
         {"users", required_argument, NULL, 'u'},      {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},    {"insecure-no-auth", no_argument, NULL, 'I'},
         {"hash-password", no_argument, NULL, 'H'},    {"flood-stage", required_argument, NULL, 'f'},
-        {"max-disk", required_argument, NULL, 'M'},
+        {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -215,6 +220,11 @@ int main(int argc, char **argv)
             if (!store_disk_parse_watermark(optarg, &flood))
                 return bad_usage("--flood-stage: expected a percentage of the disk in use (e.g. 95%%) or the space "
                                  "to keep free (e.g. 500m), got '%s'", optarg);
+            break;
+        case 'R':
+            if (!store_util_parse_bytes(optarg, &max_memory) || max_memory < 1048576)
+                return bad_usage("--max-memory: expected a size of at least 1m (k/m/g suffixes), got '%s'", optarg);
+            max_memory_set = true;
             break;
         case 'M':
             if (!store_util_parse_bytes(optarg, &max_disk) || max_disk < 65536 || max_disk > SIZE_MAX)
@@ -356,6 +366,14 @@ int main(int argc, char **argv)
         goto done;
     }
     bool v6 = strchr(host, ':') != NULL;
+    if (!max_memory_set) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        max_memory = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : 0;
+    }
+    store_breaker_set_limit(max_memory);
+    if (max_memory)
+        log_info("--max-memory: requests past %llu bytes of bodies, answers and search state get 429",
+                 (unsigned long long)max_memory);
     log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", data, durability,
              threads, (unsigned long long)max_body);
     if (max_disk)

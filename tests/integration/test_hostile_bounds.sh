@@ -29,6 +29,7 @@ within() {
     not_ok "$1 (${2}s > ${lim}s)"; fi
 }
 tbody() { jq -c "$1" "$T_DIR/t.out" 2>&1; }
+tbody_r() { jq -r "$1" "$T_DIR/t.out" 2>&1; }
 
 # ---- 3: wildcard patterns ----------------------------------------------------------
 # 2000 keyword values of 400 'a's plus a distinct tail.
@@ -137,5 +138,79 @@ wide_pid=$BG_PID
 med=$( { for i in 1 2 3 4 5; do other_write "c$i"; done; } | sort -n | sed -n 3p)
 wait "$wide_pid"
 within "5: writes to another index while a 20 000-field index takes writes (median)" "$med" "$base" 20 1.0
+
+# ---- 10, 11: _mget bounds and the memory budget (--max-memory) -------------------
+jq -nc '{ids: [range(0;100001) | tostring]}' >"$T_DIR/ids.json"
+timed POST /w/_mget "$T_DIR/ids.json"
+assert_eq "10: _mget of 100 001 ids: 400 before building anything" 400 "$T_STATUS"
+assert_match "10: ... naming the limit" 'at most 100000 documents' "$(tbody .error.reason)"
+verstore_stop
+if verstore_start --max-memory 16m; then ok "11: verstore restarts with --max-memory 16m"; else not_ok "11: verstore restarts with --max-memory 16m"; fi
+jq -nc '{big: ("x" * 100000)}' >"$T_DIR/doc100k.json"
+timed PUT /m/_doc/1 "$T_DIR/doc100k.json"
+assert_eq "10: a 100 kB document is stored" 201 "$T_STATUS"
+jq -nc '{ids: [range(0;5000) | "1"]}' >"$T_DIR/ids5k.json"
+timed POST /m/_mget "$T_DIR/ids5k.json"
+assert_eq "10: 5000 repeats of a 100 kB document (500 MB) under a 16 MB budget: 429" 429 "$T_STATUS"
+assert_eq "10: ... circuit_breaking_exception with Elasticsearch's fields" \
+  '["circuit_breaking_exception","circuit_breaking_exception",16777216,"TRANSIENT",429]' \
+  "$(tbody '[.error.type, .error.root_cause[0].type, .error.bytes_limit, .error.durability, .status]')"
+assert_match "10: ... its reason" '^\[parent\] Data too large, data for \[<mget_response>\] would be \[[0-9]+/[0-9.]+mb\], which is larger than the limit of \[16777216/16mb\]' "$(tbody_r .error.reason)"
+jq -nc '{ids: ["1","1"]}' >"$T_DIR/ids2.json"
+timed POST /m/_mget "$T_DIR/ids2.json"
+assert_eq "11: ... then a small _mget is served" '[200,2]' "[$T_STATUS,$(tbody '.docs | length')]"
+# A request body larger than the budget: refused from its Content-Length, before the upload.
+head -c 20000000 /dev/zero | tr '\0' ' ' >"$T_DIR/body20m"
+timed POST /m/_search "$T_DIR/body20m"
+assert_eq "11: a 20 MB body under a 16 MB budget: 429" 429 "$T_STATUS"
+assert_match "11: ... [parent] for <http_request>" '^\[parent\] Data too large, data for \[<http_request>\]' "$(tbody_r .error.reason)"
+# ... and without a Content-Length (chunked): refused once it outgrows the budget.
+st=$(curl -s -o "$T_DIR/t.out" -w '%{http_code}' --max-time 60 -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/json' \
+  --data-binary @"$T_DIR/body20m" "$STORE_URL/m/_search")
+assert_eq "11: a chunked 20 MB body: 429" 429 "$st"
+for what in "/" "/_cluster/health" "/m/_doc/1"; do
+  timed GET "$what"
+  assert_eq "11: after the refusals GET $what answers 200" 200 "$T_STATUS"
+done
+timed PUT /m/_doc/2 "$T_DIR/doc100k.json"
+assert_eq "11: ... and writes go on" 201 "$T_STATUS"
+
+# ---- 4: search.max_buckets ---------------------------------------------------------
+# One document with 260 values in each of two fields: a terms aggregation
+# nested in another makes 260 × 260 = 67 600 buckets, past 65 536.
+jq -nc '{a: [range(0;260)], b: [range(0;260)]}' >"$T_DIR/arr.json"
+timed PUT "/agg/_doc/1?refresh=true" "$T_DIR/arr.json"
+assert_eq "4: a document with 2 × 260 values is stored" 201 "$T_STATUS"
+printf '{"size":0,"aggs":{"x":{"terms":{"field":"a","size":300},"aggs":{"y":{"terms":{"field":"b","size":300}}}}}}' >"$T_DIR/agg1.json"
+timed POST /agg/_search "$T_DIR/agg1.json"
+assert_eq "4: 67 600 nested buckets: 400 too_many_buckets_exception" '[400,"too_many_buckets_exception"]' "[$T_STATUS,$(tbody .error.type)]"
+assert_eq "4: ... Elasticsearch's reason" '"Trying to create too many buckets. Must be less than or equal to: [65536]. This limit can be set by changing the [search.max_buckets] cluster level setting."' "$(tbody .error.reason)"
+printf '{"size":0,"aggs":{"x":{"terms":{"field":"a","size":250},"aggs":{"y":{"terms":{"field":"b","size":250}}}}}}' >"$T_DIR/agg2.json"
+timed POST /agg/_search "$T_DIR/agg2.json"
+assert_eq "4: 62 750 buckets are answered" '[200,250,250]' "[$T_STATUS,$(tbody '.aggregations.x.buckets | length'),$(tbody '.aggregations.x.buckets[0].y.buckets | length')]"
+
+# ---- 9: scroll contexts count against the memory budget ---------------------------
+# 3000 documents with 200-byte ids: each scroll context holds ~0.7 MB of ids,
+# so the 16 MB budget takes about twenty.
+jq -nrc 'range(0;3000) | ({index:{_index:"sc",_id:("\(.)-" + "i" * 200)}}, {n: .})' >"$T_DIR/sc.ndjson"
+curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @"$T_DIR/sc.ndjson" "$STORE_URL/_bulk?refresh=true"
+http GET /sc/_count
+assert_json "9: 3000 documents indexed" .count 3000
+printf '{"size":10,"query":{"match_all":{}}}' >"$T_DIR/scq.json"
+opened=0 refused=""
+for i in $(seq 1 80); do
+  timed POST "/sc/_search?scroll=5m" "$T_DIR/scq.json"
+  if [ "$T_STATUS" = 200 ]; then opened=$((opened + 1)); else refused=$T_STATUS; break; fi
+done
+assert_eq "9: scrolls past the budget are refused with 429" 429 "$refused"
+assert_match "9: ... circuit_breaking_exception for the scroll context" \
+  'circuit_breaking_exception .*\[<scroll_context>\]' "$(tbody_r '.error.type + " " + .error.reason')"
+check "9: ... after some were opened ($opened)" [ "$opened" -ge 3 ]
+timed GET /_cluster/health
+assert_eq "9: cheap requests are still served" 200 "$T_STATUS"
+http DELETE /_search/scroll/_all
+assert_eq "9: clearing all scrolls frees them" "[200,$opened]" "[$HTTP_STATUS,$(jqb .num_freed)]"
+timed POST "/sc/_search?scroll=5m" "$T_DIR/scq.json"
+assert_eq "9: ... and their memory: a new scroll opens" 200 "$T_STATUS"
 
 done_testing
