@@ -302,7 +302,7 @@ static void test_updates_merge_and_noop(void **state)
     store_engine *e = open_engine(true);
     store_op put = ext_op(STORE_OP_INDEX, "u", "1", 1, "{\"a\":{\"b\":1,\"c\":2},\"d\":[1]}");
     run(e, &put, 1);
-    store_update_spec spec = {cJSON_Parse("{\"a\":{\"b\":5},\"e\":true}"), NULL, false, true};
+    store_update_spec spec = {cJSON_Parse("{\"a\":{\"b\":5},\"e\":true}"), NULL, false, true, NULL};
     store_op up;
     memset(&up, 0, sizeof up);
     up.w = (store_wparams){STORE_OP_UPDATE, STORE_VT_INTERNAL, STORE_MATCH_ANY, STORE_UNASSIGNED_SEQ_NO, 0, false, true};
