@@ -682,7 +682,18 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
                     free(settings), settings = s;
                 else
                     free(mappings), mappings = s;
-            } else if (strcmp(it->string, "aliases") != 0) {
+            } else if (strcmp(it->string, "aliases") == 0) {
+                /* not applied at creation yet: refused rather than dropped */
+                if (!cJSON_IsObject(it)) {
+                    errorf(resp, 400, "parse_exception", "[aliases] must be an object");
+                    goto fail;
+                }
+                if (it->child) {
+                    errorf(resp, 400, "illegal_argument_exception",
+                           "verstore does not support [aliases] in create index; add them with POST /_aliases");
+                    goto fail;
+                }
+            } else {
                 errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
                 goto fail;
             }
