@@ -35,6 +35,9 @@ typedef enum store_route {
     STORE_R_ALIAS,         /* /_alias[/{alias}], /{index}/_alias[es][/{alias}] */
     STORE_R_METRICS,       /* /_prometheus/metrics */
     STORE_R_ANALYZE,       /* /_analyze, /{index}/_analyze */
+    STORE_R_CAT_ALIASES,   /* /_cat/aliases[/{alias}]: names in `alias` */
+    STORE_R_CAT_COUNT,     /* /_cat/count[/{index}] */
+    STORE_R_DATA_STREAM,   /* /_data_stream[/{name}]: name in `index` */
 } store_route;
 
 /* Method bits. */

@@ -11,6 +11,7 @@
 #include "versync/store_json.h"
 #include "versync/store_router.h"
 #include "versync/store_search.h"
+#include "versync/store_indices.h"
 #include "versync/store_srcfilter.h"
 #include "versync/store_util.h"
 #include "versync/store_version.h"
@@ -471,98 +472,6 @@ static bool collect_index(const store_index_meta *m, void *arg)
     return true;
 }
 
-static void human_size(int64_t bytes, char *out, size_t n)
-{
-    if (bytes < 1024)
-        snprintf(out, n, "%" PRId64 "b", bytes);
-    else if (bytes < 1024 * 1024)
-        snprintf(out, n, "%.1fkb", (double)bytes / 1024);
-    else if (bytes < 1024LL * 1024 * 1024)
-        snprintf(out, n, "%.1fmb", (double)bytes / (1024 * 1024));
-    else
-        snprintf(out, n, "%.1fgb", (double)bytes / (1024.0 * 1024 * 1024));
-}
-
-static void cat_indices(store_api *api, const store_req *req, const store_match *m, store_resp *r)
-{
-    store_rtxn *t = store_engine_read_begin(api->e);
-    if (!t) {
-        storage_error(r);
-        return;
-    }
-    list_ctx c = {.only = m->index};
-    bool ok = store_engine_index_each(t, collect_index, &c);
-    store_engine_read_end(t);
-    if (!ok) {
-        free(c.metas);
-        storage_error(r);
-        return;
-    }
-    if (m->index && c.n == 0 && !strchr(m->index, '*')) {
-        free(c.metas);
-        index_not_found(r, m->index);
-        return;
-    }
-    const char *fmt = param(req, "format");
-    buf *b = &r->body;
-    if (fmt && strcmp(fmt, "json") == 0) {
-        buf_putc(b, '[');
-        for (size_t i = 0; i < c.n; i++) {
-            char size[32];
-            human_size(c.metas[i].store_bytes, size, sizeof size);
-            buf_puts(b, i ? ",{\"health\":\"green\",\"status\":\"open\",\"index\":" : "{\"health\":\"green\",\"status\":\"open\",\"index\":");
-            jstr(b, c.metas[i].name);
-            buf_puts(b, ",\"uuid\":");
-            jstr(b, c.metas[i].uuid);
-            buf_printf(b,
-                       ",\"pri\":\"1\",\"rep\":\"0\",\"docs.count\":\"%" PRId64 "\",\"docs.deleted\":\"%" PRId64
-                       "\",\"store.size\":\"%s\",\"pri.store.size\":\"%s\"}",
-                       c.metas[i].docs_count, c.metas[i].docs_deleted, size, size);
-        }
-        buf_putc(b, ']');
-    } else {
-        r->content_type = CT_TEXT;
-        size_t w = 5;
-        for (size_t i = 0; i < c.n; i++)
-            if (strlen(c.metas[i].name) > w)
-                w = strlen(c.metas[i].name);
-        if (param_true(req, "v"))
-            buf_printf(b, "health status %-*s uuid                   pri rep docs.count docs.deleted store.size pri.store.size\n",
-                       (int)w, "index");
-        for (size_t i = 0; i < c.n; i++) {
-            char size[32];
-            human_size(c.metas[i].store_bytes, size, sizeof size);
-            buf_printf(b, "green  open   %-*s %s   1   0 %10" PRId64 " %12" PRId64 " %10s %14s\n", (int)w,
-                       c.metas[i].name, c.metas[i].uuid, c.metas[i].docs_count, c.metas[i].docs_deleted, size, size);
-        }
-    }
-    free(c.metas);
-}
-
-static void cluster_health(store_api *api, store_resp *r)
-{
-    store_rtxn *t = store_engine_read_begin(api->e);
-    if (!t) {
-        storage_error(r);
-        return;
-    }
-    list_ctx c = {0};
-    bool ok = store_engine_index_each(t, collect_index, &c);
-    store_engine_read_end(t);
-    free(c.metas);
-    if (!ok) {
-        storage_error(r);
-        return;
-    }
-    buf_printf(&r->body,
-               "{\"cluster_name\":\"verstore\",\"status\":\"green\",\"timed_out\":false,\"number_of_nodes\":1,"
-               "\"number_of_data_nodes\":1,\"active_primary_shards\":%zu,\"active_shards\":%zu,"
-               "\"relocating_shards\":0,\"initializing_shards\":0,\"unassigned_shards\":0,"
-               "\"delayed_unassigned_shards\":0,\"number_of_pending_tasks\":0,\"number_of_in_flight_fetch\":0,"
-               "\"task_max_waiting_in_queue_millis\":0,\"active_shards_percent_as_number\":100.0}",
-               c.n, c.n);
-}
-
 /* ---- aliases ------------------------------------------------------------------------ */
 
 typedef struct alias_row {
@@ -679,35 +588,6 @@ static bool index_found(store_api *api, store_resp *r, int rc, const char *index
     else
         index_not_found(r, index);
     return false;
-}
-
-static void refresh(store_api *api, const store_match *m, store_resp *r)
-{
-    store_rtxn *t = store_engine_read_begin(api->e);
-    if (!t) {
-        storage_error(r);
-        return;
-    }
-    size_t n = 0;
-    if (m->index) {
-        store_index_meta meta;
-        int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
-        store_engine_read_end(t);
-        if (!index_found(api, r, rc, m->index, false))
-            return;
-        n = 1;
-    } else {
-        list_ctx c = {0};
-        bool ok = store_engine_index_each(t, collect_index, &c);
-        store_engine_read_end(t);
-        free(c.metas);
-        if (!ok) {
-            storage_error(r);
-            return;
-        }
-        n = c.n;
-    }
-    buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", n, n);
 }
 
 /* ---- index management ---------------------------------------------------------- */
@@ -843,7 +723,18 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
                     free(settings), settings = s;
                 else
                     free(mappings), mappings = s;
-            } else if (strcmp(it->string, "aliases") != 0) {
+            } else if (strcmp(it->string, "aliases") == 0) {
+                /* not applied at creation yet: refused rather than dropped */
+                if (!cJSON_IsObject(it)) {
+                    errorf(resp, 400, "parse_exception", "[aliases] must be an object");
+                    goto fail;
+                }
+                if (it->child) {
+                    errorf(resp, 400, "illegal_argument_exception",
+                           "verstore does not support [aliases] in create index; add them with POST /_aliases");
+                    goto fail;
+                }
+            } else {
                 errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
                 goto fail;
             }
@@ -913,92 +804,6 @@ done:
     return c;
 }
 
-static void flatten(buf *b, const cJSON *o, const char *prefix, bool *first)
-{
-    for (const cJSON *it = o->child; it; it = it->next) {
-        char key[1024];
-        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", it->string);
-        if (cJSON_IsObject(it)) {
-            flatten(b, it, key, first);
-            continue;
-        }
-        buf_puts(b, *first ? "" : ",");
-        *first = false;
-        jstr(b, key);
-        buf_putc(b, ':');
-        if (cJSON_IsString(it)) {
-            jstr(b, it->valuestring);
-        } else {
-            /* Elasticsearch renders every setting value as a string. */
-            char *v = cJSON_PrintUnformatted(it);
-            jstr(b, v ? v : "");
-            free(v);
-        }
-    }
-}
-
-/* ?flat_settings=true: {"index":{"gc_deletes":"1h"}} → {"index.gc_deletes":"1h"}. */
-static void put_flat_settings(buf *b, const char *json, size_t n)
-{
-    cJSON *j = cJSON_ParseWithLength(json, n);
-    bool first = true;
-    buf_putc(b, '{');
-    if (cJSON_IsObject(j))
-        flatten(b, j, "", &first);
-    buf_putc(b, '}');
-    cJSON_Delete(j);
-}
-
-/* GET /{index} (what 0), /{index}/_settings (what 1). */
-static void get_index(store_api *api, const store_req *req, const store_match *m, int what, bool head,
-                      store_resp *r)
-{
-    bool flat = param_true(req, "flat_settings"), defaults = param_true(req, "include_defaults");
-    store_rtxn *t = store_engine_read_begin(api->e);
-    if (!t) {
-        storage_error(r);
-        return;
-    }
-    store_index_meta meta;
-    buf settings = BUF_INIT, mappings = BUF_INIT;
-    int rc = store_engine_index_resolve(t, m->index, false, &meta, &settings, &mappings);
-    alias_list al = {0};
-    if (rc == 1 && what == 0 && !head && !load_aliases(t, &al))
-        rc = -1;
-    store_engine_read_end(t);
-    if (index_found(api, r, rc, m->index, head) && !head) {
-        buf *b = &r->body;
-        buf_putc(b, '{');
-        jstr(b, meta.name);
-        buf_putc(b, ':');
-        buf_putc(b, '{');
-        if (what == 0) {
-            buf_puts(b, "\"aliases\":");
-            put_index_aliases(b, &al, meta.name, NULL);
-            buf_putc(b, ',');
-        }
-        if (what == 0) {
-            buf_puts(b, "\"mappings\":");
-            buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
-        }
-        if (what == 0)
-            buf_putc(b, ',');
-        if (what == 0 || what == 1) {
-            buf_puts(b, "\"settings\":");
-            if (flat && settings.len)
-                put_flat_settings(b, settings.data, settings.len);
-            else
-                buf_append(b, settings.len ? settings.data : "{}", settings.len ? settings.len : 2);
-            if (what == 1 && defaults)
-                buf_puts(b, ",\"defaults\":{}");
-        }
-        buf_puts(b, "}}");
-    }
-    buf_free(&settings);
-    buf_free(&mappings);
-    alias_list_free(&al);
-}
-
 static void search_error(store_api *api, store_resp *r, const store_search_err *e);
 
 static const char *analyze_field(const char *field, void *arg)
@@ -1045,6 +850,35 @@ done:
     buf_free(&settings);
     buf_free(&mappings);
     buf_free(&reason);
+}
+
+/* The index-level reads over index expressions (store_indices). */
+static void index_read(store_api *api, const store_req *req, const store_match *m, bool head, store_resp *r)
+{
+    store_search_err err = {0};
+    bool ok;
+    switch (m->route) {
+    case STORE_R_REFRESH: ok = store_indices_refresh(api->e, req, m->index, r, &err); break;
+    case STORE_R_CAT_INDICES: ok = store_indices_cat_indices(api->e, req, m->index, r, &err); break;
+    case STORE_R_CAT_ALIASES: ok = store_indices_cat_aliases(api->e, req, m->alias, r, &err); break;
+    case STORE_R_CAT_COUNT: ok = store_indices_cat_count(api->e, req, m->index, r, &err); break;
+    case STORE_R_HEALTH: ok = store_indices_health(api->e, req, m->index, r, &err); break;
+    case STORE_R_DATA_STREAM: /* verstore has no data streams: none to list, any name is missing */
+        if (m->index)
+            index_not_found(r, m->index);
+        else
+            buf_puts(&r->body, "{\"data_streams\":[]}");
+        return;
+    default: ok = store_indices_get(api->e, req, m->index, m->route == STORE_R_SETTINGS, head, r, &err); break;
+    }
+    if (!ok && head && err.index_missing) {
+        buf_reset(&r->body);
+        r->status = 404;
+    } else if (!ok) {
+        buf_reset(&r->body);
+        search_error(api, r, &err);
+    }
+    store_search_err_free(&err);
 }
 
 /* GET /_mapping, /{index}/_mapping: one entry per concrete index, the
@@ -2047,6 +1881,7 @@ static const char *const p_update[] = {P_WRITE, "lang", "require_alias", "retry_
                                        "include_source_on_error", NULL};
 static const char *const p_none[] = {NULL};
 static const char *const p_analyze[] = {"index", NULL};
+static const char *const p_data_stream[] = {"expand_wildcards", "include_defaults", "verbose", "master_timeout", NULL};
 static const char *const p_alias[] = {"master_timeout", "timeout", "local", "expand_wildcards", "ignore_unavailable",
                                       "allow_no_indices", NULL};
 
@@ -2057,7 +1892,10 @@ static const char *const *known_params(const store_match *m)
     case STORE_R_BULK: return p_bulk;
     case STORE_R_MGET: return p_mget;
     case STORE_R_REFRESH: return p_refresh;
-    case STORE_R_CAT_INDICES: return p_cat;
+    case STORE_R_CAT_INDICES:
+    case STORE_R_CAT_ALIASES:
+    case STORE_R_CAT_COUNT: return p_cat;
+    case STORE_R_DATA_STREAM: return p_data_stream;
     case STORE_R_HEALTH: return p_health;
     case STORE_R_INDEX:
         return m->method == STORE_M_PUT ? p_index_put : m->method == STORE_M_DELETE ? p_index_delete : p_index_get;
@@ -2467,7 +2305,10 @@ static store_metrics_ep endpoint_of(store_route route, unsigned method)
     case STORE_R_MGET: return STORE_EP_MGET;
     case STORE_R_REFRESH:
     case STORE_R_CAT_INDICES:
+    case STORE_R_CAT_ALIASES:
+    case STORE_R_CAT_COUNT:
     case STORE_R_HEALTH: return STORE_EP_CAT;
+    case STORE_R_DATA_STREAM: return STORE_EP_INDEX;
     case STORE_R_INDEX:
     case STORE_R_SETTINGS:
     case STORE_R_MAPPING: return STORE_EP_INDEX;
@@ -2606,13 +2447,12 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         mget(api, req, &m, resp);
         break;
     case STORE_R_REFRESH:
-        refresh(api, &m, resp);
-        break;
     case STORE_R_CAT_INDICES:
-        cat_indices(api, req, &m, resp);
-        break;
+    case STORE_R_CAT_ALIASES:
+    case STORE_R_CAT_COUNT:
     case STORE_R_HEALTH:
-        cluster_health(api, resp);
+    case STORE_R_DATA_STREAM:
+        index_read(api, req, &m, false, resp);
         break;
     case STORE_R_INDEX:
         if (m.method == STORE_M_PUT)
@@ -2624,13 +2464,13 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
             c->job.kind = STORE_JOB_DELETE_INDEX;
             c->job.index = c->m.index;
         } else
-            get_index(api, req, &m, 0, head, resp);
+            index_read(api, req, &m, head, resp);
         break;
     case STORE_R_SETTINGS:
         if (m.method == STORE_M_PUT)
             c = put_settings(api, req, &m, resp);
         else
-            get_index(api, req, &m, 1, false, resp);
+            index_read(api, req, &m, false, resp);
         break;
     case STORE_R_MAPPING:
         if (m.method == STORE_M_PUT || m.method == STORE_M_POST)

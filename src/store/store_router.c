@@ -72,8 +72,13 @@ bool store_router_match(const char *method, const char *path, store_match *out)
     const unsigned RW = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_POST | STORE_M_DELETE;
     int take_index = -1, take_type = -1, take_id = -1, take_alias = -1;
     const unsigned ALIAS_RW = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_POST | STORE_M_DELETE;
-    /* A name starting with '_' is an endpoint, never an index or a type. */
-    bool s0_ = n > 0 && seg[0][0] == '_';
+    /* A name starting with '_' is an endpoint, never an index or a type;
+     * `_all` before an endpoint is the index expression naming every index. */
+    bool all_expr = n > 1 && is_(seg[0], "_all") &&
+                    (is_(seg[1], "_refresh") || is_(seg[1], "_settings") || is_(seg[1], "_mapping") ||
+                     is_(seg[1], "_mappings") || is_(seg[1], "_alias") || is_(seg[1], "_aliases") ||
+                     is_(seg[1], "_search") || is_(seg[1], "_count"));
+    bool s0_ = n > 0 && seg[0][0] == '_' && !all_expr;
     bool s1_ = n > 1 && seg[1][0] == '_';
     switch (n) {
     case 0:
@@ -98,6 +103,10 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET;
         else if (is_(seg[0], "_analyze"))
             out->route = STORE_R_ANALYZE, out->allowed = STORE_M_GET | STORE_M_POST;
+        else if (is_(seg[0], "_settings"))
+            out->route = STORE_R_SETTINGS, out->allowed = STORE_M_GET | STORE_M_PUT;
+        else if (is_(seg[0], "_data_stream"))
+            out->route = STORE_R_DATA_STREAM, out->allowed = STORE_M_GET;
         else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
             out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
             take_index = 0;
@@ -105,6 +114,12 @@ bool store_router_match(const char *method, const char *path, store_match *out)
     case 2:
         if (is_(seg[0], "_cat") && is_(seg[1], "indices"))
             out->route = STORE_R_CAT_INDICES, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_cat") && is_(seg[1], "aliases"))
+            out->route = STORE_R_CAT_ALIASES, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_cat") && is_(seg[1], "count"))
+            out->route = STORE_R_CAT_COUNT, out->allowed = STORE_M_GET;
+        else if (is_(seg[0], "_data_stream"))
+            out->route = STORE_R_DATA_STREAM, out->allowed = STORE_M_GET, take_index = 1;
         else if (is_(seg[0], "_cluster") && is_(seg[1], "health"))
             out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET;
         else if (is_(seg[0], "_alias"))
@@ -117,8 +132,6 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
         else if (is_(seg[0], "_all") && is_(seg[1], "_count"))
             out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (is_(seg[0], "_all") && (is_(seg[1], "_mapping") || is_(seg[1], "_mappings")))
-            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET, take_index = 0;
         else if (s0_)
             break;
         else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))
@@ -147,6 +160,10 @@ bool store_router_match(const char *method, const char *path, store_match *out)
     case 3:
         if (is_(seg[0], "_cat") && is_(seg[1], "indices"))
             out->route = STORE_R_CAT_INDICES, out->allowed = STORE_M_GET, take_index = 2;
+        else if (is_(seg[0], "_cat") && is_(seg[1], "aliases"))
+            out->route = STORE_R_CAT_ALIASES, out->allowed = STORE_M_GET, take_alias = 2;
+        else if (is_(seg[0], "_cat") && is_(seg[1], "count"))
+            out->route = STORE_R_CAT_COUNT, out->allowed = STORE_M_GET, take_index = 2;
         else if (is_(seg[0], "_cluster") && is_(seg[1], "health"))
             out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET, take_index = 2;
         else if (is_(seg[0], "_search") && is_(seg[1], "scroll"))

@@ -240,7 +240,9 @@ class Runner:
             return
         if kind in ("is_true", "is_false"):
             v = self.lookup(arg)
-            truthy = v not in (None, False, "", 0, "false") and v != [] and v != {}
+            # as Elasticsearch's IsTrueAssertion: not null, "", "false" (any case) or "0"
+            truthy = not (v is None or v is False or (not isinstance(v, bool) and v == 0) or
+                          (isinstance(v, str) and (v in ("", "0") or v.lower() == "false")))
             if kind == "is_true" and not truthy:
                 raise Fail("is_true %s: got %s" % (arg, json.dumps(v)))
             if kind == "is_false" and truthy:

@@ -75,7 +75,12 @@ static void test_search_paths(void **state)
     store_router_free(&m);
     assert_int_equal(route("GET", "/_all/_mapping", &m), STORE_R_MAPPING);
     assert_string_equal(m.index, "_all");
-    assert_int_equal(m.allowed, STORE_M_GET);
+    assert_true(m.allowed & STORE_M_PUT); /* _all is an index expression like any other */
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_all/_refresh", &m), STORE_R_REFRESH);
+    assert_string_equal(m.index, "_all");
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_all/_settings", &m), STORE_R_SETTINGS);
     store_router_free(&m);
     assert_int_equal(route("POST", "/_all/_search", &m), STORE_R_SEARCH);
     assert_string_equal(m.index, "_all");

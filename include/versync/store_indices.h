@@ -1,0 +1,54 @@
+/* store_indices — verstore's index-level read endpoints over index expressions (lists, _all, wildcards, aliases): GET /{index}, _settings as Elasticsearch renders them, _refresh, _cat/indices|aliases|count, _cluster/health. */
+#ifndef VERSYNC_STORE_INDICES_H
+#define VERSYNC_STORE_INDICES_H
+
+#include "versync/store_api.h"
+#include "versync/store_engine.h"
+#include "versync/store_search.h"
+
+#include <stdbool.h>
+
+/* Every function answers into `r` (body appended, content type set) and
+ * returns true, or fills `err` (an Elasticsearch error: index_not_found for a
+ * missing name unless ?ignore_unavailable, …) and returns false. `expr` is the
+ * path's index expression, NULL for none (every index). */
+
+/* GET|HEAD /{expr} (settings false) or GET /{expr}/_settings, /_settings
+ * (settings true). Settings are normalised as Elasticsearch returns them: an
+ * "index" object of string values with the defaults it adds
+ * (number_of_shards, number_of_replicas, uuid, provided_name,
+ * creation_date, version.created); ?flat_settings=true gives "index."-prefixed
+ * keys. HEAD answers 200 or a bare 404. */
+bool store_indices_get(store_engine *e, const store_req *req, const char *expr, bool settings, bool head,
+                       store_resp *r, store_search_err *err);
+
+/* GET|POST /_refresh, /{expr}/_refresh: verstore's writes are searchable when
+ * acknowledged, so this checks the names and reports the shards. */
+bool store_indices_refresh(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                           store_search_err *err);
+
+/* GET /_cat/indices[/{expr}], text or ?format=json. */
+bool store_indices_cat_indices(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                               store_search_err *err);
+
+/* GET /_cat/aliases[/{names}]: `names` a comma list of alias names or patterns. */
+bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char *names, store_resp *r,
+                               store_search_err *err);
+
+/* GET /_cat/count[/{expr}]: live documents of the indices named. */
+bool store_indices_cat_count(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                             store_search_err *err);
+
+/* GET /_cluster/health[/{expr}]: shard counts of the indices named. A name
+ * that does not exist answers at once what Elasticsearch answers after its
+ * timeout: 408, status red, timed_out true. */
+bool store_indices_health(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                          store_search_err *err);
+
+/* The concrete indices `expr` names, with the request's ignore_unavailable
+ * and allow_no_indices (default `allow_empty`). Caller owns *names
+ * (store_search_indices_free). */
+bool store_indices_resolve(store_rtxn *t, const store_req *req, const char *expr, bool allow_empty, char ***names,
+                           size_t *n, store_search_err *err);
+
+#endif

@@ -1,0 +1,654 @@
+/* store_indices — verstore's index-level read endpoints over index expressions (lists, _all, wildcards, aliases): GET /{index}, _settings as Elasticsearch renders them, _refresh, _cat/indices|aliases|count, _cluster/health. */
+#include "versync/store_indices.h"
+
+#include "versync/store_util.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Elasticsearch 8.11's index version, what index.version.created reports. */
+#define INDEX_VERSION_CREATED "8500003"
+
+static const char *param(const store_req *req, const char *key)
+{
+    for (size_t i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].key, key) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+static bool param_true(const store_req *req, const char *key)
+{
+    const char *v = param(req, key);
+    return v && (strcmp(v, "") == 0 || strcmp(v, "true") == 0);
+}
+
+static void jstr(buf *b, const char *s) { buf_put_json_string(b, s, strlen(s)); }
+
+static bool oom(store_search_err *err) { return store_search_err_set(err, 500, "exception", "out of memory"); }
+
+static bool storage(store_search_err *err)
+{
+    return store_search_err_set(err, 500, "exception", "storage failure, see the verstore log");
+}
+
+bool store_indices_resolve(store_rtxn *t, const store_req *req, const char *expr, bool allow_empty, char ***names,
+                           size_t *n, store_search_err *err)
+{
+    const char *ani = param(req, "allow_no_indices");
+    bool allow = ani ? strcmp(ani, "false") != 0 : allow_empty;
+    return store_search_indices(t, expr, param_true(req, "ignore_unavailable"), allow, names, n, err);
+}
+
+/* ---- settings, as Elasticsearch renders them ---------------------------------------- */
+
+typedef struct kv {
+    char *k, *v; /* v: JSON text of the value (a string, or an array of strings) */
+} kv;
+
+typedef struct kvlist {
+    kv *v;
+    size_t n, cap;
+    bool oom;
+} kvlist;
+
+static void kv_add(kvlist *l, const char *k, const char *json)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].k, k) == 0) { /* a later spelling of the same setting wins */
+            char *nv = strdup(json);
+            if (!nv) {
+                l->oom = true;
+                return;
+            }
+            free(l->v[i].v);
+            l->v[i].v = nv;
+            return;
+        }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        kv *p = realloc(l->v, cap * sizeof *p);
+        if (!p) {
+            l->oom = true;
+            return;
+        }
+        l->v = p;
+        l->cap = cap;
+    }
+    kv *e = &l->v[l->n];
+    e->k = strdup(k);
+    e->v = strdup(json);
+    if (!e->k || !e->v) {
+        free(e->k);
+        free(e->v);
+        l->oom = true;
+        return;
+    }
+    l->n++;
+}
+
+static bool kv_has(const kvlist *l, const char *k)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].k, k) == 0)
+            return true;
+    return false;
+}
+
+static void kv_free(kvlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].k);
+        free(l->v[i].v);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* A scalar setting value as Elasticsearch keeps it: its text. */
+static void scalar_text(const cJSON *it, buf *out)
+{
+    if (cJSON_IsString(it)) {
+        jstr(out, it->valuestring);
+    } else if (cJSON_IsNull(it)) {
+        buf_puts(out, "null");
+    } else {
+        char *s = cJSON_PrintUnformatted(it);
+        jstr(out, s ? s : "");
+        free(s);
+    }
+}
+
+static void flatten(kvlist *l, const cJSON *o, const char *prefix)
+{
+    for (const cJSON *it = o->child; it; it = it->next) {
+        buf key = BUF_INIT, val = BUF_INIT;
+        if (*prefix)
+            buf_printf(&key, "%s.%s", prefix, it->string);
+        else
+            buf_printf(&key, "%s%s", strncmp(it->string, "index.", 6) == 0 || strcmp(it->string, "index") == 0
+                                         ? "" : "index.", it->string);
+        if (cJSON_IsObject(it)) {
+            flatten(l, it, key.data ? key.data : "");
+        } else if (!cJSON_IsNull(it)) { /* a null resets a setting to its default */
+            if (cJSON_IsArray(it)) {
+                buf_putc(&val, '[');
+                for (const cJSON *e = it->child; e; e = e->next) {
+                    if (e != it->child)
+                        buf_putc(&val, ',');
+                    scalar_text(e, &val);
+                }
+                buf_putc(&val, ']');
+            } else {
+                scalar_text(it, &val);
+            }
+            if (!key.data || !val.data)
+                l->oom = true;
+            else
+                kv_add(l, key.data, val.data);
+        }
+        buf_free(&key);
+        buf_free(&val);
+    }
+}
+
+static int kv_cmp(const void *a, const void *b) { return strcmp(((const kv *)a)->k, ((const kv *)b)->k); }
+
+/* The settings of `meta` (stored JSON `stored`, as given at creation and by
+ * PUT _settings) with Elasticsearch's defaults, sorted by key. */
+static bool settings_list(const store_index_meta *meta, const char *stored, size_t len, kvlist *l)
+{
+    cJSON *j = len ? cJSON_ParseWithLength(stored, len) : NULL;
+    if (cJSON_IsObject(j))
+        flatten(l, j, "");
+    cJSON_Delete(j);
+    char tmp[64];
+    buf v = BUF_INIT;
+    struct { const char *k, *v; } defs[] = {
+        {"index.number_of_shards", "1"},
+        {"index.number_of_replicas", "1"},
+        {"index.routing.allocation.include._tier_preference", "data_content"},
+        {"index.provided_name", meta->name},
+        {"index.uuid", meta->uuid},
+        {"index.creation_date", tmp},
+        {"index.version.created", INDEX_VERSION_CREATED},
+    };
+    snprintf(tmp, sizeof tmp, "%" PRId64, meta->created_ms);
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        if (kv_has(l, defs[i].k))
+            continue;
+        buf_reset(&v);
+        jstr(&v, defs[i].v);
+        if (!v.data)
+            l->oom = true;
+        else
+            kv_add(l, defs[i].k, v.data);
+    }
+    buf_free(&v);
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, kv_cmp);
+    return !l->oom;
+}
+
+/* {"index.a.b":"1"} (flat) or {"index":{"a":{"b":"1"}}} from a sorted list. */
+static bool put_settings(buf *b, const kvlist *l, bool flat)
+{
+    if (flat) {
+        buf_putc(b, '{');
+        for (size_t i = 0; i < l->n; i++) {
+            if (i)
+                buf_putc(b, ',');
+            jstr(b, l->v[i].k);
+            buf_putc(b, ':');
+            buf_puts(b, l->v[i].v);
+        }
+        buf_putc(b, '}');
+        return true;
+    }
+    cJSON *root = cJSON_CreateObject();
+    bool ok = root != NULL;
+    for (size_t i = 0; ok && i < l->n; i++) {
+        char *path = strdup(l->v[i].k), *save = NULL;
+        cJSON *node = root, *val = cJSON_Parse(l->v[i].v);
+        ok = path && val;
+        char *tok = ok ? strtok_r(path, ".", &save) : NULL;
+        while (ok && tok) {
+            char *next = strtok_r(NULL, ".", &save);
+            cJSON *child = cJSON_GetObjectItemCaseSensitive(node, tok);
+            if (!next) {
+                if (!child) {
+                    ok = cJSON_AddItemToObject(node, tok, val);
+                    val = NULL;
+                }
+            } else if (!child) {
+                ok = (child = cJSON_AddObjectToObject(node, tok)) != NULL;
+            }
+            if (next && child && !cJSON_IsObject(child))
+                break; /* "a" and "a.b" both set: the shorter one shows */
+            node = child;
+            tok = next;
+        }
+        cJSON_Delete(val);
+        free(path);
+    }
+    char *s = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!s)
+        return false;
+    buf_puts(b, s);
+    free(s);
+    return true;
+}
+
+/* ---- aliases of an index --------------------------------------------------------- */
+
+typedef struct arow {
+    char *alias, *index;
+    int w; /* 1 write index, 0 explicitly not, -1 unset */
+} arow;
+
+typedef struct alist {
+    arow *v;
+    size_t n, cap;
+    bool oom;
+} alist;
+
+static bool collect_alias(const char *alias, const char *index, int w, void *arg)
+{
+    alist *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        arow *p = realloc(l->v, cap * sizeof *p);
+        if (!p) {
+            l->oom = true;
+            return false;
+        }
+        l->v = p;
+        l->cap = cap;
+    }
+    arow *r = &l->v[l->n];
+    r->alias = strdup(alias);
+    r->index = strdup(index);
+    r->w = w;
+    if (!r->alias || !r->index) {
+        free(r->alias);
+        free(r->index);
+        l->oom = true;
+        return false;
+    }
+    l->n++;
+    return true;
+}
+
+static void alist_free(alist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].alias);
+        free(l->v[i].index);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static void put_aliases_of(buf *b, const alist *l, const char *index)
+{
+    size_t k = 0;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->v[i].index, index) != 0)
+            continue;
+        if (k++)
+            buf_putc(b, ',');
+        jstr(b, l->v[i].alias);
+        buf_puts(b, l->v[i].w == 1 ? ":{\"is_write_index\":true}" : l->v[i].w == 0 ? ":{\"is_write_index\":false}"
+                                                                                  : ":{}");
+    }
+    buf_putc(b, '}');
+}
+
+/* ---- endpoints ------------------------------------------------------------------- */
+
+bool store_indices_get(store_engine *e, const store_req *req, const char *expr, bool settings, bool head,
+                       store_resp *r, store_search_err *err)
+{
+    bool flat = param_true(req, "flat_settings"), defaults = param_true(req, "include_defaults");
+    char **names = NULL;
+    size_t n = 0;
+    alist al = {0};
+    bool ok = false;
+    store_rtxn *t = store_engine_read_begin(e);
+    if (!t)
+        return storage(err);
+    /* HEAD (indices.exists) is strict about an expression naming nothing. */
+    if (!store_indices_resolve(t, req, expr, !head, &names, &n, err))
+        goto done;
+    if (head) {
+        ok = true;
+        goto done;
+    }
+    if (!settings && (!store_engine_alias_each(t, collect_alias, &al) || al.oom)) {
+        if (al.oom)
+            oom(err);
+        else
+            storage(err);
+        goto done;
+    }
+    buf *b = &r->body;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        store_index_meta meta;
+        buf st = BUF_INIT, mp = BUF_INIT;
+        kvlist kl = {0};
+        int rc = store_engine_index_get(t, names[i], &meta, &st, &mp);
+        bool one = rc == 1 ? settings_list(&meta, st.data, st.len, &kl) || oom(err) : rc == 0 || storage(err);
+        if (one && rc == 1) {
+            if (b->len > 1)
+                buf_putc(b, ',');
+            jstr(b, meta.name);
+            buf_putc(b, ':');
+            buf_putc(b, '{');
+            if (!settings) {
+                buf_puts(b, "\"aliases\":");
+                put_aliases_of(b, &al, meta.name);
+                buf_puts(b, ",\"mappings\":");
+                buf_append(b, mp.len ? mp.data : "{}", mp.len ? mp.len : 2);
+                buf_putc(b, ',');
+            }
+            buf_puts(b, "\"settings\":");
+            one = put_settings(b, &kl, flat) || oom(err);
+            if (settings && defaults)
+                buf_puts(b, ",\"defaults\":{}");
+            buf_putc(b, '}');
+        }
+        kv_free(&kl);
+        buf_free(&st);
+        buf_free(&mp);
+        if (!one)
+            goto done;
+    }
+    buf_putc(b, '}');
+    ok = true;
+done:
+    alist_free(&al);
+    store_search_indices_free(names, n);
+    store_engine_read_end(t);
+    return ok;
+}
+
+bool store_indices_refresh(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                           store_search_err *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    store_rtxn *t = store_engine_read_begin(e);
+    if (!t)
+        return storage(err);
+    bool ok = store_indices_resolve(t, req, expr, true, &names, &n, err);
+    store_engine_read_end(t);
+    store_search_indices_free(names, n);
+    if (ok)
+        buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", n, n);
+    return ok;
+}
+
+/* The metas of the indices `expr` names; NULL expr: every index, dot-indices
+ * included (_cat lists them all). */
+typedef struct mlist {
+    store_index_meta *v;
+    size_t n, cap;
+} mlist;
+
+static bool collect_meta(const store_index_meta *m, void *arg)
+{
+    mlist *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        store_index_meta *p = realloc(l->v, cap * sizeof *p);
+        if (!p)
+            return false;
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *m;
+    return true;
+}
+
+static bool metas_of(store_rtxn *t, const store_req *req, const char *expr, mlist *out, store_search_err *err)
+{
+    if (!expr || strcmp(expr, "_all") == 0 || strcmp(expr, "*") == 0)
+        return store_engine_index_each(t, collect_meta, out) || storage(err);
+    char **names = NULL;
+    size_t n = 0;
+    if (!store_indices_resolve(t, req, expr, true, &names, &n, err))
+        return false;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        store_index_meta m;
+        int rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
+        if (rc < 0)
+            ok = storage(err);
+        else if (rc == 1 && !collect_meta(&m, out))
+            ok = oom(err);
+    }
+    store_search_indices_free(names, n);
+    return ok;
+}
+
+static void human_size(int64_t bytes, char *out, size_t n)
+{
+    if (bytes < 1024)
+        snprintf(out, n, "%" PRId64 "b", bytes);
+    else if (bytes < 1024 * 1024)
+        snprintf(out, n, "%.1fkb", (double)bytes / 1024);
+    else if (bytes < 1024LL * 1024 * 1024)
+        snprintf(out, n, "%.1fmb", (double)bytes / (1024 * 1024));
+    else
+        snprintf(out, n, "%.1fgb", (double)bytes / (1024.0 * 1024 * 1024));
+}
+
+static bool want_json(const store_req *req)
+{
+    const char *fmt = param(req, "format");
+    return fmt && strcmp(fmt, "json") == 0;
+}
+
+bool store_indices_cat_indices(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                               store_search_err *err)
+{
+    mlist l = {0};
+    store_rtxn *t = store_engine_read_begin(e);
+    if (!t)
+        return storage(err);
+    bool ok = metas_of(t, req, expr, &l, err);
+    store_engine_read_end(t);
+    if (!ok) {
+        free(l.v);
+        return false;
+    }
+    buf *b = &r->body;
+    if (want_json(req)) {
+        buf_putc(b, '[');
+        for (size_t i = 0; i < l.n; i++) {
+            char size[32];
+            human_size(l.v[i].store_bytes, size, sizeof size);
+            buf_puts(b, i ? ",{\"health\":\"green\",\"status\":\"open\",\"index\":"
+                          : "{\"health\":\"green\",\"status\":\"open\",\"index\":");
+            jstr(b, l.v[i].name);
+            buf_puts(b, ",\"uuid\":");
+            jstr(b, l.v[i].uuid);
+            buf_printf(b,
+                       ",\"pri\":\"1\",\"rep\":\"0\",\"docs.count\":\"%" PRId64 "\",\"docs.deleted\":\"%" PRId64
+                       "\",\"store.size\":\"%s\",\"pri.store.size\":\"%s\"}",
+                       l.v[i].docs_count, l.v[i].docs_deleted, size, size);
+        }
+        buf_putc(b, ']');
+    } else {
+        r->content_type = "text/plain; charset=UTF-8";
+        size_t w = 5;
+        for (size_t i = 0; i < l.n; i++)
+            if (strlen(l.v[i].name) > w)
+                w = strlen(l.v[i].name);
+        if (param_true(req, "v"))
+            buf_printf(b,
+                       "health status %-*s uuid                   pri rep docs.count docs.deleted store.size "
+                       "pri.store.size\n",
+                       (int)w, "index");
+        for (size_t i = 0; i < l.n; i++) {
+            char size[32];
+            human_size(l.v[i].store_bytes, size, sizeof size);
+            buf_printf(b, "green  open   %-*s %s   1   0 %10" PRId64 " %12" PRId64 " %10s %14s\n", (int)w,
+                       l.v[i].name, l.v[i].uuid, l.v[i].docs_count, l.v[i].docs_deleted, size, size);
+        }
+    }
+    free(l.v);
+    return true;
+}
+
+/* Does alias `name` match the comma list of names/patterns `only`? */
+static bool alias_selected(const char *only, const char *name)
+{
+    if (!only)
+        return true;
+    const char *p = only;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if ((len == 4 && strncmp(p, "_all", 4) == 0) || store_util_glob(p, len, name, strlen(name)))
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char *names, store_resp *r,
+                               store_search_err *err)
+{
+    alist al = {0};
+    store_rtxn *t = store_engine_read_begin(e);
+    if (!t)
+        return storage(err);
+    bool ok = store_engine_alias_each(t, collect_alias, &al) && !al.oom;
+    store_engine_read_end(t);
+    if (!ok) {
+        if (al.oom)
+            oom(err);
+        else
+            storage(err);
+        alist_free(&al);
+        return false;
+    }
+    buf *b = &r->body;
+    bool json = want_json(req);
+    size_t k = 0, wa = 5, wi = 5;
+    for (size_t i = 0; i < al.n; i++)
+        if (alias_selected(names, al.v[i].alias)) {
+            if (strlen(al.v[i].alias) > wa)
+                wa = strlen(al.v[i].alias);
+            if (strlen(al.v[i].index) > wi)
+                wi = strlen(al.v[i].index);
+        }
+    if (json)
+        buf_putc(b, '[');
+    else {
+        r->content_type = "text/plain; charset=UTF-8";
+        if (param_true(req, "v"))
+            buf_printf(b, "%-*s %-*s filter routing.index routing.search is_write_index\n", (int)wa, "alias", (int)wi,
+                       "index");
+    }
+    for (size_t i = 0; i < al.n; i++) {
+        if (!alias_selected(names, al.v[i].alias))
+            continue;
+        const char *w = al.v[i].w == 1 ? "true" : al.v[i].w == 0 ? "false" : "-";
+        if (json) {
+            buf_puts(b, k++ ? ",{\"alias\":" : "{\"alias\":");
+            jstr(b, al.v[i].alias);
+            buf_puts(b, ",\"index\":");
+            jstr(b, al.v[i].index);
+            buf_printf(b, ",\"filter\":\"-\",\"routing.index\":\"-\",\"routing.search\":\"-\",\"is_write_index\":\"%s\"}",
+                       w);
+        } else {
+            buf_printf(b, "%-*s %-*s -      -             -              %s\n", (int)wa, al.v[i].alias, (int)wi,
+                       al.v[i].index, w);
+        }
+    }
+    if (json)
+        buf_putc(b, ']');
+    alist_free(&al);
+    return true;
+}
+
+bool store_indices_cat_count(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                             store_search_err *err)
+{
+    mlist l = {0};
+    store_rtxn *t = store_engine_read_begin(e);
+    if (!t)
+        return storage(err);
+    /* _cat/count searches: dot-indices only when named, as _count does */
+    char **names = NULL;
+    size_t n = 0;
+    bool ok = store_indices_resolve(t, req, expr, true, &names, &n, err);
+    int64_t total = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        store_index_meta m;
+        int rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
+        if (rc < 0)
+            ok = storage(err);
+        else if (rc == 1)
+            total += m.docs_count;
+    }
+    store_search_indices_free(names, n);
+    store_engine_read_end(t);
+    free(l.v);
+    if (!ok)
+        return false;
+    time_t now = (time_t)(store_util_now_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char hms[16];
+    strftime(hms, sizeof hms, "%H:%M:%S", &tm);
+    if (want_json(req)) {
+        buf_printf(&r->body, "[{\"epoch\":\"%lld\",\"timestamp\":\"%s\",\"count\":\"%" PRId64 "\"}]", (long long)now,
+                   hms, total);
+    } else {
+        r->content_type = "text/plain; charset=UTF-8";
+        if (param_true(req, "v"))
+            buf_puts(&r->body, "epoch      timestamp count\n");
+        buf_printf(&r->body, "%lld %s %" PRId64 "\n", (long long)now, hms, total);
+    }
+    return true;
+}
+
+bool store_indices_health(store_engine *e, const store_req *req, const char *expr, store_resp *r,
+                          store_search_err *err)
+{
+    mlist l = {0};
+    store_rtxn *t = store_engine_read_begin(e);
+    if (!t)
+        return storage(err);
+    bool missing = false;
+    bool ok = metas_of(t, req, expr, &l, err);
+    store_engine_read_end(t);
+    if (!ok && err->index_missing) { /* ClusterHealthResponse after its wait times out */
+        store_search_err_free(err);
+        memset(err, 0, sizeof *err);
+        missing = ok = true;
+    }
+    free(l.v);
+    if (!ok)
+        return false;
+    if (missing)
+        r->status = 408;
+    buf_printf(&r->body,
+               "{\"cluster_name\":\"verstore\",\"status\":\"%s\",\"timed_out\":%s,\"number_of_nodes\":1,"
+               "\"number_of_data_nodes\":1,\"active_primary_shards\":%zu,\"active_shards\":%zu,"
+               "\"relocating_shards\":0,\"initializing_shards\":0,\"unassigned_shards\":0,"
+               "\"delayed_unassigned_shards\":0,\"number_of_pending_tasks\":0,\"number_of_in_flight_fetch\":0,"
+               "\"task_max_waiting_in_queue_millis\":0,\"active_shards_percent_as_number\":100.0}",
+               missing ? "red" : "green", missing ? "true" : "false", missing ? (size_t)0 : l.n,
+               missing ? (size_t)0 : l.n);
+    return true;
+}
