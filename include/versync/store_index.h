@@ -119,6 +119,12 @@ typedef bool (*store_token_fn)(const char *tok, size_t len, void *arg);
 bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bool quote, const char *text,
                          size_t len, store_token_fn fn, void *arg);
 
+/* The same with the analyzer called `name` (a query's `analyzer` option):
+ * -1 when the index has no such analyzer, 0 when fn stopped or memory ran
+ * out, 1 done. */
+int store_index_analyze_named(store_mapping *m, const char *name, const char *text, size_t len, store_token_fn fn,
+                              void *arg);
+
 /* The field length BM25 sees for a field of `len` tokens: Lucene stores
  * norms in one byte (SmallFloat.intToByte4) and decodes them back, so long
  * fields are rounded the way Elasticsearch rounds them. */

@@ -110,6 +110,8 @@ struct store_query {
     bool op_and;
     bool zero_terms_all;
     char *msm; /* minimum_should_match as given (bool, match), NULL when not */
+    char *analyzer; /* MATCH/PHRASE: the query's `analyzer` (quote_analyzer for a
+                     * query_string phrase), used instead of the field's; NULL */
     /* BOOL, CONSTANT, DISMAX */
     store_clause *clauses;
     size_t nclauses;

@@ -664,10 +664,8 @@ static analysis_analyzer *field_analyzer(store_mapping *m, const store_field *f,
     return a ? a : analysis_default(m->an, search);
 }
 
-bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bool quote, const char *text,
-                         size_t len, store_token_fn fn, void *arg)
+static bool run_analyzer(analysis_analyzer *a, const char *text, size_t len, store_token_fn fn, void *arg)
 {
-    analysis_analyzer *a = field_analyzer(m, f, search, quote);
     analysis_tokens t = {0};
     bool ok = a && analysis_run(a, text, len, 0, 0, &t, NULL);
     for (size_t i = 0; ok && i < t.n; i++)
@@ -675,6 +673,24 @@ bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bo
             ok = fn(t.v[i].term, t.v[i].len, arg);
     analysis_tokens_free(&t);
     return ok;
+}
+
+int store_index_analyze_named(store_mapping *m, const char *name, const char *text, size_t len, store_token_fn fn,
+                              void *arg)
+{
+    char err[64];
+    if (!m->an && !(m->an = analysis_registry_new(NULL, 0, err, sizeof err)))
+        return 0;
+    analysis_analyzer *a = analysis_get(m->an, name);
+    if (!a)
+        return -1;
+    return run_analyzer(a, text, len, fn, arg);
+}
+
+bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bool quote, const char *text,
+                         size_t len, store_token_fn fn, void *arg)
+{
+    return run_analyzer(field_analyzer(m, f, search, quote), text, len, fn, arg);
 }
 
 uint32_t store_index_norm_len(uint32_t len)

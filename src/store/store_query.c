@@ -64,6 +64,7 @@ void store_query_free(store_query *q)
     free(q->lo);
     free(q->hi);
     free(q->msm);
+    free(q->analyzer);
     for (size_t i = 0; i < q->nclauses; i++)
         store_query_free(q->clauses[i].q);
     free(q->clauses);
@@ -244,12 +245,29 @@ static const char *const ignored_opts[] = {"_name", "rewrite", "auto_generate_sy
                                            "analyze_wildcard", "allow_leading_wildcard", "fuzzy_max_expansions",
                                            "fuzzy_prefix_length", "fuzzy_rewrite", NULL};
 
-static bool analyzer_ok(const cJSON *v, const char *qname, store_search_err *err)
+/* A query's `analyzer` option into *dst (checked against the index when the
+ * query runs, as Elasticsearch does). */
+static bool analyzer_ok(const cJSON *v, const char *qname, char **dst, store_search_err *err)
 {
-    if (cJSON_IsString(v) && (is_(v->valuestring, "standard") || is_(v->valuestring, "default")))
-        return true;
-    return fail(err, "illegal_argument_exception", "verstore supports only the standard analyzer, not [%s] in [%s]",
-                cJSON_IsString(v) ? v->valuestring : "?", qname);
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return fail(err, "parsing_exception", "[%s] [analyzer] must be a string", qname);
+    free(*dst);
+    if (!(*dst = strdup(v->valuestring)))
+        return fail(err, "exception", "out of memory");
+    return true;
+}
+
+/* query_string's analyzer (and quote_analyzer, for phrases) onto every
+ * analysed query of its tree. */
+static bool set_analyzers(store_query *q, const char *an, const char *quote)
+{
+    const char *a = q->type == STORE_Q_PHRASE && quote ? quote : an;
+    if ((q->type == STORE_Q_MATCH || q->type == STORE_Q_PHRASE) && a && !q->analyzer && !(q->analyzer = strdup(a)))
+        return false;
+    for (size_t i = 0; i < q->nclauses; i++)
+        if (!set_analyzers(q->clauses[i].q, an, quote))
+            return false;
+    return true;
 }
 
 /* A {"field": value | {options}} body: the one field and its value. */
@@ -616,7 +634,7 @@ static store_query *parse_match(const cJSON *body, const char *qname, store_qtyp
         else if (is_(k, "boost"))
             ok = get_boost(it, &q->boost, qname, err);
         else if (is_(k, "analyzer"))
-            ok = analyzer_ok(it, qname, err);
+            ok = analyzer_ok(it, qname, &q->analyzer, err);
         else if (is_(k, "zero_terms_query"))
             ok = zero_terms(it, q, qname, err);
         else if (t == STORE_Q_MATCH && is_(k, "operator"))
@@ -735,7 +753,7 @@ static store_query *parse_multi_match(const cJSON *body, store_search_err *err)
         else if (is_(k, "boost"))
             ok = get_boost(it, &q->boost, "multi_match", err);
         else if (is_(k, "analyzer"))
-            ok = analyzer_ok(it, "multi_match", err);
+            ok = analyzer_ok(it, "multi_match", &q->analyzer, err);
         else if (is_(k, "lenient"))
             q->lenient = cJSON_IsTrue(it);
         else if (is_(k, "zero_terms_query"))
@@ -789,8 +807,10 @@ static store_query *parse_query_string(const cJSON *body, store_search_err *err)
             op_and = o.op_and;
         } else if (is_(k, "boost"))
             ok = get_boost(it, &boost, "query_string", err);
-        else if (is_(k, "analyzer") || is_(k, "quote_analyzer"))
-            ok = analyzer_ok(it, "query_string", err);
+        else if (is_(k, "analyzer"))
+            ok = analyzer_ok(it, "query_string", &tmp.analyzer, err);
+        else if (is_(k, "quote_analyzer"))
+            ok = analyzer_ok(it, "query_string", &tmp.msm, err); /* tmp.msm: unused by query_string otherwise */
         else if (is_(k, "lenient"))
             lenient = cJSON_IsTrue(it);
         else if (is_(k, "type")) {
@@ -822,6 +842,11 @@ static store_query *parse_query_string(const cJSON *body, store_search_err *err)
         goto done;
     }
     q = store_query_parse_string(text, (const char *const *)tmp.fields, tmp.nfields, op_and, lenient, err);
+    if (q && (tmp.analyzer || tmp.msm) && !set_analyzers(q, tmp.analyzer, tmp.msm)) {
+        store_query_free(q);
+        q = NULL;
+        fail(err, "exception", "out of memory");
+    }
     if (q) {
         q->boost *= boost;
         if (most || tmp.tie_breaker != 0) {
@@ -837,6 +862,8 @@ done:
         free(tmp.fields[i]);
     free(tmp.fields);
     free(tmp.fboost);
+    free(tmp.analyzer);
+    free(tmp.msm);
     return q;
 }
 

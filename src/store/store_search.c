@@ -900,6 +900,9 @@ static bool analyze(sidx *ix, const char *path, bool search, bool quote, const c
     return store_index_analyze(&ix->map, f, search, quote, text, strlen(text), on_tok, out) && !out->oom;
 }
 
+/* A query's text: with its own `analyzer` when it names one. */
+static bool analyze_query(ex *x, const store_query *q, const char *path, toks *out);
+
 /* Text values of `path` in a source object (nested objects, dotted keys, arrays). */
 static void collect_values(const cJSON *node, const char *path, toks *out)
 {
@@ -1016,6 +1019,17 @@ static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hi
     }
     hv_free(&cand);
     return failed ? storage_err(x->err) : true;
+}
+
+static bool analyze_query(ex *x, const store_query *q, const char *path, toks *out)
+{
+    if (!q->analyzer)
+        return analyze(x->ix, path, true, q->type == STORE_Q_PHRASE, q->vals[0].s, out) || oom_err(x->err);
+    int rc = store_index_analyze_named(&x->ix->map, q->analyzer, q->vals[0].s, strlen(q->vals[0].s), on_tok, out);
+    if (rc < 0)
+        return shard_fail(x, "query_shard_exception", "failed to create query: [%s] analyzer [%s] not found",
+                          q->type == STORE_Q_PHRASE ? "match_phrase" : "match", q->analyzer);
+    return (rc > 0 && !out->oom) || oom_err(x->err);
 }
 
 /* ---- per-field evaluation ---- */
@@ -1247,9 +1261,9 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
             return exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);
         }
         toks t = {0};
-        if (!analyze(x->ix, path, true, q->type == STORE_Q_PHRASE, q->vals[0].s, &t)) {
+        if (!analyze_query(x, q, path, &t)) {
             toks_free(&t);
-            return oom_err(x->err);
+            return false;
         }
         bool ok = true;
         if (t.n == 0) {

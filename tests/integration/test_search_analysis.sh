@@ -106,6 +106,13 @@ match "edge_ngram index analyzer, standard search analyzer: elas" lang ac "elas"
 match "… elasticse" lang ac "elasticse" '["1"]'
 match "… the search analyzer does not n-gram the query (elx)" lang ac "elx" '[]'
 
+hit_set "a query's analyzer overrides the field's (english on a standard field)" docs \
+  '{"query":{"match":{"title":{"query":"the foxes","analyzer":"english"}}}}' '[]'
+hit_set "… simple finds QUICK" docs '{"query":{"match":{"title":{"query":"QUICK","analyzer":"simple"}}}}' '["en"]'
+http POST /docs/_search '{"query":{"match":{"title":{"query":"x","analyzer":"nope"}}}}'
+assert_eq "a query naming an unknown analyzer: 400" 400 "$HTTP_STATUS"
+assert_match "… Elasticsearch's reason" 'analyzer \[nope\] not found' "$(jqb .error.root_cause[0].reason)"
+
 # ---- _analyze -----------------------------------------------------------------------------
 http POST /_analyze '{"analyzer":"standard","text":"Quick Brown Foxes!"}'
 assert_eq "_analyze: 200" 200 "$HTTP_STATUS"

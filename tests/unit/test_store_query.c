@@ -260,8 +260,8 @@ static void test_errors(void **state)
     refused("{\"match\":{\"t\":{\"operator\":\"xor\",\"query\":\"a\"}}}", "illegal_argument_exception",
             "operator needs to be either [and, or]");
     refused("{\"match\":{\"t\":{\"query\":\"a\",\"fuzziness\":\"AUTO\"}}}", "illegal_argument_exception", "fuzziness");
-    refused("{\"match\":{\"t\":{\"query\":\"a\",\"analyzer\":\"english\"}}}", "illegal_argument_exception",
-            "standard analyzer");
+    refused("{\"match\":{\"t\":{\"query\":\"a\",\"analyzer\":5}}}", "parsing_exception",
+            "[analyzer] must be a string");
     refused("{\"match\":{\"t\":{\"query\":\"a\",\"minimum_should_match\":\"2<50%\"}}}", "illegal_argument_exception",
             "minimum_should_match");
     refused("{\"match\":{\"t\":{\"operator\":\"or\"}}}", "parsing_exception", "No text specified");

@@ -90,6 +90,13 @@ static void test_search_paths(void **state)
     store_router_free(&m);
     assert_int_equal(route("GET", "/_all/_doc", &m), STORE_R_NONE);
     store_router_free(&m);
+    assert_int_equal(route("POST", "/_analyze", &m), STORE_R_ANALYZE);
+    assert_null(m.index);
+    assert_int_equal(m.allowed, STORE_M_GET | STORE_M_POST);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/books/_analyze", &m), STORE_R_ANALYZE);
+    assert_string_equal(m.index, "books");
+    store_router_free(&m);
 }
 
 static void test_legacy_paths(void **state)
