@@ -555,6 +555,9 @@ static const char *index_name_problem(const char *s)
         return "must not be \".\" or \"..\"";
     if (s[0] == '-' || s[0] == '_' || s[0] == '+')
         return "must not start with -, _ or +";
+    /* verstore reads U+10FFFF as a NUL byte from a JSON body and refuses it in names. */
+    if (strstr(s, "\xF4\x8F\xBF\xBF"))
+        return "must not contain U+10FFFF";
     for (const char *p = s; *p; p++) {
         if (isupper((unsigned char)*p))
             return "must be lowercase";

@@ -319,6 +319,17 @@ done:
     return ok;
 }
 
+/* The started_at of this worker's worker_stats row: when it first connected. */
+static void stamp_started(worker *w)
+{
+    if (!w->started_at[0]) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->started_at, sizeof w->started_at, "%Y-%m-%d %H:%M:%S+00", &tm);
+    }
+}
+
 bool worker_connect(worker *w, char *err, size_t errsz)
 {
     if (w->pg && PQstatus(w->pg) == CONNECTION_OK)
@@ -867,6 +878,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
     PGresult *claim = NULL;
     PGresult **reads = NULL;
     size_t nchanges = 0, nitems = 0;
+    size_t park_tidx = SIZE_MAX; /* a table whose re-read failed for a reason of its own (park.h) */
     w->retry_after_ms = -1;
     snprintf(w->opaque_id, sizeof w->opaque_id, "versync-%s-%lld", w->name, ++w->batch_no);
     for (char *p = w->opaque_id; *p; p++)
@@ -875,12 +887,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
     metrics_batch_begin();
     if (!w->pg && !worker_connect(w, err, errsz))
         return WORKER_ERR_PG;
-    if (!w->started_at[0]) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(w->started_at, sizeof w->started_at, "%Y-%m-%d %H:%M:%S+00", &tm);
-    }
+    stamp_started(w);
     if (park_count(w->park) && !probe_parked(w, err, errsz))
         return pg_failure(w);
     if (!park_exclusion(w->park, &w->parked_arr)) {
@@ -1021,7 +1028,6 @@ int worker_batch(worker *w, char *err, size_t errsz)
     /* 3. Re-read, one statement per table (items are grouped by table). A
      * table whose re-read fails for a reason of its own (park.h) is parked
      * and the batch claimed again without it. */
-    size_t park_tidx = SIZE_MAX;
     for (size_t lo = 0; lo < nitems;) {
         size_t hi = lo + 1;
         while (hi < nitems && strcmp(w->items[hi].rep->tbl, w->items[lo].rep->tbl) == 0)
@@ -1230,12 +1236,7 @@ static int work_step(worker *w, char *err, size_t errsz)
     int n = w->any_trigger ? worker_batch(w, err, errsz) : 0;
     if (n < 0 || !w->cur)
         return n;
-    if (!w->started_at[0]) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(w->started_at, sizeof w->started_at, "%Y-%m-%d %H:%M:%S+00", &tm);
-    }
+    stamp_started(w);
     worker_counters d = {0};
     int m = cursor_step(w->cur, w->pg, w->store, w->started_at, &d, err, errsz);
     w->total.applied += d.applied;

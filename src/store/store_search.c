@@ -2827,7 +2827,8 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
     }
     if (ok) {
         int order = a->order;
-        qsort_r(all.v, all.n, sizeof *all.v, bucket_cmp_r, &order);
+        if (all.n) /* qsort_r(NULL, 0) is undefined */
+            qsort_r(all.v, all.n, sizeof *all.v, bucket_cmp_r, &order);
         size_t o = 0;
         for (size_t k = 0; k < all.n; k++)
             if (all.v[k].count >= a->min_doc_count)

@@ -56,6 +56,14 @@ say() { echo "# [$((SECONDS - t_start))s] $*" >&2; }
 
 . tests/bench/bench_lib.sh
 
+changes_drained() { [ "$(sql "select count(*) from versync.changes")" = 0 ]; }
+
+# workers_connected N — exactly N versync workers hold a PostgreSQL session
+# (a function, so wait_until asks again on every try).
+workers_connected() {
+  [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker%'")" = "$1" ]
+}
+
 STORE_PORT=$(free_port)
 # store_fresh — (re)start verstore on the same port with an empty data dir.
 store_fresh() {
@@ -312,7 +320,7 @@ for R in $LAG_RATES; do
     "$VERSYNC" -c "$CFG" run --workers 2 >"$runlog" 2>&1 &
     run_pid=$!
     T_PIDS+=("$run_pid")
-    wait_until 30 test "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker%'")" = 2 ||
+    wait_until 30 workers_connected 2 ||
       { status=1; echo "run.sh: versync run did not start" >&2; cat "$runlog" >&2; }
     pgbench -n -f "$T_DIR/writer.sql" -D per="$per" -R "$tps" -T "$LAG_SECONDS" -c 4 -j 2 >"$T_DIR/pgbench.out" 2>&1 &
     pg_pid=$!
@@ -323,7 +331,7 @@ for R in $LAG_RATES; do
       sleep 0.25
     done
     wait "$pg_pid" || { status=1; cat "$T_DIR/pgbench.out" >&2; }
-    if ! wait_until 60 test "$(sql "select count(*) from versync.changes")" = 0; then
+    if ! wait_until 60 changes_drained; then
       # Not a speed problem: versync stopped draining. Show where it waits.
       status=1; stalls=$((stalls + 1))
       echo "run.sh: lag at $R rows/s, run $i: backlog $(sql "select count(*) from versync.changes") not drained 60 s after the writers stopped" >&2

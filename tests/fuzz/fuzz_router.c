@@ -25,6 +25,8 @@ static bool rules_accept(const char *s)
         return false;
     if (s[0] == '_' || s[0] == '-' || s[0] == '+')
         return false;
+    if (strstr(s, "\xF4\x8F\xBF\xBF")) /* U+10FFFF stands for a NUL from a JSON body */
+        return false;
     for (size_t i = 0; i < n; i++)
         if (strchr("\\/*?\"<>| ,#:", s[i]) || (s[i] >= 'A' && s[i] <= 'Z'))
             return false;

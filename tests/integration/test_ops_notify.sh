@@ -40,7 +40,8 @@ NOTIFY_SOCKET=$T_DIR/notify.sock "$PROBE" ready status=serving raw=$'A=1\nB=2' s
 probe_pid=$!
 wait "$probe_pid"
 assert_eq "every send reports delivery" "1 1 1 1" "$(cat "$T_DIR/probe.out")"
-wait_until 10 test "$(wc -l <"$NOTES")" -ge 4
+notes_at_least() { [ "$(wc -l <"$NOTES")" -ge "$1" ]; } # asked again on every try
+wait_until 10 notes_at_least 4
 assert_eq "READY, STATUS, a raw multi-assignment datagram and STOPPING arrive in order" \
   "READY=1|STATUS=serving|A=1\\nB=2|STOPPING=1" "$(messages | paste -sd'|')"
 assert_eq "the kernel names the sending process" "$probe_pid" "$(senders)"
