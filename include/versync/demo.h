@@ -49,8 +49,105 @@ cJSON *demo_nested_children(void);
 
 /* One random change below (or of) an account of the --nested race, picked by the random
  * numbers r1 and r2 among `rows` accounts, in its own transaction on `c`. Returns the
- * rows changed, 0 when a deadlock or serialization failure rolled it back, -1 (logged)
- * on any other error. */
-int demo_nested_step(PGconn *c, unsigned long long r1, unsigned long long r2, int rows);
+ * rows changed, 0 when a deadlock or serialization failure rolled it back, -1 (the reason
+ * in `e`) on any other error. */
+struct demo_err;
+int demo_nested_step(PGconn *c, unsigned long long r1, unsigned long long r2, int rows, struct demo_err *e);
+
+/* ---- shared by the demo's files (bridge_demo.c: the command and the race;
+ * bridge_demo_writers.c: the writer threads; bridge_demo_compare.c: the
+ * comparison and the final table). Not for use outside the demo. ---- */
+
+#include "versync/cfg.h"
+#include "versync/esclient.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+typedef struct demo_opts {
+    const char *postgres;  /* --postgres: overrides the config's */
+    const char *store_url; /* --store: overrides the config's */
+    int rows, writers, workers, max_delay_ms, batch_size;
+    double seconds;    /* 0: not a time budget */
+    long long changes; /* 0: not a change budget */
+    bool no_versions, json, quiet;
+    bool nested; /* --nested: accounts as nested documents (bridge_demo_nested.c) */
+    unsigned long long seed;
+    const char *work_dir; /* NULL: a temporary one */
+} demo_opts;
+
+/* Where to connect: copied out of the config (or the flags) so that the
+ * config can be freed early. Strings owned; freed by target_free. */
+typedef struct demo_target {
+    char *postgres;
+    cfg_store store;
+} demo_target;
+
+/* What the final table reports. */
+typedef struct demo_result {
+    long long seeded, updates, deletes, inserts, written;
+    long long captured; /* change rows the triggers wrote: must equal written */
+    long long skipped;  /* changes whose row was gone at re-read (written - sent - coalesced) */
+    long long applied, stale, coalesced, dead_letters, retries;
+    long long rows_compared, docs_compared;
+    long long n_stale, n_version, n_missing, n_extra, mismatches;
+    double wall_s;
+    bool drained;  /* the change table emptied */
+    bool compared; /* the comparison ran to the end */
+} demo_result;
+
+/* Shared between the writer threads and the main thread. */
+typedef struct writer_shared {
+    const char *conninfo;
+    const demo_opts *o;
+    double deadline;       /* monotonic seconds; 0 = none */
+    atomic_llong reserved; /* changes claimed against --changes */
+    atomic_llong updates, deletes, inserts;
+    atomic_int running;
+    atomic_int failed;
+    struct demo_err *err; /* the race's: a writer's failure, logged once by the command */
+} writer_shared;
+
+typedef struct writer_arg {
+    writer_shared *sh;
+    int index;
+} writer_arg;
+
+/* The first failure of a demo command, kept for the command to log once (helpers record,
+ * the command decides). Safe to fill from several threads: the first failure wins. */
+typedef struct demo_err {
+    atomic_int taken;
+    char msg[768];
+} demo_err;
+
+/* Record a failure in `e` unless one is recorded already (printf format). */
+void demo_fail(demo_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Monotonic clock in seconds. */
+double demo_now_s(void);
+
+/* A connection for the demo (client_min_messages = warning), NULL with the reason in `e`.
+ * The caller owns it (PQfinish). */
+PGconn *demo_connect(const char *conninfo, demo_err *e);
+
+/* One store request; with `out`, the answer's body parsed as JSON. Returns the HTTP status or
+ * ESC_TRANSPORT_ERROR (the reason in `e`); the status is the caller's to judge. *out (NULL when the
+ * body is not JSON) is the caller's, freed with cJSON_Delete. */
+int demo_store_call(esc *es, const char *method, const char *path, const char *body, cJSON **out,
+                    demo_err *e);
+
+/* One writer thread (pthread start routine; `arg` is a writer_arg): random updates, deletes
+ * and re-inserts until the deadline, the change budget, a failure or a stop signal. */
+void *demo_writer_main(void *arg);
+
+/* Compare PostgreSQL with the store for ids 1..nrows: fills the result's comparison fields
+ * and prints up to `examples` mismatches to `out` (NULL: none). False, with the reason in `e`,
+ * when the rows or the documents could not be read. */
+bool demo_compare_all(PGconn *c, esc *es, const cfg_table *t, int nrows, bool check_version, demo_result *res,
+                      FILE *out, int examples, demo_err *e);
+
+/* The race's final table, as text or as one JSON object, to `out`. */
+void demo_print_table(FILE *out, const demo_opts *o, const demo_result *r);
+void demo_print_json(FILE *out, const demo_opts *o, const demo_result *r);
 
 #endif

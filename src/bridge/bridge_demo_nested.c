@@ -23,7 +23,7 @@ static const char children_json[] =
 
 cJSON *demo_nested_children(void) { return cJSON_Parse(children_json); }
 
-int demo_nested_step(PGconn *c, unsigned long long r1, unsigned long long r2, int rows)
+int demo_nested_step(PGconn *c, unsigned long long r1, unsigned long long r2, int rows, demo_err *e)
 {
     char op[8], a[16], b[16], n[16];
     snprintf(op, sizeof op, "%d", (int)(r1 % 9));
@@ -42,7 +42,7 @@ int demo_nested_step(PGconn *c, unsigned long long r1, unsigned long long r2, in
         if (state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0))
             out = 0;
         else
-            log_error("demo: sql/demo_nested_step.sql failed: %s", PQresultErrorMessage(r));
+            demo_fail(e, "sql/demo_nested_step.sql failed: %s", PQresultErrorMessage(r));
     }
     PQclear(r);
     return out;
