@@ -1885,43 +1885,6 @@ static const char *const p_data_stream[] = {"expand_wildcards", "include_default
 static const char *const p_alias[] = {"master_timeout", "timeout", "local", "expand_wildcards", "ignore_unavailable",
                                       "allow_no_indices", NULL};
 
-static const char *const *known_params(const store_match *m)
-{
-    bool get = m->method == STORE_M_GET || m->method == STORE_M_HEAD;
-    switch (m->route) {
-    case STORE_R_BULK: return p_bulk;
-    case STORE_R_MGET: return p_mget;
-    case STORE_R_REFRESH: return p_refresh;
-    case STORE_R_CAT_INDICES:
-    case STORE_R_CAT_ALIASES:
-    case STORE_R_CAT_COUNT: return p_cat;
-    case STORE_R_DATA_STREAM: return p_data_stream;
-    case STORE_R_HEALTH: return p_health;
-    case STORE_R_INDEX:
-        return m->method == STORE_M_PUT ? p_index_put : m->method == STORE_M_DELETE ? p_index_delete : p_index_get;
-    case STORE_R_SETTINGS: return m->method == STORE_M_PUT ? p_settings_put : p_settings_get;
-    case STORE_R_MAPPING: return p_mapping;
-    case STORE_R_COUNT: return p_count;
-    case STORE_R_ANALYZE: return p_analyze;
-    case STORE_R_SEARCH: return p_search;
-    case STORE_R_SCROLL: return p_scroll;
-    case STORE_R_DOC:
-    case STORE_R_LEGACY_DOC:
-        return get ? p_get : m->method == STORE_M_DELETE ? p_delete_doc : p_index_doc;
-    case STORE_R_SOURCE:
-    case STORE_R_LEGACY_SOURCE: return p_get;
-    case STORE_R_DOC_AUTO:
-    case STORE_R_LEGACY_AUTO:
-    case STORE_R_CREATE:
-    case STORE_R_LEGACY_CREATE: return p_index_doc;
-    case STORE_R_UPDATE:
-    case STORE_R_LEGACY_UPDATE: return p_update;
-    case STORE_R_ALIASES:
-    case STORE_R_ALIAS: return p_alias;
-    default: return p_none;
-    }
-}
-
 static bool in_list(const char *const *list, const char *k)
 {
     for (; *list; list++)
@@ -1949,7 +1912,7 @@ static int str_cmp(const void *x, const void *y) { return strcmp(*(const char *c
  * endpoint does not know. Returns false (resp filled) in that case. */
 static bool check_params(const store_req *req, const store_match *m, store_resp *resp)
 {
-    const char *const *known = known_params(m);
+    const char *const *known = m->row->params;
     const char *bad[32];
     size_t nbad = 0;
     for (size_t i = 0; i < req->nparams && nbad < 32; i++) {
@@ -2297,44 +2260,6 @@ static void finish_aliases(store_call *c, store_resp *r)
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
-static store_metrics_ep endpoint_of(store_route route, unsigned method)
-{
-    switch (route) {
-    case STORE_R_ROOT: return STORE_EP_ROOT;
-    case STORE_R_BULK: return STORE_EP_BULK;
-    case STORE_R_MGET: return STORE_EP_MGET;
-    case STORE_R_REFRESH:
-    case STORE_R_CAT_INDICES:
-    case STORE_R_CAT_ALIASES:
-    case STORE_R_CAT_COUNT:
-    case STORE_R_HEALTH: return STORE_EP_CAT;
-    case STORE_R_DATA_STREAM: return STORE_EP_INDEX;
-    case STORE_R_INDEX:
-    case STORE_R_SETTINGS:
-    case STORE_R_MAPPING: return STORE_EP_INDEX;
-    case STORE_R_COUNT: return STORE_EP_COUNT;
-    case STORE_R_SEARCH:
-    case STORE_R_SCROLL: return STORE_EP_SEARCH;
-    case STORE_R_DOC:
-    case STORE_R_LEGACY_DOC:
-        return method == STORE_M_GET || method == STORE_M_HEAD ? STORE_EP_DOC_READ : STORE_EP_DOC_WRITE;
-    case STORE_R_DOC_AUTO:
-    case STORE_R_LEGACY_AUTO:
-    case STORE_R_CREATE:
-    case STORE_R_LEGACY_CREATE: return STORE_EP_DOC_WRITE;
-    case STORE_R_UPDATE:
-    case STORE_R_LEGACY_UPDATE: return STORE_EP_UPDATE;
-    case STORE_R_SOURCE:
-    case STORE_R_LEGACY_SOURCE: return STORE_EP_DOC_READ;
-    case STORE_R_ALIASES:
-    case STORE_R_ALIAS: return STORE_EP_ALIASES;
-    case STORE_R_METRICS: return STORE_EP_METRICS;
-    case STORE_R_ANALYZE: return STORE_EP_SEARCH;
-    case STORE_R_NONE: break;
-    }
-    return STORE_EP_OTHER;
-}
-
 static void metrics(store_api *api, store_resp *r)
 {
     if (!store_metrics_render(&r->body, api->e)) {
@@ -2393,6 +2318,210 @@ static void no_handler(store_resp *r, const store_req *req)
     flat_errorf(r, 400, "no handler found for uri [%s] and method [%s]", req->path, req->method);
 }
 
+/* ---- the route table ------------------------------------------------------------------ */
+
+/* Handlers as the table calls them (store_route_handler): each adapts one
+ * endpoint function to the common signature. */
+
+static bool legacy_route(const store_match *m)
+{
+    return m->route == STORE_R_LEGACY_DOC || m->route == STORE_R_LEGACY_AUTO || m->route == STORE_R_LEGACY_CREATE ||
+           m->route == STORE_R_LEGACY_UPDATE || m->route == STORE_R_LEGACY_SOURCE;
+}
+
+static store_call *h_root(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    (void)req, (void)m;
+    root_body(api, r);
+    return NULL;
+}
+
+static store_call *h_metrics(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    (void)req, (void)m;
+    metrics(api, r);
+    return NULL;
+}
+
+static store_call *h_mget(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    mget(api, req, m, r);
+    return NULL;
+}
+
+static store_call *h_index_read(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    index_read(api, req, m, m->method == STORE_M_HEAD, r);
+    return NULL;
+}
+
+static store_call *h_delete_index(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    store_call *c = new_call(api, m, req, r);
+    if (!c)
+        return NULL;
+    c->kind = CALL_DELETE_INDEX;
+    c->job.kind = STORE_JOB_DELETE_INDEX;
+    c->job.index = c->m.index;
+    return c;
+}
+
+static store_call *h_get_mappings(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    get_mappings(api, req, m, r);
+    return NULL;
+}
+
+static store_call *h_search(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    search_call(api, req, m, r);
+    return NULL;
+}
+
+static store_call *h_analyze(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    analyze_call(api, req, m, r);
+    return NULL;
+}
+
+static store_call *h_get_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    get_doc(api, req, m, legacy_route(m), false, m->method == STORE_M_HEAD, r);
+    return NULL;
+}
+
+static store_call *h_get_source(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    get_doc(api, req, m, legacy_route(m), true, m->method == STORE_M_HEAD, r);
+    return NULL;
+}
+
+static store_call *h_index_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    return write_doc(api, req, m, STORE_OP_INDEX, legacy_route(m), false, r);
+}
+
+static store_call *h_auto_id_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    return write_doc(api, req, m, STORE_OP_INDEX, legacy_route(m), true, r);
+}
+
+static store_call *h_delete_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    return write_doc(api, req, m, STORE_OP_DELETE, legacy_route(m), false, r);
+}
+
+static store_call *h_create_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    return write_doc(api, req, m, STORE_OP_CREATE, legacy_route(m), false, r);
+}
+
+static store_call *h_update_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    return write_doc(api, req, m, STORE_OP_UPDATE, legacy_route(m), false, r);
+}
+
+static store_call *h_get_aliases(store_api *api, const store_req *req, store_match *m, store_resp *r)
+{
+    (void)req;
+    get_aliases(api, m, m->method == STORE_M_HEAD, r);
+    return NULL;
+}
+
+#define GET STORE_M_GET
+#define HEAD STORE_M_HEAD
+#define POST STORE_M_POST
+#define PUT STORE_M_PUT
+#define DELETE STORE_M_DELETE
+
+/* Every endpoint, in matching order (first match wins; see store_router.h
+ * for the pattern grammar). The literal routes of a length come before the
+ * ones starting with a name, and `/{index}/{type}...` (the typeless API's
+ * legacy form) after every `/{index}/_endpoint`. */
+const store_route_def store_routes[] = {
+    {"/", STORE_R_ROOT, {{GET | HEAD, p_none, STORE_EP_ROOT, h_root}}},
+    /* one segment */
+    {"/_bulk", STORE_R_BULK, {{POST | PUT, p_bulk, STORE_EP_BULK, bulk}}},
+    {"/_mget", STORE_R_MGET, {{GET | POST | PUT, p_mget, STORE_EP_MGET, h_mget}}},
+    {"/_refresh", STORE_R_REFRESH, {{GET | POST, p_refresh, STORE_EP_CAT, h_index_read}}},
+    {"/_aliases", STORE_R_ALIASES,
+     {{POST, p_alias, STORE_EP_ALIASES, update_aliases}, {GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
+    {"/_alias", STORE_R_ALIAS, {{GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
+    {"/_search", STORE_R_SEARCH, {{GET | POST, p_search, STORE_EP_SEARCH, h_search}}},
+    {"/_count", STORE_R_COUNT, {{GET | POST, p_count, STORE_EP_COUNT, h_search}}},
+    {"/_mapping", STORE_R_MAPPING, {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}}},
+    {"/_mappings", STORE_R_MAPPING, {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}}},
+    {"/_analyze", STORE_R_ANALYZE, {{GET | POST, p_analyze, STORE_EP_SEARCH, h_analyze}}},
+    {"/_settings", STORE_R_SETTINGS,
+     {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}, {PUT, p_settings_put, STORE_EP_INDEX, put_settings}}},
+    {"/_data_stream", STORE_R_DATA_STREAM, {{GET, p_data_stream, STORE_EP_INDEX, h_index_read}}},
+    /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
+    {"/{index:any}", STORE_R_INDEX,
+     {{GET | HEAD, p_index_get, STORE_EP_INDEX, h_index_read},
+      {PUT, p_index_put, STORE_EP_INDEX, create_index},
+      {DELETE, p_index_delete, STORE_EP_INDEX, h_delete_index}}},
+    /* two segments */
+    {"/_cat/indices", STORE_R_CAT_INDICES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
+    {"/_cat/aliases", STORE_R_CAT_ALIASES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
+    {"/_cat/count", STORE_R_CAT_COUNT, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
+    {"/_data_stream/{index:any}", STORE_R_DATA_STREAM, {{GET, p_data_stream, STORE_EP_INDEX, h_index_read}}},
+    {"/_cluster/health", STORE_R_HEALTH, {{GET, p_health, STORE_EP_CAT, h_index_read}}},
+    {"/_alias/{alias:any}", STORE_R_ALIAS, {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
+    {"/_prometheus/metrics", STORE_R_METRICS, {{GET, p_none, STORE_EP_METRICS, h_metrics}}},
+    {"/_search/scroll", STORE_R_SCROLL, {{GET | POST | DELETE, p_scroll, STORE_EP_SEARCH, h_search}}},
+    {"/{index:expr}/_alias", STORE_R_ALIAS, {{GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
+    {"/{index:expr}/_aliases", STORE_R_ALIAS, {{GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
+    {"/{index}/_bulk", STORE_R_BULK, {{POST | PUT, p_bulk, STORE_EP_BULK, bulk}}},
+    {"/{index}/_mget", STORE_R_MGET, {{GET | POST | PUT, p_mget, STORE_EP_MGET, h_mget}}},
+    {"/{index:expr}/_refresh", STORE_R_REFRESH, {{GET | POST, p_refresh, STORE_EP_CAT, h_index_read}}},
+    {"/{index:expr}/_settings", STORE_R_SETTINGS,
+     {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}, {PUT, p_settings_put, STORE_EP_INDEX, put_settings}}},
+    {"/{index:expr}/_mapping", STORE_R_MAPPING,
+     {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, put_mapping}}},
+    {"/{index:expr}/_mappings", STORE_R_MAPPING,
+     {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, put_mapping}}},
+    {"/{index:expr}/_search", STORE_R_SEARCH, {{GET | POST, p_search, STORE_EP_SEARCH, h_search}}},
+    {"/{index:expr}/_count", STORE_R_COUNT, {{GET | POST, p_count, STORE_EP_COUNT, h_search}}},
+    {"/{index}/_analyze", STORE_R_ANALYZE, {{GET | POST, p_analyze, STORE_EP_SEARCH, h_analyze}}},
+    {"/{index}/_doc", STORE_R_DOC_AUTO, {{POST, p_index_doc, STORE_EP_DOC_WRITE, h_auto_id_doc}}},
+    {"/{index}/{type}", STORE_R_LEGACY_AUTO, {{POST, p_index_doc, STORE_EP_DOC_WRITE, h_auto_id_doc}}},
+    /* three segments */
+    {"/_cat/indices/{index:any}", STORE_R_CAT_INDICES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
+    {"/_cat/aliases/{alias:any}", STORE_R_CAT_ALIASES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
+    {"/_cat/count/{index:any}", STORE_R_CAT_COUNT, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
+    {"/_cluster/health/{index:any}", STORE_R_HEALTH, {{GET, p_health, STORE_EP_CAT, h_index_read}}},
+    {"/_search/scroll/{id:any}", STORE_R_SCROLL, {{GET | POST | DELETE, p_scroll, STORE_EP_SEARCH, h_search}}},
+    {"/{index:expr}/_alias/{alias:any}", STORE_R_ALIAS,
+     {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}, {PUT | POST | DELETE, p_alias, STORE_EP_ALIASES, one_alias}}},
+    {"/{index:expr}/_aliases/{alias:any}", STORE_R_ALIAS,
+     {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}, {PUT | POST | DELETE, p_alias, STORE_EP_ALIASES, one_alias}}},
+    /* The write row first: an unknown method counts as a write, as before the table. */
+    {"/{index}/_doc/{id:any}", STORE_R_DOC,
+     {{PUT | POST, p_index_doc, STORE_EP_DOC_WRITE, h_index_doc},
+      {DELETE, p_delete_doc, STORE_EP_DOC_WRITE, h_delete_doc},
+      {GET | HEAD, p_get, STORE_EP_DOC_READ, h_get_doc}}},
+    {"/{index}/_create/{id:any}", STORE_R_CREATE, {{PUT | POST, p_index_doc, STORE_EP_DOC_WRITE, h_create_doc}}},
+    {"/{index}/_update/{id:any}", STORE_R_UPDATE, {{POST, p_update, STORE_EP_UPDATE, h_update_doc}}},
+    {"/{index}/_source/{id:any}", STORE_R_SOURCE, {{GET | HEAD, p_get, STORE_EP_DOC_READ, h_get_source}}},
+    {"/{index}/{type}/{id:any}", STORE_R_LEGACY_DOC,
+     {{PUT | POST, p_index_doc, STORE_EP_DOC_WRITE, h_index_doc},
+      {DELETE, p_delete_doc, STORE_EP_DOC_WRITE, h_delete_doc},
+      {GET | HEAD, p_get, STORE_EP_DOC_READ, h_get_doc}}},
+    /* four segments */
+    {"/{index}/{type}/{id:any}/_create", STORE_R_LEGACY_CREATE,
+     {{PUT | POST, p_index_doc, STORE_EP_DOC_WRITE, h_create_doc}}},
+    {"/{index}/{type}/{id:any}/_update", STORE_R_LEGACY_UPDATE, {{POST, p_update, STORE_EP_UPDATE, h_update_doc}}},
+    {"/{index}/{type}/{id:any}/_source", STORE_R_LEGACY_SOURCE,
+     {{GET | HEAD, p_get, STORE_EP_DOC_READ, h_get_source}}},
+};
+const size_t store_routes_n = sizeof store_routes / sizeof store_routes[0];
+
+#undef GET
+#undef HEAD
+#undef POST
+#undef PUT
+#undef DELETE
+
 store_call *store_api_begin(store_api *api, const store_req *req, store_resp *resp)
 {
     store_match m;
@@ -2436,103 +2565,7 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         goto out;
     }
     bool head = m.method == STORE_M_HEAD;
-    switch (m.route) {
-    case STORE_R_ROOT:
-        root_body(api, resp);
-        break;
-    case STORE_R_BULK:
-        c = bulk(api, req, &m, resp);
-        break;
-    case STORE_R_MGET:
-        mget(api, req, &m, resp);
-        break;
-    case STORE_R_REFRESH:
-    case STORE_R_CAT_INDICES:
-    case STORE_R_CAT_ALIASES:
-    case STORE_R_CAT_COUNT:
-    case STORE_R_HEALTH:
-    case STORE_R_DATA_STREAM:
-        index_read(api, req, &m, false, resp);
-        break;
-    case STORE_R_INDEX:
-        if (m.method == STORE_M_PUT)
-            c = create_index(api, req, &m, resp);
-        else if (m.method == STORE_M_DELETE) {
-            if (!(c = new_call(api, &m, req, resp)))
-                break;
-            c->kind = CALL_DELETE_INDEX;
-            c->job.kind = STORE_JOB_DELETE_INDEX;
-            c->job.index = c->m.index;
-        } else
-            index_read(api, req, &m, head, resp);
-        break;
-    case STORE_R_SETTINGS:
-        if (m.method == STORE_M_PUT)
-            c = put_settings(api, req, &m, resp);
-        else
-            index_read(api, req, &m, false, resp);
-        break;
-    case STORE_R_MAPPING:
-        if (m.method == STORE_M_PUT || m.method == STORE_M_POST)
-            c = put_mapping(api, req, &m, resp);
-        else
-            get_mappings(api, req, &m, resp);
-        break;
-    case STORE_R_COUNT:
-    case STORE_R_SEARCH:
-    case STORE_R_SCROLL:
-        search_call(api, req, &m, resp);
-        break;
-    case STORE_R_DOC:
-    case STORE_R_LEGACY_DOC: {
-        bool legacy = m.route == STORE_R_LEGACY_DOC;
-        if (m.method == STORE_M_GET || m.method == STORE_M_HEAD)
-            get_doc(api, req, &m, legacy, false, head, resp);
-        else if (m.method == STORE_M_DELETE)
-            c = write_doc(api, req, &m, STORE_OP_DELETE, legacy, false, resp);
-        else
-            c = write_doc(api, req, &m, STORE_OP_INDEX, legacy, false, resp);
-        break;
-    }
-    case STORE_R_DOC_AUTO:
-        c = write_doc(api, req, &m, STORE_OP_INDEX, false, true, resp);
-        break;
-    case STORE_R_LEGACY_AUTO:
-        c = write_doc(api, req, &m, STORE_OP_INDEX, true, true, resp);
-        break;
-    case STORE_R_CREATE:
-    case STORE_R_LEGACY_CREATE:
-        c = write_doc(api, req, &m, STORE_OP_CREATE, m.route == STORE_R_LEGACY_CREATE, false, resp);
-        break;
-    case STORE_R_UPDATE:
-    case STORE_R_LEGACY_UPDATE:
-        c = write_doc(api, req, &m, STORE_OP_UPDATE, m.route == STORE_R_LEGACY_UPDATE, false, resp);
-        break;
-    case STORE_R_SOURCE:
-    case STORE_R_LEGACY_SOURCE:
-        get_doc(api, req, &m, m.route == STORE_R_LEGACY_SOURCE, true, head, resp);
-        break;
-    case STORE_R_ALIASES:
-        if (m.method == STORE_M_POST)
-            c = update_aliases(api, req, &m, resp);
-        else
-            get_aliases(api, &m, false, resp);
-        break;
-    case STORE_R_ALIAS:
-        if (m.method == STORE_M_GET || m.method == STORE_M_HEAD)
-            get_aliases(api, &m, head, resp);
-        else
-            c = one_alias(api, req, &m, resp);
-        break;
-    case STORE_R_METRICS:
-        metrics(api, resp);
-        break;
-    case STORE_R_ANALYZE:
-        analyze_call(api, req, &m, resp);
-        break;
-    case STORE_R_NONE:
-        break;
-    }
+    c = m.row->handler(api, req, &m, resp);
     if (c) {
         c->head = head;
         store_router_free(&m);
@@ -2546,7 +2579,7 @@ out:
     if (resp->body.data == NULL)
         buf_reserve(&resp->body, 1);
     seal_body(resp, fails0);
-    store_metrics_request(endpoint_of(m.route, m.method), resp->status);
+    store_metrics_request(store_router_endpoint(&m), resp->status);
     return NULL;
 }
 
@@ -2626,7 +2659,7 @@ done:
     if (c->pretty)
         pretty_body(r);
     seal_body(r, fails0);
-    store_metrics_request(endpoint_of(c->m.route, c->m.method), r->status);
+    store_metrics_request(store_router_endpoint(&c->m), r->status);
     call_free(c);
 }
 
