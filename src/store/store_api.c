@@ -1,5 +1,11 @@
 /* store_api — verstore's Elasticsearch REST endpoints: request in, status + JSON body out, writes as engine jobs. */
 #include "versync/store_api.h"
+#include "versync/store_api_int.h"
+#include "versync/store_admin.h"
+#include "versync/store_docs.h"
+#include "versync/store_req.h"
+#include "versync/store_resp.h"
+#include "versync/store_routes.h"
 #include "versync/store_metrics.h"
 
 #include "versync/grow.h"
@@ -25,57 +31,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define CT_JSON "application/json"
-#define CT_TEXT "text/plain; charset=UTF-8"
 #define ES_VERSION "8.11.0"
-
-struct store_api {
-    store_engine *e;
-    store_search *search; /* scroll contexts */
-    char node_name[128];
-};
-
-typedef enum call_kind {
-    CALL_WRITE = 0,  /* single document write */
-    CALL_BULK,
-    CALL_CREATE_INDEX,
-    CALL_DELETE_INDEX,
-    CALL_PUT_SETTINGS,
-    CALL_ALIASES,
-    CALL_PUT_MAPPING,
-} call_kind;
-
-struct store_call {
-    store_api *api;
-    call_kind kind;
-    store_match m;
-    bool legacy;
-    bool pretty;
-    bool forced_refresh;
-    bool head;
-    store_job job;
-    store_op op;
-    store_update_spec upd;
-    store_bulk bulk;
-    store_op *ops;
-    size_t *op_of_item; /* bulk: index into ops, or SIZE_MAX for a settled item */
-    int64_t start_ms;
-    char auto_id[21];
-    char *settings, *mappings; /* admin jobs: JSON text (heap) */
-    char *filter_path;         /* ?filter_path (heap) or NULL */
-    char *routing;             /* ?routing (heap) or NULL: echoed in Location */
-    store_alias_action *actions; /* aliases job (heap); names point into m or alias_body */
-    size_t nactions, actions_cap;
-    cJSON *alias_body; /* POST /_aliases body (owned) */
-    bool upd_src_params;         /* update: ?_source… given; upd_filter holds them */
-    store_srcfilter upd_filter;  /* update: the response's get._source filter (owned) */
-};
 
 void store_resp_init(store_resp *r)
 {
     memset(r, 0, sizeof *r);
     r->status = 200;
-    r->content_type = CT_JSON;
+    r->content_type = STORE_CT_JSON;
 }
 
 void store_resp_free(store_resp *r)
@@ -110,11 +72,11 @@ void store_api_free(store_api *api)
 
 /* ---- small JSON writers ---------------------------------------------------- */
 
-static void jstr(buf *b, const char *s) { buf_put_json_string(b, s, strlen(s)); }
-static void jstrn(buf *b, const char *s, size_t n) { buf_put_json_string(b, s, n); }
+void store_resp_jstr(buf *b, const char *s) { buf_put_json_string(b, s, strlen(s)); }
+void store_resp_jstrn(buf *b, const char *s, size_t n) { buf_put_json_string(b, s, n); }
 
 /* Decimal text of `v` (printf is a hot spot in bulk responses). */
-static void jint(buf *b, int64_t v)
+void store_resp_jint(buf *b, int64_t v)
 {
     char tmp[24];
     int i = sizeof tmp;
@@ -128,7 +90,7 @@ static void jint(buf *b, int64_t v)
     buf_append(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
-static void shards(buf *b, int total, int ok)
+void store_resp_shards(buf *b, int total, int ok)
 {
     if (total == 2 && ok == 1)
         buf_puts(b, "\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0}");
@@ -139,23 +101,23 @@ static void shards(buf *b, int total, int ok)
 /* An Elasticsearch error object body. `extra` is a JSON fragment of more
  * members (starting with ',') repeated in root_cause and the error; `caused`
  * a complete "caused_by" object or NULL. The reason is `reason_len` bytes. */
-static void error_body_n(store_resp *r, int status, const char *type, const char *reason, size_t reason_len,
+void store_resp_error_n(store_resp *r, int status, const char *type, const char *reason, size_t reason_len,
                          const char *extra, const char *caused)
 {
     buf *b = &r->body;
     buf_reset(b);
     r->status = status;
-    r->content_type = CT_JSON;
+    r->content_type = STORE_CT_JSON;
     buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":");
-    jstr(b, type);
+    store_resp_jstr(b, type);
     buf_puts(b, ",\"reason\":");
-    jstrn(b, reason, reason_len);
+    store_resp_jstrn(b, reason, reason_len);
     if (extra)
         buf_puts(b, extra);
     buf_puts(b, "}],\"type\":");
-    jstr(b, type);
+    store_resp_jstr(b, type);
     buf_puts(b, ",\"reason\":");
-    jstrn(b, reason, reason_len);
+    store_resp_jstrn(b, reason, reason_len);
     if (extra)
         buf_puts(b, extra);
     if (caused) {
@@ -165,74 +127,69 @@ static void error_body_n(store_resp *r, int status, const char *type, const char
     buf_printf(b, "},\"status\":%d}", status);
 }
 
-static void error_body(store_resp *r, int status, const char *type, const char *reason)
+void store_resp_error(store_resp *r, int status, const char *type, const char *reason)
 {
-    error_body_n(r, status, type, reason, strlen(reason), NULL, NULL);
+    store_resp_error_n(r, status, type, reason, strlen(reason), NULL, NULL);
 }
 
-static void errorf(store_resp *r, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void errorf(store_resp *r, int status, const char *type, const char *fmt, ...)
+void store_resp_errorf(store_resp *r, int status, const char *type, const char *fmt, ...)
 {
     buf tmp = BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
     bool ok = store_util_vappend(&tmp, fmt, ap);
     va_end(ap);
-    error_body_n(r, status, type, ok ? tmp.data : "out of memory", ok ? tmp.len : 13, NULL, NULL);
+    store_resp_error_n(r, status, type, ok ? tmp.data : "out of memory", ok ? tmp.len : 13, NULL, NULL);
     buf_free(&tmp);
 }
 
-static void flat_error(store_resp *r, int status, const char *msg)
+void store_resp_flat_error(store_resp *r, int status, const char *msg)
 {
     buf_reset(&r->body);
     r->status = status;
-    r->content_type = CT_JSON;
+    r->content_type = STORE_CT_JSON;
     buf_puts(&r->body, "{\"error\":");
-    jstr(&r->body, msg);
+    store_resp_jstr(&r->body, msg);
     buf_printf(&r->body, ",\"status\":%d}", status);
 }
 
 /* ",\"index_uuid\":…,\"shard\":\"0\",\"index\":…" */
-static void index_extra(buf *x, const char *uuid, const char *index)
+void store_resp_index_extra(buf *x, const char *uuid, const char *index)
 {
     buf_puts(x, ",\"index_uuid\":");
-    jstr(x, uuid);
+    store_resp_jstr(x, uuid);
     buf_puts(x, ",\"shard\":\"0\",\"index\":");
-    jstr(x, index);
+    store_resp_jstr(x, index);
 }
 
-static void not_found_extra(buf *x, const char *index)
+void store_resp_not_found_extra(buf *x, const char *index)
 {
     buf_puts(x, ",\"resource.type\":\"index_or_alias\",\"resource.id\":");
-    jstr(x, index);
+    store_resp_jstr(x, index);
     buf_puts(x, ",\"index_uuid\":\"_na_\",\"index\":");
-    jstr(x, index);
+    store_resp_jstr(x, index);
 }
 
-static void index_not_found(store_resp *r, const char *index)
+void store_resp_index_not_found(store_resp *r, const char *index)
 {
     buf x = BUF_INIT, reason = BUF_INIT;
-    not_found_extra(&x, index);
+    store_resp_not_found_extra(&x, index);
     buf_printf(&reason, "no such index [%s]", index);
-    error_body_n(r, 404, "index_not_found_exception", reason.data, reason.len, x.data, NULL);
+    store_resp_error_n(r, 404, "index_not_found_exception", reason.data, reason.len, x.data, NULL);
     buf_free(&x);
     buf_free(&reason);
 }
 
-static void invalid_index(store_resp *r, const char *index, const buf *reason)
+void store_resp_invalid_index(store_resp *r, const char *index, const buf *reason)
 {
     buf x = BUF_INIT;
     buf_puts(&x, ",\"index_uuid\":\"_na_\",\"index\":");
-    jstr(&x, index);
-    error_body_n(r, 400, "invalid_index_name_exception", reason->data, reason->len, x.data, NULL);
+    store_resp_jstr(&x, index);
+    store_resp_error_n(r, 400, "invalid_index_name_exception", reason->data, reason->len, x.data, NULL);
     buf_free(&x);
 }
 
-/* A flat {"error":"…","status":N} whose message quotes request text: made
- * valid UTF-8 whatever bytes the client sent. */
-static void flat_errorf(store_resp *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void flat_errorf(store_resp *r, int status, const char *fmt, ...)
+void store_resp_flat_errorf(store_resp *r, int status, const char *fmt, ...)
 {
     buf raw = BUF_INIT, msg = BUF_INIT;
     va_list ap;
@@ -240,24 +197,18 @@ static void flat_errorf(store_resp *r, int status, const char *fmt, ...)
     store_util_vappend(&raw, fmt, ap);
     va_end(ap);
     store_util_utf8_sanitize(raw.data ? raw.data : "", raw.len, &msg);
-    flat_error(r, status, msg.data ? msg.data : "");
+    store_resp_flat_error(r, status, msg.data ? msg.data : "");
     buf_free(&raw);
     buf_free(&msg);
 }
 
-static void storage_error(store_resp *r)
+void store_resp_storage_error(store_resp *r)
 {
-    error_body(r, 500, "exception", "storage failure, see the verstore log");
+    store_resp_error(r, 500, "exception", "storage failure, see the verstore log");
 }
 
-/* Elasticsearch's answer to a write while the flood-stage watermark is
- * exceeded (a 429 clients retry); verstore also gives it when a commit
- * found no room. */
-#define DISK_BLOCK_REASON "index [%s] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"
-#define DISK_BLOCK_STATUS 429
-
 /* "[id]: " or "[type][id]: " followed by `rest`. */
-static void id_reason(buf *out, const char *type, const char *id, size_t id_len, const char *rest)
+void store_resp_id_reason(buf *out, const char *type, const char *id, size_t id_len, const char *rest)
 {
     if (type) {
         buf_putc(out, '[');
@@ -270,14 +221,14 @@ static void id_reason(buf *out, const char *type, const char *id, size_t id_len,
     buf_puts(out, rest);
 }
 
-static void conflict_error(store_resp *r, const char *type, const char *id, size_t id_len, const char *explain,
+void store_resp_conflict(store_resp *r, const char *type, const char *id, size_t id_len, const char *explain,
                            const char *uuid, const char *index)
 {
     buf reason = BUF_INIT, x = BUF_INIT, rest = BUF_INIT;
     buf_printf(&rest, "version conflict, %s", explain);
-    id_reason(&reason, type, id, id_len, rest.data);
-    index_extra(&x, uuid, index);
-    error_body_n(r, 409, "version_conflict_engine_exception", reason.data, reason.len, x.data, NULL);
+    store_resp_id_reason(&reason, type, id, id_len, rest.data);
+    store_resp_index_extra(&x, uuid, index);
+    store_resp_error_n(r, 409, "version_conflict_engine_exception", reason.data, reason.len, x.data, NULL);
     buf_free(&reason);
     buf_free(&x);
     buf_free(&rest);
@@ -285,7 +236,7 @@ static void conflict_error(store_resp *r, const char *type, const char *id, size
 
 /* ---- parameters ------------------------------------------------------------ */
 
-static const char *param(const store_req *req, const char *key)
+const char *store_req_param(const store_req *req, const char *key)
 {
     for (size_t i = 0; i < req->nparams; i++)
         if (strcmp(req->params[i].key, key) == 0)
@@ -293,15 +244,15 @@ static const char *param(const store_req *req, const char *key)
     return NULL;
 }
 
-static bool param_true(const store_req *req, const char *key)
+bool store_req_param_true(const store_req *req, const char *key)
 {
-    const char *v = param(req, key);
+    const char *v = store_req_param(req, key);
     return v && (strcmp(v, "") == 0 || strcmp(v, "true") == 0);
 }
 
-static bool long_param(const store_req *req, const char *key, int64_t *out, bool *present, store_resp *resp)
+bool store_req_long(const store_req *req, const char *key, int64_t *out, bool *present, store_resp *resp)
 {
-    const char *v = param(req, key);
+    const char *v = store_req_param(req, key);
     *present = v != NULL;
     if (!v)
         return true;
@@ -311,10 +262,10 @@ static bool long_param(const store_req *req, const char *key, int64_t *out, bool
     buf_puts(&caused, "{\"type\":\"number_format_exception\",\"reason\":");
     buf msg = BUF_INIT;
     buf_printf(&msg, "For input string: \"%s\"", v);
-    jstr(&caused, msg.data);
+    store_resp_jstr(&caused, msg.data);
     buf_putc(&caused, '}');
     buf_printf(&reason, "Failed to parse long parameter [%s] with value [%s]", key, v);
-    error_body_n(resp, 400, "illegal_argument_exception", reason.data, reason.len, NULL, caused.data);
+    store_resp_error_n(resp, 400, "illegal_argument_exception", reason.data, reason.len, NULL, caused.data);
     buf_free(&caused);
     buf_free(&reason);
     buf_free(&msg);
@@ -322,32 +273,32 @@ static bool long_param(const store_req *req, const char *key, int64_t *out, bool
 }
 
 /* version, version_type, if_seq_no, if_primary_term. */
-static bool write_params(const store_req *req, store_wparams *w, bool *has_version, bool *has_vtype, store_resp *resp)
+bool store_req_write_params(const store_req *req, store_wparams *w, bool *has_version, bool *has_vtype, store_resp *resp)
 {
     w->vtype = STORE_VT_INTERNAL;
     w->version = STORE_MATCH_ANY;
     w->if_seq_no = STORE_UNASSIGNED_SEQ_NO;
     w->if_primary_term = STORE_UNASSIGNED_TERM;
     bool present;
-    if (!long_param(req, "version", &w->version, has_version, resp))
+    if (!store_req_long(req, "version", &w->version, has_version, resp))
         return false;
-    const char *vt = param(req, "version_type");
+    const char *vt = store_req_param(req, "version_type");
     *has_vtype = vt != NULL;
     if (vt && !store_vtype_parse(vt, &w->vtype)) {
-        errorf(resp, 400, "illegal_argument_exception", "No version type match [%s]", vt);
+        store_resp_errorf(resp, 400, "illegal_argument_exception", "No version type match [%s]", vt);
         return false;
     }
-    if (!long_param(req, "if_seq_no", &w->if_seq_no, &present, resp))
+    if (!store_req_long(req, "if_seq_no", &w->if_seq_no, &present, resp))
         return false;
     if (present && w->if_seq_no < 0) {
-        errorf(resp, 400, "illegal_argument_exception", "sequence numbers must be non negative. got [%" PRId64 "].",
+        store_resp_errorf(resp, 400, "illegal_argument_exception", "sequence numbers must be non negative. got [%" PRId64 "].",
                w->if_seq_no);
         return false;
     }
-    if (!long_param(req, "if_primary_term", &w->if_primary_term, &present, resp))
+    if (!store_req_long(req, "if_primary_term", &w->if_primary_term, &present, resp))
         return false;
     if (present && w->if_primary_term < 0) {
-        errorf(resp, 400, "illegal_argument_exception", "primary term must be non negative. got [%" PRId64 "]",
+        store_resp_errorf(resp, 400, "illegal_argument_exception", "primary term must be non negative. got [%" PRId64 "]",
                w->if_primary_term);
         return false;
     }
@@ -356,9 +307,9 @@ static bool write_params(const store_req *req, store_wparams *w, bool *has_versi
 
 /* A boolean parameter as Elasticsearch's paramAsBoolean reads it: absent →
  * `dflt`; "", "true" → true; "false" → false; anything else is a 400. */
-static bool bool_param(const store_req *req, const char *key, bool dflt, bool *out, store_resp *resp)
+bool store_req_bool(const store_req *req, const char *key, bool dflt, bool *out, store_resp *resp)
 {
-    const char *v = param(req, key);
+    const char *v = store_req_param(req, key);
     *out = dflt;
     if (!v)
         return true;
@@ -367,7 +318,7 @@ static bool bool_param(const store_req *req, const char *key, bool dflt, bool *o
     else if (strcmp(v, "false") == 0)
         *out = false;
     else {
-        errorf(resp, 400, "illegal_argument_exception",
+        store_resp_errorf(resp, 400, "illegal_argument_exception",
                "Failed to parse value [%s] as only [true] or [false] are allowed.", v);
         return false;
     }
@@ -378,27 +329,27 @@ static bool bool_param(const store_req *req, const char *key, bool dflt, bool *o
  * names an ingest pipeline, and verstore has none ("_none" asks for none,
  * as in Elasticsearch); ?require_data_stream=true asks for a data stream,
  * and verstore has none either. */
-static bool pipeline_param(const store_req *req, store_resp *resp)
+bool store_req_pipeline(const store_req *req, store_resp *resp)
 {
-    const char *v = param(req, "pipeline");
+    const char *v = store_req_param(req, "pipeline");
     bool ds;
-    if (!bool_param(req, "require_data_stream", false, &ds, resp))
+    if (!store_req_bool(req, "require_data_stream", false, &ds, resp))
         return false;
     if (ds) {
-        error_body(resp, 400, "illegal_argument_exception",
+        store_resp_error(resp, 400, "illegal_argument_exception",
                    "[require_data_stream] is true, and verstore has no data streams");
         return false;
     }
     if (!v || strcmp(v, "_none") == 0)
         return true;
-    errorf(resp, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist", v);
+    store_resp_errorf(resp, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist", v);
     return false;
 }
 
 /* refresh=true|""|false|wait_for; sets *forced. */
-static bool refresh_param(const store_req *req, bool *forced, store_resp *resp)
+bool store_req_refresh(const store_req *req, bool *forced, store_resp *resp)
 {
-    const char *v = param(req, "refresh");
+    const char *v = store_req_param(req, "refresh");
     *forced = false;
     if (!v || strcmp(v, "false") == 0 || strcmp(v, "wait_for") == 0)
         return true;
@@ -406,20 +357,20 @@ static bool refresh_param(const store_req *req, bool *forced, store_resp *resp)
         *forced = true;
         return true;
     }
-    errorf(resp, 400, "illegal_argument_exception", "Unknown value for refresh: [%s].", v);
+    store_resp_errorf(resp, 400, "illegal_argument_exception", "Unknown value for refresh: [%s].", v);
     return false;
 }
 
-static void validation_error(store_resp *resp, store_msgs *m)
+void store_resp_validation_error(store_resp *resp, store_msgs *m)
 {
     buf reason = BUF_INIT;
     buf_puts(&reason, "Validation Failed: ");
     buf_append(&reason, m->text.data, m->text.len);
-    error_body_n(resp, 400, "action_request_validation_exception", reason.data, reason.len, NULL, NULL);
+    store_resp_error_n(resp, 400, "action_request_validation_exception", reason.data, reason.len, NULL, NULL);
     buf_free(&reason);
 }
 
-static bool content_type_ok(const char *ct)
+bool store_req_content_type_ok(const char *ct)
 {
     if (!ct)
         return true;
@@ -438,13 +389,13 @@ static bool glob(const char *pat, const char *s) { return store_util_glob(pat, s
 
 /* ---- root, cluster ------------------------------------------------------------ */
 
-static void root_body(store_api *api, store_resp *r)
+void store_admin_root(store_api *api, store_resp *r)
 {
     buf *b = &r->body;
     buf_puts(b, "{\"name\":");
-    jstr(b, api->node_name);
+    store_resp_jstr(b, api->node_name);
     buf_puts(b, ",\"cluster_name\":\"verstore\",\"cluster_uuid\":");
-    jstr(b, store_engine_cluster_uuid(api->e));
+    store_resp_jstr(b, store_engine_cluster_uuid(api->e));
     buf_puts(b, ",\"version\":{\"number\":\"" ES_VERSION "\",\"build_flavor\":\"default\",\"build_type\":\"tar\","
                 "\"build_hash\":\"verstore\",\"build_date\":\"2026-11-21T00:00:00.000Z\",\"build_snapshot\":false,"
                 "\"lucene_version\":\"9.8.0\",\"minimum_wire_compatibility_version\":\"7.17.0\","
@@ -535,7 +486,7 @@ static size_t put_index_aliases(buf *b, const alias_list *l, const char *index, 
         }
         if (n++)
             buf_putc(b, ',');
-        jstr(b, l->rows[i].alias);
+        store_resp_jstr(b, l->rows[i].alias);
         if (l->rows[i].w == 1)
             buf_puts(b, ":{\"is_write_index\":true}");
         else if (l->rows[i].w == 0)
@@ -567,7 +518,7 @@ static void alias_multi(store_api *api, store_resp *r, const char *name)
         if (strcmp(l.rows[i].alias, name) == 0)
             buf_printf(&reason, "%s%s", k++ ? ", " : "", l.rows[i].index);
     buf_puts(&reason, "], can't execute a single index op");
-    error_body_n(r, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
+    store_resp_error_n(r, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
     buf_free(&reason);
     alias_list_free(&l);
 }
@@ -575,18 +526,18 @@ static void alias_multi(store_api *api, store_resp *r, const char *name)
 /* Answer a failed index lookup, given store_engine_index_resolve's result,
  * and return false; true when the index (or its alias) was found. HEAD
  * requests get a bare 404 for a missing index. */
-static bool index_found(store_api *api, store_resp *r, int rc, const char *index, bool head)
+bool store_admin_index_found(store_api *api, store_resp *r, int rc, const char *index, bool head)
 {
     if (rc == 1)
         return true;
     if (rc == -2)
         alias_multi(api, r, index);
     else if (rc < 0)
-        storage_error(r);
+        store_resp_storage_error(r);
     else if (head)
         r->status = 404;
     else
-        index_not_found(r, index);
+        store_resp_index_not_found(r, index);
     return false;
 }
 
@@ -612,7 +563,7 @@ static bool settings_gc(const cJSON *settings, int64_t *gc, store_resp *resp)
         snprintf(text, sizeof text, "%.0f", v->valuedouble);
     int64_t ms;
     if (!store_util_parse_time_ms(text, &ms)) {
-        errorf(resp, 400, "illegal_argument_exception",
+        store_resp_errorf(resp, 400, "illegal_argument_exception",
                "failed to parse setting [index.gc_deletes] with value [%s] as a time value: unit is missing or "
                "unrecognized",
                text);
@@ -622,11 +573,11 @@ static bool settings_gc(const cJSON *settings, int64_t *gc, store_resp *resp)
     return true;
 }
 
-static bool parse_json_body(const store_req *req, cJSON **out, store_resp *resp)
+bool store_req_json_body(const store_req *req, cJSON **out, store_resp *resp)
 {
     *out = NULL;
     if (!store_json_is_valid(req->body, req->body_len)) {
-        error_body_n(resp, 400, "parse_exception", "failed to parse the request body: malformed JSON", 48, NULL,
+        store_resp_error_n(resp, 400, "parse_exception", "failed to parse the request body: malformed JSON", 48, NULL,
                      "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON\"}");
         return false;
     }
@@ -634,13 +585,13 @@ static bool parse_json_body(const store_req *req, cJSON **out, store_resp *resp)
     bool nul = false;
     if (!store_json_mark_nul(req->body, req->body_len, &marked, &nul)) {
         buf_free(&marked);
-        error_body(resp, 500, "exception", "out of memory");
+        store_resp_error(resp, 500, "exception", "out of memory");
         return false;
     }
     *out = nul ? cJSON_ParseWithLength(marked.data, marked.len) : cJSON_ParseWithLength(req->body, req->body_len);
     buf_free(&marked);
     if (!*out) {
-        error_body(resp, 500, "exception", "out of memory");
+        store_resp_error(resp, 500, "exception", "out of memory");
         return false;
     }
     return true;
@@ -648,28 +599,28 @@ static bool parse_json_body(const store_req *req, cJSON **out, store_resp *resp)
 
 /* A call taking over the match's strings. Out of memory: NULL, with the
  * 500 already in `resp`. The caller owns the call (call_free). */
-static store_call *new_call(store_api *api, store_match *m, const store_req *req, store_resp *resp)
+store_call *store_api_call_new(store_api *api, store_match *m, const store_req *req, store_resp *resp)
 {
     store_call *c = calloc(1, sizeof *c);
     if (!c) {
-        error_body(resp, 500, "exception", "out of memory");
+        store_resp_error(resp, 500, "exception", "out of memory");
         return NULL;
     }
     c->api = api;
     c->m = *m;
     memset(m, 0, sizeof *m); /* the call owns the strings now */
-    c->pretty = param(req, "pretty") && !(strcmp(param(req, "pretty"), "false") == 0);
+    c->pretty = store_req_param(req, "pretty") && !(strcmp(store_req_param(req, "pretty"), "false") == 0);
     c->start_ms = store_util_mono_ms();
-    if (param(req, "filter_path") && !(c->filter_path = strdup(param(req, "filter_path")))) {
+    if (store_req_param(req, "filter_path") && !(c->filter_path = strdup(store_req_param(req, "filter_path")))) {
         store_router_free(&c->m);
         free(c);
-        error_body(resp, 500, "exception", "out of memory");
+        store_resp_error(resp, 500, "exception", "out of memory");
         return NULL;
     }
     return c;
 }
 
-static void call_free(store_call *c)
+void store_api_call_free(store_call *c)
 {
     if (!c)
         return;
@@ -693,11 +644,11 @@ static void call_free(store_call *c)
     free(c);
 }
 
-static store_call *create_index(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+store_call *store_admin_create_index(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     buf reason = BUF_INIT;
     if (!store_router_valid_index(m->index, &reason)) {
-        invalid_index(resp, m->index, &reason);
+        store_resp_invalid_index(resp, m->index, &reason);
         buf_free(&reason);
         return NULL;
     }
@@ -706,16 +657,16 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
     char *settings = NULL, *mappings = NULL;
     int64_t gc = STORE_GC_UNSET;
     if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
-        if (!parse_json_body(req, &body, resp))
+        if (!store_req_json_body(req, &body, resp))
             return NULL;
         if (!cJSON_IsObject(body)) {
-            error_body(resp, 400, "parse_exception", "request body must be a JSON object");
+            store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
             goto fail;
         }
         for (cJSON *it = body->child; it; it = it->next) {
             if (strcmp(it->string, "settings") == 0 || strcmp(it->string, "mappings") == 0) {
                 if (!cJSON_IsObject(it)) {
-                    errorf(resp, 400, "parse_exception", "[%s] must be an object", it->string);
+                    store_resp_errorf(resp, 400, "parse_exception", "[%s] must be an object", it->string);
                     goto fail;
                 }
                 char *s = cJSON_PrintUnformatted(it);
@@ -726,16 +677,16 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
             } else if (strcmp(it->string, "aliases") == 0) {
                 /* not applied at creation yet: refused rather than dropped */
                 if (!cJSON_IsObject(it)) {
-                    errorf(resp, 400, "parse_exception", "[aliases] must be an object");
+                    store_resp_errorf(resp, 400, "parse_exception", "[aliases] must be an object");
                     goto fail;
                 }
                 if (it->child) {
-                    errorf(resp, 400, "illegal_argument_exception",
+                    store_resp_errorf(resp, 400, "illegal_argument_exception",
                            "verstore does not support [aliases] in create index; add them with POST /_aliases");
                     goto fail;
                 }
             } else {
-                errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
+                store_resp_errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
                 goto fail;
             }
         }
@@ -747,12 +698,12 @@ static store_call *create_index(store_api *api, const store_req *req, store_matc
         char why[512];
         analysis_registry *an = settings ? analysis_registry_new(settings, strlen(settings), why, sizeof why) : NULL;
         if (settings && !an) {
-            error_body(resp, 400, "illegal_argument_exception", why);
+            store_resp_error(resp, 400, "illegal_argument_exception", why);
             goto fail;
         }
         analysis_registry_free(an);
     }
-    store_call *c = new_call(api, m, req, resp);
+    store_call *c = store_api_call_new(api, m, req, resp);
     if (!c)
         goto fail;
     c->kind = CALL_CREATE_INDEX;
@@ -774,14 +725,14 @@ fail:
     return NULL;
 }
 
-static store_call *put_settings(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+store_call *store_admin_put_settings(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     cJSON *body = NULL;
-    if (!parse_json_body(req, &body, resp))
+    if (!store_req_json_body(req, &body, resp))
         return NULL;
     store_call *c = NULL;
     if (!cJSON_IsObject(body)) {
-        error_body(resp, 400, "parse_exception", "request body must be a JSON object");
+        store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
         goto done;
     }
     cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "settings");
@@ -790,7 +741,7 @@ static store_call *put_settings(store_api *api, const store_req *req, store_matc
     int64_t gc;
     if (!settings_gc(st, &gc, resp))
         goto done;
-    if (!(c = new_call(api, m, req, resp)))
+    if (!(c = store_api_call_new(api, m, req, resp)))
         goto done;
     c->kind = CALL_PUT_SETTINGS;
     c->settings = cJSON_PrintUnformatted(st);
@@ -804,8 +755,6 @@ done:
     return c;
 }
 
-static void search_error(store_api *api, store_resp *r, const store_search_err *e);
-
 static const char *analyze_field(const char *field, void *arg)
 {
     store_mapping *map = arg;
@@ -814,12 +763,12 @@ static const char *analyze_field(const char *field, void *arg)
 }
 
 /* GET/POST /_analyze, /{index}/_analyze: the work is store_analysis's. */
-static void analyze_call(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+void store_api_analyze(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
     cJSON *body = NULL;
-    if (req->body_len == 0 ? !(body = cJSON_CreateObject()) : !parse_json_body(req, &body, r)) {
+    if (req->body_len == 0 ? !(body = cJSON_CreateObject()) : !store_req_json_body(req, &body, r)) {
         if (!body && req->body_len == 0)
-            error_body(r, 500, "exception", "out of memory");
+            store_resp_error(r, 500, "exception", "out of memory");
         return;
     }
     store_mapping map = {0};
@@ -827,13 +776,13 @@ static void analyze_call(store_api *api, const store_req *req, const store_match
     if (m->index) {
         store_rtxn *t = store_engine_read_begin(api->e);
         if (!t) {
-            storage_error(r);
+            store_resp_storage_error(r);
             goto done;
         }
         store_index_meta meta;
         int rc = store_engine_index_resolve(t, m->index, false, &meta, &settings, &mappings);
         store_engine_read_end(t);
-        if (!index_found(api, r, rc, m->index, false))
+        if (!store_admin_index_found(api, r, rc, m->index, false))
             goto done;
         char why[256];
         if (!store_mapping_parse(mappings.data ? mappings.data : "", mappings.len, &map, why, sizeof why))
@@ -843,7 +792,7 @@ static void analyze_call(store_api *api, const store_req *req, const store_match
     const char *etype = NULL;
     int st = analysis_api(map.an, body, m->index ? analyze_field : NULL, &map, &r->body, &etype, &reason);
     if (st != 200)
-        error_body(r, st, etype, reason.data ? reason.data : "");
+        store_resp_error(r, st, etype, reason.data ? reason.data : "");
 done:
     cJSON_Delete(body);
     store_mapping_free(&map);
@@ -853,7 +802,7 @@ done:
 }
 
 /* The index-level reads over index expressions (store_indices). */
-static void index_read(store_api *api, const store_req *req, const store_match *m, bool head, store_resp *r)
+void store_admin_index_read(store_api *api, const store_req *req, const store_match *m, bool head, store_resp *r)
 {
     store_search_err err = {0};
     bool ok;
@@ -865,7 +814,7 @@ static void index_read(store_api *api, const store_req *req, const store_match *
     case STORE_R_HEALTH: ok = store_indices_health(api->e, req, m->index, r, &err); break;
     case STORE_R_DATA_STREAM: /* verstore has no data streams: none to list, any name is missing */
         if (m->index)
-            index_not_found(r, m->index);
+            store_resp_index_not_found(r, m->index);
         else
             buf_puts(&r->body, "{\"data_streams\":[]}");
         return;
@@ -876,27 +825,27 @@ static void index_read(store_api *api, const store_req *req, const store_match *
         r->status = 404;
     } else if (!ok) {
         buf_reset(&r->body);
-        search_error(api, r, &err);
+        store_resp_search_error(api, r, &err);
     }
     store_search_err_free(&err);
 }
 
 /* GET /_mapping, /{index}/_mapping: one entry per concrete index, the
  * expression resolved as _search resolves it (lists, wildcards, aliases). */
-static void get_mappings(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+void store_admin_get_mappings(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
-    const char *ani = param(req, "allow_no_indices");
+    const char *ani = store_req_param(req, "allow_no_indices");
     store_search_err err = {0};
     char **names = NULL;
     size_t n = 0;
     store_rtxn *t = store_engine_read_begin(api->e);
     if (!t) {
-        storage_error(r);
+        store_resp_storage_error(r);
         return;
     }
-    if (!store_search_indices(t, m->index, param_true(req, "ignore_unavailable"), !ani || strcmp(ani, "false") != 0,
+    if (!store_search_indices(t, m->index, store_req_param_true(req, "ignore_unavailable"), !ani || strcmp(ani, "false") != 0,
                               &names, &n, &err)) {
-        search_error(api, r, &err);
+        store_resp_search_error(api, r, &err);
         goto done;
     }
     buf *b = &r->body;
@@ -908,7 +857,7 @@ static void get_mappings(store_api *api, const store_req *req, const store_match
         if (rc == 1) {
             if (b->len > 1)
                 buf_putc(b, ',');
-            jstr(b, meta.name);
+            store_resp_jstr(b, meta.name);
             buf_puts(b, ":{\"mappings\":");
             buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
             buf_putc(b, '}');
@@ -916,7 +865,7 @@ static void get_mappings(store_api *api, const store_req *req, const store_match
         buf_free(&settings);
         buf_free(&mappings);
         if (rc < 0) {
-            storage_error(r);
+            store_resp_storage_error(r);
             goto done;
         }
     }
@@ -931,39 +880,39 @@ done:
 
 /* A search failure as Elasticsearch answers it: per-shard failures wrapped
  * in search_phase_execution_exception "all shards failed". */
-static void search_error(store_api *api, store_resp *r, const store_search_err *e)
+void store_resp_search_error(store_api *api, store_resp *r, const store_search_err *e)
 {
     const char *reason = e->reason.data ? e->reason.data : "";
     if (e->index_missing) {
-        index_not_found(r, reason);
+        store_resp_index_not_found(r, reason);
         return;
     }
     if (!e->shard) {
-        error_body_n(r, e->status, e->type, reason, e->reason.len, NULL, NULL);
+        store_resp_error_n(r, e->status, e->type, reason, e->reason.len, NULL, NULL);
         return;
     }
     buf cause = BUF_INIT, *b = &r->body;
     buf_puts(&cause, "{\"type\":");
-    jstr(&cause, e->type);
+    store_resp_jstr(&cause, e->type);
     buf_puts(&cause, ",\"reason\":");
-    jstrn(&cause, reason, e->reason.len);
+    store_resp_jstrn(&cause, reason, e->reason.len);
     if (e->shard_index[0]) {
         buf_puts(&cause, ",\"index\":");
-        jstr(&cause, e->shard_index);
+        store_resp_jstr(&cause, e->shard_index);
     }
     buf_putc(&cause, '}');
     buf_reset(b);
     r->status = e->status;
-    r->content_type = CT_JSON;
+    r->content_type = STORE_CT_JSON;
     buf_puts(b, "{\"error\":{\"root_cause\":[");
     buf_append(b, cause.data, cause.len);
     buf_puts(b, "],\"type\":\"search_phase_execution_exception\",\"reason\":\"all shards failed\",\"phase\":"
                 "\"query\",\"grouped\":true,\"failed_shards\":[{\"shard\":");
     if (e->shard_index[0]) {
         buf_puts(b, "0,\"index\":");
-        jstr(b, e->shard_index);
+        store_resp_jstr(b, e->shard_index);
         buf_puts(b, ",\"node\":");
-        jstr(b, api->node_name);
+        store_resp_jstr(b, api->node_name);
     } else {
         buf_puts(b, "-1,\"index\":null");
     }
@@ -977,16 +926,16 @@ static void search_error(store_api *api, store_resp *r, const store_search_err *
 
 /* _search, _count, /_search/scroll: the body parsed (when there is one)
  * and handed to store_search. */
-static void search_call(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+void store_api_search(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
     cJSON *body = NULL;
     if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len &&
-        !parse_json_body(req, &body, r))
+        !store_req_json_body(req, &body, r))
         return;
     store_search_req sr = {m->index, req->params, req->nparams, body, NULL};
     if (m->route == STORE_R_SCROLL && m->id) {
         if (strlen(m->id) != m->id_len) {
-            error_body(r, 400, "illegal_argument_exception", "Cannot parse scroll id");
+            store_resp_error(r, 400, "illegal_argument_exception", "Cannot parse scroll id");
             cJSON_Delete(body);
             return;
         }
@@ -1006,26 +955,26 @@ static void search_call(store_api *api, const store_req *req, const store_match 
     if (ok)
         r->status = status;
     else
-        search_error(api, r, &err);
+        store_resp_search_error(api, r, &err);
     store_search_err_free(&err);
     cJSON_Delete(body);
 }
 
-static store_call *put_mapping(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+store_call *store_admin_put_mapping(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     cJSON *body = NULL;
     if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
-        error_body(resp, 400, "action_request_validation_exception", "Validation Failed: 1: mapping source is required;");
+        store_resp_error(resp, 400, "action_request_validation_exception", "Validation Failed: 1: mapping source is required;");
         return NULL;
     }
-    if (!parse_json_body(req, &body, resp))
+    if (!store_req_json_body(req, &body, resp))
         return NULL;
     store_call *c = NULL;
     if (!cJSON_IsObject(body)) {
-        error_body(resp, 400, "parse_exception", "request body must be a JSON object");
+        store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
         goto done;
     }
-    if (!(c = new_call(api, m, req, resp)))
+    if (!(c = store_api_call_new(api, m, req, resp)))
         goto done;
     c->kind = CALL_PUT_MAPPING;
     c->mappings = cJSON_PrintUnformatted(body);
@@ -1045,13 +994,13 @@ static void doc_object(buf *b, const char *index, const char *type, const char *
                        const store_doc_view *v, bool found, const store_srcfilter *f)
 {
     buf_puts(b, "{\"_index\":");
-    jstr(b, index);
+    store_resp_jstr(b, index);
     if (type) {
         buf_puts(b, ",\"_type\":");
-        jstr(b, type);
+        store_resp_jstr(b, type);
     }
     buf_puts(b, ",\"_id\":");
-    jstrn(b, id, id_len);
+    store_resp_jstrn(b, id, id_len);
     if (!found) {
         buf_puts(b, ",\"found\":false}");
         return;
@@ -1067,48 +1016,48 @@ static void doc_object(buf *b, const char *index, const char *type, const char *
     buf_putc(b, '}');
 }
 
-static void get_doc(store_api *api, const store_req *req, const store_match *m, bool legacy, bool source_only,
+void store_docs_get(store_api *api, const store_req *req, const store_match *m, bool legacy, bool source_only,
                     bool head, store_resp *r)
 {
     int64_t version = STORE_MATCH_ANY;
     bool present;
-    if (!long_param(req, "version", &version, &present, r))
+    if (!store_req_long(req, "version", &version, &present, r))
         return;
-    const char *vt = param(req, "version_type");
+    const char *vt = store_req_param(req, "version_type");
     store_vtype vtype;
     if (vt && !store_vtype_parse(vt, &vtype)) {
-        errorf(r, 400, "illegal_argument_exception", "No version type match [%s]", vt);
+        store_resp_errorf(r, 400, "illegal_argument_exception", "No version type match [%s]", vt);
         return;
     }
     if (m->id_len > STORE_MAX_ID_BYTES) {
         store_msgs msgs = {BUF_INIT, 0};
         store_msgs_add(&msgs, "id [%.*s] is too long, must be no longer than 512 bytes but was: %zu", (int)m->id_len,
                        m->id, m->id_len);
-        validation_error(r, &msgs);
+        store_resp_validation_error(r, &msgs);
         store_msgs_free(&msgs);
         return;
     }
     store_rtxn *t = store_engine_read_begin(api->e);
     if (!t) {
-        storage_error(r);
+        store_resp_storage_error(r);
         return;
     }
     store_index_meta meta;
     store_doc_view v;
     store_srcfilter f;
-    store_srcfilter_from_params(&f, param(req, "_source"), param(req, "_source_includes"), param(req, "_source_excludes"));
+    store_srcfilter_from_params(&f, store_req_param(req, "_source"), store_req_param(req, "_source_includes"), store_req_param(req, "_source_excludes"));
     int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
-    if (!index_found(api, r, rc, m->index, head))
+    if (!store_admin_index_found(api, r, rc, m->index, head))
         goto done;
     rc = store_engine_doc_get(t, &meta, m->id, m->id_len, &v);
     if (rc < 0) {
-        storage_error(r);
+        store_resp_storage_error(r);
         goto done;
     }
     bool found = rc == 1 && !v.st.deleted;
     char explain[200];
     if (found && store_version_read_conflict(version, &v.st, explain, sizeof explain)) {
-        conflict_error(r, legacy ? m->type : NULL, m->id, m->id_len, explain, meta.uuid, meta.name);
+        store_resp_conflict(r, legacy ? m->type : NULL, m->id, m->id_len, explain, meta.uuid, meta.name);
         goto done;
     }
     if (head) {
@@ -1121,7 +1070,7 @@ static void get_doc(store_api *api, const store_req *req, const store_match *m, 
             buf_printf(&reason, "Document not found [%s]/[%s]/[", meta.name, legacy ? m->type : "_doc");
             buf_append(&reason, m->id, m->id_len);
             buf_putc(&reason, ']');
-            error_body_n(r, 404, "resource_not_found_exception", reason.data, reason.len, NULL, NULL);
+            store_resp_error_n(r, 404, "resource_not_found_exception", reason.data, reason.len, NULL, NULL);
             buf_free(&reason);
             goto done;
         }
@@ -1190,40 +1139,40 @@ static size_t mget_count(const char *s, size_t n)
     return count;
 }
 
-static void mget(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+void store_docs_mget(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
     uint64_t held = 0; /* bytes of the answer reserved in the memory breaker */
     cJSON *body = NULL;
     store_msgs msgs = {BUF_INIT, 0};
     store_srcfilter deff;
-    store_srcfilter_from_params(&deff, param(req, "_source"), param(req, "_source_includes"), param(req, "_source_excludes"));
+    store_srcfilter_from_params(&deff, store_req_param(req, "_source"), store_req_param(req, "_source_includes"), store_req_param(req, "_source_excludes"));
     store_rtxn *t = NULL;
     if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
-        error_body(r, 400, "parse_exception", "request body is required");
+        store_resp_error(r, 400, "parse_exception", "request body is required");
         goto done;
     }
     size_t count = mget_count(req->body, req->body_len);
     if (count > STORE_MGET_MAX_DOCS) {
-        errorf(r, 400, "illegal_argument_exception",
+        store_resp_errorf(r, 400, "illegal_argument_exception",
                "a multi get request may ask for at most %d documents, this one asks for %zu", STORE_MGET_MAX_DOCS,
                count);
         goto done;
     }
-    if (!parse_json_body(req, &body, r))
+    if (!store_req_json_body(req, &body, r))
         goto done;
     if (!cJSON_IsObject(body)) {
-        error_body(r, 400, "parse_exception", "request body must be a JSON object");
+        store_resp_error(r, 400, "parse_exception", "request body must be a JSON object");
         goto done;
     }
     const cJSON *docs = cJSON_GetObjectItemCaseSensitive(body, "docs");
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "ids");
     for (const cJSON *it = body->child; it; it = it->next)
         if (strcmp(it->string, "docs") != 0 && strcmp(it->string, "ids") != 0) {
-            errorf(r, 400, "parsing_exception", "unknown key [%s] for a multi get request", it->string);
+            store_resp_errorf(r, 400, "parsing_exception", "unknown key [%s] for a multi get request", it->string);
             goto done;
         }
     if ((docs && !cJSON_IsArray(docs)) || (ids && !cJSON_IsArray(ids))) {
-        error_body(r, 400, "parsing_exception", "docs and ids must be arrays");
+        store_resp_error(r, 400, "parsing_exception", "docs and ids must be arrays");
         goto done;
     }
     size_t n = (size_t)(docs ? cJSON_GetArraySize(docs) : 0) + (size_t)(ids ? cJSON_GetArraySize(ids) : 0);
@@ -1254,11 +1203,11 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
         }
     }
     if (msgs.count) {
-        validation_error(r, &msgs);
+        store_resp_validation_error(r, &msgs);
         goto done;
     }
     if (!(t = store_engine_read_begin(api->e))) {
-        storage_error(r);
+        store_resp_storage_error(r);
         goto done;
     }
     buf *b = &r->body;
@@ -1302,32 +1251,32 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
                 rc = store_engine_doc_get(t, &meta, id, id_len, &v) < 0 ? -1 : 1;
             if (rc == -2) {
                 buf_puts(b, "{\"_index\":");
-                jstr(b, index);
+                store_resp_jstr(b, index);
                 buf_puts(b, ",\"_id\":");
-                jstrn(b, id ? id : "", id_len);
+                store_resp_jstrn(b, id ? id : "", id_len);
                 buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"alias has "
                             "more than one index associated with it\"}],\"type\":\"illegal_argument_exception\","
                             "\"reason\":\"alias has more than one index associated with it\"}}");
             } else if (rc < 0) {
                 buf_puts(b, "{\"_index\":");
-                jstr(b, index);
+                store_resp_jstr(b, index);
                 buf_puts(b, ",\"_id\":");
-                jstrn(b, id ? id : "", id_len);
+                store_resp_jstrn(b, id ? id : "", id_len);
                 buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"exception\",\"reason\":\"storage failure\"}],"
                             "\"type\":\"exception\",\"reason\":\"storage failure\"}}");
             } else if (rc == 0) {
                 buf_puts(b, "{\"_index\":");
-                jstr(b, index);
+                store_resp_jstr(b, index);
                 buf_puts(b, ",\"_id\":");
-                jstrn(b, id, id_len);
+                store_resp_jstrn(b, id, id_len);
                 buf x = BUF_INIT, reason = BUF_INIT;
-                not_found_extra(&x, index);
+                store_resp_not_found_extra(&x, index);
                 buf_printf(&reason, "no such index [%s]", index);
                 buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"index_not_found_exception\",\"reason\":");
-                jstr(b, reason.data);
+                store_resp_jstr(b, reason.data);
                 buf_puts(b, x.data);
                 buf_puts(b, "}],\"type\":\"index_not_found_exception\",\"reason\":");
-                jstr(b, reason.data);
+                store_resp_jstr(b, reason.data);
                 buf_puts(b, x.data);
                 buf_puts(b, "}}");
                 buf_free(&x);
@@ -1338,11 +1287,11 @@ static void mget(store_api *api, const store_req *req, const store_match *m, sto
                 if (found && store_version_read_conflict(version, &v.st, explain, sizeof explain)) {
                     store_resp tmp;
                     store_resp_init(&tmp);
-                    conflict_error(&tmp, NULL, id, id_len, explain, meta.uuid, meta.name);
+                    store_resp_conflict(&tmp, NULL, id, id_len, explain, meta.uuid, meta.name);
                     buf_puts(b, "{\"_index\":");
-                    jstr(b, meta.name);
+                    store_resp_jstr(b, meta.name);
                     buf_puts(b, ",\"_id\":");
-                    jstrn(b, id, id_len);
+                    store_resp_jstrn(b, id, id_len);
                     buf_puts(b, ",");
                     /* the error object without the outer braces and status */
                     const char *e = strstr(tmp.body.data, "\"error\":");
@@ -1386,41 +1335,41 @@ done:
 static void source_error(store_resp *r, const char *body, size_t n)
 {
     if (store_json_ws(body, body + n) == body + n) {
-        error_body(r, 400, "parse_exception", "request body is required");
+        store_resp_error(r, 400, "parse_exception", "request body is required");
         return;
     }
     bool valid = store_json_is_valid(body, n);
-    error_body_n(r, 400, "mapper_parsing_exception", "failed to parse", 15, NULL,
+    store_resp_error_n(r, 400, "mapper_parsing_exception", "failed to parse", 15, NULL,
                  valid ? "{\"type\":\"not_x_content_exception\",\"reason\":\"the document source must be a JSON object\"}"
                        : "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON in the document source\"}");
 }
 
-static store_call *write_doc(store_api *api, const store_req *req, store_match *m, store_opkind kind, bool legacy,
+store_call *store_docs_write(store_api *api, const store_req *req, store_match *m, store_opkind kind, bool legacy,
                              bool auto_id, store_resp *resp)
 {
     store_wparams w;
     bool has_version, has_vtype, forced, require_alias;
     store_msgs msgs = {BUF_INIT, 0};
-    if (!refresh_param(req, &forced, resp) || !write_params(req, &w, &has_version, &has_vtype, resp) ||
-        !bool_param(req, "require_alias", false, &require_alias, resp) || !pipeline_param(req, resp))
+    if (!store_req_refresh(req, &forced, resp) || !store_req_write_params(req, &w, &has_version, &has_vtype, resp) ||
+        !store_req_bool(req, "require_alias", false, &require_alias, resp) || !store_req_pipeline(req, resp))
         return NULL;
-    if (kind == STORE_OP_UPDATE && param(req, "retry_on_conflict")) {
+    if (kind == STORE_OP_UPDATE && store_req_param(req, "retry_on_conflict")) {
         /* Honoured trivially (one writer: an update never conflicts with a
          * concurrent one mid-way), but the value must be an int. */
         int64_t n;
-        const char *v = param(req, "retry_on_conflict");
+        const char *v = store_req_param(req, "retry_on_conflict");
         if (!store_json_parse_long(v, strlen(v), &n) || n < INT32_MIN || n > INT32_MAX) {
-            errorf(resp, 400, "illegal_argument_exception",
+            store_resp_errorf(resp, 400, "illegal_argument_exception",
                    "Failed to parse int parameter [retry_on_conflict] with value [%s]", v);
             return NULL;
         }
     }
-    const char *op_type = param(req, "op_type");
+    const char *op_type = store_req_param(req, "op_type");
     if (op_type && kind == STORE_OP_INDEX) {
         if (strcmp(op_type, "create") == 0)
             kind = STORE_OP_CREATE;
         else if (strcmp(op_type, "index") != 0) {
-            errorf(resp, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%s]", op_type);
+            store_resp_errorf(resp, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%s]", op_type);
             return NULL;
         }
     }
@@ -1431,20 +1380,20 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         if (!legacy && store_version_update_refused(has_version, has_vtype)) {
             store_msgs_add(&msgs, "internal versioning can not be used for optimistic concurrency control. "
                                   "Please use `if_seq_no` and `if_primary_term` instead");
-            validation_error(resp, &msgs);
+            store_resp_validation_error(resp, &msgs);
             store_msgs_free(&msgs);
             return NULL;
         }
         if (legacy && w.vtype != STORE_VT_INTERNAL) {
             store_msgs_add(&msgs, "version type [%s] is not supported by the update API", store_vtype_name(w.vtype));
-            validation_error(resp, &msgs);
+            store_resp_validation_error(resp, &msgs);
             store_msgs_free(&msgs);
             return NULL;
         }
     }
     store_version_validate(&w, auto_id ? NULL : m->id, m->id_len, &msgs);
     if (msgs.count) {
-        validation_error(resp, &msgs);
+        store_resp_validation_error(resp, &msgs);
         store_msgs_free(&msgs);
         return NULL;
     }
@@ -1455,52 +1404,52 @@ static store_call *write_doc(store_api *api, const store_req *req, store_match *
         buf reason = BUF_INIT;
         bool valid = store_router_valid_index(m->index, &reason);
         if (!valid)
-            invalid_index(resp, m->index, &reason);
+            store_resp_invalid_index(resp, m->index, &reason);
         buf_free(&reason);
         if (!valid)
             return NULL;
     }
-    store_call *c = new_call(api, m, req, resp);
+    store_call *c = store_api_call_new(api, m, req, resp);
     if (!c)
         return NULL;
     c->kind = CALL_WRITE;
     c->legacy = legacy;
     c->forced_refresh = forced;
-    if (param(req, "routing") && !(c->routing = strdup(param(req, "routing")))) {
-        error_body(resp, 500, "exception", "out of memory");
-        call_free(c);
+    if (store_req_param(req, "routing") && !(c->routing = strdup(store_req_param(req, "routing")))) {
+        store_resp_error(resp, 500, "exception", "out of memory");
+        store_api_call_free(c);
         return NULL;
     }
     if (kind == STORE_OP_UPDATE) {
         store_bulk_error err = {0, NULL, BUF_INIT};
         if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
-            error_body(resp, 400, "parse_exception", "request body is required");
-            call_free(c);
+            store_resp_error(resp, 400, "parse_exception", "request body is required");
+            store_api_call_free(c);
             return NULL;
         }
         if (!store_bulk_parse_update(req->body, req->body_len, &c->upd, &err)) {
-            error_body_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
+            store_resp_error_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
             store_bulk_error_free(&err);
-            call_free(c);
+            store_api_call_free(c);
             return NULL;
         }
         c->op.upd = &c->upd;
-        const char *ps = param(req, "_source"), *pi = param(req, "_source_includes"),
-                   *pe = param(req, "_source_excludes");
+        const char *ps = store_req_param(req, "_source"), *pi = store_req_param(req, "_source_includes"),
+                   *pe = store_req_param(req, "_source_excludes");
         if (ps || pi || pe) { /* the URL's _source wins over the body's, as in Elasticsearch */
             c->upd_src_params = true;
             store_srcfilter_from_params(&c->upd_filter, ps, pi, pe);
             /* tells the writer to keep a noop's source for the response */
             if (!c->upd.fetch_source && !(c->upd.fetch_source = cJSON_CreateTrue())) {
-                error_body(resp, 500, "exception", "out of memory");
-                call_free(c);
+                store_resp_error(resp, 500, "exception", "out of memory");
+                store_api_call_free(c);
                 return NULL;
             }
         }
     } else if (kind != STORE_OP_DELETE) {
         if (!store_json_is_object(req->body, req->body_len)) {
             source_error(resp, req->body, req->body_len);
-            call_free(c);
+            store_api_call_free(c);
             return NULL;
         }
         c->op.src = req->body;
@@ -1543,9 +1492,9 @@ static void update_get(buf *b, const store_call *c, const store_op *op, bool in_
         return;
     if (!f->none) {
         buf_puts(b, ",\"get\":{\"_seq_no\":");
-        jint(b, op->seq_no);
+        store_resp_jint(b, op->seq_no);
         buf_puts(b, ",\"_primary_term\":");
-        jint(b, op->term);
+        store_resp_jint(b, op->term);
         buf_puts(b, ",\"found\":true,\"_source\":");
         store_srcfilter_put(b, op->new_src, op->new_src_len, f);
         buf_putc(b, '}');
@@ -1562,34 +1511,34 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
         buf_printf(b, "{\"found\":%s,\"_index\":", op->dec.result == STORE_RES_DELETED ? "true" : "false");
     else
         buf_puts(b, "{\"_index\":");
-    jstr(b, op->index);
+    store_resp_jstr(b, op->index);
     if (legacy) {
         buf_puts(b, ",\"_type\":");
-        jstr(b, c->m.type);
+        store_resp_jstr(b, c->m.type);
     }
     buf_puts(b, ",\"_id\":");
-    jstrn(b, op->id, op->id_len);
+    store_resp_jstrn(b, op->id, op->id_len);
     buf_puts(b, ",\"_version\":");
-    jint(b, op->version);
+    store_resp_jint(b, op->version);
     buf_puts(b, ",\"result\":\"");
     buf_puts(b, store_result_name(op->dec.result));
     buf_puts(b, "\",");
     if (c->forced_refresh && !noop)
         buf_puts(b, "\"forced_refresh\":true,");
-    shards(b, noop ? 0 : 2, noop ? 0 : 1);
+    store_resp_shards(b, noop ? 0 : 2, noop ? 0 : 1);
     if (legacy) {
         if (op->w.kind == STORE_OP_INDEX || op->w.kind == STORE_OP_CREATE)
             buf_printf(b, ",\"created\":%s", op->dec.result == STORE_RES_CREATED ? "true" : "false");
     } else {
         buf_puts(b, ",\"_seq_no\":");
-        jint(b, op->seq_no);
+        store_resp_jint(b, op->seq_no);
         buf_puts(b, ",\"_primary_term\":");
-        jint(b, op->term);
+        store_resp_jint(b, op->term);
     }
     update_get(b, c, op, in_bulk);
     if (in_bulk) {
         buf_puts(b, ",\"status\":");
-        jint(b, op->dec.status);
+        store_resp_jint(b, op->dec.status);
     }
     buf_putc(b, '}');
 }
@@ -1602,20 +1551,20 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
     case STORE_OPERR_CONFLICT: {
         buf rest = BUF_INIT;
         buf_printf(&rest, "version conflict, %s", op->dec.explain);
-        id_reason(reason, t, op->id, op->id_len, rest.data ? rest.data : ""); /* NULL out of memory */
+        store_resp_id_reason(reason, t, op->id, op->id_len, rest.data ? rest.data : ""); /* NULL out of memory */
         buf_free(&rest);
-        index_extra(extra, op->uuid, op->index);
+        store_resp_index_extra(extra, op->uuid, op->index);
         *type = "version_conflict_engine_exception";
         return 409;
     }
     case STORE_OPERR_DOC_MISSING:
-        id_reason(reason, t, op->id, op->id_len, "document missing");
-        index_extra(extra, op->uuid, op->index);
+        store_resp_id_reason(reason, t, op->id, op->id_len, "document missing");
+        store_resp_index_extra(extra, op->uuid, op->index);
         *type = "document_missing_exception";
         return 404;
     case STORE_OPERR_INDEX_MISSING:
         buf_printf(reason, "no such index [%s]", op->index);
-        not_found_extra(extra, op->index);
+        store_resp_not_found_extra(extra, op->index);
         *type = "index_not_found_exception";
         return 404;
     case STORE_OPERR_NO_WRITE_INDEX:
@@ -1629,7 +1578,7 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
     case STORE_OPERR_NOT_ALIAS:
         buf_printf(reason, "no such index [%s] and [require_alias] request flag is [true] and [%s] is not an alias",
                    op->index, op->index);
-        not_found_extra(extra, op->index);
+        store_resp_not_found_extra(extra, op->index);
         *type = "index_not_found_exception";
         return 404;
     case STORE_OPERR_MAPPING:
@@ -1641,9 +1590,9 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
         *type = "mapper_parsing_exception";
         return 400;
     case STORE_OPERR_DISK_FULL:
-        buf_printf(reason, DISK_BLOCK_REASON, op->index);
+        buf_printf(reason, STORE_DISK_BLOCK_REASON, op->index);
         *type = "cluster_block_exception";
-        return DISK_BLOCK_STATUS;
+        return STORE_DISK_BLOCK_STATUS;
     default:
         buf_puts(reason, "storage failure, see the verstore log");
         *type = "exception";
@@ -1651,7 +1600,7 @@ static int op_error(const store_call *c, const store_op *op, bool in_bulk, const
     }
 }
 
-static void finish_write(store_call *c, store_resp *r)
+void store_docs_finish_write(store_call *c, store_resp *r)
 {
     store_op *op = &c->op;
     if (op->err == STORE_OPERR_CONFLICT)
@@ -1660,7 +1609,7 @@ static void finish_write(store_call *c, store_resp *r)
         const char *type;
         buf reason = BUF_INIT, extra = BUF_INIT;
         int status = op_error(c, op, false, &type, &reason, &extra);
-        error_body_n(r, status, type, reason.data, reason.len, extra.data, NULL);
+        store_resp_error_n(r, status, type, reason.data, reason.len, extra.data, NULL);
         buf_free(&reason);
         buf_free(&extra);
         return;
@@ -1688,22 +1637,22 @@ static void finish_write(store_call *c, store_resp *r)
 
 /* ---- bulk ------------------------------------------------------------------------- */
 
-static store_call *bulk(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+store_call *store_docs_bulk(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     bool forced, require_alias;
-    if (!refresh_param(req, &forced, resp) || !bool_param(req, "require_alias", false, &require_alias, resp) ||
-        !pipeline_param(req, resp))
+    if (!store_req_refresh(req, &forced, resp) || !store_req_bool(req, "require_alias", false, &require_alias, resp) ||
+        !store_req_pipeline(req, resp))
         return NULL;
-    store_call *c = new_call(api, m, req, resp);
+    store_call *c = store_api_call_new(api, m, req, resp);
     if (!c)
         return NULL;
     c->kind = CALL_BULK;
     c->forced_refresh = forced;
     store_bulk_error err = {0, NULL, BUF_INIT};
     if (!store_bulk_parse(req->body, req->body_len, c->m.index, &c->bulk, &err)) {
-        error_body_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
+        store_resp_error_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
         store_bulk_error_free(&err);
-        call_free(c);
+        store_api_call_free(c);
         return NULL;
     }
     store_bulk_error_free(&err);
@@ -1711,8 +1660,8 @@ static store_call *bulk(store_api *api, const store_req *req, store_match *m, st
     c->ops = calloc(n ? n : 1, sizeof *c->ops);
     c->op_of_item = calloc(n ? n : 1, sizeof *c->op_of_item);
     if (!c->ops || !c->op_of_item) {
-        error_body(resp, 500, "exception", "out of memory");
-        call_free(c);
+        store_resp_error(resp, 500, "exception", "out of memory");
+        store_api_call_free(c);
         return NULL;
     }
     size_t k = 0;
@@ -1744,7 +1693,7 @@ static store_call *bulk(store_api *api, const store_req *req, store_match *m, st
 
 static store_metrics_res metrics_result(const store_op *op);
 
-static void finish_bulk(store_call *c, store_resp *r)
+void store_docs_finish_bulk(store_call *c, store_resp *r)
 {
     buf *b = &r->body;
     bool errors = false;
@@ -1778,23 +1727,23 @@ static void finish_bulk(store_call *c, store_resp *r)
                 buf_puts(&reason, it->err_reason ? it->err_reason : "");
                 if (strcmp(type, "invalid_index_name_exception") == 0) {
                     buf_puts(&extra, ",\"index_uuid\":\"_na_\",\"index\":");
-                    jstr(&extra, it->index);
+                    store_resp_jstr(&extra, it->index);
                 }
             }
             errors = true;
             buf_puts(&items, "{\"_index\":");
-            jstr(&items, it->index ? it->index : "");
+            store_resp_jstr(&items, it->index ? it->index : "");
             buf_puts(&items, ",\"_id\":");
             if (it->id)
-                jstrn(&items, it->id, it->id_len);
+                store_resp_jstrn(&items, it->id, it->id_len);
             else
                 buf_puts(&items, "null");
             buf_puts(&items, ",\"status\":");
-            jint(&items, status);
+            store_resp_jint(&items, status);
             buf_puts(&items, ",\"error\":{\"type\":");
-            jstr(&items, type);
+            store_resp_jstr(&items, type);
             buf_puts(&items, ",\"reason\":");
-            jstrn(&items, reason.data ? reason.data : "", reason.len);
+            store_resp_jstrn(&items, reason.data ? reason.data : "", reason.len);
             if (extra.len)
                 buf_append(&items, extra.data, extra.len);
             buf_puts(&items, "}}");
@@ -1812,9 +1761,9 @@ static void finish_bulk(store_call *c, store_resp *r)
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
-static void pretty_body(store_resp *r)
+void store_resp_pretty(store_resp *r)
 {
-    if (!r->body.len || strcmp(r->content_type, CT_JSON) != 0)
+    if (!r->body.len || strcmp(r->content_type, STORE_CT_JSON) != 0)
         return;
     buf out = BUF_INIT;
     if (store_json_pretty(r->body.data, r->body.len, &out)) {
@@ -1910,7 +1859,7 @@ static int str_cmp(const void *x, const void *y) { return strcmp(*(const char *c
 
 /* BaseRestHandler.unrecognized: 400 when the request carries parameters the
  * endpoint does not know. Returns false (resp filled) in that case. */
-static bool check_params(const store_req *req, const store_match *m, store_resp *resp)
+bool store_routes_check_params(const store_req *req, const store_match *m, store_resp *resp)
 {
     const char *const *known = m->row->params;
     const char *bad[32];
@@ -1954,7 +1903,7 @@ static bool check_params(const store_req *req, const store_match *m, store_resp 
         }
     }
     store_util_utf8_sanitize(msg.data, msg.len, &reason);
-    error_body_n(resp, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
+    store_resp_error_n(resp, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
     buf_free(&path);
     buf_free(&msg);
     buf_free(&reason);
@@ -1962,9 +1911,9 @@ static bool check_params(const store_req *req, const store_match *m, store_resp 
 }
 
 /* ?filter_path on a JSON body (errors included, as Elasticsearch does). */
-static void filter_body(store_resp *r, const char *filter)
+void store_resp_filter(store_resp *r, const char *filter)
 {
-    if (!filter || !*filter || !r->body.len || strcmp(r->content_type, CT_JSON) != 0)
+    if (!filter || !*filter || !r->body.len || strcmp(r->content_type, STORE_CT_JSON) != 0)
         return;
     buf out = BUF_INIT;
     if (store_json_filter(r->body.data, r->body.len, filter, &out)) {
@@ -1976,11 +1925,11 @@ static void filter_body(store_resp *r, const char *filter)
 }
 
 /* GET|HEAD /_alias[/{alias}], /_aliases, /{index}/_alias[/{alias}]. */
-static void get_aliases(store_api *api, const store_match *m, bool head, store_resp *r)
+void store_admin_get_aliases(store_api *api, const store_match *m, bool head, store_resp *r)
 {
     store_rtxn *t = store_engine_read_begin(api->e);
     if (!t) {
-        storage_error(r);
+        store_resp_storage_error(r);
         return;
     }
     alias_list l = {0};
@@ -1988,14 +1937,14 @@ static void get_aliases(store_api *api, const store_match *m, bool head, store_r
     bool ok = load_aliases(t, &l) && store_engine_index_each(t, collect_index, &ix);
     store_engine_read_end(t);
     if (!ok) {
-        storage_error(r);
+        store_resp_storage_error(r);
         goto done;
     }
     if (m->index && ix.n == 0 && !strchr(m->index, '*')) {
         if (head)
             r->status = 404;
         else
-            index_not_found(r, m->index);
+            store_resp_index_not_found(r, m->index);
         goto done;
     }
     buf *b = &r->body;
@@ -2004,7 +1953,7 @@ static void get_aliases(store_api *api, const store_match *m, bool head, store_r
     for (size_t i = 0; i < ix.n; i++) {
         size_t mark = b->len;
         buf_puts(b, listed ? "," : "");
-        jstr(b, ix.metas[i].name);
+        store_resp_jstr(b, ix.metas[i].name);
         buf_puts(b, ":{\"aliases\":");
         size_t n = put_index_aliases(b, &l, ix.metas[i].name, m->alias);
         buf_putc(b, '}');
@@ -2024,7 +1973,7 @@ static void get_aliases(store_api *api, const store_match *m, bool head, store_r
         } else {
             buf msg = BUF_INIT;
             buf_printf(&msg, "alias [%s] missing", m->alias);
-            flat_error(r, 404, msg.data);
+            store_resp_flat_error(r, 404, msg.data);
             buf_free(&msg);
         }
     } else if (head) {
@@ -2043,7 +1992,7 @@ static bool valid_alias_name(const char *name, store_resp *resp)
         /* Elasticsearch checks alias names with the index-name rules. */
         const char *why = strstr(reason.data, "], ");
         buf_printf(&msg, "Invalid alias name [%s]%s", name, why ? why + 1 : "");
-        error_body_n(resp, 400, "invalid_alias_name_exception", msg.data, msg.len, NULL, NULL);
+        store_resp_error_n(resp, 400, "invalid_alias_name_exception", msg.data, msg.len, NULL, NULL);
     }
     buf_free(&reason);
     buf_free(&msg);
@@ -2067,7 +2016,7 @@ static int name_list(const cJSON *o, const char *key, const char *keys, const ch
     int n = 0;
     if (one) {
         if (!cJSON_IsString(one)) {
-            errorf(resp, 400, "parsing_exception", "[%s] must be a string", key);
+            store_resp_errorf(resp, 400, "parsing_exception", "[%s] must be a string", key);
             return -1;
         }
         out[n++] = one->valuestring;
@@ -2080,17 +2029,17 @@ static int name_list(const cJSON *o, const char *key, const char *keys, const ch
             cJSON_ArrayForEach(it, many)
             {
                 if (!cJSON_IsString(it)) {
-                    errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
+                    store_resp_errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
                     return -1;
                 }
                 if (n == max) {
-                    errorf(resp, 400, "illegal_argument_exception", "too many [%s] in one action", keys);
+                    store_resp_errorf(resp, 400, "illegal_argument_exception", "too many [%s] in one action", keys);
                     return -1;
                 }
                 out[n++] = it->valuestring;
             }
         } else {
-            errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
+            store_resp_errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
             return -1;
         }
     }
@@ -2100,18 +2049,18 @@ static int name_list(const cJSON *o, const char *key, const char *keys, const ch
 #define ALIAS_MAX_NAMES 256
 
 /* POST /_aliases {"actions":[{"add":{…}},{"remove":{…}},{"remove_index":{…}}]}. */
-static store_call *update_aliases(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+store_call *store_admin_update_aliases(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     cJSON *body = NULL;
     store_call *c = NULL;
-    if (!parse_json_body(req, &body, resp))
+    if (!store_req_json_body(req, &body, resp))
         return NULL;
     const cJSON *actions = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "actions") : NULL;
     if (!cJSON_IsArray(actions) || cJSON_GetArraySize(actions) == 0) {
-        error_body(resp, 400, "action_request_validation_exception", "Validation Failed: 1: no action specified;");
+        store_resp_error(resp, 400, "action_request_validation_exception", "Validation Failed: 1: no action specified;");
         goto fail;
     }
-    if (!(c = new_call(api, m, req, resp)))
+    if (!(c = store_api_call_new(api, m, req, resp)))
         goto fail;
     c->kind = CALL_ALIASES;
     c->alias_body = body;
@@ -2120,7 +2069,7 @@ static store_call *update_aliases(store_api *api, const store_req *req, store_ma
     {
         const cJSON *spec = cJSON_IsObject(item) ? item->child : NULL;
         if (!spec || spec->next || !cJSON_IsObject(spec)) {
-            error_body(resp, 400, "parsing_exception", "an alias action must be an object with one of [add], "
+            store_resp_error(resp, 400, "parsing_exception", "an alias action must be an object with one of [add], "
                                                        "[remove] or [remove_index]");
             goto fail_call;
         }
@@ -2132,7 +2081,7 @@ static store_call *update_aliases(store_api *api, const store_req *req, store_ma
         else if (strcmp(spec->string, "remove_index") == 0)
             act = STORE_ALIAS_REMOVE_INDEX;
         else {
-            errorf(resp, 400, "parsing_exception", "unknown alias action [%s]; expected add, remove or remove_index",
+            store_resp_errorf(resp, 400, "parsing_exception", "unknown alias action [%s]; expected add, remove or remove_index",
                    spec->string);
             goto fail_call;
         }
@@ -2144,7 +2093,7 @@ static store_call *update_aliases(store_api *api, const store_req *req, store_ma
         if (na < 0)
             goto fail_call;
         if (ni == 0 || (act != STORE_ALIAS_REMOVE_INDEX && na == 0)) {
-            error_body(resp, 400, "action_request_validation_exception",
+            store_resp_error(resp, 400, "action_request_validation_exception",
                        ni == 0 ? "Validation Failed: 1: One of [index] or [indices] is required;"
                                : "Validation Failed: 1: One of [alias] or [aliases] is required;");
             goto fail_call;
@@ -2153,7 +2102,7 @@ static store_call *update_aliases(store_api *api, const store_req *req, store_ma
         const cJSON *iw = cJSON_GetObjectItemCaseSensitive(spec, "is_write_index");
         if (iw) {
             if (!cJSON_IsBool(iw) || act != STORE_ALIAS_ADD) {
-                error_body(resp, 400, "parsing_exception",
+                store_resp_error(resp, 400, "parsing_exception",
                            "[is_write_index] must be true or false and is only allowed in [add]");
                 goto fail_call;
             }
@@ -2178,9 +2127,9 @@ static store_call *update_aliases(store_api *api, const store_req *req, store_ma
     c->job.nactions = c->nactions;
     return c;
 oom:
-    error_body(resp, 500, "exception", "out of memory");
+    store_resp_error(resp, 500, "exception", "out of memory");
 fail_call:
-    call_free(c);
+    store_api_call_free(c);
     return NULL;
 fail:
     cJSON_Delete(body);
@@ -2188,7 +2137,7 @@ fail:
 }
 
 /* PUT|POST|DELETE /{index}/_alias/{alias}. */
-static store_call *one_alias(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+store_call *store_admin_one_alias(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     bool del = m->method == STORE_M_DELETE;
     int w = STORE_ALIAS_WRITE_UNSET;
@@ -2196,11 +2145,11 @@ static store_call *one_alias(store_api *api, const store_req *req, store_match *
     if (!del && !valid_alias_name(m->alias, resp))
         return NULL;
     if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
-        if (!parse_json_body(req, &body, resp))
+        if (!store_req_json_body(req, &body, resp))
             return NULL;
         const cJSON *iw = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "is_write_index") : NULL;
         if (!cJSON_IsObject(body) || (iw && !cJSON_IsBool(iw))) {
-            error_body(resp, 400, "parsing_exception", "the body must be an object; [is_write_index] true or false");
+            store_resp_error(resp, 400, "parsing_exception", "the body must be an object; [is_write_index] true or false");
             cJSON_Delete(body);
             return NULL;
         }
@@ -2208,12 +2157,12 @@ static store_call *one_alias(store_api *api, const store_req *req, store_match *
             w = cJSON_IsTrue(iw) ? 1 : 0;
         cJSON_Delete(body);
     }
-    store_call *c = new_call(api, m, req, resp);
+    store_call *c = store_api_call_new(api, m, req, resp);
     if (!c)
         return NULL;
     if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
-        call_free(c);
-        error_body(resp, 500, "exception", "out of memory");
+        store_api_call_free(c);
+        store_resp_error(resp, 500, "exception", "out of memory");
         return NULL;
     }
     c->kind = CALL_ALIASES;
@@ -2223,7 +2172,7 @@ static store_call *one_alias(store_api *api, const store_req *req, store_match *
     return c;
 }
 
-static void finish_aliases(store_call *c, store_resp *r)
+void store_admin_finish_aliases(store_call *c, store_resp *r)
 {
     if (c->job.rc == STORE_JOB_OK) {
         buf_puts(&r->body, "{\"acknowledged\":true}");
@@ -2233,26 +2182,26 @@ static void finish_aliases(store_call *c, store_resp *r)
     buf reason = BUF_INIT, x = BUF_INIT;
     switch (c->job.alias_err) {
     case STORE_ALIASERR_INDEX_MISSING:
-        index_not_found(r, a->index);
+        store_resp_index_not_found(r, a->index);
         break;
     case STORE_ALIASERR_ALIAS_MISSING:
         buf_printf(&reason, "aliases [%s] missing", a->alias);
         buf_puts(&x, ",\"resource.type\":\"aliases\",\"resource.id\":");
-        jstr(&x, a->alias);
-        error_body_n(r, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
+        store_resp_jstr(&x, a->alias);
+        store_resp_error_n(r, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
         break;
     case STORE_ALIASERR_NAME_IS_INDEX:
         buf_printf(&reason, "Invalid alias name [%s]: an index or data stream exists with the same name as the alias",
                    a->alias);
         buf_puts(&x, ",\"index_uuid\":\"_na_\",\"index\":");
-        jstr(&x, a->alias);
-        error_body_n(r, 400, "invalid_alias_name_exception", reason.data, reason.len, x.data, NULL);
+        store_resp_jstr(&x, a->alias);
+        store_resp_error_n(r, 400, "invalid_alias_name_exception", reason.data, reason.len, x.data, NULL);
         break;
     case STORE_ALIASERR_MANY_WRITE:
         buf_printf(&reason, "alias [%s] has more than one write index", a->alias);
-        error_body_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
+        store_resp_error_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
         break;
-    default: storage_error(r); break;
+    default: store_resp_storage_error(r); break;
     }
     buf_free(&reason);
     buf_free(&x);
@@ -2260,10 +2209,10 @@ static void finish_aliases(store_call *c, store_resp *r)
 
 /* ---- metrics ------------------------------------------------------------------------ */
 
-static void metrics(store_api *api, store_resp *r)
+void store_admin_metrics(store_api *api, store_resp *r)
 {
     if (!store_metrics_render(&r->body, api->e)) {
-        storage_error(r);
+        store_resp_storage_error(r);
         return;
     }
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -2293,7 +2242,7 @@ static store_metrics_res metrics_result(const store_op *op)
  * cap, Elasticsearch's 429 circuit_breaking_exception) instead of a 200 whose
  * JSON is cut short. Should the error body itself not fit, the HTTP front
  * answers its fixed 500 (store_http's send_resp). */
-static void seal_body(store_resp *r, unsigned long fails0)
+void store_resp_seal(store_resp *r, unsigned long fails0)
 {
     if (r->body.overflow && buf_alloc_failures() == fails0 && !r->body.failed) {
         size_t limit = r->body.max;
@@ -2304,18 +2253,18 @@ static void seal_body(store_resp *r, unsigned long fails0)
         log_warn("api: a response exceeded its limit of %zu bytes; answered 429", limit);
         free(r->location);
         r->location = NULL;
-        error_body_n(r, 429, "circuit_breaking_exception", reason, strlen(reason), extra, NULL);
+        store_resp_error_n(r, 429, "circuit_breaking_exception", reason, strlen(reason), extra, NULL);
     } else if (!buf_ok(&r->body) || buf_alloc_failures() != fails0) {
         log_error("api: out of memory while writing a response; answered 500");
         free(r->location);
         r->location = NULL;
-        error_body(r, 500, "exception", "out of memory");
+        store_resp_error(r, 500, "exception", "out of memory");
     }
 }
 
 static void no_handler(store_resp *r, const store_req *req)
 {
-    flat_errorf(r, 400, "no handler found for uri [%s] and method [%s]", req->path, req->method);
+    store_resp_flat_errorf(r, 400, "no handler found for uri [%s] and method [%s]", req->path, req->method);
 }
 
 /* ---- the route table ------------------------------------------------------------------ */
@@ -2332,32 +2281,32 @@ static bool legacy_route(const store_match *m)
 static store_call *h_root(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
     (void)req, (void)m;
-    root_body(api, r);
+    store_admin_root(api, r);
     return NULL;
 }
 
 static store_call *h_metrics(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
     (void)req, (void)m;
-    metrics(api, r);
+    store_admin_metrics(api, r);
     return NULL;
 }
 
 static store_call *h_mget(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    mget(api, req, m, r);
+    store_docs_mget(api, req, m, r);
     return NULL;
 }
 
 static store_call *h_index_read(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    index_read(api, req, m, m->method == STORE_M_HEAD, r);
+    store_admin_index_read(api, req, m, m->method == STORE_M_HEAD, r);
     return NULL;
 }
 
 static store_call *h_delete_index(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    store_call *c = new_call(api, m, req, r);
+    store_call *c = store_api_call_new(api, m, req, r);
     if (!c)
         return NULL;
     c->kind = CALL_DELETE_INDEX;
@@ -2368,63 +2317,63 @@ static store_call *h_delete_index(store_api *api, const store_req *req, store_ma
 
 static store_call *h_get_mappings(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    get_mappings(api, req, m, r);
+    store_admin_get_mappings(api, req, m, r);
     return NULL;
 }
 
 static store_call *h_search(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    search_call(api, req, m, r);
+    store_api_search(api, req, m, r);
     return NULL;
 }
 
 static store_call *h_analyze(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    analyze_call(api, req, m, r);
+    store_api_analyze(api, req, m, r);
     return NULL;
 }
 
 static store_call *h_get_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    get_doc(api, req, m, legacy_route(m), false, m->method == STORE_M_HEAD, r);
+    store_docs_get(api, req, m, legacy_route(m), false, m->method == STORE_M_HEAD, r);
     return NULL;
 }
 
 static store_call *h_get_source(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    get_doc(api, req, m, legacy_route(m), true, m->method == STORE_M_HEAD, r);
+    store_docs_get(api, req, m, legacy_route(m), true, m->method == STORE_M_HEAD, r);
     return NULL;
 }
 
 static store_call *h_index_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    return write_doc(api, req, m, STORE_OP_INDEX, legacy_route(m), false, r);
+    return store_docs_write(api, req, m, STORE_OP_INDEX, legacy_route(m), false, r);
 }
 
 static store_call *h_auto_id_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    return write_doc(api, req, m, STORE_OP_INDEX, legacy_route(m), true, r);
+    return store_docs_write(api, req, m, STORE_OP_INDEX, legacy_route(m), true, r);
 }
 
 static store_call *h_delete_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    return write_doc(api, req, m, STORE_OP_DELETE, legacy_route(m), false, r);
+    return store_docs_write(api, req, m, STORE_OP_DELETE, legacy_route(m), false, r);
 }
 
 static store_call *h_create_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    return write_doc(api, req, m, STORE_OP_CREATE, legacy_route(m), false, r);
+    return store_docs_write(api, req, m, STORE_OP_CREATE, legacy_route(m), false, r);
 }
 
 static store_call *h_update_doc(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
-    return write_doc(api, req, m, STORE_OP_UPDATE, legacy_route(m), false, r);
+    return store_docs_write(api, req, m, STORE_OP_UPDATE, legacy_route(m), false, r);
 }
 
 static store_call *h_get_aliases(store_api *api, const store_req *req, store_match *m, store_resp *r)
 {
     (void)req;
-    get_aliases(api, m, m->method == STORE_M_HEAD, r);
+    store_admin_get_aliases(api, m, m->method == STORE_M_HEAD, r);
     return NULL;
 }
 
@@ -2441,11 +2390,11 @@ static store_call *h_get_aliases(store_api *api, const store_req *req, store_mat
 const store_route_def store_routes[] = {
     {"/", STORE_R_ROOT, {{GET | HEAD, p_none, STORE_EP_ROOT, h_root}}},
     /* one segment */
-    {"/_bulk", STORE_R_BULK, {{POST | PUT, p_bulk, STORE_EP_BULK, bulk}}},
+    {"/_bulk", STORE_R_BULK, {{POST | PUT, p_bulk, STORE_EP_BULK, store_docs_bulk}}},
     {"/_mget", STORE_R_MGET, {{GET | POST | PUT, p_mget, STORE_EP_MGET, h_mget}}},
     {"/_refresh", STORE_R_REFRESH, {{GET | POST, p_refresh, STORE_EP_CAT, h_index_read}}},
     {"/_aliases", STORE_R_ALIASES,
-     {{POST, p_alias, STORE_EP_ALIASES, update_aliases}, {GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
+     {{POST, p_alias, STORE_EP_ALIASES, store_admin_update_aliases}, {GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
     {"/_alias", STORE_R_ALIAS, {{GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
     {"/_search", STORE_R_SEARCH, {{GET | POST, p_search, STORE_EP_SEARCH, h_search}}},
     {"/_count", STORE_R_COUNT, {{GET | POST, p_count, STORE_EP_COUNT, h_search}}},
@@ -2453,12 +2402,12 @@ const store_route_def store_routes[] = {
     {"/_mappings", STORE_R_MAPPING, {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}}},
     {"/_analyze", STORE_R_ANALYZE, {{GET | POST, p_analyze, STORE_EP_SEARCH, h_analyze}}},
     {"/_settings", STORE_R_SETTINGS,
-     {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}, {PUT, p_settings_put, STORE_EP_INDEX, put_settings}}},
+     {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}, {PUT, p_settings_put, STORE_EP_INDEX, store_admin_put_settings}}},
     {"/_data_stream", STORE_R_DATA_STREAM, {{GET, p_data_stream, STORE_EP_INDEX, h_index_read}}},
     /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
     {"/{index:any}", STORE_R_INDEX,
      {{GET | HEAD, p_index_get, STORE_EP_INDEX, h_index_read},
-      {PUT, p_index_put, STORE_EP_INDEX, create_index},
+      {PUT, p_index_put, STORE_EP_INDEX, store_admin_create_index},
       {DELETE, p_index_delete, STORE_EP_INDEX, h_delete_index}}},
     /* two segments */
     {"/_cat/indices", STORE_R_CAT_INDICES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
@@ -2471,15 +2420,15 @@ const store_route_def store_routes[] = {
     {"/_search/scroll", STORE_R_SCROLL, {{GET | POST | DELETE, p_scroll, STORE_EP_SEARCH, h_search}}},
     {"/{index:expr}/_alias", STORE_R_ALIAS, {{GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
     {"/{index:expr}/_aliases", STORE_R_ALIAS, {{GET, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
-    {"/{index}/_bulk", STORE_R_BULK, {{POST | PUT, p_bulk, STORE_EP_BULK, bulk}}},
+    {"/{index}/_bulk", STORE_R_BULK, {{POST | PUT, p_bulk, STORE_EP_BULK, store_docs_bulk}}},
     {"/{index}/_mget", STORE_R_MGET, {{GET | POST | PUT, p_mget, STORE_EP_MGET, h_mget}}},
     {"/{index:expr}/_refresh", STORE_R_REFRESH, {{GET | POST, p_refresh, STORE_EP_CAT, h_index_read}}},
     {"/{index:expr}/_settings", STORE_R_SETTINGS,
-     {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}, {PUT, p_settings_put, STORE_EP_INDEX, put_settings}}},
+     {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}, {PUT, p_settings_put, STORE_EP_INDEX, store_admin_put_settings}}},
     {"/{index:expr}/_mapping", STORE_R_MAPPING,
-     {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, put_mapping}}},
+     {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, store_admin_put_mapping}}},
     {"/{index:expr}/_mappings", STORE_R_MAPPING,
-     {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, put_mapping}}},
+     {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, store_admin_put_mapping}}},
     {"/{index:expr}/_search", STORE_R_SEARCH, {{GET | POST, p_search, STORE_EP_SEARCH, h_search}}},
     {"/{index:expr}/_count", STORE_R_COUNT, {{GET | POST, p_count, STORE_EP_COUNT, h_search}}},
     {"/{index}/_analyze", STORE_R_ANALYZE, {{GET | POST, p_analyze, STORE_EP_SEARCH, h_analyze}}},
@@ -2492,9 +2441,9 @@ const store_route_def store_routes[] = {
     {"/_cluster/health/{index:any}", STORE_R_HEALTH, {{GET, p_health, STORE_EP_CAT, h_index_read}}},
     {"/_search/scroll/{id:any}", STORE_R_SCROLL, {{GET | POST | DELETE, p_scroll, STORE_EP_SEARCH, h_search}}},
     {"/{index:expr}/_alias/{alias:any}", STORE_R_ALIAS,
-     {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}, {PUT | POST | DELETE, p_alias, STORE_EP_ALIASES, one_alias}}},
+     {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}, {PUT | POST | DELETE, p_alias, STORE_EP_ALIASES, store_admin_one_alias}}},
     {"/{index:expr}/_aliases/{alias:any}", STORE_R_ALIAS,
-     {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}, {PUT | POST | DELETE, p_alias, STORE_EP_ALIASES, one_alias}}},
+     {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}, {PUT | POST | DELETE, p_alias, STORE_EP_ALIASES, store_admin_one_alias}}},
     /* The write row first: an unknown method counts as a write, as before the table. */
     {"/{index}/_doc/{id:any}", STORE_R_DOC,
      {{PUT | POST, p_index_doc, STORE_EP_DOC_WRITE, h_index_doc},
@@ -2529,15 +2478,15 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     unsigned long fails0 = buf_alloc_failures();
     buf_reset(&resp->body);
     resp->status = 200;
-    resp->content_type = CT_JSON;
+    resp->content_type = STORE_CT_JSON;
     free(resp->location);
     resp->location = NULL;
     resp->allow[0] = '\0';
-    bool pretty = param(req, "pretty") && strcmp(param(req, "pretty"), "false") != 0;
+    bool pretty = store_req_param(req, "pretty") && strcmp(store_req_param(req, "pretty"), "false") != 0;
     if (!store_router_match(req->method, req->path, &m)) {
         buf p = BUF_INIT;
         store_util_utf8_sanitize(req->path, strlen(req->path), &p);
-        errorf(resp, 400, "illegal_argument_exception", "unable to decode the path [%s]", p.data ? p.data : "");
+        store_resp_errorf(resp, 400, "illegal_argument_exception", "unable to decode the path [%s]", p.data ? p.data : "");
         buf_free(&p);
         goto out;
     }
@@ -2550,17 +2499,17 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         char allowed[64];
         store_router_allowed_text(m.allowed, allowed, sizeof allowed);
         snprintf(resp->allow, sizeof resp->allow, "%s", allowed);
-        flat_errorf(resp, 405, "Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]", req->path,
+        store_resp_flat_errorf(resp, 405, "Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]", req->path,
                     req->method, allowed);
         store_router_free(&m);
         goto out;
     }
-    if (req->body_len && !content_type_ok(req->content_type)) {
-        flat_errorf(resp, 406, "Content-Type header [%s] is not supported", req->content_type);
+    if (req->body_len && !store_req_content_type_ok(req->content_type)) {
+        store_resp_flat_errorf(resp, 406, "Content-Type header [%s] is not supported", req->content_type);
         store_router_free(&m);
         goto out;
     }
-    if (!check_params(req, &m, resp)) {
+    if (!store_routes_check_params(req, &m, resp)) {
         store_router_free(&m);
         goto out;
     }
@@ -2573,12 +2522,12 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     }
     store_router_free(&m);
 out:
-    filter_body(resp, param(req, "filter_path"));
+    store_resp_filter(resp, store_req_param(req, "filter_path"));
     if (pretty)
-        pretty_body(resp);
+        store_resp_pretty(resp);
     if (resp->body.data == NULL)
         buf_reserve(&resp->body, 1);
-    seal_body(resp, fails0);
+    store_resp_seal(resp, fails0);
     store_metrics_request(store_router_endpoint(&m), resp->status);
     return NULL;
 }
@@ -2593,74 +2542,74 @@ void store_api_finish(store_call *c, store_resp *r)
     r->location = NULL;
     r->allow[0] = '\0';
     r->status = 200;
-    r->content_type = CT_JSON;
+    r->content_type = STORE_CT_JSON;
     if (c->job.rc == STORE_JOB_FAILED && c->kind != CALL_WRITE && c->kind != CALL_BULK) {
         if (c->job.disk_full)
-            errorf(r, DISK_BLOCK_STATUS, "cluster_block_exception", DISK_BLOCK_REASON,
+            store_resp_errorf(r, STORE_DISK_BLOCK_STATUS, "cluster_block_exception", STORE_DISK_BLOCK_REASON,
                    c->m.index ? c->m.index : c->job.nactions ? c->job.actions[0].index : "_all");
         else
-            storage_error(r);
+            store_resp_storage_error(r);
         goto done;
     }
     switch (c->kind) {
     case CALL_WRITE:
-        finish_write(c, r);
+        store_docs_finish_write(c, r);
         break;
     case CALL_BULK:
-        finish_bulk(c, r);
+        store_docs_finish_bulk(c, r);
         break;
     case CALL_CREATE_INDEX:
         if (c->job.rc == STORE_JOB_BAD_MAPPING) {
             buf reason = BUF_INIT, caused = BUF_INIT;
             buf_printf(&reason, "Failed to parse mapping: %s", c->job.reason);
             buf_puts(&caused, "{\"type\":\"mapper_parsing_exception\",\"reason\":");
-            jstr(&caused, c->job.reason);
+            store_resp_jstr(&caused, c->job.reason);
             buf_putc(&caused, '}');
-            error_body_n(r, 400, "mapper_parsing_exception", reason.data, reason.len, NULL, caused.data);
+            store_resp_error_n(r, 400, "mapper_parsing_exception", reason.data, reason.len, NULL, caused.data);
             buf_free(&reason);
             buf_free(&caused);
         } else if (c->job.rc == STORE_JOB_NAME_IS_ALIAS) {
             buf reason = BUF_INIT;
             buf_printf(&reason, "Invalid index name [%s], already exists as alias", c->m.index);
-            invalid_index(r, c->m.index, &reason);
+            store_resp_invalid_index(r, c->m.index, &reason);
             buf_free(&reason);
         } else if (c->job.rc == STORE_JOB_EXISTS) {
             buf reason = BUF_INIT, x = BUF_INIT;
             buf_printf(&reason, "index [%s/%s] already exists", c->job.meta.name, c->job.meta.uuid);
             buf_puts(&x, ",\"index_uuid\":");
-            jstr(&x, c->job.meta.uuid);
+            store_resp_jstr(&x, c->job.meta.uuid);
             buf_puts(&x, ",\"index\":");
-            jstr(&x, c->job.meta.name);
-            error_body_n(r, 400, "resource_already_exists_exception", reason.data, reason.len, x.data, NULL);
+            store_resp_jstr(&x, c->job.meta.name);
+            store_resp_error_n(r, 400, "resource_already_exists_exception", reason.data, reason.len, x.data, NULL);
             buf_free(&reason);
             buf_free(&x);
         } else {
             buf_puts(&r->body, "{\"acknowledged\":true,\"shards_acknowledged\":true,\"index\":");
-            jstr(&r->body, c->job.meta.name);
+            store_resp_jstr(&r->body, c->job.meta.name);
             buf_putc(&r->body, '}');
         }
         break;
     case CALL_ALIASES:
-        finish_aliases(c, r);
+        store_admin_finish_aliases(c, r);
         break;
     case CALL_DELETE_INDEX:
     case CALL_PUT_SETTINGS:
     case CALL_PUT_MAPPING:
         if (c->job.rc == STORE_JOB_BAD_MAPPING)
-            error_body(r, 400, "illegal_argument_exception", c->job.reason);
+            store_resp_error(r, 400, "illegal_argument_exception", c->job.reason);
         else if (c->job.rc == STORE_JOB_MISSING)
-            index_not_found(r, c->m.index);
+            store_resp_index_not_found(r, c->m.index);
         else
             buf_puts(&r->body, "{\"acknowledged\":true}");
         break;
     }
 done:
-    filter_body(r, c->filter_path);
+    store_resp_filter(r, c->filter_path);
     if (c->pretty)
-        pretty_body(r);
-    seal_body(r, fails0);
+        store_resp_pretty(r);
+    store_resp_seal(r, fails0);
     store_metrics_request(store_router_endpoint(&c->m), r->status);
-    call_free(c);
+    store_api_call_free(c);
 }
 
 void store_api_handle(store_api *api, const store_req *req, store_resp *resp)
