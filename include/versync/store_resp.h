@@ -69,7 +69,7 @@ void store_resp_conflict(store_resp *r, const char *type, const char *id, size_t
 
 void store_resp_validation_error(store_resp *resp, store_msgs *m);
 
-void store_resp_search_error(store_api *api, store_resp *r, const store_search_err *e);
+void store_resp_search_error(store_api *api, store_resp *r, const store_error *e);
 
 void store_resp_pretty(store_resp *r);
 

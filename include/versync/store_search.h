@@ -5,6 +5,7 @@
 #include "versync/buf.h"
 #include "versync/store_api.h"
 #include "versync/store_engine.h"
+#include "versync/store_error.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -17,26 +18,6 @@
 /* Most aggregation buckets one search may answer with: Elasticsearch's
  * search.max_buckets default (a cluster setting there, fixed here). */
 #define STORE_SEARCH_MAX_BUCKETS 65536
-
-typedef struct store_search_err {
-    int status;
-    const char *type; /* exception type (static string) */
-    buf reason;
-    /* shard: a failure Elasticsearch reports per shard (wrapped in
-     * search_phase_execution_exception "all shards failed"); `shard_index`
-     * names the index ("" when none, e.g. an unknown scroll context). */
-    bool shard;
-    char shard_index[STORE_MAX_INDEX_NAME + 1];
-    bool index_missing; /* reason holds the missing index's name: index_not_found_exception */
-} store_search_err;
-
-/* Fill `e` (status, type, printf-style reason made valid UTF-8) unless it
- * already holds an error: the first one is reported. Returns false. */
-bool store_search_err_set(store_search_err *e, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Release an error's text; the error may be reused. */
-void store_search_err_free(store_search_err *e);
 
 /* ---- the query tree ---------------------------------------------------------- */
 
@@ -120,14 +101,14 @@ struct store_query {
 /* Parse a query object ({"match":{…}}); NULL with err filled (400) when it
  * is not valid or uses something verstore does not support. Caller owns the
  * tree (store_query_free). */
-store_query *store_query_parse(const cJSON *q, store_search_err *err);
+store_query *store_query_parse(const cJSON *q, store_error *err);
 
 /* Parse Lucene query-string syntax (query_string / ?q=): field:value, bare
  * terms over `default_fields` (NULL: "*"), AND/OR/NOT, +/-, quoted phrases,
  * parentheses, ^boost, trailing-star prefixes and ?/star wildcards. `op_and` is
  * default_operator AND. */
 store_query *store_query_parse_string(const char *text, const char *const *default_fields, size_t ndefault,
-                                      bool op_and, bool lenient, store_search_err *err);
+                                      bool op_and, bool lenient, store_error *err);
 
 /* Release a tree; NULL is a no-op. */
 void store_query_free(store_query *q);
@@ -164,24 +145,24 @@ typedef struct store_search_req {
  * unless `ignore_unavailable`; so is an empty result unless
  * `allow_no_indices`. Caller owns *names (store_search_indices_free). */
 bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
-                          char ***names, size_t *n, store_search_err *err);
+                          char ***names, size_t *n, store_error *err);
 
 /* Free a list from store_search_indices; NULL is a no-op. */
 void store_search_indices_free(char **names, size_t n);
 
 /* GET|POST /{index}/_search: the response body into `out` (200), or false
  * with `err` filled. */
-bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_search_err *err);
+bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_error *err);
 
 /* GET|POST /{index}/_count. */
-bool store_search_count(store_search *s, const store_search_req *req, buf *out, store_search_err *err);
+bool store_search_count(store_search *s, const store_search_req *req, buf *out, store_error *err);
 
 /* GET|POST /_search/scroll[/{id}]: the next page of a scroll context. */
-bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_search_err *err);
+bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_error *err);
 
 /* DELETE /_search/scroll[/{id}|/_all]: frees contexts; *status is 200, or
  * 404 when none of the ids was found (body in `out` either way). */
 bool store_search_clear_scroll(store_search *s, const store_search_req *req, int *status, buf *out,
-                               store_search_err *err);
+                               store_error *err);
 
 #endif

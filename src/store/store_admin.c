@@ -334,7 +334,7 @@ done:
 /* The index-level reads over index expressions (store_indices). */
 void store_admin_index_read(store_api *api, const store_req *req, const store_match *m, bool head, store_resp *r)
 {
-    store_search_err err = {0};
+    store_error err = {0};
     bool ok;
     switch (m->route) {
     case STORE_R_REFRESH: ok = store_indices_refresh(api->e, req, m->index, r, &err); break;
@@ -357,7 +357,7 @@ void store_admin_index_read(store_api *api, const store_req *req, const store_ma
         buf_reset(&r->body);
         store_resp_search_error(api, r, &err);
     }
-    store_search_err_free(&err);
+    store_error_free(&err);
 }
 
 /* GET /_mapping, /{index}/_mapping: one entry per concrete index, the
@@ -365,7 +365,7 @@ void store_admin_index_read(store_api *api, const store_req *req, const store_ma
 void store_admin_get_mappings(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
     const char *ani = store_req_param(req, "allow_no_indices");
-    store_search_err err = {0};
+    store_error err = {0};
     char **names = NULL;
     size_t n = 0;
     store_rtxn *t = store_engine_read_begin(api->e);
@@ -402,7 +402,7 @@ void store_admin_get_mappings(store_api *api, const store_req *req, const store_
     buf_putc(b, '}');
 done:
     store_search_indices_free(names, n);
-    store_search_err_free(&err);
+    store_error_free(&err);
     store_engine_read_end(t);
 }
 

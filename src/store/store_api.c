@@ -164,7 +164,7 @@ void store_api_search(store_api *api, const store_req *req, const store_match *m
         }
         sr.scroll_id = m->id;
     }
-    store_search_err err = {0};
+    store_error err = {0};
     bool ok;
     int status = 200;
     if (m->route == STORE_R_COUNT)
@@ -179,7 +179,7 @@ void store_api_search(store_api *api, const store_req *req, const store_match *m
         r->status = status;
     else
         store_resp_search_error(api, r, &err);
-    store_search_err_free(&err);
+    store_error_free(&err);
     cJSON_Delete(body);
 }
 

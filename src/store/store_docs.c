@@ -464,7 +464,7 @@ store_call *store_docs_write(store_api *api, const store_req *req, store_match *
         return NULL;
     }
     if (kind == STORE_OP_UPDATE) {
-        store_bulk_error err = {0, NULL, BUF_INIT};
+        store_error err = {0};
         if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
             store_resp_error(resp, 400, "parse_exception", "request body is required");
             store_api_call_free(c);
@@ -472,7 +472,7 @@ store_call *store_docs_write(store_api *api, const store_req *req, store_match *
         }
         if (!store_bulk_parse_update(req->body, req->body_len, &c->upd, &err)) {
             store_resp_error_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
-            store_bulk_error_free(&err);
+            store_error_free(&err);
             store_api_call_free(c);
             return NULL;
         }
@@ -691,14 +691,14 @@ store_call *store_docs_bulk(store_api *api, const store_req *req, store_match *m
         return NULL;
     c->kind = CALL_BULK;
     c->forced_refresh = forced;
-    store_bulk_error err = {0, NULL, BUF_INIT};
+    store_error err = {0};
     if (!store_bulk_parse(req->body, req->body_len, c->m.index, &c->bulk, &err)) {
         store_resp_error_n(resp, err.status, err.type, err.reason.data, err.reason.len, NULL, NULL);
-        store_bulk_error_free(&err);
+        store_error_free(&err);
         store_api_call_free(c);
         return NULL;
     }
-    store_bulk_error_free(&err);
+    store_error_free(&err);
     size_t n = c->bulk.n;
     c->ops = calloc(n ? n : 1, sizeof *c->ops);
     c->op_of_item = calloc(n ? n : 1, sizeof *c->op_of_item);

@@ -222,7 +222,7 @@ void store_resp_validation_error(store_resp *resp, store_msgs *m)
 
 /* A search failure as Elasticsearch answers it: per-shard failures wrapped
  * in search_phase_execution_exception "all shards failed". */
-void store_resp_search_error(store_api *api, store_resp *r, const store_search_err *e)
+void store_resp_search_error(store_api *api, store_resp *r, const store_error *e)
 {
     const char *reason = e->reason.data ? e->reason.data : "";
     if (e->index_missing) {
