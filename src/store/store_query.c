@@ -1,5 +1,5 @@
 /* store_query — the Elasticsearch query DSL and Lucene query-string syntax parsed into verstore's query tree. */
-#include "versync/store_search.h"
+#include "versync/store_query.h"
 
 #include "versync/store_util.h"
 
