@@ -57,7 +57,7 @@ struct store_call {
 };
 
 /* A call taking over the match's strings. Out of memory: NULL, with the
- * 500 already in `resp`. The caller owns the call (call_free). */
+ * 500 already in `resp`. The caller owns the call (store_api_call_free). */
 store_call *store_api_call_new(store_api *api, store_match *m, const store_req *req, store_resp *resp);
 
 void store_api_call_free(store_call *c);
