@@ -3,6 +3,7 @@
 #define VERSYNC_STORE_BULK_H
 
 #include "versync/store_engine.h"
+#include "versync/store_error.h"
 #include "versync/store_version.h"
 
 #include <stdbool.h>
@@ -44,16 +45,6 @@ typedef struct store_bulk {
     store_bulk_block *blocks; /* string arena */
 } store_bulk;
 
-/* A request-level error: the whole request is answered `status` with an
- * Elasticsearch error of `type` and `reason`. */
-typedef struct store_bulk_error {
-    int status;
-    const char *type;
-    buf reason;
-} store_bulk_error;
-
-/* Release err->reason; NULL-safe on a zeroed error. */
-void store_bulk_error_free(store_bulk_error *e);
 
 /* Parse and validate a _bulk body. `default_index` (may be NULL) applies to
  * actions without _index. On success every item is ready (auto ids drawn);
@@ -61,7 +52,7 @@ void store_bulk_error_free(store_bulk_error *e);
  * frees err->reason) — parse errors and the all-or-nothing validation.
  * The body must outlive `out`; free `out` with store_bulk_free either way. */
 bool store_bulk_parse(const char *body, size_t len, const char *default_index, store_bulk *out,
-                      store_bulk_error *err);
+                      store_error *err);
 
 /* Release everything a parse put in `b` (items, update trees, strings). */
 void store_bulk_free(store_bulk *b);
@@ -69,7 +60,7 @@ void store_bulk_free(store_bulk *b);
 /* Parse an update body ({"doc":…,"upsert":…,"doc_as_upsert":…,
  * "detect_noop":…}) into `spec` (caller frees with store_bulk_update_free).
  * False with err filled (400) for malformed JSON, unknown fields or scripts. */
-bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_bulk_error *err);
+bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_error *err);
 
 /* Free the cJSON trees of a parsed update body; the spec may be reused. */
 void store_bulk_update_free(store_update_spec *spec);

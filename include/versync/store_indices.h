@@ -20,35 +20,35 @@
  * creation_date, version.created); ?flat_settings=true gives "index."-prefixed
  * keys. HEAD answers 200 or a bare 404. */
 bool store_indices_get(store_engine *e, const store_req *req, const char *expr, bool settings, bool head,
-                       store_resp *r, store_search_err *err);
+                       store_resp *r, store_error *err);
 
 /* GET|POST /_refresh, /{expr}/_refresh: verstore's writes are searchable when
  * acknowledged, so this checks the names and reports the shards. */
 bool store_indices_refresh(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                           store_search_err *err);
+                           store_error *err);
 
 /* GET /_cat/indices[/{expr}], text or ?format=json. */
 bool store_indices_cat_indices(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                               store_search_err *err);
+                               store_error *err);
 
 /* GET /_cat/aliases[/{names}]: `names` a comma list of alias names or patterns. */
 bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char *names, store_resp *r,
-                               store_search_err *err);
+                               store_error *err);
 
 /* GET /_cat/count[/{expr}]: live documents of the indices named. */
 bool store_indices_cat_count(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                             store_search_err *err);
+                             store_error *err);
 
 /* GET /_cluster/health[/{expr}]: shard counts of the indices named. A name
  * that does not exist answers at once what Elasticsearch answers after its
  * timeout: 408, status red, timed_out true. */
 bool store_indices_health(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                          store_search_err *err);
+                          store_error *err);
 
 /* The concrete indices `expr` names, with the request's ignore_unavailable
  * and allow_no_indices (default `allow_empty`). Caller owns *names
  * (store_search_indices_free). */
 bool store_indices_resolve(store_rtxn *t, const store_req *req, const char *expr, bool allow_empty, char ***names,
-                           size_t *n, store_search_err *err);
+                           size_t *n, store_error *err);
 
 #endif

@@ -1,8 +1,9 @@
-/* store_router — maps a method and raw URL path to a verstore endpoint, and Elasticsearch's index-name rules. */
+/* store_router — matches a method and raw URL path against verstore's route table, and Elasticsearch's index-name rules. */
 #ifndef VERSYNC_STORE_ROUTER_H
 #define VERSYNC_STORE_ROUTER_H
 
 #include "versync/buf.h"
+#include "versync/store_metrics.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,7 +50,60 @@ enum {
     STORE_M_DELETE = 16,
 };
 
+/* ---- the route table ----------------------------------------------------------------
+ *
+ * verstore's endpoints are one table (store_routes.c): a path pattern, and per
+ * method the accepted query parameters, the metrics endpoint and the handler.
+ * It is the only place a route is described; the matcher below, the
+ * unrecognized-parameter check, the 405 answer and the metrics all read it.
+ *
+ * A pattern is '/'-separated segments, matched against the percent-decoded
+ * segments of the path (empty ones ignored), in table order, first match wins:
+ *   _bulk          a literal segment
+ *   {index}        a name: any segment not starting with '_' (such a segment
+ *                  is an endpoint, never an index or a type); captured into the
+ *                  match's field (index, type, id or alias)
+ *   {index:expr}   an index expression: a name, or `_all` (every index)
+ *   {id:any}       any segment at all
+ */
+
+struct store_api;
+struct store_req;
+struct store_resp;
+struct store_call;
+struct store_match;
+
+/* Handle a matched request. Returns NULL when `resp` is complete, or a call
+ * whose engine job the caller runs (store_api_begin's contract). The handler
+ * may take over the match's strings (it then zeroes them). */
+typedef struct store_call *(*store_route_handler)(struct store_api *api, const struct store_req *req,
+                                                  struct store_match *m, struct store_resp *resp);
+
+/* What one method (or several) of a route does. */
+typedef struct store_route_method {
+    unsigned methods;           /* STORE_M_* bits this row serves */
+    const char *const *params;  /* NULL-terminated query parameters accepted besides the global ones */
+    store_metrics_ep endpoint;  /* what the request counts under */
+    store_route_handler handler;
+} store_route_method;
+
+#define STORE_ROUTE_MAX_METHODS 3
+
+typedef struct store_route_def {
+    const char *pattern; /* "/{index}/_doc/{id:any}" */
+    store_route route;
+    /* Rows in order; a method outside every row is refused (405) and counts
+     * under the first row's endpoint. */
+    store_route_method rows[STORE_ROUTE_MAX_METHODS];
+} store_route_def;
+
+/* The table (store_routes.c) and its length. */
+extern const store_route_def store_routes[];
+extern const size_t store_routes_n;
+
 typedef struct store_match {
+    const store_route_def *def;     /* the matched route, NULL for none */
+    const store_route_method *row;  /* its row for the request's method, NULL when refused */
     store_route route;
     unsigned allowed; /* methods the path supports */
     unsigned method;  /* the request's method bit (0: unknown method) */
@@ -68,6 +122,14 @@ unsigned store_router_method(const char *method);
  * percent-escape or out of memory; an unknown endpoint is route NONE.
  * The caller owns the strings in `out` (store_router_free). */
 bool store_router_match(const char *method, const char *path, store_match *out);
+
+/* The metrics endpoint a matched request counts under: its method's row,
+ * the route's first row for a refused method, OTHER when nothing matched. */
+store_metrics_ep store_router_endpoint(const store_match *m);
+
+/* True when `pattern` follows the grammar above (the unit tests check every
+ * row of the table with it). */
+bool store_router_pattern_ok(const char *pattern);
 
 /* Free the strings of a match (safe to call twice). */
 void store_router_free(store_match *m);

@@ -70,14 +70,4 @@ long worker_retry_after_ms(const worker *w);
  * copied into *totals when not NULL. */
 int worker_main(const cfg *c, const worker_options *o, worker_counters *totals);
 
-/* Milliseconds on a monotonic clock. */
-long long worker_now_ms(void);
-
-/* Sleep up to `ms` milliseconds, returning early when a signal arrives
- * (`mask` is the mask to wait with, NULL for the current one). */
-void worker_sleep_ms(long ms, const sigset_t *mask);
-
-/* Capped exponential backoff with full jitter for the attempt-th retry (0-based). */
-long worker_backoff_ms(int attempt);
-
 #endif

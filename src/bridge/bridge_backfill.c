@@ -1,6 +1,7 @@
 /* bridge_backfill — `versync backfill`: copy existing rows into the store, and the table and index walks
  * verify shares. */
 #include "versync/backfill.h"
+#include "versync/timing.h"
 
 #include "versync/catalog.h"
 #include "versync/cli.h"
@@ -476,7 +477,7 @@ bool backfill_lock_table(PGconn *conn, const cfg_table *t, char *err, size_t err
         snprintf(err, errsz, "out of memory");
         goto done;
     }
-    long long deadline = worker_now_ms() + 60000;
+    long long deadline = timing_now_ms() + 60000;
     for (int attempt = 0;; attempt++) {
         if (!pg_run(conn, "BEGIN", 0, NULL, err, errsz))
             goto done;
@@ -493,10 +494,10 @@ bool backfill_lock_table(PGconn *conn, const cfg_table *t, char *err, size_t err
                 goto done;
             }
             PQclear(PQexec(conn, "ROLLBACK"));
-            if (!busy || worker_now_ms() >= deadline)
+            if (!busy || timing_now_ms() >= deadline)
                 goto done;
             log_info("%s: a long transaction holds the table; waiting for it before locking again", t->ident);
-            worker_sleep_ms(worker_backoff_ms(attempt), NULL);
+            timing_sleep_ms(timing_backoff_ms(attempt), NULL);
             continue;
         }
         PQclear(PQexec(conn, "ROLLBACK"));
@@ -561,14 +562,14 @@ void backfill_progress_start(backfill_progress *p, const char *what, const char 
     p->total = total;
     p->estimated = estimated;
     p->done = p->start_done = done;
-    p->started_ms = p->last_ms = worker_now_ms();
+    p->started_ms = p->last_ms = timing_now_ms();
     p->tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO;
 }
 
 void backfill_progress_update(backfill_progress *p, long long done)
 {
     p->done = done;
-    long long now = worker_now_ms();
+    long long now = timing_now_ms();
     if (now - p->last_ms >= (p->tty ? 200 : PROGRESS_LOG_MS)) {
         p->last_ms = now;
         progress_print(p, now, false);
@@ -578,7 +579,7 @@ void backfill_progress_update(backfill_progress *p, long long done)
 void backfill_progress_end(backfill_progress *p)
 {
     if (p->tty || log_get_level() <= LOG_INFO)
-        progress_print(p, worker_now_ms(), true);
+        progress_print(p, timing_now_ms(), true);
 }
 
 long long backfill_estimate_rows(PGconn *conn, const cfg_table *t, bool *estimated)
@@ -1224,7 +1225,7 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         bf_counts cnt = {0};
         char *seen_truncate = NULL;
         bool flagged = false;
-        long long t0 = worker_now_ms();
+        long long t0 = timing_now_ms();
         if (o.prune) {
             char *gs = sql_render("backfill_resync_get", schema_q);
             const char *p[1] = {t->ident};
@@ -1274,7 +1275,7 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors, %lld rewritten "
                "at the same version, %lld version_regressed in %.1f s\n",
                t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors, cnt.same, cnt.regressed,
-               (worker_now_ms() - t0) / 1000.0);
+               (timing_now_ms() - t0) / 1000.0);
         if (cnt.stale && t->version_kind == CFG_VERSION_SEQ)
             log_info("%s: %lld documents were written by the workers at a change sequence number, above the "
                      "backfill's version 0, and were kept; to re-render them (after a schema change, say) run "

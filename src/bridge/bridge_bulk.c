@@ -1,5 +1,6 @@
 /* bridge_bulk — _bulk request bodies (NDJSON), document ids, and classifying the store's answers. */
 #include "versync/bulk.h"
+#include "versync/timing.h"
 
 #include "versync/log.h"
 #include "versync/metrics.h"
@@ -374,15 +375,15 @@ bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms,
         snprintf(err, errsz, "out of memory");
         goto done;
     }
-    long long first_fail = worker_now_ms();
+    long long first_fail = timing_now_ms();
     log_warn("%s; retrying with backoff", err);
     for (int attempt = 0;; attempt++) {
-        if (worker_now_ms() - first_fail >= give_up_ms || (stop && *stop))
+        if (timing_now_ms() - first_fail >= give_up_ms || (stop && *stop))
             goto done;
-        long ms = worker_backoff_ms(attempt);
+        long ms = timing_backoff_ms(attempt);
         if (s->retry_after_ms > ms)
             ms = s->retry_after_ms > 30000 ? 30000 : s->retry_after_ms;
-        worker_sleep_ms(ms, NULL);
+        timing_sleep_ms(ms, NULL);
         /* Resend only what the store has not answered for. */
         size_t m = 0;
         for (size_t i = 0; i < n; i++)

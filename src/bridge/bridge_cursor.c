@@ -1,5 +1,6 @@
 /* bridge_cursor — trigger-free capture: snapshot-bounded passes over cursor tables, checkpoints in a table or a state file. */
 #include "versync/cursor.h"
+#include "versync/timing.h"
 
 #include "versync/buf.h"
 #include "versync/bulk.h"
@@ -926,7 +927,7 @@ int cursor_step(cursor *cu, PGconn *pg, esc *store, const char *started_at, work
         if (!(cu->schema_q = pg_quote_ident(pg, s, err, errsz)))
             return CURSOR_ERR_PG;
     }
-    long long now = worker_now_ms();
+    long long now = timing_now_ms();
     long poll = cu->c->poll_interval_ms > 0 ? cu->c->poll_interval_ms : 1000;
     for (size_t k = 0; k < cu->ntabs; k++) {
         ctab *ct = &cu->tabs[(cu->rr + k) % cu->ntabs];

@@ -1,5 +1,6 @@
 /* bridge_run — `versync run` (supervised workers) and `versync once` (drain, then exit; for cron). */
 #include "versync/cfg.h"
+#include "versync/timing.h"
 #include "versync/cli.h"
 #include "versync/log.h"
 #include "versync/metrics.h"
@@ -230,7 +231,7 @@ int cli_once(const cli_globals *g, int argc, char **argv)
         free(c);
         return 2;
     }
-    long long t0 = worker_now_ms();
+    long long t0 = timing_now_ms();
     worker_counters t;
     memset(&t, 0, sizeof t);
     t.lag_ms = -1;
@@ -253,7 +254,7 @@ int cli_once(const cli_globals *g, int argc, char **argv)
         wo.wait_mask = &wait_mask;
         rc = worker_main(c, &wo, &t);
     }
-    double secs = (worker_now_ms() - t0) / 1000.0;
+    double secs = (timing_now_ms() - t0) / 1000.0;
     /* On stdout for people and scripts; --log-level warn keeps a cron run silent. */
     if (log_get_level() <= LOG_INFO)
         printf("versync once: %lld changes in %.2f s (%.0f changes/s): %lld applied, %lld stale, %lld coalesced, "

@@ -1,5 +1,6 @@
 /* bridge_supervisor — the parent process that forks N workers and restarts those that die. */
 #include "versync/supervisor.h"
+#include "versync/timing.h"
 
 #include "versync/log.h"
 #include "versync/metrics.h"
@@ -152,7 +153,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
     bool stopping = false, killed = false, ready = false;
     for (;;) {
         signals_poll();
-        long long now = worker_now_ms();
+        long long now = timing_now_ms();
         if (signals_stop >= 2 && !killed) {
             log_warn("second stop signal: stopping workers now (their claims roll back)");
             signal_all(slots, n, SIGKILL);
@@ -277,7 +278,7 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
         if (next_due >= 0 && next_due - now < wait_ms)
             wait_ms = (long)(next_due - now);
         if (!signals_child)
-            worker_sleep_ms(wait_ms > 0 ? wait_ms : 1, &wait_mask);
+            timing_sleep_ms(wait_ms > 0 ? wait_ms : 1, &wait_mask);
     }
     drain_reports(pipefd[0], totals);
     if (pipefd[0] >= 0) {

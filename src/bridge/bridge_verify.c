@@ -1,6 +1,7 @@
 /* bridge_verify — `versync verify`: compare PostgreSQL with the store without stopping either; --repair
  * rewrites the drifted current rows (external_gte) or names what it cannot fix. */
 #include "versync/backfill.h"
+#include "versync/timing.h"
 #include "versync/buf.h"
 #include "versync/bulk.h"
 #include "versync/catalog.h"
@@ -133,7 +134,7 @@ static bool mget(vctx *v, const char *index, const char *const *ids, size_t n, s
                          sizeof v->err);
         if (st != ESC_TRANSPORT_ERROR && st != 429 && st < 500)
             break;
-        worker_sleep_ms(worker_backoff_ms(attempt), NULL);
+        timing_sleep_ms(timing_backoff_ms(attempt), NULL);
     }
     if (st == ESC_TRANSPORT_ERROR)
         goto done;

@@ -12,6 +12,7 @@
 #include "versync/nested.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
+#include "versync/timing.h"
 #include "versync/truncate.h"
 
 #include <errno.h>
@@ -26,8 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_CAP_MS 30000
 #define SUMMARY_EVERY_MS 10000
 
 /* What to do with one key after coalescing. */
@@ -101,33 +100,6 @@ struct worker {
     size_t send_cap;
     bulk_sender sender;
 };
-
-long long worker_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void worker_sleep_ms(long ms, const sigset_t *mask)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    ppoll(NULL, 0, &ts, mask);
-}
-
-long worker_backoff_ms(int attempt)
-{
-    long cap = BACKOFF_BASE_MS;
-    for (int i = 0; i < attempt && cap < BACKOFF_CAP_MS; i++)
-        cap *= 2;
-    if (cap > BACKOFF_CAP_MS)
-        cap = BACKOFF_CAP_MS;
-    /* Full jitter, but never a busy loop. */
-    long ms = (long)(random() % (cap + 1));
-    return ms < BACKOFF_BASE_MS / 2 ? BACKOFF_BASE_MS / 2 : ms;
-}
 
 worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errsz)
 {
@@ -751,7 +723,7 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
     if (n == 0)
         return true;
     if (w->o.chaos_max_delay_ms > 0) {
-        worker_sleep_ms(random() % (w->o.chaos_max_delay_ms + 1), NULL);
+        timing_sleep_ms(random() % (w->o.chaos_max_delay_ms + 1), NULL);
         shuffle(w->order, n);
     }
     for (size_t i = 0; i < n; i++) {
@@ -1175,7 +1147,7 @@ static void wait_for_work(worker *w)
 {
     long ms = w->c->poll_interval_ms > 0 ? w->c->poll_interval_ms : 1000;
     if (!w->c->listen || !w->pg) {
-        worker_sleep_ms(ms, w->o.wait_mask);
+        timing_sleep_ms(ms, w->o.wait_mask);
         return;
     }
     /* A notification may already sit in libpq's queue (read during the last query). */
@@ -1268,7 +1240,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         return 2;
     }
     worker_counters last = w->total;
-    long long next_summary = worker_now_ms() + SUMMARY_EVERY_MS;
+    long long next_summary = timing_now_ms() + SUMMARY_EVERY_MS;
     long long outage_since = 0; /* 0: none */
     int outage_kind = 0, attempt = 0;
     while (!(o->stop && *o->stop)) {
@@ -1276,7 +1248,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         if (o->stop && *o->stop)
             break;
         int n = worker_connect(w, err, sizeof err) ? work_step(w, err, sizeof err) : WORKER_ERR_PG;
-        long long now = worker_now_ms();
+        long long now = timing_now_ms();
         if (n < 0 && w->missing_schema) {
             const char *schema = c->schema ? c->schema : "versync";
             if (o->once && w->cursor_config) {
@@ -1335,10 +1307,10 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
             wait_for_work(w);
             continue;
         }
-        long ms = worker_backoff_ms(attempt++);
+        long ms = timing_backoff_ms(attempt++);
         if (w->retry_after_ms > ms)
-            ms = w->retry_after_ms > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : w->retry_after_ms;
-        worker_sleep_ms(ms, o->wait_mask);
+            ms = w->retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : w->retry_after_ms;
+        timing_sleep_ms(ms, o->wait_mask);
     }
     /* A parked table's changes are still queued: once did not drain everything. */
     if (o->once && rc == 0 && park_count(w->park)) {

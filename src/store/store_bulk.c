@@ -38,11 +38,9 @@ static char *arena_dup(store_bulk *b, const char *s, size_t n)
     return p;
 }
 
-void store_bulk_error_free(store_bulk_error *e) { buf_free(&e->reason); }
-
-static bool fail(store_bulk_error *e, int status, const char *type, const char *fmt, ...)
+static bool fail(store_error *e, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static bool fail(store_bulk_error *e, int status, const char *type, const char *fmt, ...)
+static bool fail(store_error *e, int status, const char *type, const char *fmt, ...)
 {
     e->status = status;
     e->type = type;
@@ -123,7 +121,7 @@ static const char *did_you_mean(const char *field, char *out, size_t outsz)
     return out;
 }
 
-bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_bulk_error *err)
+bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *spec, store_error *err)
 {
     char hint[256];
     memset(spec, 0, sizeof *spec);
@@ -255,7 +253,7 @@ static void item_error(store_bulk_item *it, int status, const char *type, const 
 
 /* Parse one action line into `it`. False with err filled on a request-level error. */
 static bool parse_action(store_bulk *b, const char *p, const char *end, int line, const char *default_index,
-                         const char **last_index, store_bulk_item *it, buf *tmp, store_bulk_error *err)
+                         const char **last_index, store_bulk_item *it, buf *tmp, store_error *err)
 {
     store_json_iter iter;
     store_json_tok k, v;
@@ -473,7 +471,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
     return true;
 }
 
-bool store_bulk_parse(const char *body, size_t len, const char *default_index, store_bulk *b, store_bulk_error *err)
+bool store_bulk_parse(const char *body, size_t len, const char *default_index, store_bulk *b, store_error *err)
 {
     memset(b, 0, sizeof *b);
     buf tmp = BUF_INIT;
@@ -529,11 +527,11 @@ bool store_bulk_parse(const char *body, size_t len, const char *default_index, s
             continue;
         }
         if (it->action == STORE_BULK_UPDATE) {
-            store_bulk_error uerr = {0, NULL, BUF_INIT};
+            store_error uerr = {0};
             if (!store_bulk_parse_update(ss, (size_t)(se - ss), &it->upd, &uerr)) {
                 if (uerr.status == 400 && strcmp(uerr.type, "action_request_validation_exception") == 0) {
                     store_msgs_add(&msgs, "script or doc is missing");
-                    store_bulk_error_free(&uerr);
+                    store_error_free(&uerr);
                     continue;
                 }
                 *err = uerr;

@@ -29,15 +29,15 @@ static bool param_true(const store_req *req, const char *key)
 
 static void jstr(buf *b, const char *s) { buf_put_json_string(b, s, strlen(s)); }
 
-static bool oom(store_search_err *err) { return store_search_err_set(err, 500, "exception", "out of memory"); }
+static bool oom(store_error *err) { return store_error_set(err, 500, "exception", "out of memory"); }
 
-static bool storage(store_search_err *err)
+static bool storage(store_error *err)
 {
-    return store_search_err_set(err, 500, "exception", "storage failure, see the verstore log");
+    return store_error_set(err, 500, "exception", "storage failure, see the verstore log");
 }
 
 bool store_indices_resolve(store_rtxn *t, const store_req *req, const char *expr, bool allow_empty, char ***names,
-                           size_t *n, store_search_err *err)
+                           size_t *n, store_error *err)
 {
     const char *ani = param(req, "allow_no_indices");
     bool allow = ani ? strcmp(ani, "false") != 0 : allow_empty;
@@ -313,7 +313,7 @@ static void put_aliases_of(buf *b, const alist *l, const char *index)
 /* ---- endpoints ------------------------------------------------------------------- */
 
 bool store_indices_get(store_engine *e, const store_req *req, const char *expr, bool settings, bool head,
-                       store_resp *r, store_search_err *err)
+                       store_resp *r, store_error *err)
 {
     bool flat = param_true(req, "flat_settings"), defaults = param_true(req, "include_defaults");
     char **names = NULL;
@@ -380,7 +380,7 @@ done:
 }
 
 bool store_indices_refresh(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                           store_search_err *err)
+                           store_error *err)
 {
     char **names = NULL;
     size_t n = 0;
@@ -417,7 +417,7 @@ static bool collect_meta(const store_index_meta *m, void *arg)
     return true;
 }
 
-static bool metas_of(store_rtxn *t, const store_req *req, const char *expr, mlist *out, store_search_err *err)
+static bool metas_of(store_rtxn *t, const store_req *req, const char *expr, mlist *out, store_error *err)
 {
     if (!expr || strcmp(expr, "_all") == 0 || strcmp(expr, "*") == 0)
         return store_engine_index_each(t, collect_meta, out) || storage(err);
@@ -457,7 +457,7 @@ static bool want_json(const store_req *req)
 }
 
 bool store_indices_cat_indices(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                               store_search_err *err)
+                               store_error *err)
 {
     mlist l = {0};
     store_rtxn *t = store_engine_read_begin(e);
@@ -524,7 +524,7 @@ static bool alias_selected(const char *only, const char *name)
 }
 
 bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char *names, store_resp *r,
-                               store_search_err *err)
+                               store_error *err)
 {
     alist al = {0};
     store_rtxn *t = store_engine_read_begin(e);
@@ -581,7 +581,7 @@ bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char
 }
 
 bool store_indices_cat_count(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                             store_search_err *err)
+                             store_error *err)
 {
     mlist l = {0};
     store_rtxn *t = store_engine_read_begin(e);
@@ -623,7 +623,7 @@ bool store_indices_cat_count(store_engine *e, const store_req *req, const char *
 }
 
 bool store_indices_health(store_engine *e, const store_req *req, const char *expr, store_resp *r,
-                          store_search_err *err)
+                          store_error *err)
 {
     mlist l = {0};
     store_rtxn *t = store_engine_read_begin(e);
@@ -633,7 +633,7 @@ bool store_indices_health(store_engine *e, const store_req *req, const char *exp
     bool ok = metas_of(t, req, expr, &l, err);
     store_engine_read_end(t);
     if (!ok && err->index_missing) { /* ClusterHealthResponse after its wait times out */
-        store_search_err_free(err);
+        store_error_free(err);
         memset(err, 0, sizeof *err);
         missing = ok = true;
     }

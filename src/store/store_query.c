@@ -1,5 +1,5 @@
 /* store_query — the Elasticsearch query DSL and Lucene query-string syntax parsed into verstore's query tree. */
-#include "versync/store_search.h"
+#include "versync/store_query.h"
 
 #include "versync/store_util.h"
 
@@ -14,32 +14,7 @@
  * its JSON limit, verstore well before the C stack could suffer. */
 #define MAX_DEPTH 64
 
-void store_search_err_free(store_search_err *e)
-{
-    if (!e)
-        return;
-    buf_free(&e->reason);
-    memset(e, 0, sizeof *e);
-}
-
-bool store_search_err_set(store_search_err *err, int status, const char *type, const char *fmt, ...)
-{
-    if (err->status)
-        return false; /* the first error is the one reported */
-    err->status = status;
-    err->type = type;
-    buf raw = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    store_util_vappend(&raw, fmt, ap);
-    va_end(ap);
-    buf_reset(&err->reason);
-    store_util_utf8_sanitize(raw.data ? raw.data : "", raw.len, &err->reason);
-    buf_free(&raw);
-    return false;
-}
-
-#define fail(err, type, ...) store_search_err_set((err), 400, (type), __VA_ARGS__)
+#define fail(err, type, ...) store_error_set((err), 400, (type), __VA_ARGS__)
 
 static void qval_free(store_qval *v)
 {
@@ -81,7 +56,7 @@ static store_query *qnew(store_qtype t)
     return q;
 }
 
-static bool oom(store_search_err *err)
+static bool oom(store_error *err)
 {
     if (!err->status) {
         err->status = 500;
@@ -139,7 +114,7 @@ static void num_text(double d, char *out, size_t n)
         snprintf(out, n, "%.17g", d);
 }
 
-static bool qval_set(const cJSON *v, store_qval *out, const char *qname, store_search_err *err)
+static bool qval_set(const cJSON *v, store_qval *out, const char *qname, store_error *err)
 {
     memset(out, 0, sizeof *out);
     char tmp[64];
@@ -165,7 +140,7 @@ static bool qval_set(const cJSON *v, store_qval *out, const char *qname, store_s
     return true;
 }
 
-static bool add_val(store_query *q, const cJSON *v, const char *qname, store_search_err *err)
+static bool add_val(store_query *q, const cJSON *v, const char *qname, store_error *err)
 {
     store_qval *nv = realloc(q->vals, (q->nvals + 1) * sizeof *nv);
     if (!nv)
@@ -177,7 +152,7 @@ static bool add_val(store_query *q, const cJSON *v, const char *qname, store_sea
     return true;
 }
 
-static bool add_clause(store_query *q, store_occur occ, store_query *c, store_search_err *err)
+static bool add_clause(store_query *q, store_occur occ, store_query *c, store_error *err)
 {
     store_clause *nc = realloc(q->clauses, (q->nclauses + 1) * sizeof *nc);
     if (!nc) {
@@ -189,7 +164,7 @@ static bool add_clause(store_query *q, store_occur occ, store_query *c, store_se
     return true;
 }
 
-static bool get_boost(const cJSON *v, float *out, const char *qname, store_search_err *err)
+static bool get_boost(const cJSON *v, float *out, const char *qname, store_error *err)
 {
     double d;
     if (cJSON_IsNumber(v))
@@ -207,7 +182,7 @@ static bool get_boost(const cJSON *v, float *out, const char *qname, store_searc
     return true;
 }
 
-static bool get_string(const cJSON *v, char **out, const char *qname, const char *key, store_search_err *err)
+static bool get_string(const cJSON *v, char **out, const char *qname, const char *key, store_error *err)
 {
     char tmp[64];
     const char *s;
@@ -247,7 +222,7 @@ static const char *const ignored_opts[] = {"_name", "rewrite", "auto_generate_sy
 
 /* A query's `analyzer` option into *dst (checked against the index when the
  * query runs, as Elasticsearch does). */
-static bool analyzer_ok(const cJSON *v, const char *qname, char **dst, store_search_err *err)
+static bool analyzer_ok(const cJSON *v, const char *qname, char **dst, store_error *err)
 {
     if (!cJSON_IsString(v) || !v->valuestring[0])
         return fail(err, "parsing_exception", "[%s] [analyzer] must be a string", qname);
@@ -271,7 +246,7 @@ static bool set_analyzers(store_query *q, const char *an, const char *quote)
 }
 
 /* A {"field": value | {options}} body: the one field and its value. */
-static bool one_field(const cJSON *body, const char *qname, const cJSON **fld, store_search_err *err)
+static bool one_field(const cJSON *body, const char *qname, const cJSON **fld, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[%s] query malformed, no start_object after query name", qname);
@@ -291,7 +266,7 @@ static bool one_field(const cJSON *body, const char *qname, const cJSON **fld, s
     return true;
 }
 
-static store_query *field_query(store_qtype t, const char *field, store_search_err *err)
+static store_query *field_query(store_qtype t, const char *field, store_error *err)
 {
     store_query *q = qnew(t);
     if (!q || !(q->field = strdup(field))) {
@@ -302,13 +277,13 @@ static store_query *field_query(store_qtype t, const char *field, store_search_e
     return q;
 }
 
-static store_query *parse_depth(const cJSON *q, int depth, store_search_err *err);
+static store_query *parse_depth(const cJSON *q, int depth, store_error *err);
 
 /* The common start of {"query":{"field": value | {options}}}: the node with
  * its field, outer boost and (short form) value. *opts is the options
  * object to read, or NULL when the short form completed the node. */
 static store_query *field_start(const cJSON *body, const char *qname, store_qtype t, const cJSON **opts,
-                                store_search_err *err)
+                                store_error *err)
 {
     const cJSON *f;
     *opts = NULL;
@@ -329,7 +304,7 @@ static store_query *field_start(const cJSON *body, const char *qname, store_qtyp
 
 
 /* term, prefix, wildcard. */
-static store_query *parse_termlike(const cJSON *body, const char *qname, store_qtype t, store_search_err *err)
+static store_query *parse_termlike(const cJSON *body, const char *qname, store_qtype t, store_error *err)
 {
     const cJSON *f;
     store_query *q = field_start(body, qname, t, &f, err);
@@ -371,7 +346,7 @@ fail:
     return NULL;
 }
 
-static store_query *parse_terms(const cJSON *body, store_search_err *err)
+static store_query *parse_terms(const cJSON *body, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[terms] query malformed, no start_object after query name"), NULL;
@@ -413,7 +388,7 @@ static store_query *parse_terms(const cJSON *body, store_search_err *err)
     return q;
 }
 
-static bool range_bound(store_query *q, const cJSON *v, bool hi, bool incl, store_search_err *err)
+static bool range_bound(store_query *q, const cJSON *v, bool hi, bool incl, store_error *err)
 {
     store_qval **slot = hi ? &q->hi : &q->lo;
     if (cJSON_IsNull(v)) {
@@ -440,7 +415,7 @@ static bool range_bound(store_query *q, const cJSON *v, bool hi, bool incl, stor
     return true;
 }
 
-static store_query *parse_range(const cJSON *body, store_search_err *err)
+static store_query *parse_range(const cJSON *body, store_error *err)
 {
     const cJSON *f;
     if (!one_field(body, "range", &f, err))
@@ -515,7 +490,7 @@ fail:
     return NULL;
 }
 
-static store_query *parse_exists(const cJSON *body, store_search_err *err)
+static store_query *parse_exists(const cJSON *body, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[exists] query malformed, no start_object after query name"), NULL;
@@ -542,7 +517,7 @@ static store_query *parse_exists(const cJSON *body, store_search_err *err)
     return q;
 }
 
-static store_query *parse_ids(const cJSON *body, store_search_err *err)
+static store_query *parse_ids(const cJSON *body, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[ids] query malformed, no start_object after query name"), NULL;
@@ -573,7 +548,7 @@ static store_query *parse_ids(const cJSON *body, store_search_err *err)
     return q;
 }
 
-static bool msm_opt(const cJSON *v, char **out, const char *qname, store_search_err *err)
+static bool msm_opt(const cJSON *v, char **out, const char *qname, store_error *err)
 {
     if (!get_string(v, out, qname, "minimum_should_match", err))
         return false;
@@ -584,7 +559,7 @@ static bool msm_opt(const cJSON *v, char **out, const char *qname, store_search_
     return true;
 }
 
-static bool zero_terms(const cJSON *v, store_query *q, const char *qname, store_search_err *err)
+static bool zero_terms(const cJSON *v, store_query *q, const char *qname, store_error *err)
 {
     if (cJSON_IsString(v) && strcasecmp(v->valuestring, "none") == 0)
         return q->zero_terms_all = false, true;
@@ -594,7 +569,7 @@ static bool zero_terms(const cJSON *v, store_query *q, const char *qname, store_
                 cJSON_IsString(v) ? v->valuestring : "?");
 }
 
-static bool operator_opt(const cJSON *v, store_query *q, const char *qname, store_search_err *err)
+static bool operator_opt(const cJSON *v, store_query *q, const char *qname, store_error *err)
 {
     if (cJSON_IsString(v) && strcasecmp(v->valuestring, "or") == 0)
         return q->op_and = false, true;
@@ -604,14 +579,14 @@ static bool operator_opt(const cJSON *v, store_query *q, const char *qname, stor
                 cJSON_IsString(v) ? v->valuestring : "?", qname);
 }
 
-static bool slop_opt(const cJSON *v, const char *qname, store_search_err *err)
+static bool slop_opt(const cJSON *v, const char *qname, store_error *err)
 {
     if (cJSON_IsNumber(v) && v->valuedouble == 0)
         return true;
     return fail(err, "illegal_argument_exception", "verstore does not support a [slop] other than 0 in [%s]", qname);
 }
 
-static bool fuzziness_opt(const cJSON *v, const char *qname, store_search_err *err)
+static bool fuzziness_opt(const cJSON *v, const char *qname, store_error *err)
 {
     if ((cJSON_IsNumber(v) && v->valuedouble == 0) || (cJSON_IsString(v) && is_(v->valuestring, "0")))
         return true;
@@ -619,7 +594,7 @@ static bool fuzziness_opt(const cJSON *v, const char *qname, store_search_err *e
 }
 
 /* match, match_phrase. */
-static store_query *parse_match(const cJSON *body, const char *qname, store_qtype t, store_search_err *err)
+static store_query *parse_match(const cJSON *body, const char *qname, store_qtype t, store_error *err)
 {
     const cJSON *f;
     store_query *q = field_start(body, qname, t, &f, err);
@@ -663,7 +638,7 @@ fail:
 }
 
 /* "title^2" → name "title", boost 2. */
-static bool add_field(store_query *q, const char *spec, store_search_err *err)
+static bool add_field(store_query *q, const char *spec, store_error *err)
 {
     const char *caret = strrchr(spec, '^');
     size_t n = caret ? (size_t)(caret - spec) : strlen(spec);
@@ -689,7 +664,7 @@ static bool add_field(store_query *q, const char *spec, store_search_err *err)
     return true;
 }
 
-static bool fields_opt(const cJSON *v, store_query *q, const char *qname, store_search_err *err)
+static bool fields_opt(const cJSON *v, store_query *q, const char *qname, store_error *err)
 {
     if (cJSON_IsString(v))
         return add_field(q, v->valuestring, err);
@@ -706,7 +681,7 @@ static bool fields_opt(const cJSON *v, store_query *q, const char *qname, store_
     return true;
 }
 
-static bool tie_opt(const cJSON *v, store_query *q, const char *qname, store_search_err *err)
+static bool tie_opt(const cJSON *v, store_query *q, const char *qname, store_error *err)
 {
     if (!cJSON_IsNumber(v))
         return fail(err, "parsing_exception", "[%s] [tie_breaker] must be a number", qname);
@@ -714,7 +689,7 @@ static bool tie_opt(const cJSON *v, store_query *q, const char *qname, store_sea
     return true;
 }
 
-static store_query *parse_multi_match(const cJSON *body, store_search_err *err)
+static store_query *parse_multi_match(const cJSON *body, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[multi_match] query malformed, no start_object after query name"),
@@ -781,7 +756,7 @@ static store_query *parse_multi_match(const cJSON *body, store_search_err *err)
     return q;
 }
 
-static store_query *parse_query_string(const cJSON *body, store_search_err *err)
+static store_query *parse_query_string(const cJSON *body, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[query_string] query malformed, no start_object after query name"),
@@ -867,7 +842,7 @@ done:
     return q;
 }
 
-static bool bool_clauses(store_query *q, const cJSON *v, store_occur occ, int depth, store_search_err *err)
+static bool bool_clauses(store_query *q, const cJSON *v, store_occur occ, int depth, store_error *err)
 {
     if (cJSON_IsObject(v)) {
         if (!v->child)
@@ -891,7 +866,7 @@ static bool bool_clauses(store_query *q, const cJSON *v, store_occur occ, int de
     return true;
 }
 
-static store_query *parse_bool(const cJSON *body, int depth, store_search_err *err)
+static store_query *parse_bool(const cJSON *body, int depth, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[bool] query malformed, no start_object after query name"), NULL;
@@ -923,7 +898,7 @@ static store_query *parse_bool(const cJSON *body, int depth, store_search_err *e
     return q;
 }
 
-static store_query *parse_constant(const cJSON *body, int depth, store_search_err *err)
+static store_query *parse_constant(const cJSON *body, int depth, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[constant_score] query malformed, no start_object after query name"),
@@ -958,7 +933,7 @@ static store_query *parse_constant(const cJSON *body, int depth, store_search_er
     return q;
 }
 
-static store_query *parse_dismax(const cJSON *body, int depth, store_search_err *err)
+static store_query *parse_dismax(const cJSON *body, int depth, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[dis_max] query malformed, no start_object after query name"), NULL;
@@ -987,7 +962,7 @@ static store_query *parse_dismax(const cJSON *body, int depth, store_search_err 
     return q;
 }
 
-static store_query *parse_simple(const cJSON *body, store_qtype t, const char *qname, store_search_err *err)
+static store_query *parse_simple(const cJSON *body, store_qtype t, const char *qname, store_error *err)
 {
     if (!cJSON_IsObject(body))
         return fail(err, "parsing_exception", "[%s] query malformed, no start_object after query name", qname), NULL;
@@ -1019,7 +994,7 @@ static const char *const es_queries[] = {
     "boosting", "simple_query_string", "text_expansion", "weighted_tokens", "sparse_vector", "semantic",
     "type", "geo_grid", NULL};
 
-static store_query *parse_depth(const cJSON *q, int depth, store_search_err *err)
+static store_query *parse_depth(const cJSON *q, int depth, store_error *err)
 {
     if (depth > MAX_DEPTH)
         return fail(err, "parsing_exception", "query nested deeper than %d levels", MAX_DEPTH), NULL;
@@ -1072,7 +1047,7 @@ static store_query *parse_depth(const cJSON *q, int depth, store_search_err *err
     return fail(err, "parsing_exception", "unknown query [%s]", n), NULL;
 }
 
-store_query *store_query_parse(const cJSON *q, store_search_err *err) { return parse_depth(q, 0, err); }
+store_query *store_query_parse(const cJSON *q, store_error *err) { return parse_depth(q, 0, err); }
 
 /* ---- query-string syntax ----------------------------------------------------------
  *
@@ -1086,7 +1061,7 @@ typedef struct qs {
     size_t ndf;
     bool op_and, lenient;
     int depth;
-    store_search_err *err;
+    store_error *err;
 } qs;
 
 enum { CONJ_NONE, CONJ_AND, CONJ_OR };
@@ -1143,7 +1118,7 @@ static store_query *qs_query(qs *s, const char *const *dfields, size_t ndf);
 /* The node for one term/phrase over `fields`. */
 static store_query *qs_leaf(qs *s, store_qtype t, const char *text, bool wild, const char *const *fields, size_t nf)
 {
-    store_search_err *err = s->err;
+    store_error *err = s->err;
     size_t tl = strlen(text);
     if (wild && tl == 1 && text[0] == '*') {
         if (nf == 1 && !is_(fields[0], "*")) {
@@ -1207,7 +1182,7 @@ static bool qs_boost(qs *s, store_query *q)
 /* One clause: [field:] (term | "phrase" | (query)) [^boost]. */
 static store_query *qs_clause(qs *s, const char *const *dfields, size_t ndf)
 {
-    store_search_err *err = s->err;
+    store_error *err = s->err;
     const char *fld = NULL;
     buf fname = BUF_INIT, text = BUF_INIT;
     store_query *q = NULL;
@@ -1294,7 +1269,7 @@ done:
 
 static store_query *qs_query(qs *s, const char *const *dfields, size_t ndf)
 {
-    store_search_err *err = s->err;
+    store_error *err = s->err;
     store_query *b = qnew(STORE_Q_BOOL);
     if (!b)
         return oom(err), NULL;
@@ -1358,7 +1333,7 @@ fail:
 }
 
 store_query *store_query_parse_string(const char *text, const char *const *default_fields, size_t ndefault,
-                                      bool op_and, bool lenient, store_search_err *err)
+                                      bool op_and, bool lenient, store_error *err)
 {
     static const char *const star[] = {"*"};
     qs s = {text, default_fields, ndefault, op_and, lenient, 0, err};

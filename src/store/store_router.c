@@ -35,7 +35,107 @@ void store_router_free(store_match *m)
     m->index = m->type = m->id = m->alias = NULL;
 }
 
-static bool is_(const char *s, const char *lit) { return strcmp(s, lit) == 0; }
+/* One pattern segment: a literal, or a capture into one of the match's fields. */
+typedef enum seg_kind { SEG_LITERAL, SEG_NAME, SEG_EXPR, SEG_ANY } seg_kind;
+typedef enum seg_field { F_NONE, F_INDEX, F_TYPE, F_ID, F_ALIAS } seg_field;
+
+typedef struct pat_seg {
+    seg_kind kind;
+    seg_field field;
+    const char *text; /* literal: its bytes (not NUL-terminated) */
+    size_t len;
+} pat_seg;
+
+static seg_field field_of(const char *s, size_t n)
+{
+    static const struct { const char *name; seg_field f; } fields[] = {
+        {"index", F_INDEX}, {"type", F_TYPE}, {"id", F_ID}, {"alias", F_ALIAS},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strlen(fields[i].name) == n && memcmp(fields[i].name, s, n) == 0)
+            return fields[i].f;
+    return F_NONE;
+}
+
+/* Split a table pattern into its segments. The table is static and checked
+ * by the unit tests (every pattern parses), so a bad one here is a
+ * programming error: it matches nothing. */
+static int parse_pattern(const char *pat, pat_seg *out, int max)
+{
+    int n = 0;
+    for (const char *p = pat; *p;) {
+        if (*p == '/') {
+            p++;
+            continue;
+        }
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (n == max)
+            return -1;
+        pat_seg *sg = &out[n++];
+        if (p[0] == '{' && len > 2 && p[len - 1] == '}') {
+            const char *colon = memchr(p, ':', len);
+            size_t flen = colon ? (size_t)(colon - p - 1) : len - 2;
+            sg->field = field_of(p + 1, flen);
+            sg->kind = SEG_NAME;
+            if (colon) {
+                size_t clen = (size_t)(p + len - 1 - colon - 1);
+                if (clen == 4 && memcmp(colon + 1, "expr", 4) == 0)
+                    sg->kind = SEG_EXPR;
+                else if (clen == 3 && memcmp(colon + 1, "any", 3) == 0)
+                    sg->kind = SEG_ANY;
+                else
+                    return -1;
+            }
+            if (sg->field == F_NONE)
+                return -1;
+        } else {
+            sg->kind = SEG_LITERAL;
+            sg->field = F_NONE;
+        }
+        sg->text = p;
+        sg->len = len;
+        p += len;
+    }
+    return n;
+}
+
+static bool seg_matches(const pat_seg *sg, const char *seg, size_t seglen)
+{
+    switch (sg->kind) {
+    case SEG_LITERAL: return sg->len == seglen && memcmp(sg->text, seg, seglen) == 0;
+    case SEG_NAME: return seg[0] != '_';
+    case SEG_EXPR: return seg[0] != '_' || strcmp(seg, "_all") == 0;
+    case SEG_ANY: return true;
+    }
+    return false;
+}
+
+/* The first route whose pattern matches the `n` segments, or NULL;
+ * `which[i]` gets the field segment i is captured into. */
+static const store_route_def *find_route(char **seg, const size_t *seglen, int n, seg_field *which)
+{
+    for (size_t r = 0; r < store_routes_n; r++) {
+        pat_seg ps[MAX_SEGS];
+        if (parse_pattern(store_routes[r].pattern, ps, MAX_SEGS) != n)
+            continue;
+        bool hit = true;
+        for (int i = 0; hit && i < n; i++)
+            hit = seg_matches(&ps[i], seg[i], seglen[i]);
+        if (!hit)
+            continue;
+        for (int i = 0; i < n; i++)
+            which[i] = ps[i].field;
+        return &store_routes[r];
+    }
+    return NULL;
+}
+
+bool store_router_pattern_ok(const char *pattern)
+{
+    pat_seg ps[MAX_SEGS];
+    return parse_pattern(pattern, ps, MAX_SEGS) >= 0;
+}
 
 bool store_router_match(const char *method, const char *path, store_match *out)
 {
@@ -44,7 +144,7 @@ bool store_router_match(const char *method, const char *path, store_match *out)
     char *seg[MAX_SEGS] = {0};
     size_t seglen[MAX_SEGS] = {0};
     int n = 0;
-    bool ok = true, too_many = false;
+    bool ok = true;
     const char *p = path;
     while (*p) {
         while (*p == '/')
@@ -53,10 +153,8 @@ bool store_router_match(const char *method, const char *path, store_match *out)
             break;
         const char *e = strchr(p, '/');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (n == MAX_SEGS) {
-            too_many = true;
-            break;
-        }
+        if (n == MAX_SEGS)
+            goto done; /* longer than any route: none */
         buf b = BUF_INIT;
         if (!store_util_url_decode(p, len, false, &b) || !buf_reserve(&b, 1)) {
             buf_free(&b);
@@ -67,160 +165,46 @@ bool store_router_match(const char *method, const char *path, store_match *out)
         seg[n++] = buf_steal(&b);
         p += len;
     }
-    if (too_many)
+    seg_field which[MAX_SEGS] = {0};
+    const store_route_def *def = find_route(seg, seglen, n, which);
+    if (!def)
         goto done;
-    const unsigned RW = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_POST | STORE_M_DELETE;
-    int take_index = -1, take_type = -1, take_id = -1, take_alias = -1;
-    const unsigned ALIAS_RW = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_POST | STORE_M_DELETE;
-    /* A name starting with '_' is an endpoint, never an index or a type;
-     * `_all` before an endpoint is the index expression naming every index. */
-    bool all_expr = n > 1 && is_(seg[0], "_all") &&
-                    (is_(seg[1], "_refresh") || is_(seg[1], "_settings") || is_(seg[1], "_mapping") ||
-                     is_(seg[1], "_mappings") || is_(seg[1], "_alias") || is_(seg[1], "_aliases") ||
-                     is_(seg[1], "_search") || is_(seg[1], "_count"));
-    bool s0_ = n > 0 && seg[0][0] == '_' && !all_expr;
-    bool s1_ = n > 1 && seg[1][0] == '_';
-    switch (n) {
-    case 0:
-        out->route = STORE_R_ROOT, out->allowed = STORE_M_GET | STORE_M_HEAD;
-        break;
-    case 1:
-        if (is_(seg[0], "_bulk"))
-            out->route = STORE_R_BULK, out->allowed = STORE_M_POST | STORE_M_PUT;
-        else if (is_(seg[0], "_mget"))
-            out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_PUT;
-        else if (is_(seg[0], "_refresh"))
-            out->route = STORE_R_REFRESH, out->allowed = STORE_M_GET | STORE_M_POST;
-        else if (is_(seg[0], "_aliases"))
-            out->route = STORE_R_ALIASES, out->allowed = STORE_M_GET | STORE_M_POST;
-        else if (is_(seg[0], "_alias"))
-            out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_search"))
-            out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST;
-        else if (is_(seg[0], "_count"))
-            out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST;
-        else if (is_(seg[0], "_mapping") || is_(seg[0], "_mappings"))
-            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_analyze"))
-            out->route = STORE_R_ANALYZE, out->allowed = STORE_M_GET | STORE_M_POST;
-        else if (is_(seg[0], "_settings"))
-            out->route = STORE_R_SETTINGS, out->allowed = STORE_M_GET | STORE_M_PUT;
-        else if (is_(seg[0], "_data_stream"))
-            out->route = STORE_R_DATA_STREAM, out->allowed = STORE_M_GET;
-        else /* "_x" too: creating it fails the index-name rules, as in Elasticsearch */
-            out->route = STORE_R_INDEX, out->allowed = STORE_M_GET | STORE_M_HEAD | STORE_M_PUT | STORE_M_DELETE,
-            take_index = 0;
-        break;
-    case 2:
-        if (is_(seg[0], "_cat") && is_(seg[1], "indices"))
-            out->route = STORE_R_CAT_INDICES, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_cat") && is_(seg[1], "aliases"))
-            out->route = STORE_R_CAT_ALIASES, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_cat") && is_(seg[1], "count"))
-            out->route = STORE_R_CAT_COUNT, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_data_stream"))
-            out->route = STORE_R_DATA_STREAM, out->allowed = STORE_M_GET, take_index = 1;
-        else if (is_(seg[0], "_cluster") && is_(seg[1], "health"))
-            out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_alias"))
-            out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET | STORE_M_HEAD, take_alias = 1;
-        else if (is_(seg[0], "_prometheus") && is_(seg[1], "metrics"))
-            out->route = STORE_R_METRICS, out->allowed = STORE_M_GET;
-        else if (is_(seg[0], "_search") && is_(seg[1], "scroll"))
-            out->route = STORE_R_SCROLL, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_DELETE;
-        else if (is_(seg[0], "_all") && is_(seg[1], "_search"))
-            out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (is_(seg[0], "_all") && is_(seg[1], "_count"))
-            out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (s0_)
-            break;
-        else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))
-            out->route = STORE_R_ALIAS, out->allowed = STORE_M_GET, take_index = 0;
-        else if (is_(seg[1], "_bulk"))
-            out->route = STORE_R_BULK, out->allowed = STORE_M_POST | STORE_M_PUT, take_index = 0;
-        else if (is_(seg[1], "_mget"))
-            out->route = STORE_R_MGET, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_PUT, take_index = 0;
-        else if (is_(seg[1], "_refresh"))
-            out->route = STORE_R_REFRESH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (is_(seg[1], "_settings"))
-            out->route = STORE_R_SETTINGS, out->allowed = STORE_M_GET | STORE_M_PUT, take_index = 0;
-        else if (is_(seg[1], "_mapping") || is_(seg[1], "_mappings"))
-            out->route = STORE_R_MAPPING, out->allowed = STORE_M_GET | STORE_M_PUT | STORE_M_POST, take_index = 0;
-        else if (is_(seg[1], "_search"))
-            out->route = STORE_R_SEARCH, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (is_(seg[1], "_count"))
-            out->route = STORE_R_COUNT, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (is_(seg[1], "_analyze"))
-            out->route = STORE_R_ANALYZE, out->allowed = STORE_M_GET | STORE_M_POST, take_index = 0;
-        else if (is_(seg[1], "_doc"))
-            out->route = STORE_R_DOC_AUTO, out->allowed = STORE_M_POST, take_index = 0;
-        else if (!s1_)
-            out->route = STORE_R_LEGACY_AUTO, out->allowed = STORE_M_POST, take_index = 0, take_type = 1;
-        break;
-    case 3:
-        if (is_(seg[0], "_cat") && is_(seg[1], "indices"))
-            out->route = STORE_R_CAT_INDICES, out->allowed = STORE_M_GET, take_index = 2;
-        else if (is_(seg[0], "_cat") && is_(seg[1], "aliases"))
-            out->route = STORE_R_CAT_ALIASES, out->allowed = STORE_M_GET, take_alias = 2;
-        else if (is_(seg[0], "_cat") && is_(seg[1], "count"))
-            out->route = STORE_R_CAT_COUNT, out->allowed = STORE_M_GET, take_index = 2;
-        else if (is_(seg[0], "_cluster") && is_(seg[1], "health"))
-            out->route = STORE_R_HEALTH, out->allowed = STORE_M_GET, take_index = 2;
-        else if (is_(seg[0], "_search") && is_(seg[1], "scroll"))
-            out->route = STORE_R_SCROLL, out->allowed = STORE_M_GET | STORE_M_POST | STORE_M_DELETE, take_id = 2;
-        else if (s0_)
-            break;
-        else if (is_(seg[1], "_alias") || is_(seg[1], "_aliases"))
-            out->route = STORE_R_ALIAS, out->allowed = ALIAS_RW, take_index = 0, take_alias = 2;
-        else if (is_(seg[1], "_doc"))
-            out->route = STORE_R_DOC, out->allowed = RW, take_index = 0, take_id = 2;
-        else if (is_(seg[1], "_create"))
-            out->route = STORE_R_CREATE, out->allowed = STORE_M_PUT | STORE_M_POST, take_index = 0, take_id = 2;
-        else if (is_(seg[1], "_update"))
-            out->route = STORE_R_UPDATE, out->allowed = STORE_M_POST, take_index = 0, take_id = 2;
-        else if (is_(seg[1], "_source"))
-            out->route = STORE_R_SOURCE, out->allowed = STORE_M_GET | STORE_M_HEAD, take_index = 0, take_id = 2;
-        else if (!s1_)
-            out->route = STORE_R_LEGACY_DOC, out->allowed = RW, take_index = 0, take_type = 1, take_id = 2;
-        break;
-    case 4:
-        if (s0_ || s1_)
-            break;
-        take_index = 0, take_type = 1, take_id = 2;
-        if (is_(seg[3], "_create"))
-            out->route = STORE_R_LEGACY_CREATE, out->allowed = STORE_M_PUT | STORE_M_POST;
-        else if (is_(seg[3], "_update"))
-            out->route = STORE_R_LEGACY_UPDATE, out->allowed = STORE_M_POST;
-        else if (is_(seg[3], "_source"))
-            out->route = STORE_R_LEGACY_SOURCE, out->allowed = STORE_M_GET | STORE_M_HEAD;
-        else
-            take_index = take_type = take_id = -1;
-        break;
-    default: break;
+    out->def = def;
+    out->route = def->route;
+    for (int r = 0; r < STORE_ROUTE_MAX_METHODS && def->rows[r].methods; r++) {
+        out->allowed |= def->rows[r].methods;
+        if (!out->row && (def->rows[r].methods & out->method))
+            out->row = &def->rows[r];
     }
-    if (out->route == STORE_R_NONE)
-        goto done;
-    /* Names are C strings: an encoded NUL cannot be part of one. */
-    if ((take_index >= 0 && strlen(seg[take_index]) != seglen[take_index]) ||
-        (take_type >= 0 && strlen(seg[take_type]) != seglen[take_type]) ||
-        (take_alias >= 0 && strlen(seg[take_alias]) != seglen[take_alias])) {
-        ok = false;
-        goto done;
+    /* Names are C strings: an encoded NUL cannot be part of one (ids may hold any byte). */
+    for (int i = 0; i < n; i++)
+        if (which[i] != F_NONE && which[i] != F_ID && strlen(seg[i]) != seglen[i]) {
+            ok = false;
+            goto done;
+        }
+    for (int i = 0; i < n; i++) {
+        char **slot = which[i] == F_INDEX ? &out->index : which[i] == F_TYPE ? &out->type
+                    : which[i] == F_ID    ? &out->id    : which[i] == F_ALIAS ? &out->alias : NULL;
+        if (!slot)
+            continue;
+        if (which[i] == F_ID)
+            out->id_len = seglen[i];
+        *slot = seg[i];
+        seg[i] = NULL;
     }
-    if (take_index >= 0)
-        out->index = seg[take_index], seg[take_index] = NULL;
-    if (take_type >= 0)
-        out->type = seg[take_type], seg[take_type] = NULL;
-    if (take_alias >= 0)
-        out->alias = seg[take_alias], seg[take_alias] = NULL;
-    if (take_id >= 0)
-        out->id_len = seglen[take_id], out->id = seg[take_id], seg[take_id] = NULL;
 done:
     for (int i = 0; i < n; i++)
         free(seg[i]);
     if (!ok)
         store_router_free(out);
     return ok;
+}
+
+store_metrics_ep store_router_endpoint(const store_match *m)
+{
+    if (!m->def)
+        return STORE_EP_OTHER;
+    return m->row ? m->row->endpoint : m->def->rows[0].endpoint;
 }
 
 void store_router_allowed_text(unsigned allowed, char *out, size_t outsz)

@@ -31,14 +31,14 @@
 
 /* ---- errors ------------------------------------------------------------------ */
 
-#define seterr store_search_err_set
+#define seterr store_error_set
 
-static bool storage_err(store_search_err *err)
+static bool storage_err(store_error *err)
 {
     return seterr(err, 500, "exception", "storage failure, see the verstore log");
 }
 
-static bool oom_err(store_search_err *err) { return seterr(err, 500, "exception", "out of memory"); }
+static bool oom_err(store_error *err) { return seterr(err, 500, "exception", "out of memory"); }
 
 /* ---- hit lists ------------------------------------------------------------------ */
 
@@ -399,7 +399,7 @@ static bool glob_s(const char *pat, const char *s) { return store_util_glob(pat,
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
-                          char ***names, size_t *n, store_search_err *err)
+                          char ***names, size_t *n, store_error *err)
 {
     catalog c = {0};
     name_list sel = {0};
@@ -505,7 +505,7 @@ void store_search_indices_free(char **names, size_t n)
 
 /* The indices an expression names, loaded: meta, parsed mapping, window. */
 static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices, sidx **out,
-                    size_t *nout, store_search_err *err)
+                    size_t *nout, store_error *err)
 {
     char **names;
     size_t nn, n = 0;
@@ -551,13 +551,13 @@ static bool resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bo
 typedef struct ex {
     store_rtxn *r;
     sidx *ix;
-    store_search_err *err;
+    store_error *err;
 } ex;
 
 static bool shard_fail(ex *x, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool shard_fail(ex *x, const char *type, const char *fmt, ...)
 {
-    store_search_err *err = x->err;
+    store_error *err = x->err;
     if (err->status)
         return false;
     buf raw = BUF_INIT;
@@ -1034,7 +1034,7 @@ static bool analyze_query(ex *x, const store_query *q, const char *path, toks *o
 
 /* ---- per-field evaluation ---- */
 
-static bool combine_terms(hitv *lists, size_t n, int need, hitv *out, store_search_err *err)
+static bool combine_terms(hitv *lists, size_t n, int need, hitv *out, store_error *err)
 {
     hitv acc = {0};
     for (size_t i = 0; i < n; i++) {
@@ -1652,7 +1652,7 @@ static const char *token_name(const cJSON *v)
     return "VALUE_NULL";
 }
 
-static bool count_val(const cJSON *v, const char *name, int64_t *out, store_search_err *err)
+static bool count_val(const cJSON *v, const char *name, int64_t *out, store_error *err)
 {
     double d;
     if (cJSON_IsNumber(v))
@@ -1667,7 +1667,7 @@ static bool count_val(const cJSON *v, const char *name, int64_t *out, store_sear
     return true;
 }
 
-static bool long_param(const store_search_req *r, const char *key, int64_t *out, store_search_err *err)
+static bool long_param(const store_search_req *r, const char *key, int64_t *out, store_error *err)
 {
     const char *v = param(r, key);
     if (!v)
@@ -1678,7 +1678,7 @@ static bool long_param(const store_search_req *r, const char *key, int64_t *out,
                   v);
 }
 
-static bool add_key(sreq *q, skey k, store_search_err *err)
+static bool add_key(sreq *q, skey k, store_error *err)
 {
     skey *nk = realloc(q->keys, (q->nkeys + 1) * sizeof *nk);
     if (!nk) {
@@ -1691,7 +1691,7 @@ static bool add_key(sreq *q, skey k, store_search_err *err)
     return true;
 }
 
-static bool order_val(const char *s, bool *desc, store_search_err *err)
+static bool order_val(const char *s, bool *desc, store_error *err)
 {
     if (strcasecmp(s, "asc") == 0)
         return *desc = false, true;
@@ -1701,7 +1701,7 @@ static bool order_val(const char *s, bool *desc, store_search_err *err)
 }
 
 /* One sort key by name, with the defaults Elasticsearch gives it. */
-static bool key_named(const char *name, skey *k, store_search_err *err)
+static bool key_named(const char *name, skey *k, store_error *err)
 {
     memset(k, 0, sizeof *k);
     if (strcmp(name, "_score") == 0)
@@ -1720,7 +1720,7 @@ static bool key_named(const char *name, skey *k, store_search_err *err)
     return true;
 }
 
-static bool sort_entry(sreq *q, const cJSON *e, store_search_err *err)
+static bool sort_entry(sreq *q, const cJSON *e, store_error *err)
 {
     skey k;
     if (cJSON_IsString(e)) {
@@ -1781,7 +1781,7 @@ static bool sort_entry(sreq *q, const cJSON *e, store_search_err *err)
 }
 
 /* ?sort=a,b:desc */
-static bool sort_param(sreq *q, const char *s, store_search_err *err)
+static bool sort_param(sreq *q, const char *s, store_error *err)
 {
     while (*s) {
         size_t n = strcspn(s, ",");
@@ -1827,9 +1827,9 @@ static bool in_list(const char *k, const char *const *l)
     return false;
 }
 
-static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_search_err *err);
+static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_error *err);
 
-static bool parse_agg(const cJSON *def, agg *a, int depth, store_search_err *err)
+static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
 {
     if (!(a->name = strdup(def->string)))
         return oom_err(err);
@@ -1934,7 +1934,7 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_search_err *err
     return true;
 }
 
-static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_search_err *err)
+static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_error *err)
 {
     if (depth > 16)
         return seterr(err, 400, "illegal_argument_exception", "aggregations nested deeper than 16 levels");
@@ -1954,7 +1954,7 @@ static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store
     return true;
 }
 
-static bool keep_alive(const char *s, int64_t *ms, store_search_err *err)
+static bool keep_alive(const char *s, int64_t *ms, store_error *err)
 {
     if (!store_util_parse_time_ms(s, ms) || *ms < 0)
         return seterr(err, 400, "illegal_argument_exception",
@@ -1969,7 +1969,7 @@ static bool keep_alive(const char *s, int64_t *ms, store_search_err *err)
     return true;
 }
 
-static bool qs_param(const store_search_req *r, store_query **out, store_search_err *err)
+static bool qs_param(const store_search_req *r, store_query **out, store_error *err)
 {
     const char *q = param(r, "q");
     if (!q)
@@ -1993,7 +1993,7 @@ static bool qs_param(const store_search_req *r, store_query **out, store_search_
 }
 
 /* The body and parameters of _search (count: those of _count). */
-static bool parse_request(const store_search_req *r, bool count, sreq *q, store_search_err *err)
+static bool parse_request(const store_search_req *r, bool count, sreq *q, store_error *err)
 {
     memset(q, 0, sizeof *q);
     q->size = 10;
@@ -2430,13 +2430,13 @@ static bool fetch_id(store_rtxn *r, const sidx *ix, rh *h)
 }
 
 /* Elasticsearch's answer to a search_after value that does not fit its sort key. */
-static bool after_err(store_search_err *err, const char *field)
+static bool after_err(store_error *err, const char *field)
 {
     return seterr(err, 400, "illegal_argument_exception", "Failed to parse search_after value for field [%s].", field);
 }
 
 /* search_after's values as a pseudo-hit. */
-static bool after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_search_err *err)
+static bool after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_error *err)
 {
     const cJSON *v = q->after->child;
     for (size_t k = 0; k < q->nkeys; k++, v = v->next) {
@@ -2713,7 +2713,7 @@ typedef struct aggctx {
     size_t nix;
     unsigned char **bits; /* per index */
     bool typed;
-    store_search_err *err;
+    store_error *err;
     int64_t *buckets; /* buckets in the answer so far, against search.max_buckets */
 } aggctx;
 
@@ -2945,7 +2945,7 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
     return true;
 }
 
-static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *out, store_search_err *err)
+static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *out, store_error *err)
 {
     unsigned char **bits = calloc(nix ? nix : 1, sizeof *bits);
     bool ok = bits != NULL || oom_err(err);
@@ -3064,7 +3064,7 @@ static void purge(store_search *s)
 
 static bool scroll_id_ok(const char *id) { return strlen(id) == 24 && strncmp(id, "VS", 2) == 0; }
 
-static bool context_missing(const char *id, store_search_err *err)
+static bool context_missing(const char *id, store_error *err)
 {
     seterr(err, 404, "search_context_missing_exception", "No search context found for id [%s]", id);
     err->shard = true;
@@ -3073,7 +3073,7 @@ static bool context_missing(const char *id, store_search_err *err)
 }
 
 /* Render up to c->size live hits from the context's position. */
-static bool scroll_page(store_rtxn *r, sctx *c, buf *b, store_search_err *err)
+static bool scroll_page(store_rtxn *r, sctx *c, buf *b, store_error *err)
 {
     store_index_meta *metas = calloc(c->indices.n ? c->indices.n : 1, sizeof *metas);
     signed char *have = calloc(c->indices.n ? c->indices.n : 1, 1);
@@ -3122,7 +3122,7 @@ static const char *scroll_id_of(const store_search_req *req)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_search_err *err)
+bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_error *err)
 {
     int64_t t0 = store_util_mono_ms();
     const char *id = scroll_id_of(req);
@@ -3204,7 +3204,7 @@ static bool id_list_add(name_list *l, const char *s)
 }
 
 bool store_search_clear_scroll(store_search *s, const store_search_req *req, int *status, buf *out,
-                               store_search_err *err)
+                               store_error *err)
 {
     name_list ids = {0};
     if (req->scroll_id)
@@ -3266,7 +3266,7 @@ done:
 
 /* ---- _search ----------------------------------------------------------------------------- */
 
-static bool window_check(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, store_search_err *err)
+static bool window_check(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, store_error *err)
 {
     for (size_t i = 0; i < nix; i++) {
         ex x = {r, &ix[i], err};
@@ -3396,7 +3396,7 @@ static int fast_mode(const sreq *q, const sidx *ix, size_t nix)
 }
 
 static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, int64_t t0, buf *out,
-                        store_search_err *err)
+                        store_error *err)
 {
     buf hits = BUF_INIT;
     fastc c = {&hits, q, ix, r, q->from, q->size, 0, mode, false, 1.0f};
@@ -3457,7 +3457,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
     return ok;
 }
 
-static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *terminated, store_search_err *err)
+static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *terminated, store_error *err)
 {
     for (size_t i = 0; i < nix; i++) {
         ex x = {r, &ix[i], err};
@@ -3490,7 +3490,7 @@ static void rh_free(rh *h, size_t n, sval *svs, size_t nkeys, bool own_ids)
 }
 
 static bool make_scroll(store_search *s, store_rtxn *r, const sreq *q, sidx *ix, size_t nix, rh *hits, size_t nh,
-                        size_t from, float max_score, bool has_max, sctx **out, store_search_err *err)
+                        size_t from, float max_score, bool has_max, sctx **out, store_error *err)
 {
     sctx *c = calloc(1, sizeof *c);
     if (!c)
@@ -3573,7 +3573,7 @@ static bool make_scroll(store_search *s, store_rtxn *r, const sreq *q, sidx *ix,
     return true;
 }
 
-bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_search_err *err)
+bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_error *err)
 {
     int64_t t0 = store_util_mono_ms();
     sreq q;
@@ -3767,7 +3767,7 @@ done:
     return ok;
 }
 
-bool store_search_count(store_search *s, const store_search_req *req, buf *out, store_search_err *err)
+bool store_search_count(store_search *s, const store_search_req *req, buf *out, store_error *err)
 {
     sreq q;
     sidx *ix = NULL;

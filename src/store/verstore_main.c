@@ -182,7 +182,24 @@ static bool make_dirs(const char *dir)
     return mkdir(tmp, 0755) == 0 || errno == EEXIST;
 }
 
-int main(int argc, char **argv)
+/* Everything the command line decides. */
+typedef struct verstore_opts {
+    const char *listen, *data, *durability, *users, *tls_cert, *tls_key;
+    log_level level;
+    log_format format;
+    bool durable, insecure;
+    uint64_t max_body, max_disk, max_memory;
+    bool max_memory_set;
+    store_disk_watermark flood;
+    long threads;
+    char host[256];
+    int port;
+} verstore_opts;
+
+/* Parse and check the command line into `o`. Returns -1 to go on serving,
+ * or the exit status when verstore is done (--help, --hash-password, a bad
+ * option: the message already printed). */
+static int parse_options(int argc, char **argv, verstore_opts *o)
 {
     const char *listen = "127.0.0.1:9200", *data = "./verstore-data", *durability = "request";
     const char *level_s = "info", *format_s = "text";
@@ -253,147 +270,96 @@ int main(int argc, char **argv)
         return bad_usage("unexpected argument '%s'", argv[optind]);
     if (want_hash)
         return hash_password();
-    log_level level;
-    log_format format;
-    if (!log_parse_level(level_s, &level))
+    memset(o, 0, sizeof *o);
+    if (!log_parse_level(level_s, &o->level))
         return bad_usage("--log-level: expected debug, info, warn or error, got '%s'", level_s);
-    if (!log_parse_format(format_s, &format))
+    if (!log_parse_format(format_s, &o->format))
         return bad_usage("--log-format: expected text or json, got '%s'", format_s);
-    bool durable;
     if (strcmp(durability, "request") == 0)
-        durable = true;
+        o->durable = true;
     else if (strcmp(durability, "async") == 0)
-        durable = false;
+        o->durable = false;
     else
         return bad_usage("--durability: expected request or async, got '%s'", durability);
-    char host[256];
-    int port;
-    if (!parse_listen(listen, host, sizeof host, &port))
+    if (!parse_listen(listen, o->host, sizeof o->host, &o->port))
         return bad_usage("--listen: expected HOST:PORT (e.g. 127.0.0.1:9200), got '%s'", listen);
     if (!*data)
         return bad_usage("--data: the directory name is empty%s", "");
     if (!tls_cert != !tls_key)
         return bad_usage("--tls-cert and --tls-key go together%s", "");
-    if (!users && !insecure && !is_loopback(host)) {
+    if (!users && !insecure && !is_loopback(o->host)) {
         fprintf(stderr,
                 "verstore: --listen %s: refusing to serve a non-loopback address without authentication; give "
                 "--users FILE, or --insecure-no-auth to serve it open anyway\n",
                 listen);
         return 2;
     }
-    log_init("verstore", level, format);
-    signals_ignore_pipe();
-    char aerr[512];
-    store_auth *auth = NULL;
-    char *cert_pem = NULL, *key_pem = NULL;
-    if (users && !(auth = store_auth_load(users, aerr, sizeof aerr))) {
-        fprintf(stderr, "verstore: --users %s\n", aerr);
-        return 2;
-    }
-    if (tls_cert && (!(cert_pem = read_pem("--tls-cert", tls_cert)) || !(key_pem = read_pem("--tls-key", tls_key)))) {
-        free(cert_pem);
-        store_auth_free(auth);
-        return 2;
-    }
+    o->listen = listen, o->data = data, o->durability = durability;
+    o->users = users, o->tls_cert = tls_cert, o->tls_key = tls_key, o->insecure = insecure;
+    o->max_body = max_body, o->max_disk = max_disk, o->max_memory = max_memory, o->max_memory_set = max_memory_set;
+    o->flood = flood, o->threads = threads;
+    return -1;
+}
 
-    /* The data directory: create, check, lock. */
-    int rc = 1, lockfd = -1;
-    store_engine *engine = NULL;
-    store_api *api = NULL;
-    store_http *http = NULL;
+/* Create the data directory if needed and hold its lock for the process's
+ * life (a second verstore on it is refused). Returns the lock's descriptor,
+ * or -1 with the reason printed. */
+static int lock_data_dir(const char *data)
+{
     struct stat st;
     char lockpath[4200];
     if (stat(data, &st) == 0 && !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "verstore: --data %s: not a directory\n", data);
-        rc = 2;
-        goto done;
+        return -1;
     }
     if (!make_dirs(data)) {
         fprintf(stderr, "verstore: --data %s: cannot create the directory: %s\n", data, strerror(errno));
-        rc = 2;
-        goto done;
+        return -1;
     }
     snprintf(lockpath, sizeof lockpath, "%s/verstore.lock", data);
-    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lockfd < 0) {
         fprintf(stderr, "verstore: --data %s: cannot use the data directory: %s\n", data, strerror(errno));
-        rc = 2;
-        goto done;
+        return -1;
     }
     if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr,
                 "verstore: --data %s: the data directory is in use by another verstore process (lock %s is held)\n",
                 data, lockpath);
-        rc = 2;
-        goto done;
+        close(lockfd);
+        return -1;
     }
     char pidline[32];
     int pl = snprintf(pidline, sizeof pidline, "%ld\n", (long)getpid());
     if (ftruncate(lockfd, 0) == 0 && write(lockfd, pidline, (size_t)pl) < 0)
         log_debug("cannot write the pid to %s", lockpath);
+    return lockfd;
+}
 
-    char err[512];
-    store_engine_opts eo = {.dir = data,
-                            .durable = durable,
-                            .max_readers = (int)threads * 2 + 16,
-                            .max_size = (size_t)max_disk,
-                            .flood_stage = flood};
-    if (!store_engine_open(&eo, &engine, err, sizeof err)) {
-        fprintf(stderr, "verstore: --data %s: %s\n", data, err);
-        rc = 2;
-        goto done;
-    }
-    if (!(api = store_api_new(engine))) {
-        log_error("out of memory");
-        goto done;
-    }
-    /* SIGTERM/SIGINT wake the main loop below through the signal pipe. */
-    if (!signals_init(SIGNALS_WAKE_PIPE, NULL, err, sizeof err)) {
-        log_error("%s", err);
-        goto done;
-    }
-    store_http_opts ho = {.host = host,
-                          .port = port,
-                          .threads = (int)threads,
-                          .max_body = (size_t)max_body,
-                          .auth = auth,
-                          .tls_cert_pem = cert_pem,
-                          .tls_key_pem = key_pem};
-    int bound;
-    if (!store_http_start(api, engine, &ho, &http, &bound, err, sizeof err)) {
-        fprintf(stderr, "verstore: %s\n", err);
-        rc = 2;
-        goto done;
-    }
-    bool v6 = strchr(host, ':') != NULL;
-    if (!max_memory_set) {
-        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        max_memory = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : 0;
-    }
-    store_breaker_set_limit(max_memory);
-    if (max_memory)
+/* Say once, at start, what this server enforces. */
+static void log_settings(const verstore_opts *o, const store_auth *auth)
+{
+    if (o->max_memory)
         log_info("--max-memory: requests past %llu bytes of bodies, answers and search state get 429",
-                 (unsigned long long)max_memory);
-    log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", data, durability,
-             threads, (unsigned long long)max_body);
-    if (max_disk)
-        log_info("--max-disk: the data file stops growing at %llu bytes", (unsigned long long)max_disk);
-    if (flood.max_used_pct > 0)
-        log_info("--flood-stage: writes refused while the disk is more than %g%% used", flood.max_used_pct);
-    else if (flood.min_free)
-        log_info("--flood-stage: writes refused while less than %llu bytes are free", (unsigned long long)flood.min_free);
+                 (unsigned long long)o->max_memory);
+    log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", o->data, o->durability,
+             o->threads, (unsigned long long)o->max_body);
+    if (o->max_disk)
+        log_info("--max-disk: the data file stops growing at %llu bytes", (unsigned long long)o->max_disk);
+    if (o->flood.max_used_pct > 0)
+        log_info("--flood-stage: writes refused while the disk is more than %g%% used", o->flood.max_used_pct);
+    else if (o->flood.min_free)
+        log_info("--flood-stage: writes refused while less than %llu bytes are free",
+                 (unsigned long long)o->flood.min_free);
     if (auth)
-        log_info("authentication required: %zu users and API keys from %s", store_auth_count(auth), users);
-    printf("verstore listening on %s://%s%s%s:%d\n", cert_pem ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", bound);
-    fflush(stdout);
-    notify_ready();
+        log_info("authentication required: %zu users and API keys from %s", store_auth_count(auth), o->users);
+}
 
-    while (!signals_stop) {
-        struct pollfd pfd = {signals_wake_fd(), POLLIN, 0};
-        int pr = poll(&pfd, 1, 1000);
-        if (pr < 0 && errno != EINTR)
-            break;
-    }
+/* After a stop signal: let requests in flight finish, then wait for what
+ * the engine already holds. Exits the process (status 1) if the engine does
+ * not give its work back within 2 minutes. */
+static void drain(store_http *http)
+{
     log_info("stopping: finishing requests in flight");
     notify_stopping();
     store_http_quiesce(http);
@@ -426,13 +392,102 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* Open the engine, start the HTTP front, announce readiness, serve until a
+ * stop signal, drain. Returns the exit status (0 after a clean stop). */
+static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const char *key_pem)
+{
+    int rc = 1;
+    store_engine *engine = NULL;
+    store_api *api = NULL;
+    store_http *http = NULL;
+    char err[512];
+    store_engine_opts eo = {.dir = o->data,
+                            .durable = o->durable,
+                            .max_readers = (int)o->threads * 2 + 16,
+                            .max_size = (size_t)o->max_disk,
+                            .flood_stage = o->flood};
+    if (!store_engine_open(&eo, &engine, err, sizeof err)) {
+        fprintf(stderr, "verstore: --data %s: %s\n", o->data, err);
+        rc = 2;
+        goto done;
+    }
+    if (!(api = store_api_new(engine))) {
+        log_error("out of memory");
+        goto done;
+    }
+    /* SIGTERM/SIGINT wake the main loop below through the signal pipe. */
+    if (!signals_init(SIGNALS_WAKE_PIPE, NULL, err, sizeof err)) {
+        log_error("%s", err);
+        goto done;
+    }
+    store_http_opts ho = {.host = o->host,
+                          .port = o->port,
+                          .threads = (int)o->threads,
+                          .max_body = (size_t)o->max_body,
+                          .auth = auth,
+                          .tls_cert_pem = cert_pem,
+                          .tls_key_pem = key_pem};
+    int bound;
+    if (!store_http_start(api, engine, &ho, &http, &bound, err, sizeof err)) {
+        fprintf(stderr, "verstore: %s\n", err);
+        rc = 2;
+        goto done;
+    }
+    bool v6 = strchr(o->host, ':') != NULL;
+    if (!o->max_memory_set) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        o->max_memory = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2 : 0;
+    }
+    store_breaker_set_limit(o->max_memory);
+    log_settings(o, auth);
+    printf("verstore listening on %s://%s%s%s:%d\n", cert_pem ? "https" : "http", v6 ? "[" : "", o->host,
+           v6 ? "]" : "", bound);
+    fflush(stdout);
+    notify_ready();
+
+    while (!signals_stop) {
+        struct pollfd pfd = {signals_wake_fd(), POLLIN, 0};
+        int pr = poll(&pfd, 1, 1000);
+        if (pr < 0 && errno != EINTR)
+            break;
+    }
+    drain(http);
     rc = 0;
 done:
     store_http_stop(http);
     store_engine_close(engine);
     store_api_free(api);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    verstore_opts o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    log_init("verstore", o.level, o.format);
+    signals_ignore_pipe();
+    char aerr[512];
+    store_auth *auth = NULL;
+    char *cert_pem = NULL, *key_pem = NULL;
+    int lockfd = -1;
+    rc = 2;
+    if (o.users && !(auth = store_auth_load(o.users, aerr, sizeof aerr))) {
+        fprintf(stderr, "verstore: --users %s\n", aerr);
+        goto done;
+    }
+    if (o.tls_cert &&
+        (!(cert_pem = read_pem("--tls-cert", o.tls_cert)) || !(key_pem = read_pem("--tls-key", o.tls_key))))
+        goto done;
+    if ((lockfd = lock_data_dir(o.data)) < 0)
+        goto done;
+    rc = serve(&o, auth, cert_pem, key_pem);
     if (rc == 0)
         log_info("stopped cleanly");
+done:
     if (lockfd >= 0)
         close(lockfd);
     store_auth_free(auth);

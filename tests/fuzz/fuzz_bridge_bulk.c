@@ -57,7 +57,7 @@ static void roundtrip(const char *id, size_t id_len, int64_t version, bool del)
     if (!ok)
         abort();
     store_bulk b;
-    store_bulk_error err = {0, NULL, BUF_INIT};
+    store_error err = {0};
     bool parsed = store_bulk_parse(body.data, body.len, NULL, &b, &err);
     if (id_len > 512) {
         /* Elasticsearch fails the whole request; the worker then sends its
@@ -81,7 +81,7 @@ static void roundtrip(const char *id, size_t id_len, int64_t version, bool del)
         abort(); /* the id arrived changed */
 done:
     store_bulk_free(&b);
-    store_bulk_error_free(&err);
+    store_error_free(&err);
     buf_free(&body);
 }
 

@@ -14,7 +14,7 @@
  * to run (or carry its own error); on failure the request-level error must be
  * a complete Elasticsearch 4xx. */
 
-static void check_error(const store_bulk_error *e)
+static void check_error(const store_error *e)
 {
     if (e->status != 400 || !e->type || !e->type[0] || e->reason.len == 0 || !e->reason.data)
         abort();
@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (flags & 2) {
         store_update_spec spec;
-        store_bulk_error err = {0, NULL, BUF_INIT};
+        store_error err = {0};
         if (store_bulk_parse_update(body, len, &spec, &err)) {
             if (!spec.doc && !spec.upsert)
                 abort();
@@ -84,16 +84,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (spec.doc || spec.upsert)
                 abort(); /* failure frees the partial spec */
         }
-        store_bulk_error_free(&err);
+        store_error_free(&err);
     } else {
         store_bulk b;
-        store_bulk_error err = {0, NULL, BUF_INIT};
+        store_error err = {0};
         if (store_bulk_parse(body, len, (flags & 1) ? "dflt" : NULL, &b, &err))
             check_bulk(&b, body, len);
         else
             check_error(&err);
         store_bulk_free(&b);
-        store_bulk_error_free(&err);
+        store_error_free(&err);
     }
     free(body);
     return 0;

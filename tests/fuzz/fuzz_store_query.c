@@ -29,7 +29,7 @@ static void check_tree(const store_query *q, int depth)
         check_tree(q->clauses[i].q, depth + 1);
 }
 
-static void checked(store_query *q, store_search_err *err)
+static void checked(store_query *q, store_error *err)
 {
     if (q) {
         if (err->status)
@@ -39,7 +39,7 @@ static void checked(store_query *q, store_search_err *err)
     } else if (err->status < 400 || !err->type || !err->reason.data) {
         abort();
     }
-    store_search_err_free(err);
+    store_error_free(err);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     s[size] = '\0';
-    store_search_err err = {0};
+    store_error err = {0};
     cJSON *j = cJSON_ParseWithLength(s, size);
     if (j) {
         checked(store_query_parse(j, &err), &err);

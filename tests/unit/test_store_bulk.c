@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-static bool parse(const char *body, const char *def, store_bulk *b, store_bulk_error *e)
+static bool parse(const char *body, const char *def, store_bulk *b, store_error *e)
 {
     memset(e, 0, sizeof *e);
     return store_bulk_parse(body, strlen(body), def, b, e);
@@ -21,12 +21,12 @@ static const char *fails(const char *body, int status, const char *type)
 {
     static char reason[2048];
     store_bulk b;
-    store_bulk_error e;
+    store_error e;
     assert_false(parse(body, NULL, &b, &e));
     assert_int_equal(e.status, status);
     assert_string_equal(e.type, type);
     snprintf(reason, sizeof reason, "%s", e.reason.data ? e.reason.data : "");
-    store_bulk_error_free(&e);
+    store_error_free(&e);
     store_bulk_free(&b);
     return reason;
 }
@@ -46,7 +46,7 @@ static void test_actions_and_meta(void **state)
         "{\"index\":{\"_index\":\"a\",\"_id\":7,\"op_type\":\"create\"}}\n"
         "{\"w\":1}\n";
     store_bulk b;
-    store_bulk_error e;
+    store_error e;
     assert_true(parse(body, "dflt", &b, &e));
     assert_int_equal(b.n, 5);
     store_bulk_item *it = b.items;
@@ -76,7 +76,7 @@ static void test_actions_and_meta(void **state)
     for (size_t i = 0; i < b.n; i++)
         assert_int_equal(it[i].err_status, 0);
     store_bulk_free(&b);
-    store_bulk_error_free(&e);
+    store_error_free(&e);
 }
 
 static void test_request_level_errors(void **state)
@@ -131,7 +131,7 @@ static void test_per_item_errors(void **state)
                        "{\"index\":{\"_index\":\"a\",\"_id\":\"3\"}}\n[1]\n"
                        "{\"index\":{\"_index\":\"a\",\"_id\":\"4\"}}\n{\"ok\":true}\n";
     store_bulk b;
-    store_bulk_error e;
+    store_error e;
     assert_true(parse(body, NULL, &b, &e));
     assert_int_equal(b.n, 4);
     assert_int_equal(b.items[0].err_status, 400);
@@ -142,7 +142,7 @@ static void test_per_item_errors(void **state)
     assert_string_equal(b.items[2].err_type, "mapper_parsing_exception");
     assert_int_equal(b.items[3].err_status, 0);
     store_bulk_free(&b);
-    store_bulk_error_free(&e);
+    store_error_free(&e);
 }
 
 /* Issue 19: names are exact, duplicate keys refused, parameters honoured or refused. */
@@ -166,7 +166,7 @@ static void test_hostile_action_lines(void **state)
                        "{\"index\":{\"_index\":\"jz\",\"_id\":\"4\",\"pipeline\":\"p\"}}\n{}\n"
                        "{\"index\":{\"_index\":\"jz\",\"_id\":\"5\",\"pipeline\":\"_none\",\"retry_on_conflict\":3}}\n{}\n";
     store_bulk b;
-    store_bulk_error e;
+    store_error e;
     assert_true(parse(body, NULL, &b, &e));
     assert_int_equal(b.n, 5);
     assert_int_equal(b.items[0].err_status, 404);
@@ -183,14 +183,14 @@ static void test_hostile_action_lines(void **state)
     assert_int_equal(b.items[4].err_status, 0);
     assert_int_equal(b.items[4].require_alias, -1);
     store_bulk_free(&b);
-    store_bulk_error_free(&e);
+    store_error_free(&e);
 }
 
 static void test_update_bodies(void **state)
 {
     (void)state;
     store_update_spec s;
-    store_bulk_error e = {0, NULL, BUF_INIT};
+    store_error e = {0};
     const char *ok = "{\"doc\":{\"a\":1},\"upsert\":{\"a\":0},\"detect_noop\":false}";
     assert_true(store_bulk_parse_update(ok, strlen(ok), &s, &e));
     assert_non_null(s.doc);
@@ -214,7 +214,7 @@ static void test_update_bodies(void **state)
     const char *bad = "{\"doc\":";
     assert_false(store_bulk_parse_update(bad, strlen(bad), &s, &e));
     assert_int_equal(e.status, 400);
-    store_bulk_error_free(&e);
+    store_error_free(&e);
 }
 
 int main(void)

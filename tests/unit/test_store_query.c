@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-static store_search_err g_err;
+static store_error g_err;
 
 static store_query *parse(const char *json)
 {
-    store_search_err_free(&g_err);
+    store_error_free(&g_err);
     cJSON *j = cJSON_Parse(json);
     assert_non_null(j);
     store_query *q = store_query_parse(j, &g_err);
@@ -40,7 +40,7 @@ static void refused(const char *json, const char *type, const char *needle)
 
 static store_query *qs(const char *text, bool op_and)
 {
-    store_search_err_free(&g_err);
+    store_error_free(&g_err);
     return store_query_parse_string(text, NULL, 0, op_and, false, &g_err);
 }
 
@@ -297,7 +297,7 @@ static void test_errors(void **state)
     for (int i = 0; i < 100; i++)
         strcat(deep, "}}");
     refused(deep, "parsing_exception", "nested deeper");
-    store_search_err_free(&g_err);
+    store_error_free(&g_err);
 }
 
 int main(void)

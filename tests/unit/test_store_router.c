@@ -230,6 +230,50 @@ static void test_index_names(void **state)
     buf_free(&rb);
 }
 
+/* The route table is the one description of verstore's endpoints: every
+ * pattern parses, every route has rows, a method is served by one row only,
+ * and each row names its parameters and handler. */
+static void test_route_table(void **state)
+{
+    (void)state;
+    assert_true(store_routes_n > 0);
+    for (size_t r = 0; r < store_routes_n; r++) {
+        const store_route_def *d = &store_routes[r];
+        assert_true(store_router_pattern_ok(d->pattern));
+        assert_int_not_equal(d->route, STORE_R_NONE);
+        assert_true(d->rows[0].methods != 0);
+        unsigned seen = 0;
+        for (int i = 0; i < STORE_ROUTE_MAX_METHODS && d->rows[i].methods; i++) {
+            assert_int_equal(seen & d->rows[i].methods, 0);
+            seen |= d->rows[i].methods;
+            assert_non_null(d->rows[i].params);
+            assert_non_null(d->rows[i].handler);
+        }
+    }
+    assert_false(store_router_pattern_ok("/{nosuchfield}"));
+    assert_false(store_router_pattern_ok("/{index:nosuchclass}"));
+    assert_false(store_router_pattern_ok("/a/b/c/d/e/f"));
+
+    /* The match points at the row serving its method; a refused method has none. */
+    store_match m;
+    assert_int_equal(route("DELETE", "/idx/_doc/1", &m), STORE_R_DOC);
+    assert_non_null(m.row);
+    assert_int_equal(m.row->methods, STORE_M_DELETE);
+    assert_int_equal(store_router_endpoint(&m), STORE_EP_DOC_WRITE);
+    store_router_free(&m);
+    assert_int_equal(route("HEAD", "/idx/_doc/1", &m), STORE_R_DOC);
+    assert_int_equal(store_router_endpoint(&m), STORE_EP_DOC_READ);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/idx/_update/1", &m), STORE_R_UPDATE);
+    assert_null(m.row);
+    assert_int_equal(store_router_endpoint(&m), STORE_EP_UPDATE);
+    store_router_free(&m);
+    assert_int_equal(route("GET", "/_nope/x", &m), STORE_R_NONE);
+    assert_null(m.def);
+    assert_int_equal(store_router_endpoint(&m), STORE_EP_OTHER);
+    store_router_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_decoding),
         cmocka_unit_test(test_alias_paths),
         cmocka_unit_test(test_index_names),
+        cmocka_unit_test(test_route_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,728 @@
+/* store_admin — verstore's index administration: indices, settings, mappings, aliases, root and metrics. */
+#include "versync/store_admin.h"
+
+#include "versync/store_api_int.h"
+#include "versync/store_docs.h"
+#include "versync/store_req.h"
+#include "versync/store_resp.h"
+#include "versync/store_routes.h"
+#include "versync/store_metrics.h"
+#include "versync/grow.h"
+#include "versync/log.h"
+#include "versync/store_breaker.h"
+#include "versync/store_bulk.h"
+#include "versync/store_analysis.h"
+#include "versync/store_index.h"
+#include "versync/store_json.h"
+#include "versync/store_router.h"
+#include "versync/store_search.h"
+#include "versync/store_indices.h"
+#include "versync/store_srcfilter.h"
+#include "versync/store_util.h"
+#include "versync/store_version.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define ES_VERSION "8.11.0"
+
+static bool glob(const char *pat, const char *s) { return store_util_glob(pat, strlen(pat), s, strlen(s)); }
+
+/* ---- root, cluster ------------------------------------------------------------ */
+
+void store_admin_root(store_api *api, store_resp *r)
+{
+    buf *b = &r->body;
+    buf_puts(b, "{\"name\":");
+    store_resp_jstr(b, api->node_name);
+    buf_puts(b, ",\"cluster_name\":\"verstore\",\"cluster_uuid\":");
+    store_resp_jstr(b, store_engine_cluster_uuid(api->e));
+    buf_puts(b, ",\"version\":{\"number\":\"" ES_VERSION "\",\"build_flavor\":\"default\",\"build_type\":\"tar\","
+                "\"build_hash\":\"verstore\",\"build_date\":\"2026-11-21T00:00:00.000Z\",\"build_snapshot\":false,"
+                "\"lucene_version\":\"9.8.0\",\"minimum_wire_compatibility_version\":\"7.17.0\","
+                "\"minimum_index_compatibility_version\":\"7.0.0\"},\"tagline\":\"You Know, for Search\"}");
+}
+
+typedef struct list_ctx {
+    buf *b;
+    int count;
+    const char *only;
+    bool json;
+    bool header;
+    store_index_meta *metas;
+    size_t n, cap;
+} list_ctx;
+
+static bool collect_index(const store_index_meta *m, void *arg)
+{
+    list_ctx *c = arg;
+    if (c->only && strcmp(c->only, m->name) != 0 && !glob(c->only, m->name))
+        return true;
+    if (c->n == c->cap && !GROW_ARRAY(c->metas, c->cap, c->n + 1, 16))
+        return false;
+    c->metas[c->n++] = *m;
+    return true;
+}
+
+/* ---- aliases ------------------------------------------------------------------------ */
+
+typedef struct alias_row {
+    char *alias, *index;
+    int w;
+} alias_row;
+
+typedef struct alias_list {
+    alias_row *rows;
+    size_t n, cap;
+    bool oom;
+} alias_list;
+
+static bool collect_alias(const char *alias, const char *index, int w, void *arg)
+{
+    alias_list *l = arg;
+    if (l->n == l->cap && !GROW_ARRAY(l->rows, l->cap, l->n + 1, 16)) {
+        l->oom = true;
+        return false;
+    }
+    alias_row *r = &l->rows[l->n];
+    r->alias = strdup(alias);
+    r->index = strdup(index);
+    r->w = w;
+    if (!r->alias || !r->index) {
+        free(r->alias);
+        free(r->index);
+        l->oom = true;
+        return false;
+    }
+    l->n++;
+    return true;
+}
+
+static void alias_list_free(alias_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->rows[i].alias);
+        free(l->rows[i].index);
+    }
+    free(l->rows);
+    memset(l, 0, sizeof *l);
+}
+
+/* `{"a":{},"b":{"is_write_index":true}}` of index `index`, aliases matching `only` (NULL: all). */
+static size_t put_index_aliases(buf *b, const alias_list *l, const char *index, const char *only)
+{
+    size_t n = 0;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->rows[i].index, index) != 0)
+            continue;
+        if (only) {
+            bool hit = false;
+            char *list = strdup(only), *save = NULL;
+            for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok && !hit; tok = strtok_r(NULL, ",", &save))
+                hit = strcmp(tok, "_all") == 0 || glob(tok, l->rows[i].alias);
+            free(list);
+            if (!hit)
+                continue;
+        }
+        if (n++)
+            buf_putc(b, ',');
+        store_resp_jstr(b, l->rows[i].alias);
+        if (l->rows[i].w == 1)
+            buf_puts(b, ":{\"is_write_index\":true}");
+        else if (l->rows[i].w == 0)
+            buf_puts(b, ":{\"is_write_index\":false}");
+        else
+            buf_puts(b, ":{}");
+    }
+    buf_putc(b, '}');
+    return n;
+}
+
+static bool load_aliases(store_rtxn *t, alias_list *l)
+{
+    return store_engine_alias_each(t, collect_alias, l) && !l->oom;
+}
+
+/* An alias that names several indices used where one index is needed. */
+static void alias_multi(store_api *api, store_resp *r, const char *name)
+{
+    alias_list l = {0};
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (t)
+        load_aliases(t, &l);
+    store_engine_read_end(t);
+    buf reason = BUF_INIT;
+    buf_printf(&reason, "alias [%s] has more than one index associated with it [", name);
+    size_t k = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.rows[i].alias, name) == 0)
+            buf_printf(&reason, "%s%s", k++ ? ", " : "", l.rows[i].index);
+    buf_puts(&reason, "], can't execute a single index op");
+    store_resp_error_n(r, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
+    buf_free(&reason);
+    alias_list_free(&l);
+}
+
+/* Answer a failed index lookup, given store_engine_index_resolve's result,
+ * and return false; true when the index (or its alias) was found. HEAD
+ * requests get a bare 404 for a missing index. */
+bool store_admin_index_found(store_api *api, store_resp *r, int rc, const char *index, bool head)
+{
+    if (rc == 1)
+        return true;
+    if (rc == -2)
+        alias_multi(api, r, index);
+    else if (rc < 0)
+        store_resp_storage_error(r);
+    else if (head)
+        r->status = 404;
+    else
+        store_resp_index_not_found(r, index);
+    return false;
+}
+
+/* ---- index management ---------------------------------------------------------- */
+
+/* Find index.gc_deletes in a settings object in any of its spellings. */
+static bool settings_gc(const cJSON *settings, int64_t *gc, store_resp *resp)
+{
+    *gc = STORE_GC_UNSET;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, "index.gc_deletes");
+    if (!v) {
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(settings, "index");
+        v = cJSON_IsObject(idx) ? cJSON_GetObjectItemCaseSensitive(idx, "gc_deletes") : NULL;
+    }
+    if (!v)
+        v = cJSON_GetObjectItemCaseSensitive(settings, "gc_deletes");
+    if (!v)
+        return true;
+    char text[64] = "";
+    if (cJSON_IsString(v))
+        snprintf(text, sizeof text, "%s", v->valuestring);
+    else if (cJSON_IsNumber(v))
+        snprintf(text, sizeof text, "%.0f", v->valuedouble);
+    int64_t ms;
+    if (!store_util_parse_time_ms(text, &ms)) {
+        store_resp_errorf(resp, 400, "illegal_argument_exception",
+               "failed to parse setting [index.gc_deletes] with value [%s] as a time value: unit is missing or "
+               "unrecognized",
+               text);
+        return false;
+    }
+    *gc = ms < 0 ? STORE_GC_FOREVER : ms;
+    return true;
+}
+
+store_call *store_admin_create_index(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    buf reason = BUF_INIT;
+    if (!store_router_valid_index(m->index, &reason)) {
+        store_resp_invalid_index(resp, m->index, &reason);
+        buf_free(&reason);
+        return NULL;
+    }
+    buf_free(&reason);
+    cJSON *body = NULL;
+    char *settings = NULL, *mappings = NULL;
+    int64_t gc = STORE_GC_UNSET;
+    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+        if (!store_req_json_body(req, &body, resp))
+            return NULL;
+        if (!cJSON_IsObject(body)) {
+            store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
+            goto fail;
+        }
+        for (cJSON *it = body->child; it; it = it->next) {
+            if (strcmp(it->string, "settings") == 0 || strcmp(it->string, "mappings") == 0) {
+                if (!cJSON_IsObject(it)) {
+                    store_resp_errorf(resp, 400, "parse_exception", "[%s] must be an object", it->string);
+                    goto fail;
+                }
+                char *s = cJSON_PrintUnformatted(it);
+                if (it->string[0] == 's')
+                    free(settings), settings = s;
+                else
+                    free(mappings), mappings = s;
+            } else if (strcmp(it->string, "aliases") == 0) {
+                /* not applied at creation yet: refused rather than dropped */
+                if (!cJSON_IsObject(it)) {
+                    store_resp_errorf(resp, 400, "parse_exception", "[aliases] must be an object");
+                    goto fail;
+                }
+                if (it->child) {
+                    store_resp_errorf(resp, 400, "illegal_argument_exception",
+                           "verstore does not support [aliases] in create index; add them with POST /_aliases");
+                    goto fail;
+                }
+            } else {
+                store_resp_errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
+                goto fail;
+            }
+        }
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "settings");
+        if (st && !settings_gc(st, &gc, resp))
+            goto fail;
+        /* Analysis settings are checked now: a broken analyzer is refused
+         * with the index, never found later by a document or a query. */
+        char why[512];
+        analysis_registry *an = settings ? analysis_registry_new(settings, strlen(settings), why, sizeof why) : NULL;
+        if (settings && !an) {
+            store_resp_error(resp, 400, "illegal_argument_exception", why);
+            goto fail;
+        }
+        analysis_registry_free(an);
+    }
+    store_call *c = store_api_call_new(api, m, req, resp);
+    if (!c)
+        goto fail;
+    c->kind = CALL_CREATE_INDEX;
+    c->settings = settings;
+    c->mappings = mappings;
+    c->job.kind = STORE_JOB_CREATE_INDEX;
+    c->job.index = c->m.index;
+    c->job.settings = settings;
+    c->job.settings_len = settings ? strlen(settings) : 0;
+    c->job.mappings = mappings;
+    c->job.mappings_len = mappings ? strlen(mappings) : 0;
+    c->job.gc_deletes_ms = gc;
+    cJSON_Delete(body);
+    return c;
+fail:
+    free(settings);
+    free(mappings);
+    cJSON_Delete(body);
+    return NULL;
+}
+
+store_call *store_admin_put_settings(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    cJSON *body = NULL;
+    if (!store_req_json_body(req, &body, resp))
+        return NULL;
+    store_call *c = NULL;
+    if (!cJSON_IsObject(body)) {
+        store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "settings");
+    if (!cJSON_IsObject(st))
+        st = body;
+    int64_t gc;
+    if (!settings_gc(st, &gc, resp))
+        goto done;
+    if (!(c = store_api_call_new(api, m, req, resp)))
+        goto done;
+    c->kind = CALL_PUT_SETTINGS;
+    c->settings = cJSON_PrintUnformatted(st);
+    c->job.kind = STORE_JOB_PUT_SETTINGS;
+    c->job.index = c->m.index;
+    c->job.settings = c->settings;
+    c->job.settings_len = c->settings ? strlen(c->settings) : 0;
+    c->job.gc_deletes_ms = gc;
+done:
+    cJSON_Delete(body);
+    return c;
+}
+
+/* The index-level reads over index expressions (store_indices). */
+void store_admin_index_read(store_api *api, const store_req *req, const store_match *m, bool head, store_resp *r)
+{
+    store_error err = {0};
+    bool ok;
+    switch (m->route) {
+    case STORE_R_REFRESH: ok = store_indices_refresh(api->e, req, m->index, r, &err); break;
+    case STORE_R_CAT_INDICES: ok = store_indices_cat_indices(api->e, req, m->index, r, &err); break;
+    case STORE_R_CAT_ALIASES: ok = store_indices_cat_aliases(api->e, req, m->alias, r, &err); break;
+    case STORE_R_CAT_COUNT: ok = store_indices_cat_count(api->e, req, m->index, r, &err); break;
+    case STORE_R_HEALTH: ok = store_indices_health(api->e, req, m->index, r, &err); break;
+    case STORE_R_DATA_STREAM: /* verstore has no data streams: none to list, any name is missing */
+        if (m->index)
+            store_resp_index_not_found(r, m->index);
+        else
+            buf_puts(&r->body, "{\"data_streams\":[]}");
+        return;
+    default: ok = store_indices_get(api->e, req, m->index, m->route == STORE_R_SETTINGS, head, r, &err); break;
+    }
+    if (!ok && head && err.index_missing) {
+        buf_reset(&r->body);
+        r->status = 404;
+    } else if (!ok) {
+        buf_reset(&r->body);
+        store_resp_search_error(api, r, &err);
+    }
+    store_error_free(&err);
+}
+
+/* GET /_mapping, /{index}/_mapping: one entry per concrete index, the
+ * expression resolved as _search resolves it (lists, wildcards, aliases). */
+void store_admin_get_mappings(store_api *api, const store_req *req, const store_match *m, store_resp *r)
+{
+    const char *ani = store_req_param(req, "allow_no_indices");
+    store_error err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        store_resp_storage_error(r);
+        return;
+    }
+    if (!store_search_indices(t, m->index, store_req_param_true(req, "ignore_unavailable"), !ani || strcmp(ani, "false") != 0,
+                              &names, &n, &err)) {
+        store_resp_search_error(api, r, &err);
+        goto done;
+    }
+    buf *b = &r->body;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        store_index_meta meta;
+        buf settings = BUF_INIT, mappings = BUF_INIT;
+        int rc = store_engine_index_get(t, names[i], &meta, &settings, &mappings);
+        if (rc == 1) {
+            if (b->len > 1)
+                buf_putc(b, ',');
+            store_resp_jstr(b, meta.name);
+            buf_puts(b, ":{\"mappings\":");
+            buf_append(b, mappings.len ? mappings.data : "{}", mappings.len ? mappings.len : 2);
+            buf_putc(b, '}');
+        }
+        buf_free(&settings);
+        buf_free(&mappings);
+        if (rc < 0) {
+            store_resp_storage_error(r);
+            goto done;
+        }
+    }
+    buf_putc(b, '}');
+done:
+    store_search_indices_free(names, n);
+    store_error_free(&err);
+    store_engine_read_end(t);
+}
+
+store_call *store_admin_put_mapping(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    cJSON *body = NULL;
+    if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+        store_resp_error(resp, 400, "action_request_validation_exception", "Validation Failed: 1: mapping source is required;");
+        return NULL;
+    }
+    if (!store_req_json_body(req, &body, resp))
+        return NULL;
+    store_call *c = NULL;
+    if (!cJSON_IsObject(body)) {
+        store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    if (!(c = store_api_call_new(api, m, req, resp)))
+        goto done;
+    c->kind = CALL_PUT_MAPPING;
+    c->mappings = cJSON_PrintUnformatted(body);
+    c->job.kind = STORE_JOB_PUT_MAPPING;
+    c->job.index = c->m.index;
+    c->job.mappings = c->mappings;
+    c->job.mappings_len = c->mappings ? strlen(c->mappings) : 0;
+done:
+    cJSON_Delete(body);
+    return c;
+}
+
+/* GET|HEAD /_alias[/{alias}], /_aliases, /{index}/_alias[/{alias}]. */
+void store_admin_get_aliases(store_api *api, const store_match *m, bool head, store_resp *r)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        store_resp_storage_error(r);
+        return;
+    }
+    alias_list l = {0};
+    list_ctx ix = {.only = m->index};
+    bool ok = load_aliases(t, &l) && store_engine_index_each(t, collect_index, &ix);
+    store_engine_read_end(t);
+    if (!ok) {
+        store_resp_storage_error(r);
+        goto done;
+    }
+    if (m->index && ix.n == 0 && !strchr(m->index, '*')) {
+        if (head)
+            r->status = 404;
+        else
+            store_resp_index_not_found(r, m->index);
+        goto done;
+    }
+    buf *b = &r->body;
+    size_t found = 0, listed = 0;
+    buf_putc(b, '{');
+    for (size_t i = 0; i < ix.n; i++) {
+        size_t mark = b->len;
+        buf_puts(b, listed ? "," : "");
+        store_resp_jstr(b, ix.metas[i].name);
+        buf_puts(b, ":{\"aliases\":");
+        size_t n = put_index_aliases(b, &l, ix.metas[i].name, m->alias);
+        buf_putc(b, '}');
+        if (m->alias && n == 0) { /* with an alias filter only indices that have it are shown */
+            b->len = mark;
+            b->data[b->len] = '\0';
+            continue;
+        }
+        listed++;
+        found += n;
+    }
+    buf_putc(b, '}');
+    if (m->alias && found == 0) {
+        if (head) {
+            buf_reset(b);
+            r->status = 404;
+        } else {
+            buf msg = BUF_INIT;
+            buf_printf(&msg, "alias [%s] missing", m->alias);
+            store_resp_flat_error(r, 404, msg.data);
+            buf_free(&msg);
+        }
+    } else if (head) {
+        buf_reset(b);
+    }
+done:
+    free(ix.metas);
+    alias_list_free(&l);
+}
+
+static bool valid_alias_name(const char *name, store_resp *resp)
+{
+    buf reason = BUF_INIT, msg = BUF_INIT;
+    bool ok = store_router_valid_index(name, &reason);
+    if (!ok) {
+        /* Elasticsearch checks alias names with the index-name rules. */
+        const char *why = strstr(reason.data, "], ");
+        buf_printf(&msg, "Invalid alias name [%s]%s", name, why ? why + 1 : "");
+        store_resp_error_n(resp, 400, "invalid_alias_name_exception", msg.data, msg.len, NULL, NULL);
+    }
+    buf_free(&reason);
+    buf_free(&msg);
+    return ok;
+}
+
+static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w)
+{
+    if (c->nactions == c->actions_cap && !GROW_ARRAY(c->actions, c->actions_cap, c->nactions + 1, 8))
+        return false;
+    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w};
+    return true;
+}
+
+/* The names of `key` (a string) or `keys` (an array of strings) in `o`,
+ * pointing into `o`. Returns the count, -1 after an error response. */
+static int name_list(const cJSON *o, const char *key, const char *keys, const char **out, int max, store_resp *resp)
+{
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(o, key);
+    const cJSON *many = cJSON_GetObjectItemCaseSensitive(o, keys);
+    int n = 0;
+    if (one) {
+        if (!cJSON_IsString(one)) {
+            store_resp_errorf(resp, 400, "parsing_exception", "[%s] must be a string", key);
+            return -1;
+        }
+        out[n++] = one->valuestring;
+    }
+    if (many) {
+        const cJSON *it;
+        if (cJSON_IsString(many)) {
+            out[n++] = many->valuestring;
+        } else if (cJSON_IsArray(many)) {
+            cJSON_ArrayForEach(it, many)
+            {
+                if (!cJSON_IsString(it)) {
+                    store_resp_errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
+                    return -1;
+                }
+                if (n == max) {
+                    store_resp_errorf(resp, 400, "illegal_argument_exception", "too many [%s] in one action", keys);
+                    return -1;
+                }
+                out[n++] = it->valuestring;
+            }
+        } else {
+            store_resp_errorf(resp, 400, "parsing_exception", "[%s] must be an array of strings", keys);
+            return -1;
+        }
+    }
+    return n;
+}
+
+#define ALIAS_MAX_NAMES 256
+
+/* POST /_aliases {"actions":[{"add":{…}},{"remove":{…}},{"remove_index":{…}}]}. */
+store_call *store_admin_update_aliases(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    cJSON *body = NULL;
+    store_call *c = NULL;
+    if (!store_req_json_body(req, &body, resp))
+        return NULL;
+    const cJSON *actions = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "actions") : NULL;
+    if (!cJSON_IsArray(actions) || cJSON_GetArraySize(actions) == 0) {
+        store_resp_error(resp, 400, "action_request_validation_exception", "Validation Failed: 1: no action specified;");
+        goto fail;
+    }
+    if (!(c = store_api_call_new(api, m, req, resp)))
+        goto fail;
+    c->kind = CALL_ALIASES;
+    c->alias_body = body;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, actions)
+    {
+        const cJSON *spec = cJSON_IsObject(item) ? item->child : NULL;
+        if (!spec || spec->next || !cJSON_IsObject(spec)) {
+            store_resp_error(resp, 400, "parsing_exception", "an alias action must be an object with one of [add], "
+                                                       "[remove] or [remove_index]");
+            goto fail_call;
+        }
+        store_alias_act act;
+        if (strcmp(spec->string, "add") == 0)
+            act = STORE_ALIAS_ADD;
+        else if (strcmp(spec->string, "remove") == 0)
+            act = STORE_ALIAS_REMOVE;
+        else if (strcmp(spec->string, "remove_index") == 0)
+            act = STORE_ALIAS_REMOVE_INDEX;
+        else {
+            store_resp_errorf(resp, 400, "parsing_exception", "unknown alias action [%s]; expected add, remove or remove_index",
+                   spec->string);
+            goto fail_call;
+        }
+        const char *indices[ALIAS_MAX_NAMES], *aliases[ALIAS_MAX_NAMES];
+        int ni = name_list(spec, "index", "indices", indices, ALIAS_MAX_NAMES, resp);
+        if (ni < 0)
+            goto fail_call;
+        int na = act == STORE_ALIAS_REMOVE_INDEX ? 0 : name_list(spec, "alias", "aliases", aliases, ALIAS_MAX_NAMES, resp);
+        if (na < 0)
+            goto fail_call;
+        if (ni == 0 || (act != STORE_ALIAS_REMOVE_INDEX && na == 0)) {
+            store_resp_error(resp, 400, "action_request_validation_exception",
+                       ni == 0 ? "Validation Failed: 1: One of [index] or [indices] is required;"
+                               : "Validation Failed: 1: One of [alias] or [aliases] is required;");
+            goto fail_call;
+        }
+        int w = STORE_ALIAS_WRITE_UNSET;
+        const cJSON *iw = cJSON_GetObjectItemCaseSensitive(spec, "is_write_index");
+        if (iw) {
+            if (!cJSON_IsBool(iw) || act != STORE_ALIAS_ADD) {
+                store_resp_error(resp, 400, "parsing_exception",
+                           "[is_write_index] must be true or false and is only allowed in [add]");
+                goto fail_call;
+            }
+            w = cJSON_IsTrue(iw) ? 1 : 0;
+        }
+        for (int i = 0; i < ni; i++) {
+            if (act == STORE_ALIAS_REMOVE_INDEX) {
+                if (!add_action(c, act, indices[i], NULL, w))
+                    goto oom;
+                continue;
+            }
+            for (int j = 0; j < na; j++) {
+                if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
+                    goto fail_call;
+                if (!add_action(c, act, indices[i], aliases[j], w))
+                    goto oom;
+            }
+        }
+    }
+    c->job.kind = STORE_JOB_ALIASES;
+    c->job.actions = c->actions;
+    c->job.nactions = c->nactions;
+    return c;
+oom:
+    store_resp_error(resp, 500, "exception", "out of memory");
+fail_call:
+    store_api_call_free(c);
+    return NULL;
+fail:
+    cJSON_Delete(body);
+    return NULL;
+}
+
+/* PUT|POST|DELETE /{index}/_alias/{alias}. */
+store_call *store_admin_one_alias(store_api *api, const store_req *req, store_match *m, store_resp *resp)
+{
+    bool del = m->method == STORE_M_DELETE;
+    int w = STORE_ALIAS_WRITE_UNSET;
+    cJSON *body = NULL;
+    if (!del && !valid_alias_name(m->alias, resp))
+        return NULL;
+    if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+        if (!store_req_json_body(req, &body, resp))
+            return NULL;
+        const cJSON *iw = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "is_write_index") : NULL;
+        if (!cJSON_IsObject(body) || (iw && !cJSON_IsBool(iw))) {
+            store_resp_error(resp, 400, "parsing_exception", "the body must be an object; [is_write_index] true or false");
+            cJSON_Delete(body);
+            return NULL;
+        }
+        if (iw)
+            w = cJSON_IsTrue(iw) ? 1 : 0;
+        cJSON_Delete(body);
+    }
+    store_call *c = store_api_call_new(api, m, req, resp);
+    if (!c)
+        return NULL;
+    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
+        store_api_call_free(c);
+        store_resp_error(resp, 500, "exception", "out of memory");
+        return NULL;
+    }
+    c->kind = CALL_ALIASES;
+    c->job.kind = STORE_JOB_ALIASES;
+    c->job.actions = c->actions;
+    c->job.nactions = c->nactions;
+    return c;
+}
+
+void store_admin_finish_aliases(store_call *c, store_resp *r)
+{
+    if (c->job.rc == STORE_JOB_OK) {
+        buf_puts(&r->body, "{\"acknowledged\":true}");
+        return;
+    }
+    const store_alias_action *a = &c->actions[c->job.alias_err_at];
+    buf reason = BUF_INIT, x = BUF_INIT;
+    switch (c->job.alias_err) {
+    case STORE_ALIASERR_INDEX_MISSING:
+        store_resp_index_not_found(r, a->index);
+        break;
+    case STORE_ALIASERR_ALIAS_MISSING:
+        buf_printf(&reason, "aliases [%s] missing", a->alias);
+        buf_puts(&x, ",\"resource.type\":\"aliases\",\"resource.id\":");
+        store_resp_jstr(&x, a->alias);
+        store_resp_error_n(r, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
+        break;
+    case STORE_ALIASERR_NAME_IS_INDEX:
+        buf_printf(&reason, "Invalid alias name [%s]: an index or data stream exists with the same name as the alias",
+                   a->alias);
+        buf_puts(&x, ",\"index_uuid\":\"_na_\",\"index\":");
+        store_resp_jstr(&x, a->alias);
+        store_resp_error_n(r, 400, "invalid_alias_name_exception", reason.data, reason.len, x.data, NULL);
+        break;
+    case STORE_ALIASERR_MANY_WRITE:
+        buf_printf(&reason, "alias [%s] has more than one write index", a->alias);
+        store_resp_error_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
+        break;
+    default: store_resp_storage_error(r); break;
+    }
+    buf_free(&reason);
+    buf_free(&x);
+}
+
+/* ---- metrics ------------------------------------------------------------------------ */
+
+void store_admin_metrics(store_api *api, store_resp *r)
+{
+    if (!store_metrics_render(&r->body, api->e)) {
+        store_resp_storage_error(r);
+        return;
+    }
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
