@@ -70,37 +70,45 @@ static void blk_key(unsigned char *k, uint64_t id, int64_t first)
     store_util_put_be64(k + 8, (uint64_t)first);
 }
 
+/* One varint at p[*o] (of n bytes); false when it is cut or too long.
+ * Most values are below 128: that case is one compare. */
+static inline bool vi(const unsigned char *p, size_t n, size_t *o, uint64_t *v)
+{
+    if (*o < n && p[*o] < 0x80) {
+        *v = p[(*o)++];
+        return true;
+    }
+    size_t k = store_postings_get_varint(p + *o, n - *o, v);
+    *o += k;
+    return k != 0;
+}
+
 /* Decode block `v` (first seq `first`) into d (appending). 0 or MDB_CORRUPTED/ENOMEM. */
 static int dec_block(dec *d, int64_t first, const MDB_val *v)
 {
     const unsigned char *p = v->mv_data;
-    size_t n = v->mv_size, o = 0, k;
+    size_t n = v->mv_size, o = 0;
     uint64_t cnt, mtf, mlen;
-    if (!(k = store_postings_get_varint(p, n, &cnt)) || (o += k, !(k = store_postings_get_varint(p + o, n - o, &mtf))) ||
-        (o += k, !(k = store_postings_get_varint(p + o, n - o, &mlen))) || cnt > n)
+    if (!vi(p, n, &o, &cnt) || !vi(p, n, &o, &mtf) || !vi(p, n, &o, &mlen) || cnt > n)
         return MDB_CORRUPTED;
-    o += k;
-    if (!GROW_ARRAY(d->p, d->cap, d->n + cnt, 128) || !GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128))
+    /* every posting and position takes at least a byte: n bounds them all */
+    if (!GROW_ARRAY(d->p, d->cap, d->n + cnt, 128) || !GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128) ||
+        !GROW_ARRAY(d->pv, d->pvcap, d->npv + n, 256))
         return ENOMEM;
     size_t base = d->n;
     int64_t seq = first;
     for (uint64_t i = 0; i < cnt; i++) {
         uint64_t ds, tf, len;
-        if (!(k = store_postings_get_varint(p + o, n - o, &ds)) || (o += k, !(k = store_postings_get_varint(p + o, n - o, &tf))) ||
-            (o += k, !(k = store_postings_get_varint(p + o, n - o, &len))) || tf > UINT32_MAX || len > UINT32_MAX ||
-            tf > n)
+        if (!vi(p, n, &o, &ds) || !vi(p, n, &o, &tf) || !vi(p, n, &o, &len) || tf > UINT32_MAX ||
+            len > UINT32_MAX || tf > n - o)
             return MDB_CORRUPTED;
-        o += k;
         seq += (int64_t)ds;
-        if (!GROW_ARRAY(d->pv, d->pvcap, d->npv + tf, 256))
-            return ENOMEM;
         d->pidx[d->n] = d->npv;
         uint32_t at = 0;
         for (uint64_t j = 0; j < tf; j++) {
             uint64_t dp;
-            if (!(k = store_postings_get_varint(p + o, n - o, &dp)) || dp > UINT32_MAX - at)
+            if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
                 return MDB_CORRUPTED;
-            o += k;
             at += (uint32_t)dp;
             d->pv[d->npv++] = at;
         }
