@@ -121,7 +121,8 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
  * .seq_no), which changes whenever the document is rewritten. The writer
  * keeps three structures in step with each document, in the transaction
  * that writes it, using the index's mapping (store_index.h):
- *  - postings for text fields: (field, term) → (seq, tf, field length);
+ *  - postings for text fields: (field, term) → (seq, tf, field length,
+ *    positions), in compressed per-term blocks (store_postings.h);
  *  - an exact-value index for keyword/long/double/boolean/date fields:
  *    (field, encoded value) → seq, ordered by value (store_index_enc_*);
  *  - field presence: field → seq, for every leaf field with a value and
@@ -135,6 +136,7 @@ typedef struct store_posting {
     int64_t seq;
     uint32_t tf;  /* occurrences of the term in the field */
     uint32_t len; /* field length in tokens (exact; see store_index_norm_len) */
+    const uint32_t *pos; /* the tf positions of the term, ascending; valid during the visit */
 } store_posting;
 
 /* Postings of `term` in text field `path`. */

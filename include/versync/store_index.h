@@ -178,6 +178,7 @@ typedef struct store_ent {
     store_ent_kind kind;
     size_t path, val, val_len;
     uint32_t tf, len;
+    uint32_t pos; /* POSTING: index in store_doc_index.pos of its tf positions (ascending) */
 } store_ent;
 
 /* Everything one document puts into the search structures. */
@@ -185,6 +186,8 @@ typedef struct store_doc_index {
     buf text;
     store_ent *ents;
     size_t n, cap;
+    uint32_t *pos; /* token positions of the postings (see store_ent.pos) */
+    size_t npos, poscap;
     bool mapping_changed; /* fields were added to the mapping */
 } store_doc_index;
 

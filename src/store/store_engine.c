@@ -5,6 +5,7 @@
 #include "versync/log.h"
 #include "versync/store_index.h"
 #include "versync/store_metrics.h"
+#include "versync/store_postings.h"
 #include "versync/store_util.h"
 
 #include <errno.h>
@@ -33,7 +34,8 @@ struct store_engine {
     MDB_dbi dbi_meta, dbi_indices, dbi_counters, dbi_docs, dbi_aliases;
     /* Search structures (see store_engine.h): postings, exact values, field
      * presence, seq → id, and per-field statistics. */
-    MDB_dbi dbi_post, dbi_vals, dbi_exists, dbi_seqs, dbi_fstats;
+    store_postings_dbs pdb; /* text postings: term dictionary and blocks (store_postings.h) */
+    MDB_dbi dbi_vals, dbi_exists, dbi_seqs, dbi_fstats;
     MDB_dbi dbi_longvals; /* cut exact-value key → the whole value (see vkey) */
     bool durable;
     size_t map_size;
@@ -319,7 +321,8 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "counters", MDB_CREATE, &e->dbi_counters)) ||
         (rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &e->dbi_docs)) ||
         (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases)) ||
-        (rc = mdb_dbi_open(txn, "postings", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_post)) ||
+        (rc = mdb_dbi_open(txn, "terms", MDB_CREATE, &e->pdb.terms)) ||
+        (rc = mdb_dbi_open(txn, "pblocks", MDB_CREATE, &e->pdb.blocks)) ||
         (rc = mdb_dbi_open(txn, "values", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_vals)) ||
         (rc = mdb_dbi_open(txn, "exists", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_exists)) ||
         (rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &e->dbi_seqs)) ||
@@ -770,11 +773,6 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
 
 /* ---- search structures ---------------------------------------------------- */
 
-static uint32_t get_be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Search key: number | path [| 0x00 | value]. A path longer than
  * PATH_INLINE_MAX is replaced by 0xFF and a 128-bit digest of it (0xFF
  * never starts UTF-8 text), so fields of any path length are indexed. 0 when
@@ -902,39 +900,17 @@ static int each_dup(MDB_cursor *cur, size_t size, bool (*fn)(const unsigned char
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-typedef struct post_cb {
-    bool (*fn)(const store_posting *p, void *arg);
-    void *arg;
-} post_cb;
-
-static bool post_one(const unsigned char *d, void *arg)
-{
-    post_cb *c = arg;
-    store_posting p = {(int64_t)store_util_get_be64(d), get_be32(d + 8), get_be32(d + 12)};
-    return c->fn(&p, c->arg);
-}
-
 bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
                            size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg)
 {
     unsigned char kb[STORE_INDEX_MAX_KEY];
-    MDB_val k = {skey(kb, m->number, path, true, term, term_len), kb}, v;
-    if (!k.mv_size)
+    size_t kn = skey(kb, m->number, path, true, term, term_len);
+    if (!kn)
         return true;
-    MDB_cursor *cur;
-    if (!cursor_open(r, r->e->dbi_post, &cur, "read postings"))
-        return false;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
-    bool stopped = false;
-    post_cb c = {fn, arg};
-    if (rc == 0)
-        rc = each_dup(cur, 16, post_one, &c, &stopped);
-    mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND) {
+    int rc = store_postings_read(r->txn, &r->e->pdb, kb, kn, fn, arg);
+    if (rc)
         mlog(rc, "read postings");
-        return false;
-    }
-    return true;
+    return rc == 0;
 }
 
 static int64_t key_count(store_rtxn *r, MDB_dbi dbi, const unsigned char *kb, size_t kn)
@@ -961,7 +937,14 @@ int64_t store_engine_term_docs(store_rtxn *r, const store_index_meta *m, const c
                                size_t term_len)
 {
     unsigned char kb[STORE_INDEX_MAX_KEY];
-    return key_count(r, r->e->dbi_post, kb, skey(kb, m->number, path, true, term, term_len));
+    size_t kn = skey(kb, m->number, path, true, term, term_len);
+    int64_t df = 0;
+    int rc = kn ? store_postings_df(r->txn, &r->e->pdb, kb, kn, &df) : 0;
+    if (rc) {
+        mlog(rc, "count postings");
+        return -1;
+    }
+    return df;
 }
 
 int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const char *path, const void *val,
@@ -992,7 +975,7 @@ bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *pa
     if (!pre || !kn)
         return true;
     MDB_cursor *cur;
-    if (!cursor_open(r, r->e->dbi_post, &cur, "list terms"))
+    if (!cursor_open(r, r->e->pdb.terms, &cur, "list terms"))
         return false;
     unsigned char prefix[STORE_INDEX_MAX_KEY];
     memcpy(prefix, kb, pre);
@@ -1001,7 +984,7 @@ bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *pa
     while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
         if (!fn((const char *)k.mv_data + pre, k.mv_size - pre, arg))
             break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     if (rc && rc != MDB_NOTFOUND) {
@@ -1229,10 +1212,10 @@ int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t se
 /* Add (or remove) the entries of document `seq` in index `number`. On
  * removal a field's statistics drop only when its entries were there (a
  * field mapped after the document was written never counted it). */
-static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t seq, const store_doc_index *d,
-                        bool add)
+static int search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint32_t number, int64_t seq,
+                        const store_doc_index *d, bool add)
 {
-    unsigned char kb[STORE_INDEX_MAX_KEY], data[16];
+    unsigned char kb[STORE_INDEX_MAX_KEY], data[8];
     const char *t = d->text.data;
     int rc = 0;
     bool *hit = NULL;
@@ -1243,17 +1226,28 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         const store_ent *x = &d->ents[i];
         const char *path = t + x->path;
         MDB_val k, v = {8, data};
-        MDB_dbi dbi;
+        MDB_dbi dbi = e->dbi_vals;
         bool cut = false;
         store_util_put_be64(data, (uint64_t)seq);
         switch (x->kind) {
-        case STORE_ENT_POSTING:
-            dbi = e->dbi_post;
-            k.mv_size = skey(kb, number, path, true, t + x->val, x->val_len);
-            be32(data + 8, x->tf);
-            be32(data + 12, x->len);
-            v.mv_size = 16;
-            break;
+        case STORE_ENT_POSTING: {
+            /* queued: the batch writes each term once at the transaction's end */
+            size_t kn = skey(kb, number, path, true, t + x->val, x->val_len);
+            if (!kn)
+                continue;
+            if (!add && (i == 0 || d->ents[i - 1].kind != STORE_ENT_POSTING || strcmp(t + d->ents[i - 1].path, path))) {
+                /* whether the field's entries were there (its statistics below) */
+                int h = store_postings_has(pb, txn, &e->pdb, kb, kn, seq);
+                if (h < 0) {
+                    rc = -h;
+                    break;
+                }
+                hit[i] = h > 0;
+            }
+            if (!store_pbatch_put(pb, kb, kn, seq, add, x->tf, x->len, d->pos + x->pos))
+                rc = ENOMEM;
+            continue;
+        }
         case STORE_ENT_VALUE:
             dbi = e->dbi_vals;
             k.mv_size = vkey(kb, number, path, t + x->val, x->val_len, &cut);
@@ -1281,8 +1275,6 @@ static int search_apply(MDB_txn *txn, store_engine *e, uint32_t number, int64_t 
         if (!cur && (rc = mdb_cursor_open(txn, dbi, &curs[x->kind])))
             break;
         cur = curs[x->kind];
-        if (x->kind == STORE_ENT_POSTING)
-            memset(data + 8, 0, 8); /* find the doc's posting whatever its tf/len */
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
         if (rc == 0 && v.mv_size >= 8 && store_util_get_be64(v.mv_data) == (uint64_t)seq) {
             rc = mdb_cursor_del(cur, 0);
@@ -1420,6 +1412,7 @@ typedef struct wctx {
     int64_t now_ms;
     store_doc_index dnew, dold; /* reused for every document of the transaction */
     buf reason;
+    store_pbatch *pb; /* the transaction's posting changes, written at its end */
 } wctx;
 
 static void wctx_free(wctx *c)
@@ -1430,6 +1423,7 @@ static void wctx_free(wctx *c)
     store_doc_index_free(&c->dnew);
     store_doc_index_free(&c->dold);
     buf_free(&c->reason);
+    store_pbatch_free(c->pb);
 }
 
 /* The mapping of index `ent` (loaded once per transaction). */
@@ -1759,7 +1753,7 @@ static int exec_op(wctx *c, store_op *op)
         const char *etype = NULL;
         if (!store_index_doc(map, old, old_len, op->id, op->id_len, true, &c->dold, &etype, &c->reason))
             return ENOMEM;
-        if ((rc = search_apply(c->txn, c->e, ent->m.number, st.seq_no, &c->dold, false)) ||
+        if ((rc = search_apply(c->txn, c->e, c->pb, ent->m.number, st.seq_no, &c->dold, false)) ||
             (rc = seq_put(c->txn, c->e, ent->m.number, st.seq_no, NULL, 0)))
             return rc;
     }
@@ -1784,7 +1778,7 @@ static int exec_op(wctx *c, store_op *op)
     }
     if (!tomb && src_len)
         memcpy(p + off, src, src_len);
-    if (!tomb && ((rc = search_apply(c->txn, c->e, ent->m.number, seq, &c->dnew, true)) ||
+    if (!tomb && ((rc = search_apply(c->txn, c->e, c->pb, ent->m.number, seq, &c->dnew, true)) ||
                   (rc = seq_put(c->txn, c->e, ent->m.number, seq, op->id, op->id_len))))
         return rc;
     ent->m.next_seq = seq + 1;
@@ -1830,10 +1824,14 @@ static int index_drop(wctx *c, cache_ent *ent)
     be32(kb, ent->m.number);
     MDB_val ck = {4, kb};
     int rc;
-    MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_post, c->e->dbi_vals, c->e->dbi_exists, c->e->dbi_seqs,
-                      c->e->dbi_fstats, c->e->dbi_longvals};
+    /* postings queued for the index go in first, then out with the rest */
+    if ((rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb)) ||
+        (rc = store_postings_drop_prefix(c->txn, &c->e->pdb, kb, 4)))
+        return rc;
+    MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_vals, c->e->dbi_exists, c->e->dbi_seqs, c->e->dbi_fstats,
+                      c->e->dbi_longvals};
     for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
-        if ((rc = delete_prefix(c->txn, dbis[i], ent->m.number, i >= 1 && i <= 3))) /* the DUPSORT ones */
+        if ((rc = delete_prefix(c->txn, dbis[i], ent->m.number, i >= 1 && i <= 2))) /* the DUPSORT ones */
             return rc;
     if ((rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
         return rc;
@@ -2145,12 +2143,18 @@ static int exec_job(wctx *c, store_job *job)
 
 static int run_txn(store_engine *e, store_job **jobs, size_t n)
 {
-    wctx c = {.e = e, .now_ms = store_util_now_ms()};
+    wctx c = {.e = e, .now_ms = store_util_now_ms(), .pb = store_pbatch_new()};
+    if (!c.pb)
+        return ENOMEM;
     int rc = mdb_txn_begin(e->env, NULL, 0, &c.txn);
-    if (rc)
+    if (rc) {
+        store_pbatch_free(c.pb);
         return rc;
+    }
     for (size_t i = 0; i < n && !rc; i++)
         rc = exec_job(&c, jobs[i]);
+    if (!rc)
+        rc = store_pbatch_flush(c.pb, c.txn, &e->pdb);
     if (!rc)
         rc = cache_flush(&c);
     if (!rc) {
@@ -2203,10 +2207,13 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
             }
             ent->map_dirty |= c->dnew.mapping_changed;
             int64_t seq = get_i64(p + 8);
-            if ((rc = search_apply(c->txn, c->e, ent->m.number, seq, &c->dnew, true)) ||
+            if ((rc = search_apply(c->txn, c->e, c->pb, ent->m.number, seq, &c->dnew, true)) ||
                 (rc = seq_put(c->txn, c->e, ent->m.number, seq, id, id_len)))
                 break;
             ++*docs;
+            /* bounded memory: the batch is written every so many documents */
+            if (store_pbatch_pending(c->pb) >= 1000000 && (rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb)))
+                break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -2217,9 +2224,14 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
 /* Data directories written before verstore kept search structures get them
  * built once, at the first start of a version that has them. */
 /* search_format 1: text analysed by the ASCII analyser verstore had before
- * store_analysis; 2: by store_analysis. A directory at 1 drops its search
- * structures and builds them again, once. */
-#define SEARCH_FORMAT 2
+ * store_analysis; 2: by store_analysis, one LMDB duplicate per (term,
+ * document) in "postings"; 3: postings in per-term compressed blocks with
+ * positions (store_postings). A directory at an older format drops its
+ * search structures and builds them again from the documents, once, in the
+ * one transaction that opens it (a crash during it leaves the old format,
+ * and the next start converts again). One written by a newer verstore is
+ * refused rather than misread. */
+#define SEARCH_FORMAT 3
 
 static int search_upgrade(store_engine *e, MDB_txn *txn)
 {
@@ -2228,18 +2240,35 @@ static int search_upgrade(store_engine *e, MDB_txn *txn)
     uint32_t had = 0;
     if (rc == 0 && v.mv_size == 4)
         memcpy(&had, v.mv_data, 4);
-    if (rc == 0 && had >= SEARCH_FORMAT)
+    if (rc == 0 && had == SEARCH_FORMAT)
         return 0;
+    if (rc == 0 && had > SEARCH_FORMAT) {
+        log_error("the search structures in this data directory are in format %u, newer than this verstore's %u: "
+                  "run the verstore that wrote it, or reindex into a fresh data directory",
+                  had, (unsigned)SEARCH_FORMAT);
+        return MDB_VERSION_MISMATCH;
+    }
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     if (rc == 0) {
-        log_info("the search structures were built by an older analyser: rebuilding them with the Unicode one");
-        MDB_dbi dbis[] = {e->dbi_post, e->dbi_vals, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
+        log_info("the search structures are in format %u (%s): converting them to format %u, per-term "
+                 "compressed postings with positions, from the stored documents",
+                 had, had < 2 ? "ASCII analyser" : "one entry per term and document", (unsigned)SEARCH_FORMAT);
+        MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->dbi_vals, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
         for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
             if ((rc = mdb_drop(txn, dbis[i], 0)))
                 return rc;
     }
-    wctx c = {.e = e, .txn = txn, .now_ms = store_util_now_ms()};
+    /* format 2's postings database goes entirely */
+    MDB_dbi old;
+    rc = mdb_dbi_open(txn, "postings", MDB_DUPSORT | MDB_DUPFIXED, &old);
+    if (rc == 0 && (rc = mdb_drop(txn, old, 1)))
+        return rc;
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    wctx c = {.e = e, .txn = txn, .now_ms = store_util_now_ms(), .pb = store_pbatch_new()};
+    if (!c.pb)
+        return ENOMEM;
     MDB_cursor *cur;
     int64_t docs = 0;
     if ((rc = mdb_cursor_open(txn, e->dbi_indices, &cur)))
@@ -2258,6 +2287,8 @@ static int search_upgrade(store_engine *e, MDB_txn *txn)
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         rc = 0;
+    if (!rc)
+        rc = store_pbatch_flush(c.pb, txn, &e->pdb);
     if (!rc)
         rc = cache_flush(&c);
     uint32_t format = SEARCH_FORMAT;

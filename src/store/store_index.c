@@ -906,6 +906,13 @@ typedef struct xctx {
     bool oom;
     /* text tokens of the current value: collected as POSTING entries with tf 1 */
     size_t cur_path;
+    /* next position of each text field with values so far (several values
+     * of one field are position_increment_gap apart, as in Lucene) */
+    struct fpos {
+        size_t path;
+        uint32_t next;
+    } *fp;
+    size_t nfp, fpcap;
 } xctx;
 
 static bool ent_add(xctx *x, store_ent_kind k, size_t path, const void *val, size_t len)
@@ -916,7 +923,7 @@ static bool ent_add(xctx *x, store_ent_kind k, size_t path, const void *val, siz
     size_t off = d->text.len;
     if (len && !buf_append(&d->text, val, len))
         return !(x->oom = true);
-    d->ents[d->n++] = (store_ent){k, path, off, len, 1, 0};
+    d->ents[d->n++] = (store_ent){k, path, off, len, 1, 0, 0};
     return true;
 }
 
@@ -1095,15 +1102,48 @@ static int unmapped(xctx *x, const char *at, const char *path, store_ftype infer
     return 1;
 }
 
-typedef struct tokctx {
-    xctx *x;
-    size_t path;
-} tokctx;
-
-static bool on_token(const char *tok, size_t len, void *arg)
+/* Index the tokens of one value of text field `f` at path offset `po`,
+ * each posting entry carrying its position (tf 1, folded in finish). */
+static bool index_text(xctx *x, const store_field *f, size_t po, const char *v, size_t vn)
 {
-    tokctx *t = arg;
-    return ent_add(t->x, STORE_ENT_POSTING, t->path, tok, len);
+    analysis_analyzer *a = field_analyzer(x->m, f, false, false);
+    if (!a)
+        return !(x->oom = true);
+    struct fpos *fp = NULL;
+    for (size_t i = 0; i < x->nfp && !fp; i++)
+        if (strcmp(x->out->text.data + x->fp[i].path, x->out->text.data + po) == 0)
+            fp = &x->fp[i];
+    uint32_t base = 0;
+    if (fp)
+        base = fp->next + (uint32_t)analysis_pos_gap(a);
+    analysis_tokens t = {0};
+    bool ok = analysis_run(a, v, vn, 0, 0, &t, NULL);
+    uint32_t last = 0;
+    bool any = false;
+    for (size_t i = 0; ok && i < t.n; i++) {
+        if (!t.v[i].len)
+            continue;
+        uint32_t p = base + (uint32_t)(t.v[i].pos < 0 ? 0 : t.v[i].pos);
+        ok = ent_add(x, STORE_ENT_POSTING, po, t.v[i].term, t.v[i].len);
+        if (ok)
+            x->out->ents[x->out->n - 1].pos = p;
+        if (!any || p > last)
+            last = p;
+        any = true;
+    }
+    analysis_tokens_free(&t);
+    if (!ok)
+        return !(x->oom = true);
+    if (!any)
+        return true;
+    if (!fp) {
+        if (!GROW_ARRAY(x->fp, x->fpcap, x->nfp + 1, 8))
+            return !(x->oom = true);
+        fp = &x->fp[x->nfp++];
+        fp->path = po;
+    }
+    fp->next = last + 1;
+    return true;
 }
 
 static size_t utf8_chars(const char *s, size_t n)
@@ -1129,9 +1169,8 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     bool ok = true;
     switch (t) {
     case STORE_FT_TEXT: {
-        tokctx tc = {x, po};
-        if (!store_index_analyze(x->m, f, false, false, v, vn, on_token, &tc))
-            return x->oom = true, false;
+        if (!index_text(x, f, po, v, vn))
+            return false;
         /* A STAT entry per value marks the field as present even for "". */
         return ent_add(x, STORE_ENT_EXISTS, po, NULL, 0);
     }
@@ -1380,7 +1419,9 @@ static int ent_cmp(const void *a, const void *b)
     c = n ? memcmp(ent_text + x->val, ent_text + y->val, n) : 0;
     if (c)
         return c;
-    return x->val_len < y->val_len ? -1 : x->val_len > y->val_len;
+    if (x->val_len != y->val_len)
+        return x->val_len < y->val_len ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos); /* a term's positions in order */
 }
 
 static bool same_key(const char *t, const store_ent *a, const store_ent *b)
@@ -1418,12 +1459,22 @@ static bool finish(xctx *x)
     ent_text = d->text.data; /* the writer is one thread */
     qsort(d->ents, d->n, sizeof *d->ents, ent_cmp);
     size_t w = 0;
+    d->npos = 0;
     for (size_t i = 0; i < d->n; i++) {
+        bool post = d->ents[i].kind == STORE_ENT_POSTING;
+        if (post && !GROW_ARRAY(d->pos, d->poscap, d->npos + 1, 64))
+            return !(x->oom = true);
         if (w && same_key(d->text.data, &d->ents[w - 1], &d->ents[i])) {
             d->ents[w - 1].tf++;
+            if (post)
+                d->pos[d->npos++] = d->ents[i].pos;
             continue;
         }
         d->ents[w++] = d->ents[i];
+        if (post) {
+            d->pos[d->npos] = d->ents[i].pos;
+            d->ents[w - 1].pos = (uint32_t)d->npos++;
+        }
     }
     d->n = w;
     /* Field lengths and statistics: postings and values come sorted by path. */
@@ -1548,6 +1599,7 @@ bool store_index_doc(store_mapping *m, const char *src, size_t n, const char *id
         free(x.nf[i].path);
     free(x.nf);
     free(x.nfh);
+    free(x.fp);
     if (!ok)
         out->n = 0;
     return ok;
@@ -1559,5 +1611,6 @@ void store_doc_index_free(store_doc_index *d)
         return;
     buf_free(&d->text);
     free(d->ents);
+    free(d->pos);
     memset(d, 0, sizeof *d);
 }

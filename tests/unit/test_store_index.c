@@ -516,18 +516,20 @@ static void test_engine_upgrade_and_drop(void **state)
     /* Make the directory look like one from before search structures. */
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, post, seqs;
+    MDB_dbi meta, terms, blocks, seqs;
     assert_int_equal(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 16);
     mdb_env_set_mapsize(env, (size_t)64 << 20);
     assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_dbi_open(txn, "postings", MDB_DUPSORT | MDB_DUPFIXED, &post), 0);
+    assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
+    assert_int_equal(mdb_dbi_open(txn, "pblocks", 0, &blocks), 0);
     assert_int_equal(mdb_dbi_open(txn, "seqs", 0, &seqs), 0);
     MDB_val k = {13, "search_format"};
     assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
-    assert_int_equal(mdb_drop(txn, post, 0), 0);
+    assert_int_equal(mdb_drop(txn, terms, 0), 0);
+    assert_int_equal(mdb_drop(txn, blocks, 0), 0);
     assert_int_equal(mdb_drop(txn, seqs, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
@@ -578,18 +580,21 @@ static void test_engine_reanalyse(void **state)
     store_engine_close(e);
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, post;
+    MDB_dbi meta, terms, blocks;
     assert_int_equal(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 16);
     mdb_env_set_mapsize(env, (size_t)64 << 20);
     assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_dbi_open(txn, "postings", MDB_DUPSORT | MDB_DUPFIXED, &post), 0);
+    assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
+    assert_int_equal(mdb_dbi_open(txn, "pblocks", 0, &blocks), 0);
     uint32_t one = 1;
     MDB_val k = {13, "search_format"}, v = {4, &one};
     assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    assert_int_equal(mdb_drop(txn, post, 0), 0); /* stands for postings the old analyser wrote */
+    /* stands for postings the old analyser wrote */
+    assert_int_equal(mdb_drop(txn, terms, 0), 0);
+    assert_int_equal(mdb_drop(txn, blocks, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     e = open_engine();
@@ -598,10 +603,192 @@ static void test_engine_reanalyse(void **state)
     term_ids(e, "t", "caf\xc3\xa9", got);
     assert_string_equal(got, "a");
     store_engine_close(e);
-    /* and only once: the marker now says format 2 */
+    /* and only once: the marker now says the current format */
     e = open_engine();
     term_ids(e, "t", "\xe8\xa7\x82", got);
     assert_string_equal(got, "a");
+    store_engine_close(e);
+}
+
+/* A directory of search_format 2 (one LMDB duplicate per term and
+ * document in "postings") is converted at its first start: the old
+ * database is dropped and the blocks are built from the documents. */
+static void test_engine_convert_format2(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    char got[1024];
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"t\":\"gamma delta\"}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "b", 1, "{\"t\":\"delta\"}"), STORE_OPERR_NONE);
+    store_engine_close(e);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, terms, blocks, post;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
+    assert_int_equal(mdb_dbi_open(txn, "pblocks", 0, &blocks), 0);
+    assert_int_equal(mdb_dbi_open(txn, "postings", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &post), 0);
+    uint32_t two = 2;
+    MDB_val k = {13, "search_format"}, v = {4, &two};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_drop(txn, terms, 0), 0);
+    assert_int_equal(mdb_drop(txn, blocks, 0), 0);
+    unsigned char pk[8] = {0, 0, 0, 1, 't', 0, 'x', 'y'}, pd[16] = {0};
+    MDB_val k2 = {8, pk}, v2 = {16, pd};
+    assert_int_equal(mdb_put(txn, post, &k2, &v2, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    e = open_engine();
+    term_ids(e, "t", "delta", got);
+    assert_string_equal(got, "a,b");
+    term_ids(e, "t", "gamma", got);
+    assert_string_equal(got, "a");
+    store_engine_close(e);
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "postings", 0, &post), MDB_NOTFOUND);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+    uint32_t now;
+    memcpy(&now, v.mv_data, 4);
+    assert_int_equal(now, 3);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    /* a directory from a newer verstore is refused, not misread */
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint32_t nine = 9;
+    v = (MDB_val){4, &nine};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    store_engine_opts o = {.dir = g_dir, .durable = false, .map_size = (size_t)64 << 20};
+    char err[256];
+    assert_false(store_engine_open(&o, &e, err, sizeof err));
+}
+
+typedef struct posv {
+    int64_t n, last, bad;
+    uint32_t tf0;
+    uint32_t pos[8];
+} posv;
+
+static bool on_posv(const store_posting *p, void *arg)
+{
+    posv *c = arg;
+    if (p->seq <= c->last)
+        c->bad++;
+    c->last = p->seq;
+    if (!c->n) {
+        c->tf0 = p->tf;
+        for (uint32_t i = 0; i < p->tf && i < 8; i++)
+            c->pos[i] = p->pos[i];
+    }
+    c->n++;
+    return true;
+}
+
+static posv term_posv(store_engine *e, const char *path, const char *term)
+{
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    posv c = {0, -1, 0, 0, {0}};
+    assert_true(store_engine_postings(r, &m, path, term, strlen(term), on_posv, &c));
+    assert_int_equal(store_engine_term_docs(r, &m, path, term, strlen(term)), c.n);
+    store_engine_read_end(r);
+    return c;
+}
+
+/* Postings across many blocks: a batch of many documents, overwrites and
+ * deletes in the middle of long lists, positions and the gap between the
+ * values of one field. */
+static void test_engine_blocks(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    enum { N = 700 };
+    static store_op ops[N];
+    static char ids_[N][16], srcs[N][96];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids_[i], sizeof ids_[i], "d%d", i);
+        snprintf(srcs[i], sizeof srcs[i], "{\"t\":\"common w%d common\",\"u\":[\"x y\",\"z\"]}", i % 7);
+        ops[i] = put_op(STORE_OP_INDEX, ids_[i], 1, srcs[i]);
+    }
+    store_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = ops;
+    job.nops = N;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(ops[i].err, STORE_OPERR_NONE);
+        store_op_clear(&ops[i]);
+    }
+    posv c = term_posv(e, "t", "common");
+    assert_int_equal(c.n, N);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.tf0, 2);
+    assert_int_equal(c.pos[0], 0);
+    assert_int_equal(c.pos[1], 2);
+    c = term_posv(e, "u", "z"); /* second value: after x y (0, 1), the gap of 100, then 102 */
+    assert_int_equal(c.n, N);
+    assert_int_equal(c.pos[0], 102);
+    assert_int_equal(term_posv(e, "t", "w3").n, N / 7);
+    /* overwrite every third document with other text, delete every fifth (one batch each) */
+    int overwritten = 0, deleted = 0;
+    memset(&job, 0, sizeof job);
+    size_t nops = 0;
+    for (int i = 0; i < N; i += 3) {
+        ops[nops++] = put_op(STORE_OP_INDEX, ids_[i], 2, "{\"t\":\"other\"}");
+        overwritten++;
+    }
+    job.kind = STORE_JOB_DOCS;
+    job.ops = ops;
+    job.nops = nops;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    for (size_t i = 0; i < nops; i++)
+        store_op_clear(&ops[i]);
+    nops = 0;
+    for (int i = 1; i < N; i += 5)
+        if (i % 3) {
+            ops[nops++] = put_op(STORE_OP_DELETE, ids_[i], 3, NULL);
+            deleted++;
+        }
+    job.nops = nops;
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = ops;
+    job.nops = nops;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    for (size_t i = 0; i < nops; i++)
+        store_op_clear(&ops[i]);
+    c = term_posv(e, "t", "common");
+    assert_int_equal(c.n, N - overwritten - deleted);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(term_posv(e, "t", "other").n, overwritten);
+    /* a term whose last document goes has no postings, no count, no dictionary entry */
+    memset(&job, 0, sizeof job);
+    nops = 0;
+    for (int i = 0; i < N; i += 3)
+        ops[nops++] = put_op(STORE_OP_DELETE, ids_[i], 4, NULL);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = ops;
+    job.nops = nops;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    for (size_t i = 0; i < nops; i++)
+        store_op_clear(&ops[i]);
+    assert_int_equal(term_posv(e, "t", "other").n, 0);
     store_engine_close(e);
 }
 
@@ -618,6 +805,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_upgrade_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_convert_format2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_blocks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

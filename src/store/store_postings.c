@@ -1,0 +1,645 @@
+/* store_postings — text postings as compressed per-term blocks in LMDB, each term's blocks written once per batch. */
+#include "versync/store_postings.h"
+
+#include "versync/grow.h"
+#include "versync/log.h"
+#include "versync/store_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- varints ---------------------------------------------------------------- */
+
+size_t store_postings_put_varint(unsigned char *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (unsigned char)v;
+    return n;
+}
+
+size_t store_postings_get_varint(const unsigned char *p, size_t n, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (size_t i = 0; i < n && i < 10; i++) {
+        uint64_t b = p[i] & 0x7f;
+        if (i == 9 && b > 1)
+            return 0;
+        r |= b << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *v = r;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- one posting, decoded ------------------------------------------------------ */
+
+typedef struct post {
+    int64_t seq;
+    uint32_t tf, len;
+    const uint32_t *pos; /* into a decoded block's positions or the batch's */
+} post;
+
+/* A block decoded: postings and their positions (pos indexes `pv`). */
+typedef struct dec {
+    post *p;
+    size_t n, cap;
+    uint32_t *pv;
+    size_t npv, pvcap;
+    size_t *pidx; /* start of each posting's positions in pv (pv may move while decoding) */
+    size_t pidxcap;
+} dec;
+
+static void dec_free(dec *d)
+{
+    free(d->p);
+    free(d->pv);
+    free(d->pidx);
+    memset(d, 0, sizeof *d);
+}
+
+static void blk_key(unsigned char *k, uint64_t id, int64_t first)
+{
+    store_util_put_be64(k, id);
+    store_util_put_be64(k + 8, (uint64_t)first);
+}
+
+/* One varint at p[*o] (of n bytes); false when it is cut or too long.
+ * Most values are below 128: that case is one compare. */
+static inline bool vi(const unsigned char *p, size_t n, size_t *o, uint64_t *v)
+{
+    if (*o < n && p[*o] < 0x80) {
+        *v = p[(*o)++];
+        return true;
+    }
+    size_t k = store_postings_get_varint(p + *o, n - *o, v);
+    *o += k;
+    return k != 0;
+}
+
+/* Decode block `v` (first seq `first`) into d (appending). 0 or MDB_CORRUPTED/ENOMEM. */
+static int dec_block(dec *d, int64_t first, const MDB_val *v)
+{
+    const unsigned char *p = v->mv_data;
+    size_t n = v->mv_size, o = 0;
+    uint64_t cnt, mtf, mlen;
+    if (!vi(p, n, &o, &cnt) || !vi(p, n, &o, &mtf) || !vi(p, n, &o, &mlen) || cnt > n)
+        return MDB_CORRUPTED;
+    /* every posting and position takes at least a byte: n bounds them all */
+    if (!GROW_ARRAY(d->p, d->cap, d->n + cnt, 128) || !GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128) ||
+        !GROW_ARRAY(d->pv, d->pvcap, d->npv + n, 256))
+        return ENOMEM;
+    size_t base = d->n;
+    int64_t seq = first;
+    for (uint64_t i = 0; i < cnt; i++) {
+        uint64_t ds, tf, len;
+        if (!vi(p, n, &o, &ds) || !vi(p, n, &o, &tf) || !vi(p, n, &o, &len) || tf > UINT32_MAX ||
+            len > UINT32_MAX || tf > n - o)
+            return MDB_CORRUPTED;
+        seq += (int64_t)ds;
+        d->pidx[d->n] = d->npv;
+        uint32_t at = 0;
+        for (uint64_t j = 0; j < tf; j++) {
+            uint64_t dp;
+            if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
+                return MDB_CORRUPTED;
+            at += (uint32_t)dp;
+            d->pv[d->npv++] = at;
+        }
+        d->p[d->n++] = (post){seq, (uint32_t)tf, (uint32_t)len, NULL};
+    }
+    if (o != n)
+        return MDB_CORRUPTED;
+    for (size_t i = base; i < d->n; i++) /* pv is final now */
+        d->p[i].pos = d->pv + d->pidx[i];
+    return 0;
+}
+
+/* Encoded size of one posting whose seq delta is `ds`. */
+static size_t post_size(const post *q, uint64_t ds)
+{
+    unsigned char tmp[10];
+    size_t s = store_postings_put_varint(tmp, ds) + store_postings_put_varint(tmp, q->tf) +
+               store_postings_put_varint(tmp, q->len);
+    uint32_t at = 0;
+    for (uint32_t j = 0; j < q->tf; j++) {
+        s += store_postings_put_varint(tmp, q->pos ? q->pos[j] - at : 0);
+        at = q->pos ? q->pos[j] : 0;
+    }
+    return s;
+}
+
+/* Write postings q[0..n) as blocks of term `id` (greedy: up to the doc and
+ * byte limits each). */
+static int put_blocks(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const post *q, size_t n, buf *scratch)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i, bytes = 0;
+        uint32_t mtf = 0, mlen = UINT32_MAX;
+        while (j < n && j - i < STORE_POSTINGS_BLOCK_DOCS) {
+            size_t s = post_size(&q[j], j == i ? 0 : (uint64_t)(q[j].seq - q[j - 1].seq));
+            if (j > i && bytes + s > STORE_POSTINGS_BLOCK_BYTES - 32)
+                break;
+            bytes += s;
+            if (q[j].tf > mtf)
+                mtf = q[j].tf;
+            if (q[j].len < mlen)
+                mlen = q[j].len;
+            j++;
+        }
+        buf_reset(scratch);
+        if (!buf_reserve(scratch, bytes + 32))
+            return ENOMEM;
+        unsigned char *o = (unsigned char *)scratch->data;
+        size_t w = store_postings_put_varint(o, j - i);
+        w += store_postings_put_varint(o + w, mtf);
+        w += store_postings_put_varint(o + w, mlen);
+        for (size_t x = i; x < j; x++) {
+            w += store_postings_put_varint(o + w, x == i ? 0 : (uint64_t)(q[x].seq - q[x - 1].seq));
+            w += store_postings_put_varint(o + w, q[x].tf);
+            w += store_postings_put_varint(o + w, q[x].len);
+            uint32_t at = 0;
+            for (uint32_t y = 0; y < q[x].tf; y++) {
+                uint32_t pp = q[x].pos ? q[x].pos[y] : 0;
+                w += store_postings_put_varint(o + w, pp - at);
+                at = pp;
+            }
+        }
+        unsigned char kb[16];
+        blk_key(kb, id, q[i].seq);
+        MDB_val k = {16, kb}, v = {w, o};
+        int rc = mdb_put(txn, dbi, &k, &v, 0);
+        if (rc)
+            return rc;
+        i = j;
+    }
+    return 0;
+}
+
+/* ---- the batch ------------------------------------------------------------------- */
+
+typedef struct op {
+    int64_t seq;
+    uint32_t tf, len;
+    size_t pos;  /* into b->pos */
+    size_t next; /* next op of the same term + 1; 0 none */
+    size_t ord;  /* order queued, to keep a (term, seq)'s changes in order */
+    bool add;
+} op;
+
+typedef struct term {
+    size_t key, kn; /* into b->keys */
+    size_t head, tail; /* op indices + 1 */
+    size_t nops;
+} term;
+
+struct store_pbatch {
+    buf keys;
+    term *t;
+    size_t nt, tcap;
+    size_t *h; /* open addressing: term index + 1 */
+    size_t hcap;
+    op *o;
+    size_t no, ocap;
+    uint32_t *pos;
+    size_t npos, poscap;
+    /* flush scratch, kept for the next flush */
+    dec d;
+    post *out;
+    size_t outcap;
+    buf enc;
+};
+
+store_pbatch *store_pbatch_new(void)
+{
+    store_pbatch *b = calloc(1, sizeof *b);
+    if (b) {
+        buf_init(&b->keys, 0);
+        buf_init(&b->enc, 0);
+    }
+    return b;
+}
+
+void store_pbatch_free(store_pbatch *b)
+{
+    if (!b)
+        return;
+    buf_free(&b->keys);
+    buf_free(&b->enc);
+    free(b->t);
+    free(b->h);
+    free(b->o);
+    free(b->pos);
+    dec_free(&b->d);
+    free(b->out);
+    free(b);
+}
+
+size_t store_pbatch_pending(const store_pbatch *b) { return b ? b->no : 0; }
+
+static uint64_t key_hash(const void *k, size_t n)
+{
+    const unsigned char *p = k;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static term *term_find(store_pbatch *b, const void *key, size_t kn, bool create)
+{
+    if (create && (b->nt + 1) * 2 > b->hcap) {
+        size_t nc = b->hcap ? b->hcap * 2 : 1024;
+        size_t *nh = calloc(nc, sizeof *nh);
+        if (!nh)
+            return NULL;
+        for (size_t i = 0; i < b->nt; i++) {
+            size_t s = key_hash(b->keys.data + b->t[i].key, b->t[i].kn) & (nc - 1);
+            while (nh[s])
+                s = (s + 1) & (nc - 1);
+            nh[s] = i + 1;
+        }
+        free(b->h);
+        b->h = nh;
+        b->hcap = nc;
+    }
+    if (!b->hcap)
+        return NULL;
+    size_t s = key_hash(key, kn) & (b->hcap - 1);
+    for (; b->h[s]; s = (s + 1) & (b->hcap - 1)) {
+        term *t = &b->t[b->h[s] - 1];
+        if (t->kn == kn && memcmp(b->keys.data + t->key, key, kn) == 0)
+            return t;
+    }
+    if (!create || !GROW_ARRAY(b->t, b->tcap, b->nt + 1, 256))
+        return NULL;
+    size_t off = b->keys.len;
+    if (!buf_append(&b->keys, key, kn))
+        return NULL;
+    b->t[b->nt] = (term){off, kn, 0, 0, 0};
+    b->h[s] = ++b->nt;
+    return &b->t[b->nt - 1];
+}
+
+bool store_pbatch_put(store_pbatch *b, const void *key, size_t kn, int64_t seq, bool add, uint32_t tf, uint32_t len,
+                      const uint32_t *pos)
+{
+    term *t = term_find(b, key, kn, true);
+    if (!t || !GROW_ARRAY(b->o, b->ocap, b->no + 1, 1024))
+        return false;
+    size_t po = b->npos;
+    if (add && tf) {
+        if (!GROW_ARRAY(b->pos, b->poscap, b->npos + tf, 4096))
+            return false;
+        if (pos)
+            memcpy(b->pos + po, pos, tf * sizeof *pos);
+        else
+            memset(b->pos + po, 0, tf * sizeof *pos);
+        b->npos += tf;
+    }
+    b->o[b->no] = (op){seq, add ? tf : 0, len, po, 0, b->no, add};
+    if (t->tail)
+        b->o[t->tail - 1].next = b->no + 1;
+    else
+        t->head = b->no + 1;
+    t->tail = ++b->no;
+    t->nops++;
+    return true;
+}
+
+static const store_pbatch *sort_batch; /* the writer is one thread */
+
+static int term_cmp(const void *a, const void *c)
+{
+    const term *x = &sort_batch->t[*(const size_t *)a], *y = &sort_batch->t[*(const size_t *)c];
+    size_t n = x->kn < y->kn ? x->kn : y->kn;
+    int r = memcmp(sort_batch->keys.data + x->key, sort_batch->keys.data + y->key, n);
+    return r ? r : (x->kn > y->kn) - (x->kn < y->kn);
+}
+
+static int op_cmp(const void *a, const void *c)
+{
+    const op *x = *(op *const *)a, *y = *(op *const *)c;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return (x->ord > y->ord) - (x->ord < y->ord);
+}
+
+/* The block of term `id` that seq belongs to: the last block whose first
+ * seq is ≤ seq, else the term's first block. *found false when the term
+ * has no blocks. On success the cursor is on the block. */
+static int find_block(MDB_cursor *cur, uint64_t id, int64_t seq, MDB_val *k, MDB_val *v, bool *found)
+{
+    unsigned char kb[16];
+    blk_key(kb, id, seq);
+    *k = (MDB_val){16, kb};
+    *found = false;
+    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    bool after = rc == 0 && k->mv_size == 16 && store_util_get_be64(k->mv_data) == id;
+    if (after && (int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8) == seq) {
+        *found = true;
+        return 0;
+    }
+    int r2 = mdb_cursor_get(cur, k, v, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (r2 && r2 != MDB_NOTFOUND)
+        return r2;
+    if (r2 == 0 && k->mv_size == 16 && store_util_get_be64(k->mv_data) == id) {
+        *found = true;
+        return 0;
+    }
+    if (!after)
+        return 0;
+    *k = (MDB_val){16, kb};
+    rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    *found = rc == 0;
+    return rc;
+}
+
+/* Apply net changes `ops` (ascending seq; add: upsert, else remove) to the
+ * blocks of term `id`; *delta gets the change in document frequency. */
+static int apply_term(store_pbatch *b, MDB_txn *txn, MDB_cursor *cur, MDB_dbi dbi, uint64_t id, op **ops, size_t n,
+                      int64_t *delta)
+{
+    size_t i = 0;
+    while (i < n) {
+        MDB_val k, v;
+        bool found;
+        int rc = find_block(cur, id, ops[i]->seq, &k, &v, &found);
+        if (rc)
+            return rc;
+        int64_t upper = INT64_MAX, first = 0;
+        b->d.n = b->d.npv = 0;
+        unsigned char oldk[16];
+        if (found) {
+            memcpy(oldk, k.mv_data, 16);
+            first = (int64_t)store_util_get_be64(oldk + 8);
+            if ((rc = dec_block(&b->d, first, &v)))
+                return rc;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            if (rc == 0 && k.mv_size == 16 && store_util_get_be64(k.mv_data) == id)
+                upper = (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8);
+            else if (rc && rc != MDB_NOTFOUND)
+                return rc;
+        }
+        size_t j = i;
+        while (j < n && ops[j]->seq < upper)
+            j++;
+        /* merge the block's postings with ops[i..j) */
+        if (!GROW_ARRAY(b->out, b->outcap, b->d.n + (j - i), 256))
+            return ENOMEM;
+        size_t no = 0, a = 0, c = i;
+        while (a < b->d.n || c < j) {
+            if (c == j || (a < b->d.n && b->d.p[a].seq < ops[c]->seq)) {
+                b->out[no++] = b->d.p[a++];
+                continue;
+            }
+            const op *x = ops[c++];
+            bool had = a < b->d.n && b->d.p[a].seq == x->seq;
+            if (had)
+                a++;
+            if (x->add) {
+                b->out[no++] = (post){x->seq, x->tf, x->len, b->pos + x->pos};
+                *delta += had ? 0 : 1;
+            } else if (had) {
+                *delta -= 1;
+            }
+        }
+        if (found && (!no || b->out[0].seq != first)) {
+            MDB_val dk = {16, oldk};
+            if ((rc = mdb_del(txn, dbi, &dk, NULL)))
+                return rc;
+        }
+        if ((rc = put_blocks(txn, dbi, id, b->out, no, &b->enc)))
+            return rc;
+        i = j;
+    }
+    return 0;
+}
+
+int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d)
+{
+    if (!b || !b->nt)
+        return 0;
+    int rc = 0;
+    size_t *order = malloc(grow_mul(b->nt, sizeof *order));
+    op **ops = malloc(grow_mul(b->no, sizeof *ops));
+    MDB_cursor *cur = NULL;
+    if (!order || !ops) {
+        rc = ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < b->nt; i++)
+        order[i] = i;
+    sort_batch = b;
+    qsort(order, b->nt, sizeof *order, term_cmp); /* neighbouring terms share dictionary pages */
+    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
+        goto done;
+    /* New terms take ids after the largest in use. */
+    uint64_t next_id = 1;
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 16)
+        next_id = store_util_get_be64(k.mv_data) + 1;
+    else if (rc && rc != MDB_NOTFOUND)
+        goto done;
+    rc = 0;
+    for (size_t ti = 0; ti < b->nt && !rc; ti++) {
+        term *t = &b->t[order[ti]];
+        size_t n = 0;
+        for (size_t x = t->head; x; x = b->o[x - 1].next)
+            ops[n++] = &b->o[x - 1];
+        qsort(ops, n, sizeof *ops, op_cmp);
+        /* one net change per seq: the last queued */
+        size_t w = 0;
+        bool any_add = false;
+        for (size_t x = 0; x < n; x++) {
+            if (w && ops[w - 1]->seq == ops[x]->seq)
+                w--;
+            ops[w++] = ops[x];
+        }
+        for (size_t x = 0; x < w; x++)
+            any_add |= ops[x]->add;
+        MDB_val tk = {t->kn, b->keys.data + t->key}, tv;
+        uint64_t id;
+        int64_t df = 0;
+        rc = mdb_get(txn, d->terms, &tk, &tv);
+        if (rc == 0 && tv.mv_size == 16) {
+            id = store_util_get_be64(tv.mv_data);
+            df = (int64_t)store_util_get_be64((const unsigned char *)tv.mv_data + 8);
+        } else if (rc == 0) {
+            rc = MDB_CORRUPTED;
+            break;
+        } else if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            if (!any_add)
+                continue;
+            id = next_id++;
+        } else {
+            break;
+        }
+        int64_t delta = 0;
+        if ((rc = apply_term(b, txn, cur, d->blocks, id, ops, w, &delta)))
+            break;
+        df += delta;
+        if (df <= 0) {
+            rc = mdb_del(txn, d->terms, &tk, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            continue;
+        }
+        unsigned char vb[16];
+        store_util_put_be64(vb, id);
+        store_util_put_be64(vb + 8, (uint64_t)df);
+        tv = (MDB_val){16, vb};
+        rc = mdb_put(txn, d->terms, &tk, &tv, 0);
+    }
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    free(order);
+    free(ops);
+    /* emptied whatever happened: on failure the transaction is aborted */
+    buf_reset(&b->keys);
+    b->nt = b->no = b->npos = 0;
+    if (b->h)
+        memset(b->h, 0, b->hcap * sizeof *b->h);
+    return rc;
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static int term_id(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, uint64_t *id, int64_t *df)
+{
+    MDB_val k = {kn, (void *)key}, v;
+    int rc = mdb_get(txn, d->terms, &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != 16)
+        return MDB_CORRUPTED;
+    *id = store_util_get_be64(v.mv_data);
+    *df = (int64_t)store_util_get_be64((const unsigned char *)v.mv_data + 8);
+    return 0;
+}
+
+int store_postings_df(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, int64_t *df)
+{
+    uint64_t id;
+    *df = 0;
+    int rc = term_id(txn, d, key, kn, &id, df);
+    if (rc == MDB_NOTFOUND) {
+        *df = 0;
+        return 0;
+    }
+    return rc;
+}
+
+int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
+                        bool (*fn)(const store_posting *p, void *arg), void *arg)
+{
+    uint64_t id;
+    int64_t df;
+    int rc = term_id(txn, d, key, kn, &id, &df);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
+        return rc;
+    dec dd = {0};
+    unsigned char kb[16];
+    blk_key(kb, id, 0);
+    MDB_val k = {16, kb}, v;
+    bool stop = false;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && !stop && k.mv_size == 16 && store_util_get_be64(k.mv_data) == id;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        dd.n = dd.npv = 0;
+        if ((rc = dec_block(&dd, (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8), &v)))
+            break;
+        for (size_t i = 0; i < dd.n && !stop; i++) {
+            store_posting p = {dd.p[i].seq, dd.p[i].tf, dd.p[i].len, dd.p[i].pos};
+            stop = !fn(&p, arg);
+        }
+    }
+    mdb_cursor_close(cur);
+    dec_free(&dd);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_postings_has(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
+                       int64_t seq)
+{
+    term *t = b ? term_find(b, key, kn, false) : NULL;
+    if (t) {
+        const op *last = NULL;
+        for (size_t x = t->head; x; x = b->o[x - 1].next)
+            if (b->o[x - 1].seq == seq)
+                last = &b->o[x - 1];
+        if (last)
+            return last->add ? 1 : 0;
+    }
+    uint64_t id;
+    int64_t df;
+    int rc = term_id(txn, d, key, kn, &id, &df);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : -rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
+        return -rc;
+    MDB_val k, v;
+    bool found;
+    dec dd = {0};
+    int has = 0;
+    rc = find_block(cur, id, seq, &k, &v, &found);
+    if (!rc && found && !(rc = dec_block(&dd, (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8), &v)))
+        for (size_t i = 0; i < dd.n && !has; i++)
+            has = dd.p[i].seq == seq;
+    mdb_cursor_close(cur);
+    dec_free(&dd);
+    return rc ? -rc : has;
+}
+
+int store_postings_drop_prefix(MDB_txn *txn, const store_postings_dbs *d, const void *prefix, size_t pn)
+{
+    MDB_cursor *tc = NULL, *bc = NULL;
+    int rc;
+    if ((rc = mdb_cursor_open(txn, d->terms, &tc)) || (rc = mdb_cursor_open(txn, d->blocks, &bc)))
+        goto done;
+    for (;;) {
+        MDB_val k = {pn, (void *)prefix}, v;
+        rc = mdb_cursor_get(tc, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size < pn || memcmp(k.mv_data, prefix, pn) != 0)
+            break;
+        if (v.mv_size != 16) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint64_t id = store_util_get_be64(v.mv_data);
+        if ((rc = mdb_cursor_del(tc, 0)))
+            break;
+        unsigned char kb[16];
+        blk_key(kb, id, 0);
+        MDB_val bk = {16, kb}, bv;
+        for (rc = mdb_cursor_get(bc, &bk, &bv, MDB_SET_RANGE);
+             rc == 0 && bk.mv_size == 16 && store_util_get_be64(bk.mv_data) == id;
+             rc = mdb_cursor_get(bc, &bk, &bv, MDB_NEXT)) /* after a delete LMDB's NEXT yields the following entry */
+            if ((rc = mdb_cursor_del(bc, 0)))
+                break;
+        if (rc && rc != MDB_NOTFOUND)
+            break;
+    }
+done:
+    if (bc)
+        mdb_cursor_close(bc);
+    if (tc)
+        mdb_cursor_close(tc);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
