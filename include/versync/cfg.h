@@ -112,6 +112,12 @@ bool cfg_parse(const char *name, const char *text, cfg *out, char *err, size_t e
 /* Free everything cfg_load allocated; cfg_free(NULL) is a no-op. */
 void cfg_free(cfg *c);
 
+/* True when `field` is one of Elasticsearch's metadata field names (_id,
+ * _index, _source, _version, _seq_no, _primary_term, _routing, …, and any
+ * other name starting with an underscore that Elasticsearch reserves): a
+ * document carrying one is refused by the store, so no column may become one. */
+bool cfg_field_reserved(const char *field);
+
 /* The mapping whose ident is `ident` ("schema.table"), or NULL. */
 cfg_table *cfg_find_table(const cfg *c, const char *ident);
 

@@ -242,6 +242,14 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
         if (!(col->name = strdup(name)) || !(col->type = strdup(PQgetvalue(r, i, 2))) ||
             (col->mapped && !(col->field = strdup(renamed(t, name)))))
             goto oom;
+        if (col->mapped && strcmp(col->field, col->name) == 0 && cfg_field_reserved(col->field)) {
+            fail(c, err, errsz,
+                 "tables[%d]: column \"%s\" of %s would be the document field \"%s\", an Elasticsearch "
+                 "metadata field name the store refuses in a document; rename it (\"rename\": {\"%s\": "
+                 "\"...\"}) or exclude it",
+                 t->json_index, col->name, t->ident, col->field, col->name);
+            goto done;
+        }
         for (size_t j = 0; col->mapped && j + 1 < t->ncols; j++) {
             const cfg_column *o = &t->cols[j];
             if (o->mapped && strcmp(o->field, col->field) == 0) {

@@ -644,6 +644,11 @@ static bool parse_rename(ctx *x, const cJSON *v, const char *path, cfg_table *t)
         if (!cJSON_IsString(c) || !*c->valuestring)
             return fail(x, sub, "must be a non-empty string (the document field name), not %s",
                         cJSON_IsString(c) ? "an empty string" : type_name(c));
+        if (cfg_field_reserved(c->valuestring))
+            return fail(x, sub,
+                        "\"%s\" is an Elasticsearch metadata field name: the store refuses documents that carry "
+                        "it as a field; pick another name for column \"%s\" of %s",
+                        c->valuestring, c->string, t->ident ? t->ident : "the table");
         for (size_t i = 0; i < t->nrename; i++) {
             if (strcmp(t->rename[i].from, c->string) == 0)
                 return fail(x, sub, "duplicate key");
@@ -659,6 +664,22 @@ static bool parse_rename(ctx *x, const cJSON *v, const char *path, cfg_table *t)
             return fail(x, sub, "out of memory");
     }
     return true;
+}
+
+bool cfg_field_reserved(const char *field)
+{
+    /* Elasticsearch 7/8's metadata fields, the legacy ones it still refuses, and
+     * OpenSearch's: "Field [_id] is a metadata field and cannot be added inside a document". */
+    static const char *const meta[] = {"_id",         "_index",        "_source",     "_version",
+                                       "_seq_no",     "_primary_term", "_routing",    "_ignored",
+                                       "_field_names", "_doc_count",   "_tier",       "_meta",
+                                       "_data_stream_timestamp", "_nested_path", "_feature", "_type",
+                                       "_uid",        "_parent",       "_all",        "_size",
+                                       "_ignored_source", "_tsid",     "_timestamp",  "_ttl", NULL};
+    for (size_t i = 0; meta[i]; i++)
+        if (strcmp(field, meta[i]) == 0)
+            return true;
+    return false;
 }
 
 static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
