@@ -570,12 +570,12 @@ static const char *index_name_problem(const char *s)
 /* ---- the walk ----------------------------------------------------------- */
 
 static const char *const top_keys[] = {"postgres", "store",      "schema",           "channel", "workers",
-                                       "batch_size", "poll_interval_ms", "listen", "tables", NULL};
+                                       "batch_size", "poll_interval_ms", "listen", "tables", "special_values", NULL};
 static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
                                          "max_bulk_bytes", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
                                          "rename",  "deletes", "soft_delete", "index_settings", "mappings", "capture",
-                                         "children", NULL};
+                                         "children", "special_values", NULL};
 static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
 static const char *const soft_delete_keys[] = {"column", NULL};
 
@@ -680,6 +680,33 @@ bool cfg_field_reserved(const char *field)
         if (strcmp(field, meta[i]) == 0)
             return true;
     return false;
+}
+
+/* "special_values": "null" | "clamp" | "string" at `path` of `o`, if present. */
+static bool parse_special(ctx *x, const cJSON *o, const char *path, cfg_special *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "special_values");
+    if (!v)
+        return true;
+    char sub[512];
+    join_path(sub, sizeof sub, path, "special_values");
+    static const char *const names[] = {"null", "clamp", "string"};
+    for (int i = 0; cJSON_IsString(v) && i < 3; i++)
+        if (strcmp(v->valuestring, names[i]) == 0) {
+            *out = (cfg_special)i;
+            return true;
+        }
+    return fail(x, sub, "must be \"null\", \"clamp\" or \"string\" (what NaN, Infinity and infinity become), not %s",
+                cJSON_IsString(v) ? v->valuestring : type_name(v));
+}
+
+/* Children render their values by their root table's rule. */
+static void inherit_special(cfg_table *t)
+{
+    for (size_t i = 0; i < t->nchildren; i++) {
+        t->children[i].t.special = t->special;
+        inherit_special(&t->children[i].t);
+    }
 }
 
 static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
@@ -791,6 +818,9 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
     join_path(sub, sizeof sub, path, "children");
     if (v && !nested_cfg_parse(x, v, sub, t, t->ident, 1))
         return false;
+    if (!parse_special(x, o, path, &t->special))
+        return false;
+    inherit_special(t);
 
     const char *raw_keys[] = {"index_settings", "mappings"};
     char **raw_out[] = {&t->index_settings_json, &t->mappings_json};
@@ -817,6 +847,9 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
         !get_int(x, root, "", "workers", 1, 256, &workers) ||
         !get_int(x, root, "", "batch_size", 1, 100000, &batch) ||
         !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen))
+        return false;
+    cfg_special special = CFG_SPECIAL_NULL;
+    if (!parse_special(x, root, "", &special))
         return false;
     c->workers = (int)workers;
     c->batch_size = (int)batch;
@@ -851,6 +884,7 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
     int i = 0;
     for (const cJSON *t = tables->child; t; t = t->next, i++) {
         c->ntables++;
+        c->tables[i].special = special;
         if (!parse_table(x, t, i, &c->tables[i]))
             return false;
         for (int j = 0; j < i; j++) {
@@ -1017,6 +1051,8 @@ static void free_table(cfg_table *t)
         free(t->cols[i].name);
         free(t->cols[i].type);
         free(t->cols[i].field);
+        free(t->cols[i].base);
+        free(t->cols[i].render);
     }
     free(t->cols);
     free(t->version_type);
