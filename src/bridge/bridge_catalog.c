@@ -137,6 +137,17 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
         goto done;
     }
     const char *kind = PQgetvalue(r, 0, 0);
+    if (strcmp(kind, "v") == 0 || strcmp(kind, "m") == 0) {
+        /* Capture is a row trigger that fires on writes to the table itself: a view has no rows
+         * of its own, so no write to the tables under it would ever reach its trigger. */
+        fail(c, err, errsz,
+             "tables[%d].table: %s is a %s; a view cannot be captured: its rows are computed from other "
+             "tables at read time, and versync's row triggers only fire on writes to the table they are on, so "
+             "no change to the tables under the view would ever be recorded. Map the base table(s) instead "
+             "(\"children\" builds one document from related tables)",
+             t->json_index, t->ident, strcmp(kind, "v") == 0 ? "view" : "materialized view");
+        goto done;
+    }
     if (strcmp(kind, "r") != 0) {
         const char *what = strcmp(kind, "v") == 0   ? "a view"
                            : strcmp(kind, "m") == 0 ? "a materialized view"
