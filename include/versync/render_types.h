@@ -1,4 +1,4 @@
-/* render_types — the SQL expression that turns a column's value into the JSON a search user expects for its type. */
+/* render_types — the SQL that turns a column's value into the JSON a search user expects. */
 #ifndef VERSYNC_RENDER_TYPES_H
 #define VERSYNC_RENDER_TYPES_H
 
@@ -23,6 +23,7 @@ bool render_types_plain(const char *cls, cfg_special rule);
  *   numeric, float4, float8, timestamp, timestamptz, date   NaN/±Infinity/±infinity by `rule`
  * Anything else is `value` itself. The templates are sql/render_*.sql. False
  * with a message in err when memory runs out or a template is missing. */
-bool render_types_expr(const char *cls, cfg_special rule, const char *value, buf *out, char *err, size_t errsz);
+bool render_types_expr(const char *cls, cfg_special rule, const char *value, buf *out, char *err,
+                       size_t errsz);
 
 #endif

@@ -1,4 +1,4 @@
-/* bridge_render_types — the SQL expression that turns a column's value into the JSON a search user expects for its type. */
+/* bridge_render_types — the SQL that turns a column's value into the JSON a search user expects. */
 #include "versync/render_types.h"
 
 #include "versync/sql_embed.h"
@@ -57,7 +57,8 @@ static bool put_template(const char *name, const char *const *vars, buf *out, ch
     return ok;
 }
 
-static bool expr(const char *cls, cfg_special rule, const char *value, int depth, buf *out, char *err, size_t errsz);
+static bool expr(const char *cls, cfg_special rule, const char *value, int depth, buf *out, char *err,
+                 size_t errsz);
 
 /* An array or a multirange: each element rendered as `elem_cls`. */
 static bool each(const char *elem_cls, cfg_special rule, const char *value, int depth, buf *out, char *err,
@@ -98,7 +99,8 @@ done:
     return ok;
 }
 
-static bool expr(const char *cls, cfg_special rule, const char *value, int depth, buf *out, char *err, size_t errsz)
+static bool expr(const char *cls, cfg_special rule, const char *value, int depth, buf *out, char *err,
+                 size_t errsz)
 {
     const char *rest;
     if (depth > MAX_DEPTH) {
@@ -127,7 +129,7 @@ static bool expr(const char *cls, cfg_special rule, const char *value, int depth
     const char *const vars[] = {"v", value, NULL};
     const char *fam = special_family(cls);
     if (!fam) /* money, bytea, interval */
-        return put_template(strcmp(cls, "money") == 0 ? "render_money"
+        return put_template(strcmp(cls, "money") == 0   ? "render_money"
                             : strcmp(cls, "bytea") == 0 ? "render_bytea"
                                                         : "render_interval",
                             vars, out, err, errsz);
@@ -136,7 +138,8 @@ static bool expr(const char *cls, cfg_special rule, const char *value, int depth
     return put_template(name, vars, out, err, errsz);
 }
 
-bool render_types_expr(const char *cls, cfg_special rule, const char *value, buf *out, char *err, size_t errsz)
+bool render_types_expr(const char *cls, cfg_special rule, const char *value, buf *out, char *err,
+                       size_t errsz)
 {
     return expr(cls, rule, value, 0, out, err, errsz);
 }
