@@ -27,6 +27,18 @@
  * `::text` form; a version timestamp is trunc(extract(epoch from col) * 1e6). */
 bool catalog_resolve(cfg *c, PGconn *conn, char *err, size_t errsz);
 
+/* Replace t->cols with the columns of a catalog_columns.sql answer `r`
+ * (name, type, base type, render class, and the mapped/field/key flags from
+ * t's config), without checking anything. False only when memory runs out
+ * (t->cols is then empty). Nested children and the workers use it; the
+ * caller keeps `r`. */
+bool catalog_fill_columns(cfg_table *t, PGresult *r);
+
+/* Read the columns of `t` from the catalog into t->cols (catalog_fill_columns),
+ * so its documents render each type as render_types.h says. False with a
+ * message in err on a database error (the caller decides what it means). */
+bool catalog_load_columns(cfg_table *t, PGconn *conn, char *err, size_t errsz);
+
 /* True when the ::text form of a value of `type` (format_type() output)
  * depends on session settings (TimeZone, DateStyle, IntervalStyle,
  * extra_float_digits): a key column of such a type gives document ids that

@@ -18,6 +18,14 @@ typedef enum cfg_capture {
     CFG_CAPTURE_CURSOR,      /* "cursor": no triggers; the table is polled in snapshot-bounded passes (cursor.h) */
 } cfg_capture;
 
+/* What a document shows for the values JSON has no number or date for: numeric/real/double
+ * NaN and ±Infinity, timestamp/timestamptz/date ±infinity ("special_values"). */
+typedef enum cfg_special {
+    CFG_SPECIAL_NULL = 0, /* default "null": the field is null, the row is indexed */
+    CFG_SPECIAL_CLAMP,    /* "clamp": ±Infinity the largest finite double/float, ±infinity 9999-12-31/0001-01-02, NaN null */
+    CFG_SPECIAL_STRING,   /* "string": PostgreSQL's text ("NaN", "Infinity", "infinity"): only for keyword fields */
+} cfg_special;
+
 typedef struct cfg_rename {
     char *from; /* column name */
     char *to;   /* document field name */
@@ -31,6 +39,9 @@ typedef struct cfg_column {
     char *field; /* document field name (after "rename"); NULL when not mapped */
     bool mapped; /* part of the document ("columns", or all minus "exclude") */
     bool key;    /* one of cfg_table.key */
+    char *base;   /* the type under any domain, format_type() form without typmod ("numeric", "integer[]") */
+    char *render; /* how the document shows its values: catalog_columns.sql's "render" class ("money",
+                     "range:date", "array:bytea", "plain", …), see render_types.h */
 } cfg_column;
 
 typedef struct cfg_table {
@@ -56,6 +67,7 @@ typedef struct cfg_table {
     char *mappings_json;       /* raw JSON text of "mappings", or NULL */
     int json_index;            /* position in "tables", for error paths */
     cfg_capture capture;       /* "capture": "trigger" (default) or "cursor" */
+    cfg_special special;       /* "special_values" of the table, else of the config; children inherit it */
     struct cfg_child *children; /* "children": nested documents (nested.h), NULL: none */
     size_t nchildren;
     /* Filled by catalog_resolve from the live catalog (NULL/0 before): */
@@ -111,6 +123,12 @@ bool cfg_parse(const char *name, const char *text, cfg *out, char *err, size_t e
 
 /* Free everything cfg_load allocated; cfg_free(NULL) is a no-op. */
 void cfg_free(cfg *c);
+
+/* True when `field` is one of Elasticsearch's metadata field names (_id,
+ * _index, _source, _version, _seq_no, _primary_term, _routing, …, and any
+ * other name starting with an underscore that Elasticsearch reserves): a
+ * document carrying one is refused by the store, so no column may become one. */
+bool cfg_field_reserved(const char *field);
 
 /* The mapping whose ident is `ident` ("schema.table"), or NULL. */
 cfg_table *cfg_find_table(const cfg *c, const char *ident);

@@ -27,4 +27,11 @@ char *sql_render(const char *name, const char *schema_ident);
  * string the caller frees, or NULL if the file is missing or memory ran out. */
 char *sql_render_vars(const char *name, const char *const *vars);
 
+/* Like sql_render_vars for a file that holds one SQL expression: its
+ * leading "--" comment lines and trailing blank space are left out, so the
+ * result can sit inside a larger statement (and a var's value never lands in
+ * a comment). Returns a heap string the caller frees, or NULL if the file is
+ * missing or memory ran out. */
+char *sql_render_expr(const char *name, const char *const *vars);
+
 #endif

@@ -42,16 +42,23 @@ static bool in_list(char **v, size_t n, const char *s)
     return false;
 }
 
-static void clear_fills(cfg_table *t)
+static void clear_cols(cfg_table *t)
 {
     for (size_t i = 0; t->cols && i < t->ncols; i++) {
         free(t->cols[i].name);
         free(t->cols[i].type);
         free(t->cols[i].field);
+        free(t->cols[i].base);
+        free(t->cols[i].render);
     }
     free(t->cols);
     t->cols = NULL;
     t->ncols = 0;
+}
+
+static void clear_fills(cfg_table *t)
+{
+    clear_cols(t);
     for (size_t i = 0; t->key_types && i < t->nkey; i++)
         free(t->key_types[i]);
     free(t->key_types);
@@ -130,6 +137,17 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
         goto done;
     }
     const char *kind = PQgetvalue(r, 0, 0);
+    if (strcmp(kind, "v") == 0 || strcmp(kind, "m") == 0) {
+        /* Capture is a row trigger that fires on writes to the table itself: a view has no rows
+         * of its own, so no write to the tables under it would ever reach its trigger. */
+        fail(c, err, errsz,
+             "tables[%d].table: %s is a %s; a view cannot be captured: its rows are computed from other "
+             "tables at read time, and versync's row triggers only fire on writes to the table they are on, so "
+             "no change to the tables under the view would ever be recorded. Map the base table(s) instead "
+             "(\"children\" builds one document from related tables)",
+             t->json_index, t->ident, strcmp(kind, "v") == 0 ? "view" : "materialized view");
+        goto done;
+    }
     if (strcmp(kind, "r") != 0) {
         const char *what = strcmp(kind, "v") == 0   ? "a view"
                            : strcmp(kind, "m") == 0 ? "a materialized view"
@@ -227,22 +245,19 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
         }
     }
 
-    size_t ncols = 0;
-    for (int i = 0; i < n; i++)
-        ncols += !PQgetisnull(r, i, 1);
-    if (!(t->cols = calloc(ncols ? ncols : 1, sizeof *t->cols)))
+    if (!catalog_fill_columns(t, r))
         goto oom;
-    for (int i = 0; i < n; i++) {
-        if (PQgetisnull(r, i, 1))
-            continue;
-        cfg_column *col = &t->cols[t->ncols++];
-        const char *name = PQgetvalue(r, i, 1);
-        col->mapped = is_mapped(t, name);
-        col->key = in_list(t->key, t->nkey, name);
-        if (!(col->name = strdup(name)) || !(col->type = strdup(PQgetvalue(r, i, 2))) ||
-            (col->mapped && !(col->field = strdup(renamed(t, name)))))
-            goto oom;
-        for (size_t j = 0; col->mapped && j + 1 < t->ncols; j++) {
+    for (size_t i = 0; i < t->ncols; i++) {
+        const cfg_column *col = &t->cols[i];
+        if (col->mapped && strcmp(col->field, col->name) == 0 && cfg_field_reserved(col->field)) {
+            fail(c, err, errsz,
+                 "tables[%d]: column \"%s\" of %s would be the document field \"%s\", an Elasticsearch "
+                 "metadata field name the store refuses in a document; rename it (\"rename\": {\"%s\": "
+                 "\"...\"}) or exclude it",
+                 t->json_index, col->name, t->ident, col->field, col->name);
+            goto done;
+        }
+        for (size_t j = 0; col->mapped && j < i; j++) {
             const cfg_column *o = &t->cols[j];
             if (o->mapped && strcmp(o->field, col->field) == 0) {
                 const char *via = strcmp(col->field, col->name) == 0 ? o->name : col->name;
@@ -259,6 +274,45 @@ oom:
     fail(c, err, errsz, "tables[%d]: out of memory", t->json_index);
 done:
     PQclear(r);
+    return ok;
+}
+
+bool catalog_fill_columns(cfg_table *t, PGresult *r)
+{
+    clear_cols(t);
+    int n = PQntuples(r);
+    if (!(t->cols = calloc(n ? (size_t)n : 1, sizeof *t->cols)))
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (PQgetisnull(r, i, 1))
+            continue;
+        cfg_column *col = &t->cols[t->ncols++];
+        const char *name = PQgetvalue(r, i, 1);
+        col->mapped = is_mapped(t, name);
+        col->key = in_list(t->key, t->nkey, name);
+        if (!(col->name = strdup(name)) || !(col->type = strdup(PQgetvalue(r, i, 2))) ||
+            !(col->base = strdup(PQgetvalue(r, i, 3))) || !(col->render = strdup(PQgetvalue(r, i, 5))) ||
+            (col->mapped && !(col->field = strdup(renamed(t, name))))) {
+            clear_cols(t);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool catalog_load_columns(cfg_table *t, PGconn *conn, char *err, size_t errsz)
+{
+    const char *params[] = {t->schema, t->name};
+    char dberr[768];
+    PGresult *r = pg_exec(conn, sql_text("catalog_columns"), 2, params, dberr, sizeof dberr);
+    if (!r) {
+        snprintf(err, errsz, "cannot read the columns of %s: %s", t->ident, dberr);
+        return false;
+    }
+    bool ok = catalog_fill_columns(t, r);
+    PQclear(r);
+    if (!ok)
+        snprintf(err, errsz, "out of memory reading the columns of %s", t->ident);
     return ok;
 }
 

@@ -570,12 +570,12 @@ static const char *index_name_problem(const char *s)
 /* ---- the walk ----------------------------------------------------------- */
 
 static const char *const top_keys[] = {"postgres", "store",      "schema",           "channel", "workers",
-                                       "batch_size", "poll_interval_ms", "listen", "tables", NULL};
+                                       "batch_size", "poll_interval_ms", "listen", "tables", "special_values", NULL};
 static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
                                          "max_bulk_bytes", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
                                          "rename",  "deletes", "soft_delete", "index_settings", "mappings", "capture",
-                                         "children", NULL};
+                                         "children", "special_values", NULL};
 static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
 static const char *const soft_delete_keys[] = {"column", NULL};
 
@@ -644,6 +644,11 @@ static bool parse_rename(ctx *x, const cJSON *v, const char *path, cfg_table *t)
         if (!cJSON_IsString(c) || !*c->valuestring)
             return fail(x, sub, "must be a non-empty string (the document field name), not %s",
                         cJSON_IsString(c) ? "an empty string" : type_name(c));
+        if (cfg_field_reserved(c->valuestring))
+            return fail(x, sub,
+                        "\"%s\" is an Elasticsearch metadata field name: the store refuses documents that carry "
+                        "it as a field; pick another name for column \"%s\" of %s",
+                        c->valuestring, c->string, t->ident ? t->ident : "the table");
         for (size_t i = 0; i < t->nrename; i++) {
             if (strcmp(t->rename[i].from, c->string) == 0)
                 return fail(x, sub, "duplicate key");
@@ -659,6 +664,49 @@ static bool parse_rename(ctx *x, const cJSON *v, const char *path, cfg_table *t)
             return fail(x, sub, "out of memory");
     }
     return true;
+}
+
+bool cfg_field_reserved(const char *field)
+{
+    /* Elasticsearch 7/8's metadata fields, the legacy ones it still refuses, and
+     * OpenSearch's: "Field [_id] is a metadata field and cannot be added inside a document". */
+    static const char *const meta[] = {"_id",         "_index",        "_source",     "_version",
+                                       "_seq_no",     "_primary_term", "_routing",    "_ignored",
+                                       "_field_names", "_doc_count",   "_tier",       "_meta",
+                                       "_data_stream_timestamp", "_nested_path", "_feature", "_type",
+                                       "_uid",        "_parent",       "_all",        "_size",
+                                       "_ignored_source", "_tsid",     "_timestamp",  "_ttl", NULL};
+    for (size_t i = 0; meta[i]; i++)
+        if (strcmp(field, meta[i]) == 0)
+            return true;
+    return false;
+}
+
+/* "special_values": "null" | "clamp" | "string" at `path` of `o`, if present. */
+static bool parse_special(ctx *x, const cJSON *o, const char *path, cfg_special *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "special_values");
+    if (!v)
+        return true;
+    char sub[512];
+    join_path(sub, sizeof sub, path, "special_values");
+    static const char *const names[] = {"null", "clamp", "string"};
+    for (int i = 0; cJSON_IsString(v) && i < 3; i++)
+        if (strcmp(v->valuestring, names[i]) == 0) {
+            *out = (cfg_special)i;
+            return true;
+        }
+    return fail(x, sub, "must be \"null\", \"clamp\" or \"string\" (what NaN, Infinity and infinity become), not %s",
+                cJSON_IsString(v) ? v->valuestring : type_name(v));
+}
+
+/* Children render their values by their root table's rule. */
+static void inherit_special(cfg_table *t)
+{
+    for (size_t i = 0; i < t->nchildren; i++) {
+        t->children[i].t.special = t->special;
+        inherit_special(&t->children[i].t);
+    }
 }
 
 static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
@@ -770,6 +818,9 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
     join_path(sub, sizeof sub, path, "children");
     if (v && !nested_cfg_parse(x, v, sub, t, t->ident, 1))
         return false;
+    if (!parse_special(x, o, path, &t->special))
+        return false;
+    inherit_special(t);
 
     const char *raw_keys[] = {"index_settings", "mappings"};
     char **raw_out[] = {&t->index_settings_json, &t->mappings_json};
@@ -796,6 +847,9 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
         !get_int(x, root, "", "workers", 1, 256, &workers) ||
         !get_int(x, root, "", "batch_size", 1, 100000, &batch) ||
         !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen))
+        return false;
+    cfg_special special = CFG_SPECIAL_NULL;
+    if (!parse_special(x, root, "", &special))
         return false;
     c->workers = (int)workers;
     c->batch_size = (int)batch;
@@ -830,6 +884,7 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
     int i = 0;
     for (const cJSON *t = tables->child; t; t = t->next, i++) {
         c->ntables++;
+        c->tables[i].special = special;
         if (!parse_table(x, t, i, &c->tables[i]))
             return false;
         for (int j = 0; j < i; j++) {
@@ -996,6 +1051,8 @@ static void free_table(cfg_table *t)
         free(t->cols[i].name);
         free(t->cols[i].type);
         free(t->cols[i].field);
+        free(t->cols[i].base);
+        free(t->cols[i].render);
     }
     free(t->cols);
     free(t->version_type);

@@ -1,6 +1,7 @@
 /* bridge_nested_catalog — check the children of a mapping against the live catalogue and fill in their keys. */
 #include "versync/nested.h"
 
+#include "versync/catalog.h"
 #include "versync/pg.h"
 #include "versync/sql_embed.h"
 
@@ -236,6 +237,9 @@ static bool resolve_child(const cfg *c, const cfg_table *parent, PGresult *pr, c
                         "capturing a change of a child row", err, errsz))
             goto done;
     }
+    /* Its column types: the child's values render as the root's do (render_types.h). */
+    if (!catalog_fill_columns(&ch->t, cr))
+        goto oom;
     ok = resolve_node(c, &ch->t, cr, conn, warn, err, errsz);
     goto done;
 oom:

@@ -4,6 +4,7 @@
 #include "versync/grow.h"
 #include "versync/nested.h"
 #include "versync/pg.h"
+#include "versync/render_types.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,35 @@ static const char *renamed(const cfg_table *t, const char *col)
     return col;
 }
 
+/* The catalog's record of column `name`, or NULL (types not loaded). */
+static const cfg_column *col_of(const cfg_table *t, const char *name)
+{
+    for (size_t i = 0; t->cols && i < t->ncols; i++)
+        if (strcmp(t->cols[i].name, name) == 0)
+            return &t->cols[i];
+    return NULL;
+}
+
+/* True when the column's jsonb form is not what the document shows (money, bytea, …). */
+static bool needs_expr(const cfg_table *t, const char *col)
+{
+    const cfg_column *c = col_of(t, col);
+    return c && !render_types_plain(c->render, t->special);
+}
+
+/* alias."column", wrapped in its type's rendering (render_types.h) when it needs one. */
+static bool put_value(PGconn *conn, const cfg_table *t, buf *out, const char *alias, const char *col, char *err,
+                      size_t errsz)
+{
+    if (!needs_expr(t, col))
+        return put_col(conn, out, alias, col, err, errsz);
+    buf v = BUF_INIT;
+    bool ok = put_col(conn, &v, alias, col, err, errsz) &&
+              render_types_expr(col_of(t, col)->render, t->special, v.data, out, err, errsz);
+    buf_free(&v);
+    return ok;
+}
+
 #define PUTS(s)                                                                                                \
     do {                                                                                                       \
         if (!buf_puts(out, (s))) {                                                                             \
@@ -55,7 +85,7 @@ static bool put_doc(PGconn *conn, const cfg_table *t, const char *alias, buf *ou
             if (in_list(t->exclude, t->nexclude, c))
                 continue;
             PUTS(kept++ ? ", " : "(SELECT to_jsonb(vs_doc.*) FROM (SELECT ");
-            if (!put_col(conn, out, alias, c, err, errsz))
+            if (!put_value(conn, t, out, alias, c, err, errsz))
                 return false;
             PUTS(" AS ");
             if (!pg_put_ident(conn, out, renamed(t, c), err, errsz))
@@ -82,10 +112,23 @@ static bool put_doc(PGconn *conn, const cfg_table *t, const char *alias, buf *ou
         if (in_list(t->exclude, t->nexclude, t->rename[i].from))
             continue;
         PUTS(nren++ ? ", " : " || (SELECT to_jsonb(vs_doc.*) FROM (SELECT ");
-        if (!put_col(conn, out, alias, t->rename[i].from, err, errsz))
+        if (!put_value(conn, t, out, alias, t->rename[i].from, err, errsz))
             return false;
         PUTS(" AS ");
         if (!pg_put_ident(conn, out, t->rename[i].to, err, errsz))
+            return false;
+    }
+    /* Columns whose type renders otherwise replace their jsonb form under the same name. */
+    for (size_t i = 0; t->cols && i < t->ncols; i++) {
+        const cfg_column *c = &t->cols[i];
+        if (!c->mapped || in_list(t->exclude, t->nexclude, c->name) || strcmp(renamed(t, c->name), c->name) != 0 ||
+            !needs_expr(t, c->name))
+            continue;
+        PUTS(nren++ ? ", " : " || (SELECT to_jsonb(vs_doc.*) FROM (SELECT ");
+        if (!put_value(conn, t, out, alias, c->name, err, errsz))
+            return false;
+        PUTS(" AS ");
+        if (!pg_put_ident(conn, out, c->name, err, errsz))
             return false;
     }
     if (nren)

@@ -3,6 +3,7 @@
 
 #include "versync/buf.h"
 #include "versync/bulk.h"
+#include "versync/catalog.h"
 #include "versync/cursor.h"
 #include "versync/esclient.h"
 #include "versync/grow.h"
@@ -338,7 +339,8 @@ bool worker_connect(worker *w, char *err, size_t errsz)
             continue;
         char why[512];
         w->reread_state[0] = '\0';
-        if (!resolve_key(w, t, why, sizeof why) || !nested_catalog_resolve(w->c, t, w->pg, NULL, why, sizeof why)) {
+        if (!resolve_key(w, t, why, sizeof why) || !catalog_load_columns(t, w->pg, why, sizeof why) ||
+            !nested_catalog_resolve(w->c, t, w->pg, NULL, why, sizeof why)) {
             if (park_sqlstate_parks(w->reread_state)) {
                 /* A dropped table (or a revoked grant): park it, do not dead-letter its changes. */
                 park_table(w->park, w->pg, w->schema_ident, w->name, i, w->reread_state, why);

@@ -61,7 +61,7 @@ assert_match "with a note about session settings" 'note: key column "at" of publ
 
 rejects "unknown key" 'tables[0].verison: unknown key' '{"table": "public.products", "verison": {}}'
 rejects "missing table" 'tables[0].table: table public.nope does not exist' '{"table": "public.nope"}'
-rejects "a view is not a table" 'tables[0].table: public.pview is a view; only ordinary tables' \
+rejects "a view is not a table" 'tables[0].table: public.pview is a view; a view cannot be captured' \
   '{"table": "public.pview", "key": ["id"]}'
 rejects "no primary key and no key" 'tables[0].key: public.nokey has no primary key' '{"table": "public.nokey"}'
 rejects "key column missing" 'tables[0].key[1]: column "c" does not exist in public.nokey' \
