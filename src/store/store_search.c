@@ -4,6 +4,7 @@
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
 #include "versync/store_srcfilter.h"
@@ -1594,6 +1595,8 @@ typedef struct sreq {
     int64_t keep_ms;
     bool rest_total_int, typed_keys;
     bool ignore_unavailable, allow_no_indices;
+    int64_t timeout_ms; /* `timeout`: -1 none, -2 not given (the server's default applies) */
+    bool allow_partial; /* allow_partial_search_results: a timed-out search answers what it has */
 } sreq;
 
 static void aggs_free(agg *a, size_t n)
@@ -1954,6 +1957,17 @@ static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store
     return true;
 }
 
+/* A search's `timeout` (body or URL): Elasticsearch's time value, -1 none. */
+static bool timeout_val(const char *s, int64_t *ms, store_search_err *err)
+{
+    if (!store_util_parse_time_ms(s, ms))
+        return seterr(err, 400, "parse_exception",
+                      "failed to parse setting [timeout] with value [%s] as a time value: unit is missing or "
+                      "unrecognized",
+                      s);
+    return true;
+}
+
 static bool keep_alive(const char *s, int64_t *ms, store_search_err *err)
 {
     if (!store_util_parse_time_ms(s, ms) || *ms < 0)
@@ -1996,6 +2010,7 @@ static bool qs_param(const store_search_req *r, store_query **out, store_search_
 static bool parse_request(const store_search_req *r, bool count, sreq *q, store_search_err *err)
 {
     memset(q, 0, sizeof *q);
+    q->timeout_ms = -2;
     q->size = 10;
     q->track = TRACK_DEFAULT;
     q->ignore_unavailable = param_bool(r, "ignore_unavailable", false);
@@ -2080,8 +2095,17 @@ static bool parse_request(const store_search_req *r, bool count, sreq *q, store_
             if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > 0 || strcmp(k, "script_fields") == 0)
                 return seterr(err, 400, "illegal_argument_exception",
                               "verstore does not support [%s]; read values from _source", k);
-        } else if (strcmp(k, "timeout") == 0 || strcmp(k, "stats") == 0 || strcmp(k, "indices_boost") == 0 ||
-                   strcmp(k, "_name") == 0) {
+        } else if (strcmp(k, "timeout") == 0) {
+            char text[64];
+            if (cJSON_IsString(it))
+                snprintf(text, sizeof text, "%.63s", it->valuestring);
+            else if (cJSON_IsNumber(it))
+                snprintf(text, sizeof text, "%.17g", it->valuedouble);
+            else
+                return seterr(err, 400, "parsing_exception", "[timeout] must be a time value such as \"500ms\"");
+            if (!timeout_val(text, &q->timeout_ms, err))
+                return false;
+        } else if (strcmp(k, "stats") == 0 || strcmp(k, "indices_boost") == 0 || strcmp(k, "_name") == 0) {
             if (strcmp(k, "indices_boost") == 0)
                 return seterr(err, 400, "illegal_argument_exception", "verstore does not support [indices_boost]");
         } else if (strcmp(k, "highlight") == 0 || strcmp(k, "suggest") == 0 || strcmp(k, "collapse") == 0 ||
@@ -2112,6 +2136,10 @@ static bool parse_request(const store_search_req *r, bool count, sreq *q, store_
         }
         return true;
     }
+    const char *pt = param(r, "timeout");
+    if (pt && !timeout_val(pt, &q->timeout_ms, err))
+        return false;
+    q->allow_partial = param_bool(r, "allow_partial_search_results", true);
     if (param(r, "from"))
         q->from_given = true;
     if (!long_param(r, "from", &q->from, err) || !long_param(r, "size", &q->size, err))
@@ -2600,7 +2628,7 @@ static void put_head(buf *b, const char *scroll_id, int64_t took, int terminated
     }
     buf_puts(b, "\"took\":");
     jint(b, took);
-    buf_puts(b, ",\"timed_out\":false,");
+    buf_puts(b, store_deadline_timed_out() ? ",\"timed_out\":true," : ",\"timed_out\":false,");
     if (terminated >= 0)
         buf_puts(b, terminated ? "\"terminated_early\":true," : "\"terminated_early\":false,");
     buf_printf(b, "\"_shards\":{\"total\":%zu,\"successful\":%zu,\"skipped\":0,\"failed\":0},", shards, shards);
@@ -3461,9 +3489,19 @@ static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *te
 {
     for (size_t i = 0; i < nix; i++) {
         ex x = {r, &ix[i], err};
+        if (store_deadline_poll())
+            break; /* out of time: this index and the rest add nothing */
         if (!(q->query ? ev(&x, q->query, &ix[i].res) : all_docs(&x, 1.0, &ix[i].res)))
             return false;
         hitv *res = &ix[i].res;
+        if (store_deadline_stopped()) {
+            /* Cut short inside the query: a must_not or a conjunction may
+             * have seen only part of its postings, so these hits are not
+             * all matches. Keep what earlier indices found, as
+             * Elasticsearch keeps the shards that finished. */
+            res->n = 0;
+            break;
+        }
         if (q->has_min_score) {
             size_t o = 0;
             for (size_t k = 0; k < res->n; k++)
@@ -3573,6 +3611,20 @@ static bool make_scroll(store_search *s, store_rtxn *r, const sreq *q, sidx *ix,
     return true;
 }
 
+/* A search out of time with allow_partial_search_results=false fails as
+ * Elasticsearch's shard does (SearchTimeoutException, 504) instead of
+ * answering part of its hits. */
+static bool partial_ok(const sreq *q, const sidx *ix, buf *out, store_search_err *err)
+{
+    if (q->allow_partial || !store_deadline_timed_out())
+        return true;
+    buf_reset(out);
+    seterr(err, 504, "search_timeout_exception", "Time exceeded");
+    err->shard = true;
+    snprintf(err->shard_index, sizeof err->shard_index, "%s", ix ? ix[0].meta.name : "");
+    return false;
+}
+
 bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_search_err *err)
 {
     int64_t t0 = store_util_mono_ms();
@@ -3583,9 +3635,17 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
     sval *svs = NULL;
     buf aggs = BUF_INIT, page = BUF_INIT;
     store_rtxn *r = NULL;
-    bool ok = false;
+    bool ok = false, own_watch = false;
     if (!parse_request(req, false, &q, err))
         goto done;
+    /* The request's own timeout replaces the server's default (--search-timeout);
+     * on a thread nobody watches (no search pool) it starts its own watch. */
+    if (q.timeout_ms != -2 && !store_deadline_active()) {
+        store_deadline_begin(q.timeout_ms, -1);
+        own_watch = true;
+    } else if (q.timeout_ms != -2) {
+        store_deadline_set_timeout(q.timeout_ms);
+    }
     if (!(r = store_engine_read_begin(s->e))) {
         storage_err(err);
         goto done;
@@ -3595,13 +3655,15 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         goto done;
     int mode = fast_mode(&q, ix, nix);
     if (mode >= 0) {
-        ok = fast_search(r, &q, &ix[0], mode, t0, out, err);
+        ok = fast_search(r, &q, &ix[0], mode, t0, out, err) && partial_ok(&q, ix, out, err);
         goto done;
     }
     int terminated = q.terminate_after > 0 ? 0 : -1;
     if (!eval_all(r, &q, ix, nix, &terminated, err))
         goto done;
     if (q.naggs && !run_aggs(r, &q, ix, nix, &aggs, err))
+        goto done;
+    if (!partial_ok(&q, ix, out, err))
         goto done;
     for (size_t i = 0; q.post_filter && i < nix; i++) {
         ex x = {r, &ix[i], err};
@@ -3764,6 +3826,8 @@ done:
     sidx_free(ix, nix);
     store_engine_read_end(r);
     sreq_free(&q);
+    if (own_watch)
+        store_deadline_end();
     return ok;
 }
 
