@@ -44,6 +44,15 @@ static const char usage_text[] =
     "  --max-body BYTES        largest request body accepted; larger ones get 413\n"
     "                          (default 104857600; k/m/g suffixes allowed)\n"
     "  --threads N             HTTP worker threads (default: number of CPUs)\n"
+    "  --search-threads N      threads for searches, aggregations, _count, _mget and scrolls,\n"
+    "                          so that they never hold the HTTP threads (default: CPUs * 3 / 2\n"
+    "                          + 1, as Elasticsearch's search pool); 0 runs them on the HTTP\n"
+    "                          threads\n"
+    "  --search-queue N        such requests waiting for a search thread; more get 429\n"
+    "                          es_rejected_execution_exception (default 1000)\n"
+    "  --search-timeout TIME   time limit of a search that gives no `timeout` (e.g. 30s):\n"
+    "                          it then answers what it found with timed_out: true, as\n"
+    "                          Elasticsearch's search.default_search_timeout (default -1: none)\n"
     "  --flood-stage WATERMARK refuse writes while the data directory's filesystem is more\n"
     "                          than P% used (e.g. 95%) or has less than SIZE free (e.g.\n"
     "                          500m), as Elasticsearch's flood-stage watermark: 429\n"
@@ -194,6 +203,8 @@ int main(int argc, char **argv)
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
+    long search_threads = threads * 3 / 2 + 1, search_queue = 1000;
+    int64_t search_timeout = -1;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},     {"data", required_argument, NULL, 'd'},
         {"durability", required_argument, NULL, 'D'}, {"max-body", required_argument, NULL, 'm'},
@@ -203,6 +214,8 @@ int main(int argc, char **argv)
         {"tls-key", required_argument, NULL, 'K'},    {"insecure-no-auth", no_argument, NULL, 'I'},
         {"hash-password", no_argument, NULL, 'H'},    {"flood-stage", required_argument, NULL, 'f'},
         {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
+        {"search-threads", required_argument, NULL, 'S'}, {"search-queue", required_argument, NULL, 'Q'},
+        {"search-timeout", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -237,6 +250,21 @@ int main(int argc, char **argv)
             threads = (long)t;
             break;
         }
+        case 'S':
+        case 'Q': {
+            int64_t t;
+            if (!scan_int64(optarg, 0, ch == 'S' ? 1024 : 1000000, &t))
+                return bad_usage(ch == 'S' ? "--search-threads: expected a number from 0 to 1024, got '%s'"
+                                           : "--search-queue: expected a number from 0 to 1000000, got '%s'",
+                                 optarg);
+            *(ch == 'S' ? &search_threads : &search_queue) = (long)t;
+            break;
+        }
+        case 'T':
+            if (!store_util_parse_time_ms(optarg, &search_timeout))
+                return bad_usage("--search-timeout: expected a time with its unit (e.g. 500ms, 30s, 1m) or -1, got '%s'",
+                                 optarg);
+            break;
         case 'L': level_s = optarg; break;
         case 'F': format_s = optarg; break;
         case 'u': users = optarg; break;
@@ -335,7 +363,7 @@ int main(int argc, char **argv)
     char err[512];
     store_engine_opts eo = {.dir = data,
                             .durable = durable,
-                            .max_readers = (int)threads * 2 + 16,
+                            .max_readers = (int)(threads + search_threads) * 2 + 16,
                             .max_size = (size_t)max_disk,
                             .flood_stage = flood};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
@@ -358,7 +386,10 @@ int main(int argc, char **argv)
                           .max_body = (size_t)max_body,
                           .auth = auth,
                           .tls_cert_pem = cert_pem,
-                          .tls_key_pem = key_pem};
+                          .tls_key_pem = key_pem,
+                          .search_threads = (int)search_threads,
+                          .search_queue = (int)search_queue,
+                          .search_timeout_ms = search_timeout};
     int bound;
     if (!store_http_start(api, engine, &ho, &http, &bound, err, sizeof err)) {
         fprintf(stderr, "verstore: %s\n", err);
@@ -374,8 +405,8 @@ int main(int argc, char **argv)
     if (max_memory)
         log_info("--max-memory: requests past %llu bytes of bodies, answers and search state get 429",
                  (unsigned long long)max_memory);
-    log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", data, durability,
-             threads, (unsigned long long)max_body);
+    log_info("serving data directory %s (durability %s, %ld threads, %ld search threads, max body %llu bytes)", data,
+             durability, threads, search_threads, (unsigned long long)max_body);
     if (max_disk)
         log_info("--max-disk: the data file stops growing at %llu bytes", (unsigned long long)max_disk);
     if (flood.max_used_pct > 0)
