@@ -5,6 +5,7 @@
 #include "versync/log.h"
 #include "versync/store_breaker.h"
 #include "versync/store_deadline.h"
+#include "versync/store_fielddata.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
 #include "versync/store_srcfilter.h"
@@ -1011,7 +1012,7 @@ static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hi
     }
     float weight = bm25_boost(boost) * (float)idf, avgdl = bm25_avgdl(docs, sum);
     bool failed = false;
-    for (size_t i = 0; i < cand.n && !failed; i++) {
+    for (size_t i = 0; i < cand.n && !failed && !store_deadline_poll(); i++) { /* out of time: eval_all drops these */
         int64_t pf = phrase_freq(x, cand.v[i].seq, path, ph, &failed);
         if (pf > 0 && !hv_push(out, cand.v[i].seq,
                                bm25(weight, (float)pf, bm25_norm_inverse(avgdl, (uint32_t)cand.v[i].aux)))) {
@@ -2710,6 +2711,20 @@ static bool on_term_val(const void *val, size_t len, int64_t seq, void *arg)
     return true;
 }
 
+/* A bucket's count from a column, in value order. */
+static bool on_term_count(const void *val, size_t len, int64_t count, void *arg)
+{
+    bucketv *b = arg;
+    if (b->n == b->cap && !GROW_ARRAY(b->v, b->cap, b->n + 1, 64))
+        return b->oom = true, false;
+    unsigned char *k = malloc(len ? len : 1);
+    if (!k)
+        return b->oom = true, false;
+    memcpy(k, val, len);
+    b->v[b->n++] = (bucket){k, len, count};
+    return true;
+}
+
 static int bucket_key_cmp(const void *x, const void *y)
 {
     const bucket *a = x, *b = y;
@@ -2743,7 +2758,25 @@ typedef struct aggctx {
     bool typed;
     store_search_err *err;
     int64_t *buckets; /* buckets in the answer so far, against search.max_buckets */
+    store_fielddata *fd; /* columns for aggregations under a bucket */
+    bool nested;         /* under a bucket: `bits` are that bucket's documents */
 } aggctx;
+
+/* Under a bucket a field's values come from its column (built once per
+ * search), so each bucket costs its own documents rather than a scan of
+ * every value of the field: a sub-aggregation is linear in the matches. */
+static bool column_of(aggctx *c, size_t i, const char *field, const store_column **col)
+{
+    char reason[320];
+    int rc = store_fielddata_get(c->fd, c->r, &c->ix[i].meta, field, col, reason, sizeof reason);
+    if (rc > 0)
+        return true;
+    if (rc < 0)
+        return storage_err(c->err);
+    if (strcmp(reason, "out of memory") == 0)
+        return oom_err(c->err);
+    return seterr(c->err, 429, "circuit_breaking_exception", "%s", reason);
+}
 
 static bool agg_render(aggctx *c, const agg *a, buf *b);
 
@@ -2826,9 +2859,16 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         bucketv one = {0};
         one.bits = c->bits[i];
         one.next = c->ix[i].meta.next_seq;
-        if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_term_val, &one))
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                ok = false;
+            else
+                store_column_count(col, one.bits, one.next, on_term_count, &one);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_term_val,
+                                        &one))
             ok = storage_err(c->err);
-        else if (one.oom)
+        if (ok && one.oom)
             ok = oom_err(c->err);
         for (size_t k = 0; k < one.n; k++) {
             if (ok && all.n == all.cap && !GROW_ARRAY(all.v, all.cap, all.n + 1, 64))
@@ -2904,6 +2944,7 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
                 }
                 aggctx sc = *c;
                 sc.bits = sub;
+                sc.nested = true;
                 for (size_t s = 0; ok && s < a->nsubs; s++) {
                     buf_putc(b, ',');
                     ok = agg_render(&sc, &a->subs[s], b);
@@ -2946,7 +2987,13 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
         m.bits = c->bits[i];
         m.next = c->ix[i].meta.next_seq;
         m.ft = ft;
-        if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_metric, &m))
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                return false;
+            store_column_each(col, m.bits, m.next, on_metric, &m);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_metric,
+                                        &m))
             return storage_err(c->err);
     }
     buf_puts(b, "{\"value\":");
@@ -2988,7 +3035,10 @@ static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *ou
                 bit_set(bits[i], ix[i].res.v[k].seq);
     }
     int64_t nbuckets = 0;
-    aggctx c = {r, ix, nix, bits, q->typed_keys, err, &nbuckets};
+    store_fielddata *fd = store_fielddata_new();
+    if (!fd && ok)
+        ok = oom_err(err);
+    aggctx c = {r, ix, nix, bits, q->typed_keys, err, &nbuckets, fd, false};
     buf_puts(out, ",\"aggregations\":{");
     for (size_t a = 0; ok && a < q->naggs; a++) {
         if (a)
@@ -2996,6 +3046,7 @@ static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *ou
         ok = agg_render(&c, &q->aggs[a], out);
     }
     buf_putc(out, '}');
+    store_fielddata_free(fd);
     for (size_t i = 0; bits && i < nix; i++)
         free(bits[i]);
     free(bits);
