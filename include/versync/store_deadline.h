@@ -29,6 +29,11 @@ void store_deadline_end(void);
  * key: it reads the clock every few calls and the socket every few ms. */
 bool store_deadline_poll(void);
 
+/* From now on every watched request stops at its next poll, as if its
+ * client had gone: a shutdown past its grace period ends long searches
+ * instead of waiting for them. Process-wide; cannot be undone. */
+void store_deadline_abort_all(void);
+
 /* True when a poll answered stop because the time limit passed. */
 bool store_deadline_timed_out(void);
 

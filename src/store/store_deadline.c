@@ -4,6 +4,7 @@
 #include "versync/store_util.h"
 
 #include <poll.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #ifndef POLLRDHUP
@@ -22,6 +23,7 @@ typedef struct watch {
 } watch;
 
 static _Thread_local watch w;
+static atomic_bool aborting;
 
 /* How often the socket is looked at: a hang-up is noticed within this. */
 #define FD_EVERY_MS 20
@@ -70,6 +72,10 @@ bool store_deadline_poll(void)
         w.timed_out = true;
         return true;
     }
+    if (atomic_load_explicit(&aborting, memory_order_relaxed)) {
+        w.gone = true;
+        return true;
+    }
     if (w.fd >= 0 && now >= w.next_fd_ms) {
         w.next_fd_ms = now + FD_EVERY_MS;
         if (peer_gone(w.fd)) {
@@ -79,6 +85,8 @@ bool store_deadline_poll(void)
     }
     return false;
 }
+
+void store_deadline_abort_all(void) { atomic_store(&aborting, true); }
 
 bool store_deadline_timed_out(void) { return w.active && w.timed_out; }
 

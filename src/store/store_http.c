@@ -472,6 +472,8 @@ static void job_done(store_job *job)
     atomic_fetch_sub(&h->busy, 1);
 }
 
+static void node_closed(conn_ctx *cx);
+
 /* Requests whose cost grows with the data rather than with the request:
  * they run on the search pool, so that GET /, _cluster/health and single
  * documents keep answering from the HTTP threads while they work. */
@@ -497,8 +499,12 @@ static void run_heavy(void *arg)
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(cx->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     store_deadline_begin(cx->route == STORE_R_SEARCH ? h->search_timeout_ms : -1, ci ? ci->connect_fd : -1);
     store_call *call = store_api_begin(h->api, &cx->req, &cx->resp);
-    if (store_deadline_client_gone())
-        log_debug("http: %s %s: the client closed the connection; the work was cut short", cx->method, cx->url);
+    if (store_deadline_client_gone() && !call) {
+        /* Cut short (hang-up, or a shutdown past its grace): what was built
+         * is incomplete, so it is never sent as an answer. */
+        log_debug("http: %s %s: stopped (client gone or shutting down); the work was cut short", cx->method, cx->url);
+        node_closed(cx);
+    }
     store_deadline_end();
     if (call) { /* a write after all: the engine resumes the connection */
         cx->call = call;
@@ -526,7 +532,7 @@ static enum MHD_Result pool_full(conn_ctx *cx)
     return error_answer(cx, 429, "es_rejected_execution_exception", msg);
 }
 
-static enum MHD_Result shutting_down(conn_ctx *cx)
+static void node_closed(conn_ctx *cx)
 {
     static const char body[] = "{\"error\":{\"root_cause\":[{\"type\":\"node_closed_exception\",\"reason\":\"node closed\"}],"
                                "\"type\":\"node_closed_exception\",\"reason\":\"node closed\"},\"status\":503}";
@@ -534,6 +540,11 @@ static enum MHD_Result shutting_down(conn_ctx *cx)
     buf_puts(&cx->resp.body, body);
     cx->resp.status = 503;
     cx->resp.content_type = "application/json";
+}
+
+static enum MHD_Result shutting_down(conn_ctx *cx)
+{
+    node_closed(cx);
     return send_resp(cx);
 }
 

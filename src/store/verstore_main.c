@@ -6,6 +6,7 @@
 #include "versync/store_api.h"
 #include "versync/store_auth.h"
 #include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
 #include "versync/store_util.h"
@@ -449,7 +450,15 @@ int main(int argc, char **argv)
      * must come back before the server may close its connections. */
     store_http_refuse_new(http);
     deadline = store_util_mono_ms() + 120000;
+    bool aborted = false;
     while (store_http_busy(http) > 0) {
+        if (!aborted && store_util_mono_ms() >= t0 + 60000) {
+            /* Searches still running after the 60 s stop each at their next
+             * scan step; their clients get no answer (as on a hang-up). */
+            log_info("stopping: cutting short the searches still running after 60 s");
+            store_deadline_abort_all();
+            aborted = true;
+        }
         if (store_util_mono_ms() > deadline) {
             log_error("the engine did not finish its work within 2 minutes; exiting without a clean close");
             _exit(1);
