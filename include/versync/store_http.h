@@ -27,6 +27,12 @@ typedef struct store_http_opts {
     size_t max_body;  /* larger bodies are answered 413 */
     store_auth *auth; /* NULL: no authentication; else every request needs it (borrowed) */
     const char *tls_cert_pem, *tls_key_pem; /* both set: serve HTTPS (PEM text, copied by libmicrohttpd) */
+    /* Searches, aggregations, _count, _mget and scrolls run on a pool of
+     * this many threads (0: on the HTTP threads, as before) with at most
+     * `search_queue` waiting; more get 429 es_rejected_execution_exception. */
+    int search_threads;
+    int search_queue;
+    int64_t search_timeout_ms; /* a search without `timeout` stops after this (-1: never) */
 } store_http_opts;
 
 /* Bind and start serving `api` (writes go to `engine`). On success *out is

@@ -1,6 +1,8 @@
 /* store_engine — verstore's durable engine: LMDB records and one group-committing writer thread. */
 #include "versync/store_engine.h"
 
+#include "versync/store_deadline.h"
+
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_index.h"
@@ -740,7 +742,7 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     bool ok = true;
-    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, prefix, 4) == 0) {
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, prefix, 4) == 0 && !store_deadline_poll()) {
         const unsigned char *p = v.mv_data;
         if (v.mv_size < DOC_HDR) {
             ok = false;
@@ -889,6 +891,10 @@ static int each_dup(MDB_cursor *cur, size_t size, bool (*fn)(const unsigned char
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
     while (rc == 0) {
+        if (store_deadline_poll()) { /* the request's time is up or its client gone */
+            *stopped = true;
+            return 0;
+        }
         const unsigned char *p = v.mv_data;
         for (size_t off = 0; off + size <= v.mv_size; off += size)
             if (!fn(p + off, arg)) {
@@ -982,7 +988,7 @@ bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *pa
     MDB_val k = {kn, kb}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
-        if (!fn((const char *)k.mv_data + pre, k.mv_size - pre, arg))
+        if (store_deadline_poll() || !fn((const char *)k.mv_data + pre, k.mv_size - pre, arg))
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -1089,7 +1095,7 @@ bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *p
     const void *end = desc ? lo : hi;
     size_t end_len = desc ? lo_len : hi_len;
     bool end_incl = desc ? lo_incl : hi_incl;
-    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
+    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0 && !store_deadline_poll()) {
         const char *val;
         size_t vl;
         bool cut = k.mv_size == STORE_INDEX_MAX_KEY;
@@ -1173,7 +1179,7 @@ bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t aft
     MDB_val k = {12, kb}, v;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, kb, 4) == 0) {
-        if (!fn((int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 4), arg))
+        if (store_deadline_poll() || !fn((int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 4), arg))
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }

@@ -5,6 +5,9 @@
 #include "versync/log.h"
 #include "versync/scan.h"
 #include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
+#include "versync/store_pool.h"
+#include "versync/store_router.h"
 #include "versync/store_util.h"
 
 #include <errno.h>
@@ -35,6 +38,8 @@ struct store_http {
     atomic_bool stopping; /* no new dispatches: answer 503 */
     atomic_llong last_activity_ms; /* monotonic time of the last request byte received */
     bool quiesced;
+    store_pool *pool;          /* heavy requests run here, not on the HTTP threads */
+    int64_t search_timeout_ms; /* a search's time limit when it gives none; -1: none */
 };
 
 /* Per-request state, from the first header callback to completion. */
@@ -60,6 +65,12 @@ typedef struct conn_ctx {
     size_t excess_params; /* the query had this many parameters, over the bound: 400 */
     size_t excess_bytes;  /* ... in a request target this long */
     uint64_t reserved;    /* bytes held in the memory breaker: body, then answer */
+    /* A heavy request handed to the pool: what it runs on (kept until the
+     * answer is built) and whether the answer in `resp` is ready. */
+    store_req req;
+    buf path;
+    store_route route;
+    bool pool_done;
     bool breaker_tripped; /* the body outgrew the memory budget: 429 at the end */
     char breaker_reason[320];
 } conn_ctx;
@@ -75,6 +86,7 @@ static void ctx_free(conn_ctx *cx)
     store_resp_free(&cx->resp);
     free(cx->params);
     buf_free(&cx->pstore);
+    buf_free(&cx->path);
     free(cx->bad_param);
     free(cx);
 }
@@ -334,12 +346,12 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* A 400 with an Elasticsearch error body, built here (no api call). */
-static enum MHD_Result bad_request(conn_ctx *cx, const char *type, const char *reason)
+/* An Elasticsearch error body, built here (no api call). */
+static enum MHD_Result error_answer(conn_ctx *cx, int status, const char *type, const char *reason)
 {
     buf *b = &cx->resp.body;
     buf_reset(b);
-    cx->resp.status = 400;
+    cx->resp.status = status;
     cx->resp.content_type = "application/json";
     buf_puts(b, "{\"error\":{\"root_cause\":[{\"type\":");
     buf_put_json_string(b, type, strlen(type));
@@ -349,8 +361,13 @@ static enum MHD_Result bad_request(conn_ctx *cx, const char *type, const char *r
     buf_put_json_string(b, type, strlen(type));
     buf_puts(b, ",\"reason\":");
     buf_put_json_string(b, reason, strlen(reason));
-    buf_puts(b, "},\"status\":400}");
+    buf_printf(b, "},\"status\":%d}", status);
     return send_resp(cx);
+}
+
+static enum MHD_Result bad_request(conn_ctx *cx, const char *type, const char *reason)
+{
+    return error_answer(cx, 400, type, reason);
 }
 
 typedef struct framing {
@@ -455,7 +472,67 @@ static void job_done(store_job *job)
     atomic_fetch_sub(&h->busy, 1);
 }
 
-static enum MHD_Result shutting_down(conn_ctx *cx)
+static void node_closed(conn_ctx *cx);
+
+/* Requests whose cost grows with the data rather than with the request:
+ * they run on the search pool, so that GET /, _cluster/health and single
+ * documents keep answering from the HTTP threads while they work. */
+static bool heavy_route(const char *method, const char *path, store_route *route)
+{
+    store_match m;
+    if (!store_router_match(method, path, &m))
+        return false;
+    *route = m.route;
+    bool read = m.method == STORE_M_GET || m.method == STORE_M_POST;
+    bool heavy = read && (m.route == STORE_R_SEARCH || m.route == STORE_R_COUNT || m.route == STORE_R_SCROLL ||
+                          m.route == STORE_R_MGET || m.route == STORE_R_CAT_COUNT);
+    store_router_free(&m);
+    return heavy;
+}
+
+/* On a pool thread: run the request, watched by its deadline (a search's
+ * time limit; every heavy request stops once its client hangs up). */
+static void run_heavy(void *arg)
+{
+    conn_ctx *cx = arg;
+    store_http *h = cx->h;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(cx->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    store_deadline_begin(cx->route == STORE_R_SEARCH ? h->search_timeout_ms : -1, ci ? ci->connect_fd : -1);
+    store_call *call = store_api_begin(h->api, &cx->req, &cx->resp);
+    if (store_deadline_client_gone() && !call) {
+        /* Cut short (hang-up, or a shutdown past its grace): what was built
+         * is incomplete, so it is never sent as an answer. */
+        log_debug("http: %s %s: stopped (client gone or shutting down); the work was cut short", cx->method, cx->url);
+        node_closed(cx);
+    }
+    store_deadline_end();
+    if (call) { /* a write after all: the engine resumes the connection */
+        cx->call = call;
+        store_job *job = store_api_call_job(call);
+        job->done = job_done;
+        job->arg = cx;
+        store_engine_submit(h->engine, job);
+        return;
+    }
+    cx->pool_done = true;
+    MHD_resume_connection(cx->conn);
+    /* Last: once busy drops, the daemon may be stopped. */
+    atomic_fetch_sub(&h->busy, 1);
+}
+
+/* Elasticsearch's answer when its search thread pool and queue are full. */
+static enum MHD_Result pool_full(conn_ctx *cx)
+{
+    char msg[320];
+    snprintf(msg, sizeof msg,
+             "rejected execution of [%s %.100s] on [search] thread pool: %d threads busy and %d queued "
+             "(--search-threads, --search-queue)",
+             cx->method, cx->url, store_pool_threads(cx->h->pool), store_pool_queue(cx->h->pool));
+    log_debug("http: 429 for %s: the search pool is full", cx->url);
+    return error_answer(cx, 429, "es_rejected_execution_exception", msg);
+}
+
+static void node_closed(conn_ctx *cx)
 {
     static const char body[] = "{\"error\":{\"root_cause\":[{\"type\":\"node_closed_exception\",\"reason\":\"node closed\"}],"
                                "\"type\":\"node_closed_exception\",\"reason\":\"node closed\"},\"status\":503}";
@@ -463,6 +540,11 @@ static enum MHD_Result shutting_down(conn_ctx *cx)
     buf_puts(&cx->resp.body, body);
     cx->resp.status = 503;
     cx->resp.content_type = "application/json";
+}
+
+static enum MHD_Result shutting_down(conn_ctx *cx)
+{
+    node_closed(cx);
     return send_resp(cx);
 }
 
@@ -538,6 +620,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cx->uploading = false;
         atomic_fetch_sub(&h->uploading, 1);
     }
+    if (cx->pool_done) { /* resumed: the search pool built the answer */
+        cx->pool_done = false;
+        return send_resp(cx);
+    }
     if (cx->call) { /* resumed: the engine is done with our job */
         store_call *call = cx->call;
         cx->call = NULL;
@@ -582,6 +668,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_sub(&h->busy, 1);
         buf_free(&pathbuf);
         return shutting_down(cx);
+    }
+    if (h->pool && heavy_route(method, path, &cx->route)) {
+        if (!store_pool_reserve(h->pool)) {
+            atomic_fetch_sub(&h->busy, 1);
+            buf_free(&pathbuf);
+            return pool_full(cx);
+        }
+        /* The request must outlive this call: its path buffer moves into
+         * cx (req.path points into it; the body and parameters are there
+         * already). */
+        cx->path = pathbuf;
+        cx->req = req;
+        MHD_suspend_connection(conn);
+        store_pool_submit(h->pool, run_heavy, cx);
+        return MHD_YES;
     }
     store_call *call = store_api_begin(h->api, &req, &cx->resp);
     buf_free(&pathbuf);
@@ -662,6 +763,12 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
     h->engine = engine;
     h->max_body = o->max_body;
     h->auth = o->auth;
+    h->search_timeout_ms = o->search_timeout_ms;
+    if (o->search_threads > 0 && !(h->pool = store_pool_new(o->search_threads, o->search_queue, 10, err, errsz))) {
+        close(lfd);
+        free(h);
+        return false;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     struct sockaddr_storage ss;
@@ -702,6 +809,7 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
          * has taken it over; close it here if it is still ours. */
         if (fcntl(lfd, F_GETFD) != -1)
             close(lfd);
+        store_pool_free(h->pool);
         free(h);
         return false;
     }
@@ -738,6 +846,9 @@ void store_http_stop(store_http *h)
 {
     if (!h)
         return;
+    /* First the pool: a task still queued resumes its connection through
+     * the daemon (none is, once store_http_busy is 0). */
+    store_pool_free(h->pool);
     MHD_stop_daemon(h->d);
     free(h);
 }

@@ -4,6 +4,8 @@
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
+#include "versync/store_fielddata.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
 #include "versync/store_srcfilter.h"
@@ -1010,7 +1012,7 @@ static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hi
     }
     float weight = bm25_boost(boost) * (float)idf, avgdl = bm25_avgdl(docs, sum);
     bool failed = false;
-    for (size_t i = 0; i < cand.n && !failed; i++) {
+    for (size_t i = 0; i < cand.n && !failed && !store_deadline_poll(); i++) { /* out of time: eval_all drops these */
         int64_t pf = phrase_freq(x, cand.v[i].seq, path, ph, &failed);
         if (pf > 0 && !hv_push(out, cand.v[i].seq,
                                bm25(weight, (float)pf, bm25_norm_inverse(avgdl, (uint32_t)cand.v[i].aux)))) {
@@ -1594,6 +1596,8 @@ typedef struct sreq {
     int64_t keep_ms;
     bool rest_total_int, typed_keys;
     bool ignore_unavailable, allow_no_indices;
+    int64_t timeout_ms; /* `timeout`: -1 none, -2 not given (the server's default applies) */
+    bool allow_partial; /* allow_partial_search_results: a timed-out search answers what it has */
 } sreq;
 
 static void aggs_free(agg *a, size_t n)
@@ -1954,6 +1958,17 @@ static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store
     return true;
 }
 
+/* A search's `timeout` (body or URL): Elasticsearch's time value, -1 none. */
+static bool timeout_val(const char *s, int64_t *ms, store_error *err)
+{
+    if (!store_util_parse_time_ms(s, ms))
+        return seterr(err, 400, "parse_exception",
+                      "failed to parse setting [timeout] with value [%s] as a time value: unit is missing or "
+                      "unrecognized",
+                      s);
+    return true;
+}
+
 static bool keep_alive(const char *s, int64_t *ms, store_error *err)
 {
     if (!store_util_parse_time_ms(s, ms) || *ms < 0)
@@ -1996,6 +2011,7 @@ static bool qs_param(const store_search_req *r, store_query **out, store_error *
 static bool parse_request(const store_search_req *r, bool count, sreq *q, store_error *err)
 {
     memset(q, 0, sizeof *q);
+    q->timeout_ms = -2;
     q->size = 10;
     q->track = TRACK_DEFAULT;
     q->ignore_unavailable = param_bool(r, "ignore_unavailable", false);
@@ -2080,8 +2096,17 @@ static bool parse_request(const store_search_req *r, bool count, sreq *q, store_
             if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > 0 || strcmp(k, "script_fields") == 0)
                 return seterr(err, 400, "illegal_argument_exception",
                               "verstore does not support [%s]; read values from _source", k);
-        } else if (strcmp(k, "timeout") == 0 || strcmp(k, "stats") == 0 || strcmp(k, "indices_boost") == 0 ||
-                   strcmp(k, "_name") == 0) {
+        } else if (strcmp(k, "timeout") == 0) {
+            char text[64];
+            if (cJSON_IsString(it))
+                snprintf(text, sizeof text, "%.63s", it->valuestring);
+            else if (cJSON_IsNumber(it))
+                snprintf(text, sizeof text, "%.17g", it->valuedouble);
+            else
+                return seterr(err, 400, "parsing_exception", "[timeout] must be a time value such as \"500ms\"");
+            if (!timeout_val(text, &q->timeout_ms, err))
+                return false;
+        } else if (strcmp(k, "stats") == 0 || strcmp(k, "indices_boost") == 0 || strcmp(k, "_name") == 0) {
             if (strcmp(k, "indices_boost") == 0)
                 return seterr(err, 400, "illegal_argument_exception", "verstore does not support [indices_boost]");
         } else if (strcmp(k, "highlight") == 0 || strcmp(k, "suggest") == 0 || strcmp(k, "collapse") == 0 ||
@@ -2112,6 +2137,10 @@ static bool parse_request(const store_search_req *r, bool count, sreq *q, store_
         }
         return true;
     }
+    const char *pt = param(r, "timeout");
+    if (pt && !timeout_val(pt, &q->timeout_ms, err))
+        return false;
+    q->allow_partial = param_bool(r, "allow_partial_search_results", true);
     if (param(r, "from"))
         q->from_given = true;
     if (!long_param(r, "from", &q->from, err) || !long_param(r, "size", &q->size, err))
@@ -2600,7 +2629,7 @@ static void put_head(buf *b, const char *scroll_id, int64_t took, int terminated
     }
     buf_puts(b, "\"took\":");
     jint(b, took);
-    buf_puts(b, ",\"timed_out\":false,");
+    buf_puts(b, store_deadline_timed_out() ? ",\"timed_out\":true," : ",\"timed_out\":false,");
     if (terminated >= 0)
         buf_puts(b, terminated ? "\"terminated_early\":true," : "\"terminated_early\":false,");
     buf_printf(b, "\"_shards\":{\"total\":%zu,\"successful\":%zu,\"skipped\":0,\"failed\":0},", shards, shards);
@@ -2682,6 +2711,20 @@ static bool on_term_val(const void *val, size_t len, int64_t seq, void *arg)
     return true;
 }
 
+/* A bucket's count from a column, in value order. */
+static bool on_term_count(const void *val, size_t len, int64_t count, void *arg)
+{
+    bucketv *b = arg;
+    if (b->n == b->cap && !GROW_ARRAY(b->v, b->cap, b->n + 1, 64))
+        return b->oom = true, false;
+    unsigned char *k = malloc(len ? len : 1);
+    if (!k)
+        return b->oom = true, false;
+    memcpy(k, val, len);
+    b->v[b->n++] = (bucket){k, len, count};
+    return true;
+}
+
 static int bucket_key_cmp(const void *x, const void *y)
 {
     const bucket *a = x, *b = y;
@@ -2715,7 +2758,25 @@ typedef struct aggctx {
     bool typed;
     store_error *err;
     int64_t *buckets; /* buckets in the answer so far, against search.max_buckets */
+    store_fielddata *fd; /* columns for aggregations under a bucket */
+    bool nested;         /* under a bucket: `bits` are that bucket's documents */
 } aggctx;
+
+/* Under a bucket a field's values come from its column (built once per
+ * search), so each bucket costs its own documents rather than a scan of
+ * every value of the field: a sub-aggregation is linear in the matches. */
+static bool column_of(aggctx *c, size_t i, const char *field, const store_column **col)
+{
+    char reason[320];
+    int rc = store_fielddata_get(c->fd, c->r, &c->ix[i].meta, field, col, reason, sizeof reason);
+    if (rc > 0)
+        return true;
+    if (rc < 0)
+        return storage_err(c->err);
+    if (strcmp(reason, "out of memory") == 0)
+        return oom_err(c->err);
+    return seterr(c->err, 429, "circuit_breaking_exception", "%s", reason);
+}
 
 static bool agg_render(aggctx *c, const agg *a, buf *b);
 
@@ -2798,9 +2859,16 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         bucketv one = {0};
         one.bits = c->bits[i];
         one.next = c->ix[i].meta.next_seq;
-        if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_term_val, &one))
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                ok = false;
+            else
+                store_column_count(col, one.bits, one.next, on_term_count, &one);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_term_val,
+                                        &one))
             ok = storage_err(c->err);
-        else if (one.oom)
+        if (ok && one.oom)
             ok = oom_err(c->err);
         for (size_t k = 0; k < one.n; k++) {
             if (ok && all.n == all.cap && !GROW_ARRAY(all.v, all.cap, all.n + 1, 64))
@@ -2876,6 +2944,7 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
                 }
                 aggctx sc = *c;
                 sc.bits = sub;
+                sc.nested = true;
                 for (size_t s = 0; ok && s < a->nsubs; s++) {
                     buf_putc(b, ',');
                     ok = agg_render(&sc, &a->subs[s], b);
@@ -2918,7 +2987,13 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
         m.bits = c->bits[i];
         m.next = c->ix[i].meta.next_seq;
         m.ft = ft;
-        if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_metric, &m))
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                return false;
+            store_column_each(col, m.bits, m.next, on_metric, &m);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false, on_metric,
+                                        &m))
             return storage_err(c->err);
     }
     buf_puts(b, "{\"value\":");
@@ -2960,7 +3035,10 @@ static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *ou
                 bit_set(bits[i], ix[i].res.v[k].seq);
     }
     int64_t nbuckets = 0;
-    aggctx c = {r, ix, nix, bits, q->typed_keys, err, &nbuckets};
+    store_fielddata *fd = store_fielddata_new();
+    if (!fd && ok)
+        ok = oom_err(err);
+    aggctx c = {r, ix, nix, bits, q->typed_keys, err, &nbuckets, fd, false};
     buf_puts(out, ",\"aggregations\":{");
     for (size_t a = 0; ok && a < q->naggs; a++) {
         if (a)
@@ -2968,6 +3046,7 @@ static bool run_aggs(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *ou
         ok = agg_render(&c, &q->aggs[a], out);
     }
     buf_putc(out, '}');
+    store_fielddata_free(fd);
     for (size_t i = 0; bits && i < nix; i++)
         free(bits[i]);
     free(bits);
@@ -3461,9 +3540,19 @@ static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *te
 {
     for (size_t i = 0; i < nix; i++) {
         ex x = {r, &ix[i], err};
+        if (store_deadline_poll())
+            break; /* out of time: this index and the rest add nothing */
         if (!(q->query ? ev(&x, q->query, &ix[i].res) : all_docs(&x, 1.0, &ix[i].res)))
             return false;
         hitv *res = &ix[i].res;
+        if (store_deadline_stopped()) {
+            /* Cut short inside the query: a must_not or a conjunction may
+             * have seen only part of its postings, so these hits are not
+             * all matches. Keep what earlier indices found, as
+             * Elasticsearch keeps the shards that finished. */
+            res->n = 0;
+            break;
+        }
         if (q->has_min_score) {
             size_t o = 0;
             for (size_t k = 0; k < res->n; k++)
@@ -3573,6 +3662,20 @@ static bool make_scroll(store_search *s, store_rtxn *r, const sreq *q, sidx *ix,
     return true;
 }
 
+/* A search out of time with allow_partial_search_results=false fails as
+ * Elasticsearch's shard does (SearchTimeoutException, 504) instead of
+ * answering part of its hits. */
+static bool partial_ok(const sreq *q, const sidx *ix, buf *out, store_error *err)
+{
+    if (q->allow_partial || !store_deadline_timed_out())
+        return true;
+    buf_reset(out);
+    seterr(err, 504, "search_timeout_exception", "Time exceeded");
+    err->shard = true;
+    snprintf(err->shard_index, sizeof err->shard_index, "%s", ix ? ix[0].meta.name : "");
+    return false;
+}
+
 bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_error *err)
 {
     int64_t t0 = store_util_mono_ms();
@@ -3583,9 +3686,17 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
     sval *svs = NULL;
     buf aggs = BUF_INIT, page = BUF_INIT;
     store_rtxn *r = NULL;
-    bool ok = false;
+    bool ok = false, own_watch = false;
     if (!parse_request(req, false, &q, err))
         goto done;
+    /* The request's own timeout replaces the server's default (--search-timeout);
+     * on a thread nobody watches (no search pool) it starts its own watch. */
+    if (q.timeout_ms != -2 && !store_deadline_active()) {
+        store_deadline_begin(q.timeout_ms, -1);
+        own_watch = true;
+    } else if (q.timeout_ms != -2) {
+        store_deadline_set_timeout(q.timeout_ms);
+    }
     if (!(r = store_engine_read_begin(s->e))) {
         storage_err(err);
         goto done;
@@ -3595,13 +3706,15 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         goto done;
     int mode = fast_mode(&q, ix, nix);
     if (mode >= 0) {
-        ok = fast_search(r, &q, &ix[0], mode, t0, out, err);
+        ok = fast_search(r, &q, &ix[0], mode, t0, out, err) && partial_ok(&q, ix, out, err);
         goto done;
     }
     int terminated = q.terminate_after > 0 ? 0 : -1;
     if (!eval_all(r, &q, ix, nix, &terminated, err))
         goto done;
     if (q.naggs && !run_aggs(r, &q, ix, nix, &aggs, err))
+        goto done;
+    if (!partial_ok(&q, ix, out, err))
         goto done;
     for (size_t i = 0; q.post_filter && i < nix; i++) {
         ex x = {r, &ix[i], err};
@@ -3764,6 +3877,8 @@ done:
     sidx_free(ix, nix);
     store_engine_read_end(r);
     sreq_free(&q);
+    if (own_watch)
+        store_deadline_end();
     return ok;
 }
 

@@ -6,6 +6,7 @@
 #include "versync/store_api.h"
 #include "versync/store_auth.h"
 #include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
 #include "versync/store_util.h"
@@ -44,6 +45,15 @@ static const char usage_text[] =
     "  --max-body BYTES        largest request body accepted; larger ones get 413\n"
     "                          (default 104857600; k/m/g suffixes allowed)\n"
     "  --threads N             HTTP worker threads (default: number of CPUs)\n"
+    "  --search-threads N      threads for searches, aggregations, _count, _mget and scrolls,\n"
+    "                          so that they never hold the HTTP threads (default: CPUs * 3 / 2\n"
+    "                          + 1, as Elasticsearch's search pool); 0 runs them on the HTTP\n"
+    "                          threads\n"
+    "  --search-queue N        such requests waiting for a search thread; more get 429\n"
+    "                          es_rejected_execution_exception (default 1000)\n"
+    "  --search-timeout TIME   time limit of a search that gives no `timeout` (e.g. 30s):\n"
+    "                          it then answers what it found with timed_out: true, as\n"
+    "                          Elasticsearch's search.default_search_timeout (default -1: none)\n"
     "  --flood-stage WATERMARK refuse writes while the data directory's filesystem is more\n"
     "                          than P% used (e.g. 95%) or has less than SIZE free (e.g.\n"
     "                          500m), as Elasticsearch's flood-stage watermark: 429\n"
@@ -191,7 +201,8 @@ typedef struct verstore_opts {
     uint64_t max_body, max_disk, max_memory;
     bool max_memory_set;
     store_disk_watermark flood;
-    long threads;
+    long threads, search_threads, search_queue;
+    int64_t search_timeout;
     char host[256];
     int port;
 } verstore_opts;
@@ -211,6 +222,8 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
+    long search_threads = threads * 3 / 2 + 1, search_queue = 1000;
+    int64_t search_timeout = -1;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},     {"data", required_argument, NULL, 'd'},
         {"durability", required_argument, NULL, 'D'}, {"max-body", required_argument, NULL, 'm'},
@@ -220,6 +233,8 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
         {"tls-key", required_argument, NULL, 'K'},    {"insecure-no-auth", no_argument, NULL, 'I'},
         {"hash-password", no_argument, NULL, 'H'},    {"flood-stage", required_argument, NULL, 'f'},
         {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
+        {"search-threads", required_argument, NULL, 'S'}, {"search-queue", required_argument, NULL, 'Q'},
+        {"search-timeout", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -254,6 +269,21 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
             threads = (long)t;
             break;
         }
+        case 'S':
+        case 'Q': {
+            int64_t t;
+            if (!scan_int64(optarg, 0, ch == 'S' ? 1024 : 1000000, &t))
+                return bad_usage(ch == 'S' ? "--search-threads: expected a number from 0 to 1024, got '%s'"
+                                           : "--search-queue: expected a number from 0 to 1000000, got '%s'",
+                                 optarg);
+            *(ch == 'S' ? &search_threads : &search_queue) = (long)t;
+            break;
+        }
+        case 'T':
+            if (!store_util_parse_time_ms(optarg, &search_timeout))
+                return bad_usage("--search-timeout: expected a time with its unit (e.g. 500ms, 30s, 1m) or -1, got '%s'",
+                                 optarg);
+            break;
         case 'L': level_s = optarg; break;
         case 'F': format_s = optarg; break;
         case 'u': users = optarg; break;
@@ -298,6 +328,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
     o->users = users, o->tls_cert = tls_cert, o->tls_key = tls_key, o->insecure = insecure;
     o->max_body = max_body, o->max_disk = max_disk, o->max_memory = max_memory, o->max_memory_set = max_memory_set;
     o->flood = flood, o->threads = threads;
+    o->search_threads = search_threads, o->search_queue = search_queue, o->search_timeout = search_timeout;
     return -1;
 }
 
@@ -342,8 +373,8 @@ static void log_settings(const verstore_opts *o, const store_auth *auth)
     if (o->max_memory)
         log_info("--max-memory: requests past %llu bytes of bodies, answers and search state get 429",
                  (unsigned long long)o->max_memory);
-    log_info("serving data directory %s (durability %s, %ld threads, max body %llu bytes)", o->data, o->durability,
-             o->threads, (unsigned long long)o->max_body);
+    log_info("serving data directory %s (durability %s, %ld threads, %ld search threads, max body %llu bytes)",
+             o->data, o->durability, o->threads, o->search_threads, (unsigned long long)o->max_body);
     if (o->max_disk)
         log_info("--max-disk: the data file stops growing at %llu bytes", (unsigned long long)o->max_disk);
     if (o->flood.max_used_pct > 0)
@@ -384,7 +415,15 @@ static void drain(store_http *http)
      * must come back before the server may close its connections. */
     store_http_refuse_new(http);
     deadline = store_util_mono_ms() + 120000;
+    bool aborted = false;
     while (store_http_busy(http) > 0) {
+        if (!aborted && store_util_mono_ms() >= t0 + 60000) {
+            /* Searches still running after the 60 s stop each at their next
+             * scan step; their clients get no answer (as on a hang-up). */
+            log_info("stopping: cutting short the searches still running after 60 s");
+            store_deadline_abort_all();
+            aborted = true;
+        }
         if (store_util_mono_ms() > deadline) {
             log_error("the engine did not finish its work within 2 minutes; exiting without a clean close");
             _exit(1);
@@ -405,7 +444,7 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
     char err[512];
     store_engine_opts eo = {.dir = o->data,
                             .durable = o->durable,
-                            .max_readers = (int)o->threads * 2 + 16,
+                            .max_readers = (int)(o->threads + o->search_threads) * 2 + 16,
                             .max_size = (size_t)o->max_disk,
                             .flood_stage = o->flood};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
@@ -428,7 +467,10 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
                           .max_body = (size_t)o->max_body,
                           .auth = auth,
                           .tls_cert_pem = cert_pem,
-                          .tls_key_pem = key_pem};
+                          .tls_key_pem = key_pem,
+                          .search_threads = (int)o->search_threads,
+                          .search_queue = (int)o->search_queue,
+                          .search_timeout_ms = o->search_timeout};
     int bound;
     if (!store_http_start(api, engine, &ho, &http, &bound, err, sizeof err)) {
         fprintf(stderr, "verstore: %s\n", err);
