@@ -50,6 +50,10 @@ BATCH=${BATCH:-500}
 status=0
 t_start=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# The code measured: a figure is only quotable next to the commit it came from
+# ("+dirty" when the worktree had uncommitted changes to tracked files).
+bench_commit=$(git rev-parse HEAD 2>/dev/null || echo "unknown (not a git checkout)")
+git diff --quiet HEAD -- 2>/dev/null || bench_commit="$bench_commit+dirty"
 say() { echo "# [$((SECONDS - t_start))s] $*" >&2; }
 
 # ---- helpers -----------------------------------------------------------------
@@ -407,6 +411,7 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "### versync benchmark"
   echo
   echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "Commit: $bench_commit"
   echo "Cores: $(nproc) ($cpu), $(uname -sr); load average $load_before before, $load_after after; $((SECONDS - t_start)) s."
   echo "Backlog: $(fmt "$N") changes (filled in $(printf '%.1f' "$fill_s") s); every figure is the median of $RUNS run(s);"
   echo "batch_size $BATCH, verstore --durability request (its default) unless noted.$([ "$QUICK" = 1 ] && echo ' QUICK=1: a small smoke run, not a measurement.')"
