@@ -13,6 +13,7 @@
 #include "versync/render.h"
 #include "versync/sql_embed.h"
 #include "versync/truncate.h"
+#include "versync/watchdog.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -90,6 +91,7 @@ struct worker {
     park *park;               /* tables whose rows cannot be re-read: their changes wait */
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
+    size_t last_claimed;      /* change rows the last claim took, for the watchdog */
     /* reused between batches */
     buf tmp;
     change *changes;
@@ -894,6 +896,8 @@ int worker_batch(worker *w, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         return pg_failure(w);
     }
+    w->last_claimed = 0;
+    metrics_phase_enter(METRICS_PHASE_CLAIM);
     /* READ COMMITTED whatever the role's default: nested versions need each statement's own snapshot. */
     if (!exec_ok(w, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err, errsz))
         return pg_failure(w);
@@ -908,6 +912,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
         goto pg_fail;
     }
     nchanges = (size_t)PQntuples(claim);
+    w->last_claimed = nchanges;
     if (nchanges == 0) {
         if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
             goto pg_fail;
@@ -1020,6 +1025,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
         }
     }
 
+    metrics_phase_enter(METRICS_PHASE_REREAD);
     /* Nested documents take a version drawn now, between the claim and the re-reads. */
     int64_t nested_version = -1;
     if (!nested_draw_version(w, nitems, &nested_version, err, errsz))
@@ -1059,6 +1065,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
             it->version = nested_version;
     }
 
+    metrics_phase_enter(METRICS_PHASE_STORE);
     /* 3b. Truncates: delete the documents of rows that no longer exist (truncate.h). */
     for (size_t i = 0; i < nitems; i++) {
         item *it = &w->items[i];
@@ -1121,6 +1128,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
             break;
         }
     }
+    metrics_phase_enter(METRICS_PHASE_COMMIT);
     /* 6. Commit, with this batch's counters in the same transaction. */
     if (!write_stats(w, &d, w->pending_retries, oldest, &d.lag_ms, err, errsz))
         goto pg_fail;
@@ -1237,6 +1245,7 @@ static int work_step(worker *w, char *err, size_t errsz)
     if (n < 0 || !w->cur)
         return n;
     stamp_started(w);
+    metrics_phase_enter(METRICS_PHASE_CURSOR);
     worker_counters d = {0};
     int m = cursor_step(w->cur, w->pg, w->store, w->started_at, &d, err, errsz);
     w->total.applied += d.applied;
@@ -1268,6 +1277,8 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         return 2;
     }
     worker_counters last = w->total;
+    watchdog wd;
+    watchdog_init(&wd, c, worker_now_ms());
     long long next_summary = worker_now_ms() + SUMMARY_EVERY_MS;
     long long outage_since = 0; /* 0: none */
     int outage_kind = 0, attempt = 0;
@@ -1275,8 +1286,17 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         deliver_signals(o);
         if (o->stop && *o->stop)
             break;
+        if (!w->pg)
+            metrics_phase_enter(METRICS_PHASE_CONNECT);
         int n = worker_connect(w, err, sizeof err) ? work_step(w, err, sizeof err) : WORKER_ERR_PG;
+        metrics_phase_enter(METRICS_PHASE_IDLE);
         long long now = worker_now_ms();
+        if (n >= 0 && w->any_trigger && !o->once) {
+            if (w->last_claimed > 0)
+                watchdog_claimed(&wd, now);
+            else if (watchdog_check(&wd, c, w->pg, w->schema_ident, w->parked_arr.data, now))
+                disconnect(w); /* a fresh session next time round: LISTEN again, no state of the old one */
+        }
         if (n < 0 && w->missing_schema) {
             const char *schema = c->schema ? c->schema : "versync";
             if (o->once && w->cursor_config) {
