@@ -25,6 +25,9 @@
 #   7. search: tests/bench/search.sh (bench/search_bench): ingest with and
 #      without a text field and with no indexing at all, data dir size, term
 #      and match latency against its own fresh verstores.
+#   8. soak (not with QUICK=1 unless SOAK=1): tests/bench/soak.sh drives
+#      `versync run` at 20 000 rows/s in rounds for 5 minutes and captures the
+#      workers' state whenever the backlog stops shrinking;
 # Prints the table and writes it to $BUILD/bench.md. QUICK=1: a small run (one
 # run per figure) that only proves the benchmark works (make test runs it).
 # Exit status 1 when a step failed (its cells say "failed").
@@ -385,6 +388,14 @@ verstore_stop >/dev/null 2>&1
 say "search: tests/bench/search.sh"
 search_rows=$(SEARCH_ROWS_ONLY=1 BUILD="$BUILD" QUICK="$QUICK" RUNS="$RUNS" tests/bench/search.sh) || status=1
 
+# ---- 8: liveness soak (not in QUICK runs: make test stays within its budget) -------
+
+soak_row=""
+if [ "$QUICK" != 1 ] || [ "${SOAK:-0}" = 1 ]; then
+  say "soak: tests/bench/soak.sh"
+  soak_row=$(BUILD="$BUILD" QUICK="$QUICK" tests/bench/soak.sh) || status=1
+fi
+
 # ---- the table -------------------------------------------------------------------
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "failed" }'; }
@@ -437,5 +448,6 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "| store: single PUT, 4 connections (request / async) | $(fmt "$sp_req") / $(fmt "$sp_async") req/s | – | – |"
   echo "| store: single PUT p99 (request / async) | $(ms "$sp99_req") / $(ms "$sp99_async") ms | – | – |"
   echo "$search_rows"
+  [ -n "$soak_row" ] && echo "$soak_row"
 } | tee "$VS_BUILD/bench.md"
 exit "$status"
