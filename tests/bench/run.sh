@@ -413,7 +413,7 @@ lag_row() {
   bounded=failed
   [[ "$bmax" =~ ^[0-9.]+$ ]] && bounded=$(awk -v b="$bmax" -v r="$R" 'BEGIN { print (b <= r) ? "yes" : "no" }')
   [ "${stalled:-0}" -gt 0 ] && bounded="NO: versync stopped draining in $stalled of $RUNS runs (failed)"
-  [ "$R" = 5000 ] && g=" | p99 ≤ 50 ms | $(goal "$p99" '<=' 50)" || g=" | – | –"
+  [ "$R" = 5000 ] && g=" | p99 ≤ 20 ms | $(goal "$p99" '<=' 20)" || g=" | – | –"
   echo "| lag at $(fmt "$R") rows/s (achieved $(fmt "$ach")): p50 / p99 / max | $(ms "$p50") / $(ms "$p99") / $(ms "$pmax") ms; backlog max $(fmt "$bmax"), bounded: $bounded$g |"
 }
 read -r sb_req sp_req sp99_req <<<"${st[request]}"
@@ -430,11 +430,13 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "| measure | figure | goal | |"
   echo "|---|---|---|---|"
   echo "| drain, versync once --workers 1 | $(fmt "${rate[w1]}") changes/s | – | – |"
-  echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | ≥ 50 000 | $(goal "${rate[w2]}" '>=' 50000) |"
-  echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s | – | – |"
+  echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | – | – |"
+  # The goal holds only where both limits reach it; below, the figure says the limit kept it out of reach.
+  w4note=$(awk -v l="$limit" 'BEGIN { if (l ~ /^[0-9.]+$/ && l + 0 < 100000) printf " (the smaller limit, %.0f, is below the goal)", l }')
+  echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s$w4note | ≥ 100 000 when both limits allow it | $(goal "${rate[w4]}" '>=' 100000) |"
   echo "| PostgreSQL-side limit: claim + re-read + commit, no HTTP, 2 processes | $(fmt "${rate[pg]}") changes/s | – | – |"
   echo "| store-side limit: the same documents as pre-built _bulk bodies, 2 connections | $(fmt "${rate[store]}") docs/s | – | – |"
-  echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.5 | $(goal "$frac" '>=' 0.5) |"
+  echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.7 | $(goal "$frac" '>=' 0.7) |"
   for R in $LAG_RATES; do lag_row "$R"; done
   echo "| drain with --no-versions, 2 workers | $(fmt "${rate[nover]}") changes/s | – | – |"
   echo "| versioning overhead: no-versions rate / versioned rate − 1 (median over neighbouring pairs) | $overhead % | ≤ 5 % | $(goal "$overhead" '<=' 5) |"
