@@ -78,6 +78,27 @@ void metrics_batch_commit(void);
  * answers 200 "degraded" naming it, unless something makes it unavailable. */
 void metrics_table_parked(size_t table, const char *error);
 
+/* Where a worker is in its loop, for /health: a worker in one step for longer
+ * than watchdog_step_limit_ms (watchdog.h) has stopped making progress. */
+typedef enum metrics_phase {
+    METRICS_PHASE_IDLE = 0, /* between steps, or waiting for work */
+    METRICS_PHASE_CONNECT,
+    METRICS_PHASE_CLAIM,
+    METRICS_PHASE_REREAD,
+    METRICS_PHASE_STORE,
+    METRICS_PHASE_COMMIT,
+    METRICS_PHASE_CURSOR,
+    METRICS_NPHASES,
+} metrics_phase;
+
+/* The worker enters `phase` now (IDLE: it finished a step and is alive). */
+void metrics_phase_enter(metrics_phase phase);
+
+/* The worker's watchdog (watchdog.h) found changes waiting and none claimed
+ * since `since_ms` (CLOCK_MONOTONIC ms), and why (NULL: it claims again).
+ * /health then answers 503 naming the worker and the reason. */
+void metrics_stalled(const char *why, long long since_ms);
+
 /* A claim was rolled back for a retryable failure. */
 void metrics_retry(void);
 

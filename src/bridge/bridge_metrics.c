@@ -8,6 +8,7 @@
 #include "versync/render.h"
 #include "versync/scan.h"
 #include "versync/sql_embed.h"
+#include "versync/watchdog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +50,10 @@ typedef struct mt_slot {
     _Atomic int store_status; /* that status, or -1 for no answer */
     _Atomic long long store_fail_ms; /* CLOCK_MONOTONIC ms of that failed request; 0 when it succeeded */
     _Atomic long long retries;
+    _Atomic int phase;              /* worker: metrics_phase it is in */
+    _Atomic long long phase_ms;     /* worker: CLOCK_MONOTONIC ms it entered it */
+    _Atomic long long stalled_ms;   /* worker: its watchdog's "no claim since"; 0 when claiming */
+    char stall_why[400];            /* written before stalled_ms is raised */
     mt_table t[MT_MAX_TABLES + 1];
     /* worker: table k is parked (its rows cannot be re-read), and why; the
      * text is written before the flag is raised */
@@ -91,6 +96,7 @@ struct metrics {
     esc *probe;
     long long probe_at;
     long long probe_ok_at; /* when the last successful probe started */
+    long long step_limit_ms; /* a worker in one step longer than this is stuck (watchdog.h) */
     bool probe_ok;
     char probe_err[512];
 };
@@ -263,6 +269,9 @@ void metrics_child_attach(metrics *m, int slot, const cfg *c)
     atomic_store(&g_self.slot->pg, 0);
     atomic_store(&g_self.slot->store, 1);
     atomic_store(&g_self.slot->store_status, -1);
+    atomic_store(&g_self.slot->phase, METRICS_PHASE_IDLE);
+    atomic_store(&g_self.slot->phase_ms, now_ms());
+    atomic_store(&g_self.slot->stalled_ms, 0);
     for (size_t k = 0; k < MT_MAX_TABLES; k++)
         atomic_store(&g_self.slot->parked[k], 0);
 }
@@ -283,6 +292,26 @@ void metrics_pg_state(bool connected)
 {
     if (g_self.slot)
         atomic_store_explicit(&g_self.slot->pg, connected ? 1 : 0, memory_order_relaxed);
+}
+
+void metrics_phase_enter(metrics_phase phase)
+{
+    if (!g_self.slot)
+        return;
+    /* The time first: a reader that sees the new phase never pairs it with the old step's start. */
+    atomic_store(&g_self.slot->phase_ms, now_ms());
+    atomic_store(&g_self.slot->phase, (int)phase);
+}
+
+void metrics_stalled(const char *why, long long since_ms)
+{
+    if (!g_self.slot)
+        return;
+    atomic_store(&g_self.slot->stalled_ms, 0);
+    if (!why)
+        return;
+    snprintf(g_self.slot->stall_why, sizeof g_self.slot->stall_why, "%s", why);
+    atomic_store(&g_self.slot->stalled_ms, since_ms > 0 ? since_ms : 1);
 }
 
 void metrics_store_answer(int status)
@@ -372,6 +401,12 @@ static void refresh_backlog(metrics *m)
         if (!(m->pg = pg_connect(m->conninfo, "versync metrics", err, sizeof err)))
             goto fail;
         atomic_store(&m->pg_fd, PQsocket(m->pg));
+        /* /health must answer even when the change table is locked (the very stall it reports):
+         * its backlog query gives up rather than queue behind the lock. */
+        PGresult *t = pg_exec(m->pg, "SET statement_timeout = 2000", 0, NULL, err, sizeof err);
+        if (!t)
+            goto fail;
+        PQclear(t);
     }
     if (!(schema_q = pg_quote_ident(m->pg, m->schema, err, sizeof err)))
         goto fail;
@@ -657,9 +692,16 @@ static char *render_health(metrics *m, unsigned *status)
     pthread_mutex_unlock(&m->lock);
     int nparked = parked_reasons(m, &reasons);
     nreasons += nparked;
+    static const char *const phase_names[METRICS_NPHASES] = {
+        "idle", "connecting to PostgreSQL", "claiming changes", "re-reading rows",
+        "waiting for the store", "committing", "polling a cursor table"};
+    long long now = now_ms();
     for (int s = 0; s < m->nworkers; s++) {
         const mt_slot *sl = &m->sh->slot[s];
         line[0] = '\0';
+        int phase = atomic_load(&sl->phase);
+        long long in_phase = now - atomic_load(&sl->phase_ms);
+        long long stalled = atomic_load(&sl->stalled_ms);
         if (!atomic_load(&sl->pid))
             snprintf(line, sizeof line, "worker %d is not running", s + 1);
         else if (!atomic_load(&sl->pg))
@@ -672,6 +714,13 @@ static char *render_health(metrics *m, unsigned *status)
                 snprintf(line, sizeof line, "worker %d: the store did not answer its last request", s + 1);
             else
                 snprintf(line, sizeof line, "worker %d: the store answered its last request with HTTP %d", s + 1, st);
+        } else if (phase > METRICS_PHASE_IDLE && phase < METRICS_NPHASES && in_phase > m->step_limit_ms) {
+            /* Blocked inside one call (a lock, a hung peer): its own watchdog cannot run. */
+            snprintf(line, sizeof line, "worker %d has made no progress for %.1f s: stuck %s", s + 1,
+                     in_phase / 1000.0, phase_names[phase]);
+        } else if (stalled > 0) {
+            snprintf(line, sizeof line, "worker %d has made no progress for %.1f s: %.*s", s + 1,
+                     (now - stalled) / 1000.0, (int)sizeof sl->stall_why, sl->stall_why);
         }
         if (line[0]) {
             buf_puts(&reasons, nreasons++ ? "," : "");
@@ -776,6 +825,7 @@ bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size
     m->store.password = dup_or_null(c->store.password);
     m->store.api_key = dup_or_null(c->store.api_key);
     m->store.ca_file = dup_or_null(c->store.ca_file);
+    m->step_limit_ms = watchdog_step_limit_ms(c);
     /* /health must answer quickly even when the store hangs. */
     if (m->store.timeout_ms <= 0 || m->store.timeout_ms > 2000)
         m->store.timeout_ms = 2000;

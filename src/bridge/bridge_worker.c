@@ -15,6 +15,7 @@
 #include "versync/sql_embed.h"
 #include "versync/timing.h"
 #include "versync/truncate.h"
+#include "versync/watchdog.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +30,11 @@
 #include <unistd.h>
 
 #define SUMMARY_EVERY_MS 10000
+/* worker_stats is written at most this often (in a committing batch's own
+ * transaction, or when idle), not once per batch: one round trip and one row
+ * version fewer per batch at full speed, at the cost of up to this much
+ * staleness in `versync status` and of losing these counts on a crash. */
+#define STATS_EVERY_MS 1000
 
 /* What to do with one key after coalescing. */
 typedef enum action {
@@ -81,6 +87,8 @@ struct worker {
     long retry_after_ms;
     bool missing_schema; /* versync's schema or tables are not there: run `versync init` */
     long long pending_retries; /* retries not yet written to worker_stats */
+    worker_counters unflushed; /* committed batches' counters not yet written to worker_stats */
+    long long stats_due_ms;    /* when worker_stats is next written */
     long long batch_no;        /* worker_batch calls so far, for X-Opaque-Id */
     char opaque_id[340];       /* X-Opaque-Id of this batch's _bulk requests: versync-HOST-PID-BATCH */
     worker_counters total;
@@ -90,6 +98,7 @@ struct worker {
     park *park;               /* tables whose rows cannot be re-read: their changes wait */
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
+    size_t last_claimed;      /* change rows the last claim took, for the watchdog */
     /* reused between batches */
     buf tmp;
     change *changes;
@@ -809,6 +818,23 @@ static bool write_stats(worker *w, const worker_counters *d, long long retries, 
     return ok;
 }
 
+/* Outside a batch: write the counters not yet in worker_stats, if any. Best effort: on
+ * failure they stay pending (logged at debug; the outage path reports PostgreSQL itself). */
+static void flush_stats(worker *w, char *err, size_t errsz)
+{
+    const worker_counters *u = &w->unflushed;
+    if (!w->pg || !w->any_trigger ||
+        !(u->applied || u->stale || u->coalesced || u->dead_letters || w->pending_retries))
+        return;
+    if (!write_stats(w, u, w->pending_retries, NULL, NULL, err, errsz)) {
+        log_debug("%s", err);
+        return;
+    }
+    memset(&w->unflushed, 0, sizeof w->unflushed);
+    w->pending_retries = 0;
+    w->stats_due_ms = timing_now_ms() + STATS_EVERY_MS;
+}
+
 static int pg_failure(worker *w)
 {
     if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
@@ -868,6 +894,8 @@ int worker_batch(worker *w, char *err, size_t errsz)
         snprintf(err, errsz, "out of memory");
         return pg_failure(w);
     }
+    w->last_claimed = 0;
+    metrics_phase_enter(METRICS_PHASE_CLAIM);
     /* READ COMMITTED whatever the role's default: nested versions need each statement's own snapshot. */
     if (!exec_ok(w, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err, errsz))
         return pg_failure(w);
@@ -882,6 +910,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
         goto pg_fail;
     }
     nchanges = (size_t)PQntuples(claim);
+    w->last_claimed = nchanges;
     if (nchanges == 0) {
         if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
             goto pg_fail;
@@ -994,6 +1023,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
         }
     }
 
+    metrics_phase_enter(METRICS_PHASE_REREAD);
     /* Nested documents take a version drawn now, between the claim and the re-reads. */
     int64_t nested_version = -1;
     if (!nested_draw_version(w, nitems, &nested_version, err, errsz))
@@ -1033,6 +1063,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
             it->version = nested_version;
     }
 
+    metrics_phase_enter(METRICS_PHASE_STORE);
     /* 3b. Truncates: delete the documents of rows that no longer exist (truncate.h). */
     for (size_t i = 0; i < nitems; i++) {
         item *it = &w->items[i];
@@ -1095,12 +1126,33 @@ int worker_batch(worker *w, char *err, size_t errsz)
             break;
         }
     }
-    /* 6. Commit, with this batch's counters in the same transaction. */
-    if (!write_stats(w, &d, w->pending_retries, oldest, &d.lag_ms, err, errsz))
-        goto pg_fail;
+    metrics_phase_enter(METRICS_PHASE_COMMIT);
+    /* 6. Commit; when due, with the counters of this and the batches committed since the last
+     * write in the same transaction (a rolled-back claim never counts; one not yet written is
+     * written by a later batch, when idle, or at exit). */
+    long long now_ms = timing_now_ms();
+    bool stats_now = now_ms >= w->stats_due_ms;
+    if (stats_now) {
+        worker_counters sum = w->unflushed;
+        sum.applied += d.applied;
+        sum.stale += d.stale;
+        sum.coalesced += d.coalesced;
+        sum.dead_letters += d.dead_letters;
+        if (!write_stats(w, &sum, w->pending_retries, oldest, &d.lag_ms, err, errsz))
+            goto pg_fail;
+    }
     if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
         goto pg_fail;
-    w->pending_retries = 0;
+    if (stats_now) {
+        memset(&w->unflushed, 0, sizeof w->unflushed);
+        w->pending_retries = 0;
+        w->stats_due_ms = now_ms + STATS_EVERY_MS;
+    } else {
+        w->unflushed.applied += d.applied;
+        w->unflushed.stale += d.stale;
+        w->unflushed.coalesced += d.coalesced;
+        w->unflushed.dead_letters += d.dead_letters;
+    }
     metrics_batch_commit();
     for (size_t i = 0; i < w->c->ntables; i++)
         if (reads[i])
@@ -1211,6 +1263,7 @@ static int work_step(worker *w, char *err, size_t errsz)
     if (n < 0 || !w->cur)
         return n;
     stamp_started(w);
+    metrics_phase_enter(METRICS_PHASE_CURSOR);
     worker_counters d = {0};
     int m = cursor_step(w->cur, w->pg, w->store, w->started_at, &d, err, errsz);
     w->total.applied += d.applied;
@@ -1242,6 +1295,8 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         return 2;
     }
     worker_counters last = w->total;
+    watchdog wd;
+    watchdog_init(&wd, c, timing_now_ms());
     long long next_summary = timing_now_ms() + SUMMARY_EVERY_MS;
     long long outage_since = 0; /* 0: none */
     int outage_kind = 0, attempt = 0;
@@ -1249,8 +1304,17 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         deliver_signals(o);
         if (o->stop && *o->stop)
             break;
+        if (!w->pg)
+            metrics_phase_enter(METRICS_PHASE_CONNECT);
         int n = worker_connect(w, err, sizeof err) ? work_step(w, err, sizeof err) : WORKER_ERR_PG;
+        metrics_phase_enter(METRICS_PHASE_IDLE);
         long long now = timing_now_ms();
+        if (n >= 0 && w->any_trigger && !o->once) {
+            if (w->last_claimed > 0)
+                watchdog_claimed(&wd, now);
+            else if (watchdog_check(&wd, c, w->pg, w->schema_ident, w->parked_arr.data, now))
+                disconnect(w); /* a fresh session next time round: LISTEN again, no state of the old one */
+        }
         if (n < 0 && w->missing_schema) {
             const char *schema = c->schema ? c->schema : "versync";
             if (o->once && w->cursor_config) {
@@ -1306,6 +1370,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         if (n == 0) {
             if (o->once)
                 break;
+            flush_stats(w, err, sizeof err); /* idle: status should show everything committed */
             wait_for_work(w);
             continue;
         }
@@ -1320,12 +1385,8 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
                   "once again", park_count(w->park), park_count(w->park) == 1 ? " is" : "s are");
         rc = 1;
     }
-    /* Retries of a failed tail are still worth recording. */
-    if (w->pending_retries && w->pg && w->any_trigger) {
-        worker_counters zero = {0};
-        if (write_stats(w, &zero, w->pending_retries, NULL, NULL, err, sizeof err))
-            w->pending_retries = 0;
-    }
+    /* Counts not yet written, and retries of a failed tail, are still worth recording. */
+    flush_stats(w, err, sizeof err);
     if (totals)
         *totals = w->total;
     worker_free(w);

@@ -25,6 +25,9 @@
 #   7. search: tests/bench/search.sh (bench/search_bench): ingest with and
 #      without a text field and with no indexing at all, data dir size, term
 #      and match latency against its own fresh verstores.
+#   8. soak (not with QUICK=1 unless SOAK=1): tests/bench/soak.sh drives
+#      `versync run` at 20 000 rows/s in rounds for 5 minutes and captures the
+#      workers' state whenever the backlog stops shrinking;
 # Prints the table and writes it to $BUILD/bench.md. QUICK=1: a small run (one
 # run per figure) that only proves the benchmark works (make test runs it).
 # Exit status 1 when a step failed (its cells say "failed").
@@ -50,6 +53,10 @@ BATCH=${BATCH:-500}
 status=0
 t_start=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# The code measured: a figure is only quotable next to the commit it came from
+# ("+dirty" when the worktree had uncommitted changes to tracked files).
+bench_commit=$(git rev-parse HEAD 2>/dev/null || echo "unknown (not a git checkout)")
+git diff --quiet HEAD -- 2>/dev/null || bench_commit="$bench_commit+dirty"
 say() { echo "# [$((SECONDS - t_start))s] $*" >&2; }
 
 # ---- helpers -----------------------------------------------------------------
@@ -381,6 +388,14 @@ verstore_stop >/dev/null 2>&1
 say "search: tests/bench/search.sh"
 search_rows=$(SEARCH_ROWS_ONLY=1 BUILD="$BUILD" QUICK="$QUICK" RUNS="$RUNS" tests/bench/search.sh) || status=1
 
+# ---- 8: liveness soak (not in QUICK runs: make test stays within its budget) -------
+
+soak_row=""
+if [ "$QUICK" != 1 ] || [ "${SOAK:-0}" = 1 ]; then
+  say "soak: tests/bench/soak.sh"
+  soak_row=$(BUILD="$BUILD" QUICK="$QUICK" tests/bench/soak.sh) || status=1
+fi
+
 # ---- the table -------------------------------------------------------------------
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "failed" }'; }
@@ -398,7 +413,7 @@ lag_row() {
   bounded=failed
   [[ "$bmax" =~ ^[0-9.]+$ ]] && bounded=$(awk -v b="$bmax" -v r="$R" 'BEGIN { print (b <= r) ? "yes" : "no" }')
   [ "${stalled:-0}" -gt 0 ] && bounded="NO: versync stopped draining in $stalled of $RUNS runs (failed)"
-  [ "$R" = 5000 ] && g=" | p99 ≤ 50 ms | $(goal "$p99" '<=' 50)" || g=" | – | –"
+  [ "$R" = 5000 ] && g=" | p99 ≤ 20 ms | $(goal "$p99" '<=' 20)" || g=" | – | –"
   echo "| lag at $(fmt "$R") rows/s (achieved $(fmt "$ach")): p50 / p99 / max | $(ms "$p50") / $(ms "$p99") / $(ms "$pmax") ms; backlog max $(fmt "$bmax"), bounded: $bounded$g |"
 }
 read -r sb_req sp_req sp99_req <<<"${st[request]}"
@@ -407,6 +422,7 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "### versync benchmark"
   echo
   echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "Commit: $bench_commit"
   echo "Cores: $(nproc) ($cpu), $(uname -sr); load average $load_before before, $load_after after; $((SECONDS - t_start)) s."
   echo "Backlog: $(fmt "$N") changes (filled in $(printf '%.1f' "$fill_s") s); every figure is the median of $RUNS run(s);"
   echo "batch_size $BATCH, verstore --durability request (its default) unless noted.$([ "$QUICK" = 1 ] && echo ' QUICK=1: a small smoke run, not a measurement.')"
@@ -414,11 +430,13 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "| measure | figure | goal | |"
   echo "|---|---|---|---|"
   echo "| drain, versync once --workers 1 | $(fmt "${rate[w1]}") changes/s | – | – |"
-  echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | ≥ 50 000 | $(goal "${rate[w2]}" '>=' 50000) |"
-  echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s | – | – |"
+  echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | – | – |"
+  # The goal holds only where both limits reach it; below, the figure says the limit kept it out of reach.
+  w4note=$(awk -v l="$limit" 'BEGIN { if (l ~ /^[0-9.]+$/ && l + 0 < 100000) printf " (the smaller limit, %.0f, is below the goal)", l }')
+  echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s$w4note | ≥ 100 000 when both limits allow it | $(goal "${rate[w4]}" '>=' 100000) |"
   echo "| PostgreSQL-side limit: claim + re-read + commit, no HTTP, 2 processes | $(fmt "${rate[pg]}") changes/s | – | – |"
   echo "| store-side limit: the same documents as pre-built _bulk bodies, 2 connections | $(fmt "${rate[store]}") docs/s | – | – |"
-  echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.5 | $(goal "$frac" '>=' 0.5) |"
+  echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.7 | $(goal "$frac" '>=' 0.7) |"
   for R in $LAG_RATES; do lag_row "$R"; done
   echo "| drain with --no-versions, 2 workers | $(fmt "${rate[nover]}") changes/s | – | – |"
   echo "| versioning overhead: no-versions rate / versioned rate − 1 (median over neighbouring pairs) | $overhead % | ≤ 5 % | $(goal "$overhead" '<=' 5) |"
@@ -432,5 +450,6 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "| store: single PUT, 4 connections (request / async) | $(fmt "$sp_req") / $(fmt "$sp_async") req/s | – | – |"
   echo "| store: single PUT p99 (request / async) | $(ms "$sp99_req") / $(ms "$sp99_async") ms | – | – |"
   echo "$search_rows"
+  [ -n "$soak_row" ] && echo "$soak_row"
 } | tee "$VS_BUILD/bench.md"
 exit "$status"

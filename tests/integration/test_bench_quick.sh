@@ -20,6 +20,7 @@ assert_eq "run.sh QUICK=1 exits 0" 0 "$rc"
 check "the table is written to \$BUILD/bench.md" cmp -s "$out" "$B/bench.md"
 table=$(cat "$B/bench.md" 2>/dev/null)
 assert_match "a Date line" $'(^|\n)Date: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC' "$table"
+assert_match "a Commit line naming the code measured" $'(^|\n)Commit: [0-9a-f]{40}(\\+dirty)?\n' "$table"
 assert_match "a Cores line with the core count" $'(^|\n)Cores: [0-9]+ ' "$table"
 
 num='[0-9][0-9 ]*(\.[0-9]+)?'
