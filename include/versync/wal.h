@@ -3,6 +3,7 @@
 #define VERSYNC_WAL_H
 
 #include "versync/cfg.h"
+#include "versync/buf.h"
 #include "versync/esclient.h"
 #include "versync/setup.h"
 #include "versync/worker.h"
@@ -59,6 +60,10 @@ typedef struct wal_slot_state {
     char current_lsn[32];
 } wal_slot_state;
 bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz);
+
+/* status: append the slot's state (text: one line; json: a ",\"wal_slot\":{…}" member, the slot name
+ * being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */
+bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *err, size_t errsz);
 
 /* check: print the slot's state; report (as warnings) a missing slot, retained WAL past
  * wal.lag_warn_bytes and keys deletes do not carry. Returns how many it reported, or -1

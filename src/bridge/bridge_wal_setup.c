@@ -308,3 +308,29 @@ int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ct
     }
     return found;
 }
+
+bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *err, size_t errsz)
+{
+    if (!wal_table_count(c))
+        return true;
+    wal_slot_state s;
+    if (!wal_slot_state_get(conn, c, &s, err, errsz))
+        return false;
+    if (json) {
+        if (!s.exists)
+            return buf_puts(out, ",\"wal_slot\":null");
+        return buf_printf(out,
+                          ",\"wal_slot\":{\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\",\"current_lsn\":\"%s\","
+                          "\"lag_bytes\":%lld,\"retained_bytes\":%lld}",
+                          c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+                          s.retained_bytes);
+    }
+    if (!s.exists)
+        return buf_printf(out, "slot %s: missing (run versync init): the \"wal\" tables are not captured\n",
+                          c->wal_slot);
+    return buf_printf(out,
+                      "slot %s: %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of "
+                      "WAL retained\n",
+                      c->wal_slot, s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+                      s.retained_bytes);
+}

@@ -96,4 +96,8 @@ sql "insert into items (id, name) values (600, 'unconfirmed')"
 vs check >"$T_DIR/check.log" 2>&1
 assert_match "check warns past wal.lag_warn_bytes" 'warning: replication slot "versync" retains [0-9]+ bytes of WAL' \
   "$(cat "$T_DIR/check.log")"
+assert_match "status shows the slot and its lag" 'slot versync: idle, confirmed up to [0-9A-F/]+ \(current [0-9A-F/]+\): [1-9][0-9]* bytes not yet applied' \
+  "$(vs status 2>&1)"
+assert_eq "status --json has it too" "versync true" \
+  "$(vs status --json | jq -r '.wal_slot.slot + " " + (.wal_slot.lag_bytes > 0 | tostring)')"
 done_testing
