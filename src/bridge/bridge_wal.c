@@ -778,7 +778,8 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
     /* Every change read is answered for: move past the last whole transaction. */
     if (ws->commit_end > ws->acked)
         ws->acked = ws->commit_end;
-    if (ws->commit_ts) {
+    /* Apply lag: only when something was written, so an idle stream does not look late. */
+    if (ws->commit_ts && delta->changes > 0) {
         long long lag = (pg_now_us() - ws->commit_ts) / 1000;
         delta->lag_ms = lag < 0 ? 0 : lag;
     }
