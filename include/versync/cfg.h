@@ -16,6 +16,7 @@ typedef enum cfg_version_kind {
 typedef enum cfg_capture {
     CFG_CAPTURE_TRIGGER = 0, /* default: versync's triggers write change rows (DESIGN.md) */
     CFG_CAPTURE_CURSOR,      /* "cursor": no triggers; the table is polled in snapshot-bounded passes (cursor.h) */
+    CFG_CAPTURE_WAL,         /* "wal": logical replication (pgoutput) through a slot; commit LSNs are the versions (wal.h) */
 } cfg_capture;
 
 /* What a document shows for the values JSON has no number or date for: numeric/real/double
@@ -66,7 +67,7 @@ typedef struct cfg_table {
     char *index_settings_json; /* raw JSON text of "index_settings", or NULL */
     char *mappings_json;       /* raw JSON text of "mappings", or NULL */
     int json_index;            /* position in "tables", for error paths */
-    cfg_capture capture;       /* "capture": "trigger" (default) or "cursor" */
+    cfg_capture capture;       /* "capture": "trigger" (default), "cursor" or "wal" */
     cfg_special special;       /* "special_values" of the table, else of the config; children inherit it */
     struct cfg_child *children; /* "children": nested documents (nested.h), NULL: none */
     size_t nchildren;
@@ -100,6 +101,11 @@ typedef struct cfg {
     bool listen;          /* default true */
     cfg_table *tables;
     size_t ntables;
+    /* "wal": the logical replication of the "capture": "wal" tables (wal.h); filled by wal_cfg_parse. */
+    char *wal_slot;               /* "wal.slot"; default: the schema name */
+    char *wal_publication;        /* "wal.publication"; default: the schema name */
+    bool wal_publication_given;   /* named in the file: init only checks it, never creates or alters it */
+    long long wal_lag_warn_bytes; /* "wal.lag_warn_bytes": check warns past this much retained WAL; default 1 GiB */
     /* JSON path ("store.password", "postgres", …) of the first secret written
      * into the file itself rather than through ${NAME}, or NULL. Static text. */
     const char *literal_secret;

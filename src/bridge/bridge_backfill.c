@@ -435,7 +435,9 @@ int64_t backfill_delete_version(const cfg_table *t, int64_t doc_version)
 bool backfill_bump_sequences(PGconn *conn, const char *schema_q, const cfg_table *t, int64_t version,
                              char *err, size_t errsz)
 {
-    if (t->version_kind != CFG_VERSION_SEQ && !(t->version_kind == CFG_VERSION_COLUMN && t->managed))
+    /* WAL capture draws no sequence: its versions are commit positions, all >= 1. */
+    if (t->capture == CFG_CAPTURE_WAL ||
+        (t->version_kind != CFG_VERSION_SEQ && !(t->version_kind == CFG_VERSION_COLUMN && t->managed)))
         return true;
     char *sql = sql_render("backfill_changes_seq", schema_q);
     PGresult *r = NULL;

@@ -5,6 +5,7 @@
 #include "versync/cfg_json.h"
 #include "versync/nested.h"
 #include "versync/utf8.h"
+#include "versync/wal.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -570,7 +571,8 @@ static const char *index_name_problem(const char *s)
 /* ---- the walk ----------------------------------------------------------- */
 
 static const char *const top_keys[] = {"postgres", "store",      "schema",           "channel", "workers",
-                                       "batch_size", "poll_interval_ms", "listen", "tables", "special_values", NULL};
+                                       "batch_size", "poll_interval_ms", "listen", "tables", "special_values", "wal",
+                                       NULL};
 static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
                                          "max_bulk_bytes", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
@@ -768,12 +770,16 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
     join_path(sub, sizeof sub, path, "capture");
     if (v) {
         if (!cJSON_IsString(v))
-            return fail(x, sub, "must be \"trigger\" or \"cursor\", not %s", type_name(v));
+            return fail(x, sub, "must be \"trigger\", \"cursor\" or \"wal\", not %s", type_name(v));
         if (strcmp(v->valuestring, "cursor") == 0)
             t->capture = CFG_CAPTURE_CURSOR;
+        else if (strcmp(v->valuestring, "wal") == 0)
+            t->capture = CFG_CAPTURE_WAL;
         else if (strcmp(v->valuestring, "trigger") != 0)
-            return fail(x, sub, "must be \"trigger\" or \"cursor\", not \"%s\"", v->valuestring);
+            return fail(x, sub, "must be \"trigger\", \"cursor\" or \"wal\", not \"%s\"", v->valuestring);
     }
+    if (t->capture == CFG_CAPTURE_WAL && !wal_cfg_check_table(x, t, sub))
+        return false;
     /* Cursor mode installs no triggers: no change sequence, no managed version. */
     if (t->capture == CFG_CAPTURE_CURSOR && t->version_kind == CFG_VERSION_SEQ)
         return fail(x, sub,
@@ -902,7 +908,7 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
             }
         }
     }
-    return true;
+    return wal_cfg_parse(x, root, c);
 }
 
 static bool set_defaults(cfg *c)
@@ -1072,6 +1078,8 @@ void cfg_free(cfg *c)
     free(c->store.ca_file);
     free(c->schema);
     free(c->channel);
+    free(c->wal_slot);
+    free(c->wal_publication);
     for (size_t i = 0; c->tables && i < c->ntables; i++)
         free_table(&c->tables[i]);
     free(c->tables);

@@ -6,6 +6,7 @@
 #include "versync/setup.h"
 #include "versync/target.h"
 #include "versync/nested.h"
+#include "versync/wal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +49,7 @@ int cli_check(const cli_globals *g, int argc, char **argv)
             mapped += t->cols[j].mapped;
         const char *version = t->version_kind == CFG_VERSION_COLUMN      ? "column"
                               : t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp"
+                              : t->capture == CFG_CAPTURE_WAL            ? "commit LSN (capture wal)"
                                                                          : "change sequence";
         printf("  %s -> index \"%s\": key (", t->ident, t->index);
         for (size_t k = 0; k < t->nkey; k++)
@@ -86,6 +88,13 @@ int cli_check(const cli_globals *g, int argc, char **argv)
     }
     int n = setup_uninitialized(&c, conn, print_warning, NULL, err, sizeof err);
     if (n < 0) {
+        log_error("%s", err);
+        rc = 1;
+        goto done;
+    }
+    warnings += n;
+    /* "capture": "wal": wal_level, the role, the slot and its retained WAL, replica identities. */
+    if ((n = wal_setup_check(conn, &c, print_warning, NULL, err, sizeof err)) < 0) {
         log_error("%s", err);
         rc = 1;
         goto done;

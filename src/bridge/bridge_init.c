@@ -12,6 +12,7 @@
 #include "versync/scan.h"
 #include "versync/setup.h"
 #include "versync/sql_embed.h"
+#include "versync/wal.h"
 #include "versync/target.h"
 
 #include <cjson/cJSON.h>
@@ -392,8 +393,12 @@ static bool plan_cursor_table(PGconn *conn, const cfg_table *t, const char *sche
         }
     const char *have[64];
     size_t nhave = trg ? triggers_on(trg, t->schema, t->name, have, 64) : 0;
-    if (nhave == 0 && reg_spec && strcmp(reg_spec, "cursor") == 0 && strcmp(reg_index, t->index) == 0)
+    const char *mode = t->capture == CFG_CAPTURE_WAL ? "wal" : "cursor";
+    if (nhave == 0 && reg_spec && strcmp(reg_spec, mode) == 0 && strcmp(reg_index, t->index) == 0)
         return true;
+    /* A table WAL capture starts on: its existing rows are for --backfill (README, "Logical replication capture"). */
+    if (t->capture == CFG_CAPTURE_WAL && (!reg_spec || strcmp(reg_spec, "wal") != 0) && p->fresh)
+        p->fresh[p->nfresh++] = t;
     bool ok = false;
     buf sql = BUF_INIT;
     char *sq = pg_quote_ident(conn, t->schema, err, errsz);
@@ -408,16 +413,16 @@ static bool plan_cursor_table(PGconn *conn, const cfg_table *t, const char *sche
     if (!add_drops(conn, schema_q, table_q, have, nhave, &sql, err, errsz))
         goto done;
     const char *vars[] = {"schema", schema_q, "table", table_q, "tbl", tbl_lit, "index", index_lit,
-                          "spec", "'cursor'", "seq_lit", "NULL", NULL};
+                          "spec", t->capture == CFG_CAPTURE_WAL ? "'wal'" : "'cursor'", "seq_lit", "NULL", NULL};
     if (!(regsql = sql_render_vars("init_register", vars)) || !buf_puts(&sql, regsql)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
     char what[512];
     if (nhave)
-        snprintf(what, sizeof what, "dropped triggers on %s (\"capture\": \"cursor\")", t->ident);
+        snprintf(what, sizeof what, "dropped triggers on %s (\"capture\": \"%s\")", t->ident, mode);
     else
-        snprintf(what, sizeof what, "registered %s (\"capture\": \"cursor\": no triggers)", t->ident);
+        snprintf(what, sizeof what, "registered %s (\"capture\": \"%s\": no triggers)", t->ident, mode);
     plan_add(p, what, sql.data);
     ok = true;
 done:
@@ -434,7 +439,7 @@ done:
 static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const char *schema_q, PGresult *reg,
                        PGresult *trg, plan *p, char *err, size_t errsz)
 {
-    if (t->capture == CFG_CAPTURE_CURSOR)
+    if (t->capture == CFG_CAPTURE_CURSOR || t->capture == CFG_CAPTURE_WAL)
         return plan_cursor_table(conn, t, schema_q, reg, trg, p, err, errsz);
     table_sql s;
     if (!table_sql_build(conn, c, t, schema_q, &s, err, errsz))
@@ -999,6 +1004,8 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         goto fail;
     }
     copy[ncopy++] = "backfill";
+    if (wal_table_count(&c) && !wal_setup_precheck(conn, err, sizeof err))
+        goto fail;
     if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
         goto fail;
     in_tx = true;
@@ -1023,6 +1030,11 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         if (changed)
             printf("%s", p.report.data);
     }
+    fflush(stdout);
+    /* Outside init's transaction: a logical slot cannot be created in one that wrote. The slot
+     * exists before any --backfill snapshot is taken, so the copy and the stream overlap. */
+    if (!wal_setup_init(conn, &c, dry_run, &changed, err, sizeof err))
+        goto fail;
     fflush(stdout);
     rc = 0;
     if (!no_store && !init_store(&c, dry_run, &changed)) {

@@ -250,6 +250,11 @@ bool nested_cfg_parse(struct ctx *x, const void *vv, const char *path, cfg_table
         if (root->capture == CFG_CAPTURE_CURSOR)
             return cfg_json_fail(x, sub, "\"capture\": \"cursor\" cannot be used with \"children\": changes of "
                                          "child rows are found by triggers");
+        if (root->capture == CFG_CAPTURE_WAL)
+            return cfg_json_fail(x, sub, "\"capture\": \"wal\" cannot be used with \"children\": a nested "
+                                         "document needs the versions the worker draws for it, and the WAL "
+                                         "stream of one table does not say which root documents a child "
+                                         "row belongs to; use trigger capture for this table");
     }
     if (!(t->children = calloc(count, sizeof *t->children)))
         return cfg_json_fail(x, path, "out of memory");

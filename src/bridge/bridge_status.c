@@ -6,6 +6,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/render.h"
+#include "versync/wal.h"
 #include "versync/sql_embed.h"
 
 #include <stdio.h>
@@ -244,7 +245,10 @@ int cli_status(const cli_globals *g, int argc, char **argv)
             buf_printf(&out, "%s\"%s\":", k ? "," : "", wkeys[k]);
             json_num(&out, wr, 0, k);
         }
-        buf_puts(&out, "}}\n");
+        buf_puts(&out, "}");
+        if (!wal_status_append(conn, &c, true, &out, err, sizeof err))
+            goto fail;
+        buf_puts(&out, "}\n");
     } else {
         buf_printf(&out, "%-32s %-24s %9s %9s %7s  %s\n", "TABLE", "INDEX", "BACKLOG", "OLDEST", "DEAD", "RESYNC");
         for (int i = 0; i < PQntuples(tr); i++) {
@@ -278,6 +282,8 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                            c.tables[i].version_column ? c.tables[i].version_column : "the version");
         }
         text_cursors(&out, &c, cps);
+        if (!wal_status_append(conn, &c, false, &out, err, sizeof err))
+            goto fail;
         buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
                    PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),
                    PQgetvalue(wr, 0, 4), PQgetvalue(wr, 0, 5));

@@ -1,5 +1,6 @@
 /* bridge_worker — claim change rows, re-read them, bulk-write with external versions, commit; and the worker loop. */
 #include "versync/worker.h"
+#include "versync/wal.h"
 
 #include "versync/buf.h"
 #include "versync/bulk.h"
@@ -93,6 +94,7 @@ struct worker {
     char opaque_id[340];       /* X-Opaque-Id of this batch's _bulk requests: versync-HOST-PID-BATCH */
     worker_counters total;
     cursor *cur;      /* worker 1: polls the cursor tables ("capture": "cursor"), or NULL */
+    wal_stream *wal;  /* worker 1: consumes the slot of the "capture": "wal" tables, or NULL */
     bool any_trigger; /* some table is captured by triggers: claim change rows */
     bool cursor_config; /* the missing_schema error came from the cursor poller, whose message says it all */
     park *park;               /* tables whose rows cannot be re-read: their changes wait */
@@ -131,10 +133,13 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
     bulk_sender_init(&w->sender, w->store, c->store.max_bulk_bytes > 0 ? (size_t)c->store.max_bulk_bytes : 0);
-    w->any_trigger = cursor_table_count(c) < c->ntables;
+    w->any_trigger = cursor_table_count(c) + wal_table_count(c) < c->ntables;
     /* One poller per process tree: worker 1 (or the single once process). */
     if (o->id <= 1 && cursor_table_count(c) > 0 &&
         !(w->cur = cursor_new(c, o->state_path, o->once, w->name, err, errsz)))
+        goto fail;
+    /* One slot, one consumer: worker 1 (README, "Logical replication capture"). */
+    if (o->id <= 1 && wal_table_count(c) > 0 && !(w->wal = wal_stream_new(c, o->once, err, errsz)))
         goto fail;
     return w;
 oom:
@@ -173,6 +178,7 @@ void worker_free(worker *w)
     disconnect(w);
     esc_free(w->store);
     cursor_free(w->cur);
+    wal_stream_free(w->wal);
     bulk_sender_free(&w->sender);
     buf_free(&w->tmp);
     free(w->changes);
@@ -1200,6 +1206,14 @@ done:
 static void wait_for_work(worker *w)
 {
     long ms = w->c->poll_interval_ms > 0 ? w->c->poll_interval_ms : 1000;
+    int walfd = wal_stream_socket(w->wal);
+    if (walfd >= 0 && (!w->c->listen || !w->pg || !w->any_trigger)) {
+        /* Only the stream to wait for (or no NOTIFY): its data or the poll interval. */
+        struct pollfd pfd = {walfd, POLLIN, 0};
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        ppoll(&pfd, 1, &ts, w->o.wait_mask);
+        return;
+    }
     if (!w->c->listen || !w->pg) {
         timing_sleep_ms(ms, w->o.wait_mask);
         return;
@@ -1214,9 +1228,9 @@ static void wait_for_work(worker *w)
     }
     if (pending)
         return;
-    struct pollfd pfd = {PQsocket(w->pg), POLLIN, 0};
+    struct pollfd pfd[2] = {{PQsocket(w->pg), POLLIN, 0}, {walfd, POLLIN, 0}};
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    if (ppoll(&pfd, 1, &ts, w->o.wait_mask) > 0) {
+    if (ppoll(pfd, walfd >= 0 ? 2 : 1, &ts, w->o.wait_mask) > 0) {
         PQconsumeInput(w->pg);
         while ((n = PQnotifies(w->pg)))
             PQfreemem(n);
@@ -1260,6 +1274,27 @@ static void deliver_signals(const worker_options *o)
 static int work_step(worker *w, char *err, size_t errsz)
 {
     int n = w->any_trigger ? worker_batch(w, err, errsz) : 0;
+    if (n >= 0 && w->wal) {
+        worker_counters d = {0};
+        d.lag_ms = -1;
+        int k = wal_stream_step(w->wal, w->pg, w->store, &d, err, errsz);
+        w->total.applied += d.applied;
+        w->total.stale += d.stale;
+        w->total.coalesced += d.coalesced;
+        w->total.dead_letters += d.dead_letters;
+        w->total.skipped += d.skipped;
+        w->total.retries += d.retries;
+        w->total.changes += d.changes;
+        w->total.batches += d.batches;
+        if (d.lag_ms >= 0)
+            w->total.lag_ms = d.lag_ms;
+        if (k < 0) {
+            if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
+                disconnect(w);
+            return k == WAL_ERR_STORE ? WORKER_ERR_STORE : WORKER_ERR_PG;
+        }
+        n += k;
+    }
     if (n < 0 || !w->cur)
         return n;
     stamp_started(w);

@@ -136,6 +136,8 @@ _pg_as() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# pg_start — a throwaway server. PG_EXTRA_OPTS adds server options to it (and to pg_restart),
+# e.g. PG_EXTRA_OPTS="-c wal_level=logical".
 pg_start() {
   PG_DATA=$T_DIR/pg
   local sock=$T_DIR/pgsock
@@ -148,7 +150,7 @@ pg_start() {
   for try in 1 2 3 4 5; do
     PGPORT=$(free_port)
     if _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
-        -o "-p $PGPORT -k $sock -c listen_addresses='' -c fsync=off -c max_connections=200" \
+        -o "-p $PGPORT -k $sock -c listen_addresses='' -c fsync=off -c max_connections=200 ${PG_EXTRA_OPTS:-}" \
         start >/dev/null 2>&1; then
       break
     fi
@@ -164,7 +166,7 @@ pg_start() {
 # pg_restart [MODE] — restart the throwaway server (default mode: immediate).
 pg_restart() {
   _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m "${1:-immediate}" -w -t 60 restart \
-    -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=off -c max_connections=200" \
+    -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=off -c max_connections=200 ${PG_EXTRA_OPTS:-}" \
     -l "$PG_LOG" >/dev/null 2>&1
   wait_until 30 psql -XAtqc 'select 1'
 }

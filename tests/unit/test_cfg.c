@@ -501,13 +501,23 @@ static void test_capture(void **state)
                       &c));
     assert_int_equal(c.tables[0].capture, CFG_CAPTURE_CURSOR);
     cfg_free(&c);
-    rejects(TBL("\"capture\": \"poll\""), "tables[0].capture: must be \"trigger\" or \"cursor\", not \"poll\"");
-    rejects(TBL("\"capture\": true"), "tables[0].capture: must be \"trigger\" or \"cursor\", not a boolean");
+    rejects(TBL("\"capture\": \"poll\""), "tables[0].capture: must be \"trigger\", \"cursor\" or \"wal\", not \"poll\"");
+    rejects(TBL("\"capture\": true"), "tables[0].capture: must be \"trigger\", \"cursor\" or \"wal\", not a boolean");
     rejects(TBL("\"capture\": \"cursor\""), "tables[0].capture: \"cursor\" needs a \"version\"");
     rejects(TBL("\"capture\": \"cursor\", \"version\": {\"column\": \"v\", \"managed\": true}"),
             "tables[0].version.managed: cannot be true with \"capture\": \"cursor\"");
     rejects(TBL("\"capture\": \"cursor\", \"version\": {\"timestamp\": \"t\", \"managed\": true}"),
             "cursor mode installs no triggers");
+    /* "wal" (issue 22): the commit LSN is the version; slot and publication default to the schema. */
+    assert_true(parse(TBL("\"capture\": \"wal\""), &c));
+    assert_int_equal(c.tables[0].capture, CFG_CAPTURE_WAL);
+    assert_string_equal(c.wal_slot, "versync");
+    assert_string_equal(c.wal_publication, "versync");
+    assert_false(c.wal_publication_given);
+    assert_true(c.wal_lag_warn_bytes == 1LL << 30);
+    cfg_free(&c);
+    rejects(TBL("\"capture\": \"wal\", \"version\": {\"column\": \"v\"}"),
+            "tables[0].capture: \"wal\" takes no \"version\"");
 }
 #undef TBL
 

@@ -1,0 +1,2 @@
+-- Add mapped "wal" tables to versync's own publication.
+ALTER PUBLICATION @pub@ ADD TABLE @tables@

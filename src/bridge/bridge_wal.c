@@ -1,0 +1,800 @@
+/* bridge_wal — the "capture": "wal" consumer: stream the slot, re-read the rows each change names, write them
+ * with the commit LSN as their external version, and confirm the slot only past what the store answered for. */
+#include "versync/wal.h"
+
+#include "versync/buf.h"
+#include "versync/bulk.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+#include "versync/truncate.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Tell the server where we are at least this often (wal_sender_timeout is 60 s by default). */
+#define STATUS_EVERY_MS 10000
+/* once: wait this long for the stream per step before reporting "still working". */
+#define ONCE_WAIT_MS 1000
+/* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
+#define PG_EPOCH_US 946684800000000LL
+
+/* One relation the stream described (Relation message), and how it maps to a "wal" table. */
+typedef struct wal_rel {
+    uint32_t relid;
+    int table;   /* index into cfg.tables, or -1: not one of ours */
+    int *keypos; /* per key column of the mapping: its attribute position, -1 missing */
+    bool *keyident; /* per key column: part of the replica identity */
+} wal_rel;
+
+/* One row a change names; its id and key parts are heap strings. */
+typedef struct wal_change {
+    int table;
+    char *id;
+    char **key;
+    size_t nkey;
+    int64_t version; /* the commit LSN of its transaction */
+    size_t order;    /* position in the stream, to keep the last change of a key */
+} wal_change;
+
+struct wal_stream {
+    const cfg *c;
+    bool once;
+    PGconn *rc; /* the replication connection, NULL until connected */
+    uint64_t acked;      /* every transaction that ends at or before this is answered for */
+    uint64_t confirmed;  /* what we last told the server (flush) */
+    uint64_t received;   /* the furthest position the server said it sent */
+    uint64_t commit_end; /* end of the last Commit read */
+    int64_t commit_ts;   /* its commit time (µs since 2000-01-01), 0 none */
+    bool in_txn;
+    int64_t txn_version;
+    uint64_t once_target; /* once: the marker's position, 0 before it was emitted */
+    bool once_reached;
+    char once_nonce[64];
+    wal_rel *rels;
+    size_t nrels, caprels;
+    wal_change *pending;
+    size_t npending, cappending, order;
+    uint32_t *trunc; /* relids of a Truncate not yet applied */
+    size_t ntrunc;
+    long long last_status_ms;
+    bulk_sender sender;
+    esc *sender_store;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t pg_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_US;
+}
+
+static void free_change(wal_change *ch)
+{
+    free(ch->id);
+    render_free_array(ch->key, ch->nkey);
+    memset(ch, 0, sizeof *ch);
+}
+
+static void clear_pending(wal_stream *ws)
+{
+    for (size_t i = 0; i < ws->npending; i++)
+        free_change(&ws->pending[i]);
+    ws->npending = 0;
+}
+
+static void clear_rels(wal_stream *ws)
+{
+    for (size_t i = 0; i < ws->nrels; i++) {
+        free(ws->rels[i].keypos);
+        free(ws->rels[i].keyident);
+    }
+    ws->nrels = 0;
+}
+
+/* Forget the connection and everything read on it: the slot replays from its confirmed position. */
+static void disconnect(wal_stream *ws)
+{
+    if (ws->rc)
+        PQfinish(ws->rc);
+    ws->rc = NULL;
+    clear_pending(ws);
+    clear_rels(ws);
+    free(ws->trunc);
+    ws->trunc = NULL;
+    ws->ntrunc = 0;
+    ws->in_txn = false;
+}
+
+wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz)
+{
+    wal_stream *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    ws->c = c;
+    ws->once = once;
+    snprintf(ws->once_nonce, sizeof ws->once_nonce, "once %ld", (long)getpid());
+    return ws;
+}
+
+void wal_stream_free(wal_stream *ws)
+{
+    if (!ws)
+        return;
+    disconnect(ws);
+    free(ws->rels);
+    free(ws->pending);
+    bulk_sender_free(&ws->sender);
+    free(ws);
+}
+
+int wal_stream_socket(const wal_stream *ws) { return ws && ws->rc ? PQsocket(ws->rc) : -1; }
+
+/* ---- the replication connection ---------------------------------------------------------------- */
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)(v & 0xff);
+}
+
+/* Standby status update: written up to what we received, flushed and applied up to `acked`. */
+static bool send_status(wal_stream *ws, char *err, size_t errsz)
+{
+    unsigned char m[34];
+    m[0] = 'r';
+    put64(m + 1, ws->received > ws->acked ? ws->received : ws->acked);
+    put64(m + 9, ws->acked);
+    put64(m + 17, ws->acked);
+    put64(m + 25, (uint64_t)pg_now_us());
+    m[33] = 0;
+    if (PQputCopyData(ws->rc, (const char *)m, sizeof m) != 1 || PQflush(ws->rc) != 0) {
+        snprintf(err, errsz, "replication slot \"%s\": sending the confirmed position: %s", ws->c->wal_slot,
+                 PQerrorMessage(ws->rc));
+        return false;
+    }
+    ws->confirmed = ws->acked;
+    ws->last_status_ms = now_ms();
+    return true;
+}
+
+static void one_line(char *s)
+{
+    char *nl = strchr(s, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
+{
+    const char *keys[] = {"dbname", "replication", "application_name", NULL};
+    const char *vals[] = {ws->c->postgres && *ws->c->postgres ? ws->c->postgres : NULL, "database", "versync-wal",
+                          NULL};
+    char *pub_i = NULL, *pub_l = NULL, *sql = NULL;
+    PGresult *r = NULL;
+    bool ok = false;
+    ws->rc = PQconnectdbParams(keys, vals, 1);
+    if (!ws->rc || PQstatus(ws->rc) != CONNECTION_OK) {
+        snprintf(err, errsz, "replication connection: %s", ws->rc ? PQerrorMessage(ws->rc) : "out of memory");
+        one_line(err);
+        goto done;
+    }
+    /* once: mark the current end of the WAL in the stream itself (README: "once"). */
+    if (ws->once && !ws->once_target) {
+        const char *p[] = {ws->once_nonce};
+        PGresult *m = pg_exec(pg, sql_text("wal_once_marker"), 1, p, err, errsz);
+        if (!m)
+            goto done;
+        bool parsed = wal_parse_lsn(PQgetvalue(m, 0, 0), &ws->once_target);
+        PQclear(m);
+        if (!parsed) {
+            snprintf(err, errsz, "cannot parse the position of the once marker");
+            goto done;
+        }
+    }
+    /* pgoutput splits publication_names as a list of identifiers: quote the name as one, then as a literal. */
+    if (!(pub_i = PQescapeIdentifier(ws->rc, ws->c->wal_publication, strlen(ws->c->wal_publication))) ||
+        !(pub_l = PQescapeLiteral(ws->rc, pub_i, strlen(pub_i)))) {
+        snprintf(err, errsz, "quoting the publication name: %s", PQerrorMessage(ws->rc));
+        goto done;
+    }
+    const char *vars[] = {"slot", ws->c->wal_slot, "pubs", pub_l, NULL}; /* the slot name is [a-z0-9_] (cfg) */
+    if (!(sql = sql_render_vars("wal_start", vars))) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    /* The replication grammar takes no SQL comments: skip the file's leading comment lines. */
+    const char *cmd = sql;
+    while (strncmp(cmd, "--", 2) == 0 && strchr(cmd, '\n'))
+        cmd = strchr(cmd, '\n') + 1;
+    r = PQexec(ws->rc, cmd);
+    if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+        snprintf(err, errsz, "replication slot \"%s\": %s", ws->c->wal_slot, PQerrorMessage(ws->rc));
+        one_line(err);
+        goto done;
+    }
+    ws->last_status_ms = now_ms();
+    ok = true;
+done:
+    PQclear(r);
+    PQfreemem(pub_i);
+    PQfreemem(pub_l);
+    free(sql);
+    if (!ok)
+        disconnect(ws);
+    return ok;
+}
+
+/* ---- changes ------------------------------------------------------------------------------------- */
+
+static wal_rel *find_rel(wal_stream *ws, uint32_t relid)
+{
+    for (size_t i = 0; i < ws->nrels; i++)
+        if (ws->rels[i].relid == relid)
+            return &ws->rels[i];
+    return NULL;
+}
+
+static bool on_relation(wal_stream *ws, const wal_msg *m, char *err, size_t errsz)
+{
+    wal_rel *r = find_rel(ws, m->relid);
+    if (!r) {
+        if (ws->nrels == ws->caprels) {
+            size_t cap = ws->caprels ? ws->caprels * 2 : 8;
+            wal_rel *n = realloc(ws->rels, cap * sizeof *n);
+            if (!n)
+                goto oom;
+            ws->rels = n;
+            ws->caprels = cap;
+        }
+        r = &ws->rels[ws->nrels++];
+        memset(r, 0, sizeof *r);
+        r->relid = m->relid;
+    }
+    free(r->keypos);
+    free(r->keyident);
+    r->keypos = NULL;
+    r->keyident = NULL;
+    r->table = -1;
+    for (size_t i = 0; i < ws->c->ntables; i++) {
+        const cfg_table *t = &ws->c->tables[i];
+        if (t->capture == CFG_CAPTURE_WAL && strcmp(t->schema, m->nspname) == 0 && strcmp(t->name, m->relname) == 0)
+            r->table = (int)i;
+    }
+    if (r->table < 0)
+        return true;
+    const cfg_table *t = &ws->c->tables[r->table];
+    if (!(r->keypos = calloc(t->nkey, sizeof *r->keypos)) || !(r->keyident = calloc(t->nkey, sizeof *r->keyident)))
+        goto oom;
+    for (size_t k = 0; k < t->nkey; k++) {
+        r->keypos[k] = -1;
+        for (uint16_t a = 0; a < m->natts; a++)
+            if (strcmp(m->atts[a].name, t->key[k]) == 0) {
+                r->keypos[k] = a;
+                r->keyident[k] = m->atts[a].key || m->replident == 'f';
+            }
+        if (r->keypos[k] < 0)
+            log_error("%s: the replication stream has no column \"%s\" (the key): its changes cannot be synced "
+                      "until the column is back",
+                      t->ident, t->key[k]);
+    }
+    return true;
+oom:
+    snprintf(err, errsz, "out of memory");
+    return false;
+}
+
+/* Queue the row of `t` whose key sits in `tup` (falling back to `alt` for values not sent). Returns
+ * 1 queued, 0 the tuple does not carry the key (*why says which column), -1 out of memory. */
+static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, const wal_tuple *alt,
+                     const char **why)
+{
+    const cfg_table *t = &ws->c->tables[r->table];
+    wal_change ch = {0};
+    ch.table = r->table;
+    ch.version = ws->txn_version;
+    ch.order = ws->order++;
+    ch.nkey = t->nkey;
+    buf id = BUF_INIT;
+    if (!(ch.key = calloc(t->nkey, sizeof *ch.key)))
+        return -1;
+    for (size_t k = 0; k < t->nkey; k++) {
+        int pos = r->keypos[k];
+        const wal_value *v = pos >= 0 && pos < tup->ncols ? &tup->cols[pos] : NULL;
+        if (v && v->kind == 'u' && alt && pos < alt->ncols)
+            v = &alt->cols[pos];
+        if (!v || v->kind == 'u' || (v->kind == 'n' && !r->keyident[k])) {
+            *why = t->key[k];
+            free_change(&ch);
+            return 0;
+        }
+        if (v->kind != 'n' && !(ch.key[k] = strndup(v->data, v->len))) {
+            free_change(&ch);
+            return -1;
+        }
+    }
+    if (!bulk_doc_id(&id, (const char *const *)ch.key, ch.nkey) || !(ch.id = strdup(id.data ? id.data : ""))) {
+        buf_free(&id);
+        free_change(&ch);
+        return -1;
+    }
+    buf_free(&id);
+    if (ws->npending == ws->cappending) {
+        size_t cap = ws->cappending ? ws->cappending * 2 : 64;
+        wal_change *n = realloc(ws->pending, cap * sizeof *n);
+        if (!n) {
+            free_change(&ch);
+            return -1;
+        }
+        ws->pending = n;
+        ws->cappending = cap;
+    }
+    ws->pending[ws->npending++] = ch;
+    return 1;
+}
+
+static bool same_key(const wal_rel *r, const wal_tuple *a, const wal_tuple *b, size_t nkey)
+{
+    for (size_t k = 0; k < nkey; k++) {
+        int pos = r->keypos[k];
+        if (pos < 0 || pos >= a->ncols || pos >= b->ncols)
+            return false;
+        const wal_value *x = &a->cols[pos], *y = &b->cols[pos];
+        if (x->kind == 'u' || y->kind == 'u')
+            continue; /* not sent: unchanged */
+        if (x->kind != y->kind || x->len != y->len || (x->len && memcmp(x->data, y->data, x->len) != 0))
+            return false;
+    }
+    return true;
+}
+
+static bool on_change(wal_stream *ws, const wal_msg *m, worker_counters *delta, char *err, size_t errsz)
+{
+    const wal_rel *r = find_rel(ws, m->relid);
+    if (!r || r->table < 0)
+        return true;
+    const cfg_table *t = &ws->c->tables[r->table];
+    const char *why = NULL;
+    int q = 1;
+    if (m->kind == WAL_MSG_INSERT)
+        q = queue_key(ws, r, &m->new_tuple, NULL, &why);
+    else if (m->kind == WAL_MSG_UPDATE) {
+        const wal_tuple *old = m->old_kind ? &m->old_tuple : NULL;
+        q = queue_key(ws, r, &m->new_tuple, old, &why);
+        /* A key changed: the old key's document goes too (its re-read finds no row). */
+        if (q == 1 && old && !same_key(r, old, &m->new_tuple, t->nkey))
+            q = queue_key(ws, r, old, NULL, &why);
+    } else
+        q = queue_key(ws, r, &m->old_tuple, NULL, &why);
+    if (q < 0) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    if (q == 0) {
+        /* Nothing names the document: it can never be written, so say so every time. */
+        delta->dead_letters++;
+        log_error("%s: a %s in the WAL (commit %" PRId64 ") carries no value of key column \"%s\", so versync "
+                  "cannot tell which document it changes; not synced. Make the replica identity hold the key: "
+                  "ALTER TABLE %s REPLICA IDENTITY USING INDEX <a unique index on the key> (or FULL), then run "
+                  "versync backfill %s",
+                  t->ident, m->kind == WAL_MSG_DELETE ? "delete" : "change", ws->txn_version, why ? why : "?",
+                  t->ident, t->ident);
+    }
+    return true;
+}
+
+/* ---- writing ------------------------------------------------------------------------------------- */
+
+static int cmp_change(const void *a, const void *b)
+{
+    const wal_change *x = a, *y = b;
+    if (x->table != y->table)
+        return x->table < y->table ? -1 : 1;
+    int c = strcmp(x->id, y->id);
+    if (c)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int cmp_id(const void *key, const void *elem)
+{
+    const wal_change *e = elem;
+    return strcmp((const char *)key, e->id);
+}
+
+/* Re-read the rows of table `ti` named by uniq[0..n) (sorted by id) and fill ops[0..n). */
+static bool build_ops(wal_stream *ws, PGconn *pg, int ti, wal_change *uniq, size_t n, bulk_op *ops, bool *skip,
+                      PGresult **res, char *err, size_t errsz)
+{
+    const cfg_table *t = &ws->c->tables[ti];
+    buf *arrs = calloc(t->nkey, sizeof *arrs);
+    const char **params = calloc(t->nkey, sizeof *params);
+    const char **items = calloc(n ? n : 1, sizeof *items);
+    char *sql = NULL;
+    bool ok = false;
+    buf id = BUF_INIT;
+    if (!arrs || !params || !items)
+        goto oom;
+    for (size_t k = 0; k < t->nkey; k++) {
+        for (size_t i = 0; i < n; i++)
+            items[i] = uniq[i].key[k];
+        if (!render_array_literal(&arrs[k], items, n))
+            goto oom;
+        params[k] = arrs[k].data;
+    }
+    if (!(sql = render_reread(pg, t, err, errsz)))
+        goto done;
+    *res = PQexecParams(pg, sql, (int)t->nkey, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(*res) != PGRES_TUPLES_OK) {
+        snprintf(err, errsz, "%s: re-reading the changed rows: %s", t->ident, PQresultErrorMessage(*res));
+        one_line(err);
+        goto done;
+    }
+    /* Rows gone by now: a delete (their re-read found nothing). */
+    for (size_t i = 0; i < n; i++) {
+        bulk_op *op = &ops[i];
+        memset(op, 0, sizeof *op);
+        op->index = t->index;
+        op->id = uniq[i].id;
+        op->id_len = strlen(uniq[i].id);
+        op->is_delete = true;
+        op->vtype = BULK_VT_EXTERNAL;
+        op->version = uniq[i].version;
+        skip[i] = t->deletes_ignore;
+    }
+    for (int row = 0; row < PQntuples(*res); row++) {
+        char **parts;
+        size_t np;
+        if (!render_parse_text_array(PQgetvalue(*res, row, RENDER_COL_KEY), &parts, &np))
+            goto oom;
+        buf_reset(&id);
+        bool idok = bulk_doc_id(&id, (const char *const *)parts, np);
+        render_free_array(parts, np);
+        if (!idok)
+            goto oom;
+        wal_change *hit = bsearch(id.data ? id.data : "", uniq, n, sizeof *uniq, cmp_id);
+        if (!hit)
+            continue; /* a composite key's cross product: not one of ours */
+        size_t i = (size_t)(hit - uniq);
+        bool deleted = !PQgetisnull(*res, row, RENDER_COL_DELETED) &&
+                       strcmp(PQgetvalue(*res, row, RENDER_COL_DELETED), "t") == 0;
+        ops[i].is_delete = deleted;
+        skip[i] = deleted && t->deletes_ignore;
+        if (!deleted) {
+            ops[i].doc = PQgetvalue(*res, row, RENDER_COL_DOC);
+            ops[i].doc_len = (size_t)PQgetlength(*res, row, RENDER_COL_DOC);
+        }
+    }
+    ok = true;
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory");
+done:
+    for (size_t k = 0; arrs && k < t->nkey; k++)
+        buf_free(&arrs[k]);
+    buf_free(&id);
+    free(arrs);
+    free(params);
+    free(items);
+    free(sql);
+    return ok;
+}
+
+/* Write every pending change: one write per row and table (the last change of a row in the
+ * batch; its version is the greatest), re-read now. True when the store answered every write
+ * for good; the pending changes are then gone. */
+static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
+{
+    if (!ws->npending)
+        return 0;
+    if (ws->sender_store != store) {
+        bulk_sender_free(&ws->sender);
+        memset(&ws->sender, 0, sizeof ws->sender);
+        bulk_sender_init(&ws->sender, store,
+                         ws->c->store.max_bulk_bytes > 0 ? (size_t)ws->c->store.max_bulk_bytes : 0);
+        ws->sender_store = store;
+    }
+    qsort(ws->pending, ws->npending, sizeof *ws->pending, cmp_change);
+    /* Keep the last change of each (table, id): sorted by order within a run. */
+    size_t n = 0;
+    for (size_t i = 0; i < ws->npending; i++) {
+        bool last = i + 1 == ws->npending || ws->pending[i + 1].table != ws->pending[i].table ||
+                    strcmp(ws->pending[i + 1].id, ws->pending[i].id) != 0;
+        if (!last) {
+            free_change(&ws->pending[i]);
+            delta->coalesced++;
+            continue;
+        }
+        ws->pending[n++] = ws->pending[i];
+    }
+    size_t changes = ws->npending;
+    ws->npending = n;
+    bulk_op *ops = calloc(n, sizeof *ops);
+    bool *skip = calloc(n, sizeof *skip);
+    PGresult **res = calloc(ws->c->ntables, sizeof *res);
+    int rc = WAL_ERR_PG;
+    if (!ops || !skip || !res) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && ws->pending[j].table == ws->pending[i].table)
+            j++;
+        int ti = ws->pending[i].table;
+        if (!build_ops(ws, pg, ti, &ws->pending[i], j - i, &ops[i], &skip[i], &res[ti], err, errsz))
+            goto done;
+        i = j;
+    }
+    /* Skipped ops ("deletes": "ignore") are moved to the end so the rest go in one array. */
+    size_t nsend = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!skip[i])
+            ops[nsend++] = ops[i];
+    if (nsend && !bulk_send(&ws->sender, ops, nsend, err, errsz)) {
+        delta->retries++;
+        rc = WAL_ERR_STORE;
+        goto done;
+    }
+    for (size_t i = 0; i < nsend; i++) {
+        if (ops[i].outcome == BULK_APPLIED)
+            delta->applied++;
+        else if (ops[i].outcome == BULK_STALE)
+            delta->stale++;
+        else {
+            delta->dead_letters++;
+            log_error("%s: document %.*s (version %" PRId64 ") refused by the store (HTTP %d): %s; not synced",
+                      ops[i].index, (int)ops[i].id_len, ops[i].id, ops[i].version, ops[i].status, ops[i].error);
+        }
+    }
+    delta->skipped += (long long)(n - nsend);
+    delta->changes += (long long)changes;
+    delta->batches++;
+    clear_pending(ws);
+    rc = 0;
+done:
+    for (size_t i = 0; res && i < ws->c->ntables; i++)
+        PQclear(res[i]);
+    free(res);
+    free(ops);
+    free(skip);
+    return rc;
+}
+
+/* Apply a Truncate read from the stream, as the trigger path does (truncate.h). */
+static int apply_truncate(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
+{
+    char *schema_q = pg_quote_ident(pg, ws->c->schema, err, errsz);
+    if (!schema_q)
+        return WAL_ERR_PG;
+    int rc = 0;
+    for (size_t i = 0; i < ws->ntrunc && rc == 0; i++) {
+        const wal_rel *r = find_rel(ws, ws->trunc[i]);
+        if (!r || r->table < 0)
+            continue;
+        const cfg_table *t = &ws->c->tables[r->table];
+        truncate_counts tc = {0};
+        if (!pg_run(pg, "BEGIN", 0, NULL, err, errsz))
+            rc = WAL_ERR_PG;
+        int tr = rc ? TRUNCATE_ERR_PG : truncate_apply(pg, store, schema_q, t, &tc, err, errsz);
+        if (tr == TRUNCATE_OK || tr == TRUNCATE_UNLISTABLE) {
+            if (!pg_run(pg, "COMMIT", 0, NULL, err, errsz))
+                rc = WAL_ERR_PG;
+            else {
+                log_info("%s: truncated: %lld documents deleted, %lld kept (their row exists again)", t->ident,
+                         tc.deleted, tc.kept);
+                delta->applied += tc.deleted;
+                delta->skipped++;
+            }
+        } else {
+            char ignore[64];
+            pg_run(pg, "ROLLBACK", 0, NULL, ignore, sizeof ignore);
+            rc = tr == TRUNCATE_ERR_STORE ? WAL_ERR_STORE : WAL_ERR_PG;
+        }
+        if (rc == 0) {
+            /* Done: not again if a later table of the same message fails. */
+            ws->trunc[i] = 0;
+        }
+    }
+    free(schema_q);
+    if (rc == 0) {
+        free(ws->trunc);
+        ws->trunc = NULL;
+        ws->ntrunc = 0;
+    }
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------------------- */
+
+static uint64_t get64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | (unsigned char)p[i];
+    return v;
+}
+
+/* Handle one CopyData message. Sets *stop when reading must pause (a Truncate to apply). */
+static bool on_copy(wal_stream *ws, const char *b, int n, bool *stop, bool *reply, worker_counters *delta,
+                    char *err, size_t errsz)
+{
+    if (n >= 18 && b[0] == 'k') {
+        uint64_t end = get64(b + 1);
+        if (end > ws->received)
+            ws->received = end;
+        /* Everything before `end` was decoded and sent to us: with nothing of ours open or
+         * unwritten, the slot may move past WAL that held nothing for us. */
+        if (!ws->in_txn && !ws->npending && !ws->ntrunc && ws->commit_end <= ws->acked && end > ws->acked)
+            ws->acked = end;
+        *reply = *reply || b[17];
+        return true;
+    }
+    if (n < 25 || b[0] != 'w')
+        return true;
+    wal_msg m;
+    if (!wal_decode(b + 25, (size_t)n - 25, &m, err, errsz))
+        return false;
+    bool ok = true;
+    switch (m.kind) {
+    case WAL_MSG_BEGIN:
+        ws->in_txn = true;
+        ws->txn_version = (int64_t)m.lsn;
+        break;
+    case WAL_MSG_COMMIT:
+        ws->in_txn = false;
+        ws->commit_end = m.end_lsn;
+        ws->commit_ts = m.ts;
+        if (m.end_lsn > ws->received)
+            ws->received = m.end_lsn;
+        break;
+    case WAL_MSG_RELATION:
+        ok = on_relation(ws, &m, err, errsz);
+        break;
+    case WAL_MSG_INSERT:
+    case WAL_MSG_UPDATE:
+    case WAL_MSG_DELETE:
+        ok = on_change(ws, &m, delta, err, errsz);
+        break;
+    case WAL_MSG_TRUNCATE:
+        if (m.nrelids) {
+            ws->trunc = m.relids;
+            ws->ntrunc = m.nrelids;
+            m.relids = NULL;
+            m.nrelids = 0;
+            *stop = true;
+        }
+        break;
+    case WAL_MSG_MESSAGE:
+        if (ws->once && m.prefix && strcmp(m.prefix, "versync") == 0 && m.lsn >= ws->once_target &&
+            ws->once_target)
+            ws->once_reached = true;
+        if (ws->once_reached)
+            *stop = true;
+        break;
+    default:
+        break;
+    }
+    wal_msg_clear(&m);
+    return ok;
+}
+
+/* Close the stream so the server has processed our last status before we go. */
+static void finish_stream(wal_stream *ws)
+{
+    if (!ws->rc)
+        return;
+    if (PQputCopyEnd(ws->rc, NULL) == 1 && PQflush(ws->rc) == 0) {
+        char *b;
+        long long deadline = now_ms() + 5000;
+        while (now_ms() < deadline) {
+            int n = PQgetCopyData(ws->rc, &b, 1);
+            if (n > 0) {
+                PQfreemem(b);
+                continue;
+            }
+            if (n < 0)
+                break;
+            struct pollfd pfd = {PQsocket(ws->rc), POLLIN, 0};
+            if (poll(&pfd, 1, 100) > 0 && !PQconsumeInput(ws->rc))
+                break;
+        }
+        PGresult *r;
+        while ((r = PQgetResult(ws->rc)))
+            PQclear(r);
+    }
+    PQfinish(ws->rc);
+    ws->rc = NULL;
+}
+
+int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
+{
+    int did = 0;
+    /* First what a failed step left: it was read from the stream and is not read again. */
+    int rc = apply_pending(ws, pg, store, delta, err, errsz);
+    if (rc == 0 && ws->ntrunc)
+        rc = apply_truncate(ws, pg, store, delta, err, errsz);
+    if (rc < 0)
+        return rc;
+    if (!ws->rc && !connect_stream(ws, pg, err, errsz))
+        return WAL_ERR_PG;
+    size_t batch = ws->c->batch_size > 0 ? (size_t)ws->c->batch_size : 500;
+    bool stop = false, reply = false;
+    while (!stop && ws->npending < batch && !(ws->once_reached && !ws->in_txn)) {
+        char *b = NULL;
+        int n = PQgetCopyData(ws->rc, &b, 1);
+        if (n == 0) {
+            if (!PQconsumeInput(ws->rc))
+                n = -2;
+            else if ((n = PQgetCopyData(ws->rc, &b, 1)) == 0) {
+                if (!ws->once || did || ws->npending)
+                    break;
+                /* once: wait a little for the stream to reach the marker. */
+                struct pollfd pfd = {PQsocket(ws->rc), POLLIN, 0};
+                if (poll(&pfd, 1, ONCE_WAIT_MS) <= 0) {
+                    did = 1;
+                    break;
+                }
+                continue;
+            }
+        }
+        if (n < 0) {
+            PGresult *r = PQgetResult(ws->rc);
+            snprintf(err, errsz, "replication slot \"%s\": the stream ended: %s", ws->c->wal_slot,
+                     r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(ws->rc));
+            one_line(err);
+            PQclear(r);
+            disconnect(ws);
+            return WAL_ERR_PG;
+        }
+        did = 1;
+        bool ok = on_copy(ws, b, n, &stop, &reply, delta, err, errsz);
+        PQfreemem(b);
+        if (!ok) {
+            disconnect(ws);
+            return WAL_ERR_PG;
+        }
+    }
+    rc = apply_pending(ws, pg, store, delta, err, errsz);
+    if (rc == 0 && ws->ntrunc)
+        rc = apply_truncate(ws, pg, store, delta, err, errsz);
+    if (rc < 0)
+        return rc;
+    /* Every change read is answered for: move past the last whole transaction. */
+    if (ws->commit_end > ws->acked)
+        ws->acked = ws->commit_end;
+    /* Apply lag: only when something was written, so an idle stream does not look late. */
+    if (ws->commit_ts && delta->changes > 0) {
+        long long lag = (pg_now_us() - ws->commit_ts) / 1000;
+        delta->lag_ms = lag < 0 ? 0 : lag;
+    }
+    bool done = ws->once && ws->once_reached && !ws->in_txn;
+    if (done && ws->once_target > ws->acked)
+        ws->acked = ws->once_target;
+    if (reply || ws->acked > ws->confirmed || now_ms() - ws->last_status_ms >= STATUS_EVERY_MS) {
+        if (!send_status(ws, err, errsz)) {
+            disconnect(ws);
+            return WAL_ERR_PG;
+        }
+    }
+    if (done) {
+        finish_stream(ws);
+        return 0;
+    }
+    return did || stop ? 1 : 0;
+}

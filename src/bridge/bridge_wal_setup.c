@@ -1,0 +1,336 @@
+/* bridge_wal_setup — init's publication and slot for "capture": "wal", and what check and status report of them. */
+#include "versync/wal.h"
+
+#include "versync/buf.h"
+#include "versync/log.h"
+#include "versync/pg.h"
+#include "versync/render.h"
+#include "versync/sql_embed.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool wal_setup_precheck(PGconn *conn, char *err, size_t errsz)
+{
+    PGresult *r = pg_exec(conn, sql_text("wal_precheck"), 0, NULL, err, errsz);
+    if (!r)
+        return false;
+    bool ok = false;
+    if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0)
+        snprintf(err, errsz,
+                 "\"capture\": \"wal\" needs wal_level = logical, and this server has wal_level = %s: set "
+                 "wal_level = logical in postgresql.conf (ALTER SYSTEM SET wal_level = logical) and restart "
+                 "PostgreSQL",
+                 PQgetvalue(r, 0, 0));
+    else if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+        snprintf(err, errsz,
+                 "\"capture\": \"wal\" reads a replication slot, and role \"%s\" may not replicate: ALTER ROLE "
+                 "\"%s\" REPLICATION (and allow it a replication connection in pg_hba.conf)",
+                 PQuser(conn), PQuser(conn));
+    else
+        ok = true;
+    PQclear(r);
+    return ok;
+}
+
+/* Append the quoted names of the "wal" tables for which want(t) holds, comma-separated. */
+static bool put_tables(PGconn *conn, const cfg *c, const bool *pick, buf *out, char *err, size_t errsz)
+{
+    bool first = true;
+    for (size_t i = 0; i < c->ntables; i++) {
+        if (!pick[i])
+            continue;
+        if ((!first && !buf_puts(out, ", ")) || !pg_put_ident(conn, out, c->tables[i].schema, err, errsz) ||
+            !buf_puts(out, ".") || !pg_put_ident(conn, out, c->tables[i].name, err, errsz)) {
+            if (!*err)
+                snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        first = false;
+    }
+    return true;
+}
+
+/* Run (or, dry_run, print) sql/NAME.sql with @pub@ and @tables@ filled in. */
+static bool run_pub_sql(PGconn *conn, const char *name, const char *pub_q, const char *tables, bool dry_run,
+                        char *err, size_t errsz)
+{
+    const char *vars[] = {"pub", pub_q, "tables", tables ? tables : "", NULL};
+    char *sql = sql_render_vars(name, vars);
+    if (!sql) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    bool ok = true;
+    if (dry_run)
+        printf("%s;\n", sql);
+    else
+        ok = pg_run(conn, sql, 0, NULL, err, errsz);
+    free(sql);
+    return ok;
+}
+
+static bool init_publication(PGconn *conn, const cfg *c, bool dry_run, bool *changed, char *err, size_t errsz)
+{
+    bool ok = false;
+    bool *missing = calloc(c->ntables + 1, sizeof *missing);
+    char *pub_q = pg_quote_ident(conn, c->wal_publication, err, errsz);
+    buf tables = BUF_INIT;
+    PGresult *pr = NULL, *tr = NULL;
+    const char *p[] = {c->wal_publication};
+    if (!missing || !pub_q) {
+        if (!missing)
+            snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    if (!(pr = pg_exec(conn, sql_text("wal_publication"), 1, p, err, errsz)) ||
+        !(tr = pg_exec(conn, sql_text("wal_publication_tables"), 1, p, err, errsz)))
+        goto done;
+    size_t nmissing = 0;
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cfg_table *t = &c->tables[i];
+        if (t->capture != CFG_CAPTURE_WAL)
+            continue;
+        bool found = false;
+        for (int j = 0; !found && j < PQntuples(tr); j++)
+            found = strcmp(PQgetvalue(tr, j, 0), t->schema) == 0 && strcmp(PQgetvalue(tr, j, 1), t->name) == 0;
+        missing[i] = !found;
+        nmissing += !found;
+    }
+    if (!put_tables(conn, c, missing, &tables, err, errsz))
+        goto done;
+    if (PQntuples(pr) == 0) {
+        if (c->wal_publication_given) {
+            snprintf(err, errsz,
+                     "wal.publication: publication \"%s\" does not exist: create it (CREATE PUBLICATION … FOR "
+                     "TABLE %s) or leave \"wal.publication\" out and init creates one",
+                     c->wal_publication, tables.data ? tables.data : "");
+            goto done;
+        }
+        if (!run_pub_sql(conn, "wal_publication_create", pub_q, tables.data, dry_run, err, errsz))
+            goto done;
+        printf("created publication \"%s\" of %s\n", c->wal_publication, tables.data);
+        *changed = true;
+        ok = true;
+        goto done;
+    }
+    bool all_kinds = strcmp(PQgetvalue(pr, 0, 0), "t") == 0;
+    if (!all_kinds && c->wal_publication_given) {
+        snprintf(err, errsz,
+                 "wal.publication: publication \"%s\" does not publish every kind of change: ALTER PUBLICATION "
+                 "\"%s\" SET (publish = 'insert, update, delete, truncate')",
+                 c->wal_publication, c->wal_publication);
+        goto done;
+    }
+    if (nmissing && c->wal_publication_given) {
+        snprintf(err, errsz,
+                 "wal.publication: publication \"%s\" does not publish %s: ALTER PUBLICATION \"%s\" ADD TABLE %s",
+                 c->wal_publication, tables.data, c->wal_publication, tables.data);
+        goto done;
+    }
+    if (!all_kinds) {
+        if (!run_pub_sql(conn, "wal_publication_publish", pub_q, NULL, dry_run, err, errsz))
+            goto done;
+        printf("publication \"%s\" now publishes inserts, updates, deletes and truncates\n", c->wal_publication);
+        *changed = true;
+    }
+    if (nmissing) {
+        if (!run_pub_sql(conn, "wal_publication_add", pub_q, tables.data, dry_run, err, errsz))
+            goto done;
+        printf("added %s to publication \"%s\"\n", tables.data, c->wal_publication);
+        *changed = true;
+    }
+    ok = true;
+done:
+    PQclear(pr);
+    PQclear(tr);
+    buf_free(&tables);
+    free(pub_q);
+    free(missing);
+    return ok;
+}
+
+bool wal_setup_init(PGconn *conn, const cfg *c, bool dry_run, bool *changed, char *err, size_t errsz)
+{
+    if (!wal_table_count(c))
+        return true;
+    if (!wal_setup_precheck(conn, err, errsz))
+        return false;
+    /* The publication first: pgoutput reads it as of each change, so changes decoded from before
+     * it existed would fail the stream. */
+    if (!init_publication(conn, c, dry_run, changed, err, errsz))
+        return false;
+    const char *p[] = {c->wal_slot};
+    PGresult *r = pg_exec(conn, sql_text("wal_slot"), 1, p, err, errsz);
+    if (!r)
+        return false;
+    bool ok = false;
+    if (PQntuples(r) == 1) {
+        if (strcmp(PQgetvalue(r, 0, 7), "logical") != 0 || strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0)
+            snprintf(err, errsz, "wal.slot: slot \"%s\" exists but is not a logical slot of plugin pgoutput (%s %s): "
+                     "drop it or name another slot in \"wal.slot\"",
+                     c->wal_slot, PQgetvalue(r, 0, 7), PQgetvalue(r, 0, 0));
+        else if (strcmp(PQgetvalue(r, 0, 1), "t") != 0)
+            snprintf(err, errsz, "wal.slot: slot \"%s\" belongs to another database: name another slot in \"wal.slot\"",
+                     c->wal_slot);
+        else
+            ok = true;
+        goto done;
+    }
+    if (dry_run) {
+        printf("-- would create the logical replication slot \"%s\" (pgoutput)\n", c->wal_slot);
+        ok = true;
+        goto done;
+    }
+    PQclear(r);
+    if (!(r = pg_exec(conn, sql_text("wal_slot_create"), 1, p, err, errsz)))
+        return false;
+    printf("created replication slot \"%s\" (pgoutput) at %s: it keeps the WAL from here until versync "
+           "confirms it; drop it (SELECT pg_drop_replication_slot('%s')) if you stop using versync, or the "
+           "server keeps WAL without bound\n",
+           c->wal_slot, PQgetvalue(r, 0, 0), c->wal_slot);
+    *changed = true;
+    ok = true;
+done:
+    PQclear(r);
+    return ok;
+}
+
+bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz)
+{
+    memset(s, 0, sizeof *s);
+    const char *p[] = {c->wal_slot};
+    PGresult *r = pg_exec(conn, sql_text("wal_slot"), 1, p, err, errsz);
+    if (!r)
+        return false;
+    if (PQntuples(r) == 1) {
+        s->exists = true;
+        s->active = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        s->retained_bytes = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+        s->lag_bytes = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+        snprintf(s->confirmed_lsn, sizeof s->confirmed_lsn, "%s", PQgetvalue(r, 0, 5));
+        snprintf(s->current_lsn, sizeof s->current_lsn, "%s", PQgetvalue(r, 0, 6));
+    }
+    PQclear(r);
+    return true;
+}
+
+static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    report(ctx, msg);
+}
+
+/* Deletes carry only the replica identity: warn when it does not hold the mapping's key. */
+static int check_identity(PGconn *conn, const cfg_table *t, setup_report_fn report, void *ctx, char *err,
+                          size_t errsz)
+{
+    buf q = BUF_INIT;
+    if (!pg_put_ident(conn, &q, t->schema, err, errsz) || !buf_puts(&q, ".") ||
+        !pg_put_ident(conn, &q, t->name, err, errsz)) {
+        buf_free(&q);
+        return -1;
+    }
+    const char *p[] = {q.data};
+    PGresult *r = pg_exec(conn, sql_text("wal_identity"), 1, p, err, errsz);
+    buf_free(&q);
+    if (!r)
+        return -1;
+    int found = 0;
+    const char *ri = PQgetvalue(r, 0, 0);
+    char **cols = NULL;
+    size_t ncols = 0;
+    if (strcmp(ri, "f") != 0) {
+        if (!render_parse_text_array(PQgetvalue(r, 0, 1), &cols, &ncols)) {
+            snprintf(err, errsz, "%s: cannot parse its replica identity columns", t->ident);
+            PQclear(r);
+            return -1;
+        }
+        for (size_t k = 0; k < t->nkey && !found; k++) {
+            bool in = false;
+            for (size_t j = 0; j < ncols && !in; j++)
+                in = cols[j] && strcmp(cols[j], t->key[k]) == 0;
+            if (!in) {
+                reportf(report, ctx,
+                        "%s: its replica identity (%s) does not hold key column \"%s\", so a delete in the WAL "
+                        "does not say which document to delete (it is counted a dead letter and logged): ALTER "
+                        "TABLE %s REPLICA IDENTITY USING INDEX <a unique index on the key> (or FULL)",
+                        t->ident,
+                        ri[0] == 'd' ? "the primary key" : ri[0] == 'i' ? "an index" : "nothing", t->key[k],
+                        t->ident);
+                found++;
+            }
+        }
+    }
+    render_free_array(cols, ncols);
+    PQclear(r);
+    return found;
+}
+
+int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ctx, char *err, size_t errsz)
+{
+    if (!wal_table_count(c))
+        return 0;
+    if (!wal_setup_precheck(conn, err, errsz))
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < c->ntables; i++) {
+        if (c->tables[i].capture != CFG_CAPTURE_WAL)
+            continue;
+        int n = check_identity(conn, &c->tables[i], report, ctx, err, errsz);
+        if (n < 0)
+            return -1;
+        found += n;
+    }
+    wal_slot_state s;
+    if (!wal_slot_state_get(conn, c, &s, err, errsz))
+        return -1;
+    if (!s.exists) {
+        reportf(report, ctx, "replication slot \"%s\" does not exist: run `versync init`", c->wal_slot);
+        return found + 1;
+    }
+    printf("  slot \"%s\": %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of WAL "
+           "retained\n",
+           c->wal_slot, s.active ? "in use" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes, s.retained_bytes);
+    if (s.retained_bytes > c->wal_lag_warn_bytes) {
+        reportf(report, ctx,
+                "replication slot \"%s\" retains %lld bytes of WAL (more than wal.lag_warn_bytes = %lld): the "
+                "server cannot remove it until versync confirms it; is `versync run` running and keeping up?",
+                c->wal_slot, s.retained_bytes, c->wal_lag_warn_bytes);
+        found++;
+    }
+    return found;
+}
+
+bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *err, size_t errsz)
+{
+    if (!wal_table_count(c))
+        return true;
+    wal_slot_state s;
+    if (!wal_slot_state_get(conn, c, &s, err, errsz))
+        return false;
+    if (json) {
+        if (!s.exists)
+            return buf_puts(out, ",\"wal_slot\":null");
+        return buf_printf(out,
+                          ",\"wal_slot\":{\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\",\"current_lsn\":\"%s\","
+                          "\"lag_bytes\":%lld,\"retained_bytes\":%lld}",
+                          c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+                          s.retained_bytes);
+    }
+    if (!s.exists)
+        return buf_printf(out, "slot %s: missing (run versync init): the \"wal\" tables are not captured\n",
+                          c->wal_slot);
+    return buf_printf(out,
+                      "slot %s: %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of "
+                      "WAL retained\n",
+                      c->wal_slot, s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+                      s.retained_bytes);
+}
