@@ -109,12 +109,29 @@ typedef struct bulk_op {
     char error[1024];
 } bulk_op;
 
+/* How many distinct items a sender remembers 5xx answers for (bounded memory; when full, the
+ * entry with the fewest failures makes room). */
+#define BULK_FAIL_TRACK 256
+/* store.max_item_retries when the config does not say. */
+#define BULK_ITEM_RETRIES 10
+
+/* Consecutive 5xx answers for one item: index, id, version and action, hashed. */
+typedef struct bulk_item_fails {
+    uint64_t key;
+    int fails;
+} bulk_item_fails;
+
 /* Sender state kept between sends (bodies, answers); zero it, then bulk_sender_init. */
 typedef struct bulk_sender {
     esc *store;           /* borrowed */
     size_t max_bytes;     /* one request body at most this big (at least one action each) */
     const char *opaque_id; /* X-Opaque-Id, or NULL; borrowed */
     long retry_after_ms;  /* Retry-After of the last answer, -1 none */
+    int max_item_retries; /* store.max_item_retries: 5xx answers for one item beyond its first
+                           * attempt before it is given up as BULK_DEAD; 0 never. bulk_sender_init
+                           * sets BULK_ITEM_RETRIES; callers with a config set it from there */
+    bulk_item_fails fails[BULK_FAIL_TRACK];
+    size_t nfails;
     buf body, resp;
     bool *is_delete;
     bulk_item_result *results;
@@ -133,6 +150,10 @@ void bulk_sender_free(bulk_sender *s);
  *   request refused with anything but 400/413 (401/403/404 are configuration,
  *   not the documents)                     → BULK_RETRY, and bulk_send stops
  *   any other item 4xx                      → BULK_DEAD
+ *   an item answered 5xx (in a 200 answer) more than max_item_retries times in
+ *   a row across sends of this sender      → BULK_DEAD ("gave up after N …"),
+ *                                             so one poisoned item cannot hold
+ *                                             its batch back for ever
  * A whole request refused with 400/413 is resent one op at a time, so one bad
  * document never takes the others with it; a single op refused so is BULK_DEAD.
  * True when every op has an outcome other than BULK_RETRY; false (err set)

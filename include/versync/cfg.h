@@ -87,6 +87,8 @@ typedef struct cfg_store {
     bool insecure;
     long timeout_ms; /* default 10000 */
     long max_bulk_bytes; /* one _bulk body at most this big (a batch is split); default 10 MiB */
+    int max_item_retries; /* an item the store answers 5xx for this many times more is given up
+                           * (a dead letter) while the rest of its batch goes on; 0: never; default 10 */
 } cfg_store;
 
 typedef struct cfg {
@@ -99,6 +101,9 @@ typedef struct cfg {
     int batch_size;       /* default 500 */
     int poll_interval_ms; /* default 1000 */
     bool listen;          /* default true */
+    long worker_stats_expire_s; /* worker_stats rows not updated for this long are a process gone:
+                                 * pruned and not counted by status; default 3600 */
+    long lag_window_s;    /* status reports lag from workers that reported within this; default 300 */
     cfg_table *tables;
     size_t ntables;
     /* "wal": the logical replication of the "capture": "wal" tables (wal.h); filled by wal_cfg_parse. */

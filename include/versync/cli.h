@@ -27,5 +27,6 @@ int cli_run(const cli_globals *g, int argc, char **argv);  /* bridge_run.c */
 int cli_once(const cli_globals *g, int argc, char **argv); /* bridge_run.c */
 int cli_backfill(const cli_globals *g, int argc, char **argv); /* bridge_backfill.c */
 int cli_verify(const cli_globals *g, int argc, char **argv);   /* bridge_verify.c */
+int cli_deadletters(const cli_globals *g, int argc, char **argv); /* bridge_deadletters.c */
 
 #endif

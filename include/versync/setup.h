@@ -39,8 +39,9 @@ bool setup_existing_rows(PGconn *conn, const cfg_table *t, long long limit, long
                          char *err, size_t errsz);
 
 /* For `run` and `once`: connect with c's conninfo and log a warning for each
- * table `init` has not set up. Best effort: an unreachable database is left
- * to the workers, which retry it. */
+ * table `init` has not set up, and prune the worker_stats of processes gone
+ * (stats.h). Best effort: an unreachable database is left to the workers,
+ * which retry it. */
 void setup_warn_uninitialized(const cfg *c);
 
 #endif

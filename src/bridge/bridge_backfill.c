@@ -621,6 +621,7 @@ typedef struct bf_opts {
     const char *index; /* --index, or NULL */
     int batch;
     long give_up_ms;
+    int max_item_retries; /* store.max_item_retries */
 } bf_opts;
 
 typedef struct bf_counts {
@@ -795,6 +796,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     size_t *rowof = NULL;
     bulk_sender sender;
     bulk_sender_init(&sender, store, BULK_BYTES_MAX);
+    sender.max_item_retries = o->max_item_retries;
     if (!(sql_first = backfill_page_sql(conn, t, false, false, err, sizeof err)) ||
         !(sql_after = backfill_page_sql(conn, t, true, false, err, sizeof err)))
         goto fail;
@@ -1006,6 +1008,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
     size_t *which = NULL;
     bulk_sender sender;
     bulk_sender_init(&sender, store, BULK_BYTES_MAX);
+    sender.max_item_retries = o->max_item_retries;
     if (t->deletes_ignore) {
         log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident,
                  index);
@@ -1205,6 +1208,7 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
     }
     if (!(sql = sql_render("backfill_schema", schema_q)) || !pg_run(conn, sql, 0, NULL, err, sizeof err))
         goto pgfail;
+    o.max_item_retries = c.store.max_item_retries;
     if (!(store = esc_new(&c.store, err, sizeof err)))
         goto pgfail;
     {

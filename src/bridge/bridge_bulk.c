@@ -228,6 +228,7 @@ void bulk_sender_init(bulk_sender *s, esc *store, size_t max_bytes)
     s->store = store;
     s->max_bytes = max_bytes > 0 ? max_bytes : (size_t)10 << 20;
     s->retry_after_ms = -1;
+    s->max_item_retries = BULK_ITEM_RETRIES;
     buf_init(&s->resp, BULK_RESP_MAX);
 }
 
@@ -266,6 +267,67 @@ static void set_outcome(bulk_op *op, bulk_outcome o, int status, int64_t store_v
     op->status = status;
     op->store_version = store_version;
     snprintf(op->error, sizeof op->error, "%s", error);
+}
+
+/* ---- items the store keeps failing --------------------------------------------------------- */
+
+/* FNV-1a of what makes a write the same write again: index, id, version and action. A newer
+ * version of the same document is a new write and starts with a clean record. */
+static uint64_t item_key(const bulk_op *op)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p;
+    for (p = (const unsigned char *)op->index; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (size_t i = 0; i < op->id_len; i++)
+        h = (h ^ (unsigned char)op->id[i]) * 1099511628211ULL;
+    h = (h ^ 0xfe) * 1099511628211ULL;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ (uint8_t)((uint64_t)op->version >> (8 * i))) * 1099511628211ULL;
+    return (h ^ (op->is_delete ? 1u : 2u)) * 1099511628211ULL;
+}
+
+static bulk_item_fails *find_fails(bulk_sender *s, uint64_t key)
+{
+    for (size_t i = 0; i < s->nfails; i++)
+        if (s->fails[i].key == key)
+            return &s->fails[i];
+    return NULL;
+}
+
+/* The store took (or refused for good) this write: forget its failures. */
+static void forget_fails(bulk_sender *s, const bulk_op *op)
+{
+    if (s->nfails == 0)
+        return;
+    bulk_item_fails *f = find_fails(s, item_key(op));
+    if (f)
+        *f = s->fails[--s->nfails];
+}
+
+/* One more 5xx for this write; true when that makes it more than max_item_retries in a row. */
+static bool count_fail(bulk_sender *s, const bulk_op *op, int *fails)
+{
+    uint64_t key = item_key(op);
+    bulk_item_fails *f = find_fails(s, key);
+    if (!f) {
+        if (s->nfails < BULK_FAIL_TRACK) {
+            f = &s->fails[s->nfails++];
+        } else {
+            f = &s->fails[0];
+            for (size_t i = 1; i < s->nfails; i++)
+                if (s->fails[i].fails < f->fails)
+                    f = &s->fails[i];
+        }
+        f->key = key;
+        f->fails = 0;
+    }
+    *fails = ++f->fails;
+    if (*fails <= s->max_item_retries)
+        return false;
+    *f = s->fails[--s->nfails];
+    return true;
 }
 
 /* POST one _bulk of the first ops that fit in max_bytes (at least one), *sent
@@ -324,6 +386,19 @@ static int post_one(bulk_sender *s, bulk_op *ops, size_t n, size_t *sent, int *s
     for (size_t i = 0; i < n; i++) {
         const bulk_item_result *r = &s->results[i];
         set_outcome(&ops[i], r->outcome, r->status, r->store_version, r->error);
+        int fails = 0;
+        if (r->outcome != BULK_RETRY) {
+            forget_fails(s, &ops[i]);
+        } else if (r->status >= 500 && s->max_item_retries > 0 && count_fail(s, &ops[i], &fails)) {
+            /* The store answered for this item alone, again and again: its batch must not wait for it. */
+            char why[sizeof ops[i].error];
+            snprintf(why, sizeof why,
+                     "gave up after %d attempts (store.max_item_retries is %d): the store answered HTTP %d for "
+                     "this item each time: %.700s",
+                     fails, s->max_item_retries, r->status, r->error);
+            set_outcome(&ops[i], BULK_DEAD, r->status, -1, why);
+            continue;
+        }
         if (r->outcome == BULK_RETRY && rc == 1) {
             snprintf(err, errsz, "store answered %d for %s/%.*s: %s", r->status, ops[i].index, (int)ops[i].id_len,
                      ops[i].id, r->error);

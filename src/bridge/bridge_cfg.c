@@ -572,9 +572,9 @@ static const char *index_name_problem(const char *s)
 
 static const char *const top_keys[] = {"postgres", "store",      "schema",           "channel", "workers",
                                        "batch_size", "poll_interval_ms", "listen", "tables", "special_values", "wal",
-                                       NULL};
+                                       "worker_stats_expire_s", "lag_window_s", NULL};
 static const char *const store_keys[] = {"url", "username", "password", "api_key", "ca_file", "insecure", "timeout_ms",
-                                         "max_bulk_bytes", NULL};
+                                         "max_bulk_bytes", "max_item_retries", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
                                          "rename",  "deletes", "soft_delete", "index_settings", "mappings", "capture",
                                          "children", "special_values", NULL};
@@ -600,16 +600,18 @@ static bool parse_store(ctx *x, const cJSON *o, cfg_store *s)
 {
     if (!want_object(x, o, "store") || !check_keys(x, o, "store", store_keys))
         return false;
-    long timeout = s->timeout_ms, max_bulk = s->max_bulk_bytes;
+    long timeout = s->timeout_ms, max_bulk = s->max_bulk_bytes, item_retries = s->max_item_retries;
     if (!get_str(x, o, "store", "url", &s->url, true) || !get_str(x, o, "store", "username", &s->username, false) ||
         !get_str(x, o, "store", "password", &s->password, false) ||
         !get_str(x, o, "store", "api_key", &s->api_key, false) ||
         !get_str(x, o, "store", "ca_file", &s->ca_file, false) || !get_bool(x, o, "store", "insecure", &s->insecure) ||
         !get_int(x, o, "store", "timeout_ms", 1, 3600000, &timeout) ||
-        !get_int(x, o, "store", "max_bulk_bytes", 1024, 1L << 30, &max_bulk))
+        !get_int(x, o, "store", "max_bulk_bytes", 1024, 1L << 30, &max_bulk) ||
+        !get_int(x, o, "store", "max_item_retries", 0, 1000000, &item_retries))
         return false;
     s->timeout_ms = timeout;
     s->max_bulk_bytes = max_bulk;
+    s->max_item_retries = (int)item_retries;
     return true;
 }
 
@@ -848,15 +850,20 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
     if (!want_object(x, root, "(top level)") || !check_keys(x, root, "", top_keys))
         return false;
     long workers = c->workers, batch = c->batch_size, poll = c->poll_interval_ms;
+    long expire = c->worker_stats_expire_s, lag_window = c->lag_window_s;
     if (!get_str(x, root, "", "postgres", &c->postgres, false) ||
         !get_str(x, root, "", "schema", &c->schema, true) || !get_str(x, root, "", "channel", &c->channel, true) ||
         !get_int(x, root, "", "workers", 1, 256, &workers) ||
         !get_int(x, root, "", "batch_size", 1, 100000, &batch) ||
-        !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen))
+        !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen) ||
+        !get_int(x, root, "", "worker_stats_expire_s", 60, 365L * 86400, &expire) ||
+        !get_int(x, root, "", "lag_window_s", 1, 86400, &lag_window))
         return false;
     cfg_special special = CFG_SPECIAL_NULL;
     if (!parse_special(x, root, "", &special))
         return false;
+    c->worker_stats_expire_s = expire;
+    c->lag_window_s = lag_window;
     c->workers = (int)workers;
     c->batch_size = (int)batch;
     c->poll_interval_ms = (int)poll;
@@ -919,6 +926,9 @@ static bool set_defaults(cfg *c)
     c->store.url = strdup("http://127.0.0.1:9200");
     c->store.timeout_ms = 10000;
     c->store.max_bulk_bytes = 10L << 20;
+    c->store.max_item_retries = 10;
+    c->worker_stats_expire_s = 3600;
+    c->lag_window_s = 300;
     c->workers = 2;
     c->batch_size = 500;
     c->poll_interval_ms = 1000;

@@ -377,6 +377,7 @@ cursor *cursor_new(const cfg *c, const char *state_path, bool once, const char *
     cu->once = once;
     snprintf(cu->worker_name, sizeof cu->worker_name, "%s", worker_name ? worker_name : "versync");
     bulk_sender_init(&cu->sender, NULL, c->store.max_bulk_bytes > 0 ? (size_t)c->store.max_bulk_bytes : 0);
+    cu->sender.max_item_retries = c->store.max_item_retries;
     for (size_t i = 0; i < c->ntables; i++) {
         cfg_table *t = &c->tables[i];
         if (t->capture != CFG_CAPTURE_CURSOR)

@@ -7,6 +7,7 @@
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
+#include "versync/stats.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -226,5 +227,7 @@ void setup_warn_uninitialized(const cfg *c)
         return;
     if (setup_uninitialized(c, conn, log_warning, NULL, err, sizeof err) < 0)
         log_debug("cannot tell which tables init has set up: %s", err);
+    /* run and once start here: the one start-up connection also forgets processes long gone. */
+    stats_prune_logged(conn, c);
     PQfinish(conn);
 }

@@ -116,8 +116,9 @@ int cli_status(const cli_globals *g, int argc, char **argv)
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: versync [-c FILE] status [--json] [--state FILE]\n\n"
                    "Per mapped table: changes waiting (backlog), age of the oldest waiting change,\n"
-                   "dead letters and whether it needs a resync (after a TRUNCATE); then the workers'\n"
-                   "counters. --json prints one JSON object instead. Cursor tables (\"capture\":\n"
+                   "dead letters and whether it needs a resync (after a TRUNCATE); then the counters of\n"
+                   "the worker processes that reported within worker_stats_expire_s and the greatest lag\n"
+                   "among those that reported within lag_window_s. --json prints one JSON object instead. Cursor tables (\"capture\":\n"
                    "\"cursor\") show their checkpoint, from PostgreSQL or the --state FILE of run/once.\n"
                    "exit status: 0 ok, 1 invalid config, database unreachable or not initialised, 2 usage\n");
             return 0;
@@ -192,7 +193,11 @@ int cli_status(const cli_globals *g, int argc, char **argv)
     free(sql);
     if (!(sql = sql_render("status_workers", schema_q)))
         goto oom;
-    if (!(wr = pg_exec(conn, sql, 0, NULL, err, sizeof err)))
+    char expire[32], window[32];
+    snprintf(expire, sizeof expire, "%ld", c.worker_stats_expire_s);
+    snprintf(window, sizeof window, "%ld", c.lag_window_s);
+    const char *wp[] = {expire, window};
+    if (!(wr = pg_exec(conn, sql, 2, wp, err, sizeof err)))
         goto fail;
     if (!load_cursors(&c, conn, schema_q, state, cps, err, sizeof err))
         goto fail;
@@ -239,13 +244,14 @@ int cli_status(const cli_globals *g, int argc, char **argv)
             buf_puts(&out, "}");
         }
         static const char *const wkeys[] = {"reporting", "applied", "stale", "coalesced", "dead_letters",
-                                            "retries", "max_lag_ms", "last_report_age_ms"};
+                                            "retries", "max_lag_ms", "last_report_age_ms", "expired"};
         buf_puts(&out, "],\"workers\":{");
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 9; k++) {
             buf_printf(&out, "%s\"%s\":", k ? "," : "", wkeys[k]);
             json_num(&out, wr, 0, k);
         }
-        buf_puts(&out, "}");
+        buf_printf(&out, ",\"expire_after_s\":%ld,\"lag_window_s\":%ld}", c.worker_stats_expire_s,
+                   c.lag_window_s);
         if (!wal_status_append(conn, &c, true, &out, err, sizeof err))
             goto fail;
         buf_puts(&out, "}\n");
@@ -284,9 +290,19 @@ int cli_status(const cli_globals *g, int argc, char **argv)
         text_cursors(&out, &c, cps);
         if (!wal_status_append(conn, &c, false, &out, err, sizeof err))
             goto fail;
-        buf_printf(&out, "workers: %s reporting; applied %s, stale %s, coalesced %s, dead letters %s, retries %s\n",
-                   PQgetvalue(wr, 0, 0), PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2), PQgetvalue(wr, 0, 3),
-                   PQgetvalue(wr, 0, 4), PQgetvalue(wr, 0, 5));
+        char lag[32];
+        human_age(lag, sizeof lag, wr, 0, 6);
+        buf_printf(&out,
+                   "workers: %s reporting in the last %lds; applied %s, stale %s, coalesced %s, dead letters %s, "
+                   "retries %s; max lag in the last %lds: %s\n",
+                   PQgetvalue(wr, 0, 0), c.worker_stats_expire_s, PQgetvalue(wr, 0, 1), PQgetvalue(wr, 0, 2),
+                   PQgetvalue(wr, 0, 3), PQgetvalue(wr, 0, 4), PQgetvalue(wr, 0, 5), c.lag_window_s, lag);
+        if (strcmp(PQgetvalue(wr, 0, 8), "0") != 0)
+            buf_printf(&out,
+                       "workers: %s process%s silent for more than %lds not counted (gone; the next run or once "
+                       "forgets them)\n",
+                       PQgetvalue(wr, 0, 8), strcmp(PQgetvalue(wr, 0, 8), "1") == 0 ? "" : "es",
+                       c.worker_stats_expire_s);
     }
     if (!buf_ok(&out))
         goto oom;

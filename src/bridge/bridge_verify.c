@@ -661,6 +661,7 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
     PGresult *rows = NULL;
     bulk_sender sender;
     bulk_sender_init(&sender, v->store, 8u << 20);
+    sender.max_item_retries = v->c->store.max_item_retries;
     if (!enq || !ids || !present || !ops || !opd) {
         snprintf(v->err, sizeof v->err, "out of memory");
         goto done;

@@ -133,6 +133,7 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
     bulk_sender_init(&w->sender, w->store, c->store.max_bulk_bytes > 0 ? (size_t)c->store.max_bulk_bytes : 0);
+    w->sender.max_item_retries = c->store.max_item_retries;
     w->any_trigger = cursor_table_count(c) + wal_table_count(c) < c->ntables;
     /* One poller per process tree: worker 1 (or the single once process). */
     if (o->id <= 1 && cursor_table_count(c) > 0 &&

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"once", cli_once, "drain the change table, print a summary, exit (for cron)"},
     {"backfill", cli_backfill, "copy existing rows to the store (--prune, --index NAME, --resume)"},
     {"verify", cli_verify, "compare PostgreSQL with the store; exit 1 on drift (--repair, --json)"},
+    {"deadletters", cli_deadletters, "list, retry or drop dead letters (--table, --older-than, --json)"},
     {"demo", cli_demo, "race many chaos workers over hot rows, then compare store and PostgreSQL"},
     {NULL, NULL, NULL},
 };
@@ -33,7 +34,7 @@ static void usage(FILE *out)
                  "Keeps a search copy (verstore, Elasticsearch or OpenSearch) of PostgreSQL tables\n"
                  "in sync using external versions.\n\ncommands:\n");
     for (size_t i = 0; commands[i].name; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nglobal options:\n"
                  "  -c, --config FILE   config file (default: $VERSYNC_CONFIG, else ./versync.json)\n"
                  "  --log-level LEVEL   debug, info, warn or error (default: info)\n"

@@ -1,7 +1,7 @@
 /* faultproxy — a tiny HTTP proxy for integration tests that answers some _bulk requests with injected faults.
  *
  * usage: faultproxy --listen 127.0.0.1:0 --upstream 127.0.0.1:PORT [--fault STATUS:COUNT]... [--retry-after SECS]
- *                   [--hang]
+ *                   [--hang] [--item-fault ID:STATUS]
  *
  * Prints "faultproxy listening on http://127.0.0.1:PORT" once it accepts.
  * The first COUNT requests whose path contains "_bulk" are answered STATUS
@@ -19,8 +19,14 @@
  * store that is up but stuck), until SIGUSR1 switches the proxy to
  * pass-through for requests that arrive afterwards. Every accepted and closed
  * client connection is logged as "conn open N" / "conn close N", N being the
- * number open right after, so a test can tell the most open at once. */
+ * number open right after, so a test can tell the most open at once.
+ *
+ * --item-fault ID:STATUS: every _bulk request is forwarded, but in its answer
+ * each item whose "_id" is ID gets "status": STATUS and an injected error
+ * (a store that keeps failing one document while it takes the others). Each
+ * rewritten item is logged as "item-fault STATUS ID #N". */
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -48,6 +54,9 @@ static int g_retry_after;
 static struct sockaddr_in g_upstream;
 static atomic_bool g_hang;
 static atomic_int g_open;
+static char *g_item_id; /* --item-fault */
+static int g_item_status;
+static atomic_int g_item_faults;
 
 static void on_usr1(int sig)
 {
@@ -203,6 +212,49 @@ static void log_request(const char *req, size_t len)
         write_all(2, line, (size_t)ll < sizeof line ? (size_t)ll : sizeof line - 1);
 }
 
+/* Rewrite the items of a _bulk answer (resp, n bytes, Content-Length framed) whose _id is
+ * g_item_id into STATUS failures; returns a new message the caller frees, or NULL to send as is. */
+static char *rewrite_items(const char *resp, size_t n, size_t *outlen)
+{
+    const char *hdr_end = strstr(resp, "\r\n\r\n");
+    if (!hdr_end || strncmp(resp, "HTTP/1.1 200", 12) != 0)
+        return NULL;
+    size_t head = (size_t)(hdr_end - resp) + 4;
+    cJSON *root = cJSON_ParseWithLength(resp + head, n - head);
+    cJSON *items = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
+    char *out = NULL, *body = NULL;
+    bool changed = false;
+    cJSON *wrap;
+    cJSON_ArrayForEach(wrap, items)
+    {
+        cJSON *item = wrap->child;
+        const cJSON *id = item ? cJSON_GetObjectItemCaseSensitive(item, "_id") : NULL;
+        if (!cJSON_IsString(id) || strcmp(id->valuestring, g_item_id) != 0)
+            continue;
+        cJSON_DeleteItemFromObjectCaseSensitive(item, "status");
+        cJSON_DeleteItemFromObjectCaseSensitive(item, "error");
+        cJSON_DeleteItemFromObjectCaseSensitive(item, "result");
+        cJSON_AddNumberToObject(item, "status", g_item_status);
+        cJSON *e = cJSON_AddObjectToObject(item, "error");
+        cJSON_AddStringToObject(e, "type", "injected_item_fault");
+        cJSON_AddStringToObject(e, "reason", "faultproxy failed this item");
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "errors", cJSON_CreateTrue());
+        fprintf(stderr, "item-fault %d %s #%d\n", g_item_status, g_item_id, atomic_fetch_add(&g_item_faults, 1) + 1);
+        changed = true;
+    }
+    if (changed && (body = cJSON_PrintUnformatted(root))) {
+        size_t bl = strlen(body);
+        out = malloc(bl + 256);
+        if (out)
+            *outlen = (size_t)snprintf(out, bl + 256,
+                                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                                       bl, body);
+    }
+    free(body);
+    cJSON_Delete(root);
+    return out;
+}
+
 static bool forward(int client, const char *req, size_t len)
 {
     int up = socket(AF_INET, SOCK_STREAM, 0);
@@ -215,7 +267,13 @@ static bool forward(int client, const char *req, size_t len)
     size_t n = read_message(up, &resp, true);
     if (n == 0)
         goto done;
-    ok = write_all(client, resp.data, n);
+    const char *sp = strchr(req, ' ');
+    char *rewritten = NULL;
+    size_t rl = 0;
+    if (g_item_id && sp && strncmp(sp + 1, "/_bulk", 6) == 0)
+        rewritten = rewrite_items(resp.data, n, &rl);
+    ok = rewritten ? write_all(client, rewritten, rl) : write_all(client, resp.data, n);
+    free(rewritten);
 done:
     free(resp.data);
     close(up);
@@ -301,12 +359,20 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_nfaults++;
+        } else if (strcmp(argv[i], "--item-fault") == 0 && i + 1 < argc) {
+            char *a = argv[++i], *colon = strrchr(a, ':');
+            if (!colon || (g_item_status = atoi(colon + 1)) < 100) {
+                fprintf(stderr, "faultproxy: --item-fault ID:STATUS\n");
+                return 2;
+            }
+            *colon = '\0';
+            g_item_id = a;
         } else if (strcmp(argv[i], "--hang") == 0) {
             atomic_store(&g_hang, true);
         } else if (strcmp(argv[i], "--retry-after") == 0 && i + 1 < argc) {
             g_retry_after = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: faultproxy --listen HOST:PORT --upstream HOST:PORT [--fault STATUS:COUNT]... [--retry-after SECS] [--hang]\n");
+            fprintf(stderr, "usage: faultproxy --listen HOST:PORT --upstream HOST:PORT [--fault STATUS:COUNT]... [--retry-after SECS] [--hang] [--item-fault ID:STATUS]\n");
             return 2;
         }
     }
