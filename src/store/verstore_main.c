@@ -9,6 +9,7 @@
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
 #include "versync/store_util.h"
+#include "versync/version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,6 +65,7 @@ static const char usage_text[] =
     "  --hash-password         read a password from stdin, print its yescrypt hash, exit\n"
     "  --log-level LEVEL       debug, info, warn or error (default info)\n"
     "  --log-format FORMAT     text or json (default text)\n"
+    "  --version               print the version (git revision) and exit\n"
     "  --help                  show this help and exit\n"
     "\n"
     "When ready it prints one line: verstore listening on http://HOST:PORT (https:// with TLS)\n"
@@ -203,7 +205,7 @@ int main(int argc, char **argv)
         {"tls-key", required_argument, NULL, 'K'},    {"insecure-no-auth", no_argument, NULL, 'I'},
         {"hash-password", no_argument, NULL, 'H'},    {"flood-stage", required_argument, NULL, 'f'},
         {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
-        {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int ch;
@@ -245,6 +247,7 @@ int main(int argc, char **argv)
         case 'I': insecure = true; break;
         case 'H': want_hash = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': printf("verstore %s\n", version_string()); return 0;
         case ':': return bad_usage("option '%s' needs a value", argv[optind - 1]);
         default: return bad_usage("unknown option '%s'", argv[optind - 1]);
         }
