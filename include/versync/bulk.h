@@ -115,6 +115,7 @@ typedef struct bulk_sender {
     size_t max_bytes;     /* one request body at most this big (at least one action each) */
     const char *opaque_id; /* X-Opaque-Id, or NULL; borrowed */
     long retry_after_ms;  /* Retry-After of the last answer, -1 none */
+    int last_status;      /* HTTP status of the last _bulk request (ESC_TRANSPORT_ERROR: no answer), 0 none */
     buf body, resp;
     bool *is_delete;
     bulk_item_result *results;
@@ -160,7 +161,9 @@ bool bulk_judge_conflicts(bulk_sender *s, bulk_op *ops, size_t n, char *err, siz
 
 /* bulk_send, resending only the ops left BULK_RETRY with capped exponential
  * backoff (honouring Retry-After) for up to give_up_ms; `stop`, when set, ends
- * the retries early. True when every op has a final outcome. */
+ * the retries early, and a request refused with 401/403 ends them at once
+ * (credentials do not come right by waiting; s->last_status says which). True
+ * when every op has a final outcome. */
 bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms, volatile int *stop, char *err,
                         size_t errsz);
 

@@ -793,7 +793,7 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
     long workers = c->workers, batch = c->batch_size, poll = c->poll_interval_ms;
     if (!get_str(x, root, "", "postgres", &c->postgres, false) ||
         !get_str(x, root, "", "schema", &c->schema, true) || !get_str(x, root, "", "channel", &c->channel, true) ||
-        !get_int(x, root, "", "workers", 1, 256, &workers) ||
+        !get_int(x, root, "", "workers", 1, CFG_WORKERS_MAX, &workers) ||
         !get_int(x, root, "", "batch_size", 1, 100000, &batch) ||
         !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen))
         return false;
