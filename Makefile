@@ -72,6 +72,19 @@ $(GEN_SRC): $(SQL_FILES) scripts/embed_sql.sh
 	@mkdir -p $(dir $@)
 	scripts/embed_sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
+# The revision --version prints. FORCE runs the recipe every build, but the
+# header is rewritten only when the revision changed, so nothing else rebuilds.
+VERSION_GIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+%/gen/version_git.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define VERSION_GIT "%s"\n' '$(subst ','',$(VERSION_GIT))' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/src/common/version.o: $(BUILD)/gen/version_git.h
+
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/obj/gen/sql_embed.o: $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -210,6 +223,8 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 $(FUZZ_BUILD)/gen/sql_embed.c: $(SQL_FILES) scripts/embed_sql.sh
 	@mkdir -p $(dir $@)
 	scripts/embed_sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(FUZZ_BUILD)/obj/src/common/version.o: $(FUZZ_BUILD)/gen/version_git.h
 
 $(FUZZ_BUILD)/obj/gen/sql_embed.o: $(FUZZ_BUILD)/gen/sql_embed.c
 	@mkdir -p $(dir $@)

@@ -24,15 +24,22 @@ case "$prog" in
   versync)
     cat <<'ROFF'
 .SH EXIT STATUS
+Every command uses the same scheme (\fBversync COMMAND \-\-help\fR says which apply):
 .TP
 .B 0
-done (for \fBonce\fR: the change table was drained; for \fBverify\fR: no drift)
+done: in sync (\fBverify\fR), drained (\fBonce\fR), copied (\fBbackfill\fR), valid (\fBcheck\fR)
 .TP
 .B 1
-failure: the target or PostgreSQL is unreachable, or \fBverify\fR found drift
+done, but something is left: \fBverify\fR found drift, \fBonce\fR left a parked table's changes
+queued, \fBbackfill\fR had documents refused, or a signal interrupted the work
 .TP
 .B 2
-usage or config error
+usage or configuration error, including credentials PostgreSQL or the store refuse and a
+database \fBversync init\fR has not set up: a retry cannot help until the config is fixed
+.TP
+.B 3
+PostgreSQL or the store unreachable (or answering 5xx/429 until the command gave up):
+nothing is lost; run it again later
 .SH FILES
 .TP
 .I /etc/versync/versync.json

@@ -132,6 +132,7 @@ typedef struct bulk_sender {
                            * sets BULK_ITEM_RETRIES; callers with a config set it from there */
     bulk_item_fails fails[BULK_FAIL_TRACK];
     size_t nfails;
+    int last_status;      /* HTTP status of the last _bulk request (ESC_TRANSPORT_ERROR: no answer), 0 none */
     buf body, resp;
     bool *is_delete;
     bulk_item_result *results;
@@ -181,7 +182,9 @@ bool bulk_judge_conflicts(bulk_sender *s, bulk_op *ops, size_t n, char *err, siz
 
 /* bulk_send, resending only the ops left BULK_RETRY with capped exponential
  * backoff (honouring Retry-After) for up to give_up_ms; `stop`, when set, ends
- * the retries early. True when every op has a final outcome. */
+ * the retries early, and a request refused with 401/403 ends them at once
+ * (credentials do not come right by waiting; s->last_status says which). True
+ * when every op has a final outcome. */
 bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms, volatile int *stop, char *err,
                         size_t errsz);
 

@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The most worker processes one `run`/`once` starts, from the config's "workers" or --workers alike. */
+#define CFG_WORKERS_MAX 256
+
 /* Where a mapped table's external version comes from (DESIGN.md, "Version sources"). */
 typedef enum cfg_version_kind {
     CFG_VERSION_SEQ = 0,   /* no "version" key: the change row's sequence number */
@@ -97,7 +100,7 @@ typedef struct cfg {
     cfg_store store;
     char *schema;  /* default "versync" */
     char *channel; /* default "versync" */
-    int workers;          /* default 2 */
+    int workers;          /* default 2; 1 … CFG_WORKERS_MAX, as --workers */
     int batch_size;       /* default 500 */
     int poll_interval_ms; /* default 1000 */
     bool listen;          /* default true */

@@ -32,6 +32,9 @@ void log_set_fd(int fd);
 
 log_level log_get_level(void);
 
+/* The format log_init set: commands print their results as JSON under LOG_FORMAT_JSON. */
+log_format log_get_format(void);
+
 /* Parse "debug"/"info"/"warn"/"warning"/"error" (any case). False if unknown. */
 bool log_parse_level(const char *text, log_level *out);
 

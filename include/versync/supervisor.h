@@ -23,8 +23,10 @@ typedef struct supervisor_options {
  * SIGTERM/SIGINT asks workers to finish their batch in flight and returns 0
  * when they have; a second one kills them at once (their claims roll back)
  * and returns 1.
- * once: returns 0 when every worker drained the change table, 1 when one gave
- * up or died; the workers' counters are summed into *totals.
+ * once: returns 0 when every worker drained the change table, else the worst
+ * of the workers' exit statuses (cli_exit_worst: a worker killed by a signal
+ * counts as 1); the workers' counters are summed into *totals. A --metrics
+ * address that cannot be served returns 2.
  * `*c` may be replaced by a reloaded config (the old one is freed). */
 int supervisor_run(cfg **c, const supervisor_options *o, worker_counters *totals);
 

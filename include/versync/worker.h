@@ -65,8 +65,11 @@ long worker_retry_after_ms(const worker *w);
 /* The worker loop: connect, drain batches, wait for NOTIFY or the poll
  * interval, retry outages forever with capped exponential backoff (one log
  * line when an outage starts and one when it ends), log a summary every 10 s.
- * Returns 0 when stopped (or, with o->once, drained), 1 when o->once gave up
- * after o->timeout_ms of outage, 2 on a configuration error. Totals are
+ * Returns a cli_exit (it is a worker process's exit status): CLI_EXIT_OK when
+ * stopped (or, with o->once, drained), CLI_EXIT_UNREACHABLE when o->once gave
+ * up after o->timeout_ms of outage (never sleeping past it), CLI_EXIT_DRIFT
+ * when o->once left a parked table's changes queued, CLI_EXIT_CONFIG on a
+ * configuration error. Totals are
  * copied into *totals when not NULL. */
 int worker_main(const cfg *c, const worker_options *o, worker_counters *totals);
 

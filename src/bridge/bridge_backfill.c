@@ -10,10 +10,12 @@
 #include "versync/render.h"
 #include "versync/scan.h"
 #include "versync/signals.h"
+#include "versync/target.h"
 #include "versync/sql_embed.h"
 #include "versync/worker.h"
 
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BULK_BYTES_MAX (8u << 20) /* below every store's default http.max_content_length (100 MB) by far */
 #define RESP_MAX (64u << 20)
 #define PROGRESS_LOG_MS 5000
 #define PRUNE_PAGE 1000
@@ -565,7 +566,7 @@ void backfill_progress_start(backfill_progress *p, const char *what, const char 
     p->estimated = estimated;
     p->done = p->start_done = done;
     p->started_ms = p->last_ms = timing_now_ms();
-    p->tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO;
+    p->tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO && log_get_format() == LOG_FORMAT_TEXT;
 }
 
 void backfill_progress_update(backfill_progress *p, long long done)
@@ -618,14 +619,20 @@ done:
 
 typedef struct bf_opts {
     bool prune, resume;
+    bool dry_run;      /* read and count, write nothing (neither the store nor the progress rows) */
+    bool json;         /* one JSON object on stdout instead of a line per table */
     const char *index; /* --index, or NULL */
     int batch;
     long give_up_ms;
     int max_item_retries; /* store.max_item_retries */
+    size_t max_bytes; /* store.max_bulk_bytes: one _bulk body at most this big */
 } bf_opts;
 
 typedef struct bf_counts {
     long long rows, applied, same, stale, regressed, errors, deleted, prune_stale;
+    long long would_write, would_delete; /* --dry-run */
+    double seconds;
+    int store_status; /* a failure of the store: 0 none, -1 no answer, else the HTTP status that stopped it */
 } bf_counts;
 
 /* Send ops[pick[0..m)] again (they are set up to be resent) and copy the outcomes back. */
@@ -777,11 +784,11 @@ static bool set_progress(PGconn *conn, const char *sql, const cfg_table *t, cons
     return pg_run(conn, sql, 5, p, err, errsz);
 }
 
-/* Copy every row of `t` into `index`, page by page. Returns 0, 1 (errors or stopped) or -1 (fatal). */
+/* Copy every row of `t` into `index`, page by page (--dry-run: only count them). Returns 0, 1
+ * (documents refused, or stopped) or -1 with err set (the caller logs it, once). */
 static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_table *t, const char *index,
-                      const bf_opts *o, bf_counts *c)
+                      const bf_opts *o, bf_counts *c, char *err, size_t errsz)
 {
-    char err[1024];
     int ret = -1;
     char *sql_first = NULL, *sql_after = NULL, *sql_get = NULL, *sql_set = NULL;
     PGresult *page = NULL, *prog = NULL;
@@ -795,10 +802,10 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
     const char **params = NULL;
     size_t *rowof = NULL;
     bulk_sender sender;
-    bulk_sender_init(&sender, store, BULK_BYTES_MAX);
+    bulk_sender_init(&sender, store, o->max_bytes);
     sender.max_item_retries = o->max_item_retries;
-    if (!(sql_first = backfill_page_sql(conn, t, false, false, err, sizeof err)) ||
-        !(sql_after = backfill_page_sql(conn, t, true, false, err, sizeof err)))
+    if (!(sql_first = backfill_page_sql(conn, t, false, false, err, errsz)) ||
+        !(sql_after = backfill_page_sql(conn, t, true, false, err, errsz)))
         goto fail;
     if (!(sql_get = sql_render("backfill_progress_get", schema_q)) ||
         !(sql_set = sql_render("backfill_progress_set", schema_q)) ||
@@ -806,7 +813,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         goto oom;
     if (o->resume) {
         const char *gp[2] = {t->ident, index};
-        if (!(prog = pg_exec(conn, sql_get, 2, gp, err, sizeof err)))
+        if (!(prog = pg_exec(conn, sql_get, 2, gp, err, errsz)))
             goto fail;
         if (PQntuples(prog) == 1 && strcmp(PQgetvalue(prog, 0, 2), "t") == 0) {
             log_info("%s: the last backfill into %s completed at %s; nothing to resume (run without --resume "
@@ -817,7 +824,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         }
         if (PQntuples(prog) == 1 && !PQgetisnull(prog, 0, 0)) {
             if (!render_parse_text_array(PQgetvalue(prog, 0, 0), &last, &nlast) || nlast != t->nkey) {
-                snprintf(err, sizeof err,
+                snprintf(err, errsz,
                          "%s: the saved resume key %s does not fit the key; run without --resume", t->ident,
                          PQgetvalue(prog, 0, 0));
                 goto fail;
@@ -832,7 +839,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
                      index);
         }
     }
-    if (!last && !set_progress(conn, sql_set, t, index, NULL, 0, "start", err, sizeof err))
+    if (!last && !o->dry_run && !set_progress(conn, sql_set, t, index, NULL, 0, "start", err, errsz))
         goto fail;
     bool estimated;
     long long total = backfill_estimate_rows(conn, t, &estimated);
@@ -857,10 +864,10 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
             for (size_t k = 0; k < t->nkey; k++)
                 params[k] = last[k];
             params[t->nkey] = limit;
-            page = pg_exec(conn, sql_after, (int)t->nkey + 1, params, err, sizeof err);
+            page = pg_exec(conn, sql_after, (int)t->nkey + 1, params, err, errsz);
         } else {
             params[0] = limit;
-            page = pg_exec(conn, sql_first, 1, params, err, sizeof err);
+            page = pg_exec(conn, sql_first, 1, params, err, errsz);
         }
         if (!page)
             goto fail;
@@ -907,9 +914,16 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         }
         for (size_t i = 0; i < n; i++)
             ops[i].id = body.data + idoff[i];
-        if (n && (!bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, sizeof err) ||
-                  !settle_refused(conn, t, &sender, ops, n, same, o->give_up_ms, err, sizeof err))) {
-            log_error("%s: %s; stopping (resume with --resume)", t->ident, err);
+        if (o->dry_run) {
+            c->would_write += (long long)n;
+            for (size_t i = 0; i < n; i++)
+                log_debug("%s: would write %s at version %" PRId64, t->ident, ops[i].id, ops[i].version);
+            n = 0; /* nothing was sent, so nothing to classify */
+        } else if (n && (!bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, errsz) ||
+                         !settle_refused(conn, t, &sender, ops, n, same, o->give_up_ms, err, errsz))) {
+            c->store_status = sender.last_status > 0 ? sender.last_status : -1;
+            size_t l = strlen(err);
+            snprintf(err + l, errsz - l, "; stopping (resume with --resume)");
             goto fail;
         }
         for (size_t i = 0; i < n; i++) {
@@ -950,7 +964,7 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         buf_reset(&lastkey);
         if (!buf_puts(&lastkey, kt))
             goto oom;
-        if (!set_progress(conn, sql_set, t, index, kt, done, "batch", err, sizeof err))
+        if (!o->dry_run && !set_progress(conn, sql_set, t, index, kt, done, "batch", err, errsz))
             goto fail;
         backfill_progress_update(&pr, done);
         if ((size_t)nrows < batch)
@@ -962,16 +976,15 @@ static int copy_table(PGconn *conn, esc *store, const char *schema_q, const cfg_
         ret = 1;
         goto done;
     }
-    if (!set_progress(conn, sql_set, t, index, lastkey.len ? lastkey.data : NULL, done, "done", err,
-                      sizeof err))
+    if (!o->dry_run && !set_progress(conn, sql_set, t, index, lastkey.len ? lastkey.data : NULL, done, "done",
+                                     err, errsz))
         goto fail;
     backfill_progress_end(&pr);
     ret = c->errors || c->regressed ? 1 : 0;
     goto done;
 oom:
-    snprintf(err, sizeof err, "out of memory");
+    snprintf(err, errsz, "out of memory");
 fail:
-    log_error("%s", err);
     ret = -1;
 done:
     PQclear(page);
@@ -993,11 +1006,11 @@ done:
     return ret;
 }
 
-/* Delete the documents of `index` whose rows no longer exist. Returns 0, 1 or -1 as copy_table. */
+/* Delete the documents of `index` whose rows no longer exist (--dry-run: only count them).
+ * Returns 0, 1 or -1 as copy_table. */
 static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg_table *t, const char *index,
-                       const bf_opts *o, bf_counts *c)
+                       const bf_opts *o, bf_counts *c, char *err, size_t errsz)
 {
-    char err[1024];
     int ret = -1;
     char *after = NULL;
     backfill_doc *docs = NULL;
@@ -1007,7 +1020,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
     const char **ids = NULL;
     size_t *which = NULL;
     bulk_sender sender;
-    bulk_sender_init(&sender, store, BULK_BYTES_MAX);
+    bulk_sender_init(&sender, store, o->max_bytes);
     sender.max_item_retries = o->max_item_retries;
     if (t->deletes_ignore) {
         log_info("%s: \"deletes\": \"ignore\" keeps documents of deleted rows; not pruning %s", t->ident,
@@ -1028,7 +1041,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
         }
         backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
         docs = NULL;
-        nd = backfill_list_page(store, index, after, PRUNE_PAGE, &docs, err, sizeof err);
+        nd = backfill_list_page(store, index, after, PRUNE_PAGE, &docs, err, errsz);
         if (nd == BACKFILL_LIST_UNSUPPORTED) {
             log_error("%s: cannot prune %s: the store cannot list its documents (%s). Rebuild instead: "
                       "versync backfill --index NEW_INDEX, then switch an alias (see README)",
@@ -1039,6 +1052,7 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
         }
         if (nd < 0) {
             nd = 0;
+            c->store_status = -1;
             goto fail;
         }
         if (nd == 0)
@@ -1047,10 +1061,11 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
             ids[i] = docs[i].id;
         /* The SHARE lock waits for every writer of the table to finish and keeps new ones out
          * until the deletes are answered: a row absent now stays absent while we delete, and
-         * any later insert draws its version after the sequences were moved past ours. */
-        if (!backfill_lock_table(conn, t, err, sizeof err))
+         * any later insert draws its version after the sequences were moved past ours.
+         * A dry run deletes nothing, so it takes no lock and can only say what is absent now. */
+        if (!o->dry_run && !backfill_lock_table(conn, t, err, errsz))
             goto fail;
-        if (!backfill_present(conn, t, ids, (size_t)nd, present, NULL, err, sizeof err))
+        if (!backfill_present(conn, t, ids, (size_t)nd, present, NULL, err, errsz))
             goto rollback;
         size_t n = 0;
         int64_t maxv = 0;
@@ -1070,14 +1085,21 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
             op->version = v;
             which[n++] = (size_t)i;
         }
-        if (n && !backfill_bump_sequences(conn, schema_q, t, maxv, err, sizeof err))
-            goto rollback;
-        if (n && !bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, sizeof err)) {
-            log_error("%s: %s", t->ident, err);
-            goto rollback;
+        if (o->dry_run) {
+            c->would_delete += (long long)n;
+            for (size_t i = 0; i < n; i++)
+                log_debug("%s: would delete %s from %s", t->ident, ops[i].id, index);
+            n = 0;
+        } else {
+            if (n && !backfill_bump_sequences(conn, schema_q, t, maxv, err, errsz))
+                goto rollback;
+            if (n && !bulk_send_retrying(&sender, ops, n, o->give_up_ms, &signals_stop, err, errsz)) {
+                c->store_status = sender.last_status > 0 ? sender.last_status : -1;
+                goto rollback;
+            }
+            if (!pg_run(conn, "COMMIT", 0, NULL, err, errsz))
+                goto fail;
         }
-        if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
-            goto fail;
         for (size_t i = 0; i < n; i++) {
             if (ops[i].outcome == BULK_APPLIED) {
                 c->deleted++;
@@ -1100,12 +1122,12 @@ static int prune_table(PGconn *conn, esc *store, const char *schema_q, const cfg
     ret = c->errors ? 1 : 0;
     goto done;
 rollback:
-    PQclear(PQexec(conn, "ROLLBACK"));
+    if (!o->dry_run)
+        PQclear(PQexec(conn, "ROLLBACK"));
     goto fail;
 oom:
-    snprintf(err, sizeof err, "out of memory");
+    snprintf(err, errsz, "out of memory");
 fail:
-    log_error("%s", err);
     ret = -1;
 done:
     backfill_free_docs(docs, nd > 0 ? (size_t)nd : 0);
@@ -1121,81 +1143,184 @@ done:
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: versync [-c FILE] backfill [TABLE...] [--prune] [--index NAME] [--batch N] [--resume]\n\n"
+            "usage: versync [-c FILE] backfill [TABLE...] [--prune] [--index NAME] [--batch N] [--resume]\n"
+            "                                  [--dry-run] [--json]\n\n"
             "Copies every existing row of the named tables (default: all mapped tables) to the store,\n"
-            "in key order, N rows per query and per _bulk (default 1000), each with its external version;\n"
-            "safe while `versync run` is live (a write that loses to a newer change is counted stale).\n"
+            "in key order, N rows per query (default 1000) in _bulk requests of at most\n"
+            "store.max_bulk_bytes, each with its external version; safe while `versync run` is live\n"
+            "(a write that loses to a newer change is counted stale).\n\n"
             "  --prune        then delete documents whose rows no longer exist, and clear the table's\n"
             "                 \"needs resync\" flag (after a TRUNCATE)\n"
             "  --index NAME   write into index NAME instead (created if missing); one table only. Build\n"
             "                 a fresh index beside the live one, then switch an alias (see README)\n"
             "  --batch N      rows per page (1...100000)\n"
             "  --resume       continue an interrupted backfill after its last completed key\n"
-            "exit status: 0 done, 1 the store refused documents or was unreachable, or interrupted;\n"
-            "2 usage or config error\n");
+            "  --dry-run      read the rows (and with --prune list the index) and say how many\n"
+            "                 documents would be written and deleted; write nothing anywhere\n"
+            "  --json         one JSON object on stdout: {\"tables\":[...],\"dry_run\",\"exit\"}\n"
+            "  -h, --help     this text\n\n"
+            "exit status: 0 done; 1 the store refused documents, a version was unusable, or a\n"
+            "signal interrupted the copy (resume with --resume); 2 usage or configuration error\n"
+            "(refused credentials, versync init not run); 3 PostgreSQL or the store unreachable\n");
+}
+
+/* Options: 0 to go on, or the exit status (help printed: -1 → 0). */
+static int parse_opts(int argc, char **argv, bf_opts *o, const char **names, size_t *nnames)
+{
+    enum { O_PRUNE = 1, O_RESUME, O_INDEX, O_BATCH, O_DRY, O_JSON, O_HELP };
+    static const struct option opts[] = {
+        {"prune", no_argument, NULL, O_PRUNE},   {"resume", no_argument, NULL, O_RESUME},
+        {"index", required_argument, NULL, O_INDEX}, {"batch", required_argument, NULL, O_BATCH},
+        {"dry-run", no_argument, NULL, O_DRY},   {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP},     {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_PRUNE: o->prune = true; break;
+        case O_RESUME: o->resume = true; break;
+        case O_DRY: o->dry_run = true; break;
+        case O_JSON: o->json = true; break;
+        case O_INDEX: o->index = optarg; break;
+        case O_BATCH: {
+            int64_t v;
+            if (!scan_int64(optarg, 1, 100000, &v)) {
+                log_error("backfill: --batch: \"%s\" is not a number in 1...100000", optarg);
+                return CLI_EXIT_CONFIG;
+            }
+            o->batch = (int)v;
+            break;
+        }
+        case 'h':
+        case O_HELP: usage(stdout); return -1;
+        case ':':
+            log_error("backfill: option %s needs a value (see versync backfill --help)", argv[optind - 1]);
+            return CLI_EXIT_CONFIG;
+        default:
+            log_error("backfill: unknown option \"%s\" (see versync backfill --help)", argv[optind - 1]);
+            return CLI_EXIT_CONFIG;
+        }
+    }
+    for (int i = optind; i < argc; i++)
+        names[(*nnames)++] = argv[i];
+    return CLI_EXIT_OK;
+}
+
+static void report_table(buf *json, const cfg_table *t, const char *index, const bf_opts *o, const bf_counts *n)
+{
+    if (!json) {
+        if (o->dry_run)
+            printf("%s -> %s: %lld rows read, %lld documents would be written (each kept only where newer), "
+                   "%lld errors%s\n",
+                   t->ident, index, n->rows, n->would_write, n->errors, " (dry run: nothing written)");
+        else
+            printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors, %lld "
+                   "rewritten at the same version, %lld version_regressed in %.1f s\n",
+                   t->ident, index, n->rows, n->applied, n->stale, n->errors, n->same, n->regressed, n->seconds);
+        if (o->prune && o->dry_run)
+            printf("%s -> %s: %lld documents would be pruned (their rows do not exist now)\n", t->ident, index,
+                   n->would_delete);
+        else if (o->prune)
+            printf("%s -> %s: %lld documents pruned, %lld rewritten meanwhile (stale delete)\n", t->ident, index,
+                   n->deleted, n->prune_stale);
+        fflush(stdout);
+        return;
+    }
+    buf_puts(json, json->len && json->data[json->len - 1] == '[' ? "{\"table\":" : ",{\"table\":");
+    buf_put_json_string(json, t->ident, strlen(t->ident));
+    buf_puts(json, ",\"index\":");
+    buf_put_json_string(json, index, strlen(index));
+    buf_printf(json, ",\"rows\":%lld,\"errors\":%lld,\"seconds\":%.3f", n->rows, n->errors, n->seconds);
+    if (o->dry_run)
+        buf_printf(json, ",\"would_write\":%lld", n->would_write);
+    else
+        buf_printf(json, ",\"written\":%lld,\"stale\":%lld,\"same_version\":%lld,\"version_regressed\":%lld",
+                   n->applied, n->stale, n->same, n->regressed);
+    if (o->prune && o->dry_run)
+        buf_printf(json, ",\"would_prune\":%lld", n->would_delete);
+    else if (o->prune)
+        buf_printf(json, ",\"pruned\":%lld,\"prune_stale\":%lld", n->deleted, n->prune_stale);
+    buf_putc(json, '}');
+}
+
+/* The --prune of one table, after its copy: the walk, then the needs-resync flag. Returns 0, 1 or -1
+ * (err set) as copy_table. */
+static int prune_and_clear(PGconn *conn, esc *store, const char *schema_q, const cfg_table *t, const char *index,
+                           const bf_opts *o, bf_counts *cnt, char *err, size_t errsz)
+{
+    char *seen_truncate = NULL;
+    bool flagged = false;
+    char *gs = sql_render("backfill_resync_get", schema_q);
+    const char *p[2] = {t->ident, NULL};
+    PGresult *r = gs ? pg_exec(conn, gs, 1, p, err, errsz) : NULL;
+    free(gs);
+    if (!r)
+        return -1;
+    /* The flag speaks of the table's live index: a prune of another one does not clear it. */
+    if (PQntuples(r) == 1 && strcmp(index, t->index ? t->index : t->name) == 0) {
+        flagged = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        if (!PQgetisnull(r, 0, 1))
+            seen_truncate = strdup(PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    int rc = prune_table(conn, store, schema_q, t, index, o, cnt, err, errsz);
+    if (rc == 0 && flagged && !o->dry_run) {
+        char *cs = sql_render("backfill_resync_clear", schema_q);
+        p[1] = seen_truncate;
+        r = cs ? pg_exec(conn, cs, 2, p, err, errsz) : NULL;
+        free(cs);
+        if (!r)
+            rc = -1;
+        else if (strcmp(PQcmdTuples(r), "1") == 0)
+            log_info("%s: cleared the needs-resync flag", t->ident);
+        else
+            log_warn("%s: truncated again while backfilling; run versync backfill --prune again", t->ident);
+        PQclear(r);
+    }
+    free(seen_truncate);
+    return rc;
 }
 
 int cli_backfill(const cli_globals *g, int argc, char **argv)
 {
     bf_opts o = {.batch = 1000, .give_up_ms = 120000};
-    const char **names = calloc((size_t)argc + 1, sizeof *names);
-    size_t nnames = 0;
-    if (!names)
-        return 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--prune") == 0) {
-            o.prune = true;
-        } else if (strcmp(a, "--resume") == 0) {
-            o.resume = true;
-        } else if ((strcmp(a, "--index") == 0 || strcmp(a, "--batch") == 0) && i + 1 < argc) {
-            if (a[2] == 'i') {
-                o.index = argv[++i];
-            } else {
-                int64_t v;
-                if (!scan_int64(argv[++i], 1, 100000, &v)) {
-                    fprintf(stderr, "versync backfill: --batch: \"%s\" is not a number in 1...100000\n",
-                            argv[i]);
-                    free(names);
-                    return 2;
-                }
-                o.batch = (int)v;
-            }
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            free(names);
-            return 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "versync backfill: unknown option \"%s\" (see versync backfill --help)\n", a);
-            free(names);
-            return 2;
-        } else {
-            names[nnames++] = a;
-        }
-    }
     cfg c;
     PGconn *conn = NULL;
     esc *store = NULL;
     char err[1024];
     char *schema_q = NULL, *sql = NULL;
-    int rc = 2;
     cfg_table **todo = NULL;
     size_t ntodo = 0;
-    if (!catalog_open(g->config_path, "versync backfill", &c, &conn, err, sizeof err)) {
-        log_error("%s", err);
-        free(names);
-        return 2;
+    buf json = BUF_INIT;
+    const char **names = calloc((size_t)argc + 1, sizeof *names);
+    size_t nnames = 0;
+    if (!names) {
+        log_error("backfill: out of memory");
+        return CLI_EXIT_CONFIG;
     }
+    int rc = parse_opts(argc, argv, &o, names, &nnames);
+    if (rc != CLI_EXIT_OK) {
+        free(names);
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    }
+    o.json = cli_json(o.json);
+    if ((rc = cli_open(g, "versync backfill", &c, &conn)) != CLI_EXIT_OK) {
+        free(names);
+        return rc;
+    }
+    o.max_bytes = c.store.max_bulk_bytes > 0 ? (size_t)c.store.max_bulk_bytes : 0;
+    rc = CLI_EXIT_CONFIG;
     char sel_err[600];
     if (!cfg_select_tables(&c, names, nnames, &todo, &ntodo, sel_err, sizeof sel_err)) {
         log_error("backfill: %s", sel_err);
-        goto fail;
+        goto done;
     }
     if (o.index && ntodo != 1) {
         log_error("backfill: --index names one index, so give exactly one table (%zu selected)", ntodo);
-        goto fail;
+        goto done;
     }
-    rc = 1;
     if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
         goto pgfail;
     const char *sp[1] = {c.schema};
@@ -1206,106 +1331,78 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         log_error("versync's tables are not in schema %s of this database; run versync init first", schema_q);
         goto done;
     }
-    if (!(sql = sql_render("backfill_schema", schema_q)) || !pg_run(conn, sql, 0, NULL, err, sizeof err))
+    if (!o.dry_run &&
+        (!(sql = sql_render("backfill_schema", schema_q)) || !pg_run(conn, sql, 0, NULL, err, sizeof err)))
         goto pgfail;
     o.max_item_retries = c.store.max_item_retries;
-    if (!(store = esc_new(&c.store, err, sizeof err)))
-        goto pgfail;
-    {
-        /* An unreachable store is worth one clear line now rather than two minutes of retries. */
-        buf resp = BUF_INIT;
-        int st = esc_request(store, "GET", "/", NULL, NULL, 0, NULL, &resp, err, sizeof err);
-        buf_free(&resp);
-        if (st == ESC_TRANSPORT_ERROR) {
-            log_error("store at %s is unreachable: %s", esc_url(store), err);
-            goto done;
-        }
+    /* The store, as every command checks it: refused credentials fail now, with the same message,
+     * rather than after two minutes of retries. */
+    target_result tr = target_check(&c, err, sizeof err);
+    if (tr != TARGET_OK) {
+        log_error("%s", err);
+        rc = cli_target_exit(tr);
+        goto done;
+    }
+    if (!(store = esc_new(&c.store, err, sizeof err))) {
+        log_error("%s", err);
+        goto done;
     }
     /* The first SIGTERM/SIGINT finishes the batch in flight; a second ends the copy now. */
     (void)signals_init(SIGNALS_SECOND_EXITS, NULL, NULL, 0);
-
-    rc = 0;
+    if (o.json)
+        buf_puts(&json, "{\"tables\":[");
+    rc = CLI_EXIT_OK;
     for (size_t i = 0; i < ntodo && !signals_stop; i++) {
         cfg_table *t = todo[i];
         const char *index = index_of(t, &o);
         bf_counts cnt = {0};
-        char *seen_truncate = NULL;
-        bool flagged = false;
         long long t0 = timing_now_ms();
-        if (o.prune) {
-            char *gs = sql_render("backfill_resync_get", schema_q);
-            const char *p[1] = {t->ident};
-            PGresult *r = gs ? pg_exec(conn, gs, 1, p, err, sizeof err) : NULL;
-            free(gs);
-            if (!r) {
-                log_error("%s", err);
-                rc = 1;
-                break;
-            }
-            /* The flag speaks of the table's live index: a prune of another one does not clear it. */
-            if (PQntuples(r) == 1 && strcmp(index, t->index ? t->index : t->name) == 0) {
-                flagged = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-                if (!PQgetisnull(r, 0, 1))
-                    seen_truncate = strdup(PQgetvalue(r, 0, 1));
-            }
-            PQclear(r);
-        }
-        if (o.index && !ensure_index(store, t, index, err, sizeof err)) {
+        if (o.index && o.dry_run) {
+            log_info("%s: dry run: index %s is created if missing when run for real", t->ident, index);
+        } else if (o.index && !ensure_index(store, t, index, err, sizeof err)) {
             log_error("%s", err);
-            free(seen_truncate);
-            rc = 1;
+            rc = CLI_EXIT_UNREACHABLE;
             break;
         }
-        log_info("%s: backfilling into %s", t->ident, index);
-        int r1 = copy_table(conn, store, schema_q, t, index, &o, &cnt);
+        log_info("%s: %s %s", t->ident, o.dry_run ? "dry run: reading the rows for" : "backfilling into", index);
+        int r1 = copy_table(conn, store, schema_q, t, index, &o, &cnt, err, sizeof err);
         int r2 = 0;
         if (r1 == 0 && o.prune)
-            r2 = prune_table(conn, store, schema_q, t, index, &o, &cnt);
-        if (r1 == 0 && r2 == 0 && o.prune && flagged) {
-            char *cs = sql_render("backfill_resync_clear", schema_q);
-            const char *p[2] = {t->ident, seen_truncate};
-            PGresult *r = cs ? pg_exec(conn, cs, 2, p, err, sizeof err) : NULL;
-            free(cs);
-            if (!r) {
-                log_error("%s", err);
-                r2 = -1;
-            } else if (strcmp(PQcmdTuples(r), "1") == 0) {
-                log_info("%s: cleared the needs-resync flag", t->ident);
-            } else {
-                log_warn("%s: truncated again while backfilling; run versync backfill --prune again",
-                         t->ident);
-            }
-            PQclear(r);
+            r2 = prune_and_clear(conn, store, schema_q, t, index, &o, &cnt, err, sizeof err);
+        cnt.seconds = (timing_now_ms() - t0) / 1000.0;
+        if (r1 < 0 || r2 < 0) {
+            /* The one place a failed copy is logged. */
+            log_error("%s: %s", t->ident, err);
+            bool refused = cnt.store_status == 401 || cnt.store_status == 403;
+            rc = cli_exit_worst(rc, refused                                              ? CLI_EXIT_CONFIG
+                                    : cnt.store_status || PQstatus(conn) != CONNECTION_OK ? CLI_EXIT_UNREACHABLE
+                                                                                          : CLI_EXIT_CONFIG);
+            break;
         }
-        free(seen_truncate);
-        printf("%s -> %s: %lld rows read, %lld written, %lld stale (already newer), %lld errors, %lld rewritten "
-               "at the same version, %lld version_regressed in %.1f s\n",
-               t->ident, index, cnt.rows, cnt.applied, cnt.stale, cnt.errors, cnt.same, cnt.regressed,
-               (timing_now_ms() - t0) / 1000.0);
+        report_table(o.json ? &json : NULL, t, index, &o, &cnt);
         if (cnt.stale && t->version_kind == CFG_VERSION_SEQ)
             log_info("%s: %lld documents were written by the workers at a change sequence number, above the "
                      "backfill's version 0, and were kept; to re-render them (after a schema change, say) run "
                      "versync verify --repair",
                      t->ident, cnt.stale);
-        if (o.prune)
-            printf("%s -> %s: %lld documents pruned, %lld rewritten meanwhile (stale delete)\n", t->ident,
-                   index, cnt.deleted, cnt.prune_stale);
-        fflush(stdout);
         if (r1 != 0 || r2 != 0)
-            rc = 1;
-        if (r1 < 0 || r2 < 0)
-            break;
+            rc = cli_exit_worst(rc, CLI_EXIT_DRIFT);
     }
     if (signals_stop)
-        rc = 1;
+        rc = cli_exit_worst(rc, CLI_EXIT_DRIFT);
+    if (o.json) {
+        buf_printf(&json, "],\"dry_run\":%s,\"exit\":%d}\n", o.dry_run ? "true" : "false", rc);
+        if (buf_ok(&json))
+            fputs(json.data, stdout);
+        else
+            log_error("backfill: out of memory");
+    }
     goto done;
 pgfail:
     log_error("%s", err);
-    rc = 1;
-    goto done;
-fail:
-    rc = 2;
+    rc = cli_pg_exit(conn);
 done:
+    buf_free(&json);
     free(sql);
     free(schema_q);
     free(todo);

@@ -366,6 +366,7 @@ static int post_one(bulk_sender *s, bulk_op *ops, size_t n, size_t *sent, int *s
                          s->opaque_id, &s->resp, err, errsz);
     metrics_store_answer(st);
     *status = st;
+    s->last_status = st;
     s->retry_after_ms = esc_retry_after_ms(s->store);
     if (st == ESC_TRANSPORT_ERROR)
         return 0;
@@ -446,6 +447,12 @@ bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms,
     bool ok = false;
     if (bulk_send(s, ops, n, err, errsz))
         return true;
+    /* Refused credentials do not come right by waiting: fail now, as target_check does at start. */
+    if (s->last_status == 401 || s->last_status == 403) {
+        size_t l = strlen(err);
+        snprintf(err + l, errsz - l, " (security error: the store refuses the configured credentials)");
+        return false;
+    }
     if (!(again = malloc(n * sizeof *again)) || !(where = malloc(n * sizeof *where))) {
         snprintf(err, errsz, "out of memory");
         goto done;
@@ -471,6 +478,11 @@ bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms,
             ops[where[i]] = again[i];
         if (sent) {
             ok = true;
+            goto done;
+        }
+        if (s->last_status == 401 || s->last_status == 403) {
+            size_t l = strlen(err);
+            snprintf(err + l, errsz - l, " (security error: the store refuses the configured credentials)");
             goto done;
         }
     }

@@ -853,7 +853,7 @@ static bool parse_root(ctx *x, const cJSON *root, cfg *c)
     long expire = c->worker_stats_expire_s, lag_window = c->lag_window_s;
     if (!get_str(x, root, "", "postgres", &c->postgres, false) ||
         !get_str(x, root, "", "schema", &c->schema, true) || !get_str(x, root, "", "channel", &c->channel, true) ||
-        !get_int(x, root, "", "workers", 1, 256, &workers) ||
+        !get_int(x, root, "", "workers", 1, CFG_WORKERS_MAX, &workers) ||
         !get_int(x, root, "", "batch_size", 1, 100000, &batch) ||
         !get_int(x, root, "", "poll_interval_ms", 1, 3600000, &poll) || !get_bool(x, root, "", "listen", &c->listen) ||
         !get_int(x, root, "", "worker_stats_expire_s", 60, 365L * 86400, &expire) ||

@@ -1,4 +1,5 @@
 /* bridge_check — `versync check`: validate the config against the live database, changing nothing. */
+#include "versync/buf.h"
 #include "versync/catalog.h"
 #include "versync/cfg.h"
 #include "versync/cli.h"
@@ -11,50 +12,69 @@
 #include <stdio.h>
 #include <string.h>
 
-static void print_warning(void *ctx, const char *msg)
+/* Where the findings go: printed as they come, or gathered for one JSON object. */
+typedef struct check_out {
+    bool json;
+    buf warnings; /* JSON: the array's members, comma-separated */
+    int count;
+} check_out;
+
+static void report_warning(void *ctx, const char *msg)
 {
-    (void)ctx;
-    printf("  warning: %s\n", msg);
+    check_out *o = ctx;
+    o->count++;
+    if (!o->json) {
+        printf("  warning: %s\n", msg);
+        return;
+    }
+    if (o->warnings.len)
+        buf_putc(&o->warnings, ',');
+    buf_put_json_string(&o->warnings, msg, strlen(msg));
 }
 
-int cli_check(const cli_globals *g, int argc, char **argv)
+/* nested_catalog_resolve's findings: lines of "  warning: …" or "  note: …". */
+static void report_lines(check_out *o, const char *text)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: versync [-c FILE] check\n\n"
-                   "Validates the config file and checks it against the live PostgreSQL catalog\n"
-                   "(tables, columns, keys backed by a unique index, version types), warns about\n"
-                   "version sources that lose changes (a timestamp stamped with now(), a version\n"
-                   "nothing bumps) and tables `versync init` has not set up, and checks that the\n"
-                   "store answers with the configured credentials. Changes nothing.\n"
-                   "exit status: 0 valid (warnings are printed), 1 invalid, the database is\n"
-                   "unreachable or the store refuses the credentials, 2 usage\n");
-            return 0;
-        }
-        fprintf(stderr, "versync check: unknown argument \"%s\" (see versync check --help)\n", argv[i]);
-        return 2;
+    if (!o->json) {
+        fputs(text, stdout);
+        return;
     }
-    cfg c;
-    PGconn *conn;
-    char err[1024];
-    if (!catalog_open(g->config_path, "versync check", &c, &conn, err, sizeof err)) {
-        log_error("%s", err);
-        return 1;
+    while (*text) {
+        const char *nl = strchr(text, '\n');
+        size_t n = nl ? (size_t)(nl - text) : strlen(text);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)n, text);
+        const char *m = line;
+        while (*m == ' ')
+            m++;
+        if (strncmp(m, "warning: ", 9) == 0)
+            m += 9;
+        if (*m)
+            report_warning(o, m);
+        text += n + (nl ? 1 : 0);
     }
-    printf("%s: OK, %zu table%s:\n", c.path, c.ntables, c.ntables == 1 ? "" : "s");
-    for (size_t i = 0; i < c.ntables; i++) {
-        const cfg_table *t = &c.tables[i];
+}
+
+static const char *version_kind_name(const cfg_table *t)
+{
+    return t->version_kind == CFG_VERSION_COLUMN      ? "column"
+           : t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp"
+           : t->capture == CFG_CAPTURE_WAL            ? "commit LSN (capture wal)"
+                                                      : "change sequence";
+}
+
+static void print_tables(const cfg *c)
+{
+    printf("%s: OK, %zu table%s:\n", c->path, c->ntables, c->ntables == 1 ? "" : "s");
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cfg_table *t = &c->tables[i];
         size_t mapped = 0;
         for (size_t j = 0; j < t->ncols; j++)
             mapped += t->cols[j].mapped;
-        const char *version = t->version_kind == CFG_VERSION_COLUMN      ? "column"
-                              : t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp"
-                              : t->capture == CFG_CAPTURE_WAL            ? "commit LSN (capture wal)"
-                                                                         : "change sequence";
         printf("  %s -> index \"%s\": key (", t->ident, t->index);
         for (size_t k = 0; k < t->nkey; k++)
             printf("%s%s", k ? ", " : "", t->key[k]);
-        printf("), %zu of %zu columns, version: %s%s%s%s\n", mapped, t->ncols, version,
+        printf("), %zu of %zu columns, version: %s%s%s%s\n", mapped, t->ncols, version_kind_name(t),
                t->version_column ? " " : "", t->version_column ? t->version_column : "",
                t->managed ? " (managed)" : "");
         for (size_t k = 0; k < t->nkey; k++)
@@ -63,59 +83,140 @@ int cli_check(const cli_globals *g, int argc, char **argv)
                        "settings such as TimeZone and DateStyle; keep them the same for every writer\n",
                        t->key[k], t->ident, t->key_types[k]);
     }
-    /* Findings that do not make the config invalid but would lose changes. */
-    int warnings = 0, rc = 0;
+}
+
+static void json_tables(buf *b, const cfg *c)
+{
+    buf_puts(b, "\"tables\":[");
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cfg_table *t = &c->tables[i];
+        size_t mapped = 0;
+        for (size_t j = 0; j < t->ncols; j++)
+            mapped += t->cols[j].mapped;
+        buf_puts(b, i ? ",{\"table\":" : "{\"table\":");
+        buf_put_json_string(b, t->ident, strlen(t->ident));
+        buf_puts(b, ",\"index\":");
+        buf_put_json_string(b, t->index, strlen(t->index));
+        buf_puts(b, ",\"key\":[");
+        for (size_t k = 0; k < t->nkey; k++) {
+            if (k)
+                buf_putc(b, ',');
+            buf_put_json_string(b, t->key[k], strlen(t->key[k]));
+        }
+        buf_printf(b, "],\"columns_mapped\":%zu,\"columns\":%zu,\"version\":{\"kind\":\"%s\",\"column\":", mapped,
+                   t->ncols, version_kind_name(t));
+        if (t->version_column)
+            buf_put_json_string(b, t->version_column, strlen(t->version_column));
+        else
+            buf_puts(b, "null");
+        buf_printf(b, ",\"managed\":%s}}", t->managed ? "true" : "false");
+    }
+    buf_puts(b, "]");
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: versync [-c FILE] check [--json]\n\n"
+                 "Validates the config file and checks it against the live PostgreSQL catalog\n"
+                 "(tables, columns, keys backed by a unique index, version types), warns about\n"
+                 "version sources that lose changes (a timestamp stamped with now(), a version\n"
+                 "nothing bumps) and tables `versync init` has not set up, and checks that the\n"
+                 "store answers with the configured credentials. Changes nothing.\n\n"
+                 "  --json       one JSON object on stdout: {\"config\",\"valid\",\"tables\",\"warnings\",\"store\"}\n"
+                 "  -h, --help   this text\n\n"
+                 "exit status: 0 valid (warnings are printed, an unreachable store is one); 2 invalid\n"
+                 "config, a mapping the catalog contradicts, or credentials PostgreSQL or the store\n"
+                 "refuse; 3 PostgreSQL unreachable\n");
+}
+
+int cli_check(const cli_globals *g, int argc, char **argv)
+{
+    bool json_flag = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            json_flag = true;
+            continue;
+        }
+        log_error("check: unknown argument \"%s\" (see versync check --help)", argv[i]);
+        return CLI_EXIT_CONFIG;
+    }
+    cfg c;
+    PGconn *conn;
+    char err[1024];
+    int rc = cli_open(g, "versync check", &c, &conn);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    check_out o = {.json = cli_json(json_flag), .warnings = BUF_INIT};
+    buf out = BUF_INIT;
+    if (!o.json)
+        print_tables(&c);
     /* Nested documents: every join was checked by catalog_open; say where it will scan. */
     buf warn = BUF_INIT;
     for (size_t i = 0; i < c.ntables; i++)
         if (!nested_catalog_resolve(&c, &c.tables[i], conn, &warn, err, sizeof err)) {
             log_error("%s", err);
             buf_free(&warn);
-            rc = 1;
+            rc = cli_pg_exit(conn);
             goto done;
         }
     if (warn.data)
-        printf("%s", warn.data);
+        report_lines(&o, warn.data);
     buf_free(&warn);
-    for (size_t i = 0; i < c.ntables; i++) {
-        int n = setup_version_risks(&c, &c.tables[i], conn, print_warning, NULL, err, sizeof err);
-        if (n < 0) {
+    /* Findings that do not make the config invalid but would lose changes. */
+    for (size_t i = 0; i < c.ntables; i++)
+        if (setup_version_risks(&c, &c.tables[i], conn, report_warning, &o, err, sizeof err) < 0) {
             log_error("%s", err);
-            rc = 1;
+            rc = cli_pg_exit(conn);
             goto done;
         }
-        warnings += n;
-    }
-    int n = setup_uninitialized(&c, conn, print_warning, NULL, err, sizeof err);
-    if (n < 0) {
+    if (setup_uninitialized(&c, conn, report_warning, &o, err, sizeof err) < 0) {
         log_error("%s", err);
-        rc = 1;
+        rc = cli_pg_exit(conn);
         goto done;
     }
-    warnings += n;
     /* "capture": "wal": wal_level, the role, the slot and its retained WAL, replica identities. */
-    if ((n = wal_setup_check(conn, &c, print_warning, NULL, err, sizeof err)) < 0) {
+    if (wal_setup_check(conn, &c, report_warning, &o, err, sizeof err) < 0) {
         log_error("%s", err);
-        rc = 1;
+        rc = cli_pg_exit(conn);
         goto done;
     }
-    warnings += n;
-    /* The store, with the configured credentials. */
+    /* The store, with the configured credentials: refused credentials are an error, no answer a warning. */
     target_result tr = target_check(&c, err, sizeof err);
     char url[512];
-    if (tr == TARGET_OK)
-        printf("  store: %s answers with the configured credentials\n", log_redact(c.store.url, url, sizeof url));
-    else if (tr == TARGET_UNREACHABLE) {
-        printf("  warning: %s\n", err);
-        warnings++;
-    } else {
+    log_redact(c.store.url, url, sizeof url);
+    if (tr == TARGET_OK && !o.json)
+        printf("  store: %s answers with the configured credentials\n", url);
+    else if (tr == TARGET_UNREACHABLE)
+        report_warning(&o, err);
+    else if (tr != TARGET_OK) {
         log_error("%s", err);
-        rc = 1;
+        rc = CLI_EXIT_CONFIG;
         goto done;
     }
-    if (warnings)
-        printf("%d warning%s\n", warnings, warnings == 1 ? "" : "s");
+    if (o.json) {
+        buf_puts(&out, "{\"config\":");
+        buf_put_json_string(&out, c.path, strlen(c.path));
+        buf_puts(&out, ",\"valid\":true,");
+        json_tables(&out, &c);
+        buf_printf(&out, ",\"warnings\":[%s],\"store\":{\"url\":", o.warnings.data ? o.warnings.data : "");
+        buf_put_json_string(&out, url, strlen(url));
+        buf_printf(&out, ",\"reachable\":%s}}\n", tr == TARGET_OK ? "true" : "false");
+        if (!buf_ok(&out) || !buf_ok(&o.warnings)) {
+            log_error("check: out of memory");
+            rc = CLI_EXIT_CONFIG;
+            goto done;
+        }
+        fputs(out.data, stdout);
+    } else if (o.count) {
+        printf("%d warning%s\n", o.count, o.count == 1 ? "" : "s");
+    }
 done:
+    buf_free(&out);
+    buf_free(&o.warnings);
     PQfinish(conn);
     cfg_free(&c);
     return rc;

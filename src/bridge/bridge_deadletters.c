@@ -45,7 +45,8 @@ static void usage(FILE *out)
             "  --limit N        list at most N (1..%d; default %d); the total is printed too\n"
             "  --all            drop: every dead letter (no filter)\n"
             "  --json           one JSON object on stdout\n\n"
-            "exit status: 0 ok, 1 PostgreSQL failure or versync init has not run, 2 usage or config error\n",
+            "exit status: 0 ok; 2 usage or configuration error, or versync init has not run; 3 PostgreSQL\n"
+            "unreachable\n",
             DL_LIST_MAX, DL_LIST_DEFAULT);
 }
 
@@ -283,7 +284,7 @@ int cli_deadletters(const cli_globals *g, int argc, char **argv)
     }
     cfg c;
     char err[1024];
-    int rc = 1;
+    int rc = CLI_EXIT_CONFIG;
     PGconn *conn = NULL;
     PGresult *ready = NULL;
     char *schema_q = NULL;
@@ -313,10 +314,11 @@ int cli_deadletters(const cli_globals *g, int argc, char **argv)
         goto fail;
     }
     fputs(out.data ? out.data : "", stdout);
-    rc = 0;
+    rc = CLI_EXIT_OK;
     goto done;
 fail:
     log_error("deadletters: %s", err);
+    rc = cli_pg_exit(conn); /* 3: PostgreSQL unreachable; 2: not initialised or refused */
 done:
     PQclear(ready);
     free(schema_q);

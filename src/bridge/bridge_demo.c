@@ -461,8 +461,12 @@ static void progress_show(progress *p, const char *phase, long long written, con
 
 static void demo_usage(FILE *out)
 {
-    fprintf(out, "usage: versync demo race [options]\n"
-                 "       versync demo compare [--rows R] [--no-versions] [--json]\n\n"
+    fprintf(out, "usage: versync demo race [--postgres CONNINFO] [--store URL] [--rows R] [--writers W]\n"
+                 "                         [--workers N] [--seconds S | --changes C] [--max-delay-ms M]\n"
+                 "                         [--batch-size B] [--no-versions] [--nested] [--seed N] [--json]\n"
+                 "                         [--quiet] [--work-dir DIR]\n"
+                 "       versync demo compare [--postgres CONNINFO] [--store URL] [--rows R] [--no-versions]\n"
+                 "                            [--nested] [--json]\n\n"
                  "race: W writers update, delete and re-insert R rows of versync_demo.accounts while N\n"
                  "workers in chaos mode (each claimed batch held a random 0..M ms, items sent shuffled)\n"
                  "sync them to the store; when the change table is drained every row is compared with\n"
@@ -485,7 +489,10 @@ static void demo_usage(FILE *out)
                  "  --json                print the final table as one JSON object\n"
                  "  --quiet               no progress line\n"
                  "  --work-dir DIR        keep the generated config and the worker logs in DIR\n"
-                 "                        (default: a temporary folder, removed unless the race fails)\n");
+                 "                        (default: a temporary folder, removed unless the race fails)\n"
+                 "  -h, --help            this text\n\n"
+                 "exit status: 0 the store equals PostgreSQL; 1 it differs; 2 usage or configuration\n"
+                 "error; 3 PostgreSQL or the store unreachable\n");
 }
 
 static bool parse_num(const char *opt, const char *text, double lo, double hi, double *out)
@@ -913,8 +920,10 @@ static int cmd_race(const cli_globals *g, demo_opts *o)
     (void)signals_init(SIGNALS_SECOND_EXITS, NULL, NULL, 0);
     if (!race_prepare_dir(&r))
         goto done;
-    if (!(r.pg = demo_connect(r.t.postgres, &r.err)))
+    if (!(r.pg = demo_connect(r.t.postgres, &r.err))) {
+        rc = CLI_EXIT_UNREACHABLE;
         goto done;
+    }
     if (!(r.es = esc_new(&r.t.store, err, sizeof err))) {
         demo_fail(&r.err, "%s", err);
         goto done;
@@ -970,8 +979,10 @@ static int cmd_compare(const cli_globals *g, demo_opts *o)
         return 2;
     if (!(have_cfg = demo_config(NULL, &t, o, &c, &e)))
         goto done;
-    if (!(pg = demo_connect(t.postgres, &e)))
+    if (!(pg = demo_connect(t.postgres, &e))) {
+        rc = CLI_EXIT_UNREACHABLE;
         goto done;
+    }
     if (!(es = esc_new(&t.store, err, sizeof err))) {
         demo_fail(&e, "%s", err);
         goto done;

@@ -790,30 +790,30 @@ static void check_gc_deletes(esc *e, const cfg_table *t)
     buf_free(&resp);
 }
 
-/* Create missing indexes. Returns false (having logged) when the store fails. */
-static bool init_store(const cfg *c, bool dry_run, bool *changed)
+/* Create missing indexes. Returns CLI_EXIT_OK, or (having logged) CLI_EXIT_CONFIG when the store
+ * refuses (credentials, a mapping) or CLI_EXIT_UNREACHABLE when it does not answer. */
+static int init_store(const cfg *c, bool dry_run, bool *changed)
 {
     char err[512];
     esc *e = esc_new(&c->store, err, sizeof err);
     if (!e) {
         log_error("store: %s", err);
-        return false;
+        return CLI_EXIT_CONFIG;
     }
-    bool ok = false;
+    int rc = CLI_EXIT_CONFIG;
     buf resp, path = BUF_INIT, body = BUF_INIT;
     buf_init(&resp, 4u << 20);
     char terr[1024];
-    if (target_check(c, terr, sizeof terr) != TARGET_OK) {
+    target_result tr = target_check(c, terr, sizeof terr);
+    if (tr != TARGET_OK) {
         log_error("%s", terr);
+        rc = cli_target_exit(tr);
         goto done;
     }
     int status = esc_request(e, "GET", "/", NULL, NULL, 0, NULL, &resp, err, sizeof err);
-    if (status == ESC_TRANSPORT_ERROR) {
-        log_error("store at %s is unreachable: %s", esc_url(e), err);
-        goto done;
-    }
-    if (status == 401 || status == 403) {
-        log_error("store at %s refused our credentials (HTTP %d)", esc_url(e), status);
+    if (status == ESC_TRANSPORT_ERROR || status >= 500) {
+        log_error("store at %s is unreachable: %s", esc_url(e), status >= 500 ? "HTTP 5xx" : err);
+        rc = CLI_EXIT_UNREACHABLE;
         goto done;
     }
     /* verstore keeps tombstones for good; Elasticsearch/OpenSearch only for gc_deletes. */
@@ -831,7 +831,7 @@ static bool init_store(const cfg *c, bool dry_run, bool *changed)
         status = esc_request(e, "HEAD", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err);
         if (status == 404) {
             if (dry_run) {
-                printf("-- store: would create index \"%s\"\n", t->index);
+                cli_print("-- store: would create index \"%s\"\n", t->index);
                 continue;
             }
             buf_reset(&body);
@@ -848,11 +848,13 @@ static bool init_store(const cfg *c, bool dry_run, bool *changed)
             buf_reset(&resp);
             status = esc_request(e, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, sizeof err);
             if (status == 200 || status == 201) {
-                printf("created index \"%s\" on the store\n", t->index);
+                cli_print("created index \"%s\" on the store\n", t->index);
                 *changed = true;
             } else if (status == 400 && resp.data && strstr(resp.data, "resource_already_exists")) {
                 /* Another init created it in between: converged all the same. */
             } else {
+                if (status == ESC_TRANSPORT_ERROR || status >= 500 || status == 429)
+                    rc = CLI_EXIT_UNREACHABLE;
                 if (status == ESC_TRANSPORT_ERROR)
                     log_error("store at %s: creating index \"%s\": %s", esc_url(e), t->index, err);
                 else
@@ -862,21 +864,24 @@ static bool init_store(const cfg *c, bool dry_run, bool *changed)
             }
         } else if (status == ESC_TRANSPORT_ERROR) {
             log_error("store at %s: checking index \"%s\": %s", esc_url(e), t->index, err);
+            rc = CLI_EXIT_UNREACHABLE;
             goto done;
         } else if (status != 200) {
+            if (status >= 500 || status == 429)
+                rc = CLI_EXIT_UNREACHABLE;
             log_error("store at %s: checking index \"%s\" answered HTTP %d", esc_url(e), t->index, status);
             goto done;
         }
         if (!verstore)
             check_gc_deletes(e, t);
     }
-    ok = true;
+    rc = CLI_EXIT_OK;
 done:
     buf_free(&resp);
     buf_free(&path);
     buf_free(&body);
     esc_free(e);
-    return ok;
+    return rc;
 }
 
 /* ---- existing rows ---------------------------------------------------------- */
@@ -921,25 +926,25 @@ static int report_existing(const cli_globals *g, const buf *notes, const char **
 {
     if (ncopy <= 1)
         return rc;
-    printf("%s", notes->data);
+    cli_print("%s", notes->data);
     buf names = BUF_INIT;
     for (int i = 1; i < ncopy; i++)
         buf_printf(&names, " %s", copy[i]);
     if (!backfill || no_store || rc != 0) {
-        printf("copy them with: versync backfill%s   (or run versync init --backfill)\n",
+        cli_print("copy them with: versync backfill%s   (or run versync init --backfill)\n",
                names.data ? names.data : "");
         fflush(stdout);
         buf_free(&names);
         return rc;
     }
-    printf("--backfill: copying the existing rows of%s\n", names.data ? names.data : "");
+    cli_print("--backfill: copying the existing rows of%s\n", names.data ? names.data : "");
     fflush(stdout);
     int brc = cli_backfill(g, ncopy, (char **)copy);
-    if (brc != 0)
+    if (brc != CLI_EXIT_OK)
         log_error("init is done, but the copy of the existing rows failed; run versync backfill%s to finish it",
                   names.data ? names.data : "");
     buf_free(&names);
-    return brc == 0 ? 0 : 1;
+    return brc;
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -955,7 +960,10 @@ static void init_usage(FILE *out)
                  "  --dry-run   print the SQL that would run and change nothing\n"
                  "  --no-store  leave the store alone (PostgreSQL only)\n"
                  "  --backfill  then copy those existing rows (versync backfill TABLE...)\n"
-                 "exit status: 0 converged, 1 invalid config, database or store failure, 2 usage\n");
+                 "  -h, --help  this text\n\n"
+                 "exit status: 0 converged; 1 converged, but --backfill left rows uncopied; 2 usage,\n"
+                 "invalid config, or a change PostgreSQL or the store refuses; 3 PostgreSQL or the\n"
+                 "store unreachable (the PostgreSQL part is committed when only the store failed)\n");
 }
 
 int cli_init(const cli_globals *g, int argc, char **argv)
@@ -972,9 +980,8 @@ int cli_init(const cli_globals *g, int argc, char **argv)
             init_usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "versync init: unknown argument \"%s\"\n\n", argv[i]);
-            init_usage(stderr);
-            return 2;
+            log_error("init: unknown argument \"%s\" (see versync init --help)", argv[i]);
+            return CLI_EXIT_CONFIG;
         }
     }
     cfg c;
@@ -987,10 +994,9 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     int ncopy = 0;
     char *schema_q = NULL;
     bool in_tx = false;
-    if (!catalog_open(g->config_path, "versync init", &c, &conn, err, sizeof err)) {
-        log_error("%s", err);
-        return 1;
-    }
+    if ((rc = cli_open(g, "versync init", &c, &conn)) != CLI_EXIT_OK)
+        return rc;
+    rc = CLI_EXIT_CONFIG;
     for (size_t i = 0; i < c.ntables; i++)
         for (size_t k = 0; k < c.tables[i].nkey; k++)
             if (catalog_type_text_varies(c.tables[i].key_types[k]))
@@ -1015,7 +1021,7 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         goto fail;
     bool changed = p.sql.len > 0;
     if (dry_run) {
-        printf("%s", changed ? p.sql.data : "-- PostgreSQL: nothing to change\n");
+        cli_print("%s", changed ? p.sql.data : "-- PostgreSQL: nothing to change\n");
         pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
         in_tx = false;
     } else {
@@ -1028,7 +1034,7 @@ int cli_init(const cli_globals *g, int argc, char **argv)
             goto fail;
         in_tx = false;
         if (changed)
-            printf("%s", p.report.data);
+            cli_print("%s", p.report.data);
     }
     fflush(stdout);
     /* Outside init's transaction: a logical slot cannot be created in one that wrote. The slot
@@ -1036,19 +1042,17 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     if (!wal_setup_init(conn, &c, dry_run, &changed, err, sizeof err))
         goto fail;
     fflush(stdout);
-    rc = 0;
-    if (!no_store && !init_store(&c, dry_run, &changed)) {
-        if (!dry_run)
-            log_error("the PostgreSQL part of init is committed; run versync init again once the store answers");
-        rc = 1;
-    }
+    rc = no_store ? CLI_EXIT_OK : init_store(&c, dry_run, &changed);
+    if (rc != CLI_EXIT_OK && !dry_run)
+        log_error("the PostgreSQL part of init is committed; run versync init again once the store answers");
     if (rc == 0 && !changed && !dry_run)
-        printf("nothing to change\n");
+        cli_print("nothing to change\n");
     if (!dry_run)
         rc = report_existing(g, &notes, copy, ncopy, backfill, no_store, rc);
     goto done;
 fail:
     log_error("init: %s", err);
+    rc = cli_pg_exit(conn);
     if (in_tx)
         pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
 done:

@@ -21,6 +21,7 @@
 
 typedef struct run_args {
     int workers;       /* 0: the config's */
+    bool json;         /* once: the summary as JSON */
     long timeout_s;    /* once */
     int chaos_ms;
     bool no_versions;
@@ -34,30 +35,43 @@ enum { O_STATE = 100 };
 static void usage(FILE *out, bool once)
 {
     if (once)
-        fprintf(out, "usage: versync [-c FILE] once [--workers N] [--timeout SECONDS]\n\n"
+        fprintf(out, "usage: versync [-c FILE] once [--workers N] [--timeout SECONDS] [--state FILE] [--json]\n\n"
                      "Drain every change present (and arriving) until the change table is empty, then\n"
-                     "exit 0 and print a summary. For cron; safe beside other `once` or `run` processes.\n\n"
-                     "  --workers N         worker processes sharing the work (default 1)\n"
-                     "  --timeout SECONDS   give up (exit 1) when the store or PostgreSQL stays\n"
-                     "                      unreachable this long (default 60); nothing is lost\n"
+                     "exit and print a summary. For cron; safe beside other `once` or `run` processes.\n\n"
+                     "  --workers N         worker processes sharing the work (1...%d, default 1)\n"
+                     "  --timeout SECONDS   give up (exit 3) when the store or PostgreSQL stays\n"
+                     "                      unreachable this long (default 60): a bound, never\n"
+                     "                      exceeded by a backoff or Retry-After; nothing is lost\n"
                      "  --state FILE        keep the checkpoints of cursor tables (\"capture\": \"cursor\")\n"
-                     "                      in FILE instead of PostgreSQL (a read replica)\n");
+                     "                      in FILE instead of PostgreSQL (a read replica)\n"
+                     "  --json              the summary as one JSON object on stdout\n"
+                     "  -h, --help          this text\n\n"
+                     "exit status: 0 drained (changes the store refused are dead letters); 1 a parked\n"
+                     "table's changes stay queued; 2 usage or configuration error (refused\n"
+                     "credentials, versync init not run); 3 PostgreSQL or the store unreachable\n"
+                     "for --timeout\n",
+                CFG_WORKERS_MAX);
     else
         fprintf(out, "usage: versync [-c FILE] run [--workers N] [--metrics [HOST:]PORT] [--state FILE]\n\n"
                      "Run N worker processes under a supervisor until SIGTERM/SIGINT (finish the\n"
-                     "batch in flight, exit 0; a second signal stops at once). SIGHUP reloads the config.\n\n"
-                     "  --workers N         worker processes (default: the config's \"workers\")\n"
+                     "batch in flight, exit 0; a second signal stops at once, exit 1). SIGHUP reloads\n"
+                     "the config. An unreachable store or PostgreSQL is retried for ever.\n\n"
+                     "  --workers N         worker processes (1...%d; default: the config's \"workers\")\n"
                      "  --metrics [HOST:]PORT  serve Prometheus GET /metrics and GET /health there\n"
                      "                      (a bare PORT listens on 127.0.0.1 only)\n"
                      "  --state FILE        keep the checkpoints of cursor tables (\"capture\": \"cursor\")\n"
-                     "                      in FILE instead of PostgreSQL (a read replica)\n");
+                     "                      in FILE instead of PostgreSQL (a read replica)\n"
+                     "  -h, --help          this text\n\n"
+                     "exit status: 0 stopped by a signal; 1 stopped by a second signal; 2 usage or\n"
+                     "configuration error (refused credentials, a --metrics address in use)\n",
+                CFG_WORKERS_MAX);
 }
 
 static bool parse_long(const char *opt, const char *text, long lo, long hi, long *out)
 {
     int64_t v;
     if (!scan_int64(text, lo, hi, &v)) {
-        fprintf(stderr, "versync: %s: expected an integer from %ld to %ld, got \"%s\"\n", opt, lo, hi, text);
+        log_error("%s: expected an integer from %ld to %ld, got \"%s\"", opt, lo, hi, text);
         return false;
     }
     *out = v;
@@ -67,34 +81,35 @@ static bool parse_long(const char *opt, const char *text, long lo, long hi, long
 /* 0 ok, 1 help printed, 2 usage error. */
 static int parse_args(int argc, char **argv, bool once, run_args *a)
 {
-    enum { O_WORKERS = 1, O_TIMEOUT, O_CHAOS, O_NOVER, O_HELP, O_METRICS };
+    enum { O_WORKERS = 1, O_TIMEOUT, O_CHAOS, O_NOVER, O_HELP, O_METRICS, O_JSON };
     static const struct option opts[] = {
         {"workers", required_argument, NULL, O_WORKERS},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"state", required_argument, NULL, O_STATE},
         {"metrics", required_argument, NULL, O_METRICS},
+        {"json", no_argument, NULL, O_JSON},
         /* Hidden, for tests and `versync demo`: never for production. */
         {"chaos-max-delay-ms", required_argument, NULL, O_CHAOS},
         {"no-versions", no_argument, NULL, O_NOVER},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
-    *a = (run_args){0, 60, 0, false, NULL};
+    *a = (run_args){.timeout_s = 60};
     optind = 1;
     state_path = NULL;
     opterr = 0;
     int ch;
     long v;
-    while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (ch) {
         case O_WORKERS:
-            if (!parse_long("--workers", optarg, 1, 1024, &v))
+            if (!parse_long("--workers", optarg, 1, CFG_WORKERS_MAX, &v))
                 return 2;
             a->workers = (int)v;
             break;
         case O_TIMEOUT:
             if (!once) {
-                fprintf(stderr, "versync run: --timeout is an option of `versync once`\n");
+                log_error("run: --timeout is an option of `versync once`");
                 return 2;
             }
             if (!parse_long("--timeout", optarg, 1, 86400 * 365, &v))
@@ -103,14 +118,14 @@ static int parse_args(int argc, char **argv, bool once, run_args *a)
             break;
         case O_METRICS:
             if (once) {
-                fprintf(stderr, "versync once: --metrics is an option of `versync run`\n");
+                log_error("once: --metrics is an option of `versync run`");
                 return 2;
             }
             {
                 char host[256], err[512];
                 int port;
                 if (!metrics_parse_listen(optarg, host, sizeof host, &port, err, sizeof err)) {
-                    fprintf(stderr, "versync run: %s\n", err);
+                    log_error("run: %s", err);
                     return 2;
                 }
             }
@@ -127,19 +142,30 @@ static int parse_args(int argc, char **argv, bool once, run_args *a)
         case O_NOVER:
             a->no_versions = true;
             break;
+        case O_JSON:
+            if (!once) {
+                log_error("run: --json is an option of `versync once` (run reports through --metrics)");
+                return 2;
+            }
+            a->json = true;
+            break;
         case 'h':
         case O_HELP:
             usage(stdout, once);
             return 1;
+        case ':':
+            log_error("%s: option %s needs a value (see versync %s --help)", once ? "once" : "run",
+                      argv[optind - 1], once ? "once" : "run");
+            return 2;
         default:
-            fprintf(stderr, "versync %s: unknown option \"%s\"\n\n", once ? "once" : "run", argv[optind - 1]);
-            usage(stderr, once);
+            log_error("%s: unknown option \"%s\" (see versync %s --help)", once ? "once" : "run", argv[optind - 1],
+                      once ? "once" : "run");
             return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "versync %s: unexpected argument \"%s\"\n\n", once ? "once" : "run", argv[optind]);
-        usage(stderr, once);
+        log_error("%s: unexpected argument \"%s\" (see versync %s --help)", once ? "once" : "run", argv[optind],
+                  once ? "once" : "run");
         return 2;
     }
     return 0;
@@ -149,19 +175,20 @@ static cfg *load(const cli_globals *g, const char **path)
 {
     *path = cfg_default_path(g->config_path);
     cfg *c = calloc(1, sizeof *c);
-    char err[1024];
-    if (!c || !cfg_load(*path, c, err, sizeof err)) {
-        fprintf(stderr, "versync: %s\n", c ? err : "out of memory");
-        if (c)
-            cfg_free(c);
+    if (!c) {
+        log_error("out of memory");
+        return NULL;
+    }
+    if (cli_load(g, c) != CLI_EXIT_OK) {
         free(c);
         return NULL;
     }
     return c;
 }
 
-/* The start-up check of the store: 0 to go on, 2 when it can never work as
- * configured. An unreachable store is only logged: the workers retry. */
+/* The start-up check of the store: 0 to go on, CLI_EXIT_CONFIG when it can
+ * never work as configured (refused credentials: the same message as every
+ * command). An unreachable store is only logged: the workers retry. */
 static int target_gate(const cfg *c)
 {
     char err[1024];
@@ -170,9 +197,9 @@ static int target_gate(const cfg *c)
         log_error("%s (the workers keep trying until it answers)", err);
     else if (r == TARGET_REFUSED) {
         log_error("%s", err);
-        return 2;
+        return CLI_EXIT_CONFIG;
     }
-    return 0;
+    return CLI_EXIT_OK;
 }
 
 static void options_note(const run_args *a)
@@ -226,7 +253,6 @@ int cli_once(const cli_globals *g, int argc, char **argv)
     options_note(&a);
     setup_warn_uninitialized(c);
     if (target_gate(c)) {
-        fprintf(stderr, "versync once: configuration problem (see the log above)\n");
         cfg_free(c);
         free(c);
         return 2;
@@ -255,19 +281,26 @@ int cli_once(const cli_globals *g, int argc, char **argv)
         rc = worker_main(c, &wo, &t);
     }
     double secs = (timing_now_ms() - t0) / 1000.0;
-    /* On stdout for people and scripts; --log-level warn keeps a cron run silent. */
-    if (log_get_level() <= LOG_INFO)
+    if (cli_json(a.json)) {
+        printf("{\"exit\":%d,\"drained\":%s,\"seconds\":%.3f,\"changes\":%lld,\"applied\":%lld,\"stale\":%lld,"
+               "\"coalesced\":%lld,\"dead_letters\":%lld,\"version_regressed\":%lld,\"skipped\":%lld,"
+               "\"retries\":%lld}\n",
+               rc, rc == CLI_EXIT_OK ? "true" : "false", secs, t.changes, t.applied, t.stale, t.coalesced,
+               t.dead_letters, t.version_regressed, t.skipped, t.retries);
+    } else if (log_get_level() <= LOG_INFO) {
+        /* On stdout for people; --log-level warn keeps a cron run silent. */
         printf("versync once: %lld changes in %.2f s (%.0f changes/s): %lld applied, %lld stale, %lld coalesced, "
-           "%lld dead letters (%lld version_regressed), %lld skipped, %lld retries\n",
-           t.changes, secs, secs > 0 ? t.changes / secs : 0.0, t.applied, t.stale, t.coalesced, t.dead_letters,
-           t.version_regressed, t.skipped, t.retries);
+               "%lld dead letters (%lld version_regressed), %lld skipped, %lld retries\n",
+               t.changes, secs, secs > 0 ? t.changes / secs : 0.0, t.applied, t.stale, t.coalesced, t.dead_letters,
+               t.version_regressed, t.skipped, t.retries);
+    }
     fflush(stdout);
-    if (rc == 2)
-        fprintf(stderr, "versync once: configuration problem (see the log above)\n");
-    else if (rc != 0)
-        fprintf(stderr, "versync once: stopped before the change table was empty (see the log above); "
-                        "nothing is lost, the remaining changes stay queued\n");
+    if (rc == CLI_EXIT_CONFIG)
+        log_error("once: configuration problem (see the log above)");
+    else if (rc != CLI_EXIT_OK)
+        log_error("once: stopped before the change table was empty (see the log above); nothing is lost, the "
+                  "remaining changes stay queued");
     cfg_free(c);
     free(c);
-    return rc == 0 ? 0 : rc == 2 ? 2 : 1;
+    return rc;
 }

@@ -118,13 +118,17 @@ int cli_status(const cli_globals *g, int argc, char **argv)
                    "Per mapped table: changes waiting (backlog), age of the oldest waiting change,\n"
                    "dead letters and whether it needs a resync (after a TRUNCATE); then the counters of\n"
                    "the worker processes that reported within worker_stats_expire_s and the greatest lag\n"
-                   "among those that reported within lag_window_s. --json prints one JSON object instead. Cursor tables (\"capture\":\n"
-                   "\"cursor\") show their checkpoint, from PostgreSQL or the --state FILE of run/once.\n"
-                   "exit status: 0 ok, 1 invalid config, database unreachable or not initialised, 2 usage\n");
+                   "among those that reported within lag_window_s. Cursor tables (\"capture\": \"cursor\")\n"
+                   "show their checkpoint, from PostgreSQL or the --state FILE of run/once.\n\n"
+                   "  --json         one JSON object on stdout (also under --log-format json)\n"
+                   "  --state FILE   read cursor checkpoints from FILE (as run/once --state)\n"
+                   "  -h, --help     this text\n\n"
+                   "exit status: 0 ok; 2 invalid config or versync init not run; 3 PostgreSQL\n"
+                   "unreachable\n");
             return 0;
         } else {
-            fprintf(stderr, "versync status: unknown argument \"%s\" (see versync status --help)\n", argv[i]);
-            return 2;
+            log_error("status: unknown argument \"%s\" (see versync status --help)", argv[i]);
+            return CLI_EXIT_CONFIG;
         }
     }
     cfg c;
@@ -135,12 +139,12 @@ int cli_status(const cli_globals *g, int argc, char **argv)
     cursor_checkpoint *cps = NULL;
     char *schema_q = NULL, *sql = NULL;
     buf arr = BUF_INIT, out = BUF_INIT;
-    if (!cfg_load(cfg_default_path(g->config_path), &c, err, sizeof err)) {
-        log_error("%s", err);
-        return 1;
-    }
-    if (!(conn = pg_connect(c.postgres, "versync status", err, sizeof err)))
-        goto fail;
+    json = cli_json(json);
+    if ((rc = cli_load(g, &c)) != CLI_EXIT_OK)
+        return rc;
+    if ((rc = cli_connect(&c, "versync status", &conn)) != CLI_EXIT_OK)
+        goto done;
+    rc = CLI_EXIT_CONFIG;
     if (!(schema_q = pg_quote_ident(conn, c.schema, err, sizeof err)))
         goto fail;
     const char *sp[] = {c.schema};
@@ -313,6 +317,7 @@ oom:
     snprintf(err, sizeof err, "out of memory");
 fail:
     log_error("status: %s", err);
+    rc = cli_pg_exit(conn);
 done:
     PQclear(ready);
     PQclear(tr);

@@ -2,6 +2,7 @@
 #include "versync/supervisor.h"
 #include "versync/timing.h"
 
+#include "versync/cli.h"
 #include "versync/log.h"
 #include "versync/metrics.h"
 #include "versync/notify.h"
@@ -133,14 +134,14 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
         if (!(mx = metrics_new(n, err, sizeof err))) {
             log_error("%s", err);
             free(slots);
-            return 1;
+            return CLI_EXIT_DRIFT;
         }
         metrics_set_config(mx, *cp);
         if (!metrics_start(mx, o->metrics_listen, *cp, err, sizeof err)) {
-            log_error("%s", err);
+            log_error("%s", err); /* the address is taken or not ours: the command line's to fix */
             metrics_free(mx);
             free(slots);
-            return 1;
+            return CLI_EXIT_CONFIG;
         }
     }
     if (totals) {
@@ -208,7 +209,8 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
                     s->finished = true;
                     if (!clean) {
                         log_error("worker %d (pid %d) ended with %s", i + 1, (int)pid, how);
-                        rc = 1;
+                        /* A worker's exit status is a cli_exit: keep the worst. */
+                        rc = cli_exit_worst(rc, WIFEXITED(status) ? WEXITSTATUS(status) : CLI_EXIT_DRIFT);
                     }
                 } else if (stopping) {
                     if (!clean && !killed)

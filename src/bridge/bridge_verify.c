@@ -13,9 +13,11 @@
 #include "versync/render.h"
 #include "versync/scan.h"
 #include "versync/sql_embed.h"
+#include "versync/target.h"
 #include "versync/worker.h"
 
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +50,12 @@ typedef struct drift {
     bool repaired;       /* --repair: rewritten (or deleted) in the store directly */
     int64_t wrote;       /* --repair: the version it was written with */
     char k_op;           /* --repair: its op, 'U' or 'D' */
+    char would;          /* --repair --dry-run: 'W' would be written directly, 'Q' queued as a change, 0 not */
     char note[1024];     /* --repair: why it was not repaired, "" otherwise */
 } drift;
 
 typedef struct tstats {
-    long long rows, docs, n[6], extra_unlisted, queued, repaired, unrepairable;
+    long long rows, docs, n[6], extra_unlisted, queued, repaired, unrepairable, would;
     bool listed; /* extras were looked for by listing the index */
     drift *d;
     size_t nd, cap;
@@ -72,6 +75,8 @@ typedef struct vctx {
     char *schema_q;
     int batch;
     bool repair, json;
+    bool dry_run;       /* --repair --dry-run: decide every repair, make none */
+    size_t max_bytes;   /* store.max_bulk_bytes */
     char err[1024];
 } vctx;
 
@@ -660,15 +665,16 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
     size_t *opd = calloc(s->nd + 1, sizeof *opd);
     PGresult *rows = NULL;
     bulk_sender sender;
-    bulk_sender_init(&sender, v->store, 8u << 20);
+    bulk_sender_init(&sender, v->store, v->max_bytes);
     sender.max_item_retries = v->c->store.max_item_retries;
     if (!enq || !ids || !present || !ops || !opd) {
         snprintf(v->err, sizeof v->err, "out of memory");
         goto done;
     }
-    if (!backfill_lock_table(v->conn, t, v->err, sizeof v->err))
+    /* A dry run writes nothing, so it needs no lock: it says what a repair would do now. */
+    if (!v->dry_run && !backfill_lock_table(v->conn, t, v->err, sizeof v->err))
         goto done;
-    in_tx = true;
+    in_tx = !v->dry_run;
     int64_t maxv = 0;
     size_t nids = 0;
     for (size_t i = 0; i < s->nd; i++) {
@@ -679,7 +685,7 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
             maxv = d->doc_version + 1;
         ids[nids++] = d->id;
     }
-    if (maxv > 0 && !backfill_bump_sequences(v->conn, v->schema_q, t, maxv, v->err, sizeof v->err))
+    if (maxv > 0 && !v->dry_run && !backfill_bump_sequences(v->conn, v->schema_q, t, maxv, v->err, sizeof v->err))
         goto done;
     /* The drifted rows as they are now, rendered as the workers render them. */
     if (nids && !backfill_present(v->conn, t, ids, nids, present, &rows, v->err, sizeof v->err))
@@ -715,8 +721,13 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
                 snprintf(d->note, sizeof d->note, "its row exists again; nothing to do");
                 continue;
             }
-            if (!enqueue_one(v, t, enq, d, del ? "D" : "U", NULL, s))
+            if (v->dry_run) {
+                d->would = 'Q';
+                d->k_op = del ? 'D' : 'U';
+                s->would++;
+            } else if (!enqueue_one(v, t, enq, d, del ? "D" : "U", NULL, s)) {
                 goto fail_id;
+            }
             continue;
         }
         bulk_op *op = &ops[nops];
@@ -753,6 +764,16 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         }
         opd[nops++] = i;
     }
+    if (v->dry_run) {
+        for (size_t k = 0; k < nops; k++) {
+            drift *d = &s->d[opd[k]];
+            d->would = 'W';
+            d->wrote = ops[k].version;
+            d->k_op = ops[k].is_delete ? 'D' : 'U';
+            s->would++;
+        }
+        nops = 0;
+    }
     if (nops && (!bulk_send_retrying(&sender, ops, nops, 60000, NULL, v->err, sizeof v->err) ||
                  !bulk_judge_conflicts(&sender, ops, nops, v->err, sizeof v->err)))
         goto fail_id;
@@ -781,6 +802,21 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
         }
     }
     buf_free(&id);
+    if (v->dry_run) {
+        ok = true;
+        for (size_t i = 0; !v->json && i < s->nd; i++) {
+            const drift *d = &s->d[i];
+            if (d->would == 'W')
+                printf("  would %s %s (%s) at version %" PRId64 "\n", d->k_op == 'D' ? "delete" : "rewrite", d->id,
+                       kind_name[d->k], d->wrote);
+            else if (d->would == 'Q')
+                printf("  would queue a %s of %s (%s) for the workers\n", d->k_op == 'D' ? "delete" : "rewrite",
+                       d->id, kind_name[d->k]);
+            else if (d->note[0] && d->k != K_PENDING && d->k != K_OK)
+                printf("  would not repair: %s %s: %s\n", kind_name[d->k], d->id, d->note);
+        }
+        goto done;
+    }
     if (s->queued) {
         const char *np[2] = {v->c->channel, t->ident};
         if (!pg_run(v->conn, sql_text("verify_notify"), 2, np, v->err, sizeof v->err))
@@ -869,8 +905,8 @@ static void json_table(buf *b, const cfg_table *t, const char *index, const tsta
         s->n[K_DIFFERS], s->n[K_PENDING], s->extra_unlisted, s->listed ? "true" : "false",
         drift_total(s) ? "false" : "true");
     if (repair)
-        buf_printf(b, ",\"repaired\":%lld,\"queued\":%lld,\"unrepairable\":%lld", s->repaired, s->queued,
-                   s->unrepairable);
+        buf_printf(b, ",\"repaired\":%lld,\"queued\":%lld,\"unrepairable\":%lld,\"would_repair\":%lld", s->repaired,
+                   s->queued, s->unrepairable, s->would);
     buf_puts(b, ",\"drift\":[");
     size_t shown = 0;
     for (size_t i = 0; i < s->nd && shown < JSON_SHOW; i++) {
@@ -884,7 +920,12 @@ static void json_table(buf *b, const cfg_table *t, const char *index, const tsta
             buf_printf(b, ",\"document_version\":%" PRId64, d->doc_version);
         if (d->row_version >= 0)
             buf_printf(b, ",\"row_version\":%" PRId64, d->row_version);
-        if (d->repaired)
+        if (d->would == 'W')
+            buf_printf(b, ",\"would\":\"%s\",\"would_version\":%" PRId64, d->k_op == 'D' ? "delete" : "rewrite",
+                       d->wrote);
+        else if (d->would == 'Q')
+            buf_printf(b, ",\"would\":\"queue\",\"queued_op\":\"%c\"", d->k_op);
+        else if (d->repaired)
             buf_printf(b, ",\"repaired\":\"%s\",\"repaired_version\":%" PRId64, d->k_op == 'D' ? "delete" : "rewrite",
                        d->wrote);
         else if (d->change)
@@ -900,107 +941,138 @@ static void json_table(buf *b, const cfg_table *t, const char *index, const tsta
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: versync [-c FILE] verify [TABLE...] [--repair] [--sample N] [--json] [--batch N]\n\n"
+    fprintf(out, "usage: versync [-c FILE] verify [TABLE...] [--repair [--dry-run]] [--sample N] [--batch N]\n"
+                 "                                [--json]\n\n"
                  "Compares PostgreSQL with the store without stopping either: every row (key order, N per\n"
                  "batch, default 500) against its document (_mget), then every document against its row\n"
                  "(listing the index with _search). Reports documents missing, extra (no row), stale (a\n"
                  "lower version than the row's) and differing (same version, other content); rows with\n"
-                 "changes still waiting are counted apart, not as drift.\n"
+                 "changes still waiting are counted apart, not as drift.\n\n"
                  "  --repair     rewrite every drifted row's current state at its own version\n"
                  "               (external_gte, under a SHARE lock of the table), delete documents whose\n"
                  "               row is gone; change-sequence tables queue a change row for the workers.\n"
                  "               Prints what it repaired, and for what it cannot, why and what does\n"
+                 "  --dry-run    with --repair: print what would be written, deleted or queued, and\n"
+                 "               write nothing (no lock, no store write, no change row)\n"
                  "  --sample N   check N random rows instead of all (no search for extra documents)\n"
-                 "  --json       one JSON object on stdout\n"
-                 "exit status: 0 in sync, 1 drift found, 2 error (config, database or store)\n");
+                 "  --batch N    rows per batch (1...10000, default 500)\n"
+                 "  --json       one JSON object on stdout (also under --log-format json)\n"
+                 "  -h, --help   this text\n\n"
+                 "exit status: 0 in sync; 1 drift found (also after --repair: run verify again to\n"
+                 "confirm); 2 usage or configuration error (refused credentials, versync init not\n"
+                 "run); 3 PostgreSQL or the store unreachable\n");
+}
+
+/* Options: 0 to go on, -1 help printed, else the exit status. */
+static int parse_opts(int argc, char **argv, vctx *v, long *sample, const char **names, size_t *nnames)
+{
+    enum { O_JSON = 1, O_REPAIR, O_DRY, O_SAMPLE, O_BATCH, O_HELP };
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, O_JSON},       {"repair", no_argument, NULL, O_REPAIR},
+        {"dry-run", no_argument, NULL, O_DRY},     {"sample", required_argument, NULL, O_SAMPLE},
+        {"batch", required_argument, NULL, O_BATCH}, {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int ch;
+    int64_t n;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_JSON: v->json = true; break;
+        case O_REPAIR: v->repair = true; break;
+        case O_DRY: v->dry_run = true; break;
+        case O_SAMPLE:
+        case O_BATCH: {
+            long hi = ch == O_SAMPLE ? 100000000L : 10000L;
+            if (!scan_int64(optarg, 1, hi, &n)) {
+                log_error("verify: %s: \"%s\" is not a number in 1...%ld", argv[optind - 1], optarg, hi);
+                return CLI_EXIT_CONFIG;
+            }
+            if (ch == O_SAMPLE)
+                *sample = n;
+            else
+                v->batch = (int)n;
+            break;
+        }
+        case 'h':
+        case O_HELP: usage(stdout); return -1;
+        case ':':
+            log_error("verify: option %s needs a value (see versync verify --help)", argv[optind - 1]);
+            return CLI_EXIT_CONFIG;
+        default:
+            log_error("verify: unknown option \"%s\" (see versync verify --help)", argv[optind - 1]);
+            return CLI_EXIT_CONFIG;
+        }
+    }
+    if (v->dry_run && !v->repair) {
+        log_error("verify: --dry-run goes with --repair (verify alone never writes)");
+        return CLI_EXIT_CONFIG;
+    }
+    for (int i = optind; i < argc; i++)
+        names[(*nnames)++] = argv[i];
+    return CLI_EXIT_OK;
 }
 
 int cli_verify(const cli_globals *g, int argc, char **argv)
 {
-    bool json = false, do_repair = false;
     long sample = 0;
-    int batch = 500;
-    const char **names = calloc((size_t)argc + 1, sizeof *names);
-    size_t nnames = 0;
-    if (!names)
-        return 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--repair") == 0) {
-            do_repair = true;
-        } else if ((strcmp(a, "--sample") == 0 || strcmp(a, "--batch") == 0) && i + 1 < argc) {
-            int64_t n;
-            if (!scan_int64(argv[++i], 1, a[2] == 's' ? 100000000L : 10000L, &n)) {
-                fprintf(stderr, "versync verify: %s: \"%s\" is not a number in 1...%s\n", a, argv[i],
-                        a[2] == 's' ? "100000000" : "10000");
-                free(names);
-                return 2;
-            }
-            if (a[2] == 's')
-                sample = n;
-            else
-                batch = (int)n;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            free(names);
-            return 0;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "versync verify: unknown option \"%s\" (see versync verify --help)\n", a);
-            free(names);
-            return 2;
-        } else {
-            names[nnames++] = a;
-        }
-    }
     cfg c;
-    vctx v = {0};
-    int rc = 2;
+    vctx v = {.batch = 500};
     buf out = BUF_INIT;
     cfg_table **todo = NULL;
     size_t ntodo = 0;
-    if (!catalog_open(g->config_path, "versync verify", &c, &v.conn, v.err, sizeof v.err)) {
-        log_error("%s", v.err);
-        free(names);
-        return 2;
+    const char **names = calloc((size_t)argc + 1, sizeof *names);
+    size_t nnames = 0;
+    if (!names) {
+        log_error("verify: out of memory");
+        return CLI_EXIT_CONFIG;
     }
+    int rc = parse_opts(argc, argv, &v, &sample, names, &nnames);
+    if (rc != CLI_EXIT_OK) {
+        free(names);
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    }
+    v.json = cli_json(v.json);
+    if ((rc = cli_open(g, "versync verify", &c, &v.conn)) != CLI_EXIT_OK) {
+        free(names);
+        return rc;
+    }
+    rc = CLI_EXIT_CONFIG;
     v.c = &c;
-    v.batch = batch;
-    v.repair = do_repair;
-    v.json = json;
+    v.max_bytes = c.store.max_bulk_bytes > 0 ? (size_t)c.store.max_bulk_bytes : 0;
     char sel_err[600];
     if (!cfg_select_tables(&c, names, nnames, &todo, &ntodo, sel_err, sizeof sel_err)) {
         log_error("verify: %s", sel_err);
         goto done;
     }
     if (!(v.schema_q = pg_quote_ident(v.conn, c.schema, v.err, sizeof v.err)))
-        goto fail;
+        goto pgfail;
     const char *sp[1] = {c.schema};
     PGresult *ready = pg_exec(v.conn, sql_text("status_ready"), 1, sp, v.err, sizeof v.err);
     bool is_ready = ready && strcmp(PQgetvalue(ready, 0, 0), "t") == 0;
     PQclear(ready);
+    if (!ready)
+        goto pgfail;
     if (!is_ready) {
-        snprintf(v.err, sizeof v.err,
-                 "versync's tables are not in schema %s of this database; run versync init", v.schema_q);
-        goto fail;
+        log_error("versync's tables are not in schema %s of this database; run versync init", v.schema_q);
+        goto done;
     }
-    if (!(v.store = esc_new(&c.store, v.err, sizeof v.err)))
-        goto fail;
-    {
-        buf resp = BUF_INIT;
-        char e2[512];
-        int st = esc_request(v.store, "GET", "/", NULL, NULL, 0, NULL, &resp, e2, sizeof e2);
-        buf_free(&resp);
-        if (st == ESC_TRANSPORT_ERROR) {
-            snprintf(v.err, sizeof v.err, "store at %s is unreachable: %s", esc_url(v.store), e2);
-            goto fail;
-        }
+    /* The store, as every command checks it: refused credentials get the one message. */
+    target_result tr = target_check(&c, v.err, sizeof v.err);
+    if (tr != TARGET_OK) {
+        log_error("%s", v.err);
+        rc = cli_target_exit(tr);
+        goto done;
+    }
+    if (!(v.store = esc_new(&c.store, v.err, sizeof v.err))) {
+        log_error("%s", v.err);
+        goto done;
     }
     long long drift = 0;
-    bool failed = false;
-    if (json)
+    if (v.json)
         buf_puts(&out, "{\"tables\":[");
+    rc = CLI_EXIT_OK;
     for (size_t i = 0; i < ntodo; i++) {
         cfg_table *t = todo[i];
         const char *index = t->index ? t->index : t->name;
@@ -1011,51 +1083,60 @@ int cli_verify(const cli_globals *g, int argc, char **argv)
         if (!ok) {
             log_error("%s: %s", t->ident, v.err);
             free_stats(&s);
-            failed = true;
+            rc = PQstatus(v.conn) != CONNECTION_OK || strstr(v.err, "store") ? CLI_EXIT_UNREACHABLE
+                                                                              : CLI_EXIT_CONFIG;
             break;
         }
-        if (!json)
+        /* --log-level warn (the cron job's) keeps a table in sync silent: mail means drift. */
+        bool quiet = log_get_level() > LOG_INFO && drift_total(&s) == 0;
+        if (!v.json && !quiet)
             print_text(t, index, &s, sample);
-        if (do_repair && drift_total(&s) > 0) {
+        if (v.repair && drift_total(&s) > 0) {
             if (!repair(&v, t, &s)) {
                 log_error("%s: repair: %s", t->ident, v.err);
-                failed = true;
-            } else if (!json) {
+                rc = cli_exit_worst(rc, PQstatus(v.conn) != CONNECTION_OK || strstr(v.err, "store")
+                                            ? CLI_EXIT_UNREACHABLE
+                                            : CLI_EXIT_CONFIG);
+            } else if (!v.json && v.dry_run) {
+                printf("  %s: dry run: %lld repairs would be made; nothing was written\n", t->ident, s.would);
+            } else if (!v.json) {
                 printf("  %s: repaired %lld, queued %lld changes for the workers%s\n", t->ident, s.repaired,
                        s.queued,
                        s.unrepairable ? "; some drift cannot be repaired by a versioned write (see above)"
                                       : "");
             }
-            if (s.extra_unlisted && !json)
+            if (s.extra_unlisted && !v.json)
                 printf(
                     "  %lld unlisted extra documents cannot be repaired here: rebuild with versync backfill "
                     "--index NEW + alias switch\n",
                     s.extra_unlisted);
         }
-        if (json) {
+        if (v.json) {
             if (i)
                 buf_putc(&out, ',');
-            json_table(&out, t, index, &s, sample, do_repair);
+            json_table(&out, t, index, &s, sample, v.repair);
         }
         drift += drift_total(&s);
         free_stats(&s);
         fflush(stdout);
     }
-    if (failed) {
-        rc = 2;
+    if (rc != CLI_EXIT_OK)
         goto done;
-    }
-    if (json) {
-        buf_printf(&out, "],\"in_sync\":%s}\n", drift ? "false" : "true");
-        fputs(out.data, stdout);
-    } else {
+    rc = drift ? CLI_EXIT_DRIFT : CLI_EXIT_OK;
+    if (v.json) {
+        buf_printf(&out, "],\"in_sync\":%s,\"dry_run\":%s,\"exit\":%d}\n", drift ? "false" : "true",
+                   v.dry_run ? "true" : "false", rc);
+        if (buf_ok(&out))
+            fputs(out.data, stdout);
+        else
+            log_error("verify: out of memory");
+    } else if (drift || log_get_level() <= LOG_INFO) {
         printf(drift ? "drift found\n" : "in sync\n");
     }
-    rc = drift ? 1 : 0;
     goto done;
-fail:
+pgfail:
     log_error("%s", v.err);
-    rc = 2;
+    rc = cli_pg_exit(v.conn);
 done:
     buf_free(&out);
     free(todo);

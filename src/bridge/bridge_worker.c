@@ -5,6 +5,7 @@
 #include "versync/buf.h"
 #include "versync/bulk.h"
 #include "versync/catalog.h"
+#include "versync/cli.h"
 #include "versync/cursor.h"
 #include "versync/esclient.h"
 #include "versync/grow.h"
@@ -1328,7 +1329,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
     worker *w = worker_new(c, o, err, sizeof err);
     if (!w) {
         log_error("%s", err);
-        return 2;
+        return CLI_EXIT_CONFIG;
     }
     worker_counters last = w->total;
     watchdog wd;
@@ -1355,13 +1356,13 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
             const char *schema = c->schema ? c->schema : "versync";
             if (o->once && w->cursor_config) {
                 log_error("%s", err);
-                rc = 2;
+                rc = CLI_EXIT_CONFIG;
                 break;
             }
             if (o->once) {
                 log_error("%s; versync's tables in schema \"%s\" are missing: run `versync init` first", err,
                           schema);
-                rc = 2;
+                rc = CLI_EXIT_CONFIG;
                 break;
             }
             if (!outage_since && w->cursor_config)
@@ -1390,7 +1391,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
             if (o->once && o->timeout_ms > 0 && now - outage_since >= o->timeout_ms) {
                 log_error("giving up: %s unreachable for %ld s (%s); nothing is lost, the changes stay queued",
                           n == WORKER_ERR_PG ? "PostgreSQL" : "the store", o->timeout_ms / 1000, err);
-                rc = 1;
+                rc = CLI_EXIT_UNREACHABLE;
                 break;
             }
         }
@@ -1413,13 +1414,25 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         long ms = timing_backoff_ms(attempt++);
         if (w->retry_after_ms > ms)
             ms = w->retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : w->retry_after_ms;
+        /* once --timeout is a bound: never sleep past it (a backoff or a Retry-After may be longer
+         * than what is left), and give up at it rather than start an attempt after it. */
+        long long left = o->once && o->timeout_ms > 0 && outage_since ? outage_since + o->timeout_ms - now : -1;
+        if (left >= 0 && left <= ms) {
+            timing_sleep_ms(left, o->wait_mask);
+            if (o->stop && *o->stop)
+                break;
+            log_error("giving up: %s unreachable for %ld s (%s); nothing is lost, the changes stay queued",
+                      outage_kind == WORKER_ERR_PG ? "PostgreSQL" : "the store", o->timeout_ms / 1000, err);
+            rc = CLI_EXIT_UNREACHABLE;
+            break;
+        }
         timing_sleep_ms(ms, o->wait_mask);
     }
     /* A parked table's changes are still queued: once did not drain everything. */
     if (o->once && rc == 0 && park_count(w->park)) {
         log_error("%zu table%s parked (see above): their changes stay queued; fix the config or the table and run "
                   "once again", park_count(w->park), park_count(w->park) == 1 ? " is" : "s are");
-        rc = 1;
+        rc = CLI_EXIT_DRIFT;
     }
     /* Counts not yet written, and retries of a failed tail, are still worth recording. */
     flush_stats(w, err, sizeof err);

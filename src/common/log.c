@@ -50,6 +50,8 @@ void log_set_fd(int fd) { g_log.fd = fd; }
 
 log_level log_get_level(void) { return g_log.level; }
 
+log_format log_get_format(void) { return g_log.format; }
+
 bool log_parse_level(const char *text, log_level *out)
 {
     static const struct { const char *name; log_level level; } names[] = {

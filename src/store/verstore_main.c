@@ -10,6 +10,7 @@
 #include "versync/store_engine.h"
 #include "versync/store_http.h"
 #include "versync/store_util.h"
+#include "versync/version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,6 +75,7 @@ static const char usage_text[] =
     "  --hash-password         read a password from stdin, print its yescrypt hash, exit\n"
     "  --log-level LEVEL       debug, info, warn or error (default info)\n"
     "  --log-format FORMAT     text or json (default text)\n"
+    "  --version               print the version (git revision) and exit\n"
     "  --help                  show this help and exit\n"
     "\n"
     "When ready it prints one line: verstore listening on http://HOST:PORT (https:// with TLS)\n"
@@ -234,7 +236,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
         {"hash-password", no_argument, NULL, 'H'},    {"flood-stage", required_argument, NULL, 'f'},
         {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
         {"search-threads", required_argument, NULL, 'S'}, {"search-queue", required_argument, NULL, 'Q'},
-        {"search-timeout", required_argument, NULL, 'T'},
+        {"search-timeout", required_argument, NULL, 'T'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -292,6 +294,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
         case 'I': insecure = true; break;
         case 'H': want_hash = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': printf("verstore %s\n", version_string()); return 0;
         case ':': return bad_usage("option '%s' needs a value", argv[optind - 1]);
         default: return bad_usage("unknown option '%s'", argv[optind - 1]);
         }

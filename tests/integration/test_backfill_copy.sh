@@ -72,7 +72,7 @@ out=$(vs backfill --index other 2>&1); rc=$?
 assert_eq "--index with several tables is refused" 2 "$rc"
 sed "s#$STORE_URL#http://127.0.0.1:$(free_port)#" "$CFG" >"$T_DIR/down.json"
 "$VERSYNC" -c "$T_DIR/down.json" backfill items >/dev/null 2>>"$T_DIR/versync.log"
-assert_eq "an unreachable store: exit 1" 1 "$?"
+assert_eq "an unreachable store: exit 3" 3 "$?"
 check "with one line saying so" grep -q "store at http://127.0.0.1:[0-9]* is unreachable" "$T_DIR/versync.log"
 
 # ---- interrupted, then resumed, into a fresh index ----

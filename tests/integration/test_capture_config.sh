@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # versync check (and init/status) against a real catalog: a valid config passes and changes
-# nothing; each kind of error names the file and the JSON path and exits 1; a database that
-# cannot be reached is reported without its password; usage errors exit 2.
+# nothing; each kind of error names the file and the JSON path and exits 2; a database that
+# cannot be reached is reported without its password and exits 3; usage errors exit 2.
 . "$(dirname "$0")/lib.sh"
 
 pg_start || exit 1
@@ -19,12 +19,12 @@ cfg() {
 EOF
 }
 
-# rejects DESC EXPECTED_MESSAGE_REGEX TABLES_JSON — check exits 1 and says EXPECTED on stderr.
+# rejects DESC EXPECTED_MESSAGE_REGEX TABLES_JSON — check exits 2 (config error) and says EXPECTED on stderr.
 rejects() {
   cfg "$3"
   local err rc
   err=$("$VERSYNC" -c "$F" check 2>&1 >/dev/null); rc=$?
-  if [ "$rc" -eq 1 ] && [[ "$err" == *"$F: $2"* ]]; then ok "$1"; else
+  if [ "$rc" -eq 2 ] && [[ "$err" == *"$F: $2"* ]]; then ok "$1"; else
     not_ok "$1"
     printf '#   exit %s, stderr: %s\n#   wanted: %s\n' "$rc" "$err" "$F: $2"
   fi
@@ -38,7 +38,7 @@ assert_eq "check changes nothing" "0" "$(sql "select count(*) from pg_namespace 
 VERSYNC_CONFIG=$F "$VERSYNC" check >/dev/null
 assert_eq "the config is found through \$VERSYNC_CONFIG" 0 "$?"
 (cd "$T_DIR" && "$VERSYNC" check >/dev/null 2>&1)
-assert_eq "and as ./versync.json" 1 "$?"
+assert_eq "and as ./versync.json (absent: a config error, 2)" 2 "$?"
 cp "$F" "$T_DIR/versync.json"
 (cd "$T_DIR" && "$VERSYNC" check >/dev/null)
 assert_eq "which is used when present" 0 "$?"
@@ -95,18 +95,18 @@ rejects "unset environment variable" 'tables[0].index: environment variable VS_N
   '{"table": "public.products", "index": "${VS_NOPE}"}'
 printf '{\n  "tables": [\n    {"table": "public.products",}\n  ]\n}\n' >"$F"
 err=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "a JSON syntax error exits 1" 1 "$rc"
+assert_eq "a JSON syntax error exits 2" 2 "$rc"
 assert_match "and gives line:column" "$F: 3:[0-9]+: invalid JSON" "$err"
 
 for cmd in init status; do
   cfg '{"table": "public.products", "verison": {}}'
   err=$("$VERSYNC" -c "$F" $cmd 2>&1); rc=$?
-  assert_eq "$cmd exits 1 on a config error" 1 "$rc"
+  assert_eq "$cmd exits 2 on a config error" 2 "$rc"
   assert_match "$cmd names the file and path" "$F: tables\[0\]\.verison: unknown key" "$err"
 done
 
 err=$("$VERSYNC" -c "$T_DIR/missing.json" check 2>&1); rc=$?
-assert_eq "a missing config file exits 1" 1 "$rc"
+assert_eq "a missing config file exits 2" 2 "$rc"
 assert_match "and is named" "$T_DIR/missing.json: cannot open" "$err"
 
 cat >"$F" <<EOF
@@ -115,7 +115,7 @@ cat >"$F" <<EOF
 EOF
 chmod 600 "$F" # a literal password is refused in a file others can read
 err=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "an unreachable database exits 1" 1 "$rc"
+assert_eq "an unreachable database exits 3" 3 "$rc"
 assert_match "and is reported" "$F: postgres: cannot connect to PostgreSQL" "$err"
 check "without the password" test "${err/hunter2/}" == "$err"
 

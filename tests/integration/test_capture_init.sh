@@ -101,10 +101,10 @@ assert_eq "status shows the table needs a resync" "true" "$(printf '%s' "$json" 
 assert_eq "status counts the dead letter" "1" "$(printf '%s' "$json" | jq '.tables[0].dead_letters')"
 assert_match "text status says the workers apply it" 'truncated \(the workers apply it from the backlog\)' "$(vs status)"
 
-# A store that is down: the PostgreSQL part is committed, init says so and exits 1.
+# A store that is down: the PostgreSQL part is committed, init says so and exits 3 (unreachable).
 write_cfg ', "exclude": ["secret", "price"]'
 out=$(vs init 2>"$T_DIR/err"); rc=$?
-assert_eq "init with the store down exits 1" 1 "$rc"
+assert_eq "init with the store down exits 3" 3 "$rc"
 assert_match "it names the unreachable store" 'store at http://127.0.0.1:9 is unreachable' "$(cat "$T_DIR/err")"
 assert_match "it says the PostgreSQL part is committed" 'PostgreSQL part of init is committed' "$(cat "$T_DIR/err")"
 assert_eq "and that part really is" "nothing to change" "$(vs init --no-store)"
@@ -112,7 +112,7 @@ assert_eq "and that part really is" "nothing to change" "$(vs init --no-store)"
 # Status before init is a clear failure.
 sql "set client_min_messages = warning; drop schema versync cascade"
 vs status >/dev/null 2>"$T_DIR/err"; rc=$?
-assert_eq "status before init exits 1" 1 "$rc"
+assert_eq "status before init exits 2 (not set up)" 2 "$rc"
 assert_match "and says to run init" 'run versync init' "$(cat "$T_DIR/err")"
 assert_eq "init converges again after the schema was dropped" 0 "$(vs init --no-store >/dev/null; echo $?)"
 assert_eq "with the triggers restored" "3" "$(sql "select count(*) from pg_trigger where tgrelid = 'public.products'::regclass")"

@@ -2,7 +2,7 @@
 # versync init against the real verstore: it creates each missing index (passing
 # index_settings and mappings through), leaves existing ones alone, recreates one deleted on
 # the store, does not warn about gc_deletes on verstore (which keeps tombstones durably),
-# and a store that went away fails init with exit 1 after the PostgreSQL part is committed.
+# and a store that went away fails init with exit 3 after the PostgreSQL part is committed.
 . "$(dirname "$0")/lib.sh"
 
 pg_start || exit 1
@@ -53,7 +53,7 @@ cat >"$T_DIR/v.json" <<EOF
   "tables": [ {"table": "public.products"}, {"table": "public.tags", "index": "labels", "exclude": ["extra"]} ] }
 EOF
 out=$(vs init 2>"$T_DIR/err"); rc=$?
-assert_eq "init with verstore down exits 1" 1 "$rc"
+assert_eq "init with verstore down exits 3" 3 "$rc"
 assert_match "the PostgreSQL changes were made and reported" 'replaced triggers on public.tags' "$out"
 assert_match "the store is named unreachable" "store at $STORE_URL is unreachable" "$(cat "$T_DIR/err")"
 assert_match "and the PostgreSQL part said committed" 'PostgreSQL part of init is committed' "$(cat "$T_DIR/err")"

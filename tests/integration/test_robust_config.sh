@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Config files with every kind of mistake (issue 11, "Bad input"): each one makes
-# `versync check` exit 1 with one message that names the file and the JSON path
+# `versync check` exit 2 (configuration error) with one message that names the file and the JSON path
 # (or line:column for syntax) and says what is wrong. Covers the file itself,
 # JSON syntax, unknown keys, wrong types and ranges, missing required keys, table
 # and index names, ${VAR} references, version specs, and — against a real
@@ -14,14 +14,14 @@ F=$T_DIR/bad.json
 OKT='"tables": [{"table": "public.t"}]'
 
 # rejects DESC MESSAGE TEXT — a config of TEXT (printf %s; use $'…' for bytes) makes
-# check exit 1 and print "FILE: MESSAGE" (MESSAGE is matched literally).
+# check exit 2 and print "FILE: MESSAGE" (MESSAGE is matched literally).
 rejects() {
   printf '%s' "$3" >"$F"
   local err rc
   err=$("$VERSYNC" -c "$F" check 2>&1 >/dev/null); rc=$?
-  if [ "$rc" -eq 1 ] && [[ "$err" == *"$F: $2"* ]]; then ok "$1"; else
+  if [ "$rc" -eq 2 ] && [[ "$err" == *"$F: $2"* ]]; then ok "$1"; else
     not_ok "$1"
-    printf '#   exit %s, stderr: %s\n#   wanted: exit 1 and %s\n' "$rc" "$(printf '%s' "$err" | head -c 600)" "$F: $2"
+    printf '#   exit %s, stderr: %s\n#   wanted: exit 2 and %s\n' "$rc" "$(printf '%s' "$err" | head -c 600)" "$F: $2"
   fi
 }
 # rejects_re DESC REGEX TEXT — the same with a regex after "FILE: ".
@@ -29,9 +29,9 @@ rejects_re() {
   printf '%s' "$3" >"$F"
   local err rc LC_ALL=C # match bytes: messages may quote invalid UTF-8
   err=$("$VERSYNC" -c "$F" check 2>&1 >/dev/null); rc=$?
-  if [ "$rc" -eq 1 ] && [[ "$err" =~ $(printf '%q' "$F")": "$2 ]]; then ok "$1"; else
+  if [ "$rc" -eq 2 ] && [[ "$err" =~ $(printf '%q' "$F")": "$2 ]]; then ok "$1"; else
     not_ok "$1"
-    printf '#   exit %s, stderr: %s\n#   wanted: exit 1 and %s: %s\n' "$rc" "$(printf '%s' "$err" | head -c 600)" "$F" "$2"
+    printf '#   exit %s, stderr: %s\n#   wanted: exit 2 and %s: %s\n' "$rc" "$(printf '%s' "$err" | head -c 600)" "$F" "$2"
   fi
 }
 # cfg_of JSON_MEMBERS — a config with a working postgres and the given members.
@@ -43,16 +43,16 @@ assert_eq "the base config passes (so each failure below is the mistake's)" 0 "$
 
 # ---- the file ---------------------------------------------------------------------
 err=$("$VERSYNC" -c "$T_DIR/nope.json" check 2>&1); rc=$?
-assert_eq "missing file: exit 1" 1 "$rc"
+assert_eq "missing file: exit 2" 2 "$rc"
 assert_match "missing file: named, with the reason" "$T_DIR/nope.json: cannot open: No such file or directory" "$err"
 err=$("$VERSYNC" -c "$T_DIR" check 2>&1); rc=$?
-assert_eq "a directory: exit 1" 1 "$rc"
+assert_eq "a directory: exit 2" 2 "$rc"
 assert_match "a directory: named" "$T_DIR: " "$err"
 rejects "empty file" "the file is empty" ''
 rejects "only comments" "the file is empty" $'// nothing\n/* here */\n'
 head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$F"
 err=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "a 17 MiB file: exit 1" 1 "$rc"
+assert_eq "a 17 MiB file: exit 2" 2 "$rc"
 assert_match "a 17 MiB file: says it is too large" "$F: file too large" "$err"
 printf '\xef\xbb\xbf%s' "$(cfg_of "$OKT")" >"$F"
 "$VERSYNC" -c "$F" check >/dev/null 2>&1
@@ -74,7 +74,7 @@ rejects_re "invalid UTF-8 in a key" '(1:[0-9]+|tables\[0\]\.[^:]*: unknown key)'
 # A bash string cannot hold a NUL byte, so this file is written by printf's format.
 printf '{"tables": [{"table": "public.t"}]}\000garbage' >"$F"
 err=$("$VERSYNC" -c "$F" check 2>&1 >/dev/null); rc=$?
-assert_match "raw NUL byte in the file: exit 1 naming where" "^1 .*: 1:36: NUL byte in the file" "$rc $err"
+assert_match "raw NUL byte in the file: exit 2 naming where" "^2 .*: 1:36: NUL byte in the file" "$rc $err"
 
 # ---- keys --------------------------------------------------------------------------------
 rejects "unknown top-level key" "worker: unknown key (known keys: postgres, store," '{"worker": 2, '"$OKT"'}'
@@ -202,7 +202,7 @@ rejects "second table's mistake names tables[1]" 'tables[1].columns[0]: column "
 printf '{"postgres": "host=%s port=1 user=postgres password=hunter2 dbname=postgres", %s}' "$PGHOST" "$OKT" >"$F"
 chmod 600 "$F" # else refused for the literal password before connecting (test_secrets.sh)
 err=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "unreachable database: exit 1" 1 "$rc"
+assert_eq "unreachable database: exit 3" 3 "$rc"
 assert_match "unreachable database: names the file and the postgres key" "$F: postgres: cannot connect" "$err"
 check "unreachable database: the password is not printed" test "${err/hunter2/}" == "$err"
 printf '{"store": {"password": 5, "api_key": "k3y"}, "postgres": "password=hunter2", %s}' "$OKT" >"$F"

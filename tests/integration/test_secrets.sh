@@ -68,7 +68,7 @@ JSON
 chmod 644 "$LIT"
 err=$("$VERSYNC" -c "$LIT" check 2>&1); rc=$?
 echo "$err" >"$OUTS/literal.err"
-assert_eq "a literal password in a 0644 file: check exits 1" 1 "$rc"
+assert_eq "a literal password in a 0644 file: check exits 2" 2 "$rc"
 assert_match "names the file and the field" "error: $LIT: store.password: .*readable by others \(mode 0644\)" "$err"
 assert_match "points to \${NAME} and chmod 600" "\"\\$\\{NAME\\}\".*chmod 600 $LIT" "$err"
 err=$("$VERSYNC" -c "$LIT" once 2>&1); rc=$?

@@ -44,15 +44,15 @@ EOF2
 # ---- a key no unique index backs --------------------------------------------
 cfg '{"table": "public.dup", "key": ["a"]}'
 out=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "check refuses a key without a unique index (exit 1)" 1 "$rc"
+assert_eq "check refuses a key without a unique index (exit 2)" 2 "$rc"
 assert_match "naming the table, the key and the fix" \
   'tables\[0\]\.key: \(a\) is not backed by a primary key or unique index of public\.dup.*CREATE UNIQUE INDEX' "$out"
 out=$("$VERSYNC" -c "$F" init 2>&1); rc=$?
-assert_eq "init refuses it too" 1 "$rc"
+assert_eq "init refuses it too" 2 "$rc"
 assert_match "with the same message" 'is not backed by a primary key or unique index' "$out"
 sql "create unique index dup_ab on public.dup (b, a) where a > 0"
 out=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "a partial unique index does not count" 1 "$rc"
+assert_eq "a partial unique index does not count" 2 "$rc"
 sql "create unique index dup_a on public.dup (a)"
 cfg '{"table": "public.dup", "key": ["a", "b"]}'
 out=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
@@ -103,7 +103,7 @@ assert_eq "right credentials: check exits 0" 0 "$rc"
 assert_match "and says the store answers" "store: http://127.0.0.1:$STORE_PORT answers with the configured credentials" "$out"
 cfg '{"table": "public.ts_clock", "version": {"timestamp": "updated_at"}}' 'wrong pass'
 out=$("$VERSYNC" -c "$F" check 2>&1); rc=$?
-assert_eq "wrong password: check exits 1" 1 "$rc"
+assert_eq "wrong password: check exits 2 (configuration)" 2 "$rc"
 assert_match "naming the 401" '401' "$out"
 check "never printing the password" bash -c "! grep -q 'wrong pass' <<<\"\$1\"" _ "$out"
 

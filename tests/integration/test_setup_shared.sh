@@ -62,7 +62,7 @@ assert_eq "the managed version reaches both stores alike" \
   "$(curl -s "$S2_URL/m/_doc/1" | jq -c '[._version, ._source.name]')"
 
 out=$("$VERSYNC" -c "$T_DIR/c.json" init 2>&1); rc=$?
-assert_eq "a second managed version on one table is refused (exit 1)" 1 "$rc"
+assert_eq "a second managed version on one table is refused (exit 2)" 2 "$rc"
 assert_match "naming the schema that manages it and the remedy" \
   'public\.m is already captured with a managed version by the config of schema "versync".*"version": \{"column": "v"\}' "$out"
 assert_eq "and nothing of it was created" 0 "$(sql "select count(*) from pg_trigger where tgname like '%search3%'")"

@@ -2,7 +2,7 @@
 # A store that accepts connections and never answers (faultproxy --hang): each
 # request times out after store.timeout_ms, the workers retry without piling up
 # connections (never more open at once than workers), `once --timeout` gives up
-# with exit 1 and a clear message and loses nothing; once the store answers
+# with exit 3 and a clear message and loses nothing; once the store answers
 # again (proxy switched to pass-through) `once` drains and verify finds no drift.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/worker_lib.sh"
@@ -31,7 +31,7 @@ check "the store timeout is 500 ms" grep -q '"timeout_ms": 500' "$T_DIR/hang.jso
 out=$("$VERSYNC" -c "$T_DIR/hang.json" once --workers $WORKERS --timeout 3 2>"$T_DIR/hang.log"); rc=$?
 T_LOGS+=("$T_DIR/hang.log")
 echo "# $out"
-assert_eq "once against a store that never answers exits 1" 1 "$rc"
+assert_eq "once against a store that never answers exits 3" 3 "$rc"
 assert_match "with a clear message" 'giving up: the store unreachable for 3 s' "$(cat "$T_DIR/hang.log")"
 assert_match "the requests timed out" '[Tt]imeout|timed out' "$(cat "$T_DIR/hang.log")"
 accepted=$(grep -c '^conn open' "$PROXY_LOG")

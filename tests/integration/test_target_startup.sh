@@ -50,7 +50,7 @@ try run
 assert_eq "run against Elasticsearch 6 exits 2 at once" 2 "$RC"
 assert_match "with the same message" 'incompatible: Elasticsearch 6.8.23' "$OUT"
 try init
-assert_eq "init against Elasticsearch 6 fails" 1 "$RC"
+assert_eq "init against Elasticsearch 6 fails with exit 2" 2 "$RC"
 assert_match "init says why" 'incompatible: Elasticsearch 6.8.23' "$OUT"
 
 # ---- OpenSearch 1.x and Elasticsearch 8 pass (nothing to do: once exits 0) ----------------------------
@@ -96,12 +96,12 @@ assert_match "and how to clear it" 'PUT /s_idx/_settings \{"index.blocks.read_on
 store_cfg "http://vs:pw-secret@127.0.0.1:9"
 sql "insert into s_t values (1, 1)"
 try once --timeout 1
-assert_eq "once against an unreachable store exits 1 after its timeout" 1 "$RC"
+assert_eq "once against an unreachable store exits 3 after its timeout" 3 "$RC"
 assert_match "the start-up check names the URL without the password" \
   'store at http://vs:\*\*\*@127.0.0.1:9 is unreachable' "$OUT"
 check "the password is not printed" test "${OUT/pw-secret/}" == "$OUT"
 try init
-assert_eq "init against an unreachable store fails" 1 "$RC"
+assert_eq "init against an unreachable store fails with exit 3" 3 "$RC"
 assert_match "init names it too" 'store at http://vs:\*\*\*@127.0.0.1:9 is unreachable' "$OUT"
 
 done_testing

@@ -76,7 +76,7 @@ vsc "$T_DIR/noca.json" run
 assert_eq "no CA (system CAs only): run exits 2 at start" 2 "$RC"
 assert_match "with the same TLS error" 'TLS error: .*certificate' "$OUT"
 vsc "$T_DIR/wrongca.json" init
-assert_eq "the wrong CA: init fails" 1 "$RC"
+assert_eq "the wrong CA: init fails with exit 2" 2 "$RC"
 assert_eq "nothing was lost: the change still waits" 1 "$(backlog)"
 
 # ---- wrong password -----------------------------------------------------------------------------------

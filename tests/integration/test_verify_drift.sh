@@ -113,7 +113,7 @@ assert_eq "a greater version on the row repairs it" 0 "$?"
 bf_config "$T_DIR/bad.json" '[{"table": "public.items"}]'
 sed -i "s#$STORE_URL#http://127.0.0.1:$(free_port)#" "$T_DIR/bad.json"
 "$VERSYNC" -c "$T_DIR/bad.json" verify >/dev/null 2>>"$T_DIR/versync.log"
-assert_eq "an unreachable store exits 2" 2 "$?"
+assert_eq "an unreachable store exits 3" 3 "$?"
 "$VERSYNC" -c "$T_DIR/v.json" verify --sample x >/dev/null 2>&1
 assert_eq "a bad option exits 2" 2 "$?"
 

@@ -59,7 +59,7 @@ check "PostgreSQL restarts with wal_level=replica" pg_ctl_opts_restart
 wait_until 30 psql -XAtqc 'select 1'
 OUT=$(vs init 2>&1)
 RC=$?
-assert_eq "init refuses" 1 "$RC"
+assert_eq "init refuses (exit 2: setup to change)" 2 "$RC"
 assert_match "and says what to change" 'needs wal_level = logical, and this server has wal_level = replica: set wal_level = logical' "$OUT"
 OUT=$(vs check 2>&1)
 assert_match "check refuses the same way" 'needs wal_level = logical' "$OUT"

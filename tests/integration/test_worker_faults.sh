@@ -3,7 +3,7 @@
 # rest; a store answering 429/500 (faultproxy) makes workers back off and then
 # converge; verstore stopped mid-run and restarted, and a PostgreSQL restart,
 # are outages the run recovers from (logged once per outage); `once --timeout`
-# gives up with exit 1 and loses nothing.
+# gives up with exit 3 and loses nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/worker_lib.sh"
 FAULTPROXY=${FAULTPROXY:-$VS_BUILD/itest/faultproxy}
@@ -64,7 +64,7 @@ check "verstore stops" verstore_stop
 sql "update t_num set n = -1 where id = 1"
 out=$("$VERSYNC" -c "$CFG" once --timeout 1 2>"$T_DIR/timeout.log"); rc=$?
 T_LOGS+=("$T_DIR/timeout.log")
-assert_eq "once gives up with exit 1 when the store stays unreachable" 1 "$rc"
+assert_eq "once gives up with exit 3 when the store stays unreachable" 3 "$rc"
 assert_match "with a clear message" 'giving up: the store unreachable for 1 s' "$(cat "$T_DIR/timeout.log")"
 assert_eq "nothing is lost: the change is still queued" 1 "$(backlog)"
 
@@ -72,7 +72,7 @@ assert_eq "nothing is lost: the change is still queued" 1 "$(backlog)"
 sed "s|\"postgres\": \"[^\"]*\"|\"postgres\": \"host=$T_DIR/no-such-dir port=1 dbname=x\"|" "$CFG" >"$T_DIR/nopg.json"
 out=$("$VERSYNC" -c "$T_DIR/nopg.json" once --timeout 1 2>"$T_DIR/nopg.log"); rc=$?
 T_LOGS+=("$T_DIR/nopg.log")
-assert_eq "once gives up with exit 1 when PostgreSQL stays unreachable" 1 "$rc"
+assert_eq "once gives up with exit 3 when PostgreSQL stays unreachable" 3 "$rc"
 assert_match "naming PostgreSQL" 'giving up: PostgreSQL unreachable for 1 s' "$(cat "$T_DIR/nopg.log")"
 
 # ---- verstore stopped mid-run, then restarted ---------------------------------
