@@ -15,7 +15,7 @@ for v in pview mview; do
 EOF
   for cmd in check "init --no-store"; do
     err=$("$VERSYNC" -c "$F" $cmd 2>&1 >/dev/null); rc=$?
-    assert_eq "$cmd refuses public.$v" 1 "$rc"
+    assert_eq "$cmd refuses public.$v (exit 2: configuration)" 2 "$rc"
     assert_match "$cmd says why a view cannot be captured" \
       "tables\[0\].table: public.$v is a (materialized )?view; a view cannot be captured: .*row triggers only fire on writes to the table they are on.*Map the base table" "$err"
   done
