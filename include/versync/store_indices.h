@@ -51,4 +51,23 @@ bool store_indices_health(store_engine *e, const store_req *req, const char *exp
 bool store_indices_resolve(store_rtxn *t, const store_req *req, const char *expr, bool allow_empty, char ***names,
                            size_t *n, store_error *err);
 
+/* Every alias of the node, as read in one read transaction. */
+typedef struct store_alias_row {
+    char *alias, *index;
+    int w; /* 1 write index, 0 explicitly not, -1 unset */
+} store_alias_row;
+
+typedef struct store_alias_list {
+    store_alias_row *rows;
+    size_t n, cap;
+    bool oom; /* set when a copy could not be allocated */
+} store_alias_list;
+
+/* Append every alias of `t` to `l` (zero-initialised by the caller). False on a storage error
+ * or when out of memory (l->oom tells which); `l` is freed by store_indices_aliases_free either way. */
+bool store_indices_aliases_load(store_rtxn *t, store_alias_list *l);
+
+/* Free the rows of `l` and zero it; NULL is a no-op. */
+void store_indices_aliases_free(store_alias_list *l);
+
 #endif

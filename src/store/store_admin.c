@@ -72,50 +72,8 @@ static bool collect_index(const store_index_meta *m, void *arg)
 
 /* ---- aliases ------------------------------------------------------------------------ */
 
-typedef struct alias_row {
-    char *alias, *index;
-    int w;
-} alias_row;
-
-typedef struct alias_list {
-    alias_row *rows;
-    size_t n, cap;
-    bool oom;
-} alias_list;
-
-static bool collect_alias(const char *alias, const char *index, int w, void *arg)
-{
-    alias_list *l = arg;
-    if (l->n == l->cap && !GROW_ARRAY(l->rows, l->cap, l->n + 1, 16)) {
-        l->oom = true;
-        return false;
-    }
-    alias_row *r = &l->rows[l->n];
-    r->alias = strdup(alias);
-    r->index = strdup(index);
-    r->w = w;
-    if (!r->alias || !r->index) {
-        free(r->alias);
-        free(r->index);
-        l->oom = true;
-        return false;
-    }
-    l->n++;
-    return true;
-}
-
-static void alias_list_free(alias_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->rows[i].alias);
-        free(l->rows[i].index);
-    }
-    free(l->rows);
-    memset(l, 0, sizeof *l);
-}
-
 /* `{"a":{},"b":{"is_write_index":true}}` of index `index`, aliases matching `only` (NULL: all). */
-static size_t put_index_aliases(buf *b, const alias_list *l, const char *index, const char *only)
+static size_t put_index_aliases(buf *b, const store_alias_list *l, const char *index, const char *only)
 {
     size_t n = 0;
     buf_putc(b, '{');
@@ -145,18 +103,13 @@ static size_t put_index_aliases(buf *b, const alias_list *l, const char *index, 
     return n;
 }
 
-static bool load_aliases(store_rtxn *t, alias_list *l)
-{
-    return store_engine_alias_each(t, collect_alias, l) && !l->oom;
-}
-
 /* An alias that names several indices used where one index is needed. */
 static void alias_multi(store_api *api, store_resp *r, const char *name)
 {
-    alias_list l = {0};
+    store_alias_list l = {0};
     store_rtxn *t = store_engine_read_begin(api->e);
     if (t)
-        load_aliases(t, &l);
+        store_indices_aliases_load(t, &l);
     store_engine_read_end(t);
     buf reason = BUF_INIT;
     buf_printf(&reason, "alias [%s] has more than one index associated with it [", name);
@@ -167,7 +120,7 @@ static void alias_multi(store_api *api, store_resp *r, const char *name)
     buf_puts(&reason, "], can't execute a single index op");
     store_resp_error_n(r, 400, "illegal_argument_exception", reason.data, reason.len, NULL, NULL);
     buf_free(&reason);
-    alias_list_free(&l);
+    store_indices_aliases_free(&l);
 }
 
 /* Answer a failed index lookup, given store_engine_index_resolve's result,
@@ -441,9 +394,9 @@ void store_admin_get_aliases(store_api *api, const store_match *m, bool head, st
         store_resp_storage_error(r);
         return;
     }
-    alias_list l = {0};
+    store_alias_list l = {0};
     list_ctx ix = {.only = m->index};
-    bool ok = load_aliases(t, &l) && store_engine_index_each(t, collect_index, &ix);
+    bool ok = store_indices_aliases_load(t, &l) && store_engine_index_each(t, collect_index, &ix);
     store_engine_read_end(t);
     if (!ok) {
         store_resp_storage_error(r);
@@ -490,7 +443,7 @@ void store_admin_get_aliases(store_api *api, const store_match *m, bool head, st
     }
 done:
     free(ix.metas);
-    alias_list_free(&l);
+    store_indices_aliases_free(&l);
 }
 
 static bool valid_alias_name(const char *name, store_resp *resp)

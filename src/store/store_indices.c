@@ -1,6 +1,8 @@
 /* store_indices — verstore's index-level read endpoints over index expressions (lists, _all, wildcards, aliases): GET /{index}, _settings as Elasticsearch renders them, _refresh, _cat/indices|aliases|count, _cluster/health. */
 #include "versync/store_indices.h"
 
+#include "versync/grow.h"
+
 #include "versync/store_util.h"
 
 #include <cjson/cJSON.h>
@@ -246,31 +248,14 @@ static bool put_settings(buf *b, const kvlist *l, bool flat)
 
 /* ---- aliases of an index --------------------------------------------------------- */
 
-typedef struct arow {
-    char *alias, *index;
-    int w; /* 1 write index, 0 explicitly not, -1 unset */
-} arow;
-
-typedef struct alist {
-    arow *v;
-    size_t n, cap;
-    bool oom;
-} alist;
-
 static bool collect_alias(const char *alias, const char *index, int w, void *arg)
 {
-    alist *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        arow *p = realloc(l->v, cap * sizeof *p);
-        if (!p) {
-            l->oom = true;
-            return false;
-        }
-        l->v = p;
-        l->cap = cap;
+    store_alias_list *l = arg;
+    if (l->n == l->cap && !GROW_ARRAY(l->rows, l->cap, l->n + 1, 16)) {
+        l->oom = true;
+        return false;
     }
-    arow *r = &l->v[l->n];
+    store_alias_row *r = &l->rows[l->n];
     r->alias = strdup(alias);
     r->index = strdup(index);
     r->w = w;
@@ -284,27 +269,34 @@ static bool collect_alias(const char *alias, const char *index, int w, void *arg
     return true;
 }
 
-static void alist_free(alist *l)
+bool store_indices_aliases_load(store_rtxn *t, store_alias_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].alias);
-        free(l->v[i].index);
-    }
-    free(l->v);
-    memset(l, 0, sizeof *l);
+    return store_engine_alias_each(t, collect_alias, l) && !l->oom;
 }
 
-static void put_aliases_of(buf *b, const alist *l, const char *index)
+void store_indices_aliases_free(store_alias_list *l)
+{
+    for (size_t i = 0; l && i < l->n; i++) {
+        free(l->rows[i].alias);
+        free(l->rows[i].index);
+    }
+    if (l) {
+        free(l->rows);
+        memset(l, 0, sizeof *l);
+    }
+}
+
+static void put_aliases_of(buf *b, const store_alias_list *l, const char *index)
 {
     size_t k = 0;
     buf_putc(b, '{');
     for (size_t i = 0; i < l->n; i++) {
-        if (strcmp(l->v[i].index, index) != 0)
+        if (strcmp(l->rows[i].index, index) != 0)
             continue;
         if (k++)
             buf_putc(b, ',');
-        jstr(b, l->v[i].alias);
-        buf_puts(b, l->v[i].w == 1 ? ":{\"is_write_index\":true}" : l->v[i].w == 0 ? ":{\"is_write_index\":false}"
+        jstr(b, l->rows[i].alias);
+        buf_puts(b, l->rows[i].w == 1 ? ":{\"is_write_index\":true}" : l->rows[i].w == 0 ? ":{\"is_write_index\":false}"
                                                                                   : ":{}");
     }
     buf_putc(b, '}');
@@ -318,7 +310,7 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
     bool flat = param_true(req, "flat_settings"), defaults = param_true(req, "include_defaults");
     char **names = NULL;
     size_t n = 0;
-    alist al = {0};
+    store_alias_list al = {0};
     bool ok = false;
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)
@@ -330,7 +322,7 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
         ok = true;
         goto done;
     }
-    if (!settings && (!store_engine_alias_each(t, collect_alias, &al) || al.oom)) {
+    if (!settings && !store_indices_aliases_load(t, &al)) {
         if (al.oom)
             oom(err);
         else
@@ -373,7 +365,7 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
     buf_putc(b, '}');
     ok = true;
 done:
-    alist_free(&al);
+    store_indices_aliases_free(&al);
     store_search_indices_free(names, n);
     store_engine_read_end(t);
     return ok;
@@ -526,29 +518,29 @@ static bool alias_selected(const char *only, const char *name)
 bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char *names, store_resp *r,
                                store_error *err)
 {
-    alist al = {0};
+    store_alias_list al = {0};
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)
         return storage(err);
-    bool ok = store_engine_alias_each(t, collect_alias, &al) && !al.oom;
+    bool ok = store_indices_aliases_load(t, &al);
     store_engine_read_end(t);
     if (!ok) {
         if (al.oom)
             oom(err);
         else
             storage(err);
-        alist_free(&al);
+        store_indices_aliases_free(&al);
         return false;
     }
     buf *b = &r->body;
     bool json = want_json(req);
     size_t k = 0, wa = 5, wi = 5;
     for (size_t i = 0; i < al.n; i++)
-        if (alias_selected(names, al.v[i].alias)) {
-            if (strlen(al.v[i].alias) > wa)
-                wa = strlen(al.v[i].alias);
-            if (strlen(al.v[i].index) > wi)
-                wi = strlen(al.v[i].index);
+        if (alias_selected(names, al.rows[i].alias)) {
+            if (strlen(al.rows[i].alias) > wa)
+                wa = strlen(al.rows[i].alias);
+            if (strlen(al.rows[i].index) > wi)
+                wi = strlen(al.rows[i].index);
         }
     if (json)
         buf_putc(b, '[');
@@ -559,24 +551,24 @@ bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char
                        "index");
     }
     for (size_t i = 0; i < al.n; i++) {
-        if (!alias_selected(names, al.v[i].alias))
+        if (!alias_selected(names, al.rows[i].alias))
             continue;
-        const char *w = al.v[i].w == 1 ? "true" : al.v[i].w == 0 ? "false" : "-";
+        const char *w = al.rows[i].w == 1 ? "true" : al.rows[i].w == 0 ? "false" : "-";
         if (json) {
             buf_puts(b, k++ ? ",{\"alias\":" : "{\"alias\":");
-            jstr(b, al.v[i].alias);
+            jstr(b, al.rows[i].alias);
             buf_puts(b, ",\"index\":");
-            jstr(b, al.v[i].index);
+            jstr(b, al.rows[i].index);
             buf_printf(b, ",\"filter\":\"-\",\"routing.index\":\"-\",\"routing.search\":\"-\",\"is_write_index\":\"%s\"}",
                        w);
         } else {
-            buf_printf(b, "%-*s %-*s -      -             -              %s\n", (int)wa, al.v[i].alias, (int)wi,
-                       al.v[i].index, w);
+            buf_printf(b, "%-*s %-*s -      -             -              %s\n", (int)wa, al.rows[i].alias, (int)wi,
+                       al.rows[i].index, w);
         }
     }
     if (json)
         buf_putc(b, ']');
-    alist_free(&al);
+    store_indices_aliases_free(&al);
     return true;
 }
 

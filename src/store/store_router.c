@@ -5,6 +5,7 @@
 #include "versync/store_json.h"
 #include "versync/store_util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,13 +112,40 @@ static bool seg_matches(const pat_seg *sg, const char *seg, size_t seglen)
     return false;
 }
 
+/* The route table's patterns, parsed once (the table is static): matching a
+ * request then compares segments without re-reading pattern strings. */
+typedef struct compiled_route {
+    int n; /* segments, -1: the pattern does not parse (matches nothing) */
+    pat_seg seg[MAX_SEGS];
+} compiled_route;
+
+static compiled_route *compiled;
+static pthread_once_t compiled_once = PTHREAD_ONCE_INIT;
+
+static void compile_routes(void)
+{
+    compiled_route *c = calloc(store_routes_n, sizeof *c);
+    for (size_t r = 0; c && r < store_routes_n; r++)
+        c[r].n = parse_pattern(store_routes[r].pattern, c[r].seg, MAX_SEGS);
+    compiled = c;
+}
+
 /* The first route whose pattern matches the `n` segments, or NULL;
  * `which[i]` gets the field segment i is captured into. */
 static const store_route_def *find_route(char **seg, const size_t *seglen, int n, seg_field *which)
 {
+    pthread_once(&compiled_once, compile_routes);
     for (size_t r = 0; r < store_routes_n; r++) {
-        pat_seg ps[MAX_SEGS];
-        if (parse_pattern(store_routes[r].pattern, ps, MAX_SEGS) != n)
+        pat_seg local[MAX_SEGS];
+        const pat_seg *ps = local;
+        int np;
+        if (compiled) { /* NULL only when out of memory at the first request: parse as we go */
+            np = compiled[r].n;
+            ps = compiled[r].seg;
+        } else {
+            np = parse_pattern(store_routes[r].pattern, local, MAX_SEGS);
+        }
+        if (np != n)
             continue;
         bool hit = true;
         for (int i = 0; hit && i < n; i++)
