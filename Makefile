@@ -6,7 +6,13 @@
 #   src/store/*.c   → verstore   (entry point: src/store/verstore_main.c)
 #   src/bridge/*.c  → versync    (entry point: src/bridge/versync_main.c)
 #   sql/*.sql       → embedded into versync at build time (see sql_embed.h)
-#   tests/unit/test_*.c → one cmocka binary each, linked with every non-main object
+#   tests/unit/test_*.c → one cmocka binary each, linked with its side's objects
+#                         and libraries (test_store_* the store's, a test named
+#                         after a src/common file common's, the rest the bridge's)
+#
+# Each program links only the libraries it uses (STORE_LIBS, BRIDGE_LIBS), so
+# verstore never needs libpq or libcurl and versync never LMDB or ICU; the
+# integration test test_link_libs.sh reads their NEEDED entries to keep it so.
 #
 # BUILD selects the output folder; `make asan` builds into build-asan with
 # AddressSanitizer + UBSan and runs the whole suite against those binaries.
@@ -15,16 +21,27 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
-PKGS     := libpq libcurl libcjson libmicrohttpd lmdb icu-uc icu-i18n
+# Libraries per program. versync: PostgreSQL, the store client (libcurl),
+# JSON, and libmicrohttpd for its --metrics endpoint. verstore: the HTTP
+# front, LMDB, ICU and Snowball for analysis, crypt for the users file.
+# Common code (src/common) needs only libc.
+BRIDGE_PKGS := libpq libcurl libcjson libmicrohttpd
+STORE_PKGS  := libcjson libmicrohttpd lmdb icu-uc icu-i18n
+PKGS        := $(sort $(BRIDGE_PKGS) $(STORE_PKGS))
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+pkg_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+BRIDGE_LIBS := $(call pkg_libs,$(BRIDGE_PKGS)) -lpthread
+STORE_LIBS  := $(call pkg_libs,$(STORE_PKGS)) -lstemmer -lcrypt -lpthread -lm
+COMMON_LIBS :=
+CJSON_LIBS  := $(call pkg_libs,libcjson)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS)
 CPPFLAGS += -MMD -MP
-LDLIBS   += $(PKG_LIBS) -lstemmer -lcrypt -lpthread -lm
+# Test helpers, benchmarks and fuzz targets that use both sides link everything.
+ALL_LIBS := $(LDLIBS) $(BRIDGE_LIBS) $(STORE_LIBS)
 
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -46,6 +63,12 @@ LIB_OBJ    := $(COMMON_OBJ) $(STORE_OBJ) $(BRIDGE_OBJ)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# test_scan checks that both sides' parsers use the common scanner: both sides.
+UNIT_BOTH_BIN   := $(BUILD)/tests/test_scan
+UNIT_STORE_BIN  := $(filter $(BUILD)/tests/test_store_%,$(UNIT_BIN))
+UNIT_COMMON_BIN := $(filter-out $(UNIT_BOTH_BIN),$(foreach t,$(UNIT_BIN),\
+                     $(if $(wildcard src/common/$(patsubst test_%,%,$(notdir $(t))).c),$(t))))
+UNIT_BRIDGE_BIN := $(filter-out $(UNIT_BOTH_BIN) $(UNIT_STORE_BIN) $(UNIT_COMMON_BIN),$(UNIT_BIN))
 IT_SRC     := $(wildcard tests/integration/*.c)
 IT_BIN     := $(patsubst tests/integration/%.c,$(BUILD)/itest/%,$(IT_SRC))
 BENCH_SRC  := $(wildcard tests/bench/*.c)
@@ -58,10 +81,10 @@ BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 all: $(BUILD)/versync $(BUILD)/verstore
 
 $(BUILD)/versync: $(call obj,src/bridge/versync_main.c) $(BRIDGE_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BRIDGE_LIBS)
 
 $(BUILD)/verstore: $(call obj,src/store/verstore_main.c) $(STORE_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(STORE_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -89,18 +112,32 @@ $(BUILD)/obj/gen/sql_embed.o: $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_OBJ)
+# Unit tests: one module each, linked with that module's side only.
+$(UNIT_STORE_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(STORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS) $(STORE_LIBS)
+
+$(UNIT_BRIDGE_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BRIDGE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS) $(BRIDGE_LIBS)
+
+# (cJSON: test_log reads the JSON log lines back.)
+$(UNIT_COMMON_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS) $(COMMON_LIBS) $(CJSON_LIBS)
+
+$(UNIT_BOTH_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(ALL_LIBS)
 
 # Small helper programs the integration scripts drive (e.g. a notify socket listener).
 $(BUILD)/itest/%: $(BUILD)/obj/tests/integration/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 unit-bins: $(UNIT_BIN) $(IT_BIN)
 
@@ -210,7 +247,7 @@ fuzz-smoke: fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/smoke.sh $(FUZZ_BIN)
 
 $(FUZZ_BIN): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/obj/tests/fuzz/%.o $(FUZZ_BUILD)/libversync.a
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(ALL_LIBS)
 
 $(FUZZ_BUILD)/libversync.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
