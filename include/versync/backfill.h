@@ -1,5 +1,4 @@
-/* backfill — copy existing rows into the store (versync backfill), and the table and index walks verify
- * shares. */
+/* backfill — the table and index walks `versync backfill` and `versync verify` share (bridge_backfill_walk.c). */
 #ifndef VERSYNC_BACKFILL_H
 #define VERSYNC_BACKFILL_H
 
@@ -30,6 +29,10 @@ char *backfill_page_sql(PGconn *conn, const cfg_table *t, bool after, bool rando
  * key of that many parts (a foreign document). */
 bool backfill_split_id(const char *id, size_t nkey, char ***parts, size_t *n);
 
+/* The document id of a row from its RENDER_COL_KEY text (a PostgreSQL text[] of the key parts),
+ * written over `out`. False when the text is malformed or out of memory. */
+bool backfill_id_of_key_text(const char *key_text, buf *out);
+
 /* Which of the document ids `ids[0..n)` name a row of `t` that exists now:
  * present[i] is set accordingly; when `rows` is not NULL it receives the
  * render_reread result (RENDER_COL_* columns; the caller PQclears it; rows
@@ -40,6 +43,9 @@ bool backfill_split_id(const char *id, size_t nkey, char ***parts, size_t *n);
  * False with err set on a database failure. */
 bool backfill_present(PGconn *conn, const cfg_table *t, const char *const *ids, size_t n, bool *present,
                       PGresult **rows, char *err, size_t errsz);
+
+/* Append "/{index}{suffix}" to `out` (index names need no escaping: cfg checks them). */
+bool backfill_index_path(buf *out, const char *index, const char *suffix);
 
 /* One document of a store listing. */
 typedef struct backfill_doc {
