@@ -1,0 +1,742 @@
+/* store_engine_search — the search structures: their keys, their read API, their upkeep in each write, and the format upgrade. */
+#include "versync/store_engine_int.h"
+
+#include "versync/store_deadline.h"
+
+#include "versync/store_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+/* ---- search structures ---------------------------------------------------- */
+
+/* Search key: number | path [| 0x00 | value]. A path longer than
+ * PATH_INLINE_MAX is replaced by 0xFF and a 128-bit digest of it (0xFF
+ * never starts UTF-8 text), so fields of any path length are indexed. 0 when
+ * the value would not fit an LMDB key (postings: such terms are not
+ * indexed; exact values use vkey instead). */
+#define PATH_INLINE_MAX 200
+#define HASH_LEN 16
+/* Exact-value keys longer than this are cut to it and followed by a digest
+ * of the whole value: such keys are exactly STORE_INDEX_MAX_KEY bytes, and
+ * the whole value is kept in dbi_longvals under the same key. */
+#define VKEY_INLINE_MAX (STORE_INDEX_MAX_KEY - HASH_LEN)
+
+static void hash128(const void *s, size_t n, unsigned char *out)
+{
+    uint64_t a = store_eng_hash64(s, n, 0), b = store_eng_hash64(s, n, 0x9e3779b97f4a7c15ULL);
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+}
+
+static size_t skey_path(unsigned char *kb, uint32_t number, const char *path)
+{
+    size_t pl = strlen(path);
+    be32(kb, number);
+    if (pl <= PATH_INLINE_MAX) {
+        memcpy(kb + 4, path, pl);
+        return 4 + pl;
+    }
+    kb[4] = 0xFF;
+    hash128(path, pl, kb + 5);
+    return 5 + HASH_LEN;
+}
+
+static size_t skey(unsigned char *kb, uint32_t number, const char *path, bool sep, const void *val, size_t vl)
+{
+    size_t o = skey_path(kb, number, path);
+    if (!sep)
+        return o;
+    kb[o++] = 0;
+    if (o + vl > STORE_INDEX_MAX_KEY)
+        return 0;
+    if (vl)
+        memcpy(kb + o, val, vl);
+    return o + vl;
+}
+
+/* Exact-value key: as skey, but a value too long for the key is cut and
+ * followed by its digest (*cut set); the key is then STORE_INDEX_MAX_KEY
+ * bytes long. Shorter keys always hold their whole value. */
+static size_t vkey(unsigned char *kb, uint32_t number, const char *path, const void *val, size_t vl, bool *cut)
+{
+    size_t o = skey_path(kb, number, path);
+    kb[o++] = 0;
+    *cut = o + vl > VKEY_INLINE_MAX;
+    if (!*cut) {
+        if (vl)
+            memcpy(kb + o, val, vl);
+        return o + vl;
+    }
+    memcpy(kb + o, val, VKEY_INLINE_MAX - o);
+    hash128(val, vl, kb + VKEY_INLINE_MAX);
+    return STORE_INDEX_MAX_KEY;
+}
+
+/* The whole value of exact-value key `k` (prefix length `pre`): from
+ * dbi_longvals for a cut key, else the key's own bytes. */
+static void vkey_value(MDB_txn *txn, store_engine *e, const MDB_val *k, size_t pre, const char **val, size_t *vl)
+{
+    MDB_val lv;
+    if (k->mv_size == STORE_INDEX_MAX_KEY && mdb_get(txn, e->dbi_longvals, (MDB_val *)k, &lv) == 0) {
+        *val = lv.mv_data;
+        *vl = lv.mv_size;
+        return;
+    }
+    *val = (const char *)k->mv_data + pre;
+    *vl = k->mv_size - pre;
+}
+
+static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static bool cursor_open(store_rtxn *r, MDB_dbi dbi, MDB_cursor **cur, const char *what)
+{
+    int rc = mdb_cursor_open(r->txn, dbi, cur);
+    if (rc)
+        mlog(rc, what);
+    return rc == 0;
+}
+
+/* Visit every dup of the key the cursor is on (ascending), `size` bytes each. */
+static int each_dup(MDB_cursor *cur, size_t size, bool (*fn)(const unsigned char *d, void *arg), void *arg,
+                    bool *stopped)
+{
+    MDB_val k, v = {0, NULL};
+    size_t n = 0;
+    int rc = mdb_cursor_count(cur, &n);
+    if (rc)
+        return rc;
+    if (n == 1) {
+        /* A key with a single value keeps it inline, without a sub-database.
+         * GET_MULTIPLE must not be asked then: LMDB answers from the
+         * sub-cursor, which after MDB_PREV_NODUP still holds the previous
+         * key's duplicates (a descending walk would report them as this
+         * key's). Read the one value itself. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (rc == 0 && v.mv_size == size && !fn(v.mv_data, arg))
+            *stopped = true;
+        return rc;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+    while (rc == 0) {
+        if (store_deadline_poll()) { /* the request's time is up or its client gone */
+            *stopped = true;
+            return 0;
+        }
+        const unsigned char *p = v.mv_data;
+        for (size_t off = 0; off + size <= v.mv_size; off += size)
+            if (!fn(p + off, arg)) {
+                *stopped = true;
+                return 0;
+            }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                           size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    size_t kn = skey(kb, m->number, path, true, term, term_len);
+    if (!kn)
+        return true;
+    int rc = store_postings_read(r->txn, &r->e->pdb, kb, kn, fn, arg);
+    if (rc)
+        mlog(rc, "read postings");
+    return rc == 0;
+}
+
+static int64_t key_count(store_rtxn *r, MDB_dbi dbi, const unsigned char *kb, size_t kn)
+{
+    if (!kn)
+        return 0;
+    MDB_cursor *cur;
+    if (!cursor_open(r, dbi, &cur, "count entries"))
+        return -1;
+    MDB_val k = {kn, (void *)kb}, v;
+    size_t n = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    if (rc == 0)
+        rc = mdb_cursor_count(cur, &n);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "count entries");
+        return -1;
+    }
+    return rc ? 0 : (int64_t)n;
+}
+
+int64_t store_engine_term_docs(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                               size_t term_len)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    size_t kn = skey(kb, m->number, path, true, term, term_len);
+    int64_t df = 0;
+    int rc = kn ? store_postings_df(r->txn, &r->e->pdb, kb, kn, &df) : 0;
+    if (rc) {
+        mlog(rc, "count postings");
+        return -1;
+    }
+    return df;
+}
+
+int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const char *path, const void *val,
+                                size_t len)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    bool cut;
+    size_t kn = vkey(kb, m->number, path, val, len, &cut);
+    if (cut) { /* the digest stands for the value: make sure it is this one */
+        MDB_val k = {kn, kb}, lv;
+        int rc = mdb_get(r->txn, r->e->dbi_longvals, &k, &lv);
+        if (rc == MDB_NOTFOUND || (rc == 0 && bytes_cmp(lv.mv_data, lv.mv_size, val, len) != 0))
+            return 0;
+        if (rc) {
+            mlog(rc, "count entries");
+            return -1;
+        }
+    }
+    return key_count(r, r->e->dbi_vals, kb, kn);
+}
+
+bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *path, const char *from, size_t from_len,
+                        bool (*fn)(const char *term, size_t len, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    size_t pre = skey(kb, m->number, path, true, NULL, 0);
+    size_t kn = skey(kb, m->number, path, true, from, from ? from_len : 0);
+    if (!pre || !kn)
+        return true;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->pdb.terms, &cur, "list terms"))
+        return false;
+    unsigned char prefix[STORE_INDEX_MAX_KEY];
+    memcpy(prefix, kb, pre);
+    MDB_val k = {kn, kb}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0) {
+        if (store_deadline_poll() || !fn((const char *)k.mv_data + pre, k.mv_size - pre, arg))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "list terms");
+        return false;
+    }
+    return true;
+}
+
+bool store_engine_field_stats(store_rtxn *r, const store_index_meta *m, const char *path, int64_t *docs,
+                              int64_t *sum_len)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    *docs = *sum_len = 0;
+    MDB_val k = {skey(kb, m->number, path, false, NULL, 0), kb}, v;
+    if (!k.mv_size)
+        return true;
+    int rc = mdb_get(r->txn, r->e->dbi_fstats, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return true;
+    if (rc || v.mv_size != 16) {
+        mlog(rc ? rc : MDB_CORRUPTED, "read field statistics");
+        return false;
+    }
+    *docs = get_i64(v.mv_data);
+    *sum_len = get_i64((const unsigned char *)v.mv_data + 8);
+    return true;
+}
+
+typedef struct val_cb {
+    bool (*fn)(const void *val, size_t len, int64_t seq, void *arg);
+    void *arg;
+    const void *val;
+    size_t len;
+} val_cb;
+
+static bool val_one(const unsigned char *d, void *arg)
+{
+    val_cb *c = arg;
+    return c->fn(c->val, c->len, (int64_t)store_util_get_be64(d), c->arg);
+}
+
+/* Where a cut key (whose value starts with `cut`, c bytes, and goes on)
+ * stands against `bound`: -1 every such value is below it, 1 every one is
+ * above, 0 undecided. */
+static int cut_vs_bound(const char *cut, size_t c, const void *bound, size_t bl)
+{
+    size_t m = c < bl ? c : bl;
+    int d = m ? memcmp(cut, bound, m) : 0;
+    if (d)
+        return d < 0 ? -1 : 1;
+    return bl <= c ? 1 : 0; /* the bound is a prefix of the cut part: every value is longer, so above */
+}
+
+bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
+                         bool lo_incl, const void *hi, size_t hi_len, bool hi_incl, bool desc,
+                         bool (*fn)(const void *val, size_t len, int64_t seq, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY], prefix[STORE_INDEX_MAX_KEY];
+    size_t pre = skey(prefix, m->number, path, true, NULL, 0);
+    if (!pre)
+        return true;
+    /* Keys are in byte order of their value, except that values sharing
+     * their first `cutn` bytes (cut keys) follow their digests: bounds are
+     * checked against each whole value, and the walk stops only once a
+     * key's visible part is past the end bound. */
+    size_t cutn = VKEY_INLINE_MAX - pre;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_vals, &cur, "read values"))
+        return false;
+    MDB_val k, v;
+    int rc;
+    const void *start = desc ? hi : lo;
+    size_t start_len = desc ? hi_len : lo_len;
+    bool start_incl = desc ? hi_incl : lo_incl;
+    memcpy(kb, prefix, pre);
+    k.mv_size = pre;
+    if (start) {
+        /* At or before every key whose value can be in range: the start cut
+         * to the inline length (descending: followed by the largest digest). */
+        size_t sl = start_len < cutn ? start_len : cutn;
+        memcpy(kb + pre, start, sl);
+        k.mv_size = pre + sl;
+        if (desc && start_len >= cutn) {
+            memset(kb + pre + sl, 0xFF, HASH_LEN);
+            k.mv_size += HASH_LEN;
+        }
+    } else if (desc) {
+        kb[pre - 1] = 1; /* just past this field's values */
+    }
+    k.mv_data = kb;
+    unsigned char seek[STORE_INDEX_MAX_KEY];
+    size_t seekn = k.mv_size;
+    memcpy(seek, kb, seekn);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (desc) {
+        if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        else if (rc == 0 && bytes_cmp(k.mv_data, k.mv_size, seek, seekn) != 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_NODUP);
+    }
+    const void *end = desc ? lo : hi;
+    size_t end_len = desc ? lo_len : hi_len;
+    bool end_incl = desc ? lo_incl : hi_incl;
+    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0 && !store_deadline_poll()) {
+        const char *val;
+        size_t vl;
+        bool cut = k.mv_size == STORE_INDEX_MAX_KEY;
+        vkey_value(r->txn, r->e, &k, pre, &val, &vl);
+        bool skip = false;
+        if (start) {
+            int c = bytes_cmp(val, vl, start, start_len);
+            skip = desc ? (c > 0 || (c == 0 && !start_incl)) : (c < 0 || (c == 0 && !start_incl));
+        }
+        if (!skip && end) {
+            int c = bytes_cmp(val, vl, end, end_len);
+            if (desc ? (c < 0 || (c == 0 && !end_incl)) : (c > 0 || (c == 0 && !end_incl))) {
+                const char *vis = (const char *)k.mv_data + pre;
+                int side = cut ? cut_vs_bound(vis, cutn, end, end_len) : 0;
+                if (!cut || (desc ? side < 0 : side > 0))
+                    break;
+                skip = true;
+            }
+        }
+        if (!skip) {
+            bool stopped = false;
+            val_cb cb = {fn, arg, val, vl};
+            if (desc && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP)))
+                break;
+            if ((rc = each_dup(cur, 8, val_one, &cb, &stopped)) || stopped)
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, desc ? MDB_PREV_NODUP : MDB_NEXT_NODUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "read values");
+        return false;
+    }
+    return true;
+}
+
+typedef struct seq_cb {
+    bool (*fn)(int64_t seq, void *arg);
+    void *arg;
+} seq_cb;
+
+static bool seq_one(const unsigned char *d, void *arg)
+{
+    seq_cb *c = arg;
+    return c->fn((int64_t)store_util_get_be64(d), c->arg);
+}
+
+bool store_engine_exists(store_rtxn *r, const store_index_meta *m, const char *path,
+                         bool (*fn)(int64_t seq, void *arg), void *arg)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    MDB_val k = {skey(kb, m->number, path, false, NULL, 0), kb}, v;
+    if (!k.mv_size)
+        return true;
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_exists, &cur, "read field presence"))
+        return false;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET);
+    bool stopped = false;
+    seq_cb c = {fn, arg};
+    if (rc == 0)
+        rc = each_dup(cur, 8, seq_one, &c, &stopped);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "read field presence");
+        return false;
+    }
+    return true;
+}
+
+bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t after,
+                           bool (*fn)(int64_t seq, void *arg), void *arg)
+{
+    MDB_cursor *cur;
+    if (!cursor_open(r, r->e->dbi_seqs, &cur, "scan documents"))
+        return false;
+    unsigned char kb[12];
+    be32(kb, m->number);
+    store_util_put_be64(kb + 4, (uint64_t)(after < 0 ? 0 : after + 1));
+    MDB_val k = {12, kb}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 12 && memcmp(k.mv_data, kb, 4) == 0) {
+        if (store_deadline_poll() || !fn((int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 4), arg))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mlog(rc, "scan documents");
+        return false;
+    }
+    return true;
+}
+
+int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id, size_t *id_len,
+                            store_doc_view *out)
+{
+    unsigned char kb[12];
+    be32(kb, m->number);
+    store_util_put_be64(kb + 4, (uint64_t)seq);
+    MDB_val k = {12, kb}, v;
+    int rc = mdb_get(r->txn, r->e->dbi_seqs, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc) {
+        mlog(rc, "read document by seq");
+        return -1;
+    }
+    int found = store_engine_doc_get(r, m, v.mv_data, v.mv_size, out);
+    if (found != 1 || out->st.seq_no != seq)
+        return found < 0 ? -1 : 0;
+    *id = v.mv_data;
+    *id_len = v.mv_size;
+    return 1;
+}
+
+/* ---- search structures: the writer's side --------------------------------- */
+
+/* Add (or remove) the entries of document `seq` in index `number`. On
+ * removal a field's statistics drop only when its entries were there (a
+ * field mapped after the document was written never counted it). */
+int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint32_t number, int64_t seq,
+                           const store_doc_index *d, bool add)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY], data[8];
+    const char *t = d->text.data;
+    int rc = 0;
+    bool *hit = NULL;
+    MDB_cursor *curs[STORE_ENT_EXISTS + 1] = {NULL}; /* removal: one per database, opened when first needed */
+    if (!add && d->n && !(hit = calloc(d->n, 1)))
+        return ENOMEM;
+    for (size_t i = 0; i < d->n && !rc; i++) {
+        const store_ent *x = &d->ents[i];
+        const char *path = t + x->path;
+        MDB_val k, v = {8, data};
+        MDB_dbi dbi = e->dbi_vals;
+        bool cut = false;
+        store_util_put_be64(data, (uint64_t)seq);
+        switch (x->kind) {
+        case STORE_ENT_POSTING: {
+            /* queued: the batch writes each term once at the transaction's end */
+            size_t kn = skey(kb, number, path, true, t + x->val, x->val_len);
+            if (!kn)
+                continue;
+            if (!add && (i == 0 || d->ents[i - 1].kind != STORE_ENT_POSTING || strcmp(t + d->ents[i - 1].path, path))) {
+                /* whether the field's entries were there (its statistics below) */
+                int h = store_postings_has(pb, txn, &e->pdb, kb, kn, seq);
+                if (h < 0) {
+                    rc = -h;
+                    break;
+                }
+                hit[i] = h > 0;
+            }
+            if (!store_pbatch_put(pb, kb, kn, seq, add, x->tf, x->len, d->pos + x->pos))
+                rc = ENOMEM;
+            continue;
+        }
+        case STORE_ENT_VALUE:
+            dbi = e->dbi_vals;
+            k.mv_size = vkey(kb, number, path, t + x->val, x->val_len, &cut);
+            break;
+        case STORE_ENT_EXISTS:
+            dbi = e->dbi_exists;
+            k.mv_size = skey(kb, number, path, false, NULL, 0);
+            break;
+        default: continue;
+        }
+        k.mv_data = kb;
+        if (!k.mv_size)
+            continue;
+        if (add) {
+            rc = mdb_put(txn, dbi, &k, &v, 0);
+            if (rc == MDB_KEYEXIST)
+                rc = 0;
+            if (!rc && cut) {
+                MDB_val lv = {x->val_len, (void *)(uintptr_t)(t + x->val)};
+                rc = mdb_put(txn, e->dbi_longvals, &k, &lv, 0);
+            }
+            continue;
+        }
+        MDB_cursor *cur = curs[x->kind];
+        if (!cur && (rc = mdb_cursor_open(txn, dbi, &curs[x->kind])))
+            break;
+        cur = curs[x->kind];
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+        if (rc == 0 && v.mv_size >= 8 && store_util_get_be64(v.mv_data) == (uint64_t)seq) {
+            rc = mdb_cursor_del(cur, 0);
+            hit[i] = true;
+            MDB_val kk = {k.mv_size, kb}, any;
+            if (!rc && cut && (rc = mdb_get(txn, dbi, &kk, &any)) == MDB_NOTFOUND) /* the value's last document */
+                rc = mdb_del(txn, e->dbi_longvals, &kk, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        } else if (rc == 0 || rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof curs / sizeof *curs; i++)
+        if (curs[i])
+            mdb_cursor_close(curs[i]);
+    for (size_t i = 0; i < d->n && !rc; i++) {
+        const store_ent *x = &d->ents[i];
+        if (x->kind != STORE_ENT_STAT)
+            continue;
+        const char *path = t + x->path;
+        if (!add) {
+            bool any = false;
+            for (size_t j = 0; j < d->n && !any; j++)
+                any = hit[j] && d->ents[j].kind != STORE_ENT_EXISTS && strcmp(t + d->ents[j].path, path) == 0;
+            if (!any)
+                continue;
+        }
+        MDB_val k = {skey(kb, number, path, false, NULL, 0), kb}, v;
+        if (!k.mv_size)
+            continue;
+        int64_t docs = 0, sum = 0;
+        rc = mdb_get(txn, e->dbi_fstats, &k, &v);
+        if (rc == 0 && v.mv_size == 16) {
+            docs = get_i64(v.mv_data);
+            sum = get_i64((const unsigned char *)v.mv_data + 8);
+        } else if (rc && rc != MDB_NOTFOUND) {
+            break;
+        }
+        docs += add ? 1 : -1;
+        sum += add ? (int64_t)x->len : -(int64_t)x->len;
+        if (docs <= 0) {
+            rc = mdb_del(txn, e->dbi_fstats, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            continue;
+        }
+        unsigned char vb[16];
+        put_i64(vb, docs);
+        put_i64(vb + 8, sum < 0 ? 0 : sum);
+        v.mv_size = 16;
+        v.mv_data = vb;
+        rc = mdb_put(txn, e->dbi_fstats, &k, &v, 0);
+    }
+    free(hit);
+    return rc;
+}
+
+/* Record (or forget) which id has search ordinal `seq`. */
+int store_eng_seq_put(MDB_txn *txn, store_engine *e, uint32_t number, int64_t seq, const char *id, size_t id_len)
+{
+    unsigned char kb[12];
+    be32(kb, number);
+    store_util_put_be64(kb + 4, (uint64_t)seq);
+    MDB_val k = {12, kb}, v = {id_len, (void *)id};
+    if (id)
+        return mdb_put(txn, e->dbi_seqs, &k, &v, 0);
+    int rc = mdb_del(txn, e->dbi_seqs, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Delete every entry of index `number` in `dbi` (all dups of each key). */
+int store_eng_delete_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t number, bool dups)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return rc;
+    unsigned char kb[4];
+    be32(kb, number);
+    MDB_val k = {4, kb}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, kb, 4) == 0) {
+        if ((rc = mdb_cursor_del(cur, dups ? MDB_NODUPDATA : 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Index every live document of `ent` into the search structures. */
+static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
+{
+    store_mapping *map;
+    MDB_cursor *cur;
+    int rc = store_eng_ent_mapping(c, ent, &map);
+    if (rc || (rc = mdb_cursor_open(c->txn, c->e->dbi_docs, &cur)))
+        return rc;
+    unsigned char prefix[4];
+    be32(prefix, ent->m.number);
+    MDB_val k = {4, prefix}, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= 4 && memcmp(k.mv_data, prefix, 4) == 0) {
+        const unsigned char *p = v.mv_data;
+        if (v.mv_size < DOC_HDR) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint32_t flags = get_u32(p + 32), idl = get_u32(p + 36);
+        if (!(flags & FLAG_DELETED)) {
+            const char *id = (const char *)k.mv_data + 4, *etype;
+            size_t id_len = k.mv_size - 4, off = DOC_HDR;
+            if (flags & FLAG_LONG_ID) {
+                id = (const char *)p + DOC_HDR;
+                id_len = idl;
+                off += idl;
+            }
+            buf_reset(&c->reason);
+            /* A document the inferred mapping cannot take is indexed as far as it fits. */
+            if (!store_index_doc(map, (const char *)p + off, v.mv_size - off, id, id_len, false, &c->dnew, &etype,
+                                 &c->reason) &&
+                !store_index_doc(map, (const char *)p + off, v.mv_size - off, id, id_len, true, &c->dnew, &etype,
+                                 &c->reason)) {
+                rc = ENOMEM;
+                break;
+            }
+            ent->map_dirty |= c->dnew.mapping_changed;
+            int64_t seq = get_i64(p + 8);
+            if ((rc = store_eng_search_apply(c->txn, c->e, c->pb, ent->m.number, seq, &c->dnew, true)) ||
+                (rc = store_eng_seq_put(c->txn, c->e, ent->m.number, seq, id, id_len)))
+                break;
+            ++*docs;
+            /* bounded memory: the batch is written every so many documents */
+            if (store_pbatch_pending(c->pb) >= 1000000 && (rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb)))
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Data directories written before verstore kept search structures get them
+ * built once, at the first start of a version that has them. */
+/* search_format 1: text analysed by the ASCII analyser verstore had before
+ * store_analysis; 2: by store_analysis, one LMDB duplicate per (term,
+ * document) in "postings"; 3: postings in per-term compressed blocks with
+ * positions (store_postings). A directory at an older format drops its
+ * search structures and builds them again from the documents, once, in the
+ * one transaction that opens it (a crash during it leaves the old format,
+ * and the next start converts again). One written by a newer verstore is
+ * refused rather than misread. */
+#define SEARCH_FORMAT 3
+
+int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
+{
+    MDB_val k = {13, "search_format"}, v;
+    int rc = mdb_get(txn, e->dbi_meta, &k, &v);
+    uint32_t had = 0;
+    if (rc == 0 && v.mv_size == 4)
+        memcpy(&had, v.mv_data, 4);
+    if (rc == 0 && had == SEARCH_FORMAT)
+        return 0;
+    if (rc == 0 && had > SEARCH_FORMAT) {
+        log_error("the search structures in this data directory are in format %u, newer than this verstore's %u: "
+                  "run the verstore that wrote it, or reindex into a fresh data directory",
+                  had, (unsigned)SEARCH_FORMAT);
+        return MDB_VERSION_MISMATCH;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0) {
+        log_info("the search structures are in format %u (%s): converting them to format %u, per-term "
+                 "compressed postings with positions, from the stored documents",
+                 had, had < 2 ? "ASCII analyser" : "one entry per term and document", (unsigned)SEARCH_FORMAT);
+        MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->dbi_vals, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
+        for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
+            if ((rc = mdb_drop(txn, dbis[i], 0)))
+                return rc;
+    }
+    /* format 2's postings database goes entirely */
+    MDB_dbi old;
+    rc = mdb_dbi_open(txn, "postings", MDB_DUPSORT | MDB_DUPFIXED, &old);
+    if (rc == 0 && (rc = mdb_drop(txn, old, 1)))
+        return rc;
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    wctx c = {.e = e, .txn = txn, .now_ms = store_util_now_ms(), .pb = store_pbatch_new()};
+    if (!c.pb)
+        return ENOMEM;
+    MDB_cursor *cur;
+    int64_t docs = 0;
+    if ((rc = mdb_cursor_open(txn, e->dbi_indices, &cur)))
+        return rc;
+    MDB_val ik, iv;
+    for (rc = mdb_cursor_get(cur, &ik, &iv, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &ik, &iv, MDB_NEXT)) {
+        char name[STORE_MAX_INDEX_NAME + 1];
+        cache_ent *ent;
+        if (ik.mv_size > STORE_MAX_INDEX_NAME)
+            continue;
+        memcpy(name, ik.mv_data, ik.mv_size);
+        name[ik.mv_size] = '\0';
+        if ((rc = store_eng_cache_get(&c, name, &ent)) || (rc = upgrade_index(&c, ent, &docs)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (!rc)
+        rc = store_pbatch_flush(c.pb, txn, &e->pdb);
+    if (!rc)
+        rc = store_eng_cache_flush(&c);
+    uint32_t format = SEARCH_FORMAT;
+    v.mv_size = 4;
+    v.mv_data = &format;
+    if (!rc)
+        rc = mdb_put(txn, e->dbi_meta, &k, &v, 0);
+    if (!rc && c.n)
+        log_info("built the search structures of %zu existing index(es), %" PRId64 " document(s)", c.n, docs);
+    store_eng_wctx_free(&c);
+    return rc;
+}
