@@ -61,16 +61,26 @@ typedef struct store_index_meta {
 
 typedef struct store_rtxn store_rtxn;
 
+/* What a lookup found, named as LMDB names its codes. The values are fixed
+ * (and say the same as the 1/0/-1 they replace), so a caller may keep one in
+ * an int and test `< 0` for a failure. */
+typedef enum store_lookup {
+    STORE_LOOKUP_UNRESOLVED = -2, /* store_engine_index_resolve: an alias that cannot be resolved that way */
+    STORE_LOOKUP_FAILED = -1,    /* engine error (logged) */
+    STORE_LOOKUP_MISSING = 0,
+    STORE_LOOKUP_FOUND = 1,
+} store_lookup;
+
 /* Begin a read snapshot; NULL on failure (logged). End it with read_end. */
 store_rtxn *store_engine_read_begin(store_engine *e);
 
 /* End a read snapshot (pointers obtained from it become invalid); NULL is a no-op. */
 void store_engine_read_end(store_rtxn *r);
 
-/* Look up index `name`: 1 found (meta filled; settings/mappings JSON text
- * appended to the bufs when given, nothing appended when none was set),
- * 0 missing, -1 engine error. */
-int store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings);
+/* Look up index `name`: STORE_LOOKUP_FOUND (meta filled; settings/mappings JSON
+ * text appended to the bufs when given, nothing appended when none was set),
+ * STORE_LOOKUP_MISSING, or STORE_LOOKUP_FAILED. */
+store_lookup store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings);
 
 /* Call `fn` for every index in name order; stops early when fn returns
  * false. Returns false on an engine error. */
@@ -81,9 +91,10 @@ bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m
  * must name exactly one index; for a write it must have a write index (one
  * flagged is_write_index, or its only index when that one is not flagged
  * false). Returns as store_engine_index_get, with meta->name the concrete
- * index, or -2 when `name` is an alias that cannot be resolved that way. */
-int store_engine_index_resolve(store_rtxn *r, const char *name, bool write, store_index_meta *meta, buf *settings,
-                               buf *mappings);
+ * index, or STORE_LOOKUP_UNRESOLVED when `name` is an alias that cannot be
+ * resolved that way. */
+store_lookup store_engine_index_resolve(store_rtxn *r, const char *name, bool write, store_index_meta *meta,
+                                       buf *settings, buf *mappings);
 
 /* is_write_index of an alias on one index: not given, false, true. */
 #define STORE_ALIAS_WRITE_UNSET (-1)
@@ -102,10 +113,11 @@ typedef struct store_doc_view {
     size_t src_len;
 } store_doc_view;
 
-/* Read document `id` of index `meta`: 1 when a record in force exists (live
- * or tombstone: check out->st.deleted), 0 when none, -1 on error. */
-int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
-                         store_doc_view *out);
+/* Read document `id` of index `meta`: STORE_LOOKUP_FOUND when a record in force
+ * exists (live or tombstone: check out->st.deleted), STORE_LOOKUP_MISSING when
+ * none, STORE_LOOKUP_FAILED on error. */
+store_lookup store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
+                                 store_doc_view *out);
 
 /* Visit the live documents of index `meta` in _id byte order (ascending, or
  * descending when `desc`), starting strictly after `after` when it is not
@@ -180,10 +192,10 @@ bool store_engine_exists(store_rtxn *r, const store_index_meta *m, const char *p
 bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t after,
                            bool (*fn)(int64_t seq, void *arg), void *arg);
 
-/* The live document with search ordinal `seq`: 1 found (id and view point
- * into the snapshot), 0 none, -1 error. */
-int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id, size_t *id_len,
-                            store_doc_view *out);
+/* The live document with search ordinal `seq`: STORE_LOOKUP_FOUND (id and view
+ * point into the snapshot), STORE_LOOKUP_MISSING, or STORE_LOOKUP_FAILED. */
+store_lookup store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id,
+                                    size_t *id_len, store_doc_view *out);
 
 /* ---- writes (queued to the single writer) ------------------------------ */
 
@@ -274,7 +286,7 @@ typedef enum store_alias_err {
 } store_alias_err;
 
 /* What became of a job (job->rc), named as LMDB names its codes. The
- * values are fixed (store_engine_execute returns them as an int); three
+ * values are fixed (callers may keep them in an int); three
  * names share 1, each the meaning for its kinds of job. */
 typedef enum store_job_rc {
     STORE_JOB_FAILED = -1,      /* engine failure; disk_full says whether for want of room */
@@ -319,7 +331,7 @@ void store_engine_submit(store_engine *e, store_job *job);
 
 /* Queue `job` and wait for it (job->done and job->arg are overwritten).
  * Returns job->rc. */
-int store_engine_execute(store_engine *e, store_job *job);
+store_job_rc store_engine_execute(store_engine *e, store_job *job);
 
 /* Deep-merge object `src` into object `dst` the way Elasticsearch applies a
  * partial update: objects merge key by key, anything else replaces. Returns

@@ -123,16 +123,18 @@ bool store_eng_doc_decode(const MDB_val *v, const char *id, size_t id_len, const
  * lists an alias's indices with one range scan. */
 typedef bool (*alias_row_fn)(const char *alias, const char *index, int is_write, void *arg);
 
-/* Load index `name`: 1 found, 0 missing, -1 engine error (as store_engine_index_get). */
-int store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,
-                         buf *mappings);
+/* Load index `name` (as store_engine_index_get). */
+store_lookup store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,
+                                 buf *mappings);
 
 /* Visit the rows of `alias` (NULL: all rows). Returns 0 or an LMDB error. */
 int store_eng_alias_rows(MDB_txn *txn, store_engine *e, const char *alias, alias_row_fn fn, void *arg);
 
-/* The index alias `name` stands for into `out`: 1 resolved, 0 not an alias,
- * -2 not resolvable (see store_engine_index_resolve), -1 engine error. */
-int store_eng_alias_resolve(MDB_txn *txn, store_engine *e, const char *name, bool write, char *out, size_t outsz);
+/* The index alias `name` stands for into `out`: STORE_LOOKUP_FOUND resolved,
+ * STORE_LOOKUP_MISSING not an alias, STORE_LOOKUP_UNRESOLVED not resolvable (see
+ * store_engine_index_resolve), STORE_LOOKUP_FAILED engine error. */
+store_lookup store_eng_alias_resolve(MDB_txn *txn, store_engine *e, const char *name, bool write, char *out,
+                                    size_t outsz);
 
 /* Whether alias `name` has any row (*rc: 0 or an LMDB error). */
 bool store_eng_alias_exists(MDB_txn *txn, store_engine *e, const char *name, int *rc);

@@ -39,25 +39,25 @@ void store_engine_read_end(store_rtxn *r)
     free(r);
 }
 
-int store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,
-                         buf *mappings)
+store_lookup store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,
+                                 buf *mappings)
 {
     size_t n = strlen(name);
     if (n == 0 || n > STORE_MAX_INDEX_NAME)
-        return 0;
+        return STORE_LOOKUP_MISSING;
     MDB_val k = {n, (void *)name}, v;
     int rc = mdb_get(txn, e->dbi_indices, &k, &v);
     if (rc == MDB_NOTFOUND)
-        return 0;
+        return STORE_LOOKUP_MISSING;
     if (rc) {
         mlog(rc, "read index");
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
     memset(m, 0, sizeof *m);
     memcpy(m->name, name, n + 1);
     if (!store_eng_index_decode(&v, m, settings, mappings)) {
         log_error("storage: index record of [%s] is damaged", name);
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
     unsigned char kb[4];
     be32(kb, m->number);
@@ -65,16 +65,16 @@ int store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_
     rc = mdb_get(txn, e->dbi_counters, &ck, &v);
     if (rc == 0 && !store_eng_counters_decode(&v, m)) {
         log_error("storage: counters of [%s] are damaged", name);
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
     if (rc && rc != MDB_NOTFOUND) {
         mlog(rc, "read counters");
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
-    return 1;
+    return STORE_LOOKUP_FOUND;
 }
 
-int store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings)
+store_lookup store_engine_index_get(store_rtxn *r, const char *name, store_index_meta *meta, buf *settings, buf *mappings)
 {
     return store_eng_index_load(r->txn, r->e, name, meta, settings, mappings);
 }
@@ -134,27 +134,27 @@ static bool resolve_row(const char *alias, const char *index, int w, void *arg)
 
 /* The index alias `name` stands for into `out`: 1 resolved, 0 not an alias,
  * -2 not resolvable (see store_engine_index_resolve), -1 engine error. */
-int store_eng_alias_resolve(MDB_txn *txn, store_engine *e, const char *name, bool write, char *out, size_t outsz)
+store_lookup store_eng_alias_resolve(MDB_txn *txn, store_engine *e, const char *name, bool write, char *out, size_t outsz)
 {
     resolve_st s = {0};
     if (strlen(name) > STORE_MAX_INDEX_NAME)
-        return 0;
+        return STORE_LOOKUP_MISSING;
     int rc = store_eng_alias_rows(txn, e, name, resolve_row, &s);
     if (rc) {
         mlog(rc, "read aliases");
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
     if (s.count == 0)
-        return 0;
+        return STORE_LOOKUP_MISSING;
     const char *pick = NULL;
     if (write)
         pick = s.has_write ? s.write : s.count == 1 && s.first_w != 0 ? s.first : NULL;
     else
         pick = s.count == 1 ? s.first : NULL;
     if (!pick)
-        return -2;
+        return STORE_LOOKUP_UNRESOLVED;
     snprintf(out, outsz, "%s", pick);
-    return 1;
+    return STORE_LOOKUP_FOUND;
 }
 
 bool store_eng_alias_exists(MDB_txn *txn, store_engine *e, const char *name, int *rc)
@@ -164,15 +164,15 @@ bool store_eng_alias_exists(MDB_txn *txn, store_engine *e, const char *name, int
     return s.count > 0;
 }
 
-int store_engine_index_resolve(store_rtxn *r, const char *name, bool write, store_index_meta *meta, buf *settings,
-                               buf *mappings)
+store_lookup store_engine_index_resolve(store_rtxn *r, const char *name, bool write, store_index_meta *meta, buf *settings,
+                                       buf *mappings)
 {
-    int rc = store_eng_index_load(r->txn, r->e, name, meta, settings, mappings);
-    if (rc != 0)
+    store_lookup rc = store_eng_index_load(r->txn, r->e, name, meta, settings, mappings);
+    if (rc != STORE_LOOKUP_MISSING)
         return rc;
     char concrete[STORE_MAX_INDEX_NAME + 1];
     rc = store_eng_alias_resolve(r->txn, r->e, name, write, concrete, sizeof concrete);
-    if (rc != 1)
+    if (rc != STORE_LOOKUP_FOUND)
         return rc;
     return store_eng_index_load(r->txn, r->e, concrete, meta, settings, mappings);
 }
@@ -218,33 +218,33 @@ bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m
     return ok;
 }
 
-int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
-                         store_doc_view *out)
+store_lookup store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char *id, size_t id_len,
+                                 store_doc_view *out)
 {
     unsigned char kb[KEY_MAX];
     memset(out, 0, sizeof *out);
     MDB_val k = {store_eng_doc_key(meta->number, id, id_len, kb), kb}, v;
     int rc = mdb_get(r->txn, r->e->dbi_docs, &k, &v);
     if (rc == MDB_NOTFOUND)
-        return 0;
+        return STORE_LOOKUP_MISSING;
     if (rc) {
         mlog(rc, "read document");
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
     bool raw_deleted;
     if (!store_eng_doc_decode(&v, id, id_len, meta, r->now_ms, &out->st, &raw_deleted, &out->src, &out->src_len)) {
         if (id_len > ID_INLINE_MAX) { /* another long id shares the key: this one is absent */
             memset(out, 0, sizeof *out);
-            return 0;
+            return STORE_LOOKUP_MISSING;
         }
         log_error("storage: document record in [%s] is damaged", meta->name);
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
     if (!out->st.exists) {
         memset(out, 0, sizeof *out);
-        return 0;
+        return STORE_LOOKUP_MISSING;
     }
-    return 1;
+    return STORE_LOOKUP_FOUND;
 }
 
 bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const char *after, size_t after_len, bool desc,

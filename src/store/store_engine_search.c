@@ -427,8 +427,8 @@ bool store_engine_seq_scan(store_rtxn *r, const store_index_meta *m, int64_t aft
     return true;
 }
 
-int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id, size_t *id_len,
-                            store_doc_view *out)
+store_lookup store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t seq, const char **id, size_t *id_len,
+                                    store_doc_view *out)
 {
     unsigned char kb[12];
     be32(kb, m->number);
@@ -436,17 +436,17 @@ int store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, int64_t se
     MDB_val k = {12, kb}, v;
     int rc = mdb_get(r->txn, r->e->dbi_seqs, &k, &v);
     if (rc == MDB_NOTFOUND)
-        return 0;
+        return STORE_LOOKUP_MISSING;
     if (rc) {
         mlog(rc, "read document by seq");
-        return -1;
+        return STORE_LOOKUP_FAILED;
     }
-    int found = store_engine_doc_get(r, m, v.mv_data, v.mv_size, out);
-    if (found != 1 || out->st.seq_no != seq)
-        return found < 0 ? -1 : 0;
+    store_lookup found = store_engine_doc_get(r, m, v.mv_data, v.mv_size, out);
+    if (found != STORE_LOOKUP_FOUND || out->st.seq_no != seq)
+        return found < 0 ? STORE_LOOKUP_FAILED : STORE_LOOKUP_MISSING;
     *id = v.mv_data;
     *id_len = v.mv_size;
-    return 1;
+    return STORE_LOOKUP_FOUND;
 }
 
 /* ---- search structures: the writer's side --------------------------------- */

@@ -245,7 +245,7 @@ static void waiter_done(store_job *job)
     pthread_mutex_unlock(&w->m);
 }
 
-int store_engine_execute(store_engine *e, store_job *job)
+store_job_rc store_engine_execute(store_engine *e, store_job *job)
 {
     waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     job->done = waiter_done;
