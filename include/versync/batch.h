@@ -33,6 +33,7 @@ typedef struct batch_change {
     char **key; /* parsed key parts (heap, owned by the caller: render_free_array) */
     size_t nkey;
     char *id; /* document id (heap, owned by the caller), NULL for truncates */
+    int row;  /* its row in the claim's result (the combined claim carries the re-read row there) */
 } batch_change;
 
 /* One write: the group of changes of one key in the batch, represented by its latest change. */

@@ -69,6 +69,13 @@ struct worker {
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
     size_t last_claimed;      /* change rows the last claim took, for the watchdog */
+    /* The combined claim (sql/worker_claim_reread.sql): claim and re-read in one round trip. */
+    bool *joined;        /* per table: re-read inside the prepared claim_reread (or the set it failed for) */
+    bool *joined_read;   /* per table: this batch read its rows through claim_reread (park_confirm) */
+    bool combined;       /* claim_reread is prepared for the tables in joined[] */
+    bool combined_off;   /* claim_reread failed for joined[]: two statements until that set changes */
+    bool two_statements; /* VERSYNC_BENCH_TWO_STATEMENTS=1: always claim, then re-read (the bench's baseline) */
+    bool batch_combined; /* this batch claimed with claim_reread */
     /* reused between batches */
     buf tmp;
     change *changes;
@@ -96,7 +103,11 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
     w->prepared = calloc(c->ntables + 1, sizeof *w->prepared);
     w->table_ok = calloc(c->ntables + 1, sizeof *w->table_ok);
     w->table_err = calloc(c->ntables + 1, sizeof *w->table_err);
-    if (!w->prepared || !w->table_ok || !w->table_err || !(w->park = park_new(c)))
+    w->joined = calloc(c->ntables + 1, sizeof *w->joined);
+    w->joined_read = calloc(c->ntables + 1, sizeof *w->joined_read);
+    const char *two = getenv("VERSYNC_BENCH_TWO_STATEMENTS");
+    w->two_statements = two && strcmp(two, "1") == 0;
+    if (!w->prepared || !w->table_ok || !w->table_err || !w->joined || !w->joined_read || !(w->park = park_new(c)))
         goto oom;
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
@@ -138,6 +149,7 @@ static void disconnect(worker *w)
         PQfreemem(w->schema_ident);
     w->schema_ident = NULL;
     memset(w->prepared, 0, (w->c->ntables + 1) * sizeof *w->prepared);
+    w->combined = w->combined_off = false;
 }
 
 void worker_free(worker *w)
@@ -156,6 +168,8 @@ void worker_free(worker *w)
     free(w->ops);
     free(w->prepared);
     free(w->table_ok);
+    free(w->joined);
+    free(w->joined_read);
     for (size_t i = 0; w->table_err && i < w->c->ntables; i++)
         free(w->table_err[i]);
     free(w->table_err);
@@ -393,6 +407,84 @@ static void unprepare_reread(worker *w, size_t tidx)
     w->prepared[tidx] = false;
 }
 
+/* Can table i be re-read inside the combined claim? A trigger-captured table whose key and
+ * key types are known and that is not parked. Nested roots are not: their version is drawn
+ * after the claim, and their re-read must see a snapshot taken after that draw. */
+static bool joinable(const worker *w, size_t i)
+{
+    const cfg_table *t = &w->c->tables[i];
+    if (t->capture != CFG_CAPTURE_TRIGGER || !w->table_ok[i] || park_is_parked(w->park, i) || nested_is_tree(t) ||
+        !t->key_types || t->nkey == 0)
+        return false;
+    for (size_t k = 0; k < t->nkey; k++)
+        if (!t->key_types[k] || !*t->key_types[k])
+            return false;
+    return true;
+}
+
+/* Have claim_reread prepared for the joinable tables, outside any transaction (a failed
+ * PREPARE inside one would abort it). Sets w->combined when the next claim can use it. A
+ * table whose re-read cannot be planned (dropped column, revoked grant) makes the statement
+ * fail: then the batches take two statements, which name and park that table, until the set
+ * of joinable tables changes. False (err set) only when PostgreSQL itself failed. */
+static bool prepare_combined(worker *w, char *err, size_t errsz)
+{
+    size_t n = w->c->ntables, nj = 0;
+    bool same = true;
+    for (size_t i = 0; i < n; i++) {
+        bool j = !w->two_statements && joinable(w, i);
+        nj += j;
+        same = same && j == w->joined[i];
+    }
+    if (same && (w->combined || w->combined_off || nj == 0))
+        return true;
+    if (w->combined)
+        PQclear(PQexec(w->pg, "DEALLOCATE claim_reread"));
+    w->combined = w->combined_off = false;
+    for (size_t i = 0; i < n; i++)
+        w->joined[i] = !w->two_statements && joinable(w, i);
+    if (nj == 0)
+        return true;
+    char why[512] = "";
+    buf lateral = BUF_INIT;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!w->joined[i])
+            continue;
+        if (lateral.len && !buf_puts(&lateral, " UNION ALL ")) {
+            snprintf(why, sizeof why, "out of memory");
+            ok = false;
+            break;
+        }
+        ok = render_reread_lateral(w->pg, &w->c->tables[i], "cl", &lateral, why, sizeof why);
+    }
+    char *sql = NULL;
+    if (ok) {
+        const char *vars[] = {"schema", w->schema_ident, "reread", lateral.data, NULL};
+        if (!(sql = sql_render_vars("worker_claim_reread", vars))) {
+            snprintf(err, errsz, "embedded SQL worker_claim_reread missing or out of memory");
+            buf_free(&lateral);
+            return false;
+        }
+        PGresult *r = PQprepare(w->pg, "claim_reread", sql, 0, NULL);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            pg_message(w, "worker_claim_reread", r, why, sizeof why);
+        PQclear(r);
+    }
+    free(sql);
+    buf_free(&lateral);
+    if (PQstatus(w->pg) != CONNECTION_OK) {
+        snprintf(err, errsz, "%s", why);
+        return false;
+    }
+    w->combined = ok;
+    w->combined_off = !ok;
+    if (!ok)
+        log_debug("claiming and re-reading in two statements: %s", why);
+    return true;
+}
+
 /* Probe the parked tables whose turn has come: their re-read, prepared
  * afresh and run with no keys outside any transaction, shows whether the
  * column, table or grant is back. A table that reads again resumes; one that
@@ -554,7 +646,7 @@ static bool mark_current(worker *w, size_t n, char *err, size_t errsz)
         for (size_t i = 0; i < n; i++) {
             const item *it = &w->items[w->order[i]];
             if (w->ops[i].outcome == BULK_STALE && !w->ops[i].is_delete && it->t == t && app_versioned(w, it) &&
-                w->prepared[tidx] && it->rep->nkey == t->nkey) {
+                it->rep->nkey == t->nkey) {
                 if (!cand && !(cand = malloc(n * sizeof *cand)))
                     goto oom;
                 cand[m++] = i;
@@ -562,6 +654,9 @@ static bool mark_current(worker *w, size_t n, char *err, size_t errsz)
         }
         if (m == 0)
             continue;
+        /* The combined claim read this table: its own re-read may not be prepared yet. */
+        if (!prepare_reread(w, tidx, err, errsz))
+            goto done;
         size_t nk = t->nkey;
         free(parts);
         free(params);
@@ -784,6 +879,8 @@ static int batch_open(worker *w, char *err, size_t errsz)
         return pg_failure(w);
     }
     w->last_claimed = 0;
+    if (w->any_trigger && !prepare_combined(w, err, errsz))
+        return pg_failure(w);
     metrics_phase_enter(METRICS_PHASE_CLAIM);
     /* READ COMMITTED whatever the role's default: nested versions need each statement's own snapshot. */
     if (!exec_ok(w, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err, errsz))
@@ -817,9 +914,12 @@ static bool claim_changes(worker *w, PGresult **claim, size_t *nchanges, char *e
     char limit[16];
     snprintf(limit, sizeof limit, "%d", w->c->batch_size > 0 ? w->c->batch_size : 500);
     const char *cp[2] = {limit, w->parked_arr.data};
-    *claim = PQexecPrepared(w->pg, "claim", 2, cp, NULL, NULL, 0);
+    w->batch_combined = w->combined;
+    memset(w->joined_read, 0, (w->c->ntables + 1) * sizeof *w->joined_read);
+    *claim = PQexecPrepared(w->pg, w->batch_combined ? "claim_reread" : "claim", 2, cp, NULL, NULL, 0);
     if (PQresultStatus(*claim) != PGRES_TUPLES_OK) {
         pg_message(w, "claiming changes", *claim, err, errsz);
+        note_state(w, *claim);
         return false;
     }
     size_t n = (size_t)PQntuples(*claim);
@@ -835,6 +935,7 @@ static bool claim_changes(worker *w, PGresult **claim, size_t *nchanges, char *e
     for (size_t i = 0; i < n; i++) {
         change *c = &w->changes[i];
         int row = (int)i;
+        c->row = row;
         c->seq = strtoll(PQgetvalue(*claim, row, 0), NULL, 10);
         c->tbl = PQgetvalue(*claim, row, 1);
         c->key_text = PQgetisnull(*claim, row, 2) ? NULL : PQgetvalue(*claim, row, 2);
@@ -868,11 +969,39 @@ static size_t coalesce(worker *w, size_t nchanges, worker_counters *d)
     return nitems;
 }
 
-/* 3. Re-read, one statement per table (items are grouped by table), the nested documents'
- * version drawn first. A table whose re-read fails for a reason of its own (park.h) is named
+/* 3. Re-read: the tables the combined claim joined are read already (3a); the others, one
+ * statement per table (items are grouped by table), the nested documents' version drawn first. A table whose re-read fails for a reason of its own (park.h) is named
  * in *park_tidx, for the caller to park once the batch rolled back. reads[tidx] keeps each
  * table's result, which the items point into. */
-static bool reread_all(worker *w, size_t nitems, PGresult **reads, size_t *park_tidx, char *err, size_t errsz)
+/* Columns of a claimed change row before the combined claim's RENDER_COL_* ones. */
+#define CLAIM_NCOLS 6
+
+/* 3a. Items of a table re-read inside the combined claim take their rows from its result:
+ * NULLs there mean the row is gone (its delete has its own change row). */
+static void take_joined(worker *w, const PGresult *claim, size_t lo, size_t hi, size_t tidx)
+{
+    for (size_t i = lo; i < hi; i++) {
+        item *it = &w->items[i];
+        if (it->act != BATCH_INDEX)
+            continue;
+        int row = it->rep->row;
+        if (PQgetisnull(claim, row, CLAIM_NCOLS + RENDER_COL_DOC)) {
+            it->act = BATCH_NONE;
+            it->want = true;
+            continue;
+        }
+        const char *v = PQgetisnull(claim, row, CLAIM_NCOLS + RENDER_COL_VERSION)
+                            ? NULL
+                            : PQgetvalue(claim, row, CLAIM_NCOLS + RENDER_COL_VERSION);
+        batch_apply_row(it, PQgetvalue(claim, row, CLAIM_NCOLS + RENDER_COL_DOC),
+                        (size_t)PQgetlength(claim, row, CLAIM_NCOLS + RENDER_COL_DOC), v,
+                        strcmp(PQgetvalue(claim, row, CLAIM_NCOLS + RENDER_COL_DELETED), "t") == 0);
+    }
+    w->joined_read[tidx] = true;
+}
+
+static bool reread_all(worker *w, const PGresult *claim, size_t nitems, PGresult **reads, size_t *park_tidx,
+                       char *err, size_t errsz)
 {
     metrics_phase_enter(METRICS_PHASE_REREAD);
     /* Nested documents take a version drawn now, between the claim and the re-reads. */
@@ -884,7 +1013,9 @@ static bool reread_all(worker *w, size_t nitems, PGresult **reads, size_t *park_
         while (hi < nitems && strcmp(w->items[hi].rep->tbl, w->items[lo].rep->tbl) == 0)
             hi++;
         size_t tidx = w->items[lo].tidx;
-        if (w->items[lo].t) {
+        if (w->items[lo].t && w->batch_combined && w->joined[tidx]) {
+            take_joined(w, claim, lo, hi, tidx);
+        } else if (w->items[lo].t) {
             bool any = false;
             for (size_t i = lo; i < hi; i++)
                 any |= w->items[i].act == BATCH_INDEX;
@@ -978,7 +1109,7 @@ static bool commit_batch(worker *w, worker_counters *d, const char *oldest, size
     }
     metrics_batch_commit();
     for (size_t i = 0; i < w->c->ntables; i++)
-        if (reads[i])
+        if (reads[i] || w->joined_read[i])
             park_confirm(w->park, w->pg, w->schema_ident, i);
     w->total.applied += d->applied;
     w->total.stale += d->stale;
@@ -1015,9 +1146,23 @@ int worker_batch(worker *w, char *err, size_t errsz)
     worker_counters d = {0};
     d.lag_ms = -1;
 
-    /* 1. Claim. */
-    if (!claim_changes(w, &claim, &nchanges, err, errsz))
+    /* 1. Claim (and, for the joined tables, re-read). */
+    w->reread_state[0] = '\0';
+    if (!claim_changes(w, &claim, &nchanges, err, errsz)) {
+        if (w->batch_combined && park_sqlstate_parks(w->reread_state) && PQstatus(w->pg) == CONNECTION_OK) {
+            /* A joined table's re-read fails for a reason of its own (dropped since the
+             * statement was prepared): rolled back, nothing is lost; claim again at once in
+             * two statements, whose per-table re-read names and parks that table. */
+            log_debug("%s; claiming and re-reading in two statements", err);
+            pg_failure(w);
+            PQclear(PQexec(w->pg, "DEALLOCATE claim_reread"));
+            w->combined = false;
+            w->combined_off = true;
+            ret = 1;
+            goto done;
+        }
         goto pg_fail;
+    }
     if (nchanges == 0) {
         if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
             goto pg_fail;
@@ -1032,7 +1177,7 @@ int worker_batch(worker *w, char *err, size_t errsz)
     /* 2. Coalesce. */
     nitems = coalesce(w, nchanges, &d);
     /* 3. Re-read. */
-    if (!reread_all(w, nitems, reads, &park_tidx, err, errsz))
+    if (!reread_all(w, claim, nitems, reads, &park_tidx, err, errsz))
         goto pg_fail;
     metrics_phase_enter(METRICS_PHASE_STORE);
     /* 3b. Truncates. */
