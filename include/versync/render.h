@@ -47,6 +47,15 @@ bool render_table_name(PGconn *conn, const cfg_table *t, buf *out, char *err, si
  * keys. Returns a heap string the caller frees, or NULL with err set. */
 char *render_reread(PGconn *conn, const cfg_table *t, char *err, size_t errsz);
 
+/* Append the re-read of `t` as one branch of the LATERAL join of the combined claim
+ * (sql/worker_claim_reread.sql): the RENDER_COL_* columns of the current row that the
+ * claimed change row `outer` (a plain alias with columns tbl, key, op, last) names, when
+ * that change is the latest of its key (last), is of this table and is not a delete;
+ * nothing when the row is gone. Needs t->key_types (the key's cast types). Built from
+ * render_select_list, as render_reread is, so both render a row alike. False with err set. */
+bool render_reread_lateral(PGconn *conn, const cfg_table *t, const char *outer, buf *out, char *err,
+                           size_t errsz);
+
 /* Append a PostgreSQL array literal ("{"a","b\"c"}") of `n` strings; a NULL
  * item becomes NULL. False when `out` is full or out of memory. */
 bool render_array_literal(buf *out, const char *const *items, size_t n);

@@ -265,6 +265,54 @@ fail:
     return NULL;
 }
 
+bool render_reread_lateral(PGconn *conn, const cfg_table *t, const char *outer, buf *out, char *err,
+                           size_t errsz)
+{
+    static const char alias[] = "vs_r";
+    char *lit = NULL;
+    bool ok = false;
+    if (!t->key_types || t->nkey == 0) {
+        snprintf(err, errsz, "table %s: key types unknown", t->ident);
+        return false;
+    }
+#undef PUTS
+#define PUTS(s)                                                                                                \
+    do {                                                                                                       \
+        if (!buf_puts(out, (s)))                                                                               \
+            goto oom;                                                                                          \
+    } while (0)
+    PUTS("SELECT ");
+    if (!render_select_list(conn, t, alias, out, err, errsz))
+        goto done;
+    PUTS(" FROM ");
+    if (!render_table_name(conn, t, out, err, errsz))
+        goto done;
+    if (!(lit = PQescapeLiteral(conn, t->ident, strlen(t->ident)))) {
+        snprintf(err, errsz, "quoting %s: %s", t->ident, PQerrorMessage(conn));
+        goto done;
+    }
+    /* The outer row's own conditions first: the planner makes them a one-time filter, so a
+     * change of another table, a delete or an earlier change of the same key costs no scan. */
+    if (!buf_printf(out, " %s WHERE %s.last AND %s.op <> 'D' AND %s.tbl = %s", alias, outer, outer, outer, lit))
+        goto oom;
+    for (size_t i = 0; i < t->nkey; i++) {
+        PUTS(" AND ");
+        if (!put_col(conn, out, alias, t->key[i], err, errsz))
+            goto done;
+        /* format_type() output from the catalog: a type name, already quoted where needed. */
+        if (!buf_printf(out, " = %s.key[%zu]::%s", outer, i + 1, t->key_types[i]))
+            goto oom;
+    }
+    ok = true;
+    goto done;
+oom:
+    snprintf(err, errsz, "out of memory rendering SQL");
+done:
+    if (lit)
+        PQfreemem(lit);
+    return ok;
+}
+
 bool render_array_literal(buf *out, const char *const *items, size_t n)
 {
     if (!buf_putc(out, '{'))

@@ -2,6 +2,7 @@
 #include "versync/worker.h"
 #include "versync/wal.h"
 
+#include "versync/batch.h"
 #include "versync/buf.h"
 #include "versync/bulk.h"
 #include "versync/catalog.h"
@@ -38,42 +39,8 @@
  * staleness in `versync status` and of losing these counts on a crash. */
 #define STATS_EVERY_MS 1000
 
-/* What to do with one key after coalescing. */
-typedef enum action {
-    ACT_NONE = 0, /* truncate marker, or a row gone by the re-read */
-    ACT_INDEX,
-    ACT_DELETE,
-    ACT_DEAD, /* refused before sending (bad version, unmapped table) */
-} action;
-
-/* One claimed change row; strings point into the claim's PGresult. */
-typedef struct change {
-    int64_t seq;
-    const char *tbl;
-    const char *key_text; /* PostgreSQL text[] output, NULL for truncates */
-    char op;
-    const char *version_text; /* NULL: use seq */
-    const char *changed_at;
-    char **key; /* parsed key parts (heap) */
-    size_t nkey;
-    char *id; /* document id (heap), NULL for truncates */
-} change;
-
-/* One write: the group of changes of one key in the batch, represented by its latest change. */
-typedef struct item {
-    change *rep;
-    cfg_table *t; /* NULL: table not in the config */
-    int64_t max_seq;
-    int64_t max_version; /* over the group's changes' versions (seq where NULL) */
-    action act;
-    bool want; /* waiting for its row in the re-read */
-    int64_t version;
-    const char *doc; /* points into a re-read PGresult */
-    size_t doc_len;
-    bulk_outcome outcome;
-    int status; /* HTTP status of the store's answer, 0 if never sent */
-    char error[1024];
-} item;
+typedef batch_change change;
+typedef batch_item item;
 
 struct worker {
     const cfg *c;
@@ -102,6 +69,13 @@ struct worker {
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
     size_t last_claimed;      /* change rows the last claim took, for the watchdog */
+    /* The combined claim (sql/worker_claim_reread.sql): claim and re-read in one round trip. */
+    bool *joined;        /* per table: re-read inside the prepared claim_reread (or the set it failed for) */
+    bool *joined_read;   /* per table: this batch read its rows through claim_reread (park_confirm) */
+    bool combined;       /* claim_reread is prepared for the tables in joined[] */
+    bool combined_off;   /* claim_reread failed for joined[]: two statements until that set changes */
+    bool two_statements; /* VERSYNC_BENCH_TWO_STATEMENTS=1: always claim, then re-read (the bench's baseline) */
+    bool batch_combined; /* this batch claimed with claim_reread */
     /* reused between batches */
     buf tmp;
     change *changes;
@@ -129,7 +103,11 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
     w->prepared = calloc(c->ntables + 1, sizeof *w->prepared);
     w->table_ok = calloc(c->ntables + 1, sizeof *w->table_ok);
     w->table_err = calloc(c->ntables + 1, sizeof *w->table_err);
-    if (!w->prepared || !w->table_ok || !w->table_err || !(w->park = park_new(c)))
+    w->joined = calloc(c->ntables + 1, sizeof *w->joined);
+    w->joined_read = calloc(c->ntables + 1, sizeof *w->joined_read);
+    const char *two = getenv("VERSYNC_BENCH_TWO_STATEMENTS");
+    w->two_statements = two && strcmp(two, "1") == 0;
+    if (!w->prepared || !w->table_ok || !w->table_err || !w->joined || !w->joined_read || !(w->park = park_new(c)))
         goto oom;
     if (!(w->store = esc_new(&c->store, err, errsz)))
         goto fail;
@@ -171,6 +149,7 @@ static void disconnect(worker *w)
         PQfreemem(w->schema_ident);
     w->schema_ident = NULL;
     memset(w->prepared, 0, (w->c->ntables + 1) * sizeof *w->prepared);
+    w->combined = w->combined_off = false;
 }
 
 void worker_free(worker *w)
@@ -189,6 +168,8 @@ void worker_free(worker *w)
     free(w->ops);
     free(w->prepared);
     free(w->table_ok);
+    free(w->joined);
+    free(w->joined_read);
     for (size_t i = 0; w->table_err && i < w->c->ntables; i++)
         free(w->table_err[i]);
     free(w->table_err);
@@ -391,59 +372,6 @@ fail:
     return false;
 }
 
-static int cmp_change(const void *a, const void *b)
-{
-    const change *x = a, *y = b;
-    int c = strcmp(x->tbl, y->tbl);
-    if (c)
-        return c;
-    if (!x->id || !y->id) /* truncates sort by seq only */
-        c = (x->id != NULL) - (y->id != NULL);
-    else
-        c = strcmp(x->id, y->id);
-    if (c)
-        return c;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static cfg_table *find_table(worker *w, const char *ident, size_t *idx)
-{
-    for (size_t i = 0; i < w->c->ntables; i++)
-        if (strcmp(w->c->tables[i].ident, ident) == 0) {
-            *idx = i;
-            return &w->c->tables[i];
-        }
-    return NULL;
-}
-
-static void dead(item *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void dead(item *it, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(it->error, sizeof it->error, fmt, ap);
-    va_end(ap);
-    it->act = ACT_DEAD;
-    it->outcome = BULK_DEAD;
-}
-
-/* Item for (table, id) among items[lo, hi), sorted by (tbl, id). */
-static item *find_item(item *items, size_t lo, size_t hi, const char *id)
-{
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const char *mid_id = items[mid].rep->id;
-        int c = mid_id ? strcmp(mid_id, id) : -1; /* truncates (no id) sort first */
-        if (c == 0)
-            return &items[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 /* Prepare table tidx's re-read statement (reread_N) unless it is. */
 static bool prepare_reread(worker *w, size_t tidx, char *err, size_t errsz)
 {
@@ -477,6 +405,84 @@ static void unprepare_reread(worker *w, size_t tidx)
     snprintf(sql, sizeof sql, "DEALLOCATE reread_%zu", tidx);
     PQclear(PQexec(w->pg, sql));
     w->prepared[tidx] = false;
+}
+
+/* Can table i be re-read inside the combined claim? A trigger-captured table whose key and
+ * key types are known and that is not parked. Nested roots are not: their version is drawn
+ * after the claim, and their re-read must see a snapshot taken after that draw. */
+static bool joinable(const worker *w, size_t i)
+{
+    const cfg_table *t = &w->c->tables[i];
+    if (t->capture != CFG_CAPTURE_TRIGGER || !w->table_ok[i] || park_is_parked(w->park, i) || nested_is_tree(t) ||
+        !t->key_types || t->nkey == 0)
+        return false;
+    for (size_t k = 0; k < t->nkey; k++)
+        if (!t->key_types[k] || !*t->key_types[k])
+            return false;
+    return true;
+}
+
+/* Have claim_reread prepared for the joinable tables, outside any transaction (a failed
+ * PREPARE inside one would abort it). Sets w->combined when the next claim can use it. A
+ * table whose re-read cannot be planned (dropped column, revoked grant) makes the statement
+ * fail: then the batches take two statements, which name and park that table, until the set
+ * of joinable tables changes. False (err set) only when PostgreSQL itself failed. */
+static bool prepare_combined(worker *w, char *err, size_t errsz)
+{
+    size_t n = w->c->ntables, nj = 0;
+    bool same = true;
+    for (size_t i = 0; i < n; i++) {
+        bool j = !w->two_statements && joinable(w, i);
+        nj += j;
+        same = same && j == w->joined[i];
+    }
+    if (same && (w->combined || w->combined_off || nj == 0))
+        return true;
+    if (w->combined)
+        PQclear(PQexec(w->pg, "DEALLOCATE claim_reread"));
+    w->combined = w->combined_off = false;
+    for (size_t i = 0; i < n; i++)
+        w->joined[i] = !w->two_statements && joinable(w, i);
+    if (nj == 0)
+        return true;
+    char why[512] = "";
+    buf lateral = BUF_INIT;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!w->joined[i])
+            continue;
+        if (lateral.len && !buf_puts(&lateral, " UNION ALL ")) {
+            snprintf(why, sizeof why, "out of memory");
+            ok = false;
+            break;
+        }
+        ok = render_reread_lateral(w->pg, &w->c->tables[i], "cl", &lateral, why, sizeof why);
+    }
+    char *sql = NULL;
+    if (ok) {
+        const char *vars[] = {"schema", w->schema_ident, "reread", lateral.data, NULL};
+        if (!(sql = sql_render_vars("worker_claim_reread", vars))) {
+            snprintf(err, errsz, "embedded SQL worker_claim_reread missing or out of memory");
+            buf_free(&lateral);
+            return false;
+        }
+        PGresult *r = PQprepare(w->pg, "claim_reread", sql, 0, NULL);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            pg_message(w, "worker_claim_reread", r, why, sizeof why);
+        PQclear(r);
+    }
+    free(sql);
+    buf_free(&lateral);
+    if (PQstatus(w->pg) != CONNECTION_OK) {
+        snprintf(err, errsz, "%s", why);
+        return false;
+    }
+    w->combined = ok;
+    w->combined_off = !ok;
+    if (!ok)
+        log_debug("claiming and re-reading in two statements: %s", why);
+    return true;
 }
 
 /* Probe the parked tables whose turn has come: their re-read, prepared
@@ -546,7 +552,7 @@ static bool reread(worker *w, size_t tidx, item *items, size_t lo, size_t hi, PG
     for (size_t k = 0; k < nk; k++) {
         n = 0;
         for (size_t i = lo; i < hi; i++)
-            if (items[i].act == ACT_INDEX && items[i].rep->nkey == nk)
+            if (items[i].act == BATCH_INDEX && items[i].rep->nkey == nk)
                 parts[n++] = items[i].rep->key[k];
         if (!render_array_literal(&arrs[k], parts, n)) {
             snprintf(err, errsz, "out of memory");
@@ -567,8 +573,8 @@ static bool reread(worker *w, size_t tidx, item *items, size_t lo, size_t hi, PG
     }
     /* Mark every row we asked for as gone; the rows that come back revive. */
     for (size_t i = lo; i < hi; i++)
-        if (items[i].act == ACT_INDEX && items[i].rep->nkey == nk) {
-            items[i].act = ACT_NONE;
+        if (items[i].act == BATCH_INDEX && items[i].rep->nkey == nk) {
+            items[i].act = BATCH_NONE;
             items[i].want = true;
         }
     for (int row = 0; row < PQntuples(r); row++) {
@@ -585,27 +591,12 @@ static bool reread(worker *w, size_t tidx, item *items, size_t lo, size_t hi, PG
             snprintf(err, errsz, "out of memory");
             goto done;
         }
-        item *it = find_item(items, lo, hi, w->tmp.data);
+        item *it = batch_find_item(items, lo, hi, w->tmp.data);
         if (!it || !it->want)
             continue; /* another key of a composite cross product */
-        it->want = false;
-        it->act = ACT_INDEX;
-        it->doc = PQgetvalue(r, row, RENDER_COL_DOC);
-        it->doc_len = (size_t)PQgetlength(r, row, RENDER_COL_DOC);
-        bool soft = strcmp(PQgetvalue(r, row, RENDER_COL_DELETED), "t") == 0;
-        if (t->version_kind == CFG_VERSION_SEQ) {
-            it->version = it->max_seq;
-        } else {
-            char why[160];
-            const char *v = PQgetisnull(r, row, RENDER_COL_VERSION) ? NULL : PQgetvalue(r, row, RENDER_COL_VERSION);
-            if (!bulk_parse_version(v, &it->version, why, sizeof why)) {
-                dead(it, "table %s, key %s: version %s \"%s\" %s", t->ident, it->rep->id,
-                     t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", t->version_column, why);
-                continue;
-            }
-        }
-        if (soft && !t->deletes_ignore)
-            it->act = ACT_DELETE;
+        const char *v = PQgetisnull(r, row, RENDER_COL_VERSION) ? NULL : PQgetvalue(r, row, RENDER_COL_VERSION);
+        batch_apply_row(it, PQgetvalue(r, row, RENDER_COL_DOC), (size_t)PQgetlength(r, row, RENDER_COL_DOC), v,
+                        strcmp(PQgetvalue(r, row, RENDER_COL_DELETED), "t") == 0);
     }
     ok = true;
 done:
@@ -655,7 +646,7 @@ static bool mark_current(worker *w, size_t n, char *err, size_t errsz)
         for (size_t i = 0; i < n; i++) {
             const item *it = &w->items[w->order[i]];
             if (w->ops[i].outcome == BULK_STALE && !w->ops[i].is_delete && it->t == t && app_versioned(w, it) &&
-                w->prepared[tidx] && it->rep->nkey == t->nkey) {
+                it->rep->nkey == t->nkey) {
                 if (!cand && !(cand = malloc(n * sizeof *cand)))
                     goto oom;
                 cand[m++] = i;
@@ -663,6 +654,9 @@ static bool mark_current(worker *w, size_t n, char *err, size_t errsz)
         }
         if (m == 0)
             continue;
+        /* The combined claim read this table: its own re-read may not be prepared yet. */
+        if (!prepare_reread(w, tidx, err, errsz))
+            goto done;
         size_t nk = t->nkey;
         free(parts);
         free(params);
@@ -737,7 +731,7 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
 {
     size_t n = 0;
     for (size_t i = 0; i < nitems; i++)
-        if (w->items[i].act == ACT_INDEX || w->items[i].act == ACT_DELETE)
+        if (w->items[i].act == BATCH_INDEX || w->items[i].act == BATCH_DELETE)
             w->order[n++] = i;
     if (n == 0)
         return true;
@@ -752,7 +746,7 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
         op->index = it->t->index ? it->t->index : it->t->name;
         op->id = it->rep->id;
         op->id_len = strlen(it->rep->id);
-        op->is_delete = it->act == ACT_DELETE;
+        op->is_delete = it->act == BATCH_DELETE;
         op->vtype = w->o.no_versions ? BULK_VT_NONE : BULK_VT_EXTERNAL;
         op->version = it->version;
         op->doc = it->doc;
@@ -771,22 +765,6 @@ static bool send_items(worker *w, size_t nitems, char *err, size_t errsz)
         snprintf(it->error, sizeof it->error, "%s", w->ops[i].error);
     }
     return ok;
-}
-
-/* The dead letter of a regressed write: table, key, both versions (in the sender's text) and the remedy. */
-static void regressed_message(item *it)
-{
-    char why[sizeof it->error];
-    snprintf(why, sizeof why, "%s", it->error);
-    const char *col = it->t->version_column ? it->t->version_column : "";
-    snprintf(it->error, sizeof it->error,
-             "%.400s; table %.100s, key %.100s, row version %" PRId64 ". The application's %s \"%s\" must grow with every "
-             "change of a row. Remedy: set \"managed\": true on this table's version (versync then keeps it) and "
-             "run versync init, or make the application bump \"%.60s\" on every change; the row is written again "
-             "once its version exceeds the store's (versync verify --repair rewrites an equal version and prints "
-             "the UPDATE that lifts a lower one)",
-             why, it->t->ident, it->rep->id, it->version,
-             it->t->version_kind == CFG_VERSION_TIMESTAMP ? "timestamp" : "column", col, col);
 }
 
 static bool insert_dead_letter(worker *w, const item *it, char *err, size_t errsz)
@@ -860,9 +838,9 @@ static bool nested_draw_version(worker *w, size_t nitems, int64_t *v, char *err,
     bool any = false;
     for (size_t i = 0; i < nitems; i++) {
         item *it = &w->items[i];
-        if (!nested_is_tree(it->t) || (it->act != ACT_INDEX && it->act != ACT_DELETE))
+        if (!nested_is_tree(it->t) || (it->act != BATCH_INDEX && it->act != BATCH_DELETE))
             continue;
-        it->act = ACT_INDEX;
+        it->act = BATCH_INDEX;
         any = true;
     }
     if (!any)
@@ -880,13 +858,11 @@ static bool nested_draw_version(worker *w, size_t nitems, int64_t *v, char *err,
     return ok;
 }
 
-int worker_batch(worker *w, char *err, size_t errsz)
+/* ---- worker_batch, phase by phase ------------------------------------------------------------ */
+
+/* 0. Open: name the batch, connect, probe the parked tables, BEGIN. WORKER_ERR_* on failure. */
+static int batch_open(worker *w, char *err, size_t errsz)
 {
-    int ret = WORKER_ERR_PG;
-    PGresult *claim = NULL;
-    PGresult **reads = NULL;
-    size_t nchanges = 0, nitems = 0;
-    size_t park_tidx = SIZE_MAX; /* a table whose re-read failed for a reason of its own (park.h) */
     w->retry_after_ms = -1;
     snprintf(w->opaque_id, sizeof w->opaque_id, "versync-%s-%lld", w->name, ++w->batch_no);
     for (char *p = w->opaque_id; *p; p++)
@@ -903,285 +879,331 @@ int worker_batch(worker *w, char *err, size_t errsz)
         return pg_failure(w);
     }
     w->last_claimed = 0;
+    if (w->any_trigger && !prepare_combined(w, err, errsz))
+        return pg_failure(w);
     metrics_phase_enter(METRICS_PHASE_CLAIM);
     /* READ COMMITTED whatever the role's default: nested versions need each statement's own snapshot. */
     if (!exec_ok(w, "BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN", err, errsz))
         return pg_failure(w);
+    return 0;
+}
 
-    /* 1. Claim (never the changes of a parked table). */
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", w->c->batch_size > 0 ? w->c->batch_size : 500);
-    const char *cp[2] = {limit, w->parked_arr.data};
-    claim = PQexecPrepared(w->pg, "claim", 2, cp, NULL, NULL, 0);
-    if (PQresultStatus(claim) != PGRES_TUPLES_OK) {
-        pg_message(w, "claiming changes", claim, err, errsz);
-        goto pg_fail;
-    }
-    nchanges = (size_t)PQntuples(claim);
-    w->last_claimed = nchanges;
-    if (nchanges == 0) {
-        if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
-            goto pg_fail;
-        ret = 0;
-        goto done;
-    }
-    if (!GROW_ARRAY(w->changes, w->changes_cap, nchanges, 64) ||
-        !GROW_ARRAY(w->items, w->items_cap, nchanges, 64) ||
-        !(reads = calloc(w->c->ntables + 1, sizeof *reads)))
-        goto oom;
-    if (w->send_cap < nchanges) {
-        size_t *o = realloc(w->order, nchanges * sizeof *o);
+/* Room for n changes, items and ops in the buffers reused between batches. */
+static bool batch_reserve(worker *w, size_t n)
+{
+    if (!GROW_ARRAY(w->changes, w->changes_cap, n, 64) || !GROW_ARRAY(w->items, w->items_cap, n, 64))
+        return false;
+    if (w->send_cap < n) {
+        size_t *o = realloc(w->order, n * sizeof *o);
         if (o)
             w->order = o;
-        bulk_op *ops = realloc(w->ops, nchanges * sizeof *ops);
+        bulk_op *ops = realloc(w->ops, n * sizeof *ops);
         if (ops)
             w->ops = ops;
         if (!o || !ops)
-            goto oom;
-        w->send_cap = nchanges;
+            return false;
+        w->send_cap = n;
     }
-    memset(w->changes, 0, nchanges * sizeof *w->changes);
-    const char *oldest = NULL;
-    for (size_t i = 0; i < nchanges; i++) {
+    return true;
+}
+
+/* 1. Claim (never the changes of a parked table) into w->changes; *claim keeps the strings they
+ * point at. False with err set; *nchanges counts the changes whose keys need freeing. */
+static bool claim_changes(worker *w, PGresult **claim, size_t *nchanges, char *err, size_t errsz)
+{
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", w->c->batch_size > 0 ? w->c->batch_size : 500);
+    const char *cp[2] = {limit, w->parked_arr.data};
+    w->batch_combined = w->combined;
+    memset(w->joined_read, 0, (w->c->ntables + 1) * sizeof *w->joined_read);
+    *claim = PQexecPrepared(w->pg, w->batch_combined ? "claim_reread" : "claim", 2, cp, NULL, NULL, 0);
+    if (PQresultStatus(*claim) != PGRES_TUPLES_OK) {
+        pg_message(w, "claiming changes", *claim, err, errsz);
+        note_state(w, *claim);
+        return false;
+    }
+    size_t n = (size_t)PQntuples(*claim);
+    w->last_claimed = n;
+    if (n == 0)
+        return true;
+    if (!batch_reserve(w, n)) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    memset(w->changes, 0, n * sizeof *w->changes);
+    *nchanges = n;
+    for (size_t i = 0; i < n; i++) {
         change *c = &w->changes[i];
         int row = (int)i;
-        c->seq = strtoll(PQgetvalue(claim, row, 0), NULL, 10);
-        c->tbl = PQgetvalue(claim, row, 1);
-        c->key_text = PQgetisnull(claim, row, 2) ? NULL : PQgetvalue(claim, row, 2);
-        c->op = PQgetvalue(claim, row, 3)[0];
-        c->version_text = PQgetisnull(claim, row, 4) ? NULL : PQgetvalue(claim, row, 4);
-        c->changed_at = PQgetvalue(claim, row, 5);
-        if (c->key_text) {
-            if (!render_parse_text_array(c->key_text, &c->key, &c->nkey)) {
-                c->key = NULL;
-                c->nkey = 0;
-                snprintf(err, errsz, "change %" PRId64 ": cannot parse key %s", c->seq, c->key_text);
-                goto pg_fail;
-            }
-            buf_reset(&w->tmp);
-            if (!bulk_doc_id(&w->tmp, (const char *const *)c->key, c->nkey) || !(c->id = strdup(w->tmp.data)))
-                goto oom;
+        c->row = row;
+        c->seq = strtoll(PQgetvalue(*claim, row, 0), NULL, 10);
+        c->tbl = PQgetvalue(*claim, row, 1);
+        c->key_text = PQgetisnull(*claim, row, 2) ? NULL : PQgetvalue(*claim, row, 2);
+        c->op = PQgetvalue(*claim, row, 3)[0];
+        c->version_text = PQgetisnull(*claim, row, 4) ? NULL : PQgetvalue(*claim, row, 4);
+        c->changed_at = PQgetvalue(*claim, row, 5);
+        if (!c->key_text)
+            continue;
+        if (!render_parse_text_array(c->key_text, &c->key, &c->nkey)) {
+            c->key = NULL;
+            c->nkey = 0;
+            snprintf(err, errsz, "change %" PRId64 ": cannot parse key %s", c->seq, c->key_text);
+            return false;
+        }
+        buf_reset(&w->tmp);
+        if (!bulk_doc_id(&w->tmp, (const char *const *)c->key, c->nkey) || !(c->id = strdup(w->tmp.data))) {
+            snprintf(err, errsz, "out of memory");
+            return false;
         }
     }
-    /* Changes arrive in seq order; the oldest changed_at is the first's only
-     * roughly (clock_timestamp per row), so take the minimum by text order of
-     * the same-format timestamps — close enough for a lag figure. */
-    oldest = w->changes[0].changed_at;
-    for (size_t i = 1; i < nchanges; i++)
-        if (strcmp(w->changes[i].changed_at, oldest) < 0)
-            oldest = w->changes[i].changed_at;
+    return true;
+}
 
-    /* 2. Coalesce: sorted by (table, id, seq), one item per key at its latest change. */
-    qsort(w->changes, nchanges, sizeof *w->changes, cmp_change);
-    worker_counters d = {0};
-    d.lag_ms = -1;
-    for (size_t i = 0; i < nchanges;) {
-        size_t j = i + 1;
-        if (w->changes[i].id)
-            while (j < nchanges && w->changes[j].id && strcmp(w->changes[j].tbl, w->changes[i].tbl) == 0 &&
-                   strcmp(w->changes[j].id, w->changes[i].id) == 0)
-                j++;
-        item *it = &w->items[nitems++];
-        memset(it, 0, sizeof *it);
-        it->rep = &w->changes[j - 1];
-        it->max_seq = it->rep->seq;
-        it->max_version = -1;
-        d.coalesced += (long long)(j - i - 1);
-        size_t tidx = 0;
-        it->t = find_table(w, it->rep->tbl, &tidx);
-        if (j - i > 1)
-            metrics_batch_count(it->t ? tidx : w->c->ntables, METRICS_COALESCED, (long long)(j - i - 1));
-        for (size_t k = i; k < j; k++) {
-            int64_t v = w->changes[k].seq;
-            if (w->changes[k].version_text)
-                v = strtoll(w->changes[k].version_text, NULL, 10);
-            if (v > it->max_version)
-                it->max_version = v;
-        }
-        i = j;
-        if (!it->rep->id) {
-            it->act = ACT_NONE; /* truncate: applied after the re-reads (3b) */
+/* 2. Coalesce: one item per key at its latest change (batch_coalesce); returns the item count. */
+static size_t coalesce(worker *w, size_t nchanges, worker_counters *d)
+{
+    size_t nitems = batch_coalesce(w->c, w->table_ok, w->table_err, w->changes, nchanges, w->items, &d->coalesced);
+    for (size_t i = 0; i < nitems; i++)
+        if (w->items[i].folded)
+            metrics_batch_count(w->items[i].tidx, METRICS_COALESCED, w->items[i].folded);
+    return nitems;
+}
+
+/* 3. Re-read: the tables the combined claim joined are read already (3a); the others, one
+ * statement per table (items are grouped by table), the nested documents' version drawn first. A table whose re-read fails for a reason of its own (park.h) is named
+ * in *park_tidx, for the caller to park once the batch rolled back. reads[tidx] keeps each
+ * table's result, which the items point into. */
+/* Columns of a claimed change row before the combined claim's RENDER_COL_* ones. */
+#define CLAIM_NCOLS 6
+
+/* 3a. Items of a table re-read inside the combined claim take their rows from its result:
+ * NULLs there mean the row is gone (its delete has its own change row). */
+static void take_joined(worker *w, const PGresult *claim, size_t lo, size_t hi, size_t tidx)
+{
+    for (size_t i = lo; i < hi; i++) {
+        item *it = &w->items[i];
+        if (it->act != BATCH_INDEX)
+            continue;
+        int row = it->rep->row;
+        if (PQgetisnull(claim, row, CLAIM_NCOLS + RENDER_COL_DOC)) {
+            it->act = BATCH_NONE;
+            it->want = true;
             continue;
         }
-        if (!it->t) {
-            dead(it, "table %s is not in the config (%s)", it->rep->tbl, w->c->path ? w->c->path : "");
-            continue;
-        }
-        if (!w->table_ok[tidx]) {
-            dead(it, "table %s: %s", it->t->ident, w->table_err[tidx] ? w->table_err[tidx] : "key unknown");
-            continue;
-        }
-        if (it->rep->nkey != it->t->nkey) {
-            dead(it, "table %s: change has %zu key parts, the mapping's key has %zu", it->t->ident,
-                 it->rep->nkey, it->t->nkey);
-            continue;
-        }
-        if (it->rep->op == 'D') {
-            if (it->t->deletes_ignore) {
-                it->act = ACT_NONE;
-                continue;
-            }
-            it->act = ACT_DELETE;
-            it->version = it->t->version_kind == CFG_VERSION_SEQ ? it->max_seq : it->max_version;
-            if (it->version < 0)
-                dead(it, "table %s, key %s: delete version %" PRId64 " is negative", it->t->ident, it->rep->id,
-                     it->version);
-        } else {
-            it->act = ACT_INDEX;
-        }
+        const char *v = PQgetisnull(claim, row, CLAIM_NCOLS + RENDER_COL_VERSION)
+                            ? NULL
+                            : PQgetvalue(claim, row, CLAIM_NCOLS + RENDER_COL_VERSION);
+        batch_apply_row(it, PQgetvalue(claim, row, CLAIM_NCOLS + RENDER_COL_DOC),
+                        (size_t)PQgetlength(claim, row, CLAIM_NCOLS + RENDER_COL_DOC), v,
+                        strcmp(PQgetvalue(claim, row, CLAIM_NCOLS + RENDER_COL_DELETED), "t") == 0);
     }
+    w->joined_read[tidx] = true;
+}
 
+static bool reread_all(worker *w, const PGresult *claim, size_t nitems, PGresult **reads, size_t *park_tidx,
+                       char *err, size_t errsz)
+{
     metrics_phase_enter(METRICS_PHASE_REREAD);
     /* Nested documents take a version drawn now, between the claim and the re-reads. */
     int64_t nested_version = -1;
     if (!nested_draw_version(w, nitems, &nested_version, err, errsz))
-        goto pg_fail;
-
-    /* 3. Re-read, one statement per table (items are grouped by table). A
-     * table whose re-read fails for a reason of its own (park.h) is parked
-     * and the batch claimed again without it. */
+        return false;
     for (size_t lo = 0; lo < nitems;) {
         size_t hi = lo + 1;
         while (hi < nitems && strcmp(w->items[hi].rep->tbl, w->items[lo].rep->tbl) == 0)
             hi++;
-        size_t tidx;
-        if (w->items[lo].t && find_table(w, w->items[lo].rep->tbl, &tidx)) {
+        size_t tidx = w->items[lo].tidx;
+        if (w->items[lo].t && w->batch_combined && w->joined[tidx]) {
+            take_joined(w, claim, lo, hi, tidx);
+        } else if (w->items[lo].t) {
             bool any = false;
             for (size_t i = lo; i < hi; i++)
-                any |= w->items[i].act == ACT_INDEX;
+                any |= w->items[i].act == BATCH_INDEX;
             w->reread_state[0] = '\0';
             if (any && !reread(w, tidx, w->items, lo, hi, &reads[tidx], err, errsz)) {
                 if (park_sqlstate_parks(w->reread_state))
-                    park_tidx = tidx;
-                goto pg_fail;
+                    *park_tidx = tidx;
+                return false;
             }
         }
         lo = hi;
     }
+    batch_nested_finish(w->items, nitems, nested_version, nested_is_tree);
+    return true;
+}
 
-    for (size_t i = 0; nested_version >= 0 && i < nitems; i++) {
-        item *it = &w->items[i];
-        if (!nested_is_tree(it->t))
-            continue;
-        /* Gone at the re-read: delete, whatever the batch's last change said (a child's change
-         * can name a root after the root's delete, its walk having run before that committed). */
-        if (it->act == ACT_NONE && it->want && !it->t->deletes_ignore)
-            it->act = ACT_DELETE;
-        if (it->act == ACT_INDEX || it->act == ACT_DELETE)
-            it->version = nested_version;
-    }
-
-    metrics_phase_enter(METRICS_PHASE_STORE);
-    /* 3b. Truncates: delete the documents of rows that no longer exist (truncate.h). */
+/* 3b. Truncates: delete the documents of rows that no longer exist (truncate.h). Returns 0 or a TRUNCATE_ERR_*. */
+static int apply_truncates(worker *w, size_t nitems, worker_counters *d, char *err, size_t errsz)
+{
     for (size_t i = 0; i < nitems; i++) {
         item *it = &w->items[i];
         if (it->rep->id || !it->t || (i > 0 && !w->items[i - 1].rep->id && w->items[i - 1].t == it->t))
             continue;
         truncate_counts tc;
         int tr = truncate_apply(w->pg, w->store, w->schema_ident, it->t, &tc, err, errsz);
-        if (tr == TRUNCATE_ERR_STORE) {
-            PQclear(PQexec(w->pg, "ROLLBACK"));
-            if (PQstatus(w->pg) != CONNECTION_OK)
-                disconnect(w);
-            ret = WORKER_ERR_STORE;
-            goto done;
-        }
-        if (tr == TRUNCATE_ERR_PG)
-            goto pg_fail;
-        d.applied += tc.deleted;
-        metrics_batch_count((size_t)(it->t - w->c->tables), METRICS_APPLIED, tc.deleted);
+        if (tr < 0)
+            return tr;
+        d->applied += tc.deleted;
+        metrics_batch_count(it->tidx, METRICS_APPLIED, tc.deleted);
     }
+    return 0;
+}
 
-    /* 4–5. One _bulk; classify. */
-    if (!send_items(w, nitems, err, errsz)) {
-        PQclear(PQexec(w->pg, "ROLLBACK"));
-        if (PQstatus(w->pg) != CONNECTION_OK)
-            disconnect(w);
-        ret = WORKER_ERR_STORE;
-        goto done;
-    }
+/* 5. Classify the answers: count each item, and write each dead letter in the claim's
+ * transaction (so it exists exactly when the change row is gone). False when that insert failed. */
+static bool record_outcomes(worker *w, size_t nitems, worker_counters *d, char *err, size_t errsz)
+{
+    static const metrics_kind kind[] = {
+        [BATCH_APPLIED] = METRICS_APPLIED, [BATCH_STALE] = METRICS_STALE,
+        [BATCH_REGRESSED] = METRICS_REGRESSED, [BATCH_DEAD_LETTER] = METRICS_DEAD};
     for (size_t i = 0; i < nitems; i++) {
         item *it = &w->items[i];
-        if (it->act == ACT_NONE) {
-            d.skipped++;
+        batch_class k = batch_classify(it);
+        batch_count(d, k);
+        if (k == BATCH_SKIPPED || k == BATCH_RETRY)
             continue;
+        metrics_batch_count(it->tidx, kind[k], 1);
+        if (k == BATCH_REGRESSED) {
+            metrics_batch_count(it->tidx, METRICS_DEAD, 1);
+            batch_regressed_message(it);
         }
-        size_t mt = it->t ? (size_t)(it->t - w->c->tables) : w->c->ntables;
-        switch (it->outcome) {
-        case BULK_APPLIED:
-            d.applied++;
-            metrics_batch_count(mt, METRICS_APPLIED, 1);
-            break;
-        case BULK_STALE:
-            d.stale++;
-            metrics_batch_count(mt, METRICS_STALE, 1);
-            break;
-        case BULK_REGRESSED:
-            /* Loud, never a silent stale: the application's version did not advance. */
-            d.version_regressed++;
-            metrics_batch_count(mt, METRICS_REGRESSED, 1);
-            regressed_message(it);
-            __attribute__((fallthrough)); /* it is a dead letter, of its own kind */
-        case BULK_DEAD:
-            d.dead_letters++;
-            metrics_batch_count(mt, METRICS_DEAD, 1);
-            log_warn("dead letter: table %s key %s seq %" PRId64 ": %s", it->rep->tbl, it->rep->id ? it->rep->id : "",
-                     it->rep->seq, it->error);
-            if (!insert_dead_letter(w, it, err, errsz))
-                goto pg_fail;
-            break;
-        case BULK_RETRY:
-            break;
-        }
+        if (k != BATCH_REGRESSED && k != BATCH_DEAD_LETTER)
+            continue;
+        log_warn("dead letter: table %s key %s seq %" PRId64 ": %s", it->rep->tbl, it->rep->id ? it->rep->id : "",
+                 it->rep->seq, it->error);
+        if (!insert_dead_letter(w, it, err, errsz))
+            return false;
     }
+    return true;
+}
+
+/* 6. Commit; when due, with the counters of this and the batches committed since the last
+ * write in the same transaction (a rolled-back claim never counts; one not yet written is
+ * written by a later batch, when idle, or at exit). Then the totals. */
+static bool commit_batch(worker *w, worker_counters *d, const char *oldest, size_t nchanges, PGresult **reads,
+                         char *err, size_t errsz)
+{
     metrics_phase_enter(METRICS_PHASE_COMMIT);
-    /* 6. Commit; when due, with the counters of this and the batches committed since the last
-     * write in the same transaction (a rolled-back claim never counts; one not yet written is
-     * written by a later batch, when idle, or at exit). */
     long long now_ms = timing_now_ms();
     bool stats_now = now_ms >= w->stats_due_ms;
     if (stats_now) {
         worker_counters sum = w->unflushed;
-        sum.applied += d.applied;
-        sum.stale += d.stale;
-        sum.coalesced += d.coalesced;
-        sum.dead_letters += d.dead_letters;
-        if (!write_stats(w, &sum, w->pending_retries, oldest, &d.lag_ms, err, errsz))
-            goto pg_fail;
+        sum.applied += d->applied;
+        sum.stale += d->stale;
+        sum.coalesced += d->coalesced;
+        sum.dead_letters += d->dead_letters;
+        if (!write_stats(w, &sum, w->pending_retries, oldest, &d->lag_ms, err, errsz))
+            return false;
     }
     if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
-        goto pg_fail;
+        return false;
     if (stats_now) {
         memset(&w->unflushed, 0, sizeof w->unflushed);
         w->pending_retries = 0;
         w->stats_due_ms = now_ms + STATS_EVERY_MS;
     } else {
-        w->unflushed.applied += d.applied;
-        w->unflushed.stale += d.stale;
-        w->unflushed.coalesced += d.coalesced;
-        w->unflushed.dead_letters += d.dead_letters;
+        w->unflushed.applied += d->applied;
+        w->unflushed.stale += d->stale;
+        w->unflushed.coalesced += d->coalesced;
+        w->unflushed.dead_letters += d->dead_letters;
     }
     metrics_batch_commit();
     for (size_t i = 0; i < w->c->ntables; i++)
-        if (reads[i])
+        if (reads[i] || w->joined_read[i])
             park_confirm(w->park, w->pg, w->schema_ident, i);
-    w->total.applied += d.applied;
-    w->total.stale += d.stale;
-    w->total.coalesced += d.coalesced;
-    w->total.dead_letters += d.dead_letters;
-    w->total.version_regressed += d.version_regressed;
-    w->total.skipped += d.skipped;
+    w->total.applied += d->applied;
+    w->total.stale += d->stale;
+    w->total.coalesced += d->coalesced;
+    w->total.dead_letters += d->dead_letters;
+    w->total.version_regressed += d->version_regressed;
+    w->total.skipped += d->skipped;
     w->total.changes += (long long)nchanges;
     w->total.batches++;
-    if (d.lag_ms >= 0)
-        w->total.lag_ms = d.lag_ms;
+    if (d->lag_ms >= 0)
+        w->total.lag_ms = d->lag_ms;
+    return true;
+}
+
+/* The store failed retryably: roll the claim back (nothing is lost; it is claimed again). */
+static int store_failure(worker *w)
+{
+    PQclear(PQexec(w->pg, "ROLLBACK"));
+    if (PQstatus(w->pg) != CONNECTION_OK)
+        disconnect(w);
+    return WORKER_ERR_STORE;
+}
+
+int worker_batch(worker *w, char *err, size_t errsz)
+{
+    int ret = batch_open(w, err, errsz);
+    if (ret < 0)
+        return ret;
+    ret = WORKER_ERR_PG;
+    PGresult *claim = NULL;
+    PGresult **reads = NULL;
+    size_t nchanges = 0, nitems = 0;
+    size_t park_tidx = SIZE_MAX; /* a table whose re-read failed for a reason of its own (park.h) */
+    worker_counters d = {0};
+    d.lag_ms = -1;
+
+    /* 1. Claim (and, for the joined tables, re-read). */
+    w->reread_state[0] = '\0';
+    if (!claim_changes(w, &claim, &nchanges, err, errsz)) {
+        if (w->batch_combined && park_sqlstate_parks(w->reread_state) && PQstatus(w->pg) == CONNECTION_OK) {
+            /* A joined table's re-read fails for a reason of its own (dropped since the
+             * statement was prepared): rolled back, nothing is lost; claim again at once in
+             * two statements, whose per-table re-read names and parks that table. */
+            log_debug("%s; claiming and re-reading in two statements", err);
+            pg_failure(w);
+            PQclear(PQexec(w->pg, "DEALLOCATE claim_reread"));
+            w->combined = false;
+            w->combined_off = true;
+            ret = 1;
+            goto done;
+        }
+        goto pg_fail;
+    }
+    if (nchanges == 0) {
+        if (!exec_ok(w, "COMMIT", "COMMIT", err, errsz))
+            goto pg_fail;
+        ret = 0;
+        goto done;
+    }
+    if (!(reads = calloc(w->c->ntables + 1, sizeof *reads))) {
+        snprintf(err, errsz, "out of memory");
+        goto pg_fail;
+    }
+    const char *oldest = batch_oldest(w->changes, nchanges);
+    /* 2. Coalesce. */
+    nitems = coalesce(w, nchanges, &d);
+    /* 3. Re-read. */
+    if (!reread_all(w, claim, nitems, reads, &park_tidx, err, errsz))
+        goto pg_fail;
+    metrics_phase_enter(METRICS_PHASE_STORE);
+    /* 3b. Truncates. */
+    int tr = apply_truncates(w, nitems, &d, err, errsz);
+    if (tr == TRUNCATE_ERR_STORE) {
+        ret = store_failure(w);
+        goto done;
+    }
+    if (tr < 0)
+        goto pg_fail;
+    /* 4. One _bulk (or several, over max_bulk_bytes). */
+    if (!send_items(w, nitems, err, errsz)) {
+        ret = store_failure(w);
+        goto done;
+    }
+    /* 5. Classify. */
+    if (!record_outcomes(w, nitems, &d, err, errsz))
+        goto pg_fail;
+    /* 6. Commit. */
+    if (!commit_batch(w, &d, oldest, nchanges, reads, err, errsz))
+        goto pg_fail;
     log_debug("batch: %zu changes, %zu writes: %lld applied, %lld stale, %lld coalesced, %lld dead letters, "
               "%lld skipped",
               nchanges, nitems, d.applied, d.stale, d.coalesced, d.dead_letters, d.skipped);
     ret = (int)nchanges;
     goto done;
-oom:
-    snprintf(err, errsz, "out of memory");
 pg_fail:
     ret = pg_failure(w);
     if (park_tidx != SIZE_MAX && w->pg) {

@@ -1,6 +1,6 @@
 /* drain_probe — the PostgreSQL-side limit of a drain, and the naive one-request-per-change baseline.
  *
- *   drain_probe -c CONFIG --mode claim [--workers N] [--batch B] [--max M]
+ *   drain_probe -c CONFIG --mode claim|claim2 [--workers N] [--batch B] [--max M]
  *   drain_probe -c CONFIG --mode naive [--workers N] [--max M]
  *
  * Both modes drain versync's change table of the config's first table with the
@@ -9,7 +9,10 @@
  * forked processes, until a claim comes back empty or M changes are done.
  *   claim: claim B rows + re-read them + COMMIT, no HTTP at all: how fast
  *          PostgreSQL alone can hand out the backlog (the upper bound of any
- *          worker that must claim, re-read and commit).
+ *          worker that must claim, re-read and commit), with the worker's one
+ *          statement (sql/worker_claim_reread.sql, render_reread_lateral);
+ *   claim2: the same in two statements (the claim, then the re-read), as the
+ *          worker does with VERSYNC_BENCH_TWO_STATEMENTS=1.
  *   naive: what a hand-written sync script does: one change per transaction
  *          and one PUT /{index}/_doc/{id}?version=V&version_type=external per
  *          change over a keep-alive connection (esclient).
@@ -40,6 +43,7 @@
 typedef struct probe_opts {
     const char *config;
     bool naive;
+    bool joined; /* claim: claim and re-read in one statement */
     int workers;
     int batch;
     long max;
@@ -137,6 +141,18 @@ static int probe_worker(const probe_opts *o, long max, atomic_long *done)
         fprintf(stderr, "drain_probe: %s\n", err);
         goto done;
     }
+    if (o->joined) {
+        buf lat = BUF_INIT;
+        bool lok = render_reread_lateral(pg, t, "cl", &lat, err, sizeof err);
+        const char *vars[] = {"schema", schema, "reread", lat.data, NULL};
+        free(claim_sql);
+        claim_sql = lok ? sql_render_vars("worker_claim_reread", vars) : NULL;
+        buf_free(&lat);
+        if (!claim_sql) {
+            fprintf(stderr, "drain_probe: %s\n", lok ? "out of memory" : err);
+            goto done;
+        }
+    }
     PGresult *r = PQprepare(pg, "claim", claim_sql, 0, NULL);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -169,6 +185,14 @@ static int probe_worker(const probe_opts *o, long max, atomic_long *done)
             PQclear(cl);
             rc = probe_exec(pg, "COMMIT") ? 0 : 1;
             goto done;
+        }
+        if (o->joined) { /* the claim re-read the rows already */
+            PQclear(cl);
+            if (!probe_exec(pg, "COMMIT"))
+                goto done;
+            mine += n;
+            atomic_fetch_add(done, n);
+            continue;
         }
         /* The key column's parts as one text-array literal, as the worker sends them. */
         const char **parts = calloc((size_t)n, sizeof *parts);
@@ -222,7 +246,7 @@ done:
 
 static void probe_usage(void)
 {
-    fprintf(stderr, "usage: drain_probe -c CONFIG --mode claim|naive [--workers N] [--batch B] [--max M]\n");
+    fprintf(stderr, "usage: drain_probe -c CONFIG --mode claim|claim2|naive [--workers N] [--batch B] [--max M]\n");
 }
 
 int main(int argc, char **argv)
@@ -246,11 +270,12 @@ int main(int argc, char **argv)
         default: probe_usage(); return 2;
         }
     }
-    if (!o.config || !mode || (strcmp(mode, "claim") && strcmp(mode, "naive")) || o.workers < 1 || o.batch < 1) {
+    if (!o.config || !mode || (strcmp(mode, "claim") && strcmp(mode, "claim2") && strcmp(mode, "naive")) || o.workers < 1 || o.batch < 1) {
         probe_usage();
         return 2;
     }
     o.naive = strcmp(mode, "naive") == 0;
+    o.joined = strcmp(mode, "claim") == 0;
     atomic_long *done = mmap(NULL, sizeof *done, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (done == MAP_FAILED) {
         perror("drain_probe: mmap");

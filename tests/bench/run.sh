@@ -28,6 +28,7 @@
 #   8. soak (not with QUICK=1 unless SOAK=1): tests/bench/soak.sh drives
 #      `versync run` at 20 000 rows/s in rounds for 5 minutes and captures the
 #      workers' state whenever the backlog stops shrinking;
+# DRAIN_ONLY=1 runs only the paired 2-worker drain of the two claim paths (see there).
 # Prints the table and writes it to $BUILD/bench.md. QUICK=1: a small run (one
 # run per figure) that only proves the benchmark works (make test runs it).
 # Exit status 1 when a step failed (its cells say "failed").
@@ -181,6 +182,35 @@ drain_once() {
   fi
   DRAIN_RATE=$(echo "$N / ($t1 - $t0)" | bc -l)
 }
+
+# DRAIN_ONLY=1: only the 2-worker drain, in pairs of the combined claim + re-read (one
+# statement, the default) and the two-statement path (VERSYNC_BENCH_TWO_STATEMENTS=1),
+# alternating which goes first; prints one line per run and the medians, then stops.
+if [ "${DRAIN_ONLY:-0}" = 1 ]; then
+  # BASE_VERSYNC=PATH adds a third drain per round by another build (an earlier commit).
+  modes="one two${BASE_VERSYNC:+ base}"
+  : >"$T_DIR/one"; : >"$T_DIR/two"; : >"$T_DIR/base"
+  for i in $(seq 1 "$RUNS"); do
+    set -- $modes
+    for _ in $(seq 2 "$i"); do set -- "$@" "$1"; shift; done # rotate: each mode goes first in turn
+    for mode in "$@"; do
+      case $mode in
+        two) VERSYNC_BENCH_TWO_STATEMENTS=1 drain_once 2 || status=1 ;;
+        base) saved=$VERSYNC VERSYNC=$BASE_VERSYNC  # not a subshell: drain_once restarts the store
+              drain_once 2 || status=1
+              VERSYNC=$saved ;;
+        *) drain_once 2 || status=1 ;;
+      esac
+      say "drain, 2 workers, run $i, $mode: $(fmt "$DRAIN_RATE") changes/s"
+      [ -n "$DRAIN_RATE" ] && echo "$DRAIN_RATE" >>"$T_DIR/$mode"
+    done
+  done
+  echo "drain-only: commit $bench_commit, $(date -u '+%Y-%m-%d %H:%M UTC'), N=$N, RUNS=$RUNS, load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "| drain, versync once --workers 2, claim + re-read in one statement | $(fmt "$(median <"$T_DIR/one")") changes/s |"
+  echo "| drain, versync once --workers 2, claim then re-read (two statements) | $(fmt "$(median <"$T_DIR/two")") changes/s |"
+  [ -n "${BASE_VERSYNC:-}" ] && echo "| drain, versync once --workers 2, $BASE_VERSYNC | $(fmt "$(median <"$T_DIR/base")") changes/s |"
+  exit "$status"
+fi
 
 # ---- 1, 3, 5: drains -------------------------------------------------------------
 
