@@ -4,11 +4,12 @@
 # at its row's version, and one that enters it is indexed; a hard delete still deletes; racing
 # workers over rows flipping in and out converge to exactly the rows inside, and an older write
 # cannot resurrect a filtered-out row (its delete is versioned); "where" and "soft_delete" combine;
-# cursor capture applies the filter; backfill writes only matching rows and removes a document of a
+# cursor and WAL capture apply the filter; backfill writes only matching rows and removes a document of a
 # row outside; verify reports such a document as drift and --repair deletes it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/worker_lib.sh"
 
+PG_EXTRA_OPTS="-c wal_level=logical" # for the "capture": "wal" table
 check "throwaway PostgreSQL starts" pg_start
 check "verstore starts" verstore_start
 CFG=$T_DIR/versync.json
@@ -18,6 +19,7 @@ create table docs (id int primary key, status text not null, deleted_at timestam
 create table vdocs (id int primary key, v bigint, status text not null, gone boolean not null default false, title text);
 create table cdocs (id int primary key, status text not null, title text,
                     updated_at timestamptz not null default clock_timestamp());
+create table wdocs (id int primary key, status text not null, title text);
 create table bdocs (id int primary key, v bigint not null, status text not null, title text);
 insert into bdocs select g, 10 + g, case when g % 2 = 0 then 'draft' else 'live' end, 'b' || g
   from generate_series(1, 40) g;
@@ -28,7 +30,8 @@ ws_config "$CFG" '[
    "where": "status = '"'live'"'"},
   {"table": "public.cdocs", "capture": "cursor", "version": {"timestamp": "updated_at"},
    "where": "status = '"'live'"'"},
-  {"table": "public.bdocs", "version": {"column": "v"}, "where": "status = '"'live'"'"}
+  {"table": "public.bdocs", "version": {"column": "v"}, "where": "status = '"'live'"'"},
+  {"table": "public.wdocs", "capture": "wal", "where": "status = '"'live'"'"}
 ]'
 T_LOGS+=("$T_DIR/init.log")
 check "versync init" bash -c "'$VERSYNC' -c '$CFG' init >'$T_DIR/init.log' 2>&1"
@@ -38,13 +41,15 @@ Q_DOCS="select id::text as id, to_jsonb(t) - 'status' as doc, null::bigint as v 
 Q_VDOCS="select id::text as id, to_jsonb(t) as doc, v from vdocs t where status = 'live' and not gone"
 Q_CDOCS="select id::text as id, to_jsonb(t) as doc, trunc(extract(epoch from updated_at)*1000000)::bigint as v
          from cdocs t where status = 'live'"
+Q_WDOCS="select id::text as id, to_jsonb(t) as doc, null::bigint as v from wdocs t where status = 'live'"
 Q_BDOCS="select id::text as id, to_jsonb(t) as doc, v from bdocs t where status = 'live'"
 
 # ---- inserts: a row outside the filter is never indexed ---------------------------------------
 sql "insert into docs values (1, 'published', null, 'one'), (2, 'draft', null, 'two'), (3, 'published', null, 'three'),
                              (4, 'published', now(), 'four');
      insert into vdocs (id, status, title) values (1, 'live', 'one'), (2, 'draft', 'two'), (3, 'live', 'three');
-     insert into cdocs (id, status, title) values (1, 'live', 'one'), (2, 'draft', 'two')"
+     insert into cdocs (id, status, title) values (1, 'live', 'one'), (2, 'draft', 'two');
+     insert into wdocs values (1, 'live', 'one'), (2, 'draft', 'two'), (3, 'live', 'three')"
 check "once drains the inserts" once_ok once1
 assert_eq "a matching row is indexed (without its excluded filter column)" '{"deleted_at":null,"id":1,"title":"one"}' "$(doc docs 1)"
 assert_eq "a draft is never indexed" missing "$(doc docs 2)"
@@ -53,6 +58,8 @@ check "docs holds exactly the matching rows" converged docs "$Q_DOCS"
 check "vdocs holds exactly the matching rows, at their versions" converged vdocs "$Q_VDOCS"
 check "cursor capture applies the filter" converged cdocs "$Q_CDOCS"
 assert_eq "the cursor table's draft is not indexed" missing "$(doc cdocs 2)"
+check "WAL capture applies the filter" converged wdocs "$Q_WDOCS"
+assert_eq "the WAL table's draft is not indexed" missing "$(doc wdocs 2)"
 
 # ---- leaving and entering the filter -------------------------------------------------------------
 # status is excluded from the document: only the filter reads it, and the change is still captured.
@@ -95,6 +102,12 @@ sql "update cdocs set status = 'draft', updated_at = clock_timestamp() where id 
 check "once: the cursor pass" once_ok once5
 assert_eq "cursor: the row that left is deleted" missing "$(doc cdocs 1)"
 check "cursor: cdocs equals its matching rows" converged cdocs "$Q_CDOCS"
+
+sql "update wdocs set status = 'draft' where id = 1; update wdocs set status = 'live' where id = 2"
+check "once: the WAL pass" once_ok once5w
+assert_eq "WAL: the row that left is deleted" missing "$(doc wdocs 1)"
+assert_eq "WAL: the row that entered is indexed" '{"id":2,"status":"live","title":"two"}' "$(doc wdocs 2)"
+check "WAL: wdocs equals its matching rows" converged wdocs "$Q_WDOCS"
 
 # ---- a hard delete still deletes ------------------------------------------------------------------
 sql "delete from docs where id = 2"
