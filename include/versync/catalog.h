@@ -10,7 +10,8 @@
 
 /* For every mapped table of `c`: check that the table exists and is an
  * ordinary table; that every column the mapping names (key, version,
- * columns, exclude, rename, soft_delete) exists; that a version column has an
+ * columns, exclude, rename, soft_delete) exists; that "where" is a boolean
+ * expression of the row alone (where.h); that a version column has an
  * integer type (smallint/integer/bigint) and a timestamp column a timestamp
  * type; that "rename" names mapped columns and no two document fields get one
  * name. Then fill in, on each cfg_table:

@@ -67,6 +67,8 @@ typedef struct cfg_table {
     size_t nrename;
     bool deletes_ignore;       /* "deletes": "ignore" */
     char *soft_delete_column;  /* NULL: none */
+    char *where;               /* "where": SQL boolean expression over the row's columns; a row for which
+                                * it is not true is deleted from the index (where.h). NULL: every row */
     char *index_settings_json; /* raw JSON text of "index_settings", or NULL */
     char *mappings_json;       /* raw JSON text of "mappings", or NULL */
     int json_index;            /* position in "tables", for error paths */

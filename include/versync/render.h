@@ -14,7 +14,8 @@ enum {
     RENDER_COL_DOC = 0, /* text: the document, one line of JSON (jsonb text output) */
     RENDER_COL_VERSION, /* text: the row's version (integer text), NULL for CFG_VERSION_SEQ
                            or when the column is NULL; parse with bulk_parse_version */
-    RENDER_COL_DELETED, /* bool: the soft-delete column says the row is deleted */
+    RENDER_COL_DELETED, /* bool: the row's document is to be deleted: the soft-delete column says the
+                           row is deleted, or the row is outside the table's "where" filter */
     RENDER_COL_KEY,     /* text[]: the key columns as text, in cfg_table.key order */
     RENDER_NCOLS
 };
@@ -23,7 +24,8 @@ enum {
  * the table alias `alias` (a plain lower-case identifier the caller picks,
  * e.g. "vs_r"): the document (columns/exclude/rename applied, built by
  * to_jsonb so C only forwards bytes), the version expression (column value;
- * timestamp as whole microseconds since the epoch), the soft-delete flag and
+ * timestamp as whole microseconds since the epoch), the deleted flag (soft
+ * delete or outside "where") and
  * the key parts — in the RENDER_COL_* order. Backfill and verify reuse it with
  * their own FROM/WHERE. Identifiers are quoted with PQescapeIdentifier (`conn`
  * supplies the encoding; it need not be connected). False with a message in

@@ -6,6 +6,7 @@
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/sql_embed.h"
+#include "versync/where.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -229,6 +230,10 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
     if (t->soft_delete_column && find_col(r, t->soft_delete_column) < 0) {
         fail(c, err, errsz, "tables[%d].soft_delete.column: column \"%s\" does not exist in %s", t->json_index,
              t->soft_delete_column, t->ident);
+        goto done;
+    }
+    if (t->where && !where_check(conn, t, dberr, sizeof dberr)) {
+        fail(c, err, errsz, "%s", dberr);
         goto done;
     }
     for (size_t i = 0; i < t->nrename; i++) {

@@ -577,7 +577,7 @@ static const char *const store_keys[] = {"url", "username", "password", "api_key
                                          "max_bulk_bytes", "max_item_retries", NULL};
 static const char *const table_keys[] = {"table",   "index",  "key",     "version",     "columns",        "exclude",
                                          "rename",  "deletes", "soft_delete", "index_settings", "mappings", "capture",
-                                         "children", "special_values", NULL};
+                                         "children", "special_values", "where", NULL};
 static const char *const version_keys[] = {"column", "timestamp", "managed", NULL};
 static const char *const soft_delete_keys[] = {"column", NULL};
 
@@ -822,6 +822,22 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
             return false;
     }
 
+    join_path(sub, sizeof sub, path, "where");
+    if (!get_str(x, o, path, "where", &t->where, true))
+        return false;
+    if (t->where) {
+        /* The expression is spliced into the re-read between parentheses on lines of its own; the
+         * catalog check (where.h) proves it is one boolean expression of the row. A ';' could only
+         * end the statement it is spliced into. */
+        if (strchr(t->where, ';'))
+            return fail(x, sub,
+                        "must be one SQL boolean expression without ';' (write chr(59) for a literal semicolon)");
+        if (t->deletes_ignore)
+            return fail(x, sub,
+                        "cannot be combined with \"deletes\": \"ignore\": a row that leaves the filter must be "
+                        "deleted from the index, which \"ignore\" forbids");
+    }
+
     v = cJSON_GetObjectItemCaseSensitive(o, "children");
     join_path(sub, sizeof sub, path, "children");
     if (v && !nested_cfg_parse(x, v, sub, t, t->ident, 1))
@@ -1061,6 +1077,7 @@ static void free_table(cfg_table *t)
     }
     free(t->rename);
     free(t->soft_delete_column);
+    free(t->where);
     cJSON_free(t->index_settings_json);
     cJSON_free(t->mappings_json);
     for (size_t i = 0; t->cols && i < t->ncols; i++) {

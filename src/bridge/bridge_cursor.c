@@ -449,7 +449,9 @@ static bool build_sql(PGconn *pg, ctab *ct, char *err, size_t errsz)
     }
     const char *first[] = {"select", sel.data, "table", tbl.data, "after", "true", "order", keys.data, NULL};
     const char *next[] = {"select", sel.data, "table", tbl.data, "after", after.data, "order", keys.data, NULL};
-    if (!(ct->sql_first = sql_render_vars("cursor_page", first)) || !(ct->sql_next = sql_render_vars("cursor_page", next))) {
+    /* sql_render_expr: the file's comment names the vars too, and a select list that spans lines (a
+     * "where" filter does) must not land there. */
+    if (!(ct->sql_first = sql_render_expr("cursor_page", first)) || !(ct->sql_next = sql_render_expr("cursor_page", next))) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }

@@ -182,7 +182,13 @@ static char *trigger_args(PGconn *conn, const cfg_table *t, const char *seq_text
         always[nalways++] = t->version_column;
     const char *mode;
     size_t n = 0;
-    if (!t->columns) {
+    if (t->where) {
+        /* A filter can read any column, excluded or not: an update of any of them may move the row
+         * into or out of the filter, so every column counts (but a managed version, as above). */
+        if (managed_col)
+            list[n++] = managed_col;
+        mode = n ? "except" : "all";
+    } else if (!t->columns) {
         for (size_t i = 0; i < t->nexclude; i++)
             if (!in_list(always, nalways, t->exclude[i]) && !in_list(list, n, t->exclude[i]))
                 list[n++] = t->exclude[i];

@@ -115,6 +115,14 @@ static bool parse_child(struct ctx *x, const cJSON *o, const char *path, const c
                         cfg_child *ch, int depth)
 {
     char sub[512];
+    if (cJSON_IsObject(o) && cJSON_GetObjectItemCaseSensitive(o, "where")) {
+        cfg_json_path(sub, sizeof sub, path, "where");
+        /* Only the root row decides whether a document exists; filtering children would need the
+         * filter's columns captured on every child table too, which nothing here does yet. */
+        return cfg_json_fail(x, sub,
+                             "is only allowed on a top-level table: a filter on nested children is not "
+                             "supported (filter the root table's rows with its own \"where\")");
+    }
     if (!cfg_json_object(x, o, path) || !cfg_json_keys(x, o, path, child_keys))
         return false;
     if (!(ch->path = strdup(path)))

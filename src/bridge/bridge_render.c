@@ -5,6 +5,7 @@
 #include "versync/nested.h"
 #include "versync/pg.h"
 #include "versync/render_types.h"
+#include "versync/where.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,15 +166,23 @@ bool render_select_list(PGconn *conn, const cfg_table *t, const char *alias, buf
         break;
     }
     PUTS(" AS version, ");
+    /* The deleted flag: a row soft-deleted or outside the "where" filter is written as a versioned
+     * delete, read in the same statement as its version (README: "Row filters"). */
     if (t->soft_delete_column) {
         /* A boolean true, or any other non-NULL value (deleted_at timestamps). */
         PUTS("COALESCE(to_jsonb(");
         if (!put_col(conn, out, alias, t->soft_delete_column, err, errsz))
             return false;
         PUTS(") NOT IN ('false'::jsonb, 'null'::jsonb), false)");
-    } else {
-        PUTS("false");
     }
+    if (t->where) {
+        if (t->soft_delete_column)
+            PUTS(" OR ");
+        if (!where_put_outside(t, alias, out, err, errsz))
+            return false;
+    }
+    if (!t->soft_delete_column && !t->where)
+        PUTS("false");
     PUTS(" AS soft_deleted, ARRAY[");
     for (size_t i = 0; i < t->nkey; i++) {
         if (i)

@@ -293,9 +293,17 @@ static void test_table_field_errors(void **state)
     rejects(TBL("\"deletes\": false"), "tables[0].deletes: must be \"delete\" or \"ignore\", not a boolean");
     rejects(TBL("\"soft_delete\": \"deleted_at\""), "tables[0].soft_delete: must be an object");
     rejects(TBL("\"soft_delete\": {}"), "tables[0].soft_delete: needs \"column\"");
+    rejects(TBL("\"where\": 1"), "tables[0].where: must be a string, not a number");
+    rejects(TBL("\"where\": \"\""), "tables[0].where: must not be empty");
+    rejects(TBL("\"where\": \"true; select 1\""), "tables[0].where: must be one SQL boolean expression without ';'");
+    rejects(TBL("\"deletes\": \"ignore\", \"where\": \"a > 1\""),
+            "tables[0].where: cannot be combined with \"deletes\": \"ignore\"");
     rejects(TBL("\"index_settings\": 1"), "tables[0].index_settings: must be an object, not a number");
     rejects(TBL("\"mappings\": []"), "tables[0].mappings: must be an object, not an array");
     cfg c;
+    assert_true(parse(TBL("\"where\": \"status <> 'draft'\""), &c));
+    assert_string_equal(c.tables[0].where, "status <> 'draft'");
+    cfg_free(&c);
     assert_true(parse(TBL("\"deletes\": \"delete\", \"exclude\": []"), &c));
     assert_false(c.tables[0].deletes_ignore);
     cfg_free(&c);

@@ -67,6 +67,25 @@ static void test_exclude_rename_soft_delete_timestamp(void **state)
     free(s);
 }
 
+/* A "where" filter joins the deleted flag: evaluated over the row alone, on lines of its own. */
+static void test_where_filter_with_soft_delete(void **state)
+{
+    char *key[] = {"id"};
+    cfg_table t = {.schema = "public", .name = "p", .ident = "public.p", .key = key, .nkey = 1,
+                   .soft_delete_column = "gone", .where = "status <> 'draft' -- published only"};
+    char *s = select_list(*state, &t);
+    assert_string_equal(s, "(to_jsonb(vs_r.*))::text AS doc, NULL::text AS version, "
+                           "COALESCE(to_jsonb(vs_r.\"gone\") NOT IN ('false'::jsonb, 'null'::jsonb), false) OR "
+                           "(SELECT NOT COALESCE((\nstatus <> 'draft' -- published only\n), false) "
+                           "FROM (SELECT vs_r.*) AS vs_w) AS soft_deleted, "
+                           "ARRAY[vs_r.\"id\"::text]::text[] AS key");
+    free(s);
+    t.soft_delete_column = NULL;
+    s = select_list(*state, &t);
+    assert_non_null(strstr(s, "NULL::text AS version, (SELECT NOT COALESCE((\nstatus"));
+    free(s);
+}
+
 static void test_column_list_with_version_column(void **state)
 {
     char *key[] = {"id"};
@@ -168,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_columns_seq_version),
         cmocka_unit_test(test_exclude_rename_soft_delete_timestamp),
+        cmocka_unit_test(test_where_filter_with_soft_delete),
         cmocka_unit_test(test_column_list_with_version_column),
         cmocka_unit_test(test_no_key_is_an_error),
         cmocka_unit_test(test_reread_shapes),
