@@ -159,6 +159,22 @@ assert_eq "logs: the index equals the parent again" 0 "$(mismatches logs "$Q_LOG
 out=$(vs verify logs 2>&1); rc=$?
 assert_eq "verify finds logs in sync again" 0 "$rc"
 
+# ---- init on a partitioned table that already holds rows: counted over its partitions, copied --
+sql "create table orders (id int primary key, total int) partition by hash (id);
+     create table orders_0 partition of orders for values with (modulus 2, remainder 0);
+     create table orders_1 partition of orders for values with (modulus 2, remainder 1);
+     insert into orders select g, g * 10 from generate_series(1, 5) g;"
+OCFG=$T_DIR/o.json
+ws_config "$OCFG" '[{"table": "public.orders"}]'
+out=$("$VERSYNC" -c "$OCFG" init --backfill 2>&1)
+assert_match "init counts the rows of every partition" "public.orders: 5 existing rows, not yet in the index" "$out"
+assert_eq "init --backfill copies them" 5 "$(curl -s "$STORE_URL/orders/_count" | jq .count)"
+assert_match "a table leaving the config takes its partitions' triggers along" \
+  "dropped partition triggers on [0-9]+ tables no longer a partition of a captured table" "$out"
+assert_eq "no trigger of versync's is left on a partition of events or logs" 0 \
+  "$(sql "select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
+          where (c.relname like 'events%' or c.relname like 'logs%') and t.tgname like 'versync%'")"
+
 # ---- "capture": "wal" refuses a partitioned table with the reason ----------------------------------
 WCFG=$T_DIR/w.json
 ws_config "$WCFG" '[{"table": "public.logs", "capture": "wal"}]'
