@@ -175,6 +175,20 @@ assert_eq "no trigger of versync's is left on a partition of events or logs" 0 \
   "$(sql "select count(*) from pg_trigger t join pg_class c on c.oid = t.tgrelid
           where (c.relname like 'events%' or c.relname like 'logs%') and t.tgname like 'versync%'")"
 
+# ---- "capture": "cursor" reads the parent too ---------------------------------------------------
+sql "create table tick (id int, k int, ver bigint not null default 1, primary key (id, k)) partition by list (k);
+     create table tick_1 partition of tick for values in (1);
+     create table tick_2 partition of tick for values in (2);
+     insert into tick values (1, 1), (2, 2);"
+CCFG=$T_DIR/c.json
+ws_config "$CCFG" '[{"table": "public.tick", "capture": "cursor", "version": {"column": "ver"}}]'
+check "cursor mode: init" bash -c "'$VERSYNC' -c '$CCFG' init >/dev/null 2>&1"
+check "cursor mode: once" bash -c "'$VERSYNC' -c '$CCFG' once >/dev/null 2>&1"
+sql "update tick set k = 2, ver = 2 where id = 1"
+check "cursor mode: once after a move" bash -c "'$VERSYNC' -c '$CCFG' once >/dev/null 2>&1"
+assert_eq "cursor mode: every partition's rows, the moved one under its new id" '["1|1","1|2","2|2"]' \
+  "$(curl -s "$STORE_URL/tick/_search?size=10" | jq -c '[.hits.hits[]._id] | sort')"
+
 # ---- "capture": "wal" refuses a partitioned table with the reason ----------------------------------
 WCFG=$T_DIR/w.json
 ws_config "$WCFG" '[{"table": "public.logs", "capture": "wal"}]'
