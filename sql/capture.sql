@@ -15,6 +15,13 @@
 --     or 'only' (those in 7)
 --   7 the columns for 6, a text[] literal
 --   8 deletes: 'delete' or 'ignore'
+-- Only for a partitioned table (PostgreSQL clones its row triggers, arguments and all, onto
+-- every partition, present and future, and fires them there with TG_TABLE_NAME the partition's):
+--   9 the configured table's name as change rows name it ('public.events'), so every partition's
+--     changes are recorded under the parent the config and the workers know
+--  10 a SELECT that EXECUTE runs with the deleted row as $1: does a row with its key exist in the
+--     parent now? An UPDATE that moves a row to another partition fires DELETE on the old one
+--     and INSERT on the new one; when the key stays the same, that DELETE is no delete at all
 
 -- Microseconds since the epoch, as the workers compute a timestamp version; NULL for ±infinity.
 CREATE OR REPLACE FUNCTION @schema@.us(ts timestamptz) RETURNS bigint
@@ -103,7 +110,8 @@ $fn$;
 CREATE OR REPLACE FUNCTION @schema@.capture() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    ident text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
+    ident text := CASE WHEN TG_NARGS > 9 THEN TG_ARGV[9] ELSE TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME END;
+    moved boolean;
     n jsonb;
     o jsonb;
     nk text[];
@@ -133,6 +141,16 @@ BEGIN
             ok := @schema@.row_key(o, TG_ARGV[4]::text[]);
         ELSE
             EXECUTE TG_ARGV[5] INTO ok USING OLD;
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' AND TG_NARGS > 10 THEN
+        -- AFTER row triggers run at the end of the statement, so a row the same statement moved
+        -- into another partition is visible here. Its INSERT records it with its new version; a
+        -- delete recorded as well could carry a greater version (a managed version draws the
+        -- delete's after the insert's) and remove the document of a row that exists.
+        EXECUTE TG_ARGV[10] INTO moved USING OLD;
+        IF moved THEN
+            RETURN NULL;
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN
@@ -188,20 +206,24 @@ $fn$;
 
 -- AFTER INSERT/UPDATE/DELETE, FOR EACH STATEMENT: wake the workers (one NOTIFY per
 -- transaction and table, since PostgreSQL folds identical notifications).
+-- TG_ARGV[1], when given, is the partitioned table a partition's changes are recorded under.
 CREATE OR REPLACE FUNCTION @schema@.notify() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    PERFORM pg_notify(TG_ARGV[0], TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+    PERFORM pg_notify(TG_ARGV[0], CASE WHEN TG_NARGS > 1 THEN TG_ARGV[1]
+                                       ELSE TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME END);
     RETURN NULL;
 END
 $fn$;
 
 -- AFTER TRUNCATE: no row triggers fire, so the index would silently keep every document.
--- Record the truncate and mark the table for a resync (versync backfill --prune).
+-- Record the truncate and mark the table for a resync (versync backfill --prune). TG_ARGV[1], when
+-- given, is the partitioned table a truncated partition belongs to: its truncate is one of the
+-- parent's, and the worker then deletes the documents whose rows the parent no longer has.
 CREATE OR REPLACE FUNCTION @schema@.truncated() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    ident text := TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME;
+    ident text := CASE WHEN TG_NARGS > 1 THEN TG_ARGV[1] ELSE TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME END;
 BEGIN
     INSERT INTO @schema@.changes (tbl, key, op, version) VALUES (ident, NULL, 'T', NULL);
     UPDATE @schema@.tables t

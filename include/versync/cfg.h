@@ -81,6 +81,9 @@ typedef struct cfg_table {
     size_t ncols;
     char *version_type;   /* format_type() of version_column, or NULL */
     bool version_has_tz;  /* CFG_VERSION_TIMESTAMP on a timestamptz column */
+    bool partitioned;     /* a partitioned table: capture runs on its partitions (partition.h) */
+    bool key_unenforced;  /* partitioned, and the key is unique only together with the partition key:
+                           * PostgreSQL cannot enforce it across partitions (check warns) */
 } cfg_table;
 
 typedef struct cfg_store {

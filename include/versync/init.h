@@ -13,4 +13,11 @@ long long init_time_value_ms(const char *value);
  * answer or the value is not a time value. */
 long long init_gc_deletes_ms(const char *settings_body);
 
+/* The name of versync's trigger `base` for config schema `schema`: `base` itself
+ * for the default schema "versync" (as every earlier release named it), else
+ * base_SCHEMA, so that two configs with their own schemas can capture one
+ * table side by side (one table feeding two stores). Within PostgreSQL's 63
+ * bytes: a long schema is cut (at a UTF-8 boundary) and a hash of it added. */
+void init_trigger_name(const char *schema, const char *base, char out[64]);
+
 #endif

@@ -67,6 +67,8 @@ static void clear_fills(cfg_table *t)
     free(t->version_type);
     t->version_type = NULL;
     t->version_has_tz = false;
+    t->partitioned = false;
+    t->key_unenforced = false;
 }
 
 /* Every name in `names` must be a column of the table. */
@@ -95,32 +97,77 @@ static const char *renamed(const cfg_table *t, const char *col)
     return col;
 }
 
-/* A configured key must be unique in PostgreSQL: two rows sharing a key
- * would share one document id, and one of them would silently be missing. */
-static bool key_is_unique(const cfg *c, const cfg_table *t, PGconn *conn, char *err, size_t errsz)
+/* Is (names) backed by the primary key or a unique index of the table? -1 on a catalog error. */
+static int unique_over(const cfg_table *t, PGconn *conn, char *const *names, size_t n, char *dberr, size_t dberrsz)
 {
     buf arr = {0};
-    if (!render_array_literal(&arr, (const char *const *)t->key, t->nkey))
-        return fail(c, err, errsz, "tables[%d]: out of memory", t->json_index);
+    if (!render_array_literal(&arr, (const char *const *)names, n)) {
+        snprintf(dberr, dberrsz, "out of memory");
+        return -1;
+    }
     const char *params[] = {t->schema, t->name, arr.data};
-    char dberr[768];
-    PGresult *r = pg_exec(conn, sql_text("catalog_key_unique"), 3, params, dberr, sizeof dberr);
+    PGresult *r = pg_exec(conn, sql_text("catalog_key_unique"), 3, params, dberr, dberrsz);
     buf_free(&arr);
     if (!r)
+        return -1;
+    int unique = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return unique;
+}
+
+/* A partitioned table's unique indexes all contain its partition key, so a key
+ * without it (an id drawn from one sequence) can only be unique per partition:
+ * accepted when the key plus the partition key is unique, and flagged so that
+ * check says PostgreSQL does not enforce it across partitions. */
+static int unique_with_partition_key(cfg_table *t, PGconn *conn, char *dberr, size_t dberrsz)
+{
+    const char *params[] = {t->schema, t->name};
+    PGresult *r = pg_exec(conn, sql_text("catalog_partition_key"), 2, params, dberr, dberrsz);
+    if (!r)
+        return -1;
+    int np = PQntuples(r), unique = -1;
+    char **names = calloc(t->nkey + (size_t)np + 1, sizeof *names);
+    if (!names) {
+        snprintf(dberr, dberrsz, "out of memory");
+        goto done;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < t->nkey; k++)
+        names[n++] = t->key[k];
+    for (int i = 0; i < np; i++)
+        if (!in_list(t->key, t->nkey, PQgetvalue(r, i, 0)))
+            names[n++] = PQgetvalue(r, i, 0);
+    unique = n > t->nkey ? unique_over(t, conn, names, n, dberr, dberrsz) : 0;
+    if (unique == 1)
+        t->key_unenforced = true;
+done:
+    free(names);
+    PQclear(r);
+    return unique;
+}
+
+/* A configured key must be unique in PostgreSQL: two rows sharing a key
+ * would share one document id, and one of them would silently be missing. */
+static bool key_is_unique(const cfg *c, cfg_table *t, PGconn *conn, char *err, size_t errsz)
+{
+    char dberr[768];
+    int unique = unique_over(t, conn, t->key, t->nkey, dberr, sizeof dberr);
+    if (unique == 0 && t->partitioned)
+        unique = unique_with_partition_key(t, conn, dberr, sizeof dberr);
+    if (unique < 0)
         return fail(c, err, errsz, "tables[%d].key: cannot read the indexes of %s: %s", t->json_index, t->ident,
                     dberr);
-    bool unique = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
     if (unique)
         return true;
     char cols[512] = "";
     for (size_t k = 0; k < t->nkey; k++)
         snprintf(cols + strlen(cols), sizeof cols - strlen(cols), "%s%s", k ? ", " : "", t->key[k]);
     return fail(c, err, errsz,
-                "tables[%d].key: (%s) is not backed by a primary key or unique index of %s: rows sharing a key "
+                "tables[%d].key: (%s) is not backed by a primary key or unique index of %s%s: rows sharing a key "
                 "would share one document and all but one would be missing from the index; add one "
                 "(CREATE UNIQUE INDEX ON %s (%s)) or name columns that have one",
-                t->json_index, cols, t->ident, t->ident, cols);
+                t->json_index, cols, t->ident, t->partitioned ? " (nor is it together with the partition key)" : "",
+                t->ident, cols);
 }
 
 static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t errsz)
@@ -149,14 +196,23 @@ static bool resolve_table(cfg *c, cfg_table *t, PGconn *conn, char *err, size_t 
              t->json_index, t->ident, strcmp(kind, "v") == 0 ? "view" : "materialized view");
         goto done;
     }
-    if (strcmp(kind, "r") != 0) {
-        const char *what = strcmp(kind, "v") == 0   ? "a view"
-                           : strcmp(kind, "m") == 0 ? "a materialized view"
-                           : strcmp(kind, "p") == 0 ? "a partitioned table"
-                           : strcmp(kind, "f") == 0 ? "a foreign table"
-                                                    : "not a table";
-        fail(c, err, errsz, "tables[%d].table: %s is %s; only ordinary tables can be synced", t->json_index, t->ident,
-             what);
+    t->partitioned = strcmp(kind, "p") == 0;
+    if (t->partitioned && t->capture == CFG_CAPTURE_WAL) {
+        /* pgoutput names a partition's changes by the partition unless the publication was made with
+         * publish_via_partition_root, which versync's publication is not (and a given one may not be). */
+        fail(c, err, errsz,
+             "tables[%d].capture: %s is a partitioned table, which \"capture\": \"wal\" does not support: "
+             "logical replication reports each change under the partition's own name (the parent's only "
+             "through a publication made WITH (publish_via_partition_root = true)), so the parent's changes "
+             "would never be matched to this mapping. Use \"capture\": \"trigger\" (the default), which "
+             "captures every partition, present and future, under the parent's name",
+             t->json_index, t->ident);
+        goto done;
+    }
+    if (strcmp(kind, "r") != 0 && !t->partitioned) {
+        const char *what = strcmp(kind, "f") == 0 ? "a foreign table" : "not a table";
+        fail(c, err, errsz, "tables[%d].table: %s is %s; only ordinary and partitioned tables can be synced",
+             t->json_index, t->ident, what);
         goto done;
     }
     if (!check_list(c, t, r, t->columns, t->ncolumns, "columns", err, errsz) ||

@@ -4,6 +4,7 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/partition.h"
 #include "versync/setup.h"
 #include "versync/target.h"
 #include "versync/nested.h"
@@ -174,6 +175,12 @@ int cli_check(const cli_globals *g, int argc, char **argv)
             goto done;
         }
     if (setup_uninitialized(&c, conn, report_warning, &o, err, sizeof err) < 0) {
+        log_error("%s", err);
+        rc = cli_pg_exit(conn);
+        goto done;
+    }
+    /* Partitioned tables: partitions created after init, keys unique only per partition. */
+    if (partition_check(&c, conn, report_warning, &o, err, sizeof err) < 0) {
         log_error("%s", err);
         rc = cli_pg_exit(conn);
         goto done;

@@ -7,6 +7,7 @@
 #include "versync/init.h"
 #include "versync/log.h"
 #include "versync/nested.h"
+#include "versync/partition.h"
 #include "versync/pg.h"
 #include "versync/render.h"
 #include "versync/scan.h"
@@ -26,12 +27,8 @@
 static const char *const row_trigger_names[] = {"versync_capture", "versync_notify", "versync_truncate"};
 #define VERSION_TRIGGER_NAME "zz_versync_version"
 
-/* The name of our trigger `base` for config schema `schema`: `base` itself
- * for the default schema "versync" (as every earlier release named it), else
- * base_SCHEMA, so that two configs with their own schemas can capture one
- * table side by side (one table feeding two stores). Within PostgreSQL's 63
- * bytes: a long schema is cut (at a UTF-8 boundary) and a hash of it added. */
-static void trigger_name(const char *schema, const char *base, char out[64])
+/* The name of our trigger `base` for config schema `schema` (init.h). */
+void init_trigger_name(const char *schema, const char *base, char out[64])
 {
     if (strcmp(schema, "versync") == 0) {
         snprintf(out, 64, "%s", base);
@@ -226,6 +223,19 @@ static char *trigger_args(PGconn *conn, const cfg_table *t, const char *seq_text
         if (!pg_put_literal(conn, &args, vals[i], err, errsz))
             goto done;
     }
+    if (t->partitioned) {
+        /* Arguments 9 and 10 (sql/capture.sql): the partitions' changes go under the parent's name,
+         * and a DELETE whose key still names a row of the parent is a move between partitions. */
+        char *moved = partition_moved_query(conn, t, err, errsz);
+        bool put = moved && buf_puts(&args, ", ") && pg_put_literal(conn, &args, t->ident, err, errsz) &&
+                   buf_puts(&args, ", ") && pg_put_literal(conn, &args, moved, err, errsz);
+        free(moved);
+        if (!put) {
+            if (moved && !err[0])
+                snprintf(err, errsz, "out of memory");
+            goto done;
+        }
+    }
     if (!(out = buf_steal(&args)))
         snprintf(err, errsz, "out of memory");
 done:
@@ -278,7 +288,7 @@ static bool table_sql_build(PGconn *conn, const cfg *c, const cfg_table *t, cons
     char names[4][64];
     char *names_q[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < 4; i++) {
-        trigger_name(c->schema, i < 3 ? row_trigger_names[i] : VERSION_TRIGGER_NAME, names[i]);
+        init_trigger_name(c->schema, i < 3 ? row_trigger_names[i] : VERSION_TRIGGER_NAME, names[i]);
         /* A plain name stays bare, so the default schema's triggers (and their spec hash) are as before. */
         bool plain = names[i][0] != '\0' && !isdigit((unsigned char)names[i][0]) &&
                      strspn(names[i], "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(names[i]);
@@ -361,8 +371,9 @@ static size_t triggers_on(PGresult *trg, const char *schema, const char *name, c
     size_t n = 0;
     for (int i = 0; i < PQntuples(trg); i++)
         if (strcmp(PQgetvalue(trg, i, 0), schema) == 0 && strcmp(PQgetvalue(trg, i, 1), name) == 0 && n < max &&
-            strncmp(PQgetvalue(trg, i, 2), NESTED_TRIGGER_PREFIX, strlen(NESTED_TRIGGER_PREFIX)) != 0)
-            names[n++] = PQgetvalue(trg, i, 2); /* nested capture triggers are nested_init_plan's */
+            strncmp(PQgetvalue(trg, i, 2), NESTED_TRIGGER_PREFIX, strlen(NESTED_TRIGGER_PREFIX)) != 0 &&
+            strncmp(PQgetvalue(trg, i, 2), PARTITION_TRIGGER_PREFIX, strlen(PARTITION_TRIGGER_PREFIX)) != 0)
+            names[n++] = PQgetvalue(trg, i, 2); /* nested and partition triggers are planned by their modules */
     return n;
 }
 
@@ -469,11 +480,11 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     bool same = reg_spec && strcmp(reg_spec, s.spec) == 0 && nhave == nwant;
     char name[64];
     for (size_t i = 0; same && i < 3; i++) {
-        trigger_name(c->schema, row_trigger_names[i], name);
+        init_trigger_name(c->schema, row_trigger_names[i], name);
         same = in_list(have, nhave, name);
     }
     if (same && t->managed) {
-        trigger_name(c->schema, VERSION_TRIGGER_NAME, name);
+        init_trigger_name(c->schema, VERSION_TRIGGER_NAME, name);
         same = in_list(have, nhave, name);
     }
     if (!same && !shared_capture_ok(conn, c, t, err, errsz))
@@ -534,6 +545,17 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
         plan_add(p, what, regsql);
     }
     free(regsql);
+    {
+        /* A partitioned table: its partitions' own statement triggers, all anew when the parent's changed. */
+        char pwhat[768];
+        buf psql = BUF_INIT;
+        bool pok = partition_plan(conn, c, t, schema_q, !same, &psql, pwhat, sizeof pwhat, err, errsz);
+        if (pok && pwhat[0])
+            plan_add(p, pwhat, psql.data);
+        buf_free(&psql);
+        if (!pok)
+            goto done;
+    }
     ok = true;
     goto done;
 oom:
@@ -707,6 +729,16 @@ static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan
             goto done;
     if (!plan_removed(conn, c, schema_q, reg, trg, p, err, errsz))
         goto done;
+    {
+        char pwhat[768];
+        buf psql = BUF_INIT;
+        bool pok = partition_plan_orphans(conn, c, schema_q, &psql, pwhat, sizeof pwhat, err, errsz);
+        if (pok && pwhat[0])
+            plan_add(p, pwhat, psql.data);
+        buf_free(&psql);
+        if (!pok)
+            goto done;
+    }
     {
         char *nested_sql = NULL, what[256];
         if (!nested_init_plan(conn, c, schema_q, trg, has_meta, &nested_sql, what, sizeof what, err, errsz))
