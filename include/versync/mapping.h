@@ -36,6 +36,11 @@ bool mapping_type_json(const mapping_coltype *ct, cfg_special rule, buf *out);
  * tree the caller frees with cJSON_Delete, or NULL with a message in err. */
 cJSON *mapping_for_table(PGconn *conn, const cfg_table *t, char *err, size_t errsz);
 
+/* The body of PUT /{index} that creates `t`'s index: {"settings": its
+ * index_settings (when given), "mappings": mapping_for_table}. Returns a heap
+ * string the caller frees, or NULL with a message in err. */
+char *mapping_index_body(PGconn *conn, const cfg_table *t, char *err, size_t errsz);
+
 /* Merge the config's mapping `over` into `gen`, the config winning field by
  * field: root keys other than "properties" replace the generated ones; a
  * field the config gives another "type" replaces the generated field whole

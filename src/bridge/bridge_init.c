@@ -816,7 +816,8 @@ static int init_store(PGconn *conn, const cfg *c, bool dry_run, bool *changed, i
         return CLI_EXIT_CONFIG;
     }
     int rc = CLI_EXIT_CONFIG;
-    buf resp, path = BUF_INIT, body = BUF_INIT;
+    buf resp, path = BUF_INIT;
+    char *body = NULL;
     cJSON *mapping = NULL;
     buf_init(&resp, 4u << 20);
     char terr[1024];
@@ -852,24 +853,18 @@ static int init_store(PGconn *conn, const cfg *c, bool dry_run, bool *changed, i
         }
         status = esc_request(e, "HEAD", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err);
         if (status == 404) {
-            buf_reset(&body);
-            buf_puts(&body, "{");
-            if (t->index_settings_json)
-                buf_printf(&body, "\"settings\":%s,", t->index_settings_json);
-            char *mj = cJSON_PrintUnformatted(mapping);
-            if (mj)
-                buf_printf(&body, "\"mappings\":%s}", mj);
-            free(mj);
-            if (!mj || !buf_ok(&body)) { /* never create an index without the settings or mappings asked for */
-                log_error("store at %s: creating index \"%s\": out of memory", esc_url(e), t->index);
+            free(body);
+            if (!(body = mapping_index_body(conn, t, err, sizeof err))) {
+                log_error("index \"%s\": generating its mapping: %s", t->index, err);
+                rc = cli_pg_exit(conn);
                 goto done;
             }
             if (dry_run) {
-                cli_print("-- store: would create index \"%s\": PUT /%s %s\n", t->index, path.data + 1, body.data);
+                cli_print("-- store: would create index \"%s\": PUT /%s %s\n", t->index, path.data + 1, body);
                 continue;
             }
             buf_reset(&resp);
-            status = esc_request(e, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, sizeof err);
+            status = esc_request(e, "PUT", path.data, NULL, body, strlen(body), NULL, &resp, err, sizeof err);
             if (status == 200 || status == 201) {
                 cli_print("created index \"%s\" on the store\n", t->index);
                 *changed = true;
@@ -914,9 +909,9 @@ static int init_store(PGconn *conn, const cfg *c, bool dry_run, bool *changed, i
     rc = CLI_EXIT_OK;
 done:
     cJSON_Delete(mapping);
+    free(body);
     buf_free(&resp);
     buf_free(&path);
-    buf_free(&body);
     esc_free(e);
     return rc;
 }

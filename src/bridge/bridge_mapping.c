@@ -212,6 +212,30 @@ fail:
     return NULL;
 }
 
+char *mapping_index_body(PGconn *conn, const cfg_table *t, char *err, size_t errsz)
+{
+    cJSON *m = mapping_for_table(conn, t, err, errsz);
+    char *mj = m ? cJSON_PrintUnformatted(m) : NULL;
+    buf body = BUF_INIT;
+    char *out = NULL;
+    if (m && !mj)
+        snprintf(err, errsz, "out of memory");
+    if (mj) {
+        buf_puts(&body, "{");
+        if (t->index_settings_json)
+            buf_printf(&body, "\"settings\":%s,", t->index_settings_json);
+        buf_printf(&body, "\"mappings\":%s}", mj);
+        if (buf_ok(&body))
+            out = strdup(body.data);
+        if (!out)
+            snprintf(err, errsz, "out of memory");
+    }
+    buf_free(&body);
+    free(mj);
+    cJSON_Delete(m);
+    return out;
+}
+
 /* ---- merging ------------------------------------------------------------------ */
 
 static const char *type_of(const cJSON *def)

@@ -105,6 +105,14 @@ assert_eq "the scaled_float field answers range queries" 1 "$(jqb .hits.total.va
 http POST /author/_search '{"query": {"term": {"books.stars": 5}}}'
 assert_eq "children's fields are searchable" 1 "$(jqb .hits.total.value)"
 
+# The reindex remedy: backfill --index NEW creates the new index with the same generated mapping.
+check "backfill --index ty_v2" bash -c "'$VERSYNC' -c '$CFG' backfill public.ty --index ty_v2 >'$T_DIR/bf.log' 2>&1"
+T_LOGS+=("$T_DIR/bf.log")
+http GET /ty_v2/_mapping
+# (plus what dynamic mapping added for the jsonb column j once the rows were copied)
+assert_eq "backfill --index creates the generated mapping" "$WANT_TY" \
+  "$(jqb .ty_v2.mappings | jq -cS 'del(.properties.j)')"
+
 # A live mapping that differs: check names index, field, live and expected type, exits 1.
 http DELETE /ty
 http PUT /ty '{"mappings": {"properties": {"n12": {"type": "float"}, "v": {"type": "text"}}}}'
