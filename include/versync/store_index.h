@@ -15,7 +15,8 @@
 /* What verstore does with a field. Mapping type names fold onto these:
  * long/integer/short/byte → LONG; double/float/half_float/scaled_float →
  * DOUBLE; text/match_only_text → TEXT; keyword/constant_keyword/wildcard →
- * KEYWORD. Any other type name is refused by store_mapping_parse. */
+ * KEYWORD; binary and the *_range types → KEYWORD with `opaque` set (stored,
+ * not indexed). Any other type name is refused by store_mapping_parse. */
 typedef enum store_ftype {
     STORE_FT_NONE = 0, /* not mapped */
     STORE_FT_OBJECT,
@@ -34,6 +35,7 @@ typedef struct store_field {
     int ignore_above; /* keyword: longer values (in characters) are not indexed; 0 none */
     bool index;       /* false: "index": false, kept in _source only */
     bool subfield;    /* one of a field's "fields" (title.keyword), not an object member */
+    bool opaque;      /* binary and the range types: any value, kept in _source only, never indexed */
     int dynamic;      /* objects: their store_dynamic, inherited when not given */
     /* text: the analyzers named in the mapping (heap), NULL for the index's default */
     char *analyzer, *search_analyzer, *search_quote_analyzer;

@@ -4,6 +4,7 @@
 
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/mapping.h"
 #include "versync/pg.h"
 #include "versync/scan.h"
 #include "versync/signals.h"
@@ -20,10 +21,12 @@ static const char *index_of(const cfg_table *t, const bf_opts *o)
     return o->index ? o->index : t->index ? t->index : t->name;
 }
 
-/* Create `index` with the table's settings and mappings when the store lacks it (--index NEW). */
-static bool ensure_index(esc *store, const cfg_table *t, const char *index, char *err, size_t errsz)
+/* Create `index` with the table's settings and the mapping it implies (mapping.h) when the store
+ * lacks it (--index NEW): the new index of a reindex gets the same mapping init creates. */
+static bool ensure_index(PGconn *conn, esc *store, const cfg_table *t, const char *index, char *err, size_t errsz)
 {
-    buf path = BUF_INIT, body = BUF_INIT, resp = BUF_INIT;
+    buf path = BUF_INIT, resp = BUF_INIT;
+    char *body = NULL;
     bool ok = false;
     if (!backfill_index_path(&path, index, "")) {
         snprintf(err, errsz, "out of memory");
@@ -36,17 +39,10 @@ static bool ensure_index(esc *store, const cfg_table *t, const char *index, char
         ok = true;
         goto done;
     }
-    buf_puts(&body, "{");
-    if (t->index_settings_json)
-        buf_printf(&body, "\"settings\":%s", t->index_settings_json);
-    if (t->mappings_json)
-        buf_printf(&body, "%s\"mappings\":%s", t->index_settings_json ? "," : "", t->mappings_json);
-    if (!buf_puts(&body, "}") || !buf_ok(&body)) {
-        snprintf(err, errsz, "out of memory");
+    if (!(body = mapping_index_body(conn, t, err, errsz)))
         goto done;
-    }
     buf_reset(&resp);
-    st = esc_request(store, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, errsz);
+    st = esc_request(store, "PUT", path.data, NULL, body, strlen(body), NULL, &resp, err, errsz);
     if (st == ESC_TRANSPORT_ERROR)
         goto done;
     if (st != 200 && !(st == 400 && resp.data && strstr(resp.data, "already_exists"))) {
@@ -57,7 +53,7 @@ static bool ensure_index(esc *store, const cfg_table *t, const char *index, char
     ok = true;
 done:
     buf_free(&path);
-    buf_free(&body);
+    free(body);
     buf_free(&resp);
     return ok;
 }
@@ -281,7 +277,7 @@ int cli_backfill(const cli_globals *g, int argc, char **argv)
         long long t0 = timing_now_ms();
         if (o.index && o.dry_run) {
             log_info("%s: dry run: index %s is created if missing when run for real", t->ident, index);
-        } else if (o.index && !ensure_index(store, t, index, err, sizeof err)) {
+        } else if (o.index && !ensure_index(conn, store, t, index, err, sizeof err)) {
             log_error("%s", err);
             rc = CLI_EXIT_UNREACHABLE;
             break;

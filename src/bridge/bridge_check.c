@@ -4,6 +4,7 @@
 #include "versync/cfg.h"
 #include "versync/cli.h"
 #include "versync/log.h"
+#include "versync/mapping.h"
 #include "versync/partition.h"
 #include "versync/setup.h"
 #include "versync/target.h"
@@ -18,7 +19,66 @@ typedef struct check_out {
     bool json;
     buf warnings; /* JSON: the array's members, comma-separated */
     int count;
+    buf drift;          /* JSON: the members of "mapping_drift", comma-separated */
+    int ndrift;         /* fields whose live mapping differs from what the config implies */
+    const char *index;  /* the index being compared */
 } check_out;
+
+static void report_warning(void *ctx, const char *msg);
+
+static void report_drift(void *ctx, const char *field, const char *live, const char *expected)
+{
+    check_out *o = ctx;
+    o->ndrift++;
+    if (!o->json) {
+        printf("  drift: index \"%s\": field \"%s\" is mapped %s in the store, the config implies %s\n", o->index,
+               field, live, expected);
+        return;
+    }
+    if (o->drift.len)
+        buf_putc(&o->drift, ',');
+    buf_puts(&o->drift, "{\"index\":");
+    buf_put_json_string(&o->drift, o->index, strlen(o->index));
+    buf_puts(&o->drift, ",\"field\":");
+    buf_put_json_string(&o->drift, field, strlen(field));
+    buf_puts(&o->drift, ",\"live\":");
+    buf_put_json_string(&o->drift, live, strlen(live));
+    buf_puts(&o->drift, ",\"expected\":");
+    buf_put_json_string(&o->drift, expected, strlen(expected));
+    buf_putc(&o->drift, '}');
+}
+
+/* Compare each existing index's mapping with the one its table implies (mapping.h). An
+ * unreachable store was already reported; any other failure is a warning. False when
+ * PostgreSQL fails (err set). */
+static bool check_mappings(const cfg *c, PGconn *conn, check_out *o, char *err, size_t errsz)
+{
+    esc *e = esc_new(&c->store, err, errsz);
+    if (!e) {
+        report_warning(o, err);
+        return true;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cfg_table *t = &c->tables[i];
+        cJSON *want = mapping_for_table(conn, t, err, errsz);
+        if (!want) {
+            ok = false;
+            break;
+        }
+        o->index = t->index;
+        char why[512];
+        int n = mapping_store_diff(e, t->index, want, report_drift, o, why, sizeof why);
+        cJSON_Delete(want);
+        if (n < 0 && n != MAPPING_STORE_MISSING) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "index \"%s\": could not compare its mapping: %s", t->index, why);
+            report_warning(o, msg);
+        }
+    }
+    esc_free(e);
+    return ok;
+}
 
 static void report_warning(void *ctx, const char *msg)
 {
@@ -121,11 +181,15 @@ static void usage(FILE *out)
                  "Validates the config file and checks it against the live PostgreSQL catalog\n"
                  "(tables, columns, keys backed by a unique index, version types), warns about\n"
                  "version sources that lose changes (a timestamp stamped with now(), a version\n"
-                 "nothing bumps) and tables `versync init` has not set up, and checks that the\n"
-                 "store answers with the configured credentials. Changes nothing.\n\n"
-                 "  --json       one JSON object on stdout: {\"config\",\"valid\",\"tables\",\"warnings\",\"store\"}\n"
+                 "nothing bumps) and tables `versync init` has not set up, checks that the store\n"
+                 "answers with the configured credentials, and that each existing index maps every\n"
+                 "field as the catalog and the config's mappings imply. Changes nothing.\n\n"
+                 "  --json       one JSON object on stdout: {\"config\",\"valid\",\"tables\",\"warnings\",\"store\",\n"
+                 "               \"mapping_drift\"}\n"
                  "  -h, --help   this text\n\n"
-                 "exit status: 0 valid (warnings are printed, an unreachable store is one); 2 invalid\n"
+                 "exit status: 0 valid (warnings are printed, an unreachable store is one); 1 valid, but\n"
+                 "an index maps a field otherwise than the config implies (rebuild it: README\n"
+                 "\"Zero-downtime reindex\"); 2 invalid\n"
                  "config, a mapping the catalog contradicts, or credentials PostgreSQL or the store\n"
                  "refuse; 3 PostgreSQL unreachable\n");
 }
@@ -151,7 +215,7 @@ int cli_check(const cli_globals *g, int argc, char **argv)
     int rc = cli_open(g, "versync check", &c, &conn);
     if (rc != CLI_EXIT_OK)
         return rc;
-    check_out o = {.json = cli_json(json_flag), .warnings = BUF_INIT};
+    check_out o = {.json = cli_json(json_flag), .warnings = BUF_INIT, .drift = BUF_INIT};
     buf out = BUF_INIT;
     if (!o.json)
         print_tables(&c);
@@ -204,6 +268,12 @@ int cli_check(const cli_globals *g, int argc, char **argv)
         rc = CLI_EXIT_CONFIG;
         goto done;
     }
+    /* The mapping each index should have: only a store that answered can be compared. */
+    if (tr == TARGET_OK && !check_mappings(&c, conn, &o, err, sizeof err)) {
+        log_error("%s", err);
+        rc = cli_pg_exit(conn);
+        goto done;
+    }
     if (o.json) {
         buf_puts(&out, "{\"config\":");
         buf_put_json_string(&out, c.path, strlen(c.path));
@@ -211,8 +281,9 @@ int cli_check(const cli_globals *g, int argc, char **argv)
         json_tables(&out, &c);
         buf_printf(&out, ",\"warnings\":[%s],\"store\":{\"url\":", o.warnings.data ? o.warnings.data : "");
         buf_put_json_string(&out, url, strlen(url));
-        buf_printf(&out, ",\"reachable\":%s}}\n", tr == TARGET_OK ? "true" : "false");
-        if (!buf_ok(&out) || !buf_ok(&o.warnings)) {
+        buf_printf(&out, ",\"reachable\":%s},\"mapping_drift\":[%s]}\n", tr == TARGET_OK ? "true" : "false",
+                   o.drift.data ? o.drift.data : "");
+        if (!buf_ok(&out) || !buf_ok(&o.warnings) || !buf_ok(&o.drift)) {
             log_error("check: out of memory");
             rc = CLI_EXIT_CONFIG;
             goto done;
@@ -221,7 +292,17 @@ int cli_check(const cli_globals *g, int argc, char **argv)
     } else if (o.count) {
         printf("%d warning%s\n", o.count, o.count == 1 ? "" : "s");
     }
+    if (o.ndrift) {
+        /* A text field where a keyword is implied breaks exact matching, a float where a
+         * scaled_float is: the index must be rebuilt, a live mapping cannot change type. */
+        if (!o.json)
+            printf("%d mapped field%s differ%s from what the config implies: rebuild the index as README "
+                   "\"Zero-downtime reindex (alias switch)\" shows\n",
+                   o.ndrift, o.ndrift == 1 ? "" : "s", o.ndrift == 1 ? "s" : "");
+        rc = CLI_EXIT_DRIFT;
+    }
 done:
+    buf_free(&o.drift);
     buf_free(&out);
     buf_free(&o.warnings);
     PQfinish(conn);

@@ -6,6 +6,7 @@
 #include "versync/esclient.h"
 #include "versync/init.h"
 #include "versync/log.h"
+#include "versync/mapping.h"
 #include "versync/nested.h"
 #include "versync/partition.h"
 #include "versync/pg.h"
@@ -828,9 +829,23 @@ static void check_gc_deletes(esc *e, const cfg_table *t)
     buf_free(&resp);
 }
 
-/* Create missing indexes. Returns CLI_EXIT_OK, or (having logged) CLI_EXIT_CONFIG when the store
+typedef struct drift_ctx {
+    const char *index;
+    int n;
+} drift_ctx;
+
+static void init_drift(void *ctx, const char *field, const char *live, const char *expected)
+{
+    drift_ctx *d = ctx;
+    d->n++;
+    log_warn("index \"%s\": field \"%s\" is mapped %s in the store, the config implies %s", d->index, field, live,
+             expected);
+}
+
+/* Create missing indexes with the mapping each table implies (mapping.h); say where an existing
+ * index's mapping differs. Returns CLI_EXIT_OK, or (having logged) CLI_EXIT_CONFIG when the store
  * refuses (credentials, a mapping) or CLI_EXIT_UNREACHABLE when it does not answer. */
-static int init_store(const cfg *c, bool dry_run, bool *changed)
+static int init_store(PGconn *conn, const cfg *c, bool dry_run, bool *changed, int *drift)
 {
     char err[512];
     esc *e = esc_new(&c->store, err, sizeof err);
@@ -839,7 +854,9 @@ static int init_store(const cfg *c, bool dry_run, bool *changed)
         return CLI_EXIT_CONFIG;
     }
     int rc = CLI_EXIT_CONFIG;
-    buf resp, path = BUF_INIT, body = BUF_INIT;
+    buf resp, path = BUF_INIT;
+    char *body = NULL;
+    cJSON *mapping = NULL;
     buf_init(&resp, 4u << 20);
     char terr[1024];
     target_result tr = target_check(c, terr, sizeof terr);
@@ -866,25 +883,26 @@ static int init_store(const cfg *c, bool dry_run, bool *changed)
             log_error("store at %s: checking index \"%s\": out of memory", esc_url(e), t->index);
             goto done;
         }
+        cJSON_Delete(mapping);
+        if (!(mapping = mapping_for_table(conn, t, err, sizeof err))) {
+            log_error("index \"%s\": generating its mapping: %s", t->index, err);
+            rc = cli_pg_exit(conn);
+            goto done;
+        }
         status = esc_request(e, "HEAD", path.data, NULL, NULL, 0, NULL, &resp, err, sizeof err);
         if (status == 404) {
-            if (dry_run) {
-                cli_print("-- store: would create index \"%s\"\n", t->index);
-                continue;
-            }
-            buf_reset(&body);
-            buf_puts(&body, "{");
-            if (t->index_settings_json)
-                buf_printf(&body, "\"settings\":%s", t->index_settings_json);
-            if (t->mappings_json)
-                buf_printf(&body, "%s\"mappings\":%s", t->index_settings_json ? "," : "", t->mappings_json);
-            buf_puts(&body, "}");
-            if (!buf_ok(&body)) { /* never create an index without the settings or mappings asked for */
-                log_error("store at %s: creating index \"%s\": out of memory", esc_url(e), t->index);
+            free(body);
+            if (!(body = mapping_index_body(conn, t, err, sizeof err))) {
+                log_error("index \"%s\": generating its mapping: %s", t->index, err);
+                rc = cli_pg_exit(conn);
                 goto done;
             }
+            if (dry_run) {
+                cli_print("-- store: would create index \"%s\": PUT /%s %s\n", t->index, path.data + 1, body);
+                continue;
+            }
             buf_reset(&resp);
-            status = esc_request(e, "PUT", path.data, NULL, body.data, body.len, NULL, &resp, err, sizeof err);
+            status = esc_request(e, "PUT", path.data, NULL, body, strlen(body), NULL, &resp, err, sizeof err);
             if (status == 200 || status == 201) {
                 cli_print("created index \"%s\" on the store\n", t->index);
                 *changed = true;
@@ -910,14 +928,28 @@ static int init_store(const cfg *c, bool dry_run, bool *changed)
             log_error("store at %s: checking index \"%s\" answered HTTP %d", esc_url(e), t->index, status);
             goto done;
         }
+        if (status == 200) {
+            drift_ctx d = {t->index, 0};
+            int n = mapping_store_diff(e, t->index, mapping, init_drift, &d, err, sizeof err);
+            if (n > 0)
+                *drift += n;
+            if (n > 0)
+                log_warn("index \"%s\": %d field%s mapped otherwise than the config implies; init never changes "
+                         "a live mapping: rebuild the index as README \"Zero-downtime reindex (alias switch)\" "
+                         "shows (versync check lists the differences)",
+                         t->index, n, n == 1 ? " is" : "s are");
+            else if (n < 0 && n != MAPPING_STORE_MISSING)
+                log_warn("index \"%s\": could not compare its mapping: %s", t->index, err);
+        }
         if (!verstore)
             check_gc_deletes(e, t);
     }
     rc = CLI_EXIT_OK;
 done:
+    cJSON_Delete(mapping);
+    free(body);
     buf_free(&resp);
     buf_free(&path);
-    buf_free(&body);
     esc_free(e);
     return rc;
 }
@@ -992,10 +1024,13 @@ static void init_usage(FILE *out)
     fprintf(out, "usage: versync [-c FILE] init [--dry-run] [--no-store] [--backfill]\n\n"
                  "Converges the database to the config: versync's schema and tables, the trigger\n"
                  "functions, and the triggers of every mapped table (dropping those of tables no\n"
-                 "longer mapped), in one transaction; then creates each missing index on the store.\n"
+                 "longer mapped), in one transaction; then creates each missing index on the store\n"
+                 "with the mapping the column types imply (the config's mappings merged over it),\n"
+                 "and warns where an existing index's mapping differs (versync check exits 1 then).\n"
                  "Prints one line per change, or \"nothing to change\", and for each table it starts\n"
                  "capturing, how many existing rows no change will carry to the index.\n\n"
-                 "  --dry-run   print the SQL that would run and change nothing\n"
+                 "  --dry-run   print the SQL that would run and the indexes (settings and generated\n"
+                 "              mappings) it would create, and change nothing\n"
                  "  --no-store  leave the store alone (PostgreSQL only)\n"
                  "  --backfill  then copy those existing rows (versync backfill TABLE...)\n"
                  "  -h, --help  this text\n\n"
@@ -1080,10 +1115,14 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     if (!wal_setup_init(conn, &c, dry_run, &changed, err, sizeof err))
         goto fail;
     fflush(stdout);
-    rc = no_store ? CLI_EXIT_OK : init_store(&c, dry_run, &changed);
+    int drift = 0;
+    rc = no_store ? CLI_EXIT_OK : init_store(conn, &c, dry_run, &changed, &drift);
     if (rc != CLI_EXIT_OK && !dry_run)
         log_error("the PostgreSQL part of init is committed; run versync init again once the store answers");
-    if (rc == 0 && !changed && !dry_run)
+    if (rc == 0 && !changed && !dry_run && drift)
+        cli_print("nothing init can change, but %d mapped field%s differ%s from the config (see above)\n", drift,
+                  drift == 1 ? "" : "s", drift == 1 ? "s" : "");
+    else if (rc == 0 && !changed && !dry_run)
         cli_print("nothing to change\n");
     if (!dry_run)
         rc = report_existing(g, &notes, copy, ncopy, backfill, no_store, rc);

@@ -46,6 +46,21 @@ static const struct {
     {"date", STORE_FT_DATE},          {"object", STORE_FT_OBJECT},
 };
 
+/* Types verstore accepts in a mapping and keeps in _source without indexing
+ * them (Elasticsearch's binary is not searchable either; range queries on the
+ * range types are not supported): versync's generated mappings use them, so
+ * one mapping serves verstore and Elasticsearch alike. Any value is taken. */
+static const char *const stored_only[] = {"binary",     "integer_range", "long_range", "float_range",
+                                          "double_range", "date_range",  "ip_range",   NULL};
+
+static bool is_stored_only(const char *name)
+{
+    for (size_t i = 0; stored_only[i]; i++)
+        if (strcmp(stored_only[i], name) == 0)
+            return true;
+    return false;
+}
+
 static store_ftype type_of(const char *name)
 {
     for (size_t i = 0; i < sizeof type_names / sizeof *type_names; i++)
@@ -154,7 +169,8 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
         snprintf(err, errsz, "No type specified for field [%s]", name);
         return false;
     }
-    store_ftype ft = type_of(tn);
+    bool opaque = is_stored_only(tn);
+    store_ftype ft = opaque ? STORE_FT_KEYWORD : type_of(tn);
     if (ft == STORE_FT_NONE) {
         if (strcmp(tn, "nested") == 0 || strcmp(tn, "flattened") == 0 || strcmp(tn, "geo_point") == 0)
             snprintf(err, errsz, "verstore does not support fields of type [%s] (field [%s])", tn, name);
@@ -171,6 +187,11 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
         return false;
     f->subfield = sub;
     f->dynamic = dyn;
+    if (opaque) {
+        f->index = false;
+        f->opaque = true;
+        return true;
+    }
     if (ft == STORE_FT_OBJECT) {
         int d = dynamic_of(def, dyn, err, errsz, path);
         if (d < 0)
@@ -1370,6 +1391,8 @@ static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int
             int r = unmapped(x, tok->p, path, STORE_FT_OBJECT, &t);
             if (r <= 0)
                 return r == 0;
+        } else if (f && f->opaque) {
+            return true; /* a range's {"gte", "lt"}: kept in _source only */
         } else if (t != STORE_FT_OBJECT) {
             if (x->lenient)
                 return true;

@@ -327,6 +327,31 @@ static void test_doc_entries_strict(void **state)
     store_mapping_free(&m);
 }
 
+/* binary and the range types: accepted in a mapping, any value kept in _source, nothing indexed. */
+static void test_doc_stored_only(void **state)
+{
+    (void)state;
+    store_mapping m;
+    char err[256];
+    const char *j = "{\"dynamic\":\"strict\",\"properties\":{\"b\":{\"type\":\"binary\"},"
+                    "\"r\":{\"type\":\"integer_range\"},\"d\":{\"type\":\"date_range\"}}}";
+    assert_true(store_mapping_parse(j, strlen(j), &m, err, sizeof err));
+    assert_true(store_mapping_find(&m, "r")->opaque);
+    store_doc_index d;
+    memset(&d, 0, sizeof d);
+    buf reason = BUF_INIT;
+    const char *type = NULL;
+    const char *src = "{\"b\":[\"3q2+7w==\",null],\"r\":{\"gte\":1,\"lt\":10},"
+                      "\"d\":[{\"gte\":\"2024-01-01\"},{\"gt\":\"2024-02-01\",\"lte\":\"2024-03-01\"}]}";
+    assert_true(store_index_doc(&m, src, strlen(src), "1", 1, false, &d, &type, &reason));
+    assert_int_equal(count_kind(&d, STORE_ENT_VALUE, "b"), 0);
+    assert_int_equal(count_kind(&d, STORE_ENT_VALUE, "r"), 0);
+    assert_null(store_mapping_find(&m, "r.gte")); /* no sub-fields inferred under a range */
+    store_doc_index_free(&d);
+    buf_free(&reason);
+    store_mapping_free(&m);
+}
+
 /* ---- the engine keeps the structures in step ------------------------------- */
 
 static char g_dir[256];
@@ -802,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_mapping_parse),
         cmocka_unit_test(test_doc_entries_dynamic),
         cmocka_unit_test(test_doc_entries_strict),
+        cmocka_unit_test(test_doc_stored_only),
         cmocka_unit_test_setup_teardown(test_engine_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_upgrade_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
