@@ -96,6 +96,47 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
 /* The replication connection's socket (to wait on beside others), or -1. */
 int wal_stream_socket(const wal_stream *ws);
 
+/* ---- dead letters (bridge_wal_dead.c) ---------------------------------------------------------- */
+
+/* One change of a "wal" table that can never be written, for <schema>.dead_letters. */
+typedef struct wal_dead {
+    const char *tbl;         /* "schema.table" */
+    char *const *key;        /* the key's parts; NULL: the WAL record did not carry the key */
+    size_t nkey;
+    char op;                 /* 'I', 'U' or 'D' */
+    int64_t version;         /* the commit LSN written (or read) */
+    int64_t commit_ts;       /* its commit time, µs since 2000-01-01 UTC */
+    const char *error;
+    int http_status;         /* 0: none (not the store's refusal) */
+    int64_t seq;             /* a retried dead letter's own seq, 0: draw a new one */
+    int attempts;            /* a retried one's attempts so far */
+} wal_dead;
+
+/* Record d on `pg` (outside a transaction): a new row, or (the same change replayed, or a retry
+ * failing again) one more attempt on its row. False with err set. */
+bool wal_dead_record(PGconn *pg, const cfg *c, const wal_dead *d, char *err, size_t errsz);
+
+/* A retry sent by `versync deadletters retry` (a transactional logical message, prefix
+ * "versync-retry", content {"schema","seq","table","key","op","attempts"}). Heap parts are owned
+ * by it; free with wal_retry_clear (NULL is a no-op). */
+typedef struct wal_retry {
+    char *tbl;
+    int table; /* index of the "wal" table in the config, -1: not one (the config changed) */
+    char **key;
+    size_t nkey;
+    char op;
+    int64_t seq;
+    int attempts;
+} wal_retry;
+
+/* Parse a retry message's content: 1 parsed, 0 another schema's (not ours), -1 malformed
+ * (err set). */
+int wal_retry_parse(const cfg *c, const char *content, size_t len, wal_retry *out, char *err, size_t errsz);
+void wal_retry_clear(wal_retry *r);
+
+/* The prefix of the logical messages that carry retries. */
+#define WAL_RETRY_PREFIX "versync-retry"
+
 /* ---- pgoutput messages (bridge_wal_decode.c) --------------------------------------------------- */
 
 typedef enum wal_msg_kind {
