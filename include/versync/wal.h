@@ -58,8 +58,16 @@ typedef struct wal_slot_state {
     long long lag_bytes;      /* WAL not yet confirmed as applied */
     char confirmed_lsn[32];
     char current_lsn[32];
+    double lag_seconds;       /* how far behind in time (wal_slot_lag.sql); < 0: unknown */
 } wal_slot_state;
 bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz);
+
+/* As wal_slot_state_get, by the slot's and versync's schema's (raw) names: for /metrics. */
+bool wal_slot_state_query(PGconn *conn, const char *slot, const char *schema, wal_slot_state *s, char *err,
+                          size_t errsz);
+
+/* The meta key under which the consumer of `slot` reports its progress (wal_progress_set.sql). */
+#define WAL_PROGRESS_KEY_PREFIX "wal_progress:"
 
 /* status: append the slot's state (text: one line; json: a ",\"wal_slot\":{…}" member, the slot name
  * being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */

@@ -20,6 +20,8 @@
 
 /* Tell the server where we are at least this often (wal_sender_timeout is 60 s by default). */
 #define STATUS_EVERY_MS 10000
+/* The progress behind the lag in seconds: a change of state is written at most this often. */
+#define PROGRESS_CHANGE_MS 1000
 /* once: wait this long for the stream per step before reporting "still working". */
 #define ONCE_WAIT_MS 1000
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
@@ -72,6 +74,9 @@ struct wal_stream {
     uint32_t *trunc; /* relids of a Truncate not yet applied */
     size_t ntrunc;
     long long last_status_ms;
+    long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
+    int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
+    bool progress_failed;       /* the last write failed (logged once until one succeeds) */
     bulk_sender sender;
     esc *sender_store;
 };
@@ -148,6 +153,7 @@ wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz)
     }
     ws->c = c;
     ws->once = once;
+    ws->last_caught_up = -1;
     snprintf(ws->once_nonce, sizeof ws->once_nonce, "once %ld", (long)getpid());
     return ws;
 }
@@ -877,6 +883,40 @@ static void finish_stream(wal_stream *ws)
     ws->rc = NULL;
 }
 
+/* Report progress for the lag in seconds (wal_progress_set.sql) every STATUS_EVERY_MS, within
+ * PROGRESS_CHANGE_MS when `caught_up` changed, or now when `force`: one small write on the source
+ * every few seconds. Informational: a failure is logged (once until one succeeds), not fatal. */
+static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool force)
+{
+    long long now = now_ms();
+    /* A change of state is written within a second (not at every step under load, where it flips). */
+    long long every = ws->last_caught_up == (int)caught_up ? STATUS_EVERY_MS : PROGRESS_CHANGE_MS;
+    if (!force && ws->last_progress_ms && now - ws->last_progress_ms < every)
+        return;
+    char key[128], val[96], err[512];
+    snprintf(key, sizeof key, WAL_PROGRESS_KEY_PREFIX "%s", ws->c->wal_slot);
+    snprintf(val, sizeof val, "%d %" PRId64 " %" PRId64, caught_up ? 1 : 0,
+             (int64_t)(ws->commit_ts ? ws->commit_ts + PG_EPOCH_US : 0), (int64_t)(pg_now_us() + PG_EPOCH_US));
+    char *schema_q = pg_quote_ident(pg, ws->c->schema, err, sizeof err);
+    char *sql = schema_q ? sql_render("wal_progress_set", schema_q) : NULL;
+    const char *p[] = {key, val};
+    bool ok = sql && pg_run(pg, sql, 2, p, err, sizeof err);
+    if (!sql && schema_q)
+        snprintf(err, sizeof err, "out of memory");
+    free(schema_q);
+    free(sql);
+    ws->last_progress_ms = now; /* not again at once after a failure either */
+    if (ok) {
+        ws->last_caught_up = caught_up;
+        ws->progress_failed = false;
+    } else if (!ws->progress_failed) {
+        ws->progress_failed = true;
+        log_warn("replication slot \"%s\": recording progress for the lag in seconds: %s (status shows it as "
+                 "unknown or old until this works)",
+                 ws->c->wal_slot, err);
+    }
+}
+
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     int did = 0;
@@ -889,7 +929,7 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
     if (!ws->rc && !connect_stream(ws, pg, err, errsz))
         return WAL_ERR_PG;
     size_t batch = ws->c->batch_size > 0 ? (size_t)ws->c->batch_size : 500;
-    bool stop = false, reply = false;
+    bool stop = false, reply = false, drained = false;
     while (!stop && ws->npending < batch && !(ws->once_reached && !ws->in_txn)) {
         char *b = NULL;
         int n = PQgetCopyData(ws->rc, &b, 1);
@@ -897,6 +937,7 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
             if (!PQconsumeInput(ws->rc))
                 n = -2;
             else if ((n = PQgetCopyData(ws->rc, &b, 1)) == 0) {
+                drained = true;
                 if (!ws->once || did || ws->npending)
                     break;
                 /* once: wait a little for the stream to reach the marker. */
@@ -947,6 +988,8 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
             return WAL_ERR_PG;
         }
     }
+    /* Caught up: read everything the server had sent and written all of it. */
+    write_progress(ws, pg, done || (drained && !ws->in_txn), done);
     if (done) {
         finish_stream(ws);
         return 0;

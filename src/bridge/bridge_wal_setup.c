@@ -198,10 +198,51 @@ done:
     return ok;
 }
 
-bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz)
+/* The slot's lag in seconds into s->lag_seconds (< 0 unknown), from the consumer's progress in
+ * <schema>.meta; unknown when versync's tables are not there (check before init). */
+static bool slot_lag(PGconn *conn, const char *slot, const char *schema, wal_slot_state *s, char *err, size_t errsz)
+{
+    char *schema_q = NULL, *sql = NULL, key[128];
+    buf meta = BUF_INIT;
+    PGresult *r = NULL;
+    bool ok = false;
+    s->lag_seconds = -1;
+    if (!(schema_q = pg_quote_ident(conn, schema, err, errsz)))
+        goto done;
+    buf_printf(&meta, "%s.meta", schema_q);
+    if (!buf_ok(&meta) || !(sql = sql_render("wal_slot_lag", schema_q))) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    const char *mp[] = {meta.data};
+    if (!(r = pg_exec(conn, "SELECT to_regclass($1) IS NOT NULL", 1, mp, err, errsz)))
+        goto done;
+    bool has_meta = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    r = NULL;
+    if (has_meta) {
+        snprintf(key, sizeof key, WAL_PROGRESS_KEY_PREFIX "%s", slot);
+        const char *p[] = {slot, key};
+        if (!(r = pg_exec(conn, sql, 2, p, err, errsz)))
+            goto done;
+        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+            s->lag_seconds = strtod(PQgetvalue(r, 0, 0), NULL);
+    }
+    ok = true;
+done:
+    PQclear(r);
+    buf_free(&meta);
+    free(schema_q);
+    free(sql);
+    return ok;
+}
+
+bool wal_slot_state_query(PGconn *conn, const char *slot, const char *schema, wal_slot_state *s, char *err,
+                          size_t errsz)
 {
     memset(s, 0, sizeof *s);
-    const char *p[] = {c->wal_slot};
+    s->lag_seconds = -1;
+    const char *p[] = {slot};
     PGresult *r = pg_exec(conn, sql_text("wal_slot"), 1, p, err, errsz);
     if (!r)
         return false;
@@ -214,7 +255,21 @@ bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err
         snprintf(s->current_lsn, sizeof s->current_lsn, "%s", PQgetvalue(r, 0, 6));
     }
     PQclear(r);
-    return true;
+    return !s->exists || slot_lag(conn, slot, schema, s, err, errsz);
+}
+
+bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz)
+{
+    return wal_slot_state_query(conn, c->wal_slot, c->schema, s, err, errsz);
+}
+
+/* " (12.3 s behind)", " (lag in seconds unknown: …)" for the text lines of check and status. */
+static void put_lag_seconds(buf *out, const wal_slot_state *s)
+{
+    if (s->lag_seconds >= 0)
+        buf_printf(out, ", %.1f s behind", s->lag_seconds);
+    else
+        buf_puts(out, ", lag in seconds unknown (no progress reported by versync yet)");
 }
 
 static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -296,9 +351,13 @@ int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ct
         reportf(report, ctx, "replication slot \"%s\" does not exist: run `versync init`", c->wal_slot);
         return found + 1;
     }
-    printf("  slot \"%s\": %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of WAL "
+    buf lag = BUF_INIT;
+    put_lag_seconds(&lag, &s);
+    printf("  slot \"%s\": %s, confirmed up to %s (current %s): %lld bytes not yet applied%s, %lld bytes of WAL "
            "retained\n",
-           c->wal_slot, s.active ? "in use" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes, s.retained_bytes);
+           c->wal_slot, s.active ? "in use" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+           lag.data ? lag.data : "", s.retained_bytes);
+    buf_free(&lag);
     if (s.retained_bytes > c->wal_lag_warn_bytes) {
         reportf(report, ctx,
                 "replication slot \"%s\" retains %lld bytes of WAL (more than wal.lag_warn_bytes = %lld): the "
@@ -319,18 +378,23 @@ bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *er
     if (json) {
         if (!s.exists)
             return buf_puts(out, ",\"wal_slot\":null");
-        return buf_printf(out,
-                          ",\"wal_slot\":{\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\",\"current_lsn\":\"%s\","
-                          "\"lag_bytes\":%lld,\"retained_bytes\":%lld}",
-                          c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
-                          s.retained_bytes);
+        buf_printf(out,
+                   ",\"wal_slot\":{\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\",\"current_lsn\":\"%s\","
+                   "\"lag_bytes\":%lld,\"retained_bytes\":%lld,\"lag_seconds\":",
+                   c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+                   s.retained_bytes);
+        if (s.lag_seconds >= 0)
+            buf_printf(out, "%.3f}", s.lag_seconds);
+        else
+            buf_puts(out, "null}");
+        return buf_ok(out);
     }
     if (!s.exists)
         return buf_printf(out, "slot %s: missing (run versync init): the \"wal\" tables are not captured\n",
                           c->wal_slot);
-    return buf_printf(out,
-                      "slot %s: %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of "
-                      "WAL retained\n",
-                      c->wal_slot, s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
-                      s.retained_bytes);
+    buf_printf(out, "slot %s: %s, confirmed up to %s (current %s): %lld bytes not yet applied", c->wal_slot,
+               s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes);
+    put_lag_seconds(out, &s);
+    buf_printf(out, ", %lld bytes of WAL retained\n", s.retained_bytes);
+    return buf_ok(out);
 }
