@@ -78,6 +78,18 @@ bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *er
  * with err set (PostgreSQL failed, or WAL capture cannot work here: wal_setup_precheck). */
 int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ctx, char *err, size_t errsz);
 
+/* init, switching tables between trigger and WAL capture (README, "Logical replication capture",
+ * "Switching"). In init's transaction, before its plan runs: lift the change sequence above the
+ * WAL position for tables going back to triggers, and refuse a move to WAL the versions would not
+ * allow. After the plan (triggers dropped; the slot must already exist): move the change rows the
+ * triggers of "wal" tables left waiting into the stream. Lines for the user are appended to
+ * report. False with err set. */
+bool wal_switch_before(PGconn *conn, const cfg *c, const char *schema_q, buf *report, char *err, size_t errsz);
+bool wal_switch_after(PGconn *conn, const cfg *c, const char *schema_q, buf *report, char *err, size_t errsz);
+
+/* init with no "wal" table: warn when the slot still exists (it holds WAL without bound). */
+bool wal_setup_unused_slot(PGconn *conn, const cfg *c, char *err, size_t errsz);
+
 /* ---- the stream (bridge_wal.c) ------------------------------------------------------------------ */
 
 typedef struct wal_stream wal_stream;

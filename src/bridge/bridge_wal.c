@@ -911,6 +911,7 @@ static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool forc
         ws->progress_failed = false;
     } else if (!ws->progress_failed) {
         ws->progress_failed = true;
+        one_line(err);
         log_warn("replication slot \"%s\": recording progress for the lag in seconds: %s (status shows it as "
                  "unknown or old until this works)",
                  ws->c->wal_slot, err);
