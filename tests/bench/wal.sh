@@ -6,7 +6,7 @@
 # writes + drain (pg_current_wal_insert_lsn() before and after; the server is otherwise idle). Trigger
 # capture writes each change twice (the row, its change row) and the claim deletes the change row;
 # WAL capture writes the row only, and the drain writes nothing but its progress row every few s.
-# Prints a Markdown table (and writes it to $BUILD/bench_wal.md). Env: N (default 200000), BATCH (500).
+# Prints a Markdown table (and writes it to $BUILD/bench_wal.md; make bench runs it after its own table). Env: N (default 200000), BATCH (500).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
@@ -62,7 +62,7 @@ JSON
 
 run_mode trigger || status=1
 run_mode wal || status=1
-out=$BUILD/bench_wal.md
+out=$VS_BUILD/bench_wal.md
 {
   echo "| capture | changes | drain time | changes/s | WAL bytes/change (writes) | WAL bytes/change (writes + drain) |"
   echo "|---|---:|---:|---:|---:|---:|"
