@@ -5,14 +5,16 @@
 -- not carry it); $4 op; $5 version (the commit LSN written); $6 commit time, µs since 2000-01-01 UTC;
 -- $7 error; $8 HTTP status or NULL; $9 attempts before this one (a retried one's) or NULL.
 -- A replay of a change already recorded (a crash before the slot was confirmed) counts an attempt
--- on its row instead of adding a second one.
+-- on its row instead of adding a second one (a keyless one is told apart by the row its error names).
 WITH again AS (
     UPDATE @schema@.dead_letters
        SET error = $7::text, http_status = $8::int, version = $5::bigint, attempts = attempts + 1,
            last_failed_at = now()
      WHERE CASE WHEN $1::bigint IS NOT NULL THEN seq = $1::bigint
                 ELSE tbl = $2::text AND key IS NOT DISTINCT FROM $3::text[] AND op = $4::"char"
-                     AND version = $5::bigint END
+                     AND version = $5::bigint
+                     -- keyless ones of one transaction differ only in the row their error names
+                     AND ($3::text[] IS NOT NULL OR error = $7::text) END
     RETURNING seq
 )
 INSERT INTO @schema@.dead_letters (seq, tbl, key, op, version, changed_at, error, http_status, attempts)

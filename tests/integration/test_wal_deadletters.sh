@@ -94,4 +94,13 @@ assert_eq "it stays a dead letter" 1 "$(sql "select count(*) from versync.dead_l
 check "drop removes it" bash -c "'$VERSYNC' -c '$CFG' deadletters drop --table codes >/dev/null"
 assert_eq "gone" 0 "$(sql "select count(*) from versync.dead_letters where tbl = 'public.codes'")"
 
+# Two keyless deletes in one transaction are two dead letters, each naming its row.
+sql "insert into codes values (3, 'c3', 3), (4, 'c4', 4)"
+check "once writes them" once_ok codes2
+sql "delete from codes where id in (3, 4)"
+check "once reads both keyless deletes" once_ok keyless2
+assert_eq "two dead letters, one per row" "2 (id)=(3) (id)=(4)" \
+  "$(sql "select count(*) || ' ' || string_agg(substring(error from '\(id\)=\([0-9]+\)'), ' ' order by error)
+          from versync.dead_letters where tbl = 'public.codes'")"
+
 done_testing
