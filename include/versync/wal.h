@@ -58,8 +58,16 @@ typedef struct wal_slot_state {
     long long lag_bytes;      /* WAL not yet confirmed as applied */
     char confirmed_lsn[32];
     char current_lsn[32];
+    double lag_seconds;       /* how far behind in time (wal_slot_lag.sql); < 0: unknown */
 } wal_slot_state;
 bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz);
+
+/* As wal_slot_state_get, by the slot's and versync's schema's (raw) names: for /metrics. */
+bool wal_slot_state_query(PGconn *conn, const char *slot, const char *schema, wal_slot_state *s, char *err,
+                          size_t errsz);
+
+/* The meta key under which the consumer of `slot` reports its progress (wal_progress_set.sql). */
+#define WAL_PROGRESS_KEY_PREFIX "wal_progress:"
 
 /* status: append the slot's state (text: one line; json: a ",\"wal_slot\":{…}" member, the slot name
  * being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */
@@ -69,6 +77,18 @@ bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *er
  * wal.lag_warn_bytes and keys deletes do not carry. Returns how many it reported, or -1
  * with err set (PostgreSQL failed, or WAL capture cannot work here: wal_setup_precheck). */
 int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ctx, char *err, size_t errsz);
+
+/* init, switching tables between trigger and WAL capture (README, "Logical replication capture",
+ * "Switching"). In init's transaction, before its plan runs: lift the change sequence above the
+ * WAL position for tables going back to triggers, and refuse a move to WAL the versions would not
+ * allow. After the plan (triggers dropped; the slot must already exist): move the change rows the
+ * triggers of "wal" tables left waiting into the stream. Lines for the user are appended to
+ * report. False with err set. */
+bool wal_switch_before(PGconn *conn, const cfg *c, const char *schema_q, buf *report, char *err, size_t errsz);
+bool wal_switch_after(PGconn *conn, const cfg *c, const char *schema_q, buf *report, char *err, size_t errsz);
+
+/* init with no "wal" table: warn when the slot still exists (it holds WAL without bound). */
+bool wal_setup_unused_slot(PGconn *conn, const cfg *c, char *err, size_t errsz);
 
 /* ---- the stream (bridge_wal.c) ------------------------------------------------------------------ */
 
@@ -95,6 +115,47 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
 
 /* The replication connection's socket (to wait on beside others), or -1. */
 int wal_stream_socket(const wal_stream *ws);
+
+/* ---- dead letters (bridge_wal_dead.c) ---------------------------------------------------------- */
+
+/* One change of a "wal" table that can never be written, for <schema>.dead_letters. */
+typedef struct wal_dead {
+    const char *tbl;         /* "schema.table" */
+    char *const *key;        /* the key's parts; NULL: the WAL record did not carry the key */
+    size_t nkey;
+    char op;                 /* 'I', 'U' or 'D' */
+    int64_t version;         /* the commit LSN written (or read) */
+    int64_t commit_ts;       /* its commit time, µs since 2000-01-01 UTC */
+    const char *error;
+    int http_status;         /* 0: none (not the store's refusal) */
+    int64_t seq;             /* a retried dead letter's own seq, 0: draw a new one */
+    int attempts;            /* a retried one's attempts so far */
+} wal_dead;
+
+/* Record d on `pg` (outside a transaction): a new row, or (the same change replayed, or a retry
+ * failing again) one more attempt on its row. False with err set. */
+bool wal_dead_record(PGconn *pg, const cfg *c, const wal_dead *d, char *err, size_t errsz);
+
+/* A retry sent by `versync deadletters retry` (a transactional logical message, prefix
+ * "versync-retry", content {"schema","seq","table","key","op","attempts"}). Heap parts are owned
+ * by it; free with wal_retry_clear (NULL is a no-op). */
+typedef struct wal_retry {
+    char *tbl;
+    int table; /* index of the "wal" table in the config, -1: not one (the config changed) */
+    char **key;
+    size_t nkey;
+    char op;
+    int64_t seq;
+    int attempts;
+} wal_retry;
+
+/* Parse a retry message's content: 1 parsed, 0 another schema's (not ours), -1 malformed
+ * (err set). */
+int wal_retry_parse(const cfg *c, const char *content, size_t len, wal_retry *out, char *err, size_t errsz);
+void wal_retry_clear(wal_retry *r);
+
+/* The prefix of the logical messages that carry retries. */
+#define WAL_RETRY_PREFIX "versync-retry"
 
 /* ---- pgoutput messages (bridge_wal_decode.c) --------------------------------------------------- */
 

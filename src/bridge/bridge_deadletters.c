@@ -5,6 +5,7 @@
 #include "versync/log.h"
 #include "versync/pg.h"
 #include "versync/scan.h"
+#include "versync/render.h"
 #include "versync/sql_embed.h"
 
 #include <inttypes.h>
@@ -37,7 +38,9 @@ static void usage(FILE *out)
             "  list    (default) the matching dead letters, oldest change first, at most --limit (100)\n"
             "  retry   move them back into the change table under their own sequence numbers: the workers\n"
             "          re-read each row and write its current state with the ordinary version rules\n"
-            "          (a delete overtaken by a later re-insert stays overtaken)\n"
+            "          (a delete overtaken by a later re-insert stays overtaken). A \"capture\": \"wal\"\n"
+            "          table's go back through the replication stream instead (re-read, written with the\n"
+            "          retry's commit position); one whose WAL record carried no key stays\n"
             "  drop    delete them for good; needs a filter or --all\n\n"
             "  --table T        only table T (schema.table; a bare name means public.T)\n"
             "  --older-than D   only those whose last failure is older than D (30s, 10m, 2h, 7d)\n"
@@ -212,21 +215,40 @@ done:
 }
 
 /* retry or drop: one statement (a data-modifying CTE) and, for retry, a NOTIFY per table so
- * running workers claim them at once; both in one transaction. */
+ * running workers claim them at once; both in one transaction. Retry sends a "wal" table's
+ * through the stream (deadletters_retry.sql) and leaves those without a key. */
 static bool move(PGconn *conn, const cfg *c, const char *schema_q, const dl_opts *o, const char *const *params,
                  buf *out, char *err, size_t errsz)
 {
     bool ok = false, in_tx = false;
     char *sql = sql_render(o->action == DL_RETRY ? "deadletters_retry" : "deadletters_drop", schema_q);
-    PGresult *r = NULL;
-    if (!sql) {
+    char *sql_k = o->action == DL_RETRY ? sql_render("deadletters_keyless", schema_q) : NULL;
+    PGresult *r = NULL, *kr = NULL;
+    buf wal = BUF_INIT;
+    const char **walt = calloc(c->ntables ? c->ntables : 1, sizeof *walt);
+    size_t nwal = 0;
+    long long kept = 0;
+    if (!sql || !walt || (o->action == DL_RETRY && !sql_k)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
+    for (size_t i = 0; i < c->ntables; i++)
+        if (c->tables[i].capture == CFG_CAPTURE_WAL)
+            walt[nwal++] = c->tables[i].ident;
+    if (!render_array_literal(&wal, walt, nwal)) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    const char *rp[] = {params[0], params[1], params[2], wal.data ? wal.data : "{}", c->schema};
     if (!pg_run(conn, "BEGIN", 0, NULL, err, errsz))
         goto done;
     in_tx = true;
-    if (!(r = pg_exec(conn, sql, 3, params, err, errsz)))
+    if (o->action == DL_RETRY) {
+        if (!(kr = pg_exec(conn, sql_k, 4, rp, err, errsz)))
+            goto done;
+        kept = strtoll(PQgetvalue(kr, 0, 0), NULL, 10);
+    }
+    if (!(r = pg_exec(conn, sql, o->action == DL_RETRY ? 5 : 3, rp, err, errsz)))
         goto done;
     long long total = 0;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -247,15 +269,28 @@ static bool move(PGconn *conn, const cfg *c, const char *schema_q, const dl_opts
             buf_put_json_string(out, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
             buf_printf(out, ":%s", PQgetvalue(r, i, 1));
         }
-        buf_puts(out, "}}\n");
+        buf_puts(out, "}");
+        if (kept)
+            buf_printf(out, ",\"kept_without_key\":%lld", kept);
+        buf_puts(out, "}\n");
     } else {
         buf_printf(out, "%s %lld dead letters", verb, total);
         describe(out, o);
         for (int i = 0; i < PQntuples(r); i++)
             buf_printf(out, "%s%s: %s", i ? ", " : " (", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
         buf_puts(out, PQntuples(r) ? ")" : "");
+        bool via_wal = false;
+        for (int i = 0; i < PQntuples(r); i++)
+            for (size_t k = 0; k < nwal; k++)
+                via_wal |= strcmp(PQgetvalue(r, i, 0), walt[k]) == 0;
         if (o->action == DL_RETRY && total > 0)
-            buf_puts(out, "; they are back in the change table for the workers (versync run, or versync once)");
+            buf_puts(out, via_wal ? "; they are queued for the workers (a \"capture\": \"wal\" table's through the "
+                                    "replication stream; versync run, or versync once)"
+                                  : "; they are back in the change table for the workers (versync run, or versync once)");
+        if (kept)
+            buf_printf(out, "; %lld kept: no key (the WAL record did not carry it, so nothing names the document): "
+                            "make the table's replica identity hold the key, run versync backfill, then drop them",
+                       kept);
         buf_putc(out, '\n');
     }
     ok = true;
@@ -265,7 +300,11 @@ done:
         pg_run(conn, "ROLLBACK", 0, NULL, ignore, sizeof ignore);
     }
     PQclear(r);
+    PQclear(kr);
     free(sql);
+    free(sql_k);
+    free(walt);
+    buf_free(&wal);
     return ok;
 }
 

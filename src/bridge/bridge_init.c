@@ -414,8 +414,9 @@ static bool plan_cursor_table(PGconn *conn, const cfg_table *t, const char *sche
     const char *mode = t->capture == CFG_CAPTURE_WAL ? "wal" : "cursor";
     if (nhave == 0 && reg_spec && strcmp(reg_spec, mode) == 0 && strcmp(reg_index, t->index) == 0)
         return true;
-    /* A table WAL capture starts on: its existing rows are for --backfill (README, "Logical replication capture"). */
-    if (t->capture == CFG_CAPTURE_WAL && (!reg_spec || strcmp(reg_spec, "wal") != 0) && p->fresh)
+    /* A table WAL capture starts on: its existing rows are for --backfill (README, "Logical replication
+     * capture"); not one that trigger capture kept in the index until now (its switch, wal_switch_*). */
+    if (t->capture == CFG_CAPTURE_WAL && (!reg_spec || strcmp(reg_spec, "cursor") == 0) && p->fresh)
         p->fresh[p->nfresh++] = t;
     bool ok = false;
     buf sql = BUF_INIT;
@@ -503,7 +504,13 @@ static bool plan_table(PGconn *conn, const cfg *c, const cfg_table *t, const cha
     char *regsql = sql_render_vars("init_register", vars);
     if (!regsql)
         goto oom;
-    if (!same && nhave == 0 && p->fresh)
+    /* No capture trigger before: its rows are not in the index, unless the stream kept them there
+     * ("capture": "wal" until now, wal_switch_before). */
+    bool was_wal = false;
+    for (int i = 0; reg && i < PQntuples(reg); i++)
+        was_wal |= strcmp(PQgetvalue(reg, i, 0), t->ident) == 0 && !PQgetisnull(reg, i, 2) &&
+                   strcmp(PQgetvalue(reg, i, 2), "wal") == 0;
+    if (!same && nhave == 0 && !was_wal && p->fresh)
         p->fresh[p->nfresh++] = t;
     if (!same) {
         if (!add_drops(conn, schema_q, s.table_q, have, nhave, &sql, err, errsz))
@@ -1063,6 +1070,8 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     int rc = 1;
     plan p = {BUF_INIT, BUF_INIT, false, NULL, 0};
     buf notes = BUF_INIT;     /* one line per table with existing rows */
+    buf switched = BUF_INIT;  /* what switching tables between trigger and WAL capture did */
+    bool changed_wal = false; /* wal_setup_init created the publication or slot */
     const char **copy = NULL; /* argv of the backfill of --backfill */
     int ncopy = 0;
     char *schema_q = NULL;
@@ -1085,20 +1094,30 @@ int cli_init(const cli_globals *g, int argc, char **argv)
     copy[ncopy++] = "backfill";
     if (wal_table_count(&c) && !wal_setup_precheck(conn, err, sizeof err))
         goto fail;
+    /* The publication and slot come first, outside init's transaction (a logical slot cannot be
+     * created in one that wrote): a table moving from triggers to the stream then has every change
+     * in one or the other (or both) while its triggers are dropped, and the slot exists before any
+     * --backfill snapshot is taken, so the copy and the stream overlap. */
+    if (!wal_setup_init(conn, &c, dry_run, &changed_wal, err, sizeof err))
+        goto fail;
+    fflush(stdout);
     if (!pg_run(conn, "BEGIN", 0, NULL, err, sizeof err))
         goto fail;
     in_tx = true;
     const char *sp[] = {c.schema};
     if (!pg_run(conn, sql_text("init_lock"), 1, sp, err, sizeof err) ||
+        (!dry_run && !wal_switch_before(conn, &c, schema_q, &switched, err, sizeof err)) ||
         !plan_database(conn, &c, schema_q, &p, err, sizeof err))
         goto fail;
-    bool changed = p.sql.len > 0;
+    bool changed = p.sql.len > 0 || changed_wal;
     if (dry_run) {
         cli_print("%s", changed ? p.sql.data : "-- PostgreSQL: nothing to change\n");
         pg_run(conn, "ROLLBACK", 0, NULL, err, sizeof err);
         in_tx = false;
     } else {
-        if (changed && !pg_run(conn, p.sql.data, 0, NULL, err, sizeof err))
+        if (p.sql.len && !pg_run(conn, p.sql.data, 0, NULL, err, sizeof err))
+            goto fail;
+        if (!wal_switch_after(conn, &c, schema_q, &switched, err, sizeof err))
             goto fail;
         /* Counted under the lock CREATE TRIGGER took: exactly the rows no change row will carry. */
         if (!count_existing(conn, &p, &notes, copy, &ncopy, err, sizeof err))
@@ -1106,13 +1125,15 @@ int cli_init(const cli_globals *g, int argc, char **argv)
         if (!pg_run(conn, "COMMIT", 0, NULL, err, sizeof err))
             goto fail;
         in_tx = false;
-        if (changed)
+        if (p.sql.len)
             cli_print("%s", p.report.data);
+        if (switched.len) {
+            cli_print("%s", switched.data);
+            changed = true;
+        }
     }
     fflush(stdout);
-    /* Outside init's transaction: a logical slot cannot be created in one that wrote. The slot
-     * exists before any --backfill snapshot is taken, so the copy and the stream overlap. */
-    if (!wal_setup_init(conn, &c, dry_run, &changed, err, sizeof err))
+    if (!wal_setup_unused_slot(conn, &c, err, sizeof err))
         goto fail;
     fflush(stdout);
     int drift = 0;
@@ -1137,6 +1158,7 @@ done:
         free((char *)copy[i]);
     free(copy);
     buf_free(&notes);
+    buf_free(&switched);
     free(p.fresh);
     free(schema_q);
     buf_free(&p.sql);

@@ -8,6 +8,7 @@
 #include "versync/render.h"
 #include "versync/scan.h"
 #include "versync/sql_embed.h"
+#include "versync/wal.h"
 #include "versync/watchdog.h"
 
 #include <arpa/inet.h>
@@ -92,6 +93,9 @@ struct metrics {
     _Atomic int pg_fd; /* its socket, for children to close */
     long long backlog_at;
     mt_backlog bl;
+    char *wal_slot;       /* the slot of "capture": "wal", NULL when no table uses it */
+    wal_slot_state wal;   /* its state, refreshed with the backlog */
+    bool wal_ok;          /* that state is fresh */
     cfg_store store;
     esc *probe;
     long long probe_at;
@@ -195,6 +199,7 @@ void metrics_free(metrics *m)
     esc_free(m->probe);
     free(m->conninfo);
     free(m->schema);
+    free(m->wal_slot);
     free(m->store.url);
     free(m->store.username);
     free(m->store.password);
@@ -438,9 +443,14 @@ static void refresh_backlog(metrics *m)
     }
     b->n = rows;
     b->ok = true;
+    /* The slot of "capture": "wal": lag in bytes and seconds (bridge_wal_setup.c). */
+    m->wal_ok = m->wal_slot && wal_slot_state_query(m->pg, m->wal_slot, m->schema, &m->wal, err, sizeof err);
+    if (m->wal_slot && !m->wal_ok)
+        log_warn("metrics: the state of replication slot \"%s\": %s", m->wal_slot, err);
     goto done;
 fail:
     backlog_clear(b);
+    m->wal_ok = false;
     snprintf(b->err, sizeof b->err, "%s", err);
     if (m->pg && PQstatus(m->pg) != CONNECTION_OK) {
         atomic_store(&m->pg_fd, -1);
@@ -629,6 +639,24 @@ char *metrics_render(metrics *m)
     family(&b, "versync_backlog_query_ok", "gauge",
            "1 when the backlog figures above are fresh (the metrics connection to PostgreSQL works).");
     buf_printf(&b, "versync_backlog_query_ok %d\n", m->bl.ok ? 1 : 0);
+    if (m->wal_slot && m->wal_ok && m->wal.exists) {
+        /* The slot name is [a-z0-9_] (cfg), safe as a label value. */
+        family(&b, "versync_wal_slot_lag_bytes", "gauge",
+               "WAL of \"capture\": \"wal\" not yet confirmed as applied (current position minus the slot's "
+               "confirmed flush position).");
+        buf_printf(&b, "versync_wal_slot_lag_bytes{slot=\"%s\"} %lld\n", m->wal_slot, m->wal.lag_bytes);
+        family(&b, "versync_wal_slot_retained_bytes", "gauge",
+               "WAL the slot keeps the server from removing (current position minus its restart position).");
+        buf_printf(&b, "versync_wal_slot_retained_bytes{slot=\"%s\"} %lld\n", m->wal_slot, m->wal.retained_bytes);
+        family(&b, "versync_wal_slot_active", "gauge", "1 when a consumer (versync run) streams the slot.");
+        buf_printf(&b, "versync_wal_slot_active{slot=\"%s\"} %d\n", m->wal_slot, m->wal.active ? 1 : 0);
+        if (m->wal.lag_seconds >= 0) {
+            family(&b, "versync_wal_apply_lag_seconds", "gauge",
+                   "How far the slot's consumer is behind in time: 0 when caught up, else the age of the last "
+                   "transaction it applied (or of its last report, when it stopped caught up).");
+            buf_printf(&b, "versync_wal_apply_lag_seconds{slot=\"%s\"} %.3f\n", m->wal_slot, m->wal.lag_seconds);
+        }
+    }
     pthread_mutex_unlock(&m->lock);
     family(&b, "versync_up", "gauge", "1: the supervisor answers.");
     buf_puts(&b, "versync_up 1\n");
@@ -819,6 +847,7 @@ bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size
     }
     m->conninfo = dup_or_null(c->postgres ? c->postgres : "");
     m->schema = dup_or_null(c->schema ? c->schema : "versync");
+    m->wal_slot = wal_table_count(c) && c->wal_slot ? dup_or_null(c->wal_slot) : NULL;
     m->store = c->store;
     m->store.url = dup_or_null(c->store.url);
     m->store.username = dup_or_null(c->store.username);

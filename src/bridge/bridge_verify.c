@@ -653,7 +653,10 @@ static bool enqueue_one(vctx *v, const cfg_table *t, const char *enq, drift *d, 
  * put an older state over a newer one. A document whose row is gone is deleted one version above
  * the document's. Change-sequence tables queue a change row instead (a new sequence number). A
  * refusal of the current row at a greater version is a regressed version: named, with the
- * statement that fixes it. */
+ * statement that fixes it. A "capture": "wal" table (no row versions, commit LSNs in the store)
+ * is written directly too, at the WAL insert position read under the lock (verify_wal_position):
+ * its changes are not in the change table, and a change row would be written at a sequence number
+ * far below the LSNs, or never claimed when no table uses triggers. */
 static bool repair(vctx *v, const cfg_table *t, tstats *s)
 {
     char *enq = sql_render("verify_enqueue", v->schema_q);
@@ -675,6 +678,15 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
     if (!v->dry_run && !backfill_lock_table(v->conn, t, v->err, sizeof v->err))
         goto done;
     in_tx = !v->dry_run;
+    bool wal = t->capture == CFG_CAPTURE_WAL;
+    int64_t wal_v = 0;
+    if (wal) {
+        PGresult *wr = pg_exec(v->conn, sql_text("verify_wal_position"), 0, NULL, v->err, sizeof v->err);
+        if (!wr)
+            goto done;
+        wal_v = strtoll(PQgetvalue(wr, 0, 0), NULL, 10);
+        PQclear(wr);
+    }
     int64_t maxv = 0;
     size_t nids = 0;
     for (size_t i = 0; i < s->nd; i++) {
@@ -715,7 +727,7 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
                 row = r;
         }
         bool soft = row >= 0 && strcmp(PQgetvalue(rows, row, RENDER_COL_DELETED), "t") == 0 && !t->deletes_ignore;
-        if (t->version_kind == CFG_VERSION_SEQ) {
+        if (t->version_kind == CFG_VERSION_SEQ && !wal) {
             bool del = row < 0 || soft;
             if (d->k == K_EXTRA && !del) {
                 snprintf(d->note, sizeof d->note, "its row exists again; nothing to do");
@@ -743,7 +755,17 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
             }
             /* Row gone: a delete that beats the orphan document (backfill_delete_version). */
             op->is_delete = true;
-            op->version = backfill_delete_version(t, d->doc_version);
+            op->version = wal ? wal_v : backfill_delete_version(t, d->doc_version);
+        } else if (wal) {
+            if (d->k == K_EXTRA && !soft) {
+                snprintf(d->note, sizeof d->note, "its row exists again; nothing to do");
+                continue;
+            }
+            op->version = wal_v;
+            op->is_delete = soft;
+            op->doc = PQgetvalue(rows, row, RENDER_COL_DOC);
+            op->doc_len = (size_t)PQgetlength(rows, row, RENDER_COL_DOC);
+            op->row_current = true; /* the SHARE lock keeps it so until COMMIT */
         } else {
             char why[160];
             const char *vt = PQgetisnull(rows, row, RENDER_COL_VERSION) ? NULL : PQgetvalue(rows, row, RENDER_COL_VERSION);
@@ -788,7 +810,14 @@ static bool repair(vctx *v, const cfg_table *t, tstats *s)
             continue;
         }
         s->unrepairable++;
-        if (op->outcome == BULK_REGRESSED || (op->outcome == BULK_STALE && op->store_version > op->version)) {
+        if (wal && (op->outcome == BULK_REGRESSED || op->outcome == BULK_STALE)) {
+            snprintf(d->note, sizeof d->note,
+                     "the store holds version %" PRId64 ", past the current WAL position %" PRId64
+                     ": something other than this slot wrote it; no change from the WAL can replace it until the "
+                     "WAL passes that position. Rebuild the index with versync backfill --index NEW and switch an "
+                     "alias, or delete the document by hand and run verify --repair again",
+                     op->store_version, op->version);
+        } else if (op->outcome == BULK_REGRESSED || (op->outcome == BULK_STALE && op->store_version > op->version)) {
             char cmd[400];
             bump_command(t, d, op->store_version, cmd, sizeof cmd);
             snprintf(d->note, sizeof d->note,

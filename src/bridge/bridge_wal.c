@@ -20,6 +20,8 @@
 
 /* Tell the server where we are at least this often (wal_sender_timeout is 60 s by default). */
 #define STATUS_EVERY_MS 10000
+/* The progress behind the lag in seconds: a change of state is written at most this often. */
+#define PROGRESS_CHANGE_MS 1000
 /* once: wait this long for the stream per step before reporting "still working". */
 #define ONCE_WAIT_MS 1000
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
@@ -31,6 +33,9 @@ typedef struct wal_rel {
     int table;   /* index into cfg.tables, or -1: not one of ours */
     int *keypos; /* per key column of the mapping: its attribute position, -1 missing */
     bool *keyident; /* per key column: part of the replica identity */
+    char **attnames; /* every column's name (heap), to say which row a keyless change was */
+    bool *attkey;    /* per column: part of the replica identity */
+    uint16_t natts;
 } wal_rel;
 
 /* One row a change names; its id and key parts are heap strings. */
@@ -41,6 +46,10 @@ typedef struct wal_change {
     size_t nkey;
     int64_t version; /* the commit LSN of its transaction */
     size_t order;    /* position in the stream, to keep the last change of a key */
+    char op;         /* 'I', 'U', 'D' (for a dead letter) */
+    int64_t ts;      /* its commit time, µs since 2000-01-01 */
+    int64_t seq;     /* a retried dead letter's seq, 0 otherwise */
+    int attempts;    /* a retried dead letter's attempts so far */
 } wal_change;
 
 struct wal_stream {
@@ -54,6 +63,7 @@ struct wal_stream {
     int64_t commit_ts;   /* its commit time (µs since 2000-01-01), 0 none */
     bool in_txn;
     int64_t txn_version;
+    int64_t txn_ts; /* the commit time of the transaction being read (Begin) */
     uint64_t once_target; /* once: the marker's position, 0 before it was emitted */
     bool once_reached;
     char once_nonce[64];
@@ -64,6 +74,9 @@ struct wal_stream {
     uint32_t *trunc; /* relids of a Truncate not yet applied */
     size_t ntrunc;
     long long last_status_ms;
+    long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
+    int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
+    bool progress_failed;       /* the last write failed (logged once until one succeeds) */
     bulk_sender sender;
     esc *sender_store;
 };
@@ -96,11 +109,23 @@ static void clear_pending(wal_stream *ws)
     ws->npending = 0;
 }
 
+static void free_attnames(wal_rel *r)
+{
+    for (uint16_t a = 0; r->attnames && a < r->natts; a++)
+        free(r->attnames[a]);
+    free(r->attnames);
+    free(r->attkey);
+    r->attnames = NULL;
+    r->attkey = NULL;
+    r->natts = 0;
+}
+
 static void clear_rels(wal_stream *ws)
 {
     for (size_t i = 0; i < ws->nrels; i++) {
         free(ws->rels[i].keypos);
         free(ws->rels[i].keyident);
+        free_attnames(&ws->rels[i]);
     }
     ws->nrels = 0;
 }
@@ -128,6 +153,7 @@ wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz)
     }
     ws->c = c;
     ws->once = once;
+    ws->last_caught_up = -1;
     snprintf(ws->once_nonce, sizeof ws->once_nonce, "once %ld", (long)getpid());
     return ws;
 }
@@ -268,6 +294,7 @@ static bool on_relation(wal_stream *ws, const wal_msg *m, char *err, size_t errs
     }
     free(r->keypos);
     free(r->keyident);
+    free_attnames(r);
     r->keypos = NULL;
     r->keyident = NULL;
     r->table = -1;
@@ -279,8 +306,15 @@ static bool on_relation(wal_stream *ws, const wal_msg *m, char *err, size_t errs
     if (r->table < 0)
         return true;
     const cfg_table *t = &ws->c->tables[r->table];
-    if (!(r->keypos = calloc(t->nkey, sizeof *r->keypos)) || !(r->keyident = calloc(t->nkey, sizeof *r->keyident)))
+    if (!(r->keypos = calloc(t->nkey, sizeof *r->keypos)) || !(r->keyident = calloc(t->nkey, sizeof *r->keyident)) ||
+        !(r->attnames = calloc(m->natts ? m->natts : 1, sizeof *r->attnames)) ||
+        !(r->attkey = calloc(m->natts ? m->natts : 1, sizeof *r->attkey)))
         goto oom;
+    for (uint16_t a = 0; a < m->natts; a++, r->natts++) {
+        r->attkey[a] = m->atts[a].key || m->replident == 'f';
+        if (!(r->attnames[a] = strdup(m->atts[a].name)))
+            goto oom;
+    }
     for (size_t k = 0; k < t->nkey; k++) {
         r->keypos[k] = -1;
         for (uint16_t a = 0; a < m->natts; a++)
@@ -299,9 +333,34 @@ oom:
     return false;
 }
 
+/* Append *ch (its table and key parts set; the id is made here) to the pending changes, which
+ * own it from then on. False (ch freed) when out of memory. */
+static bool push_change(wal_stream *ws, wal_change *ch)
+{
+    buf id = BUF_INIT;
+    if (!bulk_doc_id(&id, (const char *const *)ch->key, ch->nkey) || !(ch->id = strdup(id.data ? id.data : ""))) {
+        buf_free(&id);
+        free_change(ch);
+        return false;
+    }
+    buf_free(&id);
+    if (ws->npending == ws->cappending) {
+        size_t cap = ws->cappending ? ws->cappending * 2 : 64;
+        wal_change *n = realloc(ws->pending, cap * sizeof *n);
+        if (!n) {
+            free_change(ch);
+            return false;
+        }
+        ws->pending = n;
+        ws->cappending = cap;
+    }
+    ws->pending[ws->npending++] = *ch;
+    return true;
+}
+
 /* Queue the row of `t` whose key sits in `tup` (falling back to `alt` for values not sent). Returns
  * 1 queued, 0 the tuple does not carry the key (*why says which column), -1 out of memory. */
-static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, const wal_tuple *alt,
+static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, const wal_tuple *alt, char op,
                      const char **why)
 {
     const cfg_table *t = &ws->c->tables[r->table];
@@ -309,8 +368,9 @@ static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, con
     ch.table = r->table;
     ch.version = ws->txn_version;
     ch.order = ws->order++;
+    ch.op = op;
+    ch.ts = ws->txn_ts;
     ch.nkey = t->nkey;
-    buf id = BUF_INIT;
     if (!(ch.key = calloc(t->nkey, sizeof *ch.key)))
         return -1;
     for (size_t k = 0; k < t->nkey; k++) {
@@ -328,24 +388,7 @@ static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, con
             return -1;
         }
     }
-    if (!bulk_doc_id(&id, (const char *const *)ch.key, ch.nkey) || !(ch.id = strdup(id.data ? id.data : ""))) {
-        buf_free(&id);
-        free_change(&ch);
-        return -1;
-    }
-    buf_free(&id);
-    if (ws->npending == ws->cappending) {
-        size_t cap = ws->cappending ? ws->cappending * 2 : 64;
-        wal_change *n = realloc(ws->pending, cap * sizeof *n);
-        if (!n) {
-            free_change(&ch);
-            return -1;
-        }
-        ws->pending = n;
-        ws->cappending = cap;
-    }
-    ws->pending[ws->npending++] = ch;
-    return 1;
+    return push_change(ws, &ch) ? 1 : -1;
 }
 
 static bool same_key(const wal_rel *r, const wal_tuple *a, const wal_tuple *b, size_t nkey)
@@ -363,7 +406,32 @@ static bool same_key(const wal_rel *r, const wal_tuple *a, const wal_tuple *b, s
     return true;
 }
 
-static bool on_change(wal_stream *ws, const wal_msg *m, worker_counters *delta, char *err, size_t errsz)
+/* "(id, code)=(1, NULL)": the columns a keyless change carried, to tell the row in its dead letter. */
+static void describe_tuple(buf *b, const wal_rel *r, const wal_tuple *tup, bool identity_only)
+{
+    buf vals = BUF_INIT;
+    size_t n = 0;
+    for (uint16_t a = 0; a < tup->ncols && a < r->natts && b->len < 400; a++) {
+        const wal_value *v = &tup->cols[a];
+        if (v->kind == 'u' || (identity_only && !r->attkey[a]))
+            continue;
+        buf_puts(b, n ? ", " : "(");
+        buf_puts(b, r->attnames[a]);
+        buf_puts(&vals, n++ ? ", " : "(");
+        if (v->kind == 'n')
+            buf_puts(&vals, "NULL");
+        else
+            buf_printf(&vals, "%.*s", (int)(v->len > 100 ? 100 : v->len), v->data);
+    }
+    if (n)
+        buf_printf(b, ")=%s)", vals.data ? vals.data : "");
+    else
+        buf_puts(b, "(nothing)");
+    buf_free(&vals);
+}
+
+static bool on_change(wal_stream *ws, PGconn *pg, const wal_msg *m, worker_counters *delta, char *err,
+                      size_t errsz)
 {
     const wal_rel *r = find_rel(ws, m->relid);
     if (!r || r->table < 0)
@@ -371,29 +439,52 @@ static bool on_change(wal_stream *ws, const wal_msg *m, worker_counters *delta, 
     const cfg_table *t = &ws->c->tables[r->table];
     const char *why = NULL;
     int q = 1;
+    const wal_tuple *named = m->kind == WAL_MSG_DELETE ? &m->old_tuple : &m->new_tuple;
     if (m->kind == WAL_MSG_INSERT)
-        q = queue_key(ws, r, &m->new_tuple, NULL, &why);
+        q = queue_key(ws, r, &m->new_tuple, NULL, 'I', &why);
     else if (m->kind == WAL_MSG_UPDATE) {
         const wal_tuple *old = m->old_kind ? &m->old_tuple : NULL;
-        q = queue_key(ws, r, &m->new_tuple, old, &why);
+        q = queue_key(ws, r, &m->new_tuple, old, 'U', &why);
         /* A key changed: the old key's document goes too (its re-read finds no row). */
-        if (q == 1 && old && !same_key(r, old, &m->new_tuple, t->nkey))
-            q = queue_key(ws, r, old, NULL, &why);
+        if (q == 1 && old && !same_key(r, old, &m->new_tuple, t->nkey)) {
+            named = old;
+            q = queue_key(ws, r, old, NULL, 'U', &why);
+        }
     } else
-        q = queue_key(ws, r, &m->old_tuple, NULL, &why);
+        q = queue_key(ws, r, &m->old_tuple, NULL, 'D', &why);
     if (q < 0) {
         snprintf(err, errsz, "out of memory");
         return false;
     }
     if (q == 0) {
-        /* Nothing names the document: it can never be written, so say so every time. */
+        /* Nothing names the document: it can never be written, so say so every time, and keep it
+         * as a dead letter (without a key) so `versync deadletters` shows it. */
+        buf e = BUF_INIT;
+        buf_printf(&e,
+                   "a %s in the WAL (commit %" PRId64 ") of the row whose replica identity is ",
+                   m->kind == WAL_MSG_DELETE ? "delete" : "change", ws->txn_version);
+        describe_tuple(&e, r, named, named == &m->old_tuple && m->old_kind == 'K');
+        buf_printf(&e,
+                   " carries no value of key column \"%s\", so versync cannot tell which document it changes; "
+                   "not synced. Make the replica identity hold the key: ALTER TABLE %s REPLICA IDENTITY USING "
+                   "INDEX <a unique index on the key> (or FULL), then run versync backfill %s",
+                   why ? why : "?", t->ident, t->ident);
+        if (!buf_ok(&e)) {
+            buf_free(&e);
+            snprintf(err, errsz, "out of memory");
+            return false;
+        }
+        log_error("%s: %s", t->ident, e.data);
+        wal_dead d = {.tbl = t->ident,
+                      .op = m->kind == WAL_MSG_DELETE ? 'D' : m->kind == WAL_MSG_INSERT ? 'I' : 'U',
+                      .version = ws->txn_version,
+                      .commit_ts = ws->txn_ts,
+                      .error = e.data};
+        bool ok = wal_dead_record(pg, ws->c, &d, err, errsz);
+        buf_free(&e);
+        if (!ok)
+            return false;
         delta->dead_letters++;
-        log_error("%s: a %s in the WAL (commit %" PRId64 ") carries no value of key column \"%s\", so versync "
-                  "cannot tell which document it changes; not synced. Make the replica identity hold the key: "
-                  "ALTER TABLE %s REPLICA IDENTITY USING INDEX <a unique index on the key> (or FULL), then run "
-                  "versync backfill %s",
-                  t->ident, m->kind == WAL_MSG_DELETE ? "delete" : "change", ws->txn_version, why ? why : "?",
-                  t->ident, t->ident);
     }
     return true;
 }
@@ -507,6 +598,8 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
         memset(&ws->sender, 0, sizeof ws->sender);
         bulk_sender_init(&ws->sender, store,
                          ws->c->store.max_bulk_bytes > 0 ? (size_t)ws->c->store.max_bulk_bytes : 0);
+        /* As the trigger path: an item answered 5xx this often is given up (a dead letter). */
+        ws->sender.max_item_retries = ws->c->store.max_item_retries;
         ws->sender_store = store;
     }
     qsort(ws->pending, ws->npending, sizeof *ws->pending, cmp_change);
@@ -526,9 +619,10 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
     ws->npending = n;
     bulk_op *ops = calloc(n, sizeof *ops);
     bool *skip = calloc(n, sizeof *skip);
+    size_t *src = calloc(n ? n : 1, sizeof *src); /* ops[i] is the write of pending[src[i]] */
     PGresult **res = calloc(ws->c->ntables, sizeof *res);
     int rc = WAL_ERR_PG;
-    if (!ops || !skip || !res) {
+    if (!ops || !skip || !src || !res) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
@@ -544,8 +638,10 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
     /* Skipped ops ("deletes": "ignore") are moved to the end so the rest go in one array. */
     size_t nsend = 0;
     for (size_t i = 0; i < n; i++)
-        if (!skip[i])
+        if (!skip[i]) {
+            src[nsend] = i;
             ops[nsend++] = ops[i];
+        }
     if (nsend && !bulk_send(&ws->sender, ops, nsend, err, errsz)) {
         delta->retries++;
         rc = WAL_ERR_STORE;
@@ -557,9 +653,25 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
         else if (ops[i].outcome == BULK_STALE)
             delta->stale++;
         else {
-            delta->dead_letters++;
-            log_error("%s: document %.*s (version %" PRId64 ") refused by the store (HTTP %d): %s; not synced",
+            /* Refused for good: a dead letter (README, "Dead letters"), recorded before the slot
+             * moves past it; if recording fails the batch is written again and refused again. */
+            const wal_change *ch = &ws->pending[src[i]];
+            log_error("%s: document %.*s (version %" PRId64 ") refused by the store (HTTP %d): %s; not synced, "
+                      "kept as a dead letter",
                       ops[i].index, (int)ops[i].id_len, ops[i].id, ops[i].version, ops[i].status, ops[i].error);
+            wal_dead d = {.tbl = ws->c->tables[ch->table].ident,
+                          .key = ch->key,
+                          .nkey = ch->nkey,
+                          .op = ops[i].is_delete ? 'D' : ch->op == 'D' ? 'U' : ch->op,
+                          .version = ops[i].version,
+                          .commit_ts = ch->ts,
+                          .error = ops[i].error,
+                          .http_status = ops[i].status,
+                          .seq = ch->seq,
+                          .attempts = ch->attempts};
+            if (!wal_dead_record(pg, ws->c, &d, err, errsz))
+                goto done;
+            delta->dead_letters++;
         }
     }
     delta->skipped += (long long)(n - nsend);
@@ -573,6 +685,7 @@ done:
     free(res);
     free(ops);
     free(skip);
+    free(src);
     return rc;
 }
 
@@ -631,8 +744,51 @@ static uint64_t get64(const char *p)
 }
 
 /* Handle one CopyData message. Sets *stop when reading must pause (a Truncate to apply). */
-static bool on_copy(wal_stream *ws, const char *b, int n, bool *stop, bool *reply, worker_counters *delta,
-                    char *err, size_t errsz)
+/* A retry of a dead letter (versync deadletters retry): queue it as a change of the transaction
+ * that carried it, so it is re-read and written with that commit LSN. */
+static bool on_retry(wal_stream *ws, PGconn *pg, const wal_msg *m, worker_counters *delta, char *err,
+                     size_t errsz)
+{
+    wal_retry rt;
+    char why[256];
+    int p = wal_retry_parse(ws->c, m->content ? m->content : "", m->content_len, &rt, why, sizeof why);
+    if (p < 0) {
+        log_error("replication slot \"%s\": ignoring a malformed retry message at %" PRIu64 ": %s", ws->c->wal_slot,
+                  m->lsn, why);
+        return true;
+    }
+    if (p == 0)
+        return true;
+    int64_t version = ws->in_txn ? ws->txn_version : (int64_t)m->lsn;
+    bool ok = true;
+    if (rt.table < 0 || rt.nkey != ws->c->tables[rt.table].nkey) {
+        /* The config changed since: the dead letter goes back where it was, saying why. */
+        char e[512];
+        snprintf(e, sizeof e, "retried, but %s is not a \"capture\": \"wal\" table with a %zu-column key in the "
+                 "config now; retry it again under the config that captures it", rt.tbl, rt.nkey);
+        wal_dead d = {.tbl = rt.tbl, .key = rt.key, .nkey = rt.nkey, .op = rt.op, .version = version,
+                      .commit_ts = ws->txn_ts, .error = e, .seq = rt.seq, .attempts = rt.attempts};
+        log_error("%s", e);
+        ok = wal_dead_record(pg, ws->c, &d, err, errsz);
+        if (ok)
+            delta->dead_letters++;
+    } else {
+        wal_change ch = {.table = rt.table, .key = rt.key, .nkey = rt.nkey, .version = version,
+                         .order = ws->order++, .op = rt.op, .ts = ws->txn_ts, .seq = rt.seq,
+                         .attempts = rt.attempts};
+        rt.key = NULL; /* owned by ch now */
+        rt.nkey = 0;
+        if (!push_change(ws, &ch)) {
+            snprintf(err, errsz, "out of memory");
+            ok = false;
+        }
+    }
+    wal_retry_clear(&rt);
+    return ok;
+}
+
+static bool on_copy(wal_stream *ws, PGconn *pg, const char *b, int n, bool *stop, bool *reply,
+                    worker_counters *delta, char *err, size_t errsz)
 {
     if (n >= 18 && b[0] == 'k') {
         uint64_t end = get64(b + 1);
@@ -655,6 +811,7 @@ static bool on_copy(wal_stream *ws, const char *b, int n, bool *stop, bool *repl
     case WAL_MSG_BEGIN:
         ws->in_txn = true;
         ws->txn_version = (int64_t)m.lsn;
+        ws->txn_ts = m.ts;
         break;
     case WAL_MSG_COMMIT:
         ws->in_txn = false;
@@ -669,7 +826,7 @@ static bool on_copy(wal_stream *ws, const char *b, int n, bool *stop, bool *repl
     case WAL_MSG_INSERT:
     case WAL_MSG_UPDATE:
     case WAL_MSG_DELETE:
-        ok = on_change(ws, &m, delta, err, errsz);
+        ok = on_change(ws, pg, &m, delta, err, errsz);
         break;
     case WAL_MSG_TRUNCATE:
         if (m.nrelids) {
@@ -681,6 +838,10 @@ static bool on_copy(wal_stream *ws, const char *b, int n, bool *stop, bool *repl
         }
         break;
     case WAL_MSG_MESSAGE:
+        if (m.prefix && strcmp(m.prefix, WAL_RETRY_PREFIX) == 0) {
+            ok = on_retry(ws, pg, &m, delta, err, errsz);
+            break;
+        }
         if (ws->once && m.prefix && strcmp(m.prefix, "versync") == 0 && m.lsn >= ws->once_target &&
             ws->once_target)
             ws->once_reached = true;
@@ -722,6 +883,41 @@ static void finish_stream(wal_stream *ws)
     ws->rc = NULL;
 }
 
+/* Report progress for the lag in seconds (wal_progress_set.sql) every STATUS_EVERY_MS, within
+ * PROGRESS_CHANGE_MS when `caught_up` changed, or now when `force`: one small write on the source
+ * every few seconds. Informational: a failure is logged (once until one succeeds), not fatal. */
+static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool force)
+{
+    long long now = now_ms();
+    /* A change of state is written within a second (not at every step under load, where it flips). */
+    long long every = ws->last_caught_up == (int)caught_up ? STATUS_EVERY_MS : PROGRESS_CHANGE_MS;
+    if (!force && ws->last_progress_ms && now - ws->last_progress_ms < every)
+        return;
+    char key[128], val[96], err[512];
+    snprintf(key, sizeof key, WAL_PROGRESS_KEY_PREFIX "%s", ws->c->wal_slot);
+    snprintf(val, sizeof val, "%d %" PRId64 " %" PRId64, caught_up ? 1 : 0,
+             (int64_t)(ws->commit_ts ? ws->commit_ts + PG_EPOCH_US : 0), (int64_t)(pg_now_us() + PG_EPOCH_US));
+    char *schema_q = pg_quote_ident(pg, ws->c->schema, err, sizeof err);
+    char *sql = schema_q ? sql_render("wal_progress_set", schema_q) : NULL;
+    const char *p[] = {key, val};
+    bool ok = sql && pg_run(pg, sql, 2, p, err, sizeof err);
+    if (!sql && schema_q)
+        snprintf(err, sizeof err, "out of memory");
+    free(schema_q);
+    free(sql);
+    ws->last_progress_ms = now; /* not again at once after a failure either */
+    if (ok) {
+        ws->last_caught_up = caught_up;
+        ws->progress_failed = false;
+    } else if (!ws->progress_failed) {
+        ws->progress_failed = true;
+        one_line(err);
+        log_warn("replication slot \"%s\": recording progress for the lag in seconds: %s (status shows it as "
+                 "unknown or old until this works)",
+                 ws->c->wal_slot, err);
+    }
+}
+
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     int did = 0;
@@ -734,7 +930,7 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
     if (!ws->rc && !connect_stream(ws, pg, err, errsz))
         return WAL_ERR_PG;
     size_t batch = ws->c->batch_size > 0 ? (size_t)ws->c->batch_size : 500;
-    bool stop = false, reply = false;
+    bool stop = false, reply = false, drained = false;
     while (!stop && ws->npending < batch && !(ws->once_reached && !ws->in_txn)) {
         char *b = NULL;
         int n = PQgetCopyData(ws->rc, &b, 1);
@@ -742,6 +938,7 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
             if (!PQconsumeInput(ws->rc))
                 n = -2;
             else if ((n = PQgetCopyData(ws->rc, &b, 1)) == 0) {
+                drained = true;
                 if (!ws->once || did || ws->npending)
                     break;
                 /* once: wait a little for the stream to reach the marker. */
@@ -763,7 +960,7 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
             return WAL_ERR_PG;
         }
         did = 1;
-        bool ok = on_copy(ws, b, n, &stop, &reply, delta, err, errsz);
+        bool ok = on_copy(ws, pg, b, n, &stop, &reply, delta, err, errsz);
         PQfreemem(b);
         if (!ok) {
             disconnect(ws);
@@ -792,6 +989,8 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
             return WAL_ERR_PG;
         }
     }
+    /* Caught up: read everything the server had sent and written all of it. */
+    write_progress(ws, pg, done || (drained && !ws->in_txn), done);
     if (done) {
         finish_stream(ws);
         return 0;

@@ -198,10 +198,51 @@ done:
     return ok;
 }
 
-bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz)
+/* The slot's lag in seconds into s->lag_seconds (< 0 unknown), from the consumer's progress in
+ * <schema>.meta; unknown when versync's tables are not there (check before init). */
+static bool slot_lag(PGconn *conn, const char *slot, const char *schema, wal_slot_state *s, char *err, size_t errsz)
+{
+    char *schema_q = NULL, *sql = NULL, key[128];
+    buf meta = BUF_INIT;
+    PGresult *r = NULL;
+    bool ok = false;
+    s->lag_seconds = -1;
+    if (!(schema_q = pg_quote_ident(conn, schema, err, errsz)))
+        goto done;
+    buf_printf(&meta, "%s.meta", schema_q);
+    if (!buf_ok(&meta) || !(sql = sql_render("wal_slot_lag", schema_q))) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    const char *mp[] = {meta.data};
+    if (!(r = pg_exec(conn, "SELECT to_regclass($1) IS NOT NULL", 1, mp, err, errsz)))
+        goto done;
+    bool has_meta = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    r = NULL;
+    if (has_meta) {
+        snprintf(key, sizeof key, WAL_PROGRESS_KEY_PREFIX "%s", slot);
+        const char *p[] = {slot, key};
+        if (!(r = pg_exec(conn, sql, 2, p, err, errsz)))
+            goto done;
+        if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+            s->lag_seconds = strtod(PQgetvalue(r, 0, 0), NULL);
+    }
+    ok = true;
+done:
+    PQclear(r);
+    buf_free(&meta);
+    free(schema_q);
+    free(sql);
+    return ok;
+}
+
+bool wal_slot_state_query(PGconn *conn, const char *slot, const char *schema, wal_slot_state *s, char *err,
+                          size_t errsz)
 {
     memset(s, 0, sizeof *s);
-    const char *p[] = {c->wal_slot};
+    s->lag_seconds = -1;
+    const char *p[] = {slot};
     PGresult *r = pg_exec(conn, sql_text("wal_slot"), 1, p, err, errsz);
     if (!r)
         return false;
@@ -214,7 +255,21 @@ bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err
         snprintf(s->current_lsn, sizeof s->current_lsn, "%s", PQgetvalue(r, 0, 6));
     }
     PQclear(r);
-    return true;
+    return !s->exists || slot_lag(conn, slot, schema, s, err, errsz);
+}
+
+bool wal_slot_state_get(PGconn *conn, const cfg *c, wal_slot_state *s, char *err, size_t errsz)
+{
+    return wal_slot_state_query(conn, c->wal_slot, c->schema, s, err, errsz);
+}
+
+/* " (12.3 s behind)", " (lag in seconds unknown: …)" for the text lines of check and status. */
+static void put_lag_seconds(buf *out, const wal_slot_state *s)
+{
+    if (s->lag_seconds >= 0)
+        buf_printf(out, ", %.1f s behind", s->lag_seconds);
+    else
+        buf_puts(out, ", lag in seconds unknown (no progress reported by versync yet)");
 }
 
 static void reportf(setup_report_fn report, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -296,9 +351,13 @@ int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ct
         reportf(report, ctx, "replication slot \"%s\" does not exist: run `versync init`", c->wal_slot);
         return found + 1;
     }
-    printf("  slot \"%s\": %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of WAL "
+    buf lag = BUF_INIT;
+    put_lag_seconds(&lag, &s);
+    printf("  slot \"%s\": %s, confirmed up to %s (current %s): %lld bytes not yet applied%s, %lld bytes of WAL "
            "retained\n",
-           c->wal_slot, s.active ? "in use" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes, s.retained_bytes);
+           c->wal_slot, s.active ? "in use" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+           lag.data ? lag.data : "", s.retained_bytes);
+    buf_free(&lag);
     if (s.retained_bytes > c->wal_lag_warn_bytes) {
         reportf(report, ctx,
                 "replication slot \"%s\" retains %lld bytes of WAL (more than wal.lag_warn_bytes = %lld): the "
@@ -319,18 +378,172 @@ bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *er
     if (json) {
         if (!s.exists)
             return buf_puts(out, ",\"wal_slot\":null");
-        return buf_printf(out,
-                          ",\"wal_slot\":{\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\",\"current_lsn\":\"%s\","
-                          "\"lag_bytes\":%lld,\"retained_bytes\":%lld}",
-                          c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
-                          s.retained_bytes);
+        buf_printf(out,
+                   ",\"wal_slot\":{\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\",\"current_lsn\":\"%s\","
+                   "\"lag_bytes\":%lld,\"retained_bytes\":%lld,\"lag_seconds\":",
+                   c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
+                   s.retained_bytes);
+        if (s.lag_seconds >= 0)
+            buf_printf(out, "%.3f}", s.lag_seconds);
+        else
+            buf_puts(out, "null}");
+        return buf_ok(out);
     }
     if (!s.exists)
         return buf_printf(out, "slot %s: missing (run versync init): the \"wal\" tables are not captured\n",
                           c->wal_slot);
-    return buf_printf(out,
-                      "slot %s: %s, confirmed up to %s (current %s): %lld bytes not yet applied, %lld bytes of "
-                      "WAL retained\n",
-                      c->wal_slot, s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
-                      s.retained_bytes);
+    buf_printf(out, "slot %s: %s, confirmed up to %s (current %s): %lld bytes not yet applied", c->wal_slot,
+               s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes);
+    put_lag_seconds(out, &s);
+    buf_printf(out, ", %lld bytes of WAL retained\n", s.retained_bytes);
+    return buf_ok(out);
+}
+
+/* ---- switching a table between trigger and WAL capture (init) ------------------------------------- */
+
+/* The idents of the config's tables captured by `mode`, as a text[] literal into out. */
+static bool tables_of(const cfg *c, cfg_capture mode, buf *out)
+{
+    const char **v = calloc(c->ntables ? c->ntables : 1, sizeof *v);
+    size_t n = 0;
+    if (!v)
+        return false;
+    for (size_t i = 0; i < c->ntables; i++)
+        if (c->tables[i].capture == mode)
+            v[n++] = c->tables[i].ident;
+    bool ok = render_array_literal(out, v, n);
+    free(v);
+    return ok;
+}
+
+/* Run the embedded statement `name` (rendered for schema_q) with params; NULL with err set. */
+static PGresult *exec_rendered(PGconn *conn, const char *name, const char *schema_q, int n, const char *const *p,
+                               char *err, size_t errsz)
+{
+    char *sql = sql_render(name, schema_q);
+    if (!sql) {
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    PGresult *r = pg_exec(conn, sql, n, p, err, errsz);
+    free(sql);
+    return r;
+}
+
+static bool registry_exists(PGconn *conn, const char *schema_q, bool *exists, char *err, size_t errsz)
+{
+    buf name = BUF_INIT;
+    buf_printf(&name, "%s.tables", schema_q);
+    if (!buf_ok(&name)) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    const char *p[] = {name.data};
+    PGresult *r = pg_exec(conn, "SELECT to_regclass($1) IS NOT NULL", 1, p, err, errsz);
+    buf_free(&name);
+    if (!r)
+        return false;
+    *exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return true;
+}
+
+bool wal_switch_before(PGconn *conn, const cfg *c, const char *schema_q, buf *report, char *err, size_t errsz)
+{
+    bool exists = false, ok = false;
+    buf trig = BUF_INIT, wal = BUF_INIT;
+    PGresult *r = NULL;
+    if (!registry_exists(conn, schema_q, &exists, err, errsz))
+        return false;
+    if (!exists)
+        return true; /* a first init: nothing switches */
+    if (!tables_of(c, CFG_CAPTURE_TRIGGER, &trig) || !tables_of(c, CFG_CAPTURE_WAL, &wal)) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    const char *tp[] = {trig.data ? trig.data : "{}"};
+    if (!(r = exec_rendered(conn, "wal_switch_bump", schema_q, 1, tp, err, errsz)))
+        goto done;
+    if (PQntuples(r) == 1)
+        buf_printf(report,
+                   "%s: back to trigger capture: lifted the change sequence to %s, past the WAL position, so "
+                   "their changes outrank the commit LSNs the stream wrote\n",
+                   PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+    PQclear(r);
+    const char *wp[] = {wal.data ? wal.data : "{}"};
+    if (!(r = exec_rendered(conn, "wal_switch_guard", schema_q, 1, wp, err, errsz)))
+        goto done;
+    if (!PQgetisnull(r, 0, 3)) {
+        snprintf(err, errsz,
+                 "%s moves from \"capture\": \"cursor\" to \"capture\": \"wal\": its documents carry the "
+                 "application's versions, which the commit LSNs need not exceed, so changes from the stream could be "
+                 "refused as stale. Switch it with a new index: set its \"index\" to a new name, run versync init "
+                 "--backfill, then point an alias at it",
+                 PQgetvalue(r, 0, 3));
+        goto done;
+    }
+    long long seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10), lsn = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    if (strcmp(PQgetvalue(r, 0, 0), "t") == 0 && seq >= lsn) {
+        snprintf(err, errsz,
+                 "a table moves from trigger capture to \"capture\": \"wal\", but the change sequence (%lld) is past "
+                 "the WAL position (%lld): its documents may carry versions the commit LSNs do not exceed yet, so "
+                 "changes from the stream would be refused as stale. Switch it with a new index instead: set its "
+                 "\"index\" to a new name, run versync init --backfill, then point an alias at it",
+                 seq, lsn);
+        goto done;
+    }
+    ok = true;
+done:
+    PQclear(r);
+    buf_free(&trig);
+    buf_free(&wal);
+    return ok;
+}
+
+bool wal_switch_after(PGconn *conn, const cfg *c, const char *schema_q, buf *report, char *err, size_t errsz)
+{
+    if (!wal_table_count(c))
+        return true;
+    buf wal = BUF_INIT;
+    if (!tables_of(c, CFG_CAPTURE_WAL, &wal)) {
+        snprintf(err, errsz, "out of memory");
+        return false;
+    }
+    const char *p[] = {wal.data ? wal.data : "{}", c->schema};
+    PGresult *r = exec_rendered(conn, "wal_switch_leftovers", schema_q, 2, p, err, errsz);
+    buf_free(&wal);
+    if (!r)
+        return false;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *t = PQgetvalue(r, i, 0), *moved = PQgetvalue(r, i, 1), *trunc = PQgetvalue(r, i, 2);
+        if (strcmp(moved, "0") != 0)
+            buf_printf(report,
+                       "%s: moved %s changes its triggers left waiting into the replication stream (written at "
+                       "this init's commit position)\n",
+                       t, moved);
+        if (strcmp(trunc, "0") != 0)
+            buf_printf(report,
+                       "%s: dropped %s TRUNCATE its triggers left waiting (the stream cannot replay it): run "
+                       "versync verify --repair %s once versync has caught up\n",
+                       t, trunc, t);
+    }
+    PQclear(r);
+    return true;
+}
+
+bool wal_setup_unused_slot(PGconn *conn, const cfg *c, char *err, size_t errsz)
+{
+    if (wal_table_count(c) || !c->wal_slot)
+        return true;
+    const char *p[] = {c->wal_slot};
+    PGresult *r = pg_exec(conn, sql_text("wal_slot"), 1, p, err, errsz);
+    if (!r)
+        return false;
+    if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0)
+        log_warn("replication slot \"%s\" exists, but no table has \"capture\": \"wal\" any more: nothing "
+                 "confirms it, so the server keeps its WAL without bound. Drop it once no version of the config "
+                 "uses it: SELECT pg_drop_replication_slot('%s')",
+                 c->wal_slot, c->wal_slot);
+    PQclear(r);
+    return true;
 }

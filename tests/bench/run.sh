@@ -482,4 +482,11 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "$search_rows"
   [ -n "$soak_row" ] && echo "$soak_row"
 } | tee "$VS_BUILD/bench.md"
+# "capture": "wal" beside trigger capture, on their own PostgreSQL (wal_level=logical): drain rate and
+# WAL bytes per change (tests/bench/wal.sh). WAL_BENCH=0 skips it.
+if [ "${WAL_BENCH:-1}" = 1 ]; then
+  echo
+  N=$([ "$QUICK" = 1 ] && echo 20000 || echo "$N") BATCH=$BATCH BUILD=$BUILD tests/bench/wal.sh || status=1
+  { echo; cat "$VS_BUILD/bench_wal.md"; } >>"$VS_BUILD/bench.md" # as printed: stdout equals bench.md
+fi
 exit "$status"

@@ -180,12 +180,55 @@ static void test_message_and_lsn(void **state)
     wal_msg_clear(NULL);
 }
 
+/* The retry messages of `versync deadletters retry`: ours parsed, another schema's skipped, a
+ * malformed one refused, a table that is not "wal" in the config flagged. */
+static void test_retry_parse(void **state)
+{
+    (void)state;
+    cfg_table t[2] = {{0}};
+    t[0].ident = "public.items";
+    t[0].capture = CFG_CAPTURE_WAL;
+    t[1].ident = "public.plain";
+    cfg c = {0};
+    c.schema = "versync";
+    c.tables = t;
+    c.ntables = 2;
+    wal_retry r;
+    const char *ok = "{\"schema\":\"versync\",\"seq\":7,\"table\":\"public.items\",\"key\":[\"a|b\",null],"
+                     "\"op\":\"D\",\"attempts\":3}";
+    assert_int_equal(wal_retry_parse(&c, ok, strlen(ok), &r, err, sizeof err), 1);
+    assert_int_equal(r.table, 0);
+    assert_true(r.seq == 7);
+    assert_int_equal(r.op, 'D');
+    assert_int_equal(r.attempts, 3);
+    assert_int_equal(r.nkey, 2);
+    assert_string_equal(r.key[0], "a|b");
+    assert_null(r.key[1]);
+    wal_retry_clear(&r);
+    const char *other = "{\"schema\":\"other\",\"seq\":7,\"table\":\"public.items\",\"key\":[],\"op\":\"U\"}";
+    assert_int_equal(wal_retry_parse(&c, other, strlen(other), &r, err, sizeof err), 0);
+    wal_retry_clear(&r);
+    const char *plain = "{\"schema\":\"versync\",\"seq\":1,\"table\":\"public.plain\",\"key\":[\"x\"],\"op\":\"U\"}";
+    assert_int_equal(wal_retry_parse(&c, plain, strlen(plain), &r, err, sizeof err), 1);
+    assert_int_equal(r.table, -1);
+    wal_retry_clear(&r);
+    const char *bad[] = {"", "{", "[]", "{\"schema\":\"versync\"}",
+                         "{\"schema\":\"versync\",\"seq\":1,\"table\":\"t\",\"key\":[1],\"op\":\"U\"}",
+                         "{\"schema\":\"versync\",\"seq\":1,\"table\":\"t\",\"key\":[],\"op\":\"UU\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(wal_retry_parse(&c, bad[i], strlen(bad[i]), &r, err, sizeof err), -1);
+        wal_retry_clear(&r);
+    }
+    wal_retry_clear(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_begin_commit),
         cmocka_unit_test(test_relation_and_changes),
         cmocka_unit_test(test_message_and_lsn),
+        cmocka_unit_test(test_retry_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
