@@ -57,6 +57,7 @@ typedef struct store_index_meta {
     int64_t docs_count;    /* live documents */
     int64_t docs_deleted;  /* tombstones */
     int64_t store_bytes;   /* source bytes of live documents */
+    int replicas;          /* replica copies its settings ask for (store_settings_replicas) */
 } store_index_meta;
 
 typedef struct store_rtxn store_rtxn;
@@ -226,6 +227,7 @@ typedef struct store_op {
     store_decision dec; /* result/status/explain */
     int64_t version, seq_no, term;
     char uuid[23];  /* the index's uuid (for error bodies) */
+    int shards_total; /* shard copies of the index written (1 + replicas): `_shards.total` */
     char *new_src;  /* update: the source written (heap, freed by store_op_clear) */
     /* STORE_OPERR_MAPPING: Elasticsearch's error type (static string:
      * "document_parsing_exception", "strict_dynamic_mapping_exception") and

@@ -568,7 +568,7 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
     buf_puts(b, "\",");
     if (c->forced_refresh && !noop)
         buf_puts(b, "\"forced_refresh\":true,");
-    store_resp_shards(b, noop ? 0 : 2, noop ? 0 : 1);
+    store_resp_shards(b, noop ? 0 : op->shards_total, noop ? 0 : 1);
     if (legacy) {
         if (op->w.kind == STORE_OP_INDEX || op->w.kind == STORE_OP_CREATE)
             buf_printf(b, ",\"created\":%s", op->dec.result == STORE_RES_CREATED ? "true" : "false");

@@ -8,6 +8,7 @@
 #include "versync/store_index.h"
 #include "versync/store_metrics.h"
 #include "versync/store_postings.h"
+#include "versync/store_settings.h"
 #include "versync/store_util.h"
 
 #include <errno.h>
@@ -139,6 +140,7 @@ static bool index_decode(const MDB_val *v, store_index_meta *m, buf *settings, b
         return false;
     if (settings && sl && !buf_append(settings, p + off, sl))
         return false;
+    m->replicas = store_settings_replicas((const char *)p + off, sl);
     off += sl;
     uint32_t ml = get_u32(p + off);
     off += 4;
@@ -1526,6 +1528,7 @@ static int index_create(wctx *c, cache_ent *ent, const char *settings, size_t sl
     store_util_uuid(m->uuid);
     m->created_ms = c->now_ms;
     m->gc_deletes_ms = gc == STORE_GC_UNSET ? STORE_GC_FOREVER : gc;
+    m->replicas = store_settings_replicas(settings, sl);
     m->next_seq = m->docs_count = m->docs_deleted = m->store_bytes = 0;
     ent->exists = true;
     ent->dirty = true;
@@ -1698,6 +1701,7 @@ static int exec_op(wctx *c, store_op *op)
             return rc;
     }
     memcpy(op->uuid, ent->m.uuid, 23);
+    op->shards_total = 1 + ent->m.replicas;
     unsigned char kb[KEY_MAX];
     MDB_val k = {doc_key(ent->m.number, op->id, op->id_len, kb), kb}, v;
     store_doc_state st = {0};
@@ -2109,6 +2113,8 @@ static int exec_admin(wctx *c, store_job *job)
         }
         if (job->gc_deletes_ms != STORE_GC_UNSET)
             ent->m.gc_deletes_ms = job->gc_deletes_ms;
+        if (merged)
+            ent->m.replicas = store_settings_replicas(merged, strlen(merged));
         if (merged && ent->map_loaded) /* the limits may have changed */
             store_mapping_limits_from_settings(&ent->map, merged, strlen(merged));
         if (merged)

@@ -380,10 +380,20 @@ bool store_indices_refresh(store_engine *e, const store_req *req, const char *ex
     if (!t)
         return storage(err);
     bool ok = store_indices_resolve(t, req, expr, true, &names, &n, err);
+    /* As Elasticsearch's broadcast: every copy counts in total, the
+     * replicas a one-node cluster cannot allocate are not successful. */
+    size_t total = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        store_index_meta meta;
+        int rc = store_engine_index_get(t, names[i], &meta, NULL, NULL);
+        if (rc < 0)
+            ok = storage(err);
+        total += rc == 1 ? 1 + (size_t)meta.replicas : 0;
+    }
     store_engine_read_end(t);
     store_search_indices_free(names, n);
     if (ok)
-        buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", n, n);
+        buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", total, n);
     return ok;
 }
 
