@@ -58,6 +58,7 @@ typedef struct store_index_meta {
     int64_t docs_deleted;  /* tombstones */
     int64_t store_bytes;   /* source bytes of live documents */
     int replicas;          /* replica copies its settings ask for (store_settings_replicas) */
+    bool source_disabled;  /* mapping `_source: {enabled: false}`: reads never show the source */
 } store_index_meta;
 
 typedef struct store_rtxn store_rtxn;
@@ -101,6 +102,9 @@ typedef struct store_doc_view {
     store_doc_state st; /* exists=false: no record or an expired tombstone */
     const char *src;
     size_t src_len;
+    /* The index's mapping disables _source: `src` is still there for verstore's
+     * own use (updates, phrase checks) but no answer may show it. */
+    bool source_disabled;
 } store_doc_view;
 
 /* Read document `id` of index `meta`: 1 when a record in force exists (live

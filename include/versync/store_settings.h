@@ -1,8 +1,9 @@
-/* store_settings — read one index setting from an index's stored settings JSON, in any of the spellings Elasticsearch accepts. */
+/* store_settings — read what an index's stored settings and mappings JSON say about it (replicas, _source), in any of the spellings Elasticsearch accepts. */
 #ifndef VERSYNC_STORE_SETTINGS_H
 #define VERSYNC_STORE_SETTINGS_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The value of setting `name` (without the "index." prefix, e.g.
@@ -18,5 +19,9 @@ const cJSON *store_settings_find(const cJSON *settings, const char *name);
  * `json` is the stored settings text (`len` bytes, may be 0). A value that
  * cannot be read counts as the default: the text was validated on the way in. */
 int store_settings_replicas(const char *json, size_t len);
+
+/* Whether a stored mapping (`len` bytes of JSON, may be 0) disables _source
+ * (`"_source": {"enabled": false}`). */
+bool store_settings_source_disabled(const char *mappings, size_t len);
 
 #endif

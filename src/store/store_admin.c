@@ -1,5 +1,6 @@
 /* store_admin — verstore's index administration: indices, settings, mappings, aliases, root and metrics. */
 #include "versync/store_admin.h"
+#include "versync/store_mapping_rules.h"
 
 #include "versync/store_api_int.h"
 #include "versync/store_docs.h"
@@ -198,6 +199,21 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
                     store_resp_errorf(resp, 400, "parse_exception", "[%s] must be an object", it->string);
                     goto fail;
                 }
+                const char *etype;
+                char why[512];
+                if (it->string[0] == 'm' && !store_mapping_rules_normalise(it, false, &etype, why, sizeof why)) {
+                    /* as the mapper's refusals at creation: wrapped in mapper_parsing_exception */
+                    buf reason = BUF_INIT, caused = BUF_INIT;
+                    buf_printf(&reason, "Failed to parse mapping: %s", why);
+                    buf_printf(&caused, "{\"type\":\"%s\",\"reason\":", etype);
+                    store_resp_jstr(&caused, why);
+                    buf_putc(&caused, '}');
+                    store_resp_error_n(resp, 400, "mapper_parsing_exception", reason.data, reason.len, NULL,
+                                       caused.data);
+                    buf_free(&reason);
+                    buf_free(&caused);
+                    goto fail;
+                }
                 char *s = cJSON_PrintUnformatted(it);
                 if (it->string[0] == 's')
                     free(settings), settings = s;
@@ -371,6 +387,12 @@ store_call *store_admin_put_mapping(store_api *api, const store_req *req, store_
     store_call *c = NULL;
     if (!cJSON_IsObject(body)) {
         store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    const char *etype;
+    char why[512];
+    if (!store_mapping_rules_normalise(body, true, &etype, why, sizeof why)) {
+        store_resp_error(resp, 400, etype, why);
         goto done;
     }
     if (!(c = store_api_call_new(api, m, req, resp)))

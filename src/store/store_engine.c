@@ -148,6 +148,7 @@ static bool index_decode(const MDB_val *v, store_index_meta *m, buf *settings, b
         return false;
     if (mappings && ml && !buf_append(mappings, p + off, ml))
         return false;
+    m->source_disabled = store_settings_source_disabled((const char *)p + off, ml);
     return true;
 }
 
@@ -710,6 +711,7 @@ int store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, const char
         memset(out, 0, sizeof *out);
         return 0;
     }
+    out->source_disabled = meta->source_disabled;
     return 1;
 }
 
@@ -761,7 +763,7 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
                 off += idl;
             }
             store_doc_view dv = {{true, false, get_i64(p), get_i64(p + 8), get_i64(p + 16)}, (const char *)p + off,
-                                 v.mv_size - off};
+                                 v.mv_size - off, meta->source_disabled};
             if (!fn(id, id_len, &dv, arg))
                 break;
         }

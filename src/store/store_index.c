@@ -1,5 +1,6 @@
 /* store_index — mappings, analysis, value encodings and a document's index entries. */
 #include "versync/store_index.h"
+#include "versync/store_mapping_rules.h"
 
 #include "versync/grow.h"
 #include "versync/store_json.h"
@@ -446,9 +447,8 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
         snprintf(err, errsz, "mappings must be a JSON object");
         return false;
     }
+    /* No type wrapper: PUT _mapping refuses `_doc` before this (store_mapping_rules), any other is an unknown root parameter. */
     const cJSON *src = add;
-    if (add->child && !add->child->next && !root_key(add->child->string) && cJSON_IsObject(add->child))
-        src = add->child; /* legacy type wrapper */
     for (const cJSON *k = src->child; k; k = k->next)
         if (!root_key(k->string)) {
             snprintf(err, errsz, "Root mapping definition has unsupported parameters:  [%s : ...]", k->string);
@@ -472,6 +472,8 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
             } else {
                 ok = merge_props(dk, k, "", err, errsz);
             }
+        } else if (strcmp(k->string, "_source") == 0) {
+            ok = store_mapping_rules_merge_source(j, k, err, errsz);
         } else {
             cJSON *copy = cJSON_Duplicate(k, true);
             ok = copy != NULL;

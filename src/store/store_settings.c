@@ -1,4 +1,4 @@
-/* store_settings — read one index setting from an index's stored settings JSON, in any of the spellings Elasticsearch accepts. */
+/* store_settings — read what an index's stored settings and mappings JSON say about it (replicas, _source), in any of the spellings Elasticsearch accepts. */
 #include "versync/store_settings.h"
 
 #include <stdbool.h>
@@ -59,4 +59,17 @@ int store_settings_replicas(const char *json, size_t len)
         r = v;
     cJSON_Delete(j);
     return r;
+}
+
+bool store_settings_source_disabled(const char *mappings, size_t len)
+{
+    /* Read on every index lookup: parse only the mappings that name _source. */
+    if (!mappings || !len || !memmem(mappings, len, "\"_source\"", 9))
+        return false;
+    cJSON *j = cJSON_ParseWithLength(mappings, len);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "_source");
+    const cJSON *en = cJSON_IsObject(src) ? cJSON_GetObjectItemCaseSensitive(src, "enabled") : NULL;
+    bool off = cJSON_IsFalse(en) || (cJSON_IsString(en) && strcmp(en->valuestring, "false") == 0);
+    cJSON_Delete(j);
+    return off;
 }
