@@ -268,6 +268,7 @@ typedef struct store_alias_action {
     const char *index;
     const char *alias; /* NULL for REMOVE_INDEX */
     int is_write;      /* ADD: STORE_ALIAS_WRITE_UNSET, 0 or 1 */
+    bool missing_ok;   /* REMOVE with must_exist: false: an alias not there is no error */
 } store_alias_action;
 
 /* Why an ALIASES job was refused (STORE_JOB_REFUSED, nothing applied). */

@@ -483,11 +483,62 @@ static bool valid_alias_name(const char *name, store_resp *resp)
     return ok;
 }
 
-static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w)
+static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w,
+                       bool missing_ok)
 {
     if (c->nactions == c->actions_cap && !GROW_ARRAY(c->actions, c->actions_cap, c->nactions + 1, 8))
         return false;
-    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w};
+    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w, missing_ok};
+    return true;
+}
+
+/* The members an alias action (`what`: "add", "remove", "remove_index") or
+ * the body of PUT _alias (`what` NULL: an add's) may have, as
+ * IndicesAliasesRequest.AliasActions parses them; an unknown one is
+ * Elasticsearch's x_content_parse_exception. The add options verstore cannot
+ * apply are refused by name, never dropped: `filter` (reads through the alias
+ * would not be filtered), routing (documents written through the alias would
+ * not carry it), `is_hidden: true` (wildcards would still show the alias).
+ * Returns false after filling `resp`. */
+static bool check_alias_members(const cJSON *spec, const char *what, store_resp *resp)
+{
+    static const char *const names[] = {"index", "indices", "alias", "aliases", NULL};
+    static const char *const add[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
+                                      "search_routing", "searchRouting", "search-routing", "is_write_index",
+                                      "is_hidden", NULL};
+    static const char *const unsupported[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
+                                              "search_routing", "searchRouting", "search-routing", NULL};
+    for (const cJSON *k = spec->child; k; k = k->next) {
+        bool known = false, adding = !what || strcmp(what, "add") == 0;
+        for (size_t i = 0; names[i] && !known; i++)
+            known = strcmp(k->string, names[i]) == 0 &&
+                    !(what && strcmp(what, "remove_index") == 0 && strncmp(k->string, "alias", 5) == 0);
+        for (size_t i = 0; adding && add[i] && !known; i++)
+            known = strcmp(k->string, add[i]) == 0;
+        if (!known && what && strcmp(what, "remove") == 0)
+            known = strcmp(k->string, "must_exist") == 0;
+        if (!known) {
+            store_resp_errorf(resp, 400, "x_content_parse_exception", "[%s] unknown field [%s]",
+                              what ? what : "alias", k->string);
+            return false;
+        }
+        for (size_t i = 0; unsupported[i]; i++)
+            if (strcmp(k->string, unsupported[i]) == 0) {
+                store_resp_errorf(resp, 400, "illegal_argument_exception",
+                                  "verstore does not support [%s] on aliases; create the alias without it", k->string);
+                return false;
+            }
+        if (strcmp(k->string, "is_hidden") == 0 && !cJSON_IsFalse(k)) {
+            store_resp_error(resp, 400, "illegal_argument_exception",
+                             cJSON_IsTrue(k) ? "verstore does not support hidden aliases ([is_hidden] true)"
+                                             : "[is_hidden] must be true or false");
+            return false;
+        }
+        if (strcmp(k->string, "must_exist") == 0 && !cJSON_IsBool(k)) {
+            store_resp_error(resp, 400, "x_content_parse_exception", "[must_exist] must be true or false");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -569,6 +620,10 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
                    spec->string);
             goto fail_call;
         }
+        if (!check_alias_members(spec, spec->string, resp))
+            goto fail_call;
+        /* must_exist false: removing an alias that is not there is no error */
+        bool missing_ok = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "must_exist"));
         const char *indices[ALIAS_MAX_NAMES], *aliases[ALIAS_MAX_NAMES];
         int ni = name_list(spec, "index", "indices", indices, ALIAS_MAX_NAMES, resp);
         if (ni < 0)
@@ -594,14 +649,14 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
         }
         for (int i = 0; i < ni; i++) {
             if (act == STORE_ALIAS_REMOVE_INDEX) {
-                if (!add_action(c, act, indices[i], NULL, w))
+                if (!add_action(c, act, indices[i], NULL, w, false))
                     goto oom;
                 continue;
             }
             for (int j = 0; j < na; j++) {
                 if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
                     goto fail_call;
-                if (!add_action(c, act, indices[i], aliases[j], w))
+                if (!add_action(c, act, indices[i], aliases[j], w, missing_ok))
                     goto oom;
             }
         }
@@ -631,6 +686,10 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
     if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
         if (!store_req_json_body(req, &body, resp))
             return NULL;
+        if (cJSON_IsObject(body) && !check_alias_members(body, NULL, resp)) {
+            cJSON_Delete(body);
+            return NULL;
+        }
         const cJSON *iw = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "is_write_index") : NULL;
         if (!cJSON_IsObject(body) || (iw && !cJSON_IsBool(iw))) {
             store_resp_error(resp, 400, "parsing_exception", "the body must be an object; [is_write_index] true or false");
@@ -644,7 +703,7 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
     store_call *c = store_api_call_new(api, m, req, resp);
     if (!c)
         return NULL;
-    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
+    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false)) {
         store_api_call_free(c);
         store_resp_error(resp, 500, "exception", "out of memory");
         return NULL;

@@ -1921,7 +1921,7 @@ static int exec_aliases(wctx *c, store_job *job)
         else if (a->act == STORE_ALIAS_REMOVE && !rc) {
             rowlist l = {.index = a->index};
             rc = alias_rows(c->txn, c->e, a->alias, collect_row, &l);
-            if (!rc && l.n == 0)
+            if (!rc && l.n == 0 && !a->missing_ok)
                 err = STORE_ALIASERR_ALIAS_MISSING;
             if (!rc && l.oom)
                 rc = ENOMEM;
