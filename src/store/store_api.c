@@ -1,6 +1,7 @@
 /* store_api — verstore's Elasticsearch REST endpoints: request in, status + JSON body out, writes as engine jobs. */
 #include "versync/store_api.h"
 #include "versync/store_mapping_rules.h"
+#include "versync/store_datemath.h"
 #include "versync/store_api_int.h"
 #include "versync/store_admin.h"
 #include "versync/store_docs.h"
@@ -230,6 +231,23 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
     if (!store_routes_check_params(req, &m, resp)) {
         store_router_free(&m);
         goto out;
+    }
+    if (m.index && strchr(m.index, '<')) { /* date math in the path's index names, resolved once per request */
+        char *resolved, why[512];
+        const char *etype = "parse_exception";
+        int rc = store_datemath_resolve_list(m.index, store_util_now_ms(), &resolved, &etype, why, sizeof why);
+        if (rc != 1) {
+            if (rc < 0)
+                store_resp_error(resp, 500, "exception", "out of memory");
+            else
+                store_resp_error(resp, 400, etype, why);
+            store_router_free(&m);
+            goto out;
+        }
+        if (resolved) {
+            free(m.index);
+            m.index = resolved;
+        }
     }
     bool head = m.method == STORE_M_HEAD;
     c = m.row->handler(api, req, &m, resp);
