@@ -317,7 +317,10 @@ void store_admin_index_read(store_api *api, const store_req *req, const store_ma
         else
             buf_puts(&r->body, "{\"data_streams\":[]}");
         return;
-    default: ok = store_indices_get(api->e, req, m->index, m->route == STORE_R_SETTINGS, head, r, &err); break;
+    default:
+        ok = store_indices_get(api->e, req, m->index, m->route == STORE_R_SETTINGS, head,
+                               m->route == STORE_R_SETTINGS ? m->alias : NULL, r, &err);
+        break;
     }
     if (!ok && head && err.index_missing) {
         buf_reset(&r->body);
