@@ -37,6 +37,9 @@ typedef struct store_field {
     int dynamic;      /* objects: their store_dynamic, inherited when not given */
     /* text: the analyzers named in the mapping (heap), NULL for the index's default */
     char *analyzer, *search_analyzer, *search_quote_analyzer;
+    /* date: the mapping's `format` (heap, store_datefmt), NULL for Elasticsearch's
+     * default strict_date_optional_time||epoch_millis */
+    char *date_format;
 } store_field;
 
 typedef enum store_dynamic {

@@ -1,6 +1,7 @@
 /* store_index — mappings, analysis, value encodings and a document's index entries. */
 #include "versync/store_index.h"
 #include "versync/store_mapping_rules.h"
+#include "versync/store_datefmt.h"
 
 #include "versync/grow.h"
 #include "versync/store_json.h"
@@ -190,6 +191,20 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(def, "index");
     if (ix && cJSON_IsFalse(ix))
         f->index = false;
+    const cJSON *fmt = f->type == STORE_FT_DATE ? cJSON_GetObjectItemCaseSensitive(def, "format") : NULL;
+    if (fmt) { /* documents are parsed with it (store_datefmt); a pattern it cannot apply is refused now */
+        if (!cJSON_IsString(fmt)) {
+            snprintf(err, errsz, "[format] on field [%s] must be a string", name);
+            return false;
+        }
+        if (!store_datefmt_valid(fmt->valuestring, err, errsz))
+            return false;
+        if (!(f->date_format = strdup(fmt->valuestring))) {
+            fl->oom = true;
+            err[0] = '\0';
+            return false;
+        }
+    }
     if (!field_analyzers(def, name, f, err, errsz)) {
         fl->oom = !err[0];
         return false;
@@ -232,6 +247,7 @@ static void fields_free(store_field *f, size_t n)
         free(f[i].analyzer);
         free(f[i].search_analyzer);
         free(f[i].search_quote_analyzer);
+        free(f[i].date_format);
     }
     free(f);
 }
@@ -1235,7 +1251,9 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     }
     case STORE_FT_DATE: {
         int64_t ms;
-        if (jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms) : !store_index_parse_date(v, vn, &ms))
+        if (f && f->date_format ? !store_datefmt_parse(f->date_format, v, vn, jt == STORE_JSON_NUMBER, &ms)
+            : jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms)
+                                      : !store_index_parse_date(v, vn, &ms))
             return fail_value(x, at, path, f, v, vn);
         store_index_enc_long(ms, enc);
         break;
