@@ -191,6 +191,19 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(def, "index");
     if (ix && cJSON_IsFalse(ix))
         f->index = false;
+    if (strcmp(f->type_name, "scaled_float") == 0) { /* ScaledFloatFieldMapper's validator */
+        const cJSON *sf = cJSON_GetObjectItemCaseSensitive(def, "scaling_factor");
+        double v = cJSON_IsNumber(sf) ? sf->valuedouble : cJSON_IsString(sf) ? strtod(sf->valuestring, NULL) : 0;
+        if (!sf) {
+            snprintf(err, errsz, "Field [scaling_factor] is required");
+            return false;
+        }
+        if (!isfinite(v) || v <= 0) {
+            snprintf(err, errsz, "[scaling_factor] must be a positive number, got [%g]", v);
+            return false;
+        }
+        f->scaling_factor = v;
+    }
     const cJSON *fmt = f->type == STORE_FT_DATE ? cJSON_GetObjectItemCaseSensitive(def, "format") : NULL;
     if (fmt) { /* documents are parsed with it (store_datefmt); a pattern it cannot apply is refused now */
         if (!cJSON_IsString(fmt)) {
@@ -872,6 +885,25 @@ static bool parse_iso(const char *s, size_t n, bool full_date, int64_t *ms)
     return true;
 }
 
+double store_index_half_float(double d)
+{
+    /* round to float, then to the nearest half (11 significant bits, ties to
+     * even), as Lucene's HalfFloatPoint keeps a half_float */
+    float f = (float)d;
+    if (!isfinite(f))
+        return f;
+    float a = fabsf(f);
+    if (a >= 65520.0f) /* rounds past the largest half, 65504 */
+        return f > 0 ? INFINITY : -INFINITY;
+    int e;
+    frexpf(a, &e); /* a = m * 2^e, 0.5 <= m < 1 */
+    if (e < -13)   /* subnormal halves: a fixed step of 2^-24 */
+        e = -13;
+    float step = ldexpf(1.0f, e - 11);
+    float r = nearbyintf(a / step) * step; /* the default rounding mode: ties to even */
+    return f < 0 ? -r : r;
+}
+
 bool store_index_parse_date(const char *s, size_t n, int64_t *ms)
 {
     if (n > 0 && n <= 19) {
@@ -1235,6 +1267,17 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         double d = strtod(tmp, &end);
         if (*end || !isfinite(d))
             return fail_value(x, at, path, f, v, vn);
+        /* the precision Elasticsearch indexes the narrower types at */
+        if (f && f->scaling_factor > 0) {
+            double scaled = round(d * f->scaling_factor);
+            if (!(fabs(scaled) < 9223372036854775808.0))
+                return fail_value(x, at, path, f, v, vn);
+            d = scaled / f->scaling_factor;
+        } else if (f && strcmp(f->type_name, "half_float") == 0) {
+            d = store_index_half_float(d);
+            if (!isfinite(d))
+                return fail_value(x, at, path, f, v, vn);
+        }
         store_index_enc_double(d, enc);
         break;
     }
