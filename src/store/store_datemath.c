@@ -28,7 +28,7 @@ static const char *const month_long[] = {"January", "February", "March",     "Ap
  * +01:00, Europe/Paris). NULL when the zone is unknown. */
 static UCalendar *open_cal(const char *zone)
 {
-    char id[128];
+    char id[192];
     if (!zone || !*zone || strcmp(zone, "Z") == 0 || strcmp(zone, "UTC") == 0)
         snprintf(id, sizeof id, "UTC");
     else if (zone[0] == '+' || zone[0] == '-')
