@@ -57,6 +57,8 @@ typedef struct store_index_meta {
     int64_t docs_count;    /* live documents */
     int64_t docs_deleted;  /* tombstones */
     int64_t store_bytes;   /* source bytes of live documents */
+    int replicas;          /* replica copies its settings ask for (store_settings_replicas) */
+    bool source_disabled;  /* mapping `_source: {enabled: false}`: reads never show the source */
 } store_index_meta;
 
 typedef struct store_rtxn store_rtxn;
@@ -111,6 +113,9 @@ typedef struct store_doc_view {
     store_doc_state st; /* exists=false: no record or an expired tombstone */
     const char *src;
     size_t src_len;
+    /* The index's mapping disables _source: `src` is still there for verstore's
+     * own use (updates, phrase checks) but no answer may show it. */
+    bool source_disabled;
 } store_doc_view;
 
 /* Read document `id` of index `meta`: STORE_LOOKUP_FOUND when a record in force
@@ -238,6 +243,7 @@ typedef struct store_op {
     store_decision dec; /* result/status/explain */
     int64_t version, seq_no, term;
     char uuid[23];  /* the index's uuid (for error bodies) */
+    int shards_total; /* shard copies of the index written (1 + replicas): `_shards.total` */
     char *new_src;  /* update: the source written (heap, freed by store_op_clear) */
     /* STORE_OPERR_MAPPING: Elasticsearch's error type (static string:
      * "document_parsing_exception", "strict_dynamic_mapping_exception") and
@@ -274,6 +280,7 @@ typedef struct store_alias_action {
     const char *index;
     const char *alias; /* NULL for REMOVE_INDEX */
     int is_write;      /* ADD: STORE_ALIAS_WRITE_UNSET, 0 or 1 */
+    bool missing_ok;   /* REMOVE with must_exist: false: an alias not there is no error */
 } store_alias_action;
 
 /* Why an ALIASES job was refused (STORE_JOB_REFUSED, nothing applied). */

@@ -39,6 +39,12 @@ typedef struct store_field {
     int dynamic;      /* objects: their store_dynamic, inherited when not given */
     /* text: the analyzers named in the mapping (heap), NULL for the index's default */
     char *analyzer, *search_analyzer, *search_quote_analyzer;
+    /* date: the mapping's `format` (heap, store_datefmt), NULL for Elasticsearch's
+     * default strict_date_optional_time||epoch_millis */
+    char *date_format;
+    /* scaled_float: its scaling_factor; values are indexed as
+     * round(value * factor) / factor, as Elasticsearch keeps them (0: not one) */
+    double scaling_factor;
 } store_field;
 
 typedef enum store_dynamic {
@@ -108,6 +114,10 @@ bool store_mapping_check_analysis(store_mapping *m, char *err, size_t errsz);
 
 /* Release a mapping's memory; NULL and a zeroed mapping are no-ops. */
 void store_mapping_free(store_mapping *m);
+
+/* `d` as a half_float keeps it: the nearest IEEE half-precision value (ties to
+ * even), ±infinity past its range. */
+double store_index_half_float(double d);
 
 /* ---- text analysis -------------------------------------------------------- */
 

@@ -18,9 +18,12 @@
  * "index" object of string values with the defaults it adds
  * (number_of_shards, number_of_replicas, uuid, provided_name,
  * creation_date, version.created); ?flat_settings=true gives "index."-prefixed
- * keys. HEAD answers 200 or a bare 404. */
+ * keys. `names` (GET /{expr}/_settings/{names}; NULL for all) is a comma list
+ * of setting names or wildcard patterns ("index.number_of_*"), matched against
+ * the flat keys, the settings and the defaults alike. HEAD answers 200 or a
+ * bare 404. */
 bool store_indices_get(store_engine *e, const store_req *req, const char *expr, bool settings, bool head,
-                       store_resp *r, store_error *err);
+                       const char *names, store_resp *r, store_error *err);
 
 /* GET|POST /_refresh, /{expr}/_refresh: verstore's writes are searchable when
  * acknowledged, so this checks the names and reports the shards. */

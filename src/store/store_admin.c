@@ -1,5 +1,6 @@
 /* store_admin — verstore's index administration: indices, settings, mappings, aliases, root and metrics. */
 #include "versync/store_admin.h"
+#include "versync/store_mapping_rules.h"
 
 #include "versync/store_api_int.h"
 #include "versync/store_docs.h"
@@ -198,6 +199,21 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
                     store_resp_errorf(resp, 400, "parse_exception", "[%s] must be an object", it->string);
                     goto fail;
                 }
+                const char *etype;
+                char why[512];
+                if (it->string[0] == 'm' && !store_mapping_rules_normalise(it, false, &etype, why, sizeof why)) {
+                    /* as the mapper's refusals at creation: wrapped in mapper_parsing_exception */
+                    buf reason = BUF_INIT, caused = BUF_INIT;
+                    buf_printf(&reason, "Failed to parse mapping: %s", why);
+                    buf_printf(&caused, "{\"type\":\"%s\",\"reason\":", etype);
+                    store_resp_jstr(&caused, why);
+                    buf_putc(&caused, '}');
+                    store_resp_error_n(resp, 400, "mapper_parsing_exception", reason.data, reason.len, NULL,
+                                       caused.data);
+                    buf_free(&reason);
+                    buf_free(&caused);
+                    goto fail;
+                }
                 char *s = cJSON_PrintUnformatted(it);
                 if (it->string[0] == 's')
                     free(settings), settings = s;
@@ -301,7 +317,10 @@ void store_admin_index_read(store_api *api, const store_req *req, const store_ma
         else
             buf_puts(&r->body, "{\"data_streams\":[]}");
         return;
-    default: ok = store_indices_get(api->e, req, m->index, m->route == STORE_R_SETTINGS, head, r, &err); break;
+    default:
+        ok = store_indices_get(api->e, req, m->index, m->route == STORE_R_SETTINGS, head,
+                               m->route == STORE_R_SETTINGS ? m->alias : NULL, r, &err);
+        break;
     }
     if (!ok && head && err.index_missing) {
         buf_reset(&r->body);
@@ -371,6 +390,12 @@ store_call *store_admin_put_mapping(store_api *api, const store_req *req, store_
     store_call *c = NULL;
     if (!cJSON_IsObject(body)) {
         store_resp_error(resp, 400, "parse_exception", "request body must be a JSON object");
+        goto done;
+    }
+    const char *etype;
+    char why[512];
+    if (!store_mapping_rules_normalise(body, true, &etype, why, sizeof why)) {
+        store_resp_error(resp, 400, etype, why);
         goto done;
     }
     if (!(c = store_api_call_new(api, m, req, resp)))
@@ -461,11 +486,62 @@ static bool valid_alias_name(const char *name, store_resp *resp)
     return ok;
 }
 
-static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w)
+static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w,
+                       bool missing_ok)
 {
     if (c->nactions == c->actions_cap && !GROW_ARRAY(c->actions, c->actions_cap, c->nactions + 1, 8))
         return false;
-    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w};
+    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w, missing_ok};
+    return true;
+}
+
+/* The members an alias action (`what`: "add", "remove", "remove_index") or
+ * the body of PUT _alias (`what` NULL: an add's) may have, as
+ * IndicesAliasesRequest.AliasActions parses them; an unknown one is
+ * Elasticsearch's x_content_parse_exception. The add options verstore cannot
+ * apply are refused by name, never dropped: `filter` (reads through the alias
+ * would not be filtered), routing (documents written through the alias would
+ * not carry it), `is_hidden: true` (wildcards would still show the alias).
+ * Returns false after filling `resp`. */
+static bool check_alias_members(const cJSON *spec, const char *what, store_resp *resp)
+{
+    static const char *const names[] = {"index", "indices", "alias", "aliases", NULL};
+    static const char *const add[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
+                                      "search_routing", "searchRouting", "search-routing", "is_write_index",
+                                      "is_hidden", NULL};
+    static const char *const unsupported[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
+                                              "search_routing", "searchRouting", "search-routing", NULL};
+    for (const cJSON *k = spec->child; k; k = k->next) {
+        bool known = false, adding = !what || strcmp(what, "add") == 0;
+        for (size_t i = 0; names[i] && !known; i++)
+            known = strcmp(k->string, names[i]) == 0 &&
+                    !(what && strcmp(what, "remove_index") == 0 && strncmp(k->string, "alias", 5) == 0);
+        for (size_t i = 0; adding && add[i] && !known; i++)
+            known = strcmp(k->string, add[i]) == 0;
+        if (!known && what && strcmp(what, "remove") == 0)
+            known = strcmp(k->string, "must_exist") == 0;
+        if (!known) {
+            store_resp_errorf(resp, 400, "x_content_parse_exception", "[%s] unknown field [%s]",
+                              what ? what : "alias", k->string);
+            return false;
+        }
+        for (size_t i = 0; unsupported[i]; i++)
+            if (strcmp(k->string, unsupported[i]) == 0) {
+                store_resp_errorf(resp, 400, "illegal_argument_exception",
+                                  "verstore does not support [%s] on aliases; create the alias without it", k->string);
+                return false;
+            }
+        if (strcmp(k->string, "is_hidden") == 0 && !cJSON_IsFalse(k)) {
+            store_resp_error(resp, 400, "illegal_argument_exception",
+                             cJSON_IsTrue(k) ? "verstore does not support hidden aliases ([is_hidden] true)"
+                                             : "[is_hidden] must be true or false");
+            return false;
+        }
+        if (strcmp(k->string, "must_exist") == 0 && !cJSON_IsBool(k)) {
+            store_resp_error(resp, 400, "x_content_parse_exception", "[must_exist] must be true or false");
+            return false;
+        }
+    }
     return true;
 }
 
@@ -547,6 +623,10 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
                    spec->string);
             goto fail_call;
         }
+        if (!check_alias_members(spec, spec->string, resp))
+            goto fail_call;
+        /* must_exist false: removing an alias that is not there is no error */
+        bool missing_ok = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "must_exist"));
         const char *indices[ALIAS_MAX_NAMES], *aliases[ALIAS_MAX_NAMES];
         int ni = name_list(spec, "index", "indices", indices, ALIAS_MAX_NAMES, resp);
         if (ni < 0)
@@ -572,14 +652,14 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
         }
         for (int i = 0; i < ni; i++) {
             if (act == STORE_ALIAS_REMOVE_INDEX) {
-                if (!add_action(c, act, indices[i], NULL, w))
+                if (!add_action(c, act, indices[i], NULL, w, false))
                     goto oom;
                 continue;
             }
             for (int j = 0; j < na; j++) {
                 if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
                     goto fail_call;
-                if (!add_action(c, act, indices[i], aliases[j], w))
+                if (!add_action(c, act, indices[i], aliases[j], w, missing_ok))
                     goto oom;
             }
         }
@@ -609,6 +689,10 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
     if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
         if (!store_req_json_body(req, &body, resp))
             return NULL;
+        if (cJSON_IsObject(body) && !check_alias_members(body, NULL, resp)) {
+            cJSON_Delete(body);
+            return NULL;
+        }
         const cJSON *iw = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "is_write_index") : NULL;
         if (!cJSON_IsObject(body) || (iw && !cJSON_IsBool(iw))) {
             store_resp_error(resp, 400, "parsing_exception", "the body must be an object; [is_write_index] true or false");
@@ -622,7 +706,7 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
     store_call *c = store_api_call_new(api, m, req, resp);
     if (!c)
         return NULL;
-    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w)) {
+    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false)) {
         store_api_call_free(c);
         store_resp_error(resp, 500, "exception", "out of memory");
         return NULL;

@@ -1,5 +1,7 @@
 /* store_api — verstore's Elasticsearch REST endpoints: request in, status + JSON body out, writes as engine jobs. */
 #include "versync/store_api.h"
+#include "versync/store_mapping_rules.h"
+#include "versync/store_datemath.h"
 #include "versync/store_api_int.h"
 #include "versync/store_admin.h"
 #include "versync/store_docs.h"
@@ -230,6 +232,23 @@ store_call *store_api_begin(store_api *api, const store_req *req, store_resp *re
         store_router_free(&m);
         goto out;
     }
+    if (m.index && strchr(m.index, '<')) { /* date math in the path's index names, resolved once per request */
+        char *resolved, why[512];
+        const char *etype = "parse_exception";
+        int rc = store_datemath_resolve_list(m.index, store_util_now_ms(), &resolved, &etype, why, sizeof why);
+        if (rc != 1) {
+            if (rc < 0)
+                store_resp_error(resp, 500, "exception", "out of memory");
+            else
+                store_resp_error(resp, 400, etype, why);
+            store_router_free(&m);
+            goto out;
+        }
+        if (resolved) {
+            free(m.index);
+            m.index = resolved;
+        }
+    }
     bool head = m.method == STORE_M_HEAD;
     c = m.row->handler(api, req, &m, resp);
     if (c) {
@@ -248,6 +267,21 @@ out:
     store_metrics_request(store_router_endpoint(&m), resp->status);
     return NULL;
 }
+
+/* What MapperService answers when its parser refuses a mapping: the mapper's
+ * own exception wrapped in mapper_parsing_exception "Failed to parse mapping: …". */
+static void mapping_parse_error(store_resp *r, const char *why)
+{
+    buf reason = BUF_INIT, caused = BUF_INIT;
+    buf_printf(&reason, "Failed to parse mapping: %s", why);
+    buf_printf(&caused, "{\"type\":\"%s\",\"reason\":", store_mapping_rules_error_type(why));
+    store_resp_jstr(&caused, why);
+    buf_putc(&caused, '}');
+    store_resp_error_n(r, 400, "mapper_parsing_exception", reason.data, reason.len, NULL, caused.data);
+    buf_free(&reason);
+    buf_free(&caused);
+}
+
 
 store_job *store_api_call_job(store_call *call) { return &call->job; }
 
@@ -276,16 +310,9 @@ void store_api_finish(store_call *c, store_resp *r)
         store_docs_finish_bulk(c, r);
         break;
     case CALL_CREATE_INDEX:
-        if (c->job.rc == STORE_JOB_BAD_MAPPING) {
-            buf reason = BUF_INIT, caused = BUF_INIT;
-            buf_printf(&reason, "Failed to parse mapping: %s", c->job.reason);
-            buf_puts(&caused, "{\"type\":\"mapper_parsing_exception\",\"reason\":");
-            store_resp_jstr(&caused, c->job.reason);
-            buf_putc(&caused, '}');
-            store_resp_error_n(r, 400, "mapper_parsing_exception", reason.data, reason.len, NULL, caused.data);
-            buf_free(&reason);
-            buf_free(&caused);
-        } else if (c->job.rc == STORE_JOB_NAME_IS_ALIAS) {
+        if (c->job.rc == STORE_JOB_BAD_MAPPING)
+            mapping_parse_error(r, c->job.reason);
+        else if (c->job.rc == STORE_JOB_NAME_IS_ALIAS) {
             buf reason = BUF_INIT;
             buf_printf(&reason, "Invalid index name [%s], already exists as alias", c->m.index);
             store_resp_invalid_index(r, c->m.index, &reason);
@@ -312,7 +339,10 @@ void store_api_finish(store_call *c, store_resp *r)
     case CALL_DELETE_INDEX:
     case CALL_PUT_SETTINGS:
     case CALL_PUT_MAPPING:
-        if (c->job.rc == STORE_JOB_BAD_MAPPING)
+        if (c->job.rc == STORE_JOB_BAD_MAPPING && c->kind == CALL_PUT_MAPPING &&
+            !store_mapping_rules_is_merge_error(c->job.reason))
+            mapping_parse_error(r, c->job.reason);
+        else if (c->job.rc == STORE_JOB_BAD_MAPPING)
             store_resp_error(r, 400, "illegal_argument_exception", c->job.reason);
         else if (c->job.rc == STORE_JOB_MISSING)
             store_resp_index_not_found(r, c->m.index);

@@ -1,5 +1,6 @@
 /* store_bulk — parses and validates _bulk NDJSON bodies and _update bodies into engine operations. */
 #include "versync/store_bulk.h"
+#include "versync/store_datemath.h"
 
 #include "versync/grow.h"
 #include "versync/store_json.h"
@@ -343,6 +344,27 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
                                "Invalid index name [%s], must not contain a NUL character", it->index);
                 has_index = true;
                 continue;
+            }
+            if (tmp->len && tmp->data[0] == '<') { /* a date-math name, as TransportBulkAction resolves it */
+                buf name = BUF_INIT;
+                bool resolved;
+                const char *etype = "parse_exception";
+                char why[512];
+                int rc = store_datemath_resolve(tmp->data, store_util_now_ms(), &name, &resolved, &etype, why, sizeof why);
+                if (rc == 1 && resolved) {
+                    buf_reset(tmp);
+                    buf_append(tmp, name.data, name.len);
+                }
+                buf_free(&name);
+                if (rc < 0 || (resolved && !tmp->data))
+                    return fail(err, 500, "exception", "out of memory");
+                if (rc == 0) {
+                    if (!(it->index = arena_dup(b, tmp->data, tmp->len)))
+                        return fail(err, 500, "exception", "out of memory");
+                    item_error(it, 400, etype, "%s", why);
+                    has_index = true;
+                    continue;
+                }
             }
             if (*last_index && strcmp(*last_index, tmp->data ? tmp->data : "") == 0)
                 it->index = *last_index;

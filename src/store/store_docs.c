@@ -52,7 +52,7 @@ static void doc_object(buf *b, const char *index, const char *type, const char *
     if (!type)
         buf_printf(b, ",\"_seq_no\":%" PRId64 ",\"_primary_term\":%" PRId64, v->st.seq_no, v->st.term);
     buf_puts(b, ",\"found\":true");
-    if (!f || !f->none) {
+    if ((!f || !f->none) && !v->source_disabled) {
         buf_puts(b, ",\"_source\":");
         store_srcfilter_put(b, v->src, v->src_len, f);
     }
@@ -103,14 +103,26 @@ void store_docs_get(store_api *api, const store_req *req, const store_match *m, 
         store_resp_conflict(r, legacy ? m->type : NULL, m->id, m->id_len, explain, meta.uuid, meta.name);
         goto done;
     }
+    /* An index whose mapping disables _source has none to show (RestGetSourceAction). */
+    bool no_source = found && v.source_disabled;
     if (head) {
-        r->status = found ? 200 : 404;
+        r->status = found && !(source_only && no_source) ? 200 : 404;
         goto done;
     }
     if (source_only) {
-        if (!found || f.none) {
+        if (f.none) {
+            store_msgs msgs = {BUF_INIT, 0};
+            store_msgs_add(&msgs, "fetching source can not be disabled");
+            store_resp_validation_error(r, &msgs);
+            store_msgs_free(&msgs);
+            goto done;
+        }
+        if (!found || no_source) {
+            /* Elasticsearch 8's reasons; the typed path keeps 6.x's form */
             buf reason = BUF_INIT;
-            buf_printf(&reason, "Document not found [%s]/[%s]/[", meta.name, legacy ? m->type : "_doc");
+            buf_printf(&reason, "%s not found [%s]/[", found ? "Source" : "Document", meta.name);
+            if (legacy)
+                buf_printf(&reason, "%s]/[", m->type);
             buf_append(&reason, m->id, m->id_len);
             buf_putc(&reason, ']');
             store_resp_error_n(r, 404, "resource_not_found_exception", reason.data, reason.len, NULL, NULL);
@@ -568,7 +580,7 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
     buf_puts(b, "\",");
     if (c->forced_refresh && !noop)
         buf_puts(b, "\"forced_refresh\":true,");
-    store_resp_shards(b, noop ? 0 : 2, noop ? 0 : 1);
+    store_resp_shards(b, noop ? 0 : op->shards_total, noop ? 0 : 1);
     if (legacy) {
         if (op->w.kind == STORE_OP_INDEX || op->w.kind == STORE_OP_CREATE)
             buf_printf(b, ",\"created\":%s", op->dec.result == STORE_RES_CREATED ? "true" : "false");

@@ -1,6 +1,8 @@
 /* store_engine_codec — the record codec: document keys, index, counters and document records. */
 #include "versync/store_engine_int.h"
 
+#include "versync/store_settings.h"
+
 /* ---- encoding ----------------------------------------------------------- */
 
 uint64_t store_eng_hash64(const char *s, size_t n, uint64_t seed)
@@ -51,6 +53,7 @@ bool store_eng_index_decode(const MDB_val *v, store_index_meta *m, buf *settings
         return false;
     if (settings && sl && !buf_append(settings, p + off, sl))
         return false;
+    m->replicas = store_settings_replicas((const char *)p + off, sl);
     off += sl;
     uint32_t ml = get_u32(p + off);
     off += 4;
@@ -58,6 +61,7 @@ bool store_eng_index_decode(const MDB_val *v, store_index_meta *m, buf *settings
         return false;
     if (mappings && ml && !buf_append(mappings, p + off, ml))
         return false;
+    m->source_disabled = store_settings_source_disabled((const char *)p + off, ml);
     return true;
 }
 

@@ -2,6 +2,7 @@
 #include "versync/store_engine_int.h"
 
 #include "versync/grow.h"
+#include "versync/store_settings.h"
 #include "versync/store_util.h"
 
 #include <stdio.h>
@@ -142,6 +143,7 @@ static int index_create(wctx *c, cache_ent *ent, const char *settings, size_t sl
     store_util_uuid(m->uuid);
     m->created_ms = c->now_ms;
     m->gc_deletes_ms = gc == STORE_GC_UNSET ? STORE_GC_FOREVER : gc;
+    m->replicas = store_settings_replicas(settings, sl);
     m->next_seq = m->docs_count = m->docs_deleted = m->store_bytes = 0;
     ent->exists = true;
     ent->dirty = true;
@@ -314,6 +316,7 @@ static int exec_op(wctx *c, store_op *op)
             return rc;
     }
     memcpy(op->uuid, ent->m.uuid, 23);
+    op->shards_total = 1 + ent->m.replicas;
     unsigned char kb[KEY_MAX];
     MDB_val k = {store_eng_doc_key(ent->m.number, op->id, op->id_len, kb), kb}, v;
     store_doc_state st = {0};
@@ -531,7 +534,7 @@ static int exec_aliases(wctx *c, store_job *job)
         else if (a->act == STORE_ALIAS_REMOVE && !rc) {
             rowlist l = {.index = a->index};
             rc = store_eng_alias_rows(c->txn, c->e, a->alias, collect_row, &l);
-            if (!rc && l.n == 0)
+            if (!rc && l.n == 0 && !a->missing_ok)
                 err = STORE_ALIASERR_ALIAS_MISSING;
             if (!rc && l.oom)
                 rc = ENOMEM;
@@ -725,6 +728,8 @@ static int exec_admin(wctx *c, store_job *job)
         }
         if (job->gc_deletes_ms != STORE_GC_UNSET)
             ent->m.gc_deletes_ms = job->gc_deletes_ms;
+        if (merged)
+            ent->m.replicas = store_settings_replicas(merged, strlen(merged));
         if (merged && ent->map_loaded) /* the limits may have changed */
             store_mapping_limits_from_settings(&ent->map, merged, strlen(merged));
         if (merged)

@@ -244,6 +244,7 @@ store_lookup store_engine_doc_get(store_rtxn *r, const store_index_meta *meta, c
         memset(out, 0, sizeof *out);
         return STORE_LOOKUP_MISSING;
     }
+    out->source_disabled = meta->source_disabled;
     return STORE_LOOKUP_FOUND;
 }
 
@@ -295,7 +296,7 @@ bool store_engine_doc_scan(store_rtxn *r, const store_index_meta *meta, const ch
                 off += idl;
             }
             store_doc_view dv = {{true, false, get_i64(p), get_i64(p + 8), get_i64(p + 16)}, (const char *)p + off,
-                                 v.mv_size - off};
+                                 v.mv_size - off, meta->source_disabled};
             if (!fn(id, id_len, &dv, arg))
                 break;
         }

@@ -1,5 +1,7 @@
 /* store_index — mappings, analysis, value encodings and a document's index entries. */
 #include "versync/store_index.h"
+#include "versync/store_mapping_rules.h"
+#include "versync/store_datefmt.h"
 
 #include "versync/grow.h"
 #include "versync/store_json.h"
@@ -210,6 +212,33 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(def, "index");
     if (ix && cJSON_IsFalse(ix))
         f->index = false;
+    if (strcmp(f->type_name, "scaled_float") == 0) { /* ScaledFloatFieldMapper's validator */
+        const cJSON *sf = cJSON_GetObjectItemCaseSensitive(def, "scaling_factor");
+        double v = cJSON_IsNumber(sf) ? sf->valuedouble : cJSON_IsString(sf) ? strtod(sf->valuestring, NULL) : 0;
+        if (!sf) {
+            snprintf(err, errsz, "Field [scaling_factor] is required");
+            return false;
+        }
+        if (!isfinite(v) || v <= 0) {
+            snprintf(err, errsz, "[scaling_factor] must be a positive number, got [%g]", v);
+            return false;
+        }
+        f->scaling_factor = v;
+    }
+    const cJSON *fmt = f->type == STORE_FT_DATE ? cJSON_GetObjectItemCaseSensitive(def, "format") : NULL;
+    if (fmt) { /* documents are parsed with it (store_datefmt); a pattern it cannot apply is refused now */
+        if (!cJSON_IsString(fmt)) {
+            snprintf(err, errsz, "[format] on field [%s] must be a string", name);
+            return false;
+        }
+        if (!store_datefmt_valid(fmt->valuestring, err, errsz))
+            return false;
+        if (!(f->date_format = strdup(fmt->valuestring))) {
+            fl->oom = true;
+            err[0] = '\0';
+            return false;
+        }
+    }
     if (!field_analyzers(def, name, f, err, errsz)) {
         fl->oom = !err[0];
         return false;
@@ -252,6 +281,7 @@ static void fields_free(store_field *f, size_t n)
         free(f[i].analyzer);
         free(f[i].search_analyzer);
         free(f[i].search_quote_analyzer);
+        free(f[i].date_format);
     }
     free(f);
 }
@@ -467,9 +497,8 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
         snprintf(err, errsz, "mappings must be a JSON object");
         return false;
     }
+    /* No type wrapper: PUT _mapping refuses `_doc` before this (store_mapping_rules), any other is an unknown root parameter. */
     const cJSON *src = add;
-    if (add->child && !add->child->next && !root_key(add->child->string) && cJSON_IsObject(add->child))
-        src = add->child; /* legacy type wrapper */
     for (const cJSON *k = src->child; k; k = k->next)
         if (!root_key(k->string)) {
             snprintf(err, errsz, "Root mapping definition has unsupported parameters:  [%s : ...]", k->string);
@@ -493,6 +522,8 @@ bool store_mapping_merge(store_mapping *m, const cJSON *add, char *err, size_t e
             } else {
                 ok = merge_props(dk, k, "", err, errsz);
             }
+        } else if (strcmp(k->string, "_source") == 0) {
+            ok = store_mapping_rules_merge_source(j, k, err, errsz);
         } else {
             cJSON *copy = cJSON_Duplicate(k, true);
             ok = copy != NULL;
@@ -875,6 +906,25 @@ static bool parse_iso(const char *s, size_t n, bool full_date, int64_t *ms)
     return true;
 }
 
+double store_index_half_float(double d)
+{
+    /* round to float, then to the nearest half (11 significant bits, ties to
+     * even), as Lucene's HalfFloatPoint keeps a half_float */
+    float f = (float)d;
+    if (!isfinite(f))
+        return f;
+    float a = fabsf(f);
+    if (a >= 65520.0f) /* rounds past the largest half, 65504 */
+        return f > 0 ? INFINITY : -INFINITY;
+    int e;
+    frexpf(a, &e); /* a = m * 2^e, 0.5 <= m < 1 */
+    if (e < -13)   /* subnormal halves: a fixed step of 2^-24 */
+        e = -13;
+    float step = ldexpf(1.0f, e - 11);
+    float r = nearbyintf(a / step) * step; /* the default rounding mode: ties to even */
+    return f < 0 ? -r : r;
+}
+
 bool store_index_parse_date(const char *s, size_t n, int64_t *ms)
 {
     if (n > 0 && n <= 19) {
@@ -1238,6 +1288,17 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         double d = strtod(tmp, &end);
         if (*end || !isfinite(d))
             return fail_value(x, at, path, f, v, vn);
+        /* the precision Elasticsearch indexes the narrower types at */
+        if (f && f->scaling_factor > 0) {
+            double scaled = round(d * f->scaling_factor);
+            if (!(fabs(scaled) < 9223372036854775808.0))
+                return fail_value(x, at, path, f, v, vn);
+            d = scaled / f->scaling_factor;
+        } else if (f && strcmp(f->type_name, "half_float") == 0) {
+            d = store_index_half_float(d);
+            if (!isfinite(d))
+                return fail_value(x, at, path, f, v, vn);
+        }
         store_index_enc_double(d, enc);
         break;
     }
@@ -1254,7 +1315,9 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     }
     case STORE_FT_DATE: {
         int64_t ms;
-        if (jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms) : !store_index_parse_date(v, vn, &ms))
+        if (f && f->date_format ? !store_datefmt_parse(f->date_format, v, vn, jt == STORE_JSON_NUMBER, &ms)
+            : jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms)
+                                      : !store_index_parse_date(v, vn, &ms))
             return fail_value(x, at, path, f, v, vn);
         store_index_enc_long(ms, enc);
         break;

@@ -196,6 +196,39 @@ static bool settings_list(const store_index_meta *meta, const char *stored, size
     return !l->oom;
 }
 
+/* ?include_defaults: the index settings verstore applies that `set` does not
+ * give, at the values it applies (Elasticsearch lists its defaults the same
+ * way, under "defaults"). */
+static bool defaults_list(const kvlist *set, kvlist *l)
+{
+    static const struct { const char *k, *v; } defs[] = {
+        {"index.auto_expand_replicas", "false"},
+        {"index.hidden", "false"},
+        {"index.mapping.depth.limit", "20"},
+        {"index.mapping.field_name_length.limit", "9223372036854775807"},
+        {"index.mapping.total_fields.limit", "1000"},
+        {"index.max_result_window", "10000"},
+        {"index.max_terms_count", "65536"},
+        {"index.number_of_routing_shards", "1"},
+        {"index.refresh_interval", "1s"},
+    };
+    buf v = BUF_INIT;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        if (kv_has(set, defs[i].k))
+            continue;
+        buf_reset(&v);
+        jstr(&v, defs[i].v);
+        if (!v.data)
+            l->oom = true;
+        else
+            kv_add(l, defs[i].k, v.data);
+    }
+    buf_free(&v);
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, kv_cmp);
+    return !l->oom;
+}
+
 /* {"index.a.b":"1"} (flat) or {"index":{"a":{"b":"1"}}} from a sorted list. */
 static bool put_settings(buf *b, const kvlist *l, bool flat)
 {
@@ -304,8 +337,31 @@ static void put_aliases_of(buf *b, const store_alias_list *l, const char *index)
 
 /* ---- endpoints ------------------------------------------------------------------- */
 
+/* Keep in `l` only the keys one of the comma-separated patterns `names` matches. */
+static void kv_keep(kvlist *l, const char *names)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        bool hit = false;
+        for (const char *p = names; !hit && *p;) {
+            const char *c = strchr(p, ',');
+            size_t len = c ? (size_t)(c - p) : strlen(p);
+            hit = (len == 4 && strncmp(p, "_all", 4) == 0) ||
+                  store_util_glob(p, len, l->v[i].k, strlen(l->v[i].k));
+            p += len + (c ? 1 : 0);
+        }
+        if (hit) {
+            l->v[w++] = l->v[i];
+        } else {
+            free(l->v[i].k);
+            free(l->v[i].v);
+        }
+    }
+    l->n = w;
+}
+
 bool store_indices_get(store_engine *e, const store_req *req, const char *expr, bool settings, bool head,
-                       store_resp *r, store_error *err)
+                       const char *setting_names, store_resp *r, store_error *err)
 {
     bool flat = param_true(req, "flat_settings"), defaults = param_true(req, "include_defaults");
     char **names = NULL;
@@ -338,6 +394,7 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
         int rc = store_engine_index_get(t, names[i], &meta, &st, &mp);
         bool one = rc == 1 ? settings_list(&meta, st.data, st.len, &kl) || oom(err) : rc == 0 || storage(err);
         if (one && rc == 1) {
+            size_t mark = b->len;
             if (b->len > 1)
                 buf_putc(b, ',');
             jstr(b, meta.name);
@@ -350,11 +407,26 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
                 buf_append(b, mp.len ? mp.data : "{}", mp.len ? mp.len : 2);
                 buf_putc(b, ',');
             }
-            buf_puts(b, "\"settings\":");
-            one = put_settings(b, &kl, flat) || oom(err);
+            kvlist dl = {0};
             if (settings && defaults)
-                buf_puts(b, ",\"defaults\":{}");
+                one = defaults_list(&kl, &dl) || oom(err);
+            if (setting_names) {
+                kv_keep(&kl, setting_names);
+                kv_keep(&dl, setting_names);
+            }
+            buf_puts(b, "\"settings\":");
+            one = one && (put_settings(b, &kl, flat) || oom(err));
+            if (one && settings && defaults) {
+                buf_puts(b, ",\"defaults\":");
+                one = put_settings(b, &dl, flat) || oom(err);
+            }
+            bool none = setting_names && kl.n == 0 && dl.n == 0;
+            kv_free(&dl);
             buf_putc(b, '}');
+            if (none && one) { /* an index none of whose settings is named is left out */
+                b->len = mark;
+                b->data[mark] = '\0';
+            }
         }
         kv_free(&kl);
         buf_free(&st);
@@ -380,10 +452,20 @@ bool store_indices_refresh(store_engine *e, const store_req *req, const char *ex
     if (!t)
         return storage(err);
     bool ok = store_indices_resolve(t, req, expr, true, &names, &n, err);
+    /* As Elasticsearch's broadcast: every copy counts in total, the
+     * replicas a one-node cluster cannot allocate are not successful. */
+    size_t total = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        store_index_meta meta;
+        int rc = store_engine_index_get(t, names[i], &meta, NULL, NULL);
+        if (rc < 0)
+            ok = storage(err);
+        total += rc == 1 ? 1 + (size_t)meta.replicas : 0;
+    }
     store_engine_read_end(t);
     store_search_indices_free(names, n);
     if (ok)
-        buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", n, n);
+        buf_printf(&r->body, "{\"_shards\":{\"total\":%zu,\"successful\":%zu,\"failed\":0}}", total, n);
     return ok;
 }
 

@@ -339,6 +339,7 @@ const store_route_def store_routes[] = {
     {"/_cat/count", STORE_R_CAT_COUNT, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
     {"/_data_stream/{index:any}", STORE_R_DATA_STREAM, {{GET, p_data_stream, STORE_EP_INDEX, h_index_read}}},
     {"/_cluster/health", STORE_R_HEALTH, {{GET, p_health, STORE_EP_CAT, h_index_read}}},
+    {"/_settings/{alias:any}", STORE_R_SETTINGS, {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}}},
     {"/_alias/{alias:any}", STORE_R_ALIAS, {{GET | HEAD, p_alias, STORE_EP_ALIASES, h_get_aliases}}},
     {"/_prometheus/metrics", STORE_R_METRICS, {{GET, p_none, STORE_EP_METRICS, h_metrics}}},
     {"/_search/scroll", STORE_R_SCROLL, {{GET | POST | DELETE, p_scroll, STORE_EP_SEARCH, h_search}}},
@@ -359,6 +360,7 @@ const store_route_def store_routes[] = {
     {"/{index}/_doc", STORE_R_DOC_AUTO, {{POST, p_index_doc, STORE_EP_DOC_WRITE, h_auto_id_doc}}},
     {"/{index}/{type}", STORE_R_LEGACY_AUTO, {{POST, p_index_doc, STORE_EP_DOC_WRITE, h_auto_id_doc}}},
     /* three segments */
+    {"/{index:expr}/_settings/{alias:any}", STORE_R_SETTINGS, {{GET, p_settings_get, STORE_EP_INDEX, h_index_read}}},
     {"/_cat/indices/{index:any}", STORE_R_CAT_INDICES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
     {"/_cat/aliases/{alias:any}", STORE_R_CAT_ALIASES, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},
     {"/_cat/count/{index:any}", STORE_R_CAT_COUNT, {{GET, p_cat, STORE_EP_CAT, h_index_read}}},

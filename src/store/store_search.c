@@ -2591,7 +2591,7 @@ static void put_hit(buf *b, const char *index, const char *id, size_t idn, const
         jfloat(b, score);
     else
         buf_puts(b, "null");
-    if (!q->src.none) {
+    if (!q->src.none && !v->source_disabled) {
         buf_puts(b, ",\"_source\":");
         store_srcfilter_put(b, v->src, v->src_len, &q->src);
     }

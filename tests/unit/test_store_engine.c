@@ -202,32 +202,35 @@ static void test_aliases_atomic_and_durable(void **state)
     run(e, ops, 2);
     store_alias_err err;
     char got[300];
-    store_alias_action add = {STORE_ALIAS_ADD, "a1", "al", STORE_ALIAS_WRITE_UNSET};
+    store_alias_action add = {STORE_ALIAS_ADD, "a1", "al", STORE_ALIAS_WRITE_UNSET, false};
     assert_int_equal(aliases(e, &add, 1, &err), 0);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "a1");
     /* all or nothing: the second action fails, so the first is not applied */
-    store_alias_action bad[2] = {{STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET},
-                                 {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET}};
+    store_alias_action bad[2] = {{STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET, false},
+                                 {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET, false}};
     assert_int_equal(aliases(e, bad, 2, &err), 1);
     assert_int_equal(err, STORE_ALIASERR_ALIAS_MISSING);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "a1");
+    /* must_exist: false: removing an alias that is not there is no error */
+    store_alias_action lenient = {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET, true};
+    assert_int_equal(aliases(e, &lenient, 1, &err), 0);
     /* two write indices are refused and change nothing */
-    store_alias_action w2[2] = {{STORE_ALIAS_ADD, "a1", "al", 1}, {STORE_ALIAS_ADD, "a2", "al", 1}};
+    store_alias_action w2[2] = {{STORE_ALIAS_ADD, "a1", "al", 1, false}, {STORE_ALIAS_ADD, "a2", "al", 1, false}};
     assert_int_equal(aliases(e, w2, 2, &err), 1);
     assert_int_equal(err, STORE_ALIASERR_MANY_WRITE);
     resolve(e, "al", true, got, sizeof got);
     assert_string_equal(got, "a1");
     /* two indices, no write index: reads and writes cannot resolve */
-    store_alias_action both = {STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET};
+    store_alias_action both = {STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET, false};
     assert_int_equal(aliases(e, &both, 1, &err), 0);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "-2");
     store_op w = ext_op(STORE_OP_INDEX, "al", "2", 1, "{}");
     run(e, &w, 1);
     assert_int_equal(w.err, STORE_OPERR_NO_WRITE_INDEX);
-    store_alias_action flag = {STORE_ALIAS_ADD, "a2", "al", 1};
+    store_alias_action flag = {STORE_ALIAS_ADD, "a2", "al", 1, false};
     assert_int_equal(aliases(e, &flag, 1, &err), 0);
     store_op_clear(&w);
     w = ext_op(STORE_OP_INDEX, "al", "2", 1, "{}");
@@ -235,7 +238,7 @@ static void test_aliases_atomic_and_durable(void **state)
     assert_int_equal(w.err, STORE_OPERR_NONE);
     assert_string_equal(w.index, "a2");
     /* names: an alias may not be an index's name, nor the other way round */
-    store_alias_action clash = {STORE_ALIAS_ADD, "a1", "a2", STORE_ALIAS_WRITE_UNSET};
+    store_alias_action clash = {STORE_ALIAS_ADD, "a1", "a2", STORE_ALIAS_WRITE_UNSET, false};
     assert_int_equal(aliases(e, &clash, 1, &err), 1);
     assert_int_equal(err, STORE_ALIASERR_NAME_IS_INDEX);
     store_job cj;
@@ -249,7 +252,7 @@ static void test_aliases_atomic_and_durable(void **state)
     e = open_engine(true);
     resolve(e, "al", true, got, sizeof got);
     assert_string_equal(got, "a2");
-    store_alias_action drop = {STORE_ALIAS_REMOVE_INDEX, "a2", NULL, STORE_ALIAS_WRITE_UNSET};
+    store_alias_action drop = {STORE_ALIAS_REMOVE_INDEX, "a2", NULL, STORE_ALIAS_WRITE_UNSET, false};
     assert_int_equal(aliases(e, &drop, 1, &err), 0);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "a1");

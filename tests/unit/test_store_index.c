@@ -4,6 +4,7 @@
 #include "versync/log.h"
 
 #include <lmdb.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -817,9 +818,26 @@ static void test_engine_blocks(void **state)
     store_engine_close(e);
 }
 
+/* half_float: IEEE half precision, ties to even, infinity past 65504. */
+static void test_half_float(void **state)
+{
+    (void)state;
+    assert_true(store_index_half_float(3.14159) == 3.140625);
+    assert_true(store_index_half_float(1.0) == 1.0);
+    assert_true(store_index_half_float(-0.1) == -0.0999755859375);
+    assert_true(store_index_half_float(65504.0) == 65504.0);
+    assert_true(store_index_half_float(65519.0) == 65504.0);
+    assert_true(isinf(store_index_half_float(65520.0)));
+    assert_true(store_index_half_float(2049.0) == 2048.0); /* tie: to even */
+    assert_true(store_index_half_float(2051.0) == 2052.0);
+    assert_true(store_index_half_float(1e-8) == 0.0);
+    assert_true(store_index_half_float(6e-8) == 5.9604644775390625e-08); /* smallest subnormal */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_half_float),
         cmocka_unit_test(test_analyze),
         cmocka_unit_test(test_norm_len),
         cmocka_unit_test(test_encodings_sort),

@@ -1,0 +1,21 @@
+/* store_datefmt — a date field's mapping `format` ("yyyy/MM/dd HH:mm:ss||epoch_millis", named formats) applied to document values as Elasticsearch's DateFormatter parses them. */
+#ifndef VERSYNC_STORE_DATEFMT_H
+#define VERSYNC_STORE_DATEFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether `format` (alternatives separated by "||": built-in names such as
+ * epoch_millis, epoch_second, strict_date_optional_time, date, basic_date,
+ * or java.time patterns of the letters u y M d H h m s S a X Z and quoted
+ * text) is one verstore can apply; otherwise Elasticsearch's reason
+ * ("Invalid format: [x]: Unknown pattern letter: q") is written to `err`. */
+bool store_datefmt_valid(const char *format, char *err, size_t errsz);
+
+/* Parse document value `s` (`n` bytes; `number` when it was a JSON number)
+ * with `format`, the first alternative that takes the whole value winning, to
+ * milliseconds since the epoch (UTC unless the pattern reads an offset). */
+bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms);
+
+#endif

@@ -1,0 +1,291 @@
+/* store_datefmt — a date field's mapping `format` ("yyyy/MM/dd HH:mm:ss||epoch_millis", named formats) applied to document values as Elasticsearch's DateFormatter parses them. */
+#include "versync/store_datefmt.h"
+
+#include "versync/store_index.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static bool digits_only(const char *s, size_t n, bool sign)
+{
+    size_t i = sign && n && (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    if (i >= n)
+        return false;
+    for (; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* epoch_millis / epoch_second: an integer (or a decimal: the fraction is the sub-unit). */
+static bool parse_epoch(const char *s, size_t n, int64_t unit, int64_t *ms)
+{
+    char tmp[40];
+    if (!n || n >= sizeof tmp)
+        return false;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *dot = strchr(tmp, '.');
+    if (dot)
+        *dot = '\0';
+    if (!digits_only(tmp, strlen(tmp), true) || (dot && !digits_only(dot + 1, strlen(dot + 1), false)))
+        return false;
+    long long whole = strtoll(tmp, NULL, 10);
+    double frac = 0.0;
+    if (dot) {
+        char fb[48];
+        snprintf(fb, sizeof fb, "0.%s", dot + 1);
+        frac = strtod(fb, NULL);
+    }
+    *ms = (int64_t)whole * unit + (tmp[0] == '-' ? -1 : 1) * (int64_t)(frac * (double)unit);
+    return true;
+}
+
+/* Read exactly `w` digits (w > 0), or 1..max digits (w == 0). */
+static bool num(const char *s, size_t n, size_t *i, int w, int max, long *out)
+{
+    size_t start = *i, lim = w ? (size_t)w : (size_t)max;
+    long v = 0;
+    while (*i < n && *i - start < lim && isdigit((unsigned char)s[*i]))
+        v = v * 10 + (s[(*i)++] - '0');
+    if (*i == start || (w && *i - start != (size_t)w))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* One java.time pattern over the whole value. `check` only validates the pattern. */
+static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, bool check, int64_t *ms, char *err,
+                          size_t errsz)
+{
+    long y = 1970, mo = 1, d = 1, h = 0, mi = 0, sec = 0, frac_ms = 0, off_min = 0;
+    int ampm = -1;
+    bool h12 = false;
+    size_t i = 0;
+    for (size_t p = 0; p < pl;) {
+        char c = pat[p];
+        if (c == '\'') {
+            size_t q = p + 1;
+            if (q < pl && pat[q] == '\'') { /* '' is a quote */
+                if (!check && (i >= n || s[i++] != '\''))
+                    return false;
+                p = q + 1;
+                continue;
+            }
+            while (q < pl && pat[q] != '\'') {
+                if (!check && (i >= n || s[i++] != pat[q]))
+                    return false;
+                q++;
+            }
+            if (q >= pl) {
+                snprintf(err, errsz, "Invalid format: [%.*s]: Pattern ends with an incomplete string literal", (int)pl, pat);
+                return false;
+            }
+            p = q + 1;
+            continue;
+        }
+        if (!isalpha((unsigned char)c)) {
+            if (c == '[' || c == ']' || c == '{' || c == '}' || c == '#') {
+                snprintf(err, errsz, "Invalid format: [%.*s]: verstore does not support optional sections or the reserved character '%c'", (int)pl, pat, c);
+                return false;
+            }
+            if (!check && (i >= n || s[i++] != c))
+                return false;
+            p++;
+            continue;
+        }
+        size_t run = 1;
+        while (p + run < pl && pat[p + run] == c)
+            run++;
+        int w = run >= 2 ? (int)run : 0; /* one letter: 1..max digits; more: exactly that many */
+        bool ok = true;
+        switch (c) {
+        case 'u':
+        case 'y':
+            if (check)
+                break;
+            if (run == 2) {
+                ok = num(s, n, &i, 2, 2, &y);
+                y += 2000;
+            } else if (p + run < pl && isalpha((unsigned char)pat[p + run])) {
+                /* adjacent value parsing (yyyyMMdd): the year takes its width only */
+                ok = num(s, n, &i, run >= 4 ? (int)run : 4, 9, &y);
+            } else {
+                size_t st = i;
+                ok = num(s, n, &i, 0, 9, &y) && i - st >= (run >= 4 ? 4 : run);
+            }
+            break;
+        case 'M': ok = check || num(s, n, &i, w, 2, &mo); break;
+        case 'd': ok = check || num(s, n, &i, w, 2, &d); break;
+        case 'H': ok = check || num(s, n, &i, w, 2, &h); break;
+        case 'h':
+            h12 = true;
+            ok = check || num(s, n, &i, w, 2, &h);
+            break;
+        case 'm': ok = check || num(s, n, &i, w, 2, &mi); break;
+        case 's': ok = check || num(s, n, &i, w, 2, &sec); break;
+        case 'S':
+            if (!check) {
+                long f;
+                size_t st = i;
+                ok = num(s, n, &i, (int)run, (int)run, &f);
+                size_t got = i - st;
+                while (got > 3) {
+                    f /= 10;
+                    got--;
+                }
+                while (got < 3) {
+                    f *= 10;
+                    got++;
+                }
+                frac_ms = f;
+            }
+            break;
+        case 'a':
+            if (!check) {
+                if (i + 2 <= n && (strncasecmp(s + i, "AM", 2) == 0 || strncasecmp(s + i, "PM", 2) == 0)) {
+                    ampm = toupper((unsigned char)s[i]) == 'P';
+                    i += 2;
+                } else
+                    ok = false;
+            }
+            break;
+        case 'X':
+        case 'Z':
+        case 'x':
+            if (!check) {
+                if (i < n && s[i] == 'Z' && c == 'X') {
+                    i++;
+                    off_min = 0;
+                } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+                    int sg = s[i++] == '-' ? -1 : 1;
+                    long oh, om = 0;
+                    ok = num(s, n, &i, 2, 2, &oh);
+                    if (ok && i < n && s[i] == ':')
+                        i++;
+                    if (ok && i < n && isdigit((unsigned char)s[i]))
+                        ok = num(s, n, &i, 2, 2, &om);
+                    off_min = sg * (oh * 60 + om);
+                } else
+                    ok = false;
+            }
+            break;
+        default:
+            snprintf(err, errsz, "Invalid format: [%.*s]: Unknown pattern letter: %c", (int)pl, pat, c);
+            return false;
+        }
+        if (!ok)
+            return false;
+        p += run;
+    }
+    if (check)
+        return true;
+    if (i != n)
+        return false;
+    if (h12) {
+        if (h < 1 || h > 12 || ampm < 0)
+            return false;
+        h = h % 12 + (ampm ? 12 : 0);
+    }
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 || sec > 59)
+        return false;
+    *ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 60 + mi - off_min) * 60000LL + sec * 1000LL +
+          frac_ms;
+    return true;
+}
+
+/* The built-in names that are ISO 8601 shapes verstore's ISO reader takes. */
+static const char *const iso_names[] = {"strict_date_optional_time", "date_optional_time",
+                                        "strict_date_optional_time_nanos", "iso8601", "strict_date_time",
+                                        "date_time", "strict_date_time_no_millis", "date_time_no_millis",
+                                        "strict_date_hour_minute_second", "date_hour_minute_second",
+                                        "strict_date_hour_minute_second_millis", "date_hour_minute_second_millis",
+                                        "strict_date_hour_minute_second_fraction", "date_hour_minute_second_fraction",
+                                        "strict_date_hour_minute", "date_hour_minute", "strict_date_hour",
+                                        "date_hour", NULL};
+
+/* Named formats with a fixed pattern. */
+static const struct { const char *name, *pattern; } named[] = {
+    {"strict_date", "yyyy-MM-dd"},     {"date", "yyyy-MM-dd"},           {"basic_date", "yyyyMMdd"},
+    {"strict_year_month", "yyyy-MM"},  {"year_month", "yyyy-MM"},        {"strict_year", "yyyy"},
+    {"year", "yyyy"},                  {"basic_date_time", "yyyyMMdd'T'HHmmss.SSSX"},
+    {"basic_date_time_no_millis", "yyyyMMdd'T'HHmmssX"}, {"strict_year_month_day", "yyyy-MM-dd"},
+    {"year_month_day", "yyyy-MM-dd"}, {"strict_hour_minute_second", "HH:mm:ss"}, {"hour_minute_second", "HH:mm:ss"},
+};
+
+static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, bool check, int64_t *ms, char *err,
+                size_t errsz)
+{
+    if (fl == 12 && strncmp(f, "epoch_millis", 12) == 0)
+        return check || parse_epoch(s, n, 1, ms);
+    if (fl == 12 && strncmp(f, "epoch_second", 12) == 0)
+        return check || parse_epoch(s, n, 1000, ms);
+    for (size_t i = 0; iso_names[i]; i++)
+        if (strlen(iso_names[i]) == fl && strncmp(f, iso_names[i], fl) == 0) {
+            if (check)
+                return true;
+            /* an ISO string, never a bare number (store_index_parse_date also takes epoch millis) */
+            return !number && !digits_only(s, n, true) && store_index_parse_date(s, n, ms);
+        }
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (strlen(named[i].name) == fl && strncmp(f, named[i].name, fl) == 0)
+            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, ms, err, errsz);
+    bool letters_only = true;
+    for (size_t i = 0; i < fl; i++)
+        letters_only &= islower((unsigned char)f[i]) || f[i] == '_';
+    if (letters_only && fl > 3 && memchr(f, '_', fl)) { /* a built-in name verstore does not know */
+        snprintf(err, errsz, "Invalid format: [%.*s]: verstore does not support this built-in date format", (int)fl, f);
+        return false;
+    }
+    return parse_pattern(f, fl, s, n, check, ms, err, errsz);
+}
+
+bool store_datefmt_valid(const char *format, char *err, size_t errsz)
+{
+    err[0] = '\0';
+    if (!format[0]) {
+        snprintf(err, errsz, "Invalid format: []: empty format");
+        return false;
+    }
+    for (const char *p = format;;) {
+        const char *bar = strstr(p, "||");
+        size_t fl = bar ? (size_t)(bar - p) : strlen(p);
+        int64_t ms;
+        if (!one(p, fl, "", 0, false, true, &ms, err, errsz))
+            return false;
+        if (!bar)
+            return true;
+        p = bar + 2;
+    }
+}
+
+bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms)
+{
+    char err[256];
+    for (const char *p = format;;) {
+        const char *bar = strstr(p, "||");
+        size_t fl = bar ? (size_t)(bar - p) : strlen(p);
+        if (one(p, fl, s, n, number, false, ms, err, sizeof err))
+            return true;
+        if (!bar)
+            return false;
+        p = bar + 2;
+    }
+}
