@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +32,7 @@ struct store_http {
     store_engine *engine;
     size_t max_body;
     store_auth *auth;
+    bool tls;
     atomic_long in_flight;
     atomic_long uploading; /* of those, requests whose body is still arriving */
     atomic_long busy;     /* requests being dispatched or waiting on the engine */
@@ -91,15 +92,49 @@ static void ctx_free(conn_ctx *cx)
     free(cx);
 }
 
+/* A connection closed with request bytes still unread makes the kernel send
+ * a reset instead of a FIN, and a reset can destroy the answer the client has
+ * not read yet (RFC 9112 §9.6): the 400 for a request whose framing is not to
+ * be trusted would vanish. So before libmicrohttpd closes such a connection,
+ * send our FIN after the answer and read what the client already sent, for at
+ * most LINGER_MS and LINGER_BYTES: a hostile client cannot hold the thread
+ * longer. (Not over TLS: the FIN would cut the TLS close_notify short.) */
+#define LINGER_MS 20
+#define LINGER_BYTES (1024 * 1024)
+
+static void linger_close(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || ci->connect_fd == MHD_INVALID_SOCKET)
+        return;
+    int fd = ci->connect_fd;
+    (void)shutdown(fd, SHUT_WR);
+    int64_t until = store_util_mono_ms() + LINGER_MS;
+    size_t got = 0;
+    char sink[16384];
+    while (got < LINGER_BYTES) {
+        int64_t left = until - store_util_mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            break;
+        ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n <= 0) /* the client's FIN, or an error: nothing more to drain */
+            break;
+        got += (size_t)n;
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
-    (void)toe;
     store_http *h = cls;
     conn_ctx *cx = *con_cls;
     if (!cx)
         return;
     *con_cls = NULL;
+    if (cx->close_after && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !h->tls)
+        linger_close(conn);
     if (cx->counted)
         atomic_fetch_sub(&h->in_flight, 1);
     if (cx->uploading)
@@ -777,6 +812,7 @@ bool store_http_start(store_api *api, store_engine *engine, const store_http_opt
         flags |= MHD_USE_IPv6;
     unsigned pool = o->threads > 1 ? (unsigned)o->threads : 0;
     bool tls = o->tls_cert_pem && o->tls_key_pem;
+    h->tls = tls;
     if (tls)
         flags |= MHD_USE_TLS;
     /* The TLS options only exist when serving TLS, hence an option array. */
