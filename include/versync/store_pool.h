@@ -24,6 +24,14 @@ bool store_pool_reserve(store_pool *p);
 /* Queue a task in a place store_pool_reserve held; it always runs. */
 void store_pool_submit(store_pool *p, store_pool_fn run, void *arg);
 
+/* Called by a running task, on its pool thread, just before it hands its
+ * answer over: its place counts as free from here on, so a client that
+ * waits for each answer before it sends the next request is never refused
+ * because the thread that answered it has not yet returned to the pool.
+ * Once per task; the worker frees the place itself when a task does not call
+ * it. */
+void store_pool_release(store_pool *p);
+
 /* Tasks running or waiting right now. */
 size_t store_pool_pending(store_pool *p);
 

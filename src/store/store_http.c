@@ -541,6 +541,7 @@ static void run_heavy(void *arg)
         node_closed(cx);
     }
     store_deadline_end();
+    store_pool_release(h->pool); /* before the answer can reach the client */
     if (call) { /* a write after all: the engine resumes the connection */
         cx->call = call;
         store_job *job = store_api_call_job(call);

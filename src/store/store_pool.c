@@ -30,6 +30,9 @@ struct store_pool {
     int started;
 };
 
+/* Set by store_pool_release during the task this thread runs. */
+static _Thread_local bool task_released;
+
 static void *worker(void *arg)
 {
     store_pool *p = arg;
@@ -50,9 +53,11 @@ static void *worker(void *arg)
         p->n--;
         p->running++;
         pthread_mutex_unlock(&p->mu);
+        task_released = false;
         t.run(t.arg);
         pthread_mutex_lock(&p->mu);
-        p->running--;
+        if (!task_released)
+            p->running--;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -113,6 +118,16 @@ void store_pool_submit(store_pool *p, store_pool_fn run, void *arg)
     p->ring[(p->head + p->n) % p->cap] = (task){run, arg};
     p->n++;
     pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void store_pool_release(store_pool *p)
+{
+    if (task_released)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->running--;
+    task_released = true;
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -20,6 +20,7 @@ typedef struct gate {
     pthread_cond_t cv;
     bool open;
     atomic_int started, done;
+    store_pool *pool;
 } gate;
 
 /* A task that waits until the gate opens: keeps its worker busy. */
@@ -49,7 +50,7 @@ static void test_pool_bound(void **state)
     char err[128];
     store_pool *p = store_pool_new(2, 1, 0, err, sizeof err);
     assert_non_null(p);
-    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0};
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0, NULL};
     /* two running and one queued fit; a fourth is refused */
     for (int i = 0; i < 3; i++) {
         assert_true(store_pool_reserve(p));
@@ -66,6 +67,45 @@ static void test_pool_bound(void **state)
     assert_int_equal(atomic_load(&g.done), 3);
     store_pool_free(NULL);
     assert_null(store_pool_new(0, 1, 0, err, sizeof err));
+}
+
+/* A task that releases its place, says it has answered, then lingers on its
+ * thread until the gate opens (the window between handing an answer over and
+ * the worker's return to the pool). */
+static void answers_then_lingers(void *arg)
+{
+    gate *g = arg;
+    store_pool_release(g->pool);
+    store_pool_release(g->pool); /* a second call changes nothing */
+    atomic_fetch_add(&g->started, 1);
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    atomic_fetch_add(&g->done, 1);
+}
+
+static void test_pool_release(void **state)
+{
+    (void)state;
+    char err[128];
+    store_pool *p = store_pool_new(1, 0, 0, err, sizeof err);
+    assert_non_null(p);
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0, p};
+    assert_true(store_pool_reserve(p));
+    store_pool_submit(p, answers_then_lingers, &g);
+    wait_started(&g, 1);
+    /* the one thread is still inside the task, but its place is free: the
+     * client's next request is not refused */
+    assert_int_equal(store_pool_pending(p), 0);
+    assert_true(store_pool_reserve(p));
+    store_pool_submit(p, blocked, &g);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    store_pool_free(p);
+    assert_int_equal(atomic_load(&g.done), 2);
 }
 
 static void test_deadline_time(void **state)
@@ -124,6 +164,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_bound),
+        cmocka_unit_test(test_pool_release),
         cmocka_unit_test(test_deadline_time),
         cmocka_unit_test(test_deadline_hangup),
     };
