@@ -84,6 +84,12 @@ bool store_json_mark_nul(const char *s, size_t n, buf *out, bool *found);
 /* Append "key": to `b`, `key` being a plain ASCII literal. */
 bool store_json_key(buf *b, const char *key);
 
+/* Append a double / a float as Java prints it in Elasticsearch's answers:
+ * the shortest form that reads back to the same value, with ".0" on whole
+ * numbers; null when not finite. */
+void store_json_put_double(buf *b, double d);
+void store_json_put_float(buf *b, float f);
+
 /* Re-indent compact JSON `in` the way Elasticsearch's ?pretty does (two
  * spaces, " : " separators) into `out`. Strings are copied untouched. */
 bool store_json_pretty(const char *in, size_t n, buf *out);

@@ -4,6 +4,8 @@
 
 #include "versync/store_util.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +77,14 @@ static const char *scan_string(const char *p, const char *end, bool *escaped)
             if (++p >= end)
                 return NULL;
             switch (*p) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
                 p++;
                 break;
             case 'u': {
@@ -192,13 +201,34 @@ static const char *scan_value(const char *p, const char *end, int depth, store_j
     store_json_type type;
     bool esc = false;
     switch (*p) {
-    case '{': type = STORE_JSON_OBJECT; q = scan_container(p, end, depth, true); break;
-    case '[': type = STORE_JSON_ARRAY; q = scan_container(p, end, depth, false); break;
-    case '"': type = STORE_JSON_STRING; q = scan_string(p + 1, end, &esc); break;
-    case 't': type = STORE_JSON_TRUE; q = scan_lit(p, end, "true"); break;
-    case 'f': type = STORE_JSON_FALSE; q = scan_lit(p, end, "false"); break;
-    case 'n': type = STORE_JSON_NULL; q = scan_lit(p, end, "null"); break;
-    default: type = STORE_JSON_NUMBER; q = scan_number(p, end); break;
+    case '{':
+        type = STORE_JSON_OBJECT;
+        q = scan_container(p, end, depth, true);
+        break;
+    case '[':
+        type = STORE_JSON_ARRAY;
+        q = scan_container(p, end, depth, false);
+        break;
+    case '"':
+        type = STORE_JSON_STRING;
+        q = scan_string(p + 1, end, &esc);
+        break;
+    case 't':
+        type = STORE_JSON_TRUE;
+        q = scan_lit(p, end, "true");
+        break;
+    case 'f':
+        type = STORE_JSON_FALSE;
+        q = scan_lit(p, end, "false");
+        break;
+    case 'n':
+        type = STORE_JSON_NULL;
+        q = scan_lit(p, end, "null");
+        break;
+    default:
+        type = STORE_JSON_NUMBER;
+        q = scan_number(p, end);
+        break;
     }
     if (q && tok) {
         tok->type = type;
@@ -287,14 +317,30 @@ bool store_json_unescape(const store_json_tok *t, buf *out)
         p = bs + 2;
         char c;
         switch (bs[1]) {
-        case '"': c = '"'; break;
-        case '\\': c = '\\'; break;
-        case '/': c = '/'; break;
-        case 'b': c = '\b'; break;
-        case 'f': c = '\f'; break;
-        case 'n': c = '\n'; break;
-        case 'r': c = '\r'; break;
-        case 't': c = '\t'; break;
+        case '"':
+            c = '"';
+            break;
+        case '\\':
+            c = '\\';
+            break;
+        case '/':
+            c = '/';
+            break;
+        case 'b':
+            c = '\b';
+            break;
+        case 'f':
+            c = '\f';
+            break;
+        case 'n':
+            c = '\n';
+            break;
+        case 'r':
+            c = '\r';
+            break;
+        case 't':
+            c = '\t';
+            break;
         case 'u': {
             if (end - bs < 6)
                 return false;
@@ -329,7 +375,8 @@ bool store_json_unescape(const store_json_tok *t, buf *out)
                 return false;
             continue;
         }
-        default: return false;
+        default:
+            return false;
         }
         if (!buf_putc(out, c))
             return false;
@@ -451,7 +498,10 @@ typedef struct fp_set {
     int n;
 } fp_set;
 
-static bool fp_glob(const char *pat, const char *s, size_t n) { return store_util_glob(pat, strlen(pat), s, n); }
+static bool fp_glob(const char *pat, const char *s, size_t n)
+{
+    return store_util_glob(pat, strlen(pat), s, n);
+}
 
 static void fp_add(fp_set *set, int pat, int pos)
 {
@@ -474,7 +524,8 @@ static void fp_close(const fp_pattern *pats, fp_set *set)
 }
 
 /* States after consuming `key`; *full when some pattern is complete. */
-static void fp_step(const fp_pattern *pats, const fp_set *in, const char *key, size_t klen, fp_set *out, bool *full)
+static void fp_step(const fp_pattern *pats, const fp_set *in, const char *key, size_t klen, fp_set *out,
+                    bool *full)
 {
     out->n = 0;
     *full = false;
@@ -530,7 +581,8 @@ static bool fp_value(const fp_pattern *pats, const fp_set *set, const char *p, c
             buf_append(out, "\":", 2);
             bool kept = full;
             if (full) {
-                buf_append(out, v.p - (v.type == STORE_JSON_STRING), v.n + (v.type == STORE_JSON_STRING ? 2 : 0));
+                buf_append(out, v.p - (v.type == STORE_JSON_STRING),
+                           v.n + (v.type == STORE_JSON_STRING ? 2 : 0));
             } else if (v.type == STORE_JSON_OBJECT || v.type == STORE_JSON_ARRAY) {
                 ok = fp_value(pats, &next, v.p, v.p + v.n, out, &kept, depth + 1);
             }
@@ -593,7 +645,8 @@ bool store_json_filter(const char *in, size_t n, const char *filter_path, buf *o
     if (!copy)
         return false;
     char *outer;
-    for (char *tok = strtok_r(copy, ",", &outer); tok && np < FP_MAX_PATTERNS; tok = strtok_r(NULL, ",", &outer)) {
+    for (char *tok = strtok_r(copy, ",", &outer); tok && np < FP_MAX_PATTERNS;
+         tok = strtok_r(NULL, ",", &outer)) {
         while (*tok == ' ')
             tok++;
         if (*tok == '-')
@@ -603,7 +656,8 @@ bool store_json_filter(const char *in, size_t n, const char *filter_path, buf *o
         fp_pattern *p = &pats[np++];
         p->n = 0;
         char *inner;
-        for (char *seg = strtok_r(tok, ".", &inner); seg && p->n < FP_MAX_SEGS; seg = strtok_r(NULL, ".", &inner))
+        for (char *seg = strtok_r(tok, ".", &inner); seg && p->n < FP_MAX_SEGS;
+             seg = strtok_r(NULL, ".", &inner))
             p->segs[p->n++] = seg;
         if (p->n == 0)
             np--;
@@ -632,7 +686,8 @@ done:
 /* True when the six bytes at p are the escape \u0000. */
 static bool nul_escape_at(const char *p, const char *end)
 {
-    return end - p >= 6 && p[0] == '\\' && p[1] == 'u' && p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0';
+    return end - p >= 6 && p[0] == '\\' && p[1] == 'u' && p[2] == '0' && p[3] == '0' && p[4] == '0' &&
+           p[5] == '0';
 }
 
 bool store_json_mark_nul(const char *s, size_t n, buf *out, bool *found)
@@ -665,4 +720,40 @@ bool store_json_mark_nul(const char *s, size_t n, buf *out, bool *found)
     if (*found && !buf_append(out, copied, (size_t)(end - copied)))
         return false;
     return true;
+}
+
+/* ---- numbers as Java prints them ---- */
+
+void store_json_put_double(buf *b, double d)
+{
+    if (!isfinite(d)) {
+        buf_puts(b, "null");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    buf_puts(b, tmp);
+    if (!strpbrk(tmp, ".eEn"))
+        buf_puts(b, ".0");
+}
+
+void store_json_put_float(buf *b, float f)
+{
+    if (!isfinite(f)) {
+        buf_puts(b, "null");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
+        if (strtof(tmp, NULL) == f)
+            break;
+    }
+    buf_puts(b, tmp);
+    if (!strpbrk(tmp, ".eEn"))
+        buf_puts(b, ".0");
 }

@@ -1,0 +1,475 @@
+/* store_aggs — aggregations over the matching documents: terms and metrics, nested under buckets. */
+#include "versync/store_search_int.h"
+
+#include "versync/grow.h"
+#include "versync/log.h"
+#include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
+#include "versync/store_fielddata.h"
+#include "versync/store_index.h"
+#include "versync/store_json.h"
+#include "versync/store_util.h"
+#include "versync/store_wildcard.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- aggregations ------------------------------------------------------------------------ */
+
+static bool bit_get(const unsigned char *bits, int64_t next, int64_t seq)
+{
+    return seq >= 0 && seq < next && (bits[seq >> 3] >> (seq & 7)) & 1;
+}
+
+static void bit_set(unsigned char *bits, int64_t seq)
+{
+    bits[seq >> 3] |= (unsigned char)(1u << (seq & 7));
+}
+
+typedef struct metric {
+    int64_t count;
+    double sum, min, max;
+    const unsigned char *bits;
+    int64_t next;
+    store_ftype ft;
+} metric;
+
+static double val_num(store_ftype ft, const void *val, size_t len)
+{
+    if (ft == STORE_FT_BOOLEAN)
+        return len && ((const char *)val)[0] == 'T';
+    if (len != STORE_VAL_NUM_LEN)
+        return 0;
+    return ft == STORE_FT_DOUBLE ? store_index_dec_double(val) : (double)store_index_dec_long(val);
+}
+
+static bool on_metric(const void *val, size_t len, int64_t seq, void *arg)
+{
+    metric *m = arg;
+    if (!bit_get(m->bits, m->next, seq))
+        return true;
+    if (m->ft != STORE_FT_KEYWORD) {
+        double d = val_num(m->ft, val, len);
+        if (!m->count || d < m->min)
+            m->min = d;
+        if (!m->count || d > m->max)
+            m->max = d;
+        m->sum += d;
+    }
+    m->count++;
+    return true;
+}
+
+typedef struct bucket {
+    unsigned char *key;
+    size_t len;
+    int64_t count;
+} bucket;
+
+typedef struct bucketv {
+    bucket *v;
+    size_t n, cap;
+    const unsigned char *bits;
+    int64_t next;
+    bool oom;
+} bucketv;
+
+static bool on_term_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    bucketv *b = arg;
+    if (!bit_get(b->bits, b->next, seq))
+        return true;
+    if (b->n && b->v[b->n - 1].len == len && memcmp(b->v[b->n - 1].key, val, len) == 0) {
+        b->v[b->n - 1].count++;
+        return true;
+    }
+    if (b->n == b->cap && !GROW_ARRAY(b->v, b->cap, b->n + 1, 64))
+        return b->oom = true, false;
+    unsigned char *k = malloc(len ? len : 1);
+    if (!k)
+        return b->oom = true, false;
+    memcpy(k, val, len);
+    b->v[b->n++] = (bucket){k, len, 1};
+    return true;
+}
+
+/* A bucket's count from a column, in value order. */
+static bool on_term_count(const void *val, size_t len, int64_t count, void *arg)
+{
+    bucketv *b = arg;
+    if (b->n == b->cap && !GROW_ARRAY(b->v, b->cap, b->n + 1, 64))
+        return b->oom = true, false;
+    unsigned char *k = malloc(len ? len : 1);
+    if (!k)
+        return b->oom = true, false;
+    memcpy(k, val, len);
+    b->v[b->n++] = (bucket){k, len, count};
+    return true;
+}
+
+static int bucket_key_cmp(const void *x, const void *y)
+{
+    const bucket *a = x, *b = y;
+    return store_eval_bytes_cmp(a->key, a->len, b->key, b->len);
+}
+
+static int bucket_cmp_r(const void *x, const void *y, void *arg)
+{
+    const bucket *a = x, *b = y;
+    int order = *(const int *)arg;
+    int kc = store_eval_bytes_cmp(a->key, a->len, b->key, b->len);
+    switch (order) {
+    case 1:
+        if (a->count != b->count)
+            return a->count < b->count ? -1 : 1;
+        return kc;
+    case 2:
+        return kc;
+    case 3:
+        return -kc;
+    default:
+        if (a->count != b->count)
+            return a->count > b->count ? -1 : 1;
+        return kc;
+    }
+}
+
+typedef struct aggctx {
+    store_rtxn *r;
+    sidx *ix;
+    size_t nix;
+    unsigned char **bits; /* per index */
+    bool typed;
+    store_error *err;
+    int64_t *buckets;    /* buckets in the answer so far, against search.max_buckets */
+    store_fielddata *fd; /* columns for aggregations under a bucket */
+    bool nested;         /* under a bucket: `bits` are that bucket's documents */
+} aggctx;
+
+/* Under a bucket a field's values come from its column (built once per
+ * search), so each bucket costs its own documents rather than a scan of
+ * every value of the field: a sub-aggregation is linear in the matches. */
+static bool column_of(aggctx *c, size_t i, const char *field, const store_column **col)
+{
+    char reason[320];
+    int rc = store_fielddata_get(c->fd, c->r, &c->ix[i].meta, field, col, reason, sizeof reason);
+    if (rc > 0)
+        return true;
+    if (rc < 0)
+        return storage_err(c->err);
+    if (strcmp(reason, "out of memory") == 0)
+        return oom_err(c->err);
+    return seterr(c->err, 429, "circuit_breaking_exception", "%s", reason);
+}
+
+static bool agg_render(aggctx *c, const agg *a, buf *b);
+
+static const char *agg_type_name(const agg *a, store_ftype ft)
+{
+    switch (a->t) {
+    case AG_TERMS:
+        return ft == STORE_FT_KEYWORD  ? "sterms"
+               : ft == STORE_FT_DOUBLE ? "dterms"
+               : ft == STORE_FT_NONE   ? "sterms"
+                                       : "lterms";
+    case AG_AVG:
+        return "avg";
+    case AG_MIN:
+        return "min";
+    case AG_MAX:
+        return "max";
+    case AG_SUM:
+        return "sum";
+    default:
+        return "value_count";
+    }
+}
+
+static const char *agg_es_name(agtype t)
+{
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count"};
+    return n[t];
+}
+
+/* The field's type across the searched indices; errors for text fields
+ * (fielddata) and metrics over keywords. STORE_FT_NONE when unmapped. */
+static bool agg_field(aggctx *c, const agg *a, store_ftype *ft)
+{
+    *ft = STORE_FT_NONE;
+    for (size_t i = 0; i < c->nix; i++) {
+        const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
+        if (!f || f->type == STORE_FT_OBJECT || f->type == STORE_FT_NONE)
+            continue;
+        ex x = {c->r, &c->ix[i], c->err};
+        if (f->type == STORE_FT_TEXT)
+            return store_eval_fielddata_err(&x, a->field);
+        if (f->type == STORE_FT_KEYWORD && a->t != AG_TERMS && a->t != AG_COUNT)
+            return store_eval_shard_fail(&x, "illegal_argument_exception",
+                                         "Field [%s] of type [keyword] is not supported for "
+                                         "aggregation [%s]",
+                                         a->field, agg_es_name(a->t));
+        if (*ft == STORE_FT_NONE)
+            *ft = f->type;
+    }
+    return true;
+}
+
+static void put_key(buf *b, store_ftype ft, const unsigned char *key, size_t len)
+{
+    char tmp[40];
+    switch (ft) {
+    case STORE_FT_KEYWORD:
+        buf_puts(b, "\"key\":");
+        jstrn(b, (const char *)key, len);
+        break;
+    case STORE_FT_DOUBLE:
+        buf_puts(b, "\"key\":");
+        store_json_put_double(b, val_num(ft, key, len));
+        break;
+    case STORE_FT_BOOLEAN: {
+        bool t = len && key[0] == 'T';
+        buf_puts(b, t ? "\"key\":1,\"key_as_string\":\"true\"" : "\"key\":0,\"key_as_string\":\"false\"");
+        break;
+    }
+    case STORE_FT_DATE: {
+        int64_t ms = len == STORE_VAL_NUM_LEN ? store_index_dec_long(key) : 0;
+        store_index_format_date(ms, tmp, sizeof tmp);
+        buf_puts(b, "\"key\":");
+        jint(b, ms);
+        buf_puts(b, ",\"key_as_string\":");
+        jstr(b, tmp);
+        break;
+    }
+    default:
+        buf_puts(b, "\"key\":");
+        jint(b, len == STORE_VAL_NUM_LEN ? store_index_dec_long(key) : 0);
+        break;
+    }
+}
+
+static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    bucketv all = {0};
+    bool ok = true;
+    for (size_t i = 0; ok && i < c->nix && ft != STORE_FT_NONE; i++) {
+        const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
+        if (!f || f->type != ft)
+            continue;
+        bucketv one = {0};
+        one.bits = c->bits[i];
+        one.next = c->ix[i].meta.next_seq;
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                ok = false;
+            else
+                store_column_count(col, one.bits, one.next, on_term_count, &one);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                        on_term_val, &one))
+            ok = storage_err(c->err);
+        if (ok && one.oom)
+            ok = oom_err(c->err);
+        for (size_t k = 0; k < one.n; k++) {
+            if (ok && all.n == all.cap && !GROW_ARRAY(all.v, all.cap, all.n + 1, 64))
+                ok = oom_err(c->err);
+            if (ok)
+                all.v[all.n++] = one.v[k];
+            else
+                free(one.v[k].key);
+        }
+        free(one.v);
+    }
+    if (ok && c->nix > 1 && all.n) {
+        qsort(all.v, all.n, sizeof *all.v, bucket_key_cmp);
+        size_t o = 0;
+        for (size_t k = 0; k < all.n; k++) {
+            if (o && bucket_key_cmp(&all.v[o - 1], &all.v[k]) == 0) {
+                all.v[o - 1].count += all.v[k].count;
+                free(all.v[k].key);
+                continue;
+            }
+            all.v[o++] = all.v[k];
+        }
+        all.n = o;
+    }
+    if (ok) {
+        int order = a->order;
+        if (all.n) /* qsort_r(NULL, 0) is undefined */
+            qsort_r(all.v, all.n, sizeof *all.v, bucket_cmp_r, &order);
+        size_t o = 0;
+        for (size_t k = 0; k < all.n; k++)
+            if (all.v[k].count >= a->min_doc_count)
+                all.v[o++] = all.v[k];
+            else
+                free(all.v[k].key);
+        all.n = o;
+        int64_t other = 0;
+        size_t shown = all.n < (size_t)a->size ? all.n : (size_t)a->size;
+        for (size_t k = shown; k < all.n; k++)
+            other += all.v[k].count;
+        if (c->buckets && (*c->buckets += (int64_t)shown) > STORE_SEARCH_MAX_BUCKETS) {
+            /* counted before the buckets (and their sub-aggregations) are
+             * built: a nested request past the limit costs nothing more */
+            ok = seterr(c->err, 400, "too_many_buckets_exception",
+                        "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit "
+                        "can be set "
+                        "by changing the [search.max_buckets] cluster level setting.",
+                        STORE_SEARCH_MAX_BUCKETS);
+            shown = 0;
+        }
+        buf_printf(b, "{\"doc_count_error_upper_bound\":0,\"sum_other_doc_count\":%" PRId64 ",\"buckets\":[",
+                   other);
+        for (size_t k = 0; ok && k < shown; k++) {
+            buf_puts(b, k ? ",{" : "{");
+            put_key(b, ft, all.v[k].key, all.v[k].len);
+            buf_puts(b, ",\"doc_count\":");
+            jint(b, all.v[k].count);
+            if (a->nsubs) {
+                /* the bucket's documents: the parent's that hold this key */
+                unsigned char **sub = calloc(c->nix, sizeof *sub);
+                ok = sub != NULL || oom_err(c->err);
+                for (size_t i = 0; ok && i < c->nix; i++) {
+                    int64_t next = c->ix[i].meta.next_seq;
+                    if (!(sub[i] = calloc((size_t)(next / 8 + 1), 1))) {
+                        ok = oom_err(c->err);
+                        break;
+                    }
+                    hitv hv = {0};
+                    if (!store_engine_values(c->r, &c->ix[i].meta, a->field, all.v[k].key, all.v[k].len, true,
+                                             all.v[k].key, all.v[k].len, true, false, store_eval_push_val,
+                                             &hv))
+                        ok = storage_err(c->err);
+                    for (size_t h = 0; h < hv.n; h++)
+                        if (bit_get(c->bits[i], next, hv.v[h].seq))
+                            bit_set(sub[i], hv.v[h].seq);
+                    store_hits_free(&hv);
+                }
+                aggctx sc = *c;
+                sc.bits = sub;
+                sc.nested = true;
+                for (size_t s = 0; ok && s < a->nsubs; s++) {
+                    buf_putc(b, ',');
+                    ok = agg_render(&sc, &a->subs[s], b);
+                }
+                for (size_t i = 0; sub && i < c->nix; i++)
+                    free(sub[i]);
+                free(sub);
+            }
+            buf_putc(b, '}');
+        }
+        buf_puts(b, "]}");
+    }
+    for (size_t k = 0; k < all.n; k++)
+        free(all.v[k].key);
+    free(all.v);
+    return ok;
+}
+
+static bool agg_render(aggctx *c, const agg *a, buf *b)
+{
+    store_ftype ft;
+    if (!agg_field(c, a, &ft))
+        return false;
+    buf key = BUF_INIT;
+    if (c->typed) {
+        buf_puts(&key, agg_type_name(a, ft));
+        buf_putc(&key, '#');
+    }
+    buf_puts(&key, a->name);
+    jstrn(b, key.data ? key.data : "", key.len);
+    buf_free(&key);
+    buf_putc(b, ':');
+    if (a->t == AG_TERMS)
+        return terms_agg(c, a, ft, b);
+    metric m = {0};
+    for (size_t i = 0; i < c->nix && ft != STORE_FT_NONE; i++) {
+        const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
+        if (!f || f->type != ft)
+            continue;
+        m.bits = c->bits[i];
+        m.next = c->ix[i].meta.next_seq;
+        m.ft = ft;
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                return false;
+            store_column_each(col, m.bits, m.next, on_metric, &m);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                        on_metric, &m))
+            return storage_err(c->err);
+    }
+    buf_puts(b, "{\"value\":");
+    double v = 0;
+    bool null = false;
+    switch (a->t) {
+    case AG_COUNT:
+        jint(b, m.count);
+        buf_putc(b, '}');
+        return true;
+    case AG_SUM:
+        v = m.sum;
+        break;
+    case AG_AVG:
+        v = m.count ? m.sum / (double)m.count : 0, null = !m.count;
+        break;
+    case AG_MIN:
+        v = m.min, null = !m.count;
+        break;
+    default:
+        v = m.max, null = !m.count;
+        break;
+    }
+    if (null)
+        buf_puts(b, "null");
+    else
+        store_json_put_double(b, v);
+    if (!null && ft == STORE_FT_DATE && (a->t == AG_MIN || a->t == AG_MAX)) {
+        char tmp[40];
+        store_index_format_date((int64_t)v, tmp, sizeof tmp);
+        buf_puts(b, ",\"value_as_string\":");
+        jstr(b, tmp);
+    }
+    buf_putc(b, '}');
+    return true;
+}
+
+bool store_aggs_run(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *out, store_error *err)
+{
+    unsigned char **bits = calloc(nix ? nix : 1, sizeof *bits);
+    bool ok = bits != NULL || oom_err(err);
+    for (size_t i = 0; ok && i < nix; i++) {
+        int64_t next = ix[i].meta.next_seq;
+        if (!(bits[i] = calloc((size_t)(next / 8 + 1), 1))) {
+            ok = oom_err(err);
+            break;
+        }
+        for (size_t k = 0; k < ix[i].res.n; k++)
+            if (ix[i].res.v[k].seq >= 0 && ix[i].res.v[k].seq < next)
+                bit_set(bits[i], ix[i].res.v[k].seq);
+    }
+    int64_t nbuckets = 0;
+    store_fielddata *fd = store_fielddata_new();
+    if (!fd && ok)
+        ok = oom_err(err);
+    aggctx c = {r, ix, nix, bits, q->typed_keys, err, &nbuckets, fd, false};
+    buf_puts(out, ",\"aggregations\":{");
+    for (size_t a = 0; ok && a < q->naggs; a++) {
+        if (a)
+            buf_putc(out, ',');
+        ok = agg_render(&c, &q->aggs[a], out);
+    }
+    buf_putc(out, '}');
+    store_fielddata_free(fd);
+    for (size_t i = 0; bits && i < nix; i++)
+        free(bits[i]);
+    free(bits);
+    return ok;
+}

@@ -1,0 +1,1252 @@
+/* store_eval — hit lists (sorted vectors of matching documents and their set algebra), BM25 as Elasticsearch
+ * 8 computes it, and the query tree evaluated against one index's structures. */
+#include "versync/store_search_int.h"
+
+#include "versync/grow.h"
+#include "versync/log.h"
+#include "versync/store_breaker.h"
+#include "versync/store_deadline.h"
+#include "versync/store_fielddata.h"
+#include "versync/store_index.h"
+#include "versync/store_json.h"
+#include "versync/store_util.h"
+#include "versync/store_wildcard.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- hit lists ------------------------------------------------------------------ */
+
+void store_hits_free(hitv *h)
+{
+    free(h->v);
+    memset(h, 0, sizeof *h);
+}
+
+/* Room for `more` hits beyond the current ones, in one allocation. */
+static bool hv_reserve(hitv *h, size_t more)
+{
+    if (h->cap - h->n >= more)
+        return true;
+    hit *nv = realloc(h->v, (h->n + more) * sizeof *nv);
+    if (!nv)
+        return false;
+    h->v = nv;
+    h->cap = h->n + more;
+    return true;
+}
+
+/* b's hits after a's (unsorted until hv_norm). */
+static bool hv_append(hitv *a, const hitv *b)
+{
+    if (!b->n)
+        return true;
+    if (!hv_reserve(a, b->n))
+        return false;
+    memcpy(a->v + a->n, b->v, b->n * sizeof *b->v);
+    a->n += b->n;
+    return true;
+}
+
+static bool hv_push(hitv *h, int64_t seq, double score)
+{
+    if (h->n == h->cap && !GROW_ARRAY(h->v, h->cap, h->n + 1, 64))
+        return false;
+    h->v[h->n++] = (hit){seq, score, 0, 1};
+    return true;
+}
+
+static int hit_seq_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const hit *)a)->seq, y = ((const hit *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Rank within one index when the page is ordered by _score alone: score
+ * descending (compared as the float it is reported as), then document order. */
+static int hit_rank_cmp(const hit *a, const hit *b)
+{
+    float x = (float)a->score, y = (float)b->score;
+    if (x != y)
+        return x > y ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void rank_down(hit *v, size_t n, size_t i)
+{
+    for (;;) { /* the root holds the worst of the best so far */
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && hit_rank_cmp(&v[l], &v[w]) > 0)
+            w = l;
+        if (r < n && hit_rank_cmp(&v[r], &v[w]) > 0)
+            w = r;
+        if (w == i)
+            return;
+        hit t = v[i];
+        v[i] = v[w];
+        v[w] = t;
+        i = w;
+    }
+}
+
+/* Keep the `k` best hits by hit_rank_cmp, in seq order again. Only these
+ * can reach a _score-ordered page: the global order ranks by score, then
+ * index, then document, so each index's own best k contain its share of the
+ * page. Saves building sort records for every match of a common term. */
+void store_hits_keep_best(hitv *h, size_t k)
+{
+    if (k >= h->n)
+        return;
+    hit *v = h->v;
+    if (k) {
+        for (size_t i = k / 2; i-- > 0;)
+            rank_down(v, k, i);
+        for (size_t i = k; i < h->n; i++)
+            if (hit_rank_cmp(&v[i], &v[0]) < 0) {
+                v[0] = v[i];
+                rank_down(v, k, 0);
+            }
+        qsort(v, k, sizeof *v, hit_seq_cmp);
+    }
+    h->n = k;
+}
+
+/* Sort by seq and drop repeats (a multi-valued document found twice). */
+static void hv_norm(hitv *h, double score)
+{
+    bool sorted = true;
+    for (size_t i = 1; i < h->n && sorted; i++)
+        sorted = h->v[i - 1].seq <= h->v[i].seq;
+    if (!sorted)
+        qsort(h->v, h->n, sizeof *h->v, hit_seq_cmp);
+    size_t o = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (o && h->v[o - 1].seq == h->v[i].seq)
+            continue;
+        h->v[o] = h->v[i];
+        h->v[o].score = score;
+        h->v[o].cnt = 1;
+        o++;
+    }
+    h->n = o;
+}
+
+static void hv_cast(hitv *h, float boost)
+{
+    for (size_t i = 0; i < h->n; i++)
+        h->v[i].score = (float)((float)h->v[i].score * boost);
+}
+
+typedef enum { MERGE_SUM, MERGE_MAX } merge_mode;
+
+/* a ∪ b into a: scores summed (or max, with the sum kept in aux), counts added. */
+static bool hv_union(hitv *a, hitv *b, merge_mode mode)
+{
+    hitv out = {0};
+    size_t i = 0, j = 0;
+    if (!(out.v = malloc((a->n + b->n + 1) * sizeof *out.v)))
+        return false;
+    out.cap = a->n + b->n + 1;
+    while (i < a->n || j < b->n) {
+        hit h;
+        if (j >= b->n || (i < a->n && a->v[i].seq < b->v[j].seq))
+            h = a->v[i++];
+        else if (i >= a->n || b->v[j].seq < a->v[i].seq)
+            h = b->v[j++];
+        else {
+            h = a->v[i];
+            const hit *y = &b->v[j];
+            if (mode == MERGE_SUM)
+                h.score += y->score;
+            else {
+                h.aux += y->aux;
+                if (y->score > h.score)
+                    h.score = y->score;
+            }
+            h.cnt += y->cnt;
+            i++, j++;
+        }
+        out.v[out.n++] = h;
+    }
+    store_hits_free(a);
+    *a = out;
+    return true;
+}
+
+/* a ∩ b into a, scores summed; a's aux kept. */
+void store_hits_intersect(hitv *a, const hitv *b)
+{
+    size_t i = 0, j = 0, o = 0;
+    while (i < a->n && j < b->n) {
+        if (a->v[i].seq < b->v[j].seq)
+            i++;
+        else if (b->v[j].seq < a->v[i].seq)
+            j++;
+        else {
+            a->v[o] = a->v[i];
+            a->v[o].score += b->v[j].score;
+            o++, i++, j++;
+        }
+    }
+    a->n = o;
+}
+
+/* a minus b. */
+static void hv_minus(hitv *a, const hitv *b)
+{
+    size_t i = 0, j = 0, o = 0;
+    while (i < a->n) {
+        while (j < b->n && b->v[j].seq < a->v[i].seq)
+            j++;
+        if (j < b->n && b->v[j].seq == a->v[i].seq) {
+            i++;
+            continue;
+        }
+        a->v[o++] = a->v[i++];
+    }
+    a->n = o;
+}
+
+/* ---- BM25 as Elasticsearch 8 computes it --------------------------------------------- */
+
+/* Elasticsearch 7 and 8 score with LegacyBM25Similarity, which hands Lucene's
+ * BM25Similarity the query boost times (k1 + 1): the numerator factor Lucene 8
+ * dropped. Multiplied in float before the idf, as LegacyBM25Similarity.scorer
+ * does, so scores match to the last digit. */
+float store_bm25_boost(float boost)
+{
+    return boost * (1 + BM25_K1);
+}
+
+float store_bm25_idf(int64_t docs, int64_t df)
+{
+    return (float)log(1 + (docs - df + 0.5) / (df + 0.5));
+}
+
+float store_bm25_avgdl(int64_t docs, int64_t sum_len)
+{
+    return docs > 0 ? (float)((double)sum_len / (double)docs) : 1.0f;
+}
+
+/* BM25Similarity's per-length cache entry; float throughout, as in Lucene. */
+float store_bm25_norm_inverse(float avgdl, uint32_t len)
+{
+    float dl = (float)store_index_norm_len(len);
+    return 1.0f / (BM25_K1 * ((1 - BM25_B) + BM25_B * dl / avgdl));
+}
+
+/* BM25Scorer.score: weight - weight / (1 + freq × normInverse), in float. */
+float store_bm25(float weight, float freq, float norm_inverse)
+{
+    return weight - weight / (1.0f + freq * norm_inverse);
+}
+
+/* ---- evaluation ------------------------------------------------------------------------ */
+
+bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)
+{
+    store_error *err = x->err;
+    if (err->status)
+        return false;
+    buf raw = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    store_util_vappend(&raw, fmt, ap);
+    va_end(ap);
+    seterr(err, 400, type, "%s", raw.data ? raw.data : "");
+    buf_free(&raw);
+    err->shard = true;
+    snprintf(err->shard_index, sizeof err->shard_index, "%s", x->ix->meta.name);
+    return false;
+}
+
+static const char *type_name(const store_field *f)
+{
+    return f->type_name ? f->type_name : "object";
+}
+
+bool store_eval_fielddata_err(ex *x, const char *path)
+{
+    return store_eval_shard_fail(
+        x, "illegal_argument_exception",
+        "Fielddata is disabled on [%s] in [%s]. Text fields are not optimised for operations that "
+        "require per-document field data like aggregations and sorting, so these operations are "
+        "disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on "
+        "[%s] in order to load field data by uninverting the inverted index. Note that this can use "
+        "significant memory.",
+        path, x->ix->meta.name, path);
+}
+
+static bool push_seq(int64_t seq, void *arg)
+{
+    return hv_push(arg, seq, 0);
+}
+
+bool store_eval_push_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    (void)val, (void)len;
+    return hv_push(arg, seq, 0);
+}
+
+/* Every live document, scored `score`. */
+bool store_eval_all_docs(ex *x, double score, hitv *out)
+{
+    if (!store_engine_seq_scan(x->r, &x->ix->meta, -1, push_seq, out))
+        return storage_err(x->err);
+    for (size_t i = 0; i < out->n; i++)
+        out->v[i].score = score;
+    return true;
+}
+
+/* Field lengths below this get their BM25 length factor from a table, as
+ * Lucene's BM25Scorer caches it per norm byte. */
+#define NORM_CACHE 256
+
+typedef struct postc {
+    hitv *out;
+    float weight;
+    float avgdl;
+    bool oom;
+    float norm_inv[NORM_CACHE];
+} postc;
+
+static bool on_posting(const store_posting *p, void *arg)
+{
+    postc *c = arg;
+    float ni = p->len < NORM_CACHE ? c->norm_inv[p->len] : store_bm25_norm_inverse(c->avgdl, p->len);
+    double s = store_bm25(c->weight, (float)p->tf, ni);
+    if (!hv_push(c->out, p->seq, s))
+        return c->oom = true, false;
+    c->out->v[c->out->n - 1].aux = p->len;
+    return true;
+}
+
+/* A text term's documents, BM25-scored with `boost`. */
+static bool text_term(ex *x, const char *path, const char *term, size_t len, float boost, hitv *out)
+{
+    int64_t docs, sum;
+    if (!store_engine_field_stats(x->r, &x->ix->meta, path, &docs, &sum))
+        return storage_err(x->err);
+    if (docs <= 0 || len == 0 || len > STORE_INDEX_MAX_KEY)
+        return true;
+    int64_t df = store_engine_term_docs(x->r, &x->ix->meta, path, term, len);
+    if (df < 0)
+        return storage_err(x->err);
+    if (df == 0)
+        return true;
+    postc c = {
+        out, store_bm25_boost(boost) * store_bm25_idf(docs, df), store_bm25_avgdl(docs, sum), false, {0}};
+    for (uint32_t l = 0; l < NORM_CACHE; l++)
+        c.norm_inv[l] = store_bm25_norm_inverse(c.avgdl, l);
+    if (!hv_reserve(out, (size_t)df)) /* one allocation, not a doubling series of copies */
+        return oom_err(x->err);
+    if (!store_engine_postings(x->r, &x->ix->meta, path, term, len, on_posting, &c) || c.oom)
+        return c.oom ? oom_err(x->err) : storage_err(x->err);
+    return true;
+}
+
+/* Documents holding exactly `val` in an exact-value field. `scored`: BM25
+ * as Lucene scores a keyword term (tf 1, norms off: length 1). */
+bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len, bool scored, float boost,
+                           hitv *out)
+{
+    hitv tmp = {0};
+    if (!store_engine_values(x->r, &x->ix->meta, path, val, len, true, val, len, true, false,
+                             store_eval_push_val, &tmp)) {
+        store_hits_free(&tmp);
+        return storage_err(x->err);
+    }
+    double score = boost;
+    if (scored && tmp.n) {
+        int64_t docs, sum;
+        if (!store_engine_field_stats(x->r, &x->ix->meta, path, &docs, &sum)) {
+            store_hits_free(&tmp);
+            return storage_err(x->err);
+        }
+        hv_norm(&tmp, 0);
+        score = store_bm25(store_bm25_boost(boost) * store_bm25_idf(docs, (int64_t)tmp.n), 1.0f,
+                           store_bm25_norm_inverse(store_bm25_avgdl(docs, sum), 1));
+    }
+    hv_norm(&tmp, score);
+    store_hits_free(out);
+    *out = tmp;
+    return true;
+}
+
+/* Encode query value `v` as field f's index key into out (STORE_INDEX_MAX_KEY+1
+ * bytes). bound: 0 exact, 1 lower bound, -1 upper bound (a fraction on a
+ * long field rounds inward and makes the bound inclusive). Returns 1, 0 when
+ * no indexed value can equal it, -1 on error (reported unless lenient). */
+static int enc_val(ex *x, const char *path, const store_field *f, const store_qval *v, int bound, bool *incl,
+                   bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
+{
+    *res = out;
+    switch (f->type) {
+    case STORE_FT_KEYWORD:
+    case STORE_FT_TEXT: {
+        /* Strings are used where they are (keywords are indexed up to
+         * STORE_INDEX_MAX_TERM bytes; a bound may be longer). */
+        size_t n = strlen(v->s);
+        if (bound == 0 && n > (f->type == STORE_FT_TEXT ? STORE_INDEX_MAX_KEY : STORE_INDEX_MAX_TERM))
+            return 0;
+        *res = (const unsigned char *)v->s;
+        *len = n;
+        return 1;
+    }
+    case STORE_FT_LONG:
+    case STORE_FT_DOUBLE: {
+        double d;
+        if (v->kind == STORE_QV_NUM)
+            d = v->num;
+        else {
+            char *e;
+            d = v->kind == STORE_QV_STR && v->s[0] ? strtod(v->s, &e) : 0;
+            if (v->kind != STORE_QV_STR || !v->s[0] || *e || !isfinite(d)) {
+                if (lenient)
+                    return 0;
+                store_eval_shard_fail(x, "query_shard_exception",
+                                      "failed to create query: For input string: \"%s\"", v->s);
+                return -1;
+            }
+        }
+        if (f->type == STORE_FT_DOUBLE) {
+            store_index_enc_double(d, out);
+        } else {
+            if (d != floor(d)) {
+                if (!bound)
+                    return 0;
+                d = bound > 0 ? ceil(d) : floor(d);
+                if (incl)
+                    *incl = true;
+            }
+            if (d >= 9223372036854775807.0 || d < -9223372036854775808.0) {
+                if (lenient)
+                    return 0;
+                store_eval_shard_fail(x, "query_shard_exception",
+                                      "failed to create query: Value [%s] is out of range for a long", v->s);
+                return -1;
+            }
+            store_index_enc_long((int64_t)d, out);
+        }
+        *len = STORE_VAL_NUM_LEN;
+        return 1;
+    }
+    case STORE_FT_DATE: {
+        int64_t ms;
+        bool ok;
+        if (v->kind == STORE_QV_NUM) {
+            ok = v->num == floor(v->num) && fabs(v->num) < 9.2e18;
+            ms = ok ? (int64_t)v->num : 0;
+        } else
+            ok = v->kind == STORE_QV_STR && store_index_parse_date(v->s, strlen(v->s), &ms);
+        if (!ok) {
+            if (lenient)
+                return 0;
+            store_eval_shard_fail(
+                x, "parse_exception",
+                "failed to parse date field [%s] with format [strict_date_optional_time||epoch_millis]",
+                v->s);
+            return -1;
+        }
+        store_index_enc_long(ms, out);
+        *len = STORE_VAL_NUM_LEN;
+        return 1;
+    }
+    case STORE_FT_BOOLEAN: {
+        bool b;
+        if (v->kind == STORE_QV_BOOL)
+            b = v->b;
+        else if (v->kind == STORE_QV_STR &&
+                 (strcmp(v->s, "true") == 0 || strcmp(v->s, "false") == 0 || !v->s[0]))
+            b = strcmp(v->s, "true") == 0;
+        else {
+            if (lenient)
+                return 0;
+            store_eval_shard_fail(x, "illegal_argument_exception",
+                                  "Can't parse boolean value [%s], expected [true] or [false]", v->s);
+            return -1;
+        }
+        out[0] = b ? 'T' : 'F';
+        *len = 1;
+        return 1;
+    }
+    default:
+        (void)path;
+        return 0;
+    }
+}
+
+/* ---- term expansion (prefix, wildcard, text ranges) ---- */
+
+typedef struct expand {
+    ex *x;
+    int kind;                /* 0 prefix, 1 wildcard, 2 range */
+    const store_wildcard *w; /* kind 1 */
+    const char *lit;         /* literal prefix: the walk ends once a term leaves it */
+    size_t litn;
+    const char *hi;
+    size_t hin;
+    bool hi_incl, lo_excl;
+    const char *lo;
+    size_t lon;
+    const char *path;
+    hitv *out;
+    bool failed;
+    bool text; /* terms (then postings) rather than exact values */
+} expand;
+
+int store_eval_bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an < bn ? -1 : an > bn);
+}
+
+/* Whether a term/value is in the expansion; *stop once the walk is past it. */
+static bool expand_hit(expand *e, const char *t, size_t n, bool *stop)
+{
+    *stop = false;
+    if (e->litn && (n < e->litn || memcmp(t, e->lit, e->litn) != 0)) {
+        *stop = true;
+        return false;
+    }
+    switch (e->kind) {
+    case 0:
+        return true;
+    case 1:
+        return store_wildcard_match(e->w, t, n);
+    default:
+        if (e->lo_excl && store_eval_bytes_cmp(t, n, e->lo, e->lon) == 0)
+            return false;
+        if (e->hi) {
+            int c = store_eval_bytes_cmp(t, n, e->hi, e->hin);
+            if (c > 0 || (c == 0 && !e->hi_incl)) {
+                *stop = true;
+                return false;
+            }
+        }
+        return true;
+    }
+}
+
+static bool on_exp_posting(const store_posting *p, void *arg)
+{
+    return hv_push(arg, p->seq, 0);
+}
+
+static bool on_exp_term(const char *term, size_t len, void *arg)
+{
+    expand *e = arg;
+    bool stop;
+    if (!expand_hit(e, term, len, &stop))
+        return !stop;
+    if (!store_engine_postings(e->x->r, &e->x->ix->meta, e->path, term, len, on_exp_posting, e->out)) {
+        e->failed = true;
+        return false;
+    }
+    return true;
+}
+
+static bool on_exp_value(const void *val, size_t len, int64_t seq, void *arg)
+{
+    expand *e = arg;
+    bool stop;
+    if (!expand_hit(e, val, len, &stop))
+        return !stop;
+    if (!hv_push(e->out, seq, 0)) {
+        e->failed = true;
+        return false;
+    }
+    return true;
+}
+
+static bool run_expand(expand *e, float boost)
+{
+    bool ok;
+    const char *from = e->kind == 2 ? e->lo : e->lit;
+    size_t fromn = e->kind == 2 ? e->lon : e->litn;
+    if (e->text)
+        ok = store_engine_terms(e->x->r, &e->x->ix->meta, e->path, from, fromn, on_exp_term, e);
+    else
+        ok = store_engine_values(e->x->r, &e->x->ix->meta, e->path, from, fromn, true, NULL, 0, true, false,
+                                 on_exp_value, e);
+    if (!ok || e->failed)
+        return storage_err(e->x->err);
+    hv_norm(e->out, boost);
+    return true;
+}
+
+/* ---- phrase verification ---- */
+
+typedef struct toks {
+    char **v;
+    size_t n, cap;
+    bool oom;
+} toks;
+
+static bool on_tok(const char *t, size_t len, void *arg)
+{
+    toks *k = arg;
+    if (k->n == k->cap && !GROW_ARRAY(k->v, k->cap, k->n + 1, 16))
+        return k->oom = true, false;
+    if (!(k->v[k->n] = strndup(t, len)))
+        return k->oom = true, false;
+    k->n++;
+    return true;
+}
+
+static void toks_free(toks *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    memset(k, 0, sizeof *k);
+}
+
+/* Analyse `text` as field `path` of the index is: as indexed (search
+ * false) or as queried (quote: a phrase query). */
+static bool analyze(sidx *ix, const char *path, bool search, bool quote, const char *text, toks *out)
+{
+    const store_field *f = store_mapping_find(&ix->map, path);
+    return store_index_analyze(&ix->map, f, search, quote, text, strlen(text), on_tok, out) && !out->oom;
+}
+
+/* A query's text: with its own `analyzer` when it names one. */
+static bool analyze_query(ex *x, const store_query *q, const char *path, toks *out);
+
+/* Text values of `path` in a source object (nested objects, dotted keys, arrays). */
+static void collect_values(const cJSON *node, const char *path, toks *out)
+{
+    if (cJSON_IsArray(node)) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, node) collect_values(it, path, out);
+        return;
+    }
+    if (!*path) {
+        char tmp[64];
+        if (cJSON_IsString(node))
+            on_tok(node->valuestring, strlen(node->valuestring), out);
+        else if (cJSON_IsNumber(node)) {
+            snprintf(tmp, sizeof tmp, "%.17g", node->valuedouble);
+            on_tok(tmp, strlen(tmp), out);
+        } else if (cJSON_IsBool(node))
+            on_tok(cJSON_IsTrue(node) ? "true" : "false", cJSON_IsTrue(node) ? 4 : 5, out);
+        return;
+    }
+    if (!cJSON_IsObject(node))
+        return;
+    for (const cJSON *it = node->child; it; it = it->next) {
+        size_t kl = strlen(it->string);
+        if (strncmp(path, it->string, kl) != 0)
+            continue;
+        if (path[kl] == '\0')
+            collect_values(it, "", out);
+        else if (path[kl] == '.')
+            collect_values(it, path + kl + 1, out);
+    }
+}
+
+/* Occurrences of the phrase `ph` in the values of `path` of document `seq`
+ * (values never join: Lucene leaves a position gap between them). */
+static int64_t phrase_freq(ex *x, int64_t seq, const char *path, const toks *ph, bool *failed)
+{
+    const char *id;
+    size_t idn;
+    store_doc_view v;
+    int rc = store_engine_doc_by_seq(x->r, &x->ix->meta, seq, &id, &idn, &v);
+    if (rc < 0) {
+        *failed = true;
+        return 0;
+    }
+    if (rc == 0)
+        return 0;
+    cJSON *doc = cJSON_ParseWithLength(v.src, v.src_len);
+    toks vals = {0};
+    collect_values(doc, path, &vals);
+    /* a multi-field (title.text) reads its parent's values */
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *dot;
+    while (!vals.n && (dot = strrchr(parent, '.'))) {
+        *dot = '\0';
+        collect_values(doc, parent, &vals);
+    }
+    int64_t freq = 0;
+    for (size_t i = 0; i < vals.n; i++) {
+        toks t = {0};
+        analyze(x->ix, path, false, false, vals.v[i], &t);
+        for (size_t s = 0; s + ph->n <= t.n; s++) {
+            size_t k = 0;
+            while (k < ph->n && strcmp(t.v[s + k], ph->v[k]) == 0)
+                k++;
+            freq += k == ph->n;
+        }
+        toks_free(&t);
+    }
+    toks_free(&vals);
+    cJSON_Delete(doc);
+    return freq;
+}
+
+static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hitv *out)
+{
+    int64_t docs, sum;
+    if (!store_engine_field_stats(x->r, &x->ix->meta, path, &docs, &sum))
+        return storage_err(x->err);
+    if (docs <= 0)
+        return true;
+    double idf = 0;
+    hitv cand = {0};
+    for (size_t i = 0; i < ph->n; i++) {
+        size_t tl = strlen(ph->v[i]);
+        int64_t df = store_engine_term_docs(x->r, &x->ix->meta, path, ph->v[i], tl);
+        if (df <= 0) {
+            store_hits_free(&cand);
+            return df < 0 ? storage_err(x->err) : true;
+        }
+        idf += store_bm25_idf(docs, df);
+        hitv t = {0};
+        postc c = {&t, 0, 1, false, {0}};
+        if (!store_engine_postings(x->r, &x->ix->meta, path, ph->v[i], tl, on_posting, &c) || c.oom) {
+            store_hits_free(&t);
+            store_hits_free(&cand);
+            return c.oom ? oom_err(x->err) : storage_err(x->err);
+        }
+        if (i == 0)
+            cand = t;
+        else {
+            store_hits_intersect(&cand, &t);
+            store_hits_free(&t);
+        }
+    }
+    float weight = store_bm25_boost(boost) * (float)idf, avgdl = store_bm25_avgdl(docs, sum);
+    bool failed = false;
+    for (size_t i = 0; i < cand.n && !failed && !store_deadline_poll();
+         i++) { /* out of time: eval_all drops these */
+        int64_t pf = phrase_freq(x, cand.v[i].seq, path, ph, &failed);
+        if (pf > 0 && !hv_push(out, cand.v[i].seq,
+                               store_bm25(weight, (float)pf,
+                                          store_bm25_norm_inverse(avgdl, (uint32_t)cand.v[i].aux)))) {
+            failed = true;
+        }
+    }
+    store_hits_free(&cand);
+    return failed ? storage_err(x->err) : true;
+}
+
+static bool analyze_query(ex *x, const store_query *q, const char *path, toks *out)
+{
+    if (!q->analyzer)
+        return analyze(x->ix, path, true, q->type == STORE_Q_PHRASE, q->vals[0].s, out) || oom_err(x->err);
+    int rc =
+        store_index_analyze_named(&x->ix->map, q->analyzer, q->vals[0].s, strlen(q->vals[0].s), on_tok, out);
+    if (rc < 0)
+        return store_eval_shard_fail(x, "query_shard_exception",
+                                     "failed to create query: [%s] analyzer [%s] not found",
+                                     q->type == STORE_Q_PHRASE ? "match_phrase" : "match", q->analyzer);
+    return (rc > 0 && !out->oom) || oom_err(x->err);
+}
+
+/* ---- per-field evaluation ---- */
+
+static bool combine_terms(hitv *lists, size_t n, int need, hitv *out, store_error *err)
+{
+    hitv acc = {0};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < lists[i].n; k++)
+            lists[i].v[k].cnt = 1;
+        if (i == 0) {
+            acc = lists[0];
+            memset(&lists[0], 0, sizeof lists[0]);
+        } else if (!hv_union(&acc, &lists[i], MERGE_SUM)) {
+            store_hits_free(&acc);
+            return oom_err(err);
+        }
+    }
+    size_t o = 0;
+    for (size_t k = 0; k < acc.n; k++)
+        if (acc.v[k].cnt >= need) {
+            acc.v[o] = acc.v[k];
+            acc.v[o].score = (float)acc.v[o].score;
+            o++;
+        }
+    acc.n = o;
+    store_hits_free(out);
+    *out = acc;
+    return true;
+}
+
+/* Does `name` match an index-name pattern of a `_index` query (`*`, `?`)?
+ * Greedy with one backtrack point: O(pattern × name), never exponential. */
+static bool index_glob(const char *pat, const char *name)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*name) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = name;
+        } else if (*pat == '?' || *pat == *name) {
+            pat++;
+            name++;
+        } else if (star) {
+            pat = star + 1;
+            name = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return !*pat;
+}
+
+/* `_id` and `_index` are metadata fields with no index entries: Elasticsearch
+ * answers term/terms/match on `_id` as an ids query and on `_index` by the
+ * searched index's own name, both constant-scored (the boost). Returns -1 when
+ * `path` is neither or the query type is not one of these, else ok (0/1). */
+static int ev_meta_field(ex *x, const store_query *q, const char *path, float boost, hitv *out)
+{
+    bool is_id = strcmp(path, "_id") == 0, is_index = strcmp(path, "_index") == 0;
+    if (!is_id && !is_index)
+        return -1;
+    bool prefix = q->type == STORE_Q_PREFIX, wild = q->type == STORE_Q_WILDCARD;
+    if (q->type != STORE_Q_TERM && q->type != STORE_Q_TERMS && q->type != STORE_Q_MATCH &&
+        !(is_index && (prefix || wild)))
+        return -1;
+    if (is_id) {
+        for (size_t i = 0; i < q->nvals; i++) {
+            store_doc_view v;
+            int rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
+            if (rc < 0)
+                return storage_err(x->err);
+            if (rc == 1 && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
+                return oom_err(x->err);
+        }
+        hv_norm(out, boost);
+        return 1;
+    }
+    const char *name = x->ix->meta.name;
+    for (size_t i = 0; i < q->nvals; i++) {
+        const char *v = q->vals[i].s;
+        bool hit = prefix ? strncmp(name, v, strlen(v)) == 0
+                   : wild ? index_glob(v, name)
+                          : strcmp(name, v) == 0;
+        if (hit)
+            return store_eval_all_docs(x, boost, out);
+    }
+    return 1;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+static bool ev_field(ex *x, const store_query *q, const char *path, float boost, bool lenient, hitv *out)
+{
+    if (q->type == STORE_Q_TERMS && (int64_t)q->nvals > x->ix->max_terms) /* checked first, mapped or not */
+        return store_eval_shard_fail(
+            x, "query_shard_exception",
+            "failed to create query: The number of terms [%zu] used in the Terms Query request has "
+            "exceeded the allowed maximum of [%" PRId64 "]. This maximum can be set by changing the "
+            "[index.max_terms_count] index level setting.",
+            q->nvals, x->ix->max_terms);
+    int meta = ev_meta_field(x, q, path, boost, out);
+    if (meta >= 0)
+        return meta;
+    const store_field *f = store_mapping_find(&x->ix->map, path);
+    if (q->type == STORE_Q_EXISTS) {
+        if (!store_engine_exists(x->r, &x->ix->meta, path, push_seq, out))
+            return storage_err(x->err);
+        hv_norm(out, boost);
+        return true;
+    }
+    if (!f || f->type == STORE_FT_OBJECT || f->type == STORE_FT_NONE)
+        return true; /* unmapped: nothing matches, as in Elasticsearch */
+    if (!f->index) {
+        if (lenient)
+            return true;
+        return store_eval_shard_fail(x, "query_shard_exception",
+                                     "failed to create query: Cannot search on field [%s] since it "
+                                     "is not indexed.",
+                                     path);
+    }
+    bool text = f->type == STORE_FT_TEXT;
+    unsigned char kbuf[STORE_INDEX_MAX_KEY + 1], kbuf2[STORE_INDEX_MAX_KEY + 1];
+    const unsigned char *key = kbuf, *key2 = kbuf2;
+    size_t kl, kl2;
+    switch (q->type) {
+    case STORE_Q_TERM:
+    case STORE_Q_TERMS: {
+        hitv acc = {0};
+        for (size_t i = 0; i < q->nvals; i++) {
+            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, lenient, kbuf, &kl, &key);
+            if (rc < 0) {
+                store_hits_free(&acc);
+                return false;
+            }
+            if (rc == 0)
+                continue;
+            hitv one = {0};
+            bool scored = q->type == STORE_Q_TERM;
+            bool ok = text ? text_term(x, path, (const char *)key, kl, boost, &one)
+                           : store_eval_exact_term(x, path, key, kl, scored && f->type == STORE_FT_KEYWORD,
+                                                   boost, &one);
+            /* terms scores every match alike: collect, then sort once
+             * (a union per value would copy the growing list each time). */
+            bool merged = ok && (scored ? hv_union(&acc, &one, MERGE_MAX) : hv_append(&acc, &one));
+            if (!merged) {
+                store_hits_free(&one);
+                store_hits_free(&acc);
+                return ok ? oom_err(x->err) : false;
+            }
+            store_hits_free(&one);
+        }
+        if (q->type == STORE_Q_TERMS)
+            hv_norm(&acc, boost);
+        store_hits_free(out);
+        *out = acc;
+        return true;
+    }
+    case STORE_Q_RANGE: {
+        bool lo_incl = q->lo_incl, hi_incl = q->hi_incl;
+        int rl = 1, rh = 1;
+        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, lenient, kbuf, &kl, &key)) < 0)
+            return false;
+        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, lenient, kbuf2, &kl2, &key2)) < 0)
+            return false;
+        if (rl == 0 || rh == 0)
+            return true;
+        if (text) {
+            expand e = {.x = x, .kind = 2, .path = path, .out = out, .text = true};
+            e.lo = q->lo ? (const char *)key : NULL;
+            e.lon = q->lo ? kl : 0;
+            e.lo_excl = q->lo && !lo_incl;
+            e.hi = q->hi ? (const char *)key2 : NULL;
+            e.hin = q->hi ? kl2 : 0;
+            e.hi_incl = hi_incl;
+            return run_expand(&e, boost);
+        }
+        if (!store_engine_values(x->r, &x->ix->meta, path, q->lo ? key : NULL, q->lo ? kl : 0, lo_incl,
+                                 q->hi ? key2 : NULL, q->hi ? kl2 : 0, hi_incl, false, store_eval_push_val,
+                                 out))
+            return storage_err(x->err);
+        hv_norm(out, boost);
+        return true;
+    }
+    case STORE_Q_PREFIX:
+    case STORE_Q_WILDCARD: {
+        const char *qn = q->type == STORE_Q_PREFIX ? "prefix" : "wildcard";
+        if (!text && f->type != STORE_FT_KEYWORD) {
+            if (lenient)
+                return true;
+            return store_eval_shard_fail(
+                x, "query_shard_exception",
+                "failed to create query: Can only use %s queries on keyword, text and wildcard fields - "
+                "not on [%s] which is of type [%s]",
+                qn, path, type_name(f));
+        }
+        char *pat = strdup(q->vals[0].s);
+        if (!pat)
+            return oom_err(x->err);
+        if (text && q->normalize)
+            lower(pat);
+        size_t pn = strlen(pat);
+        store_wildcard *w = NULL;
+        if (q->type == STORE_Q_WILDCARD) {
+            size_t wl;
+            w = store_wildcard_compile(pat, pn, &wl);
+            if (!w) {
+                free(pat);
+                if (!wl)
+                    return oom_err(x->err);
+                return store_eval_shard_fail(
+                    x, "illegal_argument_exception",
+                    "The length of wildcard pattern [%zu] used in the Wildcard Query request has "
+                    "exceeded the allowed maximum of [%d] characters (runs of '*' count once)",
+                    wl, STORE_WILDCARD_MAX_LEN);
+            }
+        }
+        expand e = {.x = x,
+                    .kind = q->type == STORE_Q_PREFIX ? 0 : 1,
+                    .w = w,
+                    .lit = pat,
+                    .path = path,
+                    .out = out,
+                    .text = text};
+        e.litn = q->type == STORE_Q_PREFIX ? pn : strcspn(pat, "*?");
+        bool ok = run_expand(&e, boost);
+        store_wildcard_free(w);
+        free(pat);
+        return ok;
+    }
+    case STORE_Q_MATCH:
+    case STORE_Q_PHRASE: {
+        if (!text) {
+            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, lenient || q->lenient, kbuf, &kl, &key);
+            if (rc <= 0)
+                return rc == 0;
+            return store_eval_exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);
+        }
+        toks t = {0};
+        if (!analyze_query(x, q, path, &t)) {
+            toks_free(&t);
+            return false;
+        }
+        bool ok = true;
+        if (t.n == 0) {
+            ok = q->zero_terms_all ? store_eval_all_docs(x, boost, out) : true;
+        } else if (t.n == 1) {
+            ok = text_term(x, path, t.v[0], strlen(t.v[0]), boost, out);
+        } else if (q->type == STORE_Q_PHRASE) {
+            ok = text_phrase(x, path, &t, boost, out);
+        } else {
+            hitv *lists = calloc(t.n, sizeof *lists);
+            ok = lists != NULL;
+            for (size_t i = 0; ok && i < t.n; i++)
+                ok = text_term(x, path, t.v[i], strlen(t.v[i]), boost, &lists[i]);
+            int need = 1;
+            if (q->op_and)
+                need = (int)t.n;
+            else if (q->msm) {
+                need = store_query_msm(q->msm, (int)t.n);
+                if (need < 1)
+                    need = 1;
+            }
+            if (ok)
+                ok = combine_terms(lists, t.n, need, out, x->err);
+            for (size_t i = 0; lists && i < t.n; i++)
+                store_hits_free(&lists[i]);
+            free(lists);
+        }
+        toks_free(&t);
+        return ok;
+    }
+    default:
+        return true;
+    }
+}
+
+/* The fields a multi-field query runs on, "*" patterns expanded. */
+static bool expand_fields(ex *x, const store_query *q, name_list *names, float **boosts)
+{
+    *boosts = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < q->nfields; i++) {
+        const char *spec = q->fields[i];
+        size_t before = names->n;
+        if (store_names_is_wild(spec)) {
+            for (size_t k = 0; k < x->ix->map.n; k++) {
+                const store_field *f = &x->ix->map.fields[k];
+                if (f->type == STORE_FT_OBJECT || f->type == STORE_FT_NONE || !f->index)
+                    continue;
+                if (store_names_glob(spec, f->path))
+                    store_names_add(names, f->path);
+            }
+        } else {
+            store_names_add(names, spec);
+        }
+        if (names->oom)
+            return oom_err(x->err);
+        if (names->n > cap) {
+            cap = names->n + 16;
+            float *nb = realloc(*boosts, cap * sizeof *nb);
+            if (!nb)
+                return oom_err(x->err);
+            *boosts = nb;
+        }
+        for (size_t k = before; k < names->n; k++)
+            (*boosts)[k] = q->fboost[i];
+    }
+    return true;
+}
+
+bool store_eval(ex *x, const store_query *q, hitv *out);
+
+static bool ev_multi(ex *x, const store_query *q, hitv *out)
+{
+    name_list names = {0};
+    float *boosts = NULL;
+    bool ok = expand_fields(x, q, &names, &boosts);
+    hitv acc = {0};
+    for (size_t i = 0; ok && i < names.n; i++) {
+        hitv one = {0};
+        ok = ev_field(x, q, names.v[i], q->boost * boosts[i], q->lenient, &one);
+        for (size_t k = 0; k < one.n; k++)
+            one.v[k].aux = one.v[k].score;
+        if (ok)
+            ok = hv_union(&acc, &one, q->most_fields ? MERGE_SUM : MERGE_MAX) || oom_err(x->err);
+        store_hits_free(&one);
+    }
+    if (ok && !q->most_fields)
+        for (size_t k = 0; k < acc.n; k++)
+            acc.v[k].score = (float)(acc.v[k].score + q->tie_breaker * (acc.v[k].aux - acc.v[k].score));
+    for (size_t k = 0; k < acc.n; k++)
+        acc.v[k].score = (float)acc.v[k].score;
+    store_names_free(&names);
+    free(boosts);
+    if (!ok) {
+        store_hits_free(&acc);
+        return false;
+    }
+    store_hits_free(out);
+    *out = acc;
+    return true;
+}
+
+static bool ev_bool(ex *x, const store_query *q, hitv *out)
+{
+    hitv base = {0}, su = {0};
+    bool have_base = false, ok = true;
+    size_t nshould = 0, nneg = 0;
+    for (size_t i = 0; ok && i < q->nclauses; i++) {
+        const store_clause *c = &q->clauses[i];
+        if (c->occur == STORE_OCC_SHOULD)
+            nshould++;
+        if (c->occur == STORE_OCC_MUST_NOT)
+            nneg++;
+        if (c->occur != STORE_OCC_MUST && c->occur != STORE_OCC_FILTER)
+            continue;
+        hitv one = {0};
+        ok = store_eval(x, c->q, &one);
+        if (c->occur == STORE_OCC_FILTER)
+            for (size_t k = 0; k < one.n; k++)
+                one.v[k].score = 0;
+        if (!have_base) {
+            base = one;
+            have_base = true;
+        } else {
+            store_hits_intersect(&base, &one);
+            store_hits_free(&one);
+        }
+    }
+    for (size_t i = 0; ok && i < q->nclauses; i++) {
+        const store_clause *c = &q->clauses[i];
+        if (c->occur != STORE_OCC_SHOULD)
+            continue;
+        hitv one = {0};
+        ok = store_eval(x, c->q, &one);
+        for (size_t k = 0; k < one.n; k++)
+            one.v[k].cnt = 1;
+        if (ok)
+            ok = hv_union(&su, &one, MERGE_SUM) || oom_err(x->err);
+        store_hits_free(&one);
+    }
+    int msm = q->msm ? store_query_msm(q->msm, (int)nshould) : (have_base ? 0 : 1);
+    if (!nshould)
+        msm = 0;
+    if (ok && have_base) {
+        size_t j = 0, o = 0;
+        for (size_t i = 0; i < base.n; i++) {
+            int cnt = 0;
+            while (j < su.n && su.v[j].seq < base.v[i].seq)
+                j++;
+            if (j < su.n && su.v[j].seq == base.v[i].seq) {
+                base.v[i].score += su.v[j].score;
+                cnt = su.v[j].cnt;
+            }
+            if (cnt >= msm)
+                base.v[o++] = base.v[i];
+        }
+        base.n = o;
+    } else if (ok && nshould) {
+        if (msm < 1)
+            msm = 1;
+        size_t o = 0;
+        for (size_t i = 0; i < su.n; i++)
+            if (su.v[i].cnt >= msm)
+                su.v[o++] = su.v[i];
+        su.n = o;
+        base = su;
+        memset(&su, 0, sizeof su);
+    } else if (ok) {
+        /* no positive clause: all documents, scored 0 when something is excluded */
+        ok = store_eval_all_docs(x, nneg ? 0.0 : 1.0, &base);
+    }
+    for (size_t i = 0; ok && i < q->nclauses; i++) {
+        const store_clause *c = &q->clauses[i];
+        if (c->occur != STORE_OCC_MUST_NOT)
+            continue;
+        hitv one = {0};
+        ok = store_eval(x, c->q, &one);
+        hv_minus(&base, &one);
+        store_hits_free(&one);
+    }
+    store_hits_free(&su);
+    if (!ok) {
+        store_hits_free(&base);
+        return false;
+    }
+    for (size_t k = 0; k < base.n; k++)
+        base.v[k].cnt = 1;
+    hv_cast(&base, q->boost);
+    store_hits_free(out);
+    *out = base;
+    return true;
+}
+
+bool store_eval(ex *x, const store_query *q, hitv *out)
+{
+    switch (q->type) {
+    case STORE_Q_MATCH_ALL:
+        return store_eval_all_docs(x, q->boost, out);
+    case STORE_Q_MATCH_NONE:
+        return true;
+    case STORE_Q_IDS:
+        for (size_t i = 0; i < q->nvals; i++) {
+            store_doc_view v;
+            int rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
+            if (rc < 0)
+                return storage_err(x->err);
+            if (rc == 1 && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
+                return oom_err(x->err);
+        }
+        hv_norm(out, q->boost);
+        return true;
+    case STORE_Q_BOOL:
+        return ev_bool(x, q, out);
+    case STORE_Q_CONSTANT:
+        if (!store_eval(x, q->clauses[0].q, out))
+            return false;
+        for (size_t k = 0; k < out->n; k++)
+            out->v[k].score = q->boost;
+        return true;
+    case STORE_Q_DISMAX: {
+        hitv acc = {0};
+        for (size_t i = 0; i < q->nclauses; i++) {
+            hitv one = {0};
+            bool ok = store_eval(x, q->clauses[i].q, &one);
+            for (size_t k = 0; k < one.n; k++)
+                one.v[k].aux = one.v[k].score;
+            if (ok)
+                ok = hv_union(&acc, &one, MERGE_MAX) || oom_err(x->err);
+            store_hits_free(&one);
+            if (!ok) {
+                store_hits_free(&acc);
+                return false;
+            }
+        }
+        for (size_t k = 0; k < acc.n; k++)
+            acc.v[k].score =
+                (float)((float)(acc.v[k].score + q->tie_breaker * (acc.v[k].aux - acc.v[k].score)) *
+                        q->boost);
+        store_hits_free(out);
+        *out = acc;
+        return true;
+    }
+    default:
+        if (q->field)
+            return ev_field(x, q, q->field, q->boost, q->lenient, out);
+        return ev_multi(x, q, out);
+    }
+}
