@@ -31,6 +31,9 @@
 # DRAIN_ONLY=1 runs only the paired 2-worker drain of the two claim paths (see there).
 # Prints the table and writes it to $BUILD/bench.md. QUICK=1: a small run (one
 # run per figure) that only proves the benchmark works (make test runs it).
+# BENCH_STEPS=drain,lag,store,search,soak,wal (the default: all) runs only the
+# steps named; the table then holds only their rows. "drain" is steps 1, 3, 4,
+# 5 and the nested row (whose ratio needs the flat drain of the same run).
 # Exit status 1 when a step failed (its cells say "failed").
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -51,6 +54,13 @@ else
   NAIVE_MAX=${NAIVE_MAX:-5000} BULK_DOCS=${BULK_DOCS:-200000} PUT_SECONDS=${PUT_SECONDS:-5}
 fi
 BATCH=${BATCH:-500}
+BENCH_STEPS=${BENCH_STEPS:-drain,lag,store,search,soak,wal}
+for s_ in ${BENCH_STEPS//,/ }; do
+  case $s_ in drain | lag | store | search | soak | wal) ;; *)
+    echo "run.sh: BENCH_STEPS: unknown step '$s_' (steps: drain, lag, store, search, soak, wal)" >&2; exit 2 ;;
+  esac
+done
+step() { [[ ",$BENCH_STEPS," == *",$1,"* ]]; }
 status=0
 t_start=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -212,6 +222,7 @@ if [ "${DRAIN_ONLY:-0}" = 1 ]; then
   exit "$status"
 fi
 
+if step drain; then
 # ---- 1, 3, 5: drains -------------------------------------------------------------
 
 declare -A rate
@@ -331,6 +342,8 @@ done
 rate[nested]=$(median <"$T_DIR/r")
 nested_ratio=$(awk -v n="${rate[nested]:-0}" -v f="${rate[w2]:-0}" 'BEGIN { if (n > 0 && f > 0) printf "%.2f", n / f; else print "failed" }')
 
+fi
+
 # ---- 2: lag under load -----------------------------------------------------
 
 sql "create unlogged table public.bench_lag (seq bigint, lag_us bigint);
@@ -344,6 +357,7 @@ sql "create unlogged table public.bench_lag (seq bigint, lag_us bigint);
        deferrable initially deferred for each row when (old.seq % 10 = 0)
        execute function public.bench_lag_rec();" || exit 1
 declare -A lag
+if step lag; then
 for R in $LAG_RATES; do
   # 200 transactions a second (fewer for slow rates), each inserting R/tps rows.
   tps=$((R < 200 ? R : 200)); per=$((R / tps))
@@ -394,9 +408,12 @@ for R in $LAG_RATES; do
   lag[$R]="$(median <"$T_DIR/p50") $(median <"$T_DIR/p99") $(median <"$T_DIR/pmax") $(median <"$T_DIR/bmax") $(median <"$T_DIR/achieved") $stalls"
 done
 
+fi
+
 # ---- 6: verstore's own benchmark -------------------------------------------------
 
 declare -A st
+if step store; then
 for dur in request async; do
   : >"$T_DIR/b"; : >"$T_DIR/p"; : >"$T_DIR/p99"
   for i in $(seq 1 "$RUNS"); do
@@ -410,18 +427,22 @@ for dur in request async; do
   done
   st[$dur]="$(median <"$T_DIR/b") $(median <"$T_DIR/p") $(median <"$T_DIR/p99")"
 done
+fi
 store_peak=$(sort -n "$T_DIR/store_hwm" 2>/dev/null | tail -1)
 verstore_stop >/dev/null 2>&1
 
 # ---- 7: search -------------------------------------------------------------------
 
-say "search: tests/bench/search.sh"
-search_rows=$(SEARCH_ROWS_ONLY=1 BUILD="$BUILD" QUICK="$QUICK" RUNS="$RUNS" tests/bench/search.sh) || status=1
+search_rows=""
+if step search; then
+  say "search: tests/bench/search.sh"
+  search_rows=$(SEARCH_ROWS_ONLY=1 BUILD="$BUILD" QUICK="$QUICK" RUNS="$RUNS" tests/bench/search.sh) || status=1
+fi
 
 # ---- 8: liveness soak (not in QUICK runs: make test stays within its budget) -------
 
 soak_row=""
-if [ "$QUICK" != 1 ] || [ "${SOAK:-0}" = 1 ]; then
+if step soak && { [ "$QUICK" != 1 ] || [ "${SOAK:-0}" = 1 ]; }; then
   say "soak: tests/bench/soak.sh"
   soak_row=$(BUILD="$BUILD" QUICK="$QUICK" tests/bench/soak.sh) || status=1
 fi
@@ -455,36 +476,45 @@ read -r sb_async sp_async sp99_async <<<"${st[async]}"
   echo "Commit: $bench_commit"
   echo "Cores: $(nproc) ($cpu), $(uname -sr); load average $load_before before, $load_after after; $((SECONDS - t_start)) s."
   echo "Backlog: $(fmt "$N") changes (filled in $(printf '%.1f' "$fill_s") s); every figure is the median of $RUNS run(s);"
+  echo "Steps: $BENCH_STEPS."
   echo "batch_size $BATCH, verstore --durability request (its default) unless noted.$([ "$QUICK" = 1 ] && echo ' QUICK=1: a small smoke run, not a measurement.')"
   echo
   echo "| measure | figure | goal | |"
   echo "|---|---|---|---|"
-  echo "| drain, versync once --workers 1 | $(fmt "${rate[w1]}") changes/s | – | – |"
-  echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | – | – |"
-  # The goal holds only where both limits reach it; below, the figure says the limit kept it out of reach.
-  w4note=$(awk -v l="$limit" 'BEGIN { if (l ~ /^[0-9.]+$/ && l + 0 < 100000) printf " (the smaller limit, %.0f, is below the goal)", l }')
-  echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s$w4note | ≥ 100 000 when both limits allow it | $(goal "${rate[w4]}" '>=' 100000) |"
-  echo "| PostgreSQL-side limit: claim + re-read + commit, no HTTP, 2 processes | $(fmt "${rate[pg]}") changes/s | – | – |"
-  echo "| store-side limit: the same documents as pre-built _bulk bodies, 2 connections | $(fmt "${rate[store]}") docs/s | – | – |"
-  echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.7 | $(goal "$frac" '>=' 0.7) |"
-  for R in $LAG_RATES; do lag_row "$R"; done
-  echo "| drain with --no-versions, 2 workers | $(fmt "${rate[nover]}") changes/s | – | – |"
-  echo "| versioning overhead: no-versions rate / versioned rate − 1 (median over neighbouring pairs) | $overhead % | ≤ 5 % | $(goal "$overhead" '<=' 5) |"
-  echo "| nested documents: drain of $(fmt "$N_NESTED") child changes (root + its children array), 2 workers | $(fmt "${rate[nested]}") changes/s | – | – |"
-  echo "| nested drain / flat drain (2 workers, same run) | $nested_ratio | – | – |"
-  echo "| naive: one transaction and one PUT per change, 2 processes | $(fmt "${rate[naive]}") changes/s | – | – |"
-  echo "| versync (2 workers) / naive | $naive_x × | – | – |"
-  echo "| worker peak RSS (VmHWM) over all drains | $hwm_mb MB | ≤ 32 MB | $(goal "$hwm_mb" '<=' 32) |"
-  echo "| verstore peak RSS (VmHWM) | $(mb "$store_peak") | – | – |"
-  echo "| store: bulk 1 KB docs, _bulk of 1000, 4 connections (request / async) | $(fmt "$sb_req") / $(fmt "$sb_async") docs/s | – | – |"
-  echo "| store: single PUT, 4 connections (request / async) | $(fmt "$sp_req") / $(fmt "$sp_async") req/s | – | – |"
-  echo "| store: single PUT p99 (request / async) | $(ms "$sp99_req") / $(ms "$sp99_async") ms | – | – |"
+  if step drain; then
+    echo "| drain, versync once --workers 1 | $(fmt "${rate[w1]}") changes/s | – | – |"
+    echo "| drain, versync once --workers 2 | $(fmt "${rate[w2]}") changes/s | – | – |"
+    # The goal holds only where both limits reach it; below, the figure says the limit kept it out of reach.
+    w4note=$(awk -v l="$limit" 'BEGIN { if (l ~ /^[0-9.]+$/ && l + 0 < 100000) printf " (the smaller limit, %.0f, is below the goal)", l }')
+    echo "| drain, versync once --workers 4 | $(fmt "${rate[w4]}") changes/s$w4note | ≥ 100 000 when both limits allow it | $(goal "${rate[w4]}" '>=' 100000) |"
+    echo "| PostgreSQL-side limit: claim + re-read + commit, no HTTP, 2 processes | $(fmt "${rate[pg]}") changes/s | – | – |"
+    echo "| store-side limit: the same documents as pre-built _bulk bodies, 2 connections | $(fmt "${rate[store]}") docs/s | – | – |"
+    echo "| versync (2 workers) / smaller limit | $frac | ≥ 0.7 | $(goal "$frac" '>=' 0.7) |"
+  fi
+  if step lag; then
+    for R in $LAG_RATES; do lag_row "$R"; done
+  fi
+  if step drain; then
+    echo "| drain with --no-versions, 2 workers | $(fmt "${rate[nover]}") changes/s | – | – |"
+    echo "| versioning overhead: no-versions rate / versioned rate − 1 (median over neighbouring pairs) | $overhead % | ≤ 5 % | $(goal "$overhead" '<=' 5) |"
+    echo "| nested documents: drain of $(fmt "$N_NESTED") child changes (root + its children array), 2 workers | $(fmt "${rate[nested]}") changes/s | – | – |"
+    echo "| nested drain / flat drain (2 workers, same run) | $nested_ratio | – | – |"
+    echo "| naive: one transaction and one PUT per change, 2 processes | $(fmt "${rate[naive]}") changes/s | – | – |"
+    echo "| versync (2 workers) / naive | $naive_x × | – | – |"
+    echo "| worker peak RSS (VmHWM) over all drains | $hwm_mb MB | ≤ 32 MB | $(goal "$hwm_mb" '<=' 32) |"
+  fi
+  if step store; then
+    echo "| verstore peak RSS (VmHWM) | $(mb "$store_peak") | – | – |"
+    echo "| store: bulk 1 KB docs, _bulk of 1000, 4 connections (request / async) | $(fmt "$sb_req") / $(fmt "$sb_async") docs/s | – | – |"
+    echo "| store: single PUT, 4 connections (request / async) | $(fmt "$sp_req") / $(fmt "$sp_async") req/s | – | – |"
+    echo "| store: single PUT p99 (request / async) | $(ms "$sp99_req") / $(ms "$sp99_async") ms | – | – |"
+  fi
   echo "$search_rows"
   [ -n "$soak_row" ] && echo "$soak_row"
 } | tee "$VS_BUILD/bench.md"
 # "capture": "wal" beside trigger capture, on their own PostgreSQL (wal_level=logical): drain rate and
 # WAL bytes per change (tests/bench/wal.sh). WAL_BENCH=0 skips it.
-if [ "${WAL_BENCH:-1}" = 1 ]; then
+if [ "${WAL_BENCH:-1}" = 1 ] && step wal; then
   echo
   N=$([ "$QUICK" = 1 ] && echo 20000 || echo "$N") BATCH=$BATCH BUILD=$BUILD tests/bench/wal.sh || status=1
   { echo; cat "$VS_BUILD/bench_wal.md"; } >>"$VS_BUILD/bench.md" # as printed: stdout equals bench.md
