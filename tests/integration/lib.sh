@@ -219,6 +219,7 @@ verstore_start() {
 verstore_stop() {
   [ -n "$STORE_PID" ] || return 0
   kill -TERM "$STORE_PID" 2>/dev/null
+  kill -CONT "$STORE_PID" 2>/dev/null # a test that froze it (SIGSTOP) and failed before thawing it
   local rc=0
   wait "$STORE_PID" || rc=$?
   STORE_PID=""

@@ -129,9 +129,15 @@ in_any_batch() {
   [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker %' and state = 'idle in transaction'")" -ge 1 ]
 }
 check "a worker holds a batch" wait_until 30 in_any_batch
+# Freeze the store, so no batch can commit between that observation and the
+# signals (a batch caught just before its COMMIT would otherwise leave
+# nothing to roll back); a worker then holds a batch until it is stopped.
+kill -STOP "$STORE_PID"
+check "... and keeps holding one while the store is frozen" wait_until 30 in_any_batch
 kill -TERM "$RUN2"
 kill -INT "$RUN2"
 rc=0; wait "$RUN2" || rc=$?
+kill -CONT "$STORE_PID"
 assert_eq "a second signal exits 1 at once" 1 "$rc"
 check "no claim is left open" wait_until 20 no_worker_connections
 check "the rolled-back changes are still queued" test "$(backlog)" -gt 0
