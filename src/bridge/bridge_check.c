@@ -31,8 +31,12 @@ static void report_drift(void *ctx, const char *field, const char *live, const c
     check_out *o = ctx;
     o->ndrift++;
     if (!o->json) {
-        printf("  drift: index \"%s\": field \"%s\" is mapped %s in the store, the config implies %s\n", o->index,
-               field, live, expected);
+        if (!strcmp(live, "none"))
+            printf("  drift: index \"%s\": field \"%s\" is not mapped in the store, the config implies %s\n",
+                   o->index, field, expected);
+        else
+            printf("  drift: index \"%s\": field \"%s\" is mapped %s in the store, the config implies %s\n",
+                   o->index, field, live, expected);
         return;
     }
     if (o->drift.len)

@@ -845,8 +845,12 @@ static void init_drift(void *ctx, const char *field, const char *live, const cha
 {
     drift_ctx *d = ctx;
     d->n++;
-    log_warn("index \"%s\": field \"%s\" is mapped %s in the store, the config implies %s", d->index, field, live,
-             expected);
+    if (!strcmp(live, "none"))
+        log_warn("index \"%s\": field \"%s\" is not mapped in the store, the config implies %s", d->index, field,
+                 expected);
+    else
+        log_warn("index \"%s\": field \"%s\" is mapped %s in the store, the config implies %s", d->index, field,
+                 live, expected);
 }
 
 /* Create missing indexes with the mapping each table implies (mapping.h); say where an existing

@@ -122,9 +122,9 @@ assert_eq "check exits 1 (drift) when a live mapping differs" 1 $?
 assert_match "check names a field of another type" \
   'drift: index "ty": field "n12" is mapped float in the store, the config implies scaled_float\(scaling_factor 100\)' "$out"
 assert_match "check names a missing keyword sub-field" \
-  'drift: index "ty": field "v.keyword" is mapped none in the store, the config implies keyword' "$out"
+  'drift: index "ty": field "v.keyword" is not mapped in the store, the config implies keyword' "$out"
 assert_match "check names a field the live mapping lacks" \
-  'drift: index "ty": field "b" is mapped none in the store, the config implies boolean' "$out"
+  'drift: index "ty": field "b" is not mapped in the store, the config implies boolean' "$out"
 assert_match "check names the remedy" 'Zero-downtime reindex' "$out"
 js=$("$VERSYNC" -c "$CFG" check --json 2>/dev/null)
 assert_eq "check --json exits 1 too" 1 $?
