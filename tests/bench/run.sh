@@ -467,8 +467,8 @@ lag_row() {
   [ "$R" = 5000 ] && g=" | p99 ≤ 20 ms | $(goal "$p99" '<=' 20)" || g=" | – | –"
   echo "| lag at $(fmt "$R") rows/s (achieved $(fmt "$ach")): p50 / p99 / max | $(ms "$p50") / $(ms "$p99") / $(ms "$pmax") ms; backlog max $(fmt "$bmax"), bounded: $bounded$g |"
 }
-read -r sb_req sp_req sp99_req <<<"${st[request]}"
-read -r sb_async sp_async sp99_async <<<"${st[async]}"
+read -r sb_req sp_req sp99_req <<<"${st[request]:-}"
+read -r sb_async sp_async sp99_async <<<"${st[async]:-}"
 {
   echo "### versync benchmark"
   echo
