@@ -160,28 +160,17 @@ static void flatten(kvlist *l, const cJSON *o, const char *prefix)
 
 static int kv_cmp(const void *a, const void *b) { return strcmp(((const kv *)a)->k, ((const kv *)b)->k); }
 
-/* The settings of `meta` (stored JSON `stored`, as given at creation and by
- * PUT _settings) with Elasticsearch's defaults, sorted by key. */
-static bool settings_list(const store_index_meta *meta, const char *stored, size_t len, kvlist *l)
+typedef struct kv_default {
+    const char *k, *v;
+} kv_default;
+
+/* Add each of `defs` (a string value) that `set` does not hold to `l`, then
+ * sort `l` by key. False when out of memory. */
+static bool kv_add_defaults(const kvlist *set, kvlist *l, const kv_default *defs, size_t n)
 {
-    cJSON *j = len ? cJSON_ParseWithLength(stored, len) : NULL;
-    if (cJSON_IsObject(j))
-        flatten(l, j, "");
-    cJSON_Delete(j);
-    char tmp[64];
     buf v = BUF_INIT;
-    struct { const char *k, *v; } defs[] = {
-        {"index.number_of_shards", "1"},
-        {"index.number_of_replicas", "1"},
-        {"index.routing.allocation.include._tier_preference", "data_content"},
-        {"index.provided_name", meta->name},
-        {"index.uuid", meta->uuid},
-        {"index.creation_date", tmp},
-        {"index.version.created", INDEX_VERSION_CREATED},
-    };
-    snprintf(tmp, sizeof tmp, "%" PRId64, meta->created_ms);
-    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-        if (kv_has(l, defs[i].k))
+    for (size_t i = 0; i < n; i++) {
+        if (kv_has(set, defs[i].k))
             continue;
         buf_reset(&v);
         jstr(&v, defs[i].v);
@@ -196,12 +185,34 @@ static bool settings_list(const store_index_meta *meta, const char *stored, size
     return !l->oom;
 }
 
+/* The settings of `meta` (stored JSON `stored`, as given at creation and by
+ * PUT _settings) with Elasticsearch's defaults, sorted by key. */
+static bool settings_list(const store_index_meta *meta, const char *stored, size_t len, kvlist *l)
+{
+    cJSON *j = len ? cJSON_ParseWithLength(stored, len) : NULL;
+    if (cJSON_IsObject(j))
+        flatten(l, j, "");
+    cJSON_Delete(j);
+    char tmp[64];
+    const kv_default defs[] = {
+        {"index.number_of_shards", "1"},
+        {"index.number_of_replicas", "1"},
+        {"index.routing.allocation.include._tier_preference", "data_content"},
+        {"index.provided_name", meta->name},
+        {"index.uuid", meta->uuid},
+        {"index.creation_date", tmp},
+        {"index.version.created", INDEX_VERSION_CREATED},
+    };
+    snprintf(tmp, sizeof tmp, "%" PRId64, meta->created_ms);
+    return kv_add_defaults(l, l, defs, sizeof defs / sizeof defs[0]);
+}
+
 /* ?include_defaults: the index settings verstore applies that `set` does not
  * give, at the values it applies (Elasticsearch lists its defaults the same
  * way, under "defaults"). */
 static bool defaults_list(const kvlist *set, kvlist *l)
 {
-    static const struct { const char *k, *v; } defs[] = {
+    static const kv_default defs[] = {
         {"index.auto_expand_replicas", "false"},
         {"index.hidden", "false"},
         {"index.mapping.depth.limit", "20"},
@@ -212,21 +223,7 @@ static bool defaults_list(const kvlist *set, kvlist *l)
         {"index.number_of_routing_shards", "1"},
         {"index.refresh_interval", "1s"},
     };
-    buf v = BUF_INIT;
-    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-        if (kv_has(set, defs[i].k))
-            continue;
-        buf_reset(&v);
-        jstr(&v, defs[i].v);
-        if (!v.data)
-            l->oom = true;
-        else
-            kv_add(l, defs[i].k, v.data);
-    }
-    buf_free(&v);
-    if (l->n)
-        qsort(l->v, l->n, sizeof *l->v, kv_cmp);
-    return !l->oom;
+    return kv_add_defaults(set, l, defs, sizeof defs / sizeof defs[0]);
 }
 
 /* {"index.a.b":"1"} (flat) or {"index":{"a":{"b":"1"}}} from a sorted list. */
