@@ -208,6 +208,26 @@ bool render_table_name(PGconn *conn, const cfg_table *t, buf *out, char *err, si
     return pg_put_ident(conn, out, t->name, err, errsz);
 }
 
+/* "SELECT <the document's select list> FROM <table> <alias>": the start of both re-reads. */
+static bool put_select_from(PGconn *conn, const cfg_table *t, const char *alias, buf *out, char *err,
+                            size_t errsz)
+{
+    if (!buf_puts(out, "SELECT "))
+        goto oom;
+    if (!render_select_list(conn, t, alias, out, err, errsz))
+        return false;
+    if (!buf_puts(out, " FROM "))
+        goto oom;
+    if (!render_table_name(conn, t, out, err, errsz))
+        return false;
+    if (!buf_printf(out, " %s", alias))
+        goto oom;
+    return true;
+oom:
+    snprintf(err, errsz, "out of memory rendering SQL");
+    return false;
+}
+
 char *render_reread(PGconn *conn, const cfg_table *t, char *err, size_t errsz)
 {
     static const char alias[] = "vs_r";
@@ -221,14 +241,8 @@ char *render_reread(PGconn *conn, const cfg_table *t, char *err, size_t errsz)
         if (!buf_puts(out, (s)))                                                                               \
             goto oom;                                                                                          \
     } while (0)
-    PUTS("SELECT ");
-    if (!render_select_list(conn, t, alias, out, err, errsz))
+    if (!put_select_from(conn, t, alias, out, err, errsz))
         goto fail;
-    PUTS(" FROM ");
-    if (!render_table_name(conn, t, out, err, errsz))
-        goto fail;
-    PUTS(" ");
-    PUTS(alias);
     if (t->nkey == 1) {
         /* PostgreSQL infers $1 as the key column's array type: an index scan. */
         PUTS(" WHERE ");
@@ -290,11 +304,7 @@ bool render_reread_lateral(PGconn *conn, const cfg_table *t, const char *outer, 
         if (!buf_puts(out, (s)))                                                                               \
             goto oom;                                                                                          \
     } while (0)
-    PUTS("SELECT ");
-    if (!render_select_list(conn, t, alias, out, err, errsz))
-        goto done;
-    PUTS(" FROM ");
-    if (!render_table_name(conn, t, out, err, errsz))
+    if (!put_select_from(conn, t, alias, out, err, errsz))
         goto done;
     if (!(lit = PQescapeLiteral(conn, t->ident, strlen(t->ident)))) {
         snprintf(err, errsz, "quoting %s: %s", t->ident, PQerrorMessage(conn));
@@ -302,7 +312,7 @@ bool render_reread_lateral(PGconn *conn, const cfg_table *t, const char *outer, 
     }
     /* The outer row's own conditions first: the planner makes them a one-time filter, so a
      * change of another table, a delete or an earlier change of the same key costs no scan. */
-    if (!buf_printf(out, " %s WHERE %s.last AND %s.op <> 'D' AND %s.tbl = %s", alias, outer, outer, outer, lit))
+    if (!buf_printf(out, " WHERE %s.last AND %s.op <> 'D' AND %s.tbl = %s", outer, outer, outer, lit))
         goto oom;
     for (size_t i = 0; i < t->nkey; i++) {
         PUTS(" AND ");
