@@ -1,15 +1,15 @@
 /* bridge_backfill — `versync backfill`: options, the per-table run (copy, then prune), the summary. */
-#include "versync/backfill_copy.h"
-#include "versync/timing.h"
+#include "versync/bridge/backfill_copy.h"
+#include "versync/common/timing.h"
 
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/mapping.h"
-#include "versync/pg.h"
-#include "versync/scan.h"
-#include "versync/signals.h"
-#include "versync/target.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/mapping.h"
+#include "versync/bridge/pg.h"
+#include "versync/common/scan.h"
+#include "versync/common/signals.h"
+#include "versync/bridge/target.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
 /* bridge_backfill_copy — one table's backfill: copy its rows page by page, settle the refusals,
  * and prune the documents whose rows are gone. */
-#include "versync/backfill_copy.h"
+#include "versync/bridge/backfill_copy.h"
 
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/signals.h"
-#include "versync/sql_embed.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/common/signals.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /* bridge_backfill_walk — the table and index walks backfill and verify share: a table's pages in
  * key order, which ids still have a row, a store index's ids page by page, orphan-delete versions,
  * the table lock, progress. */
-#include "versync/backfill.h"
-#include "versync/timing.h"
+#include "versync/bridge/backfill.h"
+#include "versync/common/timing.h"
 
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* bridge_batch — the pure steps of a worker batch: coalescing, applying re-read rows, classifying answers. */
-#include "versync/batch.h"
+#include "versync/bridge/batch.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

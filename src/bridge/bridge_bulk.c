@@ -1,10 +1,10 @@
 /* bridge_bulk — _bulk request bodies (NDJSON), document ids, and classifying the store's answers. */
-#include "versync/bulk.h"
-#include "versync/timing.h"
+#include "versync/bridge/bulk.h"
+#include "versync/common/timing.h"
 
-#include "versync/log.h"
-#include "versync/metrics.h"
-#include "versync/worker.h"
+#include "versync/common/log.h"
+#include "versync/bridge/metrics.h"
+#include "versync/bridge/worker.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -1,12 +1,12 @@
 /* bridge_catalog — checks the config's tables against the live PostgreSQL catalog and fills in what it implies. */
-#include "versync/catalog.h"
+#include "versync/bridge/catalog.h"
 
-#include "versync/buf.h"
-#include "versync/nested.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
-#include "versync/where.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/nested.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
+#include "versync/bridge/where.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /* bridge_cfg — versync's config file: comments, ${ENV}, JSON, validation into struct cfg. */
-#include "versync/cfg.h"
+#include "versync/bridge/cfg.h"
 
-#include "versync/buf.h"
-#include "versync/cfg_json.h"
-#include "versync/nested.h"
-#include "versync/utf8.h"
-#include "versync/wal.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/cfg_json.h"
+#include "versync/bridge/nested.h"
+#include "versync/common/utf8.h"
+#include "versync/bridge/wal.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

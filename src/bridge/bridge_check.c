@@ -1,15 +1,15 @@
 /* bridge_check — `versync check`: validate the config against the live database, changing nothing. */
-#include "versync/buf.h"
-#include "versync/catalog.h"
-#include "versync/cfg.h"
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/mapping.h"
-#include "versync/partition.h"
-#include "versync/setup.h"
-#include "versync/target.h"
-#include "versync/nested.h"
-#include "versync/wal.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/catalog.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/mapping.h"
+#include "versync/bridge/partition.h"
+#include "versync/bridge/setup.h"
+#include "versync/bridge/target.h"
+#include "versync/bridge/nested.h"
+#include "versync/bridge/wal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* bridge_cli — what every versync command shares: the exit-status scheme and opening config and database. */
-#include "versync/catalog.h"
-#include "versync/cfg.h"
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/target.h"
+#include "versync/bridge/catalog.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/target.h"
 
 #include <libpq-fe.h>
 #include <stdarg.h>

@@ -1,14 +1,14 @@
 /* bridge_cursor — trigger-free capture: snapshot-bounded passes over cursor tables, checkpoints in a table or a state file. */
-#include "versync/cursor.h"
-#include "versync/timing.h"
+#include "versync/bridge/cursor.h"
+#include "versync/common/timing.h"
 
-#include "versync/buf.h"
-#include "versync/bulk.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/scan.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/bulk.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/common/scan.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

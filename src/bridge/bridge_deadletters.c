@@ -1,12 +1,12 @@
 /* bridge_deadletters — `versync deadletters list|retry|drop`: see, re-queue or discard dead letters. */
-#include "versync/buf.h"
-#include "versync/cfg.h"
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/scan.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/common/scan.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <inttypes.h>
 #include <stdio.h>

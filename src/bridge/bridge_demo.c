@@ -1,16 +1,16 @@
 /* bridge_demo — `versync demo race|compare`: options, the generated config, the real versync
  * processes the race starts, its phases (write, drain, compare) and the exit status. */
-#include "versync/demo.h"
+#include "versync/bridge/demo.h"
 
-#include "versync/buf.h"
-#include "versync/cfg.h"
-#include "versync/cli.h"
-#include "versync/esclient.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/scan.h"
-#include "versync/signals.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/cli.h"
+#include "versync/bridge/esclient.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/common/scan.h"
+#include "versync/common/signals.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>

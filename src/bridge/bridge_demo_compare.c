@@ -1,10 +1,10 @@
 /* bridge_demo_compare — the demo's verdict: every demo row compared with its document (content and
  * _version), and the race's final table. */
-#include "versync/demo.h"
+#include "versync/bridge/demo.h"
 
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/render.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/bridge/render.h"
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>

@@ -1,8 +1,8 @@
 /* bridge_demo_nested — `versync demo race --nested`: the demo's accounts as nested documents, and the writers' changes below them. */
-#include "versync/demo.h"
+#include "versync/bridge/demo.h"
 
-#include "versync/log.h"
-#include "versync/sql_embed.h"
+#include "versync/common/log.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* bridge_demo_writers — the demo race's writer threads: random updates, deletes and re-inserts
  * of the demo's rows (and, with --nested, of the rows below them), within a time or change budget. */
-#include "versync/demo.h"
+#include "versync/bridge/demo.h"
 
-#include "versync/log.h"
-#include "versync/signals.h"
-#include "versync/sql_embed.h"
+#include "versync/common/log.h"
+#include "versync/common/signals.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <libpq-fe.h>
 

@@ -1,8 +1,8 @@
 /* esclient — one keep-alive HTTP connection to verstore, Elasticsearch or OpenSearch. */
-#include "versync/esclient.h"
+#include "versync/bridge/esclient.h"
 
-#include "versync/log.h"
-#include "versync/scan.h"
+#include "versync/common/log.h"
+#include "versync/common/scan.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

@@ -1,9 +1,9 @@
 /* bridge_mapping — the index mapping a mapped table implies: generated from the catalogue, merged with the config, compared with the store's. */
-#include "versync/mapping.h"
+#include "versync/bridge/mapping.h"
 
-#include "versync/nested.h"
-#include "versync/pg.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/nested.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,15 +1,15 @@
 /* bridge_metrics — worker counters shared with the supervisor through shared memory, and the /metrics and /health endpoint. */
-#include "versync/metrics.h"
+#include "versync/bridge/metrics.h"
 
-#include "versync/buf.h"
-#include "versync/esclient.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/scan.h"
-#include "versync/sql_embed.h"
-#include "versync/wal.h"
-#include "versync/watchdog.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/esclient.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/common/scan.h"
+#include "versync/bridge/sql_embed.h"
+#include "versync/bridge/wal.h"
+#include "versync/bridge/watchdog.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* bridge_nested_catalog — check the children of a mapping against the live catalogue and fill in their keys. */
-#include "versync/nested.h"
+#include "versync/bridge/nested.h"
 
-#include "versync/catalog.h"
-#include "versync/pg.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/catalog.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* bridge_nested_cfg — parse and validate "children" (nested documents) of a table mapping. */
-#include "versync/nested.h"
+#include "versync/bridge/nested.h"
 
-#include "versync/cfg_json.h"
+#include "versync/bridge/cfg_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* bridge_nested_init — what `versync init` installs for nested documents: the capture triggers of every tree table. */
-#include "versync/nested.h"
+#include "versync/bridge/nested.h"
 
-#include "versync/pg.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <inttypes.h>
 #include <stdint.h>

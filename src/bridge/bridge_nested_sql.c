@@ -1,13 +1,13 @@
 /* bridge_nested_sql — the SQL of nested documents: the re-read's document expression and the capture triggers. */
-#include "versync/nested.h"
+#include "versync/bridge/nested.h"
 
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdint.h>
-#include "versync/pg.h"
+#include "versync/bridge/pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* bridge_park — one worker's parked tables: a table whose rows cannot be re-read (a renamed or dropped
  * column, a dropped table, a revoked grant) stops alone while the others keep flowing. */
-#include "versync/park.h"
+#include "versync/bridge/park.h"
 
-#include "versync/log.h"
-#include "versync/metrics.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/common/log.h"
+#include "versync/bridge/metrics.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* bridge_partition — capture of partitioned tables: the statement triggers on their partitions, moves between partitions, what check reports. */
-#include "versync/partition.h"
+#include "versync/bridge/partition.h"
 
-#include "versync/init.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/init.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* bridge_pg — versync's PostgreSQL connections: connect with a safe error message, run statements. */
-#include "versync/pg.h"
+#include "versync/bridge/pg.h"
 
-#include "versync/log.h"
+#include "versync/common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* bridge_render — the SQL that reads mapped rows with PostgreSQL rendering each as a JSON document and its version. */
-#include "versync/render.h"
+#include "versync/bridge/render.h"
 
-#include "versync/grow.h"
-#include "versync/nested.h"
-#include "versync/pg.h"
-#include "versync/render_types.h"
-#include "versync/where.h"
+#include "versync/common/grow.h"
+#include "versync/bridge/nested.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render_types.h"
+#include "versync/bridge/where.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* bridge_render_types — the SQL that turns a column's value into the JSON a search user expects. */
-#include "versync/render_types.h"
+#include "versync/bridge/render_types.h"
 
-#include "versync/sql_embed.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,16 +1,16 @@
 /* bridge_run — `versync run` (supervised workers) and `versync once` (drain, then exit; for cron). */
-#include "versync/cfg.h"
-#include "versync/timing.h"
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/metrics.h"
-#include "versync/proctitle.h"
-#include "versync/scan.h"
-#include "versync/signals.h"
-#include "versync/setup.h"
-#include "versync/supervisor.h"
-#include "versync/target.h"
-#include "versync/worker.h"
+#include "versync/bridge/cfg.h"
+#include "versync/common/timing.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/metrics.h"
+#include "versync/common/proctitle.h"
+#include "versync/common/scan.h"
+#include "versync/common/signals.h"
+#include "versync/bridge/setup.h"
+#include "versync/bridge/supervisor.h"
+#include "versync/bridge/target.h"
+#include "versync/bridge/worker.h"
 
 #include <errno.h>
 #include <getopt.h>

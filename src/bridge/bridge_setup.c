@@ -1,13 +1,13 @@
 /* bridge_setup — checks of a capture setup that would lose data without a word: risky version sources and
  * tables `init` has not set up. */
-#include "versync/setup.h"
+#include "versync/bridge/setup.h"
 
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
-#include "versync/stats.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
+#include "versync/bridge/stats.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* bridge_sql — the embedded SQL files with versync's schema filled in. */
-#include "versync/buf.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <string.h>
 

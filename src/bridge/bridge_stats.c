@@ -1,9 +1,9 @@
 /* bridge_stats — housekeeping of <schema>.worker_stats: the rows of processes gone for a while. */
-#include "versync/stats.h"
+#include "versync/bridge/stats.h"
 
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/sql_embed.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

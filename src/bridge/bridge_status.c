@@ -1,13 +1,13 @@
 /* bridge_status — `versync status`: per table backlog, oldest waiting change, dead letters, resync flag. */
-#include "versync/buf.h"
-#include "versync/cfg.h"
-#include "versync/cli.h"
-#include "versync/cursor.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/wal.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/cli.h"
+#include "versync/bridge/cursor.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/wal.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

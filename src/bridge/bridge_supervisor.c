@@ -1,13 +1,13 @@
 /* bridge_supervisor — the parent process that forks N workers and restarts those that die. */
-#include "versync/supervisor.h"
-#include "versync/timing.h"
+#include "versync/bridge/supervisor.h"
+#include "versync/common/timing.h"
 
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/metrics.h"
-#include "versync/notify.h"
-#include "versync/proctitle.h"
-#include "versync/signals.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/metrics.h"
+#include "versync/common/notify.h"
+#include "versync/common/proctitle.h"
+#include "versync/common/signals.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,9 +1,9 @@
 /* bridge_target — the start-up check of the store versync writes to: reachable, a compatible version, credentials accepted, indexes writable. */
-#include "versync/target.h"
+#include "versync/bridge/target.h"
 
-#include "versync/buf.h"
-#include "versync/bulk.h"
-#include "versync/esclient.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/bulk.h"
+#include "versync/bridge/esclient.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

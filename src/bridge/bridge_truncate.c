@@ -1,13 +1,13 @@
 /* bridge_truncate — a captured TRUNCATE of a mapped table, applied through the normal change stream: delete
  * the documents of rows that no longer exist, never those of rows inserted since. */
-#include "versync/truncate.h"
+#include "versync/bridge/truncate.h"
 
-#include "versync/backfill.h"
-#include "versync/buf.h"
-#include "versync/bulk.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/backfill.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/bulk.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,14 +1,14 @@
 /* bridge_wal — the "capture": "wal" consumer: stream the slot, re-read the rows each change names, write them
  * with the commit LSN as their external version, and confirm the slot only past what the store answered for. */
-#include "versync/wal.h"
+#include "versync/bridge/wal.h"
 
-#include "versync/buf.h"
-#include "versync/bulk.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
-#include "versync/truncate.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/bulk.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
+#include "versync/bridge/truncate.h"
 
 #include <inttypes.h>
 #include <poll.h>

@@ -1,6 +1,6 @@
 /* bridge_wal_cfg — the config of "capture": "wal": the top-level "wal" object and the per-table checks. */
-#include "versync/cfg_json.h"
-#include "versync/wal.h"
+#include "versync/bridge/cfg_json.h"
+#include "versync/bridge/wal.h"
 
 #include <math.h>
 #include <stdlib.h>

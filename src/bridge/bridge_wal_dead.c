@@ -1,12 +1,12 @@
 /* bridge_wal_dead — dead letters of "capture": "wal": recording them in <schema>.dead_letters, and
  * reading back the retries `versync deadletters retry` sends through the stream. */
-#include "versync/wal.h"
+#include "versync/bridge/wal.h"
 
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>

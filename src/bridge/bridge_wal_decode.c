@@ -1,5 +1,5 @@
 /* bridge_wal_decode — parse pgoutput's logical replication messages (protocol version 1). */
-#include "versync/wal.h"
+#include "versync/bridge/wal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

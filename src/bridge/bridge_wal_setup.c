@@ -1,11 +1,11 @@
 /* bridge_wal_setup — init's publication and slot for "capture": "wal", and what check and status report of them. */
-#include "versync/wal.h"
+#include "versync/bridge/wal.h"
 
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdarg.h>
 #include <stdio.h>

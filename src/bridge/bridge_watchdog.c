@@ -1,10 +1,10 @@
 /* bridge_watchdog — a worker that sees changes waiting and claims none notices it, logs what it waits on, and recovers. */
-#include "versync/watchdog.h"
+#include "versync/bridge/watchdog.h"
 
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/metrics.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/bridge/metrics.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <inttypes.h>
 #include <stdio.h>

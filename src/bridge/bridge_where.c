@@ -1,10 +1,10 @@
 /* bridge_where — the "where" row filter of a mapped table: how the re-read renders it, and its check against the
  * catalog. */
-#include "versync/where.h"
+#include "versync/bridge/where.h"
 
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <stdio.h>
 #include <stdlib.h>

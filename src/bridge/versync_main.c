@@ -1,9 +1,9 @@
 /* versync — command-line entry point: global options, then a subcommand. */
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/proctitle.h"
-#include "versync/signals.h"
-#include "versync/version.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/common/proctitle.h"
+#include "versync/common/signals.h"
+#include "versync/common/version.h"
 
 #include <signal.h>
 #include <stddef.h>

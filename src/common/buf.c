@@ -1,5 +1,5 @@
 /* buf — a growable byte buffer with a hard size cap. */
-#include "versync/buf.h"
+#include "versync/common/buf.h"
 
 #include <stdarg.h>
 #include <stdint.h>

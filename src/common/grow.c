@@ -1,5 +1,5 @@
 /* grow — overflow-checked growth of heap arrays and sizes. */
-#include "versync/grow.h"
+#include "versync/common/grow.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* log — leveled, line-oriented logging to stderr, as text or JSON lines. */
-#include "versync/log.h"
+#include "versync/common/log.h"
 
-#include "versync/buf.h"
+#include "versync/common/buf.h"
 
 #include <ctype.h>
 #include <stdarg.h>

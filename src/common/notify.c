@@ -1,7 +1,7 @@
 /* notify — the sd_notify datagram protocol, written directly to $NOTIFY_SOCKET. */
-#include "versync/notify.h"
+#include "versync/common/notify.h"
 
-#include "versync/log.h"
+#include "versync/common/log.h"
 
 #include <errno.h>
 #include <stdarg.h>

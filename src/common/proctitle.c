@@ -1,5 +1,5 @@
 /* proctitle — process titles shown by ps ("versync: worker 2"), by rewriting the argv area as PostgreSQL does. */
-#include "versync/proctitle.h"
+#include "versync/common/proctitle.h"
 
 #include <stdarg.h>
 #include <stdio.h>

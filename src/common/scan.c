@@ -1,5 +1,5 @@
 /* scan — strict parsing of numbers, byte sizes and durations: the whole text or nothing. */
-#include "versync/scan.h"
+#include "versync/common/scan.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* signals — the one signal setup of both programs: handlers that only set sig_atomic_t flags (and wake a self-pipe). */
-#include "versync/signals.h"
+#include "versync/common/signals.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* timing — monotonic milliseconds, a signal-interruptible sleep and retry backoff, for both programs. */
-#include "versync/timing.h"
+#include "versync/common/timing.h"
 
 #include <poll.h>
 #include <stdlib.h>

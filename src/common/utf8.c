@@ -1,5 +1,5 @@
 /* utf8 — well-formed UTF-8 checks shared by the config loader and verstore. */
-#include "versync/utf8.h"
+#include "versync/common/utf8.h"
 
 size_t utf8_seq_len(const unsigned char *p, size_t avail)
 {

@@ -1,5 +1,5 @@
 /* store_analysis — analyzers (built-in and from settings.analysis), the per-index registry, and _analyze. */
-#include "versync/store_analysis.h"
+#include "versync/store/store_analysis.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* store_auth — users file, basic auth and API keys for verstore. */
-#include "versync/store_auth.h"
+#include "versync/store/store_auth.h"
 
-#include "versync/grow.h"
-#include "versync/log.h"
+#include "versync/common/grow.h"
+#include "versync/common/log.h"
 
 #include <crypt.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* store_breaker — verstore's parent circuit breaker: one global budget (--max-memory) for the big allocations requests make. */
-#include "versync/store_breaker.h"
+#include "versync/store/store_breaker.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>

@@ -1,11 +1,11 @@
 /* store_bulk — parses and validates _bulk NDJSON bodies and _update bodies into engine operations. */
-#include "versync/store_bulk.h"
-#include "versync/store_datemath.h"
+#include "versync/store/store_bulk.h"
+#include "versync/store/store_datemath.h"
 
-#include "versync/grow.h"
-#include "versync/store_json.h"
-#include "versync/store_router.h"
-#include "versync/store_util.h"
+#include "versync/common/grow.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_router.h"
+#include "versync/store/store_util.h"
 
 #include <stdarg.h>
 #include <stdint.h>

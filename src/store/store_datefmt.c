@@ -1,7 +1,7 @@
 /* store_datefmt — a date field's mapping `format` ("yyyy/MM/dd HH:mm:ss||epoch_millis", named formats) applied to document values as Elasticsearch's DateFormatter parses them. */
-#include "versync/store_datefmt.h"
+#include "versync/store/store_datefmt.h"
 
-#include "versync/store_index.h"
+#include "versync/store/store_index.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* store_datemath — Elasticsearch's date-math index names (`<logs-{now/d}>`, `<logs-{now/M{yyyy.MM|+01:00}}>`), resolved as its DateMathExpressionResolver does. */
-#include "versync/store_datemath.h"
+#include "versync/store/store_datemath.h"
 
 #include <ctype.h>
 #include <stdio.h>

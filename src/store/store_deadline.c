@@ -1,7 +1,7 @@
 /* store_deadline — a per-thread stop signal for the request being worked on. */
-#include "versync/store_deadline.h"
+#include "versync/store/store_deadline.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <poll.h>
 #include <stdatomic.h>

@@ -1,8 +1,8 @@
 /* store_disk — verstore's disk-space guard: the flood-stage watermark and out-of-space errors. */
-#include "versync/store_disk.h"
-#include "versync/scan.h"
+#include "versync/store/store_disk.h"
+#include "versync/common/scan.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <errno.h>
 #include <fcntl.h>

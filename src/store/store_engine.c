@@ -1,8 +1,8 @@
 /* store_engine — verstore's durable engine: opening and checking the data directory, closing, the background syncer. */
-#include "versync/store_engine_int.h"
+#include "versync/store/store_engine_int.h"
 
-#include "versync/store_metrics.h"
-#include "versync/store_util.h"
+#include "versync/store/store_metrics.h"
+#include "versync/store/store_util.h"
 
 #include <stdio.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* store_engine_codec — the record codec: document keys, index, counters and document records. */
-#include "versync/store_engine_int.h"
+#include "versync/store/store_engine_int.h"
 
-#include "versync/store_settings.h"
+#include "versync/store/store_settings.h"
 
 /* ---- encoding ----------------------------------------------------------- */
 

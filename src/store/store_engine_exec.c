@@ -1,9 +1,9 @@
 /* store_engine_exec — executing jobs in the writer's transaction: document ops, index administration, aliases, partial updates. */
-#include "versync/store_engine_int.h"
+#include "versync/store/store_engine_int.h"
 
-#include "versync/grow.h"
-#include "versync/store_settings.h"
-#include "versync/store_util.h"
+#include "versync/common/grow.h"
+#include "versync/store/store_settings.h"
+#include "versync/store/store_util.h"
 
 #include <stdio.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
 /* store_engine_read — read snapshots: indices, aliases, documents by id and in id order. */
-#include "versync/store_engine_int.h"
+#include "versync/store/store_engine_int.h"
 
-#include "versync/store_deadline.h"
+#include "versync/store/store_deadline.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

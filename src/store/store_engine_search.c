@@ -1,9 +1,9 @@
 /* store_engine_search — the search structures: their keys, their read API, their upkeep in each write, and the format upgrade. */
-#include "versync/store_engine_int.h"
+#include "versync/store/store_engine_int.h"
 
-#include "versync/store_deadline.h"
+#include "versync/store/store_deadline.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,9 +1,9 @@
 /* store_engine_writer — the single writer thread: job queue, group commit, map growth, full-disk handling. */
-#include "versync/store_engine_int.h"
+#include "versync/store/store_engine_int.h"
 
-#include "versync/grow.h"
-#include "versync/store_metrics.h"
-#include "versync/store_util.h"
+#include "versync/common/grow.h"
+#include "versync/store/store_metrics.h"
+#include "versync/store/store_util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* store_error — a request-level error as verstore answers it: status, Elasticsearch exception type and reason. */
-#include "versync/store_error.h"
+#include "versync/store/store_error.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <stdarg.h>
 #include <string.h>

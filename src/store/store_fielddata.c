@@ -1,8 +1,8 @@
 /* store_fielddata — per-search columns of exact-value fields for aggregations. */
-#include "versync/store_fielddata.h"
+#include "versync/store/store_fielddata.h"
 
-#include "versync/grow.h"
-#include "versync/store_breaker.h"
+#include "versync/common/grow.h"
+#include "versync/store/store_breaker.h"
 
 #include <stdlib.h>
 #include <string.h>

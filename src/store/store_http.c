@@ -1,14 +1,14 @@
 /* store_http — verstore's HTTP/1.1 front on libmicrohttpd. */
-#include "versync/store_http.h"
+#include "versync/store/store_http.h"
 
-#include "versync/grow.h"
-#include "versync/log.h"
-#include "versync/scan.h"
-#include "versync/store_breaker.h"
-#include "versync/store_deadline.h"
-#include "versync/store_pool.h"
-#include "versync/store_router.h"
-#include "versync/store_util.h"
+#include "versync/common/grow.h"
+#include "versync/common/log.h"
+#include "versync/common/scan.h"
+#include "versync/store/store_breaker.h"
+#include "versync/store/store_deadline.h"
+#include "versync/store/store_pool.h"
+#include "versync/store/store_router.h"
+#include "versync/store/store_util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,11 +1,11 @@
 /* store_index — mappings, analysis, value encodings and a document's index entries. */
-#include "versync/store_index.h"
-#include "versync/store_mapping_rules.h"
-#include "versync/store_datefmt.h"
+#include "versync/store/store_index.h"
+#include "versync/store/store_mapping_rules.h"
+#include "versync/store/store_datefmt.h"
 
-#include "versync/grow.h"
-#include "versync/store_json.h"
-#include "versync/store_util.h"
+#include "versync/common/grow.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_util.h"
 
 #include <errno.h>
 #include <inttypes.h>

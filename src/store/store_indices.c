@@ -1,9 +1,9 @@
 /* store_indices — verstore's index-level read endpoints over index expressions (lists, _all, wildcards, aliases): GET /{index}, _settings as Elasticsearch renders them, _refresh, _cat/indices|aliases|count, _cluster/health. */
-#include "versync/store_indices.h"
+#include "versync/store/store_indices.h"
 
-#include "versync/grow.h"
+#include "versync/common/grow.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>

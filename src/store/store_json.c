@@ -1,8 +1,8 @@
 /* store_json — allocation-free JSON scanning, exact integers and small helpers for verstore. */
-#include "versync/store_json.h"
-#include "versync/utf8.h"
+#include "versync/store/store_json.h"
+#include "versync/common/utf8.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* store_mapping_rules — Elasticsearch's mapping rules that sit outside the field mappers: no type wrapper in PUT _mapping, dotted property names as objects, `_source` merged parameter by parameter. */
-#include "versync/store_mapping_rules.h"
+#include "versync/store/store_mapping_rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* store_metrics — verstore's process-wide Prometheus counters and histograms (atomics) and their text rendering. */
-#include "versync/store_metrics.h"
+#include "versync/store/store_metrics.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>

@@ -1,7 +1,7 @@
 /* store_pool — worker threads with a bounded queue for heavy requests. */
-#include "versync/store_pool.h"
+#include "versync/store/store_pool.h"
 
-#include "versync/log.h"
+#include "versync/common/log.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,9 +1,9 @@
 /* store_postings — text postings as compressed per-term blocks in LMDB, each term's blocks written once per batch. */
-#include "versync/store_postings.h"
+#include "versync/store/store_postings.h"
 
-#include "versync/grow.h"
-#include "versync/log.h"
-#include "versync/store_util.h"
+#include "versync/common/grow.h"
+#include "versync/common/log.h"
+#include "versync/store/store_util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* store_query — the Elasticsearch query DSL and Lucene query-string syntax parsed into verstore's query tree. */
-#include "versync/store_query.h"
+#include "versync/store/store_query.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <ctype.h>
 #include <math.h>

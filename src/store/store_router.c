@@ -1,9 +1,9 @@
 /* store_router — maps a method and raw URL path to a verstore endpoint, and Elasticsearch's index-name rules. */
-#include "versync/store_router.h"
+#include "versync/store/store_router.h"
 
-#include "versync/buf.h"
-#include "versync/store_json.h"
-#include "versync/store_util.h"
+#include "versync/common/buf.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_util.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* store_settings — read what an index's stored settings and mappings JSON say about it (replicas, _source), in any of the spellings Elasticsearch accepts. */
-#include "versync/store_settings.h"
+#include "versync/store/store_settings.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

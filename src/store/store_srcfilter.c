@@ -1,7 +1,7 @@
 /* store_srcfilter — Elasticsearch's _source filtering (_source=false, includes/excludes with * patterns) for GET, _mget and _search. */
-#include "versync/store_srcfilter.h"
+#include "versync/store/store_srcfilter.h"
 
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,16 +1,16 @@
 /* store_sreq — a _search/_count request (body and parameters) parsed and validated into the options the
  * search runs with. */
-#include "versync/store_search_int.h"
+#include "versync/store/store_search_int.h"
 
-#include "versync/grow.h"
-#include "versync/log.h"
-#include "versync/store_breaker.h"
-#include "versync/store_deadline.h"
-#include "versync/store_fielddata.h"
-#include "versync/store_index.h"
-#include "versync/store_json.h"
-#include "versync/store_util.h"
-#include "versync/store_wildcard.h"
+#include "versync/common/grow.h"
+#include "versync/common/log.h"
+#include "versync/store/store_breaker.h"
+#include "versync/store/store_deadline.h"
+#include "versync/store/store_fielddata.h"
+#include "versync/store/store_index.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_util.h"
+#include "versync/store/store_wildcard.h"
 
 #include <ctype.h>
 #include <inttypes.h>

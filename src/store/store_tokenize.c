@@ -1,6 +1,6 @@
 /* store_tokenize — the tokenizers: standard (UAX #29 word boundaries from ICU, typed and split as Lucene's
  * StandardTokenizer does), whitespace, keyword, letter, lowercase, ngram and edge_ngram. */
-#include "versync/store_analysis.h"
+#include "versync/store/store_analysis.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* store_tokfilter — the token filters: lowercase/uppercase (ICU simple case mapping, as Java's Character does),
  * asciifolding (ICU's Latin-ASCII transform), stop, stemmers (Snowball's libstemmer), english possessive,
  * cjk_width, cjk_bigram, synonym and trim. */
-#include "versync/store_analysis.h"
+#include "versync/store/store_analysis.h"
 
 #include <libstemmer.h>
 #include <pthread.h>

@@ -1,8 +1,8 @@
 /* store_util — verstore's small helpers: clock, random UUIDs, auto-generated ids, URL coding, time values. */
-#include "versync/store_util.h"
+#include "versync/store/store_util.h"
 
-#include "versync/scan.h"
-#include "versync/utf8.h"
+#include "versync/common/scan.h"
+#include "versync/common/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>

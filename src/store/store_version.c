@@ -1,5 +1,5 @@
 /* store_version — Elasticsearch's document versioning rules as pure functions. */
-#include "versync/store_version.h"
+#include "versync/store/store_version.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

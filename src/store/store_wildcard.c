@@ -1,5 +1,5 @@
 /* store_wildcard — wildcard patterns ('*' any run, '?' one character) compiled once and matched in bounded time. */
-#include "versync/store_wildcard.h"
+#include "versync/store/store_wildcard.h"
 
 #include <stdint.h>
 #include <stdlib.h>

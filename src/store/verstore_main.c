@@ -1,16 +1,16 @@
 /* verstore — command line, data-directory lock, signals and the serve loop. */
-#include "versync/log.h"
-#include "versync/notify.h"
-#include "versync/scan.h"
-#include "versync/signals.h"
-#include "versync/store_api.h"
-#include "versync/store_auth.h"
-#include "versync/store_breaker.h"
-#include "versync/store_deadline.h"
-#include "versync/store_engine.h"
-#include "versync/store_http.h"
-#include "versync/store_util.h"
-#include "versync/version.h"
+#include "versync/common/log.h"
+#include "versync/common/notify.h"
+#include "versync/common/scan.h"
+#include "versync/common/signals.h"
+#include "versync/store/store_api.h"
+#include "versync/store/store_auth.h"
+#include "versync/store/store_breaker.h"
+#include "versync/store/store_deadline.h"
+#include "versync/store/store_engine.h"
+#include "versync/store/store_http.h"
+#include "versync/store/store_util.h"
+#include "versync/common/version.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -19,14 +19,14 @@
  * Prints one JSON line {"mode","workers","changes","seconds","rate"}; exits 1
  * on any failure (a benchmark of failing requests is no benchmark).
  */
-#include "versync/buf.h"
-#include "versync/bulk.h"
-#include "versync/catalog.h"
-#include "versync/cfg.h"
-#include "versync/esclient.h"
-#include "versync/pg.h"
-#include "versync/render.h"
-#include "versync/sql_embed.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/bulk.h"
+#include "versync/bridge/catalog.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/esclient.h"
+#include "versync/bridge/pg.h"
+#include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <getopt.h>
 #include <inttypes.h>

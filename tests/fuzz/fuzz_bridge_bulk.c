@@ -1,6 +1,6 @@
 /* fuzz_bridge_bulk — libFuzzer target for versync's _bulk answer parser, version parser, and its _bulk writer checked against verstore's parser. */
-#include "versync/bulk.h"
-#include "versync/store_bulk.h"
+#include "versync/bridge/bulk.h"
+#include "versync/store/store_bulk.h"
 
 #include <inttypes.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* fuzz_cfg — libFuzzer target for versync's config loader (comments, ${VAR}, validation, error messages). */
-#include "versync/buf.h"
-#include "versync/cfg.h"
-#include "versync/store_router.h"
+#include "versync/common/buf.h"
+#include "versync/bridge/cfg.h"
+#include "versync/store/store_router.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* fuzz_router — libFuzzer target for verstore's request router, index-name rules and URL coding. */
-#include "versync/buf.h"
-#include "versync/store_router.h"
-#include "versync/store_util.h"
+#include "versync/common/buf.h"
+#include "versync/store/store_router.h"
+#include "versync/store/store_util.h"
 
 #include <stdbool.h>
 #include <stdint.h>

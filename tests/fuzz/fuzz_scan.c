@@ -1,5 +1,5 @@
 /* fuzz_scan — libFuzzer target for the strict scanners (integers, doubles, byte sizes, durations). */
-#include "versync/scan.h"
+#include "versync/common/scan.h"
 
 #include <errno.h>
 #include <stdint.h>

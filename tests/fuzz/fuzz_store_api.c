@@ -1,10 +1,10 @@
 /* fuzz_store_api — libFuzzer target for verstore's whole request handling (router, parameters, bodies, engine) without the network. */
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/store_api.h"
-#include "versync/store_engine.h"
-#include "versync/store_json.h"
-#include "versync/store_util.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/store/store_api.h"
+#include "versync/store/store_engine.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_util.h"
 
 #include <stdbool.h>
 #include <stdint.h>

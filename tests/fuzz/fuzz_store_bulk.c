@@ -1,7 +1,7 @@
 /* fuzz_store_bulk — libFuzzer target for verstore's _bulk NDJSON parser and _update body parser. */
-#include "versync/store_bulk.h"
-#include "versync/store_json.h"
-#include "versync/store_router.h"
+#include "versync/store/store_bulk.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_router.h"
 
 #include <stdint.h>
 #include <stdlib.h>

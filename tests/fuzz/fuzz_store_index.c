@@ -1,7 +1,7 @@
 /* fuzz_store_index — libFuzzer target for the document walk that feeds verstore's search structures. */
-#include "versync/buf.h"
-#include "versync/store_index.h"
-#include "versync/store_json.h"
+#include "versync/common/buf.h"
+#include "versync/store/store_index.h"
+#include "versync/store/store_json.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* fuzz_store_json — libFuzzer target for verstore's allocation-free JSON scanner, checked against cJSON. */
-#include "versync/buf.h"
-#include "versync/store_json.h"
+#include "versync/common/buf.h"
+#include "versync/store/store_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* fuzz_store_query — libFuzzer target for verstore's query DSL and query-string parsers. */
-#include "versync/store_search.h"
+#include "versync/store/store_search.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* fuzz_store_wildcard — libFuzzer target for verstore's wildcard matcher: agrees with a plain glob, never overruns, bounds patterns. */
-#include "versync/store_wildcard.h"
+#include "versync/store/store_wildcard.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * else 2 with cfg_load's message (file, JSON path, problem) on stderr. Lets a
  * test prove that a shipped config (docker/versync.json, the examples) is one
  * versync would start with, without needing PostgreSQL or a store. */
-#include "versync/cfg.h"
+#include "versync/bridge/cfg.h"
 
 #include <stdio.h>
 

@@ -4,8 +4,8 @@
  * Runs each step in order and prints its return value (1 sent, 0 no
  * NOTIFY_SOCKET, negative errno) on one line, space-separated. Exits 0 when
  * every step returned 1 or every step returned 0, else 1. */
-#include "versync/log.h"
-#include "versync/notify.h"
+#include "versync/common/log.h"
+#include "versync/common/notify.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Unit tests for backfill: document ids back to key parts, the keyset page statement, orphan delete versions.
  */
-#include "versync/backfill.h"
-#include "versync/render.h"
+#include "versync/bridge/backfill.h"
+#include "versync/bridge/render.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for batch: coalescing claimed changes, applying re-read rows, classifying answers (no PostgreSQL). */
-#include "versync/batch.h"
+#include "versync/bridge/batch.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

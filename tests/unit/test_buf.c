@@ -1,5 +1,5 @@
 /* Unit tests for buf: growth, the hard cap, JSON string escaping, ownership. */
-#include "versync/buf.h"
+#include "versync/common/buf.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

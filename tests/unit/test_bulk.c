@@ -1,5 +1,5 @@
 /* Unit tests for bulk: document ids, NDJSON bodies, item classification, version range. */
-#include "versync/bulk.h"
+#include "versync/bridge/bulk.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

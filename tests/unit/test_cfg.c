@@ -1,5 +1,5 @@
 /* Unit tests for cfg: comments, ${ENV}, defaults, every validation error and its path. */
-#include "versync/cfg.h"
+#include "versync/bridge/cfg.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Unit tests for bridge_cli: the exit-status scheme's helpers and the JSON-only output of cli_print. */
-#include "versync/cli.h"
-#include "versync/log.h"
-#include "versync/target.h"
+#include "versync/bridge/cli.h"
+#include "versync/common/log.h"
+#include "versync/bridge/target.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

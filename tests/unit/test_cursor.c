@@ -1,5 +1,5 @@
 /* Unit tests for cursor: the state file (round trip, other tables kept, atomic replace, bad files) and checkpoint ages. */
-#include "versync/cursor.h"
+#include "versync/bridge/cursor.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for demo: the row/document verdicts and the count formatting the final table relies on. */
-#include "versync/demo.h"
+#include "versync/bridge/demo.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for grow: doubling growth, overflow refused before any allocation, checked multiplication. */
-#include "versync/grow.h"
+#include "versync/common/grow.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for init's helpers: Elasticsearch time values and reading index.gc_deletes. */
-#include "versync/init.h"
+#include "versync/bridge/init.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

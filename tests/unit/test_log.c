@@ -1,5 +1,5 @@
 /* Unit tests for log: line shape, levels, JSON lines, secret redaction. */
-#include "versync/log.h"
+#include "versync/common/log.h"
 
 #include <cjson/cJSON.h>
 #include <setjmp.h>

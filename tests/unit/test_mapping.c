@@ -1,5 +1,5 @@
 /* Unit tests for mapping: the PostgreSQL type → Elasticsearch field map, the config merge and the live-mapping diff. */
-#include "versync/mapping.h"
+#include "versync/bridge/mapping.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for metrics: --metrics parsing, and counters from a worker slot rendered as Prometheus text. */
-#include "versync/metrics.h"
+#include "versync/bridge/metrics.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

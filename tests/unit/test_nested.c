@@ -1,7 +1,7 @@
 /* Unit tests for nested documents: parsing and validating "children", and the SQL they render. */
-#include "versync/cfg.h"
-#include "versync/nested.h"
-#include "versync/render.h"
+#include "versync/bridge/cfg.h"
+#include "versync/bridge/nested.h"
+#include "versync/bridge/render.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* Unit tests for notify: the datagrams a service manager receives, and silence without one. */
-#include "versync/log.h"
-#include "versync/notify.h"
+#include "versync/common/log.h"
+#include "versync/common/notify.h"
 
 #include <errno.h>
 #include <fcntl.h>

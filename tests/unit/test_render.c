@@ -1,5 +1,5 @@
 /* Unit tests for render: the document/version/key select list, the re-read statement, array literals. */
-#include "versync/render.h"
+#include "versync/bridge/render.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Unit tests for scan: strict integers, doubles, Elasticsearch byte sizes and time values. */
-#include "versync/init.h"
-#include "versync/scan.h"
-#include "versync/store_util.h"
+#include "versync/bridge/init.h"
+#include "versync/common/scan.h"
+#include "versync/store/store_util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

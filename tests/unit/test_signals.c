@@ -1,5 +1,5 @@
 /* Unit tests for signals: flags, the blocked mask, the wake pipe, the second stop signal. Each case runs in a forked child. */
-#include "versync/signals.h"
+#include "versync/common/signals.h"
 
 #include <poll.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_analysis: the standard tokenizer against Unicode's WordBreakTest.txt, and _analyze answers against the tokens Elasticsearch's documentation shows for the same requests. */
-#include "versync/store_analysis.h"
+#include "versync/store/store_analysis.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Unit tests for store_api: the REST endpoints end to end in-process (no sockets), on a real engine in a temp dir. */
-#include "versync/log.h"
-#include "versync/store_api.h"
-#include "versync/store_engine.h"
+#include "versync/common/log.h"
+#include "versync/store/store_api.h"
+#include "versync/store/store_engine.h"
 
 #include <cjson/cJSON.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_auth: the constant-time compare, users-file parsing and its errors, and checking basic/ApiKey headers against yescrypt hashes. */
-#include "versync/store_auth.h"
+#include "versync/store/store_auth.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_bulk: NDJSON parsing, meta keys, all-or-nothing validation, per-item errors, update bodies. */
-#include "versync/store_bulk.h"
+#include "versync/store/store_bulk.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

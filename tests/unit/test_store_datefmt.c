@@ -1,5 +1,5 @@
 /* Unit tests for store_datefmt: mapping date formats (patterns, built-in names, alternatives) parse document values to the right instant and refuse the rest. */
-#include "versync/store_datefmt.h"
+#include "versync/store/store_datefmt.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_datemath: Elasticsearch's documented date-math index names at a fixed instant, escapes and refusals. */
-#include "versync/store_datemath.h"
+#include "versync/store/store_datemath.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

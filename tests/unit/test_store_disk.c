@@ -1,7 +1,7 @@
 /* Unit tests for store_disk and the engine's out-of-space answers: watermark parsing, --max-disk and --flood-stage refusals, recovery once room returns. */
-#include "versync/log.h"
-#include "versync/store_disk.h"
-#include "versync/store_engine.h"
+#include "versync/common/log.h"
+#include "versync/store/store_disk.h"
+#include "versync/store/store_engine.h"
 
 #include <errno.h>
 #include <lmdb.h>

@@ -1,6 +1,6 @@
 /* Unit tests for store_engine: writes through the group-commit writer, durable tombstones across reopen, gc_deletes, long ids, index admin. */
-#include "versync/store_engine.h"
-#include "versync/log.h"
+#include "versync/store/store_engine.h"
+#include "versync/common/log.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Robustness test for store_api: thousands of malformed and hostile requests (fixed seed) must each get an answer, never a crash, and leave stored data intact. */
-#include "versync/log.h"
-#include "versync/store_api.h"
-#include "versync/store_engine.h"
+#include "versync/common/log.h"
+#include "versync/store/store_api.h"
+#include "versync/store/store_engine.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* Unit tests for store_index and the engine's search structures: analysis, norms, encodings, dates, mappings, a document's entries, and postings kept in step with writes. */
-#include "versync/store_engine.h"
-#include "versync/store_index.h"
-#include "versync/log.h"
+#include "versync/store/store_engine.h"
+#include "versync/store/store_index.h"
+#include "versync/common/log.h"
 
 #include <lmdb.h>
 #include <math.h>

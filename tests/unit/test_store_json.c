@@ -1,6 +1,6 @@
 /* Unit tests for store_json and store_util: the JSON scanner, exact longs, object iteration, pretty output, ids, URL coding, time values. */
-#include "versync/store_json.h"
-#include "versync/store_util.h"
+#include "versync/store/store_json.h"
+#include "versync/store/store_util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

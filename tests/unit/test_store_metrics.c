@@ -1,7 +1,7 @@
 /* Unit tests for store_metrics: counters, histogram buckets and the Prometheus text rendering. */
-#include "versync/log.h"
-#include "versync/store_bulk.h"
-#include "versync/store_metrics.h"
+#include "versync/common/log.h"
+#include "versync/store/store_bulk.h"
+#include "versync/store/store_metrics.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

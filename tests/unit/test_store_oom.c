@@ -1,8 +1,8 @@
 /* Unit tests for verstore's answers when buffer allocations fail: every endpoint answers a complete 500, never a 200 cut short. */
-#include "versync/buf.h"
-#include "versync/log.h"
-#include "versync/store_api.h"
-#include "versync/store_engine.h"
+#include "versync/common/buf.h"
+#include "versync/common/log.h"
+#include "versync/store/store_api.h"
+#include "versync/store/store_engine.h"
 
 #include <cjson/cJSON.h>
 #include <setjmp.h>

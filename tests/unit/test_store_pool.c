@@ -1,6 +1,6 @@
 /* Unit tests for store_pool and store_deadline: the pool runs every task and refuses past threads + queue; a deadline stops at its time and when the peer hangs up. */
-#include "versync/store_deadline.h"
-#include "versync/store_pool.h"
+#include "versync/store/store_deadline.h"
+#include "versync/store/store_pool.h"
 
 #include <pthread.h>
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_query: the query DSL and query-string syntax parsed into the query tree, and every error path naming what is wrong or unsupported. */
-#include "versync/store_search.h"
+#include "versync/store/store_search.h"
 
 #include <cjson/cJSON.h>
 #include <setjmp.h>

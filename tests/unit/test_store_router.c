@@ -1,5 +1,5 @@
 /* Unit tests for store_router: endpoint matching, percent-decoding of path parts, allowed methods, index-name rules. */
-#include "versync/store_router.h"
+#include "versync/store/store_router.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_version: every row of the reference's versioning tables (es-versioning.md §2, §3, §5, §8). */
-#include "versync/store_version.h"
+#include "versync/store/store_version.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for store_wildcard: the bit-parallel matcher agrees with a plain recursive glob, merges stars, bounds length. */
-#include "versync/store_wildcard.h"
+#include "versync/store/store_wildcard.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

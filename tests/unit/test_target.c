@@ -1,5 +1,5 @@
 /* Unit tests for target: the verdict on GET / and the write blocks in _settings. */
-#include "versync/target.h"
+#include "versync/bridge/target.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for utf8: every class of ill-formed sequence is refused. */
-#include "versync/utf8.h"
+#include "versync/common/utf8.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* Unit tests of bridge_wal_decode: pgoutput messages (protocol 1) decoded, and truncated or
  * hostile ones refused without reading past their end. */
-#include "versync/wal.h"
+#include "versync/bridge/wal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* Unit tests for watchdog: its thresholds, and that a claim ends a stall. */
-#include "versync/watchdog.h"
+#include "versync/bridge/watchdog.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,0 +1,80 @@
+/* store_postings — text postings as compressed per-term blocks in LMDB, each term's blocks written once per batch. */
+#ifndef VERSYNC_STORE_POSTINGS_H
+#define VERSYNC_STORE_POSTINGS_H
+
+#include "versync/store/store_engine.h"
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Layout (search_format 3):
+ *  - `terms`: term key (index number | field path | 0 | term, as the engine
+ *    builds it) → 8-byte big-endian term id, 8-byte document frequency;
+ *  - `blocks`: term id (8 bytes, big-endian) | first seq in the block (8
+ *    bytes, big-endian) → one block of at most STORE_POSTINGS_BLOCK_DOCS
+ *    postings, ascending by seq: varint count, varint largest tf, varint
+ *    smallest field length (an upper bound of the block's BM25 scores), then
+ *    per posting varint seq delta (0 for the first), tf, field length and tf
+ *    varint position deltas.
+ * A batch queues every posting change of a write transaction and applies
+ * them term by term at its end: a term's storage (its dictionary entry and
+ * the blocks its changes fall in, usually just the last one) is read and
+ * written once per batch, whatever the number of documents, so the pages a
+ * batch dirties follow the number of distinct terms, not the index size. */
+
+#define STORE_POSTINGS_BLOCK_DOCS 128
+/* Blocks are cut before this many bytes so that they stay in LMDB's leaf
+ * pages (4 KiB pages hold values up to about 2 KiB without overflow pages). */
+#define STORE_POSTINGS_BLOCK_BYTES 1800
+
+typedef struct store_postings_dbs {
+    MDB_dbi terms, blocks;
+} store_postings_dbs;
+
+typedef struct store_pbatch store_pbatch;
+
+/* A new, empty batch (heap; store_pbatch_free), NULL when out of memory. */
+store_pbatch *store_pbatch_new(void);
+
+/* Queue the addition (add: with term frequency tf, its tf positions `pos`
+ * ascending, and the field length `len`) or the removal of document `seq`
+ * under term key `key`. Changes to one (term, seq) apply in the order
+ * queued. False when out of memory (the batch is then unusable). */
+bool store_pbatch_put(store_pbatch *b, const void *key, size_t kn, int64_t seq, bool add, uint32_t tf, uint32_t len,
+                      const uint32_t *pos);
+
+/* Changes queued since the last flush. */
+size_t store_pbatch_pending(const store_pbatch *b);
+
+/* Apply the queued changes inside `txn` and empty the batch. Returns 0 or
+ * an LMDB/errno code (the transaction must then be aborted). */
+int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d);
+
+/* Release a batch; NULL is a no-op. */
+void store_pbatch_free(store_pbatch *b);
+
+/* Whether document `seq` has a posting under `key`, the batch's queued
+ * changes (b may be NULL) taken into account: 1 yes, 0 no, or -rc. */
+int store_postings_has(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
+                       int64_t seq);
+
+/* Visit the postings of `key` in ascending seq order (positions valid
+ * during the call); stops when fn returns false. 0 or an LMDB code. */
+int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
+                        bool (*fn)(const store_posting *p, void *arg), void *arg);
+
+/* Documents with a posting under `key` into *df (0 when none); 0 or an LMDB code. */
+int store_postings_df(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, int64_t *df);
+
+/* Remove every term whose key starts with `prefix` and its blocks. */
+int store_postings_drop_prefix(MDB_txn *txn, const store_postings_dbs *d, const void *prefix, size_t pn);
+
+/* Varint (LEB128) helpers, exposed for the unit tests: store_postings_put_varint
+ * writes at most 10 bytes and returns how many; get returns the bytes read,
+ * 0 when the input ends or the value overflows 64 bits. */
+size_t store_postings_put_varint(unsigned char *out, uint64_t v);
+size_t store_postings_get_varint(const unsigned char *p, size_t n, uint64_t *v);
+
+#endif

@@ -1,0 +1,275 @@
+/* store_search_int — the search module's own types and functions, shared by its files (store_search.c,
+ * store_eval.c, store_resolve.c, store_sreq.c, store_sort.c, store_aggs.c, store_scroll.c); not an API for
+ * the rest of verstore. */
+#ifndef VERSYNC_STORE_SEARCH_INT_H
+#define VERSYNC_STORE_SEARCH_INT_H
+
+#include "versync/common/buf.h"
+#include "versync/store/store_engine.h"
+#include "versync/store/store_error.h"
+#include "versync/store/store_index.h"
+#include "versync/store/store_query.h"
+#include "versync/store/store_search.h"
+#include "versync/store/store_srcfilter.h"
+#include "versync/store/store_util.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BM25_K1 1.2f
+#define BM25_B 0.75f
+#define DEFAULT_WINDOW 10000
+#define DEFAULT_MAX_TERMS 65536 /* index.max_terms_count */
+#define MAX_SCROLLS 500
+#define MAX_KEEP_ALIVE_MS (24LL * 3600 * 1000)
+#define TRACK_DEFAULT 10000
+
+/* ---- errors ------------------------------------------------------------------ */
+
+#define seterr store_error_set
+
+static inline bool storage_err(store_error *err)
+{
+    return seterr(err, 500, "exception", "storage failure, see the verstore log");
+}
+
+static inline bool oom_err(store_error *err)
+{
+    return seterr(err, 500, "exception", "out of memory");
+}
+
+/* ---- JSON writers ------------------------------------------------------------ */
+
+static inline void jint(buf *b, int64_t v)
+{
+    buf_printf(b, "%" PRId64, v);
+}
+static inline void jstrn(buf *b, const char *s, size_t n)
+{
+    buf_put_json_string(b, s, n);
+}
+static inline void jstr(buf *b, const char *s)
+{
+    buf_put_json_string(b, s, strlen(s));
+}
+
+/* An index expression's part with a wildcard, and its match against a name. */
+static inline bool store_names_is_wild(const char *s) { return strchr(s, '*') != NULL; }
+static inline bool store_names_glob(const char *pat, const char *s)
+{
+    return store_util_glob(pat, strlen(pat), s, strlen(s));
+}
+
+/* ---- types ------------------------------------------------------------------- */
+
+/* A matching document of one index: its search ordinal and score. `aux`
+ * and `cnt` serve the combinators (dis_max sums, clause counts, field
+ * lengths of phrase candidates). Scores are summed in double and cast to
+ * float per query node, as Lucene does. */
+typedef struct hit {
+    int64_t seq;
+    double score;
+    double aux;
+    int32_t cnt;
+} hit;
+
+typedef struct hitv {
+    hit *v;
+    size_t n, cap;
+} hitv;
+
+typedef struct sidx {
+    store_index_meta meta;
+    store_mapping map;
+    int64_t window;    /* index.max_result_window */
+    int64_t max_terms; /* index.max_terms_count */
+    hitv res;
+    unsigned char *bits; /* aggregations: membership by seq */
+} sidx;
+
+typedef struct name_list {
+    char **v;
+    size_t n, cap;
+    bool oom;
+} name_list;
+
+typedef struct ex {
+    store_rtxn *r;
+    sidx *ix;
+    store_error *err;
+} ex;
+
+typedef enum { SK_SCORE, SK_DOC, SK_ID, SK_FIELD } skind;
+
+typedef struct skey {
+    skind kind;
+    char *field;
+    bool desc;
+    bool missing_first;
+    int mode;            /* 0 by order, 1 min, 2 max */
+    char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
+} skey;
+
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT } agtype;
+
+typedef struct agg {
+    char *name;
+    agtype t;
+    char *field;
+    int64_t size, min_doc_count;
+    int order; /* 0 _count desc, 1 _count asc, 2 _key asc, 3 _key desc */
+    struct agg *subs;
+    size_t nsubs;
+} agg;
+
+typedef struct sreq {
+    store_query *query, *post_filter;
+    int64_t from, size;
+    bool from_given;
+    skey *keys;
+    size_t nkeys;
+    cJSON *after;
+    store_srcfilter src;
+    bool version, seqno, track_scores;
+    int64_t track; /* -1: not tracked */
+    bool track_exact;
+    int64_t terminate_after;
+    bool has_min_score;
+    float min_score;
+    agg *aggs;
+    size_t naggs;
+    bool scroll;
+    int64_t keep_ms;
+    bool rest_total_int, typed_keys;
+    bool ignore_unavailable, allow_no_indices;
+    int64_t timeout_ms; /* `timeout`: -1 none, -2 not given (the server's default applies) */
+    bool allow_partial; /* allow_partial_search_results: a timed-out search answers what it has */
+} sreq;
+
+typedef struct sval {
+    uint8_t kind; /* 0 missing, 1 integer, 2 double, 3 bytes */
+    int64_t l;
+    double d;
+    char *s;
+    size_t n;
+} sval;
+
+typedef struct rh {
+    uint32_t ix;
+    int64_t seq;
+    float score;
+    sval *sv; /* nkeys values */
+    char *id; /* SK_ID sorts and scroll contexts */
+    size_t idn;
+} rh;
+
+typedef struct sorter {
+    const skey *keys;
+    size_t nkeys;
+    bool keys_only; /* search_after: compare the sort values, no tie-break */
+} sorter;
+
+/* One hit still to be returned: by _id, because a rewritten document gets
+ * a new search ordinal. Later pages read the current version of each
+ * document and skip those deleted meanwhile. */
+typedef struct sentry {
+    uint32_t ix;
+    char *id;
+    size_t idn;
+    float score;
+    char *sort; /* rendered sort array or NULL */
+} sentry;
+
+typedef struct sctx {
+    char id[32];
+    name_list indices;
+    sentry *e;
+    size_t n, pos;
+    int64_t expires_ms, keep_ms;
+    int64_t size, total;
+    size_t shards;
+    bool with_score, has_max;
+    float max_score;
+    sreq opts;     /* _source filter, version, seq_no, total tracking */
+    uint64_t held; /* bytes reserved in the memory breaker (--max-memory) */
+    struct sctx *next;
+} sctx;
+
+struct store_search {
+    store_engine *e;
+    pthread_mutex_t mu;
+    sctx *scrolls;
+    size_t nscrolls;
+};
+
+/* ---- store_eval.c — hit lists, BM25 and the query tree evaluated against one index ---- */
+
+void store_hits_free(hitv *h);
+void store_hits_keep_best(hitv *h, size_t k);
+void store_hits_intersect(hitv *a, const hitv *b);
+float store_bm25_boost(float boost);
+float store_bm25_idf(int64_t docs, int64_t df);
+float store_bm25_avgdl(int64_t docs, int64_t sum_len);
+float store_bm25_norm_inverse(float avgdl, uint32_t len);
+float store_bm25(float weight, float freq, float norm_inverse);
+bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool store_eval_fielddata_err(ex *x, const char *path);
+bool store_eval_push_val(const void *val, size_t len, int64_t seq, void *arg);
+bool store_eval_all_docs(ex *x, double score, hitv *out);
+bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len, bool scored, float boost,
+                           hitv *out);
+int store_eval_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
+bool store_eval(ex *x, const store_query *q, hitv *out);
+
+/* ---- store_resolve.c — index expressions resolved to the searched indices ---- */
+
+void store_sidx_free(sidx *ix, size_t n);
+void store_names_add(name_list *l, const char *s);
+void store_names_free(name_list *l);
+void store_names_add_pair(name_list *l, const char *s);
+bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
+                   sidx **out, size_t *nout, store_error *err);
+
+/* ---- store_sreq.c — a _search/_count request parsed and validated ---- */
+
+void store_sreq_free(sreq *q);
+const char *store_sreq_param(const store_search_req *r, const char *key);
+bool store_sreq_param_bool(const store_search_req *r, const char *key, bool dflt);
+const char *store_sreq_token_name(const cJSON *v);
+bool store_sreq_keep_alive(const char *s, int64_t *ms, store_error *err);
+bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_error *err);
+
+/* ---- store_sort.c — collected hits: sort values, top-k, search_after, hit rendering ---- */
+
+int store_sort_cmp(const void *x, const void *y, void *arg);
+void store_sort_swap(rh *a, rh *b);
+void store_sort_top_k(rh *hits, size_t n, size_t k, const sorter *so);
+bool store_sort_values(ex *x, const skey *key, size_t k, size_t nkeys, rh *hits, size_t m);
+bool store_sort_fetch_id(store_rtxn *r, const sidx *ix, rh *h);
+bool store_sort_after_err(store_error *err, const char *field);
+bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_error *err);
+void store_sort_put_sort(buf *b, const sreq *q, const rh *h);
+bool store_sort_scored(const sreq *q);
+void store_sort_put_hit(buf *b, const char *index, const char *id, size_t idn, const store_doc_view *v,
+                        const sreq *q, bool with_score, float score, const char *sort, size_t sortn);
+void store_sort_put_total(buf *b, const sreq *q, int64_t total);
+void store_sort_put_head(buf *b, const char *scroll_id, int64_t took, int terminated, size_t shards);
+
+/* ---- store_aggs.c — aggregations ---- */
+
+bool store_aggs_run(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *out, store_error *err);
+
+/* ---- store_scroll.c — scroll contexts ---- */
+
+void store_scroll_free(sctx *c);
+void store_scroll_purge(store_search *s);
+bool store_scroll_make(store_search *s, store_rtxn *r, const sreq *q, sidx *ix, size_t nix, rh *hits,
+                       size_t nh, size_t from, float max_score, bool has_max, sctx **out, store_error *err);
+
+#endif
