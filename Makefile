@@ -74,7 +74,7 @@ IT_BIN     := $(patsubst tests/integration/%.c,$(BUILD)/itest/%,$(IT_SRC))
 BENCH_SRC  := $(wildcard tests/bench/*.c)
 BENCH_BIN  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps ensure-deps test test-unit test-integration asan asan-bins valgrind \
+.PHONY: all deps ensure-deps test test-unit test-integration asan asan-bins valgrind flakehunt \
         bench demo clean format install unit-bins
 .DEFAULT_GOAL := all
 
@@ -181,6 +181,12 @@ asan-bins:
 valgrind: ensure-deps
 	@$(MAKE) --no-print-directory unit-bins
 	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh unit
+
+# The suite again and again with every core kept busy (tests/flakehunt.sh:
+# ROUNDS, HUNT_MINUTES, HOGS, SUITE, TESTS). Not part of `make test`.
+flakehunt: ensure-deps
+	@$(MAKE) --no-print-directory all unit-bins
+	@BUILD=$(BUILD) tests/flakehunt.sh
 
 bench: ensure-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
