@@ -1,5 +1,6 @@
 /* Unit tests for render: the document/version/key select list, the re-read statement, array literals. */
 #include "versync/bridge/render.h"
+#include "versync/bridge/sql_embed.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,10 +183,37 @@ static void test_parse_postgres_output(void **state)
     assert_false(render_parse_text_array(NULL, &out, &n));
 }
 
+
+/* @var@ is filled in the SQL, never in a comment: a value holding a newline
+ * (a quoted identifier may) would end a `--` comment early and run as SQL. */
+static void test_vars_not_filled_in_comments(void **state)
+{
+    (void)state;
+    const char *vars[] = {"select", "\"a\nDROP TABLE x\"", "table", "\"t\"", "after", "true",
+                          "order", "k", NULL};
+    char *sql = sql_render_vars("cursor_page", vars);
+    assert_non_null(sql);
+    /* The comment still names the token; the statement got the value once. */
+    assert_non_null(strstr(sql, "Filled in by bridge_cursor.c: @select@ is"));
+    const char *first = strstr(sql, "DROP TABLE x");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "DROP TABLE x"));
+    assert_non_null(strstr(sql, "SELECT \"a\nDROP TABLE x\"\n  FROM \"t\" AS vs_c"));
+    free(sql);
+
+    /* Inside a literal, "--" is no comment and @v@ is filled. */
+    const char *v[] = {"v", "col", NULL};
+    char *b = sql_render_expr("render_bytea", v);
+    assert_non_null(b);
+    assert_string_equal(b, "translate(encode(col, 'base64'), E'\\n', '')");
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_columns_seq_version),
+        cmocka_unit_test(test_vars_not_filled_in_comments),
         cmocka_unit_test(test_exclude_rename_soft_delete_timestamp),
         cmocka_unit_test(test_where_filter_with_soft_delete),
         cmocka_unit_test(test_column_list_with_version_column),

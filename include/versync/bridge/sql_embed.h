@@ -23,7 +23,9 @@ char *sql_render(const char *name, const char *schema_ident);
 
 /* The text of sql/NAME.sql with each @var@ of `vars` ({"name", value, …, NULL})
  * replaced by its value, which the caller has already quoted as an identifier
- * or a literal. Tokens that name no var are copied unchanged. Returns a heap
+ * or a literal. Tokens that name no var are copied unchanged, and so are
+ * comments (`--` and block comments): a value filled into a comment could end
+ * it early (a quoted identifier may hold a newline). Returns a heap
  * string the caller frees, or NULL if the file is missing or memory ran out. */
 char *sql_render_vars(const char *name, const char *const *vars);
 
