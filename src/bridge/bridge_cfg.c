@@ -855,6 +855,12 @@ static bool parse_table(ctx *x, const cJSON *o, int idx, cfg_table *t)
             continue;
         if (!want_object(x, v, sub))
             return false;
+        /* Elasticsearch 8 has no mapping types: a "_doc" wrapper would reach
+         * the store as an unknown root parameter and fail at init, far from
+         * the line that holds it. */
+        if (raw_out[i] == &t->mappings_json && cJSON_GetObjectItemCaseSensitive(v, "_doc"))
+            return fail(x, sub, "a \"_doc\" type wrapper is not allowed (Elasticsearch 8 has no mapping "
+                                "types): put \"properties\" at the top of \"mappings\"");
         if (!(*raw_out[i] = cJSON_PrintUnformatted(v)))
             return fail(x, sub, "out of memory");
     }

@@ -299,6 +299,8 @@ static void test_table_field_errors(void **state)
     rejects(TBL("\"deletes\": \"ignore\", \"where\": \"a > 1\""),
             "tables[0].where: cannot be combined with \"deletes\": \"ignore\"");
     rejects(TBL("\"index_settings\": 1"), "tables[0].index_settings: must be an object, not a number");
+    rejects(TBL("\"mappings\": {\"_doc\": {\"properties\": {}}}"),
+            "tables[0].mappings: a \"_doc\" type wrapper is not allowed");
     rejects(TBL("\"mappings\": []"), "tables[0].mappings: must be an object, not an array");
     cfg c;
     assert_true(parse(TBL("\"where\": \"status <> 'draft'\""), &c));
