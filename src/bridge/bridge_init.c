@@ -853,6 +853,62 @@ static void init_drift(void *ctx, const char *field, const char *live, const cha
                  live, expected);
 }
 
+/* Add to the live index `index` (URL path `path`, "/name"), whose mapping is
+ * `live`, the fields its generated mapping has and it lacks: PUT
+ * /{index}/_mapping, the one change Elasticsearch allows to a live mapping (a
+ * column added to the table after the index was made). With dry_run, print
+ * the request instead. On success *after is `live` with those fields (what
+ * the mapping is, or would be, once they are added), for the caller to free.
+ * Returns how many fields were added (or would be), or, having logged,
+ * -CLI_EXIT_UNREACHABLE / -CLI_EXIT_CONFIG. */
+static int add_missing_fields(esc *e, const char *index, const char *path, const cJSON *mapping, const cJSON *live,
+                              bool dry_run, bool *changed, cJSON **after)
+{
+    char err[512];
+    cJSON *body = NULL;
+    char *text = NULL;
+    buf url = BUF_INIT, resp = BUF_INIT;
+    size_t n = 0;
+    int rc = -CLI_EXIT_CONFIG;
+    *after = NULL;
+    if (!(body = mapping_missing(mapping, live, &n)) || !(text = cJSON_PrintUnformatted(body)) ||
+        !buf_puts(&url, path) || !buf_puts(&url, "/_mapping") || !(*after = cJSON_Duplicate(live, true)) ||
+        !mapping_merge(*after, body)) {
+        log_error("index \"%s\": adding missing fields: out of memory", index);
+        goto done;
+    }
+    rc = (int)n;
+    if (n == 0)
+        goto done;
+    if (dry_run) {
+        cli_print("-- store: would add %zu field%s to index \"%s\": PUT %s %s\n", n, n == 1 ? "" : "s", index,
+                  url.data, text);
+        goto done;
+    }
+    int status = esc_request(e, "PUT", url.data, NULL, text, strlen(text), NULL, &resp, err, sizeof err);
+    if (status == 200) {
+        cli_print("added %zu field%s to the mapping of index \"%s\": %s\n", n, n == 1 ? "" : "s", index, text);
+        *changed = true;
+        goto done;
+    }
+    if (status == ESC_TRANSPORT_ERROR)
+        log_error("store at %s: adding fields to index \"%s\": %s", esc_url(e), index, err);
+    else
+        log_error("store at %s refused to add fields to index \"%s\" (HTTP %d): %.500s", esc_url(e), index, status,
+                  resp.data ? resp.data : "");
+    rc = status == ESC_TRANSPORT_ERROR || status >= 500 || status == 429 ? -CLI_EXIT_UNREACHABLE : -CLI_EXIT_CONFIG;
+done:
+    if (rc < 0) {
+        cJSON_Delete(*after);
+        *after = NULL;
+    }
+    cJSON_Delete(body);
+    cJSON_free(text);
+    buf_free(&url);
+    buf_free(&resp);
+    return rc;
+}
+
 /* Create missing indexes with the mapping each table implies (mapping.h); say where an existing
  * index's mapping differs. Returns CLI_EXIT_OK, or (having logged) CLI_EXIT_CONFIG when the store
  * refuses (credentials, a mapping) or CLI_EXIT_UNREACHABLE when it does not answer. */
@@ -940,17 +996,37 @@ static int init_store(PGconn *conn, const cfg *c, bool dry_run, bool *changed, i
             goto done;
         }
         if (status == 200) {
-            drift_ctx d = {t->index, 0};
-            int n = mapping_store_diff(e, t->index, mapping, init_drift, &d, err, sizeof err);
-            if (n > 0)
-                *drift += n;
-            if (n > 0)
-                log_warn("index \"%s\": %d field%s mapped otherwise than the config implies; init never changes "
-                         "a live mapping: rebuild the index as README \"Zero-downtime reindex (alias switch)\" "
-                         "shows (versync check lists the differences)",
-                         t->index, n, n == 1 ? " is" : "s are");
-            else if (n < 0 && n != MAPPING_STORE_MISSING)
+            cJSON *answer = NULL, *after = NULL;
+            int n = mapping_store_get(e, t->index, &answer, err, sizeof err);
+            if (n == MAPPING_STORE_UNREACHABLE) {
+                log_error("store at %s: reading the mapping of index \"%s\": %s", esc_url(e), t->index, err);
+                rc = CLI_EXIT_UNREACHABLE;
+                goto done;
+            }
+            if (n == 0) {
+                n = add_missing_fields(e, t->index, path.data, mapping, mapping_of_answer(answer), dry_run, changed,
+                                       &after);
+                if (n >= 0) {
+                    drift_ctx d = {t->index, 0};
+                    n = (int)mapping_diff(mapping, after, init_drift, &d);
+                }
+            } else if (n != MAPPING_STORE_MISSING) {
                 log_warn("index \"%s\": could not compare its mapping: %s", t->index, err);
+                n = 0;
+            }
+            cJSON_Delete(answer);
+            cJSON_Delete(after);
+            if (n < 0) {
+                rc = n == -CLI_EXIT_UNREACHABLE ? CLI_EXIT_UNREACHABLE : CLI_EXIT_CONFIG;
+                goto done;
+            }
+            if (n > 0) {
+                *drift += n;
+                log_warn("index \"%s\": %d field%s mapped otherwise than the config implies; init adds missing "
+                         "fields but never changes a field's type: rebuild the index as README \"Zero-downtime "
+                         "reindex (alias switch)\" shows (versync check lists the differences)",
+                         t->index, n, n == 1 ? " is" : "s are");
+            }
         }
         if (!verstore)
             check_gc_deletes(e, t);

@@ -353,6 +353,61 @@ size_t mapping_diff(const cJSON *expected, const cJSON *live, mapping_diff_fn fn
                       live ? cJSON_GetObjectItemCaseSensitive(live, "properties") : NULL, "", fn, ctx);
 }
 
+/* Adds to `out` (a properties object) what `exp` has and `live` lacks;
+ * false when memory runs out. */
+static bool missing_props(const cJSON *exp, const cJSON *live, cJSON *out, size_t *n)
+{
+    for (const cJSON *e = exp ? exp->child : NULL; e; e = e->next) {
+        const cJSON *l = cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, e->string) : NULL;
+        if (!cJSON_IsObject(l)) {
+            if (!put_copy(out, e->string, e))
+                return false;
+            (*n)++;
+            continue;
+        }
+        const cJSON *ep = cJSON_GetObjectItemCaseSensitive(e, "properties");
+        if (!cJSON_IsObject(ep) || strcmp(type_of(e), type_of(l)) != 0)
+            continue;
+        /* An object both sides have: only its missing sub-fields go in. */
+        size_t before = *n;
+        cJSON *sub = cJSON_CreateObject(), *wrap = cJSON_CreateObject();
+        if (!sub || !wrap || !missing_props(ep, cJSON_GetObjectItemCaseSensitive(l, "properties"), sub, n)) {
+            cJSON_Delete(sub);
+            cJSON_Delete(wrap);
+            return false;
+        }
+        if (*n == before) {
+            cJSON_Delete(sub);
+            cJSON_Delete(wrap);
+            continue;
+        }
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+        if ((t && !put_copy(wrap, "type", t)) || !cJSON_AddItemToObject(wrap, "properties", sub)) {
+            cJSON_Delete(wrap);
+            return false;
+        }
+        if (!cJSON_AddItemToObject(out, e->string, wrap)) {
+            cJSON_Delete(wrap);
+            return false;
+        }
+    }
+    return true;
+}
+
+cJSON *mapping_missing(const cJSON *expected, const cJSON *live, size_t *n)
+{
+    *n = 0;
+    cJSON *body = cJSON_CreateObject();
+    cJSON *props = body ? cJSON_AddObjectToObject(body, "properties") : NULL;
+    if (!props ||
+        !missing_props(cJSON_GetObjectItemCaseSensitive(expected, "properties"),
+                       live ? cJSON_GetObjectItemCaseSensitive(live, "properties") : NULL, props, n)) {
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
 const cJSON *mapping_of_answer(const cJSON *answer)
 {
     const cJSON *idx = cJSON_IsObject(answer) ? answer->child : NULL;
@@ -376,13 +431,12 @@ bool mapping_url_path(buf *b, const char *s)
 /* A mapping answer of thousands of fields stays well below this. */
 #define MAPPING_ANSWER_MAX (16u << 20)
 
-int mapping_store_diff(esc *e, const char *index, const cJSON *expected, mapping_diff_fn fn, void *ctx, char *err,
-                       size_t errsz)
+int mapping_store_get(esc *e, const char *index, cJSON **answer, char *err, size_t errsz)
 {
     buf path = BUF_INIT, resp;
     buf_init(&resp, MAPPING_ANSWER_MAX);
-    cJSON *answer = NULL;
     int rc = MAPPING_STORE_ERROR;
+    *answer = NULL;
     if (!buf_putc(&path, '/') || !mapping_url_path(&path, index) || !buf_puts(&path, "/_mapping")) {
         snprintf(err, errsz, "out of memory");
         goto done;
@@ -398,17 +452,28 @@ int mapping_store_diff(esc *e, const char *index, const cJSON *expected, mapping
         rc = MAPPING_STORE_UNREACHABLE;
         goto done;
     }
-    answer = status == 200 ? cJSON_ParseWithLength(resp.data ? resp.data : "", resp.len) : NULL;
-    const cJSON *live = mapping_of_answer(answer);
-    if (!live) {
+    cJSON *a = status == 200 ? cJSON_ParseWithLength(resp.data ? resp.data : "", resp.len) : NULL;
+    if (!mapping_of_answer(a)) {
+        cJSON_Delete(a);
         snprintf(err, errsz, "GET %s answered HTTP %d, not a mapping: %.200s", path.data, status,
                  resp.data ? resp.data : "");
         goto done;
     }
-    rc = (int)mapping_diff(expected, live, fn, ctx);
+    *answer = a;
+    rc = 0;
 done:
-    cJSON_Delete(answer);
     buf_free(&path);
     buf_free(&resp);
+    return rc;
+}
+
+int mapping_store_diff(esc *e, const char *index, const cJSON *expected, mapping_diff_fn fn, void *ctx, char *err,
+                       size_t errsz)
+{
+    cJSON *answer;
+    int rc = mapping_store_get(e, index, &answer, err, errsz);
+    if (rc == 0)
+        rc = (int)mapping_diff(expected, mapping_of_answer(answer), fn, ctx);
+    cJSON_Delete(answer);
     return rc;
 }

@@ -130,10 +130,40 @@ js=$("$VERSYNC" -c "$CFG" check --json 2>/dev/null)
 assert_eq "check --json exits 1 too" 1 $?
 assert_eq "check --json lists the drift" '{"index":"ty","field":"n12","live":"float","expected":"scaled_float(scaling_factor 100)"}' \
   "$(jq -c '.mapping_drift[] | select(.field == "n12")' <<<"$js" 2>&1)"
+# init adds the fields the live mapping lacks (the one change Elasticsearch allows), never
+# changes a field's type, and --dry-run shows the PUT without sending it.
+out=$("$VERSYNC" -c "$CFG" init --dry-run 2>&1)
+assert_eq "init --dry-run exits 0" 0 $?
+line=$(grep '^-- store: would add [0-9]* fields to index "ty": PUT /ty/_mapping ' <<<"$out")
+assert_eq "init --dry-run prints the fields it would add" '{"type":"boolean"}' \
+  "$(jq -c .properties.b <<<"${line#*PUT /ty/_mapping }" 2>&1)"
+assert_eq "init --dry-run would not touch a field of another type" 'null' \
+  "$(jq -c '.properties.n12, .properties.v' <<<"${line#*PUT /ty/_mapping }" 2>&1 | sort -u)"
+http GET /ty/_mapping
+assert_eq "init --dry-run added nothing" 'null' "$(jqb .ty.mappings.properties.b)"
 out=$("$VERSYNC" -c "$CFG" init 2>&1)
 assert_eq "init still exits 0 (it converged what it can)" 0 $?
+assert_match "init says which fields it added" 'added [0-9]+ fields to the mapping of index "ty"' "$out"
 assert_match "init warns about the differing field" 'index "ty": field "n12" is mapped float in the store' "$out"
 if grep -qx 'nothing to change' <<<"$out"; then not_ok "init no longer says nothing to change"; else
   ok "init no longer says nothing to change"; fi
+http GET /ty/_mapping
+assert_eq "the missing fields were added" '{"type":"boolean"} {"type":"scaled_float","scaling_factor":1000}' \
+  "$(jqb .ty.mappings.properties.b) $(jqb .ty.mappings.properties.p)"
+assert_eq "a field of another type was left as it is" '{"type":"float"}' "$(jqb .ty.mappings.properties.n12)"
+out=$("$VERSYNC" -c "$CFG" check 2>&1)
+assert_eq "check still exits 1 for the fields init cannot change" 1 $?
+assert_eq "what is left is the type change and the multi-field" 2 "$(grep -c 'drift: index "ty"' <<<"$out")"
+
+# A column added to the table after init: init maps it in the live index, inside a child too.
+sql "alter table public.author add column born date; alter table public.book add column isbn text"
+out=$("$VERSYNC" -c "$CFG" init 2>&1)
+assert_eq "init after ALTER TABLE ADD COLUMN exits 0" 0 $?
+http GET /author/_mapping
+assert_eq "the new column is mapped" '{"type":"date"}' "$(jqb .author.mappings.properties.born)"
+assert_eq "the child's new column is mapped inside its object" "$(jq -c . <<<"$KW")" \
+  "$(jqb .author.mappings.properties.books.properties.isbn)"
+out=$("$VERSYNC" -c "$CFG" check 2>&1)
+assert_eq "check reports no drift for author" "" "$(grep 'drift: index "author"' <<<"$out")"
 
 done_testing

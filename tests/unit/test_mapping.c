@@ -152,11 +152,40 @@ static void test_diff(void **state)
     cJSON_Delete(answer);
 }
 
+/* What the live mapping lacks, as a PUT _mapping body: new fields, and new
+ * sub-fields of an object both have; never a field of another type or a
+ * missing multi-field. */
+static void test_missing(void **state)
+{
+    (void)state;
+    cJSON *want = cJSON_Parse("{\"properties\":{\"t\":" KW ",\"new\":{\"type\":\"date\"},"
+                              "\"k\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"long\"},"
+                              "\"b\":{\"type\":\"boolean\"}}},\"x\":{\"type\":\"long\"}}}");
+    cJSON *live = cJSON_Parse("{\"properties\":{\"t\":{\"type\":\"text\"},"
+                              "\"k\":{\"properties\":{\"a\":{\"type\":\"float\"}}},\"x\":{\"type\":\"keyword\"}}}");
+    size_t n = 99;
+    cJSON *body = mapping_missing(want, live, &n);
+    char *text = cJSON_PrintUnformatted(body);
+    assert_string_equal(text, "{\"properties\":{\"new\":{\"type\":\"date\"},"
+                              "\"k\":{\"type\":\"object\",\"properties\":{\"b\":{\"type\":\"boolean\"}}}}}");
+    assert_int_equal(n, 2);
+    cJSON_free(text);
+    cJSON_Delete(body);
+    body = mapping_missing(want, want, &n);
+    text = cJSON_PrintUnformatted(body);
+    assert_string_equal(text, "{\"properties\":{}}");
+    assert_int_equal(n, 0);
+    cJSON_free(text);
+    cJSON_Delete(body);
+    cJSON_Delete(want);
+    cJSON_Delete(live);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numbers), cmocka_unit_test(test_strings_and_others), cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_merge),   cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_merge),   cmocka_unit_test(test_diff), cmocka_unit_test(test_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,15 @@ typedef void (*mapping_diff_fn)(void *ctx, const char *field, const char *live, 
  * fine (dynamic mapping adds them). Returns how many differences were found. */
 size_t mapping_diff(const cJSON *expected, const cJSON *live, mapping_diff_fn fn, void *ctx);
 
+/* The fields `expected` names that `live` lacks, as a PUT /{index}/_mapping
+ * body ({"properties": …}), recursing into objects both map as objects:
+ * adding a field is the one change Elasticsearch allows to a live mapping.
+ * Fields mapped with another type and missing multi-fields are left out
+ * (they need a new index). Sets *n to the number of fields in the body.
+ * Returns a new cJSON the caller frees with cJSON_Delete (empty properties
+ * when nothing is missing), or NULL when memory runs out. */
+cJSON *mapping_missing(const cJSON *expected, const cJSON *live, size_t *n);
+
 /* The "mappings" object of a GET /{index}/_mapping answer (the first index
  * in it: an alias names the index behind it), or NULL. Points into `answer`. */
 const cJSON *mapping_of_answer(const cJSON *answer);
@@ -75,6 +84,12 @@ enum {
     MAPPING_STORE_UNREACHABLE = -2, /* no answer, or 5xx/429: message in err */
     MAPPING_STORE_ERROR = -3,       /* any other answer (403, a body that is no mapping): message in err */
 };
+
+/* GET /{index}/_mapping from the store through `e`. Returns 0 with *answer
+ * set to the whole answer (the caller frees it with cJSON_Delete; read it
+ * with mapping_of_answer), or one of MAPPING_STORE_* with *answer NULL.
+ * Logs nothing. */
+int mapping_store_get(esc *e, const char *index, cJSON **answer, char *err, size_t errsz);
 
 /* GET /{index}/_mapping from the store through `e` and mapping_diff `expected`
  * against it, calling fn for each difference. Returns how many there were, or
