@@ -34,7 +34,7 @@ static PGresult *columns_of(const cfg *c, PGconn *conn, const char *path, const 
         fail(c, err, errsz, "%s: cannot read the catalog for %s.%s: %s", path, schema, name, dberr);
         return NULL;
     }
-    if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), "r") != 0) {
+    if (PQntuples(r) == 0 || (strcmp(PQgetvalue(r, 0, 0), "r") != 0 && strcmp(PQgetvalue(r, 0, 0), "p") != 0)) {
         fail(c, err, errsz, "%s: %s.%s %s", path, schema, name,
              PQntuples(r) == 0 ? "does not exist" : "is not an ordinary table");
         PQclear(r);
@@ -126,6 +126,42 @@ static bool warn_index(const cfg *c, PGconn *conn, buf *warn, const char *schema
         for (size_t i = 0; i < n; i++)
             buf_printf(warn, "%s%s", i ? ", " : "", cols[i]);
         buf_printf(warn, "): %s will scan the table\n", who);
+    }
+    PQclear(r);
+    return true;
+}
+
+/* Warn when table schema.name of the tree has nested-document triggers (init
+ * ran) but some of its partitions lack them: rows written straight into those
+ * partitions would not reach the documents until init adds them. */
+static bool warn_partitions(const cfg *c, PGconn *conn, buf *warn, const char *schema, const char *name,
+                            const char *path, char *err, size_t errsz)
+{
+    if (!warn)
+        return true;
+    const char *params[] = {schema, name, NESTED_TRIGGER_PREFIX "%"};
+    char dberr[600];
+    PGresult *r = pg_exec(conn, sql_text("nested_partitions"), 3, params, dberr, sizeof dberr);
+    if (!r)
+        return fail(c, err, errsz, "%s: cannot read the partitions of %s.%s: %s", path, schema, name, dberr);
+    bool installed = false;
+    int lacking = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        bool has = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+        if (strcmp(PQgetvalue(r, i, 3), "0") == 0)
+            installed = has;
+        else
+            lacking += !has;
+    }
+    if (installed && lacking > 0) {
+        buf_printf(warn, "warning: %s: %d partition%s of %s.%s lack%s versync's nested-document triggers (", path,
+                   lacking, lacking == 1 ? "" : "s", schema, name, lacking == 1 ? "s" : "");
+        int shown = 0;
+        for (int i = 0; i < PQntuples(r) && shown < 5; i++)
+            if (strcmp(PQgetvalue(r, i, 3), "0") != 0 && strcmp(PQgetvalue(r, i, 2), "t") != 0)
+                buf_printf(warn, "%s%s.%s", shown++ ? ", " : "", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        buf_printf(warn, "%s): rows written straight into %s do not reach the documents; run `versync init`\n",
+                   lacking > shown ? ", …" : "", lacking == 1 ? "it" : "them");
     }
     PQclear(r);
     return true;
@@ -237,6 +273,9 @@ static bool resolve_child(const cfg *c, const cfg_table *parent, PGresult *pr, c
                         "capturing a change of a child row", err, errsz))
             goto done;
     }
+    if (!warn_partitions(c, conn, warn, ch->t.schema, ch->t.name, ch->path, err, errsz) ||
+        (ch->link_ident && !warn_partitions(c, conn, warn, ch->link_schema, ch->link_name, ch->path, err, errsz)))
+        goto done;
     /* Its column types: the child's values render as the root's do (render_types.h). */
     if (!catalog_fill_columns(&ch->t, cr))
         goto oom;
@@ -267,7 +306,8 @@ bool nested_catalog_resolve(const cfg *c, cfg_table *t, PGconn *conn, buf *warn,
     PGresult *pr = columns_of(c, conn, path, t->schema, t->name, err, errsz);
     if (!pr)
         return false;
-    bool ok = resolve_node(c, t, pr, conn, warn, err, errsz);
+    bool ok = warn_partitions(c, conn, warn, t->schema, t->name, path, err, errsz) &&
+              resolve_node(c, t, pr, conn, warn, err, errsz);
     PQclear(pr);
     return ok;
 }

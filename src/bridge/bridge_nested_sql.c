@@ -250,7 +250,8 @@ static bool emit(gen *g, const char *schema, const char *name, const char *role,
     size_t errsz = g->errsz;
     bool ok = false;
     cJSON *spec = cJSON_CreateObject();
-    char *text = NULL, *lit = NULL, *tq = NULL, *sql = NULL;
+    char *text = NULL, *lit = NULL, *tq = NULL, *sql = NULL, *ptq = NULL, *root_lit = NULL;
+    PGresult *parts = NULL;
     if (!spec || !cJSON_AddStringToObject(spec, "root", g->root->ident) ||
         !cJSON_AddStringToObject(spec, "channel", g->channel) ||
         !cJSON_AddItemReferenceToObject(spec, "down", down) || !cJSON_AddItemReferenceToObject(spec, "up", up) ||
@@ -268,17 +269,39 @@ static bool emit(gen *g, const char *schema, const char *name, const char *role,
     snprintf(tname, sizeof tname, NESTED_TRIGGER_PREFIX "%016" PRIx64, fnv(g->root->ident, role));
     const char *vars[] = {"schema", g->schema_q, "table", tq, "name", tname, "spec", lit,
                           "channel", g->channel_lit, "root", NULL, NULL};
-    char *root_lit = PQescapeLiteral(g->conn, g->root->ident, strlen(g->root->ident));
+    root_lit = PQescapeLiteral(g->conn, g->root->ident, strlen(g->root->ident));
     vars[11] = root_lit;
     sql = root_lit ? sql_render_vars("nested_triggers", vars) : NULL;
-    if (root_lit)
-        PQfreemem(root_lit);
     if (!sql || !buf_puts(g->out, sql)) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
+    /* A statement trigger fires only on the table its statement names: the
+     * same triggers on every partition, so that rows written straight into
+     * one reach the documents too. */
+    const char *pp[] = {schema, name, NESTED_TRIGGER_PREFIX "%"};
+    if (!(parts = pg_exec(g->conn, sql_text("nested_partitions"), 3, pp, err, errsz)))
+        goto done;
+    for (int i = 0; i < PQntuples(parts); i++) {
+        if (strcmp(PQgetvalue(parts, i, 3), "0") == 0)
+            continue; /* the table itself: done above */
+        free(ptq);
+        free(sql);
+        sql = NULL;
+        if (!(ptq = quoted_table(g->conn, PQgetvalue(parts, i, 0), PQgetvalue(parts, i, 1), err, errsz)))
+            goto done;
+        vars[3] = ptq;
+        if (!(sql = sql_render_vars("nested_triggers", vars)) || !buf_puts(g->out, sql)) {
+            snprintf(err, errsz, "out of memory");
+            goto done;
+        }
+    }
     ok = true;
 done:
+    if (root_lit)
+        PQfreemem(root_lit);
+    PQclear(parts);
+    free(ptq);
     free(sql);
     free(tq);
     if (lit)
