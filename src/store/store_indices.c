@@ -388,9 +388,10 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
         store_index_meta meta;
         buf st = BUF_INIT, mp = BUF_INIT;
         kvlist kl = {0};
-        int rc = store_engine_index_get(t, names[i], &meta, &st, &mp);
-        bool one = rc == 1 ? settings_list(&meta, st.data, st.len, &kl) || oom(err) : rc == 0 || storage(err);
-        if (one && rc == 1) {
+        store_lookup rc = store_engine_index_get(t, names[i], &meta, &st, &mp);
+        bool one = rc == STORE_LOOKUP_FOUND ? settings_list(&meta, st.data, st.len, &kl) || oom(err)
+                                            : rc == STORE_LOOKUP_MISSING || storage(err);
+        if (one && rc == STORE_LOOKUP_FOUND) {
             size_t mark = b->len;
             if (b->len > 1)
                 buf_putc(b, ',');
@@ -454,10 +455,10 @@ bool store_indices_refresh(store_engine *e, const store_req *req, const char *ex
     size_t total = 0;
     for (size_t i = 0; ok && i < n; i++) {
         store_index_meta meta;
-        int rc = store_engine_index_get(t, names[i], &meta, NULL, NULL);
-        if (rc < 0)
+        store_lookup rc = store_engine_index_get(t, names[i], &meta, NULL, NULL);
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage(err);
-        total += rc == 1 ? 1 + (size_t)meta.replicas : 0;
+        total += rc == STORE_LOOKUP_FOUND ? 1 + (size_t)meta.replicas : 0;
     }
     store_engine_read_end(t);
     store_search_indices_free(names, n);
@@ -499,10 +500,10 @@ static bool metas_of(store_rtxn *t, const store_req *req, const char *expr, mlis
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++) {
         store_index_meta m;
-        int rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
-        if (rc < 0)
+        store_lookup rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage(err);
-        else if (rc == 1 && !collect_meta(&m, out))
+        else if (rc == STORE_LOOKUP_FOUND && !collect_meta(&m, out))
             ok = oom(err);
     }
     store_search_indices_free(names, n);
@@ -665,10 +666,10 @@ bool store_indices_cat_count(store_engine *e, const store_req *req, const char *
     int64_t total = 0;
     for (size_t i = 0; ok && i < n; i++) {
         store_index_meta m;
-        int rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
-        if (rc < 0)
+        store_lookup rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage(err);
-        else if (rc == 1)
+        else if (rc == STORE_LOOKUP_FOUND)
             total += m.docs_count;
     }
     store_search_indices_free(names, n);
