@@ -9,6 +9,7 @@
 #include "versync/render.h"
 #include "versync/sql_embed.h"
 #include "versync/truncate.h"
+#include "versync/grow.h"
 
 #include <inttypes.h>
 #include <poll.h>
@@ -280,14 +281,8 @@ static bool on_relation(wal_stream *ws, const wal_msg *m, char *err, size_t errs
 {
     wal_rel *r = find_rel(ws, m->relid);
     if (!r) {
-        if (ws->nrels == ws->caprels) {
-            size_t cap = ws->caprels ? ws->caprels * 2 : 8;
-            wal_rel *n = realloc(ws->rels, cap * sizeof *n);
-            if (!n)
-                goto oom;
-            ws->rels = n;
-            ws->caprels = cap;
-        }
+        if (!GROW_ARRAY(ws->rels, ws->caprels, ws->nrels + 1, 8))
+            goto oom;
         r = &ws->rels[ws->nrels++];
         memset(r, 0, sizeof *r);
         r->relid = m->relid;
@@ -344,15 +339,9 @@ static bool push_change(wal_stream *ws, wal_change *ch)
         return false;
     }
     buf_free(&id);
-    if (ws->npending == ws->cappending) {
-        size_t cap = ws->cappending ? ws->cappending * 2 : 64;
-        wal_change *n = realloc(ws->pending, cap * sizeof *n);
-        if (!n) {
-            free_change(ch);
-            return false;
-        }
-        ws->pending = n;
-        ws->cappending = cap;
+    if (!GROW_ARRAY(ws->pending, ws->cappending, ws->npending + 1, 64)) {
+        free_change(ch);
+        return false;
     }
     ws->pending[ws->npending++] = *ch;
     return true;

@@ -173,7 +173,7 @@ static bool add_new(xctx *x, const char *path, store_ftype t)
     if (x->nnf == x->nfcap && !GROW_ARRAY(x->nf, x->nfcap, x->nnf + 1, 8))
         return !(x->oom = true);
     if (2 * (x->nnf + 1) > x->nfhcap) {
-        size_t cap = x->nfhcap ? x->nfhcap * 2 : 16;
+        size_t cap = x->nfhcap ? grow_mul(x->nfhcap, 2) : 16; /* SIZE_MAX on overflow: calloc refuses it */
         size_t *h = calloc(cap, sizeof *h);
         if (!h)
             return !(x->oom = true);

@@ -71,15 +71,9 @@ static void kv_add(kvlist *l, const char *k, const char *json)
             l->v[i].v = nv;
             return;
         }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        kv *p = realloc(l->v, cap * sizeof *p);
-        if (!p) {
-            l->oom = true;
-            return;
-        }
-        l->v = p;
-        l->cap = cap;
+    if (!GROW_ARRAY(l->v, l->cap, l->n + 1, 16)) {
+        l->oom = true;
+        return;
     }
     kv *e = &l->v[l->n];
     e->k = strdup(k);
@@ -477,14 +471,8 @@ typedef struct mlist {
 static bool collect_meta(const store_index_meta *m, void *arg)
 {
     mlist *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        store_index_meta *p = realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return false;
-        l->v = p;
-        l->cap = cap;
-    }
+    if (!GROW_ARRAY(l->v, l->cap, l->n + 1, 16))
+        return false;
     l->v[l->n++] = *m;
     return true;
 }
