@@ -209,16 +209,12 @@ static void one_line(char *s)
 
 static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
 {
-    const char *keys[] = {"dbname", "replication", "application_name", NULL};
-    const char *vals[] = {ws->c->postgres && *ws->c->postgres ? ws->c->postgres : NULL, "database", "versync-wal",
-                          NULL};
     char *pub_i = NULL, *pub_l = NULL, *sql = NULL;
     PGresult *r = NULL;
     bool ok = false;
-    ws->rc = PQconnectdbParams(keys, vals, 1);
-    if (!ws->rc || PQstatus(ws->rc) != CONNECTION_OK) {
-        snprintf(err, errsz, "replication connection: %s", ws->rc ? PQerrorMessage(ws->rc) : "out of memory");
-        one_line(err);
+    char cerr[1024];
+    if (!(ws->rc = pg_connect_replication(ws->c->postgres, "versync-wal", cerr, sizeof cerr))) {
+        snprintf(err, errsz, "replication connection: %s", cerr);
         goto done;
     }
     /* once: mark the current end of the WAL in the stream itself (README: "once"). */
