@@ -29,13 +29,28 @@ static void notice_to_log(void *arg, const char *message)
     log_debug("postgres: %s", line);
 }
 
-PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz)
+/* The one connect: `kind` says how the session is named and whether it
+ * replicates (see pg.h). */
+typedef enum pg_kind { PG_PLAIN, PG_NAMED, PG_REPLICATION } pg_kind;
+
+static PGconn *connect_as(pg_kind kind, const char *conninfo, const char *appname, char *err, size_t errsz)
 {
-    /* Our defaults first: what the conninfo says (expanded from dbname, last) wins. */
-    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    /* Our defaults first: what the conninfo says (expanded from dbname) wins
+     * over the keys before dbname; the keys after it are fixed. */
     const char *timeout = getenv("PGCONNECT_TIMEOUT") ? "" : "10"; /* "": libpq reads the variable */
-    const char *vals[] = {timeout, appname ? appname : "versync", conninfo ? conninfo : "", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    const char *name = appname ? appname : "versync";
+    const char *info = conninfo ? conninfo : "";
+    const char *pk[][5] = {
+        [PG_PLAIN] = {"connect_timeout", "fallback_application_name", "dbname", NULL, NULL},
+        [PG_NAMED] = {"connect_timeout", "application_name", "dbname", NULL, NULL},
+        [PG_REPLICATION] = {"connect_timeout", "dbname", "replication", "application_name", NULL},
+    };
+    const char *pv[][5] = {
+        [PG_PLAIN] = {timeout, name, info, NULL, NULL},
+        [PG_NAMED] = {timeout, name, info, NULL, NULL},
+        [PG_REPLICATION] = {timeout, info, "database", name, NULL},
+    };
+    PGconn *conn = PQconnectdbParams(pk[kind], pv[kind], 1);
     if (conn && PQstatus(conn) == CONNECTION_OK) {
         PQsetNoticeProcessor(conn, notice_to_log, NULL);
         return conn;
@@ -47,6 +62,21 @@ PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t 
     snprintf(err, errsz, "cannot connect to PostgreSQL (%s): %s", safe, msg);
     PQfinish(conn);
     return NULL;
+}
+
+PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz)
+{
+    return connect_as(PG_PLAIN, conninfo, appname, err, errsz);
+}
+
+PGconn *pg_connect_named(const char *conninfo, const char *appname, char *err, size_t errsz)
+{
+    return connect_as(PG_NAMED, conninfo, appname, err, errsz);
+}
+
+PGconn *pg_connect_replication(const char *conninfo, const char *appname, char *err, size_t errsz)
+{
+    return connect_as(PG_REPLICATION, conninfo, appname, err, errsz);
 }
 
 PGresult *pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params, char *err, size_t errsz)

@@ -9,6 +9,7 @@
 #include "versync/bridge/render.h"
 #include "versync/bridge/sql_embed.h"
 #include "versync/bridge/truncate.h"
+#include "versync/common/grow.h"
 
 #include <inttypes.h>
 #include <poll.h>
@@ -208,16 +209,12 @@ static void one_line(char *s)
 
 static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
 {
-    const char *keys[] = {"dbname", "replication", "application_name", NULL};
-    const char *vals[] = {ws->c->postgres && *ws->c->postgres ? ws->c->postgres : NULL, "database", "versync-wal",
-                          NULL};
     char *pub_i = NULL, *pub_l = NULL, *sql = NULL;
     PGresult *r = NULL;
     bool ok = false;
-    ws->rc = PQconnectdbParams(keys, vals, 1);
-    if (!ws->rc || PQstatus(ws->rc) != CONNECTION_OK) {
-        snprintf(err, errsz, "replication connection: %s", ws->rc ? PQerrorMessage(ws->rc) : "out of memory");
-        one_line(err);
+    char cerr[1024];
+    if (!(ws->rc = pg_connect_replication(ws->c->postgres, "versync-wal", cerr, sizeof cerr))) {
+        snprintf(err, errsz, "replication connection: %s", cerr);
         goto done;
     }
     /* once: mark the current end of the WAL in the stream itself (README: "once"). */
@@ -280,14 +277,8 @@ static bool on_relation(wal_stream *ws, const wal_msg *m, char *err, size_t errs
 {
     wal_rel *r = find_rel(ws, m->relid);
     if (!r) {
-        if (ws->nrels == ws->caprels) {
-            size_t cap = ws->caprels ? ws->caprels * 2 : 8;
-            wal_rel *n = realloc(ws->rels, cap * sizeof *n);
-            if (!n)
-                goto oom;
-            ws->rels = n;
-            ws->caprels = cap;
-        }
+        if (!GROW_ARRAY(ws->rels, ws->caprels, ws->nrels + 1, 8))
+            goto oom;
         r = &ws->rels[ws->nrels++];
         memset(r, 0, sizeof *r);
         r->relid = m->relid;
@@ -344,15 +335,9 @@ static bool push_change(wal_stream *ws, wal_change *ch)
         return false;
     }
     buf_free(&id);
-    if (ws->npending == ws->cappending) {
-        size_t cap = ws->cappending ? ws->cappending * 2 : 64;
-        wal_change *n = realloc(ws->pending, cap * sizeof *n);
-        if (!n) {
-            free_change(ch);
-            return false;
-        }
-        ws->pending = n;
-        ws->cappending = cap;
+    if (!GROW_ARRAY(ws->pending, ws->cappending, ws->npending + 1, 64)) {
+        free_change(ch);
+        return false;
     }
     ws->pending[ws->npending++] = *ch;
     return true;

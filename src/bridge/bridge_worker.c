@@ -13,6 +13,7 @@
 #include "versync/common/log.h"
 #include "versync/bridge/metrics.h"
 #include "versync/bridge/park.h"
+#include "versync/bridge/pg.h"
 #include "versync/bridge/nested.h"
 #include "versync/bridge/render.h"
 #include "versync/bridge/sql_embed.h"
@@ -308,15 +309,7 @@ bool worker_connect(worker *w, char *err, size_t errsz)
     disconnect(w);
     char appname[64];
     snprintf(appname, sizeof appname, "versync worker %d", w->o.id);
-    /* Our defaults first: anything the user's conninfo says wins. */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"10", appname, w->c->postgres ? w->c->postgres : "", NULL};
-    w->pg = PQconnectdbParams(keys, vals, 1);
-    if (!w->pg || PQstatus(w->pg) != CONNECTION_OK) {
-        snprintf(err, errsz, "PostgreSQL: %s", w->pg ? PQerrorMessage(w->pg) : "out of memory");
-        size_t n = strlen(err);
-        while (n > 0 && err[n - 1] == '\n')
-            err[--n] = '\0';
+    if (!(w->pg = pg_connect_named(w->c->postgres, appname, err, errsz))) {
         disconnect(w);
         return false;
     }

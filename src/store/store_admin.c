@@ -127,13 +127,13 @@ static void alias_multi(store_api *api, store_resp *r, const char *name)
 /* Answer a failed index lookup, given store_engine_index_resolve's result,
  * and return false; true when the index (or its alias) was found. HEAD
  * requests get a bare 404 for a missing index. */
-bool store_admin_index_found(store_api *api, store_resp *r, int rc, const char *index, bool head)
+bool store_admin_index_found(store_api *api, store_resp *r, store_lookup rc, const char *index, bool head)
 {
-    if (rc == 1)
+    if (rc == STORE_LOOKUP_FOUND)
         return true;
-    if (rc == -2)
+    if (rc == STORE_LOOKUP_UNRESOLVED)
         alias_multi(api, r, index);
-    else if (rc < 0)
+    else if (rc == STORE_LOOKUP_FAILED)
         store_resp_storage_error(r);
     else if (head)
         r->status = 404;
@@ -355,8 +355,8 @@ void store_admin_get_mappings(store_api *api, const store_req *req, const store_
     for (size_t i = 0; i < n; i++) {
         store_index_meta meta;
         buf settings = BUF_INIT, mappings = BUF_INIT;
-        int rc = store_engine_index_get(t, names[i], &meta, &settings, &mappings);
-        if (rc == 1) {
+        store_lookup rc = store_engine_index_get(t, names[i], &meta, &settings, &mappings);
+        if (rc == STORE_LOOKUP_FOUND) {
             if (b->len > 1)
                 buf_putc(b, ',');
             store_resp_jstr(b, meta.name);
@@ -366,7 +366,7 @@ void store_admin_get_mappings(store_api *api, const store_req *req, const store_
         }
         buf_free(&settings);
         buf_free(&mappings);
-        if (rc < 0) {
+        if (rc == STORE_LOOKUP_FAILED) {
             store_resp_storage_error(r);
             goto done;
         }

@@ -1,5 +1,6 @@
 /* store_analysis — analyzers (built-in and from settings.analysis), the per-index registry, and _analyze. */
 #include "versync/store/store_analysis.h"
+#include "versync/common/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,16 +228,11 @@ static bool syn_phrases(analysis_analyzer *a, size_t nf, const char *s, size_t n
                     buf_putc(&b, ' ');
                 buf_append(&b, t.v[k].term, t.v[k].len);
             }
-            if (*nout == cap) {
-                cap = cap ? cap * 2 : 4;
-                char **nv = realloc(*out, cap * sizeof *nv);
-                if (!nv) {
-                    buf_free(&b);
-                    analysis_tokens_free(&t);
-                    snprintf(err, errsz, "out of memory");
-                    return false;
-                }
-                *out = nv;
+            if (!GROW_ARRAY(*out, cap, *nout + 1, 4)) {
+                buf_free(&b);
+                analysis_tokens_free(&t);
+                snprintf(err, errsz, "out of memory");
+                return false;
             }
             (*out)[(*nout)++] = b.data ? b.data : strdup("");
         }
@@ -548,14 +544,8 @@ static analysis_analyzer *analyzer_build(const analysis_registry *r, const char 
 
 static bool reg_add(analysis_registry *r, analysis_analyzer *a)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        analysis_analyzer **v = realloc(r->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (!GROW_ARRAY(r->v, r->cap, r->n + 1, 8))
+        return false;
     r->v[r->n++] = a;
     return true;
 }

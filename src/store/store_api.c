@@ -128,7 +128,7 @@ void store_api_analyze(store_api *api, const store_req *req, const store_match *
             goto done;
         }
         store_index_meta meta;
-        int rc = store_engine_index_resolve(t, m->index, false, &meta, &settings, &mappings);
+        store_lookup rc = store_engine_index_resolve(t, m->index, false, &meta, &settings, &mappings);
         store_engine_read_end(t);
         if (!store_admin_index_found(api, r, rc, m->index, false))
             goto done;

@@ -89,15 +89,15 @@ void store_docs_get(store_api *api, const store_req *req, const store_match *m, 
     store_doc_view v;
     store_srcfilter f;
     store_srcfilter_from_params(&f, store_req_param(req, "_source"), store_req_param(req, "_source_includes"), store_req_param(req, "_source_excludes"));
-    int rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
+    store_lookup rc = store_engine_index_resolve(t, m->index, false, &meta, NULL, NULL);
     if (!store_admin_index_found(api, r, rc, m->index, head))
         goto done;
     rc = store_engine_doc_get(t, &meta, m->id, m->id_len, &v);
-    if (rc < 0) {
+    if (rc == STORE_LOOKUP_FAILED) {
         store_resp_storage_error(r);
         goto done;
     }
-    bool found = rc == 1 && !v.st.deleted;
+    bool found = rc == STORE_LOOKUP_FOUND && !v.st.deleted;
     char explain[200];
     if (found && store_version_read_conflict(version, &v.st, explain, sizeof explain)) {
         store_resp_conflict(r, legacy ? m->type : NULL, m->id, m->id_len, explain, meta.uuid, meta.name);
@@ -301,10 +301,10 @@ void store_docs_mget(store_api *api, const store_req *req, const store_match *m,
             first = false;
             store_index_meta meta;
             store_doc_view v;
-            int rc = id ? store_engine_index_resolve(t, index, false, &meta, NULL, NULL) : -1;
-            if (rc == 1)
-                rc = store_engine_doc_get(t, &meta, id, id_len, &v) < 0 ? -1 : 1;
-            if (rc == -2) {
+            store_lookup rc = id ? store_engine_index_resolve(t, index, false, &meta, NULL, NULL) : STORE_LOOKUP_FAILED;
+            if (rc == STORE_LOOKUP_FOUND && store_engine_doc_get(t, &meta, id, id_len, &v) == STORE_LOOKUP_FAILED)
+                rc = STORE_LOOKUP_FAILED;
+            if (rc == STORE_LOOKUP_UNRESOLVED) {
                 buf_puts(b, "{\"_index\":");
                 store_resp_jstr(b, index);
                 buf_puts(b, ",\"_id\":");
@@ -312,14 +312,14 @@ void store_docs_mget(store_api *api, const store_req *req, const store_match *m,
                 buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"illegal_argument_exception\",\"reason\":\"alias has "
                             "more than one index associated with it\"}],\"type\":\"illegal_argument_exception\","
                             "\"reason\":\"alias has more than one index associated with it\"}}");
-            } else if (rc < 0) {
+            } else if (rc == STORE_LOOKUP_FAILED) {
                 buf_puts(b, "{\"_index\":");
                 store_resp_jstr(b, index);
                 buf_puts(b, ",\"_id\":");
                 store_resp_jstrn(b, id ? id : "", id_len);
                 buf_puts(b, ",\"error\":{\"root_cause\":[{\"type\":\"exception\",\"reason\":\"storage failure\"}],"
                             "\"type\":\"exception\",\"reason\":\"storage failure\"}}");
-            } else if (rc == 0) {
+            } else if (rc == STORE_LOOKUP_MISSING) {
                 buf_puts(b, "{\"_index\":");
                 store_resp_jstr(b, index);
                 buf_puts(b, ",\"_id\":");

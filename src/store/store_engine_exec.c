@@ -56,8 +56,8 @@ int store_eng_ent_mapping(wctx *c, cache_ent *ent, store_mapping **out)
         buf mappings = BUF_INIT, settings = BUF_INIT;
         store_index_meta m;
         char err[256];
-        int rc = store_eng_index_load(c->txn, c->e, ent->m.name, &m, &settings, &mappings);
-        if (rc != 1) {
+        store_lookup rc = store_eng_index_load(c->txn, c->e, ent->m.name, &m, &settings, &mappings);
+        if (rc != STORE_LOOKUP_FOUND) {
             buf_free(&mappings);
             buf_free(&settings);
             return EIO;
@@ -89,10 +89,10 @@ int store_eng_cache_get(wctx *c, const char *name, cache_ent **out)
         return ENOMEM;
     cache_ent *ent = &c->ents[c->n];
     memset(ent, 0, sizeof *ent);
-    int rc = store_eng_index_load(c->txn, c->e, name, &ent->m, NULL, NULL);
-    if (rc < 0)
+    store_lookup rc = store_eng_index_load(c->txn, c->e, name, &ent->m, NULL, NULL);
+    if (rc == STORE_LOOKUP_FAILED)
         return EIO;
-    ent->exists = rc == 1;
+    ent->exists = rc == STORE_LOOKUP_FOUND;
     if (!ent->exists)
         snprintf(ent->m.name, sizeof ent->m.name, "%s", name);
     c->n++;
@@ -157,7 +157,7 @@ int store_eng_cache_flush(wctx *c)
         if (ent->exists && ent->map_dirty) {
             buf settings = BUF_INIT, mappings = BUF_INIT;
             store_index_meta m;
-            int rc = store_eng_index_load(c->txn, c->e, ent->m.name, &m, &settings, NULL) == 1 ? 0 : EIO;
+            int rc = store_eng_index_load(c->txn, c->e, ent->m.name, &m, &settings, NULL) == STORE_LOOKUP_FOUND ? 0 : EIO;
             if (!rc && !store_mapping_print(&ent->map, &mappings))
                 rc = ENOMEM;
             if (!rc)
@@ -289,18 +289,18 @@ static int exec_op(wctx *c, store_op *op)
     }
     if (!ent->exists) {
         char concrete[STORE_MAX_INDEX_NAME + 1];
-        int ar = store_eng_alias_resolve(c->txn, c->e, op->index, true, concrete, sizeof concrete);
-        if (ar == -1)
+        store_lookup ar = store_eng_alias_resolve(c->txn, c->e, op->index, true, concrete, sizeof concrete);
+        if (ar == STORE_LOOKUP_FAILED)
             return EIO;
-        if (ar == 0 && op->require_alias) {
+        if (ar == STORE_LOOKUP_MISSING && op->require_alias) {
             op->err = STORE_OPERR_NOT_ALIAS;
             return 0;
         }
-        if (ar == -2) {
+        if (ar == STORE_LOOKUP_UNRESOLVED) {
             op->err = STORE_OPERR_NO_WRITE_INDEX;
             return 0;
         }
-        if (ar == 1) {
+        if (ar == STORE_LOOKUP_FOUND) {
             memcpy(op->index_buf, concrete, sizeof concrete);
             op->index = op->index_buf;
             if ((rc = store_eng_cache_get(c, op->index, &ent)))
@@ -661,10 +661,10 @@ static int exec_admin(wctx *c, store_job *job)
     case STORE_JOB_PUT_MAPPING: {
         if (!ent->exists) {
             char concrete[STORE_MAX_INDEX_NAME + 1];
-            int ar = store_eng_alias_resolve(c->txn, c->e, job->index, true, concrete, sizeof concrete);
-            if (ar == -1)
+            store_lookup ar = store_eng_alias_resolve(c->txn, c->e, job->index, true, concrete, sizeof concrete);
+            if (ar == STORE_LOOKUP_FAILED)
                 return EIO;
-            if (ar != 1 || (rc = store_eng_cache_get(c, concrete, &ent)) || !ent->exists) {
+            if (ar != STORE_LOOKUP_FOUND || (rc = store_eng_cache_get(c, concrete, &ent)) || !ent->exists) {
                 job->rc = STORE_JOB_MISSING;
                 return rc;
             }
@@ -713,7 +713,7 @@ static int exec_admin(wctx *c, store_job *job)
         }
         buf settings = BUF_INIT, mappings = BUF_INIT;
         store_index_meta m;
-        if (store_eng_index_load(c->txn, c->e, job->index, &m, &settings, &mappings) != 1) {
+        if (store_eng_index_load(c->txn, c->e, job->index, &m, &settings, &mappings) != STORE_LOOKUP_FOUND) {
             buf_free(&settings);
             buf_free(&mappings);
             return EIO;

@@ -132,8 +132,9 @@ static bool resolve_row(const char *alias, const char *index, int w, void *arg)
     return true;
 }
 
-/* The index alias `name` stands for into `out`: 1 resolved, 0 not an alias,
- * -2 not resolvable (see store_engine_index_resolve), -1 engine error. */
+/* The index alias `name` stands for into `out`: STORE_LOOKUP_FOUND resolved,
+ * STORE_LOOKUP_MISSING not an alias, STORE_LOOKUP_UNRESOLVED not resolvable
+ * (see store_engine_index_resolve), STORE_LOOKUP_FAILED engine error. */
 store_lookup store_eng_alias_resolve(MDB_txn *txn, store_engine *e, const char *name, bool write, char *out, size_t outsz)
 {
     resolve_st s = {0};
@@ -203,7 +204,7 @@ bool store_engine_index_each(store_rtxn *r, bool (*fn)(const store_index_meta *m
         memcpy(name, k.mv_data, k.mv_size);
         name[k.mv_size] = '\0';
         store_index_meta m;
-        if (store_eng_index_load(r->txn, r->e, name, &m, NULL, NULL) != 1) {
+        if (store_eng_index_load(r->txn, r->e, name, &m, NULL, NULL) != STORE_LOOKUP_FOUND) {
             ok = false;
             break;
         }

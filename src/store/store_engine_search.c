@@ -443,7 +443,7 @@ store_lookup store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, i
     }
     store_lookup found = store_engine_doc_get(r, m, v.mv_data, v.mv_size, out);
     if (found != STORE_LOOKUP_FOUND || out->st.seq_no != seq)
-        return found < 0 ? STORE_LOOKUP_FAILED : STORE_LOOKUP_MISSING;
+        return found == STORE_LOOKUP_FAILED ? STORE_LOOKUP_FAILED : STORE_LOOKUP_MISSING;
     *id = v.mv_data;
     *id_len = v.mv_size;
     return STORE_LOOKUP_FOUND;

@@ -662,12 +662,12 @@ static int64_t phrase_freq(ex *x, int64_t seq, const char *path, const toks *ph,
     const char *id;
     size_t idn;
     store_doc_view v;
-    int rc = store_engine_doc_by_seq(x->r, &x->ix->meta, seq, &id, &idn, &v);
-    if (rc < 0) {
+    store_lookup rc = store_engine_doc_by_seq(x->r, &x->ix->meta, seq, &id, &idn, &v);
+    if (rc == STORE_LOOKUP_FAILED) {
         *failed = true;
         return 0;
     }
-    if (rc == 0)
+    if (rc == STORE_LOOKUP_MISSING)
         return 0;
     cJSON *doc = cJSON_ParseWithLength(v.src, v.src_len);
     toks vals = {0};
@@ -809,6 +809,22 @@ static bool index_glob(const char *pat, const char *name)
     return !*pat;
 }
 
+/* The live documents among q's ids, constant-scored `boost`: the ids query,
+ * and term/terms/match on `_id`, which Elasticsearch answers as one. */
+static bool ev_ids(ex *x, const store_query *q, float boost, hitv *out)
+{
+    for (size_t i = 0; i < q->nvals; i++) {
+        store_doc_view v;
+        store_lookup rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
+        if (rc == STORE_LOOKUP_FAILED)
+            return storage_err(x->err);
+        if (rc == STORE_LOOKUP_FOUND && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
+            return oom_err(x->err);
+    }
+    hv_norm(out, boost);
+    return true;
+}
+
 /* `_id` and `_index` are metadata fields with no index entries: Elasticsearch
  * answers term/terms/match on `_id` as an ids query and on `_index` by the
  * searched index's own name, both constant-scored (the boost). Returns -1 when
@@ -823,16 +839,7 @@ static int ev_meta_field(ex *x, const store_query *q, const char *path, float bo
         !(is_index && (prefix || wild)))
         return -1;
     if (is_id) {
-        for (size_t i = 0; i < q->nvals; i++) {
-            store_doc_view v;
-            int rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
-            if (rc < 0)
-                return storage_err(x->err);
-            if (rc == 1 && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
-                return oom_err(x->err);
-        }
-        hv_norm(out, boost);
-        return 1;
+        return ev_ids(x, q, boost, out);
     }
     const char *name = x->ix->meta.name;
     for (size_t i = 0; i < q->nvals; i++) {
@@ -1203,16 +1210,7 @@ bool store_eval(ex *x, const store_query *q, hitv *out)
     case STORE_Q_MATCH_NONE:
         return true;
     case STORE_Q_IDS:
-        for (size_t i = 0; i < q->nvals; i++) {
-            store_doc_view v;
-            int rc = store_engine_doc_get(x->r, &x->ix->meta, q->vals[i].s, strlen(q->vals[i].s), &v);
-            if (rc < 0)
-                return storage_err(x->err);
-            if (rc == 1 && v.st.exists && !v.st.deleted && !hv_push(out, v.st.seq_no, 0))
-                return oom_err(x->err);
-        }
-        hv_norm(out, q->boost);
-        return true;
+        return ev_ids(x, q, q->boost, out);
     case STORE_Q_BOOL:
         return ev_bool(x, q, out);
     case STORE_Q_CONSTANT:

@@ -71,15 +71,9 @@ static void kv_add(kvlist *l, const char *k, const char *json)
             l->v[i].v = nv;
             return;
         }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        kv *p = realloc(l->v, cap * sizeof *p);
-        if (!p) {
-            l->oom = true;
-            return;
-        }
-        l->v = p;
-        l->cap = cap;
+    if (!GROW_ARRAY(l->v, l->cap, l->n + 1, 16)) {
+        l->oom = true;
+        return;
     }
     kv *e = &l->v[l->n];
     e->k = strdup(k);
@@ -388,9 +382,10 @@ bool store_indices_get(store_engine *e, const store_req *req, const char *expr, 
         store_index_meta meta;
         buf st = BUF_INIT, mp = BUF_INIT;
         kvlist kl = {0};
-        int rc = store_engine_index_get(t, names[i], &meta, &st, &mp);
-        bool one = rc == 1 ? settings_list(&meta, st.data, st.len, &kl) || oom(err) : rc == 0 || storage(err);
-        if (one && rc == 1) {
+        store_lookup rc = store_engine_index_get(t, names[i], &meta, &st, &mp);
+        bool one = rc == STORE_LOOKUP_FOUND ? settings_list(&meta, st.data, st.len, &kl) || oom(err)
+                                            : rc == STORE_LOOKUP_MISSING || storage(err);
+        if (one && rc == STORE_LOOKUP_FOUND) {
             size_t mark = b->len;
             if (b->len > 1)
                 buf_putc(b, ',');
@@ -454,10 +449,10 @@ bool store_indices_refresh(store_engine *e, const store_req *req, const char *ex
     size_t total = 0;
     for (size_t i = 0; ok && i < n; i++) {
         store_index_meta meta;
-        int rc = store_engine_index_get(t, names[i], &meta, NULL, NULL);
-        if (rc < 0)
+        store_lookup rc = store_engine_index_get(t, names[i], &meta, NULL, NULL);
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage(err);
-        total += rc == 1 ? 1 + (size_t)meta.replicas : 0;
+        total += rc == STORE_LOOKUP_FOUND ? 1 + (size_t)meta.replicas : 0;
     }
     store_engine_read_end(t);
     store_search_indices_free(names, n);
@@ -476,14 +471,8 @@ typedef struct mlist {
 static bool collect_meta(const store_index_meta *m, void *arg)
 {
     mlist *l = arg;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        store_index_meta *p = realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return false;
-        l->v = p;
-        l->cap = cap;
-    }
+    if (!GROW_ARRAY(l->v, l->cap, l->n + 1, 16))
+        return false;
     l->v[l->n++] = *m;
     return true;
 }
@@ -499,10 +488,10 @@ static bool metas_of(store_rtxn *t, const store_req *req, const char *expr, mlis
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++) {
         store_index_meta m;
-        int rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
-        if (rc < 0)
+        store_lookup rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage(err);
-        else if (rc == 1 && !collect_meta(&m, out))
+        else if (rc == STORE_LOOKUP_FOUND && !collect_meta(&m, out))
             ok = oom(err);
     }
     store_search_indices_free(names, n);
@@ -665,10 +654,10 @@ bool store_indices_cat_count(store_engine *e, const store_req *req, const char *
     int64_t total = 0;
     for (size_t i = 0; ok && i < n; i++) {
         store_index_meta m;
-        int rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
-        if (rc < 0)
+        store_lookup rc = store_engine_index_get(t, names[i], &m, NULL, NULL);
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage(err);
-        else if (rc == 1)
+        else if (rc == STORE_LOOKUP_FOUND)
             total += m.docs_count;
     }
     store_search_indices_free(names, n);

@@ -256,7 +256,7 @@ static uint64_t key_hash(const void *k, size_t n)
 static term *term_find(store_pbatch *b, const void *key, size_t kn, bool create)
 {
     if (create && (b->nt + 1) * 2 > b->hcap) {
-        size_t nc = b->hcap ? b->hcap * 2 : 1024;
+        size_t nc = b->hcap ? grow_mul(b->hcap, 2) : 1024; /* SIZE_MAX on overflow: calloc refuses it */
         size_t *nh = calloc(nc, sizeof *nh);
         if (!nh)
             return NULL;

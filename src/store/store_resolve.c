@@ -245,13 +245,13 @@ bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, boo
     bool ok = ix || oom_err(err);
     for (size_t i = 0; ok && i < nn; i++) {
         buf settings = BUF_INIT, mappings = BUF_INIT;
-        int rc = store_engine_index_get(r, names[i], &ix[n].meta, &settings, &mappings);
-        if (rc == 1) {
+        store_lookup rc = store_engine_index_get(r, names[i], &ix[n].meta, &settings, &mappings);
+        if (rc == STORE_LOOKUP_FOUND) {
             char why[256] = "";
             if (!store_mapping_parse(mappings.data ? mappings.data : "", mappings.len, &ix[n].map, why,
                                      sizeof why)) {
                 log_error("verstore: index [%s]: stored mapping does not parse: %s", names[i], why);
-                rc = -1;
+                rc = STORE_LOOKUP_FAILED;
             } else {
                 ix[n].window = setting_of(settings.data, settings.len, "max_result_window", DEFAULT_WINDOW);
                 ix[n].max_terms =
@@ -263,7 +263,7 @@ bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, boo
         }
         buf_free(&settings);
         buf_free(&mappings);
-        if (rc < 0)
+        if (rc == STORE_LOOKUP_FAILED)
             ok = storage_err(err);
     }
     store_search_indices_free(names, nn);

@@ -102,22 +102,22 @@ static bool scroll_page(store_rtxn *r, sctx *c, buf *b, store_error *err)
     while (ok && c->pos < c->n && shown < c->size) {
         sentry *e = &c->e[c->pos++];
         if (!have[e->ix]) {
-            int rc = store_engine_index_get(r, c->indices.v[e->ix], &metas[e->ix], NULL, NULL);
-            if (rc < 0) {
+            store_lookup rc = store_engine_index_get(r, c->indices.v[e->ix], &metas[e->ix], NULL, NULL);
+            if (rc == STORE_LOOKUP_FAILED) {
                 ok = storage_err(err);
                 break;
             }
-            have[e->ix] = rc == 1 ? 1 : -1;
+            have[e->ix] = rc == STORE_LOOKUP_FOUND ? 1 : -1;
         }
         if (have[e->ix] < 0)
             continue; /* the index was deleted meanwhile */
         store_doc_view v;
-        int rc = store_engine_doc_get(r, &metas[e->ix], e->id, e->idn, &v);
-        if (rc < 0) {
+        store_lookup rc = store_engine_doc_get(r, &metas[e->ix], e->id, e->idn, &v);
+        if (rc == STORE_LOOKUP_FAILED) {
             ok = storage_err(err);
             break;
         }
-        if (rc == 0 || v.st.deleted || !v.st.exists)
+        if (rc == STORE_LOOKUP_MISSING || v.st.deleted || !v.st.exists)
             continue;
         if (shown++)
             buf_putc(b, ',');

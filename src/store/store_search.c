@@ -94,10 +94,10 @@ static bool on_fast_seq(int64_t seq, void *arg)
     const char *id;
     size_t idn;
     store_doc_view v;
-    int rc = store_engine_doc_by_seq(c->r, &c->ix->meta, seq, &id, &idn, &v);
-    if (rc < 0)
+    store_lookup rc = store_engine_doc_by_seq(c->r, &c->ix->meta, seq, &id, &idn, &v);
+    if (rc == STORE_LOOKUP_FAILED)
         return c->failed = true, false;
-    if (rc == 1)
+    if (rc == STORE_LOOKUP_FOUND)
         fast_emit(c, id, idn, &v);
     return c->n < c->want;
 }
@@ -431,12 +431,12 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         size_t idn;
         store_doc_view v;
         rh *h = &hits[k];
-        int rc = store_engine_doc_by_seq(r, &ix[h->ix].meta, h->seq, &id, &idn, &v);
-        if (rc < 0) {
+        store_lookup rc = store_engine_doc_by_seq(r, &ix[h->ix].meta, h->seq, &id, &idn, &v);
+        if (rc == STORE_LOOKUP_FAILED) {
             storage_err(err);
             goto done;
         }
-        if (rc == 0)
+        if (rc == STORE_LOOKUP_MISSING)
             continue;
         buf sort = BUF_INIT;
         if (nk) {

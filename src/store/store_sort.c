@@ -225,10 +225,10 @@ bool store_sort_fetch_id(store_rtxn *r, const sidx *ix, rh *h)
     const char *id;
     size_t n;
     store_doc_view v;
-    int rc = store_engine_doc_by_seq(r, &ix->meta, h->seq, &id, &n, &v);
-    if (rc < 0)
+    store_lookup rc = store_engine_doc_by_seq(r, &ix->meta, h->seq, &id, &n, &v);
+    if (rc == STORE_LOOKUP_FAILED)
         return false;
-    if (rc == 0) {
+    if (rc == STORE_LOOKUP_MISSING) {
         h->id = strdup("");
         h->idn = 0;
         return h->id != NULL;

@@ -1,6 +1,7 @@
 /* store_tokenize — the tokenizers: standard (UAX #29 word boundaries from ICU, typed and split as Lucene's
  * StandardTokenizer does), whitespace, keyword, letter, lowercase, ngram and edge_ngram. */
 #include "versync/store/store_analysis.h"
+#include "versync/common/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +32,8 @@ const char *analysis_type_name(int type)
 bool analysis_tokens_push(analysis_tokens *t, const char *term, size_t len, int32_t start, int32_t end, int32_t pos,
                           int type)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        analysis_token *v = realloc(t->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        t->v = v;
-        t->cap = cap;
-    }
+    if (!GROW_ARRAY(t->v, t->cap, t->n + 1, 16))
+        return false;
     char *s = malloc(len + 1);
     if (!s)
         return false;

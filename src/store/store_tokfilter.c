@@ -2,6 +2,7 @@
  * asciifolding (ICU's Latin-ASCII transform), stop, stemmers (Snowball's libstemmer), english possessive,
  * cjk_width, cjk_bigram, synonym and trim. */
 #include "versync/store/store_analysis.h"
+#include "versync/common/grow.h"
 
 #include <libstemmer.h>
 #include <pthread.h>
@@ -386,15 +387,9 @@ static bool cjk_bigram(analysis_filter *f, analysis_tokens *t)
             int32_t a = i8;
             UChar32 c;
             U8_NEXT((const uint8_t *)k->term, i8, n8, c);
-            if (nrun == caprun) {
-                size_t nc = caprun ? caprun * 2 : 16;
-                cjkch *nr = realloc(run, nc * sizeof *nr);
-                if (!nr) {
-                    ok = false;
-                    break;
-                }
-                run = nr;
-                caprun = nc;
+            if (!GROW_ARRAY(run, caprun, nrun + 1, 16)) {
+                ok = false;
+                break;
             }
             int32_t w = c > 0xffff ? 2 : 1;
             run[nrun++] = (cjkch){k->term + a, (size_t)(i8 - a), exact ? off : k->start, exact ? off + w : k->end};

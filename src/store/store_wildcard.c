@@ -1,6 +1,8 @@
 /* store_wildcard — wildcard patterns ('*' any run, '?' one character) compiled once and matched in bounded time. */
 #include "versync/store/store_wildcard.h"
 
+#include "versync/common/grow.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +115,7 @@ store_wildcard *store_wildcard_compile(const char *pat, size_t pn, size_t *len_o
         if (!u || w->cps[u - 1] != w->cps[i])
             w->cps[u++] = w->cps[i];
     w->ncp = u;
-    w->masks = calloc(u ? u * w->words : 1, sizeof *w->masks);
+    w->masks = calloc(u ? grow_mul(u, w->words) : 1, sizeof *w->masks); /* SIZE_MAX on overflow: refused */
     if (!w->masks)
         goto oom;
     memset(w->low, -1, sizeof w->low);

@@ -8,8 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The one way versync connects (the workers keep their own reconnecting
- * loop). Connect with `conninfo` (key=value or a postgres:// URI; "" uses
+/* The one way versync connects. Connect with `conninfo` (key=value or a postgres:// URI; "" uses
  * libpq's environment defaults). `appname` becomes application_name unless
  * the conninfo sets one, and connect_timeout is 10 s unless it (or
  * PGCONNECT_TIMEOUT) sets one. Returns the connection (the caller owns it and closes it
@@ -17,6 +16,15 @@
  * every password redacted. Logs nothing itself; the connection's server
  * notices go to the log at debug level. */
 PGconn *pg_connect(const char *conninfo, const char *appname, char *err, size_t errsz);
+
+/* pg_connect for a session found by its name in pg_stat_activity (a
+ * worker): `appname` is application_name even when PGAPPNAME is set; only
+ * the conninfo's own application_name overrides it. */
+PGconn *pg_connect_named(const char *conninfo, const char *appname, char *err, size_t errsz);
+
+/* pg_connect for logical replication (replication=database, whatever the
+ * conninfo says), named `appname` whatever the conninfo says. */
+PGconn *pg_connect_replication(const char *conninfo, const char *appname, char *err, size_t errsz);
 
 /* Run `sql` with `nparams` text parameters (NULL items are SQL NULLs).
  * Returns the result when its status is PGRES_COMMAND_OK or PGRES_TUPLES_OK

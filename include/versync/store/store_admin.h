@@ -13,7 +13,7 @@ void store_admin_root(store_api *api, store_resp *r);
 /* Answer a failed index lookup, given store_engine_index_resolve's result,
  * and return false; true when the index (or its alias) was found. HEAD
  * requests get a bare 404 for a missing index. */
-bool store_admin_index_found(store_api *api, store_resp *r, int rc, const char *index, bool head);
+bool store_admin_index_found(store_api *api, store_resp *r, store_lookup rc, const char *index, bool head);
 
 store_call *store_admin_create_index(store_api *api, const store_req *req, store_match *m, store_resp *resp);
 

@@ -1,4 +1,4 @@
-/* store_index — verstore's search structures: text analysis, field mappings (given or inferred), value encodings, and the index entries kept in step with each document. */
+/* store_index — verstore's search structures: text analysis, field mappings (given or inferred), value encodings, and the index entries kept in step with each document (store_index.c, store_index_enc.c, store_index_doc.c). */
 #ifndef VERSYNC_STORE_INDEX_H
 #define VERSYNC_STORE_INDEX_H
 
