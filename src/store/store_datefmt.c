@@ -70,11 +70,14 @@ static bool num(const char *s, size_t n, size_t *i, int w, int max, long *out)
     return true;
 }
 
-/* One java.time pattern over the whole value. `check` only validates the pattern. */
-static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, bool check, int64_t *ms, char *err,
-                          size_t errsz)
+/* One java.time pattern over the whole value. `check` only validates the pattern.
+ * `round_up` fills the time fields the pattern lacks with their largest value
+ * (23:59:59.999) as Elasticsearch's round-up parser does for range bounds;
+ * month and day still default to 1 there, so do they here. */
+static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, bool check, bool round_up, int64_t *ms,
+                          char *err, size_t errsz)
 {
-    long y = 1970, mo = 1, d = 1, h = 0, mi = 0, sec = 0, frac_ms = 0, off_min = 0;
+    long y = 1970, mo = 1, d = 1, h = -1, mi = -1, sec = -1, frac_ms = -1, off_min = 0;
     int ampm = -1;
     bool h12 = false;
     size_t i = 0;
@@ -198,6 +201,14 @@ static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, b
         return true;
     if (i != n)
         return false;
+    if (h < 0)
+        h = round_up && !h12 ? 23 : 0;
+    if (mi < 0)
+        mi = round_up ? 59 : 0;
+    if (sec < 0)
+        sec = round_up ? 59 : 0;
+    if (frac_ms < 0)
+        frac_ms = round_up ? 999 : 0;
     if (h12) {
         if (h < 1 || h > 12 || ampm < 0)
             return false;
@@ -230,8 +241,27 @@ static const struct { const char *name, *pattern; } named[] = {
     {"year_month_day", "yyyy-MM-dd"}, {"strict_hour_minute_second", "HH:mm:ss"}, {"hour_minute_second", "HH:mm:ss"},
 };
 
-static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, bool check, int64_t *ms, char *err,
-                size_t errsz)
+/* What round-up adds to an ISO 8601 value read at its own precision: the rest
+ * of the day, hour, minute or second it names (none when it has a fraction). */
+static int64_t iso_round_up(const char *s, size_t n)
+{
+    const char *t = memchr(s, 'T', n);
+    if (!t)
+        return 86399999;
+    int digits = 0;
+    for (const char *p = t + 1; p < s + n; p++) {
+        if (*p == '.' || *p == ',')
+            return 0;
+        if (isdigit((unsigned char)*p))
+            digits++;
+        else if (*p != ':')
+            break;
+    }
+    return digits <= 2 ? 3599999 : digits <= 4 ? 59999 : 999;
+}
+
+static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, bool check, bool round_up, int64_t *ms,
+                char *err, size_t errsz)
 {
     if (fl == 12 && strncmp(f, "epoch_millis", 12) == 0)
         return check || parse_epoch(s, n, 1, ms);
@@ -241,12 +271,16 @@ static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, 
         if (strlen(iso_names[i]) == fl && strncmp(f, iso_names[i], fl) == 0) {
             if (check)
                 return true;
-            /* an ISO string, never a bare number (store_index_parse_date also takes epoch millis) */
-            return !number && !digits_only(s, n, true) && store_index_parse_date(s, n, ms);
+            /* an ISO string, never a bare number (store_index_parse_date also takes epoch millis); four digits are a year */
+            if (number || (digits_only(s, n, true) && n != 4) || !store_index_parse_date(s, n, ms))
+                return false;
+            if (round_up)
+                *ms += iso_round_up(s, n);
+            return true;
         }
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
         if (strlen(named[i].name) == fl && strncmp(f, named[i].name, fl) == 0)
-            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, ms, err, errsz);
+            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, round_up, ms, err, errsz);
     bool letters_only = true;
     for (size_t i = 0; i < fl; i++)
         letters_only &= islower((unsigned char)f[i]) || f[i] == '_';
@@ -254,7 +288,7 @@ static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, 
         snprintf(err, errsz, "Invalid format: [%.*s]: verstore does not support this built-in date format", (int)fl, f);
         return false;
     }
-    return parse_pattern(f, fl, s, n, check, ms, err, errsz);
+    return parse_pattern(f, fl, s, n, check, round_up, ms, err, errsz);
 }
 
 bool store_datefmt_valid(const char *format, char *err, size_t errsz)
@@ -268,7 +302,7 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz)
         const char *bar = strstr(p, "||");
         size_t fl = bar ? (size_t)(bar - p) : strlen(p);
         int64_t ms;
-        if (!one(p, fl, "", 0, false, true, &ms, err, errsz))
+        if (!one(p, fl, "", 0, false, true, false, &ms, err, errsz))
             return false;
         if (!bar)
             return true;
@@ -276,16 +310,26 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz)
     }
 }
 
-bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms)
+static bool parse_any(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ms)
 {
     char err[256];
     for (const char *p = format;;) {
         const char *bar = strstr(p, "||");
         size_t fl = bar ? (size_t)(bar - p) : strlen(p);
-        if (one(p, fl, s, n, number, false, ms, err, sizeof err))
+        if (one(p, fl, s, n, number, false, round_up, ms, err, sizeof err))
             return true;
         if (!bar)
             return false;
         p = bar + 2;
     }
+}
+
+bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms)
+{
+    return parse_any(format, s, n, number, false, ms);
+}
+
+bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool round_up, int64_t *ms)
+{
+    return parse_any(format ? format : STORE_DATEFMT_DEFAULT, s, n, false, round_up, ms);
 }

@@ -5,6 +5,7 @@
 #include "versync/grow.h"
 #include "versync/log.h"
 #include "versync/store_breaker.h"
+#include "versync/store_datefmt.h"
 #include "versync/store_deadline.h"
 #include "versync/store_fielddata.h"
 #include "versync/store_index.h"
@@ -385,10 +386,13 @@ bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len,
 
 /* Encode query value `v` as field f's index key into out (STORE_INDEX_MAX_KEY+1
  * bytes). bound: 0 exact, 1 lower bound, -1 upper bound (a fraction on a
- * long field rounds inward and makes the bound inclusive). Returns 1, 0 when
- * no indexed value can equal it, -1 on error (reported unless lenient). */
+ * long field rounds inward and makes the bound inclusive). `datefmt`: the
+ * format a date is read with when the query forces one (a range's `format`,
+ * or epoch_millis when either bound is a number, as DateFieldType.rangeQuery
+ * picks), NULL for the field's own. Returns 1, 0 when no indexed value can
+ * equal it, -1 on error (reported unless lenient). */
 static int enc_val(ex *x, const char *path, const store_field *f, const store_qval *v, int bound, bool *incl,
-                   bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
+                   const char *datefmt, bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
 {
     *res = out;
     switch (f->type) {
@@ -444,18 +448,23 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
     case STORE_FT_DATE: {
         int64_t ms;
         bool ok;
-        if (v->kind == STORE_QV_NUM) {
+        const char *fmt = datefmt ? datefmt : f->date_format ? f->date_format : STORE_DATEFMT_DEFAULT;
+        if (v->kind == STORE_QV_NUM && (!datefmt || strcmp(datefmt, "epoch_millis") == 0)) {
             ok = v->num == floor(v->num) && fabs(v->num) < 9.2e18;
             ms = ok ? (int64_t)v->num : 0;
-        } else
-            ok = v->kind == STORE_QV_STR && store_index_parse_date(v->s, strlen(v->s), &ms);
+            fmt = "epoch_millis";
+        } else {
+            /* gt and lte read the last millisecond the value names (Elasticsearch's roundUp) */
+            bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
+            ok = v->kind != STORE_QV_BOOL && store_datefmt_parse_bound(fmt, v->s, strlen(v->s), up, &ms);
+        }
         if (!ok) {
             if (lenient)
                 return 0;
-            store_eval_shard_fail(
-                x, "parse_exception",
-                "failed to parse date field [%s] with format [strict_date_optional_time||epoch_millis]",
-                v->s);
+            store_eval_shard_fail(x, "parse_exception",
+                                  "failed to parse date field [%s] with format [%s]: [failed to parse date field "
+                                  "[%s] with format [%s]]",
+                                  v->s, fmt, v->s, fmt);
             return -1;
         }
         store_index_enc_long(ms, out);
@@ -890,7 +899,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_TERMS: {
         hitv acc = {0};
         for (size_t i = 0; i < q->nvals; i++) {
-            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, lenient, kbuf, &kl, &key);
+            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, NULL, lenient, kbuf, &kl, &key);
             if (rc < 0) {
                 store_hits_free(&acc);
                 return false;
@@ -921,9 +930,14 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_RANGE: {
         bool lo_incl = q->lo_incl, hi_incl = q->hi_incl;
         int rl = 1, rh = 1;
-        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, lenient, kbuf, &kl, &key)) < 0)
+        /* a number in either bound reads both as epoch_millis unless the query names a format */
+        const char *dfmt = q->format                                  ? q->format
+                           : (q->lo && q->lo->kind == STORE_QV_NUM) ||
+                                     (q->hi && q->hi->kind == STORE_QV_NUM) ? "epoch_millis"
+                                                                            : NULL;
+        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, dfmt, lenient, kbuf, &kl, &key)) < 0)
             return false;
-        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, lenient, kbuf2, &kl2, &key2)) < 0)
+        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, dfmt, lenient, kbuf2, &kl2, &key2)) < 0)
             return false;
         if (rl == 0 || rh == 0)
             return true;
@@ -993,7 +1007,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_MATCH:
     case STORE_Q_PHRASE: {
         if (!text) {
-            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, lenient || q->lenient, kbuf, &kl, &key);
+            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, NULL, lenient || q->lenient, kbuf, &kl, &key);
             if (rc <= 0)
                 return rc == 0;
             return store_eval_exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);

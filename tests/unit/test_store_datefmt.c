@@ -65,12 +65,41 @@ static void test_validation(void **state)
     assert_false(store_datefmt_valid("", err, sizeof err));
 }
 
+static int64_t bound(const char *fmt, const char *v, bool up)
+{
+    int64_t ms = -42;
+    if (!store_datefmt_parse_bound(fmt, v, strlen(v), up, &ms))
+        fail_msg("[%s] does not parse bound [%s]", fmt ? fmt : "(default)", v);
+    return ms;
+}
+
+/* Range bounds: round-up fills the time fields a value lacks with their
+ * maximum (Elasticsearch's roundUp parser), month and day staying at 1. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    assert_int_equal(bound("dd/MM/yyyy", "01/02/2024", false), 1706745600000LL);
+    assert_int_equal(bound("dd/MM/yyyy", "01/02/2024", true), 1706745600000LL + 86399999);
+    assert_int_equal(bound("dd/MM/yyyy HH", "01/02/2024 10", true), 1706781600000LL + 3599999);
+    assert_int_equal(bound(NULL, "2024-02-01", true), 1706745600000LL + 86399999);
+    assert_int_equal(bound(NULL, "2024-02-01T10", true), 1706781600000LL + 3599999);
+    assert_int_equal(bound(NULL, "2024-02-01T10:00", true), 1706781600000LL + 59999);
+    assert_int_equal(bound(NULL, "2024-02-01T10:00:00Z", true), 1706781600000LL + 999);
+    assert_int_equal(bound(NULL, "2024-02-01T10:00:00.5Z", true), 1706781600500LL);
+    assert_int_equal(bound(NULL, "2024", true), 1704067200000LL + 86399999); /* a year: Jan 1, as ES */
+    assert_int_equal(bound(NULL, "1706745600000", true), 1706745600000LL);
+    assert_int_equal(bound("epoch_millis", "1706745600000", true), 1706745600000LL);
+    int64_t ms;
+    assert_false(store_datefmt_parse_bound("dd/MM/yyyy||epoch_millis", "2024-02-01", 10, false, &ms));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_names_and_alternatives),
         cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
