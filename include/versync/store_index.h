@@ -13,7 +13,7 @@
 /* ---- field mappings ------------------------------------------------------ */
 
 /* What verstore does with a field. Mapping type names fold onto these:
- * long/integer/short/byte → LONG; double/float/half_float/scaled_float →
+ * long/integer/short/byte → LONG; unsigned_long → ULONG; double/float/half_float/scaled_float →
  * DOUBLE; text/match_only_text → TEXT; keyword/constant_keyword/wildcard →
  * KEYWORD; binary and the *_range types → KEYWORD with `opaque` set (stored,
  * not indexed). Any other type name is refused by store_mapping_parse. */
@@ -26,6 +26,7 @@ typedef enum store_ftype {
     STORE_FT_DOUBLE,
     STORE_FT_BOOLEAN,
     STORE_FT_DATE,
+    STORE_FT_ULONG, /* unsigned_long: 0 … 2^64−1, encoded big-endian (store_ulong) */
 } store_ftype;
 
 typedef struct store_field {

@@ -8,6 +8,7 @@
 #include "versync/store_fielddata.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
+#include "versync/store_ulong.h"
 #include "versync/store_util.h"
 #include "versync/store_wildcard.h"
 
@@ -48,6 +49,8 @@ static double val_num(store_ftype ft, const void *val, size_t len)
         return len && ((const char *)val)[0] == 'T';
     if (len != STORE_VAL_NUM_LEN)
         return 0;
+    if (ft == STORE_FT_ULONG)
+        return (double)store_ulong_unshift(store_index_dec_long(val));
     return ft == STORE_FT_DOUBLE ? store_index_dec_double(val) : (double)store_index_dec_long(val);
 }
 
@@ -248,6 +251,9 @@ static void put_key(buf *b, store_ftype ft, const unsigned char *key, size_t len
         jstr(b, tmp);
         break;
     }
+    case STORE_FT_ULONG: /* the exact value as a number, no key_as_string (LongTerms with UNSIGNED_LONG_SHIFTED) */
+        buf_printf(b, "\"key\":%" PRIu64, len == STORE_VAL_NUM_LEN ? store_ulong_unshift(store_index_dec_long(key)) : 0);
+        break;
     default:
         buf_puts(b, "\"key\":");
         jint(b, len == STORE_VAL_NUM_LEN ? store_index_dec_long(key) : 0);

@@ -10,6 +10,7 @@
 #include "versync/store_fielddata.h"
 #include "versync/store_index.h"
 #include "versync/store_json.h"
+#include "versync/store_ulong.h"
 #include "versync/store_util.h"
 #include "versync/store_wildcard.h"
 
@@ -442,6 +443,27 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
             }
             store_index_enc_long((int64_t)d, out);
         }
+        *len = STORE_VAL_NUM_LEN;
+        return 1;
+    }
+    case STORE_FT_ULONG: {
+        /* UnsignedLongFieldType: terms out of range match nothing, bounds are clamped */
+        uint64_t u;
+        int rc = v->kind == STORE_QV_BOOL ? -1
+                 : bound == 0             ? store_ulong_parse_term(v->s, &u)
+                                          : store_ulong_parse_bound(v->s, bound < 0, *incl, &u);
+        if (rc < 0) {
+            if (lenient)
+                return 0;
+            store_eval_shard_fail(x, "query_shard_exception", "failed to create query: For input string: \"%s\"",
+                                  v->s);
+            return -1;
+        }
+        if (rc == 0)
+            return 0;
+        if (incl)
+            *incl = true; /* the bound is now the first/last value admitted */
+        store_ulong_enc(u, out);
         *len = STORE_VAL_NUM_LEN;
         return 1;
     }

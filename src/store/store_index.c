@@ -2,6 +2,7 @@
 #include "versync/store_index.h"
 #include "versync/store_mapping_rules.h"
 #include "versync/store_datefmt.h"
+#include "versync/store_ulong.h"
 
 #include "versync/grow.h"
 #include "versync/store_json.h"
@@ -43,7 +44,7 @@ static const struct {
     {"text", STORE_FT_TEXT},          {"match_only_text", STORE_FT_TEXT}, {"keyword", STORE_FT_KEYWORD},
     {"constant_keyword", STORE_FT_KEYWORD}, {"wildcard", STORE_FT_KEYWORD}, {"long", STORE_FT_LONG},
     {"integer", STORE_FT_LONG},       {"short", STORE_FT_LONG},           {"byte", STORE_FT_LONG},
-    {"unsigned_long", STORE_FT_LONG}, {"double", STORE_FT_DOUBLE},        {"float", STORE_FT_DOUBLE},
+    {"unsigned_long", STORE_FT_ULONG}, {"double", STORE_FT_DOUBLE},        {"float", STORE_FT_DOUBLE},
     {"half_float", STORE_FT_DOUBLE},  {"scaled_float", STORE_FT_DOUBLE},  {"boolean", STORE_FT_BOOLEAN},
     {"date", STORE_FT_DATE},          {"object", STORE_FT_OBJECT},
 };
@@ -1275,6 +1276,19 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         if (!ok)
             return fail_value(x, at, path, f, v, vn);
         store_index_enc_long(l, enc);
+        break;
+    }
+    case STORE_FT_ULONG: { /* Elasticsearch's reason is in its caused_by, which fail_value does not carry */
+        uint64_t u;
+        char why[256];
+        int rc = jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE
+                     ? -1
+                     : store_ulong_parse_doc(v, vn, jt == STORE_JSON_NUMBER, &u, why, sizeof why);
+        if (rc == 0)
+            return true;
+        if (rc < 0)
+            return fail_value(x, at, path, f, v, vn);
+        store_ulong_enc(u, enc);
         break;
     }
     case STORE_FT_DOUBLE: {

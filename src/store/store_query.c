@@ -129,7 +129,7 @@ static bool qval_set(const cJSON *v, store_qval *out, const char *qname, store_e
         out->kind = STORE_QV_NUM;
         out->num = v->valuedouble;
         num_text(v->valuedouble, tmp, sizeof tmp);
-        s = tmp;
+        s = v->valuestring ? v->valuestring : tmp; /* an integer past 2^53 as written (store_req_json_body) */
     } else if (cJSON_IsBool(v)) {
         out->kind = STORE_QV_BOOL;
         out->b = cJSON_IsTrue(v);
@@ -193,7 +193,7 @@ static bool get_string(const cJSON *v, char **out, const char *qname, const char
         s = v->valuestring;
     else if (cJSON_IsNumber(v)) {
         num_text(v->valuedouble, tmp, sizeof tmp);
-        s = tmp;
+        s = v->valuestring ? v->valuestring : tmp; /* an integer past 2^53 as written (store_req_json_body) */
     } else if (cJSON_IsBool(v))
         s = cJSON_IsTrue(v) ? "true" : "false";
     else
