@@ -467,6 +467,35 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
         *len = STORE_VAL_NUM_LEN;
         return 1;
     }
+    case STORE_FT_DATE_NANOS: {
+        /* as a date, to the nanosecond; bounds past what a long of nanoseconds holds are clamped */
+        const char *fmt = datefmt ? datefmt : f->date_format ? f->date_format : STORE_DATEFMT_NANOS_DEFAULT;
+        if (v->kind == STORE_QV_NUM && !datefmt)
+            fmt = "epoch_millis";
+        bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
+        int64_t ns = 0;
+        int rc = v->kind == STORE_QV_BOOL ? 0
+                                          : store_datefmt_parse_ns(fmt, v->s, strlen(v->s), false, up, &ns);
+        if (rc == 0) {
+            if (lenient)
+                return 0;
+            store_eval_shard_fail(x, "parse_exception",
+                                  "failed to parse date field [%s] with format [%s]: [failed to parse date field "
+                                  "[%s] with format [%s]]",
+                                  v->s, fmt, v->s, fmt);
+            return -1;
+        }
+        if (rc < 0) {
+            if (bound == 0 || (rc == -1 && bound < 0) || (rc == -2 && bound > 0))
+                return 0; /* nothing stored can equal or reach it */
+            ns = rc == -1 ? 0 : INT64_MAX;
+            if (incl)
+                *incl = true;
+        }
+        store_index_enc_long(ns, out);
+        *len = STORE_VAL_NUM_LEN;
+        return 1;
+    }
     case STORE_FT_DATE: {
         int64_t ms;
         bool ok;

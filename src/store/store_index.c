@@ -46,7 +46,7 @@ static const struct {
     {"integer", STORE_FT_LONG},       {"short", STORE_FT_LONG},           {"byte", STORE_FT_LONG},
     {"unsigned_long", STORE_FT_ULONG}, {"double", STORE_FT_DOUBLE},        {"float", STORE_FT_DOUBLE},
     {"half_float", STORE_FT_DOUBLE},  {"scaled_float", STORE_FT_DOUBLE},  {"boolean", STORE_FT_BOOLEAN},
-    {"date", STORE_FT_DATE},          {"object", STORE_FT_OBJECT},
+    {"date", STORE_FT_DATE}, {"date_nanos", STORE_FT_DATE_NANOS},          {"object", STORE_FT_OBJECT},
 };
 
 /* Types verstore accepts in a mapping and keeps in _source without indexing
@@ -226,7 +226,9 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
         }
         f->scaling_factor = v;
     }
-    const cJSON *fmt = f->type == STORE_FT_DATE ? cJSON_GetObjectItemCaseSensitive(def, "format") : NULL;
+    const cJSON *fmt = f->type == STORE_FT_DATE || f->type == STORE_FT_DATE_NANOS
+                          ? cJSON_GetObjectItemCaseSensitive(def, "format")
+                          : NULL;
     if (fmt) { /* documents are parsed with it (store_datefmt); a pattern it cannot apply is refused now */
         if (!cJSON_IsString(fmt)) {
             snprintf(err, errsz, "[format] on field [%s] must be a string", name);
@@ -1334,6 +1336,13 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
                                       : !store_index_parse_date(v, vn, &ms))
             return fail_value(x, at, path, f, v, vn);
         store_index_enc_long(ms, enc);
+        break;
+    }
+    case STORE_FT_DATE_NANOS: { /* before 1970 or after 2262 is refused, as DateUtils.toLong refuses it */
+        int64_t ns;
+        if (store_datefmt_parse_ns(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, false, &ns) != 1)
+            return fail_value(x, at, path, f, v, vn);
+        store_index_enc_long(ns, enc);
         break;
     }
     default: return fail_value(x, at, path, f, v, vn);

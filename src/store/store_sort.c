@@ -167,6 +167,7 @@ static bool on_sort_val(const void *val, size_t len, int64_t seq, void *arg)
         /* fall through */
     case STORE_FT_LONG:
     case STORE_FT_DATE:
+    case STORE_FT_DATE_NANOS: /* sort values in nanoseconds, as Elasticsearch gives them */
         v->kind = 1;
         v->l = len == STORE_VAL_NUM_LEN ? store_index_dec_long(val) : 0;
         break;
@@ -217,7 +218,7 @@ bool store_sort_values(ex *x, const skey *key, size_t k, size_t nkeys, rh *hits,
             continue;
         bool high = key->missing_first == key->desc;
         if (f->type == STORE_FT_LONG || f->type == STORE_FT_DATE || f->type == STORE_FT_BOOLEAN ||
-            f->type == STORE_FT_ULONG) /* unsigned_long: 2^64−1 and 0 */
+            f->type == STORE_FT_ULONG || f->type == STORE_FT_DATE_NANOS) /* unsigned_long: 2^64−1 and 0 */
             v->kind = 1, v->l = high ? INT64_MAX : INT64_MIN, v->ul = f->type == STORE_FT_ULONG;
         else if (f->type == STORE_FT_DOUBLE)
             v->kind = 2, v->d = high ? INFINITY : -INFINITY;
@@ -296,6 +297,11 @@ bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, st
                 if (!v->valuestring)
                     u = (uint64_t)v->valuedouble;
                 sv->kind = 1, sv->ul = true, sv->l = (int64_t)(u ^ (1ULL << 63));
+            } else if (ft == STORE_FT_DATE_NANOS && cJSON_IsNumber(v) && v->valuestring) {
+                int64_t l; /* nanoseconds past 2^53, as written */
+                if (!store_json_parse_long(v->valuestring, strlen(v->valuestring), &l))
+                    return store_sort_after_err(err, key->field);
+                sv->kind = 1, sv->l = l;
             } else if (cJSON_IsBool(v))
                 sv->kind = 1, sv->l = cJSON_IsTrue(v);
             else if (cJSON_IsNumber(v)) {
@@ -313,7 +319,7 @@ bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, st
                 char *e;
                 if (ft == STORE_FT_DATE && store_index_parse_date(s, strlen(s), &l))
                     sv->kind = 1, sv->l = l;
-                else if ((ft == STORE_FT_LONG || ft == STORE_FT_DATE) &&
+                else if ((ft == STORE_FT_LONG || ft == STORE_FT_DATE || ft == STORE_FT_DATE_NANOS) &&
                          store_json_parse_long(s, strlen(s), &l))
                     sv->kind = 1, sv->l = l;
                 else if (ft == STORE_FT_DOUBLE && (sv->d = strtod(s, &e), !*e && *s))

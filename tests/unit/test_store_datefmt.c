@@ -93,6 +93,31 @@ static void test_bounds(void **state)
     assert_false(store_datefmt_parse_bound("dd/MM/yyyy||epoch_millis", "2024-02-01", 10, false, &ms));
 }
 
+/* date_nanos: fractions to the nanosecond, 1970 … 2262 only. */
+static void test_nanos(void **state)
+{
+    (void)state;
+    int64_t ns = 0;
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2018-10-29T12:12:12.123456789Z", 30, false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "1540815132123", 13, true, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123000000LL);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "1540815132123.456789", 20, false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns("epoch_second", "1540815132.123456789", 20, false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns("yyyy/MM/dd HH:mm:ss.SSSSSSSSS", "2018/10/29 12:12:12.123456789", 29,
+                                            false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2018-10-29T12:12:12Z", 20, false, true, &ns), 1);
+    assert_int_equal(ns, 1540815132999999999LL); /* round-up: the second's last nanosecond */
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2262-04-11T23:47:16.854775807Z", 30, false, false, &ns), 1);
+    assert_int_equal(ns, INT64_MAX);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2262-04-11T23:47:16.854775808Z", 30, false, false, &ns), -2);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "1969-12-31T23:59:59Z", 20, false, false, &ns), -1);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "no date", 7, false, false, &ns), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +125,7 @@ int main(void)
         cmocka_unit_test(test_names_and_alternatives),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_nanos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
