@@ -8,6 +8,7 @@
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_json.h"
+#include "versync/store/store_ulong.h"
 #include "versync/store/store_util.h"
 #include "versync/store/store_wildcard.h"
 
@@ -48,6 +49,10 @@ static double val_num(store_ftype ft, const void *val, size_t len)
         return len && ((const char *)val)[0] == 'T';
     if (len != STORE_VAL_NUM_LEN)
         return 0;
+    if (ft == STORE_FT_ULONG)
+        return (double)store_ulong_unshift(store_index_dec_long(val));
+    if (ft == STORE_FT_DATE_NANOS) /* aggregations see milliseconds, as Elasticsearch's NanoSecondFieldData */
+        return (double)(store_index_dec_long(val) / 1000000);
     return ft == STORE_FT_DOUBLE ? store_index_dec_double(val) : (double)store_index_dec_long(val);
 }
 
@@ -239,8 +244,11 @@ static void put_key(buf *b, store_ftype ft, const unsigned char *key, size_t len
         buf_puts(b, t ? "\"key\":1,\"key_as_string\":\"true\"" : "\"key\":0,\"key_as_string\":\"false\"");
         break;
     }
-    case STORE_FT_DATE: {
+    case STORE_FT_DATE:
+    case STORE_FT_DATE_NANOS: {
         int64_t ms = len == STORE_VAL_NUM_LEN ? store_index_dec_long(key) : 0;
+        if (ft == STORE_FT_DATE_NANOS)
+            ms /= 1000000;
         store_index_format_date(ms, tmp, sizeof tmp);
         buf_puts(b, "\"key\":");
         jint(b, ms);
@@ -248,6 +256,9 @@ static void put_key(buf *b, store_ftype ft, const unsigned char *key, size_t len
         jstr(b, tmp);
         break;
     }
+    case STORE_FT_ULONG: /* the exact value as a number, no key_as_string (LongTerms with UNSIGNED_LONG_SHIFTED) */
+        buf_printf(b, "\"key\":%" PRIu64, len == STORE_VAL_NUM_LEN ? store_ulong_unshift(store_index_dec_long(key)) : 0);
+        break;
     default:
         buf_puts(b, "\"key\":");
         jint(b, len == STORE_VAL_NUM_LEN ? store_index_dec_long(key) : 0);
@@ -431,7 +442,7 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
         buf_puts(b, "null");
     else
         store_json_put_double(b, v);
-    if (!null && ft == STORE_FT_DATE && (a->t == AG_MIN || a->t == AG_MAX)) {
+    if (!null && (ft == STORE_FT_DATE || ft == STORE_FT_DATE_NANOS) && (a->t == AG_MIN || a->t == AG_MAX)) {
         char tmp[40];
         store_index_format_date((int64_t)v, tmp, sizeof tmp);
         buf_puts(b, ",\"value_as_string\":");

@@ -33,8 +33,11 @@ static bool digits_only(const char *s, size_t n, bool sign)
     return true;
 }
 
-/* epoch_millis / epoch_second: an integer (or a decimal: the fraction is the sub-unit). */
-static bool parse_epoch(const char *s, size_t n, int64_t unit, int64_t *ms)
+/* epoch_millis / epoch_second: an integer (or a decimal: the fraction is the
+ * sub-unit, read to the nanosecond: *sub gets the nanoseconds within the
+ * millisecond). Round-up without a fraction is the unit's last nanosecond, as
+ * Elasticsearch's EpochTime round-up parsers default it. */
+static bool parse_epoch(const char *s, size_t n, int64_t unit, bool round_up, int64_t *ms, int32_t *sub)
 {
     char tmp[40];
     if (!n || n >= sizeof tmp)
@@ -47,13 +50,17 @@ static bool parse_epoch(const char *s, size_t n, int64_t unit, int64_t *ms)
     if (!digits_only(tmp, strlen(tmp), true) || (dot && !digits_only(dot + 1, strlen(dot + 1), false)))
         return false;
     long long whole = strtoll(tmp, NULL, 10);
-    double frac = 0.0;
-    if (dot) {
-        char fb[48];
-        snprintf(fb, sizeof fb, "0.%s", dot + 1);
-        frac = strtod(fb, NULL);
-    }
-    *ms = (int64_t)whole * unit + (tmp[0] == '-' ? -1 : 1) * (int64_t)(frac * (double)unit);
+    int width = unit == 1000 ? 9 : 6; /* the fraction's digits that count: nanoseconds of the unit */
+    int64_t fr = 0;
+    const char *fd = dot ? dot + 1 : "";
+    for (int k = 0; k < width; k++)
+        fr = fr * 10 + (*fd ? *fd++ - '0' : 0);
+    if (!dot && round_up)
+        fr = unit == 1000 ? 999999999 : 999999;
+    bool neg = tmp[0] == '-';
+    /* fr: nanoseconds of the second (epoch_second) or of the millisecond (epoch_millis) */
+    *ms = (int64_t)whole * unit + (neg ? -1 : 1) * (unit == 1000 ? fr / 1000000 : 0);
+    *sub = neg ? 0 : (int32_t)(unit == 1000 ? fr % 1000000 : fr);
     return true;
 }
 
@@ -70,11 +77,14 @@ static bool num(const char *s, size_t n, size_t *i, int w, int max, long *out)
     return true;
 }
 
-/* One java.time pattern over the whole value. `check` only validates the pattern. */
-static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, bool check, int64_t *ms, char *err,
-                          size_t errsz)
+/* One java.time pattern over the whole value. `check` only validates the pattern.
+ * `round_up` fills the time fields the pattern lacks with their largest value
+ * (23:59:59.999) as Elasticsearch's round-up parser does for range bounds;
+ * month and day still default to 1 there, so do they here. */
+static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, bool check, bool round_up, int64_t *ms,
+                          int32_t *sub, char *err, size_t errsz)
 {
-    long y = 1970, mo = 1, d = 1, h = 0, mi = 0, sec = 0, frac_ms = 0, off_min = 0;
+    long y = 1970, mo = 1, d = 1, h = -1, mi = -1, sec = -1, frac_ms = -1, frac_sub = 0, off_min = 0;
     int ampm = -1;
     bool h12 = false;
     size_t i = 0;
@@ -146,15 +156,16 @@ static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, b
                 size_t st = i;
                 ok = num(s, n, &i, (int)run, (int)run, &f);
                 size_t got = i - st;
-                while (got > 3) {
+                while (got > 9) {
                     f /= 10;
                     got--;
                 }
-                while (got < 3) {
+                while (got < 9) {
                     f *= 10;
                     got++;
                 }
-                frac_ms = f;
+                frac_ms = f / 1000000;
+                frac_sub = f % 1000000;
             }
             break;
         case 'a':
@@ -198,6 +209,17 @@ static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, b
         return true;
     if (i != n)
         return false;
+    if (h < 0)
+        h = round_up && !h12 ? 23 : 0;
+    if (mi < 0)
+        mi = round_up ? 59 : 0;
+    if (sec < 0)
+        sec = round_up ? 59 : 0;
+    if (frac_ms < 0) {
+        frac_ms = round_up ? 999 : 0;
+        frac_sub = round_up ? 999999 : 0;
+    }
+    *sub = (int32_t)frac_sub;
     if (h12) {
         if (h < 1 || h > 12 || ampm < 0)
             return false;
@@ -230,23 +252,73 @@ static const struct { const char *name, *pattern; } named[] = {
     {"year_month_day", "yyyy-MM-dd"}, {"strict_hour_minute_second", "HH:mm:ss"}, {"hour_minute_second", "HH:mm:ss"},
 };
 
-static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, bool check, int64_t *ms, char *err,
-                size_t errsz)
+/* What round-up adds to an ISO 8601 value read at its own precision: the rest
+ * of the day, hour, minute or second it names (none when it has a fraction). */
+static int64_t iso_round_up(const char *s, size_t n)
 {
+    const char *t = memchr(s, 'T', n);
+    if (!t)
+        return 86399999;
+    int digits = 0;
+    for (const char *p = t + 1; p < s + n; p++) {
+        if (*p == '.' || *p == ',')
+            return 0;
+        if (isdigit((unsigned char)*p))
+            digits++;
+        else if (*p != ':')
+            break;
+    }
+    return digits <= 2 ? 3599999 : digits <= 4 ? 59999 : 999;
+}
+
+/* The nanoseconds within the millisecond an ISO 8601 value's fraction gives
+ * (its 4th to 9th digits). */
+static int32_t iso_sub_ns(const char *s, size_t n)
+{
+    const char *t = memchr(s, 'T', n);
+    if (!t)
+        return 0;
+    const char *p = t + 1;
+    while (p < s + n && *p != '.' && *p != ',')
+        p++;
+    if (p >= s + n)
+        return 0;
+    p++;
+    int32_t sub = 0;
+    for (int k = 0; k < 9; k++) {
+        int dig = p < s + n && isdigit((unsigned char)*p) ? *p++ - '0' : 0;
+        if (k >= 3)
+            sub = sub * 10 + dig;
+    }
+    return sub;
+}
+
+/* One alternative of a format. *ms the instant, *sub the nanoseconds within
+ * that millisecond (date_nanos keeps them). */
+static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, bool check, bool round_up, int64_t *ms,
+                int32_t *sub, char *err, size_t errsz)
+{
+    *sub = 0;
     if (fl == 12 && strncmp(f, "epoch_millis", 12) == 0)
-        return check || parse_epoch(s, n, 1, ms);
+        return check || parse_epoch(s, n, 1, round_up, ms, sub);
     if (fl == 12 && strncmp(f, "epoch_second", 12) == 0)
-        return check || parse_epoch(s, n, 1000, ms);
+        return check || parse_epoch(s, n, 1000, round_up, ms, sub);
     for (size_t i = 0; iso_names[i]; i++)
         if (strlen(iso_names[i]) == fl && strncmp(f, iso_names[i], fl) == 0) {
             if (check)
                 return true;
-            /* an ISO string, never a bare number (store_index_parse_date also takes epoch millis) */
-            return !number && !digits_only(s, n, true) && store_index_parse_date(s, n, ms);
+            /* an ISO string, never a bare number (store_index_parse_date also takes epoch millis); four digits are a year */
+            if (number || (digits_only(s, n, true) && n != 4) || !store_index_parse_date(s, n, ms))
+                return false;
+            int64_t add = round_up ? iso_round_up(s, n) : 0;
+            *ms += add;
+            *sub = add ? 999999 : iso_sub_ns(s, n);
+            return true;
         }
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
         if (strlen(named[i].name) == fl && strncmp(f, named[i].name, fl) == 0)
-            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, ms, err, errsz);
+            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, round_up, ms, sub, err,
+                                 errsz);
     bool letters_only = true;
     for (size_t i = 0; i < fl; i++)
         letters_only &= islower((unsigned char)f[i]) || f[i] == '_';
@@ -254,7 +326,7 @@ static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, 
         snprintf(err, errsz, "Invalid format: [%.*s]: verstore does not support this built-in date format", (int)fl, f);
         return false;
     }
-    return parse_pattern(f, fl, s, n, check, ms, err, errsz);
+    return parse_pattern(f, fl, s, n, check, round_up, ms, sub, err, errsz);
 }
 
 bool store_datefmt_valid(const char *format, char *err, size_t errsz)
@@ -268,7 +340,8 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz)
         const char *bar = strstr(p, "||");
         size_t fl = bar ? (size_t)(bar - p) : strlen(p);
         int64_t ms;
-        if (!one(p, fl, "", 0, false, true, &ms, err, errsz))
+        int32_t sub;
+        if (!one(p, fl, "", 0, false, true, false, &ms, &sub, err, errsz))
             return false;
         if (!bar)
             return true;
@@ -276,16 +349,44 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz)
     }
 }
 
-bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms)
+static bool parse_any(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ms,
+                      int32_t *sub)
 {
     char err[256];
     for (const char *p = format;;) {
         const char *bar = strstr(p, "||");
         size_t fl = bar ? (size_t)(bar - p) : strlen(p);
-        if (one(p, fl, s, n, number, false, ms, err, sizeof err))
+        if (one(p, fl, s, n, number, false, round_up, ms, sub, err, sizeof err))
             return true;
         if (!bar)
             return false;
         p = bar + 2;
     }
+}
+
+bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms)
+{
+    int32_t sub;
+    return parse_any(format, s, n, number, false, ms, &sub);
+}
+
+bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool round_up, int64_t *ms)
+{
+    int32_t sub;
+    return parse_any(format ? format : STORE_DATEFMT_DEFAULT, s, n, false, round_up, ms, &sub);
+}
+
+int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns)
+{
+    int64_t ms;
+    int32_t sub;
+    if (!parse_any(format ? format : STORE_DATEFMT_NANOS_DEFAULT, s, n, number, round_up, &ms, &sub))
+        return 0;
+    /* DateUtils.toLong: 1970-01-01T00:00:00Z … 2262-04-11T23:47:16.854775807Z */
+    if (ms < 0)
+        return -1;
+    if (ms > INT64_MAX / 1000000 || (ms == INT64_MAX / 1000000 && sub > INT64_MAX % 1000000))
+        return -2;
+    *ns = ms * 1000000 + sub;
+    return 1;
 }

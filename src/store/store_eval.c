@@ -5,10 +5,12 @@
 #include "versync/common/grow.h"
 #include "versync/common/log.h"
 #include "versync/store/store_breaker.h"
+#include "versync/store/store_datefmt.h"
 #include "versync/store/store_deadline.h"
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_json.h"
+#include "versync/store/store_ulong.h"
 #include "versync/store/store_util.h"
 #include "versync/store/store_wildcard.h"
 
@@ -385,10 +387,13 @@ bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len,
 
 /* Encode query value `v` as field f's index key into out (STORE_INDEX_MAX_KEY+1
  * bytes). bound: 0 exact, 1 lower bound, -1 upper bound (a fraction on a
- * long field rounds inward and makes the bound inclusive). Returns 1, 0 when
- * no indexed value can equal it, -1 on error (reported unless lenient). */
+ * long field rounds inward and makes the bound inclusive). `datefmt`: the
+ * format a date is read with when the query forces one (a range's `format`,
+ * or epoch_millis when either bound is a number, as DateFieldType.rangeQuery
+ * picks), NULL for the field's own. Returns 1, 0 when no indexed value can
+ * equal it, -1 on error (reported unless lenient). */
 static int enc_val(ex *x, const char *path, const store_field *f, const store_qval *v, int bound, bool *incl,
-                   bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
+                   const char *datefmt, bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
 {
     *res = out;
     switch (f->type) {
@@ -441,21 +446,76 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
         *len = STORE_VAL_NUM_LEN;
         return 1;
     }
+    case STORE_FT_ULONG: {
+        /* UnsignedLongFieldType: terms out of range match nothing, bounds are clamped */
+        uint64_t u;
+        int rc = v->kind == STORE_QV_BOOL ? -1
+                 : bound == 0             ? store_ulong_parse_term(v->s, &u)
+                                          : store_ulong_parse_bound(v->s, bound < 0, *incl, &u);
+        if (rc < 0) {
+            if (lenient)
+                return 0;
+            store_eval_shard_fail(x, "query_shard_exception", "failed to create query: For input string: \"%s\"",
+                                  v->s);
+            return -1;
+        }
+        if (rc == 0)
+            return 0;
+        if (incl)
+            *incl = true; /* the bound is now the first/last value admitted */
+        store_ulong_enc(u, out);
+        *len = STORE_VAL_NUM_LEN;
+        return 1;
+    }
+    case STORE_FT_DATE_NANOS: {
+        /* as a date, to the nanosecond; bounds past what a long of nanoseconds holds are clamped */
+        const char *fmt = datefmt ? datefmt : f->date_format ? f->date_format : STORE_DATEFMT_NANOS_DEFAULT;
+        if (v->kind == STORE_QV_NUM && !datefmt)
+            fmt = "epoch_millis";
+        bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
+        int64_t ns = 0;
+        int rc = v->kind == STORE_QV_BOOL ? 0
+                                          : store_datefmt_parse_ns(fmt, v->s, strlen(v->s), false, up, &ns);
+        if (rc == 0) {
+            if (lenient)
+                return 0;
+            store_eval_shard_fail(x, "parse_exception",
+                                  "failed to parse date field [%s] with format [%s]: [failed to parse date field "
+                                  "[%s] with format [%s]]",
+                                  v->s, fmt, v->s, fmt);
+            return -1;
+        }
+        if (rc < 0) {
+            if (bound == 0 || (rc == -1 && bound < 0) || (rc == -2 && bound > 0))
+                return 0; /* nothing stored can equal or reach it */
+            ns = rc == -1 ? 0 : INT64_MAX;
+            if (incl)
+                *incl = true;
+        }
+        store_index_enc_long(ns, out);
+        *len = STORE_VAL_NUM_LEN;
+        return 1;
+    }
     case STORE_FT_DATE: {
         int64_t ms;
         bool ok;
-        if (v->kind == STORE_QV_NUM) {
+        const char *fmt = datefmt ? datefmt : f->date_format ? f->date_format : STORE_DATEFMT_DEFAULT;
+        if (v->kind == STORE_QV_NUM && (!datefmt || strcmp(datefmt, "epoch_millis") == 0)) {
             ok = v->num == floor(v->num) && fabs(v->num) < 9.2e18;
             ms = ok ? (int64_t)v->num : 0;
-        } else
-            ok = v->kind == STORE_QV_STR && store_index_parse_date(v->s, strlen(v->s), &ms);
+            fmt = "epoch_millis";
+        } else {
+            /* gt and lte read the last millisecond the value names (Elasticsearch's roundUp) */
+            bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
+            ok = v->kind != STORE_QV_BOOL && store_datefmt_parse_bound(fmt, v->s, strlen(v->s), up, &ms);
+        }
         if (!ok) {
             if (lenient)
                 return 0;
-            store_eval_shard_fail(
-                x, "parse_exception",
-                "failed to parse date field [%s] with format [strict_date_optional_time||epoch_millis]",
-                v->s);
+            store_eval_shard_fail(x, "parse_exception",
+                                  "failed to parse date field [%s] with format [%s]: [failed to parse date field "
+                                  "[%s] with format [%s]]",
+                                  v->s, fmt, v->s, fmt);
             return -1;
         }
         store_index_enc_long(ms, out);
@@ -897,7 +957,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_TERMS: {
         hitv acc = {0};
         for (size_t i = 0; i < q->nvals; i++) {
-            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, lenient, kbuf, &kl, &key);
+            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, NULL, lenient, kbuf, &kl, &key);
             if (rc < 0) {
                 store_hits_free(&acc);
                 return false;
@@ -928,9 +988,14 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_RANGE: {
         bool lo_incl = q->lo_incl, hi_incl = q->hi_incl;
         int rl = 1, rh = 1;
-        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, lenient, kbuf, &kl, &key)) < 0)
+        /* a number in either bound reads both as epoch_millis unless the query names a format */
+        const char *dfmt = q->format                                  ? q->format
+                           : (q->lo && q->lo->kind == STORE_QV_NUM) ||
+                                     (q->hi && q->hi->kind == STORE_QV_NUM) ? "epoch_millis"
+                                                                            : NULL;
+        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, dfmt, lenient, kbuf, &kl, &key)) < 0)
             return false;
-        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, lenient, kbuf2, &kl2, &key2)) < 0)
+        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, dfmt, lenient, kbuf2, &kl2, &key2)) < 0)
             return false;
         if (rl == 0 || rh == 0)
             return true;
@@ -1000,7 +1065,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_MATCH:
     case STORE_Q_PHRASE: {
         if (!text) {
-            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, lenient || q->lenient, kbuf, &kl, &key);
+            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, NULL, lenient || q->lenient, kbuf, &kl, &key);
             if (rc <= 0)
                 return rc == 0;
             return store_eval_exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);

@@ -37,9 +37,9 @@ static const struct {
     {"text", STORE_FT_TEXT},          {"match_only_text", STORE_FT_TEXT}, {"keyword", STORE_FT_KEYWORD},
     {"constant_keyword", STORE_FT_KEYWORD}, {"wildcard", STORE_FT_KEYWORD}, {"long", STORE_FT_LONG},
     {"integer", STORE_FT_LONG},       {"short", STORE_FT_LONG},           {"byte", STORE_FT_LONG},
-    {"unsigned_long", STORE_FT_LONG}, {"double", STORE_FT_DOUBLE},        {"float", STORE_FT_DOUBLE},
+    {"unsigned_long", STORE_FT_ULONG}, {"double", STORE_FT_DOUBLE},        {"float", STORE_FT_DOUBLE},
     {"half_float", STORE_FT_DOUBLE},  {"scaled_float", STORE_FT_DOUBLE},  {"boolean", STORE_FT_BOOLEAN},
-    {"date", STORE_FT_DATE},          {"object", STORE_FT_OBJECT},
+    {"date", STORE_FT_DATE}, {"date_nanos", STORE_FT_DATE_NANOS},          {"object", STORE_FT_OBJECT},
 };
 
 /* Types verstore accepts in a mapping and keeps in _source without indexing
@@ -219,7 +219,9 @@ static bool walk_field(const cJSON *def, const char *prefix, const char *name, i
         }
         f->scaling_factor = v;
     }
-    const cJSON *fmt = f->type == STORE_FT_DATE ? cJSON_GetObjectItemCaseSensitive(def, "format") : NULL;
+    const cJSON *fmt = f->type == STORE_FT_DATE || f->type == STORE_FT_DATE_NANOS
+                          ? cJSON_GetObjectItemCaseSensitive(def, "format")
+                          : NULL;
     if (fmt) { /* documents are parsed with it (store_datefmt); a pattern it cannot apply is refused now */
         if (!cJSON_IsString(fmt)) {
             snprintf(err, errsz, "[format] on field [%s] must be a string", name);

@@ -5,6 +5,7 @@
 #include "versync/store/store_index_int.h"
 
 #include "versync/store/store_datefmt.h"
+#include "versync/store/store_ulong.h"
 #include "versync/common/grow.h"
 #include "versync/store/store_json.h"
 
@@ -338,6 +339,19 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         store_index_enc_long(l, enc);
         break;
     }
+    case STORE_FT_ULONG: { /* Elasticsearch's reason is in its caused_by, which fail_value does not carry */
+        uint64_t u;
+        char why[256];
+        int rc = jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE
+                     ? -1
+                     : store_ulong_parse_doc(v, vn, jt == STORE_JSON_NUMBER, &u, why, sizeof why);
+        if (rc == 0)
+            return true;
+        if (rc < 0)
+            return fail_value(x, at, path, f, v, vn);
+        store_ulong_enc(u, enc);
+        break;
+    }
     case STORE_FT_DOUBLE: {
         char tmp[400];
         char *end;
@@ -381,6 +395,13 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
                                       : !store_index_parse_date(v, vn, &ms))
             return fail_value(x, at, path, f, v, vn);
         store_index_enc_long(ms, enc);
+        break;
+    }
+    case STORE_FT_DATE_NANOS: { /* before 1970 or after 2262 is refused, as DateUtils.toLong refuses it */
+        int64_t ns;
+        if (store_datefmt_parse_ns(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, false, &ns) != 1)
+            return fail_value(x, at, path, f, v, vn);
+        store_index_enc_long(ns, enc);
         break;
     }
     default: return fail_value(x, at, path, f, v, vn);

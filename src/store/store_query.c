@@ -1,6 +1,8 @@
 /* store_query — the Elasticsearch query DSL and Lucene query-string syntax parsed into verstore's query tree. */
 #include "versync/store/store_query.h"
 
+#include "versync/store/store_datefmt.h"
+
 #include "versync/store/store_util.h"
 
 #include <ctype.h>
@@ -40,6 +42,7 @@ void store_query_free(store_query *q)
     free(q->hi);
     free(q->msm);
     free(q->analyzer);
+    free(q->format);
     for (size_t i = 0; i < q->nclauses; i++)
         store_query_free(q->clauses[i].q);
     free(q->clauses);
@@ -126,7 +129,7 @@ static bool qval_set(const cJSON *v, store_qval *out, const char *qname, store_e
         out->kind = STORE_QV_NUM;
         out->num = v->valuedouble;
         num_text(v->valuedouble, tmp, sizeof tmp);
-        s = tmp;
+        s = v->valuestring ? v->valuestring : tmp; /* an integer past 2^53 as written (store_req_json_body) */
     } else if (cJSON_IsBool(v)) {
         out->kind = STORE_QV_BOOL;
         out->b = cJSON_IsTrue(v);
@@ -190,7 +193,7 @@ static bool get_string(const cJSON *v, char **out, const char *qname, const char
         s = v->valuestring;
     else if (cJSON_IsNumber(v)) {
         num_text(v->valuedouble, tmp, sizeof tmp);
-        s = tmp;
+        s = v->valuestring ? v->valuestring : tmp; /* an integer past 2^53 as written (store_req_json_body) */
     } else if (cJSON_IsBool(v))
         s = cJSON_IsTrue(v) ? "true" : "false";
     else
@@ -453,14 +456,18 @@ static store_query *parse_range(const cJSON *body, store_error *err)
         else if (is_(k, "boost"))
             ok = get_boost(it, &q->boost, "range", err);
         else if (is_(k, "format")) {
-            if (!cJSON_IsString(it) || (!is_(it->valuestring, "strict_date_optional_time||epoch_millis") &&
-                                        !is_(it->valuestring, "strict_date_optional_time") &&
-                                        !is_(it->valuestring, "date_optional_time") &&
-                                        !is_(it->valuestring, "epoch_millis")))
-                ok = fail(err, "illegal_argument_exception",
-                          "verstore supports only the default date format (strict_date_optional_time||epoch_millis) "
-                          "in [range] queries, not [%s]",
-                          cJSON_IsString(it) ? it->valuestring : "?");
+            /* dates in the bounds are read with it rather than the field's format */
+            char why[256];
+            if (!cJSON_IsString(it))
+                ok = fail(err, "parsing_exception", "[range] query does not support [format] of type [%s]",
+                          cJSON_IsNumber(it) ? "number" : "object");
+            else if (!store_datefmt_valid(it->valuestring, why, sizeof why))
+                ok = fail(err, "illegal_argument_exception", "%s", why);
+            else {
+                free(q->format);
+                if (!(q->format = strdup(it->valuestring)))
+                    ok = oom(err);
+            }
         } else if (is_(k, "time_zone")) {
             if (!cJSON_IsString(it) || (!is_(it->valuestring, "Z") && !is_(it->valuestring, "UTC") &&
                                         !is_(it->valuestring, "+00:00") && !is_(it->valuestring, "Etc/UTC")))

@@ -172,6 +172,54 @@ bool store_req_content_type_ok(const char *ct)
     return false;
 }
 
+/* The next number literal of JSON text [*p, end), strings skipped. */
+static bool next_number(const char **p, const char *end, const char **tok, size_t *len)
+{
+    const char *q = *p;
+    while (q < end) {
+        if (*q == '"') {
+            for (q++; q < end && *q != '"'; q++)
+                if (*q == '\\')
+                    q++;
+            q++;
+        } else if (*q == '-' || (*q >= '0' && *q <= '9')) {
+            const char *t = q;
+            while (q < end && strchr("0123456789+-.eE", *q))
+                q++;
+            *tok = t;
+            *len = (size_t)(q - t);
+            *p = q;
+            return true;
+        } else
+            q++;
+    }
+    *p = q;
+    return false;
+}
+
+/* cJSON keeps numbers as doubles, exact only to 2^53. Integer literals of
+ * more digits keep their text in the item's valuestring (cJSON_Delete frees
+ * it; the type stays a number) so unsigned_long and long values past 2^53
+ * reach queries and search_after exactly. Number items meet the literals in
+ * text order, as cJSON keeps members and elements in order. */
+static bool keep_big_ints(cJSON *it, const char **p, const char *end)
+{
+    for (; it; it = it->next) {
+        if (cJSON_IsNumber(it)) {
+            const char *t;
+            size_t n;
+            if (!next_number(p, end, &t, &n))
+                return true;
+            size_t digits = n - (t[0] == '-');
+            if (digits > 15 && digits == strspn(t + (t[0] == '-'), "0123456789") && !it->valuestring &&
+                !(it->valuestring = strndup(t, n)))
+                return false;
+        } else if (it->child && !keep_big_ints(it->child, p, end))
+            return false;
+    }
+    return true;
+}
+
 bool store_req_json_body(const store_req *req, cJSON **out, store_resp *resp)
 {
     *out = NULL;
@@ -187,7 +235,13 @@ bool store_req_json_body(const store_req *req, cJSON **out, store_resp *resp)
         store_resp_error(resp, 500, "exception", "out of memory");
         return false;
     }
-    *out = nul ? cJSON_ParseWithLength(marked.data, marked.len) : cJSON_ParseWithLength(req->body, req->body_len);
+    const char *text = nul ? marked.data : req->body, *p = text;
+    size_t tn = nul ? marked.len : req->body_len;
+    *out = cJSON_ParseWithLength(text, tn);
+    if (*out && !keep_big_ints(*out, &p, text + tn)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+    }
     buf_free(&marked);
     if (!*out) {
         store_resp_error(resp, 500, "exception", "out of memory");

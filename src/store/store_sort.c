@@ -9,6 +9,7 @@
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_json.h"
+#include "versync/store/store_ulong.h"
 #include "versync/store/store_util.h"
 #include "versync/store/store_wildcard.h"
 
@@ -161,8 +162,12 @@ static bool on_sort_val(const void *val, size_t len, int64_t seq, void *arg)
     if (v->kind)
         return true; /* the first value met is the min (ascending walk) or max */
     switch (c->ft) {
+    case STORE_FT_ULONG:
+        v->ul = true; /* ordered as the shifted long it decodes to */
+        /* fall through */
     case STORE_FT_LONG:
     case STORE_FT_DATE:
+    case STORE_FT_DATE_NANOS: /* sort values in nanoseconds, as Elasticsearch gives them */
         v->kind = 1;
         v->l = len == STORE_VAL_NUM_LEN ? store_index_dec_long(val) : 0;
         break;
@@ -212,8 +217,9 @@ bool store_sort_values(ex *x, const skey *key, size_t k, size_t nkeys, rh *hits,
         if (v->kind)
             continue;
         bool high = key->missing_first == key->desc;
-        if (f->type == STORE_FT_LONG || f->type == STORE_FT_DATE || f->type == STORE_FT_BOOLEAN)
-            v->kind = 1, v->l = high ? INT64_MAX : INT64_MIN;
+        if (f->type == STORE_FT_LONG || f->type == STORE_FT_DATE || f->type == STORE_FT_BOOLEAN ||
+            f->type == STORE_FT_ULONG || f->type == STORE_FT_DATE_NANOS) /* unsigned_long: 2^64−1 and 0 */
+            v->kind = 1, v->l = high ? INT64_MAX : INT64_MIN, v->ul = f->type == STORE_FT_ULONG;
         else if (f->type == STORE_FT_DOUBLE)
             v->kind = 2, v->d = high ? INFINITY : -INFINITY;
     }
@@ -281,7 +287,22 @@ bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, st
             }
             if (cJSON_IsNull(v))
                 sv->kind = 0;
-            else if (cJSON_IsBool(v))
+            else if (ft == STORE_FT_ULONG) { /* a number (its literal kept past 2^53: store_req_json_body) or a string */
+                uint64_t u;
+                bool ok = v->valuestring ? store_ulong_parse_term(v->valuestring, &u) == 1
+                          : cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 18446744073709551616.0 &&
+                              v->valuedouble == floor(v->valuedouble);
+                if (!ok)
+                    return store_sort_after_err(err, key->field);
+                if (!v->valuestring)
+                    u = (uint64_t)v->valuedouble;
+                sv->kind = 1, sv->ul = true, sv->l = (int64_t)(u ^ (1ULL << 63));
+            } else if (ft == STORE_FT_DATE_NANOS && cJSON_IsNumber(v) && v->valuestring) {
+                int64_t l; /* nanoseconds past 2^53, as written */
+                if (!store_json_parse_long(v->valuestring, strlen(v->valuestring), &l))
+                    return store_sort_after_err(err, key->field);
+                sv->kind = 1, sv->l = l;
+            } else if (cJSON_IsBool(v))
                 sv->kind = 1, sv->l = cJSON_IsTrue(v);
             else if (cJSON_IsNumber(v)) {
                 if (ft == STORE_FT_DOUBLE || v->valuedouble != floor(v->valuedouble))
@@ -298,7 +319,7 @@ bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, st
                 char *e;
                 if (ft == STORE_FT_DATE && store_index_parse_date(s, strlen(s), &l))
                     sv->kind = 1, sv->l = l;
-                else if ((ft == STORE_FT_LONG || ft == STORE_FT_DATE) &&
+                else if ((ft == STORE_FT_LONG || ft == STORE_FT_DATE || ft == STORE_FT_DATE_NANOS) &&
                          store_json_parse_long(s, strlen(s), &l))
                     sv->kind = 1, sv->l = l;
                 else if (ft == STORE_FT_DOUBLE && (sv->d = strtod(s, &e), !*e && *s))
@@ -334,7 +355,9 @@ void store_sort_put_sort(buf *b, const sreq *q, const rh *h)
             break;
         case SK_FIELD: {
             const sval *v = &h->sv[k];
-            if (v->kind == 1)
+            if (v->kind == 1 && v->ul)
+                buf_printf(b, "%" PRIu64, store_ulong_unshift(v->l));
+            else if (v->kind == 1)
                 jint(b, v->l);
             else if (v->kind == 2)
                 store_json_put_double(b, v->d);

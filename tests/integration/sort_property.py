@@ -19,7 +19,8 @@ URL, SEED, ROUNDS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rnd = random.Random(SEED)
 INDEX = "sortprop"
 FIELDS = {"l": "long", "i": "integer", "d": "double", "f": "float",
-          "k": "keyword", "t": "date", "b": "boolean"}
+          "k": "keyword", "t": "date", "b": "boolean",
+          "u": "unsigned_long", "n": "date_nanos"}
 n_ok = n_fail = 0
 
 
@@ -60,6 +61,14 @@ def gen_value(field, pool):
         v = "".join(rnd.choice("abcXYZ09") for _ in range(rnd.randint(1, 5)))
     elif t == "date":
         v = rnd.randint(0, 4000000000) * 1000
+    elif t == "unsigned_long":
+        # both halves of 0 … 2^64-1 and next to its ends: Elasticsearch sorts a
+        # missing value as the type's extreme (0 or 2^64-1, as Long.MIN/MAX_VALUE
+        # for long), which ties with a real 0 or 2^64-1 rather than after it
+        v = rnd.choice([1, 2**63 - 1, 2**63, 2**64 - 2, rnd.randint(1, 2**64 - 2), rnd.randint(1, 1000)])
+    elif t == "date_nanos":      # epoch_millis with the nanoseconds as its fraction
+        ns = rnd.randint(0, 2**63 - 2)  # below the missing-last substitute, as above
+        v = "%d.%06d" % (ns // 10**6, ns % 10**6)
     else:
         v = rnd.random() < 0.5
     pool[field].append(v)
@@ -73,6 +82,9 @@ def sort_value(field, v):
         return 1 if v else 0
     if t in ("double", "float"):
         return float(v)
+    if t == "date_nanos":        # reported in nanoseconds
+        ms, frac = v.split(".")
+        return int(ms) * 10**6 + int(frac)
     return v
 
 

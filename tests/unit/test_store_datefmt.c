@@ -65,12 +65,67 @@ static void test_validation(void **state)
     assert_false(store_datefmt_valid("", err, sizeof err));
 }
 
+static int64_t bound(const char *fmt, const char *v, bool up)
+{
+    int64_t ms = -42;
+    if (!store_datefmt_parse_bound(fmt, v, strlen(v), up, &ms))
+        fail_msg("[%s] does not parse bound [%s]", fmt ? fmt : "(default)", v);
+    return ms;
+}
+
+/* Range bounds: round-up fills the time fields a value lacks with their
+ * maximum (Elasticsearch's roundUp parser), month and day staying at 1. */
+static void test_bounds(void **state)
+{
+    (void)state;
+    assert_int_equal(bound("dd/MM/yyyy", "01/02/2024", false), 1706745600000LL);
+    assert_int_equal(bound("dd/MM/yyyy", "01/02/2024", true), 1706745600000LL + 86399999);
+    assert_int_equal(bound("dd/MM/yyyy HH", "01/02/2024 10", true), 1706781600000LL + 3599999);
+    assert_int_equal(bound(NULL, "2024-02-01", true), 1706745600000LL + 86399999);
+    assert_int_equal(bound(NULL, "2024-02-01T10", true), 1706781600000LL + 3599999);
+    assert_int_equal(bound(NULL, "2024-02-01T10:00", true), 1706781600000LL + 59999);
+    assert_int_equal(bound(NULL, "2024-02-01T10:00:00Z", true), 1706781600000LL + 999);
+    assert_int_equal(bound(NULL, "2024-02-01T10:00:00.5Z", true), 1706781600500LL);
+    assert_int_equal(bound(NULL, "2024", true), 1704067200000LL + 86399999); /* a year: Jan 1, as ES */
+    assert_int_equal(bound(NULL, "1706745600000", true), 1706745600000LL);
+    assert_int_equal(bound("epoch_millis", "1706745600000", true), 1706745600000LL);
+    int64_t ms;
+    assert_false(store_datefmt_parse_bound("dd/MM/yyyy||epoch_millis", "2024-02-01", 10, false, &ms));
+}
+
+/* date_nanos: fractions to the nanosecond, 1970 … 2262 only. */
+static void test_nanos(void **state)
+{
+    (void)state;
+    int64_t ns = 0;
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2018-10-29T12:12:12.123456789Z", 30, false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "1540815132123", 13, true, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123000000LL);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "1540815132123.456789", 20, false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns("epoch_second", "1540815132.123456789", 20, false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns("yyyy/MM/dd HH:mm:ss.SSSSSSSSS", "2018/10/29 12:12:12.123456789", 29,
+                                            false, false, &ns), 1);
+    assert_int_equal(ns, 1540815132123456789LL);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2018-10-29T12:12:12Z", 20, false, true, &ns), 1);
+    assert_int_equal(ns, 1540815132999999999LL); /* round-up: the second's last nanosecond */
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2262-04-11T23:47:16.854775807Z", 30, false, false, &ns), 1);
+    assert_int_equal(ns, INT64_MAX);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "2262-04-11T23:47:16.854775808Z", 30, false, false, &ns), -2);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "1969-12-31T23:59:59Z", 20, false, false, &ns), -1);
+    assert_int_equal(store_datefmt_parse_ns(NULL, "no date", 7, false, false, &ns), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_names_and_alternatives),
         cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_nanos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

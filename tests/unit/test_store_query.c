@@ -249,7 +249,7 @@ static void test_errors(void **state)
     refused("{\"terms\":{\"a\":1}}", "parsing_exception", "[terms] query does not support [a]");
     refused("{\"range\":{\"d\":{\"gte\":\"now-1d\"}}}", "illegal_argument_exception", "date math [now-1d]");
     refused("{\"range\":{\"d\":{\"gte\":\"2024-01-01||+1M\"}}}", "illegal_argument_exception", "date math");
-    refused("{\"range\":{\"d\":{\"gte\":1,\"format\":\"yyyy\"}}}", "illegal_argument_exception", "date format");
+    refused("{\"range\":{\"d\":{\"gte\":1,\"format\":\"yyyy-bb\"}}}", "illegal_argument_exception", "Invalid format: [yyyy-bb]");
     refused("{\"range\":{\"d\":{\"gte\":1,\"time_zone\":\"+01:00\"}}}", "illegal_argument_exception", "time_zone");
     refused("{\"range\":{\"d\":{\"gte\":1,\"relation\":\"within\"}}}", "illegal_argument_exception", "relation");
     refused("{\"range\":{\"d\":5}}", "parsing_exception", "[range] query malformed");

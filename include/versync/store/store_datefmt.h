@@ -18,4 +18,24 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz);
  * milliseconds since the epoch (UTC unless the pattern reads an offset). */
 bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms);
 
+/* Elasticsearch's format for a date field whose mapping gives none. */
+#define STORE_DATEFMT_DEFAULT "strict_date_optional_time||epoch_millis"
+
+/* Parse a query bound (a range's gte/lt…, text) with `format` (NULL: the
+ * default). `round_up` (gt and lte bounds) reads the value as the last
+ * millisecond of what it names as Elasticsearch's round-up parser does:
+ * "2024-02-01" → 2024-02-01T23:59:59.999Z, time fields a pattern lacks → their
+ * maximum (month and day still default to 1, as there). */
+bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool round_up, int64_t *ms);
+
+/* Elasticsearch's format for a date_nanos field whose mapping gives none. */
+#define STORE_DATEFMT_NANOS_DEFAULT "strict_date_optional_time_nanos||epoch_millis"
+
+/* A date_nanos value (a document's: `number` when a JSON number; or a query
+ * bound, `round_up` as above) with `format` (NULL: the date_nanos default) to
+ * nanoseconds since the epoch, fractions kept to the nanosecond. 1 *ns set;
+ * 0 in no format; -1 before 1970, -2 after 2262-04-11T23:47:16.854775807Z
+ * (what a long of nanoseconds holds, as Elasticsearch's DateUtils.toLong). */
+int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns);
+
 #endif

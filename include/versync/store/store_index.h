@@ -13,7 +13,7 @@
 /* ---- field mappings ------------------------------------------------------ */
 
 /* What verstore does with a field. Mapping type names fold onto these:
- * long/integer/short/byte → LONG; double/float/half_float/scaled_float →
+ * long/integer/short/byte → LONG; unsigned_long → ULONG; double/float/half_float/scaled_float →
  * DOUBLE; text/match_only_text → TEXT; keyword/constant_keyword/wildcard →
  * KEYWORD; binary and the *_range types → KEYWORD with `opaque` set (stored,
  * not indexed). Any other type name is refused by store_mapping_parse. */
@@ -26,6 +26,8 @@ typedef enum store_ftype {
     STORE_FT_DOUBLE,
     STORE_FT_BOOLEAN,
     STORE_FT_DATE,
+    STORE_FT_ULONG, /* unsigned_long: 0 … 2^64−1, encoded big-endian (store_ulong) */
+    STORE_FT_DATE_NANOS, /* date_nanos: nanoseconds since the epoch as a long (1970 … 2262) */
 } store_ftype;
 
 typedef struct store_field {
@@ -39,7 +41,7 @@ typedef struct store_field {
     int dynamic;      /* objects: their store_dynamic, inherited when not given */
     /* text: the analyzers named in the mapping (heap), NULL for the index's default */
     char *analyzer, *search_analyzer, *search_quote_analyzer;
-    /* date: the mapping's `format` (heap, store_datefmt), NULL for Elasticsearch's
+    /* date, date_nanos: the mapping's `format` (heap, store_datefmt), NULL for Elasticsearch's
      * default strict_date_optional_time||epoch_millis */
     char *date_format;
     /* scaled_float: its scaling_factor; values are indexed as

@@ -75,6 +75,7 @@ struct store_query {
     /* RANGE */
     store_qval *lo, *hi;
     bool lo_incl, hi_incl;
+    char *format; /* RANGE: the query's date `format` (heap), NULL: the field's own */
     /* MATCH */
     bool op_and;
     bool zero_terms_all;

@@ -153,6 +153,7 @@ typedef struct sreq {
 
 typedef struct sval {
     uint8_t kind; /* 0 missing, 1 integer, 2 double, 3 bytes */
+    bool ul;      /* kind 1 of an unsigned_long: `l` is the value − 2^63 (store_ulong_unshift) */
     int64_t l;
     double d;
     char *s;
