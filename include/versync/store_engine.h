@@ -102,9 +102,12 @@ store_lookup store_engine_index_resolve(store_rtxn *r, const char *name, bool wr
 #define STORE_ALIAS_WRITE_UNSET (-1)
 
 /* Call `fn` for every (alias, index) pair, in alias then index byte order;
- * `is_write` is STORE_ALIAS_WRITE_UNSET, 0 or 1. Stops early when fn returns
- * false. Returns false on an engine error. */
-bool store_engine_alias_each(store_rtxn *r, bool (*fn)(const char *alias, const char *index, int is_write, void *arg),
+ * `is_write` is STORE_ALIAS_WRITE_UNSET, 0 or 1; `opts` the pair's other
+ * options (filter, index_routing, search_routing, is_hidden) as a JSON object
+ * text, NULL when it has none, valid during the call only. Stops early when
+ * fn returns false. Returns false on an engine error. */
+bool store_engine_alias_each(store_rtxn *r,
+                             bool (*fn)(const char *alias, const char *index, int is_write, const char *opts, void *arg),
                              void *arg);
 
 /* A document as stored. `src` points into the snapshot and stays valid
@@ -281,6 +284,7 @@ typedef struct store_alias_action {
     const char *alias; /* NULL for REMOVE_INDEX */
     int is_write;      /* ADD: STORE_ALIAS_WRITE_UNSET, 0 or 1 */
     bool missing_ok;   /* REMOVE with must_exist: false: an alias not there is no error */
+    const char *opts;  /* ADD: the options as a JSON object text (validated), NULL for none */
 } store_alias_action;
 
 /* Why an ALIASES job was refused (STORE_JOB_REFUSED, nothing applied). */
@@ -290,6 +294,7 @@ typedef enum store_alias_err {
     STORE_ALIASERR_ALIAS_MISSING, /* remove: the alias is not on that index */
     STORE_ALIASERR_NAME_IS_INDEX, /* add: an index has the alias's name */
     STORE_ALIASERR_MANY_WRITE,    /* add: the alias would get two write indices */
+    STORE_ALIASERR_HIDDEN_MIXED,  /* add: is_hidden true on some of the alias's indices, not all */
 } store_alias_err;
 
 /* What became of a job (job->rc), named as LMDB names its codes. The

@@ -90,6 +90,7 @@ typedef struct sidx {
     int64_t max_terms; /* index.max_terms_count */
     hitv res;
     unsigned char *bits; /* aggregations: membership by seq */
+    store_query *alias_filter; /* reached only through filtered aliases: their filters (owned), else NULL */
 } sidx;
 
 typedef struct name_list {

@@ -1,5 +1,6 @@
 /* store_admin — verstore's index administration: indices, settings, mappings, aliases, root and metrics. */
 #include "versync/store_admin.h"
+#include "versync/store_aliasopt.h"
 #include "versync/store_mapping_rules.h"
 
 #include "versync/store_api_int.h"
@@ -93,12 +94,8 @@ static size_t put_index_aliases(buf *b, const store_alias_list *l, const char *i
         if (n++)
             buf_putc(b, ',');
         store_resp_jstr(b, l->rows[i].alias);
-        if (l->rows[i].w == 1)
-            buf_puts(b, ":{\"is_write_index\":true}");
-        else if (l->rows[i].w == 0)
-            buf_puts(b, ":{\"is_write_index\":false}");
-        else
-            buf_puts(b, ":{}");
+        buf_putc(b, ':');
+        store_indices_put_alias_body(b, &l->rows[i]);
     }
     buf_putc(b, '}');
     return n;
@@ -487,21 +484,32 @@ static bool valid_alias_name(const char *name, store_resp *resp)
 }
 
 static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w,
-                       bool missing_ok)
+                       bool missing_ok, const char *opts)
 {
     if (c->nactions == c->actions_cap && !GROW_ARRAY(c->actions, c->actions_cap, c->nactions + 1, 8))
         return false;
-    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w, missing_ok};
+    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w, missing_ok, opts};
+    return true;
+}
+
+/* Hand `opts` (heap, may be NULL) to the call, which frees it with itself. False when out of memory (opts freed). */
+static bool keep_opts(store_call *c, char *opts)
+{
+    if (!opts)
+        return true;
+    if (c->nopts == c->opts_cap && !GROW_ARRAY(c->alias_opts, c->opts_cap, c->nopts + 1, 8)) {
+        free(opts);
+        return false;
+    }
+    c->alias_opts[c->nopts++] = opts;
     return true;
 }
 
 /* The members an alias action (`what`: "add", "remove", "remove_index") or
  * the body of PUT _alias (`what` NULL: an add's) may have, as
  * IndicesAliasesRequest.AliasActions parses them; an unknown one is
- * Elasticsearch's x_content_parse_exception. The add options verstore cannot
- * apply are refused by name, never dropped: `filter` (reads through the alias
- * would not be filtered), routing (documents written through the alias would
- * not carry it), `is_hidden: true` (wildcards would still show the alias).
+ * Elasticsearch's x_content_parse_exception. The add options themselves
+ * (filter, routing, is_hidden) are checked by store_aliasopt_build.
  * Returns false after filling `resp`. */
 static bool check_alias_members(const cJSON *spec, const char *what, store_resp *resp)
 {
@@ -509,8 +517,6 @@ static bool check_alias_members(const cJSON *spec, const char *what, store_resp 
     static const char *const add[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
                                       "search_routing", "searchRouting", "search-routing", "is_write_index",
                                       "is_hidden", NULL};
-    static const char *const unsupported[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
-                                              "search_routing", "searchRouting", "search-routing", NULL};
     for (const cJSON *k = spec->child; k; k = k->next) {
         bool known = false, adding = !what || strcmp(what, "add") == 0;
         for (size_t i = 0; names[i] && !known; i++)
@@ -523,18 +529,6 @@ static bool check_alias_members(const cJSON *spec, const char *what, store_resp 
         if (!known) {
             store_resp_errorf(resp, 400, "x_content_parse_exception", "[%s] unknown field [%s]",
                               what ? what : "alias", k->string);
-            return false;
-        }
-        for (size_t i = 0; unsupported[i]; i++)
-            if (strcmp(k->string, unsupported[i]) == 0) {
-                store_resp_errorf(resp, 400, "illegal_argument_exception",
-                                  "verstore does not support [%s] on aliases; create the alias without it", k->string);
-                return false;
-            }
-        if (strcmp(k->string, "is_hidden") == 0 && !cJSON_IsFalse(k)) {
-            store_resp_error(resp, 400, "illegal_argument_exception",
-                             cJSON_IsTrue(k) ? "verstore does not support hidden aliases ([is_hidden] true)"
-                                             : "[is_hidden] must be true or false");
             return false;
         }
         if (strcmp(k->string, "must_exist") == 0 && !cJSON_IsBool(k)) {
@@ -652,14 +646,17 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
         }
         for (int i = 0; i < ni; i++) {
             if (act == STORE_ALIAS_REMOVE_INDEX) {
-                if (!add_action(c, act, indices[i], NULL, w, false))
+                if (!add_action(c, act, indices[i], NULL, w, false, NULL))
                     goto oom;
                 continue;
             }
             for (int j = 0; j < na; j++) {
+                char *opts = NULL;
                 if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
                     goto fail_call;
-                if (!add_action(c, act, indices[i], aliases[j], w, missing_ok))
+                if (act == STORE_ALIAS_ADD && !store_aliasopt_build(spec, aliases[j], &opts, resp))
+                    goto fail_call;
+                if (!keep_opts(c, opts) || !add_action(c, act, indices[i], aliases[j], w, missing_ok, opts))
                     goto oom;
             }
         }
@@ -684,6 +681,7 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
     bool del = m->method == STORE_M_DELETE;
     int w = STORE_ALIAS_WRITE_UNSET;
     cJSON *body = NULL;
+    char *opts = NULL;
     if (!del && !valid_alias_name(m->alias, resp))
         return NULL;
     if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
@@ -701,12 +699,18 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
         }
         if (iw)
             w = cJSON_IsTrue(iw) ? 1 : 0;
+        bool built = store_aliasopt_build(body, m->alias, &opts, resp);
         cJSON_Delete(body);
+        if (!built)
+            return NULL;
     }
     store_call *c = store_api_call_new(api, m, req, resp);
-    if (!c)
+    if (!c) {
+        free(opts);
         return NULL;
-    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false)) {
+    }
+    if (!keep_opts(c, opts) ||
+        !add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false, opts)) {
         store_api_call_free(c);
         store_resp_error(resp, 500, "exception", "out of memory");
         return NULL;
@@ -745,6 +749,11 @@ void store_admin_finish_aliases(store_call *c, store_resp *r)
         break;
     case STORE_ALIASERR_MANY_WRITE:
         buf_printf(&reason, "alias [%s] has more than one write index", a->alias);
+        store_resp_error_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
+        break;
+    case STORE_ALIASERR_HIDDEN_MIXED: /* MetadataIndexAliasesService: one is_hidden for every index of an alias */
+        buf_printf(&reason, "alias [%s] has is_hidden set to true on some of its indices but not on all; alias must "
+                            "have the same is_hidden setting on all indices", a->alias);
         store_resp_error_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
         break;
     default: store_resp_storage_error(r); break;

@@ -99,6 +99,9 @@ void store_api_call_free(store_call *c)
     free(c->filter_path);
     free(c->routing);
     free(c->actions);
+    for (size_t i = 0; i < c->nopts; i++)
+        free(c->alias_opts[i]);
+    free(c->alias_opts);
     cJSON_Delete(c->alias_body);
     free(c);
 }
