@@ -395,8 +395,11 @@ void store_sort_put_hit(buf *b, const char *index, const char *id, size_t idn, c
 
 void store_sort_put_total(buf *b, const sreq *q, int64_t total)
 {
-    if (q->track < 0)
+    if (q->track < 0) {
+        if (q->rest_total_int) /* SearchHits: no total, as an int, is -1 */
+            buf_puts(b, "\"total\":-1,");
         return;
+    }
     bool gte = !q->track_exact && total > q->track;
     int64_t shown = gte ? q->track : total;
     if (q->rest_total_int) {

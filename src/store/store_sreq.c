@@ -488,8 +488,24 @@ static bool qs_param(const store_search_req *r, store_query **out, store_error *
 }
 
 /* The body and parameters of _search (count: those of _count). */
+/* Whether a body's stored_fields (a string or a list) still fetches the
+ * source: it names "_source" or a wildcard. */
+static bool stored_fields_fetch_source(const cJSON *v)
+{
+    const cJSON *it;
+    if (cJSON_IsString(v))
+        return strcmp(v->valuestring, "_source") == 0 || strchr(v->valuestring, '*');
+    cJSON_ArrayForEach(it, v)
+    {
+        if (cJSON_IsString(it) && (strcmp(it->valuestring, "_source") == 0 || strchr(it->valuestring, '*')))
+            return true;
+    }
+    return false;
+}
+
 bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_error *err)
 {
+    bool src_given = false, stored_no_source = false, track_given = false;
     memset(q, 0, sizeof *q);
     q->timeout_ms = -2;
     q->size = 10;
@@ -533,6 +549,7 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         } else if (strcmp(k, "_source") == 0) {
             store_srcfilter_free(&q->src);
             store_srcfilter_from_json(it, &q->src);
+            src_given = true;
         } else if (strcmp(k, "version") == 0) {
             q->version = cJSON_IsTrue(it);
         } else if (strcmp(k, "seq_no_primary_term") == 0) {
@@ -540,6 +557,7 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         } else if (strcmp(k, "track_scores") == 0) {
             q->track_scores = cJSON_IsTrue(it);
         } else if (strcmp(k, "track_total_hits") == 0) {
+            track_given = true;
             if (cJSON_IsFalse(it))
                 q->track = -1;
             else if (cJSON_IsTrue(it))
@@ -567,9 +585,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
             if (!parse_aggs(it, &q->aggs, &q->naggs, 0, err))
                 return false;
         } else if (strcmp(k, "stored_fields") == 0) {
-            /* verstore has no stored fields but _source; "*" and _none_ are what tools send */
+            /* verstore has no stored fields but _source; as in Elasticsearch a
+             * list without "_source" (or "*") leaves the source out unless
+             * _source itself is asked for */
             if (cJSON_IsString(it) && strcmp(it->valuestring, "_none_") == 0)
                 q->src.none = true;
+            else
+                stored_no_source = !stored_fields_fetch_source(it);
         } else if (strcmp(k, "explain") == 0 || strcmp(k, "profile") == 0) {
             if (cJSON_IsTrue(it))
                 return seterr(err, 400, "illegal_argument_exception", "verstore does not support [%s]", k);
@@ -609,6 +631,9 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         return false;
     if (!long_param(r, "terminate_after", &q->terminate_after, err))
         return false;
+    /* RestSearchAction/RestCountAction check it before the index is looked up */
+    if (q->terminate_after < 0)
+        return seterr(err, 400, "illegal_argument_exception", "terminateAfter must be > 0");
     if (count) {
         /* RestCountAction's ?min_score: counts only documents scoring at least that */
         const char *ms = store_sreq_param(r, "min_score");
@@ -657,6 +682,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
     const char *sf = store_sreq_param(r, "stored_fields");
     if (sf && strcmp(sf, "_none_") == 0)
         q->src.none = true;
+    else if (sf)
+        stored_no_source = !strstr(sf, "_source") && !strchr(sf, '*');
+    if (store_sreq_param(r, "_source") || store_sreq_param(r, "_source_includes") ||
+        store_sreq_param(r, "_source_excludes"))
+        src_given = true;
+    if (stored_no_source && !src_given)
+        q->src.none = true;
     if (store_sreq_param(r, "version"))
         q->version = store_sreq_param_bool(r, "version", false);
     if (store_sreq_param(r, "seq_no_primary_term"))
@@ -676,6 +708,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
                           tt);
     }
     q->rest_total_int = store_sreq_param_bool(r, "rest_total_hits_as_int", false);
+    track_given = track_given || tt;
+    if (q->rest_total_int && !track_given) /* RestSearchAction: an int total is an exact one */
+        q->track_exact = true;
+    if (q->rest_total_int && q->track >= 0 && !q->track_exact)
+        return seterr(err, 400, "illegal_argument_exception",
+                      "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got %" PRId64,
+                      q->track);
     q->typed_keys = store_sreq_param_bool(r, "typed_keys", false);
     if (store_sreq_param_bool(r, "explain", false))
         return seterr(err, 400, "illegal_argument_exception", "verstore does not support [explain]");
@@ -694,6 +733,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         if (!store_sreq_keep_alive(scroll, &q->keep_ms, err))
             return false;
         q->scroll = true;
+        /* SearchRequest.validate */
+        if (store_sreq_param_bool(r, "request_cache", false))
+            return seterr(err, 400, "action_request_validation_exception",
+                          "Validation Failed: 1: [request_cache] cannot be used in a scroll context;");
+        if (q->size == 0)
+            return seterr(err, 400, "action_request_validation_exception",
+                          "Validation Failed: 1: [size] cannot be [0] in a scroll context;");
         if (q->from_given && q->from > 0)
             return seterr(err, 400, "action_request_validation_exception",
                           "Validation Failed: 1: using [from] is not allowed in a scroll context;");
