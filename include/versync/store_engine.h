@@ -306,6 +306,8 @@ typedef enum store_job_rc {
     STORE_JOB_EXISTS = 1,       /* CREATE_INDEX: the index already exists */
     STORE_JOB_MISSING = 1,      /* DELETE_INDEX, PUT_SETTINGS, PUT_MAPPING: no such index */
     STORE_JOB_REFUSED = 1,      /* ALIASES: nothing applied; alias_err and alias_err_at say why */
+    STORE_JOB_ALIAS_REFUSED = 4, /* CREATE_INDEX: an alias of the body is refused (alias_err, alias_err_at);
+                                  * the index is not created */
     STORE_JOB_NAME_IS_ALIAS = 2, /* CREATE_INDEX: the name is an alias's */
     STORE_JOB_BAD_MAPPING = 3,  /* CREATE_INDEX, PUT_MAPPING: the mappings are refused; PUT_SETTINGS: a setting
                                  * fixed at creation is changed; `reason` says why */
@@ -323,7 +325,8 @@ struct store_job {
     const char *mappings; /* CREATE_INDEX, PUT_MAPPING: JSON object text or NULL */
     size_t mappings_len;
     int64_t gc_deletes_ms; /* STORE_GC_UNSET when the settings do not name it */
-    const store_alias_action *actions; /* ALIASES: applied in order in one transaction */
+    const store_alias_action *actions; /* ALIASES: applied in order in one transaction; CREATE_INDEX: the
+                                        * body's aliases (ADD actions on the new index), all or none with it */
     size_t nactions;
     store_job_rc rc; /* out */
     char reason[512];

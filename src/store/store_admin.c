@@ -141,6 +141,50 @@ bool store_admin_index_found(store_api *api, store_resp *r, int rc, const char *
 
 /* ---- index management ---------------------------------------------------------- */
 
+
+static bool valid_alias_name(const char *name, store_resp *resp);
+static bool check_alias_members(const cJSON *spec, const char *what, store_resp *resp);
+static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w,
+                       bool missing_ok, const char *opts);
+static bool keep_opts(store_call *c, char *opts);
+
+/* The `aliases` of a create-index body, `{"name": {filter, routing, is_write_index, is_hidden…}}`, as
+ * ADD actions on the new index, applied by the writer with it (all or none). False after filling `resp`. */
+static bool create_index_aliases(store_call *c, const cJSON *aliases, store_resp *resp)
+{
+    for (const cJSON *a = aliases->child; a; a = a->next) {
+        char *opts = NULL;
+        int w = STORE_ALIAS_WRITE_UNSET;
+        if (!cJSON_IsObject(a)) {
+            store_resp_errorf(resp, 400, "parse_exception", "alias [%s] must be an object", a->string);
+            return false;
+        }
+        for (const cJSON *k = a->child; k; k = k->next)
+            if (strcmp(k->string, "index") == 0 || strcmp(k->string, "indices") == 0 ||
+                strncmp(k->string, "alias", 5) == 0) { /* Alias.fromXContent knows only the options */
+                store_resp_errorf(resp, 400, "illegal_argument_exception", "Unknown field [%s] in alias [%s]",
+                                  k->string, a->string);
+                return false;
+            }
+        if (!valid_alias_name(a->string, resp) || !check_alias_members(a, NULL, resp))
+            return false;
+        const cJSON *iw = cJSON_GetObjectItemCaseSensitive(a, "is_write_index");
+        if (iw && !cJSON_IsBool(iw)) {
+            store_resp_error(resp, 400, "parse_exception", "[is_write_index] must be true or false");
+            return false;
+        }
+        if (iw)
+            w = cJSON_IsTrue(iw) ? 1 : 0;
+        if (!store_aliasopt_build(a, a->string, &opts, resp))
+            return false;
+        if (!keep_opts(c, opts) || !add_action(c, STORE_ALIAS_ADD, c->m.index, a->string, w, false, opts)) {
+            store_resp_error(resp, 500, "exception", "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Find index.gc_deletes in a settings object in any of its spellings. */
 static bool settings_gc(const cJSON *settings, int64_t *gc, store_resp *resp)
 {
@@ -181,6 +225,7 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     }
     buf_free(&reason);
     cJSON *body = NULL;
+    const cJSON *aliases = NULL;
     char *settings = NULL, *mappings = NULL;
     int64_t gc = STORE_GC_UNSET;
     if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
@@ -217,16 +262,11 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
                 else
                     free(mappings), mappings = s;
             } else if (strcmp(it->string, "aliases") == 0) {
-                /* not applied at creation yet: refused rather than dropped */
                 if (!cJSON_IsObject(it)) {
                     store_resp_errorf(resp, 400, "parse_exception", "[aliases] must be an object");
                     goto fail;
                 }
-                if (it->child) {
-                    store_resp_errorf(resp, 400, "illegal_argument_exception",
-                           "verstore does not support [aliases] in create index; add them with POST /_aliases");
-                    goto fail;
-                }
+                aliases = it;
             } else {
                 store_resp_errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
                 goto fail;
@@ -251,6 +291,13 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     c->kind = CALL_CREATE_INDEX;
     c->settings = settings;
     c->mappings = mappings;
+    c->alias_body = body; /* the actions point into it */
+    if (aliases && !create_index_aliases(c, aliases, resp)) {
+        store_api_call_free(c);
+        return NULL;
+    }
+    c->job.actions = c->actions;
+    c->job.nactions = c->nactions;
     c->job.kind = STORE_JOB_CREATE_INDEX;
     c->job.index = c->m.index;
     c->job.settings = settings;
@@ -258,7 +305,6 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     c->job.mappings = mappings;
     c->job.mappings_len = mappings ? strlen(mappings) : 0;
     c->job.gc_deletes_ms = gc;
-    cJSON_Delete(body);
     return c;
 fail:
     free(settings);

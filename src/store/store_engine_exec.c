@@ -615,6 +615,46 @@ static int exec_aliases(wctx *c, store_job *job)
     return 0;
 }
 
+/* Whether the ADD actions of a CREATE_INDEX job can all be applied to the new
+ * index `index`: no alias named as an index (or as the new one), no second
+ * write index, one is_hidden for all the alias's indices. Sets job->alias_err
+ * and alias_err_at on a refusal. Returns 0 or an LMDB error. */
+static int create_aliases_check(wctx *c, store_job *job, const char *index)
+{
+    int rc = 0;
+    size_t hl = strlen("{\"is_hidden\":true");
+    for (size_t i = 0; !rc && i < job->nactions; i++) {
+        const store_alias_action *a = &job->actions[i];
+        bool hidden = a->opts && strncmp(a->opts, "{\"is_hidden\":true", hl) == 0;
+        store_alias_err err = STORE_ALIASERR_NONE;
+        if (strcmp(a->alias, index) == 0 || index_exists(c, a->alias, &rc))
+            err = STORE_ALIASERR_NAME_IS_INDEX;
+        rowlist l = {0};
+        if (!rc && !err)
+            rc = store_eng_alias_rows(c->txn, c->e, a->alias, collect_row, &l);
+        if (!rc && l.oom)
+            rc = ENOMEM;
+        for (size_t j = 0; !rc && !err && j < l.n; j++) {
+            size_t al = strlen(l.keys[j]);
+            MDB_val k = {al + 1 + strlen(l.keys[j] + al + 1), l.keys[j]}, v;
+            if (mdb_get(c->txn, c->e->dbi_aliases, &k, &v) != 0 || !v.mv_size)
+                continue;
+            if (a->is_write == 1 && ((unsigned char *)v.mv_data)[0] == 2)
+                err = STORE_ALIASERR_MANY_WRITE;
+            else if (hidden != (v.mv_size > hl && memcmp((char *)v.mv_data + 1, "{\"is_hidden\":true", hl) == 0))
+                err = STORE_ALIASERR_HIDDEN_MIXED;
+        }
+        free(l.keys);
+        if (!rc && err) {
+            job->alias_err = err;
+            job->alias_err_at = i;
+        }
+        if (err)
+            break;
+    }
+    return rc;
+}
+
 static int exec_admin(wctx *c, store_job *job)
 {
     cache_ent *ent;
@@ -663,9 +703,20 @@ static int exec_admin(wctx *c, store_job *job)
             if (!store_mapping_print(&map, &text))
                 rc = ENOMEM;
             store_mapping_free(&map);
+            job->alias_err = STORE_ALIASERR_NONE;
+            if (!rc && job->nactions)
+                rc = create_aliases_check(c, job, job->index);
+            if (!rc && job->alias_err) {
+                buf_free(&text);
+                job->rc = STORE_JOB_ALIAS_REFUSED;
+                break;
+            }
             if (!rc)
                 rc = index_create(c, ent, job->settings, job->settings_len, job->mappings ? text.data : NULL,
                                   job->mappings ? text.len : 0, job->gc_deletes_ms);
+            for (size_t i = 0; !rc && i < job->nactions; i++)
+                rc = alias_put(c->txn, c->e, job->actions[i].alias, job->index, job->actions[i].is_write,
+                               job->actions[i].opts, false);
             buf_free(&text);
             job->rc = STORE_JOB_OK;
         }
