@@ -255,11 +255,41 @@ static void put_key(buf *b, store_ftype ft, const unsigned char *key, size_t len
     }
 }
 
+/* Documents of index i in the bucket's set. */
+static int64_t bits_count(const aggctx *c, size_t i)
+{
+    int64_t n = 0, next = c->ix[i].meta.next_seq;
+    for (int64_t w = 0; w < next / 8 + 1; w++)
+        n += __builtin_popcount(c->bits[i][w]);
+    return n;
+}
+
+/* A terms aggregation on the _index metadata field: one bucket per searched
+ * index holding matches, as Elasticsearch's IndexFieldMapper answers it. */
+static bool index_buckets(aggctx *c, bucketv *all)
+{
+    for (size_t i = 0; i < c->nix; i++) {
+        int64_t n = bits_count(c, i);
+        if (!n)
+            continue;
+        size_t len = strlen(c->ix[i].meta.name);
+        unsigned char *k = malloc(len + 1);
+        if (!k || (all->n == all->cap && !GROW_ARRAY(all->v, all->cap, all->n + 1, 8))) {
+            free(k);
+            return oom_err(c->err);
+        }
+        memcpy(k, c->ix[i].meta.name, len + 1);
+        all->v[all->n++] = (bucket){k, len, n};
+    }
+    return true;
+}
+
 static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
 {
     bucketv all = {0};
-    bool ok = true;
-    for (size_t i = 0; ok && i < c->nix && ft != STORE_FT_NONE; i++) {
+    bool by_index = strcmp(a->field, "_index") == 0;
+    bool ok = !by_index || index_buckets(c, &all);
+    for (size_t i = 0; ok && !by_index && i < c->nix && ft != STORE_FT_NONE; i++) {
         const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
         if (!f || f->type != ft)
             continue;
@@ -342,6 +372,11 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
                         ok = oom_err(c->err);
                         break;
                     }
+                    if (by_index) {
+                        if (strcmp(c->ix[i].meta.name, (const char *)all.v[k].key) == 0)
+                            memcpy(sub[i], c->bits[i], (size_t)(next / 8 + 1));
+                        continue;
+                    }
                     hitv hv = {0};
                     if (!store_engine_values(c->r, &c->ix[i].meta, a->field, all.v[k].key, all.v[k].len, true,
                                              all.v[k].key, all.v[k].len, true, false, store_eval_push_val,
@@ -378,6 +413,8 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
     store_ftype ft;
     if (!agg_field(c, a, &ft))
         return false;
+    if (a->t == AG_TERMS && strcmp(a->field, "_index") == 0)
+        ft = STORE_FT_KEYWORD; /* a keyword as far as the answer shows */
     buf key = BUF_INIT;
     if (c->typed) {
         buf_puts(&key, agg_type_name(a, ft));
