@@ -124,6 +124,7 @@ typedef struct agg {
     char *field;
     int64_t size, min_doc_count;
     int order; /* 0 _count desc, 1 _count asc, 2 _key asc, 3 _key desc */
+    char *meta; /* the request's `meta` object as JSON text, echoed in the answer; NULL when none */
     struct agg *subs;
     size_t nsubs;
 } agg;

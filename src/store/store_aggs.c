@@ -408,7 +408,39 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
     return ok;
 }
 
+static bool agg_render_body(aggctx *c, const agg *a, buf *b);
+
+/* An aggregation's answer, `meta` first as InternalAggregation writes it. */
 static bool agg_render(aggctx *c, const agg *a, buf *b)
+{
+    if (!a->meta)
+        return agg_render_body(c, a, b);
+    buf body = BUF_INIT;
+    bool ok = agg_render_body(c, a, &body);
+    /* the answer's object, after the "name": key (a JSON string that may hold '{') */
+    char *open = NULL;
+    if (ok && body.data && body.data[0] == '"') {
+        char *p = body.data + 1;
+        while (*p && *p != '"')
+            p += *p == '\\' && p[1] ? 2 : 1;
+        if (*p == '"' && p[1] == ':' && p[2] == '{')
+            open = p + 2;
+    }
+    if (open) {
+        buf_append(b, body.data, (size_t)(open - body.data) + 1);
+        buf_printf(b, "\"meta\":%s%s", a->meta, open[1] == '}' ? "" : ",");
+        buf_puts(b, open + 1);
+    } else if (body.data) {
+        buf_append(b, body.data, body.len);
+    }
+    ok = ok && buf_ok(&body);
+    if (!buf_ok(&body))
+        oom_err(c->err);
+    buf_free(&body);
+    return ok;
+}
+
+static bool agg_render_body(aggctx *c, const agg *a, buf *b)
 {
     store_ftype ft;
     if (!agg_field(c, a, &ft))

@@ -30,6 +30,7 @@ static void aggs_free(agg *a, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(a[i].name);
         free(a[i].field);
+        free(a[i].meta);
         aggs_free(a[i].subs, a[i].nsubs);
     }
     free(a);
@@ -322,9 +323,16 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
             subs = it;
             continue;
         }
-        if (strcmp(k, "meta") == 0)
-            return seterr(err, 400, "illegal_argument_exception",
-                          "verstore does not support [meta] on aggregations");
+        if (strcmp(k, "meta") == 0) { /* AggregatorFactories: an object, returned as given */
+            if (!cJSON_IsObject(it))
+                return seterr(err, 400, "parsing_exception",
+                              "Expected [START_OBJECT] under [meta], but got a [%s] in [%s]",
+                              store_sreq_token_name(it), a->name);
+            free(a->meta);
+            if (!(a->meta = cJSON_PrintUnformatted(it)))
+                return oom_err(err);
+            continue;
+        }
         if (body)
             return seterr(err, 400, "parsing_exception",
                           "Found two aggregation type definitions in [%s]: [%s] and [%s]", a->name,
