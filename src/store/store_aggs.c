@@ -188,6 +188,8 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "max";
     case AG_SUM:
         return "sum";
+    case AG_CARD:
+        return "cardinality";
     default:
         return "value_count";
     }
@@ -195,7 +197,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality"};
     return n[t];
 }
 
@@ -211,7 +213,7 @@ static bool agg_field(aggctx *c, const agg *a, store_ftype *ft)
         ex x = {c->r, &c->ix[i], c->err};
         if (f->type == STORE_FT_TEXT)
             return store_eval_fielddata_err(&x, a->field);
-        if (f->type == STORE_FT_KEYWORD && a->t != AG_TERMS && a->t != AG_COUNT)
+        if (f->type == STORE_FT_KEYWORD && a->t != AG_TERMS && a->t != AG_COUNT && a->t != AG_CARD)
             return store_eval_shard_fail(&x, "illegal_argument_exception",
                                          "Field [%s] of type [keyword] is not supported for "
                                          "aggregation [%s]",
@@ -284,7 +286,10 @@ static bool index_buckets(aggctx *c, bucketv *all)
     return true;
 }
 
-static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+/* The distinct values of the aggregation's field over the matches, with
+ * their document counts, merged across the indices (key order when several).
+ * False after filling c->err; `all` is the caller's to free either way. */
+static bool terms_collect(aggctx *c, const agg *a, store_ftype ft, bucketv *out)
 {
     bucketv all = {0};
     bool by_index = strcmp(a->field, "_index") == 0;
@@ -330,6 +335,15 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         }
         all.n = o;
     }
+    *out = all;
+    return ok;
+}
+
+static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    bucketv all = {0};
+    bool by_index = strcmp(a->field, "_index") == 0;
+    bool ok = terms_collect(c, a, ft, &all);
     if (ok) {
         int order = a->order;
         if (all.n) /* qsort_r(NULL, 0) is undefined */
@@ -458,6 +472,16 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
     buf_putc(b, ':');
     if (a->t == AG_TERMS)
         return terms_agg(c, a, ft, b);
+    if (a->t == AG_CARD) { /* exact: Elasticsearch's HyperLogLog++ is too below its precision threshold */
+        bucketv all = {0};
+        bool ok = terms_collect(c, a, ft, &all);
+        if (ok)
+            buf_printf(b, "{\"value\":%zu}", all.n);
+        for (size_t k = 0; k < all.n; k++)
+            free(all.v[k].key);
+        free(all.v);
+        return ok;
+    }
     metric m = {0};
     for (size_t i = 0; i < c->nix && ft != STORE_FT_NONE; i++) {
         const store_field *f = store_mapping_find(&c->ix[i].map, a->field);

@@ -249,7 +249,6 @@ static const char *const es_aggs[] = {"date_histogram",
                                       "ip_range",
                                       "filter",
                                       "filters",
-                                      "cardinality",
                                       "stats",
                                       "extended_stats",
                                       "percentiles",
@@ -354,6 +353,8 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         a->t = AG_SUM;
     else if (strcmp(t, "value_count") == 0)
         a->t = AG_COUNT;
+    else if (strcmp(t, "cardinality") == 0)
+        a->t = AG_CARD;
     else if (in_list(t, es_aggs))
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore does not support the [%s] aggregation (in [%s])", t, a->name);
@@ -405,6 +406,10 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
                     strcmp(k, "collect_mode") == 0 || strcmp(k, "show_term_doc_count_error") == 0 ||
                     strcmp(k, "shard_min_doc_count") == 0)) {
             /* one shard: nothing to tune */
+        } else if (a->t == AG_CARD && (strcmp(k, "precision_threshold") == 0 || strcmp(k, "execution_hint") == 0)) {
+            /* the count is exact, so any threshold is met */
+            if (!cJSON_IsNumber(it) && !cJSON_IsString(it))
+                return seterr(err, 400, "parsing_exception", "[%s] must be a value in [%s]", k, a->name);
         } else if (strcmp(k, "format") == 0) {
         } else {
             return seterr(err, 400, "illegal_argument_exception",
