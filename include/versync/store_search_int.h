@@ -116,7 +116,7 @@ typedef struct skey {
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 
-typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD } agtype;
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS } agtype;
 
 typedef struct agg {
     char *name;
@@ -125,6 +125,10 @@ typedef struct agg {
     int64_t size, min_doc_count;
     int order; /* 0 _count desc, 1 _count asc, 2 _key asc, 3 _key desc */
     char *meta; /* the request's `meta` object as JSON text, echoed in the answer; NULL when none */
+    store_query **fq; /* filter: one query; filters: one per bucket (owned) */
+    char **fnames;    /* filters, keyed form: the bucket names (owned); NULL for the anonymous list form */
+    size_t nf;
+    char *other_key; /* filters: the other bucket's key, NULL for none */
     struct agg *subs;
     size_t nsubs;
 } agg;

@@ -190,6 +190,10 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "sum";
     case AG_CARD:
         return "cardinality";
+    case AG_FILTER:
+        return "filter";
+    case AG_FILTERS:
+        return "filters";
     default:
         return "value_count";
     }
@@ -197,7 +201,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters"};
     return n[t];
 }
 
@@ -454,9 +458,99 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
     return ok;
 }
 
+/* One bucket of a filter(s) aggregation: `{"doc_count":n, subs…}` over the
+ * documents in `sub` (per index). */
+static bool bucket_render(aggctx *c, const agg *a, unsigned char **sub, buf *b)
+{
+    int64_t n = 0;
+    aggctx sc = *c;
+    sc.bits = sub;
+    sc.nested = true;
+    for (size_t i = 0; i < c->nix; i++)
+        n += bits_count(&sc, i);
+    buf_printf(b, "{\"doc_count\":%" PRId64, n);
+    bool ok = true;
+    for (size_t s = 0; ok && s < a->nsubs; s++) {
+        buf_putc(b, ',');
+        ok = agg_render(&sc, &a->subs[s], b);
+    }
+    buf_putc(b, '}');
+    return ok;
+}
+
+/* filter / filters: each query's matches within the parent's documents; the
+ * other bucket holds those no query matched. */
+static bool filters_agg(aggctx *c, const agg *a, buf *b)
+{
+    size_t nb = a->nf + (a->other_key ? 1 : 0);
+    unsigned char **sub = calloc(c->nix * (nb ? nb : 1), sizeof *sub); /* [bucket][index] */
+    bool ok = sub != NULL || oom_err(c->err);
+    if (ok && c->buckets && (*c->buckets += (int64_t)nb) > STORE_SEARCH_MAX_BUCKETS)
+        ok = seterr(c->err, 400, "too_many_buckets_exception",
+                    "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                    "set by changing the [search.max_buckets] cluster level setting.",
+                    STORE_SEARCH_MAX_BUCKETS);
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        int64_t next = c->ix[i].meta.next_seq;
+        size_t bytes = (size_t)(next / 8 + 1);
+        for (size_t f = 0; ok && f < nb; f++)
+            if (!(sub[f * c->nix + i] = calloc(bytes, 1)))
+                ok = oom_err(c->err);
+        for (size_t f = 0; ok && f < a->nf; f++) {
+            ex x = {c->r, &c->ix[i], c->err};
+            hitv hv = {0};
+            ok = store_eval(&x, a->fq[f], &hv);
+            for (size_t h = 0; ok && h < hv.n; h++)
+                if (bit_get(c->bits[i], next, hv.v[h].seq))
+                    bit_set(sub[f * c->nix + i], hv.v[h].seq);
+            store_hits_free(&hv);
+        }
+        if (ok && a->other_key) {
+            unsigned char *o = sub[a->nf * c->nix + i];
+            for (size_t w = 0; w < bytes; w++) {
+                unsigned char any = 0;
+                for (size_t f = 0; f < a->nf; f++)
+                    any |= sub[f * c->nix + i][w];
+                o[w] = (unsigned char)(c->bits[i][w] & ~any);
+            }
+        }
+    }
+    if (ok && a->t == AG_FILTER) {
+        ok = bucket_render(c, a, sub, b);
+    } else if (ok) {
+        buf_puts(b, a->fnames ? "{\"buckets\":{" : "{\"buckets\":[");
+        for (size_t f = 0; ok && f < nb; f++) {
+            if (f)
+                buf_putc(b, ',');
+            if (a->fnames) { /* keyed; in the list form the other bucket is the last element */
+                jstr(b, f < a->nf ? a->fnames[f] : a->other_key);
+                buf_putc(b, ':');
+            }
+            ok = bucket_render(c, a, sub + f * c->nix, b);
+        }
+        buf_puts(b, a->fnames ? "}}" : "]}");
+    }
+    for (size_t k = 0; sub && k < c->nix * nb; k++)
+        free(sub[k]);
+    free(sub);
+    return ok;
+}
+
 static bool agg_render_body(aggctx *c, const agg *a, buf *b)
 {
-    store_ftype ft;
+    store_ftype ft = STORE_FT_NONE;
+    if (a->t == AG_FILTER || a->t == AG_FILTERS) {
+        buf key = BUF_INIT;
+        if (c->typed) {
+            buf_puts(&key, agg_type_name(a, ft));
+            buf_putc(&key, '#');
+        }
+        buf_puts(&key, a->name);
+        jstrn(b, key.data ? key.data : "", key.len);
+        buf_free(&key);
+        buf_putc(b, ':');
+        return filters_agg(c, a, b);
+    }
     if (!agg_field(c, a, &ft))
         return false;
     if (a->t == AG_TERMS && strcmp(a->field, "_index") == 0)

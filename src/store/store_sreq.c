@@ -31,6 +31,14 @@ static void aggs_free(agg *a, size_t n)
         free(a[i].name);
         free(a[i].field);
         free(a[i].meta);
+        for (size_t f = 0; f < a[i].nf; f++) {
+            store_query_free(a[i].fq[f]);
+            if (a[i].fnames)
+                free(a[i].fnames[f]);
+        }
+        free(a[i].fq);
+        free(a[i].fnames);
+        free(a[i].other_key);
         aggs_free(a[i].subs, a[i].nsubs);
     }
     free(a);
@@ -307,6 +315,55 @@ static bool in_list(const char *k, const char *const *l)
 
 static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_error *err);
 
+/* `filter: {query}` or `filters: {filters: {name: query…} | [query…], other_bucket, other_bucket_key}`,
+ * as FiltersAggregationBuilder parses them. */
+static bool parse_filters_agg(const cJSON *body, agg *a, store_error *err)
+{
+    bool one = strcmp(body->string, "filter") == 0;
+    a->t = one ? AG_FILTER : AG_FILTERS;
+    if (!cJSON_IsObject(body))
+        return seterr(err, 400, "parsing_exception", "[%s] aggregation [%s] must be an object", body->string,
+                      a->name);
+    if (one) {
+        if (!(a->fq = calloc(1, sizeof *a->fq)))
+            return oom_err(err);
+        a->nf = 1;
+        return (a->fq[0] = store_query_parse(body, err)) != NULL;
+    }
+    const cJSON *fs = NULL;
+    bool other = false;
+    for (const cJSON *it = body->child; it; it = it->next) {
+        if (strcmp(it->string, "filters") == 0)
+            fs = it;
+        else if (strcmp(it->string, "other_bucket") == 0 && cJSON_IsBool(it))
+            other = cJSON_IsTrue(it);
+        else if (strcmp(it->string, "other_bucket_key") == 0 && cJSON_IsString(it)) {
+            free(a->other_key);
+            if (!(a->other_key = strdup(it->valuestring)))
+                return oom_err(err);
+            other = true; /* a key alone asks for the bucket */
+        } else if (strcmp(it->string, "keyed") != 0)
+            return seterr(err, 400, "parsing_exception", "Unknown key for a %s in [%s].",
+                          store_sreq_token_name(it), it->string);
+    }
+    if (!fs || !(cJSON_IsObject(fs) || cJSON_IsArray(fs)))
+        return seterr(err, 400, "parsing_exception", "[filters] must be an object or an array in [%s]", a->name);
+    size_t n = (size_t)cJSON_GetArraySize(fs);
+    if (!(a->fq = calloc(n ? n : 1, sizeof *a->fq)) ||
+        (cJSON_IsObject(fs) && !(a->fnames = calloc(n ? n : 1, sizeof *a->fnames))))
+        return oom_err(err);
+    for (const cJSON *it = fs->child; it; it = it->next) {
+        if (a->fnames && !(a->fnames[a->nf] = strdup(it->string)))
+            return oom_err(err);
+        a->nf++; /* counted before the parse, so a half-built entry is freed */
+        if (!(a->fq[a->nf - 1] = store_query_parse(it, err)))
+            return false;
+    }
+    if (other && !a->other_key && !(a->other_key = strdup("_other_")))
+        return oom_err(err);
+    return true;
+}
+
 static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
 {
     if (!(a->name = strdup(def->string)))
@@ -341,6 +398,11 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
     if (!body)
         return seterr(err, 400, "parsing_exception", "Missing definition for aggregation [%s]", a->name);
     const char *t = body->string;
+    if (strcmp(t, "filter") == 0 || strcmp(t, "filters") == 0) {
+        if (!parse_filters_agg(body, a, err))
+            return false;
+        return !subs || parse_aggs(subs, &a->subs, &a->nsubs, depth + 1, err);
+    }
     if (strcmp(t, "terms") == 0)
         a->t = AG_TERMS;
     else if (strcmp(t, "avg") == 0)
