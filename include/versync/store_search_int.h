@@ -112,7 +112,7 @@ typedef struct skey {
     char *field;
     bool desc;
     bool missing_first;
-    int mode;            /* 0 by order, 1 min, 2 max */
+    int mode;            /* 0 by order, 1 min, 2 max, 3 sum, 4 avg, 5 median (the last three numeric only) */
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 

@@ -196,9 +196,14 @@ static bool sort_entry(sreq *q, const cJSON *e, store_error *err)
                     k.mode = 1;
                 else if (strcmp(m, "max") == 0)
                     k.mode = 2;
-                else
-                    ok = seterr(err, 400, "illegal_argument_exception",
-                                "verstore supports only min and max as sort [mode], not [%s]", m);
+                else if (strcmp(m, "sum") == 0)
+                    k.mode = 3;
+                else if (strcmp(m, "avg") == 0)
+                    k.mode = 4;
+                else if (strcmp(m, "median") == 0)
+                    k.mode = 5;
+                else /* MultiValueMode.fromString */
+                    ok = seterr(err, 400, "illegal_argument_exception", "Unknown MultiValueMode [%s]", m);
             } else if (strcmp(n, "unmapped_type") == 0) {
                 free(k.unmapped_type);
                 ok = cJSON_IsString(it) && (k.unmapped_type = strdup(it->valuestring)) != NULL;
