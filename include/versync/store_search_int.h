@@ -116,7 +116,14 @@ typedef struct skey {
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 
-typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS } agtype;
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE } agtype;
+
+/* One range of a range aggregation: [from, to), either end open. */
+typedef struct agrange {
+    double from, to;
+    bool has_from, has_to;
+    char *key; /* the request's key, NULL for the default "from-to" */
+} agrange;
 
 typedef struct agg {
     char *name;
@@ -129,6 +136,9 @@ typedef struct agg {
     char **fnames;    /* filters, keyed form: the bucket names (owned); NULL for the anonymous list form */
     size_t nf;
     char *other_key; /* filters: the other bucket's key, NULL for none */
+    agrange *ranges; /* range: sorted by from, then to, as RangeAggregator answers them (owned) */
+    size_t nranges;
+    bool keyed; /* range: buckets as an object by key */
     struct agg *subs;
     size_t nsubs;
 } agg;

@@ -194,6 +194,8 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "filter";
     case AG_FILTERS:
         return "filters";
+    case AG_RANGE:
+        return "range";
     default:
         return "value_count";
     }
@@ -201,7 +203,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range"};
     return n[t];
 }
 
@@ -458,9 +460,9 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
     return ok;
 }
 
-/* One bucket of a filter(s) aggregation: `{"doc_count":n, subs…}` over the
- * documents in `sub` (per index). */
-static bool bucket_render(aggctx *c, const agg *a, unsigned char **sub, buf *b)
+/* One bucket of a filter(s) or range aggregation: `{head"doc_count":n, subs…}`
+ * over the documents in `sub` (per index); `head` ("" or members ending in ','). */
+static bool bucket_render(aggctx *c, const agg *a, unsigned char **sub, const char *head, buf *b)
 {
     int64_t n = 0;
     aggctx sc = *c;
@@ -468,7 +470,7 @@ static bool bucket_render(aggctx *c, const agg *a, unsigned char **sub, buf *b)
     sc.nested = true;
     for (size_t i = 0; i < c->nix; i++)
         n += bits_count(&sc, i);
-    buf_printf(b, "{\"doc_count\":%" PRId64, n);
+    buf_printf(b, "{%s\"doc_count\":%" PRId64, head, n);
     bool ok = true;
     for (size_t s = 0; ok && s < a->nsubs; s++) {
         buf_putc(b, ',');
@@ -516,7 +518,7 @@ static bool filters_agg(aggctx *c, const agg *a, buf *b)
         }
     }
     if (ok && a->t == AG_FILTER) {
-        ok = bucket_render(c, a, sub, b);
+        ok = bucket_render(c, a, sub, "", b);
     } else if (ok) {
         buf_puts(b, a->fnames ? "{\"buckets\":{" : "{\"buckets\":[");
         for (size_t f = 0; ok && f < nb; f++) {
@@ -526,12 +528,120 @@ static bool filters_agg(aggctx *c, const agg *a, buf *b)
                 jstr(b, f < a->nf ? a->fnames[f] : a->other_key);
                 buf_putc(b, ':');
             }
-            ok = bucket_render(c, a, sub + f * c->nix, b);
+            ok = bucket_render(c, a, sub + f * c->nix, "", b);
         }
         buf_puts(b, a->fnames ? "}}" : "]}");
     }
     for (size_t k = 0; sub && k < c->nix * nb; k++)
         free(sub[k]);
+    free(sub);
+    return ok;
+}
+
+typedef struct rangectx {
+    const agrange *g;
+    const unsigned char *bits;
+    unsigned char *out;
+    int64_t next;
+    store_ftype ft;
+} rangectx;
+
+static bool on_range_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    rangectx *r = arg;
+    if (!bit_get(r->bits, r->next, seq))
+        return true;
+    double d = val_num(r->ft, val, len);
+    if ((!r->g->has_from || d >= r->g->from) && (!r->g->has_to || d < r->g->to))
+        bit_set(r->out, seq);
+    return true;
+}
+
+/* Double.toString's form for the common values: 1.0, 150.5, 1.0E7. */
+static void put_range_num(buf *b, double d)
+{
+    if (d == floor(d) && fabs(d) < 1e7)
+        buf_printf(b, "%.1f", d);
+    else
+        buf_printf(b, "%.17g", d);
+}
+
+/* range: a bucket per range, [from, to), a document counted once per range
+ * however many of its values fall in it. */
+static bool range_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    unsigned char **sub = calloc(c->nix ? c->nix : 1, sizeof *sub);
+    bool ok = sub != NULL || oom_err(c->err);
+    if (ok && c->buckets && (*c->buckets += (int64_t)a->nranges) > STORE_SEARCH_MAX_BUCKETS)
+        ok = seterr(c->err, 400, "too_many_buckets_exception",
+                    "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                    "set by changing the [search.max_buckets] cluster level setting.",
+                    STORE_SEARCH_MAX_BUCKETS);
+    for (size_t i = 0; ok && i < c->nix; i++)
+        if (!(sub[i] = calloc((size_t)(c->ix[i].meta.next_seq / 8 + 1), 1)))
+            ok = oom_err(c->err);
+    buf_puts(b, a->keyed ? "{\"buckets\":{" : "{\"buckets\":[");
+    for (size_t k = 0; ok && k < a->nranges; k++) {
+        const agrange *g = &a->ranges[k];
+        for (size_t i = 0; ok && i < c->nix; i++) {
+            int64_t next = c->ix[i].meta.next_seq;
+            memset(sub[i], 0, (size_t)(next / 8 + 1));
+            const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
+            if (!f || f->type != ft)
+                continue;
+            rangectx rc = {g, c->bits[i], sub[i], next, ft};
+            const store_column *col;
+            if (c->nested) {
+                if (!column_of(c, i, a->field, &col))
+                    ok = false;
+                else
+                    store_column_each(col, c->bits[i], next, on_range_val, &rc);
+            } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                            on_range_val, &rc))
+                ok = storage_err(c->err);
+        }
+        buf key = BUF_INIT, head = BUF_INIT;
+        if (g->key)
+            buf_puts(&key, g->key);
+        else {
+            if (g->has_from)
+                put_range_num(&key, g->from);
+            else
+                buf_putc(&key, '*');
+            buf_putc(&key, '-');
+            if (g->has_to)
+                put_range_num(&key, g->to);
+            else
+                buf_putc(&key, '*');
+        }
+        if (k)
+            buf_putc(b, ',');
+        if (a->keyed) {
+            jstrn(b, key.data, key.len);
+            buf_putc(b, ':');
+        } else {
+            buf_puts(&head, "\"key\":");
+            jstrn(&head, key.data, key.len);
+            buf_putc(&head, ',');
+        }
+        if (g->has_from) {
+            buf_puts(&head, "\"from\":");
+            store_json_put_double(&head, g->from);
+            buf_putc(&head, ',');
+        }
+        if (g->has_to) {
+            buf_puts(&head, "\"to\":");
+            store_json_put_double(&head, g->to);
+            buf_putc(&head, ',');
+        }
+        if (ok)
+            ok = bucket_render(c, a, sub, head.data ? head.data : "", b);
+        buf_free(&key);
+        buf_free(&head);
+    }
+    buf_puts(b, a->keyed ? "}}" : "]}");
+    for (size_t i = 0; sub && i < c->nix; i++)
+        free(sub[i]);
     free(sub);
     return ok;
 }
@@ -566,6 +676,8 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
     buf_putc(b, ':');
     if (a->t == AG_TERMS)
         return terms_agg(c, a, ft, b);
+    if (a->t == AG_RANGE)
+        return range_agg(c, a, ft, b);
     if (a->t == AG_CARD) { /* exact: Elasticsearch's HyperLogLog++ is too below its precision threshold */
         bucketv all = {0};
         bool ok = terms_collect(c, a, ft, &all);

@@ -39,6 +39,9 @@ static void aggs_free(agg *a, size_t n)
         free(a[i].fq);
         free(a[i].fnames);
         free(a[i].other_key);
+        for (size_t r = 0; r < a[i].nranges; r++)
+            free(a[i].ranges[r].key);
+        free(a[i].ranges);
         aggs_free(a[i].subs, a[i].nsubs);
     }
     free(a);
@@ -320,6 +323,58 @@ static bool in_list(const char *k, const char *const *l)
 
 static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_error *err);
 
+static int range_cmp(const void *x, const void *y)
+{
+    const agrange *a = x, *b = y;
+    double af = a->has_from ? a->from : -INFINITY, bf = b->has_from ? b->from : -INFINITY;
+    double at = a->has_to ? a->to : INFINITY, bt = b->has_to ? b->to : INFINITY;
+    return af < bf ? -1 : af > bf ? 1 : at < bt ? -1 : at > bt ? 1 : 0;
+}
+
+/* A range end: a number, a numeric string, or null for an open end. */
+static bool range_end(const cJSON *v, double *out, bool *has, const char *name, store_error *err)
+{
+    *has = false;
+    if (!v || cJSON_IsNull(v))
+        return true;
+    char *end = NULL;
+    if (cJSON_IsNumber(v))
+        *out = v->valuedouble;
+    else if (!cJSON_IsString(v) || !*v->valuestring || (*out = strtod(v->valuestring, &end), *end))
+        return seterr(err, 400, "parsing_exception", "[%s] of a range must be a number in [%s]", v->string, name);
+    *has = true;
+    return true;
+}
+
+/* range's `ranges`: [{from, to, key}…], kept sorted. */
+static bool parse_ranges(const cJSON *it, agg *a, store_error *err)
+{
+    if (!cJSON_IsArray(it) || !it->child || a->ranges)
+        return seterr(err, 400, "illegal_argument_exception", "No [ranges] specified for the [%s] aggregation",
+                      a->name);
+    size_t n = (size_t)cJSON_GetArraySize(it);
+    if (!(a->ranges = calloc(n, sizeof *a->ranges)))
+        return oom_err(err);
+    for (const cJSON *r = it->child; r; r = r->next) {
+        agrange *g = &a->ranges[a->nranges++];
+        if (!cJSON_IsObject(r))
+            return seterr(err, 400, "parsing_exception", "a range must be an object in [%s]", a->name);
+        for (const cJSON *m = r->child; m; m = m->next)
+            if (strcmp(m->string, "from") != 0 && strcmp(m->string, "to") != 0 && strcmp(m->string, "key") != 0)
+                return seterr(err, 400, "parsing_exception", "Unknown key for a %s in [%s].",
+                              store_sreq_token_name(m), m->string);
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(r, "key");
+        if (key && (!cJSON_IsString(key) || !(g->key = strdup(key->valuestring))))
+            return cJSON_IsString(key) ? oom_err(err)
+                                       : seterr(err, 400, "parsing_exception", "[key] must be a string");
+        if (!range_end(cJSON_GetObjectItemCaseSensitive(r, "from"), &g->from, &g->has_from, a->name, err) ||
+            !range_end(cJSON_GetObjectItemCaseSensitive(r, "to"), &g->to, &g->has_to, a->name, err))
+            return false;
+    }
+    qsort(a->ranges, a->nranges, sizeof *a->ranges, range_cmp);
+    return true;
+}
+
 /* `filter: {query}` or `filters: {filters: {name: query…} | [query…], other_bucket, other_bucket_key}`,
  * as FiltersAggregationBuilder parses them. */
 static bool parse_filters_agg(const cJSON *body, agg *a, store_error *err)
@@ -422,6 +477,8 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         a->t = AG_COUNT;
     else if (strcmp(t, "cardinality") == 0)
         a->t = AG_CARD;
+    else if (strcmp(t, "range") == 0)
+        a->t = AG_RANGE;
     else if (in_list(t, es_aggs))
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore does not support the [%s] aggregation (in [%s])", t, a->name);
@@ -473,6 +530,11 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
                     strcmp(k, "collect_mode") == 0 || strcmp(k, "show_term_doc_count_error") == 0 ||
                     strcmp(k, "shard_min_doc_count") == 0)) {
             /* one shard: nothing to tune */
+        } else if (a->t == AG_RANGE && strcmp(k, "ranges") == 0) {
+            if (!parse_ranges(it, a, err))
+                return false;
+        } else if (a->t == AG_RANGE && strcmp(k, "keyed") == 0 && cJSON_IsBool(it)) {
+            a->keyed = cJSON_IsTrue(it);
         } else if (a->t == AG_CARD && (strcmp(k, "precision_threshold") == 0 || strcmp(k, "execution_hint") == 0)) {
             /* the count is exact, so any threshold is met */
             if (!cJSON_IsNumber(it) && !cJSON_IsString(it))
@@ -487,8 +549,11 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore needs a [field] in the [%s] aggregation [%s] (scripts are not supported)", t,
                       a->name);
+    if (a->t == AG_RANGE && !a->ranges)
+        return seterr(err, 400, "illegal_argument_exception", "No [ranges] specified for the [%s] aggregation",
+                      a->name);
     if (subs) {
-        if (a->t != AG_TERMS)
+        if (a->t != AG_TERMS && a->t != AG_RANGE)
             return seterr(err, 400, "aggregation_initialization_exception",
                           "Aggregator [%s] of type [%s] cannot accept sub-aggregations", a->name, t);
         return parse_aggs(subs, &a->subs, &a->nsubs, depth + 1, err);
