@@ -721,6 +721,73 @@ fail:
     return NULL;
 }
 
+/* Whether `name` is one of the comma-separated patterns of `list` (_all, `*` wildcards). */
+static bool in_patterns(const char *list, const char *name)
+{
+    bool hit = false;
+    char *copy = strdup(list), *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !hit; tok = strtok_r(NULL, ",", &save))
+        hit = strcmp(tok, "_all") == 0 || glob(tok, name);
+    free(copy);
+    return hit;
+}
+
+/* PUT|DELETE /{indices}/_alias/{names} with lists, wildcards or _all, as
+ * Elasticsearch expands them: the index expression to its indices (as a
+ * search resolves it); for DELETE the alias patterns to the aliases those
+ * indices have, none of them being aliases_not_found_exception. The names
+ * are copied into the call. False after filling `resp`. */
+static bool expand_one_alias(store_api *api, store_call *c, bool del, int w, const char *opts, store_resp *resp)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        store_resp_storage_error(resp);
+        return false;
+    }
+    store_error err = {0};
+    store_alias_list l = {0};
+    char **names = NULL;
+    size_t n = 0, before = c->nactions;
+    bool ok = store_search_indices(t, c->m.index, false, false, &names, &n, &err);
+    if (!ok)
+        store_resp_search_error(api, resp, &err);
+    else if (del && !store_indices_aliases_load(t, &l)) {
+        store_resp_storage_error(resp);
+        ok = false;
+    }
+    store_engine_read_end(t);
+    for (size_t i = 0; ok && i < n; i++) {
+        char *index = strdup(names[i]);
+        ok = index && keep_opts(c, index);
+        if (!del) {
+            ok = ok && add_action(c, STORE_ALIAS_ADD, index, c->m.alias, w, false, opts);
+            continue;
+        }
+        for (size_t k = 0; ok && k < l.n; k++) {
+            if (strcmp(l.rows[k].index, index) != 0 || !in_patterns(c->m.alias, l.rows[k].alias))
+                continue;
+            char *alias = strdup(l.rows[k].alias);
+            ok = alias && keep_opts(c, alias) && add_action(c, STORE_ALIAS_REMOVE, index, alias, w, false, NULL);
+        }
+        if (!ok)
+            store_resp_error(resp, 500, "exception", "out of memory");
+    }
+    if (ok && c->nactions == before) {
+        buf reason = BUF_INIT, x = BUF_INIT;
+        buf_printf(&reason, "aliases [%s] missing", c->m.alias);
+        buf_puts(&x, ",\"resource.type\":\"aliases\",\"resource.id\":");
+        store_resp_jstr(&x, c->m.alias);
+        store_resp_error_n(resp, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
+        buf_free(&reason);
+        buf_free(&x);
+        ok = false;
+    }
+    store_search_indices_free(names, n);
+    store_indices_aliases_free(&l);
+    store_error_free(&err);
+    return ok;
+}
+
 /* PUT|POST|DELETE /{index}/_alias/{alias}. */
 store_call *store_admin_one_alias(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
@@ -755,10 +822,18 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
         free(opts);
         return NULL;
     }
-    if (!keep_opts(c, opts) ||
-        !add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false, opts)) {
+    if (!keep_opts(c, opts)) {
         store_api_call_free(c);
         store_resp_error(resp, 500, "exception", "out of memory");
+        return NULL;
+    }
+    bool expr = strpbrk(c->m.index, ",*") || strcmp(c->m.index, "_all") == 0 ||
+                (del && (strpbrk(c->m.alias, ",*") || strcmp(c->m.alias, "_all") == 0));
+    if (expr ? !expand_one_alias(api, c, del, w, opts, resp)
+             : !add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false, opts)) {
+        if (!expr)
+            store_resp_error(resp, 500, "exception", "out of memory");
+        store_api_call_free(c);
         return NULL;
     }
     c->kind = CALL_ALIASES;
