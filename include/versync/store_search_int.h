@@ -139,6 +139,8 @@ typedef struct agg {
     agrange *ranges; /* range: sorted by from, then to, as RangeAggregator answers them (owned) */
     size_t nranges;
     bool keyed; /* range: buckets as an object by key */
+    bool has_missing; /* avg/min/max/sum/value_count: documents without the field count as `missing` */
+    double missing;
     struct agg *subs;
     size_t nsubs;
 } agg;

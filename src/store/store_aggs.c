@@ -40,6 +40,7 @@ typedef struct metric {
     const unsigned char *bits;
     int64_t next;
     store_ftype ft;
+    unsigned char *have; /* with `missing`: the documents met with a value */
 } metric;
 
 static double val_num(store_ftype ft, const void *val, size_t len)
@@ -56,6 +57,8 @@ static bool on_metric(const void *val, size_t len, int64_t seq, void *arg)
     metric *m = arg;
     if (!bit_get(m->bits, m->next, seq))
         return true;
+    if (m->have)
+        bit_set(m->have, seq);
     if (m->ft != STORE_FT_KEYWORD) {
         double d = val_num(m->ft, val, len);
         if (!m->count || d < m->min)
@@ -689,21 +692,43 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
         return ok;
     }
     metric m = {0};
-    for (size_t i = 0; i < c->nix && ft != STORE_FT_NONE; i++) {
-        const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
-        if (!f || f->type != ft)
+    int64_t absent = 0; /* with `missing`: matches without a value */
+    for (size_t i = 0; i < c->nix; i++) {
+        const store_field *f = ft != STORE_FT_NONE ? store_mapping_find(&c->ix[i].map, a->field) : NULL;
+        if (!f || f->type != ft) {
+            absent += a->has_missing ? bits_count(c, i) : 0; /* unmapped here: every match lacks it */
             continue;
+        }
         m.bits = c->bits[i];
         m.next = c->ix[i].meta.next_seq;
         m.ft = ft;
+        size_t bytes = (size_t)(m.next / 8 + 1);
+        if (a->has_missing && !(m.have = calloc(bytes, 1)))
+            return oom_err(c->err);
         const store_column *col;
+        bool ok = true;
         if (c->nested) {
             if (!column_of(c, i, a->field, &col))
-                return false;
-            store_column_each(col, m.bits, m.next, on_metric, &m);
+                ok = false;
+            else
+                store_column_each(col, m.bits, m.next, on_metric, &m);
         } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
                                         on_metric, &m))
-            return storage_err(c->err);
+            ok = storage_err(c->err);
+        for (size_t w = 0; ok && m.have && w < bytes; w++)
+            absent += __builtin_popcount((unsigned)(c->bits[i][w] & ~m.have[w]));
+        free(m.have);
+        m.have = NULL;
+        if (!ok)
+            return false;
+    }
+    if (absent) { /* ValuesSourceConfig: a document without the field has the `missing` value */
+        if (!m.count || a->missing < m.min)
+            m.min = a->missing;
+        if (!m.count || a->missing > m.max)
+            m.max = a->missing;
+        m.sum += a->missing * (double)absent;
+        m.count += absent;
     }
     buf_puts(b, "{\"value\":");
     double v = 0;

@@ -530,6 +530,14 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
                     strcmp(k, "collect_mode") == 0 || strcmp(k, "show_term_doc_count_error") == 0 ||
                     strcmp(k, "shard_min_doc_count") == 0)) {
             /* one shard: nothing to tune */
+        } else if (a->t >= AG_AVG && a->t <= AG_COUNT && strcmp(k, "missing") == 0) {
+            char *end = NULL;
+            if (cJSON_IsNumber(it))
+                a->missing = it->valuedouble;
+            else if (!cJSON_IsString(it) || !*it->valuestring || (a->missing = strtod(it->valuestring, &end), *end))
+                return seterr(err, 400, "illegal_argument_exception",
+                              "verstore supports a number as [missing] in the [%s] aggregation [%s]", t, a->name);
+            a->has_missing = true;
         } else if (a->t == AG_RANGE && strcmp(k, "ranges") == 0) {
             if (!parse_ranges(it, a, err))
                 return false;
