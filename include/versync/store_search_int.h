@@ -116,7 +116,7 @@ typedef struct skey {
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 
-typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE } agtype;
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE, AG_HISTO } agtype;
 
 /* One range of a range aggregation: [from, to), either end open. */
 typedef struct agrange {
@@ -139,6 +139,7 @@ typedef struct agg {
     agrange *ranges; /* range: sorted by from, then to, as RangeAggregator answers them (owned) */
     size_t nranges;
     bool keyed; /* range: buckets as an object by key */
+    double interval, offset; /* histogram */
     bool has_missing; /* avg/min/max/sum/value_count: documents without the field count as `missing` */
     double missing;
     struct agg *subs;

@@ -199,6 +199,8 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "filters";
     case AG_RANGE:
         return "range";
+    case AG_HISTO:
+        return "histogram";
     default:
         return "value_count";
     }
@@ -206,7 +208,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range", "histogram"};
     return n[t];
 }
 
@@ -649,6 +651,135 @@ static bool range_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
     return ok;
 }
 
+typedef struct hpair {
+    double key;
+    int64_t seq;
+} hpair;
+
+typedef struct histoctx {
+    const agg *a;
+    const unsigned char *bits;
+    int64_t next;
+    store_ftype ft;
+    hpair *v;
+    size_t n, cap;
+    bool oom;
+} histoctx;
+
+static bool on_histo_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    histoctx *h = arg;
+    if (!bit_get(h->bits, h->next, seq))
+        return true;
+    double d = val_num(h->ft, val, len);
+    double key = floor((d - h->a->offset) / h->a->interval) * h->a->interval + h->a->offset;
+    if (h->n && h->v[h->n - 1].key == key && h->v[h->n - 1].seq == seq)
+        return true; /* values come in order: a repeat in one bucket is adjacent only per value */
+    if (h->n == h->cap && !GROW_ARRAY(h->v, h->cap, h->n + 1, 256))
+        return h->oom = true, false;
+    h->v[h->n++] = (hpair){key, seq};
+    return true;
+}
+
+static int hpair_cmp(const void *x, const void *y)
+{
+    const hpair *a = x, *b = y;
+    return a->key < b->key ? -1 : a->key > b->key ? 1 : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* histogram: buckets of `interval` from `offset`, a document once per bucket,
+ * the empty buckets between the first and the last shown (min_doc_count 0). */
+static bool histo_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    histoctx *per = calloc(c->nix ? c->nix : 1, sizeof *per);
+    unsigned char **sub = calloc(c->nix ? c->nix : 1, sizeof *sub);
+    size_t *at = calloc(c->nix ? c->nix : 1, sizeof *at);
+    bool ok = (per && sub && at) || oom_err(c->err);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        histoctx *h = &per[i];
+        *h = (histoctx){a, c->bits[i], c->ix[i].meta.next_seq, ft, NULL, 0, 0, false};
+        if (!(sub[i] = calloc((size_t)(h->next / 8 + 1), 1)))
+            ok = oom_err(c->err);
+        const store_field *f = ft != STORE_FT_NONE ? store_mapping_find(&c->ix[i].map, a->field) : NULL;
+        if (!ok || !f || f->type != ft)
+            continue;
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                ok = false;
+            else
+                store_column_each(col, h->bits, h->next, on_histo_val, h);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                        on_histo_val, h))
+            ok = storage_err(c->err);
+        if (ok && h->oom)
+            ok = oom_err(c->err);
+        if (ok && h->n) {
+            qsort(h->v, h->n, sizeof *h->v, hpair_cmp);
+            size_t o = 0; /* one pair per (bucket, document) */
+            for (size_t k = 0; k < h->n; k++)
+                if (!o || hpair_cmp(&h->v[o - 1], &h->v[k]) != 0)
+                    h->v[o++] = h->v[k];
+            h->n = o;
+            lo = fmin(lo, h->v[0].key);
+            hi = fmax(hi, h->v[h->n - 1].key);
+        }
+    }
+    /* the buckets from lo to hi, by interval; counted against max_buckets before any is built */
+    double span = ok && lo <= hi ? (hi - lo) / a->interval + 1 : 0;
+    if (ok && (span > STORE_SEARCH_MAX_BUCKETS ||
+               (c->buckets && (*c->buckets += (int64_t)span) > STORE_SEARCH_MAX_BUCKETS)))
+        ok = seterr(c->err, 400, "too_many_buckets_exception",
+                    "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                    "set by changing the [search.max_buckets] cluster level setting.",
+                    STORE_SEARCH_MAX_BUCKETS);
+    buf_puts(b, a->keyed ? "{\"buckets\":{" : "{\"buckets\":[");
+    size_t shown = 0;
+    for (int64_t s = 0; ok && s < (int64_t)span; s++) {
+        double key = lo + (double)s * a->interval;
+        int64_t n = 0;
+        for (size_t i = 0; i < c->nix; i++) {
+            memset(sub[i], 0, (size_t)(per[i].next / 8 + 1));
+            /* both walks are in key order: a bucket's pairs are next in line */
+            while (at[i] < per[i].n && per[i].v[at[i]].key < key - a->interval / 2)
+                at[i]++;
+            while (at[i] < per[i].n && fabs(per[i].v[at[i]].key - key) < a->interval / 2) {
+                bit_set(sub[i], per[i].v[at[i]].seq);
+                at[i]++, n++;
+            }
+        }
+        if (n < a->min_doc_count)
+            continue;
+        buf head = BUF_INIT, kb = BUF_INIT;
+        store_json_put_double(&kb, key);
+        if (shown++)
+            buf_putc(b, ',');
+        if (a->keyed) {
+            jstrn(b, kb.data, kb.len);
+            buf_putc(b, ':');
+        } else {
+            buf_puts(&head, "\"key\":");
+            buf_append(&head, kb.data, kb.len);
+            buf_putc(&head, ',');
+        }
+        ok = bucket_render(c, a, sub, head.data ? head.data : "", b);
+        buf_free(&head);
+        buf_free(&kb);
+    }
+    buf_puts(b, a->keyed ? "}}" : "]}");
+    for (size_t i = 0; i < c->nix; i++) {
+        if (per)
+            free(per[i].v);
+        if (sub)
+            free(sub[i]);
+    }
+    free(per);
+    free(sub);
+    free(at);
+    return ok;
+}
+
 static bool agg_render_body(aggctx *c, const agg *a, buf *b)
 {
     store_ftype ft = STORE_FT_NONE;
@@ -681,6 +812,8 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
         return terms_agg(c, a, ft, b);
     if (a->t == AG_RANGE)
         return range_agg(c, a, ft, b);
+    if (a->t == AG_HISTO)
+        return histo_agg(c, a, ft, b);
     if (a->t == AG_CARD) { /* exact: Elasticsearch's HyperLogLog++ is too below its precision threshold */
         bucketv all = {0};
         bool ok = terms_collect(c, a, ft, &all);

@@ -479,13 +479,15 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         a->t = AG_CARD;
     else if (strcmp(t, "range") == 0)
         a->t = AG_RANGE;
+    else if (strcmp(t, "histogram") == 0)
+        a->t = AG_HISTO;
     else if (in_list(t, es_aggs))
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore does not support the [%s] aggregation (in [%s])", t, a->name);
     else
         return seterr(err, 400, "parsing_exception", "Unknown aggregation type [%s]", t);
     a->size = 10;
-    a->min_doc_count = 1;
+    a->min_doc_count = a->t == AG_HISTO ? 0 : 1; /* a histogram shows its empty buckets */
     if (!cJSON_IsObject(body))
         return seterr(err, 400, "parsing_exception", "[%s] aggregation [%s] must be an object", t, a->name);
     for (const cJSON *it = body->child; it; it = it->next) {
@@ -538,6 +540,18 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
                 return seterr(err, 400, "illegal_argument_exception",
                               "verstore supports a number as [missing] in the [%s] aggregation [%s]", t, a->name);
             a->has_missing = true;
+        } else if (a->t == AG_HISTO && (strcmp(k, "interval") == 0 || strcmp(k, "offset") == 0)) {
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return seterr(err, 400, "x_content_parse_exception", "[%s] must be a number in [%s]", k, a->name);
+            if (k[0] == 'i')
+                a->interval = it->valuedouble;
+            else
+                a->offset = it->valuedouble;
+        } else if (a->t == AG_HISTO && strcmp(k, "min_doc_count") == 0) {
+            if (!count_val(it, "min_doc_count", &a->min_doc_count, err))
+                return false;
+        } else if (a->t == AG_HISTO && strcmp(k, "keyed") == 0 && cJSON_IsBool(it)) {
+            a->keyed = cJSON_IsTrue(it);
         } else if (a->t == AG_RANGE && strcmp(k, "ranges") == 0) {
             if (!parse_ranges(it, a, err))
                 return false;
@@ -557,11 +571,14 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore needs a [field] in the [%s] aggregation [%s] (scripts are not supported)", t,
                       a->name);
+    if (a->t == AG_HISTO && !(a->interval > 0)) /* HistogramAggregationBuilder */
+        return seterr(err, 400, "illegal_argument_exception", "[interval] must be >0 for histogram aggregation [%s]",
+                      a->name);
     if (a->t == AG_RANGE && !a->ranges)
         return seterr(err, 400, "illegal_argument_exception", "No [ranges] specified for the [%s] aggregation",
                       a->name);
     if (subs) {
-        if (a->t != AG_TERMS && a->t != AG_RANGE)
+        if (a->t != AG_TERMS && a->t != AG_RANGE && a->t != AG_HISTO)
             return seterr(err, 400, "aggregation_initialization_exception",
                           "Aggregator [%s] of type [%s] cannot accept sub-aggregations", a->name, t);
         return parse_aggs(subs, &a->subs, &a->nsubs, depth + 1, err);
