@@ -116,7 +116,7 @@ typedef struct skey {
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 
-typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE, AG_HISTO } agtype;
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE, AG_HISTO, AG_TOP } agtype;
 
 /* One range of a range aggregation: [from, to), either end open. */
 typedef struct agrange {
@@ -140,6 +140,9 @@ typedef struct agg {
     size_t nranges;
     bool keyed; /* range: buckets as an object by key */
     double interval, offset; /* histogram */
+    int64_t from;            /* top_hits (size is `size`) */
+    store_srcfilter src;     /* top_hits: the hits' _source filter (owned) */
+    bool version, seqno;     /* top_hits */
     bool has_missing; /* avg/min/max/sum/value_count: documents without the field count as `missing` */
     double missing;
     struct agg *subs;

@@ -201,6 +201,8 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "range";
     case AG_HISTO:
         return "histogram";
+    case AG_TOP:
+        return "top_hits";
     default:
         return "value_count";
     }
@@ -208,7 +210,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range", "histogram"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range", "histogram", "top_hits"};
     return n[t];
 }
 
@@ -780,10 +782,74 @@ static bool histo_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
     return ok;
 }
 
+typedef struct topc {
+    size_t ix;
+    int64_t seq;
+    double score;
+} topc;
+
+static int topc_cmp(const void *x, const void *y)
+{
+    const topc *a = x, *b = y;
+    if ((float)a->score != (float)b->score)
+        return (float)a->score > (float)b->score ? -1 : 1;
+    return a->ix != b->ix ? (a->ix < b->ix ? -1 : 1) : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* top_hits: the best-scoring documents of the bucket, rendered as search hits. */
+static bool top_hits_agg(aggctx *c, const agg *a, buf *b)
+{
+    topc *v = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        const hitv *res = &c->ix[i].res;
+        int64_t next = c->ix[i].meta.next_seq;
+        for (size_t k = 0; ok && k < res->n; k++) {
+            if (!bit_get(c->bits[i], next, res->v[k].seq))
+                continue;
+            if (n == cap && !GROW_ARRAY(v, cap, n + 1, 64))
+                ok = oom_err(c->err);
+            else
+                v[n++] = (topc){i, res->v[k].seq, res->v[k].score};
+        }
+    }
+    if (ok && n)
+        qsort(v, n, sizeof *v, topc_cmp);
+    sreq q;
+    memset(&q, 0, sizeof q);
+    q.src = a->src; /* borrowed: q is not freed */
+    q.version = a->version;
+    q.seqno = a->seqno;
+    buf_printf(b, "{\"hits\":{\"total\":{\"value\":%zu,\"relation\":\"eq\"},\"max_score\":", n);
+    if (n)
+        store_json_put_float(b, (float)v[0].score);
+    else
+        buf_puts(b, "null");
+    buf_puts(b, ",\"hits\":[");
+    size_t shown = 0;
+    for (size_t k = (size_t)a->from; ok && k < n && shown < (size_t)a->size; k++) {
+        const char *id;
+        size_t idn;
+        store_doc_view dv;
+        int rc = store_engine_doc_by_seq(c->r, &c->ix[v[k].ix].meta, v[k].seq, &id, &idn, &dv);
+        if (rc < 0)
+            ok = storage_err(c->err);
+        if (rc != 1)
+            continue;
+        if (shown++)
+            buf_putc(b, ',');
+        store_sort_put_hit(b, c->ix[v[k].ix].meta.name, id, idn, &dv, &q, true, (float)v[k].score, NULL, 0);
+    }
+    buf_puts(b, "]}}");
+    free(v);
+    return ok;
+}
+
 static bool agg_render_body(aggctx *c, const agg *a, buf *b)
 {
     store_ftype ft = STORE_FT_NONE;
-    if (a->t == AG_FILTER || a->t == AG_FILTERS) {
+    if (a->t == AG_FILTER || a->t == AG_FILTERS || a->t == AG_TOP) {
         buf key = BUF_INIT;
         if (c->typed) {
             buf_puts(&key, agg_type_name(a, ft));
@@ -793,7 +859,7 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
         jstrn(b, key.data ? key.data : "", key.len);
         buf_free(&key);
         buf_putc(b, ':');
-        return filters_agg(c, a, b);
+        return a->t == AG_TOP ? top_hits_agg(c, a, b) : filters_agg(c, a, b);
     }
     if (!agg_field(c, a, &ft))
         return false;

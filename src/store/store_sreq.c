@@ -39,6 +39,7 @@ static void aggs_free(agg *a, size_t n)
         free(a[i].fq);
         free(a[i].fnames);
         free(a[i].other_key);
+        store_srcfilter_free(&a[i].src);
         for (size_t r = 0; r < a[i].nranges; r++)
             free(a[i].ranges[r].key);
         free(a[i].ranges);
@@ -323,6 +324,39 @@ static bool in_list(const char *k, const char *const *l)
 
 static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_error *err);
 
+/* top_hits: size (3), from, _source, version, seq_no_primary_term; hits by
+ * score, as TopHitsAggregationBuilder without a sort. */
+static bool parse_top_hits(const cJSON *body, agg *a, store_error *err)
+{
+    a->t = AG_TOP;
+    a->size = 3;
+    if (!cJSON_IsObject(body))
+        return seterr(err, 400, "parsing_exception", "[top_hits] aggregation [%s] must be an object", a->name);
+    for (const cJSON *it = body->child; it; it = it->next) {
+        const char *k = it->string;
+        if (strcmp(k, "size") == 0 || strcmp(k, "from") == 0) {
+            if (!count_val(it, k, k[0] == 's' ? &a->size : &a->from, err))
+                return false;
+            if (a->size < 0 || a->from < 0)
+                return seterr(err, 400, "illegal_argument_exception", "[%s] must be >= 0 in [%s]", k, a->name);
+        } else if (strcmp(k, "_source") == 0) {
+            store_srcfilter_free(&a->src);
+            store_srcfilter_from_json(it, &a->src);
+        } else if (strcmp(k, "version") == 0) {
+            a->version = cJSON_IsTrue(it);
+        } else if (strcmp(k, "seq_no_primary_term") == 0) {
+            a->seqno = cJSON_IsTrue(it);
+        } else if (strcmp(k, "sort") == 0 && cJSON_IsArray(it) && cJSON_GetArraySize(it) == 1 &&
+                   cJSON_IsString(it->child) && strcmp(it->child->valuestring, "_score") == 0) {
+            /* the default */
+        } else {
+            return seterr(err, 400, "illegal_argument_exception",
+                          "verstore does not support [%s] in the [top_hits] aggregation [%s]", k, a->name);
+        }
+    }
+    return true;
+}
+
 static int range_cmp(const void *x, const void *y)
 {
     const agrange *a = x, *b = y;
@@ -481,6 +515,12 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         a->t = AG_RANGE;
     else if (strcmp(t, "histogram") == 0)
         a->t = AG_HISTO;
+    else if (strcmp(t, "top_hits") == 0) {
+        if (!parse_top_hits(body, a, err))
+            return false;
+        return !subs || seterr(err, 400, "aggregation_initialization_exception",
+                               "Aggregator [%s] of type [top_hits] cannot accept sub-aggregations", a->name);
+    }
     else if (in_list(t, es_aggs))
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore does not support the [%s] aggregation (in [%s])", t, a->name);
