@@ -1,5 +1,6 @@
 /* store_admin — verstore's index administration: indices, settings, mappings, aliases, root and metrics. */
 #include "versync/store/store_admin.h"
+#include "versync/store/store_aliasopt.h"
 #include "versync/store/store_mapping_rules.h"
 
 #include "versync/store/store_api_int.h"
@@ -93,12 +94,8 @@ static size_t put_index_aliases(buf *b, const store_alias_list *l, const char *i
         if (n++)
             buf_putc(b, ',');
         store_resp_jstr(b, l->rows[i].alias);
-        if (l->rows[i].w == 1)
-            buf_puts(b, ":{\"is_write_index\":true}");
-        else if (l->rows[i].w == 0)
-            buf_puts(b, ":{\"is_write_index\":false}");
-        else
-            buf_puts(b, ":{}");
+        buf_putc(b, ':');
+        store_indices_put_alias_body(b, &l->rows[i]);
     }
     buf_putc(b, '}');
     return n;
@@ -144,6 +141,50 @@ bool store_admin_index_found(store_api *api, store_resp *r, store_lookup rc, con
 
 /* ---- index management ---------------------------------------------------------- */
 
+
+static bool valid_alias_name(const char *name, store_resp *resp);
+static bool check_alias_members(const cJSON *spec, const char *what, store_resp *resp);
+static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w,
+                       bool missing_ok, const char *opts);
+static bool keep_opts(store_call *c, char *opts);
+
+/* The `aliases` of a create-index body, `{"name": {filter, routing, is_write_index, is_hidden…}}`, as
+ * ADD actions on the new index, applied by the writer with it (all or none). False after filling `resp`. */
+static bool create_index_aliases(store_call *c, const cJSON *aliases, store_resp *resp)
+{
+    for (const cJSON *a = aliases->child; a; a = a->next) {
+        char *opts = NULL;
+        int w = STORE_ALIAS_WRITE_UNSET;
+        if (!cJSON_IsObject(a)) {
+            store_resp_errorf(resp, 400, "parse_exception", "alias [%s] must be an object", a->string);
+            return false;
+        }
+        for (const cJSON *k = a->child; k; k = k->next)
+            if (strcmp(k->string, "index") == 0 || strcmp(k->string, "indices") == 0 ||
+                strncmp(k->string, "alias", 5) == 0) { /* Alias.fromXContent knows only the options */
+                store_resp_errorf(resp, 400, "illegal_argument_exception", "Unknown field [%s] in alias [%s]",
+                                  k->string, a->string);
+                return false;
+            }
+        if (!valid_alias_name(a->string, resp) || !check_alias_members(a, NULL, resp))
+            return false;
+        const cJSON *iw = cJSON_GetObjectItemCaseSensitive(a, "is_write_index");
+        if (iw && !cJSON_IsBool(iw)) {
+            store_resp_error(resp, 400, "parse_exception", "[is_write_index] must be true or false");
+            return false;
+        }
+        if (iw)
+            w = cJSON_IsTrue(iw) ? 1 : 0;
+        if (!store_aliasopt_build(a, a->string, &opts, resp))
+            return false;
+        if (!keep_opts(c, opts) || !add_action(c, STORE_ALIAS_ADD, c->m.index, a->string, w, false, opts)) {
+            store_resp_error(resp, 500, "exception", "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Find index.gc_deletes in a settings object in any of its spellings. */
 static bool settings_gc(const cJSON *settings, int64_t *gc, store_resp *resp)
 {
@@ -184,6 +225,7 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     }
     buf_free(&reason);
     cJSON *body = NULL;
+    const cJSON *aliases = NULL;
     char *settings = NULL, *mappings = NULL;
     int64_t gc = STORE_GC_UNSET;
     if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
@@ -220,16 +262,11 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
                 else
                     free(mappings), mappings = s;
             } else if (strcmp(it->string, "aliases") == 0) {
-                /* not applied at creation yet: refused rather than dropped */
                 if (!cJSON_IsObject(it)) {
                     store_resp_errorf(resp, 400, "parse_exception", "[aliases] must be an object");
                     goto fail;
                 }
-                if (it->child) {
-                    store_resp_errorf(resp, 400, "illegal_argument_exception",
-                           "verstore does not support [aliases] in create index; add them with POST /_aliases");
-                    goto fail;
-                }
+                aliases = it;
             } else {
                 store_resp_errorf(resp, 400, "parse_exception", "unknown key [%s] for create index", it->string);
                 goto fail;
@@ -254,6 +291,13 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     c->kind = CALL_CREATE_INDEX;
     c->settings = settings;
     c->mappings = mappings;
+    c->alias_body = body; /* the actions point into it */
+    if (aliases && !create_index_aliases(c, aliases, resp)) {
+        store_api_call_free(c);
+        return NULL;
+    }
+    c->job.actions = c->actions;
+    c->job.nactions = c->nactions;
     c->job.kind = STORE_JOB_CREATE_INDEX;
     c->job.index = c->m.index;
     c->job.settings = settings;
@@ -261,7 +305,6 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     c->job.mappings = mappings;
     c->job.mappings_len = mappings ? strlen(mappings) : 0;
     c->job.gc_deletes_ms = gc;
-    cJSON_Delete(body);
     return c;
 fail:
     free(settings);
@@ -487,21 +530,32 @@ static bool valid_alias_name(const char *name, store_resp *resp)
 }
 
 static bool add_action(store_call *c, store_alias_act act, const char *index, const char *alias, int w,
-                       bool missing_ok)
+                       bool missing_ok, const char *opts)
 {
     if (c->nactions == c->actions_cap && !GROW_ARRAY(c->actions, c->actions_cap, c->nactions + 1, 8))
         return false;
-    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w, missing_ok};
+    c->actions[c->nactions++] = (store_alias_action){act, index, alias, w, missing_ok, opts};
+    return true;
+}
+
+/* Hand `opts` (heap, may be NULL) to the call, which frees it with itself. False when out of memory (opts freed). */
+static bool keep_opts(store_call *c, char *opts)
+{
+    if (!opts)
+        return true;
+    if (c->nopts == c->opts_cap && !GROW_ARRAY(c->alias_opts, c->opts_cap, c->nopts + 1, 8)) {
+        free(opts);
+        return false;
+    }
+    c->alias_opts[c->nopts++] = opts;
     return true;
 }
 
 /* The members an alias action (`what`: "add", "remove", "remove_index") or
  * the body of PUT _alias (`what` NULL: an add's) may have, as
  * IndicesAliasesRequest.AliasActions parses them; an unknown one is
- * Elasticsearch's x_content_parse_exception. The add options verstore cannot
- * apply are refused by name, never dropped: `filter` (reads through the alias
- * would not be filtered), routing (documents written through the alias would
- * not carry it), `is_hidden: true` (wildcards would still show the alias).
+ * Elasticsearch's x_content_parse_exception. The add options themselves
+ * (filter, routing, is_hidden) are checked by store_aliasopt_build.
  * Returns false after filling `resp`. */
 static bool check_alias_members(const cJSON *spec, const char *what, store_resp *resp)
 {
@@ -509,8 +563,6 @@ static bool check_alias_members(const cJSON *spec, const char *what, store_resp 
     static const char *const add[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
                                       "search_routing", "searchRouting", "search-routing", "is_write_index",
                                       "is_hidden", NULL};
-    static const char *const unsupported[] = {"filter", "routing", "index_routing", "indexRouting", "index-routing",
-                                              "search_routing", "searchRouting", "search-routing", NULL};
     for (const cJSON *k = spec->child; k; k = k->next) {
         bool known = false, adding = !what || strcmp(what, "add") == 0;
         for (size_t i = 0; names[i] && !known; i++)
@@ -523,18 +575,6 @@ static bool check_alias_members(const cJSON *spec, const char *what, store_resp 
         if (!known) {
             store_resp_errorf(resp, 400, "x_content_parse_exception", "[%s] unknown field [%s]",
                               what ? what : "alias", k->string);
-            return false;
-        }
-        for (size_t i = 0; unsupported[i]; i++)
-            if (strcmp(k->string, unsupported[i]) == 0) {
-                store_resp_errorf(resp, 400, "illegal_argument_exception",
-                                  "verstore does not support [%s] on aliases; create the alias without it", k->string);
-                return false;
-            }
-        if (strcmp(k->string, "is_hidden") == 0 && !cJSON_IsFalse(k)) {
-            store_resp_error(resp, 400, "illegal_argument_exception",
-                             cJSON_IsTrue(k) ? "verstore does not support hidden aliases ([is_hidden] true)"
-                                             : "[is_hidden] must be true or false");
             return false;
         }
         if (strcmp(k->string, "must_exist") == 0 && !cJSON_IsBool(k)) {
@@ -652,14 +692,17 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
         }
         for (int i = 0; i < ni; i++) {
             if (act == STORE_ALIAS_REMOVE_INDEX) {
-                if (!add_action(c, act, indices[i], NULL, w, false))
+                if (!add_action(c, act, indices[i], NULL, w, false, NULL))
                     goto oom;
                 continue;
             }
             for (int j = 0; j < na; j++) {
+                char *opts = NULL;
                 if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
                     goto fail_call;
-                if (!add_action(c, act, indices[i], aliases[j], w, missing_ok))
+                if (act == STORE_ALIAS_ADD && !store_aliasopt_build(spec, aliases[j], &opts, resp))
+                    goto fail_call;
+                if (!keep_opts(c, opts) || !add_action(c, act, indices[i], aliases[j], w, missing_ok, opts))
                     goto oom;
             }
         }
@@ -678,12 +721,80 @@ fail:
     return NULL;
 }
 
+/* Whether `name` is one of the comma-separated patterns of `list` (_all, `*` wildcards). */
+static bool in_patterns(const char *list, const char *name)
+{
+    bool hit = false;
+    char *copy = strdup(list), *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !hit; tok = strtok_r(NULL, ",", &save))
+        hit = strcmp(tok, "_all") == 0 || glob(tok, name);
+    free(copy);
+    return hit;
+}
+
+/* PUT|DELETE /{indices}/_alias/{names} with lists, wildcards or _all, as
+ * Elasticsearch expands them: the index expression to its indices (as a
+ * search resolves it); for DELETE the alias patterns to the aliases those
+ * indices have, none of them being aliases_not_found_exception. The names
+ * are copied into the call. False after filling `resp`. */
+static bool expand_one_alias(store_api *api, store_call *c, bool del, int w, const char *opts, store_resp *resp)
+{
+    store_rtxn *t = store_engine_read_begin(api->e);
+    if (!t) {
+        store_resp_storage_error(resp);
+        return false;
+    }
+    store_error err = {0};
+    store_alias_list l = {0};
+    char **names = NULL;
+    size_t n = 0, before = c->nactions;
+    bool ok = store_search_indices(t, c->m.index, false, false, &names, &n, &err);
+    if (!ok)
+        store_resp_search_error(api, resp, &err);
+    else if (del && !store_indices_aliases_load(t, &l)) {
+        store_resp_storage_error(resp);
+        ok = false;
+    }
+    store_engine_read_end(t);
+    for (size_t i = 0; ok && i < n; i++) {
+        char *index = strdup(names[i]);
+        ok = index && keep_opts(c, index);
+        if (!del) {
+            ok = ok && add_action(c, STORE_ALIAS_ADD, index, c->m.alias, w, false, opts);
+            continue;
+        }
+        for (size_t k = 0; ok && k < l.n; k++) {
+            if (strcmp(l.rows[k].index, index) != 0 || !in_patterns(c->m.alias, l.rows[k].alias))
+                continue;
+            char *alias = strdup(l.rows[k].alias);
+            ok = alias && keep_opts(c, alias) && add_action(c, STORE_ALIAS_REMOVE, index, alias, w, false, NULL);
+        }
+        if (!ok)
+            store_resp_error(resp, 500, "exception", "out of memory");
+    }
+    if (ok && c->nactions == before) {
+        buf reason = BUF_INIT, x = BUF_INIT;
+        buf_printf(&reason, "aliases [%s] missing", c->m.alias);
+        buf_puts(&x, ",\"resource.type\":\"aliases\",\"resource.id\":");
+        store_resp_jstr(&x, c->m.alias);
+        store_resp_error_n(resp, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
+        buf_free(&reason);
+        buf_free(&x);
+        ok = false;
+    }
+    store_search_indices_free(names, n);
+    store_indices_aliases_free(&l);
+    store_error_free(&err);
+    return ok;
+}
+
 /* PUT|POST|DELETE /{index}/_alias/{alias}. */
 store_call *store_admin_one_alias(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     bool del = m->method == STORE_M_DELETE;
     int w = STORE_ALIAS_WRITE_UNSET;
     cJSON *body = NULL;
+    char *opts = NULL;
     if (!del && !valid_alias_name(m->alias, resp))
         return NULL;
     if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
@@ -701,14 +812,28 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
         }
         if (iw)
             w = cJSON_IsTrue(iw) ? 1 : 0;
+        bool built = store_aliasopt_build(body, m->alias, &opts, resp);
         cJSON_Delete(body);
+        if (!built)
+            return NULL;
     }
     store_call *c = store_api_call_new(api, m, req, resp);
-    if (!c)
+    if (!c) {
+        free(opts);
         return NULL;
-    if (!add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false)) {
+    }
+    if (!keep_opts(c, opts)) {
         store_api_call_free(c);
         store_resp_error(resp, 500, "exception", "out of memory");
+        return NULL;
+    }
+    bool expr = strpbrk(c->m.index, ",*") || strcmp(c->m.index, "_all") == 0 ||
+                (del && (strpbrk(c->m.alias, ",*") || strcmp(c->m.alias, "_all") == 0));
+    if (expr ? !expand_one_alias(api, c, del, w, opts, resp)
+             : !add_action(c, del ? STORE_ALIAS_REMOVE : STORE_ALIAS_ADD, c->m.index, c->m.alias, w, false, opts)) {
+        if (!expr)
+            store_resp_error(resp, 500, "exception", "out of memory");
+        store_api_call_free(c);
         return NULL;
     }
     c->kind = CALL_ALIASES;
@@ -745,6 +870,11 @@ void store_admin_finish_aliases(store_call *c, store_resp *r)
         break;
     case STORE_ALIASERR_MANY_WRITE:
         buf_printf(&reason, "alias [%s] has more than one write index", a->alias);
+        store_resp_error_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
+        break;
+    case STORE_ALIASERR_HIDDEN_MIXED: /* MetadataIndexAliasesService: one is_hidden for every index of an alias */
+        buf_printf(&reason, "alias [%s] has is_hidden set to true on some of its indices but not on all; alias must "
+                            "have the same is_hidden setting on all indices", a->alias);
         store_resp_error_n(r, 400, "illegal_state_exception", reason.data, reason.len, NULL, NULL);
         break;
     default: store_resp_storage_error(r); break;

@@ -41,6 +41,7 @@ typedef struct metric {
     const unsigned char *bits;
     int64_t next;
     store_ftype ft;
+    unsigned char *have; /* with `missing`: the documents met with a value */
 } metric;
 
 static double val_num(store_ftype ft, const void *val, size_t len)
@@ -61,6 +62,8 @@ static bool on_metric(const void *val, size_t len, int64_t seq, void *arg)
     metric *m = arg;
     if (!bit_get(m->bits, m->next, seq))
         return true;
+    if (m->have)
+        bit_set(m->have, seq);
     if (m->ft != STORE_FT_KEYWORD) {
         double d = val_num(m->ft, val, len);
         if (!m->count || d < m->min)
@@ -193,6 +196,18 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "max";
     case AG_SUM:
         return "sum";
+    case AG_CARD:
+        return "cardinality";
+    case AG_FILTER:
+        return "filter";
+    case AG_FILTERS:
+        return "filters";
+    case AG_RANGE:
+        return "range";
+    case AG_HISTO:
+        return "histogram";
+    case AG_TOP:
+        return "top_hits";
     default:
         return "value_count";
     }
@@ -200,7 +215,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range", "histogram", "top_hits"};
     return n[t];
 }
 
@@ -216,7 +231,7 @@ static bool agg_field(aggctx *c, const agg *a, store_ftype *ft)
         ex x = {c->r, &c->ix[i], c->err};
         if (f->type == STORE_FT_TEXT)
             return store_eval_fielddata_err(&x, a->field);
-        if (f->type == STORE_FT_KEYWORD && a->t != AG_TERMS && a->t != AG_COUNT)
+        if (f->type == STORE_FT_KEYWORD && a->t != AG_TERMS && a->t != AG_COUNT && a->t != AG_CARD)
             return store_eval_shard_fail(&x, "illegal_argument_exception",
                                          "Field [%s] of type [keyword] is not supported for "
                                          "aggregation [%s]",
@@ -266,11 +281,44 @@ static void put_key(buf *b, store_ftype ft, const unsigned char *key, size_t len
     }
 }
 
-static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+/* Documents of index i in the bucket's set. */
+static int64_t bits_count(const aggctx *c, size_t i)
+{
+    int64_t n = 0, next = c->ix[i].meta.next_seq;
+    for (int64_t w = 0; w < next / 8 + 1; w++)
+        n += __builtin_popcount(c->bits[i][w]);
+    return n;
+}
+
+/* A terms aggregation on the _index metadata field: one bucket per searched
+ * index holding matches, as Elasticsearch's IndexFieldMapper answers it. */
+static bool index_buckets(aggctx *c, bucketv *all)
+{
+    for (size_t i = 0; i < c->nix; i++) {
+        int64_t n = bits_count(c, i);
+        if (!n)
+            continue;
+        size_t len = strlen(c->ix[i].meta.name);
+        unsigned char *k = malloc(len + 1);
+        if (!k || (all->n == all->cap && !GROW_ARRAY(all->v, all->cap, all->n + 1, 8))) {
+            free(k);
+            return oom_err(c->err);
+        }
+        memcpy(k, c->ix[i].meta.name, len + 1);
+        all->v[all->n++] = (bucket){k, len, n};
+    }
+    return true;
+}
+
+/* The distinct values of the aggregation's field over the matches, with
+ * their document counts, merged across the indices (key order when several).
+ * False after filling c->err; `all` is the caller's to free either way. */
+static bool terms_collect(aggctx *c, const agg *a, store_ftype ft, bucketv *out)
 {
     bucketv all = {0};
-    bool ok = true;
-    for (size_t i = 0; ok && i < c->nix && ft != STORE_FT_NONE; i++) {
+    bool by_index = strcmp(a->field, "_index") == 0;
+    bool ok = !by_index || index_buckets(c, &all);
+    for (size_t i = 0; ok && !by_index && i < c->nix && ft != STORE_FT_NONE; i++) {
         const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
         if (!f || f->type != ft)
             continue;
@@ -311,6 +359,15 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         }
         all.n = o;
     }
+    *out = all;
+    return ok;
+}
+
+static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    bucketv all = {0};
+    bool by_index = strcmp(a->field, "_index") == 0;
+    bool ok = terms_collect(c, a, ft, &all);
     if (ok) {
         int order = a->order;
         if (all.n) /* qsort_r(NULL, 0) is undefined */
@@ -353,6 +410,11 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
                         ok = oom_err(c->err);
                         break;
                     }
+                    if (by_index) {
+                        if (strcmp(c->ix[i].meta.name, (const char *)all.v[k].key) == 0)
+                            memcpy(sub[i], c->bits[i], (size_t)(next / 8 + 1));
+                        continue;
+                    }
                     hitv hv = {0};
                     if (!store_engine_values(c->r, &c->ix[i].meta, a->field, all.v[k].key, all.v[k].len, true,
                                              all.v[k].key, all.v[k].len, true, false, store_eval_push_val,
@@ -384,11 +446,436 @@ static bool terms_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
     return ok;
 }
 
+static bool agg_render_body(aggctx *c, const agg *a, buf *b);
+
+/* An aggregation's answer, `meta` first as InternalAggregation writes it. */
 static bool agg_render(aggctx *c, const agg *a, buf *b)
 {
+    if (!a->meta)
+        return agg_render_body(c, a, b);
+    buf body = BUF_INIT;
+    bool ok = agg_render_body(c, a, &body);
+    /* the answer's object, after the "name": key (a JSON string that may hold '{') */
+    char *open = NULL;
+    if (ok && body.data && body.data[0] == '"') {
+        char *p = body.data + 1;
+        while (*p && *p != '"')
+            p += *p == '\\' && p[1] ? 2 : 1;
+        if (*p == '"' && p[1] == ':' && p[2] == '{')
+            open = p + 2;
+    }
+    if (open) {
+        buf_append(b, body.data, (size_t)(open - body.data) + 1);
+        buf_printf(b, "\"meta\":%s%s", a->meta, open[1] == '}' ? "" : ",");
+        buf_puts(b, open + 1);
+    } else if (body.data) {
+        buf_append(b, body.data, body.len);
+    }
+    ok = ok && buf_ok(&body);
+    if (!buf_ok(&body))
+        oom_err(c->err);
+    buf_free(&body);
+    return ok;
+}
+
+/* One bucket of a filter(s) or range aggregation: `{head"doc_count":n, subs…}`
+ * over the documents in `sub` (per index); `head` ("" or members ending in ','). */
+static bool bucket_render(aggctx *c, const agg *a, unsigned char **sub, const char *head, buf *b)
+{
+    int64_t n = 0;
+    aggctx sc = *c;
+    sc.bits = sub;
+    sc.nested = true;
+    for (size_t i = 0; i < c->nix; i++)
+        n += bits_count(&sc, i);
+    buf_printf(b, "{%s\"doc_count\":%" PRId64, head, n);
+    bool ok = true;
+    for (size_t s = 0; ok && s < a->nsubs; s++) {
+        buf_putc(b, ',');
+        ok = agg_render(&sc, &a->subs[s], b);
+    }
+    buf_putc(b, '}');
+    return ok;
+}
+
+/* filter / filters: each query's matches within the parent's documents; the
+ * other bucket holds those no query matched. */
+static bool filters_agg(aggctx *c, const agg *a, buf *b)
+{
+    size_t nb = a->nf + (a->other_key ? 1 : 0);
+    unsigned char **sub = calloc(c->nix * (nb ? nb : 1), sizeof *sub); /* [bucket][index] */
+    bool ok = sub != NULL || oom_err(c->err);
+    if (ok && c->buckets && (*c->buckets += (int64_t)nb) > STORE_SEARCH_MAX_BUCKETS)
+        ok = seterr(c->err, 400, "too_many_buckets_exception",
+                    "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                    "set by changing the [search.max_buckets] cluster level setting.",
+                    STORE_SEARCH_MAX_BUCKETS);
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        int64_t next = c->ix[i].meta.next_seq;
+        size_t bytes = (size_t)(next / 8 + 1);
+        for (size_t f = 0; ok && f < nb; f++)
+            if (!(sub[f * c->nix + i] = calloc(bytes, 1)))
+                ok = oom_err(c->err);
+        for (size_t f = 0; ok && f < a->nf; f++) {
+            ex x = {c->r, &c->ix[i], c->err};
+            hitv hv = {0};
+            ok = store_eval(&x, a->fq[f], &hv);
+            for (size_t h = 0; ok && h < hv.n; h++)
+                if (bit_get(c->bits[i], next, hv.v[h].seq))
+                    bit_set(sub[f * c->nix + i], hv.v[h].seq);
+            store_hits_free(&hv);
+        }
+        if (ok && a->other_key) {
+            unsigned char *o = sub[a->nf * c->nix + i];
+            for (size_t w = 0; w < bytes; w++) {
+                unsigned char any = 0;
+                for (size_t f = 0; f < a->nf; f++)
+                    any |= sub[f * c->nix + i][w];
+                o[w] = (unsigned char)(c->bits[i][w] & ~any);
+            }
+        }
+    }
+    if (ok && a->t == AG_FILTER) {
+        ok = bucket_render(c, a, sub, "", b);
+    } else if (ok) {
+        buf_puts(b, a->fnames ? "{\"buckets\":{" : "{\"buckets\":[");
+        for (size_t f = 0; ok && f < nb; f++) {
+            if (f)
+                buf_putc(b, ',');
+            if (a->fnames) { /* keyed; in the list form the other bucket is the last element */
+                jstr(b, f < a->nf ? a->fnames[f] : a->other_key);
+                buf_putc(b, ':');
+            }
+            ok = bucket_render(c, a, sub + f * c->nix, "", b);
+        }
+        buf_puts(b, a->fnames ? "}}" : "]}");
+    }
+    for (size_t k = 0; sub && k < c->nix * nb; k++)
+        free(sub[k]);
+    free(sub);
+    return ok;
+}
+
+typedef struct rangectx {
+    const agrange *g;
+    const unsigned char *bits;
+    unsigned char *out;
+    int64_t next;
     store_ftype ft;
+} rangectx;
+
+static bool on_range_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    rangectx *r = arg;
+    if (!bit_get(r->bits, r->next, seq))
+        return true;
+    double d = val_num(r->ft, val, len);
+    if ((!r->g->has_from || d >= r->g->from) && (!r->g->has_to || d < r->g->to))
+        bit_set(r->out, seq);
+    return true;
+}
+
+/* Double.toString's form for the common values: 1.0, 150.5, 1.0E7. */
+static void put_range_num(buf *b, double d)
+{
+    if (d == floor(d) && fabs(d) < 1e7)
+        buf_printf(b, "%.1f", d);
+    else
+        buf_printf(b, "%.17g", d);
+}
+
+/* range: a bucket per range, [from, to), a document counted once per range
+ * however many of its values fall in it. */
+static bool range_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    unsigned char **sub = calloc(c->nix ? c->nix : 1, sizeof *sub);
+    bool ok = sub != NULL || oom_err(c->err);
+    if (ok && c->buckets && (*c->buckets += (int64_t)a->nranges) > STORE_SEARCH_MAX_BUCKETS)
+        ok = seterr(c->err, 400, "too_many_buckets_exception",
+                    "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                    "set by changing the [search.max_buckets] cluster level setting.",
+                    STORE_SEARCH_MAX_BUCKETS);
+    for (size_t i = 0; ok && i < c->nix; i++)
+        if (!(sub[i] = calloc((size_t)(c->ix[i].meta.next_seq / 8 + 1), 1)))
+            ok = oom_err(c->err);
+    buf_puts(b, a->keyed ? "{\"buckets\":{" : "{\"buckets\":[");
+    for (size_t k = 0; ok && k < a->nranges; k++) {
+        const agrange *g = &a->ranges[k];
+        for (size_t i = 0; ok && i < c->nix; i++) {
+            int64_t next = c->ix[i].meta.next_seq;
+            memset(sub[i], 0, (size_t)(next / 8 + 1));
+            const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
+            if (!f || f->type != ft)
+                continue;
+            rangectx rc = {g, c->bits[i], sub[i], next, ft};
+            const store_column *col;
+            if (c->nested) {
+                if (!column_of(c, i, a->field, &col))
+                    ok = false;
+                else
+                    store_column_each(col, c->bits[i], next, on_range_val, &rc);
+            } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                            on_range_val, &rc))
+                ok = storage_err(c->err);
+        }
+        buf key = BUF_INIT, head = BUF_INIT;
+        if (g->key)
+            buf_puts(&key, g->key);
+        else {
+            if (g->has_from)
+                put_range_num(&key, g->from);
+            else
+                buf_putc(&key, '*');
+            buf_putc(&key, '-');
+            if (g->has_to)
+                put_range_num(&key, g->to);
+            else
+                buf_putc(&key, '*');
+        }
+        if (k)
+            buf_putc(b, ',');
+        if (a->keyed) {
+            jstrn(b, key.data, key.len);
+            buf_putc(b, ':');
+        } else {
+            buf_puts(&head, "\"key\":");
+            jstrn(&head, key.data, key.len);
+            buf_putc(&head, ',');
+        }
+        if (g->has_from) {
+            buf_puts(&head, "\"from\":");
+            store_json_put_double(&head, g->from);
+            buf_putc(&head, ',');
+        }
+        if (g->has_to) {
+            buf_puts(&head, "\"to\":");
+            store_json_put_double(&head, g->to);
+            buf_putc(&head, ',');
+        }
+        if (ok)
+            ok = bucket_render(c, a, sub, head.data ? head.data : "", b);
+        buf_free(&key);
+        buf_free(&head);
+    }
+    buf_puts(b, a->keyed ? "}}" : "]}");
+    for (size_t i = 0; sub && i < c->nix; i++)
+        free(sub[i]);
+    free(sub);
+    return ok;
+}
+
+typedef struct hpair {
+    double key;
+    int64_t seq;
+} hpair;
+
+typedef struct histoctx {
+    const agg *a;
+    const unsigned char *bits;
+    int64_t next;
+    store_ftype ft;
+    hpair *v;
+    size_t n, cap;
+    bool oom;
+} histoctx;
+
+static bool on_histo_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    histoctx *h = arg;
+    if (!bit_get(h->bits, h->next, seq))
+        return true;
+    double d = val_num(h->ft, val, len);
+    double key = floor((d - h->a->offset) / h->a->interval) * h->a->interval + h->a->offset;
+    if (h->n && h->v[h->n - 1].key == key && h->v[h->n - 1].seq == seq)
+        return true; /* values come in order: a repeat in one bucket is adjacent only per value */
+    if (h->n == h->cap && !GROW_ARRAY(h->v, h->cap, h->n + 1, 256))
+        return h->oom = true, false;
+    h->v[h->n++] = (hpair){key, seq};
+    return true;
+}
+
+static int hpair_cmp(const void *x, const void *y)
+{
+    const hpair *a = x, *b = y;
+    return a->key < b->key ? -1 : a->key > b->key ? 1 : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* histogram: buckets of `interval` from `offset`, a document once per bucket,
+ * the empty buckets between the first and the last shown (min_doc_count 0). */
+static bool histo_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    histoctx *per = calloc(c->nix ? c->nix : 1, sizeof *per);
+    unsigned char **sub = calloc(c->nix ? c->nix : 1, sizeof *sub);
+    size_t *at = calloc(c->nix ? c->nix : 1, sizeof *at);
+    bool ok = (per && sub && at) || oom_err(c->err);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        histoctx *h = &per[i];
+        *h = (histoctx){a, c->bits[i], c->ix[i].meta.next_seq, ft, NULL, 0, 0, false};
+        if (!(sub[i] = calloc((size_t)(h->next / 8 + 1), 1)))
+            ok = oom_err(c->err);
+        const store_field *f = ft != STORE_FT_NONE ? store_mapping_find(&c->ix[i].map, a->field) : NULL;
+        if (!ok || !f || f->type != ft)
+            continue;
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                ok = false;
+            else
+                store_column_each(col, h->bits, h->next, on_histo_val, h);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                        on_histo_val, h))
+            ok = storage_err(c->err);
+        if (ok && h->oom)
+            ok = oom_err(c->err);
+        if (ok && h->n) {
+            qsort(h->v, h->n, sizeof *h->v, hpair_cmp);
+            size_t o = 0; /* one pair per (bucket, document) */
+            for (size_t k = 0; k < h->n; k++)
+                if (!o || hpair_cmp(&h->v[o - 1], &h->v[k]) != 0)
+                    h->v[o++] = h->v[k];
+            h->n = o;
+            lo = fmin(lo, h->v[0].key);
+            hi = fmax(hi, h->v[h->n - 1].key);
+        }
+    }
+    /* the buckets from lo to hi, by interval; counted against max_buckets before any is built */
+    double span = ok && lo <= hi ? (hi - lo) / a->interval + 1 : 0;
+    if (ok && (span > STORE_SEARCH_MAX_BUCKETS ||
+               (c->buckets && (*c->buckets += (int64_t)span) > STORE_SEARCH_MAX_BUCKETS)))
+        ok = seterr(c->err, 400, "too_many_buckets_exception",
+                    "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                    "set by changing the [search.max_buckets] cluster level setting.",
+                    STORE_SEARCH_MAX_BUCKETS);
+    buf_puts(b, a->keyed ? "{\"buckets\":{" : "{\"buckets\":[");
+    size_t shown = 0;
+    for (int64_t s = 0; ok && s < (int64_t)span; s++) {
+        double key = lo + (double)s * a->interval;
+        int64_t n = 0;
+        for (size_t i = 0; i < c->nix; i++) {
+            memset(sub[i], 0, (size_t)(per[i].next / 8 + 1));
+            /* both walks are in key order: a bucket's pairs are next in line */
+            while (at[i] < per[i].n && per[i].v[at[i]].key < key - a->interval / 2)
+                at[i]++;
+            while (at[i] < per[i].n && fabs(per[i].v[at[i]].key - key) < a->interval / 2) {
+                bit_set(sub[i], per[i].v[at[i]].seq);
+                at[i]++, n++;
+            }
+        }
+        if (n < a->min_doc_count)
+            continue;
+        buf head = BUF_INIT, kb = BUF_INIT;
+        store_json_put_double(&kb, key);
+        if (shown++)
+            buf_putc(b, ',');
+        if (a->keyed) {
+            jstrn(b, kb.data, kb.len);
+            buf_putc(b, ':');
+        } else {
+            buf_puts(&head, "\"key\":");
+            buf_append(&head, kb.data, kb.len);
+            buf_putc(&head, ',');
+        }
+        ok = bucket_render(c, a, sub, head.data ? head.data : "", b);
+        buf_free(&head);
+        buf_free(&kb);
+    }
+    buf_puts(b, a->keyed ? "}}" : "]}");
+    for (size_t i = 0; i < c->nix; i++) {
+        if (per)
+            free(per[i].v);
+        if (sub)
+            free(sub[i]);
+    }
+    free(per);
+    free(sub);
+    free(at);
+    return ok;
+}
+
+typedef struct topc {
+    size_t ix;
+    int64_t seq;
+    double score;
+} topc;
+
+static int topc_cmp(const void *x, const void *y)
+{
+    const topc *a = x, *b = y;
+    if ((float)a->score != (float)b->score)
+        return (float)a->score > (float)b->score ? -1 : 1;
+    return a->ix != b->ix ? (a->ix < b->ix ? -1 : 1) : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* top_hits: the best-scoring documents of the bucket, rendered as search hits. */
+static bool top_hits_agg(aggctx *c, const agg *a, buf *b)
+{
+    topc *v = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        const hitv *res = &c->ix[i].res;
+        int64_t next = c->ix[i].meta.next_seq;
+        for (size_t k = 0; ok && k < res->n; k++) {
+            if (!bit_get(c->bits[i], next, res->v[k].seq))
+                continue;
+            if (n == cap && !GROW_ARRAY(v, cap, n + 1, 64))
+                ok = oom_err(c->err);
+            else
+                v[n++] = (topc){i, res->v[k].seq, res->v[k].score};
+        }
+    }
+    if (ok && n)
+        qsort(v, n, sizeof *v, topc_cmp);
+    sreq q;
+    memset(&q, 0, sizeof q);
+    q.src = a->src; /* borrowed: q is not freed */
+    q.version = a->version;
+    q.seqno = a->seqno;
+    buf_printf(b, "{\"hits\":{\"total\":{\"value\":%zu,\"relation\":\"eq\"},\"max_score\":", n);
+    if (n)
+        store_json_put_float(b, (float)v[0].score);
+    else
+        buf_puts(b, "null");
+    buf_puts(b, ",\"hits\":[");
+    size_t shown = 0;
+    for (size_t k = (size_t)a->from; ok && k < n && shown < (size_t)a->size; k++) {
+        const char *id;
+        size_t idn;
+        store_doc_view dv;
+        int rc = store_engine_doc_by_seq(c->r, &c->ix[v[k].ix].meta, v[k].seq, &id, &idn, &dv);
+        if (rc < 0)
+            ok = storage_err(c->err);
+        if (rc != 1)
+            continue;
+        if (shown++)
+            buf_putc(b, ',');
+        store_sort_put_hit(b, c->ix[v[k].ix].meta.name, id, idn, &dv, &q, true, (float)v[k].score, NULL, 0);
+    }
+    buf_puts(b, "]}}");
+    free(v);
+    return ok;
+}
+
+static bool agg_render_body(aggctx *c, const agg *a, buf *b)
+{
+    store_ftype ft = STORE_FT_NONE;
+    if (a->t == AG_FILTER || a->t == AG_FILTERS || a->t == AG_TOP) {
+        buf key = BUF_INIT;
+        if (c->typed) {
+            buf_puts(&key, agg_type_name(a, ft));
+            buf_putc(&key, '#');
+        }
+        buf_puts(&key, a->name);
+        jstrn(b, key.data ? key.data : "", key.len);
+        buf_free(&key);
+        buf_putc(b, ':');
+        return a->t == AG_TOP ? top_hits_agg(c, a, b) : filters_agg(c, a, b);
+    }
     if (!agg_field(c, a, &ft))
         return false;
+    if (a->t == AG_TERMS && strcmp(a->field, "_index") == 0)
+        ft = STORE_FT_KEYWORD; /* a keyword as far as the answer shows */
     buf key = BUF_INIT;
     if (c->typed) {
         buf_puts(&key, agg_type_name(a, ft));
@@ -400,22 +887,58 @@ static bool agg_render(aggctx *c, const agg *a, buf *b)
     buf_putc(b, ':');
     if (a->t == AG_TERMS)
         return terms_agg(c, a, ft, b);
+    if (a->t == AG_RANGE)
+        return range_agg(c, a, ft, b);
+    if (a->t == AG_HISTO)
+        return histo_agg(c, a, ft, b);
+    if (a->t == AG_CARD) { /* exact: Elasticsearch's HyperLogLog++ is too below its precision threshold */
+        bucketv all = {0};
+        bool ok = terms_collect(c, a, ft, &all);
+        if (ok)
+            buf_printf(b, "{\"value\":%zu}", all.n);
+        for (size_t k = 0; k < all.n; k++)
+            free(all.v[k].key);
+        free(all.v);
+        return ok;
+    }
     metric m = {0};
-    for (size_t i = 0; i < c->nix && ft != STORE_FT_NONE; i++) {
-        const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
-        if (!f || f->type != ft)
+    int64_t absent = 0; /* with `missing`: matches without a value */
+    for (size_t i = 0; i < c->nix; i++) {
+        const store_field *f = ft != STORE_FT_NONE ? store_mapping_find(&c->ix[i].map, a->field) : NULL;
+        if (!f || f->type != ft) {
+            absent += a->has_missing ? bits_count(c, i) : 0; /* unmapped here: every match lacks it */
             continue;
+        }
         m.bits = c->bits[i];
         m.next = c->ix[i].meta.next_seq;
         m.ft = ft;
+        size_t bytes = (size_t)(m.next / 8 + 1);
+        if (a->has_missing && !(m.have = calloc(bytes, 1)))
+            return oom_err(c->err);
         const store_column *col;
+        bool ok = true;
         if (c->nested) {
             if (!column_of(c, i, a->field, &col))
-                return false;
-            store_column_each(col, m.bits, m.next, on_metric, &m);
+                ok = false;
+            else
+                store_column_each(col, m.bits, m.next, on_metric, &m);
         } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
                                         on_metric, &m))
-            return storage_err(c->err);
+            ok = storage_err(c->err);
+        for (size_t w = 0; ok && m.have && w < bytes; w++)
+            absent += __builtin_popcount((unsigned)(c->bits[i][w] & ~m.have[w]));
+        free(m.have);
+        m.have = NULL;
+        if (!ok)
+            return false;
+    }
+    if (absent) { /* ValuesSourceConfig: a document without the field has the `missing` value */
+        if (!m.count || a->missing < m.min)
+            m.min = a->missing;
+        if (!m.count || a->missing > m.max)
+            m.max = a->missing;
+        m.sum += a->missing * (double)absent;
+        m.count += absent;
     }
     buf_puts(b, "{\"value\":");
     double v = 0;

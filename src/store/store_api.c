@@ -99,6 +99,9 @@ void store_api_call_free(store_call *c)
     free(c->filter_path);
     free(c->routing);
     free(c->actions);
+    for (size_t i = 0; i < c->nopts; i++)
+        free(c->alias_opts[i]);
+    free(c->alias_opts);
     cJSON_Delete(c->alias_body);
     free(c);
 }
@@ -312,6 +315,8 @@ void store_api_finish(store_call *c, store_resp *r)
     case CALL_CREATE_INDEX:
         if (c->job.rc == STORE_JOB_BAD_MAPPING)
             mapping_parse_error(r, c->job.reason);
+        else if (c->job.rc == STORE_JOB_ALIAS_REFUSED)
+            store_admin_finish_aliases(c, r);
         else if (c->job.rc == STORE_JOB_NAME_IS_ALIAS) {
             buf reason = BUF_INIT;
             buf_printf(&reason, "Invalid index name [%s], already exists as alias", c->m.index);

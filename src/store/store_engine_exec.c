@@ -424,9 +424,9 @@ typedef struct rowlist {
     bool oom;
 } rowlist;
 
-static bool collect_row(const char *alias, const char *index, int w, void *arg)
+static bool collect_row(const char *alias, const char *index, int w, const char *opts, void *arg)
 {
-    (void)w;
+    (void)w, (void)opts;
     rowlist *l = arg;
     if (l->index && strcmp(index, l->index) != 0)
         return true;
@@ -481,18 +481,26 @@ static int index_drop(wctx *c, cache_ent *ent)
     return 0;
 }
 
-static int alias_put(MDB_txn *txn, store_engine *e, const char *alias, const char *index, int w, bool del)
+static int alias_put(MDB_txn *txn, store_engine *e, const char *alias, const char *index, int w, const char *opts,
+                     bool del)
 {
     char key[2 * (STORE_MAX_INDEX_NAME + 1)];
     size_t al = strlen(alias), il = strlen(index);
     memcpy(key, alias, al + 1);
     memcpy(key + al + 1, index, il);
     MDB_val k = {al + 1 + il, key};
-    unsigned char b = (unsigned char)(w + 1);
-    MDB_val v = {1, &b};
     if (del)
         return mdb_del(txn, e->dbi_aliases, &k, NULL);
-    return mdb_put(txn, e->dbi_aliases, &k, &v, 0);
+    size_t on = opts ? strlen(opts) : 0;
+    MDB_val v = {1 + on, NULL};
+    /* MDB_RESERVE: the value is written in place, no copy of the options */
+    int rc = mdb_put(txn, e->dbi_aliases, &k, &v, MDB_RESERVE);
+    if (rc)
+        return rc;
+    ((unsigned char *)v.mv_data)[0] = (unsigned char)(w + 1);
+    if (on)
+        memcpy((unsigned char *)v.mv_data + 1, opts, on);
+    return 0;
 }
 
 static bool index_exists(wctx *c, const char *name, int *rc)
@@ -555,9 +563,9 @@ static int exec_aliases(wctx *c, store_job *job)
     for (size_t i = 0; !rc && i < job->nactions; i++) {
         const store_alias_action *a = &job->actions[i];
         if (a->act == STORE_ALIAS_ADD)
-            rc = alias_put(child, c->e, a->alias, a->index, a->is_write, false);
+            rc = alias_put(child, c->e, a->alias, a->index, a->is_write, a->opts, false);
         else if (a->act == STORE_ALIAS_REMOVE) {
-            rc = alias_put(child, c->e, a->alias, a->index, 0, true);
+            rc = alias_put(child, c->e, a->alias, a->index, 0, NULL, true);
             if (rc == MDB_NOTFOUND) /* removed twice in one request */
                 rc = 0;
         }
@@ -569,17 +577,21 @@ static int exec_aliases(wctx *c, store_job *job)
         rowlist l = {0};
         rc = store_eng_alias_rows(child, c->e, a->alias, collect_row, &l);
         int writers = 0;
+        size_t hidden = 0, hl = strlen("{\"is_hidden\":true");
         for (size_t j = 0; !rc && j < l.n; j++) {
             size_t al = strlen(l.keys[j]);
             MDB_val k = {al + 1 + strlen(l.keys[j] + al + 1), l.keys[j]}, v;
-            if (mdb_get(child, c->e->dbi_aliases, &k, &v) == 0 && v.mv_size && ((unsigned char *)v.mv_data)[0] == 2)
-                writers++;
+            if (mdb_get(child, c->e->dbi_aliases, &k, &v) != 0 || !v.mv_size)
+                continue;
+            writers += ((unsigned char *)v.mv_data)[0] == 2;
+            /* store_aliasopt writes is_hidden first, so a prefix tells */
+            hidden += v.mv_size > hl && memcmp((char *)v.mv_data + 1, "{\"is_hidden\":true", hl) == 0;
         }
         free(l.keys);
-        if (!rc && writers > 1) {
+        if (!rc && (writers > 1 || (hidden && hidden != l.n))) {
             mdb_txn_abort(child);
             job->rc = STORE_JOB_REFUSED;
-            job->alias_err = STORE_ALIASERR_MANY_WRITE;
+            job->alias_err = writers > 1 ? STORE_ALIASERR_MANY_WRITE : STORE_ALIASERR_HIDDEN_MIXED;
             job->alias_err_at = i;
             return 0;
         }
@@ -601,6 +613,46 @@ static int exec_aliases(wctx *c, store_job *job)
             return rc;
     }
     return 0;
+}
+
+/* Whether the ADD actions of a CREATE_INDEX job can all be applied to the new
+ * index `index`: no alias named as an index (or as the new one), no second
+ * write index, one is_hidden for all the alias's indices. Sets job->alias_err
+ * and alias_err_at on a refusal. Returns 0 or an LMDB error. */
+static int create_aliases_check(wctx *c, store_job *job, const char *index)
+{
+    int rc = 0;
+    size_t hl = strlen("{\"is_hidden\":true");
+    for (size_t i = 0; !rc && i < job->nactions; i++) {
+        const store_alias_action *a = &job->actions[i];
+        bool hidden = a->opts && strncmp(a->opts, "{\"is_hidden\":true", hl) == 0;
+        store_alias_err err = STORE_ALIASERR_NONE;
+        if (strcmp(a->alias, index) == 0 || index_exists(c, a->alias, &rc))
+            err = STORE_ALIASERR_NAME_IS_INDEX;
+        rowlist l = {0};
+        if (!rc && !err)
+            rc = store_eng_alias_rows(c->txn, c->e, a->alias, collect_row, &l);
+        if (!rc && l.oom)
+            rc = ENOMEM;
+        for (size_t j = 0; !rc && !err && j < l.n; j++) {
+            size_t al = strlen(l.keys[j]);
+            MDB_val k = {al + 1 + strlen(l.keys[j] + al + 1), l.keys[j]}, v;
+            if (mdb_get(c->txn, c->e->dbi_aliases, &k, &v) != 0 || !v.mv_size)
+                continue;
+            if (a->is_write == 1 && ((unsigned char *)v.mv_data)[0] == 2)
+                err = STORE_ALIASERR_MANY_WRITE;
+            else if (hidden != (v.mv_size > hl && memcmp((char *)v.mv_data + 1, "{\"is_hidden\":true", hl) == 0))
+                err = STORE_ALIASERR_HIDDEN_MIXED;
+        }
+        free(l.keys);
+        if (!rc && err) {
+            job->alias_err = err;
+            job->alias_err_at = i;
+        }
+        if (err)
+            break;
+    }
+    return rc;
 }
 
 static int exec_admin(wctx *c, store_job *job)
@@ -651,9 +703,20 @@ static int exec_admin(wctx *c, store_job *job)
             if (!store_mapping_print(&map, &text))
                 rc = ENOMEM;
             store_mapping_free(&map);
+            job->alias_err = STORE_ALIASERR_NONE;
+            if (!rc && job->nactions)
+                rc = create_aliases_check(c, job, job->index);
+            if (!rc && job->alias_err) {
+                buf_free(&text);
+                job->rc = STORE_JOB_ALIAS_REFUSED;
+                break;
+            }
             if (!rc)
                 rc = index_create(c, ent, job->settings, job->settings_len, job->mappings ? text.data : NULL,
                                   job->mappings ? text.len : 0, job->gc_deletes_ms);
+            for (size_t i = 0; !rc && i < job->nactions; i++)
+                rc = alias_put(c->txn, c->e, job->actions[i].alias, job->index, job->actions[i].is_write,
+                               job->actions[i].opts, false);
             buf_free(&text);
             job->rc = STORE_JOB_OK;
         }

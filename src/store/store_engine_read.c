@@ -6,6 +6,7 @@
 #include "versync/store/store_util.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 
 /* ---- reads -------------------------------------------------------------- */
@@ -100,7 +101,18 @@ int store_eng_alias_rows(MDB_txn *txn, store_engine *e, const char *alias, alias
             key[k.mv_size] = '\0';
             size_t nl = strlen(key);
             int w = v.mv_size ? ((const unsigned char *)v.mv_data)[0] - 1 : STORE_ALIAS_WRITE_UNSET;
-            if (nl < k.mv_size && !fn(key, key + nl + 1, w, arg))
+            char *opts = NULL; /* a copy: the row's bytes are not NUL-terminated */
+            if (v.mv_size > 1) {
+                if (!(opts = malloc(v.mv_size))) {
+                    rc = ENOMEM;
+                    break;
+                }
+                memcpy(opts, (const char *)v.mv_data + 1, v.mv_size - 1);
+                opts[v.mv_size - 1] = '\0';
+            }
+            bool more = nl >= k.mv_size || fn(key, key + nl + 1, w, opts, arg);
+            free(opts);
+            if (!more)
                 break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -117,9 +129,9 @@ typedef struct resolve_st {
     char write[STORE_MAX_INDEX_NAME + 1];
 } resolve_st;
 
-static bool resolve_row(const char *alias, const char *index, int w, void *arg)
+static bool resolve_row(const char *alias, const char *index, int w, const char *opts, void *arg)
 {
-    (void)alias;
+    (void)alias, (void)opts;
     resolve_st *s = arg;
     if (s->count++ == 0) {
         snprintf(s->first, sizeof s->first, "%s", index);
@@ -178,7 +190,8 @@ store_lookup store_engine_index_resolve(store_rtxn *r, const char *name, bool wr
     return store_eng_index_load(r->txn, r->e, concrete, meta, settings, mappings);
 }
 
-bool store_engine_alias_each(store_rtxn *r, bool (*fn)(const char *alias, const char *index, int is_write, void *arg),
+bool store_engine_alias_each(store_rtxn *r,
+                             bool (*fn)(const char *alias, const char *index, int is_write, const char *opts, void *arg),
                              void *arg)
 {
     int rc = store_eng_alias_rows(r->txn, r->e, NULL, fn, arg);

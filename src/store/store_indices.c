@@ -272,7 +272,7 @@ static bool put_settings(buf *b, const kvlist *l, bool flat)
 
 /* ---- aliases of an index --------------------------------------------------------- */
 
-static bool collect_alias(const char *alias, const char *index, int w, void *arg)
+static bool collect_alias(const char *alias, const char *index, int w, const char *opts, void *arg)
 {
     store_alias_list *l = arg;
     if (l->n == l->cap && !GROW_ARRAY(l->rows, l->cap, l->n + 1, 16)) {
@@ -283,9 +283,11 @@ static bool collect_alias(const char *alias, const char *index, int w, void *arg
     r->alias = strdup(alias);
     r->index = strdup(index);
     r->w = w;
-    if (!r->alias || !r->index) {
+    r->opts = opts ? strdup(opts) : NULL;
+    if (!r->alias || !r->index || (opts && !r->opts)) {
         free(r->alias);
         free(r->index);
+        free(r->opts);
         l->oom = true;
         return false;
     }
@@ -303,11 +305,25 @@ void store_indices_aliases_free(store_alias_list *l)
     for (size_t i = 0; l && i < l->n; i++) {
         free(l->rows[i].alias);
         free(l->rows[i].index);
+        free(l->rows[i].opts);
     }
     if (l) {
         free(l->rows);
         memset(l, 0, sizeof *l);
     }
+}
+
+void store_indices_put_alias_body(buf *b, const store_alias_row *r)
+{
+    size_t on = r->opts ? strlen(r->opts) : 0;
+    bool members = on > 2; /* the stored text is an object, "{}" when empty */
+    if (members)
+        buf_append(b, r->opts, on - 1);
+    else
+        buf_putc(b, '{');
+    if (r->w >= 0)
+        buf_printf(b, "%s\"is_write_index\":%s", members ? "," : "", r->w ? "true" : "false");
+    buf_putc(b, '}');
 }
 
 static void put_aliases_of(buf *b, const store_alias_list *l, const char *index)
@@ -320,8 +336,8 @@ static void put_aliases_of(buf *b, const store_alias_list *l, const char *index)
         if (k++)
             buf_putc(b, ',');
         jstr(b, l->rows[i].alias);
-        buf_puts(b, l->rows[i].w == 1 ? ":{\"is_write_index\":true}" : l->rows[i].w == 0 ? ":{\"is_write_index\":false}"
-                                                                                  : ":{}");
+        buf_putc(b, ':');
+        store_indices_put_alias_body(b, &l->rows[i]);
     }
     buf_putc(b, '}');
 }
@@ -622,17 +638,27 @@ bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char
         if (!alias_selected(names, al.rows[i].alias))
             continue;
         const char *w = al.rows[i].w == 1 ? "true" : al.rows[i].w == 0 ? "false" : "-";
+        /* RestAliasAction: "*" for a filter, the routing values, "-" for none */
+        cJSON *o = al.rows[i].opts ? cJSON_Parse(al.rows[i].opts) : NULL;
+        const char *f = cJSON_GetObjectItemCaseSensitive(o, "filter") ? "*" : "-";
+        const cJSON *ir = cJSON_GetObjectItemCaseSensitive(o, "index_routing");
+        const cJSON *sr = cJSON_GetObjectItemCaseSensitive(o, "search_routing");
+        const char *irs = cJSON_IsString(ir) ? ir->valuestring : "-", *srs = cJSON_IsString(sr) ? sr->valuestring : "-";
         if (json) {
             buf_puts(b, k++ ? ",{\"alias\":" : "{\"alias\":");
             jstr(b, al.rows[i].alias);
             buf_puts(b, ",\"index\":");
             jstr(b, al.rows[i].index);
-            buf_printf(b, ",\"filter\":\"-\",\"routing.index\":\"-\",\"routing.search\":\"-\",\"is_write_index\":\"%s\"}",
-                       w);
+            buf_printf(b, ",\"filter\":\"%s\",\"routing.index\":", f);
+            jstr(b, irs);
+            buf_puts(b, ",\"routing.search\":");
+            jstr(b, srs);
+            buf_printf(b, ",\"is_write_index\":\"%s\"}", w);
         } else {
-            buf_printf(b, "%-*s %-*s -      -             -              %s\n", (int)wa, al.rows[i].alias, (int)wi,
-                       al.rows[i].index, w);
+            buf_printf(b, "%-*s %-*s %-6s %-13s %-14s %s\n", (int)wa, al.rows[i].alias, (int)wi, al.rows[i].index, f,
+                       irs, srs, w);
         }
+        cJSON_Delete(o);
     }
     if (json)
         buf_putc(b, ']');

@@ -3,6 +3,7 @@
 #include "versync/store/store_search_int.h"
 
 #include "versync/common/grow.h"
+#include "versync/store/store_aliasopt.h"
 #include "versync/common/log.h"
 #include "versync/store/store_breaker.h"
 #include "versync/store/store_deadline.h"
@@ -28,6 +29,7 @@
 void store_sidx_free(sidx *ix, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        store_query_free(ix[i].alias_filter);
         store_mapping_free(&ix[i].map);
         store_hits_free(&ix[i].res);
         free(ix[i].bits);
@@ -90,7 +92,7 @@ void store_names_free(name_list *l)
 
 typedef struct catalog {
     name_list indices;
-    name_list alias, alias_index; /* pairs (not deduplicated: parallel arrays) */
+    name_list alias, alias_index, alias_opts; /* triples (not deduplicated: parallel arrays); opts "" for none */
 } catalog;
 
 static bool cat_index(const store_index_meta *m, void *arg)
@@ -112,13 +114,14 @@ void store_names_add_pair(name_list *l, const char *s)
         l->n++;
 }
 
-static bool cat_alias(const char *alias, const char *index, int is_write, void *arg)
+static bool cat_alias(const char *alias, const char *index, int is_write, const char *opts, void *arg)
 {
     (void)is_write;
     catalog *c = arg;
     store_names_add_pair(&c->alias, alias);
     store_names_add_pair(&c->alias_index, index);
-    return !c->alias.oom && !c->alias_index.oom;
+    store_names_add_pair(&c->alias_opts, opts ? opts : "");
+    return !c->alias.oom && !c->alias_index.oom && !c->alias_opts.oom;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -126,13 +129,66 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
-                          char ***names, size_t *n, store_error *err)
+static bool in_list(const name_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* The filter reads of `index` get, as Elasticsearch's
+ * IndexNameExpressionResolver.filteringAliases decides it: none when the
+ * expression is `_all`, when it names the index itself (or a wildcard matched
+ * it), or when one of the aliases that led to it has no filter; else the
+ * filters of those aliases, any one matching. *out gets the query's JSON text
+ * (heap) or NULL. False when out of memory. */
+static bool alias_filter_of(const catalog *c, const name_list *direct, const name_list *via, const char *index,
+                            char **out)
+{
+    *out = NULL;
+    if (in_list(direct, index))
+        return true;
+    cJSON *should = cJSON_CreateArray();
+    bool ok = should != NULL, unfiltered = false;
+    for (size_t i = 0; ok && !unfiltered && i < c->alias.n; i++) {
+        if (strcmp(c->alias_index.v[i], index) != 0 || !in_list(via, c->alias.v[i]))
+            continue;
+        cJSON *opts = c->alias_opts.v[i][0] ? cJSON_Parse(c->alias_opts.v[i]) : NULL;
+        cJSON *f = cJSON_DetachItemFromObjectCaseSensitive(opts, "filter");
+        if (f)
+            cJSON_AddItemToArray(should, f);
+        else
+            unfiltered = true;
+        cJSON_Delete(opts);
+    }
+    if (ok && !unfiltered && cJSON_GetArraySize(should) > 0) {
+        cJSON *q;
+        if (cJSON_GetArraySize(should) == 1) {
+            q = cJSON_DetachItemFromArray(should, 0);
+        } else { /* {"bool":{"should":[…]}}: one clause must match, as with no must or filter */
+            q = cJSON_CreateObject();
+            cJSON *bo = q ? cJSON_AddObjectToObject(q, "bool") : NULL;
+            if (bo && cJSON_AddItemToObject(bo, "should", should))
+                should = NULL;
+            ok = should == NULL;
+        }
+        ok = ok && q && (*out = cJSON_PrintUnformatted(q)) != NULL;
+        cJSON_Delete(q);
+    }
+    cJSON_Delete(should);
+    return ok;
+}
+
+static bool search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
+                           char ***names, char ***filters, size_t *n, store_error *err)
 {
     catalog c = {0};
-    name_list sel = {0};
+    name_list sel = {0}, direct = {0}, via = {0};
     bool ok = false;
     *names = NULL;
+    if (filters)
+        *filters = NULL;
     *n = 0;
     if (!store_engine_index_each(r, cat_index, &c) || !store_engine_alias_each(r, cat_alias, &c)) {
         storage_err(err);
@@ -140,7 +196,7 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
     }
     if (!expr || !*expr)
         expr = "_all";
-    bool wild_seen = false;
+    bool all_expr = strcmp(expr, "_all") == 0, wild_seen = false;
     const char *p = expr;
     while (*p) {
         size_t len = strcspn(p, ",");
@@ -164,15 +220,21 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
                 if (store_names_glob(pat, c.indices.v[i]) && (pat[0] == '.' || c.indices.v[i][0] != '.')) {
                     if (excl)
                         nl_remove(&sel, c.indices.v[i]);
-                    else
+                    else {
                         store_names_add(&sel, c.indices.v[i]);
+                        store_names_add(&direct, c.indices.v[i]);
+                    }
                 }
+            /* a hidden alias is out of reach of wildcards (expand_wildcards=hidden is not taken) */
             for (size_t i = 0; i < c.alias.n; i++)
-                if (store_names_glob(pat, c.alias.v[i]) && strcmp(name, "_all") != 0) {
+                if (store_names_glob(pat, c.alias.v[i]) && strcmp(name, "_all") != 0 &&
+                    !store_aliasopt_hidden(c.alias_opts.v[i])) {
                     if (excl)
                         nl_remove(&sel, c.alias_index.v[i]);
-                    else
+                    else {
                         store_names_add(&sel, c.alias_index.v[i]);
+                        store_names_add(&via, c.alias.v[i]);
+                    }
                 }
             continue;
         }
@@ -182,8 +244,10 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
                 found = true;
                 if (excl)
                     nl_remove(&sel, name);
-                else
+                else {
                     store_names_add(&sel, name);
+                    store_names_add(&direct, name);
+                }
             }
         for (size_t i = 0; i < c.alias.n && !found; i++)
             if (strcmp(c.alias.v[i], name) == 0) {
@@ -193,6 +257,8 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
                     else
                         store_names_add(&sel, c.alias_index.v[j]);
                 }
+                if (!excl)
+                    store_names_add(&via, name);
                 found = true;
             }
         if (!found && !ignore_unavailable) {
@@ -201,7 +267,7 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
             goto done;
         }
     }
-    if (sel.oom || c.indices.oom) {
+    if (sel.oom || c.indices.oom || direct.oom || via.oom) {
         oom_err(err);
         goto done;
     }
@@ -212,6 +278,19 @@ bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailab
     }
     if (sel.n)
         qsort(sel.v, sel.n, sizeof *sel.v, name_cmp);
+    if (filters && sel.n) {
+        if (!(*filters = calloc(sel.n, sizeof **filters))) {
+            oom_err(err);
+            goto done;
+        }
+        for (size_t i = 0; !all_expr && i < sel.n; i++)
+            if (!alias_filter_of(&c, &direct, &via, sel.v[i], &(*filters)[i])) {
+                store_search_indices_free(*filters, sel.n);
+                *filters = NULL;
+                oom_err(err);
+                goto done;
+            }
+    }
     *names = sel.v;
     *n = sel.n;
     memset(&sel, 0, sizeof sel);
@@ -220,8 +299,17 @@ done:
     store_names_free(&c.indices);
     store_names_free(&c.alias);
     store_names_free(&c.alias_index);
+    store_names_free(&c.alias_opts);
+    store_names_free(&direct);
+    store_names_free(&via);
     store_names_free(&sel);
     return ok;
+}
+
+bool store_search_indices(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
+                          char ***names, size_t *n, store_error *err)
+{
+    return search_indices(r, expr, ignore_unavailable, allow_no_indices, names, NULL, n, err);
 }
 
 void store_search_indices_free(char **names, size_t n)
@@ -231,15 +319,31 @@ void store_search_indices_free(char **names, size_t n)
     free(names);
 }
 
-/* The indices an expression names, loaded: meta, parsed mapping, window. */
+/* The stored filter of an alias, parsed; it was checked when the alias was
+ * added, so a failure here is storage damage (logged) or want of memory. */
+static store_query *alias_query(const char *text, const char *index)
+{
+    cJSON *j = cJSON_Parse(text);
+    store_error qe = {0};
+    store_query *q = j ? store_query_parse(j, &qe) : NULL;
+    if (!q)
+        log_error("verstore: index [%s]: an alias filter does not parse: %s", index,
+                  qe.reason.data ? qe.reason.data : "invalid JSON");
+    store_error_free(&qe);
+    cJSON_Delete(j);
+    return q;
+}
+
+/* The indices an expression names, loaded: meta, parsed mapping, window, and
+ * the filter of the aliases that led to each (NULL when none applies). */
 bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
                    sidx **out, size_t *nout, store_error *err)
 {
-    char **names;
+    char **names, **filters;
     size_t nn, n = 0;
     *out = NULL;
     *nout = 0;
-    if (!store_search_indices(r, expr, ignore_unavailable, allow_no_indices, &names, &nn, err))
+    if (!search_indices(r, expr, ignore_unavailable, allow_no_indices, &names, &filters, &nn, err))
         return false;
     sidx *ix = calloc(nn ? nn : 1, sizeof *ix);
     bool ok = ix || oom_err(err);
@@ -258,7 +362,12 @@ bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, boo
                     setting_of(settings.data, settings.len, "max_terms_count", DEFAULT_MAX_TERMS);
                 if (!store_mapping_set_analysis(&ix[n].map, settings.data, settings.len, why, sizeof why))
                     log_error("verstore: index [%s]: analysis settings do not build: %s", names[i], why);
-                n++;
+                if (filters && filters[i] && !(ix[n].alias_filter = alias_query(filters[i], names[i]))) {
+                    store_mapping_free(&ix[n].map);
+                    rc = -1;
+                } else {
+                    n++;
+                }
             }
         }
         buf_free(&settings);
@@ -267,6 +376,8 @@ bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, boo
             ok = storage_err(err);
     }
     store_search_indices_free(names, nn);
+    if (filters)
+        store_search_indices_free(filters, nn);
     if (!ok) {
         store_sidx_free(ix, n);
         return false;

@@ -129,15 +129,16 @@ static bool scroll_page(store_rtxn *r, sctx *c, buf *b, store_error *err)
     return ok;
 }
 
+/* The body's scroll_id wins over the path's and the parameter's, as
+ * RestSearchScrollAction reads the body after them. */
 static const char *scroll_id_of(const store_search_req *req)
 {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->body, "scroll_id");
+    if (cJSON_IsString(v))
+        return v->valuestring;
     if (req->scroll_id)
         return req->scroll_id;
-    const char *p = store_sreq_param(req, "scroll_id");
-    if (p)
-        return p;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->body, "scroll_id");
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return store_sreq_param(req, "scroll_id");
 }
 
 bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_error *err)

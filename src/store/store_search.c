@@ -140,7 +140,7 @@ static bool keyword_term(const sreq *q, const sidx *ix)
  * total from the value's document count, the page off its entries. */
 static int fast_mode(const sreq *q, const sidx *ix, size_t nix)
 {
-    if (nix != 1 || q->post_filter || q->has_min_score || q->naggs || q->terminate_after || q->scroll ||
+    if (nix != 1 || ix[0].alias_filter || q->post_filter || q->has_min_score || q->naggs || q->terminate_after || q->scroll ||
         q->nkeys > 1)
         return -1;
     if (keyword_term(q, ix))
@@ -231,6 +231,17 @@ static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *te
         if (!(q->query ? store_eval(&x, q->query, &ix[i].res) : store_eval_all_docs(&x, 1.0, &ix[i].res)))
             return false;
         hitv *res = &ix[i].res;
+        if (ix[i].alias_filter) { /* read through filtered aliases: a filter clause, no score */
+            hitv af = {0};
+            if (!store_eval(&x, ix[i].alias_filter, &af)) {
+                store_hits_free(&af);
+                return false;
+            }
+            for (size_t k = 0; k < af.n; k++)
+                af.v[k].score = 0;
+            store_hits_intersect(res, &af);
+            store_hits_free(&af);
+        }
         if (store_deadline_stopped()) {
             /* Cut short inside the query: a must_not or a conjunction may
              * have seen only part of its postings, so these hits are not
@@ -503,7 +514,10 @@ bool store_search_count(store_search *s, const store_search_req *req, buf *out, 
         goto done;
     int64_t total = 0;
     int terminated = q.terminate_after > 0 ? 0 : -1;
-    if (plain_all(q.query) && !q.terminate_after && !q.has_min_score) {
+    bool filtered = false;
+    for (size_t i = 0; i < nix; i++)
+        filtered = filtered || ix[i].alias_filter;
+    if (plain_all(q.query) && !q.terminate_after && !q.has_min_score && !filtered) {
         for (size_t i = 0; i < nix; i++)
             total += ix[i].meta.docs_count;
     } else {

@@ -143,7 +143,96 @@ typedef struct svctx {
     store_ftype ft;
     size_t left;
     bool oom;
+    int mode;      /* the key's: 3 sum, 4 avg, 5 median take every value; else the first met */
+    int pass;      /* median: 1 counts each hit's values, 2 picks the middle ones */
+    size_t *seen;  /* median pass 2: values met per hit */
 } svctx;
+
+/* Index of the hit with `seq` in c->hits, or c->m. */
+static size_t hit_of(const svctx *c, int64_t seq)
+{
+    size_t lo = 0, hi = c->m;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->hits[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->m && c->hits[lo].seq == seq ? lo : c->m;
+}
+
+/* sum, avg and median of a numeric field's values (MultiValueMode): every
+ * value of a hit is met, in ascending order. */
+static bool on_multi_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    svctx *c = arg;
+    size_t h = hit_of(c, seq);
+    if (h == c->m)
+        return true;
+    sval *v = &c->hits[h].sv[c->key];
+    bool dbl = c->ft == STORE_FT_DOUBLE;
+    int64_t l = 0;
+    double d = 0;
+    if (c->ft == STORE_FT_BOOLEAN)
+        l = len && ((const char *)val)[0] == 'T';
+    else if (dbl)
+        d = len == STORE_VAL_NUM_LEN ? store_index_dec_double(val) : 0;
+    else
+        l = len == STORE_VAL_NUM_LEN ? store_index_dec_long(val) : 0;
+    if (c->mode == 5 && c->pass == 1) {
+        v->n++;
+        return true;
+    }
+    if (c->mode == 5) { /* the middle value, or the two middle ones of an even count */
+        size_t i = c->seen[h]++, n = v->n;
+        if (i == n / 2 || (n % 2 == 0 && i == n / 2 - 1)) {
+            v->kind = dbl ? 2 : 1;
+            v->d += d;
+            v->l += l;
+        }
+        return true;
+    }
+    v->kind = dbl ? 2 : 1;
+    v->d += d;
+    v->l += l;
+    v->n++;
+    return true;
+}
+
+/* sum/avg/median over every value of key->field for hits[0..m). */
+static bool multi_values(ex *x, const skey *key, svctx *c)
+{
+    c->mode = key->mode;
+    c->pass = 1;
+    if (!store_engine_values(x->r, &x->ix->meta, key->field, NULL, 0, true, NULL, 0, true, false, on_multi_val, c))
+        return storage_err(x->err);
+    if (key->mode == 5) {
+        if (!(c->seen = calloc(c->m ? c->m : 1, sizeof *c->seen)))
+            return oom_err(x->err);
+        c->pass = 2;
+        bool ok = store_engine_values(x->r, &x->ix->meta, key->field, NULL, 0, true, NULL, 0, true, false,
+                                      on_multi_val, c);
+        free(c->seen);
+        c->seen = NULL;
+        if (!ok)
+            return storage_err(x->err);
+    }
+    for (size_t i = 0; i < c->m; i++) {
+        sval *v = &c->hits[i].sv[c->key];
+        size_t n = key->mode == 4 ? v->n : key->mode == 5 && v->n % 2 == 0 ? 2 : 1;
+        if (!v->kind || n <= 1)
+            continue;
+        /* as MultiValueMode picks: a long result is rounded, a double divided */
+        if (v->kind == 2)
+            v->d /= (double)n;
+        else
+            v->l = (int64_t)llround((double)v->l / (double)n);
+    }
+    for (size_t i = 0; i < c->m; i++)
+        c->hits[i].sv[c->key].n = 0;
+    return true;
+}
 
 static bool on_sort_val(const void *val, size_t len, int64_t seq, void *arg)
 {
@@ -204,9 +293,17 @@ bool store_sort_values(ex *x, const skey *key, size_t k, size_t nkeys, rh *hits,
     if (f->type == STORE_FT_TEXT)
         return store_eval_fielddata_err(x, key->field);
     bool walk_desc = key->mode == 2 || (key->mode == 0 && key->desc);
-    svctx c = {hits, m, k, nkeys, f->type, m, false};
-    if (m && !store_engine_values(x->r, &x->ix->meta, key->field, NULL, 0, true, NULL, 0, true, walk_desc,
-                                  on_sort_val, &c))
+    svctx c = {hits, m, k, nkeys, f->type, m, false, 0, 0, NULL};
+    if (key->mode >= 3) {
+        if (f->type != STORE_FT_LONG && f->type != STORE_FT_DOUBLE && f->type != STORE_FT_DATE &&
+            f->type != STORE_FT_BOOLEAN)
+            return store_eval_shard_fail(x, "illegal_argument_exception",
+                                         "Sort mode [%s] is only allowed on numeric fields, not on [%s]",
+                                         key->mode == 3 ? "sum" : key->mode == 4 ? "avg" : "median", key->field);
+        if (m && !multi_values(x, key, &c))
+            return false;
+    } else if (m && !store_engine_values(x->r, &x->ix->meta, key->field, NULL, 0, true, NULL, 0, true, walk_desc,
+                                         on_sort_val, &c))
         return storage_err(x->err);
     if (c.oom)
         return oom_err(x->err);
@@ -418,8 +515,11 @@ void store_sort_put_hit(buf *b, const char *index, const char *id, size_t idn, c
 
 void store_sort_put_total(buf *b, const sreq *q, int64_t total)
 {
-    if (q->track < 0)
+    if (q->track < 0) {
+        if (q->rest_total_int) /* SearchHits: no total, as an int, is -1 */
+            buf_puts(b, "\"total\":-1,");
         return;
+    }
     bool gte = !q->track_exact && total > q->track;
     int64_t shown = gte ? q->track : total;
     if (q->rest_total_int) {

@@ -30,6 +30,19 @@ static void aggs_free(agg *a, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(a[i].name);
         free(a[i].field);
+        free(a[i].meta);
+        for (size_t f = 0; f < a[i].nf; f++) {
+            store_query_free(a[i].fq[f]);
+            if (a[i].fnames)
+                free(a[i].fnames[f]);
+        }
+        free(a[i].fq);
+        free(a[i].fnames);
+        free(a[i].other_key);
+        store_srcfilter_free(&a[i].src);
+        for (size_t r = 0; r < a[i].nranges; r++)
+            free(a[i].ranges[r].key);
+        free(a[i].ranges);
         aggs_free(a[i].subs, a[i].nsubs);
     }
     free(a);
@@ -187,9 +200,14 @@ static bool sort_entry(sreq *q, const cJSON *e, store_error *err)
                     k.mode = 1;
                 else if (strcmp(m, "max") == 0)
                     k.mode = 2;
-                else
-                    ok = seterr(err, 400, "illegal_argument_exception",
-                                "verstore supports only min and max as sort [mode], not [%s]", m);
+                else if (strcmp(m, "sum") == 0)
+                    k.mode = 3;
+                else if (strcmp(m, "avg") == 0)
+                    k.mode = 4;
+                else if (strcmp(m, "median") == 0)
+                    k.mode = 5;
+                else /* MultiValueMode.fromString */
+                    ok = seterr(err, 400, "illegal_argument_exception", "Unknown MultiValueMode [%s]", m);
             } else if (strcmp(n, "unmapped_type") == 0) {
                 free(k.unmapped_type);
                 ok = cJSON_IsString(it) && (k.unmapped_type = strdup(it->valuestring)) != NULL;
@@ -248,7 +266,6 @@ static const char *const es_aggs[] = {"date_histogram",
                                       "ip_range",
                                       "filter",
                                       "filters",
-                                      "cardinality",
                                       "stats",
                                       "extended_stats",
                                       "percentiles",
@@ -307,6 +324,140 @@ static bool in_list(const char *k, const char *const *l)
 
 static bool parse_aggs(const cJSON *o, agg **out, size_t *nout, int depth, store_error *err);
 
+/* top_hits: size (3), from, _source, version, seq_no_primary_term; hits by
+ * score, as TopHitsAggregationBuilder without a sort. */
+static bool parse_top_hits(const cJSON *body, agg *a, store_error *err)
+{
+    a->t = AG_TOP;
+    a->size = 3;
+    if (!cJSON_IsObject(body))
+        return seterr(err, 400, "parsing_exception", "[top_hits] aggregation [%s] must be an object", a->name);
+    for (const cJSON *it = body->child; it; it = it->next) {
+        const char *k = it->string;
+        if (strcmp(k, "size") == 0 || strcmp(k, "from") == 0) {
+            if (!count_val(it, k, k[0] == 's' ? &a->size : &a->from, err))
+                return false;
+            if (a->size < 0 || a->from < 0)
+                return seterr(err, 400, "illegal_argument_exception", "[%s] must be >= 0 in [%s]", k, a->name);
+        } else if (strcmp(k, "_source") == 0) {
+            store_srcfilter_free(&a->src);
+            store_srcfilter_from_json(it, &a->src);
+        } else if (strcmp(k, "version") == 0) {
+            a->version = cJSON_IsTrue(it);
+        } else if (strcmp(k, "seq_no_primary_term") == 0) {
+            a->seqno = cJSON_IsTrue(it);
+        } else if (strcmp(k, "sort") == 0 && cJSON_IsArray(it) && cJSON_GetArraySize(it) == 1 &&
+                   cJSON_IsString(it->child) && strcmp(it->child->valuestring, "_score") == 0) {
+            /* the default */
+        } else {
+            return seterr(err, 400, "illegal_argument_exception",
+                          "verstore does not support [%s] in the [top_hits] aggregation [%s]", k, a->name);
+        }
+    }
+    return true;
+}
+
+static int range_cmp(const void *x, const void *y)
+{
+    const agrange *a = x, *b = y;
+    double af = a->has_from ? a->from : -INFINITY, bf = b->has_from ? b->from : -INFINITY;
+    double at = a->has_to ? a->to : INFINITY, bt = b->has_to ? b->to : INFINITY;
+    return af < bf ? -1 : af > bf ? 1 : at < bt ? -1 : at > bt ? 1 : 0;
+}
+
+/* A range end: a number, a numeric string, or null for an open end. */
+static bool range_end(const cJSON *v, double *out, bool *has, const char *name, store_error *err)
+{
+    *has = false;
+    if (!v || cJSON_IsNull(v))
+        return true;
+    char *end = NULL;
+    if (cJSON_IsNumber(v))
+        *out = v->valuedouble;
+    else if (!cJSON_IsString(v) || !*v->valuestring || (*out = strtod(v->valuestring, &end), *end))
+        return seterr(err, 400, "parsing_exception", "[%s] of a range must be a number in [%s]", v->string, name);
+    *has = true;
+    return true;
+}
+
+/* range's `ranges`: [{from, to, key}…], kept sorted. */
+static bool parse_ranges(const cJSON *it, agg *a, store_error *err)
+{
+    if (!cJSON_IsArray(it) || !it->child || a->ranges)
+        return seterr(err, 400, "illegal_argument_exception", "No [ranges] specified for the [%s] aggregation",
+                      a->name);
+    size_t n = (size_t)cJSON_GetArraySize(it);
+    if (!(a->ranges = calloc(n, sizeof *a->ranges)))
+        return oom_err(err);
+    for (const cJSON *r = it->child; r; r = r->next) {
+        agrange *g = &a->ranges[a->nranges++];
+        if (!cJSON_IsObject(r))
+            return seterr(err, 400, "parsing_exception", "a range must be an object in [%s]", a->name);
+        for (const cJSON *m = r->child; m; m = m->next)
+            if (strcmp(m->string, "from") != 0 && strcmp(m->string, "to") != 0 && strcmp(m->string, "key") != 0)
+                return seterr(err, 400, "parsing_exception", "Unknown key for a %s in [%s].",
+                              store_sreq_token_name(m), m->string);
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(r, "key");
+        if (key && (!cJSON_IsString(key) || !(g->key = strdup(key->valuestring))))
+            return cJSON_IsString(key) ? oom_err(err)
+                                       : seterr(err, 400, "parsing_exception", "[key] must be a string");
+        if (!range_end(cJSON_GetObjectItemCaseSensitive(r, "from"), &g->from, &g->has_from, a->name, err) ||
+            !range_end(cJSON_GetObjectItemCaseSensitive(r, "to"), &g->to, &g->has_to, a->name, err))
+            return false;
+    }
+    qsort(a->ranges, a->nranges, sizeof *a->ranges, range_cmp);
+    return true;
+}
+
+/* `filter: {query}` or `filters: {filters: {name: query…} | [query…], other_bucket, other_bucket_key}`,
+ * as FiltersAggregationBuilder parses them. */
+static bool parse_filters_agg(const cJSON *body, agg *a, store_error *err)
+{
+    bool one = strcmp(body->string, "filter") == 0;
+    a->t = one ? AG_FILTER : AG_FILTERS;
+    if (!cJSON_IsObject(body))
+        return seterr(err, 400, "parsing_exception", "[%s] aggregation [%s] must be an object", body->string,
+                      a->name);
+    if (one) {
+        if (!(a->fq = calloc(1, sizeof *a->fq)))
+            return oom_err(err);
+        a->nf = 1;
+        return (a->fq[0] = store_query_parse(body, err)) != NULL;
+    }
+    const cJSON *fs = NULL;
+    bool other = false;
+    for (const cJSON *it = body->child; it; it = it->next) {
+        if (strcmp(it->string, "filters") == 0)
+            fs = it;
+        else if (strcmp(it->string, "other_bucket") == 0 && cJSON_IsBool(it))
+            other = cJSON_IsTrue(it);
+        else if (strcmp(it->string, "other_bucket_key") == 0 && cJSON_IsString(it)) {
+            free(a->other_key);
+            if (!(a->other_key = strdup(it->valuestring)))
+                return oom_err(err);
+            other = true; /* a key alone asks for the bucket */
+        } else if (strcmp(it->string, "keyed") != 0)
+            return seterr(err, 400, "parsing_exception", "Unknown key for a %s in [%s].",
+                          store_sreq_token_name(it), it->string);
+    }
+    if (!fs || !(cJSON_IsObject(fs) || cJSON_IsArray(fs)))
+        return seterr(err, 400, "parsing_exception", "[filters] must be an object or an array in [%s]", a->name);
+    size_t n = (size_t)cJSON_GetArraySize(fs);
+    if (!(a->fq = calloc(n ? n : 1, sizeof *a->fq)) ||
+        (cJSON_IsObject(fs) && !(a->fnames = calloc(n ? n : 1, sizeof *a->fnames))))
+        return oom_err(err);
+    for (const cJSON *it = fs->child; it; it = it->next) {
+        if (a->fnames && !(a->fnames[a->nf] = strdup(it->string)))
+            return oom_err(err);
+        a->nf++; /* counted before the parse, so a half-built entry is freed */
+        if (!(a->fq[a->nf - 1] = store_query_parse(it, err)))
+            return false;
+    }
+    if (other && !a->other_key && !(a->other_key = strdup("_other_")))
+        return oom_err(err);
+    return true;
+}
+
 static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
 {
     if (!(a->name = strdup(def->string)))
@@ -322,9 +473,16 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
             subs = it;
             continue;
         }
-        if (strcmp(k, "meta") == 0)
-            return seterr(err, 400, "illegal_argument_exception",
-                          "verstore does not support [meta] on aggregations");
+        if (strcmp(k, "meta") == 0) { /* AggregatorFactories: an object, returned as given */
+            if (!cJSON_IsObject(it))
+                return seterr(err, 400, "parsing_exception",
+                              "Expected [START_OBJECT] under [meta], but got a [%s] in [%s]",
+                              store_sreq_token_name(it), a->name);
+            free(a->meta);
+            if (!(a->meta = cJSON_PrintUnformatted(it)))
+                return oom_err(err);
+            continue;
+        }
         if (body)
             return seterr(err, 400, "parsing_exception",
                           "Found two aggregation type definitions in [%s]: [%s] and [%s]", a->name,
@@ -334,6 +492,11 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
     if (!body)
         return seterr(err, 400, "parsing_exception", "Missing definition for aggregation [%s]", a->name);
     const char *t = body->string;
+    if (strcmp(t, "filter") == 0 || strcmp(t, "filters") == 0) {
+        if (!parse_filters_agg(body, a, err))
+            return false;
+        return !subs || parse_aggs(subs, &a->subs, &a->nsubs, depth + 1, err);
+    }
     if (strcmp(t, "terms") == 0)
         a->t = AG_TERMS;
     else if (strcmp(t, "avg") == 0)
@@ -346,13 +509,25 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         a->t = AG_SUM;
     else if (strcmp(t, "value_count") == 0)
         a->t = AG_COUNT;
+    else if (strcmp(t, "cardinality") == 0)
+        a->t = AG_CARD;
+    else if (strcmp(t, "range") == 0)
+        a->t = AG_RANGE;
+    else if (strcmp(t, "histogram") == 0)
+        a->t = AG_HISTO;
+    else if (strcmp(t, "top_hits") == 0) {
+        if (!parse_top_hits(body, a, err))
+            return false;
+        return !subs || seterr(err, 400, "aggregation_initialization_exception",
+                               "Aggregator [%s] of type [top_hits] cannot accept sub-aggregations", a->name);
+    }
     else if (in_list(t, es_aggs))
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore does not support the [%s] aggregation (in [%s])", t, a->name);
     else
         return seterr(err, 400, "parsing_exception", "Unknown aggregation type [%s]", t);
     a->size = 10;
-    a->min_doc_count = 1;
+    a->min_doc_count = a->t == AG_HISTO ? 0 : 1; /* a histogram shows its empty buckets */
     if (!cJSON_IsObject(body))
         return seterr(err, 400, "parsing_exception", "[%s] aggregation [%s] must be an object", t, a->name);
     for (const cJSON *it = body->child; it; it = it->next) {
@@ -397,6 +572,35 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
                     strcmp(k, "collect_mode") == 0 || strcmp(k, "show_term_doc_count_error") == 0 ||
                     strcmp(k, "shard_min_doc_count") == 0)) {
             /* one shard: nothing to tune */
+        } else if (a->t >= AG_AVG && a->t <= AG_COUNT && strcmp(k, "missing") == 0) {
+            char *end = NULL;
+            if (cJSON_IsNumber(it))
+                a->missing = it->valuedouble;
+            else if (!cJSON_IsString(it) || !*it->valuestring || (a->missing = strtod(it->valuestring, &end), *end))
+                return seterr(err, 400, "illegal_argument_exception",
+                              "verstore supports a number as [missing] in the [%s] aggregation [%s]", t, a->name);
+            a->has_missing = true;
+        } else if (a->t == AG_HISTO && (strcmp(k, "interval") == 0 || strcmp(k, "offset") == 0)) {
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return seterr(err, 400, "x_content_parse_exception", "[%s] must be a number in [%s]", k, a->name);
+            if (k[0] == 'i')
+                a->interval = it->valuedouble;
+            else
+                a->offset = it->valuedouble;
+        } else if (a->t == AG_HISTO && strcmp(k, "min_doc_count") == 0) {
+            if (!count_val(it, "min_doc_count", &a->min_doc_count, err))
+                return false;
+        } else if (a->t == AG_HISTO && strcmp(k, "keyed") == 0 && cJSON_IsBool(it)) {
+            a->keyed = cJSON_IsTrue(it);
+        } else if (a->t == AG_RANGE && strcmp(k, "ranges") == 0) {
+            if (!parse_ranges(it, a, err))
+                return false;
+        } else if (a->t == AG_RANGE && strcmp(k, "keyed") == 0 && cJSON_IsBool(it)) {
+            a->keyed = cJSON_IsTrue(it);
+        } else if (a->t == AG_CARD && (strcmp(k, "precision_threshold") == 0 || strcmp(k, "execution_hint") == 0)) {
+            /* the count is exact, so any threshold is met */
+            if (!cJSON_IsNumber(it) && !cJSON_IsString(it))
+                return seterr(err, 400, "parsing_exception", "[%s] must be a value in [%s]", k, a->name);
         } else if (strcmp(k, "format") == 0) {
         } else {
             return seterr(err, 400, "illegal_argument_exception",
@@ -407,8 +611,14 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         return seterr(err, 400, "illegal_argument_exception",
                       "verstore needs a [field] in the [%s] aggregation [%s] (scripts are not supported)", t,
                       a->name);
+    if (a->t == AG_HISTO && !(a->interval > 0)) /* HistogramAggregationBuilder */
+        return seterr(err, 400, "illegal_argument_exception", "[interval] must be >0 for histogram aggregation [%s]",
+                      a->name);
+    if (a->t == AG_RANGE && !a->ranges)
+        return seterr(err, 400, "illegal_argument_exception", "No [ranges] specified for the [%s] aggregation",
+                      a->name);
     if (subs) {
-        if (a->t != AG_TERMS)
+        if (a->t != AG_TERMS && a->t != AG_RANGE && a->t != AG_HISTO)
             return seterr(err, 400, "aggregation_initialization_exception",
                           "Aggregator [%s] of type [%s] cannot accept sub-aggregations", a->name, t);
         return parse_aggs(subs, &a->subs, &a->nsubs, depth + 1, err);
@@ -488,8 +698,24 @@ static bool qs_param(const store_search_req *r, store_query **out, store_error *
 }
 
 /* The body and parameters of _search (count: those of _count). */
+/* Whether a body's stored_fields (a string or a list) still fetches the
+ * source: it names "_source" or a wildcard. */
+static bool stored_fields_fetch_source(const cJSON *v)
+{
+    const cJSON *it;
+    if (cJSON_IsString(v))
+        return strcmp(v->valuestring, "_source") == 0 || strchr(v->valuestring, '*');
+    cJSON_ArrayForEach(it, v)
+    {
+        if (cJSON_IsString(it) && (strcmp(it->valuestring, "_source") == 0 || strchr(it->valuestring, '*')))
+            return true;
+    }
+    return false;
+}
+
 bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_error *err)
 {
+    bool src_given = false, stored_no_source = false, track_given = false;
     memset(q, 0, sizeof *q);
     q->timeout_ms = -2;
     q->size = 10;
@@ -533,6 +759,7 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         } else if (strcmp(k, "_source") == 0) {
             store_srcfilter_free(&q->src);
             store_srcfilter_from_json(it, &q->src);
+            src_given = true;
         } else if (strcmp(k, "version") == 0) {
             q->version = cJSON_IsTrue(it);
         } else if (strcmp(k, "seq_no_primary_term") == 0) {
@@ -540,6 +767,7 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         } else if (strcmp(k, "track_scores") == 0) {
             q->track_scores = cJSON_IsTrue(it);
         } else if (strcmp(k, "track_total_hits") == 0) {
+            track_given = true;
             if (cJSON_IsFalse(it))
                 q->track = -1;
             else if (cJSON_IsTrue(it))
@@ -567,9 +795,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
             if (!parse_aggs(it, &q->aggs, &q->naggs, 0, err))
                 return false;
         } else if (strcmp(k, "stored_fields") == 0) {
-            /* verstore has no stored fields but _source; "*" and _none_ are what tools send */
+            /* verstore has no stored fields but _source; as in Elasticsearch a
+             * list without "_source" (or "*") leaves the source out unless
+             * _source itself is asked for */
             if (cJSON_IsString(it) && strcmp(it->valuestring, "_none_") == 0)
                 q->src.none = true;
+            else
+                stored_no_source = !stored_fields_fetch_source(it);
         } else if (strcmp(k, "explain") == 0 || strcmp(k, "profile") == 0) {
             if (cJSON_IsTrue(it))
                 return seterr(err, 400, "illegal_argument_exception", "verstore does not support [%s]", k);
@@ -609,6 +841,9 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         return false;
     if (!long_param(r, "terminate_after", &q->terminate_after, err))
         return false;
+    /* RestSearchAction/RestCountAction check it before the index is looked up */
+    if (q->terminate_after < 0)
+        return seterr(err, 400, "illegal_argument_exception", "terminateAfter must be > 0");
     if (count) {
         /* RestCountAction's ?min_score: counts only documents scoring at least that */
         const char *ms = store_sreq_param(r, "min_score");
@@ -657,6 +892,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
     const char *sf = store_sreq_param(r, "stored_fields");
     if (sf && strcmp(sf, "_none_") == 0)
         q->src.none = true;
+    else if (sf)
+        stored_no_source = !strstr(sf, "_source") && !strchr(sf, '*');
+    if (store_sreq_param(r, "_source") || store_sreq_param(r, "_source_includes") ||
+        store_sreq_param(r, "_source_excludes"))
+        src_given = true;
+    if (stored_no_source && !src_given)
+        q->src.none = true;
     if (store_sreq_param(r, "version"))
         q->version = store_sreq_param_bool(r, "version", false);
     if (store_sreq_param(r, "seq_no_primary_term"))
@@ -676,6 +918,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
                           tt);
     }
     q->rest_total_int = store_sreq_param_bool(r, "rest_total_hits_as_int", false);
+    track_given = track_given || tt;
+    if (q->rest_total_int && !track_given) /* RestSearchAction: an int total is an exact one */
+        q->track_exact = true;
+    if (q->rest_total_int && q->track >= 0 && !q->track_exact)
+        return seterr(err, 400, "illegal_argument_exception",
+                      "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got %" PRId64,
+                      q->track);
     q->typed_keys = store_sreq_param_bool(r, "typed_keys", false);
     if (store_sreq_param_bool(r, "explain", false))
         return seterr(err, 400, "illegal_argument_exception", "verstore does not support [explain]");
@@ -694,6 +943,13 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         if (!store_sreq_keep_alive(scroll, &q->keep_ms, err))
             return false;
         q->scroll = true;
+        /* SearchRequest.validate */
+        if (store_sreq_param_bool(r, "request_cache", false))
+            return seterr(err, 400, "action_request_validation_exception",
+                          "Validation Failed: 1: [request_cache] cannot be used in a scroll context;");
+        if (q->size == 0)
+            return seterr(err, 400, "action_request_validation_exception",
+                          "Validation Failed: 1: [size] cannot be [0] in a scroll context;");
         if (q->from_given && q->from > 0)
             return seterr(err, 400, "action_request_validation_exception",
                           "Validation Failed: 1: using [from] is not allowed in a scroll context;");

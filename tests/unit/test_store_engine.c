@@ -202,35 +202,35 @@ static void test_aliases_atomic_and_durable(void **state)
     run(e, ops, 2);
     store_alias_err err;
     char got[300];
-    store_alias_action add = {STORE_ALIAS_ADD, "a1", "al", STORE_ALIAS_WRITE_UNSET, false};
+    store_alias_action add = {STORE_ALIAS_ADD, "a1", "al", STORE_ALIAS_WRITE_UNSET, false, NULL};
     assert_int_equal(aliases(e, &add, 1, &err), 0);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "a1");
     /* all or nothing: the second action fails, so the first is not applied */
-    store_alias_action bad[2] = {{STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET, false},
-                                 {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET, false}};
+    store_alias_action bad[2] = {{STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET, false, NULL},
+                                 {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET, false, NULL}};
     assert_int_equal(aliases(e, bad, 2, &err), 1);
     assert_int_equal(err, STORE_ALIASERR_ALIAS_MISSING);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "a1");
     /* must_exist: false: removing an alias that is not there is no error */
-    store_alias_action lenient = {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET, true};
+    store_alias_action lenient = {STORE_ALIAS_REMOVE, "a2", "nosuch", STORE_ALIAS_WRITE_UNSET, true, NULL};
     assert_int_equal(aliases(e, &lenient, 1, &err), 0);
     /* two write indices are refused and change nothing */
-    store_alias_action w2[2] = {{STORE_ALIAS_ADD, "a1", "al", 1, false}, {STORE_ALIAS_ADD, "a2", "al", 1, false}};
+    store_alias_action w2[2] = {{STORE_ALIAS_ADD, "a1", "al", 1, false, NULL}, {STORE_ALIAS_ADD, "a2", "al", 1, false, NULL}};
     assert_int_equal(aliases(e, w2, 2, &err), 1);
     assert_int_equal(err, STORE_ALIASERR_MANY_WRITE);
     resolve(e, "al", true, got, sizeof got);
     assert_string_equal(got, "a1");
     /* two indices, no write index: reads and writes cannot resolve */
-    store_alias_action both = {STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET, false};
+    store_alias_action both = {STORE_ALIAS_ADD, "a2", "al", STORE_ALIAS_WRITE_UNSET, false, NULL};
     assert_int_equal(aliases(e, &both, 1, &err), 0);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "-2");
     store_op w = ext_op(STORE_OP_INDEX, "al", "2", 1, "{}");
     run(e, &w, 1);
     assert_int_equal(w.err, STORE_OPERR_NO_WRITE_INDEX);
-    store_alias_action flag = {STORE_ALIAS_ADD, "a2", "al", 1, false};
+    store_alias_action flag = {STORE_ALIAS_ADD, "a2", "al", 1, false, NULL};
     assert_int_equal(aliases(e, &flag, 1, &err), 0);
     store_op_clear(&w);
     w = ext_op(STORE_OP_INDEX, "al", "2", 1, "{}");
@@ -238,7 +238,7 @@ static void test_aliases_atomic_and_durable(void **state)
     assert_int_equal(w.err, STORE_OPERR_NONE);
     assert_string_equal(w.index, "a2");
     /* names: an alias may not be an index's name, nor the other way round */
-    store_alias_action clash = {STORE_ALIAS_ADD, "a1", "a2", STORE_ALIAS_WRITE_UNSET, false};
+    store_alias_action clash = {STORE_ALIAS_ADD, "a1", "a2", STORE_ALIAS_WRITE_UNSET, false, NULL};
     assert_int_equal(aliases(e, &clash, 1, &err), 1);
     assert_int_equal(err, STORE_ALIASERR_NAME_IS_INDEX);
     store_job cj;
@@ -252,12 +252,68 @@ static void test_aliases_atomic_and_durable(void **state)
     e = open_engine(true);
     resolve(e, "al", true, got, sizeof got);
     assert_string_equal(got, "a2");
-    store_alias_action drop = {STORE_ALIAS_REMOVE_INDEX, "a2", NULL, STORE_ALIAS_WRITE_UNSET, false};
+    store_alias_action drop = {STORE_ALIAS_REMOVE_INDEX, "a2", NULL, STORE_ALIAS_WRITE_UNSET, false, NULL};
     assert_int_equal(aliases(e, &drop, 1, &err), 0);
     resolve(e, "al", false, got, sizeof got);
     assert_string_equal(got, "a1");
     resolve(e, "a2", false, got, sizeof got);
     assert_string_equal(got, "");
+    store_engine_close(e);
+}
+
+typedef struct opts_seen {
+    char opts[128];
+    int w, rows;
+} opts_seen;
+
+static bool see_opts(const char *alias, const char *index, int w, const char *opts, void *arg)
+{
+    opts_seen *s = arg;
+    (void)index;
+    if (strcmp(alias, "fa") == 0) {
+        s->rows++;
+        s->w = w;
+        snprintf(s->opts, sizeof s->opts, "%s", opts ? opts : "(none)");
+    }
+    return true;
+}
+
+static opts_seen alias_opts(store_engine *e)
+{
+    opts_seen s = {"", 0, 0};
+    store_rtxn *r = store_engine_read_begin(e);
+    assert_non_null(r);
+    assert_true(store_engine_alias_each(r, see_opts, &s));
+    store_engine_read_end(r);
+    return s;
+}
+
+/* An alias's options (filter, routing, is_hidden) are kept with its row,
+ * durably, replaced by a later add and absent when the add has none. */
+static void test_alias_options_kept(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine(true);
+    store_op op = ext_op(STORE_OP_INDEX, "o1", "1", 1, "{}");
+    run(e, &op, 1);
+    store_alias_err err;
+    const char *text = "{\"filter\":{\"term\":{\"u\":\"k\"}},\"index_routing\":\"1\"}";
+    store_alias_action add = {STORE_ALIAS_ADD, "o1", "fa", 1, false, text};
+    assert_int_equal(aliases(e, &add, 1, &err), 0);
+    store_engine_close(e);
+    e = open_engine(true);
+    opts_seen s = alias_opts(e);
+    assert_int_equal(s.rows, 1);
+    assert_int_equal(s.w, 1);
+    assert_string_equal(s.opts, text);
+    char got[300];
+    resolve(e, "fa", true, got, sizeof got);
+    assert_string_equal(got, "o1");
+    store_alias_action plain = {STORE_ALIAS_ADD, "o1", "fa", STORE_ALIAS_WRITE_UNSET, false, NULL};
+    assert_int_equal(aliases(e, &plain, 1, &err), 0);
+    s = alias_opts(e);
+    assert_int_equal(s.w, STORE_ALIAS_WRITE_UNSET);
+    assert_string_equal(s.opts, "(none)");
     store_engine_close(e);
 }
 
@@ -367,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstones_survive_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gc_deletes_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_atomic_and_durable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alias_options_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_ids_and_missing_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_updates_merge_and_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_grows_when_full, setup, teardown),

@@ -52,6 +52,8 @@ struct store_call {
     store_alias_action *actions; /* aliases job (heap); names point into m or alias_body */
     size_t nactions, actions_cap;
     cJSON *alias_body;          /* POST /_aliases body (owned) */
+    char **alias_opts;          /* aliases job: the options texts and expanded names the actions point to (owned) */
+    size_t nopts, opts_cap;
     bool upd_src_params;        /* update: ?_source… given; upd_filter holds them */
     store_srcfilter upd_filter; /* update: the response's get._source filter (owned) */
 };

@@ -102,9 +102,12 @@ store_lookup store_engine_index_resolve(store_rtxn *r, const char *name, bool wr
 #define STORE_ALIAS_WRITE_UNSET (-1)
 
 /* Call `fn` for every (alias, index) pair, in alias then index byte order;
- * `is_write` is STORE_ALIAS_WRITE_UNSET, 0 or 1. Stops early when fn returns
- * false. Returns false on an engine error. */
-bool store_engine_alias_each(store_rtxn *r, bool (*fn)(const char *alias, const char *index, int is_write, void *arg),
+ * `is_write` is STORE_ALIAS_WRITE_UNSET, 0 or 1; `opts` the pair's other
+ * options (filter, index_routing, search_routing, is_hidden) as a JSON object
+ * text, NULL when it has none, valid during the call only. Stops early when
+ * fn returns false. Returns false on an engine error. */
+bool store_engine_alias_each(store_rtxn *r,
+                             bool (*fn)(const char *alias, const char *index, int is_write, const char *opts, void *arg),
                              void *arg);
 
 /* A document as stored. `src` points into the snapshot and stays valid
@@ -281,6 +284,7 @@ typedef struct store_alias_action {
     const char *alias; /* NULL for REMOVE_INDEX */
     int is_write;      /* ADD: STORE_ALIAS_WRITE_UNSET, 0 or 1 */
     bool missing_ok;   /* REMOVE with must_exist: false: an alias not there is no error */
+    const char *opts;  /* ADD: the options as a JSON object text (validated), NULL for none */
 } store_alias_action;
 
 /* Why an ALIASES job was refused (STORE_JOB_REFUSED, nothing applied). */
@@ -290,6 +294,7 @@ typedef enum store_alias_err {
     STORE_ALIASERR_ALIAS_MISSING, /* remove: the alias is not on that index */
     STORE_ALIASERR_NAME_IS_INDEX, /* add: an index has the alias's name */
     STORE_ALIASERR_MANY_WRITE,    /* add: the alias would get two write indices */
+    STORE_ALIASERR_HIDDEN_MIXED,  /* add: is_hidden true on some of the alias's indices, not all */
 } store_alias_err;
 
 /* What became of a job (job->rc), named as LMDB names its codes. The
@@ -301,6 +306,8 @@ typedef enum store_job_rc {
     STORE_JOB_EXISTS = 1,       /* CREATE_INDEX: the index already exists */
     STORE_JOB_MISSING = 1,      /* DELETE_INDEX, PUT_SETTINGS, PUT_MAPPING: no such index */
     STORE_JOB_REFUSED = 1,      /* ALIASES: nothing applied; alias_err and alias_err_at say why */
+    STORE_JOB_ALIAS_REFUSED = 4, /* CREATE_INDEX: an alias of the body is refused (alias_err, alias_err_at);
+                                  * the index is not created */
     STORE_JOB_NAME_IS_ALIAS = 2, /* CREATE_INDEX: the name is an alias's */
     STORE_JOB_BAD_MAPPING = 3,  /* CREATE_INDEX, PUT_MAPPING: the mappings are refused; PUT_SETTINGS: a setting
                                  * fixed at creation is changed; `reason` says why */
@@ -318,7 +325,8 @@ struct store_job {
     const char *mappings; /* CREATE_INDEX, PUT_MAPPING: JSON object text or NULL */
     size_t mappings_len;
     int64_t gc_deletes_ms; /* STORE_GC_UNSET when the settings do not name it */
-    const store_alias_action *actions; /* ALIASES: applied in order in one transaction */
+    const store_alias_action *actions; /* ALIASES: applied in order in one transaction; CREATE_INDEX: the
+                                        * body's aliases (ADD actions on the new index), all or none with it */
     size_t nactions;
     store_job_rc rc; /* out */
     char reason[512];

@@ -119,9 +119,11 @@ bool store_eng_doc_decode(const MDB_val *v, const char *id, size_t id_len, const
 /* ---- reads (store_engine_read.c) ----------------------------------------- */
 
 /* Alias record: key "alias\0index", value one byte: is_write + 1 (0 unset,
- * 1 false, 2 true). One row per pair keeps add/remove a single put/del and
- * lists an alias's indices with one range scan. */
-typedef bool (*alias_row_fn)(const char *alias, const char *index, int is_write, void *arg);
+ * 1 false, 2 true), then the other options as a JSON object text when the
+ * alias has any (rows written before options were kept are one byte). One
+ * row per pair keeps add/remove a single put/del and lists an alias's
+ * indices with one range scan. `opts` is NUL-terminated or NULL. */
+typedef bool (*alias_row_fn)(const char *alias, const char *index, int is_write, const char *opts, void *arg);
 
 /* Load index `name` (as store_engine_index_get). */
 store_lookup store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,

@@ -57,7 +57,8 @@ bool store_indices_resolve(store_rtxn *t, const store_req *req, const char *expr
 /* Every alias of the node, as read in one read transaction. */
 typedef struct store_alias_row {
     char *alias, *index;
-    int w; /* 1 write index, 0 explicitly not, -1 unset */
+    int w;      /* 1 write index, 0 explicitly not, -1 unset */
+    char *opts; /* filter, routing, is_hidden as a JSON object text, NULL for none */
 } store_alias_row;
 
 typedef struct store_alias_list {
@@ -69,6 +70,10 @@ typedef struct store_alias_list {
 /* Append every alias of `t` to `l` (zero-initialised by the caller). False on a storage error
  * or when out of memory (l->oom tells which); `l` is freed by store_indices_aliases_free either way. */
 bool store_indices_aliases_load(store_rtxn *t, store_alias_list *l);
+
+/* Append the alias row's body as GET _alias renders it: `{"filter":…,"index_routing":…,
+ * "search_routing":…,"is_hidden":…,"is_write_index":…}`, each member only when set. */
+void store_indices_put_alias_body(buf *b, const store_alias_row *r);
 
 /* Free the rows of `l` and zero it; NULL is a no-op. */
 void store_indices_aliases_free(store_alias_list *l);

@@ -90,6 +90,7 @@ typedef struct sidx {
     int64_t max_terms; /* index.max_terms_count */
     hitv res;
     unsigned char *bits; /* aggregations: membership by seq */
+    store_query *alias_filter; /* reached only through filtered aliases: their filters (owned), else NULL */
 } sidx;
 
 typedef struct name_list {
@@ -111,11 +112,18 @@ typedef struct skey {
     char *field;
     bool desc;
     bool missing_first;
-    int mode;            /* 0 by order, 1 min, 2 max */
+    int mode;            /* 0 by order, 1 min, 2 max, 3 sum, 4 avg, 5 median (the last three numeric only) */
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 
-typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT } agtype;
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE, AG_HISTO, AG_TOP } agtype;
+
+/* One range of a range aggregation: [from, to), either end open. */
+typedef struct agrange {
+    double from, to;
+    bool has_from, has_to;
+    char *key; /* the request's key, NULL for the default "from-to" */
+} agrange;
 
 typedef struct agg {
     char *name;
@@ -123,6 +131,20 @@ typedef struct agg {
     char *field;
     int64_t size, min_doc_count;
     int order; /* 0 _count desc, 1 _count asc, 2 _key asc, 3 _key desc */
+    char *meta; /* the request's `meta` object as JSON text, echoed in the answer; NULL when none */
+    store_query **fq; /* filter: one query; filters: one per bucket (owned) */
+    char **fnames;    /* filters, keyed form: the bucket names (owned); NULL for the anonymous list form */
+    size_t nf;
+    char *other_key; /* filters: the other bucket's key, NULL for none */
+    agrange *ranges; /* range: sorted by from, then to, as RangeAggregator answers them (owned) */
+    size_t nranges;
+    bool keyed; /* range: buckets as an object by key */
+    double interval, offset; /* histogram */
+    int64_t from;            /* top_hits (size is `size`) */
+    store_srcfilter src;     /* top_hits: the hits' _source filter (owned) */
+    bool version, seqno;     /* top_hits */
+    bool has_missing; /* avg/min/max/sum/value_count: documents without the field count as `missing` */
+    double missing;
     struct agg *subs;
     size_t nsubs;
 } agg;
