@@ -19,6 +19,11 @@
  * search.max_buckets default (a cluster setting there, fixed here). */
 #define STORE_SEARCH_MAX_BUCKETS 65536
 
+/* Most scroll contexts open at once: Elasticsearch's
+ * search.max_open_scroll_context default. Each holds one LMDB read
+ * snapshot, so the engine needs this many reader slots besides the threads'. */
+#define STORE_SEARCH_MAX_SCROLLS 500
+
 /* ---- running searches -------------------------------------------------------- */
 
 typedef struct store_search store_search;
