@@ -134,6 +134,71 @@ static bool context_missing(const char *id, store_error *err)
     return false;
 }
 
+/* ---- match_all in index order: the walk resumed ------------------------------------------- */
+
+/* A match_all (every score 1) unsorted or sorted on _doc ascending is in
+ * (index, seq) order, the order the documents are stored in: the next page
+ * is the walk resumed after the last hit, `size` documents read, whatever
+ * the number of matches. */
+static bool walk_order(const sreq *q)
+{
+    const store_query *t = q->query;
+    if (t && !(t->type == STORE_Q_MATCH_ALL && t->boost == 1.0f))
+        return false;
+    if (q->post_filter || q->has_min_score || q->terminate_after > 0)
+        return false;
+    return q->nkeys == 0 || (q->nkeys == 1 && q->keys[0].kind == SK_DOC && !q->keys[0].desc);
+}
+
+typedef struct walk {
+    sctx *c;
+    uint32_t ix;
+    buf *page;
+    int64_t want, n;
+    rh last;
+    bool failed;
+    store_error *err;
+} walk;
+
+static bool on_walk_seq(int64_t seq, void *arg)
+{
+    walk *w = arg;
+    if (w->n >= w->want)
+        return false;
+    sval none = {0};
+    rh h = {.ix = w->ix, .seq = seq, .score = 1.0f, .sv = &none};
+    size_t before = w->page->len;
+    if (!store_search_render(w->c->snap, &w->c->q, w->c->ix, &h, 0, 1, store_sort_scored(&w->c->q), w->page,
+                             w->err))
+        return w->failed = true, false;
+    if (w->page->len != before) { /* not a seq whose document is gone */
+        w->n++;
+        w->last = h;
+    }
+    return w->n < w->want;
+}
+
+static bool walk_page(sctx *c, buf *page, store_error *err)
+{
+    walk w = {c, 0, page, c->q.size, 0, {0}, false, err};
+    uint32_t from = c->has_last ? c->last.ix : 0;
+    for (uint32_t i = from; i < c->nix && w.n < w.want; i++) {
+        w.ix = i;
+        int64_t after = c->has_last && i == c->last.ix ? c->last.seq : -1;
+        if (!store_engine_seq_scan(c->snap, &c->ix[i].meta, after, on_walk_seq, &w))
+            return storage_err(err);
+        if (w.failed)
+            return false;
+    }
+    if (w.n) {
+        sval none = {0};
+        w.last.sv = &none;
+        if (!cursor_set(c, &w.last))
+            return oom_err(err);
+    }
+    return true;
+}
+
 /* The next page: the query evaluated again on the context's snapshot,
  * and the first `size` hits after the last one returned, found with the
  * partial top-k. The work is that of a search; the memory it takes is the
@@ -242,7 +307,7 @@ bool store_search_scroll(store_search *s, const store_search_req *req, buf *out,
     } else if (c->q.timeout_ms != -2) {
         store_deadline_set_timeout(c->q.timeout_ms);
     }
-    bool paged = scroll_page(c, &hits, err);
+    bool paged = walk_order(&c->q) ? walk_page(c, &hits, err) : scroll_page(c, &hits, err);
     if (own_watch)
         store_deadline_end();
     if (!paged) {

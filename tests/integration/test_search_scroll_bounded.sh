@@ -69,8 +69,12 @@ seq -f 'd%05g' 0 $((N - 1)) >"$T_DIR/sb.ids"
 { cat "$T_DIR/sb.ids"; seq -f 'e%04g' 0 999; } | sort >"$T_DIR/both.ids"
 
 # ---- every document exactly once, in order -----------------------------------------------
-check "_doc order: the scroll ends" scroll_all '/sb/_search?scroll=1m' '{"size":700,"sort":["_doc"]}' "$T_DIR/doc.out"
-assert_eq "_doc order: every document exactly once, in index order" "$(md5sum <"$T_DIR/sb.ids")" "$(cut -d' ' -f1 "$T_DIR/doc.out" | md5sum)"
+check "_doc order over two indices: the scroll ends" scroll_all '/sb,sb2/_search?scroll=1m' '{"size":700,"sort":["_doc"]}' "$T_DIR/doc.out"
+assert_eq "_doc order: every document exactly once, in index order" \
+  "$({ cat "$T_DIR/sb.ids"; seq -f 'e%04g' 0 999; } | md5sum)" "$(cut -d' ' -f1 "$T_DIR/doc.out" | md5sum)"
+check "_doc order, a query: the scroll ends" \
+  scroll_all '/sb/_search?scroll=1m' '{"size":700,"query":{"match":{"txt":"common"}},"sort":["_doc"]}' "$T_DIR/doc2.out"
+assert_eq "_doc order, a query: every document exactly once, in index order" "$(md5sum <"$T_DIR/sb.ids")" "$(cut -d' ' -f1 "$T_DIR/doc2.out" | md5sum)"
 
 check "score order: the scroll ends" scroll_all '/sb/_search?scroll=1m' '{"size":700,"query":{"match":{"txt":"common"}}}' "$T_DIR/score.out"
 assert_eq "score order: every document exactly once" "$(sort "$T_DIR/sb.ids" | md5sum)" "$(cut -d' ' -f1 "$T_DIR/score.out" | sort | md5sum)"
