@@ -121,6 +121,14 @@ void store_scroll_purge(store_search *s)
     }
 }
 
+void store_search_expire(store_search *s)
+{
+    if (!s || pthread_mutex_trylock(&s->mu) != 0)
+        return;
+    store_scroll_purge(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static bool scroll_id_ok(const char *id)
 {
     return strlen(id) == 24 && strncmp(id, "VS", 2) == 0;

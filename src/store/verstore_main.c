@@ -498,6 +498,7 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
         int pr = poll(&pfd, 1, 1000);
         if (pr < 0 && errno != EINTR)
             break;
+        store_api_tick(api);
     }
     drain(http);
     rc = 0;

@@ -47,6 +47,14 @@ assert_json "clearing frees all 200" '[.succeeded, .num_freed]' '[true,200]'
 http GET /_prometheus/metrics
 check "… and the metrics show none open" grep -q '^verstore_scroll_contexts 0$' <<<"$HTTP_BODY"
 
+# ---- expiry frees a context (and its snapshot) without a scroll request to notice -----------
+http POST '/sb/_search?scroll=1s' '{"size":10}'
+sid=$(printf '%s' "$HTTP_BODY" | jq -r ._scroll_id)
+metric_scrolls_zero() { curl -s "$STORE_URL/_prometheus/metrics" | grep -q '^verstore_scroll_contexts 0$'; }
+check "a context past its keep-alive is freed within seconds, unasked" wait_until 15 metric_scrolls_zero
+http POST /_search/scroll "{\"scroll_id\":\"$sid\"}"
+assert_json "… its next page is 404 search_context_missing_exception" '[.status, .error.root_cause[0].type]' '[404,"search_context_missing_exception"]'
+
 # scroll_all PATH BODY OUT — page a scroll to its end; "_id sort" per line in OUT.
 scroll_all() {
   local path=$1 body=$2 out=$3 sid pages=0

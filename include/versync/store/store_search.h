@@ -32,6 +32,11 @@ typedef struct store_search store_search;
  * owns it (store_search_free); NULL out of memory. */
 store_search *store_search_new(store_engine *engine);
 
+/* Free the scroll contexts past their keep-alive (and their read snapshots,
+ * which keep LMDB from reusing pages). Skips a round while a scroll page
+ * holds the contexts' lock rather than wait for it. */
+void store_search_expire(store_search *s);
+
 /* Free the state and every scroll context; NULL is a no-op. */
 void store_search_free(store_search *s);
 
