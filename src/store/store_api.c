@@ -48,6 +48,11 @@ store_api *store_api_new(store_engine *engine)
     return a;
 }
 
+void store_api_tick(store_api *api)
+{
+    store_search_expire(api->search);
+}
+
 void store_api_free(store_api *api)
 {
     if (!api)

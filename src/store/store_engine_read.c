@@ -28,6 +28,7 @@ store_rtxn *store_engine_read_begin(store_engine *e)
     }
     r->e = e;
     r->now_ms = store_util_now_ms();
+    r->parked = false;
     return r;
 }
 
@@ -36,8 +37,29 @@ void store_engine_read_end(store_rtxn *r)
     if (!r)
         return;
     mdb_txn_abort(r->txn);
-    pthread_rwlock_unlock(&r->e->resize_lock);
+    if (!r->parked)
+        pthread_rwlock_unlock(&r->e->resize_lock);
     free(r);
+}
+
+/* An idle read transaction survives mdb_env_set_mapsize: LMDB computes
+ * each page's address from the current map when it is read, and the
+ * transaction keeps copies of the root records, not pointers into the map.
+ * Only reads in progress must exclude a resize, which resume restores. */
+void store_engine_read_park(store_rtxn *r)
+{
+    if (!r || r->parked)
+        return;
+    r->parked = true;
+    pthread_rwlock_unlock(&r->e->resize_lock);
+}
+
+void store_engine_read_resume(store_rtxn *r)
+{
+    if (!r || !r->parked)
+        return;
+    pthread_rwlock_rdlock(&r->e->resize_lock);
+    r->parked = false;
 }
 
 store_lookup store_eng_index_load(MDB_txn *txn, store_engine *e, const char *name, store_index_meta *m, buf *settings,

@@ -28,6 +28,7 @@ static atomic_uint_fast64_t g_bulk[4][STORE_MRES_COUNT_];
 static atomic_uint_fast64_t g_conflicts;
 static atomic_uint_fast64_t g_fsync[NFSYNC + 1], g_fsync_ns;
 static atomic_uint_fast64_t g_batch[NBATCH + 1], g_batch_sum;
+static atomic_int_fast64_t g_scrolls;
 
 void store_metrics_request(store_metrics_ep ep, int status)
 {
@@ -67,6 +68,11 @@ void store_metrics_batch(size_t jobs)
         i++;
     atomic_fetch_add_explicit(&g_batch[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&g_batch_sum, jobs, memory_order_relaxed);
+}
+
+void store_metrics_scroll_contexts(int delta)
+{
+    atomic_fetch_add_explicit(&g_scrolls, delta, memory_order_relaxed);
 }
 
 static uint64_t get(atomic_uint_fast64_t *a) { return (uint64_t)atomic_load_explicit(a, memory_order_relaxed); }
@@ -151,6 +157,11 @@ bool store_metrics_render(buf *b, store_engine *e)
     buf_printf(b, "verstore_writer_batch_jobs_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
     buf_printf(b, "verstore_writer_batch_jobs_sum %" PRIu64 "\n", get(&g_batch_sum));
     buf_printf(b, "verstore_writer_batch_jobs_count %" PRIu64 "\n", cum);
+
+    head(b, "verstore_scroll_contexts", "gauge",
+         "Open scroll contexts, each holding a read snapshot until it is cleared or expires.");
+    buf_printf(b, "verstore_scroll_contexts %" PRId64 "\n",
+               (int64_t)atomic_load_explicit(&g_scrolls, memory_order_relaxed));
 
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)

@@ -8,6 +8,7 @@
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_json.h"
+#include "versync/store/store_metrics.h"
 #include "versync/store/store_util.h"
 #include "versync/store/store_wildcard.h"
 
@@ -24,19 +25,60 @@
 
 /* ---- scroll contexts ------------------------------------------------------------------------ */
 
+static void cursor_clear(sctx *c)
+{
+    for (size_t k = 0; c->last.sv && k < c->q.nkeys; k++) {
+        free(c->last.sv[k].s);
+        c->last.sv[k].s = NULL;
+    }
+    free(c->last.id);
+    c->last.id = NULL;
+    c->last.idn = 0;
+    c->has_last = false;
+}
+
 void store_scroll_free(sctx *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->e[i].id);
-        free(c->e[i].sort);
-    }
-    free(c->e);
-    store_names_free(&c->indices);
-    store_sreq_free(&c->opts);
+    cursor_clear(c);
+    free(c->last.sv);
+    store_sidx_free(c->ix, c->nix);
+    /* A parked snapshot ends without the resize hold: ending a read
+     * transaction touches its reader slot, not the map. */
+    store_engine_read_end(c->snap);
+    store_sreq_free(&c->q);
     store_breaker_release(c->held);
     free(c);
+}
+
+/* Remember `h` as the last hit returned: a copy of its sort values and id,
+ * so that the page's hits can be freed. */
+static bool cursor_set(sctx *c, const rh *h)
+{
+    cursor_clear(c);
+    c->last.ix = h->ix;
+    c->last.seq = h->seq;
+    c->last.score = h->score;
+    for (size_t k = 0; k < c->q.nkeys; k++) {
+        sval *d = &c->last.sv[k];
+        *d = h->sv[k];
+        d->s = NULL;
+        if (h->sv[k].kind == 3) {
+            if (!(d->s = malloc(h->sv[k].n ? h->sv[k].n : 1)))
+                return false;
+            memcpy(d->s, h->sv[k].s, h->sv[k].n);
+        }
+    }
+    if (h->id) {
+        if (!(c->last.id = malloc(h->idn + 1)))
+            return false;
+        memcpy(c->last.id, h->id, h->idn);
+        c->last.id[h->idn] = '\0';
+        c->last.idn = h->idn;
+    }
+    c->has_last = true;
+    return true;
 }
 
 store_search *store_search_new(store_engine *engine)
@@ -57,6 +99,7 @@ void store_search_free(store_search *s)
         sctx *c = s->scrolls;
         s->scrolls = c->next;
         store_scroll_free(c);
+        store_metrics_scroll_contexts(-1);
     }
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -72,9 +115,18 @@ void store_scroll_purge(store_search *s)
             *p = c->next;
             store_scroll_free(c);
             s->nscrolls--;
+            store_metrics_scroll_contexts(-1);
         } else
             p = &(*p)->next;
     }
+}
+
+void store_search_expire(store_search *s)
+{
+    if (!s || pthread_mutex_trylock(&s->mu) != 0)
+        return;
+    store_scroll_purge(s);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static bool scroll_id_ok(const char *id)
@@ -90,42 +142,122 @@ static bool context_missing(const char *id, store_error *err)
     return false;
 }
 
-/* Render up to c->size live hits from the context's position. */
-static bool scroll_page(store_rtxn *r, sctx *c, buf *b, store_error *err)
+/* ---- match_all in index order: the walk resumed ------------------------------------------- */
+
+/* A match_all (every score 1) unsorted or sorted on _doc ascending is in
+ * (index, seq) order, the order the documents are stored in: the next page
+ * is the walk resumed after the last hit, `size` documents read, whatever
+ * the number of matches. An index read through a filtered alias is not a
+ * plain walk: its pages go through the search, which applies the filter. */
+static bool walk_order(const sreq *q, const sidx *ix, size_t nix)
 {
-    store_index_meta *metas = calloc(c->indices.n ? c->indices.n : 1, sizeof *metas);
-    signed char *have = calloc(c->indices.n ? c->indices.n : 1, 1);
-    bool ok = metas && have;
-    if (!ok)
-        oom_err(err);
-    int64_t shown = 0;
-    while (ok && c->pos < c->n && shown < c->size) {
-        sentry *e = &c->e[c->pos++];
-        if (!have[e->ix]) {
-            store_lookup rc = store_engine_index_get(r, c->indices.v[e->ix], &metas[e->ix], NULL, NULL);
-            if (rc == STORE_LOOKUP_FAILED) {
-                ok = storage_err(err);
-                break;
-            }
-            have[e->ix] = rc == STORE_LOOKUP_FOUND ? 1 : -1;
-        }
-        if (have[e->ix] < 0)
-            continue; /* the index was deleted meanwhile */
-        store_doc_view v;
-        store_lookup rc = store_engine_doc_get(r, &metas[e->ix], e->id, e->idn, &v);
-        if (rc == STORE_LOOKUP_FAILED) {
-            ok = storage_err(err);
-            break;
-        }
-        if (rc == STORE_LOOKUP_MISSING || v.st.deleted || !v.st.exists)
-            continue;
-        if (shown++)
-            buf_putc(b, ',');
-        store_sort_put_hit(b, c->indices.v[e->ix], e->id, e->idn, &v, &c->opts, c->with_score, e->score,
-                           e->sort, e->sort ? strlen(e->sort) : 0);
+    for (size_t i = 0; i < nix; i++)
+        if (ix[i].alias_filter)
+            return false;
+    const store_query *t = q->query;
+    if (t && !(t->type == STORE_Q_MATCH_ALL && t->boost == 1.0f))
+        return false;
+    if (q->post_filter || q->has_min_score || q->terminate_after > 0)
+        return false;
+    return q->nkeys == 0 || (q->nkeys == 1 && q->keys[0].kind == SK_DOC && !q->keys[0].desc);
+}
+
+typedef struct walk {
+    sctx *c;
+    uint32_t ix;
+    buf *page;
+    int64_t want, n;
+    rh last;
+    bool failed;
+    store_error *err;
+} walk;
+
+static bool on_walk_seq(int64_t seq, void *arg)
+{
+    walk *w = arg;
+    if (w->n >= w->want)
+        return false;
+    sval none = {0};
+    rh h = {.ix = w->ix, .seq = seq, .score = 1.0f, .sv = &none};
+    size_t before = w->page->len;
+    if (!store_search_render(w->c->snap, &w->c->q, w->c->ix, &h, 0, 1, store_sort_scored(&w->c->q), w->page,
+                             w->err))
+        return w->failed = true, false;
+    if (w->page->len != before) { /* not a seq whose document is gone */
+        w->n++;
+        w->last = h;
     }
-    free(metas);
-    free(have);
+    return w->n < w->want;
+}
+
+static bool walk_page(sctx *c, buf *page, store_error *err)
+{
+    walk w = {c, 0, page, c->q.size, 0, {0}, false, err};
+    uint32_t from = c->has_last ? c->last.ix : 0;
+    for (uint32_t i = from; i < c->nix && w.n < w.want; i++) {
+        w.ix = i;
+        int64_t after = c->has_last && i == c->last.ix ? c->last.seq : -1;
+        if (!store_engine_seq_scan(c->snap, &c->ix[i].meta, after, on_walk_seq, &w))
+            return storage_err(err);
+        if (w.failed)
+            return false;
+    }
+    if (w.n) {
+        sval none = {0};
+        w.last.sv = &none;
+        if (!cursor_set(c, &w.last))
+            return oom_err(err);
+    }
+    return true;
+}
+
+/* The next page: the query evaluated again on the context's snapshot,
+ * and the first `size` hits after the last one returned, found with the
+ * partial top-k. The work is that of a search; the memory it takes is the
+ * page's, freed before the answer, not the context's. */
+static bool scroll_page(sctx *c, buf *page, store_error *err)
+{
+    store_rtxn *r = c->snap;
+    rh *hits = NULL;
+    sval *svs = NULL;
+    size_t nh = 0, nk = c->q.nkeys;
+    bool ok = false;
+    int terminated = c->q.terminate_after > 0 ? 0 : -1;
+    float max_score = -INFINITY;
+    if (!store_search_eval_all(r, &c->q, c->ix, c->nix, &terminated, err) ||
+        !store_search_post_filter(r, &c->q, c->ix, c->nix, err))
+        goto done;
+    if (store_deadline_stopped()) {
+        /* a page cut short would move the position past hits it never saw */
+        seterr(err, 504, "search_timeout_exception", "Time exceeded");
+        goto done;
+    }
+    if (!store_search_collect(r, &c->q, c->ix, c->nix, &hits, &svs, &nh, &max_score, err))
+        goto done;
+    for (size_t i = 0; i < c->nix; i++)
+        store_hits_free(&c->ix[i].res);
+    static const skey by_score = {SK_SCORE, NULL, true, false, 0, NULL};
+    sorter so = {nk ? c->q.keys : &by_score, nk ? nk : 1, false};
+    size_t live = nh;
+    if (c->has_last) {
+        live = 0;
+        for (size_t k = 0; k < nh; k++)
+            if (store_sort_cmp(&hits[k], &c->last, &so) > 0)
+                store_sort_swap(&hits[live++], &hits[k]);
+    }
+    size_t want = (uint64_t)c->q.size < live ? (size_t)c->q.size : live;
+    store_sort_top_k(hits, live, want, &so);
+    if (!store_search_render(r, &c->q, c->ix, hits, 0, want, store_sort_scored(&c->q), page, err))
+        goto done;
+    if (want && !cursor_set(c, &hits[want - 1])) {
+        oom_err(err);
+        goto done;
+    }
+    ok = true;
+done:
+    for (size_t i = 0; i < c->nix; i++)
+        store_hits_free(&c->ix[i].res);
+    store_search_hits_free(hits, nh, svs, nk, true);
     return ok;
 }
 
@@ -177,19 +309,27 @@ bool store_search_scroll(store_search *s, const store_search_req *req, buf *out,
     if (keep >= 0)
         c->keep_ms = keep;
     c->expires_ms = store_util_mono_ms() + c->keep_ms;
-    if (!(r = store_engine_read_begin(s->e))) {
-        storage_err(err);
-        goto done;
-    }
-    c->opts.rest_total_int = store_sreq_param_bool(req, "rest_total_hits_as_int", c->opts.rest_total_int);
+    store_engine_read_resume(c->snap);
+    r = c->snap;
+    c->q.rest_total_int = store_sreq_param_bool(req, "rest_total_hits_as_int", c->q.rest_total_int);
     buf hits = BUF_INIT;
-    if (!scroll_page(r, c, &hits, err)) {
+    bool own_watch = false;
+    if (c->q.timeout_ms != -2 && !store_deadline_active()) {
+        store_deadline_begin(c->q.timeout_ms, -1);
+        own_watch = true;
+    } else if (c->q.timeout_ms != -2) {
+        store_deadline_set_timeout(c->q.timeout_ms);
+    }
+    bool paged = walk_order(&c->q, c->ix, c->nix) ? walk_page(c, &hits, err) : scroll_page(c, &hits, err);
+    if (own_watch)
+        store_deadline_end();
+    if (!paged) {
         buf_free(&hits);
         goto done;
     }
-    store_sort_put_head(out, c->id, store_util_mono_ms() - t0, -1, c->shards);
+    store_sort_put_head(out, c->id, store_util_mono_ms() - t0, -1, c->nix);
     buf_puts(out, "\"hits\":{");
-    store_sort_put_total(out, &c->opts, c->total);
+    store_sort_put_total(out, &c->q, c->total);
     buf_puts(out, "\"max_score\":");
     if (c->has_max)
         store_json_put_float(out, c->max_score);
@@ -201,7 +341,7 @@ bool store_search_scroll(store_search *s, const store_search_req *req, buf *out,
     buf_free(&hits);
     ok = true;
 done:
-    store_engine_read_end(r);
+    store_engine_read_park(r); /* the context keeps its snapshot until it is cleared or expires */
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
@@ -270,6 +410,7 @@ bool store_search_clear_scroll(store_search *s, const store_search_req *req, int
             *pp = c->next;
             store_scroll_free(c);
             s->nscrolls--;
+            store_metrics_scroll_contexts(-1);
             freed++;
         } else
             pp = &(*pp)->next;
@@ -285,58 +426,44 @@ done:
     return ok;
 }
 
-bool store_scroll_make(store_search *s, store_rtxn *r, const sreq *q, sidx *ix, size_t nix, rh *hits,
-                       size_t nh, size_t from, float max_score, bool has_max, sctx **out, store_error *err)
+/* What a context costs besides its snapshot: the struct, the indices'
+ * mappings and the parsed request, none of which grows with the matches.
+ * The mappings and the query tree are not measured: a page per index and
+ * one for the request stand for them. */
+static uint64_t context_bytes(const sctx *c)
+{
+    return sizeof *c + c->nix * (sizeof *c->ix + 4096) + c->q.nkeys * sizeof(sval) + 4096;
+}
+
+bool store_scroll_make(store_search *s, store_rtxn **r, sreq *q, sidx **ix, size_t *nix, const rh *last,
+                       int64_t total, float max_score, bool has_max, char id_out[32], store_error *err)
 {
     sctx *c = calloc(1, sizeof *c);
     if (!c)
         return oom_err(err);
     c->keep_ms = q->keep_ms;
-    c->size = q->size;
-    c->total = (int64_t)nh;
-    c->shards = nix;
-    c->with_score = store_sort_scored(q);
+    c->total = total;
     c->has_max = has_max;
     c->max_score = max_score;
-    c->opts.src = q->src;
-    memset((void *)&q->src, 0, sizeof q->src); /* the context owns the filter now */
-    c->opts.version = q->version;
-    c->opts.seqno = q->seqno;
-    c->opts.track = q->track;
-    c->opts.track_exact = q->track_exact;
-    c->opts.rest_total_int = q->rest_total_int;
-    for (size_t i = 0; i < nix; i++)
-        store_names_add_pair(&c->indices, ix[i].meta.name);
-    c->n = nh > from ? nh - from : 0;
-    c->e = calloc(c->n ? c->n : 1, sizeof *c->e);
-    bool ok = c->e && !c->indices.oom;
-    for (size_t k = 0; ok && k < c->n; k++) {
-        rh *h = &hits[from + k];
-        sentry *e = &c->e[k];
-        e->ix = h->ix;
-        e->score = h->score;
-        if (!h->id && !store_sort_fetch_id(r, &ix[h->ix], h)) {
-            ok = false;
-            break;
-        }
-        e->id = h->id;
-        e->idn = h->idn;
-        if (q->nkeys) { /* before the id moves to the context: an _id sort key prints it */
-            buf sb = BUF_INIT;
-            store_sort_put_sort(&sb, q, h);
-            e->sort = buf_steal(&sb);
-        }
-        h->id = NULL;
+    c->q = *q;
+    memset(q, 0, sizeof *q);
+    c->ix = *ix;
+    c->nix = *nix;
+    *ix = NULL;
+    *nix = 0;
+    c->snap = *r;
+    *r = NULL;
+    for (size_t i = 0; i < c->nix; i++) { /* the first page's hits: not needed again */
+        store_hits_free(&c->ix[i].res);
+        free(c->ix[i].bits);
+        c->ix[i].bits = NULL;
     }
-    if (!ok) {
+    c->last.sv = calloc(c->q.nkeys ? c->q.nkeys : 1, sizeof *c->last.sv);
+    if (!c->last.sv || (last && !cursor_set(c, last))) {
         store_scroll_free(c);
         return oom_err(err);
     }
-    /* The context's ids stay until it is cleared or expires: hold them in
-     * the memory budget so that many open scrolls get 429, not the OOM killer. */
-    uint64_t bytes = sizeof *c + c->n * sizeof *c->e;
-    for (size_t k = 0; k < c->n; k++)
-        bytes += c->e[k].idn + 1 + (c->e[k].sort ? strlen(c->e[k].sort) + 1 : 0);
+    uint64_t bytes = context_bytes(c);
     char reason[320];
     if (!store_breaker_add(bytes, "<scroll_context>", reason, sizeof reason)) {
         store_scroll_free(c);
@@ -346,26 +473,32 @@ bool store_scroll_make(store_search *s, store_rtxn *r, const sreq *q, sidx *ix, 
     store_util_uuid(c->id + 2);
     c->id[0] = 'V';
     c->id[1] = 'S';
+    memcpy(id_out, c->id, sizeof c->id);
+    /* Parked before taking the lock, never after: a scroll page takes the
+     * lock, then the resize hold; the other order could deadlock with a
+     * writer waiting to resize the map (writers are preferred). */
+    store_engine_read_park(c->snap);
     pthread_mutex_lock(&s->mu);
     store_scroll_purge(s);
     if (s->nscrolls >= MAX_SCROLLS) {
         pthread_mutex_unlock(&s->mu);
-        store_scroll_free(c);
         seterr(err, 500, "exception",
                "Trying to create too many scroll contexts. Must be less than or equal to: [%d]. This limit "
                "can be "
                "set by changing the [search.max_open_scroll_context] setting.",
                MAX_SCROLLS);
         err->shard = true;
-        if (nix)
-            snprintf(err->shard_index, sizeof err->shard_index, "%s", ix[0].meta.name);
+        if (c->nix)
+            snprintf(err->shard_index, sizeof err->shard_index, "%s", c->ix[0].meta.name);
+        store_scroll_free(c);
         return false;
     }
-    c->expires_ms = store_util_mono_ms() + c->keep_ms;
+    c->opened_ms = store_util_mono_ms();
+    c->expires_ms = c->opened_ms + c->keep_ms;
     c->next = s->scrolls;
     s->scrolls = c;
     s->nscrolls++;
+    store_metrics_scroll_contexts(1);
     pthread_mutex_unlock(&s->mu);
-    *out = c;
     return true;
 }

@@ -222,7 +222,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
     return ok;
 }
 
-static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *terminated, store_error *err)
+bool store_search_eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *terminated, store_error *err)
 {
     for (size_t i = 0; i < nix; i++) {
         ex x = {r, &ix[i], err};
@@ -265,7 +265,7 @@ static bool eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *te
     return true;
 }
 
-static void rh_free(rh *h, size_t n, sval *svs, size_t nkeys, bool own_ids)
+void store_search_hits_free(rh *h, size_t n, sval *svs, size_t nkeys, bool own_ids)
 {
     for (size_t i = 0; svs && i < n * nkeys; i++)
         free(svs[i].s);
@@ -275,12 +275,100 @@ static void rh_free(rh *h, size_t n, sval *svs, size_t nkeys, bool own_ids)
     free(h);
 }
 
+bool store_search_post_filter(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, store_error *err)
+{
+    for (size_t i = 0; q->post_filter && i < nix; i++) {
+        ex x = {r, &ix[i], err};
+        hitv pf = {0};
+        if (!store_eval(&x, q->post_filter, &pf)) {
+            store_hits_free(&pf);
+            return false;
+        }
+        for (size_t k = 0; k < pf.n; k++)
+            pf.v[k].score = 0;
+        store_hits_intersect(&ix[i].res, &pf);
+        store_hits_free(&pf);
+    }
+    return true;
+}
+
+bool store_search_collect(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, rh **hitsp, sval **svsp,
+                          size_t *nhp, float *max_score, store_error *err)
+{
+    size_t nh = 0, nk = q->nkeys;
+    for (size_t i = 0; i < nix; i++)
+        nh += ix[i].res.n;
+    rh *hits = calloc(nh ? nh : 1, sizeof *hits);
+    sval *svs = nk ? calloc(nh ? grow_mul(nh, nk) : 1, sizeof *svs) : NULL;
+    *hitsp = hits;
+    *svsp = svs;
+    *nhp = nh;
+    if (!hits || (nk && !svs))
+        return oom_err(err);
+    size_t j = 0;
+    for (size_t i = 0; i < nix; i++) {
+        size_t base = j;
+        for (size_t k = 0; k < ix[i].res.n; k++, j++) {
+            hits[j].ix = (uint32_t)i;
+            hits[j].seq = ix[i].res.v[k].seq;
+            hits[j].score = (float)ix[i].res.v[k].score;
+            hits[j].sv = nk ? &svs[j * nk] : NULL;
+            if (hits[j].score > *max_score)
+                *max_score = hits[j].score;
+        }
+        ex x = {r, &ix[i], err};
+        for (size_t k = 0; k < nk; k++) {
+            if (q->keys[k].kind == SK_FIELD && !store_sort_values(&x, &q->keys[k], k, nk, hits + base, j - base))
+                return false;
+            if (q->keys[k].kind == SK_ID)
+                for (size_t h = base; h < j; h++)
+                    if (!hits[h].id && !store_sort_fetch_id(r, &ix[i], &hits[h]))
+                        return storage_err(err);
+        }
+    }
+    return true;
+}
+
+bool store_search_render(store_rtxn *r, const sreq *q, const sidx *ix, rh *hits, size_t from, size_t end,
+                         bool want_score, buf *page, store_error *err)
+{
+    for (size_t k = from; k < end; k++) {
+        const char *id;
+        size_t idn;
+        store_doc_view v;
+        rh *h = &hits[k];
+        int rc = store_engine_doc_by_seq(r, &ix[h->ix].meta, h->seq, &id, &idn, &v);
+        if (rc < 0)
+            return storage_err(err);
+        if (rc == 0)
+            continue;
+        buf sort = BUF_INIT;
+        if (q->nkeys) {
+            if (!h->id) {
+                h->id = (char *)id; /* borrowed for store_sort_put_sort only */
+                h->idn = idn;
+                store_sort_put_sort(&sort, q, h);
+                h->id = NULL;
+            } else
+                store_sort_put_sort(&sort, q, h);
+        }
+        if (page->len)
+            buf_putc(page, ',');
+        store_sort_put_hit(page, ix[h->ix].meta.name, id, idn, &v, q, want_score, h->score,
+                           q->nkeys ? sort.data : NULL, sort.len);
+        buf_free(&sort);
+    }
+    return true;
+}
+
 /* A search out of time with allow_partial_search_results=false fails as
  * Elasticsearch's shard does (SearchTimeoutException, 504) instead of
  * answering part of its hits. */
 static bool partial_ok(const sreq *q, const sidx *ix, buf *out, store_error *err)
 {
-    if (q->allow_partial || !store_deadline_timed_out())
+    /* A scroll resumes after its first page's last hit: a page cut short
+     * would make later pages skip what it missed. */
+    if ((q->allow_partial && !q->scroll) || !store_deadline_timed_out())
         return true;
     buf_reset(out);
     seterr(err, 504, "search_timeout_exception", "Time exceeded");
@@ -294,10 +382,10 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
     int64_t t0 = store_util_mono_ms();
     sreq q;
     sidx *ix = NULL;
-    size_t nix = 0, nh = 0;
+    size_t nix = 0, nh = 0, nk = 0;
     rh *hits = NULL;
     sval *svs = NULL;
-    buf aggs = BUF_INIT, page = BUF_INIT;
+    buf aggs = BUF_INIT, page = BUF_INIT, total_json = BUF_INIT;
     store_rtxn *r = NULL;
     bool ok = false, own_watch = false;
     if (!store_sreq_parse(req, false, &q, err))
@@ -323,24 +411,14 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         goto done;
     }
     int terminated = q.terminate_after > 0 ? 0 : -1;
-    if (!eval_all(r, &q, ix, nix, &terminated, err))
+    if (!store_search_eval_all(r, &q, ix, nix, &terminated, err))
         goto done;
     if (q.naggs && !store_aggs_run(r, &q, ix, nix, &aggs, err))
         goto done;
     if (!partial_ok(&q, ix, out, err))
         goto done;
-    for (size_t i = 0; q.post_filter && i < nix; i++) {
-        ex x = {r, &ix[i], err};
-        hitv pf = {0};
-        if (!store_eval(&x, q.post_filter, &pf)) {
-            store_hits_free(&pf);
-            goto done;
-        }
-        for (size_t k = 0; k < pf.n; k++)
-            pf.v[k].score = 0;
-        store_hits_intersect(&ix[i].res, &pf);
-        store_hits_free(&pf);
-    }
+    if (!store_search_post_filter(r, &q, ix, nix, err))
+        goto done;
     size_t total = 0; /* every match, whatever is pruned below */
     for (size_t i = 0; i < nix; i++)
         total += ix[i].res.n;
@@ -355,48 +433,19 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
             store_hits_keep_best(&ix[i].res, want < ix[i].res.n ? (size_t)want : ix[i].res.n);
         }
     }
-    for (size_t i = 0; i < nix; i++)
-        nh += ix[i].res.n;
-    size_t nk = q.nkeys;
-    hits = calloc(nh ? nh : 1, sizeof *hits);
-    svs = nk ? calloc(nh ? grow_mul(nh, nk) : 1, sizeof *svs) : NULL;
-    if (!hits || (nk && !svs)) {
-        oom_err(err);
-        goto done;
-    }
+    nk = q.nkeys;
     bool want_score = store_sort_scored(&q);
     float max_score = -INFINITY;
-    size_t j = 0;
-    for (size_t i = 0; i < nix; i++) {
-        size_t base = j;
-        for (size_t k = 0; k < ix[i].res.n; k++, j++) {
-            hits[j].ix = (uint32_t)i;
-            hits[j].seq = ix[i].res.v[k].seq;
-            hits[j].score = (float)ix[i].res.v[k].score;
-            hits[j].sv = nk ? &svs[j * nk] : NULL;
-            if (hits[j].score > max_score)
-                max_score = hits[j].score;
-        }
-        ex x = {r, &ix[i], err};
-        for (size_t k = 0; k < nk; k++) {
-            if (q.keys[k].kind == SK_FIELD &&
-                !store_sort_values(&x, &q.keys[k], k, nk, hits + base, j - base))
-                goto done;
-            if (q.keys[k].kind == SK_ID)
-                for (size_t h = base; h < j; h++)
-                    if (!hits[h].id && !store_sort_fetch_id(r, &ix[i], &hits[h])) {
-                        storage_err(err);
-                        goto done;
-                    }
-        }
-    }
+    if (!store_search_collect(r, &q, ix, nix, &hits, &svs, &nh, &max_score, err))
+        goto done;
     static const skey by_score = {SK_SCORE, NULL, true, false, 0, NULL};
     sorter so = {nk ? q.keys : &by_score, nk ? nk : 1, false};
-    /* Scrolls keep every hit in order; a search sorts only its page. A
-     * search_after over several indices sorted on _doc compares seq alone
-     * while the order puts the index first, so the hits it skips are a
-     * prefix of the full order, not a subset one can filter out: sort all. */
-    bool full = q.scroll;
+    /* A search sorts only its page (a scroll's first page too: later pages
+     * resume after its last hit). A search_after over several indices sorted
+     * on _doc compares seq alone while the order puts the index first, so
+     * the hits it skips are a prefix of the full order, not a subset one can
+     * filter out: sort all. */
+    bool full = false;
     for (size_t k = 0; q.after && nix > 1 && k < nk; k++)
         full = full || q.keys[k].kind == SK_DOC;
     size_t start = 0, live = nh;
@@ -437,43 +486,23 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         from = live;
     if (end > live)
         end = live;
-    for (size_t k = from; k < end; k++) {
-        const char *id;
-        size_t idn;
-        store_doc_view v;
-        rh *h = &hits[k];
-        store_lookup rc = store_engine_doc_by_seq(r, &ix[h->ix].meta, h->seq, &id, &idn, &v);
-        if (rc == STORE_LOOKUP_FAILED) {
-            storage_err(err);
-            goto done;
-        }
-        if (rc == STORE_LOOKUP_MISSING)
-            continue;
-        buf sort = BUF_INIT;
-        if (nk) {
-            if (!h->id) {
-                h->id = (char *)id; /* borrowed for store_sort_put_sort only */
-                h->idn = idn;
-                store_sort_put_sort(&sort, &q, h);
-                h->id = NULL;
-            } else
-                store_sort_put_sort(&sort, &q, h);
-        }
-        if (page.len)
-            buf_putc(&page, ',');
-        store_sort_put_hit(&page, ix[h->ix].meta.name, id, idn, &v, &q, want_score, h->score,
-                           nk ? sort.data : NULL, sort.len);
-        buf_free(&sort);
-    }
+    if (!store_search_render(r, &q, ix, hits, from, end, want_score, &page, err))
+        goto done;
     if (top_score > max_score)
         max_score = top_score; /* the best hit may be pruned when the page is empty (from past the end) */
     bool has_max = want_score && total > 0 && q.size > 0;
-    sctx *ctx = NULL;
-    if (q.scroll && !store_scroll_make(s, r, &q, ix, nix, hits, nh, end, max_score, has_max, &ctx, err))
+    char sid[32] = "";
+    size_t shards = nix;
+    bool scroll = q.scroll;
+    store_sort_put_total(&total_json, &q, (int64_t)total);
+    /* The context takes the request, the indices and the read snapshot:
+     * after this, q, ix and r are empty. */
+    if (scroll && !store_scroll_make(s, &r, &q, &ix, &nix, end > from ? &hits[end - 1] : NULL, (int64_t)total,
+                                     max_score, has_max, sid, err))
         goto done;
-    store_sort_put_head(out, ctx ? ctx->id : NULL, store_util_mono_ms() - t0, terminated, nix);
+    store_sort_put_head(out, scroll ? sid : NULL, store_util_mono_ms() - t0, terminated, shards);
     buf_puts(out, "\"hits\":{");
-    store_sort_put_total(out, &q, (int64_t)total);
+    buf_append(out, total_json.data ? total_json.data : "", total_json.len);
     buf_puts(out, "\"max_score\":");
     if (has_max)
         store_json_put_float(out, max_score);
@@ -486,9 +515,10 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
     buf_putc(out, '}');
     ok = true;
 done:
-    rh_free(hits, nh, svs, q.nkeys, true);
+    store_search_hits_free(hits, nh, svs, nk, true);
     buf_free(&aggs);
     buf_free(&page);
+    buf_free(&total_json);
     store_sidx_free(ix, nix);
     store_engine_read_end(r);
     store_sreq_free(&q);
@@ -521,7 +551,7 @@ bool store_search_count(store_search *s, const store_search_req *req, buf *out, 
         for (size_t i = 0; i < nix; i++)
             total += ix[i].meta.docs_count;
     } else {
-        if (!eval_all(r, &q, ix, nix, &terminated, err))
+        if (!store_search_eval_all(r, &q, ix, nix, &terminated, err))
             goto done;
         for (size_t i = 0; i < nix; i++)
             total += (int64_t)ix[i].res.n;

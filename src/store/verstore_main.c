@@ -9,6 +9,7 @@
 #include "versync/store/store_deadline.h"
 #include "versync/store/store_engine.h"
 #include "versync/store/store_http.h"
+#include "versync/store/store_search.h"
 #include "versync/store/store_util.h"
 #include "versync/common/version.h"
 
@@ -447,7 +448,7 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
     char err[512];
     store_engine_opts eo = {.dir = o->data,
                             .durable = o->durable,
-                            .max_readers = (int)(o->threads + o->search_threads) * 2 + 16,
+                            .max_readers = (int)(o->threads + o->search_threads) * 2 + 16 + STORE_SEARCH_MAX_SCROLLS,
                             .max_size = (size_t)o->max_disk,
                             .flood_stage = o->flood};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
@@ -497,13 +498,14 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
         int pr = poll(&pfd, 1, 1000);
         if (pr < 0 && errno != EINTR)
             break;
+        store_api_tick(api);
     }
     drain(http);
     rc = 0;
 done:
     store_http_stop(http);
+    store_api_free(api); /* first: its scroll contexts hold read snapshots of the engine */
     store_engine_close(engine);
-    store_api_free(api);
     return rc;
 }
 

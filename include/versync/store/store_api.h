@@ -54,6 +54,10 @@ store_api *store_api_new(store_engine *engine);
 /* Free an api from store_api_new; NULL is a no-op. */
 void store_api_free(store_api *api);
 
+/* Housekeeping the main loop runs about once a second: scroll contexts past
+ * their keep-alive are freed even when no scroll request comes to notice. */
+void store_api_tick(store_api *api);
+
 typedef struct store_call store_call;
 
 /* Start handling `req`. Returns NULL when `resp` is already complete.

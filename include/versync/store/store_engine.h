@@ -78,6 +78,15 @@ store_rtxn *store_engine_read_begin(store_engine *e);
 
 /* End a read snapshot (pointers obtained from it become invalid); NULL is a no-op. */
 void store_engine_read_end(store_rtxn *r);
+/* Keep a read snapshot across requests (a scroll's point in time): park
+ * drops the hold that keeps the map from being resized, resume takes it
+ * again before the next use. Between the two the snapshot must not be read
+ * (no pointer into the map survives a resize) and only one thread may use
+ * it at a time; the environment is opened MDB_NOTLS, so that thread need
+ * not be the one that began it. read_end ends a parked snapshot too. While
+ * it lives, LMDB cannot reuse the pages it sees: the owner bounds its life. */
+void store_engine_read_park(store_rtxn *r);
+void store_engine_read_resume(store_rtxn *r);
 
 /* Look up index `name`: STORE_LOOKUP_FOUND (meta filled; settings/mappings JSON
  * text appended to the bufs when given, nothing appended when none was set),

@@ -60,6 +60,7 @@ struct store_rtxn {
     store_engine *e;
     MDB_txn *txn;
     int64_t now_ms;
+    bool parked; /* not holding resize_lock (store_engine_read_park) */
 };
 
 /* ---- record codec (store_engine_codec.c) -------------------------------- */

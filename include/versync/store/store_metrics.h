@@ -56,6 +56,10 @@ void store_metrics_fsync(double seconds);
 /* The writer committed a batch of `jobs` queued jobs in one transaction. */
 void store_metrics_batch(size_t jobs);
 
+/* Scroll contexts opened (+1) or freed (-1): each holds a read snapshot,
+ * which keeps LMDB from reusing the pages it sees until it is freed. */
+void store_metrics_scroll_contexts(int delta);
+
 /* Append the Prometheus text format (0.0.4) of every metric to `b`, the
  * per-index document and tombstone gauges read from `e`. False (with what
  * was appended so far) on an engine read failure. */

@@ -19,6 +19,11 @@
  * search.max_buckets default (a cluster setting there, fixed here). */
 #define STORE_SEARCH_MAX_BUCKETS 65536
 
+/* Most scroll contexts open at once: Elasticsearch's
+ * search.max_open_scroll_context default. Each holds one LMDB read
+ * snapshot, so the engine needs this many reader slots besides the threads'. */
+#define STORE_SEARCH_MAX_SCROLLS 500
+
 /* ---- running searches -------------------------------------------------------- */
 
 typedef struct store_search store_search;
@@ -26,6 +31,11 @@ typedef struct store_search store_search;
 /* Search state over `engine` (borrowed): the open scroll contexts. Caller
  * owns it (store_search_free); NULL out of memory. */
 store_search *store_search_new(store_engine *engine);
+
+/* Free the scroll contexts past their keep-alive (and their read snapshots,
+ * which keep LMDB from reusing pages). Skips a round while a scroll page
+ * holds the contexts' lock rather than wait for it. */
+void store_search_expire(store_search *s);
 
 /* Free the state and every scroll context; NULL is a no-op. */
 void store_search_free(store_search *s);

@@ -25,7 +25,7 @@
 #define BM25_B 0.75f
 #define DEFAULT_WINDOW 10000
 #define DEFAULT_MAX_TERMS 65536 /* index.max_terms_count */
-#define MAX_SCROLLS 500
+#define MAX_SCROLLS STORE_SEARCH_MAX_SCROLLS
 #define MAX_KEEP_ALIVE_MS (24LL * 3600 * 1000)
 #define TRACK_DEFAULT 10000
 
@@ -197,29 +197,27 @@ typedef struct sorter {
     bool keys_only; /* search_after: compare the sort values, no tie-break */
 } sorter;
 
-/* One hit still to be returned: by _id, because a rewritten document gets
- * a new search ordinal. Later pages read the current version of each
- * document and skip those deleted meanwhile. */
-typedef struct sentry {
-    uint32_t ix;
-    char *id;
-    size_t idn;
-    float score;
-    char *sort; /* rendered sort array or NULL */
-} sentry;
-
+/* A scroll context. Its memory does not depend on how many documents
+ * match: it keeps the parsed request, the resolved indices, the read
+ * snapshot the first page was taken from, and the sort position of the
+ * last hit returned; each page evaluates the query again on that snapshot
+ * and returns the next `size` hits after that position (the order is total:
+ * sort keys, then index, then search ordinal). The snapshot makes it a point
+ * in time: writes after the first page neither appear nor shift pages. */
 typedef struct sctx {
     char id[32];
-    name_list indices;
-    sentry *e;
-    size_t n, pos;
+    sreq q;            /* the search: query, post_filter, sort keys, size, _source filter, ... */
+    sidx *ix;          /* the indices it resolved to, their hit lists empty between pages */
+    size_t nix;
+    store_rtxn *snap;  /* parked (store_engine_read_park) between pages */
+    rh last;           /* the last hit returned; last.sv has q.nkeys values, strings owned */
+    bool has_last;
     int64_t expires_ms, keep_ms;
-    int64_t size, total;
-    size_t shards;
-    bool with_score, has_max;
+    int64_t total;
+    bool has_max;
     float max_score;
-    sreq opts;     /* _source filter, version, seq_no, total tracking */
-    uint64_t held; /* bytes reserved in the memory breaker (--max-memory) */
+    int64_t opened_ms; /* when the snapshot was taken: its age is a metric */
+    uint64_t held;     /* bytes reserved in the memory breaker (--max-memory) */
     struct sctx *next;
 } sctx;
 
@@ -286,13 +284,33 @@ void store_sort_put_head(buf *b, const char *scroll_id, int64_t took, int termin
 
 /* ---- store_aggs.c — aggregations ---- */
 
+/* ---- store_search.c — the steps of a search that a scroll page repeats ---- */
+
+/* Evaluate the query over each index into ix[i].res (min_score and
+ * terminate_after applied; *terminated set when it cut). */
+bool store_search_eval_all(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int *terminated, store_error *err);
+/* Keep only the hits post_filter matches. */
+bool store_search_post_filter(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, store_error *err);
+/* ix[*].res as hits with their sort values (and ids for an _id key). *hits
+ * and *svs are the caller's, freed with store_search_hits_free even on
+ * failure; *max_score is raised to the best score. */
+bool store_search_collect(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, rh **hits, sval **svs, size_t *nh,
+                          float *max_score, store_error *err);
+void store_search_hits_free(rh *h, size_t n, sval *svs, size_t nkeys, bool own_ids);
+/* Append hits[from..end) to `page`, comma-separated. */
+bool store_search_render(store_rtxn *r, const sreq *q, const sidx *ix, rh *hits, size_t from, size_t end,
+                         bool want_score, buf *page, store_error *err);
+
 bool store_aggs_run(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *out, store_error *err);
 
 /* ---- store_scroll.c — scroll contexts ---- */
 
 void store_scroll_free(sctx *c);
 void store_scroll_purge(store_search *s);
-bool store_scroll_make(store_search *s, store_rtxn *r, const sreq *q, sidx *ix, size_t nix, rh *hits,
-                       size_t nh, size_t from, float max_score, bool has_max, sctx **out, store_error *err);
+/* Open a scroll context for the search just answered: it takes *q, *ix
+ * (with *nix) and *r (left empty, NULL) and resumes after `last` (NULL: the
+ * first page was empty). The context's id is written to id_out. */
+bool store_scroll_make(store_search *s, store_rtxn **r, sreq *q, sidx **ix, size_t *nix, const rh *last,
+                       int64_t total, float max_score, bool has_max, char id_out[32], store_error *err);
 
 #endif
