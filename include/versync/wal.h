@@ -27,8 +27,14 @@
 
 struct ctx;
 
+/* Defaults and bounds of the "wal" object's numbers. */
+#define WAL_INFLIGHT 4            /* wal.inflight: _bulk requests in flight at once */
+#define WAL_INFLIGHT_MAX 64
+#define WAL_LAG_WARN_SECONDS 300.0 /* wal.lag_warn_seconds */
+
 /* Parse the optional top-level "wal" object of the config ({"slot", "publication",
- * "lag_warn_bytes"}) into c, filling defaults. False with the message set in x. */
+ * "lag_warn_bytes", "lag_warn_seconds", "inflight"}) into c, filling defaults. False with the
+ * message set in x. */
 bool wal_cfg_parse(struct ctx *x, const cJSON *root, cfg *c);
 
 /* The checks of one "capture": "wal" mapping (`path` labels messages): no "version"
@@ -106,8 +112,11 @@ wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz);
 void wal_stream_free(wal_stream *ws);
 
 /* Read what the slot has (up to batch_size changes, or until nothing more is
- * ready), re-read the rows on `pg` (connected, outside a transaction), write them
- * to `store`, then confirm the position past every transaction fully answered for.
+ * ready), re-read the rows on `pg` (connected, outside a transaction) and send them
+ * (wal.inflight 1: on `store`, answered before it returns; more: each batch on a
+ * thread and store connection of its own, up to wal.inflight at once, collected
+ * by later steps), then confirm the position past every change answered for
+ * (wal_window.h).
  * Adds the counters to *delta. Returns 1 when it did some work (or, once, still
  * waits for the stop position), 0 when nothing is ready (once: the stop position
  * is reached and confirmed), or WAL_ERR_* with err set. */
