@@ -75,12 +75,15 @@ bool wal_slot_state_query(PGconn *conn, const char *slot, const char *schema, wa
 /* The meta key under which the consumer of `slot` reports its progress (wal_progress_set.sql). */
 #define WAL_PROGRESS_KEY_PREFIX "wal_progress:"
 
-/* status: append the slot's state (text: one line; json: a ",\"wal_slot\":{…}" member, the slot name
- * being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */
+/* status: append the slot's state (text: one line, and a warning line past wal.lag_warn_seconds;
+ * json: a ",\"wal_slot\":{…}" member with "lag_warning", the slot name being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */
 bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *err, size_t errsz);
 
+/* Whether the slot of s is further behind in seconds than wal.lag_warn_seconds (0: never). */
+bool wal_lag_behind(const cfg *c, const wal_slot_state *s);
+
 /* check: print the slot's state; report (as warnings) a missing slot, retained WAL past
- * wal.lag_warn_bytes and keys deletes do not carry. Returns how many it reported, or -1
+ * wal.lag_warn_bytes, a lag in seconds past wal.lag_warn_seconds and keys deletes do not carry. Returns how many it reported, or -1
  * with err set (PostgreSQL failed, or WAL capture cannot work here: wal_setup_precheck). */
 int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ctx, char *err, size_t errsz);
 
