@@ -105,6 +105,17 @@ typedef struct wal_stream wal_stream;
 
 #define WAL_ERR_PG (-1)    /* PostgreSQL or the replication connection failed; nothing confirmed past */
 #define WAL_ERR_STORE (-2) /* the store failed retryably; nothing confirmed past */
+#define WAL_ERR_BUSY (-3)  /* the slot is in use by another connection (wal_stream_busy says whose) */
+
+/* The application_name of versync's replication connection (how a busy slot's holder is told). */
+#define WAL_APPLICATION_NAME "versync-wal"
+
+/* Who held the slot when the last connection found it in use (SQLSTATE 55006, object_in_use). */
+typedef enum wal_busy {
+    WAL_BUSY_NO = 0,
+    WAL_BUSY_VERSYNC, /* another versync process (its replication connection's application_name) */
+    WAL_BUSY_OTHER,   /* some other program, or one whose application_name this role cannot see */
+} wal_busy;
 
 /* A consumer of the slot for the "wal" tables of `c` (which must outlive it).
  * `once`: stop at the WAL position current when it first connects. Returns NULL
@@ -127,6 +138,9 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
 
 /* The replication connection's socket (to wait on beside others), or -1. */
 int wal_stream_socket(const wal_stream *ws);
+
+/* After WAL_ERR_BUSY: who holds the slot. WAL_BUSY_NO otherwise. */
+wal_busy wal_stream_busy(const wal_stream *ws);
 
 /* ---- dead letters (bridge_wal_dead.c) ---------------------------------------------------------- */
 

@@ -106,6 +106,7 @@ struct wal_stream {
     long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
     int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
     bool progress_failed;       /* the last write failed (logged once until one succeeds) */
+    wal_busy busy;              /* the last connection found the slot in use by another */
     wal_slot *slots;            /* wal.inflight of them */
     size_t nslots;
     pthread_mutex_t mu; /* guards slots[].state while threads send */
@@ -225,6 +226,8 @@ void wal_stream_free(wal_stream *ws)
 
 int wal_stream_socket(const wal_stream *ws) { return ws && ws->rc ? PQsocket(ws->rc) : -1; }
 
+wal_busy wal_stream_busy(const wal_stream *ws) { return ws ? ws->busy : WAL_BUSY_NO; }
+
 /* ---- the replication connection ---------------------------------------------------------------- */
 
 static void put64(unsigned char *p, uint64_t v)
@@ -261,14 +264,38 @@ static void one_line(char *s)
         *nl = '\0';
 }
 
+/* The slot is in use by another connection: set ws->busy (versync's own replication connection,
+ * or another program's) and a message naming it in err. */
+static void slot_holder(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
+{
+    const char *p[] = {ws->c->wal_slot};
+    char why[256];
+    PGresult *r = pg_exec(pg, sql_text("wal_slot_holder"), 1, p, why, sizeof why);
+    const char *pid = r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "?";
+    const char *app = r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : NULL;
+    ws->busy = app && strcmp(app, WAL_APPLICATION_NAME) == 0 ? WAL_BUSY_VERSYNC : WAL_BUSY_OTHER;
+    if (ws->busy == WAL_BUSY_VERSYNC)
+        snprintf(err, errsz,
+                 "replication slot \"%s\" is being consumed by another versync process (PID %s on the server, "
+                 "application_name \"%s\"): a `versync run` (or once) streams the \"wal\" tables already",
+                 ws->c->wal_slot, pid, app);
+    else
+        snprintf(err, errsz,
+                 "replication slot \"%s\" is in use by another connection (PID %s on the server, application_name "
+                 "\"%s\"): versync cannot stream it; give versync a slot of its own (wal.slot)",
+                 ws->c->wal_slot, pid, app ? app : "unknown");
+    PQclear(r);
+}
+
 static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
 {
     const char *keys[] = {"dbname", "replication", "application_name", NULL};
-    const char *vals[] = {ws->c->postgres && *ws->c->postgres ? ws->c->postgres : NULL, "database", "versync-wal",
+    const char *vals[] = {ws->c->postgres && *ws->c->postgres ? ws->c->postgres : NULL, "database", WAL_APPLICATION_NAME,
                           NULL};
     char *pub_i = NULL, *pub_l = NULL, *sql = NULL;
     PGresult *r = NULL;
     bool ok = false;
+    ws->busy = WAL_BUSY_NO;
     ws->rc = PQconnectdbParams(keys, vals, 1);
     if (!ws->rc || PQstatus(ws->rc) != CONNECTION_OK) {
         snprintf(err, errsz, "replication connection: %s", ws->rc ? PQerrorMessage(ws->rc) : "out of memory");
@@ -305,6 +332,12 @@ static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
         cmd = strchr(cmd, '\n') + 1;
     r = PQexec(ws->rc, cmd);
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, "55006") == 0) {
+            /* object_in_use: "replication slot … is active for PID n". PostgreSQL is fine; say who. */
+            slot_holder(ws, pg, err, errsz);
+            goto done;
+        }
         snprintf(err, errsz, "replication slot \"%s\": %s", ws->c->wal_slot, PQerrorMessage(ws->rc));
         one_line(err);
         goto done;
@@ -1227,7 +1260,7 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
     if (rc < 0)
         return rc;
     if (!ws->rc && !connect_stream(ws, pg, err, errsz))
-        return WAL_ERR_PG;
+        return ws->busy ? WAL_ERR_BUSY : WAL_ERR_PG;
     size_t batch = ws->c->batch_size > 0 ? (size_t)ws->c->batch_size : 500;
     bool stop = false, reply = false, drained = false;
     while (!stop && ws->npending < batch && !(ws->once_reached && !ws->in_txn)) {
