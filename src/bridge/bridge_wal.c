@@ -52,6 +52,7 @@ typedef struct wal_change {
     int64_t ts;      /* its commit time, µs since 2000-01-01 */
     int64_t seq;     /* a retried dead letter's seq, 0 otherwise */
     int attempts;    /* a retried dead letter's attempts so far */
+    uint32_t xid;    /* its transaction (Begin): re-read only once that is visible */
 } wal_change;
 
 /* One _bulk request of the stream (README, "Several writes in flight"): the coalesced changes of
@@ -93,6 +94,7 @@ struct wal_stream {
     bool in_txn;
     int64_t txn_version;
     int64_t txn_ts; /* the commit time of the transaction being read (Begin) */
+    uint32_t txn_xid; /* its xid (Begin) */
     uint64_t once_target; /* once: the marker's position, 0 before it was emitted */
     bool once_reached;
     char once_nonce[64];
@@ -458,6 +460,7 @@ static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, con
     ch.order = ws->order++;
     ch.op = op;
     ch.ts = ws->txn_ts;
+    ch.xid = ws->txn_xid;
     ch.nkey = t->nkey;
     if (!(ch.key = calloc(t->nkey, sizeof *ch.key)))
         return -1;
@@ -918,6 +921,51 @@ static void slots_discard(wal_stream *ws)
     }
 }
 
+/* How long a transaction read from the stream may stay invisible to the re-read before the step fails
+ * (and the stream is read again): in practice microseconds, a commit being flushed before it is
+ * made visible. */
+#define VISIBLE_WAIT_MS 30000
+
+/* Wait until every transaction of the pending changes is visible to a new snapshot on `pg`
+ * (wal_xids_visible.sql says why), so their re-reads see them. False with err set. */
+static bool wait_visible(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
+{
+    buf arr = BUF_INIT;
+    bool ok = false;
+    buf_putc(&arr, '{');
+    for (size_t i = 0; i < ws->npending; i++)
+        buf_printf(&arr, "%s%" PRIu32, i ? "," : "", ws->pending[i].xid);
+    buf_putc(&arr, '}');
+    if (!buf_ok(&arr)) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    long long deadline = now_ms() + VISIBLE_WAIT_MS;
+    for (long us = 200;; us = us < 50000 ? us * 2 : us) {
+        const char *p[] = {arr.data};
+        PGresult *r = pg_exec(pg, sql_text("wal_xids_visible"), 1, p, err, errsz);
+        if (!r)
+            goto done;
+        bool all = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+        PQclear(r);
+        if (all)
+            break;
+        if (now_ms() >= deadline) {
+            snprintf(err, errsz,
+                     "replication slot \"%s\": a transaction the stream sent is still not visible to other "
+                     "sessions after %d s; retrying",
+                     ws->c->wal_slot, VISIBLE_WAIT_MS / 1000);
+            goto done;
+        }
+        struct timespec ts = {0, us * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ok = true;
+done:
+    buf_free(&arr);
+    return ok;
+}
+
 /* Send every pending change: one write per row and table (the last change of a row in the batch;
  * its version is the greatest), re-read now, on a free slot (waiting for one while all are busy).
  * 0 when sent (the pending changes are the slot's then), or WAL_ERR_* with the changes kept. */
@@ -930,6 +978,8 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
     if (!slot)
         return rc;
     rc = WAL_ERR_PG;
+    if (!wait_visible(ws, pg, err, errsz))
+        return WAL_ERR_PG;
     qsort(ws->pending, ws->npending, sizeof *ws->pending, cmp_change);
     /* Keep the last change of each (table, id): sorted by order within a run. */
     size_t n = 0;
@@ -1101,7 +1151,7 @@ static bool on_retry(wal_stream *ws, PGconn *pg, const wal_msg *m, worker_counte
             delta->dead_letters++;
     } else {
         wal_change ch = {.table = rt.table, .key = rt.key, .nkey = rt.nkey, .version = version,
-                         .order = ws->order++, .op = rt.op, .ts = ws->txn_ts, .seq = rt.seq,
+                         .order = ws->order++, .op = rt.op, .ts = ws->txn_ts, .xid = ws->txn_xid, .seq = rt.seq,
                          .attempts = rt.attempts};
         rt.key = NULL; /* owned by ch now */
         rt.nkey = 0;
@@ -1139,6 +1189,7 @@ static bool on_copy(wal_stream *ws, PGconn *pg, const char *b, int n, bool *stop
         ws->in_txn = true;
         ws->txn_version = (int64_t)m.lsn;
         ws->txn_ts = m.ts;
+        ws->txn_xid = m.xid;
         break;
     case WAL_MSG_COMMIT:
         ws->in_txn = false;
