@@ -24,10 +24,14 @@ RUN_PID=$BG_PID
 check "run streams the slot" wait_until 30 \
   bash -c "[ \"\$(psql -XAtqc \"select active from pg_replication_slots where slot_name = 'versync'\")\" = t ]"
 
+# Only the INSERT's session waits for the standby (synchronous_commit on); everyone else, versync's
+# own small writes included, commits locally.
 sql "alter system set synchronous_standby_names = 'nobody'"
+sql "alter system set synchronous_commit = local"
 sql "select pg_reload_conf()" >/dev/null
 # The INSERT commits to the WAL, then waits for the standby: invisible to everyone else meanwhile.
-psql -XAtqc "insert into items values (1, 'committed, not yet visible')" >"$T_DIR/insert.out" 2>&1 &
+PGOPTIONS="-c synchronous_commit=on" psql -XAtqc "insert into items values (1, 'committed, not yet visible')" \
+  >"$T_DIR/insert.out" 2>&1 &
 INS_PID=$!
 T_PIDS+=("$INS_PID")
 waiting() { [ "$(sql "select count(*) from pg_stat_activity where wait_event = 'SyncRep' and query like 'insert into items%'")" = 1 ]; }
@@ -44,6 +48,7 @@ handled() {
 }
 check "versync received the transaction" wait_until 30 handled
 sql "alter system reset synchronous_standby_names"
+sql "alter system reset synchronous_commit"
 sql "select pg_reload_conf()" >/dev/null
 check "the insert completes" wait_until 30 bash -c "! kill -0 $INS_PID 2>/dev/null"
 check "the row reaches the store" wait_until 30 converged items "$Q_ITEMS"
