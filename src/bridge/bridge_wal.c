@@ -194,6 +194,8 @@ wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz)
     ws->once = once;
     ws->last_caught_up = -1;
     ws->nslots = c->wal_inflight > 0 ? (size_t)c->wal_inflight : 1;
+    if (ws->nslots > WAL_INFLIGHT_MAX) /* slots_collect's snapshot of the states is that big */
+        ws->nslots = WAL_INFLIGHT_MAX;
     if (!(ws->slots = calloc(ws->nslots, sizeof *ws->slots))) {
         free(ws);
         snprintf(err, errsz, "out of memory");
