@@ -9,10 +9,12 @@
 #include "versync/bridge/render.h"
 #include "versync/bridge/sql_embed.h"
 #include "versync/bridge/truncate.h"
+#include "versync/bridge/wal_window.h"
 #include "versync/common/grow.h"
 
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,13 +53,41 @@ typedef struct wal_change {
     int64_t ts;      /* its commit time, µs since 2000-01-01 */
     int64_t seq;     /* a retried dead letter's seq, 0 otherwise */
     int attempts;    /* a retried dead letter's attempts so far */
+    uint32_t xid;    /* its transaction (Begin): re-read only once that is visible */
 } wal_change;
+
+/* One _bulk request of the stream (README, "Several writes in flight"): the coalesced changes of
+ * a batch, their re-read rows and the writes built from them. FREE → BUSY (its thread sends) →
+ * ANSWERED → FREE once collected, or FAILED (the store failed retryably) → BUSY again on the next
+ * step, resending only the writes the store has not answered for. */
+enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_ANSWERED, SLOT_FAILED };
+
+typedef struct wal_slot {
+    int state; /* read and written under wal_stream.mu while a thread may run */
+    bool threaded;
+    pthread_t th;
+    struct wal_stream *ws;
+    bulk_sender sender; /* one per slot: its 5xx record follows the writes it resends */
+    esc *own;           /* this slot's store connection (several in flight), or NULL */
+    esc *bound;         /* the store the sender was set up for */
+    wal_change *ch;     /* owned: the batch's changes, one per (table, id) */
+    size_t nch;
+    PGresult **res; /* owned, per table: the re-read rows the ops' documents point into */
+    bulk_op *ops, *again;
+    size_t *src, *where; /* ops[i] is the write of ch[src[i]]; again[k] is ops[where[k]] */
+    bool *settled;       /* ops[i] counted (and dead-lettered) already */
+    size_t nsend;
+    uint64_t ticket;   /* its batch in the window */
+    int64_t commit_ts; /* commit time of the last whole transaction read when it was sent */
+    bool ok;
+    char err[1024];
+} wal_slot;
 
 struct wal_stream {
     const cfg *c;
     bool once;
     PGconn *rc; /* the replication connection, NULL until connected */
-    uint64_t acked;      /* every transaction that ends at or before this is answered for */
+    wal_window win;      /* what may be confirmed: every change at or below win.acked is answered for */
     uint64_t confirmed;  /* what we last told the server (flush) */
     uint64_t received;   /* the furthest position the server said it sent */
     uint64_t commit_end; /* end of the last Commit read */
@@ -65,6 +95,7 @@ struct wal_stream {
     bool in_txn;
     int64_t txn_version;
     int64_t txn_ts; /* the commit time of the transaction being read (Begin) */
+    uint32_t txn_xid; /* its xid (Begin) */
     uint64_t once_target; /* once: the marker's position, 0 before it was emitted */
     bool once_reached;
     char once_nonce[64];
@@ -78,8 +109,11 @@ struct wal_stream {
     long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
     int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
     bool progress_failed;       /* the last write failed (logged once until one succeeds) */
-    bulk_sender sender;
-    esc *sender_store;
+    wal_busy busy;              /* the last connection found the slot in use by another */
+    wal_slot *slots;            /* wal.inflight of them */
+    size_t nslots;
+    pthread_mutex_t mu; /* guards slots[].state while threads send */
+    pthread_cond_t cv;  /* a slot was answered */
 };
 
 static long long now_ms(void)
@@ -131,12 +165,17 @@ static void clear_rels(wal_stream *ws)
     ws->nrels = 0;
 }
 
-/* Forget the connection and everything read on it: the slot replays from its confirmed position. */
+static void slots_discard(wal_stream *ws);
+
+/* Forget the connection and everything read on it, writes in flight included (their answers are
+ * awaited, not counted): the slot replays from its confirmed position. */
 static void disconnect(wal_stream *ws)
 {
     if (ws->rc)
         PQfinish(ws->rc);
     ws->rc = NULL;
+    slots_discard(ws);
+    wal_window_reset(&ws->win, ws->confirmed);
     clear_pending(ws);
     clear_rels(ws);
     free(ws->trunc);
@@ -155,6 +194,19 @@ wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz)
     ws->c = c;
     ws->once = once;
     ws->last_caught_up = -1;
+    ws->nslots = c->wal_inflight > 0 ? (size_t)c->wal_inflight : 1;
+    if (ws->nslots > WAL_INFLIGHT_MAX) /* slots_collect's snapshot of the states is that big */
+        ws->nslots = WAL_INFLIGHT_MAX;
+    if (!(ws->slots = calloc(ws->nslots, sizeof *ws->slots))) {
+        free(ws);
+        snprintf(err, errsz, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < ws->nslots; i++)
+        ws->slots[i].ws = ws;
+    wal_window_init(&ws->win, 0);
+    pthread_mutex_init(&ws->mu, NULL);
+    pthread_cond_init(&ws->cv, NULL);
     snprintf(ws->once_nonce, sizeof ws->once_nonce, "once %ld", (long)getpid());
     return ws;
 }
@@ -166,11 +218,20 @@ void wal_stream_free(wal_stream *ws)
     disconnect(ws);
     free(ws->rels);
     free(ws->pending);
-    bulk_sender_free(&ws->sender);
+    for (size_t i = 0; i < ws->nslots; i++) {
+        bulk_sender_free(&ws->slots[i].sender);
+        esc_free(ws->slots[i].own);
+    }
+    free(ws->slots);
+    wal_window_free(&ws->win);
+    pthread_mutex_destroy(&ws->mu);
+    pthread_cond_destroy(&ws->cv);
     free(ws);
 }
 
 int wal_stream_socket(const wal_stream *ws) { return ws && ws->rc ? PQsocket(ws->rc) : -1; }
+
+wal_busy wal_stream_busy(const wal_stream *ws) { return ws ? ws->busy : WAL_BUSY_NO; }
 
 /* ---- the replication connection ---------------------------------------------------------------- */
 
@@ -185,9 +246,10 @@ static bool send_status(wal_stream *ws, char *err, size_t errsz)
 {
     unsigned char m[34];
     m[0] = 'r';
-    put64(m + 1, ws->received > ws->acked ? ws->received : ws->acked);
-    put64(m + 9, ws->acked);
-    put64(m + 17, ws->acked);
+    uint64_t acked = wal_window_acked(&ws->win);
+    put64(m + 1, ws->received > acked ? ws->received : acked);
+    put64(m + 9, acked);
+    put64(m + 17, acked);
     put64(m + 25, (uint64_t)pg_now_us());
     m[33] = 0;
     if (PQputCopyData(ws->rc, (const char *)m, sizeof m) != 1 || PQflush(ws->rc) != 0) {
@@ -195,7 +257,7 @@ static bool send_status(wal_stream *ws, char *err, size_t errsz)
                  PQerrorMessage(ws->rc));
         return false;
     }
-    ws->confirmed = ws->acked;
+    ws->confirmed = acked;
     ws->last_status_ms = now_ms();
     return true;
 }
@@ -207,14 +269,39 @@ static void one_line(char *s)
         *nl = '\0';
 }
 
+/* The slot is in use by another connection: set ws->busy (versync's own replication connection,
+ * or another program's) and a message naming it in err. */
+static void slot_holder(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
+{
+    const char *p[] = {ws->c->wal_slot};
+    char why[256];
+    PGresult *r = pg_exec(pg, sql_text("wal_slot_holder"), 1, p, why, sizeof why);
+    const char *pid = r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "?";
+    const char *app = r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : NULL;
+    ws->busy = app && strcmp(app, WAL_APPLICATION_NAME) == 0 ? WAL_BUSY_VERSYNC : WAL_BUSY_OTHER;
+    if (ws->busy == WAL_BUSY_VERSYNC)
+        snprintf(err, errsz,
+                 "replication slot \"%s\" is being consumed by another versync process (PID %s on the server, "
+                 "application_name \"%s\"): a `versync run` (or once) streams the \"wal\" tables already",
+                 ws->c->wal_slot, pid, app);
+    else
+        snprintf(err, errsz,
+                 "replication slot \"%s\" is in use by another connection (PID %s on the server, application_name "
+                 "\"%s\"): versync cannot stream it; give versync a slot of its own (wal.slot)",
+                 ws->c->wal_slot, pid, app ? app : "unknown");
+    PQclear(r);
+}
+
 static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
 {
     char *pub_i = NULL, *pub_l = NULL, *sql = NULL;
     PGresult *r = NULL;
     bool ok = false;
     char cerr[1024];
-    if (!(ws->rc = pg_connect_replication(ws->c->postgres, "versync-wal", cerr, sizeof cerr))) {
+    ws->busy = WAL_BUSY_NO;
+    if (!(ws->rc = pg_connect_replication(ws->c->postgres, WAL_APPLICATION_NAME, cerr, sizeof cerr))) {
         snprintf(err, errsz, "replication connection: %s", cerr);
+        one_line(err);
         goto done;
     }
     /* once: mark the current end of the WAL in the stream itself (README: "once"). */
@@ -247,6 +334,12 @@ static bool connect_stream(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
         cmd = strchr(cmd, '\n') + 1;
     r = PQexec(ws->rc, cmd);
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, "55006") == 0) {
+            /* object_in_use: "replication slot … is active for PID n". PostgreSQL is fine; say who. */
+            slot_holder(ws, pg, err, errsz);
+            goto done;
+        }
         snprintf(err, errsz, "replication slot \"%s\": %s", ws->c->wal_slot, PQerrorMessage(ws->rc));
         one_line(err);
         goto done;
@@ -355,6 +448,7 @@ static int queue_key(wal_stream *ws, const wal_rel *r, const wal_tuple *tup, con
     ch.order = ws->order++;
     ch.op = op;
     ch.ts = ws->txn_ts;
+    ch.xid = ws->txn_xid;
     ch.nkey = t->nkey;
     if (!(ch.key = calloc(t->nkey, sizeof *ch.key)))
         return -1;
@@ -571,22 +665,309 @@ done:
     return ok;
 }
 
-/* Write every pending change: one write per row and table (the last change of a row in the
- * batch; its version is the greatest), re-read now. True when the store answered every write
- * for good; the pending changes are then gone. */
+/* ---- writes in flight (README, "Several writes in flight") ------------------------------------- */
+
+/* Free what a slot's batch holds (not its sender or connection) and make it FREE. */
+static void slot_clear(wal_slot *s, size_t ntables)
+{
+    for (size_t i = 0; i < s->nch; i++)
+        free_change(&s->ch[i]);
+    free(s->ch);
+    for (size_t i = 0; s->res && i < ntables; i++)
+        PQclear(s->res[i]);
+    free(s->res);
+    free(s->ops);
+    free(s->again);
+    free(s->src);
+    free(s->where);
+    free(s->settled);
+    s->ch = NULL;
+    s->res = NULL;
+    s->ops = s->again = NULL;
+    s->src = s->where = NULL;
+    s->settled = NULL;
+    s->nch = s->nsend = 0;
+    s->ticket = 0;
+    s->state = SLOT_FREE;
+}
+
+/* Send the writes of s the store has not answered for (all, the first time), with the one sender
+ * and its one classification (bulk.h). */
+static void slot_send(wal_slot *s)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < s->nsend; i++)
+        if (s->ops[i].outcome == BULK_RETRY) {
+            s->again[m] = s->ops[i];
+            s->where[m++] = i;
+        }
+    s->err[0] = '\0';
+    s->ok = bulk_send(&s->sender, s->again, m, s->err, sizeof s->err);
+    for (size_t k = 0; k < m; k++)
+        s->ops[s->where[k]] = s->again[k];
+}
+
+static void *slot_thread(void *arg)
+{
+    wal_slot *s = arg;
+    slot_send(s);
+    pthread_mutex_lock(&s->ws->mu);
+    s->state = SLOT_ANSWERED;
+    pthread_cond_broadcast(&s->ws->cv);
+    pthread_mutex_unlock(&s->ws->mu);
+    return NULL;
+}
+
+/* Start sending s: on this thread when one write is in flight at a time (wal.inflight 1, on the
+ * caller's store connection), else on a thread of its own with its own connection. */
+static bool slot_start(wal_stream *ws, wal_slot *s, esc *store, char *err, size_t errsz)
+{
+    esc *use = store;
+    if (ws->nslots > 1) {
+        if (!s->own && !(s->own = esc_new(&ws->c->store, err, errsz)))
+            return false;
+        use = s->own;
+    }
+    if (s->bound != use) {
+        bulk_sender_free(&s->sender);
+        bulk_sender_init(&s->sender, use,
+                         ws->c->store.max_bulk_bytes > 0 ? (size_t)ws->c->store.max_bulk_bytes : 0);
+        /* As the trigger path: an item answered 5xx this often is given up (a dead letter). */
+        s->sender.max_item_retries = ws->c->store.max_item_retries;
+        s->bound = use;
+    }
+    s->threaded = false;
+    if (ws->nslots > 1) {
+        pthread_mutex_lock(&ws->mu);
+        s->state = SLOT_BUSY;
+        pthread_mutex_unlock(&ws->mu);
+        if (pthread_create(&s->th, NULL, slot_thread, s) == 0) {
+            s->threaded = true;
+            return true;
+        }
+        /* No thread to be had: send it here rather than not at all. */
+    }
+    slot_send(s);
+    s->state = SLOT_ANSWERED;
+    return true;
+}
+
+/* Count the answers of an answered slot, record its dead letters and tell the window. Returns 0,
+ * WAL_ERR_STORE (the slot is FAILED: resent on the next step) or WAL_ERR_PG (a dead letter could
+ * not be recorded: those writes are resent, refused again and recorded then). */
+static int slot_finish(wal_stream *ws, wal_slot *s, PGconn *pg, worker_counters *delta, char *err, size_t errsz)
+{
+    if (s->threaded)
+        pthread_join(s->th, NULL);
+    s->threaded = false;
+    if (!s->ok) {
+        s->state = SLOT_FAILED;
+        delta->retries++;
+        snprintf(err, errsz, "%s", s->err);
+        return WAL_ERR_STORE;
+    }
+    for (size_t i = 0; i < s->nsend; i++) {
+        bulk_op *op = &s->ops[i];
+        if (s->settled[i])
+            continue;
+        if (op->outcome == BULK_APPLIED)
+            delta->applied++;
+        else if (op->outcome == BULK_STALE)
+            delta->stale++;
+        else {
+            /* Refused for good: a dead letter (README, "Dead letters"), recorded before the slot
+             * moves past it. */
+            const wal_change *ch = &s->ch[s->src[i]];
+            log_error("%s: document %.*s (version %" PRId64 ") refused by the store (HTTP %d): %s; not synced, "
+                      "kept as a dead letter",
+                      op->index, (int)op->id_len, op->id, op->version, op->status, op->error);
+            wal_dead d = {.tbl = ws->c->tables[ch->table].ident,
+                          .key = ch->key,
+                          .nkey = ch->nkey,
+                          .op = op->is_delete ? 'D' : ch->op == 'D' ? 'U' : ch->op,
+                          .version = op->version,
+                          .commit_ts = ch->ts,
+                          .error = op->error,
+                          .http_status = op->status,
+                          .seq = ch->seq,
+                          .attempts = ch->attempts};
+            if (!wal_dead_record(pg, ws->c, &d, err, errsz)) {
+                for (size_t j = i; j < s->nsend; j++)
+                    if (!s->settled[j] && s->ops[j].outcome != BULK_APPLIED && s->ops[j].outcome != BULK_STALE)
+                        s->ops[j].outcome = BULK_RETRY;
+                s->state = SLOT_FAILED;
+                return WAL_ERR_PG;
+            }
+            delta->dead_letters++;
+        }
+        s->settled[i] = true;
+    }
+    /* Apply lag: from the last commit read when the batch was sent to now that it is answered. */
+    if (s->commit_ts) {
+        long long lag = (pg_now_us() - s->commit_ts) / 1000;
+        delta->lag_ms = lag < 0 ? 0 : lag;
+    }
+    wal_window_done(&ws->win, s->ticket);
+    slot_clear(s, ws->c->ntables);
+    return 0;
+}
+
+/* Collect every answered slot, first waiting up to wait_ms for one when some are busy and none is
+ * answered. Returns how many it collected, or WAL_ERR_* (err set) when one failed; the others
+ * are collected all the same. */
+static int slots_collect(wal_stream *ws, PGconn *pg, worker_counters *delta, long wait_ms, char *err,
+                         size_t errsz)
+{
+    pthread_mutex_lock(&ws->mu);
+    if (wait_ms > 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        for (;;) {
+            bool busy = false, answered = false;
+            for (size_t i = 0; i < ws->nslots; i++) {
+                busy = busy || ws->slots[i].state == SLOT_BUSY;
+                answered = answered || ws->slots[i].state == SLOT_ANSWERED;
+            }
+            if (answered || !busy || pthread_cond_timedwait(&ws->cv, &ws->mu, &until) != 0)
+                break;
+        }
+    }
+    bool answered[WAL_INFLIGHT_MAX] = {0};
+    for (size_t i = 0; i < ws->nslots; i++)
+        answered[i] = ws->slots[i].state == SLOT_ANSWERED;
+    pthread_mutex_unlock(&ws->mu);
+    int n = 0, rc = 0;
+    char later[512]; /* a second failure's message: the first one is reported */
+    for (size_t i = 0; i < ws->nslots; i++) {
+        if (!answered[i])
+            continue;
+        int r = slot_finish(ws, &ws->slots[i], pg, delta, rc ? later : err, rc ? sizeof later : errsz);
+        if (r < 0 && rc == 0)
+            rc = r;
+        n += r == 0;
+    }
+    return rc ? rc : n;
+}
+
+/* Send again, on their own slots, the batches the store failed. */
+static bool slots_resend(wal_stream *ws, esc *store, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < ws->nslots; i++)
+        if (ws->slots[i].state == SLOT_FAILED && !slot_start(ws, &ws->slots[i], store, err, errsz))
+            return false;
+    return true;
+}
+
+/* A FREE slot, waiting for (and collecting) answers while all are busy; NULL with the error in
+ * *rc and err when a collected one failed. */
+static wal_slot *slot_free(wal_stream *ws, PGconn *pg, worker_counters *delta, int *rc, char *err, size_t errsz)
+{
+    for (;;) {
+        for (size_t i = 0; i < ws->nslots; i++)
+            if (ws->slots[i].state == SLOT_FREE)
+                return &ws->slots[i];
+        int r = slots_collect(ws, pg, delta, 1000, err, errsz);
+        if (r < 0) {
+            *rc = r;
+            return NULL;
+        }
+    }
+}
+
+/* Wait until every batch sent is answered for (before a Truncate, and before once stops).
+ * 0, or WAL_ERR_* when one failed (it is resent on the next step). */
+static int slots_drain(wal_stream *ws, PGconn *pg, worker_counters *delta, char *err, size_t errsz)
+{
+    while (wal_window_open_count(&ws->win)) {
+        for (size_t i = 0; i < ws->nslots; i++)
+            if (ws->slots[i].state == SLOT_FAILED) {
+                snprintf(err, errsz, "%s", ws->slots[i].err[0] ? ws->slots[i].err : "a write failed");
+                return WAL_ERR_STORE;
+            }
+        int r = slots_collect(ws, pg, delta, 1000, err, errsz);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Wait for the writes in flight and drop every batch unanswered (the stream is read again). */
+static void slots_discard(wal_stream *ws)
+{
+    for (size_t i = 0; ws->slots && i < ws->nslots; i++) {
+        wal_slot *s = &ws->slots[i];
+        if (s->threaded)
+            pthread_join(s->th, NULL);
+        s->threaded = false;
+        slot_clear(s, ws->c->ntables);
+    }
+}
+
+/* How long a transaction read from the stream may stay invisible to the re-read before the step fails
+ * (and the stream is read again): in practice microseconds, a commit being flushed before it is
+ * made visible. */
+#define VISIBLE_WAIT_MS 30000
+
+/* Wait until every transaction of the pending changes is visible to a new snapshot on `pg`
+ * (wal_xids_visible.sql says why), so their re-reads see them. False with err set. */
+static bool wait_visible(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
+{
+    buf arr = BUF_INIT;
+    bool ok = false;
+    buf_putc(&arr, '{');
+    for (size_t i = 0; i < ws->npending; i++)
+        buf_printf(&arr, "%s%" PRIu32, i ? "," : "", ws->pending[i].xid);
+    buf_putc(&arr, '}');
+    if (!buf_ok(&arr)) {
+        snprintf(err, errsz, "out of memory");
+        goto done;
+    }
+    long long deadline = now_ms() + VISIBLE_WAIT_MS;
+    for (long us = 200;; us = us < 50000 ? us * 2 : us) {
+        const char *p[] = {arr.data};
+        PGresult *r = pg_exec(pg, sql_text("wal_xids_visible"), 1, p, err, errsz);
+        if (!r)
+            goto done;
+        bool all = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+        PQclear(r);
+        if (all)
+            break;
+        if (now_ms() >= deadline) {
+            snprintf(err, errsz,
+                     "replication slot \"%s\": a transaction the stream sent is still not visible to other "
+                     "sessions after %d s; retrying",
+                     ws->c->wal_slot, VISIBLE_WAIT_MS / 1000);
+            goto done;
+        }
+        struct timespec ts = {0, us * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ok = true;
+done:
+    buf_free(&arr);
+    return ok;
+}
+
+/* Send every pending change: one write per row and table (the last change of a row in the batch;
+ * its version is the greatest), re-read now, on a free slot (waiting for one while all are busy).
+ * 0 when sent (the pending changes are the slot's then), or WAL_ERR_* with the changes kept. */
 static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     if (!ws->npending)
         return 0;
-    if (ws->sender_store != store) {
-        bulk_sender_free(&ws->sender);
-        memset(&ws->sender, 0, sizeof ws->sender);
-        bulk_sender_init(&ws->sender, store,
-                         ws->c->store.max_bulk_bytes > 0 ? (size_t)ws->c->store.max_bulk_bytes : 0);
-        /* As the trigger path: an item answered 5xx this often is given up (a dead letter). */
-        ws->sender.max_item_retries = ws->c->store.max_item_retries;
-        ws->sender_store = store;
-    }
+    int rc = WAL_ERR_PG;
+    wal_slot *slot = slot_free(ws, pg, delta, &rc, err, errsz);
+    if (!slot)
+        return rc;
+    rc = WAL_ERR_PG;
+    if (!wait_visible(ws, pg, err, errsz))
+        return WAL_ERR_PG;
     qsort(ws->pending, ws->npending, sizeof *ws->pending, cmp_change);
     /* Keep the last change of each (table, id): sorted by order within a run. */
     size_t n = 0;
@@ -602,12 +983,11 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
     }
     size_t changes = ws->npending;
     ws->npending = n;
-    bulk_op *ops = calloc(n, sizeof *ops);
-    bool *skip = calloc(n, sizeof *skip);
-    size_t *src = calloc(n ? n : 1, sizeof *src); /* ops[i] is the write of pending[src[i]] */
+    bulk_op *ops = calloc(n ? n : 1, sizeof *ops), *again = calloc(n ? n : 1, sizeof *again);
+    bool *skip = calloc(n ? n : 1, sizeof *skip), *settled = calloc(n ? n : 1, sizeof *settled);
+    size_t *src = calloc(n ? n : 1, sizeof *src), *where = calloc(n ? n : 1, sizeof *where);
     PGresult **res = calloc(ws->c->ntables, sizeof *res);
-    int rc = WAL_ERR_PG;
-    if (!ops || !skip || !src || !res) {
+    if (!ops || !again || !skip || !settled || !src || !where || !res) {
         snprintf(err, errsz, "out of memory");
         goto done;
     }
@@ -620,57 +1000,57 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
             goto done;
         i = j;
     }
-    /* Skipped ops ("deletes": "ignore") are moved to the end so the rest go in one array. */
+    /* Skipped ops ("deletes": "ignore") are left out so the rest go in one array. */
     size_t nsend = 0;
     for (size_t i = 0; i < n; i++)
         if (!skip[i]) {
             src[nsend] = i;
-            ops[nsend++] = ops[i];
+            ops[nsend] = ops[i];
+            ops[nsend++].outcome = BULK_RETRY; /* not answered for yet: slot_send sends these */
         }
-    if (nsend && !bulk_send(&ws->sender, ops, nsend, err, errsz)) {
-        delta->retries++;
-        rc = WAL_ERR_STORE;
-        goto done;
-    }
-    for (size_t i = 0; i < nsend; i++) {
-        if (ops[i].outcome == BULK_APPLIED)
-            delta->applied++;
-        else if (ops[i].outcome == BULK_STALE)
-            delta->stale++;
-        else {
-            /* Refused for good: a dead letter (README, "Dead letters"), recorded before the slot
-             * moves past it; if recording fails the batch is written again and refused again. */
-            const wal_change *ch = &ws->pending[src[i]];
-            log_error("%s: document %.*s (version %" PRId64 ") refused by the store (HTTP %d): %s; not synced, "
-                      "kept as a dead letter",
-                      ops[i].index, (int)ops[i].id_len, ops[i].id, ops[i].version, ops[i].status, ops[i].error);
-            wal_dead d = {.tbl = ws->c->tables[ch->table].ident,
-                          .key = ch->key,
-                          .nkey = ch->nkey,
-                          .op = ops[i].is_delete ? 'D' : ch->op == 'D' ? 'U' : ch->op,
-                          .version = ops[i].version,
-                          .commit_ts = ch->ts,
-                          .error = ops[i].error,
-                          .http_status = ops[i].status,
-                          .seq = ch->seq,
-                          .attempts = ch->attempts};
-            if (!wal_dead_record(pg, ws->c, &d, err, errsz))
-                goto done;
-            delta->dead_letters++;
-        }
-    }
     delta->skipped += (long long)(n - nsend);
     delta->changes += (long long)changes;
     delta->batches++;
-    clear_pending(ws);
+    /* The batch is the slot's from here: the window holds its place in the stream. */
+    slot->ch = ws->pending;
+    slot->nch = n;
+    ws->pending = NULL;
+    ws->npending = ws->cappending = 0;
+    slot->res = res;
+    slot->ops = ops;
+    slot->again = again;
+    slot->src = src;
+    slot->where = where;
+    slot->settled = settled;
+    slot->nsend = nsend;
+    slot->commit_ts = ws->commit_ts;
+    res = NULL;
+    ops = again = NULL;
+    src = where = NULL;
+    settled = NULL;
+    if (!(slot->ticket = wal_window_open(&ws->win, ws->commit_end))) {
+        /* Nothing sent: these are read again from the slot after the reconnection this causes. */
+        snprintf(err, errsz, "out of memory");
+        slot_clear(slot, ws->c->ntables);
+        disconnect(ws);
+        goto done;
+    }
+    if (!slot_start(ws, slot, store, err, errsz)) {
+        slot->state = SLOT_FAILED;
+        rc = WAL_ERR_STORE;
+        goto done;
+    }
     rc = 0;
 done:
     for (size_t i = 0; res && i < ws->c->ntables; i++)
         PQclear(res[i]);
     free(res);
     free(ops);
+    free(again);
     free(skip);
+    free(settled);
     free(src);
+    free(where);
     return rc;
 }
 
@@ -759,7 +1139,7 @@ static bool on_retry(wal_stream *ws, PGconn *pg, const wal_msg *m, worker_counte
             delta->dead_letters++;
     } else {
         wal_change ch = {.table = rt.table, .key = rt.key, .nkey = rt.nkey, .version = version,
-                         .order = ws->order++, .op = rt.op, .ts = ws->txn_ts, .seq = rt.seq,
+                         .order = ws->order++, .op = rt.op, .ts = ws->txn_ts, .xid = ws->txn_xid, .seq = rt.seq,
                          .attempts = rt.attempts};
         rt.key = NULL; /* owned by ch now */
         rt.nkey = 0;
@@ -781,8 +1161,8 @@ static bool on_copy(wal_stream *ws, PGconn *pg, const char *b, int n, bool *stop
             ws->received = end;
         /* Everything before `end` was decoded and sent to us: with nothing of ours open or
          * unwritten, the slot may move past WAL that held nothing for us. */
-        if (!ws->in_txn && !ws->npending && !ws->ntrunc && ws->commit_end <= ws->acked && end > ws->acked)
-            ws->acked = end;
+        if (!ws->in_txn && !ws->npending && !ws->ntrunc)
+            wal_window_mark(&ws->win, end); /* after the writes in flight: a failed mark waits for the next */
         *reply = *reply || b[17];
         return true;
     }
@@ -797,6 +1177,7 @@ static bool on_copy(wal_stream *ws, PGconn *pg, const char *b, int n, bool *stop
         ws->in_txn = true;
         ws->txn_version = (int64_t)m.lsn;
         ws->txn_ts = m.ts;
+        ws->txn_xid = m.xid;
         break;
     case WAL_MSG_COMMIT:
         ws->in_txn = false;
@@ -906,14 +1287,19 @@ static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool forc
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     int did = 0;
-    /* First what a failed step left: it was read from the stream and is not read again. */
+    /* First what a failed step left: batches the store failed (resent), changes read from the
+     * stream but not sent (they are not read again), a Truncate (after every write before it). */
+    if (!slots_resend(ws, store, err, errsz))
+        return WAL_ERR_STORE;
     int rc = apply_pending(ws, pg, store, delta, err, errsz);
-    if (rc == 0 && ws->ntrunc)
+    if (rc == 0)
+        rc = slots_collect(ws, pg, delta, 0, err, errsz);
+    if (rc >= 0 && ws->ntrunc && (rc = slots_drain(ws, pg, delta, err, errsz)) == 0)
         rc = apply_truncate(ws, pg, store, delta, err, errsz);
     if (rc < 0)
         return rc;
     if (!ws->rc && !connect_stream(ws, pg, err, errsz))
-        return WAL_ERR_PG;
+        return ws->busy ? WAL_ERR_BUSY : WAL_ERR_PG;
     size_t batch = ws->c->batch_size > 0 ? (size_t)ws->c->batch_size : 500;
     bool stop = false, reply = false, drained = false;
     while (!stop && ws->npending < batch && !(ws->once_reached && !ws->in_txn)) {
@@ -953,32 +1339,39 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
         }
     }
     rc = apply_pending(ws, pg, store, delta, err, errsz);
-    if (rc == 0 && ws->ntrunc)
+    if (rc < 0)
+        return rc;
+    /* Every change read up to the last whole transaction is in a batch sent: that position is
+     * confirmed once those batches are answered for (wal_window.h). */
+    wal_window_mark(&ws->win, ws->commit_end);
+    /* Nothing new to read: wait (a little) for a write in flight rather than for the stream. */
+    long wait = drained && !did && wal_window_open_count(&ws->win) ? 1000 : 0;
+    rc = slots_collect(ws, pg, delta, wait, err, errsz);
+    if (rc < 0)
+        return rc;
+    did = did || rc > 0;
+    if (ws->ntrunc && (rc = slots_drain(ws, pg, delta, err, errsz)) == 0)
         rc = apply_truncate(ws, pg, store, delta, err, errsz);
     if (rc < 0)
         return rc;
-    /* Every change read is answered for: move past the last whole transaction. */
-    if (ws->commit_end > ws->acked)
-        ws->acked = ws->commit_end;
-    /* Apply lag: only when something was written, so an idle stream does not look late. */
-    if (ws->commit_ts && delta->changes > 0) {
-        long long lag = (pg_now_us() - ws->commit_ts) / 1000;
-        delta->lag_ms = lag < 0 ? 0 : lag;
-    }
     bool done = ws->once && ws->once_reached && !ws->in_txn;
-    if (done && ws->once_target > ws->acked)
-        ws->acked = ws->once_target;
-    if (reply || ws->acked > ws->confirmed || now_ms() - ws->last_status_ms >= STATUS_EVERY_MS) {
+    if (done && (rc = slots_drain(ws, pg, delta, err, errsz)) < 0)
+        return rc;
+    if (done)
+        wal_window_mark(&ws->win, ws->once_target);
+    uint64_t acked = wal_window_acked(&ws->win);
+    if (reply || acked > ws->confirmed || now_ms() - ws->last_status_ms >= STATUS_EVERY_MS) {
         if (!send_status(ws, err, errsz)) {
             disconnect(ws);
             return WAL_ERR_PG;
         }
     }
-    /* Caught up: read everything the server had sent and written all of it. */
-    write_progress(ws, pg, done || (drained && !ws->in_txn), done);
+    /* Caught up: read everything the server had sent and the store answered all of it. */
+    bool idle = drained && !ws->in_txn && wal_window_open_count(&ws->win) == 0;
+    write_progress(ws, pg, done || idle, done);
     if (done) {
         finish_stream(ws);
         return 0;
     }
-    return did || stop ? 1 : 0;
+    return did || stop || wal_window_open_count(&ws->win) ? 1 : 0;
 }

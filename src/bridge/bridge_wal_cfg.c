@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const wal_keys[] = {"slot", "publication", "lag_warn_bytes", NULL};
+static const char *const wal_keys[] = {"slot", "publication", "lag_warn_bytes", "lag_warn_seconds", "inflight", NULL};
 
 size_t wal_table_count(const cfg *c)
 {
@@ -34,6 +34,8 @@ bool wal_cfg_parse(struct ctx *x, const cJSON *root, cfg *c)
 {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "wal");
     c->wal_lag_warn_bytes = 1LL << 30;
+    c->wal_lag_warn_seconds = WAL_LAG_WARN_SECONDS;
+    c->wal_inflight = WAL_INFLIGHT;
     if (o) {
         if (!cfg_json_object(x, o, "wal") || !cfg_json_keys(x, o, "wal", wal_keys) ||
             !cfg_json_str(x, o, "wal", "slot", &c->wal_slot, true) ||
@@ -46,6 +48,20 @@ bool wal_cfg_parse(struct ctx *x, const cJSON *root, cfg *c)
                 v->valuedouble > 9.0e15)
                 return cfg_json_fail(x, "wal.lag_warn_bytes", "must be a whole number of bytes (0 … 9e15)");
             c->wal_lag_warn_bytes = (long long)v->valuedouble;
+        }
+        if ((v = cJSON_GetObjectItemCaseSensitive(o, "lag_warn_seconds"))) {
+            if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 31536000.0)
+                return cfg_json_fail(x, "wal.lag_warn_seconds",
+                                     "must be a number of seconds (0 … 31536000; 0: never warn)");
+            c->wal_lag_warn_seconds = v->valuedouble;
+        }
+        if ((v = cJSON_GetObjectItemCaseSensitive(o, "inflight"))) {
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
+                v->valuedouble > WAL_INFLIGHT_MAX)
+                return cfg_json_fail(x, "wal.inflight",
+                                     "must be a whole number of _bulk requests in flight, 1 … %d (1: one at a time)",
+                                     WAL_INFLIGHT_MAX);
+            c->wal_inflight = (int)v->valuedouble;
         }
         if (c->wal_slot && !slot_name_ok(c->wal_slot))
             return cfg_json_fail(x, "wal.slot",

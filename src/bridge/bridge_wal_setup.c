@@ -329,6 +329,11 @@ static int check_identity(PGconn *conn, const cfg_table *t, setup_report_fn repo
     return found;
 }
 
+bool wal_lag_behind(const cfg *c, const wal_slot_state *s)
+{
+    return s->exists && c->wal_lag_warn_seconds > 0 && s->lag_seconds > c->wal_lag_warn_seconds;
+}
+
 int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ctx, char *err, size_t errsz)
 {
     if (!wal_table_count(c))
@@ -365,6 +370,13 @@ int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ct
                 c->wal_slot, s.retained_bytes, c->wal_lag_warn_bytes);
         found++;
     }
+    if (wal_lag_behind(c, &s)) {
+        reportf(report, ctx,
+                "replication slot \"%s\" is %.1f s behind (more than wal.lag_warn_seconds = %g): changes wait "
+                "that long before they reach the store; is `versync run` running and keeping up?",
+                c->wal_slot, s.lag_seconds, c->wal_lag_warn_seconds);
+        found++;
+    }
     return found;
 }
 
@@ -384,9 +396,11 @@ bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *er
                    c->wal_slot, s.active ? "true" : "false", s.confirmed_lsn, s.current_lsn, s.lag_bytes,
                    s.retained_bytes);
         if (s.lag_seconds >= 0)
-            buf_printf(out, "%.3f}", s.lag_seconds);
+            buf_printf(out, "%.3f", s.lag_seconds);
         else
-            buf_puts(out, "null}");
+            buf_puts(out, "null");
+        buf_printf(out, ",\"lag_warn_seconds\":%g,\"lag_warning\":%s}", c->wal_lag_warn_seconds,
+                   wal_lag_behind(c, &s) ? "true" : "false");
         return buf_ok(out);
     }
     if (!s.exists)
@@ -396,6 +410,9 @@ bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *er
                s.active ? "streaming" : "idle", s.confirmed_lsn, s.current_lsn, s.lag_bytes);
     put_lag_seconds(out, &s);
     buf_printf(out, ", %lld bytes of WAL retained\n", s.retained_bytes);
+    if (wal_lag_behind(c, &s))
+        buf_printf(out, "warning: slot %s is %.1f s behind, more than wal.lag_warn_seconds = %g\n", c->wal_slot,
+                   s.lag_seconds, c->wal_lag_warn_seconds);
     return buf_ok(out);
 }
 

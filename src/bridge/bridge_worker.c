@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #define SUMMARY_EVERY_MS 10000
+/* once: how long a slot in use may be a just-finished once's, still closing, before it is another's. */
+#define WAL_BUSY_GRACE_MS 5000
 /* worker_stats is written at most this often (in a committing batch's own
  * transaction, or when idle), not once per batch: one round trip and one row
  * version fewer per batch at full speed, at the cost of up to this much
@@ -66,6 +68,8 @@ struct worker {
     wal_stream *wal;  /* worker 1: consumes the slot of the "capture": "wal" tables, or NULL */
     bool any_trigger; /* some table is captured by triggers: claim change rows */
     bool cursor_config; /* the missing_schema error came from the cursor poller, whose message says it all */
+    long long wal_busy_since; /* when the slot was first found in use by another connection, 0 not */
+    bool wal_foreign;         /* once: another program holds the slot (err says which): give up */
     park *park;               /* tables whose rows cannot be re-read: their changes wait */
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
@@ -1286,6 +1290,31 @@ static void deliver_signals(const worker_options *o)
     sigprocmask(SIG_SETMASK, &cur, NULL);
 }
 
+/* once found the slot in use (README, "once beside run"). It may be an earlier once still closing:
+ * retried quietly for WAL_BUSY_GRACE_MS. Then, another versync's: leave the "wal" tables to it and
+ * go on (`n`: what the trigger batch returned); another program's: give up (wal_foreign). */
+static int wal_busy_once(worker *w, int n, char *err, size_t errsz)
+{
+    long long now = timing_now_ms();
+    if (!w->wal_busy_since)
+        w->wal_busy_since = now;
+    if (now - w->wal_busy_since < WAL_BUSY_GRACE_MS) {
+        timing_sleep_ms(200, w->o.wait_mask);
+        return 1; /* not an outage: step again */
+    }
+    if (wal_stream_busy(w->wal) != WAL_BUSY_VERSYNC) {
+        w->wal_foreign = true;
+        return WORKER_ERR_PG;
+    }
+    log_warn("%s; once leaves the \"wal\" tables to it and syncs the others", err);
+    wal_stream_free(w->wal);
+    w->wal = NULL;
+    w->wal_busy_since = 0;
+    err[0] = '\0';
+    (void)errsz;
+    return n;
+}
+
 /* One unit of work: a batch of change rows, then (worker 1) a page of a cursor table.
  * Returns what worker_batch returns, counting cursor pages as work done. */
 static int work_step(worker *w, char *err, size_t errsz)
@@ -1305,9 +1334,13 @@ static int work_step(worker *w, char *err, size_t errsz)
         w->total.batches += d.batches;
         if (d.lag_ms >= 0)
             w->total.lag_ms = d.lag_ms;
+        if (k == WAL_ERR_BUSY && w->o.once)
+            return wal_busy_once(w, n, err, errsz);
+        w->wal_busy_since = 0;
         if (k < 0) {
             if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
                 disconnect(w);
+            /* run: a busy slot (another run streams it) is retried until it is released, err saying who. */
             return k == WAL_ERR_STORE ? WORKER_ERR_STORE : WORKER_ERR_PG;
         }
         n += k;
@@ -1366,6 +1399,11 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
                 watchdog_claimed(&wd, now);
             else if (watchdog_check(&wd, c, w->pg, w->schema_ident, w->parked_arr.data, now))
                 disconnect(w); /* a fresh session next time round: LISTEN again, no state of the old one */
+        }
+        if (n < 0 && w->wal_foreign) {
+            log_error("%s", err);
+            rc = CLI_EXIT_CONFIG;
+            break;
         }
         if (n < 0 && w->missing_schema) {
             const char *schema = c->schema ? c->schema : "versync";

@@ -32,6 +32,17 @@ check "with versync down the lag in seconds grows past 2 s" wait_until 20 grows
 assert_match "status text shows seconds behind" 'bytes not yet applied, [0-9.]+ s behind, [0-9]+ bytes of WAL retained' \
   "$(vs status 2>/dev/null)"
 assert_match "check shows them too" 'bytes not yet applied, [0-9.]+ s behind' "$(vs check 2>&1)"
+OUT=$(vs check 2>&1)
+check "check does not warn below wal.lag_warn_seconds (default 300)" bash -c "! grep -q 'lag_warn_seconds' <<<'$OUT'"
+assert_eq "status --json: no lag warning by default" false "$(vs status --json 2>/dev/null | jq -r '.wal_slot.lag_warning')"
+# wal.lag_warn_seconds: check and status warn once the slot is further behind than that.
+ws_config "$CFG" '[{"table": "public.items", "capture": "wal"}]' "$STORE_URL" '"wal": {"lag_warn_seconds": 1},'
+assert_match "check warns past wal.lag_warn_seconds" \
+  'warning: replication slot "versync" is [0-9.]+ s behind \(more than wal.lag_warn_seconds = 1\)' "$(vs check 2>&1)"
+assert_match "status warns too" 'warning: slot versync is [0-9.]+ s behind, more than wal.lag_warn_seconds = 1' \
+  "$(vs status 2>/dev/null)"
+assert_eq "status --json says so" "true 1" \
+  "$(vs status --json 2>/dev/null | jq -r '"\(.wal_slot.lag_warning) \(.wal_slot.lag_warn_seconds)"')"
 
 # ---- run with /metrics: caught up means 0 -------------------------------------------
 RUN_LOG=$T_DIR/run.log

@@ -1,5 +1,6 @@
 /* Unit tests for cfg: comments, ${ENV}, defaults, every validation error and its path. */
 #include "versync/bridge/cfg.h"
+#include "versync/bridge/wal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -519,13 +520,25 @@ static void test_capture(void **state)
     rejects(TBL("\"capture\": \"cursor\", \"version\": {\"timestamp\": \"t\", \"managed\": true}"),
             "cursor mode installs no triggers");
     /* "wal" (issue 22): the commit LSN is the version; slot and publication default to the schema. */
+#define WALCFG(x) "{\"wal\": {" x "}, \"tables\": [{\"table\": \"public.t\", \"capture\": \"wal\"}]}"
     assert_true(parse(TBL("\"capture\": \"wal\""), &c));
     assert_int_equal(c.tables[0].capture, CFG_CAPTURE_WAL);
     assert_string_equal(c.wal_slot, "versync");
     assert_string_equal(c.wal_publication, "versync");
     assert_false(c.wal_publication_given);
     assert_true(c.wal_lag_warn_bytes == 1LL << 30);
+    assert_true(c.wal_lag_warn_seconds == WAL_LAG_WARN_SECONDS);
+    assert_int_equal(c.wal_inflight, WAL_INFLIGHT);
     cfg_free(&c);
+    assert_true(parse(WALCFG("\"inflight\": 1, \"lag_warn_seconds\": 2.5"), &c));
+    assert_int_equal(c.wal_inflight, 1);
+    assert_true(c.wal_lag_warn_seconds == 2.5);
+    cfg_free(&c);
+    rejects(WALCFG("\"inflight\": 0"), "wal.inflight: must be a whole number");
+    rejects(WALCFG("\"inflight\": 65"), "wal.inflight: must be a whole number");
+    rejects(WALCFG("\"inflight\": 2.5"), "wal.inflight: must be a whole number");
+    rejects(WALCFG("\"lag_warn_seconds\": -1"),
+            "wal.lag_warn_seconds: must be a number of seconds");
     rejects(TBL("\"capture\": \"wal\", \"version\": {\"column\": \"v\"}"),
             "tables[0].capture: \"wal\" takes no \"version\"");
 }

@@ -119,6 +119,10 @@ typedef struct cfg {
     char *wal_publication;        /* "wal.publication"; default: the schema name */
     bool wal_publication_given;   /* named in the file: init only checks it, never creates or alters it */
     long long wal_lag_warn_bytes; /* "wal.lag_warn_bytes": check warns past this much retained WAL; default 1 GiB */
+    double wal_lag_warn_seconds;  /* "wal.lag_warn_seconds": check and status warn when the consumer is this far
+                                   * behind in time; default 300; 0: never */
+    int wal_inflight;             /* "wal.inflight": _bulk requests of the stream in flight at once; default 4;
+                                   * 1: one at a time */
     /* JSON path ("store.password", "postgres", …) of the first secret written
      * into the file itself rather than through ${NAME}, or NULL. Static text. */
     const char *literal_secret;

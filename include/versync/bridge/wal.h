@@ -27,8 +27,14 @@
 
 struct ctx;
 
+/* Defaults and bounds of the "wal" object's numbers. */
+#define WAL_INFLIGHT 4            /* wal.inflight: _bulk requests in flight at once */
+#define WAL_INFLIGHT_MAX 64
+#define WAL_LAG_WARN_SECONDS 300.0 /* wal.lag_warn_seconds */
+
 /* Parse the optional top-level "wal" object of the config ({"slot", "publication",
- * "lag_warn_bytes"}) into c, filling defaults. False with the message set in x. */
+ * "lag_warn_bytes", "lag_warn_seconds", "inflight"}) into c, filling defaults. False with the
+ * message set in x. */
 bool wal_cfg_parse(struct ctx *x, const cJSON *root, cfg *c);
 
 /* The checks of one "capture": "wal" mapping (`path` labels messages): no "version"
@@ -69,12 +75,15 @@ bool wal_slot_state_query(PGconn *conn, const char *slot, const char *schema, wa
 /* The meta key under which the consumer of `slot` reports its progress (wal_progress_set.sql). */
 #define WAL_PROGRESS_KEY_PREFIX "wal_progress:"
 
-/* status: append the slot's state (text: one line; json: a ",\"wal_slot\":{…}" member, the slot name
- * being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */
+/* status: append the slot's state (text: one line, and a warning line past wal.lag_warn_seconds;
+ * json: a ",\"wal_slot\":{…}" member with "lag_warning", the slot name being [a-z0-9_]) to out when some table uses "capture": "wal". False with err set. */
 bool wal_status_append(PGconn *conn, const cfg *c, bool json, buf *out, char *err, size_t errsz);
 
+/* Whether the slot of s is further behind in seconds than wal.lag_warn_seconds (0: never). */
+bool wal_lag_behind(const cfg *c, const wal_slot_state *s);
+
 /* check: print the slot's state; report (as warnings) a missing slot, retained WAL past
- * wal.lag_warn_bytes and keys deletes do not carry. Returns how many it reported, or -1
+ * wal.lag_warn_bytes, a lag in seconds past wal.lag_warn_seconds and keys deletes do not carry. Returns how many it reported, or -1
  * with err set (PostgreSQL failed, or WAL capture cannot work here: wal_setup_precheck). */
 int wal_setup_check(PGconn *conn, const cfg *c, setup_report_fn report, void *ctx, char *err, size_t errsz);
 
@@ -96,6 +105,17 @@ typedef struct wal_stream wal_stream;
 
 #define WAL_ERR_PG (-1)    /* PostgreSQL or the replication connection failed; nothing confirmed past */
 #define WAL_ERR_STORE (-2) /* the store failed retryably; nothing confirmed past */
+#define WAL_ERR_BUSY (-3)  /* the slot is in use by another connection (wal_stream_busy says whose) */
+
+/* The application_name of versync's replication connection (how a busy slot's holder is told). */
+#define WAL_APPLICATION_NAME "versync-wal"
+
+/* Who held the slot when the last connection found it in use (SQLSTATE 55006, object_in_use). */
+typedef enum wal_busy {
+    WAL_BUSY_NO = 0,
+    WAL_BUSY_VERSYNC, /* another versync process (its replication connection's application_name) */
+    WAL_BUSY_OTHER,   /* some other program, or one whose application_name this role cannot see */
+} wal_busy;
 
 /* A consumer of the slot for the "wal" tables of `c` (which must outlive it).
  * `once`: stop at the WAL position current when it first connects. Returns NULL
@@ -106,8 +126,11 @@ wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz);
 void wal_stream_free(wal_stream *ws);
 
 /* Read what the slot has (up to batch_size changes, or until nothing more is
- * ready), re-read the rows on `pg` (connected, outside a transaction), write them
- * to `store`, then confirm the position past every transaction fully answered for.
+ * ready), re-read the rows on `pg` (connected, outside a transaction) and send them
+ * (wal.inflight 1: on `store`, answered before it returns; more: each batch on a
+ * thread and store connection of its own, up to wal.inflight at once, collected
+ * by later steps), then confirm the position past every change answered for
+ * (wal_window.h).
  * Adds the counters to *delta. Returns 1 when it did some work (or, once, still
  * waits for the stop position), 0 when nothing is ready (once: the stop position
  * is reached and confirmed), or WAL_ERR_* with err set. */
@@ -115,6 +138,9 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
 
 /* The replication connection's socket (to wait on beside others), or -1. */
 int wal_stream_socket(const wal_stream *ws);
+
+/* After WAL_ERR_BUSY: who holds the slot. WAL_BUSY_NO otherwise. */
+wal_busy wal_stream_busy(const wal_stream *ws);
 
 /* ---- dead letters (bridge_wal_dead.c) ---------------------------------------------------------- */
 
