@@ -1,6 +1,8 @@
 /* bridge_wal_window — which slot position may be confirmed while several _bulk writes of the WAL stream are in flight. */
 #include "versync/bridge/wal_window.h"
 
+#include "versync/common/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,14 +53,8 @@ static bool push(wal_window *w, uint64_t ticket, uint64_t upto)
 {
     if (w->n && w->e[w->n - 1].upto > upto)
         upto = w->e[w->n - 1].upto; /* never behind an earlier entry: the rule needs order */
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 8;
-        wal_window_entry *e = realloc(w->e, cap * sizeof *e);
-        if (!e)
-            return false;
-        w->e = e;
-        w->cap = cap;
-    }
+    if (!GROW_ARRAY(w->e, w->cap, w->n + 1, 8))
+        return false;
     w->e[w->n].ticket = ticket;
     w->e[w->n++].upto = upto;
     return true;
