@@ -1,5 +1,6 @@
 /* store_api — verstore's Elasticsearch REST endpoints: request in, status + JSON body out, writes as engine jobs. */
 #include "versync/store/store_api.h"
+#include "versync/common/timing.h"
 #include "versync/store/store_mapping_rules.h"
 #include "versync/store/store_datemath.h"
 #include "versync/store/store_api_int.h"
@@ -74,7 +75,7 @@ store_call *store_api_call_new(store_api *api, store_match *m, const store_req *
     c->m = *m;
     memset(m, 0, sizeof *m); /* the call owns the strings now */
     c->pretty = store_req_param(req, "pretty") && !(strcmp(store_req_param(req, "pretty"), "false") == 0);
-    c->start_ms = store_util_mono_ms();
+    c->start_ms = timing_now_ms();
     if (store_req_param(req, "filter_path") && !(c->filter_path = strdup(store_req_param(req, "filter_path")))) {
         store_router_free(&c->m);
         free(c);

@@ -1,5 +1,6 @@
 /* store_deadline — a per-thread stop signal for the request being worked on. */
 #include "versync/store/store_deadline.h"
+#include "versync/common/timing.h"
 
 #include "versync/store/store_util.h"
 
@@ -32,7 +33,7 @@ static atomic_bool aborting;
 
 void store_deadline_begin(int64_t timeout_ms, int client_fd)
 {
-    int64_t now = store_util_mono_ms();
+    int64_t now = timing_now_ms();
     w = (watch){.active = true, .fd = client_fd, .start_ms = now, .next_fd_ms = now};
     w.deadline_ms = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
 }
@@ -67,7 +68,7 @@ bool store_deadline_poll(void)
         return true;
     if (++w.calls % CLOCK_EVERY != 1)
         return false;
-    int64_t now = store_util_mono_ms();
+    int64_t now = timing_now_ms();
     if (now >= w.deadline_ms) {
         w.timed_out = true;
         return true;

@@ -1,5 +1,6 @@
 /* store_docs — verstore's document endpoints: get, _source, _mget, index/create/update/delete, _bulk. */
 #include "versync/store/store_docs.h"
+#include "versync/common/timing.h"
 
 #include "versync/store/store_api_int.h"
 #include "versync/store/store_admin.h"
@@ -805,7 +806,7 @@ void store_docs_finish_bulk(store_call *c, store_resp *r)
         }
         buf_putc(&items, '}');
     }
-    buf_printf(b, "{\"took\":%" PRId64 ",\"errors\":%s,\"items\":[", store_util_mono_ms() - c->start_ms,
+    buf_printf(b, "{\"took\":%" PRId64 ",\"errors\":%s,\"items\":[", (int64_t)(timing_now_ms() - c->start_ms),
                errors ? "true" : "false");
     buf_append(b, items.data, items.len);
     buf_puts(b, "]}");

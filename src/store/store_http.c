@@ -1,5 +1,6 @@
 /* store_http — verstore's HTTP/1.1 front on libmicrohttpd. */
 #include "versync/store/store_http.h"
+#include "versync/common/timing.h"
 
 #include "versync/common/grow.h"
 #include "versync/common/log.h"
@@ -109,11 +110,11 @@ static void linger_close(struct MHD_Connection *conn)
         return;
     int fd = ci->connect_fd;
     (void)shutdown(fd, SHUT_WR);
-    int64_t until = store_util_mono_ms() + LINGER_MS;
+    int64_t until = timing_now_ms() + LINGER_MS;
     size_t got = 0;
     char sink[16384];
     while (got < LINGER_BYTES) {
-        int64_t left = until - store_util_mono_ms();
+        int64_t left = until - timing_now_ms();
         if (left <= 0)
             break;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -609,7 +610,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&h->in_flight, 1);
         cx->uploading = true;
         atomic_fetch_add(&h->uploading, 1);
-        atomic_store(&h->last_activity_ms, store_util_mono_ms());
+        atomic_store(&h->last_activity_ms, timing_now_ms());
         if (!framing_ok(cx, &cx->bad_framing))
             cx->close_after = true; /* answered once the body is drained, so the close is not a reset */
         if (h->auth) { /* before the body is read: strangers do not get to upload */
@@ -642,7 +643,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
-        atomic_store(&h->last_activity_ms, store_util_mono_ms());
+        atomic_store(&h->last_activity_ms, timing_now_ms());
         if (!cx->too_big && !cx->bad_framing && !cx->breaker_tripped && !reserve_body(cx, cx->body.len + *upload_data_size)) {
             cx->breaker_tripped = true;
             buf_free(&cx->body);
@@ -877,7 +878,7 @@ void store_http_refuse_new(store_http *h) { atomic_store(&h->stopping, true); }
 
 long store_http_busy(store_http *h) { return atomic_load(&h->busy); }
 
-int64_t store_http_idle_ms(store_http *h) { return store_util_mono_ms() - (int64_t)atomic_load(&h->last_activity_ms); }
+int64_t store_http_idle_ms(store_http *h) { return timing_now_ms() - (int64_t)atomic_load(&h->last_activity_ms); }
 
 void store_http_stop(store_http *h)
 {

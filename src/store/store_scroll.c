@@ -1,5 +1,6 @@
 /* store_scroll — scroll contexts: created from a search's hits, paged, expired and cleared. */
 #include "versync/store/store_search_int.h"
+#include "versync/common/timing.h"
 
 #include "versync/common/grow.h"
 #include "versync/common/log.h"
@@ -108,7 +109,7 @@ void store_search_free(store_search *s)
 /* Drop expired contexts; called with the lock held. */
 void store_scroll_purge(store_search *s)
 {
-    int64_t now = store_util_mono_ms();
+    int64_t now = timing_now_ms();
     for (sctx **p = &s->scrolls; *p;) {
         if ((*p)->expires_ms <= now) {
             sctx *c = *p;
@@ -275,7 +276,7 @@ static const char *scroll_id_of(const store_search_req *req)
 
 bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_error *err)
 {
-    int64_t t0 = store_util_mono_ms();
+    int64_t t0 = timing_now_ms();
     const char *id = scroll_id_of(req);
     const char *ka = store_sreq_param(req, "scroll");
     const cJSON *bs = cJSON_GetObjectItemCaseSensitive(req->body, "scroll");
@@ -308,7 +309,7 @@ bool store_search_scroll(store_search *s, const store_search_req *req, buf *out,
     }
     if (keep >= 0)
         c->keep_ms = keep;
-    c->expires_ms = store_util_mono_ms() + c->keep_ms;
+    c->expires_ms = timing_now_ms() + c->keep_ms;
     store_engine_read_resume(c->snap);
     r = c->snap;
     c->q.rest_total_int = store_sreq_param_bool(req, "rest_total_hits_as_int", c->q.rest_total_int);
@@ -327,7 +328,7 @@ bool store_search_scroll(store_search *s, const store_search_req *req, buf *out,
         buf_free(&hits);
         goto done;
     }
-    store_sort_put_head(out, c->id, store_util_mono_ms() - t0, -1, c->nix);
+    store_sort_put_head(out, c->id, timing_now_ms() - t0, -1, c->nix);
     buf_puts(out, "\"hits\":{");
     store_sort_put_total(out, &c->q, c->total);
     buf_puts(out, "\"max_score\":");
@@ -493,7 +494,7 @@ bool store_scroll_make(store_search *s, store_rtxn **r, sreq *q, sidx **ix, size
         store_scroll_free(c);
         return false;
     }
-    c->opened_ms = store_util_mono_ms();
+    c->opened_ms = timing_now_ms();
     c->expires_ms = c->opened_ms + c->keep_ms;
     c->next = s->scrolls;
     s->scrolls = c;

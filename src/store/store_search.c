@@ -1,6 +1,7 @@
 /* store_search — _search and _count: resolve the indices, evaluate (fast paths for match_all and keyword
  * terms, the general path otherwise), sort, page, aggregate, answer. */
 #include "versync/store/store_search_int.h"
+#include "versync/common/timing.h"
 
 #include "versync/common/grow.h"
 #include "versync/common/log.h"
@@ -205,7 +206,7 @@ static bool fast_search(store_rtxn *r, const sreq *q, const sidx *ix, int mode, 
             ok = storage_err(err);
     }
     if (ok) {
-        store_sort_put_head(out, NULL, store_util_mono_ms() - t0, -1, 1);
+        store_sort_put_head(out, NULL, timing_now_ms() - t0, -1, 1);
         buf_puts(out, "\"hits\":{");
         store_sort_put_total(out, q, total);
         bool show = (mode == 0 || mode == 3 || q->track_scores) && q->size > 0 && total > 0;
@@ -379,7 +380,7 @@ static bool partial_ok(const sreq *q, const sidx *ix, buf *out, store_error *err
 
 bool store_search_run(store_search *s, const store_search_req *req, buf *out, store_error *err)
 {
-    int64_t t0 = store_util_mono_ms();
+    int64_t t0 = timing_now_ms();
     sreq q;
     sidx *ix = NULL;
     size_t nix = 0, nh = 0, nk = 0;
@@ -500,7 +501,7 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
     if (scroll && !store_scroll_make(s, &r, &q, &ix, &nix, end > from ? &hits[end - 1] : NULL, (int64_t)total,
                                      max_score, has_max, sid, err))
         goto done;
-    store_sort_put_head(out, scroll ? sid : NULL, store_util_mono_ms() - t0, terminated, shards);
+    store_sort_put_head(out, scroll ? sid : NULL, timing_now_ms() - t0, terminated, shards);
     buf_puts(out, "\"hits\":{");
     buf_append(out, total_json.data ? total_json.data : "", total_json.len);
     buf_puts(out, "\"max_score\":");

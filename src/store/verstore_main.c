@@ -1,5 +1,6 @@
 /* verstore — command line, data-directory lock, signals and the serve loop. */
 #include "versync/common/log.h"
+#include "versync/common/timing.h"
 #include "versync/common/notify.h"
 #include "versync/common/scan.h"
 #include "versync/common/signals.h"
@@ -402,10 +403,10 @@ static void drain(store_http *http)
      * request whose body is still arriving gets 5 s to complete it: a client
      * trickling a byte a second (or hung up unnoticed mid-upload) must not
      * hold the shutdown, and its write was never acknowledged. */
-    int64_t t0 = store_util_mono_ms(), deadline = t0 + 60000, grace = t0 + 5000;
+    int64_t t0 = timing_now_ms(), deadline = t0 + 60000, grace = t0 + 5000;
     for (;;) {
         long flying = store_http_in_flight(http), uploading = store_http_uploading(http);
-        int64_t now = store_util_mono_ms();
+        int64_t now = timing_now_ms();
         if (flying <= 0 || now >= deadline || store_http_idle_ms(http) >= 5000)
             break; /* done, or nothing has arrived for 5 s (a client gone unnoticed) */
         if (flying <= uploading && now >= grace) {
@@ -418,17 +419,17 @@ static void drain(store_http *http)
     /* Whatever still arrives is refused; what is already with the engine
      * must come back before the server may close its connections. */
     store_http_refuse_new(http);
-    deadline = store_util_mono_ms() + 120000;
+    deadline = timing_now_ms() + 120000;
     bool aborted = false;
     while (store_http_busy(http) > 0) {
-        if (!aborted && store_util_mono_ms() >= t0 + 60000) {
+        if (!aborted && timing_now_ms() >= t0 + 60000) {
             /* Searches still running after the 60 s stop each at their next
              * scan step; their clients get no answer (as on a hang-up). */
             log_info("stopping: cutting short the searches still running after 60 s");
             store_deadline_abort_all();
             aborted = true;
         }
-        if (store_util_mono_ms() > deadline) {
+        if (timing_now_ms() > deadline) {
             log_error("the engine did not finish its work within 2 minutes; exiting without a clean close");
             _exit(1);
         }

@@ -16,9 +16,6 @@ uint64_t store_util_get_be64(const unsigned char *p);
 /* Milliseconds since the epoch (wall clock). */
 int64_t store_util_now_ms(void);
 
-/* Milliseconds from a monotonic clock, for durations. */
-int64_t store_util_mono_ms(void);
-
 /* Write a fresh random 22-character URL-safe base64 UUID (Elasticsearch's
  * index_uuid / cluster_uuid form) plus NUL into `out` (23 bytes). */
 void store_util_uuid(char out[23]);
