@@ -857,25 +857,9 @@ static bool top_hits_agg(aggctx *c, const agg *a, buf *b)
     return ok;
 }
 
-static bool agg_render_body(aggctx *c, const agg *a, buf *b)
+/* The aggregation's name as an answer key: "type#name" with typed_keys. */
+static void put_agg_key(aggctx *c, const agg *a, store_ftype ft, buf *b)
 {
-    store_ftype ft = STORE_FT_NONE;
-    if (a->t == AG_FILTER || a->t == AG_FILTERS || a->t == AG_TOP) {
-        buf key = BUF_INIT;
-        if (c->typed) {
-            buf_puts(&key, agg_type_name(a, ft));
-            buf_putc(&key, '#');
-        }
-        buf_puts(&key, a->name);
-        jstrn(b, key.data ? key.data : "", key.len);
-        buf_free(&key);
-        buf_putc(b, ':');
-        return a->t == AG_TOP ? top_hits_agg(c, a, b) : filters_agg(c, a, b);
-    }
-    if (!agg_field(c, a, &ft))
-        return false;
-    if (a->t == AG_TERMS && strcmp(a->field, "_index") == 0)
-        ft = STORE_FT_KEYWORD; /* a keyword as far as the answer shows */
     buf key = BUF_INIT;
     if (c->typed) {
         buf_puts(&key, agg_type_name(a, ft));
@@ -885,6 +869,20 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
     jstrn(b, key.data ? key.data : "", key.len);
     buf_free(&key);
     buf_putc(b, ':');
+}
+
+static bool agg_render_body(aggctx *c, const agg *a, buf *b)
+{
+    store_ftype ft = STORE_FT_NONE;
+    if (a->t == AG_FILTER || a->t == AG_FILTERS || a->t == AG_TOP) {
+        put_agg_key(c, a, ft, b);
+        return a->t == AG_TOP ? top_hits_agg(c, a, b) : filters_agg(c, a, b);
+    }
+    if (!agg_field(c, a, &ft))
+        return false;
+    if (a->t == AG_TERMS && strcmp(a->field, "_index") == 0)
+        ft = STORE_FT_KEYWORD; /* a keyword as far as the answer shows */
+    put_agg_key(c, a, ft, b);
     if (a->t == AG_TERMS)
         return terms_agg(c, a, ft, b);
     if (a->t == AG_RANGE)

@@ -392,6 +392,19 @@ bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len,
  * or epoch_millis when either bound is a number, as DateFieldType.rangeQuery
  * picks), NULL for the field's own. Returns 1, 0 when no indexed value can
  * equal it, -1 on error (reported unless lenient). */
+/* A date bound no format reads: 0 (matches nothing) when lenient, else the
+ * shard failure Elasticsearch reports, and -1. */
+static int date_unparsed(ex *x, const store_qval *v, const char *fmt, bool lenient)
+{
+    if (lenient)
+        return 0;
+    store_eval_shard_fail(x, "parse_exception",
+                          "failed to parse date field [%s] with format [%s]: [failed to parse date field "
+                          "[%s] with format [%s]]",
+                          v->s, fmt, v->s, fmt);
+    return -1;
+}
+
 static int enc_val(ex *x, const char *path, const store_field *f, const store_qval *v, int bound, bool *incl,
                    const char *datefmt, bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
 {
@@ -476,15 +489,8 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
         int64_t ns = 0;
         int rc = v->kind == STORE_QV_BOOL ? 0
                                           : store_datefmt_parse_ns(fmt, v->s, strlen(v->s), false, up, &ns);
-        if (rc == 0) {
-            if (lenient)
-                return 0;
-            store_eval_shard_fail(x, "parse_exception",
-                                  "failed to parse date field [%s] with format [%s]: [failed to parse date field "
-                                  "[%s] with format [%s]]",
-                                  v->s, fmt, v->s, fmt);
-            return -1;
-        }
+        if (rc == 0)
+            return date_unparsed(x, v, fmt, lenient);
         if (rc < 0) {
             if (bound == 0 || (rc == -1 && bound < 0) || (rc == -2 && bound > 0))
                 return 0; /* nothing stored can equal or reach it */
@@ -509,15 +515,8 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
             bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
             ok = v->kind != STORE_QV_BOOL && store_datefmt_parse_bound(fmt, v->s, strlen(v->s), up, &ms);
         }
-        if (!ok) {
-            if (lenient)
-                return 0;
-            store_eval_shard_fail(x, "parse_exception",
-                                  "failed to parse date field [%s] with format [%s]: [failed to parse date field "
-                                  "[%s] with format [%s]]",
-                                  v->s, fmt, v->s, fmt);
-            return -1;
-        }
+        if (!ok)
+            return date_unparsed(x, v, fmt, lenient);
         store_index_enc_long(ms, out);
         *len = STORE_VAL_NUM_LEN;
         return 1;

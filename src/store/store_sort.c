@@ -237,15 +237,8 @@ static bool multi_values(ex *x, const skey *key, svctx *c)
 static bool on_sort_val(const void *val, size_t len, int64_t seq, void *arg)
 {
     svctx *c = arg;
-    size_t lo = 0, hi = c->m;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c->hits[mid].seq < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo >= c->m || c->hits[lo].seq != seq)
+    size_t lo = hit_of(c, seq);
+    if (lo == c->m)
         return true;
     sval *v = &c->hits[lo].sv[c->key];
     if (v->kind)
