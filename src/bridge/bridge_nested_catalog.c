@@ -131,6 +131,12 @@ static bool warn_index(const cfg *c, PGconn *conn, buf *warn, const char *schema
     return true;
 }
 
+PGresult *nested_partitions(PGconn *conn, const char *schema, const char *name, char *err, size_t errsz)
+{
+    const char *params[] = {schema, name, NESTED_TRIGGER_PREFIX "%"};
+    return pg_exec(conn, sql_text("nested_partitions"), 3, params, err, errsz);
+}
+
 /* Warn when table schema.name of the tree has nested-document triggers (init
  * ran) but some of its partitions lack them: rows written straight into those
  * partitions would not reach the documents until init adds them. */
@@ -139,9 +145,8 @@ static bool warn_partitions(const cfg *c, PGconn *conn, buf *warn, const char *s
 {
     if (!warn)
         return true;
-    const char *params[] = {schema, name, NESTED_TRIGGER_PREFIX "%"};
     char dberr[600];
-    PGresult *r = pg_exec(conn, sql_text("nested_partitions"), 3, params, dberr, sizeof dberr);
+    PGresult *r = nested_partitions(conn, schema, name, dberr, sizeof dberr);
     if (!r)
         return fail(c, err, errsz, "%s: cannot read the partitions of %s.%s: %s", path, schema, name, dberr);
     bool installed = false;

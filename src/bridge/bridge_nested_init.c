@@ -43,7 +43,7 @@ bool nested_init_plan(PGconn *conn, const cfg *c, const char *schema_q, PGresult
         if (!nested_is_tree(&c->tables[i]))
             continue;
         ntables++;
-        if (!nested_trigger_sql(conn, &c->tables[i], schema_q, c->channel, chan_lit, &want, err, errsz))
+        if (!nested_trigger_sql(conn, &c->tables[i], schema_q, c->channel, chan_lit, NULL, &want, err, errsz))
             goto done;
     }
     char fp[17];

@@ -185,6 +185,7 @@ typedef struct gen {
     const char *schema_q;
     const char *channel; /* raw channel name: it goes into the spec */
     const char *channel_lit;
+    nested_parts_fn parts;
     buf *out;
     char *err;
     size_t errsz;
@@ -279,8 +280,7 @@ static bool emit(gen *g, const char *schema, const char *name, const char *role,
     /* A statement trigger fires only on the table its statement names: the
      * same triggers on every partition, so that rows written straight into
      * one reach the documents too. */
-    const char *pp[] = {schema, name, NESTED_TRIGGER_PREFIX "%"};
-    if (!(parts = pg_exec(g->conn, sql_text("nested_partitions"), 3, pp, err, errsz)))
+    if (!(parts = g->parts(g->conn, schema, name, err, errsz)))
         goto done;
     for (int i = 0; i < PQntuples(parts); i++) {
         if (strcmp(PQgetvalue(parts, i, 3), "0") == 0)
@@ -418,7 +418,7 @@ fail:
 }
 
 bool nested_trigger_sql(PGconn *conn, const cfg_table *t, const char *schema_q, const char *channel,
-                        const char *channel_lit, buf *out, char *err, size_t errsz)
+                        const char *channel_lit, nested_parts_fn parts, buf *out, char *err, size_t errsz)
 {
     if (!nested_is_tree(t))
         return true;
@@ -426,7 +426,7 @@ bool nested_trigger_sql(PGconn *conn, const cfg_table *t, const char *schema_q, 
         snprintf(err, errsz, "table %s has no key (no primary key and no \"key\" in the config)", t->ident);
         return false;
     }
-    gen g = {conn, t, schema_q, channel, channel_lit, out, err, errsz};
+    gen g = {conn, t, schema_q, channel, channel_lit, parts ? parts : nested_partitions, out, err, errsz};
     cJSON *up = cJSON_CreateArray();
     if (!up) {
         snprintf(err, errsz, "out of memory");

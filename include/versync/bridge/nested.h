@@ -67,6 +67,14 @@ bool nested_uses_table(const cfg *c, const char *ident);
  * columns is appended there (the re-read will scan). */
 bool nested_catalog_resolve(const cfg *c, cfg_table *t, PGconn *conn, buf *warn, char *err, size_t errsz);
 
+/* The partition tree of table schema.name (raw names), as sql/nested_partitions.sql
+ * answers it: nspname, relname, has_nested ("t"/"f"), level ("0" for the table
+ * itself). The caller PQclears the result; NULL with err on a database error. */
+typedef PGresult *(*nested_parts_fn)(PGconn *conn, const char *schema, const char *name, char *err, size_t errsz);
+
+/* The nested_parts_fn that asks PostgreSQL's catalogue. */
+PGresult *nested_partitions(PGconn *conn, const char *schema, const char *name, char *err, size_t errsz);
+
 /* ---- SQL (bridge_nested_sql.c) ---- */
 
 /* Append the jsonb expression of the whole document of a row of `t` read
@@ -76,12 +84,13 @@ bool nested_doc_expr(PGconn *conn, const cfg_table *t, const char *alias, buf *o
 
 /* The CREATE TRIGGER statements that capture changes of every table of the
  * tree of `t` (sql/nested_triggers.sql, sql/nested_capture.sql): for each
- * table at each place in the tree, statement-level triggers whose argument
- * is the walk from there to the root. Appended to `out`; `channel` is the
- * NOTIFY channel, `channel_lit` the same quoted as a literal. No-op for a
- * flat mapping. */
+ * table at each place in the tree, and each of its partitions as `parts`
+ * lists them (NULL: nested_partitions), statement-level triggers whose
+ * argument is the walk from there to the root. Appended to `out`; `channel`
+ * is the NOTIFY channel, `channel_lit` the same quoted as a literal. No-op
+ * for a flat mapping. */
 bool nested_trigger_sql(PGconn *conn, const cfg_table *t, const char *schema_q, const char *channel,
-                        const char *channel_lit, buf *out, char *err, size_t errsz);
+                        const char *channel_lit, nested_parts_fn parts, buf *out, char *err, size_t errsz);
 
 /* ---- init (bridge_nested_sql.c) ---- */
 
