@@ -257,6 +257,13 @@ void store_names_add_pair(name_list *l, const char *s);
 bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
                    sidx **out, size_t *nout, store_error *err);
 
+/* ---- store_tlookup.c — terms lookups fetched ---- */
+
+/* Fill every terms lookup of the request (query, post_filter, filter
+ * aggregations) with its document's values, read on `r`. False with err
+ * filled: the lookup's index missing (404), an alias of several indices. */
+bool store_search_lookup_rewrite(store_rtxn *r, sreq *q, store_error *err);
+
 /* ---- store_sreq.c — a _search/_count request parsed and validated ---- */
 
 void store_sreq_free(sreq *q);
