@@ -102,6 +102,7 @@ void store_api_call_free(store_call *c)
     store_bulk_free(&c->bulk);
     free(c->settings);
     free(c->mappings);
+    store_search_indices_free(c->targets, c->ntargets);
     free(c->filter_path);
     free(c->routing);
     free(c->actions);

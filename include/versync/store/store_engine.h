@@ -329,6 +329,10 @@ struct store_job {
     store_op *ops; /* DOCS: executed in order, all in one transaction */
     size_t nops;
     const char *index;    /* admin jobs */
+    /* PUT_MAPPING, PUT_SETTINGS: the concrete indices `index` (an expression)
+     * resolved to, all changed or none; NULL: `index` itself. */
+    const char *const *names;
+    size_t nnames;
     const char *settings; /* CREATE_INDEX/PUT_SETTINGS: JSON object text or NULL */
     size_t settings_len;
     const char *mappings; /* CREATE_INDEX, PUT_MAPPING: JSON object text or NULL */
