@@ -201,6 +201,8 @@ void store_op_clear(store_op *op)
     free(op->new_src);
     free(op->reason);
     op->reason = NULL;
+    free(op->cause);
+    op->cause = NULL;
     op->reason_type = NULL;
     op->new_src = NULL;
     op->new_src_len = 0;
@@ -369,6 +371,8 @@ static int exec_op(wctx *c, store_op *op)
             op->err = STORE_OPERR_MAPPING;
             op->reason_type = etype;
             op->reason = strndup(c->reason.data ? c->reason.data : "", c->reason.len);
+            if (c->dnew.cause.len && !(op->cause = strndup(c->dnew.cause.data, c->dnew.cause.len)))
+                return ENOMEM;
             return op->reason ? 0 : ENOMEM;
         }
         if (c->dnew.mapping_changed)

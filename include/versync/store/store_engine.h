@@ -262,6 +262,7 @@ typedef struct store_op {
      * reason (heap, freed by store_op_clear). */
     const char *reason_type;
     char *reason;
+    char *cause; /* the error's caused_by JSON object (heap, freed by store_op_clear), NULL when none */
     size_t new_src_len;
     /* When `index` names an alias the writer points `index` here, at the
      * concrete index written (what responses report as _index). */
