@@ -1,6 +1,7 @@
-/* store_dbq — _delete_by_query: the matches of a query on one read snapshot, deleted in batches of scroll_size
- * through the writer, each delete conditional on the seq_no and primary term the snapshot saw, as
- * Elasticsearch's AbstractAsyncBulkByScrollAction runs it over a scroll. */
+/* store_dbq — _delete_by_query and _update_by_query (no script): the matches of a query on one read snapshot,
+ * deleted (or indexed again with the source the snapshot holds) in batches of scroll_size through the writer,
+ * each write conditional on the seq_no and primary term the snapshot saw, as Elasticsearch's
+ * AbstractAsyncBulkByScrollAction runs it over a scroll. */
 #include "versync/store/store_search_int.h"
 #include "versync/common/timing.h"
 
@@ -19,6 +20,7 @@
 
 struct store_dbq {
     store_search *s;
+    bool update;   /* _update_by_query: index each match again, else delete it */
     store_rtxn *r; /* the snapshot the matches and their seq_nos come from */
     sreq q;
     sidx *ix;
@@ -115,8 +117,12 @@ static bool parse_opts(store_dbq *d, const store_search_req *r, store_error *err
         return seterr(err, 400, "illegal_argument_exception", "stored_fields is not supported in this context");
     if (b && cJSON_GetObjectItemCaseSensitive(b, "slice"))
         return seterr(err, 400, "illegal_argument_exception", "verstore does not support manual [slice]");
-    /* DeleteByQueryRequest.validate */
-    if (!store_sreq_param(r, "q") && !(b && cJSON_GetObjectItemCaseSensitive(b, "query")))
+    if (b && cJSON_GetObjectItemCaseSensitive(b, "script"))
+        return seterr(err, 400, "illegal_argument_exception", "verstore does not support scripts");
+    if (store_sreq_param(r, "pipeline"))
+        return seterr(err, 400, "illegal_argument_exception", "verstore has no ingest pipelines");
+    /* DeleteByQueryRequest.validate; an update by query without one takes every document */
+    if (!d->update && !store_sreq_param(r, "q") && !(b && cJSON_GetObjectItemCaseSensitive(b, "query")))
         return seterr(err, 400, "action_request_validation_exception", "Validation Failed: 1: query is missing;");
     if (d->max_docs >= 0 && d->max_docs < slices)
         return seterr(err, 400, "action_request_validation_exception",
@@ -187,13 +193,14 @@ static bool parse_search(store_dbq *d, const store_search_req *r, store_error *e
     return ok;
 }
 
-bool store_dbq_open(store_search *s, const store_search_req *req, store_dbq **out, store_error *err)
+bool store_dbq_open(store_search *s, const store_search_req *req, bool update, store_dbq **out, store_error *err)
 {
     *out = NULL;
     store_dbq *d = calloc(1, sizeof *d);
     if (!d)
         return oom_err(err);
     d->s = s;
+    d->update = update;
     d->t0 = timing_now_ms();
     bool ok = false;
     if (!no_remote(req->index, err) || !parse_opts(d, req, err) || !parse_search(d, req, err))
@@ -257,13 +264,20 @@ static bool next_batch(store_dbq *d, int64_t want, batch *b, store_error *err)
             return storage_err(err);
         if (rc != STORE_LOOKUP_FOUND)
             continue;
+        if (d->update && v.source_disabled) /* Reindexer: nothing to index again */
+            return seterr(err, 400, "illegal_argument_exception", "[%s][%.*s] didn't store _source", ix->meta.name,
+                          (int)idn, id);
         store_op *op = &b->ops[b->n++];
         memset(op, 0, sizeof *op);
-        op->w = (store_wparams){STORE_OP_DELETE, STORE_VT_INTERNAL, STORE_MATCH_ANY, v.st.seq_no, v.st.term, false,
-                                true};
+        op->w = (store_wparams){d->update ? STORE_OP_INDEX : STORE_OP_DELETE, STORE_VT_INTERNAL, STORE_MATCH_ANY,
+                                v.st.seq_no, v.st.term, false, true};
         op->index = ix->meta.name;
-        op->id = id; /* points into the snapshot, open until the end */
+        op->id = id; /* points into the snapshot, open until the end, as does the source */
         op->id_len = idn;
+        if (d->update) {
+            op->src = v.src;
+            op->src_len = v.src_len;
+        }
     }
     return true;
 }
@@ -288,6 +302,10 @@ static void put_failure(buf *f, const store_op *op, const char *uuid)
         status = STORE_DISK_BLOCK_STATUS;
         type = "cluster_block_exception";
         buf_printf(&reason, STORE_DISK_BLOCK_REASON, op->index);
+    } else if (op->err == STORE_OPERR_MAPPING) { /* a mapping changed since refuses the source */
+        status = 400;
+        type = op->reason_type ? op->reason_type : "document_parsing_exception";
+        buf_puts(&reason, op->reason ? op->reason : "failed to parse");
     } else {
         buf_puts(&reason, "storage failure, see the verstore log");
     }
@@ -311,7 +329,7 @@ static void put_failure(buf *f, const store_op *op, const char *uuid)
 
 bool store_dbq_run(store_dbq *d, buf *out, int *status, store_error *err)
 {
-    int64_t deleted = 0, conflicts = 0, batches = 0;
+    int64_t done = 0, conflicts = 0, batches = 0;
     buf failures = BUF_INIT;
     batch b = {0};
     bool ok = false, stop = false;
@@ -323,8 +341,8 @@ bool store_dbq_run(store_dbq *d, buf *out, int *status, store_error *err)
     }
     while (!stop) {
         int64_t want = d->scroll_size;
-        if (d->max_docs >= 0 && d->max_docs - deleted < want)
-            want = d->max_docs - deleted; /* ES cuts the batch to what max_docs leaves */
+        if (d->max_docs >= 0 && d->max_docs - done < want)
+            want = d->max_docs - done; /* ES cuts the batch to what max_docs leaves */
         if (want <= 0 || store_deadline_stopped())
             break;
         if (!next_batch(d, want, &b, err))
@@ -341,7 +359,7 @@ bool store_dbq_run(store_dbq *d, buf *out, int *status, store_error *err)
         for (size_t i = 0; i < b.n; i++) {
             store_op *op = &b.ops[i];
             if (op->err == STORE_OPERR_NONE && op->dec.outcome == STORE_DEC_OK) {
-                deleted++;
+                done++;
             } else {
                 if (op->err == STORE_OPERR_CONFLICT || op->dec.outcome == STORE_DEC_CONFLICT) {
                     op->err = STORE_OPERR_CONFLICT;
@@ -354,6 +372,7 @@ bool store_dbq_run(store_dbq *d, buf *out, int *status, store_error *err)
                  * batch; the answer's status is the worst failure's. */
                 put_failure(&failures, op, op->uuid[0] ? op->uuid : "_na_");
                 int st = op->err == STORE_OPERR_CONFLICT ? 409
+                         : op->err == STORE_OPERR_MAPPING       ? 400
                          : op->err == STORE_OPERR_INDEX_MISSING ? 404
                          : op->err == STORE_OPERR_DISK_FULL     ? STORE_DISK_BLOCK_STATUS
                                                                 : 500;
@@ -365,11 +384,18 @@ bool store_dbq_run(store_dbq *d, buf *out, int *status, store_error *err)
         for (size_t i = 0; i < b.n; i++)
             store_op_clear(&b.ops[i]);
     }
+    /* BulkByScrollTask.Status: _update_by_query shows `updated` (and `deleted`
+     * 0), _delete_by_query only `deleted`. */
+    buf_printf(out, "{\"took\":%" PRId64 ",\"timed_out\":false,\"total\":%" PRId64 ",",
+               (int64_t)(timing_now_ms() - d->t0), d->total);
+    if (d->update)
+        buf_printf(out, "\"updated\":%" PRId64 ",\"deleted\":0,", done);
+    else
+        buf_printf(out, "\"deleted\":%" PRId64 ",", done);
     buf_printf(out,
-               "{\"took\":%" PRId64 ",\"timed_out\":false,\"total\":%" PRId64 ",\"deleted\":%" PRId64
-               ",\"batches\":%" PRId64 ",\"version_conflicts\":%" PRId64
+               "\"batches\":%" PRId64 ",\"version_conflicts\":%" PRId64
                ",\"noops\":0,\"retries\":{\"bulk\":0,\"search\":0},\"throttled_millis\":0,\"requests_per_second\":",
-               (int64_t)(timing_now_ms() - d->t0), d->total, deleted, batches, conflicts);
+               batches, conflicts);
     if (d->rps < 0)
         buf_puts(out, "-1.0");
     else
@@ -384,11 +410,11 @@ done:
     return ok;
 }
 
-bool store_search_delete_by_query(store_search *s, const store_search_req *req, int *status, buf *out,
-                                  store_error *err)
+bool store_search_by_query(store_search *s, const store_search_req *req, bool update, int *status, buf *out,
+                           store_error *err)
 {
     store_dbq *d;
-    if (!store_dbq_open(s, req, &d, err))
+    if (!store_dbq_open(s, req, update, &d, err))
         return false;
     bool ok = store_dbq_run(d, out, status, err);
     store_dbq_free(d);

@@ -1,4 +1,4 @@
-/* Unit tests for _delete_by_query (store_dbq): a document changed or deleted between the snapshot the matches
+/* Unit tests for _delete_by_query and _update_by_query (store_dbq): a document changed or deleted between the snapshot the matches
  * come from and their deletes is a version conflict, as Elasticsearch's seq_no check makes it; conflicts=abort
  * stops after the batch and answers 409, conflicts=proceed counts it and goes on. */
 #include "versync/store/store_search.h"
@@ -68,14 +68,14 @@ static int64_t live_docs(store_engine *e, const char *index)
 /* Open a delete-by-query of every document of `index`, change documents
  * (the callback), then run it: its answer and status. */
 static int dbq_with_change(store_engine *e, store_search *s, const char *index, const char *conflicts,
-                           void (*change)(store_engine *), buf *out)
+                           void (*change)(store_engine *), buf *out, bool update)
 {
     cJSON *body = cJSON_Parse("{\"query\":{\"match_all\":{}}}");
     store_param params[] = {{"conflicts", conflicts}, {"scroll_size", "10"}};
     store_search_req req = {index, params, 2, body, NULL};
     store_error err = {0};
     store_dbq *d = NULL;
-    assert_true(store_dbq_open(s, &req, &d, &err));
+    assert_true(store_dbq_open(s, &req, update, &d, &err));
     change(e);
     int status = 0;
     assert_true(store_dbq_run(d, out, &status, &err));
@@ -106,7 +106,7 @@ static void test_conflicts_abort(void **state)
         write_doc(e, STORE_OP_INDEX, "t", *id, "{\"k\":\"a\"}");
     buf out = BUF_INIT;
     g_index = "t";
-    int status = dbq_with_change(e, s, "t", "abort", update_2_delete_3, &out);
+    int status = dbq_with_change(e, s, "t", "abort", update_2_delete_3, &out, false);
     assert_int_equal(status, 409);
     assert_non_null(strstr(out.data, "\"total\":4,\"deleted\":2,\"batches\":1,\"version_conflicts\":2,"));
     assert_non_null(strstr(out.data, "{\"index\":\"t\",\"id\":\"2\",\"cause\":{\"type\":\"version_conflict_engine_"
@@ -135,11 +135,43 @@ static void test_conflicts_proceed(void **state)
         write_doc(e, STORE_OP_INDEX, "p", *id, "{\"k\":\"a\"}");
     buf out = BUF_INIT;
     g_index = "p";
-    int status = dbq_with_change(e, s, "p", "proceed", update_2_delete_3, &out);
+    int status = dbq_with_change(e, s, "p", "proceed", update_2_delete_3, &out, false);
     assert_int_equal(status, 200);
     assert_non_null(strstr(out.data, "\"total\":4,\"deleted\":2,\"batches\":1,\"version_conflicts\":2,"));
     assert_non_null(strstr(out.data, "\"failures\":[]}"));
     assert_int_equal(live_docs(e, "p"), 1);
+    buf_free(&out);
+    store_search_free(s);
+    store_engine_close(e);
+}
+
+/* _update_by_query: the same check, each match indexed again with its source */
+static void test_update_conflicts(void **state)
+{
+    (void)state;
+    store_engine *e = NULL;
+    char why[256];
+    store_engine_opts o = {.dir = g_dir, .durable = false, .map_size = (size_t)64 << 20};
+    assert_true(store_engine_open(&o, &e, why, sizeof why));
+    store_search *s = store_search_new(e);
+    assert_non_null(s);
+    for (const char *const *id = (const char *const[]){"1", "2", "3", "4", NULL}; *id; id++)
+        write_doc(e, STORE_OP_INDEX, "u", *id, "{\"k\":\"a\"}");
+    buf out = BUF_INIT;
+    g_index = "u";
+    int status = dbq_with_change(e, s, "u", "abort", update_2_delete_3, &out, true);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(out.data, "\"total\":4,\"updated\":2,\"deleted\":0,\"batches\":1,\"version_conflicts\":2,"));
+    assert_int_equal(live_docs(e, "u"), 3); /* 1, 2 (changed, not overwritten) and 4 */
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    store_doc_view v;
+    assert_int_equal(store_engine_index_get(r, "u", &m, NULL, NULL), STORE_LOOKUP_FOUND);
+    assert_int_equal(store_engine_doc_get(r, &m, "2", 1, &v), STORE_LOOKUP_FOUND);
+    assert_int_equal(v.src_len, strlen("{\"k\":\"changed\"}"));
+    assert_int_equal(store_engine_doc_get(r, &m, "4", 1, &v), STORE_LOOKUP_FOUND);
+    assert_int_equal(v.st.version, 2); /* indexed again */
+    store_engine_read_end(r);
     buf_free(&out);
     store_search_free(s);
     store_engine_close(e);
@@ -150,6 +182,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conflicts_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts_proceed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_conflicts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
