@@ -162,6 +162,18 @@ static bool add_val(store_query *q, const cJSON *v, const char *qname, store_err
     return true;
 }
 
+bool store_query_has_lookup(const store_query *q)
+{
+    if (!q)
+        return false;
+    if (q->lookup)
+        return true;
+    for (size_t i = 0; i < q->nclauses; i++)
+        if (store_query_has_lookup(q->clauses[i].q))
+            return true;
+    return false;
+}
+
 bool store_query_set_values(store_query *q, const cJSON *const *v, size_t n, store_error *err)
 {
     for (size_t i = 0; i < q->nvals; i++)

@@ -115,6 +115,9 @@ store_query *store_query_parse_string(const char *text, const char *const *defau
  * with err filled (400 for a value that is no scalar, 500 out of memory). */
 bool store_query_set_values(store_query *q, const cJSON *const *v, size_t n, store_error *err);
 
+/* Whether the tree holds a terms lookup still to fetch. */
+bool store_query_has_lookup(const store_query *q);
+
 /* Release a tree; NULL is a no-op. */
 void store_query_free(store_query *q);
 
