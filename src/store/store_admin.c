@@ -313,6 +313,30 @@ fail:
     return NULL;
 }
 
+/* The indices PUT _mapping and PUT _settings change: the path's expression
+ * (lists, wildcards, aliases with all their indices, _all) resolved as
+ * Elasticsearch resolves it for these requests, whose indices options are
+ * strict by default (ignore_unavailable=false, allow_no_indices=false).
+ * False with the error answered. */
+static bool resolve_targets(store_api *api, const store_req *req, store_call *c, store_resp *resp)
+{
+    const char *ani = store_req_param(req, "allow_no_indices");
+    store_error err = {0};
+    store_rtxn *t = store_engine_read_begin(api->e);
+    bool ok = t && store_search_indices(t, c->m.index, store_req_param_true(req, "ignore_unavailable"),
+                                        ani && strcmp(ani, "false") != 0, &c->targets, &c->ntargets, &err);
+    store_engine_read_end(t);
+    if (!t)
+        store_resp_storage_error(resp);
+    else if (!ok)
+        store_resp_search_error(api, resp, &err);
+    store_error_free(&err);
+    static const char *const none[] = {NULL};
+    c->job.names = c->targets ? (const char *const *)c->targets : none; /* none matched, as allowed: no change */
+    c->job.nnames = c->ntargets;
+    return ok;
+}
+
 store_call *store_admin_put_settings(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     cJSON *body = NULL;
@@ -338,6 +362,10 @@ store_call *store_admin_put_settings(store_api *api, const store_req *req, store
     c->job.settings = c->settings;
     c->job.settings_len = c->settings ? strlen(c->settings) : 0;
     c->job.gc_deletes_ms = gc;
+    if (!resolve_targets(api, req, c, resp)) {
+        store_api_call_free(c);
+        c = NULL;
+    }
 done:
     cJSON_Delete(body);
     return c;
@@ -449,6 +477,10 @@ store_call *store_admin_put_mapping(store_api *api, const store_req *req, store_
     c->job.index = c->m.index;
     c->job.mappings = c->mappings;
     c->job.mappings_len = c->mappings ? strlen(c->mappings) : 0;
+    if (!resolve_targets(api, req, c, resp)) {
+        store_api_call_free(c);
+        c = NULL;
+    }
 done:
     cJSON_Delete(body);
     return c;
@@ -626,6 +658,73 @@ static int name_list(const cJSON *o, const char *key, const char *keys, const ch
 
 #define ALIAS_MAX_NAMES 256
 
+static bool in_patterns(const char *list, const char *name);
+
+static bool has_wildcard(const char *name) { return strchr(name, '*') || strcmp(name, "_all") == 0; }
+
+/* An action's index pattern (`*`, `_all`) resolved to the indices it
+ * matches, as IndicesAliasesRequest's options have it: open, non-hidden
+ * indices, none matching is index_not_found_exception. *out is a heap array
+ * (the caller frees it) of names the call owns. False after filling resp. */
+static bool expand_action_indices(store_api *api, store_call *c, const char *pattern, const char *const **out,
+                                  size_t *nout, store_resp *resp)
+{
+    store_error err = {0};
+    char **names = NULL;
+    size_t n = 0;
+    store_rtxn *t = store_engine_read_begin(api->e);
+    bool ok = t && store_search_indices(t, pattern, false, false, &names, &n, &err);
+    store_engine_read_end(t);
+    if (!t)
+        store_resp_storage_error(resp);
+    else if (!ok)
+        store_resp_search_error(api, resp, &err);
+    store_error_free(&err);
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = keep_opts(c, names[i]);
+        names[i] = ok ? names[i] : NULL;
+        if (!ok) {
+            store_resp_error(resp, 500, "exception", "out of memory");
+            for (size_t k = i + 1; k < n; k++)
+                free(names[k]);
+        }
+    }
+    if (!ok) {
+        free(names);
+        return false;
+    }
+    *out = (const char *const *)names;
+    *nout = n;
+    return true;
+}
+
+/* A remove action's alias pattern: one remove per alias of `index` it
+ * matches (the names copied into the call). False after filling resp. */
+static bool expand_action_aliases(store_api *api, store_call *c, const char *index, const char *pattern,
+                                  store_resp *resp)
+{
+    store_alias_list l = {0};
+    store_rtxn *t = store_engine_read_begin(api->e);
+    bool ok = t && store_indices_aliases_load(t, &l);
+    store_engine_read_end(t);
+    if (!ok) {
+        store_resp_storage_error(resp);
+        store_indices_aliases_free(&l);
+        return false;
+    }
+    for (size_t k = 0; ok && k < l.n; k++) {
+        if (strcmp(l.rows[k].index, index) != 0 || !in_patterns(pattern, l.rows[k].alias))
+            continue;
+        char *alias = strdup(l.rows[k].alias);
+        ok = alias && keep_opts(c, alias) && add_action(c, STORE_ALIAS_REMOVE, index, alias, STORE_ALIAS_WRITE_UNSET,
+                                                        false, NULL);
+    }
+    if (!ok)
+        store_resp_error(resp, 500, "exception", "out of memory");
+    store_indices_aliases_free(&l);
+    return ok;
+}
+
 /* POST /_aliases {"actions":[{"add":{…}},{"remove":{…}},{"remove_index":{…}}]}. */
 store_call *store_admin_update_aliases(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
@@ -690,29 +789,69 @@ store_call *store_admin_update_aliases(store_api *api, const store_req *req, sto
             }
             w = cJSON_IsTrue(iw) ? 1 : 0;
         }
+        for (int j = 0; j < na; j++)
+            if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
+                goto fail_call;
+        size_t before = c->nactions;
+        bool wild_alias = false;
         for (int i = 0; i < ni; i++) {
-            if (act == STORE_ALIAS_REMOVE_INDEX) {
-                if (!add_action(c, act, indices[i], NULL, w, false, NULL))
-                    goto oom;
-                continue;
-            }
-            for (int j = 0; j < na; j++) {
-                char *opts = NULL;
-                if (act == STORE_ALIAS_ADD && !valid_alias_name(aliases[j], resp))
+            const char *one[] = {indices[i]};
+            const char *const *targets = one;
+            size_t nt = 1;
+            if (has_wildcard(indices[i])) {
+                if (!expand_action_indices(api, c, indices[i], &targets, &nt, resp))
                     goto fail_call;
-                if (act == STORE_ALIAS_ADD && !store_aliasopt_build(spec, aliases[j], &opts, resp))
-                    goto fail_call;
-                if (!keep_opts(c, opts) || !add_action(c, act, indices[i], aliases[j], w, missing_ok, opts))
-                    goto oom;
             }
+            for (size_t t = 0; t < nt; t++) {
+                if (act == STORE_ALIAS_REMOVE_INDEX) {
+                    if (!add_action(c, act, targets[t], NULL, w, false, NULL))
+                        goto oom_targets;
+                    continue;
+                }
+                for (int j = 0; j < na; j++) {
+                    char *opts = NULL;
+                    if (act == STORE_ALIAS_REMOVE && has_wildcard(aliases[j])) {
+                        wild_alias = true;
+                        if (!expand_action_aliases(api, c, targets[t], aliases[j], resp))
+                            goto fail_targets;
+                        continue;
+                    }
+                    if (act == STORE_ALIAS_ADD && !store_aliasopt_build(spec, aliases[j], &opts, resp))
+                        goto fail_targets;
+                    if (!keep_opts(c, opts) || !add_action(c, act, targets[t], aliases[j], w, missing_ok, opts))
+                        goto oom_targets;
+                }
+            }
+            if (targets != one)
+                free((void *)targets);
+            continue;
+        oom_targets:
+            store_resp_error(resp, 500, "exception", "out of memory");
+        fail_targets:
+            if (targets != one)
+                free((void *)targets);
+            goto fail_call;
+        }
+        /* TransportIndicesAliasesAction: a remove that removed nothing is
+         * aliases_not_found_exception unless must_exist is false. */
+        if (wild_alias && c->nactions == before && !missing_ok) {
+            buf names = BUF_INIT, reason = BUF_INIT, x = BUF_INIT;
+            for (int j = 0; j < na; j++)
+                buf_printf(&names, "%s%s", j ? "," : "", aliases[j]);
+            buf_printf(&reason, "aliases [%s] missing", names.data);
+            buf_puts(&x, ",\"resource.type\":\"aliases\",\"resource.id\":");
+            store_resp_jstr(&x, names.data);
+            store_resp_error_n(resp, 404, "aliases_not_found_exception", reason.data, reason.len, x.data, NULL);
+            buf_free(&names);
+            buf_free(&reason);
+            buf_free(&x);
+            goto fail_call;
         }
     }
     c->job.kind = STORE_JOB_ALIASES;
     c->job.actions = c->actions;
     c->job.nactions = c->nactions;
     return c;
-oom:
-    store_resp_error(resp, 500, "exception", "out of memory");
 fail_call:
     store_api_call_free(c);
     return NULL;

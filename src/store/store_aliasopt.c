@@ -82,6 +82,13 @@ bool store_aliasopt_build(const cJSON *spec, const char *alias, char **out, stor
     if (filter) {
         store_error qe = {0};
         store_query *q = cJSON_IsObject(filter) ? store_query_parse(filter, &qe) : NULL;
+        if (q && store_query_has_lookup(q)) {
+            /* AliasValidator rewrites the filter with no way to fetch: the
+             * terms lookup's fetch is an async action left over */
+            store_error_set(&qe, 400, "illegal_state_exception", "some async actions are left after rewrite");
+            store_query_free(q);
+            q = NULL;
+        }
         if (!q) {
             /* Elasticsearch: IllegalArgumentException wrapping the query's own error */
             buf caused = BUF_INIT, reason = BUF_INIT;

@@ -102,6 +102,7 @@ void store_api_call_free(store_call *c)
     store_bulk_free(&c->bulk);
     free(c->settings);
     free(c->mappings);
+    store_search_indices_free(c->targets, c->ntargets);
     free(c->filter_path);
     free(c->routing);
     free(c->actions);
@@ -182,6 +183,8 @@ void store_api_search(store_api *api, const store_req *req, const store_match *m
         ok = store_search_count(api->search, &sr, &r->body, &err);
     else if (m->route == STORE_R_SEARCH)
         ok = store_search_run(api->search, &sr, &r->body, &err);
+    else if (m->route == STORE_R_DELETE_BY_QUERY || m->route == STORE_R_UPDATE_BY_QUERY)
+        ok = store_search_by_query(api->search, &sr, m->route == STORE_R_UPDATE_BY_QUERY, &status, &r->body, &err);
     else if (m->method == STORE_M_DELETE)
         ok = store_search_clear_scroll(api->search, &sr, &status, &r->body, &err);
     else

@@ -390,3 +390,30 @@ int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool num
     *ns = ms * 1000000 + sub;
     return 1;
 }
+
+void store_datefmt_instant_text(const char *format, const char *s, size_t n, bool number, char *out, size_t outsz)
+{
+    int64_t ms;
+    int32_t sub;
+    if (!parse_any(format ? format : STORE_DATEFMT_NANOS_DEFAULT, s, n, number, false, &ms, &sub)) {
+        snprintf(out, outsz, "%.*s", (int)(n > 40 ? 40 : n), s);
+        return;
+    }
+    char iso[64];
+    store_index_format_date(ms, iso, sizeof iso);
+    char *dot = strchr(iso, '.');
+    if (dot)
+        *dot = '\0'; /* seconds; the fraction is written below as Instant.toString writes it */
+    int64_t milli = ms % 1000;
+    if (milli < 0)
+        milli += 1000;
+    int64_t nanos = milli * 1000000 + sub;
+    if (nanos == 0)
+        snprintf(out, outsz, "%sZ", iso);
+    else if (nanos % 1000000 == 0)
+        snprintf(out, outsz, "%s.%03dZ", iso, (int)(nanos / 1000000));
+    else if (nanos % 1000 == 0)
+        snprintf(out, outsz, "%s.%06dZ", iso, (int)(nanos / 1000));
+    else
+        snprintf(out, outsz, "%s.%09dZ", iso, (int)nanos);
+}

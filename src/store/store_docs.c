@@ -599,9 +599,12 @@ static void write_body(buf *b, const store_call *c, const store_op *op, bool in_
     buf_putc(b, '}');
 }
 
-/* The error object (type, reason, extras) of a failed op into `err`, and its status. */
-static int op_error(const store_call *c, const store_op *op, bool in_bulk, const char **type, buf *reason, buf *extra)
+/* The error object (type, reason, extras; *cause its caused_by JSON object or
+ * NULL, owned by the op) of a failed op, and its status. */
+static int op_error(const store_call *c, const store_op *op, bool in_bulk, const char **type, buf *reason, buf *extra,
+                    const char **cause)
 {
+    *cause = op->err == STORE_OPERR_MAPPING ? op->cause : NULL;
     const char *t = c->legacy && !in_bulk ? c->m.type : NULL;
     switch (op->err) {
     case STORE_OPERR_CONFLICT: {
@@ -662,10 +665,10 @@ void store_docs_finish_write(store_call *c, store_resp *r)
     if (op->err == STORE_OPERR_CONFLICT)
         store_metrics_conflict();
     if (op->err != STORE_OPERR_NONE) {
-        const char *type;
+        const char *type, *cause;
         buf reason = BUF_INIT, extra = BUF_INIT;
-        int status = op_error(c, op, false, &type, &reason, &extra);
-        store_resp_error_n(r, status, type, reason.data, reason.len, extra.data, NULL);
+        int status = op_error(c, op, false, &type, &reason, &extra, &cause);
+        store_resp_error_n(r, status, type, reason.data, reason.len, extra.data, cause);
         buf_free(&reason);
         buf_free(&extra);
         return;
@@ -771,12 +774,12 @@ void store_docs_finish_bulk(store_call *c, store_resp *r)
         if (op && op->err == STORE_OPERR_NONE) {
             write_body(&items, c, op, true);
         } else {
-            const char *type;
+            const char *type, *cause = NULL;
             int status;
             buf_reset(&reason);
             buf_reset(&extra);
             if (op) {
-                status = op_error(c, op, true, &type, &reason, &extra);
+                status = op_error(c, op, true, &type, &reason, &extra, &cause);
             } else {
                 status = it->err_status;
                 type = it->err_type;
@@ -802,6 +805,10 @@ void store_docs_finish_bulk(store_call *c, store_resp *r)
             store_resp_jstrn(&items, reason.data ? reason.data : "", reason.len);
             if (extra.len)
                 buf_append(&items, extra.data, extra.len);
+            if (cause) {
+                buf_puts(&items, ",\"caused_by\":");
+                buf_puts(&items, cause);
+            }
             buf_puts(&items, "}}");
         }
         buf_putc(&items, '}');

@@ -201,6 +201,8 @@ void store_op_clear(store_op *op)
     free(op->new_src);
     free(op->reason);
     op->reason = NULL;
+    free(op->cause);
+    op->cause = NULL;
     op->reason_type = NULL;
     op->new_src = NULL;
     op->new_src_len = 0;
@@ -369,6 +371,8 @@ static int exec_op(wctx *c, store_op *op)
             op->err = STORE_OPERR_MAPPING;
             op->reason_type = etype;
             op->reason = strndup(c->reason.data ? c->reason.data : "", c->reason.len);
+            if (c->dnew.cause.len && !(op->cause = strndup(c->dnew.cause.data, c->dnew.cause.len)))
+                return ENOMEM;
             return op->reason ? 0 : ENOMEM;
         }
         if (c->dnew.mapping_changed)
@@ -655,7 +659,7 @@ static int create_aliases_check(wctx *c, store_job *job, const char *index)
     return rc;
 }
 
-static int exec_admin(wctx *c, store_job *job)
+static int exec_admin_one(wctx *c, store_job *job)
 {
     cache_ent *ent;
     if (strlen(job->index) > STORE_MAX_INDEX_NAME) {
@@ -810,6 +814,75 @@ static int exec_admin(wctx *c, store_job *job)
     default: break;
     }
     job->meta = ent->m;
+    return rc;
+}
+
+/* Would `job`'s mapping merge into index `name`? Tried on a copy of its
+ * mapping (limits and analysis as the index has them), so that a conflict
+ * found in a later index of the list leaves the earlier ones unchanged. */
+static int merge_check(wctx *c, store_job *job, const char *name)
+{
+    cache_ent *ent;
+    store_mapping *map, copy;
+    buf text = BUF_INIT, settings = BUF_INIT, mappings = BUF_INIT;
+    store_index_meta m;
+    cJSON *add = NULL;
+    char why[256];
+    int rc = store_eng_cache_get(c, name, &ent);
+    if (rc)
+        goto done;
+    if (!ent->exists) {
+        job->rc = STORE_JOB_MISSING;
+        goto done;
+    }
+    if ((rc = store_eng_ent_mapping(c, ent, &map)))
+        goto done;
+    if (!store_mapping_print(map, &text)) {
+        rc = ENOMEM;
+        goto done;
+    }
+    if (store_eng_index_load(c->txn, c->e, name, &m, &settings, &mappings) != STORE_LOOKUP_FOUND ||
+        !store_mapping_parse(text.data, text.len, &copy, why, sizeof why)) {
+        rc = EIO;
+        goto done;
+    }
+    store_mapping_limits_from_settings(&copy, settings.data, settings.len);
+    store_mapping_set_analysis(&copy, settings.data, settings.len, why, sizeof why);
+    add = job->mappings ? cJSON_ParseWithLength(job->mappings, job->mappings_len) : NULL;
+    if (!add || !store_mapping_merge(&copy, add, job->reason, sizeof job->reason)) {
+        if (!add)
+            snprintf(job->reason, sizeof job->reason, "mappings must be a JSON object");
+        job->rc = STORE_JOB_BAD_MAPPING;
+    }
+    store_mapping_free(&copy);
+done:
+    cJSON_Delete(add);
+    buf_free(&text);
+    buf_free(&settings);
+    buf_free(&mappings);
+    return rc;
+}
+
+/* PUT _mapping/_settings on an expression resolved to several indices: all
+ * or none, as Elasticsearch applies them in one cluster state update. A
+ * settings change is refused (non-dynamic analysis) before any index
+ * changes; a mapping is tried on every index before it is applied to any. */
+static int exec_admin(wctx *c, store_job *job)
+{
+    if (!job->names || (job->kind != STORE_JOB_PUT_MAPPING && job->kind != STORE_JOB_PUT_SETTINGS))
+        return exec_admin_one(c, job);
+    const char *expr = job->index;
+    int rc = 0;
+    memset(&job->meta, 0, sizeof job->meta);
+    for (size_t i = 0; job->kind == STORE_JOB_PUT_MAPPING && i < job->nnames; i++)
+        if ((rc = merge_check(c, job, job->names[i])) || job->rc != STORE_JOB_OK)
+            return rc;
+    for (size_t i = 0; i < job->nnames; i++) {
+        job->index = job->names[i];
+        if ((rc = exec_admin_one(c, job)) || job->rc != STORE_JOB_OK)
+            break;
+    }
+    job->index = expr;
     return rc;
 }
 

@@ -272,6 +272,24 @@ bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)
     return false;
 }
 
+bool store_eval_query_fail(ex *x, const char *cause_type, const char *fmt, ...)
+{
+    store_error *err = x->err;
+    if (err->status)
+        return false;
+    static const char prefix[] = "failed to create query: ";
+    buf raw = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    store_util_vappend(&raw, fmt, ap);
+    va_end(ap);
+    store_eval_shard_fail(x, "query_shard_exception", "%s%s", prefix, raw.data ? raw.data : "");
+    buf_free(&raw);
+    err->cause_type = cause_type;
+    err->cause_at = sizeof prefix - 1;
+    return false;
+}
+
 static const char *type_name(const store_field *f)
 {
     return f->type_name ? f->type_name : "object";
@@ -432,8 +450,7 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
             if (v->kind != STORE_QV_STR || !v->s[0] || *e || !isfinite(d)) {
                 if (lenient)
                     return 0;
-                store_eval_shard_fail(x, "query_shard_exception",
-                                      "failed to create query: For input string: \"%s\"", v->s);
+                store_eval_query_fail(x, "number_format_exception", "For input string: \"%s\"", v->s);
                 return -1;
             }
         }
@@ -450,8 +467,8 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
             if (d >= 9223372036854775807.0 || d < -9223372036854775808.0) {
                 if (lenient)
                     return 0;
-                store_eval_shard_fail(x, "query_shard_exception",
-                                      "failed to create query: Value [%s] is out of range for a long", v->s);
+                store_eval_query_fail(x, "illegal_argument_exception", "Value [%s] is out of range for a long",
+                                      v->s);
                 return -1;
             }
             store_index_enc_long((int64_t)d, out);
@@ -468,8 +485,7 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
         if (rc < 0) {
             if (lenient)
                 return 0;
-            store_eval_shard_fail(x, "query_shard_exception", "failed to create query: For input string: \"%s\"",
-                                  v->s);
+            store_eval_query_fail(x, "number_format_exception", "For input string: \"%s\"", v->s);
             return -1;
         }
         if (rc == 0)
@@ -921,9 +937,9 @@ static void lower(char *s)
 static bool ev_field(ex *x, const store_query *q, const char *path, float boost, bool lenient, hitv *out)
 {
     if (q->type == STORE_Q_TERMS && (int64_t)q->nvals > x->ix->max_terms) /* checked first, mapped or not */
-        return store_eval_shard_fail(
-            x, "query_shard_exception",
-            "failed to create query: The number of terms [%zu] used in the Terms Query request has "
+        return store_eval_query_fail(
+            x, "illegal_argument_exception",
+            "The number of terms [%zu] used in the Terms Query request has "
             "exceeded the allowed maximum of [%" PRId64 "]. This maximum can be set by changing the "
             "[index.max_terms_count] index level setting.",
             q->nvals, x->ix->max_terms);
@@ -942,10 +958,8 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     if (!f->index) {
         if (lenient)
             return true;
-        return store_eval_shard_fail(x, "query_shard_exception",
-                                     "failed to create query: Cannot search on field [%s] since it "
-                                     "is not indexed.",
-                                     path);
+        return store_eval_query_fail(x, "illegal_argument_exception",
+                                     "Cannot search on field [%s] since it is not indexed.", path);
     }
     bool text = f->type == STORE_FT_TEXT;
     unsigned char kbuf[STORE_INDEX_MAX_KEY + 1], kbuf2[STORE_INDEX_MAX_KEY + 1];
@@ -1274,6 +1288,13 @@ bool store_eval(ex *x, const store_query *q, hitv *out)
     case STORE_Q_MATCH_NONE:
         return true;
     case STORE_Q_IDS:
+        /* Elasticsearch's IdsQueryBuilder bounds its ids by
+         * index.max_result_window (elastic/elasticsearch#140515): a lookup per
+         * id, the work grows with the list. */
+        if ((int64_t)q->nvals > x->ix->window)
+            return store_eval_query_fail(x, "illegal_state_exception",
+                                         "Too many ids specified, allowed max result window is [%" PRId64 "]",
+                                         x->ix->window);
         return ev_ids(x, q, q->boost, out);
     case STORE_Q_BOOL:
         return ev_bool(x, q, out);

@@ -520,8 +520,10 @@ static bool heavy_route(const char *method, const char *path, store_route *route
         return false;
     *route = m.route;
     bool read = m.method == STORE_M_GET || m.method == STORE_M_POST;
-    bool heavy = read && (m.route == STORE_R_SEARCH || m.route == STORE_R_COUNT || m.route == STORE_R_SCROLL ||
-                          m.route == STORE_R_MGET || m.route == STORE_R_CAT_COUNT);
+    bool heavy = (read && (m.route == STORE_R_SEARCH || m.route == STORE_R_COUNT || m.route == STORE_R_SCROLL ||
+                           m.route == STORE_R_MGET || m.route == STORE_R_CAT_COUNT)) ||
+                 m.route == STORE_R_DELETE_BY_QUERY ||
+                 m.route == STORE_R_UPDATE_BY_QUERY; /* a search, then writes it waits for: off the HTTP threads */
     store_router_free(&m);
     return heavy;
 }

@@ -96,6 +96,43 @@ static bool fail_value(xctx *x, const char *at, const char *path, const store_fi
     return false;
 }
 
+/* fail_value with the exception Elasticsearch's document_parsing_exception
+ * wraps: `type` and `reason`, and (inner_json, NULL for none) its own cause. */
+static bool fail_value_cause(xctx *x, const char *at, const char *path, const store_field *f, const char *val, size_t n,
+                             const char *type, const char *reason, const char *inner_json)
+{
+    if (x->lenient)
+        return true;
+    buf *c = &x->out->cause;
+    buf_reset(c);
+    buf_puts(c, "{\"type\":");
+    buf_put_json_string(c, type, strlen(type));
+    buf_puts(c, ",\"reason\":");
+    buf_put_json_string(c, reason, strlen(reason));
+    if (inner_json) {
+        buf_puts(c, ",\"caused_by\":");
+        buf_puts(c, inner_json);
+    }
+    buf_putc(c, '}');
+    return fail_value(x, at, path, f, val, n);
+}
+
+/* The cause of a date Elasticsearch's DateFormatter could not parse. */
+static bool fail_date(xctx *x, const char *at, const char *path, const store_field *f, const char *val, size_t n,
+                      const char *format)
+{
+    buf why = BUF_INIT;
+    buf_printf(&why, "failed to parse date field [%.*s] with format [%s]", (int)(n > 200 ? 200 : n), val, format);
+    /* JavaDateFormatter tries each of several formats; a single one's own
+     * DateTimeParseException names a position verstore does not track. */
+    bool r = fail_value_cause(x, at, path, f, val, n, "illegal_argument_exception", why.data ? why.data : "",
+                              strstr(format, "||") ? "{\"type\":\"date_time_parse_exception\",\"reason\":\"Failed "
+                                                     "to parse with all enclosed parsers\"}"
+                                                   : NULL);
+    buf_free(&why);
+    return r;
+}
+
 /* A keyword longer than Lucene's 32 766-byte term limit: Elasticsearch
  * refuses the document with IndexWriter's message (no ignore_above said to
  * skip the value). */
@@ -339,7 +376,7 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         store_index_enc_long(l, enc);
         break;
     }
-    case STORE_FT_ULONG: { /* Elasticsearch's reason is in its caused_by, which fail_value does not carry */
+    case STORE_FT_ULONG: { /* Elasticsearch's own reason is the caused_by */
         uint64_t u;
         char why[256];
         int rc = jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE
@@ -348,7 +385,9 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         if (rc == 0)
             return true;
         if (rc < 0)
-            return fail_value(x, at, path, f, v, vn);
+            return jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE
+                       ? fail_value(x, at, path, f, v, vn)
+                       : fail_value_cause(x, at, path, f, v, vn, "illegal_argument_exception", why, NULL);
         store_ulong_enc(u, enc);
         break;
     }
@@ -393,14 +432,26 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         if (f && f->date_format ? !store_datefmt_parse(f->date_format, v, vn, jt == STORE_JSON_NUMBER, &ms)
             : jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms)
                                       : !store_index_parse_date(v, vn, &ms))
-            return fail_value(x, at, path, f, v, vn);
+            return fail_date(x, at, path, f, v, vn,
+                             f && f->date_format ? f->date_format : "strict_date_optional_time||epoch_millis");
         store_index_enc_long(ms, enc);
         break;
     }
     case STORE_FT_DATE_NANOS: { /* before 1970 or after 2262 is refused, as DateUtils.toLong refuses it */
         int64_t ns;
-        if (store_datefmt_parse_ns(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, false, &ns) != 1)
-            return fail_value(x, at, path, f, v, vn);
+        int rc = store_datefmt_parse_ns(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, false, &ns);
+        if (rc == 0)
+            return fail_date(x, at, path, f, v, vn, f && f->date_format ? f->date_format : STORE_DATEFMT_NANOS_DEFAULT);
+        if (rc < 0) { /* DateUtils.toLong names the instant as Instant.toString writes it */
+            char inst[64], why[200];
+            store_datefmt_instant_text(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, inst, sizeof inst);
+            snprintf(why, sizeof why,
+                     rc == -1 ? "date[%s] is before the epoch in 1970 and cannot be stored in nanosecond resolution"
+                              : "date[%s] is after 2262-04-11T23:47:16.854775807 and cannot be stored in nanosecond "
+                                "resolution",
+                     inst);
+            return fail_value_cause(x, at, path, f, v, vn, "illegal_argument_exception", why, NULL);
+        }
         store_index_enc_long(ns, enc);
         break;
     }
@@ -741,6 +792,7 @@ bool store_index_doc(store_mapping *m, const char *src, size_t n, const char *id
     xctx x = {.m = m, .src = src, .id = id, .id_len = id_len, .lenient = lenient, .out = out,
               .err_type = err_type, .reason = reason};
     buf_reset(&out->text);
+    buf_reset(&out->cause);
     out->n = 0;
     out->mapping_changed = false;
     const char *end = src + n;
@@ -778,6 +830,7 @@ void store_doc_index_free(store_doc_index *d)
     if (!d)
         return;
     buf_free(&d->text);
+    buf_free(&d->cause);
     free(d->ents);
     free(d->pos);
     memset(d, 0, sizeof *d);

@@ -43,6 +43,13 @@ void store_query_free(store_query *q)
     free(q->msm);
     free(q->analyzer);
     free(q->format);
+    if (q->lookup) {
+        free(q->lookup->index);
+        free(q->lookup->id);
+        free(q->lookup->path);
+        free(q->lookup->routing);
+        free(q->lookup);
+    }
     for (size_t i = 0; i < q->nclauses; i++)
         store_query_free(q->clauses[i].q);
     free(q->clauses);
@@ -152,6 +159,39 @@ static bool add_val(store_query *q, const cJSON *v, const char *qname, store_err
     if (!qval_set(v, &q->vals[q->nvals], qname, err))
         return false;
     q->nvals++;
+    return true;
+}
+
+bool store_query_has_lookup(const store_query *q)
+{
+    if (!q)
+        return false;
+    if (q->lookup)
+        return true;
+    for (size_t i = 0; i < q->nclauses; i++)
+        if (store_query_has_lookup(q->clauses[i].q))
+            return true;
+    return false;
+}
+
+bool store_query_set_values(store_query *q, const cJSON *const *v, size_t n, store_error *err)
+{
+    for (size_t i = 0; i < q->nvals; i++)
+        qval_free(&q->vals[i]);
+    free(q->vals);
+    q->vals = NULL;
+    q->nvals = 0;
+    if (!n)
+        return true;
+    if (!(q->vals = calloc(n, sizeof *q->vals)))
+        return oom(err);
+    for (size_t i = 0; i < n; i++) {
+        if (cJSON_IsNull(v[i]))
+            continue;
+        if (!qval_set(v[i], &q->vals[q->nvals], "terms", err))
+            return false;
+        q->nvals++;
+    }
     return true;
 }
 
@@ -349,6 +389,52 @@ fail:
     return NULL;
 }
 
+/* TermsLookup's parser: index, id and path required, routing optional, all
+ * strings ("type" is gone in 8: an unknown field like any other). */
+static store_query *parse_terms_lookup(const cJSON *f, float boost, store_error *err)
+{
+    store_query *q = field_query(STORE_Q_TERMS, f->string, err);
+    if (!q)
+        return NULL;
+    q->boost = boost;
+    if (!(q->lookup = calloc(1, sizeof *q->lookup))) {
+        store_query_free(q);
+        return oom(err), NULL;
+    }
+    store_terms_lookup *l = q->lookup;
+    for (const cJSON *it = f->child; it; it = it->next) {
+        char **slot = is_(it->string, "index")   ? &l->index
+                      : is_(it->string, "id")    ? &l->id
+                      : is_(it->string, "path")  ? &l->path
+                      : is_(it->string, "routing") ? &l->routing
+                                                 : NULL;
+        bool ok;
+        if (!slot)
+            ok = fail(err, "x_content_parse_exception", "[terms_lookup] unknown field [%s]", it->string);
+        else if (!cJSON_IsString(it) && !cJSON_IsNumber(it))
+            ok = fail(err, "x_content_parse_exception", "[terms_lookup] %s doesn't support values of type: %s",
+                      it->string, cJSON_IsNull(it) ? "VALUE_NULL" : cJSON_IsBool(it) ? "VALUE_BOOLEAN"
+                                                   : cJSON_IsArray(it) ? "START_ARRAY" : "START_OBJECT");
+        else
+            ok = get_string(it, slot, "terms", it->string, err);
+        if (!ok) {
+            store_query_free(q);
+            return NULL;
+        }
+    }
+    if (!l->index || !l->id || !l->path) { /* ConstructingObjectParser names every missing one, in order */
+        char need[32] = "";
+        const char *names[] = {"index", "id", "path"};
+        const char *have[] = {l->index, l->id, l->path};
+        for (size_t i = 0; i < 3; i++)
+            if (!have[i])
+                snprintf(need + strlen(need), sizeof need - strlen(need), "%s%s", need[0] ? ", " : "", names[i]);
+        store_query_free(q);
+        return fail(err, "illegal_argument_exception", "Required [%s]", need), NULL;
+    }
+    return q;
+}
+
 static store_query *parse_terms(const cJSON *body, store_error *err)
 {
     if (!cJSON_IsObject(body))
@@ -369,9 +455,7 @@ static store_query *parse_terms(const cJSON *body, store_error *err)
     if (!f)
         return fail(err, "parsing_exception", "[terms] query requires a field"), NULL;
     if (cJSON_IsObject(f))
-        return fail(err, "illegal_argument_exception",
-                    "verstore does not support the terms lookup form of the [terms] query (field [%s])", f->string),
-               NULL;
+        return parse_terms_lookup(f, boost, err);
     if (!cJSON_IsArray(f))
         return fail(err, "parsing_exception", "[terms] query does not support [%s]", f->string), NULL;
     store_query *q = field_query(STORE_Q_TERMS, f->string, err);

@@ -220,6 +220,12 @@ static bool keep_big_ints(cJSON *it, const char **p, const char *end)
     return true;
 }
 
+bool store_req_keep_big_ints(cJSON *root, const char *text, size_t n)
+{
+    const char *p = text;
+    return keep_big_ints(root, &p, text + n);
+}
+
 bool store_req_json_body(const store_req *req, cJSON **out, store_resp *resp)
 {
     *out = NULL;

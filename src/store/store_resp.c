@@ -243,6 +243,18 @@ void store_resp_search_error(store_api *api, store_resp *r, const store_error *e
         store_resp_jstr(&cause, e->shard_index);
     }
     buf_putc(&cause, '}');
+    /* root_cause shows the shard's exception without its cause; the shard
+     * failure and the top-level caused_by show it with. */
+    buf full = BUF_INIT;
+    buf_append(&full, cause.data, cause.len - 1);
+    if (e->cause_type && e->cause_at <= e->reason.len) {
+        buf_puts(&full, ",\"caused_by\":{\"type\":");
+        store_resp_jstr(&full, e->cause_type);
+        buf_puts(&full, ",\"reason\":");
+        store_resp_jstrn(&full, reason + e->cause_at, e->reason.len - e->cause_at);
+        buf_putc(&full, '}');
+    }
+    buf_putc(&full, '}');
     buf_reset(b);
     r->status = e->status;
     r->content_type = STORE_CT_JSON;
@@ -259,11 +271,12 @@ void store_resp_search_error(store_api *api, store_resp *r, const store_error *e
         buf_puts(b, "-1,\"index\":null");
     }
     buf_puts(b, ",\"reason\":");
-    buf_append(b, cause.data, cause.len);
+    buf_append(b, full.data, full.len);
     buf_puts(b, "}],\"caused_by\":");
-    buf_append(b, cause.data, cause.len);
+    buf_append(b, full.data, full.len);
     buf_printf(b, "},\"status\":%d}", e->status);
     buf_free(&cause);
+    buf_free(&full);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */

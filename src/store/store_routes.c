@@ -107,6 +107,19 @@ static const char *const p_update[] = {P_WRITE, "lang", "require_alias", "retry_
 
 static const char *const p_none[] = {NULL};
 
+static const char *const p_dbq[] = {
+    "allow_no_indices", "analyzer", "analyze_wildcard", "conflicts", "default_operator", "df", "expand_wildcards",
+    "from", "ignore_unavailable", "lenient", "max_docs", "preference", "q", "refresh", "request_cache",
+    "requests_per_second", "routing", "scroll", "scroll_size", "search_timeout", "search_type", "slices", "sort",
+    "stats", "terminate_after", "timeout", "version", "wait_for_active_shards", "wait_for_completion", NULL};
+
+static const char *const p_ubq[] = {
+    "allow_no_indices", "analyzer", "analyze_wildcard", "conflicts", "default_operator", "df", "expand_wildcards",
+    "from", "ignore_unavailable", "lenient", "max_docs", "pipeline", "preference", "q", "refresh", "request_cache",
+    "requests_per_second", "routing", "scroll", "scroll_size", "search_timeout", "search_type", "slices", "sort",
+    "stats", "terminate_after", "timeout", "version", "version_type", "wait_for_active_shards",
+    "wait_for_completion", NULL};
+
 static const char *const p_analyze[] = {"index", NULL};
 
 static const char *const p_data_stream[] = {"expand_wildcards", "include_defaults", "verbose", "master_timeout", NULL};
@@ -356,6 +369,8 @@ const store_route_def store_routes[] = {
      {{GET, p_mapping, STORE_EP_INDEX, h_get_mappings}, {PUT | POST, p_mapping, STORE_EP_INDEX, store_admin_put_mapping}}},
     {"/{index:expr}/_search", STORE_R_SEARCH, {{GET | POST, p_search, STORE_EP_SEARCH, h_search}}},
     {"/{index:expr}/_count", STORE_R_COUNT, {{GET | POST, p_count, STORE_EP_COUNT, h_search}}},
+    {"/{index:expr}/_delete_by_query", STORE_R_DELETE_BY_QUERY, {{POST, p_dbq, STORE_EP_SEARCH, h_search}}},
+    {"/{index:expr}/_update_by_query", STORE_R_UPDATE_BY_QUERY, {{POST, p_ubq, STORE_EP_SEARCH, h_search}}},
     {"/{index}/_analyze", STORE_R_ANALYZE, {{GET | POST, p_analyze, STORE_EP_SEARCH, h_analyze}}},
     {"/{index}/_doc", STORE_R_DOC_AUTO, {{POST, p_index_doc, STORE_EP_DOC_WRITE, h_auto_id_doc}}},
     {"/{index}/{type}", STORE_R_LEGACY_AUTO, {{POST, p_index_doc, STORE_EP_DOC_WRITE, h_auto_id_doc}}},

@@ -403,7 +403,8 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         storage_err(err);
         goto done;
     }
-    if (!store_resolve(r, req->index, q.ignore_unavailable, q.allow_no_indices, &ix, &nix, err) ||
+    if (!store_search_lookup_rewrite(r, &q, err) ||
+        !store_resolve(r, req->index, q.ignore_unavailable, q.allow_no_indices, &ix, &nix, err) ||
         !window_check(r, &q, ix, nix, err))
         goto done;
     int mode = fast_mode(&q, ix, nix);
@@ -541,7 +542,8 @@ bool store_search_count(store_search *s, const store_search_req *req, buf *out, 
         storage_err(err);
         goto done;
     }
-    if (!store_resolve(r, req->index, q.ignore_unavailable, q.allow_no_indices, &ix, &nix, err))
+    if (!store_search_lookup_rewrite(r, &q, err) ||
+        !store_resolve(r, req->index, q.ignore_unavailable, q.allow_no_indices, &ix, &nix, err))
         goto done;
     int64_t total = 0;
     int terminated = q.terminate_after > 0 ? 0 : -1;

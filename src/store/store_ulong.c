@@ -4,7 +4,9 @@
 #include "versync/store/store_util.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A decimal number as Java's BigDecimal reads it ([+-]digits[.digits][e[+-]digits]),
@@ -87,12 +89,83 @@ static bool dec_parse(const char *s, size_t n, dec *d)
     return true;
 }
 
+/* Java's Double.toString of `d`: the shortest digits that read back as d,
+ * plain between 10^-3 and 10^7 ("10.0", "0.5"), else "1.0E20", "1.5E-5". */
+static void java_double(double d, char *out, size_t outsz)
+{
+    char e[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, d);
+        if (strtod(e, NULL) == d)
+            break;
+    }
+    /* e is "[-]D[.DDD]e[+-]XX": its digits and exponent */
+    char digits[24];
+    size_t nd = 0;
+    const char *q = e;
+    bool neg = *q == '-';
+    if (neg)
+        q++;
+    for (; *q && *q != 'e'; q++)
+        if (isdigit((unsigned char)*q) && nd < sizeof digits - 1)
+            digits[nd++] = *q;
+    digits[nd] = '\0';
+    int x = *q == 'e' ? atoi(q + 1) : 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        digits[--nd] = '\0';
+    double a = fabs(d);
+    size_t o = 0;
+#define PUT(c) (o + 1 < outsz ? (void)(out[o++] = (c)) : (void)0)
+    if (neg)
+        PUT('-');
+    if (a >= 1e-3 && a < 1e7) {
+        if (x < 0) {
+            PUT('0');
+            PUT('.');
+            for (int z = -1; z > x; z--)
+                PUT('0');
+            for (size_t i = 0; i < nd; i++)
+                PUT(digits[i]);
+        } else {
+            for (int i = 0; i <= x; i++)
+                PUT((size_t)i < nd ? digits[i] : '0');
+            PUT('.');
+            if ((size_t)x + 1 >= nd)
+                PUT('0');
+            for (size_t i = (size_t)x + 1; i < nd; i++)
+                PUT(digits[i]);
+        }
+        out[o] = '\0';
+    } else {
+        PUT(digits[0]);
+        PUT('.');
+        if (nd == 1)
+            PUT('0');
+        for (size_t i = 1; i < nd; i++)
+            PUT(digits[i]);
+        out[o] = '\0';
+        snprintf(out + o, outsz - o, "E%d", x);
+    }
+#undef PUT
+}
+
 int store_ulong_parse_doc(const char *s, size_t n, bool number, uint64_t *out, char *why, size_t whysz)
 {
     if (!number && n == 0)
         return 0;
     dec d;
     bool plain = n > 0 && n <= 64 && !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n);
+    if (number && !plain && n < 400) {
+        /* A JSON number with a fraction or an exponent is a Double to
+         * Elasticsearch's parser, which parseUnsignedLong refuses whatever
+         * its value ("For input string: [1000.0]."). */
+        char tmp[400], jd[64];
+        memcpy(tmp, s, n);
+        tmp[n] = '\0';
+        java_double(strtod(tmp, NULL), jd, sizeof jd);
+        snprintf(why, whysz, "For input string: [%s].", jd);
+        return -1;
+    }
     if (!dec_parse(s, n, &d)) {
         snprintf(why, whysz, "For input string: \"%.*s\"", (int)(n > 200 ? 200 : n), s);
         return -1;

@@ -43,6 +43,7 @@ API = {
     "scroll": ("POST", ["/_search/scroll"]),
     "clear_scroll": ("DELETE", ["/_search/scroll"]),
     "delete_by_query": ("POST", ["/{index}/_delete_by_query"]),
+    "update_by_query": ("POST", ["/{index}/_update_by_query"]),
     "indices.create": ("PUT", ["/{index}"]),
     "indices.delete": ("DELETE", ["/{index}"]),
     "indices.get": ("GET", ["/{index}"]),

@@ -101,6 +101,20 @@ static void test_leaf_queries(void **state)
     assert_true(q->boost == 3.0f);
     store_query_free(q);
 
+    /* a terms lookup: no values until the search fetches them */
+    q = parse("{\"terms\":{\"boost\":2,\"u\":{\"index\":\"users\",\"id\":2,\"path\":\"f\",\"routing\":\"r\"}}}");
+    assert_non_null(q);
+    assert_int_equal(q->type, STORE_Q_TERMS);
+    assert_string_equal(q->field, "u");
+    assert_int_equal(q->nvals, 0);
+    assert_non_null(q->lookup);
+    assert_string_equal(q->lookup->index, "users");
+    assert_string_equal(q->lookup->id, "2");
+    assert_string_equal(q->lookup->path, "f");
+    assert_string_equal(q->lookup->routing, "r");
+    assert_true(q->boost == 2.0f);
+    store_query_free(q);
+
     q = parse("{}");
     assert_non_null(q);
     assert_int_equal(q->type, STORE_Q_MATCH_ALL);
@@ -244,8 +258,11 @@ static void test_errors(void **state)
     refused("{\"term\":{\"a\":{\"value\":1,\"case_insensitive\":true}}}", "illegal_argument_exception",
             "case_insensitive");
     refused("{\"term\":{\"a\":{\"value\":1,\"boost\":-1}}}", "illegal_argument_exception", "negative [boost]");
-    refused("{\"terms\":{\"a\":{\"index\":\"i\",\"id\":\"1\",\"path\":\"p\"}}}", "illegal_argument_exception",
-            "terms lookup");
+    refused("{\"terms\":{\"a\":{\"id\":\"1\"}}}", "illegal_argument_exception", "Required [index, path]");
+    refused("{\"terms\":{\"a\":{\"index\":\"i\",\"id\":\"1\",\"path\":\"p\",\"type\":\"t\"}}}",
+            "x_content_parse_exception", "[terms_lookup] unknown field [type]");
+    refused("{\"terms\":{\"a\":{\"index\":\"i\",\"id\":{},\"path\":\"p\"}}}", "x_content_parse_exception",
+            "id doesn't support values of type: START_OBJECT");
     refused("{\"terms\":{\"a\":1}}", "parsing_exception", "[terms] query does not support [a]");
     refused("{\"range\":{\"d\":{\"gte\":\"now-1d\"}}}", "illegal_argument_exception", "date math [now-1d]");
     refused("{\"range\":{\"d\":{\"gte\":\"2024-01-01||+1M\"}}}", "illegal_argument_exception", "date math");

@@ -27,7 +27,19 @@ static void test_doc_values(void **state)
     assert_true(u == 9223372036854775808ULL);
     assert_int_equal(doc("10.0", false, &u, why), 1);
     assert_true(u == 10);
-    assert_int_equal(doc("1e3", true, &u, why), 1);
+    /* a JSON number with a fraction or exponent is a Double to Elasticsearch's
+     * parser: refused, whatever its value */
+    assert_int_equal(doc("1e3", true, &u, why), -1);
+    assert_string_equal(why, "For input string: [1000.0].");
+    assert_int_equal(doc("10.0", true, &u, why), -1);
+    assert_string_equal(why, "For input string: [10.0].");
+    assert_int_equal(doc("1e20", true, &u, why), -1);
+    assert_string_equal(why, "For input string: [1.0E20].");
+    assert_int_equal(doc("0.0005", true, &u, why), -1);
+    assert_string_equal(why, "For input string: [5.0E-4].");
+    assert_int_equal(doc("0.125", true, &u, why), -1);
+    assert_string_equal(why, "For input string: [0.125].");
+    assert_int_equal(doc("1e3", false, &u, why), 1); /* a string goes through BigDecimal */
     assert_true(u == 1000);
     assert_int_equal(doc("", false, &u, why), 0); /* null */
     assert_int_equal(doc("-1", true, &u, why), -1);
@@ -35,6 +47,8 @@ static void test_doc_values(void **state)
     assert_int_equal(doc("18446744073709551616", true, &u, why), -1);
     assert_string_equal(why, "Value [18446744073709551616] is out of range for unsigned long");
     assert_int_equal(doc("10.5", true, &u, why), -1);
+    assert_string_equal(why, "For input string: [10.5].");
+    assert_int_equal(doc("10.5", false, &u, why), -1);
     assert_string_equal(why, "Value \"10.5\" has a decimal part");
     assert_int_equal(doc("abc", false, &u, why), -1);
     assert_string_equal(why, "For input string: \"abc\"");

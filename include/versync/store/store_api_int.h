@@ -47,6 +47,8 @@ struct store_call {
     int64_t start_ms;
     char auto_id[21];
     char *settings, *mappings;   /* admin jobs: JSON text (heap) */
+    char **targets;              /* PUT _mapping/_settings: the concrete indices (owned; job.names) */
+    size_t ntargets;
     char *filter_path;           /* ?filter_path (heap) or NULL */
     char *routing;               /* ?routing (heap) or NULL: echoed in Location */
     store_alias_action *actions; /* aliases job (heap); names point into m or alias_body */

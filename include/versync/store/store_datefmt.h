@@ -36,6 +36,13 @@ bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool
  * nanoseconds since the epoch, fractions kept to the nanosecond. 1 *ns set;
  * 0 in no format; -1 before 1970, -2 after 2262-04-11T23:47:16.854775807Z
  * (what a long of nanoseconds holds, as Elasticsearch's DateUtils.toLong). */
+/* The instant of a date value (as store_datefmt_parse_ns reads it, at any
+ * distance from 1970) as Java's Instant.toString writes it
+ * ("1960-01-01T00:00:00Z", a fraction in groups of three digits when there
+ * is one), for Elasticsearch's reasons; the value itself when it does not
+ * parse. */
+void store_datefmt_instant_text(const char *format, const char *s, size_t n, bool number, char *out, size_t outsz);
+
 int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns);
 
 #endif

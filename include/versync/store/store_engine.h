@@ -262,6 +262,7 @@ typedef struct store_op {
      * reason (heap, freed by store_op_clear). */
     const char *reason_type;
     char *reason;
+    char *cause; /* the error's caused_by JSON object (heap, freed by store_op_clear), NULL when none */
     size_t new_src_len;
     /* When `index` names an alias the writer points `index` here, at the
      * concrete index written (what responses report as _index). */
@@ -329,6 +330,10 @@ struct store_job {
     store_op *ops; /* DOCS: executed in order, all in one transaction */
     size_t nops;
     const char *index;    /* admin jobs */
+    /* PUT_MAPPING, PUT_SETTINGS: the concrete indices `index` (an expression)
+     * resolved to, all changed or none; NULL: `index` itself. */
+    const char *const *names;
+    size_t nnames;
     const char *settings; /* CREATE_INDEX/PUT_SETTINGS: JSON object text or NULL */
     size_t settings_len;
     const char *mappings; /* CREATE_INDEX, PUT_MAPPING: JSON object text or NULL */

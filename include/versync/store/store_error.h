@@ -21,6 +21,12 @@ typedef struct store_error {
     bool shard;
     char shard_index[STORE_MAX_INDEX_NAME + 1];
     bool index_missing; /* reason holds the missing index's name: index_not_found_exception */
+    /* The exception this one wraps, as Elasticsearch's QueryShardException
+     * "failed to create query: {cause's reason}" wraps the shard's own
+     * (answered as `caused_by`): its type (static; NULL when none) and its
+     * reason, the suffix of `reason` from byte `cause_at`. */
+    const char *cause_type;
+    size_t cause_at;
 } store_error;
 
 /* Fill `e` (status, type, printf-style reason made valid UTF-8) unless it

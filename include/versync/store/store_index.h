@@ -203,6 +203,10 @@ typedef struct store_doc_index {
     uint32_t *pos; /* token positions of the postings (see store_ent.pos) */
     size_t npos, poscap;
     bool mapping_changed; /* fields were added to the mapping */
+    /* A refused document: the exception Elasticsearch's error wraps, as its
+     * `caused_by` JSON object ({"type":…,"reason":…[,"caused_by":…]}); empty
+     * when it has none. */
+    buf cause;
 } store_doc_index;
 
 /* Extract the index entries of document `id` with source `src`, checking

@@ -50,6 +50,16 @@ typedef enum store_occur {
 
 typedef struct store_query store_query;
 
+/* The document a terms lookup takes its values from
+ * ({"terms":{"user":{"index":"users","id":"2","path":"followers"}}}). The
+ * values are fetched when the search runs (store_search_lookup_rewrite), as
+ * Elasticsearch's coordinating node rewrites the query before any shard
+ * sees it; until then the node has none. Strings owned by the node. */
+typedef struct store_terms_lookup {
+    char *index, *id, *path;
+    char *routing; /* NULL when not given; one shard: any routing names the same document */
+} store_terms_lookup;
+
 typedef struct store_clause {
     store_occur occur;
     store_query *q;
@@ -72,6 +82,7 @@ struct store_query {
     bool normalize; /* PREFIX/WILDCARD from query_string: lowercased for text fields */
     store_qval *vals;
     size_t nvals;
+    store_terms_lookup *lookup; /* TERMS: values still to fetch (owned), NULL when given inline or fetched */
     /* RANGE */
     store_qval *lo, *hi;
     bool lo_incl, hi_incl;
@@ -98,6 +109,14 @@ store_query *store_query_parse(const cJSON *q, store_error *err);
  * default_operator AND. */
 store_query *store_query_parse_string(const char *text, const char *const *default_fields, size_t ndefault,
                                       bool op_and, bool lenient, store_error *err);
+
+/* Set the values of a TERMS node (a terms lookup's, fetched) to the `n`
+ * JSON scalars `v` (borrowed), replacing any it had; nulls are skipped. False
+ * with err filled (400 for a value that is no scalar, 500 out of memory). */
+bool store_query_set_values(store_query *q, const cJSON *const *v, size_t n, store_error *err);
+
+/* Whether the tree holds a terms lookup still to fetch. */
+bool store_query_has_lookup(const store_query *q);
 
 /* Release a tree; NULL is a no-op. */
 void store_query_free(store_query *q);

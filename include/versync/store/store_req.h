@@ -36,6 +36,11 @@ bool store_req_refresh(const store_req *req, bool *forced, store_resp *resp);
 
 bool store_req_content_type_ok(const char *ct);
 
+/* Give the integer literals of `root` (parsed from text[0..n)) past 2^53
+ * their exact text in valuestring, as store_req_json_body does for a body.
+ * False when out of memory. */
+bool store_req_keep_big_ints(cJSON *root, const char *text, size_t n);
+
 bool store_req_json_body(const store_req *req, cJSON **out, store_resp *resp);
 
 #endif

@@ -39,6 +39,8 @@ typedef enum store_route {
     STORE_R_CAT_ALIASES,   /* /_cat/aliases[/{alias}]: names in `alias` */
     STORE_R_CAT_COUNT,     /* /_cat/count[/{index}] */
     STORE_R_DATA_STREAM,   /* /_data_stream[/{name}]: name in `index` */
+    STORE_R_DELETE_BY_QUERY, /* /{index}/_delete_by_query */
+    STORE_R_UPDATE_BY_QUERY, /* /{index}/_update_by_query */
 } store_route;
 
 /* Method bits. */

@@ -72,6 +72,26 @@ bool store_search_count(store_search *s, const store_search_req *req, buf *out, 
 /* GET|POST /_search/scroll[/{id}]: the next page of a scroll context. */
 bool store_search_scroll(store_search *s, const store_search_req *req, buf *out, store_error *err);
 
+/* POST /{index}/_delete_by_query, /{index}/_update_by_query (`update`; no
+ * script: each match is indexed again with its source, under the current
+ * mapping): the body (or `q`) selects the documents on one read snapshot;
+ * they are deleted (updated) in batches of scroll_size, each write
+ * conditional on the seq_no the snapshot saw (a document changed since is a
+ * version conflict: counted with conflicts=proceed, else the run stops after
+ * its batch). The BulkByScrollResponse into `out` with *status 200, or the
+ * worst failure's status (409 for a conflict); false with `err` for a
+ * request refused before any write. */
+bool store_search_by_query(store_search *s, const store_search_req *req, bool update, int *status, buf *out,
+                           store_error *err);
+
+/* The two halves of store_search_delete_by_query, apart so that a test can
+ * write between the snapshot and the deletes. A store_dbq holds a read
+ * snapshot until store_dbq_free. */
+typedef struct store_dbq store_dbq;
+bool store_dbq_open(store_search *s, const store_search_req *req, bool update, store_dbq **out, store_error *err);
+bool store_dbq_run(store_dbq *d, buf *out, int *status, store_error *err);
+void store_dbq_free(store_dbq *d);
+
 /* DELETE /_search/scroll[/{id}|/_all]: frees contexts; *status is 200, or
  * 404 when none of the ids was found (body in `out` either way). */
 bool store_search_clear_scroll(store_search *s, const store_search_req *req, int *status, buf *out,

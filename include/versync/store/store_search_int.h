@@ -240,6 +240,10 @@ float store_bm25_norm_inverse(float avgdl, uint32_t len);
 float store_bm25(float weight, float freq, float norm_inverse);
 bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A query the shard cannot build: query_shard_exception "failed to create
+ * query: {reason}" caused by `cause_type` with that reason, as Elasticsearch's
+ * SearchExecutionContext wraps what the query builder threw. Returns false. */
+bool store_eval_query_fail(ex *x, const char *cause_type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool store_eval_fielddata_err(ex *x, const char *path);
 bool store_eval_push_val(const void *val, size_t len, int64_t seq, void *arg);
 bool store_eval_all_docs(ex *x, double score, hitv *out);
@@ -256,6 +260,13 @@ void store_names_free(name_list *l);
 void store_names_add_pair(name_list *l, const char *s);
 bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, bool allow_no_indices,
                    sidx **out, size_t *nout, store_error *err);
+
+/* ---- store_tlookup.c — terms lookups fetched ---- */
+
+/* Fill every terms lookup of the request (query, post_filter, filter
+ * aggregations) with its document's values, read on `r`. False with err
+ * filled: the lookup's index missing (404), an alias of several indices. */
+bool store_search_lookup_rewrite(store_rtxn *r, sreq *q, store_error *err);
 
 /* ---- store_sreq.c — a _search/_count request parsed and validated ---- */
 
