@@ -31,8 +31,8 @@ typedef struct hl {
     passage *heap; /* the best passages so far, the weakest on top */
     size_t nheap, heapcap;
     uint32_t nterms;
-    int32_t *doc_tf;  /* per term id: its matches in the whole text */
-    int32_t *ptf;     /* per term id: its matches in the passage being scored */
+    int32_t *doc_tf; /* per term id: its matches in the whole text */
+    int32_t *ptf;    /* per term id: its matches in the passage being scored */
 } hl;
 
 static int span_cmp(const void *a, const void *b)
@@ -122,9 +122,9 @@ static bool passages_whole(hl *c)
     size_t i = 0;
     while (i < c->nsp) {
         int32_t s = c->sp[i].start, vs = s, ve = s;
-        while (vs > 0 && c->u[vs - 1] != 0x2029)
+        while (vs > 0 && c->u[vs - 1] != 0)
             vs--;
-        while (ve < c->n && c->u[ve] != 0x2029)
+        while (ve < c->n && c->u[ve] != 0)
             ve++;
         passage p = {vs, ve, i, i, 0};
         while (i < c->nsp && c->sp[i].start < ve)
@@ -138,39 +138,52 @@ static bool passages_whole(hl *c)
 
 /* Sentences bounded by fragment_size, as BoundedBreakIteratorScanner makes
  * them: from the sentence start before a match, as many whole sentences as
- * fit in fragment_size, at least the one holding the match. */
+ * fit in fragment_size, at least the one holding the match. Each value is
+ * broken alone (Lucene's SplittingBreakIterator at the separator). */
 static bool passages_bounded(hl *c, UBreakIterator *bi)
 {
     int32_t fs = c->o->fragment_size > 0 ? c->o->fragment_size : 0;
+    int32_t vs = -1, ve = -1; /* the value the iterator has: [vs, ve) */
     passage p = {0, -1, 0, 0, 0};
     for (size_t i = 0; i < c->nsp; i++) {
         int32_t s = c->sp[i].start;
         if (s >= c->n)
             break;
-        if (s >= p.end) {
-            if (p.end >= 0) {
-                p.m1 = i;
-                if (!offer(c, p, (size_t)c->o->nfrag))
-                    return false;
-            }
-            int32_t st = ubrk_preceding(bi, s + 1);
-            st = st == UBRK_DONE || st < 0 ? 0 : st;
-            int64_t target = (int64_t)s + (fs - (s - st) > 0 ? fs - (s - st) : 0);
-            int32_t en;
-            if (target + 1 > c->n)
-                en = c->n;
-            else {
-                en = ubrk_preceding(bi, (int32_t)target + 1);
-                if (en == UBRK_DONE)
-                    en = 0;
-            }
-            if (en <= st) {
-                en = ubrk_following(bi, (int32_t)(target < c->n ? target : c->n - 1));
-                if (en == UBRK_DONE || en > c->n)
-                    en = c->n;
-            }
-            p = (passage){st, en, i, i, 0};
+        if (s < p.end)
+            continue;
+        if (p.end >= 0) {
+            p.m1 = i;
+            if (!offer(c, p, (size_t)c->o->nfrag))
+                return false;
         }
+        if (s >= ve) {
+            UErrorCode st = U_ZERO_ERROR;
+            for (vs = s; vs > 0 && c->u[vs - 1] != 0;)
+                vs--;
+            for (ve = s; ve < c->n && c->u[ve] != 0;)
+                ve++;
+            ubrk_setText(bi, c->u + vs, ve - vs, &st);
+            if (U_FAILURE(st))
+                return false;
+        }
+        int32_t r = s - vs, n = ve - vs; /* within the value */
+        int32_t st = ubrk_preceding(bi, r + 1);
+        st = st == UBRK_DONE || st < 0 ? 0 : st;
+        int64_t target = (int64_t)r + (fs - (r - st) > 0 ? fs - (r - st) : 0);
+        int32_t en;
+        if (target + 1 > n)
+            en = n;
+        else {
+            en = ubrk_preceding(bi, (int32_t)target + 1);
+            if (en == UBRK_DONE)
+                en = 0;
+        }
+        if (en <= st) {
+            en = ubrk_following(bi, (int32_t)(target < n ? target : n - 1));
+            if (en == UBRK_DONE || en > n)
+                en = n;
+        }
+        p = (passage){vs + st, vs + en, i, i, 0};
     }
     if (p.end >= 0) {
         p.m1 = c->nsp;
@@ -199,13 +212,26 @@ static bool put_text(hl *c, buf *b, int32_t a, int32_t e)
         const char *rep = NULL;
         if (c->o->html) {
             switch (tmp[i]) {
-            case '"': rep = "&quot;"; break;
-            case '&': rep = "&amp;"; break;
-            case '<': rep = "&lt;"; break;
-            case '>': rep = "&gt;"; break;
-            case '\'': rep = "&#x27;"; break;
-            case '/': rep = "&#x2F;"; break;
-            default: break;
+            case '"':
+                rep = "&quot;";
+                break;
+            case '&':
+                rep = "&amp;";
+                break;
+            case '<':
+                rep = "&lt;";
+                break;
+            case '>':
+                rep = "&gt;";
+                break;
+            case '\'':
+                rep = "&#x27;";
+                break;
+            case '/':
+                rep = "&#x2F;";
+                break;
+            default:
+                break;
             }
         }
         ok = rep ? buf_puts(b, rep) : buf_putc(b, tmp[i]);
@@ -230,7 +256,7 @@ static bool format(hl *c, const passage *p, buf *out)
         pos = e;
     }
     int32_t end = p->end > pos ? p->end : pos;
-    if (end > 0 && end <= c->n && c->u[end - 1] == 0x2029 && end - 1 >= pos)
+    if (end > 0 && end <= c->n && c->u[end - 1] == 0 && end - 1 >= pos)
         end--;
     ok = ok && put_text(c, &f, pos, end) && buf_ok(&f);
     if (ok) {
@@ -265,12 +291,12 @@ static int by_score(const void *a, const void *b)
 static bool no_match(hl *c, buf *out, size_t *nout)
 {
     int32_t pos = 0;
-    while (pos < c->n && c->u[pos] == 0x2029)
+    while (pos < c->n && c->u[pos] == 0)
         pos++;
     if (pos >= c->n)
         return true;
     int32_t end = pos;
-    while (end < c->n && c->u[end] != 0x2029)
+    while (end < c->n && c->u[end] != 0)
         end++;
     if ((int64_t)c->o->no_match_size + pos < end) {
         UErrorCode st = U_ZERO_ERROR;
@@ -324,7 +350,7 @@ bool store_hl_fragments(const char *text, size_t len, const store_hl_span *spans
         if (!passages_whole(&c))
             goto done;
     } else if (c.nsp) {
-        bi = ubrk_open(UBRK_SENTENCE, "", c.u, c.n, &st);
+        bi = ubrk_open(UBRK_SENTENCE, "", NULL, 0, &st);
         if (U_FAILURE(st) || !passages_bounded(&c, bi))
             goto done;
     }

@@ -14,15 +14,21 @@
 static const store_hl_opts dflt = {"<em>", "</em>", false, 100, 5, 0, false};
 
 /* The fragments as the JSON list body they are appended as. */
-static void frags(const char *text, const store_hl_span *sp, size_t n, const store_hl_opts *o, const char *want,
-                  size_t want_n)
+static void frags_n(const char *text, size_t len, const store_hl_span *sp, size_t n, const store_hl_opts *o,
+                    const char *want, size_t want_n)
 {
     buf b = BUF_INIT;
     size_t got = 99;
-    assert_true(store_hl_fragments(text, strlen(text), sp, n, o, &b, &got));
+    assert_true(store_hl_fragments(text, len, sp, n, o, &b, &got));
     assert_string_equal(b.data ? b.data : "", want);
     assert_int_equal(got, want_n);
     buf_free(&b);
+}
+
+static void frags(const char *text, const store_hl_span *sp, size_t n, const store_hl_opts *o,
+                  const char *want, size_t want_n)
+{
+    frags_n(text, strlen(text), sp, n, o, want, want_n);
 }
 
 static void test_terms_in_one_sentence(void **state)
@@ -75,14 +81,17 @@ static void test_whole_values(void **state)
     (void)state;
     store_hl_opts o = dflt;
     o.nfrag = 0;
-    /* "first value" SEP "the fox value. More." SEP "fox" */
-    const char *t = "first value" STORE_HL_SEP "the fox value. More." STORE_HL_SEP "fox";
+    /* three values, NUL between them as Elasticsearch joins them */
+    static const char t[] = "first value\0the fox value. More.\0fox";
     const store_hl_span sp[] = {{16, 19, 0}, {33, 36, 0}};
-    frags(t, sp, 2, &o, "\"the <em>fox</em> value. More.\",\"<em>fox</em>\"", 2);
-    /* with fragments, each value's sentences; the separator ends a sentence */
+    frags_n(t, sizeof t - 1, sp, 2, &o, "\"the <em>fox</em> value. More.\",\"<em>fox</em>\"", 2);
+    /* with fragments, sentences of one value: a passage never reaches into the next */
     o.nfrag = 5;
+    frags_n(t, sizeof t - 1, sp, 2, &o, "\"the <em>fox</em> value. More.\",\"<em>fox</em>\"", 2);
     o.fragment_size = 10;
-    frags(t, sp, 2, &o, "\"the <em>fox</em> value.\",\"<em>fox</em>\"", 2);
+    frags_n(t, sizeof t - 1, sp, 2, &o, "\"the <em>fox</em> value.\",\"<em>fox</em>\"", 2);
+    static const char kw[] = "fox\0dog";
+    frags_n(kw, sizeof kw - 1, (store_hl_span[]){{0, 3, 0}}, 1, &dflt, "\"<em>fox</em>\"", 1);
 }
 
 static void test_encoder_and_offsets(void **state)
@@ -108,7 +117,8 @@ static void test_no_match(void **state)
     frags("I am pretty long so some of me should get cut off. Second sentence", NULL, 0, &o,
           "\"I am pretty long so some\"", 1);
     o.no_match_size = 1000; /* the first value, whole */
-    frags("short" STORE_HL_SEP "second", NULL, 0, &o, "\"short\"", 1);
+    static const char two[] = "short\0second";
+    frags_n(two, sizeof two - 1, NULL, 0, &o, "\"short\"", 1);
 }
 
 int main(void)
