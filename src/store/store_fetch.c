@@ -26,8 +26,8 @@ void store_fetch_free(fetchf *f, size_t n)
     free(f);
 }
 
-static bool add_entry(fetchf **out, size_t *n, size_t *cap, const char *field, const char *format, bool unmapped,
-                      store_error *err)
+static bool add_entry(fetchf **out, size_t *n, size_t *cap, const char *field, const char *format,
+                      bool unmapped, store_error *err)
 {
     if (!GROW_ARRAY(*out, *cap, *n + 1, 8))
         return oom_err(err);
@@ -46,8 +46,8 @@ bool store_fetch_parse(const cJSON *v, fetchf **out, size_t *n, store_error *err
 {
     size_t cap = *n;
     if (!cJSON_IsArray(v)) /* SearchSourceBuilder takes only an array here */
-        return seterr(err, 400, "parsing_exception", "Unknown key for a %s in [%s].", store_sreq_token_name(v),
-                      v->string);
+        return seterr(err, 400, "parsing_exception", "Unknown key for a %s in [%s].",
+                      store_sreq_token_name(v), v->string);
     const cJSON *e;
     cJSON_ArrayForEach(e, v)
     {
@@ -57,8 +57,9 @@ bool store_fetch_parse(const cJSON *v, fetchf **out, size_t *n, store_error *err
             continue;
         }
         if (!cJSON_IsObject(e))
-            return seterr(err, 400, "parsing_exception", "Expected [START_OBJECT] or [VALUE_STRING] in [%s] but found [%s]",
-                          v->string, store_sreq_token_name(e));
+            return seterr(err, 400, "parsing_exception",
+                          "Expected [START_OBJECT] or [VALUE_STRING] in [%s] but found [%s]", v->string,
+                          store_sreq_token_name(e));
         const char *field = NULL, *format = NULL;
         bool unmapped = false;
         for (const cJSON *m = e->child; m; m = m->next) {
@@ -69,8 +70,8 @@ bool store_fetch_parse(const cJSON *v, fetchf **out, size_t *n, store_error *err
             else if (strcmp(m->string, "include_unmapped") == 0 && cJSON_IsBool(m))
                 unmapped = cJSON_IsTrue(m);
             else /* FieldAndFormat's ObjectParser */
-                return seterr(err, 400, "x_content_parse_exception", "[fetch_field_and_format] unknown field [%s]",
-                              m->string);
+                return seterr(err, 400, "x_content_parse_exception",
+                              "[fetch_field_and_format] unknown field [%s]", m->string);
         }
         if (!field)
             return seterr(err, 400, "x_content_parse_exception", "Required [field]");
@@ -104,10 +105,10 @@ bool store_fetch_parse_param(const char *list, fetchf **out, size_t *n, store_er
 /* A mapped field a hit fetches, and where its values go. */
 typedef struct want {
     const store_field *f;
-    const char *src;     /* the _source path it reads: a multi-field reads its parent's */
+    const char *src; /* the _source path it reads: a multi-field reads its parent's */
     size_t srcn;
-    const char *format;  /* the request's, NULL: the field's own */
-    bool dv;             /* docvalue_fields (else fields) */
+    const char *format; /* the request's, NULL: the field's own */
+    bool dv;            /* docvalue_fields (else fields) */
     size_t slot;
 } want;
 
@@ -116,7 +117,7 @@ typedef struct dval {
     int64_t l;   /* integers, dates (ms), booleans */
     int32_t sub; /* date_nanos: nanoseconds within the millisecond */
     double d;
-    char *s;     /* keywords (owned) */
+    char *s; /* keywords (owned) */
     size_t n;
 } dval;
 
@@ -194,9 +195,10 @@ static bool check_format(fetch *c, const store_field *f, const char *format, boo
                                         : "Field [%s] of type [%s] doesn't support formats.",
                                      f->path, f->type_name ? f->type_name : "object");
     /* DocValueFormat.Decimal: java.text.DecimalFormat patterns */
-    return store_eval_shard_fail(c->x, "illegal_argument_exception",
-                                 "verstore does not support numeric formats in docvalue_fields (field [%s], format [%s])",
-                                 f->path, format);
+    return store_eval_shard_fail(
+        c->x, "illegal_argument_exception",
+        "verstore does not support numeric formats in docvalue_fields (field [%s], format [%s])", f->path,
+        format);
 }
 
 /* The fields of the index's mapping that the request's patterns name. */
@@ -207,15 +209,17 @@ static bool resolve(fetch *c, const fetchf *e, size_t ne, bool dv, int64_t *coun
         bool wild = has_wild(e[k].field);
         for (size_t i = 0; i < m->n; i++) {
             const store_field *f = &m->fields[i];
-            if (!is_leaf(f) || (wild ? !store_names_glob(e[k].field, f->path) : strcmp(e[k].field, f->path) != 0))
+            if (!is_leaf(f) ||
+                (wild ? !store_names_glob(e[k].field, f->path) : strcmp(e[k].field, f->path) != 0))
                 continue;
             if (dv && (f->type == STORE_FT_TEXT || f->opaque)) {
                 if (f->type == STORE_FT_TEXT)
                     return store_eval_fielddata_err(c->x, f->path);
-                return store_eval_shard_fail(c->x, "illegal_argument_exception",
-                                             "Can't load fielddata on [%s] because fielddata is unsupported on "
-                                             "fields of type [%s]. Use doc values instead.",
-                                             f->path, f->type_name ? f->type_name : "object");
+                return store_eval_shard_fail(
+                    c->x, "illegal_argument_exception",
+                    "Can't load fielddata on [%s] because fielddata is unsupported on "
+                    "fields of type [%s]. Use doc values instead.",
+                    f->path, f->type_name ? f->type_name : "object");
             }
             if (!check_format(c, f, e[k].format, dv))
                 return false;
@@ -301,7 +305,8 @@ static bool as_double(const char *s, size_t n, double *out)
 }
 
 /* A date value of field f: milliseconds and the nanoseconds within. */
-static bool as_date(const store_field *f, const store_json_tok *t, const char *s, size_t n, int64_t *ms, int32_t *sub)
+static bool as_date(const store_field *f, const store_json_tok *t, const char *s, size_t n, int64_t *ms,
+                    int32_t *sub)
 {
     bool number = t->type == STORE_JSON_NUMBER;
     *sub = 0;
@@ -322,10 +327,10 @@ static void put_date(buf *b, const store_field *f, const char *format, int64_t m
 {
     char out[96];
     bool nanos = f->type == STORE_FT_DATE_NANOS;
-    const char *fmt = format ? format
+    const char *fmt = format           ? format
                       : f->date_format ? f->date_format
-                      : nanos ? STORE_DATEFMT_NANOS_DEFAULT
-                              : STORE_DATEFMT_DEFAULT;
+                      : nanos          ? STORE_DATEFMT_NANOS_DEFAULT
+                                       : STORE_DATEFMT_DEFAULT;
     if (!store_datefmt_format(fmt, ms, sub, nanos, out, sizeof out))
         store_datefmt_format(STORE_DATEFMT_DEFAULT, ms, sub, nanos, out, sizeof out);
     jstr(b, out);
@@ -652,13 +657,25 @@ static void put_dv(slot *s)
         if (s->nvals++)
             buf_putc(&s->vals, ',');
         switch (f->type) {
-        case STORE_FT_KEYWORD: jstrn(&s->vals, d->s, d->n); break;
-        case STORE_FT_DOUBLE: store_json_put_double(&s->vals, d->d); break;
-        case STORE_FT_ULONG: buf_printf(&s->vals, "%llu", (unsigned long long)store_ulong_unshift(d->l)); break;
-        case STORE_FT_BOOLEAN: buf_puts(&s->vals, d->l ? "true" : "false"); break;
+        case STORE_FT_KEYWORD:
+            jstrn(&s->vals, d->s, d->n);
+            break;
+        case STORE_FT_DOUBLE:
+            store_json_put_double(&s->vals, d->d);
+            break;
+        case STORE_FT_ULONG:
+            buf_printf(&s->vals, "%llu", (unsigned long long)store_ulong_unshift(d->l));
+            break;
+        case STORE_FT_BOOLEAN:
+            buf_puts(&s->vals, d->l ? "true" : "false");
+            break;
         case STORE_FT_DATE:
-        case STORE_FT_DATE_NANOS: put_date(&s->vals, f, s->format, d->l, d->sub); break;
-        default: jint(&s->vals, d->l); break;
+        case STORE_FT_DATE_NANOS:
+            put_date(&s->vals, f, s->format, d->l, d->sub);
+            break;
+        default:
+            jint(&s->vals, d->l);
+            break;
         }
     }
 }
@@ -674,6 +691,37 @@ static void fetch_free(fetch *c)
     }
     free(c->s);
     free(c->w);
+}
+
+bool store_fetch_field_values(ex *x, const store_field *f, const store_doc_view *v, buf *out)
+{
+    fetch c = {.x = x};
+    buf path = BUF_INIT;
+    bool ok = false;
+    sreq none = {0};
+    c.q = &none;
+    if (!GROW_ARRAY(c.w, c.wcap, 1, 1)) {
+        oom_err(x->err);
+        goto done;
+    }
+    c.nw = 1;
+    c.w[0] = (want){.f = f, .src = f->path, .srcn = strlen(f->path)};
+    if (f->subfield && strrchr(f->path, '.'))
+        c.w[0].srcn = (size_t)(strrchr(f->path, '.') - f->path);
+    if ((c.w[0].slot = slot_of(&c, f->path, false, f, NULL)) == SIZE_MAX) {
+        oom_err(x->err);
+        goto done;
+    }
+    if (!walk_value(&c, &path, v->src, v->src + v->src_len, 0))
+        goto done;
+    buf_putc(out, '[');
+    buf_append(out, c.s[0].vals.data ? c.s[0].vals.data : "", c.s[0].vals.len);
+    buf_putc(out, ']');
+    ok = buf_ok(out) || oom_err(x->err);
+done:
+    buf_free(&path);
+    fetch_free(&c);
+    return ok;
 }
 
 bool store_fetch_put(ex *x, const sreq *q, const store_doc_view *v, buf *out)
@@ -694,14 +742,16 @@ bool store_fetch_put(ex *x, const sreq *q, const store_doc_view *v, buf *out)
     if (!resolve(&c, q->dvfields, q->ndvfields, true, &ndv))
         goto done;
     for (size_t k = 0; k < q->ndvfields; k++) /* a name the mapping lacks still counts */
-        if (!has_wild(q->dvfields[k].field) && !is_leaf(store_mapping_find(&x->ix->map, q->dvfields[k].field)))
+        if (!has_wild(q->dvfields[k].field) &&
+            !is_leaf(store_mapping_find(&x->ix->map, q->dvfields[k].field)))
             ndv++;
     if (ndv > x->ix->max_dvf) {
-        store_eval_shard_fail(x, "illegal_argument_exception",
-                              "Trying to retrieve too many docvalue_fields. Must be less than or equal to: [%" PRId64
-                              "] but was [%" PRId64 "]. This limit can be set by changing the "
-                              "[index.max_docvalue_fields_search] index level setting.",
-                              x->ix->max_dvf, ndv);
+        store_eval_shard_fail(
+            x, "illegal_argument_exception",
+            "Trying to retrieve too many docvalue_fields. Must be less than or equal to: [%" PRId64
+            "] but was [%" PRId64 "]. This limit can be set by changing the "
+            "[index.max_docvalue_fields_search] index level setting.",
+            x->ix->max_dvf, ndv);
         goto done;
     }
     if (!resolve(&c, q->fields, q->nfields, false, &nf))

@@ -142,7 +142,7 @@ static bool keyword_term(const sreq *q, const sidx *ix)
 static int fast_mode(const sreq *q, const sidx *ix, size_t nix)
 {
     if (nix != 1 || ix[0].alias_filter || q->post_filter || q->has_min_score || q->naggs || q->terminate_after || q->scroll ||
-        q->nkeys > 1 || q->nfields || q->ndvfields) /* fields can fail a hit: the general path reports it */
+        q->nkeys > 1 || q->nfields || q->ndvfields || q->hl) /* these can fail a hit: the general path reports it */
         return -1;
     if (keyword_term(q, ix))
         return 3;
@@ -345,7 +345,7 @@ bool store_search_render(store_rtxn *r, const sreq *q, const sidx *ix, rh *hits,
             continue;
         buf sort = BUF_INIT, extra = BUF_INIT;
         ex x = {r, (sidx *)&ix[h->ix], err};
-        if (!store_fetch_put(&x, q, &v, &extra)) {
+        if (!store_fetch_put(&x, q, &v, &extra) || !store_hl_put(&x, q, &v, h->seq, &extra)) {
             buf_free(&extra);
             return false;
         }

@@ -62,6 +62,7 @@ void store_sreq_free(sreq *q)
     aggs_free(q->aggs, q->naggs);
     store_fetch_free(q->fields, q->nfields);
     store_fetch_free(q->dvfields, q->ndvfields);
+    store_hl_free(q->hl);
     memset(q, 0, sizeof *q);
 }
 
@@ -832,7 +833,10 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
             if (strcmp(k, "indices_boost") == 0)
                 return seterr(err, 400, "illegal_argument_exception",
                               "verstore does not support [indices_boost]");
-        } else if (strcmp(k, "highlight") == 0 || strcmp(k, "suggest") == 0 || strcmp(k, "collapse") == 0 ||
+        } else if (strcmp(k, "highlight") == 0) {
+            if (!store_hl_parse(it, &q->hl, err))
+                return false;
+        } else if (strcmp(k, "suggest") == 0 || strcmp(k, "collapse") == 0 ||
                    strcmp(k, "rescore") == 0 || strcmp(k, "runtime_mappings") == 0 || strcmp(k, "pit") == 0 ||
                    strcmp(k, "knn") == 0 || strcmp(k, "slice") == 0 || strcmp(k, "ext") == 0 ||
                    strcmp(k, "rank") == 0 || strcmp(k, "sub_searches") == 0 || strcmp(k, "retriever") == 0) {

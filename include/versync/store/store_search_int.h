@@ -160,6 +160,28 @@ typedef struct fetchf {
     bool include_unmapped;
 } fetchf;
 
+/* `highlight` options, at the top level or for one field (unset: INT64_MIN, -1, NULL). */
+typedef struct hlopt {
+    char *pre, *post; /* the first of pre_tags/post_tags (owned) */
+    int64_t fragment_size, nfrag, no_match_size, max_offset;
+    int order; /* 0 none, 1 score */
+    int rfm;   /* require_field_match */
+    bool plain; /* type: plain (max_analyzed_offset counts per value) */
+    store_query *hq; /* highlight_query (owned) */
+} hlopt;
+
+typedef struct hlfield {
+    char *name; /* a field or a * pattern */
+    hlopt o;
+} hlfield;
+
+typedef struct hlreq {
+    hlopt g;
+    bool html, styled; /* encoder: html; tags_schema: styled */
+    hlfield *f;
+    size_t nf;
+} hlreq;
+
 typedef struct sreq {
     store_query *query, *post_filter;
     int64_t from, size;
@@ -184,6 +206,7 @@ typedef struct sreq {
     bool allow_partial; /* allow_partial_search_results: a timed-out search answers what it has */
     fetchf *fields, *dvfields; /* `fields`, `docvalue_fields` (owned) */
     size_t nfields, ndvfields;
+    hlreq *hl; /* `highlight` (owned), NULL: none */
 } sreq;
 
 typedef struct sval {
@@ -308,6 +331,17 @@ void store_fetch_free(fetchf *f, size_t n);
  * shard failure in x->err (text in docvalue_fields, a format the type refuses, _source disabled, too many
  * docvalue fields). */
 bool store_fetch_put(ex *x, const sreq *q, const store_doc_view *v, buf *out);
+/* The values of field f in document v, as `fields` answers them: a JSON array appended to out. */
+bool store_fetch_field_values(ex *x, const store_field *f, const store_doc_view *v, buf *out);
+
+/* ---- store_hlfetch.c — a hit's `highlight` ---- */
+
+/* The body's `highlight` into *out (replacing it; owned: store_hl_free). */
+bool store_hl_parse(const cJSON *v, hlreq **out, store_error *err);
+void store_hl_free(hlreq *h);
+/* Append `,"highlight":{…}` for document v (search ordinal seq) of index x->ix, nothing when no field has
+ * a fragment; false with a shard failure in x->err (max_analyzed_offset exceeded) or out of memory. */
+bool store_hl_put(ex *x, const sreq *q, const store_doc_view *v, int64_t seq, buf *out);
 
 /* ---- store_aggs.c — aggregations ---- */
 
