@@ -136,6 +136,24 @@ static bool passages_whole(hl *c)
     return true;
 }
 
+/* A forward walk over the boundaries of one value: prev the last boundary
+ * at or before the position asked, next the first after it. Matches come in
+ * text order, so every question asks about a later position than the one
+ * before; ICU's backward search (ubrk_preceding) can cost the whole text per
+ * call on long sentences-free text, the walk costs it once. */
+typedef struct walk {
+    UBreakIterator *bi;
+    int32_t prev, next;
+} walk;
+
+static void walk_to(walk *w, int32_t x)
+{
+    while (w->next != UBRK_DONE && w->next <= x) {
+        w->prev = w->next;
+        w->next = ubrk_next(w->bi);
+    }
+}
+
 /* Sentences bounded by fragment_size, as BoundedBreakIteratorScanner makes
  * them: from the sentence start before a match, as many whole sentences as
  * fit in fragment_size, at least the one holding the match. Each value is
@@ -144,6 +162,7 @@ static bool passages_bounded(hl *c, UBreakIterator *bi)
 {
     int32_t fs = c->o->fragment_size > 0 ? c->o->fragment_size : 0;
     int32_t vs = -1, ve = -1; /* the value the iterator has: [vs, ve) */
+    walk w = {bi, 0, UBRK_DONE};
     passage p = {0, -1, 0, 0, 0};
     for (size_t i = 0; i < c->nsp; i++) {
         int32_t s = c->sp[i].start;
@@ -165,23 +184,19 @@ static bool passages_bounded(hl *c, UBreakIterator *bi)
             ubrk_setText(bi, c->u + vs, ve - vs, &st);
             if (U_FAILURE(st))
                 return false;
+            w.prev = ubrk_first(bi);
+            w.next = ubrk_next(bi);
         }
         int32_t r = s - vs, n = ve - vs; /* within the value */
-        int32_t st = ubrk_preceding(bi, r + 1);
-        st = st == UBRK_DONE || st < 0 ? 0 : st;
+        walk_to(&w, r);
+        int32_t st = w.prev;
         int64_t target = (int64_t)r + (fs - (r - st) > 0 ? fs - (r - st) : 0);
-        int32_t en;
-        if (target + 1 > n)
-            en = n;
-        else {
-            en = ubrk_preceding(bi, (int32_t)target + 1);
-            if (en == UBRK_DONE)
-                en = 0;
-        }
-        if (en <= st) {
-            en = ubrk_following(bi, (int32_t)(target < n ? target : n - 1));
-            if (en == UBRK_DONE || en > n)
-                en = n;
+        int32_t en = n;
+        if (target < n) {
+            walk_to(&w, (int32_t)target);
+            en = w.prev;
+            if (en <= st) /* no whole sentence fits: the one holding the match, however long */
+                en = w.next == UBRK_DONE || w.next > n ? n : w.next;
         }
         p = (passage){vs + st, vs + en, i, i, 0};
     }

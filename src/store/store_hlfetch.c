@@ -22,7 +22,7 @@ static void opt_init(hlopt *o)
 {
     memset(o, 0, sizeof *o);
     o->fragment_size = o->nfrag = o->no_match_size = o->max_offset = UNSET;
-    o->order = o->rfm = -1;
+    o->order = o->rfm = o->plain = -1;
 }
 
 static void opt_free(hlopt *o)
@@ -518,6 +518,19 @@ static size_t utf16_len(const char *s, size_t n)
     return u;
 }
 
+/* The bytes of s (n bytes of UTF-8) that hold its first `units` UTF-16 units. */
+static size_t utf8_prefix(const char *s, size_t n, int64_t units)
+{
+    size_t i = 0;
+    for (int64_t u = 0; i < n && u < units;) {
+        unsigned char c = (unsigned char)s[i++];
+        u += c >= 0xF0 ? 2 : 1;
+        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
 /* Highlight field h of document v (its values as `fields` reads them); appends `"h":[…]` to out when
  * there are fragments, *shown counting the fields written. */
 static bool field(ex *x, const sreq *q, const hlfield *e, const store_field *h, const store_doc_view *v,
@@ -536,7 +549,7 @@ static bool field(ex *x, const sreq *q, const hlfield *e, const store_field *h, 
     int64_t fsize = PICK(fragment_size), nfrag = PICK(nfrag), nomatch = PICK(no_match_size);
     int64_t qmax = PICK(max_offset);
     int order = e->o.order >= 0 ? e->o.order : hr->g.order;
-    bool plain = e->o.plain || hr->g.plain;
+    bool plain = (e->o.plain >= 0 ? e->o.plain : hr->g.plain) == 1;
     c.rfm = (e->o.rfm >= 0 ? e->o.rfm : hr->g.rfm) != 0;
     const store_query *hq = e->o.hq ? e->o.hq : hr->g.hq ? hr->g.hq : q->query;
 #undef PICK
@@ -597,10 +610,18 @@ static bool field(ex *x, const sreq *q, const hlfield *e, const store_field *h, 
                 oom_err(x->err);
                 goto done;
             }
-        } else if (!store_index_analyze_tokens(&x->ix->map, h, it->valuestring, n, pos, off, &tk, &end16,
-                                               &gap)) {
-            oom_err(x->err);
-            goto done;
+        } else {
+            /* past the cut nothing is kept: analyse only as far as a token
+             * starting at the cut can reach, so a small max_analyzed_offset
+             * is also a small cost */
+            int64_t room = cut == INT64_MAX ? INT64_MAX : cut - (plain ? 0 : off) + ANALYSIS_MAX_TOKEN + 1;
+            size_t an = room < 0 ? 0 : utf8_prefix(it->valuestring, n, room);
+            int32_t an16 = 0;
+            if (!store_index_analyze_tokens(&x->ix->map, h, it->valuestring, an, pos, off, &tk, &an16,
+                                            &gap)) {
+                oom_err(x->err);
+                goto done;
+            }
         }
         size_t keep = first; /* LimitTokenOffsetFilter: past the cut, nothing (offsets per value for plain) */
         for (size_t k = first; k < tk.n; k++) {

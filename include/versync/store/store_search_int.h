@@ -166,7 +166,7 @@ typedef struct hlopt {
     int64_t fragment_size, nfrag, no_match_size, max_offset;
     int order; /* 0 none, 1 score */
     int rfm;   /* require_field_match */
-    bool plain; /* type: plain (max_analyzed_offset counts per value) */
+    int plain; /* type: 1 plain (max_analyzed_offset counts per value), 0 another, -1 unset */
     store_query *hq; /* highlight_query (owned) */
 } hlopt;
 
