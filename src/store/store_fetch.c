@@ -649,7 +649,8 @@ static int dval_cmp(const void *a, const void *b, void *arg)
 static void put_dv(slot *s)
 {
     const store_field *f = s->f;
-    qsort_r(s->dv, s->ndv, sizeof *s->dv, dval_cmp, (void *)f);
+    if (s->ndv)
+        qsort_r(s->dv, s->ndv, sizeof *s->dv, dval_cmp, (void *)f);
     for (size_t i = 0; i < s->ndv; i++) {
         const dval *d = &s->dv[i];
         if (f->type == STORE_FT_KEYWORD && i && dval_cmp(d, d - 1, (void *)f) == 0)
@@ -764,7 +765,8 @@ bool store_fetch_put(ex *x, const sreq *q, const store_doc_view *v, buf *out)
                 oom_err(x->err);
                 goto done;
             }
-    qsort(c.w, c.nw, sizeof *c.w, want_cmp);
+    if (c.nw)
+        qsort(c.w, c.nw, sizeof *c.w, want_cmp);
     if (!walk_value(&c, &path, v->src, v->src + v->src_len, 0))
         goto done;
     size_t shown = 0;

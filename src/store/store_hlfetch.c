@@ -648,7 +648,8 @@ static bool field(ex *x, const sreq *q, const hlfield *e, const store_field *h, 
         goto done;
     }
     /* dense term ids for the passage score: equal texts, equal ids */
-    qsort(m, nm, sizeof *m, match_term_cmp);
+    if (nm)
+        qsort(m, nm, sizeof *m, match_term_cmp);
     if (!(sp = malloc((nm ? nm : 1) * sizeof *sp))) {
         oom_err(x->err);
         goto done;
