@@ -850,7 +850,7 @@ static bool top_hits_agg(aggctx *c, const agg *a, buf *b)
             continue;
         if (shown++)
             buf_putc(b, ',');
-        store_sort_put_hit(b, c->ix[v[k].ix].meta.name, id, idn, &dv, &q, true, (float)v[k].score, NULL, 0);
+        store_sort_put_hit(b, c->ix[v[k].ix].meta.name, id, idn, &dv, &q, true, (float)v[k].score, NULL, 0, NULL, 0);
     }
     buf_puts(b, "]}}");
     free(v);

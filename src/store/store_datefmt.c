@@ -417,3 +417,205 @@ void store_datefmt_instant_text(const char *format, const char *s, size_t n, boo
     else
         snprintf(out, outsz, "%s.%09dZ", iso, (int)nanos);
 }
+
+/* ---- printing ---- */
+
+/* The date of a day count since 1970-01-01 (days_from_civil's inverse). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+typedef struct tparts {
+    int64_t y;
+    unsigned mo, d, h, mi, s;
+    int64_t ns; /* of the second */
+} tparts;
+
+static tparts split_instant(int64_t ms, int32_t sub)
+{
+    tparts t;
+    int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rest = ms - days * 86400000;
+    civil_from_days(days, &t.y, &t.mo, &t.d);
+    t.h = (unsigned)(rest / 3600000);
+    t.mi = (unsigned)(rest / 60000 % 60);
+    t.s = (unsigned)(rest / 1000 % 60);
+    t.ns = rest % 1000 * 1000000 + sub;
+    return t;
+}
+
+static void put(char *out, size_t outsz, size_t *o, const char *fmt, long long v, int w)
+{
+    if (*o < outsz)
+        *o += (size_t)snprintf(out + *o, outsz - *o, fmt, w, v);
+}
+
+/* The fraction of a second: `min` to `max` digits, trailing zeros beyond
+ * `min` dropped (java.time's appendFraction). */
+static void put_fraction(char *out, size_t outsz, size_t *o, int64_t ns, int min, int max)
+{
+    char dig[10];
+    snprintf(dig, sizeof dig, "%09lld", (long long)ns);
+    int n = max;
+    while (n > min && dig[n - 1] == '0')
+        n--;
+    if (*o < outsz)
+        *o += (size_t)snprintf(out + *o, outsz - *o, "%.*s", n, dig);
+}
+
+/* A java.time pattern (validated by parse_pattern) printed for UTC. */
+static void print_pattern(const char *pat, size_t pl, const tparts *t, char *out, size_t outsz, size_t *o)
+{
+    for (size_t p = 0; p < pl && *o < outsz;) {
+        char c = pat[p];
+        if (c == '\'') {
+            size_t q = p + 1;
+            if (q < pl && pat[q] == '\'') {
+                out[(*o)++] = '\'';
+                p = q + 1;
+                continue;
+            }
+            while (q < pl && pat[q] != '\'' && *o < outsz)
+                out[(*o)++] = pat[q++];
+            p = q + 1;
+            continue;
+        }
+        if (!isalpha((unsigned char)c)) {
+            out[(*o)++] = c;
+            p++;
+            continue;
+        }
+        size_t run = 1;
+        while (p + run < pl && pat[p + run] == c)
+            run++;
+        int w = (int)run;
+        switch (c) {
+        case 'u':
+        case 'y':
+            if (run == 2)
+                put(out, outsz, o, "%0*lld", t->y % 100, 2);
+            else
+                put(out, outsz, o, "%0*lld", t->y, w);
+            break;
+        case 'M': put(out, outsz, o, "%0*lld", t->mo, w); break;
+        case 'd': put(out, outsz, o, "%0*lld", t->d, w); break;
+        case 'H': put(out, outsz, o, "%0*lld", t->h, w); break;
+        case 'h': put(out, outsz, o, "%0*lld", t->h % 12 ? t->h % 12 : 12, w); break;
+        case 'm': put(out, outsz, o, "%0*lld", t->mi, w); break;
+        case 's': put(out, outsz, o, "%0*lld", t->s, w); break;
+        case 'S': put_fraction(out, outsz, o, t->ns, w > 9 ? 9 : w, w > 9 ? 9 : w); break;
+        case 'a':
+            if (*o + 2 < outsz) {
+                memcpy(out + *o, t->h < 12 ? "AM" : "PM", 2);
+                *o += 2;
+            }
+            break;
+        case 'X': out[(*o)++] = 'Z'; break; /* UTC */
+        case 'Z':
+        case 'x':
+            if (*o < outsz)
+                *o += (size_t)snprintf(out + *o, outsz - *o, "%s", c == 'Z' ? "+0000" : "+00");
+            break;
+        default: break;
+        }
+        p += run;
+    }
+}
+
+/* An epoch count in `unit` milliseconds, with its fraction when there is one
+ * (EpochTime's printers). */
+static void print_epoch(int64_t ms, int32_t sub, int64_t unit, char *out, size_t outsz)
+{
+    int64_t whole = ms / unit, rem = ms % unit;
+    if (rem < 0) {
+        whole--;
+        rem += unit;
+    }
+    int64_t frac_ns = rem * 1000000 + sub; /* nanoseconds past the whole unit */
+    int digits = unit == 1000 ? 9 : 6;
+    if (!frac_ns) {
+        snprintf(out, outsz, "%lld", (long long)whole);
+        return;
+    }
+    char dig[16];
+    snprintf(dig, sizeof dig, "%0*lld", digits, (long long)frac_ns);
+    int n = digits;
+    while (n > 1 && dig[n - 1] == '0')
+        n--;
+    snprintf(out, outsz, "%lld.%.*s", (long long)whole, n, dig);
+}
+
+bool store_datefmt_format(const char *format, int64_t ms, int32_t sub, bool nanos, char *out, size_t outsz)
+{
+    const char *bar = strstr(format, "||");
+    size_t fl = bar ? (size_t)(bar - format) : strlen(format), o = 0;
+    char err[128];
+    if (!outsz)
+        return false;
+    out[0] = '\0';
+    if (fl == 12 && strncmp(format, "epoch_millis", 12) == 0) {
+        print_epoch(ms, sub, 1, out, outsz);
+        return true;
+    }
+    if (fl == 12 && strncmp(format, "epoch_second", 12) == 0) {
+        print_epoch(ms, sub, 1000, out, outsz);
+        return true;
+    }
+    tparts t = split_instant(ms, sub);
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(fl < sizeof name ? fl : sizeof name - 1), format);
+    const char *n = strncmp(name, "strict_", 7) == 0 ? name + 7 : name;
+    for (size_t i = 0; iso_names[i]; i++) {
+        if (strcmp(iso_names[i], name) != 0)
+            continue;
+        /* the printers of the ISO names: as much as each names, UTC as Z */
+        const char *pat = "yyyy-MM-dd'T'HH:mm:ss";
+        bool zone = true;
+        int fmin = 3, fmax = 3;
+        if (strcmp(n, "date_hour") == 0)
+            pat = "yyyy-MM-dd'T'HH", zone = false, fmax = 0;
+        else if (strcmp(n, "date_hour_minute") == 0)
+            pat = "yyyy-MM-dd'T'HH:mm", zone = false, fmax = 0;
+        else if (strcmp(n, "date_hour_minute_second") == 0)
+            zone = false, fmax = 0;
+        else if (strncmp(n, "date_hour_minute_second_", 24) == 0)
+            zone = false;
+        else if (strstr(n, "no_millis"))
+            fmax = 0;
+        else if (strcmp(n, "date_optional_time_nanos") == 0 || (nanos && strcmp(n, "iso8601") == 0))
+            fmax = 9;
+        print_pattern(pat, strlen(pat), &t, out, outsz, &o);
+        if (fmax && o + 1 < outsz) {
+            out[o++] = '.';
+            put_fraction(out, outsz, &o, t.ns, fmin, fmax);
+        }
+        if (zone && o + 1 < outsz)
+            out[o++] = 'Z';
+        out[o < outsz ? o : outsz - 1] = '\0';
+        return true;
+    }
+    const char *pat = NULL;
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (strcmp(named[i].name, name) == 0)
+            pat = named[i].pattern;
+    size_t pl = pat ? strlen(pat) : fl;
+    if (!pat) {
+        pat = format;
+        int64_t dummy;
+        int32_t dsub;
+        if (!one(format, fl, "", 0, false, true, false, &dummy, &dsub, err, sizeof err))
+            return false;
+    }
+    print_pattern(pat, pl, &t, out, outsz, &o);
+    out[o < outsz ? o : outsz - 1] = '\0';
+    return true;
+}

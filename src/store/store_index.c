@@ -740,6 +740,14 @@ bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bo
     return run_analyzer(store_index_field_analyzer(m, f, search, quote), text, len, fn, arg);
 }
 
+bool store_index_analyze_tokens(store_mapping *m, const store_field *f, const char *text, size_t len, int32_t pos0,
+                                int32_t off0, analysis_tokens *out, int32_t *end16, int *pos_gap)
+{
+    analysis_analyzer *a = store_index_field_analyzer(m, f, false, false);
+    *pos_gap = a ? analysis_pos_gap(a) : 100;
+    return a && analysis_run(a, text, len, pos0, off0, out, end16);
+}
+
 uint32_t store_index_norm_len(uint32_t len)
 {
     /* SmallFloat.intToByte4 then byte4ToInt. */

@@ -37,21 +37,34 @@ void store_sidx_free(sidx *ix, size_t n)
     free(ix);
 }
 
-/* Index setting `name` (as "index.name", {"index":{"name"}} or "name")
- * from the settings JSON, or `def`. */
+/* The member of `o` at dotted `path`, whatever way it is spelled: flat
+ * ("a.b.c"), nested ({"a":{"b":{"c"}}}) or a mix of both. */
+static const cJSON *dotted(const cJSON *o, const char *path)
+{
+    for (const cJSON *it = o ? o->child : NULL; it; it = it->next) {
+        size_t kl = strlen(it->string);
+        if (strncmp(path, it->string, kl) != 0)
+            continue;
+        if (!path[kl])
+            return it;
+        const cJSON *v = path[kl] == '.' && cJSON_IsObject(it) ? dotted(it, path + kl + 1) : NULL;
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+/* Index setting `name` (as "index.name", {"index":{"name"}}, "name", or
+ * a dotted name nested) from the settings JSON, or `def`. */
 static int64_t setting_of(const char *json, size_t n, const char *name, int64_t def)
 {
     int64_t w = def;
-    char flat[64];
+    char flat[96];
     snprintf(flat, sizeof flat, "index.%s", name);
     cJSON *s = n ? cJSON_ParseWithLength(json, n) : NULL;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, flat);
-    if (!v) {
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(s, "index");
-        v = cJSON_GetObjectItemCaseSensitive(idx, name);
-    }
+    const cJSON *v = dotted(s, flat);
     if (!v)
-        v = cJSON_GetObjectItemCaseSensitive(s, name);
+        v = dotted(s, name);
     if (cJSON_IsNumber(v))
         w = (int64_t)v->valuedouble;
     else if (cJSON_IsString(v))
@@ -360,6 +373,10 @@ bool store_resolve(store_rtxn *r, const char *expr, bool ignore_unavailable, boo
                 ix[n].window = setting_of(settings.data, settings.len, "max_result_window", DEFAULT_WINDOW);
                 ix[n].max_terms =
                     setting_of(settings.data, settings.len, "max_terms_count", DEFAULT_MAX_TERMS);
+                ix[n].max_dvf =
+                    setting_of(settings.data, settings.len, "max_docvalue_fields_search", DEFAULT_MAX_DVF);
+                ix[n].hl_max_offset =
+                    setting_of(settings.data, settings.len, "highlight.max_analyzed_offset", DEFAULT_HL_MAX_OFFSET);
                 if (!store_mapping_set_analysis(&ix[n].map, settings.data, settings.len, why, sizeof why))
                     log_error("verstore: index [%s]: analysis settings do not build: %s", names[i], why);
                 if (filters && filters[i] && !(ix[n].alias_filter = alias_query(filters[i], names[i]))) {

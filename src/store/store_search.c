@@ -78,8 +78,8 @@ static void fast_emit(fastc *c, const char *id, size_t idn, const store_doc_view
     if (c->n++)
         buf_putc(c->b, ',');
     bool by_score = c->mode == 0 || c->mode == 3;
-    store_sort_put_hit(c->b, c->ix->meta.name, id, idn, v, c->q, by_score || c->q->track_scores, c->score,
-                       by_score ? NULL : sort.data, sort.len);
+    store_sort_put_hit(c->b, c->ix->meta.name, id, idn, v, c->q, by_score || c->q->track_scores, c->score, NULL,
+                       0, by_score ? NULL : sort.data, sort.len);
     buf_free(&sort);
 }
 
@@ -142,7 +142,7 @@ static bool keyword_term(const sreq *q, const sidx *ix)
 static int fast_mode(const sreq *q, const sidx *ix, size_t nix)
 {
     if (nix != 1 || ix[0].alias_filter || q->post_filter || q->has_min_score || q->naggs || q->terminate_after || q->scroll ||
-        q->nkeys > 1)
+        q->nkeys > 1 || q->nfields || q->ndvfields || q->hl) /* these can fail a hit: the general path reports it */
         return -1;
     if (keyword_term(q, ix))
         return 3;
@@ -343,7 +343,12 @@ bool store_search_render(store_rtxn *r, const sreq *q, const sidx *ix, rh *hits,
             return storage_err(err);
         if (rc == 0)
             continue;
-        buf sort = BUF_INIT;
+        buf sort = BUF_INIT, extra = BUF_INIT;
+        ex x = {r, (sidx *)&ix[h->ix], err};
+        if (!store_fetch_put(&x, q, &v, &extra) || !store_hl_put(&x, q, &v, h->seq, &extra)) {
+            buf_free(&extra);
+            return false;
+        }
         if (q->nkeys) {
             if (!h->id) {
                 h->id = (char *)id; /* borrowed for store_sort_put_sort only */
@@ -355,9 +360,10 @@ bool store_search_render(store_rtxn *r, const sreq *q, const sidx *ix, rh *hits,
         }
         if (page->len)
             buf_putc(page, ',');
-        store_sort_put_hit(page, ix[h->ix].meta.name, id, idn, &v, q, want_score, h->score,
+        store_sort_put_hit(page, ix[h->ix].meta.name, id, idn, &v, q, want_score, h->score, extra.data, extra.len,
                            q->nkeys ? sort.data : NULL, sort.len);
         buf_free(&sort);
+        buf_free(&extra);
     }
     return true;
 }

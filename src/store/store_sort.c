@@ -474,7 +474,8 @@ bool store_sort_scored(const sreq *q)
 
 /* One hit object; `sort` is the rendered sort array or NULL. */
 void store_sort_put_hit(buf *b, const char *index, const char *id, size_t idn, const store_doc_view *v,
-                        const sreq *q, bool with_score, float score, const char *sort, size_t sortn)
+                        const sreq *q, bool with_score, float score, const char *extra, size_t extran,
+                        const char *sort, size_t sortn)
 {
     buf_puts(b, "{\"_index\":");
     jstr(b, index);
@@ -499,6 +500,8 @@ void store_sort_put_hit(buf *b, const char *index, const char *id, size_t idn, c
         buf_puts(b, ",\"_source\":");
         store_srcfilter_put(b, v->src, v->src_len, &q->src);
     }
+    if (extra)
+        buf_append(b, extra, extran);
     if (sort) {
         buf_puts(b, ",\"sort\":");
         buf_append(b, sort, sortn);

@@ -60,6 +60,9 @@ void store_sreq_free(sreq *q)
     cJSON_Delete(q->after);
     store_srcfilter_free(&q->src);
     aggs_free(q->aggs, q->naggs);
+    store_fetch_free(q->fields, q->nfields);
+    store_fetch_free(q->dvfields, q->ndvfields);
+    store_hl_free(q->hl);
     memset(q, 0, sizeof *q);
 }
 
@@ -805,9 +808,14 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
         } else if (strcmp(k, "explain") == 0 || strcmp(k, "profile") == 0) {
             if (cJSON_IsTrue(it))
                 return seterr(err, 400, "illegal_argument_exception", "verstore does not support [%s]", k);
-        } else if (strcmp(k, "docvalue_fields") == 0 || strcmp(k, "fields") == 0 ||
-                   strcmp(k, "script_fields") == 0) {
-            if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > 0 || strcmp(k, "script_fields") == 0)
+        } else if (strcmp(k, "docvalue_fields") == 0) {
+            if (!store_fetch_parse(it, &q->dvfields, &q->ndvfields, err))
+                return false;
+        } else if (strcmp(k, "fields") == 0) {
+            if (!store_fetch_parse(it, &q->fields, &q->nfields, err))
+                return false;
+        } else if (strcmp(k, "script_fields") == 0) {
+            if (!cJSON_IsObject(it) || it->child)
                 return seterr(err, 400, "illegal_argument_exception",
                               "verstore does not support [%s]; read values from _source", k);
         } else if (strcmp(k, "timeout") == 0) {
@@ -825,7 +833,10 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
             if (strcmp(k, "indices_boost") == 0)
                 return seterr(err, 400, "illegal_argument_exception",
                               "verstore does not support [indices_boost]");
-        } else if (strcmp(k, "highlight") == 0 || strcmp(k, "suggest") == 0 || strcmp(k, "collapse") == 0 ||
+        } else if (strcmp(k, "highlight") == 0) {
+            if (!store_hl_parse(it, &q->hl, err))
+                return false;
+        } else if (strcmp(k, "suggest") == 0 || strcmp(k, "collapse") == 0 ||
                    strcmp(k, "rescore") == 0 || strcmp(k, "runtime_mappings") == 0 || strcmp(k, "pit") == 0 ||
                    strcmp(k, "knn") == 0 || strcmp(k, "slice") == 0 || strcmp(k, "ext") == 0 ||
                    strcmp(k, "rank") == 0 || strcmp(k, "sub_searches") == 0 || strcmp(k, "retriever") == 0) {
@@ -929,10 +940,8 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
     if (store_sreq_param_bool(r, "explain", false))
         return seterr(err, 400, "illegal_argument_exception", "verstore does not support [explain]");
     const char *dv = store_sreq_param(r, "docvalue_fields");
-    if (dv && *dv)
-        return seterr(err, 400, "illegal_argument_exception",
-                      "verstore does not support [docvalue_fields]; read "
-                      "values from _source");
+    if (dv && !store_fetch_parse_param(dv, &q->dvfields, &q->ndvfields, err))
+        return false;
     const char *st = store_sreq_param(r, "search_type");
     if (st && strcmp(st, "query_then_fetch") != 0 && strcmp(st, "dfs_query_then_fetch") != 0)
         return seterr(err, 400, "illegal_argument_exception", "No search type for [%s]", st);

@@ -118,6 +118,34 @@ static void test_nanos(void **state)
     assert_int_equal(store_datefmt_parse_ns(NULL, "no date", 7, false, false, &ns), 0);
 }
 
+/* Printing, as `fields` and docvalue_fields show dates: the first alternative
+ * of the format, UTC. */
+static void printed(const char *fmt, int64_t ms, int32_t sub, bool nanos, const char *want)
+{
+    char out[96];
+    assert_true(store_datefmt_format(fmt, ms, sub, nanos, out, sizeof out));
+    assert_string_equal(out, want);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    printed(STORE_DATEFMT_DEFAULT, 662509800000LL, 0, false, "1990-12-29T22:30:00.000Z");
+    printed("yyyy/MM/dd||epoch_millis", 662509800000LL, 0, false, "1990/12/29");
+    printed("epoch_millis||yyyy", 662509800000LL, 0, false, "662509800000");
+    printed("epoch_second", 662509800123LL, 0, false, "662509800.123");
+    printed("epoch_millis", 1540815132123LL, 456789, true, "1540815132123.456789");
+    printed("date", -1, 0, false, "1969-12-31");
+    printed("basic_date_time", 662509800007LL, 0, false, "19901229T223000.007Z");
+    printed("strict_date_time_no_millis", 662509800007LL, 0, false, "1990-12-29T22:30:00Z");
+    printed("dd.MM.yy hh:mm a 'at' SS", 662509800070LL, 0, false, "29.12.90 10:30 PM at 07");
+    printed(STORE_DATEFMT_NANOS_DEFAULT, 1540815132123LL, 456789, true, "2018-10-29T12:12:12.123456789Z");
+    printed(STORE_DATEFMT_NANOS_DEFAULT, 1540815132000LL, 0, true, "2018-10-29T12:12:12.000Z");
+    printed(STORE_DATEFMT_NANOS_DEFAULT, 1540815132120LL, 0, true, "2018-10-29T12:12:12.120Z");
+    char out[96];
+    assert_false(store_datefmt_format("yyyy-qq", 0, 0, false, out, sizeof out));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_nanos),
+        cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

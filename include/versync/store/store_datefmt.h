@@ -45,4 +45,14 @@ void store_datefmt_instant_text(const char *format, const char *s, size_t n, boo
 
 int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns);
 
+/* Print an instant (`ms` since the epoch, `sub` nanoseconds within that
+ * millisecond, which date_nanos keeps) with the first alternative of
+ * `format`, for UTC, as Elasticsearch's DateFormatter.format prints it:
+ * epoch_millis and epoch_second as numbers in text (a fraction only when
+ * there is one), the ISO names with .SSS and Z (`nanos`, a date_nanos field:
+ * strict_date_optional_time_nanos keeps 3 to 9 fraction digits), patterns
+ * letter by letter. False for a format store_datefmt_valid refuses. Writes a
+ * NUL-terminated string into `out` (64 bytes are always enough). */
+bool store_datefmt_format(const char *format, int64_t ms, int32_t sub, bool nanos, char *out, size_t outsz);
+
 #endif

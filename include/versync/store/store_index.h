@@ -139,6 +139,14 @@ bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bo
 int store_index_analyze_named(store_mapping *m, const char *name, const char *text, size_t len, store_token_fn fn,
                               void *arg);
 
+/* Analyse one value of field `f` with its index-time analyzer into `out`
+ * (appended), positions from `pos0`, offsets (UTF-16 units) plus `off0`, as
+ * a highlighter needs them; *end16 gets the value's UTF-16 length and
+ * *pos_gap the analyzer's position_increment_gap between values. False when
+ * memory runs out. */
+bool store_index_analyze_tokens(store_mapping *m, const store_field *f, const char *text, size_t len, int32_t pos0,
+                                int32_t off0, analysis_tokens *out, int32_t *end16, int *pos_gap);
+
 /* The field length BM25 sees for a field of `len` tokens: Lucene stores
  * norms in one byte (SmallFloat.intToByte4) and decodes them back, so long
  * fields are rounded the way Elasticsearch rounds them. */

@@ -28,6 +28,8 @@
 #define MAX_SCROLLS STORE_SEARCH_MAX_SCROLLS
 #define MAX_KEEP_ALIVE_MS (24LL * 3600 * 1000)
 #define TRACK_DEFAULT 10000
+#define DEFAULT_MAX_DVF 100                /* index.max_docvalue_fields_search */
+#define DEFAULT_HL_MAX_OFFSET 1000000      /* index.highlight.max_analyzed_offset */
 
 /* ---- errors ------------------------------------------------------------------ */
 
@@ -91,6 +93,8 @@ typedef struct sidx {
     hitv res;
     unsigned char *bits; /* aggregations: membership by seq */
     store_query *alias_filter; /* reached only through filtered aliases: their filters (owned), else NULL */
+    int64_t max_dvf;           /* index.max_docvalue_fields_search */
+    int64_t hl_max_offset;     /* index.highlight.max_analyzed_offset */
 } sidx;
 
 typedef struct name_list {
@@ -149,6 +153,35 @@ typedef struct agg {
     size_t nsubs;
 } agg;
 
+/* One entry of `fields` or `docvalue_fields` (Elasticsearch's FieldAndFormat). */
+typedef struct fetchf {
+    char *field;  /* a name or a * pattern */
+    char *format; /* NULL: the field's own */
+    bool include_unmapped;
+} fetchf;
+
+/* `highlight` options, at the top level or for one field (unset: INT64_MIN, -1, NULL). */
+typedef struct hlopt {
+    char *pre, *post; /* the first of pre_tags/post_tags (owned) */
+    int64_t fragment_size, nfrag, no_match_size, max_offset;
+    int order; /* 0 none, 1 score */
+    int rfm;   /* require_field_match */
+    int plain; /* type: 1 plain (max_analyzed_offset counts per value), 0 another, -1 unset */
+    store_query *hq; /* highlight_query (owned) */
+} hlopt;
+
+typedef struct hlfield {
+    char *name; /* a field or a * pattern */
+    hlopt o;
+} hlfield;
+
+typedef struct hlreq {
+    hlopt g;
+    bool html, styled; /* encoder: html; tags_schema: styled */
+    hlfield *f;
+    size_t nf;
+} hlreq;
+
 typedef struct sreq {
     store_query *query, *post_filter;
     int64_t from, size;
@@ -171,6 +204,9 @@ typedef struct sreq {
     bool ignore_unavailable, allow_no_indices;
     int64_t timeout_ms; /* `timeout`: -1 none, -2 not given (the server's default applies) */
     bool allow_partial; /* allow_partial_search_results: a timed-out search answers what it has */
+    fetchf *fields, *dvfields; /* `fields`, `docvalue_fields` (owned) */
+    size_t nfields, ndvfields;
+    hlreq *hl; /* `highlight` (owned), NULL: none */
 } sreq;
 
 typedef struct sval {
@@ -288,10 +324,35 @@ bool store_sort_after_err(store_error *err, const char *field);
 bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, store_error *err);
 void store_sort_put_sort(buf *b, const sreq *q, const rh *h);
 bool store_sort_scored(const sreq *q);
+/* `extra`: members after _source (fields, highlight), each starting with a comma; NULL for none. */
 void store_sort_put_hit(buf *b, const char *index, const char *id, size_t idn, const store_doc_view *v,
-                        const sreq *q, bool with_score, float score, const char *sort, size_t sortn);
+                        const sreq *q, bool with_score, float score, const char *extra, size_t extran,
+                        const char *sort, size_t sortn);
 void store_sort_put_total(buf *b, const sreq *q, int64_t total);
 void store_sort_put_head(buf *b, const char *scroll_id, int64_t took, int terminated, size_t shards);
+
+/* ---- store_fetch.c — a hit's `fields` and `docvalue_fields` ---- */
+
+/* The body's `fields`/`docvalue_fields` array `v` appended to *out (*n entries, owned: store_fetch_free). */
+bool store_fetch_parse(const cJSON *v, fetchf **out, size_t *n, store_error *err);
+/* ?docvalue_fields=a,b appended to *out. */
+bool store_fetch_parse_param(const char *list, fetchf **out, size_t *n, store_error *err);
+void store_fetch_free(fetchf *f, size_t n);
+/* Append `,"fields":{…}` for document v of index x->ix (nothing when no field has a value); false with a
+ * shard failure in x->err (text in docvalue_fields, a format the type refuses, _source disabled, too many
+ * docvalue fields). */
+bool store_fetch_put(ex *x, const sreq *q, const store_doc_view *v, buf *out);
+/* The values of field f in document v, as `fields` answers them: a JSON array appended to out. */
+bool store_fetch_field_values(ex *x, const store_field *f, const store_doc_view *v, buf *out);
+
+/* ---- store_hlfetch.c — a hit's `highlight` ---- */
+
+/* The body's `highlight` into *out (replacing it; owned: store_hl_free). */
+bool store_hl_parse(const cJSON *v, hlreq **out, store_error *err);
+void store_hl_free(hlreq *h);
+/* Append `,"highlight":{…}` for document v (search ordinal seq) of index x->ix, nothing when no field has
+ * a fragment; false with a shard failure in x->err (max_analyzed_offset exceeded) or out of memory. */
+bool store_hl_put(ex *x, const sreq *q, const store_doc_view *v, int64_t seq, buf *out);
 
 /* ---- store_aggs.c — aggregations ---- */
 
