@@ -28,6 +28,12 @@ bool store_datefmt_parse(const char *format, const char *s, size_t n, bool numbe
  * maximum (month and day still default to 1, as there). */
 bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool round_up, int64_t *ms);
 
+/* store_datefmt_parse_bound, also telling in *zoned whether the value fixed
+ * its own instant (an epoch format, a Z or ±hh:mm offset): a query's
+ * time_zone applies only to values that did not. */
+bool store_datefmt_parse_bound_zoned(const char *format, const char *s, size_t n, bool round_up, int64_t *ms,
+                                     bool *zoned);
+
 /* Elasticsearch's format for a date_nanos field whose mapping gives none. */
 #define STORE_DATEFMT_NANOS_DEFAULT "strict_date_optional_time_nanos||epoch_millis"
 
@@ -37,5 +43,9 @@ bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool
  * 0 in no format; -1 before 1970, -2 after 2262-04-11T23:47:16.854775807Z
  * (what a long of nanoseconds holds, as Elasticsearch's DateUtils.toLong). */
 int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns);
+
+/* store_datefmt_parse_ns with *zoned as in store_datefmt_parse_bound_zoned. */
+int store_datefmt_parse_ns_zoned(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns,
+                                 bool *zoned);
 
 #endif
