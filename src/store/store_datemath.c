@@ -64,6 +64,14 @@ static UCalendar *open_cal(const char *zone)
 
 UCalendar *store_datemath_calendar(const char *zone) { return open_cal(zone); }
 
+static int format(UCalendar *cal, const char *pat, buf *b, const char **type, char *err, size_t errsz);
+
+int store_datemath_format(UCalendar *cal, const char *pattern, buf *out, char *err, size_t errsz)
+{
+    const char *type;
+    return format(cal, pattern, out, &type, err, errsz);
+}
+
 static int32_t get(UCalendar *cal, UCalendarDateFields f)
 {
     UErrorCode st = U_ZERO_ERROR;
@@ -195,6 +203,8 @@ static void pad(buf *b, long v, int width)
  * second, S fraction; quoted literals; other non-letters as they are). */
 static int format(UCalendar *cal, const char *pat, buf *b, const char **type, char *err, size_t errsz)
 {
+    if (!*pat)
+        return ERRF("illegal_argument_exception", "Invalid format: []: empty pattern");
     for (size_t i = 0; pat[i];) {
         char c = pat[i];
         if (c == '\'') {
@@ -245,6 +255,25 @@ static int format(UCalendar *cal, const char *pat, buf *b, const char **type, ch
         case 'H': pad(b, get(cal, UCAL_HOUR_OF_DAY), (int)run); break;
         case 'm': pad(b, get(cal, UCAL_MINUTE), (int)run); break;
         case 's': pad(b, get(cal, UCAL_SECOND), (int)run); break;
+        case 'h': pad(b, (get(cal, UCAL_HOUR_OF_DAY) + 11) % 12 + 1, (int)run); break;
+        case 'a': buf_puts(b, get(cal, UCAL_HOUR_OF_DAY) < 12 ? "AM" : "PM"); break;
+        case 'X':
+        case 'x':
+        case 'Z': {
+            /* the offset: X prints Z for zero, x and Z digits; 1 letter +HH(mm), 2 +HHMM, 3 +HH:MM (Z: 1-3 +HHMM, 5 +HH:MM) */
+            int32_t off = (get(cal, UCAL_ZONE_OFFSET) + get(cal, UCAL_DST_OFFSET)) / 60000;
+            int32_t a = off < 0 ? -off : off;
+            bool colon = c == 'Z' ? run == 5 : run == 3 || run == 5;
+            if (off == 0 && (c == 'X' || (c == 'Z' && run == 5))) {
+                buf_putc(b, 'Z');
+                break;
+            }
+            buf_printf(b, "%c%02d", off < 0 ? '-' : '+', a / 60);
+            if (c != 'Z' && run == 1 && a % 60 == 0)
+                break;
+            buf_printf(b, colon ? ":%02d" : "%02d", a % 60);
+            break;
+        }
         case 'S': {
             char ms[16];
             snprintf(ms, sizeof ms, "%03d000000", get(cal, UCAL_MILLISECOND));
@@ -256,7 +285,7 @@ static int format(UCalendar *cal, const char *pat, buf *b, const char **type, ch
         default:
             return ERRF("illegal_argument_exception", "Invalid format: [%s]: verstore does not support the pattern letter [%c] in index names", pat, c);
         }
-        if (run > 4 && c != 'S')
+        if (run > 4 && c != 'S' && !(c == 'Z' && run == 5))
             return ERRF("illegal_argument_exception", "Invalid format: [%s]: Too many pattern letters: %c", pat, c);
         i += run;
     }

@@ -47,4 +47,9 @@ int64_t store_datemath_zone_shift(const char *zone, int64_t wall_ms);
  * unknown. Caller closes it (ucal_close). */
 UCalendar *store_datemath_calendar(const char *zone);
 
+/* Append cal's current time formatted with java.time `pattern` (letters
+ * u y M d D H h m s S a X x Z and quoted text). 1, or 0 with the reason
+ * in `err` for a letter verstore does not print. */
+int store_datemath_format(UCalendar *cal, const char *pattern, buf *out, char *err, size_t errsz);
+
 #endif
