@@ -470,7 +470,9 @@ static store_query *parse_range(const cJSON *body, store_error *err)
                 ok = fail(err, "parsing_exception", "[range] query does not support [time_zone] of type [%s]",
                           cJSON_IsNumber(it) ? "number" : "object");
             else if (!store_datemath_zone_valid(it->valuestring))
-                ok = fail(err, "illegal_argument_exception", "Unknown time-zone ID: %s", it->valuestring);
+                /* RangeQueryBuilder.timeZone wraps ZoneId.of's exception: its toString is the reason */
+                ok = fail(err, "illegal_argument_exception",
+                          "java.time.zone.ZoneRulesException: Unknown time-zone ID: %s", it->valuestring);
             else {
                 free(q->time_zone);
                 if (!(q->time_zone = strdup(it->valuestring)))
