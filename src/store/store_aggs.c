@@ -814,7 +814,7 @@ typedef struct dhctx {
     const unsigned char *bits;
     int64_t next;
     store_ftype ft;
-    const int64_t *hard_lo, *hard_hi; /* rounded hard_bounds, NULL when open */
+    const int64_t *hard_lo, *hard_hi; /* rounded hard_bounds, [lo, hi); NULL when open */
     unsigned char *have;              /* with `missing`: the documents met with a value */
     dpair *v;
     size_t n, cap;
@@ -843,8 +843,8 @@ static int64_t val_ms(store_ftype ft, const void *val, size_t len)
 static bool dh_add(dhctx *h, int64_t ms, int64_t seq)
 {
     int64_t key = store_rounding_round(h->rd, ms);
-    /* LongBounds.contain on the rounded key, as DateHistogramAggregator collects */
-    if ((h->hard_lo && key < *h->hard_lo) || (h->hard_hi && key > *h->hard_hi))
+    /* LongBounds.contain on the rounded key, as DateHistogramAggregator collects: [min, max) */
+    if ((h->hard_lo && key < *h->hard_lo) || (h->hard_hi && key >= *h->hard_hi))
         return true;
     if (h->n && h->v[h->n - 1].key == key && h->v[h->n - 1].seq == seq)
         return true;
@@ -945,9 +945,9 @@ static bool dh_bounds(aggctx *c, const agg *a, store_rounding *rd, const char *f
                           "[%s.min][%" PRId64 "] cannot be greater than [%s.max][%" PRId64 "] for histogram aggregation [%s]",
                           k ? "hard_bounds" : "extended_bounds", bnd[k], k ? "hard_bounds" : "extended_bounds",
                           bnd[k + 1], a->name);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 4; k++) /* LongBounds.round: without the offset */
         if (*set >> k & 1)
-            bnd[k] = store_rounding_round(rd, bnd[k]);
+            bnd[k] = store_rounding_round_without_offset(rd, bnd[k]);
     if (((*set & 10) == 10 && bnd[1] > bnd[3]) || ((*set & 5) == 5 && bnd[0] < bnd[2])) {
         buf t = BUF_INIT;
         buf_puts(&t, "Extended bounds have to be inside hard bounds, hard bounds: [");
@@ -963,6 +963,9 @@ static bool dh_bounds(aggctx *c, const agg *a, store_rounding *rd, const char *f
         buf_free(&t);
         return ok;
     }
+    for (int k = 0; k < 2; k++) /* empty buckets start from the bound plus the offset (addEmptyBuckets) */
+        if (*set >> k & 1)
+            bnd[k] += a->dh_offset;
     return true;
 }
 
@@ -1026,8 +1029,8 @@ static bool dh_buckets(aggctx *c, const agg *a, store_rounding *rd, dhctx *per, 
         hi = bnd[1];
     if ((set & 4) && bnd[2] > lo)
         lo = bnd[2];
-    if ((set & 8) && bnd[3] < hi)
-        hi = bnd[3];
+    if ((set & 8) && bnd[3] <= hi)
+        hi = bnd[3] - 1; /* hard_bounds.max is exclusive */
     size_t *at = calloc(c->nix ? c->nix : 1, sizeof *at), cap = 0;
     if (!at)
         return oom_err(c->err);

@@ -179,16 +179,20 @@ static int64_t inner_next(store_rounding *r, int64_t key)
     return U_FAILURE(st) || next <= key ? key + DAY_MS : next;
 }
 
-int64_t store_rounding_round(store_rounding *r, int64_t ms)
+/* The bucket of v (offset removed), remembered for the next value. */
+static int64_t cached_round(store_rounding *r, int64_t v)
 {
-    int64_t v = ms - r->offset_ms;
     if (!r->have_last || v < r->last_key || v >= r->last_next) {
         r->last_key = inner_round(r, v);
         r->last_next = inner_next(r, r->last_key);
         r->have_last = true;
     }
-    return r->last_key + r->offset_ms;
+    return r->last_key;
 }
+
+int64_t store_rounding_round(store_rounding *r, int64_t ms) { return cached_round(r, ms - r->offset_ms) + r->offset_ms; }
+
+int64_t store_rounding_round_without_offset(store_rounding *r, int64_t ms) { return cached_round(r, ms); }
 
 int64_t store_rounding_next(store_rounding *r, int64_t key)
 {

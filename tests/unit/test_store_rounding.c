@@ -74,6 +74,14 @@ static void test_offset(void **state)
     assert_int_equal(round_in(STORE_ROUND_DAY, 0, 6 * 3600000LL, NULL, FEB14_10H), 1707890400000LL);
     assert_int_equal(round_in(STORE_ROUND_DAY, 0, 6 * 3600000LL, NULL, FEB14_10H - 5 * 3600000LL), 1707804000000LL);
     assert_int_equal(round_in(STORE_ROUND_DAY, 0, -6 * 3600000LL, NULL, FEB14_10H), 1707868800000LL + 18 * 3600000LL - 86400000LL);
+    /* bounds are rounded without it (LongBounds.round), interleaved with values without upsetting them */
+    store_rounding r;
+    assert_true(store_rounding_init(&r, STORE_ROUND_DAY, 0, 6 * 3600000LL, NULL));
+    assert_int_equal(store_rounding_round_without_offset(&r, FEB14_10H - 5 * 3600000LL), 1707868800000LL);
+    assert_int_equal(store_rounding_round(&r, FEB14_10H - 5 * 3600000LL), 1707804000000LL);
+    assert_int_equal(store_rounding_round_without_offset(&r, FEB14_10H), 1707868800000LL);
+    assert_int_equal(store_rounding_round(&r, FEB14_10H), 1707890400000LL);
+    store_rounding_free(&r);
 }
 
 /* Europe/Paris: 2024-03-31 has 23 hours, 2024-10-27 has 25 and 02:00-03:00 twice. */

@@ -53,6 +53,10 @@ void store_rounding_free(store_rounding *r);
 /* The key of the bucket `ms` falls in: the start of its interval. */
 int64_t store_rounding_round(store_rounding *r, int64_t ms);
 
+/* The same rounding without the offset, as LongBounds.round reads
+ * extended_bounds and hard_bounds (Rounding.withoutOffset). */
+int64_t store_rounding_round_without_offset(store_rounding *r, int64_t ms);
+
 /* The key of the bucket after the one whose key is `key`. */
 int64_t store_rounding_next(store_rounding *r, int64_t key);
 
