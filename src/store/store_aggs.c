@@ -1107,20 +1107,29 @@ static bool dhisto_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
         int order = a->order;
         qsort_r(bk, nb, sizeof *bk, dbucket_cmp_r, &order);
     }
+    /* a number field without a `format` has DocValueFormat.RAW: no key_as_string, keyed by the number */
+    bool raw = (ft == STORE_FT_LONG || ft == STORE_FT_DOUBLE) && !a->format;
     buf_puts(b, a->keyed ? "{\"buckets\":{" : "{\"buckets\":[");
     buf ks = BUF_INIT;
     for (size_t k = 0; ok && k < nb; k++) {
         buf_reset(&ks);
-        store_rounding_format(&rd, fmt, bk[k].key, &ks);
+        if (raw)
+            buf_printf(&ks, "%" PRId64, bk[k].key);
+        else
+            store_rounding_format(&rd, fmt, bk[k].key, &ks);
         if (k)
             buf_putc(b, ',');
         if (a->keyed) {
             jstrn(b, ks.data ? ks.data : "", ks.len);
             buf_putc(b, ':');
         }
-        buf_puts(b, "{\"key_as_string\":");
-        jstrn(b, ks.data ? ks.data : "", ks.len);
-        buf_printf(b, ",\"key\":%" PRId64 ",\"doc_count\":%" PRId64, bk[k].key, bk[k].count);
+        buf_putc(b, '{');
+        if (!raw) {
+            buf_puts(b, "\"key_as_string\":");
+            jstrn(b, ks.data ? ks.data : "", ks.len);
+            buf_putc(b, ',');
+        }
+        buf_printf(b, "\"key\":%" PRId64 ",\"doc_count\":%" PRId64, bk[k].key, bk[k].count);
         if (a->nsubs) { /* the bucket's documents as the sub-aggregations' set, cleared after */
             aggctx sc = *c;
             sc.bits = sub;

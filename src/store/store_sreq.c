@@ -269,8 +269,7 @@ static bool sort_param(sreq *q, const char *s, store_error *err)
     return true;
 }
 
-static const char *const es_aggs[] = {"date_histogram",
-                                      "histogram",
+static const char *const es_aggs[] = {"histogram",
                                       "range",
                                       "date_range",
                                       "ip_range",
