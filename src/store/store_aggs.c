@@ -821,9 +821,10 @@ typedef struct dhctx {
     bool oom;
 } dhctx;
 
-/* A bucket of the answer: its key, the end of its keys (exclusive) and its documents. */
+/* A bucket of the answer: its key, the last pair key it holds (inclusive: no
+ * overflow at int64's end) and its documents. */
 typedef struct dbucket {
-    int64_t key, end, count;
+    int64_t key, last, count;
 } dbucket;
 
 /* A value in milliseconds: dates as stored, date_nanos cut to milliseconds
@@ -1036,11 +1037,13 @@ static bool dh_buckets(aggctx *c, const agg *a, store_rounding *rd, dhctx *per, 
         return oom_err(c->err);
     bool ok = true;
     for (int64_t key = lo; ok && key <= hi;) {
-        int64_t end = fill ? store_rounding_next(rd, key) : key + 1, count = 0, next_key = INT64_MAX;
+        int64_t end = fill ? store_rounding_next(rd, key) : key, count = 0, next_key = INT64_MAX;
+        int64_t last = end > key ? end - 1 : key;
+        bool more = false; /* pairs left after this bucket */
         for (size_t i = 0; i < c->nix; i++) {
             dhctx *h = &per[i];
             size_t from = at[i];
-            while (at[i] < h->n && h->v[at[i]].key < end) {
+            while (at[i] < h->n && h->v[at[i]].key <= last) {
                 if (!bit_get(sub[i], h->next, h->v[at[i]].seq))
                     count++;
                 bit_set(sub[i], h->v[at[i]].seq);
@@ -1048,8 +1051,8 @@ static bool dh_buckets(aggctx *c, const agg *a, store_rounding *rd, dhctx *per, 
             }
             for (size_t k = from; k < at[i]; k++) /* clear what was set: O(pairs), not O(index) */
                 sub[i][h->v[k].seq >> 3] = 0;
-            if (at[i] < h->n && h->v[at[i]].key < next_key)
-                next_key = h->v[at[i]].key;
+            if (at[i] < h->n && (!more || h->v[at[i]].key < next_key))
+                next_key = h->v[at[i]].key, more = true;
         }
         if (count >= a->min_doc_count) {
             if (*nout >= STORE_SEARCH_MAX_BUCKETS ||
@@ -1058,9 +1061,9 @@ static bool dh_buckets(aggctx *c, const agg *a, store_rounding *rd, dhctx *per, 
             else if (*nout == cap && !GROW_ARRAY(*out, cap, *nout + 1, 64))
                 ok = oom_err(c->err);
             else
-                (*out)[(*nout)++] = (dbucket){key, end, count};
+                (*out)[(*nout)++] = (dbucket){key, last, count};
         }
-        if (end <= key)
+        if (fill ? end <= key : !more || next_key <= key)
             break;
         key = fill ? end : next_key;
     }
@@ -1136,7 +1139,7 @@ static bool dhisto_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
             sc.nested = true;
             for (size_t i = 0; i < c->nix; i++)
                 for (size_t p = dh_lower(per[i].v, per[i].n, bk[k].key);
-                     p < per[i].n && per[i].v[p].key < bk[k].end; p++)
+                     p < per[i].n && per[i].v[p].key <= bk[k].last; p++)
                     bit_set(sub[i], per[i].v[p].seq);
             for (size_t s = 0; ok && s < a->nsubs; s++) {
                 buf_putc(b, ',');
@@ -1144,7 +1147,7 @@ static bool dhisto_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
             }
             for (size_t i = 0; i < c->nix; i++)
                 for (size_t p = dh_lower(per[i].v, per[i].n, bk[k].key);
-                     p < per[i].n && per[i].v[p].key < bk[k].end; p++)
+                     p < per[i].n && per[i].v[p].key <= bk[k].last; p++)
                     sub[i][per[i].v[p].seq >> 3] = 0;
         }
         buf_putc(b, '}');

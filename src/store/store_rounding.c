@@ -190,12 +190,26 @@ static int64_t cached_round(store_rounding *r, int64_t v)
     return r->last_key;
 }
 
-int64_t store_rounding_round(store_rounding *r, int64_t ms) { return cached_round(r, ms - r->offset_ms) + r->offset_ms; }
+/* Past about three million years from 1970 ICU's calendar stops and the
+ * arithmetic would near int64's ends: such a value is its own bucket. */
+#define FAR_MS 100000000000000000LL
 
-int64_t store_rounding_round_without_offset(store_rounding *r, int64_t ms) { return cached_round(r, ms); }
+int64_t store_rounding_round(store_rounding *r, int64_t ms)
+{
+    if (ms > FAR_MS || ms < -FAR_MS)
+        return ms;
+    return cached_round(r, ms - r->offset_ms) + r->offset_ms;
+}
+
+int64_t store_rounding_round_without_offset(store_rounding *r, int64_t ms)
+{
+    return ms > FAR_MS || ms < -FAR_MS ? ms : cached_round(r, ms);
+}
 
 int64_t store_rounding_next(store_rounding *r, int64_t key)
 {
+    if (key > FAR_MS || key < -FAR_MS)
+        return key < INT64_MAX ? key + 1 : key;
     int64_t v = key - r->offset_ms;
     if (r->have_last && v == r->last_key)
         return r->last_next + r->offset_ms;

@@ -65,6 +65,10 @@ static void test_utc_units(void **state)
     assert_int_equal(next_in(STORE_ROUND_QUARTER, 0, NULL, 1704067200000LL), 1711929600000LL);
     assert_int_equal(round_in(STORE_ROUND_WEEK, 0, 0, NULL, 0), -259200000LL); /* 1969-12-29 */
     assert_int_equal(round_in(STORE_ROUND_DAY, 0, 0, NULL, -1), -86400000LL);
+    /* beyond the calendar's range a value is its own bucket, without overflow */
+    assert_int_equal(round_in(STORE_ROUND_MONTH, 0, 0, "Europe/Paris", INT64_MAX), INT64_MAX);
+    assert_int_equal(round_in(STORE_ROUND_FIXED, 7, 3, "Europe/Paris", INT64_MIN), INT64_MIN);
+    assert_int_equal(next_in(STORE_ROUND_DAY, 0, NULL, INT64_MAX), INT64_MAX);
 }
 
 /* offset shifts every bucket: days from 06:00 */
