@@ -4,10 +4,12 @@
 #include "versync/common/grow.h"
 #include "versync/common/log.h"
 #include "versync/store/store_breaker.h"
+#include "versync/store/store_datemath.h"
 #include "versync/store/store_deadline.h"
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_json.h"
+#include "versync/store/store_rounding.h"
 #include "versync/store/store_ulong.h"
 #include "versync/store/store_util.h"
 #include "versync/store/store_wildcard.h"
@@ -208,6 +210,8 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
         return "histogram";
     case AG_TOP:
         return "top_hits";
+    case AG_DHISTO:
+        return "date_histogram";
     default:
         return "value_count";
     }
@@ -215,7 +219,7 @@ static const char *agg_type_name(const agg *a, store_ftype ft)
 
 static const char *agg_es_name(agtype t)
 {
-    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range", "histogram", "top_hits"};
+    static const char *n[] = {"terms", "avg", "min", "max", "sum", "value_count", "cardinality", "filter", "filters", "range", "histogram", "top_hits", "date_histogram"};
     return n[t];
 }
 
@@ -236,6 +240,11 @@ static bool agg_field(aggctx *c, const agg *a, store_ftype *ft)
                                          "Field [%s] of type [keyword] is not supported for "
                                          "aggregation [%s]",
                                          a->field, agg_es_name(a->t));
+        if (a->t == AG_DHISTO && f->type != STORE_FT_DATE && f->type != STORE_FT_DATE_NANOS &&
+            f->type != STORE_FT_LONG && f->type != STORE_FT_DOUBLE)
+            return store_eval_shard_fail(&x, "illegal_argument_exception",
+                                         "Field [%s] of type [%s] is not supported for aggregation [date_histogram]",
+                                         a->field, f->type_name ? f->type_name : "object");
         if (*ft == STORE_FT_NONE)
             *ft = f->type;
     }
@@ -793,6 +802,372 @@ static bool histo_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
     return ok;
 }
 
+/* ---- date_histogram ---------------------------------------------------------------------- */
+
+typedef struct dpair {
+    int64_t key, seq;
+} dpair;
+
+/* One index's (bucket key, document) pairs. */
+typedef struct dhctx {
+    store_rounding *rd;
+    const unsigned char *bits;
+    int64_t next;
+    store_ftype ft;
+    const int64_t *hard_lo, *hard_hi; /* rounded hard_bounds, [lo, hi); NULL when open */
+    unsigned char *have;              /* with `missing`: the documents met with a value */
+    dpair *v;
+    size_t n, cap;
+    bool oom;
+} dhctx;
+
+/* A bucket of the answer: its key, the last pair key it holds (inclusive: no
+ * overflow at int64's end) and its documents. */
+typedef struct dbucket {
+    int64_t key, last, count;
+} dbucket;
+
+/* A value in milliseconds: dates as stored, date_nanos cut to milliseconds
+ * (aggregations see milliseconds, as Elasticsearch's), numbers as epoch millis. */
+static int64_t val_ms(store_ftype ft, const void *val, size_t len)
+{
+    if (len != STORE_VAL_NUM_LEN)
+        return 0;
+    if (ft == STORE_FT_DOUBLE) {
+        double d = store_index_dec_double(val);
+        return isfinite(d) && fabs(d) < 9.2e18 ? (int64_t)floor(d) : 0;
+    }
+    int64_t v = store_index_dec_long(val);
+    return ft == STORE_FT_DATE_NANOS ? v / 1000000 : v;
+}
+
+static bool dh_add(dhctx *h, int64_t ms, int64_t seq)
+{
+    int64_t key = store_rounding_round(h->rd, ms);
+    /* LongBounds.contain on the rounded key, as DateHistogramAggregator collects: [min, max) */
+    if ((h->hard_lo && key < *h->hard_lo) || (h->hard_hi && key >= *h->hard_hi))
+        return true;
+    if (h->n && h->v[h->n - 1].key == key && h->v[h->n - 1].seq == seq)
+        return true;
+    if (h->n == h->cap && !GROW_ARRAY(h->v, h->cap, h->n + 1, 256))
+        return h->oom = true, false;
+    h->v[h->n++] = (dpair){key, seq};
+    return true;
+}
+
+static bool on_dh_val(const void *val, size_t len, int64_t seq, void *arg)
+{
+    dhctx *h = arg;
+    if (!bit_get(h->bits, h->next, seq))
+        return true;
+    if (h->have)
+        bit_set(h->have, seq);
+    return dh_add(h, val_ms(h->ft, val, len), seq);
+}
+
+static int dpair_cmp(const void *x, const void *y)
+{
+    const dpair *a = x, *b = y;
+    return a->key != b->key ? (a->key < b->key ? -1 : 1) : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int dbucket_cmp_r(const void *x, const void *y, void *arg)
+{
+    const dbucket *a = x, *b = y;
+    int order = *(const int *)arg; /* as agg.order; ties go by key ascending (InternalOrder's tie-break) */
+    int kc = a->key < b->key ? -1 : a->key > b->key;
+    if (order == 3)
+        return -kc;
+    if ((order == 0 || order == 1) && a->count != b->count)
+        return (a->count < b->count) == (order == 1) ? -1 : 1;
+    return kc;
+}
+
+/* First pair of `v` whose key is not below `key`. */
+static size_t dh_lower(const dpair *v, size_t n, int64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A bound or `missing` in milliseconds: text is read with the aggregation's
+ * (or field's) format and time_zone, date math included (DocValueFormat.DateTime.parseLong). */
+static bool dh_date(aggctx *c, const agdate *d, const char *fmt, const char *zone, int64_t *ms)
+{
+    char why[512];
+    if (!d->s)
+        return *ms = d->ms, true;
+    if (store_datemath_parse(d->s, fmt, zone, store_engine_read_now_ms(c->r), false, ms, why, sizeof why) == 1)
+        return true;
+    return seterr(c->err, 400, "parse_exception", "%s", why);
+}
+
+static void dh_bound_text(buf *b, const agdate *d)
+{
+    if (!d->set)
+        buf_puts(b, "null");
+    else if (d->s)
+        buf_puts(b, d->s);
+    else
+        buf_printf(b, "%" PRId64, d->ms);
+}
+
+static bool too_many_buckets(aggctx *c)
+{
+    return seterr(c->err, 400, "too_many_buckets_exception",
+                  "Trying to create too many buckets. Must be less than or equal to: [%d]. This limit can be "
+                  "set by changing the [search.max_buckets] cluster level setting.",
+                  STORE_SEARCH_MAX_BUCKETS);
+}
+
+/* The bounds in milliseconds, rounded as LongBounds.round does, checked as
+ * DateHistogramAggregationBuilder does. *set bits: 1 ext min, 2 ext max, 4 hard min, 8 hard max. */
+static bool dh_bounds(aggctx *c, const agg *a, store_rounding *rd, const char *fmt, int64_t bnd[4], int *set)
+{
+    const agdate *d[4] = {&a->ext_min, &a->ext_max, &a->hard_min, &a->hard_max};
+    *set = 0;
+    for (int k = 0; k < 4; k++) {
+        if (!d[k]->set)
+            continue;
+        if (!dh_date(c, d[k], fmt, a->time_zone, &bnd[k]))
+            return false;
+        *set |= 1 << k;
+    }
+    for (int k = 0; k < 4; k += 2)
+        if ((*set >> k & 3) == 3 && bnd[k] > bnd[k + 1])
+            return seterr(c->err, 400, "illegal_argument_exception",
+                          "[%s.min][%" PRId64 "] cannot be greater than [%s.max][%" PRId64 "] for histogram aggregation [%s]",
+                          k ? "hard_bounds" : "extended_bounds", bnd[k], k ? "hard_bounds" : "extended_bounds",
+                          bnd[k + 1], a->name);
+    for (int k = 0; k < 4; k++) /* LongBounds.round: without the offset */
+        if (*set >> k & 1)
+            bnd[k] = store_rounding_round_without_offset(rd, bnd[k]);
+    if (((*set & 10) == 10 && bnd[1] > bnd[3]) || ((*set & 5) == 5 && bnd[0] < bnd[2])) {
+        buf t = BUF_INIT;
+        buf_puts(&t, "Extended bounds have to be inside hard bounds, hard bounds: [");
+        dh_bound_text(&t, &a->hard_min);
+        buf_puts(&t, "--");
+        dh_bound_text(&t, &a->hard_max);
+        buf_puts(&t, "], extended bounds: [");
+        dh_bound_text(&t, &a->ext_min);
+        buf_puts(&t, "--");
+        dh_bound_text(&t, &a->ext_max);
+        buf_putc(&t, ']');
+        bool ok = buf_ok(&t) ? seterr(c->err, 400, "illegal_argument_exception", "%s", t.data) : oom_err(c->err);
+        buf_free(&t);
+        return ok;
+    }
+    for (int k = 0; k < 2; k++) /* empty buckets start from the bound plus the offset (addEmptyBuckets) */
+        if (*set >> k & 1)
+            bnd[k] += a->dh_offset;
+    return true;
+}
+
+/* One index's pairs: its values (or column under a bucket), `missing` for
+ * the matches without one, sorted by key then document, one per (key, document). */
+static bool dh_collect(aggctx *c, const agg *a, size_t i, dhctx *h, const int64_t *miss)
+{
+    const store_field *f = h->ft != STORE_FT_NONE ? store_mapping_find(&c->ix[i].map, a->field) : NULL;
+    size_t bytes = (size_t)(h->next / 8 + 1);
+    if (miss && !(h->have = calloc(bytes, 1)))
+        return oom_err(c->err);
+    bool ok = true;
+    if (f && f->type == h->ft) {
+        const store_column *col;
+        if (c->nested) {
+            if (!column_of(c, i, a->field, &col))
+                ok = false;
+            else
+                store_column_each(col, h->bits, h->next, on_dh_val, h);
+        } else if (!store_engine_values(c->r, &c->ix[i].meta, a->field, NULL, 0, true, NULL, 0, true, false,
+                                        on_dh_val, h))
+            ok = storage_err(c->err);
+    }
+    for (int64_t seq = 0; ok && miss && !h->oom && seq < h->next; seq++)
+        if (bit_get(h->bits, h->next, seq) && !bit_get(h->have, h->next, seq))
+            dh_add(h, *miss, seq);
+    free(h->have);
+    h->have = NULL;
+    if (ok && h->oom)
+        ok = oom_err(c->err);
+    if (ok && h->n) {
+        qsort(h->v, h->n, sizeof *h->v, dpair_cmp);
+        size_t o = 0;
+        for (size_t k = 0; k < h->n; k++)
+            if (!o || dpair_cmp(&h->v[o - 1], &h->v[k]) != 0)
+                h->v[o++] = h->v[k];
+        h->n = o;
+    }
+    return ok;
+}
+
+/* The buckets in key order: every key from lo to hi when min_doc_count is 0
+ * (empty ones included, extended_bounds widening the span), else the keys
+ * holding documents; counted against search.max_buckets as they are made. */
+static bool dh_buckets(aggctx *c, const agg *a, store_rounding *rd, dhctx *per, unsigned char **sub,
+                       const int64_t bnd[4], int set, dbucket **out, size_t *nout)
+{
+    bool fill = a->min_doc_count == 0, any = false;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < c->nix; i++)
+        if (per[i].n) {
+            any = true;
+            lo = per[i].v[0].key < lo ? per[i].v[0].key : lo;
+            hi = per[i].v[per[i].n - 1].key > hi ? per[i].v[per[i].n - 1].key : hi;
+        }
+    if (fill && !any && (set & 3) != 3)
+        return true; /* no documents: buckets only between both extended bounds */
+    if (fill && (set & 1) && bnd[0] < lo)
+        lo = bnd[0];
+    if (fill && (set & 2) && bnd[1] > hi)
+        hi = bnd[1];
+    if ((set & 4) && bnd[2] > lo)
+        lo = bnd[2];
+    if ((set & 8) && bnd[3] <= hi)
+        hi = bnd[3] - 1; /* hard_bounds.max is exclusive */
+    size_t *at = calloc(c->nix ? c->nix : 1, sizeof *at), cap = 0;
+    if (!at)
+        return oom_err(c->err);
+    bool ok = true;
+    for (int64_t key = lo; ok && key <= hi;) {
+        int64_t end = fill ? store_rounding_next(rd, key) : key, count = 0, next_key = INT64_MAX;
+        int64_t last = end > key ? end - 1 : key;
+        bool more = false; /* pairs left after this bucket */
+        for (size_t i = 0; i < c->nix; i++) {
+            dhctx *h = &per[i];
+            size_t from = at[i];
+            while (at[i] < h->n && h->v[at[i]].key <= last) {
+                if (!bit_get(sub[i], h->next, h->v[at[i]].seq))
+                    count++;
+                bit_set(sub[i], h->v[at[i]].seq);
+                at[i]++;
+            }
+            for (size_t k = from; k < at[i]; k++) /* clear what was set: O(pairs), not O(index) */
+                sub[i][h->v[k].seq >> 3] = 0;
+            if (at[i] < h->n && (!more || h->v[at[i]].key < next_key))
+                next_key = h->v[at[i]].key, more = true;
+        }
+        if (count >= a->min_doc_count) {
+            if (*nout >= STORE_SEARCH_MAX_BUCKETS ||
+                (c->buckets && ++*c->buckets > STORE_SEARCH_MAX_BUCKETS))
+                ok = too_many_buckets(c);
+            else if (*nout == cap && !GROW_ARRAY(*out, cap, *nout + 1, 64))
+                ok = oom_err(c->err);
+            else
+                (*out)[(*nout)++] = (dbucket){key, last, count};
+        }
+        if (fill ? end <= key : !more || next_key <= key)
+            break;
+        key = fill ? end : next_key;
+    }
+    free(at);
+    return ok;
+}
+
+/* date_histogram: buckets of a calendar or fixed interval in a time zone,
+ * keyed by their start (key_as_string in the aggregation's or the field's
+ * format), sub-aggregations per bucket. */
+static bool dhisto_agg(aggctx *c, const agg *a, store_ftype ft, buf *b)
+{
+    store_rounding rd;
+    dhctx *per = calloc(c->nix ? c->nix : 1, sizeof *per);
+    unsigned char **sub = calloc(c->nix ? c->nix : 1, sizeof *sub);
+    dbucket *bk = NULL;
+    size_t nb = 0;
+    bool ok = (per && sub) || oom_err(c->err);
+    bool have_rd = ok && store_rounding_init(&rd, (store_round_unit)a->dh_unit, a->dh_fixed, a->dh_offset, a->time_zone);
+    if (ok && !have_rd)
+        ok = oom_err(c->err); /* the zone was checked when the request was read */
+    /* text bounds and key_as_string use the aggregation's format, else the field's */
+    const char *fmt = a->format;
+    for (size_t i = 0; !fmt && ft != STORE_FT_NONE && i < c->nix; i++) {
+        const store_field *f = store_mapping_find(&c->ix[i].map, a->field);
+        if (f && f->type == ft && f->date_format)
+            fmt = f->date_format;
+    }
+    int64_t bnd[4] = {0}, miss = 0;
+    int set = 0;
+    ok = ok && dh_bounds(c, a, &rd, fmt, bnd, &set);
+    if (ok && a->dmissing.set)
+        ok = dh_date(c, &a->dmissing, fmt, a->time_zone, &miss);
+    for (size_t i = 0; ok && i < c->nix; i++) {
+        per[i] = (dhctx){&rd, c->bits[i], c->ix[i].meta.next_seq, ft, (set & 4) ? &bnd[2] : NULL,
+                         (set & 8) ? &bnd[3] : NULL, NULL, NULL, 0, 0, false};
+        if (!(sub[i] = calloc((size_t)(per[i].next / 8 + 1), 1)))
+            ok = oom_err(c->err);
+        else
+            ok = dh_collect(c, a, i, &per[i], a->dmissing.set ? &miss : NULL);
+    }
+    ok = ok && dh_buckets(c, a, &rd, per, sub, bnd, set, &bk, &nb);
+    if (ok && a->order != 2 && nb > 1) {
+        int order = a->order;
+        qsort_r(bk, nb, sizeof *bk, dbucket_cmp_r, &order);
+    }
+    /* a number field without a `format` has DocValueFormat.RAW: no key_as_string, keyed by the number */
+    bool raw = (ft == STORE_FT_LONG || ft == STORE_FT_DOUBLE) && !a->format;
+    buf_puts(b, a->keyed ? "{\"buckets\":{" : "{\"buckets\":[");
+    buf ks = BUF_INIT;
+    for (size_t k = 0; ok && k < nb; k++) {
+        buf_reset(&ks);
+        if (raw)
+            buf_printf(&ks, "%" PRId64, bk[k].key);
+        else
+            store_rounding_format(&rd, fmt, bk[k].key, &ks);
+        if (k)
+            buf_putc(b, ',');
+        if (a->keyed) {
+            jstrn(b, ks.data ? ks.data : "", ks.len);
+            buf_putc(b, ':');
+        }
+        buf_putc(b, '{');
+        if (!raw) {
+            buf_puts(b, "\"key_as_string\":");
+            jstrn(b, ks.data ? ks.data : "", ks.len);
+            buf_putc(b, ',');
+        }
+        buf_printf(b, "\"key\":%" PRId64 ",\"doc_count\":%" PRId64, bk[k].key, bk[k].count);
+        if (a->nsubs) { /* the bucket's documents as the sub-aggregations' set, cleared after */
+            aggctx sc = *c;
+            sc.bits = sub;
+            sc.nested = true;
+            for (size_t i = 0; i < c->nix; i++)
+                for (size_t p = dh_lower(per[i].v, per[i].n, bk[k].key);
+                     p < per[i].n && per[i].v[p].key <= bk[k].last; p++)
+                    bit_set(sub[i], per[i].v[p].seq);
+            for (size_t s = 0; ok && s < a->nsubs; s++) {
+                buf_putc(b, ',');
+                ok = agg_render(&sc, &a->subs[s], b);
+            }
+            for (size_t i = 0; i < c->nix; i++)
+                for (size_t p = dh_lower(per[i].v, per[i].n, bk[k].key);
+                     p < per[i].n && per[i].v[p].key <= bk[k].last; p++)
+                    sub[i][per[i].v[p].seq >> 3] = 0;
+        }
+        buf_putc(b, '}');
+    }
+    buf_puts(b, a->keyed ? "}}" : "]}");
+    buf_free(&ks);
+    for (size_t i = 0; i < c->nix; i++) {
+        if (per)
+            free(per[i].v);
+        if (sub)
+            free(sub[i]);
+    }
+    if (have_rd)
+        store_rounding_free(&rd);
+    free(per);
+    free(sub);
+    free(bk);
+    return ok;
+}
+
 typedef struct topc {
     size_t ix;
     int64_t seq;
@@ -889,6 +1264,8 @@ static bool agg_render_body(aggctx *c, const agg *a, buf *b)
         return range_agg(c, a, ft, b);
     if (a->t == AG_HISTO)
         return histo_agg(c, a, ft, b);
+    if (a->t == AG_DHISTO)
+        return dhisto_agg(c, a, ft, b);
     if (a->t == AG_CARD) { /* exact: Elasticsearch's HyperLogLog++ is too below its precision threshold */
         bucketv all = {0};
         bool ok = terms_collect(c, a, ft, &all);

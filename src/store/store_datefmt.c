@@ -82,7 +82,7 @@ static bool num(const char *s, size_t n, size_t *i, int w, int max, long *out)
  * (23:59:59.999) as Elasticsearch's round-up parser does for range bounds;
  * month and day still default to 1 there, so do they here. */
 static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, bool check, bool round_up, int64_t *ms,
-                          int32_t *sub, char *err, size_t errsz)
+                          int32_t *sub, bool *zoned, char *err, size_t errsz)
 {
     long y = 1970, mo = 1, d = 1, h = -1, mi = -1, sec = -1, frac_ms = -1, frac_sub = 0, off_min = 0;
     int ampm = -1;
@@ -181,6 +181,7 @@ static bool parse_pattern(const char *pat, size_t pl, const char *s, size_t n, b
         case 'Z':
         case 'x':
             if (!check) {
+                *zoned = true;
                 if (i < n && s[i] == 'Z' && c == 'X') {
                     i++;
                     off_min = 0;
@@ -271,6 +272,20 @@ static int64_t iso_round_up(const char *s, size_t n)
     return digits <= 2 ? 3599999 : digits <= 4 ? 59999 : 999;
 }
 
+/* Whether an ISO 8601 value names its own offset (Z or ±hh[:mm] after the
+ * time), so that a query's time_zone leaves it alone as java.time's parsed
+ * zone does. */
+static bool iso_has_offset(const char *s, size_t n)
+{
+    const char *t = memchr(s, 'T', n);
+    if (!t)
+        return false;
+    for (const char *p = t + 1; p < s + n; p++)
+        if (*p == 'Z' || *p == 'z' || *p == '+' || *p == '-')
+            return true;
+    return false;
+}
+
 /* The nanoseconds within the millisecond an ISO 8601 value's fraction gives
  * (its 4th to 9th digits). */
 static int32_t iso_sub_ns(const char *s, size_t n)
@@ -296,13 +311,14 @@ static int32_t iso_sub_ns(const char *s, size_t n)
 /* One alternative of a format. *ms the instant, *sub the nanoseconds within
  * that millisecond (date_nanos keeps them). */
 static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, bool check, bool round_up, int64_t *ms,
-                int32_t *sub, char *err, size_t errsz)
+                int32_t *sub, bool *zoned, char *err, size_t errsz)
 {
     *sub = 0;
+    *zoned = false;
     if (fl == 12 && strncmp(f, "epoch_millis", 12) == 0)
-        return check || parse_epoch(s, n, 1, round_up, ms, sub);
+        return *zoned = true, check || parse_epoch(s, n, 1, round_up, ms, sub);
     if (fl == 12 && strncmp(f, "epoch_second", 12) == 0)
-        return check || parse_epoch(s, n, 1000, round_up, ms, sub);
+        return *zoned = true, check || parse_epoch(s, n, 1000, round_up, ms, sub);
     for (size_t i = 0; iso_names[i]; i++)
         if (strlen(iso_names[i]) == fl && strncmp(f, iso_names[i], fl) == 0) {
             if (check)
@@ -312,13 +328,14 @@ static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, 
                 return false;
             int64_t add = round_up ? iso_round_up(s, n) : 0;
             *ms += add;
+            *zoned = iso_has_offset(s, n);
             *sub = add ? 999999 : iso_sub_ns(s, n);
             return true;
         }
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
         if (strlen(named[i].name) == fl && strncmp(f, named[i].name, fl) == 0)
-            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, round_up, ms, sub, err,
-                                 errsz);
+            return parse_pattern(named[i].pattern, strlen(named[i].pattern), s, n, check, round_up, ms, sub, zoned,
+                                 err, errsz);
     bool letters_only = true;
     for (size_t i = 0; i < fl; i++)
         letters_only &= islower((unsigned char)f[i]) || f[i] == '_';
@@ -326,7 +343,7 @@ static bool one(const char *f, size_t fl, const char *s, size_t n, bool number, 
         snprintf(err, errsz, "Invalid format: [%.*s]: verstore does not support this built-in date format", (int)fl, f);
         return false;
     }
-    return parse_pattern(f, fl, s, n, check, round_up, ms, sub, err, errsz);
+    return parse_pattern(f, fl, s, n, check, round_up, ms, sub, zoned, err, errsz);
 }
 
 bool store_datefmt_valid(const char *format, char *err, size_t errsz)
@@ -341,7 +358,8 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz)
         size_t fl = bar ? (size_t)(bar - p) : strlen(p);
         int64_t ms;
         int32_t sub;
-        if (!one(p, fl, "", 0, false, true, false, &ms, &sub, err, errsz))
+        bool zoned;
+        if (!one(p, fl, "", 0, false, true, false, &ms, &sub, &zoned, err, errsz))
             return false;
         if (!bar)
             return true;
@@ -350,13 +368,13 @@ bool store_datefmt_valid(const char *format, char *err, size_t errsz)
 }
 
 static bool parse_any(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ms,
-                      int32_t *sub)
+                      int32_t *sub, bool *zoned)
 {
     char err[256];
     for (const char *p = format;;) {
         const char *bar = strstr(p, "||");
         size_t fl = bar ? (size_t)(bar - p) : strlen(p);
-        if (one(p, fl, s, n, number, false, round_up, ms, sub, err, sizeof err))
+        if (one(p, fl, s, n, number, false, round_up, ms, sub, zoned, err, sizeof err))
             return true;
         if (!bar)
             return false;
@@ -367,20 +385,35 @@ static bool parse_any(const char *format, const char *s, size_t n, bool number, 
 bool store_datefmt_parse(const char *format, const char *s, size_t n, bool number, int64_t *ms)
 {
     int32_t sub;
-    return parse_any(format, s, n, number, false, ms, &sub);
+    bool zoned;
+    return parse_any(format, s, n, number, false, ms, &sub, &zoned);
 }
 
 bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool round_up, int64_t *ms)
 {
+    bool zoned;
+    return store_datefmt_parse_bound_zoned(format, s, n, round_up, ms, &zoned);
+}
+
+bool store_datefmt_parse_bound_zoned(const char *format, const char *s, size_t n, bool round_up, int64_t *ms,
+                                     bool *zoned)
+{
     int32_t sub;
-    return parse_any(format ? format : STORE_DATEFMT_DEFAULT, s, n, false, round_up, ms, &sub);
+    return parse_any(format ? format : STORE_DATEFMT_DEFAULT, s, n, false, round_up, ms, &sub, zoned);
 }
 
 int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns)
 {
+    bool zoned;
+    return store_datefmt_parse_ns_zoned(format, s, n, number, round_up, ns, &zoned);
+}
+
+int store_datefmt_parse_ns_zoned(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns,
+                                 bool *zoned)
+{
     int64_t ms;
     int32_t sub;
-    if (!parse_any(format ? format : STORE_DATEFMT_NANOS_DEFAULT, s, n, number, round_up, &ms, &sub))
+    if (!parse_any(format ? format : STORE_DATEFMT_NANOS_DEFAULT, s, n, number, round_up, &ms, &sub, zoned))
         return 0;
     /* DateUtils.toLong: 1970-01-01T00:00:00Z … 2262-04-11T23:47:16.854775807Z */
     if (ms < 0)
@@ -395,7 +428,8 @@ void store_datefmt_instant_text(const char *format, const char *s, size_t n, boo
 {
     int64_t ms;
     int32_t sub;
-    if (!parse_any(format ? format : STORE_DATEFMT_NANOS_DEFAULT, s, n, number, false, &ms, &sub)) {
+    bool zoned;
+    if (!parse_any(format ? format : STORE_DATEFMT_NANOS_DEFAULT, s, n, number, false, &ms, &sub, &zoned)) {
         snprintf(out, outsz, "%.*s", (int)(n > 40 ? 40 : n), s);
         return;
     }
@@ -612,7 +646,8 @@ bool store_datefmt_format(const char *format, int64_t ms, int32_t sub, bool nano
         pat = format;
         int64_t dummy;
         int32_t dsub;
-        if (!one(format, fl, "", 0, false, true, false, &dummy, &dsub, err, sizeof err))
+        bool dzoned;
+        if (!one(format, fl, "", 0, false, true, false, &dummy, &dsub, &dzoned, err, sizeof err))
             return false;
     }
     print_pattern(pat, pl, &t, out, outsz, &o);

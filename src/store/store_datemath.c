@@ -1,6 +1,8 @@
 /* store_datemath — Elasticsearch's date-math index names (`<logs-{now/d}>`, `<logs-{now/M{yyyy.MM|+01:00}}>`), resolved as its DateMathExpressionResolver does. */
 #include "versync/store/store_datemath.h"
 
+#include "versync/store/store_datefmt.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +55,21 @@ static UCalendar *open_cal(const char *zone)
     }
     /* proleptic Gregorian, as java.time */
     ucal_setGregorianChange(cal, -1.7976931348623157e308, &st);
+    /* a wall time a DST change repeats is its earlier instant, one it skips
+     * moves on by the gap: ZonedDateTime.ofLocal's defaults */
+    ucal_setAttribute(cal, UCAL_REPEATED_WALL_TIME, UCAL_WALLTIME_FIRST);
+    ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_LAST);
     return cal;
+}
+
+UCalendar *store_datemath_calendar(const char *zone) { return open_cal(zone); }
+
+static int format(UCalendar *cal, const char *pat, buf *b, const char **type, char *err, size_t errsz);
+
+int store_datemath_format(UCalendar *cal, const char *pattern, buf *out, char *err, size_t errsz)
+{
+    const char *type;
+    return format(cal, pattern, out, &type, err, errsz);
 }
 
 static int32_t get(UCalendar *cal, UCalendarDateFields f)
@@ -71,7 +87,8 @@ static void midnight(UCalendar *cal)
 }
 
 /* JavaDateMathParser.parseMath on "now" followed by `math`. */
-static int apply_math(UCalendar *cal, const char *expr, const char *math, const char **type, char *err, size_t errsz)
+static int apply_math(UCalendar *cal, const char *expr, const char *math, bool round_up, const char **type, char *err,
+                      size_t errsz)
 {
     UErrorCode st = U_ZERO_ERROR;
     size_t i = 0, n = strlen(math);
@@ -102,12 +119,15 @@ static int apply_math(UCalendar *cal, const char *expr, const char *math, const 
             return ERRF("parse_exception", "rounding `/` can only be used on single unit types [%s]", math);
         char unit = math[i++];
         int32_t amount = (int32_t)(sign * num);
+        UCalendarDateFields up_field = UCAL_MILLISECOND; /* the unit a rounding up adds before its -1 ms */
+        int32_t up_by = 1;
         switch (unit) {
         case 'y':
             if (round) {
                 ucal_set(cal, UCAL_MONTH, 0);
                 ucal_set(cal, UCAL_DATE, 1);
                 midnight(cal);
+                up_field = UCAL_YEAR;
             } else
                 ucal_add(cal, UCAL_YEAR, amount, &st);
             break;
@@ -115,6 +135,7 @@ static int apply_math(UCalendar *cal, const char *expr, const char *math, const 
             if (round) {
                 ucal_set(cal, UCAL_DATE, 1);
                 midnight(cal);
+                up_field = UCAL_MONTH;
             } else
                 ucal_add(cal, UCAL_MONTH, amount, &st);
             break;
@@ -123,13 +144,15 @@ static int apply_math(UCalendar *cal, const char *expr, const char *math, const 
                 int32_t back = (get(cal, UCAL_DAY_OF_WEEK) + 5) % 7;
                 ucal_add(cal, UCAL_DATE, -back, &st);
                 midnight(cal);
+                up_field = UCAL_DATE, up_by = 7;
             } else
                 ucal_add(cal, UCAL_DATE, amount * 7, &st);
             break;
         case 'd':
-            if (round)
+            if (round) {
                 midnight(cal);
-            else
+                up_field = UCAL_DATE;
+            } else
                 ucal_add(cal, UCAL_DATE, amount, &st);
             break;
         case 'h':
@@ -138,6 +161,7 @@ static int apply_math(UCalendar *cal, const char *expr, const char *math, const 
                 ucal_set(cal, UCAL_MINUTE, 0);
                 ucal_set(cal, UCAL_SECOND, 0);
                 ucal_set(cal, UCAL_MILLISECOND, 0);
+                up_field = UCAL_HOUR_OF_DAY;
             } else
                 ucal_add(cal, UCAL_HOUR_OF_DAY, amount, &st);
             break;
@@ -145,18 +169,24 @@ static int apply_math(UCalendar *cal, const char *expr, const char *math, const 
             if (round) {
                 ucal_set(cal, UCAL_SECOND, 0);
                 ucal_set(cal, UCAL_MILLISECOND, 0);
+                up_field = UCAL_MINUTE;
             } else
                 ucal_add(cal, UCAL_MINUTE, amount, &st);
             break;
         case 's':
-            if (round)
+            if (round) {
                 ucal_set(cal, UCAL_MILLISECOND, 0);
-            else
+                up_field = UCAL_SECOND;
+            } else
                 ucal_add(cal, UCAL_SECOND, amount, &st);
             break;
         default: return ERRF("parse_exception", "unit [%c] not supported for date math [%s]", unit, math);
         }
         (void)get(cal, UCAL_YEAR); /* recompute after set() */
+        if (round && round_up) { /* the last millisecond of the unit: gt and lte bounds */
+            ucal_add(cal, up_field, up_by, &st);
+            ucal_add(cal, UCAL_MILLISECOND, -1, &st);
+        }
         if (U_FAILURE(st))
             return ERRF("parse_exception", "failed to parse date field [%s]", expr);
     }
@@ -173,6 +203,8 @@ static void pad(buf *b, long v, int width)
  * second, S fraction; quoted literals; other non-letters as they are). */
 static int format(UCalendar *cal, const char *pat, buf *b, const char **type, char *err, size_t errsz)
 {
+    if (!*pat)
+        return ERRF("illegal_argument_exception", "Invalid format: []: empty pattern");
     for (size_t i = 0; pat[i];) {
         char c = pat[i];
         if (c == '\'') {
@@ -223,6 +255,25 @@ static int format(UCalendar *cal, const char *pat, buf *b, const char **type, ch
         case 'H': pad(b, get(cal, UCAL_HOUR_OF_DAY), (int)run); break;
         case 'm': pad(b, get(cal, UCAL_MINUTE), (int)run); break;
         case 's': pad(b, get(cal, UCAL_SECOND), (int)run); break;
+        case 'h': pad(b, (get(cal, UCAL_HOUR_OF_DAY) + 11) % 12 + 1, (int)run); break;
+        case 'a': buf_puts(b, get(cal, UCAL_HOUR_OF_DAY) < 12 ? "AM" : "PM"); break;
+        case 'X':
+        case 'x':
+        case 'Z': {
+            /* the offset: X prints Z for zero, x and Z digits; 1 letter +HH(mm), 2 +HHMM, 3 +HH:MM (Z: 1-3 +HHMM, 5 +HH:MM) */
+            int32_t off = (get(cal, UCAL_ZONE_OFFSET) + get(cal, UCAL_DST_OFFSET)) / 60000;
+            int32_t a = off < 0 ? -off : off;
+            bool colon = c == 'Z' ? run == 5 : run == 3 || run == 5;
+            if (off == 0 && (c == 'X' || (c == 'Z' && run == 5))) {
+                buf_putc(b, 'Z');
+                break;
+            }
+            buf_printf(b, "%c%02d", off < 0 ? '-' : '+', a / 60);
+            if (c != 'Z' && run == 1 && a % 60 == 0)
+                break;
+            buf_printf(b, colon ? ":%02d" : "%02d", a % 60);
+            break;
+        }
         case 'S': {
             char ms[16];
             snprintf(ms, sizeof ms, "%03d000000", get(cal, UCAL_MILLISECOND));
@@ -234,7 +285,7 @@ static int format(UCalendar *cal, const char *pat, buf *b, const char **type, ch
         default:
             return ERRF("illegal_argument_exception", "Invalid format: [%s]: verstore does not support the pattern letter [%c] in index names", pat, c);
         }
-        if (run > 4 && c != 'S')
+        if (run > 4 && c != 'S' && !(c == 'Z' && run == 5))
             return ERRF("illegal_argument_exception", "Invalid format: [%s]: Too many pattern letters: %c", pat, c);
         i += run;
     }
@@ -282,7 +333,7 @@ static int placeholder(const ctx *x, const char *ph, int64_t now_ms, buf *out)
     UErrorCode st = U_ZERO_ERROR;
     ucal_setMillis(cal, (UDate)now_ms, &st);
     int rc = U_FAILURE(st) ? ERRF("parse_exception", "failed to parse date field [%s]", math)
-                           : apply_math(cal, math, math + 3, type, err, errsz);
+                           : apply_math(cal, math, math + 3, false, type, err, errsz);
     if (rc == 1)
         rc = format(cal, pattern, out, type, err, errsz);
     ucal_close(cal);
@@ -403,5 +454,107 @@ int store_datemath_resolve_list(const char *list, int64_t now_ms, char **out, co
         rc = -1;
     buf_free(&all);
     buf_free(&one);
+    return rc;
+}
+
+/* ---- date math in query values (JavaDateMathParser.parse) ---- */
+
+/* Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, int32_t *m, int32_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int32_t)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int32_t)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* A wall time (milliseconds as if it were UTC) read in cal's zone. */
+static int64_t wall_to_instant(UCalendar *cal, int64_t wall)
+{
+    int64_t days = wall >= 0 ? wall / 86400000 : -((-wall + 86399999) / 86400000);
+    int64_t in_day = wall - days * 86400000, y;
+    int32_t m, d;
+    civil_from_days(days, &y, &m, &d);
+    UErrorCode st = U_ZERO_ERROR;
+    ucal_clear(cal);
+    ucal_setDateTime(cal, (int32_t)y, m - 1, d, (int32_t)(in_day / 3600000), (int32_t)(in_day / 60000 % 60),
+                     (int32_t)(in_day / 1000 % 60), &st);
+    ucal_set(cal, UCAL_MILLISECOND, (int32_t)(in_day % 1000));
+    return (int64_t)ucal_getMillis(cal, &st);
+}
+
+bool store_datemath_zone_valid(const char *zone)
+{
+    UCalendar *cal = open_cal(zone);
+    ucal_close(cal);
+    return cal != NULL;
+}
+
+int64_t store_datemath_zone_shift(const char *zone, int64_t wall_ms)
+{
+    UCalendar *cal = open_cal(zone);
+    if (!cal)
+        return 0;
+    int64_t shift = wall_to_instant(cal, wall_ms) - wall_ms;
+    ucal_close(cal);
+    return shift;
+}
+
+/* One date without math: the format's reading, a wall time in the zone unless
+ * the value fixed its own offset. */
+static int parse_plain(UCalendar *cal, const char *s, size_t n, const char *format, bool utc, bool round_up,
+                       int64_t *ms, char *err, size_t errsz)
+{
+    bool zoned = false;
+    if (!n) {
+        snprintf(err, errsz, "cannot parse empty date");
+        return 0;
+    }
+    if (!store_datefmt_parse_bound_zoned(format, s, n, round_up, ms, &zoned)) {
+        snprintf(err, errsz, "failed to parse date field [%.*s] with format [%s]: [failed to parse date field [%.*s] with format [%s]]",
+                 (int)n, s, format, (int)n, s, format);
+        return 0;
+    }
+    if (!zoned && !utc)
+        *ms = wall_to_instant(cal, *ms);
+    return 1;
+}
+
+int store_datemath_parse(const char *text, const char *format, const char *zone, int64_t now_ms, bool round_up,
+                         int64_t *ms, char *err, size_t errsz)
+{
+    const char *type;
+    if (!format)
+        format = STORE_DATEFMT_DEFAULT;
+    UCalendar *cal = open_cal(zone);
+    if (!cal) {
+        snprintf(err, errsz, "Unknown time-zone ID: %s", zone);
+        return 0;
+    }
+    bool utc = !zone || !*zone || strcmp(zone, "UTC") == 0 || strcmp(zone, "Z") == 0;
+    const char *bar = strstr(text, "||");
+    const char *math = NULL;
+    int64_t base = now_ms;
+    int rc = 1;
+    if (strncmp(text, "now", 3) == 0)
+        math = text + 3;
+    else if (!bar)
+        rc = parse_plain(cal, text, strlen(text), format, utc, round_up, ms, err, errsz);
+    else if ((rc = parse_plain(cal, text, (size_t)(bar - text), format, utc, false, &base, err, errsz)) == 1)
+        math = bar + 2; /* the date itself is never rounded up: its math is */
+    if (rc == 1 && math) {
+        UErrorCode st = U_ZERO_ERROR;
+        ucal_setMillis(cal, (UDate)base, &st);
+        rc = apply_math(cal, text, math, round_up, &type, err, errsz);
+        *ms = (int64_t)ucal_getMillis(cal, &st);
+        if (rc == 1 && U_FAILURE(st))
+            rc = (snprintf(err, errsz, "failed to parse date field [%s]", text), 0);
+    }
+    ucal_close(cal);
     return rc;
 }

@@ -32,6 +32,8 @@ store_rtxn *store_engine_read_begin(store_engine *e)
     return r;
 }
 
+int64_t store_engine_read_now_ms(const store_rtxn *r) { return r->now_ms; }
+
 void store_engine_read_end(store_rtxn *r)
 {
     if (!r)

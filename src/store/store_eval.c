@@ -6,6 +6,7 @@
 #include "versync/common/log.h"
 #include "versync/store/store_breaker.h"
 #include "versync/store/store_datefmt.h"
+#include "versync/store/store_datemath.h"
 #include "versync/store/store_deadline.h"
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
@@ -423,8 +424,21 @@ static int date_unparsed(ex *x, const store_qval *v, const char *fmt, bool lenie
     return -1;
 }
 
+/* A date value date math could not read: as date_unparsed, with the parser's own reason. */
+static int date_math_err(ex *x, const char *why, bool lenient)
+{
+    if (lenient)
+        return 0;
+    store_eval_shard_fail(x, "parse_exception", "%s", why);
+    return -1;
+}
+
+/* Whether a date value is date math (`now…`, `date||…`) rather than a plain date. */
+static bool is_date_math(const char *s) { return strncmp(s, "now", 3) == 0 || strstr(s, "||") != NULL; }
+
 static int enc_val(ex *x, const char *path, const store_field *f, const store_qval *v, int bound, bool *incl,
-                   const char *datefmt, bool lenient, unsigned char *out, size_t *len, const unsigned char **res)
+                   const char *datefmt, const char *zone, bool lenient, unsigned char *out, size_t *len,
+                   const unsigned char **res)
 {
     *res = out;
     switch (f->type) {
@@ -503,8 +517,25 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
             fmt = "epoch_millis";
         bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
         int64_t ns = 0;
-        int rc = v->kind == STORE_QV_BOOL ? 0
-                                          : store_datefmt_parse_ns(fmt, v->s, strlen(v->s), false, up, &ns);
+        int rc;
+        if (v->kind == STORE_QV_STR && is_date_math(v->s)) {
+            /* date math works in milliseconds, as JavaDateMathParser's `now` does */
+            int64_t ms;
+            char why[512];
+            if (store_datemath_parse(v->s, fmt, zone, store_engine_read_now_ms(x->r), up, &ms, why, sizeof why) != 1)
+                return date_math_err(x, why, lenient);
+            rc = ms < 0 ? -1 : ms > INT64_MAX / 1000000 ? -2 : 1;
+            ns = rc == 1 ? ms * 1000000 : 0;
+        } else {
+            bool zoned = true;
+            rc = v->kind == STORE_QV_BOOL ? 0
+                                          : store_datefmt_parse_ns_zoned(fmt, v->s, strlen(v->s), false, up, &ns, &zoned);
+            if (rc == 1 && zone && !zoned) {
+                int64_t shift = store_datemath_zone_shift(zone, ns / 1000000) * 1000000;
+                rc = shift < 0 && ns < -shift ? -1 : shift > 0 && ns > INT64_MAX - shift ? -2 : 1;
+                ns = rc == 1 ? ns + shift : 0;
+            }
+        }
         if (rc == 0)
             return date_unparsed(x, v, fmt, lenient);
         if (rc < 0) {
@@ -529,7 +560,12 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
         } else {
             /* gt and lte read the last millisecond the value names (Elasticsearch's roundUp) */
             bool up = bound > 0 ? !*incl : bound < 0 ? *incl : false;
-            ok = v->kind != STORE_QV_BOOL && store_datefmt_parse_bound(fmt, v->s, strlen(v->s), up, &ms);
+            char why[512];
+            if (v->kind == STORE_QV_BOOL)
+                return date_unparsed(x, v, fmt, lenient);
+            if (store_datemath_parse(v->s, fmt, zone, store_engine_read_now_ms(x->r), up, &ms, why, sizeof why) != 1)
+                return date_math_err(x, why, lenient);
+            ok = true;
         }
         if (!ok)
             return date_unparsed(x, v, fmt, lenient);
@@ -559,6 +595,35 @@ static int enc_val(ex *x, const char *path, const store_field *f, const store_qv
         (void)path;
         return 0;
     }
+}
+
+static bool is_date(const store_field *f) { return f->type == STORE_FT_DATE || f->type == STORE_FT_DATE_NANOS; }
+
+/* A term on a date, as DateFieldType.termQuery makes it: the range from the
+ * value's first to its last millisecond ("2024-02-01" is the whole day,
+ * "now/d" today), scored `boost`, merged into `acc` (a union for term, an
+ * append for terms). 1 or 0 (nothing can match), -1 on error. */
+static int date_term(ex *x, const char *path, const store_field *f, const store_qval *v, bool lenient, float boost,
+                     hitv *acc, bool unite)
+{
+    unsigned char lo[STORE_INDEX_MAX_KEY + 1], hi[STORE_INDEX_MAX_KEY + 1];
+    const unsigned char *lk, *hk;
+    size_t ll, hl;
+    bool li = true, hinc = true;
+    int rc = enc_val(x, path, f, v, 1, &li, NULL, NULL, lenient, lo, &ll, &lk);
+    if (rc > 0)
+        rc = enc_val(x, path, f, v, -1, &hinc, NULL, NULL, lenient, hi, &hl, &hk);
+    if (rc <= 0)
+        return rc;
+    hitv one = {0};
+    if (!store_engine_values(x->r, &x->ix->meta, path, lk, ll, li, hk, hl, hinc, false, store_eval_push_val, &one)) {
+        store_hits_free(&one);
+        return storage_err(x->err), -1;
+    }
+    hv_norm(&one, boost);
+    bool merged = unite ? hv_union(acc, &one, MERGE_MAX) : hv_append(acc, &one);
+    store_hits_free(&one);
+    return merged ? 1 : (oom_err(x->err), -1);
 }
 
 /* ---- term expansion (prefix, wildcard, text ranges) ---- */
@@ -970,7 +1035,10 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     case STORE_Q_TERMS: {
         hitv acc = {0};
         for (size_t i = 0; i < q->nvals; i++) {
-            int rc = enc_val(x, path, f, &q->vals[i], 0, NULL, NULL, lenient, kbuf, &kl, &key);
+            int rc = is_date(f) ? date_term(x, path, f, &q->vals[i], lenient, boost, &acc, q->type == STORE_Q_TERM)
+                                : enc_val(x, path, f, &q->vals[i], 0, NULL, NULL, NULL, lenient, kbuf, &kl, &key);
+            if (is_date(f) && rc >= 0)
+                continue;
             if (rc < 0) {
                 store_hits_free(&acc);
                 return false;
@@ -1006,9 +1074,9 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
                            : (q->lo && q->lo->kind == STORE_QV_NUM) ||
                                      (q->hi && q->hi->kind == STORE_QV_NUM) ? "epoch_millis"
                                                                             : NULL;
-        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, dfmt, lenient, kbuf, &kl, &key)) < 0)
+        if (q->lo && (rl = enc_val(x, path, f, q->lo, 1, &lo_incl, dfmt, q->time_zone, lenient, kbuf, &kl, &key)) < 0)
             return false;
-        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, dfmt, lenient, kbuf2, &kl2, &key2)) < 0)
+        if (q->hi && (rh = enc_val(x, path, f, q->hi, -1, &hi_incl, dfmt, q->time_zone, lenient, kbuf2, &kl2, &key2)) < 0)
             return false;
         if (rl == 0 || rh == 0)
             return true;
@@ -1077,8 +1145,12 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     }
     case STORE_Q_MATCH:
     case STORE_Q_PHRASE: {
+        if (!text && is_date(f)) {
+            store_hits_free(out);
+            return date_term(x, path, f, &q->vals[0], lenient || q->lenient, boost, out, true) >= 0;
+        }
         if (!text) {
-            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, NULL, lenient || q->lenient, kbuf, &kl, &key);
+            int rc = enc_val(x, path, f, &q->vals[0], 0, NULL, NULL, NULL, lenient || q->lenient, kbuf, &kl, &key);
             if (rc <= 0)
                 return rc == 0;
             return store_eval_exact_term(x, path, key, kl, f->type == STORE_FT_KEYWORD, boost, out);

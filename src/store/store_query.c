@@ -2,6 +2,7 @@
 #include "versync/store/store_query.h"
 
 #include "versync/store/store_datefmt.h"
+#include "versync/store/store_datemath.h"
 
 #include "versync/store/store_util.h"
 
@@ -43,6 +44,7 @@ void store_query_free(store_query *q)
     free(q->msm);
     free(q->analyzer);
     free(q->format);
+    free(q->time_zone);
     if (q->lookup) {
         free(q->lookup->index);
         free(q->lookup->id);
@@ -489,12 +491,6 @@ static bool range_bound(store_query *q, const cJSON *v, bool hi, bool incl, stor
     qval_free(*slot);
     if (!qval_set(v, *slot, "range", err))
         return false;
-    if ((*slot)->kind == STORE_QV_STR && strncmp((*slot)->s, "now", 3) == 0)
-        return fail(err, "illegal_argument_exception", "verstore does not support date math [%s] in [range] queries",
-                    (*slot)->s);
-    if ((*slot)->kind == STORE_QV_STR && strstr((*slot)->s, "||"))
-        return fail(err, "illegal_argument_exception", "verstore does not support date math [%s] in [range] queries",
-                    (*slot)->s);
     if (hi)
         q->hi_incl = incl;
     else
@@ -553,11 +549,19 @@ static store_query *parse_range(const cJSON *body, store_error *err)
                     ok = oom(err);
             }
         } else if (is_(k, "time_zone")) {
-            if (!cJSON_IsString(it) || (!is_(it->valuestring, "Z") && !is_(it->valuestring, "UTC") &&
-                                        !is_(it->valuestring, "+00:00") && !is_(it->valuestring, "Etc/UTC")))
+            /* date bounds without their own offset are wall times there; `now` rounds there */
+            if (!cJSON_IsString(it))
+                ok = fail(err, "parsing_exception", "[range] query does not support [time_zone] of type [%s]",
+                          cJSON_IsNumber(it) ? "number" : "object");
+            else if (!store_datemath_zone_valid(it->valuestring))
+                /* RangeQueryBuilder.timeZone wraps ZoneId.of's exception: its toString is the reason */
                 ok = fail(err, "illegal_argument_exception",
-                          "verstore supports only UTC as [time_zone] in [range] queries, not [%s]",
-                          cJSON_IsString(it) ? it->valuestring : "?");
+                          "java.time.zone.ZoneRulesException: Unknown time-zone ID: %s", it->valuestring);
+            else {
+                free(q->time_zone);
+                if (!(q->time_zone = strdup(it->valuestring)))
+                    ok = oom(err);
+            }
         } else if (is_(k, "relation")) {
             if (!cJSON_IsString(it) || strcasecmp(it->valuestring, "intersects") != 0)
                 ok = fail(err, "illegal_argument_exception",

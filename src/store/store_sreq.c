@@ -5,10 +5,13 @@
 #include "versync/common/grow.h"
 #include "versync/common/log.h"
 #include "versync/store/store_breaker.h"
+#include "versync/store/store_datefmt.h"
+#include "versync/store/store_datemath.h"
 #include "versync/store/store_deadline.h"
 #include "versync/store/store_fielddata.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_json.h"
+#include "versync/store/store_rounding.h"
 #include "versync/store/store_util.h"
 #include "versync/store/store_wildcard.h"
 
@@ -43,6 +46,13 @@ static void aggs_free(agg *a, size_t n)
         for (size_t r = 0; r < a[i].nranges; r++)
             free(a[i].ranges[r].key);
         free(a[i].ranges);
+        free(a[i].time_zone);
+        free(a[i].format);
+        free(a[i].ext_min.s);
+        free(a[i].ext_max.s);
+        free(a[i].hard_min.s);
+        free(a[i].hard_max.s);
+        free(a[i].dmissing.s);
         aggs_free(a[i].subs, a[i].nsubs);
     }
     free(a);
@@ -262,8 +272,7 @@ static bool sort_param(sreq *q, const char *s, store_error *err)
     return true;
 }
 
-static const char *const es_aggs[] = {"date_histogram",
-                                      "histogram",
+static const char *const es_aggs[] = {"histogram",
                                       "range",
                                       "date_range",
                                       "ip_range",
@@ -461,6 +470,155 @@ static bool parse_filters_agg(const cJSON *body, agg *a, store_error *err)
     return true;
 }
 
+/* A date_histogram bound or `missing`: a number of milliseconds or a date (math) kept as text. */
+static bool agdate_val(const cJSON *v, const char *what, agdate *d, store_error *err)
+{
+    if (cJSON_IsNull(v))
+        return true;
+    if (cJSON_IsNumber(v)) {
+        if (v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9.2e18)
+            return seterr(err, 400, "x_content_parse_exception", "[%s] must be a whole number of milliseconds", what);
+        d->ms = (int64_t)v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+        free(d->s);
+        if (!(d->s = strdup(v->valuestring)))
+            return oom_err(err);
+    } else
+        return seterr(err, 400, "x_content_parse_exception", "[%s] must be a date or a number", what);
+    d->set = true;
+    return true;
+}
+
+/* extended_bounds / hard_bounds: {min, max} (LongBounds.PARSER). */
+static bool bounds_val(const cJSON *it, agdate *min, agdate *max, store_error *err)
+{
+    if (!cJSON_IsObject(it))
+        return seterr(err, 400, "x_content_parse_exception", "[%s] expected an object", it->string);
+    for (const cJSON *b = it->child; b; b = b->next) {
+        bool ok = strcmp(b->string, "min") == 0   ? agdate_val(b, "min", min, err)
+                  : strcmp(b->string, "max") == 0 ? agdate_val(b, "max", max, err)
+                                                   : seterr(err, 400, "x_content_parse_exception",
+                                                            "[%s] unknown field [%s]", it->string, b->string);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* TimeValue text for offset ("+6h", "-1d") in milliseconds. */
+static bool offset_val(const cJSON *it, int64_t *ms, store_error *err)
+{
+    if (cJSON_IsNumber(it) && it->valuedouble == floor(it->valuedouble) && fabs(it->valuedouble) < 1e15)
+        return *ms = (int64_t)it->valuedouble, true;
+    const char *s = cJSON_IsString(it) ? it->valuestring : "";
+    bool neg = s[0] == '-';
+    if (!store_rounding_time_value(s + (s[0] == '-' || s[0] == '+'), ms) || *ms > 1000000000000000LL)
+        return seterr(err, 400, "x_content_parse_exception",
+                      "[date_histogram] failed to parse field [offset]: failed to parse setting "
+                      "[date_histogram.offset] with value [%s] as a time value: unit is missing or unrecognized",
+                      s);
+    if (neg)
+        *ms = -*ms;
+    return true;
+}
+
+/* One member of a date_histogram (DateHistogramAggregationBuilder.PARSER);
+ * false with err set, or *known false when the member is not its own. */
+static bool dhisto_member(const cJSON *it, agg *a, bool *have_cal, bool *have_fixed, bool *known, store_error *err)
+{
+    const char *k = it->string;
+    char text[64];
+    *known = true;
+    if (strcmp(k, "calendar_interval") == 0 || strcmp(k, "fixed_interval") == 0) {
+        bool cal = k[0] == 'c';
+        const char *v = cJSON_IsString(it) ? it->valuestring : "";
+        if (cJSON_IsNumber(it)) { /* DateHistogramInterval takes the token's text */
+            snprintf(text, sizeof text, "%.0f", it->valuedouble);
+            v = text;
+        }
+        if (cal ? *have_fixed : *have_cal)
+            return seterr(err, 400, "x_content_parse_exception",
+                          "[date_histogram] failed to parse field [%s]: Cannot use [%s] with [%s] configuration option.",
+                          k, k, cal ? "fixed_interval" : "calendar_interval");
+        if (!*v)
+            return seterr(err, 400, "x_content_parse_exception",
+                          "[date_histogram] failed to parse field [%s]: [interval] must not be null: [date_histogram]", k);
+        store_round_unit u;
+        if (cal && !store_rounding_calendar_unit(v, &u))
+            return seterr(err, 400, "x_content_parse_exception",
+                          "[date_histogram] failed to parse field [calendar_interval]: The supplied interval [%s] "
+                          "could not be parsed as a calendar interval.",
+                          v);
+        if (!cal && !store_rounding_time_value(v, &a->dh_fixed))
+            return seterr(err, 400, "x_content_parse_exception",
+                          "[date_histogram] failed to parse field [fixed_interval]: failed to parse setting "
+                          "[date_histogram.fixedInterval] with value [%s] as a time value: unit is missing or "
+                          "unrecognized",
+                          v);
+        a->dh_unit = cal ? (int)u : STORE_ROUND_FIXED;
+        *(cal ? have_cal : have_fixed) = true;
+    } else if (strcmp(k, "time_zone") == 0) {
+        const char *z = cJSON_IsString(it) ? it->valuestring : "";
+        if (cJSON_IsNumber(it)) { /* ZoneOffset.ofHours */
+            snprintf(text, sizeof text, "%+03d:00", (int)it->valuedouble);
+            z = text;
+        }
+        if (!store_datemath_zone_valid(z))
+            return seterr(err, 400, "x_content_parse_exception",
+                          "[date_histogram] failed to parse field [time_zone]: Unknown time-zone ID: %s", z);
+        free(a->time_zone);
+        if (!(a->time_zone = strdup(z)))
+            return oom_err(err);
+    } else if (strcmp(k, "offset") == 0) {
+        return offset_val(it, &a->dh_offset, err);
+    } else if (strcmp(k, "min_doc_count") == 0) {
+        if (!count_val(it, "min_doc_count", &a->min_doc_count, err))
+            return false;
+        if (a->min_doc_count < 0)
+            return seterr(err, 400, "illegal_argument_exception",
+                          "[min_doc_count] must be greater than or equal to 0. Found [%" PRId64 "] in [%s]",
+                          a->min_doc_count, a->name);
+    } else if (strcmp(k, "extended_bounds") == 0) {
+        return bounds_val(it, &a->ext_min, &a->ext_max, err);
+    } else if (strcmp(k, "hard_bounds") == 0) {
+        return bounds_val(it, &a->hard_min, &a->hard_max, err);
+    } else if (strcmp(k, "missing") == 0) {
+        return agdate_val(it, "missing", &a->dmissing, err);
+    } else if (strcmp(k, "keyed") == 0) {
+        a->keyed = cJSON_IsTrue(it);
+    } else if (strcmp(k, "format") == 0) {
+        char why[256];
+        if (!cJSON_IsString(it))
+            return seterr(err, 400, "x_content_parse_exception", "[date_histogram] format doesn't support values of type: %s",
+                          store_sreq_token_name(it));
+        if (!store_datefmt_valid(it->valuestring, why, sizeof why))
+            return seterr(err, 400, "illegal_argument_exception", "%s", why);
+        free(a->format);
+        if (!(a->format = strdup(it->valuestring)))
+            return oom_err(err);
+    } else if (strcmp(k, "order") == 0) {
+        const cJSON *o = cJSON_IsArray(it) && cJSON_GetArraySize(it) == 1 ? it->child : it;
+        bool desc;
+        if (!cJSON_IsObject(o) || !o->child || o->child->next || !cJSON_IsString(o->child))
+            return seterr(err, 400, "illegal_argument_exception",
+                          "verstore supports one [order] of _count or _key in [date_histogram] aggregations");
+        if (!order_val(o->child->valuestring, &desc, err))
+            return false;
+        if (strcmp(o->child->string, "_count") == 0)
+            a->order = desc ? 0 : 1;
+        else if (strcmp(o->child->string, "_key") == 0)
+            a->order = desc ? 3 : 2;
+        else
+            return seterr(err, 400, "illegal_argument_exception",
+                          "verstore supports only _count and _key as [order] in [date_histogram] aggregations, not [%s]",
+                          o->child->string);
+    } else if (strcmp(k, "interval") == 0) { /* REST API 7 only; Elasticsearch 8 does not know it */
+        return seterr(err, 400, "x_content_parse_exception", "[date_histogram] unknown field [interval]");
+    } else
+        *known = false;
+    return true;
+}
+
 static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
 {
     if (!(a->name = strdup(def->string)))
@@ -518,6 +676,8 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
         a->t = AG_RANGE;
     else if (strcmp(t, "histogram") == 0)
         a->t = AG_HISTO;
+    else if (strcmp(t, "date_histogram") == 0)
+        a->t = AG_DHISTO;
     else if (strcmp(t, "top_hits") == 0) {
         if (!parse_top_hits(body, a, err))
             return false;
@@ -530,11 +690,20 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
     else
         return seterr(err, 400, "parsing_exception", "Unknown aggregation type [%s]", t);
     a->size = 10;
-    a->min_doc_count = a->t == AG_HISTO ? 0 : 1; /* a histogram shows its empty buckets */
+    a->min_doc_count = a->t == AG_HISTO || a->t == AG_DHISTO ? 0 : 1; /* a histogram shows its empty buckets */
+    if (a->t == AG_DHISTO)
+        a->order = 2; /* _key asc */
+    bool have_cal = false, have_fixed = false, known = false;
     if (!cJSON_IsObject(body))
         return seterr(err, 400, "parsing_exception", "[%s] aggregation [%s] must be an object", t, a->name);
     for (const cJSON *it = body->child; it; it = it->next) {
         const char *k = it->string;
+        if (a->t == AG_DHISTO && strcmp(k, "field") != 0) {
+            if (!dhisto_member(it, a, &have_cal, &have_fixed, &known, err))
+                return false;
+            if (known)
+                continue;
+        }
         if (strcmp(k, "field") == 0) {
             if (!cJSON_IsString(it))
                 return seterr(err, 400, "parsing_exception", "[field] must be a string in [%s]", a->name);
@@ -617,11 +786,15 @@ static bool parse_agg(const cJSON *def, agg *a, int depth, store_error *err)
     if (a->t == AG_HISTO && !(a->interval > 0)) /* HistogramAggregationBuilder */
         return seterr(err, 400, "illegal_argument_exception", "[interval] must be >0 for histogram aggregation [%s]",
                       a->name);
+    if (a->t == AG_DHISTO && !have_cal && !have_fixed) /* DateIntervalWrapper.createRounding */
+        return seterr(err, 400, "illegal_argument_exception", "Invalid interval specified, must be non-null and non-empty");
+    if (a->t == AG_DHISTO && have_fixed && a->dh_fixed <= 0) /* TimeIntervalRounding */
+        return seterr(err, 400, "illegal_argument_exception", "Zero or negative time interval not supported");
     if (a->t == AG_RANGE && !a->ranges)
         return seterr(err, 400, "illegal_argument_exception", "No [ranges] specified for the [%s] aggregation",
                       a->name);
     if (subs) {
-        if (a->t != AG_TERMS && a->t != AG_RANGE && a->t != AG_HISTO)
+        if (a->t != AG_TERMS && a->t != AG_RANGE && a->t != AG_HISTO && a->t != AG_DHISTO)
             return seterr(err, 400, "aggregation_initialization_exception",
                           "Aggregator [%s] of type [%s] cannot accept sub-aggregations", a->name, t);
         return parse_aggs(subs, &a->subs, &a->nsubs, depth + 1, err);

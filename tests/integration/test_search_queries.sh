@@ -157,8 +157,10 @@ search '{"query":{"foo":{}}}'
 assert_json "unknown query: parsing_exception" '[.status, .error.type, .error.reason]' '[400,"parsing_exception","unknown query [foo]"]'
 search '{"collapse":{"field":"title"}}'
 assert_json "collapse" .error.reason '"verstore does not support [collapse] in searches"'
+search '{"aggs":{"h":{"auto_date_histogram":{"field":"published"}}}}'
+assert_match "auto_date_histogram" 'auto_date_histogram' "$(jqb .error.reason)"
 search '{"aggs":{"h":{"date_histogram":{"field":"published"}}}}'
-assert_match "date_histogram" 'date_histogram' "$(jqb .error.reason)"
+assert_json "date_histogram without an interval" '[.status, .error.type, .error.reason]' '[400,"illegal_argument_exception","Invalid interval specified, must be non-null and non-empty"]'
 search '{"query":{"multi_match":{"query":"x","type":"cross_fields"}}}'
 assert_match "multi_match cross_fields" 'cross_fields' "$(jqb .error.reason)"
 search '{"query":{"query_string":{"query":"fox~"}}}'

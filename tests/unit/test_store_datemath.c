@@ -106,6 +106,81 @@ static void test_refusals(void **state)
     expect_error("<a-{2024.01.01}>", "parse_exception", NULL);
 }
 
+/* store_datemath_parse: JavaDateMathParser's reading of a query value. */
+static int64_t parse_ok(const char *text, const char *zone, bool up)
+{
+    int64_t ms = 0;
+    char err[512] = "";
+    int rc = store_datemath_parse(text, NULL, zone, NOW, up, &ms, err, sizeof err);
+    if (rc != 1)
+        fail_msg("%s: %s", text, err);
+    return ms;
+}
+
+static void parse_err(const char *text, const char *want_reason)
+{
+    int64_t ms = 0;
+    char err[512] = "";
+    assert_int_equal(store_datemath_parse(text, NULL, NULL, NOW, false, &ms, err, sizeof err), 0);
+    assert_string_equal(err, want_reason);
+}
+
+/* gte and lt bounds round down, gt and lte up to the unit's last millisecond
+ * (DateFieldType.rangeQuery: roundUp = !includeLower for the lower bound,
+ * includeUpper for the upper). */
+static void test_bound_rounding(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("now", NULL, false), NOW);
+    assert_int_equal(parse_ok("now", NULL, true), NOW); /* nothing to round */
+    assert_int_equal(parse_ok("now/d", NULL, false), 1711065600000LL);
+    assert_int_equal(parse_ok("now/d", NULL, true), 1711151999999LL);
+    assert_int_equal(parse_ok("now-1d/d", NULL, false), 1710979200000LL);
+    assert_int_equal(parse_ok("now-1d/d", NULL, true), 1711065599999LL);
+    assert_int_equal(parse_ok("now/M", NULL, true), 1711929599999LL);
+    assert_int_equal(parse_ok("now/y", NULL, true), 1735689599999LL);
+    assert_int_equal(parse_ok("now/w", NULL, false), 1710720000000LL); /* Monday */
+    assert_int_equal(parse_ok("now/w", NULL, true), 1711324799999LL);  /* Sunday's last ms */
+    assert_int_equal(parse_ok("now/h", NULL, true), 1711119599999LL);
+    assert_int_equal(parse_ok("2020-01-01||+1M/d", NULL, false), 1580515200000LL);
+    assert_int_equal(parse_ok("2020-01-01||+1M/d", NULL, true), 1580601599999LL);
+    /* the date before || is never rounded up itself: only its math is */
+    assert_int_equal(parse_ok("2020-01-01||+1M", NULL, true), 1580515200000LL);
+    /* a plain date rounds up to the last millisecond it names */
+    assert_int_equal(parse_ok("2020-01-01", NULL, true), 1577923199999LL);
+    assert_int_equal(parse_ok("2020-01-01", NULL, false), 1577836800000LL);
+}
+
+/* time_zone: `now` rounds there, dates without an offset are wall times
+ * there, dates with one keep it; DST days are 23 and 25 hours long. */
+static void test_zones(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("now/d", "+01:00", false), 1711062000000LL);
+    assert_int_equal(parse_ok("2020-01-01", "Europe/Paris", false), 1577833200000LL);
+    assert_int_equal(parse_ok("2020-01-01T00:00:00Z", "+05:00", false), 1577836800000LL);
+    assert_int_equal(parse_ok("1577836800000", "+05:00", false), 1577836800000LL); /* epoch_millis is an instant */
+    assert_int_equal(parse_ok("2024-03-31||/d", "Europe/Paris", false), 1711839600000LL);
+    assert_int_equal(parse_ok("2024-03-31||/d", "Europe/Paris", true), 1711922399999LL);
+    assert_int_equal(parse_ok("2024-10-27T12:00:00||/d", "Europe/Paris", false), 1729980000000LL);
+    assert_int_equal(parse_ok("2024-10-27T12:00:00||/d", "Europe/Paris", true), 1730069999999LL);
+    assert_true(store_datemath_zone_valid("America/New_York"));
+    assert_true(store_datemath_zone_valid("-05:30"));
+    assert_false(store_datemath_zone_valid("Mars/Olympus"));
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    parse_err("now+1x", "unit [x] not supported for date math [+1x]");
+    parse_err("now/2d", "rounding `/` can only be used on single unit types [/2d]");
+    parse_err("now-1", "truncated date math [-1]");
+    parse_err("now*1d", "operator not supported for date math [*1d]");
+    parse_err("", "cannot parse empty date");
+    parse_err("soon||+1d", "failed to parse date field [soon] with format [strict_date_optional_time||epoch_millis]: "
+                           "[failed to parse date field [soon] with format [strict_date_optional_time||epoch_millis]]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +188,9 @@ int main(void)
         cmocka_unit_test(test_math_rounding_and_zones),
         cmocka_unit_test(test_escapes_and_static_text),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_bound_rounding),
+        cmocka_unit_test(test_zones),
+        cmocka_unit_test(test_parse_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

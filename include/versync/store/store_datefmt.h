@@ -28,6 +28,12 @@ bool store_datefmt_parse(const char *format, const char *s, size_t n, bool numbe
  * maximum (month and day still default to 1, as there). */
 bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool round_up, int64_t *ms);
 
+/* store_datefmt_parse_bound, also telling in *zoned whether the value fixed
+ * its own instant (an epoch format, a Z or ±hh:mm offset): a query's
+ * time_zone applies only to values that did not. */
+bool store_datefmt_parse_bound_zoned(const char *format, const char *s, size_t n, bool round_up, int64_t *ms,
+                                     bool *zoned);
+
 /* Elasticsearch's format for a date_nanos field whose mapping gives none. */
 #define STORE_DATEFMT_NANOS_DEFAULT "strict_date_optional_time_nanos||epoch_millis"
 
@@ -36,14 +42,14 @@ bool store_datefmt_parse_bound(const char *format, const char *s, size_t n, bool
  * nanoseconds since the epoch, fractions kept to the nanosecond. 1 *ns set;
  * 0 in no format; -1 before 1970, -2 after 2262-04-11T23:47:16.854775807Z
  * (what a long of nanoseconds holds, as Elasticsearch's DateUtils.toLong). */
+int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns);
+
 /* The instant of a date value (as store_datefmt_parse_ns reads it, at any
  * distance from 1970) as Java's Instant.toString writes it
  * ("1960-01-01T00:00:00Z", a fraction in groups of three digits when there
  * is one), for Elasticsearch's reasons; the value itself when it does not
  * parse. */
 void store_datefmt_instant_text(const char *format, const char *s, size_t n, bool number, char *out, size_t outsz);
-
-int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns);
 
 /* Print an instant (`ms` since the epoch, `sub` nanoseconds within that
  * millisecond, which date_nanos keeps) with the first alternative of
@@ -54,5 +60,9 @@ int store_datefmt_parse_ns(const char *format, const char *s, size_t n, bool num
  * letter by letter. False for a format store_datefmt_valid refuses. Writes a
  * NUL-terminated string into `out` (64 bytes are always enough). */
 bool store_datefmt_format(const char *format, int64_t ms, int32_t sub, bool nanos, char *out, size_t outsz);
+
+/* store_datefmt_parse_ns with *zoned as in store_datefmt_parse_bound_zoned. */
+int store_datefmt_parse_ns_zoned(const char *format, const char *s, size_t n, bool number, bool round_up, int64_t *ns,
+                                 bool *zoned);
 
 #endif

@@ -78,6 +78,11 @@ store_rtxn *store_engine_read_begin(store_engine *e);
 
 /* End a read snapshot (pointers obtained from it become invalid); NULL is a no-op. */
 void store_engine_read_end(store_rtxn *r);
+
+/* When the snapshot began (ms since the epoch): the `now` of date math in the
+ * queries read through it, one instant for the whole request. */
+int64_t store_engine_read_now_ms(const store_rtxn *r);
+
 /* Keep a read snapshot across requests (a scroll's point in time): park
  * drops the hold that keeps the map from being resized, resume takes it
  * again before the next use. Between the two the snapshot must not be read

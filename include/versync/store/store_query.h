@@ -87,6 +87,7 @@ struct store_query {
     store_qval *lo, *hi;
     bool lo_incl, hi_incl;
     char *format; /* RANGE: the query's date `format` (heap), NULL: the field's own */
+    char *time_zone; /* RANGE: the query's `time_zone` for dates (heap), NULL: UTC */
     /* MATCH */
     bool op_and;
     bool zero_terms_all;

@@ -120,7 +120,15 @@ typedef struct skey {
     char *unmapped_type; /* sort on a field unmapped in an index: all missing there */
 } skey;
 
-typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE, AG_HISTO, AG_TOP } agtype;
+typedef enum { AG_TERMS, AG_AVG, AG_MIN, AG_MAX, AG_SUM, AG_COUNT, AG_CARD, AG_FILTER, AG_FILTERS, AG_RANGE, AG_HISTO, AG_TOP, AG_DHISTO } agtype;
+
+/* A date_histogram bound or `missing` as the request gave it: a number of
+ * milliseconds, or text (`s`, owned) read as date math when the search runs. */
+typedef struct agdate {
+    bool set;
+    char *s;
+    int64_t ms;
+} agdate;
 
 /* One range of a range aggregation: [from, to), either end open. */
 typedef struct agrange {
@@ -144,6 +152,12 @@ typedef struct agg {
     size_t nranges;
     bool keyed; /* range: buckets as an object by key */
     double interval, offset; /* histogram */
+    /* date_histogram: calendar unit (store_round_unit) or fixed_interval ms, offset ms, time_zone and the
+     * key_as_string `format` (owned; NULL: UTC, the field's format); bounds and `missing` as given */
+    int dh_unit;
+    int64_t dh_fixed, dh_offset;
+    char *time_zone, *format;
+    agdate ext_min, ext_max, hard_min, hard_max, dmissing;
     int64_t from;            /* top_hits (size is `size`) */
     store_srcfilter src;     /* top_hits: the hits' _source filter (owned) */
     bool version, seqno;     /* top_hits */
