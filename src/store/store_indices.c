@@ -3,6 +3,7 @@
 
 #include "versync/common/grow.h"
 
+#include "versync/store/store_cat.h"
 #include "versync/store/store_util.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Elasticsearch 8.11's index version, what index.version.created reports. */
@@ -514,74 +516,181 @@ static bool metas_of(store_rtxn *t, const store_req *req, const char *expr, mlis
     return ok;
 }
 
-static void human_size(int64_t bytes, char *out, size_t n)
+/* RestIndicesAction's columns, in its order. verstore fills the first ones;
+ * the statistics it does not keep are null cells, as Elasticsearch prints a
+ * statistic it has none of. */
+#define STAT(n, a, d) {n, a, d, true, true, true}, {"pri." n, NULL, d, true, true, false}
+static const store_cat_col indices_cols[] = {
+    {"health", "h", "current health status", false, false, false},
+    {"status", "s", "open/close status", false, false, false},
+    {"index", "i,idx", "index name", false, false, false},
+    {"uuid", "id,uuid", "index uuid", false, false, false},
+    {"pri", "p,shards.primary,shardsPrimary", "number of primary shards", false, true, false},
+    {"rep", "r,shards.replica,shardsReplica", "number of replica shards", false, true, false},
+    {"docs.count", "dc,docsCount", "available docs", false, true, false},
+    {"docs.deleted", "dd,docsDeleted", "deleted docs", false, true, false},
+    {"creation.date", "cd", "index creation date (millisecond value)", true, false, false},
+    {"creation.date.string", "cds", "index creation date (as string)", true, false, false},
+    {"store.size", "ss,storeSize", "store size of primaries & replicas", false, true, true},
+    {"pri.store.size", NULL, "store size of primaries", false, true, false},
+    {"dataset.size", NULL, "total size of dataset", false, true, false},
+    STAT("completion.size", "cs,completionSize", "size of completion"),
+    STAT("fielddata.memory_size", "fm,fielddataMemory", "used fielddata cache"),
+    STAT("fielddata.evictions", "fe,fielddataEvictions", "fielddata evictions"),
+    STAT("query_cache.memory_size", "qcm,queryCacheMemory", "used query cache"),
+    STAT("query_cache.evictions", "qce,queryCacheEvictions", "query cache evictions"),
+    STAT("request_cache.memory_size", "rcm,requestCacheMemory", "used request cache"),
+    STAT("request_cache.evictions", "rce,requestCacheEvictions", "request cache evictions"),
+    STAT("request_cache.hit_count", "rchc,requestCacheHitCount", "request cache hit count"),
+    STAT("request_cache.miss_count", "rcmc,requestCacheMissCount", "request cache miss count"),
+    STAT("flush.total", "ft,flushTotal", "number of flushes"),
+    STAT("flush.total_time", "ftt,flushTotalTime", "time spent in flush"),
+    STAT("get.current", "gc,getCurrent", "number of current get ops"),
+    STAT("get.time", "gti,getTime", "time spent in get"),
+    STAT("get.total", "gto,getTotal", "number of get ops"),
+    STAT("get.exists_time", "geti,getExistsTime", "time spent in successful gets"),
+    STAT("get.exists_total", "geto,getExistsTotal", "number of successful gets"),
+    STAT("get.missing_time", "gmti,getMissingTime", "time spent in failed gets"),
+    STAT("get.missing_total", "gmto,getMissingTotal", "number of failed gets"),
+    STAT("indexing.delete_current", "idc,indexingDeleteCurrent", "number of current deletions"),
+    STAT("indexing.delete_time", "idti,indexingDeleteTime", "time spent in deletions"),
+    STAT("indexing.delete_total", "idto,indexingDeleteTotal", "number of delete ops"),
+    STAT("indexing.index_current", "iic,indexingIndexCurrent", "number of current indexing ops"),
+    STAT("indexing.index_time", "iiti,indexingIndexTime", "time spent in indexing"),
+    STAT("indexing.index_total", "iito,indexingIndexTotal", "number of indexing ops"),
+    STAT("indexing.index_failed", "iif,indexingIndexFailed", "number of failed indexing ops"),
+    STAT("merges.current", "mc,mergesCurrent", "number of current merges"),
+    STAT("merges.current_docs", "mcd,mergesCurrentDocs", "number of current merging docs"),
+    STAT("merges.current_size", "mcs,mergesCurrentSize", "size of current merges"),
+    STAT("merges.total", "mt,mergesTotal", "number of completed merge ops"),
+    STAT("merges.total_docs", "mtd,mergesTotalDocs", "docs merged"),
+    STAT("merges.total_size", "mts,mergesTotalSize", "size merged"),
+    STAT("merges.total_time", "mtt,mergesTotalTime", "time spent in merges"),
+    STAT("refresh.total", "rto,refreshTotal", "total refreshes"),
+    STAT("refresh.time", "rti,refreshTime", "time spent in refreshes"),
+    STAT("refresh.external_total", "rto,refreshTotal", "total external refreshes"),
+    STAT("refresh.external_time", "rti,refreshTime", "time spent in external refreshes"),
+    STAT("refresh.listeners", "rli,refreshListeners", "number of pending refresh listeners"),
+    STAT("search.fetch_current", "sfc,searchFetchCurrent", "current fetch phase ops"),
+    STAT("search.fetch_time", "sfti,searchFetchTime", "time spent in fetch phase"),
+    STAT("search.fetch_total", "sfto,searchFetchTotal", "total fetch ops"),
+    STAT("search.open_contexts", "so,searchOpenContexts", "open search contexts"),
+    STAT("search.query_current", "sqc,searchQueryCurrent", "current query phase ops"),
+    STAT("search.query_time", "sqti,searchQueryTime", "time spent in query phase"),
+    STAT("search.query_total", "sqto,searchQueryTotal", "total query phase ops"),
+    STAT("search.scroll_current", "scc,searchScrollCurrent", "open scroll contexts"),
+    STAT("search.scroll_time", "scti,searchScrollTime", "time scroll contexts held open"),
+    STAT("search.scroll_total", "scto,searchScrollTotal", "completed scroll contexts"),
+    STAT("segments.count", "sc,segmentsCount", "number of segments"),
+    STAT("segments.memory", "sm,segmentsMemory", "memory used by segments"),
+    STAT("segments.index_writer_memory", "siwm,segmentsIndexWriterMemory", "memory used by index writer"),
+    STAT("segments.version_map_memory", "svmm,segmentsVersionMapMemory", "memory used by version map"),
+    STAT("segments.fixed_bitset_memory", "sfbm,fixedBitsetMemory",
+         "memory used by fixed bit sets for nested object field types and type filters for types referred in "
+         "_parent fields"),
+    STAT("warmer.current", "wc,warmerCurrent", "current warmer ops"),
+    STAT("warmer.total", "wto,warmerTotal", "total warmer ops"),
+    STAT("warmer.total_time", "wtt,warmerTotalTime", "time spent in warmers"),
+    STAT("suggest.current", "suc,suggestCurrent", "number of current suggest ops"),
+    STAT("suggest.time", "suti,suggestTime", "time spend in suggest"),
+    STAT("suggest.total", "suto,suggestTotal", "number of suggest ops"),
+    {"memory.total", "tm,memoryTotal", "total used memory", true, true, true},
+    {"pri.memory.total", NULL, "total user memory", true, true, false},
+    {"search.throttled", "sth", "indicates if the index is search throttled", true, false, false},
+    STAT("bulk.total_operations", "bto,bulkTotalOperation", "number of bulk shard ops"),
+    STAT("bulk.total_time", "btti,bulkTotalTime", "time spend in shard bulk"),
+    STAT("bulk.total_size_in_bytes", "btsi,bulkTotalSizeInBytes", "total size in bytes of shard bulk"),
+    STAT("bulk.avg_time", "bati,bulkAvgTime", "average time spend in shard bulk"),
+    STAT("bulk.avg_size_in_bytes", "basi,bulkAvgSizeInBytes", "average size in bytes of shard bulk"),
+};
+#undef STAT
+
+enum { IC_HEALTH, IC_STATUS, IC_INDEX, IC_UUID, IC_PRI, IC_REP, IC_DC, IC_DD, IC_CD, IC_CDS, IC_SS, IC_PSS, IC_DS };
+
+static size_t col_of(const store_cat_col *cols, size_t n, const char *name)
 {
-    if (bytes < 1024)
-        snprintf(out, n, "%" PRId64 "b", bytes);
-    else if (bytes < 1024 * 1024)
-        snprintf(out, n, "%.1fkb", (double)bytes / 1024);
-    else if (bytes < 1024LL * 1024 * 1024)
-        snprintf(out, n, "%.1fmb", (double)bytes / (1024 * 1024));
-    else
-        snprintf(out, n, "%.1fgb", (double)bytes / (1024.0 * 1024 * 1024));
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(cols[i].name, name) == 0)
+            return i;
+    return 0;
 }
 
-static bool want_json(const store_req *req)
+/* strict_date_time in UTC: 2024-01-31T10:11:12.345Z. */
+static void strict_date_time(int64_t ms, char *out, size_t n)
 {
-    const char *fmt = param(req, "format");
-    return fmt && strcmp(fmt, "json") == 0;
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char d[32];
+    strftime(d, sizeof d, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03dZ", d, (int)(ms % 1000));
+}
+
+/* ?health=green|yellow|red (ClusterHealthStatus.fromString). Every verstore
+ * index is green. False with `err` for another value. */
+static bool health_keeps(const store_req *req, bool *keep, store_error *err)
+{
+    const char *h = param(req, "health");
+    *keep = true;
+    if (!h)
+        return true;
+    if (strcasecmp(h, "green") == 0)
+        return true;
+    if (strcasecmp(h, "yellow") == 0 || strcasecmp(h, "red") == 0) {
+        *keep = false;
+        return true;
+    }
+    return store_error_set(err, 400, "illegal_argument_exception", "unknown cluster health status [%s]", h);
+}
+
+static bool cat_oom(store_cat_table *t, store_error *err)
+{
+    store_cat_free(t);
+    return oom(err);
 }
 
 bool store_indices_cat_indices(store_engine *e, const store_req *req, const char *expr, store_resp *r,
                                store_error *err)
 {
+    const size_t ncols = sizeof indices_cols / sizeof indices_cols[0];
+    store_cat_table tab;
+    store_cat_init(&tab, indices_cols, ncols);
+    if (store_cat_help_wanted(req))
+        return store_cat_render(&tab, req, r, err);
+    bool keep;
+    if (!store_cat_check(req, err) || !health_keeps(req, &keep, err))
+        return false;
     mlist l = {0};
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)
         return storage(err);
     bool ok = metas_of(t, req, expr, &l, err);
     store_engine_read_end(t);
-    if (!ok) {
-        free(l.v);
-        return false;
-    }
-    buf *b = &r->body;
-    if (want_json(req)) {
-        buf_putc(b, '[');
-        for (size_t i = 0; i < l.n; i++) {
-            char size[32];
-            human_size(l.v[i].store_bytes, size, sizeof size);
-            buf_puts(b, i ? ",{\"health\":\"green\",\"status\":\"open\",\"index\":"
-                          : "{\"health\":\"green\",\"status\":\"open\",\"index\":");
-            jstr(b, l.v[i].name);
-            buf_puts(b, ",\"uuid\":");
-            jstr(b, l.v[i].uuid);
-            buf_printf(b,
-                       ",\"pri\":\"1\",\"rep\":\"0\",\"docs.count\":\"%" PRId64 "\",\"docs.deleted\":\"%" PRId64
-                       "\",\"store.size\":\"%s\",\"pri.store.size\":\"%s\"}",
-                       l.v[i].docs_count, l.v[i].docs_deleted, size, size);
+    size_t sth = col_of(indices_cols, ncols, "search.throttled");
+    for (size_t i = 0; ok && keep && i < l.n; i++) {
+        const store_index_meta *m = &l.v[i];
+        char cds[48];
+        store_cat_cell *row = store_cat_row(&tab);
+        strict_date_time(m->created_ms, cds, sizeof cds);
+        if (!row || !store_cat_str(&row[IC_HEALTH], "green") || !store_cat_str(&row[IC_STATUS], "open") ||
+            !store_cat_str(&row[IC_INDEX], m->name) || !store_cat_str(&row[IC_UUID], m->uuid) ||
+            !store_cat_str(&row[IC_CDS], cds) || !store_cat_str(&row[sth], "false")) {
+            ok = cat_oom(&tab, err);
+            break;
         }
-        buf_putc(b, ']');
-    } else {
-        r->content_type = "text/plain; charset=UTF-8";
-        size_t w = 5;
-        for (size_t i = 0; i < l.n; i++)
-            if (strlen(l.v[i].name) > w)
-                w = strlen(l.v[i].name);
-        if (param_true(req, "v"))
-            buf_printf(b,
-                       "health status %-*s uuid                   pri rep docs.count docs.deleted store.size "
-                       "pri.store.size\n",
-                       (int)w, "index");
-        for (size_t i = 0; i < l.n; i++) {
-            char size[32];
-            human_size(l.v[i].store_bytes, size, sizeof size);
-            buf_printf(b, "green  open   %-*s %s   1   0 %10" PRId64 " %12" PRId64 " %10s %14s\n", (int)w,
-                       l.v[i].name, l.v[i].uuid, l.v[i].docs_count, l.v[i].docs_deleted, size, size);
-        }
+        store_cat_long(&row[IC_PRI], 1);
+        store_cat_long(&row[IC_REP], 0);
+        store_cat_long(&row[IC_DC], m->docs_count);
+        store_cat_long(&row[IC_DD], m->docs_deleted);
+        store_cat_long(&row[IC_CD], m->created_ms);
+        store_cat_bytes(&row[IC_SS], m->store_bytes);
+        store_cat_bytes(&row[IC_PSS], m->store_bytes);
+        store_cat_bytes(&row[IC_DS], m->store_bytes); /* verstore keeps no data outside the store */
     }
     free(l.v);
-    return true;
+    ok = ok && store_cat_render(&tab, req, r, err);
+    store_cat_free(&tab);
+    return ok;
 }
 
 /* Does alias `name` match the comma list of names/patterns `only`? */
@@ -599,9 +708,24 @@ static bool alias_selected(const char *only, const char *name)
     return false;
 }
 
+static const store_cat_col alias_cols[] = {
+    {"alias", "a", "alias name", false, false, false},
+    {"index", "i,idx", "index alias points to", false, false, false},
+    {"filter", "f,fi", "filter", false, false, false},
+    {"routing.index", "ri,routingIndex", "index routing", false, false, false},
+    {"routing.search", "rs,routingSearch", "search routing", false, false, false},
+    {"is_write_index", "w,isWriteIndex", "write index", false, false, false},
+};
+
 bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char *names, store_resp *r,
                                store_error *err)
 {
+    store_cat_table tab;
+    store_cat_init(&tab, alias_cols, sizeof alias_cols / sizeof alias_cols[0]);
+    if (store_cat_help_wanted(req))
+        return store_cat_render(&tab, req, r, err);
+    if (!store_cat_check(req, err))
+        return false;
     store_alias_list al = {0};
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)
@@ -616,25 +740,7 @@ bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char
         store_indices_aliases_free(&al);
         return false;
     }
-    buf *b = &r->body;
-    bool json = want_json(req);
-    size_t k = 0, wa = 5, wi = 5;
-    for (size_t i = 0; i < al.n; i++)
-        if (alias_selected(names, al.rows[i].alias)) {
-            if (strlen(al.rows[i].alias) > wa)
-                wa = strlen(al.rows[i].alias);
-            if (strlen(al.rows[i].index) > wi)
-                wi = strlen(al.rows[i].index);
-        }
-    if (json)
-        buf_putc(b, '[');
-    else {
-        r->content_type = "text/plain; charset=UTF-8";
-        if (param_true(req, "v"))
-            buf_printf(b, "%-*s %-*s filter routing.index routing.search is_write_index\n", (int)wa, "alias", (int)wi,
-                       "index");
-    }
-    for (size_t i = 0; i < al.n; i++) {
+    for (size_t i = 0; ok && i < al.n; i++) {
         if (!alias_selected(names, al.rows[i].alias))
             continue;
         const char *w = al.rows[i].w == 1 ? "true" : al.rows[i].w == 0 ? "false" : "-";
@@ -644,32 +750,36 @@ bool store_indices_cat_aliases(store_engine *e, const store_req *req, const char
         const cJSON *ir = cJSON_GetObjectItemCaseSensitive(o, "index_routing");
         const cJSON *sr = cJSON_GetObjectItemCaseSensitive(o, "search_routing");
         const char *irs = cJSON_IsString(ir) ? ir->valuestring : "-", *srs = cJSON_IsString(sr) ? sr->valuestring : "-";
-        if (json) {
-            buf_puts(b, k++ ? ",{\"alias\":" : "{\"alias\":");
-            jstr(b, al.rows[i].alias);
-            buf_puts(b, ",\"index\":");
-            jstr(b, al.rows[i].index);
-            buf_printf(b, ",\"filter\":\"%s\",\"routing.index\":", f);
-            jstr(b, irs);
-            buf_puts(b, ",\"routing.search\":");
-            jstr(b, srs);
-            buf_printf(b, ",\"is_write_index\":\"%s\"}", w);
-        } else {
-            buf_printf(b, "%-*s %-*s %-6s %-13s %-14s %s\n", (int)wa, al.rows[i].alias, (int)wi, al.rows[i].index, f,
-                       irs, srs, w);
-        }
+        store_cat_cell *row = store_cat_row(&tab);
+        ok = row && store_cat_str(&row[0], al.rows[i].alias) && store_cat_str(&row[1], al.rows[i].index) &&
+             store_cat_str(&row[2], f) && store_cat_str(&row[3], irs) && store_cat_str(&row[4], srs) &&
+             store_cat_str(&row[5], w);
         cJSON_Delete(o);
+        if (!ok)
+            oom(err);
     }
-    if (json)
-        buf_putc(b, ']');
     store_indices_aliases_free(&al);
-    return true;
+    ok = ok && store_cat_render(&tab, req, r, err);
+    store_cat_free(&tab);
+    return ok;
 }
+
+/* Table.startHeadersWithTimestamp, then RestCountAction's column. */
+static const store_cat_col count_cols[] = {
+    {"epoch", "t,time", "seconds since 1970-01-01 00:00:00", false, false, false},
+    {"timestamp", "ts,hms,hhmmss", "time in HH:MM:SS", false, false, false},
+    {"count", "dc,docs.count,docsCount", "the document count", false, false, false},
+};
 
 bool store_indices_cat_count(store_engine *e, const store_req *req, const char *expr, store_resp *r,
                              store_error *err)
 {
-    mlist l = {0};
+    store_cat_table tab;
+    store_cat_init(&tab, count_cols, sizeof count_cols / sizeof count_cols[0]);
+    if (store_cat_help_wanted(req))
+        return store_cat_render(&tab, req, r, err);
+    if (!store_cat_check(req, err))
+        return false;
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)
         return storage(err);
@@ -688,7 +798,6 @@ bool store_indices_cat_count(store_engine *e, const store_req *req, const char *
     }
     store_search_indices_free(names, n);
     store_engine_read_end(t);
-    free(l.v);
     if (!ok)
         return false;
     time_t now = (time_t)(store_util_now_ms() / 1000);
@@ -696,16 +805,14 @@ bool store_indices_cat_count(store_engine *e, const store_req *req, const char *
     gmtime_r(&now, &tm);
     char hms[16];
     strftime(hms, sizeof hms, "%H:%M:%S", &tm);
-    if (want_json(req)) {
-        buf_printf(&r->body, "[{\"epoch\":\"%lld\",\"timestamp\":\"%s\",\"count\":\"%" PRId64 "\"}]", (long long)now,
-                   hms, total);
-    } else {
-        r->content_type = "text/plain; charset=UTF-8";
-        if (param_true(req, "v"))
-            buf_puts(&r->body, "epoch      timestamp count\n");
-        buf_printf(&r->body, "%lld %s %" PRId64 "\n", (long long)now, hms, total);
-    }
-    return true;
+    store_cat_cell *row = store_cat_row(&tab);
+    if (!row || !store_cat_str(&row[1], hms))
+        return cat_oom(&tab, err);
+    store_cat_long(&row[0], (int64_t)now);
+    store_cat_long(&row[2], total);
+    ok = store_cat_render(&tab, req, r, err);
+    store_cat_free(&tab);
+    return ok;
 }
 
 bool store_indices_health(store_engine *e, const store_req *req, const char *expr, store_resp *r,

@@ -54,7 +54,7 @@ static const char *const p_refresh[] = {"allow_no_indices", "expand_wildcards", 
                                         NULL};
 
 static const char *const p_cat[] = {"bytes", "expand_wildcards", "format", "h", "help", "health",
-                                    "include_unloaded_segments", "master_timeout", "pri", "s", "time", "v", "local",
+                                    "include_unloaded_segments", "master_timeout", "pri", "s", "size", "time", "ts", "v", "local",
                                     NULL};
 
 static const char *const p_health[] = {"expand_wildcards", "level", "local", "master_timeout", "timeout",

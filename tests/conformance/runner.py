@@ -119,11 +119,13 @@ class Runner:
         text = raw.decode("utf-8", "replace")
         if method == "HEAD":
             self.body = status == 200
+        elif (rh.get("Content-Type") or "").startswith("text/plain"):
+            self.body = text    # _cat text answers, even when they look like JSON ("2\n")
         else:
             try:
                 self.body = json.loads(text) if text.strip() else ""
             except ValueError:
-                self.body = text    # _cat text answers
+                self.body = text
         return status
 
     # ---- values -----------------------------------------------------------
