@@ -1,7 +1,8 @@
--- How many of the transactions $1 (32-bit xids from pgoutput's Begin, as bigint[]) a snapshot taken
--- now does not see yet. Logical decoding sends a transaction once its commit record is flushed,
--- which can be a moment before the committing backend makes it visible to other sessions
--- (ProcArrayEndTransaction): a re-read in that moment would find the old row (or none, a delete).
+-- wal_xids_visible: how many of the transactions $1 (32-bit xids from pgoutput's Begin, as
+-- bigint[]) a snapshot taken now does not see yet. Logical decoding sends a transaction once its
+-- commit record is flushed, which can be a moment before the committing backend makes it visible
+-- to other sessions (ProcArrayEndTransaction): a re-read in that moment would find the old row (or
+-- none, a delete).
 -- A streamed xid was assigned before now and less than 2^31 xids ago (wraparound protection), so
 -- its distance d from the snapshot's xmax, taken modulo 2^32 as a signed 32-bit number, is exact
 -- whatever the epochs: d >= 0 means at or past xmax, i.e. not yet completed when the snapshot was
