@@ -67,22 +67,41 @@ static int busy_once(worker_wal *ww, int n, long long now, char *err)
     return n;
 }
 
+/* run found the slot in use (another run, a once, or another program). Not an outage: the other
+ * tables go on, the slot is tried again every WORKER_WAL_BUSY_RETRY_MS, and the holder is named
+ * once (again only when another one holds it), with what run does about it. */
+static int busy_run(worker_wal *ww, int n, long long now, const char *err)
+{
+    ww->busy_retry_ms = now + WORKER_WAL_BUSY_RETRY_MS;
+    if (strcmp(ww->busy_said, err) != 0) {
+        log_warn("%s; run tries again every %d s and streams the \"wal\" tables once it is released",
+                 err, WORKER_WAL_BUSY_RETRY_MS / 1000);
+        snprintf(ww->busy_said, sizeof ww->busy_said, "%s", err);
+    }
+    return n;
+}
+
 int worker_wal_step(worker_wal *ww, PGconn *pg, esc *store, worker_counters *total, int n, char *err, size_t errsz)
 {
     if (!ww->ws)
         return n;
     long long now = timing_now_ms();
+    if (!ww->once && ww->busy_since && now < ww->busy_retry_ms)
+        return n; /* the slot was busy a moment ago: not yet again */
     worker_counters d = {0};
     d.lag_ms = -1;
     int k = wal_stream_step(ww->ws, pg, store, &d, err, errsz);
     add_counters(total, &d);
-    if (k == WAL_ERR_BUSY && ww->once) {
+    if (k == WAL_ERR_BUSY) {
         if (!ww->busy_since)
             ww->busy_since = now;
-        return busy_once(ww, n, now, err);
+        return ww->once ? busy_once(ww, n, now, err) : busy_run(ww, n, now, err);
     }
+    if (ww->busy_since && !ww->once && k >= 0)
+        log_info("replication slot \"%s\" is free again after %.0f s: streaming it", ww->c->wal_slot,
+                 (now - ww->busy_since) / 1000.0);
     ww->busy_since = 0;
-    /* run: a busy slot (another run streams it) is retried until it is released, err saying who. */
+    ww->busy_said[0] = '\0';
     if (k < 0)
         return k == WAL_ERR_STORE ? WORKER_ERR_STORE : WORKER_ERR_PG;
     (void)errsz;
