@@ -13,9 +13,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #define MT_OTHER MT_MAX_TABLES      /* counters of tables not in the config (or beyond the limit) */
 #define MT_NAME_MAX 256
 #define MT_CACHE_MS 1000            /* backlog query and store probe: at most once a second */
+#define MT_FORK_WAIT_MS 200         /* how long a fork waits for the endpoint thread before trying later */
 
 /* Histogram bucket bounds in seconds; a last, implicit +Inf bucket follows. */
 static const double mt_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -85,6 +88,17 @@ struct metrics {
     size_t shsize;
     int nworkers;
     struct MHD_Daemon *d;
+    /* The endpoint thread, which drives d. It holds fork_mu except while it waits in poll(), holding
+     * no other lock then; the supervisor forks a worker only while holding fork_mu, so the child
+     * never inherits a lock that thread held (the allocator's: under ASan a child's first thread
+     * then blocked forever on it; libpq's, libcurl's, the daemon's). */
+    pthread_t th;
+    bool th_started;
+    bool serving; /* the thread got as far as its loop (guarded by fork_mu) */
+    pthread_mutex_t fork_mu;
+    pthread_cond_t serving_cv;
+    int wake[2]; /* metrics_free wakes the thread to end it */
+    _Atomic bool quit;
     /* endpoint state: touched only by the (single) endpoint thread after start */
     pthread_mutex_t lock;
     char *conninfo;
@@ -174,6 +188,9 @@ metrics *metrics_new(int nworkers, char *err, size_t errsz)
     for (int i = 0; i < m->nworkers; i++)
         atomic_store(&m->sh->slot[i].store_status, -1);
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->fork_mu, NULL);
+    pthread_cond_init(&m->serving_cv, NULL);
+    m->wake[0] = m->wake[1] = -1;
     atomic_store(&m->pg_fd, -1);
     return m;
 }
@@ -192,8 +209,17 @@ void metrics_free(metrics *m)
 {
     if (!m)
         return;
+    if (m->th_started) {
+        atomic_store(&m->quit, true);
+        ssize_t w = write(m->wake[1], "x", 1);
+        (void)w;
+        pthread_join(m->th, NULL);
+    }
     if (m->d)
         MHD_stop_daemon(m->d);
+    for (int i = 0; i < 2; i++)
+        if (m->wake[i] >= 0)
+            close(m->wake[i]);
     if (m->pg)
         PQfinish(m->pg);
     esc_free(m->probe);
@@ -207,6 +233,8 @@ void metrics_free(metrics *m)
     free(m->store.ca_file);
     backlog_clear(&m->bl);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->fork_mu);
+    pthread_cond_destroy(&m->serving_cv);
     if ((char *)g_self.slot >= (char *)m->sh && (char *)g_self.slot < (char *)m->sh + m->shsize) {
         free(g_self.map); /* this process wrote into the segment going away */
         memset(&g_self, 0, sizeof g_self);
@@ -255,7 +283,12 @@ void metrics_child_attach(metrics *m, int slot, const cfg *c)
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_LISTEN_FD);
         if (di)
             close(di->listen_fd);
+        if ((di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD)))
+            close(di->epoll_fd);
     }
+    for (int i = 0; i < 2; i++)
+        if (m->wake[i] >= 0)
+            close(m->wake[i]);
     int fd = atomic_load(&m->pg_fd);
     if (fd >= 0)
         close(fd);
@@ -829,6 +862,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The endpoint thread: run the daemon, letting go of fork_mu only while waiting for it. */
+static void *serve(void *arg)
+{
+    metrics *m = arg;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD);
+    int epfd = di ? di->epoll_fd : -1;
+    pthread_mutex_lock(&m->fork_mu);
+    m->serving = true;
+    pthread_cond_broadcast(&m->serving_cv);
+    while (!atomic_load(&m->quit)) {
+        MHD_UNSIGNED_LONG_LONG to = 0;
+        int ms = MHD_get_timeout(m->d, &to) == MHD_YES ? (to < 1000 ? (int)to : 1000) : 1000;
+        struct pollfd p[2] = {{epfd, POLLIN, 0}, {m->wake[0], POLLIN, 0}};
+        pthread_mutex_unlock(&m->fork_mu);
+        poll(p, 2, ms);
+        pthread_mutex_lock(&m->fork_mu);
+        MHD_run(m->d);
+    }
+    pthread_mutex_unlock(&m->fork_mu);
+    return NULL;
+}
+
+bool metrics_fork_begin(metrics *m)
+{
+    if (!m || !m->th_started)
+        return true;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += MT_FORK_WAIT_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock(&m->fork_mu, &until) == 0;
+}
+
+void metrics_fork_end(metrics *m)
+{
+    if (m && m->th_started)
+        pthread_mutex_unlock(&m->fork_mu);
+}
+
 bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size_t errsz)
 {
     char host[256];
@@ -858,7 +933,8 @@ bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size
     /* /health must answer quickly even when the store hangs. */
     if (m->store.timeout_ms <= 0 || m->store.timeout_ms > 2000)
         m->store.timeout_ms = 2000;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* Driven by a thread of ours (serve), not MHD's own, so that forks can wait for it. */
+    unsigned flags = MHD_USE_EPOLL | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                             MHD_OPTION_END);
@@ -869,6 +945,16 @@ bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size
                  listen, host, port);
         return false;
     }
+    if (pipe2(m->wake, O_CLOEXEC | O_NONBLOCK) != 0 || pthread_create(&m->th, NULL, serve, m) != 0) {
+        snprintf(err, errsz, "--metrics %s: cannot start the endpoint thread: %s", listen, strerror(errno));
+        return false;
+    }
+    m->th_started = true;
+    /* No fork before the thread is in its loop: while it starts it may hold the allocator's locks. */
+    pthread_mutex_lock(&m->fork_mu);
+    while (!m->serving)
+        pthread_cond_wait(&m->serving_cv, &m->fork_mu);
+    pthread_mutex_unlock(&m->fork_mu);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = di ? di->port : port;
     log_info("metrics on http://%s%s%s:%d/metrics and /health", v6 ? "[" : "", host, v6 ? "]" : "", bound);

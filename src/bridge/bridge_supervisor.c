@@ -245,7 +245,15 @@ int supervisor_run(cfg **cp, const supervisor_options *o, worker_counters *total
                     next_due = s->due_ms;
                 continue;
             }
+            /* The endpoint thread must hold no lock the child would inherit held (metrics.h). */
+            if (!metrics_fork_begin(mx)) {
+                s->due_ms = now + 100;
+                next_due = next_due < 0 || s->due_ms < next_due ? s->due_ms : next_due;
+                continue;
+            }
             pid_t c = fork();
+            if (c != 0)
+                metrics_fork_end(mx);
             if (c < 0) {
                 log_error("fork: %s", strerror(errno));
                 s->due_ms = now + 1000;

@@ -29,6 +29,10 @@
 #define ONCE_WAIT_MS 1000
 /* Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 #define PG_EPOCH_US 946684800000000LL
+/* Waits for writes in flight last at most this long between looks at the stop flag. */
+#define STOP_CHECK_MS 200
+/* Internal result besides 0 and WAL_ERR_*: a stop request ended a wait before anything was sent. */
+#define STEP_STOPPED (-100)
 
 /* One relation the stream described (Relation message), and how it maps to a "wal" table. */
 typedef struct wal_rel {
@@ -105,6 +109,7 @@ struct wal_stream {
     size_t npending, cappending, order;
     uint32_t *trunc; /* relids of a Truncate not yet applied */
     size_t ntrunc;
+    uint32_t trunc_xid; /* its transaction: applied only once that is visible */
     long long last_status_ms;
     long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
     int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
@@ -114,6 +119,7 @@ struct wal_stream {
     size_t nslots;
     pthread_mutex_t mu; /* guards slots[].state while threads send */
     pthread_cond_t cv;  /* a slot was answered */
+    wal_stop stop;      /* what ends the step's waits early (run's SIGTERM) */
 };
 
 static long long now_ms(void)
@@ -227,6 +233,12 @@ void wal_stream_free(wal_stream *ws)
     pthread_mutex_destroy(&ws->mu);
     pthread_cond_destroy(&ws->cv);
     free(ws);
+}
+
+void wal_stream_set_stop(wal_stream *ws, const wal_stop *st)
+{
+    if (ws && st)
+        ws->stop = *st;
 }
 
 int wal_stream_socket(const wal_stream *ws) { return ws && ws->rc ? PQsocket(ws->rc) : -1; }
@@ -865,14 +877,19 @@ static bool slots_resend(wal_stream *ws, esc *store, char *err, size_t errsz)
 }
 
 /* A FREE slot, waiting for (and collecting) answers while all are busy; NULL with the error in
- * *rc and err when a collected one failed. */
+ * *rc and err when a collected one failed, or *rc STEP_STOPPED when a stop was asked for meanwhile
+ * (no new batch starts then). */
 static wal_slot *slot_free(wal_stream *ws, PGconn *pg, worker_counters *delta, int *rc, char *err, size_t errsz)
 {
     for (;;) {
         for (size_t i = 0; i < ws->nslots; i++)
             if (ws->slots[i].state == SLOT_FREE)
                 return &ws->slots[i];
-        int r = slots_collect(ws, pg, delta, 1000, err, errsz);
+        if (wal_stop_requested(&ws->stop)) {
+            *rc = STEP_STOPPED;
+            return NULL;
+        }
+        int r = slots_collect(ws, pg, delta, STOP_CHECK_MS, err, errsz);
         if (r < 0) {
             *rc = r;
             return NULL;
@@ -880,9 +897,11 @@ static wal_slot *slot_free(wal_stream *ws, PGconn *pg, worker_counters *delta, i
     }
 }
 
-/* Wait until every batch sent is answered for (before a Truncate, and before once stops).
- * 0, or WAL_ERR_* when one failed (it is resent on the next step). */
-static int slots_drain(wal_stream *ws, PGconn *pg, worker_counters *delta, char *err, size_t errsz)
+/* Wait until every batch sent is answered for (before a Truncate, before once stops, and when
+ * stopping). 0, WAL_ERR_* when one failed (it is resent on the next step), or STEP_STOPPED when a
+ * stop was asked for meanwhile and `stoppable`. */
+static int slots_drain(wal_stream *ws, PGconn *pg, worker_counters *delta, bool stoppable, char *err,
+                       size_t errsz)
 {
     while (wal_window_open_count(&ws->win)) {
         for (size_t i = 0; i < ws->nslots; i++)
@@ -890,7 +909,9 @@ static int slots_drain(wal_stream *ws, PGconn *pg, worker_counters *delta, char 
                 snprintf(err, errsz, "%s", ws->slots[i].err[0] ? ws->slots[i].err : "a write failed");
                 return WAL_ERR_STORE;
             }
-        int r = slots_collect(ws, pg, delta, 1000, err, errsz);
+        if (stoppable && wal_stop_requested(&ws->stop))
+            return STEP_STOPPED;
+        int r = slots_collect(ws, pg, delta, STOP_CHECK_MS, err, errsz);
         if (r < 0)
             return r;
     }
@@ -909,54 +930,27 @@ static void slots_discard(wal_stream *ws)
     }
 }
 
-/* How long a transaction read from the stream may stay invisible to the re-read before the step fails
- * (and the stream is read again): in practice microseconds, a commit being flushed before it is
- * made visible. */
-#define VISIBLE_WAIT_MS 30000
-
 /* Wait until every transaction of the pending changes is visible to a new snapshot on `pg`
- * (wal_xids_visible.sql says why), so their re-reads see them. False with err set. */
-static bool wait_visible(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
+ * (wal_xids_visible.sql says why), so their re-reads see them. 0, STEP_STOPPED (a stop was asked
+ * for first: they stay pending), or WAL_ERR_PG with err set. */
+static int wait_visible(wal_stream *ws, PGconn *pg, char *err, size_t errsz)
 {
-    buf arr = BUF_INIT;
-    bool ok = false;
-    buf_putc(&arr, '{');
-    for (size_t i = 0; i < ws->npending; i++)
-        buf_printf(&arr, "%s%" PRIu32, i ? "," : "", ws->pending[i].xid);
-    buf_putc(&arr, '}');
-    if (!buf_ok(&arr)) {
+    uint32_t *xids = malloc((ws->npending ? ws->npending : 1) * sizeof *xids);
+    if (!xids) {
         snprintf(err, errsz, "out of memory");
-        goto done;
+        return WAL_ERR_PG;
     }
-    long long deadline = now_ms() + VISIBLE_WAIT_MS;
-    for (long us = 200;; us = us < 50000 ? us * 2 : us) {
-        const char *p[] = {arr.data};
-        PGresult *r = pg_exec(pg, sql_text("wal_xids_visible"), 1, p, err, errsz);
-        if (!r)
-            goto done;
-        bool all = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
-        PQclear(r);
-        if (all)
-            break;
-        if (now_ms() >= deadline) {
-            snprintf(err, errsz,
-                     "replication slot \"%s\": a transaction the stream sent is still not visible to other "
-                     "sessions after %d s; retrying",
-                     ws->c->wal_slot, VISIBLE_WAIT_MS / 1000);
-            goto done;
-        }
-        struct timespec ts = {0, us * 1000};
-        nanosleep(&ts, NULL);
-    }
-    ok = true;
-done:
-    buf_free(&arr);
-    return ok;
+    for (size_t i = 0; i < ws->npending; i++)
+        xids[i] = ws->pending[i].xid;
+    int v = wal_visible_wait(pg, xids, ws->npending, &ws->stop, WAL_VISIBLE_WAIT_MS, ws->c->wal_slot, err, errsz);
+    free(xids);
+    return v > 0 ? 0 : v == 0 ? STEP_STOPPED : WAL_ERR_PG;
 }
 
 /* Send every pending change: one write per row and table (the last change of a row in the batch;
  * its version is the greatest), re-read now, on a free slot (waiting for one while all are busy).
- * 0 when sent (the pending changes are the slot's then), or WAL_ERR_* with the changes kept. */
+ * 0 when sent (the pending changes are the slot's then), or STEP_STOPPED or WAL_ERR_* with the
+ * changes kept. */
 static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     if (!ws->npending)
@@ -965,9 +959,9 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
     wal_slot *slot = slot_free(ws, pg, delta, &rc, err, errsz);
     if (!slot)
         return rc;
+    if ((rc = wait_visible(ws, pg, err, errsz)) != 0)
+        return rc;
     rc = WAL_ERR_PG;
-    if (!wait_visible(ws, pg, err, errsz))
-        return WAL_ERR_PG;
     qsort(ws->pending, ws->npending, sizeof *ws->pending, cmp_change);
     /* Keep the last change of each (table, id): sorted by order within a run. */
     size_t n = 0;
@@ -1054,9 +1048,17 @@ done:
     return rc;
 }
 
-/* Apply a Truncate read from the stream, as the trigger path does (truncate.h). */
+/* Apply a Truncate read from the stream, as the trigger path does (truncate.h), once its transaction
+ * is visible: the stream sends it a moment before, while the truncating transaction still holds its
+ * ACCESS EXCLUSIVE lock; truncate_apply's read of the table would wait on that lock inside libpq,
+ * where no stop signal is seen (as long as a synchronous standby takes). Waiting here is
+ * interruptible, and once the transaction is visible the lock goes at once. 0, STEP_STOPPED (it
+ * stays to apply) or WAL_ERR_*. */
 static int apply_truncate(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
+    int v = wal_visible_wait(pg, &ws->trunc_xid, 1, &ws->stop, WAL_VISIBLE_WAIT_MS, ws->c->wal_slot, err, errsz);
+    if (v <= 0)
+        return v == 0 ? STEP_STOPPED : WAL_ERR_PG;
     char *schema_q = pg_quote_ident(pg, ws->c->schema, err, errsz);
     if (!schema_q)
         return WAL_ERR_PG;
@@ -1198,6 +1200,7 @@ static bool on_copy(wal_stream *ws, PGconn *pg, const char *b, int n, bool *stop
         if (m.nrelids) {
             ws->trunc = m.relids;
             ws->ntrunc = m.nrelids;
+            ws->trunc_xid = ws->txn_xid;
             m.relids = NULL;
             m.nrelids = 0;
             *stop = true;
@@ -1294,8 +1297,10 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
     int rc = apply_pending(ws, pg, store, delta, err, errsz);
     if (rc == 0)
         rc = slots_collect(ws, pg, delta, 0, err, errsz);
-    if (rc >= 0 && ws->ntrunc && (rc = slots_drain(ws, pg, delta, err, errsz)) == 0)
+    if (rc >= 0 && ws->ntrunc && (rc = slots_drain(ws, pg, delta, true, err, errsz)) == 0)
         rc = apply_truncate(ws, pg, store, delta, err, errsz);
+    if (rc == STEP_STOPPED)
+        return 1; /* the caller sees the stop; nothing of it was sent or confirmed */
     if (rc < 0)
         return rc;
     if (!ws->rc && !connect_stream(ws, pg, err, errsz))
@@ -1312,9 +1317,10 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
                 drained = true;
                 if (!ws->once || did || ws->npending)
                     break;
-                /* once: wait a little for the stream to reach the marker. */
+                /* once: wait a little for the stream to reach the marker (a stop signal ends the wait). */
                 struct pollfd pfd = {PQsocket(ws->rc), POLLIN, 0};
-                if (poll(&pfd, 1, ONCE_WAIT_MS) <= 0) {
+                struct timespec ts = {ONCE_WAIT_MS / 1000, (ONCE_WAIT_MS % 1000) * 1000000L};
+                if (ppoll(&pfd, 1, &ts, ws->stop.wait_mask) <= 0 || wal_stop_requested(&ws->stop)) {
                     did = 1;
                     break;
                 }
@@ -1339,24 +1345,28 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
         }
     }
     rc = apply_pending(ws, pg, store, delta, err, errsz);
+    if (rc == STEP_STOPPED)
+        return 1;
     if (rc < 0)
         return rc;
     /* Every change read up to the last whole transaction is in a batch sent: that position is
      * confirmed once those batches are answered for (wal_window.h). */
     wal_window_mark(&ws->win, ws->commit_end);
     /* Nothing new to read: wait (a little) for a write in flight rather than for the stream. */
-    long wait = drained && !did && wal_window_open_count(&ws->win) ? 1000 : 0;
+    long wait = drained && !did && wal_window_open_count(&ws->win) ? STOP_CHECK_MS : 0;
     rc = slots_collect(ws, pg, delta, wait, err, errsz);
     if (rc < 0)
         return rc;
     did = did || rc > 0;
-    if (ws->ntrunc && (rc = slots_drain(ws, pg, delta, err, errsz)) == 0)
+    if (ws->ntrunc && (rc = slots_drain(ws, pg, delta, true, err, errsz)) == 0)
         rc = apply_truncate(ws, pg, store, delta, err, errsz);
+    if (rc == STEP_STOPPED)
+        return 1;
     if (rc < 0)
         return rc;
     bool done = ws->once && ws->once_reached && !ws->in_txn;
-    if (done && (rc = slots_drain(ws, pg, delta, err, errsz)) < 0)
-        return rc;
+    if (done && (rc = slots_drain(ws, pg, delta, true, err, errsz)) < 0)
+        return rc == STEP_STOPPED ? 1 : rc;
     if (done)
         wal_window_mark(&ws->win, ws->once_target);
     uint64_t acked = wal_window_acked(&ws->win);
@@ -1374,4 +1384,20 @@ int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *del
         return 0;
     }
     return did || stop || wal_window_open_count(&ws->win) ? 1 : 0;
+}
+
+bool wal_stream_stop(wal_stream *ws, PGconn *pg, worker_counters *delta, char *err, size_t errsz)
+{
+    if (!ws || !ws->rc)
+        return true; /* not streaming: nothing in flight either (disconnect dropped it) */
+    /* The batches in flight are this worker's "batch in flight": answered, counted, dead letters
+     * recorded (on pg), then confirmed, so a restart replays only what was never sent. */
+    bool ok = !pg || PQstatus(pg) != CONNECTION_OK || slots_drain(ws, pg, delta, false, err, errsz) == 0;
+    /* A batch the store failed stays unconfirmed, but what was answered before it is confirmed. */
+    char serr[512];
+    if (wal_window_acked(&ws->win) > ws->confirmed && !send_status(ws, ok ? err : serr, ok ? errsz : sizeof serr))
+        ok = false;
+    else
+        finish_stream(ws);
+    return ok;
 }

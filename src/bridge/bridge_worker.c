@@ -1,6 +1,6 @@
 /* bridge_worker — claim change rows, re-read them, bulk-write with external versions, commit; and the worker loop. */
 #include "versync/bridge/worker.h"
-#include "versync/bridge/wal.h"
+#include "versync/bridge/worker_wal.h"
 
 #include "versync/bridge/batch.h"
 #include "versync/common/buf.h"
@@ -34,8 +34,6 @@
 #include <unistd.h>
 
 #define SUMMARY_EVERY_MS 10000
-/* once: how long a slot in use may be a just-finished once's, still closing, before it is another's. */
-#define WAL_BUSY_GRACE_MS 5000
 /* worker_stats is written at most this often (in a committing batch's own
  * transaction, or when idle), not once per batch: one round trip and one row
  * version fewer per batch at full speed, at the cost of up to this much
@@ -65,11 +63,9 @@ struct worker {
     char opaque_id[340];       /* X-Opaque-Id of this batch's _bulk requests: versync-HOST-PID-BATCH */
     worker_counters total;
     cursor *cur;      /* worker 1: polls the cursor tables ("capture": "cursor"), or NULL */
-    wal_stream *wal;  /* worker 1: consumes the slot of the "capture": "wal" tables, or NULL */
+    worker_wal wal;   /* worker 1: consumes the slot of the "capture": "wal" tables (wal.ws NULL: not) */
     bool any_trigger; /* some table is captured by triggers: claim change rows */
     bool cursor_config; /* the missing_schema error came from the cursor poller, whose message says it all */
-    long long wal_busy_since; /* when the slot was first found in use by another connection, 0 not */
-    bool wal_foreign;         /* once: another program holds the slot (err says which): give up */
     park *park;               /* tables whose rows cannot be re-read: their changes wait */
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
@@ -124,7 +120,7 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
         !(w->cur = cursor_new(c, o->state_path, o->once, w->name, err, errsz)))
         goto fail;
     /* One slot, one consumer: worker 1 (README, "Logical replication capture"). */
-    if (o->id <= 1 && wal_table_count(c) > 0 && !(w->wal = wal_stream_new(c, o->once, err, errsz)))
+    if (!worker_wal_init(&w->wal, c, o, err, errsz))
         goto fail;
     return w;
 oom:
@@ -164,7 +160,7 @@ void worker_free(worker *w)
     disconnect(w);
     esc_free(w->store);
     cursor_free(w->cur);
-    wal_stream_free(w->wal);
+    worker_wal_free(&w->wal);
     bulk_sender_free(&w->sender);
     buf_free(&w->tmp);
     free(w->changes);
@@ -1227,7 +1223,7 @@ done:
 static void wait_for_work(worker *w)
 {
     long ms = w->c->poll_interval_ms > 0 ? w->c->poll_interval_ms : 1000;
-    int walfd = wal_stream_socket(w->wal);
+    int walfd = worker_wal_socket(&w->wal);
     if (walfd >= 0 && (!w->c->listen || !w->pg || !w->any_trigger)) {
         /* Only the stream to wait for (or no NOTIFY): its data or the poll interval. */
         struct pollfd pfd = {walfd, POLLIN, 0};
@@ -1290,61 +1286,14 @@ static void deliver_signals(const worker_options *o)
     sigprocmask(SIG_SETMASK, &cur, NULL);
 }
 
-/* once found the slot in use (README, "once beside run"). It may be an earlier once still closing:
- * retried quietly for WAL_BUSY_GRACE_MS. Then, another versync's: leave the "wal" tables to it and
- * go on (`n`: what the trigger batch returned); another program's: give up (wal_foreign). */
-static int wal_busy_once(worker *w, int n, char *err, size_t errsz)
-{
-    long long now = timing_now_ms();
-    if (!w->wal_busy_since)
-        w->wal_busy_since = now;
-    if (now - w->wal_busy_since < WAL_BUSY_GRACE_MS) {
-        timing_sleep_ms(200, w->o.wait_mask);
-        return 1; /* not an outage: step again */
-    }
-    if (wal_stream_busy(w->wal) != WAL_BUSY_VERSYNC) {
-        w->wal_foreign = true;
-        return WORKER_ERR_PG;
-    }
-    log_warn("%s; once leaves the \"wal\" tables to it and syncs the others", err);
-    wal_stream_free(w->wal);
-    w->wal = NULL;
-    w->wal_busy_since = 0;
-    err[0] = '\0';
-    (void)errsz;
-    return n;
-}
-
 /* One unit of work: a batch of change rows, then (worker 1) a page of a cursor table.
  * Returns what worker_batch returns, counting cursor pages as work done. */
 static int work_step(worker *w, char *err, size_t errsz)
 {
     int n = w->any_trigger ? worker_batch(w, err, errsz) : 0;
-    if (n >= 0 && w->wal) {
-        worker_counters d = {0};
-        d.lag_ms = -1;
-        int k = wal_stream_step(w->wal, w->pg, w->store, &d, err, errsz);
-        w->total.applied += d.applied;
-        w->total.stale += d.stale;
-        w->total.coalesced += d.coalesced;
-        w->total.dead_letters += d.dead_letters;
-        w->total.skipped += d.skipped;
-        w->total.retries += d.retries;
-        w->total.changes += d.changes;
-        w->total.batches += d.batches;
-        if (d.lag_ms >= 0)
-            w->total.lag_ms = d.lag_ms;
-        if (k == WAL_ERR_BUSY && w->o.once)
-            return wal_busy_once(w, n, err, errsz);
-        w->wal_busy_since = 0;
-        if (k < 0) {
-            if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
-                disconnect(w);
-            /* run: a busy slot (another run streams it) is retried until it is released, err saying who. */
-            return k == WAL_ERR_STORE ? WORKER_ERR_STORE : WORKER_ERR_PG;
-        }
-        n += k;
-    }
+    if (n >= 0 && (n = worker_wal_step(&w->wal, w->pg, w->store, &w->total, n, err, errsz)) < 0 && w->pg &&
+        PQstatus(w->pg) != CONNECTION_OK)
+        disconnect(w);
     if (n < 0 || !w->cur)
         return n;
     stamp_started(w);
@@ -1400,7 +1349,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
             else if (watchdog_check(&wd, c, w->pg, w->schema_ident, w->parked_arr.data, now))
                 disconnect(w); /* a fresh session next time round: LISTEN again, no state of the old one */
         }
-        if (n < 0 && w->wal_foreign) {
+        if (n < 0 && w->wal.foreign) {
             log_error("%s", err);
             rc = CLI_EXIT_CONFIG;
             break;
@@ -1487,6 +1436,8 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
                   "once again", park_count(w->park), park_count(w->park) == 1 ? " is" : "s are");
         rc = CLI_EXIT_DRIFT;
     }
+    /* The stream's writes in flight are part of the batch in flight: answered and confirmed. */
+    worker_wal_stop(&w->wal, w->pg, &w->total);
     /* Counts not yet written, and retries of a failed tail, are still worth recording. */
     flush_stats(w, err, sizeof err);
     if (totals)

@@ -42,7 +42,7 @@ assert_eq "other sessions do not see the row" 0 "$(sql "select count(*) from ite
 INS_LSN=$(sql "select pg_current_wal_lsn() - '0/0'::pg_lsn")
 handled() {
   [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync%'
-              and query like '%pg_visible_in_snapshot%'")" -ge 1 ] ||
+              and query like '-- wal_xids_visible:%'")" -ge 1 ] ||
     [ "$(sql "select confirmed_flush_lsn - '0/0'::pg_lsn >= $INS_LSN from pg_replication_slots
               where slot_name = 'versync'")" = t ]
 }

@@ -45,6 +45,13 @@ void metrics_set_config(metrics *m, const cfg *c);
  * needed is copied. Logs the address it listens on. False with err set. */
 bool metrics_start(metrics *m, const char *listen, const cfg *c, char *err, size_t errsz);
 
+/* Supervisor, around each fork of a worker: hold the endpoint thread where it holds no lock (waiting
+ * for requests), so the child inherits none held. metrics_fork_begin waits up to a moment for it
+ * (a request being answered); false: it is busy, fork later (nothing held). After the fork, the
+ * parent calls metrics_fork_end. No-ops (true) when m is NULL or not started. */
+bool metrics_fork_begin(metrics *m);
+void metrics_fork_end(metrics *m);
+
 /* Supervisor: slot `slot` (0-based) now runs `pid`, or nothing (pid 0). */
 void metrics_worker_pid(metrics *m, int slot, pid_t pid);
 

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,30 @@ bool wal_switch_after(PGconn *conn, const cfg *c, const char *schema_q, buf *rep
 /* init with no "wal" table: warn when the slot still exists (it holds WAL without bound). */
 bool wal_setup_unused_slot(PGconn *conn, const cfg *c, char *err, size_t errsz);
 
+/* ---- stopping, and waiting for visibility (bridge_wal_visible.c) ------------------------------- */
+
+/* How a wait inside a step notices a stop request (run's SIGTERM): *flag > 0 asks to stop;
+ * wait_mask is the mask to wait with (stop signals unblocked, so one arriving ends the wait), or
+ * NULL. Both NULL: never asked. */
+typedef struct wal_stop {
+    volatile sig_atomic_t *flag;
+    const sigset_t *wait_mask;
+} wal_stop;
+
+/* Whether a stop was asked for; first lets a pending stop signal (blocked outside waits) set the flag. */
+bool wal_stop_requested(const wal_stop *st);
+
+/* How long a transaction read from the stream may stay invisible before the step fails (and is
+ * retried): in practice microseconds, longer only while a synchronous standby holds the commit. */
+#define WAL_VISIBLE_WAIT_MS 30000
+
+/* Wait until a snapshot taken on `pg` (outside a transaction) sees every transaction of xids[0..n)
+ * (Begin's 32-bit xids; wal_xids_visible.sql says why and how), polling with a growing pause in
+ * which stop signals are delivered. 1: all visible; 0: a stop was asked for first (nothing done);
+ * -1 with err set: PostgreSQL failed, or still not visible after timeout_ms (`slot` names it). */
+int wal_visible_wait(PGconn *pg, const uint32_t *xids, size_t n, const wal_stop *st, long timeout_ms,
+                     const char *slot, char *err, size_t errsz);
+
 /* ---- the stream (bridge_wal.c) ------------------------------------------------------------------ */
 
 typedef struct wal_stream wal_stream;
@@ -122,8 +147,19 @@ typedef enum wal_busy {
  * with err set on failure; free with wal_stream_free. */
 wal_stream *wal_stream_new(const cfg *c, bool once, char *err, size_t errsz);
 
-/* Close the replication connection and free; NULL is a no-op. */
+/* Close the replication connection and free; NULL is a no-op. Writes still in flight are awaited
+ * (each bounded by the store's timeout) but not counted, and nothing more is confirmed: the slot
+ * replays them (counted stale). wal_stream_stop first confirms what was answered. */
 void wal_stream_free(wal_stream *ws);
+
+/* Let a stop request end the waits of ws's steps (*st is copied; its flag and mask must outlive ws). */
+void wal_stream_set_stop(wal_stream *ws, const wal_stop *st);
+
+/* Stopping (SIGTERM): wait for the writes in flight (each bounded by the store's timeout), count
+ * them into *delta, confirm the slot past every change answered for and close the stream. Changes
+ * read but not sent stay unconfirmed: replayed after a restart. False with err set when something
+ * failed (nothing is lost: the slot replays from its confirmed position). */
+bool wal_stream_stop(wal_stream *ws, PGconn *pg, worker_counters *delta, char *err, size_t errsz);
 
 /* Read what the slot has (up to batch_size changes, or until nothing more is
  * ready), re-read the rows on `pg` (connected, outside a transaction) and send them
@@ -132,8 +168,9 @@ void wal_stream_free(wal_stream *ws);
  * by later steps), then confirm the position past every change answered for
  * (wal_window.h).
  * Adds the counters to *delta. Returns 1 when it did some work (or, once, still
- * waits for the stop position), 0 when nothing is ready (once: the stop position
- * is reached and confirmed), or WAL_ERR_* with err set. */
+ * waits for the stop position; or a stop request (wal_stream_set_stop) ended a wait,
+ * leaving what it had not sent pending and unconfirmed), 0 when nothing is ready (once:
+ * the stop position is reached and confirmed), or WAL_ERR_* with err set. */
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz);
 
 /* The replication connection's socket (to wait on beside others), or -1. */
