@@ -313,6 +313,23 @@ fail:
     return NULL;
 }
 
+/* store_search_indices on a read snapshot of its own, the error answered
+ * in resp (storage or the resolver's). *names is the caller's. */
+static bool resolve_answered(store_api *api, const char *expr, bool ignore_unavailable, bool allow_no_indices,
+                             char ***names, size_t *n, store_resp *resp)
+{
+    store_error err = {0};
+    store_rtxn *t = store_engine_read_begin(api->e);
+    bool ok = t && store_search_indices(t, expr, ignore_unavailable, allow_no_indices, names, n, &err);
+    store_engine_read_end(t);
+    if (!t)
+        store_resp_storage_error(resp);
+    else if (!ok)
+        store_resp_search_error(api, resp, &err);
+    store_error_free(&err);
+    return ok;
+}
+
 /* The indices PUT _mapping and PUT _settings change: the path's expression
  * (lists, wildcards, aliases with all their indices, _all) resolved as
  * Elasticsearch resolves it for these requests, whose indices options are
@@ -321,16 +338,8 @@ fail:
 static bool resolve_targets(store_api *api, const store_req *req, store_call *c, store_resp *resp)
 {
     const char *ani = store_req_param(req, "allow_no_indices");
-    store_error err = {0};
-    store_rtxn *t = store_engine_read_begin(api->e);
-    bool ok = t && store_search_indices(t, c->m.index, store_req_param_true(req, "ignore_unavailable"),
-                                        ani && strcmp(ani, "false") != 0, &c->targets, &c->ntargets, &err);
-    store_engine_read_end(t);
-    if (!t)
-        store_resp_storage_error(resp);
-    else if (!ok)
-        store_resp_search_error(api, resp, &err);
-    store_error_free(&err);
+    bool ok = resolve_answered(api, c->m.index, store_req_param_true(req, "ignore_unavailable"),
+                               ani && strcmp(ani, "false") != 0, &c->targets, &c->ntargets, resp);
     static const char *const none[] = {NULL};
     c->job.names = c->targets ? (const char *const *)c->targets : none; /* none matched, as allowed: no change */
     c->job.nnames = c->ntargets;
@@ -669,17 +678,9 @@ static bool has_wildcard(const char *name) { return strchr(name, '*') || strcmp(
 static bool expand_action_indices(store_api *api, store_call *c, const char *pattern, const char *const **out,
                                   size_t *nout, store_resp *resp)
 {
-    store_error err = {0};
     char **names = NULL;
     size_t n = 0;
-    store_rtxn *t = store_engine_read_begin(api->e);
-    bool ok = t && store_search_indices(t, pattern, false, false, &names, &n, &err);
-    store_engine_read_end(t);
-    if (!t)
-        store_resp_storage_error(resp);
-    else if (!ok)
-        store_resp_search_error(api, resp, &err);
-    store_error_free(&err);
+    bool ok = resolve_answered(api, pattern, false, false, &names, &n, resp);
     for (size_t i = 0; ok && i < n; i++) {
         ok = keep_opts(c, names[i]);
         names[i] = ok ? names[i] : NULL;

@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/worker_lib.sh"
 
-PG_EXTRA_OPTS="-c wal_level=logical"
-check "throwaway PostgreSQL (wal_level=logical) starts" pg_start
-check "verstore starts" verstore_start
-CFG=$T_DIR/versync.json
-sql "create table items (id int primary key, name text)"
-ws_config "$CFG" '[{"table": "public.items", "capture": "wal"}]'
-check "init" vs init
-Q_ITEMS="select id::text as id, to_jsonb(t) as doc, null::bigint as v from items t"
+wal_items_start
 
 RUN_LOG=$T_DIR/run.log
 T_LOGS+=("$RUN_LOG")

@@ -72,3 +72,17 @@ mismatches() {
 
 # converged INDEX SQL — true when the store equals SQL's rows exactly.
 converged() { [ "$(mismatches "$1" "$2")" = 0 ]; }
+
+# wal_items_start — the common start of the "capture": "wal" tests: a throwaway PostgreSQL at
+# wal_level=logical, verstore, table items (id, name) mapped with "capture": "wal" in $CFG, init
+# run (each a check), and Q_ITEMS, the query `converged` compares the store with.
+wal_items_start() {
+  PG_EXTRA_OPTS="-c wal_level=logical"
+  check "throwaway PostgreSQL (wal_level=logical) starts" pg_start
+  check "verstore starts" verstore_start
+  CFG=$T_DIR/versync.json
+  sql "create table items (id int primary key, name text)"
+  ws_config "$CFG" '[{"table": "public.items", "capture": "wal"}]'
+  check "init" vs init
+  Q_ITEMS="select id::text as id, to_jsonb(t) as doc, null::bigint as v from items t"
+}
