@@ -27,25 +27,30 @@ num='[0-9][0-9 ]*(\.[0-9]+)?'
 row() { # row DESC LABEL-REGEX — one table row whose label matches and whose figure starts with a number
   assert_match "$1" $'(^|\n)\\| '"$2"' \\| -?'"$num"'[^|]* \\|' "$table"
 }
-row "drain, 1 worker" 'drain, versync once --workers 1'
-row "drain, 2 workers" 'drain, versync once --workers 2'
-row "drain, 4 workers" 'drain, versync once --workers 4'
 row "PostgreSQL-side limit" 'PostgreSQL-side limit[^|]*'
-row "store-side limit" 'store-side limit[^|]*'
-row "fraction of the smaller limit" 'versync \(2 workers\) / smaller limit'
-row "lag at 1 000 rows/s" 'lag at 1 000 rows/s[^|]*'
-row "lag at 5 000 rows/s" 'lag at 5 000 rows/s[^|]*'
-row "drain with --no-versions" 'drain with --no-versions[^|]*'
-row "versioning overhead" 'versioning overhead[^|]*'
+# Drains, versioning and the store's own rates against both indices of the same run.
+for ix in '\{"dynamic": false\} index' 'dynamically mapped index'; do
+  row "drain, 1 worker, $ix" "drain, versync once --workers 1, $ix"
+  row "drain, 2 workers, $ix" "drain, versync once --workers 2, $ix"
+  row "drain, 4 workers, $ix" "drain, versync once --workers 4, $ix"
+  row "store-side limit, $ix" "store-side limit[^|]*, $ix"
+  row "fraction of the smaller limit, $ix" "versync \\(2 workers\\) / smaller limit, $ix"
+  row "lag at 1 000 rows/s, $ix" "lag at 1 000 rows/s, $ix[^|]*"
+  row "lag at 5 000 rows/s, $ix" "lag at 5 000 rows/s, $ix[^|]*"
+  row "drain with --no-versions, $ix" "drain with --no-versions[^|]*, $ix"
+  row "versioning overhead, $ix" "versioning overhead[^|]*, $ix"
+  row "store bulk, $ix" "store: bulk[^|]*, $ix"
+  row "store single PUT, $ix" "store: single PUT, [^|]*, $ix"
+  row "store PUT p99, $ix" "store: single PUT p99[^|]*, $ix"
+done
+row "dynamic / {dynamic: false} drain ratio" 'drain into the dynamically mapped index / into the [^|]*'
+row "store: document store alone / with the index" 'store \(request\): [^|]*'
 row "nested drain" 'nested documents: drain of [^|]*'
 row "nested / flat ratio" 'nested drain / flat drain[^|]*'
 row "naive baseline" 'naive: [^|]*'
 row "versync / naive ratio" 'versync \(2 workers\) / naive'
 row "worker peak RSS" 'worker peak RSS[^|]*'
 row "verstore peak RSS" 'verstore peak RSS[^|]*'
-row "store bulk" 'store: bulk[^|]*'
-row "store single PUT" 'store: single PUT, [^|]*'
-row "store PUT p99" 'store: single PUT p99[^|]*'
 row "search ingest" 'search: _bulk ingest[^|]*'
 row "search data dir size" 'search: data dir[^|]*'
 row "search term latency" 'search: term [^|]*'
