@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# search.sh — verstore's search benchmark (issue 8): what keeping the search
+# search.sh — verstore's search benchmark (issues 8, 17): what keeping the search
 # structures in step with every write costs on ingest and on disk, and how fast
-# term and match queries answer. run.sh runs it as the last part of `make bench`.
+# term, match and match_phrase queries answer. run.sh runs it as the last part
+# of `make bench`.
 #
 # Every run, for each document shape, a fresh verstore (its default durability
 # `request`, an empty data dir) and bench/search_bench --mode ingest of
 # $SEARCH_DOCS documents (_bulk of $SEARCH_BATCH over $SEARCH_CONNS connections):
 #   noindex  mapping {"dynamic":false}: stored, nothing indexed (the document store alone)
 #   notext   status, user keyword; n long; ts date; no text field in the documents
-#   text     the same plus an 8-word text field (postings, BM25 field statistics)
-# then `du -sk` of the data dir. With shape text, bench/search_bench --mode
-# query follows: $SEARCH_WARMUP warm-up queries of each kind, then
-# $SEARCH_QUERIES term and $SEARCH_QUERIES match queries over one keep-alive
-# connection, every answer checked against the counts the document generator
-# predicts. Every figure is the median of $RUNS runs.
+#   text     the same plus an 8-word text field of English, German and Chinese
+#            words (postings, positions, BM25 field statistics)
+# then `du -sk` of the data dir; the ingest also reports the bytes verstore
+# wrote (/proc/$STORE_PID/io write_bytes) per document in the first and the
+# last tenth, and the bytes of the JSON sources sent. With shape text,
+# bench/search_bench --mode query follows: $SEARCH_WARMUP warm-up queries of
+# each kind, then $SEARCH_QUERIES term, $SEARCH_QUERIES match and
+# $SEARCH_QUERIES match_phrase queries over one keep-alive connection, every
+# answer checked against the counts the document generator predicts. Every
+# figure is the median of $RUNS runs.
 #
 # Standalone (`BUILD=… tests/bench/search.sh`): prints a table and writes it to
 # $BUILD/bench-search.md. SEARCH_ROWS_ONLY=1 (run.sh): prints only the rows.
@@ -37,7 +42,12 @@ else
 fi
 SEARCH_BATCH=${SEARCH_BATCH:-2000}
 SEARCH_CONNS=${SEARCH_CONNS:-4}
-GOAL_MS=10
+# issue 17's goals
+GOAL_TERM_MS=10 GOAL_MATCH_MS=5 GOAL_PHRASE_MS=20
+GOAL_INGEST_RATIO=0.5 # ingest with text / no indexing, at least
+GOAL_WB_RATIO=1.5     # bytes written per document, last tenth / first tenth, at most
+GOAL_DU_RATIO=2       # data dir with text / raw JSON sources, at most
+KINDS="term match match_phrase"
 status=0
 t_start=$SECONDS
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -53,22 +63,34 @@ store_fresh() {
 
 shapes="noindex notext text"
 for s in $shapes; do : >"$T_DIR/rate_$s"; : >"$T_DIR/du_$s"; done
-for k in term match; do for f in p50 p99 max qps cp99 rp99; do : >"$T_DIR/${k}_$f"; done; done
+for k in $KINDS; do for f in p50 p99 max qps cp99 rp99; do : >"$T_DIR/${k}_$f"; done; done
+for f in ingest_ratio wb_first wb_last wb_ratio du_ratio; do : >"$T_DIR/$f"; done
 : >"$T_DIR/hwm"
 for i in $(seq 1 "$RUNS"); do
   for s in $shapes; do
     store_fresh
     out=$("$SB" --url "$STORE_URL" --mode ingest --shape "$s" --index sb --docs "$SEARCH_DOCS" \
-      --batch "$SEARCH_BATCH" --conns "$SEARCH_CONNS") || status=1
+      --batch "$SEARCH_BATCH" --conns "$SEARCH_CONNS" --io-pid "$STORE_PID") || status=1
     kb=$(du -sk "$STORE_DATA" | cut -f1)
     say "ingest $s, run $i: $out; data dir $kb kB"
     jq -r --argjson n "$SEARCH_DOCS" 'select(.failed == 0 and .docs == $n) | .rate' <<<"${out:-null}" >>"$T_DIR/rate_$s"
     echo "$kb" >>"$T_DIR/du_$s"
     [ "$s" = text ] || continue
+    # the ratios per run (this run's noindex rate), their medians below; a missing figure leaves no line
+    rate_noindex=$(tail -n1 "$T_DIR/rate_noindex")
+    jq -r --argjson n "$SEARCH_DOCS" --arg base "${rate_noindex:-0}" --argjson kb "$kb" '
+      select(.failed == 0 and .docs == $n) |
+      (if ($base | tonumber? // 0) > 0 then "ingest_ratio \(.rate / ($base | tonumber))" else empty end),
+      (if .wb_first_tenth_per_doc != null then "wb_first \(.wb_first_tenth_per_doc)" else empty end),
+      (if .wb_last_tenth_per_doc != null then "wb_last \(.wb_last_tenth_per_doc)" else empty end),
+      (if (.wb_first_tenth_per_doc // 0) > 0 and .wb_last_tenth_per_doc != null
+       then "wb_ratio \(.wb_last_tenth_per_doc / .wb_first_tenth_per_doc)" else empty end),
+      (if .raw_bytes > 0 then "du_ratio \($kb * 1024 / .raw_bytes)" else empty end)' <<<"${out:-null}" |
+      while read -r f v; do echo "$v" >>"$T_DIR/$f"; done
     out=$("$SB" --url "$STORE_URL" --mode query --index sb --docs "$SEARCH_DOCS" \
       --queries "$SEARCH_QUERIES" --warmup "$SEARCH_WARMUP") || status=1
     say "queries, run $i: $out"
-    for k in term match; do
+    for k in $KINDS; do
       read -r p50 p99 max qps cp99 rp99 < <(jq -r --arg k "$k" 'select(.failed == 0) | .[$k]
         | [.p50_ms, .p99_ms, .max_ms, .qps, .common_p99_ms, .rare_p99_ms] | @tsv' <<<"${out:-null}")
       [ -n "${p50:-}" ] || continue
@@ -87,18 +109,24 @@ for s in $shapes; do
   # per million documents, so runs of different sizes compare
   m[du_$s]=$(median <"$T_DIR/du_$s" | awk -v n="$SEARCH_DOCS" '$1 + 0 > 0 { printf "%.0f\n", $1 * 1e6 / n; next } { print }')
 done
-for k in term match; do for f in p50 p99 max qps cp99 rp99; do m[${k}_$f]=$(median <"$T_DIR/${k}_$f"); done; done
+for k in $KINDS; do for f in p50 p99 max qps cp99 rp99; do m[${k}_$f]=$(median <"$T_DIR/${k}_$f"); done; done
+for f in ingest_ratio wb_first wb_last wb_ratio du_ratio; do m[$f]=$(median <"$T_DIR/$f"); done
 hwm=$(median <"$T_DIR/hwm" | whole)
 
-query_row() { # query_row KIND LABEL
+query_row() { # query_row KIND LABEL GOAL_MS
   local k=$1
-  echo "| search: $2, 1 connection: p50 / p99 / max (p99 of common / rare) | $(ms "${m[${k}_p50]}" 2) / $(ms "${m[${k}_p99]}" 2) / $(ms "${m[${k}_max]}" 2) ms, $(fmt "${m[${k}_qps]}") queries/s (p99 $(ms "${m[${k}_cp99]}" 2) / $(ms "${m[${k}_rp99]}" 2) ms) | p99 ≤ $GOAL_MS ms | $(goal "${m[${k}_p99]}" '<=' "$GOAL_MS") |"
+  echo "| search: $2, 1 connection: p50 / p99 / max (p99 of common / rare) | $(ms "${m[${k}_p50]}" 2) / $(ms "${m[${k}_p99]}" 2) / $(ms "${m[${k}_max]}" 2) ms, $(fmt "${m[${k}_qps]}") queries/s (p99 $(ms "${m[${k}_cp99]}" 2) / $(ms "${m[${k}_rp99]}" 2) ms) | p99 ≤ $3 ms | $(goal "${m[${k}_p99]}" '<=' "$3") |"
 }
+ratio() { [[ "${1:-}" =~ ^[0-9.]+$ ]] && printf "%.2f" "$1" || echo "${1:-failed}"; }
 rows() {
   echo "| search: _bulk ingest of $(fmt "$SEARCH_DOCS") small docs, $SEARCH_CONNS connections: with text / without text / no indexing | $(fmt "${m[rate_text]}") / $(fmt "${m[rate_notext]}") / $(fmt "${m[rate_noindex]}") docs/s | – | – |"
+  echo "| search: ingest with text / no indexing (docs/s) | $(ratio "${m[ingest_ratio]}") | ≥ $GOAL_INGEST_RATIO | $(goal "${m[ingest_ratio]}" '>=' "$GOAL_INGEST_RATIO") |"
+  echo "| search: bytes written by verstore per doc with text, first tenth / last tenth of the ingest (last / first) | $(fmt "${m[wb_first]}") / $(fmt "${m[wb_last]}") B ($(ratio "${m[wb_ratio]}")) | last ≤ $GOAL_WB_RATIO × first | $(goal "${m[wb_ratio]}" '<=' "$GOAL_WB_RATIO") |"
   echo "| search: data dir (du) per 1 000 000 docs: with text / without text / no indexing | $(mb "${m[du_text]}") / $(mb "${m[du_notext]}") / $(mb "${m[du_noindex]}") | – | – |"
-  query_row term "term (keyword)"
-  query_row match "match (1–2 words)"
+  echo "| search: data dir with text / raw JSON sources | $(ratio "${m[du_ratio]}") | ≤ $GOAL_DU_RATIO | $(goal "${m[du_ratio]}" '<=' "$GOAL_DU_RATIO") |"
+  query_row term "term (keyword)" "$GOAL_TERM_MS"
+  query_row match "match (1–2 words)" "$GOAL_MATCH_MS"
+  query_row match_phrase "match_phrase (2 adjacent words)" "$GOAL_PHRASE_MS"
   echo "| search: verstore peak RSS (VmHWM) after ingest with text and the queries | $(mb "$hwm") | – | – |"
 }
 
@@ -112,7 +140,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
   echo
   echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "Cores: $(nproc) ($cpu), $(uname -sr); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; $((SECONDS - t_start)) s."
-  echo "$(fmt "$SEARCH_DOCS") documents per index, _bulk of $SEARCH_BATCH; $SEARCH_QUERIES term and $SEARCH_QUERIES match queries after $SEARCH_WARMUP warm-up queries of each;"
+  echo "$(fmt "$SEARCH_DOCS") documents per index, _bulk of $SEARCH_BATCH; $SEARCH_QUERIES term, $SEARCH_QUERIES match and $SEARCH_QUERIES match_phrase queries after $SEARCH_WARMUP warm-up queries of each;"
   echo "every figure is the median of $RUNS run(s); verstore --durability request (its default).$([ "$QUICK" = 1 ] && echo ' QUICK=1: a small smoke run, not a measurement.')"
   echo
   echo "| measure | figure | goal | |"

@@ -1,7 +1,8 @@
-/* search_bench — index maintenance cost on ingest and term/match latency of verstore's _search.
+/* search_bench — index maintenance cost on ingest and term/match/match_phrase latency of verstore's _search.
  *
  *   search_bench --url URL [--mode all|ingest|query] [--shape text|notext|noindex] [--index NAME]
  *                [--docs N] [--batch B] [--conns C] [--queries Q] [--warmup W] [--qconns C] [--seed S]
+ *                [--io-pid PID]
  *
  * The documents are small and generated from (seed, number), so a later query
  * run knows exactly what the index holds without asking it:
@@ -9,7 +10,9 @@
  *    "user":   one of 10 000 values, Zipf (10 % … 0.001 %),
  *    "n":      a long, "ts": an ISO date in 2024,
  *    "text":   6–10 words (8 on average) from a vocabulary of 5 000, Zipf:
- *              the commonest word is in ~60 % of documents, the rarest in ~0.02 %}
+ *              the commonest word is in ~60 % of documents, the rarest in ~0.02 %;
+ *              English, German (umlauts, ß, Capitalised) and Chinese (one ideograph
+ *              a word, runs unspaced) interleaved by rank, see sb_tables_init}
  * Zipf means the k-th commonest value has weight 1/k, as words in real text do,
  * so some terms have postings lists of most of the index and some of a handful.
  *
@@ -17,17 +20,22 @@
  *         keyword, n long, ts date, text text; notext leaves the text field out
  *         of the documents; noindex: {"dynamic":false}, nothing indexed, the
  *         pure document-store baseline), then send the N documents as _bulk
- *         requests of B over C keep-alive connections; checks _count == N.
+ *         requests of B over C keep-alive connections; checks _count == N. With
+ *         --io-pid, samples the store's /proc/PID/io write_bytes at the start and
+ *         at each tenth of N acknowledged, and reports bytes written per document
+ *         in the first and last tenth and overall, and raw_bytes (the sources sent).
  * query:  against an index ingested with shape text and the same --docs and
  *         --seed: W warm-up queries of each kind, then Q term queries (half on
  *         status, half on user; values drawn log-uniformly by frequency rank so
  *         common and rare values are both well represented) and Q match queries
- *         (one or two words, drawn the same way), size 10, default
+ *         (one or two words, drawn the same way) and Q match_phrase queries (two
+ *         adjacent words of a random generated document), size 10, default
  *         track_total_hits, over C keep-alive connections. Every response must
  *         be 200 with the hits.total the generator predicts (value capped at
  *         10 000 with relation gte beyond, as Elasticsearch counts), min(10,
- *         total) hits, term hits holding the value, match hits holding one of
- *         the words in descending _score: a benchmark that silently measured
+ *         total) hits, term hits holding the value, text hits (regenerated from
+ *         their _id, _source.text byte for byte) holding one of the words or the
+ *         phrase, in descending _score: a benchmark that silently measured
  *         errors or wrong answers would be worthless.
  * all:    ingest noindex, notext and text into sb_noindex, sb_notext, sb_text,
  *         then query sb_text.
@@ -67,6 +75,7 @@ typedef struct sb_opts {
     const char *index;
     sb_shape shape;
     long docs, batch, conns, queries, warmup, qconns;
+    long io_pid; /* ingest: the store's pid, whose /proc/PID/io write_bytes is sampled; 0: none */
     uint64_t seed;
 } sb_opts;
 
@@ -79,12 +88,14 @@ typedef struct sb_doc {
 } sb_doc;
 
 /* One query and what the generator says it must find. */
+typedef enum sb_kind { SB_Q_TERM, SB_Q_MATCH, SB_Q_PHRASE } sb_kind;
+
 typedef struct sb_query {
-    bool term;
+    sb_kind kind;
     const char *field; /* term: "status" or "user" */
     int value;         /* term: index into that field's values */
-    int nwords;        /* match: 1 or 2 */
-    int words[2];
+    int nwords;        /* match: 1 or 2; phrase: 2 */
+    int words[2];      /* phrase: adjacent, in this order */
     long expect; /* matching documents */
     char body[160];
 } sb_query;
@@ -94,7 +105,9 @@ static const char *const sb_status_names[SB_STATUSES] = {
     "on_hold",  "archived", "draft",    "review",    "approved",  "rejected", "expired",
     "disputed", "partial",  "failed",   "queued",    "paused",    "locked"};
 
-static char sb_vocab[SB_VOCAB][8];
+/* sb_vocab: a word as queries send it (lowercase); sb_vocab_doc: as documents hold it */
+static char sb_vocab[SB_VOCAB][12], sb_vocab_doc[SB_VOCAB][12];
+static bool sb_vocab_zh[SB_VOCAB]; /* Chinese: no space between it and a Chinese neighbour */
 static double sb_cdf_status[SB_STATUSES], sb_cdf_user[SB_USERS], sb_cdf_word[SB_VOCAB];
 
 /* splitmix64: small, fast, and seedable per document, so any document can be regenerated alone. */
@@ -141,15 +154,48 @@ static int sb_logrank(int n, uint64_t *s)
     return r < 0 ? 0 : r >= n ? n - 1 : r;
 }
 
-/* Pronounceable, distinct, purely alphanumeric words (the analyser keeps them whole). */
+/* Three languages interleaved by rank (rank i is English for i % 3 == 0, German for 1, Chinese for 2), so
+ * each has common and rare words. English: pronounceable ASCII syllables. German: syllables that always
+ * hold an umlaut, some with ß, written Capitalised in the documents (Ä, Ö, Ü among the capitals) and sent
+ * lowercase in queries, so matching needs Unicode lowercasing; letters only, so each stays one token.
+ * Chinese: one Han ideograph (U+4E00 onwards), which the standard tokenizer emits as one token;
+ * consecutive Chinese words are written without a space between them, as Chinese text is. */
 static void sb_tables_init(void)
 {
     static const char cons[] = "bcdfghjklmnprstvwxyz", vow[] = "aeiou";
+    static const char *const uml[] = {"\u00e4", "\u00f6", "\u00fc"};
     for (int i = 0; i < SB_VOCAB; i++) {
-        int a = i % 100, b = i / 100;
-        snprintf(sb_vocab[i], sizeof(sb_vocab[i]), "%c%c%c%c", cons[a / 5], vow[a % 5], cons[b / 5 % 20], vow[b % 5]);
-        if (b >= 100) /* never with SB_VOCAB <= 10 000; keeps words distinct if it grows */
-            sb_vocab[i][4] = 'q';
+        int j = i / 3; /* index within the word's language, < 1 667 */
+        char *w = sb_vocab[i], *dw = sb_vocab_doc[i];
+        size_t sz = sizeof(sb_vocab[i]);
+        if (i % 3 == 0) {
+            int a = j % 100, b = j / 100;
+            snprintf(w, sz, "%c%c%c%c", cons[a / 5], vow[a % 5], cons[b / 5 % 20], vow[b % 5]);
+            snprintf(dw, sz, "%s", w);
+        } else if (i % 3 == 1) {
+            /* first letter: 20 consonants or an umlaut (23 choices), then an umlaut, a consonant, e or eß:
+             * 23 * 3 * 20 * 2 = 2 760 distinct words, lowercase forms distinct as well */
+            static const char *const up[] = {"\u00c4", "\u00d6", "\u00dc"};
+            int f = j % 23;
+            char lo1[4], up1[4];
+            if (f < 20) {
+                snprintf(lo1, sizeof(lo1), "%c", cons[f]);
+                snprintf(up1, sizeof(up1), "%c", cons[f] - 'a' + 'A');
+            } else {
+                snprintf(lo1, sizeof(lo1), "%s", uml[f - 20]);
+                snprintf(up1, sizeof(up1), "%s", up[f - 20]);
+            }
+            const char *rest_v = uml[j / 23 % 3], *end = j / 1380 ? "e\u00df" : "e";
+            char c2 = cons[j / 69 % 20];
+            snprintf(w, sz, "%s%s%c%s", lo1, rest_v, c2, end);
+            snprintf(dw, sz, "%s%s%c%s", up1, rest_v, c2, end);
+        } else {
+            unsigned cp = 0x4e00 + (unsigned)j; /* three UTF-8 bytes */
+            snprintf(w, sz, "%c%c%c", (char)(0xe0 | cp >> 12), (char)(0x80 | (cp >> 6 & 0x3f)),
+                     (char)(0x80 | (cp & 0x3f)));
+            snprintf(dw, sz, "%s", w);
+            sb_vocab_zh[i] = true;
+        }
     }
     sb_zipf_init(sb_cdf_status, SB_STATUSES);
     sb_zipf_init(sb_cdf_user, SB_USERS);
@@ -169,8 +215,22 @@ static void sb_doc_gen(uint64_t seed, long id, sb_doc *d)
         d->words[i] = sb_zipf(sb_cdf_word, SB_VOCAB, &s);
 }
 
-/* The bulk action and source lines of document `id` into buf (room for 512 bytes assured by the caller). */
-static size_t sb_doc_bulk(char *buf, uint64_t seed, long id, bool with_text)
+/* Words as text at p (documents' or queries' spelling): space separated, but none between two Chinese
+ * words. Returns the bytes written (at most SB_MAX_WORDS * 12 for n <= SB_MAX_WORDS), NUL-terminated. */
+static size_t sb_words(char *p, const int *words, int n, bool doc)
+{
+    char *q = p;
+    *q = '\0';
+    for (int i = 0; i < n; i++) {
+        bool space = i && !(sb_vocab_zh[words[i - 1]] && sb_vocab_zh[words[i]]);
+        q += sprintf(q, "%s%s", space ? " " : "", doc ? sb_vocab_doc[words[i]] : sb_vocab[words[i]]);
+    }
+    return (size_t)(q - p);
+}
+
+/* The bulk action and source lines of document `id` into buf (room for 512 bytes assured by the caller);
+ * *source: the bytes of the source line alone (its JSON and newline), the "raw" size of the document. */
+static size_t sb_doc_bulk(char *buf, uint64_t seed, long id, bool with_text, size_t *source)
 {
     sb_doc d;
     sb_doc_gen(seed, id, &d);
@@ -178,18 +238,20 @@ static size_t sb_doc_bulk(char *buf, uint64_t seed, long id, bool with_text)
     struct tm tm;
     gmtime_r(&t, &tm);
     char *p = buf;
+    p += sprintf(p, "{\"index\":{\"_id\":\"d%ld\"}}\n", id);
+    const char *src = p;
     p += sprintf(p,
-                 "{\"index\":{\"_id\":\"d%ld\"}}\n{\"status\":\"%s\",\"user\":\"user%05d\",\"n\":%ld,"
+                 "{\"status\":\"%s\",\"user\":\"user%05d\",\"n\":%ld,"
                  "\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"",
-                 id, sb_status_names[d.status], d.user, d.n, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 sb_status_names[d.status], d.user, d.n, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                  tm.tm_min, tm.tm_sec);
     if (with_text) {
         p += sprintf(p, ",\"text\":\"");
-        for (int i = 0; i < d.nwords; i++)
-            p += sprintf(p, "%s%s", i ? " " : "", sb_vocab[d.words[i]]);
+        p += sb_words(p, d.words, d.nwords, true);
         *p++ = '"';
     }
     p += sprintf(p, "}\n");
+    *source = (size_t)(p - src);
     return (size_t)(p - buf);
 }
 
@@ -271,9 +333,60 @@ static bool sb_call(const char *method, const char *url, const char *body, long 
 typedef struct sb_ingest {
     const sb_opts *o;
     char index[128];
-    atomic_long next_batch, done, failed;
+    atomic_long next_batch, done, failed, raw;
     atomic_flag reported;
+    /* write_bytes of o->io_pid at the start (wb[0]) and when the acknowledged documents first reached
+     * k tenths of o->docs (wb[k], wb_docs[k] the count then); -1 when unread */
+    pthread_mutex_t wb_lock;
+    long long wb[11];
+    long wb_docs[11];
 } sb_ingest;
+
+/* write_bytes of /proc/pid/io: the bytes the process caused to be written to storage; -1 if unreadable. */
+static long long sb_write_bytes(long pid)
+{
+    char path[64], line[128];
+    long long v = -1;
+    snprintf(path, sizeof(path), "/proc/%ld/io", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "write_bytes: %lld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+/* After n more documents were acknowledged (prev before them): sample write_bytes for each tenth of
+ * the ingest they completed. A batch may complete several tenths at once; each gets the same sample. */
+static void sb_ingest_progress(sb_ingest *in, long prev, long n)
+{
+    const sb_opts *o = in->o;
+    if (!o->io_pid)
+        return;
+    long from = prev * 10 / o->docs, to = (prev + n) * 10 / o->docs;
+    if (to == from)
+        return;
+    pthread_mutex_lock(&in->wb_lock);
+    long long v = sb_write_bytes(o->io_pid);
+    for (long k = from + 1; k <= to && k <= 10; k++)
+        if (in->wb_docs[k] < 0) {
+            in->wb[k] = v;
+            in->wb_docs[k] = prev + n;
+        }
+    pthread_mutex_unlock(&in->wb_lock);
+}
+
+/* Bytes written per document between samples a and b, as JSON (null when either is missing). */
+static void sb_wb_json(char *buf, size_t sz, const sb_ingest *in, int a, int b)
+{
+    long docs = in->wb_docs[b] - in->wb_docs[a];
+    if (in->wb[a] < 0 || in->wb[b] < 0 || in->wb_docs[a] < 0 || in->wb_docs[b] < 0 || docs <= 0)
+        snprintf(buf, sz, "null");
+    else
+        snprintf(buf, sz, "%.1f", (double)(in->wb[b] - in->wb[a]) / (double)docs);
+}
 
 static void *sb_ingest_worker(void *arg)
 {
@@ -298,9 +411,12 @@ static void *sb_ingest_worker(void *arg)
         if (b >= nbatches)
             break;
         long first = b * o->batch, last = first + o->batch < o->docs ? first + o->batch : o->docs;
-        size_t len = 0;
-        for (long id = first; id < last; id++)
-            len += sb_doc_bulk(body + len, o->seed, id, with_text);
+        size_t len = 0, raw = 0;
+        for (long id = first; id < last; id++) {
+            size_t source;
+            len += sb_doc_bulk(body + len, o->seed, id, with_text, &source);
+            raw += source;
+        }
         body[len] = '\0';
         long status = sb_request(c, &resp, "POST", url, body);
         /* errors:false is at the start of the response; a failed item anywhere sets it true */
@@ -311,7 +427,8 @@ static void *sb_ingest_worker(void *arg)
                         resp.data ? resp.data : "");
             continue;
         }
-        atomic_fetch_add(&in->done, last - first);
+        atomic_fetch_add(&in->raw, (long)raw);
+        sb_ingest_progress(in, atomic_fetch_add(&in->done, last - first), last - first);
     }
 done:
     if (c)
@@ -327,8 +444,12 @@ static bool sb_run_ingest(const sb_opts *o, const char *index)
     static const char *const mapping_text =
         "{\"mappings\":{\"properties\":{\"status\":{\"type\":\"keyword\"},\"user\":{\"type\":\"keyword\"},"
         "\"n\":{\"type\":\"long\"},\"ts\":{\"type\":\"date\"},\"text\":{\"type\":\"text\"}}}}";
-    sb_ingest in = {.o = o, .reported = ATOMIC_FLAG_INIT};
+    sb_ingest in = {.o = o, .reported = ATOMIC_FLAG_INIT, .wb_lock = PTHREAD_MUTEX_INITIALIZER};
     snprintf(in.index, sizeof(in.index), "%s", index);
+    for (int k = 0; k <= 10; k++) {
+        in.wb[k] = -1;
+        in.wb_docs[k] = -1;
+    }
     char url[1024];
     sb_resp resp = {0};
     bool ok = false;
@@ -340,6 +461,12 @@ static bool sb_run_ingest(const sb_opts *o, const char *index)
     snprintf(url, sizeof(url), "%s/%s", o->url, index);
     if (!sb_call("PUT", url, o->shape == SB_NOINDEX ? "{\"mappings\":{\"dynamic\":false}}" : mapping_text, 200, &resp))
         goto done;
+    if (o->io_pid) {
+        in.wb[0] = sb_write_bytes(o->io_pid);
+        in.wb_docs[0] = 0;
+        if (in.wb[0] < 0)
+            fprintf(stderr, "search_bench: cannot read write_bytes of /proc/%ld/io\n", o->io_pid);
+    }
     double t0 = bench_now();
     for (; started < o->conns; started++)
         if (pthread_create(&tids[started], NULL, sb_ingest_worker, &in) != 0) {
@@ -361,9 +488,15 @@ static bool sb_run_ingest(const sb_opts *o, const char *index)
     }
     if (count != o->docs)
         fprintf(stderr, "search_bench: %s holds %ld documents after the ingest, not %ld\n", index, count, o->docs);
+    char wb_first[32], wb_last[32], wb_total[32];
+    sb_wb_json(wb_first, sizeof(wb_first), &in, 0, 1);
+    sb_wb_json(wb_last, sizeof(wb_last), &in, 9, 10);
+    sb_wb_json(wb_total, sizeof(wb_total), &in, 0, 10);
     printf("{\"mode\":\"ingest\",\"shape\":\"%s\",\"index\":\"%s\",\"docs\":%ld,\"batch\":%ld,\"conns\":%ld,"
-           "\"seconds\":%.3f,\"rate\":%.0f,\"failed\":%ld}\n",
-           sb_shape_names[o->shape], index, done, o->batch, o->conns, secs, done / secs, failed);
+           "\"seconds\":%.3f,\"rate\":%.0f,\"raw_bytes\":%ld,\"wb_first_tenth_per_doc\":%s,"
+           "\"wb_last_tenth_per_doc\":%s,\"wb_total_per_doc\":%s,\"failed\":%ld}\n",
+           sb_shape_names[o->shape], index, done, o->batch, o->conns, secs, done / secs, atomic_load(&in.raw),
+           wb_first, wb_last, wb_total, failed);
     fflush(stdout);
     ok = failed == 0 && done == o->docs && count == o->docs;
 done:
@@ -376,7 +509,7 @@ done:
 
 static void sb_query_term(sb_query *q, bool status, uint64_t *s)
 {
-    *q = (sb_query){.term = true, .field = status ? "status" : "user"};
+    *q = (sb_query){.kind = SB_Q_TERM, .field = status ? "status" : "user"};
     if (status) {
         q->value = (int)(sb_rand(s) % SB_STATUSES);
         snprintf(q->body, sizeof(q->body), "{\"query\":{\"term\":{\"status\":\"%s\"}},\"size\":%d}",
@@ -390,17 +523,44 @@ static void sb_query_term(sb_query *q, bool status, uint64_t *s)
 
 static void sb_query_match(sb_query *q, int nwords, uint64_t *s)
 {
-    *q = (sb_query){.nwords = nwords};
+    *q = (sb_query){.kind = SB_Q_MATCH, .nwords = nwords};
     q->words[0] = sb_logrank(SB_VOCAB, s);
     do
         q->words[1] = sb_logrank(SB_VOCAB, s);
     while (q->words[1] == q->words[0]);
-    if (nwords == 1)
-        snprintf(q->body, sizeof(q->body), "{\"query\":{\"match\":{\"text\":\"%s\"}},\"size\":%d}",
-                 sb_vocab[q->words[0]], SB_SIZE);
-    else
-        snprintf(q->body, sizeof(q->body), "{\"query\":{\"match\":{\"text\":\"%s %s\"}},\"size\":%d}",
-                 sb_vocab[q->words[0]], sb_vocab[q->words[1]], SB_SIZE);
+    char text[2 * 12 + 2];
+    sb_words(text, q->words, nwords, false); /* two Chinese words go as one run, as Chinese is written */
+    snprintf(q->body, sizeof(q->body), "{\"query\":{\"match\":{\"text\":\"%s\"}},\"size\":%d}", text, SB_SIZE);
+}
+
+/* match_phrase of two adjacent words of a random document: pairs of common words match many documents,
+ * pairs with a rare word a handful, and every phrase matches at least its source document. */
+static void sb_query_phrase(sb_query *q, const sb_opts *o, uint64_t *s)
+{
+    *q = (sb_query){.kind = SB_Q_PHRASE, .nwords = 2};
+    sb_doc d;
+    sb_doc_gen(o->seed, (long)(sb_rand(s) % (uint64_t)o->docs), &d);
+    int k = (int)(sb_rand(s) % (uint64_t)(d.nwords - 1));
+    q->words[0] = d.words[k];
+    q->words[1] = d.words[k + 1];
+    char text[2 * 12 + 2];
+    sb_words(text, q->words, 2, false);
+    snprintf(q->body, sizeof(q->body), "{\"query\":{\"match_phrase\":{\"text\":\"%s\"}},\"size\":%d}", text,
+             SB_SIZE);
+}
+
+/* Whether document d matches q (match: holds any of the words; phrase: holds them adjacent, in order). */
+static bool sb_doc_matches(const sb_doc *d, const sb_query *q)
+{
+    for (int k = 0; k < d->nwords; k++) {
+        if (q->kind == SB_Q_PHRASE) {
+            if (k + 1 < d->nwords && d->words[k] == q->words[0] && d->words[k + 1] == q->words[1])
+                return true;
+        } else if (d->words[k] == q->words[0] || (q->nwords == 2 && d->words[k] == q->words[1])) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Count, for every query, the documents that match it, by generating the corpus again
@@ -411,39 +571,58 @@ static bool sb_expect(const sb_opts *o, sb_query *qs, long nq)
     long *user_n = calloc(SB_USERS, sizeof(*user_n));
     long *stamp = calloc((size_t)nq, sizeof(*stamp));
     long *by_word_n = calloc(SB_VOCAB + 1, sizeof(*by_word_n));
-    long *by_word = calloc((size_t)nq * 2 + 1, sizeof(*by_word));
+    long *by_word = calloc((size_t)nq + 1, sizeof(*by_word));
+    long *fill = calloc(SB_VOCAB, sizeof(*fill));
+    long *by2_n = calloc(SB_VOCAB + 1, sizeof(*by2_n)), *by2 = calloc((size_t)nq + 1, sizeof(*by2));
     bool ok = false;
-    if (!user_n || !stamp || !by_word_n || !by_word)
+    if (!user_n || !stamp || !by_word_n || !by_word || !fill || !by2_n || !by2)
         goto done;
-    /* by_word[by_word_n[w] .. by_word_n[w+1]): the match queries that contain word w */
+    /* by_word[by_word_n[w] .. by_word_n[w+1]): the match and phrase queries whose first word is w;
+     * a document holding w is then checked against each of them alone (a match query's second word
+     * is tested there too, so a document is looked at once per query at most per word it holds) */
     for (long i = 0; i < nq; i++)
-        for (int k = 0; k < qs[i].nwords; k++)
-            by_word_n[qs[i].words[k] + 1]++;
+        if (qs[i].kind != SB_Q_TERM)
+            by_word_n[qs[i].words[0] + 1]++;
     for (int w = 0; w < SB_VOCAB; w++)
         by_word_n[w + 1] += by_word_n[w];
-    long *fill = calloc(SB_VOCAB, sizeof(*fill));
-    if (!fill)
-        goto done;
     for (long i = 0; i < nq; i++)
-        for (int k = 0; k < qs[i].nwords; k++) {
-            int w = qs[i].words[k];
+        if (qs[i].kind != SB_Q_TERM) {
+            int w = qs[i].words[0];
             by_word[by_word_n[w] + fill[w]++] = i;
         }
-    free(fill);
+    /* match queries of two words are found through either word: by2 indexes them under the second */
+    for (long i = 0; i < nq; i++)
+        if (qs[i].kind == SB_Q_MATCH && qs[i].nwords == 2)
+            by2_n[qs[i].words[1] + 1]++;
+    for (int w = 0; w < SB_VOCAB; w++)
+        by2_n[w + 1] += by2_n[w];
+    memset(fill, 0, SB_VOCAB * sizeof(*fill));
+    for (long i = 0; i < nq; i++)
+        if (qs[i].kind == SB_Q_MATCH && qs[i].nwords == 2) {
+            int w = qs[i].words[1];
+            by2[by2_n[w] + fill[w]++] = i;
+        }
     for (long id = 0; id < o->docs; id++) {
         sb_doc d;
         sb_doc_gen(o->seed, id, &d);
         status_n[d.status]++;
         user_n[d.user]++;
-        for (int k = 0; k < d.nwords; k++)
-            for (long j = by_word_n[d.words[k]]; j < by_word_n[d.words[k] + 1]; j++)
-                if (stamp[by_word[j]] != id + 1) { /* count a document once per query */
-                    stamp[by_word[j]] = id + 1;
-                    qs[by_word[j]].expect++;
+        for (int k = 0; k < d.nwords; k++) {
+            int w = d.words[k];
+            for (int pass = 0; pass < 2; pass++) {
+                const long *idx = pass ? by2 : by_word, *idx_n = pass ? by2_n : by_word_n;
+                for (long j = idx_n[w]; j < idx_n[w + 1]; j++) {
+                    long qi = idx[j];
+                    if (stamp[qi] != id + 1 && sb_doc_matches(&d, &qs[qi])) { /* count a document once */
+                        stamp[qi] = id + 1;
+                        qs[qi].expect++;
+                    }
                 }
+            }
+        }
     }
     for (long i = 0; i < nq; i++)
-        if (qs[i].term)
+        if (qs[i].kind == SB_Q_TERM)
             qs[i].expect = !strcmp(qs[i].field, "status") ? status_n[qs[i].value] : user_n[qs[i].value];
     ok = true;
 done:
@@ -451,21 +630,14 @@ done:
     free(stamp);
     free(by_word_n);
     free(by_word);
+    free(fill);
+    free(by2_n);
+    free(by2);
     return ok;
 }
 
-/* Whether the analysed text holds word w (the vocabulary is lowercase alphanumeric, words split on spaces). */
-static bool sb_text_has(const char *text, const char *w)
-{
-    size_t n = strlen(w);
-    for (const char *p = text; (p = strstr(p, w)); p += n)
-        if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-            return true;
-    return false;
-}
-
 /* Whether resp is the right answer to q; on a wrong one writes why into why. */
-static bool sb_check(const sb_query *q, const char *resp, char *why, size_t whysz)
+static bool sb_check(const sb_opts *o, const sb_query *q, const char *resp, char *why, size_t whysz)
 {
     cJSON *j = cJSON_Parse(resp);
     const cJSON *hits = cJSON_GetObjectItemCaseSensitive(j, "hits");
@@ -497,7 +669,7 @@ static bool sb_check(const sb_query *q, const char *resp, char *why, size_t whys
         const cJSON *src = cJSON_GetObjectItemCaseSensitive(h, "_source");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "_id");
         const char *hid = cJSON_IsString(id) ? id->valuestring : "?";
-        if (q->term) {
+        if (q->kind == SB_Q_TERM) {
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(src, q->field);
             char v[32];
             if (!strcmp(q->field, "status"))
@@ -510,11 +682,25 @@ static bool sb_check(const sb_query *q, const char *resp, char *why, size_t whys
             }
             continue;
         }
+        /* the hit's document regenerated: its text must come back byte for byte (UTF-8 kept) and match */
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(src, "text");
         const cJSON *score = cJSON_GetObjectItemCaseSensitive(h, "_score");
-        if (!cJSON_IsString(t) || !(sb_text_has(t->valuestring, sb_vocab[q->words[0]]) ||
-                                    (q->nwords == 2 && sb_text_has(t->valuestring, sb_vocab[q->words[1]])))) {
-            snprintf(why, whysz, "hit %s: text holds none of the query's words", hid);
+        char *end = NULL, text[SB_MAX_WORDS * 12 + 1];
+        long docid = hid[0] == 'd' ? strtol(hid + 1, &end, 10) : -1;
+        if (docid < 0 || docid >= o->docs || !end || *end) {
+            snprintf(why, whysz, "hit %s: not a generated document's _id", hid);
+            goto done;
+        }
+        sb_doc d;
+        sb_doc_gen(o->seed, docid, &d);
+        sb_words(text, d.words, d.nwords, true);
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, text)) {
+            snprintf(why, whysz, "hit %s: _source.text is not the document's text", hid);
+            goto done;
+        }
+        if (!sb_doc_matches(&d, q)) {
+            snprintf(why, whysz, "hit %s: text holds %s", hid,
+                     q->kind == SB_Q_PHRASE ? "not the phrase" : "none of the query's words");
             goto done;
         }
         if (!cJSON_IsNumber(score) || score->valuedouble <= 0 || score->valuedouble > last) {
@@ -561,7 +747,7 @@ static void *sb_query_worker(void *arg)
         char why[256] = "";
         if (status != 200)
             snprintf(why, sizeof(why), "HTTP %ld", status);
-        if (status != 200 || !sb_check(q, resp.data ? resp.data : "", why, sizeof(why))) {
+        if (status != 200 || !sb_check(p->o, q, resp.data ? resp.data : "", why, sizeof(why))) {
             atomic_fetch_add(&p->failed, 1);
             if (!atomic_flag_test_and_set(&p->reported))
                 fprintf(stderr, "search_bench: POST %s %s: %s; response: %.300s\n", p->url, q->body, why,
@@ -634,8 +820,8 @@ done:
 
 static bool sb_run_queries(const sb_opts *o, const char *index)
 {
-    /* layout: [warm-up term | warm-up match | term | match], W + W + Q + Q queries */
-    long w = o->warmup, q = o->queries, nq = 2 * (w + q);
+    /* layout: [warm-up term | warm-up match | warm-up phrase | term | match | phrase], 3 W + 3 Q queries */
+    long w = o->warmup, q = o->queries, nq = 3 * (w + q);
     sb_query *qs = calloc((size_t)nq, sizeof(*qs));
     char url[1024];
     sb_resp resp = {0};
@@ -648,10 +834,13 @@ static bool sb_run_queries(const sb_opts *o, const char *index)
     for (long i = 0; i < w; i++) {
         sb_query_term(&qs[i], i % 2 == 0, &s);
         sb_query_match(&qs[w + i], 1 + (int)(i % 2), &s);
+        sb_query_phrase(&qs[2 * w + i], o, &s);
     }
+    sb_query *timed = qs + 3 * w;
     for (long i = 0; i < q; i++) {
-        sb_query_term(&qs[2 * w + i], i % 2 == 0, &s);
-        sb_query_match(&qs[2 * w + q + i], 1 + (int)(i % 2), &s);
+        sb_query_term(&timed[i], i % 2 == 0, &s);
+        sb_query_match(&timed[q + i], 1 + (int)(i % 2), &s);
+        sb_query_phrase(&timed[2 * q + i], o, &s);
     }
     double t0 = bench_now();
     if (!sb_expect(o, qs, nq)) {
@@ -673,11 +862,12 @@ static bool sb_run_queries(const sb_opts *o, const char *index)
         goto done;
     }
     snprintf(url, sizeof(url), "%s/%s/_search", o->url, index);
-    long failed = sb_pass_run(o, url, qs, 2 * w, NULL);
+    long failed = sb_pass_run(o, url, qs, 3 * w, NULL);
     printf("{\"mode\":\"query\",\"index\":\"%s\",\"docs\":%ld,\"conns\":%ld,\"warmup\":%ld", index, o->docs,
-           o->qconns, 2 * w);
-    failed += sb_pass_run(o, url, qs + 2 * w, q, "term");
-    failed += sb_pass_run(o, url, qs + 2 * w + q, q, "match");
+           o->qconns, 3 * w);
+    failed += sb_pass_run(o, url, timed, q, "term");
+    failed += sb_pass_run(o, url, timed + q, q, "match");
+    failed += sb_pass_run(o, url, timed + 2 * q, q, "match_phrase");
     printf(",\"failed\":%ld}\n", failed);
     fflush(stdout);
     ok = failed == 0;
@@ -694,10 +884,12 @@ static void sb_usage(FILE *f)
     fprintf(f,
             "usage: search_bench --url URL [--mode all|ingest|query] [--shape text|notext|noindex] [--index NAME]\n"
             "                    [--docs N] [--batch B] [--conns C] [--queries Q] [--warmup W] [--qconns C]\n"
-            "                    [--seed S]\n"
+            "                    [--seed S] [--io-pid PID]\n"
             "  ingest: create NAME with the shape's mapping, _bulk N docs (default 1000000) in batches of B\n"
-            "          (default 2000) over C connections (default 4)\n"
-            "  query:  W warm-up (default 200) then Q (default 3000) term and Q match queries over C\n"
+            "          (default 2000) over C connections (default 4); with --io-pid, bytes the store wrote\n"
+            "          per document (/proc/PID/io write_bytes) in the first and last tenth and overall\n"
+            "  query:  W warm-up (default 200) of each kind, then Q (default 3000) term, Q match and Q\n"
+            "          match_phrase queries over C\n"
             "          connections (--qconns, default 1) against an index ingested with shape text\n"
             "  all:    ingest noindex, notext, text into sb_noindex, sb_notext, sb_text; query sb_text\n");
 }
@@ -746,6 +938,8 @@ static bool sb_parse(int argc, char **argv, sb_opts *o)
             o->warmup = n;
         else if (!strcmp(a, "--qconns") && (ok = bench_parse_long("search_bench", a, v, 1, &n)))
             o->qconns = n;
+        else if (!strcmp(a, "--io-pid") && (ok = bench_parse_long("search_bench", a, v, 1, &n)))
+            o->io_pid = n;
         else if (!strcmp(a, "--seed") && (ok = bench_parse_long("search_bench", a, v, 0, &n)))
             o->seed = (uint64_t)n;
         else {
