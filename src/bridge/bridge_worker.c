@@ -313,6 +313,8 @@ bool worker_connect(worker *w, char *err, size_t errsz)
         disconnect(w);
         return false;
     }
+    if (!exec_ok(w, sql_text("worker_session"), "worker_session", err, errsz))
+        goto fail;
     const char *schema = w->c->schema ? w->c->schema : "versync";
     if (!(w->schema_ident = PQescapeIdentifier(w->pg, schema, strlen(schema)))) {
         pg_message(w, "quoting the schema", NULL, err, errsz);
