@@ -236,10 +236,10 @@ if [ "${DRAIN_ONLY:-0}" = 1 ]; then
   exit "$status"
 fi
 
+declare -A rate # (before the step: the table reads it whichever steps ran)
 if step drain; then
 # ---- 1, 3, 5: drains -------------------------------------------------------------
 
-declare -A rate
 for MAPPING in $MAPPINGS; do
 say "drains into the $(mapping_label "$MAPPING")"
 # The 2-worker drain runs in pairs with --no-versions (alternating which goes
@@ -480,7 +480,7 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "failed" }'; }
 min2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 <= 0 || b+0 <= 0) print "failed"; else print (a < b ? a : b) }'; }
-naive_x=$(ratio "${rate[dynamic,w2]}" "${rate[naive]}")
+naive_x=$(ratio "${rate[dynamic,w2]:-}" "${rate[naive]:-}")
 hwm_mb=$(awk -v k="$worker_hwm_max" 'BEGIN { if (k > 0) printf "%.1f", k / 1024; else print "failed" }')
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
