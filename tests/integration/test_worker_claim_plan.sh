@@ -44,5 +44,8 @@ seqscans=$(awk '/ LOG: +duration: /{inq = 0} /Query Text: -- Claim up to/{inq = 
                 inq && /Seq Scan on changes/ {n++; inq = 0} END {print n + 0}' "$T_DIR/drain.log")
 echo "# claim plans logged: $claims; those with a sequential scan of the change table: $seqscans"
 check "the drain's claims were logged (400 batches of 50, after seven small ones)" test "$claims" -ge 400
-assert_eq "no claim scans the whole change table" 0 "$seqscans"
+# A poll may plan a claim while the 20 000 rows are still being written, when the
+# table is still small and a scan is the right plan for it: one or two such claims
+# are fine; a generic plan makes it every one of the 400.
+check "no claim on the backlog scans the whole change table ($seqscans of $claims)" test "$seqscans" -le 2
 done_testing
