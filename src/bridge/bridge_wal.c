@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 /* Tell the server where we are at least this often (wal_sender_timeout is 60 s by default). */
-#define STATUS_EVERY_MS 10000
+#define STATUS_EVERY_MS WAL_STREAM_STATUS_MS
 /* The progress behind the lag in seconds: a change of state is written at most this often. */
 #define PROGRESS_CHANGE_MS 1000
 /* once: wait this long for the stream per step before reporting "still working". */
@@ -111,6 +111,7 @@ struct wal_stream {
     size_t ntrunc;
     uint32_t trunc_xid; /* its transaction: applied only once that is visible */
     long long last_status_ms;
+    char failed_err[512];   /* a batch failed while a later one took a free slot: reported at step end */
     long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
     int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
     bool progress_failed;       /* the last write failed (logged once until one succeeds) */
@@ -876,6 +877,14 @@ static bool slots_resend(wal_stream *ws, esc *store, char *err, size_t errsz)
     return true;
 }
 
+static bool slot_any_free(const wal_stream *ws)
+{
+    for (size_t i = 0; i < ws->nslots; i++)
+        if (ws->slots[i].state == SLOT_FREE)
+            return true;
+    return false;
+}
+
 /* A FREE slot, waiting for (and collecting) answers while all are busy; NULL with the error in
  * *rc and err when a collected one failed, or *rc STEP_STOPPED when a stop was asked for meanwhile
  * (no new batch starts then). */
@@ -890,6 +899,14 @@ static wal_slot *slot_free(wal_stream *ws, PGconn *pg, worker_counters *delta, i
             return NULL;
         }
         int r = slots_collect(ws, pg, delta, STOP_CHECK_MS, err, errsz);
+        if (r == WAL_ERR_STORE && slot_any_free(ws)) {
+            /* The failed batch stays FAILED (resent by the next step, never confirmed past); the
+             * slot the same collect freed takes the next batch. Stopping here instead stalled
+             * every later batch behind one the store keeps refusing, whenever its quick refusal
+             * was collected before the others' answers. The step still ends in the failure. */
+            snprintf(ws->failed_err, sizeof ws->failed_err, "%s", err);
+            continue;
+        }
         if (r < 0) {
             *rc = r;
             return NULL;
@@ -1287,7 +1304,29 @@ static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool forc
     }
 }
 
+static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz);
+
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
+{
+    ws->failed_err[0] = '\0';
+    int rc = stream_step(ws, pg, store, delta, err, errsz);
+    if (rc >= 0 && ws->failed_err[0]) {
+        snprintf(err, errsz, "%s", ws->failed_err);
+        rc = WAL_ERR_STORE;
+    }
+    /* A step that failed (a batch the store keeps refusing) ends before its status update, and the
+     * worker then backs off: without this the server hears nothing until the store recovers, and
+     * ends the stream after wal_sender_timeout (60 s by default). The position sent is the one
+     * already confirmed, so this only says "still here". A send that fails shows on the next read. */
+    if (rc < 0 && ws->rc && now_ms() - ws->last_status_ms >= STATUS_EVERY_MS) {
+        char serr[512];
+        if (!send_status(ws, serr, sizeof serr))
+            log_debug("%s", serr);
+    }
+    return rc;
+}
+
+static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     int did = 0;
     /* First what a failed step left: batches the store failed (resent), changes read from the

@@ -1418,6 +1418,10 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
         long ms = timing_backoff_ms(attempt++);
         if (w->retry_after_ms > ms)
             ms = w->retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : w->retry_after_ms;
+        /* A replication stream must hear from us within wal_sender_timeout: call its step (which
+         * says "still here" even when it fails) at least every half status interval. */
+        if (w->wal.ws && wal_stream_socket(w->wal.ws) >= 0 && ms > WAL_STREAM_STATUS_MS / 2)
+            ms = WAL_STREAM_STATUS_MS / 2;
         /* once --timeout is a bound: never sleep past it (a backoff or a Retry-After may be longer
          * than what is left), and give up at it rather than start an attempt after it. */
         long long left = o->once && o->timeout_ms > 0 && outage_since ? outage_since + o->timeout_ms - now : -1;

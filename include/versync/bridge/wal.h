@@ -170,7 +170,11 @@ bool wal_stream_stop(wal_stream *ws, PGconn *pg, worker_counters *delta, char *e
  * Adds the counters to *delta. Returns 1 when it did some work (or, once, still
  * waits for the stop position; or a stop request (wal_stream_set_stop) ended a wait,
  * leaving what it had not sent pending and unconfirmed), 0 when nothing is ready (once:
- * the stop position is reached and confirmed), or WAL_ERR_* with err set. */
+ * the stop position is reached and confirmed), or WAL_ERR_* with err set. A failed step still
+ * tells the server it is alive when WAL_STREAM_STATUS_MS have passed since the last status, so a
+ * caller that backs off after a failure keeps the stream as long as it calls again within
+ * WAL_STREAM_STATUS_MS (wal_sender_timeout is 60 s by default). */
+#define WAL_STREAM_STATUS_MS 10000
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz);
 
 /* The replication connection's socket (to wait on beside others), or -1. */
