@@ -89,8 +89,7 @@ store_fresh() {
   rm -rf "$T_DIR/store"
   STORE_DATA=$T_DIR/store
   verstore_start --log-level warn "$@" || { echo "run.sh: verstore did not start" >&2; exit 1; }
-  curl -sf -o /dev/null -X PUT "$STORE_URL/bench" -H 'Content-Type: application/json' \
-    -d "$(mapping_body "$MAPPING")" || { echo "run.sh: cannot create index" >&2; exit 1; }
+  create_index bench || { echo "run.sh: cannot create index" >&2; exit 1; }
 }
 # The two indices the drains and the lag run against, side by side in one invocation:
 #   static   {"dynamic": false}: documents stored, nothing indexed, so the store is not the
@@ -103,8 +102,13 @@ for m_ in $MAPPINGS; do
   case $m_ in static | dynamic) ;; *) echo "run.sh: MAPPINGS: unknown mapping '$m_' (static, dynamic)" >&2; exit 2 ;; esac
 done
 MAPPING=dynamic
-mapping_body() { [ "$1" = static ] && echo '{"mappings":{"dynamic":false}}' || echo '{}'; }
-mapping_label() { [ "$1" = static ] && echo 'index {"dynamic": false}' || echo 'index mapped dynamically'; }
+# create_index NAME — the index NAME on the running store, with the current $MAPPING.
+create_index() {
+  curl -sf -o /dev/null -X PUT "$STORE_URL/$1" -H 'Content-Type: application/json' \
+    -d "$([ "$MAPPING" = static ] && echo '{"mappings":{"dynamic":false}}' || echo '{}')"
+}
+# ixl MAPPING — how rows and messages name the index measured.
+ixl() { [ "$1" = static ] && echo '{"dynamic": false} index' || echo 'dynamically mapped index'; }
 store_count() { curl -s "$STORE_URL/bench/_count" | jq -r '.count // 0'; }
 store_hwm() { awk '/^VmHWM/ {print $2}' "/proc/$STORE_PID/status" 2>/dev/null; }
 
@@ -241,7 +245,7 @@ if step drain; then
 # ---- 1, 3, 5: drains -------------------------------------------------------------
 
 for MAPPING in $MAPPINGS; do
-say "drains into the $(mapping_label "$MAPPING")"
+say "drains into the $(ixl "$MAPPING")"
 # The 2-worker drain runs in pairs with --no-versions (alternating which goes
 # first), so the cost of versions is a ratio of neighbouring runs.
 : >"$T_DIR/nover"; : >"$T_DIR/ratio"
@@ -442,10 +446,7 @@ for dur in request async; do
   for i in $(seq 1 "$RUNS"); do
     store_fresh --durability "$dur"
     # store_bench's own index creation then finds them made, with this run's mapping.
-    for ix in sb sp; do
-      curl -sf -o /dev/null -X PUT "$STORE_URL/$ix" -H 'Content-Type: application/json' -d "$(mapping_body "$MAPPING")" ||
-        { status=1; echo "run.sh: cannot create index $ix" >&2; }
-    done
+    for ix in sb sp; do create_index "$ix" || { status=1; echo "run.sh: cannot create index $ix" >&2; }; done
     b=$("$BENCH_BIN/store_bench" --url "$STORE_URL" --mode bulk --docs "$BULK_DOCS" --batch 1000 --size 1024 --conns 4 --index sb) || status=1
     p=$("$BENCH_BIN/store_bench" --url "$STORE_URL" --mode put --seconds "$PUT_SECONDS" --size 1024 --conns 4 --index sp) || status=1
     say "store $dur, $MAPPING, run $i: $b $p"
@@ -484,8 +485,6 @@ naive_x=$(ratio "${rate[dynamic,w2]:-}" "${rate[naive]:-}")
 hwm_mb=$(awk -v k="$worker_hwm_max" 'BEGIN { if (k > 0) printf "%.1f", k / 1024; else print "failed" }')
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-# Row labels name the index the figure was measured against.
-ixl() { [ "$1" = static ] && echo '{"dynamic": false} index' || echo 'dynamically mapped index'; }
 lag_row() { # lag_row MAPPING RATE
   local m=$1 R=$2 p50 p99 pmax bmax ach stalled bounded g=""
   read -r p50 p99 pmax bmax ach stalled <<<"${lag[$m,$R]:-failed failed failed failed failed 0}"

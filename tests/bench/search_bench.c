@@ -571,55 +571,38 @@ static bool sb_expect(const sb_opts *o, sb_query *qs, long nq)
     long *user_n = calloc(SB_USERS, sizeof(*user_n));
     long *stamp = calloc((size_t)nq, sizeof(*stamp));
     long *by_word_n = calloc(SB_VOCAB + 1, sizeof(*by_word_n));
-    long *by_word = calloc((size_t)nq + 1, sizeof(*by_word));
+    long *by_word = calloc((size_t)nq * 2 + 1, sizeof(*by_word));
     long *fill = calloc(SB_VOCAB, sizeof(*fill));
-    long *by2_n = calloc(SB_VOCAB + 1, sizeof(*by2_n)), *by2 = calloc((size_t)nq + 1, sizeof(*by2));
     bool ok = false;
-    if (!user_n || !stamp || !by_word_n || !by_word || !fill || !by2_n || !by2)
+    if (!user_n || !stamp || !by_word_n || !by_word || !fill)
         goto done;
-    /* by_word[by_word_n[w] .. by_word_n[w+1]): the match and phrase queries whose first word is w;
-     * a document holding w is then checked against each of them alone (a match query's second word
-     * is tested there too, so a document is looked at once per query at most per word it holds) */
+    /* by_word[by_word_n[w] .. by_word_n[w+1]): the match and phrase queries that contain word w; a
+     * document holding w is checked against each (sb_doc_matches: a phrase needs both, adjacent) */
     for (long i = 0; i < nq; i++)
         if (qs[i].kind != SB_Q_TERM)
-            by_word_n[qs[i].words[0] + 1]++;
+            for (int k = 0; k < qs[i].nwords; k++)
+                by_word_n[qs[i].words[k] + 1]++;
     for (int w = 0; w < SB_VOCAB; w++)
         by_word_n[w + 1] += by_word_n[w];
     for (long i = 0; i < nq; i++)
-        if (qs[i].kind != SB_Q_TERM) {
-            int w = qs[i].words[0];
-            by_word[by_word_n[w] + fill[w]++] = i;
-        }
-    /* match queries of two words are found through either word: by2 indexes them under the second */
-    for (long i = 0; i < nq; i++)
-        if (qs[i].kind == SB_Q_MATCH && qs[i].nwords == 2)
-            by2_n[qs[i].words[1] + 1]++;
-    for (int w = 0; w < SB_VOCAB; w++)
-        by2_n[w + 1] += by2_n[w];
-    memset(fill, 0, SB_VOCAB * sizeof(*fill));
-    for (long i = 0; i < nq; i++)
-        if (qs[i].kind == SB_Q_MATCH && qs[i].nwords == 2) {
-            int w = qs[i].words[1];
-            by2[by2_n[w] + fill[w]++] = i;
-        }
+        if (qs[i].kind != SB_Q_TERM)
+            for (int k = 0; k < qs[i].nwords; k++) {
+                int w = qs[i].words[k];
+                by_word[by_word_n[w] + fill[w]++] = i;
+            }
     for (long id = 0; id < o->docs; id++) {
         sb_doc d;
         sb_doc_gen(o->seed, id, &d);
         status_n[d.status]++;
         user_n[d.user]++;
-        for (int k = 0; k < d.nwords; k++) {
-            int w = d.words[k];
-            for (int pass = 0; pass < 2; pass++) {
-                const long *idx = pass ? by2 : by_word, *idx_n = pass ? by2_n : by_word_n;
-                for (long j = idx_n[w]; j < idx_n[w + 1]; j++) {
-                    long qi = idx[j];
-                    if (stamp[qi] != id + 1 && sb_doc_matches(&d, &qs[qi])) { /* count a document once */
-                        stamp[qi] = id + 1;
-                        qs[qi].expect++;
-                    }
+        for (int k = 0; k < d.nwords; k++)
+            for (long j = by_word_n[d.words[k]]; j < by_word_n[d.words[k] + 1]; j++) {
+                long qi = by_word[j];
+                if (stamp[qi] != id + 1 && sb_doc_matches(&d, &qs[qi])) { /* count a document once */
+                    stamp[qi] = id + 1;
+                    qs[qi].expect++;
                 }
             }
-        }
     }
     for (long i = 0; i < nq; i++)
         if (qs[i].kind == SB_Q_TERM)
@@ -631,8 +614,6 @@ done:
     free(by_word_n);
     free(by_word);
     free(fill);
-    free(by2_n);
-    free(by2);
     return ok;
 }
 
