@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Tell the server where we are at least this often (wal_sender_timeout is 60 s by default). */
-#define STATUS_EVERY_MS WAL_STREAM_STATUS_MS
 /* The progress behind the lag in seconds: a change of state is written at most this often. */
 #define PROGRESS_CHANGE_MS 1000
 /* once: wait this long for the stream per step before reporting "still working". */
@@ -1269,14 +1267,14 @@ static void finish_stream(wal_stream *ws)
     ws->rc = NULL;
 }
 
-/* Report progress for the lag in seconds (wal_progress_set.sql) every STATUS_EVERY_MS, within
+/* Report progress for the lag in seconds (wal_progress_set.sql) every WAL_STREAM_STATUS_MS, within
  * PROGRESS_CHANGE_MS when `caught_up` changed, or now when `force`: one small write on the source
  * every few seconds. Informational: a failure is logged (once until one succeeds), not fatal. */
 static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool force)
 {
     long long now = now_ms();
     /* A change of state is written within a second (not at every step under load, where it flips). */
-    long long every = ws->last_caught_up == (int)caught_up ? STATUS_EVERY_MS : PROGRESS_CHANGE_MS;
+    long long every = ws->last_caught_up == (int)caught_up ? WAL_STREAM_STATUS_MS : PROGRESS_CHANGE_MS;
     if (!force && ws->last_progress_ms && now - ws->last_progress_ms < every)
         return;
     char key[128], val[96], err[512];
@@ -1302,28 +1300,6 @@ static void write_progress(wal_stream *ws, PGconn *pg, bool caught_up, bool forc
                  "unknown or old until this works)",
                  ws->c->wal_slot, err);
     }
-}
-
-static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz);
-
-int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
-{
-    ws->failed_err[0] = '\0';
-    int rc = stream_step(ws, pg, store, delta, err, errsz);
-    if (rc >= 0 && ws->failed_err[0]) {
-        snprintf(err, errsz, "%s", ws->failed_err);
-        rc = WAL_ERR_STORE;
-    }
-    /* A step that failed (a batch the store keeps refusing) ends before its status update, and the
-     * worker then backs off: without this the server hears nothing until the store recovers, and
-     * ends the stream after wal_sender_timeout (60 s by default). The position sent is the one
-     * already confirmed, so this only says "still here". A send that fails shows on the next read. */
-    if (rc < 0 && ws->rc && now_ms() - ws->last_status_ms >= STATUS_EVERY_MS) {
-        char serr[512];
-        if (!send_status(ws, serr, sizeof serr))
-            log_debug("%s", serr);
-    }
-    return rc;
 }
 
 static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
@@ -1409,7 +1385,7 @@ static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *
     if (done)
         wal_window_mark(&ws->win, ws->once_target);
     uint64_t acked = wal_window_acked(&ws->win);
-    if (reply || acked > ws->confirmed || now_ms() - ws->last_status_ms >= STATUS_EVERY_MS) {
+    if (reply || acked > ws->confirmed || now_ms() - ws->last_status_ms >= WAL_STREAM_STATUS_MS) {
         if (!send_status(ws, err, errsz)) {
             disconnect(ws);
             return WAL_ERR_PG;
@@ -1423,6 +1399,26 @@ static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *
         return 0;
     }
     return did || stop || wal_window_open_count(&ws->win) ? 1 : 0;
+}
+
+int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
+{
+    ws->failed_err[0] = '\0';
+    int rc = stream_step(ws, pg, store, delta, err, errsz);
+    if (rc >= 0 && ws->failed_err[0]) {
+        snprintf(err, errsz, "%s", ws->failed_err);
+        rc = WAL_ERR_STORE;
+    }
+    /* A step that failed (a batch the store keeps refusing) ends before its status update, and the
+     * worker then backs off: without this the server hears nothing until the store recovers, and
+     * ends the stream after wal_sender_timeout (60 s by default). The position sent is the one
+     * already confirmed, so this only says "still here". A send that fails shows on the next read. */
+    if (rc < 0 && ws->rc && now_ms() - ws->last_status_ms >= WAL_STREAM_STATUS_MS) {
+        char serr[512];
+        if (!send_status(ws, serr, sizeof serr))
+            log_debug("%s", serr);
+    }
+    return rc;
 }
 
 bool wal_stream_stop(wal_stream *ws, PGconn *pg, worker_counters *delta, char *err, size_t errsz)

@@ -7,14 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/worker_lib.sh"
 
-PG_EXTRA_OPTS="-c wal_level=logical"
-check "throwaway PostgreSQL (wal_level=logical) starts" pg_start
-check "verstore starts" verstore_start
-CFG=$T_DIR/versync.json
-sql "create table items (id int primary key, name text)"
-ws_config "$CFG" '[{"table": "public.items", "capture": "wal"}]'
-T_LOGS+=("$T_DIR/init.log")
-check "versync init" bash -c "'$VERSYNC' -c '$CFG' init >'$T_DIR/init.log' 2>&1"
+wal_items_start
 
 lag_s() { vs status --json 2>/dev/null | jq -r '.wal_slot.lag_seconds'; }
 sql "insert into items select g, 'n' || g from generate_series(1, 20) g"
