@@ -104,6 +104,7 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
     if (sizeof(size_t) < 8 && !o->map_size)
         e->map_size = (size_t)1 << 30;
     e->max_size = o->max_size;
+    e->vlevel_entries = o->vlevel_entries ? o->vlevel_entries : STORE_VLEVEL_NEWEST_DEFAULT;
     e->flood = o->flood_stage;
     if (e->max_size && e->map_size > e->max_size)
         e->map_size = e->max_size;
@@ -125,7 +126,7 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         snprintf(err, errsz, "cannot create LMDB environment: %s", mdb_strerror(rc));
         goto fail;
     }
-    mdb_env_set_maxdbs(e->env, 16);
+    mdb_env_set_maxdbs(e->env, 24);
     mdb_env_set_maxreaders(e->env, (unsigned)(o->max_readers > 126 ? o->max_readers : 126));
     mdb_env_set_mapsize(e->env, e->map_size);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (e->durable ? 0 : MDB_NOSYNC);
@@ -159,13 +160,20 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases)) ||
         (rc = mdb_dbi_open(txn, "terms", MDB_CREATE, &e->pdb.terms)) ||
         (rc = mdb_dbi_open(txn, "pblocks", MDB_CREATE, &e->pdb.blocks)) ||
-        (rc = mdb_dbi_open(txn, "values", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_vals)) ||
         (rc = mdb_dbi_open(txn, "exists", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_exists)) ||
         (rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &e->dbi_seqs)) ||
         (rc = mdb_dbi_open(txn, "fieldstats", MDB_CREATE, &e->dbi_fstats)) ||
         (rc = mdb_dbi_open(txn, "longvalues", MDB_CREATE, &e->dbi_longvals))) {
         snprintf(err, errsz, "cannot open the databases in %s/data.mdb: %s", o->dir, mdb_strerror(rc));
         goto fail;
+    }
+    for (int l = 0; l < STORE_VLEVELS; l++) {
+        char name[16];
+        snprintf(name, sizeof name, l ? "values%d" : "values", l); /* level 0 kept its format-3 name */
+        if ((rc = mdb_dbi_open(txn, name, MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_vals[l]))) {
+            snprintf(err, errsz, "cannot open the databases in %s/data.mdb: %s", o->dir, mdb_strerror(rc));
+            goto fail;
+        }
     }
     if (!check_data_file(e, txn, err, errsz))
         goto fail;

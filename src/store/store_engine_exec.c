@@ -457,11 +457,15 @@ static int index_drop(wctx *c, cache_ent *ent)
     if ((rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb)) ||
         (rc = store_postings_drop_prefix(c->txn, &c->e->pdb, kb, 4)))
         return rc;
-    MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_vals, c->e->dbi_exists, c->e->dbi_seqs, c->e->dbi_fstats,
-                      c->e->dbi_longvals};
+    MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_seqs, c->e->dbi_fstats, c->e->dbi_longvals};
     for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
-        if ((rc = store_eng_delete_prefix(c->txn, dbis[i], ent->m.number, i >= 1 && i <= 2))) /* the DUPSORT ones */
+        if ((rc = store_eng_delete_prefix(c->txn, dbis[i], ent->m.number, false)))
             return rc;
+    for (int l = 0; l < STORE_VLEVELS; l++) /* the DUPSORT ones */
+        if ((rc = store_eng_delete_prefix(c->txn, c->e->dbi_vals[l], ent->m.number, true)))
+            return rc;
+    if ((rc = store_eng_delete_prefix(c->txn, c->e->dbi_exists, ent->m.number, true)))
+        return rc;
     if ((rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
         return rc;
     rc = mdb_del(c->txn, c->e->dbi_counters, &ck, NULL);

@@ -1,6 +1,7 @@
 /* store_engine_search — the search structures: their keys, their read API, their upkeep in each write, and the format upgrade. */
 #include "versync/store/store_engine_int.h"
 
+#include "versync/common/grow.h"
 #include "versync/store/store_deadline.h"
 
 #include "versync/store/store_util.h"
@@ -205,7 +206,29 @@ int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const 
             return -1;
         }
     }
-    return key_count(r, r->e->dbi_vals, kb, kn);
+    int64_t n = 0;
+    for (int l = 0; l < STORE_VLEVELS; l++) {
+        int64_t c = key_count(r, r->e->dbi_vals[l], kb, kn);
+        if (c < 0)
+            return -1;
+        n += c;
+    }
+    return n;
+}
+
+int store_engine_value_levels(store_rtxn *r, size_t *entries, size_t max)
+{
+    int n = 0;
+    for (int l = STORE_VLEVELS - 1; l >= 0 && (size_t)n < max; l--) {
+        MDB_stat st;
+        int rc = mdb_stat(r->txn, r->e->dbi_vals[l], &st);
+        if (rc) {
+            mlog(rc, "count exact values");
+            return -1;
+        }
+        entries[n++] = st.ms_entries;
+    }
+    return n;
 }
 
 bool store_engine_terms(store_rtxn *r, const store_index_meta *m, const char *path, const char *from, size_t from_len,
@@ -281,6 +304,79 @@ static int cut_vs_bound(const char *cut, size_t c, const void *bound, size_t bl)
     return bl <= c ? 1 : 0; /* the bound is a prefix of the cut part: every value is longer, so above */
 }
 
+/* One level's cursor in a merged walk of the exact-value levels. */
+typedef struct vlevel {
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc; /* 0: on a key of the field; MDB_NOTFOUND: past its keys */
+} vlevel;
+
+/* rc from a cursor move, with a key outside the field's prefix counted as the end. */
+static void vlevel_check(vlevel *l, const unsigned char *prefix, size_t pre)
+{
+    if (l->rc == 0 && (l->k.mv_size < pre || memcmp(l->k.mv_data, prefix, pre) != 0))
+        l->rc = MDB_NOTFOUND;
+}
+
+typedef struct seqv {
+    int64_t *v;
+    size_t n, cap;
+    bool oom;
+} seqv;
+
+static bool seqv_add(const unsigned char *d, void *arg)
+{
+    seqv *s = arg;
+    if (s->n == s->cap && !GROW_ARRAY(s->v, s->cap, s->n + 1, 256))
+        return s->oom = true, false;
+    s->v[s->n++] = (int64_t)store_util_get_be64(d);
+    return true;
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Visit the seqs of the key levels `on` (a bit per level) are on, ascending:
+ * straight from the one level that has it, else gathered and sorted. */
+static int visit_key_seqs(vlevel *lv, unsigned on, bool desc, val_cb *cb, bool *stopped)
+{
+    int rc = 0;
+    int only = -1, count = 0;
+    for (int l = 0; l < STORE_VLEVELS; l++)
+        if (on >> l & 1) {
+            only = l;
+            count++;
+        }
+    if (count == 1) {
+        if (desc && (rc = mdb_cursor_get(lv[only].cur, &lv[only].k, &lv[only].v, MDB_FIRST_DUP)))
+            return rc;
+        return each_dup(lv[only].cur, 8, val_one, cb, stopped);
+    }
+    seqv all = {0};
+    for (int l = 0; l < STORE_VLEVELS && !rc && !*stopped; l++) {
+        if (!(on >> l & 1))
+            continue;
+        if (desc && (rc = mdb_cursor_get(lv[l].cur, &lv[l].k, &lv[l].v, MDB_FIRST_DUP)))
+            break;
+        rc = each_dup(lv[l].cur, 8, seqv_add, &all, stopped);
+        if (all.oom) {
+            rc = ENOMEM;
+            break;
+        }
+    }
+    if (!rc && !*stopped) {
+        qsort(all.v, all.n, sizeof *all.v, seq_cmp);
+        for (size_t i = 0; i < all.n && !*stopped; i++)
+            if (!cb->fn(cb->val, cb->len, all.v[i], cb->arg))
+                *stopped = true;
+    }
+    free(all.v);
+    return rc;
+}
+
 bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
                          bool lo_incl, const void *hi, size_t hi_len, bool hi_incl, bool desc,
                          bool (*fn)(const void *val, size_t len, int64_t seq, void *arg), void *arg)
@@ -292,46 +388,76 @@ bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *p
     /* Keys are in byte order of their value, except that values sharing
      * their first `cutn` bytes (cut keys) follow their digests: bounds are
      * checked against each whole value, and the walk stops only once a
-     * key's visible part is past the end bound. */
+     * key's visible part is past the end bound. The levels are walked
+     * together, a key at a time, as one sorted sequence. */
     size_t cutn = VKEY_INLINE_MAX - pre;
-    MDB_cursor *cur;
-    if (!cursor_open(r, r->e->dbi_vals, &cur, "read values"))
-        return false;
-    MDB_val k, v;
-    int rc;
+    vlevel lv[STORE_VLEVELS] = {{0}};
+    int rc = 0;
+    bool ok = false;
+    for (int l = 0; l < STORE_VLEVELS; l++)
+        if (!cursor_open(r, r->e->dbi_vals[l], &lv[l].cur, "read values"))
+            goto done;
     const void *start = desc ? hi : lo;
     size_t start_len = desc ? hi_len : lo_len;
     bool start_incl = desc ? hi_incl : lo_incl;
     memcpy(kb, prefix, pre);
-    k.mv_size = pre;
+    size_t seekn = pre;
     if (start) {
         /* At or before every key whose value can be in range: the start cut
          * to the inline length (descending: followed by the largest digest). */
         size_t sl = start_len < cutn ? start_len : cutn;
         memcpy(kb + pre, start, sl);
-        k.mv_size = pre + sl;
+        seekn = pre + sl;
         if (desc && start_len >= cutn) {
             memset(kb + pre + sl, 0xFF, HASH_LEN);
-            k.mv_size += HASH_LEN;
+            seekn += HASH_LEN;
         }
     } else if (desc) {
         kb[pre - 1] = 1; /* just past this field's values */
     }
-    k.mv_data = kb;
-    unsigned char seek[STORE_INDEX_MAX_KEY];
-    size_t seekn = k.mv_size;
-    memcpy(seek, kb, seekn);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (desc) {
-        if (rc == MDB_NOTFOUND)
-            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        else if (rc == 0 && bytes_cmp(k.mv_data, k.mv_size, seek, seekn) != 0)
-            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV_NODUP);
+    for (int l = 0; l < STORE_VLEVELS; l++) {
+        vlevel *x = &lv[l];
+        x->k.mv_size = seekn;
+        x->k.mv_data = kb;
+        x->rc = mdb_cursor_get(x->cur, &x->k, &x->v, MDB_SET_RANGE);
+        if (desc) {
+            if (x->rc == MDB_NOTFOUND)
+                x->rc = mdb_cursor_get(x->cur, &x->k, &x->v, MDB_LAST);
+            else if (x->rc == 0 && bytes_cmp(x->k.mv_data, x->k.mv_size, kb, seekn) != 0)
+                x->rc = mdb_cursor_get(x->cur, &x->k, &x->v, MDB_PREV_NODUP);
+        }
+        vlevel_check(x, prefix, pre);
     }
     const void *end = desc ? lo : hi;
     size_t end_len = desc ? lo_len : hi_len;
     bool end_incl = desc ? lo_incl : hi_incl;
-    while (rc == 0 && k.mv_size >= pre && memcmp(k.mv_data, prefix, pre) == 0 && !store_deadline_poll()) {
+    while (!store_deadline_poll()) {
+        /* the next key in walk order, and the levels on it */
+        int best = -1;
+        unsigned on = 0;
+        for (int l = 0; l < STORE_VLEVELS; l++) {
+            if (lv[l].rc == MDB_NOTFOUND)
+                continue;
+            if (lv[l].rc) {
+                rc = lv[l].rc;
+                goto done;
+            }
+            int c = -1;
+            if (best >= 0) {
+                c = bytes_cmp(lv[l].k.mv_data, lv[l].k.mv_size, lv[best].k.mv_data, lv[best].k.mv_size);
+                if (desc)
+                    c = -c;
+            }
+            if (c < 0) {
+                best = l;
+                on = 1u << l;
+            } else if (c == 0) {
+                on |= 1u << l;
+            }
+        }
+        if (best < 0)
+            break;
+        MDB_val k = lv[best].k;
         const char *val;
         size_t vl;
         bool cut = k.mv_size == STORE_INDEX_MAX_KEY;
@@ -354,19 +480,26 @@ bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *p
         if (!skip) {
             bool stopped = false;
             val_cb cb = {fn, arg, val, vl};
-            if (desc && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP)))
-                break;
-            if ((rc = each_dup(cur, 8, val_one, &cb, &stopped)) || stopped)
-                break;
+            if ((rc = visit_key_seqs(lv, on, desc, &cb, &stopped)) || stopped)
+                goto done;
         }
-        rc = mdb_cursor_get(cur, &k, &v, desc ? MDB_PREV_NODUP : MDB_NEXT_NODUP);
+        for (int l = 0; l < STORE_VLEVELS; l++)
+            if (on >> l & 1) {
+                lv[l].rc =
+                    mdb_cursor_get(lv[l].cur, &lv[l].k, &lv[l].v, desc ? MDB_PREV_NODUP : MDB_NEXT_NODUP);
+                vlevel_check(&lv[l], prefix, pre);
+            }
     }
-    mdb_cursor_close(cur);
-    if (rc && rc != MDB_NOTFOUND) {
+    rc = 0;
+done:
+    for (int l = 0; l < STORE_VLEVELS; l++)
+        if (lv[l].cur)
+            mdb_cursor_close(lv[l].cur);
+    if (rc && rc != MDB_NOTFOUND)
         mlog(rc, "read values");
-        return false;
-    }
-    return true;
+    else
+        ok = lv[STORE_VLEVELS - 1].cur != NULL;
+    return ok;
 }
 
 typedef struct seq_cb {
@@ -462,13 +595,14 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
     int rc = 0;
     bool *hit = NULL;
     MDB_cursor *curs[STORE_ENT_EXISTS + 1] = {NULL}; /* removal: one per database, opened when first needed */
+    MDB_cursor *vcurs[STORE_VLEVELS] = {NULL};       /* removal of values: one per level, likewise */
     if (!add && d->n && !(hit = calloc(d->n, 1)))
         return ENOMEM;
     for (size_t i = 0; i < d->n && !rc; i++) {
         const store_ent *x = &d->ents[i];
         const char *path = t + x->path;
         MDB_val k, v = {8, data};
-        MDB_dbi dbi = e->dbi_vals;
+        MDB_dbi dbi = e->dbi_vals[STORE_VLEVELS - 1]; /* new entries go into the newest level */
         bool cut = false;
         store_util_put_be64(data, (uint64_t)seq);
         switch (x->kind) {
@@ -491,7 +625,6 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
             continue;
         }
         case STORE_ENT_VALUE:
-            dbi = e->dbi_vals;
             k.mv_size = vkey(kb, number, path, t + x->val, x->val_len, &cut);
             break;
         case STORE_ENT_EXISTS:
@@ -513,26 +646,46 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
             }
             continue;
         }
-        MDB_cursor *cur = curs[x->kind];
-        if (!cur && (rc = mdb_cursor_open(txn, dbi, &curs[x->kind])))
-            break;
-        cur = curs[x->kind];
-        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-        if (rc == 0 && v.mv_size >= 8 && store_util_get_be64(v.mv_data) == (uint64_t)seq) {
-            rc = mdb_cursor_del(cur, 0);
-            hit[i] = true;
-            MDB_val kk = {k.mv_size, kb}, any;
-            if (!rc && cut && (rc = mdb_get(txn, dbi, &kk, &any)) == MDB_NOTFOUND) /* the value's last document */
-                rc = mdb_del(txn, e->dbi_longvals, &kk, NULL);
+        /* the entry is in one level at most: newest first, where an
+         * overwrite soon after the write finds it */
+        int levels = x->kind == STORE_ENT_VALUE ? STORE_VLEVELS : 1;
+        for (int l = levels - 1; l >= 0 && !rc; l--) {
+            MDB_cursor **slot = x->kind == STORE_ENT_VALUE ? &vcurs[l] : &curs[x->kind];
+            if (x->kind == STORE_ENT_VALUE)
+                dbi = e->dbi_vals[l];
+            if (!*slot && (rc = mdb_cursor_open(txn, dbi, slot)))
+                break;
+            MDB_val kq = {k.mv_size, kb}, vq = {8, data};
+            rc = mdb_cursor_get(*slot, &kq, &vq, MDB_GET_BOTH_RANGE);
+            if (rc == 0 && vq.mv_size >= 8 && store_util_get_be64(vq.mv_data) == (uint64_t)seq) {
+                rc = mdb_cursor_del(*slot, 0);
+                hit[i] = true;
+                if (!rc && cut) { /* the value's last document takes its whole value with it */
+                    MDB_val kk = {k.mv_size, kb}, any;
+                    bool left = false;
+                    for (int o = 0; o < STORE_VLEVELS && !rc && !left; o++) {
+                        rc = mdb_get(txn, e->dbi_vals[o], &kk, &any);
+                        left = rc == 0;
+                        if (rc == MDB_NOTFOUND)
+                            rc = 0;
+                    }
+                    if (!rc && !left)
+                        rc = mdb_del(txn, e->dbi_longvals, &kk, NULL);
+                }
+                if (rc == MDB_NOTFOUND)
+                    rc = 0;
+                break;
+            }
             if (rc == MDB_NOTFOUND)
                 rc = 0;
-        } else if (rc == 0 || rc == MDB_NOTFOUND) {
-            rc = 0;
         }
     }
     for (size_t i = 0; i < sizeof curs / sizeof *curs; i++)
         if (curs[i])
             mdb_cursor_close(curs[i]);
+    for (int l = 0; l < STORE_VLEVELS; l++)
+        if (vcurs[l])
+            mdb_cursor_close(vcurs[l]);
     for (size_t i = 0; i < d->n && !rc; i++) {
         const store_ent *x = &d->ents[i];
         if (x->kind != STORE_ENT_STAT)
@@ -586,6 +739,80 @@ int store_eng_seq_put(MDB_txn *txn, store_engine *e, uint32_t number, int64_t se
         return mdb_put(txn, e->dbi_seqs, &k, &v, 0);
     int rc = mdb_del(txn, e->dbi_seqs, &k, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Entries level `l` (1 … STORE_VLEVELS - 1) may hold before moving some
+ * to level l - 1. */
+static size_t vlevel_limit(const store_engine *e, int l)
+{
+    size_t n = e->vlevel_entries;
+    for (int i = l; i < STORE_VLEVELS - 1; i++)
+        n *= STORE_VLEVEL_RATIO;
+    return n;
+}
+
+/* Move up to `want` entries of level `l` into level l - 1, in key order
+ * from where the last move of this level stopped (wrapping at the end), so
+ * that successive moves sweep the level's key space and each one rewrites
+ * only the older level's pages in the range it covers. */
+static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
+{
+    MDB_cursor *src;
+    int rc = mdb_cursor_open(txn, e->dbi_vals[l], &src);
+    if (rc)
+        return rc;
+    unsigned char kb[STORE_INDEX_MAX_KEY], vb[8];
+    MDB_val k = {e->vmove_len[l], e->vmove_at[l]}, v;
+    rc =
+        e->vmove_len[l] ? mdb_cursor_get(src, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(src, &k, &v, MDB_FIRST);
+    bool wrapped = e->vmove_len[l] == 0;
+    size_t moved = 0;
+    while (moved < want) {
+        if (rc == MDB_NOTFOUND && !wrapped) {
+            wrapped = true;
+            rc = mdb_cursor_get(src, &k, &v, MDB_FIRST);
+        }
+        if (rc)
+            break;
+        if (k.mv_size > sizeof kb || v.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        /* copies: the put below may move the pages k and v point into */
+        memcpy(kb, k.mv_data, k.mv_size);
+        memcpy(vb, v.mv_data, 8);
+        MDB_val ck = {k.mv_size, kb}, cv = {8, vb};
+        if ((rc = mdb_put(txn, e->dbi_vals[l - 1], &ck, &cv, 0)) || (rc = mdb_cursor_del(src, 0)))
+            break;
+        moved++;
+        memcpy(e->vmove_at[l], kb, ck.mv_size);
+        e->vmove_len[l] = ck.mv_size;
+        rc =
+            mdb_cursor_get(src, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
+    }
+    mdb_cursor_close(src);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_eng_values_compact(MDB_txn *txn, store_engine *e)
+{
+    for (int l = STORE_VLEVELS - 1; l >= 1; l--) {
+        MDB_stat st;
+        int rc = mdb_stat(txn, e->dbi_vals[l], &st);
+        if (rc)
+            return rc;
+        size_t limit = vlevel_limit(e, l);
+        if (st.ms_entries <= limit)
+            continue;
+        /* a little past the limit, so a level just over it does not move a
+         * handful of entries in every transaction */
+        size_t want = st.ms_entries - limit + limit / 16;
+        if (want > STORE_VLEVEL_MOVE_MAX)
+            want = STORE_VLEVEL_MOVE_MAX;
+        if ((rc = vlevel_move(txn, e, l, want)))
+            return rc;
+    }
+    return 0;
 }
 
 /* Delete every entry of index `number` in `dbi` (all dups of each key). */
@@ -670,7 +897,9 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
  * one transaction that opens it (a crash during it leaves the old format,
  * and the next start converts again). One written by a newer verstore is
  * refused rather than misread. */
-#define SEARCH_FORMAT 3
+/* 4: exact values in levels (STORE_VLEVELS); a format-3 directory's values
+ * are its oldest level as they are, so it only gets its format number. */
+#define SEARCH_FORMAT 4
 
 int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
 {
@@ -689,13 +918,22 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
     }
     if (rc && rc != MDB_NOTFOUND)
         return rc;
+    uint32_t format = SEARCH_FORMAT;
+    if (rc == 0 && had == 3) {
+        v.mv_size = 4;
+        v.mv_data = &format;
+        return mdb_put(txn, e->dbi_meta, &k, &v, 0);
+    }
     if (rc == 0) {
-        log_info("the search structures are in format %u (%s): converting them to format %u, per-term "
-                 "compressed postings with positions, from the stored documents",
+        log_info("the search structures are in format %u (%s): converting them to format %u (per-term "
+                 "compressed postings with positions, exact values in levels) from the stored documents",
                  had, had < 2 ? "ASCII analyser" : "one entry per term and document", (unsigned)SEARCH_FORMAT);
-        MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->dbi_vals, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
+        MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
         for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
             if ((rc = mdb_drop(txn, dbis[i], 0)))
+                return rc;
+        for (int l = 0; l < STORE_VLEVELS; l++)
+            if ((rc = mdb_drop(txn, e->dbi_vals[l], 0)))
                 return rc;
     }
     /* format 2's postings database goes entirely */
@@ -730,7 +968,6 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
         rc = store_pbatch_flush(c.pb, txn, &e->pdb);
     if (!rc)
         rc = store_eng_cache_flush(&c);
-    uint32_t format = SEARCH_FORMAT;
     v.mv_size = 4;
     v.mv_data = &format;
     if (!rc)

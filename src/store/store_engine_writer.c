@@ -25,6 +25,8 @@ static int run_txn(store_engine *e, store_job **jobs, size_t n)
     if (!rc)
         rc = store_pbatch_flush(c.pb, c.txn, &e->pdb);
     if (!rc)
+        rc = store_eng_values_compact(c.txn, e);
+    if (!rc)
         rc = store_eng_cache_flush(&c);
     if (!rc) {
         int64_t t0 = mono_ns();

@@ -172,6 +172,14 @@ bool store_metrics_render(buf *b, store_engine *e)
     head(b, "verstore_tombstones", "gauge", "Delete tombstones kept per index.");
     c.tombstones = true;
     ok = ok && store_engine_index_each(t, put_index, &c);
+    size_t lv[8];
+    int nl = ok ? store_engine_value_levels(t, lv, sizeof lv / sizeof *lv) : -1;
+    if (nl > 0) {
+        head(b, "verstore_values_level_entries", "gauge",
+             "Entries (value, document) in each level of the exact-value index; level 0 is the newest.");
+        for (int i = 0; i < nl; i++)
+            buf_printf(b, "verstore_values_level_entries{level=\"%d\"} %zu\n", i, lv[i]);
+    }
     store_engine_read_end(t);
-    return ok;
+    return ok && nl >= 0;
 }

@@ -67,6 +67,11 @@ static const char usage_text[] =
     "  --max-memory BYTES      memory budget for request bodies, answers and search state;\n"
     "                          a request that would exceed it gets 429\n"
     "                          circuit_breaking_exception (default: half the RAM)\n"
+    "  --values-level-entries N  exact values (keyword, number, date) a batch writes into a\n"
+    "                          small newest level that moves entries down to older levels,\n"
+    "                          each 8 times larger, when it holds more than N (default\n"
+    "                          32768; from 1 to 16777216); smaller levels cost a batch\n"
+    "                          fewer pages and moves more often\n"
     "  --users FILE            require authentication: HTTP basic auth for the users and\n"
     "                          Authorization: ApiKey for the keys listed in FILE (lines\n"
     "                          name:HASH or apikey:ID:HASH, HASH from --hash-password);\n"
@@ -207,6 +212,7 @@ typedef struct verstore_opts {
     store_disk_watermark flood;
     long threads, search_threads, search_queue;
     int64_t search_timeout;
+    size_t vlevel_entries;
     char host[256];
     int port;
 } verstore_opts;
@@ -227,7 +233,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
     if (threads < 1)
         threads = 1;
     long search_threads = threads * 3 / 2 + 1, search_queue = 1000;
-    int64_t search_timeout = -1;
+    int64_t search_timeout = -1, vlevel_entries = STORE_VLEVEL_NEWEST_DEFAULT;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},     {"data", required_argument, NULL, 'd'},
         {"durability", required_argument, NULL, 'D'}, {"max-body", required_argument, NULL, 'm'},
@@ -239,6 +245,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
         {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
         {"search-threads", required_argument, NULL, 'S'}, {"search-queue", required_argument, NULL, 'Q'},
         {"search-timeout", required_argument, NULL, 'T'}, {"version", no_argument, NULL, 'V'},
+        {"values-level-entries", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -288,6 +295,10 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
                 return bad_usage("--search-timeout: expected a time with its unit (e.g. 500ms, 30s, 1m) or -1, got '%s'",
                                  optarg);
             break;
+        case 'E':
+            if (!scan_int64(optarg, 1, 16777216, &vlevel_entries))
+                return bad_usage("--values-level-entries: expected a number from 1 to 16777216, got '%s'", optarg);
+            break;
         case 'L': level_s = optarg; break;
         case 'F': format_s = optarg; break;
         case 'u': users = optarg; break;
@@ -334,6 +345,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
     o->max_body = max_body, o->max_disk = max_disk, o->max_memory = max_memory, o->max_memory_set = max_memory_set;
     o->flood = flood, o->threads = threads;
     o->search_threads = search_threads, o->search_queue = search_queue, o->search_timeout = search_timeout;
+    o->vlevel_entries = (size_t)vlevel_entries;
     return -1;
 }
 
@@ -451,6 +463,7 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
                             .durable = o->durable,
                             .max_readers = (int)(o->threads + o->search_threads) * 2 + 16 + STORE_SEARCH_MAX_SCROLLS,
                             .max_size = (size_t)o->max_disk,
+                            .vlevel_entries = o->vlevel_entries,
                             .flood_stage = o->flood};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
         fprintf(stderr, "verstore: --data %s: %s\n", o->data, err);

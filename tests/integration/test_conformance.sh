@@ -6,18 +6,33 @@
 # CONFORMANCE=file.yml[::test name] runs a subset.
 . "$(dirname "$0")/lib.sh"
 
-check "verstore starts" verstore_start || { done_testing; exit 1; }
 python3 -c 'import yaml' 2>/dev/null || { not_ok "python3 with PyYAML (python3-yaml) is installed"; done_testing; exit 1; }
 
 dir=$VS_ROOT/tests/conformance
 if [ -n "${CONFORMANCE:-}" ]; then files=("$dir/$CONFORMANCE"); else files=("$dir"/*.yml); fi
-# The runner's TAP lines are renumbered after ours so the file stays one TAP stream.
-while IFS= read -r line; do
-  case "$line" in
-    "ok "*) ok "${line#ok * - }" ;;
-    "not ok "*) not_ok "${line#not ok * - }" ;;
-    "1.."*) ;;
-    *) echo "$line" ;;
-  esac
-done < <(python3 "$dir/runner.py" "$STORE_URL" "${files[@]}" 2>&1)
+
+# run_files LABEL: the runner's TAP lines, renumbered after ours so the file stays one TAP stream.
+run_files() {
+  local label=$1 line
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*) ok "$label${line#ok * - }" ;;
+      "not ok "*) not_ok "$label${line#not ok * - }" ;;
+      "1.."*) ;;
+      *) echo "$line" ;;
+    esac
+  done < <(python3 "$dir/runner.py" "$STORE_URL" "${files[@]}" 2>&1)
+}
+
+check "verstore starts" verstore_start || { done_testing; exit 1; }
+run_files ""
+
+# Again with exact-value levels of one entry: every answer must be the same
+# when a field's values are spread over several levels (the default levels
+# hold 32 768 entries, so these small indices would only ever use the newest;
+# test_store_value_levels.sh fills every level).
+verstore_stop
+STORE_DATA=$T_DIR/store_levels
+check "verstore starts with --values-level-entries 1" verstore_start --values-level-entries 1 || { done_testing; exit 1; }
+run_files "[levels of 1] "
 done_testing

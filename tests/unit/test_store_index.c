@@ -411,7 +411,7 @@ static store_operr run1(store_engine *e, store_opkind kind, const char *id, int6
 }
 
 typedef struct ids {
-    char list[1024];
+    char list[8192];
     store_rtxn *r;
     store_index_meta *m;
 } ids;
@@ -684,7 +684,7 @@ static void test_engine_convert_format2(void **state)
     assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
     uint32_t now;
     memcpy(&now, v.mv_data, 4);
-    assert_int_equal(now, 3);
+    assert_int_equal(now, 4);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     /* a directory from a newer verstore is refused, not misread */
@@ -701,6 +701,136 @@ static void test_engine_convert_format2(void **state)
     store_engine_opts o = {.dir = g_dir, .durable = false, .map_size = (size_t)64 << 20};
     char err[256];
     assert_false(store_engine_open(&o, &e, err, sizeof err));
+}
+
+/* A directory of search_format 3 (every exact value in the one "values"
+ * database) keeps its values where they are, as the oldest level: it only
+ * gets the new format number, and reads, writes and deletes see both. */
+static void test_engine_values_format3(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"k\":\"old\",\"n\":7}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "b", 1, "{\"k\":\"old\",\"n\":8}"), STORE_OPERR_NONE);
+    store_engine_close(e);
+    /* Make it format 3: the newest level's entries into "values", the levels gone. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, v0, v4;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "values", MDB_DUPSORT | MDB_DUPFIXED, &v0), 0);
+    assert_int_equal(mdb_dbi_open(txn, "values4", MDB_DUPSORT | MDB_DUPFIXED, &v4), 0);
+    assert_int_equal(mdb_cursor_open(txn, v4, &cur), 0);
+    MDB_val k, v;
+    int moved = 0;
+    while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+        assert_int_equal(mdb_put(txn, v0, &k, &v, 0), 0);
+        moved++;
+    }
+    mdb_cursor_close(cur);
+    assert_int_equal(moved, 4); /* k.keyword and n of two documents */
+    for (int l = 1; l <= 4; l++) {
+        char name[16];
+        MDB_dbi d;
+        snprintf(name, sizeof name, "values%d", l);
+        assert_int_equal(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED, &d), 0);
+        assert_int_equal(mdb_drop(txn, d, 1), 0);
+    }
+    uint32_t three = 3;
+    MDB_val fk = {13, "search_format"}, fv = {4, &three};
+    assert_int_equal(mdb_put(txn, meta, &fk, &fv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    e = open_engine();
+    assert_int_equal(run1(e, STORE_OP_INDEX, "c", 1, "{\"k\":\"old\",\"n\":9}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_DELETE, "a", 2, NULL), STORE_OPERR_NONE);
+    char got[1024];
+    range_ids(e, "n", 0, 100, false, got);
+    assert_string_equal(got, "b,c");
+    range_ids(e, "n", 0, 100, true, got);
+    assert_string_equal(got, "c,b");
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    assert_int_equal(store_engine_value_docs(r, &m, "k.keyword", "old", 3), 2);
+    size_t lv[8];
+    assert_int_equal(store_engine_value_levels(r, lv, 8), 5);
+    assert_int_equal(lv[0], 2); /* c's two values, in the newest level */
+    assert_int_equal(lv[4], 2); /* b's, where format 3 had them (a's deleted from there) */
+    store_engine_read_end(r);
+    store_engine_close(e);
+
+    /* not rebuilt: the marker says 4 and the old entries never moved */
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_get(txn, meta, &fk, &fv), 0);
+    uint32_t now;
+    memcpy(&now, fv.mv_data, 4);
+    assert_int_equal(now, 4);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+
+/* Small levels (vlevel_entries 1): values move down level by level as
+ * documents come, and every read, overwrite and delete finds them wherever
+ * they are. */
+static void test_engine_value_levels(void **state)
+{
+    (void)state;
+    store_engine *e = NULL;
+    char err[256], got[4096], want[4096];
+    store_engine_opts o = {.dir = g_dir, .durable = false, .map_size = (size_t)64 << 20, .vlevel_entries = 1};
+    assert_true(store_engine_open(&o, &e, err, sizeof err));
+    char id[16], src[64];
+    for (int i = 0; i < 600; i++) { /* one transaction each: a move after every write */
+        snprintf(id, sizeof id, "d%03d", i);
+        snprintf(src, sizeof src, "{\"n\":%d}", i % 300);
+        assert_int_equal(run1(e, STORE_OP_INDEX, id, 1, src), STORE_OPERR_NONE);
+    }
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    size_t lv[8];
+    assert_int_equal(store_engine_value_levels(r, lv, 8), 5);
+    /* newest level ≤ 1 entry, then at most 8, 64 and 512 (a move takes a level under its limit) */
+    assert_true(lv[0] <= 1 && lv[1] <= 8 && lv[2] <= 64 && lv[3] <= 512);
+    assert_true(lv[3] > 0 && lv[4] > 0);
+    assert_int_equal(lv[0] + lv[1] + lv[2] + lv[3] + lv[4], 600);
+    store_engine_read_end(r);
+    /* values 5 and 295: two documents each, one from the oldest writes, one from the newest */
+    range_ids(e, "n", 5, 6, false, got); /* [lo, hi) */
+    assert_string_equal(got, "d005,d305");
+    range_ids(e, "n", 295, 300, true, got); /* values descending, each one's documents ascending */
+    assert_string_equal(got, "d299,d599,d298,d598,d297,d597,d296,d596,d295,d595");
+    /* overwrite and delete entries that moved to the oldest level */
+    assert_int_equal(run1(e, STORE_OP_INDEX, "d005", 2, "{\"n\":1000}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_DELETE, "d305", 2, NULL), STORE_OPERR_NONE);
+    range_ids(e, "n", 5, 6, false, got);
+    assert_string_equal(got, "");
+    range_ids(e, "n", 999, 1001, false, got);
+    assert_string_equal(got, "d005");
+    range_ids(e, "n", 0, 2000, false, got);
+    want[0] = '\0';
+    for (int n = 0; n < 300; n++)
+        for (int h = 0; h < 2; h++) {
+            int i = n + 300 * h;
+            if (i == 5 || i == 305)
+                continue;
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%sd%03d", want[0] ? "," : "", i);
+        }
+    strcat(want, ",d005");
+    assert_string_equal(got, want);
+    store_engine_close(e);
 }
 
 typedef struct posv {
@@ -848,6 +978,8 @@ int main(void)
         cmocka_unit_test(test_doc_stored_only),
         cmocka_unit_test_setup_teardown(test_engine_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_upgrade_and_drop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_values_format3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_value_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_convert_format2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_blocks, setup, teardown),

@@ -26,7 +26,11 @@ typedef struct store_engine_opts {
     size_t map_size;  /* initial LMDB map size (0: 64 GiB); grows when full */
     size_t max_size;  /* the map (so data.mdb) never grows past this (0: no limit) */
     store_disk_watermark flood_stage; /* refuse writes past it (zero: never) */
+    size_t vlevel_entries; /* exact values the newest level holds before moving some down (0: the default) */
 } store_engine_opts;
+
+/* The default of store_engine_opts.vlevel_entries (see STORE_VLEVELS in store_engine_int.h). */
+#define STORE_VLEVEL_NEWEST_DEFAULT 32768
 
 /* Open (creating if needed) the engine in opts->dir and start its writer
  * (and, when not durable, a background syncer every 100 ms). On failure
@@ -176,6 +180,11 @@ typedef struct store_posting {
 /* Postings of `term` in text field `path`. */
 bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
                            size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg);
+
+/* Entries in each level of the exact-value index, newest level first, into
+ * entries[0 … max) (see STORE_VLEVELS); returns the number of levels
+ * written, or -1 on a storage error. */
+int store_engine_value_levels(store_rtxn *r, size_t *entries, size_t max);
 
 /* Number of documents with `term` in text field `path` (0 when none); -1 on error. */
 int64_t store_engine_term_docs(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,

@@ -25,14 +25,41 @@
 #define FLAG_LONG_ID 2u
 #define INDEX_FORMAT 1u
 
+/* Exact values (keyword, number, date, boolean… entries: value → the seqs of
+ * the documents holding it) are kept as a small log-structured merge of LMDB
+ * databases. Every new entry goes into the newest level,
+ * dbi_vals[STORE_VLEVELS - 1], which stays small; a level holding more than
+ * its limit moves entries, one key range at a time, into the next older
+ * level, whose limit is STORE_VLEVEL_RATIO times larger (the newest's:
+ * store_engine_opts.vlevel_entries); dbi_vals[0]
+ * ("values", the only level before search_format 4) is unbounded.
+ * Why: a batch's values are random keys (numbers, dates, ids). In one tree
+ * that grows with the index, each batch dirtied pages all over it, so the
+ * bytes written per document grew with the index (15× over 1 M documents).
+ * Now a batch dirties a small tree, and each entry is rewritten about once
+ * per level, in key order. An entry (value, seq) is in exactly one level;
+ * readers merge the levels (store_engine_values, store_engine_value_docs). */
+#define STORE_VLEVELS 5
+#define STORE_VLEVEL_RATIO 8
+/* Entries one transaction moves from one level at most: a backlog of moves
+ * waits for later transactions rather than stalling this one. */
+#define STORE_VLEVEL_MOVE_MAX 65536
+
 struct store_engine {
     MDB_env *env;
     MDB_dbi dbi_meta, dbi_indices, dbi_counters, dbi_docs, dbi_aliases;
     /* Search structures (see store_engine.h): postings, exact values, field
      * presence, seq → id, and per-field statistics. */
-    store_postings_dbs pdb; /* text postings: term dictionary and blocks (store_postings.h) */
-    MDB_dbi dbi_vals, dbi_exists, dbi_seqs, dbi_fstats;
+    store_postings_dbs pdb;          /* text postings: term dictionary and blocks (store_postings.h) */
+    MDB_dbi dbi_vals[STORE_VLEVELS]; /* exact values, oldest level first (see STORE_VLEVELS) */
+    MDB_dbi dbi_exists, dbi_seqs, dbi_fstats;
     MDB_dbi dbi_longvals; /* cut exact-value key → the whole value (see vkey) */
+    /* Where each level's next move to the older level starts (the key after
+     * the last one moved; empty: the first). Only the writer thread uses it,
+     * and losing it (a restart, an aborted transaction) costs nothing. */
+    unsigned char vmove_at[STORE_VLEVELS][STORE_INDEX_MAX_KEY];
+    size_t vmove_len[STORE_VLEVELS];
+    size_t vlevel_entries; /* the newest level's limit */
     bool durable;
     size_t map_size;
     size_t max_size;             /* --max-disk: the map's ceiling (0: none) */
@@ -155,6 +182,10 @@ int store_eng_seq_put(MDB_txn *txn, store_engine *e, uint32_t number, int64_t se
 
 /* Delete every entry of index `number` in `dbi` (all dups of each key). */
 int store_eng_delete_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t number, bool dups);
+
+/* Move entries of exact-value levels over their limit into the next older
+ * level (at most STORE_VLEVEL_MOVE_MAX per level); 0 or an LMDB error. */
+int store_eng_values_compact(MDB_txn *txn, store_engine *e);
 
 /* Build the search structures of a data directory written before them (or
  * at an older format) in `txn`; 0 or an LMDB error. */
