@@ -98,9 +98,13 @@ static bool group_positions(pgroup *g, int64_t doc, uint32_t *len)
 
 /* ExactPhraseMatcher: the start positions where every group has its term
  * at start + its offset. Each group's positions are walked once. */
-static float exact_freq(pgroup *g, size_t n, size_t *idx)
+static float exact_freq(pgroup *g, size_t n, size_t *idx, store_phrase_match_fn fn, void *arg)
 {
     float freq = 0;
+    int64_t maxoff = 0;
+    for (size_t i = 0; i < n; i++)
+        if (g[i].off > maxoff)
+            maxoff = g[i].off;
     for (size_t i = 0; i < n; i++)
         idx[i] = 0;
     for (size_t a = 0; a < g[0].npos; a++) {
@@ -114,8 +118,11 @@ static float exact_freq(pgroup *g, size_t n, size_t *idx)
                 return freq; /* exhausted: no later start can match */
             all = (int64_t)g[i].pos[idx[i]] == want;
         }
-        if (all)
+        if (all) {
             freq += 1;
+            if (fn)
+                fn(start, start + maxoff, arg);
+        }
     }
     return freq;
 }
@@ -182,7 +189,24 @@ static bool pp_next(pgroup *g, int64_t *end)
  * until it finds no more, each match adding sloppyWeight = 1 / (1 +
  * matchLength) to the frequency. Lucene's own shortcut is kept: it always
  * advances the least position, so not every valid combination is seen. */
-static float sloppy_freq(pgroup *g, size_t n, int slop, pgroup **heap)
+/* A sloppy match's span, as SloppyPhraseMatcher.startPosition/endPosition
+ * give it: from the least position (the lead's before it moved on counts)
+ * to the greatest of the others. */
+static void sloppy_span(const pgroup *g, size_t n, int64_t lead, size_t lead_ord, store_phrase_match_fn fn,
+                        void *arg)
+{
+    int64_t lo = lead, hi = lead;
+    for (size_t i = 0; i < n; i++) {
+        int64_t at = g[i].position + g[i].off;
+        if (at < lo)
+            lo = at;
+        if (g[i].ord != lead_ord && at > hi)
+            hi = at;
+    }
+    fn(lo, hi, arg);
+}
+
+static float sloppy_freq(pgroup *g, size_t n, int slop, pgroup **heap, store_phrase_match_fn fn, void *arg)
 {
     pq q = {heap, 0};
     int64_t end = INT64_MIN;
@@ -198,6 +222,8 @@ static float sloppy_freq(pgroup *g, size_t n, int slop, pgroup **heap)
         pgroup *pp = pq_pop(&q);
         int64_t len = end - pp->position;
         int64_t next = q.h[0]->position;
+        int64_t lead = pp->position + pp->off; /* captureLead */
+        size_t lead_ord = pp->ord;
         bool found = false;
         while (pp_next(pp, &end)) {
             if (pp->position > next) { /* done minimising this match's length */
@@ -212,13 +238,20 @@ static float sloppy_freq(pgroup *g, size_t n, int slop, pgroup **heap)
             } else if (end - pp->position < len) {
                 len = end - pp->position;
             }
+            lead = pp->position + pp->off;
+            lead_ord = pp->ord;
         }
         if (!found) { /* a group ran out: its last match, if it is one, ends the document */
-            if (len <= slop)
+            if (len <= slop) {
                 freq += 1.0f / (1.0f + (float)len);
+                if (fn)
+                    sloppy_span(g, n, lead, lead_ord, fn, arg);
+            }
             return freq;
         }
         freq += 1.0f / (1.0f + (float)len);
+        if (fn)
+            sloppy_span(g, n, lead, lead_ord, fn, arg);
     }
 }
 
@@ -352,7 +385,8 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
                 goto done;
             }
         /* one position (stacked terms only) has no phrase to measure: its count */
-        float freq = slop > 0 && ng > 1 ? sloppy_freq(g, ng, slop, heap) : exact_freq(g, ng, idx);
+        float freq = slop > 0 && ng > 1 ? sloppy_freq(g, ng, slop, heap, NULL, NULL)
+                                        : exact_freq(g, ng, idx, NULL, NULL);
         if (freq > 0) {
             if (out->n == out->cap && !GROW_ARRAY(out->v, out->cap, out->n + 1, 64)) {
                 oom_err(x->err);
@@ -373,6 +407,32 @@ done:
     for (size_t i = 0; g && i < ng; i++)
         free(g[i].buf);
     free(t);
+    free(g);
+    free(heap);
+    free(idx);
+    return ok;
+}
+
+bool store_phrase_matches(const uint32_t *const *pos, const size_t *npos, const int32_t *off, size_t n, int slop,
+                          store_phrase_match_fn fn, void *arg)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!npos[i])
+            return true;
+    if (!n)
+        return true;
+    pgroup *g = calloc(n, sizeof *g);
+    pgroup **heap = calloc(n, sizeof *heap);
+    size_t *idx = calloc(n, sizeof *idx);
+    bool ok = g && heap && idx;
+    if (ok) {
+        for (size_t i = 0; i < n; i++)
+            g[i] = (pgroup){.pos = pos[i], .npos = npos[i], .off = off[i] - off[0], .ord = i};
+        if (slop > 0 && n > 1)
+            sloppy_freq(g, n, slop, heap, fn, arg);
+        else
+            exact_freq(g, n, idx, fn, arg);
+    }
     free(g);
     free(heap);
     free(idx);
