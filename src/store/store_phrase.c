@@ -392,7 +392,8 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
                 oom_err(x->err);
                 goto done;
             }
-            out->v[out->n++] = (hit){doc, store_bm25(weight, freq, store_bm25_norm_inverse(avgdl, len)), 0, 1};
+            out->v[out->n++] =
+                (hit){doc, store_bm25(weight, freq, store_bm25_norm_inverse(avgdl, len)), 0, 1};
         }
         doc = group_advance(&g[0], doc + 1);
     }
@@ -413,8 +414,8 @@ done:
     return ok;
 }
 
-bool store_phrase_matches(const uint32_t *const *pos, const size_t *npos, const int32_t *off, size_t n, int slop,
-                          store_phrase_match_fn fn, void *arg)
+bool store_phrase_matches(const uint32_t *const *pos, const size_t *npos, const int32_t *off, size_t n,
+                          int slop, store_phrase_match_fn fn, void *arg)
 {
     for (size_t i = 0; i < n; i++)
         if (!npos[i])

@@ -24,7 +24,10 @@ static store_postings_dbs g_dbs;
  * a few fill STORE_POSTINGS_BLOCK_BYTES, so its blocks are cut by size. */
 #define FAT_TF 150
 
-static uint32_t fat_pos(int64_t seq, uint32_t j) { return (uint32_t)seq + j * 1000; }
+static uint32_t fat_pos(int64_t seq, uint32_t j)
+{
+    return (uint32_t)seq + j * 1000;
+}
 
 static int setup(void **state)
 {
