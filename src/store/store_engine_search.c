@@ -156,6 +156,21 @@ bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char 
     return rc == 0;
 }
 
+bool store_engine_pcursor(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                          size_t term_len, store_pcursor **c, int64_t *df)
+{
+    unsigned char kb[STORE_INDEX_MAX_KEY];
+    size_t kn = skey(kb, m->number, path, true, term, term_len);
+    *c = NULL;
+    *df = 0;
+    if (!kn)
+        return true;
+    int rc = store_pcursor_open(r->txn, &r->e->pdb, kb, kn, c, df);
+    if (rc)
+        mlog(rc, "open a postings cursor");
+    return rc == 0;
+}
+
 static int64_t key_count(store_rtxn *r, MDB_dbi dbi, const unsigned char *kb, size_t kn)
 {
     if (!kn)

@@ -725,22 +725,24 @@ static bool run_expand(expand *e, float boost)
     return true;
 }
 
-/* ---- phrase verification ---- */
+/* ---- query text analysis ---- */
 
+/* A query's tokens and their positions (pos grows with v; phrases use it). */
 typedef struct toks {
     char **v;
-    size_t n, cap;
+    int32_t *pos;
+    size_t n, cap, pcap;
     bool oom;
 } toks;
 
-static bool on_tok(const char *t, size_t len, void *arg)
+static bool on_tok_pos(const char *t, size_t len, int32_t pos, void *arg)
 {
     toks *k = arg;
-    if (k->n == k->cap && !GROW_ARRAY(k->v, k->cap, k->n + 1, 16))
+    if (!GROW_ARRAY(k->v, k->cap, k->n + 1, 16) || !GROW_ARRAY(k->pos, k->pcap, k->n + 1, 16))
         return k->oom = true, false;
     if (!(k->v[k->n] = strndup(t, len)))
         return k->oom = true, false;
-    k->n++;
+    k->pos[k->n++] = pos;
     return true;
 }
 
@@ -749,151 +751,32 @@ static void toks_free(toks *k)
     for (size_t i = 0; i < k->n; i++)
         free(k->v[i]);
     free(k->v);
+    free(k->pos);
     memset(k, 0, sizeof *k);
 }
 
-/* Analyse `text` as field `path` of the index is: as indexed (search
- * false) or as queried (quote: a phrase query). */
-static bool analyze(sidx *ix, const char *path, bool search, bool quote, const char *text, toks *out)
-{
-    const store_field *f = store_mapping_find(&ix->map, path);
-    return store_index_analyze(&ix->map, f, search, quote, text, strlen(text), on_tok, out) && !out->oom;
-}
-
-/* A query's text: with its own `analyzer` when it names one. */
-static bool analyze_query(ex *x, const store_query *q, const char *path, toks *out);
-
-/* Text values of `path` in a source object (nested objects, dotted keys, arrays). */
-static void collect_values(const cJSON *node, const char *path, toks *out)
-{
-    if (cJSON_IsArray(node)) {
-        const cJSON *it;
-        cJSON_ArrayForEach(it, node) collect_values(it, path, out);
-        return;
-    }
-    if (!*path) {
-        char tmp[64];
-        if (cJSON_IsString(node))
-            on_tok(node->valuestring, strlen(node->valuestring), out);
-        else if (cJSON_IsNumber(node)) {
-            snprintf(tmp, sizeof tmp, "%.17g", node->valuedouble);
-            on_tok(tmp, strlen(tmp), out);
-        } else if (cJSON_IsBool(node))
-            on_tok(cJSON_IsTrue(node) ? "true" : "false", cJSON_IsTrue(node) ? 4 : 5, out);
-        return;
-    }
-    if (!cJSON_IsObject(node))
-        return;
-    for (const cJSON *it = node->child; it; it = it->next) {
-        size_t kl = strlen(it->string);
-        if (strncmp(path, it->string, kl) != 0)
-            continue;
-        if (path[kl] == '\0')
-            collect_values(it, "", out);
-        else if (path[kl] == '.')
-            collect_values(it, path + kl + 1, out);
-    }
-}
-
-/* Occurrences of the phrase `ph` in the values of `path` of document `seq`
- * (values never join: Lucene leaves a position gap between them). */
-static int64_t phrase_freq(ex *x, int64_t seq, const char *path, const toks *ph, bool *failed)
-{
-    const char *id;
-    size_t idn;
-    store_doc_view v;
-    store_lookup rc = store_engine_doc_by_seq(x->r, &x->ix->meta, seq, &id, &idn, &v);
-    if (rc == STORE_LOOKUP_FAILED) {
-        *failed = true;
-        return 0;
-    }
-    if (rc == STORE_LOOKUP_MISSING)
-        return 0;
-    cJSON *doc = cJSON_ParseWithLength(v.src, v.src_len);
-    toks vals = {0};
-    collect_values(doc, path, &vals);
-    /* a multi-field (title.text) reads its parent's values */
-    char parent[1024];
-    snprintf(parent, sizeof parent, "%s", path);
-    char *dot;
-    while (!vals.n && (dot = strrchr(parent, '.'))) {
-        *dot = '\0';
-        collect_values(doc, parent, &vals);
-    }
-    int64_t freq = 0;
-    for (size_t i = 0; i < vals.n; i++) {
-        toks t = {0};
-        analyze(x->ix, path, false, false, vals.v[i], &t);
-        for (size_t s = 0; s + ph->n <= t.n; s++) {
-            size_t k = 0;
-            while (k < ph->n && strcmp(t.v[s + k], ph->v[k]) == 0)
-                k++;
-            freq += k == ph->n;
-        }
-        toks_free(&t);
-    }
-    toks_free(&vals);
-    cJSON_Delete(doc);
-    return freq;
-}
-
-static bool text_phrase(ex *x, const char *path, const toks *ph, float boost, hitv *out)
-{
-    int64_t docs, sum;
-    if (!store_engine_field_stats(x->r, &x->ix->meta, path, &docs, &sum))
-        return storage_err(x->err);
-    if (docs <= 0)
-        return true;
-    double idf = 0;
-    hitv cand = {0};
-    for (size_t i = 0; i < ph->n; i++) {
-        size_t tl = strlen(ph->v[i]);
-        int64_t df = store_engine_term_docs(x->r, &x->ix->meta, path, ph->v[i], tl);
-        if (df <= 0) {
-            store_hits_free(&cand);
-            return df < 0 ? storage_err(x->err) : true;
-        }
-        idf += store_bm25_idf(docs, df);
-        hitv t = {0};
-        postc c = {&t, 0, 1, false, {0}};
-        if (!store_engine_postings(x->r, &x->ix->meta, path, ph->v[i], tl, on_posting, &c) || c.oom) {
-            store_hits_free(&t);
-            store_hits_free(&cand);
-            return c.oom ? oom_err(x->err) : storage_err(x->err);
-        }
-        if (i == 0)
-            cand = t;
-        else {
-            store_hits_intersect(&cand, &t);
-            store_hits_free(&t);
-        }
-    }
-    float weight = store_bm25_boost(boost) * (float)idf, avgdl = store_bm25_avgdl(docs, sum);
-    bool failed = false;
-    for (size_t i = 0; i < cand.n && !failed && !store_deadline_poll();
-         i++) { /* out of time: eval_all drops these */
-        int64_t pf = phrase_freq(x, cand.v[i].seq, path, ph, &failed);
-        if (pf > 0 && !hv_push(out, cand.v[i].seq,
-                               store_bm25(weight, (float)pf,
-                                          store_bm25_norm_inverse(avgdl, (uint32_t)cand.v[i].aux)))) {
-            failed = true;
-        }
-    }
-    store_hits_free(&cand);
-    return failed ? storage_err(x->err) : true;
-}
-
+/* A query's text analysed as field `path` is searched (a phrase with its
+ * search_quote_analyzer), or with the query's own `analyzer`. */
 static bool analyze_query(ex *x, const store_query *q, const char *path, toks *out)
 {
-    if (!q->analyzer)
-        return analyze(x->ix, path, true, q->type == STORE_Q_PHRASE, q->vals[0].s, out) || oom_err(x->err);
-    int rc =
-        store_index_analyze_named(&x->ix->map, q->analyzer, q->vals[0].s, strlen(q->vals[0].s), on_tok, out);
+    const store_field *f = store_mapping_find(&x->ix->map, path);
+    const char *text = q->vals[0].s;
+    int rc = store_index_analyze_pos(&x->ix->map, f, q->type == STORE_Q_PHRASE, q->analyzer, text, strlen(text),
+                                     on_tok_pos, out);
     if (rc < 0)
         return store_eval_shard_fail(x, "query_shard_exception",
                                      "failed to create query: [%s] analyzer [%s] not found",
                                      q->type == STORE_Q_PHRASE ? "match_phrase" : "match", q->analyzer);
     return (rc > 0 && !out->oom) || oom_err(x->err);
+}
+
+/* A phrase of several tokens over text field `path` (one token is a term
+ * query, as Lucene's QueryBuilder makes it). */
+static bool text_phrase(ex *x, const store_query *q, const char *path, const toks *t, float boost, hitv *out)
+{
+    if (q->slop < 0) /* query_string's phrase_slop: PhraseQuery.Builder refuses it */
+        return store_eval_query_fail(x, "illegal_argument_exception", "slop value cannot be negative");
+    return store_eval_phrase(x, path, t->v, t->pos, t->n, q->slop, boost, out);
 }
 
 /* ---- per-field evaluation ---- */
@@ -1166,7 +1049,7 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
         } else if (t.n == 1) {
             ok = text_term(x, path, t.v[0], strlen(t.v[0]), boost, out);
         } else if (q->type == STORE_Q_PHRASE) {
-            ok = text_phrase(x, path, &t, boost, out);
+            ok = text_phrase(x, q, path, &t, boost, out);
         } else {
             hitv *lists = calloc(t.n, sizeof *lists);
             ok = lists != NULL;

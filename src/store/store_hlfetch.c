@@ -245,9 +245,14 @@ bool store_hl_parse(const cJSON *v, hlreq **out, store_error *err)
 
 /* ---- the terms a query searches on one field ---- */
 
+/* A phrase as the query analysed it: terms with their query positions
+ * (ascending; equal for stacked synonyms) and its slop. */
 typedef struct phrase {
     char **t;
     size_t n, cap;
+    int32_t *pos;
+    size_t pcap;
+    int slop;
 } phrase;
 
 typedef struct terms {
@@ -274,6 +279,7 @@ static void terms_free(terms *t)
         for (size_t k = 0; k < t->phr[i].n; k++)
             free(t->phr[i].t[k]);
         free(t->phr[i].t);
+        free(t->phr[i].pos);
     }
     free(t->exact);
     free(t->prefix);
@@ -298,9 +304,12 @@ static bool on_exact(const char *tok, size_t len, void *arg)
     return push_str(&t->exact, &t->nexact, &t->ecap, tok, len) || (t->oom = true, false);
 }
 
-static bool on_phrase(const char *tok, size_t len, void *arg)
+static bool on_phrase(const char *tok, size_t len, int32_t pos, void *arg)
 {
     phrase *p = arg;
+    if (!GROW_ARRAY(p->pos, p->pcap, p->n + 1, 8))
+        return false;
+    p->pos[p->n] = pos;
     return push_str(&p->t, &p->n, &p->cap, tok, len);
 }
 
@@ -339,6 +348,19 @@ static bool analyse(hlctx *c, const store_query *q, const store_field *f, bool q
     if (q->analyzer && store_index_analyze_named(m, q->analyzer, s, strlen(s), fn, arg) >= 0)
         return true;
     return store_index_analyze(m, f, true, quote, s, strlen(s), fn, arg);
+}
+
+/* A phrase's terms and positions, read as the query reads them. */
+static bool analyse_phrase(hlctx *c, const store_query *q, const store_field *f, phrase *p)
+{
+    store_mapping *m = &c->x->ix->map;
+    const char *s = q->vals[0].s;
+    if (f->type == STORE_FT_KEYWORD)
+        return on_phrase(s, strlen(s), 0, p);
+    int rc = q->analyzer ? store_index_analyze_pos(m, f, true, q->analyzer, s, strlen(s), on_phrase, p) : -1;
+    if (rc < 0)
+        rc = store_index_analyze_pos(m, f, true, NULL, s, strlen(s), on_phrase, p);
+    return rc > 0;
 }
 
 static bool collect_leaf(hlctx *c, const store_query *q, const char *name)
@@ -385,8 +407,8 @@ static bool collect_leaf(hlctx *c, const store_query *q, const char *name)
     case STORE_Q_MATCH:
         return analyse(c, q, f, false, on_exact, t) || !t->oom;
     case STORE_Q_PHRASE: {
-        phrase p = {0};
-        bool ok = analyse(c, q, f, true, on_phrase, &p);
+        phrase p = {.slop = q->slop};
+        bool ok = analyse_phrase(c, q, f, &p);
         if (ok && p.n == 1) { /* one term: a term */
             ok = on_exact(p.t[0], strlen(p.t[0]), t);
         } else if (ok && p.n > 1 && GROW_ARRAY(t->phr, t->phcap, t->nphr + 1, 4)) {
@@ -398,6 +420,7 @@ static bool collect_leaf(hlctx *c, const store_query *q, const char *name)
         for (size_t k = 0; k < p.n; k++)
             free(p.t[k]);
         free(p.t);
+        free(p.pos);
         return ok;
     }
     default:
@@ -470,41 +493,168 @@ static int match_term_cmp(const void *a, const void *b)
     return strcmp(x->term, y->term);
 }
 
-/* Where a phrase occurs: its terms at consecutive positions. With weight
- * matches (require_field_match) the whole phrase is one match, as
- * Elasticsearch 8's unified highlighter marks it; otherwise each term. */
+/* A token's position and offsets, the field's tokens sorted by position. */
+typedef struct tpos {
+    int32_t pos, start, end;
+    size_t k; /* index in the field's tokens */
+} tpos;
+
+static int tpos_cmp(const void *a, const void *b)
+{
+    const tpos *x = a, *y = b;
+    if (x->pos != y->pos)
+        return x->pos < y->pos ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+typedef struct phctx {
+    const phrase *ph;
+    size_t p;
+    const analysis_tokens *tk;
+    const tpos *tp;
+    size_t ntp;
+    bool whole, oom;
+    match **m;
+    size_t *nm, *cap;
+} phctx;
+
+/* The first of the sorted tokens at a position ≥ pos. */
+static size_t tpos_lower(const tpos *tp, size_t n, int64_t pos)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (tp[mid].pos < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool in_phrase(const phrase *ph, const char *term)
+{
+    for (size_t i = 0; i < ph->n; i++)
+        if (strcmp(ph->t[i], term) == 0)
+            return true;
+    return false;
+}
+
+/* One match of the phrase from position `start` to `end`: one span with
+ * weight matches (require_field_match), as Elasticsearch 8's unified
+ * highlighter marks it, else each of the phrase's terms within it. */
+static void on_phrase_match(int64_t start, int64_t end, void *arg)
+{
+    phctx *c = arg;
+    size_t a = tpos_lower(c->tp, c->ntp, start);
+    int32_t s = INT32_MAX, e = -1;
+    for (size_t i = a; i < c->ntp && c->tp[i].pos <= end; i++) {
+        const analysis_token *k = &c->tk->v[c->tp[i].k];
+        if (!in_phrase(c->ph, k->term))
+            continue;
+        if (c->whole) {
+            if (k->start < s)
+                s = k->start;
+            if (k->end > e)
+                e = k->end;
+            continue;
+        }
+        if (!GROW_ARRAY(*c->m, *c->cap, *c->nm + 1, 16)) {
+            c->oom = true;
+            return;
+        }
+        (*c->m)[(*c->nm)++] = (match){k->start, k->end, k->term, 0};
+    }
+    if (c->whole && e >= 0) {
+        if (!GROW_ARRAY(*c->m, *c->cap, *c->nm + 1, 16)) {
+            c->oom = true;
+            return;
+        }
+        (*c->m)[(*c->nm)++] = (match){s, e, NULL, c->p};
+    }
+}
+
+/* Where each phrase matches, found by the query's own matcher
+ * (store_phrase_matches) on the field's token positions, so the highlight
+ * and the hit agree, slop included. */
 static bool find_phrases(const terms *t, const analysis_tokens *tk, bool whole, match **m, size_t *nm,
                          size_t *cap)
 {
+    if (!t->nphr || !tk->n)
+        return true;
+    bool ok = false;
+    tpos *tp = malloc(tk->n * sizeof *tp);
+    uint32_t *pv = NULL;
+    size_t pvcap = 0;
+    const uint32_t **gp = NULL;
+    size_t *gn = NULL;
+    int32_t *goff = NULL;
+    if (!tp)
+        goto done;
+    for (size_t k = 0; k < tk->n; k++)
+        tp[k] = (tpos){tk->v[k].pos, tk->v[k].start, tk->v[k].end, k};
+    qsort(tp, tk->n, sizeof *tp, tpos_cmp);
     for (size_t p = 0; p < t->nphr; p++) {
         const phrase *ph = &t->phr[p];
-        for (size_t i = 0; i < tk->n; i++) {
-            if (strcmp(tk->v[i].term, ph->t[0]) != 0)
-                continue;
-            size_t at[64], k = 1, j = i;
-            at[0] = i;
-            for (; k < ph->n && k < 64; k++) {
-                size_t found = SIZE_MAX;
-                for (size_t s = j + 1; s < tk->n && tk->v[s].pos <= tk->v[i].pos + (int32_t)k; s++)
-                    if (tk->v[s].pos == tk->v[i].pos + (int32_t)k && strcmp(tk->v[s].term, ph->t[k]) == 0)
-                        found = s;
-                if (found == SIZE_MAX)
-                    break;
-                at[k] = j = found;
-            }
-            if (k < ph->n)
-                continue;
-            size_t add = whole ? 1 : k;
-            if (!GROW_ARRAY(*m, *cap, *nm + add, 16))
-                return false;
-            if (whole)
-                (*m)[(*nm)++] = (match){tk->v[at[0]].start, tk->v[at[k - 1]].end, NULL, p};
-            else
-                for (size_t s = 0; s < k; s++)
-                    (*m)[(*nm)++] = (match){tk->v[at[s]].start, tk->v[at[s]].end, tk->v[at[s]].term, 0};
+        free(gp);
+        free(gn);
+        free(goff);
+        gp = malloc(ph->n * sizeof *gp);
+        gn = calloc(ph->n, sizeof *gn);
+        goff = malloc(ph->n * sizeof *goff);
+        if (!gp || !gn || !goff)
+            goto done;
+        /* groups: the distinct query positions, in order; each takes the
+         * field's positions of any of its terms (pv is cut in slices) */
+        int32_t *qp = malloc(ph->n * sizeof *qp);
+        if (!qp)
+            goto done;
+        memcpy(qp, ph->pos, ph->n * sizeof *qp);
+        size_t ng = 0;
+        for (size_t i = 0; i < ph->n; i++) { /* distinct positions, ascending (n is small) */
+            int32_t best = INT32_MAX;
+            for (size_t j = 0; j < ph->n; j++)
+                if (qp[j] < best && (!ng || qp[j] > goff[ng - 1]))
+                    best = qp[j];
+            if (best == INT32_MAX)
+                break;
+            goff[ng++] = best;
         }
+        free(qp);
+        /* the field's positions of each group's terms, in one array cut in
+         * slices: counted first (a token may serve several groups) */
+        size_t total = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            size_t used = 0;
+            for (size_t g = 0; g < ng; g++) {
+                if (pass)
+                    gp[g] = pv + used;
+                for (size_t x = 0; x < tk->n; x++) {
+                    const char *term = tk->v[tp[x].k].term;
+                    bool hit = false;
+                    for (size_t i = 0; i < ph->n && !hit; i++)
+                        hit = ph->pos[i] == goff[g] && strcmp(ph->t[i], term) == 0;
+                    if (hit && pass)
+                        pv[used] = (uint32_t)tp[x].pos, gn[g]++;
+                    used += hit;
+                }
+            }
+            total = used;
+            if (!pass && !GROW_ARRAY(pv, pvcap, total + 1, 64))
+                goto done;
+        }
+        phctx c = {ph, p, tk, tp, tk->n, whole, false, m, nm, cap};
+        if (!store_phrase_matches(gp, gn, goff, ng, ph->slop, on_phrase_match, &c) || c.oom)
+            goto done;
     }
-    return true;
+    ok = true;
+done:
+    free(tp);
+    free(pv);
+    free(gp);
+    free(gn);
+    free(goff);
+    return ok;
 }
 
 static size_t utf16_len(const char *s, size_t n)

@@ -740,6 +740,28 @@ bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bo
     return run_analyzer(store_index_field_analyzer(m, f, search, quote), text, len, fn, arg);
 }
 
+int store_index_analyze_pos(store_mapping *m, const store_field *f, bool quote, const char *name, const char *text,
+                            size_t len, store_token_pos_fn fn, void *arg)
+{
+    analysis_analyzer *a;
+    if (name) {
+        char err[64];
+        if (!m->an && !(m->an = analysis_registry_new(NULL, 0, err, sizeof err)))
+            return 0;
+        if (!(a = analysis_get(m->an, name)))
+            return -1;
+    } else if (!(a = store_index_field_analyzer(m, f, true, quote))) {
+        return 0;
+    }
+    analysis_tokens t = {0};
+    bool ok = analysis_run(a, text, len, 0, 0, &t, NULL);
+    for (size_t i = 0; ok && i < t.n; i++)
+        if (t.v[i].len)
+            ok = fn(t.v[i].term, t.v[i].len, t.v[i].pos < 0 ? 0 : t.v[i].pos, arg);
+    analysis_tokens_free(&t);
+    return ok ? 1 : 0;
+}
+
 bool store_index_analyze_tokens(store_mapping *m, const store_field *f, const char *text, size_t len, int32_t pos0,
                                 int32_t off0, analysis_tokens *out, int32_t *end16, int *pos_gap)
 {

@@ -643,3 +643,133 @@ done:
         mdb_cursor_close(tc);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
+
+/* ---- the skipping cursor ------------------------------------------------------------ */
+
+struct store_pcursor {
+    MDB_cursor *cur;
+    uint64_t id;
+    dec d;         /* the block the cursor is in */
+    bool have;     /* d holds a block */
+    int64_t first; /* its first seq (its key) */
+    size_t i;      /* the current posting in d */
+    bool end;
+    size_t blocks; /* decoded so far */
+};
+
+int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, store_pcursor **out,
+                       int64_t *df)
+{
+    uint64_t id;
+    *out = NULL;
+    *df = 0;
+    int rc = term_id(txn, d, key, kn, &id, df);
+    if (rc) {
+        *df = 0;
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    store_pcursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return ENOMEM;
+    if ((rc = mdb_cursor_open(txn, d->blocks, &c->cur))) {
+        free(c);
+        return rc;
+    }
+    c->id = id;
+    *out = c;
+    return 0;
+}
+
+static bool pc_own(const store_pcursor *c, const MDB_val *k)
+{
+    return k->mv_size == 16 && store_util_get_be64(k->mv_data) == c->id;
+}
+
+/* Decode the block at (k, v) as the cursor's current one. */
+static int pc_load(store_pcursor *c, const MDB_val *k, const MDB_val *v)
+{
+    c->d.n = c->d.npv = 0;
+    c->have = false;
+    c->first = (int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8);
+    int rc = dec_block(&c->d, c->first, v);
+    if (rc)
+        return rc;
+    c->blocks++;
+    c->have = c->d.n > 0;
+    c->i = 0;
+    return 0;
+}
+
+/* In the decoded block, the first posting at or after target: true when there is one. */
+static bool pc_seek_in(store_pcursor *c, int64_t target, store_posting *p)
+{
+    if (!c->have || c->d.p[c->d.n - 1].seq < target)
+        return false;
+    size_t i = c->i;
+    while (c->d.p[i].seq < target)
+        i++;
+    c->i = i;
+    *p = (store_posting){c->d.p[i].seq, c->d.p[i].tf, c->d.p[i].len, c->d.p[i].pos};
+    return true;
+}
+
+int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
+{
+    if (!c || c->end)
+        return 0;
+    if (pc_seek_in(c, target, p))
+        return 1;
+    /* Blocks are keyed by their first seq: target lies in the last block
+     * starting at or before it, or (that block ending before it) in the next. */
+    unsigned char kb[16];
+    blk_key(kb, c->id, target);
+    MDB_val k = {16, kb}, v;
+    int rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    if (rc && rc != MDB_NOTFOUND)
+        return -rc;
+    bool after = rc == 0 && pc_own(c, &k);
+    if (after && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == target) {
+        if ((rc = pc_load(c, &k, &v)))
+            return -rc;
+        return pc_seek_in(c, target, p) ? 1 : (c->end = true, 0);
+    }
+    int r2 = mdb_cursor_get(c->cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (r2 && r2 != MDB_NOTFOUND)
+        return -r2;
+    if (r2 == 0 && pc_own(c, &k)) {
+        /* the block already decoded ends before target: no need to read it again */
+        bool same = c->have && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == c->first;
+        if (!same) {
+            if ((rc = pc_load(c, &k, &v)))
+                return -rc;
+            if (pc_seek_in(c, target, p))
+                return 1;
+        }
+        rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+    } else if (after) {
+        k = (MDB_val){16, kb};
+        rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    } else {
+        rc = MDB_NOTFOUND;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        return -rc;
+    if (rc == MDB_NOTFOUND || !pc_own(c, &k)) {
+        c->end = true;
+        return 0;
+    }
+    if ((rc = pc_load(c, &k, &v)))
+        return -rc;
+    return pc_seek_in(c, target, p) ? 1 : (c->end = true, 0);
+}
+
+size_t store_pcursor_blocks_read(const store_pcursor *c) { return c ? c->blocks : 0; }
+
+void store_pcursor_close(store_pcursor *c)
+{
+    if (!c)
+        return;
+    mdb_cursor_close(c->cur);
+    dec_free(&c->d);
+    free(c);
+}

@@ -290,6 +290,15 @@ static bool set_analyzers(store_query *q, const char *an, const char *quote)
     return true;
 }
 
+/* query_string's phrase_slop onto every phrase without its own "…"~N. */
+static void set_slop(store_query *q, int slop)
+{
+    if (q->type == STORE_Q_PHRASE && !q->slop_set)
+        q->slop = slop;
+    for (size_t i = 0; i < q->nclauses; i++)
+        set_slop(q->clauses[i].q, slop);
+}
+
 /* A {"field": value | {options}} body: the one field and its value. */
 static bool one_field(const cJSON *body, const char *qname, const cJSON **fld, store_error *err)
 {
@@ -674,11 +683,26 @@ static bool operator_opt(const cJSON *v, store_query *q, const char *qname, stor
                 cJSON_IsString(v) ? v->valuestring : "?", qname);
 }
 
-static bool slop_opt(const cJSON *v, const char *qname, store_error *err)
+/* slop / phrase_slop: an integer (Elasticsearch reads it with intValue(),
+ * which truncates a fraction and reads a numeric string). `neg_ok`: a
+ * negative value is left for the phrase to refuse (query_string). */
+static bool slop_opt(const cJSON *v, const char *qname, bool neg_ok, int *slop, store_error *err)
 {
-    if (cJSON_IsNumber(v) && v->valuedouble == 0)
-        return true;
-    return fail(err, "illegal_argument_exception", "verstore does not support a [slop] other than 0 in [%s]", qname);
+    double d;
+    char *e = NULL;
+    if (cJSON_IsNumber(v))
+        d = v->valuedouble;
+    else if (cJSON_IsString(v) && v->valuestring[0] && (d = strtod(v->valuestring, &e), !*e))
+        ;
+    else
+        return fail(err, "parsing_exception", "[%s] failed to parse field [%s]", qname, v->string);
+    if (!isfinite(d) || d > INT32_MAX || d < INT32_MIN)
+        return fail(err, "parsing_exception", "[%s] failed to parse field [%s]", qname, v->string);
+    int n = (int)d;
+    if (n < 0 && !neg_ok)
+        return fail(err, "illegal_argument_exception", "No negative slop allowed.");
+    *slop = n;
+    return true;
 }
 
 static bool fuzziness_opt(const cJSON *v, const char *qname, store_error *err)
@@ -716,7 +740,7 @@ static store_query *parse_match(const cJSON *body, const char *qname, store_qtyp
         else if (t == STORE_Q_MATCH && is_(k, "fuzziness"))
             ok = fuzziness_opt(it, qname, err);
         else if (t == STORE_Q_PHRASE && is_(k, "slop"))
-            ok = slop_opt(it, qname, err);
+            ok = slop_opt(it, qname, false, &q->slop, err);
         else if (!in_(k, ignored_opts))
             ok = fail(err, "parsing_exception", "[%s] query does not support [%s]", qname, k);
         if (!ok)
@@ -831,7 +855,7 @@ static store_query *parse_multi_match(const cJSON *body, store_error *err)
         else if (is_(k, "fuzziness"))
             ok = fuzziness_opt(it, "multi_match", err);
         else if (is_(k, "slop"))
-            ok = slop_opt(it, "multi_match", err);
+            ok = slop_opt(it, "multi_match", false, &q->slop, err);
         else if (!in_(k, ignored_opts))
             ok = fail(err, "parsing_exception", "[multi_match] query does not support [%s]", k);
         if (!ok) {
@@ -896,7 +920,7 @@ static store_query *parse_query_string(const cJSON *body, store_error *err)
             if (!cJSON_IsString(it) || (!is_(it->valuestring, "Z") && !is_(it->valuestring, "UTC")))
                 ok = fail(err, "illegal_argument_exception", "verstore supports only UTC as [time_zone]");
         } else if (is_(k, "phrase_slop"))
-            ok = slop_opt(it, "query_string", err);
+            ok = slop_opt(it, "query_string", true, &tmp.slop, err);
         else if (is_(k, "fuzziness"))
             ok = fuzziness_opt(it, "query_string", err);
         else if (is_(k, "minimum_should_match") || is_(k, "quote_field_suffix") ||
@@ -918,6 +942,7 @@ static store_query *parse_query_string(const cJSON *body, store_error *err)
         fail(err, "exception", "out of memory");
     }
     if (q) {
+        set_slop(q, tmp.slop);
         q->boost *= boost;
         if (most || tmp.tie_breaker != 0) {
             /* applies to every multi-field node: set on the root only when it is one */
@@ -1327,11 +1352,30 @@ static store_query *qs_clause(qs *s, const char *const *dfields, size_t ndf)
             goto done;
         }
         s->p++;
+        /* "…"~N: Lucene's FUZZY_SLOP token, "~" then digits with an optional
+         * fraction; the slop is its integer part, and a bare "~" leaves the
+         * default (phrase_slop) */
+        int slop = 0;
+        bool slop_set = false;
         if (*s->p == '~') {
-            fail(err, "illegal_argument_exception", "verstore does not support phrase slop (\"…\"~N) in query_string");
-            goto done;
+            s->p++;
+            const char *d0 = s->p;
+            while (isdigit((unsigned char)*s->p))
+                s->p++;
+            if (s->p > d0 && *s->p == '.' && isdigit((unsigned char)s->p[1]))
+                for (s->p++; isdigit((unsigned char)*s->p);)
+                    s->p++;
+            if (s->p > d0) {
+                double d = strtod(d0, NULL);
+                slop = d > INT32_MAX ? INT32_MAX : (int)d;
+                slop_set = true;
+            }
         }
         q = qs_leaf(s, STORE_Q_PHRASE, text.data ? text.data : "", false, fields, nf);
+        if (q) {
+            q->slop = slop;
+            q->slop_set = slop_set;
+        }
     } else if (c == '[' || c == '{' || c == '>' || c == '<') {
         fail(err, "illegal_argument_exception", "verstore does not support range syntax in query_string; use a "
                                                 "[range] query");

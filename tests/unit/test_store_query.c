@@ -44,6 +44,19 @@ static store_query *qs(const char *text, bool op_and)
     return store_query_parse_string(text, NULL, 0, op_and, false, &g_err);
 }
 
+/* The first phrase node of a tree, depth first. */
+static const store_query *first_phrase(const store_query *q)
+{
+    if (q->type == STORE_Q_PHRASE)
+        return q;
+    for (size_t i = 0; i < q->nclauses; i++) {
+        const store_query *p = first_phrase(q->clauses[i].q);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
 static void test_leaf_queries(void **state)
 {
     (void)state;
@@ -223,8 +236,7 @@ static void test_query_string(void **state)
     assert_int_equal(q->type, STORE_Q_MATCH_NONE);
     store_query_free(q);
 
-    const char *bad[] = {"(a", "a)", "\"open", "a AND", "x~", "f:[1 TO 2]", "/re/", "a^x", "\\", "NOT", "\"a b\"~2",
-                         "f:>5"};
+    const char *bad[] = {"(a", "a)", "\"open", "a AND", "x~", "f:[1 TO 2]", "/re/", "a^x", "\\", "NOT", "f:>5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         q = qs(bad[i], false);
         if (q) {
@@ -232,6 +244,26 @@ static void test_query_string(void **state)
             fail_msg("accepted query string [%s]", bad[i]);
         }
         assert_int_equal(g_err.status, 400);
+    }
+    /* phrase slop: "…"~N (a fraction truncated, as Lucene's parser reads it),
+     * a bare ~ keeps the default, a boost may follow */
+    static const struct {
+        const char *text;
+        int slop;
+        bool set;
+        float boost;
+    } sl[] = {{"f:\"a b\"~2", 2, true, 1}, {"\"a b\"~1.7", 1, true, 1}, {"\"a b\"~", 0, false, 1},
+              {"f:\"a b\"~3^2", 3, true, 2}, {"f:\"a b\"", 0, false, 1}};
+    for (size_t i = 0; i < sizeof sl / sizeof sl[0]; i++) {
+        q = qs(sl[i].text, false);
+        assert_non_null(q);
+        const store_query *ph = first_phrase(q);
+        if (!ph)
+            fail_msg("no phrase in [%s]", sl[i].text);
+        assert_int_equal(ph->slop, sl[i].slop);
+        assert_int_equal(ph->slop_set, sl[i].set);
+        assert_true(ph->boost == sl[i].boost);
+        store_query_free(q);
     }
     /* deep nesting is refused, not a stack overflow */
     char deep[400];
@@ -296,7 +328,41 @@ static void test_errors(void **state)
     refused("{\"match\":{\"t\":{\"operator\":\"or\"}}}", "parsing_exception", "No text specified");
     refused("{\"match\":{\"t\":{\"query\":\"a\",\"zero_terms_query\":\"some\"}}}", "parsing_exception",
             "zero_terms_query");
-    refused("{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"slop\":2}}}", "illegal_argument_exception", "[slop]");
+    refused("{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"slop\":-1}}}", "illegal_argument_exception",
+            "No negative slop allowed.");
+    refused("{\"multi_match\":{\"query\":\"a b\",\"type\":\"phrase\",\"slop\":-2}}", "illegal_argument_exception",
+            "No negative slop allowed.");
+    refused("{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"slop\":\"x\"}}}", "parsing_exception", "[slop]");
+    /* slop is read as Elasticsearch's intValue() reads it */
+    static const struct {
+        const char *json;
+        int slop;
+    } ok[] = {{"{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"slop\":2}}}", 2},
+              {"{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"slop\":\"3\"}}}", 3},
+              {"{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"slop\":1.9}}}", 1},
+              {"{\"multi_match\":{\"query\":\"a b\",\"type\":\"phrase\",\"slop\":4}}", 4},
+              {"{\"query_string\":{\"query\":\"f:\\\"a b\\\" OR f:\\\"c d\\\"~1\",\"phrase_slop\":5}}", 5}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        store_query *q = parse(ok[i].json);
+        if (!q)
+            fail_msg("refused: %s (%s)", ok[i].json, g_err.reason.data);
+        const store_query *ph = first_phrase(q);
+        assert_non_null(ph);
+        assert_int_equal(ph->slop, ok[i].slop);
+        store_query_free(q);
+    }
+    {
+        /* phrase_slop leaves a phrase's own ~N alone */
+        store_query *q = parse("{\"query_string\":{\"query\":\"f:\\\"c d\\\"~1\",\"phrase_slop\":5}}");
+        assert_non_null(q);
+        assert_int_equal(first_phrase(q)->slop, 1);
+        store_query_free(q);
+        /* query_string does not check a negative phrase_slop: the phrase refuses it when built */
+        q = parse("{\"query_string\":{\"query\":\"f:\\\"c d\\\"\",\"phrase_slop\":-1}}");
+        assert_non_null(q);
+        assert_int_equal(first_phrase(q)->slop, -1);
+        store_query_free(q);
+    }
     refused("{\"match_phrase\":{\"t\":{\"query\":\"a b\",\"operator\":\"and\"}}}", "parsing_exception",
             "[match_phrase] query does not support [operator]");
     refused("{\"multi_match\":{\"query\":\"a\",\"type\":\"cross_fields\"}}", "illegal_argument_exception",

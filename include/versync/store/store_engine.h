@@ -186,6 +186,14 @@ bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char 
  * written, or -1 on a storage error. */
 int store_engine_value_levels(store_rtxn *r, size_t *entries, size_t max);
 
+/* A skipping cursor over the postings of `term` in text field `path`
+ * (store_postings.h: store_pcursor_advance, store_pcursor_close; the caller
+ * owns it and closes it before the read ends): *c NULL and *df 0 when the
+ * term has none, else *df its document count. False on an engine error. */
+typedef struct store_pcursor store_pcursor;
+bool store_engine_pcursor(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
+                          size_t term_len, store_pcursor **c, int64_t *df);
+
 /* Number of documents with `term` in text field `path` (0 when none); -1 on error. */
 int64_t store_engine_term_docs(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
                                size_t term_len);

@@ -139,6 +139,15 @@ bool store_index_analyze(store_mapping *m, const store_field *f, bool search, bo
 int store_index_analyze_named(store_mapping *m, const char *name, const char *text, size_t len, store_token_fn fn,
                               void *arg);
 
+/* A query's tokens with their positions, as Lucene's QueryBuilder reads
+ * them for a phrase: removed stop words leave gaps, stacked tokens
+ * (synonyms) share a position. The analyzer is `name` when given (a query's
+ * `analyzer`), else field f's search analyzer as store_index_analyze picks
+ * it. 1 done, 0 when fn stopped or memory ran out, -1 no analyzer `name`. */
+typedef bool (*store_token_pos_fn)(const char *tok, size_t len, int32_t pos, void *arg);
+int store_index_analyze_pos(store_mapping *m, const store_field *f, bool quote, const char *name, const char *text,
+                            size_t len, store_token_pos_fn fn, void *arg);
+
 /* Analyse one value of field `f` with its index-time analyzer into `out`
  * (appended), positions from `pos0`, offsets (UTF-16 units) plus `off0`, as
  * a highlighter needs them; *end16 gets the value's UTF-16 length and

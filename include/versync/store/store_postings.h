@@ -65,6 +65,31 @@ int store_postings_has(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
 int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
                         bool (*fn)(const store_posting *p, void *arg), void *arg);
 
+/* A cursor over one term's postings, for intersections that skip: it seeks
+ * by block key (term id | first seq) and decodes only the blocks it lands
+ * in, so walking a rare term's documents through a common term's cursor
+ * costs a seek and a block per document, not the common term's whole list. */
+typedef struct store_pcursor store_pcursor;
+
+/* Open a cursor on the postings of `key` in `txn` (which must outlive it):
+ * *out is the cursor (heap; store_pcursor_close) and *df the term's document
+ * count, or *out NULL and *df 0 when the term has no postings. 0 or an LMDB
+ * code / ENOMEM. */
+int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, store_pcursor **out,
+                       int64_t *df);
+
+/* Move to the first posting whose seq is ≥ target (never backwards: a
+ * target at or before the current posting keeps it) and describe it in *p,
+ * whose positions stay valid until the cursor moves again. 1 positioned, 0
+ * no such posting (the cursor is then exhausted), or -rc on an error. */
+int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p);
+
+/* Blocks decoded so far (for tests of how little a walk reads). */
+size_t store_pcursor_blocks_read(const store_pcursor *c);
+
+/* Release a cursor; NULL is a no-op. */
+void store_pcursor_close(store_pcursor *c);
+
 /* Documents with a posting under `key` into *df (0 when none); 0 or an LMDB code. */
 int store_postings_df(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, int64_t *df);
 

@@ -94,6 +94,13 @@ struct store_query {
     char *msm; /* minimum_should_match as given (bool, match), NULL when not */
     char *analyzer; /* MATCH/PHRASE: the query's `analyzer` (quote_analyzer for a
                      * query_string phrase), used instead of the field's; NULL */
+    /* PHRASE: the phrase slop (Lucene's PhraseQuery slop). match_phrase and
+     * multi_match refuse a negative one while parsing, as Elasticsearch's
+     * builders do; query_string's phrase_slop is not checked there, so a
+     * negative one fails when the phrase is built. `slop_set`: a
+     * query_string phrase's own "…"~N, which phrase_slop does not replace. */
+    int slop;
+    bool slop_set;
     /* BOOL, CONSTANT, DISMAX */
     store_clause *clauses;
     size_t nclauses;

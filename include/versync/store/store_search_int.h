@@ -299,6 +299,23 @@ bool store_eval_push_val(const void *val, size_t len, int64_t seq, void *arg);
 bool store_eval_all_docs(ex *x, double score, hitv *out);
 bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len, bool scored, float boost,
                            hitv *out);
+/* Documents holding the phrase of `n` analysed `terms` at query positions
+ * `pos` (stop words leave gaps; equal positions stack alternatives, as a
+ * MultiPhraseQuery does) in text field `path`, from the postings' positions:
+ * Lucene's ExactPhraseMatcher at slop 0, its SloppyPhraseMatcher above
+ * (a sloppy phrase repeating a term is refused), scored by BM25 with the
+ * phrase frequency as tf and the terms' idf summed (PhraseWeight). Appended
+ * to `out` in seq order; false with x->err set. In store_phrase.c. */
+bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
+                       float boost, hitv *out);
+/* Each match of a phrase in one document, as the query finds it (the
+ * highlighter marks them): `n` query positions in order, the i-th at
+ * offset off[i] with the document's positions pos[i][0..npos[i]) of its
+ * terms (ascending); fn gets each match's first and last position. False
+ * when out of memory. */
+typedef void (*store_phrase_match_fn)(int64_t start, int64_t end, void *arg);
+bool store_phrase_matches(const uint32_t *const *pos, const size_t *npos, const int32_t *off, size_t n, int slop,
+                          store_phrase_match_fn fn, void *arg);
 int store_eval_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
 bool store_eval(ex *x, const store_query *q, hitv *out);
 

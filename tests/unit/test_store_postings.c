@@ -1,0 +1,213 @@
+/* Unit tests for store_postings' skipping cursor: advance across blocks cut by count and by bytes, exact
+ * positions, terms side by side, and how few blocks a skip decodes. */
+#include "versync/common/log.h"
+#include "versync/store/store_postings.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char g_dir[256];
+static MDB_env *g_env;
+static store_postings_dbs g_dbs;
+
+/* "fat" postings carry this many positions, far apart (two-byte varints):
+ * a few fill STORE_POSTINGS_BLOCK_BYTES, so its blocks are cut by size. */
+#define FAT_TF 150
+
+static uint32_t fat_pos(int64_t seq, uint32_t j)
+{
+    return (uint32_t)seq + j * 1000;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    log_init("test", LOG_ERROR, LOG_FORMAT_TEXT);
+    snprintf(g_dir, sizeof g_dir, "/tmp/test_store_postings.XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    assert_int_equal(mdb_env_create(&g_env), 0);
+    mdb_env_set_maxdbs(g_env, 4);
+    mdb_env_set_mapsize(g_env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(g_env, g_dir, MDB_NOSYNC, 0644), 0);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "terms", MDB_CREATE, &g_dbs.terms), 0);
+    assert_int_equal(mdb_dbi_open(txn, "blocks", MDB_CREATE, &g_dbs.blocks), 0);
+    store_pbatch *b = store_pbatch_new();
+    assert_non_null(b);
+    uint32_t pos[FAT_TF];
+    /* "a": one posting before the others' ids; "thin": 300 postings (even
+     * seqs 2..600), blocks cut at 128; "fat": seqs 10, 20, … 1000; "z" after. */
+    uint32_t one = 7;
+    assert_true(store_pbatch_put(b, "a", 1, 5, true, 1, 3, &one));
+    for (int64_t s = 2; s <= 600; s += 2) {
+        uint32_t p = (uint32_t)s;
+        assert_true(store_pbatch_put(b, "thin", 4, s, true, 1, 10, &p));
+    }
+    for (int64_t s = 10; s <= 1000; s += 10) {
+        for (uint32_t j = 0; j < FAT_TF; j++)
+            pos[j] = fat_pos(s, j);
+        assert_true(store_pbatch_put(b, "fat", 3, s, true, FAT_TF, 2 * FAT_TF, pos));
+    }
+    assert_true(store_pbatch_put(b, "z", 1, 1, true, 1, 3, &one));
+    assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    store_pbatch_free(b);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mdb_env_close(g_env);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t count_blocks(MDB_txn *txn, const char *term)
+{
+    MDB_val k = {strlen(term), (void *)term}, v;
+    assert_int_equal(mdb_get(txn, g_dbs.terms, &k, &v), 0);
+    unsigned char id[8];
+    memcpy(id, v.mv_data, 8);
+    MDB_cursor *c;
+    assert_int_equal(mdb_cursor_open(txn, g_dbs.blocks, &c), 0);
+    unsigned char kb[16] = {0};
+    memcpy(kb, id, 8);
+    MDB_val bk = {16, kb}, bv;
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(c, &bk, &bv, MDB_SET_RANGE); rc == 0 && memcmp(bk.mv_data, id, 8) == 0;
+         rc = mdb_cursor_get(c, &bk, &bv, MDB_NEXT))
+        n++;
+    mdb_cursor_close(c);
+    return n;
+}
+
+static void test_cursor_thin(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(count_blocks(txn, "thin"), 3); /* 128 + 128 + 44 */
+    store_pcursor *c;
+    int64_t df;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "thin", 4, &c, &df), 0);
+    assert_non_null(c);
+    assert_int_equal(df, 300);
+    store_posting p;
+    /* a walk by next (seq + 1) sees every posting once, in order, and decodes each block once */
+    int64_t want = 2, seen = 0;
+    for (int64_t t = 0; store_pcursor_advance(c, t, &p) == 1; t = p.seq + 1) {
+        assert_int_equal(p.seq, want);
+        assert_int_equal(p.tf, 1);
+        assert_int_equal(p.pos[0], (uint32_t)p.seq);
+        want += 2;
+        seen++;
+    }
+    assert_int_equal(seen, 300);
+    assert_int_equal(store_pcursor_blocks_read(c), 3);
+    assert_int_equal(store_pcursor_advance(c, 0, &p), 0); /* exhausted stays exhausted */
+    store_pcursor_close(c);
+
+    /* skips: an odd target lands on the next even seq; the block boundary
+     * (seq 256 ends the first block, 258 starts the second) in both directions */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "thin", 4, &c, &df), 0);
+    assert_int_equal(store_pcursor_advance(c, 255, &p), 1);
+    assert_int_equal(p.seq, 256);
+    assert_int_equal(store_pcursor_blocks_read(c), 1);
+    assert_int_equal(store_pcursor_advance(c, 257, &p), 1);
+    assert_int_equal(p.seq, 258);
+    assert_int_equal(store_pcursor_blocks_read(c), 2);
+    assert_int_equal(store_pcursor_advance(c, 100, &p), 1); /* never backwards */
+    assert_int_equal(p.seq, 258);
+    /* a long skip decodes only the block it lands in, not the ones between */
+    assert_int_equal(store_pcursor_advance(c, 599, &p), 1);
+    assert_int_equal(p.seq, 600);
+    assert_int_equal(store_pcursor_blocks_read(c), 3);
+    assert_int_equal(store_pcursor_advance(c, 601, &p), 0);
+    store_pcursor_close(c);
+
+    /* straight past the first block: one block read */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "thin", 4, &c, &df), 0);
+    assert_int_equal(store_pcursor_advance(c, 520, &p), 1);
+    assert_int_equal(p.seq, 520);
+    assert_int_equal(store_pcursor_blocks_read(c), 1);
+    store_pcursor_close(c);
+
+    /* a term with no postings: no cursor; advancing NULL finds nothing */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "none", 4, &c, &df), 0);
+    assert_null(c);
+    assert_int_equal(df, 0);
+    assert_int_equal(store_pcursor_advance(NULL, 0, &p), 0);
+    store_pcursor_close(NULL);
+    mdb_txn_abort(txn);
+}
+
+static void test_cursor_fat(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, MDB_RDONLY, &txn), 0);
+    size_t nb = count_blocks(txn, "fat");
+    assert_true(nb >= 100 / 6); /* cut by bytes, far below 128 postings each */
+    store_pcursor *c;
+    int64_t df;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "fat", 3, &c, &df), 0);
+    assert_int_equal(df, 100);
+    store_posting p;
+    /* every target just before, at and after each posting */
+    for (int64_t s = 10; s <= 1000; s += 10) {
+        for (int d = -1; d <= 0; d++) {
+            assert_int_equal(store_pcursor_advance(c, s + d, &p), 1);
+            assert_int_equal(p.seq, s);
+            assert_int_equal(p.tf, FAT_TF);
+            assert_int_equal(p.len, 2 * FAT_TF);
+            for (uint32_t j = 0; j < FAT_TF; j++)
+                assert_int_equal(p.pos[j], fat_pos(s, j));
+        }
+    }
+    assert_int_equal(store_pcursor_blocks_read(c), nb);
+    assert_int_equal(store_pcursor_advance(c, 1001, &p), 0); /* not into "z"'s blocks */
+    store_pcursor_close(c);
+
+    /* every third posting, fresh cursor each time: at most one block per target */
+    for (int64_t s = 10; s <= 1000; s += 30) {
+        assert_int_equal(store_pcursor_open(txn, &g_dbs, "fat", 3, &c, &df), 0);
+        assert_int_equal(store_pcursor_advance(c, s - 5, &p), 1);
+        assert_int_equal(p.seq, s);
+        assert_int_equal(p.pos[FAT_TF - 1], fat_pos(s, FAT_TF - 1));
+        assert_true(store_pcursor_blocks_read(c) <= 2);
+        store_pcursor_close(c);
+    }
+    /* the terms around stay apart */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "a", 1, &c, &df), 0);
+    assert_int_equal(store_pcursor_advance(c, 0, &p), 1);
+    assert_int_equal(p.seq, 5);
+    assert_int_equal(p.pos[0], 7);
+    assert_int_equal(store_pcursor_advance(c, 6, &p), 0);
+    store_pcursor_close(c);
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "z", 1, &c, &df), 0);
+    assert_int_equal(store_pcursor_advance(c, 2, &p), 0);
+    store_pcursor_close(c);
+    mdb_txn_abort(txn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cursor_thin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cursor_fat, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
