@@ -105,6 +105,7 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         e->map_size = (size_t)1 << 30;
     e->max_size = o->max_size;
     e->vlevel_entries = o->vlevel_entries ? o->vlevel_entries : STORE_VLEVEL_NEWEST_DEFAULT;
+    e->plevel_pages = o->plevel_pages_set ? o->plevel_pages : STORE_PLEVEL_PAGES_DEFAULT;
     e->flood = o->flood_stage;
     if (e->max_size && e->map_size > e->max_size)
         e->map_size = e->max_size;
@@ -160,6 +161,7 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         (rc = mdb_dbi_open(txn, "aliases", MDB_CREATE, &e->dbi_aliases)) ||
         (rc = mdb_dbi_open(txn, "terms", MDB_CREATE, &e->pdb.terms)) ||
         (rc = mdb_dbi_open(txn, "pblocks", MDB_CREATE, &e->pdb.blocks)) ||
+        (rc = mdb_dbi_open(txn, "pblocks1", MDB_CREATE, &e->pdb.recent)) ||
         (rc = mdb_dbi_open(txn, "exists", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_exists)) ||
         (rc = mdb_dbi_open(txn, "seqs", MDB_CREATE, &e->dbi_seqs)) ||
         (rc = mdb_dbi_open(txn, "fieldstats", MDB_CREATE, &e->dbi_fstats)) ||

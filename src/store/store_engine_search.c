@@ -231,6 +231,21 @@ int64_t store_engine_value_docs(store_rtxn *r, const store_index_meta *m, const 
     return n;
 }
 
+bool store_engine_postings_levels(store_rtxn *r, size_t blocks[2])
+{
+    MDB_dbi dbis[] = {r->e->pdb.recent, r->e->pdb.blocks};
+    for (size_t l = 0; l < 2; l++) {
+        MDB_stat st;
+        int rc = mdb_stat(r->txn, dbis[l], &st);
+        if (rc) {
+            mlog(rc, "count postings blocks");
+            return false;
+        }
+        blocks[l] = st.ms_entries;
+    }
+    return true;
+}
+
 int store_engine_value_levels(store_rtxn *r, size_t *entries, size_t max)
 {
     int n = 0;
@@ -912,9 +927,10 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
  * one transaction that opens it (a crash during it leaves the old format,
  * and the next start converts again). One written by a newer verstore is
  * refused rather than misread. */
-/* 4: exact values in levels (STORE_VLEVELS); a format-3 directory's values
- * are its oldest level as they are, so it only gets its format number. */
-#define SEARCH_FORMAT 4
+/* 4: exact values in levels (STORE_VLEVELS); 5: postings blocks in two
+ * levels (store_postings.h). A format-3 or -4 directory's values and blocks
+ * are the oldest levels as they are, so it only gets the format number. */
+#define SEARCH_FORMAT 5
 
 int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
 {
@@ -934,16 +950,16 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     uint32_t format = SEARCH_FORMAT;
-    if (rc == 0 && had == 3) {
+    if (rc == 0 && (had == 3 || had == 4)) {
         v.mv_size = 4;
         v.mv_data = &format;
         return mdb_put(txn, e->dbi_meta, &k, &v, 0);
     }
     if (rc == 0) {
         log_info("the search structures are in format %u (%s): converting them to format %u (per-term "
-                 "compressed postings with positions, exact values in levels) from the stored documents",
+                 "compressed postings with positions, in levels as the exact values) from the stored documents",
                  had, had < 2 ? "ASCII analyser" : "one entry per term and document", (unsigned)SEARCH_FORMAT);
-        MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
+        MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->pdb.recent, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
         for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
             if ((rc = mdb_drop(txn, dbis[i], 0)))
                 return rc;

@@ -25,6 +25,8 @@ static int run_txn(store_engine *e, store_job **jobs, size_t n)
     if (!rc)
         rc = store_pbatch_flush(c.pb, c.txn, &e->pdb);
     if (!rc)
+        rc = store_postings_compact(c.pb, c.txn, &e->pdb, e->plevel_pages, &e->pmove_next);
+    if (!rc)
         rc = store_eng_values_compact(c.txn, e);
     if (!rc)
         rc = store_eng_cache_flush(&c);

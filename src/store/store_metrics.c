@@ -180,6 +180,14 @@ bool store_metrics_render(buf *b, store_engine *e)
         for (int i = 0; i < nl; i++)
             buf_printf(b, "verstore_values_level_entries{level=\"%d\"} %zu\n", i, lv[i]);
     }
+    size_t pb[2];
+    bool pok = ok && store_engine_postings_levels(t, pb);
+    if (pok) {
+        head(b, "verstore_postings_level_blocks", "gauge",
+             "Postings blocks in the recent level (0), where new postings go, and the older level (1).");
+        for (int i = 0; i < 2; i++)
+            buf_printf(b, "verstore_postings_level_blocks{level=\"%d\"} %zu\n", i, pb[i]);
+    }
     store_engine_read_end(t);
-    return ok && nl >= 0;
+    return ok && nl >= 0 && pok;
 }

@@ -425,6 +425,68 @@ static int apply_term(store_pbatch *b, MDB_txn *txn, MDB_cursor *cur, MDB_dbi db
     return 0;
 }
 
+/* The largest seq of term `id` in the level `cur` walks, -1 when it has none there. */
+static int level_last_seq(MDB_cursor *cur, uint64_t id, dec *scratch, int64_t *last)
+{
+    unsigned char kb[16];
+    blk_key(kb, id + 1, 0);
+    MDB_val k = {16, kb}, v;
+    *last = -1;
+    scratch->n = scratch->npv = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 16 || store_util_get_be64(k.mv_data) != id)))
+        return 0;
+    if (rc)
+        return rc;
+    if ((rc = dec_block(scratch, (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8), &v)))
+        return rc;
+    if (scratch->n)
+        *last = scratch->p[scratch->n - 1].seq;
+    return 0;
+}
+
+/* The first seq of term `id` in the level `cur` walks, INT64_MAX when it has none there. */
+static int level_first_seq(MDB_cursor *cur, uint64_t id, int64_t *first)
+{
+    unsigned char kb[16];
+    blk_key(kb, id, 0);
+    MDB_val k = {16, kb}, v;
+    *first = INT64_MAX;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == 16 && store_util_get_be64(k.mv_data) == id)
+        *first = (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Where term `id`'s seqs switch level: every seq below it is in `blocks`,
+ * every one from it on in `recent`. With nothing in `recent`, one past the
+ * last seq in `blocks`, so that new postings start there. */
+static int level_boundary(MDB_cursor *cur0, MDB_cursor *cur1, uint64_t id, dec *scratch, int64_t *bound)
+{
+    int rc = level_first_seq(cur1, id, bound);
+    if (rc || *bound != INT64_MAX)
+        return rc;
+    int64_t last;
+    if ((rc = level_last_seq(cur0, id, scratch, &last)))
+        return rc;
+    *bound = last + 1;
+    return 0;
+}
+
+/* The largest term id with blocks in the level `cur` walks (0: none). */
+static int level_last_id(MDB_cursor *cur, uint64_t *id)
+{
+    MDB_val k, v;
+    *id = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && k.mv_size == 16)
+        *id = store_util_get_be64(k.mv_data);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d)
 {
     if (!b || !b->nt)
@@ -432,7 +494,7 @@ int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
     int rc = 0;
     size_t *order = malloc(grow_mul(b->nt, sizeof *order));
     op **ops = malloc(grow_mul(b->no, sizeof *ops));
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur = NULL, *cur1 = NULL;
     if (!order || !ops) {
         rc = ENOMEM;
         goto done;
@@ -441,17 +503,13 @@ int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
         order[i] = i;
     sort_batch = b;
     qsort(order, b->nt, sizeof *order, term_cmp); /* neighbouring terms share dictionary pages */
-    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
+    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)) || (rc = mdb_cursor_open(txn, d->recent, &cur1)))
         goto done;
-    /* New terms take ids after the largest in use. */
-    uint64_t next_id = 1;
-    MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    if (rc == 0 && k.mv_size == 16)
-        next_id = store_util_get_be64(k.mv_data) + 1;
-    else if (rc && rc != MDB_NOTFOUND)
+    /* New terms take ids after the largest in use, in either level. */
+    uint64_t last0, last1;
+    if ((rc = level_last_id(cur, &last0)) || (rc = level_last_id(cur1, &last1)))
         goto done;
-    rc = 0;
+    uint64_t next_id = (last0 > last1 ? last0 : last1) + 1;
     for (size_t ti = 0; ti < b->nt && !rc; ti++) {
         term *t = &b->t[order[ti]];
         size_t n = 0;
@@ -486,8 +544,14 @@ int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
         } else {
             break;
         }
-        int64_t delta = 0;
-        if ((rc = apply_term(b, txn, cur, d->blocks, id, ops, w, &delta)))
+        int64_t delta = 0, bound;
+        if ((rc = level_boundary(cur, cur1, id, &b->d, &bound)))
+            break;
+        size_t older = 0;
+        while (older < w && ops[older]->seq < bound)
+            older++;
+        if ((rc = apply_term(b, txn, cur, d->blocks, id, ops, older, &delta)) ||
+            (rc = apply_term(b, txn, cur1, d->recent, id, ops + older, w - older, &delta)))
             break;
         df += delta;
         if (df <= 0) {
@@ -505,6 +569,8 @@ int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
 done:
     if (cur)
         mdb_cursor_close(cur);
+    if (cur1)
+        mdb_cursor_close(cur1);
     free(order);
     free(ops);
     /* emptied whatever happened: on failure the transaction is aborted */
@@ -513,6 +579,91 @@ done:
     if (b->h)
         memset(b->h, 0, b->hcap * sizeof *b->h);
     return rc;
+}
+
+/* Postings decoded from several blocks: each posting's positions pointer
+ * again, since pv may have moved while later blocks were decoded. */
+static void dec_fix_positions(dec *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        d->p[i].pos = d->pv + d->pidx[i];
+}
+
+int store_postings_compact(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d, size_t limit_pages,
+                           uint64_t *next)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, d->recent, &st);
+    if (rc || !st.ms_entries || st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages <= limit_pages)
+        return rc;
+    size_t budget = st.ms_entries / 8 < 64 ? 64 : st.ms_entries / 8, moved = 0;
+    MDB_cursor *c1 = NULL, *c0 = NULL;
+    dec old = {0};
+    if ((rc = mdb_cursor_open(txn, d->recent, &c1)) || (rc = mdb_cursor_open(txn, d->blocks, &c0)))
+        goto done;
+    unsigned char kb[16];
+    blk_key(kb, *next, 0);
+    MDB_val k = {16, kb}, v;
+    bool wrapped = *next == 0;
+    rc = mdb_cursor_get(c1, &k, &v, MDB_SET_RANGE);
+    while (moved < budget) {
+        if (rc == MDB_NOTFOUND && !wrapped) {
+            wrapped = true;
+            rc = mdb_cursor_get(c1, &k, &v, MDB_FIRST);
+        }
+        if (rc)
+            break;
+        if (k.mv_size != 16) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        /* the term's recent blocks, decoded and deleted */
+        uint64_t id = store_util_get_be64(k.mv_data);
+        b->d.n = b->d.npv = 0;
+        while (rc == 0 && k.mv_size == 16 && store_util_get_be64(k.mv_data) == id) {
+            if ((rc = dec_block(&b->d, (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8), &v)) ||
+                (rc = mdb_cursor_del(c1, 0)))
+                goto done;
+            moved++;
+            rc = mdb_cursor_get(c1, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
+        }
+        if (rc && rc != MDB_NOTFOUND)
+            break;
+        int keep = rc; /* where the walk goes on */
+        dec_fix_positions(&b->d);
+        /* appended to the term's last block in `blocks` (all of them older) */
+        int64_t last;
+        if ((rc = level_last_seq(c0, id, &old, &last)))
+            break;
+        if (!GROW_ARRAY(b->out, b->outcap, old.n + b->d.n, 256)) {
+            rc = ENOMEM;
+            break;
+        }
+        size_t no = 0;
+        for (size_t i = 0; i < old.n; i++)
+            b->out[no++] = old.p[i];
+        for (size_t i = 0; i < b->d.n; i++)
+            b->out[no++] = b->d.p[i];
+        if ((rc = put_blocks(txn, d->blocks, id, b->out, no, &b->enc)))
+            break;
+        *next = id + 1;
+        if (keep == MDB_NOTFOUND) {
+            rc = MDB_NOTFOUND;
+            continue;
+        }
+        /* the put may have moved c1's page: find the next term again */
+        blk_key(kb, id + 1, 0);
+        k = (MDB_val){16, kb};
+        rc = mdb_cursor_get(c1, &k, &v, MDB_SET_RANGE);
+    }
+done:
+    if (c0)
+        mdb_cursor_close(c0);
+    if (c1)
+        mdb_cursor_close(c1);
+    dec_free(&old);
+    b->d.n = b->d.npv = 0;
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
@@ -550,26 +701,30 @@ int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *k
     int rc = term_id(txn, d, key, kn, &id, &df);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
-        return rc;
     dec dd = {0};
-    unsigned char kb[16];
-    blk_key(kb, id, 0);
-    MDB_val k = {16, kb}, v;
     bool stop = false;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == 0 && !stop && k.mv_size == 16 && store_util_get_be64(k.mv_data) == id;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        dd.n = dd.npv = 0;
-        if ((rc = dec_block(&dd, (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8), &v)))
+    /* the older level's postings come first: all its seqs are smaller */
+    MDB_dbi levels[] = {d->blocks, d->recent};
+    for (size_t l = 0; l < 2 && !stop && (rc == 0 || rc == MDB_NOTFOUND); l++) {
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, levels[l], &cur)))
             break;
-        for (size_t i = 0; i < dd.n && !stop; i++) {
-            store_posting p = {dd.p[i].seq, dd.p[i].tf, dd.p[i].len, dd.p[i].pos};
-            stop = !fn(&p, arg);
+        unsigned char kb[16];
+        blk_key(kb, id, 0);
+        MDB_val k = {16, kb}, v;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+             rc == 0 && !stop && k.mv_size == 16 && store_util_get_be64(k.mv_data) == id;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            dd.n = dd.npv = 0;
+            if ((rc = dec_block(&dd, (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8), &v)))
+                break;
+            for (size_t i = 0; i < dd.n && !stop; i++) {
+                store_posting p = {dd.p[i].seq, dd.p[i].tf, dd.p[i].len, dd.p[i].pos};
+                stop = !fn(&p, arg);
+            }
         }
+        mdb_cursor_close(cur);
     }
-    mdb_cursor_close(cur);
     dec_free(&dd);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -591,9 +746,20 @@ int store_postings_has(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
     int rc = term_id(txn, d, key, kn, &id, &df);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : -rc;
+    /* the recent level when seq is at or past its first block, else the older one */
     MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
+    int64_t bound;
+    if ((rc = mdb_cursor_open(txn, d->recent, &cur)))
         return -rc;
+    if ((rc = level_first_seq(cur, id, &bound))) {
+        mdb_cursor_close(cur);
+        return -rc;
+    }
+    if (seq < bound) {
+        mdb_cursor_close(cur);
+        if ((rc = mdb_cursor_open(txn, d->blocks, &cur)))
+            return -rc;
+    }
     MDB_val k, v;
     bool found;
     dec dd = {0};
@@ -609,9 +775,10 @@ int store_postings_has(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *
 
 int store_postings_drop_prefix(MDB_txn *txn, const store_postings_dbs *d, const void *prefix, size_t pn)
 {
-    MDB_cursor *tc = NULL, *bc = NULL;
+    MDB_cursor *tc = NULL, *bc[2] = {NULL, NULL};
     int rc;
-    if ((rc = mdb_cursor_open(txn, d->terms, &tc)) || (rc = mdb_cursor_open(txn, d->blocks, &bc)))
+    if ((rc = mdb_cursor_open(txn, d->terms, &tc)) || (rc = mdb_cursor_open(txn, d->blocks, &bc[0])) ||
+        (rc = mdb_cursor_open(txn, d->recent, &bc[1])))
         goto done;
     for (;;) {
         MDB_val k = {pn, (void *)prefix}, v;
@@ -625,20 +792,23 @@ int store_postings_drop_prefix(MDB_txn *txn, const store_postings_dbs *d, const 
         uint64_t id = store_util_get_be64(v.mv_data);
         if ((rc = mdb_cursor_del(tc, 0)))
             break;
-        unsigned char kb[16];
-        blk_key(kb, id, 0);
-        MDB_val bk = {16, kb}, bv;
-        for (rc = mdb_cursor_get(bc, &bk, &bv, MDB_SET_RANGE);
-             rc == 0 && bk.mv_size == 16 && store_util_get_be64(bk.mv_data) == id;
-             rc = mdb_cursor_get(bc, &bk, &bv, MDB_NEXT)) /* after a delete LMDB's NEXT yields the following entry */
-            if ((rc = mdb_cursor_del(bc, 0)))
-                break;
+        for (size_t l = 0; l < 2 && (rc == 0 || rc == MDB_NOTFOUND); l++) {
+            unsigned char kb[16];
+            blk_key(kb, id, 0);
+            MDB_val bk = {16, kb}, bv;
+            for (rc = mdb_cursor_get(bc[l], &bk, &bv, MDB_SET_RANGE);
+                 rc == 0 && bk.mv_size == 16 && store_util_get_be64(bk.mv_data) == id;
+                 rc = mdb_cursor_get(bc[l], &bk, &bv, MDB_NEXT)) /* after a delete LMDB's NEXT yields the following entry */
+                if ((rc = mdb_cursor_del(bc[l], 0)))
+                    break;
+        }
         if (rc && rc != MDB_NOTFOUND)
             break;
     }
 done:
-    if (bc)
-        mdb_cursor_close(bc);
+    for (size_t l = 0; l < 2; l++)
+        if (bc[l])
+            mdb_cursor_close(bc[l]);
     if (tc)
         mdb_cursor_close(tc);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -646,15 +816,21 @@ done:
 
 /* ---- the skipping cursor ------------------------------------------------------------ */
 
-struct store_pcursor {
+/* The cursor's walk through one level's blocks of the term. */
+typedef struct pc_level {
     MDB_cursor *cur;
-    uint64_t id;
-    dec d;         /* the block the cursor is in */
+    dec d;         /* the block the walk is in */
     bool have;     /* d holds a block */
     int64_t first; /* its first seq (its key) */
     size_t i;      /* the current posting in d */
     bool end;
-    size_t blocks; /* decoded so far */
+} pc_level;
+
+struct store_pcursor {
+    uint64_t id;
+    pc_level lv[2];  /* `blocks`, then `recent` */
+    int64_t bound;   /* the term's first seq in `recent` (INT64_MAX: none there) */
+    size_t blocks;   /* decoded so far */
 };
 
 int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, store_pcursor **out,
@@ -671,11 +847,12 @@ int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *ke
     store_pcursor *c = calloc(1, sizeof *c);
     if (!c)
         return ENOMEM;
-    if ((rc = mdb_cursor_open(txn, d->blocks, &c->cur))) {
-        free(c);
+    c->id = id;
+    if ((rc = mdb_cursor_open(txn, d->blocks, &c->lv[0].cur)) || (rc = mdb_cursor_open(txn, d->recent, &c->lv[1].cur)) ||
+        (rc = level_first_seq(c->lv[1].cur, id, &c->bound))) {
+        store_pcursor_close(c);
         return rc;
     }
-    c->id = id;
     *out = c;
     return 0;
 }
@@ -685,82 +862,98 @@ static bool pc_own(const store_pcursor *c, const MDB_val *k)
     return k->mv_size == 16 && store_util_get_be64(k->mv_data) == c->id;
 }
 
-/* Decode the block at (k, v) as the cursor's current one. */
-static int pc_load(store_pcursor *c, const MDB_val *k, const MDB_val *v)
+/* Decode the block at (k, v) as the level's current one. */
+static int pc_load(store_pcursor *c, pc_level *l, const MDB_val *k, const MDB_val *v)
 {
-    c->d.n = c->d.npv = 0;
-    c->have = false;
-    c->first = (int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8);
-    int rc = dec_block(&c->d, c->first, v);
+    l->d.n = l->d.npv = 0;
+    l->have = false;
+    l->first = (int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8);
+    int rc = dec_block(&l->d, l->first, v);
     if (rc)
         return rc;
     c->blocks++;
-    c->have = c->d.n > 0;
-    c->i = 0;
+    l->have = l->d.n > 0;
+    l->i = 0;
     return 0;
 }
 
 /* In the decoded block, the first posting at or after target: true when there is one. */
-static bool pc_seek_in(store_pcursor *c, int64_t target, store_posting *p)
+static bool pc_seek_in(pc_level *l, int64_t target, store_posting *p)
 {
-    if (!c->have || c->d.p[c->d.n - 1].seq < target)
+    if (!l->have || l->d.p[l->d.n - 1].seq < target)
         return false;
-    size_t i = c->i;
-    while (c->d.p[i].seq < target)
+    size_t i = l->i;
+    while (l->d.p[i].seq < target)
         i++;
-    c->i = i;
-    *p = (store_posting){c->d.p[i].seq, c->d.p[i].tf, c->d.p[i].len, c->d.p[i].pos};
+    l->i = i;
+    *p = (store_posting){l->d.p[i].seq, l->d.p[i].tf, l->d.p[i].len, l->d.p[i].pos};
     return true;
 }
 
-int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
+/* store_pcursor_advance within one level. */
+static int pc_level_advance(store_pcursor *c, pc_level *l, int64_t target, store_posting *p)
 {
-    if (!c || c->end)
+    if (l->end)
         return 0;
-    if (pc_seek_in(c, target, p))
+    if (pc_seek_in(l, target, p))
         return 1;
     /* Blocks are keyed by their first seq: target lies in the last block
      * starting at or before it, or (that block ending before it) in the next. */
     unsigned char kb[16];
     blk_key(kb, c->id, target);
     MDB_val k = {16, kb}, v;
-    int rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+    int rc = mdb_cursor_get(l->cur, &k, &v, MDB_SET_RANGE);
     if (rc && rc != MDB_NOTFOUND)
         return -rc;
     bool after = rc == 0 && pc_own(c, &k);
     if (after && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == target) {
-        if ((rc = pc_load(c, &k, &v)))
+        if ((rc = pc_load(c, l, &k, &v)))
             return -rc;
-        return pc_seek_in(c, target, p) ? 1 : (c->end = true, 0);
+        return pc_seek_in(l, target, p) ? 1 : (l->end = true, 0);
     }
-    int r2 = mdb_cursor_get(c->cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+    int r2 = mdb_cursor_get(l->cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
     if (r2 && r2 != MDB_NOTFOUND)
         return -r2;
     if (r2 == 0 && pc_own(c, &k)) {
         /* the block already decoded ends before target: no need to read it again */
-        bool same = c->have && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == c->first;
+        bool same = l->have && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == l->first;
         if (!same) {
-            if ((rc = pc_load(c, &k, &v)))
+            if ((rc = pc_load(c, l, &k, &v)))
                 return -rc;
-            if (pc_seek_in(c, target, p))
+            if (pc_seek_in(l, target, p))
                 return 1;
         }
-        rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(l->cur, &k, &v, MDB_NEXT);
     } else if (after) {
         k = (MDB_val){16, kb};
-        rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_RANGE);
+        rc = mdb_cursor_get(l->cur, &k, &v, MDB_SET_RANGE);
     } else {
         rc = MDB_NOTFOUND;
     }
     if (rc && rc != MDB_NOTFOUND)
         return -rc;
     if (rc == MDB_NOTFOUND || !pc_own(c, &k)) {
-        c->end = true;
+        l->end = true;
         return 0;
     }
-    if ((rc = pc_load(c, &k, &v)))
+    if ((rc = pc_load(c, l, &k, &v)))
         return -rc;
-    return pc_seek_in(c, target, p) ? 1 : (c->end = true, 0);
+    return pc_seek_in(l, target, p) ? 1 : (l->end = true, 0);
+}
+
+int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
+{
+    if (!c)
+        return 0;
+    /* the older level holds every seq below the bound, the recent one the rest */
+    if (target < c->bound && !c->lv[0].end) {
+        int r = pc_level_advance(c, &c->lv[0], target, p);
+        if (r)
+            return r;
+    }
+    if (c->bound == INT64_MAX)
+        return 0;
+    return pc_level_advance(c, &c->lv[1], target, p);
 }
 
 size_t store_pcursor_blocks_read(const store_pcursor *c) { return c ? c->blocks : 0; }
@@ -769,7 +962,10 @@ void store_pcursor_close(store_pcursor *c)
 {
     if (!c)
         return;
-    mdb_cursor_close(c->cur);
-    dec_free(&c->d);
+    for (size_t l = 0; l < 2; l++) {
+        if (c->lv[l].cur)
+            mdb_cursor_close(c->lv[l].cur);
+        dec_free(&c->lv[l].d);
+    }
     free(c);
 }

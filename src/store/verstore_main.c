@@ -72,6 +72,9 @@ static const char usage_text[] =
     "                          each 8 times larger, when it holds more than N (default\n"
     "                          32768; from 1 to 16777216); smaller levels cost a batch\n"
     "                          fewer pages and moves more often\n"
+    "  --postings-level-pages N  new text postings go into a recent level of the index that\n"
+    "                          moves whole terms to the older level when it holds more than N\n"
+    "                          pages of 4 KiB (default 512; 0 moves after every batch)\n"
     "  --users FILE            require authentication: HTTP basic auth for the users and\n"
     "                          Authorization: ApiKey for the keys listed in FILE (lines\n"
     "                          name:HASH or apikey:ID:HASH, HASH from --hash-password);\n"
@@ -212,7 +215,7 @@ typedef struct verstore_opts {
     store_disk_watermark flood;
     long threads, search_threads, search_queue;
     int64_t search_timeout;
-    size_t vlevel_entries;
+    size_t vlevel_entries, plevel_pages;
     char host[256];
     int port;
 } verstore_opts;
@@ -233,7 +236,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
     if (threads < 1)
         threads = 1;
     long search_threads = threads * 3 / 2 + 1, search_queue = 1000;
-    int64_t search_timeout = -1, vlevel_entries = STORE_VLEVEL_NEWEST_DEFAULT;
+    int64_t search_timeout = -1, vlevel_entries = STORE_VLEVEL_NEWEST_DEFAULT, plevel_pages = STORE_PLEVEL_PAGES_DEFAULT;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},     {"data", required_argument, NULL, 'd'},
         {"durability", required_argument, NULL, 'D'}, {"max-body", required_argument, NULL, 'm'},
@@ -245,7 +248,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
         {"max-disk", required_argument, NULL, 'M'},    {"max-memory", required_argument, NULL, 'R'},
         {"search-threads", required_argument, NULL, 'S'}, {"search-queue", required_argument, NULL, 'Q'},
         {"search-timeout", required_argument, NULL, 'T'}, {"version", no_argument, NULL, 'V'},
-        {"values-level-entries", required_argument, NULL, 'E'},
+        {"values-level-entries", required_argument, NULL, 'E'}, {"postings-level-pages", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -299,6 +302,10 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
             if (!scan_int64(optarg, 1, 16777216, &vlevel_entries))
                 return bad_usage("--values-level-entries: expected a number from 1 to 16777216, got '%s'", optarg);
             break;
+        case 'P':
+            if (!scan_int64(optarg, 0, 16777216, &plevel_pages))
+                return bad_usage("--postings-level-pages: expected a number from 0 to 16777216, got '%s'", optarg);
+            break;
         case 'L': level_s = optarg; break;
         case 'F': format_s = optarg; break;
         case 'u': users = optarg; break;
@@ -345,7 +352,7 @@ static int parse_options(int argc, char **argv, verstore_opts *o)
     o->max_body = max_body, o->max_disk = max_disk, o->max_memory = max_memory, o->max_memory_set = max_memory_set;
     o->flood = flood, o->threads = threads;
     o->search_threads = search_threads, o->search_queue = search_queue, o->search_timeout = search_timeout;
-    o->vlevel_entries = (size_t)vlevel_entries;
+    o->vlevel_entries = (size_t)vlevel_entries, o->plevel_pages = (size_t)plevel_pages;
     return -1;
 }
 
@@ -464,6 +471,8 @@ static int serve(verstore_opts *o, store_auth *auth, const char *cert_pem, const
                             .max_readers = (int)(o->threads + o->search_threads) * 2 + 16 + STORE_SEARCH_MAX_SCROLLS,
                             .max_size = (size_t)o->max_disk,
                             .vlevel_entries = o->vlevel_entries,
+                            .plevel_pages = o->plevel_pages,
+                            .plevel_pages_set = true,
                             .flood_stage = o->flood};
     if (!store_engine_open(&eo, &engine, err, sizeof err)) {
         fprintf(stderr, "verstore: --data %s: %s\n", o->data, err);

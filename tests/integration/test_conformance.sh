@@ -27,12 +27,15 @@ run_files() {
 check "verstore starts" verstore_start || { done_testing; exit 1; }
 run_files ""
 
-# Again with exact-value levels of one entry: every answer must be the same
-# when a field's values are spread over several levels (the default levels
-# hold 32 768 entries, so these small indices would only ever use the newest;
-# test_store_value_levels.sh fills every level).
+# Again with the smallest levels: exact-value levels of one entry and
+# postings moved to the older level after every batch. Every answer must be
+# the same when a field's values and a term's postings are spread over
+# several levels (the default levels are far larger than these small
+# indices, which would only ever use the newest; test_store_levels.sh fills
+# every level).
 verstore_stop
 STORE_DATA=$T_DIR/store_levels
-check "verstore starts with --values-level-entries 1" verstore_start --values-level-entries 1 || { done_testing; exit 1; }
-run_files "[levels of 1] "
+check "verstore starts with the smallest levels" \
+  verstore_start --values-level-entries 1 --postings-level-pages 0 || { done_testing; exit 1; }
+run_files "[smallest levels] "
 done_testing

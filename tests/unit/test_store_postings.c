@@ -29,6 +29,13 @@ static uint32_t fat_pos(int64_t seq, uint32_t j)
     return (uint32_t)seq + j * 1000;
 }
 
+static size_t recent_blocks(MDB_txn *txn)
+{
+    MDB_stat st;
+    assert_int_equal(mdb_stat(txn, g_dbs.recent, &st), 0);
+    return st.ms_entries;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -43,6 +50,7 @@ static int setup(void **state)
     assert_int_equal(mdb_txn_begin(g_env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "terms", MDB_CREATE, &g_dbs.terms), 0);
     assert_int_equal(mdb_dbi_open(txn, "blocks", MDB_CREATE, &g_dbs.blocks), 0);
+    assert_int_equal(mdb_dbi_open(txn, "recent", MDB_CREATE, &g_dbs.recent), 0);
     store_pbatch *b = store_pbatch_new();
     assert_non_null(b);
     uint32_t pos[FAT_TF];
@@ -61,6 +69,11 @@ static int setup(void **state)
     }
     assert_true(store_pbatch_put(b, "z", 1, 1, true, 1, 3, &one));
     assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    /* all of it into the older level, where the cursor tests below count blocks */
+    uint64_t next = 0;
+    for (int i = 0; i < 20 && recent_blocks(txn); i++)
+        assert_int_equal(store_postings_compact(b, txn, &g_dbs, 0, &next), 0);
+    assert_int_equal(recent_blocks(txn), 0);
     store_pbatch_free(b);
     assert_int_equal(mdb_txn_commit(txn), 0);
     return 0;
@@ -75,14 +88,14 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static size_t count_blocks(MDB_txn *txn, const char *term)
+static size_t count_level_blocks(MDB_txn *txn, MDB_dbi dbi, const char *term)
 {
     MDB_val k = {strlen(term), (void *)term}, v;
     assert_int_equal(mdb_get(txn, g_dbs.terms, &k, &v), 0);
     unsigned char id[8];
     memcpy(id, v.mv_data, 8);
     MDB_cursor *c;
-    assert_int_equal(mdb_cursor_open(txn, g_dbs.blocks, &c), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
     unsigned char kb[16] = {0};
     memcpy(kb, id, 8);
     MDB_val bk = {16, kb}, bv;
@@ -92,6 +105,11 @@ static size_t count_blocks(MDB_txn *txn, const char *term)
         n++;
     mdb_cursor_close(c);
     return n;
+}
+
+static size_t count_blocks(MDB_txn *txn, const char *term)
+{
+    return count_level_blocks(txn, g_dbs.blocks, term);
 }
 
 static void test_cursor_thin(void **state)
@@ -203,11 +221,118 @@ static void test_cursor_fat(void **state)
     mdb_txn_abort(txn);
 }
 
+typedef struct seqs {
+    int64_t v[1024];
+    size_t n;
+} seqs;
+
+static bool on_read(const store_posting *p, void *arg)
+{
+    seqs *s = arg;
+    s->v[s->n++] = p->seq;
+    return s->n < 1024;
+}
+
+/* A term whose older postings sit in `blocks` and newer ones in `recent`:
+ * reads, the cursor, has() and removals see one list in seq order, and a
+ * move brings the recent ones after the older ones. */
+static void test_levels(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, 0, &txn), 0);
+    store_pbatch *b = store_pbatch_new();
+    assert_non_null(b);
+    uint32_t one = 1;
+    /* "split" 1..200 into the older level (the others are there already) */
+    for (int64_t s = 1; s <= 200; s++)
+        assert_true(store_pbatch_put(b, "split", 5, s, true, 1, 4, &one));
+    assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    uint64_t next = 0;
+    for (int i = 0; i < 20 && recent_blocks(txn); i++)
+        assert_int_equal(store_postings_compact(b, txn, &g_dbs, 0, &next), 0);
+    /* 201..400 in a later batch: into the recent level */
+    for (int64_t s = 201; s <= 400; s++)
+        assert_true(store_pbatch_put(b, "split", 5, s, true, 1, 4, &one));
+    assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    assert_int_equal(count_level_blocks(txn, g_dbs.blocks, "split"), 2);  /* 128 + 72 */
+    assert_int_equal(count_level_blocks(txn, g_dbs.recent, "split"), 2);  /* 128 + 72 */
+    /* a limit above its size moves nothing */
+    assert_int_equal(store_postings_compact(b, txn, &g_dbs, 1000, &next), 0);
+    assert_int_equal(count_level_blocks(txn, g_dbs.recent, "split"), 2);
+
+    seqs got = {{0}, 0};
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &got), 0);
+    assert_int_equal(got.n, 400);
+    for (size_t i = 0; i < got.n; i++)
+        assert_int_equal(got.v[i], (int64_t)i + 1);
+    store_pcursor *c;
+    int64_t df;
+    store_posting p;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "split", 5, &c, &df), 0);
+    assert_int_equal(df, 400);
+    assert_int_equal(store_pcursor_advance(c, 150, &p), 1);
+    assert_int_equal(p.seq, 150);
+    assert_int_equal(store_pcursor_advance(c, 200, &p), 1);
+    assert_int_equal(p.seq, 200);
+    assert_int_equal(store_pcursor_advance(c, 201, &p), 1); /* across the levels */
+    assert_int_equal(p.seq, 201);
+    assert_int_equal(store_pcursor_advance(c, 399, &p), 1);
+    assert_int_equal(p.seq, 399);
+    assert_int_equal(store_pcursor_advance(c, 401, &p), 0);
+    store_pcursor_close(c);
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "split", 5, &c, &df), 0);
+    assert_int_equal(store_pcursor_advance(c, 300, &p), 1); /* straight into the recent level */
+    assert_int_equal(p.seq, 300);
+    store_pcursor_close(c);
+    assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 150), 1);
+    assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 250), 1);
+    assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 401), 0);
+
+    /* removals in both levels, and one more new posting */
+    assert_true(store_pbatch_put(b, "split", 5, 150, false, 0, 0, NULL));
+    assert_true(store_pbatch_put(b, "split", 5, 250, false, 0, 0, NULL));
+    assert_true(store_pbatch_put(b, "split", 5, 401, true, 1, 4, &one));
+    assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    got.n = 0;
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &got), 0);
+    assert_int_equal(got.n, 399);
+    assert_int_equal(store_postings_df(txn, &g_dbs, "split", 5, &df), 0);
+    assert_int_equal(df, 399);
+    assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 150), 0);
+    assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 250), 0);
+
+    /* the move: the recent postings follow the older ones in `blocks` */
+    for (int i = 0; i < 20 && recent_blocks(txn); i++)
+        assert_int_equal(store_postings_compact(b, txn, &g_dbs, 0, &next), 0);
+    assert_int_equal(count_level_blocks(txn, g_dbs.recent, "split"), 0);
+    seqs after = {{0}, 0};
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &after), 0);
+    assert_int_equal(after.n, got.n);
+    assert_memory_equal(after.v, got.v, got.n * sizeof *got.v);
+    /* and new postings after a move go to the recent level again */
+    assert_true(store_pbatch_put(b, "split", 5, 500, true, 1, 4, &one));
+    assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    assert_int_equal(count_level_blocks(txn, g_dbs.recent, "split"), 1);
+    /* a term id is never reused while its blocks are only in the recent level */
+    assert_true(store_pbatch_put(b, "newer", 5, 600, true, 1, 4, &one));
+    assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
+    got.n = 0;
+    assert_int_equal(store_postings_read(txn, &g_dbs, "newer", 5, on_read, &got), 0);
+    assert_int_equal(got.n, 1);
+    got.n = 0;
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &got), 0);
+    assert_int_equal(got.n, 400);
+    store_pbatch_free(b);
+    mdb_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cursor_thin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_fat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

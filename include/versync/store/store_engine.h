@@ -27,10 +27,17 @@ typedef struct store_engine_opts {
     size_t max_size;  /* the map (so data.mdb) never grows past this (0: no limit) */
     store_disk_watermark flood_stage; /* refuse writes past it (zero: never) */
     size_t vlevel_entries; /* exact values the newest level holds before moving some down (0: the default) */
+    size_t plevel_pages;   /* pages the recent postings level holds before moving terms out (store_postings.h) */
+    bool plevel_pages_set; /* false: STORE_PLEVEL_PAGES_DEFAULT */
 } store_engine_opts;
 
 /* The default of store_engine_opts.vlevel_entries (see STORE_VLEVELS in store_engine_int.h). */
 #define STORE_VLEVEL_NEWEST_DEFAULT 32768
+/* The default of store_engine_opts.plevel_pages: about the square root of
+ * (distinct terms a batch touches × pages of postings it adds) for the
+ * benchmark's batches, where the pages a batch dirties in the recent level
+ * plus those its share of the moves dirties are fewest. */
+#define STORE_PLEVEL_PAGES_DEFAULT 512
 
 /* Open (creating if needed) the engine in opts->dir and start its writer
  * (and, when not durable, a background syncer every 100 ms). On failure
@@ -185,6 +192,10 @@ bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char 
  * entries[0 … max) (see STORE_VLEVELS); returns the number of levels
  * written, or -1 on a storage error. */
 int store_engine_value_levels(store_rtxn *r, size_t *entries, size_t max);
+
+/* Blocks in the recent and the older postings level (store_postings.h), into
+ * blocks[0] and blocks[1]; false on a storage error. */
+bool store_engine_postings_levels(store_rtxn *r, size_t blocks[2]);
 
 /* A skipping cursor over the postings of `term` in text field `path`
  * (store_postings.h: store_pcursor_advance, store_pcursor_close; the caller

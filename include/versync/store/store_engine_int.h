@@ -60,6 +60,8 @@ struct store_engine {
     unsigned char vmove_at[STORE_VLEVELS][STORE_INDEX_MAX_KEY];
     size_t vmove_len[STORE_VLEVELS];
     size_t vlevel_entries; /* the newest level's limit */
+    size_t plevel_pages;   /* the recent postings level's limit (store_postings_compact) */
+    uint64_t pmove_next;   /* the term id the next postings move starts at (writer thread only) */
     bool durable;
     size_t map_size;
     size_t max_size;             /* --max-disk: the map's ceiling (0: none) */

@@ -22,7 +22,19 @@
  * them term by term at its end: a term's storage (its dictionary entry and
  * the blocks its changes fall in, usually just the last one) is read and
  * written once per batch, whatever the number of documents, so the pages a
- * batch dirties follow the number of distinct terms, not the index size. */
+ * batch dirties follow the number of distinct terms, not the index size.
+ *
+ * Blocks are in two levels of the same layout: `blocks` ("pblocks") and a
+ * small `recent` one ("pblocks1"). A term's newest postings go into
+ * `recent`, where the last blocks of all the terms a batch touches sit on
+ * few pages (in `blocks`, each term's last block is on a page of its own, so
+ * a batch of a few thousand distinct terms dirtied as many pages however
+ * few postings it added). When `recent` outgrows its limit,
+ * store_postings_compact moves whole terms, a range of term ids at a time,
+ * into `blocks`, appending to each one's last block there. For every term,
+ * all its seqs in `recent` are greater than all its seqs in `blocks`, so a
+ * term's postings in seq order are its `blocks` ones, then its `recent`
+ * ones. */
 
 #define STORE_POSTINGS_BLOCK_DOCS 128
 /* Blocks are cut before this many bytes so that they stay in LMDB's leaf
@@ -30,7 +42,7 @@
 #define STORE_POSTINGS_BLOCK_BYTES 1800
 
 typedef struct store_postings_dbs {
-    MDB_dbi terms, blocks;
+    MDB_dbi terms, blocks, recent;
 } store_postings_dbs;
 
 typedef struct store_pbatch store_pbatch;
@@ -51,6 +63,14 @@ size_t store_pbatch_pending(const store_pbatch *b);
 /* Apply the queued changes inside `txn` and empty the batch. Returns 0 or
  * an LMDB/errno code (the transaction must then be aborted). */
 int store_pbatch_flush(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d);
+
+/* When the `recent` level holds more than `limit_pages` pages, move about
+ * an eighth of its blocks (at least 64), whole terms at a time from term id
+ * *next on (wrapping), into `blocks`; *next is where the next move starts.
+ * b lends its scratch buffers and must have nothing queued. 0 or an
+ * LMDB/errno code (the transaction must then be aborted). */
+int store_postings_compact(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d, size_t limit_pages,
+                           uint64_t *next);
 
 /* Release a batch; NULL is a no-op. */
 void store_pbatch_free(store_pbatch *b);

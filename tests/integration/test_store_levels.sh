@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# verstore's exact-value index in levels (STORE_VLEVELS): the same writes —
-# keyword, long, date, boolean and keyword-array values, values too long for a
-# key (kept cut, with their whole value aside), overwrites and deletes — go to
-# a store with the default levels (32 768 entries: everything stays in the
-# newest) and to one with --values-level-entries 2, where the entries are
-# spread over all five levels. Every query that reads exact values (term,
-# terms, range, exists, prefix, sorts both ways, search_after, terms and
-# cardinality aggregations) must answer the same in both, and again after the
-# second store restarts on its data.
+# verstore's levels: the exact-value index in five (STORE_VLEVELS) and the
+# text postings in two (store_postings.h). The same writes — keyword, long,
+# date, boolean and keyword-array values, values too long for a key (kept cut,
+# with their whole value aside), text, overwrites and deletes — go to a store
+# with the default levels (everything stays in the newest) and to one with
+# --values-level-entries 2 --postings-level-pages 0, where the values are
+# spread over all five levels and every batch moves postings to the older
+# level. Every query that reads them (term, terms, range, exists, prefix,
+# sorts both ways, search_after, terms and cardinality aggregations; match,
+# match_phrase with and without slop, scores included) must answer the same
+# in both, and again after the second store restarts on its data.
 . "$(dirname "$0")/lib.sh"
 
 N=3000 # documents indexed; a fifth are overwritten and a tenth deleted afterwards
@@ -18,6 +20,7 @@ import json, random, sys
 d, n = sys.argv[1], int(sys.argv[2])
 rnd = random.Random(17)
 long_prefix = "p" * 560  # values past the key's inline length share it and differ after
+words = ["w%d" % i for i in range(300)]  # w0 in most documents, w299 in a few
 def doc(i, gen):
     src = {
         "k": "k%02d" % min(int(rnd.expovariate(0.15)), 60),
@@ -26,6 +29,7 @@ def doc(i, gen):
         "b": rnd.random() < 0.3,
         "tags": ["t%d" % rnd.randrange(40) for _ in range(rnd.randrange(4))],
         "g": gen,
+        "t": " ".join(words[min(int(rnd.expovariate(0.02)), len(words) - 1)] for _ in range(rnd.randint(3, 12))),
     }
     if rnd.random() < 0.1:
         src["big"] = long_prefix + "%03d" % rnd.randrange(50)
@@ -66,13 +70,19 @@ QUERIES=(
   '{"size":25,"sort":[{"tags":{"order":"desc","mode":"max"}},{"_id":"asc"}],"_source":false}'
   '{"size":0,"aggs":{"k":{"terms":{"field":"k","size":100}},"t":{"terms":{"field":"tags","size":100}},"c":{"cardinality":{"field":"n"}},"g":{"terms":{"field":"g"}}}}'
   '{"size":0,"aggs":{"big":{"terms":{"field":"big","size":100}}}}'
+  '{"query":{"match":{"t":"w0"}},"size":30,"track_total_hits":true}'
+  '{"query":{"match":{"t":"w3 w77 w150"}},"size":50,"track_total_hits":true}'
+  '{"query":{"match":{"t":{"query":"w1 w2","operator":"and"}}},"size":50,"track_total_hits":true}'
+  '{"query":{"match_phrase":{"t":"w0 w1"}},"size":50,"track_total_hits":true}'
+  '{"query":{"match_phrase":{"t":{"query":"w2 w0","slop":2}}},"size":50,"track_total_hits":true}'
+  '{"query":{"match":{"t":"w250"}},"size":50,"track_total_hits":true}'
 )
 QUERIES[7]=${QUERIES[7]/PLACEHOLDER_BIG/$(printf 'p%.0s' $(seq 560))007}
 
 # load: create the index and send every bulk; each must answer 200 without errors.
 load() {
   local f bad=0
-  http PUT /lv '{"mappings":{"properties":{"k":{"type":"keyword"},"n":{"type":"long"},"d":{"type":"date"},"b":{"type":"boolean"},"tags":{"type":"keyword"},"big":{"type":"keyword"},"g":{"type":"long"}}}}'
+  http PUT /lv '{"mappings":{"properties":{"k":{"type":"keyword"},"n":{"type":"long"},"d":{"type":"date"},"b":{"type":"boolean"},"tags":{"type":"keyword"},"big":{"type":"keyword"},"g":{"type":"long"},"t":{"type":"text"}}}}'
   [ "$HTTP_STATUS" = 200 ] || { bad=1; echo "# create: $HTTP_STATUS $HTTP_BODY"; }
   for f in "$T_DIR"/bulk.*; do
     http POST /_bulk "$(cat "$f")"$'\n' application/x-ndjson
@@ -96,11 +106,14 @@ answers "$T_DIR/want"
 verstore_stop
 
 STORE_DATA=$T_DIR/store_levels
-check "verstore starts (--values-level-entries 2)" verstore_start --values-level-entries 2 || { done_testing; exit 1; }
+LEVELS=(--values-level-entries 2 --postings-level-pages 0)
+check "verstore starts (${LEVELS[*]})" verstore_start "${LEVELS[@]}" || { done_testing; exit 1; }
 check "writes to the small-level store" load
 http GET /_prometheus/metrics
 levels=$(printf '%s\n' "$HTTP_BODY" | awk '/^verstore_values_level_entries\{/ && $2 > 0 {n++} END {print n + 0}')
-assert_eq "every one of the 5 levels holds entries" 5 "$levels"
+assert_eq "every one of the 5 exact-value levels holds entries" 5 "$levels"
+older=$(printf '%s\n' "$HTTP_BODY" | awk '/^verstore_postings_level_blocks\{level="1"\}/ {print $2}')
+check "postings were moved to the older level ($older blocks)" test "${older:-0}" -gt 0
 answers "$T_DIR/got"
 
 # The comparison must not be vacuous: the answers found documents.
@@ -116,7 +129,7 @@ for i in "${!QUERIES[@]}"; do
 done
 
 verstore_stop
-check "verstore restarts on the small-level data" verstore_start --values-level-entries 2 || { done_testing; exit 1; }
+check "verstore restarts on the small-level data" verstore_start "${LEVELS[@]}" || { done_testing; exit 1; }
 answers "$T_DIR/again"
 check "same answers after the restart" cmp -s "$T_DIR/want" "$T_DIR/again"
 verstore_stop
