@@ -21,7 +21,7 @@
  *         of the documents; noindex: {"dynamic":false}, nothing indexed, the
  *         pure document-store baseline), then send the N documents as _bulk
  *         requests of B over C keep-alive connections; checks _count == N. With
- *         --io-pid, samples the store's /proc/PID/io write_bytes at the start and
+ *         --io-pid, samples the store's /proc/PID/io write_bytes and wchar at the start and
  *         at each tenth of N acknowledged, and reports bytes written per document
  *         in the first and last tenth and overall, and raw_bytes (the sources sent).
  * query:  against an index ingested with shape text and the same --docs and
@@ -75,7 +75,7 @@ typedef struct sb_opts {
     const char *index;
     sb_shape shape;
     long docs, batch, conns, queries, warmup, qconns;
-    long io_pid; /* ingest: the store's pid, whose /proc/PID/io write_bytes is sampled; 0: none */
+    long io_pid; /* ingest: the store's pid, whose /proc/PID/io write_bytes and wchar are sampled; 0: none */
     uint64_t seed;
 } sb_opts;
 
@@ -335,30 +335,35 @@ typedef struct sb_ingest {
     char index[128];
     atomic_long next_batch, done, failed, raw;
     atomic_flag reported;
-    /* write_bytes of o->io_pid at the start (wb[0]) and when the acknowledged documents first reached
-     * k tenths of o->docs (wb[k], wb_docs[k] the count then); -1 when unread */
+    /* write_bytes and wchar of o->io_pid at the start (wb[0], wc[0]) and when the acknowledged
+     * documents first reached k tenths of o->docs (wb[k], wc[k], wb_docs[k] the count then); -1 when
+     * unread */
     pthread_mutex_t wb_lock;
-    long long wb[11];
+    long long wb[11], wc[11];
     long wb_docs[11];
 } sb_ingest;
 
-/* write_bytes of /proc/pid/io: the bytes the process caused to be written to storage; -1 if unreadable. */
-static long long sb_write_bytes(long pid)
+/* From /proc/pid/io, -1 when unreadable:
+ *  *wb write_bytes, what the kernel accounts as sent to storage: the page-cache folios the process
+ *      dirtied, whole (on kernels with large folios, a 4 KiB write into a clean 64 KiB folio counts
+ *      64 KiB), so scattered page writes count several times what they write;
+ *  *wc wchar, the bytes the process passed to write calls: for verstore, LMDB's page writes (its
+ *      answers go out by send(), which wchar does not count) and its log lines. */
+static void sb_io(long pid, long long *wb, long long *wc)
 {
     char path[64], line[128];
-    long long v = -1;
+    *wb = *wc = -1;
     snprintf(path, sizeof(path), "/proc/%ld/io", pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
+        return;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "write_bytes: %lld", &v) == 1)
-            break;
+        if (sscanf(line, "write_bytes: %lld", wb) != 1)
+            sscanf(line, "wchar: %lld", wc);
     fclose(f);
-    return v;
 }
 
-/* After n more documents were acknowledged (prev before them): sample write_bytes for each tenth of
+/* After n more documents were acknowledged (prev before them): sample /proc/PID/io for each tenth of
  * the ingest they completed. A batch may complete several tenths at once; each gets the same sample. */
 static void sb_ingest_progress(sb_ingest *in, long prev, long n)
 {
@@ -369,23 +374,26 @@ static void sb_ingest_progress(sb_ingest *in, long prev, long n)
     if (to == from)
         return;
     pthread_mutex_lock(&in->wb_lock);
-    long long v = sb_write_bytes(o->io_pid);
+    long long vb, vc;
+    sb_io(o->io_pid, &vb, &vc);
     for (long k = from + 1; k <= to && k <= 10; k++)
         if (in->wb_docs[k] < 0) {
-            in->wb[k] = v;
+            in->wb[k] = vb;
+            in->wc[k] = vc;
             in->wb_docs[k] = prev + n;
         }
     pthread_mutex_unlock(&in->wb_lock);
 }
 
-/* Bytes written per document between samples a and b, as JSON (null when either is missing). */
-static void sb_wb_json(char *buf, size_t sz, const sb_ingest *in, int a, int b)
+/* Bytes per document between samples a and b of v (in->wb or in->wc), as JSON (null when either is
+ * missing). */
+static void sb_wb_json(char *buf, size_t sz, const sb_ingest *in, const long long *v, int a, int b)
 {
     long docs = in->wb_docs[b] - in->wb_docs[a];
-    if (in->wb[a] < 0 || in->wb[b] < 0 || in->wb_docs[a] < 0 || in->wb_docs[b] < 0 || docs <= 0)
+    if (v[a] < 0 || v[b] < 0 || in->wb_docs[a] < 0 || in->wb_docs[b] < 0 || docs <= 0)
         snprintf(buf, sz, "null");
     else
-        snprintf(buf, sz, "%.1f", (double)(in->wb[b] - in->wb[a]) / (double)docs);
+        snprintf(buf, sz, "%.1f", (double)(v[b] - v[a]) / (double)docs);
 }
 
 static void *sb_ingest_worker(void *arg)
@@ -447,7 +455,7 @@ static bool sb_run_ingest(const sb_opts *o, const char *index)
     sb_ingest in = {.o = o, .reported = ATOMIC_FLAG_INIT, .wb_lock = PTHREAD_MUTEX_INITIALIZER};
     snprintf(in.index, sizeof(in.index), "%s", index);
     for (int k = 0; k <= 10; k++) {
-        in.wb[k] = -1;
+        in.wb[k] = in.wc[k] = -1;
         in.wb_docs[k] = -1;
     }
     char url[1024];
@@ -462,10 +470,10 @@ static bool sb_run_ingest(const sb_opts *o, const char *index)
     if (!sb_call("PUT", url, o->shape == SB_NOINDEX ? "{\"mappings\":{\"dynamic\":false}}" : mapping_text, 200, &resp))
         goto done;
     if (o->io_pid) {
-        in.wb[0] = sb_write_bytes(o->io_pid);
+        sb_io(o->io_pid, &in.wb[0], &in.wc[0]);
         in.wb_docs[0] = 0;
-        if (in.wb[0] < 0)
-            fprintf(stderr, "search_bench: cannot read write_bytes of /proc/%ld/io\n", o->io_pid);
+        if (in.wb[0] < 0 || in.wc[0] < 0)
+            fprintf(stderr, "search_bench: cannot read write_bytes and wchar of /proc/%ld/io\n", o->io_pid);
     }
     double t0 = bench_now();
     for (; started < o->conns; started++)
@@ -488,15 +496,19 @@ static bool sb_run_ingest(const sb_opts *o, const char *index)
     }
     if (count != o->docs)
         fprintf(stderr, "search_bench: %s holds %ld documents after the ingest, not %ld\n", index, count, o->docs);
-    char wb_first[32], wb_last[32], wb_total[32];
-    sb_wb_json(wb_first, sizeof(wb_first), &in, 0, 1);
-    sb_wb_json(wb_last, sizeof(wb_last), &in, 9, 10);
-    sb_wb_json(wb_total, sizeof(wb_total), &in, 0, 10);
+    char wb_first[32], wb_last[32], wb_total[32], wc_first[32], wc_last[32], wc_total[32];
+    sb_wb_json(wb_first, sizeof(wb_first), &in, in.wb, 0, 1);
+    sb_wb_json(wb_last, sizeof(wb_last), &in, in.wb, 9, 10);
+    sb_wb_json(wb_total, sizeof(wb_total), &in, in.wb, 0, 10);
+    sb_wb_json(wc_first, sizeof(wc_first), &in, in.wc, 0, 1);
+    sb_wb_json(wc_last, sizeof(wc_last), &in, in.wc, 9, 10);
+    sb_wb_json(wc_total, sizeof(wc_total), &in, in.wc, 0, 10);
     printf("{\"mode\":\"ingest\",\"shape\":\"%s\",\"index\":\"%s\",\"docs\":%ld,\"batch\":%ld,\"conns\":%ld,"
            "\"seconds\":%.3f,\"rate\":%.0f,\"raw_bytes\":%ld,\"wb_first_tenth_per_doc\":%s,"
-           "\"wb_last_tenth_per_doc\":%s,\"wb_total_per_doc\":%s,\"failed\":%ld}\n",
+           "\"wb_last_tenth_per_doc\":%s,\"wb_total_per_doc\":%s,\"wc_first_tenth_per_doc\":%s,"
+           "\"wc_last_tenth_per_doc\":%s,\"wc_total_per_doc\":%s,\"failed\":%ld}\n",
            sb_shape_names[o->shape], index, done, o->batch, o->conns, secs, done / secs, atomic_load(&in.raw),
-           wb_first, wb_last, wb_total, failed);
+           wb_first, wb_last, wb_total, wc_first, wc_last, wc_total, failed);
     fflush(stdout);
     ok = failed == 0 && done == o->docs && count == o->docs;
 done:
@@ -868,7 +880,7 @@ static void sb_usage(FILE *f)
             "                    [--seed S] [--io-pid PID]\n"
             "  ingest: create NAME with the shape's mapping, _bulk N docs (default 1000000) in batches of B\n"
             "          (default 2000) over C connections (default 4); with --io-pid, bytes the store wrote\n"
-            "          per document (/proc/PID/io write_bytes) in the first and last tenth and overall\n"
+            "          per document (/proc/PID/io write_bytes and wchar) in the first and last tenth and overall\n"
             "  query:  W warm-up (default 200) of each kind, then Q (default 3000) term, Q match and Q\n"
             "          match_phrase queries over C\n"
             "          connections (--qconns, default 1) against an index ingested with shape text\n"
