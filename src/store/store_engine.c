@@ -170,7 +170,7 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         goto fail;
     }
     for (int l = 0; l < STORE_VLEVELS; l++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, l ? "values%d" : "values", l); /* level 0 kept its format-3 name */
         if ((rc = mdb_dbi_open(txn, name, MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &e->dbi_vals[l]))) {
             snprintf(err, errsz, "cannot open the databases in %s/data.mdb: %s", o->dir, mdb_strerror(rc));

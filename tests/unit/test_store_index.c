@@ -736,7 +736,7 @@ static void test_engine_values_format3(void **state)
     mdb_cursor_close(cur);
     assert_int_equal(moved, 4); /* k.keyword and n of two documents */
     for (int l = 1; l <= 4; l++) {
-        char name[16];
+        char name[24];
         MDB_dbi d;
         snprintf(name, sizeof name, "values%d", l);
         assert_int_equal(mdb_dbi_open(txn, name, MDB_DUPSORT | MDB_DUPFIXED, &d), 0);
