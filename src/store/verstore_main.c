@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -540,6 +541,13 @@ int main(int argc, char **argv)
         return rc;
     log_init("verstore", o.level, o.format);
     signals_ignore_pipe();
+    /* Large blocks (a search's hit lists, a bulk body) straight from mmap and
+     * back to the system when freed. By default glibc raises this threshold
+     * each time such a block is freed, after which they come from the heaps
+     * of the threads that used them and stay there: at 1 M documents, 244 MB
+     * of freed search state stayed resident after a query run (31 MB with a
+     * fixed threshold). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     char aerr[512];
     store_auth *auth = NULL;
     char *cert_pem = NULL, *key_pem = NULL;

@@ -69,7 +69,7 @@ shapes="noindex notext text"
 for s in $shapes; do : >"$T_DIR/rate_$s"; : >"$T_DIR/du_$s"; done
 for k in $KINDS; do for f in p50 p99 max qps cp99 rp99; do : >"$T_DIR/${k}_$f"; done; done
 for f in ingest_ratio wb_first wb_last wb_ratio wc_first wc_last wc_ratio du_ratio; do : >"$T_DIR/$f"; done
-: >"$T_DIR/hwm"
+: >"$T_DIR/hwm"; : >"$T_DIR/anon"; : >"$T_DIR/file"
 for i in $(seq 1 "$RUNS"); do
   for s in $shapes; do
     store_fresh
@@ -105,6 +105,8 @@ for i in $(seq 1 "$RUNS"); do
       for f in p50 p99 max qps cp99 rp99; do echo "${!f}" >>"$T_DIR/${k}_$f"; done
     done
     awk '/^VmHWM/ {print $2}' "/proc/$STORE_PID/status" >>"$T_DIR/hwm" 2>/dev/null
+    awk '/^RssAnon/ {print $2}' "/proc/$STORE_PID/status" >>"$T_DIR/anon" 2>/dev/null
+    awk '/^RssFile/ {print $2}' "/proc/$STORE_PID/status" >>"$T_DIR/file" 2>/dev/null
   done
 done
 verstore_stop >/dev/null 2>&1 || status=1
@@ -119,7 +121,7 @@ for s in $shapes; do
 done
 for k in $KINDS; do for f in p50 p99 max qps cp99 rp99; do m[${k}_$f]=$(median <"$T_DIR/${k}_$f"); done; done
 for f in ingest_ratio wb_first wb_last wb_ratio wc_first wc_last wc_ratio du_ratio; do m[$f]=$(median <"$T_DIR/$f"); done
-hwm=$(median <"$T_DIR/hwm" | whole)
+hwm=$(median <"$T_DIR/hwm" | whole) anon=$(median <"$T_DIR/anon" | whole) file=$(median <"$T_DIR/file" | whole)
 
 query_row() { # query_row KIND LABEL GOAL_MS
   local k=$1
@@ -137,6 +139,7 @@ rows() {
   query_row match "match (1–2 words)" "$GOAL_MATCH_MS"
   query_row match_phrase "match_phrase (2 adjacent words)" "$GOAL_PHRASE_MS"
   echo "| search: verstore peak RSS (VmHWM) after ingest with text and the queries | $(mb "$hwm") | – | – |"
+  echo "| search: verstore RSS after the queries: anonymous (its own memory) / file-backed (LMDB's map: page cache the kernel reclaims) | $(mb "$anon") / $(mb "$file") | – | – |"
 }
 
 if [ "${SEARCH_ROWS_ONLY:-0}" = 1 ]; then

@@ -61,6 +61,7 @@ row "search term latency" 'search: term [^|]*'
 row "search match latency" 'search: match \(1[^|]*'
 row "search match_phrase latency" 'search: match_phrase [^|]*'
 row "search verstore RSS" 'search: verstore peak RSS[^|]*'
+row "search verstore anonymous / file-backed RSS" 'search: verstore RSS after the queries[^|]*'
 check "no cell says failed" bash -c '! grep -q failed "$1"' _ "$B/bench.md"
 check "every goal cell is met or missed" bash -c '! grep -E "^\|" "$1" | grep -E "≥|≤" | grep -vqE "\| (met|missed) \|$"' _ "$B/bench.md"
 done_testing
