@@ -8,9 +8,14 @@
 # drain. The backlog is sampled every 0.5 s; when it is above zero and has not
 # shrunk for $STALL_S s the workers are stalled: their state is captured into
 # $BUILD/soak-stall-ROUND.txt (pg_stat_activity of every session, the locks on
-# the change table, the change table's counts, /health, the workers' last log
-# lines) and the round counts as a stall. Prints one summary line; exit 1 when
-# any round stalled or failed. QUICK=1: two short rounds.
+# the change table, the change table's counts, /health, versync's metrics,
+# verstore's commit times, the workers' last log lines) and the round counts
+# as a stall. While the writers run, the backlog
+# is sampled too: the first time in a round it passes $GROW_BOUND (by default
+# two seconds of writes), the same state is captured into
+# $BUILD/soak-grow-ROUND.txt, since a pause during the writes that the drain
+# afterwards makes up for never looks like a stall. Prints one summary line;
+# exit 1 when any round stalled or failed. QUICK=1: two short rounds.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
@@ -22,7 +27,7 @@ if [ "$QUICK" = 1 ]; then
 else
   SOAK_SECONDS=${SOAK_SECONDS:-300} RATE=${RATE:-20000} BURST=${BURST:-20}
 fi
-WORKERS=${WORKERS:-2} STALL_S=${STALL_S:-15}
+WORKERS=${WORKERS:-2} STALL_S=${STALL_S:-15} GROW_BOUND=${GROW_BOUND:-$((RATE * 2))}
 t_start=$SECONDS
 say() { echo "# soak [$((SECONDS - t_start))s] $*" >&2; }
 
@@ -55,11 +60,13 @@ update public.soak set qty = qty + 1 where id = (select last_value from public.s
 SQL
 backlog() { sql "select count(*) from versync.changes" 2>/dev/null; }
 
-# capture ROUND — everything that says where the workers wait.
+# capture ROUND [KIND] — everything that says where the workers wait (KIND: stall, or grow
+# for a backlog past GROW_BOUND while the writers run).
 capture() {
-  local out=$VS_BUILD/soak-stall-$1.txt
+  local kind=${2:-stall}
+  local out=$VS_BUILD/soak-$kind-$1.txt
   {
-    echo "## soak stall, round $1, $(date -u '+%F %T UTC'), commit $(git rev-parse HEAD 2>/dev/null)"
+    echo "## soak $kind, round $1, $(date -u '+%F %T UTC'), commit $(git rev-parse HEAD 2>/dev/null)"
     echo "## backlog by table"; sql "select tbl, op, count(*), min(seq), max(seq) from versync.changes group by 1, 2"
     echo "## sessions"
     sql "select pid, application_name, state, wait_event_type, wait_event, backend_xid, backend_xmin,
@@ -70,16 +77,34 @@ capture() {
           where l.relation = 'versync.changes'::regclass order by l.pid"
     echo "## notification queue usage"; sql "select pg_notification_queue_usage()"
     echo "## /health"; curl -s -m 5 "$MURL/health"; echo
+    echo "## versync metrics"; curl -s -m 5 "$MURL/metrics" | grep -v '^#'
+    echo "## verstore: commits and their fsync time, writer batches"
+    curl -s -m 5 "$STORE_URL/_prometheus/metrics" | grep -E '^verstore_(fsync_seconds|writer_batch_jobs)'
+
     echo "## versync run, last 60 lines"; tail -n 60 "$RUN_LOG"
   } >"$out" 2>&1
-  say "stall captured in $out"
+  say "$kind captured in $out"
 }
 
-round=0 stalls=0 rows=0 fails=0
+round=0 stalls=0 rows=0 fails=0 grew=0 peak=0
 while [ $((SECONDS - t_start)) -lt "$SOAK_SECONDS" ]; do
   round=$((round + 1))
-  pgbench -n -f "$T_DIR/writer.sql" -D per="$per" -R "$tps" -T "$BURST" -c 4 -j 2 >"$T_DIR/pgbench.out" 2>&1 ||
-    { fails=$((fails + 1)); cat "$T_DIR/pgbench.out" >&2; }
+  bg pgbench -n -f "$T_DIR/writer.sql" -D per="$per" -R "$tps" -T "$BURST" -c 4 -j 2 >"$T_DIR/pgbench.out" 2>&1
+  PGB_PID=$BG_PID captured=0
+  # the backlog while the writers run: its peak, and the state the first time it passes the bound
+  while kill -0 "$PGB_PID" 2>/dev/null; do
+    b=$(backlog)
+    if [ -n "$b" ]; then
+      [ "$b" -gt "$peak" ] && peak=$b
+      if [ "$b" -gt "$GROW_BOUND" ] && [ "$captured" = 0 ]; then
+        captured=1 grew=$((grew + 1))
+        say "round $round: backlog $b past $GROW_BOUND while the writers run"
+        capture "$round" grow
+      fi
+    fi
+    sleep 0.5
+  done
+  wait "$PGB_PID" || { fails=$((fails + 1)); cat "$T_DIR/pgbench.out" >&2; }
   achieved=$(awk -v per="$per" '/^tps = / {printf "%.0f", $3 * per}' "$T_DIR/pgbench.out")
   rows=$((rows + ${achieved:-0} * BURST))
   # Drain: the backlog must shrink at least every STALL_S seconds until it is empty.
@@ -103,5 +128,5 @@ while [ $((SECONDS - t_start)) -lt "$SOAK_SECONDS" ]; do
 done
 kill -TERM "$RUN_PID" 2>/dev/null; wait "$RUN_PID" 2>/dev/null
 grep -c 'watchdog: no claim' "$RUN_LOG" >"$T_DIR/wd" 2>/dev/null
-echo "| soak: versync run --workers $WORKERS, $round rounds of $BURST s at $(printf '%s' "$RATE") rows/s requested (≈ $rows rows) in $((SECONDS - t_start)) s | $stalls stalls, $(cat "$T_DIR/wd") watchdog reports, $fails writer failures | 0 stalls | $([ "$stalls" = 0 ] && [ "$fails" = 0 ] && echo met || echo missed) |"
+echo "| soak: versync run --workers $WORKERS, $round rounds of $BURST s at $(printf '%s' "$RATE") rows/s requested (≈ $rows rows) in $((SECONDS - t_start)) s | $stalls stalls, $(cat "$T_DIR/wd") watchdog reports, $fails writer failures; backlog during the writes: peak $peak, past $GROW_BOUND in $grew rounds | 0 stalls | $([ "$stalls" = 0 ] && [ "$fails" = 0 ] && echo met || echo missed) |"
 [ "$stalls" = 0 ] && [ "$fails" = 0 ]
