@@ -655,6 +655,13 @@ struct store_pcursor {
     size_t i;      /* the current posting in d */
     bool end;
     size_t blocks; /* decoded so far */
+    /* the shallow walk (store_pcursor_shallow): its own LMDB cursor, left
+     * on the block after the one described so the walk forward is one
+     * MDB_NEXT per block */
+    MDB_cursor *hcur;
+    store_pblock hb;
+    bool hhave, hnext, hend;
+    MDB_val hnk, hnv; /* the next block's entry when hnext (read-only txn: stays valid) */
 };
 
 int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, store_pcursor **out,
@@ -763,6 +770,86 @@ int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
     return pc_seek_in(c, target, p) ? 1 : (c->end = true, 0);
 }
 
+/* Make the block entry (k, v) the one described, then peek at the next
+ * entry for its end. */
+static int sh_take(store_pcursor *c, const MDB_val *k, const MDB_val *v)
+{
+    const unsigned char *p = v->mv_data;
+    size_t n = v->mv_size, o = 0;
+    uint64_t cnt, mtf, mlen;
+    if (!vi(p, n, &o, &cnt) || !vi(p, n, &o, &mtf) || !vi(p, n, &o, &mlen) || mtf > UINT32_MAX ||
+        mlen > UINT32_MAX)
+        return MDB_CORRUPTED;
+    c->hb = (store_pblock){(int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8), INT64_MAX,
+                           (uint32_t)mtf, (uint32_t)mlen};
+    c->hhave = true;
+    c->hnext = false;
+    int rc = mdb_cursor_get(c->hcur, &c->hnk, &c->hnv, MDB_NEXT);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && pc_own(c, &c->hnk)) {
+        c->hnext = true;
+        c->hb.last = (int64_t)store_util_get_be64((const unsigned char *)c->hnk.mv_data + 8) - 1;
+    }
+    return 0;
+}
+
+/* Walks of at most this many blocks step forward; longer jumps seek. */
+#define SHALLOW_STEPS 4
+
+int store_pcursor_shallow(store_pcursor *c, int64_t target, store_pblock *b)
+{
+    if (!c || c->hend)
+        return 0;
+    int rc;
+    for (int s = 0; c->hhave && s <= SHALLOW_STEPS; s++) {
+        if (target <= c->hb.last) {
+            *b = c->hb;
+            return 1;
+        }
+        if (!c->hnext || s == SHALLOW_STEPS)
+            break;
+        MDB_val k = c->hnk, v = c->hnv;
+        if ((rc = sh_take(c, &k, &v)))
+            return -rc;
+    }
+    if (c->hhave && !c->hnext) {
+        c->hend = true;
+        return 0;
+    }
+    if (!c->hcur) {
+        MDB_txn *txn = mdb_cursor_txn(c->cur);
+        if ((rc = mdb_cursor_open(txn, mdb_cursor_dbi(c->cur), &c->hcur)))
+            return -rc;
+    }
+    /* the last block starting at or before target, else the term's first */
+    unsigned char kb[16];
+    blk_key(kb, c->id, target);
+    MDB_val k = {16, kb}, v;
+    rc = mdb_cursor_get(c->hcur, &k, &v, MDB_SET_RANGE);
+    if (rc && rc != MDB_NOTFOUND)
+        return -rc;
+    bool after = rc == 0 && pc_own(c, &k);
+    if (!(after && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == target)) {
+        int r2 = mdb_cursor_get(c->hcur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+        if (r2 && r2 != MDB_NOTFOUND)
+            return -r2;
+        if (r2 || !pc_own(c, &k)) {
+            if (!after) {
+                c->hend = true;
+                return 0;
+            }
+            k = (MDB_val){16, kb};
+            if ((rc = mdb_cursor_get(c->hcur, &k, &v, MDB_SET_RANGE)))
+                return -rc;
+        }
+    }
+    if ((rc = sh_take(c, &k, &v)))
+        return -rc;
+    *b = c->hb;
+    return 1;
+}
+
 size_t store_pcursor_blocks_read(const store_pcursor *c) { return c ? c->blocks : 0; }
 
 void store_pcursor_close(store_pcursor *c)
@@ -770,6 +857,8 @@ void store_pcursor_close(store_pcursor *c)
     if (!c)
         return;
     mdb_cursor_close(c->cur);
+    if (c->hcur)
+        mdb_cursor_close(c->hcur);
     dec_free(&c->d);
     free(c);
 }
