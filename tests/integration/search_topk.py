@@ -16,7 +16,7 @@ import sys
 import urllib.request
 
 SEED = 17
-NDOCS = 4000
+NDOCS = 10000
 VOCAB = 400
 
 
