@@ -18,6 +18,9 @@
 /* Pages deeper than this take today's path: the heap and the bounds it
  * gives grow with the page. Elasticsearch's default max_result_window. */
 #define TOPK_MAX_WINDOW 10000
+/* Queries of more terms take today's path: each window visits every
+ * clause and orders them by bound (quadratic in the clauses). */
+#define TOPK_MAX_CLAUSES 64
 /* Field lengths below this get their BM25 length factor from a table
  * (store_eval.c's on_posting: the same values). */
 #define TOPK_NORM_CACHE 256
@@ -361,6 +364,10 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
     int e = store_eval_text_clauses(&x, q->query, &tc);
     if (e <= 0)
         return e < 0 ? 0 : -1;
+    if (tc.n > TOPK_MAX_CLAUSES) {
+        store_eval_text_clauses_free(&tc);
+        return -1;
+    }
     int ret = 0;
     topk t = {0};
     size_t *ord = NULL;
