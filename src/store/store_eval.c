@@ -1077,6 +1077,61 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
     }
 }
 
+int store_eval_text_clauses(ex *x, const store_query *q, store_tclauses *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!q || !q->field || !(q->type == STORE_Q_MATCH || (q->type == STORE_Q_TERM && q->nvals == 1)))
+        return 0;
+    if (!(q->boost >= 0) || strcmp(q->field, "_id") == 0 || strcmp(q->field, "_index") == 0)
+        return 0; /* a negative boost turns the block bounds into floors */
+    const store_field *f = store_mapping_find(&x->ix->map, q->field);
+    if (!f || f->type != STORE_FT_TEXT || !f->index)
+        return 0;
+    toks t = {0};
+    if (q->type == STORE_Q_TERM) {
+        /* as ev_field's term on a text field: the value verbatim, a key too
+         * long matches nothing (text_term) */
+        if (!GROW_ARRAY(t.v, t.cap, 1, 1) || !(t.v[0] = strdup(q->vals[0].s))) {
+            toks_free(&t);
+            oom_err(x->err);
+            return -1;
+        }
+        t.n = 1;
+    } else if (!analyze_query(x, q, q->field, &t)) {
+        toks_free(&t);
+        return -1;
+    }
+    if (t.n == 0) { /* zero_terms_query: today's path */
+        toks_free(&t);
+        return 0;
+    }
+    int need = 1;
+    if (q->type == STORE_Q_MATCH && t.n > 1) { /* as ev_field computes it */
+        if (q->op_and)
+            need = (int)t.n;
+        else if (q->msm) {
+            need = store_query_msm(q->msm, (int)t.n);
+            if (need < 1)
+                need = 1;
+        }
+    }
+    out->terms = t.v;
+    out->n = t.n;
+    out->need = need;
+    out->boost = q->boost;
+    out->path = q->field;
+    free(t.pos);
+    return 1;
+}
+
+void store_eval_text_clauses_free(store_tclauses *c)
+{
+    for (size_t i = 0; c->terms && i < c->n; i++)
+        free(c->terms[i]);
+    free(c->terms);
+    memset(c, 0, sizeof *c);
+}
+
 /* The fields a multi-field query runs on, "*" patterns expanded. */
 static bool expand_fields(ex *x, const store_query *q, name_list *names, float **boosts)
 {

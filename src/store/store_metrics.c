@@ -29,6 +29,7 @@ static atomic_uint_fast64_t g_conflicts;
 static atomic_uint_fast64_t g_fsync[NFSYNC + 1], g_fsync_ns;
 static atomic_uint_fast64_t g_batch[NBATCH + 1], g_batch_sum;
 static atomic_int_fast64_t g_scrolls;
+static atomic_uint_fast64_t g_topk_decoded, g_topk_skipped;
 
 void store_metrics_request(store_metrics_ep ep, int status)
 {
@@ -48,6 +49,12 @@ void store_metrics_bulk_item(int action, store_metrics_res res)
     if (action < 0 || action > 3 || (unsigned)res >= STORE_MRES_COUNT_)
         return;
     atomic_fetch_add_explicit(&g_bulk[action][res], 1, memory_order_relaxed);
+}
+
+void store_metrics_topk_blocks(size_t decoded, size_t skipped)
+{
+    atomic_fetch_add_explicit(&g_topk_decoded, decoded, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_topk_skipped, skipped, memory_order_relaxed);
 }
 
 void store_metrics_conflict(void) { atomic_fetch_add_explicit(&g_conflicts, 1, memory_order_relaxed); }
@@ -162,6 +169,11 @@ bool store_metrics_render(buf *b, store_engine *e)
          "Open scroll contexts, each holding a read snapshot until it is cleared or expires.");
     buf_printf(b, "verstore_scroll_contexts %" PRId64 "\n",
                (int64_t)atomic_load_explicit(&g_scrolls, memory_order_relaxed));
+
+    head(b, "verstore_search_topk_blocks_total", "counter",
+         "Postings blocks of score-ordered text searches: decoded, or skipped on their stored score bound.");
+    buf_printf(b, "verstore_search_topk_blocks_total{result=\"decoded\"} %" PRIu64 "\n", get(&g_topk_decoded));
+    buf_printf(b, "verstore_search_topk_blocks_total{result=\"skipped\"} %" PRIu64 "\n", get(&g_topk_skipped));
 
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)

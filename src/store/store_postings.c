@@ -824,6 +824,13 @@ typedef struct pc_level {
     int64_t first; /* its first seq (its key) */
     size_t i;      /* the current posting in d */
     bool end;
+    /* the shallow walk (store_pcursor_shallow): its own LMDB cursor, left
+     * on the block after the one described so the walk forward is one
+     * MDB_NEXT per block */
+    MDB_cursor *hcur;
+    store_pblock hb;
+    bool hhave, hnext, hend;
+    MDB_val hnk, hnv; /* the next block's entry when hnext (read-only txn: stays valid) */
 } pc_level;
 
 struct store_pcursor {
@@ -946,7 +953,7 @@ int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
     if (!c)
         return 0;
     /* the older level holds every seq below the bound, the recent one the rest */
-    if (target < c->bound && !c->lv[0].end) {
+    if ((c->bound == INT64_MAX || target < c->bound) && !c->lv[0].end) {
         int r = pc_level_advance(c, &c->lv[0], target, p);
         if (r)
             return r;
@@ -954,6 +961,108 @@ int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
     if (c->bound == INT64_MAX)
         return 0;
     return pc_level_advance(c, &c->lv[1], target, p);
+}
+
+/* Make the block entry (k, v) the level's described one, then peek at the
+ * next entry for its end. */
+static int sh_take(store_pcursor *c, pc_level *l, const MDB_val *k, const MDB_val *v)
+{
+    const unsigned char *p = v->mv_data;
+    size_t n = v->mv_size, o = 0;
+    uint64_t cnt, mtf, mlen;
+    if (!vi(p, n, &o, &cnt) || !vi(p, n, &o, &mtf) || !vi(p, n, &o, &mlen) || mtf > UINT32_MAX ||
+        mlen > UINT32_MAX)
+        return MDB_CORRUPTED;
+    l->hb = (store_pblock){(int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8), INT64_MAX,
+                           (uint32_t)mtf, (uint32_t)mlen};
+    l->hhave = true;
+    l->hnext = false;
+    int rc = mdb_cursor_get(l->hcur, &l->hnk, &l->hnv, MDB_NEXT);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && pc_own(c, &l->hnk)) {
+        l->hnext = true;
+        l->hb.last = (int64_t)store_util_get_be64((const unsigned char *)l->hnk.mv_data + 8) - 1;
+    }
+    return 0;
+}
+
+/* Walks of at most this many blocks step forward; longer jumps seek. */
+#define SHALLOW_STEPS 4
+
+/* store_pcursor_shallow within one level. */
+static int sh_level(store_pcursor *c, pc_level *l, int64_t target, store_pblock *b)
+{
+    if (l->hend)
+        return 0;
+    int rc;
+    for (int s = 0; l->hhave && s <= SHALLOW_STEPS; s++) {
+        if (target <= l->hb.last) {
+            *b = l->hb;
+            return 1;
+        }
+        if (!l->hnext || s == SHALLOW_STEPS)
+            break;
+        MDB_val k = l->hnk, v = l->hnv;
+        if ((rc = sh_take(c, l, &k, &v)))
+            return -rc;
+    }
+    if (l->hhave && !l->hnext) {
+        l->hend = true;
+        return 0;
+    }
+    if (!l->hcur) {
+        MDB_txn *txn = mdb_cursor_txn(l->cur);
+        if ((rc = mdb_cursor_open(txn, mdb_cursor_dbi(l->cur), &l->hcur)))
+            return -rc;
+    }
+    /* the last block starting at or before target, else the term's first */
+    unsigned char kb[16];
+    blk_key(kb, c->id, target);
+    MDB_val k = {16, kb}, v;
+    rc = mdb_cursor_get(l->hcur, &k, &v, MDB_SET_RANGE);
+    if (rc && rc != MDB_NOTFOUND)
+        return -rc;
+    bool after = rc == 0 && pc_own(c, &k);
+    if (!(after && (int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) == target)) {
+        int r2 = mdb_cursor_get(l->hcur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+        if (r2 && r2 != MDB_NOTFOUND)
+            return -r2;
+        if (r2 || !pc_own(c, &k)) {
+            if (!after) {
+                l->hend = true;
+                return 0;
+            }
+            k = (MDB_val){16, kb};
+            if ((rc = mdb_cursor_get(l->hcur, &k, &v, MDB_SET_RANGE)))
+                return -rc;
+        }
+    }
+    if ((rc = sh_take(c, l, &k, &v)))
+        return -rc;
+    *b = l->hb;
+    return 1;
+}
+
+int store_pcursor_shallow(store_pcursor *c, int64_t target, store_pblock *b)
+{
+    if (!c)
+        return 0;
+    /* the older level's blocks cover the seqs below the bound: its last one
+     * ends just before it, where the recent level's first begins */
+    if ((c->bound == INT64_MAX || target < c->bound) && !c->lv[0].hend) {
+        int r = sh_level(c, &c->lv[0], target, b);
+        if (r < 0)
+            return r;
+        if (r) {
+            if (c->bound != INT64_MAX && b->last >= c->bound)
+                b->last = c->bound - 1;
+            return 1;
+        }
+    }
+    if (c->bound == INT64_MAX)
+        return 0;
+    return sh_level(c, &c->lv[1], target, b);
 }
 
 size_t store_pcursor_blocks_read(const store_pcursor *c) { return c ? c->blocks : 0; }
@@ -965,6 +1074,8 @@ void store_pcursor_close(store_pcursor *c)
     for (size_t l = 0; l < 2; l++) {
         if (c->lv[l].cur)
             mdb_cursor_close(c->lv[l].cur);
+        if (c->lv[l].hcur)
+            mdb_cursor_close(c->lv[l].hcur);
         dec_free(&c->lv[l].d);
     }
     free(c);

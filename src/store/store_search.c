@@ -418,6 +418,11 @@ bool store_search_run(store_search *s, const store_search_req *req, buf *out, st
         ok = fast_search(r, &q, &ix[0], mode, t0, out, err) && partial_ok(&q, ix, out, err);
         goto done;
     }
+    int tk = store_topk_search(r, &q, ix, nix, t0, out, err);
+    if (tk >= 0) {
+        ok = tk && partial_ok(&q, ix, out, err);
+        goto done;
+    }
     int terminated = q.terminate_after > 0 ? 0 : -1;
     if (!store_search_eval_all(r, &q, ix, nix, &terminated, err))
         goto done;

@@ -1,7 +1,9 @@
 /* Unit tests for store_postings' skipping cursor: advance across blocks cut by count and by bytes, exact
- * positions, terms side by side, and how few blocks a skip decodes. */
+ * positions, terms side by side, how few blocks a skip decodes, and the shallow walk over block headers
+ * whose bounds no posting's BM25 score may exceed. */
 #include "versync/common/log.h"
 #include "versync/store/store_postings.h"
+#include "versync/store/store_search_int.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -36,6 +38,9 @@ static size_t recent_blocks(MDB_txn *txn)
     return st.ms_entries;
 }
 
+static uint32_t mix_tf(int64_t s) { return 1 + (uint32_t)((s * 31) % 5); }
+static uint32_t mix_len(int64_t s) { return 1 + (uint32_t)((s * 13) % 300); }
+
 static int setup(void **state)
 {
     (void)state;
@@ -66,6 +71,14 @@ static int setup(void **state)
         for (uint32_t j = 0; j < FAT_TF; j++)
             pos[j] = fat_pos(s, j);
         assert_true(store_pbatch_put(b, "fat", 3, s, true, FAT_TF, 2 * FAT_TF, pos));
+    }
+    /* "mix": seqs 1000..4000 with gaps, tf 1..5 and lengths 1..300 varying
+     * independently, so every block's bound comes from different postings */
+    for (int64_t s = 1000; s <= 4000; s += 1 + (s * 7) % 4) {
+        uint32_t tf = mix_tf(s);
+        for (uint32_t j = 0; j < tf; j++)
+            pos[j] = j * 2;
+        assert_true(store_pbatch_put(b, "mix", 3, s, true, tf, mix_len(s), pos));
     }
     assert_true(store_pbatch_put(b, "z", 1, 1, true, 1, 3, &one));
     assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
@@ -285,6 +298,19 @@ static void test_levels(void **state)
     assert_int_equal(store_pcursor_advance(c, 300, &p), 1); /* straight into the recent level */
     assert_int_equal(p.seq, 300);
     store_pcursor_close(c);
+    /* the shallow walk: the older level's last block ends where the recent level begins */
+    store_pblock pb;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "split", 5, &c, &df), 0);
+    assert_int_equal(store_pcursor_shallow(c, 150, &pb), 1);
+    assert_int_equal(pb.first, 129);
+    assert_int_equal(pb.last, 200);
+    assert_int_equal(store_pcursor_shallow(c, 201, &pb), 1);
+    assert_int_equal(pb.first, 201);
+    assert_int_equal(pb.last, 328);
+    assert_int_equal(store_pcursor_shallow(c, 400, &pb), 1);
+    assert_int_equal(pb.first, 329);
+    assert_int_equal(pb.last, INT64_MAX);
+    store_pcursor_close(c);
     assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 150), 1);
     assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 250), 1);
     assert_int_equal(store_postings_has(NULL, txn, &g_dbs, "split", 5, 401), 0);
@@ -327,12 +353,110 @@ static void test_levels(void **state)
     mdb_txn_abort(txn);
 }
 
+typedef struct mixc {
+    store_pcursor *c;
+    size_t n;
+} mixc;
+
+/* Each posting lies in the block the shallow walk describes for its seq,
+ * and scores no more than that block's bound, for a short and a long
+ * average length and two weights. */
+static bool mix_check(const store_posting *p, void *arg)
+{
+    mixc *m = arg;
+    store_pblock b;
+    assert_int_equal(store_pcursor_shallow(m->c, p->seq, &b), 1);
+    assert_true(b.first <= p->seq && p->seq <= b.last);
+    assert_true(p->tf <= b.max_tf);
+    assert_true(p->len >= b.min_len);
+    static const float avgdl[] = {2.5f, 150.0f}, weight[] = {0.4f, 7.9f};
+    for (int a = 0; a < 2; a++)
+        for (int w = 0; w < 2; w++) {
+            float sc = store_bm25(weight[w], (float)p->tf, store_bm25_norm_inverse(avgdl[a], p->len));
+            float ub = store_bm25(weight[w], (float)b.max_tf, store_bm25_norm_inverse(avgdl[a], b.min_len));
+            assert_true(sc <= ub);
+        }
+    m->n++;
+    return true;
+}
+
+static void test_shallow_bounds(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, MDB_RDONLY, &txn), 0);
+    size_t nb = count_blocks(txn, "mix");
+    assert_true(nb >= 6);
+    store_pcursor *c;
+    int64_t df;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &c, &df), 0);
+    mixc m = {c, 0};
+    assert_int_equal(store_postings_read(txn, &g_dbs, "mix", 3, mix_check, &m), 0);
+    assert_int_equal((int64_t)m.n, df);
+    assert_int_equal(store_pcursor_blocks_read(c), 0); /* headers only: nothing decoded */
+    store_pcursor_close(c);
+
+    /* a walk over every target: before the first block, its first block;
+     * then consecutive blocks that tile the seqs, the last one open-ended,
+     * each bound reached by one of its postings (it is the block's max) */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &c, &df), 0);
+    store_pblock b, prev = {0, -1, 0, 0};
+    size_t seen = 0;
+    for (int64_t t = 0; t <= 4100; t++) {
+        assert_int_equal(store_pcursor_shallow(c, t, &b), 1);
+        if (t < 1000) {
+            assert_int_equal(b.first, 1000);
+            continue;
+        }
+        assert_true(b.first <= t && t <= b.last);
+        if (b.first != prev.first) {
+            assert_int_equal(b.first, prev.last + 1 > 1000 ? prev.last + 1 : 1000);
+            bool tf_hit = false, len_hit = false;
+            for (int64_t s = b.first; s <= (b.last < 4000 ? b.last : 4000); s++) {
+                store_posting p;
+                store_pcursor *d;
+                int64_t df2;
+                assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &d, &df2), 0);
+                if (store_pcursor_advance(d, s, &p) == 1 && p.seq == s) {
+                    tf_hit |= p.tf == b.max_tf;
+                    len_hit |= p.len == b.min_len;
+                }
+                store_pcursor_close(d);
+            }
+            assert_true(tf_hit && len_hit);
+            seen++;
+        }
+        prev = b;
+    }
+    assert_int_equal(b.last, INT64_MAX);
+    assert_int_equal(seen, nb);
+    /* never backwards; a far jump lands on the right block */
+    assert_int_equal(store_pcursor_shallow(c, 1000, &b), 1);
+    assert_int_equal(b.last, INT64_MAX);
+    store_pcursor_close(c);
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &c, &df), 0);
+    assert_int_equal(store_pcursor_shallow(c, 3999, &b), 1);
+    assert_true(b.first <= 3999 && 3999 <= b.last);
+    assert_int_equal(store_pcursor_shallow(c, INT64_MAX, &b), 1);
+    assert_int_equal(b.last, INT64_MAX);
+    store_pcursor_close(c);
+    /* the term after stays apart: "z" has one block, ending nowhere */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "z", 1, &c, &df), 0);
+    assert_int_equal(store_pcursor_shallow(c, 0, &b), 1);
+    assert_int_equal(b.first, 1);
+    assert_int_equal(b.last, INT64_MAX);
+    store_pcursor_close(c);
+    mdb_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cursor_thin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_fat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
+
+        cmocka_unit_test_setup_teardown(test_shallow_bounds, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,10 @@ void store_metrics_batch(size_t jobs);
  * which keeps LMDB from reusing the pages it sees until it is freed. */
 void store_metrics_scroll_contexts(int delta);
 
+/* A score-ordered text search (store_topk.c) decoded `decoded` postings
+ * blocks and passed over `skipped` on their stored score bounds alone. */
+void store_metrics_topk_blocks(size_t decoded, size_t skipped);
+
 /* Append the Prometheus text format (0.0.4) of every metric to `b`, the
  * per-index document and tombstone gauges read from `e`. False (with what
  * was appended so far) on an engine read failure. */

@@ -104,6 +104,25 @@ int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *ke
  * no such posting (the cursor is then exhausted), or -rc on an error. */
 int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p);
 
+/* A block as its header describes it, postings not decoded: the seqs it may
+ * hold (from its first to just before the term's next block, INT64_MAX for
+ * the last) and the largest tf and smallest field length of its postings,
+ * from which a scorer bounds every score in it (BM25 grows with tf and
+ * shrinks with length). */
+typedef struct store_pblock {
+    int64_t first, last;
+    uint32_t max_tf, min_len;
+} store_pblock;
+
+/* "Shallow advance": describe in *b the block whose range holds `target`
+ * (or the term's first block when that starts after it) from the block
+ * headers alone, so a top-k scorer can skip blocks that cannot reach its
+ * page without decoding them. Independent of store_pcursor_advance's
+ * position, and never backwards (a target before the block described last
+ * keeps it). Walks forward block by block, seeks when the target is far.
+ * 1 described, 0 no block left, -rc on an error. */
+int store_pcursor_shallow(store_pcursor *c, int64_t target, store_pblock *b);
+
 /* Blocks decoded so far (for tests of how little a walk reads). */
 size_t store_pcursor_blocks_read(const store_pcursor *c);
 

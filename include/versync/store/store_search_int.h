@@ -317,6 +317,23 @@ typedef void (*store_phrase_match_fn)(int64_t start, int64_t end, void *arg);
 bool store_phrase_matches(const uint32_t *const *pos, const size_t *npos, const int32_t *off, size_t n, int slop,
                           store_phrase_match_fn fn, void *arg);
 int store_eval_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
+/* A query as a disjunction of terms on one text field, for the top-k
+ * scorer (store_topk.c): `terms` (owned: store_eval_text_clauses_free) in
+ * the order today's path sums their scores, of which at least `need` must
+ * match, each scored by BM25 with `boost`; `path` is the query's. */
+typedef struct store_tclauses {
+    char **terms;
+    size_t n;
+    int need;
+    float boost;
+    const char *path;
+} store_tclauses;
+/* 1 when q is a match (not a phrase) or a single term on an indexed text
+ * field with a non-negative boost and at least one analysed term, *out
+ * filled; 0 when it is anything else (today's path answers it); -1 when
+ * the analysis failed (x->err set, as today's path sets it). */
+int store_eval_text_clauses(ex *x, const store_query *q, store_tclauses *out);
+void store_eval_text_clauses_free(store_tclauses *c);
 bool store_eval(ex *x, const store_query *q, hitv *out);
 
 /* ---- store_resolve.c — index expressions resolved to the searched indices ---- */
@@ -405,6 +422,16 @@ bool store_search_render(store_rtxn *r, const sreq *q, const sidx *ix, rh *hits,
                          bool want_score, buf *page, store_error *err);
 
 bool store_aggs_run(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, buf *out, store_error *err);
+
+/* ---- store_topk.c — score-ordered top-k over text terms, skipping blocks ---- */
+
+/* Answer the search into `out` when it is a score-ordered page of a text
+ * match/term over one index that the top-k scorer serves: 1 answered, 0
+ * failed (err set), -1 not served (today's path answers it). */
+int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_t t0, buf *out, store_error *err);
+/* Switch the top-k scorer off for the whole process (the differential
+ * test's reference server: VERSTORE_SEARCH_TOPK=off). */
+void store_topk_set_enabled(bool on);
 
 /* ---- store_scroll.c — scroll contexts ---- */
 

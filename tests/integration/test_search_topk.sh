@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The top-k scorer (issue 17: block-max MaxScore for score-ordered match and
+# term queries on text) against the exhaustive path, on the same data:
+# search_topk.py indexes a few thousand documents of a Zipf vocabulary
+# (multi-valued fields, overwrites, deletes) and sends ~200 random match /
+# term queries (1-4 words, or / and / minimum_should_match, sizes 1-100,
+# from > 0, track_total_hits default / N / true / false). The same data
+# directory is then served by a verstore started with
+# VERSTORE_SEARCH_TOPK=off, which answers every search the exhaustive way
+# (a process setting rather than a request flag, so no request can reach a
+# parameter Elasticsearch does not have). Every answer must be the same:
+# hits (ids, scores, order), totals, max_score. The top-k run must also have
+# skipped postings blocks on their bounds (verstore_search_topk_blocks_total),
+# so this cannot pass with the scorer never taken.
+. "$(dirname "$0")/lib.sh"
+
+py=$VS_ROOT/tests/integration/search_topk.py
+metric() { # metric RESULT — verstore_search_topk_blocks_total{result=RESULT}
+  curl -s "$STORE_URL/_prometheus/metrics" | awk -v r="verstore_search_topk_blocks_total{result=\"$1\"}" '$1 == r { print $2 }'
+}
+
+check "verstore starts" verstore_start || { done_testing; exit 1; }
+check "the documents are indexed" python3 "$py" load "$STORE_URL"
+check "the queries run with the top-k scorer" python3 "$py" query "$STORE_URL" "$T_DIR/topk.json"
+skipped=$(metric skipped)
+decoded=$(metric decoded)
+echo "# top-k blocks: decoded $decoded, skipped $skipped"
+if [ "${skipped:-0}" -gt 0 ]; then ok "the top-k scorer skipped blocks on their bounds"; else not_ok "the top-k scorer skipped blocks on their bounds ($skipped)"; fi
+verstore_stop
+
+check "verstore starts with the top-k scorer off" env VERSTORE_SEARCH_TOPK=off bash -c true
+VERSTORE_SEARCH_TOPK=off verstore_start || { not_ok "verstore starts (top-k off)"; done_testing; exit 1; }
+check "the queries run the exhaustive way" python3 "$py" query "$STORE_URL" "$T_DIR/exhaustive.json"
+assert_eq "the exhaustive server decoded nothing through the top-k scorer" 0 "$(metric decoded)"
+while IFS= read -r line; do
+  case "$line" in
+    "ok "*) ok "${line#ok * - }" ;;
+    "not ok "*) not_ok "${line#not ok * - }" ;;
+    *) echo "$line" ;;
+  esac
+done < <(python3 "$py" compare "$T_DIR/topk.json" "$T_DIR/exhaustive.json" 2>&1)
+verstore_stop
+done_testing
