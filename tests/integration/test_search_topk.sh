@@ -11,7 +11,9 @@
 # parameter Elasticsearch does not have). Every answer must be the same:
 # hits (ids, scores, order), totals, max_score. The top-k run must also have
 # skipped postings blocks on their bounds (verstore_search_topk_blocks_total),
-# so this cannot pass with the scorer never taken.
+# so this cannot pass with the scorer never taken. The data is written with
+# --postings-level-pages 0, so that terms have blocks in both postings
+# levels and the scorer's walks cross from one to the other.
 . "$(dirname "$0")/lib.sh"
 
 py=$VS_ROOT/tests/integration/search_topk.py
@@ -19,8 +21,11 @@ metric() { # metric RESULT — verstore_search_topk_blocks_total{result=RESULT}
   curl -s "$STORE_URL/_prometheus/metrics" | awk -v r="verstore_search_topk_blocks_total{result=\"$1\"}" '$1 == r { print $2 }'
 }
 
-check "verstore starts" verstore_start || { done_testing; exit 1; }
+check "verstore starts" verstore_start --postings-level-pages 0 || { done_testing; exit 1; }
 check "the documents are indexed" python3 "$py" load "$STORE_URL"
+level_blocks() { curl -s "$STORE_URL/_prometheus/metrics" | awk -v r="verstore_postings_level_blocks{level=\"$1\"}" '$1 == r { print $2 }'; }
+recent=$(level_blocks 0) older=$(level_blocks 1)
+check "postings in both levels (recent $recent, older $older blocks)" test "${recent:-0}" -gt 0 -a "${older:-0}" -gt 0
 check "the queries run with the top-k scorer" python3 "$py" query "$STORE_URL" "$T_DIR/topk.json"
 skipped=$(metric skipped)
 decoded=$(metric decoded)
