@@ -348,29 +348,58 @@ static void vlevel_check(vlevel *l, const unsigned char *prefix, size_t pre)
         l->rc = MDB_NOTFOUND;
 }
 
-typedef struct seqv {
-    int64_t *v;
-    size_t n, cap;
-    bool oom;
-} seqv;
+/* One level's duplicates (8-byte seqs, ascending) of the key its cursor is
+ * on, read a page of them at a time; pointers stay valid in a read txn. */
+typedef struct dupstream {
+    MDB_cursor *cur;
+    const unsigned char *p;
+    size_t n, i;
+    bool more; /* further pages through MDB_NEXT_MULTIPLE */
+} dupstream;
 
-static bool seqv_add(const unsigned char *d, void *arg)
+static int ds_open(dupstream *d, MDB_cursor *cur)
 {
-    seqv *s = arg;
-    if (s->n == s->cap && !GROW_ARRAY(s->v, s->cap, s->n + 1, 256))
-        return s->oom = true, false;
-    s->v[s->n++] = (int64_t)store_util_get_be64(d);
-    return true;
+    MDB_val k, v = {0, NULL};
+    size_t cnt = 0;
+    *d = (dupstream){.cur = cur};
+    int rc = mdb_cursor_count(cur, &cnt);
+    if (rc)
+        return rc;
+    /* a single value is inline: GET_MULTIPLE would answer from a stale sub-cursor (see each_dup) */
+    rc = mdb_cursor_get(cur, &k, &v, cnt == 1 ? MDB_GET_CURRENT : MDB_GET_MULTIPLE);
+    if (rc)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    d->p = v.mv_data;
+    d->n = v.mv_size / 8;
+    d->more = cnt > 1;
+    return 0;
 }
 
-static int seq_cmp(const void *a, const void *b)
+/* Whether the stream has a seq at d->i, reading its next page when needed. */
+static int ds_ready(dupstream *d, bool *has)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    *has = d->i < d->n;
+    if (*has || !d->more)
+        return 0;
+    MDB_val k, v = {0, NULL};
+    int rc = mdb_cursor_get(d->cur, &k, &v, MDB_NEXT_MULTIPLE);
+    if (rc == MDB_NOTFOUND) {
+        d->more = false;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    d->p = v.mv_data;
+    d->n = v.mv_size / 8;
+    d->i = 0;
+    *has = d->n > 0;
+    return 0;
 }
 
 /* Visit the seqs of the key levels `on` (a bit per level) are on, ascending:
- * straight from the one level that has it, else gathered and sorted. */
+ * straight from the one level that has it, else merged from each level's
+ * ascending duplicates as they are read, so a walk that stops early (the
+ * first page of a term query) reads no more than it visits. */
 static int visit_key_seqs(vlevel *lv, unsigned on, bool desc, val_cb *cb, bool *stopped)
 {
     int rc = 0;
@@ -385,26 +414,43 @@ static int visit_key_seqs(vlevel *lv, unsigned on, bool desc, val_cb *cb, bool *
             return rc;
         return each_dup(lv[only].cur, 8, val_one, cb, stopped);
     }
-    seqv all = {0};
-    for (int l = 0; l < STORE_VLEVELS && !rc && !*stopped; l++) {
+    dupstream ds[STORE_VLEVELS];
+    int nds = 0;
+    for (int l = 0; l < STORE_VLEVELS; l++) {
         if (!(on >> l & 1))
             continue;
         if (desc && (rc = mdb_cursor_get(lv[l].cur, &lv[l].k, &lv[l].v, MDB_FIRST_DUP)))
-            break;
-        rc = each_dup(lv[l].cur, 8, seqv_add, &all, stopped);
-        if (all.oom) {
-            rc = ENOMEM;
-            break;
+            return rc;
+        if ((rc = ds_open(&ds[nds++], lv[l].cur)))
+            return rc;
+    }
+    for (size_t visited = 0;; visited++) {
+        if ((visited & 1023) == 1023 && store_deadline_poll()) { /* the request's time is up or its client gone */
+            *stopped = true;
+            return 0;
+        }
+        int best = -1;
+        uint64_t bv = 0;
+        for (int i = 0; i < nds; i++) {
+            bool has;
+            if ((rc = ds_ready(&ds[i], &has)))
+                return rc;
+            if (!has)
+                continue;
+            uint64_t v = store_util_get_be64(ds[i].p + 8 * ds[i].i);
+            if (best < 0 || v < bv) {
+                best = i;
+                bv = v;
+            }
+        }
+        if (best < 0)
+            return 0;
+        ds[best].i++;
+        if (!cb->fn(cb->val, cb->len, (int64_t)bv, cb->arg)) {
+            *stopped = true;
+            return 0;
         }
     }
-    if (!rc && !*stopped) {
-        qsort(all.v, all.n, sizeof *all.v, seq_cmp);
-        for (size_t i = 0; i < all.n && !*stopped; i++)
-            if (!cb->fn(cb->val, cb->len, all.v[i], cb->arg))
-                *stopped = true;
-    }
-    free(all.v);
-    return rc;
 }
 
 bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *path, const void *lo, size_t lo_len,
