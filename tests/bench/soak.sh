@@ -76,6 +76,14 @@ capture() {
     sql "select l.pid, l.mode, l.granted, pg_blocking_pids(l.pid) from pg_locks l
           where l.relation = 'versync.changes'::regclass order by l.pid"
     echo "## notification queue usage"; sql "select pg_notification_queue_usage()"
+    echo "## the change table: dead rows, vacuum and analyze"
+    sql "select n_live_tup, n_dead_tup, n_tup_del, last_autovacuum, last_vacuum, autovacuum_count, last_autoanalyze,
+                pg_relation_size('versync.changes') as heap_bytes, pg_indexes_size('versync.changes') as index_bytes
+           from pg_stat_user_tables where relid = 'versync.changes'::regclass"
+    echo "## the claim's SELECT, as a worker runs it (rolled back)"
+    sql "begin; explain (analyze, buffers, costs off)
+           select seq from versync.changes where tbl <> all ('{}'::text[]) order by seq limit 500
+           for update skip locked; rollback"
     echo "## /health"; curl -s -m 5 "$MURL/health"; echo
     echo "## versync metrics"; curl -s -m 5 "$MURL/metrics" | grep -v '^#'
     echo "## verstore: commits and their fsync time, writer batches"
