@@ -882,6 +882,17 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+
+/* How many of a `match` query's n analysed terms a document must hold:
+ * all with operator and, else its minimum_should_match (at least one). */
+static int match_need(const store_query *q, size_t n)
+{
+    if (q->op_and)
+        return (int)n;
+    int need = q->msm ? store_query_msm(q->msm, (int)n) : 1;
+    return need < 1 ? 1 : need;
+}
+
 static bool ev_field(ex *x, const store_query *q, const char *path, float boost, bool lenient, hitv *out)
 {
     if (q->type == STORE_Q_TERMS && (int64_t)q->nvals > x->ix->max_terms) /* checked first, mapped or not */
@@ -1055,16 +1066,8 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
             ok = lists != NULL;
             for (size_t i = 0; ok && i < t.n; i++)
                 ok = text_term(x, path, t.v[i], strlen(t.v[i]), boost, &lists[i]);
-            int need = 1;
-            if (q->op_and)
-                need = (int)t.n;
-            else if (q->msm) {
-                need = store_query_msm(q->msm, (int)t.n);
-                if (need < 1)
-                    need = 1;
-            }
             if (ok)
-                ok = combine_terms(lists, t.n, need, out, x->err);
+                ok = combine_terms(lists, t.n, match_need(q, t.n), out, x->err);
             for (size_t i = 0; lists && i < t.n; i++)
                 store_hits_free(&lists[i]);
             free(lists);
@@ -1105,19 +1108,9 @@ int store_eval_text_clauses(ex *x, const store_query *q, store_tclauses *out)
         toks_free(&t);
         return 0;
     }
-    int need = 1;
-    if (q->type == STORE_Q_MATCH && t.n > 1) { /* as ev_field computes it */
-        if (q->op_and)
-            need = (int)t.n;
-        else if (q->msm) {
-            need = store_query_msm(q->msm, (int)t.n);
-            if (need < 1)
-                need = 1;
-        }
-    }
     out->terms = t.v;
     out->n = t.n;
-    out->need = need;
+    out->need = q->type == STORE_Q_MATCH && t.n > 1 ? match_need(q, t.n) : 1;
     out->boost = q->boost;
     out->path = q->field;
     free(t.pos);

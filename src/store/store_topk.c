@@ -151,6 +151,22 @@ static double score_of(const topk *t, const clause *c)
     return store_bm25(c->weight, (float)c->p.tf, norm_inv(t, c->p.len)); /* as on_posting */
 }
 
+/* Clause ord_i (t->cl[ord_i]) on document d: when it holds d, its score goes
+ * into s[ord_i] and *partial, and *cnt counts it. 0, or -1 on a storage error. */
+static int take_clause(topk *t, size_t ord_i, int64_t d, double *s, double *partial, int *cnt)
+{
+    clause *c = &t->cl[ord_i];
+    int rc = position(c, d); /* a no-op but behind a conjunction's lead */
+    if (rc < 0)
+        return -1;
+    if (rc == 1 && c->p.seq == d) {
+        s[ord_i] = score_of(t, c);
+        *partial += s[ord_i];
+        ++*cnt;
+    }
+    return 0;
+}
+
 /* Score document d, a candidate of the essential clauses ord[nne..na):
  * its clauses summed in clause order, in double, then to float (today's
  * combine_terms; one clause: its float as it is). The non-essential
@@ -163,33 +179,18 @@ static int score_doc(topk *t, int64_t d, const size_t *ord, size_t nne, size_t n
     int cnt = 0, left = (int)nne;
     for (size_t i = 0; i < t->n; i++)
         s[i] = 0;
-    for (size_t j = nne; j < na; j++) {
-        clause *c = &t->cl[ord[j]];
-        int rc = position(c, d); /* a no-op but behind a conjunction's lead */
-        if (rc < 0)
+    for (size_t j = nne; j < na; j++)
+        if (take_clause(t, ord[j], d, s, &partial, &cnt) < 0)
             return -1;
-        if (rc == 1 && c->p.seq == d) {
-            s[ord[j]] = score_of(t, c);
-            partial += s[ord[j]];
-            cnt++;
-        }
-    }
     for (size_t j = 0; j < nne; j++)
         rest += t->cl[ord[j]].ub;
     double th = theta(t);
     for (size_t j = nne; j-- > 0;) {
         if ((partial + rest) * (1 + TOPK_MARGIN) <= th || cnt + left < t->need)
             return 0;
-        clause *c = &t->cl[ord[j]];
-        int rc = position(c, d);
-        if (rc < 0)
+        if (take_clause(t, ord[j], d, s, &partial, &cnt) < 0)
             return -1;
-        if (rc == 1 && c->p.seq == d) {
-            s[ord[j]] = score_of(t, c);
-            partial += s[ord[j]];
-            cnt++;
-        }
-        rest -= c->ub;
+        rest -= t->cl[ord[j]].ub;
         left--;
     }
     if (cnt < t->need)
