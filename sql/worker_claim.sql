@@ -5,7 +5,12 @@
 -- = ANY (ARRAY(...)), not IN (...): the claimed seqs become one array, and the
 -- DELETE finds them by the primary key; with IN the planner may hash-join a
 -- sequential scan of the whole change table into every claim of a backlog.
+-- $3: the scan starts at this seq (0: the oldest). Claimed rows are deleted in
+-- seq order, so until vacuum removes them their dead index entries pile up at
+-- the head of the queue, and a scan from the oldest walks all of them in every
+-- claim; the worker passes a floor just below its previous claim instead, and
+-- 0 now and then so that nothing older waits long (worker.h: WORKER_CLAIM_*).
 DELETE FROM @schema@.changes
- WHERE seq = ANY (ARRAY(SELECT seq FROM @schema@.changes WHERE tbl <> ALL ($2::text[])
+ WHERE seq = ANY (ARRAY(SELECT seq FROM @schema@.changes WHERE tbl <> ALL ($2::text[]) AND seq >= $3
                        ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
 RETURNING seq, tbl, key, op, version, changed_at

@@ -70,6 +70,8 @@ struct worker {
     char reread_state[6];     /* SQLSTATE of the last failed re-read, "" when none */
     buf parked_arr;           /* the claim's exclusion list */
     size_t last_claimed;      /* change rows the last claim took, for the watchdog */
+    int64_t claim_floor;      /* the next claim's first seq (0: from the oldest; WORKER_CLAIM_SLACK) */
+    long long full_claim_ms;  /* when a claim last scanned from the oldest */
     /* The combined claim (sql/worker_claim_reread.sql): claim and re-read in one round trip. */
     bool *joined;        /* per table: re-read inside the prepared claim_reread (or the set it failed for) */
     bool *joined_read;   /* per table: this batch read its rows through claim_reread (park_confirm) */
@@ -906,16 +908,30 @@ static bool batch_reserve(worker *w, size_t n)
  * point at. False with err set; *nchanges counts the changes whose keys need freeing. */
 static bool claim_changes(worker *w, PGresult **claim, size_t *nchanges, char *err, size_t errsz)
 {
-    char limit[16];
+    char limit[16], floor[24];
     snprintf(limit, sizeof limit, "%d", w->c->batch_size > 0 ? w->c->batch_size : 500);
-    const char *cp[2] = {limit, w->parked_arr.data};
     w->batch_combined = w->combined;
     memset(w->joined_read, 0, (w->c->ntables + 1) * sizeof *w->joined_read);
-    *claim = PQexecPrepared(w->pg, w->batch_combined ? "claim_reread" : "claim", 2, cp, NULL, NULL, 0);
-    if (PQresultStatus(*claim) != PGRES_TUPLES_OK) {
-        pg_message(w, "claiming changes", *claim, err, errsz);
-        note_state(w, *claim);
-        return false;
+    long long now = timing_now_ms();
+    if (now - w->full_claim_ms >= WORKER_CLAIM_FULL_MS)
+        w->claim_floor = 0;
+    for (;;) {
+        if (w->claim_floor == 0)
+            w->full_claim_ms = now;
+        snprintf(floor, sizeof floor, "%" PRId64, w->claim_floor);
+        const char *cp[3] = {limit, w->parked_arr.data, floor};
+        *claim = PQexecPrepared(w->pg, w->batch_combined ? "claim_reread" : "claim", 3, cp, NULL, NULL, 0);
+        if (PQresultStatus(*claim) != PGRES_TUPLES_OK) {
+            pg_message(w, "claiming changes", *claim, err, errsz);
+            note_state(w, *claim);
+            w->claim_floor = 0;
+            return false;
+        }
+        if (PQntuples(*claim) > 0 || w->claim_floor == 0)
+            break;
+        /* nothing from the floor on: whatever is older must not wait for the next wake-up */
+        PQclear(*claim);
+        w->claim_floor = 0;
     }
     size_t n = (size_t)PQntuples(*claim);
     w->last_claimed = n;
@@ -937,6 +953,8 @@ static bool claim_changes(worker *w, PGresult **claim, size_t *nchanges, char *e
         c->op = PQgetvalue(*claim, row, 3)[0];
         c->version_text = PQgetisnull(*claim, row, 4) ? NULL : PQgetvalue(*claim, row, 4);
         c->changed_at = PQgetvalue(*claim, row, 5);
+        if (i == 0 || c->seq - WORKER_CLAIM_SLACK < w->claim_floor)
+            w->claim_floor = c->seq > WORKER_CLAIM_SLACK ? c->seq - WORKER_CLAIM_SLACK : 0;
         if (!c->key_text)
             continue;
         if (!render_parse_text_array(c->key_text, &c->key, &c->nkey)) {

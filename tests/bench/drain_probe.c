@@ -173,8 +173,8 @@ static int probe_worker(const probe_opts *o, long max, atomic_long *done)
     while (max <= 0 || mine < max) {
         if (!probe_exec(pg, "BEGIN"))
             goto done;
-        const char *cp[2] = {limit, "{}"}; /* no parked tables */
-        PGresult *cl = PQexecPrepared(pg, "claim", 2, cp, NULL, NULL, 0);
+        const char *cp[3] = {limit, "{}", "0"}; /* no parked tables, from the oldest */
+        PGresult *cl = PQexecPrepared(pg, "claim", 3, cp, NULL, NULL, 0);
         if (PQresultStatus(cl) != PGRES_TUPLES_OK) {
             fprintf(stderr, "drain_probe: claim: %s", PQerrorMessage(pg));
             PQclear(cl);

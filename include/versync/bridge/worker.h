@@ -43,6 +43,16 @@ worker *worker_new(const cfg *c, const worker_options *o, char *err, size_t errs
 /* Close the connections and free; NULL is a no-op. */
 void worker_free(worker *w);
 
+/* A claim scans the change table from a floor: this many seqs below the
+ * lowest its previous claim took, so that rows committed a little out of seq
+ * order are still found, while the dead index entries the claims left below
+ * (until vacuum removes them) are not walked again (sql/worker_claim.sql). */
+#define WORKER_CLAIM_SLACK 10000
+/* At least this often a claim scans from the oldest row, and at once after a
+ * claim from a floor found nothing: rows far older than the floor (a long
+ * writer transaction, a batch another worker rolled back) wait no longer. */
+#define WORKER_CLAIM_FULL_MS 1000
+
 /* Results of worker_batch besides a count of claimed changes (>= 0). */
 #define WORKER_ERR_PG (-1)    /* PostgreSQL failed or is unreachable; the claim rolled back */
 #define WORKER_ERR_STORE (-2) /* the store failed retryably (429, 5xx, transport); rolled back */
