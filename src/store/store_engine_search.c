@@ -469,10 +469,11 @@ bool store_engine_values(store_rtxn *r, const store_index_meta *m, const char *p
     size_t cutn = VKEY_INLINE_MAX - pre;
     vlevel lv[STORE_VLEVELS] = {{0}};
     int rc = 0;
-    bool ok = false;
+    bool opened = false;
     for (int l = 0; l < STORE_VLEVELS; l++)
         if (!cursor_open(r, r->e->dbi_vals[l], &lv[l].cur, "read values"))
             goto done;
+    opened = true;
     const void *start = desc ? hi : lo;
     size_t start_len = desc ? hi_len : lo_len;
     bool start_incl = desc ? hi_incl : lo_incl;
@@ -571,11 +572,11 @@ done:
     for (int l = 0; l < STORE_VLEVELS; l++)
         if (lv[l].cur)
             mdb_cursor_close(lv[l].cur);
-    if (rc && rc != MDB_NOTFOUND)
+    if (rc && rc != MDB_NOTFOUND) {
         mlog(rc, "read values");
-    else
-        ok = lv[STORE_VLEVELS - 1].cur != NULL;
-    return ok;
+        return false;
+    }
+    return opened;
 }
 
 typedef struct seq_cb {
@@ -842,7 +843,7 @@ static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
     rc =
         e->vmove_len[l] ? mdb_cursor_get(src, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(src, &k, &v, MDB_FIRST);
     bool wrapped = e->vmove_len[l] == 0;
-    size_t moved = 0;
+    size_t moved = 0, k_last = 0;
     while (moved < want) {
         if (rc == MDB_NOTFOUND && !wrapped) {
             wrapped = true;
@@ -858,15 +859,18 @@ static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
         memcpy(kb, k.mv_data, k.mv_size);
         memcpy(vb, v.mv_data, 8);
         MDB_val ck = {k.mv_size, kb}, cv = {8, vb};
+        k_last = ck.mv_size;
         if ((rc = mdb_put(txn, e->dbi_vals[l - 1], &ck, &cv, 0)) || (rc = mdb_cursor_del(src, 0)))
             break;
         moved++;
-        memcpy(e->vmove_at[l], kb, ck.mv_size);
-        e->vmove_len[l] = ck.mv_size;
         rc =
             mdb_cursor_get(src, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
     }
     mdb_cursor_close(src);
+    if (moved) { /* the next move starts after the last key moved (kb holds it) */
+        memcpy(e->vmove_at[l], kb, sizeof kb);
+        e->vmove_len[l] = k_last;
+    }
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
