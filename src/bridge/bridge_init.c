@@ -675,6 +675,17 @@ static bool plan_database(PGconn *conn, const cfg *c, const char *schema_q, plan
             snprintf(what, sizeof what, "created the missing tables %s in schema %s", missing, schema_q);
         plan_add(p, what, schema_sql);
     }
+    if (strcmp(PQgetvalue(st, 0, 2), "t") != 0) {
+        char *av_sql = sql_render("init_changes_autovacuum", schema_q);
+        if (!av_sql)
+            goto oom;
+        char what[512];
+        snprintf(what, sizeof what,
+                 "set autovacuum on %s.changes: vacuumed every 10000 dead rows, unthrottled (a queue table)",
+                 schema_q);
+        plan_add(p, what, av_sql);
+        free(av_sql);
+    }
     /* meta exists unless it is among the missing tables. */
     bool has_meta = has_schema && !strstr(missing, "meta");
     bool has_tables = has_schema && !strstr(missing, "tables");

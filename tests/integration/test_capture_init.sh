@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # versync init against a real PostgreSQL: --dry-run changes nothing, init creates the schema
-# and triggers, a second init is a no-op, config edits converge (replace, drop), TRUNCATE
+# and triggers and sets the change table's autovacuum (unless its owner did), a second init is a no-op, config edits converge (replace, drop), TRUNCATE
 # marks the table for resync, status reports backlog (text and --json), and a store that
 # is down fails init after the PostgreSQL part is committed.
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +32,10 @@ assert_match "init reports the schema" 'created schema "versync"' "$out"
 assert_match "init reports the functions" 'installed the trigger functions' "$out"
 assert_match "init reports the triggers on products" 'created triggers on public.products' "$out"
 assert_match "init reports the triggers on old" 'created triggers on public.old' "$out"
+assert_match "init reports the change table's autovacuum" 'set autovacuum on "versync".changes' "$out"
+assert_eq "the change table is vacuumed as a queue: fixed threshold, unthrottled" \
+  "{autovacuum_vacuum_scale_factor=0,autovacuum_vacuum_threshold=10000,autovacuum_vacuum_cost_delay=0}" \
+  "$(sql "select reloptions from pg_class where oid = 'versync.changes'::regclass")"
 assert_eq "capture, notify and truncate triggers exist" "versync_capture,versync_notify,versync_truncate" \
   "$(sql "select string_agg(tgname, ',' order by tgname) from pg_trigger where tgrelid = 'public.products'::regclass")"
 assert_eq "schema version recorded" "1" "$(sql "select value from versync.meta where key = 'schema_version'")"
@@ -45,6 +49,17 @@ assert_eq "second init has nothing to change" "nothing to change" "$out"
 assert_eq "second init left the triggers alone" "$before" "$(trigger_oids)"
 out=$(vs init --dry-run --no-store)
 assert_eq "--dry-run on a converged database" "-- PostgreSQL: nothing to change" "$out"
+
+# An owner's own autovacuum setting on the change table is theirs: init leaves it alone.
+sql "alter table versync.changes reset (autovacuum_vacuum_scale_factor, autovacuum_vacuum_threshold,
+       autovacuum_vacuum_cost_delay); alter table versync.changes set (autovacuum_vacuum_threshold = 500)"
+assert_eq "init leaves an owner's autovacuum setting alone" "nothing to change" "$(vs init --no-store)"
+assert_eq "which is still theirs" "{autovacuum_vacuum_threshold=500}" \
+  "$(sql "select reloptions from pg_class where oid = 'versync.changes'::regclass")"
+sql "alter table versync.changes reset (autovacuum_vacuum_threshold)"
+assert_match "with none, init sets versync's again" 'set autovacuum on "versync".changes' "$(vs init --no-store)"
+assert_match "and it is set" "autovacuum_vacuum_threshold=10000" \
+  "$(sql "select reloptions from pg_class where oid = 'versync.changes'::regclass")"
 
 # Editing the mapping replaces the triggers of that table only.
 old_oids=$(sql "select string_agg(oid::text, ',') from pg_trigger where tgrelid = 'public.old'::regclass")
