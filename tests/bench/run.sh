@@ -422,6 +422,9 @@ for R in $LAG_RATES; do
     read -r p50 p99 pmax n < <(sql "select percentile_disc(0.5) within group (order by lag_us) / 1000.0,
         percentile_disc(0.99) within group (order by lag_us) / 1000.0, max(lag_us) / 1000.0, count(*)
         from public.bench_lag" | tr '|' ' ')
+    # Every sample, in seq order, so a tail can be told from a pause (one slow batch) or a spread.
+    sql "copy (select seq, lag_us from public.bench_lag order by seq) to stdout" \
+      >"$VS_BUILD/bench-lag-$MAPPING-$R-$i.tsv" 2>/dev/null
     say "lag at $R rows/s, $MAPPING, run $i: achieved ${achieved:-?} rows/s, ${n:-0} samples, p50 $(ms "${p50:-}") ms, p99 $(ms "${p99:-}") ms, max $(ms "${pmax:-}") ms, max backlog $bmax"
     if [ "${n:-0}" -gt 0 ]; then
       echo "$p50" >>"$T_DIR/p50"; echo "$p99" >>"$T_DIR/p99"; echo "$pmax" >>"$T_DIR/pmax"

@@ -4,7 +4,8 @@
 # _bulk requests while the store is killed. After the restart every
 # acknowledged document is found exactly once by its own word, at its latest
 # acknowledged version, and by a phrase; a word shared by all documents
-# counts exactly the live documents. Twice, on the same data directory.
+# counts exactly the live documents. Three times on the same data directory, the last
+# two with levels so small that every write transaction also merges.
 . "$(dirname "$0")/lib.sh"
 
 NCLIENT=2  # concurrent writers
@@ -97,8 +98,20 @@ verify() {
   assert_eq "cycle $cyc: an overwritten document is found only with its current text" 0 "$stale"
 }
 
+# Cycle 1 with the default level limits; cycles 2 and 3 with the smallest, so that
+# every write transaction also moves exact values and postings down a level, and the
+# kill can land inside such a merge.
+SMALL_LEVELS=(--values-level-entries 2 --postings-level-pages 0)
+# older NAME — the sum of a level metric over every level but the newest (level 0)
+older() { curl -s "$STORE_URL/_prometheus/metrics" | awk -v m="$1" 'index($1, m "{") == 1 && $1 !~ /level="0"/ {s += $2} END {print s + 0}'; }
 base=0
-for cyc in 1 2; do
+for cyc in 1 2 3; do
+  lv=()
+  [ "$cyc" -gt 1 ] && lv=("${SMALL_LEVELS[@]}")
+  if [ "$cyc" = 2 ]; then
+    verstore_stop
+    check "cycle 2: verstore restarts with the smallest levels" verstore_start --durability request "${lv[@]}"
+  fi
   rm -f "$T_DIR"/acked.*
   WPIDS=()
   for ((c = 0; c < NCLIENT; c++)); do
@@ -109,8 +122,14 @@ for cyc in 1 2; do
   check "cycle $cyc: writers get acknowledgements" wait_until 60 acked_at_least $((NCLIENT * (NNEW + NOVER) * 5))
   verstore_kill
   check "cycle $cyc: every writer notices the crash and stops" wait_until 30 writers_done
-  check "cycle $cyc: verstore restarts on the same data dir" verstore_start --durability request
+  check "cycle $cyc: verstore restarts on the same data dir" verstore_start --durability request "${lv[@]}"
   verify "$cyc"
+  if [ "$cyc" -gt 1 ]; then
+    check "cycle $cyc: exact values sit in older levels (merges ran)" \
+      test "$(older verstore_values_level_entries)" -gt 0
+    check "cycle $cyc: postings sit in the older level (merges ran)" \
+      test "$(older verstore_postings_level_blocks)" -gt 0
+  fi
   base=$((base + 100000))
 done
 check "verstore exits 0 on SIGTERM" verstore_stop
