@@ -715,6 +715,7 @@ typedef struct sb_pass {
     const sb_query *qs;
     long nq;
     double *lat;
+    double slow_us; /* env SB_SLOW_MS: print each timed query slower than this to stderr */
     atomic_long next, failed;
     atomic_flag reported;
 } sb_pass;
@@ -737,6 +738,8 @@ static void *sb_query_worker(void *arg)
         double t0 = bench_now();
         long status = sb_request(c, &resp, "POST", p->url, q->body);
         p->lat[i] = (bench_now() - t0) * 1e6;
+        if (p->slow_us > 0 && p->lat[i] > p->slow_us) /* SB_SLOW_MS: which queries make the tail */
+            fprintf(stderr, "search_bench: slow %.3f ms: %s\n", p->lat[i] / 1e3, q->body);
         char why[256] = "";
         if (status != 200)
             snprintf(why, sizeof(why), "HTTP %ld", status);
@@ -765,6 +768,8 @@ static double sb_pct(const double *sorted, long n, double p)
 static long sb_pass_run(const sb_opts *o, const char *url, const sb_query *qs, long nq, const char *name)
 {
     sb_pass p = {.o = o, .url = url, .qs = qs, .nq = nq, .reported = ATOMIC_FLAG_INIT};
+    const char *slow = getenv("SB_SLOW_MS");
+    p.slow_us = name && slow ? atof(slow) * 1e3 : 0;
     pthread_t *tids = calloc((size_t)o->qconns, sizeof(*tids));
     double *common = malloc((size_t)(nq ? nq : 1) * sizeof(*common));
     double *rare = malloc((size_t)(nq ? nq : 1) * sizeof(*rare));
