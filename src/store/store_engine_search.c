@@ -144,13 +144,14 @@ static int each_dup(MDB_cursor *cur, size_t size, bool (*fn)(const unsigned char
 }
 
 bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
-                           size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg)
+                           size_t term_len, bool positions, bool (*fn)(const store_posting *p, void *arg),
+                           void *arg)
 {
     unsigned char kb[STORE_INDEX_MAX_KEY];
     size_t kn = skey(kb, m->number, path, true, term, term_len);
     if (!kn)
         return true;
-    int rc = store_postings_read(r->txn, &r->e->pdb, kb, kn, fn, arg);
+    int rc = store_postings_read(r->txn, &r->e->pdb, kb, kn, positions, fn, arg);
     if (rc)
         mlog(rc, "read postings");
     return rc == 0;
@@ -978,9 +979,12 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
  * and the next start converts again). One written by a newer verstore is
  * refused rather than misread. */
 /* 4: exact values in levels (STORE_VLEVELS); 5: postings blocks in two
- * levels (store_postings.h). A format-3 or -4 directory's values and blocks
- * are the oldest levels as they are, so it only gets the format number. */
-#define SEARCH_FORMAT 5
+ * levels (store_postings.h); 6: block headers with impacts. A format-3, -4
+ * or -5 directory's values and blocks are the oldest levels as they are,
+ * and its block headers read as one impact each (each block gets impacts
+ * of its own when it is next written), so it only gets the format number:
+ * a verstore of before format 6 would misread the new headers. */
+#define SEARCH_FORMAT 6
 
 int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
 {
@@ -1000,7 +1004,7 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     uint32_t format = SEARCH_FORMAT;
-    if (rc == 0 && (had == 3 || had == 4)) {
+    if (rc == 0 && had >= 3 && had < SEARCH_FORMAT) {
         v.mv_size = 4;
         v.mv_data = &format;
         return mdb_put(txn, e->dbi_meta, &k, &v, 0);

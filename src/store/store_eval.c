@@ -371,7 +371,7 @@ static bool text_term(ex *x, const char *path, const char *term, size_t len, flo
         c.norm_inv[l] = store_bm25_norm_inverse(c.avgdl, l);
     if (!hv_reserve(out, (size_t)df)) /* one allocation, not a doubling series of copies */
         return oom_err(x->err);
-    if (!store_engine_postings(x->r, &x->ix->meta, path, term, len, on_posting, &c) || c.oom)
+    if (!store_engine_postings(x->r, &x->ix->meta, path, term, len, false, on_posting, &c) || c.oom)
         return c.oom ? oom_err(x->err) : storage_err(x->err);
     return true;
 }
@@ -689,7 +689,7 @@ static bool on_exp_term(const char *term, size_t len, void *arg)
     bool stop;
     if (!expand_hit(e, term, len, &stop))
         return !stop;
-    if (!store_engine_postings(e->x->r, &e->x->ix->meta, e->path, term, len, on_exp_posting, e->out)) {
+    if (!store_engine_postings(e->x->r, &e->x->ix->meta, e->path, term, len, false, on_exp_posting, e->out)) {
         e->failed = true;
         return false;
     }

@@ -54,6 +54,7 @@ typedef struct dec {
     size_t npv, pvcap;
     size_t *pidx; /* start of each posting's positions in pv (pv may move while decoding) */
     size_t pidxcap;
+    bool nopos; /* positions are stepped over, not kept: every pos is NULL */
 } dec;
 
 static void dec_free(dec *d)
@@ -83,17 +84,47 @@ static inline bool vi(const unsigned char *p, size_t n, size_t *o, uint64_t *v)
     return k != 0;
 }
 
+/* The header of block p[0..n) (store_postings.h): its posting count into
+ * *cnt and, when b is not NULL, its impacts into b. The offset of the first
+ * posting, 0 when the header is corrupt. */
+static size_t read_header(const unsigned char *p, size_t n, uint64_t *cnt, store_pblock *b)
+{
+    size_t o = 0;
+    uint64_t h;
+    if (!vi(p, n, &o, &h))
+        return 0;
+    *cnt = h & 0xff;
+    uint64_t ni = h >> 8;
+    if (ni == 0) /* written before format 6: one pair */
+        ni = 1;
+    if (ni > STORE_PBLOCK_IMPACTS || *cnt > n)
+        return 0;
+    for (uint64_t i = 0; i < ni; i++) {
+        uint64_t tf, len;
+        if (!vi(p, n, &o, &tf) || !vi(p, n, &o, &len) || tf > UINT32_MAX || len > UINT32_MAX)
+            return 0;
+        if (b) {
+            b->impacts[i].tf = (uint32_t)tf;
+            b->impacts[i].len = (uint32_t)len;
+        }
+    }
+    if (b)
+        b->nimpacts = (size_t)ni;
+    return o;
+}
+
 /* Decode block `v` (first seq `first`) into d (appending). 0 or MDB_CORRUPTED/ENOMEM. */
 static int dec_block(dec *d, int64_t first, const MDB_val *v)
 {
     const unsigned char *p = v->mv_data;
-    size_t n = v->mv_size, o = 0;
-    uint64_t cnt, mtf, mlen;
-    if (!vi(p, n, &o, &cnt) || !vi(p, n, &o, &mtf) || !vi(p, n, &o, &mlen) || cnt > n)
+    size_t n = v->mv_size, o;
+    uint64_t cnt;
+    if (!(o = read_header(p, n, &cnt, NULL)))
         return MDB_CORRUPTED;
     /* every posting and position takes at least a byte: n bounds them all */
-    if (!GROW_ARRAY(d->p, d->cap, d->n + cnt, 128) || !GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128) ||
-        !GROW_ARRAY(d->pv, d->pvcap, d->npv + n, 256))
+    if (!GROW_ARRAY(d->p, d->cap, d->n + cnt, 128) ||
+        (!d->nopos && (!GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128) ||
+                       !GROW_ARRAY(d->pv, d->pvcap, d->npv + n, 256))))
         return ENOMEM;
     size_t base = d->n;
     int64_t seq = first;
@@ -103,20 +134,22 @@ static int dec_block(dec *d, int64_t first, const MDB_val *v)
             len > UINT32_MAX || tf > n - o)
             return MDB_CORRUPTED;
         seq += (int64_t)ds;
-        d->pidx[d->n] = d->npv;
+        if (!d->nopos)
+            d->pidx[d->n] = d->npv;
         uint32_t at = 0;
-        for (uint64_t j = 0; j < tf; j++) {
+        for (uint64_t j = 0; j < tf; j++) { /* a scorer's walk (nopos) only checks and steps over them */
             uint64_t dp;
             if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
                 return MDB_CORRUPTED;
             at += (uint32_t)dp;
-            d->pv[d->npv++] = at;
+            if (!d->nopos)
+                d->pv[d->npv++] = at;
         }
         d->p[d->n++] = (post){seq, (uint32_t)tf, (uint32_t)len, NULL};
     }
     if (o != n)
         return MDB_CORRUPTED;
-    for (size_t i = base; i < d->n; i++) /* pv is final now */
+    for (size_t i = base; !d->nopos && i < d->n; i++) /* pv is final now */
         d->p[i].pos = d->pv + d->pidx[i];
     return 0;
 }
@@ -135,6 +168,67 @@ static size_t post_size(const post *q, uint64_t ds)
     return s;
 }
 
+/* The largest header: its first varint, then every impact's two. */
+#define HEADER_MAX (10 + STORE_PBLOCK_IMPACTS * 2 * 5)
+
+/* The impacts of postings q[0..n) (n ≤ STORE_POSTINGS_BLOCK_DOCS) into b:
+ * by ascending length, each with a tf larger than every shorter one's (the
+ * others are beaten on both). Past STORE_PBLOCK_IMPACTS, two neighbours
+ * become one pair with the later's tf and the earlier's length, which
+ * bounds both; the two closest in tf go first, so the bound loosens least
+ * where scores differ least. Runs at every block write: no sort of the
+ * postings, only of their distinct tf values (few). */
+static void impacts_of(const post *q, size_t n, store_pblock *b)
+{
+    uint32_t dtf[STORE_POSTINGS_BLOCK_DOCS], dlen[STORE_POSTINGS_BLOCK_DOCS]; /* per tf, its shortest length */
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < nd && dtf[j] != q[i].tf)
+            j++;
+        if (j == nd) {
+            dtf[nd] = q[i].tf;
+            dlen[nd++] = q[i].len;
+        } else if (q[i].len < dlen[j]) {
+            dlen[j] = q[i].len;
+        }
+    }
+    for (size_t i = 1; i < nd; i++) /* by tf, descending */
+        for (size_t j = i; j > 0 && dtf[j] > dtf[j - 1]; j--) {
+            uint32_t t = dtf[j], l = dlen[j];
+            dtf[j] = dtf[j - 1], dlen[j] = dlen[j - 1];
+            dtf[j - 1] = t, dlen[j - 1] = l;
+        }
+    /* kept: shorter than every larger tf's; collected from the largest tf,
+     * so into the arrays' ends, leaving them by ascending length */
+    uint32_t tf[STORE_POSTINGS_BLOCK_DOCS], len[STORE_POSTINGS_BLOCK_DOCS];
+    size_t m = 0, at = STORE_POSTINGS_BLOCK_DOCS;
+    for (size_t j = 0; j < nd; j++)
+        if (!m || dlen[j] < len[at]) {
+            at--;
+            tf[at] = dtf[j];
+            len[at] = dlen[j];
+            m++;
+        }
+    memmove(tf, tf + at, m * sizeof *tf);
+    memmove(len, len + at, m * sizeof *len);
+    while (m > STORE_PBLOCK_IMPACTS) {
+        size_t best = 0;
+        for (size_t i = 1; i + 1 < m; i++)
+            if (tf[i + 1] - tf[i] < tf[best + 1] - tf[best])
+                best = i;
+        tf[best] = tf[best + 1]; /* len[best] stays: the shorter */
+        memmove(tf + best + 1, tf + best + 2, (m - best - 2) * sizeof *tf);
+        memmove(len + best + 1, len + best + 2, (m - best - 2) * sizeof *len);
+        m--;
+    }
+    b->nimpacts = m;
+    for (size_t i = 0; i < m; i++) {
+        b->impacts[i].tf = tf[i];
+        b->impacts[i].len = len[i];
+    }
+}
+
 /* Write postings q[0..n) as blocks of term `id` (greedy: up to the doc and
  * byte limits each). */
 static int put_blocks(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const post *q, size_t n, buf *scratch)
@@ -142,25 +236,24 @@ static int put_blocks(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const post *q, siz
     size_t i = 0;
     while (i < n) {
         size_t j = i, bytes = 0;
-        uint32_t mtf = 0, mlen = UINT32_MAX;
         while (j < n && j - i < STORE_POSTINGS_BLOCK_DOCS) {
             size_t s = post_size(&q[j], j == i ? 0 : (uint64_t)(q[j].seq - q[j - 1].seq));
-            if (j > i && bytes + s > STORE_POSTINGS_BLOCK_BYTES - 32)
+            if (j > i && bytes + s > STORE_POSTINGS_BLOCK_BYTES - HEADER_MAX)
                 break;
             bytes += s;
-            if (q[j].tf > mtf)
-                mtf = q[j].tf;
-            if (q[j].len < mlen)
-                mlen = q[j].len;
             j++;
         }
+        store_pblock im;
+        impacts_of(q + i, j - i, &im);
         buf_reset(scratch);
-        if (!buf_reserve(scratch, bytes + 32))
+        if (!buf_reserve(scratch, bytes + HEADER_MAX))
             return ENOMEM;
         unsigned char *o = (unsigned char *)scratch->data;
-        size_t w = store_postings_put_varint(o, j - i);
-        w += store_postings_put_varint(o + w, mtf);
-        w += store_postings_put_varint(o + w, mlen);
+        size_t w = store_postings_put_varint(o, (uint64_t)(j - i) | (uint64_t)im.nimpacts << 8);
+        for (size_t x = 0; x < im.nimpacts; x++) {
+            w += store_postings_put_varint(o + w, im.impacts[x].tf);
+            w += store_postings_put_varint(o + w, im.impacts[x].len);
+        }
         for (size_t x = i; x < j; x++) {
             w += store_postings_put_varint(o + w, x == i ? 0 : (uint64_t)(q[x].seq - q[x - 1].seq));
             w += store_postings_put_varint(o + w, q[x].tf);
@@ -693,7 +786,7 @@ int store_postings_df(MDB_txn *txn, const store_postings_dbs *d, const void *key
     return rc;
 }
 
-int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
+int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, bool positions,
                         bool (*fn)(const store_posting *p, void *arg), void *arg)
 {
     uint64_t id;
@@ -701,7 +794,7 @@ int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *k
     int rc = term_id(txn, d, key, kn, &id, &df);
     if (rc)
         return rc == MDB_NOTFOUND ? 0 : rc;
-    dec dd = {0};
+    dec dd = {.nopos = !positions};
     bool stop = false;
     /* the older level's postings come first: all its seqs are smaller */
     MDB_dbi levels[] = {d->blocks, d->recent};
@@ -968,13 +1061,11 @@ int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
 static int sh_take(store_pcursor *c, pc_level *l, const MDB_val *k, const MDB_val *v)
 {
     const unsigned char *p = v->mv_data;
-    size_t n = v->mv_size, o = 0;
-    uint64_t cnt, mtf, mlen;
-    if (!vi(p, n, &o, &cnt) || !vi(p, n, &o, &mtf) || !vi(p, n, &o, &mlen) || mtf > UINT32_MAX ||
-        mlen > UINT32_MAX)
+    uint64_t cnt;
+    if (!read_header(p, v->mv_size, &cnt, &l->hb))
         return MDB_CORRUPTED;
-    l->hb = (store_pblock){(int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8), INT64_MAX,
-                           (uint32_t)mtf, (uint32_t)mlen};
+    l->hb.first = (int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8);
+    l->hb.last = INT64_MAX;
     l->hhave = true;
     l->hnext = false;
     int rc = mdb_cursor_get(l->hcur, &l->hnk, &l->hnv, MDB_NEXT);
@@ -1063,6 +1154,17 @@ int store_pcursor_shallow(store_pcursor *c, int64_t target, store_pblock *b)
     if (c->bound == INT64_MAX)
         return 0;
     return sh_level(c, &c->lv[1], target, b);
+}
+
+void store_pcursor_no_positions(store_pcursor *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < 2; i++) {
+        c->lv[i].d.nopos = true;
+        c->lv[i].d.n = c->lv[i].d.npv = 0; /* a block decoded with positions is decoded again */
+        c->lv[i].have = false;
+    }
 }
 
 size_t store_pcursor_blocks_read(const store_pcursor *c) { return c ? c->blocks : 0; }

@@ -130,6 +130,19 @@ static void collect(topk *t, int64_t seq, float score)
     }
 }
 
+/* The best score clause c can give a document of block b: the best of its
+ * impacts' (store_postings.h). */
+static double block_bound(const topk *t, const clause *c, const store_pblock *b)
+{
+    double ub = 0;
+    for (size_t i = 0; i < b->nimpacts; i++) {
+        double s = store_bm25(c->weight, (float)b->impacts[i].tf, norm_inv(t, b->impacts[i].len));
+        if (s > ub)
+            ub = s;
+    }
+    return ub;
+}
+
 /* Clause i's cursor on its first posting at or after target: 1 there, 0
  * exhausted, -1 storage error. */
 static int position(clause *c, int64_t target)
@@ -321,7 +334,7 @@ static int walk(topk *t, size_t *ord, double *s)
             if (b.last < hi)
                 hi = b.last;
             c->act = true;
-            c->ub = store_bm25(c->weight, (float)b.max_tf, norm_inv(t, b.min_len));
+            c->ub = block_bound(t, c, &b);
             ubsum += c->ub;
             nact++;
         }
@@ -410,6 +423,7 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
         }
         if (!c->c)
             continue;
+        store_pcursor_no_positions(c->c);
         c->done = false;
         c->weight = store_bm25_boost(tc.boost) * store_bm25_idf(docs, c->df); /* as text_term */
     }

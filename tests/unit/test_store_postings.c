@@ -234,6 +234,52 @@ static void test_cursor_fat(void **state)
     mdb_txn_abort(txn);
 }
 
+/* A scorer's cursor (store_pcursor_no_positions) and store_postings_read step
+ * over positions: the same seqs, tf and lengths as a full decode, pos NULL,
+ * and a fat posting's 150 positions skipped to land on the next one. */
+static bool on_fat_read(const store_posting *p, void *arg)
+{
+    int64_t *want = arg;
+    assert_int_equal(p->seq, *want);
+    assert_int_equal(p->tf, FAT_TF);
+    assert_int_equal(p->len, 2 * FAT_TF);
+    assert_null(p->pos);
+    *want += 10;
+    return true;
+}
+
+static void test_no_positions(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, MDB_RDONLY, &txn), 0);
+    store_pcursor *full, *bare;
+    int64_t df;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "fat", 3, &full, &df), 0);
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "fat", 3, &bare, &df), 0);
+    store_pcursor_no_positions(bare);
+    store_pcursor_no_positions(NULL);
+    store_posting a, b;
+    int64_t n = 0;
+    for (int64_t t = 0; store_pcursor_advance(full, t, &a) == 1; t = a.seq + 1, n++) {
+        assert_int_equal(store_pcursor_advance(bare, t, &b), 1);
+        assert_int_equal(b.seq, a.seq);
+        assert_int_equal(b.tf, a.tf);
+        assert_int_equal(b.len, a.len);
+        assert_non_null(a.pos);
+        assert_null(b.pos);
+    }
+    assert_int_equal(n, 100);
+    assert_int_equal(store_pcursor_advance(bare, a.seq + 1, &b), 0);
+    assert_int_equal(store_pcursor_blocks_read(bare), store_pcursor_blocks_read(full));
+    store_pcursor_close(full);
+    store_pcursor_close(bare);
+    int64_t want = 10;
+    assert_int_equal(store_postings_read(txn, &g_dbs, "fat", 3, false, on_fat_read, &want), 0);
+    assert_int_equal(want, 1010);
+    mdb_txn_abort(txn);
+}
+
 typedef struct seqs {
     int64_t v[1024];
     size_t n;
@@ -275,7 +321,7 @@ static void test_levels(void **state)
     assert_int_equal(count_level_blocks(txn, g_dbs.recent, "split"), 2);
 
     seqs got = {{0}, 0};
-    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &got), 0);
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, true, on_read, &got), 0);
     assert_int_equal(got.n, 400);
     for (size_t i = 0; i < got.n; i++)
         assert_int_equal(got.v[i], (int64_t)i + 1);
@@ -321,7 +367,7 @@ static void test_levels(void **state)
     assert_true(store_pbatch_put(b, "split", 5, 401, true, 1, 4, &one));
     assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
     got.n = 0;
-    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &got), 0);
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, true, on_read, &got), 0);
     assert_int_equal(got.n, 399);
     assert_int_equal(store_postings_df(txn, &g_dbs, "split", 5, &df), 0);
     assert_int_equal(df, 399);
@@ -333,7 +379,7 @@ static void test_levels(void **state)
         assert_int_equal(store_postings_compact(b, txn, &g_dbs, 0, &next), 0);
     assert_int_equal(count_level_blocks(txn, g_dbs.recent, "split"), 0);
     seqs after = {{0}, 0};
-    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &after), 0);
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, true, on_read, &after), 0);
     assert_int_equal(after.n, got.n);
     assert_memory_equal(after.v, got.v, got.n * sizeof *got.v);
     /* and new postings after a move go to the recent level again */
@@ -344,13 +390,34 @@ static void test_levels(void **state)
     assert_true(store_pbatch_put(b, "newer", 5, 600, true, 1, 4, &one));
     assert_int_equal(store_pbatch_flush(b, txn, &g_dbs), 0);
     got.n = 0;
-    assert_int_equal(store_postings_read(txn, &g_dbs, "newer", 5, on_read, &got), 0);
+    assert_int_equal(store_postings_read(txn, &g_dbs, "newer", 5, true, on_read, &got), 0);
     assert_int_equal(got.n, 1);
     got.n = 0;
-    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, on_read, &got), 0);
+    assert_int_equal(store_postings_read(txn, &g_dbs, "split", 5, true, on_read, &got), 0);
     assert_int_equal(got.n, 400);
     store_pbatch_free(b);
     mdb_txn_abort(txn);
+}
+
+/* A block's score bound as the top-k scorer takes it: its best impact's. */
+static float bound(const store_pblock *b, float weight, float avgdl)
+{
+    float ub = 0;
+    for (size_t i = 0; i < b->nimpacts; i++) {
+        float s = store_bm25(weight, (float)b->impacts[i].tf, store_bm25_norm_inverse(avgdl, b->impacts[i].len));
+        ub = s > ub ? s : ub;
+    }
+    return ub;
+}
+
+/* Impacts by ascending length with ascending tf (none beats another on both). */
+static void check_frontier(const store_pblock *b)
+{
+    assert_true(b->nimpacts >= 1 && b->nimpacts <= STORE_PBLOCK_IMPACTS);
+    for (size_t i = 1; i < b->nimpacts; i++) {
+        assert_true(b->impacts[i].len > b->impacts[i - 1].len);
+        assert_true(b->impacts[i].tf > b->impacts[i - 1].tf);
+    }
 }
 
 typedef struct mixc {
@@ -367,14 +434,15 @@ static bool mix_check(const store_posting *p, void *arg)
     store_pblock b;
     assert_int_equal(store_pcursor_shallow(m->c, p->seq, &b), 1);
     assert_true(b.first <= p->seq && p->seq <= b.last);
-    assert_true(p->tf <= b.max_tf);
-    assert_true(p->len >= b.min_len);
+    bool covered = false;
+    for (size_t i = 0; i < b.nimpacts; i++)
+        covered |= p->tf <= b.impacts[i].tf && p->len >= b.impacts[i].len;
+    assert_true(covered);
     static const float avgdl[] = {2.5f, 150.0f}, weight[] = {0.4f, 7.9f};
     for (int a = 0; a < 2; a++)
         for (int w = 0; w < 2; w++) {
             float sc = store_bm25(weight[w], (float)p->tf, store_bm25_norm_inverse(avgdl[a], p->len));
-            float ub = store_bm25(weight[w], (float)b.max_tf, store_bm25_norm_inverse(avgdl[a], b.min_len));
-            assert_true(sc <= ub);
+            assert_true(sc <= bound(&b, weight[w], avgdl[a]));
         }
     m->n++;
     return true;
@@ -391,7 +459,7 @@ static void test_shallow_bounds(void **state)
     int64_t df;
     assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &c, &df), 0);
     mixc m = {c, 0};
-    assert_int_equal(store_postings_read(txn, &g_dbs, "mix", 3, mix_check, &m), 0);
+    assert_int_equal(store_postings_read(txn, &g_dbs, "mix", 3, true, mix_check, &m), 0);
     assert_int_equal((int64_t)m.n, df);
     assert_int_equal(store_pcursor_blocks_read(c), 0); /* headers only: nothing decoded */
     store_pcursor_close(c);
@@ -400,8 +468,8 @@ static void test_shallow_bounds(void **state)
      * then consecutive blocks that tile the seqs, the last one open-ended,
      * each bound reached by one of its postings (it is the block's max) */
     assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &c, &df), 0);
-    store_pblock b, prev = {0, -1, 0, 0};
-    size_t seen = 0;
+    store_pblock b, prev = {.first = 0, .last = -1};
+    size_t seen = 0, tighter = 0;
     for (int64_t t = 0; t <= 4100; t++) {
         assert_int_equal(store_pcursor_shallow(c, t, &b), 1);
         if (t < 1000) {
@@ -411,25 +479,37 @@ static void test_shallow_bounds(void **state)
         assert_true(b.first <= t && t <= b.last);
         if (b.first != prev.first) {
             assert_int_equal(b.first, prev.last + 1 > 1000 ? prev.last + 1 : 1000);
-            bool tf_hit = false, len_hit = false;
+            /* mix has 5 tf values, so no impact was merged: each is a posting's
+             * own pair; the bound is tighter than the largest tf at the
+             * smallest length (the header before format 6) in most blocks */
+            check_frontier(&b);
+            size_t hit[STORE_PBLOCK_IMPACTS] = {0};
+            uint32_t mtf = 0, mlen = UINT32_MAX;
             for (int64_t s = b.first; s <= (b.last < 4000 ? b.last : 4000); s++) {
                 store_posting p;
                 store_pcursor *d;
                 int64_t df2;
                 assert_int_equal(store_pcursor_open(txn, &g_dbs, "mix", 3, &d, &df2), 0);
                 if (store_pcursor_advance(d, s, &p) == 1 && p.seq == s) {
-                    tf_hit |= p.tf == b.max_tf;
-                    len_hit |= p.len == b.min_len;
+                    for (size_t i = 0; i < b.nimpacts; i++)
+                        hit[i] += p.tf == b.impacts[i].tf && p.len == b.impacts[i].len;
+                    mtf = p.tf > mtf ? p.tf : mtf;
+                    mlen = p.len < mlen ? p.len : mlen;
                 }
                 store_pcursor_close(d);
             }
-            assert_true(tf_hit && len_hit);
+            for (size_t i = 0; i < b.nimpacts; i++)
+                assert_true(hit[i] > 0);
+            store_pblock legacy = {.nimpacts = 1, .impacts = {{mtf, mlen}}};
+            assert_true(bound(&b, 1.0f, 150.0f) <= bound(&legacy, 1.0f, 150.0f));
+            tighter += bound(&b, 1.0f, 150.0f) < bound(&legacy, 1.0f, 150.0f);
             seen++;
         }
         prev = b;
     }
     assert_int_equal(b.last, INT64_MAX);
     assert_int_equal(seen, nb);
+    assert_true(tighter * 2 > seen);
     /* never backwards; a far jump lands on the right block */
     assert_int_equal(store_pcursor_shallow(c, 1000, &b), 1);
     assert_int_equal(b.last, INT64_MAX);
@@ -449,14 +529,102 @@ static void test_shallow_bounds(void **state)
     mdb_txn_abort(txn);
 }
 
+/* A block of more frontier pairs than it keeps (tf = length = 1..40: none
+ * beats another) gets STORE_PBLOCK_IMPACTS merged ones that still cover
+ * every posting; a block written before format 6 (one pair: largest tf,
+ * smallest length) reads as one impact and decodes as before. */
+static void test_impacts_merged_and_legacy(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, 0, &txn), 0);
+    store_pbatch *pb = store_pbatch_new();
+    assert_non_null(pb);
+    uint32_t pos[40];
+    for (uint32_t j = 0; j < 40; j++)
+        pos[j] = j;
+    for (int64_t s = 1; s <= 40; s++)
+        assert_true(store_pbatch_put(pb, "many", 4, s, true, (uint32_t)s, (uint32_t)s, pos));
+    assert_int_equal(store_pbatch_flush(pb, txn, &g_dbs), 0);
+    store_pbatch_free(pb);
+    store_pcursor *c;
+    int64_t df;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "many", 4, &c, &df), 0);
+    store_pblock b;
+    assert_int_equal(store_pcursor_shallow(c, 1, &b), 1);
+    assert_int_equal(b.nimpacts, STORE_PBLOCK_IMPACTS);
+    check_frontier(&b);
+    assert_int_equal(b.impacts[STORE_PBLOCK_IMPACTS - 1].tf, 40); /* the best posting is exact */
+    assert_int_equal(b.impacts[0].len, 1);
+    store_posting p;
+    for (int64_t s = 1; s <= 40; s++) {
+        assert_int_equal(store_pcursor_advance(c, s, &p), 1);
+        bool covered = false;
+        for (size_t i = 0; i < b.nimpacts; i++)
+            covered |= p.tf <= b.impacts[i].tf && p.len >= b.impacts[i].len;
+        assert_true(covered);
+        assert_true(store_bm25(1.0f, (float)p.tf, store_bm25_norm_inverse(20.0f, p.len)) <= bound(&b, 1.0f, 20.0f));
+    }
+    store_pcursor_close(c);
+
+    /* "old": term id 1000, two postings (seq 7: tf 2, len 9, positions 1 4;
+     * seq 9: tf 1, len 3, position 0) under the header of format 5 */
+    unsigned char tv[16] = {0}, kb[16] = {0};
+    tv[7] = 0xe8, tv[6] = 0x03, tv[15] = 2; /* id 1000, df 2 */
+    kb[7] = 0xe8, kb[6] = 0x03, kb[15] = 7; /* (1000, first seq 7) */
+    const unsigned char blk[] = {2, 2, 3, /* count, largest tf, smallest length */
+                                 0, 2, 9, 1, 3, 2, 1, 3, 0};
+    MDB_val k = {3, "old"}, v = {16, tv};
+    assert_int_equal(mdb_put(txn, g_dbs.terms, &k, &v, 0), 0);
+    k = (MDB_val){16, kb};
+    v = (MDB_val){sizeof blk, (void *)blk};
+    assert_int_equal(mdb_put(txn, g_dbs.blocks, &k, &v, 0), 0);
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "old", 3, &c, &df), 0);
+    assert_int_equal(df, 2);
+    assert_int_equal(store_pcursor_shallow(c, 0, &b), 1);
+    assert_int_equal(b.nimpacts, 1);
+    assert_int_equal(b.impacts[0].tf, 2);
+    assert_int_equal(b.impacts[0].len, 3);
+    assert_int_equal(store_pcursor_advance(c, 0, &p), 1);
+    assert_int_equal(p.seq, 7);
+    assert_int_equal(p.tf, 2);
+    assert_int_equal(p.len, 9);
+    assert_int_equal(p.pos[0], 1);
+    assert_int_equal(p.pos[1], 4);
+    assert_int_equal(store_pcursor_advance(c, 8, &p), 1);
+    assert_int_equal(p.seq, 9);
+    assert_int_equal(p.pos[0], 0);
+    assert_int_equal(store_pcursor_advance(c, 10, &p), 0);
+    store_pcursor_close(c);
+    /* a posting between its seqs rewrites the block, with impacts of its own */
+    pb = store_pbatch_new();
+    assert_non_null(pb);
+    uint32_t one = 5;
+    assert_true(store_pbatch_put(pb, "old", 3, 8, true, 1, 1, &one));
+    assert_int_equal(store_pbatch_flush(pb, txn, &g_dbs), 0);
+    store_pbatch_free(pb);
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "old", 3, &c, &df), 0);
+    assert_int_equal(df, 3);
+    assert_int_equal(store_pcursor_shallow(c, 0, &b), 1);
+    assert_int_equal(b.nimpacts, 2); /* (1, 1) and (2, 9): seq 9's (1, 3) is beaten */
+    assert_int_equal(b.impacts[0].tf, 1);
+    assert_int_equal(b.impacts[0].len, 1);
+    assert_int_equal(b.impacts[1].tf, 2);
+    assert_int_equal(b.impacts[1].len, 9);
+    store_pcursor_close(c);
+    mdb_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cursor_thin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_fat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_positions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
 
         cmocka_unit_test_setup_teardown(test_shallow_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impacts_merged_and_legacy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

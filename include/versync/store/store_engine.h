@@ -184,9 +184,11 @@ typedef struct store_posting {
     const uint32_t *pos; /* the tf positions of the term, ascending; valid during the visit */
 } store_posting;
 
-/* Postings of `term` in text field `path`. */
+/* Postings of `term` in text field `path`, with their positions or (when
+ * `positions` is false) with pos NULL (store_postings_read). */
 bool store_engine_postings(store_rtxn *r, const store_index_meta *m, const char *path, const char *term,
-                           size_t term_len, bool (*fn)(const store_posting *p, void *arg), void *arg);
+                           size_t term_len, bool positions, bool (*fn)(const store_posting *p, void *arg),
+                           void *arg);
 
 /* Entries in each level of the exact-value index, newest level first, into
  * entries[0 … max) (see STORE_VLEVELS); returns the number of levels

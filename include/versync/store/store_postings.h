@@ -9,15 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Layout (search_format 3):
+/* Layout (search_format 3, block headers of format 6):
  *  - `terms`: term key (index number | field path | 0 | term, as the engine
  *    builds it) → 8-byte big-endian term id, 8-byte document frequency;
  *  - `blocks`: term id (8 bytes, big-endian) | first seq in the block (8
  *    bytes, big-endian) → one block of at most STORE_POSTINGS_BLOCK_DOCS
- *    postings, ascending by seq: varint count, varint largest tf, varint
- *    smallest field length (an upper bound of the block's BM25 scores), then
- *    per posting varint seq delta (0 for the first), tf, field length and tf
- *    varint position deltas.
+ *    postings, ascending by seq: a header, then per posting varint seq delta
+ *    (0 for the first), tf, field length and tf varint position deltas.
+ *    The header is varint count | impacts << 8, then that many impacts, each
+ *    varint tf and field length: the (tf, length) pairs of the block that no
+ *    other of its postings beats on both (more or as many occurrences in a
+ *    field as short or shorter), merged down to STORE_PBLOCK_IMPACTS, as
+ *    Lucene's impacts. BM25 grows with tf and shrinks with length, so the
+ *    block's best score is one of theirs. Blocks written before format 6
+ *    have 0 in the impacts bits and one pair, the largest tf and the
+ *    smallest length, which bounds as well but less tightly (the two may
+ *    come from different postings).
  * A batch queues every posting change of a write transaction and applies
  * them term by term at its end: a term's storage (its dictionary entry and
  * the blocks its changes fall in, usually just the last one) is read and
@@ -80,9 +87,11 @@ void store_pbatch_free(store_pbatch *b);
 int store_postings_has(store_pbatch *b, MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
                        int64_t seq);
 
-/* Visit the postings of `key` in ascending seq order (positions valid
- * during the call); stops when fn returns false. 0 or an LMDB code. */
-int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn,
+/* Visit the postings of `key` in ascending seq order; stops when fn
+ * returns false. With `positions` false they are stepped over, not decoded
+ * (p->pos is NULL: a scorer needs only tf and length); else valid during
+ * the call. 0 or an LMDB code. */
+int store_postings_read(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, bool positions,
                         bool (*fn)(const store_posting *p, void *arg), void *arg);
 
 /* A cursor over one term's postings, for intersections that skip: it seeks
@@ -104,14 +113,20 @@ int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *ke
  * no such posting (the cursor is then exhausted), or -rc on an error. */
 int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p);
 
+/* Impacts kept per block at most (see the layout above). */
+#define STORE_PBLOCK_IMPACTS 8
+
 /* A block as its header describes it, postings not decoded: the seqs it may
  * hold (from its first to just before the term's next block, INT64_MAX for
- * the last) and the largest tf and smallest field length of its postings,
- * from which a scorer bounds every score in it (BM25 grows with tf and
- * shrinks with length). */
+ * the last) and its impacts, from which a scorer bounds every score in it:
+ * every posting has a tf at most and a field length at least those of one
+ * impact (BM25 grows with tf and shrinks with length). */
 typedef struct store_pblock {
     int64_t first, last;
-    uint32_t max_tf, min_len;
+    size_t nimpacts; /* 1 to STORE_PBLOCK_IMPACTS */
+    struct {
+        uint32_t tf, len;
+    } impacts[STORE_PBLOCK_IMPACTS];
 } store_pblock;
 
 /* "Shallow advance": describe in *b the block whose range holds `target`
@@ -122,6 +137,12 @@ typedef struct store_pblock {
  * keeps it). Walks forward block by block, seeks when the target is far.
  * 1 described, 0 no block left, -rc on an error. */
 int store_pcursor_shallow(store_pcursor *c, int64_t target, store_pblock *b);
+
+/* The caller reads no positions (a scorer: tf and length are all it
+ * needs): blocks are decoded from now on without them, so a posting's pos
+ * is NULL. About a third of a common word's decode time is its positions.
+ * Call it before the first advance; NULL is a no-op. */
+void store_pcursor_no_positions(store_pcursor *c);
 
 /* Blocks decoded so far (for tests of how little a walk reads). */
 size_t store_pcursor_blocks_read(const store_pcursor *c);
