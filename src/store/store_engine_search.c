@@ -979,12 +979,13 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
  * and the next start converts again). One written by a newer verstore is
  * refused rather than misread. */
 /* 4: exact values in levels (STORE_VLEVELS); 5: postings blocks in two
- * levels (store_postings.h); 6: block headers with impacts. A format-3, -4
- * or -5 directory's values and blocks are the oldest levels as they are,
- * and its block headers read as one impact each (each block gets impacts
- * of its own when it is next written), so it only gets the format number:
- * a verstore of before format 6 would misread the new headers. */
-#define SEARCH_FORMAT 6
+ * levels (store_postings.h); 6: block headers with impacts; 7: postings
+ * packed in columns. A format-3 to -6 directory's values and blocks are the
+ * oldest levels as they are, its block headers read as one impact each and
+ * its varint postings as they are (each block gets impacts and columns of
+ * its own when it is next written), so it only gets the format number: a
+ * verstore of before format 7 would misread the new blocks. */
+#define SEARCH_FORMAT 7
 
 int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
 {

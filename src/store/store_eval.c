@@ -246,12 +246,6 @@ float store_bm25_norm_inverse(float avgdl, uint32_t len)
     return 1.0f / (BM25_K1 * ((1 - BM25_B) + BM25_B * dl / avgdl));
 }
 
-/* BM25Scorer.score: weight - weight / (1 + freq × normInverse), in float. */
-float store_bm25(float weight, float freq, float norm_inverse)
-{
-    return weight - weight / (1.0f + freq * norm_inverse);
-}
-
 /* ---- evaluation ------------------------------------------------------------------------ */
 
 bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include "versync/common/log.h"
 #include "versync/store/store_util.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,9 @@ size_t store_postings_get_varint(const unsigned char *p, size_t n, uint64_t *v)
 
 /* ---- one posting, decoded ------------------------------------------------------ */
 
-typedef struct post {
-    int64_t seq;
-    uint32_t tf, len;
-    const uint32_t *pos; /* into a decoded block's positions or the batch's */
-} post;
+/* pos points into a decoded block's positions or the batch's; the same
+ * type as the readers', so a cursor can lend its decoded block. */
+typedef store_posting post;
 
 /* A block decoded: postings and their positions (pos indexes `pv`). */
 typedef struct dec {
@@ -84,21 +83,29 @@ static inline bool vi(const unsigned char *p, size_t n, size_t *o, uint64_t *v)
     return k != 0;
 }
 
+/* Header flag (above the count and the impacts number): the postings are
+ * in packed columns (format 7), not one varint run per posting. */
+#define BLK_PACKED 1u
+/* The widest packed value: a seq delta past it starts a block of its own. */
+#define PACK_MAX_BITS 32
+
 /* The header of block p[0..n) (store_postings.h): its posting count into
- * *cnt and, when b is not NULL, its impacts into b. The offset of the first
- * posting, 0 when the header is corrupt. */
-static size_t read_header(const unsigned char *p, size_t n, uint64_t *cnt, store_pblock *b)
+ * *cnt, whether its postings are in packed columns into *packed and, when b
+ * is not NULL, its impacts into b. The offset of what follows the header,
+ * 0 when it is corrupt. */
+static size_t read_header(const unsigned char *p, size_t n, uint64_t *cnt, bool *packed, store_pblock *b)
 {
     size_t o = 0;
     uint64_t h;
     if (!vi(p, n, &o, &h))
         return 0;
     *cnt = h & 0xff;
-    uint64_t ni = h >> 8;
+    uint64_t ni = (h >> 8) & 0xf, flags = h >> 12;
     if (ni == 0) /* written before format 6: one pair */
         ni = 1;
-    if (ni > STORE_PBLOCK_IMPACTS || *cnt > n)
+    if (ni > STORE_PBLOCK_IMPACTS || *cnt > n || (flags & ~(uint64_t)BLK_PACKED))
         return 0;
+    *packed = flags & BLK_PACKED;
     for (uint64_t i = 0; i < ni; i++) {
         uint64_t tf, len;
         if (!vi(p, n, &o, &tf) || !vi(p, n, &o, &len) || tf > UINT32_MAX || len > UINT32_MAX)
@@ -113,19 +120,158 @@ static size_t read_header(const unsigned char *p, size_t n, uint64_t *cnt, store
     return o;
 }
 
+/* Bytes of cnt values of w bits. */
+static inline size_t pack_bytes(size_t cnt, unsigned w)
+{
+    return (cnt * w + 7) / 8;
+}
+
+/* cnt values of w (≤ PACK_MAX_BITS) bits each, least significant first,
+ * from p, which has `avail` bytes readable (at least pack_bytes): eight at
+ * a time (w bytes) with one unaligned load each while eight more bytes
+ * are there, a byte at a time at the end. Inlined per width, so that the
+ * shifts and offsets are constants. */
+static inline __attribute__((always_inline)) void unpack_w(const unsigned char *p, size_t avail, unsigned w,
+                                                            size_t cnt, uint32_t *out)
+{
+    const uint64_t mask = ((uint64_t)1 << w) - 1;
+    size_t i = 0;
+    for (; i + 8 <= cnt && (i * w >> 3) + w + 8 <= avail; i += 8) {
+        const unsigned char *g = p + (i * w >> 3); /* i is a multiple of 8: a byte boundary */
+#pragma GCC unroll 8
+        for (unsigned k = 0; k < 8; k++) {
+            uint64_t x;
+            memcpy(&x, g + (k * w >> 3), 8);
+            out[i + k] = (uint32_t)((le64toh(x) >> (k * w & 7)) & mask);
+        }
+    }
+    for (size_t bit = i * w; i < cnt; i++, bit += w) {
+        uint64_t x = 0;
+        for (size_t k = 0, at = bit >> 3; k < 5 && at + k < avail; k++)
+            x |= (uint64_t)p[at + k] << (8 * k);
+        out[i] = (uint32_t)((x >> (bit & 7)) & mask);
+    }
+}
+
+static void unpack(const unsigned char *p, size_t avail, unsigned w, size_t cnt, uint32_t *out)
+{
+    switch (w) {
+    case 0:
+        memset(out, 0, cnt * sizeof *out);
+        return;
+#define UNPACK_CASE(n)                                                                                                 \
+    case n:                                                                                                            \
+        unpack_w(p, avail, n, cnt, out);                                                                               \
+        return;
+        UNPACK_CASE(1)
+        UNPACK_CASE(2)
+        UNPACK_CASE(3)
+        UNPACK_CASE(4)
+        UNPACK_CASE(5)
+        UNPACK_CASE(6)
+        UNPACK_CASE(7)
+        UNPACK_CASE(8)
+        UNPACK_CASE(9)
+        UNPACK_CASE(10)
+        UNPACK_CASE(11)
+        UNPACK_CASE(12)
+#undef UNPACK_CASE
+    default:
+        unpack_w(p, avail, w, cnt, out);
+    }
+}
+
+/* Write cnt values of w bits each at o (pack_bytes(cnt, w) bytes). */
+static size_t pack(unsigned char *o, const uint32_t *v, size_t cnt, unsigned w)
+{
+    size_t at = 0;
+    uint64_t acc = 0;
+    unsigned have = 0;
+    for (size_t i = 0; i < cnt && w; i++) {
+        acc |= (uint64_t)v[i] << have;
+        for (have += w; have >= 8; have -= 8, acc >>= 8)
+            o[at++] = (unsigned char)acc;
+    }
+    if (have)
+        o[at++] = (unsigned char)acc;
+    return at;
+}
+
+static inline unsigned bits_of(uint64_t v)
+{
+    return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
+}
+
+/* The postings of a packed block (p[o..n), cnt of them, the first at seq
+ * `first`) into d, its positions only when d wants them. Three width
+ * bytes, then the columns: cnt - 1 seq deltas, cnt values tf - 1, cnt
+ * field lengths, then each posting's tf varint position deltas. 0 or
+ * MDB_CORRUPTED. */
+static int dec_packed(dec *d, int64_t first, const unsigned char *p, size_t n, size_t o, size_t cnt)
+{
+    uint32_t ds[STORE_POSTINGS_BLOCK_DOCS], tf[STORE_POSTINGS_BLOCK_DOCS], len[STORE_POSTINGS_BLOCK_DOCS];
+    if (cnt == 0 || cnt > STORE_POSTINGS_BLOCK_DOCS || n - o < 3)
+        return MDB_CORRUPTED;
+    unsigned wd = p[o], wt = p[o + 1], wl = p[o + 2];
+    o += 3;
+    if (wd > PACK_MAX_BITS || wt > PACK_MAX_BITS || wl > PACK_MAX_BITS)
+        return MDB_CORRUPTED;
+    size_t bd = pack_bytes(cnt - 1, wd), bt = pack_bytes(cnt, wt), bl = pack_bytes(cnt, wl);
+    if (n - o < bd + bt + bl)
+        return MDB_CORRUPTED;
+    unpack(p + o, n - o, wd, cnt - 1, ds);
+    o += bd;
+    unpack(p + o, n - o, wt, cnt, tf);
+    o += bt;
+    unpack(p + o, n - o, wl, cnt, len);
+    o += bl;
+    size_t base = d->n;
+    int64_t seq = first;
+    for (size_t i = 0; i < cnt; i++) {
+        if (tf[i] == UINT32_MAX)
+            return MDB_CORRUPTED;
+        seq += i ? (int64_t)ds[i - 1] : 0;
+        d->p[d->n++] = (post){seq, tf[i] + 1, len[i], NULL};
+    }
+    if (d->nopos) /* a scorer's walk: the positions are not even read */
+        return 0;
+    for (size_t i = base; i < d->n; i++) {
+        if (d->p[i].tf > n - o)
+            return MDB_CORRUPTED;
+        d->pidx[i] = d->npv;
+        uint32_t at = 0;
+        for (uint32_t j = 0; j < d->p[i].tf; j++) {
+            uint64_t dp;
+            if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
+                return MDB_CORRUPTED;
+            at += (uint32_t)dp;
+            d->pv[d->npv++] = at;
+        }
+    }
+    if (o != n)
+        return MDB_CORRUPTED;
+    for (size_t i = base; i < d->n; i++) /* pv is final now */
+        d->p[i].pos = d->pv + d->pidx[i];
+    return 0;
+}
+
 /* Decode block `v` (first seq `first`) into d (appending). 0 or MDB_CORRUPTED/ENOMEM. */
 static int dec_block(dec *d, int64_t first, const MDB_val *v)
 {
     const unsigned char *p = v->mv_data;
     size_t n = v->mv_size, o;
     uint64_t cnt;
-    if (!(o = read_header(p, n, &cnt, NULL)))
+    bool packed;
+    if (!(o = read_header(p, n, &cnt, &packed, NULL)))
         return MDB_CORRUPTED;
     /* every posting and position takes at least a byte: n bounds them all */
     if (!GROW_ARRAY(d->p, d->cap, d->n + cnt, 128) ||
         (!d->nopos && (!GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128) ||
                        !GROW_ARRAY(d->pv, d->pvcap, d->npv + n, 256))))
         return ENOMEM;
+    if (packed)
+        return dec_packed(d, first, p, n, o, (size_t)cnt);
+    /* written before format 7: per posting varint seq delta, tf, length, positions */
     size_t base = d->n;
     int64_t seq = first;
     for (uint64_t i = 0; i < cnt; i++) {
@@ -154,12 +300,11 @@ static int dec_block(dec *d, int64_t first, const MDB_val *v)
     return 0;
 }
 
-/* Encoded size of one posting whose seq delta is `ds`. */
-static size_t post_size(const post *q, uint64_t ds)
+/* Bytes of one posting's position deltas. */
+static size_t pos_size(const post *q)
 {
     unsigned char tmp[10];
-    size_t s = store_postings_put_varint(tmp, ds) + store_postings_put_varint(tmp, q->tf) +
-               store_postings_put_varint(tmp, q->len);
+    size_t s = 0;
     uint32_t at = 0;
     for (uint32_t j = 0; j < q->tf; j++) {
         s += store_postings_put_varint(tmp, q->pos ? q->pos[j] - at : 0);
@@ -229,35 +374,52 @@ static void impacts_of(const post *q, size_t n, store_pblock *b)
     }
 }
 
-/* Write postings q[0..n) as blocks of term `id` (greedy: up to the doc and
- * byte limits each). */
+/* Write postings q[0..n) as packed blocks of term `id` (greedy: up to the
+ * doc and byte limits each; a seq gap wider than PACK_MAX_BITS starts a
+ * block). Positions of a posting are written as its tf varint deltas. */
 static int put_blocks(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const post *q, size_t n, buf *scratch)
 {
+    uint32_t col[STORE_POSTINGS_BLOCK_DOCS];
     size_t i = 0;
     while (i < n) {
-        size_t j = i, bytes = 0;
+        size_t j = i + 1, posb = pos_size(&q[i]);
+        unsigned wd = 0, wt = bits_of(q[i].tf - 1), wl = bits_of(q[i].len);
         while (j < n && j - i < STORE_POSTINGS_BLOCK_DOCS) {
-            size_t s = post_size(&q[j], j == i ? 0 : (uint64_t)(q[j].seq - q[j - 1].seq));
-            if (j > i && bytes + s > STORE_POSTINGS_BLOCK_BYTES - HEADER_MAX)
+            uint64_t ds = (uint64_t)(q[j].seq - q[j - 1].seq);
+            unsigned nd = bits_of(ds), nt = bits_of(q[j].tf - 1), nl = bits_of(q[j].len);
+            nd = nd > wd ? nd : wd, nt = nt > wt ? nt : wt, nl = nl > wl ? nl : wl;
+            size_t cnt = j - i + 1, ps = pos_size(&q[j]);
+            size_t bytes = 3 + pack_bytes(cnt - 1, nd) + pack_bytes(cnt, nt) + pack_bytes(cnt, nl) + posb + ps;
+            if (nd > PACK_MAX_BITS || bytes > STORE_POSTINGS_BLOCK_BYTES - HEADER_MAX)
                 break;
-            bytes += s;
+            wd = nd, wt = nt, wl = nl, posb += ps;
             j++;
         }
+        size_t cnt = j - i;
         store_pblock im;
-        impacts_of(q + i, j - i, &im);
+        impacts_of(q + i, cnt, &im);
         buf_reset(scratch);
-        if (!buf_reserve(scratch, bytes + HEADER_MAX))
+        if (!buf_reserve(scratch, HEADER_MAX + 3 + pack_bytes(cnt - 1, wd) + pack_bytes(cnt, wt) +
+                                      pack_bytes(cnt, wl) + posb))
             return ENOMEM;
         unsigned char *o = (unsigned char *)scratch->data;
-        size_t w = store_postings_put_varint(o, (uint64_t)(j - i) | (uint64_t)im.nimpacts << 8);
+        size_t w = store_postings_put_varint(o, (uint64_t)cnt | (uint64_t)im.nimpacts << 8 |
+                                                    (uint64_t)BLK_PACKED << 12);
         for (size_t x = 0; x < im.nimpacts; x++) {
             w += store_postings_put_varint(o + w, im.impacts[x].tf);
             w += store_postings_put_varint(o + w, im.impacts[x].len);
         }
+        o[w++] = (unsigned char)wd, o[w++] = (unsigned char)wt, o[w++] = (unsigned char)wl;
+        for (size_t x = i + 1; x < j; x++)
+            col[x - i - 1] = (uint32_t)(q[x].seq - q[x - 1].seq);
+        w += pack(o + w, col, cnt - 1, wd);
+        for (size_t x = i; x < j; x++)
+            col[x - i] = q[x].tf - 1;
+        w += pack(o + w, col, cnt, wt);
+        for (size_t x = i; x < j; x++)
+            col[x - i] = q[x].len;
+        w += pack(o + w, col, cnt, wl);
         for (size_t x = i; x < j; x++) {
-            w += store_postings_put_varint(o + w, x == i ? 0 : (uint64_t)(q[x].seq - q[x - 1].seq));
-            w += store_postings_put_varint(o + w, q[x].tf);
-            w += store_postings_put_varint(o + w, q[x].len);
             uint32_t at = 0;
             for (uint32_t y = 0; y < q[x].tf; y++) {
                 uint32_t pp = q[x].pos ? q[x].pos[y] : 0;
@@ -384,6 +546,8 @@ static term *term_find(store_pbatch *b, const void *key, size_t kn, bool create)
 bool store_pbatch_put(store_pbatch *b, const void *key, size_t kn, int64_t seq, bool add, uint32_t tf, uint32_t len,
                       const uint32_t *pos)
 {
+    if (add && tf == 0) /* packed blocks keep tf - 1 */
+        return false;
     term *t = term_find(b, key, kn, true);
     if (!t || !GROW_ARRAY(b->o, b->ocap, b->no + 1, 1024))
         return false;
@@ -931,6 +1095,7 @@ struct store_pcursor {
     pc_level lv[2];  /* `blocks`, then `recent` */
     int64_t bound;   /* the term's first seq in `recent` (INT64_MAX: none there) */
     size_t blocks;   /* decoded so far */
+    pc_level *at;    /* the level of the current posting (NULL: none yet) */
 };
 
 int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *key, size_t kn, store_pcursor **out,
@@ -978,7 +1143,7 @@ static int pc_load(store_pcursor *c, pc_level *l, const MDB_val *k, const MDB_va
 }
 
 /* In the decoded block, the first posting at or after target: true when there is one. */
-static bool pc_seek_in(pc_level *l, int64_t target, store_posting *p)
+static inline bool pc_seek_in(pc_level *l, int64_t target, store_posting *p)
 {
     if (!l->have || l->d.p[l->d.n - 1].seq < target)
         return false;
@@ -997,12 +1162,31 @@ static int pc_level_advance(store_pcursor *c, pc_level *l, int64_t target, store
         return 0;
     if (pc_seek_in(l, target, p))
         return 1;
+    MDB_val k, v;
+    int rc;
+    if (l->have) {
+        /* A walk's usual step: the block decoded last (where l->cur is)
+         * ends before target; when the next one starts after it, that is
+         * where the first posting at or after target is, one MDB_NEXT away. */
+        rc = mdb_cursor_get(l->cur, &k, &v, MDB_NEXT);
+        if (rc && rc != MDB_NOTFOUND)
+            return -rc;
+        if (rc == MDB_NOTFOUND || !pc_own(c, &k)) {
+            l->end = true;
+            return 0;
+        }
+        if ((int64_t)store_util_get_be64((const unsigned char *)k.mv_data + 8) > target) {
+            if ((rc = pc_load(c, l, &k, &v)))
+                return -rc;
+            return pc_seek_in(l, target, p) ? 1 : (l->end = true, 0);
+        }
+    }
     /* Blocks are keyed by their first seq: target lies in the last block
      * starting at or before it, or (that block ending before it) in the next. */
     unsigned char kb[16];
     blk_key(kb, c->id, target);
-    MDB_val k = {16, kb}, v;
-    int rc = mdb_cursor_get(l->cur, &k, &v, MDB_SET_RANGE);
+    k = (MDB_val){16, kb};
+    rc = mdb_cursor_get(l->cur, &k, &v, MDB_SET_RANGE);
     if (rc && rc != MDB_NOTFOUND)
         return -rc;
     bool after = rc == 0 && pc_own(c, &k);
@@ -1046,14 +1230,34 @@ int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
     if (!c)
         return 0;
     /* the older level holds every seq below the bound, the recent one the rest */
+    pc_level *l = c->bound == INT64_MAX || target < c->bound ? &c->lv[0] : &c->lv[1];
+    if (!l->end && pc_seek_in(l, target, p)) { /* in the block decoded last: a scorer's usual step */
+        c->at = l;
+        return 1;
+    }
+    c->at = NULL;
     if ((c->bound == INT64_MAX || target < c->bound) && !c->lv[0].end) {
         int r = pc_level_advance(c, &c->lv[0], target, p);
+        if (r > 0)
+            c->at = &c->lv[0];
         if (r)
             return r;
     }
     if (c->bound == INT64_MAX)
         return 0;
-    return pc_level_advance(c, &c->lv[1], target, p);
+    int r = pc_level_advance(c, &c->lv[1], target, p);
+    if (r > 0)
+        c->at = &c->lv[1];
+    return r;
+}
+
+size_t store_pcursor_rest(const store_pcursor *c, const store_posting **out)
+{
+    *out = NULL;
+    if (!c || !c->at || !c->at->have || c->at->end)
+        return 0;
+    *out = &c->at->d.p[c->at->i];
+    return c->at->d.n - c->at->i;
 }
 
 /* Make the block entry (k, v) the level's described one, then peek at the
@@ -1062,7 +1266,8 @@ static int sh_take(store_pcursor *c, pc_level *l, const MDB_val *k, const MDB_va
 {
     const unsigned char *p = v->mv_data;
     uint64_t cnt;
-    if (!read_header(p, v->mv_size, &cnt, &l->hb))
+    bool packed;
+    if (!read_header(p, v->mv_size, &cnt, &packed, &l->hb))
         return MDB_CORRUPTED;
     l->hb.first = (int64_t)store_util_get_be64((const unsigned char *)k->mv_data + 8);
     l->hb.last = INT64_MAX;

@@ -249,6 +249,35 @@ static int run_window(topk *t, int64_t lo, int64_t hi, size_t *ord, double *s)
      * others are read at its documents only */
     bool conj = t->need >= (int)na;
     while (nne < na) {
+        if (t->counted && t->need <= 1 && nne + 1 == na) {
+            /* one essential clause: screen the rest of its block in a tight
+             * loop with score_doc's first test (the same sums in the same
+             * order), and score only the documents that pass it */
+            clause *e = &t->cl[ord[nne]];
+            int rc = position(e, lo);
+            if (rc <= 0)
+                return rc;
+            double rest = 0;
+            for (size_t j = 0; j < nne; j++)
+                rest += t->cl[ord[j]].ub;
+            const store_posting *v;
+            size_t m = store_pcursor_rest(e->c, &v), k = 0;
+            while (k < m && v[k].seq <= hi &&
+                   ((double)store_bm25(e->weight, (float)v[k].tf, norm_inv(t, v[k].len)) + rest) *
+                           (1 + TOPK_MARGIN) <=
+                       th)
+                k++;
+            if (m && k == m) { /* none of them: on to the next block */
+                lo = v[m - 1].seq + 1;
+                if (lo > hi)
+                    return 0;
+                continue;
+            }
+            if (k < m && v[k].seq > hi)
+                return 0;
+            if (k < m)
+                lo = v[k].seq;
+        }
         size_t lead = SIZE_MAX;
         for (size_t j = nne; conj && j < na; j++)
             if (lead == SIZE_MAX || t->cl[ord[j]].df < t->cl[lead].df)

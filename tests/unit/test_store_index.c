@@ -684,7 +684,7 @@ static void test_engine_convert_format2(void **state)
     assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
     uint32_t now;
     memcpy(&now, v.mv_data, 4);
-    assert_int_equal(now, 6);
+    assert_int_equal(now, 7);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     /* a directory from a newer verstore is refused, not misread */
@@ -776,7 +776,7 @@ static void test_engine_values_format3(void **state)
     assert_int_equal(mdb_get(txn, meta, &fk, &fv), 0);
     uint32_t now;
     memcpy(&now, fv.mv_data, 4);
-    assert_int_equal(now, 6);
+    assert_int_equal(now, 7);
     mdb_txn_abort(txn);
     mdb_env_close(env);
 }

@@ -615,6 +615,166 @@ static void test_impacts_merged_and_legacy(void **state)
     mdb_txn_abort(txn);
 }
 
+/* Packed columns (format 7) hold every width: seq gaps up to 2^32 - 1 in a
+ * block (a wider one starts the next block), tf and field lengths up to
+ * 2^32 - 1, all read back exactly by a full and by a scorer's cursor; a
+ * cursor lends the rest of its block (store_pcursor_rest); an addition
+ * without occurrences is refused. */
+static void test_packed_widths(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, 0, &txn), 0);
+    store_pbatch *pb = store_pbatch_new();
+    assert_non_null(pb);
+    const int64_t seq[] = {3, 4, 4 + 0xffffffffLL, 5 + 0xffffffffLL, ((int64_t)1 << 40), ((int64_t)1 << 40) + 1,
+                           ((int64_t)1 << 40) + 1000};
+    const uint32_t tf[] = {1, 2, 1, 3, 1, 1, 2};
+    const uint32_t len[] = {0, UINT32_MAX, 7, 1, 65536, UINT32_MAX - 1, 2};
+    enum { N = sizeof seq / sizeof *seq };
+    uint32_t pos[3] = {0, 90000, UINT32_MAX};
+    for (size_t i = 0; i < N; i++)
+        assert_true(store_pbatch_put(pb, "wide", 4, seq[i], true, tf[i], len[i], pos));
+    assert_false(store_pbatch_put(pb, "zero", 4, 1, true, 0, 1, NULL));
+    store_pbatch_free(pb);
+    pb = store_pbatch_new();
+    for (size_t i = 0; i < N; i++)
+        assert_true(store_pbatch_put(pb, "wide", 4, seq[i], true, tf[i], len[i], pos));
+    assert_int_equal(store_pbatch_flush(pb, txn, &g_dbs), 0);
+    store_pbatch_free(pb);
+    /* the gap of 2^32 - 1 stays in the first block; the one of 2^40 - 2^32 - 5 does not */
+    assert_int_equal(count_level_blocks(txn, g_dbs.recent, "wide"), 2);
+    for (int bare = 0; bare <= 1; bare++) {
+        store_pcursor *c;
+        int64_t df;
+        assert_int_equal(store_pcursor_open(txn, &g_dbs, "wide", 4, &c, &df), 0);
+        assert_int_equal(df, N);
+        if (bare)
+            store_pcursor_no_positions(c);
+        const store_posting *rest;
+        assert_int_equal(store_pcursor_rest(c, &rest), 0); /* nothing before the first advance */
+        assert_null(rest);
+        store_posting p;
+        for (size_t i = 0; i < N; i++) {
+            assert_int_equal(store_pcursor_advance(c, i ? seq[i - 1] + 1 : 0, &p), 1);
+            assert_int_equal(p.seq, seq[i]);
+            assert_int_equal(p.tf, tf[i]);
+            assert_int_equal(p.len, len[i]);
+            for (uint32_t j = 0; !bare && j < tf[i]; j++)
+                assert_int_equal(p.pos[j], pos[j]);
+            if (bare)
+                assert_null(p.pos);
+            size_t m = store_pcursor_rest(c, &rest);
+            assert_int_equal(m, i < 4 ? 4 - i : N - i); /* to the end of its block */
+            assert_int_equal(rest[0].seq, seq[i]);
+            assert_int_equal(rest[m - 1].seq, seq[i < 4 ? 3 : N - 1]);
+            assert_int_equal(rest[m - 1].len, len[i < 4 ? 3 : N - 1]);
+        }
+        assert_int_equal(store_pcursor_advance(c, seq[N - 1] + 1, &p), 0);
+        assert_int_equal(store_pcursor_rest(c, &rest), 0);
+        store_pcursor_close(c);
+    }
+    mdb_txn_abort(txn);
+}
+
+/* Put block bytes blk under term "bad" (term id 2000) at first seq 1. */
+static void put_raw(MDB_txn *txn, const unsigned char *blk, size_t n)
+{
+    unsigned char tv[16] = {0}, kb[16] = {0};
+    tv[6] = 0x07, tv[7] = 0xd0, tv[15] = 2; /* id 2000, df 2 */
+    kb[6] = 0x07, kb[7] = 0xd0, kb[15] = 1; /* (2000, first seq 1) */
+    MDB_val k = {3, "bad"}, v = {16, tv};
+    assert_int_equal(mdb_put(txn, g_dbs.terms, &k, &v, 0), 0);
+    k = (MDB_val){16, kb};
+    v = (MDB_val){n, (void *)blk};
+    assert_int_equal(mdb_put(txn, g_dbs.blocks, &k, &v, 0), 0);
+}
+
+/* The first advance over "bad" by a full (bare 0) or a scorer's cursor;
+ * p->pos is cleared (the cursor is closed), its first position goes into
+ * *pos0 (-1: none read). */
+static int advance_raw(MDB_txn *txn, int bare, store_posting *p, int64_t *pos0)
+{
+    store_pcursor *c;
+    int64_t df;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "bad", 3, &c, &df), 0);
+    if (bare)
+        store_pcursor_no_positions(c);
+    int rc = store_pcursor_advance(c, 0, p);
+    *pos0 = rc == 1 && p->pos ? (int64_t)p->pos[0] : -1;
+    p->pos = NULL;
+    store_pcursor_close(c);
+    return rc;
+}
+
+/* Blocks as written by hand: a packed one and a format-6 varint one read
+ * exactly; a corrupt one (width past 32, columns past the end, an unknown
+ * flag, positions cut short) is MDB_CORRUPTED, never misread; a scorer
+ * does not read positions, so a block cut in its positions still gives it
+ * its postings. */
+static void test_raw_blocks(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, 0, &txn), 0);
+    store_posting p;
+    /* two postings: seq 1 (tf 1, len 5, position 4), seq 3 (tf 2, len 6, positions 0 9);
+     * header: count 2 | 1 impact << 8 | packed << 12 = 0x1102, varint 0x82 0x22; impact (2, 5) */
+    const unsigned char packed[] = {0x82, 0x22, 2, 5, /* widths: delta 2 bits, tf - 1 1 bit, len 3 bits */
+                                    2, 1, 3, 0x02, 0x02, 0x35, /* delta 2; tf-1 0,1; len 5,6 (101 110) */
+                                    4, 0, 9};
+    put_raw(txn, packed, sizeof packed);
+    for (int bare = 0; bare <= 1; bare++) {
+        store_pcursor *c;
+        int64_t df;
+        assert_int_equal(store_pcursor_open(txn, &g_dbs, "bad", 3, &c, &df), 0);
+        if (bare)
+            store_pcursor_no_positions(c);
+        assert_int_equal(store_pcursor_advance(c, 0, &p), 1);
+        assert_int_equal(p.seq, 1);
+        assert_int_equal(p.tf, 1);
+        assert_int_equal(p.len, 5);
+        if (!bare)
+            assert_int_equal(p.pos[0], 4);
+        assert_int_equal(store_pcursor_advance(c, 2, &p), 1);
+        assert_int_equal(p.seq, 3);
+        assert_int_equal(p.tf, 2);
+        assert_int_equal(p.len, 6);
+        if (!bare) {
+            assert_int_equal(p.pos[0], 0);
+            assert_int_equal(p.pos[1], 9);
+        }
+        store_pcursor_close(c);
+    }
+    /* format 6: varint postings under a header of 2 impacts, (1, 5) and (2, 6) */
+    const unsigned char v6[] = {0x82, 0x04, 1, 5, 2, 6, 0, 1, 5, 4, 2, 2, 6, 0, 9};
+    put_raw(txn, v6, sizeof v6);
+    int64_t pos0;
+    assert_int_equal(advance_raw(txn, 0, &p, &pos0), 1);
+    assert_int_equal(p.seq, 1);
+    assert_int_equal(p.len, 5);
+    assert_int_equal(pos0, 4);
+    unsigned char bad[sizeof packed];
+    memcpy(bad, packed, sizeof bad);
+    bad[4] = 33; /* a delta width past 32 */
+    put_raw(txn, bad, sizeof bad);
+    assert_int_equal(advance_raw(txn, 1, &p, &pos0), -MDB_CORRUPTED);
+    memcpy(bad, packed, sizeof bad);
+    bad[6] = 32; /* a length column of 8 bytes past the block's end */
+    put_raw(txn, bad, 10);
+    assert_int_equal(advance_raw(txn, 1, &p, &pos0), -MDB_CORRUPTED);
+    memcpy(bad, packed, sizeof bad);
+    bad[1] = 0x26; /* flag 4: unknown */
+    put_raw(txn, bad, sizeof bad);
+    assert_int_equal(advance_raw(txn, 1, &p, &pos0), -MDB_CORRUPTED);
+    put_raw(txn, packed, sizeof packed - 1); /* the last position missing */
+    assert_int_equal(advance_raw(txn, 0, &p, &pos0), -MDB_CORRUPTED);
+    assert_int_equal(advance_raw(txn, 1, &p, &pos0), 1);
+    assert_int_equal(p.len, 5);
+    assert_int_equal(pos0, -1);
+    mdb_txn_abort(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +785,8 @@ int main(void)
 
         cmocka_unit_test_setup_teardown(test_shallow_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_impacts_merged_and_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_widths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_blocks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

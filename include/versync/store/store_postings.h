@@ -9,22 +9,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Layout (search_format 3, block headers of format 6):
+/* Layout (search_format 3, block headers of format 6, packed postings of 7):
  *  - `terms`: term key (index number | field path | 0 | term, as the engine
  *    builds it) → 8-byte big-endian term id, 8-byte document frequency;
  *  - `blocks`: term id (8 bytes, big-endian) | first seq in the block (8
  *    bytes, big-endian) → one block of at most STORE_POSTINGS_BLOCK_DOCS
- *    postings, ascending by seq: a header, then per posting varint seq delta
- *    (0 for the first), tf, field length and tf varint position deltas.
- *    The header is varint count | impacts << 8, then that many impacts, each
- *    varint tf and field length: the (tf, length) pairs of the block that no
- *    other of its postings beats on both (more or as many occurrences in a
- *    field as short or shorter), merged down to STORE_PBLOCK_IMPACTS, as
- *    Lucene's impacts. BM25 grows with tf and shrinks with length, so the
- *    block's best score is one of theirs. Blocks written before format 6
- *    have 0 in the impacts bits and one pair, the largest tf and the
- *    smallest length, which bounds as well but less tightly (the two may
- *    come from different postings).
+ *    postings, ascending by seq: a header, then the postings.
+ *    The header is varint count | impacts << 8 | flags << 12, then that many
+ *    impacts, each varint tf and field length: the (tf, length) pairs of the
+ *    block that no other of its postings beats on both (more or as many
+ *    occurrences in a field as short or shorter), merged down to
+ *    STORE_PBLOCK_IMPACTS, as Lucene's impacts. BM25 grows with tf and
+ *    shrinks with length, so the block's best score is one of theirs. Blocks
+ *    written before format 6 have 0 in the impacts bits and one pair, the
+ *    largest tf and the smallest length, which bounds as well but less
+ *    tightly (the two may come from different postings).
+ *    Flag 1 (format 7, every block written since): the postings are packed
+ *    in columns, as Lucene's and Tantivy's bit-packed blocks: three bytes
+ *    giving the bit widths of the columns, then count - 1 seq deltas, count
+ *    values tf - 1 and count field lengths, each column packed least
+ *    significant bit first at its width and padded to a byte, then each
+ *    posting's tf varint position deltas. A scorer decodes a block with a
+ *    few shifts per posting, and never reads its positions; a common word's
+ *    postings take a byte or two instead of four. Blocks without the flag
+ *    (formats 3 to 6) hold per posting varint seq delta (0 for the first),
+ *    tf, field length and tf varint position deltas, and are read as they
+ *    are until next written.
  * A batch queues every posting change of a write transaction and applies
  * them term by term at its end: a term's storage (its dictionary entry and
  * the blocks its changes fall in, usually just the last one) is read and
@@ -57,10 +67,11 @@ typedef struct store_pbatch store_pbatch;
 /* A new, empty batch (heap; store_pbatch_free), NULL when out of memory. */
 store_pbatch *store_pbatch_new(void);
 
-/* Queue the addition (add: with term frequency tf, its tf positions `pos`
- * ascending, and the field length `len`) or the removal of document `seq`
- * under term key `key`. Changes to one (term, seq) apply in the order
- * queued. False when out of memory (the batch is then unusable). */
+/* Queue the addition (add: with term frequency tf ≥ 1, its tf positions
+ * `pos` ascending, and the field length `len`) or the removal of document
+ * `seq` under term key `key`. Changes to one (term, seq) apply in the order
+ * queued. False when out of memory (the batch is then unusable) or for an
+ * addition with tf 0. */
 bool store_pbatch_put(store_pbatch *b, const void *key, size_t kn, int64_t seq, bool add, uint32_t tf, uint32_t len,
                       const uint32_t *pos);
 
@@ -112,6 +123,14 @@ int store_pcursor_open(MDB_txn *txn, const store_postings_dbs *d, const void *ke
  * whose positions stay valid until the cursor moves again. 1 positioned, 0
  * no such posting (the cursor is then exhausted), or -rc on an error. */
 int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p);
+
+/* The postings of the block the cursor is in, from its current posting
+ * (the last store_pcursor_advance that answered 1) to the block's end,
+ * for a scorer to screen in a tight loop: *out points at them (the
+ * cursor's own, valid until it moves to another block or closes; pos as
+ * advance gives it). Their number, 0 (*out NULL) before the first posting
+ * or once exhausted. */
+size_t store_pcursor_rest(const store_pcursor *c, const store_posting **out);
 
 /* Impacts kept per block at most (see the layout above). */
 #define STORE_PBLOCK_IMPACTS 8

@@ -287,7 +287,12 @@ float store_bm25_boost(float boost);
 float store_bm25_idf(int64_t docs, int64_t df);
 float store_bm25_avgdl(int64_t docs, int64_t sum_len);
 float store_bm25_norm_inverse(float avgdl, uint32_t len);
-float store_bm25(float weight, float freq, float norm_inverse);
+/* BM25Scorer.score: weight - weight / (1 + freq × normInverse), in float.
+ * Inline: a top-k walk calls it once or twice per candidate document. */
+static inline float store_bm25(float weight, float freq, float norm_inverse)
+{
+    return weight - weight / (1.0f + freq * norm_inverse);
+}
 bool store_eval_shard_fail(ex *x, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A query the shard cannot build: query_shard_exception "failed to create
