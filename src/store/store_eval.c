@@ -1077,8 +1077,10 @@ static bool ev_field(ex *x, const store_query *q, const char *path, float boost,
 int store_eval_text_clauses(ex *x, const store_query *q, store_tclauses *out)
 {
     memset(out, 0, sizeof *out);
-    if (!q || !q->field || !(q->type == STORE_Q_MATCH || (q->type == STORE_Q_TERM && q->nvals == 1)))
-        return 0;
+    if (!q || !q->field ||
+        !(q->type == STORE_Q_MATCH || (q->type == STORE_Q_PHRASE && q->slop >= 0) ||
+          (q->type == STORE_Q_TERM && q->nvals == 1)))
+        return 0; /* a negative slop: today's path refuses it */
     if (!(q->boost >= 0) || strcmp(q->field, "_id") == 0 || strcmp(q->field, "_index") == 0)
         return 0; /* a negative boost turns the block bounds into floors */
     const store_field *f = store_mapping_find(&x->ix->map, q->field);
@@ -1107,7 +1109,13 @@ int store_eval_text_clauses(ex *x, const store_query *q, store_tclauses *out)
     out->need = q->type == STORE_Q_MATCH && t.n > 1 ? match_need(q, t.n) : 1;
     out->boost = q->boost;
     out->path = q->field;
-    free(t.pos);
+    /* one token is a term query, as text_phrase's caller makes it */
+    if ((out->phrase = q->type == STORE_Q_PHRASE && t.n > 1)) {
+        out->pos = t.pos;
+        out->slop = q->slop;
+    } else {
+        free(t.pos);
+    }
     return 1;
 }
 
@@ -1116,6 +1124,7 @@ void store_eval_text_clauses_free(store_tclauses *c)
     for (size_t i = 0; c->terms && i < c->n; i++)
         free(c->terms[i]);
     free(c->terms);
+    free(c->pos);
     memset(c, 0, sizeof *c);
 }
 

@@ -29,7 +29,7 @@ static atomic_uint_fast64_t g_conflicts;
 static atomic_uint_fast64_t g_fsync[NFSYNC + 1], g_fsync_ns;
 static atomic_uint_fast64_t g_batch[NBATCH + 1], g_batch_sum;
 static atomic_int_fast64_t g_scrolls;
-static atomic_uint_fast64_t g_topk_decoded, g_topk_skipped;
+static atomic_uint_fast64_t g_topk_decoded, g_topk_skipped, g_phrase_read, g_phrase_skipped;
 
 void store_metrics_request(store_metrics_ep ep, int status)
 {
@@ -55,6 +55,12 @@ void store_metrics_topk_blocks(size_t decoded, size_t skipped)
 {
     atomic_fetch_add_explicit(&g_topk_decoded, decoded, memory_order_relaxed);
     atomic_fetch_add_explicit(&g_topk_skipped, skipped, memory_order_relaxed);
+}
+
+void store_metrics_topk_phrase_docs(size_t read, size_t skipped)
+{
+    atomic_fetch_add_explicit(&g_phrase_read, read, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_phrase_skipped, skipped, memory_order_relaxed);
 }
 
 void store_metrics_conflict(void) { atomic_fetch_add_explicit(&g_conflicts, 1, memory_order_relaxed); }
@@ -174,6 +180,12 @@ bool store_metrics_render(buf *b, store_engine *e)
          "Postings blocks of score-ordered text searches: decoded, or skipped on their stored score bound.");
     buf_printf(b, "verstore_search_topk_blocks_total{result=\"decoded\"} %" PRIu64 "\n", get(&g_topk_decoded));
     buf_printf(b, "verstore_search_topk_blocks_total{result=\"skipped\"} %" PRIu64 "\n", get(&g_topk_skipped));
+    head(b, "verstore_search_topk_phrase_docs_total", "counter",
+         "Documents holding every term of a score-ordered phrase search: positions read, or skipped on the "
+         "score bound of their term frequencies and length.");
+    buf_printf(b, "verstore_search_topk_phrase_docs_total{result=\"read\"} %" PRIu64 "\n", get(&g_phrase_read));
+    buf_printf(b, "verstore_search_topk_phrase_docs_total{result=\"skipped\"} %" PRIu64 "\n",
+               get(&g_phrase_skipped));
 
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)

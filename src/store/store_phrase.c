@@ -10,6 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Field lengths below this get their BM25 length factor from a table
+ * made once per query (the same values: store_bm25_norm_inverse). */
+#define PHRASE_NORM_CACHE 256
+
+static inline float norm_inv(const float *ninv, float avgdl, uint32_t len)
+{
+    return len < PHRASE_NORM_CACHE ? ninv[len] : store_bm25_norm_inverse(avgdl, len);
+}
+
 /* One term of the phrase and its cursor. */
 typedef struct pterm {
     store_pcursor *c;
@@ -282,8 +291,58 @@ static int by_term(const void *a, const void *b)
     return c ? c : by_pos(a, b);
 }
 
+/* The phrase frequency document `doc` can have at most, from its tf at
+ * each query position (ExactPhraseMatcher.maxFreq: the smallest;
+ * SloppyPhraseMatcher.maxFreq: the sum, as every position can head one
+ * match), and its field length into *len. */
+static float max_freq(const pgroup *g, size_t ng, int slop, int64_t doc, uint32_t *len)
+{
+    double best = 0;
+    for (size_t k = 0; k < ng; k++) {
+        double f = 0;
+        for (size_t i = 0; i < g[k].nt; i++)
+            if (g[k].t[i].on && g[k].t[i].p.seq == doc) {
+                f += g[k].t[i].p.tf;
+                *len = g[k].t[i].p.len;
+            }
+        best = slop > 0 && ng > 1 ? best + f : (k == 0 || f < best ? f : best);
+    }
+    return (float)best;
+}
+
+/* The positions of the terms on `doc` read from their cursors (lazy
+ * cursors leave them in the blocks until now). False on a storage error. */
+static bool fetch_positions(pgroup *g, size_t ng, int64_t doc)
+{
+    for (size_t k = 0; k < ng; k++)
+        for (size_t i = 0; i < g[k].nt; i++) {
+            pterm *t = &g[k].t[i];
+            if (t->on && t->p.seq == doc && !t->p.pos && store_pcursor_positions(t->c, &t->p.pos) < 0)
+                return false;
+        }
+    return true;
+}
+
+static bool emit_hit(void *arg, int64_t seq, float score)
+{
+    ex *x = ((void **)arg)[0];
+    hitv *out = ((void **)arg)[1];
+    if (out->n == out->cap && !GROW_ARRAY(out->v, out->cap, out->n + 1, 64))
+        return oom_err(x->err);
+    out->v[out->n++] = (hit){seq, score, 0, 1};
+    return true;
+}
+
 bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
                        float boost, hitv *out)
+{
+    void *args[2] = {x, out};
+    store_phrase_sink sink = {NULL, emit_hit, args};
+    return store_phrase_run(x, path, terms, pos, n, slop, boost, &sink);
+}
+
+bool store_phrase_run(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
+                      float boost, const store_phrase_sink *sink)
 {
     int64_t docs, sum;
     if (!store_engine_field_stats(x->r, &x->ix->meta, path, &docs, &sum))
@@ -337,6 +396,8 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
             storage_err(x->err);
             goto done;
         }
+        if (sink->want) /* most documents are ruled out on tf and length alone */
+            store_pcursor_lazy_positions(t[i].c);
         pgroup *cur = &g[ng - 1];
         /* the group's terms are t[i0..i], contiguous; a term with no
          * postings stays in it, never positioned */
@@ -358,6 +419,9 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
     for (size_t i = 0; i < ng; i++)
         g[i].ord = i;
     float weight = store_bm25_boost(boost) * (float)idf, avgdl = store_bm25_avgdl(docs, sum);
+    float ninv[PHRASE_NORM_CACHE];
+    for (uint32_t l = 0; l < PHRASE_NORM_CACHE; l++)
+        ninv[l] = store_bm25_norm_inverse(avgdl, l);
     int64_t doc = group_advance(&g[0], 0);
     while (doc >= 0) {
         if (store_deadline_poll()) /* out of time: eval_all drops these */
@@ -379,6 +443,17 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
         if (i < ng)
             continue; /* a later group skipped ahead: the lead follows, check again */
         uint32_t len = 0;
+        if (sink->want) {
+            float most = max_freq(g, ng, slop, doc, &len);
+            if (!sink->want(sink->arg, store_bm25(weight, most, norm_inv(ninv, avgdl, len)))) {
+                doc = group_advance(&g[0], doc + 1);
+                continue;
+            }
+            if (!fetch_positions(g, ng, doc)) {
+                storage_err(x->err);
+                goto done;
+            }
+        }
         for (size_t k = 0; k < ng; k++)
             if (!group_positions(&g[k], doc, &len)) {
                 oom_err(x->err);
@@ -387,14 +462,8 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
         /* one position (stacked terms only) has no phrase to measure: its count */
         float freq = slop > 0 && ng > 1 ? sloppy_freq(g, ng, slop, heap, NULL, NULL)
                                         : exact_freq(g, ng, idx, NULL, NULL);
-        if (freq > 0) {
-            if (out->n == out->cap && !GROW_ARRAY(out->v, out->cap, out->n + 1, 64)) {
-                oom_err(x->err);
-                goto done;
-            }
-            out->v[out->n++] =
-                (hit){doc, store_bm25(weight, freq, store_bm25_norm_inverse(avgdl, len)), 0, 1};
-        }
+        if (freq > 0 && !sink->emit(sink->arg, doc, store_bm25(weight, freq, norm_inv(ninv, avgdl, len))))
+            goto done;
         doc = group_advance(&g[0], doc + 1);
     }
     if (doc == -2) {

@@ -54,6 +54,15 @@ typedef struct dec {
     size_t *pidx; /* start of each posting's positions in pv (pv may move while decoding) */
     size_t pidxcap;
     bool nopos; /* positions are stepped over, not kept: every pos is NULL */
+    /* lazy: a packed block's positions stay in it until asked for
+     * (store_pcursor_positions), its postings' pos NULL; raw is then that
+     * block (NULL: the block was decoded whole), whose positions start at
+     * pstart, and posting li's at loff (the scan's resume point) */
+    bool lazy;
+    const unsigned char *raw;
+    size_t rawn, pstart, li, loff;
+    uint32_t *lbuf; /* the positions handed out last */
+    size_t lcap;
 } dec;
 
 static void dec_free(dec *d)
@@ -61,6 +70,7 @@ static void dec_free(dec *d)
     free(d->p);
     free(d->pv);
     free(d->pidx);
+    free(d->lbuf);
     memset(d, 0, sizeof *d);
 }
 
@@ -235,6 +245,10 @@ static int dec_packed(dec *d, int64_t first, const unsigned char *p, size_t n, s
     }
     if (d->nopos) /* a scorer's walk: the positions are not even read */
         return 0;
+    if (d->lazy) { /* read when asked for, posting by posting */
+        d->raw = p, d->rawn = n, d->pstart = d->loff = o, d->li = base;
+        return 0;
+    }
     for (size_t i = base; i < d->n; i++) {
         if (d->p[i].tf > n - o)
             return MDB_CORRUPTED;
@@ -269,6 +283,7 @@ static int dec_block(dec *d, int64_t first, const MDB_val *v)
         (!d->nopos && (!GROW_ARRAY(d->pidx, d->pidxcap, d->n + cnt, 128) ||
                        !GROW_ARRAY(d->pv, d->pvcap, d->npv + n, 256))))
         return ENOMEM;
+    d->raw = NULL;
     if (packed)
         return dec_packed(d, first, p, n, o, (size_t)cnt);
     /* written before format 7: per posting varint seq delta, tf, length, positions */
@@ -1370,6 +1385,57 @@ void store_pcursor_no_positions(store_pcursor *c)
         c->lv[i].d.n = c->lv[i].d.npv = 0; /* a block decoded with positions is decoded again */
         c->lv[i].have = false;
     }
+}
+
+void store_pcursor_lazy_positions(store_pcursor *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < 2; i++) {
+        c->lv[i].d.lazy = true;
+        c->lv[i].d.n = c->lv[i].d.npv = 0;
+        c->lv[i].have = false;
+    }
+}
+
+int store_pcursor_positions(store_pcursor *c, const uint32_t **out)
+{
+    *out = NULL;
+    if (!c || !c->at || !c->at->have)
+        return 0;
+    pc_level *l = c->at;
+    dec *d = &l->d;
+    const post *q = &d->p[l->i];
+    if (q->pos || !d->raw || d->nopos) {
+        *out = q->pos;
+        return 0;
+    }
+    if (l->i < d->li) /* never, as cursors only go forward; but then from the start */
+        d->li = 0, d->loff = d->pstart;
+    size_t o = d->loff, n = d->rawn;
+    const unsigned char *p = d->raw;
+    for (size_t i = d->li; i < l->i; i++) /* step over the postings between: count varint ends */
+        for (uint32_t j = 0; j < d->p[i].tf; j++) {
+            while (o < n && (p[o] & 0x80))
+                o++;
+            if (o++ >= n)
+                return -MDB_CORRUPTED;
+        }
+    if (q->tf > n - o)
+        return -MDB_CORRUPTED;
+    if (!GROW_ARRAY(d->lbuf, d->lcap, q->tf, 16))
+        return -ENOMEM;
+    uint32_t at = 0;
+    for (uint32_t j = 0; j < q->tf; j++) {
+        uint64_t dp;
+        if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
+            return -MDB_CORRUPTED;
+        at += (uint32_t)dp;
+        d->lbuf[j] = at;
+    }
+    d->li = l->i + 1, d->loff = o;
+    *out = d->lbuf;
+    return 0;
 }
 
 size_t store_pcursor_blocks_read(const store_pcursor *c) { return c ? c->blocks : 0; }

@@ -63,6 +63,7 @@ typedef struct topk {
     int64_t count, threshold; /* matches counted; counting stops mattering past threshold */
     bool counted;             /* count > threshold: the total is settled, skipping may start */
     size_t skipped;           /* block bounds that let a window go undecoded */
+    size_t ph_read, ph_skipped; /* a phrase's documents: positions read, passed over */
 } topk;
 
 static float norm_inv(const topk *t, uint32_t len)
@@ -382,6 +383,33 @@ static int walk(topk *t, size_t *ord, double *s)
     return 0;
 }
 
+/* The phrase walk's sink (store_phrase_run): a document is read only when
+ * its bound can beat the page once the total is settled. */
+static bool phrase_want(void *arg, float bound)
+{
+    topk *t = arg;
+    bool want = !(t->counted && !t->k) && (double)bound * (1 + TOPK_MARGIN) > theta(t);
+    *(want ? &t->ph_read : &t->ph_skipped) += 1;
+    return want;
+}
+
+static bool phrase_emit(void *arg, int64_t seq, float score)
+{
+    collect(arg, seq, score);
+    return true;
+}
+
+/* A sloppy phrase that repeats a term is refused by today's path, with a
+ * shard failure: left to it. */
+static bool phrase_served(const store_tclauses *tc)
+{
+    for (size_t i = 0; tc->slop > 0 && i < tc->n; i++)
+        for (size_t j = i + 1; j < tc->n; j++)
+            if (!strcmp(tc->terms[i], tc->terms[j]))
+                return false;
+    return true;
+}
+
 static void put_answer(const sreq *q, const topk *t, const rh *hits, const buf *page, int64_t t0, buf *out)
 {
     store_sort_put_head(out, NULL, timing_now_ms() - t0, -1, 1);
@@ -407,7 +435,7 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
     int e = store_eval_text_clauses(&x, q->query, &tc);
     if (e <= 0)
         return e < 0 ? 0 : -1;
-    if (tc.n > TOPK_MAX_CLAUSES) {
+    if (tc.n > TOPK_MAX_CLAUSES || (tc.phrase && !phrase_served(&tc))) {
         store_eval_text_clauses_free(&tc);
         return -1;
     }
@@ -440,6 +468,12 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
     t.avgdl = store_bm25_avgdl(docs, sum);
     for (uint32_t l = 0; l < TOPK_NORM_CACHE; l++)
         t.norm_inv[l] = store_bm25_norm_inverse(t.avgdl, l);
+    if (tc.phrase) { /* the phrase's own walk, rarest first, with this page as its sink */
+        store_phrase_sink sink = {phrase_want, phrase_emit, &t};
+        if (!store_phrase_run(&x, tc.path, tc.terms, tc.pos, tc.n, tc.slop, tc.boost, &sink))
+            goto done;
+        t.n = 0; /* no clause cursors */
+    }
     for (size_t i = 0; i < t.n; i++) {
         clause *c = &t.cl[i];
         size_t len = strlen(tc.terms[i]);
@@ -456,7 +490,7 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
         c->done = false;
         c->weight = store_bm25_boost(tc.boost) * store_bm25_idf(docs, c->df); /* as text_term */
     }
-    if (walk(&t, ord, s) < 0) {
+    if (!tc.phrase && walk(&t, ord, s) < 0) {
         storage_err(err);
         goto done;
     }
@@ -466,6 +500,8 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
     for (size_t i = 0; i < t.n; i++)
         decoded += store_pcursor_blocks_read(t.cl[i].c);
     store_metrics_topk_blocks(decoded, t.skipped);
+    if (tc.phrase)
+        store_metrics_topk_phrase_docs(t.ph_read, t.ph_skipped);
     if (!(hits = calloc(t.nh ? t.nh : 1, sizeof *hits))) {
         oom_err(err);
         goto done;

@@ -9,7 +9,8 @@
 Documents: a Zipf vocabulary (the k-th word has weight 1/k), some
 multi-valued fields, overwrites and deletes. Queries: match of 1-4 words,
 or / and / minimum_should_match, sizes 1, 10, 100, from > 0, the
-track_total_hits variants, and single text terms."""
+track_total_hits variants, single text terms, and match_phrase of 2-3
+common words, exact and sloppy."""
 import json
 import random
 import sys
@@ -124,6 +125,22 @@ def queries():
         if i % 13 == 0:
             m["boost"] = 2.5
         out.append(body)
+    # phrases of 2-3 of the commoner words (so that they occur), exact and
+    # sloppy; a sloppy one repeating a word is left to the exhaustive path
+    for i in range(140):
+        ws = [vocab[min(VOCAB - 1, int(VOCAB ** (0.6 * rnd.random())) - 1)] for _ in range(rnd.choice([2, 2, 3]))]
+        m = {"query": " ".join(ws)}
+        if i % 3 == 1:
+            m["slop"] = rnd.choice([1, 2, 5])
+        if i % 13 == 0:
+            m["boost"] = 0.5
+        body = {"query": {"match_phrase": {"t": m}}, "size": rnd.choice([1, 10, 10, 100]), "_source": False}
+        if rnd.random() < 0.3:
+            body["from"] = rnd.choice([1, 5, 30])
+        tth = rnd.choice([None, 5, 50, 50, True, False])
+        if tth is not None:
+            body["track_total_hits"] = tth
+        out.append(body)
     return out
 
 
@@ -157,6 +174,14 @@ def compare(pa, pb):
     n += 1
     empty = sum(1 for x in a if x["hits"])
     print(("ok" if empty > len(a) // 2 else "not ok") + " %d - most queries found hits (%d)" % (n, empty))
+    n += 1
+    ph = [(q, x) for q, x in zip(qs, a) if "match_phrase" in q["query"]]
+    found = sum(1 for q, x in ph if x["hits"])
+    gte = sum(1 for q, x in ph if isinstance(x["total"], dict) and x["total"]["relation"] == "gte")
+    sloppy = sum(1 for q, x in ph if x["hits"] and q["query"]["match_phrase"]["t"].get("slop"))
+    print(("ok" if found > len(ph) // 2 and gte > 10 and sloppy > 10 else "not ok") +
+          " %d - of %d phrase queries, %d found hits, %d sloppy ones, %d had more matches than they count" % (
+              n, len(ph), found, sloppy, gte))
 
 
 if __name__ == "__main__":

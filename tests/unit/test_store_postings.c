@@ -677,6 +677,49 @@ static void test_packed_widths(void **state)
     mdb_txn_abort(txn);
 }
 
+/* A lazy cursor (store_pcursor_lazy_positions) hands out no positions
+ * with a posting, and reads exactly the full cursor's when asked, for
+ * every posting or only some (the postings between stepped over), in
+ * blocks cut by count ("mix") and by bytes ("fat"). */
+static void test_lazy_positions(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(g_env, NULL, MDB_RDONLY, &txn), 0);
+    const char *terms[] = {"mix", "fat"};
+    for (size_t ti = 0; ti < 2; ti++)
+        for (int every = 1; every <= 3; every++) {
+            store_pcursor *full, *lazy;
+            int64_t df;
+            assert_int_equal(store_pcursor_open(txn, &g_dbs, terms[ti], 3, &full, &df), 0);
+            assert_int_equal(store_pcursor_open(txn, &g_dbs, terms[ti], 3, &lazy, &df), 0);
+            store_pcursor_lazy_positions(lazy);
+            store_pcursor_lazy_positions(NULL);
+            store_posting a, b;
+            const uint32_t *pos;
+            assert_int_equal(store_pcursor_positions(lazy, &pos), 0); /* before the first posting */
+            assert_null(pos);
+            int64_t n = 0, asked = 0;
+            for (int64_t t = 0; store_pcursor_advance(full, t, &a) == 1; t = a.seq + 1, n++) {
+                assert_int_equal(store_pcursor_advance(lazy, t, &b), 1);
+                assert_int_equal(b.seq, a.seq);
+                assert_int_equal(b.tf, a.tf);
+                assert_int_equal(b.len, a.len);
+                assert_null(b.pos);
+                if (n % every)
+                    continue;
+                assert_int_equal(store_pcursor_positions(lazy, &pos), 0);
+                assert_non_null(pos);
+                assert_memory_equal(pos, a.pos, a.tf * sizeof *pos);
+                asked++;
+            }
+            assert_true(n >= 100 && asked >= n / 3);
+            store_pcursor_close(full);
+            store_pcursor_close(lazy);
+        }
+    mdb_txn_abort(txn);
+}
+
 /* Put block bytes blk under term "bad" (term id 2000) at first seq 1. */
 static void put_raw(MDB_txn *txn, const unsigned char *blk, size_t n)
 {
@@ -750,6 +793,17 @@ static void test_raw_blocks(void **state)
     const unsigned char v6[] = {0x82, 0x04, 1, 5, 2, 6, 0, 1, 5, 4, 2, 2, 6, 0, 9};
     put_raw(txn, v6, sizeof v6);
     int64_t pos0;
+    store_pcursor *lc;
+    int64_t ldf;
+    const uint32_t *lpos;
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "bad", 3, &lc, &ldf), 0);
+    store_pcursor_lazy_positions(lc); /* a block of before format 7 is read whole, positions too */
+    assert_int_equal(store_pcursor_advance(lc, 2, &p), 1);
+    assert_int_equal(p.seq, 3);
+    assert_int_equal(store_pcursor_positions(lc, &lpos), 0);
+    assert_int_equal(lpos[0], 0);
+    assert_int_equal(lpos[1], 9);
+    store_pcursor_close(lc);
     assert_int_equal(advance_raw(txn, 0, &p, &pos0), 1);
     assert_int_equal(p.seq, 1);
     assert_int_equal(p.len, 5);
@@ -768,6 +822,14 @@ static void test_raw_blocks(void **state)
     put_raw(txn, bad, sizeof bad);
     assert_int_equal(advance_raw(txn, 1, &p, &pos0), -MDB_CORRUPTED);
     put_raw(txn, packed, sizeof packed - 1); /* the last position missing */
+    assert_int_equal(store_pcursor_open(txn, &g_dbs, "bad", 3, &lc, &ldf), 0);
+    store_pcursor_lazy_positions(lc);
+    assert_int_equal(store_pcursor_advance(lc, 0, &p), 1);
+    assert_int_equal(store_pcursor_positions(lc, &lpos), 0);
+    assert_int_equal(lpos[0], 4);
+    assert_int_equal(store_pcursor_advance(lc, 2, &p), 1);
+    assert_int_equal(store_pcursor_positions(lc, &lpos), -MDB_CORRUPTED);
+    store_pcursor_close(lc);
     assert_int_equal(advance_raw(txn, 0, &p, &pos0), -MDB_CORRUPTED);
     assert_int_equal(advance_raw(txn, 1, &p, &pos0), 1);
     assert_int_equal(p.len, 5);
@@ -787,6 +849,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_impacts_merged_and_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed_widths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_positions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,10 @@ void store_metrics_scroll_contexts(int delta);
  * blocks and passed over `skipped` on their stored score bounds alone. */
 void store_metrics_topk_blocks(size_t decoded, size_t skipped);
 
+/* A score-ordered phrase search read the positions of `read` documents
+ * holding all its terms and passed over `skipped` on their score bound. */
+void store_metrics_topk_phrase_docs(size_t read, size_t skipped);
+
 /* Append the Prometheus text format (0.0.4) of every metric to `b`, the
  * per-index document and tombstone gauges read from `e`. False (with what
  * was appended so far) on an engine read failure. */

@@ -163,6 +163,21 @@ int store_pcursor_shallow(store_pcursor *c, int64_t target, store_pblock *b);
  * Call it before the first advance; NULL is a no-op. */
 void store_pcursor_no_positions(store_pcursor *c);
 
+/* The caller reads positions of only some postings (a phrase top-k, which
+ * rules most documents out on their tf and length): packed blocks are
+ * decoded from now on without their positions (a posting's pos is NULL),
+ * and store_pcursor_positions reads them for the current posting when
+ * asked. Call it before the first advance; NULL is a no-op. */
+void store_pcursor_lazy_positions(store_pcursor *c);
+
+/* The current posting's positions (the last store_pcursor_advance that
+ * answered 1) into *out: the cursor's own, valid until the next call or
+ * until it moves; NULL under store_pcursor_no_positions or before the
+ * first posting. Reading them steps over the positions of the postings
+ * between the last ones read and this one. 0, or -rc (MDB_CORRUPTED,
+ * ENOMEM). */
+int store_pcursor_positions(store_pcursor *c, const uint32_t **out);
+
 /* Blocks decoded so far (for tests of how little a walk reads). */
 size_t store_pcursor_blocks_read(const store_pcursor *c);
 

@@ -313,6 +313,21 @@ bool store_eval_exact_term(ex *x, const char *path, const void *val, size_t len,
  * to `out` in seq order; false with x->err set. In store_phrase.c. */
 bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
                        float boost, hitv *out);
+/* Where store_phrase_run puts a phrase's matches, in seq order. */
+typedef struct store_phrase_sink {
+    /* NULL, or whether a document whose score can be at most `bound` (its
+     * phrase frequency at most the smallest tf of its query positions at
+     * slop 0, their sum above, as Lucene's maxFreq) can still reach the
+     * page: false passes over it without reading its positions */
+    bool (*want)(void *arg, float bound);
+    /* a match and its score; false stops the walk (out of memory, x->err set) */
+    bool (*emit)(void *arg, int64_t seq, float score);
+    void *arg;
+} store_phrase_sink;
+/* store_eval_phrase with the matches going to `sink`; with sink->want set,
+ * positions are read only for the documents it wants. */
+bool store_phrase_run(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
+                      float boost, const store_phrase_sink *sink);
 /* Each match of a phrase in one document, as the query finds it (the
  * highlighter marks them): `n` query positions in order, the i-th at
  * offset off[i] with the document's positions pos[i][0..npos[i]) of its
@@ -325,15 +340,20 @@ int store_eval_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
 /* A query as a disjunction of terms on one text field, for the top-k
  * scorer (store_topk.c): `terms` (owned: store_eval_text_clauses_free) in
  * the order today's path sums their scores, of which at least `need` must
- * match, each scored by BM25 with `boost`; `path` is the query's. */
+ * match, each scored by BM25 with `boost`; `path` is the query's. A phrase
+ * of two tokens or more has `phrase` set, its tokens' query positions in
+ * `pos` (owned) and its `slop` (store_phrase_run answers it). */
 typedef struct store_tclauses {
     char **terms;
     size_t n;
     int need;
     float boost;
     const char *path;
+    bool phrase;
+    int32_t *pos;
+    int slop;
 } store_tclauses;
-/* 1 when q is a match (not a phrase) or a single term on an indexed text
+/* 1 when q is a match, a match_phrase or a single term on an indexed text
  * field with a non-negative boost and at least one analysed term, *out
  * filled; 0 when it is anything else (today's path answers it); -1 when
  * the analysis failed (x->err set, as today's path sets it). */
