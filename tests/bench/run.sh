@@ -34,6 +34,8 @@
 # BENCH_STEPS=drain,lag,store,search,soak,wal (the default: all) runs only the
 # steps named; the table then holds only their rows. "drain" is steps 1, 3, 4,
 # 5 and the nested row (whose ratio needs the flat drain of the same run).
+# LAG_GROW_SECONDS=2: a lag run whose backlog passes that many seconds of its
+# rate keeps where the workers wait, once (build/bench-lag-grow-MAPPING-RATE-RUN.txt).
 # Exit status 1 when a step failed (its cells say "failed").
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -54,6 +56,7 @@ else
   NAIVE_MAX=${NAIVE_MAX:-5000} BULK_DOCS=${BULK_DOCS:-200000} PUT_SECONDS=${PUT_SECONDS:-5}
 fi
 BATCH=${BATCH:-500}
+LAG_GROW_SECONDS=${LAG_GROW_SECONDS:-2}
 BENCH_STEPS=${BENCH_STEPS:-drain,lag,store,search,soak,wal}
 for s_ in ${BENCH_STEPS//,/ }; do
   case $s_ in drain | lag | store | search | soak | wal) ;; *)
@@ -386,6 +389,7 @@ sql "create unlogged table public.bench_lag (seq bigint, lag_us bigint);
        execute function public.bench_lag_rec();" || exit 1
 declare -A lag
 if step lag; then
+rm -f "$VS_BUILD"/bench-lag-grow-*.txt
 for MAPPING in $MAPPINGS; do
 for R in $LAG_RATES; do
   # 200 transactions a second (fewer for slow rates), each inserting R/tps rows.
@@ -399,17 +403,27 @@ for R in $LAG_RATES; do
     sql "truncate public.bench_lag, versync.changes" >/dev/null
     store_fresh
     runlog=$T_DIR/run-$MAPPING-$R-$i.log
-    "$VERSYNC" -c "$CFG" run --workers 2 >"$runlog" 2>&1 &
+    "$VERSYNC" -c "$CFG" run --workers 2 --metrics 0 >"$runlog" 2>&1 &
     run_pid=$!
     T_PIDS+=("$run_pid")
     wait_until 30 workers_connected 2 ||
       { status=1; echo "run.sh: versync run did not start" >&2; cat "$runlog" >&2; }
+    murl=$(grep -o 'http://127.0.0.1:[0-9]*' "$runlog" | head -1)
+    grown=0 pglines=$(wc -l <"$PG_LOG" 2>/dev/null || echo 0)
     pgbench -n -f "$T_DIR/writer.sql" -D per="$per" -R "$tps" -T "$LAG_SECONDS" -c 4 -j 2 >"$T_DIR/pgbench.out" 2>&1 &
     pg_pid=$!
     bmax=0
     while kill -0 "$pg_pid" 2>/dev/null; do
       b=$(sql "select count(*) from versync.changes" 2>/dev/null)
       [ -n "$b" ] && [ "$b" -gt "$bmax" ] && bmax=$b
+      # A backlog of more than a few seconds of writes with the store not the limit: keep where
+      # the workers wait, the first time in the run (build/bench-lag-grow-*.txt).
+      if [ "$grown" = 0 ] && [ -n "$b" ] && [ "$b" -gt $((R * LAG_GROW_SECONDS)) ]; then
+        grown=1
+        bench_capture "lag at $R rows/s, $MAPPING, run $i: backlog $b" "$murl" "$runlog" \
+          >"$VS_BUILD/bench-lag-grow-$MAPPING-$R-$i.txt" 2>&1
+        say "lag at $R rows/s, $MAPPING, run $i: backlog $b, where the workers wait is in build/bench-lag-grow-$MAPPING-$R-$i.txt"
+      fi
       sleep 0.25
     done
     wait "$pg_pid" || { status=1; cat "$T_DIR/pgbench.out" >&2; }
@@ -424,6 +438,10 @@ for R in $LAG_RATES; do
       sql "delete from versync.changes" >/dev/null
     fi
     kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null
+    if [ "$grown" = 1 ]; then # what PostgreSQL logged during the run (slow statements, with auto_explain)
+      { echo "## PostgreSQL's log during the run"; tail -n +"$((pglines + 1))" "$PG_LOG" | tail -n 400; } \
+        >>"$VS_BUILD/bench-lag-grow-$MAPPING-$R-$i.txt" 2>&1
+    fi
     achieved=$(awk -v per="$per" '/^tps = / {printf "%.0f", $3 * per}' "$T_DIR/pgbench.out")
     read -r p50 p99 pmax n < <(sql "select percentile_disc(0.5) within group (order by lag_us) / 1000.0,
         percentile_disc(0.99) within group (order by lag_us) / 1000.0, max(lag_us) / 1000.0, count(*)

@@ -20,6 +20,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
 . tests/integration/lib.sh
+. tests/bench/bench_lib.sh
 command -v pgbench >/dev/null || PATH=$PG_BIN:$PATH
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -65,32 +66,7 @@ backlog() { sql "select count(*) from versync.changes" 2>/dev/null; }
 capture() {
   local kind=${2:-stall}
   local out=$VS_BUILD/soak-$kind-$1.txt
-  {
-    echo "## soak $kind, round $1, $(date -u '+%F %T UTC'), commit $(git rev-parse HEAD 2>/dev/null)"
-    echo "## backlog by table"; sql "select tbl, op, count(*), min(seq), max(seq) from versync.changes group by 1, 2"
-    echo "## sessions"
-    sql "select pid, application_name, state, wait_event_type, wait_event, backend_xid, backend_xmin,
-                now() - xact_start as xact_age, now() - state_change as in_state, left(query, 120)
-           from pg_stat_activity where datname = current_database() order by xact_start nulls last"
-    echo "## locks on the change table (and who blocks whom)"
-    sql "select l.pid, l.mode, l.granted, pg_blocking_pids(l.pid) from pg_locks l
-          where l.relation = 'versync.changes'::regclass order by l.pid"
-    echo "## notification queue usage"; sql "select pg_notification_queue_usage()"
-    echo "## the change table: dead rows, vacuum and analyze"
-    sql "select n_live_tup, n_dead_tup, n_tup_del, last_autovacuum, last_vacuum, autovacuum_count, last_autoanalyze,
-                pg_relation_size('versync.changes') as heap_bytes, pg_indexes_size('versync.changes') as index_bytes
-           from pg_stat_user_tables where relid = 'versync.changes'::regclass"
-    echo "## the claim's SELECT, as a worker runs it (rolled back)"
-    sql "begin; explain (analyze, buffers, costs off)
-           select seq from versync.changes where tbl <> all ('{}'::text[]) order by seq limit 500
-           for update skip locked; rollback"
-    echo "## /health"; curl -s -m 5 "$MURL/health"; echo
-    echo "## versync metrics"; curl -s -m 5 "$MURL/metrics" | grep -v '^#'
-    echo "## verstore: commits and their fsync time, writer batches"
-    curl -s -m 5 "$STORE_URL/_prometheus/metrics" | grep -E '^verstore_(fsync_seconds|writer_batch_jobs)'
-
-    echo "## versync run, last 60 lines"; tail -n 60 "$RUN_LOG"
-  } >"$out" 2>&1
+  bench_capture "soak $kind, round $1" "$MURL" "$RUN_LOG" >"$out" 2>&1
   say "$kind captured in $out"
 }
 
