@@ -3,7 +3,7 @@
 -- worker_claim.sql's: SKIP LOCKED, oldest seq first, never the tables of $2
 -- (a text[] of parked tables), from seq $3 on; the rows disappear only when
 -- the claiming transaction commits, after the store answered; = ANY
--- (ARRAY(...)) as there.
+-- (ARRAY(...)) of ctids as there.
 -- MATERIALIZED runs the DELETE once, before the join reads its rows. Each
 -- change row comes back once, with the RENDER_COL_* columns of its row's
 -- current state when it is the latest
@@ -13,7 +13,7 @@
 -- The reread token below is the UNION ALL of render_reread_lateral's branches.
 WITH claimed AS MATERIALIZED (
     DELETE FROM @schema@.changes
-     WHERE seq = ANY (ARRAY(SELECT seq FROM @schema@.changes WHERE tbl <> ALL ($2::text[]) AND seq >= $3
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM @schema@.changes WHERE tbl <> ALL ($2::text[]) AND seq >= $3
                            ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
     RETURNING seq, tbl, key, op, version, changed_at
 ), cl AS (
