@@ -291,6 +291,21 @@ static int by_term(const void *a, const void *b)
     return c ? c : by_pos(a, b);
 }
 
+const char *store_phrase_repeat(char *const *terms, const int32_t *pos, size_t n, int slop, size_t *idx)
+{
+    if (slop <= 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    sort_terms = terms;
+    sort_pos = pos;
+    qsort(idx, n, sizeof *idx, by_term);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(terms[idx[i]], terms[idx[i - 1]]) == 0 && pos[idx[i]] != pos[idx[i - 1]])
+            return terms[idx[i]];
+    return NULL;
+}
+
 /* The phrase frequency document `doc` can have at most, from its tf at
  * each query position (ExactPhraseMatcher.maxFreq: the smallest;
  * SloppyPhraseMatcher.maxFreq: the sum, as every position can head one
@@ -323,10 +338,16 @@ static bool fetch_positions(pgroup *g, size_t ng, int64_t doc)
     return true;
 }
 
+/* store_eval_phrase's sink: every match appended to a hit list. */
+typedef struct hit_sink {
+    ex *x;
+    hitv *out;
+} hit_sink;
+
 static bool emit_hit(void *arg, int64_t seq, float score)
 {
-    ex *x = ((void **)arg)[0];
-    hitv *out = ((void **)arg)[1];
+    ex *x = ((hit_sink *)arg)->x;
+    hitv *out = ((hit_sink *)arg)->out;
     if (out->n == out->cap && !GROW_ARRAY(out->v, out->cap, out->n + 1, 64))
         return oom_err(x->err);
     out->v[out->n++] = (hit){seq, score, 0, 1};
@@ -336,8 +357,8 @@ static bool emit_hit(void *arg, int64_t seq, float score)
 bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
                        float boost, hitv *out)
 {
-    void *args[2] = {x, out};
-    store_phrase_sink sink = {NULL, emit_hit, args};
+    hit_sink hs = {x, out};
+    store_phrase_sink sink = {NULL, emit_hit, &hs};
     return store_phrase_run(x, path, terms, pos, n, slop, boost, &sink);
 }
 
@@ -360,22 +381,15 @@ bool store_phrase_run(ex *x, const char *path, char *const *terms, const int32_t
         oom_err(x->err);
         goto done;
     }
-    /* a sloppy phrase repeating a term needs SloppyPhraseMatcher's repeat
-     * groups, which verstore does not have: refused rather than scored
-     * differently */
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    sort_terms = terms;
-    sort_pos = pos;
-    qsort(idx, n, sizeof *idx, by_term);
-    for (size_t i = 1; slop > 0 && i < n; i++)
-        if (strcmp(terms[idx[i]], terms[idx[i - 1]]) == 0 && pos[idx[i]] != pos[idx[i - 1]]) {
-            store_eval_shard_fail(x, "illegal_argument_exception",
-                                  "verstore does not support a phrase with [slop] above 0 that repeats a "
-                                  "term: [%s] occurs at two positions of the phrase on [%s]",
-                                  terms[idx[i]], path);
-            goto done;
-        }
+    /* refused rather than scored differently */
+    const char *rep = store_phrase_repeat(terms, pos, n, slop, idx);
+    if (rep) {
+        store_eval_shard_fail(x, "illegal_argument_exception",
+                              "verstore does not support a phrase with [slop] above 0 that repeats a "
+                              "term: [%s] occurs at two positions of the phrase on [%s]",
+                              rep, path);
+        goto done;
+    }
     /* by position (a multi-word synonym's tokens may come after later
      * ones), stable: the groups are runs of one position */
     for (size_t i = 0; i < n; i++)

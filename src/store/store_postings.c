@@ -130,6 +130,25 @@ static size_t read_header(const unsigned char *p, size_t n, uint64_t *cnt, bool 
     return o;
 }
 
+/* A posting's tf varint position deltas at p[*o] (of n bytes), summed into
+ * out[0..tf) (out NULL: checked and stepped over). False when they are cut
+ * short or overflow. */
+static bool read_positions(const unsigned char *p, size_t n, size_t *o, uint64_t tf, uint32_t *out)
+{
+    if (tf > n - *o) /* each takes at least a byte */
+        return false;
+    uint32_t at = 0;
+    for (uint64_t j = 0; j < tf; j++) {
+        uint64_t dp;
+        if (!vi(p, n, o, &dp) || dp > UINT32_MAX - at)
+            return false;
+        at += (uint32_t)dp;
+        if (out)
+            out[j] = at;
+    }
+    return true;
+}
+
 /* Bytes of cnt values of w bits. */
 static inline size_t pack_bytes(size_t cnt, unsigned w)
 {
@@ -250,17 +269,10 @@ static int dec_packed(dec *d, int64_t first, const unsigned char *p, size_t n, s
         return 0;
     }
     for (size_t i = base; i < d->n; i++) {
-        if (d->p[i].tf > n - o)
-            return MDB_CORRUPTED;
         d->pidx[i] = d->npv;
-        uint32_t at = 0;
-        for (uint32_t j = 0; j < d->p[i].tf; j++) {
-            uint64_t dp;
-            if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
-                return MDB_CORRUPTED;
-            at += (uint32_t)dp;
-            d->pv[d->npv++] = at;
-        }
+        if (!read_positions(p, n, &o, d->p[i].tf, d->pv + d->npv))
+            return MDB_CORRUPTED;
+        d->npv += d->p[i].tf;
     }
     if (o != n)
         return MDB_CORRUPTED;
@@ -292,20 +304,16 @@ static int dec_block(dec *d, int64_t first, const MDB_val *v)
     for (uint64_t i = 0; i < cnt; i++) {
         uint64_t ds, tf, len;
         if (!vi(p, n, &o, &ds) || !vi(p, n, &o, &tf) || !vi(p, n, &o, &len) || tf > UINT32_MAX ||
-            len > UINT32_MAX || tf > n - o)
+            len > UINT32_MAX)
             return MDB_CORRUPTED;
         seq += (int64_t)ds;
         if (!d->nopos)
             d->pidx[d->n] = d->npv;
-        uint32_t at = 0;
-        for (uint64_t j = 0; j < tf; j++) { /* a scorer's walk (nopos) only checks and steps over them */
-            uint64_t dp;
-            if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
-                return MDB_CORRUPTED;
-            at += (uint32_t)dp;
-            if (!d->nopos)
-                d->pv[d->npv++] = at;
-        }
+        /* a scorer's walk (nopos) only checks and steps over them */
+        if (!read_positions(p, n, &o, tf, d->nopos ? NULL : d->pv + d->npv))
+            return MDB_CORRUPTED;
+        if (!d->nopos)
+            d->npv += tf;
         d->p[d->n++] = (post){seq, (uint32_t)tf, (uint32_t)len, NULL};
     }
     if (o != n)
@@ -1245,13 +1253,14 @@ int store_pcursor_advance(store_pcursor *c, int64_t target, store_posting *p)
     if (!c)
         return 0;
     /* the older level holds every seq below the bound, the recent one the rest */
-    pc_level *l = c->bound == INT64_MAX || target < c->bound ? &c->lv[0] : &c->lv[1];
+    bool older = c->bound == INT64_MAX || target < c->bound;
+    pc_level *l = &c->lv[older ? 0 : 1];
     if (!l->end && pc_seek_in(l, target, p)) { /* in the block decoded last: a scorer's usual step */
         c->at = l;
         return 1;
     }
     c->at = NULL;
-    if ((c->bound == INT64_MAX || target < c->bound) && !c->lv[0].end) {
+    if (older && !c->lv[0].end) {
         int r = pc_level_advance(c, &c->lv[0], target, p);
         if (r > 0)
             c->at = &c->lv[0];
@@ -1410,7 +1419,7 @@ int store_pcursor_positions(store_pcursor *c, const uint32_t **out)
         *out = q->pos;
         return 0;
     }
-    if (l->i < d->li) /* never, as cursors only go forward; but then from the start */
+    if (l->i < d->li) /* the same posting asked for again: scan from the block's first */
         d->li = 0, d->loff = d->pstart;
     size_t o = d->loff, n = d->rawn;
     const unsigned char *p = d->raw;
@@ -1425,14 +1434,8 @@ int store_pcursor_positions(store_pcursor *c, const uint32_t **out)
         return -MDB_CORRUPTED;
     if (!GROW_ARRAY(d->lbuf, d->lcap, q->tf, 16))
         return -ENOMEM;
-    uint32_t at = 0;
-    for (uint32_t j = 0; j < q->tf; j++) {
-        uint64_t dp;
-        if (!vi(p, n, &o, &dp) || dp > UINT32_MAX - at)
-            return -MDB_CORRUPTED;
-        at += (uint32_t)dp;
-        d->lbuf[j] = at;
-    }
+    if (!read_positions(p, n, &o, q->tf, d->lbuf))
+        return -MDB_CORRUPTED;
     d->li = l->i + 1, d->loff = o;
     *out = d->lbuf;
     return 0;

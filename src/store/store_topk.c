@@ -181,6 +181,17 @@ static int take_clause(topk *t, size_t ord_i, int64_t d, double *s, double *part
     return 0;
 }
 
+/* The bounds of the non-essential clauses ord[0..nne) summed in that
+ * order: score_doc's first test and run_window's block screen must add
+ * them the same way to rule out the same documents. */
+static double rest_bound(const topk *t, const size_t *ord, size_t nne)
+{
+    double rest = 0;
+    for (size_t j = 0; j < nne; j++)
+        rest += t->cl[ord[j]].ub;
+    return rest;
+}
+
 /* Score document d, a candidate of the essential clauses ord[nne..na):
  * its clauses summed in clause order, in double, then to float (today's
  * combine_terms; one clause: its float as it is). The non-essential
@@ -189,16 +200,14 @@ static int take_clause(topk *t, size_t ord_i, int64_t d, double *s, double *part
  * match (*out its score), 0 not (or not competitive), -1 storage error. */
 static int score_doc(topk *t, int64_t d, const size_t *ord, size_t nne, size_t na, double *s, float *out)
 {
-    double partial = 0, rest = 0;
+    double partial = 0;
     int cnt = 0, left = (int)nne;
     for (size_t i = 0; i < t->n; i++)
         s[i] = 0;
     for (size_t j = nne; j < na; j++)
         if (take_clause(t, ord[j], d, s, &partial, &cnt) < 0)
             return -1;
-    for (size_t j = 0; j < nne; j++)
-        rest += t->cl[ord[j]].ub;
-    double th = theta(t);
+    double rest = rest_bound(t, ord, nne), th = theta(t);
     for (size_t j = nne; j-- > 0;) {
         if ((partial + rest) * (1 + TOPK_MARGIN) <= th || cnt + left < t->need)
             return 0;
@@ -258,9 +267,7 @@ static int run_window(topk *t, int64_t lo, int64_t hi, size_t *ord, double *s)
             int rc = position(e, lo);
             if (rc <= 0)
                 return rc;
-            double rest = 0;
-            for (size_t j = 0; j < nne; j++)
-                rest += t->cl[ord[j]].ub;
+            double rest = rest_bound(t, ord, nne);
             const store_posting *v;
             size_t m = store_pcursor_rest(e->c, &v), k = 0;
             while (k < m && v[k].seq <= hi &&
@@ -399,14 +406,25 @@ static bool phrase_emit(void *arg, int64_t seq, float score)
     return true;
 }
 
-/* A sloppy phrase that repeats a term is refused by today's path, with a
- * shard failure: left to it. */
-static bool phrase_served(const store_tclauses *tc)
+/* Each clause's cursor (positions stepped over) and BM25 weight, as
+ * text_term makes them; a term with no postings is done at once. False on
+ * a storage error. */
+static bool open_clauses(topk *t, store_rtxn *r, const sidx *ix, const store_tclauses *tc, int64_t docs)
 {
-    for (size_t i = 0; tc->slop > 0 && i < tc->n; i++)
-        for (size_t j = i + 1; j < tc->n; j++)
-            if (!strcmp(tc->terms[i], tc->terms[j]))
-                return false;
+    for (size_t i = 0; i < t->n; i++) {
+        clause *c = &t->cl[i];
+        size_t len = strlen(tc->terms[i]);
+        c->done = true;
+        if (docs <= 0 || len == 0 || len > STORE_INDEX_MAX_KEY) /* as text_term: nothing */
+            continue;
+        if (!store_engine_pcursor(r, &ix->meta, tc->path, tc->terms[i], len, &c->c, &c->df))
+            return false;
+        if (!c->c)
+            continue;
+        store_pcursor_no_positions(c->c);
+        c->done = false;
+        c->weight = store_bm25_boost(tc->boost) * store_bm25_idf(docs, c->df); /* as text_term */
+    }
     return true;
 }
 
@@ -435,7 +453,10 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
     int e = store_eval_text_clauses(&x, q->query, &tc);
     if (e <= 0)
         return e < 0 ? 0 : -1;
-    if (tc.n > TOPK_MAX_CLAUSES || (tc.phrase && !phrase_served(&tc))) {
+    size_t scratch[TOPK_MAX_CLAUSES];
+    /* a sloppy phrase that repeats a term is refused by today's path, with
+     * a shard failure: left to it */
+    if (tc.n > TOPK_MAX_CLAUSES || (tc.phrase && store_phrase_repeat(tc.terms, tc.pos, tc.n, tc.slop, scratch))) {
         store_eval_text_clauses_free(&tc);
         return -1;
     }
@@ -472,25 +493,7 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
         store_phrase_sink sink = {phrase_want, phrase_emit, &t};
         if (!store_phrase_run(&x, tc.path, tc.terms, tc.pos, tc.n, tc.slop, tc.boost, &sink))
             goto done;
-        t.n = 0; /* no clause cursors */
-    }
-    for (size_t i = 0; i < t.n; i++) {
-        clause *c = &t.cl[i];
-        size_t len = strlen(tc.terms[i]);
-        c->done = true;
-        if (docs <= 0 || len == 0 || len > STORE_INDEX_MAX_KEY) /* as text_term: nothing */
-            continue;
-        if (!store_engine_pcursor(r, &ix->meta, tc.path, tc.terms[i], len, &c->c, &c->df)) {
-            storage_err(err);
-            goto done;
-        }
-        if (!c->c)
-            continue;
-        store_pcursor_no_positions(c->c);
-        c->done = false;
-        c->weight = store_bm25_boost(tc.boost) * store_bm25_idf(docs, c->df); /* as text_term */
-    }
-    if (!tc.phrase && walk(&t, ord, s) < 0) {
+    } else if (!open_clauses(&t, r, ix, &tc, docs) || walk(&t, ord, s) < 0) {
         storage_err(err);
         goto done;
     }

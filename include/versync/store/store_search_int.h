@@ -324,6 +324,10 @@ typedef struct store_phrase_sink {
     bool (*emit)(void *arg, int64_t seq, float score);
     void *arg;
 } store_phrase_sink;
+/* The term a phrase with `slop` above 0 repeats at two query positions
+ * (SloppyPhraseMatcher's repeat groups, which verstore does not have, so
+ * store_phrase_run refuses it), NULL when none; idx is scratch for n. */
+const char *store_phrase_repeat(char *const *terms, const int32_t *pos, size_t n, int slop, size_t *idx);
 /* store_eval_phrase with the matches going to `sink`; with sink->want set,
  * positions are read only for the documents it wants. */
 bool store_phrase_run(ex *x, const char *path, char *const *terms, const int32_t *pos, size_t n, int slop,
