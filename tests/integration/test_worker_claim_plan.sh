@@ -24,7 +24,6 @@ sql "analyze versync.changes" >/dev/null
 RUNLOG=$T_DIR/run.log
 T_LOGS+=("$RUNLOG")
 bg "$VERSYNC" -c "$CFG" run --workers 1 >"$RUNLOG" 2>&1 # (not `vs … &`: its pid would be a subshell's)
-worker_up() { [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker%'")" = 1 ]; }
 check "the worker is connected" wait_until 30 worker_up
 for i in 1 2 3 4 5 6 7; do
   sql "insert into cp select g, 'n' || g from generate_series($((i * 10)), $((i * 10 + 4))) g"

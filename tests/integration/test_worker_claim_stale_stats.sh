@@ -23,7 +23,6 @@ check "init" vs init
 RUNLOG=$T_DIR/run.log
 T_LOGS+=("$RUNLOG")
 bg "$VERSYNC" -c "$CFG" run --workers 1 >"$RUNLOG" 2>&1
-worker_up() { [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker%'")" = 1 ]; }
 check "the worker is connected" wait_until 30 worker_up
 sql "insert into cs select g, 'n' || g from generate_series(1, 20000) g"
 check "20 000 changes synced" wait_until 120 backlog_empty

@@ -34,6 +34,8 @@ once_ok() {
 summary_field() { grep -o "[0-9]* $1" <<<"$ONCE_OUT" | head -1 | cut -d' ' -f1; }
 
 backlog() { sql "select count(*) from versync.changes"; }
+# worker_up — exactly one versync worker is connected to PostgreSQL.
+worker_up() { [ "$(sql "select count(*) from pg_stat_activity where application_name like 'versync worker%'")" = 1 ]; }
 backlog_empty() { [ "$(backlog)" = 0 ]; }
 
 # doc INDEX ID — the document's _source (compact, keys sorted) or "missing".
