@@ -202,6 +202,10 @@ bool store_engine_open(const store_engine_opts *o, store_engine **out, char *err
         snprintf(err, errsz, "cannot initialise %s: %s", o->dir, mdb_strerror(rc));
         goto fail;
     }
+
+    mdb_env_info(e->env, &info);
+    atomic_store(&e->idx_txn, info.me_last_txnid); /* every snapshot from now on sees the index records */
+    e->instance = store_eng_prep_instance();
     if (pthread_create(&e->writer, NULL, store_eng_writer_main, e)) {
         snprintf(err, errsz, "cannot start the writer thread");
         goto fail;
@@ -227,6 +231,7 @@ void store_engine_close(store_engine *e)
 {
     if (!e)
         return;
+    store_eng_prep_forget(e);
     if (e->writer_started) {
         pthread_mutex_lock(&e->qlock);
         e->stopping = true;

@@ -55,21 +55,13 @@ int store_eng_ent_mapping(wctx *c, cache_ent *ent, store_mapping **out)
     if (!ent->map_loaded) {
         buf mappings = BUF_INIT, settings = BUF_INIT;
         store_index_meta m;
-        char err[256];
         store_lookup rc = store_eng_index_load(c->txn, c->e, ent->m.name, &m, &settings, &mappings);
         if (rc != STORE_LOOKUP_FOUND) {
             buf_free(&mappings);
             buf_free(&settings);
             return EIO;
         }
-        if (!store_mapping_parse(mappings.data, mappings.len, &ent->map, err, sizeof err)) {
-            log_error("storage: the mapping of [%s] is unreadable (%s); indexing it as empty", ent->m.name, err);
-            store_mapping_parse(NULL, 0, &ent->map, err, sizeof err);
-        }
-        store_mapping_limits_from_settings(&ent->map, settings.data, settings.len);
-        if (!store_mapping_set_analysis(&ent->map, settings.data, settings.len, err, sizeof err))
-            log_error("storage: the analysis settings of [%s] do not build (%s); using the built-in analyzers",
-                      ent->m.name, err);
+        store_eng_mapping_build(ent->m.name, &settings, &mappings, &ent->map);
         buf_free(&mappings);
         buf_free(&settings);
         ent->map_loaded = true;
@@ -105,6 +97,7 @@ static int index_write(wctx *c, const store_index_meta *m, const char *settings,
 {
     size_t n = 46 + 4 + sl + 4 + ml;
     MDB_val k = {strlen(m->name), (void *)m->name}, v = {n, NULL};
+    c->indices_written = true;
     int rc = mdb_put(c->txn, c->e->dbi_indices, &k, &v, MDB_RESERVE);
     if (rc)
         return rc;
@@ -275,8 +268,10 @@ static bool update_source(store_op *op, const store_doc_state *st, const char *o
     return ok;
 }
 
-static int exec_op(wctx *c, store_op *op)
+/* Op `i` of `job`. */
+static int exec_op(wctx *c, const store_job *job, size_t i)
 {
+    store_op *op = &job->ops[i];
     cache_ent *ent;
     if (strlen(op->index) > STORE_MAX_INDEX_NAME) { /* never cut a name: such an index cannot exist */
         op->err = STORE_OPERR_INDEX_MISSING;
@@ -360,11 +355,14 @@ static int exec_op(wctx *c, store_op *op)
     bool tomb = op->w.kind == STORE_OP_DELETE;
     /* Check the new source against the mapping before anything is written,
      * and take the old document's entries while `old` (a pointer into the
-     * map) is still valid. */
-    store_mapping *map;
-    if ((rc = store_eng_ent_mapping(c, ent, &map)))
+     * map) is still valid. A source analysed before it reached the writer
+     * was checked against this very mapping. */
+    const store_doc_index *dnew = tomb || op->w.kind == STORE_OP_UPDATE ? NULL : store_eng_prepared(c, job, i, ent);
+    store_mapping *map = NULL;
+    if ((!dnew || raw_live) && (rc = store_eng_ent_mapping(c, ent, &map)))
         return rc;
-    if (!tomb) {
+    if (!tomb && !dnew) {
+        dnew = &c->dnew;
         const char *etype = NULL;
         buf_reset(&c->reason);
         if (!store_index_doc(map, src, src_len, op->id, op->id_len, false, &c->dnew, &etype, &c->reason)) {
@@ -407,7 +405,7 @@ static int exec_op(wctx *c, store_op *op)
     }
     if (!tomb && src_len)
         memcpy(p + off, src, src_len);
-    if (!tomb && ((rc = store_eng_search_apply(c->txn, c->e, c->pb, ent->m.number, seq, &c->dnew, true)) ||
+    if (!tomb && ((rc = store_eng_search_apply(c->txn, c->e, c->pb, ent->m.number, seq, dnew, true)) ||
                   (rc = store_eng_seq_put(c->txn, c->e, ent->m.number, seq, op->id, op->id_len))))
         return rc;
     ent->m.next_seq = seq + 1;
@@ -466,6 +464,7 @@ static int index_drop(wctx *c, cache_ent *ent)
             return rc;
     if ((rc = store_eng_delete_prefix(c->txn, c->e->dbi_exists, ent->m.number, true)))
         return rc;
+    c->indices_written = true;
     if ((rc = mdb_del(c->txn, c->e->dbi_indices, &k, NULL)))
         return rc;
     rc = mdb_del(c->txn, c->e->dbi_counters, &ck, NULL);
@@ -901,7 +900,7 @@ int store_eng_exec_job(wctx *c, store_job *job)
         return exec_admin(c, job);
     for (size_t i = 0; i < job->nops; i++) {
         store_op_clear(&job->ops[i]);
-        int rc = exec_op(c, &job->ops[i]);
+        int rc = exec_op(c, job, i);
         if (rc)
             return rc;
     }

@@ -31,9 +31,12 @@ static int run_txn(store_engine *e, store_job **jobs, size_t n)
     if (!rc)
         rc = store_eng_cache_flush(&c);
     if (!rc) {
+        size_t id = mdb_txn_id(c.txn);
         int64_t t0 = mono_ns();
         rc = mdb_txn_commit(c.txn);
         store_metrics_fsync((double)(mono_ns() - t0) / 1e9);
+        if (rc == 0 && c.indices_written)
+            atomic_store(&e->idx_txn, id); /* documents prepared from older snapshots are stale now */
     } else
         mdb_txn_abort(c.txn);
     store_eng_wctx_free(&c);
@@ -214,14 +217,22 @@ void *store_eng_writer_main(void *arg)
         for (size_t i = 0; i < n; i++)
             batch[i]->next = NULL;
         run_batch(e, batch, n);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            store_eng_prep_free(batch[i]);
             batch[i]->done(batch[i]);
+        }
     }
     free(batch);
     return NULL;
 }
 
 void store_engine_submit(store_engine *e, store_job *job)
+{
+    store_eng_prepare(e, job);
+    store_eng_enqueue(e, job);
+}
+
+void store_eng_enqueue(store_engine *e, store_job *job)
 {
     job->next = NULL;
     pthread_mutex_lock(&e->qlock);

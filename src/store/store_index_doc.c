@@ -624,7 +624,7 @@ static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int
     }
 }
 
-static const char *ent_text;
+static _Thread_local const char *ent_text; /* qsort has no argument: the text ent_cmp compares in */
 
 static int ent_cmp(const void *a, const void *b)
 {
@@ -675,7 +675,7 @@ static bool finish(xctx *x)
     }
     if (!d->n)
         return true;
-    ent_text = d->text.data; /* the writer is one thread */
+    ent_text = d->text.data;
     qsort(d->ents, d->n, sizeof *d->ents, ent_cmp);
     size_t w = 0;
     d->npos = 0;

@@ -30,6 +30,7 @@ static atomic_uint_fast64_t g_fsync[NFSYNC + 1], g_fsync_ns;
 static atomic_uint_fast64_t g_batch[NBATCH + 1], g_batch_sum;
 static atomic_int_fast64_t g_scrolls;
 static atomic_uint_fast64_t g_topk_decoded, g_topk_skipped, g_phrase_read, g_phrase_skipped;
+static atomic_uint_fast64_t g_prep_used, g_prep_redone;
 
 void store_metrics_request(store_metrics_ep ep, int status)
 {
@@ -61,6 +62,11 @@ void store_metrics_topk_phrase_docs(size_t read, size_t skipped)
 {
     atomic_fetch_add_explicit(&g_phrase_read, read, memory_order_relaxed);
     atomic_fetch_add_explicit(&g_phrase_skipped, skipped, memory_order_relaxed);
+}
+
+void store_metrics_prepared_doc(bool used)
+{
+    atomic_fetch_add_explicit(used ? &g_prep_used : &g_prep_redone, 1, memory_order_relaxed);
 }
 
 void store_metrics_conflict(void) { atomic_fetch_add_explicit(&g_conflicts, 1, memory_order_relaxed); }
@@ -186,6 +192,11 @@ bool store_metrics_render(buf *b, store_engine *e)
     buf_printf(b, "verstore_search_topk_phrase_docs_total{result=\"read\"} %" PRIu64 "\n", get(&g_phrase_read));
     buf_printf(b, "verstore_search_topk_phrase_docs_total{result=\"skipped\"} %" PRIu64 "\n",
                get(&g_phrase_skipped));
+    head(b, "verstore_index_prepared_docs_total", "counter",
+         "Documents analysed before they reached the writer: the entries used, or analysed again by the writer "
+         "because an index's mapping or settings changed in between.");
+    buf_printf(b, "verstore_index_prepared_docs_total{result=\"used\"} %" PRIu64 "\n", get(&g_prep_used));
+    buf_printf(b, "verstore_index_prepared_docs_total{result=\"redone\"} %" PRIu64 "\n", get(&g_prep_redone));
 
     store_rtxn *t = store_engine_read_begin(e);
     if (!t)

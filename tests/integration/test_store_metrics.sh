@@ -73,6 +73,11 @@ after_fsync=$(metric verstore_fsync_seconds_count)
 check "verstore_fsync_seconds counts the writer's commits" test "$after_fsync" -gt "$before_fsync"
 assert_eq "the fsync histogram's +Inf bucket equals its count" "$after_fsync" "$(metric 'verstore_fsync_seconds_bucket{le="+Inf"}')"
 check "verstore_writer_batch_jobs counts committed batches" test "$(metric verstore_writer_batch_jobs_count)" -gt 0
+# Analysed before the writer: documents 2 and 3 and the bulk's index item
+# (the first PUT created the index, so the writer analysed it; the conflicts
+# never reached analysis), each written from that work.
+assert_eq "verstore_index_prepared_docs_total: used, redone" "3 0" \
+  "$(metric 'verstore_index_prepared_docs_total{result="used"}') $(metric 'verstore_index_prepared_docs_total{result="redone"}')"
 
 # the gauges are kept with the index records, so they survive a restart
 check "verstore restarts" verstore_stop

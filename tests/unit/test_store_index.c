@@ -1,10 +1,13 @@
 /* Unit tests for store_index and the engine's search structures: analysis, norms, encodings, dates, mappings, a document's entries, and postings kept in step with writes. */
 #include "versync/store/store_engine.h"
+#include "versync/store/store_engine_int.h"
 #include "versync/store/store_index.h"
+#include "versync/store/store_metrics.h"
 #include "versync/common/log.h"
 
 #include <lmdb.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -594,6 +597,142 @@ static void test_engine_upgrade_and_drop(void **state)
     store_engine_close(e);
 }
 
+/* verstore_index_prepared_docs_total{result="used"|"redone"}. */
+static void prepared_counts(store_engine *e, uint64_t *used, uint64_t *redone)
+{
+    buf b = BUF_INIT;
+    assert_true(store_metrics_render(&b, e));
+    const char *u = strstr(b.data, "verstore_index_prepared_docs_total{result=\"used\"} ");
+    const char *r = strstr(b.data, "verstore_index_prepared_docs_total{result=\"redone\"} ");
+    assert_non_null(u);
+    assert_non_null(r);
+    *used = strtoull(strchr(u, '}') + 2, NULL, 10);
+    *redone = strtoull(strchr(r, '}') + 2, NULL, 10);
+    buf_free(&b);
+}
+
+typedef struct done_flag {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    bool done;
+} done_flag;
+
+static void flag_done(store_job *job)
+{
+    done_flag *f = job->arg;
+    pthread_mutex_lock(&f->m);
+    f->done = true;
+    pthread_cond_signal(&f->c);
+    pthread_mutex_unlock(&f->m);
+}
+
+/* Run a job prepared earlier (store_eng_prepare), without preparing it again. */
+static void run_prepared(store_engine *e, store_job *job)
+{
+    done_flag f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    job->done = flag_done;
+    job->arg = &f;
+    store_eng_enqueue(e, job);
+    pthread_mutex_lock(&f.m);
+    while (!f.done)
+        pthread_cond_wait(&f.c, &f.m);
+    pthread_mutex_unlock(&f.m);
+    assert_int_equal(job->rc, 0);
+}
+
+/* Documents are analysed on the submitting thread; the writer uses those
+ * entries only while the index's mapping is the one they were made from. */
+static void test_engine_prepared(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    store_job cj;
+    memset(&cj, 0, sizeof cj);
+    cj.kind = STORE_JOB_CREATE_INDEX;
+    cj.index = "idx";
+    cj.mappings = "{\"properties\":{\"t\":{\"type\":\"text\"}}}";
+    cj.mappings_len = strlen(cj.mappings);
+    cj.gc_deletes_ms = STORE_GC_UNSET;
+    assert_int_equal(store_engine_execute(e, &cj), 0);
+    uint64_t used0, redone0, used, redone;
+    char got[1024];
+    prepared_counts(e, &used0, &redone0);
+
+    /* Unchanged mapping: the prepared entries are the ones written. */
+    store_op ops[2] = {put_op(STORE_OP_INDEX, "a", 1, "{\"t\":\"hello world\"}"),
+                       put_op(STORE_OP_INDEX, "b", 1, "{\"t\":\"hello there\"}")};
+    store_job job;
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = ops;
+    job.nops = 2;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    prepared_counts(e, &used, &redone);
+    assert_int_equal(used - used0, 2);
+    assert_int_equal(redone - redone0, 0);
+    term_ids(e, "t", "hello", got);
+    assert_string_equal(got, "a,b");
+
+    /* A multi-field added between the analysis and the write: the writer
+     * analyses again, so the new field has the document. */
+    store_op op = put_op(STORE_OP_INDEX, "c", 1, "{\"t\":\"late comer\"}");
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = &op;
+    job.nops = 1;
+    store_eng_prepare(e, &job);
+    assert_non_null(job.prep);
+    store_job mj;
+    memset(&mj, 0, sizeof mj);
+    mj.kind = STORE_JOB_PUT_MAPPING;
+    mj.index = "idx";
+    mj.mappings = "{\"properties\":{\"t\":{\"type\":\"text\",\"fields\":{\"raw\":{\"type\":\"keyword\"}}}}}";
+    mj.mappings_len = strlen(mj.mappings);
+    assert_int_equal(store_engine_execute(e, &mj), 0);
+    run_prepared(e, &job);
+    assert_null(job.prep); /* the writer freed it */
+    assert_int_equal(op.err, STORE_OPERR_NONE);
+    store_op_clear(&op);
+    prepared_counts(e, &used0, &redone0);
+    assert_int_equal(used0 - used, 0);
+    assert_int_equal(redone0 - redone, 1);
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    assert_int_equal(store_engine_value_docs(r, &m, "t.raw", "late comer", 10), 1);
+    store_engine_read_end(r);
+
+    /* The writer words a refusal itself (nothing is prepared for it), and a
+     * document that adds a field leaves the rest of its job to the writer. */
+    store_op mixed[3] = {put_op(STORE_OP_INDEX, "d", 1, "{\"t\":{\"x\":1}}"),
+                         put_op(STORE_OP_INDEX, "e", 1, "{\"t\":\"new one\",\"n\":5}"),
+                         put_op(STORE_OP_INDEX, "f", 1, "{\"t\":\"new two\"}")};
+    memset(&job, 0, sizeof job);
+    job.kind = STORE_JOB_DOCS;
+    job.ops = mixed;
+    job.nops = 3;
+    assert_int_equal(store_engine_execute(e, &job), 0);
+    assert_int_equal(mixed[0].err, STORE_OPERR_MAPPING);
+    assert_int_equal(mixed[1].err, STORE_OPERR_NONE);
+    assert_int_equal(mixed[2].err, STORE_OPERR_NONE);
+    prepared_counts(e, &used, &redone);
+    assert_int_equal(used - used0, 0);
+    assert_int_equal(redone - redone0, 0);
+    term_ids(e, "t", "new", got);
+    assert_string_equal(got, "e,f");
+    r = store_engine_read_begin(e);
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    unsigned char five[8];
+    store_index_enc_long(5, five);
+    assert_int_equal(store_engine_value_docs(r, &m, "n", five, 8), 1);
+    store_engine_read_end(r);
+    for (int i = 0; i < 3; i++)
+        store_op_clear(&mixed[i]);
+    for (int i = 0; i < 2; i++)
+        store_op_clear(&ops[i]);
+    store_engine_close(e);
+}
+
 /* A directory indexed by the ASCII analyser (search_format 1) is analysed
  * again, once, at the first start: its CJK text becomes searchable. */
 static void test_engine_reanalyse(void **state)
@@ -981,6 +1120,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_values_format3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_value_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_convert_format2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_blocks, setup, teardown),
     };

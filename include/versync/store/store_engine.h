@@ -388,9 +388,12 @@ struct store_job {
     void (*done)(store_job *job);
     void *arg;
     store_job *next; /* engine's queue link */
+    struct store_prep *prep; /* engine-private: documents analysed before the writer (store_engine_submit) */
 };
 
-/* Queue `job`; job->done runs later on the writer thread. */
+/* Queue `job`; job->done runs later on the writer thread. Documents the
+ * job indexes are analysed first, on the calling thread, so the writer
+ * does less (store_engine_prep.c). */
 void store_engine_submit(store_engine *e, store_job *job);
 
 /* Queue `job` and wait for it (job->done and job->arg are overwritten).

@@ -83,6 +83,8 @@ struct store_engine {
     atomic_bool dirty; /* async mode: commits not yet synced */
     char cluster_uuid[23];
     char dir[4096];
+    uint64_t instance;  /* this engine among those the process opened (store_eng_prep_instance) */
+    atomic_size_t idx_txn; /* the last committed transaction that wrote an index record (store_engine_prep.c) */
 };
 
 struct store_rtxn {
@@ -214,6 +216,7 @@ typedef struct wctx {
     store_doc_index dnew, dold; /* reused for every document of the transaction */
     buf reason;
     store_pbatch *pb; /* the transaction's posting changes, written at its end */
+    bool indices_written; /* an index record was written or deleted: prepared documents are stale */
 } wctx;
 
 /* Free a writer context (its cached mappings and buffers). */
@@ -231,7 +234,37 @@ int store_eng_cache_flush(wctx *c);
 /* Execute one job in the transaction; 0 or an LMDB error (job->rc says what became of it). */
 int store_eng_exec_job(wctx *c, store_job *job);
 
+/* Build the mapping of index `name` from its record's settings and
+ * mappings into *out (the caller frees it: store_mapping_free). An
+ * unreadable mapping is logged and built empty; the writer and the
+ * submitting threads build it the same way, so their entries agree. */
+void store_eng_mapping_build(const char *name, const buf *settings, const buf *mappings, store_mapping *out);
+
+/* ---- documents analysed before the writer (store_engine_prep.c) ---------- */
+
+/* A number for a newly opened engine, never handed out twice in a process. */
+uint64_t store_eng_prep_instance(void);
+
+/* On the submitting thread: analyse the job's index/create documents
+ * against their index's mapping into job->prep (engine-owned, freed by
+ * store_eng_prep_free). Nothing is prepared when memory is short, and a
+ * document that would add fields or is refused is left to the writer. */
+void store_eng_prepare(store_engine *e, store_job *job);
+
+/* On the writer: op `i`'s prepared entries when they were made from the
+ * mapping index `ent` has now in transaction `c`; NULL: analyse it here. */
+const store_doc_index *store_eng_prepared(const wctx *c, const store_job *job, size_t i, const cache_ent *ent);
+
+/* Free job->prep (NULL: nothing). */
+void store_eng_prep_free(store_job *job);
+
+/* Drop the calling thread's cached mapping of engine `e` (at close). */
+void store_eng_prep_forget(const store_engine *e);
+
 /* ---- the writer thread (store_engine_writer.c) --------------------------- */
+
+/* Queue `job` as it is (store_engine_submit prepares it first). */
+void store_eng_enqueue(store_engine *e, store_job *job);
 
 /* The writer thread: takes queued jobs in batches, one transaction (and one
  * sync) per batch. */

@@ -68,6 +68,11 @@ void store_metrics_topk_blocks(size_t decoded, size_t skipped);
  * holding all its terms and passed over `skipped` on their score bound. */
 void store_metrics_topk_phrase_docs(size_t read, size_t skipped);
 
+/* The writer met a document analysed before it reached the writer: its
+ * entries were `used`, or the mapping had changed since and it was
+ * analysed again. */
+void store_metrics_prepared_doc(bool used);
+
 /* Append the Prometheus text format (0.0.4) of every metric to `b`, the
  * per-index document and tombstone gauges read from `e`. False (with what
  * was appended so far) on an engine read failure. */
