@@ -241,6 +241,7 @@ void store_eng_prep_free(store_job *job)
 
 void store_eng_prep_forget(const store_engine *e)
 {
+    pthread_once(&cache_once, cache_init); /* an engine closed before anything was prepared: the key must exist */
     prep_map *cached = cache_key == (pthread_key_t)-1 ? NULL : pthread_getspecific(cache_key);
     if (cached && cached->engine == e->instance)
         map_free(cached);
