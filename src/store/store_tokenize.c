@@ -1,5 +1,5 @@
-/* store_tokenize — the tokenizers: standard (UAX #29 word boundaries from ICU, typed and split as Lucene's
- * StandardTokenizer does), whitespace, keyword, letter, lowercase, ngram and edge_ngram. */
+/* store_tokenize — the tokenizers: standard (UAX #29 word boundaries from ICU, by hand on ASCII text, typed and
+ * split as Lucene's StandardTokenizer does), whitespace, keyword, letter, lowercase, ngram and edge_ngram. */
 #include "versync/store/store_analysis.h"
 #include "versync/common/grow.h"
 
@@ -100,10 +100,25 @@ static bool southeast_asian(UScriptCode sc)
     return sc == USCRIPT_THAI || sc == USCRIPT_LAO || sc == USCRIPT_MYANMAR || sc == USCRIPT_KHMER;
 }
 
-/* A segment ICU calls a word: typed by its characters. */
-static int letter_type(const UChar *s, int32_t a, int32_t b)
+/* A segment ICU calls a word (a number or a letter word): typed by its
+ * characters, not by ICU's status, which is the status of the last rule
+ * that joined it ("a11" ends with WB8, Numeric × Numeric, and gets the
+ * number status). Lucene's grammar lists its NUMERIC rule first, so a
+ * segment of digits, connectors and number punctuation only is <NUM>, and
+ * one holding anything else (a letter) is a word of its script. */
+static int word_type(const UChar *s, int32_t a, int32_t b)
 {
     UErrorCode ec = U_ZERO_ERROR;
+    bool numeric = true;
+    for (int32_t i = a; i < b && numeric;) {
+        UChar32 c;
+        U16_NEXT(s, i, b, c);
+        int wb = u_getIntPropertyValue(c, UCHAR_WORD_BREAK);
+        numeric = wb == U_WB_NUMERIC || wb == U_WB_EXTENDNUMLET || wb == U_WB_MIDNUM || wb == U_WB_MIDNUMLET ||
+                  wb == U_WB_SINGLE_QUOTE || wb == U_WB_EXTEND || wb == U_WB_FORMAT || wb == U_WB_ZWJ;
+    }
+    if (numeric)
+        return ANALYSIS_T_NUM;
     for (int32_t i = a; i < b;) {
         UChar32 c;
         U16_NEXT(s, i, b, c);
@@ -271,10 +286,19 @@ static bool has_letter(const UChar *s, int32_t a, int32_t b)
     return false;
 }
 
-static bool standard(analysis_tokenizer *tk, const UChar *s, int32_t n, int32_t *pos, int32_t off0,
+/* The standard tokenizer through ICU's word break iterator, on s (which it
+ * may change: see '@' below). */
+static bool standard(analysis_tokenizer *tk, UChar *s, int32_t n, int32_t *pos, int32_t off0,
                      analysis_tokens *out)
 {
     UErrorCode ec = U_ZERO_ERROR;
+    /* ICU's root rules (since ICU 72) count '@' as a letter, to keep e-mail
+     * addresses whole; UAX #29 and Lucene do not ("a@b" is "a" and "b"). A
+     * '!' in its place has its word-break class, Other, and no token holds
+     * either. */
+    for (int32_t i = 0; i < n; i++)
+        if (s[i] == '@')
+            s[i] = '!';
     if (!tk->brk) {
         tk->brk = ubrk_open(UBRK_WORD, "", NULL, 0, &ec);
         if (U_FAILURE(ec))
@@ -313,10 +337,8 @@ static bool standard(analysis_tokenizer *tk, const UChar *s, int32_t n, int32_t 
                 ok = emit_split(out, s, a, b, max, pos, off0, ANALYSIS_T_EMOJI);
             else if (has_letter(s, a, b)) /* "a" + ZWJ + pictograph: ICU gives no word status */
                 ok = emit_split(out, s, a, b, max, pos, off0, ANALYSIS_T_ALPHANUM);
-        } else if (st < UBRK_WORD_NUMBER_LIMIT) {
-            ok = emit_split(out, s, a, b, max, pos, off0, ANALYSIS_T_NUM);
         } else if (st < UBRK_WORD_LETTER_LIMIT) {
-            ok = emit_split(out, s, a, b, max, pos, off0, letter_type(s, a, b));
+            ok = emit_split(out, s, a, b, max, pos, off0, word_type(s, a, b));
         } else {
             ok = emit_cjk(out, s, a, b, max, pos, off0);
         }
@@ -424,11 +446,106 @@ static bool ngrams(analysis_tokenizer *tk, const UChar *s, int32_t n, int32_t *p
     return true;
 }
 
+/* ---- the standard tokenizer on ASCII text --------------------------------- */
+
+/* The word-break classes (UAX #29) ASCII characters have. */
+enum { AWB_OTHER, AWB_LETTER, AWB_NUMERIC, AWB_EXTENDNUMLET, AWB_MIDLETTER, AWB_MIDNUM, AWB_MIDNUMLETQ };
+
+static int ascii_wb(unsigned char c)
+{
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+        return AWB_LETTER;
+    if (c >= '0' && c <= '9')
+        return AWB_NUMERIC;
+    switch (c) {
+    case '_': return AWB_EXTENDNUMLET;
+    case ':': return AWB_MIDLETTER;
+    case ',':
+    case ';': return AWB_MIDNUM;
+    case '.':
+    case '\'': return AWB_MIDNUMLETQ; /* MidNumLet and Single_Quote */
+    default: return AWB_OTHER;
+    }
+}
+
+/* Emit text[a, b) (ASCII: a UTF-16 unit per byte) cut into pieces of at
+ * most `max`, as emit_split does. */
+static bool emit_ascii(analysis_tokens *out, const char *text, int32_t a, int32_t b, int max, int32_t *pos,
+                       int32_t off0, int type)
+{
+    for (int32_t e; a < b; a = e) {
+        e = b - a > max ? a + max : b;
+        if (!analysis_tokens_push(out, text + a, (size_t)(e - a), off0 + a, off0 + e, (*pos)++, type))
+            return false;
+    }
+    return true;
+}
+
+/* The standard tokenizer on text that is all ASCII, without ICU: the text
+ * need not be converted to UTF-16, nor walked by a break iterator, and
+ * ASCII has none of the classes that make the rules hard (Extend, Format,
+ * ZWJ, Katakana, Hebrew letters, regional indicators, pictographs). What
+ * is left of UAX #29 is WB5 to WB13b: letters, digits and connectors (_)
+ * join one another; a letter and a letter join across one MidLetter (:)
+ * or MidNumLetQ (. '), a digit and a digit across one MidNum (, ;) or
+ * MidNumLetQ. Every other character breaks, and a segment without a letter
+ * or digit ("__") is no token. Tokens and types are those of standard()
+ * (the unit tests compare the two on random ASCII). */
+static bool standard_ascii(analysis_tokenizer *tk, const char *text, int32_t n, int32_t *pos, int32_t off0,
+                           analysis_tokens *out)
+{
+    int max = tk->max_len > 0 ? tk->max_len : ANALYSIS_MAX_TOKEN;
+    for (int32_t i = 0; i < n;) {
+        int prev = ascii_wb((unsigned char)text[i]);
+        if (prev != AWB_LETTER && prev != AWB_NUMERIC && prev != AWB_EXTENDNUMLET) {
+            i++;
+            continue;
+        }
+        int32_t a = i++;
+        bool letter = prev == AWB_LETTER, word = prev != AWB_EXTENDNUMLET;
+        while (i < n) {
+            int c = ascii_wb((unsigned char)text[i]);
+            if (c == AWB_LETTER || c == AWB_NUMERIC || c == AWB_EXTENDNUMLET) {
+                i++;
+            } else {
+                int next = i + 1 < n ? ascii_wb((unsigned char)text[i + 1]) : AWB_OTHER;
+                bool letters = prev == AWB_LETTER && next == AWB_LETTER &&
+                               (c == AWB_MIDLETTER || c == AWB_MIDNUMLETQ);
+                bool digits = prev == AWB_NUMERIC && next == AWB_NUMERIC && (c == AWB_MIDNUM || c == AWB_MIDNUMLETQ);
+                if (!letters && !digits)
+                    break;
+                c = next;
+                i += 2;
+            }
+            letter |= c == AWB_LETTER;
+            word |= c != AWB_EXTENDNUMLET;
+            prev = c;
+        }
+        if (word && !emit_ascii(out, text, a, i, max, pos, off0, letter ? ANALYSIS_T_ALPHANUM : ANALYSIS_T_NUM))
+            return false;
+    }
+    return true;
+}
+
+static bool all_ascii(const char *text, size_t len)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < len; i++)
+        any |= (unsigned char)text[i];
+    return any < 0x80;
+}
+
 bool analysis_tokenize(analysis_tokenizer *tk, const char *text, size_t len, int32_t pos0, int32_t off0,
                        analysis_tokens *out, int32_t *end16)
 {
     if (len > INT32_MAX / 2)
         return false;
+    if (tk->kind == ANALYSIS_TK_STANDARD && all_ascii(text, len)) {
+        int32_t pos = pos0;
+        if (end16)
+            *end16 = (int32_t)len;
+        return standard_ascii(tk, text, (int32_t)len, &pos, off0, out);
+    }
     UChar stack[512];
     UChar *s = stack;
     int32_t n = 0;

@@ -46,16 +46,30 @@ static bool set_term(analysis_token *t, const char *s, size_t n)
  * to one, as Java's Character.toLowerCase/toUpperCase). */
 static bool map_case(analysis_token *t, bool upper)
 {
+    int32_t i = 0, o = 0, n = (int32_t)t->len;
+    const uint8_t *s = (const uint8_t *)t->term;
+    /* the ASCII prefix the mapping leaves as it is (all of most tokens) */
+    while (i < n && s[i] < 0x80 && !(upper ? s[i] >= 'a' && s[i] <= 'z' : s[i] >= 'A' && s[i] <= 'Z'))
+        i++;
+    if (i == n)
+        return true;
     size_t cap = t->len * 2 + 4;
     char stack[512];
     char *p = cap <= sizeof stack ? stack : malloc(cap);
     if (!p)
         return false;
-    int32_t i = 0, o = 0, n = (int32_t)t->len;
     bool changed = false;
-    const uint8_t *s = (const uint8_t *)t->term;
+    memcpy(p, s, (size_t)i);
+    o = i;
     while (i < n) {
         UChar32 c, m;
+        if (s[i] < 0x80) { /* ASCII: Unicode's case mappings there are ASCII's */
+            c = s[i++];
+            m = upper ? (c >= 'a' && c <= 'z' ? c - 32 : c) : (c >= 'A' && c <= 'Z' ? c + 32 : c);
+            changed |= m != c;
+            p[o++] = (char)m;
+            continue;
+        }
         U8_NEXT(s, i, n, c);
         if (c < 0)
             c = 0xfffd;

@@ -146,6 +146,11 @@ static void test_filters(void **state)
     (void)state;
     expect(NULL, "{\"tokenizer\":\"standard\",\"filter\":[\"lowercase\"],\"text\":\"THE Quick FoX JUMPs\"}",
            "the|quick|fox|jumps");
+    /* an ASCII prefix left as it is, then letters ICU maps; and the other way */
+    expect(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"lowercase\"],\"text\":\"abcÉZ Éb\"}",
+           "abcéz éb");
+    expect(NULL, "{\"tokenizer\":\"keyword\",\"filter\":[\"uppercase\"],\"text\":\"ABCéz éB\"}",
+           "ABCÉZ ÉB");
     expect(NULL, "{\"tokenizer\":\"standard\",\"filter\":[\"asciifolding\"],\"text\":\"açaí à la carte\"}",
            "acai|a|la|carte");
     expect(NULL,
@@ -345,12 +350,103 @@ static void test_word_break_file(void **state)
     assert_true(tested > 1800);
 }
 
+/* ---- the ASCII path against ICU's ---- */
+
+/* "term/type" of each token of the standard tokenizer, joined by '|'. */
+static void typed(const char *text, int max_len, char *out, size_t outsz)
+{
+    analysis_tokenizer tk = {.kind = ANALYSIS_TK_STANDARD, .max_len = max_len};
+    analysis_tokens t = {0};
+    assert_true(analysis_tokenize(&tk, text, strlen(text), 0, 0, &t, NULL));
+    size_t l = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < t.n; i++)
+        l += (size_t)snprintf(out + l, outsz - l, "%s%s/%s", l ? "|" : "", t.v[i].term,
+                              analysis_type_name(t.v[i].type));
+    analysis_tokens_free(&t);
+    analysis_tokenizer_release(&tk);
+}
+
+/* Types follow Lucene's grammar, whose NUMERIC rule comes first: a segment
+ * of digits, connectors and number punctuation is <NUM>, one with a letter
+ * <ALPHANUM> (ICU's status for "a11" is the number one: the last rule that
+ * joined it was Numeric × Numeric). The same on either path: " é" sends
+ * the text to ICU. */
+static void test_standard_types(void **state)
+{
+    (void)state;
+    char got[1024];
+    typed("a11 11a 1_2 _1 1.2 1,2;3 1'2 __a__ a1:b a:b 1a.2 __", 0, got, sizeof got);
+    assert_string_equal(got, "a11/<ALPHANUM>|11a/<ALPHANUM>|1_2/<NUM>|_1/<NUM>|1.2/<NUM>|1,2;3/<NUM>|1'2/<NUM>|"
+                             "__a__/<ALPHANUM>|a1/<ALPHANUM>|b/<ALPHANUM>|a:b/<ALPHANUM>|1a/<ALPHANUM>|2/<NUM>");
+    typed("a11 11a 1_2 _1 1.2 1,2;3 1'2 __a__ a1:b a:b 1a.2 __ \xc3\xa9", 0, got, sizeof got);
+    assert_string_equal(got, "a11/<ALPHANUM>|11a/<ALPHANUM>|1_2/<NUM>|_1/<NUM>|1.2/<NUM>|1,2;3/<NUM>|1'2/<NUM>|"
+                             "__a__/<ALPHANUM>|a1/<ALPHANUM>|b/<ALPHANUM>|a:b/<ALPHANUM>|1a/<ALPHANUM>|2/<NUM>|"
+                             "\xc3\xa9/<ALPHANUM>");
+    /* Elasticsearch's uax_url_email page: what the standard tokenizer makes
+     * of an e-mail address (ICU alone keeps it whole) */
+    typed("Email me at john.smith@global-international.com", 0, got, sizeof got);
+    assert_string_equal(got, "Email/<ALPHANUM>|me/<ALPHANUM>|at/<ALPHANUM>|john.smith/<ALPHANUM>|global/<ALPHANUM>|"
+                             "international.com/<ALPHANUM>");
+    typed("\xc3\xa9 john.smith@global-international.com", 0, got, sizeof got);
+    assert_string_equal(got, "\xc3\xa9/<ALPHANUM>|john.smith/<ALPHANUM>|global/<ALPHANUM>|international.com/<ALPHANUM>");
+}
+
+/* All-ASCII text takes a path of its own (no ICU); on random text over the
+ * characters the rules treat specially, it must give exactly the tokens,
+ * offsets, positions and types ICU's path gives for the same text followed
+ * by " é" (which takes ICU's path and adds one token). */
+static void test_ascii_path(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "aZk09__..::'',;;  \n\r\t\v\f!\"#$%&()*+-/<=>?@[\\]^`{|}~\x7f\x01";
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    analysis_tokenizer fast = {.kind = ANALYSIS_TK_STANDARD}, icu = {.kind = ANALYSIS_TK_STANDARD};
+    char text[160];
+    int compared = 0;
+    for (int round = 0; round < 30000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t len = 1 + x % 60;
+        /* long runs too, for max_token_length */
+        int max = round % 5 == 0 ? 1 + (int)(x >> 40) % 6 : 0;
+        fast.max_len = icu.max_len = max;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            text[i] = alphabet[x % (sizeof alphabet - 1)];
+        }
+        memcpy(text + len, " \xc3\xa9", 4);
+        analysis_tokens a = {0}, b = {0};
+        int32_t end = 0;
+        assert_true(analysis_tokenize(&fast, text, len, 3, 10, &a, &end));
+        assert_int_equal(end, (int32_t)len);
+        assert_true(analysis_tokenize(&icu, text, len + 3, 3, 10, &b, NULL));
+        if (b.n != a.n + 1 || strcmp(b.v[a.n].term, "\xc3\xa9") != 0)
+            fail_msg("[%.*s]: %zu tokens on the ASCII path, %zu (with the last) on ICU's", (int)len, text, a.n, b.n);
+        for (size_t i = 0; i < a.n; i++) {
+            const analysis_token *p = &a.v[i], *q = &b.v[i];
+            if (strcmp(p->term, q->term) || p->start != q->start || p->end != q->end || p->pos != q->pos ||
+                p->type != q->type)
+                fail_msg("[%.*s] token %zu: ASCII path %s [%d, %d) pos %d %s, ICU's %s [%d, %d) pos %d %s", (int)len,
+                         text, i, p->term, p->start, p->end, p->pos, analysis_type_name(p->type), q->term, q->start,
+                         q->end, q->pos, analysis_type_name(q->type));
+            compared++;
+        }
+        analysis_tokens_free(&a);
+        analysis_tokens_free(&b);
+    }
+    analysis_tokenizer_release(&fast);
+    analysis_tokenizer_release(&icu);
+    if (compared < 50000)
+        fail_msg("only %d tokens compared", compared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_analyzers), cmocka_unit_test(test_cjk),
         cmocka_unit_test(test_filters),           cmocka_unit_test(test_tokenizers),
         cmocka_unit_test(test_settings),          cmocka_unit_test(test_word_break_file),
+        cmocka_unit_test(test_standard_types),    cmocka_unit_test(test_ascii_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
