@@ -29,7 +29,7 @@ static atomic_uint_fast64_t g_conflicts;
 static atomic_uint_fast64_t g_fsync[NFSYNC + 1], g_fsync_ns;
 static atomic_uint_fast64_t g_batch[NBATCH + 1], g_batch_sum;
 static atomic_int_fast64_t g_scrolls;
-static atomic_uint_fast64_t g_topk_decoded, g_topk_skipped, g_phrase_read, g_phrase_skipped;
+static atomic_uint_fast64_t g_topk_decoded, g_topk_skipped, g_phrase_read, g_phrase_skipped, g_phrase_ranges;
 static atomic_uint_fast64_t g_prep_used, g_prep_redone;
 
 void store_metrics_request(store_metrics_ep ep, int status)
@@ -58,10 +58,11 @@ void store_metrics_topk_blocks(size_t decoded, size_t skipped)
     atomic_fetch_add_explicit(&g_topk_skipped, skipped, memory_order_relaxed);
 }
 
-void store_metrics_topk_phrase_docs(size_t read, size_t skipped)
+void store_metrics_topk_phrase_docs(size_t read, size_t skipped, size_t ranges)
 {
     atomic_fetch_add_explicit(&g_phrase_read, read, memory_order_relaxed);
     atomic_fetch_add_explicit(&g_phrase_skipped, skipped, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_phrase_ranges, ranges, memory_order_relaxed);
 }
 
 void store_metrics_prepared_doc(bool used)
@@ -192,6 +193,10 @@ bool store_metrics_render(buf *b, store_engine *e)
     buf_printf(b, "verstore_search_topk_phrase_docs_total{result=\"read\"} %" PRIu64 "\n", get(&g_phrase_read));
     buf_printf(b, "verstore_search_topk_phrase_docs_total{result=\"skipped\"} %" PRIu64 "\n",
                get(&g_phrase_skipped));
+    head(b, "verstore_search_topk_phrase_ranges_skipped_total", "counter",
+         "Ranges of postings blocks a score-ordered exact phrase search passed over whole, on the stored "
+         "impacts of its terms, without walking their documents.");
+    buf_printf(b, "verstore_search_topk_phrase_ranges_skipped_total %" PRIu64 "\n", get(&g_phrase_ranges));
     head(b, "verstore_index_prepared_docs_total", "counter",
          "Documents analysed before they reached the writer: the entries used, or analysed again by the writer "
          "because an index's mapping or settings changed in between.");

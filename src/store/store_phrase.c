@@ -7,6 +7,7 @@
 #include "versync/store/store_deadline.h"
 #include "versync/store/store_postings.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -338,6 +339,40 @@ static bool fetch_positions(pgroup *g, size_t ng, int64_t doc)
     return true;
 }
 
+/* The most an exact phrase can score on the documents from `doc` to *to
+ * (set here): each query position's term is in one block of its postings
+ * there, and the phrase frequency of a document is at most the tf of each
+ * of its terms, so the smallest of the blocks' bounds (the best BM25 of
+ * their impacts) bounds them all. Only positions of one term take part
+ * (stacked synonyms add up their tfs); the caller has at least one. 1 with
+ * *bound and *to set, 0 when a term has no posting at or after doc (no
+ * document matches from there), -1 on a storage error. */
+static int range_bound(pgroup *g, size_t ng, int64_t doc, float weight, const float *ninv, float avgdl,
+                       float *bound, int64_t *to)
+{
+    *bound = INFINITY;
+    *to = INT64_MAX;
+    for (size_t k = 0; k < ng; k++) {
+        if (g[k].nt != 1)
+            continue;
+        store_pblock b;
+        int rc = store_pcursor_shallow(g[k].t[0].c, doc, &b);
+        if (rc <= 0)
+            return rc < 0 ? -1 : 0;
+        float best = 0;
+        for (size_t i = 0; i < b.nimpacts; i++) {
+            float s = store_bm25(weight, (float)b.impacts[i].tf, norm_inv(ninv, avgdl, b.impacts[i].len));
+            if (s > best)
+                best = s;
+        }
+        if (best < *bound)
+            *bound = best;
+        if (b.last < *to)
+            *to = b.last;
+    }
+    return 1;
+}
+
 /* store_eval_phrase's sink: every match appended to a hit list. */
 typedef struct hit_sink {
     ex *x;
@@ -358,7 +393,7 @@ bool store_eval_phrase(ex *x, const char *path, char *const *terms, const int32_
                        float boost, hitv *out)
 {
     hit_sink hs = {x, out};
-    store_phrase_sink sink = {NULL, emit_hit, &hs};
+    store_phrase_sink sink = {NULL, emit_hit, &hs, NULL};
     return store_phrase_run(x, path, terms, pos, n, slop, boost, &sink);
 }
 
@@ -436,10 +471,40 @@ bool store_phrase_run(ex *x, const char *path, char *const *terms, const int32_t
     float ninv[PHRASE_NORM_CACHE];
     for (uint32_t l = 0; l < PHRASE_NORM_CACHE; l++)
         ninv[l] = store_bm25_norm_inverse(avgdl, l);
+    /* An exact phrase under a top-k sink screens ranges of blocks before
+     * walking them: once the page's threshold is up (after the total is
+     * counted), most of a common phrase's documents lie in blocks whose
+     * impacts cannot reach it, and passing over them saves stepping every
+     * cursor through them. A sloppy phrase's frequency is bounded by the
+     * sum of the tfs, which the blocks do not bound as tightly: not
+     * screened. */
+    bool screen = sink->want_range && (slop == 0 || ng == 1);
+    if (screen) {
+        screen = false;
+        for (size_t k = 0; k < ng && !screen; k++)
+            screen = g[k].nt == 1;
+    }
+    int64_t screened = -1; /* the documents up to here passed the screen */
     int64_t doc = group_advance(&g[0], 0);
     while (doc >= 0) {
         if (store_deadline_poll()) /* out of time: eval_all drops these */
             break;
+        if (screen && doc > screened) {
+            float bound;
+            int64_t to;
+            int rc = range_bound(g, ng, doc, weight, ninv, avgdl, &bound, &to);
+            if (rc < 0) {
+                doc = -2;
+                break;
+            }
+            if (rc == 0)
+                break;
+            if (!sink->want_range(sink->arg, bound)) {
+                doc = to == INT64_MAX ? -1 : group_advance(&g[0], to + 1);
+                continue;
+            }
+            screened = to;
+        }
         size_t i = 1;
         for (; i < ng; i++) {
             int64_t d = group_advance(&g[i], doc);

@@ -1423,13 +1423,24 @@ int store_pcursor_positions(store_pcursor *c, const uint32_t **out)
         d->li = 0, d->loff = d->pstart;
     size_t o = d->loff, n = d->rawn;
     const unsigned char *p = d->raw;
-    for (size_t i = d->li; i < l->i; i++) /* step over the postings between: count varint ends */
-        for (uint32_t j = 0; j < d->p[i].tf; j++) {
-            while (o < n && (p[o] & 0x80))
-                o++;
-            if (o++ >= n)
-                return -MDB_CORRUPTED;
-        }
+    /* step over the positions of the postings between: as many varints as
+     * their tfs add up to, counted by their last bytes (high bit clear),
+     * eight bytes at a time while more are left than eight bytes can end
+     * (most position deltas take one byte) */
+    uint64_t skip = 0;
+    for (size_t i = d->li; i < l->i; i++)
+        skip += d->p[i].tf;
+    while (skip > 8 && n - o >= 8) {
+        uint64_t w;
+        memcpy(&w, p + o, 8);
+        skip -= (unsigned)__builtin_popcountll(~w & 0x8080808080808080ull);
+        o += 8;
+    }
+    for (; skip; o++) {
+        if (o >= n)
+            return -MDB_CORRUPTED;
+        skip -= !(p[o] & 0x80);
+    }
     if (q->tf > n - o)
         return -MDB_CORRUPTED;
     if (!GROW_ARRAY(d->lbuf, d->lcap, q->tf, 16))

@@ -64,6 +64,7 @@ typedef struct topk {
     bool counted;             /* count > threshold: the total is settled, skipping may start */
     size_t skipped;           /* block bounds that let a window go undecoded */
     size_t ph_read, ph_skipped; /* a phrase's documents: positions read, passed over */
+    size_t ph_ranges;           /* a phrase's ranges of blocks passed over */
 } topk;
 
 static float norm_inv(const topk *t, uint32_t len)
@@ -400,6 +401,15 @@ static bool phrase_want(void *arg, float bound)
     return want;
 }
 
+/* The same test for a whole range of documents (store_phrase_sink.want_range). */
+static bool phrase_want_range(void *arg, float bound)
+{
+    topk *t = arg;
+    bool want = !(t->counted && !t->k) && (double)bound * (1 + TOPK_MARGIN) > theta(t);
+    t->ph_ranges += !want;
+    return want;
+}
+
 static bool phrase_emit(void *arg, int64_t seq, float score)
 {
     collect(arg, seq, score);
@@ -490,7 +500,7 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
     for (uint32_t l = 0; l < TOPK_NORM_CACHE; l++)
         t.norm_inv[l] = store_bm25_norm_inverse(t.avgdl, l);
     if (tc.phrase) { /* the phrase's own walk, rarest first, with this page as its sink */
-        store_phrase_sink sink = {phrase_want, phrase_emit, &t};
+        store_phrase_sink sink = {phrase_want, phrase_emit, &t, phrase_want_range};
         if (!store_phrase_run(&x, tc.path, tc.terms, tc.pos, tc.n, tc.slop, tc.boost, &sink))
             goto done;
     } else if (!open_clauses(&t, r, ix, &tc, docs) || walk(&t, ord, s) < 0) {
@@ -504,7 +514,7 @@ int store_topk_search(store_rtxn *r, const sreq *q, sidx *ix, size_t nix, int64_
         decoded += store_pcursor_blocks_read(t.cl[i].c);
     store_metrics_topk_blocks(decoded, t.skipped);
     if (tc.phrase)
-        store_metrics_topk_phrase_docs(t.ph_read, t.ph_skipped);
+        store_metrics_topk_phrase_docs(t.ph_read, t.ph_skipped, t.ph_ranges);
     if (!(hits = calloc(t.nh ? t.nh : 1, sizeof *hits))) {
         oom_err(err);
         goto done;

@@ -12,7 +12,8 @@
 # parameter Elasticsearch does not have). Every answer must be the same:
 # hits (ids, scores, order), totals, max_score. The top-k run must also have
 # skipped postings blocks on their bounds (verstore_search_topk_blocks_total)
-# and a phrase must have passed over documents on their bounds,
+# and a phrase must have passed over documents on their bounds (and
+# ranges of blocks on their impacts),
 # so this cannot pass with the scorer never taken. The data is written with
 # --postings-level-pages 0, so that terms have blocks in both postings
 # levels and the scorer's walks cross from one to the other.
@@ -38,6 +39,8 @@ ph_read=$(phrase_docs read) ph_skipped=$(phrase_docs skipped)
 echo "# phrase documents: positions read $ph_read, skipped $ph_skipped"
 check "the phrase walk read positions and passed over documents on their bounds" \
   test "${ph_read:-0}" -gt 0 -a "${ph_skipped:-0}" -gt 0
+ph_ranges=$(curl -s "$STORE_URL/_prometheus/metrics" | awk '$1 == "verstore_search_topk_phrase_ranges_skipped_total" { print $2 }')
+check "exact phrases passed over ranges of blocks on their terms' impacts ($ph_ranges)" test "${ph_ranges:-0}" -gt 0
 verstore_stop
 
 check "verstore starts with the top-k scorer off" env VERSTORE_SEARCH_TOPK=off bash -c true

@@ -65,8 +65,9 @@ void store_metrics_scroll_contexts(int delta);
 void store_metrics_topk_blocks(size_t decoded, size_t skipped);
 
 /* A score-ordered phrase search read the positions of `read` documents
- * holding all its terms and passed over `skipped` on their score bound. */
-void store_metrics_topk_phrase_docs(size_t read, size_t skipped);
+ * holding all its terms, passed over `skipped` on their score bound, and
+ * over `ranges` ranges of blocks on their terms' impacts. */
+void store_metrics_topk_phrase_docs(size_t read, size_t skipped, size_t ranges);
 
 /* The writer met a document analysed before it reached the writer: its
  * entries were `used`, or the mapping had changed since and it was

@@ -323,6 +323,11 @@ typedef struct store_phrase_sink {
     /* a match and its score; false stops the walk (out of memory, x->err set) */
     bool (*emit)(void *arg, int64_t seq, float score);
     void *arg;
+    /* NULL, or whether a range of documents of an exact phrase, each of
+     * which scores at most `bound` (from the impacts of the blocks its
+     * terms' postings there are in), can still reach the page: false
+     * passes over the range without walking it */
+    bool (*want_range)(void *arg, float bound);
 } store_phrase_sink;
 /* The term a phrase with `slop` above 0 repeats at two query positions
  * (SloppyPhraseMatcher's repeat groups, which verstore does not have, so
