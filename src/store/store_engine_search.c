@@ -835,10 +835,14 @@ static size_t vlevel_limit(const store_engine *e, int l)
  * only the older level's pages in the range it covers. */
 static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
 {
-    MDB_cursor *src;
+    MDB_cursor *src, *dst;
     int rc = mdb_cursor_open(txn, e->dbi_vals[l], &src);
     if (rc)
         return rc;
+    if ((rc = mdb_cursor_open(txn, e->dbi_vals[l - 1], &dst))) {
+        mdb_cursor_close(src);
+        return rc;
+    }
     unsigned char kb[STORE_INDEX_MAX_KEY], vb[8];
     MDB_val k = {e->vmove_len[l], e->vmove_at[l]}, v;
     rc =
@@ -861,13 +865,16 @@ static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
         memcpy(vb, v.mv_data, 8);
         MDB_val ck = {k.mv_size, kb}, cv = {8, vb};
         k_last = ck.mv_size;
-        if ((rc = mdb_put(txn, e->dbi_vals[l - 1], &ck, &cv, 0)) || (rc = mdb_cursor_del(src, 0)))
+        /* through one cursor: the keys come in order, and LMDB looks for the
+         * next one in the page the cursor is on before searching from the root */
+        if ((rc = mdb_cursor_put(dst, &ck, &cv, 0)) || (rc = mdb_cursor_del(src, 0)))
             break;
         moved++;
         rc =
             mdb_cursor_get(src, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
     }
     mdb_cursor_close(src);
+    mdb_cursor_close(dst);
     if (moved) { /* the next move starts after the last key moved (kb holds it) */
         memcpy(e->vmove_at[l], kb, sizeof kb);
         e->vmove_len[l] = k_last;
