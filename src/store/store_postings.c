@@ -522,12 +522,26 @@ void store_pbatch_free(store_pbatch *b)
 
 size_t store_pbatch_pending(const store_pbatch *b) { return b ? b->no : 0; }
 
+/* The batch's in-memory hash of a term key (never stored): eight bytes at
+ * a time, each mixed in by a multiplication, then the bits folded down so
+ * that the low ones the table uses depend on all of them. A byte at a time
+ * (FNV) was a tenth of the writer's time on long terms. */
 static uint64_t key_hash(const void *k, size_t n)
 {
     const unsigned char *p = k;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    }
+    h ^= h >> 32;
+    h *= 0x94d049bb133111ebULL;
     return h ^ (h >> 29);
 }
 
