@@ -992,7 +992,39 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
  * its varint postings as they are (each block gets impacts and columns of
  * its own when it is next written), so it only gets the format number: a
  * verstore of before format 7 would misread the new blocks. */
-#define SEARCH_FORMAT 7
+/* 8: the standard tokenizer breaks words at '@', as Lucene's does (ICU's
+ * rules, which formats 7 and before followed, keep "john@example.com"
+ * whole). A format-3 to -7 directory whose dictionary holds a term with
+ * '@' is indexed again from its documents, as an older one; one without
+ * such a term is indexed as format 8 would index it and only gets the
+ * number. */
+#define SEARCH_FORMAT 8
+
+/* Whether a term of the dictionary (not its field path) holds '@'. 0 or an
+ * LMDB error. */
+static int terms_hold_at(MDB_txn *txn, store_engine *e, bool *out)
+{
+    *out = false;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, e->pdb.terms, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !*out; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        /* index number | path (inline, never holding a 0, or 0xFF and its
+         * digest) | 0 | term: see skey_path */
+        const unsigned char *p = k.mv_data;
+        size_t o = 4;
+        if (k.mv_size > 4 && p[4] == 0xFF)
+            o = 5 + HASH_LEN;
+        else
+            while (o < k.mv_size && p[o])
+                o++;
+        *out = o < k.mv_size && memchr(p + o, '@', k.mv_size - o) != NULL;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
 
 int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
 {
@@ -1012,15 +1044,25 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     uint32_t format = SEARCH_FORMAT;
-    if (rc == 0 && had >= 3 && had < SEARCH_FORMAT) {
-        v.mv_size = 4;
-        v.mv_data = &format;
-        return mdb_put(txn, e->dbi_meta, &k, &v, 0);
-    }
-    if (rc == 0) {
+    if (rc == 0 && had >= 3) {
+        bool at;
+        if ((rc = terms_hold_at(txn, e, &at)))
+            return rc;
+        if (!at) {
+            v.mv_size = 4;
+            v.mv_data = &format;
+            return mdb_put(txn, e->dbi_meta, &k, &v, 0);
+        }
+        log_info("the search structures are in format %u, whose standard tokenizer kept words joined by '@' "
+                 "whole (\"john@example.com\"): indexing the stored documents again for format %u, which splits "
+                 "them as Elasticsearch does",
+                 had, (unsigned)SEARCH_FORMAT);
+    } else if (rc == 0) {
         log_info("the search structures are in format %u (%s): converting them to format %u (per-term "
                  "compressed postings with positions, in levels as the exact values) from the stored documents",
                  had, had < 2 ? "ASCII analyser" : "one entry per term and document", (unsigned)SEARCH_FORMAT);
+    }
+    if (rc == 0) {
         MDB_dbi dbis[] = {e->pdb.terms, e->pdb.blocks, e->pdb.recent, e->dbi_exists, e->dbi_seqs, e->dbi_fstats};
         for (size_t i = 0; i < sizeof dbis / sizeof *dbis; i++)
             if ((rc = mdb_drop(txn, dbis[i], 0)))

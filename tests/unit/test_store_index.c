@@ -775,6 +775,79 @@ static void test_engine_reanalyse(void **state)
     store_engine_close(e);
 }
 
+/* In the terms database of the directory (engine closed): give term
+ * `alias` the dictionary entry of term `of` (so that it reads of's
+ * postings) and set search_format to `format`. */
+static void fake_term(const char *of, const char *alias, uint32_t format)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, terms;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
+    MDB_cursor *cur;
+    assert_int_equal(mdb_cursor_open(txn, terms, &cur), 0);
+    MDB_val k, v;
+    unsigned char key[256], val[64];
+    size_t kn = 0, vn = 0, ol = strlen(of);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (k.mv_size > ol + 1 && ((const char *)k.mv_data)[k.mv_size - ol - 1] == 0 &&
+            memcmp((const char *)k.mv_data + k.mv_size - ol, of, ol) == 0) {
+            kn = k.mv_size - ol;
+            memcpy(key, k.mv_data, kn);
+            vn = v.mv_size;
+            memcpy(val, v.mv_data, vn);
+        }
+    mdb_cursor_close(cur);
+    assert_true(kn > 0 && vn > 0 && vn <= sizeof val);
+    memcpy(key + kn, alias, strlen(alias));
+    MDB_val fk = {kn + strlen(alias), key}, fv = {vn, val};
+    assert_int_equal(mdb_put(txn, terms, &fk, &fv, 0), 0);
+    MDB_val mk = {13, "search_format"}, mv = {4, &format};
+    assert_int_equal(mdb_put(txn, meta, &mk, &mv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* Format 8's standard tokenizer breaks words at '@' where format 7's kept
+ * them whole: a format-7 directory whose dictionary holds a term with '@'
+ * is indexed again at its first start (the old term goes, the address is
+ * found by its parts); one without such a term is not (nothing is
+ * rebuilt: a term planted in its dictionary stays). */
+static void test_engine_reindex_at(void **state)
+{
+    (void)state;
+    store_engine *e = open_engine();
+    char got[1024];
+    assert_int_equal(run1(e, STORE_OP_INDEX, "a", 1, "{\"t\":\"mail john@example.com\"}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_INDEX, "b", 1, "{\"t\":\"plain words\"}"), STORE_OPERR_NONE);
+    term_ids(e, "t", "example.com", got);
+    assert_string_equal(got, "a");
+    store_engine_close(e);
+    /* stands for the term format 7 wrote */
+    fake_term("john", "john@example.com", 7);
+    e = open_engine();
+    term_ids(e, "t", "john@example.com", got);
+    assert_string_equal(got, "");
+    term_ids(e, "t", "example.com", got);
+    assert_string_equal(got, "a");
+    term_ids(e, "t", "words", got);
+    assert_string_equal(got, "b");
+    store_engine_close(e);
+    fake_term("words", "planted", 7);
+    e = open_engine();
+    term_ids(e, "t", "planted", got);
+    assert_string_equal(got, "b");
+    term_ids(e, "t", "john", got);
+    assert_string_equal(got, "a");
+    store_engine_close(e);
+}
+
 /* A directory of search_format 2 (one LMDB duplicate per term and
  * document in "postings") is converted at its first start: the old
  * database is dropped and the blocks are built from the documents. */
@@ -823,7 +896,7 @@ static void test_engine_convert_format2(void **state)
     assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
     uint32_t now;
     memcpy(&now, v.mv_data, 4);
-    assert_int_equal(now, 7);
+    assert_int_equal(now, 8);
     mdb_txn_abort(txn);
     mdb_env_close(env);
     /* a directory from a newer verstore is refused, not misread */
@@ -915,7 +988,7 @@ static void test_engine_values_format3(void **state)
     assert_int_equal(mdb_get(txn, meta, &fk, &fv), 0);
     uint32_t now;
     memcpy(&now, fv.mv_data, 4);
-    assert_int_equal(now, 7);
+    assert_int_equal(now, 8);
     mdb_txn_abort(txn);
     mdb_env_close(env);
 }
@@ -1122,6 +1195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_convert_format2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_reindex_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_blocks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
