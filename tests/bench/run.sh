@@ -589,7 +589,8 @@ both() { [[ " $MAPPINGS " == *" static "* && " $MAPPINGS " == *" dynamic "* ]]; 
 # WAL bytes per change (tests/bench/wal.sh). WAL_BENCH=0 skips it.
 if [ "${WAL_BENCH:-1}" = 1 ] && step wal; then
   echo
-  N=$([ "$QUICK" = 1 ] && echo 20000 || echo "$N") BATCH=$BATCH BUILD=$BUILD tests/bench/wal.sh || status=1
+  N=$([ "$QUICK" = 1 ] && echo 20000 || echo "$N") BATCH=$BATCH BUILD=$BUILD BENCH_COMMIT=$bench_commit \
+    tests/bench/wal.sh || status=1
   { echo; cat "$VS_BUILD/bench_wal.md"; } >>"$VS_BUILD/bench.md" # as printed: stdout equals bench.md
 fi
 exit "$status"

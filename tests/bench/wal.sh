@@ -24,8 +24,15 @@ LAG_RATE=${LAG_RATE:-5000}
 LAG_SECONDS=${LAG_SECONDS:-20}
 INFLIGHT=${INFLIGHT:-4}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-bench_commit=$(git rev-parse HEAD 2>/dev/null || echo "unknown")
-git diff --quiet HEAD -- 2>/dev/null || bench_commit="$bench_commit+dirty"
+# The commit measured: run.sh passes the one it read when the bench started,
+# right after make bench built the binaries measured here (whatever the worktree
+# holds by now); alone, the worktree's.
+if [ -n "${BENCH_COMMIT:-}" ]; then
+  bench_commit=$BENCH_COMMIT
+else
+  bench_commit=$(git rev-parse HEAD 2>/dev/null || echo "unknown")
+  git diff --quiet HEAD -- 2>/dev/null || bench_commit="$bench_commit+dirty"
+fi
 say() { echo "# $*" >&2; }
 now() { date +%s.%N; }
 lsn() { sql "select pg_current_wal_insert_lsn() - '0/0'::pg_lsn"; }

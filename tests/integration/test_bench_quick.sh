@@ -62,6 +62,11 @@ row "search match latency" 'search: match \(1[^|]*'
 row "search match_phrase latency" 'search: match_phrase [^|]*'
 row "search verstore RSS" 'search: verstore peak RSS[^|]*'
 row "search verstore anonymous / file-backed RSS" 'search: verstore RSS after the queries[^|]*'
+# The WAL rows come from tests/bench/wal.sh, run last; they name the commit
+# run.sh read at the start, as the table's first lines do.
+commit=$(sed -n 's/^Commit: //p' "$B/bench.md")
+wal_commit=$(sed -n 's/^.* · commit \([^ ]*\) · .*$/\1/p' "$B/bench.md")
+assert_eq "the WAL rows name the commit of the table's Commit line" "$commit" "$wal_commit"
 check "no cell says failed" bash -c '! grep -q failed "$1"' _ "$B/bench.md"
 check "every goal cell is met or missed" bash -c '! grep -E "^\|" "$1" | grep -E "≥|≤" | grep -vqE "\| (met|missed) \|$"' _ "$B/bench.md"
 done_testing
