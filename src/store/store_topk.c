@@ -393,10 +393,16 @@ static int walk(topk *t, size_t *ord, double *s)
 
 /* The phrase walk's sink (store_phrase_run): a document is read only when
  * its bound can beat the page once the total is settled. */
+/* Whether a phrase whose score is at most `bound` can still reach the page. */
+static bool phrase_competes(const topk *t, float bound)
+{
+    return !(t->counted && !t->k) && (double)bound * (1 + TOPK_MARGIN) > theta(t);
+}
+
 static bool phrase_want(void *arg, float bound)
 {
     topk *t = arg;
-    bool want = !(t->counted && !t->k) && (double)bound * (1 + TOPK_MARGIN) > theta(t);
+    bool want = phrase_competes(t, bound);
     *(want ? &t->ph_read : &t->ph_skipped) += 1;
     return want;
 }
@@ -405,7 +411,7 @@ static bool phrase_want(void *arg, float bound)
 static bool phrase_want_range(void *arg, float bound)
 {
     topk *t = arg;
-    bool want = !(t->counted && !t->k) && (double)bound * (1 + TOPK_MARGIN) > theta(t);
+    bool want = phrase_competes(t, bound);
     t->ph_ranges += !want;
     return want;
 }

@@ -535,6 +535,19 @@ static void test_engine_postings(void **state)
     store_engine_close(e);
 }
 
+/* The engine's LMDB environment in g_dir, opened behind its back so a test
+ * can make a directory look like one an older verstore wrote; `flags` is 0
+ * or MDB_RDONLY. The caller commits or aborts *txn and closes *env. */
+static void raw_begin(MDB_env **env, MDB_txn **txn, unsigned flags)
+{
+    assert_int_equal(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 16);
+    if (!(flags & MDB_RDONLY))
+        mdb_env_set_mapsize(*env, (size_t)64 << 20);
+    assert_int_equal(mdb_env_open(*env, g_dir, flags, 0644), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, flags, txn), 0);
+}
+
 static void test_engine_upgrade_and_drop(void **state)
 {
     (void)state;
@@ -546,11 +559,7 @@ static void test_engine_upgrade_and_drop(void **state)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta, terms, blocks, seqs;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    mdb_env_set_mapsize(env, (size_t)64 << 20);
-    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(&env, &txn, 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
     assert_int_equal(mdb_dbi_open(txn, "pblocks", 0, &blocks), 0);
@@ -746,11 +755,7 @@ static void test_engine_reanalyse(void **state)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta, terms, blocks;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    mdb_env_set_mapsize(env, (size_t)64 << 20);
-    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(&env, &txn, 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
     assert_int_equal(mdb_dbi_open(txn, "pblocks", 0, &blocks), 0);
@@ -783,11 +788,7 @@ static void fake_term(const char *of, const char *alias, uint32_t format)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta, terms;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    mdb_env_set_mapsize(env, (size_t)64 << 20);
-    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(&env, &txn, 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
     MDB_cursor *cur;
@@ -862,11 +863,7 @@ static void test_engine_convert_format2(void **state)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi meta, terms, blocks, post;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    mdb_env_set_mapsize(env, (size_t)64 << 20);
-    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(&env, &txn, 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "terms", 0, &terms), 0);
     assert_int_equal(mdb_dbi_open(txn, "pblocks", 0, &blocks), 0);
@@ -887,10 +884,7 @@ static void test_engine_convert_format2(void **state)
     term_ids(e, "t", "gamma", got);
     assert_string_equal(got, "a");
     store_engine_close(e);
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    assert_int_equal(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(&env, &txn, MDB_RDONLY);
     assert_int_equal(mdb_dbi_open(txn, "postings", 0, &post), MDB_NOTFOUND);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
@@ -900,10 +894,7 @@ static void test_engine_convert_format2(void **state)
     mdb_txn_abort(txn);
     mdb_env_close(env);
     /* a directory from a newer verstore is refused, not misread */
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(&env, &txn, 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     uint32_t nine = 9;
     v = (MDB_val){4, &nine};
@@ -930,11 +921,7 @@ static void test_engine_values_format3(void **state)
     MDB_txn *txn;
     MDB_dbi meta, v0, v4;
     MDB_cursor *cur;
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    mdb_env_set_mapsize(env, (size_t)64 << 20);
-    assert_int_equal(mdb_env_open(env, g_dir, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_begin(&env, &txn, 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_dbi_open(txn, "values", MDB_DUPSORT | MDB_DUPFIXED, &v0), 0);
     assert_int_equal(mdb_dbi_open(txn, "values4", MDB_DUPSORT | MDB_DUPFIXED, &v4), 0);
@@ -980,10 +967,7 @@ static void test_engine_values_format3(void **state)
     store_engine_close(e);
 
     /* not rebuilt: the marker says the current format and the old entries never moved */
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    assert_int_equal(mdb_env_open(env, g_dir, MDB_RDONLY, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    raw_begin(&env, &txn, MDB_RDONLY);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     assert_int_equal(mdb_get(txn, meta, &fk, &fv), 0);
     uint32_t now;
