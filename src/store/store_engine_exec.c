@@ -47,6 +47,19 @@ void store_eng_wctx_free(wctx *c)
     store_doc_index_free(&c->dold);
     buf_free(&c->reason);
     store_pbatch_free(c->pb);
+    store_fbatch_free(c->fb);
+}
+
+bool store_eng_wctx_init(wctx *c, store_engine *e, MDB_txn *txn)
+{
+    *c = (wctx){.e = e, .txn = txn, .now_ms = store_util_now_ms(), .pb = store_pbatch_new(), .fb = store_fbatch_new()};
+    return c->pb && c->fb;
+}
+
+int store_eng_batch_flush(wctx *c)
+{
+    int rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb);
+    return rc ? rc : store_fbatch_flush(c->fb, c->txn, c->e->dbi_exists, c->e->dbi_fstats);
 }
 
 /* The mapping of index `ent` (loaded once per transaction). */
@@ -380,7 +393,7 @@ static int exec_op(wctx *c, const store_job *job, size_t i)
         const char *etype = NULL;
         if (!store_index_doc(map, old, old_len, op->id, op->id_len, true, &c->dold, &etype, &c->reason))
             return ENOMEM;
-        if ((rc = store_eng_search_apply(c->txn, c->e, c->pb, ent->m.number, st.seq_no, &c->dold, false)) ||
+        if ((rc = store_eng_search_apply(c, ent->m.number, st.seq_no, &c->dold, false)) ||
             (rc = store_eng_seq_put(c->txn, c->e, ent->m.number, st.seq_no, NULL, 0)))
             return rc;
     }
@@ -405,7 +418,7 @@ static int exec_op(wctx *c, const store_job *job, size_t i)
     }
     if (!tomb && src_len)
         memcpy(p + off, src, src_len);
-    if (!tomb && ((rc = store_eng_search_apply(c->txn, c->e, c->pb, ent->m.number, seq, dnew, true)) ||
+    if (!tomb && ((rc = store_eng_search_apply(c, ent->m.number, seq, dnew, true)) ||
                   (rc = store_eng_seq_put(c->txn, c->e, ent->m.number, seq, op->id, op->id_len))))
         return rc;
     ent->m.next_seq = seq + 1;
@@ -452,7 +465,7 @@ static int index_drop(wctx *c, cache_ent *ent)
     MDB_val ck = {4, kb};
     int rc;
     /* postings queued for the index go in first, then out with the rest */
-    if ((rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb)) ||
+    if ((rc = store_eng_batch_flush(c)) ||
         (rc = store_postings_drop_prefix(c->txn, &c->e->pdb, kb, 4)))
         return rc;
     MDB_dbi dbis[] = {c->e->dbi_docs, c->e->dbi_seqs, c->e->dbi_fstats, c->e->dbi_longvals};

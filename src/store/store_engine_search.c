@@ -662,18 +662,17 @@ store_lookup store_engine_doc_by_seq(store_rtxn *r, const store_index_meta *m, i
 
 /* ---- search structures: the writer's side --------------------------------- */
 
-/* Add (or remove) the entries of document `seq` in index `number`. On
- * removal a field's statistics drop only when its entries were there (a
- * field mapped after the document was written never counted it). */
-int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint32_t number, int64_t seq,
-                           const store_doc_index *d, bool add)
+/* (contract in store_engine_int.h) */
+int store_eng_search_apply(wctx *c, uint32_t number, int64_t seq, const store_doc_index *d, bool add)
 {
+    MDB_txn *txn = c->txn;
+    store_engine *e = c->e;
+    store_pbatch *pb = c->pb;
     unsigned char kb[STORE_INDEX_MAX_KEY], data[8];
     const char *t = d->text.data;
     int rc = 0;
     bool *hit = NULL;
-    MDB_cursor *curs[STORE_ENT_EXISTS + 1] = {NULL}; /* removal: one per database, opened when first needed */
-    MDB_cursor *vcurs[STORE_VLEVELS] = {NULL};       /* removal of values: one per level, likewise */
+    MDB_cursor *vcurs[STORE_VLEVELS] = {NULL}; /* removal of values: one per level, opened when first needed */
     if (!add && d->n && !(hit = calloc(d->n, 1)))
         return ENOMEM;
     for (size_t i = 0; i < d->n && !rc; i++) {
@@ -705,10 +704,12 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
         case STORE_ENT_VALUE:
             k.mv_size = vkey(kb, number, path, t + x->val, x->val_len, &cut);
             break;
-        case STORE_ENT_EXISTS:
-            dbi = e->dbi_exists;
-            k.mv_size = skey(kb, number, path, false, NULL, 0);
-            break;
+        case STORE_ENT_EXISTS: {
+            size_t kn = skey(kb, number, path, false, NULL, 0);
+            if (kn && !store_fbatch_exists(c->fb, kb, kn, seq, add))
+                rc = ENOMEM;
+            continue;
+        }
         default: continue;
         }
         k.mv_data = kb;
@@ -726,12 +727,9 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
         }
         /* the entry is in one level at most: newest first, where an
          * overwrite soon after the write finds it */
-        int levels = x->kind == STORE_ENT_VALUE ? STORE_VLEVELS : 1;
-        for (int l = levels - 1; l >= 0 && !rc; l--) {
-            MDB_cursor **slot = x->kind == STORE_ENT_VALUE ? &vcurs[l] : &curs[x->kind];
-            if (x->kind == STORE_ENT_VALUE)
-                dbi = e->dbi_vals[l];
-            if (!*slot && (rc = mdb_cursor_open(txn, dbi, slot)))
+        for (int l = STORE_VLEVELS - 1; l >= 0 && !rc; l--) {
+            MDB_cursor **slot = &vcurs[l];
+            if (!*slot && (rc = mdb_cursor_open(txn, e->dbi_vals[l], slot)))
                 break;
             MDB_val kq = {k.mv_size, kb}, vq = {8, data};
             rc = mdb_cursor_get(*slot, &kq, &vq, MDB_GET_BOTH_RANGE);
@@ -758,9 +756,6 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
                 rc = 0;
         }
     }
-    for (size_t i = 0; i < sizeof curs / sizeof *curs; i++)
-        if (curs[i])
-            mdb_cursor_close(curs[i]);
     for (int l = 0; l < STORE_VLEVELS; l++)
         if (vcurs[l])
             mdb_cursor_close(vcurs[l]);
@@ -776,31 +771,9 @@ int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint
             if (!any)
                 continue;
         }
-        MDB_val k = {skey(kb, number, path, false, NULL, 0), kb}, v;
-        if (!k.mv_size)
-            continue;
-        int64_t docs = 0, sum = 0;
-        rc = mdb_get(txn, e->dbi_fstats, &k, &v);
-        if (rc == 0 && v.mv_size == 16) {
-            docs = get_i64(v.mv_data);
-            sum = get_i64((const unsigned char *)v.mv_data + 8);
-        } else if (rc && rc != MDB_NOTFOUND) {
-            break;
-        }
-        docs += add ? 1 : -1;
-        sum += add ? (int64_t)x->len : -(int64_t)x->len;
-        if (docs <= 0) {
-            rc = mdb_del(txn, e->dbi_fstats, &k, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
-            continue;
-        }
-        unsigned char vb[16];
-        put_i64(vb, docs);
-        put_i64(vb + 8, sum < 0 ? 0 : sum);
-        v.mv_size = 16;
-        v.mv_data = vb;
-        rc = mdb_put(txn, e->dbi_fstats, &k, &v, 0);
+        size_t kn = skey(kb, number, path, false, NULL, 0);
+        if (kn && !store_fbatch_stat(c->fb, kb, kn, add ? 1 : -1, add ? (int64_t)x->len : -(int64_t)x->len))
+            rc = ENOMEM;
     }
     free(hit);
     return rc;
@@ -961,12 +934,13 @@ static int upgrade_index(wctx *c, cache_ent *ent, int64_t *docs)
             }
             ent->map_dirty |= c->dnew.mapping_changed;
             int64_t seq = get_i64(p + 8);
-            if ((rc = store_eng_search_apply(c->txn, c->e, c->pb, ent->m.number, seq, &c->dnew, true)) ||
+            if ((rc = store_eng_search_apply(c, ent->m.number, seq, &c->dnew, true)) ||
                 (rc = store_eng_seq_put(c->txn, c->e, ent->m.number, seq, id, id_len)))
                 break;
             ++*docs;
             /* bounded memory: the batch is written every so many documents */
-            if (store_pbatch_pending(c->pb) >= 1000000 && (rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb)))
+            if ((store_pbatch_pending(c->pb) >= 1000000 || store_fbatch_pending(c->fb) >= 1000000) &&
+                (rc = store_eng_batch_flush(c)))
                 break;
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1078,13 +1052,17 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
         return rc;
     if (rc && rc != MDB_NOTFOUND)
         return rc;
-    wctx c = {.e = e, .txn = txn, .now_ms = store_util_now_ms(), .pb = store_pbatch_new()};
-    if (!c.pb)
+    wctx c;
+    if (!store_eng_wctx_init(&c, e, txn)) {
+        store_eng_wctx_free(&c);
         return ENOMEM;
+    }
     MDB_cursor *cur;
     int64_t docs = 0;
-    if ((rc = mdb_cursor_open(txn, e->dbi_indices, &cur)))
+    if ((rc = mdb_cursor_open(txn, e->dbi_indices, &cur))) {
+        store_eng_wctx_free(&c);
         return rc;
+    }
     MDB_val ik, iv;
     for (rc = mdb_cursor_get(cur, &ik, &iv, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &ik, &iv, MDB_NEXT)) {
         char name[STORE_MAX_INDEX_NAME + 1];
@@ -1100,7 +1078,7 @@ int store_eng_search_upgrade(store_engine *e, MDB_txn *txn)
     if (rc == MDB_NOTFOUND)
         rc = 0;
     if (!rc)
-        rc = store_pbatch_flush(c.pb, txn, &e->pdb);
+        rc = store_eng_batch_flush(&c);
     if (!rc)
         rc = store_eng_cache_flush(&c);
     v.mv_size = 4;

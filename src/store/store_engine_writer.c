@@ -12,18 +12,20 @@
  * cache written back and the transaction committed. */
 static int run_txn(store_engine *e, store_job **jobs, size_t n)
 {
-    wctx c = {.e = e, .now_ms = store_util_now_ms(), .pb = store_pbatch_new()};
-    if (!c.pb)
+    wctx c;
+    if (!store_eng_wctx_init(&c, e, NULL)) {
+        store_eng_wctx_free(&c);
         return ENOMEM;
+    }
     int rc = mdb_txn_begin(e->env, NULL, 0, &c.txn);
     if (rc) {
-        store_pbatch_free(c.pb);
+        store_eng_wctx_free(&c);
         return rc;
     }
     for (size_t i = 0; i < n && !rc; i++)
         rc = store_eng_exec_job(&c, jobs[i]);
     if (!rc)
-        rc = store_pbatch_flush(c.pb, c.txn, &e->pdb);
+        rc = store_eng_batch_flush(&c);
     if (!rc)
         rc = store_postings_compact(c.pb, c.txn, &e->pdb, e->plevel_pages, &e->pmove_next);
     if (!rc)

@@ -522,49 +522,20 @@ void store_pbatch_free(store_pbatch *b)
 
 size_t store_pbatch_pending(const store_pbatch *b) { return b ? b->no : 0; }
 
-/* The batch's in-memory hash of a term key (never stored): eight bytes at
- * a time, each mixed in by a multiplication, then the bits folded down so
- * that the low ones the table uses depend on all of them. A byte at a time
- * (FNV) was a tenth of the writer's time on long terms. */
-static uint64_t key_hash(const void *k, size_t n)
+static uint64_t term_hash(size_t i, const void *arg)
 {
-    const unsigned char *p = k;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-    }
-    if (n) {
-        w = 0;
-        memcpy(&w, p, n);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-    }
-    h ^= h >> 32;
-    h *= 0x94d049bb133111ebULL;
-    return h ^ (h >> 29);
+    const store_pbatch *b = arg;
+    return store_util_hash(b->keys.data + b->t[i].key, b->t[i].kn);
 }
 
+/* The batch's entry for term `key`, made when `create`; NULL when absent or out of memory. */
 static term *term_find(store_pbatch *b, const void *key, size_t kn, bool create)
 {
-    if (create && (b->nt + 1) * 2 > b->hcap) {
-        size_t nc = b->hcap ? grow_mul(b->hcap, 2) : 1024; /* SIZE_MAX on overflow: calloc refuses it */
-        size_t *nh = calloc(nc, sizeof *nh);
-        if (!nh)
-            return NULL;
-        for (size_t i = 0; i < b->nt; i++) {
-            size_t s = key_hash(b->keys.data + b->t[i].key, b->t[i].kn) & (nc - 1);
-            while (nh[s])
-                s = (s + 1) & (nc - 1);
-            nh[s] = i + 1;
-        }
-        free(b->h);
-        b->h = nh;
-        b->hcap = nc;
-    }
+    if (create && (b->nt + 1) * 2 > b->hcap && !store_util_htab_fit(&b->h, &b->hcap, b->nt, 1024, term_hash, b))
+        return NULL;
     if (!b->hcap)
         return NULL;
-    size_t s = key_hash(key, kn) & (b->hcap - 1);
+    size_t s = store_util_hash(key, kn) & (b->hcap - 1);
     for (; b->h[s]; s = (s + 1) & (b->hcap - 1)) {
         term *t = &b->t[b->h[s] - 1];
         if (t->kn == kn && memcmp(b->keys.data + t->key, key, kn) == 0)

@@ -1,6 +1,7 @@
 /* store_util — verstore's small helpers: clock, random UUIDs, auto-generated ids, URL coding, time values. */
 #include "versync/store/store_util.h"
 
+#include "versync/common/grow.h"
 #include "versync/common/scan.h"
 #include "versync/common/utf8.h"
 
@@ -248,4 +249,25 @@ uint64_t store_util_get_be64(const unsigned char *p)
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
+}
+
+bool store_util_htab_fit(size_t **h, size_t *hcap, size_t have, size_t first,
+                         uint64_t (*hash_of)(size_t i, const void *arg), const void *arg)
+{
+    if ((have + 1) * 2 <= *hcap)
+        return true;
+    size_t nc = *hcap ? grow_mul(*hcap, 2) : first; /* SIZE_MAX on overflow: calloc refuses it */
+    size_t *nh = calloc(nc, sizeof *nh);
+    if (!nh)
+        return false;
+    for (size_t i = 0; i < have; i++) {
+        size_t s = hash_of(i, arg) & (nc - 1);
+        while (nh[s])
+            s = (s + 1) & (nc - 1);
+        nh[s] = i + 1;
+    }
+    free(*h);
+    *h = nh;
+    *hcap = nc;
+    return true;
 }

@@ -6,6 +6,7 @@
 #include "versync/store/store_engine.h"
 
 #include "versync/common/log.h"
+#include "versync/store/store_fbatch.h"
 #include "versync/store/store_index.h"
 #include "versync/store/store_postings.h"
 
@@ -175,11 +176,14 @@ bool store_eng_alias_exists(MDB_txn *txn, store_engine *e, const char *name, int
 
 /* ---- search structures (store_engine_search.c) --------------------------- */
 
-/* Add (or remove) the entries of document `seq` in index `number`. On
- * removal a field's statistics drop only when its entries were there (a
- * field mapped after the document was written never counted it). */
-int store_eng_search_apply(MDB_txn *txn, store_engine *e, store_pbatch *pb, uint32_t number, int64_t seq,
-                           const store_doc_index *d, bool add);
+struct wctx;
+
+/* Add (or remove) the entries of document `seq` in index `number` in the
+ * writer's transaction: exact values at once, postings, presence and
+ * statistics queued in its batches (store_eng_batch_flush). On removal a
+ * field's statistics drop only when its entries were there (a field mapped
+ * after the document was written never counted it). */
+int store_eng_search_apply(struct wctx *c, uint32_t number, int64_t seq, const store_doc_index *d, bool add);
 
 /* Record (or forget) which id has search ordinal `seq`. */
 int store_eng_seq_put(MDB_txn *txn, store_engine *e, uint32_t number, int64_t seq, const char *id, size_t id_len);
@@ -216,11 +220,20 @@ typedef struct wctx {
     store_doc_index dnew, dold; /* reused for every document of the transaction */
     buf reason;
     store_pbatch *pb; /* the transaction's posting changes, written at its end */
+    store_fbatch *fb; /* its presence entries and field statistics, likewise */
     bool indices_written; /* an index record was written or deleted: prepared documents are stale */
 } wctx;
 
-/* Free a writer context (its cached mappings and buffers). */
+/* A writer context for `txn` (NULL: the caller begins it later) with empty
+ * batches; false when out of memory (free it with store_eng_wctx_free). */
+bool store_eng_wctx_init(wctx *c, store_engine *e, MDB_txn *txn);
+
+/* Free a writer context (its cached mappings, buffers and batches). */
 void store_eng_wctx_free(wctx *c);
+
+/* Write the transaction's queued postings, presence entries and field
+ * statistics (every reader of them must come after); 0 or an LMDB error. */
+int store_eng_batch_flush(wctx *c);
 
 /* The mapping of index `ent` (loaded once per transaction). */
 int store_eng_ent_mapping(wctx *c, cache_ent *ent, store_mapping **out);

@@ -8,10 +8,44 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Big-endian 64-bit integers: index keys that sort bytewise as the numbers do. */
 void store_util_put_be64(unsigned char *p, uint64_t v);
 uint64_t store_util_get_be64(const unsigned char *p);
+
+/* A hash of `n` bytes for the writer's in-memory tables (never stored):
+ * eight bytes at a time, each mixed in by a multiplication, then the bits
+ * folded down so that the low ones a table uses depend on all of them. A
+ * byte at a time (FNV) was a tenth of the writer's time on long terms;
+ * inline because batches call it once per entry. */
+static inline uint64_t store_util_hash(const void *k, size_t n)
+{
+    const unsigned char *p = k;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    }
+    h ^= h >> 32;
+    h *= 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
+}
+
+/* Make room for one more entry in the open-addressing table *h (capacity
+ * *hcap, a power of two, linear probing; a slot holds an entry's index + 1,
+ * 0 when empty) that holds entries 0 … have - 1, keeping it at most half
+ * full: when needed, double it (from `first`) and place those entries again
+ * by hash_of(i, arg). False out of memory, the table unchanged. The caller
+ * owns *h (free). Callers test (have + 1) * 2 > *hcap first, inline. */
+bool store_util_htab_fit(size_t **h, size_t *hcap, size_t have, size_t first,
+                         uint64_t (*hash_of)(size_t i, const void *arg), const void *arg);
 
 /* Milliseconds since the epoch (wall clock). */
 int64_t store_util_now_ms(void);

@@ -1,0 +1,45 @@
+/* store_fbatch — a write transaction's field presence entries and field statistics, each field's written once at its end. */
+#ifndef VERSYNC_STORE_FBATCH_H
+#define VERSYNC_STORE_FBATCH_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every document a transaction indexes adds one presence entry (the
+ * engine's "exists" database: field key → 8-byte big-endian seqs, DUPSORT)
+ * and changes one statistics record ("fieldstats": field key → documents,
+ * summed length) per field it holds. Written as they come, that is two or
+ * three B-tree walks per field and document, and for the statistics a
+ * read and a write of the same record hundreds of times a batch. The batch
+ * keeps them per field key instead and writes each key once, in key order,
+ * when the transaction ends (store_eng_batch_flush), before anything reads
+ * them: the engine's readers use committed snapshots only. */
+typedef struct store_fbatch store_fbatch;
+
+/* A new, empty batch (heap; store_fbatch_free), NULL when out of memory. */
+store_fbatch *store_fbatch_new(void);
+
+/* Queue adding (`add`) or removing document `seq`'s presence entry under
+ * field key `key` (kn bytes). Of several changes of one (key, seq), the
+ * last queued wins, as if each had been written at once. False when out
+ * of memory (the caller aborts the transaction). */
+bool store_fbatch_exists(store_fbatch *b, const void *key, size_t kn, int64_t seq, bool add);
+
+/* Queue a change of `docs` documents and `len` summed field length to the
+ * statistics of field key `key`. False when out of memory, as above. */
+bool store_fbatch_stat(store_fbatch *b, const void *key, size_t kn, int64_t docs, int64_t len);
+
+/* Queued presence changes (the caller flushes early to bound memory). */
+size_t store_fbatch_pending(const store_fbatch *b);
+
+/* Write everything queued into `exists` and `fstats` in `txn` and empty the
+ * batch; a record whose document count falls to 0 or below is deleted.
+ * 0 or an LMDB error (the transaction must then be aborted). */
+int store_fbatch_flush(store_fbatch *b, MDB_txn *txn, MDB_dbi exists, MDB_dbi fstats);
+
+/* Free the batch; store_fbatch_free(NULL) is a no-op. */
+void store_fbatch_free(store_fbatch *b);
+
+#endif
