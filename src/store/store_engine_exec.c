@@ -59,7 +59,9 @@ bool store_eng_wctx_init(wctx *c, store_engine *e, MDB_txn *txn)
 int store_eng_batch_flush(wctx *c)
 {
     int rc = store_pbatch_flush(c->pb, c->txn, &c->e->pdb);
-    return rc ? rc : store_fbatch_flush(c->fb, c->txn, c->e->dbi_exists, c->e->dbi_fstats);
+    return rc ? rc
+              : store_fbatch_flush(c->fb, c->txn, c->e->dbi_exists, c->e->dbi_fstats,
+                                   c->e->dbi_vals[STORE_VLEVELS - 1]);
 }
 
 /* The mapping of index `ent` (loaded once per transaction). */

@@ -678,8 +678,7 @@ int store_eng_search_apply(wctx *c, uint32_t number, int64_t seq, const store_do
     for (size_t i = 0; i < d->n && !rc; i++) {
         const store_ent *x = &d->ents[i];
         const char *path = t + x->path;
-        MDB_val k, v = {8, data};
-        MDB_dbi dbi = e->dbi_vals[STORE_VLEVELS - 1]; /* new entries go into the newest level */
+        MDB_val k;
         bool cut = false;
         store_util_put_be64(data, (uint64_t)seq);
         switch (x->kind) {
@@ -716,18 +715,20 @@ int store_eng_search_apply(wctx *c, uint32_t number, int64_t seq, const store_do
         if (!k.mv_size)
             continue;
         if (add) {
-            rc = mdb_put(txn, dbi, &k, &v, 0);
-            if (rc == MDB_KEYEXIST)
-                rc = 0;
+            /* queued: the batch writes each value key once at the transaction's end */
+            if (!store_fbatch_value(c->fb, kb, k.mv_size, seq))
+                rc = ENOMEM;
             if (!rc && cut) {
                 MDB_val lv = {x->val_len, (void *)(uintptr_t)(t + x->val)};
                 rc = mdb_put(txn, e->dbi_longvals, &k, &lv, 0);
             }
             continue;
         }
-        /* the entry is in one level at most: newest first, where an
-         * overwrite soon after the write finds it */
-        for (int l = STORE_VLEVELS - 1; l >= 0 && !rc; l--) {
+        /* the entry is in the batch (written earlier in this transaction) or
+         * in one level at most: newest first, where an overwrite soon after
+         * the write finds it */
+        bool gone = store_fbatch_value_unqueue(c->fb, kb, k.mv_size, seq);
+        for (int l = STORE_VLEVELS - 1; l >= 0 && !rc && !gone; l--) {
             MDB_cursor **slot = &vcurs[l];
             if (!*slot && (rc = mdb_cursor_open(txn, e->dbi_vals[l], slot)))
                 break;
@@ -735,23 +736,23 @@ int store_eng_search_apply(wctx *c, uint32_t number, int64_t seq, const store_do
             rc = mdb_cursor_get(*slot, &kq, &vq, MDB_GET_BOTH_RANGE);
             if (rc == 0 && vq.mv_size >= 8 && store_util_get_be64(vq.mv_data) == (uint64_t)seq) {
                 rc = mdb_cursor_del(*slot, 0);
-                hit[i] = true;
-                if (!rc && cut) { /* the value's last document takes its whole value with it */
-                    MDB_val kk = {k.mv_size, kb}, any;
-                    bool left = false;
-                    for (int o = 0; o < STORE_VLEVELS && !rc && !left; o++) {
-                        rc = mdb_get(txn, e->dbi_vals[o], &kk, &any);
-                        left = rc == 0;
-                        if (rc == MDB_NOTFOUND)
-                            rc = 0;
-                    }
-                    if (!rc && !left)
-                        rc = mdb_del(txn, e->dbi_longvals, &kk, NULL);
-                }
+                gone = true;
+            }
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        hit[i] = gone;
+        if (!rc && gone && cut) { /* the value's last document takes its whole value with it */
+            MDB_val kk = {k.mv_size, kb}, any;
+            bool left = store_fbatch_value_queued(c->fb, kb, k.mv_size);
+            for (int o = 0; o < STORE_VLEVELS && !rc && !left; o++) {
+                rc = mdb_get(txn, e->dbi_vals[o], &kk, &any);
+                left = rc == 0;
                 if (rc == MDB_NOTFOUND)
                     rc = 0;
-                break;
             }
+            if (!rc && !left)
+                rc = mdb_del(txn, e->dbi_longvals, &kk, NULL);
             if (rc == MDB_NOTFOUND)
                 rc = 0;
         }

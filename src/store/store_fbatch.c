@@ -1,4 +1,4 @@
-/* store_fbatch — a write transaction's field presence entries and field statistics, each field's written once at its end. */
+/* store_fbatch — a write transaction's new exact values, field presence entries and field statistics, each key written once at its end. */
 #include "versync/store/store_fbatch.h"
 
 #include "versync/common/buf.h"
@@ -21,7 +21,9 @@ typedef struct op {
 
 typedef struct fkey {
     size_t key, kn; /* the key's bytes in store_fbatch.keys */
-    op *ops;
+    bool value;     /* an exact-value key: ops are additions (add false: taken back) */
+    op one;         /* the first op: most value keys (ids, times) get one */
+    op *more;       /* all ops once there are two (heap) */
     size_t nops, cap;
     bool sorted;       /* ops ascending by seq (adds come in seq order) */
     int64_t docs, len; /* statistics change */
@@ -32,7 +34,7 @@ struct store_fbatch {
     size_t nk, kcap;
     size_t *h, hcap; /* open addressing: index + 1 into k, 0 empty */
     buf keys;
-    buf adds; /* put_presence's big-endian seqs, reused */
+    buf adds; /* put_ops' big-endian seqs, reused */
     size_t pending;
 };
 
@@ -41,7 +43,7 @@ store_fbatch *store_fbatch_new(void) { return calloc(1, sizeof(store_fbatch)); }
 static void reset(store_fbatch *b)
 {
     for (size_t i = 0; i < b->nk; i++)
-        free(b->k[i].ops);
+        free(b->k[i].more);
     b->nk = 0;
     b->pending = 0;
     buf_reset(&b->keys);
@@ -63,6 +65,8 @@ void store_fbatch_free(store_fbatch *b)
 
 size_t store_fbatch_pending(const store_fbatch *b) { return b ? b->pending : 0; }
 
+static op *ops(fkey *f) { return f->more ? f->more : &f->one; }
+
 static uint64_t key_hash(size_t i, const void *arg)
 {
     const store_fbatch *b = arg;
@@ -72,42 +76,106 @@ static uint64_t key_hash(size_t i, const void *arg)
 /* The entry of field key `key`, made on first use; NULL out of memory. A
  * batch holds a few keys per field of the indices it writes, so the table
  * stays small, but a dynamic mapping may bring up to its field limit. */
-static fkey *find(store_fbatch *b, const void *key, size_t kn)
+static fkey *find(store_fbatch *b, bool value, const void *key, size_t kn, bool create)
 {
-    if ((b->nk + 1) * 2 > b->hcap && !store_util_htab_fit(&b->h, &b->hcap, b->nk, 64, key_hash, b))
+    if (create && (b->nk + 1) * 2 > b->hcap && !store_util_htab_fit(&b->h, &b->hcap, b->nk, 64, key_hash, b))
+        return NULL;
+    if (!b->hcap)
         return NULL;
     size_t s = store_util_hash(key, kn) & (b->hcap - 1);
     for (; b->h[s]; s = (s + 1) & (b->hcap - 1)) {
         fkey *f = &b->k[b->h[s] - 1];
-        if (f->kn == kn && memcmp(b->keys.data + f->key, key, kn) == 0)
+        if (f->kn == kn && f->value == value && memcmp(b->keys.data + f->key, key, kn) == 0)
             return f;
     }
-    if (!GROW_ARRAY(b->k, b->kcap, b->nk + 1, 32))
+    if (!create || !GROW_ARRAY(b->k, b->kcap, b->nk + 1, 32))
         return NULL;
     size_t off = b->keys.len;
     if (!buf_append(&b->keys, key, kn))
         return NULL;
-    b->k[b->nk] = (fkey){.key = off, .kn = kn, .sorted = true};
+    b->k[b->nk] = (fkey){.key = off, .kn = kn, .value = value, .sorted = true};
     b->h[s] = ++b->nk;
     return &b->k[b->nk - 1];
 }
 
-bool store_fbatch_exists(store_fbatch *b, const void *key, size_t kn, int64_t seq, bool add)
+static bool queue(store_fbatch *b, bool value, const void *key, size_t kn, int64_t seq, bool add)
 {
-    fkey *f = find(b, key, kn);
-    if (!f || !GROW_ARRAY(f->ops, f->cap, f->nops + 1, 64))
+    fkey *f = find(b, value, key, kn, true);
+    if (!f)
         return false;
-    if (f->nops && f->ops[f->nops - 1].seq > seq)
+    if (f->nops == 1 && !f->more) {
+        if (!GROW_ARRAY(f->more, f->cap, 2, 8))
+            return false;
+        f->more[0] = f->one;
+    }
+    if (f->nops >= 1 && !GROW_ARRAY(f->more, f->cap, f->nops + 1, 8))
+        return false;
+    op *o = ops(f);
+    if (f->nops && o[f->nops - 1].seq > seq)
         f->sorted = false;
-    f->ops[f->nops] = (op){seq, (uint32_t)f->nops, add};
+    o[f->nops] = (op){seq, (uint32_t)f->nops, add};
     f->nops++;
     b->pending++;
     return true;
 }
 
+bool store_fbatch_exists(store_fbatch *b, const void *key, size_t kn, int64_t seq, bool add)
+{
+    return queue(b, false, key, kn, seq, add);
+}
+
+bool store_fbatch_value(store_fbatch *b, const void *key, size_t kn, int64_t seq)
+{
+    return queue(b, true, key, kn, seq, true);
+}
+
+/* The queued, not taken back, addition of (key, seq), or NULL. */
+static op *value_op(const store_fbatch *b, const void *key, size_t kn, int64_t seq)
+{
+    fkey *f = find((store_fbatch *)b, true, key, kn, false);
+    if (!f)
+        return NULL;
+    op *o = ops(f);
+    if (f->sorted) { /* the usual case: binary search */
+        size_t lo = 0, hi = f->nops;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (o[mid].seq < seq)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < f->nops && o[lo].seq == seq; lo++)
+            if (o[lo].add)
+                return &o[lo];
+        return NULL;
+    }
+    for (size_t i = 0; i < f->nops; i++)
+        if (o[i].seq == seq && o[i].add)
+            return &o[i];
+    return NULL;
+}
+
+bool store_fbatch_value_unqueue(store_fbatch *b, const void *key, size_t kn, int64_t seq)
+{
+    op *o = value_op(b, key, kn, seq);
+    if (o)
+        o->add = false;
+    return o != NULL;
+}
+
+bool store_fbatch_value_queued(const store_fbatch *b, const void *key, size_t kn)
+{
+    fkey *f = find((store_fbatch *)b, true, key, kn, false);
+    for (size_t i = 0; f && i < f->nops; i++)
+        if (ops(f)[i].add)
+            return true;
+    return false;
+}
+
 bool store_fbatch_stat(store_fbatch *b, const void *key, size_t kn, int64_t docs, int64_t len)
 {
-    fkey *f = find(b, key, kn);
+    fkey *f = find(b, false, key, kn, true);
     if (!f)
         return false;
     f->docs += docs;
@@ -133,28 +201,30 @@ static int key_cmp(const void *a, const void *b, void *arg)
     return c ? c : (x->kn > y->kn) - (x->kn < y->kn);
 }
 
-/* One key's presence changes: each seq's last change wins (an entry added
- * and removed in the same transaction is never written), the removals are
- * deleted one by one, the additions put in one call. */
-static int put_presence(store_fbatch *b, MDB_cursor *cur, const void *kp, size_t kn, fkey *f)
+/* One key's queued changes. A presence key: each seq's last change wins
+ * (an entry added and removed in the same transaction is never written),
+ * removals are deleted one by one. A value key: the additions not taken
+ * back. The additions then go in with one call where they can. */
+static int put_ops(store_fbatch *b, MDB_cursor *cur, const void *kp, size_t kn, fkey *f)
 {
+    op *o = ops(f);
     if (!f->sorted)
-        qsort(f->ops, f->nops, sizeof *f->ops, op_cmp);
+        qsort(o, f->nops, sizeof *o, op_cmp);
     size_t nadd = 0;
     b->adds.len = 0;
     int rc = 0;
     for (size_t i = 0; i < f->nops && !rc;) {
-        int64_t seq = f->ops[i].seq;
-        for (; i + 1 < f->nops && f->ops[i + 1].seq == seq; i++)
-            ;
-        bool add = f->ops[i++].add;
+        int64_t seq = o[i].seq;
+        bool add = false;
+        for (; i < f->nops && o[i].seq == seq; i++)
+            add = f->value ? add || o[i].add : o[i].add;
         unsigned char sb[8];
         store_util_put_be64(sb, (uint64_t)seq);
         if (add) {
             if (!buf_append(&b->adds, sb, 8))
                 return ENOMEM;
             nadd++;
-        } else {
+        } else if (!f->value) {
             MDB_val k = {kn, (void *)kp}, v = {8, sb};
             rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
             if (rc == 0)
@@ -165,27 +235,32 @@ static int put_presence(store_fbatch *b, MDB_cursor *cur, const void *kp, size_t
     }
     if (rc || !nadd)
         return rc;
-    /* New documents' seqs are larger than any the key holds: all of them
-     * go in at the end of its duplicates in one call (MDB_MULTIPLE, as the
-     * database is MDB_DUPFIXED), without a search each. */
-    MDB_val k = {kn, (void *)kp}, lv;
-    bool have = false, after = true;
-    rc = mdb_cursor_get(cur, &k, &lv, MDB_SET);
-    if (rc == 0)
-        rc = mdb_cursor_get(cur, &k, &lv, MDB_LAST_DUP);
-    if (rc == 0) {
-        have = true;
-        after = lv.mv_size == 8 && memcmp(lv.mv_data, b->adds.data, 8) < 0;
-    } else if (rc != MDB_NOTFOUND) {
-        return rc;
+    MDB_val k = {kn, (void *)kp};
+    if (nadd > 1) {
+        /* New documents' seqs are larger than any the key holds: all of
+         * them go in at the end of its duplicates in one call (MDB_MULTIPLE,
+         * as the databases are MDB_DUPFIXED), without a search each. */
+        MDB_val lv;
+        bool have = false, after = true;
+        rc = mdb_cursor_get(cur, &k, &lv, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &k, &lv, MDB_LAST_DUP);
+        if (rc == 0) {
+            have = true;
+            after = lv.mv_size == 8 && memcmp(lv.mv_data, b->adds.data, 8) < 0;
+        } else if (rc != MDB_NOTFOUND) {
+            return rc;
+        }
+        k = (MDB_val){kn, (void *)kp};
+        if (after) {
+            MDB_val v[2] = {{8, b->adds.data}, {nadd, NULL}};
+            return mdb_cursor_put(cur, &k, v, MDB_MULTIPLE | (have ? MDB_APPENDDUP : 0));
+        }
     }
-    k = (MDB_val){kn, (void *)kp};
-    if (after) {
-        MDB_val v[2] = {{8, b->adds.data}, {nadd, NULL}};
-        rc = mdb_cursor_put(cur, &k, v, MDB_MULTIPLE | (have ? MDB_APPENDDUP : 0));
-        return rc;
-    }
-    for (size_t i = 0; i < nadd && !rc; i++) { /* an older seq (a directory being indexed again) */
+    /* one addition, or older seqs (a directory being indexed again): one by
+     * one, the keys coming in order, so LMDB finds each next to the last */
+    rc = 0;
+    for (size_t i = 0; i < nadd && !rc; i++) {
         MDB_val v = {8, b->adds.data + 8 * i};
         rc = mdb_cursor_put(cur, &k, &v, 0);
         if (rc == MDB_KEYEXIST)
@@ -219,12 +294,13 @@ static int put_stat(MDB_txn *txn, MDB_dbi fstats, const void *kp, size_t kn, con
     return mdb_put(txn, fstats, &k, &v, 0);
 }
 
-int store_fbatch_flush(store_fbatch *b, MDB_txn *txn, MDB_dbi exists, MDB_dbi fstats)
+int store_fbatch_flush(store_fbatch *b, MDB_txn *txn, MDB_dbi exists, MDB_dbi fstats, MDB_dbi values)
 {
     if (!b || !b->nk)
         return 0;
     int rc = 0;
-    MDB_cursor *cur = NULL;
+    MDB_cursor *cur[2] = {NULL, NULL}; /* presence, values */
+    MDB_dbi dbi[2] = {exists, values};
     size_t *ord = malloc(grow_mul(b->nk, sizeof *ord));
     if (!ord)
         return ENOMEM;
@@ -234,15 +310,16 @@ int store_fbatch_flush(store_fbatch *b, MDB_txn *txn, MDB_dbi exists, MDB_dbi fs
     for (size_t i = 0; i < b->nk && !rc; i++) {
         fkey *f = &b->k[ord[i]];
         const char *kp = b->keys.data + f->key;
-        if (f->nops && !cur && (rc = mdb_cursor_open(txn, exists, &cur)))
+        if (f->nops && !cur[f->value] && (rc = mdb_cursor_open(txn, dbi[f->value], &cur[f->value])))
             break;
         if (f->nops)
-            rc = put_presence(b, cur, kp, f->kn, f);
+            rc = put_ops(b, cur[f->value], kp, f->kn, f);
         if (!rc && (f->docs || f->len))
             rc = put_stat(txn, fstats, kp, f->kn, f);
     }
-    if (cur)
-        mdb_cursor_close(cur);
+    for (int c = 0; c < 2; c++)
+        if (cur[c])
+            mdb_cursor_close(cur[c]);
     free(ord);
     if (!rc)
         reset(b);
