@@ -803,10 +803,42 @@ static size_t vlevel_limit(const store_engine *e, int l)
     return n;
 }
 
+/* Move every duplicate of key kb (kn bytes; `src` on its first remaining
+ * one) into `dst`: one MDB_MULTIPLE put, one MDB_NODUPDATA delete, instead
+ * of a put and a delete per document (reading them is the cheap part; the
+ * page-at-a-time MDB_GET_MULTIPLE returned one page twice here). A
+ * value many documents share (a tag, a status, a small number) costs about
+ * what one entry does. `cnt`: the key's duplicates; `seqs`: scratch. */
+static int move_dups(MDB_cursor *src, MDB_cursor *dst, const unsigned char *kb, size_t kn, size_t cnt, buf *seqs)
+{
+    buf_reset(seqs);
+    MDB_val k, v;
+    int rc = mdb_cursor_get(src, &k, &v, MDB_GET_CURRENT);
+    while (rc == 0) {
+        if (v.mv_size != 8)
+            return MDB_CORRUPTED;
+        if (!buf_append(seqs, v.mv_data, 8))
+            return ENOMEM;
+        rc = mdb_cursor_get(src, &k, &v, MDB_NEXT_DUP);
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if (seqs->len != cnt * 8)
+        return MDB_CORRUPTED;
+    if ((rc = store_fbatch_put_seqs(dst, kb, kn, (const unsigned char *)seqs->data, cnt)))
+        return rc;
+    k = (MDB_val){kn, (void *)kb};
+    if ((rc = mdb_cursor_get(src, &k, &v, MDB_SET)))
+        return rc;
+    return mdb_cursor_del(src, MDB_NODUPDATA);
+}
+
 /* Move up to `want` entries of level `l` into level l - 1, in key order
  * from where the last move of this level stopped (wrapping at the end), so
  * that successive moves sweep the level's key space and each one rewrites
- * only the older level's pages in the range it covers. */
+ * only the older level's pages in the range it covers. A key with several
+ * documents moves whole (move_dups) while the transaction's total stays
+ * within STORE_VLEVEL_MOVE_MAX, which may pass `want`. */
 static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
 {
     MDB_cursor *src, *dst;
@@ -818,6 +850,7 @@ static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
         return rc;
     }
     unsigned char kb[STORE_INDEX_MAX_KEY], vb[8];
+    buf seqs = BUF_INIT;
     MDB_val k = {e->vmove_len[l], e->vmove_at[l]}, v;
     rc =
         e->vmove_len[l] ? mdb_cursor_get(src, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(src, &k, &v, MDB_FIRST);
@@ -834,11 +867,24 @@ static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
             rc = MDB_CORRUPTED;
             break;
         }
+        /* a key not seen yet in this move: the cursor is on its first remaining duplicate */
+        bool fresh = !moved || k.mv_size != k_last || memcmp(k.mv_data, kb, k_last) != 0;
+        size_t cnt = 1;
+        if (fresh && (rc = mdb_cursor_count(src, &cnt)))
+            break;
         /* copies: the put below may move the pages k and v point into */
         memcpy(kb, k.mv_data, k.mv_size);
         memcpy(vb, v.mv_data, 8);
-        MDB_val ck = {k.mv_size, kb}, cv = {8, vb};
-        k_last = ck.mv_size;
+        k_last = k.mv_size;
+        if (cnt > 1 && moved + cnt <= STORE_VLEVEL_MOVE_MAX) {
+            if ((rc = move_dups(src, dst, kb, k_last, cnt, &seqs)))
+                break;
+            moved += cnt;
+            k = (MDB_val){k_last, kb}; /* the key is gone: on to the next one */
+            rc = mdb_cursor_get(src, &k, &v, MDB_SET_RANGE);
+            continue;
+        }
+        MDB_val ck = {k_last, kb}, cv = {8, vb};
         /* through one cursor: the keys come in order, and LMDB looks for the
          * next one in the page the cursor is on before searching from the root */
         if ((rc = mdb_cursor_put(dst, &ck, &cv, 0)) || (rc = mdb_cursor_del(src, 0)))
@@ -847,6 +893,7 @@ static int vlevel_move(MDB_txn *txn, store_engine *e, int l, size_t want)
         rc =
             mdb_cursor_get(src, &k, &v, MDB_NEXT); /* after a delete LMDB's NEXT yields the following entry */
     }
+    buf_free(&seqs);
     mdb_cursor_close(src);
     mdb_cursor_close(dst);
     if (moved) { /* the next move starts after the last key moved (kb holds it) */

@@ -235,8 +235,14 @@ static int put_ops(store_fbatch *b, MDB_cursor *cur, const void *kp, size_t kn, 
     }
     if (rc || !nadd)
         return rc;
+    return store_fbatch_put_seqs(cur, kp, kn, (const unsigned char *)b->adds.data, nadd);
+}
+
+int store_fbatch_put_seqs(MDB_cursor *cur, const void *kp, size_t kn, const unsigned char *seqs, size_t n)
+{
     MDB_val k = {kn, (void *)kp};
-    if (nadd > 1) {
+    int rc;
+    if (n > 1) {
         /* New documents' seqs are larger than any the key holds: all of
          * them go in at the end of its duplicates in one call (MDB_MULTIPLE,
          * as the databases are MDB_DUPFIXED), without a search each. */
@@ -247,21 +253,21 @@ static int put_ops(store_fbatch *b, MDB_cursor *cur, const void *kp, size_t kn, 
             rc = mdb_cursor_get(cur, &k, &lv, MDB_LAST_DUP);
         if (rc == 0) {
             have = true;
-            after = lv.mv_size == 8 && memcmp(lv.mv_data, b->adds.data, 8) < 0;
+            after = lv.mv_size == 8 && memcmp(lv.mv_data, seqs, 8) < 0;
         } else if (rc != MDB_NOTFOUND) {
             return rc;
         }
         k = (MDB_val){kn, (void *)kp};
         if (after) {
-            MDB_val v[2] = {{8, b->adds.data}, {nadd, NULL}};
+            MDB_val v[2] = {{8, (void *)seqs}, {n, NULL}};
             return mdb_cursor_put(cur, &k, v, MDB_MULTIPLE | (have ? MDB_APPENDDUP : 0));
         }
     }
-    /* one addition, or older seqs (a directory being indexed again): one by
-     * one, the keys coming in order, so LMDB finds each next to the last */
+    /* one seq, or older ones (a directory being indexed again): one by one,
+     * the keys coming in order, so LMDB finds each next to the last */
     rc = 0;
-    for (size_t i = 0; i < nadd && !rc; i++) {
-        MDB_val v = {8, b->adds.data + 8 * i};
+    for (size_t i = 0; i < n && !rc; i++) {
+        MDB_val v = {8, (void *)(seqs + 8 * i)};
         rc = mdb_cursor_put(cur, &k, &v, 0);
         if (rc == MDB_KEYEXIST)
             rc = 0;

@@ -1029,6 +1029,88 @@ static void test_engine_value_levels(void **state)
     store_engine_close(e);
 }
 
+/* Documents of one value range, visited in order: counted, each seq after
+ * the one before (so none twice), the last one's id kept. */
+typedef struct seqrun {
+    store_rtxn *r;
+    store_index_meta *m;
+    int64_t last;
+    size_t n, disorder;
+    char last_id[16];
+} seqrun;
+
+static bool on_seqrun(const void *val, size_t len, int64_t seq, void *arg)
+{
+    (void)val, (void)len;
+    seqrun *c = arg;
+    c->disorder += seq <= c->last;
+    c->last = seq;
+    c->n++;
+    const char *id;
+    size_t n;
+    store_doc_view v;
+    assert_int_equal(store_engine_doc_by_seq(c->r, c->m, seq, &id, &n, &v), 1);
+    snprintf(c->last_id, sizeof c->last_id, "%.*s", (int)n, id);
+    return true;
+}
+
+static seqrun value_run(store_engine *e, const char *path, int64_t v)
+{
+    store_rtxn *r = store_engine_read_begin(e);
+    store_index_meta m;
+    assert_int_equal(store_engine_index_get(r, "idx", &m, NULL, NULL), 1);
+    seqrun c = {r, &m, -1, 0, 0, ""};
+    unsigned char a[8], b[8];
+    store_index_enc_long(v, a);
+    store_index_enc_long(v + 1, b);
+    assert_true(store_engine_values(r, &m, path, a, 8, true, b, 8, false, false, on_seqrun, &c));
+    store_engine_read_end(r);
+    c.r = NULL;
+    c.m = NULL;
+    return c;
+}
+
+/* Values many documents share (three values over 3 000 documents, and a
+ * fourth in every one) move down the levels a key at a time, all its
+ * documents together, also when they fill several LMDB pages (over 500
+ * seqs); reads, overwrites and deletes still find each document once, in
+ * order, wherever it is. */
+static void test_engine_value_levels_shared(void **state)
+{
+    (void)state;
+    store_engine *e = NULL;
+    char err[256];
+    store_engine_opts o = {.dir = g_dir, .durable = false, .map_size = (size_t)64 << 20, .vlevel_entries = 64};
+    assert_true(store_engine_open(&o, &e, err, sizeof err));
+    char id[16], src[64];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof id, "d%04d", i);
+        snprintf(src, sizeof src, "{\"n\":%d,\"all\":7}", i % 3);
+        assert_int_equal(run1(e, STORE_OP_INDEX, id, 1, src), STORE_OPERR_NONE);
+    }
+    store_rtxn *r = store_engine_read_begin(e);
+    size_t lv[8];
+    assert_int_equal(store_engine_value_levels(r, lv, 8), 5);
+    assert_int_equal(lv[0] + lv[1] + lv[2] + lv[3] + lv[4], 6000);
+    assert_true(lv[3] > 1000); /* levels 64, 512, 4 096: the shared keys moved on from the third, hundreds of documents at once */
+    store_engine_read_end(r);
+    /* overwrite one document of value 1 (now 2) and delete one of value 0 */
+    assert_int_equal(run1(e, STORE_OP_INDEX, "d0001", 2, "{\"n\":2,\"all\":7}"), STORE_OPERR_NONE);
+    assert_int_equal(run1(e, STORE_OP_DELETE, "d0003", 2, NULL), STORE_OPERR_NONE);
+    size_t want[3] = {999, 999, 1001};
+    for (int v = 0; v < 3; v++) {
+        seqrun c = value_run(e, "n", v);
+        assert_int_equal(c.n, want[v]);
+        assert_int_equal(c.disorder, 0);
+        if (v == 2)
+            assert_string_equal(c.last_id, "d0001"); /* its overwrite is the newest document */
+    }
+    seqrun c = value_run(e, "all", 7);
+    assert_int_equal(c.n, 2999);
+    assert_int_equal(c.disorder, 0);
+    store_engine_close(e);
+}
+
 typedef struct posv {
     int64_t n, last, bad;
     uint32_t tf0;
@@ -1176,6 +1258,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_upgrade_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_values_format3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_value_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_value_levels_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reanalyse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_prepared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_convert_format2, setup, teardown),

@@ -57,6 +57,12 @@ size_t store_fbatch_pending(const store_fbatch *b);
  * transaction must then be aborted). */
 int store_fbatch_flush(store_fbatch *b, MDB_txn *txn, MDB_dbi exists, MDB_dbi fstats, MDB_dbi values);
 
+/* Put `n` seqs (8-byte big-endian each, ascending, `seqs`) under key `kp`
+ * (kn bytes) through `cur`, a cursor on a DUPSORT | DUPFIXED database: in
+ * one MDB_MULTIPLE call when they all follow the key's last duplicate (new
+ * documents), else one by one. 0 or an LMDB error. */
+int store_fbatch_put_seqs(MDB_cursor *cur, const void *kp, size_t kn, const unsigned char *seqs, size_t n);
+
 /* Free the batch; store_fbatch_free(NULL) is a no-op. */
 void store_fbatch_free(store_fbatch *b);
 
