@@ -675,12 +675,12 @@ int store_eng_search_apply(wctx *c, uint32_t number, int64_t seq, const store_do
     MDB_cursor *vcurs[STORE_VLEVELS] = {NULL}; /* removal of values: one per level, opened when first needed */
     if (!add && d->n && !(hit = calloc(d->n, 1)))
         return ENOMEM;
+    store_util_put_be64(data, (uint64_t)seq);
     for (size_t i = 0; i < d->n && !rc; i++) {
         const store_ent *x = &d->ents[i];
         const char *path = t + x->path;
         MDB_val k;
         bool cut = false;
-        store_util_put_be64(data, (uint64_t)seq);
         switch (x->kind) {
         case STORE_ENT_POSTING: {
             /* queued: the batch writes each term once at the transaction's end */
@@ -768,7 +768,7 @@ int store_eng_search_apply(wctx *c, uint32_t number, int64_t seq, const store_do
         if (!add) {
             bool any = false;
             for (size_t j = 0; j < d->n && !any; j++)
-                any = hit[j] && d->ents[j].kind != STORE_ENT_EXISTS && strcmp(t + d->ents[j].path, path) == 0;
+                any = hit[j] && strcmp(t + d->ents[j].path, path) == 0; /* only postings and values set hit */
             if (!any)
                 continue;
         }

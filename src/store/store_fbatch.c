@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One queued presence change of document `seq`; `ord` is its place in
- * the transaction, so that the last change of a seq wins, as if each had
- * been written at once. */
+/* One queued change of document `seq` under a key (presence: added or
+ * removed; value: added, or taken back); `ord` is its place in the
+ * transaction, so that the last change of a seq wins, as if each had been
+ * written at once. */
 typedef struct op {
     int64_t seq;
     uint32_t ord;
@@ -103,13 +104,10 @@ static bool queue(store_fbatch *b, bool value, const void *key, size_t kn, int64
     fkey *f = find(b, value, key, kn, true);
     if (!f)
         return false;
-    if (f->nops == 1 && !f->more) {
-        if (!GROW_ARRAY(f->more, f->cap, 2, 8))
-            return false;
-        f->more[0] = f->one;
-    }
-    if (f->nops >= 1 && !GROW_ARRAY(f->more, f->cap, f->nops + 1, 8))
+    if (f->nops && !GROW_ARRAY(f->more, f->cap, f->nops + 1, 8))
         return false;
+    if (f->nops == 1) /* the second op: the list takes over from the inline one */
+        f->more[0] = f->one;
     op *o = ops(f);
     if (f->nops && o[f->nops - 1].seq > seq)
         f->sorted = false;
@@ -130,9 +128,9 @@ bool store_fbatch_value(store_fbatch *b, const void *key, size_t kn, int64_t seq
 }
 
 /* The queued, not taken back, addition of (key, seq), or NULL. */
-static op *value_op(const store_fbatch *b, const void *key, size_t kn, int64_t seq)
+static op *value_op(store_fbatch *b, const void *key, size_t kn, int64_t seq)
 {
-    fkey *f = find((store_fbatch *)b, true, key, kn, false);
+    fkey *f = find(b, true, key, kn, false);
     if (!f)
         return NULL;
     op *o = ops(f);
@@ -164,9 +162,9 @@ bool store_fbatch_value_unqueue(store_fbatch *b, const void *key, size_t kn, int
     return o != NULL;
 }
 
-bool store_fbatch_value_queued(const store_fbatch *b, const void *key, size_t kn)
+bool store_fbatch_value_queued(store_fbatch *b, const void *key, size_t kn)
 {
-    fkey *f = find((store_fbatch *)b, true, key, kn, false);
+    fkey *f = find(b, true, key, kn, false);
     for (size_t i = 0; f && i < f->nops; i++)
         if (ops(f)[i].add)
             return true;

@@ -41,7 +41,7 @@ bool store_fbatch_value(store_fbatch *b, const void *key, size_t kn, int64_t seq
 bool store_fbatch_value_unqueue(store_fbatch *b, const void *key, size_t kn, int64_t seq);
 
 /* Whether an addition under value key `key` is queued (and not taken back). */
-bool store_fbatch_value_queued(const store_fbatch *b, const void *key, size_t kn);
+bool store_fbatch_value_queued(store_fbatch *b, const void *key, size_t kn);
 
 /* Queue a change of `docs` documents and `len` summed field length to the
  * statistics of field key `key`. False when out of memory, as above. */
