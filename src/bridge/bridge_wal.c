@@ -11,6 +11,7 @@
 #include "versync/bridge/truncate.h"
 #include "versync/bridge/wal_window.h"
 #include "versync/common/grow.h"
+#include "versync/common/timing.h"
 
 #include <inttypes.h>
 #include <poll.h>
@@ -60,8 +61,10 @@ typedef struct wal_change {
 
 /* One _bulk request of the stream (README, "Several writes in flight"): the coalesced changes of
  * a batch, their re-read rows and the writes built from them. FREE → BUSY (its thread sends) →
- * ANSWERED → FREE once collected, or FAILED (the store failed retryably) → BUSY again on the next
- * step, resending only the writes the store has not answered for. */
+ * ANSWERED → FREE once collected, or FAILED (the store failed retryably) → BUSY again on a later
+ * step once its own backoff has passed, resending only the writes the store has not answered for.
+ * The backoff is the slot's, not the worker's: a batch the store keeps failing (one document it
+ * answers 5xx) must not slow the later batches, which go on in the other slots. */
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_ANSWERED, SLOT_FAILED };
 
 typedef struct wal_slot {
@@ -82,6 +85,8 @@ typedef struct wal_slot {
     uint64_t ticket;   /* its batch in the window */
     int64_t commit_ts; /* commit time of the last whole transaction read when it was sent */
     bool ok;
+    int fails;          /* failed sends of this batch in a row */
+    long long retry_at; /* FAILED: not resent before this (now_ms), 0 at once */
     char err[1024];
 } wal_slot;
 
@@ -109,7 +114,8 @@ struct wal_stream {
     size_t ntrunc;
     uint32_t trunc_xid; /* its transaction: applied only once that is visible */
     long long last_status_ms;
-    char failed_err[512];   /* a batch failed while a later one took a free slot: reported at step end */
+    char failed_err[1024];  /* a batch failed during this step: reported at its end unless it progressed */
+    bool progress;          /* this step sent a batch or had one answered */
     long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
     int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
     bool progress_failed;       /* the last write failed (logged once until one succeeds) */
@@ -699,6 +705,8 @@ static void slot_clear(wal_slot *s, size_t ntables)
     s->settled = NULL;
     s->nch = s->nsend = 0;
     s->ticket = 0;
+    s->fails = 0;
+    s->retry_at = 0;
     s->state = SLOT_FREE;
 }
 
@@ -764,8 +772,8 @@ static bool slot_start(wal_stream *ws, wal_slot *s, esc *store, char *err, size_
 }
 
 /* Count the answers of an answered slot, record its dead letters and tell the window. Returns 0,
- * WAL_ERR_STORE (the slot is FAILED: resent on the next step) or WAL_ERR_PG (a dead letter could
- * not be recorded: those writes are resent, refused again and recorded then). */
+ * WAL_ERR_STORE (the slot is FAILED: resent by a step after its backoff) or WAL_ERR_PG (a dead
+ * letter could not be recorded: those writes are resent, refused again and recorded then). */
 static int slot_finish(wal_stream *ws, wal_slot *s, PGconn *pg, worker_counters *delta, char *err, size_t errsz)
 {
     if (s->threaded)
@@ -773,10 +781,25 @@ static int slot_finish(wal_stream *ws, wal_slot *s, PGconn *pg, worker_counters 
     s->threaded = false;
     if (!s->ok) {
         s->state = SLOT_FAILED;
+        s->fails++;
         delta->retries++;
         snprintf(err, errsz, "%s", s->err);
+        if (ws->nslots == 1)
+            return WAL_ERR_STORE; /* nothing else goes on: the worker's backoff is the one */
+        long ms = timing_backoff_ms(s->fails - 1);
+        if (s->sender.retry_after_ms > ms)
+            ms = s->sender.retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : s->sender.retry_after_ms;
+        s->retry_at = now_ms() + ms;
+        if (s->fails == 1)
+            log_warn("%s; this batch of %zu writes is sent again with backoff while later batches go on (the "
+                     "slot is confirmed only up to it)",
+                     s->err, s->nsend);
         return WAL_ERR_STORE;
     }
+    if (s->fails > 0 && ws->nslots > 1)
+        log_info("a batch of %zu writes the store failed %d time%s is answered now", s->nsend, s->fails,
+                 s->fails == 1 ? "" : "s");
+    ws->progress = true;
     for (size_t i = 0; i < s->nsend; i++) {
         bulk_op *op = &s->ops[i];
         if (s->settled[i])
@@ -824,8 +847,9 @@ static int slot_finish(wal_stream *ws, wal_slot *s, PGconn *pg, worker_counters 
 }
 
 /* Collect every answered slot, first waiting up to wait_ms for one when some are busy and none is
- * answered. Returns how many it collected, or WAL_ERR_* (err set) when one failed; the others
- * are collected all the same. */
+ * answered. Returns how many it collected, or WAL_ERR_PG (err set) when a dead letter could not be
+ * recorded; the others are collected all the same. A slot the store failed is no error here: it
+ * stays FAILED (ws->failed_err says why) and the step goes on with the others. */
 static int slots_collect(wal_stream *ws, PGconn *pg, worker_counters *delta, long wait_ms, char *err,
                          size_t errsz)
 {
@@ -854,11 +878,16 @@ static int slots_collect(wal_stream *ws, PGconn *pg, worker_counters *delta, lon
         answered[i] = ws->slots[i].state == SLOT_ANSWERED;
     pthread_mutex_unlock(&ws->mu);
     int n = 0, rc = 0;
-    char later[512]; /* a second failure's message: the first one is reported */
+    char later[1024]; /* a later failure's message: the first one is reported */
     for (size_t i = 0; i < ws->nslots; i++) {
         if (!answered[i])
             continue;
         int r = slot_finish(ws, &ws->slots[i], pg, delta, rc ? later : err, rc ? sizeof later : errsz);
+        if (r == WAL_ERR_STORE) {
+            if (!ws->failed_err[0])
+                snprintf(ws->failed_err, sizeof ws->failed_err, "%s", ws->slots[i].err);
+            continue;
+        }
         if (r < 0 && rc == 0)
             rc = r;
         n += r == 0;
@@ -866,45 +895,50 @@ static int slots_collect(wal_stream *ws, PGconn *pg, worker_counters *delta, lon
     return rc ? rc : n;
 }
 
-/* Send again, on their own slots, the batches the store failed. */
-static bool slots_resend(wal_stream *ws, esc *store, char *err, size_t errsz)
+/* The first FAILED slot, or NULL. */
+static const wal_slot *slot_failed(const wal_stream *ws)
 {
     for (size_t i = 0; i < ws->nslots; i++)
-        if (ws->slots[i].state == SLOT_FAILED && !slot_start(ws, &ws->slots[i], store, err, errsz))
+        if (ws->slots[i].state == SLOT_FAILED)
+            return &ws->slots[i];
+    return NULL;
+}
+
+/* Send again, on their own slots, the batches the store failed whose backoff has passed. */
+static bool slots_resend(wal_stream *ws, esc *store, char *err, size_t errsz)
+{
+    long long now = now_ms();
+    for (size_t i = 0; i < ws->nslots; i++)
+        if (ws->slots[i].state == SLOT_FAILED && now >= ws->slots[i].retry_at &&
+            !slot_start(ws, &ws->slots[i], store, err, errsz))
             return false;
     return true;
 }
 
-static bool slot_any_free(const wal_stream *ws)
-{
-    for (size_t i = 0; i < ws->nslots; i++)
-        if (ws->slots[i].state == SLOT_FREE)
-            return true;
-    return false;
-}
-
-/* A FREE slot, waiting for (and collecting) answers while all are busy; NULL with the error in
- * *rc and err when a collected one failed, or *rc STEP_STOPPED when a stop was asked for meanwhile
- * (no new batch starts then). */
+/* A FREE slot, waiting for (and collecting) answers while all are busy; NULL with *rc STEP_STOPPED
+ * when a stop was asked for meanwhile (no new batch starts then), WAL_ERR_STORE when every slot
+ * holds a failed batch (err says why), or the collect's WAL_ERR_PG. A failed batch stays FAILED
+ * (resent after its backoff, never confirmed past) while the other slots take the next ones:
+ * stopping at it instead stalled every later batch behind one the store keeps refusing. */
 static wal_slot *slot_free(wal_stream *ws, PGconn *pg, worker_counters *delta, int *rc, char *err, size_t errsz)
 {
     for (;;) {
-        for (size_t i = 0; i < ws->nslots; i++)
+        bool waiting = false;
+        for (size_t i = 0; i < ws->nslots; i++) {
             if (ws->slots[i].state == SLOT_FREE)
                 return &ws->slots[i];
+            waiting = waiting || ws->slots[i].state != SLOT_FAILED;
+        }
         if (wal_stop_requested(&ws->stop)) {
             *rc = STEP_STOPPED;
             return NULL;
         }
-        int r = slots_collect(ws, pg, delta, STOP_CHECK_MS, err, errsz);
-        if (r == WAL_ERR_STORE && slot_any_free(ws)) {
-            /* The failed batch stays FAILED (resent by the next step, never confirmed past); the
-             * slot the same collect freed takes the next batch. Stopping here instead stalled
-             * every later batch behind one the store keeps refusing, whenever its quick refusal
-             * was collected before the others' answers. The step still ends in the failure. */
-            snprintf(ws->failed_err, sizeof ws->failed_err, "%s", err);
-            continue;
+        if (!waiting) {
+            snprintf(err, errsz, "%s", slot_failed(ws)->err);
+            *rc = WAL_ERR_STORE;
+            return NULL;
         }
+        int r = slots_collect(ws, pg, delta, STOP_CHECK_MS, err, errsz);
         if (r < 0) {
             *rc = r;
             return NULL;
@@ -919,11 +953,11 @@ static int slots_drain(wal_stream *ws, PGconn *pg, worker_counters *delta, bool 
                        size_t errsz)
 {
     while (wal_window_open_count(&ws->win)) {
-        for (size_t i = 0; i < ws->nslots; i++)
-            if (ws->slots[i].state == SLOT_FAILED) {
-                snprintf(err, errsz, "%s", ws->slots[i].err[0] ? ws->slots[i].err : "a write failed");
-                return WAL_ERR_STORE;
-            }
+        const wal_slot *f = slot_failed(ws);
+        if (f) {
+            snprintf(err, errsz, "%s", f->err[0] ? f->err : "a write failed");
+            return WAL_ERR_STORE;
+        }
         if (stoppable && wal_stop_requested(&ws->stop))
             return STEP_STOPPED;
         int r = slots_collect(ws, pg, delta, STOP_CHECK_MS, err, errsz);
@@ -1046,9 +1080,11 @@ static int apply_pending(wal_stream *ws, PGconn *pg, esc *store, worker_counters
     }
     if (!slot_start(ws, slot, store, err, errsz)) {
         slot->state = SLOT_FAILED;
+        snprintf(slot->err, sizeof slot->err, "%s", err);
         rc = WAL_ERR_STORE;
         goto done;
     }
+    ws->progress = true;
     rc = 0;
 done:
     for (size_t i = 0; res && i < ws->c->ntables; i++)
@@ -1404,9 +1440,14 @@ static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
     ws->failed_err[0] = '\0';
+    ws->progress = false;
     int rc = stream_step(ws, pg, store, delta, err, errsz);
-    if (rc >= 0 && ws->failed_err[0]) {
-        snprintf(err, errsz, "%s", ws->failed_err);
+    /* A batch the store failed ends the step in that failure (the worker backs off, as from an
+     * outage) only when nothing else went on: while later batches are sent and answered the step
+     * is work done, and the failed one is resent after its own backoff. */
+    const wal_slot *f = rc >= 0 && !ws->progress ? slot_failed(ws) : NULL;
+    if (f || (rc >= 0 && !ws->progress && ws->failed_err[0])) {
+        snprintf(err, errsz, "%s", f ? f->err : ws->failed_err);
         rc = WAL_ERR_STORE;
     }
     /* A step that failed (a batch the store keeps refusing) ends before its status update, and the

@@ -3,7 +3,8 @@
 # answered in any order, and the slot's confirmed position moves only past changes all of whose
 # writes the store answered for. One document is made to fail deterministically (faultproxy answers
 # its item 503 in every _bulk, store.max_item_retries 0: never given up) while later batches are
-# answered: they land, the slot stays before the failing one. Then versync is killed -9 with
+# answered: they land (the failing batch is resent after its own backoff, not the worker's), the
+# slot stays before the failing one. Then versync is killed -9 with
 # several requests in flight, and once (straight to the store) loses nothing and counts the
 # replays stale.
 . "$(dirname "$0")/lib.sh"
@@ -61,6 +62,10 @@ check "the store's answer for row 7 fails again and again" wait_until 30 \
   bash -c "[ \$(grep -c 'item-fault 503 7 ' '$T_DIR/proxy.log') -ge 3 ]"
 check "versync counts the later batches as applied while row 7's is still unanswered" wait_until 30 \
   grep -Eq 'last 10s: [1-9][0-9]* applied' "$RUN_LOG"
+# The failing batch backs off on its own: the worker does not treat the stream as down while the
+# later batches are answered, and the batch is named once, not at every resend.
+check "the failing batch is named once, with what happens to it" \
+  test "$(grep -c 'sent again with backoff while later batches go on' "$RUN_LOG")" -eq 1
 FIRST_AFTER=$(version_of 100)
 CONF=$(confirmed)
 check "the slot is not confirmed past the unanswered change ($CONF < $FIRST_AFTER, the first later commit)" \

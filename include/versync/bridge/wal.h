@@ -170,7 +170,9 @@ bool wal_stream_stop(wal_stream *ws, PGconn *pg, worker_counters *delta, char *e
  * Adds the counters to *delta. Returns 1 when it did some work (or, once, still
  * waits for the stop position; or a stop request (wal_stream_set_stop) ended a wait,
  * leaving what it had not sent pending and unconfirmed), 0 when nothing is ready (once:
- * the stop position is reached and confirmed), or WAL_ERR_* with err set. A failed step still
+ * the stop position is reached and confirmed), or WAL_ERR_* with err set. A batch the store
+ * failed is resent by a later step after a backoff of its own; it makes the step WAL_ERR_STORE
+ * only when no other batch was sent or answered in it (then nothing moves). A failed step still
  * tells the server it is alive when WAL_STREAM_STATUS_MS have passed since the last status, so a
  * caller that backs off after a failure keeps the stream as long as it calls again within
  * WAL_STREAM_STATUS_MS (wal_sender_timeout is 60 s by default). */
