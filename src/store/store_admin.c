@@ -228,7 +228,7 @@ store_call *store_admin_create_index(store_api *api, const store_req *req, store
     const cJSON *aliases = NULL;
     char *settings = NULL, *mappings = NULL;
     int64_t gc = STORE_GC_UNSET;
-    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+    if (json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
         if (!store_req_json_body(req, &body, resp))
             return NULL;
         if (!cJSON_IsObject(body)) {
@@ -461,7 +461,7 @@ done:
 store_call *store_admin_put_mapping(store_api *api, const store_req *req, store_match *m, store_resp *resp)
 {
     cJSON *body = NULL;
-    if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+    if (json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
         store_resp_error(resp, 400, "action_request_validation_exception", "Validation Failed: 1: mapping source is required;");
         return NULL;
     }
@@ -937,7 +937,7 @@ store_call *store_admin_one_alias(store_api *api, const store_req *req, store_ma
     char *opts = NULL;
     if (!del && !valid_alias_name(m->alias, resp))
         return NULL;
-    if (!del && store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
+    if (!del && json_ws(req->body, req->body + req->body_len) != req->body + req->body_len) {
         if (!store_req_json_body(req, &body, resp))
             return NULL;
         if (cJSON_IsObject(body) && !check_alias_members(body, NULL, resp)) {

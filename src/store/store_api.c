@@ -164,7 +164,7 @@ done:
 void store_api_search(store_api *api, const store_req *req, const store_match *m, store_resp *r)
 {
     cJSON *body = NULL;
-    if (store_json_ws(req->body, req->body + req->body_len) != req->body + req->body_len &&
+    if (json_ws(req->body, req->body + req->body_len) != req->body + req->body_len &&
         !store_req_json_body(req, &body, r))
         return;
     store_search_req sr = {m->index, req->params, req->nparams, body, NULL};

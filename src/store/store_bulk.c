@@ -76,16 +76,16 @@ void store_bulk_free(store_bulk *b)
     memset(b, 0, sizeof *b);
 }
 
-static const char *token_name(const store_json_tok *t)
+static const char *token_name(const json_tok *t)
 {
     switch (t->type) {
-    case STORE_JSON_STRING: return "VALUE_STRING";
-    case STORE_JSON_NUMBER: return "VALUE_NUMBER";
-    case STORE_JSON_TRUE:
-    case STORE_JSON_FALSE: return "VALUE_BOOLEAN";
-    case STORE_JSON_NULL: return "VALUE_NULL";
-    case STORE_JSON_ARRAY: return "START_ARRAY";
-    case STORE_JSON_OBJECT: return "START_OBJECT";
+    case JSON_STRING: return "VALUE_STRING";
+    case JSON_NUMBER: return "VALUE_NUMBER";
+    case JSON_TRUE:
+    case JSON_FALSE: return "VALUE_BOOLEAN";
+    case JSON_NULL: return "VALUE_NULL";
+    case JSON_ARRAY: return "START_ARRAY";
+    case JSON_OBJECT: return "START_OBJECT";
     }
     return "?";
 }
@@ -127,7 +127,7 @@ bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *sp
     char hint[256];
     memset(spec, 0, sizeof *spec);
     spec->detect_noop = true;
-    if (!store_json_is_valid(body, len))
+    if (!json_is_valid(body, len))
         return fail(err, 400, "x_content_parse_exception", "[1:1] failed to parse the update request: malformed JSON");
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root)
@@ -180,36 +180,36 @@ bool store_bulk_parse_update(const char *body, size_t len, store_update_spec *sp
 }
 
 /* Scalar meta value as text (strings decoded, numbers as written). */
-static bool tok_text(const store_json_tok *t, buf *out)
+static bool tok_text(const json_tok *t, buf *out)
 {
     buf_reset(out);
-    if (t->type == STORE_JSON_STRING)
-        return store_json_unescape(t, out);
-    if (t->type == STORE_JSON_NUMBER)
+    if (t->type == JSON_STRING)
+        return json_unescape(t, out);
+    if (t->type == JSON_NUMBER)
         return buf_append(out, t->p, t->n);
     return false;
 }
 
-static bool tok_long(const store_json_tok *t, buf *tmp, int64_t *out)
+static bool tok_long(const json_tok *t, buf *tmp, int64_t *out)
 {
-    return tok_text(t, tmp) && store_json_parse_long(tmp->data, tmp->len, out);
+    return tok_text(t, tmp) && json_parse_long(tmp->data, tmp->len, out);
 }
 
 /* A name or enumerated value: decoded text without NUL bytes (C strings
  * from here on; "external\u0000x" must not read as "external"). */
-static bool tok_name(const store_json_tok *t, buf *out)
+static bool tok_name(const json_tok *t, buf *out)
 {
     return tok_text(t, out) && !memchr(out->data ? out->data : "", '\0', out->len);
 }
 
 /* Strict boolean as Elasticsearch parses one: true, false or "true", "false". */
-static int tok_bool(const store_json_tok *t, buf *tmp)
+static int tok_bool(const json_tok *t, buf *tmp)
 {
-    if (t->type == STORE_JSON_TRUE)
+    if (t->type == JSON_TRUE)
         return 1;
-    if (t->type == STORE_JSON_FALSE)
+    if (t->type == JSON_FALSE)
         return 0;
-    if (t->type == STORE_JSON_STRING && tok_name(t, tmp))
+    if (t->type == JSON_STRING && tok_name(t, tmp))
         return strcmp(tmp->data ? tmp->data : "", "true") == 0 ? 1 : strcmp(tmp->data ? tmp->data : "", "false") == 0 ? 0 : -1;
     return -1;
 }
@@ -256,47 +256,47 @@ static void item_error(store_bulk_item *it, int status, const char *type, const 
 static bool parse_action(store_bulk *b, const char *p, const char *end, int line, const char *default_index,
                          const char **last_index, store_bulk_item *it, buf *tmp, store_error *err)
 {
-    store_json_iter iter;
-    store_json_tok k, v;
-    const char *s = store_json_ws(p, end);
+    json_iter iter;
+    json_tok k, v;
+    const char *s = json_ws(p, end);
     if (s >= end || *s != '{') {
-        store_json_tok t;
-        if (s < end && store_json_scan(s, end, &t))
+        json_tok t;
+        if (s < end && json_scan(s, end, &t))
             return fail(err, 400, "illegal_argument_exception",
                         "Malformed action/metadata line [%d], expected START_OBJECT but found [%s]", line,
                         token_name(&t));
         return fail(err, 400, "x_content_parse_exception",
                     "[%d:1] Unexpected character in action/metadata line [%d]: not valid JSON", line, line);
     }
-    if (!store_json_is_object(s, (size_t)(end - s)))
+    if (!json_is_object(s, (size_t)(end - s)))
         return fail(err, 400, "x_content_parse_exception",
                     "[%d:1] Unexpected character in action/metadata line [%d]: not valid JSON", line, line);
-    store_json_obj_begin(&iter, s, end);
-    int r = store_json_obj_next(&iter, &k, &v);
+    json_obj_begin(&iter, s, end);
+    int r = json_obj_next(&iter, &k, &v);
     if (r == 0)
         return fail(err, 400, "illegal_argument_exception",
                     "Malformed action/metadata line [%d], expected FIELD_NAME but found [END_OBJECT]", line);
-    if (store_json_tok_eq(&k, "index"))
+    if (json_tok_eq(&k, "index"))
         it->action = STORE_BULK_INDEX, it->key = "index";
-    else if (store_json_tok_eq(&k, "create"))
+    else if (json_tok_eq(&k, "create"))
         it->action = STORE_BULK_CREATE, it->key = "create";
-    else if (store_json_tok_eq(&k, "update"))
+    else if (json_tok_eq(&k, "update"))
         it->action = STORE_BULK_UPDATE, it->key = "update";
-    else if (store_json_tok_eq(&k, "delete"))
+    else if (json_tok_eq(&k, "delete"))
         it->action = STORE_BULK_DELETE, it->key = "delete";
     else {
         buf_reset(tmp);
-        store_json_unescape(&k, tmp);
+        json_unescape(&k, tmp);
         return fail(err, 400, "illegal_argument_exception",
                     "Malformed action/metadata line [%d], expected one of [create, delete, index, update] but "
                     "found [%s]",
                     line, tmp->data ? tmp->data : "");
     }
-    if (v.type != STORE_JSON_OBJECT)
+    if (v.type != JSON_OBJECT)
         return fail(err, 400, "illegal_argument_exception",
                     "Malformed action/metadata line [%d], expected START_OBJECT but found [%s]", line,
                     token_name(&v));
-    if (store_json_obj_next(&iter, &k, &k) != 0)
+    if (json_obj_next(&iter, &k, &k) != 0)
         return fail(err, 400, "illegal_argument_exception",
                     "Malformed action/metadata line [%d], expected END_OBJECT but found [FIELD_NAME]", line);
 
@@ -308,25 +308,25 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
     it->w.has_id = true;
     bool has_version = false, has_vtype = false, has_index = false;
     it->require_alias = -1;
-    store_json_iter meta;
-    store_json_obj_begin(&meta, v.p, v.p + v.n);
-    store_json_tok seen[32];
+    json_iter meta;
+    json_obj_begin(&meta, v.p, v.p + v.n);
+    json_tok seen[32];
     size_t nseen = 0;
-    while ((r = store_json_obj_next(&meta, &k, &v)) == 1) {
-        bool scalar = v.type == STORE_JSON_STRING || v.type == STORE_JSON_NUMBER;
+    while ((r = json_obj_next(&meta, &k, &v)) == 1) {
+        bool scalar = v.type == JSON_STRING || v.type == JSON_NUMBER;
         /* Elasticsearch 8 parses with strict duplicate detection: a second
          * "_index" must not silently override the first. */
         for (size_t i = 0; i < nseen; i++) {
             buf_reset(tmp);
-            if (store_json_unescape(&k, tmp) && store_json_tok_eq(&seen[i], tmp->data ? tmp->data : "") &&
+            if (json_unescape(&k, tmp) && json_tok_eq(&seen[i], tmp->data ? tmp->data : "") &&
                 !memchr(tmp->data ? tmp->data : "", '\0', tmp->len))
                 return fail(err, 400, "x_content_parse_exception", "[%d:%d] Duplicate field '%s'", line,
                             (int)(k.p + k.n + 1 - p) + 1, tmp->data ? tmp->data : "");
         }
         if (nseen < sizeof seen / sizeof *seen)
             seen[nseen++] = k;
-        if (store_json_tok_eq(&k, "_index")) {
-            if (v.type != STORE_JSON_STRING || !tok_text(&v, tmp))
+        if (json_tok_eq(&k, "_index")) {
+            if (v.type != JSON_STRING || !tok_text(&v, tmp))
                 return fail(err, 400, "illegal_argument_exception",
                             "Malformed action/metadata line [%d], expected a simple value for field [_index] but "
                             "found [%s]",
@@ -371,7 +371,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             else if (!(it->index = *last_index = arena_dup(b, tmp->data ? tmp->data : "", tmp->len)))
                 return fail(err, 500, "exception", "out of memory");
             has_index = true;
-        } else if (store_json_tok_eq(&k, "_id")) {
+        } else if (json_tok_eq(&k, "_id")) {
             if (!scalar || !tok_text(&v, tmp))
                 return fail(err, 400, "illegal_argument_exception",
                             "Malformed action/metadata line [%d], expected a simple value for field [_id] but found "
@@ -380,18 +380,18 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (!(it->id = arena_dup(b, tmp->data ? tmp->data : "", tmp->len)))
                 return fail(err, 500, "exception", "out of memory");
             it->id_len = tmp->len;
-        } else if (store_json_tok_eq(&k, "version")) {
+        } else if (json_tok_eq(&k, "version")) {
             if (!scalar || !tok_long(&v, tmp, &it->w.version))
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse long value [%.*s] for field [version] in action/metadata line [%d]",
                             (int)v.n, v.p, line);
             has_version = true;
-        } else if (store_json_tok_eq(&k, "version_type")) {
+        } else if (json_tok_eq(&k, "version_type")) {
             if (!tok_name(&v, tmp) || !store_vtype_parse(tmp->data, &it->w.vtype))
                 return fail(err, 400, "illegal_argument_exception", "No version type match [%.*s]",
                             (int)v.n, v.p);
             has_vtype = true;
-        } else if (store_json_tok_eq(&k, "if_seq_no")) {
+        } else if (json_tok_eq(&k, "if_seq_no")) {
             if (!scalar || !tok_long(&v, tmp, &it->w.if_seq_no))
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse long value [%.*s] for field [if_seq_no] in action/metadata line [%d]",
@@ -399,7 +399,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (it->w.if_seq_no < 0 && it->w.if_seq_no != STORE_UNASSIGNED_SEQ_NO)
                 return fail(err, 400, "illegal_argument_exception",
                             "sequence numbers must be non negative. got [%lld].", (long long)it->w.if_seq_no);
-        } else if (store_json_tok_eq(&k, "if_primary_term")) {
+        } else if (json_tok_eq(&k, "if_primary_term")) {
             if (!scalar || !tok_long(&v, tmp, &it->w.if_primary_term))
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse long value [%.*s] for field [if_primary_term] in action/metadata line "
@@ -408,7 +408,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (it->w.if_primary_term < 0)
                 return fail(err, 400, "illegal_argument_exception", "primary term must be non negative. got [%lld]",
                             (long long)it->w.if_primary_term);
-        } else if (store_json_tok_eq(&k, "op_type")) {
+        } else if (json_tok_eq(&k, "op_type")) {
             if (!tok_name(&v, tmp))
                 return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%.*s]",
                             (int)v.n, v.p);
@@ -419,20 +419,20 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
                 return fail(err, 400, "illegal_argument_exception", "opType must be 'create' or 'index', found: [%s]",
                             tmp->data);
             }
-        } else if (store_json_tok_eq(&k, "retry_on_conflict")) {
+        } else if (json_tok_eq(&k, "retry_on_conflict")) {
             int64_t n;
             if (!scalar || !tok_long(&v, tmp, &n) || n < INT32_MIN || n > INT32_MAX)
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse int value [%.*s] for field [retry_on_conflict] in action/metadata line "
                             "[%d]",
                             (int)v.n, v.p, line);
-        } else if (store_json_tok_eq(&k, "require_alias")) {
+        } else if (json_tok_eq(&k, "require_alias")) {
             int ra = tok_bool(&v, tmp);
             if (ra < 0)
                 return fail(err, 400, "illegal_argument_exception",
                             "Failed to parse value [%.*s] as only [true] or [false] are allowed.", (int)v.n, v.p);
             it->require_alias = (signed char)ra;
-        } else if (store_json_tok_eq(&k, "pipeline")) {
+        } else if (json_tok_eq(&k, "pipeline")) {
             /* verstore has no ingest pipelines: a named one does not exist
              * (as Elasticsearch answers for an unknown pipeline); "_none"
              * asks for none. */
@@ -444,7 +444,7 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (strcmp(tmp->data ? tmp->data : "", "_none") != 0)
                 item_error(it, 400, "illegal_argument_exception", "pipeline with id [%s] does not exist",
                            tmp->data ? tmp->data : "");
-        } else if (store_json_tok_eq(&k, "require_data_stream")) {
+        } else if (json_tok_eq(&k, "require_data_stream")) {
             int rd = tok_bool(&v, tmp);
             if (rd < 0)
                 return fail(err, 400, "illegal_argument_exception",
@@ -452,22 +452,22 @@ static bool parse_action(store_bulk *b, const char *p, const char *end, int line
             if (rd)
                 item_error(it, 400, "illegal_argument_exception",
                            "[require_data_stream] is true, and verstore has no data streams");
-        } else if (store_json_tok_eq(&k, "dynamic_templates")) {
-            store_json_iter dt;
-            store_json_tok dk, dv;
-            if (v.type != STORE_JSON_OBJECT)
+        } else if (json_tok_eq(&k, "dynamic_templates")) {
+            json_iter dt;
+            json_tok dk, dv;
+            if (v.type != JSON_OBJECT)
                 return fail(err, 400, "illegal_argument_exception",
                             "Malformed action/metadata line [%d], expected an object for field [dynamic_templates]",
                             line);
-            store_json_obj_begin(&dt, v.p, v.p + v.n);
-            if (store_json_obj_next(&dt, &dk, &dv) == 1) /* an empty map asks for nothing */
+            json_obj_begin(&dt, v.p, v.p + v.n);
+            if (json_obj_next(&dt, &dk, &dv) == 1) /* an empty map asks for nothing */
                 item_error(it, 400, "illegal_argument_exception", "verstore does not support dynamic templates");
-        } else if (store_json_tok_eq(&k, "routing") || store_json_tok_eq(&k, "_source") ||
-                   store_json_tok_eq(&k, "list_executed_pipelines")) {
+        } else if (json_tok_eq(&k, "routing") || json_tok_eq(&k, "_source") ||
+                   json_tok_eq(&k, "list_executed_pipelines")) {
             /* accepted; single node */
         } else {
             buf_reset(tmp);
-            store_json_unescape(&k, tmp);
+            json_unescape(&k, tmp);
             return fail(err, 400, "illegal_argument_exception",
                         "Action/metadata line [%d] contains an unknown parameter [%s]", line,
                         tmp->data ? tmp->data : "");
@@ -518,7 +518,7 @@ bool store_bulk_parse(const char *body, size_t len, const char *default_index, s
         p = nl ? nl + 1 : end;
         if (le > ls && le[-1] == '\r')
             le--;
-        if (store_json_ws(ls, le) == le)
+        if (json_ws(ls, le) == le)
             continue; /* empty line */
         store_bulk_item *it;
         if (!add_item(b, &it)) {
@@ -539,7 +539,7 @@ bool store_bulk_parse(const char *body, size_t len, const char *default_index, s
             p = nl ? nl + 1 : end;
             if (le > ls && le[-1] == '\r')
                 le--;
-            if (store_json_ws(ls, le) == le)
+            if (json_ws(ls, le) == le)
                 continue;
             ss = ls, se = le;
             break;
@@ -611,7 +611,7 @@ bool store_bulk_parse(const char *body, size_t len, const char *default_index, s
             it->id_len = 20;
         }
         if ((it->action == STORE_BULK_INDEX || it->action == STORE_BULK_CREATE) &&
-            !store_json_is_object(it->src, it->src_len))
+            !json_is_object(it->src, it->src_len))
             item_error(it, 400, "mapper_parsing_exception", "failed to parse");
     }
     ok = true;

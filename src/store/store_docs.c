@@ -175,21 +175,21 @@ static char *id_text(const cJSON *v, size_t *len)
  * building the JSON tree (what a body of millions of ids would cost). */
 static size_t mget_count(const char *s, size_t n)
 {
-    store_json_iter it;
-    store_json_tok k, v;
+    json_iter it;
+    json_tok k, v;
     size_t count = 0;
-    if (!store_json_obj_begin(&it, s, s + n))
+    if (!json_obj_begin(&it, s, s + n))
         return 0;
-    while (store_json_obj_next(&it, &k, &v) == 1) {
-        if (v.type != STORE_JSON_ARRAY || (!store_json_tok_eq(&k, "docs") && !store_json_tok_eq(&k, "ids")))
+    while (json_obj_next(&it, &k, &v) == 1) {
+        if (v.type != JSON_ARRAY || (!json_tok_eq(&k, "docs") && !json_tok_eq(&k, "ids")))
             continue;
-        const char *p = store_json_ws(v.p + 1, v.p + v.n), *end = v.p + v.n - 1;
+        const char *p = json_ws(v.p + 1, v.p + v.n), *end = v.p + v.n - 1;
         while (p && p < end) {
-            p = store_json_scan(p, end, NULL);
+            p = json_scan(p, end, NULL);
             count++;
-            p = p ? store_json_ws(p, end) : NULL;
+            p = p ? json_ws(p, end) : NULL;
             if (p && *p == ',')
-                p = store_json_ws(p + 1, end);
+                p = json_ws(p + 1, end);
         }
     }
     return count;
@@ -203,7 +203,7 @@ void store_docs_mget(store_api *api, const store_req *req, const store_match *m,
     store_srcfilter deff;
     store_srcfilter_from_params(&deff, store_req_param(req, "_source"), store_req_param(req, "_source_includes"), store_req_param(req, "_source_excludes"));
     store_rtxn *t = NULL;
-    if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+    if (json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
         store_resp_error(r, 400, "parse_exception", "request body is required");
         goto done;
     }
@@ -390,11 +390,11 @@ done:
 
 static void source_error(store_resp *r, const char *body, size_t n)
 {
-    if (store_json_ws(body, body + n) == body + n) {
+    if (json_ws(body, body + n) == body + n) {
         store_resp_error(r, 400, "parse_exception", "request body is required");
         return;
     }
-    bool valid = store_json_is_valid(body, n);
+    bool valid = json_is_valid(body, n);
     store_resp_error_n(r, 400, "mapper_parsing_exception", "failed to parse", 15, NULL,
                  valid ? "{\"type\":\"not_x_content_exception\",\"reason\":\"the document source must be a JSON object\"}"
                        : "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON in the document source\"}");
@@ -414,7 +414,7 @@ store_call *store_docs_write(store_api *api, const store_req *req, store_match *
          * concurrent one mid-way), but the value must be an int. */
         int64_t n;
         const char *v = store_req_param(req, "retry_on_conflict");
-        if (!store_json_parse_long(v, strlen(v), &n) || n < INT32_MIN || n > INT32_MAX) {
+        if (!json_parse_long(v, strlen(v), &n) || n < INT32_MIN || n > INT32_MAX) {
             store_resp_errorf(resp, 400, "illegal_argument_exception",
                    "Failed to parse int parameter [retry_on_conflict] with value [%s]", v);
             return NULL;
@@ -478,7 +478,7 @@ store_call *store_docs_write(store_api *api, const store_req *req, store_match *
     }
     if (kind == STORE_OP_UPDATE) {
         store_error err = {0};
-        if (store_json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
+        if (json_ws(req->body, req->body + req->body_len) == req->body + req->body_len) {
             store_resp_error(resp, 400, "parse_exception", "request body is required");
             store_api_call_free(c);
             return NULL;
@@ -503,7 +503,7 @@ store_call *store_docs_write(store_api *api, const store_req *req, store_match *
             }
         }
     } else if (kind != STORE_OP_DELETE) {
-        if (!store_json_is_object(req->body, req->body_len)) {
+        if (!json_is_object(req->body, req->body_len)) {
             source_error(resp, req->body, req->body_len);
             store_api_call_free(c);
             return NULL;

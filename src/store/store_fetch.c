@@ -250,7 +250,7 @@ static bool resolve(fetch *c, const fetchf *e, size_t ne, bool dv, int64_t *coun
     return true;
 }
 
-static void put_raw_string(buf *b, const store_json_tok *t)
+static void put_raw_string(buf *b, const json_tok *t)
 {
     buf_putc(b, '"');
     buf_append(b, t->p, t->n);
@@ -258,10 +258,10 @@ static void put_raw_string(buf *b, const store_json_tok *t)
 }
 
 /* A token's text: strings decoded, other scalars as written. */
-static bool tok_text(const store_json_tok *t, buf *out)
+static bool tok_text(const json_tok *t, buf *out)
 {
-    if (t->type == STORE_JSON_STRING)
-        return store_json_unescape(t, out);
+    if (t->type == JSON_STRING)
+        return json_unescape(t, out);
     return buf_append(out, t->p, t->n);
 }
 
@@ -277,7 +277,7 @@ static size_t utf8_len(const char *s, size_t n)
  * does (a fraction is truncated); false when it is no number. */
 static bool as_long(const char *s, size_t n, int64_t *out)
 {
-    if (store_json_parse_long(s, n, out))
+    if (json_parse_long(s, n, out))
         return true;
     char tmp[64], *end;
     if (!n || n >= sizeof tmp)
@@ -305,10 +305,10 @@ static bool as_double(const char *s, size_t n, double *out)
 }
 
 /* A date value of field f: milliseconds and the nanoseconds within. */
-static bool as_date(const store_field *f, const store_json_tok *t, const char *s, size_t n, int64_t *ms,
+static bool as_date(const store_field *f, const json_tok *t, const char *s, size_t n, int64_t *ms,
                     int32_t *sub)
 {
-    bool number = t->type == STORE_JSON_NUMBER;
+    bool number = t->type == JSON_NUMBER;
     *sub = 0;
     if (f->type == STORE_FT_DATE_NANOS) {
         int64_t ns;
@@ -320,7 +320,7 @@ static bool as_date(const store_field *f, const store_json_tok *t, const char *s
     }
     if (f->date_format)
         return store_datefmt_parse(f->date_format, s, n, number, ms);
-    return number ? store_json_parse_long(s, n, ms) : store_index_parse_date(s, n, ms);
+    return number ? json_parse_long(s, n, ms) : store_index_parse_date(s, n, ms);
 }
 
 static void put_date(buf *b, const store_field *f, const char *format, int64_t ms, int32_t sub)
@@ -357,20 +357,20 @@ static bool is_float_type(const store_field *f)
 
 /* One source value of field w->f into its slot (skipped when it does not
  * parse: what ignore_malformed leaves out). */
-static bool add_value(fetch *c, const want *w, const store_json_tok *t, const char *vstart, size_t vlen)
+static bool add_value(fetch *c, const want *w, const json_tok *t, const char *vstart, size_t vlen)
 {
     const store_field *f = w->f;
     slot *s = &c->s[w->slot];
     buf txt = BUF_INIT;
     bool ok = true;
-    if (t->type == STORE_JSON_NULL)
+    if (t->type == JSON_NULL)
         return true;
     if (f->opaque) { /* binary, ranges: the value as the source gives it */
         if (s->nvals++)
             buf_putc(&s->vals, ',');
         return buf_append(&s->vals, vstart, vlen);
     }
-    if (t->type == STORE_JSON_OBJECT || t->type == STORE_JSON_ARRAY)
+    if (t->type == JSON_OBJECT || t->type == JSON_ARRAY)
         return true;
     if (!tok_text(t, &txt)) {
         buf_free(&txt);
@@ -400,7 +400,7 @@ static bool add_value(fetch *c, const want *w, const store_json_tok *t, const ch
             }
             memcpy(d.s, v, n);
             d.n = n;
-        } else if (t->type == STORE_JSON_STRING)
+        } else if (t->type == JSON_STRING)
             put_raw_string(b, t);
         else
             jstrn(b, v, n);
@@ -408,7 +408,7 @@ static bool add_value(fetch *c, const want *w, const store_json_tok *t, const ch
         break;
     }
     case STORE_FT_LONG:
-        if (t->type == STORE_JSON_TRUE || t->type == STORE_JSON_FALSE || !as_long(v, n, &d.l))
+        if (t->type == JSON_TRUE || t->type == JSON_FALSE || !as_long(v, n, &d.l))
             break;
         if (!w->dv)
             jint(b, d.l);
@@ -417,7 +417,7 @@ static bool add_value(fetch *c, const want *w, const store_json_tok *t, const ch
     case STORE_FT_ULONG: {
         uint64_t u;
         char why[128];
-        if (store_ulong_parse_doc(v, n, t->type == STORE_JSON_NUMBER, &u, why, sizeof why) != 1)
+        if (store_ulong_parse_doc(v, n, t->type == JSON_NUMBER, &u, why, sizeof why) != 1)
             break;
         d.l = (int64_t)(u ^ (1ULL << 63)); /* sorts as the value does */
         if (!w->dv)
@@ -426,7 +426,7 @@ static bool add_value(fetch *c, const want *w, const store_json_tok *t, const ch
         break;
     }
     case STORE_FT_DOUBLE:
-        if (t->type == STORE_JSON_TRUE || t->type == STORE_JSON_FALSE || !as_double(v, n, &d.d))
+        if (t->type == JSON_TRUE || t->type == JSON_FALSE || !as_double(v, n, &d.d))
             break;
         d.d = float_of(f, d.d, w->dv);
         if (!w->dv) {
@@ -440,7 +440,7 @@ static bool add_value(fetch *c, const want *w, const store_json_tok *t, const ch
     case STORE_FT_BOOLEAN:
         if ((n == 4 && memcmp(v, "true", 4) == 0))
             d.l = 1;
-        else if ((n == 5 && memcmp(v, "false", 5) == 0) || (n == 0 && t->type == STORE_JSON_STRING))
+        else if ((n == 5 && memcmp(v, "false", 5) == 0) || (n == 0 && t->type == JSON_STRING))
             d.l = 0;
         else
             break;
@@ -526,7 +526,7 @@ static bool walk_value(fetch *c, buf *path, const char *p, const char *end, int 
 
 /* The value at path->data (a member or an array element), delivered to
  * the fields that read that path, or walked into. */
-static bool at_path(fetch *c, buf *path, const store_json_tok *t, const char *vs, size_t vl, int depth)
+static bool at_path(fetch *c, buf *path, const json_tok *t, const char *vs, size_t vl, int depth)
 {
     if (path->data)
         path->data[path->len] = '\0'; /* a sibling's walk wrote past it */
@@ -539,21 +539,21 @@ static bool at_path(fetch *c, buf *path, const store_json_tok *t, const char *vs
         while (hit > c->w && want_cmp(hit - 1, &key) == 0)
             hit--;
         for (; hit < c->w + c->nw && want_cmp(hit, &key) == 0; hit++) {
-            if (t->type == STORE_JSON_ARRAY && !hit->f->opaque)
+            if (t->type == JSON_ARRAY && !hit->f->opaque)
                 continue; /* elements come one by one below */
-            if (t->type == STORE_JSON_ARRAY && hit->f->opaque) {
+            if (t->type == JSON_ARRAY && hit->f->opaque) {
                 /* a range or binary field's array: each element is a value */
-                const char *q = store_json_ws(t->p + 1, t->p + t->n);
+                const char *q = json_ws(t->p + 1, t->p + t->n);
                 while (q < t->p + t->n && *q != ']') {
-                    store_json_tok et;
-                    const char *qe = store_json_scan(q, t->p + t->n, &et);
+                    json_tok et;
+                    const char *qe = json_scan(q, t->p + t->n, &et);
                     if (!qe)
                         return true;
                     if (!add_value(c, hit, &et, q, (size_t)(qe - q)))
                         return false;
-                    q = store_json_ws(qe, t->p + t->n);
+                    q = json_ws(qe, t->p + t->n);
                     if (q < t->p + t->n && *q == ',')
-                        q = store_json_ws(q + 1, t->p + t->n);
+                        q = json_ws(q + 1, t->p + t->n);
                 }
                 continue;
             }
@@ -561,33 +561,33 @@ static bool at_path(fetch *c, buf *path, const store_json_tok *t, const char *vs
                 return false;
         }
     }
-    if (t->type == STORE_JSON_ARRAY) {
-        const char *q = store_json_ws(t->p + 1, t->p + t->n);
+    if (t->type == JSON_ARRAY) {
+        const char *q = json_ws(t->p + 1, t->p + t->n);
         while (q < t->p + t->n && *q != ']') {
-            store_json_tok et;
-            const char *qe = store_json_scan(q, t->p + t->n, &et);
+            json_tok et;
+            const char *qe = json_scan(q, t->p + t->n, &et);
             if (!qe)
                 return true;
             if (!(is_leaf(mf) && mf->opaque)) {
-                if (et.type == STORE_JSON_OBJECT) {
+                if (et.type == JSON_OBJECT) {
                     if (!walk_value(c, path, q, qe, depth + 1))
                         return false;
                 } else if (!at_path(c, path, &et, q, (size_t)(qe - q), depth + 1)) {
                     return false;
                 }
             }
-            q = store_json_ws(qe, t->p + t->n);
+            q = json_ws(qe, t->p + t->n);
             if (q < t->p + t->n && *q == ',')
-                q = store_json_ws(q + 1, t->p + t->n);
+                q = json_ws(q + 1, t->p + t->n);
         }
         return true;
     }
-    if (t->type == STORE_JSON_OBJECT) {
+    if (t->type == JSON_OBJECT) {
         if (is_leaf(mf))
             return true;
         return walk_value(c, path, vs, vs + vl, depth + 1);
     }
-    if (c->any_unmapped && !hit && t->type != STORE_JSON_NULL && !under_leaf(&c->x->ix->map, P, pn))
+    if (c->any_unmapped && !hit && t->type != JSON_NULL && !under_leaf(&c->x->ix->map, P, pn))
         return add_unmapped(c, P, pn, vs, vl);
     return true;
 }
@@ -595,16 +595,16 @@ static bool at_path(fetch *c, buf *path, const store_json_tok *t, const char *vs
 /* The members of the object at p, their paths below path. */
 static bool walk_value(fetch *c, buf *path, const char *p, const char *end, int depth)
 {
-    store_json_iter it;
-    store_json_tok k, v;
-    if (depth > STORE_JSON_MAX_DEPTH || !store_json_obj_begin(&it, p, end))
+    json_iter it;
+    json_tok k, v;
+    if (depth > JSON_MAX_DEPTH || !json_obj_begin(&it, p, end))
         return true;
     size_t base = path->len;
     buf key = BUF_INIT;
     int rc;
-    while ((rc = store_json_obj_next(&it, &k, &v)) == 1) {
+    while ((rc = json_obj_next(&it, &k, &v)) == 1) {
         buf_reset(&key);
-        if (!store_json_unescape(&k, &key)) {
+        if (!json_unescape(&k, &key)) {
             buf_free(&key);
             return oom_err(c->x->err);
         }
@@ -614,8 +614,8 @@ static bool walk_value(fetch *c, buf *path, const char *p, const char *end, int 
         buf_append(path, key.data ? key.data : "", key.len);
         buf_putc(path, '\0');
         path->len--;
-        const char *vs = v.type == STORE_JSON_STRING ? v.p - 1 : v.p;
-        size_t vl = v.type == STORE_JSON_STRING ? v.n + 2 : v.n;
+        const char *vs = v.type == JSON_STRING ? v.p - 1 : v.p;
+        size_t vl = v.type == JSON_STRING ? v.n + 2 : v.n;
         if (!buf_ok(path)) {
             buf_free(&key);
             return oom_err(c->x->err);

@@ -328,7 +328,7 @@ static size_t utf8_chars(const char *s, size_t n)
 /* Index one scalar (its text `v`/`vn`: decoded string or raw literal) into
  * field `f`/type `t` at `path`. */
 static bool index_scalar(xctx *x, const char *at, const char *path, const store_field *f, store_ftype t,
-                         store_json_type jt, const char *v, size_t vn)
+                         json_type jt, const char *v, size_t vn)
 {
     if (f && !f->index)
         return true;
@@ -354,9 +354,9 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     }
     case STORE_FT_LONG: {
         int64_t l;
-        if (jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE)
+        if (jt == JSON_TRUE || jt == JSON_FALSE)
             ok = false;
-        else if (!store_json_parse_long(v, vn, &l)) {
+        else if (!json_parse_long(v, vn, &l)) {
             char tmp[64];
             char *end;
             if (vn == 0 || vn >= sizeof tmp) {
@@ -379,13 +379,13 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     case STORE_FT_ULONG: { /* Elasticsearch's own reason is the caused_by */
         uint64_t u;
         char why[256];
-        int rc = jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE
+        int rc = jt == JSON_TRUE || jt == JSON_FALSE
                      ? -1
-                     : store_ulong_parse_doc(v, vn, jt == STORE_JSON_NUMBER, &u, why, sizeof why);
+                     : store_ulong_parse_doc(v, vn, jt == JSON_NUMBER, &u, why, sizeof why);
         if (rc == 0)
             return true;
         if (rc < 0)
-            return jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE
+            return jt == JSON_TRUE || jt == JSON_FALSE
                        ? fail_value(x, at, path, f, v, vn)
                        : fail_value_cause(x, at, path, f, v, vn, "illegal_argument_exception", why, NULL);
         store_ulong_enc(u, enc);
@@ -394,7 +394,7 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     case STORE_FT_DOUBLE: {
         char tmp[400];
         char *end;
-        if (jt == STORE_JSON_TRUE || jt == STORE_JSON_FALSE || vn == 0 || vn >= sizeof tmp)
+        if (jt == JSON_TRUE || jt == JSON_FALSE || vn == 0 || vn >= sizeof tmp)
             return fail_value(x, at, path, f, v, vn);
         memcpy(tmp, v, vn);
         tmp[vn] = '\0';
@@ -420,7 +420,7 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
         bool b;
         if (vn == 4 && memcmp(v, "true", 4) == 0)
             b = true;
-        else if ((vn == 5 && memcmp(v, "false", 5) == 0) || (vn == 0 && jt == STORE_JSON_STRING))
+        else if ((vn == 5 && memcmp(v, "false", 5) == 0) || (vn == 0 && jt == JSON_STRING))
             b = false;
         else
             return fail_value(x, at, path, f, v, vn);
@@ -429,8 +429,8 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     }
     case STORE_FT_DATE: {
         int64_t ms;
-        if (f && f->date_format ? !store_datefmt_parse(f->date_format, v, vn, jt == STORE_JSON_NUMBER, &ms)
-            : jt == STORE_JSON_NUMBER ? !store_json_parse_long(v, vn, &ms)
+        if (f && f->date_format ? !store_datefmt_parse(f->date_format, v, vn, jt == JSON_NUMBER, &ms)
+            : jt == JSON_NUMBER ? !json_parse_long(v, vn, &ms)
                                       : !store_index_parse_date(v, vn, &ms))
             return fail_date(x, at, path, f, v, vn,
                              f && f->date_format ? f->date_format : "strict_date_optional_time||epoch_millis");
@@ -439,12 +439,12 @@ static bool index_scalar(xctx *x, const char *at, const char *path, const store_
     }
     case STORE_FT_DATE_NANOS: { /* before 1970 or after 2262 is refused, as DateUtils.toLong refuses it */
         int64_t ns;
-        int rc = store_datefmt_parse_ns(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, false, &ns);
+        int rc = store_datefmt_parse_ns(f ? f->date_format : NULL, v, vn, jt == JSON_NUMBER, false, &ns);
         if (rc == 0)
             return fail_date(x, at, path, f, v, vn, f && f->date_format ? f->date_format : STORE_DATEFMT_NANOS_DEFAULT);
         if (rc < 0) { /* DateUtils.toLong names the instant as Instant.toString writes it */
             char inst[64], why[200];
-            store_datefmt_instant_text(f ? f->date_format : NULL, v, vn, jt == STORE_JSON_NUMBER, inst, sizeof inst);
+            store_datefmt_instant_text(f ? f->date_format : NULL, v, vn, jt == JSON_NUMBER, inst, sizeof inst);
             snprintf(why, sizeof why,
                      rc == -1 ? "date[%s] is before the epoch in 1970 and cannot be stored in nanosecond resolution"
                               : "date[%s] is after 2262-04-11T23:47:16.854775807 and cannot be stored in nanosecond "
@@ -468,14 +468,14 @@ static bool looks_integer(const char *v, size_t n)
     return true;
 }
 
-static bool leaf(xctx *x, const char *path, const store_json_tok *tok)
+static bool leaf(xctx *x, const char *path, const json_tok *tok)
 {
     buf dec = BUF_INIT;
     const char *v = tok->p;
     size_t vn = tok->n;
     bool ok = false;
-    if (tok->type == STORE_JSON_STRING && tok->escaped) {
-        if (!store_json_unescape(tok, &dec)) {
+    if (tok->type == JSON_STRING && tok->escaped) {
+        if (!json_unescape(tok, &dec)) {
             x->oom = true;
             goto done;
         }
@@ -487,10 +487,10 @@ static bool leaf(xctx *x, const char *path, const store_json_tok *tok)
     if (t == STORE_FT_NONE) {
         store_ftype inf;
         int64_t ms;
-        if (tok->type == STORE_JSON_STRING)
+        if (tok->type == JSON_STRING)
             inf = vn >= 10 && store_index_parse_date(v, vn, &ms) && store_index_parse_iso(v, vn, true, &ms) ? STORE_FT_DATE
                                                                                                : STORE_FT_TEXT;
-        else if (tok->type == STORE_JSON_NUMBER)
+        else if (tok->type == JSON_NUMBER)
             inf = looks_integer(v, vn) ? STORE_FT_LONG : STORE_FT_DOUBLE;
         else
             inf = STORE_FT_BOOLEAN;
@@ -533,20 +533,20 @@ done:
     return ok;
 }
 
-static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int depth);
+static bool walk_value(xctx *x, const char *path, const json_tok *tok, int depth);
 
 static bool walk_object(xctx *x, const char *prefix, const char *p, const char *end, int depth)
 {
-    store_json_iter it;
-    if (!store_json_obj_begin(&it, p, end))
+    json_iter it;
+    if (!json_obj_begin(&it, p, end))
         return false;
-    store_json_tok k, v;
+    json_tok k, v;
     int r;
     buf key = BUF_INIT;
     bool ok = true;
-    while (ok && (r = store_json_obj_next(&it, &k, &v)) == 1) {
+    while (ok && (r = json_obj_next(&it, &k, &v)) == 1) {
         buf_reset(&key);
-        if (!store_json_unescape(&k, &key)) {
+        if (!json_unescape(&k, &key)) {
             x->oom = true;
             ok = false;
             break;
@@ -574,13 +574,13 @@ static bool walk_object(xctx *x, const char *prefix, const char *p, const char *
     return ok;
 }
 
-static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int depth)
+static bool walk_value(xctx *x, const char *path, const json_tok *tok, int depth)
 {
-    if (depth > STORE_JSON_MAX_DEPTH)
+    if (depth > JSON_MAX_DEPTH)
         return false;
     switch (tok->type) {
-    case STORE_JSON_NULL: return true;
-    case STORE_JSON_OBJECT: {
+    case JSON_NULL: return true;
+    case JSON_OBJECT: {
         store_ftype t;
         const store_field *f = lookup(x, path, &t);
         if (t == STORE_FT_NONE) {
@@ -602,19 +602,19 @@ static bool walk_value(xctx *x, const char *path, const store_json_tok *tok, int
         }
         return walk_object(x, path, tok->p, tok->p + tok->n, depth + 1);
     }
-    case STORE_JSON_ARRAY: {
-        const char *p = store_json_ws(tok->p + 1, tok->p + tok->n);
+    case JSON_ARRAY: {
+        const char *p = json_ws(tok->p + 1, tok->p + tok->n);
         const char *end = tok->p + tok->n;
         if (p < end && *p == ']')
             return true;
         for (;;) {
-            store_json_tok e;
-            const char *after = store_json_scan(p, end, &e);
+            json_tok e;
+            const char *after = json_scan(p, end, &e);
             if (!after || !walk_value(x, path, &e, depth + 1))
                 return false;
-            p = store_json_ws(after, end);
+            p = json_ws(after, end);
             if (p < end && *p == ',') {
-                p = store_json_ws(p + 1, end);
+                p = json_ws(p + 1, end);
                 continue;
             }
             return p < end && *p == ']';

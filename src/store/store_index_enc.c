@@ -183,7 +183,7 @@ bool store_index_parse_date(const char *s, size_t n, int64_t *ms)
         for (size_t k = i; k < n; k++)
             if (s[k] < '0' || s[k] > '9')
                 all = false;
-        if (all && n - i != 4 && store_json_parse_long(s, n, ms))
+        if (all && n - i != 4 && json_parse_long(s, n, ms))
             return true; /* epoch_millis; four digits read as a year, as strict_date_optional_time comes first */
     }
     return store_index_parse_iso(s, n, false, ms);

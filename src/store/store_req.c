@@ -52,7 +52,7 @@ bool store_req_long(const store_req *req, const char *key, int64_t *out, bool *p
     *present = v != NULL;
     if (!v)
         return true;
-    if (store_json_parse_long(v, strlen(v), out))
+    if (json_parse_long(v, strlen(v), out))
         return true;
     buf caused = BUF_INIT, reason = BUF_INIT;
     buf_puts(&caused, "{\"type\":\"number_format_exception\",\"reason\":");
@@ -229,7 +229,7 @@ bool store_req_keep_big_ints(cJSON *root, const char *text, size_t n)
 bool store_req_json_body(const store_req *req, cJSON **out, store_resp *resp)
 {
     *out = NULL;
-    if (!store_json_is_valid(req->body, req->body_len)) {
+    if (!json_is_valid(req->body, req->body_len)) {
         store_resp_error_n(resp, 400, "parse_exception", "failed to parse the request body: malformed JSON", 48, NULL,
                      "{\"type\":\"json_parse_exception\",\"reason\":\"malformed JSON\"}");
         return false;

@@ -389,7 +389,7 @@ bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, st
                 sv->kind = 1, sv->ul = true, sv->l = (int64_t)(u ^ (1ULL << 63));
             } else if (ft == STORE_FT_DATE_NANOS && cJSON_IsNumber(v) && v->valuestring) {
                 int64_t l; /* nanoseconds past 2^53, as written */
-                if (!store_json_parse_long(v->valuestring, strlen(v->valuestring), &l))
+                if (!json_parse_long(v->valuestring, strlen(v->valuestring), &l))
                     return store_sort_after_err(err, key->field);
                 sv->kind = 1, sv->l = l;
             } else if (cJSON_IsBool(v))
@@ -410,7 +410,7 @@ bool store_sort_after_hit(const sreq *q, const sidx *ix, size_t nix, rh *out, st
                 if (ft == STORE_FT_DATE && store_index_parse_date(s, strlen(s), &l))
                     sv->kind = 1, sv->l = l;
                 else if ((ft == STORE_FT_LONG || ft == STORE_FT_DATE || ft == STORE_FT_DATE_NANOS) &&
-                         store_json_parse_long(s, strlen(s), &l))
+                         json_parse_long(s, strlen(s), &l))
                     sv->kind = 1, sv->l = l;
                 else if (ft == STORE_FT_DOUBLE && (sv->d = strtod(s, &e), !*e && *s))
                     sv->kind = 2;

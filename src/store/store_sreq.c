@@ -112,7 +112,7 @@ static bool count_val(const cJSON *v, const char *name, int64_t *out, store_erro
     double d;
     if (cJSON_IsNumber(v))
         d = v->valuedouble;
-    else if (cJSON_IsString(v) && store_json_parse_long(v->valuestring, strlen(v->valuestring), out))
+    else if (cJSON_IsString(v) && json_parse_long(v->valuestring, strlen(v->valuestring), out))
         d = (double)*out;
     else
         return seterr(err, 400, "parsing_exception", "[%s] must be a number", name);
@@ -127,7 +127,7 @@ static bool long_param(const store_search_req *r, const char *key, int64_t *out,
     const char *v = store_sreq_param(r, key);
     if (!v)
         return true;
-    if (store_json_parse_long(v, strlen(v), out))
+    if (json_parse_long(v, strlen(v), out))
         return true;
     return seterr(err, 400, "illegal_argument_exception",
                   "Failed to parse int parameter [%s] with value [%s]", key, v);
@@ -1095,7 +1095,7 @@ bool store_sreq_parse(const store_search_req *r, bool count, sreq *q, store_erro
             q->track = -1;
         else if (strcmp(tt, "true") == 0 || !tt[0])
             q->track_exact = true;
-        else if (!store_json_parse_long(tt, strlen(tt), &q->track) || q->track < 0)
+        else if (!json_parse_long(tt, strlen(tt), &q->track) || q->track < 0)
             return seterr(err, 400, "illegal_argument_exception",
                           "Failed to parse int parameter [track_total_hits] "
                           "with value [%s]",

@@ -39,7 +39,7 @@ static cJSON *parse_marked(const char *text, size_t n)
 {
     buf m = BUF_INIT;
     bool nul = false;
-    if (!store_json_is_valid(text, n) || !store_json_mark_nul(text, n, &m, &nul)) {
+    if (!json_is_valid(text, n) || !store_json_mark_nul(text, n, &m, &nul)) {
         buf_free(&m);
         return NULL;
     }
@@ -231,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* an internal error caused by a request */
     }
     if (strcmp(method, "HEAD") != 0 && resp.content_type && strncmp(resp.content_type, "application/json", 16) == 0 &&
-        !store_json_is_valid(resp.body.data ? resp.body.data : "", resp.body.len)) {
+        !json_is_valid(resp.body.data ? resp.body.data : "", resp.body.len)) {
         fprintf(stderr, "fuzz_store_api: %d answer is not valid JSON: %.400s\n", resp.status,
                 resp.body.data ? resp.body.data : "");
         abort(); /* an answer clients cannot parse */
@@ -252,7 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         store_req lr = {.method = "GET", .path = "/_cat/indices", .params = &fj, .nparams = 1, .body = "", .body_len = 0};
         store_resp_init(&resp);
         store_api_handle(api, &lr, &resp);
-        if (resp.status != 200 || !store_json_is_valid(resp.body.data ? resp.body.data : "", resp.body.len)) {
+        if (resp.status != 200 || !json_is_valid(resp.body.data ? resp.body.data : "", resp.body.len)) {
             fprintf(stderr, "fuzz_store_api: after this input, _cat/indices?format=json is not valid JSON\n");
             abort();
         }

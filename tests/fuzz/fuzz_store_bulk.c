@@ -53,7 +53,7 @@ static void check_bulk(const store_bulk *b, const char *body, size_t len)
         if (it->action == STORE_BULK_INDEX || it->action == STORE_BULK_CREATE) {
             if (!it->src || it->src < body || it->src + it->src_len > body + len)
                 abort();
-            if (!store_json_is_object(it->src, it->src_len))
+            if (!json_is_object(it->src, it->src_len))
                 abort();
         }
         if (it->action == STORE_BULK_UPDATE && !it->upd.doc && !it->upd.upsert)

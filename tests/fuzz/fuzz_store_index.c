@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *type = NULL;
     if (!store_mapping_parse(mj, strlen(mj), &m, err, sizeof err))
         abort();
-    if (store_json_is_object(doc, n)) {
-        const char *start = store_json_ws(doc, doc + n);
+    if (json_is_object(doc, n)) {
+        const char *start = json_ws(doc, doc + n);
         size_t len = (size_t)(doc + n - start);
         if (store_index_doc(&m, start, len, "id", 2, false, &d, &type, &reason)) {
             if (!store_index_doc(&m, start, len, "id", 2, true, &again, &type, &reason) || !same(&d, &again))

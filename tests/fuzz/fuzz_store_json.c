@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data, size);
     const char *end = s + size;
 
-    bool valid = store_json_is_valid(s, size);
-    bool object = store_json_is_object(s, size);
+    bool valid = json_is_valid(s, size);
+    bool object = json_is_object(s, size);
     if (object && !valid)
         abort();
     if (valid) {
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (object != cJSON_IsObject(a))
             abort();
         buf pretty = BUF_INIT;
-        const char *v = store_json_ws(s, end);
+        const char *v = json_ws(s, end);
         if (!store_json_pretty(v, (size_t)(end - v), &pretty))
             abort();
         /* Compared as printed text: cJSON_Compare mismatches duplicate keys. */
@@ -46,17 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_Delete(b);
         buf_free(&pretty);
         if (object) {
-            store_json_iter it;
-            if (!store_json_obj_begin(&it, s, end))
+            json_iter it;
+            if (!json_obj_begin(&it, s, end))
                 abort();
-            store_json_tok k, val;
+            json_tok k, val;
             int r, n = 0;
             buf key = BUF_INIT;
-            while ((r = store_json_obj_next(&it, &k, &val)) == 1) {
-                if (k.type != STORE_JSON_STRING)
+            while ((r = json_obj_next(&it, &k, &val)) == 1) {
+                if (k.type != JSON_STRING)
                     abort();
                 buf_reset(&key);
-                if (!store_json_unescape(&k, &key))
+                if (!json_unescape(&k, &key))
                     abort();
                 n++;
             }
@@ -68,15 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* Scanning from every prefix of the input stays inside it. */
-    store_json_tok t;
-    const char *p = store_json_ws(s, end);
-    const char *q = p < end ? store_json_scan(p, end, &t) : NULL;
+    json_tok t;
+    const char *p = json_ws(s, end);
+    const char *q = p < end ? json_scan(p, end, &t) : NULL;
     if (q && (q <= p || q > end || t.p < s || t.p + t.n > end))
         abort();
 
     /* Java longs: the parser agrees with strtoll on what fits. */
     int64_t lv;
-    if (size <= 40 && store_json_parse_long(s, size, &lv)) {
+    if (size <= 40 && json_parse_long(s, size, &lv)) {
         char tmp[48];
         memcpy(tmp, s, size);
         tmp[size] = '\0';

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-static bool obj(const char *s) { return store_json_is_object(s, strlen(s)); }
+static bool obj(const char *s) { return json_is_object(s, strlen(s)); }
 
 static void test_scanner_accepts_and_rejects(void **state)
 {
@@ -27,18 +27,18 @@ static void test_scanner_accepts_and_rejects(void **state)
                          "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{a:1}", "{\"a\":tru}", "{\"a\" 1}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(obj(bad[i]));
-    assert_true(store_json_is_valid("[1,2]", 5));
-    assert_true(store_json_is_valid("42", 2));
+    assert_true(json_is_valid("[1,2]", 5));
+    assert_true(json_is_valid("42", 2));
     /* nesting deeper than the limit is refused, without recursion trouble */
     size_t n = 5000;
     char *deep = malloc(2 * n + 1);
     memset(deep, '[', n);
     memset(deep + n, ']', n);
     deep[2 * n] = '\0';
-    assert_false(store_json_is_valid(deep, 2 * n));
+    assert_false(json_is_valid(deep, 2 * n));
     memset(deep, '[', 500);
     memset(deep + 500, ']', 500);
-    assert_true(store_json_is_valid(deep, 1000));
+    assert_true(json_is_valid(deep, 1000));
     free(deep);
 }
 
@@ -46,30 +46,30 @@ static void test_object_iteration(void **state)
 {
     (void)state;
     const char *s = "{\"index\":{\"_id\":\"a\\\"b\",\"version\":12},\"x\":[1]}";
-    store_json_iter it;
-    store_json_tok k, v;
-    assert_true(store_json_obj_begin(&it, s, s + strlen(s)));
-    assert_int_equal(store_json_obj_next(&it, &k, &v), 1);
-    assert_true(store_json_tok_eq(&k, "index"));
-    assert_int_equal(v.type, STORE_JSON_OBJECT);
-    store_json_iter in;
-    assert_true(store_json_obj_begin(&in, v.p, v.p + v.n));
-    assert_int_equal(store_json_obj_next(&in, &k, &v), 1);
-    assert_true(store_json_tok_eq(&k, "_id"));
+    json_iter it;
+    json_tok k, v;
+    assert_true(json_obj_begin(&it, s, s + strlen(s)));
+    assert_int_equal(json_obj_next(&it, &k, &v), 1);
+    assert_true(json_tok_eq(&k, "index"));
+    assert_int_equal(v.type, JSON_OBJECT);
+    json_iter in;
+    assert_true(json_obj_begin(&in, v.p, v.p + v.n));
+    assert_int_equal(json_obj_next(&in, &k, &v), 1);
+    assert_true(json_tok_eq(&k, "_id"));
     assert_true(v.escaped);
     buf b = BUF_INIT;
-    assert_true(store_json_unescape(&v, &b));
+    assert_true(json_unescape(&v, &b));
     assert_string_equal(b.data, "a\"b");
-    assert_int_equal(store_json_obj_next(&in, &k, &v), 1);
-    assert_int_equal(v.type, STORE_JSON_NUMBER);
+    assert_int_equal(json_obj_next(&in, &k, &v), 1);
+    assert_int_equal(v.type, JSON_NUMBER);
     assert_int_equal(v.n, 2);
-    assert_int_equal(store_json_obj_next(&in, &k, &v), 0);
-    assert_int_equal(store_json_obj_next(&it, &k, &v), 1);
-    assert_int_equal(v.type, STORE_JSON_ARRAY);
-    assert_int_equal(store_json_obj_next(&it, &k, &v), 0);
+    assert_int_equal(json_obj_next(&in, &k, &v), 0);
+    assert_int_equal(json_obj_next(&it, &k, &v), 1);
+    assert_int_equal(v.type, JSON_ARRAY);
+    assert_int_equal(json_obj_next(&it, &k, &v), 0);
     buf_reset(&b);
-    store_json_tok u = {STORE_JSON_STRING, "\\ud83d\\ude00\\u00e9", 18, true};
-    assert_true(store_json_unescape(&u, &b));
+    json_tok u = {JSON_STRING, "\\ud83d\\ude00\\u00e9", 18, true};
+    assert_true(json_unescape(&u, &b));
     assert_string_equal(b.data, "\xf0\x9f\x98\x80\xc3\xa9");
     buf_free(&b);
 }
@@ -78,17 +78,17 @@ static void test_parse_long(void **state)
 {
     (void)state;
     int64_t v;
-    assert_true(store_json_parse_long("0", 1, &v) && v == 0);
-    assert_true(store_json_parse_long("9223372036854775807", 19, &v) && v == INT64_MAX);
-    assert_true(store_json_parse_long("-9223372036854775808", 20, &v) && v == INT64_MIN);
-    assert_true(store_json_parse_long("+5", 2, &v) && v == 5);
-    assert_true(store_json_parse_long("-3", 2, &v) && v == -3);
-    assert_false(store_json_parse_long("9223372036854775808", 19, &v));
-    assert_false(store_json_parse_long("1.5", 3, &v));
-    assert_false(store_json_parse_long("abc", 3, &v));
-    assert_false(store_json_parse_long("", 0, &v));
-    assert_false(store_json_parse_long("-", 1, &v));
-    assert_false(store_json_parse_long("1e3", 3, &v));
+    assert_true(json_parse_long("0", 1, &v) && v == 0);
+    assert_true(json_parse_long("9223372036854775807", 19, &v) && v == INT64_MAX);
+    assert_true(json_parse_long("-9223372036854775808", 20, &v) && v == INT64_MIN);
+    assert_true(json_parse_long("+5", 2, &v) && v == 5);
+    assert_true(json_parse_long("-3", 2, &v) && v == -3);
+    assert_false(json_parse_long("9223372036854775808", 19, &v));
+    assert_false(json_parse_long("1.5", 3, &v));
+    assert_false(json_parse_long("abc", 3, &v));
+    assert_false(json_parse_long("", 0, &v));
+    assert_false(json_parse_long("-", 1, &v));
+    assert_false(json_parse_long("1e3", 3, &v));
 }
 
 static void test_pretty(void **state)
@@ -188,7 +188,7 @@ static void test_mark_nul(void **state)
     assert_true(store_json_mark_nul(t, strlen(t), &out, &found));
     assert_true(found);
     assert_string_equal(out.data, "{\"k\\udbff\\udfff\":[\"x\\udbff\\udfffy\",\"\\\"\\udbff\\udfff\"]}");
-    assert_true(store_json_is_valid(out.data, out.len));
+    assert_true(json_is_valid(out.data, out.len));
     buf_free(&out);
 }
 

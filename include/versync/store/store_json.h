@@ -1,74 +1,14 @@
-/* store_json — allocation-free JSON scanning, exact integers and small helpers for verstore. */
+/* store_json — verstore's JSON helpers beyond scanning (common/json.h): Java's number printing,
+ * ?pretty, ?filter_path and the \u0000 guard for cJSON. */
 #ifndef VERSYNC_STORE_JSON_H
 #define VERSYNC_STORE_JSON_H
 
 #include "versync/common/buf.h"
+#include "versync/common/json.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Deepest nesting accepted in a document (Jackson's default limit in ES 8). */
-#define STORE_JSON_MAX_DEPTH 1000
-
-typedef enum store_json_type {
-    STORE_JSON_STRING,
-    STORE_JSON_NUMBER,
-    STORE_JSON_TRUE,
-    STORE_JSON_FALSE,
-    STORE_JSON_NULL,
-    STORE_JSON_OBJECT,
-    STORE_JSON_ARRAY,
-} store_json_type;
-
-/* A token points into the caller's text. For strings `p`/`n` cover the bytes
- * between the quotes, escapes not yet decoded (`escaped` says whether there
- * are any); for other values they cover the whole value text. */
-typedef struct store_json_tok {
-    store_json_type type;
-    const char *p;
-    size_t n;
-    bool escaped;
-} store_json_tok;
-
-/* Skip JSON whitespace; returns the first other byte (or `end`). */
-const char *store_json_ws(const char *p, const char *end);
-
-/* Scan one complete JSON value at `p` (no leading whitespace skipped) and
- * return the byte after it, or NULL when it is not valid JSON (bad syntax,
- * invalid UTF-8, control characters in strings, nesting over the limit).
- * When `tok` is given it describes the value. */
-const char *store_json_scan(const char *p, const char *end, store_json_tok *tok);
-
-/* True when [s, s+n) is exactly one JSON object, surrounded only by whitespace. */
-bool store_json_is_object(const char *s, size_t n);
-
-/* True when [s, s+n) is exactly one JSON value of any kind. */
-bool store_json_is_valid(const char *s, size_t n);
-
-/* Iterate the members of an object without allocating. */
-typedef struct store_json_iter {
-    const char *p, *end;
-    bool first;
-} store_json_iter;
-
-/* Start at `s`, which must point at (whitespace then) '{'. False otherwise. */
-bool store_json_obj_begin(store_json_iter *it, const char *s, const char *end);
-
-/* Next member: 1 with key/value filled, 0 at the closing '}', -1 on a syntax
- * error. After 0, it->p points just past the '}'. */
-int store_json_obj_next(store_json_iter *it, store_json_tok *key, store_json_tok *val);
-
-/* True when string token `t` equals the C string `s` (decoding escapes). */
-bool store_json_tok_eq(const store_json_tok *t, const char *s);
-
-/* Append the decoded text of string token `t` to `out`. False on a bad
- * escape or out of memory. */
-bool store_json_unescape(const store_json_tok *t, buf *out);
-
-/* Parse a Java long exactly as Long.parseLong does: optional sign, decimal
- * digits only, within [-2^63, 2^63-1]. */
-bool store_json_parse_long(const char *s, size_t n, int64_t *out);
 
 /* cJSON stops a string at a NUL, so "victim\u0000x" would read as "victim".
  * Bodies parsed with cJSON first get every \u0000 escape inside a string
