@@ -1,6 +1,10 @@
-/* fuzz_bridge_bulk — libFuzzer target for versync's _bulk answer parser, version parser, and its _bulk writer checked against verstore's parser. */
+/* fuzz_bridge_bulk — libFuzzer target for versync's _bulk answer parser (checked against a cJSON
+ * tree reading of the same answer), version parser, and its _bulk writer checked against verstore's
+ * parser. */
 #include "versync/bridge/bulk.h"
 #include "versync/store/store_bulk.h"
+
+#include <cjson/cJSON.h>
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -85,6 +89,61 @@ done:
     buf_free(&body);
 }
 
+/* The reading bulk_parse_response replaced: a cJSON tree, the first of a repeated member counting.
+ * Whatever the in-place reader accepts, this one reads the same way. */
+static bool ref_parse(const char *body, size_t len, const bool *is_delete, bulk_item_result *items, size_t nitems)
+{
+    bool ok = false;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "items") : NULL;
+    if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != nitems)
+        goto done;
+    size_t i = 0;
+    const cJSON *wrap;
+    cJSON_ArrayForEach(wrap, arr)
+    {
+        bulk_item_result *r = &items[i];
+        const cJSON *item = wrap->child;
+        const cJSON *st = item ? cJSON_GetObjectItemCaseSensitive(item, "status") : NULL;
+        if (!cJSON_IsObject(item) || !cJSON_IsNumber(st))
+            goto done;
+        r->status = st->valueint;
+        r->store_version = -1;
+        r->error[0] = '\0';
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(item, "result");
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(item, "error");
+        const char *etype = NULL;
+        if (cJSON_IsObject(e)) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "reason");
+            etype = cJSON_IsString(t) ? t->valuestring : "error";
+            snprintf(r->error, sizeof r->error, "%s: %s", etype, cJSON_IsString(why) ? why->valuestring : "");
+            if (cJSON_IsString(why))
+                r->store_version = bulk_conflict_version(why->valuestring);
+        } else if (cJSON_IsString(e)) {
+            etype = e->valuestring;
+            snprintf(r->error, sizeof r->error, "%s", etype);
+        }
+        r->outcome = bulk_classify(r->status, is_delete[i], cJSON_IsString(res) ? res->valuestring : NULL, etype);
+        if (r->outcome != BULK_APPLIED && !r->error[0])
+            snprintf(r->error, sizeof r->error, "HTTP %d", r->status);
+        i++;
+    }
+    ok = true;
+done:
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* Nesting near both readers' limit of 1000 levels, where they may count one level apart. */
+static bool deep(const char *s, size_t n)
+{
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++)
+        open += s[i] == '[' || s[i] == '{';
+    return open >= 900;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -103,11 +162,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     err[0] = '\0';
     if (bulk_parse_response(body, len, is_delete, items, nitems, err, sizeof err)) {
+        bulk_item_result ref[16];
+        if (!ref_parse(body, len, is_delete, ref, nitems) && !deep(body, len))
+            abort(); /* accepted an answer the tree reading refuses */
         for (size_t i = 0; i < nitems; i++) {
             if (items[i].outcome > BULK_RETRY)
                 abort();
             if (items[i].outcome != BULK_APPLIED && !items[i].error[0])
                 abort(); /* every failure is explained in dead_letters */
+            if (!deep(body, len) &&
+                (items[i].outcome != ref[i].outcome || items[i].status != ref[i].status ||
+                 items[i].store_version != ref[i].store_version || strcmp(items[i].error, ref[i].error) != 0))
+                abort(); /* read differently from the tree */
         }
     } else if (!err[0]) {
         abort();

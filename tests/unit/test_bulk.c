@@ -134,6 +134,53 @@ static void test_parse_response_rejects_garbage(void **state)
     assert_false(bulk_parse_response(noitems, strlen(noitems), del, r, 1, err, sizeof err));
 }
 
+/* The answer is read in place: escapes decoded, members in any order and of any shape skipped, the
+ * first of a repeated member counting (as a tree's lookup did), and nothing but JSON accepted. */
+static void test_parse_response_in_place(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"items\" : [ {\"index\":{\"_shards\":{\"total\":[1,{\"x\":null}],\"ok\":true},\"status\":409,"
+        "\"error\":{\"caused_by\":{\"type\":\"inner\"},\"type\":\"version_conflict_engine_exception\","
+        "\"reason\":\"[a\\\"b]: version conflict, current version [77] is higher or equal to the one provided "
+        "[5]\",\"type\":\"second\"},\"status\":200}},"
+        "{\"delete\":{\"result\":\"not_\\u0066ound\",\"status\":404}},"
+        "{\"index\":{\"status\":503,\"error\":\"caf\\u00e9 \\ud83d\\ude00\"}},"
+        "{\"create\":{\"status\":400,\"error\":{\"reason\":\"no type\"}}}],\"took\":1,\"items\":[]}\n";
+    bool del[] = {false, true, false, false};
+    bulk_item_result r[4];
+    char err[128] = "";
+    assert_true(bulk_parse_response(body, strlen(body), del, r, 4, err, sizeof err));
+    assert_int_equal(r[0].status, 409);
+    assert_int_equal(r[0].outcome, BULK_STALE);
+    assert_int_equal(r[0].store_version, 77);
+    assert_string_equal(r[0].error, "version_conflict_engine_exception: [a\"b]: version conflict, current version "
+                                    "[77] is higher or equal to the one provided [5]");
+    assert_int_equal(r[1].outcome, BULK_APPLIED); /* "not_found" spelt with an escape is still it */
+    assert_int_equal(r[2].outcome, BULK_RETRY);
+    assert_string_equal(r[2].error, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    assert_int_equal(r[3].outcome, BULK_DEAD);
+    assert_string_equal(r[3].error, "error: no type");
+
+    const char *bad[] = {
+        "{\"items\":[{\"index\":{\"status\":201}}]} x", /* trailing bytes */
+        "[{\"index\":{\"status\":201}}]",                 /* not an object */
+        "{\"items\":[{\"index\":{\"status\":201}}]",    /* cut short */
+        "{\"items\":[{\"index\":{\"status\":\"201\"}}]}", /* status not a number */
+        "{\"items\":[{\"index\":{\"status\":2.01e2}}]}",  /* nor an integer */
+        "{\"items\":[{\"index\":{\"status\":99999999999}}]}",
+        "{\"items\":[{\"index\":[201]}]}",
+        "{\"items\":[\"index\"]}",
+        "{\"items\":{\"index\":{\"status\":201}}}",
+        "{\"items\":[{\"index\":{\"status\":201,\"error\":\"\xff\"}}]}", /* not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_false(bulk_parse_response(bad[i], strlen(bad[i]), del, r, 1, err, sizeof err));
+        assert_true(err[0] != '\0');
+    }
+}
+
 static void test_parse_version_range(void **state)
 {
     (void)state;
@@ -411,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_parse_response_in_order),
         cmocka_unit_test(test_parse_response_rejects_garbage),
+        cmocka_unit_test(test_parse_response_in_place),
         cmocka_unit_test(test_parse_version_range),
         cmocka_unit_test(test_error_summary),
         cmocka_unit_test(test_gte_action_and_conflict_version),
