@@ -42,7 +42,8 @@ cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build}
 . tests/integration/lib.sh
 BENCH_BIN=$VS_BUILD/bench
-for b in "$VERSYNC" "$VERSTORE" "$BENCH_BIN/store_bench" "$BENCH_BIN/drain_probe" "$BENCH_BIN/search_bench"; do
+for b in "$VERSYNC" "$VERSTORE" "$BENCH_BIN/store_bench" "$BENCH_BIN/drain_probe" "$BENCH_BIN/search_bench" \
+  "$BENCH_BIN/peak_rss"; do
   [ -x "$b" ] || { echo "run.sh: $b is missing; run make bench" >&2; exit 2; }
 done
 command -v pgbench >/dev/null || PATH=$PG_BIN:$PATH
@@ -169,39 +170,26 @@ psql -XAtq -v ON_ERROR_STOP=1 -o "$T_DIR/docs.ndjson" -c \
           || chr(10) || to_jsonb(b)::text from public.bench b order by b.id" || exit 1
 
 worker_hwm_max=0
-# sample_hwm PID OUTFILE — until PID exits, keep the largest VmHWM (kB) of its
-# child processes (the workers) in OUTFILE, or of PID itself when it has none.
-sample_hwm() {
-  local pid=$1 out=$2 best=0 kids k v
-  while kill -0 "$pid" 2>/dev/null; do
-    kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
-    for k in ${kids:-$pid}; do
-      v=$(awk '/^VmHWM/ {print $2}' "/proc/$k/status" 2>/dev/null)
-      [ -n "$v" ] && [ "$v" -gt "$best" ] && best=$v
-    done
-    echo "$best" >"$out"
-    sleep 0.1
-  done
-}
-
 # drain_once WORKERS [ARGS…] — restore the backlog, run versync once on a fresh
-# store; sets DRAIN_RATE (changes/s), or returns 1 (a wrong count is a failure).
+# store; sets DRAIN_RATE (changes/s) and DRAIN_CPU_US (versync's CPU µs per change), or returns 1
+# (a wrong count is a failure).
 # Not to be called in $(…): it restarts the store, whose pid this shell keeps.
 drain_once() {
   local w=$1; shift
-  DRAIN_RATE=""
+  DRAIN_RATE="" DRAIN_CPU_US=""
   restore_backlog || return 1
   store_fresh
-  local t0 t1 pid rc hwm
+  local t0 t1 pid rc hwm cpu_u cpu_s
   t0=$(now)
-  "$VERSYNC" -c "$CFG" --log-level warn once --workers "$w" "$@" >"$T_DIR/once.out" 2>"$T_DIR/once.err" &
+  # The workers' peak RSS from wait4, once at the end (peak_rss.c): nothing polls during the drain.
+  "$BENCH_BIN/peak_rss" "$T_DIR/hwm" "$VERSYNC" -c "$CFG" --log-level warn once --workers "$w" "$@" \
+    >"$T_DIR/once.out" 2>"$T_DIR/once.err" &
   pid=$!
-  sample_hwm "$pid" "$T_DIR/hwm" &
-  local spid=$!
   wait "$pid"; rc=$?
   t1=$(now)
-  wait "$spid"
-  hwm=$(cat "$T_DIR/hwm" 2>/dev/null || echo 0)
+  read -r hwm cpu_u cpu_s <"$T_DIR/hwm" 2>/dev/null || hwm=0
+  # versync's own CPU (supervisor and workers, user + system) per change.
+  DRAIN_CPU_US=$(awk -v u="${cpu_u:-0}" -v s="${cpu_s:-0}" -v n="$N" 'BEGIN { printf "%.2f", (u + s) * 1e6 / n }')
   [ "$hwm" -gt "$worker_hwm_max" ] && worker_hwm_max=$hwm
   local got
   got=$(store_count)
@@ -217,10 +205,12 @@ drain_once() {
 # DRAIN_ONLY=1: only the 2-worker drain, in pairs of the combined claim + re-read (one
 # statement, the default) and the two-statement path (VERSYNC_BENCH_TWO_STATEMENTS=1),
 # alternating which goes first; prints one line per run and the medians, then stops.
+# The index is mapped as the first of $MAPPINGS says; DRAIN_MODES="one" leaves out the two-statement path.
 if [ "${DRAIN_ONLY:-0}" = 1 ]; then
+  MAPPING=${MAPPINGS%% *}
   # BASE_VERSYNC=PATH adds a third drain per round by another build (an earlier commit).
-  modes="one two${BASE_VERSYNC:+ base}"
-  : >"$T_DIR/one"; : >"$T_DIR/two"; : >"$T_DIR/base"
+  modes="${DRAIN_MODES:-one two}${BASE_VERSYNC:+ base}"
+  : >"$T_DIR/one"; : >"$T_DIR/two"; : >"$T_DIR/base"; : >"$T_DIR/one.cpu"; : >"$T_DIR/two.cpu"; : >"$T_DIR/base.cpu"
   for i in $(seq 1 "$RUNS"); do
     set -- $modes
     for _ in $(seq 2 "$i"); do set -- "$@" "$1"; shift; done # rotate: each mode goes first in turn
@@ -232,14 +222,14 @@ if [ "${DRAIN_ONLY:-0}" = 1 ]; then
               VERSYNC=$saved ;;
         *) drain_once 2 || status=1 ;;
       esac
-      say "drain, 2 workers, run $i, $mode: $(fmt "$DRAIN_RATE") changes/s"
-      [ -n "$DRAIN_RATE" ] && echo "$DRAIN_RATE" >>"$T_DIR/$mode"
+      say "drain, 2 workers, run $i, $mode: $(fmt "$DRAIN_RATE") changes/s, versync CPU $DRAIN_CPU_US µs/change"
+      [ -n "$DRAIN_RATE" ] && echo "$DRAIN_RATE" >>"$T_DIR/$mode" && echo "$DRAIN_CPU_US" >>"$T_DIR/$mode.cpu"
     done
   done
-  echo "drain-only: commit $bench_commit, $(date -u '+%Y-%m-%d %H:%M UTC'), N=$N, RUNS=$RUNS, load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "| drain, versync once --workers 2, claim + re-read in one statement | $(fmt "$(median <"$T_DIR/one")") changes/s |"
-  echo "| drain, versync once --workers 2, claim then re-read (two statements) | $(fmt "$(median <"$T_DIR/two")") changes/s |"
-  [ -n "${BASE_VERSYNC:-}" ] && echo "| drain, versync once --workers 2, $BASE_VERSYNC | $(fmt "$(median <"$T_DIR/base")") changes/s |"
+  echo "drain-only: commit $bench_commit, $(ixl "$MAPPING"), $(date -u '+%Y-%m-%d %H:%M UTC'), N=$N, RUNS=$RUNS, load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "| drain, versync once --workers 2, claim + re-read in one statement | $(fmt "$(median <"$T_DIR/one")") changes/s | $(median <"$T_DIR/one.cpu") µs versync CPU/change |"
+  [[ " $modes " == *" two "* ]] && echo "| drain, versync once --workers 2, claim then re-read (two statements) | $(fmt "$(median <"$T_DIR/two")") changes/s | $(median <"$T_DIR/two.cpu") µs versync CPU/change |"
+  [ -n "${BASE_VERSYNC:-}" ] && echo "| drain, versync once --workers 2, $BASE_VERSYNC | $(fmt "$(median <"$T_DIR/base")") changes/s | $(median <"$T_DIR/base.cpu") µs versync CPU/change |"
   exit "$status"
 fi
 
@@ -251,7 +241,7 @@ for MAPPING in $MAPPINGS; do
 say "drains into the $(ixl "$MAPPING")"
 # The 2-worker drain runs in pairs with --no-versions (alternating which goes
 # first), so the cost of versions is a ratio of neighbouring runs.
-: >"$T_DIR/nover"; : >"$T_DIR/ratio"
+: >"$T_DIR/nover"; : >"$T_DIR/ratio"; : >"$T_DIR/cpu"
 for w in 1 2 4; do
   : >"$T_DIR/r"
   for i in $(seq 1 "$RUNS"); do
@@ -260,6 +250,7 @@ for w in 1 2 4; do
       for mode in $([ $((i % 2)) = 1 ] && echo "versioned plain" || echo "plain versioned"); do
         if [ "$mode" = versioned ]; then
           drain_once 2 || status=1; v=$DRAIN_RATE
+          [ -n "$DRAIN_CPU_US" ] && echo "$DRAIN_CPU_US" >>"$T_DIR/cpu"
         else
           drain_once 2 --no-versions 2>/dev/null || status=1; p=$DRAIN_RATE
           say "drain --no-versions, 2 workers, $MAPPING, run $i: $(fmt "$p") changes/s"
@@ -277,6 +268,7 @@ for w in 1 2 4; do
   rate[$MAPPING,w$w]=$(median <"$T_DIR/r")
 done
 rate[$MAPPING,nover]=$(median <"$T_DIR/nover")
+rate[$MAPPING,cpu]=$(median <"$T_DIR/cpu")
 rate[$MAPPING,overhead]=$(median <"$T_DIR/ratio")
 # The spread of the pairs, so the overhead can be read against the noise.
 rate[$MAPPING,spread]=$(sort -g "$T_DIR/ratio" | awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR) printf "%.1f to %.1f", lo, hi; else print "failed" }')
@@ -528,6 +520,7 @@ drain_rows() { # drain_rows MAPPING — goal 3 of issue 21, against one index
   overhead=$(awk -v o="${rate[$m,overhead]}" 'BEGIN { if (o ~ /^-?[0-9.e+-]+$/) printf "%.1f", o; else print "failed" }')
   echo "| drain, versync once --workers 1, $(ixl "$m") | $(fmt "${rate[$m,w1]}") changes/s | – | – |"
   echo "| drain, versync once --workers 2, $(ixl "$m") | $(fmt "${rate[$m,w2]}") changes/s | – | – |"
+  echo "| versync's own CPU (supervisor and workers, user + system) per change, 2-worker drain, $(ixl "$m") | ${rate[$m,cpu]:-failed} µs | – | – |"
   # The goal holds only where both limits reach it; below, the figure says the limit kept it out of reach.
   w4note=$(awk -v l="$limit" 'BEGIN { if (l ~ /^[0-9.]+$/ && l + 0 < 100000) printf " (the smaller limit, %.0f, is below the goal)", l }')
   echo "| drain, versync once --workers 4, $(ixl "$m") | $(fmt "${rate[$m,w4]}") changes/s$w4note | ≥ 100 000 when both limits allow it | $(goal "${rate[$m,w4]}" '>=' 100000) |"
@@ -563,7 +556,7 @@ both() { [[ " $MAPPINGS " == *" static "* && " $MAPPINGS " == *" dynamic "* ]]; 
     echo "| nested drain / flat drain (2 workers, same run, $(ixl dynamic)) | $nested_ratio | – | – |"
     echo "| naive: one transaction and one PUT per change, 2 processes, $(ixl dynamic) | $(fmt "${rate[naive]}") changes/s | – | – |"
     echo "| versync (2 workers) / naive | $naive_x × | – | – |"
-    echo "| worker peak RSS (VmHWM) over all drains | $hwm_mb MB | ≤ 32 MB | $(goal "$hwm_mb" '<=' 32) |"
+    echo "| worker peak RSS (ru_maxrss) over all drains | $hwm_mb MB | ≤ 32 MB | $(goal "$hwm_mb" '<=' 32) |"
   fi
   if step store; then
     echo "| verstore peak RSS (VmHWM) | $(mb "$store_peak") | – | – |"

@@ -4,14 +4,16 @@
 # speed (speed lives in the benchmark's own figures, never in a test).
 . "$(dirname "$0")/lib.sh"
 
-for b in "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$VS_BUILD/bench/search_bench"; do
+for b in "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$VS_BUILD/bench/search_bench" \
+  "$VS_BUILD/bench/peak_rss"; do
   [ -x "$b" ] || { echo "1..0 # SKIP $b not built (make test builds it)"; exit 0; }
 done
 # A private copy of the build dir's binaries keeps a real $BUILD/bench.md untouched.
 B=$T_DIR/build
 mkdir -p "$B/bench"
 cp "$VERSYNC" "$VERSTORE" "$B/" &&
-  cp "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$VS_BUILD/bench/search_bench" "$B/bench/"
+  cp "$VS_BUILD/bench/store_bench" "$VS_BUILD/bench/drain_probe" "$VS_BUILD/bench/search_bench" \
+    "$VS_BUILD/bench/peak_rss" "$B/bench/"
 out=$T_DIR/bench.out
 BUILD=$B QUICK=1 "$VS_ROOT/tests/bench/run.sh" >"$out" 2>"$T_DIR/bench.err"
 rc=$?
