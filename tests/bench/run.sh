@@ -208,9 +208,10 @@ drain_once() {
 # The index is mapped as the first of $MAPPINGS says; DRAIN_MODES="one" leaves out the two-statement path.
 if [ "${DRAIN_ONLY:-0}" = 1 ]; then
   MAPPING=${MAPPINGS%% *}
-  # BASE_VERSYNC=PATH adds a third drain per round by another build (an earlier commit).
-  modes="${DRAIN_MODES:-one two}${BASE_VERSYNC:+ base}"
-  : >"$T_DIR/one"; : >"$T_DIR/two"; : >"$T_DIR/base"; : >"$T_DIR/one.cpu"; : >"$T_DIR/two.cpu"; : >"$T_DIR/base.cpu"
+  # BASE_VERSYNC=PATH adds a drain per round by another build of versync (an earlier commit),
+  # BASE_VERSTORE=PATH one into another build of verstore.
+  modes="${DRAIN_MODES:-one two}${BASE_VERSYNC:+ base}${BASE_VERSTORE:+ basestore}"
+  : >"$T_DIR/one"; : >"$T_DIR/two"; : >"$T_DIR/base"; : >"$T_DIR/one.cpu"; : >"$T_DIR/two.cpu"; : >"$T_DIR/base.cpu"; : >"$T_DIR/basestore"; : >"$T_DIR/basestore.cpu"
   for i in $(seq 1 "$RUNS"); do
     set -- $modes
     for _ in $(seq 2 "$i"); do set -- "$@" "$1"; shift; done # rotate: each mode goes first in turn
@@ -220,6 +221,9 @@ if [ "${DRAIN_ONLY:-0}" = 1 ]; then
         base) saved=$VERSYNC VERSYNC=$BASE_VERSYNC  # not a subshell: drain_once restarts the store
               drain_once 2 || status=1
               VERSYNC=$saved ;;
+        basestore) saved=$VERSTORE VERSTORE=$BASE_VERSTORE
+              drain_once 2 || status=1
+              VERSTORE=$saved ;;
         *) drain_once 2 || status=1 ;;
       esac
       say "drain, 2 workers, run $i, $mode: $(fmt "$DRAIN_RATE") changes/s, versync CPU $DRAIN_CPU_US µs/change"
@@ -230,6 +234,7 @@ if [ "${DRAIN_ONLY:-0}" = 1 ]; then
   echo "| drain, versync once --workers 2, claim + re-read in one statement | $(fmt "$(median <"$T_DIR/one")") changes/s | $(median <"$T_DIR/one.cpu") µs versync CPU/change |"
   [[ " $modes " == *" two "* ]] && echo "| drain, versync once --workers 2, claim then re-read (two statements) | $(fmt "$(median <"$T_DIR/two")") changes/s | $(median <"$T_DIR/two.cpu") µs versync CPU/change |"
   [ -n "${BASE_VERSYNC:-}" ] && echo "| drain, versync once --workers 2, $BASE_VERSYNC | $(fmt "$(median <"$T_DIR/base")") changes/s | $(median <"$T_DIR/base.cpu") µs versync CPU/change |"
+  [ -n "${BASE_VERSTORE:-}" ] && echo "| drain, versync once --workers 2, into $BASE_VERSTORE | $(fmt "$(median <"$T_DIR/basestore")") changes/s | $(median <"$T_DIR/basestore.cpu") µs versync CPU/change |"
   exit "$status"
 fi
 
