@@ -265,10 +265,10 @@ bool json_is_object(const char *s, size_t n)
     return json_is_valid(p, (size_t)(end - p));
 }
 
-bool json_obj_begin(json_iter *it, const char *s, const char *end)
+static bool iter_begin(json_iter *it, const char *s, const char *end, char open)
 {
     const char *p = json_ws(s, end);
-    if (p >= end || *p != '{')
+    if (p >= end || *p != open)
         return false;
     it->p = p + 1;
     it->end = end;
@@ -276,10 +276,12 @@ bool json_obj_begin(json_iter *it, const char *s, const char *end)
     return true;
 }
 
-int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
+/* Move to the next member or element: 1 with *at on it, 0 at `close` (it->p then past it), -1 on
+ * a syntax error. */
+static int iter_step(json_iter *it, char close, const char **at)
 {
     const char *p = json_ws(it->p, it->end), *end = it->end;
-    if (p < end && *p == '}') {
+    if (p < end && *p == close) {
         it->p = p + 1;
         return 0;
     }
@@ -289,6 +291,18 @@ int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
         p = json_ws(p + 1, end);
     }
     it->first = false;
+    *at = p;
+    return 1;
+}
+
+bool json_obj_begin(json_iter *it, const char *s, const char *end) { return iter_begin(it, s, end, '{'); }
+
+int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
+{
+    const char *p, *end = it->end;
+    int r = iter_step(it, '}', &p);
+    if (r <= 0)
+        return r;
     if (p >= end || *p != '"' || !(p = scan_value(p, end, 2, key)))
         return -1;
     p = json_ws(p, end);
@@ -301,31 +315,15 @@ int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
     return 1;
 }
 
-bool json_arr_begin(json_iter *it, const char *s, const char *end)
-{
-    const char *p = json_ws(s, end);
-    if (p >= end || *p != '[')
-        return false;
-    it->p = p + 1;
-    it->end = end;
-    it->first = true;
-    return true;
-}
+bool json_arr_begin(json_iter *it, const char *s, const char *end) { return iter_begin(it, s, end, '['); }
 
 int json_arr_next(json_iter *it, json_tok *val)
 {
-    const char *p = json_ws(it->p, it->end), *end = it->end;
-    if (p < end && *p == ']') {
-        it->p = p + 1;
-        return 0;
-    }
-    if (!it->first) {
-        if (p >= end || *p != ',')
-            return -1;
-        p = json_ws(p + 1, end);
-    }
-    it->first = false;
-    if (!(p = scan_value(p, end, 2, val)))
+    const char *p;
+    int r = iter_step(it, ']', &p);
+    if (r <= 0)
+        return r;
+    if (!(p = scan_value(p, it->end, 2, val)))
         return -1;
     it->p = p;
     return 1;

@@ -74,6 +74,36 @@ static void test_object_iteration(void **state)
     buf_free(&b);
 }
 
+static void test_array_iteration(void **state)
+{
+    (void)state;
+    const char *s = " [ 1 , {\"a\":[]} ,\"x\",[true,null] ] ";
+    json_iter it;
+    json_tok v;
+    assert_true(json_arr_begin(&it, s, s + strlen(s)));
+    json_type want[] = {JSON_NUMBER, JSON_OBJECT, JSON_STRING, JSON_ARRAY};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(json_arr_next(&it, &v), 1);
+        assert_int_equal(v.type, want[i]);
+    }
+    assert_int_equal(json_arr_next(&it, &v), 0);
+    assert_int_equal(*json_ws(it.p, s + strlen(s)), '\0'); /* past the ']' and the trailing space */
+    const char *empty = "[]";
+    assert_true(json_arr_begin(&it, empty, empty + 2));
+    assert_int_equal(json_arr_next(&it, &v), 0);
+    const char *obj = "{}";
+    assert_false(json_arr_begin(&it, obj, obj + 2));
+    const char *bad[] = {"[1 2]", "[1,]", "[,1]", "[1", "[\"\\ud800\"]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *b = bad[i];
+        int r = 1;
+        assert_true(json_arr_begin(&it, b, b + strlen(b)));
+        while (r == 1)
+            r = json_arr_next(&it, &v);
+        assert_int_equal(r, -1);
+    }
+}
+
 static void test_parse_long(void **state)
 {
     (void)state;
@@ -213,6 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scanner_accepts_and_rejects),
         cmocka_unit_test(test_object_iteration),
+        cmocka_unit_test(test_array_iteration),
         cmocka_unit_test(test_parse_long),
         cmocka_unit_test(test_pretty),
         cmocka_unit_test(test_ids_and_uuids),
