@@ -117,20 +117,25 @@ static long scratch_put(buf *scratch, const json_tok *t)
     return (long)off;
 }
 
-/* Fill r from one item of a _bulk answer ({"index": {"status": …, "result": …, "error": …}}),
- * the first occurrence of each member counting. False with err set when it has no status. */
-static bool parse_item(const json_tok *wrap, bool is_delete, bulk_item_result *r, buf *scratch, size_t i,
-                       char *err, size_t errsz)
+/* Read one item of a _bulk answer ({"index": {"status": …, "result": …, "error": …}}) at `at`
+ * into r, the first occurrence of each member counting, each byte scanned once; *next is set past
+ * it. 1, 0 when it has no status (err set), -1 when it is not JSON. */
+static int parse_item(const char *at, const char *end, const char **next, bool is_delete, bulk_item_result *r,
+                      buf *scratch, size_t i, char *err, size_t errsz)
 {
-    json_iter it;
-    json_tok key, item, val, status = {0}, result = {0}, error = {0};
+    json_iter w, it;
+    json_tok key, val, status = {0}, result = {0}, error = {0};
     bool has_status = false, has_result = false, has_error = false;
     int64_t code = 0;
-    if (wrap->type != JSON_OBJECT || !json_obj_begin(&it, wrap->p, wrap->p + wrap->n) ||
-        json_obj_next(&it, &key, &item) != 1 || item.type != JSON_OBJECT)
+    const char *vat;
+    int k;
+    if (!json_obj_begin(&w, at, end))
         goto no_status;
-    json_obj_begin(&it, item.p, item.p + item.n);
-    while (json_obj_next(&it, &key, &val) == 1) {
+    if ((k = json_obj_key(&w, &key, &vat)) < 0)
+        return -1;
+    if (k == 0 || !json_obj_begin(&it, vat, end))
+        goto no_status;
+    while ((k = json_obj_next(&it, &key, &val)) == 1) {
         if (!has_status && json_tok_eq(&key, "status"))
             has_status = true, status = val;
         else if (!has_result && json_tok_eq(&key, "result"))
@@ -138,6 +143,14 @@ static bool parse_item(const json_tok *wrap, bool is_delete, bulk_item_result *r
         else if (!has_error && json_tok_eq(&key, "error"))
             has_error = true, error = val;
     }
+    if (k < 0)
+        return -1;
+    w.p = it.p; /* past the action's object: the wrapper's other members, if any, are skipped */
+    while ((k = json_obj_next(&w, &key, &val)) == 1)
+        ;
+    if (k < 0)
+        return -1;
+    *next = w.p;
     if (!has_status || status.type != JSON_NUMBER || !json_parse_long(status.p, status.n, &code) ||
         code < INT_MIN || code > INT_MAX)
         goto no_status;
@@ -160,7 +173,7 @@ static bool parse_item(const json_tok *wrap, bool is_delete, bulk_item_result *r
         long r_off = has_reason && reason.type == JSON_STRING ? scratch_put(scratch, &reason) : -2;
         if (t_off == -1 || r_off == -1) {
             snprintf(err, errsz, "out of memory");
-            return false;
+            return 0;
         }
         etype = t_off >= 0 ? scratch->data + t_off : "error";
         const char *why = r_off >= 0 ? scratch->data + r_off : NULL;
@@ -171,7 +184,7 @@ static bool parse_item(const json_tok *wrap, bool is_delete, bulk_item_result *r
         long off = scratch_put(scratch, &error);
         if (off < 0) {
             snprintf(err, errsz, "out of memory");
-            return false;
+            return 0;
         }
         etype = scratch->data + off;
         snprintf(r->error, sizeof r->error, "%s", etype);
@@ -182,51 +195,72 @@ static bool parse_item(const json_tok *wrap, bool is_delete, bulk_item_result *r
     r->outcome = bulk_classify(r->status, is_delete, res, etype);
     if (r->outcome != BULK_APPLIED && !r->error[0])
         snprintf(r->error, sizeof r->error, "HTTP %d", r->status);
-    return true;
+    return 1;
 no_status:
     snprintf(err, errsz, "_bulk answer item %zu has no status", i);
-    return false;
+    return 0;
 }
 
 bool bulk_parse_response(const char *body, size_t len, const bool *is_delete, bulk_item_result *items,
                          size_t nitems, char *err, size_t errsz)
 {
-    /* Read in place (common/json.h) rather than as a cJSON tree: building and freeing the tree of
-     * every answer was a third of a worker's CPU in the drain. */
+    /* Read in place (common/json.h), each byte once, rather than as a cJSON tree: building and
+     * freeing the tree of every answer was a third of a worker's CPU in the drain. */
     bool ok = false;
     buf scratch = BUF_INIT;
-    const char *end = body + len;
+    const char *end = body + len, *at, *next;
     json_iter top, arr;
-    json_tok key, val, list = {0};
+    json_tok key;
     bool has_items = false;
+    size_t n = 0;
     int r;
     if (!json_obj_begin(&top, body, end)) {
         snprintf(err, errsz, "_bulk answer is not a JSON object");
         goto done;
     }
-    while ((r = json_obj_next(&top, &key, &val)) == 1)
-        if (!has_items && json_tok_eq(&key, "items"))
-            has_items = true, list = val;
-    if (r < 0 || json_ws(top.p, end) != end) {
-        snprintf(err, errsz, "_bulk answer is not JSON");
-        goto done;
+    while ((r = json_obj_key(&top, &key, &at)) == 1) {
+        if (has_items || !json_tok_eq(&key, "items")) {
+            if (!(next = json_scan(at, end, NULL)))
+                goto not_json;
+            top.p = next;
+            continue;
+        }
+        has_items = true;
+        if (!json_arr_begin(&arr, at, end)) {
+            snprintf(err, errsz, "_bulk answer has no items array");
+            goto done;
+        }
+        while ((r = json_arr_at(&arr, &at)) == 1) {
+            if (n < nitems) {
+                int k = parse_item(at, end, &next, is_delete[n], &items[n], &scratch, n, err, errsz);
+                if (k < 0)
+                    goto not_json;
+                if (k == 0)
+                    goto done;
+            } else if (!(next = json_scan(at, end, NULL))) {
+                goto not_json;
+            }
+            arr.p = next;
+            n++;
+        }
+        if (r < 0)
+            goto not_json;
+        top.p = arr.p;
     }
-    if (!has_items || list.type != JSON_ARRAY) {
+    if (r < 0 || json_ws(top.p, end) != end)
+        goto not_json;
+    if (!has_items) {
         snprintf(err, errsz, "_bulk answer has no items array");
         goto done;
-    }
-    json_arr_begin(&arr, list.p, list.p + list.n);
-    size_t n = 0;
-    while (json_arr_next(&arr, &val) == 1) {
-        if (n < nitems && !parse_item(&val, is_delete[n], &items[n], &scratch, n, err, errsz))
-            goto done;
-        n++;
     }
     if (n != nitems) {
         snprintf(err, errsz, "_bulk answer has %zu items for %zu actions", n, nitems);
         goto done;
     }
     ok = true;
+    goto done;
+not_json:
+    snprintf(err, errsz, "_bulk answer is not JSON");
 done:
     buf_free(&scratch);
     return ok;

@@ -297,7 +297,7 @@ static int iter_step(json_iter *it, char close, const char **at)
 
 bool json_obj_begin(json_iter *it, const char *s, const char *end) { return iter_begin(it, s, end, '{'); }
 
-int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
+int json_obj_key(json_iter *it, json_tok *key, const char **at)
 {
     const char *p, *end = it->end;
     int r = iter_step(it, '}', &p);
@@ -308,14 +308,25 @@ int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
     p = json_ws(p, end);
     if (p >= end || *p != ':')
         return -1;
-    p = json_ws(p + 1, end);
-    if (!(p = scan_value(p, end, 2, val)))
+    *at = json_ws(p + 1, end);
+    return 1;
+}
+
+int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
+{
+    const char *p;
+    int r = json_obj_key(it, key, &p);
+    if (r <= 0)
+        return r;
+    if (!(p = scan_value(p, it->end, 2, val)))
         return -1;
     it->p = p;
     return 1;
 }
 
 bool json_arr_begin(json_iter *it, const char *s, const char *end) { return iter_begin(it, s, end, '['); }
+
+int json_arr_at(json_iter *it, const char **at) { return iter_step(it, ']', at); }
 
 int json_arr_next(json_iter *it, json_tok *val)
 {

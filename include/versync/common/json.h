@@ -66,6 +66,15 @@ int json_obj_next(json_iter *it, json_tok *key, json_tok *val);
 bool json_arr_begin(json_iter *it, const char *s, const char *end);
 int json_arr_next(json_iter *it, json_tok *val);
 
+/* The same steps without reading the value: json_obj_key gives the next
+ * member's key and points *at at its value, json_arr_at points *at at the
+ * next element (1; 0 at the end; -1 on a syntax error). The caller reads the
+ * value from *at itself (json_scan, or an iterator of its own, which checks
+ * what it reads) and must then set it->p to the byte after it before the
+ * next step. Reading nested values this way scans each byte once. */
+int json_obj_key(json_iter *it, json_tok *key, const char **at);
+int json_arr_at(json_iter *it, const char **at);
+
 /* True when string token `t` equals the C string `s` (decoding escapes). */
 bool json_tok_eq(const json_tok *t, const char *s);
 
