@@ -104,6 +104,39 @@ static void test_array_iteration(void **state)
     }
 }
 
+/* Stepping into values without reading them first: the caller reads each and moves the iterator on. */
+static void test_lazy_steps(void **state)
+{
+    (void)state;
+    const char *s = "{\"a\" : [ {\"b\":1} , 2 ] , \"c\":\"d\"}";
+    const char *end = s + strlen(s), *at;
+    json_iter top, arr, in;
+    json_tok k, v;
+    assert_true(json_obj_begin(&top, s, end));
+    assert_int_equal(json_obj_key(&top, &k, &at), 1);
+    assert_true(json_tok_eq(&k, "a"));
+    assert_int_equal(*at, '[');
+    assert_true(json_arr_begin(&arr, at, end));
+    assert_int_equal(json_arr_at(&arr, &at), 1);
+    assert_true(json_obj_begin(&in, at, end));
+    assert_int_equal(json_obj_next(&in, &k, &v), 1);
+    assert_true(json_tok_eq(&k, "b"));
+    assert_int_equal(json_obj_next(&in, &k, &v), 0);
+    arr.p = in.p;
+    assert_int_equal(json_arr_at(&arr, &at), 1);
+    assert_int_equal(*at, '2');
+    arr.p = json_scan(at, end, NULL);
+    assert_int_equal(json_arr_at(&arr, &at), 0);
+    top.p = arr.p;
+    assert_int_equal(json_obj_next(&top, &k, &v), 1);
+    assert_true(json_tok_eq(&k, "c"));
+    assert_int_equal(json_obj_next(&top, &k, &v), 0);
+    assert_true(top.p == end);
+    const char *bad = "{\"a\" 1}";
+    assert_true(json_obj_begin(&top, bad, bad + strlen(bad)));
+    assert_int_equal(json_obj_key(&top, &k, &at), -1);
+}
+
 static void test_parse_long(void **state)
 {
     (void)state;
@@ -244,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_scanner_accepts_and_rejects),
         cmocka_unit_test(test_object_iteration),
         cmocka_unit_test(test_array_iteration),
+        cmocka_unit_test(test_lazy_steps),
         cmocka_unit_test(test_parse_long),
         cmocka_unit_test(test_pretty),
         cmocka_unit_test(test_ids_and_uuids),
