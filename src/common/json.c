@@ -312,10 +312,9 @@ int json_obj_key(json_iter *it, json_tok *key, const char **at)
     return 1;
 }
 
-int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
+/* The end of a step that reads its value: r is the step's result, p the value's first byte. */
+static int step_value(json_iter *it, int r, const char *p, json_tok *val)
 {
-    const char *p;
-    int r = json_obj_key(it, key, &p);
     if (r <= 0)
         return r;
     if (!(p = scan_value(p, it->end, 2, val)))
@@ -324,20 +323,22 @@ int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
     return 1;
 }
 
+int json_obj_next(json_iter *it, json_tok *key, json_tok *val)
+{
+    const char *p = NULL;
+    int r = json_obj_key(it, key, &p);
+    return step_value(it, r, p, val);
+}
+
 bool json_arr_begin(json_iter *it, const char *s, const char *end) { return iter_begin(it, s, end, '['); }
 
 int json_arr_at(json_iter *it, const char **at) { return iter_step(it, ']', at); }
 
 int json_arr_next(json_iter *it, json_tok *val)
 {
-    const char *p;
+    const char *p = NULL;
     int r = iter_step(it, ']', &p);
-    if (r <= 0)
-        return r;
-    if (!(p = scan_value(p, it->end, 2, val)))
-        return -1;
-    it->p = p;
-    return 1;
+    return step_value(it, r, p, val);
 }
 
 bool json_unescape(const json_tok *t, buf *out)
