@@ -565,9 +565,7 @@ bool bulk_send_retrying(bulk_sender *s, bulk_op *ops, size_t n, long give_up_ms,
     for (int attempt = 0;; attempt++) {
         if (timing_now_ms() - first_fail >= give_up_ms || (stop && *stop))
             goto done;
-        long ms = timing_backoff_ms(attempt);
-        if (s->retry_after_ms > ms)
-            ms = s->retry_after_ms > 30000 ? 30000 : s->retry_after_ms;
+        long ms = timing_retry_ms(attempt, s->retry_after_ms);
         timing_sleep_ms(ms, NULL);
         /* Resend only what the store has not answered for. */
         size_t m = 0;

@@ -114,7 +114,6 @@ struct wal_stream {
     size_t ntrunc;
     uint32_t trunc_xid; /* its transaction: applied only once that is visible */
     long long last_status_ms;
-    char failed_err[1024];  /* a batch failed during this step: reported at its end unless it progressed */
     bool progress;          /* this step sent a batch or had one answered */
     long long last_progress_ms; /* when the progress for the lag in seconds was last written, 0 never */
     int last_caught_up;         /* what it said then: 1 caught up, 0 behind, -1 nothing written yet */
@@ -786,10 +785,7 @@ static int slot_finish(wal_stream *ws, wal_slot *s, PGconn *pg, worker_counters 
         snprintf(err, errsz, "%s", s->err);
         if (ws->nslots == 1)
             return WAL_ERR_STORE; /* nothing else goes on: the worker's backoff is the one */
-        long ms = timing_backoff_ms(s->fails - 1);
-        if (s->sender.retry_after_ms > ms)
-            ms = s->sender.retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : s->sender.retry_after_ms;
-        s->retry_at = now_ms() + ms;
+        s->retry_at = now_ms() + timing_retry_ms(s->fails - 1, s->sender.retry_after_ms);
         if (s->fails == 1)
             log_warn("%s; this batch of %zu writes is sent again with backoff while later batches go on (the "
                      "slot is confirmed only up to it)",
@@ -849,7 +845,7 @@ static int slot_finish(wal_stream *ws, wal_slot *s, PGconn *pg, worker_counters 
 /* Collect every answered slot, first waiting up to wait_ms for one when some are busy and none is
  * answered. Returns how many it collected, or WAL_ERR_PG (err set) when a dead letter could not be
  * recorded; the others are collected all the same. A slot the store failed is no error here: it
- * stays FAILED (ws->failed_err says why) and the step goes on with the others. */
+ * stays FAILED (its err says why) until a later step resends it, and this one goes on. */
 static int slots_collect(wal_stream *ws, PGconn *pg, worker_counters *delta, long wait_ms, char *err,
                          size_t errsz)
 {
@@ -883,11 +879,8 @@ static int slots_collect(wal_stream *ws, PGconn *pg, worker_counters *delta, lon
         if (!answered[i])
             continue;
         int r = slot_finish(ws, &ws->slots[i], pg, delta, rc ? later : err, rc ? sizeof later : errsz);
-        if (r == WAL_ERR_STORE) {
-            if (!ws->failed_err[0])
-                snprintf(ws->failed_err, sizeof ws->failed_err, "%s", ws->slots[i].err);
+        if (r == WAL_ERR_STORE)
             continue;
-        }
         if (r < 0 && rc == 0)
             rc = r;
         n += r == 0;
@@ -1439,15 +1432,15 @@ static int stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *
 
 int wal_stream_step(wal_stream *ws, PGconn *pg, esc *store, worker_counters *delta, char *err, size_t errsz)
 {
-    ws->failed_err[0] = '\0';
     ws->progress = false;
     int rc = stream_step(ws, pg, store, delta, err, errsz);
     /* A batch the store failed ends the step in that failure (the worker backs off, as from an
      * outage) only when nothing else went on: while later batches are sent and answered the step
-     * is work done, and the failed one is resent after its own backoff. */
+     * is work done, and the failed one is resent after its own backoff. (Only a step's start
+     * resends, so a batch that failed in it is still FAILED here.) */
     const wal_slot *f = rc >= 0 && !ws->progress ? slot_failed(ws) : NULL;
-    if (f || (rc >= 0 && !ws->progress && ws->failed_err[0])) {
-        snprintf(err, errsz, "%s", f ? f->err : ws->failed_err);
+    if (f) {
+        snprintf(err, errsz, "%s", f->err);
         rc = WAL_ERR_STORE;
     }
     /* A step that failed (a batch the store keeps refusing) ends before its status update, and the

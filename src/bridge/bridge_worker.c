@@ -1433,9 +1433,7 @@ int worker_main(const cfg *c, const worker_options *o, worker_counters *totals)
             wait_for_work(w);
             continue;
         }
-        long ms = timing_backoff_ms(attempt++);
-        if (w->retry_after_ms > ms)
-            ms = w->retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : w->retry_after_ms;
+        long ms = timing_retry_ms(attempt++, w->retry_after_ms);
         /* A replication stream must hear from us within wal_sender_timeout: call its step (which
          * says "still here" even when it fails) at least every half status interval. */
         if (w->wal.ws && wal_stream_socket(w->wal.ws) >= 0 && ms > WAL_STREAM_STATUS_MS / 2)

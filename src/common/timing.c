@@ -31,3 +31,11 @@ long timing_backoff_ms(int attempt)
     long ms = (long)(random() % (cap + 1));
     return ms < TIMING_BACKOFF_BASE_MS / 2 ? TIMING_BACKOFF_BASE_MS / 2 : ms;
 }
+
+long timing_retry_ms(int attempt, long retry_after_ms)
+{
+    long ms = timing_backoff_ms(attempt);
+    if (retry_after_ms > ms)
+        ms = retry_after_ms > TIMING_BACKOFF_CAP_MS ? TIMING_BACKOFF_CAP_MS : retry_after_ms;
+    return ms;
+}

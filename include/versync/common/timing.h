@@ -18,4 +18,8 @@ void timing_sleep_ms(long ms, const sigset_t *mask);
 /* Capped exponential backoff with full jitter for the attempt-th retry (0-based). */
 long timing_backoff_ms(int attempt);
 
+/* The wait before the attempt-th retry when the other side asked for `retry_after_ms` (its
+ * Retry-After, -1 none): the backoff, or that wait when it is longer, within the ceiling. */
+long timing_retry_ms(int attempt, long retry_after_ms);
+
 #endif
